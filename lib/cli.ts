@@ -1,0 +1,183 @@
+// The one way every entry point runs: strict flag parsing, --help, configuration, logger,
+// report, signals, and the mapping of whatever happened to one exit code. Entry points
+// stay thin: `process.exitCode = await runCommand(spec, import.meta.url)`.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
+import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
+import { createLogger, formatDuration, type Logger } from './log.ts';
+import { isPgError, formatPgError } from './pgError.ts';
+import { redact } from './redact.ts';
+import { ReportBuilder } from './report.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface OptionSpec {
+  type: 'boolean' | 'string';
+  description: string;
+  /** Shown in usage for string options, e.g. PATH. */
+  valueName?: string;
+  short?: string;
+}
+
+export interface CommandContext {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  log: Logger;
+  report: ReportBuilder;
+  /** Loaded before run() unless the spec says `config: false`. */
+  config: Config;
+  json: boolean;
+  /** Aborted on Ctrl-C or SIGTERM; long work must watch it and stop cleanly. */
+  signal: AbortSignal;
+  /** The command's result for a person: stdout, or stderr when --json owns stdout. */
+  out(text: string): void;
+}
+
+export interface CommandSpec {
+  name: string;
+  invocation: string;
+  summary: string;
+  /** More paragraphs for --help. */
+  description?: string;
+  options: Record<string, OptionSpec>;
+  positionals?: Array<{ name: string; description: string; required: boolean }>;
+  /** Set false for commands that must run without a valid configuration. */
+  config?: boolean;
+  /** Read-only commands may be stopped at once on a signal; writers finish their cleanup. */
+  readOnly?: boolean;
+  overrides?(values: CommandContext['values']): ConfigOverrides;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export const COMMON_OPTIONS = {
+  json: { type: 'boolean', description: 'write one JSON report to stdout; human output goes to stderr' },
+  'env-file': { type: 'string', valueName: 'PATH', description: 'read configuration from PATH instead of ./.env' },
+} as const satisfies Record<string, OptionSpec>;
+
+export function usage(spec: CommandSpec): string {
+  const pos = (spec.positionals ?? []).map((p) => (p.required ? ` ${p.name}` : ` [${p.name}]`)).join('');
+  const lines = [`usage: ${spec.invocation}${pos} [options]`, '', spec.summary];
+  if (spec.description) lines.push('', spec.description);
+  if (spec.positionals?.length) {
+    lines.push('', 'arguments:');
+    for (const p of spec.positionals) lines.push(`  ${p.name.padEnd(26)}${p.description}`);
+  }
+  lines.push('', 'options:');
+  const all: Record<string, OptionSpec> = { ...spec.options, help: { type: 'boolean', short: 'h', description: 'show this help' } };
+  for (const [name, o] of Object.entries(all)) {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.valueName ?? 'VALUE'}` : ''}`;
+    lines.push(`  ${flag.padEnd(26)}${o.description}`);
+  }
+  lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
+  lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
+  return lines.join('\n');
+}
+
+/** The arguments after the entry file, whether run as `npx zx FILE`, `node FILE` or `tsx FILE`. */
+export function argsAfter(entryUrl: string, argv: readonly string[] = process.argv): string[] {
+  const entry = fileURLToPath(entryUrl);
+  const i = argv.findIndex((a, idx) => idx > 0 && path.resolve(a) === entry);
+  return argv.slice(i === -1 ? 2 : i + 1);
+}
+
+export function parseCommandLine(spec: CommandSpec, args: string[]): { values: CommandContext['values']; positionals: string[]; help: boolean } {
+  const options: Record<string, { type: 'boolean' | 'string'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, o] of Object.entries(spec.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    const m = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw usageError(m.replace(/\.$/, ''), `run: ${spec.invocation} --help`);
+  }
+  const help = parsed.values.help === true;
+  const positionals = parsed.positionals;
+  const allowed = spec.positionals ?? [];
+  if (!help) {
+    if (positionals.length > allowed.length) {
+      throw usageError(`unexpected argument "${positionals[allowed.length]}"`, `run: ${spec.invocation} --help`);
+    }
+    const missing = allowed.filter((p, i) => p.required && positionals[i] === undefined);
+    if (missing.length) throw usageError(`missing ${missing.map((p) => p.name).join(', ')}`, `run: ${spec.invocation} --help`);
+  }
+  return { values: parsed.values as CommandContext['values'], positionals, help };
+}
+
+/** Prints an error as one line, its details indented under it, and the hint. */
+export function renderError(log: Logger, err: unknown): void {
+  if (isUpkitError(err)) {
+    log.error([err.message, ...err.details.map((d) => `    ${d}`)].join('\n'));
+    if (err.hint) log.info(`  → ${err.hint}`);
+    if (err.cause && !(isUpkitError(err.cause))) log.debug(`cause: ${err.cause instanceof Error ? err.cause.stack ?? err.cause.message : String(err.cause)}`);
+    return;
+  }
+  if (isPgError(err)) {
+    const { headline, details } = formatPgError(err);
+    log.error([headline, ...details.map((d) => `    ${d}`)].join('\n'));
+  } else {
+    log.error(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  log.debug(err instanceof Error ? err.stack ?? err.message : String(err));
+  if (log.logFile) log.info(`  → the log file has the details: ${log.logFile}`);
+}
+
+export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
+  const args = argv ?? argsAfter(entryUrl);
+  const wantsJson = args.includes('--json');
+  const controller = new AbortController();
+  const log = createLogger({ command: spec.name });
+  const report = new ReportBuilder(spec.name, VERSION);
+  log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+
+  let interruptedBy: string | undefined;
+  let forceExit: (() => void) | undefined;
+  const forced = new Promise<number>((resolve) => (forceExit = () => resolve(EXIT.interrupted)));
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interruptedBy) {
+      log.warn(`${sig} again: stopping now`);
+      forceExit?.();
+      return;
+    }
+    interruptedBy = sig;
+    log.warn(`${sig} received: stopping${spec.readOnly ? '' : ' after rolling back what is in progress'}`);
+    controller.abort(new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `interrupted by ${sig}` }));
+    if (spec.readOnly) forceExit?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let exitCode: number;
+  try {
+    const run = (async () => {
+      const { values, positionals, help } = parseCommandLine(spec, args);
+      if (help) {
+        process.stdout.write(`${usage(spec)}\n`);
+        return EXIT.ok;
+      }
+      const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
+      const json = values.json === true;
+      const out = (text: string) => (json ? process.stderr : process.stdout).write(`${redact(text)}\n`);
+      return spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
+    })().catch((err: unknown) => {
+      if (interruptedBy && !isUpkitError(err)) err = controller.signal.reason;
+      renderError(log, err);
+      // A wrong command line is answered with the command's usage, as a person expects.
+      if (isUpkitError(err) && err.code === 'usage') process.stderr.write(`\n${usage(spec)}\n`);
+      return exitCodeFor(err);
+    });
+    exitCode = await Promise.race([run, forced]);
+    if (interruptedBy && exitCode !== EXIT.ok) exitCode = EXIT.interrupted;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const built = report.build(exitCode, log.steps, log.logFile);
+  log.debug(`report: ${JSON.stringify(built)}`);
+  if (wantsJson) process.stdout.write(`${JSON.stringify(built, null, 2)}\n`);
+  if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
+  log.close();
+  return exitCode;
+}

@@ -1,0 +1,84 @@
+// Commands whose engine later versions of upkit bring. They already parse their documented
+// flags (so scripts written against them fail loudly, not oddly) and say plainly that they
+// cannot run yet, with exit 2 and nothing changed.
+import { COMMON_OPTIONS, type CommandSpec, type OptionSpec } from '../cli.ts';
+import { notAvailable } from '../errors.ts';
+
+function unavailable(name: string, invocation: string, summary: string, options: Record<string, OptionSpec>, positionals?: CommandSpec['positionals']): CommandSpec {
+  return {
+    name,
+    invocation,
+    summary,
+    options,
+    positionals,
+    config: false,
+    readOnly: true,
+    async run() {
+      throw notAvailable(invocation);
+    },
+  };
+}
+
+const yes: OptionSpec = { type: 'boolean', description: 'do not ask for confirmation' };
+const backupDir: OptionSpec = { type: 'string', valueName: 'DIR', description: 'write backups to DIR instead of BACKUP_DIR' };
+const drizzleDir: OptionSpec = { type: 'string', valueName: 'PATH', description: "use another app's drizzle folder (UPKIT_DRIZZLE_DIR)" };
+const legacyDir: OptionSpec = { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' };
+const noContainers: OptionSpec = { type: 'boolean', description: 'do not rebuild containers or wait for health' };
+
+export const upgradeCommand = unavailable('upgrade', 'npx zx upgrade.ts', 'Back up, then bring the database to the latest Pulse release, verify it, rebuild the containers and wait for health.', {
+  ...COMMON_OPTIONS,
+  'dry-run': { type: 'boolean', description: 'print the plan and change nothing' },
+  yes,
+  'backup-dir': backupDir,
+  'allow-destructive': { type: 'boolean', description: 'apply statements the lint marks destructive' },
+  'no-containers': noContainers,
+  'lock-timeout': { type: 'string', valueName: 'MS', description: 'lock_timeout of migration sessions (LOCK_TIMEOUT)' },
+  'statement-timeout': { type: 'string', valueName: 'MS', description: 'statement_timeout of migration sessions (MIGRATION_TIMEOUT)' },
+  'drizzle-dir': drizzleDir,
+  'legacy-dir': legacyDir,
+  rehearse: { type: 'boolean', description: 'run the whole plan on a restored copy first' },
+});
+
+export const installCommand = unavailable('install', 'npx zx install.ts', 'Fresh install on an empty or missing database; refuses where an install exists.', {
+  ...COMMON_OPTIONS,
+  yes,
+  'no-containers': noContainers,
+  'admin-email': { type: 'string', valueName: 'EMAIL', description: 'create the first organization and its admin user' },
+  'admin-password-file': { type: 'string', valueName: 'PATH', description: "read the admin user's password from PATH" },
+  'drizzle-dir': drizzleDir,
+});
+
+export const verifyCommand = unavailable('verify', 'npx zx verify/index.ts', 'Read-only checks of an install: schema, ledgers, feature flags, permissions, endpoints, containers.', {
+  ...COMMON_OPTIONS,
+  markdown: { type: 'boolean', description: 'print a block to paste into a ticket (secrets redacted)' },
+  'drizzle-dir': drizzleDir,
+});
+
+export const statusCommand = unavailable('status', 'npx zx scripts/status.ts', 'Release detected, applied and pending entries, last runs.', {
+  ...COMMON_OPTIONS,
+  'exit-code': { type: 'boolean', description: 'exit 1 when something is pending' },
+});
+
+export const backupCommand = unavailable('backup', 'npx zx scripts/backup.ts', 'Take a verified backup on its own.', { ...COMMON_OPTIONS, 'backup-dir': backupDir });
+
+export const restoreCommand = unavailable(
+  'restore',
+  'npx zx scripts/restore.ts',
+  'Restore a backup (asks for confirmation unless --yes).',
+  { ...COMMON_OPTIONS, yes, into: { type: 'string', valueName: 'NAME', description: 'restore into a new database NAME beside the live one' } },
+  [{ name: 'FILE', description: 'the .dump file to restore', required: true }],
+);
+
+export const healthCommand = unavailable('health', 'npx zx scripts/health.ts', 'Poll HEALTHCHECK_URLS until the platform is started, healthy and migrated.', { ...COMMON_OPTIONS });
+
+export const markCommand = unavailable(
+  'mark',
+  'npx zx scripts/mark.ts',
+  'Mark a migration entry applied, or reset it, after confirmation.',
+  { ...COMMON_OPTIONS, yes, reset: { type: 'boolean', description: 'remove the entry from the ledger instead' } },
+  [{ name: 'ENTRY', description: 'the migration tag or legacy file', required: true }],
+);
+
+export const rollbackCommand = unavailable('rollback', 'npx zx scripts/rollback.ts', 'Restore the backup the last run took, or run the down migration of the last entry.', { ...COMMON_OPTIONS, yes });
+
+export const demoCommand = unavailable('demo', 'npx zx scripts/demo.ts', 'Start a throwaway PostgreSQL, build an old Pulse install with data, upgrade it, verify it, clean up.', {});

@@ -1,0 +1,315 @@
+// Configuration from the environment and `.env` (DESIGN.md "Configuration"). Every problem
+// is collected and reported at once, each naming its key; values are never echoed, since
+// most of them can hold a password.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dotenv from 'dotenv';
+import { parse as parseConnectionString } from 'pg-connection-string';
+import { UpkitError } from './errors.ts';
+import { registerSecret } from './redact.ts';
+
+export type SslMode = 'false' | 'true' | 'require' | 'verify-full';
+
+/** Where one database connection goes. `password` is registered as a secret on load. */
+export interface DbTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string | undefined;
+  database: string;
+  /** Which key it came from, for messages: never the value itself. */
+  source: 'DATABASE_URL' | 'DB_*' | 'DIRECT_URL';
+}
+
+export interface Config {
+  db: DbTarget;
+  /** The connection migrations use: DIRECT_URL when set (bypasses a pooler), else `db`. */
+  migrationDb: DbTarget;
+  ssl: SslMode;
+  sslCa: string | undefined;
+  connectTimeoutMs: number;
+  migrationTimeoutMs: number;
+  lockTimeoutMs: number;
+  backupDir: string;
+  backupKeep: number;
+  composeFile: string | undefined;
+  dbService: string;
+  healthcheckUrls: string[];
+  drizzleDir: string;
+  legacyDir: string;
+  /** Where pg_dump and pg_restore are looked for first (and only there) when set. */
+  pgBinDir: string | undefined;
+  /** The `.env` file that was read, if any. */
+  envFile: string | undefined;
+}
+
+/** Values given on the command line; they win over the environment. */
+export interface ConfigOverrides {
+  backupDir?: string;
+  lockTimeoutMs?: number;
+  migrationTimeoutMs?: number;
+  drizzleDir?: string;
+  legacyDir?: string;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** `--env-file PATH`: must exist. Without it, `.env` in cwd is read when present. */
+  envFile?: string;
+  overrides?: ConfigOverrides;
+}
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export const DEFAULTS = {
+  port: 5432,
+  connectTimeoutMs: 10_000,
+  // Application queries queue behind a migration waiting for a lock for at most this long.
+  lockTimeoutMs: 150,
+  migrationTimeoutMs: 3_600_000,
+  backupKeep: 5,
+  dbService: 'db',
+} as const;
+
+const SSL_MODES: readonly SslMode[] = ['false', 'true', 'require', 'verify-full'];
+
+const URL_HINT =
+  'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
+
+class Problems {
+  readonly list: string[] = [];
+  add(key: string, what: string): void {
+    this.list.push(`${key}: ${what}`);
+  }
+}
+
+/** Reads `.env`, reporting lines dotenv would silently drop. */
+function readEnvFile(file: string, problems: Problems): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.add(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return {};
+  }
+  const lines = text.split(/\r?\n/);
+  let inQuoted: string | null = null;
+  lines.forEach((line, i) => {
+    if (inQuoted) {
+      if (line.includes(inQuoted)) inQuoted = null;
+      return;
+    }
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(trimmed);
+    if (!m) {
+      problems.add(`${path.basename(file)} line ${i + 1}`, 'is not KEY=VALUE (it would be ignored)');
+      return;
+    }
+    const value = m[2] ?? '';
+    const quote = value[0];
+    // dotenv ends an unquoted value at '#': a password holding one would be cut short.
+    if (quote !== '"' && quote !== "'" && quote !== '`' && /[^\s]#/.test(value)) {
+      problems.add(`${m[1]} (${path.basename(file)} line ${i + 1})`, "holds a '#' in an unquoted value, where it starts a comment; put the value in quotes");
+    }
+    if ((quote === '"' || quote === "'" || quote === '`') && value.indexOf(quote, 1) === -1) {
+      inQuoted = quote;
+    }
+  });
+  if (inQuoted) problems.add(path.basename(file), `a value opened with ${inQuoted} is never closed`);
+  return dotenv.parse(text);
+}
+
+function positiveInt(
+  env: Record<string, string | undefined>,
+  key: string,
+  fallback: number,
+  problems: Problems,
+  { allowZero = false } = {},
+): number {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw.trim());
+  if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0)) {
+    problems.add(key, `must be a whole number${allowZero ? '' : ' above 0'}${key.endsWith('TIMEOUT') ? ' of milliseconds' : ''}, got "${raw}"`);
+    return fallback;
+  }
+  return n;
+}
+
+function parsePort(raw: string | null | undefined, key: string, problems: Problems): number {
+  if (raw === undefined || raw === null || raw === '') return DEFAULTS.port;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    problems.add(key, `port must be a number from 1 to 65535, got "${raw}"`);
+    return DEFAULTS.port;
+  }
+  return n;
+}
+
+function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems): DbTarget | undefined {
+  const value = raw.trim();
+  if (!/^postgres(ql)?:\/\//i.test(value)) {
+    problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
+    return undefined;
+  }
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    // WHATWG URL parsing would reject these silently or misread the host; say why instead.
+    parsed = parseConnectionString(value);
+  } catch (err) {
+    const why = err instanceof URIError ? 'holds a % that is not followed by two hex digits' : 'cannot be parsed';
+    problems.add(key, `${why} (${URL_HINT})`);
+    return undefined;
+  }
+  const before = problems.list.length;
+  if (!parsed.host) problems.add(key, `names no host (${URL_HINT})`);
+  if (!parsed.database) problems.add(key, `names no database (${URL_HINT})`);
+  if (!parsed.user) problems.add(key, `names no user (${URL_HINT})`);
+  if (parsed.port && !/^\d+$/.test(parsed.port)) {
+    problems.add(key, `has a port that is not a number; a password with @ : / # is probably not percent-encoded (${URL_HINT})`);
+  }
+  const port = parsePort(parsed.port, key, problems);
+  if (problems.list.length > before) return undefined;
+  registerSecret(parsed.password);
+  return {
+    host: parsed.host!,
+    port,
+    user: parsed.user!,
+    password: parsed.password === '' ? undefined : parsed.password,
+    database: parsed.database!,
+    source: key,
+  };
+}
+
+function targetFromParts(env: Record<string, string | undefined>, problems: Problems): DbTarget | undefined {
+  const before = problems.list.length;
+  for (const key of ['DB_HOST', 'DB_USER', 'DB_NAME'] as const) {
+    if (!env[key]?.trim()) problems.add(key, 'is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)');
+  }
+  const port = parsePort(env.DB_PORT?.trim(), 'DB_PORT', problems);
+  if (problems.list.length > before) return undefined;
+  registerSecret(env.DB_PASSWORD);
+  return {
+    host: env.DB_HOST!.trim(),
+    port,
+    user: env.DB_USER!.trim(),
+    password: env.DB_PASSWORD === '' ? undefined : env.DB_PASSWORD,
+    database: env.DB_NAME!.trim(),
+    source: 'DB_*',
+  };
+}
+
+function sslFromUrl(raw: string | undefined): SslMode | undefined {
+  const mode = raw ? /[?&]sslmode=([a-z-]+)/i.exec(raw)?.[1]?.toLowerCase() : undefined;
+  if (!mode) return undefined;
+  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return 'false';
+  if (mode === 'verify-ca' || mode === 'verify-full') return 'verify-full';
+  return 'require';
+}
+
+function directory(env: Record<string, string | undefined>, key: string, given: string | undefined, fallback: string, cwd: string, problems: Problems, mustExist: boolean): string {
+  const raw = given ?? env[key]?.trim();
+  const dir = path.resolve(cwd, raw || fallback);
+  if (mustExist && raw && !(existsSync(dir) && statSync(dir).isDirectory())) {
+    problems.add(given !== undefined ? `--${key.toLowerCase().replace(/^upkit_/, '').replace(/_/g, '-')}` : key, `directory ${dir} does not exist`);
+  }
+  return dir;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const problems = new Problems();
+  let envFile: string | undefined;
+  let fromFile: Record<string, string> = {};
+  if (options.envFile !== undefined) {
+    envFile = path.resolve(cwd, options.envFile);
+    if (!existsSync(envFile)) problems.add('--env-file', `${envFile} does not exist`);
+    else fromFile = readEnvFile(envFile, problems);
+  } else if (existsSync(path.join(cwd, '.env'))) {
+    envFile = path.join(cwd, '.env');
+    fromFile = readEnvFile(envFile, problems);
+  }
+  // As dotenv does: a variable set in the environment wins over the file.
+  const env: Record<string, string | undefined> = { ...fromFile, ...(options.env ?? process.env) };
+  const o = options.overrides ?? {};
+
+  const dbUrl = env.DATABASE_URL?.trim();
+  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems) : targetFromParts(env, problems);
+  const directUrl = env.DIRECT_URL?.trim();
+  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems) : undefined;
+
+  let ssl: SslMode = 'false';
+  const sslRaw = env.DATABASE_SSL?.trim().toLowerCase();
+  if (sslRaw) {
+    if ((SSL_MODES as readonly string[]).includes(sslRaw)) ssl = sslRaw as SslMode;
+    else problems.add('DATABASE_SSL', `must be one of ${SSL_MODES.join(', ')}, got "${env.DATABASE_SSL}"`);
+  } else {
+    ssl = sslFromUrl(directUrl ?? dbUrl) ?? 'false';
+  }
+  const sslCaRaw = env.DATABASE_SSL_CA?.trim();
+  const sslCa = sslCaRaw ? path.resolve(cwd, sslCaRaw) : undefined;
+  if (sslCa && !existsSync(sslCa)) problems.add('DATABASE_SSL_CA', `file ${sslCa} does not exist`);
+  if (sslCa && ssl !== 'verify-full') problems.add('DATABASE_SSL_CA', 'is only used with DATABASE_SSL=verify-full');
+
+  const lockTimeoutMs = o.lockTimeoutMs ?? positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems);
+  const migrationTimeoutMs =
+    o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true });
+  const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
+  const backupKeep = positiveInt(env, 'BACKUP_KEEP', DEFAULTS.backupKeep, problems);
+
+  const composeRaw = env.COMPOSE_FILE?.trim();
+  const composeFile = composeRaw ? path.resolve(cwd, composeRaw) : undefined;
+  if (composeFile && !existsSync(composeFile)) problems.add('COMPOSE_FILE', `file ${composeFile} does not exist`);
+
+  const healthcheckUrls = (env.HEALTHCHECK_URLS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const u of healthcheckUrls) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(u).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.add('HEALTHCHECK_URLS', `"${u}" is not an http(s) URL`);
+  }
+
+  const pgBinRaw = env.UPKIT_PG_BINDIR?.trim();
+  const config = {
+    ssl,
+    sslCa,
+    connectTimeoutMs,
+    migrationTimeoutMs,
+    lockTimeoutMs,
+    backupDir: path.resolve(cwd, o.backupDir ?? (env.BACKUP_DIR?.trim() || 'backups')),
+    backupKeep,
+    composeFile,
+    dbService: env.UPKIT_DB_SERVICE?.trim() || DEFAULTS.dbService,
+    healthcheckUrls,
+    drizzleDir: directory(env, 'UPKIT_DRIZZLE_DIR', o.drizzleDir, path.join(PROJECT_ROOT, 'drizzle'), cwd, problems, true),
+    legacyDir: directory(env, 'UPKIT_LEGACY_DIR', o.legacyDir, path.join(PROJECT_ROOT, 'legacy-sql'), cwd, problems, true),
+    pgBinDir: pgBinRaw ? path.resolve(cwd, pgBinRaw) : undefined,
+    envFile,
+  };
+
+  if (problems.list.length > 0 || !db) {
+    const n = problems.list.length;
+    throw new UpkitError({
+      code: 'config.invalid',
+      exit: 'usage',
+      message: `configuration has ${n} problem${n === 1 ? '' : 's'}${envFile ? ` (environment and ${envFile})` : ' (environment)'}`,
+      details: problems.list,
+      hint: 'fix the keys named above in .env or the environment, then run: npx zx scripts/preflight.ts',
+    });
+  }
+  return { ...config, db, migrationDb: direct ?? db };
+}
+
+/** `user@host:port/database`, for messages: never the password. */
+export function describeTarget(t: DbTarget): string {
+  return `${t.user}@${t.host}:${t.port}/${t.database}`;
+}

@@ -1,0 +1,179 @@
+// Database access scoped by callbacks: a connection, a transaction or the run's advisory
+// lock is always released in `finally`. Connection failures become one UpkitError naming
+// host and port (never the password) and the next thing to try.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import type { Config, DbTarget } from './config.ts';
+import { describeTarget } from './config.ts';
+import { UpkitError } from './errors.ts';
+
+export type Client = pg.Client;
+
+export interface ConnectOptions {
+  /** Shown in pg_stat_activity, so a DBA (or a second run) can see who holds what. */
+  applicationName?: string;
+  /** Overrides the configured connect timeout. */
+  connectTimeoutMs?: number;
+}
+
+type SslSettings = Pick<Config, 'ssl' | 'sslCa' | 'connectTimeoutMs'>;
+
+export function clientConfig(target: DbTarget, config: SslSettings, options: ConnectOptions = {}): pg.ClientConfig {
+  let ssl: pg.ClientConfig['ssl'] = false;
+  if (config.ssl === 'true' || config.ssl === 'require') ssl = { rejectUnauthorized: false };
+  if (config.ssl === 'verify-full') {
+    ssl = { rejectUnauthorized: true, ...(config.sslCa ? { ca: readFileSync(config.sslCa, 'utf8') } : {}) };
+  }
+  return {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    ssl,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? config.connectTimeoutMs,
+    application_name: (options.applicationName ?? 'upkit').slice(0, 63),
+  };
+}
+
+const NEXT = 'then run: npx zx scripts/preflight.ts';
+
+/** Turns a failure to connect into one line a person can act on. */
+export function connectError(err: unknown, target: DbTarget, timeoutMs: number): UpkitError {
+  const e = err as { code?: string; message?: string };
+  const where = `${target.host}:${target.port}`;
+  const who = `user "${target.user}"`;
+  const make = (code: string, message: string, hint: string) =>
+    new UpkitError({ code, exit: 'refused', message, hint, cause: err });
+  const keys = target.source === 'DB_*' ? 'DB_HOST and DB_PORT' : target.source;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return make('db.unreachable', `cannot connect to PostgreSQL at ${where}: connection refused`, `is the server running and listening there? check ${keys}, ${NEXT}`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return make('db.unresolved', `cannot resolve the database host "${target.host}"`, `check the host name in ${keys}, ${NEXT}`);
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ETIMEDOUT':
+      return make('db.unreachable', `cannot reach PostgreSQL at ${where} (${e.code})`, `check the network path and ${keys}, ${NEXT}`);
+    case '28P01':
+      return make('db.auth', `password authentication failed for ${who} at ${where}`, `check the password (${target.source === 'DB_*' ? 'DB_PASSWORD' : `in ${target.source}`}), ${NEXT}`);
+    case '28000':
+      return make('db.auth', `PostgreSQL at ${where} refused ${who}: ${e.message ?? 'not authorized'}`, `check pg_hba.conf on the server and the user name, ${NEXT}`);
+    case '3D000':
+      return make('db.missing', `database "${target.database}" does not exist on ${where}`, 'create it with: npx zx install.ts (or check the database name)');
+    case '53300':
+      return make('db.busy', `PostgreSQL at ${where} has no free connection slots`, 'wait for connections to close or raise max_connections, then run the command again');
+    case '57P03':
+      return make('db.starting', `PostgreSQL at ${where} is starting up or shutting down`, 'wait a moment, then run the command again');
+  }
+  const message = e.message ?? String(err);
+  if (/timeout|timed out/i.test(message)) {
+    return make('db.timeout', `no answer from PostgreSQL at ${where} within ${Math.round(timeoutMs / 1000)} s`, `check that ${where} is reachable from this host and ${keys} is right, ${NEXT}`);
+  }
+  if (/ssl|tls|certificate/i.test(message)) {
+    return make('db.ssl', `SSL connection to ${where} failed: ${message}`, `check DATABASE_SSL and DATABASE_SSL_CA, ${NEXT}`);
+  }
+  return make('db.connect', `cannot connect to ${describeTarget(target)}: ${message}`, NEXT);
+}
+
+export async function connect(target: DbTarget, config: SslSettings, options: ConnectOptions = {}): Promise<Client> {
+  const settings = clientConfig(target, config, options);
+  const client = new pg.Client(settings);
+  // A connection that dies later (server restart) must become an error on the next query,
+  // never an unhandled 'error' event that kills the process without a message.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw connectError(err, target, settings.connectionTimeoutMillis ?? 0);
+  }
+  return client;
+}
+
+export async function withClient<T>(target: DbTarget, config: SslSettings, fn: (client: Client) => Promise<T>, options?: ConnectOptions): Promise<T> {
+  const client = await connect(target, config, options);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export interface TransactionOptions {
+  readOnly?: boolean;
+}
+
+export async function withTransaction<T>(client: Client, fn: (client: Client) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  await client.query(options.readOnly ? 'begin transaction read only' : 'begin');
+  try {
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  }
+}
+
+/** The run lock: one key for every upkit command that writes, per database. */
+export const LOCK_KEY = { classId: 0x75706b74, objId: 1 } as const;
+
+export interface LockHolder {
+  pid: number;
+  applicationName: string;
+  clientAddr: string | null;
+  backendStart: Date | null;
+}
+
+export async function lockHolder(client: Client): Promise<LockHolder | undefined> {
+  const { rows } = await client.query<{ pid: number; application_name: string; client_addr: string | null; backend_start: Date | null }>(
+    `select a.pid, a.application_name, a.client_addr::text as client_addr, a.backend_start
+       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.classid = $1 and l.objid = $2 and l.granted
+        and l.database = (select oid from pg_database where datname = current_database())
+      limit 1`,
+    [LOCK_KEY.classId, LOCK_KEY.objId],
+  );
+  const r = rows[0];
+  return r && { pid: r.pid, applicationName: r.application_name, clientAddr: r.client_addr, backendStart: r.backend_start };
+}
+
+export function lockApplicationName(command: string): string {
+  return `upkit ${command} ${hostname()} ${process.pid}`.slice(0, 63);
+}
+
+/**
+ * Holds the session-level advisory lock on a dedicated connection for as long as fn runs.
+ * A second holder is refused at once (exit 5), naming the run that has it.
+ */
+export async function withAdvisoryLock<T>(target: DbTarget, config: SslSettings, command: string, fn: (lockClient: Client) => Promise<T>): Promise<T> {
+  const client = await connect(target, config, { applicationName: lockApplicationName(command) });
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::int, $2::int) as locked', [
+      LOCK_KEY.classId,
+      LOCK_KEY.objId,
+    ]);
+    if (!rows[0]?.locked) {
+      const holder = await lockHolder(client);
+      const who = holder
+        ? `pid ${holder.pid} (${holder.applicationName || 'unknown program'}${holder.clientAddr ? ` from ${holder.clientAddr}` : ''}, connected ${holder.backendStart?.toISOString() ?? 'at an unknown time'})`
+        : 'a session that has just ended';
+      throw new UpkitError({
+        code: 'lock.held',
+        exit: 'locked',
+        message: `another upkit run holds the lock on ${target.database}: ${who}`,
+        hint: 'wait for it to finish (npx zx scripts/status.ts shows it); nothing was changed',
+      });
+    }
+    try {
+      return await fn(client);
+    } finally {
+      await client.query('select pg_advisory_unlock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]).catch(() => {});
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,191 @@
+// Human output. On a terminal: an ora spinner per step, with its timing. Anywhere else
+// (CI, `docker logs`, a pipe): plain timestamped lines, so nothing can be hidden by a
+// spinner redrawing over it. Everything, debug lines included, also goes to a per-run log
+// file (0600 in a 0700 directory). Every line passes through redact() first.
+import { closeSync, mkdirSync, openSync, writeSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import ora, { type Ora } from 'ora';
+import { PROJECT_ROOT } from './config.ts';
+import { redact } from './redact.ts';
+
+export type StepStatus = 'ok' | 'failed' | 'skipped' | 'warning';
+
+export interface StepControl {
+  /** Replace the spinner text (progress), e.g. bytes written so far. */
+  progress(text: string): void;
+  /** What the step found, shown after its title when it ends. */
+  detail(text: string): void;
+  /** End the step as skipped (with the reason) instead of ok. */
+  skip(reason: string): void;
+  /** End the step as ok but with a warning sign. */
+  warn(text: string): void;
+}
+
+export interface StepResult {
+  name: string;
+  status: StepStatus;
+  durationMs: number;
+  detail: string;
+}
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  /** Runs fn as a timed step; a throw marks it failed and is rethrown. */
+  step<T>(name: string, fn: (step: StepControl) => Promise<T>): Promise<T>;
+  /** Every step so far, in order, for the report. */
+  readonly steps: readonly StepResult[];
+  readonly logFile: string | undefined;
+  close(): void;
+}
+
+export interface LoggerOptions {
+  command: string;
+  stream?: NodeJS.WriteStream;
+  /** Spinners; default: the stream is a terminal and CI is not set. */
+  interactive?: boolean;
+  /** Default: off when NO_COLOR is set or the output is not interactive. */
+  color?: boolean;
+  /** Default: UPKIT_LOG_DIR, else logs/ beside upkit. `false`: no log file. */
+  logDir?: string | false;
+  now?: () => Date;
+}
+
+const SYMBOLS: Record<StepStatus | 'info', string> = { ok: '✔', failed: '✖', skipped: '–', warning: '⚠', info: 'ℹ' };
+const COLORS: Record<StepStatus, number> = { ok: 32, failed: 31, skipped: 90, warning: 33 };
+
+function timestamp(d: Date): string {
+  return d.toISOString();
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+function openLogFile(dir: string, command: string, now: Date): { fd: number; file: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const file = path.join(dir, `${command}-${stamp}-${process.pid}.log`);
+  const fd = openSync(file, 'a', 0o600);
+  chmodSync(file, 0o600);
+  return { fd, file };
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const stream = options.stream ?? process.stderr;
+  const now = options.now ?? (() => new Date());
+  const interactive = options.interactive ?? (Boolean(stream.isTTY) && !process.env.CI && process.env.TERM !== 'dumb');
+  const color = options.color ?? (interactive && !process.env.NO_COLOR);
+  const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const steps: StepResult[] = [];
+
+  let fd: number | undefined;
+  let logFile: string | undefined;
+  let fileProblem: string | undefined;
+  const dir = options.logDir ?? process.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs');
+  if (dir !== false) {
+    try {
+      ({ fd, file: logFile } = openLogFile(path.resolve(dir), options.command, now()));
+    } catch (err) {
+      fileProblem = `no log file: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+  }
+
+  const toFile = (level: string, message: string) => {
+    if (fd === undefined) return;
+    const text = redact(message);
+    for (const line of text.split('\n')) writeSync(fd, `${timestamp(now())} ${level.padEnd(5)} ${line}\n`);
+  };
+  let spinner: Ora | undefined;
+  const toScreen = (line: string) => {
+    const text = redact(line);
+    if (spinner?.isSpinning) spinner.clear();
+    stream.write(interactive ? `${text}\n` : text.split('\n').map((l) => `${timestamp(now())} ${l}`).join('\n') + '\n');
+    if (spinner?.isSpinning) spinner.render();
+  };
+
+  const logger: Logger = {
+    steps,
+    logFile,
+    debug: (m) => toFile('debug', m),
+    info(m) {
+      toFile('info', m);
+      toScreen(m);
+    },
+    warn(m) {
+      toFile('warn', m);
+      toScreen(`${paint(33, SYMBOLS.warning)} ${m}`);
+    },
+    error(m) {
+      toFile('error', m);
+      toScreen(`${paint(31, SYMBOLS.failed)} ${m}`);
+    },
+    async step(name, fn) {
+      const started = performance.now();
+      let status: StepStatus = 'ok';
+      let detail = '';
+      toFile('info', `step ${name}: started`);
+      if (interactive) {
+        spinner = ora({ text: name, stream, color: color ? 'cyan' : false, discardStdin: false, isEnabled: true }).start();
+      }
+      // Without a terminal a step announces itself only when it is slow, so that a hang
+      // shows what it is waiting on without doubling every line.
+      const announce = interactive ? undefined : setTimeout(() => stream.write(`${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
+      const control: StepControl = {
+        progress(text) {
+          toFile('debug', `step ${name}: ${text}`);
+          if (spinner?.isSpinning) spinner.text = redact(`${name}  ${text}`);
+          else if (!interactive) stream.write(`${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
+        },
+        detail(text) {
+          detail = text;
+        },
+        skip(reason) {
+          status = 'skipped';
+          detail = reason;
+        },
+        warn(text) {
+          status = 'warning';
+          detail = text;
+        },
+      };
+      const finish = () => {
+        clearTimeout(announce);
+        const durationMs = Math.round(performance.now() - started);
+        steps.push({ name, status, durationMs, detail: redact(detail) });
+        const line = `${name}${detail ? `  ${detail}` : ''} ${paint(90, `(${formatDuration(durationMs)})`)}`;
+        toFile(status === 'failed' ? 'error' : 'info', `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`);
+        const symbol = paint(COLORS[status], SYMBOLS[status]);
+        if (spinner) {
+          spinner.stopAndPersist({ symbol, text: redact(line) });
+          spinner = undefined;
+        } else {
+          stream.write(`${timestamp(now())} ${symbol} ${redact(line)}\n`);
+        }
+      };
+      try {
+        const result = await fn(control);
+        finish();
+        return result;
+      } catch (err) {
+        status = 'failed';
+        if (!detail) detail = err instanceof Error ? err.message : String(err);
+        finish();
+        throw err;
+      }
+    },
+    close() {
+      spinner?.stop();
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+  if (fileProblem) logger.warn(fileProblem);
+  return logger;
+}

@@ -1,0 +1,191 @@
+// Read-only readiness checks (DESIGN.md): configuration, connection, server version,
+// privileges, a usable pg_dump, room for a backup, and compose when configured. Each check
+// is a step and a finding; any error means exit 3 and nothing was changed.
+import { constants, existsSync, statfsSync, accessSync } from 'node:fs';
+import path from 'node:path';
+import type { Config, DbTarget } from './config.ts';
+import { describeTarget } from './config.ts';
+import { connect, type Client } from './db.ts';
+import { isUpkitError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { chooseForServer, clientPackageHint, findBinaries, type PgBinary } from './pgTools.ts';
+import type { ReportBuilder } from './report.ts';
+import { detectCompose, execInService } from './compose.ts';
+
+export const MIN_SERVER_MAJOR = 14;
+/** Room a backup may need, as a multiple of the database's size on disk (a dump is rarely larger). */
+export const DISK_MARGIN = 1.2;
+
+export interface ServerFacts {
+  version: string;
+  major: number;
+  user: string;
+  superuser: boolean;
+  canCreateInDatabase: boolean;
+  canCreateInPublic: boolean;
+  databaseBytes: number;
+}
+
+export async function readServerFacts(client: Client): Promise<ServerFacts> {
+  const { rows } = await client.query<{
+    version: string;
+    num: string;
+    usr: string;
+    superuser: boolean;
+    db_create: boolean;
+    public_create: boolean;
+    bytes: string;
+  }>(`select current_setting('server_version') as version,
+            current_setting('server_version_num') as num,
+            current_user as usr,
+            (select rolsuper from pg_roles where rolname = current_user) as superuser,
+            has_database_privilege(current_database(), 'CREATE') as db_create,
+            coalesce(has_schema_privilege('public', 'CREATE'), false) as public_create,
+            pg_database_size(current_database())::text as bytes`);
+  const r = rows[0]!;
+  return {
+    version: r.version.split(' ')[0]!,
+    major: Math.floor(Number(r.num) / 10000),
+    user: r.usr,
+    superuser: r.superuser,
+    canCreateInDatabase: r.db_create,
+    canCreateInPublic: r.public_create,
+    databaseBytes: Number(r.bytes),
+  };
+}
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** The nearest directory that exists at or above dir (the backup directory may not yet). */
+function existingAncestor(dir: string): string {
+  let d = path.resolve(dir);
+  while (!existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+export interface PreflightResult {
+  ok: boolean;
+  server?: ServerFacts;
+  pgDump?: PgBinary;
+}
+
+class CheckFailed extends Error {}
+
+export async function runPreflight(config: Config, log: Logger, report: ReportBuilder): Promise<PreflightResult> {
+  const result: PreflightResult = { ok: true };
+  const fail = (code: string, message: string, hint: string): never => {
+    report.finding('error', code, message, hint);
+    result.ok = false;
+    throw new CheckFailed(message);
+  };
+  const check = async (name: string, fn: Parameters<Logger['step']>[1]) => {
+    try {
+      await log.step(name, fn);
+    } catch (err) {
+      if (!(err instanceof CheckFailed)) throw err;
+      const last = report.findings.at(-1);
+      if (last?.hint) log.info(`  → ${last.hint}`);
+    }
+  };
+
+  await check('configuration', async (s) => {
+    s.detail(`${config.db.source}${config.envFile ? ` from ${config.envFile}` : ''}; ${describeTarget(config.db)}`);
+  });
+
+  const targets: DbTarget[] = config.migrationDb === config.db ? [config.db] : [config.db, config.migrationDb];
+  for (const target of targets) {
+    await check(targets.length > 1 ? `connection (${target.source})` : 'connection', async (s) => {
+      let client: Client | undefined;
+      try {
+        client = await connect(target, config);
+        const facts = await readServerFacts(client);
+        if (target === config.migrationDb) result.server = facts;
+        s.detail(`${describeTarget(target)}, PostgreSQL ${facts.version}`);
+      } catch (err) {
+        if (isUpkitError(err)) fail(`preflight.${err.code.replace(/^db\./, 'db_')}`, err.message, err.hint ?? '');
+        throw err;
+      } finally {
+        await client?.end().catch(() => {});
+      }
+    });
+  }
+  const server = result.server;
+
+  await check('server version', async (s) => {
+    if (!server) return s.skip('no connection');
+    if (server.major < MIN_SERVER_MAJOR) {
+      fail('preflight.server_version', `PostgreSQL ${server.version} is older than ${MIN_SERVER_MAJOR}, the oldest upkit supports`, `upgrade the server to PostgreSQL ${MIN_SERVER_MAJOR} or newer first`);
+    }
+    s.detail(`${server.version} (>= ${MIN_SERVER_MAJOR})`);
+  });
+
+  await check('privileges', async (s) => {
+    if (!server) return s.skip('no connection');
+    if (server.superuser) return s.detail(`${server.user} is a superuser`);
+    if (!server.canCreateInDatabase || !server.canCreateInPublic) {
+      const missing = [!server.canCreateInDatabase && `CREATE on database ${config.migrationDb.database}`, !server.canCreateInPublic && 'CREATE on schema public'].filter(Boolean).join(' and ');
+      fail('preflight.privileges', `role "${server.user}" lacks ${missing}`, `run as an administrator: GRANT CREATE ON DATABASE ${config.migrationDb.database} TO ${server.user}; GRANT CREATE ON SCHEMA public TO ${server.user}; (or connect as the database owner)`);
+    }
+    s.detail(`${server.user} can create schemas and tables`);
+  });
+
+  await check('pg_dump', async (s) => {
+    const all = await findBinaries('pg_dump', config.pgBinDir);
+    if (!server) {
+      return s.skip(all.length ? `found ${[...new Set(all.map((b) => b.version))].join(', ')}; server version unknown` : 'no connection');
+    }
+    const chosen = chooseForServer(all, server.major);
+    if (chosen) {
+      result.pgDump = chosen;
+      return s.detail(`${chosen.path} (${chosen.version}, found via ${chosen.foundVia}${chosen.major === server.major ? ', same major as the server' : `, newer than server ${server.major}`})`);
+    }
+    const seen = all.length ? `found only ${all.map((b) => `${b.version} at ${b.path}`).join(', ')}` : `none found${config.pgBinDir ? ` in ${config.pgBinDir}` : ' on PATH, in pg_config --bindir or /usr/lib/postgresql'}`;
+    if (config.composeFile) {
+      const cli = await detectCompose();
+      if (cli) {
+        try {
+          const out = await execInService(cli, config.composeFile, config.dbService, ['pg_dump', '--version']);
+          const major = Number(/\(PostgreSQL\)\s+(\d+)/.exec(out)?.[1]);
+          if (major >= server.major) return s.detail(`in compose service "${config.dbService}" (${out.trim()}); no local pg_dump fits (${seen})`);
+        } catch {
+          // reported below with the local search
+        }
+      }
+    }
+    fail('preflight.pg_dump', `no pg_dump of PostgreSQL ${server.major} or newer (${seen})`, `install one: ${clientPackageHint(server.major)}; or set UPKIT_PG_BINDIR to its directory`);
+  });
+
+  await check('backup space', async (s) => {
+    const dir = existingAncestor(config.backupDir);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      fail('preflight.backup_dir', `cannot write backups in ${config.backupDir} (${dir} is not writable)`, 'set BACKUP_DIR to a directory this user can write, or pass --backup-dir DIR');
+    }
+    const fs = statfsSync(dir);
+    const free = fs.bavail * fs.bsize;
+    if (!server) return s.detail(`${formatBytes(free)} free in ${dir}; database size unknown`);
+    const needed = Math.ceil(server.databaseBytes * DISK_MARGIN);
+    if (free < needed) {
+      fail('preflight.disk', `only ${formatBytes(free)} free in ${dir}; a backup of ${formatBytes(server.databaseBytes)} needs up to ${formatBytes(needed)}`, 'free some space or set BACKUP_DIR (or --backup-dir) to a larger disk');
+    }
+    s.detail(`${formatBytes(free)} free in ${dir}, need up to ${formatBytes(needed)}`);
+  });
+
+  await check('compose', async (s) => {
+    if (!config.composeFile) return s.skip('COMPOSE_FILE not set');
+    const cli = await detectCompose();
+    if (!cli) fail('preflight.compose', 'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here', 'install Docker Compose v2, or unset COMPOSE_FILE (and use --no-containers)');
+    s.detail(`${cli!.command}${cli!.baseArgs.length ? ` ${cli!.baseArgs.join(' ')}` : ''} ${cli!.version}, file ${config.composeFile}`);
+  });
+
+  return result;
+}
