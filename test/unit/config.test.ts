@@ -1,0 +1,131 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig, DEFAULTS } from '../../lib/config.ts';
+import { UpkitError } from '../../lib/errors.ts';
+import { clearSecrets, redact } from '../../lib/redact.ts';
+
+const PASSWORD = 'p@ss:w/rd %#x';
+
+function dir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'upkit-config-'));
+}
+
+/** Loads with only the given environment (no process env, no stray .env). */
+function load(env: Record<string, string>, extra: Parameters<typeof loadConfig>[0] = {}) {
+  return loadConfig({ env, cwd: dir(), ...extra });
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UpkitError);
+    expect((err as UpkitError).exitCode).toBe(2);
+    return [...(err as UpkitError).details];
+  }
+  throw new Error('expected a configuration error');
+}
+
+afterEach(() => clearSecrets());
+
+describe('loadConfig', () => {
+  it('reads DATABASE_URL with a percent-encoded password holding @ : / % # and a space', () => {
+    const c = load({ DATABASE_URL: `postgres://pulse:${encodeURIComponent(PASSWORD)}@db.internal:6543/config_management` });
+    expect(c.db).toEqual({ host: 'db.internal', port: 6543, user: 'pulse', password: PASSWORD, database: 'config_management', source: 'DATABASE_URL' });
+    expect(c.migrationDb).toBe(c.db);
+    expect(redact(`failed with ${PASSWORD} and ${encodeURIComponent(PASSWORD)}`)).toBe('failed with *** and ***');
+  });
+
+  it('reads DB_* parts with the password verbatim and defaults the port', () => {
+    const c = load({ DB_HOST: 'localhost', DB_USER: 'pulse', DB_PASSWORD: PASSWORD, DB_NAME: 'config_management' });
+    expect(c.db).toMatchObject({ host: 'localhost', port: DEFAULTS.port, password: PASSWORD, source: 'DB_*' });
+  });
+
+  it('lets DIRECT_URL win for migrations', () => {
+    const c = load({ DATABASE_URL: 'postgres://app:x1234@pooler:6432/pulse', DIRECT_URL: 'postgres://owner:y1234@primary:5432/pulse' });
+    expect(c.db.host).toBe('pooler');
+    expect(c.migrationDb).toMatchObject({ host: 'primary', user: 'owner', source: 'DIRECT_URL' });
+  });
+
+  it('reports every problem at once, each naming its key, never a value', () => {
+    const found = problems(() =>
+      load({ DB_HOST: 'h', DB_PORT: '99999', DB_PASSWORD: 'hunter22', DATABASE_SSL: 'maybe', LOCK_TIMEOUT: '-5', BACKUP_KEEP: 'x', HEALTHCHECK_URLS: 'ftp://x', COMPOSE_FILE: '/nope/compose.yml' }),
+    );
+    expect(found).toEqual([
+      'DB_USER: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
+      'DB_NAME: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
+      'DB_PORT: port must be a number from 1 to 65535, got "99999"',
+      'DATABASE_SSL: must be one of false, true, require, verify-full, got "maybe"',
+      'LOCK_TIMEOUT: must be a whole number above 0 of milliseconds, got "-5"',
+      'BACKUP_KEEP: must be a whole number above 0, got "x"',
+      'COMPOSE_FILE: file /nope/compose.yml does not exist',
+      'HEALTHCHECK_URLS: "ftp://x" is not an http(s) URL',
+    ]);
+    expect(found.join('\n')).not.toContain('hunter22');
+  });
+
+  it('asks for DATABASE_URL or the DB_* keys when nothing is set', () => {
+    expect(problems(() => load({}))).toEqual([
+      'DB_HOST: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
+      'DB_USER: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
+      'DB_NAME: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
+    ]);
+  });
+
+  it.each([
+    ['mysql://u:p@h/db', 'DATABASE_URL: is not a PostgreSQL connection URL'],
+    ['postgres://u:pa#ss@h/db', 'DATABASE_URL: cannot be parsed'],
+    ['postgres://u:p/ss@h/db', 'DATABASE_URL: cannot be parsed'],
+    ['postgres://u@h:5432', 'DATABASE_URL: names no database'],
+    ['postgres://h/db', 'DATABASE_URL: names no user'],
+  ])('names DATABASE_URL when it is malformed: %s', (url, expected) => {
+    const found = problems(() => load({ DATABASE_URL: url }));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(expected);
+    expect(found[0]).toContain('percent-encode @ : / % # and spaces');
+  });
+
+  it('names DATABASE_URL when its port is out of range', () => {
+    expect(problems(() => load({ DATABASE_URL: 'postgres://u:pw@h:0/db' }))).toEqual(['DATABASE_URL: port must be a number from 1 to 65535, got "0"']);
+  });
+
+  it('reads .env, lets the environment win, and reports lines dotenv would drop', () => {
+    const d = dir();
+    writeFileSync(path.join(d, '.env'), ['# Pulse', 'DB_HOST=filehost', 'DB_USER=pulse', 'DB_NAME=pulse', 'this line is broken', 'DB_PASSWORD=abc#def', ''].join('\n'));
+    const found = problems(() => loadConfig({ cwd: d, env: { DB_HOST: 'envhost' } }));
+    expect(found).toEqual([
+      '.env line 5: is not KEY=VALUE (it would be ignored)',
+      "DB_PASSWORD (.env line 6): holds a '#' in an unquoted value, where it starts a comment; put the value in quotes",
+    ]);
+    writeFileSync(path.join(d, '.env'), ['DB_HOST=filehost', 'DB_USER=pulse', 'DB_NAME=pulse', `DB_PASSWORD="${PASSWORD}"`, 'DB_PORT=5433 # comment'].join('\n'));
+    const c = loadConfig({ cwd: d, env: { DB_HOST: 'envhost' } });
+    expect(c.db).toMatchObject({ host: 'envhost', port: 5433, password: PASSWORD });
+    expect(c.envFile).toBe(path.join(d, '.env'));
+  });
+
+  it('refuses a missing --env-file and an unclosed quote', () => {
+    expect(problems(() => load({}, { envFile: 'missing.env' }))[0]).toMatch(/^--env-file: .*missing\.env does not exist$/);
+    const d = dir();
+    writeFileSync(path.join(d, 'x.env'), 'DATABASE_URL=postgres://u:p@h/db\nDB_PASSWORD="never closed\n');
+    expect(problems(() => loadConfig({ cwd: d, env: {}, envFile: 'x.env' }))).toEqual(['x.env: a value opened with " is never closed']);
+  });
+
+  it('takes flag overrides over the environment and resolves directories', () => {
+    const d = dir();
+    const c = loadConfig({ cwd: d, env: { DATABASE_URL: 'postgres://u:pw12@h/db', BACKUP_DIR: 'b', LOCK_TIMEOUT: '500' }, overrides: { lockTimeoutMs: 900 } });
+    expect(c.backupDir).toBe(path.join(d, 'b'));
+    expect(c.lockTimeoutMs).toBe(900);
+    expect(problems(() => loadConfig({ cwd: d, env: { DATABASE_URL: 'postgres://u:pw12@h/db' }, overrides: { drizzleDir: 'nope' } }))[0]).toMatch(/^--drizzle-dir: directory .*nope does not exist$/);
+  });
+
+  it('maps sslmode in the URL when DATABASE_SSL is unset, and checks DATABASE_SSL_CA', () => {
+    expect(load({ DATABASE_URL: 'postgres://u:pw12@h/db?sslmode=require' }).ssl).toBe('require');
+    expect(load({ DATABASE_URL: 'postgres://u:pw12@h/db?sslmode=verify-full', DATABASE_SSL: 'false' }).ssl).toBe('false');
+    expect(problems(() => load({ DATABASE_URL: 'postgres://u:pw12@h/db', DATABASE_SSL_CA: '/nope.pem' }))).toEqual([
+      'DATABASE_SSL_CA: file /nope.pem does not exist',
+      'DATABASE_SSL_CA: is only used with DATABASE_SSL=verify-full',
+    ]);
+  });
+});
