@@ -155,8 +155,13 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
     problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
     return undefined;
   }
+  if (/\s/.test(value)) {
+    problems.add(key, `holds a space (${URL_HINT})`);
+    return undefined;
+  }
   let parsed: ReturnType<typeof parseConnectionString>;
   try {
+    new URL(value);
     // WHATWG URL parsing would reject these silently or misread the host; say why instead.
     parsed = parseConnectionString(value);
   } catch (err) {
@@ -235,6 +240,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // As dotenv does: a variable set in the environment wins over the file.
   const env: Record<string, string | undefined> = { ...fromFile, ...(options.env ?? process.env) };
   const o = options.overrides ?? {};
+  // Registered before any validation, so that a problem message echoing a value (a
+  // password pasted into the wrong key) is masked too.
+  for (const key of ['DB_PASSWORD', 'PGPASSWORD', 'POSTGRES_PASSWORD']) registerSecret(env[key]);
+  for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
 
   const dbUrl = env.DATABASE_URL?.trim();
   const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems) : targetFromParts(env, problems);

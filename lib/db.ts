@@ -130,7 +130,7 @@ export interface LockHolder {
 
 export async function lockHolder(client: Client): Promise<LockHolder | undefined> {
   const { rows } = await client.query<{ pid: number; application_name: string; client_addr: string | null; backend_start: Date | null }>(
-    `select a.pid, a.application_name, a.client_addr::text as client_addr, a.backend_start
+    `select a.pid, a.application_name, host(a.client_addr) as client_addr, a.backend_start
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
       where l.locktype = 'advisory' and l.classid = $1 and l.objid = $2 and l.granted
         and l.database = (select oid from pg_database where datname = current_database())

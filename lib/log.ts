@@ -132,7 +132,7 @@ export function createLogger(options: LoggerOptions): Logger {
       let detail = '';
       toFile('info', `step ${name}: started`);
       if (interactive) {
-        spinner = ora({ text: name, stream, color: color ? 'cyan' : false, discardStdin: false, isEnabled: true }).start();
+        spinner = ora({ text: redact(name), stream, color: color ? 'cyan' : false, discardStdin: false, isEnabled: true }).start();
       }
       // Without a terminal a step announces itself only when it is slow, so that a hang
       // shows what it is waiting on without doubling every line.

@@ -1,0 +1,134 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runUpkit } from '../support/cli.ts';
+import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+
+const PREFLIGHT = 'scripts/preflight.ts';
+
+function urlWith(db: { host: string; port: number; database: string }, user: string, password: string): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${db.host}:${db.port}/${db.database}`;
+}
+
+function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.includes('✖'));
+}
+
+describe('preflight', () => {
+  const db = useFreshDatabase();
+
+  it('passes on a good database and reports every check', async () => {
+    const r = await runUpkit(PREFLIGHT, ['--json'], { env: { DATABASE_URL: db().url } });
+    expect(r.stderr).toContain('preflight passed');
+    expect(r.code).toBe(0);
+    const report = r.json();
+    expect(report).toMatchObject({ tool: 'upkit', command: 'preflight', status: 'ok', exitCode: 0, findings: [] });
+    expect((report.phases as Array<{ name: string; status: string }>).map((p) => [p.name, p.status])).toEqual([
+      ['configuration', 'ok'],
+      ['connection', 'ok'],
+      ['server version', 'ok'],
+      ['privileges', 'ok'],
+      ['pg_dump', 'ok'],
+      ['backup space', 'ok'],
+      ['compose', 'skipped'],
+    ]);
+  });
+
+  it('refuses a wrong password with exit 3 and never echoes it', async () => {
+    const wrong = 'Wr0ng-Passw0rd-Sentinel';
+    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith(db(), db().user, wrong) } });
+    expect(r.code).toBe(3);
+    expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`✖ connection {2}password authentication failed for user "${db().user}" at ${db().host}:${db().port} \\(\\d+ ms\\)$`));
+    expect(r.stderr).toContain('→ check the password (in DATABASE_URL), then run: npx zx scripts/preflight.ts');
+    for (const out of [r.stdout, r.stderr, r.logs()]) expect(out).not.toContain(wrong);
+  });
+
+  it('refuses an unreachable port with exit 3 well within 15 s', async () => {
+    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith({ ...db(), port: 1 }, 'pulse', 'pw12345') } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`cannot connect to PostgreSQL at ${db().host}:1: connection refused`);
+    expect(r.durationMs).toBeLessThan(15_000);
+  });
+
+  it('gives up on a server that never answers after the connect timeout, naming host and port', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: `postgres://pulse:pw12345@127.0.0.1:${port}/pulse`, CONNECT_TIMEOUT: '1500' } });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain(`no answer from PostgreSQL at 127.0.0.1:${port} within 2 s`);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('names a malformed DATABASE_URL with exit 2', async () => {
+    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: 'postgres://pulse:pa#ss@db/pulse' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('✖ configuration has 1 problem (environment)');
+    expect(r.stderr).toContain('DATABASE_URL: cannot be parsed (expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD))');
+    expect(r.stderr).not.toContain('pa#ss');
+  });
+
+  it('names DB_NAME when the DB_* keys lack it, with exit 2', async () => {
+    const r = await runUpkit(PREFLIGHT, [], { env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: db().user, DB_PASSWORD: db().password } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('DB_NAME: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)');
+  });
+
+  it('works with the DB_* keys and a password full of URL characters', async () => {
+    const password = 'p@ss:w/rd %#x';
+    await withAdminClient((c) => c.query(`create role upkit_parts login password '${password}'`)).catch(() => {});
+    await withAdminClient((c) => c.query(`grant all on database ${c.escapeIdentifier(db().database)} to upkit_parts`));
+    await withAdminClient((c) => c.query('grant create on schema public to upkit_parts'), db().database);
+    const r = await runUpkit(PREFLIGHT, [], { env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: 'upkit_parts', DB_PASSWORD: password, DB_NAME: db().database } });
+    expect(r.stderr).toContain('✔ privileges  upkit_parts can create schemas and tables');
+    expect(r.code).toBe(0);
+  });
+
+  it('refuses when no pg_dump fits the server, naming the package to install', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'upkit-nobin-'));
+    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: db().url, UPKIT_PG_BINDIR: empty } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/✖ pg_dump {2}no pg_dump of PostgreSQL \d+ or newer \(none found in .*upkit-nobin-\w+\)/);
+    expect(r.stderr).toMatch(/→ install one: apt-get install postgresql-client-\d+ .*; or set UPKIT_PG_BINDIR to its directory/);
+  });
+
+  it('refuses a pg_dump older than the server', async () => {
+    const bin = mkdtempSync(path.join(tmpdir(), 'upkit-oldbin-'));
+    // A stand-in that only answers --version as an old release would; it dumps nothing.
+    writeFileSync(path.join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 12.22"\n');
+    chmodSync(path.join(bin, 'pg_dump'), 0o755);
+    const r = await runUpkit(PREFLIGHT, ['--json'], { env: { DATABASE_URL: db().url, UPKIT_PG_BINDIR: bin } });
+    expect(r.code).toBe(3);
+    expect(r.json().findings).toEqual([expect.objectContaining({ severity: 'error', code: 'preflight.pg_dump', message: expect.stringContaining(`found only 12.22 at ${bin}/pg_dump`) })]);
+  });
+
+  it('refuses a role that cannot create objects, with the GRANT to run', async () => {
+    await withAdminClient((c) => c.query(`create role upkit_reader login password 'reader-pw'`)).catch(() => {});
+    await withAdminClient((c) => c.query(`revoke create on database ${c.escapeIdentifier(db().database)} from public`));
+    // PostgreSQL 14 still grants CREATE on public to everyone; later majors do not.
+    await withAdminClient((c) => c.query('revoke create on schema public from public'), db().database);
+    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith(db(), 'upkit_reader', 'reader-pw') } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`✖ privileges  role "upkit_reader" lacks CREATE on database ${db().database} and CREATE on schema public`);
+    expect(r.stderr).toContain(`→ run as an administrator: GRANT CREATE ON DATABASE ${db().database} TO upkit_reader;`);
+  });
+
+  it('refuses an unknown flag with exit 2 and the usage', async () => {
+    const r = await runUpkit(PREFLIGHT, ['--frobnicate'], { env: { DATABASE_URL: db().url } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("✖ Unknown option '--frobnicate'");
+    expect(r.stderr).toContain('usage: npx zx scripts/preflight.ts [options]');
+  });
+
+  it('changes nothing in the database', async () => {
+    const snapshot = () => withAdminClient((c) => c.query(`select count(*)::int as n from pg_class where relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) and relname not like 'pg_toast%'`).then((r) => r.rows[0].n as number), db().database);
+    const before = await snapshot();
+    await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: db().url } });
+    expect(await snapshot()).toBe(before);
+  });
+});

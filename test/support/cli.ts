@@ -1,0 +1,107 @@
+// Runs upkit's entry points the way an operator does (zx with the tsx loader, as
+// `npx zx FILE` does through .npmrc), with a clean environment and a private log directory.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ZX_CLI = path.join(ROOT, 'node_modules/zx/build/cli.js');
+// By URL, because `--import tsx` resolves from the working directory, which tests vary.
+const TSX_LOADER = import.meta.resolve('tsx');
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  logDir: string;
+  /** Every log file the run wrote, concatenated. */
+  logs(): string;
+  /** stdout parsed as the one JSON report of `--json`. */
+  json(): Record<string, unknown> & { findings: Array<{ code: string; severity: string; message: string; hint: string | null }> };
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  timeoutMs?: number;
+  /** Called with the child's pid once it is running. */
+  onSpawn?: (pid: number) => void;
+}
+
+/** The variables a run sees: nothing of the caller's database settings leaks in. */
+function baseEnv(logDir: string): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SystemRoot'];
+  const env: Record<string, string> = { UPKIT_LOG_DIR: logDir, NO_COLOR: '1' };
+  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  return env;
+}
+
+export function runUpkit(entry: string, args: string[] = [], options: RunOptions = {}): Promise<RunResult> {
+  const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logs-'));
+  const env: Record<string, string> = baseEnv(logDir);
+  for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args], {
+      cwd: options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-cwd-')),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (child.pid) options.onSpawn?.(child.pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 45_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr,
+        durationMs: performance.now() - started,
+        logDir,
+        logs: () =>
+          readdirSync(logDir)
+            .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
+            .join('\n'),
+        json: () => JSON.parse(stdout),
+      });
+    });
+  });
+}
+
+/** Samples every process's command line while `during` runs (Linux /proc). */
+export async function sampleArgv<T>(during: () => Promise<T>, everyMs = 10): Promise<{ result: T; commandLines: Set<string> }> {
+  const commandLines = new Set<string>();
+  let running = true;
+  const sample = () => {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        commandLines.add(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+      } catch {
+        // the process ended between listing and reading
+      }
+    }
+  };
+  const loop = (async () => {
+    while (running) {
+      sample();
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  try {
+    const result = await during();
+    return { result, commandLines };
+  } finally {
+    running = false;
+    await loop;
+  }
+}
