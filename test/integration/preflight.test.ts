@@ -7,6 +7,9 @@ import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withAdminClient } from '../support/database.ts';
 
 const PREFLIGHT = 'scripts/preflight.ts';
+// Roles belong to the whole server, which test files share: names of their own avoid clashes.
+const PARTS_ROLE = `upkit_parts_${process.pid}`;
+const READER_ROLE = `upkit_reader_${process.pid}`;
 
 function urlWith(db: { host: string; port: number; database: string }, user: string, password: string): string {
   return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${db.host}:${db.port}/${db.database}`;
@@ -81,11 +84,11 @@ describe('preflight', () => {
 
   it('works with the DB_* keys and a password full of URL characters', async () => {
     const password = 'p@ss:w/rd %#x';
-    await withAdminClient((c) => c.query(`create role upkit_parts login password '${password}'`)).catch(() => {});
-    await withAdminClient((c) => c.query(`grant all on database ${c.escapeIdentifier(db().database)} to upkit_parts`));
-    await withAdminClient((c) => c.query('grant create on schema public to upkit_parts'), db().database);
-    const r = await runUpkit(PREFLIGHT, [], { env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: 'upkit_parts', DB_PASSWORD: password, DB_NAME: db().database } });
-    expect(r.stderr).toContain('✔ privileges  upkit_parts can create schemas and tables');
+    await withAdminClient((c) => c.query(`create role ${PARTS_ROLE} login password '${password}'`)).catch(() => {});
+    await withAdminClient((c) => c.query(`grant all on database ${c.escapeIdentifier(db().database)} to ${PARTS_ROLE}`));
+    await withAdminClient((c) => c.query(`grant create on schema public to ${PARTS_ROLE}`), db().database);
+    const r = await runUpkit(PREFLIGHT, [], { env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: PARTS_ROLE, DB_PASSWORD: password, DB_NAME: db().database } });
+    expect(r.stderr).toContain(`✔ privileges  ${PARTS_ROLE} can create schemas and tables`);
     expect(r.code).toBe(0);
   });
 
@@ -108,14 +111,14 @@ describe('preflight', () => {
   });
 
   it('refuses a role that cannot create objects, with the GRANT to run', async () => {
-    await withAdminClient((c) => c.query(`create role upkit_reader login password 'reader-pw'`)).catch(() => {});
+    await withAdminClient((c) => c.query(`create role ${READER_ROLE} login password 'reader-pw'`)).catch(() => {});
     await withAdminClient((c) => c.query(`revoke create on database ${c.escapeIdentifier(db().database)} from public`));
     // PostgreSQL 14 still grants CREATE on public to everyone; later majors do not.
     await withAdminClient((c) => c.query('revoke create on schema public from public'), db().database);
-    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith(db(), 'upkit_reader', 'reader-pw') } });
+    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith(db(), READER_ROLE, 'reader-pw') } });
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain(`✖ privileges  role "upkit_reader" lacks CREATE on database ${db().database} and CREATE on schema public`);
-    expect(r.stderr).toContain(`→ run as an administrator: GRANT CREATE ON DATABASE ${db().database} TO upkit_reader;`);
+    expect(r.stderr).toContain(`✖ privileges  role "${READER_ROLE}" lacks CREATE on database ${db().database} and CREATE on schema public`);
+    expect(r.stderr).toContain(`→ run as an administrator: GRANT CREATE ON DATABASE ${db().database} TO ${READER_ROLE};`);
   });
 
   it('refuses an unknown flag with exit 2 and the usage', async () => {

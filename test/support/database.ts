@@ -1,0 +1,123 @@
+// What integration tests use: the run's server (from globalSetup) and a fresh database per test.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, beforeEach, inject } from 'vitest';
+import type { ServerSource } from './serverSelection.ts';
+
+export interface TestServerInfo {
+  source: ServerSource;
+  /** Superuser URL (TCP, password) to the `postgres` database. */
+  adminUrl: string;
+  majorVersion: number;
+  /** e.g. `15.18`. */
+  version: string;
+  /** Where the server's binaries are, when they are on this machine (system, embedded). */
+  binDir: string | null;
+  /** Every fresh database is a copy of it. */
+  templateDatabase: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    testServer: TestServerInfo;
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  /** Connects to this database as the server's superuser. */
+  url: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  adminUrl: string;
+  /** Idempotent; forces off any session still connected. */
+  drop(): Promise<void>;
+}
+
+export function serverInfo(): TestServerInfo {
+  const info = inject('testServer');
+  if (!info) {
+    throw new Error(
+      'No test server was provided: run integration tests through vitest --project integration, ' +
+        'whose globalSetup (test/support/globalSetup.ts) starts it.',
+    );
+  }
+  return info;
+}
+
+function urlFor(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return url.toString();
+}
+
+/** A superuser session on the server (database `postgres` unless named), ended afterwards. */
+export async function withAdminClient<T>(fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
+  const { adminUrl } = serverInfo();
+  const client = new pg.Client({ connectionString: database ? urlFor(adminUrl, database) : adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+let sequence = 0;
+
+function uniqueName(): string {
+  sequence += 1;
+  return `upkit_t_${process.pid}_${sequence}_${randomBytes(3).toString('hex')}`;
+}
+
+export async function freshDatabase(): Promise<TestDatabase> {
+  const info = serverInfo();
+  const name = uniqueName();
+  await withAdminClient((client) =>
+    client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(info.templateDatabase)}`),
+  );
+  const url = new URL(urlFor(info.adminUrl, name));
+  let dropped = false;
+  return {
+    name,
+    url: url.toString(),
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: name,
+    adminUrl: info.adminUrl,
+    async drop() {
+      if (dropped) return;
+      await withAdminClient((client) =>
+        client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`),
+      );
+      dropped = true;
+    },
+  };
+}
+
+/**
+ * Inside a `describe`: each test gets its own database, dropped after it whatever the outcome.
+ * Call the returned function inside a test or hook to reach the current one.
+ */
+export function useFreshDatabase(): () => TestDatabase {
+  let current: TestDatabase | undefined;
+  beforeEach(async () => {
+    current = await freshDatabase();
+  });
+  afterEach(async () => {
+    const db = current;
+    current = undefined;
+    await db?.drop();
+  });
+  return () => {
+    if (!current) {
+      throw new Error('useFreshDatabase(): call the returned function inside a test or hook, not while the describe is being defined');
+    }
+    return current;
+  };
+}

@@ -1,0 +1,107 @@
+// Starts the integration run's one PostgreSQL server, prepares the template every fresh
+// database copies, and hands both to the tests (inject('testServer'), see database.ts).
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import type { TestServerInfo } from './database.ts';
+import { parseSelectionEnv, selectServer } from './serverSelection.ts';
+import type { ServerHandle } from './servers/common.ts';
+import { gatherFacts } from './servers/discover.ts';
+import { describeServer, startServer } from './servers/start.ts';
+
+export const TEMPLATE_DATABASE = 'upkit_template';
+
+/** Fills the template once per run, so each test's copy starts from it at no extra cost. */
+export interface TemplateStep {
+  name: string;
+  run(client: pg.Client, server: ServerHandle): Promise<void>;
+}
+
+// The hook point: later issues append steps (schema, seed data) here. Empty: a bare database.
+export const templateSteps: readonly TemplateStep[] = [];
+
+function assertRequestedMajor(handle: ServerHandle): void {
+  const { pgMajor } = parseSelectionEnv(process.env);
+  if (pgMajor === undefined || pgMajor === handle.majorVersion) return;
+  throw new Error(
+    `PG_MAJOR=${pgMajor} but the ${handle.source} test server is PostgreSQL ${handle.version}; ` +
+      (handle.source === 'url'
+        ? `point TEST_DATABASE_URL at a PostgreSQL ${pgMajor} server or unset PG_MAJOR.`
+        : 'unset PG_MAJOR or install that major.'),
+  );
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function databaseUrl(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function dropTemplate(handle: ServerHandle): Promise<void> {
+  await withClient(handle.adminUrl, async (client) => {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [TEMPLATE_DATABASE]);
+    if (!rowCount) return;
+    // A template database cannot be dropped until it is a plain one again.
+    await client.query(`ALTER DATABASE ${TEMPLATE_DATABASE} WITH IS_TEMPLATE false`);
+    await client.query(`DROP DATABASE ${TEMPLATE_DATABASE} WITH (FORCE)`);
+  });
+}
+
+async function createTemplate(handle: ServerHandle): Promise<void> {
+  // A TEST_DATABASE_URL server may keep one from an earlier run, made from older steps.
+  await dropTemplate(handle);
+  await withClient(handle.adminUrl, (client) => client.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`));
+  await withClient(databaseUrl(handle.adminUrl, TEMPLATE_DATABASE), async (client) => {
+    for (const step of templateSteps) {
+      try {
+        await step.run(client, handle);
+      } catch (error) {
+        throw new Error(`template step "${step.name}" failed`, { cause: error });
+      }
+    }
+  });
+  // Nobody may connect: CREATE DATABASE ... TEMPLATE refuses a source with open sessions.
+  await withClient(handle.adminUrl, (client) =>
+    client.query(`ALTER DATABASE ${TEMPLATE_DATABASE} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`),
+  );
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = performance.now();
+  const selection = selectServer(process.env, await gatherFacts(process.env));
+  const handle = await startServer(selection);
+  try {
+    assertRequestedMajor(handle);
+    await createTemplate(handle);
+  } catch (error) {
+    await handle.stop().catch(() => undefined);
+    throw error;
+  }
+  const elapsed = Math.round(performance.now() - started);
+  process.stderr.write(`${describeServer(selection, handle)}, ready in ${elapsed} ms\n`);
+
+  const info: TestServerInfo = {
+    source: handle.source,
+    adminUrl: handle.adminUrl,
+    majorVersion: handle.majorVersion,
+    version: handle.version,
+    binDir: handle.binDir ?? null,
+    templateDatabase: TEMPLATE_DATABASE,
+  };
+  project.provide('testServer', info);
+
+  return async () => {
+    // Servers we started vanish with their data; a shared one keeps only what we leave.
+    if (handle.source === 'url') await dropTemplate(handle).catch(() => undefined);
+    await handle.stop();
+  };
+}
