@@ -134,10 +134,12 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
 
   let interruptedBy: string | undefined;
   let forceExit: (() => void) | undefined;
+  let forcedStop = false;
   const forced = new Promise<number>((resolve) => (forceExit = () => resolve(EXIT.interrupted)));
   const onSignal = (sig: NodeJS.Signals) => {
     if (interruptedBy) {
       log.warn(`${sig} again: stopping now`);
+      forcedStop = true;
       forceExit?.();
       return;
     }
@@ -179,5 +181,8 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   if (wantsJson) process.stdout.write(`${JSON.stringify(built, null, 2)}\n`);
   if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
   log.close();
+  // A stopped read-only command (or a second Ctrl-C) may leave a connection attempt pending;
+  // nothing it holds needs cleaning up, so the process ends now instead of when that times out.
+  if (exitCode === EXIT.interrupted && (spec.readOnly || forcedStop)) process.exit(exitCode);
   return exitCode;
 }

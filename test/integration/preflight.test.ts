@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runUpkit } from '../support/cli.ts';
+import { runNpxZx, runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withAdminClient } from '../support/database.ts';
 
 const PREFLIGHT = 'scripts/preflight.ts';
@@ -66,6 +66,30 @@ describe('preflight', () => {
     } finally {
       silent.close();
     }
+  });
+
+  it('stops at once on Ctrl-C with exit 130', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const r = await runUpkit(PREFLIGHT, [], {
+        env: { DATABASE_URL: `postgres://pulse:pw12345@127.0.0.1:${port}/pulse` },
+        onSpawn: (pid) => setTimeout(() => process.kill(pid, 'SIGINT'), 1500),
+      });
+      expect(r.code).toBe(130);
+      expect(r.stderr).toContain('SIGINT received: stopping');
+      expect(r.durationMs).toBeLessThan(8000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('runs through npx zx, as operators type it', async () => {
+    const r = await runNpxZx(PREFLIGHT, ['--help']);
+    expect(r.stderr).not.toContain('ERR_');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('usage: npx zx scripts/preflight.ts [options]');
   });
 
   it('names a malformed DATABASE_URL with exit 2', async () => {

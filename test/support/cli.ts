@@ -1,6 +1,6 @@
 // Runs upkit's entry points the way an operator does (zx with the tsx loader, as
 // `npx zx FILE` does through .npmrc), with a clean environment and a private log directory.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -104,4 +104,13 @@ export async function sampleArgv<T>(during: () => Promise<T>, everyMs = 10): Pro
     running = false;
     await loop;
   }
+}
+
+/** `npx zx FILE` from upkit's directory, exactly as an operator types it (.npmrc loads tsx). */
+export function runNpxZx(entry: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('npx', ['zx', entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-logs-')) }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }
