@@ -53,6 +53,8 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
+const PLAIN_PROGRESS_EVERY_MS = 5000;
+
 const SYMBOLS: Record<StepStatus | 'info', string> = { ok: '✔', failed: '✖', skipped: '–', warning: '⚠', info: 'ℹ' };
 const COLORS: Record<StepStatus, number> = { ok: 32, failed: 31, skipped: 90, warning: 33 };
 
@@ -137,11 +139,16 @@ export function createLogger(options: LoggerOptions): Logger {
       // Without a terminal a step announces itself only when it is slow, so that a hang
       // shows what it is waiting on without doubling every line.
       const announce = interactive ? undefined : setTimeout(() => stream.write(`${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
+      let lastPlainProgress = 0;
       const control: StepControl = {
         progress(text) {
           toFile('debug', `step ${name}: ${text}`);
           if (spinner?.isSpinning) spinner.text = redact(`${name}  ${text}`);
-          else if (!interactive) stream.write(`${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
+          else if (!interactive && performance.now() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
+            // Without a terminal, progress is a line every few seconds, not a flood.
+            lastPlainProgress = performance.now();
+            stream.write(`${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
+          }
         },
         detail(text) {
           detail = text;

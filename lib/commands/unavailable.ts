@@ -59,8 +59,6 @@ export const statusCommand = unavailable('status', 'npx zx scripts/status.ts', '
   'exit-code': { type: 'boolean', description: 'exit 1 when something is pending' },
 });
 
-export const backupCommand = unavailable('backup', 'npx zx scripts/backup.ts', 'Take a verified backup on its own.', { ...COMMON_OPTIONS, 'backup-dir': backupDir });
-
 export const restoreCommand = unavailable(
   'restore',
   'npx zx scripts/restore.ts',

@@ -1,0 +1,92 @@
+// Backup files on disk: names, the directory's mode, listing the verified backups of one
+// database, and retention.
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { manifestPathFor, readManifest, type BackupManifest } from './manifest.ts';
+
+export const ARCHIVE_SUFFIX = '.dump';
+export const PARTIAL_SUFFIX = '.partial';
+
+export function utcStamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/** `<db>-<release>-<UTC timestamp>.dump`, made unique within the directory. */
+export function archiveName(dir: string, database: string, release: string | null, at: Date): string {
+  const base = `${database}-${release ?? 'empty'}-${utcStamp(at)}`;
+  let name = `${base}${ARCHIVE_SUFFIX}`;
+  for (let i = 2; existsSync(path.join(dir, name)); i++) name = `${base}-${i}${ARCHIVE_SUFFIX}`;
+  return name;
+}
+
+export function ensureBackupDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+}
+
+export interface VerifiedBackup {
+  path: string;
+  manifestPath: string;
+  manifest: BackupManifest;
+}
+
+/** Verified backups of `database` in dir (archive and manifest both present), newest first. */
+export function listVerifiedBackups(dir: string, database: string): VerifiedBackup[] {
+  if (!existsSync(dir)) return [];
+  const out: VerifiedBackup[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith(ARCHIVE_SUFFIX) || !name.startsWith(`${database}-`)) continue;
+    const archive = path.join(dir, name);
+    const manifestPath = manifestPathFor(archive);
+    try {
+      const manifest = readManifest(manifestPath);
+      if (manifest.database === database && manifest.file === name) out.push({ path: archive, manifestPath, manifest });
+    } catch {
+      // not verified: never counted, never deleted by retention
+    }
+  }
+  return out.sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
+}
+
+/**
+ * Keeps the newest `keep` verified backups of the database and removes older ones. Only
+ * called after a new backup was verified, and never removes the one just written.
+ */
+export function applyRetention(dir: string, database: string, keep: number, justWritten: string): string[] {
+  const removed: string[] = [];
+  const all = listVerifiedBackups(dir, database);
+  let kept = 0;
+  for (const b of all) {
+    if (b.path === justWritten || kept < keep) {
+      kept++;
+      continue;
+    }
+    rmSync(b.path, { force: true });
+    rmSync(b.manifestPath, { force: true });
+    removed.push(b.path);
+  }
+  return removed;
+}
+
+/** Partial files whose writer is gone (a killed run); returns what was removed. */
+export function removeStalePartials(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = /\.(\d+)\.partial$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = pid !== process.pid;
+    } catch {
+      alive = false;
+    }
+    if (!alive) {
+      rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,72 @@
+// The manifest written beside every backup (`<file>.dump.json`): what was dumped, by
+// which programs, how big it is, its sha256, and what the database held (row counts and
+// schema fingerprint, read in the very snapshot pg_dump dumped), so that a restore can be
+// checked against it. A backup counts as verified only when its manifest says so.
+import { readFileSync } from 'node:fs';
+import { UpkitError } from '../errors.ts';
+
+export const MANIFEST_FORMAT = 'upkit-backup';
+export const MANIFEST_VERSION = 1;
+export const MANIFEST_SUFFIX = '.json';
+
+export interface BackupManifest {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION;
+  /** The archive's file name (in the same directory as the manifest). */
+  file: string;
+  database: string;
+  host: string;
+  port: number;
+  createdAt: string;
+  /** The release detected when the backup was taken, or null for an empty database. */
+  release: string | null;
+  server: { version: string; major: number };
+  pgDump: { version: string; major: number; via: 'local' | 'compose'; path: string };
+  /** pg_dump's custom format, gzip level. */
+  compression: number;
+  bytes: number;
+  sha256: string;
+  durationMs: number;
+  /** pg_database_size when the backup was taken: scales the room the next backup needs. */
+  databaseBytes?: number;
+  /** Exact row counts per table (`schema.table`), in the dumped snapshot. */
+  tables: Record<string, number>;
+  /** The public schema's fingerprint (lib/schema/fingerprint.ts), in the dumped snapshot. */
+  fingerprint: string[];
+  verified: { pgRestoreList: true; tocEntries: number; at: string };
+  upkitVersion: string;
+}
+
+export function manifestPathFor(archivePath: string): string {
+  return `${archivePath}${MANIFEST_SUFFIX}`;
+}
+
+function bad(file: string, why: string): UpkitError {
+  return new UpkitError({
+    code: 'backup.manifest',
+    exit: 'refused',
+    message: `backup manifest ${file} ${why}`,
+    hint: 'use a backup upkit wrote and verified (npx zx scripts/backup.ts makes a new one); nothing was changed',
+  });
+}
+
+export function readManifest(manifestPath: string): BackupManifest {
+  let text: string;
+  try {
+    text = readFileSync(manifestPath, 'utf8');
+  } catch {
+    throw bad(manifestPath, 'is missing: without it the backup cannot be checked before it is restored');
+  }
+  let m: Partial<BackupManifest>;
+  try {
+    m = JSON.parse(text) as Partial<BackupManifest>;
+  } catch {
+    throw bad(manifestPath, 'is not valid JSON');
+  }
+  if (m.format !== MANIFEST_FORMAT || m.version !== MANIFEST_VERSION) throw bad(manifestPath, `is not an upkit backup manifest of version ${MANIFEST_VERSION}`);
+  if (typeof m.sha256 !== 'string' || typeof m.bytes !== 'number' || typeof m.file !== 'string' || !m.tables || !Array.isArray(m.fingerprint)) {
+    throw bad(manifestPath, 'lacks file, bytes, sha256, tables or fingerprint');
+  }
+  if (!m.verified?.pgRestoreList) throw bad(manifestPath, 'does not record a verified backup');
+  return m as BackupManifest;
+}

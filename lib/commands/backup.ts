@@ -1,0 +1,22 @@
+import { takeBackup } from '../backup/run.ts';
+import { formatBytes } from '../backup/space.ts';
+import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { EXIT } from '../errors.ts';
+
+export const backupCommand: CommandSpec = {
+  name: 'backup',
+  invocation: 'npx zx scripts/backup.ts',
+  summary: 'Take a verified backup on its own: pg_dump custom format, read back with pg_restore --list, with a manifest of row counts and sha256.',
+  description: 'Writes <db>-<release>-<UTC time>.dump and its .dump.json manifest to BACKUP_DIR (0700; files 0600), then keeps the newest BACKUP_KEEP verified backups. Changes nothing in the database.',
+  options: { ...COMMON_OPTIONS, 'backup-dir': { type: 'string', valueName: 'DIR', description: 'write to DIR instead of BACKUP_DIR' } },
+  overrides: (v) => ({ backupDir: v['backup-dir'] as string | undefined }),
+  async run({ config, log, report, signal }) {
+    const result = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal, upkitVersion: VERSION });
+    const m = result.manifest;
+    report.backup = { path: result.path, bytes: m.bytes, sha256: m.sha256 };
+    report.release = { from: m.release, to: m.release };
+    log.info(`backup verified: ${result.path} (${formatBytes(m.bytes)}, ${Object.keys(m.tables).length} tables, sha256 ${m.sha256})`);
+    log.info(`  restore with: npx zx scripts/restore.ts ${result.path}`);
+    return EXIT.ok;
+  },
+};
