@@ -1,20 +1,19 @@
 // Read-only readiness checks (DESIGN.md): configuration, connection, server version,
 // privileges, a usable pg_dump, room for a backup, and compose when configured. Each check
 // is a step and a finding; any error means exit 3 and nothing was changed.
-import { constants, existsSync, statfsSync, accessSync } from 'node:fs';
-import path from 'node:path';
 import type { Config, DbTarget } from './config.ts';
 import { describeTarget } from './config.ts';
 import { connect, type Client } from './db.ts';
 import { isUpkitError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { chooseForServer, clientPackageHint, findBinaries, type PgBinary } from './pgTools.ts';
+import { listVerifiedBackups } from './backup/files.ts';
+import { assertRoomForBackup, estimateBackupBytes, existingAncestor, formatBytes } from './backup/space.ts';
+import { chooseDumper } from './backup/strategy.ts';
+import { detectCompose } from './compose.ts';
+import { findBinaries, type PgBinary } from './pgTools.ts';
 import type { ReportBuilder } from './report.ts';
-import { detectCompose, execInService } from './compose.ts';
 
 export const MIN_SERVER_MAJOR = 14;
-/** Room a backup may need, as a multiple of the database's size on disk (a dump is rarely larger). */
-export const DISK_MARGIN = 1.2;
 
 export interface ServerFacts {
   version: string;
@@ -52,23 +51,6 @@ export async function readServerFacts(client: Client): Promise<ServerFacts> {
     canCreateInPublic: r.public_create,
     databaseBytes: Number(r.bytes),
   };
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-/** The nearest directory that exists at or above dir (the backup directory may not yet). */
-function existingAncestor(dir: string): string {
-  let d = path.resolve(dir);
-  while (!existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
-  return d;
 }
 
 export interface PreflightResult {
@@ -138,46 +120,31 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   });
 
   await check('pg_dump', async (s) => {
-    const all = await findBinaries('pg_dump', config.pgBinDir);
     if (!server) {
+      const all = await findBinaries('pg_dump', config.pgBinDir);
       return s.skip(all.length ? `found ${[...new Set(all.map((b) => b.version))].join(', ')}; server version unknown` : 'no connection');
     }
-    const chosen = chooseForServer(all, server.major);
-    if (chosen) {
-      result.pgDump = chosen;
-      return s.detail(`${chosen.path} (${chosen.version}, found via ${chosen.foundVia}${chosen.major === server.major ? ', same major as the server' : `, newer than server ${server.major}`})`);
+    try {
+      const dumper = await chooseDumper(config, server.major);
+      if (dumper.kind === 'local') result.pgDump = dumper.pgDump;
+      s.detail(dumper.why);
+    } catch (err) {
+      if (!isUpkitError(err)) throw err;
+      fail('preflight.pg_dump', err.message, err.hint ?? '');
     }
-    const seen = all.length ? `found only ${all.map((b) => `${b.version} at ${b.path}`).join(', ')}` : `none found${config.pgBinDir ? ` in ${config.pgBinDir}` : ' on PATH, in pg_config --bindir or /usr/lib/postgresql'}`;
-    if (config.composeFile) {
-      const cli = await detectCompose();
-      if (cli) {
-        try {
-          const out = await execInService(cli, config.composeFile, config.dbService, ['pg_dump', '--version']);
-          const major = Number(/\(PostgreSQL\)\s+(\d+)/.exec(out)?.[1]);
-          if (major >= server.major) return s.detail(`in compose service "${config.dbService}" (${out.trim()}); no local pg_dump fits (${seen})`);
-        } catch {
-          // reported below with the local search
-        }
-      }
-    }
-    fail('preflight.pg_dump', `no pg_dump of PostgreSQL ${server.major} or newer (${seen})`, `install one: ${clientPackageHint(server.major)}; or set UPKIT_PG_BINDIR to its directory`);
   });
 
   await check('backup space', async (s) => {
     const dir = existingAncestor(config.backupDir);
+    const previous = listVerifiedBackups(config.backupDir, config.migrationDb.database)[0]?.manifest;
+    const needed = server ? estimateBackupBytes(server.databaseBytes, previous) : 0;
     try {
-      accessSync(dir, constants.W_OK);
-    } catch {
-      fail('preflight.backup_dir', `cannot write backups in ${config.backupDir} (${dir} is not writable)`, 'set BACKUP_DIR to a directory this user can write, or pass --backup-dir DIR');
+      const { free } = assertRoomForBackup(config.backupDir, needed);
+      s.detail(server ? `${formatBytes(free)} free in ${dir}, need up to ${formatBytes(needed)}` : `${formatBytes(free)} free in ${dir}; database size unknown`);
+    } catch (err) {
+      if (!isUpkitError(err)) throw err;
+      fail(err.code === 'backup.disk_space' ? 'preflight.disk' : 'preflight.backup_dir', err.message, err.hint ?? '');
     }
-    const fs = statfsSync(dir);
-    const free = fs.bavail * fs.bsize;
-    if (!server) return s.detail(`${formatBytes(free)} free in ${dir}; database size unknown`);
-    const needed = Math.ceil(server.databaseBytes * DISK_MARGIN);
-    if (free < needed) {
-      fail('preflight.disk', `only ${formatBytes(free)} free in ${dir}; a backup of ${formatBytes(server.databaseBytes)} needs up to ${formatBytes(needed)}`, 'free some space or set BACKUP_DIR (or --backup-dir) to a larger disk');
-    }
-    s.detail(`${formatBytes(free)} free in ${dir}, need up to ${formatBytes(needed)}`);
   });
 
   await check('compose', async (s) => {

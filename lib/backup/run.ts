@@ -141,7 +141,13 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
   try {
     client = await connect(target, config, { applicationName: 'upkit backup' });
     const c = client;
+    // Interrupted: closing the session ends a row count that waits on a lock; pg_dump is
+    // stopped by runDump. Either way the pending work rejects and cleanup runs.
+    const closeOnAbort = () => void c.end().catch(() => {});
+    options.signal?.addEventListener('abort', closeOnAbort, { once: true });
     await c.query('begin isolation level repeatable read read only');
+    // The counts wait for locks no longer than pg_dump does.
+    await c.query(`select set_config('lock_timeout', $1, true)`, [`${options.lockWaitMs ?? 60_000}ms`]);
     const { rows } = await c.query<{ snapshot: string; version: string; num: string; bytes: string }>(
       `select pg_export_snapshot() as snapshot, current_setting('server_version') as version,
               current_setting('server_version_num') as num, pg_database_size(current_database())::text as bytes`,
@@ -191,7 +197,9 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
       }
     });
     // Counted in the dumped snapshot, on the other core, while pg_dump runs.
-    const [bytes, counts, fingerprint] = await Promise.all([dumping, countRows(c, tables), schemaFingerprint(c)]);
+    const [bytes, counts, fingerprint] = await Promise.all([dumping, countRows(c, tables), schemaFingerprint(c)]).catch((err: unknown) => {
+      throw options.signal?.aborted ? options.signal.reason : err;
+    });
     await c.query('commit');
 
     const verified = await log.step('verify backup', async (step) => {

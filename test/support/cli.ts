@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Report } from '../../lib/report.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ZX_CLI = path.join(ROOT, 'node_modules/zx/build/cli.js');
@@ -21,7 +22,7 @@ export interface RunResult {
   /** Every log file the run wrote, concatenated. */
   logs(): string;
   /** stdout parsed as the one JSON report of `--json`. */
-  json(): Record<string, unknown> & { findings: Array<{ code: string; severity: string; message: string; hint: string | null }> };
+  json<T = Report>(): T;
 }
 
 export interface RunOptions {
@@ -71,7 +72,7 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
           readdirSync(logDir)
             .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
             .join('\n'),
-        json: () => JSON.parse(stdout),
+        json: <T,>() => JSON.parse(stdout) as T,
       });
     });
   });
