@@ -120,8 +120,8 @@ describe('preflight', () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'upkit-nobin-'));
     const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: db().url, UPKIT_PG_BINDIR: empty } });
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/✖ pg_dump {2}no pg_dump of PostgreSQL \d+ or newer \(none found in .*upkit-nobin-\w+\)/);
-    expect(r.stderr).toMatch(/→ install one: apt-get install postgresql-client-\d+ .*; or set UPKIT_PG_BINDIR to its directory/);
+    expect(r.stderr).toMatch(/✖ pg_dump {2}no pg_dump of PostgreSQL \d+ or newer to back up with \(none found\)/);
+    expect(r.stderr).toMatch(/→ install one: apt-get install postgresql-client-\d+ .*; or set UPKIT_PG_BINDIR to its directory; nothing was changed/);
   });
 
   it('refuses a pg_dump older than the server', async () => {
