@@ -152,3 +152,42 @@ export async function applySeed(client: Pick<Client, 'query'>, release: Release)
   const sql = seedSql(seedFor(release));
   if (sql) await client.query(sql);
 }
+
+export interface SeedGaps {
+  organizationsMissingFlags: number;
+  missingPermissions: number;
+  missingRoles: number;
+  adminMissingGrants: number;
+}
+
+/** What applySeed(release) would add: all zeros means seeding has nothing to do. */
+export async function seedGaps(client: Pick<Client, 'query'>, release: Release): Promise<SeedGaps> {
+  const set = seedFor(release);
+  const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  const has = async (rel: string) => (await client.query<{ ok: boolean }>('select to_regclass($1) is not null as ok', [rel])).rows[0]!.ok;
+  const gaps: SeedGaps = { organizationsMissingFlags: 0, missingPermissions: set.permissions.length, missingRoles: set.roles.length, adminMissingGrants: set.permissions.length };
+  const flagsColumn = await client.query<{ ok: boolean }>(
+    `select exists (select 1 from pg_attribute where attrelid = to_regclass('public.organizations') and attname = 'features_enabled' and not attisdropped) as ok`,
+  );
+  if (set.flags.length && (await has('public.organizations'))) {
+    if (flagsColumn.rows[0]!.ok) {
+      const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from organizations where not (features_enabled ?& array[${set.flags.map(lit).join(', ')}])`);
+      gaps.organizationsMissingFlags = rows[0]!.n;
+    } else {
+      gaps.organizationsMissingFlags = Number((await client.query<{ n: number }>('select count(*)::int as n from organizations')).rows[0]!.n);
+    }
+  }
+  if (set.permissions.length && (await has('public.permissions')) && (await has('public.roles'))) {
+    const pairs = set.permissions.map((p) => `(${lit(p.resource)}, ${lit(p.action)})`).join(', ');
+    const { rows } = await client.query<{ perms: number; roles: number; grants: number }>(
+      `select (select count(*)::int from permissions where (resource, action) in (${pairs})) as perms,
+              (select count(*)::int from roles where organization_id is null and name in (${set.roles.map((r) => lit(r.name)).join(', ')})) as roles,
+              (select count(*)::int from role_permissions rp join roles r on r.id = rp.role_id join permissions p on p.id = rp.permission_id
+                where r.name = 'admin' and r.organization_id is null and (p.resource, p.action) in (${pairs})) as grants`,
+    );
+    gaps.missingPermissions = set.permissions.length - rows[0]!.perms;
+    gaps.missingRoles = set.roles.length - rows[0]!.roles;
+    gaps.adminMissingGrants = set.permissions.length - rows[0]!.grants;
+  }
+  return gaps;
+}

@@ -40,6 +40,8 @@ export interface Report {
   applied: AppliedEntry[];
   findings: Finding[];
   logFile: string | null;
+  /** The plan, for upgrade and install (what --dry-run --json emits). */
+  plan?: unknown;
 }
 
 export class ReportBuilder {
@@ -47,6 +49,7 @@ export class ReportBuilder {
   readonly applied: AppliedEntry[] = [];
   backup: BackupInfo | null = null;
   release: Report['release'] = { from: null, to: null };
+  plan: unknown = undefined;
   private readonly started = performance.now();
 
   constructor(
@@ -79,6 +82,7 @@ export class ReportBuilder {
       applied: this.applied,
       findings: this.findings,
       logFile: logFile ?? null,
+      ...(this.plan === undefined ? {} : { plan: this.plan }),
     });
   }
 }

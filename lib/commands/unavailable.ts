@@ -25,20 +25,6 @@ const drizzleDir: OptionSpec = { type: 'string', valueName: 'PATH', description:
 const legacyDir: OptionSpec = { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' };
 const noContainers: OptionSpec = { type: 'boolean', description: 'do not rebuild containers or wait for health' };
 
-export const upgradeCommand = unavailable('upgrade', 'npx zx upgrade.ts', 'Back up, then bring the database to the latest Pulse release, verify it, rebuild the containers and wait for health.', {
-  ...COMMON_OPTIONS,
-  'dry-run': { type: 'boolean', description: 'print the plan and change nothing' },
-  yes,
-  'backup-dir': backupDir,
-  'allow-destructive': { type: 'boolean', description: 'apply statements the lint marks destructive' },
-  'no-containers': noContainers,
-  'lock-timeout': { type: 'string', valueName: 'MS', description: 'lock_timeout of migration sessions (LOCK_TIMEOUT)' },
-  'statement-timeout': { type: 'string', valueName: 'MS', description: 'statement_timeout of migration sessions (MIGRATION_TIMEOUT)' },
-  'drizzle-dir': drizzleDir,
-  'legacy-dir': legacyDir,
-  rehearse: { type: 'boolean', description: 'run the whole plan on a restored copy first' },
-});
-
 export const installCommand = unavailable('install', 'npx zx install.ts', 'Fresh install on an empty or missing database; refuses where an install exists.', {
   ...COMMON_OPTIONS,
   yes,
@@ -48,24 +34,10 @@ export const installCommand = unavailable('install', 'npx zx install.ts', 'Fresh
   'drizzle-dir': drizzleDir,
 });
 
-export const verifyCommand = unavailable('verify', 'npx zx verify/index.ts', 'Read-only checks of an install: schema, ledgers, feature flags, permissions, endpoints, containers.', {
-  ...COMMON_OPTIONS,
-  markdown: { type: 'boolean', description: 'print a block to paste into a ticket (secrets redacted)' },
-  'drizzle-dir': drizzleDir,
-});
-
 export const statusCommand = unavailable('status', 'npx zx scripts/status.ts', 'Release detected, applied and pending entries, last runs.', {
   ...COMMON_OPTIONS,
   'exit-code': { type: 'boolean', description: 'exit 1 when something is pending' },
 });
-
-export const restoreCommand = unavailable(
-  'restore',
-  'npx zx scripts/restore.ts',
-  'Restore a backup (asks for confirmation unless --yes).',
-  { ...COMMON_OPTIONS, yes, into: { type: 'string', valueName: 'NAME', description: 'restore into a new database NAME beside the live one' } },
-  [{ name: 'FILE', description: 'the .dump file to restore', required: true }],
-);
 
 export const healthCommand = unavailable('health', 'npx zx scripts/health.ts', 'Poll HEALTHCHECK_URLS until the platform is started, healthy and migrated.', { ...COMMON_OPTIONS });
 

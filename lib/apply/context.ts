@@ -1,0 +1,34 @@
+import type { Client } from 'pg';
+import type { Config } from '../config.ts';
+import type { Content } from '../content.ts';
+import type { Logger } from '../log.ts';
+import type { AppliedEntry } from '../report.ts';
+import type { SessionSettings } from './session.ts';
+
+/** What every step of apply() works with. */
+export interface ApplyContext {
+  /** The migration session: configured timeouts, never the lock's connection. */
+  client: Client;
+  config: Config;
+  content: Content;
+  log: Logger;
+  runId: string;
+  settings: SessionSettings;
+  signal?: AbortSignal;
+  /** Filled as entries are applied, in order. */
+  applied: AppliedEntry[];
+  /** Where the database stands, said when a run stops part-way. */
+  stands: { release: string | null; lastStep: string | null; changed: boolean };
+}
+
+export async function inTransaction<T>(client: Pick<Client, 'query'>, fn: () => Promise<T>): Promise<T> {
+  await client.query('begin');
+  try {
+    const result = await fn();
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,103 @@
+// The migration session: its timeouts, and the retry that keeps application queries from
+// queueing behind upkit. A DDL statement waiting for a lock makes every later query on that
+// table wait behind it; with a short lock_timeout upkit gives way at once, waits with growing
+// pauses, and tries again; when it gives up it names who holds the lock.
+import type { Client } from 'pg';
+import { UpkitError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { redact } from '../redact.ts';
+
+export interface SessionSettings {
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** Pauses between attempts after a lock timeout; their count is the number of retries. */
+  retryWaitsMs: readonly number[];
+}
+
+export const DEFAULT_RETRY_WAITS_MS = [250, 500, 1000, 2000, 4000, 8000] as const;
+
+export async function configureSession(client: Pick<Client, 'query'>, s: SessionSettings): Promise<void> {
+  await client.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), set_config('idle_in_transaction_session_timeout', '0', false)`, [
+    `${s.lockTimeoutMs}ms`,
+    `${s.statementTimeoutMs}ms`,
+  ]);
+}
+
+export function isLockTimeout(err: unknown): boolean {
+  return (err as { code?: string })?.code === '55P03';
+}
+
+export interface Blocker {
+  pid: number;
+  relation: string;
+  mode: string;
+  state: string | null;
+  query: string;
+  ageSeconds: number;
+  applicationName: string;
+}
+
+/** Sessions holding locks on the given tables (names as in the SQL, optionally schema-qualified). */
+export async function findBlockers(client: Pick<Client, 'query'>, relations: readonly string[]): Promise<Blocker[]> {
+  if (relations.length === 0) return [];
+  const { rows } = await client.query<{ pid: number; relation: string; mode: string; state: string | null; query: string; age: number; application_name: string }>(
+    `select distinct on (a.pid) a.pid, c.relname as relation, l.mode, a.state, left(a.query, 300) as query,
+            extract(epoch from now() - coalesce(a.xact_start, a.query_start))::float8 as age, a.application_name
+       from pg_locks l
+       join pg_class c on c.oid = l.relation
+       join pg_stat_activity a on a.pid = l.pid
+      where l.granted and a.pid <> pg_backend_pid()
+        and (c.relname = any($1) or c.oid::regclass::text = any($1))
+      order by a.pid, age desc`,
+    [relations.map((r) => r.replace(/"/g, ''))],
+  );
+  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
+}
+
+export function describeBlocker(b: Blocker): string {
+  return `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ''} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
+}
+
+/**
+ * Runs `attempt` (a whole transaction, safe to repeat) and, when it fails on a lock
+ * timeout, waits and tries again. Gives up with an error naming the blockers.
+ */
+export async function withLockRetry<T>(
+  client: Pick<Client, 'query'>,
+  what: string,
+  relations: readonly string[],
+  settings: SessionSettings,
+  log: Logger,
+  attempt: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isLockTimeout(err) || signal?.aborted) throw err;
+      const blockers = await findBlockers(client, relations).catch(() => []);
+      const who = blockers.length ? blockers.map(describeBlocker).join('; ') : 'a session that has since let go';
+      const wait = settings.retryWaitsMs[i];
+      if (wait === undefined) {
+        throw new UpkitError({
+          code: 'lock.timeout',
+          exit: 'refused',
+          message: `${what}: could not get its locks within ${settings.lockTimeoutMs} ms after ${i + 1} attempts; ${who}`,
+          hint: blockers.length
+            ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${blockers[0]!.pid}); (pg_terminate_backend to end the session), then run the upgrade again`
+            : 'run the upgrade again; raise LOCK_TIMEOUT (or --lock-timeout) only if the application can wait that long',
+        });
+      }
+      log.warn(`${what}: lock busy (${who}); application queries were not held up; retry ${i + 1}/${settings.retryWaitsMs.length} in ${(wait / 1000).toFixed(1)} s`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, wait);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+      if (signal?.aborted) throw signal.reason;
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { createInterface } from 'node:readline/promises';
+import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { usageError } from '../errors.ts';
+import type { Plan } from '../plan.ts';
+import { runUpgrade } from '../upgrade.ts';
+
+function milliseconds(values: Record<string, unknown>, flag: string): number | undefined {
+  const raw = values[flag];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw usageError(`--${flag} must be a whole number of milliseconds above 0, got "${String(raw)}"`, 'run: npx zx upgrade.ts --help');
+  return n;
+}
+
+/** On a terminal, the operator types "yes"; without one there is nobody to ask. */
+async function confirmOnTerminal(plan: Plan): Promise<boolean> {
+  if (!process.stdin.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`Apply this plan to ${plan.database} (a backup is taken first)? Type yes to go on: `);
+    return answer.trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+export const upgradeCommand: CommandSpec = {
+  name: 'upgrade',
+  invocation: 'npx zx upgrade.ts',
+  summary: 'Back up, then bring the database to the latest Pulse release, verify it, rebuild the containers and wait for health.',
+  description: [
+    'Reads the database and the files, prints the plan, then (unless --dry-run) takes the run lock, a verified backup,',
+    'applies the legacy files, drizzle migrations and seed data, and verifies the result. On a terminal it asks before',
+    'changing anything unless --yes. Any stop after changes began names the backup and the command that restores it.',
+  ].join('\n'),
+  options: {
+    ...COMMON_OPTIONS,
+    'dry-run': { type: 'boolean', description: 'print the plan and change nothing (no lock, no backup)' },
+    yes: { type: 'boolean', description: 'do not ask for confirmation' },
+    'backup-dir': { type: 'string', valueName: 'DIR', description: 'write the backup to DIR instead of BACKUP_DIR' },
+    'allow-destructive': { type: 'boolean', description: 'apply statements the lint marks destructive' },
+    'no-containers': { type: 'boolean', description: 'do not rebuild containers or wait for health' },
+    'lock-timeout': { type: 'string', valueName: 'MS', description: 'lock_timeout of migration sessions (LOCK_TIMEOUT)' },
+    'statement-timeout': { type: 'string', valueName: 'MS', description: 'statement_timeout of migration sessions (MIGRATION_TIMEOUT)' },
+    'drizzle-dir': { type: 'string', valueName: 'PATH', description: "use another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse legacy files, seed data or flag checks" },
+    'legacy-dir': { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' },
+  },
+  overrides: (v) => ({
+    backupDir: v['backup-dir'] as string | undefined,
+    lockTimeoutMs: milliseconds(v, 'lock-timeout'),
+    migrationTimeoutMs: milliseconds(v, 'statement-timeout'),
+    drizzleDir: v['drizzle-dir'] as string | undefined,
+    legacyDir: v['legacy-dir'] as string | undefined,
+  }),
+  async run({ config, values, log, report, signal }) {
+    if (config.composeFile && !values['no-containers']) {
+      log.warn('COMPOSE_FILE is set, but container rebuilds and health checks are not part of this version of upkit; the database upgrade runs alone');
+    }
+    return runUpgrade(config, log, report, {
+      dryRun: values['dry-run'] === true,
+      allowDestructive: values['allow-destructive'] === true,
+      upkitVersion: VERSION,
+      command: 'upgrade',
+      signal,
+      confirm: values.yes ? undefined : confirmOnTerminal,
+    });
+  },
+};

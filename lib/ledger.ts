@@ -1,0 +1,142 @@
+// upkit's own state in the database (DESIGN.md "State kept in the database"): the runs
+// ledger, the legacy ledger, and the parts of drizzle migrations already applied (a
+// migration whose concurrent index is built after its transaction commits is recorded in
+// drizzle's ledger only once every part is done). Read without writing; created by the
+// first run that changes something.
+import { hostname } from 'node:os';
+import type { Client } from 'pg';
+
+type Q = Pick<Client, 'query'>;
+
+export const LEDGER_DDL = `
+create schema if not exists upkit;
+create table if not exists upkit.runs (
+  id text primary key,
+  command text not null,
+  started_at timestamptz not null default now(),
+  finished_at timestamptz,
+  status text not null check (status in ('running', 'ok', 'failed', 'refused', 'interrupted', 'crashed')),
+  release_from text,
+  release_to text,
+  backup_path text,
+  tool_version text not null,
+  host text not null,
+  pid integer not null,
+  report jsonb
+);
+create table if not exists upkit.legacy_migrations (
+  file text not null,
+  checksum text not null,
+  applied_at timestamptz not null default now(),
+  duration_ms integer not null,
+  method text not null check (method in ('comprehensive', 'file', 'baseline')),
+  run_id text,
+  primary key (file, checksum)
+);
+create table if not exists upkit.migration_parts (
+  tag text not null,
+  hash text not null,
+  part text not null,
+  applied_at timestamptz not null default now(),
+  run_id text,
+  primary key (tag, hash, part)
+);`;
+
+export interface DrizzleLedgerRow {
+  id: number;
+  hash: string;
+  createdAt: number | null;
+}
+
+export interface LegacyLedgerRow {
+  file: string;
+  checksum: string;
+  method: 'comprehensive' | 'file' | 'baseline';
+  appliedAt: Date;
+}
+
+export interface RunRow {
+  id: string;
+  command: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  status: string;
+  releaseFrom: string | null;
+  releaseTo: string | null;
+  backupPath: string | null;
+  host: string;
+  pid: number;
+}
+
+async function exists(c: Q, relation: string): Promise<boolean> {
+  const { rows } = await c.query<{ ok: boolean }>('select to_regclass($1) is not null as ok', [relation]);
+  return rows[0]!.ok;
+}
+
+export async function readDrizzleLedger(c: Q): Promise<DrizzleLedgerRow[] | null> {
+  if (!(await exists(c, 'drizzle.__drizzle_migrations'))) return null;
+  const { rows } = await c.query<{ id: number; hash: string; created_at: string | null }>('select id, hash, created_at::text from drizzle.__drizzle_migrations order by id');
+  return rows.map((r) => ({ id: r.id, hash: r.hash, createdAt: r.created_at === null ? null : Number(r.created_at) }));
+}
+
+export async function readLegacyLedger(c: Q): Promise<LegacyLedgerRow[] | null> {
+  if (!(await exists(c, 'upkit.legacy_migrations'))) return null;
+  const { rows } = await c.query<{ file: string; checksum: string; method: LegacyLedgerRow['method']; applied_at: Date }>('select file, checksum, method, applied_at from upkit.legacy_migrations order by applied_at');
+  return rows.map((r) => ({ file: r.file, checksum: r.checksum, method: r.method, appliedAt: r.applied_at }));
+}
+
+export async function readParts(c: Q): Promise<Set<string>> {
+  if (!(await exists(c, 'upkit.migration_parts'))) return new Set();
+  const { rows } = await c.query<{ tag: string; hash: string; part: string }>('select tag, hash, part from upkit.migration_parts');
+  return new Set(rows.map((r) => partKey(r.tag, r.hash, r.part)));
+}
+
+export function partKey(tag: string, hash: string, part: string): string {
+  return `${tag}:${hash}:${part}`;
+}
+
+function toRun(r: Record<string, unknown>): RunRow {
+  return {
+    id: r.id as string,
+    command: r.command as string,
+    startedAt: r.started_at as Date,
+    finishedAt: (r.finished_at as Date | null) ?? null,
+    status: r.status as string,
+    releaseFrom: (r.release_from as string | null) ?? null,
+    releaseTo: (r.release_to as string | null) ?? null,
+    backupPath: (r.backup_path as string | null) ?? null,
+    host: r.host as string,
+    pid: r.pid as number,
+  };
+}
+
+export async function readRuns(c: Q, limit = 10): Promise<RunRow[] | null> {
+  if (!(await exists(c, 'upkit.runs'))) return null;
+  const { rows } = await c.query('select * from upkit.runs order by started_at desc limit $1', [limit]);
+  return rows.map(toRun);
+}
+
+export async function ensureLedger(c: Q): Promise<void> {
+  await c.query(LEDGER_DDL);
+}
+
+export async function startRun(c: Q, run: { id: string; command: string; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<RunRow[]> {
+  // Only one run holds the lock, so any other 'running' row is a run that died.
+  const { rows } = await c.query(`update upkit.runs set status = 'crashed', finished_at = coalesce(finished_at, now()) where status = 'running' returning *`);
+  await c.query(
+    `insert into upkit.runs (id, command, status, release_from, release_to, tool_version, host, pid) values ($1, $2, 'running', $3, $4, $5, $6, $7)`,
+    [run.id, run.command, run.releaseFrom, run.releaseTo, run.toolVersion, hostname(), process.pid],
+  );
+  return rows.map(toRun);
+}
+
+export async function finishRun(c: Q, id: string, fields: { status: string; backupPath?: string | null; releaseTo?: string | null; report?: unknown }): Promise<void> {
+  await c.query(
+    `update upkit.runs set status = $2, finished_at = now(), backup_path = coalesce($3, backup_path), release_to = coalesce($4, release_to), report = $5 where id = $1`,
+    [id, fields.status, fields.backupPath ?? null, fields.releaseTo ?? null, fields.report === undefined ? null : JSON.stringify(fields.report)],
+  );
+}
+
+export async function setRunBackup(c: Q, id: string, backupPath: string): Promise<void> {
+  await c.query('update upkit.runs set backup_path = $2 where id = $1', [id, backupPath]);
+}

@@ -1,0 +1,201 @@
+// The plan: a pure function of what was read from the database (Inspection) and the files
+// (Content). It decides every step before anything is written; --dry-run prints it,
+// --json emits it, and apply() consumes exactly this object.
+import type { Content } from './content.ts';
+import type { DrizzleMigration } from './drizzle/journal.ts';
+import type { LegacyFile } from './legacy/manifest.ts';
+import type { DrizzleLedgerRow, LegacyLedgerRow, RunRow } from './ledger.ts';
+import { blocking, lintStatements, type LintFinding } from './lint.ts';
+import type { Detection } from './release.ts';
+
+export const PLAN_VERSION = 1;
+
+export interface Inspection {
+  server: { version: string; major: number };
+  database: string;
+  detection: Detection;
+  drizzleLedger: DrizzleLedgerRow[] | null;
+  legacyLedger: LegacyLedgerRow[] | null;
+  /** `tag:hash:part` of migration parts applied by an earlier, unfinished run. */
+  parts: Set<string>;
+  runs: RunRow[] | null;
+  /** Live schema against the snapshot of drizzle's first entry (Pulse's v1.4/v2.0 schema): differences, [] when equal; null when not compared. */
+  baselineDifferences: string[] | null;
+  /** Tables (by name) that hold at least one row. */
+  tablesWithRows: Set<string>;
+  /** Seed rows missing at the latest release (Pulse only); 0 when nothing to seed. */
+  seedGaps: number;
+  /** Whether the public schema holds any table at all. */
+  empty: boolean;
+}
+
+export interface LegacyRef {
+  file: string;
+  release: string;
+  checksum: string;
+}
+
+export type PlanStep =
+  | { kind: 'legacy'; comprehensive: LegacyRef | null; files: LegacyRef[]; reason: string }
+  | { kind: 'baseline'; tag: string; hash: string; when: number; reason: string }
+  | { kind: 'drizzle'; tag: string; hash: string; when: number; statements: number; outsideTransaction: number; resumes: string[]; outOfOrder: boolean }
+  | { kind: 'seed'; release: string; gaps: number };
+
+export interface Problem {
+  code: string;
+  message: string;
+  hint: string;
+}
+
+export interface Plan {
+  version: typeof PLAN_VERSION;
+  profile: 'pulse' | 'app';
+  database: string;
+  from: string | null;
+  to: string | null;
+  detection: Detection;
+  steps: PlanStep[];
+  lint: LintFinding[];
+  /** Any refusal stops the run before anything changes (exit 3). */
+  refusals: Problem[];
+  warnings: Problem[];
+}
+
+export interface PlanOptions {
+  allowDestructive: boolean;
+  latestRelease: string | null;
+  /** The Pulse release at which the drizzle era starts (its first entry is the legacy era's end). */
+  legacyEnd: string | null;
+  now: number;
+}
+
+const LEGACY_RELEASES = ['v1.0', 'v1.1', 'v1.2', 'v1.3'];
+
+function ref(f: LegacyFile): LegacyRef {
+  return { file: f.file, release: f.release, checksum: f.checksum };
+}
+
+export function isEmptyPlan(plan: Plan): boolean {
+  return plan.steps.length === 0;
+}
+
+/** Which journal entries are applied, edited after applying, or unknown to the files. */
+export function compareLedger(migrations: readonly DrizzleMigration[], ledger: readonly DrizzleLedgerRow[]) {
+  const byHash = new Set(ledger.map((r) => r.hash));
+  const fileHashes = new Set(migrations.map((m) => m.hash));
+  const applied = migrations.filter((m) => byHash.has(m.hash));
+  const foreign = ledger.filter((r) => !fileHashes.has(r.hash));
+  // A row whose created_at is an entry's `when` but whose hash differs: that file changed.
+  const edited = migrations.filter((m) => !byHash.has(m.hash) && foreign.some((r) => r.createdAt === m.when));
+  const unknown = foreign.filter((r) => !migrations.some((m) => m.when === r.createdAt));
+  const pending = migrations.filter((m) => !byHash.has(m.hash) && !edited.includes(m));
+  return { applied, edited, unknown, pending };
+}
+
+export function plan(inspection: Inspection, content: Content, options: PlanOptions): Plan {
+  const refusals: Problem[] = [];
+  const warnings: Problem[] = [];
+  const steps: PlanStep[] = [];
+  const { detection } = inspection;
+  const ledger = inspection.drizzleLedger ?? [];
+  const { edited, unknown, pending } = compareLedger(content.migrations, ledger);
+
+  for (const m of edited) {
+    refusals.push({
+      code: 'ledger.hash_mismatch',
+      message: `${m.tag}.sql was changed after it was applied: its sha256 no longer matches drizzle's ledger`,
+      hint: `restore the file as it was released (git checkout -- ${content.drizzleDir === '' ? '' : 'drizzle/'}${m.tag}.sql) and run the upgrade again; nothing was changed`,
+    });
+  }
+  if (unknown.length) {
+    refusals.push({
+      code: 'ledger.unknown_entry',
+      message: `the database records ${unknown.length} migration(s) these files do not have (created_at ${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
+      hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
+    });
+  }
+  const whens = content.migrations.map((m) => m.when);
+  if (new Set(whens).size !== whens.length) {
+    refusals.push({ code: 'journal.duplicate_when', message: 'two journal entries share the same `when`, so drizzle could not tell them apart', hint: 'regenerate the migrations with drizzle-kit (npm run db:generate); nothing was changed' });
+  }
+  for (const m of content.migrations) {
+    if (m.when > options.now) warnings.push({ code: 'journal.future_when', message: `${m.tag} has a \`when\` in the future (${new Date(m.when).toISOString()})`, hint: 'check the clock of the machine that generated it' });
+  }
+
+  // Pulse's legacy era: a database below v1.4 (or at v1.4 but not matching it) without
+  // drizzle's ledger is brought to v1.4 by the legacy files, then baselined.
+  let baseline = false;
+  if (content.profile === 'pulse' && content.legacy && inspection.drizzleLedger === null && !inspection.empty) {
+    const below = detection.release === null || LEGACY_RELEASES.includes(detection.release);
+    const mismatched = detection.release === options.legacyEnd && (inspection.baselineDifferences?.length ?? 0) > 0;
+    if (below || mismatched) {
+      const recorded = new Set((inspection.legacyLedger ?? []).map((r) => `${r.file}:${r.checksum}`));
+      const files = content.legacy.files.filter((f) => !recorded.has(`${f.file}:${f.checksum}`)).map(ref);
+      steps.push({
+        kind: 'legacy',
+        comprehensive: content.legacy.comprehensive ? ref(content.legacy.comprehensive) : null,
+        files,
+        reason: below ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${options.legacyEnd}` : `at ${options.legacyEnd} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
+      });
+    }
+    baseline = true;
+  }
+  const first = content.migrations[0];
+  if (baseline && first) {
+    steps.push({ kind: 'baseline', tag: first.tag, hash: first.hash, when: first.when, reason: `the database already has everything ${first.tag} creates; it is recorded as applied without running it, after comparing the catalog with its snapshot` });
+  }
+
+  const newestApplied = Math.max(0, ...ledger.map((r) => r.createdAt ?? 0));
+  for (const m of pending) {
+    if (baseline && m === first) continue;
+    const stmts = content.statements.get(m.tag) ?? [];
+    steps.push({
+      kind: 'drizzle',
+      tag: m.tag,
+      hash: m.hash,
+      when: m.when,
+      statements: stmts.length,
+      outsideTransaction: stmts.filter((s) => !s.transactional).length,
+      resumes: [...inspection.parts].filter((k) => k.startsWith(`${m.tag}:${m.hash}:`)).map((k) => k.split(':').slice(2).join(':')),
+      outOfOrder: m.when < newestApplied,
+    });
+    if (m.when < newestApplied) warnings.push({ code: 'ledger.out_of_order', message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`, hint: 'nothing to do' });
+  }
+
+  if (content.profile === 'pulse' && (steps.length > 0 || inspection.seedGaps > 0)) {
+    steps.push({ kind: 'seed', release: options.latestRelease ?? '', gaps: inspection.seedGaps });
+  }
+
+  // Lint what will run: the legacy files (comprehensive stands for them) and pending migrations.
+  const lint: LintFinding[] = [];
+  const context = { tableHasRows: (t: string) => inspection.tablesWithRows.has(t.replace(/^public\./, '')) };
+  for (const step of steps) {
+    if (step.kind === 'drizzle') lint.push(...lintStatements(content.statements.get(step.tag) ?? [], `${step.tag}.sql`, context));
+    if (step.kind === 'legacy') {
+      const files = step.comprehensive ? [step.comprehensive] : step.files;
+      for (const f of files) lint.push(...lintStatements(content.statements.get(f.file) ?? [], f.file, context));
+    }
+  }
+  const destructive = blocking(lint);
+  if (destructive.length && !options.allowDestructive) {
+    refusals.push({
+      code: 'lint.destructive',
+      message: `${destructive.length} destructive statement(s) pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
+      hint: 'review them; if they are intended, run again with --allow-destructive (a backup is taken first); nothing was changed',
+    });
+  }
+  for (const a of detection.ahead) warnings.push({ code: 'release.partial', message: `objects of a later release found: ${a}`, hint: 'the upgrade completes what is missing; hand-made objects are kept' });
+
+  return {
+    version: PLAN_VERSION,
+    profile: content.profile,
+    database: inspection.database,
+    from: detection.release,
+    to: steps.length ? options.latestRelease : detection.release,
+    detection,
+    steps,
+    lint,
+    refusals,
+    warnings,
+  };
+}

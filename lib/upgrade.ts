@@ -1,0 +1,157 @@
+// The upgrade flow (DESIGN.md): config → preflight → plan → (dry-run stops) → lock →
+// backup → legacy → drizzle → seed → verify → containers → health → report. Everything
+// before the backup only reads; after it, any stop says where the database stands and
+// how to go back.
+import { randomUUID } from 'node:crypto';
+import type { Client } from 'pg';
+import { LATEST_RELEASE } from '../drizzle/seed.ts';
+import { verifyDatabase } from '../verify/engine.ts';
+import { pulseProfile } from '../verify/profile.ts';
+import { apply, describeStep } from './apply/index.ts';
+import type { ApplyContext } from './apply/context.ts';
+import { configureSession, DEFAULT_RETRY_WAITS_MS, type SessionSettings } from './apply/session.ts';
+import { takeBackup, type BackupResult } from './backup/run.ts';
+import type { Config } from './config.ts';
+import { loadContent, type Content } from './content.ts';
+import { connect, withAdvisoryLock, withTransaction } from './db.ts';
+import { EXIT, isUpkitError, UpkitError } from './errors.ts';
+import { inspect } from './inspect.ts';
+import { ensureLedger, finishRun, setRunBackup, startRun } from './ledger.ts';
+import { formatDuration, type Logger } from './log.ts';
+import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
+import type { ReportBuilder } from './report.ts';
+
+export interface UpgradeOptions {
+  dryRun: boolean;
+  allowDestructive: boolean;
+  upkitVersion: string;
+  command: 'upgrade' | 'install';
+  signal?: AbortSignal;
+  /** Before anything is written: confirm with the operator (false to stop). */
+  confirm?(plan: Plan): Promise<boolean>;
+}
+
+export function sessionSettings(config: Config): SessionSettings {
+  return { lockTimeoutMs: config.lockTimeoutMs, statementTimeoutMs: config.migrationTimeoutMs, retryWaitsMs: DEFAULT_RETRY_WAITS_MS };
+}
+
+export function printPlan(plan: Plan, log: Logger): void {
+  log.info(`plan: ${plan.database} ${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}${isEmptyPlan(plan) ? ': nothing to do' : ''}`);
+  if (plan.from !== plan.to || plan.detection.ahead.length) for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
+  plan.steps.forEach((s, i) => log.info(`  ${i + 1}. ${describeStep(s)}`));
+  for (const f of plan.lint) log.info(`  lint ${f.file}:${f.line} ${f.message}${f.safe ? ` (reviewed: ${f.safe})` : ' (destructive)'}`);
+  for (const w of plan.warnings) log.warn(`${w.message}`);
+}
+
+async function planFor(client: Pick<Client, 'query'>, config: Config, content: Content, allowDestructive: boolean): Promise<Plan> {
+  const inspection = await inspect(client, config, content);
+  const latest = content.profile === 'pulse' ? LATEST_RELEASE : content.migrations.at(-1)?.tag ?? null;
+  return makePlan(inspection, content, { allowDestructive, latestRelease: latest, legacyEnd: 'v1.4', now: Date.now() });
+}
+
+function refuse(plan: Plan): UpkitError {
+  const [first, ...rest] = plan.refusals;
+  return new UpkitError({ code: first!.code, exit: 'refused', message: first!.message, hint: first!.hint, details: rest.map((r) => `${r.message} → ${r.hint}`) });
+}
+
+/** Runs verification on the live database and records its findings; true when clean. */
+export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder): Promise<number> {
+  const result = await withTransaction(client, () =>
+    verifyDatabase(client, { drizzleDir: config.drizzleDir, legacyDir: content.profile === 'pulse' ? config.legacyDir : undefined, profile: content.profile === 'pulse' ? pulseProfile() : undefined }), { readOnly: true });
+  for (const f of result.findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
+  return result.findings.filter((f) => f.severity === 'error').length;
+}
+
+export async function runUpgrade(config: Config, log: Logger, report: ReportBuilder, options: UpgradeOptions): Promise<number> {
+  const content = await log.step('read migrations', async (s) => {
+    const c = await loadContent(config);
+    s.detail(`${c.migrations.length} drizzle entries${c.legacy ? `, ${c.legacy.files.length} legacy files` : ''}, all parsed`);
+    return c;
+  });
+  const target = config.migrationDb;
+
+  if (options.dryRun) {
+    const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });
+    try {
+      const plan = await withTransaction(client, () => planFor(client, config, content, options.allowDestructive), { readOnly: true });
+      report.plan = plan;
+      report.release = { from: plan.from, to: plan.to };
+      printPlan(plan, log);
+      if (plan.refusals.length) throw refuse(plan);
+      log.info('dry run: nothing was changed, no backup was taken');
+      return EXIT.ok;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  return withAdvisoryLock(target, config, options.command, async (lockClient) => {
+    const client = await connect(target, config, { applicationName: `upkit ${options.command} migrations` });
+    const pidRow = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const migrationPid = pidRow.rows[0]!.pid;
+    // Ctrl-C: cancel whatever statement runs, from the lock's own connection.
+    const onAbort = () => void lockClient.query('select pg_cancel_backend($1)', [migrationPid]).catch(() => {});
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const runId = randomUUID();
+    let backup: BackupResult | undefined;
+    const ctx: ApplyContext = { client, config, content, log, runId, settings: sessionSettings(config), signal: options.signal, applied: report.applied, stands: { release: null, lastStep: null, changed: false } };
+    let started = false;
+    try {
+      const plan = await withTransaction(client, () => planFor(client, config, content, options.allowDestructive), { readOnly: true });
+      report.plan = plan;
+      report.release = { from: plan.from, to: plan.to };
+      ctx.stands.release = plan.from;
+      printPlan(plan, log);
+      if (plan.refusals.length) throw refuse(plan);
+      if (isEmptyPlan(plan)) {
+        log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
+      } else if (options.confirm && !(await options.confirm(plan))) {
+        log.info('stopped before any change: the plan was not confirmed');
+        return EXIT.refused;
+      }
+      const t0 = performance.now();
+      if (!isEmptyPlan(plan)) {
+        await ensureLedger(lockClient);
+        const crashed = await startRun(lockClient, { id: runId, command: options.command, releaseFrom: plan.from, releaseTo: plan.to, toolVersion: options.upkitVersion });
+        started = true;
+        for (const r of crashed) {
+          report.finding('warning', 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'this run picks up where it stopped');
+          log.warn(`an earlier ${r.command} run (started ${r.startedAt.toISOString()} on ${r.host}) died without finishing; it is marked crashed and this run picks up where it stopped`);
+        }
+        backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion });
+        report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
+        await setRunBackup(lockClient, runId, backup.path);
+        await configureSession(client, ctx.settings);
+        await apply(plan, ctx);
+      }
+      const errors = await log.step('verify', async (s) => {
+        const n = await verifyAfter(client, config, content, report);
+        s.detail(n ? `${n} problem(s)` : 'schema, ledgers and seed data as expected');
+        return n;
+      });
+      const phases = log.steps.filter((s) => s.durationMs >= 50).map((s) => `${s.name.split(':')[0]} ${formatDuration(s.durationMs)}`);
+      log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}${phases.length ? `: ${phases.join(', ')}` : ''}`);
+      const exit = errors ? EXIT.verification : EXIT.ok;
+      if (started) await finishRun(lockClient, runId, { status: errors ? 'failed' : 'ok', report: { applied: report.applied, findings: report.findings } });
+      if (errors) log.error(`verification found ${errors} problem(s) after the upgrade; see above (npx zx verify/index.ts shows them again)`);
+      return exit;
+    } catch (err) {
+      const interrupted = options.signal?.aborted === true;
+      if (started) await finishRun(lockClient, runId, { status: interrupted ? 'interrupted' : ctx.stands.changed ? 'failed' : 'refused' }).catch(() => {});
+      if (!ctx.stands.changed) throw err;
+      // Changes began: say where the database stands and how to go back.
+      const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
+      const back = backup ? `; to go back: npx zx scripts/restore.ts ${backup.path}` : '';
+      if (interrupted) {
+        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `interrupted; the statement in progress was rolled back and ${where}`, hint: `run the upgrade again to finish${back}` });
+      }
+      if (isUpkitError(err)) {
+        throw new UpkitError({ code: err.code, exit: 'failed', message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`, details: err.details, hint: `${err.hint ?? 'see the log file'}${back}`, cause: err });
+      }
+      throw new UpkitError({ code: 'upgrade.failed', exit: 'failed', message: `${(err as Error).message} (${where})`, hint: `see the log file${back}`, cause: err });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      await client.end().catch(() => {});
+    }
+  });
+}
