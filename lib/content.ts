@@ -22,13 +22,37 @@ export function displayPath(file: string): string {
   return rel.startsWith('..') ? file : rel;
 }
 
-export async function loadContent(config: Pick<Config, 'drizzleDir' | 'legacyDir'>): Promise<Content> {
+export function loadContent(config: Pick<Config, 'drizzleDir' | 'legacyDir'>): Content {
   const pulse = isPulse(config);
   const migrations = readMigrations(config.drizzleDir);
   const legacy = pulse ? readLegacyManifest(config.legacyDir) : null;
-  const statements = new Map<string, ParsedStatement[]>();
-  for (const m of migrations) statements.set(m.tag, await parseSqlFile(m.text, { file: displayPath(m.path), breakpoints: m.breakpoints }));
-  const legacyFiles: LegacyFile[] = legacy ? [...legacy.files, ...(legacy.comprehensive ? [legacy.comprehensive] : [])] : [];
-  for (const f of legacyFiles) statements.set(f.file, await parseSqlFile(f.text, { file: displayPath(f.path), breakpoints: false }));
-  return { profile: pulse ? 'pulse' : 'app', drizzleDir: config.drizzleDir, migrations, legacy, statements };
+  return { profile: pulse ? 'pulse' : 'app', drizzleDir: config.drizzleDir, migrations, legacy, statements: new Map() };
+}
+
+/**
+ * Parses the named migrations (tags) and legacy files. Only what will run is parsed: the
+ * parser is WebAssembly and its start-up is most of a no-op run's cost.
+ */
+export async function parseFiles(content: Content, names: Iterable<string>): Promise<void> {
+  const legacyFiles: LegacyFile[] = content.legacy ? [...content.legacy.files, ...(content.legacy.comprehensive ? [content.legacy.comprehensive] : [])] : [];
+  for (const name of names) {
+    if (content.statements.has(name)) continue;
+    const m = content.migrations.find((x) => x.tag === name);
+    if (m) {
+      content.statements.set(name, await parseSqlFile(m.text, { file: displayPath(m.path), breakpoints: m.breakpoints }));
+      continue;
+    }
+    const f = legacyFiles.find((x) => x.file === name);
+    if (f) content.statements.set(name, await parseSqlFile(f.text, { file: displayPath(f.path), breakpoints: false }));
+  }
+}
+
+/** The files a plan's steps will run. */
+export function filesToRun(steps: ReadonlyArray<{ kind: string; tag?: string; comprehensive?: { file: string } | null; files?: ReadonlyArray<{ file: string }> }>): string[] {
+  const out: string[] = [];
+  for (const s of steps) {
+    if (s.kind === 'drizzle' && s.tag) out.push(s.tag);
+    if (s.kind === 'legacy') out.push(...(s.comprehensive ? [s.comprehensive.file] : []), ...(s.files ?? []).map((f) => f.file));
+  }
+  return out;
 }
