@@ -31,6 +31,8 @@ export interface Config {
   connectTimeoutMs: number;
   migrationTimeoutMs: number;
   lockTimeoutMs: number;
+  /** How often a migration that hit lock_timeout is tried again (waits double from 250 ms). */
+  lockRetries: number;
   backupDir: string;
   backupKeep: number;
   composeFile: string | undefined;
@@ -70,6 +72,7 @@ export const DEFAULTS = {
   lockTimeoutMs: 150,
   migrationTimeoutMs: 3_600_000,
   backupKeep: 5,
+  lockRetries: 6,
   dbService: 'db',
 } as const;
 
@@ -267,6 +270,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const migrationTimeoutMs =
     o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true });
   const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
+  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true });
   const backupKeep = positiveInt(env, 'BACKUP_KEEP', DEFAULTS.backupKeep, problems);
 
   const composeRaw = env.COMPOSE_FILE?.trim();
@@ -294,6 +298,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     connectTimeoutMs,
     migrationTimeoutMs,
     lockTimeoutMs,
+    lockRetries,
     backupDir: path.resolve(cwd, o.backupDir ?? (env.BACKUP_DIR?.trim() || 'backups')),
     backupKeep,
     composeFile,

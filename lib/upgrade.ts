@@ -9,7 +9,7 @@ import { verifyDatabase } from '../verify/engine.ts';
 import { pulseProfile } from '../verify/profile.ts';
 import { apply, describeStep } from './apply/index.ts';
 import type { ApplyContext } from './apply/context.ts';
-import { configureSession, DEFAULT_RETRY_WAITS_MS, type SessionSettings } from './apply/session.ts';
+import { configureSession, type SessionSettings } from './apply/session.ts';
 import { takeBackup, type BackupResult } from './backup/run.ts';
 import type { Config } from './config.ts';
 import { filesToRun, loadContent, parseFiles, type Content } from './content.ts';
@@ -32,7 +32,7 @@ export interface UpgradeOptions {
 }
 
 export function sessionSettings(config: Config): SessionSettings {
-  return { lockTimeoutMs: config.lockTimeoutMs, statementTimeoutMs: config.migrationTimeoutMs, retryWaitsMs: DEFAULT_RETRY_WAITS_MS };
+  return { lockTimeoutMs: config.lockTimeoutMs, statementTimeoutMs: config.migrationTimeoutMs, retryWaitsMs: Array.from({ length: config.lockRetries }, (_, i) => 250 * 2 ** i) };
 }
 
 export function printPlan(plan: Plan, log: Logger): void {
@@ -137,11 +137,16 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         await configureSession(client, ctx.settings);
         await apply(plan, ctx);
       }
+      const already = report.findings.length;
       const errors = await log.step('verify', async (s) => {
         const n = await verifyAfter(client, config, content, report);
         s.detail(n ? `${n} problem(s)` : 'schema, ledgers and seed data as expected');
         return n;
       });
+      for (const f of report.findings.slice(already).filter((x) => x.severity !== 'info')) {
+        (f.severity === 'error' ? log.error : log.warn)(`${f.code}: ${f.message}`);
+        if (f.hint) log.info(`  → ${f.hint}`);
+      }
       log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`);
       const exit = errors ? EXIT.verification : EXIT.ok;
       if (started) await finishRun(lockClient, runId, { status: errors ? 'failed' : 'ok', report: { applied: report.applied, findings: report.findings } });

@@ -14,8 +14,6 @@ export interface SessionSettings {
   retryWaitsMs: readonly number[];
 }
 
-export const DEFAULT_RETRY_WAITS_MS = [250, 500, 1000, 2000, 4000, 8000] as const;
-
 export async function configureSession(client: Pick<Client, 'query'>, s: SessionSettings): Promise<void> {
   await client.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), set_config('idle_in_transaction_session_timeout', '0', false)`, [
     `${s.lockTimeoutMs}ms`,

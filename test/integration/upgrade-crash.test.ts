@@ -1,0 +1,138 @@
+// kill -9 of upkit (and Ctrl-C) at the worst moments: while the legacy file, a drizzle
+// migration, or a concurrent index build waits on the database. The rerun must converge
+// to a fresh install's schema with every row kept.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
+import { runUpkit, type RunResult } from '../support/cli.ts';
+import { freshDatabase, useFreshDatabase } from '../support/database.ts';
+import { buildRelease, type FixtureRelease } from '../support/releases.ts';
+import { flattenFlags, legacyTransforms, lostOrChanged, rowSnapshot, type Transform } from '../support/rows.ts';
+
+async function connect(url: string, name = 'upkit test'): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: name });
+  await c.connect();
+  c.on('notice', () => {});
+  return c;
+}
+
+const transforms: Transform = (table, row) => {
+  const r = legacyTransforms(table, row);
+  if (table === 'aws_integrations' && typeof r.status === 'string') {
+    const s = r.status.trim().toLowerCase();
+    return { ...r, status: ['active', 'paused', 'error'].includes(s) ? s : 'error' };
+  }
+  return r;
+};
+
+async function freshSchema(): Promise<string[]> {
+  const db = await freshDatabase();
+  const c = await connect(db.url);
+  try {
+    await buildRelease(c, 'v2.3', { data: false });
+    return await schemaFingerprint(c);
+  } finally {
+    await c.end();
+    await db.drop();
+  }
+}
+
+/** Waits until upkit's migration session waits on a lock while running a statement matching `query`. */
+async function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const { rows } = await c.query(`select pid, query from pg_stat_activity where application_name like 'upkit % migrations' and wait_event_type = 'Lock'`);
+    const hit = rows.find((r) => query.test(r.query));
+    if (hit) return hit.pid;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`upkit never waited on ${query}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function untilGone(c: pg.Client): Promise<void> {
+  for (;;) {
+    const { rows } = await c.query(`select count(*)::int as n from pg_stat_activity where application_name like 'upkit %' and pid <> pg_backend_pid()`);
+    if (rows[0].n === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('crashes and interruptions', () => {
+  const db = useFreshDatabase();
+
+  async function crashAndRerun(release: FixtureRelease, blockSql: string, waitFor: RegExp, terminateBackend: boolean): Promise<RunResult> {
+    const c = await connect(db().url);
+    const blocker = await connect(db().url, 'pulse-api');
+    try {
+      await buildRelease(c, release);
+      const before = flattenFlags(await rowSnapshot(c));
+      const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')), LOCK_TIMEOUT: '60000' };
+      await blocker.query('begin isolation level repeatable read');
+      await blocker.query(blockSql);
+      let pid = 0;
+      const first = runUpkit('upgrade.ts', ['--yes'], { env, onSpawn: (p) => (pid = p) });
+      const backend = await untilWaiting(c, waitFor);
+      process.kill(pid, 'SIGKILL');
+      expect((await first).signal).toBe('SIGKILL');
+      // A server restart or a network drop would end the session the same way.
+      if (terminateBackend) await c.query('select pg_terminate_backend($1)', [backend]);
+      await blocker.query('rollback');
+      await untilGone(c);
+      expect((await c.query(`select status from upkit.runs`)).rows).toEqual([{ status: 'running' }]);
+      const rerun = await runUpkit('upgrade.ts', ['--json', '--yes'], { env });
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stderr).toContain('died without finishing; it is marked crashed and this run picks up where it stopped');
+      expect(await schemaFingerprint(c)).toEqual(await freshSchema());
+      expect(lostOrChanged(before, flattenFlags(await rowSnapshot(c)), transforms)).toEqual([]);
+      expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n).toBe(4);
+      expect((await c.query('select status from upkit.runs order by started_at')).rows.map((r) => r.status)).toEqual(['crashed', 'ok']);
+      return rerun;
+    } finally {
+      await blocker.query('rollback').catch(() => {});
+      await Promise.all([c.end(), blocker.end()]);
+    }
+  }
+
+  it('kill -9 during the legacy phase: the rerun converges with nothing lost', async () => {
+    await crashAndRerun('v1.1', 'lock table users in access share mode', /upkit|ALTER TABLE|CREATE/i, false);
+  });
+
+  it('kill -9 during a drizzle migration: the rerun converges with nothing lost', async () => {
+    await crashAndRerun('v2.0', 'lock table organizations in row exclusive mode', /api_keys/, false);
+  });
+
+  it('kill -9 during the concurrent index build: the INVALID index is dropped and built again', async () => {
+    const rerun = await crashAndRerun('v2.1', 'select count(*) from users', /CONCURRENTLY/, true);
+    expect(rerun.stderr).toContain('dropping INVALID index audit_logs_organization_created_idx, left by an earlier build');
+    expect(rerun.stderr).toContain('resuming after transaction');
+  });
+
+  it('Ctrl-C cancels the statement, rolls back, releases the lock and says where the database stands', async () => {
+    const c = await connect(db().url);
+    const blocker = await connect(db().url, 'pulse-api');
+    try {
+      await buildRelease(c, 'v2.0');
+      const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')), LOCK_TIMEOUT: '60000' };
+      await blocker.query('begin');
+      await blocker.query('lock table organizations in row exclusive mode');
+      let pid = 0;
+      const first = runUpkit('upgrade.ts', ['--yes'], { env, onSpawn: (p) => (pid = p) });
+      await untilWaiting(c, /api_keys/);
+      process.kill(pid, 'SIGINT');
+      const r = await first;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toContain('SIGINT received: stopping after rolling back what is in progress');
+      await blocker.query('rollback');
+      expect((await c.query(`select to_regclass('public.api_keys') as t`)).rows[0].t).toBeNull();
+      expect((await c.query(`select status from upkit.runs`)).rows).toEqual([{ status: 'interrupted' }]);
+      const rerun = await runUpkit('upgrade.ts', ['--yes'], { env });
+      expect(rerun.code, rerun.stderr).toBe(0);
+    } finally {
+      await blocker.query('rollback').catch(() => {});
+      await Promise.all([c.end(), blocker.end()]);
+    }
+  });
+});
