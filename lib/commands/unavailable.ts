@@ -34,20 +34,7 @@ export const installCommand = unavailable('install', 'npx zx install.ts', 'Fresh
   'drizzle-dir': drizzleDir,
 });
 
-export const statusCommand = unavailable('status', 'npx zx scripts/status.ts', 'Release detected, applied and pending entries, last runs.', {
-  ...COMMON_OPTIONS,
-  'exit-code': { type: 'boolean', description: 'exit 1 when something is pending' },
-});
-
 export const healthCommand = unavailable('health', 'npx zx scripts/health.ts', 'Poll HEALTHCHECK_URLS until the platform is started, healthy and migrated.', { ...COMMON_OPTIONS });
-
-export const markCommand = unavailable(
-  'mark',
-  'npx zx scripts/mark.ts',
-  'Mark a migration entry applied, or reset it, after confirmation.',
-  { ...COMMON_OPTIONS, yes, reset: { type: 'boolean', description: 'remove the entry from the ledger instead' } },
-  [{ name: 'ENTRY', description: 'the migration tag or legacy file', required: true }],
-);
 
 export const rollbackCommand = unavailable('rollback', 'npx zx scripts/rollback.ts', 'Restore the backup the last run took, or run the down migration of the last entry.', { ...COMMON_OPTIONS, yes });
 

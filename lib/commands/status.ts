@@ -1,0 +1,53 @@
+// Read-only: where an install stands. The detected release, drizzle's entries (applied,
+// pending, edited), the legacy ledger, and the last runs.
+import { LATEST_RELEASE } from '../../drizzle/seed.ts';
+import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { loadContent } from '../content.ts';
+import { withClient, withTransaction } from '../db.ts';
+import { EXIT } from '../errors.ts';
+import { inspect } from '../inspect.ts';
+import { compareLedger, plan as makePlan } from '../plan.ts';
+
+export const statusCommand: CommandSpec = {
+  name: 'status',
+  invocation: 'npx zx scripts/status.ts',
+  summary: 'Release detected, applied and pending entries of both ledgers, last runs. Changes nothing.',
+  options: {
+    ...COMMON_OPTIONS,
+    'exit-code': { type: 'boolean', description: 'exit 1 when something is pending' },
+    'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
+  },
+  readOnly: true,
+  overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
+  async run({ config, values, log, report, out }) {
+    const content = loadContent(config);
+    const state = await withClient(config.migrationDb, config, (c) =>
+      withTransaction(c, async () => {
+        const inspection = await inspect(c, config, content);
+        const latest = content.profile === 'pulse' ? LATEST_RELEASE : content.migrations.at(-1)?.tag ?? null;
+        return { inspection, plan: makePlan(inspection, content, { allowDestructive: true, latestRelease: latest, legacyEnd: 'v1.4', now: Date.now() }) };
+      }), { applicationName: 'upkit status' });
+    const { inspection, plan } = state;
+    const ledger = compareLedger(content.migrations, inspection.drizzleLedger ?? []);
+    report.release = { from: plan.from, to: plan.to };
+    report.plan = plan;
+    out(`${inspection.database}: ${plan.from ?? 'empty (no Pulse release)'}${plan.steps.length ? `, ${plan.steps.length} step(s) pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
+    for (const e of plan.detection.evidence) log.debug(`detected ${e}`);
+    out(`drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}`);
+    for (const m of content.migrations) out(`  ${ledger.applied.includes(m) ? '✔' : ledger.edited.includes(m) ? '✖' : '·'} ${m.tag}`);
+    if (content.profile === 'pulse') {
+      const rows = inspection.legacyLedger;
+      out(`legacy ledger: ${rows === null ? 'absent (upkit has not run here)' : `${rows.length} row(s)`}`);
+      for (const r of rows ?? []) out(`  ✔ ${r.file} (${r.method}, ${r.appliedAt.toISOString()})`);
+    }
+    out(`runs: ${inspection.runs === null ? 'none recorded' : ''}`);
+    for (const r of inspection.runs ?? []) {
+      out(`  ${r.startedAt.toISOString()} ${r.command} ${r.status}${r.releaseFrom || r.releaseTo ? ` ${r.releaseFrom ?? 'empty'} → ${r.releaseTo ?? '?'}` : ''}${r.backupPath ? ` backup ${r.backupPath}` : ''} (${r.host}, pid ${r.pid})`);
+    }
+    for (const p of plan.refusals) report.finding('error', p.code, p.message, p.hint);
+    for (const p of plan.warnings) report.finding('warning', p.code, p.message, p.hint);
+    for (const s of plan.steps) report.finding('info', `pending.${s.kind}`, s.kind === 'drizzle' || s.kind === 'baseline' ? s.tag : s.kind, 'run: npx zx upgrade.ts --dry-run');
+    if (plan.refusals.length) for (const p of plan.refusals) log.error(`${p.message}\n  → ${p.hint}`);
+    return values['exit-code'] && plan.steps.length ? EXIT.failed : EXIT.ok;
+  },
+};
