@@ -38,4 +38,3 @@ export const healthCommand = unavailable('health', 'npx zx scripts/health.ts', '
 
 export const rollbackCommand = unavailable('rollback', 'npx zx scripts/rollback.ts', 'Restore the backup the last run took, or run the down migration of the last entry.', { ...COMMON_OPTIONS, yes });
 
-export const demoCommand = unavailable('demo', 'npx zx scripts/demo.ts', 'Start a throwaway PostgreSQL, build an old Pulse install with data, upgrade it, verify it, clean up.', {});
