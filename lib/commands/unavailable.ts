@@ -25,15 +25,6 @@ const drizzleDir: OptionSpec = { type: 'string', valueName: 'PATH', description:
 const legacyDir: OptionSpec = { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' };
 const noContainers: OptionSpec = { type: 'boolean', description: 'do not rebuild containers or wait for health' };
 
-export const installCommand = unavailable('install', 'npx zx install.ts', 'Fresh install on an empty or missing database; refuses where an install exists.', {
-  ...COMMON_OPTIONS,
-  yes,
-  'no-containers': noContainers,
-  'admin-email': { type: 'string', valueName: 'EMAIL', description: 'create the first organization and its admin user' },
-  'admin-password-file': { type: 'string', valueName: 'PATH', description: "read the admin user's password from PATH" },
-  'drizzle-dir': drizzleDir,
-});
-
 export const healthCommand = unavailable('health', 'npx zx scripts/health.ts', 'Poll HEALTHCHECK_URLS until the platform is started, healthy and migrated.', { ...COMMON_OPTIONS });
 
 export const rollbackCommand = unavailable('rollback', 'npx zx scripts/rollback.ts', 'Restore the backup the last run took, or run the down migration of the last entry.', { ...COMMON_OPTIONS, yes });

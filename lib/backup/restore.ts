@@ -1,0 +1,245 @@
+// Restoring a checked backup into a new database: created like the live one, filled by
+// pg_restore in one transaction (credentials and database name through libpq's
+// environment, never argv), then compared with what the manifest says was dumped: row
+// counts per table and the schema fingerprint. The live database is never written here;
+// a restore that fails leaves no database behind (unless kept for inspection).
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import type { Client } from 'pg';
+import type { Config } from '../config.ts';
+import { composeArgs } from '../compose.ts';
+import { withClient } from '../db.ts';
+import { isUpkitError, UpkitError } from '../errors.ts';
+import { formatDuration, type Logger } from '../log.ts';
+import { formatPgError, isPgError } from '../pgError.ts';
+import { libpqEnv } from '../pgEnv.ts';
+import { redact } from '../redact.ts';
+import { diffFingerprints, schemaFingerprint } from '../schema/fingerprint.ts';
+import type { BackupManifest } from './manifest.ts';
+import type { CheckedBackup, Restorer } from './restoreCheck.ts';
+import { copySettingsAndGrants, createDatabaseLike, databaseExists, dropDatabase, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
+import { countRows, listTables } from './run.ts';
+
+export { checkBackup, type CheckedBackup } from './restoreCheck.ts';
+
+export interface RestoreOptions {
+  /** `--no-owner --no-privileges`: objects belong to the restoring role, grants are skipped. */
+  noOwner?: boolean;
+  signal?: AbortSignal;
+  /** The database whose owner, locale, settings and grants the new one takes (the live one). */
+  like?: DatabaseFacts;
+  /** Keep a restored database that differs from its manifest, for inspection (restore --into). */
+  keepOnMismatch?: boolean;
+  /** Put before step names, e.g. "rehearsal: ". */
+  label?: string;
+}
+
+export interface RestoreResult {
+  database: string;
+  /** pg_restore's own time. */
+  restoreMs: number;
+  tables: number;
+  rows: number;
+}
+
+const OWNERSHIP = /must be owner of|role "[^"]*" does not exist|permission denied to create extension|must be superuser|permission denied to (set|change) (role|owner)|must be (a )?member of role|must be able to SET ROLE/i;
+
+/** Part of the hint to an ownership failure; the restore command puts its own command line after it. */
+export const NO_OWNER_ADVICE = "run the same restore again with --no-owner (objects then belong to the restoring role and the archive's grants are skipped)";
+
+function restoreFailure(database: string, lines: readonly string[], exit: string, noOwner: boolean): UpkitError {
+  const at = lines.findIndex((l) => /error:/.test(l));
+  const error = at === -1 ? (lines.at(-1) ?? `exit ${exit}`) : lines[at]!.replace(/^pg_restore: error: (could not execute query: )?/, '');
+  const details = at === -1 ? [] : lines.slice(at + 1, at + 3).filter((l) => l.trim() && !/^pg_restore: /.test(l));
+  const entry = lines.find((l) => /from TOC entry/.test(l))?.replace(/^pg_restore: /, '');
+  const ownership = OWNERSHIP.test(lines.join('\n'));
+  const [code, hint] = !ownership
+    ? ['restore.pg_restore_failed', "see the log file for pg_restore's full output"]
+    : noOwner
+      ? ['restore.privileges', 'the restoring role lacks a privilege the archive needs even with --no-owner (an extension, say): restore as a superuser, or have an administrator create it in template1 first']
+      : ['restore.ownership', `the archive names roles or needs privileges this server or role lacks: ${NO_OWNER_ADVICE}`];
+  return new UpkitError({
+    code,
+    exit: 'refused',
+    message: redact(`pg_restore failed in ${database}: ${error.replace(/\s+/g, ' ').trim()}`),
+    details: [...details, ...(entry ? [entry] : [])].map((l) => redact(l.trim())),
+    hint,
+  });
+}
+
+interface PgRestoreRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  tail: string[];
+}
+
+function runPgRestore(restorer: Restorer, file: string, env: NodeJS.ProcessEnv, options: RestoreOptions, onLine: (line: string) => void): Promise<PgRestoreRun> {
+  // An empty --dbname makes pg_restore connect (instead of printing SQL) while libpq takes
+  // the database from PGDATABASE: no connection setting ever appears in argv.
+  const args = ['--exit-on-error', '--single-transaction', '--no-password', '--verbose', '--dbname=', ...(options.noOwner ? ['--no-owner', '--no-privileges'] : [])];
+  return new Promise((resolve, reject) => {
+    const child =
+      restorer.kind === 'local'
+        ? spawn(restorer.pgRestore.path, [...args, file], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn(restorer.cli.command, composeArgs(restorer.cli, restorer.composeFile, ['exec', '-T', '-e', 'PGUSER', '-e', 'PGDATABASE', '-e', 'PGPASSWORD', restorer.service, 'pg_restore', ...args]), { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // pg_restore stopping early closes its stdin; its exit status says why
+      createReadStream(file).pipe(child.stdin);
+    }
+    const tail: string[] = [];
+    let partial = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        onLine(line);
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
+      }
+    });
+    const onAbort = () => child.kill('SIGTERM');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    child.on('error', reject);
+    child.on('close', (code, sig) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (partial) tail.push(partial);
+      resolve({ code, signal: sig, tail });
+    });
+  });
+}
+
+export function interrupted(signal: AbortSignal): UpkitError {
+  return isUpkitError(signal.reason) ? signal.reason : new UpkitError({ code: 'interrupted', exit: 'interrupted', message: 'interrupted' });
+}
+
+export interface Comparison {
+  problems: string[];
+  tables: number;
+  rows: number;
+}
+
+const CAST = /::(?:"[^"]*"|[a-z_][a-z0-9_]*)(?:\.(?:"[^"]*"|[a-z_][a-z0-9_]*))?(?: (?:varying|precision|with|without|time|zone))*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*/g;
+
+/**
+ * A fingerprint line without casts and parentheses. A dump and restore does not always
+ * give back the same expression tree: `varchar_col IN ('a', 'b')` stored as
+ * `(col)::text = ANY ((ARRAY['a'::varchar, …])::text[])` comes back as
+ * `(col)::text = ANY (ARRAY[('a'::varchar)::text, …])`. Lines that differ only so are the
+ * same object; column types are compared exactly, as they are not written as casts.
+ */
+export function deparseInsensitive(line: string): string {
+  return line.replace(CAST, '').replace(/[()]/g, '').replace(/\s+/g, ' ').trim();
+}
+
+/** What differs between a restored database and its manifest: row counts per table, then schema lines. */
+export async function compareWithManifest(client: Pick<Client, 'query'>, manifest: Pick<BackupManifest, 'tables' | 'fingerprint'>): Promise<Comparison> {
+  const counts = await countRows(client, await listTables(client));
+  const problems: string[] = [];
+  for (const [table, expected] of Object.entries(manifest.tables)) {
+    const actual = counts[table];
+    if (actual === undefined) problems.push(`table ${table}: missing (the backup has ${expected} rows)`);
+    else if (actual !== expected) problems.push(`table ${table}: ${actual} rows, the backup has ${expected}`);
+  }
+  for (const [table, n] of Object.entries(counts)) if (!(table in manifest.tables)) problems.push(`table ${table}: not in the backup (${n} rows)`);
+  const diff = diffFingerprints(manifest.fingerprint, await schemaFingerprint(client));
+  const reparsed = new Set(diff.extra.map(deparseInsensitive));
+  const missing = diff.missing.filter((line) => !reparsed.has(deparseInsensitive(line)));
+  const known = new Set(diff.missing.map(deparseInsensitive));
+  for (const line of missing) problems.push(`schema: missing ${line}`);
+  for (const line of diff.extra.filter((l) => !known.has(deparseInsensitive(l)))) problems.push(`schema: not in the backup: ${line}`);
+  return { problems, tables: Object.keys(counts).length, rows: Object.values(counts).reduce((a, b) => a + b, 0) };
+}
+
+function targetExists(database: string): UpkitError {
+  return new UpkitError({ code: 'restore.target_exists', exit: 'refused', message: `database ${database} already exists`, hint: 'choose a new name with --into NAME, or drop that database first; nothing was changed' });
+}
+
+/** Whatever stopped a restore before anything live changed is a refusal (exit 3), or an interruption. */
+function asRefusal(err: unknown, database: string): UpkitError {
+  if (isUpkitError(err)) return err;
+  const what = isPgError(err) ? formatPgError(err) : { headline: err instanceof Error ? err.message : String(err), details: [] };
+  return new UpkitError({ code: 'restore.failed', exit: 'refused', message: `restore into ${database} failed: ${what.headline}`, details: what.details, hint: 'see the log file for the details', cause: err });
+}
+
+/**
+ * Creates `database` (refused if it exists), restores the backup into it and compares it
+ * with the manifest. On any failure the new database is dropped (kept only on a mismatch
+ * with `keepOnMismatch`) and an exit-3 error says why: nothing live was touched.
+ */
+export async function restoreInto(config: Config, log: Logger, backup: CheckedBackup, database: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+  const label = options.label ?? '';
+  const live = options.like?.name ?? config.migrationDb.database;
+  if (options.signal?.aborted) throw interrupted(options.signal);
+  try {
+    await log.step(`${label}create database ${database}`, async (step) => {
+      await withMaintenanceClient(config, async (c) => {
+        if (await databaseExists(c, database)) throw targetExists(database);
+        await createDatabaseLike(c, database, options.like).catch((err: unknown) => {
+          throw (err as { code?: string }).code === '42P04' ? targetExists(database) : err;
+        });
+      });
+      step.detail(options.like ? `like ${live} (owner ${options.like.owner}, ${options.like.encoding}, ${options.like.collate})` : 'from template0');
+    });
+  } catch (err) {
+    throw asRefusal(err, database);
+  }
+  let keep = false;
+  try {
+    const env = libpqEnv(config.migrationDb, config, database);
+    const restoreMs = await log.step(`${label}pg_restore → ${database}`, async (step) => {
+      const t0 = performance.now();
+      let done = 0;
+      const run = await runPgRestore(backup.restorer, backup.path, env, options, (line) => {
+        log.debug(`pg_restore: ${line}`);
+        if (/^pg_restore: (creating|processing data|executing) /.test(line)) step.progress(`${++done} of ${backup.tocEntries} entries: ${line.replace(/^pg_restore: /, '')}`);
+      });
+      if (options.signal?.aborted) throw interrupted(options.signal);
+      if (run.code !== 0) throw restoreFailure(database, run.tail, String(run.code ?? run.signal), options.noOwner === true);
+      const ms = performance.now() - t0;
+      step.detail(`${backup.tocEntries} entries in ${formatDuration(ms)}${options.noOwner ? ' (--no-owner)' : ''}`);
+      return ms;
+    });
+    const comparison = await log.step(`${label}compare with the manifest`, async (step) => {
+      const result = await withClient(targetFor(config, database), config, (c) => compareWithManifest(c, backup.manifest), { applicationName: 'upkit restore' });
+      if (result.problems.length) {
+        keep = options.keepOnMismatch === true;
+        throw new UpkitError({
+          code: 'restore.mismatch',
+          exit: 'refused',
+          message: `the restored database ${database} differs from the backup's manifest in ${result.problems.length} place(s)`,
+          details: result.problems.slice(0, 20).concat(result.problems.length > 20 ? [`… and ${result.problems.length - 20} more`] : []),
+          hint: keep ? `${database} is kept for inspection; drop it when done. ${live} was not changed` : `${database} was dropped; ${live} was not changed`,
+        });
+      }
+      step.detail(`${result.tables} table(s), ${result.rows} row(s) and ${backup.manifest.fingerprint.length} schema lines as in the manifest`);
+      return result;
+    });
+    if (options.like) {
+      const like = options.like;
+      await log.step(`${label}copy settings and grants of ${live}`, async (step) => {
+        const copied = await withMaintenanceClient(config, (c) => copySettingsAndGrants(c, like, database));
+        step.detail(`owner ${like.owner}, ${copied.settings} setting(s), ${like.acl ? `${copied.grants} grant(s)` : 'default grants'}`);
+      });
+    }
+    if (options.signal?.aborted) throw interrupted(options.signal);
+    return { database, restoreMs: Math.round(restoreMs), tables: comparison.tables, rows: comparison.rows };
+  } catch (err) {
+    if (keep) throw asRefusal(err, database);
+    const dropped = await dropDatabase(config, database).then(
+      () => true,
+      (dropErr: unknown) => {
+        log.warn(`could not drop ${database}: ${dropErr instanceof Error ? dropErr.message : String(dropErr)}; drop it by hand`);
+        return false;
+      },
+    );
+    const outcome = `${dropped ? `${database} was dropped` : `${database} is left behind`}; ${live} was not changed`;
+    if (options.signal?.aborted) {
+      log.info(outcome);
+      throw interrupted(options.signal);
+    }
+    const refusal = asRefusal(err, database);
+    if (refusal.hint?.includes(`${live} was not changed`)) throw refusal;
+    throw new UpkitError({ code: refusal.code, exit: refusal.exit, message: refusal.message, details: refusal.details, hint: `${refusal.hint ? `${refusal.hint}; ` : ''}${outcome}`, cause: refusal.cause });
+  }
+}

@@ -1,0 +1,54 @@
+// Ctrl-C during an in-place restore: pg_restore is stopped, the new database dropped, the
+// live database left as it was, exit 130.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { takeBackup } from '../../lib/backup/run.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { createLogger } from '../../lib/log.ts';
+import { runUpkit } from '../support/cli.ts';
+import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { buildRelease } from '../support/releases.ts';
+import { rowSnapshot } from '../support/rows.ts';
+
+const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+
+describe('restore interrupted', () => {
+  const db = useFreshDatabase();
+
+  it('drops the new database and leaves the live one untouched, exit 130', async () => {
+    // Enough rows that pg_restore is still running when the interruption comes.
+    await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 5_000 } }), db().database);
+    const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
+    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+    await withAdminClient((c) => c.query('delete from audit_logs'), db().database);
+    const live = await withAdminClient((c) => rowSnapshot(c), db().database);
+    const companions = async () =>
+      (await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [`${db().name}_`]))).rows.map((r) => r.datname);
+
+    let watching = true;
+    const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes'], {
+      env: { DATABASE_URL: db().url },
+      onSpawn: (pid) => {
+        // Interrupt as soon as the restore's database exists.
+        void (async () => {
+          while (watching) {
+            if ((await companions()).length) {
+              process.kill(pid, 'SIGINT');
+              return;
+            }
+            await new Promise((res) => setTimeout(res, 10));
+          }
+        })();
+      },
+    });
+    watching = false;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain('SIGINT received: stopping after rolling back what is in progress');
+    expect(r.stderr).toMatch(/✖ (create database|pg_restore →) \S+_restore_\S+ {2}interrupted by SIGINT/);
+    expect(await companions()).toEqual([]);
+    expect(await withAdminClient((c) => rowSnapshot(c), db().database)).toEqual(live);
+  });
+});
