@@ -59,6 +59,8 @@ export interface Plan {
   /** Any refusal stops the run before anything changes (exit 3). */
   refusals: Problem[];
   warnings: Problem[];
+  /** The public schema held no table when the plan was made. */
+  databaseEmpty: boolean;
 }
 
 export interface PlanOptions {
@@ -197,5 +199,6 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     lint,
     refusals,
     warnings,
+    databaseEmpty: inspection.empty,
   };
 }

@@ -27,6 +27,8 @@ export interface UpgradeOptions {
   upkitVersion: string;
   command: 'upgrade' | 'install';
   signal?: AbortSignal;
+  /** A fresh install: an empty database has nothing to back up. */
+  skipBackupWhenEmpty?: boolean;
   /** Before anything is written: confirm with the operator (false to stop). */
   confirm?(plan: Plan): Promise<boolean>;
 }
@@ -131,9 +133,13 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
           report.finding('warning', 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'this run picks up where it stopped');
           log.warn(`an earlier ${r.command} run (started ${r.startedAt.toISOString()} on ${r.host}) died without finishing; it is marked crashed and this run picks up where it stopped`);
         }
-        backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion });
-        report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
-        await setRunBackup(lockClient, runId, backup.path);
+        if (options.skipBackupWhenEmpty && plan.databaseEmpty) {
+          log.info('the database is empty: nothing to back up');
+        } else {
+          backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion });
+          report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
+          await setRunBackup(lockClient, runId, backup.path);
+        }
         await configureSession(client, ctx.settings);
         await apply(plan, ctx);
       }

@@ -1,0 +1,105 @@
+// A fresh install (npx zx install.ts): .env, the database server, the database, then the
+// upgrade engine's own path on an empty database (same ledger, same safety), the first
+// admin, and verification. It never touches an existing install: on a database that holds
+// Pulse at any release it refuses and points to upgrade.ts; an install that failed half-way
+// is finished by running it again.
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { applySeed, LATEST_RELEASE } from '../drizzle/seed.ts';
+import type { Config } from './config.ts';
+import { loadConfig } from './config.ts';
+import { connect, withClient, withTransaction } from './db.ts';
+import { EXIT, UpkitError, usageError } from './errors.ts';
+import { createAdmin } from './install/admin.ts';
+import { ensureDatabase, waitForServer } from './install/database.ts';
+import { ensureEnvFile, pulseEnvKeys } from './install/envFile.ts';
+import { readRuns } from './ledger.ts';
+import type { Logger } from './log.ts';
+import { detectInstall, isPulse } from './profile.ts';
+import type { ReportBuilder } from './report.ts';
+import { runUpgrade } from './upgrade.ts';
+
+export interface InstallOptions {
+  cwd: string;
+  envFile?: string;
+  adminEmail?: string;
+  adminPassword?: () => Promise<string>;
+  organization: string;
+  drizzleDir?: string;
+  waitMs: number;
+  upkitVersion: string;
+  signal?: AbortSignal;
+}
+
+/** Refuses a database that already holds an install, unless it is an install upkit began and did not finish. */
+async function assertFresh(config: Config, log: Logger): Promise<void> {
+  await withClient(config.migrationDb, config, async (c) => {
+    const tables = (await c.query<{ n: number }>(`select count(*)::int as n from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`)).rows[0]!.n;
+    const detection = await detectInstall(c, config);
+    if (tables === 0 && detection.release === null) return;
+    const runs = (await readRuns(c, 100)) ?? [];
+    const installs = runs.filter((r) => r.command === 'install');
+    const unfinished = installs.length > 0 && !installs.some((r) => r.status === 'ok');
+    if (unfinished) {
+      log.warn(`an earlier install of ${config.migrationDb.database} did not finish (${installs[0]!.status}); finishing it`);
+      return;
+    }
+    const what = detection.release ? `${isPulse(config) ? 'Pulse ' : ''}${detection.release}` : `${tables} table(s) that are not an install upkit made`;
+    throw new UpkitError({
+      code: 'install.exists',
+      exit: 'refused',
+      message: `${config.migrationDb.database} already holds ${what}; install never changes an existing database`,
+      hint: detection.release ? 'to bring it to the latest release run: npx zx upgrade.ts --dry-run, then npx zx upgrade.ts' : 'install into an empty or missing database (set DB_NAME or DATABASE_URL), or upgrade it with npx zx upgrade.ts',
+    });
+  }, { applicationName: 'upkit install' });
+}
+
+export async function runInstall(log: Logger, report: ReportBuilder, options: InstallOptions): Promise<number> {
+  const envPath = path.resolve(options.cwd, options.envFile ?? '.env');
+  const hasUrl = Boolean(process.env.DATABASE_URL?.trim());
+  const env = ensureEnvFile(envPath, pulseEnvKeys(hasUrl || /^DATABASE_URL=/m.test(safeRead(envPath))));
+  if (env.created) log.info(`wrote ${env.path} (mode 0600) with ${env.added.join(', ')}`);
+  else if (env.added.length) log.info(`added to ${env.path}: ${env.added.join(', ')} (existing values kept)`);
+  else log.debug(`${env.path} has every key already`);
+  if ((statSync(envPath).mode & 0o077) !== 0) log.warn(`${envPath} can be read by other users: run chmod 600 ${envPath}`);
+
+  const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, overrides: { drizzleDir: options.drizzleDir } });
+  const target = config.migrationDb;
+  await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
+    await waitForServer(target, config, log, options.waitMs, options.signal);
+    s.detail('answers');
+  });
+  await log.step(`database ${target.database}`, async (s) => {
+    s.detail((await ensureDatabase(target, config)) ? 'created' : 'exists');
+  });
+  await assertFresh(config, log);
+  const password = options.adminEmail ? await options.adminPassword?.() : undefined;
+  if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
+
+  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true });
+  if (code !== EXIT.ok) return code;
+
+  if (options.adminEmail && password) {
+    if (!isPulse(config)) throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
+    const c = await connect(target, config, { applicationName: 'upkit install' });
+    try {
+      const outcome = await withTransaction(c, async () => {
+        const r = await createAdmin(c, { email: options.adminEmail!, password, organization: options.organization });
+        await applySeed(c, LATEST_RELEASE);
+        return r;
+      });
+      log.info(outcome === 'created' ? `created organization "${options.organization}" and admin ${options.adminEmail.toLowerCase()}` : `a user ${options.adminEmail.toLowerCase()} exists already; left as it is`);
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+  return EXIT.ok;
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
