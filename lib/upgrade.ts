@@ -19,7 +19,8 @@ import { inspect } from './inspect.ts';
 import { ensureLedger, finishRun, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
-import type { ReportBuilder } from './report.ts';
+import { ReportBuilder } from './report.ts';
+import { withRehearsal } from './rehearse.ts';
 
 export interface UpgradeOptions {
   dryRun: boolean;
@@ -27,6 +28,8 @@ export interface UpgradeOptions {
   upkitVersion: string;
   command: 'upgrade' | 'install';
   signal?: AbortSignal;
+  /** Run the whole plan on a copy restored from the backup first, and verify it there. */
+  rehearse?: boolean;
   /** A fresh install: an empty database has nothing to back up. */
   skipBackupWhenEmpty?: boolean;
   /** Before anything is written: confirm with the operator (false to stop). */
@@ -78,6 +81,31 @@ export async function verifyAfter(client: Client, config: Config, content: Conte
     verifyDatabase(client, { drizzleDir: config.drizzleDir, legacyDir: content.profile === 'pulse' ? config.legacyDir : undefined, profile: content.profile === 'pulse' ? pulseProfile() : undefined }), { readOnly: true });
   for (const f of result.findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
   return result.findings.filter((f) => f.severity === 'error').length;
+}
+
+/** The whole plan, and verification, on a scratch copy restored from the backup; dropped afterwards. */
+async function rehearse(plan: Plan, backup: BackupResult, config: Config, content: Content, log: Logger, report: ReportBuilder, options: UpgradeOptions, runId: string): Promise<void> {
+  const { durationMs, database, restoreMs } = await withRehearsal(config, log, backup, async (scratch) => {
+    const scratchConfig: Config = { ...config, db: scratch, migrationDb: scratch };
+    const client = await connect(scratch, config, { applicationName: `upkit ${options.command} rehearsal` });
+    try {
+      const ctx: ApplyContext = { client, config: scratchConfig, content, log, runId, settings: sessionSettings(config), signal: options.signal, applied: [], label: 'rehearsal: ', stands: { release: plan.from, lastStep: null, changed: false } };
+      await configureSession(client, ctx.settings);
+      await apply(plan, ctx);
+      const scratchReport = new ReportBuilder('rehearsal', options.upkitVersion);
+      const errors = await verifyAfter(client, scratchConfig, content, scratchReport);
+      if (errors) {
+        throw new UpkitError({ code: 'rehearse.verify', exit: 'refused', message: `the rehearsal's verification found ${errors} problem(s); the real database was not touched`, details: scratchReport.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`), hint: 'fix what it names (npx zx verify/index.ts on a restored copy shows it), then run the upgrade again' });
+      }
+    } catch (err) {
+      if (isUpkitError(err) && err.code.startsWith('rehearse.')) throw err;
+      throw new UpkitError({ code: 'rehearse.failed', exit: 'refused', message: `the rehearsal on a restored copy failed, so the real database was not touched: ${(err as Error).message}`, details: isUpkitError(err) ? err.details : [], hint: isUpkitError(err) && err.hint ? err.hint : 'see the log file', cause: err });
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }, { signal: options.signal });
+  report.finding('info', 'rehearse.ok', `rehearsed on ${database}: restored in ${formatDuration(restoreMs)}, whole rehearsal ${formatDuration(durationMs)}; dropped`);
+  log.info(`rehearsal passed on a restored copy in ${formatDuration(durationMs)} (restore ${formatDuration(restoreMs)}); now the real database`);
 }
 
 export async function runUpgrade(config: Config, log: Logger, report: ReportBuilder, options: UpgradeOptions): Promise<number> {
@@ -139,6 +167,10 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
           backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion });
           report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
           await setRunBackup(lockClient, runId, backup.path);
+        }
+        if (options.rehearse) {
+          if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: 'nothing to rehearse on: the database is empty and no backup was taken', hint: 'run without --rehearse' });
+          await rehearse(plan, backup, config, content, log, report, options, runId);
         }
         await configureSession(client, ctx.settings);
         await apply(plan, ctx);

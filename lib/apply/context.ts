@@ -17,6 +17,8 @@ export interface ApplyContext {
   signal?: AbortSignal;
   /** Filled as entries are applied, in order. */
   applied: AppliedEntry[];
+  /** Prefix of the step lines, to tell a rehearsal's steps from the real ones. */
+  label?: string;
   /** Where the database stands, said when a run stops part-way. */
   stands: { release: string | null; lastStep: string | null; changed: boolean };
 }

@@ -44,6 +44,7 @@ export const upgradeCommand: CommandSpec = {
     'statement-timeout': { type: 'string', valueName: 'MS', description: 'statement_timeout of migration sessions (MIGRATION_TIMEOUT)' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "use another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse legacy files, seed data or flag checks" },
     'legacy-dir': { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' },
+    rehearse: { type: 'boolean', description: 'first run the whole plan, and verification, on a copy restored from the backup' },
   },
   overrides: (v) => ({
     backupDir: v['backup-dir'] as string | undefined,
@@ -53,6 +54,7 @@ export const upgradeCommand: CommandSpec = {
     legacyDir: v['legacy-dir'] as string | undefined,
   }),
   async run({ config, values, log, report, signal }) {
+    if (values['dry-run'] && values.rehearse) throw usageError('--dry-run and --rehearse do not go together: a rehearsal needs the backup a dry run does not take', 'run: npx zx upgrade.ts --rehearse (or --dry-run alone)');
     if (config.composeFile && !values['no-containers']) {
       log.warn('COMPOSE_FILE is set, but container rebuilds and health checks are not part of this version of upkit; the database upgrade runs alone');
     }
@@ -63,6 +65,7 @@ export const upgradeCommand: CommandSpec = {
       command: 'upgrade',
       signal,
       confirm: values.yes ? undefined : confirmOnTerminal,
+      rehearse: values.rehearse === true,
     });
   },
 };

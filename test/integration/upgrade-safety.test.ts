@@ -1,0 +1,231 @@
+// The upgrade refuses, stops and resumes safely: hand-made objects kept, case-duplicate
+// emails, a second run, edited or unknown ledger entries, out-of-order and destructive
+// migrations, a lock held by the application.
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { LOCK_KEY } from '../../lib/db.ts';
+import { readMigrations } from '../../lib/drizzle/journal.ts';
+import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
+import { runUpkit } from '../support/cli.ts';
+import { useFreshDatabase } from '../support/database.ts';
+import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { rowSnapshot } from '../support/rows.ts';
+
+async function connect(url: string, name = 'upkit test'): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: name });
+  await c.connect();
+  c.on('notice', () => {});
+  return c;
+}
+
+/** A copy of Pulse's drizzle folder with one more migration appended to the journal. */
+function folderWith(extra: { tag: string; sql: string; when: number }): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'upkit-app-drizzle-'));
+  cpSync(DRIZZLE_DIR, dir, { recursive: true });
+  const journalPath = path.join(dir, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+  journal.entries.push({ idx: journal.entries.length, version: '7', when: extra.when, tag: extra.tag, breakpoints: true });
+  writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+  writeFileSync(path.join(dir, `${extra.tag}.sql`), extra.sql);
+  // verification compares with the newest snapshot: the same schema plus what the extra adds is not modelled, so reuse 0003's.
+  cpSync(path.join(dir, 'meta', '0003_snapshot.json'), path.join(dir, 'meta', `${String(journal.entries.length - 1).padStart(4, '0')}_snapshot.json`));
+  return dir;
+}
+
+describe('upgrade safety', () => {
+  const db = useFreshDatabase();
+  const env = () => ({ DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) });
+
+  it('keeps a hand-added column with its data and reports it as a warning', async () => {
+    const c = await connect(db().url);
+    try {
+      await buildRelease(c, 'v1.3');
+      await c.query(`alter table users add column nickname text`);
+      await c.query(`update users set nickname = 'nick-' || id`);
+      const r = await runUpkit('upgrade.ts', ['--json', '--yes'], { env: env() });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().findings).toContainEqual(expect.objectContaining({ severity: 'warning', code: 'schema.extra_column', message: expect.stringContaining('nickname') }));
+      const { rows } = await c.query(`select count(*)::int as n from users where nickname = 'nick-' || id`);
+      expect(rows[0].n).toBe(40);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('stops on case-duplicate emails, naming both, with no user row changed', async () => {
+    const c = await connect(db().url);
+    try {
+      await buildRelease(c, 'v1.2');
+      const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
+      await c.query(`insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`, [org]);
+      const users = (await c.query('select * from users order by id')).rows;
+      const r = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain('users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2)');
+      expect(r.stderr).toMatch(/the database now stands at v1\.2 after rbac-permissions-fix\.sql/);
+      expect(r.stderr).toMatch(/to go back: npx zx scripts\/restore\.ts \S+\.dump/);
+      expect((await c.query('select * from users order by id')).rows).toEqual(users);
+      expect((await c.query(`select status from upkit.runs`)).rows).toEqual([{ status: 'failed' }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('refuses a second run at once with exit 5, naming the holder', async () => {
+    const holder = await connect(db().url, 'upkit upgrade ops-host 4242');
+    try {
+      await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
+      const pid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid;
+      const r = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`another upkit run holds the lock on ${db().database}: pid ${pid} (upkit upgrade ops-host 4242`);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('refuses an edited applied migration and a database ahead of the code, changing nothing', async () => {
+    const c = await connect(db().url);
+    try {
+      await buildRelease(c, 'v2.2');
+      const m1 = readMigrations(DRIZZLE_DIR)[1]!;
+      await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', ['0'.repeat(64), m1.when]);
+      const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') };
+      const edited = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      expect(edited.code).toBe(3);
+      expect(edited.stderr).toContain('0001_api_keys.sql was changed after it was applied: its sha256 no longer matches drizzle\'s ledger');
+      await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', [m1.hash, m1.when]);
+      await c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ('${'f'.repeat(64)}', 4102444800000)`);
+      const ahead = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      expect(ahead.code).toBe(3);
+      expect(ahead.stderr).toContain('the database records 1 migration(s) these files do not have (created_at 4102444800000)');
+      await c.query(`delete from drizzle.__drizzle_migrations where created_at = 4102444800000`);
+      expect(await schemaFingerprint(c)).toEqual(before.fp);
+      expect(await rowSnapshot(c)).toEqual(before.rows);
+      expect(await c.query(`select to_regnamespace('upkit') as s`).then((r) => r.rows[0].s)).toBeNull();
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('applies an out-of-order journal entry that drizzle would skip', async () => {
+    const c = await connect(db().url);
+    try {
+      await buildRelease(c, 'v2.3');
+      const first = readMigrations(DRIZZLE_DIR)[0]!;
+      const dir = folderWith({ tag: '0004_late_branch', sql: 'CREATE TABLE "late_branch" ("id" integer PRIMARY KEY);', when: first.when + 1 });
+      const r = await runUpkit('upgrade.ts', ['--json', '--yes', '--drizzle-dir', dir], { env: env() });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('0004_late_branch is older than the newest applied migration and was never applied');
+      expect((await c.query(`select to_regclass('public.late_branch') is not null as ok`)).rows[0].ok).toBe(true);
+      const ledger = (await c.query('select hash, created_at from drizzle.__drizzle_migrations order by id')).rows;
+      expect(ledger).toHaveLength(5);
+      await migrate(drizzle(c), { migrationsFolder: dir });
+      expect((await c.query('select hash, created_at from drizzle.__drizzle_migrations order by id')).rows).toEqual(ledger);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('refuses destructive SQL without --allow-destructive, changing nothing, and applies it with', async () => {
+    const c = await connect(db().url);
+    try {
+      await buildRelease(c, 'v2.3');
+      const last = readMigrations(DRIZZLE_DIR)[3]!;
+      const dir = folderWith({ tag: '0004_drop_name', sql: 'ALTER TABLE "users" DROP COLUMN "name";', when: last.when + 1000 });
+      const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
+      const refused = await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', dir], { env: env() });
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain('1 destructive statement(s) pending: 0004_drop_name.sql:1 drops column users.name');
+      expect(refused.stderr).toContain('run again with --allow-destructive');
+      expect(await schemaFingerprint(c)).toEqual(before.fp);
+      expect(await rowSnapshot(c)).toEqual(before.rows);
+      const allowed = await runUpkit('upgrade.ts', ['--json', '--yes', '--allow-destructive', '--drizzle-dir', dir], { env: env() });
+      expect(allowed.json().backup).not.toBeNull();
+      expect((await c.query(`select count(*)::int as n from information_schema.columns where table_name = 'users' and column_name = 'name'`)).rows[0].n).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('gives way to a lock the application holds, retries, and gives up naming the blocker; application queries never wait longer than the lock timeout', async () => {
+    const c = await connect(db().url);
+    const blocker = await connect(db().url, 'pulse-api report');
+    const app = await connect(db().url, 'pulse-api');
+    try {
+      await buildRelease(c, 'v2.2');
+      await blocker.query('begin');
+      await blocker.query('select count(*) from aws_integrations');
+      const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
+      let worst = 0;
+      let running = true;
+      const loop = (async () => {
+        while (running) {
+          const t0 = performance.now();
+          await app.query('select count(*) from aws_integrations');
+          worst = Math.max(worst, performance.now() - t0);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const r = await runUpkit('upgrade.ts', ['--yes'], { env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' } });
+      running = false;
+      await loop;
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/lock busy \(pid \d+ \(pulse-api report\) holds AccessShareLock on aws_integrations/);
+      expect(r.stderr).toContain(`could not get its locks within 150 ms after 4 attempts; pid ${blockerPid} (pulse-api report) holds AccessShareLock on aws_integrations`);
+      expect(r.stderr).toContain(`SELECT pg_cancel_backend(${blockerPid});`);
+      expect(worst).toBeLessThan(150 + 100);
+      expect((await c.query(`select count(*)::int as n from pg_type where typname = 'integration_status'`)).rows[0].n).toBe(0);
+    } finally {
+      await blocker.query('rollback').catch(() => {});
+      await Promise.all([c.end(), blocker.end(), app.end()]);
+    }
+  });
+});
+
+describe('upgrade --rehearse', () => {
+  const db = useFreshDatabase();
+
+  async function databases(c: pg.Client): Promise<string[]> {
+    return (await c.query(`select datname from pg_database where datname like $1 order by 1`, [`${db().database}_rehearsal%`])).rows.map((r) => r.datname);
+  }
+
+  it('runs the plan on a restored copy first, then on the real database, leaving no copy behind', async () => {
+    const c = await connect(db().url);
+    try {
+      await buildRelease(c, 'v1.2');
+      const r = await runUpkit('upgrade.ts', ['--yes', '--json', '--rehearse'], { env: { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().findings).toContainEqual(expect.objectContaining({ code: 'rehearse.ok' }));
+      expect(r.stderr).toMatch(/rehearsal: drizzle: 0003_integration_status_enum/);
+      expect(await databases(c)).toEqual([]);
+      expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(4);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('stops before touching the real database when the rehearsal fails', async () => {
+    const c = await connect(db().url);
+    try {
+      await buildRelease(c, 'v1.2');
+      const org = (await c.query(`select id from organizations where slug = 'org-1'`)).rows[0].id;
+      await c.query(`insert into users (organization_id, email, password_hash) values ($1, 'Bob@x.example', 'a'), ($1, 'bob@x.example', 'b')`, [org]);
+      const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
+      const r = await runUpkit('upgrade.ts', ['--yes', '--rehearse'], { env: { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) } });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain('the rehearsal on a restored copy failed, so the real database was not touched');
+      expect(r.stderr).toContain('Bob@x.example (organization org-1) and bob@x.example (organization org-1)');
+      expect(await schemaFingerprint(c)).toEqual(before.fp);
+      expect(await rowSnapshot(c)).toEqual(before.rows);
+      expect(await databases(c)).toEqual([]);
+    } finally {
+      await c.end();
+    }
+  });
+});
