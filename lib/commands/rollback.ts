@@ -1,0 +1,70 @@
+// Going back after an upgrade: by default, restore the backup the last run took (in place,
+// through restore, so the database as it is now is kept beside it); with --down, run the
+// down migration of the newest applied drizzle entry when one exists (drizzle/down/<tag>.sql)
+// and remove that entry from drizzle's ledger, in one transaction.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { loadContent } from '../content.ts';
+import { connect, withAdvisoryLock, withClient, withTransaction } from '../db.ts';
+import { EXIT, UpkitError, usageError } from '../errors.ts';
+import { ensureLedger, finishRun, readDrizzleLedger, readRuns, startRun } from '../ledger.ts';
+import { restoreCommand } from './restore.ts';
+
+export const rollbackCommand: CommandSpec = {
+  name: 'rollback',
+  invocation: 'npx zx scripts/rollback.ts',
+  summary: 'Restore the backup the last run took (in place; the current database is kept beside it), or with --down run the down migration of the newest entry.',
+  description: 'The backup path comes from upkit.runs. Asks for confirmation unless --yes (and refuses without a terminal and without --yes).',
+  options: {
+    ...COMMON_OPTIONS,
+    yes: { type: 'boolean', description: 'do not ask for confirmation' },
+    down: { type: 'boolean', description: 'run drizzle/down/<tag>.sql of the newest applied entry instead of restoring a backup' },
+    'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
+  },
+  overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
+  async run(ctx) {
+    const { config, values, log } = ctx;
+    if (!values.down) {
+      const runs = (await withClient(config.migrationDb, config, (c) => readRuns(c, 50), { applicationName: 'upkit rollback' })) ?? [];
+      const last = runs.find((r) => r.backupPath);
+      if (!last) throw new UpkitError({ code: 'rollback.no_backup', exit: 'refused', message: `no upkit run on ${config.migrationDb.database} recorded a backup`, hint: 'restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed' });
+      if (!existsSync(last.backupPath!)) throw new UpkitError({ code: 'rollback.backup_gone', exit: 'refused', message: `the last run's backup ${last.backupPath} is no longer on this machine`, hint: 'restore another backup: npx zx scripts/restore.ts FILE; nothing was changed' });
+      log.info(`the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`);
+      return restoreCommand.run({ ...ctx, positionals: [last.backupPath!], values: { ...values, into: undefined } });
+    }
+    const content = loadContent(config);
+    const client = await connect(config.migrationDb, config, { applicationName: 'upkit rollback' });
+    try {
+      const ledger = (await readDrizzleLedger(client)) ?? [];
+      const applied = content.migrations.filter((m) => ledger.some((r) => r.hash === m.hash));
+      const newest = applied.sort((a, b) => b.when - a.when)[0];
+      if (!newest) throw new UpkitError({ code: 'rollback.nothing', exit: 'refused', message: 'no drizzle entry is applied', hint: 'nothing to roll back' });
+      const downFile = path.join(config.drizzleDir, 'down', `${newest.tag}.sql`);
+      if (!existsSync(downFile)) {
+        throw new UpkitError({ code: 'rollback.no_down', exit: 'refused', message: `${newest.tag} has no down migration (${downFile})`, hint: 'restore the backup the upgrade took instead: npx zx scripts/rollback.ts; nothing was changed' });
+      }
+      if (!values.yes) throw usageError(`rollback --down would run ${downFile} and remove ${newest.tag} from drizzle's ledger; add --yes once you are sure`);
+      return await withAdvisoryLock(config.migrationDb, config, 'rollback', async (lockClient) => {
+        const runId = randomUUID();
+        await ensureLedger(lockClient);
+        await startRun(lockClient, { id: runId, command: `rollback --down ${newest.tag}`, releaseFrom: newest.tag, releaseTo: null, toolVersion: VERSION });
+        try {
+          await withTransaction(client, async () => {
+            await client.query(readFileSync(downFile, 'utf8'));
+            await client.query('delete from drizzle.__drizzle_migrations where hash = $1', [newest.hash]);
+          });
+          await finishRun(lockClient, runId, { status: 'ok' });
+        } catch (err) {
+          await finishRun(lockClient, runId, { status: 'refused' }).catch(() => {});
+          throw new UpkitError({ code: 'rollback.down_failed', exit: 'refused', message: `${path.basename(downFile)} failed and was rolled back: ${(err as Error).message}`, hint: 'nothing was changed; restore the backup instead: npx zx scripts/rollback.ts', cause: err });
+        }
+        log.info(`ran ${downFile} and removed ${newest.tag} from drizzle's ledger`);
+        return EXIT.ok;
+      });
+    } finally {
+      await client.end().catch(() => {});
+    }
+  },
+};

@@ -1,0 +1,74 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { readMigrations } from '../../lib/drizzle/journal.ts';
+import { runUpkit } from '../support/cli.ts';
+import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { rowSnapshot } from '../support/rows.ts';
+
+async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  c.on('notice', () => {});
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('rollback', () => {
+  const db = useFreshDatabase();
+
+  it('restores the backup the last upgrade took, keeping the upgraded database beside it', async () => {
+    await withDb(db().url, (c) => buildRelease(c, 'v1.2'));
+    const before = await withDb(db().url, (c) => rowSnapshot(c));
+    const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
+    expect((await runUpkit('upgrade.ts', ['--yes'], { env })).code).toBe(0);
+    const r = await runUpkit('scripts/rollback.ts', ['--yes'], { env });
+    try {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/the last run with a backup: upgrade v1\.2 → v2\.3 \(ok, /);
+      await withDb(db().url, async (c) => {
+        expect(await rowSnapshot(c)).toEqual(before);
+        expect((await c.query(`select to_regclass('public.api_keys') as t`)).rows[0].t).toBeNull();
+      });
+    } finally {
+      await withAdminClient(async (c) => {
+        const { rows } = await c.query(`select datname from pg_database where datname like $1`, [`${db().database}_before_restore%`]);
+        expect(rows).toHaveLength(1);
+        for (const row of rows) await c.query(`drop database ${c.escapeIdentifier(row.datname)} with (force)`);
+      });
+    }
+  });
+
+  it('--down runs the newest entry\'s down migration and removes it from the ledger; without one it refuses', async () => {
+    await withDb(db().url, (c) => buildRelease(c, 'v2.3'));
+    const noDown = await runUpkit('scripts/rollback.ts', ['--down', '--yes'], { env: { DATABASE_URL: db().url } });
+    expect(noDown.code).toBe(3);
+    expect(noDown.stderr).toContain('0003_integration_status_enum has no down migration');
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'upkit-app-drizzle-'));
+    cpSync(DRIZZLE_DIR, dir, { recursive: true });
+    const journalPath = path.join(dir, 'meta', '_journal.json');
+    const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+    const last = readMigrations(DRIZZLE_DIR)[3]!;
+    journal.entries.push({ idx: 4, version: '7', when: last.when + 1000, tag: '0004_notes', breakpoints: true });
+    writeFileSync(journalPath, JSON.stringify(journal));
+    writeFileSync(path.join(dir, '0004_notes.sql'), 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);');
+    cpSync(path.join(dir, 'meta', '0003_snapshot.json'), path.join(dir, 'meta', '0004_snapshot.json'));
+    mkdirSync(path.join(dir, 'down'));
+    writeFileSync(path.join(dir, 'down', '0004_notes.sql'), 'DROP TABLE "notes";');
+    const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
+    expect((await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', dir], { env })).code).toBe(0);
+    const down = await runUpkit('scripts/rollback.ts', ['--down', '--yes', '--drizzle-dir', dir], { env });
+    expect(down.code, down.stderr).toBe(0);
+    await withDb(db().url, async (c) => {
+      expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
+      expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n).toBe(4);
+    });
+  });
+});
