@@ -5,6 +5,7 @@
 // first run that changes something.
 import { hostname } from 'node:os';
 import type { Client } from 'pg';
+import { redactDeep } from './redact.ts';
 
 type Q = Pick<Client, 'query'>;
 
@@ -133,7 +134,7 @@ export async function startRun(c: Q, run: { id: string; command: string; release
 export async function finishRun(c: Q, id: string, fields: { status: string; backupPath?: string | null; releaseTo?: string | null; report?: unknown }): Promise<void> {
   await c.query(
     `update upkit.runs set status = $2, finished_at = now(), backup_path = coalesce($3, backup_path), release_to = coalesce($4, release_to), report = $5 where id = $1`,
-    [id, fields.status, fields.backupPath ?? null, fields.releaseTo ?? null, fields.report === undefined ? null : JSON.stringify(fields.report)],
+    [id, fields.status, fields.backupPath ?? null, fields.releaseTo ?? null, fields.report === undefined ? null : JSON.stringify(redactDeep(fields.report))],
   );
 }
 

@@ -4,8 +4,7 @@
 // read the archive and name every table), hashed, described in a manifest, and only then
 // given its final name. Old backups are pruned only after that.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
@@ -21,6 +20,7 @@ import { applyRetention, archiveName, ensureBackupDir, listVerifiedBackups, PART
 import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestPathFor, type BackupManifest } from './manifest.ts';
 import { assertRoomForBackup, estimateBackupBytes, formatBytes } from './space.ts';
 import { chooseDumper, type Dumper } from './strategy.ts';
+import { sha256File } from './restoreCheck.ts';
 import { readToc, tocTables } from './toc.ts';
 
 export const COMPRESSION = 1;
@@ -62,11 +62,6 @@ export async function countRows(client: Pick<Client, 'query'>, tables: readonly 
   return out;
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 function fsyncFile(file: string): void {
   const fd = openSync(file, 'r');
