@@ -64,13 +64,3 @@ export function exitCodeFor(err: unknown): number {
 export function usageError(message: string, hint?: string, details?: readonly string[]): UpkitError {
   return new UpkitError({ code: 'usage', exit: 'usage', message, hint, details });
 }
-
-/** Raised by entry points whose engine is not part of this version of upkit yet. */
-export function notAvailable(command: string): UpkitError {
-  return new UpkitError({
-    code: 'command.unavailable',
-    exit: 'usage',
-    message: `${command} is not available in this version of upkit yet; nothing was changed`,
-    hint: 'run: npx zx scripts/preflight.ts to check this install, and see README.md for what this version provides',
-  });
-}

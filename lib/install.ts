@@ -17,7 +17,7 @@ import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { detectInstall, isPulse } from './profile.ts';
 import type { ReportBuilder } from './report.ts';
-import { runUpgrade } from './upgrade.ts';
+import { containersAndHealth, runUpgrade } from './upgrade.ts';
 
 export interface InstallOptions {
   cwd: string;
@@ -27,6 +27,7 @@ export interface InstallOptions {
   organization: string;
   drizzleDir?: string;
   waitMs: number;
+  containers: boolean;
   upkitVersion: string;
   signal?: AbortSignal;
 }
@@ -76,7 +77,8 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   const password = options.adminEmail ? await options.adminPassword?.() : undefined;
   if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
 
-  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true });
+  // Containers and health come after the admin exists, so the application starts complete.
+  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, containers: false });
   if (code !== EXIT.ok) return code;
 
   if (options.adminEmail && password) {
@@ -93,6 +95,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
       await c.end().catch(() => {});
     }
   }
+  if (options.containers) return containersAndHealth(config, log, report, isPulse(config) ? LATEST_RELEASE : undefined, options.signal);
   return EXIT.ok;
 }
 

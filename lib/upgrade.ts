@@ -21,6 +21,8 @@ import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
 import { ReportBuilder } from './report.ts';
 import { withRehearsal } from './rehearse.ts';
+import { rebuildContainers } from './compose.ts';
+import { checkHealth, healthFindings, HealthError } from './health/index.ts';
 
 export interface UpgradeOptions {
   dryRun: boolean;
@@ -28,6 +30,8 @@ export interface UpgradeOptions {
   upkitVersion: string;
   command: 'upgrade' | 'install';
   signal?: AbortSignal;
+  /** Rebuild the containers and wait for health after a clean verification (unless --no-containers). */
+  containers?: boolean;
   /** Run the whole plan on a copy restored from the backup first, and verify it there. */
   rehearse?: boolean;
   /** A fresh install: an empty database has nothing to back up. */
@@ -108,6 +112,40 @@ async function rehearse(plan: Plan, backup: BackupResult, config: Config, conten
   log.info(`rehearsal passed on a restored copy in ${formatDuration(durationMs)} (restore ${formatDuration(restoreMs)}); now the real database`);
 }
 
+/** Containers (when COMPOSE_FILE is set), then health (endpoints and migration state). Exit 6 on failure. */
+export async function containersAndHealth(config: Config, log: Logger, report: ReportBuilder, expectedRelease: string | undefined, signal?: AbortSignal): Promise<number> {
+  try {
+    if (config.composeFile) {
+      const result = await log.step('containers', async (s) => {
+        const r = await rebuildContainers(config, log, { signal });
+        s.detail(r.detail);
+        return r;
+      });
+      log.debug(`containers: ${JSON.stringify(result.services)}`);
+    }
+    if (config.healthcheckUrls.length || config.composeFile) {
+      const health = await log.step('health', async (s) => {
+        const r = await checkHealth(config, log, { expectedRelease, signal });
+        s.detail(`${config.healthcheckUrls.length} endpoint(s) healthy, database migrated`);
+        return r;
+      });
+      for (const f of healthFindings(health)) report.findings.push(f);
+    }
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof HealthError) for (const f of healthFindings(err.result)) report.findings.push(f);
+    if (isUpkitError(err) && err.exit === 'health') {
+      report.finding('error', err.code, err.message, err.hint);
+      log.error(err.message);
+      for (const d of err.details) log.info(`    ${d}`);
+      if (err.hint) log.info(`  → ${err.hint}`);
+      log.info('  the database upgrade itself is complete and verified; only the containers or their health failed');
+      return EXIT.health;
+    }
+    throw err;
+  }
+}
+
 export async function runUpgrade(config: Config, log: Logger, report: ReportBuilder, options: UpgradeOptions): Promise<number> {
   const content = loadContent(config);
   log.debug(`content: ${content.migrations.length} drizzle entries in ${config.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${config.legacyDir}` : ''}`);
@@ -186,9 +224,10 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         if (f.hint) log.info(`  → ${f.hint}`);
       }
       log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`);
-      const exit = errors ? EXIT.verification : EXIT.ok;
-      if (started) await finishRun(lockClient, runId, { status: errors ? 'failed' : 'ok', report: { applied: report.applied, findings: report.findings } });
+      let exit: number = errors ? EXIT.verification : EXIT.ok;
       if (errors) log.error(`verification found ${errors} problem(s) after the upgrade; see above (npx zx verify/index.ts shows them again)`);
+      else if (options.containers) exit = await containersAndHealth(config, log, report, plan.to ?? undefined, options.signal);
+      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings } });
       return exit;
     } catch (err) {
       const interrupted = options.signal?.aborted === true;

@@ -85,9 +85,6 @@ export const installCommand: CommandSpec = {
       rl.close();
       if (answer.trim().toLowerCase() !== 'yes') return EXIT.refused;
     }
-    if (!values['no-containers'] && process.env.COMPOSE_FILE) {
-      log.warn('COMPOSE_FILE is set, but container builds and health checks are not part of this version of upkit; run with --no-containers to silence this');
-    }
     return runInstall(log, report, {
       cwd: process.cwd(),
       envFile: values['env-file'] as string | undefined,
@@ -96,6 +93,7 @@ export const installCommand: CommandSpec = {
       organization: (values.organization as string | undefined) ?? 'Default',
       drizzleDir: values['drizzle-dir'] as string | undefined,
       waitMs: wait,
+      containers: values['no-containers'] !== true,
       upkitVersion: VERSION,
       signal,
     });

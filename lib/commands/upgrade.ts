@@ -55,9 +55,6 @@ export const upgradeCommand: CommandSpec = {
   }),
   async run({ config, values, log, report, signal }) {
     if (values['dry-run'] && values.rehearse) throw usageError('--dry-run and --rehearse do not go together: a rehearsal needs the backup a dry run does not take', 'run: npx zx upgrade.ts --rehearse (or --dry-run alone)');
-    if (config.composeFile && !values['no-containers']) {
-      log.warn('COMPOSE_FILE is set, but container rebuilds and health checks are not part of this version of upkit; the database upgrade runs alone');
-    }
     return runUpgrade(config, log, report, {
       dryRun: values['dry-run'] === true,
       allowDestructive: values['allow-destructive'] === true,
@@ -66,6 +63,7 @@ export const upgradeCommand: CommandSpec = {
       signal,
       confirm: values.yes ? undefined : confirmOnTerminal,
       rehearse: values.rehearse === true,
+      containers: values['no-containers'] !== true,
     });
   },
 };

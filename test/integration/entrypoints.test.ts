@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
 
-const LATER = ['scripts/health.ts'];
-
 describe('entry points', () => {
-  it.each([...LATER, 'upgrade.ts', 'install.ts', 'verify/index.ts', 'scripts/demo.ts', 'scripts/rollback.ts', 'scripts/preflight.ts', 'scripts/status.ts', 'scripts/backup.ts', 'scripts/restore.ts', 'scripts/mark.ts'])('%s --help prints its usage and exits 0', async (entry) => {
+  it.each(['upgrade.ts', 'install.ts', 'verify/index.ts', 'scripts/demo.ts', 'scripts/rollback.ts', 'scripts/health.ts', 'scripts/preflight.ts', 'scripts/status.ts', 'scripts/backup.ts', 'scripts/restore.ts', 'scripts/mark.ts'])('%s --help prints its usage and exits 0', async (entry) => {
     const r = await runUpkit(entry, ['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^usage: npx zx ${entry.replace('.', '\\.')}`));
     expect(r.stdout).toContain('exit codes: 0 ok');
-  });
-
-  it.each(LATER)('%s says it is not available yet, exits 2 and needs no configuration', async (entry) => {
-    const r = await runUpkit(entry, []);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`✖ npx zx ${entry} is not available in this version of upkit yet; nothing was changed`);
   });
 
   it('refuses a missing positional argument with exit 2', async () => {

@@ -34,8 +34,10 @@ describe('redaction on every output path', () => {
           ['scripts/preflight.ts', ['--json'], { ...parts, DB_NAME: '', DATABASE_SSL: 'bogus' }, 2],
           // Problems that echo a value: a password pasted into the wrong key, a URL with credentials.
           ['scripts/preflight.ts', ['--json'], { ...parts, DATABASE_SSL: SENTINEL, HEALTHCHECK_URLS: `ftp://admin:${encodeURIComponent(SENTINEL)}@app/health` }, 2],
-          ['upgrade.ts', ['--json'], { DATABASE_URL: url(db().database) }, 2],
-          ['verify/index.ts', ['--markdown'], { DATABASE_URL: url(db().database) }, 2],
+          ['upgrade.ts', ['--json', '--yes'], { DATABASE_URL: url(db().database), BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) }, 0],
+          ['verify/index.ts', ['--markdown'], { DATABASE_URL: url(db().database) }, 0],
+          ['scripts/status.ts', ['--json'], { DATABASE_URL: url(db().database) }, 0],
+          ['scripts/backup.ts', ['--json', '--backup-dir', mkdtempSync(path.join(tmpdir(), 'upkit-bk-'))], { DATABASE_URL: url(db().database) }, 0],
         ];
         for (const [entry, args, env, code] of cases) {
           const r = await runUpkit(entry, args, { env });
@@ -44,7 +46,7 @@ describe('redaction on every output path', () => {
         }
         return all;
       });
-      expect(result).toHaveLength(9);
+      expect(result).toHaveLength(11);
       for (const [name, code, pending] of runs) {
         const r = await pending;
         expect(r.code, `${name}: ${r.stderr}`).toBe(code);
@@ -59,6 +61,8 @@ describe('redaction on every output path', () => {
       expect(seen.length).toBeGreaterThan(0);
       for (const line of commandLines) for (const form of FORMS) expect(line).not.toContain(form);
     } finally {
+      // The upgrade made objects owned by the role: they go with the database, the role after them.
+      await withAdminClient((c) => c.query(`drop owned by ${role}`), db().database).catch(() => {});
       await withAdminClient((c) => c.query(`drop role if exists ${role}`));
     }
   });
