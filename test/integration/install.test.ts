@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../lib/install/admin.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
-import { serverInfo, useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -20,16 +19,7 @@ function urlFor(database: string, user?: string, password?: string): string {
   return u.toString();
 }
 
-async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  c.on('notice', () => {});
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const withDb = withClientAt;
 
 const dir = () => mkdtempSync(path.join(tmpdir(), 'upkit-install-'));
 

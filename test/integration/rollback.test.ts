@@ -1,24 +1,14 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
-async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  c.on('notice', () => {});
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const withDb = withClientAt;
 
 describe('rollback', () => {
   const db = useFreshDatabase();

@@ -8,16 +8,11 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
-import { freshDatabase, useFreshDatabase } from '../support/database.ts';
+import { freshDatabase, useFreshDatabase, connectTo } from '../support/database.ts';
 import { buildRelease, type FixtureRelease } from '../support/releases.ts';
 import { flattenFlags, legacyTransforms, lostOrChanged, rowSnapshot, type Transform } from '../support/rows.ts';
 
-async function connect(url: string, name = 'upkit test'): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, application_name: name });
-  await c.connect();
-  c.on('notice', () => {});
-  return c;
-}
+const connect = connectTo;
 
 const transforms: Transform = (table, row) => {
   const r = legacyTransforms(table, row);

@@ -12,16 +12,11 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase } from '../support/database.ts';
+import { useFreshDatabase, connectTo } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
-async function connect(url: string, name = 'upkit test'): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, application_name: name });
-  await c.connect();
-  c.on('notice', () => {});
-  return c;
-}
+const connect = connectTo;
 
 /** A copy of Pulse's drizzle folder with one more migration appended to the journal. */
 function folderWith(extra: { tag: string; sql: string; when: number }): string {

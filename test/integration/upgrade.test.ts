@@ -10,16 +10,11 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
-import { freshDatabase, useFreshDatabase } from '../support/database.ts';
+import { freshDatabase, useFreshDatabase, connectTo } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR, FIXTURE_RELEASES, type FixtureRelease } from '../support/releases.ts';
 import { flattenFlags, legacyTransforms, lostOrChanged, rowSnapshot, type Transform } from '../support/rows.ts';
 
-async function connect(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  c.on('notice', () => {});
-  return c;
-}
+const connect = connectTo;
 
 let freshFingerprint: string[] | undefined;
 /** The schema of a fresh install at the latest release. */

@@ -121,3 +121,21 @@ export function useFreshDatabase(): () => TestDatabase {
     return current;
   };
 }
+
+/** A session on any database URL (notices silenced), ended afterwards. */
+export async function withClientAt<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connectTo(url);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** An open session on a database URL, notices silenced; the caller ends it. */
+export async function connectTo(url: string, applicationName = 'upkit test'): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName });
+  await client.connect();
+  client.on('notice', () => {});
+  return client;
+}
