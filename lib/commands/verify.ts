@@ -1,0 +1,33 @@
+// `npx zx verify/index.ts`: read-only verification of an install for support staff. The
+// engine is verify/ (verifyDatabase for callers with a client, runVerification for this).
+import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { EXIT, usageError } from '../errors.ts';
+import { renderHuman, renderMarkdown } from '../../verify/render.ts';
+import { runVerification } from '../../verify/run.ts';
+
+export const verifyCommand: CommandSpec = {
+  name: 'verify',
+  invocation: 'npx zx verify/index.ts',
+  summary: 'Read-only checks of an install: schema against the drizzle snapshot, ledgers against the files, feature flags and permissions, endpoints and containers.',
+  description: [
+    'Changes nothing: every query runs in one read-only transaction, and a role that may only read is enough.',
+    'Exit 0 when nothing is wrong (warnings and notes allowed), 4 when a check found an error, 2 for a usage or',
+    'configuration problem, 3 when the database cannot be reached.',
+  ].join('\n'),
+  options: {
+    ...COMMON_OPTIONS,
+    markdown: { type: 'boolean', description: 'print a block to paste into a ticket (versions and findings; secrets redacted)' },
+    'drizzle-dir': { type: 'string', valueName: 'PATH', description: "verify against another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse seed or release checks" },
+  },
+  readOnly: true,
+  overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
+  async run({ config, log, report, values, json, out }) {
+    const markdown = values.markdown === true;
+    if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
+    const result = await runVerification(config, log, report, { versions: markdown });
+    const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
+    log.debug(`output:\n${text}`);
+    out(text);
+    return result.hasErrors ? EXIT.verification : EXIT.ok;
+  },
+};

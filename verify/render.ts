@@ -1,0 +1,95 @@
+// What a person reads: findings grouped by area, one line each with its hint, and a summary
+// line; or a Markdown block to paste into a ticket. Pure; the caller redacts on output
+// (and redacts again here, since a ticket is the place a secret must never reach).
+import { redact } from '../lib/redact.ts';
+import type { Severity } from '../lib/report.ts';
+import { AREAS, type Area, type VerifyFinding } from './model.ts';
+
+export interface AreaSummary {
+  area: Area;
+  /** Milliseconds; undefined when the area was not checked. */
+  ms?: number;
+  /** Why it was not checked, when it was not. */
+  skipped?: string;
+}
+
+export interface Versions {
+  upkit: string;
+  node: string;
+  server: string | null;
+  release: string | null;
+  latest: string | null;
+  pgDump: string | null;
+  database: string | null;
+  snapshot: string | null;
+}
+
+const SYMBOL: Record<Severity, string> = { error: '✖', warning: '⚠', info: 'ℹ' };
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function counts(findings: readonly VerifyFinding[]): Record<Severity, number> {
+  const c: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) c[f.severity]++;
+  return c;
+}
+
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+export function summaryLine(findings: readonly VerifyFinding[], areas: readonly AreaSummary[]): string {
+  const c = counts(findings);
+  const times = areas.map((a) => `${a.area} ${a.ms === undefined ? 'not checked' : formatSeconds(a.ms)}`).join(', ');
+  return `verify: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} (${times})`;
+}
+
+function areaHeader(a: AreaSummary, findings: readonly VerifyFinding[]): string {
+  const c = counts(findings);
+  const state = a.skipped !== undefined ? `not checked: ${a.skipped}` : c.error ? plural(c.error, 'error') : c.warning ? plural(c.warning, 'warning') : 'ok';
+  return `${a.area}: ${state}`;
+}
+
+export function renderHuman(findings: readonly VerifyFinding[], areas: readonly AreaSummary[]): string {
+  const lines: string[] = [];
+  for (const a of areas) {
+    const mine = findings.filter((f) => f.area === a.area);
+    lines.push(areaHeader(a, mine));
+    for (const f of mine) lines.push(`  ${SYMBOL[f.severity]} ${f.code}  ${f.message}${f.hint ? `  → ${f.hint}` : ''}`);
+  }
+  lines.push(summaryLine(findings, areas));
+  return redact(lines.join('\n'));
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
+
+export function renderMarkdown(findings: readonly VerifyFinding[], areas: readonly AreaSummary[], v: Versions, checkedAt: Date): string {
+  const c = counts(findings);
+  const lines = [
+    `### upkit verify: ${c.error ? plural(c.error, 'error') : 'no errors'}, ${plural(c.warning, 'warning')}`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| upkit | ${cell(v.upkit)} |`,
+    `| release | ${cell(v.release ?? 'none detected')}${v.latest ? ` (latest ${cell(v.latest)})` : ''} |`,
+    `| compared with | ${cell(v.snapshot ?? 'n/a')} |`,
+    `| PostgreSQL server | ${cell(v.server ?? 'unknown')} |`,
+    `| pg_dump | ${cell(v.pgDump ?? 'none found')} |`,
+    `| Node.js | ${cell(v.node)} |`,
+    `| database | ${cell(v.database ?? 'unknown')} |`,
+    `| checked at | ${checkedAt.toISOString()} |`,
+  ];
+  for (const a of areas) {
+    const mine = findings.filter((f) => f.area === a.area);
+    lines.push('', `#### ${areaHeader(a, mine)}${a.ms !== undefined ? ` (${formatSeconds(a.ms)})` : ''}`);
+    if (mine.length) lines.push('');
+    for (const f of mine) lines.push(`- ${SYMBOL[f.severity]} ${code(f.code)} ${f.message}${f.hint ? `  \n  → ${code(f.hint)}` : ''}`);
+  }
+  lines.push('', summaryLine(findings, areas));
+  return redact(lines.join('\n'));
+}
+
+export function areaSummaries(timings: Partial<Record<Area, number>>, skipped: Partial<Record<Area, string>>): AreaSummary[] {
+  return AREAS.map((area) => (skipped[area] !== undefined ? { area, skipped: skipped[area] } : { area, ...(timings[area] !== undefined ? { ms: timings[area] } : {}) }));
+}

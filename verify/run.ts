@@ -1,0 +1,157 @@
+// runVerification(): the verify command's engine. One connection, one `BEGIN TRANSACTION
+// READ ONLY` holding every query (so nothing can be written, by construction, and every
+// check sees the same moment), each area a timed step; endpoints and containers are checked
+// meanwhile, concurrently, since they do not touch the database.
+import type { Client } from 'pg';
+import { VERSION } from '../lib/cli.ts';
+import { describeTarget, type Config } from '../lib/config.ts';
+import { withClient, withTransaction } from '../lib/db.ts';
+import { isUpkitError, UpkitError } from '../lib/errors.ts';
+import type { Logger, StepControl } from '../lib/log.ts';
+import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
+import { registerSecret } from '../lib/redact.ts';
+import type { ReportBuilder } from '../lib/report.ts';
+import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type LedgerResult, type VerifyFiles } from './engine.ts';
+import type { Area, VerifyFinding } from './model.ts';
+import { contentFor } from './profile.ts';
+import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
+import { checkRuntime } from './runtime.ts';
+
+export interface RunOptions {
+  /** Collect what the Markdown block shows (pg_dump found); costs a few process starts. */
+  versions?: boolean;
+  snapshotEntry?: number | string;
+}
+
+export interface VerificationRun {
+  findings: VerifyFinding[];
+  areas: AreaSummary[];
+  versions: Versions;
+  hasErrors: boolean;
+}
+
+class AreaHadErrors extends Error {}
+
+/** Runs fn as a step whose status follows its findings: errors fail it, warnings mark it. */
+async function areaStep<T>(log: Logger, name: Area, timings: Partial<Record<Area, number>>, fn: (s: StepControl) => Promise<{ value: T; findings: VerifyFinding[]; detail: string }>): Promise<T> {
+  let value: T | undefined;
+  const started = performance.now();
+  try {
+    await log.step(name, async (s) => {
+      const r = await fn(s);
+      value = r.value;
+      const c = counts(r.findings);
+      const tally = [c.error && `${c.error} error${c.error === 1 ? '' : 's'}`, c.warning && `${c.warning} warning${c.warning === 1 ? '' : 's'}`].filter(Boolean).join(', ');
+      const detail = `${r.detail}${tally ? `: ${tally}` : ''}`;
+      if (c.error) {
+        s.detail(detail);
+        throw new AreaHadErrors(detail);
+      }
+      if (c.warning) s.warn(detail);
+      else s.detail(detail);
+    });
+  } catch (err) {
+    if (!(err instanceof AreaHadErrors)) throw err;
+  } finally {
+    timings[name] = performance.now() - started;
+  }
+  return value as T;
+}
+
+/** Passwords inside HEALTHCHECK_URLS are secrets too, before anything is printed. */
+export function registerUrlSecrets(urls: readonly string[]): void {
+  for (const raw of urls) {
+    try {
+      const u = new URL(raw);
+      registerSecret(u.password);
+      registerSecret(decodeURIComponent(u.password));
+    } catch {
+      // not a URL: configuration already refused it
+    }
+  }
+}
+
+function readFailure(err: unknown): unknown {
+  if (isUpkitError(err)) return err;
+  const e = err as { message?: string; code?: string };
+  return new UpkitError({
+    code: 'verify.read',
+    exit: 'refused',
+    message: `verification could not read the database: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}; nothing was changed`,
+    hint: 'run: npx zx scripts/preflight.ts to check the connection and privileges, then run verify again',
+    cause: err,
+  });
+}
+
+async function checkDatabase(client: Client, files: VerifyFiles, profile: ReturnType<typeof contentFor>['profile'], log: Logger, timings: Partial<Record<Area, number>>) {
+  // A lock held by a migration must not make verify hang; a statement that runs long is a bug.
+  await client.query(`set local statement_timeout = '30s'; set local lock_timeout = '5s'`);
+  const state = await readState(client, files, { profile });
+  const schema = await areaStep(log, 'schema', timings, async () => {
+    const findings = await checkSchemaArea(files, state);
+    return { value: findings, findings, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}` };
+  });
+  const ledger: LedgerResult = await areaStep(log, 'ledgers', timings, async () => {
+    const r = await checkLedgerArea(client, files, state, { profile });
+    const pending = r.pending.length ? `, ${r.pending.length} pending` : '';
+    return { value: r, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${files.entry.idx + 1} migrations applied${pending}` };
+  });
+  let seed: VerifyFinding[] = [];
+  if (profile) {
+    seed = await areaStep(log, 'seed data', timings, async () => {
+      const r = await checkSeedArea(client, state, profile);
+      const detail = r.seed ? `${r.seed.organizations} organizations, ${r.seed.permissions} permissions` : 'not checked';
+      return { value: r.findings, findings: r.findings, detail };
+    });
+  }
+  return { state, findings: [...schemaHints(files, state, schema, ledger), ...ledger.findings, ...seed], release: ledger.release };
+}
+
+export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions = {}): Promise<VerificationRun> {
+  registerUrlSecrets(config.healthcheckUrls);
+  const { profile, legacyDir } = contentFor(config);
+  const files = loadVerifyFiles({ drizzleDir: config.drizzleDir, legacyDir, profile, snapshotEntry: options.snapshotEntry });
+  const runtimeStarted = performance.now();
+  const runtime = checkRuntime(config).then((r) => ({ ...r, ms: performance.now() - runtimeStarted }));
+  const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);
+  const timings: Partial<Record<Area, number>> = {};
+  const skipped: Partial<Record<Area, string>> = {};
+  if (!profile) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
+
+  const db = await withClient(
+    config.migrationDb,
+    config,
+    (client) => withTransaction(client, () => checkDatabase(client, files, profile, log, timings), { readOnly: true }).catch((err: unknown) => Promise.reject(readFailure(err))),
+    { applicationName: 'upkit verify' },
+  );
+
+  const rt = await areaStep(log, 'runtime', timings, async (s) => {
+    const r = await runtime;
+    const passed = r.findings.filter((f) => f.severity === 'info' && f.code !== 'runtime.not_configured').length;
+    if (!r.checked) s.skip('HEALTHCHECK_URLS and COMPOSE_FILE are not set');
+    return { value: r, findings: r.findings, detail: r.checked ? `${passed} check${passed === 1 ? '' : 's'} passed` : 'HEALTHCHECK_URLS and COMPOSE_FILE are not set' };
+  });
+  if (rt.checked) timings.runtime = rt.ms;
+  else {
+    delete timings.runtime;
+    skipped.runtime = 'HEALTHCHECK_URLS and COMPOSE_FILE are not set';
+  }
+
+  const findings = [...db.findings, ...rt.findings];
+  for (const f of findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
+  report.release = { from: db.release.detected, to: db.release.expected };
+
+  const server = db.state.server;
+  const pgDump = chooseForServer(await pgDumps, Math.floor(server.versionNum / 10000));
+  const versions: Versions = {
+    upkit: VERSION,
+    node: process.version,
+    server: server.version,
+    release: db.release.detected,
+    latest: db.release.expected,
+    pgDump: pgDump ? `${pgDump.version} at ${pgDump.path} (found via ${pgDump.foundVia})` : options.versions ? `none found that can dump PostgreSQL ${server.version}` : null,
+    database: describeTarget(config.migrationDb),
+    snapshot: `${files.entry.tag} (${files.snapshotFile})`,
+  };
+  return { findings, areas: areaSummaries(timings, skipped), versions, hasErrors: findings.some((f) => f.severity === 'error') };
+}
