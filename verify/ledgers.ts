@@ -123,6 +123,8 @@ export function compareLegacyLedger(manifest: LegacyManifest, rows: readonly Leg
   const out: VerifyFinding[] = [];
   const files = new Map([...manifest.files, ...(manifest.comprehensive ? [manifest.comprehensive] : [])].map((f) => [f.file, f]));
   for (const r of rows) {
+    // A baseline row records a drizzle entry (not a legacy file); drizzle's ledger check covers it.
+    if (r.method === 'baseline') continue;
     const f = files.get(r.file);
     const at = r.appliedAt ? ` on ${r.appliedAt.toISOString()}` : '';
     if (!f) {
@@ -143,8 +145,8 @@ export function compareLegacyLedger(manifest: LegacyManifest, rows: readonly Leg
       );
     }
   }
-  const recorded = new Set(rows.map((r) => r.file));
+  const recorded = new Set(rows.filter((r) => r.method !== 'baseline').map((r) => r.file));
   const count = manifest.files.filter((f) => recorded.has(f.file)).length;
-  out.push(finding('ledgers', 'info', 'ledger.legacy', `upkit.legacy_migrations records ${count} of ${manifest.files.length} legacy files${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (${rows.length} rows)`));
+  out.push(finding('ledgers', 'info', 'ledger.legacy', `upkit.legacy_migrations records ${count} of ${manifest.files.length} legacy files${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (${rows.length} rows${rows.some((r) => r.method === 'baseline') ? ', one of them the baseline of drizzle\'s first entry' : ''})`));
   return out;
 }

@@ -57,6 +57,8 @@ describe('upgrade from every release', () => {
       const report = r.json();
       expect(report.release).toEqual({ from: release === 'empty' ? null : release, to: 'v2.3' });
       expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+      // A clean install is clean: no warning either (a baseline row once showed as an unknown legacy file).
+      expect(report.findings.filter((f) => f.severity === 'warning')).toEqual([]);
       if (release === 'v2.3') expect(report.backup).toBeNull();
       else expect(report.backup?.path).toContain(backupDir);
 

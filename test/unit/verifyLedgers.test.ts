@@ -88,6 +88,16 @@ describe('legacy ledger against legacy-sql/', () => {
     ]);
   });
 
+  it('leaves the baseline row of drizzle\'s first entry to the drizzle ledger check', () => {
+    const rows = [
+      { file: 'upgrade.sql', checksum: 'a'.repeat(64), appliedAt: at, method: 'comprehensive' },
+      { file: '0000_init', checksum: 'f'.repeat(64), appliedAt: at, method: 'baseline' },
+    ];
+    expect(compareLegacyLedger(manifest, rows).map((f) => [f.severity, f.code, f.message])).toEqual([
+      ['info', 'ledger.legacy', "upkit.legacy_migrations records 1 of 2 legacy files (2 rows, one of them the baseline of drizzle's first entry)"],
+    ]);
+  });
+
   it('accepts rows the comprehensive file wrote with its own checksum', () => {
     const rows = manifest.files.map((f) => ({ file: f.file, checksum: 'c'.repeat(64), appliedAt: at, method: 'comprehensive' }));
     expect(compareLegacyLedger(manifest, rows).map((f) => f.code)).toEqual(['ledger.legacy']);
