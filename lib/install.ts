@@ -18,6 +18,8 @@ import type { Logger } from './log.ts';
 import { detectInstall, isPulse } from './profile.ts';
 import type { ReportBuilder } from './report.ts';
 import { containersAndHealth, runUpgrade } from './upgrade.ts';
+import { runPreflight } from './preflight.ts';
+import { hostChecks } from './install/hostChecks.ts';
 
 export interface InstallOptions {
   cwd: string;
@@ -74,6 +76,23 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
     s.detail((await ensureDatabase(target, config)) ? 'created' : 'exists');
   });
   await assertFresh(config, log);
+  // The same readiness checks as preflight, plus the host's when containers will be started.
+  const ready = await runPreflight(config, log, report);
+  if (options.containers && config.composeFile) {
+    await log.step('host', async (s) => {
+      const findings = await hostChecks(config.composeFile!);
+      for (const f of findings) {
+        report.findings.push(f);
+        if (f.severity !== 'info') (f.severity === 'error' ? log.error : log.warn)(`${f.message}${f.hint ? `\n  → ${f.hint}` : ''}`);
+      }
+      const errors = findings.filter((f) => f.severity === 'error');
+      if (errors.length) throw new UpkitError({ code: 'install.host', exit: 'refused', message: `${errors.length} host check(s) failed; nothing was installed`, hint: errors[0]!.hint ?? undefined });
+      s.detail(findings.find((f) => f.code === 'install.docker')?.message ?? 'ok');
+    });
+  }
+  if (!ready.ok) {
+    throw new UpkitError({ code: 'install.preflight', exit: 'refused', message: 'preflight refused the install; nothing was installed', hint: report.findings.find((f) => f.severity === 'error')?.hint ?? 'run: npx zx scripts/preflight.ts' });
+  }
   const password = options.adminEmail ? await options.adminPassword?.() : undefined;
   if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
 
