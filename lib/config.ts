@@ -33,6 +33,10 @@ export interface Config {
   lockTimeoutMs: number;
   /** How often a migration that hit lock_timeout is tried again (waits double from 250 ms). */
   lockRetries: number;
+  /** How long health checks wait for endpoints and the migration state (ms). */
+  healthTimeoutMs: number;
+  /** How long containers may take to be running and healthy after `up` (ms). */
+  composeTimeoutMs: number;
   backupDir: string;
   backupKeep: number;
   composeFile: string | undefined;
@@ -73,6 +77,8 @@ export const DEFAULTS = {
   migrationTimeoutMs: 3_600_000,
   backupKeep: 5,
   lockRetries: 6,
+  healthTimeoutMs: 120_000,
+  composeTimeoutMs: 300_000,
   dbService: 'db',
 } as const;
 
@@ -164,9 +170,11 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   }
   let parsed: ReturnType<typeof parseConnectionString>;
   try {
+    // WHATWG URL parsing rejects what the parser below would misread (an unencoded # or /).
     new URL(value);
-    // WHATWG URL parsing would reject these silently or misread the host; say why instead.
-    parsed = parseConnectionString(value);
+    // SSL is decided from DATABASE_SSL or sslmode by upkit itself (below); left in, sslmode
+    // only makes the parser print a notice about its own future semantics.
+    parsed = parseConnectionString(value.replace(/([?&])sslmode=[^&]*(&|$)/i, (_m, lead: string, tail: string) => (tail ? lead : '')));
   } catch (err) {
     const why = err instanceof URIError ? 'holds a % that is not followed by two hex digits' : 'cannot be parsed';
     problems.add(key, `${why} (${URL_HINT})`);
@@ -271,6 +279,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true });
   const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
   const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true });
+  const healthTimeoutMs = positiveInt(env, 'HEALTH_TIMEOUT', DEFAULTS.healthTimeoutMs, problems);
+  const composeTimeoutMs = positiveInt(env, 'COMPOSE_TIMEOUT', DEFAULTS.composeTimeoutMs, problems);
   const backupKeep = positiveInt(env, 'BACKUP_KEEP', DEFAULTS.backupKeep, problems);
 
   const composeRaw = env.COMPOSE_FILE?.trim();
@@ -299,6 +309,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     migrationTimeoutMs,
     lockTimeoutMs,
     lockRetries,
+    healthTimeoutMs,
+    composeTimeoutMs,
     backupDir: path.resolve(cwd, o.backupDir ?? (env.BACKUP_DIR?.trim() || 'backups')),
     backupKeep,
     composeFile,

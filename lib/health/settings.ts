@@ -1,7 +1,7 @@
-// HEALTH_TIMEOUT and COMPOSE_TIMEOUT (milliseconds, like every *_TIMEOUT key). lib/config.ts
-// does not know them yet, so they are read here the way it reads its own keys: the
-// environment first, then the `.env` file configuration loading used (dotenv's order).
-// Until they move into Config, a bad value is reported when the step that needs it starts.
+// HEALTH_TIMEOUT and COMPOSE_TIMEOUT (milliseconds, like every *_TIMEOUT key). A loaded
+// Config has them validated with every other key; callers holding only part of a Config
+// (tests, tools) get them read here the same way: the environment first, then the `.env`
+// file configuration loading used (dotenv's order).
 import { readFileSync } from 'node:fs';
 import dotenv from 'dotenv';
 import type { Config } from '../config.ts';
@@ -10,7 +10,7 @@ import { UpkitError } from '../errors.ts';
 export const HEALTH_TIMEOUT_DEFAULT_MS = 120_000;
 export const COMPOSE_TIMEOUT_DEFAULT_MS = 300_000;
 
-export type SettingsSource = Pick<Config, 'envFile'>;
+export type SettingsSource = Pick<Config, 'envFile'> & Partial<Pick<Config, 'healthTimeoutMs' | 'composeTimeoutMs'>>;
 
 const fileCache = new Map<string, Record<string, string>>();
 
@@ -52,9 +52,11 @@ export function parseTimeout(key: string, raw: string | undefined, fallback: num
 }
 
 export function healthTimeoutMs(config: SettingsSource | undefined, env?: NodeJS.ProcessEnv): number {
+  if (config?.healthTimeoutMs !== undefined && env === undefined) return config.healthTimeoutMs;
   return parseTimeout('HEALTH_TIMEOUT', readSetting(config, 'HEALTH_TIMEOUT', env), HEALTH_TIMEOUT_DEFAULT_MS);
 }
 
 export function composeTimeoutMs(config: SettingsSource | undefined, env?: NodeJS.ProcessEnv): number {
+  if (config?.composeTimeoutMs !== undefined && env === undefined) return config.composeTimeoutMs;
   return parseTimeout('COMPOSE_TIMEOUT', readSetting(config, 'COMPOSE_TIMEOUT', env), COMPOSE_TIMEOUT_DEFAULT_MS);
 }

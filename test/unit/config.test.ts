@@ -66,6 +66,14 @@ describe('loadConfig', () => {
     expect(found.join('\n')).not.toContain('hunter22');
   });
 
+  it('validates the container and health timeouts with the other keys', () => {
+    expect(problems(() => load({ DATABASE_URL: 'postgres://u:pw12@h/db', HEALTH_TIMEOUT: 'soon', COMPOSE_TIMEOUT: '0' }))).toEqual([
+      'HEALTH_TIMEOUT: must be a whole number above 0 of milliseconds, got "soon"',
+      'COMPOSE_TIMEOUT: must be a whole number above 0 of milliseconds, got "0"',
+    ]);
+    expect(load({ DATABASE_URL: 'postgres://u:pw12@h/db', HEALTH_TIMEOUT: '3000' })).toMatchObject({ healthTimeoutMs: 3000, composeTimeoutMs: 300_000 });
+  });
+
   it('asks for DATABASE_URL or the DB_* keys when nothing is set', () => {
     expect(problems(() => load({}))).toEqual([
       'DB_HOST: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
