@@ -3,37 +3,19 @@
 // Unconfigured is "not checked", said as such, never a silent pass.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { composeArgs, detectCompose, type ComposeCli } from '../lib/compose.ts';
-import { registerSecret } from '../lib/redact.ts';
+import { composeArgs, detectCompose, parsePs, type ComposeCli, type ComposeContainer as ParsedContainer } from '../lib/compose.ts';
+import { displayUrl, endpoint } from '../lib/health/probe.ts';
 import { finding, type VerifyFinding } from './model.ts';
 
 const run = promisify(execFile);
 export const ENDPOINT_TIMEOUT_MS = 5000;
 
-/** A URL as shown: no credentials, no query string (either may hold a token). */
-export function displayUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
-  } catch {
-    return '(invalid URL)';
-  }
-}
+// Showing a URL without its secrets, and turning its credentials into Basic authentication,
+// are the health checks' own (lib/health/probe.ts); verification uses the same code.
+export { displayUrl };
 
 export async function checkEndpoint(raw: string, timeoutMs = ENDPOINT_TIMEOUT_MS): Promise<VerifyFinding> {
-  const shown = displayUrl(raw);
-  const url = new URL(raw);
-  const headers: Record<string, string> = {};
-  // fetch() refuses URLs with credentials; send them as Basic authentication instead.
-  if (url.username || url.password) {
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    registerSecret(password);
-    registerSecret(url.password);
-    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-    url.username = '';
-    url.password = '';
-  }
+  const { shown, url, headers } = endpoint(raw);
   const started = performance.now();
   try {
     const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
@@ -49,31 +31,12 @@ export async function checkEndpoint(raw: string, timeoutMs = ENDPOINT_TIMEOUT_MS
   }
 }
 
-export interface ComposeContainer {
-  service: string;
-  name: string;
-  state: string;
-  health: string;
-  exitCode: number | null;
-  status: string;
-}
+/** What verification reads of a container (the compose layer reads more). */
+export type ComposeContainer = Pick<ParsedContainer, 'service' | 'name' | 'state' | 'health' | 'exitCode' | 'status'>;
 
-/** `ps --format json` prints a JSON array (Compose 2.0–2.20) or one object per line (2.21+). */
+/** `ps --format json`, in both shapes Compose prints, parsed by the compose layer's parser. */
 export function parseComposePs(stdout: string): ComposeContainer[] {
-  const text = stdout.trim();
-  if (!text) return [];
-  const items: unknown[] = text.startsWith('[') ? (JSON.parse(text) as unknown[]) : text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as unknown);
-  return items.map((x) => {
-    const o = x as Record<string, unknown>;
-    return {
-      service: String(o.Service ?? o.Name ?? ''),
-      name: String(o.Name ?? ''),
-      state: String(o.State ?? '').toLowerCase(),
-      health: String(o.Health ?? '').toLowerCase(),
-      exitCode: typeof o.ExitCode === 'number' ? o.ExitCode : null,
-      status: String(o.Status ?? ''),
-    };
-  });
+  return parsePs(stdout).map(({ service, name, state, health, exitCode, status }) => ({ service, name, state, health, exitCode, status }));
 }
 
 /** Pure: one finding per service, from the services compose defines and its containers. */
