@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { countRows, listTables } from '../../lib/backup/run.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, sampleArgv } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
 const BACKUP = 'scripts/backup.ts';
@@ -26,16 +26,7 @@ async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
 describe('backup', () => {
   const db = useFreshDatabase();
 
-  async function withDb<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client({ connectionString: db().url });
-    await c.connect();
-    c.on('notice', () => {});
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  }
+  const withDb = <T,>(fn: (c: pg.Client) => Promise<T>) => withClientAt(db().url, fn);
 
   it('writes a verified archive and manifest with modes 0600 in a 0700 directory', async () => {
     await withDb((c) => buildRelease(c, 'v2.3'));

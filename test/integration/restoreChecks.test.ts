@@ -31,15 +31,21 @@ function copyOf(backup: BackupResult, withManifest = true): string {
   return file;
 }
 
+/** A fresh database at v2.3 with data, and one verified backup of it. */
+async function backedUpDatabase(): Promise<{ db: TestDatabase; backup: BackupResult }> {
+  const db = await freshDatabase();
+  await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
+  const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
+  const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+  return { db, backup };
+}
+
 describe('restore refuses a backup it cannot trust', () => {
   let db: TestDatabase;
   let backup: BackupResult;
   // One backup for every case: each only spoils a copy of it, and none may change the database.
   beforeAll(async () => {
-    db = await freshDatabase();
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
-    const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
-    backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+    ({ db, backup } = await backedUpDatabase());
     return () => db.drop();
   });
 
@@ -99,10 +105,7 @@ describe('restore compares the restored database with the manifest', () => {
   let db: TestDatabase;
   let backup: BackupResult;
   beforeAll(async () => {
-    db = await freshDatabase();
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
-    const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
-    backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+    ({ db, backup } = await backedUpDatabase());
     return async () => {
       for (const name of await databases(`${db.name}_`)) await withAdminClient((c) => c.query(`drop database ${c.escapeIdentifier(name)} with (force)`));
       await db.drop();

@@ -9,7 +9,7 @@ import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { verifyDatabase } from '../../verify/engine.ts';
 import { pulseProfile } from '../../verify/profile.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
-import { useFreshDatabase } from '../support/database.ts';
+import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
 
 type Report = Record<string, unknown> & { findings: Array<{ code: string; severity: string; message: string; hint: string | null }> };
@@ -17,16 +17,7 @@ type Report = Record<string, unknown> & { findings: Array<{ code: string; severi
 describe('verify', () => {
   const db = useFreshDatabase();
 
-  async function withDb<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client({ connectionString: db().url });
-    await c.connect();
-    c.on('notice', () => {});
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  }
+  const withDb = <T,>(fn: (c: pg.Client) => Promise<T>) => withClientAt(db().url, fn);
 
   /** A v2.3 install with `damage` done to it, verified as support staff would. */
   async function verifyAfter(damage: string | ((c: pg.Client) => Promise<unknown>), args: string[] = []): Promise<{ r: RunResult; report: Report }> {
