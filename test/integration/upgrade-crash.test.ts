@@ -8,32 +8,11 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
-import { freshDatabase, useFreshDatabase, connectTo } from '../support/database.ts';
-import { buildRelease, type FixtureRelease } from '../support/releases.ts';
-import { flattenFlags, legacyTransforms, lostOrChanged, rowSnapshot, type Transform } from '../support/rows.ts';
+import { connectTo, useFreshDatabase } from '../support/database.ts';
+import { buildRelease, freshInstallFingerprint, type FixtureRelease } from '../support/releases.ts';
+import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 
 const connect = connectTo;
-
-const transforms: Transform = (table, row) => {
-  const r = legacyTransforms(table, row);
-  if (table === 'aws_integrations' && typeof r.status === 'string') {
-    const s = r.status.trim().toLowerCase();
-    return { ...r, status: ['active', 'paused', 'error'].includes(s) ? s : 'error' };
-  }
-  return r;
-};
-
-async function freshSchema(): Promise<string[]> {
-  const db = await freshDatabase();
-  const c = await connect(db.url);
-  try {
-    await buildRelease(c, 'v2.3', { data: false });
-    return await schemaFingerprint(c);
-  } finally {
-    await c.end();
-    await db.drop();
-  }
-}
 
 /** Waits until upkit's migration session waits on a lock while running a statement matching `query`. */
 async function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Promise<number> {
@@ -80,8 +59,8 @@ describe('crashes and interruptions', () => {
       const rerun = await runUpkit('upgrade.ts', ['--json', '--yes'], { env });
       expect(rerun.code, rerun.stderr).toBe(0);
       expect(rerun.stderr).toContain('died without finishing; it is marked crashed and this run picks up where it stopped');
-      expect(await schemaFingerprint(c)).toEqual(await freshSchema());
-      expect(lostOrChanged(before, flattenFlags(await rowSnapshot(c)), transforms)).toEqual([]);
+      expect(await schemaFingerprint(c)).toEqual(await freshInstallFingerprint());
+      expect(lostOrChanged(before, flattenFlags(await rowSnapshot(c)), upgradeTransforms)).toEqual([]);
       expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n).toBe(4);
       expect((await c.query('select status from upkit.runs order by started_at')).rows.map((r) => r.status)).toEqual(['crashed', 'ok']);
       return rerun;

@@ -10,37 +10,11 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
-import { freshDatabase, useFreshDatabase, connectTo } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR, FIXTURE_RELEASES, type FixtureRelease } from '../support/releases.ts';
-import { flattenFlags, legacyTransforms, lostOrChanged, rowSnapshot, type Transform } from '../support/rows.ts';
+import { connectTo, useFreshDatabase } from '../support/database.ts';
+import { buildRelease, DRIZZLE_DIR, FIXTURE_RELEASES, freshInstallFingerprint, type FixtureRelease } from '../support/releases.ts';
+import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 
 const connect = connectTo;
-
-let freshFingerprint: string[] | undefined;
-/** The schema of a fresh install at the latest release. */
-async function fresh(): Promise<string[]> {
-  if (freshFingerprint) return freshFingerprint;
-  const db = await freshDatabase();
-  const c = await connect(db.url);
-  try {
-    await buildRelease(c, 'v2.3', { data: false });
-    freshFingerprint = await schemaFingerprint(c);
-    return freshFingerprint;
-  } finally {
-    await c.end();
-    await db.drop();
-  }
-}
-
-/** PLATFORM.md's documented transformations: lower-cased emails, merged flags, status to the enum. */
-const upgradeTransforms: Transform = (table, row) => {
-  const r = legacyTransforms(table, row);
-  if (table === 'aws_integrations' && typeof r.status === 'string') {
-    const s = r.status.trim().toLowerCase();
-    return { ...r, status: ['active', 'paused', 'error'].includes(s) ? s : 'error' };
-  }
-  return r;
-};
 
 describe('upgrade from every release', () => {
   const db = useFreshDatabase();
@@ -62,7 +36,7 @@ describe('upgrade from every release', () => {
       if (release === 'v2.3') expect(report.backup).toBeNull();
       else expect(report.backup?.path).toContain(backupDir);
 
-      expect(await schemaFingerprint(c)).toEqual(await fresh());
+      expect(await schemaFingerprint(c)).toEqual(await freshInstallFingerprint());
       const after = flattenFlags(await rowSnapshot(c));
       expect(lostOrChanged(before, after, upgradeTransforms)).toEqual([]);
       for (const o of after.get('organizations')?.values() ?? []) {

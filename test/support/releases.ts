@@ -13,6 +13,8 @@ import type { Client } from 'pg';
 import { applySeed, RELEASES, releaseIndex, type Release } from '../../drizzle/seed.ts';
 import { readMigrations, type DrizzleMigration } from '../../lib/drizzle/journal.ts';
 import { readLegacyManifest } from '../../lib/legacy/manifest.ts';
+import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
+import { connectTo, freshDatabase } from './database.ts';
 import { ROOT } from './cli.ts';
 import { fillData, SMALL, type DataSize } from './fixtureData.ts';
 
@@ -85,4 +87,22 @@ export async function buildRelease(client: Client, release: FixtureRelease, opti
   await buildSchema(client, release);
   const data = options.data ?? SMALL;
   if (release !== 'empty' && data) await fillData(client, release, data);
+}
+
+let freshFingerprint: Promise<string[]> | undefined;
+
+/** The schema of a fresh install at the latest release (built once per test worker). */
+export function freshInstallFingerprint(): Promise<string[]> {
+  freshFingerprint ??= (async () => {
+    const db = await freshDatabase();
+    const c = await connectTo(db.url);
+    try {
+      await buildRelease(c, 'v2.3', { data: false });
+      return await schemaFingerprint(c);
+    } finally {
+      await c.end();
+      await db.drop();
+    }
+  })();
+  return freshFingerprint;
 }

@@ -71,6 +71,16 @@ export const legacyTransforms: Transform = (table, row) => {
   return row;
 };
 
+/** All of PLATFORM.md's documented changes of an upgrade: the legacy ones, and v2.3's status enum. */
+export const upgradeTransforms: Transform = (table, row) => {
+  const r = legacyTransforms(table, row);
+  if (table === 'aws_integrations' && typeof r.status === 'string') {
+    const s = r.status.trim().toLowerCase();
+    return { ...r, status: ['active', 'paused', 'error'].includes(s) ? s : 'error' };
+  }
+  return r;
+};
+
 /** Flattens organizations.features_enabled so legacyTransforms' per-key expectations can be checked. */
 export function flattenFlags(snapshot: RowSnapshot): RowSnapshot {
   const orgs = snapshot.get('organizations');
