@@ -1,8 +1,6 @@
 // Shared by the benchmarks: a PostgreSQL server to measure on (BENCH_DATABASE_URL, or a
 // throwaway cluster from this machine's binaries, as the test harness starts one), timing
 // helpers, and writing a section of BENCHMARKS.md.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { loadConfig, PROJECT_ROOT, type Config } from '../lib/config.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -10,6 +8,7 @@ import { connectUrlServer } from '../test/support/servers/url.ts';
 import { startSystemServer } from '../test/support/servers/system.ts';
 import { findSystemInstalls } from '../test/support/servers/discover.ts';
 import type { ServerHandle } from '../test/support/servers/common.ts';
+import { writeDocSection } from '../test/support/docSection.ts';
 
 export async function benchServer(): Promise<ServerHandle> {
   if (process.env.BENCH_DATABASE_URL) return connectUrlServer(process.env.BENCH_DATABASE_URL);
@@ -74,16 +73,10 @@ export const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` :
 
 /** Replaces (or appends) the `## <name>` section of BENCHMARKS.md. */
 export function writeSection(name: string, body: string): void {
-  const file = path.join(PROJECT_ROOT, 'BENCHMARKS.md');
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nEach section is written by its benchmark (`npm run bench:<name>`); ratios are measured against the named peer in the same run, on the machine named in the section.\n';
-  const heading = `## ${name}`;
-  const start = text.indexOf(`\n${heading}\n`);
-  const section = `\n${heading}\n\n${body.trim()}\n`;
-  let next: string;
-  if (start === -1) next = `${text.trimEnd()}\n${section}`;
-  else {
-    const after = text.indexOf('\n## ', start + heading.length + 1);
-    next = `${text.slice(0, start)}${section}${after === -1 ? '' : text.slice(after)}`;
-  }
-  writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+  writeDocSection(
+    'BENCHMARKS.md',
+    '# Benchmarks\n\nEach section is written by its benchmark (`npm run bench:<name>`); ratios are measured against the named peer in the same run, on the machine named in the section.\n',
+    name,
+    body,
+  );
 }
