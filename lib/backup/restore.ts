@@ -5,6 +5,7 @@
 // a restore that fails leaves no database behind (unless kept for inspection).
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
+import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
 import { composeArgs } from '../compose.ts';
@@ -167,6 +168,33 @@ function asRefusal(err: unknown, database: string): UpkitError {
  * with the manifest. On any failure the new database is dropped (kept only on a mismatch
  * with `keepOnMismatch`) and an exit-3 error says why: nothing live was touched.
  */
+/**
+ * A backup taken by an upgrade holds that upgrade's own row in upkit.runs as 'running'. In the
+ * restored database that run stopped at the backup, by the restore's doing, not by a crash:
+ * it is marked interrupted, with the backup named, so that the next run does not report a
+ * crash and support staff read what happened.
+ */
+async function closeRunsCutByBackup(config: Config, log: Logger, backup: CheckedBackup, database: string, label: string): Promise<void> {
+  const closed = await withClient(
+    targetFor(config, database),
+    config,
+    async (c) => {
+      if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return [];
+      const { rows } = await c.query<{ command: string; started_at: Date }>(
+        `update upkit.runs set status = 'interrupted', finished_at = now(),
+                report = coalesce(report, '{}'::jsonb) || jsonb_build_object('restoredFrom', $1::text, 'note', 'in progress when this backup was taken; the restore brought the database back to that moment')
+          where status = 'running' returning command, started_at`,
+        [path.basename(backup.path)],
+      );
+      return rows;
+    },
+    { applicationName: 'upkit restore' },
+  );
+  for (const r of closed) {
+    log.info(`${label}the ${r.command} run started ${r.started_at.toISOString()} was in progress when the backup was taken: marked interrupted in ${database}'s upkit.runs`);
+  }
+}
+
 export async function restoreInto(config: Config, log: Logger, backup: CheckedBackup, database: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const label = options.label ?? '';
   const live = options.like?.name ?? config.migrationDb.database;
@@ -215,6 +243,7 @@ export async function restoreInto(config: Config, log: Logger, backup: CheckedBa
       step.detail(`${result.tables} table(s), ${result.rows} row(s) and ${backup.manifest.fingerprint.length} schema lines as in the manifest`);
       return result;
     });
+    await closeRunsCutByBackup(config, log, backup, database, label);
     if (options.like) {
       const like = options.like;
       await log.step(`${label}copy settings and grants of ${live}`, async (step) => {

@@ -25,7 +25,14 @@ describe('rollback', () => {
       await withDb(db().url, async (c) => {
         expect(await rowSnapshot(c)).toEqual(before);
         expect((await c.query(`select to_regclass('public.api_keys') as t`)).rows[0].t).toBeNull();
+        // The backup held the upgrade's own row as 'running': the restore closes it as interrupted.
+        const runs = (await c.query(`select command, status, report->>'restoredFrom' as file from upkit.runs`)).rows;
+        expect(runs).toEqual([{ command: 'upgrade', status: 'interrupted', file: expect.stringMatching(/\.dump$/) }]);
       });
+      expect(r.stderr).toMatch(/the upgrade run started \S+ was in progress when the backup was taken: marked interrupted/);
+      const again = await runUpkit('upgrade.ts', ['--yes', '--dry-run'], { env });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).not.toContain('died without finishing');
     } finally {
       await withAdminClient(async (c) => {
         const { rows } = await c.query(`select datname from pg_database where datname like $1`, [`${db().database}_before_restore%`]);
