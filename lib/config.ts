@@ -37,6 +37,8 @@ export interface Config {
   healthTimeoutMs: number;
   /** How long containers may take to be running and healthy after `up` (ms). */
   composeTimeoutMs: number;
+  /** How long install waits for PostgreSQL to accept connections (ms). */
+  dbWaitTimeoutMs: number;
   backupDir: string;
   backupKeep: number;
   composeFile: string | undefined;
@@ -79,6 +81,7 @@ export const DEFAULTS = {
   lockRetries: 6,
   healthTimeoutMs: 120_000,
   composeTimeoutMs: 300_000,
+  dbWaitTimeoutMs: 60_000,
   dbService: 'db',
 } as const;
 
@@ -308,6 +311,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     connectTimeoutMs,
     migrationTimeoutMs,
     lockTimeoutMs,
+  const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);
     lockRetries,
     healthTimeoutMs,
     composeTimeoutMs,
@@ -338,4 +342,5 @@ export function loadConfig(options: LoadOptions = {}): Config {
 /** `user@host:port/database`, for messages: never the password. */
 export function describeTarget(t: DbTarget): string {
   return `${t.user}@${t.host}:${t.port}/${t.database}`;
+    dbWaitTimeoutMs,
 }

@@ -28,7 +28,6 @@ export interface InstallOptions {
   adminPassword?: () => Promise<string>;
   organization: string;
   drizzleDir?: string;
-  waitMs: number;
   containers: boolean;
   upkitVersion: string;
   signal?: AbortSignal;
@@ -69,7 +68,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, overrides: { drizzleDir: options.drizzleDir } });
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
-    await waitForServer(target, config, log, options.waitMs, options.signal);
+    await waitForServer(target, config, log, config.dbWaitTimeoutMs, options.signal);
     s.detail('answers');
   });
   await log.step(`database ${target.database}`, async (s) => {

@@ -72,8 +72,6 @@ export const installCommand: CommandSpec = {
     if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw usageError(`--admin-email "${email}" is not an email address`);
     const file = values['admin-password-file'] as string | undefined;
     if (file && !email) throw usageError('--admin-password-file goes with --admin-email');
-    const wait = Number(process.env.DB_WAIT_TIMEOUT ?? 60_000);
-    if (!Number.isInteger(wait) || wait <= 0) throw usageError(`DB_WAIT_TIMEOUT must be a whole number of milliseconds above 0, got "${process.env.DB_WAIT_TIMEOUT}"`);
     const adminPassword = async () => {
       const p = file ? readPasswordFile(file) : process.stdin.isTTY ? await promptPassword() : '';
       registerSecret(p);
@@ -92,7 +90,6 @@ export const installCommand: CommandSpec = {
       adminPassword: email ? adminPassword : undefined,
       organization: (values.organization as string | undefined) ?? 'Default',
       drizzleDir: values['drizzle-dir'] as string | undefined,
-      waitMs: wait,
       containers: values['no-containers'] !== true,
       upkitVersion: VERSION,
       signal,

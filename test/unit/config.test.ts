@@ -137,3 +137,14 @@ describe('loadConfig', () => {
     ]);
   });
 });
+
+describe('DB_WAIT_TIMEOUT', () => {
+  it('is validated with every other key, from the environment or .env', () => {
+    const found = problems(() => load({ DATABASE_URL: 'postgres://u:pw12@h/db', DB_WAIT_TIMEOUT: '1m', BACKUP_KEEP: 'x' }));
+    expect(found.some((p) => p.startsWith('DB_WAIT_TIMEOUT: must be a whole number') && p.endsWith('got "1m"'))).toBe(true);
+    expect(load({ DATABASE_URL: 'postgres://u:pw12@h/db' }).dbWaitTimeoutMs).toBe(60_000);
+    const cwd = dir();
+    writeFileSync(path.join(cwd, '.env'), 'DATABASE_URL=postgres://u:pw12@h/db\nDB_WAIT_TIMEOUT=2500\n');
+    expect(loadConfig({ env: {}, cwd }).dbWaitTimeoutMs).toBe(2500);
+  });
+});
