@@ -78,6 +78,19 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
   return make('db.connect', `cannot connect to ${describeTarget(target)}: ${message}`, NEXT);
 }
 
+// SQLSTATEs the server sends as it ends a session (shutdown, crash of another backend,
+// starting up) and the socket errors of a connection that went away.
+const LOST_STATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);
+const LOST_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+
+/** The session is gone (the server restarted or shut down, or the network failed), as opposed to a statement that failed. */
+export function isConnectionLoss(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  if (!e) return false;
+  if (typeof e.code === 'string' && (LOST_STATES.has(e.code) || LOST_ERRNOS.has(e.code))) return true;
+  return typeof e.message === 'string' && /^(Connection terminated|Client has encountered a connection error|Client was closed)/.test(e.message);
+}
+
 export async function connect(target: DbTarget, config: SslSettings, options: ConnectOptions = {}): Promise<Client> {
   const settings = clientConfig(target, config, options);
   const client = new pg.Client(settings);

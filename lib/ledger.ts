@@ -121,14 +121,23 @@ export async function ensureLedger(c: Q): Promise<void> {
   await c.query(LEDGER_DDL);
 }
 
-export async function startRun(c: Q, run: { id: string; command: string; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<RunRow[]> {
-  // Only one run holds the lock, so any other 'running' row is a run that died.
+/**
+ * Marks every `running` row crashed: only one run holds the lock, so under it any other
+ * `running` row is a run that died. Returns them. Writes nothing when there are none.
+ */
+export async function markCrashedRuns(c: Q): Promise<RunRow[]> {
+  if (!(await exists(c, 'upkit.runs'))) return [];
   const { rows } = await c.query(`update upkit.runs set status = 'crashed', finished_at = coalesce(finished_at, now()) where status = 'running' returning *`);
+  return rows.map(toRun);
+}
+
+export async function startRun(c: Q, run: { id: string; command: string; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<RunRow[]> {
+  const crashed = await markCrashedRuns(c);
   await c.query(
     `insert into upkit.runs (id, command, status, release_from, release_to, tool_version, host, pid) values ($1, $2, 'running', $3, $4, $5, $6, $7)`,
     [run.id, run.command, run.releaseFrom, run.releaseTo, run.toolVersion, hostname(), process.pid],
   );
-  return rows.map(toRun);
+  return crashed;
 }
 
 export async function finishRun(c: Q, id: string, fields: { status: string; backupPath?: string | null; releaseTo?: string | null; report?: unknown }): Promise<void> {

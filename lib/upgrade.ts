@@ -16,7 +16,7 @@ import { filesToRun, loadContent, parseFiles, type Content } from './content.ts'
 import { connect, withAdvisoryLock, withTransaction } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
-import { ensureLedger, finishRun, setRunBackup, startRun } from './ledger.ts';
+import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
 import { ReportBuilder } from './report.ts';
@@ -167,6 +167,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
   }
 
   return withAdvisoryLock(target, config, options.command, async (lockClient) => {
+    log.debug(`run lock taken on ${target.database}`);
     const client = await connect(target, config, { applicationName: `upkit ${options.command} migrations` });
     const pidRow = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
     const migrationPid = pidRow.rows[0]!.pid;
@@ -186,6 +187,11 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       if (plan.refusals.length) throw refuse(plan);
       if (isEmptyPlan(plan)) {
         log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
+        // A run killed after its last change (during verification) left its row running.
+        for (const r of await markCrashedRuns(lockClient)) {
+          report.finding('warning', 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'its changes were complete; this run verifies them');
+          log.warn(`an earlier ${r.command} run (started ${r.startedAt.toISOString()} on ${r.host}) died without finishing; it is marked crashed, and its changes were complete: this run verifies them`);
+        }
       } else if (options.confirm && !(await options.confirm(plan))) {
         log.info('stopped before any change: the plan was not confirmed');
         return EXIT.refused;
@@ -195,6 +201,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         await ensureLedger(lockClient);
         const crashed = await startRun(lockClient, { id: runId, command: options.command, releaseFrom: plan.from, releaseTo: plan.to, toolVersion: options.upkitVersion });
         started = true;
+        log.debug(`recorded in upkit.runs as run ${runId}`);
         for (const r of crashed) {
           report.finding('warning', 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'this run picks up where it stopped');
           log.warn(`an earlier ${r.command} run (started ${r.startedAt.toISOString()} on ${r.host}) died without finishing; it is marked crashed and this run picks up where it stopped`);

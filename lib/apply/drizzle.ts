@@ -5,6 +5,7 @@
 // (new enum values before it, concurrent index builds after it); and progress through those
 // parts is kept in upkit.migration_parts, so a run stopped half-way resumes where it was.
 import type { DrizzleMigration } from '../drizzle/journal.ts';
+import { isConnectionLoss } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import { formatPgError, isPgError } from '../pgError.ts';
 import type { PlanStep } from '../plan.ts';
@@ -45,7 +46,7 @@ async function run(ctx: ApplyContext, m: DrizzleMigration, s: ParsedStatement, w
   try {
     await ctx.client.query(s.sql);
   } catch (err) {
-    if (ctx.signal?.aborted || (err as { code?: string }).code === '55P03') throw err;
+    if (ctx.signal?.aborted || (err as { code?: string }).code === '55P03' || isConnectionLoss(err)) throw err;
     throw sqlFailure(ctx, m, s, err, where);
   }
 }
@@ -121,7 +122,10 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
         ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (statement at line ${s.line})`, changed: true };
       }
     } finally {
-      await ctx.client.query(`select set_config('lock_timeout', $1, false)`, [`${ctx.settings.lockTimeoutMs}ms`]);
+      // On a session that is gone this fails too; the error that ended the loop is the one to report.
+      await ctx.client.query(`select set_config('lock_timeout', $1, false)`, [`${ctx.settings.lockTimeoutMs}ms`]).catch((err: unknown) => {
+        if (!isConnectionLoss(err)) throw err;
+      });
     }
     await inTransaction(ctx.client, async () => {
       await recordDrizzle(ctx, m);

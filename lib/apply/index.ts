@@ -2,6 +2,7 @@
 // each in its own transaction (or parts, see drizzle.ts), and keeps `ctx.stands` current
 // so that a stop at any point can say where the database is.
 import { applySeed, type Release } from '../../drizzle/seed.ts';
+import { isConnectionLoss } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import { snapshotDifferences } from '../inspect.ts';
 import type { Plan, PlanStep } from '../plan.ts';
@@ -76,6 +77,22 @@ export async function apply(plan: Plan, ctx: ApplyContext): Promise<void> {
           await applySeedStep(ctx, step.release);
           return;
       }
+    }).catch((err: unknown) => {
+      throw lostConnection(ctx, step, err);
     });
   }
+}
+
+/** A session that went away mid-step (server restart, crash, network) is said as such, never as an error of the SQL file. */
+function lostConnection(ctx: ApplyContext, step: PlanStep, err: unknown): unknown {
+  if (!isConnectionLoss(err) || ctx.signal?.aborted) return err;
+  const { host, port } = ctx.config.migrationDb;
+  const during = step.kind === 'drizzle' ? step.tag : step.kind === 'baseline' ? `the baseline of ${step.tag}` : step.kind === 'legacy' ? 'the legacy files' : 'the seed data';
+  return new UpkitError({
+    code: 'db.connection_lost',
+    exit: ctx.stands.changed ? 'failed' : 'refused',
+    message: `lost the connection to PostgreSQL at ${host}:${port} during ${during} (${(err as Error).message}): the server restarted or stopped, or the network failed; what was not committed is rolled back and ${ctx.stands.changed ? `the database now stands after ${ctx.stands.lastStep}` : 'nothing was changed'}`,
+    hint: 'when PostgreSQL answers again, run the upgrade again: it picks up where it stopped',
+    cause: err,
+  });
 }

@@ -2,6 +2,7 @@
 // apply the ordered files one by one, each in its own transaction, skipping those already
 // recorded with the same checksum. Every file is recorded in upkit.legacy_migrations in the
 // same transaction that applied it.
+import { isConnectionLoss } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import type { LegacyFile } from '../legacy/manifest.ts';
 import { formatPgError, isPgError } from '../pgError.ts';
@@ -58,7 +59,8 @@ export async function applyLegacy(ctx: ApplyContext, step: LegacyStep): Promise<
       ctx.stands = { release: pending.at(-1)?.release ?? ctx.stands.release, lastStep: comprehensive.file, changed: true };
       return;
     } catch (err) {
-      if (ctx.signal?.aborted) throw err;
+      // Falling back to the files one by one is for SQL that failed, not for a session that is gone.
+      if (ctx.signal?.aborted || isConnectionLoss(err)) throw err;
       const { headline, details } = describeSqlError(err, comprehensive, `legacy-sql/${comprehensive.file}`);
       ctx.log.warn(`${comprehensive.file} was rolled back, nothing of it was kept: ${headline}`);
       for (const d of details) ctx.log.info(`    ${d}`);
@@ -73,7 +75,7 @@ export async function applyLegacy(ctx: ApplyContext, step: LegacyStep): Promise<
       ctx.stands = { release: ref.release, lastStep: file.file, changed: true };
       ctx.log.info(`  ✔ ${file.file} (${ref.release}) ${ms} ms`);
     } catch (err) {
-      if (ctx.signal?.aborted || (err instanceof UpkitError && err.code === 'lock.timeout')) throw err;
+      if (ctx.signal?.aborted || (err instanceof UpkitError && err.code === 'lock.timeout') || isConnectionLoss(err)) throw err;
       const { headline, details } = describeSqlError(err, file, `legacy-sql/${file.file}`);
       const hint = (err as { hint?: string }).hint;
       throw new UpkitError({
