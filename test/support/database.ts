@@ -15,6 +15,21 @@ export interface TestServerInfo {
   binDir: string | null;
   /** Every fresh database is a copy of it. */
   templateDatabase: string;
+  /** Whether upkit can back this server up here, and with which pg_dump (backupCoverage). */
+  backups: BackupCoverage;
+}
+
+/** The pg_dump upkit would choose for the test server (lib/backup/strategy.ts), or why none fits. */
+export type BackupCoverage =
+  | { testable: true; pgDump: { path: string; version: string; major: number } }
+  | { testable: false; reason: string };
+
+/** Test metadata the version matrix reads from vitest's JSON report. */
+declare module '@vitest/runner' {
+  interface TaskMeta {
+    /** Why a test of backups was skipped (the server cannot be dumped here). */
+    backupSkip?: string;
+  }
 }
 
 declare module 'vitest' {
@@ -46,6 +61,30 @@ export function serverInfo(): TestServerInfo {
     );
   }
   return info;
+}
+
+/** Whether upkit can take a backup of the test server on this machine. */
+export function backupsTestable(): boolean {
+  return serverInfo().backups.testable;
+}
+
+/**
+ * Flags for an upgrade whose subject is not the backup: none where upkit can back the server
+ * up, else `--no-backup`, so the upgrade is still tested on a server no pg_dump here can dump.
+ */
+export function backupArgs(): string[] {
+  return backupsTestable() ? [] : ['--no-backup'];
+}
+
+/**
+ * Options for a `describe` or `it` whose subject is a backup (taking, restoring, rehearsing
+ * on one): skipped where no pg_dump on this machine can dump the server, with the reason in
+ * the test's metadata, where the version matrix finds, counts and states it.
+ *   describe('restore', backupTests(), () => { ... })
+ */
+export function backupTests(): { skip?: boolean; meta?: { backupSkip: string } } {
+  const { backups } = serverInfo();
+  return backups.testable ? {} : { skip: true, meta: { backupSkip: backups.reason } };
 }
 
 function urlFor(adminUrl: string, database: string): string {

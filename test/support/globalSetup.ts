@@ -1,14 +1,29 @@
 // Starts the integration run's one PostgreSQL server, prepares the template every fresh
 // database copies, and hands both to the tests (inject('testServer'), see database.ts).
+import { writeFileSync } from 'node:fs';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import type { TestServerInfo } from './database.ts';
 import { parseSelectionEnv, selectServer } from './serverSelection.ts';
+import { backupCoverage } from './servers/backups.ts';
 import type { ServerHandle } from './servers/common.ts';
 import { gatherFacts } from './servers/discover.ts';
 import { describeServer, startServer } from './servers/start.ts';
 
 export const TEMPLATE_DATABASE = 'upkit_template';
+
+/** Set to a file path, the run writes what it ran against there (the version matrix reads it). */
+export const SERVER_FACTS_ENV = 'UPKIT_TEST_SERVER_FACTS';
+
+/** What one integration run ran against, as written to SERVER_FACTS_ENV's file. */
+export interface RunServerFacts {
+  source: TestServerInfo['source'];
+  majorVersion: number;
+  version: string;
+  /** The line the run printed, e.g. `test server: system PostgreSQL 15.18 from …`. */
+  description: string;
+  backups: TestServerInfo['backups'];
+}
 
 /** Fills the template once per run, so each test's copy starts from it at no extra cost. */
 export interface TemplateStep {
@@ -86,8 +101,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await handle.stop().catch(() => undefined);
     throw error;
   }
+  const backups = await backupCoverage(handle.majorVersion);
   const elapsed = Math.round(performance.now() - started);
-  process.stderr.write(`${describeServer(selection, handle)}, ready in ${elapsed} ms\n`);
+  const description = describeServer(selection, handle);
+  process.stderr.write(`${description}, ready in ${elapsed} ms\n`);
+  process.stderr.write(
+    backups.testable
+      ? `backups: tested with pg_dump ${backups.pgDump.version} (${backups.pgDump.path})\n`
+      : `backups: NOT tested, their tests are skipped: ${backups.reason}\n`,
+  );
 
   const info: TestServerInfo = {
     source: handle.source,
@@ -96,8 +118,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     version: handle.version,
     binDir: handle.binDir ?? null,
     templateDatabase: TEMPLATE_DATABASE,
+    backups,
   };
   project.provide('testServer', info);
+  const factsFile = process.env[SERVER_FACTS_ENV];
+  if (factsFile) {
+    const facts: RunServerFacts = { source: handle.source, majorVersion: handle.majorVersion, version: handle.version, description, backups };
+    writeFileSync(factsFile, `${JSON.stringify(facts, null, 2)}\n`);
+  }
 
   return async () => {
     // Servers we started vanish with their data; a shared one keeps only what we leave.
