@@ -124,6 +124,20 @@ export function renderError(log: Logger, err: unknown): void {
   if (log.logFile) log.info(`  → the log file has the details: ${log.logFile}`);
 }
 
+/** The error that ended a command, as a finding of the --json report (once: a command may have recorded it itself). */
+export function recordError(report: ReportBuilder, err: unknown): void {
+  if (isUpkitError(err)) {
+    if (!report.findings.some((f) => f.code === err.code && f.message === err.message)) report.finding('error', err.code, err.message, err.hint);
+    return;
+  }
+  if (isPgError(err)) {
+    const { headline } = formatPgError(err);
+    report.finding('error', `pg.${(err as { code?: string }).code ?? 'error'}`, headline, 'see the log file');
+    return;
+  }
+  report.finding('error', 'unexpected', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, 'see the log file');
+}
+
 export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
   const args = argv ?? argsAfter(entryUrl);
   const wantsJson = args.includes('--json');
@@ -145,7 +159,14 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
     }
     interruptedBy = sig;
     log.warn(`${sig} received: stopping${spec.readOnly ? '' : ' after rolling back what is in progress'}`);
-    controller.abort(new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `interrupted by ${sig}` }));
+    controller.abort(
+      new UpkitError({
+        code: 'interrupted',
+        exit: 'interrupted',
+        message: spec.readOnly ? `interrupted by ${sig}; ${spec.name} only reads, so nothing was changed` : `interrupted by ${sig}`,
+        hint: spec.readOnly ? `run: ${spec.invocation} again when ready` : undefined,
+      }),
+    );
     if (spec.readOnly) forceExit?.();
   };
   process.on('SIGINT', onSignal);
@@ -166,6 +187,7 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
     })().catch((err: unknown) => {
       if (interruptedBy && !isUpkitError(err)) err = controller.signal.reason;
       renderError(log, err);
+      recordError(report, err);
       // A wrong command line is answered with the command's usage, as a person expects.
       if (isUpkitError(err) && err.code === 'usage') process.stderr.write(`\n${usage(spec)}\n`);
       return exitCodeFor(err);

@@ -92,9 +92,32 @@ const URL_HINT =
 
 class Problems {
   readonly list: string[] = [];
+  /** The key (or file line) each problem names, in the same order. */
+  readonly keys: string[] = [];
   add(key: string, what: string): void {
     this.list.push(`${key}: ${what}`);
+    this.keys.push(key);
   }
+}
+
+/**
+ * Why new URL() refused a connection URL, without echoing any part of it: what sits where
+ * the port should be may well be the tail of a password that was not percent-encoded.
+ */
+function unparsable(value: string): string {
+  const rest = value.replace(/^postgres(ql)?:\/\//i, '');
+  const at = rest.lastIndexOf('@');
+  const userinfo = at === -1 ? '' : rest.slice(0, at);
+  if (/[/?#]/.test(userinfo)) {
+    return 'has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD';
+  }
+  const hostPort = (at === -1 ? rest : rest.slice(at + 1)).split(/[/?#]/)[0] ?? '';
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(hostPort);
+  if (m && !m[1]) return `names no host (${URL_HINT})`;
+  if (m && m[2] !== undefined && !(/^\d+$/.test(m[2]) && Number(m[2]) >= 1 && Number(m[2]) <= 65535)) {
+    return `has a port that is not a number from 1 to 65535 (${URL_HINT})`;
+  }
+  return `cannot be parsed (${URL_HINT})`;
 }
 
 /** Reads `.env`, reporting lines dotenv would silently drop. */
@@ -145,7 +168,7 @@ function positiveInt(
   if (raw === undefined || raw.trim() === '') return fallback;
   const n = Number(raw.trim());
   if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0)) {
-    problems.add(key, `must be a whole number${allowZero ? '' : ' above 0'}${key.endsWith('TIMEOUT') ? ' of milliseconds' : ''}, got "${raw}"`);
+    problems.add(key, `must be a whole number${key.endsWith('TIMEOUT') ? ' of milliseconds' : ''}${allowZero ? '' : ' above 0'}, got "${raw}"`);
     return fallback;
   }
   return n;
@@ -179,8 +202,7 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
     // only makes the parser print a notice about its own future semantics.
     parsed = parseConnectionString(value.replace(/([?&])sslmode=[^&]*(&|$)/i, (_m, lead: string, tail: string) => (tail ? lead : '')));
   } catch (err) {
-    const why = err instanceof URIError ? 'holds a % that is not followed by two hex digits' : 'cannot be parsed';
-    problems.add(key, `${why} (${URL_HINT})`);
+    problems.add(key, err instanceof URIError ? `holds a % that is not followed by two hex digits (${URL_HINT})` : unparsable(value));
     return undefined;
   }
   const before = problems.list.length;
@@ -203,8 +225,13 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   };
 }
 
-function targetFromParts(env: Record<string, string | undefined>, problems: Problems): DbTarget | undefined {
+function targetFromParts(env: Record<string, string | undefined>, problems: Problems, cwd: string, envFile: string | undefined): DbTarget | undefined {
   const before = problems.list.length;
+  // Nothing at all: most often upkit was started outside the directory that holds Pulse's .env.
+  if (!['DB_HOST', 'DB_USER', 'DB_NAME', 'DB_PORT', 'DB_PASSWORD'].some((k) => env[k]?.trim())) {
+    problems.add('DATABASE_URL', `is not set, and neither are DB_HOST, DB_USER and DB_NAME${envFile ? ` (in the environment or ${envFile})` : ` (in the environment; there is no .env in ${cwd})`}`);
+    return undefined;
+  }
   for (const key of ['DB_HOST', 'DB_USER', 'DB_NAME'] as const) {
     if (!env[key]?.trim()) problems.add(key, 'is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)');
   }
@@ -260,7 +287,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
 
   const dbUrl = env.DATABASE_URL?.trim();
-  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems) : targetFromParts(env, problems);
+  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems) : targetFromParts(env, problems, cwd, envFile);
   const directUrl = env.DIRECT_URL?.trim();
   const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems) : undefined;
 
@@ -284,6 +311,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true });
   const healthTimeoutMs = positiveInt(env, 'HEALTH_TIMEOUT', DEFAULTS.healthTimeoutMs, problems);
   const composeTimeoutMs = positiveInt(env, 'COMPOSE_TIMEOUT', DEFAULTS.composeTimeoutMs, problems);
+  const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);
   const backupKeep = positiveInt(env, 'BACKUP_KEEP', DEFAULTS.backupKeep, problems);
 
   const composeRaw = env.COMPOSE_FILE?.trim();
@@ -311,10 +339,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     connectTimeoutMs,
     migrationTimeoutMs,
     lockTimeoutMs,
-  const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);
     lockRetries,
     healthTimeoutMs,
     composeTimeoutMs,
+    dbWaitTimeoutMs,
     backupDir: path.resolve(cwd, o.backupDir ?? (env.BACKUP_DIR?.trim() || 'backups')),
     backupKeep,
     composeFile,
@@ -328,10 +356,30 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
   if (problems.list.length > 0 || !db) {
     const n = problems.list.length;
+    const processEnv = options.env ?? process.env;
+    // What to edit for the one problem: the key where it was read, or the file's line.
+    const fixWhat = (named: string): string => {
+      const line = / line (\d+)\)?$/.exec(named);
+      const key = named.split(' ')[0]!;
+      if (/^[A-Z_][A-Z0-9_]*$/.test(key)) {
+        if (processEnv[key] !== undefined) return `${key} in the environment`;
+        if (key in fromFile) return `${key} in ${envFile}${line ? ` (line ${line[1]})` : ''}`;
+        return `${key} in the environment or ${envFile ?? '.env'}`;
+      }
+      if (key.startsWith('--')) return `the path given to ${key}`;
+      return line ? `line ${line[1]} of ${envFile}` : envFile ?? named;
+    };
+    if (n === 1) {
+      const named = problems.keys[0]!;
+      const hint = named === 'DATABASE_URL' && !dbUrl && !envFile
+        ? "run upkit in the directory that holds Pulse's .env, or pass --env-file PATH, or set DATABASE_URL"
+        : `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
+      throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: problems.list[0]!, hint });
+    }
     throw new UpkitError({
       code: 'config.invalid',
       exit: 'usage',
-      message: `configuration has ${n} problem${n === 1 ? '' : 's'}${envFile ? ` (environment and ${envFile})` : ' (environment)'}`,
+      message: `configuration has ${n} problems${envFile ? ` (environment and ${envFile})` : ' (environment)'}`,
       details: problems.list,
       hint: 'fix the keys named above in .env or the environment, then run: npx zx scripts/preflight.ts',
     });
@@ -342,5 +390,4 @@ export function loadConfig(options: LoadOptions = {}): Config {
 /** `user@host:port/database`, for messages: never the password. */
 export function describeTarget(t: DbTarget): string {
   return `${t.user}@${t.host}:${t.port}/${t.database}`;
-    dbWaitTimeoutMs,
 }

@@ -64,7 +64,12 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
     case '3D000':
       return make('db.missing', `database "${target.database}" does not exist on ${where}`, 'create it with: npx zx install.ts (or check the database name)');
     case '53300':
-      return make('db.busy', `PostgreSQL at ${where} has no free connection slots`, 'wait for connections to close or raise max_connections, then run the command again');
+      return make('db.busy', `PostgreSQL at ${where} has no connection slot left for ${who}: ${e.message ?? 'too many connections'}`, "wait for connections to close, or raise the limit (max_connections, or the role's or database's CONNECTION LIMIT), then run the command again");
+    case '55000':
+      if (/not currently accepting connections/i.test(e.message ?? '')) {
+        return make('db.not_accepting', `database "${target.database}" on ${where} does not accept connections (ALLOW_CONNECTIONS is off)`, `an administrator can allow them again with: ALTER DATABASE ${target.database} ALLOW_CONNECTIONS true; then run the command again`);
+      }
+      break;
     case '57P03':
       return make('db.starting', `PostgreSQL at ${where} is starting up or shutting down`, 'wait a moment, then run the command again');
   }
@@ -75,7 +80,10 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
   if (/ssl|tls|certificate/i.test(message)) {
     return make('db.ssl', `SSL connection to ${where} failed: ${message}`, `check DATABASE_SSL and DATABASE_SSL_CA, ${NEXT}`);
   }
-  return make('db.connect', `cannot connect to ${describeTarget(target)}: ${message}`, NEXT);
+  if (/terminated unexpectedly|ECONNRESET|socket hang up/i.test(message)) {
+    return make('db.not_postgres', `${where} closed the connection without answering as PostgreSQL does`, `check that ${keys} names the PostgreSQL server's port, not another service's, ${NEXT}`);
+  }
+  return make('db.connect', `cannot connect to ${describeTarget(target)}: ${message}`, `check ${keys}, ${NEXT}`);
 }
 
 // SQLSTATEs the server sends as it ends a session (shutdown, crash of another backend,

@@ -106,7 +106,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     refusals.push({
       code: 'ledger.hash_mismatch',
       message: `${m.tag}.sql was changed after it was applied: its sha256 no longer matches drizzle's ledger`,
-      hint: `restore the file as it was released (git checkout -- ${content.drizzleDir === '' ? '' : 'drizzle/'}${m.tag}.sql) and run the upgrade again; nothing was changed`,
+      hint: `put ${m.path} back as it was released (or undo the edit), then run the upgrade again; nothing was changed`,
     });
   }
   if (unknown.length) {
@@ -116,9 +116,14 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
     });
   }
-  const whens = content.migrations.map((m) => m.when);
-  if (new Set(whens).size !== whens.length) {
-    refusals.push({ code: 'journal.duplicate_when', message: 'two journal entries share the same `when`, so drizzle could not tell them apart', hint: 'regenerate the migrations with drizzle-kit (npm run db:generate); nothing was changed' });
+  const firstWith = new Map<number, string>();
+  for (const m of content.migrations) {
+    const other = firstWith.get(m.when);
+    if (other === undefined) {
+      firstWith.set(m.when, m.tag);
+      continue;
+    }
+    refusals.push({ code: 'journal.duplicate_when', message: `journal entries ${other} and ${m.tag} share the same \`when\` (${m.when}), so drizzle could not tell them apart`, hint: 'give each entry its own `when` (regenerate the migrations with drizzle-kit: npm run db:generate); nothing was changed' });
   }
   for (const m of content.migrations) {
     if (m.when > options.now) warnings.push({ code: 'journal.future_when', message: `${m.tag} has a \`when\` in the future (${new Date(m.when).toISOString()})`, hint: 'check the clock of the machine that generated it' });

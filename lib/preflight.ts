@@ -4,7 +4,7 @@
 import type { Config, DbTarget } from './config.ts';
 import { describeTarget } from './config.ts';
 import { connect, type Client } from './db.ts';
-import { isUpkitError } from './errors.ts';
+import { isUpkitError, UpkitError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { listVerifiedBackups } from './backup/files.ts';
 import { assertRoomForBackup, estimateBackupBytes, existingAncestor, formatBytes } from './backup/space.ts';
@@ -51,6 +51,46 @@ export async function readServerFacts(client: Client): Promise<ServerFacts> {
     canCreateInPublic: r.public_create,
     databaseBytes: Number(r.bytes),
   };
+}
+
+/** PostgreSQL older than upkit supports: exit 3. */
+export function serverVersionError(facts: Pick<ServerFacts, 'version' | 'major'>): UpkitError | undefined {
+  if (facts.major >= MIN_SERVER_MAJOR) return undefined;
+  return new UpkitError({
+    code: 'preflight.server_version',
+    exit: 'refused',
+    message: `PostgreSQL ${facts.version} is older than ${MIN_SERVER_MAJOR}, the oldest upkit supports`,
+    hint: `upgrade the server to PostgreSQL ${MIN_SERVER_MAJOR} or newer first; nothing was changed`,
+  });
+}
+
+/** A role that cannot create schemas and tables: exit 3, with the GRANT an administrator runs. */
+export function privilegesError(facts: ServerFacts, database: string): UpkitError | undefined {
+  if (facts.superuser || (facts.canCreateInDatabase && facts.canCreateInPublic)) return undefined;
+  const missing = [!facts.canCreateInDatabase && `CREATE on database ${database}`, !facts.canCreateInPublic && 'CREATE on schema public'].filter(Boolean).join(' and ');
+  return new UpkitError({
+    code: 'preflight.privileges',
+    exit: 'refused',
+    message: `role "${facts.user}" lacks ${missing}`,
+    hint: `run as an administrator: GRANT CREATE ON DATABASE ${database} TO ${facts.user}; GRANT CREATE ON SCHEMA public TO ${facts.user}; (or connect as the database owner)`,
+  });
+}
+
+/**
+ * What an upgrade or install checks before it writes anything (exit 3, nothing changed): the
+ * server's version, the role's privileges, and, when a backup will be taken, a pg_dump that
+ * fits and a backup directory with room. The same checks and messages as preflight's.
+ */
+export async function assertReadyToWrite(client: Client, config: Config, options: { backup: boolean }): Promise<void> {
+  const facts = await readServerFacts(client);
+  const tooOld = serverVersionError(facts);
+  if (tooOld) throw tooOld;
+  const denied = privilegesError(facts, config.migrationDb.database);
+  if (denied) throw denied;
+  if (!options.backup) return;
+  await chooseDumper(config, facts.major);
+  const previous = listVerifiedBackups(config.backupDir, config.migrationDb.database)[0]?.manifest;
+  assertRoomForBackup(config.backupDir, estimateBackupBytes(facts.databaseBytes, previous));
 }
 
 export interface PreflightResult {
@@ -103,19 +143,16 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
 
   await check('server version', async (s) => {
     if (!server) return s.skip('no connection');
-    if (server.major < MIN_SERVER_MAJOR) {
-      fail('preflight.server_version', `PostgreSQL ${server.version} is older than ${MIN_SERVER_MAJOR}, the oldest upkit supports`, `upgrade the server to PostgreSQL ${MIN_SERVER_MAJOR} or newer first`);
-    }
+    const tooOld = serverVersionError(server);
+    if (tooOld) fail(tooOld.code, tooOld.message, tooOld.hint!);
     s.detail(`${server.version} (>= ${MIN_SERVER_MAJOR})`);
   });
 
   await check('privileges', async (s) => {
     if (!server) return s.skip('no connection');
     if (server.superuser) return s.detail(`${server.user} is a superuser`);
-    if (!server.canCreateInDatabase || !server.canCreateInPublic) {
-      const missing = [!server.canCreateInDatabase && `CREATE on database ${config.migrationDb.database}`, !server.canCreateInPublic && 'CREATE on schema public'].filter(Boolean).join(' and ');
-      fail('preflight.privileges', `role "${server.user}" lacks ${missing}`, `run as an administrator: GRANT CREATE ON DATABASE ${config.migrationDb.database} TO ${server.user}; GRANT CREATE ON SCHEMA public TO ${server.user}; (or connect as the database owner)`);
-    }
+    const denied = privilegesError(server, config.migrationDb.database);
+    if (denied) fail(denied.code, denied.message, denied.hint!);
     s.detail(`${server.user} can create schemas and tables`);
   });
 

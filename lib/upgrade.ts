@@ -16,6 +16,7 @@ import { filesToRun, loadContent, parseFiles, type Content } from './content.ts'
 import { connect, withAdvisoryLock, withTransaction } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
+import { assertReadyToWrite, readServerFacts, serverVersionError } from './preflight.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
@@ -154,6 +155,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
   if (options.dryRun) {
     const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });
     try {
+      const tooOld = serverVersionError(await readServerFacts(client));
+      if (tooOld) throw tooOld;
       const plan = await withTransaction(client, () => planFor(client, config, content, options.allowDestructive), { readOnly: true });
       report.plan = plan;
       report.release = { from: plan.from, to: plan.to };
@@ -178,13 +181,19 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
     let backup: BackupResult | undefined;
     const ctx: ApplyContext = { client, config, content, log, runId, settings: sessionSettings(config), signal: options.signal, applied: report.applied, stands: { release: null, lastStep: null, changed: false } };
     let started = false;
+    // What the run is doing, for the message when it is interrupted.
+    let phase = 'the plan (reading the database)';
     try {
+      const tooOld = serverVersionError(await readServerFacts(client));
+      if (tooOld) throw tooOld;
       const plan = await withTransaction(client, () => planFor(client, config, content, options.allowDestructive), { readOnly: true });
       report.plan = plan;
       report.release = { from: plan.from, to: plan.to };
       ctx.stands.release = plan.from;
       printPlan(plan, log);
       if (plan.refusals.length) throw refuse(plan);
+      // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
+      if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: !(options.skipBackupWhenEmpty && plan.databaseEmpty) });
       if (isEmptyPlan(plan)) {
         log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
         // A run killed after its last change (during verification) left its row running.
@@ -209,17 +218,21 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         if (options.skipBackupWhenEmpty && plan.databaseEmpty) {
           log.info('the database is empty: nothing to back up');
         } else {
+          phase = 'the backup';
           backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion });
           report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
           await setRunBackup(lockClient, runId, backup.path);
         }
         if (options.rehearse) {
           if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: 'nothing to rehearse on: the database is empty and no backup was taken', hint: 'run without --rehearse' });
+          phase = 'the rehearsal on a restored copy';
           await rehearse(plan, backup, config, content, log, report, options, runId);
         }
+        phase = 'the migrations';
         await configureSession(client, ctx.settings);
         await apply(plan, ctx);
       }
+      phase = 'verification';
       const already = report.findings.length;
       const errors = await log.step('verify', async (s) => {
         const n = await verifyAfter(client, config, content, report);
@@ -233,18 +246,31 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`);
       let exit: number = errors ? EXIT.verification : EXIT.ok;
       if (errors) log.error(`verification found ${errors} problem(s) after the upgrade; see above (npx zx verify/index.ts shows them again)`);
-      else if (options.containers) exit = await containersAndHealth(config, log, report, plan.to ?? undefined, options.signal);
+      else if (options.containers) {
+        phase = 'the containers and health checks';
+        exit = await containersAndHealth(config, log, report, plan.to ?? undefined, options.signal);
+      }
       if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings } });
       return exit;
     } catch (err) {
       const interrupted = options.signal?.aborted === true;
       if (started) await finishRun(lockClient, runId, { status: interrupted ? 'interrupted' : ctx.stands.changed ? 'failed' : 'refused' }).catch(() => {});
-      if (!ctx.stands.changed) throw err;
+      const by = isUpkitError(options.signal?.reason) ? options.signal.reason.message : 'interrupted';
+      const during = phase === 'the migrations' && ctx.current ? ctx.current : phase;
+      const recorded = started ? `; upkit.runs records the run as interrupted` : '';
+      if (!ctx.stands.changed) {
+        if (!interrupted) throw err;
+        const what = phase === 'the backup' ? 'the partial backup file was removed and nothing was changed' : phase === 'the migrations' ? 'it was rolled back and nothing was changed' : 'nothing was changed';
+        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; ${what}${recorded}`, hint: `run the upgrade again when ready${backup ? ` (the backup it took: ${backup.path})` : ''}` });
+      }
       // Changes began: say where the database stands and how to go back.
       const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
       const back = backup ? `; to go back: npx zx scripts/restore.ts ${backup.path}` : '';
+      if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
+        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${phase}; every step of the plan was applied and ${where}${recorded}`, hint: phase === 'verification' ? `finish the check with: npx zx verify/index.ts${back}` : `check the application with: npx zx scripts/health.ts${back}` });
+      }
       if (interrupted) {
-        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `interrupted; the statement in progress was rolled back and ${where}`, hint: `run the upgrade again to finish${back}` });
+        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; the statement in progress was rolled back and ${where}${recorded}`, hint: `run the upgrade again to finish${back}` });
       }
       if (isUpkitError(err)) {
         throw new UpkitError({ code: err.code, exit: 'failed', message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`, details: err.details, hint: `${err.hint ?? 'see the log file'}${back}`, cause: err });

@@ -19,6 +19,8 @@ export interface ApplyContext {
   applied: AppliedEntry[];
   /** Prefix of the step lines, to tell a rehearsal's steps from the real ones. */
   label?: string;
+  /** The step in progress (as the plan describes it), said when a run is interrupted. */
+  current?: string;
   /** Where the database stands, said when a run stops part-way. */
   stands: { release: string | null; lastStep: string | null; changed: boolean };
 }

@@ -60,6 +60,7 @@ export function describeStep(step: PlanStep): string {
 export async function apply(plan: Plan, ctx: ApplyContext): Promise<void> {
   for (const step of plan.steps) {
     if (ctx.signal?.aborted) throw ctx.signal.reason;
+    ctx.current = describeStep(step);
     await ctx.log.step(`${ctx.label ?? ''}${describeStep(step)}`, async (s) => {
       switch (step.kind) {
         case 'legacy':

@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { manifestPathFor, readManifest, type BackupManifest } from './manifest.ts';
+import { backupDirError, backupDirProblem } from './space.ts';
 
 export const ARCHIVE_SUFFIX = '.dump';
 export const PARTIAL_SUFFIX = '.partial';
@@ -19,9 +20,16 @@ export function archiveName(dir: string, database: string, release: string | nul
   return name;
 }
 
+/** Creates the backup directory (0700); a directory that cannot be made or written is exit 3, nothing changed. */
 export function ensureBackupDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  const problem = backupDirProblem(dir);
+  if (problem) throw backupDirError(problem);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  } catch (err) {
+    throw backupDirError(`cannot write backups in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
 }
 
 export interface VerifiedBackup {

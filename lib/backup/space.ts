@@ -1,7 +1,7 @@
 // Room for a backup. A custom-format dump is compressed and rarely approaches the
 // database's size on disk, but the first backup of a database has nothing better to go
 // on; later ones scale the previous backup's size by how much the database grew.
-import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UpkitError } from '../errors.ts';
 
@@ -39,19 +39,33 @@ export function formatBytes(n: number): string {
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
+/** Why backups cannot be written in dir (as root, too: a file in the way, a read-only disk), or undefined. */
+export function backupDirProblem(dir: string): string | undefined {
+  const at = existingAncestor(dir);
+  if (!statSync(at).isDirectory()) return `cannot write backups in ${dir}: ${at} is a file, not a directory`;
+  try {
+    accessSync(at, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EROFS' ? `cannot write backups in ${dir}: ${at} is on a read-only file system` : `cannot write backups in ${dir} (${at} is not writable by this user)`;
+  }
+  return undefined;
+}
+
+export function backupDirError(message: string): UpkitError {
+  return new UpkitError({
+    code: 'backup.dir_not_writable',
+    exit: 'refused',
+    message,
+    hint: 'set BACKUP_DIR to a directory this user can write, or pass --backup-dir DIR; nothing was changed',
+  });
+}
+
 /** Throws exit 3 when the directory is not writable or has too little room. */
 export function assertRoomForBackup(dir: string, needed: number): { free: number } {
   const at = existingAncestor(dir);
-  try {
-    accessSync(at, constants.W_OK);
-  } catch {
-    throw new UpkitError({
-      code: 'backup.dir_not_writable',
-      exit: 'refused',
-      message: `cannot write backups in ${dir} (${at} is not writable by this user)`,
-      hint: 'set BACKUP_DIR to a directory this user can write, or pass --backup-dir DIR; nothing was changed',
-    });
-  }
+  const problem = backupDirProblem(dir);
+  if (problem) throw backupDirError(problem);
   const free = freeBytes(dir);
   if (free < needed) {
     throw new UpkitError({

@@ -95,8 +95,8 @@ describe('preflight', () => {
   it('names a malformed DATABASE_URL with exit 2', async () => {
     const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: 'postgres://pulse:pa#ss@db/pulse' } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('✖ configuration has 1 problem (environment)');
-    expect(r.stderr).toContain('DATABASE_URL: cannot be parsed (expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD))');
+    expect(r.stderr).toContain('✖ DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD');
+    expect(r.stderr).toContain('→ fix DATABASE_URL in the environment, then run: npx zx scripts/preflight.ts');
     expect(r.stderr).not.toContain('pa#ss');
   });
 

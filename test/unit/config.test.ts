@@ -23,7 +23,9 @@ function problems(fn: () => unknown): string[] {
   } catch (err) {
     expect(err).toBeInstanceOf(UpkitError);
     expect((err as UpkitError).exitCode).toBe(2);
-    return [...(err as UpkitError).details];
+    // One problem is the message itself; several are listed under a count.
+    const e = err as UpkitError;
+    return e.details.length ? [...e.details] : [e.message];
   }
   throw new Error('expected a configuration error');
 }
@@ -58,7 +60,7 @@ describe('loadConfig', () => {
       'DB_NAME: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
       'DB_PORT: port must be a number from 1 to 65535, got "99999"',
       'DATABASE_SSL: must be one of false, true, require, verify-full, got "maybe"',
-      'LOCK_TIMEOUT: must be a whole number above 0 of milliseconds, got "-5"',
+      'LOCK_TIMEOUT: must be a whole number of milliseconds above 0, got "-5"',
       'BACKUP_KEEP: must be a whole number above 0, got "x"',
       'COMPOSE_FILE: file /nope/compose.yml does not exist',
       'HEALTHCHECK_URLS: "ftp://x" is not an http(s) URL',
@@ -68,15 +70,16 @@ describe('loadConfig', () => {
 
   it('validates the container and health timeouts with the other keys', () => {
     expect(problems(() => load({ DATABASE_URL: 'postgres://u:pw12@h/db', HEALTH_TIMEOUT: 'soon', COMPOSE_TIMEOUT: '0' }))).toEqual([
-      'HEALTH_TIMEOUT: must be a whole number above 0 of milliseconds, got "soon"',
-      'COMPOSE_TIMEOUT: must be a whole number above 0 of milliseconds, got "0"',
+      'HEALTH_TIMEOUT: must be a whole number of milliseconds above 0, got "soon"',
+      'COMPOSE_TIMEOUT: must be a whole number of milliseconds above 0, got "0"',
     ]);
     expect(load({ DATABASE_URL: 'postgres://u:pw12@h/db', HEALTH_TIMEOUT: '3000' })).toMatchObject({ healthTimeoutMs: 3000, composeTimeoutMs: 300_000 });
   });
 
-  it('asks for DATABASE_URL or the DB_* keys when nothing is set', () => {
-    expect(problems(() => load({}))).toEqual([
-      'DB_HOST: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
+  it('asks for DATABASE_URL or the DB_* keys when nothing is set, saying there is no .env here', () => {
+    const d = dir();
+    expect(problems(() => loadConfig({ env: {}, cwd: d }))).toEqual([`DATABASE_URL: is not set, and neither are DB_HOST, DB_USER and DB_NAME (in the environment; there is no .env in ${d})`]);
+    expect(problems(() => load({ DB_HOST: 'h', DB_PASSWORD: 'pw' }))).toEqual([
       'DB_USER: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
       'DB_NAME: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
     ]);
@@ -84,15 +87,20 @@ describe('loadConfig', () => {
 
   it.each([
     ['mysql://u:p@h/db', 'DATABASE_URL: is not a PostgreSQL connection URL'],
-    ['postgres://u:pa#ss@h/db', 'DATABASE_URL: cannot be parsed'],
-    ['postgres://u:p/ss@h/db', 'DATABASE_URL: cannot be parsed'],
     ['postgres://u@h:5432', 'DATABASE_URL: names no database'],
     ['postgres://h/db', 'DATABASE_URL: names no user'],
+    ['postgres://u:pw@h:99999/db', 'DATABASE_URL: has a port that is not a number from 1 to 65535'],
+    ['postgres://u:pw@:5432/db', 'DATABASE_URL: names no host'],
   ])('names DATABASE_URL when it is malformed: %s', (url, expected) => {
     const found = problems(() => load({ DATABASE_URL: url }));
     expect(found).toHaveLength(1);
     expect(found[0]).toContain(expected);
     expect(found[0]).toContain('percent-encode @ : / % # and spaces');
+  });
+
+  it.each(['postgres://u:pa#ss@h/db', 'postgres://u:p/ss@h/db', 'postgres://u:p?ss@h:5432/db'])('says which characters of a password must be encoded, without echoing it: %s', (url) => {
+    const found = problems(() => load({ DATABASE_URL: url }));
+    expect(found).toEqual(['DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD']);
   });
 
   it('names DATABASE_URL when its port is out of range', () => {
