@@ -1,6 +1,6 @@
 // Backup files on disk: names, the directory's mode, listing the verified backups of one
 // database, and retention.
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { manifestPathFor, readManifest, type BackupManifest } from './manifest.ts';
 import { backupDirError, backupDirProblem } from './space.ts';
@@ -76,6 +76,27 @@ export function applyRetention(dir: string, database: string, keep: number, just
   return removed;
 }
 
+/**
+ * Whether the process that named a partial file after its pid may still write to it. A
+ * zombie cannot: a run killed with its parent stays one where nothing reaps orphans (a
+ * container whose first process does not), and signal 0 alone takes it for alive.
+ */
+function writerAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // Ended since, or no /proc (not Linux), where signal 0 is all there is.
+    return !existsSync('/proc/self/stat');
+  }
+}
+
 /** Partial files whose writer is gone (a killed run); returns what was removed. */
 export function removeStalePartials(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -84,14 +105,7 @@ export function removeStalePartials(dir: string): string[] {
     const m = /\.(\d+)\.partial$/.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
-    let alive = false;
-    try {
-      process.kill(pid, 0);
-      alive = pid !== process.pid;
-    } catch {
-      alive = false;
-    }
-    if (!alive) {
+    if (!writerAlive(pid)) {
       rmSync(path.join(dir, name), { force: true });
       removed.push(name);
     }

@@ -1,7 +1,13 @@
 // Crash injection, the small count of the normal suite (npm run test:crash runs the full
 // campaign): upgrades killed with SIGKILL at seeded random points and rerun, a run killed
 // during its verification, and PostgreSQL killed mid-migration on a cluster of its own.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeStalePartials } from '../../lib/backup/files.ts';
 import { serverInfo } from '../support/database.ts';
 import {
   calibrate,
@@ -44,11 +50,11 @@ describe('crash injection', () => {
     ];
     const upTo = (n: number) => log.slice(0, n).join('\n');
     expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => phaseReached(upTo(n)))).toEqual([
-      'before start', 'start-up', 'lock', 'inspect', 'runs ledger', 'backup', 'backup', 'legacy', 'legacy', 'drizzle', 'seed', 'verify',
+      'before start', 'start-up', 'lock', 'inspect', 'checks, runs ledger', 'backup', 'backup', 'legacy', 'legacy', 'drizzle', 'seed', 'verify',
     ]);
     const spawned = Date.parse('2026-11-24T08:21:28.747Z');
     const windows = phaseWindows(`${upTo(11)}\n2026-11-24T08:21:30.300Z info  step verify: ok (13 ms)`, spawned, spawned + 1600);
-    expect(windows.map((w) => w.phase)).toEqual(['before start', 'start-up', 'lock', 'inspect', 'runs ledger', 'backup', 'legacy', 'drizzle', 'seed', 'verify', 'finish']);
+    expect(windows.map((w) => w.phase)).toEqual(['before start', 'start-up', 'lock', 'inspect', 'checks, runs ledger', 'backup', 'legacy', 'drizzle', 'seed', 'verify', 'finish']);
     expect(windows[0]).toEqual({ phase: 'before start', startMs: 0, endMs: 500 });
     expect(windows.at(-1)).toEqual({ phase: 'finish', startMs: 1553, endMs: 1600 });
   });
@@ -78,6 +84,26 @@ describe('crash injection', () => {
       return;
     }
   }, 120_000);
+
+  it("removes a partial backup whose writer is a zombie (a run killed with its parent, where nothing reaps it)", async () => {
+    // `sh` starts a child and becomes `sleep` by exec: the child ends and nobody waits for it.
+    const sh = spawn('sh', ['-c', 'true & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number((await once(sh.stdout!, 'data'))[0].toString().trim());
+      const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+      for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(state()).toBe('Z');
+      const dir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-partials-'));
+      const zombie = `pulse-v1.0-20261124T000000Z.dump.${pid}.partial`;
+      const live = `pulse-v1.0-20261124T000001Z.dump.${sh.pid}.partial`;
+      for (const f of [zombie, live]) writeFileSync(path.join(dir, f), '');
+      expect(removeStalePartials(dir)).toEqual([zombie]);
+      expect(readdirSync(dir)).toEqual([live]);
+      rmSync(dir, { recursive: true, force: true });
+    } finally {
+      sh.kill('SIGKILL');
+    }
+  });
 
   describe('PostgreSQL killed mid-migration', () => {
     let cluster: Awaited<ReturnType<typeof startCluster>>;

@@ -465,7 +465,12 @@ export async function killAndRerun(server: CrashServer, plan: KillPlan, calibrat
     const r1 = await first.done;
     logDirs.push(r1.logDir);
     const log1 = r1.log();
-    const outlived = groupMembers(first.pid);
+    // A process killed a moment ago may still be tearing down (its pipes close before it is gone).
+    let outlived = groupMembers(first.pid);
+    for (let i = 0; i < 40 && outlived.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      outlived = groupMembers(first.pid);
+    }
     if (outlived.length) problems.push(`process(es) of the killed run outlived the SIGKILL of its group: ${outlived.join(', ')}`);
     const phaseHit: Phase | 'finished' = killedAtMs !== null && r1.signal === 'SIGKILL' ? phaseReached(log1) : 'finished';
     if (phaseHit === 'finished' && r1.code !== 0) problems.push(`the run exited ${r1.code ?? r1.signal} before the kill: ${r1.stderr.slice(-400)}`);

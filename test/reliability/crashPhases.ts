@@ -7,7 +7,7 @@ export const PHASES = [
   'start-up',
   'lock',
   'inspect',
-  'runs ledger',
+  'checks, runs ledger',
   'backup',
   'legacy',
   'baseline',
@@ -23,7 +23,7 @@ export function phaseStartedBy(line: string): Phase | undefined {
   const text = line.slice(25); // after "2026-11-24T08:21:27.451Z "
   if (/^debug content: /.test(text)) return 'lock';
   if (/^debug run lock taken/.test(text)) return 'inspect';
-  if (/^info {2}plan: /.test(text)) return 'runs ledger';
+  if (/^info {2}plan: /.test(text)) return 'checks, runs ledger';
   if (/^debug recorded in upkit\.runs as run /.test(text)) return 'backup';
   const step = /^\w+ +step (?:rehearsal: )?(legacy|baseline|drizzle|seed data|verify(?=:))\b.*?: (started|ok|failed|warning|skipped)\b/.exec(text);
   if (step) {
@@ -97,5 +97,13 @@ export function prng(seed: number): () => number {
 
 /** The draws of run `run` depend on the seed and the run number only, so one run can be replayed alone. */
 export function runPrng(seed: number, run: number): () => number {
-  return prng(Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(run + 1, 0x85ebca6b));
+  return prng(mix(mix(seed) ^ Math.imul(run + 1, 0x9e3779b1)));
+}
+
+/** murmur3's finalizer: nearby inputs (run 1, run 2) give unrelated seeds. */
+function mix(x: number): number {
+  let h = x >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
