@@ -29,6 +29,8 @@ export interface InstallOptions {
   organization: string;
   drizzleDir?: string;
   containers: boolean;
+  /** `--no-backup`: the operator's own snapshots replace upkit's backups (pg_dump is not needed). */
+  noBackup?: boolean;
   upkitVersion: string;
   signal?: AbortSignal;
 }
@@ -76,7 +78,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   });
   await assertFresh(config, log);
   // The same readiness checks as preflight, plus the host's when containers will be started.
-  const ready = await runPreflight(config, log, report);
+  const ready = await runPreflight(config, log, report, { backup: options.noBackup !== true });
   if (options.containers && config.composeFile) {
     await log.step('host', async (s) => {
       const findings = await hostChecks(config.composeFile!);
@@ -96,7 +98,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
 
   // Containers and health come after the admin exists, so the application starts complete.
-  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, containers: false });
+  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
   if (code !== EXIT.ok) return code;
 
   if (options.adminEmail && password) {

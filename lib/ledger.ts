@@ -25,6 +25,8 @@ create table if not exists upkit.runs (
   pid integer not null,
   report jsonb
 );
+-- Why the run took no backup, when the operator chose so (--no-backup); added after the table.
+alter table upkit.runs add column if not exists backup_skipped text;
 create table if not exists upkit.legacy_migrations (
   file text not null,
   checksum text not null,
@@ -65,6 +67,8 @@ export interface RunRow {
   releaseFrom: string | null;
   releaseTo: string | null;
   backupPath: string | null;
+  /** Why no backup was taken, when the operator chose so (`--no-backup`). */
+  backupSkipped: string | null;
   host: string;
   pid: number;
 }
@@ -106,6 +110,7 @@ function toRun(r: Record<string, unknown>): RunRow {
     releaseFrom: (r.release_from as string | null) ?? null,
     releaseTo: (r.release_to as string | null) ?? null,
     backupPath: (r.backup_path as string | null) ?? null,
+    backupSkipped: (r.backup_skipped as string | null | undefined) ?? null,
     host: r.host as string,
     pid: r.pid as number,
   };
@@ -131,11 +136,11 @@ export async function markCrashedRuns(c: Q): Promise<RunRow[]> {
   return rows.map(toRun);
 }
 
-export async function startRun(c: Q, run: { id: string; command: string; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<RunRow[]> {
+export async function startRun(c: Q, run: { id: string; command: string; releaseFrom: string | null; releaseTo: string | null; toolVersion: string; backupSkipped?: string }): Promise<RunRow[]> {
   const crashed = await markCrashedRuns(c);
   await c.query(
-    `insert into upkit.runs (id, command, status, release_from, release_to, tool_version, host, pid) values ($1, $2, 'running', $3, $4, $5, $6, $7)`,
-    [run.id, run.command, run.releaseFrom, run.releaseTo, run.toolVersion, hostname(), process.pid],
+    `insert into upkit.runs (id, command, status, release_from, release_to, tool_version, host, pid, backup_skipped) values ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
+    [run.id, run.command, run.releaseFrom, run.releaseTo, run.toolVersion, hostname(), process.pid, run.backupSkipped ?? null],
   );
   return crashed;
 }

@@ -61,7 +61,15 @@ export interface Plan {
   warnings: Problem[];
   /** The public schema held no table when the plan was made. */
   databaseEmpty: boolean;
+  /**
+   * Who backs the database up before the first change: `upkit` (a verified pg_dump), the
+   * `operator` (`--no-backup`: their own snapshot replaces upkit's backup), or `none` (nothing
+   * will change, or a fresh install on an empty database).
+   */
+  backup: BackupBy;
 }
+
+export type BackupBy = 'upkit' | 'operator' | 'none';
 
 export interface PlanOptions {
   allowDestructive: boolean;
@@ -69,6 +77,10 @@ export interface PlanOptions {
   /** The Pulse release at which the drizzle era starts (its first entry is the legacy era's end). */
   legacyEnd: string | null;
   now: number;
+  /** `--no-backup`: the operator's own snapshot replaces upkit's backup. */
+  noBackup?: boolean;
+  /** A fresh install: an empty database has nothing to back up. */
+  skipBackupWhenEmpty?: boolean;
 }
 
 const LEGACY_RELEASES = ['v1.0', 'v1.1', 'v1.2', 'v1.3'];
@@ -205,5 +217,6 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     refusals,
     warnings,
     databaseEmpty: inspection.empty,
+    backup: steps.length === 0 || (options.skipBackupWhenEmpty && inspection.empty) ? 'none' : options.noBackup ? 'operator' : 'upkit',
   };
 }

@@ -101,7 +101,14 @@ export interface PreflightResult {
 
 class CheckFailed extends Error {}
 
-export async function runPreflight(config: Config, log: Logger, report: ReportBuilder): Promise<PreflightResult> {
+export interface PreflightOptions {
+  /** false with `--no-backup`: the operator's own snapshot replaces upkit's backup, so pg_dump and backup room are not checked. */
+  backup?: boolean;
+}
+
+const NO_BACKUP_SKIP = "--no-backup: the operator's own snapshot replaces upkit's backup";
+
+export async function runPreflight(config: Config, log: Logger, report: ReportBuilder, options: PreflightOptions = {}): Promise<PreflightResult> {
   const result: PreflightResult = { ok: true };
   const fail = (code: string, message: string, hint: string): never => {
     report.finding('error', code, message, hint);
@@ -157,6 +164,7 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   });
 
   await check('pg_dump', async (s) => {
+    if (options.backup === false) return s.skip(NO_BACKUP_SKIP);
     if (!server) {
       const all = await findBinaries('pg_dump', config.pgBinDir);
       return s.skip(all.length ? `found ${[...new Set(all.map((b) => b.version))].join(', ')}; server version unknown` : 'no connection');
@@ -172,6 +180,7 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   });
 
   await check('backup space', async (s) => {
+    if (options.backup === false) return s.skip(NO_BACKUP_SKIP);
     const dir = existingAncestor(config.backupDir);
     const previous = listVerifiedBackups(config.backupDir, config.migrationDb.database)[0]?.manifest;
     const needed = server ? estimateBackupBytes(server.databaseBytes, previous) : 0;

@@ -37,9 +37,14 @@ export interface UpgradeOptions {
   rehearse?: boolean;
   /** A fresh install: an empty database has nothing to back up. */
   skipBackupWhenEmpty?: boolean;
+  /** `--no-backup`: the operator's own snapshot replaces upkit's backup; none is taken. */
+  noBackup?: boolean;
   /** Before anything is written: confirm with the operator (false to stop). */
   confirm?(plan: Plan): Promise<boolean>;
 }
+
+/** What the plan, the report and the runs ledger say when the operator chose `--no-backup`. */
+export const NO_BACKUP_REASON = "--no-backup: the operator's own snapshot replaces upkit's backup";
 
 export function sessionSettings(config: Config): SessionSettings {
   return { lockTimeoutMs: config.lockTimeoutMs, statementTimeoutMs: config.migrationTimeoutMs, retryWaitsMs: Array.from({ length: config.lockRetries }, (_, i) => 250 * 2 ** i) };
@@ -51,12 +56,13 @@ export function printPlan(plan: Plan, log: Logger): void {
   plan.steps.forEach((s, i) => log.info(`  ${i + 1}. ${describeStep(s)}`));
   for (const f of plan.lint) log.info(`  lint ${f.file}:${f.line} ${f.message}${f.safe ? ` (reviewed: ${f.safe})` : ' (destructive)'}`);
   for (const w of plan.warnings) log.warn(`${w.message}`);
+  if (plan.backup === 'operator') log.warn(`no backup: upkit takes none (${NO_BACKUP_REASON}); take that snapshot now if you have not`);
 }
 
-async function planFor(client: Pick<Client, 'query'>, config: Config, content: Content, allowDestructive: boolean): Promise<Plan> {
+async function planFor(client: Pick<Client, 'query'>, config: Config, content: Content, upgrade: Pick<UpgradeOptions, 'allowDestructive' | 'noBackup' | 'skipBackupWhenEmpty'>): Promise<Plan> {
   const inspection = await inspect(client, config, content);
   const latest = content.profile === 'pulse' ? LATEST_RELEASE : content.migrations.at(-1)?.tag ?? null;
-  const options = { allowDestructive, latestRelease: latest, legacyEnd: 'v1.4', now: Date.now() };
+  const options = { allowDestructive: upgrade.allowDestructive, latestRelease: latest, legacyEnd: 'v1.4', now: Date.now(), noBackup: upgrade.noBackup === true, skipBackupWhenEmpty: upgrade.skipBackupWhenEmpty === true };
   // The steps do not depend on the statements; what they will run is parsed (and linted) next.
   const first = makePlan(inspection, content, options);
   const needed = filesToRun(first.steps);
@@ -157,7 +163,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
     try {
       const tooOld = serverVersionError(await readServerFacts(client));
       if (tooOld) throw tooOld;
-      const plan = await withTransaction(client, () => planFor(client, config, content, options.allowDestructive), { readOnly: true });
+      const plan = await withTransaction(client, () => planFor(client, config, content, options), { readOnly: true });
       report.plan = plan;
       report.release = { from: plan.from, to: plan.to };
       printPlan(plan, log);
@@ -179,6 +185,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const runId = randomUUID();
     let backup: BackupResult | undefined;
+    // The operator chose --no-backup: a failure points to their own snapshot.
+    let noBackup = false;
     const ctx: ApplyContext = { client, config, content, log, runId, settings: sessionSettings(config), signal: options.signal, applied: report.applied, stands: { release: null, lastStep: null, changed: false } };
     let started = false;
     // What the run is doing, for the message when it is interrupted.
@@ -186,14 +194,14 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
     try {
       const tooOld = serverVersionError(await readServerFacts(client));
       if (tooOld) throw tooOld;
-      const plan = await withTransaction(client, () => planFor(client, config, content, options.allowDestructive), { readOnly: true });
+      const plan = await withTransaction(client, () => planFor(client, config, content, options), { readOnly: true });
       report.plan = plan;
       report.release = { from: plan.from, to: plan.to };
       ctx.stands.release = plan.from;
       printPlan(plan, log);
       if (plan.refusals.length) throw refuse(plan);
       // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
-      if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: !(options.skipBackupWhenEmpty && plan.databaseEmpty) });
+      if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
       if (isEmptyPlan(plan)) {
         log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
         // A run killed after its last change (during verification) left its row running.
@@ -208,15 +216,19 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       const t0 = performance.now();
       if (!isEmptyPlan(plan)) {
         await ensureLedger(lockClient);
-        const crashed = await startRun(lockClient, { id: runId, command: options.command, releaseFrom: plan.from, releaseTo: plan.to, toolVersion: options.upkitVersion });
+        const crashed = await startRun(lockClient, { id: runId, command: options.command, releaseFrom: plan.from, releaseTo: plan.to, toolVersion: options.upkitVersion, ...(plan.backup === 'operator' ? { backupSkipped: NO_BACKUP_REASON } : {}) });
         started = true;
         log.debug(`recorded in upkit.runs as run ${runId}`);
         for (const r of crashed) {
           report.finding('warning', 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'this run picks up where it stopped');
           log.warn(`an earlier ${r.command} run (started ${r.startedAt.toISOString()} on ${r.host}) died without finishing; it is marked crashed and this run picks up where it stopped`);
         }
-        if (options.skipBackupWhenEmpty && plan.databaseEmpty) {
+        if (plan.backup === 'none') {
           log.info('the database is empty: nothing to back up');
+        } else if (plan.backup === 'operator') {
+          noBackup = true;
+          report.finding('info', 'backup.skipped', `no backup was taken (${NO_BACKUP_REASON})`, 'if this run fails, restore the database from your own snapshot');
+          log.info(`no backup taken (${NO_BACKUP_REASON})`);
         } else {
           phase = 'the backup';
           backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion });
@@ -224,7 +236,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
           await setRunBackup(lockClient, runId, backup.path);
         }
         if (options.rehearse) {
-          if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: 'nothing to rehearse on: the database is empty and no backup was taken', hint: 'run without --rehearse' });
+          if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: `nothing to rehearse on: ${noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`, hint: 'run without --rehearse' });
           phase = 'the rehearsal on a restored copy';
           await rehearse(plan, backup, config, content, log, report, options, runId);
         }
@@ -265,7 +277,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       }
       // Changes began: say where the database stands and how to go back.
       const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
-      const back = backup ? `; to go back: npx zx scripts/restore.ts ${backup.path}` : '';
+      const back = backup ? `; to go back: npx zx scripts/restore.ts ${backup.path}` : noBackup ? `; upkit took no backup (--no-backup): to go back, restore your own snapshot` : '';
       if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
         throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${phase}; every step of the plan was applied and ${where}${recorded}`, hint: phase === 'verification' ? `finish the check with: npx zx verify/index.ts${back}` : `check the application with: npx zx scripts/health.ts${back}` });
       }

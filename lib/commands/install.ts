@@ -65,6 +65,7 @@ export const installCommand: CommandSpec = {
     'admin-password-file': { type: 'string', valueName: 'PATH', description: "read the admin user's password from PATH (else asked on the terminal)" },
     organization: { type: 'string', valueName: 'NAME', description: 'name of the first organization (default: Default)' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "install another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
+    'no-backup': { type: 'boolean', description: "your own snapshots replace upkit's backups: pg_dump and backup room are not checked" },
   },
   config: false,
   async run({ values, log, report, signal }) {
@@ -91,6 +92,7 @@ export const installCommand: CommandSpec = {
       organization: (values.organization as string | undefined) ?? 'Default',
       drizzleDir: values['drizzle-dir'] as string | undefined,
       containers: values['no-containers'] !== true,
+      noBackup: values['no-backup'] === true,
       upkitVersion: VERSION,
       signal,
     });

@@ -1,5 +1,5 @@
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
-import { EXIT } from '../errors.ts';
+import { EXIT, usageError } from '../errors.ts';
 import { runPreflight } from '../preflight.ts';
 
 export const preflightCommand: CommandSpec = {
@@ -10,17 +10,21 @@ export const preflightCommand: CommandSpec = {
   options: {
     ...COMMON_OPTIONS,
     'backup-dir': { type: 'string', valueName: 'DIR', description: 'check room for backups in DIR instead of BACKUP_DIR' },
+    'no-backup': { type: 'boolean', description: "for upgrades run with --no-backup: pg_dump and backup room are not checked" },
   },
   readOnly: true,
-  overrides: (v) => ({ backupDir: v['backup-dir'] as string | undefined }),
-  async run({ config, log, report }) {
-    const result = await runPreflight(config, log, report);
+  overrides: (v) => {
+    if (v['no-backup'] && v['backup-dir'] !== undefined) throw usageError('--no-backup and --backup-dir do not go together: with --no-backup there is no backup to make room for', 'run: npx zx scripts/preflight.ts --no-backup (or --backup-dir DIR alone)');
+    return { backupDir: v['backup-dir'] as string | undefined };
+  },
+  async run({ config, log, report, values }) {
+    const result = await runPreflight(config, log, report, { backup: values['no-backup'] !== true });
     const failed = report.findings.filter((f) => f.severity === 'error').length;
     if (!result.ok) {
       log.error(`preflight refused: ${failed} check${failed === 1 ? '' : 's'} failed; nothing was changed`);
       return EXIT.refused;
     }
-    log.info('preflight passed: ready for npx zx upgrade.ts');
+    log.info(`preflight passed: ready for npx zx upgrade.ts${values['no-backup'] ? ' --no-backup' : ''}`);
     return EXIT.ok;
   },
 };

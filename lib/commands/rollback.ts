@@ -28,7 +28,16 @@ export const rollbackCommand: CommandSpec = {
     const { config, values, log } = ctx;
     if (!values.down) {
       const runs = (await withClient(config.migrationDb, config, (c) => readRuns(c, 50), { applicationName: 'upkit rollback' })) ?? [];
-      const last = runs.find((r) => r.backupPath);
+      // Newest first: the last run that changed the database, whether or not upkit backed it up.
+      const last = runs.find((r) => r.backupPath || (r.backupSkipped && r.status !== 'refused'));
+      if (last && !last.backupPath) {
+        throw new UpkitError({
+          code: 'rollback.no_backup',
+          exit: 'refused',
+          message: `the last ${last.command} (${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'}, ${last.status}, ${last.startedAt.toISOString()}) took no backup: ${last.backupSkipped}`,
+          hint: 'restore the database from your own snapshot; an older upkit backup would undo more than that run (npx zx scripts/restore.ts FILE, if that is what you want); nothing was changed',
+        });
+      }
       if (!last) throw new UpkitError({ code: 'rollback.no_backup', exit: 'refused', message: `no upkit run on ${config.migrationDb.database} recorded a backup`, hint: 'restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed' });
       if (!existsSync(last.backupPath!)) throw new UpkitError({ code: 'rollback.backup_gone', exit: 'refused', message: `the last run's backup ${last.backupPath} is no longer on this machine`, hint: 'restore another backup: npx zx scripts/restore.ts FILE; nothing was changed' });
       log.info(`the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`);

@@ -42,7 +42,7 @@ export const statusCommand: CommandSpec = {
     }
     out(`runs: ${inspection.runs === null ? 'none recorded' : ''}`);
     for (const r of inspection.runs ?? []) {
-      out(`  ${r.startedAt.toISOString()} ${r.command} ${r.status}${r.releaseFrom || r.releaseTo ? ` ${r.releaseFrom ?? 'empty'} → ${r.releaseTo ?? '?'}` : ''}${r.backupPath ? ` backup ${r.backupPath}` : ''} (${r.host}, pid ${r.pid})`);
+      out(`  ${r.startedAt.toISOString()} ${r.command} ${r.status}${r.releaseFrom || r.releaseTo ? ` ${r.releaseFrom ?? 'empty'} → ${r.releaseTo ?? '?'}` : ''}${r.backupPath ? ` backup ${r.backupPath}` : r.backupSkipped ? ' no backup (--no-backup)' : ''} (${r.host}, pid ${r.pid})`);
     }
     for (const p of plan.refusals) report.finding('error', p.code, p.message, p.hint);
     for (const p of plan.warnings) report.finding('warning', p.code, p.message, p.hint);

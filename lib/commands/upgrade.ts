@@ -12,12 +12,18 @@ function milliseconds(values: Record<string, unknown>, flag: string): number | u
   return n;
 }
 
+/** Flags that contradict each other: refused before the configuration is even read. */
+function refuseConflicts(values: Record<string, unknown>): void {
+  if (values['no-backup'] && values['backup-dir'] !== undefined) throw usageError('--no-backup and --backup-dir do not go together: with --no-backup upkit writes no backup', 'run: npx zx upgrade.ts --no-backup (or --backup-dir DIR alone)');
+  if (values['no-backup'] && values.rehearse) throw usageError('--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take', 'run: npx zx upgrade.ts --rehearse (or --no-backup alone)');
+}
+
 /** On a terminal, the operator types "yes"; without one there is nobody to ask. */
 async function confirmOnTerminal(plan: Plan): Promise<boolean> {
   if (!process.stdin.isTTY) return true;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Apply this plan to ${plan.database} (a backup is taken first)? Type yes to go on: `);
+    const answer = await rl.question(`Apply this plan to ${plan.database} (${plan.backup === 'operator' ? 'no backup: --no-backup' : 'a backup is taken first'})? Type yes to go on: `);
     return answer.trim().toLowerCase() === 'yes';
   } finally {
     rl.close();
@@ -32,6 +38,8 @@ export const upgradeCommand: CommandSpec = {
     'Reads the database and the files, prints the plan, then (unless --dry-run) takes the run lock, a verified backup,',
     'applies the legacy files, drizzle migrations and seed data, and verifies the result. On a terminal it asks before',
     'changing anything unless --yes. Any stop after changes began names the backup and the command that restores it.',
+    "With --no-backup upkit takes no backup (your own snapshot, of a managed database say, replaces it), and the plan,",
+    'the report and upkit.runs say so.',
   ].join('\n'),
   options: {
     ...COMMON_OPTIONS,
@@ -45,14 +53,18 @@ export const upgradeCommand: CommandSpec = {
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "use another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse legacy files, seed data or flag checks" },
     'legacy-dir': { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' },
     rehearse: { type: 'boolean', description: 'first run the whole plan, and verification, on a copy restored from the backup' },
+    'no-backup': { type: 'boolean', description: "take no backup: your own snapshot (of a managed database, say) replaces upkit's; a failure then points to it" },
   },
-  overrides: (v) => ({
-    backupDir: v['backup-dir'] as string | undefined,
-    lockTimeoutMs: milliseconds(v, 'lock-timeout'),
-    migrationTimeoutMs: milliseconds(v, 'statement-timeout'),
-    drizzleDir: v['drizzle-dir'] as string | undefined,
-    legacyDir: v['legacy-dir'] as string | undefined,
-  }),
+  overrides: (v) => {
+    refuseConflicts(v);
+    return {
+      backupDir: v['backup-dir'] as string | undefined,
+      lockTimeoutMs: milliseconds(v, 'lock-timeout'),
+      migrationTimeoutMs: milliseconds(v, 'statement-timeout'),
+      drizzleDir: v['drizzle-dir'] as string | undefined,
+      legacyDir: v['legacy-dir'] as string | undefined,
+    };
+  },
   async run({ config, values, log, report, signal }) {
     if (values['dry-run'] && values.rehearse) throw usageError('--dry-run and --rehearse do not go together: a rehearsal needs the backup a dry run does not take', 'run: npx zx upgrade.ts --rehearse (or --dry-run alone)');
     return runUpgrade(config, log, report, {
@@ -63,6 +75,7 @@ export const upgradeCommand: CommandSpec = {
       signal,
       confirm: values.yes ? undefined : confirmOnTerminal,
       rehearse: values.rehearse === true,
+      noBackup: values['no-backup'] === true,
       containers: values['no-containers'] !== true,
     });
   },
