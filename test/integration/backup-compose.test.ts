@@ -6,9 +6,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chooseForServer, findBinaries } from '../../lib/pgTools.ts';
 import { ROOT, runUpkit } from '../support/cli.ts';
-import { serverInfo, useFreshDatabase } from '../support/database.ts';
+import { backupTests, serverInfo, useFreshDatabase } from '../support/database.ts';
 
-describe('backup inside the compose database service', () => {
+describe('backup inside the compose database service', backupTests(), () => {
   const db = useFreshDatabase();
 
   it('runs pg_dump with exec -T, passes credentials by name only, and verifies the archive', async () => {

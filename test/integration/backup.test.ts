@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { countRows, listTables } from '../../lib/backup/run.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, sampleArgv } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
 const BACKUP = 'scripts/backup.ts';
@@ -28,7 +28,7 @@ describe('backup', () => {
 
   const withDb = <T,>(fn: (c: pg.Client) => Promise<T>) => withClientAt(db().url, fn);
 
-  it('writes a verified archive and manifest with modes 0600 in a 0700 directory', async () => {
+  it('writes a verified archive and manifest with modes 0600 in a 0700 directory', backupTests(), async () => {
     await withDb((c) => buildRelease(c, 'v2.3'));
     const dir = path.join(tempDir('upkit-bk-'), 'nested', 'backups');
     const r = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db().url } });
@@ -52,7 +52,7 @@ describe('backup', () => {
     expect(r.stderr).toContain(`restore with: npx zx scripts/restore.ts ${report.backup.path}`);
   });
 
-  it('never shows the password in any process argument, output, log or manifest', async () => {
+  it('never shows the password in any process argument, output, log or manifest', backupTests(), async () => {
     const sentinel = 'S3ntinel p@ss:/%# word';
     const role = `upkit_bk_${process.pid}`;
     await withAdminClient((c) => c.query(`create role ${role} login superuser password '${sentinel}'`));
@@ -82,7 +82,7 @@ describe('backup', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('keeps the newest BACKUP_KEEP verified backups and never touches other files', async () => {
+  it('keeps the newest BACKUP_KEEP verified backups and never touches other files', backupTests(), async () => {
     await withDb((c) => buildRelease(c, 'v1.0'));
     const dir = tempDir('upkit-bk-');
     writeFileSync(path.join(dir, `${db().database}-v0.9-20200101T000000Z.dump`), 'not verified: no manifest');
@@ -97,7 +97,7 @@ describe('backup', () => {
     expect(left).toEqual([`${db().database}-v0.9-20200101T000000Z.dump`, made[1], made[2], 'other-v1.0-20200101T000000Z.dump'].sort());
   });
 
-  it('a failed backup leaves the only verified backup in place', async () => {
+  it('a failed backup leaves the only verified backup in place', backupTests(), async () => {
     const dir = tempDir('upkit-bk-');
     const ok = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db().url, BACKUP_KEEP: '1' } });
     expect(ok.code).toBe(0);
@@ -121,7 +121,7 @@ describe('backup', () => {
     };
   }
 
-  it('stops on Ctrl-C with exit 130 and removes the partial file', async () => {
+  it('stops on Ctrl-C with exit 130 and removes the partial file', backupTests(), async () => {
     await withDb((c) => buildRelease(c, 'v1.0'));
     const dir = tempDir('upkit-bk-');
     let pid = 0;
@@ -140,7 +140,7 @@ describe('backup', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it.skipIf(process.getuid?.() !== 0)('a disk that fills during the dump ends in exit 3 with the partial file gone (needs root to mount a tmpfs)', async () => {
+  it.skipIf(process.getuid?.() !== 0)('a disk that fills during the dump ends in exit 3 with the partial file gone (needs root to mount a tmpfs)', backupTests(), async () => {
     await withDb(async (c) => {
       await buildRelease(c, 'v1.0');
       // Incompressible data, so the archive is bigger than what is left on the disk.

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../lib/install/admin.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
-import { serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupArgs, serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -31,7 +31,7 @@ describe('install', () => {
     const cwd = dir();
     try {
       const env = { DATABASE_URL: urlFor(name) };
-      const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json'], { env, cwd });
+      const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--json'], { env, cwd });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain(`✔ database ${name}  created`);
       expect(r.json().findings.filter((f) => f.severity === 'error')).toEqual([]);
@@ -47,7 +47,7 @@ describe('install', () => {
         expect((await c.query('select * from drizzle.__drizzle_migrations order by id')).rows).toEqual(ledger);
       });
       const before = await withDb(urlFor(name), async (c) => ({ fp: await schemaFingerprint(c), rows: await rowSnapshot(c), upkit: await rowSnapshot(c, 'upkit') }));
-      const again = await runUpkit('install.ts', ['--yes', '--no-containers'], { env, cwd });
+      const again = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers'], { env, cwd });
       expect(again.code).toBe(3);
       expect(again.stderr).toContain(`${name} already holds Pulse v2.3; install never changes an existing database`);
       expect(again.stderr).toContain('npx zx upgrade.ts');
@@ -63,14 +63,14 @@ describe('install', () => {
 
   it('refuses a legacy install, naming its release', async () => {
     await withDb(db().url, (c) => buildRelease(c, 'v1.2'));
-    const r = await runUpkit('install.ts', ['--yes', '--no-containers'], { env: { DATABASE_URL: db().url }, cwd: dir() });
+    const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers'], { env: { DATABASE_URL: db().url }, cwd: dir() });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`${db().database} already holds Pulse v1.2`);
   });
 
   it('writes a 0600 .env with strong secrets, keeps every value of an existing one, and never prints a secret', async () => {
     const cwd = dir();
-    const r = await runUpkit('install.ts', ['--yes', '--no-containers'], { env: { DATABASE_URL: db().url }, cwd });
+    const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers'], { env: { DATABASE_URL: db().url }, cwd });
     expect(r.code, r.stderr).toBe(0);
     const file = path.join(cwd, '.env');
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -83,7 +83,7 @@ describe('install', () => {
     const cwd2 = dir();
     writeFileSync(path.join(cwd2, '.env'), 'JWT_SECRET=keep-this-one-please\nCUSTOM=1\n', { mode: 0o600 });
     await withDb(db().url, (c) => c.query('drop schema public cascade; create schema public; drop schema if exists drizzle cascade; drop schema if exists upkit cascade'));
-    const r2 = await runUpkit('install.ts', ['--yes', '--no-containers'], { env: { DATABASE_URL: db().url }, cwd: cwd2 });
+    const r2 = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers'], { env: { DATABASE_URL: db().url }, cwd: cwd2 });
     expect(r2.code, r2.stderr).toBe(0);
     expect(r2.stderr).toContain('added to');
     expect(r2.stderr).toContain('SESSION_SECRET, ENCRYPTION_KEY (existing values kept)');
@@ -96,7 +96,7 @@ describe('install', () => {
     const cwd = dir();
     const password = 'Correct-Horse-Battery-Staple-9';
     writeFileSync(path.join(cwd, 'pw'), `${password}\n`, { mode: 0o600 });
-    const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--admin-email', 'Ops@Example.com', '--admin-password-file', 'pw', '--organization', 'Acme Ops'], { env: { DATABASE_URL: db().url }, cwd });
+    const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--admin-email', 'Ops@Example.com', '--admin-password-file', 'pw', '--organization', 'Acme Ops'], { env: { DATABASE_URL: db().url }, cwd });
     expect(r.code, r.stderr).toBe(0);
     for (const out of [r.stdout, r.stderr, r.logs()]) expect(out).not.toContain(password);
     await withDb(db().url, async (c) => {
@@ -116,7 +116,7 @@ describe('install', () => {
     const role = `upkit_nocreate_${process.pid}`;
     await withAdminClient((c) => c.query(`create role ${role} login password 'nocreate-pw'`));
     try {
-      const r = await runUpkit('install.ts', ['--yes', '--no-containers'], { env: { DATABASE_URL: urlFor(`upkit_never_${process.pid}`, role, 'nocreate-pw') }, cwd: dir() });
+      const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers'], { env: { DATABASE_URL: urlFor(`upkit_never_${process.pid}`, role, 'nocreate-pw') }, cwd: dir() });
       expect(r.code).toBe(3);
       expect(r.stderr).toContain(`database "upkit_never_${process.pid}" does not exist and role "${role}" may not create databases (no CREATEDB)`);
       expect(r.stderr).toContain(`CREATE DATABASE "upkit_never_${process.pid}" OWNER "${role}"`);

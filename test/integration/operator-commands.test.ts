@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupArgs, backupsTestable, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 
 const withDb = withClientAt;
@@ -20,11 +20,11 @@ describe('status and mark', () => {
     expect(before.stdout).toContain(`${db().database}: v1.2, 6 step(s) pending to reach v2.3`);
     expect(before.stdout).toContain('drizzle ledger: absent, pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum');
     expect((await runUpkit('scripts/status.ts', [], { env })).code).toBe(0);
-    expect((await runUpkit('upgrade.ts', ['--yes'], { env })).code).toBe(0);
+    expect((await runUpkit('upgrade.ts', ['--yes', ...backupArgs()], { env })).code).toBe(0);
     const after = await runUpkit('scripts/status.ts', ['--exit-code', '--json'], { env });
     expect(after.code, after.stderr).toBe(0);
     expect(after.json().release).toEqual({ from: 'v2.3', to: 'v2.3' });
-    expect(after.stderr).toMatch(/upgrade ok v1\.2 → v2\.3 backup \S+\.dump/);
+    expect(after.stderr).toMatch(backupsTestable() ? /upgrade ok v1\.2 → v2\.3 backup \S+\.dump/ : /upgrade ok v1\.2 → v2\.3 no backup \(--no-backup\)/);
   });
 
   it('mark records an entry as applied and --reset removes it, under the lock, recorded in the runs ledger', async () => {

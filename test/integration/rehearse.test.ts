@@ -11,7 +11,7 @@ import { takeBackup, type BackupResult } from '../../lib/backup/run.ts';
 import { loadConfig, type Config, type DbTarget } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { withRehearsal } from '../../lib/rehearse.ts';
-import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -31,7 +31,7 @@ async function scratchSnapshot(target: DbTarget) {
   }
 }
 
-describe('withRehearsal', () => {
+describe('withRehearsal', backupTests(), () => {
   const db = useFreshDatabase();
 
   async function setUp(): Promise<{ config: Config; backup: BackupResult; live: Awaited<ReturnType<typeof scratchSnapshot>> }> {

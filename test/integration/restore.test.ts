@@ -13,7 +13,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, sampleArgv } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
+import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -66,7 +66,7 @@ async function companions(db: TestDatabase): Promise<string[]> {
 
 const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('✖'));
 
-describe('restore', () => {
+describe('restore', backupTests(), () => {
   const db = useFreshDatabase();
   afterEach(async () => {
     for (const name of await companions(db())) await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));

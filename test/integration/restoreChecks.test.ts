@@ -11,7 +11,7 @@ import { takeBackup, type BackupResult } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
-import { freshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
+import { backupTests, freshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
 const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
@@ -40,7 +40,7 @@ async function backedUpDatabase(): Promise<{ db: TestDatabase; backup: BackupRes
   return { db, backup };
 }
 
-describe('restore refuses a backup it cannot trust', () => {
+describe('restore refuses a backup it cannot trust', backupTests(), () => {
   let db: TestDatabase;
   let backup: BackupResult;
   // One backup for every case: each only spoils a copy of it, and none may change the database.
@@ -101,7 +101,7 @@ describe('restore refuses a backup it cannot trust', () => {
   });
 });
 
-describe('restore compares the restored database with the manifest', () => {
+describe('restore compares the restored database with the manifest', backupTests(), () => {
   let db: TestDatabase;
   let backup: BackupResult;
   beforeAll(async () => {

@@ -9,13 +9,13 @@ import { takeBackup } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
 
-describe('restore interrupted', () => {
+describe('restore interrupted', backupTests(), () => {
   const db = useFreshDatabase();
 
   it('drops the new database and leaves the live one untouched, exit 130', async () => {

@@ -12,7 +12,7 @@ import { takeBackup, type BackupResult } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
+import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -46,7 +46,7 @@ async function superuserSession(db: TestDatabase): Promise<pg.Client> {
   return c;
 }
 
-describe('swap as the database owner', () => {
+describe('swap as the database owner', backupTests(), () => {
   const db = useFreshDatabase();
   afterEach(async () => {
     // The role owns the databases (and, after a --no-owner restore, what is in them): they go first.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupArgs, backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -13,7 +13,7 @@ const withDb = withClientAt;
 describe('rollback', () => {
   const db = useFreshDatabase();
 
-  it('restores the backup the last upgrade took, keeping the upgraded database beside it', async () => {
+  it('restores the backup the last upgrade took, keeping the upgraded database beside it', backupTests(), async () => {
     await withDb(db().url, (c) => buildRelease(c, 'v1.2'));
     const before = await withDb(db().url, (c) => rowSnapshot(c));
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
@@ -60,7 +60,7 @@ describe('rollback', () => {
     mkdirSync(path.join(dir, 'down'));
     writeFileSync(path.join(dir, 'down', '0004_notes.sql'), 'DROP TABLE "notes";');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
-    expect((await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', dir], { env })).code).toBe(0);
+    expect((await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', dir, ...backupArgs()], { env })).code).toBe(0);
     const down = await runUpkit('scripts/rollback.ts', ['--down', '--yes', '--drizzle-dir', dir], { env });
     expect(down.code, down.stderr).toBe(0);
     await withDb(db().url, async (c) => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runUpkit } from '../support/cli.ts';
-import { useFreshDatabase } from '../support/database.ts';
+import { backupArgs, useFreshDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
 const DOUBLE = path.join(ROOT, 'test/fixtures/compose');
@@ -35,7 +35,7 @@ describe('upgrade: containers and health', () => {
     writeFileSync(composeFile, 'services:\n  api:\n    build: ./api\n  web:\n    build: ./web\n  db:\n    image: postgres:16\n');
     const http = await serve(status);
     try {
-      return await runUpkit('upgrade.ts', ['--yes', '--json'], {
+      return await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--json'], {
         env: {
           DATABASE_URL: db().url,
           BACKUP_DIR: path.join(work, 'backups'),

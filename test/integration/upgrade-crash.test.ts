@@ -8,7 +8,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
-import { connectTo, useFreshDatabase } from '../support/database.ts';
+import { backupArgs, connectTo, useFreshDatabase } from '../support/database.ts';
 import { buildRelease, freshInstallFingerprint, type FixtureRelease } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 
@@ -47,7 +47,7 @@ describe('crashes and interruptions', () => {
       await blocker.query('begin isolation level repeatable read');
       await blocker.query(blockSql);
       let pid = 0;
-      const first = runUpkit('upgrade.ts', ['--yes'], { env, onSpawn: (p) => (pid = p) });
+      const first = runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env, onSpawn: (p) => (pid = p) });
       const backend = await untilWaiting(c, waitFor);
       process.kill(pid, 'SIGKILL');
       expect((await first).signal).toBe('SIGKILL');
@@ -56,7 +56,7 @@ describe('crashes and interruptions', () => {
       await blocker.query('rollback');
       await untilGone(c);
       expect((await c.query(`select status from upkit.runs`)).rows).toEqual([{ status: 'running' }]);
-      const rerun = await runUpkit('upgrade.ts', ['--json', '--yes'], { env });
+      const rerun = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes'], { env });
       expect(rerun.code, rerun.stderr).toBe(0);
       expect(rerun.stderr).toContain('died without finishing; it is marked crashed and this run picks up where it stopped');
       expect(await schemaFingerprint(c)).toEqual(await freshInstallFingerprint());
@@ -93,7 +93,7 @@ describe('crashes and interruptions', () => {
       await blocker.query('begin');
       await blocker.query('lock table organizations in row exclusive mode');
       let pid = 0;
-      const first = runUpkit('upgrade.ts', ['--yes'], { env, onSpawn: (p) => (pid = p) });
+      const first = runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env, onSpawn: (p) => (pid = p) });
       await untilWaiting(c, /api_keys/);
       process.kill(pid, 'SIGINT');
       const r = await first;
@@ -102,7 +102,7 @@ describe('crashes and interruptions', () => {
       await blocker.query('rollback');
       expect((await c.query(`select to_regclass('public.api_keys') as t`)).rows[0].t).toBeNull();
       expect((await c.query(`select status from upkit.runs`)).rows).toEqual([{ status: 'interrupted' }]);
-      const rerun = await runUpkit('upgrade.ts', ['--yes'], { env });
+      const rerun = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env });
       expect(rerun.code, rerun.stderr).toBe(0);
     } finally {
       await blocker.query('rollback').catch(() => {});

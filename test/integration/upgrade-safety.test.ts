@@ -12,7 +12,7 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, connectTo } from '../support/database.ts';
+import { backupArgs, backupTests, backupsTestable, useFreshDatabase, connectTo } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -42,7 +42,7 @@ describe('upgrade safety', () => {
       await buildRelease(c, 'v1.3');
       await c.query(`alter table users add column nickname text`);
       await c.query(`update users set nickname = 'nick-' || id`);
-      const r = await runUpkit('upgrade.ts', ['--json', '--yes'], { env: env() });
+      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes'], { env: env() });
       expect(r.code, r.stderr).toBe(0);
       expect(r.json().findings).toContainEqual(expect.objectContaining({ severity: 'warning', code: 'schema.extra_column', message: expect.stringContaining('nickname') }));
       const { rows } = await c.query(`select count(*)::int as n from users where nickname = 'nick-' || id`);
@@ -59,11 +59,12 @@ describe('upgrade safety', () => {
       const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
       await c.query(`insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`, [org]);
       const users = (await c.query('select * from users order by id')).rows;
-      const r = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain('users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2)');
       expect(r.stderr).toMatch(/the database now stands at v1\.2 after rbac-permissions-fix\.sql/);
-      expect(r.stderr).toMatch(/to go back: npx zx scripts\/restore\.ts \S+\.dump/);
+      if (backupsTestable()) expect(r.stderr).toMatch(/to go back: npx zx scripts\/restore\.ts \S+\.dump/);
+      else expect(r.stderr).toContain('upkit took no backup (--no-backup): to go back, restore your own snapshot');
       expect((await c.query('select * from users order by id')).rows).toEqual(users);
       expect((await c.query(`select status from upkit.runs`)).rows).toEqual([{ status: 'failed' }]);
     } finally {
@@ -76,7 +77,7 @@ describe('upgrade safety', () => {
     try {
       await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
       const pid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid;
-      const r = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(r.code).toBe(5);
       expect(r.stderr).toContain(`another upkit run holds the lock on ${db().database}: pid ${pid} (upkit upgrade ops-host 4242`);
     } finally {
@@ -91,12 +92,12 @@ describe('upgrade safety', () => {
       const m1 = readMigrations(DRIZZLE_DIR)[1]!;
       await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', ['0'.repeat(64), m1.when]);
       const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') };
-      const edited = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      const edited = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(edited.code).toBe(3);
       expect(edited.stderr).toContain('0001_api_keys.sql was changed after it was applied: its sha256 no longer matches drizzle\'s ledger');
       await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', [m1.hash, m1.when]);
       await c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ('${'f'.repeat(64)}', 4102444800000)`);
-      const ahead = await runUpkit('upgrade.ts', ['--yes'], { env: env() });
+      const ahead = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(ahead.code).toBe(3);
       expect(ahead.stderr).toContain('the database records 1 migration(s) these files do not have (created_at 4102444800000)');
       await c.query(`delete from drizzle.__drizzle_migrations where created_at = 4102444800000`);
@@ -114,7 +115,7 @@ describe('upgrade safety', () => {
       await buildRelease(c, 'v2.3');
       const first = readMigrations(DRIZZLE_DIR)[0]!;
       const dir = folderWith({ tag: '0004_late_branch', sql: 'CREATE TABLE "late_branch" ("id" integer PRIMARY KEY);', when: first.when + 1 });
-      const r = await runUpkit('upgrade.ts', ['--json', '--yes', '--drizzle-dir', dir], { env: env() });
+      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes', '--drizzle-dir', dir], { env: env() });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain('0004_late_branch is older than the newest applied migration and was never applied');
       expect((await c.query(`select to_regclass('public.late_branch') is not null as ok`)).rows[0].ok).toBe(true);
@@ -134,14 +135,14 @@ describe('upgrade safety', () => {
       const last = readMigrations(DRIZZLE_DIR)[3]!;
       const dir = folderWith({ tag: '0004_drop_name', sql: 'ALTER TABLE "users" DROP COLUMN "name";', when: last.when + 1000 });
       const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
-      const refused = await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', dir], { env: env() });
+      const refused = await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--drizzle-dir', dir], { env: env() });
       expect(refused.code).toBe(3);
       expect(refused.stderr).toContain('1 destructive statement(s) pending: 0004_drop_name.sql:1 drops column users.name');
       expect(refused.stderr).toContain('run again with --allow-destructive');
       expect(await schemaFingerprint(c)).toEqual(before.fp);
       expect(await rowSnapshot(c)).toEqual(before.rows);
-      const allowed = await runUpkit('upgrade.ts', ['--json', '--yes', '--allow-destructive', '--drizzle-dir', dir], { env: env() });
-      expect(allowed.json().backup).not.toBeNull();
+      const allowed = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes', '--allow-destructive', '--drizzle-dir', dir], { env: env() });
+      if (backupsTestable()) expect(allowed.json().backup).not.toBeNull();
       expect((await c.query(`select count(*)::int as n from information_schema.columns where table_name = 'users' and column_name = 'name'`)).rows[0].n).toBe(0);
     } finally {
       await c.end();
@@ -167,7 +168,7 @@ describe('upgrade safety', () => {
           await new Promise((r) => setTimeout(r, 20));
         }
       })();
-      const r = await runUpkit('upgrade.ts', ['--yes'], { env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' } });
+      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' } });
       running = false;
       await loop;
       expect(r.code, r.stderr).toBe(3);
@@ -183,7 +184,7 @@ describe('upgrade safety', () => {
   });
 });
 
-describe('upgrade --rehearse', () => {
+describe('upgrade --rehearse', backupTests(), () => {
   const db = useFreshDatabase();
 
   async function databases(c: pg.Client): Promise<string[]> {
