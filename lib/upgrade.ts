@@ -55,7 +55,10 @@ export function printPlan(plan: Plan, log: Logger): void {
   if (plan.from !== plan.to || plan.detection.ahead.length) for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
   plan.steps.forEach((s, i) => log.info(`  ${i + 1}. ${describeStep(s)}`));
   for (const f of plan.lint) log.info(`  lint ${f.file}:${f.line} ${f.message}${f.safe ? ` (reviewed: ${f.safe})` : ' (destructive)'}`);
-  for (const w of plan.warnings) log.warn(`${w.message}`);
+  for (const w of plan.warnings) {
+    log.warn(w.message);
+    if (w.hint) log.info(`  → ${w.hint}`);
+  }
   if (plan.backup === 'operator') log.warn(`no backup: upkit takes none (${NO_BACKUP_REASON}); take that snapshot now if you have not`);
 }
 
@@ -79,6 +82,18 @@ export function phaseSummary(log: Logger): string {
     totals.set(phase, (totals.get(phase) ?? 0) + s.durationMs);
   }
   return [...totals].map(([k, v]) => `${k} ${formatDuration(v)}`).join(', ');
+}
+
+/** A warning as the report has it and as a person reads it: the same line, then the hint. */
+function warning(report: ReportBuilder, log: Logger, code: string, message: string, hint: string): void {
+  report.finding('warning', code, message, hint);
+  log.warn(message);
+  log.info(`  → ${hint}`);
+}
+
+/** The plan's warnings (out-of-order entries, a journal `when` in the future, …) become findings too. */
+function planWarnings(plan: Plan, report: ReportBuilder): void {
+  for (const w of plan.warnings) report.finding('warning', w.code, w.message, w.hint);
 }
 
 function refuse(plan: Plan): UpkitError {
@@ -167,6 +182,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       report.plan = plan;
       report.release = { from: plan.from, to: plan.to };
       printPlan(plan, log);
+      planWarnings(plan, report);
       if (plan.refusals.length) throw refuse(plan);
       log.info('dry run: nothing was changed, no backup was taken');
       return EXIT.ok;
@@ -199,6 +215,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       report.release = { from: plan.from, to: plan.to };
       ctx.stands.release = plan.from;
       printPlan(plan, log);
+      planWarnings(plan, report);
       if (plan.refusals.length) throw refuse(plan);
       // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
       if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
@@ -206,8 +223,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
         // A run killed after its last change (during verification) left its row running.
         for (const r of await markCrashedRuns(lockClient)) {
-          report.finding('warning', 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'its changes were complete; this run verifies them');
-          log.warn(`an earlier ${r.command} run (started ${r.startedAt.toISOString()} on ${r.host}) died without finishing; it is marked crashed, and its changes were complete: this run verifies them`);
+          warning(report, log, 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'its changes were complete; this run verifies them');
         }
       } else if (options.confirm && !(await options.confirm(plan))) {
         log.info('stopped before any change: the plan was not confirmed');
@@ -220,8 +236,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         started = true;
         log.debug(`recorded in upkit.runs as run ${runId}`);
         for (const r of crashed) {
-          report.finding('warning', 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'this run picks up where it stopped');
-          log.warn(`an earlier ${r.command} run (started ${r.startedAt.toISOString()} on ${r.host}) died without finishing; it is marked crashed and this run picks up where it stopped`);
+          warning(report, log, 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'this run picks up where it stopped');
         }
         if (plan.backup === 'none') {
           log.info('the database is empty: nothing to back up');
@@ -285,7 +300,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; the statement in progress was rolled back and ${where}${recorded}`, hint: `run the upgrade again to finish${back}` });
       }
       if (isUpkitError(err)) {
-        throw new UpkitError({ code: err.code, exit: 'failed', message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`, details: err.details, hint: `${err.hint ?? 'see the log file'}${back}`, cause: err });
+        // Its hint may say "nothing was changed" of its own transaction; the run as a whole did change things.
+        throw new UpkitError({ code: err.code, exit: 'failed', message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`, details: err.details, hint: `${err.hint ? err.hint.replace(/;?\s*nothing was changed\.?$/, '') : 'see the log file'}${back}`, cause: err });
       }
       throw new UpkitError({ code: 'upgrade.failed', exit: 'failed', message: `${(err as Error).message} (${where})`, hint: `see the log file${back}`, cause: err });
     } finally {

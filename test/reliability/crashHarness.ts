@@ -486,7 +486,7 @@ export async function killAndRerun(server: CrashServer, plan: KillPlan, calibrat
     logDirs.push(r2.logDir);
     const rerunMs = Date.now() - t0;
     if (r2.code !== 0) problems.push(`rerun exited ${r2.code ?? r2.signal}: ${r2.stderr.trim().split('\n').slice(-4).join(' | ')}`);
-    if (killedRunId && !r2.stderr.includes('died without finishing; it is marked crashed')) problems.push('the rerun did not say that the killed run was marked crashed');
+    if (killedRunId && !r2.stderr.includes('died without finishing; marked crashed')) problems.push('the rerun did not say that the killed run was marked crashed');
     if (/\bunexpected error\b/.test(r2.stderr)) problems.push('the rerun printed an unexpected error');
 
     const verdict = await checkAfterRerun(db.url, { before, fresh, backupDir, killedRunId, tmpDir: options.tmpDir, tmpBefore });
