@@ -87,7 +87,7 @@ try {
     const plan = drawRun(seed, n);
     const r = await killAndRerun(cluster.server, plan, await calibrationFor(plan.release), options);
     kills.push(r);
-    const where = r.killedAtMs === null ? 'ended before the kill' : `killed at ${fmt(r.killedAtMs)} in ${r.phaseHit}`;
+    const where = r.phaseHit === 'finished' ? `ended before the kill${r.killedAtMs === null ? '' : ` landed (sent at ${fmt(r.killedAtMs)})`}` : `killed at ${fmt(r.killedAtMs!)} in ${r.phaseHit}`;
     console.log(
       `run ${String(n).padStart(3)}  ${plan.release.padEnd(5)}  aim ${r.aimedAt} +${r.offsetMs} ms  ${where}${r.hadRunRow ? ' (its run: crashed)' : ''}  rerun exit ${r.rerunCode} in ${fmt(r.rerunMs)}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`,
     );
@@ -105,7 +105,7 @@ try {
   }
 
   const failed = [...kills.filter((k) => k.problems.length || !k.converged || k.rowsLost), ...serverResults.filter((s) => s.problems.length || !s.converged || s.rowsLost)];
-  const killed = kills.filter((k) => k.killedAtMs !== null);
+  const killed = kills.filter((k) => k.phaseHit !== 'finished');
   const phaseRows = [...PHASES, 'finished' as const]
     .map((phase) => {
       const hit = kills.filter((k) => k.phaseHit === phase);
