@@ -149,6 +149,7 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   let interruptedBy: string | undefined;
   let forceExit: (() => void) | undefined;
   let forcedStop = false;
+  let stoppedEarly = false;
   const forced = new Promise<number>((resolve) => (forceExit = () => resolve(EXIT.interrupted)));
   const onSignal = (sig: NodeJS.Signals) => {
     if (interruptedBy) {
@@ -159,15 +160,20 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
     }
     interruptedBy = sig;
     log.warn(`${sig} received: stopping${spec.readOnly ? '' : ' after rolling back what is in progress'}`);
-    controller.abort(
-      new UpkitError({
-        code: 'interrupted',
-        exit: 'interrupted',
-        message: spec.readOnly ? `interrupted by ${sig}; ${spec.name} only reads, so nothing was changed` : `interrupted by ${sig}`,
-        hint: spec.readOnly ? `run: ${spec.invocation} again when ready` : undefined,
-      }),
-    );
-    if (spec.readOnly) forceExit?.();
+    const reason = new UpkitError({
+      code: 'interrupted',
+      exit: 'interrupted',
+      message: spec.readOnly ? `interrupted by ${sig}; ${spec.name} only reads, so nothing was changed` : `interrupted by ${sig}`,
+      hint: spec.readOnly ? `run: ${spec.invocation} again when ready` : undefined,
+    });
+    controller.abort(reason);
+    if (spec.readOnly) {
+      // Nothing to clean up: say so now, since the process ends without waiting for the work.
+      stoppedEarly = true;
+      renderError(log, reason);
+      recordError(report, reason);
+      forceExit?.();
+    }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -185,6 +191,7 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       const out = (text: string) => (json ? process.stderr : process.stdout).write(`${redact(text)}\n`);
       return spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
     })().catch((err: unknown) => {
+      if (stoppedEarly) return EXIT.interrupted;
       if (interruptedBy && !isUpkitError(err)) err = controller.signal.reason;
       renderError(log, err);
       recordError(report, err);

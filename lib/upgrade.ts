@@ -283,7 +283,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       const interrupted = options.signal?.aborted === true;
       if (started) await finishRun(lockClient, runId, { status: interrupted ? 'interrupted' : ctx.stands.changed ? 'failed' : 'refused' }).catch(() => {});
       const by = isUpkitError(options.signal?.reason) ? options.signal.reason.message : 'interrupted';
-      const during = phase === 'the migrations' && ctx.current ? ctx.current : phase;
+      const lastStep = log.steps.at(-1)?.name;
+      const during = phase === 'the migrations' && ctx.current ? ctx.current : phase === 'the containers and health checks' ? (lastStep === 'containers' ? 'the containers' : 'the health checks') : phase;
       const recorded = started ? `; upkit.runs records the run as interrupted` : '';
       if (!ctx.stands.changed) {
         if (!interrupted) throw err;
@@ -294,7 +295,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
       const back = backup ? `; to go back: npx zx scripts/restore.ts ${backup.path}` : noBackup ? `; upkit took no backup (--no-backup): to go back, restore your own snapshot` : '';
       if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
-        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${phase}; every step of the plan was applied and ${where}${recorded}`, hint: phase === 'verification' ? `finish the check with: npx zx verify/index.ts${back}` : `check the application with: npx zx scripts/health.ts${back}` });
+        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; every step of the plan was applied and ${where}${recorded}`, hint: phase === 'verification' ? `finish the check with: npx zx verify/index.ts${back}` : `check the application with: npx zx scripts/health.ts${back}` });
       }
       if (interrupted) {
         throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; the statement in progress was rolled back and ${where}${recorded}`, hint: `run the upgrade again to finish${back}` });

@@ -7,7 +7,7 @@ import { UpkitError } from '../errors.ts';
 import { snapshotDifferences } from '../inspect.ts';
 import type { Plan, PlanStep } from '../plan.ts';
 import { inTransaction, type ApplyContext } from './context.ts';
-import { applyDrizzle, recordDrizzle } from './drizzle.ts';
+import { applyDrizzle, recordDrizzle, releaseAfter } from './drizzle.ts';
 import { applyLegacy } from './legacy.ts';
 import { withLockRetry } from './session.ts';
 
@@ -33,7 +33,7 @@ async function applyBaseline(ctx: ApplyContext, step: BaselineStep): Promise<voi
     );
   });
   ctx.applied.push({ kind: 'baseline', name: step.tag, durationMs: Math.round(performance.now() - t0) });
-  ctx.stands = { ...ctx.stands, lastStep: `${step.tag} (baseline)`, changed: true };
+  ctx.stands = { release: releaseAfter(ctx, { idx: 0, tag: step.tag }), lastStep: `${step.tag} (baseline)`, changed: true };
 }
 
 async function applySeedStep(ctx: ApplyContext, release: string): Promise<void> {

@@ -1,0 +1,49 @@
+// Stopping a run at a chosen moment: the test waits until upkit is where the case says (a
+// session waiting on a lock, a file, a log line, an HTTP request), then sends the signal.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import type { RunOptions } from '../support/cli.ts';
+import { runCase, tempDir, type CaseRun } from './check.ts';
+import type { Vars } from './match.ts';
+import type { FailureCase } from './types.ts';
+
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** An upkit session (by application_name) waits on a lock while running a statement matching `query`. */
+export function waitingOn(client: pg.Client, query: RegExp): () => Promise<boolean> {
+  return async () => {
+    const { rows } = await client.query(`select query from pg_stat_activity where application_name like 'upkit %' and wait_event_type = 'Lock'`);
+    return rows.some((r) => query.test(r.query));
+  };
+}
+
+/** A log file of the run (in logDir) has a line matching `line`. */
+export function logged(logDir: string, line: RegExp): () => boolean {
+  return () => existsSync(logDir) && readdirSync(logDir).some((f) => line.test(readFileSync(path.join(logDir, f), 'utf8')));
+}
+
+export interface Interrupted extends CaseRun {
+  logDir: string;
+}
+
+/** Runs the case and sends `signal` once `ready` says upkit is where the case needs it. */
+export async function interruptCase(c: FailureCase, vars: Vars, ready: (logDir: string) => () => boolean | Promise<boolean>, options: RunOptions & { extraEnv?: Record<string, string | undefined>; signal?: NodeJS.Signals } = {}): Promise<Interrupted> {
+  const logDir = tempDir('upkit-case-logs-');
+  let pid = 0;
+  const running = runCase(c, vars, { ...options, extraEnv: { ...options.extraEnv, UPKIT_LOG_DIR: logDir }, onSpawn: (p) => (pid = p) });
+  let finished = false;
+  void running.then(() => (finished = true));
+  const check = ready(logDir);
+  await until(async () => finished || (await check()), `${c.id} to reach its moment`);
+  if (finished) throw new Error(`${c.id}: the run ended before it reached the moment to interrupt:\n${(await running).stderr}`);
+  process.kill(pid, options.signal ?? 'SIGINT');
+  const r = await running;
+  return { ...r, logDir };
+}
