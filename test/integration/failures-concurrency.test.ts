@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LOCK_KEY } from '../../lib/db.ts';
 import { ensureLedger, startRun } from '../../lib/ledger.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
-import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
@@ -31,7 +31,7 @@ describe('failure catalogue: concurrency', () => {
     }
   });
 
-  it('conc.stale-run', async () => {
+  it('conc.stale-run', backupTests(), async () => {
     const started = await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.2');
       await ensureLedger(c);
@@ -48,7 +48,7 @@ describe('failure catalogue: concurrency', () => {
     expect(await withClientAt(db().url, (x) => x.query('select count(*)::int as n from drizzle.__drizzle_migrations'))).toMatchObject({ rows: [{ n: 4 }] });
   });
 
-  it('conc.lock-timeout', async () => {
+  it('conc.lock-timeout', backupTests(), async () => {
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api report');
     try {

@@ -11,14 +11,15 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { expectCase, failureCase, runsOf, tempDir } from '../failures/check.ts';
 import { interruptCase, logged, waitingOn } from '../failures/interrupt.ts';
 import { ROOT } from '../support/cli.ts';
-import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease, freshInstallFingerprint, type FixtureRelease } from '../support/releases.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import type pg from 'pg';
 
 const COMPOSE_DOUBLE = path.join(ROOT, 'test/fixtures/compose');
 
-describe('failure catalogue: interrupted after changes began', () => {
+// Each run takes its backup first: skipped where no pg_dump here fits the server.
+describe('failure catalogue: interrupted after changes began', backupTests(), () => {
   const db = useFreshDatabase();
 
   async function lockFree(): Promise<boolean> {

@@ -10,7 +10,7 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { dbState, expectCase, failureCase, runsOf, tempDir } from '../failures/check.ts';
 import { interruptCase, logged, waitingOn } from '../failures/interrupt.ts';
-import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease, type FixtureRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -76,7 +76,7 @@ describe('failure catalogue: interrupted before any change', () => {
     expect((await dbState(db().url)).schemas).not.toContain('upkit');
   });
 
-  it('int.backup', async () => {
+  it('int.backup', backupTests(), async () => {
     await withClientAt(db().url, (c) => c.query('create schema archive; create table archive.events as select i from generate_series(1, 100) i'));
     const { dumps, backups } = await blocked('int.backup', 'v2.2', 'lock table archive.events in access exclusive mode', (_c, logDir) => logged(logDir, /step pg_dump → .*: started/), 'SIGTERM');
     expect(dumps).toEqual([]);
@@ -84,13 +84,13 @@ describe('failure catalogue: interrupted before any change', () => {
     expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'interrupted' }]);
   });
 
-  it('int.lock-wait', async () => {
+  it('int.lock-wait', backupTests(), async () => {
     const { dumps } = await blocked('int.lock-wait', 'v2.0', 'lock table organizations in row exclusive mode', (_c, logDir) => logged(logDir, /lock busy/));
     expect(dumps).toHaveLength(1);
     expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'interrupted' }]);
   });
 
-  it('int.legacy', async () => {
+  it('int.legacy', backupTests(), async () => {
     const { dumps } = await blocked('int.legacy', 'v1.1', 'select count(*) from users', (c) => waitingOn(c, /ALTER TABLE|users/i));
     expect(dumps).toHaveLength(1);
     expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'interrupted' }]);

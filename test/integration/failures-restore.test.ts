@@ -10,7 +10,7 @@ import { takeBackup, type BackupResult } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
-import { freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
 const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
@@ -21,7 +21,8 @@ async function databases(prefix: string): Promise<string[]> {
   return rows.map((r) => r.datname);
 }
 
-describe('failure catalogue: restore and rollback', () => {
+// Every case spoils a copy of one real backup: skipped where no pg_dump here fits the server.
+describe('failure catalogue: restore and rollback', backupTests(), () => {
   const db = useFreshDatabase();
   let backup: BackupResult;
   // One verified backup of a v2.3 install with data; each case spoils a copy of it.

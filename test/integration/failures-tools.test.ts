@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientPackageHint, findBinaries } from '../../lib/pgTools.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
-import { connectTo, serverInfo, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupTests, connectTo, serverInfo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
@@ -53,7 +53,7 @@ describe('failure catalogue: tools and disk', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it('tools.backup-dir-file', async () => {
+  it('tools.backup-dir-file', backupTests(), async () => {
     await v22();
     const c = failureCase('tools.backup-dir-file');
     const file = path.join(tempDir(), 'backups.tar');
@@ -64,7 +64,7 @@ describe('failure catalogue: tools and disk', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it.skipIf(!isRoot)('tools.backup-dir-readonly', async () => {
+  it.skipIf(!isRoot)('tools.backup-dir-readonly', backupTests(), async () => {
     await v22();
     const c = failureCase('tools.backup-dir-readonly');
     const ro = mount('size=1m,ro');
@@ -75,7 +75,7 @@ describe('failure catalogue: tools and disk', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it.skipIf(!isRoot)('tools.no-room', async () => {
+  it.skipIf(!isRoot)('tools.no-room', backupTests(), async () => {
     await v22();
     const c = failureCase('tools.no-room');
     const small = mount('size=1m');
@@ -86,7 +86,7 @@ describe('failure catalogue: tools and disk', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it.skipIf(!isRoot)('tools.disk-full', async () => {
+  it.skipIf(!isRoot)('tools.disk-full', backupTests(), async () => {
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.2');
       // Incompressible data outside Pulse's schema: pg_dump must wait for it, and it is bigger than what is left.
