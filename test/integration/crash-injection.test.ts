@@ -33,6 +33,7 @@ describe('crash injection', () => {
     server = crashServer(serverInfo().adminUrl);
     await warmUp(options);
   });
+  afterAll(() => rmSync(options.tmpDir, { recursive: true, force: true }));
 
   it('reads the phase a run reached from its log', () => {
     const log = [

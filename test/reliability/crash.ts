@@ -7,6 +7,7 @@
 // writes it to RELIABILITY.md ("Crash injection"), and exits 1 on any run that did not
 // converge, lost a row or broke another check. The same --seed draws the same releases,
 // phases and offsets; `--only RUN` replays one run of that seed.
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   calibrate,
@@ -65,8 +66,8 @@ const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Mat
 
 const cluster = await startCluster();
 const started = performance.now();
+const options: CampaignOptions = { launcher, data: { users }, tmpDir: newTmpDir() };
 try {
-  const options: CampaignOptions = { launcher, data: { users }, tmpDir: newTmpDir() };
   await warmUp(options);
   console.log(`crash injection: seed ${seed}, ${only ? `run ${only} only` : `${runs} runs, ${serverKills} server kills`}, launcher ${launcher}, ${users} users per fixture, PostgreSQL ${cluster.handle.version}`);
 
@@ -153,5 +154,6 @@ try {
   }
   process.exitCode = failed.length === 0 ? 0 : 1;
 } finally {
+  rmSync(options.tmpDir, { recursive: true, force: true });
   await cluster.stop().catch((err: Error) => console.error(`stopping the cluster: ${err.message}`));
 }
