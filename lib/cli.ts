@@ -124,10 +124,14 @@ export function renderError(log: Logger, err: unknown): void {
   if (log.logFile) log.info(`  → the log file has the details: ${log.logFile}`);
 }
 
-/** The error that ended a command, as a finding of the --json report (once: a command may have recorded it itself). */
+/**
+ * The error that ended a command, as a finding of the --json report, unless the command has
+ * already reported its errors as findings itself (preflight's checks, health's endpoints).
+ */
 export function recordError(report: ReportBuilder, err: unknown): void {
+  if (report.hasErrors()) return;
   if (isUpkitError(err)) {
-    if (!report.findings.some((f) => f.code === err.code && f.message === err.message)) report.finding('error', err.code, err.message, err.hint);
+    report.finding('error', err.code, err.message, err.hint);
     return;
   }
   if (isPgError(err)) {

@@ -43,8 +43,7 @@ export function parseTimeout(key: string, raw: string | undefined, fallback: num
     throw new UpkitError({
       code: 'config.invalid',
       exit: 'usage',
-      message: `configuration has 1 problem`,
-      details: [`${key}: must be a whole number above 0 of milliseconds, got "${raw}"`],
+      message: `${key}: must be a whole number of milliseconds above 0, got "${raw}"`,
       hint: `fix ${key} in .env or the environment, then run the command again`,
     });
   }

@@ -166,6 +166,6 @@ describe('npx zx scripts/health.ts', () => {
     expect(flag.stderr).toContain('✖ --timeout must be a whole number of milliseconds above 0, got "2s"');
     const env = await runUpkit('scripts/health.ts', [], { env: { DATABASE_URL: db().url, HEALTH_TIMEOUT: 'soon' } });
     expect(env.code).toBe(2);
-    expect(env.stderr).toContain('HEALTH_TIMEOUT: must be a whole number above 0 of milliseconds, got "soon"');
+    expect(env.stderr).toContain('HEALTH_TIMEOUT: must be a whole number of milliseconds above 0, got "soon"');
   });
 });

@@ -107,7 +107,7 @@ describe('HEALTH_TIMEOUT and COMPOSE_TIMEOUT', () => {
         err = e;
       }
       expect(isUpkitError(err) && err.exitCode).toBe(2);
-      expect(isUpkitError(err) && err.details[0]).toBe(`HEALTH_TIMEOUT: must be a whole number above 0 of milliseconds, got "${bad}"`);
+      expect(isUpkitError(err) && err.message).toBe(`HEALTH_TIMEOUT: must be a whole number of milliseconds above 0, got "${bad}"`);
     }
   });
 });
