@@ -70,13 +70,17 @@ describe('preflight', () => {
   });
 
   it('stops at once on Ctrl-C with exit 130', async () => {
-    const silent = createServer(() => {});
+    // Ctrl-C once preflight is waiting on the connection: its signal handlers are in place by then.
+    let child: number | undefined;
+    const silent = createServer(() => {
+      if (child !== undefined) process.kill(child, 'SIGINT');
+    });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
       const r = await runUpkit(PREFLIGHT, [], {
         env: { DATABASE_URL: `postgres://pulse:pw12345@127.0.0.1:${port}/pulse` },
-        onSpawn: (pid) => setTimeout(() => process.kill(pid, 'SIGINT'), 1500),
+        onSpawn: (pid) => (child = pid),
       });
       expect(r.code).toBe(130);
       expect(r.stderr).toContain('SIGINT received: stopping');
