@@ -16,10 +16,11 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
   }
 }
 
-/** An upkit session (by application_name) waits on a lock while running a statement matching `query`. */
+/** An upkit session (by application_name) on the client's database waits on a lock while running a
+ * statement matching `query`. Other test files run upkit against their own databases meanwhile. */
 export function waitingOn(client: pg.Client, query: RegExp): () => Promise<boolean> {
   return async () => {
-    const { rows } = await client.query(`select query from pg_stat_activity where application_name like 'upkit %' and wait_event_type = 'Lock'`);
+    const { rows } = await client.query(`select query from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and wait_event_type = 'Lock'`);
     return rows.some((r) => query.test(r.query));
   };
 }

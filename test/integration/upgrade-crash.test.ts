@@ -18,7 +18,8 @@ const connect = connectTo;
 async function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Promise<number> {
   const t0 = Date.now();
   for (;;) {
-    const { rows } = await c.query(`select pid, query from pg_stat_activity where application_name like 'upkit % migrations' and wait_event_type = 'Lock'`);
+    // This database only: other test files run upkit against their own databases on the same server.
+    const { rows } = await c.query(`select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`);
     const hit = rows.find((r) => query.test(r.query));
     if (hit) return hit.pid;
     if (Date.now() - t0 > timeoutMs) throw new Error(`upkit never waited on ${query}`);
@@ -28,7 +29,7 @@ async function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Pr
 
 async function untilGone(c: pg.Client): Promise<void> {
   for (;;) {
-    const { rows } = await c.query(`select count(*)::int as n from pg_stat_activity where application_name like 'upkit %' and pid <> pg_backend_pid()`);
+    const { rows } = await c.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and pid <> pg_backend_pid()`);
     if (rows[0].n === 0) return;
     await new Promise((r) => setTimeout(r, 20));
   }

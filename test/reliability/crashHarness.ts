@@ -400,12 +400,13 @@ export async function checkAfterRerun(url: string, e: Expectations): Promise<Ver
   });
 }
 
-/** Waits until no session of upkit is connected (a backend busy with a statement outlives its client). */
+/** Waits until no session of upkit is connected to the database of `url` (a backend busy with a
+ * statement outlives its client); other databases on the server may have upkit sessions of their own. */
 export async function untilUpkitGone(url: string, timeoutMs = 60_000): Promise<number> {
   const t0 = Date.now();
   return withSession(url, async (c) => {
     for (;;) {
-      const { rows } = await c.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where application_name like 'upkit %' and application_name <> 'upkit crash harness' and pid <> pg_backend_pid()`);
+      const { rows } = await c.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and application_name <> 'upkit crash harness' and pid <> pg_backend_pid()`);
       if (rows[0]!.n === 0) return Date.now() - t0;
       if (Date.now() - t0 > timeoutMs) throw new Error(`upkit's sessions were still connected ${timeoutMs} ms after the kill`);
       await new Promise((r) => setTimeout(r, 25));

@@ -216,7 +216,7 @@ async function untilWaiting(url: string, query: RegExp, timeoutMs = 60_000): Pro
   return withSession(url, async (c) => {
     let pid = 0;
     await until(`upkit's migration session to wait on ${query}`, async () => {
-      const { rows } = await c.query<{ pid: number; query: string }>(`select pid, query from pg_stat_activity where application_name like 'upkit % migrations' and wait_event_type = 'Lock'`);
+      const { rows } = await c.query<{ pid: number; query: string }>(`select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`);
       pid = rows.find((r) => query.test(r.query))?.pid ?? 0;
       return pid !== 0;
     }, timeoutMs);
