@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeStalePartials } from '../../lib/backup/files.ts';
-import { serverInfo } from '../support/database.ts';
+import { backupTests, serverInfo } from '../support/database.ts';
 import {
   calibrate,
   crashServer,
@@ -60,7 +60,8 @@ describe('crash injection', () => {
     expect(windows.at(-1)).toEqual({ phase: 'finish', startMs: 1553, endMs: 1600 });
   });
 
-  it(`three upgrades killed at seeded random points (seed ${DEFAULT_SEED}, runs 1-3) converge on the rerun with every row`, async () => {
+  // The campaign's kills land in every phase, the backup's included, and its checks name the backup.
+  it(`three upgrades killed at seeded random points (seed ${DEFAULT_SEED}, runs 1-3) converge on the rerun with every row`, { ...backupTests(), timeout: 150_000 }, async () => {
     const calibrations = new Map<string, Calibration>();
     for (const n of [1, 2, 3]) {
       const plan = drawRun(DEFAULT_SEED, n);
@@ -70,9 +71,9 @@ describe('crash injection', () => {
       expect(r.converged).toBe(true);
       expect(r.rowsLost).toBe(0);
     }
-  }, 150_000);
+  });
 
-  it('a run killed during its verification, after its last change, is marked crashed by the rerun that has nothing left to do', async () => {
+  it('a run killed during its verification, after its last change, is marked crashed by the rerun that has nothing left to do', { ...backupTests(), timeout: 120_000 }, async () => {
     // Aimed at the first moment of verification; verification is short, so a kill may land
     // just after it: try again until one lands inside.
     const atVerify: Calibration = { release: 'v2.2', totalMs: 0, windows: [{ phase: 'verify', startMs: 0, endMs: 0 }] };
@@ -84,11 +85,12 @@ describe('crash injection', () => {
       expect(r.problems).toEqual([]);
       return;
     }
-  }, 120_000);
+  });
 
   it("removes a partial backup whose writer is a zombie (a run killed with its parent, where nothing reaps it)", async () => {
-    // `sh` starts a child and becomes `sleep` by exec: the child ends and nobody waits for it.
-    const sh = spawn('sh', ['-c', 'true & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // perl forks a child that exits at once and never waits for it. (A shell that starts a
+    // child and then execs may reap it first, on a loaded machine: /proc/PID is then gone.)
+    const sh = spawn('perl', ['-e', '$| = 1; my $pid = fork() // die; exit 0 if $pid == 0; print "$pid\n"; sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const pid = Number((await once(sh.stdout!, 'data'))[0].toString().trim());
       const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
@@ -106,7 +108,7 @@ describe('crash injection', () => {
     }
   });
 
-  describe('PostgreSQL killed mid-migration', () => {
+  describe('PostgreSQL killed mid-migration', backupTests(), () => {
     let cluster: Awaited<ReturnType<typeof startCluster>>;
     beforeAll(async () => {
       cluster = await startCluster(serverInfo().binDir ?? undefined);

@@ -1,14 +1,14 @@
 // A short soak in the normal suite (npm run test:soak runs 200): consecutive no-op upgrades
 // and verifies leave no session, lock, temporary file or ledger row behind.
 import { describe, expect, it } from 'vitest';
-import { useFreshDatabase } from '../support/database.ts';
+import { backupArgs, useFreshDatabase } from '../support/database.ts';
 import { prepareSoakDatabase, soak } from '../reliability/soakHarness.ts';
 
 describe('soak', () => {
   const db = useFreshDatabase();
 
   it('runs no-op upgrades and verifies back to back with nothing growing', { timeout: 180_000 }, async () => {
-    await prepareSoakDatabase(db().url);
+    await prepareSoakDatabase(db().url, backupArgs());
     const result = await soak({ url: db().url, runs: 6 });
     expect(result.problems).toEqual([]);
     expect(result.samples).toHaveLength(12);

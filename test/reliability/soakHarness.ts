@@ -59,7 +59,8 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Pulse v1.0 with data, upgraded once to the latest release: the state every soak run starts from. */
-export async function prepareSoakDatabase(url: string): Promise<void> {
+/** `upgradeArgs`: e.g. `--no-backup` where no pg_dump here can dump the server (the version matrix). */
+export async function prepareSoakDatabase(url: string, upgradeArgs: readonly string[] = []): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   c.on('notice', () => {});
@@ -69,7 +70,7 @@ export async function prepareSoakDatabase(url: string): Promise<void> {
     await c.end();
   }
   const backups = mkdtempSync(path.join(tmpdir(), 'upkit-soak-first-'));
-  const first = await runUpkit('upgrade.ts', ['--yes', '--json', '--no-containers'], { env: { DATABASE_URL: url, BACKUP_DIR: backups } });
+  const first = await runUpkit('upgrade.ts', ['--yes', '--json', '--no-containers', ...upgradeArgs], { env: { DATABASE_URL: url, BACKUP_DIR: backups } });
   if (first.code !== 0) throw new Error(`the first upgrade, before the soak, failed (exit ${first.code}):\n${first.stderr}`);
 }
 
