@@ -74,13 +74,15 @@ export async function prepareSoakDatabase(url: string, upgradeArgs: readonly str
   if (first.code !== 0) throw new Error(`the first upgrade, before the soak, failed (exit ${first.code}):\n${first.stderr}`);
 }
 
-/** Counts on the server, from a monitoring session that leaves itself out. */
+/** Counts on the server, from a monitoring session that leaves itself out. Sessions, advisory
+ * locks and prepared transactions are the soaked database's: in the normal suite, other test
+ * files run upkit (and hold its lock) on their own databases of the same server. */
 async function serverCounts(monitor: pg.Client, database: string): Promise<ServerCounts> {
   const { rows } = await monitor.query(
     `select (select count(*) from upkit.runs)::int as runs_rows,
             (select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid())::int as sessions,
-            (select count(*) from pg_locks where locktype = 'advisory')::int as advisory_locks,
-            (select count(*) from pg_prepared_xacts)::int as prepared_xacts,
+            (select count(*) from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = $1))::int as advisory_locks,
+            (select count(*) from pg_prepared_xacts where database = $1)::int as prepared_xacts,
             (select count(*) from pg_ls_tmpdir())::int as server_temp_files`,
     [database],
   );
