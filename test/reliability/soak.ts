@@ -36,7 +36,7 @@ try {
     ['sessions on the database after each run', `baseline ${result.baseline.sessions}, most seen ${Math.max(...result.samples.map((s) => s.sessions))}`],
     ['advisory locks after each run', `most seen ${Math.max(...result.samples.map((s) => s.advisoryLocks))}`],
     ['prepared transactions', `most seen ${Math.max(...result.samples.map((s) => s.preparedXacts))}`],
-    ['server temporary files', `most seen ${Math.max(...result.samples.map((s) => s.serverTempFiles))}`],
+    ['orphaned server temporary files (pg_ls_tmpdir, backend gone)', `most seen ${Math.max(...result.samples.map((s) => s.serverTempFiles))}`],
     ['files left in TMPDIR', `most seen ${Math.max(...result.samples.map((s) => s.tmpFiles))}; the TypeScript loader's compile cache: ${result.samples[0]!.loaderCacheFiles} files after the first run, ${last.loaderCacheFiles} after the last`],
     ['backups written', `${last.backupFiles} (nothing was pending)`],
     ['log files', `${last.logFiles} (one per run, by design), ${(last.logBytes / last.logFiles / 1024).toFixed(1)} KB each on average`],

@@ -83,7 +83,10 @@ async function serverCounts(monitor: pg.Client, database: string): Promise<Serve
             (select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid())::int as sessions,
             (select count(*) from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = $1))::int as advisory_locks,
             (select count(*) from pg_prepared_xacts where database = $1)::int as prepared_xacts,
-            (select count(*) from pg_ls_tmpdir())::int as server_temp_files`,
+            -- Orphans only: a temporary file whose backend (pgsql_tmp<pid>.<n>) is gone. Live
+            -- queries of other databases may hold temporary files of their own for a moment.
+            (select count(*) from pg_ls_tmpdir() t
+              where not exists (select 1 from pg_stat_activity a where t.name like 'pgsql_tmp' || a.pid || '.%'))::int as server_temp_files`,
     [database],
   );
   const r = rows[0] as Record<string, number>;
@@ -148,7 +151,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
         if (counts.sessions > baseline.sessions) problems.push(`${at} left ${counts.sessions - baseline.sessions} session(s) open`);
         if (counts.advisoryLocks > baseline.advisoryLocks) problems.push(`${at} left ${counts.advisoryLocks - baseline.advisoryLocks} advisory lock(s) held`);
         if (counts.preparedXacts > baseline.preparedXacts) problems.push(`${at} left a prepared transaction`);
-        if (counts.serverTempFiles > baseline.serverTempFiles) problems.push(`${at} left ${counts.serverTempFiles} temporary file(s) on the server`);
+        if (counts.serverTempFiles > baseline.serverTempFiles) problems.push(`${at} left ${counts.serverTempFiles} orphaned temporary file(s) on the server`);
         if (sample.tmpFiles > 0) problems.push(`${at} left ${sample.tmpFiles} file(s) in TMPDIR`);
         const cacheBefore = samples.at(-3)?.loaderCacheFiles;
         if (index > 2 && cacheBefore !== undefined && sample.loaderCacheFiles > cacheBefore) problems.push(`${at} grew the loader's compile cache to ${sample.loaderCacheFiles} files`);
