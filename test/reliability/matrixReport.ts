@@ -265,7 +265,8 @@ export function renderSection(results: readonly MajorResult[], totalMs: number, 
     '',
     renderTable(results),
     '',
-    ...renderNotes(results).map((n) => (n.startsWith('  - ') ? n : `${n}\n`)),
+    // A list: each note an item, the failures of a major nested under it.
+    ...renderNotes(results).map((n) => (n.startsWith('  - ') ? n : `- ${n}`)),
   ]
     .join('\n')
     .replace(/\n{3,}/g, '\n\n');

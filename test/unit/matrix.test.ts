@@ -220,7 +220,8 @@ describe('the summary', () => {
     expect(section).toContain('Measured 2026-11-24 on 2 cores.');
     expect(section).toContain('**1 of 3 majors did not pass (18: failed); the run took 2 min 5 s.**');
     expect(section).toContain(renderTable(results));
-    expect(section).toContain('Backups not tested on PostgreSQL 16:');
+    expect(section).toContain('\n- Backups not tested on PostgreSQL 16:');
+    expect(section).toContain('\n- PostgreSQL 18 failed:\n  - test/integration/verify.test.ts › verify clean: AssertionError: boom');
     expect(section).not.toMatch(/\n{3}/);
   });
 });
