@@ -96,6 +96,23 @@ function planWarnings(plan: Plan, report: ReportBuilder): void {
   for (const w of plan.warnings) report.finding('warning', w.code, w.message, w.hint);
 }
 
+/**
+ * Refuses a server upkit does not support, then makes the plan in a read-only transaction and
+ * shows it (screen and report, warnings as findings); a plan with refusals throws the first.
+ * The same for a dry run and for the run that applies it.
+ */
+async function showPlan(client: Client, config: Config, content: Content, options: UpgradeOptions, report: ReportBuilder, log: Logger): Promise<Plan> {
+  const tooOld = serverVersionError(await readServerFacts(client));
+  if (tooOld) throw tooOld;
+  const plan = await withTransaction(client, () => planFor(client, config, content, options), { readOnly: true });
+  report.plan = plan;
+  report.release = { from: plan.from, to: plan.to };
+  printPlan(plan, log);
+  planWarnings(plan, report);
+  if (plan.refusals.length) throw refuse(plan);
+  return plan;
+}
+
 function refuse(plan: Plan): UpkitError {
   const [first, ...rest] = plan.refusals;
   return new UpkitError({ code: first!.code, exit: 'refused', message: first!.message, hint: first!.hint, details: rest.map((r) => `${r.message} → ${r.hint}`) });
@@ -176,14 +193,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
   if (options.dryRun) {
     const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });
     try {
-      const tooOld = serverVersionError(await readServerFacts(client));
-      if (tooOld) throw tooOld;
-      const plan = await withTransaction(client, () => planFor(client, config, content, options), { readOnly: true });
-      report.plan = plan;
-      report.release = { from: plan.from, to: plan.to };
-      printPlan(plan, log);
-      planWarnings(plan, report);
-      if (plan.refusals.length) throw refuse(plan);
+      await showPlan(client, config, content, options, report, log);
       log.info('dry run: nothing was changed, no backup was taken');
       return EXIT.ok;
     } finally {
@@ -208,15 +218,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
     // What the run is doing, for the message when it is interrupted.
     let phase = 'the plan (reading the database)';
     try {
-      const tooOld = serverVersionError(await readServerFacts(client));
-      if (tooOld) throw tooOld;
-      const plan = await withTransaction(client, () => planFor(client, config, content, options), { readOnly: true });
-      report.plan = plan;
-      report.release = { from: plan.from, to: plan.to };
+      const plan = await showPlan(client, config, content, options, report, log);
       ctx.stands.release = plan.from;
-      printPlan(plan, log);
-      planWarnings(plan, report);
-      if (plan.refusals.length) throw refuse(plan);
       // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
       if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
       if (isEmptyPlan(plan)) {

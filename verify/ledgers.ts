@@ -4,13 +4,10 @@
 import path from 'node:path';
 import type { DrizzleMigration, JournalEntry } from '../lib/drizzle/journal.ts';
 import type { LegacyManifest } from '../lib/legacy/manifest.ts';
+import type { DrizzleLedgerRow } from '../lib/ledger.ts';
 import { finding, type VerifyFinding } from './model.ts';
 
-export interface DrizzleLedgerRow {
-  id: number;
-  hash: string;
-  createdAt: number | null;
-}
+export type { DrizzleLedgerRow };
 
 export interface LegacyLedgerRow {
   file: string;

@@ -7,7 +7,7 @@ import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { verifyDatabase } from '../../verify/engine.ts';
 import { pulseProfile } from '../../verify/profile.ts';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -18,16 +18,7 @@ const READER_PASSWORD = 'reader-pw-1234';
 describe('verify is read-only', () => {
   const db = useFreshDatabase();
 
-  async function withDb<T>(fn: (c: pg.Client) => Promise<T>, url = db().url): Promise<T> {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    c.on('notice', () => {});
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  }
+  const withDb = <T,>(fn: (c: pg.Client) => Promise<T>, url = db().url): Promise<T> => withClientAt(url, fn);
 
   function readerUrl(): string {
     const u = new URL(db().url);
