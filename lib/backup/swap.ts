@@ -7,7 +7,10 @@ import type { Client } from 'pg';
 import type { Config, DbTarget } from '../config.ts';
 import { UpkitError } from '../errors.ts';
 import { formatPgError, isPgError } from '../pgError.ts';
+import { shellQuote, sqlIdent, sqlLiteral } from '../quote.ts';
 import { withMaintenanceClient } from './restoreDb.ts';
+
+export { shellQuote, sqlIdent } from '../quote.ts';
 
 type ConnSettings = Pick<Config, 'migrationDb' | 'ssl' | 'sslCa' | 'connectTimeoutMs'>;
 
@@ -25,22 +28,6 @@ export interface SwapResult {
   windowMs: number;
   /** Sessions of the live database that were ended (the caller's own not counted). */
   terminated: number;
-}
-
-/** Always quoted: a name that needs no quotes is still right with them. */
-export function sqlIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function sqlLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
-export function shellQuote(arg: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
-  if (!arg.includes("'")) return `'${arg}'`;
-  if (!/["$`\\!]/.test(arg)) return `"${arg}"`;
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A psql command line an operator can paste: one statement per -c, stopping at the first error. */

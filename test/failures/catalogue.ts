@@ -2,6 +2,11 @@
 // exit code. docs/FAILURES.md is generated from this list (test/failures/render.ts) and the
 // failures-*.test.ts files read their expectations from it, so the page and the tests
 // cannot disagree. Each case names the test file that runs it.
+import { backupsCases } from './hardening/backups.ts';
+import { outputCases } from './hardening/output.ts';
+import { refusalsCases } from './hardening/refusals.ts';
+import { restoreCases } from './hardening/restore.ts';
+import { schemaCases } from './hardening/schema.ts';
 import type { FailureCase } from './types.ts';
 
 const PREFLIGHT_NEXT = 'then run: npx zx scripts/preflight.ts';
@@ -1326,4 +1331,6 @@ const commandLine: FailureCase[] = [
   },
 ];
 
-export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore];
+export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
+  // The hardening cases, one file per class of hostile input (test/failures/hardening/).
+  ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases];

@@ -10,6 +10,9 @@ export const GROUPS = {
   concurrency: 'Concurrency and interruption',
   'command-line': 'Command line',
   restore: 'Restore and rollback',
+  backups: 'Backup files, retention and file modes',
+  schema: 'Schemas and search_path',
+  output: 'Signals, closed output, hints and redaction',
 } as const;
 
 export type GroupId = keyof typeof GROUPS;

@@ -1,0 +1,4 @@
+// Hardening cases (issue 12): see test/failures/catalogue.ts for what a case is.
+import type { FailureCase } from '../types.ts';
+
+export const backupsCases: FailureCase[] = [];
