@@ -20,6 +20,8 @@ import type { ReportBuilder } from './report.ts';
 import { containersAndHealth, runUpgrade } from './upgrade.ts';
 import { runPreflight } from './preflight.ts';
 import { hostChecks } from './install/hostChecks.ts';
+import { octalMode } from './privateFiles.ts';
+import { shellQuote } from './quote.ts';
 
 export interface InstallOptions {
   cwd: string;
@@ -65,7 +67,13 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   if (env.created) log.info(`wrote ${env.path} (mode 0600) with ${env.added.join(', ')}`);
   else if (env.added.length) log.info(`added to ${env.path}: ${env.added.join(', ')} (existing values kept)`);
   else log.debug(`${env.path} has every key already`);
-  if ((statSync(envPath).mode & 0o077) !== 0) log.warn(`${envPath} can be read by other users: run chmod 600 ${envPath}`);
+  if (env.madePrivate !== null) {
+    const message = `${envPath} could be read by other users (mode ${octalMode(env.madePrivate)}): made it 0600 before adding secrets to it`;
+    const hint = 'the new secrets were never readable by others; change the values that were already in it if other users can log in here';
+    report.finding('warning', 'install.env_made_private', message, hint);
+    log.warn(message);
+    log.info(`  → ${hint}`);
+  } else if ((statSync(envPath).mode & 0o077) !== 0) log.warn(`${envPath} can be read by other users: run chmod 600 ${shellQuote(envPath)}`);
 
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, overrides: { drizzleDir: options.drizzleDir } });
   const target = config.migrationDb;

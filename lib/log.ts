@@ -1,11 +1,12 @@
 // Human output. On a terminal: an ora spinner per step, with its timing. Anywhere else
 // (CI, `docker logs`, a pipe): plain timestamped lines, so nothing can be hidden by a
 // spinner redrawing over it. Everything, debug lines included, also goes to a per-run log
-// file (0600 in a 0700 directory). Every line passes through redact() first.
-import { closeSync, mkdirSync, openSync, writeSync, chmodSync } from 'node:fs';
+// file (0600; its directory 0700 when upkit creates it). Every line passes through redact() first.
+import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import ora, { type Ora } from 'ora';
 import { PROJECT_ROOT } from './config.ts';
+import { createPrivateFile, ensurePrivateDir } from './privateFiles.ts';
 import { redact } from './redact.ts';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'warning';
@@ -69,14 +70,19 @@ export function formatDuration(ms: number): string {
   return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** The log folder is made 0700 when upkit creates it; one that exists (UPKIT_LOG_DIR) keeps its mode. */
 function openLogFile(dir: string, command: string, now: Date): { fd: number; file: string } {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  ensurePrivateDir(dir);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const file = path.join(dir, `${command}-${stamp}-${process.pid}.log`);
-  const fd = openSync(file, 'a', 0o600);
-  chmodSync(file, 0o600);
-  return { fd, file };
+  const base = path.join(dir, `${command}-${stamp}-${process.pid}`);
+  for (let i = 1; ; i++) {
+    const file = i === 1 ? `${base}.log` : `${base}-${i}.log`;
+    try {
+      return { fd: createPrivateFile(file, 'ax'), file };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 export function createLogger(options: LoggerOptions): Logger {

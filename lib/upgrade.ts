@@ -249,7 +249,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
           log.info(`no backup taken (${NO_BACKUP_REASON})`);
         } else {
           phase = 'the backup';
-          backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion });
+          backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion, report });
           report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
           await setRunBackup(lockClient, runId, backup.path);
         }

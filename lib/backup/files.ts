@@ -1,35 +1,90 @@
-// Backup files on disk: names, the directory's mode, listing the verified backups of one
-// database, and retention.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+// Backup files on disk: names, the directory, listing the verified backups of one database
+// on one server, and retention.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { manifestPathFor, readManifest, type BackupManifest } from './manifest.ts';
+import { ensurePrivateDir, octalMode } from '../privateFiles.ts';
+import { shellQuote } from '../quote.ts';
+import { manifestPathFor, readManifest, sameServer, type BackupManifest, type ServerIdentity } from './manifest.ts';
 import { backupDirError, backupDirProblem } from './space.ts';
 
 export const ARCHIVE_SUFFIX = '.dump';
-export const PARTIAL_SUFFIX = '.partial';
+export { PARTIAL_SUFFIX } from './partial.ts';
+
+/** Bytes of a database name kept readable in a file name (PostgreSQL's names have at most 63). */
+const NAME_BYTES = 64;
 
 export function utcStamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
+function cutToBytes(text: string, max: number): string {
+  let out = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(out + ch) > max) break;
+    out += ch;
+  }
+  return out;
+}
+
+/**
+ * A database name (or any name) as a safe part of a file name: letters, digits and `_ - . + @`
+ * are kept, anything else (`/`, spaces, quotes, control characters) becomes `_`, a leading
+ * dot too, and the length is bounded. A name that had to change gets a short hash of the
+ * exact name, so that `team/pulse` and `team_pulse` never share a file name. The manifest
+ * keeps the exact name; retention goes by it.
+ */
+export function fileNamePart(name: string): string {
+  const readable = cutToBytes(name.normalize('NFC').replace(/[^\p{L}\p{N}_\-.+@]/gu, '_').replace(/^\./, '_'), NAME_BYTES);
+  if (readable === name && readable !== '') return readable;
+  return `${readable}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
 /** `<db>-<release>-<UTC timestamp>.dump`, made unique within the directory. */
 export function archiveName(dir: string, database: string, release: string | null, at: Date): string {
-  const base = `${database}-${release ?? 'empty'}-${utcStamp(at)}`;
+  const base = `${fileNamePart(database)}-${release === null ? 'empty' : fileNamePart(release)}-${utcStamp(at)}`;
   let name = `${base}${ARCHIVE_SUFFIX}`;
   for (let i = 2; existsSync(path.join(dir, name)); i++) name = `${base}-${i}${ARCHIVE_SUFFIX}`;
   return name;
 }
 
-/** Creates the backup directory (0700); a directory that cannot be made or written is exit 3, nothing changed. */
-export function ensureBackupDir(dir: string): void {
+export interface DirWarning {
+  code: string;
+  message: string;
+  hint: string;
+}
+
+/**
+ * Creates the backup directory (0700) when it is missing; one that exists keeps its mode.
+ * A directory that cannot be made or written is exit 3, nothing changed. Returns a warning
+ * when the directory, which upkit did not create, can be written by other users.
+ */
+export function ensureBackupDir(dir: string): DirWarning | undefined {
   const problem = backupDirProblem(dir);
   if (problem) throw backupDirError(problem);
+  let made;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+    made = ensurePrivateDir(dir);
   } catch (err) {
     throw backupDirError(`cannot write backups in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+  return made.created ? undefined : sharedDirWarning(dir, made.mode);
+}
+
+function sharedDirWarning(dir: string, mode: number): DirWarning | undefined {
+  if ((mode & 0o022) === 0) return undefined;
+  if (mode & 0o1000) {
+    return {
+      code: 'backup.dir_shared',
+      message: `${dir} is shared with other users (mode ${octalMode(mode)}): upkit leaves its mode as it is; its own files in it are private (0600)`,
+      hint: "to keep even the backups' names private, set BACKUP_DIR (or --backup-dir) to a directory of this user's own; upkit creates a missing one with mode 0700",
+    };
+  }
+  return {
+    code: 'backup.dir_writable',
+    message: `${dir} can be written by other users (mode ${octalMode(mode)}), who can delete or replace backups in it; upkit leaves its mode as it is`,
+    hint: `make it private with: chmod 700 ${shellQuote(dir)}`,
+  };
 }
 
 export interface VerifiedBackup {
@@ -38,12 +93,16 @@ export interface VerifiedBackup {
   manifest: BackupManifest;
 }
 
-/** Verified backups of `database` in dir (archive and manifest both present), newest first. */
-export function listVerifiedBackups(dir: string, database: string): VerifiedBackup[] {
+function newestFirst(list: VerifiedBackup[]): VerifiedBackup[] {
+  return list.sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
+}
+
+/** Every verified backup of `database` in dir (archive and a readable manifest naming it exactly), of any server, newest first. */
+function verifiedOfDatabase(dir: string, database: string): VerifiedBackup[] {
   if (!existsSync(dir)) return [];
   const out: VerifiedBackup[] = [];
   for (const name of readdirSync(dir)) {
-    if (!name.endsWith(ARCHIVE_SUFFIX) || !name.startsWith(`${database}-`)) continue;
+    if (!name.endsWith(ARCHIVE_SUFFIX)) continue;
     const archive = path.join(dir, name);
     const manifestPath = manifestPathFor(archive);
     try {
@@ -53,18 +112,53 @@ export function listVerifiedBackups(dir: string, database: string): VerifiedBack
       // not verified: never counted, never deleted by retention
     }
   }
-  return out.sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
+  return newestFirst(out);
 }
 
 /**
- * Keeps the newest `keep` verified backups of the database and removes older ones. Only
- * called after a new backup was verified, and never removes the one just written.
+ * Verified backups of `database` in dir, newest first. With the server's identity, only
+ * those whose manifest proves they come from that server (its system identifier, host and
+ * port); without it, those of any server with a database of that name (enough to estimate
+ * the size of the next backup, never enough to delete or restore one).
  */
-export function applyRetention(dir: string, database: string, keep: number, justWritten: string): string[] {
+export function listVerifiedBackups(dir: string, database: string, server?: ServerIdentity): VerifiedBackup[] {
+  const all = verifiedOfDatabase(dir, database);
+  return server ? all.filter((b) => sameServer(b.manifest, server)) : all;
+}
+
+export interface BackupsByServer {
+  /** Proven to be this server's, newest first. */
+  own: VerifiedBackup[];
+  /** Proven to be another server's database of the same name. */
+  otherServers: VerifiedBackup[];
+  /** Manifests that do not say which server they come from (older upkit): never deleted. */
+  unproven: VerifiedBackup[];
+}
+
+export function backupsByServer(dir: string, database: string, server: ServerIdentity | null): BackupsByServer {
+  const out: BackupsByServer = { own: [], otherServers: [], unproven: [] };
+  for (const b of verifiedOfDatabase(dir, database)) {
+    if (!server || !b.manifest.systemIdentifier) out.unproven.push(b);
+    else if (sameServer(b.manifest, server)) out.own.push(b);
+    else out.otherServers.push(b);
+  }
+  return out;
+}
+
+export interface Retention extends BackupsByServer {
+  removed: string[];
+}
+
+/**
+ * Keeps the newest `keep` verified backups of this database on this server and removes
+ * older ones. Only called after a new backup was verified, never removes the one just
+ * written, and never a backup whose manifest does not prove it is this server's.
+ */
+export function applyRetention(dir: string, database: string, server: ServerIdentity | null, keep: number, justWritten: string): Retention {
+  const found = backupsByServer(dir, database, server);
   const removed: string[] = [];
-  const all = listVerifiedBackups(dir, database);
   let kept = 0;
-  for (const b of all) {
+  for (const b of found.own) {
     if (b.path === justWritten || kept < keep) {
       kept++;
       continue;
@@ -73,42 +167,5 @@ export function applyRetention(dir: string, database: string, keep: number, just
     rmSync(b.manifestPath, { force: true });
     removed.push(b.path);
   }
-  return removed;
-}
-
-/**
- * Whether the process that named a partial file after its pid may still write to it. A
- * zombie cannot: a run killed with its parent stays one where nothing reaps orphans (a
- * container whose first process does not), and signal 0 alone takes it for alive.
- */
-function writerAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    // Ended since, or no /proc (not Linux), where signal 0 is all there is.
-    return !existsSync('/proc/self/stat');
-  }
-}
-
-/** Partial files whose writer is gone (a killed run); returns what was removed. */
-export function removeStalePartials(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const removed: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const m = /\.(\d+)\.partial$/.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (!writerAlive(pid)) {
-      rmSync(path.join(dir, name), { force: true });
-      removed.push(name);
-    }
-  }
-  return removed;
+  return { ...found, removed };
 }

@@ -3,6 +3,7 @@
 // schema fingerprint, read in the very snapshot pg_dump dumped), so that a restore can be
 // checked against it. A backup counts as verified only when its manifest says so.
 import { readFileSync } from 'node:fs';
+import type { Client } from 'pg';
 import { UpkitError } from '../errors.ts';
 
 export const MANIFEST_FORMAT = 'upkit-backup';
@@ -15,8 +16,15 @@ export interface BackupManifest {
   /** The archive's file name (in the same directory as the manifest). */
   file: string;
   database: string;
+  /** The host and port as upkit was told them (DATABASE_URL or DB_HOST/DB_PORT). */
   host: string;
   port: number;
+  /**
+   * The cluster's `system_identifier` (pg_control_system()), as text. With host, port and
+   * database it says whose backup this is; retention deletes nothing it does not prove.
+   * Absent in manifests written before upkit recorded it.
+   */
+  systemIdentifier?: string;
   createdAt: string;
   /** The release detected when the backup was taken, or null for an empty database. */
   release: string | null;
@@ -69,4 +77,29 @@ export function readManifest(manifestPath: string): BackupManifest {
   }
   if (!m.verified?.pgRestoreList) throw bad(manifestPath, 'does not record a verified backup');
   return m as BackupManifest;
+}
+
+/** Which server a backup is of: its cluster's system identifier and the host and port as named. */
+export interface ServerIdentity {
+  systemIdentifier: string;
+  host: string;
+  port: number;
+}
+
+/** The server's identity, or null when the role may not read it (retention then deletes nothing). */
+export async function readServerIdentity(client: Pick<Client, 'query'>, target: { host: string; port: number }): Promise<ServerIdentity | null> {
+  try {
+    const { rows } = await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()');
+    return rows[0]?.id ? { systemIdentifier: rows[0].id, host: target.host, port: target.port } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the manifest proves the backup was taken of this server: the same cluster (a
+ * copied data directory or a replica shares the identifier, hence host and port too).
+ */
+export function sameServer(m: Pick<BackupManifest, 'systemIdentifier' | 'host' | 'port'>, server: ServerIdentity): boolean {
+  return m.systemIdentifier !== undefined && m.systemIdentifier === server.systemIdentifier && m.host === server.host && m.port === server.port;
 }

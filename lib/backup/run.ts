@@ -4,7 +4,7 @@
 // read the archive and name every table), hashed, described in a manifest, and only then
 // given its final name. Old backups are pruned only after that.
 import { spawn } from 'node:child_process';
-import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
@@ -14,14 +14,18 @@ import { UpkitError } from '../errors.ts';
 import type { Logger, StepControl } from '../log.ts';
 import { libpqEnv } from '../pgEnv.ts';
 import { detectInstall } from '../profile.ts';
+import { createPrivateFile } from '../privateFiles.ts';
+import { shellQuote, sqlIdent } from '../quote.ts';
 import { redact } from '../redact.ts';
+import type { ReportBuilder } from '../report.ts';
 import { schemaFingerprint } from '../schema/fingerprint.ts';
-import { applyRetention, archiveName, ensureBackupDir, listVerifiedBackups, PARTIAL_SUFFIX, removeStalePartials } from './files.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestPathFor, type BackupManifest } from './manifest.ts';
+import { applyRetention, archiveName, ensureBackupDir, listVerifiedBackups, type Retention } from './files.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestPathFor, readServerIdentity, type BackupManifest, type ServerIdentity } from './manifest.ts';
+import { partialPath, STALE_AFTER_MS as STALE_AFTER, startHeartbeat, sweepPartials, type PartialSweep } from './partial.ts';
 import { assertRoomForBackup, estimateBackupBytes, formatBytes } from './space.ts';
 import { chooseDumper, type Dumper } from './strategy.ts';
 import { sha256File } from './restoreCheck.ts';
-import { readToc, tocTables } from './toc.ts';
+import { readToc, tablesMissingFromToc } from './toc.ts';
 
 export const COMPRESSION = 1;
 
@@ -32,6 +36,8 @@ export interface BackupOptions {
   upkitVersion: string;
   /** How long pg_dump waits for its table locks before it gives up (ms). */
   lockWaitMs?: number;
+  /** Where warnings about the backup directory also go, as findings of the command's report. */
+  report?: ReportBuilder;
 }
 
 export interface BackupResult {
@@ -41,15 +47,37 @@ export interface BackupResult {
   removed: string[];
 }
 
-export async function listTables(client: Pick<Client, 'query'>): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(
-    `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name
+export interface DumpedTable {
+  /** `schema.table`, each part quoted as SQL needs it. */
+  name: string;
+  schema: string;
+  table: string;
+  owner: string;
+}
+
+/**
+ * The tables whose rows pg_dump writes as a TABLE DATA entry: ordinary tables (a
+ * partitioned table's rows are in its partitions), except those an extension owns and
+ * does not mark as configuration (pg_dump leaves those to the extension).
+ */
+export async function listDumpedTables(client: Pick<Client, 'query'>): Promise<DumpedTable[]> {
+  const { rows } = await client.query<DumpedTable>(
+    `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name, n.nspname as schema, c.relname as "table",
+            pg_get_userbyid(c.relowner) as owner
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+      where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')
         and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'
+        and not exists (
+          select 1 from pg_depend d join pg_extension e on e.oid = d.refobjid
+           where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e'
+             and not (c.oid = any (coalesce(e.extconfig, '{}'))))
       order by 1`,
   );
-  return rows.map((r) => r.name);
+  return rows;
+}
+
+export async function listTables(client: Pick<Client, 'query'>): Promise<string[]> {
+  return (await listDumpedTables(client)).map((t) => t.name);
 }
 
 /** Exact row counts of the given tables in one round trip. */
@@ -58,7 +86,8 @@ export async function countRows(client: Pick<Client, 'query'>, tables: readonly 
   const sql = tables.map((t, i) => `select ${i} as i, count(*)::bigint::text as n from ${t}`).join(' union all ');
   const { rows } = await client.query<{ i: number; n: string }>(sql);
   const out: Record<string, number> = {};
-  for (const r of rows) out[tables[r.i]!.replace(/"/g, '')] = Number(r.n);
+  // The key is the name as pg_restore --list prints it (no quotes, line breaks as spaces).
+  for (const r of rows) out[tables[r.i]!.replace(/"/g, '').replace(/[\r\n]/g, ' ')] = Number(r.n);
   return out;
 }
 
@@ -108,6 +137,67 @@ function runDump(dumper: Dumper, env: NodeJS.ProcessEnv, partial: string, snapsh
   });
 }
 
+/** A warning: ⚠ line, its hint, and a finding when the command has a report. */
+function warn(log: Logger, report: ReportBuilder | undefined, code: string, message: string, hint: string): void {
+  report?.finding('warning', code, message, hint);
+  log.warn(message);
+  log.info(`  → ${hint}`);
+}
+
+function minutes(ms: number): number {
+  return Math.floor(ms / 60_000);
+}
+
+function reportPartials(log: Logger, report: ReportBuilder | undefined, sweep: PartialSweep): void {
+  for (const p of sweep.removed) {
+    const why = p.why === 'ended' ? `pid ${p.pid} on this host has ended` : `untouched for ${minutes(p.silentMs)} min`;
+    warn(log, report, 'backup.partial_removed', `removed ${p.name}, left by an interrupted backup (${why})`, 'nothing to do: it was never a verified backup');
+  }
+  for (const p of sweep.live) {
+    const who = p.host ? `host ${p.host}, pid ${p.pid}` : `pid ${p.pid}`;
+    warn(
+      log,
+      report,
+      'backup.partial_live',
+      `left ${p.name} alone: another backup may still be writing it (${who}, last written ${Math.round(p.silentMs / 1000)} s ago)`,
+      `nothing to do: its writer renames or removes it; left untouched for ${minutes(STALE_AFTER)} min, it is removed by the next backup`,
+    );
+  }
+}
+
+function reportRetention(log: Logger, report: ReportBuilder | undefined, database: string, server: ServerIdentity | null, kept: Retention, justWritten: string): void {
+  if (kept.otherServers.length) {
+    const where = [...new Set(kept.otherServers.map((b) => `${b.manifest.host}:${b.manifest.port}, system identifier ${b.manifest.systemIdentifier}`))].join('; ');
+    warn(
+      log,
+      report,
+      'backup.other_server',
+      `kept ${kept.otherServers.length} backup(s) of a database named ${database} that another server wrote (${where}): retention removes only this server's backups`,
+      'give each server its own BACKUP_DIR (or --backup-dir) to keep their backups apart',
+    );
+  }
+  const unproven = kept.unproven.filter((b) => b.path !== justWritten);
+  if (!unproven.length) return;
+  const files = unproven.flatMap((b) => [b.path, b.manifestPath]).map(shellQuote).join(' ');
+  if (!server) {
+    warn(
+      log,
+      report,
+      'backup.server_unknown',
+      `kept ${unproven.length} older backup(s) of ${database}: this role cannot read the server's system identifier (pg_control_system()), and retention removes only backups it can prove are this server's`,
+      `remove them by hand when they are no longer needed: rm -- ${files}`,
+    );
+    return;
+  }
+  warn(
+    log,
+    report,
+    'backup.unproven',
+    `kept ${unproven.length} backup(s) of ${database} whose manifest does not say which server it came from (written by an older upkit): retention removes only backups it can prove are this server's`,
+    `remove them by hand when they are no longer needed: rm -- ${files}`,
+  );
+}
+
 function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
   const text = redact(stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ')) || 'no message';
   if (/No space left on device|could not write/i.test(stderr)) {
@@ -133,9 +223,11 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
   const started = performance.now();
   let client: Client | undefined;
   let partial: string | undefined;
+  let stopHeartbeat: (() => void) | undefined;
   try {
     client = await connect(target, config, { applicationName: 'upkit backup' });
     const c = client;
+    const server = await readServerIdentity(c, target);
     // Interrupted: closing the session ends a row count that waits on a lock; pg_dump is
     // stopped by runDump. Either way the pending work rejects and cleanup runs.
     const closeOnAbort = () => void c.end().catch(() => {});
@@ -151,20 +243,23 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     const serverMajor = Math.floor(Number(facts.num) / 10000);
     const databaseBytes = Number(facts.bytes);
     const detection = await detectInstall(c, config);
-    const tables = await listTables(c);
+    const dumped = await listDumpedTables(c);
+    const tables = dumped.map((t) => t.name);
 
     const dumper = await chooseDumper(config, serverMajor);
     log.info(`backup with ${dumper.why}`);
-    ensureBackupDir(dir);
-    for (const stale of removeStalePartials(dir)) log.warn(`removed ${stale}, left by an interrupted backup`);
-    const previous = listVerifiedBackups(dir, target.database)[0];
+    const shared = ensureBackupDir(dir);
+    if (shared) warn(log, options.report, shared.code, shared.message, shared.hint);
+    reportPartials(log, options.report, sweepPartials(dir));
+    const previous = listVerifiedBackups(dir, target.database, server ?? undefined)[0];
     const needed = estimateBackupBytes(databaseBytes, previous && { bytes: previous.manifest.bytes, databaseBytes: previous.manifest.databaseBytes });
     assertRoomForBackup(dir, needed);
 
     const name = archiveName(dir, target.database, detection.release, new Date());
     const finalPath = path.join(dir, name);
-    partial = `${finalPath}.${process.pid}${PARTIAL_SUFFIX}`;
-    writeFileSync(partial, '', { mode: 0o600 });
+    partial = partialPath(finalPath);
+    closeSync(createPrivateFile(partial));
+    stopHeartbeat = startHeartbeat(partial);
 
     const env = libpqEnv(target, config);
     const lockWaitMs = options.lockWaitMs ?? 60_000;
@@ -199,13 +294,13 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
 
     const verified = await log.step('verify backup', async (step) => {
       const toc = await readToc(dumper, partial!, env);
-      const listed = tocTables(toc);
-      const missing = tables.map((t) => t.replace(/"/g, '')).filter((t) => !listed.has(t));
+      const missing = tablesMissingFromToc(toc, dumped.map((t) => ({ schema: t.schema, name: t.table, owner: t.owner })));
       if (missing.length) {
+        const names = missing.slice(0, 5).map((t) => `${sqlIdent(t.schema)}.${sqlIdent(t.name)}`);
         throw new UpkitError({
           code: 'backup.unverified',
           exit: 'refused',
-          message: `the archive's table of contents lacks ${missing.length} table(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
+          message: `the archive's table of contents lacks ${missing.length} table(s): ${names.join(', ')}${missing.length > 5 ? ', …' : ''}`,
           hint: 'the dump is incomplete; nothing was changed. Run the backup again and check the log file',
         });
       }
@@ -222,6 +317,7 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
       database: target.database,
       host: target.host,
       port: target.port,
+      ...(server ? { systemIdentifier: server.systemIdentifier } : {}),
       createdAt: new Date().toISOString(),
       release: detection.release,
       server: { version: facts.version.split(' ')[0]!, major: serverMajor },
@@ -237,17 +333,32 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
       databaseBytes,
     };
     const manifestPath = manifestPathFor(finalPath);
-    const tmpManifest = `${manifestPath}.${process.pid}${PARTIAL_SUFFIX}`;
-    writeFileSync(tmpManifest, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-    fsyncFile(tmpManifest);
-    renameSync(tmpManifest, manifestPath);
+    const tmpManifest = partialPath(manifestPath);
+    const stopManifestHeartbeat = startHeartbeat(tmpManifest);
+    try {
+      const fd = createPrivateFile(tmpManifest);
+      try {
+        writeSync(fd, `${JSON.stringify(manifest, null, 2)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmpManifest, manifestPath);
+    } catch (err) {
+      rmSync(tmpManifest, { force: true });
+      throw err;
+    } finally {
+      stopManifestHeartbeat();
+    }
     chmodSync(partial, 0o600);
     renameSync(partial, finalPath);
     partial = undefined;
-    const removed = applyRetention(dir, target.database, options.keep, finalPath);
-    for (const r of removed) log.info(`removed old backup ${path.basename(r)} (BACKUP_KEEP=${options.keep})`);
-    return { path: finalPath, manifestPath, manifest, removed };
+    const retention = applyRetention(dir, target.database, server, options.keep, finalPath);
+    for (const r of retention.removed) log.info(`removed old backup ${path.basename(r)} (BACKUP_KEEP=${options.keep})`);
+    reportRetention(log, options.report, target.database, server, retention, finalPath);
+    return { path: finalPath, manifestPath, manifest, removed: retention.removed };
   } finally {
+    stopHeartbeat?.();
     if (partial) rmSync(partial, { force: true });
     if (client) {
       await client.query('rollback').catch(() => {});

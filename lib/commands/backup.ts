@@ -7,11 +7,11 @@ export const backupCommand: CommandSpec = {
   name: 'backup',
   invocation: 'npx zx scripts/backup.ts',
   summary: 'Take a verified backup on its own: pg_dump custom format, read back with pg_restore --list, with a manifest of row counts and sha256.',
-  description: 'Writes <db>-<release>-<UTC time>.dump and its .dump.json manifest to BACKUP_DIR (0700; files 0600), then keeps the newest BACKUP_KEEP verified backups. Changes nothing in the database.',
+  description: 'Writes <db>-<release>-<UTC time>.dump and its .dump.json manifest to BACKUP_DIR (created 0700 when missing; files 0600), then keeps the newest BACKUP_KEEP verified backups. Changes nothing in the database.',
   options: { ...COMMON_OPTIONS, 'backup-dir': { type: 'string', valueName: 'DIR', description: 'write to DIR instead of BACKUP_DIR' } },
   overrides: (v) => ({ backupDir: v['backup-dir'] as string | undefined }),
   async run({ config, log, report, signal }) {
-    const result = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal, upkitVersion: VERSION });
+    const result = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal, upkitVersion: VERSION, report });
     const m = result.manifest;
     report.backup = { path: result.path, bytes: m.bytes, sha256: m.sha256 };
     report.release = { from: m.release, to: m.release };

@@ -1,8 +1,9 @@
 // The `.env` a fresh install starts from. A missing file is created (mode 0600) with a
 // database password and application secrets from a cryptographic source; an existing one
 // is never overwritten: keys it lacks are appended, and listed by name, never by value.
+// Before a secret is appended to a file other users can read, the file is made 0600.
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import dotenv from 'dotenv';
 import { registerSecret } from '../redact.ts';
 
@@ -40,6 +41,8 @@ export interface EnvFileResult {
   created: boolean;
   /** Keys appended to an existing file (names only). */
   added: string[];
+  /** The mode an existing file had when it was made 0600 before secrets were appended to it. */
+  madePrivate: number | null;
 }
 
 export function ensureEnvFile(file: string, keys: readonly EnvKey[]): EnvFileResult {
@@ -52,12 +55,18 @@ export function ensureEnvFile(file: string, keys: readonly EnvKey[]): EnvFileRes
     }
     writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
-    return { path: file, created: true, added: keys.map((k) => k.key) };
+    return { path: file, created: true, added: keys.map((k) => k.key), madePrivate: null };
   }
   const text = readFileSync(file, 'utf8');
   const present = dotenv.parse(text);
   for (const [k, v] of Object.entries(present)) if (/PASSWORD|SECRET|KEY|TOKEN/.test(k)) registerSecret(v);
   const missing = keys.filter((k) => !(k.key in present));
+  let madePrivate: number | null = null;
+  const mode = statSync(file).mode & 0o777;
+  if (missing.some((k) => k.secret) && (mode & 0o077) !== 0) {
+    chmodSync(file, 0o600);
+    madePrivate = mode;
+  }
   if (missing.length) {
     const lines = [`${text.endsWith('\n') || text === '' ? '' : '\n'}# added by upkit install`];
     for (const k of missing) {
@@ -67,5 +76,5 @@ export function ensureEnvFile(file: string, keys: readonly EnvKey[]): EnvFileRes
     }
     appendFileSync(file, `${lines.join('\n')}\n`);
   }
-  return { path: file, created: false, added: missing.map((k) => k.key) };
+  return { path: file, created: false, added: missing.map((k) => k.key), madePrivate };
 }

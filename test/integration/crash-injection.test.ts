@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeStalePartials } from '../../lib/backup/files.ts';
+import { hostLabel, processSpace, sweepPartials } from '../../lib/backup/partial.ts';
 import { backupTests, serverInfo } from '../support/database.ts';
 import {
   calibrate,
@@ -97,10 +97,10 @@ describe('crash injection', () => {
       for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
       expect(state()).toBe('Z');
       const dir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-partials-'));
-      const zombie = `pulse-v1.0-20261124T000000Z.dump.${pid}.partial`;
-      const live = `pulse-v1.0-20261124T000001Z.dump.${sh.pid}.partial`;
+      const zombie = `pulse-v1.0-20261124T000000Z.dump.${hostLabel()}.${pid}.${processSpace()}.partial`;
+      const live = `pulse-v1.0-20261124T000001Z.dump.${hostLabel()}.${sh.pid}.${processSpace()}.partial`;
       for (const f of [zombie, live]) writeFileSync(path.join(dir, f), '');
-      expect(removeStalePartials(dir)).toEqual([zombie]);
+      expect(sweepPartials(dir).removed.map((p) => p.name)).toEqual([zombie]);
       expect(readdirSync(dir)).toEqual([live]);
       rmSync(dir, { recursive: true, force: true });
     } finally {

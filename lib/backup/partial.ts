@@ -1,0 +1,145 @@
+// Files being written: `<final name>.<host>.<pid>.<space>.partial`, where <space> names the
+// process namespace of the writer (a hash of the kernel's boot id and the pid namespace).
+// BACKUP_DIR may be shared by machines and containers, so a pid alone proves nothing: a
+// writer is asked "are you alive?" only where its pid means the same process as here (the
+// same namespace of the same running kernel). Everywhere else the writer proves it is alive
+// by a heartbeat: it touches its file every few seconds, and a partial file is stale only
+// after a long silence. A killed run's file is removed at once on its own machine, and
+// after the silence anywhere else.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+
+export const PARTIAL_SUFFIX = '.partial';
+/** How often a writer touches its partial file. */
+export const HEARTBEAT_MS = 10_000;
+/** A partial file untouched this long is stale whoever wrote it (generous: clocks of machines sharing a disk differ). */
+export const STALE_AFTER_MS = 30 * 60_000;
+
+const CURRENT = /\.([A-Za-z0-9-]{1,32})\.(\d+)\.([0-9a-f]{8})\.partial$/;
+/** Written by older upkit versions: `<final name>.<pid>.partial`, the namespace unknown. */
+const LEGACY = /\.(\d+)\.partial$/;
+
+/** This host's name as it appears in file names: letters, digits and hyphens, at most 32. */
+export function hostLabel(): string {
+  return hostname().replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 32) || 'host';
+}
+
+function readOr(read: () => string, fallback: string): string {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
+/** Where this process's pid means this process: the running kernel and its pid namespace. */
+export function processSpace(): string {
+  const boot = readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), `host:${hostname()}`);
+  const ns = readOr(() => readlinkSync('/proc/self/ns/pid'), 'pid:[0]');
+  return createHash('sha256').update(`${boot}\n${ns}`).digest('hex').slice(0, 8);
+}
+
+/** Partial files this process is writing right now (a process may take several backups at once). */
+const writing = new Set<string>();
+
+export function partialPath(finalPath: string): string {
+  return `${finalPath}.${hostLabel()}.${process.pid}.${processSpace()}${PARTIAL_SUFFIX}`;
+}
+
+/**
+ * Marks file as being written by this process and touches it every HEARTBEAT_MS until the
+ * returned function is called.
+ */
+export function startHeartbeat(file: string): () => void {
+  const resolved = path.resolve(file);
+  writing.add(resolved);
+  const timer = setInterval(() => {
+    try {
+      const now = new Date();
+      utimesSync(resolved, now, now);
+    } catch {
+      // renamed or removed at the very end
+    }
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    writing.delete(resolved);
+  };
+}
+
+/**
+ * Whether a process of this namespace may still write: a zombie cannot (a run killed with
+ * its parent stays one where nothing reaps orphans), and signal 0 alone takes it for alive.
+ */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // Ended since, or no /proc (not Linux), where signal 0 is all there is.
+    return !existsSync('/proc/self/stat');
+  }
+}
+
+export interface PartialFile {
+  name: string;
+  /** The writer's host and pid, when the name carries them. */
+  host: string | null;
+  pid: number;
+  /** Milliseconds since the file was last written or touched. */
+  silentMs: number;
+  stale: boolean;
+  /** Why it is stale: the writer has ended, or the file has been silent too long. */
+  why: 'ended' | 'silent' | null;
+}
+
+export function inspectPartial(dir: string, name: string, now = Date.now()): PartialFile | undefined {
+  const current = CURRENT.exec(name);
+  const legacy = current ? null : LEGACY.exec(name);
+  if (!current && !legacy) return undefined;
+  const file = path.resolve(dir, name);
+  let silentMs: number;
+  try {
+    silentMs = Math.max(0, now - statSync(file).mtimeMs);
+  } catch {
+    return undefined;
+  }
+  const pid = Number(current ? current[2] : legacy![1]);
+  const host = current ? current[1]! : null;
+  const base = { name, host, pid, silentMs };
+  if (writing.has(file)) return { ...base, stale: false, why: null };
+  if (current && current[1] === hostLabel() && current[3] === processSpace() && (pid === process.pid || !pidAlive(pid))) return { ...base, stale: true, why: 'ended' };
+  if (silentMs > STALE_AFTER_MS) return { ...base, stale: true, why: 'silent' };
+  return { ...base, stale: false, why: null };
+}
+
+export interface PartialSweep {
+  removed: PartialFile[];
+  /** Partial files another live writer holds (another run, machine or container): left alone. */
+  live: PartialFile[];
+}
+
+/** Removes the partial files whose writer is gone; lists those another writer may still be writing. */
+export function sweepPartials(dir: string, now = Date.now()): PartialSweep {
+  const out: PartialSweep = { removed: [], live: [] };
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir).sort()) {
+    const p = inspectPartial(dir, name, now);
+    if (!p) continue;
+    if (p.stale) {
+      rmSync(path.join(dir, name), { force: true });
+      out.removed.push(p);
+    } else if (!writing.has(path.resolve(dir, name))) {
+      out.live.push(p);
+    }
+  }
+  return out;
+}
