@@ -17,9 +17,11 @@ export const HEARTBEAT_MS = 10_000;
 /** A partial file untouched this long is stale whoever wrote it (generous: clocks of machines sharing a disk differ). */
 export const STALE_AFTER_MS = 30 * 60_000;
 
-const CURRENT = /\.([A-Za-z0-9-]{1,32})\.(\d+)\.([0-9a-f]{8})\.partial$/;
+// Only names upkit gives its own partial files (an archive's or a manifest's) are ever
+// considered: anything else in the folder is not upkit's to remove.
+const CURRENT = /\.dump(?:\.json)?\.([A-Za-z0-9-]{1,32})\.(\d+)\.([0-9a-f]{8})\.partial$/;
 /** Written by older upkit versions: `<final name>.<pid>.partial`, the namespace unknown. */
-const LEGACY = /\.(\d+)\.partial$/;
+const LEGACY = /\.dump(?:\.json)?\.(\d+)\.partial$/;
 
 /** This host's name as it appears in file names: letters, digits and hyphens, at most 32. */
 export function hostLabel(): string {

@@ -162,15 +162,18 @@ describe('backup files for any name', backupTests(), () => {
         // Same host name, another PID namespace (a container sharing the host's name).
         otherSpaceDeadPid: `${base}.${hostLabel()}.${dead.pid}.${processSpace() === '00000000' ? '11111111' : '00000000'}.partial`.replace('0000Z', '0004Z'),
         legacyFresh: `${base}.${dead.pid}.partial`.replace('0000Z', '0005Z'),
+        // Not a name upkit gives its files: never upkit's to remove, however old.
+        stranger: 'notes.1.partial',
+        strangerLikeOurs: `${base}.txt.${hostLabel()}.${dead.pid}.${processSpace()}.partial`,
       };
       for (const f of Object.values(files)) writeFileSync(path.join(dir, f), '');
       const old = new Date(Date.now() - 31 * 60_000);
-      utimesSync(path.join(dir, files.otherHostSilent), old, old);
+      for (const f of [files.otherHostSilent, files.stranger, files.strangerLikeOurs]) utimesSync(path.join(dir, f), old, old);
       const sweep = sweepPartials(dir);
       expect(sweep.removed.map((p) => p.name).sort()).toEqual([files.otherHostSilent, files.hereEnded].sort());
       expect(sweep.removed.find((p) => p.name === files.hereEnded)!.why).toBe('ended');
       expect(sweep.removed.find((p) => p.name === files.otherHostSilent)!.why).toBe('silent');
-      expect(readdirSync(dir).sort()).toEqual([files.otherHostFresh, files.hereAlive, files.otherSpaceDeadPid, files.legacyFresh].sort());
+      expect(readdirSync(dir).sort()).toEqual([files.otherHostFresh, files.hereAlive, files.otherSpaceDeadPid, files.legacyFresh, files.stranger, files.strangerLikeOurs].sort());
     } finally {
       sleeper.kill('SIGKILL');
     }
