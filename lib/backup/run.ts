@@ -165,7 +165,8 @@ function reportPartials(log: Logger, report: ReportBuilder | undefined, sweep: P
   }
 }
 
-function reportRetention(log: Logger, report: ReportBuilder | undefined, database: string, server: ServerIdentity | null, kept: Retention, justWritten: string): void {
+function reportRetention(log: Logger, report: ReportBuilder | undefined, target: { database: string; user: string }, server: ServerIdentity | null, kept: Retention, justWritten: string): void {
+  const database = target.database;
   if (kept.otherServers.length) {
     const where = [...new Set(kept.otherServers.map((b) => `${b.manifest.host}:${b.manifest.port}, system identifier ${b.manifest.systemIdentifier}`))].join('; ');
     warn(
@@ -185,7 +186,7 @@ function reportRetention(log: Logger, report: ReportBuilder | undefined, databas
       report,
       'backup.server_unknown',
       `kept ${unproven.length} older backup(s) of ${database}: this role cannot read the server's system identifier (pg_control_system()), and retention removes only backups it can prove are this server's`,
-      `remove them by hand when they are no longer needed: rm -- ${files}`,
+      `let it read the identity (as an administrator, in this database: GRANT EXECUTE ON FUNCTION pg_control_system() TO ${sqlIdent(target.user)};) or remove them by hand when they are no longer needed: rm -- ${files}`,
     );
     return;
   }
@@ -355,7 +356,7 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     partial = undefined;
     const retention = applyRetention(dir, target.database, server, options.keep, finalPath);
     for (const r of retention.removed) log.info(`removed old backup ${path.basename(r)} (BACKUP_KEEP=${options.keep})`);
-    reportRetention(log, options.report, target.database, server, retention, finalPath);
+    reportRetention(log, options.report, target, server, retention, finalPath);
     return { path: finalPath, manifestPath, manifest, removed: retention.removed };
   } finally {
     stopHeartbeat?.();

@@ -101,6 +101,38 @@ describe('failure catalogue: backup files', backupTests(), () => {
     expect(readdirSync(dir)).toHaveLength(4);
   });
 
+  it('backups.server-unknown', async () => {
+    const user = `backup ops ${randomBytes(3).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    const database = `${db().database}_ops`;
+    const admin = new URL(serverInfo().adminUrl);
+    const env = { DB_HOST: admin.hostname, DB_PORT: admin.port || '5432', DB_USER: user, DB_PASSWORD: password, DB_NAME: database };
+    const asRole = `postgres://${encodeURIComponent(user)}:${password}@${admin.host}/${database}`;
+    await withClientAt(serverInfo().adminUrl, async (c) => {
+      await c.query(`create role "${user}" login password '${password}'`);
+      await c.query(`create database ${database} owner "${user}"`);
+    });
+    try {
+      await withClientAt(urlOn(serverInfo().adminUrl, database), (c) => c.query('revoke execute on function pg_control_system() from public'));
+      await withClientAt(asRole, (c) => buildRelease(c, 'v1.0'));
+      const dir = tempDir('upkit-case-noid-');
+      const first = await runUpkit(BACKUP, ['--json'], { env: { ...env, BACKUP_DIR: dir, BACKUP_KEEP: '1' } });
+      expect(first.code, first.stderr).toBe(0);
+      const older = first.json<Report>().backup!.path;
+      const c = failureCase('backups.server-unknown');
+      const before = await dbState(asRole);
+      const r = await runCase(c, { host: env.DB_HOST, port: env.DB_PORT, user, password, database, dir, quotedUser: `"${user}"`, files: [older, `${older}.json`].map(shellQuote).join(' ') });
+      expect(existsSync(older), 'the older backup').toBe(true);
+      expectCase(r, c, r.vars);
+      await expectUnchanged(asRole, before);
+    } finally {
+      await withClientAt(serverInfo().adminUrl, async (c) => {
+        await c.query(`drop database if exists ${database} with (force)`);
+        await c.query(`drop role if exists "${user}"`);
+      });
+    }
+  });
+
   it.skipIf(!isRoot)('backups.partial-other-namespace (needs root for unshare --pid)', { timeout: 90_000 }, async () => {
     await v10();
     const second = await freshDatabase();
