@@ -102,7 +102,7 @@ describe('failure catalogue: backup files', backupTests(), () => {
   });
 
   it('backups.server-unknown', async () => {
-    const user = `backup ops ${randomBytes(3).toString('hex')}`;
+    const user = `Backup-Ops-${randomBytes(3).toString('hex')}`;
     const password = randomBytes(12).toString('hex');
     const database = `${db().database}_ops`;
     const admin = new URL(serverInfo().adminUrl);
