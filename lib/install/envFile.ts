@@ -53,7 +53,7 @@ export function ensureEnvFile(file: string, keys: readonly EnvKey[]): EnvFileRes
       if (k.secret) registerSecret(value);
       lines.push(`# ${k.comment}`, `${k.key}=${value}`);
     }
-    writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+    writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(file, 0o600);
     return { path: file, created: true, added: keys.map((k) => k.key), madePrivate: null };
   }
