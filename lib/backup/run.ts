@@ -15,13 +15,14 @@ import type { Logger, StepControl } from '../log.ts';
 import { libpqEnv } from '../pgEnv.ts';
 import { detectInstall } from '../profile.ts';
 import { createPrivateFile } from '../privateFiles.ts';
-import { shellQuote, sqlIdent } from '../quote.ts';
+import { sqlIdent } from '../quote.ts';
 import { redact } from '../redact.ts';
 import type { ReportBuilder } from '../report.ts';
 import { schemaFingerprint } from '../schema/fingerprint.ts';
-import { applyRetention, archiveName, ensureBackupDir, listVerifiedBackups, type Retention } from './files.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestPathFor, readServerIdentity, type BackupManifest, type ServerIdentity } from './manifest.ts';
-import { partialPath, STALE_AFTER_MS as STALE_AFTER, startHeartbeat, sweepPartials, type PartialSweep } from './partial.ts';
+import { applyRetention, archiveName, ensureBackupDir, listVerifiedBackups } from './files.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestPathFor, readServerIdentity, type BackupManifest } from './manifest.ts';
+import { reportPartials, reportRetention, warn } from './notices.ts';
+import { partialPath, startHeartbeat, sweepPartials } from './partial.ts';
 import { assertRoomForBackup, estimateBackupBytes, formatBytes } from './space.ts';
 import { chooseDumper, type Dumper } from './strategy.ts';
 import { sha256File } from './restoreCheck.ts';
@@ -135,68 +136,6 @@ function runDump(dumper: Dumper, env: NodeJS.ProcessEnv, partial: string, snapsh
       else done();
     });
   });
-}
-
-/** A warning: ⚠ line, its hint, and a finding when the command has a report. */
-function warn(log: Logger, report: ReportBuilder | undefined, code: string, message: string, hint: string): void {
-  report?.finding('warning', code, message, hint);
-  log.warn(message);
-  log.info(`  → ${hint}`);
-}
-
-function minutes(ms: number): number {
-  return Math.floor(ms / 60_000);
-}
-
-function reportPartials(log: Logger, report: ReportBuilder | undefined, sweep: PartialSweep): void {
-  for (const p of sweep.removed) {
-    const why = p.why === 'ended' ? `pid ${p.pid} on this host has ended` : `untouched for ${minutes(p.silentMs)} min`;
-    warn(log, report, 'backup.partial_removed', `removed ${p.name}, left by an interrupted backup (${why})`, 'nothing to do: it was never a verified backup');
-  }
-  for (const p of sweep.live) {
-    const who = p.host ? `host ${p.host}, pid ${p.pid}` : `pid ${p.pid}`;
-    warn(
-      log,
-      report,
-      'backup.partial_live',
-      `left ${p.name} alone: another backup may still be writing it (${who}, last written ${Math.round(p.silentMs / 1000)} s ago)`,
-      `nothing to do: its writer renames or removes it; left untouched for ${minutes(STALE_AFTER)} min, it is removed by the next backup`,
-    );
-  }
-}
-
-function reportRetention(log: Logger, report: ReportBuilder | undefined, target: { database: string; user: string }, server: ServerIdentity | null, kept: Retention, justWritten: string): void {
-  const database = target.database;
-  if (kept.otherServers.length) {
-    const where = [...new Set(kept.otherServers.map((b) => `${b.manifest.host}:${b.manifest.port}, system identifier ${b.manifest.systemIdentifier}`))].join('; ');
-    warn(
-      log,
-      report,
-      'backup.other_server',
-      `kept ${kept.otherServers.length} backup(s) of a database named ${database} that another server wrote (${where}): retention removes only this server's backups`,
-      'give each server its own BACKUP_DIR (or --backup-dir) to keep their backups apart',
-    );
-  }
-  const unproven = kept.unproven.filter((b) => b.path !== justWritten);
-  if (!unproven.length) return;
-  const files = unproven.flatMap((b) => [b.path, b.manifestPath]).map(shellQuote).join(' ');
-  if (!server) {
-    warn(
-      log,
-      report,
-      'backup.server_unknown',
-      `kept ${unproven.length} older backup(s) of ${database}: this role cannot read the server's system identifier (pg_control_system()), and retention removes only backups it can prove are this server's`,
-      `let it read the identity (as an administrator, in this database: GRANT EXECUTE ON FUNCTION pg_control_system() TO ${sqlIdent(target.user)};) or remove them by hand when they are no longer needed: rm -- ${files}`,
-    );
-    return;
-  }
-  warn(
-    log,
-    report,
-    'backup.unproven',
-    `kept ${unproven.length} backup(s) of ${database} whose manifest does not say which server it came from (written by an older upkit): retention removes only backups it can prove are this server's`,
-    `remove them by hand when they are no longer needed: rm -- ${files}`,
-  );
 }
 
 function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
