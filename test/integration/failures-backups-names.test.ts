@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
-import { hostLabel, processSpace, sweepPartials } from '../../lib/backup/partial.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { HEARTBEAT_MS, hostLabel, processSpace, startHeartbeat, sweepPartials } from '../../lib/backup/partial.ts';
 import type { Report } from '../../lib/report.ts';
 import { tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
@@ -176,6 +176,28 @@ describe('backup files for any name', backupTests(), () => {
       expect(readdirSync(dir).sort()).toEqual([files.otherHostFresh, files.hereAlive, files.otherSpaceDeadPid, files.legacyFresh, files.stranger, files.strangerLikeOurs].sort());
     } finally {
       sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('a writer touches its partial file every 10 s while it writes (never stale to itself), and stops when it is done', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const dir = tempDir('upkit-heartbeat-');
+      const file = path.join(dir, `pulse-v1.0-20261124T000000Z.dump.other-host.1.00000000.partial`);
+      writeFileSync(file, '');
+      const old = new Date(Date.now() - 60 * 60_000);
+      utimesSync(file, old, old);
+      const stop = startHeartbeat(file);
+      expect(sweepPartials(dir)).toEqual({ removed: [], live: [] });
+      vi.advanceTimersByTime(HEARTBEAT_MS);
+      expect(statSync(file).mtimeMs).toBeGreaterThan(old.getTime() + 59 * 60_000);
+      stop();
+      utimesSync(file, old, old);
+      vi.advanceTimersByTime(3 * HEARTBEAT_MS);
+      expect(statSync(file).mtimeMs).toBe(old.getTime());
+      expect(sweepPartials(dir).removed.map((p) => p.name)).toEqual([path.basename(file)]);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
