@@ -1,13 +1,15 @@
 // The one way every entry point runs: strict flag parsing, --help, configuration, logger,
 // report, signals, and the mapping of whatever happened to one exit code. Entry points
 // stay thin: `process.exitCode = await runCommand(spec, import.meta.url)`.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
-import { createLogger, formatDuration, type Logger } from './log.ts';
+import { createLogger, formatDuration, streamName, watchOutput, writeOutput, type Logger } from './log.ts';
+import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact } from './redact.ts';
 import { ReportBuilder } from './report.ts';
@@ -30,7 +32,7 @@ export interface CommandContext {
   /** Loaded before run() unless the spec says `config: false`. */
   config: Config;
   json: boolean;
-  /** Aborted on Ctrl-C or SIGTERM; long work must watch it and stop cleanly. */
+  /** Aborted on Ctrl-C, SIGTERM or SIGHUP; long work must watch it and stop cleanly. */
   signal: AbortSignal;
   /** The command's result for a person: stdout, or stderr when --json owns stdout. */
   out(text: string): void;
@@ -142,6 +144,53 @@ export function recordError(report: ReportBuilder, err: unknown): void {
   report.finding('error', 'unexpected', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, 'see the log file');
 }
 
+/**
+ * Ctrl-C, `kill`/`docker stop`/systemd, and a terminal or SSH session that hangs up: each
+ * stops a run the same way (rolled back, run lock released, exit 130), never at once.
+ */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The pids of this process's own children (pg_dump, pg_restore, psql, docker compose). */
+export function childPids(parent = process.pid): number[] {
+  try {
+    const out: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === parent) out.push(Number(entry));
+      } catch {
+        // it ended between listing and reading
+      }
+    }
+    return out;
+  } catch {
+    // No /proc (macOS): ask ps.
+    try {
+      return execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).map(Number))
+        .filter(([pid, ppid]) => ppid === parent && pid !== undefined && !Number.isNaN(pid))
+        .map(([pid]) => pid!);
+    } catch {
+      return [];
+    }
+  }
+}
+
+/** Ends every child still running when upkit exits, so that no pg_restore or pg_dump outlives it. */
+function endChildren(): void {
+  for (const pid of childPids()) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
   const args = argv ?? argsAfter(entryUrl);
   const wantsJson = args.includes('--json');
@@ -149,6 +198,18 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   const log = createLogger({ command: spec.name });
   const report = new ReportBuilder(spec.name, VERSION);
   log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+  // A closed stdout or stderr (a pipe into `head`, a terminal that hung up) is noted once and
+  // the run goes on: the log file and the runs ledger still tell what happened.
+  for (const stream of [process.stdout, process.stderr]) {
+    watchOutput(stream, (code) => {
+      const hint = log.logFile ? `read it with: cat ${shellQuote(log.logFile)}` : undefined;
+      const message = `${streamName(stream)} was closed (${code}); the run went on${log.logFile ? ' and the log file has all of its output' : ''}`;
+      log.warn(message);
+      if (hint) log.info(`  → ${hint}`);
+      report.finding('warning', 'output.closed', message, hint);
+    });
+  }
+  process.once('exit', endChildren);
 
   let interruptedBy: string | undefined;
   let forceExit: (() => void) | undefined;
@@ -179,20 +240,19 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       forceExit?.();
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   let exitCode: number;
   try {
     const run = (async () => {
       const { values, positionals, help } = parseCommandLine(spec, args);
       if (help) {
-        process.stdout.write(`${usage(spec)}\n`);
+        writeOutput(process.stdout, `${usage(spec)}\n`);
         return EXIT.ok;
       }
       const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
       const json = values.json === true;
-      const out = (text: string) => (json ? process.stderr : process.stdout).write(`${redact(text)}\n`);
+      const out = (text: string) => void writeOutput(json ? process.stderr : process.stdout, `${redact(text)}\n`);
       return spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
     })().catch((err: unknown) => {
       if (stoppedEarly) return EXIT.interrupted;
@@ -200,18 +260,17 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       renderError(log, err);
       recordError(report, err);
       // A wrong command line is answered with the command's usage, as a person expects.
-      if (isUpkitError(err) && err.code === 'usage') process.stderr.write(`\n${usage(spec)}\n`);
+      if (isUpkitError(err) && err.code === 'usage') writeOutput(process.stderr, `\n${usage(spec)}\n`);
       return exitCodeFor(err);
     });
     exitCode = await Promise.race([run, forced]);
     if (interruptedBy && exitCode !== EXIT.ok) exitCode = EXIT.interrupted;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
   const built = report.build(exitCode, log.steps, log.logFile);
   log.debug(`report: ${JSON.stringify(built)}`);
-  if (wantsJson) process.stdout.write(`${JSON.stringify(built, null, 2)}\n`);
+  if (wantsJson) writeOutput(process.stdout, `${JSON.stringify(built, null, 2)}\n`);
   if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
   log.close();
   // A stopped read-only command (or a second Ctrl-C) may leave a connection attempt pending;

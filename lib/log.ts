@@ -2,6 +2,9 @@
 // (CI, `docker logs`, a pipe): plain timestamped lines, so nothing can be hidden by a
 // spinner redrawing over it. Everything, debug lines included, also goes to a per-run log
 // file (0600 in a 0700 directory). Every line passes through redact() first.
+// Output that cannot be written (a pipe whose reader has gone, a terminal that hung up) never
+// stops a run: the stream is marked closed, nothing more is written to it, and the log file
+// goes on recording everything.
 import { closeSync, mkdirSync, openSync, writeSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import ora, { type Ora } from 'ora';
@@ -55,6 +58,55 @@ export interface LoggerOptions {
 
 const PLAIN_PROGRESS_EVERY_MS = 5000;
 
+/** Streams found closed (EPIPE, EIO, destroyed), and the error code that closed each. */
+const closedStreams = new WeakMap<NodeJS.WritableStream, string>();
+const watchedStreams = new WeakMap<NodeJS.WritableStream, Array<(code: string) => void>>();
+
+function markClosed(stream: NodeJS.WritableStream, err: unknown): void {
+  if (closedStreams.has(stream)) return;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'closed';
+  closedStreams.set(stream, code);
+  for (const listener of watchedStreams.get(stream) ?? []) listener(code);
+}
+
+/**
+ * Keeps a write error on `stream` from ending the process (Node raises an unhandled 'error'
+ * event for EPIPE), and calls `onClosed` once with the error code when the stream closes.
+ */
+export function watchOutput(stream: NodeJS.WritableStream, onClosed?: (code: string) => void): void {
+  let listeners = watchedStreams.get(stream);
+  if (!listeners) {
+    listeners = [];
+    watchedStreams.set(stream, listeners);
+    stream.on('error', (err: unknown) => markClosed(stream, err));
+  }
+  if (onClosed) {
+    const code = closedStreams.get(stream);
+    if (code !== undefined) onClosed(code);
+    else listeners.push(onClosed);
+  }
+}
+
+/** Whether nothing can be written to `stream` any more. */
+export function outputClosed(stream: NodeJS.WritableStream): boolean {
+  const s = stream as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
+  if (!closedStreams.has(stream) && (s.destroyed === true || s.writableEnded === true)) markClosed(stream, { code: 'closed' });
+  return closedStreams.has(stream);
+}
+
+/** Writes unless the stream is closed; a write that fails marks it closed instead of throwing. */
+export function writeOutput(stream: NodeJS.WritableStream, text: string): boolean {
+  watchOutput(stream);
+  if (outputClosed(stream)) return false;
+  try {
+    stream.write(text);
+    return true;
+  } catch (err) {
+    markClosed(stream, err);
+    return false;
+  }
+}
+
 const SYMBOLS: Record<StepStatus | 'info', string> = { ok: '✔', failed: '✖', skipped: '–', warning: '⚠', info: 'ℹ' };
 const COLORS: Record<StepStatus, number> = { ok: 32, failed: 31, skipped: 90, warning: 33 };
 
@@ -77,6 +129,11 @@ function openLogFile(dir: string, command: string, now: Date): { fd: number; fil
   const fd = openSync(file, 'a', 0o600);
   chmodSync(file, 0o600);
   return { fd, file };
+}
+
+/** `stdout`, `stderr`, or `output` for any other stream. */
+export function streamName(stream: NodeJS.WritableStream): string {
+  return stream === process.stdout ? 'stdout' : stream === process.stderr ? 'stderr' : 'output';
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -105,12 +162,24 @@ export function createLogger(options: LoggerOptions): Logger {
     for (const line of text.split('\n')) writeSync(fd, `${timestamp(now())} ${level.padEnd(5)} ${line}\n`);
   };
   let spinner: Ora | undefined;
+  const stopSpinner = () => {
+    try {
+      spinner?.stop();
+    } catch {
+      // the stream is gone; stopping its timer is all that mattered
+    }
+    spinner = undefined;
+  };
   const toScreen = (line: string) => {
     const text = redact(line);
+    if (outputClosed(stream)) return;
     if (spinner?.isSpinning) spinner.clear();
-    stream.write(interactive ? `${text}\n` : text.split('\n').map((l) => `${timestamp(now())} ${l}`).join('\n') + '\n');
+    writeOutput(stream, interactive ? `${text}\n` : text.split('\n').map((l) => `${timestamp(now())} ${l}`).join('\n') + '\n');
     if (spinner?.isSpinning) spinner.render();
   };
+
+  // A spinner on a terminal that hung up would go on redrawing into nothing.
+  watchOutput(stream, stopSpinner);
 
   const logger: Logger = {
     steps,
@@ -133,12 +202,12 @@ export function createLogger(options: LoggerOptions): Logger {
       let status: StepStatus = 'ok';
       let detail = '';
       toFile('info', `step ${name}: started`);
-      if (interactive) {
+      if (interactive && !outputClosed(stream)) {
         spinner = ora({ text: redact(name), stream, color: color ? 'cyan' : false, discardStdin: false, isEnabled: true }).start();
       }
       // Without a terminal a step announces itself only when it is slow, so that a hang
       // shows what it is waiting on without doubling every line.
-      const announce = interactive ? undefined : setTimeout(() => stream.write(`${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
+      const announce = interactive ? undefined : setTimeout(() => writeOutput(stream, `${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
       let lastPlainProgress = 0;
       const control: StepControl = {
         progress(text) {
@@ -147,7 +216,7 @@ export function createLogger(options: LoggerOptions): Logger {
           else if (!interactive && performance.now() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
             // Without a terminal, progress is a line every few seconds, not a flood.
             lastPlainProgress = performance.now();
-            stream.write(`${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
+            writeOutput(stream, `${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
           }
         },
         detail(text) {
@@ -170,10 +239,10 @@ export function createLogger(options: LoggerOptions): Logger {
         toFile(status === 'failed' ? 'error' : 'info', `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`);
         const symbol = paint(COLORS[status], SYMBOLS[status]);
         if (spinner) {
-          spinner.stopAndPersist({ symbol, text: redact(line) });
+          if (!outputClosed(stream)) spinner.stopAndPersist({ symbol, text: redact(line) });
           spinner = undefined;
         } else {
-          stream.write(`${timestamp(now())} ${symbol} ${redact(line)}\n`);
+          writeOutput(stream, `${timestamp(now())} ${symbol} ${redact(line)}\n`);
         }
       };
       try {
@@ -188,7 +257,7 @@ export function createLogger(options: LoggerOptions): Logger {
       }
     },
     close() {
-      spinner?.stop();
+      stopSpinner();
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
     },
