@@ -252,7 +252,11 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       }
       const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
       const json = values.json === true;
-      const out = (text: string) => void writeOutput(json ? process.stderr : process.stdout, `${redact(text)}\n`);
+      const out = (text: string) => {
+        // Kept in the log file too: stdout may be a pipe whose reader has gone.
+        log.debug(`output: ${text}`);
+        writeOutput(json ? process.stderr : process.stdout, `${redact(text)}\n`);
+      };
       return spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
     })().catch((err: unknown) => {
       if (stoppedEarly) return EXIT.interrupted;
@@ -270,7 +274,12 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   }
   const built = report.build(exitCode, log.steps, log.logFile);
   log.debug(`report: ${JSON.stringify(built)}`);
-  if (wantsJson) writeOutput(process.stdout, `${JSON.stringify(built, null, 2)}\n`);
+  if (wantsJson) {
+    writeOutput(process.stdout, `${JSON.stringify(built, null, 2)}\n`);
+    // A reader that has gone shows as an error event just after the write: let it land while
+    // the log file is still open, so that the file says the report was not delivered.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
   log.close();
   // A stopped read-only command (or a second Ctrl-C) may leave a connection attempt pending;
