@@ -11,7 +11,7 @@ import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './error
 import { createLogger, formatDuration, streamName, watchOutput, writeOutput, type Logger } from './log.ts';
 import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
-import { redact } from './redact.ts';
+import { redact, registerPublic } from './redact.ts';
 import { ReportBuilder } from './report.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -123,7 +123,7 @@ export function renderError(log: Logger, err: unknown): void {
     log.error(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
   }
   log.debug(err instanceof Error ? err.stack ?? err.message : String(err));
-  if (log.logFile) log.info(`  → the log file has the details: ${log.logFile}`);
+  if (log.logFile) log.info(`  → the log file has the details: ${shellQuote(log.logFile)}`);
 }
 
 /**
@@ -142,6 +142,30 @@ export function recordError(report: ReportBuilder, err: unknown): void {
     return;
   }
   report.finding('error', 'unexpected', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, 'see the log file');
+}
+
+/**
+ * The names and paths an operator gave upkit stay whole in every message, even where a
+ * password happens to be part of them (redact.ts). Passwords never come on the command line.
+ */
+function registerPublicNames(config: Config | undefined, values: CommandContext['values'], positionals: readonly string[]): void {
+  for (const v of [...Object.values(values), ...positionals]) {
+    if (typeof v !== 'string') continue;
+    registerPublic(v);
+    if (v.includes('/')) registerPublic(path.resolve(v));
+  }
+  registerPublic(process.cwd());
+  registerPublic(PROJECT_ROOT);
+  if (!config) return;
+  for (const t of [config.db, config.migrationDb]) {
+    registerPublic(t.user);
+    registerPublic(t.database);
+    registerPublic(t.host);
+  }
+  for (const p of [config.backupDir, config.drizzleDir, config.legacyDir, config.composeFile, config.envFile, config.pgBinDir, config.sslCa]) {
+    registerPublic(p);
+    if (p) registerPublic(path.resolve(p));
+  }
 }
 
 /**
@@ -250,7 +274,9 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
         writeOutput(process.stdout, `${usage(spec)}\n`);
         return EXIT.ok;
       }
+      registerPublicNames(undefined, values, positionals);
       const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
+      registerPublicNames(config, values, positionals);
       const json = values.json === true;
       const out = (text: string) => {
         // Kept in the log file too: stdout may be a pipe whose reader has gone.

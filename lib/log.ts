@@ -9,7 +9,7 @@ import { closeSync, mkdirSync, openSync, writeSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import ora, { type Ora } from 'ora';
 import { PROJECT_ROOT } from './config.ts';
-import { redact } from './redact.ts';
+import { redact, registerPublic } from './redact.ts';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'warning';
 
@@ -150,6 +150,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const dir = options.logDir ?? process.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs');
   if (dir !== false) {
     try {
+      registerPublic(path.resolve(dir));
       ({ fd, file: logFile } = openLogFile(path.resolve(dir), options.command, now()));
     } catch (err) {
       fileProblem = `no log file: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
