@@ -117,7 +117,7 @@ export const outputCases: FailureCase[] = [
     exit: 1,
     changed: '0004 applied, 0005 rolled back; the pasted command (with --yes) restored the backup in place: the database is at v2.3 again, and the names and paths in stderr, the log and --json are whole (only the password in a URL is masked)',
     test: 'failures-output-hints.test.ts',
-    note: "The path is quoted for the shell ('…'\\''…' for the quote). Redaction masks the password where it is one (connection URLs, PASSWORD= assignments, pass-file lines, JSON keys) and a registered password elsewhere, but never inside the database, user, host or the paths upkit was given.",
+    note: "The path is quoted for the shell (in double quotes here, as it holds a single quote). Redaction masks the password where it is one (connection URLs, PASSWORD= assignments, pass-file lines, JSON keys) and a registered password elsewhere, but never inside the database, user, host or the paths upkit was given.",
   },
   {
     id: 'out.paste-alter-database',
