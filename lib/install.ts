@@ -20,6 +20,7 @@ import type { ReportBuilder } from './report.ts';
 import { containersAndHealth, runUpgrade } from './upgrade.ts';
 import { runPreflight } from './preflight.ts';
 import { hostChecks } from './install/hostChecks.ts';
+import { shellQuote } from './quote.ts';
 
 export interface InstallOptions {
   cwd: string;
@@ -65,7 +66,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   if (env.created) log.info(`wrote ${env.path} (mode 0600) with ${env.added.join(', ')}`);
   else if (env.added.length) log.info(`added to ${env.path}: ${env.added.join(', ')} (existing values kept)`);
   else log.debug(`${env.path} has every key already`);
-  if ((statSync(envPath).mode & 0o077) !== 0) log.warn(`${envPath} can be read by other users: run chmod 600 ${envPath}`);
+  if ((statSync(envPath).mode & 0o077) !== 0) log.warn(`${envPath} can be read by other users: run chmod 600 ${shellQuote(envPath)}`);
 
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, overrides: { drizzleDir: options.drizzleDir } });
   const target = config.migrationDb;
