@@ -1,14 +1,15 @@
 // The one way every entry point runs: strict flag parsing, --help, configuration, logger,
 // report, signals, and the mapping of whatever happened to one exit code. Entry points
 // stay thin: `process.exitCode = await runCommand(spec, import.meta.url)`.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { endChildren } from './children.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
-import { createLogger, formatDuration, streamName, watchOutput, writeOutput, type Logger } from './log.ts';
+import { createLogger, formatDuration, type Logger } from './log.ts';
+import { streamName, watchOutput, writeOutput } from './output.ts';
 import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact, registerPublic } from './redact.ts';
@@ -173,47 +174,6 @@ function registerPublicNames(config: Config | undefined, values: CommandContext[
  * stops a run the same way (rolled back, run lock released, exit 130), never at once.
  */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-/** The pids of this process's own children (pg_dump, pg_restore, psql, docker compose). */
-export function childPids(parent = process.pid): number[] {
-  try {
-    const out: number[] = [];
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === parent) out.push(Number(entry));
-      } catch {
-        // it ended between listing and reading
-      }
-    }
-    return out;
-  } catch {
-    // No /proc (macOS): ask ps.
-    try {
-      return execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/).map(Number))
-        .filter(([pid, ppid]) => ppid === parent && pid !== undefined && !Number.isNaN(pid))
-        .map(([pid]) => pid!);
-    } catch {
-      return [];
-    }
-  }
-}
-
-/** Ends every child still running when upkit exits, so that no pg_restore or pg_dump outlives it. */
-function endChildren(): void {
-  for (const pid of childPids()) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
   const args = argv ?? argsAfter(entryUrl);

@@ -2,13 +2,12 @@
 // (CI, `docker logs`, a pipe): plain timestamped lines, so nothing can be hidden by a
 // spinner redrawing over it. Everything, debug lines included, also goes to a per-run log
 // file (0600 in a 0700 directory). Every line passes through redact() first.
-// Output that cannot be written (a pipe whose reader has gone, a terminal that hung up) never
-// stops a run: the stream is marked closed, nothing more is written to it, and the log file
-// goes on recording everything.
+// Output that cannot be written never stops a run (output.ts): the log file goes on.
 import { closeSync, mkdirSync, openSync, writeSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import ora, { type Ora } from 'ora';
 import { PROJECT_ROOT } from './config.ts';
+import { outputClosed, watchOutput, writeOutput } from './output.ts';
 import { redact, registerPublic } from './redact.ts';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'warning';
@@ -58,55 +57,6 @@ export interface LoggerOptions {
 
 const PLAIN_PROGRESS_EVERY_MS = 5000;
 
-/** Streams found closed (EPIPE, EIO, destroyed), and the error code that closed each. */
-const closedStreams = new WeakMap<NodeJS.WritableStream, string>();
-const watchedStreams = new WeakMap<NodeJS.WritableStream, Array<(code: string) => void>>();
-
-function markClosed(stream: NodeJS.WritableStream, err: unknown): void {
-  if (closedStreams.has(stream)) return;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'closed';
-  closedStreams.set(stream, code);
-  for (const listener of watchedStreams.get(stream) ?? []) listener(code);
-}
-
-/**
- * Keeps a write error on `stream` from ending the process (Node raises an unhandled 'error'
- * event for EPIPE), and calls `onClosed` once with the error code when the stream closes.
- */
-export function watchOutput(stream: NodeJS.WritableStream, onClosed?: (code: string) => void): void {
-  let listeners = watchedStreams.get(stream);
-  if (!listeners) {
-    listeners = [];
-    watchedStreams.set(stream, listeners);
-    stream.on('error', (err: unknown) => markClosed(stream, err));
-  }
-  if (onClosed) {
-    const code = closedStreams.get(stream);
-    if (code !== undefined) onClosed(code);
-    else listeners.push(onClosed);
-  }
-}
-
-/** Whether nothing can be written to `stream` any more. */
-export function outputClosed(stream: NodeJS.WritableStream): boolean {
-  const s = stream as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
-  if (!closedStreams.has(stream) && (s.destroyed === true || s.writableEnded === true)) markClosed(stream, { code: 'closed' });
-  return closedStreams.has(stream);
-}
-
-/** Writes unless the stream is closed; a write that fails marks it closed instead of throwing. */
-export function writeOutput(stream: NodeJS.WritableStream, text: string): boolean {
-  watchOutput(stream);
-  if (outputClosed(stream)) return false;
-  try {
-    stream.write(text);
-    return true;
-  } catch (err) {
-    markClosed(stream, err);
-    return false;
-  }
-}
-
 const SYMBOLS: Record<StepStatus | 'info', string> = { ok: '✔', failed: '✖', skipped: '–', warning: '⚠', info: 'ℹ' };
 const COLORS: Record<StepStatus, number> = { ok: 32, failed: 31, skipped: 90, warning: 33 };
 
@@ -129,11 +79,6 @@ function openLogFile(dir: string, command: string, now: Date): { fd: number; fil
   const fd = openSync(file, 'a', 0o600);
   chmodSync(file, 0o600);
   return { fd, file };
-}
-
-/** `stdout`, `stderr`, or `output` for any other stream. */
-export function streamName(stream: NodeJS.WritableStream): string {
-  return stream === process.stdout ? 'stdout' : stream === process.stderr ? 'stderr' : 'output';
 }
 
 export function createLogger(options: LoggerOptions): Logger {

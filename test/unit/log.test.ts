@@ -5,7 +5,8 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderError } from '../../lib/cli.ts';
 import { UpkitError } from '../../lib/errors.ts';
-import { createLogger, outputClosed, watchOutput } from '../../lib/log.ts';
+import { createLogger } from '../../lib/log.ts';
+import { outputClosed, watchOutput } from '../../lib/output.ts';
 import { clearSecrets, registerSecret } from '../../lib/redact.ts';
 import { ReportBuilder } from '../../lib/report.ts';
 
