@@ -23,7 +23,8 @@ export function watchOutput(stream: NodeJS.WritableStream, onClosed?: (code: str
   if (!listeners) {
     listeners = [];
     watchedStreams.set(stream, listeners);
-    stream.on('error', (err: unknown) => markClosed(stream, err));
+    // A bare writer (an object with only write(), as a caller may pass) has no events to watch.
+    if (typeof stream.on === 'function') stream.on('error', (err: unknown) => markClosed(stream, err));
   }
   if (onClosed) {
     const code = closedStreams.get(stream);
