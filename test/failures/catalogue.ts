@@ -455,7 +455,7 @@ const connection: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'db.not_accepting',
     message: 'database "{database}" on {host}:{port} does not accept connections (ALLOW_CONNECTIONS is off)',
-    hint: 'an administrator can allow them again with: ALTER DATABASE {database} ALLOW_CONNECTIONS true; then run the command again',
+    hint: 'an administrator can allow them again with: ALTER DATABASE "{database}" ALLOW_CONNECTIONS true; then run the command again',
     exit: 3,
     changed: 'nothing',
     test: 'failures-connection.test.ts',
