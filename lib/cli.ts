@@ -2,14 +2,17 @@
 // report, signals, and the mapping of whatever happened to one exit code. Entry points
 // stay thin: `process.exitCode = await runCommand(spec, import.meta.url)`.
 import { readFileSync } from 'node:fs';
+import { endChildren } from './children.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { createLogger, formatDuration, type Logger } from './log.ts';
+import { streamName, watchOutput, writeOutput } from './output.ts';
+import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
-import { redact } from './redact.ts';
+import { redact, registerPublic } from './redact.ts';
 import { ReportBuilder } from './report.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -30,7 +33,7 @@ export interface CommandContext {
   /** Loaded before run() unless the spec says `config: false`. */
   config: Config;
   json: boolean;
-  /** Aborted on Ctrl-C or SIGTERM; long work must watch it and stop cleanly. */
+  /** Aborted on Ctrl-C, SIGTERM or SIGHUP; long work must watch it and stop cleanly. */
   signal: AbortSignal;
   /** The command's result for a person: stdout, or stderr when --json owns stdout. */
   out(text: string): void;
@@ -121,7 +124,7 @@ export function renderError(log: Logger, err: unknown): void {
     log.error(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
   }
   log.debug(err instanceof Error ? err.stack ?? err.message : String(err));
-  if (log.logFile) log.info(`  → the log file has the details: ${log.logFile}`);
+  if (log.logFile) log.info(`  → the log file has the details: ${shellQuote(log.logFile)}`);
 }
 
 /**
@@ -142,6 +145,36 @@ export function recordError(report: ReportBuilder, err: unknown): void {
   report.finding('error', 'unexpected', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, 'see the log file');
 }
 
+/**
+ * The names and paths an operator gave upkit stay whole in every message, even where a
+ * password happens to be part of them (redact.ts). Passwords never come on the command line.
+ */
+function registerPublicNames(config: Config | undefined, values: CommandContext['values'], positionals: readonly string[]): void {
+  for (const v of [...Object.values(values), ...positionals]) {
+    if (typeof v !== 'string') continue;
+    registerPublic(v);
+    if (v.includes('/')) registerPublic(path.resolve(v));
+  }
+  registerPublic(process.cwd());
+  registerPublic(PROJECT_ROOT);
+  if (!config) return;
+  for (const t of [config.db, config.migrationDb]) {
+    registerPublic(t.user);
+    registerPublic(t.database);
+    registerPublic(t.host);
+  }
+  for (const p of [config.backupDir, config.drizzleDir, config.legacyDir, config.composeFile, config.envFile, config.pgBinDir, config.sslCa]) {
+    registerPublic(p);
+    if (p) registerPublic(path.resolve(p));
+  }
+}
+
+/**
+ * Ctrl-C, `kill`/`docker stop`/systemd, and a terminal or SSH session that hangs up: each
+ * stops a run the same way (rolled back, run lock released, exit 130), never at once.
+ */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
   const args = argv ?? argsAfter(entryUrl);
   const wantsJson = args.includes('--json');
@@ -149,6 +182,18 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   const log = createLogger({ command: spec.name });
   const report = new ReportBuilder(spec.name, VERSION);
   log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+  // A closed stdout or stderr (a pipe into `head`, a terminal that hung up) is noted once and
+  // the run goes on: the log file and the runs ledger still tell what happened.
+  for (const stream of [process.stdout, process.stderr]) {
+    watchOutput(stream, (code) => {
+      const hint = log.logFile ? `read it with: cat ${shellQuote(log.logFile)}` : undefined;
+      const message = `${streamName(stream)} was closed (${code}); the run went on${log.logFile ? ' and the log file has all of its output' : ''}`;
+      log.warn(message);
+      if (hint) log.info(`  → ${hint}`);
+      report.finding('warning', 'output.closed', message, hint);
+    });
+  }
+  process.once('exit', endChildren);
 
   let interruptedBy: string | undefined;
   let forceExit: (() => void) | undefined;
@@ -179,20 +224,25 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       forceExit?.();
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   let exitCode: number;
   try {
     const run = (async () => {
       const { values, positionals, help } = parseCommandLine(spec, args);
       if (help) {
-        process.stdout.write(`${usage(spec)}\n`);
+        writeOutput(process.stdout, `${usage(spec)}\n`);
         return EXIT.ok;
       }
+      registerPublicNames(undefined, values, positionals);
       const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
+      registerPublicNames(config, values, positionals);
       const json = values.json === true;
-      const out = (text: string) => (json ? process.stderr : process.stdout).write(`${redact(text)}\n`);
+      const out = (text: string) => {
+        // Kept in the log file too: stdout may be a pipe whose reader has gone.
+        log.debug(`output: ${text}`);
+        writeOutput(json ? process.stderr : process.stdout, `${redact(text)}\n`);
+      };
       return spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
     })().catch((err: unknown) => {
       if (stoppedEarly) return EXIT.interrupted;
@@ -200,18 +250,22 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       renderError(log, err);
       recordError(report, err);
       // A wrong command line is answered with the command's usage, as a person expects.
-      if (isUpkitError(err) && err.code === 'usage') process.stderr.write(`\n${usage(spec)}\n`);
+      if (isUpkitError(err) && err.code === 'usage') writeOutput(process.stderr, `\n${usage(spec)}\n`);
       return exitCodeFor(err);
     });
     exitCode = await Promise.race([run, forced]);
     if (interruptedBy && exitCode !== EXIT.ok) exitCode = EXIT.interrupted;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
   const built = report.build(exitCode, log.steps, log.logFile);
   log.debug(`report: ${JSON.stringify(built)}`);
-  if (wantsJson) process.stdout.write(`${JSON.stringify(built, null, 2)}\n`);
+  if (wantsJson) {
+    writeOutput(process.stdout, `${JSON.stringify(built, null, 2)}\n`);
+    // A reader that has gone shows as an error event just after the write: let it land while
+    // the log file is still open, so that the file says the report was not delivered.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
   log.close();
   // A stopped read-only command (or a second Ctrl-C) may leave a connection attempt pending;

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Config, DbTarget } from './config.ts';
 import { describeTarget } from './config.ts';
 import { UpkitError } from './errors.ts';
+import { sqlIdent } from './quote.ts';
 
 export type Client = pg.Client;
 
@@ -67,7 +68,7 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
       return make('db.busy', `PostgreSQL at ${where} has no connection slot left for ${who}: ${e.message ?? 'too many connections'}`, "wait for connections to close, or raise the limit (max_connections, or the role's or database's CONNECTION LIMIT), then run the command again");
     case '55000':
       if (/not currently accepting connections/i.test(e.message ?? '')) {
-        return make('db.not_accepting', `database "${target.database}" on ${where} does not accept connections (ALLOW_CONNECTIONS is off)`, `an administrator can allow them again with: ALTER DATABASE ${target.database} ALLOW_CONNECTIONS true; then run the command again`);
+        return make('db.not_accepting', `database "${target.database}" on ${where} does not accept connections (ALLOW_CONNECTIONS is off)`, `an administrator can allow them again with: ALTER DATABASE ${sqlIdent(target.database)} ALLOW_CONNECTIONS true; then run the command again`);
       }
       break;
     case '57P03':

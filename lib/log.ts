@@ -2,12 +2,14 @@
 // (CI, `docker logs`, a pipe): plain timestamped lines, so nothing can be hidden by a
 // spinner redrawing over it. Everything, debug lines included, also goes to a per-run log
 // file (0600; its directory 0700 when upkit creates it). Every line passes through redact() first.
+// Output that cannot be written never stops a run (output.ts): the log file goes on.
 import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import ora, { type Ora } from 'ora';
 import { PROJECT_ROOT } from './config.ts';
+import { outputClosed, watchOutput, writeOutput } from './output.ts';
 import { createPrivateFile, ensurePrivateDir } from './privateFiles.ts';
-import { redact } from './redact.ts';
+import { redact, registerPublic } from './redact.ts';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'warning';
 
@@ -99,6 +101,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const dir = options.logDir ?? process.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs');
   if (dir !== false) {
     try {
+      registerPublic(path.resolve(dir));
       ({ fd, file: logFile } = openLogFile(path.resolve(dir), options.command, now()));
     } catch (err) {
       fileProblem = `no log file: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
@@ -111,12 +114,24 @@ export function createLogger(options: LoggerOptions): Logger {
     for (const line of text.split('\n')) writeSync(fd, `${timestamp(now())} ${level.padEnd(5)} ${line}\n`);
   };
   let spinner: Ora | undefined;
+  const stopSpinner = () => {
+    try {
+      spinner?.stop();
+    } catch {
+      // the stream is gone; stopping its timer is all that mattered
+    }
+    spinner = undefined;
+  };
   const toScreen = (line: string) => {
     const text = redact(line);
+    if (outputClosed(stream)) return;
     if (spinner?.isSpinning) spinner.clear();
-    stream.write(interactive ? `${text}\n` : text.split('\n').map((l) => `${timestamp(now())} ${l}`).join('\n') + '\n');
+    writeOutput(stream, interactive ? `${text}\n` : text.split('\n').map((l) => `${timestamp(now())} ${l}`).join('\n') + '\n');
     if (spinner?.isSpinning) spinner.render();
   };
+
+  // A spinner on a terminal that hung up would go on redrawing into nothing.
+  watchOutput(stream, stopSpinner);
 
   const logger: Logger = {
     steps,
@@ -139,12 +154,12 @@ export function createLogger(options: LoggerOptions): Logger {
       let status: StepStatus = 'ok';
       let detail = '';
       toFile('info', `step ${name}: started`);
-      if (interactive) {
+      if (interactive && !outputClosed(stream)) {
         spinner = ora({ text: redact(name), stream, color: color ? 'cyan' : false, discardStdin: false, isEnabled: true }).start();
       }
       // Without a terminal a step announces itself only when it is slow, so that a hang
       // shows what it is waiting on without doubling every line.
-      const announce = interactive ? undefined : setTimeout(() => stream.write(`${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
+      const announce = interactive ? undefined : setTimeout(() => writeOutput(stream, `${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
       let lastPlainProgress = 0;
       const control: StepControl = {
         progress(text) {
@@ -153,7 +168,7 @@ export function createLogger(options: LoggerOptions): Logger {
           else if (!interactive && performance.now() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
             // Without a terminal, progress is a line every few seconds, not a flood.
             lastPlainProgress = performance.now();
-            stream.write(`${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
+            writeOutput(stream, `${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
           }
         },
         detail(text) {
@@ -176,10 +191,10 @@ export function createLogger(options: LoggerOptions): Logger {
         toFile(status === 'failed' ? 'error' : 'info', `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`);
         const symbol = paint(COLORS[status], SYMBOLS[status]);
         if (spinner) {
-          spinner.stopAndPersist({ symbol, text: redact(line) });
+          if (!outputClosed(stream)) spinner.stopAndPersist({ symbol, text: redact(line) });
           spinner = undefined;
         } else {
-          stream.write(`${timestamp(now())} ${symbol} ${redact(line)}\n`);
+          writeOutput(stream, `${timestamp(now())} ${symbol} ${redact(line)}\n`);
         }
       };
       try {
@@ -194,7 +209,7 @@ export function createLogger(options: LoggerOptions): Logger {
       }
     },
     close() {
-      spinner?.stop();
+      stopSpinner();
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
     },

@@ -12,6 +12,7 @@ import { chooseDumper } from './backup/strategy.ts';
 import { detectCompose } from './compose.ts';
 import { findBinaries, type PgBinary } from './pgTools.ts';
 import type { ReportBuilder } from './report.ts';
+import { sqlIdent } from './quote.ts';
 
 export const MIN_SERVER_MAJOR = 14;
 
@@ -72,7 +73,7 @@ export function privilegesError(facts: ServerFacts, database: string): UpkitErro
     code: 'preflight.privileges',
     exit: 'refused',
     message: `role "${facts.user}" lacks ${missing}`,
-    hint: `run as an administrator: GRANT CREATE ON DATABASE ${database} TO ${facts.user}; GRANT CREATE ON SCHEMA public TO ${facts.user}; (or connect as the database owner)`,
+    hint: `run as an administrator: GRANT CREATE ON DATABASE ${sqlIdent(database)} TO ${sqlIdent(facts.user)}; GRANT CREATE ON SCHEMA public TO ${sqlIdent(facts.user)}; (or connect as the database owner)`,
   });
 }
 

@@ -1,9 +1,14 @@
 // Every string that leaves the process (terminal, log file, JSON report, error text) goes
-// through redact(). It removes passwords in connection URLs (raw or percent-encoded),
-// PGPASSWORD-style assignments, and every secret registered by configuration loading.
+// through redact(). A password is masked where it stands as a password, whatever its value:
+// in connection URLs (raw or percent-encoded), PGPASSWORD-style assignments and JSON keys,
+// and pass-file lines. Every secret registered by configuration loading is masked anywhere
+// else too (a password pasted into the wrong key, a driver's error text), except inside the
+// names and paths upkit was given (registerPublic): a password `pulse` must not turn the
+// database `pulse`, the user `pulse_admin` or BACKUP_DIR `/srv/pulse backups` into `***`.
 
 const MASK = '***';
 const secrets = new Set<string>();
+const publics = new Set<string>();
 
 /** Secrets shorter than this are not masked: they would shred ordinary words. */
 const MIN_SECRET_LENGTH = 4;
@@ -25,28 +30,76 @@ export function registerSecret(secret: string | undefined | null): void {
   for (const v of variants(secret)) if (v.length >= MIN_SECRET_LENGTH) secrets.add(v);
 }
 
-/** For tests: forget every registered secret. */
+/**
+ * A name or path that is not a secret even where it contains one: the database, user and
+ * host upkit connects with, the folders and files it was given. A folder also covers the
+ * file names printed under it.
+ */
+export function registerPublic(value: string | undefined | null): void {
+  if (!value || value.length < 2 || value === '/' || value.includes('://')) return;
+  publics.add(value);
+}
+
+/** For tests: forget every registered secret and public name. */
 export function clearSecrets(): void {
   secrets.clear();
+  publics.clear();
 }
 
 // scheme://user:password@host — the password runs to the last '@' of the token so that an
 // unencoded '@' inside it is covered too.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)(\S*)@/gi;
-const ASSIGNMENT = /\b(PGPASSWORD|DB_PASSWORD|POSTGRES_PASSWORD|[A-Z_]*SECRET[A-Z_]*|[A-Z_]*_TOKEN|password)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"']+)/gi;
+// KEY=value, KEY: value, "key": "value", key='value'.
+const ASSIGNMENT = /\b(PGPASSWORD|DB_PASSWORD|POSTGRES_PASSWORD|[A-Z_]*SECRET[A-Z_]*|[A-Z_]*_TOKEN|password)(["']?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}]+)/gi;
+// A pass-file line: host:port:database:user:password (`\:` and `\\` escaped in each field;
+// no spaces before the password, so that prose with times in it is not taken for one).
+const PASS_FILE_LINE = /^((?:[^:\\\s]|\\.)*:(?:\d+|\*):(?:(?:[^:\\\s]|\\.)*:){2})((?:[^\\\n]|\\.)+)$/gm;
 
-export function redact(text: string): string {
-  let out = text
-    // The placeholder in our own usage hints is not a secret.
-    .replace(URL_PASSWORD, (_m, head: string, pw: string) => `${head}${pw === 'PASSWORD' ? pw : MASK}@`)
-    .replace(ASSIGNMENT, `$1$2${MASK}`);
-  if (secrets.size > 0) {
-    // Longest first, so a secret that contains another is masked whole.
-    for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
-      if (out.includes(s)) out = out.split(s).join(MASK);
+/** Where the public names and paths stand in `text`: spans no literal secret is masked in. */
+function publicSpans(text: string): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  for (const p of publics) {
+    for (let i = text.indexOf(p); i !== -1; i = text.indexOf(p, i + 1)) {
+      let end = i + p.length;
+      // A folder covers what is printed under it, up to the end of that path.
+      if (p.startsWith('/') && text[end] === '/') while (end < text.length && !/[\s'"`)]/.test(text[end]!)) end += 1;
+      spans.push([i, end]);
     }
   }
-  return out;
+  return spans;
+}
+
+function maskLiterals(text: string): string {
+  if (secrets.size === 0) return text;
+  const spans = publicSpans(text);
+  const masked: Array<[number, number]> = [];
+  // Longest first, so a secret that contains another is masked whole.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
+    for (let i = text.indexOf(s); i !== -1; i = text.indexOf(s, i + 1)) {
+      const end = i + s.length;
+      if (spans.some(([a, b]) => a <= i && end <= b)) continue;
+      if (masked.some(([a, b]) => i < b && a < end)) continue;
+      masked.push([i, end]);
+    }
+  }
+  if (masked.length === 0) return text;
+  masked.sort((x, y) => x[0] - y[0]);
+  let out = '';
+  let at = 0;
+  for (const [a, b] of masked) {
+    out += text.slice(at, a) + MASK;
+    at = b;
+  }
+  return out + text.slice(at);
+}
+
+export function redact(text: string): string {
+  const out = text
+    // The placeholder in our own usage hints is not a secret.
+    .replace(URL_PASSWORD, (_m, head: string, pw: string) => `${head}${pw === 'PASSWORD' ? pw : MASK}@`)
+    .replace(ASSIGNMENT, `$1$2${MASK}`)
+    .replace(PASS_FILE_LINE, `$1${MASK}`);
+  return maskLiterals(out);
 }
 
 /** Redacts every string inside a JSON-like value (for reports and manifests). */

@@ -17,6 +17,7 @@ import { connect, withAdvisoryLock, withTransaction } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
 import { assertReadyToWrite, readServerFacts, serverVersionError } from './preflight.ts';
+import { shellQuote } from './quote.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
@@ -292,11 +293,11 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       if (!ctx.stands.changed) {
         if (!interrupted) throw err;
         const what = phase === 'the backup' ? 'the partial backup file was removed and nothing was changed' : phase === 'the migrations' ? 'it was rolled back and nothing was changed' : 'nothing was changed';
-        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; ${what}${recorded}`, hint: `run the upgrade again when ready${backup ? ` (the backup it took: ${backup.path})` : ''}` });
+        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; ${what}${recorded}`, hint: `run the upgrade again when ready${backup ? ` (the backup it took: ${shellQuote(backup.path)})` : ''}` });
       }
       // Changes began: say where the database stands and how to go back.
       const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
-      const back = backup ? `; to go back: npx zx scripts/restore.ts ${backup.path}` : noBackup ? `; upkit took no backup (--no-backup): to go back, restore your own snapshot` : '';
+      const back = backup ? `; to go back: npx zx scripts/restore.ts ${shellQuote(backup.path)}` : noBackup ? `; upkit took no backup (--no-backup): to go back, restore your own snapshot` : '';
       if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
         throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; every step of the plan was applied and ${where}${recorded}`, hint: phase === 'verification' ? `finish the check with: npx zx verify/index.ts${back}` : `check the application with: npx zx scripts/health.ts${back}` });
       }

@@ -8,6 +8,7 @@ import type { ActualSchema, ActualTable, ColumnSpec, IdentitySpec, SchemaSpec, T
 import { KEPT_HINT, qualified, schemaFinding, type SchemaFinding } from './model.ts';
 import { sameExpression } from './sqlExpression.ts';
 import { ident, sameType, showType, tableRef } from './sqlText.ts';
+import { sqlLiteral } from '../lib/quote.ts';
 
 function columnSql(c: ColumnSpec): string {
   const type = c.serial ? ({ integer: 'serial', bigint: 'bigserial', smallint: 'smallserial' } as Record<string, string>)[c.type.name] ?? showType(c.type) : showType(c.type);
@@ -129,7 +130,7 @@ function compareEnums(expected: SchemaSpec, actual: ActualSchema, out: SchemaFin
     const fixes = missing.map((v) => {
       const i = e.values.indexOf(v);
       const after = e.values.slice(0, i).reverse().find((x) => a.values.includes(x));
-      return `ALTER TYPE ${tableRef(e.schema, e.name)} ADD VALUE '${v}'${after ? ` AFTER '${after}'` : e.values[i + 1] ? ` BEFORE '${e.values[i + 1]}'` : ''};`;
+      return `ALTER TYPE ${tableRef(e.schema, e.name)} ADD VALUE ${sqlLiteral(v)}${after ? ` AFTER ${sqlLiteral(after)}` : e.values[i + 1] ? ` BEFORE ${sqlLiteral(e.values[i + 1]!)}` : ''};`;
     });
     const why = missing.length ? `missing ${list(missing)}` : 'values in another order';
     out.push(schemaFinding('error', 'schema.enum_values', `enum ${name} has ${list(a.values)}, expected ${list(e.values)}: ${why}`, fixes.join(' ') || undefined));

@@ -18,6 +18,7 @@ import { readSeedState, SEED_COLUMNS, seedBlockers, seedFindings, type SeedState
 import { pickEntry, readSnapshot, snapshotPath } from './snapshot.ts';
 import { expressionParserReady, loadExpressionParser } from './sqlExpression.ts';
 import { tableRef } from './sqlText.ts';
+import { sqlIdent } from '../lib/quote.ts';
 
 type Queryable = Pick<Client, 'query'>;
 export type DatabaseArea = Exclude<Area, 'runtime'>;
@@ -123,7 +124,7 @@ export async function checkSchemaArea(files: VerifyFiles, state: DatabaseState):
 
 function unreadable(rel: Relation, user: string): VerifyFinding {
   const [schema] = rel.name.split('.');
-  return finding('ledgers', 'error', 'verify.privilege', `role ${user} cannot read ${rel.name}, so it was not checked`, `run as an administrator: GRANT USAGE ON SCHEMA ${schema} TO ${user}; GRANT SELECT ON ${rel.name} TO ${user};`);
+  return finding('ledgers', 'error', 'verify.privilege', `role ${user} cannot read ${rel.name}, so it was not checked`, `run as an administrator: GRANT USAGE ON SCHEMA ${sqlIdent(schema!)} TO ${sqlIdent(user)}; GRANT SELECT ON ${rel.name} TO ${sqlIdent(user)};`);
 }
 
 export interface LedgerResult {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { DrizzleMigration, JournalEntry } from '../lib/drizzle/journal.ts';
 import type { LegacyManifest } from '../lib/legacy/manifest.ts';
 import type { DrizzleLedgerRow } from '../lib/ledger.ts';
+import { shellQuote } from '../lib/quote.ts';
 import { finding, type VerifyFinding } from './model.ts';
 
 export type { DrizzleLedgerRow };
@@ -87,7 +88,7 @@ export function compareDrizzleLedger(all: readonly DrizzleMigration[], upTo: num
           'error',
           'ledger.hash_mismatch',
           `migration ${m.tag} was edited after it was applied: ${path.basename(m.path)} has sha256 ${short(m.hash)}…, ${ledgerName} row ${edited.id} holds ${short(edited.hash)}…`,
-          `see the edit with: git diff -- ${file}; put the file back as it was applied (git checkout -- ${file}) unless the change is deliberate`,
+          `see the edit with: git diff -- ${shellQuote(file)}; put the file back as it was applied (git checkout -- ${shellQuote(file)}) unless the change is deliberate`,
         ),
       );
       continue;
@@ -137,7 +138,7 @@ export function compareLegacyLedger(manifest: LegacyManifest, rows: readonly Leg
           'warning',
           'ledger.legacy_checksum',
           `legacy file ${r.file} changed since it was applied${at} (checksum ${short(r.checksum)}… recorded, ${short(f.checksum)}… now)`,
-          `nothing to do if the change is a fix the release notes name; see it with: git log -p -- ${file}`,
+          `nothing to do if the change is a fix the release notes name; see it with: git log -p -- ${shellQuote(file)}`,
         ),
       );
     }

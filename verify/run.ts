@@ -15,6 +15,7 @@ import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVe
 import type { Area, VerifyFinding } from './model.ts';
 import { contentFor } from './profile.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
+import { describeRunInProgress, runInProgress, type RunInProgress } from './runInProgress.ts';
 import { checkRuntime } from './runtime.ts';
 
 export interface RunOptions {
@@ -28,6 +29,15 @@ export interface VerificationRun {
   areas: AreaSummary[];
   versions: Versions;
   hasErrors: boolean;
+  /** Another upkit run holds the lock: what was found is its work in progress. */
+  running?: RunInProgress;
+}
+
+/** A read that failed while another run changes the database (its locks): say that run is the reason. */
+function runningError(running: RunInProgress, database: string, err: unknown): UpkitError {
+  const { message, hint } = describeRunInProgress(running, database);
+  const why = `: verification could not read the database meanwhile (${err instanceof Error ? err.message : String(err)})`;
+  return new UpkitError({ code: 'verify.run_in_progress', exit: 'locked', message: message.replace(/: what verify lists .*$/, why), hint, cause: err });
 }
 
 class AreaHadErrors extends Error {}
@@ -118,10 +128,19 @@ export async function runVerification(config: Config, log: Logger, report: Repor
   const skipped: Partial<Record<Area, string>> = {};
   if (!profile) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
 
+  let running: RunInProgress | undefined;
   const db = await withClient(
     config.migrationDb,
     config,
-    (client) => withTransaction(client, () => checkDatabase(client, files, profile, log, timings), { readOnly: true }).catch((err: unknown) => Promise.reject(readFailure(err))),
+    (client) =>
+      withTransaction(
+        client,
+        async () => {
+          running = await runInProgress(client);
+          return checkDatabase(client, files, profile, log, timings);
+        },
+        { readOnly: true },
+      ).catch((err: unknown) => Promise.reject(running && !isUpkitError(err) ? runningError(running, config.migrationDb.database, err) : readFailure(err))),
     { applicationName: 'upkit verify' },
   );
 
@@ -153,5 +172,5 @@ export async function runVerification(config: Config, log: Logger, report: Repor
     database: describeTarget(config.migrationDb),
     snapshot: `${files.entry.tag} (${files.snapshotFile})`,
   };
-  return { findings, areas: areaSummaries(timings, skipped), versions, hasErrors: findings.some((f) => f.severity === 'error') };
+  return { findings, areas: areaSummaries(timings, skipped), versions, hasErrors: findings.some((f) => f.severity === 'error'), ...(running ? { running } : {}) };
 }

@@ -3,7 +3,7 @@
 // Unconfigured is "not checked", said as such, never a silent pass.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { composeArgs, detectCompose, parsePs, type ComposeCli, type ComposeContainer as ParsedContainer } from '../lib/compose.ts';
+import { composeArgs, composeCommandLine, detectCompose, parsePs, type ComposeCli, type ComposeContainer as ParsedContainer } from '../lib/compose.ts';
 import { displayUrl, endpoint } from '../lib/health/probe.ts';
 import { finding, type VerifyFinding } from './model.ts';
 
@@ -43,7 +43,7 @@ export function parseComposePs(stdout: string): ComposeContainer[] {
 export function serviceFindings(services: readonly string[], containers: readonly ComposeContainer[], composeFile: string): VerifyFinding[] {
   const out: VerifyFinding[] = [];
   const names = [...new Set([...services, ...containers.map((c) => c.service)])];
-  const cmd = `docker compose -f ${composeFile}`;
+  const cmd = composeCommandLine(undefined, composeFile);
   for (const service of names) {
     const mine = containers.filter((c) => c.service === service);
     if (mine.length === 0) {

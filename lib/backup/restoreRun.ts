@@ -10,6 +10,7 @@ import { interrupted, restoreInto, type RestoreResult } from './restore.ts';
 import { checkBackup, type CheckedBackup } from './restoreCheck.ts';
 import { databaseExists, dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
 import { formatBytes } from './space.ts';
+import { shellQuote, sqlIdent } from '../quote.ts';
 import { sessionsBeyondReach, swapDatabases, type SwapNames, type SwapResult } from './swap.ts';
 
 export interface RestorePlan {
@@ -62,7 +63,7 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
     );
     const me = rows[0]!;
     if (!me.superuser && !me.createdb) {
-      throw refuse('restore.no_createdb', `role "${me.user}" cannot create databases, and a restore always restores into a new one`, `as an administrator, run: ALTER ROLE ${me.user} CREATEDB; then run the restore again`);
+      throw refuse('restore.no_createdb', `role "${me.user}" cannot create databases, and a restore always restores into a new one`, `as an administrator, run: ALTER ROLE ${sqlIdent(me.user)} CREATEDB; then run the restore again`);
     }
     const liveFacts = await readDatabaseFacts(c, live);
     const ownsLive = liveFacts !== undefined && (await mayActAs(c, liveFacts.owner));
@@ -71,7 +72,7 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
       return { target: request.into, swap: undefined, liveFacts: ownsLive ? liveFacts : undefined };
     }
     if (!liveFacts) {
-      throw refuse('restore.no_live', `database ${live} does not exist, so there is nothing to restore in place`, `to restore it under that name, run: npx zx scripts/restore.ts ${backup.path} --into ${live}`);
+      throw refuse('restore.no_live', `database ${live} does not exist, so there is nothing to restore in place`, `to restore it under that name, run: npx zx scripts/restore.ts ${shellQuote(backup.path)} --into ${shellQuote(live)}`);
     }
     if (!ownsLive) {
       throw refuse('restore.not_owner', `role "${me.user}" does not own database ${live} (owner: ${liveFacts.owner}), so it cannot swap it`, `run the restore as ${liveFacts.owner} or a superuser, or restore beside it with --into NAME`);

@@ -9,6 +9,7 @@ import { loadContent } from '../content.ts';
 import { connect, withAdvisoryLock, withTransaction } from '../db.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
 import { ensureLedger, finishRun, readDrizzleLedger, startRun } from '../ledger.ts';
+import { shellQuote } from '../quote.ts';
 
 async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -66,7 +67,7 @@ export const markCommand: CommandSpec = {
             }
             if (present) return false;
             if (rows.some((r) => r.createdAt === migration.when)) {
-              throw new UpkitError({ code: 'mark.edited', exit: 'refused', message: `${migration.tag} is recorded with another hash (the file changed after it was applied)`, hint: `reset it first: npx zx scripts/mark.ts ${migration.tag} --reset --yes` });
+              throw new UpkitError({ code: 'mark.edited', exit: 'refused', message: `${migration.tag} is recorded with another hash (the file changed after it was applied)`, hint: `reset it first: npx zx scripts/mark.ts ${shellQuote(migration.tag)} --reset --yes` });
             }
             await recordDrizzle({ client }, migration);
             return true;

@@ -3,6 +3,7 @@
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { renderHuman, renderMarkdown } from '../../verify/render.ts';
+import { describeRunInProgress } from '../../verify/runInProgress.ts';
 import { runVerification } from '../../verify/run.ts';
 
 export const verifyCommand: CommandSpec = {
@@ -12,7 +13,8 @@ export const verifyCommand: CommandSpec = {
   description: [
     'Changes nothing: every query runs in one read-only transaction, and a role that may only read is enough.',
     'Exit 0 when nothing is wrong (warnings and notes allowed), 4 when a check found an error, 2 for a usage or',
-    'configuration problem, 3 when the database cannot be reached.',
+    'configuration problem, 3 when the database cannot be reached, 5 when another upkit run (an upgrade) holds the',
+    'lock: the report is still printed, and what it finds pending is that run\'s work in progress.',
   ].join('\n'),
   options: {
     ...COMMON_OPTIONS,
@@ -28,6 +30,14 @@ export const verifyCommand: CommandSpec = {
     const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);
     out(text);
+    if (result.running) {
+      // Said last, so that it is the line a person reads under the report.
+      const { message, hint } = describeRunInProgress(result.running, config.migrationDb.database);
+      report.finding('error', 'verify.run_in_progress', message, hint);
+      log.error(message);
+      log.info(`  → ${hint}`);
+      return EXIT.locked;
+    }
     return result.hasErrors ? EXIT.verification : EXIT.ok;
   },
 };

@@ -5,6 +5,7 @@
 import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { shellQuote } from '../quote.ts';
 
 const run = promisify(execFile);
 
@@ -64,7 +65,7 @@ export function rejectsWaitFlag(output: string): boolean {
 /** The command a person types, for hints: `docker compose -f FILE`. */
 export function composeCommandLine(cli: Pick<ComposeCli, 'command' | 'baseArgs'> | undefined, composeFile: string): string {
   const head = cli ? [cli.command, ...cli.baseArgs].join(' ') : 'docker compose';
-  return `${head} -f ${composeFile}`;
+  return `${head} -f ${shellQuote(composeFile)}`;
 }
 
 export interface ProcessResult {

@@ -50,7 +50,7 @@ function problem(code: string, message: string, hint: string, details: string[] 
 async function requireCli(given: ComposeCli | undefined, composeFile: string): Promise<ComposeCli> {
   const cli = given ?? (await detectCompose());
   if (!cli) {
-    throw problem('compose.missing', 'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here', `install Docker Compose v2, or run again with --no-containers and start the platform yourself: docker compose -f ${composeFile} up -d --build`);
+    throw problem('compose.missing', 'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here', `install Docker Compose v2, or run again with --no-containers and start the platform yourself: ${composeCommandLine(undefined, composeFile)} up -d --build`);
   }
   const v = parseComposeVersion(cli.version);
   if (v && v[0] < 2) {

@@ -10,6 +10,7 @@ import type { Finding } from '../report.ts';
 import { defaultDatabaseCheck, type DatabaseCheck, type MigrationState } from './database.ts';
 import { describeAttempt, endpoint, probe, type Attempt } from './probe.ts';
 import { healthTimeoutMs } from './settings.ts';
+import { shellQuote } from '../quote.ts';
 
 /** No single request waits longer than this, so a hung endpoint is asked again. */
 export const REQUEST_TIMEOUT_MS = 5000;
@@ -121,7 +122,7 @@ export class HealthError extends UpkitError {
     const dbFailed = result.database !== null && !result.database.migrated;
     const short = [...failing.map((e) => `${e.url} ${e.started ? 'not healthy' : 'not started'}`), ...(dbFailed ? ['database not migrated'] : [])];
     const endpointHint = composeFile
-      ? `see why: docker compose -f ${composeFile} logs --tail 100, then run: npx zx scripts/health.ts`
+      ? `see why: docker compose -f ${shellQuote(composeFile)} logs --tail 100, then run: npx zx scripts/health.ts`
       : 'check that the platform is started and HEALTHCHECK_URLS points at it, then run: npx zx scripts/health.ts';
     super({
       code: failing.length ? 'health.failed' : 'health.not_migrated',

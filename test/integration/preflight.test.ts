@@ -147,7 +147,7 @@ describe('preflight', () => {
     const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith(db(), READER_ROLE, 'reader-pw') } });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`✖ privileges  role "${READER_ROLE}" lacks CREATE on database ${db().database} and CREATE on schema public`);
-    expect(r.stderr).toContain(`→ run as an administrator: GRANT CREATE ON DATABASE ${db().database} TO ${READER_ROLE};`);
+    expect(r.stderr).toContain(`→ run as an administrator: GRANT CREATE ON DATABASE "${db().database}" TO "${READER_ROLE}";`);
   });
 
   it('refuses an unknown flag with exit 2 and the usage', async () => {

@@ -78,7 +78,7 @@ describe('verify is read-only', () => {
           severity: 'error',
           code: 'verify.privilege',
           message: `role ${READER} cannot read drizzle.__drizzle_migrations, so it was not checked`,
-          hint: `run as an administrator: GRANT USAGE ON SCHEMA drizzle TO ${READER}; GRANT SELECT ON drizzle.__drizzle_migrations TO ${READER};`,
+          hint: `run as an administrator: GRANT USAGE ON SCHEMA "drizzle" TO "${READER}"; GRANT SELECT ON drizzle.__drizzle_migrations TO "${READER}";`,
         },
       ]);
     } finally {

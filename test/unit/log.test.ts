@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { renderError } from '../../lib/cli.ts';
 import { UpkitError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
+import { outputClosed, watchOutput } from '../../lib/output.ts';
 import { clearSecrets, registerSecret } from '../../lib/redact.ts';
 import { ReportBuilder } from '../../lib/report.ts';
 
@@ -71,5 +72,23 @@ describe('logger', () => {
       ['b', 'skipped', 'not configured'],
       ['c', 'failed', 'no'],
     ]);
+  });
+
+  it.each([false, true])('goes on into the log file when its stream fails with EPIPE (interactive: %s)', async (interactive) => {
+    const closed: string[] = [];
+    const target = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+    const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logtest-'));
+    const broken = createLogger({ command: 'test', stream: target, interactive, color: false, logDir });
+    watchOutput(target, (code) => closed.push(code));
+    target.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    await new Promise((r) => setImmediate(r));
+    expect(outputClosed(target)).toBe(true);
+    expect(closed).toEqual(['EPIPE']);
+    broken.info('after the pipe closed');
+    await broken.step('a step', async (s) => s.progress('half way'));
+    broken.close();
+    const written = readFileSync(broken.logFile!, 'utf8');
+    expect(written).toContain('after the pipe closed');
+    expect(written).toMatch(/step a step: ok/);
   });
 });
