@@ -232,7 +232,7 @@ function parsePort(raw: string | null | undefined, key: string, problems: Proble
   return n;
 }
 
-function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems): DbTarget | undefined {
+function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = []): DbTarget | undefined {
   const value = raw.trim();
   if (!/^postgres(ql)?:\/\//i.test(value)) {
     problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
@@ -265,7 +265,7 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   if (parsed.host && parsed.host.startsWith('/') === false && parsed.host.includes('/')) {
     problems.add(key, `has a host that is neither a name nor a socket directory (${URL_HINT})`);
   }
-  const session = sessionFromUrl(key, params, problems);
+  const session = sessionFromUrl(key, params, problems, warnings);
   if (!parsed.host) problems.add(key, `names no host (${URL_HINT})`);
   if (!parsed.database) problems.add(key, `names no database (${URL_HINT})`);
   if (!parsed.user) problems.add(key, `names no user (${URL_HINT})`);
@@ -287,6 +287,9 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   };
 }
 
+/** Session timeouts upkit decides itself; from a URL's options they are left out, with a warning. */
+const OWN_TIMEOUTS = new Set(['statement_timeout', 'lock_timeout', 'idle_session_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout']);
+
 const SCHEMA_HINT = `upkit works in schema ${TARGET_SCHEMA} only (Pulse's migrations name it): leave search_path out, or set it to ${TARGET_SCHEMA}`;
 
 /**
@@ -294,7 +297,7 @@ const SCHEMA_HINT = `upkit works in schema ${TARGET_SCHEMA} only (Pulse's migrat
  * `schema`/`search_path` parameters other tools write) and the other `-c` settings, which
  * are passed on. A search_path of several schemas, or a switch that is not a setting, is refused.
  */
-function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems): { schema?: string; settings?: Record<string, string> } {
+function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[]): { schema?: string; settings?: Record<string, string> } {
   const out: { schema?: string; settings?: Record<string, string> } = {};
   const paths: Array<[string, string]> = [];
   if (typeof params.options === 'string' && params.options.trim()) {
@@ -305,6 +308,17 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
     const sp = options.settings.get('search_path');
     if (sp !== undefined) paths.push(['options', sp]);
     options.settings.delete('search_path');
+    // A timeout meant for the app's queries would cut a backup or a migration short, or end
+    // the session that holds upkit's lock while it idles: upkit sets its own.
+    const left = [...options.settings.keys()].filter((name) => OWN_TIMEOUTS.has(name));
+    for (const name of left) options.settings.delete(name);
+    if (left.length) {
+      warnings.push({
+        code: 'config.options-timeout',
+        message: `${key}: options set ${left.join(', ')}, which upkit leaves out of its own sessions`,
+        hint: 'upkit sets its own timeouts (MIGRATION_TIMEOUT, LOCK_TIMEOUT, CONNECT_TIMEOUT); nothing to do',
+      });
+    }
     if (options.settings.size) out.settings = Object.fromEntries(options.settings);
   }
   for (const param of ['search_path', 'schema']) {
@@ -420,9 +434,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
 
   const dbUrl = env.DATABASE_URL?.trim();
-  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems) : targetFromParts(env, problems, cwd, envFile);
+  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings) : targetFromParts(env, problems, cwd, envFile);
   const directUrl = env.DIRECT_URL?.trim();
-  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems) : undefined;
+  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings) : undefined;
   applySchemaKey(env.DB_SCHEMA, [db, direct], problems);
   if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
   if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);

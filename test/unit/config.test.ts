@@ -167,7 +167,9 @@ describe('the schema and the libpq options of a URL', () => {
       expect(c.db.schema, options).toBe('public');
       expect(c.db.settings, options).toBeUndefined();
     }
-    expect(load({ DATABASE_URL: `${URL_BASE}?options=-c%20search_path%3Dpublic%20-c%20statement_timeout%3D5s` }).db.settings).toEqual({ statement_timeout: '5s' });
+    const c = load({ DATABASE_URL: `${URL_BASE}?options=-c%20search_path%3Dpublic%20-c%20work_mem%3D64MB%20-c%20statement_timeout%3D5s` });
+    expect(c.db.settings).toEqual({ work_mem: '64MB' });
+    expect(c.warnings.map((w) => w.message)).toEqual(['DATABASE_URL: options set statement_timeout, which upkit leaves out of its own sessions']);
   });
 
   it('refuses another schema, wherever it is named, with exit 2 naming the key', () => {
