@@ -8,6 +8,7 @@ import { PULSE_RELEASE_PROBES } from '../drizzle/releases.ts';
 import type { Config } from './config.ts';
 import { TARGET_SCHEMA } from './config.ts';
 import type { Content } from './content.ts';
+import { withClient } from './db.ts';
 import { readMigrations } from './drizzle/journal.ts';
 import { UpkitError } from './errors.ts';
 import { readDrizzleLedger, readLegacyLedger, readParts, readRuns } from './ledger.ts';
@@ -75,6 +76,16 @@ export async function assertOneInstall(client: Pick<Client, 'query'>, config: Sc
       ? `move the rows you need into ${target}'s tables, then remove them: DROP TABLE ${list}; ${dryRun}`
       : `they hold no rows: remove them with DROP TABLE ${list}; ${dryRun}`,
   });
+}
+
+/** Preflight's look at the schema: where sessions go, and that the install is all there (throws as assertOneInstall). */
+export async function schemaCheck(config: Config): Promise<string> {
+  return withClient(config.migrationDb, config, async (c) => {
+    const detection = await detectInstall(c, config);
+    await assertOneInstall(c, config, detection);
+    const schema = config.migrationDb.schema ?? TARGET_SCHEMA;
+    return `sessions pinned to ${schema}; ${detection.release ? `${isPulse(config) ? 'Pulse ' : ''}${detection.release} there` : 'no install there yet'}`;
+  }, { applicationName: 'upkit preflight' });
 }
 
 export async function inspect(client: Pick<Client, 'query'>, config: SchemaSettings, content: Content): Promise<Inspection> {

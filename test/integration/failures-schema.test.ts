@@ -46,7 +46,7 @@ describe('failure catalogue: schemas and search_path', () => {
     });
   }
 
-  for (const id of ['schema.db-schema', 'schema.search-path-list', 'schema.elsewhere-install']) {
+  for (const id of ['schema.db-schema', 'schema.search-path-list', 'schema.elsewhere-install', 'schema.elsewhere-preflight']) {
     it(id, async () => {
       await installInApp(db().url);
       const app = await schemaState(db().url, 'app');
