@@ -22,8 +22,10 @@ type SslSettings = Pick<Config, 'ssl' | 'sslCa' | 'connectTimeoutMs'>;
 
 export function clientConfig(target: DbTarget, config: SslSettings, options: ConnectOptions = {}): pg.ClientConfig {
   let ssl: pg.ClientConfig['ssl'] = false;
-  if (config.ssl === 'true' || config.ssl === 'require') ssl = { rejectUnauthorized: false };
-  if (config.ssl === 'verify-full') {
+  // As libpq: a Unix socket never carries SSL (the server would refuse to start it there).
+  const socket = target.host.startsWith('/');
+  if (!socket && (config.ssl === 'true' || config.ssl === 'require')) ssl = { rejectUnauthorized: false };
+  if (!socket && config.ssl === 'verify-full') {
     ssl = { rejectUnauthorized: true, ...(config.sslCa ? { ca: readFileSync(config.sslCa, 'utf8') } : {}) };
   }
   return {
