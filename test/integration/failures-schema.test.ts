@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
-import { connectTo, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import { backupArgs, connectTo, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { createdRoles, loginRole, schemaState } from './schemaSupport.ts';
 
@@ -130,5 +130,49 @@ describe('failure catalogue: schemas and search_path', () => {
     expectCase(r, c, r.vars);
     expect(r.stdout + r.stderr).toContain(db().database);
     await expectUnchanged(db().url, before);
+  });
+
+  // The same class, other inputs: which stray tables count, and what the hint says.
+  it('schema.split, empty stray tables: the hint drops exactly them', async () => {
+    const role = await loginRole(db());
+    await withClientAt(role.url, async (c) => {
+      await buildRelease(c, 'v1.0');
+      const s = c.escapeIdentifier(role.name);
+      await c.query(`create schema ${s}; create table ${s}.users (id int); create table ${s}.organizations (id int)`);
+    });
+    const before = await dbState(db().url);
+    const r = await runCase(failureCase('schema.split'), { ...vars(db()), role: role.name, roleUrl: role.url });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`✖ Pulse is split across schemas: ${role.name} holds 2 of its tables (all empty) besides the install in public;`);
+    expect(r.stderr).toContain(`→ they hold no rows: remove them with DROP TABLE "${role.name}"."organizations", "${role.name}"."users"; then run: npx zx upgrade.ts --dry-run`);
+    await expectUnchanged(db().url, before);
+  });
+
+  it("schema.split, a schema the role's search_path puts before public", async () => {
+    const role = await loginRole(db());
+    await withClientAt(role.url, async (c) => {
+      await buildRelease(c, 'v1.0');
+      await c.query('create schema app; create table app.users (id int)');
+    });
+    await withAdminClient((a) => a.query(`alter role ${a.escapeIdentifier(role.name)} in database ${a.escapeIdentifier(db().database)} set search_path = app, public`));
+    const before = await dbState(db().url);
+    const r = await runCase(failureCase('schema.split'), { ...vars(db()), role: role.name, roleUrl: role.url });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`✖ Pulse is split across schemas: app holds 1 of its tables (all empty) besides the install in public; schema app is on the search_path ${role.name} is given (app, public) before public, so the app would use those tables`);
+    await expectUnchanged(db().url, before);
+  });
+
+  it('a copy of Pulse in a schema no session finds first is no split: the upgrade of public goes ahead and leaves the copy alone', async () => {
+    await withClientAt(db().url, async (c) => {
+      await buildRelease(c, 'v1.0');
+      await c.query('create schema archive');
+      await c.query('set search_path = archive');
+      await buildRelease(c, 'v1.0');
+    });
+    const archive = await schemaState(db().url, 'archive');
+    const r = await runCase({ ...failureCase('schema.elsewhere'), args: ['--yes', ...backupArgs()] }, vars(db()));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().release).toEqual({ from: 'v1.0', to: 'v2.3' });
+    expect(await schemaState(db().url, 'archive')).toEqual(archive);
   });
 });
