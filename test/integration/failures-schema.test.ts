@@ -69,6 +69,15 @@ describe('failure catalogue: schemas and search_path', () => {
     expect(r.stderr).not.toMatch(/empty.*v2\.3/);
     await expectUnchanged(db().url, before);
     expect(await schemaState(db().url, 'app')).toEqual(app);
+    // The hint's statements, pasted, move the install; the upgrade then finds it and carries its rows on.
+    const move = /move the install there \((.+)\) and point/.exec(r.stderr)?.[1];
+    expect(move).toBeDefined();
+    await withClientAt(db().url, (s) => s.query(move!));
+    const again = await runCase({ ...c, args: ['--yes', ...backupArgs()] }, vars(db()));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json().release).toEqual({ from: 'v1.0', to: 'v2.3' });
+    expect(app.rows.get('users')?.size).toBeGreaterThan(0);
+    expect((await schemaState(db().url, 'public')).rows.get('users')?.size).toBe(app.rows.get('users')?.size);
   });
 
   it('schema.elsewhere-database-default', async () => {
@@ -100,6 +109,13 @@ describe('failure catalogue: schemas and search_path', () => {
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
     expect(await schemaState(db().url, role.name)).toEqual(stray);
+    // The hint's statement, pasted, ends the split; the upgrade then brings public to v2.3.
+    const drop = /remove them: (DROP TABLE [^;]+;)/.exec(r.stderr)?.[1];
+    expect(drop).toBeDefined();
+    await withClientAt(role.url, (s) => s.query(drop!));
+    const again = await runCase({ ...c, args: ['--yes', ...backupArgs()] }, { ...vars(db()), role: role.name, roleUrl: role.url });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json().release).toEqual({ from: 'v1.0', to: 'v2.3' });
   });
 
   it('schema.socket-missing', async () => {
