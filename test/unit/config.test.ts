@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, DEFAULTS } from '../../lib/config.ts';
 import { UpkitError } from '../../lib/errors.ts';
+import { parseSessionOptions, searchPathSchemas, startupOptions } from '../../lib/pgOptions.ts';
 import { clearSecrets, redact } from '../../lib/redact.ts';
 
 const PASSWORD = 'p@ss:w/rd %#x';
@@ -213,5 +214,16 @@ describe('.env values', () => {
     const c = loadConfig({ env: {}, cwd });
     expect(c.lockTimeoutMs).toBe(300);
     expect(c.warnings.map((w) => w.message)).toEqual(['LOCK_TIMEOUT is set 3 times in .env (lines 2, 4 and 5); line 5 wins']);
+  });
+});
+
+describe('session options as libpq and the server read them', () => {
+  it('splits on unescaped white space, a backslash taking the next character', () => {
+    expect(parseSessionOptions('-c application_name=a\\ b  --work-mem=64MB -cfoo.bar=1')).toEqual({ settings: new Map([['application_name', 'a b'], ['work_mem', '64MB'], ['foo.bar', '1']]), unsupported: [] });
+    expect(parseSessionOptions('-c -B 100').unsupported).toEqual(['-c -B', '100']);
+    expect(searchPathSchemas('"$user", Public, "My ""Odd"" Schema"')).toEqual(['$user', 'public', 'My "Odd" Schema']);
+    // What upkit sends: the operator's settings escaped for libpq, then search_path quoted and last.
+    expect(startupOptions('public', { application_name: 'a b\\c', search_path: 'app' })).toBe('-c application_name=a\\ b\\\\c -c search_path="public"');
+    expect(parseSessionOptions(startupOptions('we"ird sc', { x: 'y z' })).settings).toEqual(new Map([['x', 'y z'], ['search_path', '"we""ird sc"']]));
   });
 });
