@@ -340,7 +340,6 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
   return out;
 }
 
-/** Refuses a target schema other than the one upkit works in, naming where it was set. */
 /** DB_SCHEMA: the schema, named as it is stored (no quotes, no case folding); it must agree with the URL's. */
 function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undefined>, problems: Problems): void {
   const schema = raw?.trim();
@@ -359,6 +358,7 @@ function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undef
   }
 }
 
+/** Refuses a target schema other than the one upkit works in, naming where it was set. */
 function checkSchema(target: DbTarget | undefined, key: string, problems: Problems): void {
   const schema = target?.schema ?? TARGET_SCHEMA;
   if (schema === TARGET_SCHEMA) return;
