@@ -52,13 +52,14 @@ export async function assertOneInstall(client: Pick<Client, 'query'>, config: Sc
   const probeTables = [...new Set(PULSE_RELEASE_PROBES.flatMap((p) => p.requires.tables ?? []))];
   const own = (await client.query<{ n: number }>(`select count(*)::int as n from pg_class where relnamespace = to_regnamespace($1)::oid and relkind in ('r', 'p') and relname = any($2::text[])`, [target, probeTables])).rows[0]!.n;
   const dryRun = 'then run: npx zx upgrade.ts --dry-run';
-  if (detection.release === null && own === 0) {
-    const best = copies.find((c) => c.release !== null) ?? copies[0]!;
-    const what = best.release ? `Pulse ${best.release}` : `Pulse tables (${best.tables.join(', ')})`;
+  // An install elsewhere (a release's tables, not just a table named like one of Pulse's).
+  const install = copies.find((c) => c.release !== null);
+  if (detection.release === null && own === 0 && install) {
+    const best = install;
     throw new UpkitError({
       code: 'schema.elsewhere',
       exit: 'refused',
-      message: `found ${what} in schema ${best.schema}, but upkit is set for schema ${target}, where there is none`,
+      message: `found Pulse ${best.release} in schema ${best.schema}, but upkit is set for schema ${target}, where there is none`,
       hint: `upkit installs and upgrades Pulse in schema ${target} only: move the install there (ALTER SCHEMA ${sqlIdent(target)} RENAME TO ${sqlIdent(`${target}_unused`)}; ALTER SCHEMA ${sqlIdent(best.schema)} RENAME TO ${sqlIdent(target)};) and point the app's search_path at ${target}, ${dryRun}`,
     });
   }

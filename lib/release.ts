@@ -130,11 +130,15 @@ export async function releaseTablesElsewhere(
     [names, target],
   );
   const copies: SchemaCopy[] = [];
+  // Only a schema with every table of the first release can hold an install: the catalog of
+  // the others (another app's `users`, say) is not read.
+  const first = probes[0]?.requires.tables ?? [];
   for (const r of rows) {
-    const facts = await readCatalogFacts(client, r.schema);
+    const whole = first.every((t) => r.tables.includes(t));
+    const facts = whole ? await readCatalogFacts(client, r.schema) : null;
     const quoted = (t: string) => `"${r.schema.replace(/"/g, '""')}"."${t.replace(/"/g, '""')}"`;
     const filled = await client.query<{ filled: boolean }>(`select ${r.tables.map((t) => `exists (select 1 from ${quoted(t)})`).join(' or ')} as filled`);
-    copies.push({ schema: r.schema, release: detectRelease(facts, probes, tagHashes).release, tables: r.tables, filled: filled.rows[0]?.filled === true });
+    copies.push({ schema: r.schema, release: facts ? detectRelease(facts, probes, tagHashes).release : null, tables: r.tables, filled: filled.rows[0]?.filled === true });
   }
   return copies;
 }

@@ -191,4 +191,13 @@ describe('failure catalogue: schemas and search_path', () => {
     expect(r.json().release).toEqual({ from: 'v1.0', to: 'v2.3' });
     expect(await schemaState(db().url, 'archive')).toEqual(archive);
   });
+
+  it("another app's table named like one of Pulse's, in a schema no session finds first, does not stop an install into an empty public", async () => {
+    await withClientAt(db().url, (c) => c.query('create schema crm; create table crm.users (id int primary key); insert into crm.users values (1)'));
+    const crm = await schemaState(db().url, 'crm');
+    const r = await runCase({ ...failureCase('schema.elsewhere'), args: ['--yes', ...backupArgs()] }, vars(db()));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().release).toEqual({ from: null, to: 'v2.3' });
+    expect(await schemaState(db().url, 'crm')).toEqual(crm);
+  });
 });
