@@ -72,7 +72,7 @@ export async function assertOneInstall(client: Pick<Client, 'query'>, config: Sc
   throw new UpkitError({
     code: 'schema.split',
     exit: 'refused',
-    message: `Pulse is split across schemas: ${shadow.schema} holds ${shadow.tables.length} of its tables (${shadow.filled ? 'with rows' : 'all empty'}) besides the install in ${target}; schema ${shadow.schema} is ${ahead.get(shadow.schema)}, so the app would use those tables`,
+    message: `Pulse is split across schemas: ${shadow.schema} holds ${shadow.tables.length} of its tables (${shadow.filled ? 'with rows' : 'all empty'}) ${own > 0 ? `besides the install in ${target}` : `while ${target} has none yet`}; schema ${shadow.schema} is ${ahead.get(shadow.schema)}, so the app would use those tables`,
     hint: shadow.filled
       ? `move the rows you need into ${target}'s tables, then remove them: DROP TABLE ${list}; ${dryRun}`
       : `they hold no rows: remove them with DROP TABLE ${list}; ${dryRun}`,
