@@ -237,6 +237,7 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       registerPublicNames(undefined, values, positionals);
       const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
       registerPublicNames(config, values, positionals);
+      if (config) showConfigWarnings(config, log, report);
       const json = values.json === true;
       const out = (text: string) => {
         // Kept in the log file too: stdout may be a pipe whose reader has gone.
@@ -272,4 +273,13 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   // nothing it holds needs cleaning up, so the process ends now instead of when that times out.
   if (exitCode === EXIT.interrupted && (spec.readOnly || forcedStop)) process.exit(exitCode);
   return exitCode;
+}
+
+/** What loadConfig allowed but found odd (a key set twice in .env, …): a ⚠ line, its hint, a finding. */
+export function showConfigWarnings(config: Pick<Config, 'warnings'>, log: Logger, report: ReportBuilder): void {
+  for (const w of config.warnings) {
+    report.finding('warning', w.code, w.message, w.hint);
+    log.warn(w.message);
+    log.info(`  → ${w.hint}`);
+  }
 }

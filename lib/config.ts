@@ -7,12 +7,15 @@ import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { UpkitError } from './errors.ts';
+import { parseSessionOptions, searchPathSchemas } from './pgOptions.ts';
+import { sqlIdent } from './quote.ts';
 import { registerSecret } from './redact.ts';
 
 export type SslMode = 'false' | 'true' | 'require' | 'verify-full';
 
 /** Where one database connection goes. `password` is registered as a secret on load. */
 export interface DbTarget {
+  /** A host name or address, or a Unix-socket directory (an absolute path). */
   host: string;
   port: number;
   user: string;
@@ -20,6 +23,20 @@ export interface DbTarget {
   database: string;
   /** Which key it came from, for messages: never the value itself. */
   source: 'DATABASE_URL' | 'DB_*' | 'DIRECT_URL';
+  /** The schema every session's search_path is pinned to (public when absent). */
+  schema?: string;
+  /** Server settings from the URL's `options` (`-c name=value`), passed on to every session; never search_path. */
+  settings?: Record<string, string>;
+}
+
+/** The schema upkit works in: Pulse's migrations (and upkit's catalog reads) name `public`. */
+export const TARGET_SCHEMA = 'public';
+
+/** A configuration problem that does not stop the command: shown with ⚠ and reported as a finding. */
+export interface ConfigWarning {
+  code: string;
+  message: string;
+  hint: string;
 }
 
 export interface Config {
@@ -50,6 +67,8 @@ export interface Config {
   pgBinDir: string | undefined;
   /** The `.env` file that was read, if any. */
   envFile: string | undefined;
+  /** What is odd but allowed (a key set twice in `.env`, …), for the command to show. */
+  warnings: ConfigWarning[];
 }
 
 /** Values given on the command line; they win over the environment. */
@@ -94,11 +113,17 @@ class Problems {
   readonly list: string[] = [];
   /** The key (or file line) each problem names, in the same order. */
   readonly keys: string[] = [];
-  add(key: string, what: string): void {
+  /** A hint of the problem's own, used when it is the only one. */
+  readonly hints: Array<string | undefined> = [];
+  add(key: string, what: string, hint?: string): void {
     this.list.push(`${key}: ${what}`);
     this.keys.push(key);
+    this.hints.push(hint);
   }
 }
+
+/** Keys upkit reads from `.env` whose values a line break would change. */
+const CONNECTION_KEYS = new Set(['DATABASE_URL', 'DIRECT_URL', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA']);
 
 /**
  * Why new URL() refused a connection URL, without echoing any part of it: what sits where
@@ -120,8 +145,12 @@ function unparsable(value: string): string {
   return `cannot be parsed (${URL_HINT})`;
 }
 
-/** Reads `.env`, reporting lines dotenv would silently drop. */
-function readEnvFile(file: string, problems: Problems): Record<string, string> {
+/**
+ * Reads `.env` as dotenv does (and so as Pulse itself reads it), reporting lines dotenv would
+ * silently drop, and warning of a key set twice (the last line wins) and of `\n` or `\r` in a
+ * double-quoted connection value (dotenv turns them into a line break and a carriage return).
+ */
+function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]): Record<string, string> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -131,6 +160,8 @@ function readEnvFile(file: string, problems: Problems): Record<string, string> {
   }
   const lines = text.split(/\r?\n/);
   let inQuoted: string | null = null;
+  const seen = new Map<string, number[]>();
+  const name = path.basename(file);
   lines.forEach((line, i) => {
     if (inQuoted) {
       if (line.includes(inQuoted)) inQuoted = null;
@@ -145,6 +176,14 @@ function readEnvFile(file: string, problems: Problems): Record<string, string> {
     }
     const value = m[2] ?? '';
     const quote = value[0];
+    seen.set(m[1]!, [...(seen.get(m[1]!) ?? []), i + 1]);
+    if (quote === '"' && CONNECTION_KEYS.has(m[1]!) && /\\[nr]/.test(value)) {
+      warnings.push({
+        code: 'config.env-escape',
+        message: `${m[1]} (${name} line ${i + 1}): \\n or \\r inside double quotes is read as a line break (as dotenv reads it)`,
+        hint: `to keep the backslash, put the value in single quotes in ${file} (line ${i + 1})`,
+      });
+    }
     // dotenv ends an unquoted value at '#': a password holding one would be cut short.
     if (quote !== '"' && quote !== "'" && quote !== '`' && /[^\s]#/.test(value)) {
       problems.add(`${m[1]} (${path.basename(file)} line ${i + 1})`, "holds a '#' in an unquoted value, where it starts a comment; put the value in quotes");
@@ -154,6 +193,15 @@ function readEnvFile(file: string, problems: Problems): Record<string, string> {
     }
   });
   if (inQuoted) problems.add(path.basename(file), `a value opened with ${inQuoted} is never closed`);
+  for (const [key, at] of seen) {
+    if (at.length < 2) continue;
+    const listed = `${at.slice(0, -1).join(', ')} and ${at.at(-1)}`;
+    warnings.push({
+      code: 'config.env-duplicate',
+      message: `${key} is set ${at.length === 2 ? 'twice' : `${at.length} times`} in ${name} (lines ${listed}); line ${at.at(-1)} wins`,
+      hint: `remove the line${at.length > 2 ? 's' : ''} you do not mean from ${file}`,
+    });
+  }
   return dotenv.parse(text);
 }
 
@@ -184,7 +232,7 @@ function parsePort(raw: string | null | undefined, key: string, problems: Proble
   return n;
 }
 
-function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems): DbTarget | undefined {
+function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = []): DbTarget | undefined {
   const value = raw.trim();
   if (!/^postgres(ql)?:\/\//i.test(value)) {
     problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
@@ -197,7 +245,10 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   let parsed: ReturnType<typeof parseConnectionString>;
   try {
     // WHATWG URL parsing rejects what the parser below would misread (an unencoded # or /).
-    new URL(value);
+    // libpq's `postgres://user@/db?host=/run/postgresql` (a socket directory, no host part)
+    // is checked with a stand-in host: the query's host is what counts.
+    const socketForm = /[?&]host=/i.test(value) ? value.replace(/^(postgres(?:ql)?:\/\/(?:[^@/?#]*@)?)(?=[/?#]|$)/i, '$1localhost') : value;
+    new URL(socketForm);
     // SSL is decided from DATABASE_SSL or sslmode by upkit itself (below); left in, sslmode
     // only makes the parser print a notice about its own future semantics.
     parsed = parseConnectionString(value.replace(/([?&])sslmode=[^&]*(&|$)/i, (_m, lead: string, tail: string) => (tail ? lead : '')));
@@ -206,6 +257,15 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
     return undefined;
   }
   const before = problems.list.length;
+  const params = parsed as Record<string, unknown>;
+  for (const unsupported of ['hostaddr', 'service']) {
+    if (params[unsupported] !== undefined) problems.add(key, `sets ${unsupported}, which upkit does not use (name the server in the URL's host, or in host=/socket/directory)`);
+  }
+  if (typeof params.dbname === 'string' && params.dbname) parsed.database = params.dbname;
+  if (parsed.host && parsed.host.startsWith('/') === false && parsed.host.includes('/')) {
+    problems.add(key, `has a host that is neither a name nor a socket directory (${URL_HINT})`);
+  }
+  const session = sessionFromUrl(key, params, problems, warnings);
   if (!parsed.host) problems.add(key, `names no host (${URL_HINT})`);
   if (!parsed.database) problems.add(key, `names no database (${URL_HINT})`);
   if (!parsed.user) problems.add(key, `names no user (${URL_HINT})`);
@@ -222,8 +282,93 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
     password: parsed.password === '' ? undefined : parsed.password,
     database: parsed.database!,
     source: key,
+    schema: session.schema ?? TARGET_SCHEMA,
+    ...(session.settings ? { settings: session.settings } : {}),
   };
 }
+
+/** Session timeouts upkit decides itself; from a URL's options they are left out, with a warning. */
+const OWN_TIMEOUTS = new Set(['statement_timeout', 'lock_timeout', 'idle_session_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout']);
+
+const SCHEMA_HINT = `upkit works in schema ${TARGET_SCHEMA} only (Pulse's migrations name it): leave search_path out, or set it to ${TARGET_SCHEMA}`;
+
+/**
+ * What the URL says about the session: the schema (`options=-c search_path=…`, or the
+ * `schema`/`search_path` parameters other tools write) and the other `-c` settings, which
+ * are passed on. A search_path of several schemas, or a switch that is not a setting, is refused.
+ */
+function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[]): { schema?: string; settings?: Record<string, string> } {
+  const out: { schema?: string; settings?: Record<string, string> } = {};
+  const paths: Array<[string, string]> = [];
+  if (typeof params.options === 'string' && params.options.trim()) {
+    const options = parseSessionOptions(params.options);
+    if (options.unsupported.length) {
+      problems.add(key, `has options that are not -c name=value settings (${options.unsupported.join(' ')}); upkit passes on only settings`, `remove them from the options of ${key}, then run: npx zx scripts/preflight.ts`);
+    }
+    const sp = options.settings.get('search_path');
+    if (sp !== undefined) paths.push(['options', sp]);
+    options.settings.delete('search_path');
+    // A timeout meant for the app's queries would cut a backup or a migration short, or end
+    // the session that holds upkit's lock while it idles: upkit sets its own.
+    const left = [...options.settings.keys()].filter((name) => OWN_TIMEOUTS.has(name));
+    for (const name of left) options.settings.delete(name);
+    if (left.length) {
+      warnings.push({
+        code: 'config.options-timeout',
+        message: `${key}: options set ${left.join(', ')}, which upkit leaves out of its own sessions`,
+        hint: 'upkit sets its own timeouts (MIGRATION_TIMEOUT, LOCK_TIMEOUT, CONNECT_TIMEOUT); nothing to do',
+      });
+    }
+    if (options.settings.size) out.settings = Object.fromEntries(options.settings);
+  }
+  for (const param of ['search_path', 'schema']) {
+    if (typeof params[param] === 'string') paths.push([param, params[param] as string]);
+  }
+  for (const [where, value] of paths) {
+    const schemas = searchPathSchemas(value);
+    const said = where === 'options' ? 'sets search_path' : `sets ${where}`;
+    if (schemas.length !== 1) {
+      problems.add(key, `${said} to ${schemas.length ? schemas.join(', ') : 'nothing'}; upkit works in one schema, named alone`, `${SCHEMA_HINT}, then run: npx zx scripts/preflight.ts`);
+      continue;
+    }
+    if (out.schema !== undefined && out.schema !== schemas[0]) {
+      problems.add(key, `names two schemas (${out.schema} and ${schemas[0]})`, `${SCHEMA_HINT}, then run: npx zx scripts/preflight.ts`);
+      continue;
+    }
+    out.schema = schemas[0]!;
+  }
+  return out;
+}
+
+/** DB_SCHEMA: the schema, named as it is stored (no quotes, no case folding); it must agree with the URL's. */
+function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undefined>, problems: Problems): void {
+  const schema = raw?.trim();
+  if (!schema) return;
+  if (Buffer.byteLength(schema) > 63 || schema.includes('\0')) {
+    problems.add('DB_SCHEMA', 'is not a schema name (at most 63 bytes)');
+    return;
+  }
+  for (const t of targets) {
+    if (!t) continue;
+    if (t.source !== 'DB_*' && t.schema !== TARGET_SCHEMA && t.schema !== schema) {
+      problems.add('DB_SCHEMA', `names schema ${schema}, but ${t.source} sets search_path to ${t.schema}`, `${SCHEMA_HINT}, then run: npx zx scripts/preflight.ts`);
+      continue;
+    }
+    t.schema = schema;
+  }
+}
+
+/** Refuses a target schema other than the one upkit works in, naming where it was set. */
+function checkSchema(target: DbTarget | undefined, key: string, problems: Problems): void {
+  const schema = target?.schema ?? TARGET_SCHEMA;
+  if (schema === TARGET_SCHEMA) return;
+  problems.add(
+    key,
+    `${key === 'DB_SCHEMA' ? 'names' : 'sets search_path to'} schema ${schema}, but upkit installs and upgrades Pulse in schema ${TARGET_SCHEMA} only`,
+    `${SCHEMA_HINT}; an install in schema ${schema} must be moved to ${TARGET_SCHEMA} first (ALTER SCHEMA ${sqlIdent(schema)} RENAME TO ${TARGET_SCHEMA}, once ${TARGET_SCHEMA} is renamed away), then run: npx zx scripts/preflight.ts`,
+  );
+}
+
 
 function targetFromParts(env: Record<string, string | undefined>, problems: Problems, cwd: string, envFile: string | undefined): DbTarget | undefined {
   const before = problems.list.length;
@@ -245,6 +390,7 @@ function targetFromParts(env: Record<string, string | undefined>, problems: Prob
     password: env.DB_PASSWORD === '' ? undefined : env.DB_PASSWORD,
     database: env.DB_NAME!.trim(),
     source: 'DB_*',
+    schema: TARGET_SCHEMA,
   };
 }
 
@@ -270,13 +416,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const problems = new Problems();
   let envFile: string | undefined;
   let fromFile: Record<string, string> = {};
+  const warnings: ConfigWarning[] = [];
   if (options.envFile !== undefined) {
     envFile = path.resolve(cwd, options.envFile);
     if (!existsSync(envFile)) problems.add('--env-file', `${envFile} does not exist`);
-    else fromFile = readEnvFile(envFile, problems);
+    else fromFile = readEnvFile(envFile, problems, warnings);
   } else if (existsSync(path.join(cwd, '.env'))) {
     envFile = path.join(cwd, '.env');
-    fromFile = readEnvFile(envFile, problems);
+    fromFile = readEnvFile(envFile, problems, warnings);
   }
   // As dotenv does: a variable set in the environment wins over the file.
   const env: Record<string, string | undefined> = { ...fromFile, ...(options.env ?? process.env) };
@@ -287,9 +434,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
 
   const dbUrl = env.DATABASE_URL?.trim();
-  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems) : targetFromParts(env, problems, cwd, envFile);
+  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings) : targetFromParts(env, problems, cwd, envFile);
   const directUrl = env.DIRECT_URL?.trim();
-  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems) : undefined;
+  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings) : undefined;
+  applySchemaKey(env.DB_SCHEMA, [db, direct], problems);
+  if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
+  if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);
 
   let ssl: SslMode = 'false';
   const sslRaw = env.DATABASE_SSL?.trim().toLowerCase();
@@ -352,6 +502,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     legacyDir: directory(env, 'UPKIT_LEGACY_DIR', o.legacyDir, path.join(PROJECT_ROOT, 'legacy-sql'), cwd, problems, true),
     pgBinDir: pgBinRaw ? path.resolve(cwd, pgBinRaw) : undefined,
     envFile,
+    warnings,
   };
 
   if (problems.list.length > 0 || !db) {
@@ -373,7 +524,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       const named = problems.keys[0]!;
       const hint = named === 'DATABASE_URL' && !dbUrl && !envFile
         ? "run upkit in the directory that holds Pulse's .env, or pass --env-file PATH, or set DATABASE_URL"
-        : `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
+        : problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
       throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: problems.list[0]!, hint });
     }
     throw new UpkitError({

@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Config, DbTarget } from './config.ts';
-import { describeTarget } from './config.ts';
+import { describeTarget, TARGET_SCHEMA } from './config.ts';
 import { UpkitError } from './errors.ts';
+import { startupOptions } from './pgOptions.ts';
 import { sqlIdent } from './quote.ts';
 
 export type Client = pg.Client;
@@ -22,8 +23,10 @@ type SslSettings = Pick<Config, 'ssl' | 'sslCa' | 'connectTimeoutMs'>;
 
 export function clientConfig(target: DbTarget, config: SslSettings, options: ConnectOptions = {}): pg.ClientConfig {
   let ssl: pg.ClientConfig['ssl'] = false;
-  if (config.ssl === 'true' || config.ssl === 'require') ssl = { rejectUnauthorized: false };
-  if (config.ssl === 'verify-full') {
+  // As libpq: a Unix socket never carries SSL (the server would refuse to start it there).
+  const socket = target.host.startsWith('/');
+  if (!socket && (config.ssl === 'true' || config.ssl === 'require')) ssl = { rejectUnauthorized: false };
+  if (!socket && config.ssl === 'verify-full') {
     ssl = { rejectUnauthorized: true, ...(config.sslCa ? { ca: readFileSync(config.sslCa, 'utf8') } : {}) };
   }
   return {
@@ -35,7 +38,16 @@ export function clientConfig(target: DbTarget, config: SslSettings, options: Con
     ssl,
     connectionTimeoutMillis: options.connectTimeoutMs ?? config.connectTimeoutMs,
     application_name: (options.applicationName ?? 'upkit').slice(0, 63),
+    // Every session starts with search_path pinned, so that neither a role's or database's
+    // default (nor a schema named like the role, first in "$user", public) decides where
+    // unqualified names go; the URL's own settings are passed on before it.
+    options: startupOptions(target.schema ?? TARGET_SCHEMA, target.settings),
   };
+}
+
+/** Where a target connects, for messages: host and port, or the socket file in a socket directory. */
+export function whereOf(target: Pick<DbTarget, 'host' | 'port'>): string {
+  return target.host.startsWith('/') ? `${target.host.replace(/\/$/, '')}/.s.PGSQL.${target.port}` : `${target.host}:${target.port}`;
 }
 
 const NEXT = 'then run: npx zx scripts/preflight.ts';
@@ -43,12 +55,18 @@ const NEXT = 'then run: npx zx scripts/preflight.ts';
 /** Turns a failure to connect into one line a person can act on. */
 export function connectError(err: unknown, target: DbTarget, timeoutMs: number): UpkitError {
   const e = err as { code?: string; message?: string };
-  const where = `${target.host}:${target.port}`;
+  const where = whereOf(target);
   const who = `user "${target.user}"`;
   const make = (code: string, message: string, hint: string) =>
     new UpkitError({ code, exit: 'refused', message, hint, cause: err });
   const keys = target.source === 'DB_*' ? 'DB_HOST and DB_PORT' : target.source;
   switch (e.code) {
+    case 'ENOENT':
+    case 'EACCES':
+      if (target.host.startsWith('/')) {
+        return make('db.unreachable', `cannot connect to PostgreSQL at ${where}: ${e.code === 'ENOENT' ? 'no such socket' : 'permission denied'}`, `is the server running with unix_socket_directories = '${target.host}' and port ${target.port}? check ${keys}, ${NEXT}`);
+      }
+      break;
     case 'ECONNREFUSED':
       return make('db.unreachable', `cannot connect to PostgreSQL at ${where}: connection refused`, `is the server running and listening there? check ${keys}, ${NEXT}`);
     case 'ENOTFOUND':

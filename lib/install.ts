@@ -15,10 +15,12 @@ import { ensureDatabase, waitForServer } from './install/database.ts';
 import { ensureEnvFile, pulseEnvKeys } from './install/envFile.ts';
 import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
+import { assertOneInstall } from './inspect.ts';
 import { detectInstall, isPulse } from './profile.ts';
 import type { ReportBuilder } from './report.ts';
 import { containersAndHealth, runUpgrade } from './upgrade.ts';
 import { runPreflight } from './preflight.ts';
+import { showConfigWarnings } from './cli.ts';
 import { hostChecks } from './install/hostChecks.ts';
 import { octalMode } from './privateFiles.ts';
 import { shellQuote } from './quote.ts';
@@ -42,6 +44,7 @@ async function assertFresh(config: Config, log: Logger): Promise<void> {
   await withClient(config.migrationDb, config, async (c) => {
     const tables = (await c.query<{ n: number }>(`select count(*)::int as n from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`)).rows[0]!.n;
     const detection = await detectInstall(c, config);
+    await assertOneInstall(c, config, detection);
     if (tables === 0 && detection.release === null) return;
     const runs = (await readRuns(c, 100)) ?? [];
     const installs = runs.filter((r) => r.command === 'install');
@@ -76,6 +79,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   } else if ((statSync(envPath).mode & 0o077) !== 0) log.warn(`${envPath} can be read by other users: run chmod 600 ${shellQuote(envPath)}`);
 
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, overrides: { drizzleDir: options.drizzleDir } });
+  showConfigWarnings(config, log, report);
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
     await waitForServer(target, config, log, config.dbWaitTimeoutMs, options.signal);

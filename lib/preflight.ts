@@ -11,6 +11,7 @@ import { assertRoomForBackup, estimateBackupBytes, existingAncestor, formatBytes
 import { chooseDumper } from './backup/strategy.ts';
 import { detectCompose } from './compose.ts';
 import { findBinaries, type PgBinary } from './pgTools.ts';
+import { schemaCheck } from './inspect.ts';
 import type { ReportBuilder } from './report.ts';
 import { sqlIdent } from './quote.ts';
 
@@ -162,6 +163,11 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     const denied = privilegesError(server, config.migrationDb.database);
     if (denied) fail(denied.code, denied.message, denied.hint!);
     s.detail(`${server.user} can create schemas and tables`);
+  });
+
+  await check('schema', async (s) => {
+    if (!server) return s.skip('no connection');
+    await schemaCheck(config).then((d) => s.detail(d), (err: unknown) => (isUpkitError(err) ? fail(err.code, err.message, err.hint ?? '') : Promise.reject(err)));
   });
 
   await check('pg_dump', async (s) => {

@@ -3,6 +3,7 @@
 // release in order, the objects it introduced. The probes are the content's (Pulse's are
 // in drizzle/releases.ts); this module only reads the catalog and applies them.
 import type { Client } from 'pg';
+import { searchPathSchemas } from './pgOptions.ts';
 
 /** What the catalog holds, reduced to names: `table`, `table.column`, index and enum names. */
 export interface CatalogFacts {
@@ -95,4 +96,74 @@ export function detectRelease(facts: CatalogFacts, probes: readonly ReleaseProbe
     broken = true;
   });
   return { release, evidence, ahead };
+}
+
+/** Tables of an app's releases found in one schema other than the target. */
+export interface SchemaCopy {
+  schema: string;
+  /** The release its tables show, null when they are only part of one. */
+  release: string | null;
+  tables: string[];
+  /** Whether any of them holds a row. */
+  filled: boolean;
+}
+
+/**
+ * Every schema but `target` (and the system's, upkit's and drizzle's) that holds a table some
+ * release introduces, with the release its catalog shows there: an install the target schema
+ * does not see, or part of one.
+ */
+export async function releaseTablesElsewhere(
+  client: Pick<Client, 'query'>,
+  probes: readonly ReleaseProbe[],
+  tagHashes: ReadonlyMap<string, string>,
+  target: string,
+): Promise<SchemaCopy[]> {
+  const names = [...new Set(probes.flatMap((p) => p.requires.tables ?? []))];
+  if (names.length === 0) return [];
+  const { rows } = await client.query<{ schema: string; tables: string[] }>(
+    `select n.nspname as schema, array_agg(c.relname::text order by c.relname) as tables
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and c.relname = any($1::text[]) and n.nspname <> $2
+        and n.nspname not like 'pg\\_%' and n.nspname not in ('information_schema', 'upkit', 'drizzle')
+      group by n.nspname order by n.nspname`,
+    [names, target],
+  );
+  const copies: SchemaCopy[] = [];
+  // Only a schema with every table of the first release can hold an install: the catalog of
+  // the others (another app's `users`, say) is not read.
+  const first = probes[0]?.requires.tables ?? [];
+  for (const r of rows) {
+    const whole = first.every((t) => r.tables.includes(t));
+    const facts = whole ? await readCatalogFacts(client, r.schema) : null;
+    const quoted = (t: string) => `"${r.schema.replace(/"/g, '""')}"."${t.replace(/"/g, '""')}"`;
+    const filled = await client.query<{ filled: boolean }>(`select ${r.tables.map((t) => `exists (select 1 from ${quoted(t)})`).join(' or ')} as filled`);
+    copies.push({ schema: r.schema, release: facts ? detectRelease(facts, probes, tagHashes).release : null, tables: r.tables, filled: filled.rows[0]?.filled === true });
+  }
+  return copies;
+}
+
+/**
+ * The schemas a session of `roles` finds before `target` when it does not pin search_path:
+ * its role's and database's search_path setting, else the default `"$user", public`.
+ */
+export async function schemasAhead(client: Pick<Client, 'query'>, roles: readonly string[], target: string): Promise<Map<string, string>> {
+  const ahead = new Map<string, string>();
+  for (const role of new Set(roles)) {
+    const { rows } = await client.query<{ setting: string | null }>(
+      `select (select substr(s, length('search_path=') + 1) from pg_db_role_setting d, unnest(d.setconfig) s
+                where s like 'search\\_path=%'
+                  and d.setrole in (0, coalesce((select oid from pg_roles where rolname = $1), -1))
+                  and d.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+                order by (d.setrole <> 0 and d.setdatabase <> 0) desc, (d.setrole <> 0) desc limit 1) as setting`,
+      [role],
+    );
+    const setting = rows[0]?.setting ?? null;
+    const list = searchPathSchemas(setting ?? '"$user", public').map((s) => (s === '$user' ? role : s));
+    const end = list.indexOf(target);
+    for (const schema of end === -1 ? list : list.slice(0, end)) {
+      if (!ahead.has(schema)) ahead.set(schema, setting === null ? `named like the role ${role}, which the default search_path "$user", public finds first` : `on the search_path ${role} is given (${setting})${end === -1 ? `, which does not list ${target}` : ` before ${target}`}`);
+    }
+  }
+  return ahead;
 }

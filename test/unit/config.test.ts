@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, DEFAULTS } from '../../lib/config.ts';
 import { UpkitError } from '../../lib/errors.ts';
+import { parseSessionOptions, searchPathSchemas, startupOptions } from '../../lib/pgOptions.ts';
 import { clearSecrets, redact } from '../../lib/redact.ts';
 
 const PASSWORD = 'p@ss:w/rd %#x';
@@ -35,7 +36,7 @@ afterEach(() => clearSecrets());
 describe('loadConfig', () => {
   it('reads DATABASE_URL with a percent-encoded password holding @ : / % # and a space', () => {
     const c = load({ DATABASE_URL: `postgres://pulse:${encodeURIComponent(PASSWORD)}@db.internal:6543/config_management` });
-    expect(c.db).toEqual({ host: 'db.internal', port: 6543, user: 'pulse', password: PASSWORD, database: 'config_management', source: 'DATABASE_URL' });
+    expect(c.db).toEqual({ host: 'db.internal', port: 6543, user: 'pulse', password: PASSWORD, database: 'config_management', source: 'DATABASE_URL', schema: 'public' });
     expect(c.migrationDb).toBe(c.db);
     expect(redact(`failed with ${PASSWORD} and ${encodeURIComponent(PASSWORD)}`)).toBe('failed with *** and ***');
   });
@@ -154,5 +155,75 @@ describe('DB_WAIT_TIMEOUT', () => {
     const cwd = dir();
     writeFileSync(path.join(cwd, '.env'), 'DATABASE_URL=postgres://u:pw12@h/db\nDB_WAIT_TIMEOUT=2500\n');
     expect(loadConfig({ env: {}, cwd }).dbWaitTimeoutMs).toBe(2500);
+  });
+});
+
+describe('the schema and the libpq options of a URL', () => {
+  const URL_BASE = 'postgres://u:pw12@h/db';
+
+  it('honours search_path in options in every libpq spelling, and pins public by default', () => {
+    expect(load({ DATABASE_URL: URL_BASE }).db.schema).toBe('public');
+    for (const options of ['-c search_path=public', '-csearch_path=public', '--search_path=public', '--search-path=PUBLIC', '-c search_path="public"', '-c\\ search_path=public']) {
+      const c = load({ DATABASE_URL: `${URL_BASE}?options=${encodeURIComponent(options)}` });
+      expect(c.db.schema, options).toBe('public');
+      expect(c.db.settings, options).toBeUndefined();
+    }
+    const c = load({ DATABASE_URL: `${URL_BASE}?options=-c%20search_path%3Dpublic%20-c%20work_mem%3D64MB%20-c%20statement_timeout%3D5s` });
+    expect(c.db.settings).toEqual({ work_mem: '64MB' });
+    expect(c.warnings.map((w) => w.message)).toEqual(['DATABASE_URL: options set statement_timeout, which upkit leaves out of its own sessions']);
+  });
+
+  it('refuses another schema, wherever it is named, with exit 2 naming the key', () => {
+    for (const query of ['options=-c%20search_path%3Dapp', 'options=-csearch_path%3Dapp', 'options=--search_path%3Dapp', 'options=--search-path%3Dapp', 'schema=app', 'search_path=app']) {
+      expect(problems(() => load({ DATABASE_URL: `${URL_BASE}?${query}` })), query).toEqual(['DATABASE_URL: sets search_path to schema app, but upkit installs and upgrades Pulse in schema public only']);
+    }
+    expect(problems(() => load({ DATABASE_URL: URL_BASE, DB_SCHEMA: 'app' }))).toEqual(['DB_SCHEMA: names schema app, but upkit installs and upgrades Pulse in schema public only']);
+    expect(problems(() => load({ DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'd', DB_SCHEMA: 'app' }))).toEqual(['DB_SCHEMA: names schema app, but upkit installs and upgrades Pulse in schema public only']);
+    expect(load({ DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'd', DB_SCHEMA: 'public' }).db.schema).toBe('public');
+    expect(problems(() => load({ DATABASE_URL: `${URL_BASE}?options=-c%20search_path%3D%22%24user%22%2Cpublic` }))).toEqual(['DATABASE_URL: sets search_path to $user, public; upkit works in one schema, named alone']);
+    expect(problems(() => load({ DATABASE_URL: `${URL_BASE}?options=-B%20100` }))).toEqual(['DATABASE_URL: has options that are not -c name=value settings (-B 100); upkit passes on only settings']);
+    expect(problems(() => load({ DATABASE_URL: `${URL_BASE}?hostaddr=10.0.0.9` }))[0]).toMatch(/^DATABASE_URL: sets hostaddr, which upkit does not use/);
+  });
+
+  it('accepts a Unix-socket directory as the host: in the host parameter, percent-encoded, or in DB_HOST', () => {
+    expect(load({ DATABASE_URL: 'postgres://u:pw12@/db?host=/var/run/postgresql' }).db).toMatchObject({ host: '/var/run/postgresql', port: 5432, database: 'db' });
+    expect(load({ DATABASE_URL: 'postgres:///db?host=%2Fvar%2Frun%2Fpostgresql&user=u&port=5433' }).db).toMatchObject({ host: '/var/run/postgresql', port: 5433, user: 'u' });
+    expect(load({ DATABASE_URL: 'postgres://u:pw12@%2Ftmp%2Fpg:5434/db' }).db).toMatchObject({ host: '/tmp/pg', port: 5434 });
+    expect(load({ DB_HOST: '/var/run/postgresql', DB_USER: 'u', DB_NAME: 'd' }).db.host).toBe('/var/run/postgresql');
+    expect(problems(() => load({ DATABASE_URL: 'postgres://u:pw12@/db' }))[0]).toMatch(/^DATABASE_URL: names no host/);
+  });
+});
+
+describe('.env values', () => {
+  it('reads \\n in double quotes as a line break, as dotenv does, and warns for a connection key', () => {
+    const cwd = dir();
+    writeFileSync(path.join(cwd, '.env'), "DATABASE_URL=postgres://u:pw12@h/db\nDB_PASSWORD=\"a\\nb\"\nOTHER=\"x\\ny\"\nDB_USER='c\\nd'\n");
+    const c = loadConfig({ env: {}, cwd });
+    expect(c.warnings).toEqual([
+      {
+        code: 'config.env-escape',
+        message: 'DB_PASSWORD (.env line 2): \\n or \\r inside double quotes is read as a line break (as dotenv reads it)',
+        hint: `to keep the backslash, put the value in single quotes in ${path.join(cwd, '.env')} (line 2)`,
+      },
+    ]);
+  });
+
+  it('warns once per key set twice, naming every line and the one that wins', () => {
+    const cwd = dir();
+    writeFileSync(path.join(cwd, '.env'), 'DATABASE_URL=postgres://u:pw12@h/db\nLOCK_TIMEOUT=100\nBACKUP_KEEP=2\nLOCK_TIMEOUT=200\nLOCK_TIMEOUT=300\n');
+    const c = loadConfig({ env: {}, cwd });
+    expect(c.lockTimeoutMs).toBe(300);
+    expect(c.warnings.map((w) => w.message)).toEqual(['LOCK_TIMEOUT is set 3 times in .env (lines 2, 4 and 5); line 5 wins']);
+  });
+});
+
+describe('session options as libpq and the server read them', () => {
+  it('splits on unescaped white space, a backslash taking the next character', () => {
+    expect(parseSessionOptions('-c application_name=a\\ b  --work-mem=64MB -cfoo.bar=1')).toEqual({ settings: new Map([['application_name', 'a b'], ['work_mem', '64MB'], ['foo.bar', '1']]), unsupported: [] });
+    expect(parseSessionOptions('-c -B 100').unsupported).toEqual(['-c -B', '100']);
+    expect(searchPathSchemas('"$user", Public, "My ""Odd"" Schema"')).toEqual(['$user', 'public', 'My "Odd" Schema']);
+    // What upkit sends: the operator's settings escaped for libpq, then search_path quoted and last.
+    expect(startupOptions('public', { application_name: 'a b\\c', search_path: 'app' })).toBe('-c application_name=a\\ b\\\\c -c search_path="public"');
+    expect(parseSessionOptions(startupOptions('we"ird sc', { x: 'y z' })).settings).toEqual(new Map([['x', 'y z'], ['search_path', '"we""ird sc"']]));
   });
 });
