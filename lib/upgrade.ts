@@ -20,6 +20,7 @@ import { assertReadyToWrite, readServerFacts, serverVersionError } from './prefl
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
+import { withChecks } from './checks/index.ts';
 import { ReportBuilder } from './report.ts';
 import { withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
@@ -104,7 +105,7 @@ function planWarnings(plan: Plan, report: ReportBuilder): void {
 async function showPlan(client: Client, config: Config, content: Content, options: UpgradeOptions, report: ReportBuilder, log: Logger): Promise<Plan> {
   const tooOld = serverVersionError(await readServerFacts(client));
   if (tooOld) throw tooOld;
-  const plan = await withTransaction(client, () => planFor(client, config, content, options), { readOnly: true });
+  const plan = await withTransaction(client, async () => withChecks(client, await planFor(client, config, content, options), content), { readOnly: true });
   report.plan = plan;
   report.release = { from: plan.from, to: plan.to };
   printPlan(plan, log);

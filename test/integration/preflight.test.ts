@@ -34,6 +34,7 @@ describe('preflight', () => {
       ['connection', 'ok'],
       ['server version', 'ok'],
       ['privileges', 'ok'],
+      ['pending changes', 'ok'],
       ['pg_dump', backupsTestable() ? 'ok' : 'skipped'],
       ['backup space', backupsTestable() ? 'ok' : 'skipped'],
       ['compose', 'skipped'],
