@@ -1,0 +1,49 @@
+// Catalogue cases (test/failures/hardening/refusals.ts, docs/FAILURES.md): hand-made objects
+// and data a pending step would reject, found by the plan (read-only, in the dry run too) and
+// refused before anything is recorded, naming the objects and the SQL that clears them.
+import { describe, expect, it } from 'vitest';
+import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
+import { backupTests, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { drizzleFolderWith } from '../support/drizzleFolders.ts';
+import { buildRelease, type FixtureRelease } from '../support/releases.ts';
+
+const VIEW = `create view active_integrations as select id, name, status from aws_integrations where status = 'active'`;
+
+describe('failure catalogue: refusals before the first write (objects and data)', backupTests(), () => {
+  const db = useFreshDatabase();
+
+  /** Builds the release, makes the case's hand edits, runs it and checks that nothing changed, not even upkit.runs. */
+  async function refused(id: string, release: FixtureRelease, edits: string[], vars: Record<string, string | number> = {}): Promise<void> {
+    await withClientAt(db().url, async (c) => {
+      await buildRelease(c, release);
+      for (const sql of edits) await c.query(sql);
+    });
+    const c = failureCase(id);
+    const before = await dbState(db().url);
+    const r = await runCase(c, { url: db().url, backups: tempDir('upkit-case-bk-'), ...vars });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, before);
+    expect(await runsOf(db().url)).toEqual([]);
+  }
+
+  it('data.view-on-retyped-column', () => refused('data.view-on-retyped-column', 'v2.1', [VIEW]));
+
+  it('data.view-on-retyped-column-dry-run', () => refused('data.view-on-retyped-column-dry-run', 'v2.1', [VIEW]));
+
+  it('data.not-null-dropped', () =>
+    refused('data.not-null-dropped', 'v1.2', [
+      'alter table users alter column role drop not null',
+      'update users set role = null where id in (select id from users order by id limit 2)',
+    ]));
+
+  it('data.half-applied-release', () =>
+    refused('data.half-applied-release', 'v1.3', [
+      `create table discovery_sessions (id uuid primary key default gen_random_uuid(), organization_id uuid not null references organizations (id) on delete cascade,
+                                        name varchar(255) not null, created_at timestamptz default now() not null)`,
+    ]));
+
+  it('data.nulls-before-set-not-null', () => {
+    const dir = drizzleFolderWith({ tag: '0004_name_required', when: Date.parse('2026-06-01T00:00:00.000Z'), sql: 'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;' });
+    return refused('data.nulls-before-set-not-null', 'v2.2', ['update users set name = null where id in (select id from users order by id limit 3)'], { dir });
+  });
+});
