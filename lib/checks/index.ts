@@ -4,13 +4,15 @@
 // nothing changed) naming the objects and the SQL that clears them: a server or role that
 // cannot write, an extension the server lacks, a table this role does not own or may not
 // write, views and other objects that block a column's type change or drop, NULLs that a
-// pending NOT NULL rejects, and tables an earlier, unfinished script left in an older shape.
+// pending NOT NULL rejects, a NOT NULL dropped by hand on a table a pending migration uses,
+// and tables an earlier, unfinished script left in an older shape.
 import type { Client } from 'pg';
 import type { Content } from '../content.ts';
 import type { Plan, Problem } from '../plan.ts';
 import { sqlIdent } from '../quote.ts';
 import type { ParsedStatement } from '../sql/statements.ts';
 import { countNulls, hasRows, readDependents, readRelations, typeOids, type LiveRelation } from './catalog.ts';
+import { driftProblems } from './drift.ts';
 import { extensionProblems } from './extensions.ts';
 import { intentsOf, relKey, type At, type Intent, type Rel } from './intents.ts';
 import { readWriteFacts, writeProblems } from './role.ts';
@@ -45,7 +47,7 @@ function listed(items: readonly string[], max = 5): string {
 }
 
 /** Every problem the plan's pending statements would meet; [] when nothing stands in the way. */
-export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements'>): Promise<Problem[]> {
+export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Problem[]> {
   if (plan.steps.length === 0) return [];
   const facts = await readWriteFacts(client);
   const problems = writeProblems(facts);
@@ -59,11 +61,12 @@ export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick
   problems.push(...(await dependentProblems(client, intents, current)));
   problems.push(...(await nullProblems(client, intents, current)));
   problems.push(...(await shapeProblems(client, intents, current)));
+  problems.push(...(await driftProblems(client, plan, content)));
   return problems;
 }
 
 /** The plan with what the checks found added to its refusals (a refusal stops the run, exit 3). */
-export async function withChecks(client: Pick<Client, 'query'>, plan: Plan, content: Pick<Content, 'statements'>): Promise<Plan> {
+export async function withChecks(client: Pick<Client, 'query'>, plan: Plan, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Plan> {
   const found = await checkBeforeWrite(client, plan, content);
   return found.length ? { ...plan, refusals: [...plan.refusals, ...found] } : plan;
 }

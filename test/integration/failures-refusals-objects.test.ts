@@ -36,6 +36,12 @@ describe('failure catalogue: refusals before the first write (objects and data)'
       'update users set role = null where id in (select id from users order by id limit 2)',
     ]));
 
+  it('data.not-null-dropped-drizzle', () =>
+    refused('data.not-null-dropped-drizzle', 'v2.1', [
+      'alter table aws_integrations alter column organization_id drop not null',
+      `update aws_integrations set organization_id = null, status = 'broken' where id = (select id from aws_integrations order by id limit 1)`,
+    ]));
+
   it('data.half-applied-release', () =>
     refused('data.half-applied-release', 'v1.3', [
       `create table discovery_sessions (id uuid primary key default gen_random_uuid(), organization_id uuid not null references organizations (id) on delete cascade,
