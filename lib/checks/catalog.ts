@@ -140,3 +140,33 @@ export async function typeOids(client: Pick<Client, 'query'>, names: ReadonlyArr
   );
   return rows.map((r) => r.oid);
 }
+
+/** Whether a relation (an index) or a constraint of that name exists on the table: IF NOT EXISTS, or a rerun, finds it. */
+export async function namedExists(client: Pick<Client, 'query'>, tableOid: number, name: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `select exists (select 1 from pg_constraint where conrelid = $1 and conname = $2)
+         or exists (select 1 from pg_class i join pg_class t on t.oid = $1 where i.relname = $2 and i.relnamespace = t.relnamespace) as ok`,
+    [tableOid, name],
+  );
+  return rows[0]!.ok;
+}
+
+/** Values that occur in more than one row (NULLs never clash): how many, and up to three with their counts. */
+export async function duplicates(client: Pick<Client, 'query'>, qualified: string, expressions: readonly string[]): Promise<{ groups: number; examples: string[] }> {
+  const list = expressions.join(', ');
+  const { rows } = await client.query<{ groups: number; examples: string[] | null }>(
+    `select count(*)::int as groups, (array_agg(format('%s (%s rows)', v, n) order by n desc, v))[1:3] as examples
+       from (select concat_ws(', ', ${expressions.map((e) => `(${e})::text`).join(', ')}) as v, count(*) as n
+               from ${qualified} where ${expressions.map((e) => `(${e}) is not null`).join(' and ')}
+              group by ${list} having count(*) > 1) d`,
+  );
+  return { groups: rows[0]!.groups, examples: rows[0]!.examples ?? [] };
+}
+
+/** The query that lists rows whose foreign key points at no row, and how many there are. */
+export async function orphans(client: Pick<Client, 'query'>, child: string, columns: readonly string[], parent: string, parentColumns: readonly string[]): Promise<{ count: number; query: string }> {
+  const match = columns.map((c, i) => `p.${sqlIdent(parentColumns[i]!)} = c.${sqlIdent(c)}`).join(' AND ');
+  const where = `${columns.map((c) => `c.${sqlIdent(c)} IS NOT NULL`).join(' AND ')} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${match})`;
+  const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${child} c where ${where}`);
+  return { count: rows[0]!.n, query: `SELECT * FROM ${child} c WHERE ${where};` };
+}

@@ -10,13 +10,12 @@ import { sqlIdent } from '../quote.ts';
 import type { ParsedStatement } from '../sql/statements.ts';
 import { readSnapshot } from '../../verify/snapshot.ts';
 import { countNulls, readRelations } from './catalog.ts';
+import { mentions } from './intents.ts';
 
 /** Whether a statement uses the table: named as a relation, or, in an opaque body (DO, functions), as an identifier. */
 function uses(s: ParsedStatement, schema: string, table: string): boolean {
   if (s.relations.some((r) => r === table || r === `${schema}.${table}`)) return true;
-  if (s.kind !== 'DoStmt' && s.kind !== 'CreateFunctionStmt') return false;
-  const name = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(^|[^\\w$])("${name}"|${name})($|[^\\w$])`, 'i').test(s.sql);
+  return (s.kind === 'DoStmt' || s.kind === 'CreateFunctionStmt') && mentions(s.sql, table);
 }
 
 export async function driftProblems(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'migrations' | 'drizzleDir' | 'statements'>): Promise<Problem[]> {

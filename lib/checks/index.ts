@@ -4,14 +4,15 @@
 // nothing changed) naming the objects and the SQL that clears them: a server or role that
 // cannot write, an extension the server lacks, a table this role does not own or may not
 // write, views and other objects that block a column's type change or drop, NULLs that a
-// pending NOT NULL rejects, a NOT NULL dropped by hand on a table a pending migration uses,
+// pending NOT NULL rejects, duplicates a new unique index and orphans a new foreign key
+// reject, a NOT NULL dropped by hand on a table a pending migration uses,
 // and tables an earlier, unfinished script left in an older shape.
 import type { Client } from 'pg';
 import type { Content } from '../content.ts';
 import type { Plan, Problem } from '../plan.ts';
 import { sqlIdent } from '../quote.ts';
 import type { ParsedStatement } from '../sql/statements.ts';
-import { countNulls, hasRows, readDependents, readRelations, typeOids, type LiveRelation } from './catalog.ts';
+import { countNulls, duplicates, hasRows, namedExists, orphans, readDependents, readRelations, typeOids, type LiveRelation } from './catalog.ts';
 import { driftProblems } from './drift.ts';
 import { extensionProblems } from './extensions.ts';
 import { intentsOf, relKey, type At, type Intent, type Rel } from './intents.ts';
@@ -51,16 +52,18 @@ export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick
   if (plan.steps.length === 0) return [];
   const facts = await readWriteFacts(client);
   const problems = writeProblems(facts);
-  if (problems.length) return problems;
+  // A role that cannot create at all is refused by the privileges check, with its GRANT.
+  if (problems.length || !facts.canCreate) return problems;
   const intents = intentsOf(pendingFiles(plan, content));
   problems.push(...(await extensionProblems(client, intents.flatMap((i) => (i.kind === 'extension' ? [i] : [])))));
-  const live = await readRelations(client, intents.flatMap((i) => ('rel' in i ? [i.rel] : [])));
+  const live = await readRelations(client, intents.flatMap((i) => ('rel' in i ? [i.rel, ...(i.kind === 'foreign_key' ? [i.ref] : [])] : [])));
   // A relation a pending statement drops (or creates anew after dropping) is no longer the live one.
   const current = existingAt(intents, live);
   problems.push(...accessProblems(intents, current, facts.user));
   problems.push(...(await dependentProblems(client, intents, current)));
   problems.push(...(await nullProblems(client, intents, current)));
   problems.push(...(await shapeProblems(client, intents, current)));
+  problems.push(...(await constraintProblems(client, intents, current, live)));
   problems.push(...(await driftProblems(client, plan, content)));
   return problems;
 }
@@ -247,6 +250,40 @@ async function shapeProblems(client: Pick<Client, 'query'>, intents: readonly In
       code: 'check.table_shape',
       message: `${rel.shown} differs from what ${where(i.at)} creates, and CREATE TABLE IF NOT EXISTS leaves it as it is: ${parts.join('; ')}`,
       hint,
+    });
+  }
+  return problems;
+}
+
+/**
+ * Rows a new unique index, unique constraint, primary key or validated foreign key would
+ * reject: duplicates, and rows pointing at nothing. Only where no earlier pending statement
+ * writes those tables (or names them in a DO block): then the rows are as they will be met.
+ */
+async function constraintProblems(client: Pick<Client, 'query'>, intents: readonly Intent[], current: ReadonlyArray<LiveRelation | undefined>, live: Map<string, LiveRelation>): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const [n, i] of intents.entries()) {
+    const rel = current[n];
+    if (!rel || (i.kind !== 'unique' && i.kind !== 'foreign_key') || i.touched) continue;
+    if (i.name && (await namedExists(client, rel.oid, i.name))) continue;
+    if (i.kind === 'unique') {
+      const { groups, examples } = await duplicates(client, rel.qualified, i.columns);
+      if (groups === 0) continue;
+      problems.push({
+        code: 'check.duplicates',
+        message: `${where(i.at)} ${i.what}${i.name ? ` ${i.name}` : ''} on ${rel.shown} (${i.columns.join(', ')}), but ${groups} value(s) occur in more than one row: ${examples.join('; ')}${groups > examples.length ? '; …' : ''}`,
+        hint: `decide which row keeps each value, change or delete the others, ${AGAIN}`,
+      });
+      continue;
+    }
+    const parent = live.get(relKey(i.ref));
+    if (!parent) continue;
+    const { count, query } = await orphans(client, rel.qualified, i.columns, parent.qualified, i.refColumns);
+    if (count === 0) continue;
+    problems.push({
+      code: 'check.orphans',
+      message: `${where(i.at)} adds foreign key${i.name ? ` ${i.name}` : ''} from ${rel.shown} (${i.columns.join(', ')}) to ${parent.shown} (${i.refColumns.join(', ')}), but ${count} row(s) point at no row of ${parent.shown}`,
+      hint: `point them at existing rows, set those columns to NULL or delete them (list them with: ${query}), ${AGAIN}`,
     });
   }
   return problems;

@@ -13,15 +13,19 @@ export interface WriteFacts {
   readOnlyDefault: boolean;
   /** pg_settings.source of default_transaction_read_only: `user`, `database`, `database user`, `client`, `configuration file`, … */
   readOnlySource: string;
+  /** A superuser, or CREATE on the database and on schema public (what preflight's privileges check asks). */
+  canCreate: boolean;
 }
 
 export async function readWriteFacts(client: Pick<Client, 'query'>): Promise<WriteFacts> {
-  const { rows } = await client.query<{ usr: string; db: string; recovery: boolean; setting: string; source: string }>(
-    `select current_user as usr, current_database() as db, pg_is_in_recovery() as recovery, s.setting, s.source
+  const { rows } = await client.query<{ usr: string; db: string; recovery: boolean; setting: string; source: string; can_create: boolean }>(
+    `select current_user as usr, current_database() as db, pg_is_in_recovery() as recovery, s.setting, s.source,
+            coalesce((select rolsuper from pg_roles where rolname = current_user), false)
+              or (has_database_privilege(current_database(), 'CREATE') and coalesce(has_schema_privilege('public', 'CREATE'), false)) as can_create
        from pg_settings s where s.name = 'default_transaction_read_only'`,
   );
   const r = rows[0]!;
-  return { user: r.usr, database: r.db, inRecovery: r.recovery, readOnlyDefault: r.setting === 'on', readOnlySource: r.source };
+  return { user: r.usr, database: r.db, inRecovery: r.recovery, readOnlyDefault: r.setting === 'on', readOnlySource: r.source, canCreate: r.can_create };
 }
 
 const AGAIN = 'then run the upgrade again; nothing was changed';

@@ -48,6 +48,22 @@ describe('failure catalogue: refusals before the first write (objects and data)'
                                         name varchar(255) not null, created_at timestamptz default now() not null)`,
     ]));
 
+  it('data.duplicates-unique-index', async () => {
+    const dir = drizzleFolderWith({ tag: '0004_unique_names', when: Date.parse('2026-06-01T00:00:00.000Z'), sql: 'CREATE UNIQUE INDEX "configurations_org_name_idx" ON "configurations" USING btree ("organization_id", lower("name"));' });
+    const orgs = await withClientAt(db().url, async (c) => {
+      await buildRelease(c, 'v2.2');
+      const ids = (await c.query<{ id: string }>(`select id from organizations order by id limit 2`)).rows.map((r) => r.id);
+      await c.query(`insert into configurations (organization_id, name) values ($1, 'service-a.yaml'), ($1, 'Service-A.yaml'), ($2, 'service-b.yaml'), ($2, 'SERVICE-B.yaml')`, ids);
+      return ids;
+    });
+    const c = failureCase('data.duplicates-unique-index');
+    const before = await dbState(db().url);
+    const r = await runCase(c, { url: db().url, dir, backups: tempDir('upkit-case-bk-'), first: orgs[0]!, second: orgs[1]! });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, before);
+    expect(await runsOf(db().url)).toEqual([]);
+  });
+
   it('data.nulls-before-set-not-null', () => {
     const dir = drizzleFolderWith({ tag: '0004_name_required', when: Date.parse('2026-06-01T00:00:00.000Z'), sql: 'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;' });
     return refused('data.nulls-before-set-not-null', 'v2.2', ['update users set name = null where id in (select id from users order by id limit 3)'], { dir });

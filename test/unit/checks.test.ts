@@ -58,8 +58,34 @@ describe('intents of pending statements', () => {
   });
 });
 
+describe('unique indexes and foreign keys a pending statement adds', () => {
+  it('renders their columns, and marks tables an earlier statement or DO block writes', async () => {
+    const found = (await intents(`
+      CREATE UNIQUE INDEX IF NOT EXISTS u1 ON users (lower(email), "Org");
+      CREATE UNIQUE INDEX u2 ON users (a) WHERE b IS NULL;
+      CREATE UNIQUE INDEX u3 ON users ((a + b));
+      ALTER TABLE t ADD CONSTRAINT t_pk PRIMARY KEY (id), ADD CONSTRAINT t_fk FOREIGN KEY (o) REFERENCES orgs (id), ADD CONSTRAINT t_nv FOREIGN KEY (o) REFERENCES orgs (id) NOT VALID;
+      DO $$ BEGIN UPDATE "orgs" SET id = id; END $$;
+      ALTER TABLE t ADD CONSTRAINT t_fk2 FOREIGN KEY (o) REFERENCES orgs (id);
+      DELETE FROM users WHERE a IS NULL;
+      ALTER TABLE users ADD CONSTRAINT users_a UNIQUE (a);
+    `)).flatMap((i) => {
+      if (i.kind === 'unique') return [`${i.what} ${i.name} ${i.rel.name} (${i.columns.join(', ')})${i.touched ? ' touched' : ''}`];
+      if (i.kind === 'foreign_key') return [`fk ${i.name} ${i.rel.name} (${i.columns.join(', ')}) → ${i.ref.name} (${i.refColumns.join(', ')})${i.touched ? ' touched' : ''}`];
+      return [];
+    });
+    expect(found).toEqual([
+      'creates unique index u1 users (lower(email), "Org")',
+      'adds primary key t_pk t (id)',
+      'fk t_fk t (o) → orgs (id)',
+      'fk t_fk2 t (o) → orgs (id) touched',
+      'adds unique constraint users_a users (a) touched',
+    ]);
+  });
+});
+
 describe('a session that cannot write', () => {
-  const facts = (over: Partial<WriteFacts>): WriteFacts => ({ user: 'Ops "Admin"', database: 'Pulse db', inRecovery: false, readOnlyDefault: false, readOnlySource: 'default', ...over });
+  const facts = (over: Partial<WriteFacts>): WriteFacts => ({ user: 'Ops "Admin"', database: 'Pulse db', inRecovery: false, readOnlyDefault: false, readOnlySource: 'default', canCreate: true, ...over });
 
   it('passes a writable primary', () => {
     expect(writeProblems(facts({}))).toEqual([]);
