@@ -5,8 +5,9 @@
 // cannot write, an extension the server lacks, a table this role does not own or may not
 // write, views and other objects that block a column's type change or drop, NULLs that a
 // pending NOT NULL rejects, duplicates a new unique index and orphans a new foreign key
-// reject, a NOT NULL dropped by hand on a table a pending migration uses,
-// and tables an earlier, unfinished script left in an older shape.
+// reject, a NOT NULL dropped by hand on a table a pending migration uses, tables an earlier,
+// unfinished script left in an older shape, and the guards (DO blocks that RAISE) of pending
+// files, run read-only.
 import type { Client } from 'pg';
 import type { Content } from '../content.ts';
 import type { Plan, Problem } from '../plan.ts';
@@ -15,6 +16,7 @@ import type { ParsedStatement } from '../sql/statements.ts';
 import { countNulls, duplicates, hasRows, namedExists, orphans, readDependents, readRelations, typeOids, type LiveRelation } from './catalog.ts';
 import { driftProblems } from './drift.ts';
 import { extensionProblems } from './extensions.ts';
+import { guardProblems } from './guards.ts';
 import { intentsOf, relKey, type At, type Intent, type Rel } from './intents.ts';
 import { readWriteFacts, writeProblems } from './role.ts';
 
@@ -54,7 +56,8 @@ export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick
   const problems = writeProblems(facts);
   // A role that cannot create at all is refused by the privileges check, with its GRANT.
   if (problems.length || !facts.canCreate) return problems;
-  const intents = intentsOf(pendingFiles(plan, content));
+  const files = pendingFiles(plan, content);
+  const intents = intentsOf(files);
   problems.push(...(await extensionProblems(client, intents.flatMap((i) => (i.kind === 'extension' ? [i] : [])))));
   const live = await readRelations(client, intents.flatMap((i) => ('rel' in i ? [i.rel, ...(i.kind === 'foreign_key' ? [i.ref] : [])] : [])));
   // A relation a pending statement drops (or creates anew after dropping) is no longer the live one.
@@ -65,6 +68,7 @@ export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick
   problems.push(...(await shapeProblems(client, intents, current)));
   problems.push(...(await constraintProblems(client, intents, current, live)));
   problems.push(...(await driftProblems(client, plan, content)));
+  problems.push(...(await guardProblems(client, files)));
   return problems;
 }
 
