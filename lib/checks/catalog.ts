@@ -26,6 +26,10 @@ export interface LiveRelation {
   columns: LiveColumn[];
 }
 
+export function columnOf(rel: LiveRelation, name: string): LiveColumn | undefined {
+  return rel.columns.find((c) => c.name === name);
+}
+
 /** The text to_regclass() reads for a relation named in SQL (names as the parser stored them). */
 export function regclassText(r: Rel): string {
   return r.schema ? `${sqlIdent(r.schema)}.${sqlIdent(r.name)}` : sqlIdent(r.name);
@@ -66,7 +70,7 @@ export async function readRelations(client: Pick<Client, 'query'>, rels: readonl
 export interface Dependent {
   /** The relation or column depended on: `oid:attnum` (attnum 0 for the whole relation). */
   on: string;
-  kind: 'view' | 'materialized view' | 'rule' | 'policy' | 'trigger' | 'foreign key';
+  kind: 'view' | 'materialized view' | 'rule' | 'policy' | 'trigger' | 'foreign key' | 'generated column';
   /** `"schema"."name"` of a view, or the object as pg_describe_object words it. */
   qualified: string;
   shown: string;
@@ -77,8 +81,9 @@ export interface Dependent {
 
 /**
  * Objects that make PostgreSQL refuse a column's type change or drop (views and rules through
- * pg_rewrite, policies, triggers with a WHEN on it), or a table's drop without CASCADE (those,
- * and foreign keys of other tables). `targets`: oid and attnum, 0 meaning the whole table.
+ * pg_rewrite, policies, triggers on it; for a type change, generated columns computed from it),
+ * or a table's drop without CASCADE (those, and foreign keys of other tables). `targets`: oid
+ * and attnum, 0 meaning the whole table.
  */
 export async function readDependents(client: Pick<Client, 'query'>, targets: ReadonlyArray<{ oid: number; attnum: number }>): Promise<Dependent[]> {
   if (targets.length === 0) return [];
@@ -94,6 +99,12 @@ export async function readDependents(client: Pick<Client, 'query'>, targets: Rea
        left join pg_namespace vs on vs.oid = v.relnamespace
       where d.deptype = 'n' and d.classid in ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_trigger'::regclass)
         and (r.ev_class is null or r.ev_class <> t.oid)
+     union
+     select distinct t.oid || ':' || t.attnum, 'generated column', null, null, format('generated column %s of %s', a.attname, ad.adrelid::regclass)
+       from t join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid and d.refobjsubid = t.attnum
+       join pg_attrdef ad on ad.oid = d.objid
+       join pg_attribute a on a.attrelid = ad.adrelid and a.attnum = ad.adnum and a.attgenerated <> ''
+      where t.attnum <> 0 and d.deptype = 'n'
      union
      select distinct t.oid || ':0', 'foreign key', null, null, pg_describe_object('pg_constraint'::regclass, k.oid, 0)
        from t join pg_constraint k on k.contype = 'f' and k.confrelid = t.oid and k.conrelid <> t.oid

@@ -36,6 +36,8 @@ export type Intent =
   | { kind: 'retype'; rel: Rel; column: string; at: At }
   | { kind: 'drop_column'; rel: Rel; column: string; at: At }
   | { kind: 'drop_table'; rel: Rel; at: At }
+  /** A DO block or function body: opaque to the parser, only its text is known. */
+  | { kind: 'opaque'; sql: string; at: At }
   /** DROP VIEW / MATERIALIZED VIEW: what depended on a column through it no longer does. */
   | { kind: 'drop_view'; rel: Rel; at: At }
   /** SET NOT NULL on a column; `filled`: an earlier pending UPDATE of the table sets that column (or a DO block names the table). */
@@ -191,6 +193,7 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
         case 'DoStmt':
         case 'CreateFunctionStmt':
           opaque.push(s.sql);
+          out.push({ kind: 'opaque', sql: s.sql, at });
           break;
         case 'CreateTrigStmt':
           out.push({ kind: 'owns', rel: relOf(n.relation), at, does: 'creates a trigger on' });
