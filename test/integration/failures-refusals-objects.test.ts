@@ -3,6 +3,7 @@
 // refused before anything is recorded, naming the objects and the SQL that clears them.
 import { describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
+import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
 import { buildRelease, type FixtureRelease } from '../support/releases.ts';
@@ -67,5 +68,27 @@ describe('failure catalogue: refusals before the first write (objects and data)'
   it('data.nulls-before-set-not-null', () => {
     const dir = drizzleFolderWith({ tag: '0004_name_required', when: Date.parse('2026-06-01T00:00:00.000Z'), sql: 'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;' });
     return refused('data.nulls-before-set-not-null', 'v2.2', ['update users set name = null where id in (select id from users order by id limit 3)'], { dir });
+  });
+
+  it('lets a migration that clears its own way run: a view it drops first, NULLs it fills first', async () => {
+    await withClientAt(db().url, async (c) => {
+      await buildRelease(c, 'v2.3');
+      await c.query(`create table notes (id int primary key, body varchar(10), title varchar(10)); insert into notes values (1, 'a', null), (2, 'b', 'x')`);
+      await c.query(`create view notes_v as select body from notes`);
+    });
+    const dir = drizzleFolderWith({
+      tag: '0004_notes',
+      when: Date.parse('2026-06-01T00:00:00.000Z'),
+      sql: [
+        'DROP VIEW "notes_v";',
+        'ALTER TABLE "notes" ALTER COLUMN "body" SET DATA TYPE text;',
+        'CREATE VIEW "notes_v" AS SELECT "body" FROM "notes";',
+        `UPDATE "notes" SET "title" = '' WHERE "title" IS NULL;`,
+        'ALTER TABLE "notes" ALTER COLUMN "title" SET NOT NULL;',
+      ].join('--> statement-breakpoint\n'),
+    });
+    const r = await runUpkit('upgrade.ts', ['--yes', '--allow-destructive', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-bk-') } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await withClientAt(db().url, (c) => c.query(`select title from notes order by id`))).toMatchObject({ rows: [{ title: '' }, { title: 'x' }] });
   });
 });
