@@ -14,6 +14,9 @@ import { findBinaries, type PgBinary } from './pgTools.ts';
 import { schemaCheck } from './inspect.ts';
 import type { ReportBuilder } from './report.ts';
 import { sqlIdent } from './quote.ts';
+import { readWriteFacts, writeProblems, type WriteFacts } from './checks/role.ts';
+import { pendingChangeProblems } from './checks/preflight.ts';
+import type { Problem } from './plan.ts';
 
 export const MIN_SERVER_MAJOR = 14;
 
@@ -25,6 +28,8 @@ export interface ServerFacts {
   canCreateInDatabase: boolean;
   canCreateInPublic: boolean;
   databaseBytes: number;
+  /** Whether the session can write at all (a standby cannot; nor a role whose transactions start read-only). */
+  write: WriteFacts;
 }
 
 export async function readServerFacts(client: Client): Promise<ServerFacts> {
@@ -52,6 +57,7 @@ export async function readServerFacts(client: Client): Promise<ServerFacts> {
     canCreateInDatabase: r.db_create,
     canCreateInPublic: r.public_create,
     databaseBytes: Number(r.bytes),
+    write: await readWriteFacts(client),
   };
 }
 
@@ -89,6 +95,8 @@ export async function assertReadyToWrite(client: Client, config: Config, options
   if (tooOld) throw tooOld;
   const denied = privilegesError(facts, config.migrationDb.database);
   if (denied) throw denied;
+  const [readOnly] = writeProblems(facts.write);
+  if (readOnly) throw new UpkitError({ ...readOnly, exit: 'refused' });
   if (!options.backup) return;
   await chooseDumper(config, facts.major);
   const previous = listVerifiedBackups(config.backupDir, config.migrationDb.database)[0]?.manifest;
@@ -159,6 +167,8 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
 
   await check('privileges', async (s) => {
     if (!server) return s.skip('no connection');
+    const [readOnly] = writeProblems(server.write);
+    if (readOnly) fail(readOnly.code, readOnly.message, readOnly.hint.replace('run the upgrade again', 'run: npx zx scripts/preflight.ts'));
     if (server.superuser) return s.detail(`${server.user} is a superuser`);
     const denied = privilegesError(server, config.migrationDb.database);
     if (denied) fail(denied.code, denied.message, denied.hint!);
@@ -169,6 +179,22 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     if (!server) return s.skip('no connection');
     await schemaCheck(config).then((d) => s.detail(d), (err: unknown) => (isUpkitError(err) ? fail(err.code, err.message, err.hint ?? '') : Promise.reject(err)));
   });
+  // What the next upgrade would meet before its first write; one line each after the first.
+  const more: Problem[] = [];
+  await check('pending changes', async (s) => {
+    if (!server) return s.skip('no connection');
+    if (writeProblems(server.write).length) return s.skip('the role cannot write');
+    const { summary, problems } = await pendingChangeProblems(config);
+    const [first, ...rest] = problems;
+    more.push(...rest);
+    if (first) fail(first.code, first.message, first.hint);
+    s.detail(summary);
+  });
+  for (const p of more) {
+    report.finding('error', p.code, p.message, p.hint);
+    log.error(p.message);
+    log.info(`  → ${p.hint}`);
+  }
 
   await check('pg_dump', async (s) => {
     if (options.backup === false) return s.skip(NO_BACKUP_SKIP);

@@ -21,6 +21,7 @@ import { shellQuote } from './quote.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
+import { withChecks } from './checks/index.ts';
 import { ReportBuilder } from './report.ts';
 import { withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
@@ -105,7 +106,7 @@ function planWarnings(plan: Plan, report: ReportBuilder): void {
 async function showPlan(client: Client, config: Config, content: Content, options: UpgradeOptions, report: ReportBuilder, log: Logger): Promise<Plan> {
   const tooOld = serverVersionError(await readServerFacts(client));
   if (tooOld) throw tooOld;
-  const plan = await withTransaction(client, () => planFor(client, config, content, options), { readOnly: true });
+  const plan = await withTransaction(client, async () => withChecks(client, await planFor(client, config, content, options), content), { readOnly: true });
   report.plan = plan;
   report.release = { from: plan.from, to: plan.to };
   printPlan(plan, log);

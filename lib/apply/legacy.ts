@@ -8,7 +8,7 @@ import type { LegacyFile } from '../legacy/manifest.ts';
 import { formatPgError, isPgError } from '../pgError.ts';
 import type { LegacyRef, PlanStep } from '../plan.ts';
 import { inTransaction, type ApplyContext } from './context.ts';
-import { withLockRetry } from './session.ts';
+import { transientReason, withLockRetry } from './session.ts';
 
 type LegacyStep = Extract<PlanStep, { kind: 'legacy' }>;
 
@@ -59,9 +59,22 @@ export async function applyLegacy(ctx: ApplyContext, step: LegacyStep): Promise<
       ctx.stands = { release: pending.at(-1)?.release ?? ctx.stands.release, lastStep: comprehensive.file, changed: true };
       return;
     } catch (err) {
-      // Falling back to the files one by one is for SQL that failed, not for a session that is gone.
-      if (ctx.signal?.aborted || isConnectionLoss(err)) throw err;
+      // Falling back to the files one by one is for SQL that failed, never for a busy lock, a
+      // timeout, a session that is gone or a server out of room: the files would meet the
+      // same, after some of them had been applied.
+      if (ctx.signal?.aborted || isConnectionLoss(err) || err instanceof UpkitError) throw err;
       const { headline, details } = describeSqlError(err, comprehensive, `legacy-sql/${comprehensive.file}`);
+      const reason = transientReason(err);
+      if (reason) {
+        throw new UpkitError({
+          code: 'legacy.stopped',
+          exit: ctx.stands.changed ? 'failed' : 'refused',
+          message: `${headline} (rolled back; ${ctx.stands.changed ? `the database now stands at ${ctx.stands.release} after ${ctx.stands.lastStep}` : 'nothing was changed'}; ${reason}, which the files one by one would meet too, so they were not tried)`,
+          details: details.filter((d) => !d.startsWith('HINT:')),
+          hint: 'run the upgrade again once that has passed; raise MIGRATION_TIMEOUT (or --statement-timeout) only for a statement that needs longer',
+          cause: err,
+        });
+      }
       ctx.log.warn(`${comprehensive.file} was rolled back, nothing of it was kept: ${headline}`);
       for (const d of details) ctx.log.info(`    ${d}`);
       ctx.log.info('  → applying the legacy files one by one instead');

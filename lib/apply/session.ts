@@ -25,6 +25,27 @@ export function isLockTimeout(err: unknown): boolean {
   return (err as { code?: string })?.code === '55P03';
 }
 
+/**
+ * Why an error says nothing about the SQL that met it, so that running other SQL instead (a
+ * fallback) would meet it again or make things worse: a busy lock, a timeout, a lost session,
+ * a conflict with another transaction, a server out of room or shutting down, a role that
+ * may not write. null for an error of the SQL itself (a constraint, a type, a missing object).
+ */
+export function transientReason(err: unknown): string | null {
+  if (err instanceof UpkitError) return err.code === 'lock.timeout' || err.code === 'db.connection_lost' ? err.message : null;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return null;
+  if (code === '55P03') return 'a lock was busy';
+  if (code === '57014') return 'the statement timeout ended it';
+  if (code === '25006') return 'the session is read-only';
+  if (code === '42501') return 'the role lacks a privilege';
+  if (code === '40001' || code === '40P01') return 'it conflicted with another transaction';
+  if (code.startsWith('08') || code.startsWith('57P')) return 'the connection was lost or the server is shutting down';
+  if (code.startsWith('53')) return 'the server ran out of a resource (disk, memory or connections)';
+  if (code.startsWith('58')) return 'the server met a system error';
+  return null;
+}
+
 export interface Blocker {
   pid: number;
   relation: string;

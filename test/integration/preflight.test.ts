@@ -35,6 +35,7 @@ describe('preflight', () => {
       ['server version', 'ok'],
       ['privileges', 'ok'],
       ['schema', 'ok'],
+      ['pending changes', 'ok'],
       ['pg_dump', backupsTestable() ? 'ok' : 'skipped'],
       ['backup space', backupsTestable() ? 'ok' : 'skipped'],
       ['compose', 'skipped'],

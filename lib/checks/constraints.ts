@@ -1,0 +1,40 @@
+// Rows a new unique index or constraint, primary key or validated foreign key would reject.
+import type { Client } from 'pg';
+import type { Problem } from '../plan.ts';
+import { duplicates, namedExists, orphans, type LiveRelation } from './catalog.ts';
+import { relKey, type Intent } from './intents.ts';
+import { AGAIN, where } from './text.ts';
+
+/**
+ * Rows a new unique index, unique constraint, primary key or validated foreign key would
+ * reject: duplicates, and rows pointing at nothing. Only where no earlier pending statement
+ * writes those tables (or names them in a DO block): then the rows are as they will be met.
+ */
+export async function constraintProblems(client: Pick<Client, 'query'>, intents: readonly Intent[], current: ReadonlyArray<LiveRelation | undefined>, live: Map<string, LiveRelation>): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const [n, i] of intents.entries()) {
+    const rel = current[n];
+    if (!rel || (i.kind !== 'unique' && i.kind !== 'foreign_key') || i.touched) continue;
+    if (i.name && (await namedExists(client, rel.oid, i.name))) continue;
+    if (i.kind === 'unique') {
+      const { groups, examples } = await duplicates(client, rel.qualified, i.columns);
+      if (groups === 0) continue;
+      problems.push({
+        code: 'check.duplicates',
+        message: `${where(i.at)} ${i.what}${i.name ? ` ${i.name}` : ''} on ${rel.shown} (${i.columns.join(', ')}), but ${groups} value(s) occur in more than one row: ${examples.join('; ')}${groups > examples.length ? '; …' : ''}`,
+        hint: `decide which row keeps each value, change or delete the others, ${AGAIN}`,
+      });
+      continue;
+    }
+    const parent = live.get(relKey(i.ref));
+    if (!parent) continue;
+    const { count, query } = await orphans(client, rel.qualified, i.columns, parent.qualified, i.refColumns);
+    if (count === 0) continue;
+    problems.push({
+      code: 'check.orphans',
+      message: `${where(i.at)} adds foreign key${i.name ? ` ${i.name}` : ''} from ${rel.shown} (${i.columns.join(', ')}) to ${parent.shown} (${i.refColumns.join(', ')}), but ${count} row(s) point at no row of ${parent.shown}`,
+      hint: `point them at existing rows, set those columns to NULL or delete them (list them with: ${query}), ${AGAIN}`,
+    });
+  }
+  return problems;
+}
