@@ -11,6 +11,7 @@ import { createLogger, formatDuration, type Logger } from './log.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact } from './redact.ts';
 import { ReportBuilder } from './report.ts';
+import { exitHeld } from './backup/cleanup.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -157,6 +158,7 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   const forced = new Promise<number>((resolve) => (forceExit = () => resolve(EXIT.interrupted)));
   const onSignal = (sig: NodeJS.Signals) => {
     if (interruptedBy) {
+      if (exitHeld()) return log.warn(`${sig} again: upkit stops as soon as it has put back what it changed`);
       log.warn(`${sig} again: stopping now`);
       forcedStop = true;
       forceExit?.();
