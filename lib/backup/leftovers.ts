@@ -59,11 +59,21 @@ function parseMarker(comment: string | null): RestoreMarker | undefined {
 }
 
 /** Whether `name` is a restore copy's name for `live` (`companionName`, whatever its stamp and attempt). */
-export function isCopyName(live: string, name: string): boolean {
+export function isCopyName(live: string, name: string, kind: 'restore' | 'before_restore' = 'restore'): boolean {
   const m = /_restore_(\d{4})(\d\d)(\d\d)t(\d\d)(\d\d)(\d\d)z(?:_(\d+))?$/.exec(name);
   if (!m) return false;
   const at = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-  return companionName(live, 'restore', at, m[7] ? Number(m[7]) : 1) === name;
+  return companionName(live, kind, at, m[7] ? Number(m[7]) : 1) === name;
+}
+
+/** The newest `<live>_before_restore_<UTC time>`: the database as it was before the last in-place restore. */
+export async function keptBeforeRestore(c: Pick<Client, 'query'>, live: string): Promise<string | undefined> {
+  const { rows } = await c.query<{ datname: string }>(`select datname from pg_database where datname like '%\\_before\\_restore\\_%'`);
+  return rows
+    .map((r) => r.datname)
+    .filter((n) => isCopyName(live, n, 'before_restore'))
+    .sort((a, b) => (/_(\d{8}t\d{6}z)(?:_(\d+))?$/.exec(a)![1]! + a).localeCompare(/_(\d{8}t\d{6}z)(?:_(\d+))?$/.exec(b)![1]! + b))
+    .at(-1);
 }
 
 export interface RestoreCopy {

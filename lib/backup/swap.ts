@@ -128,7 +128,7 @@ class AttemptFailed extends Error {
  */
 export async function databaseBlockers(c: Pick<Client, 'query'>, databases: readonly string[]): Promise<Blocker[]> {
   const { rows } = await c.query<{ pid: number | null; who: string; relation: string; mode: string; state: string | null; query: string; age: number }>(
-    `select distinct on (coalesce(a.pid::text, l.virtualtransaction)) a.pid,
+    `select a.pid,
             case when a.pid is null then format('prepared transaction %s, %s', p.gid, p.owner)
                  else concat_ws(', ', a.usename, nullif(a.application_name, '')) end as who,
             'database ' || d.datname as relation, l.mode, a.state, left(coalesce(a.query, ''), 300) as query,
@@ -139,14 +139,25 @@ export async function databaseBlockers(c: Pick<Client, 'query'>, databases: read
        left join pg_prepared_xacts p on l.pid is null and l.virtualtransaction = '-1/' || p.transaction
       where d.datname = any($1) and coalesce(l.pid, 0) <> pg_backend_pid()
         and (a.pid is null or a.datname is distinct from d.datname)
-      order by coalesce(a.pid::text, l.virtualtransaction), age desc`,
+     union all
+     -- An open transaction that changed the database's row (another admin's ALTER DATABASE): its xid is the row's xmax.
+     select a.pid, concat_ws(', ', a.usename, nullif(a.application_name, '')), 'database ' || d.datname, 'row', a.state,
+            left(coalesce(a.query, ''), 300), extract(epoch from now() - a.xact_start)::float8
+       from pg_database d
+       join pg_locks l on l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.transactionid = d.xmax
+       join pg_stat_activity a on a.pid = l.pid
+      where d.datname = any($1) and d.xmax <> '0'::xid and a.pid <> pg_backend_pid()
+      order by 1, 7 desc`,
     [databases],
   );
-  return rows.map((r) => ({ pid: r.pid ?? 0, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.who }));
+  const seen = new Set<string>();
+  return rows.filter((r) => !seen.has(`${r.pid} ${r.relation}`) && seen.add(`${r.pid} ${r.relation}`)).map((r) => ({ pid: r.pid ?? 0, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.who }));
 }
 
 function describe(b: Blocker): string {
-  return b.pid ? describeBlocker(b) : `a ${b.applicationName} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s`;
+  if (!b.pid) return `a ${b.applicationName} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s`;
+  if (b.mode === 'row') return `pid ${b.pid} (${b.applicationName}) changed ${b.relation} and has not committed for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
+  return describeBlocker(b);
 }
 
 /** Sessions of the database still there after they were told to end. */
