@@ -116,6 +116,8 @@ class AttemptFailed extends Error {
     message: string,
     readonly blockers: Blocker[],
     readonly firstPid: number | undefined,
+    /** The live database's sessions were ended (the caller's lock session with them). */
+    readonly sessionsEnded = false,
   ) {
     super(message);
   }
@@ -205,7 +207,7 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
     refused = true;
     const terminated = await endSessions(c, n.live, ownPids, t0 + windowMs / 2);
     const left = await sessionsLeft(c, n.live);
-    if (left.length) throw new AttemptFailed(`session(s) of ${n.live} did not end in time: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`, [], left[0]!.pid);
+    if (left.length) throw new AttemptFailed(`session(s) of ${n.live} did not end in time: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`, [], left[0]!.pid, true);
     await c.query('begin');
     const budget = `${remaining(t0)}ms`;
     await c.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)`, [budget]);
@@ -221,11 +223,12 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
     await c.query('rollback').catch(() => {});
     if (refused) await allowAgain(c, n.live);
     if (err instanceof AttemptFailed || !isTimeout(err)) throw err;
+    const ended = refused;
     const blockers = await databaseBlockers(c, [n.live, n.restored]).catch(() => []);
     const left = blockers.length ? [] : await sessionsLeft(c, n.live).catch(() => []);
     const why = isPgError(err) ? formatPgError(err).headline : String(err);
     const who = blockers.length ? blockers.map(describe).join('; ') : left.length ? `session(s) of ${n.live}: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}` : `${why}, by a session that has since let go`;
-    throw new AttemptFailed(who, blockers, blockers.find((b) => b.pid)?.pid ?? left[0]?.pid);
+    throw new AttemptFailed(who, blockers, blockers.find((b) => b.pid)?.pid ?? left[0]?.pid, ended);
   }
 }
 
@@ -276,7 +279,7 @@ export async function swapDatabases(config: ConnSettings, n: SwapNames, options:
     }
     options.log?.warn(`swap: ${last.message}; ${n.live} accepts connections again; attempt ${i + 2}/${waits.length + 1} in ${(wait / 1000).toFixed(2)} s`);
     await new Promise((r) => setTimeout(r, wait));
-    if (options.relock) ownPids = [await options.relock()];
+    if (options.relock && last.sessionsEnded) ownPids = [await options.relock()];
   }
   throw await swapFailure(config, n, failure);
 }
