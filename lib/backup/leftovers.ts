@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
 import { lockApplicationName, LOCK_KEY, withClient } from '../db.ts';
+import { ensureLedger, startRun } from '../ledger.ts';
 import { isUpkitError, UpkitError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { sqlIdent, sqlLiteral } from '../quote.ts';
@@ -102,7 +103,7 @@ function alive(pid: number): boolean {
 }
 
 /** Read-only, from any database of the server (pg_database is shared). */
-export async function readRestoreState(c: Pick<Client, 'query'>, live: string): Promise<RestoreState> {
+export async function readRestoreState(c: Pick<Client, 'query'>, live: string, recorded: ReadonlyMap<string, RestoreMarker> = new Map()): Promise<RestoreState> {
   const server = await serverIdentifier(c);
   const { rows } = await c.query<{ datname: string; datallowconn: boolean; comment: string | null }>(
     `select datname, datallowconn, shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1 or datname like '%\\_restore\\_%' order by datname`,
@@ -118,7 +119,8 @@ export async function readRestoreState(c: Pick<Client, 'query'>, live: string): 
   const copies: RestoreCopy[] = [];
   for (const r of rows) {
     if (r.datname === live || !isCopyName(live, r.datname)) continue;
-    const marker = parseMarker(r.comment);
+    // Killed during CREATE DATABASE, before its marker: the run's row in the live database names it.
+    const marker = parseMarker(r.comment) ?? recorded.get(r.datname);
     const proven = marker !== undefined && marker.live === live && marker.server === server;
     copies.push({ name: r.datname, proven, marker, running: proven && marker!.pid !== process.pid && (restoring || (marker!.host === hostname() && alive(marker!.pid))) });
   }
@@ -168,6 +170,36 @@ export function leftoverFindings(config: Pick<Config, 'migrationDb'>, state: Res
 }
 
 /**
+ * Before an in-place restore creates its copy, it records itself in the live database's
+ * upkit.runs (on its lock session), naming the copy: a restore killed while CREATE DATABASE
+ * runs, before the copy has its marker, is still proven upkit's by that row.
+ */
+export async function recordRestore(c: Pick<Client, 'query'>, run: { id: string; copy: string; marker: RestoreMarker; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<void> {
+  await ensureLedger(c);
+  await startRun(c, { id: run.id, command: 'restore', releaseFrom: run.releaseFrom, releaseTo: run.releaseTo, toolVersion: run.toolVersion });
+  await c.query(`update upkit.runs set report = jsonb_build_object('restoreCopy', $2::text, 'marker', $3::jsonb) where id = $1`, [run.id, run.copy, JSON.stringify(run.marker)]);
+}
+
+/** Ends the restore's row where it now is (the live database, or the one kept beside it after the swap). */
+export async function finishRestore(config: ConnSettings, database: string, id: string, status: string): Promise<void> {
+  await withClient({ ...config.migrationDb, database }, config, (c) => c.query(`update upkit.runs set status = $2, finished_at = now() where id = $1`, [id, status]), { applicationName: 'upkit restore' }).catch(() => {});
+}
+
+/** Copies named by restores recorded in the live database (client connected to it) that did not finish. */
+async function recordedOn(c: Pick<Client, 'query'>): Promise<Map<string, RestoreMarker>> {
+  if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return new Map();
+  const { rows } = await c.query<{ copy: string; marker: RestoreMarker }>(
+    `select report->>'restoreCopy' as copy, report->'marker' as marker from upkit.runs where command = 'restore' and status in ('running', 'crashed') and report ? 'restoreCopy'`,
+  );
+  return new Map(rows.map((r) => [r.copy, r.marker]));
+}
+
+/** The same, on a connection of its own (empty when the live database cannot be read). */
+function recordedCopies(config: ConnSettings): Promise<Map<string, RestoreMarker>> {
+  return withClient(config.migrationDb, config, recordedOn, { applicationName: 'upkit restore' }).catch(() => new Map<string, RestoreMarker>());
+}
+
+/**
  * The state, read from the live database itself; from the maintenance database only when
  * the live one refuses connections. Other connection failures are the caller's to report:
  * they are thrown as the command's own connection would throw them.
@@ -175,7 +207,7 @@ export function leftoverFindings(config: Pick<Config, 'migrationDb'>, state: Res
 export async function lookForInterruptedRestore(config: ConnSettings): Promise<RestoreState> {
   const live = config.migrationDb.database;
   try {
-    return await withClient(config.migrationDb, config, (c) => readRestoreState(c, live), { applicationName: 'upkit status' });
+    return await withClient(config.migrationDb, config, async (c) => readRestoreState(c, live, await recordedOn(c)), { applicationName: 'upkit status' });
   } catch (err) {
     if (!(isUpkitError(err) && err.code === 'db.not_accepting')) throw err;
     return withMaintenanceClient(config, (c) => readRestoreState(c, live)).catch(() => {
@@ -208,8 +240,9 @@ export async function checkInterruptedRestore(config: ConnSettings, log: Pick<Lo
     throw err;
   });
   if (!state) return;
-  warnLeftovers(config, state, log, report);
+  // Refusing connections is the one thing to put right; its message names the copy.
   if (state.liveAllowsConnections === false) throw refusingError(config, state);
+  warnLeftovers(config, state, log, report);
 }
 
 /**
@@ -248,8 +281,9 @@ export async function preflightRestoreCheck(
  */
 export async function recoverInterruptedRestore(config: ConnSettings, log: Pick<Logger, 'info'>): Promise<{ allowed: boolean; dropped: string[]; state: RestoreState }> {
   const live = config.migrationDb.database;
+  const recorded = await recordedCopies(config);
   return withMaintenanceClient(config, async (c) => {
-    const state = await readRestoreState(c, live);
+    const state = await readRestoreState(c, live, recorded);
     let allowed = false;
     if (state.liveAllowsConnections === false) {
       if (!state.copies.some((x) => x.proven && !x.running && x.marker?.stage === 'swap')) throw refusingError(config, state);

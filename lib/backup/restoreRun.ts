@@ -1,6 +1,8 @@
 // The whole restore an operator asks for: check the backup, look at the server, confirm,
 // then either restore into a new database beside the live one (--into), or restore into a
 // temporary database, check it, and swap names with the live one, which is kept.
+import { randomUUID } from 'node:crypto';
+import { VERSION } from '../cli.ts';
 import type { Config } from '../config.ts';
 import { connect, lockApplicationName, LOCK_KEY, withAdvisoryLock, withClient } from '../db.ts';
 import { isUpkitError, UpkitError } from '../errors.ts';
@@ -11,7 +13,7 @@ import { checkBackup, type CheckedBackup } from './restoreCheck.ts';
 import { databaseExists, dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
 import { formatBytes } from './space.ts';
 import { holdExit, untilDone } from './cleanup.ts';
-import { newMarker, readRestoreState, recoverInterruptedRestore, refusingError, serverIdentifier, writeMarker } from './leftovers.ts';
+import { finishRestore, newMarker, readRestoreState, recordRestore, recoverInterruptedRestore, refusingError, serverIdentifier, writeMarker } from './leftovers.ts';
 import { assertRoom, preparedTransactions, replication, roomForCopy, type RoomCheck } from './restorePrecheck.ts';
 import { sessionsBeyondReach, swapDatabases, type SwapNames, type SwapResult } from './swap.ts';
 
@@ -140,6 +142,7 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
   }
   const names = plan.swap;
   const marker = newMarker(names.live, plan.serverId, backup.path);
+  const runId = randomUUID();
   // The run lock keeps an upgrade from starting on the live database while it is being
   // replaced; the swap ends the lock's session itself, so the lock is held to the last
   // moment, and taken again between attempts.
@@ -149,11 +152,20 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
       const lockPid = (await lockClient.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       // Copies of restores that were stopped, proven upkit's for this server and database: no restore runs now but this one.
       await recoverInterruptedRestore(config, log);
+      await recordRestore(lockClient, { id: runId, copy: names.restored, marker, releaseFrom: plan.liveRelease, releaseTo: backup.manifest.release, toolVersion: VERSION });
       // From the copy's creation to the swap's end, a second Ctrl-C waits for the cleanup.
       const release = holdExit();
+      let status = 'failed';
       try {
-        return await restoreAndSwap(lockPid, release);
+        const outcome = await restoreAndSwap(lockPid, release);
+        status = 'ok';
+        return outcome;
+      } catch (err) {
+        status = request.signal?.aborted ? 'interrupted' : isUpkitError(err) && (err.exit === 'refused' || err.exit === 'locked') ? 'refused' : 'failed';
+        throw err;
       } finally {
+        // After the swap the row is in the database kept beside the restored one.
+        await untilDone(finishRestore(config, status === 'ok' ? names.previous : names.live, runId, status));
         release();
       }
     });

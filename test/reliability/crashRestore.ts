@@ -20,7 +20,7 @@ import { createLogger } from '../../lib/log.ts';
 import type { Report } from '../../lib/report.ts';
 import { buildRelease } from '../support/releases.ts';
 import { lostOrChanged, rowSnapshot, type RowSnapshot } from '../support/rows.ts';
-import { killAt, launchUpgrade, warmUp, withSession, type CampaignOptions, type CrashDatabase, type CrashServer } from './crashHarness.ts';
+import { killAt, launchUpgrade, warmUp, withSession, type CampaignOptions, type CrashDatabase, type CrashServer, type Launch } from './crashHarness.ts';
 import { runPrng } from './crashPhases.ts';
 
 export const RESTORE_PHASES = ['before start', 'start-up', 'check backup', 'check server', 'create', 'pg_restore', 'compare', 'settings', 'swap', 'finish'] as const;
@@ -191,13 +191,37 @@ export interface RestoreKillResult {
   problems: string[];
 }
 
-export async function restoreKillAndRecover(server: CrashServer, plan: RestoreKillPlan, cal: RestoreCalibration, options: CampaignOptions): Promise<RestoreKillResult> {
+/** Kills the restore the moment the server shows its live database refusing connections (the swap's window). */
+export function killWhileRefusing(adminUrl: string): (launch: Launch, live: string) => Promise<number | null> {
+  return async (launch, live) => {
+    let ended = false;
+    void launch.done.then(() => (ended = true));
+    return withSession(adminUrl, async (c) => {
+      while (!ended) {
+        const { rows } = await c.query<{ ok: boolean }>('select datallowconn as ok from pg_database where datname = $1', [live]);
+        if (rows[0]?.ok === false) {
+          launch.killGroup();
+          return Date.now() - launch.spawnedAt;
+        }
+      }
+      return null;
+    });
+  };
+}
+
+export async function restoreKillAndRecover(
+  server: CrashServer,
+  plan: RestoreKillPlan,
+  cal: RestoreCalibration,
+  options: CampaignOptions,
+  kill?: (launch: Launch, live: string) => Promise<number | null>,
+): Promise<RestoreKillResult> {
   const f = await fixture(server, options);
   const problems: string[] = [];
   try {
     const { aimedAt, offsetMs } = aimRestore(plan, cal);
     const launch = launchUpgrade({ launcher: options.launcher, entry: 'scripts/restore.ts', args: [f.backupPath, '--yes'], env: { DATABASE_URL: f.db.url }, tmpDir: options.tmpDir });
-    const killedAtMs = await killAt(launch, aimedAt, offsetMs, restoreMarks);
+    const killedAtMs = kill ? await kill(launch, f.db.name) : await killAt(launch, aimedAt, offsetMs, restoreMarks);
     const r = await launch.done;
     const marks = restoreMarks(r.log());
     const phaseHit: RestoreKillResult['phaseHit'] = killedAtMs === null ? 'finished' : (marks.at(-1)?.phase ?? 'before start');
