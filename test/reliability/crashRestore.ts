@@ -162,7 +162,7 @@ export function drawRestoreRun(seed: number, run: number): RestoreKillPlan {
   return { seed, run, phaseDraw: next(), offsetDraw: next() };
 }
 
-/** Half the runs aim at the swap step (anywhere in its calibrated length: checks, marker, connections off, renames), the rest at any phase. */
+/** Half the runs aim at the swap step (one in five of all runs is killed from the server's side instead, see restoreKillAndRecover) (anywhere in its calibrated length: checks, marker, connections off, renames), the rest at any phase. */
 export function aimRestore(plan: RestoreKillPlan, cal: RestoreCalibration): { aimedAt: RestorePhase; offsetMs: number } {
   const swap = cal.windows.find((w) => w.phase === 'swap');
   if (plan.phaseDraw < 0.5 && swap) return { aimedAt: 'swap', offsetMs: Math.round(plan.offsetDraw * (swap.endMs - swap.startMs)) };
@@ -173,7 +173,8 @@ export function aimRestore(plan: RestoreKillPlan, cal: RestoreCalibration): { ai
 
 export interface RestoreKillResult {
   plan: RestoreKillPlan;
-  aimedAt: RestorePhase;
+  /** `connections off`: killed the moment the server showed the live database refusing connections. */
+  aimedAt: RestorePhase | 'connections off';
   offsetMs: number;
   /** ms after the spawn, or null when the restore ended first. */
   killedAtMs: number | null;
@@ -219,9 +220,12 @@ export async function restoreKillAndRecover(
   const f = await fixture(server, options);
   const problems: string[] = [];
   try {
-    const { aimedAt, offsetMs } = aimRestore(plan, cal);
+    const aim = aimRestore(plan, cal);
+    // One run in five is killed from the server's side, the moment the live database refuses connections.
+    kill ??= plan.phaseDraw < 0.2 ? killWhileRefusing(server.adminUrl) : undefined;
+    const { aimedAt, offsetMs } = kill ? { aimedAt: 'connections off' as const, offsetMs: 0 } : aim;
     const launch = launchUpgrade({ launcher: options.launcher, entry: 'scripts/restore.ts', args: [f.backupPath, '--yes'], env: { DATABASE_URL: f.db.url }, tmpDir: options.tmpDir });
-    const killedAtMs = kill ? await kill(launch, f.db.name) : await killAt(launch, aimedAt, offsetMs, restoreMarks);
+    const killedAtMs = kill ? await kill(launch, f.db.name) : await killAt(launch, aim.aimedAt, aim.offsetMs, restoreMarks);
     const r = await launch.done;
     const marks = restoreMarks(r.log());
     const phaseHit: RestoreKillResult['phaseHit'] = killedAtMs === null ? 'finished' : (marks.at(-1)?.phase ?? 'before start');

@@ -1,7 +1,7 @@
 // The in-place restore campaign of `npm run test:crash` (crashRestore.ts): prints a line per
 // run and writes its own RELIABILITY.md section.
 import type { CampaignOptions, CrashServer, Launcher } from './crashHarness.ts';
-import { aimRestore, calibrateRestore, drawRestoreRun, RESTORE_PHASES, restoreKillAndRecover, type RestoreKillResult } from './crashRestore.ts';
+import { calibrateRestore, drawRestoreRun, RESTORE_PHASES, restoreKillAndRecover, type RestoreKillResult } from './crashRestore.ts';
 import { machineLine, writeReliabilitySection } from './report.ts';
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
@@ -45,12 +45,13 @@ export async function restoreCampaign(server: CrashServer, seed: number, runs: n
   const verdict = failed.length === 0 ? '**Every killed restore was recovered with every row kept.**' : `**${failed.length} run(s) failed a check** (see the command's output for each).`;
   console.log(`\n${summary}\n\n${phases}\n\n${lefts}\n\n${verdict}`);
   const minutes = (performance.now() - started) / 60_000;
-  const aims = results.filter((k) => aimRestore(k.plan, cal).aimedAt === 'swap').length;
+  const aims = results.filter((k) => k.aimedAt === 'swap').length;
+  const watched = results.filter((k) => k.aimedAt === 'connections off').length;
   writeReliabilitySection(
     'Crash injection: in-place restores',
     [
       `\`npm run test:crash -- --runs 0 --server-kills 0 --restores ${runs} --seed ${seed}${launcher === 'npx' ? '' : ' --launcher node'}${users === 40 ? '' : ` --users ${users}`}\`, ${minutes.toFixed(1)} minutes.`,
-      `Each run builds a v2.3 install with ${users} users of fixture data, backs it up, deletes half of its audit log (so that the live database and the backup differ), starts \`npx zx scripts/restore.ts FILE --yes\` in a process group of its own and sends SIGKILL to the group at a seeded point: ${aims} of ${results.length} runs aim at the swap step (a drawn point of its calibrated length: its checks, the copy's marker, connections off, the sessions ended, the renames), the others at a phase of an uninterrupted calibration run (${fmt(cal.totalMs)}). Then the operator's path: \`scripts/status.ts\` says what the kill left, and the one command it names, if any, is run. Afterwards the live database must accept connections, no \`<db>_restore_<time>\` copy may be left, the run lock must be free, and no row may be lost: the live database holds either the rows it had, or the backup's rows with the database it replaced kept as \`<db>_before_restore_<time>\` with every row it had.`,
+      `Each run builds a v2.3 install with ${users} users of fixture data, backs it up, deletes half of its audit log (so that the live database and the backup differ), starts \`npx zx scripts/restore.ts FILE --yes\` in a process group of its own and sends SIGKILL to the group at a seeded point: ${watched} of ${results.length} runs are killed from the server's side the moment it shows the live database refusing connections (the swap's window), ${aims} aim at the swap step (a drawn point of its calibrated length: its checks, the copy's marker, connections off, the sessions ended, the renames), the others at a phase of an uninterrupted calibration run (${fmt(cal.totalMs)}). Then the operator's path: \`scripts/status.ts\` says what the kill left, and the one command it names, if any, is run. Afterwards the live database must accept connections, no \`<db>_restore_<time>\` copy may be left, the run lock must be free, and no row may be lost: the live database holds either the rows it had, or the backup's rows with the database it replaced kept as \`<db>_before_restore_<time>\` with every row it had.`,
       machineLine(),
       summary,
       phases,
