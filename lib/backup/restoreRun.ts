@@ -174,47 +174,47 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
   }
 
   async function restoreAndSwap(lockPid: number, release: () => void): Promise<RestoreOutcome> {
-      const result = await restoreInto(config, log, backup, names.restored, { ...options, marker });
-      if (request.signal?.aborted) {
-        await untilDone(dropDatabase(config, names.restored));
-        throw interrupted(request.signal);
-      }
-      const swap = await log.step(`swap ${names.restored} → ${names.live}`, async (step) => {
-        try {
-          const blocking = await sessionsBeyondReach(config, names.live);
-          if (blocking.length) {
-            throw new UpkitError({
-              code: 'restore.sessions_beyond_reach',
-              exit: 'refused',
-              message: `the swap would have to end sessions of ${names.live} this role may not end: ${blocking.join(', ')}`,
-              hint: `ask them to disconnect, or run the restore as a superuser; ${names.restored} was dropped and ${names.live} was not changed`,
-            });
-          }
-          const s = await swapDatabases(config, names, {
-            ownPids: [lockPid],
-            log,
-            signal: request.signal,
-            beforeAttempt: () => withMaintenanceClient(config, (c) => writeMarker(c, names.restored, { ...marker, stage: 'swap' })),
-            relock: async () => {
-              const c = await connect(targetFor(config, names.live), config, { applicationName: lockApplicationName('restore') });
-              relocks.push(c);
-              const { rows } = await c.query<{ locked: boolean; pid: number }>('select pg_try_advisory_lock($1::int, $2::int) as locked, pg_backend_pid() as pid', [LOCK_KEY.classId, LOCK_KEY.objId]);
-              if (!rows[0]!.locked) throw new UpkitError({ code: 'lock.held', exit: 'locked', message: `another upkit run took the lock on ${names.live} between two attempts of the swap`, hint: `wait for it to finish (npx zx scripts/status.ts shows it), then run the restore again; ${names.live} was not changed` });
-              return rows[0]!.pid;
-            },
+    const result = await restoreInto(config, log, backup, names.restored, { ...options, marker });
+    if (request.signal?.aborted) {
+      await untilDone(dropDatabase(config, names.restored));
+      throw interrupted(request.signal);
+    }
+    const swap = await log.step(`swap ${names.restored} → ${names.live}`, async (step) => {
+      try {
+        const blocking = await sessionsBeyondReach(config, names.live);
+        if (blocking.length) {
+          throw new UpkitError({
+            code: 'restore.sessions_beyond_reach',
+            exit: 'refused',
+            message: `the swap would have to end sessions of ${names.live} this role may not end: ${blocking.join(', ')}`,
+            hint: `ask them to disconnect, or run the restore as a superuser; ${names.restored} was dropped and ${names.live} was not changed`,
           });
-          step.detail(`swap window ${s.windowMs} ms${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}, ${plural(s.terminated, 'session')} of ${names.live} ended; the previous ${names.live} is kept as ${names.previous}`);
-          return s;
-        } catch (err) {
-          if (!isUpkitError(err) || (err.exit !== 'refused' && err.exit !== 'locked')) throw err;
-          // Nothing was renamed: the copy goes, as after any refusal.
-          const dropped = await untilDone(dropDatabase(config, names.restored)).then(() => true, () => false);
-          const outcome = dropped ? `${names.restored} was dropped and ${names.live} was not changed` : `${names.live} was not changed; drop ${names.restored} by hand`;
-          if (err.hint?.includes(`${names.live} was not changed`)) throw err;
-          throw new UpkitError({ code: err.code, exit: err.exit, message: err.message, details: err.details, hint: `${err.hint ? `${err.hint}; ` : ''}${outcome}`, cause: err.cause });
         }
-      });
-      release();
-      return { plan, result, swap };
+        const s = await swapDatabases(config, names, {
+          ownPids: [lockPid],
+          log,
+          signal: request.signal,
+          beforeAttempt: () => withMaintenanceClient(config, (c) => writeMarker(c, names.restored, { ...marker, stage: 'swap' })),
+          relock: async () => {
+            const c = await connect(targetFor(config, names.live), config, { applicationName: lockApplicationName('restore') });
+            relocks.push(c);
+            const { rows } = await c.query<{ locked: boolean; pid: number }>('select pg_try_advisory_lock($1::int, $2::int) as locked, pg_backend_pid() as pid', [LOCK_KEY.classId, LOCK_KEY.objId]);
+            if (!rows[0]!.locked) throw new UpkitError({ code: 'lock.held', exit: 'locked', message: `another upkit run took the lock on ${names.live} between two attempts of the swap`, hint: `wait for it to finish (npx zx scripts/status.ts shows it), then run the restore again; ${names.live} was not changed` });
+            return rows[0]!.pid;
+          },
+        });
+        step.detail(`swap window ${s.windowMs} ms${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}, ${plural(s.terminated, 'session')} of ${names.live} ended; the previous ${names.live} is kept as ${names.previous}`);
+        return s;
+      } catch (err) {
+        if (!isUpkitError(err) || (err.exit !== 'refused' && err.exit !== 'locked')) throw err;
+        // Nothing was renamed: the copy goes, as after any refusal.
+        const dropped = await untilDone(dropDatabase(config, names.restored)).then(() => true, () => false);
+        const outcome = dropped ? `${names.restored} was dropped and ${names.live} was not changed` : `${names.live} was not changed; drop ${names.restored} by hand`;
+        if (err.hint?.includes(`${names.live} was not changed`)) throw err;
+        throw new UpkitError({ code: err.code, exit: err.exit, message: err.message, details: err.details, hint: `${err.hint ? `${err.hint}; ` : ''}${outcome}`, cause: err.cause });
+      }
+    });
+    release();
+    return { plan, result, swap };
   }
 }

@@ -64,7 +64,19 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
     const c = failureCase(id);
     const before = await dbState(db().url);
     const runs = await runsOf(db().url);
-    const r = await runCase(c, { file, url: db().url, database: db().name, host: db().host, port: db().port, user: db().user, ...vars }, { timeoutMs: 60_000 });
+    // Watched from the server while the restore runs: the live database never refuses connections.
+    let running = true;
+    const refusedSeen = withAdminClient(async (a) => {
+      let seen = 0;
+      while (running) {
+        const { rows } = await a.query<{ ok: boolean }>('select datallowconn as ok from pg_database where datname = $1', [db().name]);
+        if (rows[0]?.ok === false) seen++;
+        await new Promise((res) => setTimeout(res, 2));
+      }
+      return seen;
+    });
+    const r = await runCase(c, { file, url: db().url, database: db().name, host: db().host, port: db().port, user: db().user, ...vars }, { timeoutMs: 60_000 }).finally(() => (running = false));
+    expect(await refusedSeen).toBe(0);
     expectCase(r, c, { ...r.vars, ...extra?.(r.stderr) });
     if (extra) {
       const after = await dbState(db().url);
