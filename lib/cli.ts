@@ -44,7 +44,8 @@ export interface CommandSpec {
   /** More paragraphs for --help. */
   description?: string;
   options: Record<string, OptionSpec>;
-  positionals?: Array<{ name: string; description: string; required: boolean }>;
+  /** `required` may depend on the flags (restore's FILE, not needed with --recover). */
+  positionals?: Array<{ name: string; description: string; required: boolean | ((values: Record<string, unknown>) => boolean) }>;
   /** Set false for commands that must run without a valid configuration. */
   config?: boolean;
   /** Read-only commands may be stopped at once on a signal; writers finish their cleanup. */
@@ -101,7 +102,7 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): { values: C
     if (positionals.length > allowed.length) {
       throw usageError(`unexpected argument "${positionals[allowed.length]}"`, `run: ${spec.invocation} --help`);
     }
-    const missing = allowed.filter((p, i) => p.required && positionals[i] === undefined);
+    const missing = allowed.filter((p, i) => (typeof p.required === 'function' ? p.required(parsed.values) : p.required) && positionals[i] === undefined);
     if (missing.length) throw usageError(`missing ${missing.map((p) => p.name).join(', ')}`, `run: ${spec.invocation} --help`);
   }
   return { values: parsed.values as CommandContext['values'], positionals, help };

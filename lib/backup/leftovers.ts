@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
 import { lockApplicationName, LOCK_KEY, withClient } from '../db.ts';
-import { ensureLedger, startRun } from '../ledger.ts';
+import { startRun } from '../ledger.ts';
 import { isUpkitError, UpkitError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { sqlIdent, sqlLiteral } from '../quote.ts';
@@ -172,12 +172,15 @@ export function leftoverFindings(config: Pick<Config, 'migrationDb'>, state: Res
 /**
  * Before an in-place restore creates its copy, it records itself in the live database's
  * upkit.runs (on its lock session), naming the copy: a restore killed while CREATE DATABASE
- * runs, before the copy has its marker, is still proven upkit's by that row.
+ * runs, before the copy has its marker, is still proven upkit's by that row. A database
+ * upkit never ran on has no upkit.runs, and none is created for this: there, such a copy
+ * stays unproven (listed, with the command that drops it). Returns whether it was recorded.
  */
-export async function recordRestore(c: Pick<Client, 'query'>, run: { id: string; copy: string; marker: RestoreMarker; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<void> {
-  await ensureLedger(c);
+export async function recordRestore(c: Pick<Client, 'query'>, run: { id: string; copy: string; marker: RestoreMarker; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<boolean> {
+  if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return false;
   await startRun(c, { id: run.id, command: 'restore', releaseFrom: run.releaseFrom, releaseTo: run.releaseTo, toolVersion: run.toolVersion });
   await c.query(`update upkit.runs set report = jsonb_build_object('restoreCopy', $2::text, 'marker', $3::jsonb) where id = $1`, [run.id, run.copy, JSON.stringify(run.marker)]);
+  return true;
 }
 
 /** Ends the restore's row where it now is (the live database, or the one kept beside it after the swap). */

@@ -152,7 +152,7 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
       const lockPid = (await lockClient.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       // Copies of restores that were stopped, proven upkit's for this server and database: no restore runs now but this one.
       await recoverInterruptedRestore(config, log);
-      await recordRestore(lockClient, { id: runId, copy: names.restored, marker, releaseFrom: plan.liveRelease, releaseTo: backup.manifest.release, toolVersion: VERSION });
+      const recorded = await recordRestore(lockClient, { id: runId, copy: names.restored, marker, releaseFrom: plan.liveRelease, releaseTo: backup.manifest.release, toolVersion: VERSION });
       // From the copy's creation to the swap's end, a second Ctrl-C waits for the cleanup.
       const release = holdExit();
       let status = 'failed';
@@ -165,7 +165,7 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
         throw err;
       } finally {
         // After the swap the row is in the database kept beside the restored one.
-        await untilDone(finishRestore(config, status === 'ok' ? names.previous : names.live, runId, status));
+        if (recorded) await untilDone(finishRestore(config, status === 'ok' ? names.previous : names.live, runId, status));
         release();
       }
     });

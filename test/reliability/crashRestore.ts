@@ -16,6 +16,7 @@ import { isCopyName } from '../../lib/backup/leftovers.ts';
 import { takeBackup } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { LOCK_KEY } from '../../lib/db.ts';
+import { ensureLedger } from '../../lib/ledger.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { Report } from '../../lib/report.ts';
 import { buildRelease } from '../support/releases.ts';
@@ -88,7 +89,11 @@ interface Fixture {
 /** A v2.3 install with data, its backup, then rows deleted so that the live database and the backup differ. */
 async function fixture(server: CrashServer, options: CampaignOptions): Promise<Fixture> {
   const db = await server.createDatabase();
-  await withSession(db.url, (c) => buildRelease(c, 'v2.3', { data: options.data }));
+  // An install upkit manages: its upkit.runs is where a restore records itself before it creates its copy.
+  await withSession(db.url, async (c) => {
+    await buildRelease(c, 'v2.3', { data: options.data });
+    await ensureLedger(c);
+  });
   const backupDir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-restore-'));
   const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: backupDir }), quiet(), { backupDir, keep: 5, upkitVersion: 'crash' });
   const backupRows = await withSession(db.url, (c) => rowSnapshot(c));

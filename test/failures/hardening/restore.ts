@@ -19,7 +19,7 @@ export const restoreCases: FailureCase[] = [
       'the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, dba psql) holds ShareUpdateExclusiveLock on database {database} for {seconds} s, idle in transaction: COMMENT ON DATABASE {database} IS \'maintenance\'',
     hint: `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', then run the restore again; {restored} was dropped and {database} was not changed`,
     exit: 3,
-    changed: "nothing in the schema, data or drizzle's ledger: the live database kept accepting connections throughout (they were never turned off), the restored copy was dropped; upkit.runs (created if absent, as an upgrade creates it) records the restore as refused: it records itself before it creates the copy",
+    changed: 'nothing: the live database kept accepting connections throughout (they were never turned off), the restored copy was dropped; where upkit.runs exists it records the restore as refused (it records itself before it creates the copy)',
     note: 'before, the swap turned connections off and waited for the lock as long as the transaction lasted, then reported success with the whole wait as its "swap window".',
     test: 'failures-restore-swap.test.ts',
   },
@@ -37,7 +37,7 @@ export const restoreCases: FailureCase[] = [
       'the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, other admin) changed database {database} and has not committed for {seconds} s, idle in transaction: ALTER DATABASE {database} CONNECTION LIMIT 50',
     hint: `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', then run the restore again; {restored} was dropped and {database} was not changed`,
     exit: 3,
-    changed: 'nothing but the refused restore in upkit.runs (the live database accepts connections; the copy was dropped)',
+    changed: 'nothing (the live database accepts connections; the copy was dropped; upkit.runs, where it exists, records the restore as refused)',
     test: 'failures-restore-swap.test.ts',
   },
   {
