@@ -4,6 +4,7 @@
 // with a COMMENT ON DATABASE naming the live database, the server and the run; only a copy
 // whose name and marker both prove it is upkit's, for this server and database, is ever
 // dropped or allowed to decide that the live database's connections go back on.
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
@@ -93,7 +94,14 @@ export interface RestoreState {
   copies: RestoreCopy[];
 }
 
+/** Whether the process runs; a zombie (killed, not yet reaped: common in containers) does not. */
 function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat')) return false;
+  }
   try {
     process.kill(pid, 0);
     return true;
