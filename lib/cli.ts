@@ -14,6 +14,7 @@ import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact, registerPublic } from './redact.ts';
 import { ReportBuilder } from './report.ts';
+import { exitHeld } from './backup/cleanup.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -46,7 +47,8 @@ export interface CommandSpec {
   /** More paragraphs for --help. */
   description?: string;
   options: Record<string, OptionSpec>;
-  positionals?: Array<{ name: string; description: string; required: boolean }>;
+  /** `required` may depend on the flags (restore's FILE, not needed with --recover). */
+  positionals?: Array<{ name: string; description: string; required: boolean | ((values: Record<string, unknown>) => boolean) }>;
   /** Set false for commands that must run without a valid configuration. */
   config?: boolean;
   /** Read-only commands may be stopped at once on a signal; writers finish their cleanup. */
@@ -103,7 +105,7 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): { values: C
     if (positionals.length > allowed.length) {
       throw usageError(`unexpected argument "${positionals[allowed.length]}"`, `run: ${spec.invocation} --help`);
     }
-    const missing = allowed.filter((p, i) => p.required && positionals[i] === undefined);
+    const missing = allowed.filter((p, i) => (typeof p.required === 'function' ? p.required(parsed.values) : p.required) && positionals[i] === undefined);
     if (missing.length) throw usageError(`missing ${missing.map((p) => p.name).join(', ')}`, `run: ${spec.invocation} --help`);
   }
   return { values: parsed.values as CommandContext['values'], positionals, help };
@@ -202,6 +204,7 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   const forced = new Promise<number>((resolve) => (forceExit = () => resolve(EXIT.interrupted)));
   const onSignal = (sig: NodeJS.Signals) => {
     if (interruptedBy) {
+      if (exitHeld()) return log.warn(`${sig} again: upkit stops as soon as it has put back what it changed`);
       log.warn(`${sig} again: stopping now`);
       forcedStop = true;
       forceExit?.();

@@ -4,6 +4,7 @@
 import type { Config, DbTarget } from './config.ts';
 import { describeTarget } from './config.ts';
 import { connect, type Client } from './db.ts';
+import { preflightRestoreCheck } from './backup/leftovers.ts';
 import { isUpkitError, UpkitError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { listVerifiedBackups } from './backup/files.ts';
@@ -157,6 +158,10 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     });
   }
   const server = result.server;
+  await check('interrupted restore', async (s) => {
+    const stopped = await preflightRestoreCheck(config, server !== undefined, s, log, report);
+    if (stopped) fail(stopped.code, stopped.message, stopped.hint!);
+  });
 
   await check('server version', async (s) => {
     if (!server) return s.skip('no connection');

@@ -10,6 +10,7 @@ import { pulseProfile } from '../verify/profile.ts';
 import { apply, describeStep } from './apply/index.ts';
 import type { ApplyContext } from './apply/context.ts';
 import { configureSession, type SessionSettings } from './apply/session.ts';
+import { checkInterruptedRestore } from './backup/leftovers.ts';
 import { takeBackup, type BackupResult } from './backup/run.ts';
 import type { Config } from './config.ts';
 import { filesToRun, loadContent, parseFiles, type Content } from './content.ts';
@@ -191,6 +192,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
   const content = loadContent(config);
   log.debug(`content: ${content.migrations.length} drizzle entries in ${config.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${config.legacyDir}` : ''}`);
   const target = config.migrationDb;
+  await checkInterruptedRestore(config, log, report);
 
   if (options.dryRun) {
     const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });

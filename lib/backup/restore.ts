@@ -16,6 +16,8 @@ import { formatPgError, isPgError } from '../pgError.ts';
 import { libpqEnv } from '../pgEnv.ts';
 import { redact } from '../redact.ts';
 import { diffFingerprints, schemaFingerprint } from '../schema/fingerprint.ts';
+import { holdExit } from './cleanup.ts';
+import { writeMarker, type RestoreMarker } from './leftovers.ts';
 import type { BackupManifest } from './manifest.ts';
 import type { CheckedBackup, Restorer } from './restoreCheck.ts';
 import { copySettingsAndGrants, createDatabaseLike, databaseExists, dropDatabase, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
@@ -33,6 +35,8 @@ export interface RestoreOptions {
   keepOnMismatch?: boolean;
   /** Put before step names, e.g. "rehearsal: ". */
   label?: string;
+  /** Marks the new database as upkit's restore copy (leftovers.ts), right after it is created. */
+  marker?: RestoreMarker;
 }
 
 export interface RestoreResult {
@@ -199,6 +203,16 @@ export async function restoreInto(config: Config, log: Logger, backup: CheckedBa
   const label = options.label ?? '';
   const live = options.like?.name ?? config.migrationDb.database;
   if (options.signal?.aborted) throw interrupted(options.signal);
+  // From its creation to its drop, the new database is cleaned up even on a second Ctrl-C.
+  const release = holdExit();
+  try {
+    return await restoreCreated(config, log, backup, database, options, label, live);
+  } finally {
+    release();
+  }
+}
+
+async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup, database: string, options: RestoreOptions, label: string, live: string): Promise<RestoreResult> {
   try {
     await log.step(`${label}create database ${database}`, async (step) => {
       await withMaintenanceClient(config, async (c) => {
@@ -206,6 +220,7 @@ export async function restoreInto(config: Config, log: Logger, backup: CheckedBa
         await createDatabaseLike(c, database, options.like).catch((err: unknown) => {
           throw (err as { code?: string }).code === '42P04' ? targetExists(database) : err;
         });
+        if (options.marker) await writeMarker(c, database, options.marker);
       });
       step.detail(options.like ? `like ${live} (owner ${options.like.owner}, ${options.like.encoding}, ${options.like.collate})` : 'from template0');
     });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { NO_OWNER_ADVICE } from '../backup/restore.ts';
 import { plural, restoreBackup, type RestorePlan } from '../backup/restoreRun.ts';
+import { recoverInterruptedRestore } from '../backup/leftovers.ts';
 import { dropCommand, shellQuote, swapBackCommand } from '../backup/swap.ts';
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
 import { EXIT, isUpkitError, UpkitError, usageError } from '../errors.ts';
@@ -61,13 +62,23 @@ export const restoreCommand: CommandSpec = {
     yes: { type: 'boolean', description: 'do not ask for confirmation (needed without a terminal)' },
     into: { type: 'string', valueName: 'NAME', description: 'restore into a new database NAME beside the live one, which is not touched' },
     'no-owner': { type: 'boolean', description: "restore without the archive's owners and grants (pg_restore --no-owner --no-privileges)" },
+    'from-other-database': { type: 'boolean', description: 'in place, replace the database with a backup taken from another database' },
+    recover: { type: 'boolean', description: 'without FILE: undo what a stopped in-place restore left (connections back on, its copy dropped)' },
   },
-  positionals: [{ name: 'FILE', description: 'the .dump file to restore (its FILE.json manifest must be beside it)', required: true }],
+  positionals: [{ name: 'FILE', description: 'the .dump file to restore (its FILE.json manifest must be beside it)', required: (v) => v.recover !== true }],
   async run({ values, positionals, config, log, report, signal }) {
-    const file = path.resolve(positionals[0]!);
+    if (values.recover) {
+      if (positionals.length) throw usageError('--recover takes no FILE: it undoes what a stopped restore left, and restores nothing', `run: ${INVOCATION} --recover`);
+      const r = await recoverInterruptedRestore(config, log);
+      if (!r.allowed && !r.dropped.length) log.info(`nothing to recover: ${config.migrationDb.database} accepts connections and no copy of a stopped restore is left${r.state.copies.some((c) => c.running) ? ' (a restore is running)' : ''}`);
+      return EXIT.ok;
+    }
+    if (!positionals[0]) throw usageError('missing FILE', `run: ${INVOCATION} --help`);
+    const file = path.resolve(positionals[0]);
     const into = values.into as string | undefined;
     const yes = values.yes === true;
-    const again = (extra: string[]) => [INVOCATION, shellQuote(file), ...(into ? ['--into', shellQuote(into)] : []), ...(values['no-owner'] ? ['--no-owner'] : []), ...(yes ? ['--yes'] : []), ...extra].join(' ');
+    const flags = (['no-owner', 'from-other-database'] as const).filter((f) => values[f]).map((f) => `--${f}`);
+    const again = (extra: string[]) => [INVOCATION, shellQuote(file), ...(into ? ['--into', shellQuote(into)] : []), ...flags, ...(yes ? ['--yes'] : []), ...extra].join(' ');
     if (into !== undefined && (into.trim() === '' || Buffer.byteLength(into) > 63)) {
       throw usageError(`--into needs a database name of 1 to 63 bytes, got "${into}"`, `run: ${INVOCATION} --help`);
     }
@@ -84,6 +95,7 @@ export const restoreCommand: CommandSpec = {
         file,
         into,
         noOwner: values['no-owner'] === true,
+        fromOtherDatabase: values['from-other-database'] === true,
         signal,
         onChecked: (b) => (report.backup = { path: b.path, bytes: b.manifest.bytes, sha256: b.manifest.sha256 }),
         confirm: yes ? undefined : (plan) => confirmByName(log, plan, signal),
@@ -105,7 +117,12 @@ export const restoreCommand: CommandSpec = {
       return EXIT.ok;
     } catch (err) {
       if (!isUpkitError(err) || err.code === 'interrupted') throw err;
-      const hint = err.code === 'restore.ownership' ? err.hint?.replace(NO_OWNER_ADVICE, `${NO_OWNER_ADVICE}: ${again(['--no-owner'])}`) : err.hint;
+      const hint =
+        err.code === 'restore.ownership'
+          ? err.hint?.replace(NO_OWNER_ADVICE, `${NO_OWNER_ADVICE}: ${again(['--no-owner'])}`)
+          : err.code === 'restore.other_database'
+            ? err.hint?.replace('add --from-other-database', `add --from-other-database: ${again(['--from-other-database'])}`)
+            : err.hint;
       report.finding('error', err.code, err.message, hint);
       // A step that failed has already printed the reason on its line: say only what to do,
       // so that a refusal is one line, not the same line twice.

@@ -9,8 +9,45 @@ import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
 import { connect, withAdvisoryLock, withClient, withTransaction } from '../db.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
-import { ensureLedger, finishRun, readDrizzleLedger, readRuns, startRun } from '../ledger.ts';
+import type { Client } from 'pg';
+import { keptBeforeRestore } from '../backup/leftovers.ts';
+import { companionName } from '../backup/restoreDb.ts';
+import { shellQuote, swapBackCommand } from '../backup/swap.ts';
+import type { Config } from '../config.ts';
+import { ensureLedger, finishRun, readDrizzleLedger, readRuns, startRun, type RunRow } from '../ledger.ts';
 import { restoreCommand } from './restore.ts';
+
+interface RestoredRun {
+  command: string;
+  startedAt: Date;
+  releaseFrom: string | null;
+  releaseTo: string | null;
+  restoredFrom: string;
+}
+
+/** The run a restore cut short (restore.ts marks it with the backup it came from): the database is that backup now. */
+async function lastRestore(c: Pick<Client, 'query'>): Promise<RestoredRun | undefined> {
+  if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return undefined;
+  const { rows } = await c.query<{ command: string; started_at: Date; release_from: string | null; release_to: string | null; restored_from: string }>(
+    `select command, started_at, release_from, release_to, report->>'restoredFrom' as restored_from from upkit.runs where report ? 'restoredFrom' order by started_at desc limit 1`,
+  );
+  const r = rows[0];
+  return r && { command: r.command, startedAt: r.started_at, releaseFrom: r.release_from, releaseTo: r.release_to, restoredFrom: r.restored_from };
+}
+
+function alreadyRolledBack(config: Config, restored: RestoredRun, older: RunRow | undefined, kept: string | undefined): UpkitError {
+  const live = config.migrationDb.database;
+  const further = older
+    ? `a further rollback would restore ${older.backupPath}, taken by the ${older.command} of ${older.startedAt.toISOString()} (${older.releaseFrom ?? 'empty'} → ${older.releaseTo ?? '?'}), and undo everything since`
+    : 'no earlier run recorded a backup, so there is nothing further to roll back to';
+  const undo = kept ? `to undo the rollback, swap the names back: ${swapBackCommand(config.migrationDb, { live, previous: kept, restored: companionName(live, 'restore', new Date()) })}` : `the database as it was before is no longer kept (no ${live}_before_restore_…)`;
+  return new UpkitError({
+    code: 'rollback.already_restored',
+    exit: 'refused',
+    message: `${live} was already rolled back: it is the backup ${restored.restoredFrom} that the ${restored.command} of ${restored.startedAt.toISOString()} (${restored.releaseFrom ?? 'empty'} → ${restored.releaseTo ?? '?'}) took before it changed anything; ${further}`,
+    hint: `${undo}; to go back further, restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed`,
+  });
+}
 
 export const rollbackCommand: CommandSpec = {
   name: 'rollback',
@@ -27,9 +64,24 @@ export const rollbackCommand: CommandSpec = {
   async run(ctx) {
     const { config, values, log } = ctx;
     if (!values.down) {
-      const runs = (await withClient(config.migrationDb, config, (c) => readRuns(c, 50), { applicationName: 'upkit rollback' })) ?? [];
+      if (!values.yes && !process.stdin.isTTY) {
+        const envFile = values['env-file'] as string | undefined;
+        throw new UpkitError({
+          code: 'rollback.no_terminal',
+          exit: 'usage',
+          message: 'rollback asks you to type the database name, and there is no terminal to ask on; nothing was changed',
+          hint: `run it on a terminal, or add --yes: npx zx scripts/rollback.ts${envFile ? ` --env-file ${shellQuote(envFile)}` : ''} --yes`,
+        });
+      }
+      const { runs, restored, kept } = await withClient(
+        config.migrationDb,
+        config,
+        async (c) => ({ runs: (await readRuns(c, 50)) ?? [], restored: await lastRestore(c), kept: await keptBeforeRestore(c, config.migrationDb.database) }),
+        { applicationName: 'upkit rollback' },
+      );
       // Newest first: the last run that changed the database, whether or not upkit backed it up.
       const last = runs.find((r) => r.backupPath || (r.backupSkipped && r.status !== 'refused'));
+      if (restored && (!last || restored.startedAt >= last.startedAt)) throw alreadyRolledBack(config, restored, runs.find((r) => r.backupPath && r.startedAt < restored.startedAt), kept);
       if (last && !last.backupPath) {
         throw new UpkitError({
           code: 'rollback.no_backup',

@@ -4,6 +4,7 @@ import { LATEST_RELEASE } from '../../drizzle/seed.ts';
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
 import { withClient, withTransaction } from '../db.ts';
+import { checkInterruptedRestore } from '../backup/leftovers.ts';
 import { EXIT } from '../errors.ts';
 import { inspect } from '../inspect.ts';
 import { compareLedger, plan as makePlan } from '../plan.ts';
@@ -21,6 +22,7 @@ export const statusCommand: CommandSpec = {
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
   async run({ config, values, log, report, out }) {
     const content = loadContent(config);
+    await checkInterruptedRestore(config, log, report);
     const state = await withClient(config.migrationDb, config, (c) =>
       withTransaction(c, async () => {
         const inspection = await inspect(c, config, content);

@@ -23,6 +23,7 @@ import {
 } from '../reliability/crashHarness.ts';
 import { phaseReached, phaseWindows } from '../reliability/crashPhases.ts';
 import { SERVER_KILLS, serverKillAndRerun, startCluster } from '../reliability/crashServerKill.ts';
+import { calibrateRestore, drawRestoreRun, killWhileRefusing, restoreKillAndRecover } from '../reliability/crashRestore.ts';
 import { SMALL } from '../support/fixtureData.ts';
 
 describe('crash injection', () => {
@@ -127,5 +128,28 @@ describe('crash injection', () => {
       expect(r.converged).toBe(true);
       expect(r.rowsLost).toBe(0);
     }, 120_000);
+  });
+
+  // In-place restores (npm run test:crash -- --restores 20 runs the campaign): the kill
+  // leaves what status must find and the command it names must undo, with every row kept.
+  it(`two in-place restores killed at seeded points (seed ${DEFAULT_SEED}, restores 1-2), and one killed while the live database refuses connections, are recovered through status and the command it names`, { ...backupTests(), timeout: 240_000 }, async () => {
+    const cal = await calibrateRestore(server, options);
+    for (const n of [1, 2]) {
+      const r = await restoreKillAndRecover(server, drawRestoreRun(DEFAULT_SEED, n), cal, options);
+      expect(r.problems, `restore ${n}, aimed at ${r.aimedAt} +${r.offsetMs} ms, hit ${r.phaseHit}, left ${r.left}`).toEqual([]);
+      expect(r.rowsLost).toBe(0);
+    }
+    // The swap's window is milliseconds: watched from the server, the kill lands in it.
+    for (let attempt = 1; ; attempt++) {
+      const r = await restoreKillAndRecover(server, drawRestoreRun(DEFAULT_SEED, 1), cal, options, killWhileRefusing(server.adminUrl));
+      expect(r.problems).toEqual([]);
+      expect(r.rowsLost).toBe(0);
+      if (r.left !== 'the live database refusing connections' && attempt < 5) continue;
+      expect(r.left).toBe('the live database refusing connections');
+      expect(r.detected).toEqual(['restore.interrupted_swap']);
+      expect(r.commands).toEqual(['restore.ts --recover: exit 0']);
+      expect(r.commandsToAccept).toBe(1);
+      break;
+    }
   });
 });

@@ -102,7 +102,7 @@ describe('failure catalogue: connection', () => {
     const before = await dbState(db().url);
     await withAdminClient((a) => a.query(`alter database ${a.escapeIdentifier(db().database)} allow_connections false`));
     try {
-      const r = await runCase(c, vars());
+      const r = await runCase(c, { ...vars(), user: db().user });
       expectCase(r, c, r.vars);
     } finally {
       await withAdminClient((a) => a.query(`alter database ${a.escapeIdentifier(db().database)} allow_connections true`));

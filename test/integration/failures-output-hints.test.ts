@@ -116,11 +116,13 @@ describe('failure catalogue: hints that paste', () => {
       const url = urlFor(decodeURIComponent(admin.username), decodeURIComponent(admin.password), ODD_DB);
       const fc = failureCase('out.paste-alter-database');
       const r = await runCase(fc, { url });
-      const vars = { ...r.vars, database: ODD_DB, where: `${admin.hostname}:${admin.port}`, ident: sqlIdent(ODD_DB) };
-      expectCase(r, fc, vars);
-      const hint = printedHint(r.stderr, /does not accept connections/);
-      const sql = /with: (ALTER DATABASE .*;) then run/.exec(hint)![1]!;
-      await psql('postgres', sql);
+      const command = ['psql', '-h', admin.hostname, '-p', admin.port, '-U', decodeURIComponent(admin.username), '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `ALTER DATABASE ${sqlIdent(ODD_DB)} WITH ALLOW_CONNECTIONS true`].map(shellQuote).join(' ');
+      expectCase(r, fc, { ...r.vars, database: ODD_DB, command });
+      const hint = printedHint(r.stderr, /refuses connections/);
+      const pasted = /turn it on: (psql .*)$/.exec(hint)![1]!;
+      // Pasted into bash as printed; the password comes from the environment, as psql reads it.
+      const bin = serverInfo().binDir ?? '';
+      await run('bash', ['-c', pasted], { env: { PATH: `${bin}:${process.env.PATH ?? ''}`, PGPASSWORD: decodeURIComponent(admin.password) } });
       const again = await runCase({ ...fc, json: false }, { url });
       expect(again.code, again.stderr).toBe(0);
     } finally {

@@ -32,6 +32,7 @@ describe('preflight', () => {
     expect((report.phases as Array<{ name: string; status: string }>).map((p) => [p.name, p.status])).toEqual([
       ['configuration', 'ok'],
       ['connection', 'ok'],
+      ['interrupted restore', 'ok'],
       ['server version', 'ok'],
       ['privileges', 'ok'],
       ['schema', 'ok'],

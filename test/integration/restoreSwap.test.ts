@@ -1,6 +1,6 @@
 // The swap as a role that owns the database but is not a superuser, as many installs run:
 // it restores in place; a session it may not end refuses the swap before anything is
-// touched; and a swap that fails half-way is undone and says where things stand.
+// touched, before the copy is made; and a swap that fails half-way is undone and says where things stand.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,15 +65,15 @@ describe('swap as the database owner', backupTests(), () => {
     expect((await databases(db())).map((d) => d.datname)).toEqual([db().name, expect.stringMatching(/_before_restore_/)]);
   });
 
-  it('refuses before the swap when a session it may not end is connected: exit 3, restored copy dropped, live untouched', async () => {
+  it('refuses before the copy is made when a session it may not end is connected: exit 3, nothing created, live untouched', async () => {
     const backup = await ownedBackup(db());
     const dba = await superuserSession(db());
     try {
       const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes', '--no-owner', '--json'], { env: { DATABASE_URL: ownerUrl(db()) } });
       expect(r.code, r.stderr).toBe(3);
       const errors = r.stderr.split('\n').filter((l) => l.includes('✖'));
-      expect(errors).toEqual([expect.stringMatching(new RegExp(`✖ swap .* {2}the swap would have to end sessions of ${db().name} this role may not end: pid \\d+ \\(${db().user}, dba psql\\)`))]);
-      expect(r.stderr).toContain('→ ask them to disconnect, or run the restore as a superuser;');
+      expect(errors).toEqual([expect.stringMatching(new RegExp(`✖ check \\S+ {2}the swap would have to end sessions of ${db().name} this role may not end: pid \\d+ \\(${db().user}, dba psql\\)`))]);
+      expect(r.stderr).toContain('→ ask them to disconnect, or run the restore as a superuser; nothing was changed');
       expect(r.json().findings).toEqual([expect.objectContaining({ code: 'restore.sessions_beyond_reach' })]);
       expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
       await dba.query('select 1');
@@ -94,7 +94,7 @@ describe('swap as the database owner', backupTests(), () => {
       expect(failed).toMatchObject({
         code: 'restore.swap_failed',
         exit: 'failed',
-        message: expect.stringContaining(`nothing was renamed; ${db().name} is the database it was and accepts connections again (some of its sessions may have been ended). The restored copy is kept as ${restored}`),
+        message: expect.stringContaining(`nothing was renamed; ${db().name} is the database it was and accepts connections again (its sessions may have been ended). The restored copy is kept as ${restored}`),
       });
       expect(await databases(db())).toEqual([
         { datname: db().name, datallowconn: true },

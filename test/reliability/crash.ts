@@ -1,4 +1,4 @@
-// npm run test:crash -- [--runs 50] [--seed N] [--server-kills 4] [--only RUN] [--launcher npx|node] [--users 40]
+// npm run test:crash -- [--runs 50] [--seed N] [--server-kills 4] [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]
 //
 // Crash injection on a throwaway cluster of this machine's PostgreSQL: `--runs` upgrades from
 // seeded random releases (with data) killed with SIGKILL at a seeded random point, each rerun
@@ -6,7 +6,9 @@
 // PostgreSQL itself is killed (crashServerKill.ts). Prints a line per run and a summary,
 // writes it to RELIABILITY.md ("Crash injection"), and exits 1 on any run that did not
 // converge, lost a row or broke another check. The same --seed draws the same releases,
-// phases and offsets; `--only RUN` replays one run of that seed.
+// phases and offsets; `--only RUN` replays one run of that seed. `--restores` in-place
+// restores are killed the same way and recovered as status says (crashRestore.ts), written to
+// their own section ("Crash injection: in-place restores").
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
@@ -24,11 +26,12 @@ import {
 } from './crashHarness.ts';
 import { PHASES } from './crashPhases.ts';
 import { SERVER_KILLS, serverKillAndRerun, startCluster, type ServerKillResult } from './crashServerKill.ts';
+import { restoreCampaign } from './crashRestoreReport.ts';
 import { machineLine, writeReliabilitySection } from './report.ts';
 import type { FixtureRelease } from '../support/releases.ts';
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: npm run test:crash -- [--runs 50] [--seed N] [--server-kills ${SERVER_KILLS.length}] [--only RUN] [--launcher npx|node] [--users 40]`);
+  console.error(`${message}\nusage: npm run test:crash -- [--runs 50] [--seed N] [--server-kills ${SERVER_KILLS.length}] [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]`);
   process.exit(2);
 }
 
@@ -39,6 +42,7 @@ try {
       runs: { type: 'string', default: '50' },
       seed: { type: 'string', default: String(DEFAULT_SEED) },
       'server-kills': { type: 'string', default: String(SERVER_KILLS.length) },
+      restores: { type: 'string', default: '20' },
       only: { type: 'string' },
       launcher: { type: 'string', default: 'npx' },
       users: { type: 'string', default: '40' },
@@ -57,6 +61,7 @@ const whole = (flag: string, v: string | undefined, min: number): number => {
 const runs = whole('runs', values.runs, 0);
 const seed = whole('seed', values.seed, 0);
 const serverKills = whole('server-kills', values['server-kills'], 0);
+const restores = whole('restores', values.restores, 0);
 const only = values.only === undefined ? undefined : whole('only', values.only, 1);
 const users = whole('users', values.users, 1);
 if (values.launcher !== 'npx' && values.launcher !== 'node') usage(`--launcher ${values.launcher}: npx or node`);
@@ -136,7 +141,10 @@ try {
   const verdict = failed.length === 0 ? '**Every run converged with every row kept.**' : `**${failed.length} run(s) failed a check** (see the command's output for each).`;
   console.log(`\n${summary}\n\n${phases}\n\n${servers}\n\n${verdict}`);
 
-  if (!only) {
+  const restoreResults = only ? [] : await restoreCampaign(cluster.server, seed, restores, options, launcher, users);
+  const restoresFailed = restoreResults.filter((k) => k.problems.length || !k.converged || k.rowsLost);
+
+  if (!only && (runs > 0 || serverKills > 0)) {
     const minutes = (performance.now() - started) / 60_000;
     const body = [
       `\`npm run test:crash -- --runs ${runs} --seed ${seed} --server-kills ${serverKills}${launcher === 'npx' ? '' : ' --launcher node'}${users === 40 ? '' : ` --users ${users}`}\` on a throwaway PostgreSQL ${cluster.handle.version} cluster, ${minutes.toFixed(1)} minutes in all.`,
@@ -152,7 +160,7 @@ try {
       .join('\n\n');
     writeReliabilitySection('Crash injection', body);
   }
-  process.exitCode = failed.length === 0 ? 0 : 1;
+  process.exitCode = failed.length === 0 && restoresFailed.length === 0 ? 0 : 1;
 } finally {
   rmSync(options.tmpDir, { recursive: true, force: true });
   await cluster.stop().catch((err: Error) => console.error(`stopping the cluster: ${err.message}`));

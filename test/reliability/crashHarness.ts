@@ -119,6 +119,8 @@ export interface LaunchOptions {
   /** Private temporary directory (TMPDIR) shared by the campaign's runs. */
   tmpDir: string;
   timeoutMs?: number;
+  /** The entry point (default upgrade.ts). */
+  entry?: string;
 }
 
 const ZX_CLI = path.join(ROOT, 'node_modules/zx/build/cli.js');
@@ -131,8 +133,8 @@ export function launchUpgrade(options: LaunchOptions): Launch {
   Object.assign(env, options.env);
   const [command, argv, cwd] =
     options.launcher === 'npx'
-      ? ['npx', ['zx', 'upgrade.ts', ...options.args], ROOT]
-      : [process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, 'upgrade.ts'), ...options.args], mkdtempSync(path.join(options.tmpDir, 'cwd-'))];
+      ? ['npx', ['zx', options.entry ?? 'upgrade.ts', ...options.args], ROOT]
+      : [process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, options.entry ?? 'upgrade.ts'), ...options.args], mkdtempSync(path.join(options.tmpDir, 'cwd-'))];
   const spawnedAt = Date.now();
   const child = spawn(command, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const pid = child.pid!;
@@ -267,7 +269,7 @@ export function aimFor(plan: KillPlan, calibration: Calibration): { aimedAt: Pha
  * Kills the launch's group `offsetMs` after its log shows `phase` beginning. Resolves with
  * the kill time (ms after the spawn), or null when the run ended first.
  */
-export function killAt(launch: Launch, phase: Phase, offsetMs: number): Promise<number | null> {
+export function killAt<P extends string = Phase>(launch: Launch, phase: P, offsetMs: number, marks: (log: string) => Array<{ phase: P; at: number }> = phaseMarks as unknown as (log: string) => Array<{ phase: P; at: number }>): Promise<number | null> {
   return new Promise((resolve) => {
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
@@ -290,7 +292,7 @@ export function killAt(launch: Launch, phase: Phase, offsetMs: number): Promise<
       } catch {
         return;
       }
-      const mark = phaseMarks(text).find((m) => m.phase === phase);
+      const mark = marks(text).find((m) => m.phase === phase);
       if (mark) schedule(mark.at);
     };
     const watcher = phase === 'before start' ? undefined : watch(launch.logDir, look);
