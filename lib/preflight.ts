@@ -31,6 +31,54 @@ export interface ServerFacts {
   databaseBytes: number;
   /** Whether the session can write at all (a standby cannot; nor a role whose transactions start read-only). */
   write: WriteFacts;
+  /** What this role lacks on the ledgers' schemas (drizzle's and upkit's), e.g. `USAGE on schema drizzle`. */
+  ledgerAccess: LedgerAccess[];
+}
+
+/** One thing missing on a ledger schema upkit reads and writes. */
+export interface LedgerAccess {
+  schema: string;
+  missing: string;
+}
+
+/** The schemas whose tables upkit reads before it plans and writes when it records. */
+const LEDGER_SCHEMAS = ['drizzle', 'upkit'];
+
+async function readLedgerAccess(client: Client): Promise<LedgerAccess[]> {
+  const { rows } = await client.query<LedgerAccess>(
+    `select n.nspname as schema, format('USAGE on schema %s', quote_ident(n.nspname)) as missing
+       from pg_namespace n
+      where n.nspname = any($1) and not has_schema_privilege(n.oid, 'USAGE')
+     union all
+     select n.nspname, format('%s on %s.%s', case c.relkind when 'S' then 'USAGE' else 'SELECT, INSERT and UPDATE' end, quote_ident(n.nspname), quote_ident(c.relname))
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any($1) and has_schema_privilege(n.oid, 'USAGE')
+        and case c.relkind
+              when 'S' then not has_sequence_privilege(c.oid, 'USAGE')
+              when 'r' then not (has_table_privilege(c.oid, 'SELECT') and has_table_privilege(c.oid, 'INSERT') and has_table_privilege(c.oid, 'UPDATE'))
+              else false
+            end
+      order by 1, 2`,
+    [LEDGER_SCHEMAS],
+  );
+  return rows;
+}
+
+/**
+ * A role that cannot read or write the ledgers (drizzle's or upkit's schema made by another
+ * role): found before the plan reads them, exit 3, with the GRANTs an administrator runs.
+ */
+export function ledgerAccessError(facts: Pick<ServerFacts, 'user' | 'superuser' | 'ledgerAccess'>): UpkitError | undefined {
+  if (facts.superuser || facts.ledgerAccess.length === 0) return undefined;
+  const schemas = [...new Set(facts.ledgerAccess.map((a) => a.schema))];
+  const role = sqlIdent(facts.user);
+  const grants = schemas.map((n) => `GRANT USAGE ON SCHEMA ${sqlIdent(n)} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${sqlIdent(n)} TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${sqlIdent(n)} TO ${role};`);
+  return new UpkitError({
+    code: 'preflight.ledger_access',
+    exit: 'refused',
+    message: `role "${facts.user}" cannot use upkit's ledgers: it lacks ${facts.ledgerAccess.map((a) => a.missing).join(', ')}`,
+    hint: `run as an administrator: ${grants.join(' ')} (or connect as the role that owns ${schemas.map(sqlIdent).join(' and ')}); nothing was changed`,
+  });
 }
 
 export async function readServerFacts(client: Client): Promise<ServerFacts> {
@@ -59,6 +107,7 @@ export async function readServerFacts(client: Client): Promise<ServerFacts> {
     canCreateInPublic: r.public_create,
     databaseBytes: Number(r.bytes),
     write: await readWriteFacts(client),
+    ledgerAccess: await readLedgerAccess(client),
   };
 }
 
@@ -94,7 +143,7 @@ export async function assertReadyToWrite(client: Client, config: Config, options
   const facts = await readServerFacts(client);
   const tooOld = serverVersionError(facts);
   if (tooOld) throw tooOld;
-  const denied = privilegesError(facts, config.migrationDb.database);
+  const denied = privilegesError(facts, config.migrationDb.database) ?? ledgerAccessError(facts);
   if (denied) throw denied;
   const [readOnly] = writeProblems(facts.write);
   if (readOnly) throw new UpkitError({ ...readOnly, exit: 'refused' });
@@ -175,13 +224,16 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     const [readOnly] = writeProblems(server.write);
     if (readOnly) fail(readOnly.code, readOnly.message, readOnly.hint.replace('run the upgrade again', 'run: npx zx scripts/preflight.ts'));
     if (server.superuser) return s.detail(`${server.user} is a superuser`);
-    const denied = privilegesError(server, config.migrationDb.database);
+    const denied = privilegesError(server, config.migrationDb.database) ?? ledgerAccessError(server);
     if (denied) fail(denied.code, denied.message, denied.hint!);
     s.detail(`${server.user} can create schemas and tables`);
   });
 
+  // Both read the ledgers: where the role may not, the privileges line above has said so.
+  const ledgersUnreadable = server !== undefined && ledgerAccessError(server) !== undefined;
   await check('schema', async (s) => {
     if (!server) return s.skip('no connection');
+    if (ledgersUnreadable) return s.skip("the role cannot read upkit's ledgers");
     await schemaCheck(config).then((d) => s.detail(d), (err: unknown) => (isUpkitError(err) ? fail(err.code, err.message, err.hint ?? '') : Promise.reject(err)));
   });
   // What the next upgrade would meet before its first write; one line each after the first.
@@ -189,6 +241,7 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   await check('pending changes', async (s) => {
     if (!server) return s.skip('no connection');
     if (writeProblems(server.write).length) return s.skip('the role cannot write');
+    if (ledgersUnreadable) return s.skip("the role cannot read upkit's ledgers");
     const { summary, problems } = await pendingChangeProblems(config);
     const [first, ...rest] = problems;
     more.push(...rest);

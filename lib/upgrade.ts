@@ -17,7 +17,7 @@ import { filesToRun, loadContent, parseFiles, type Content } from './content.ts'
 import { connect, withAdvisoryLock, withTransaction } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
-import { assertReadyToWrite, readServerFacts, serverVersionError } from './preflight.ts';
+import { assertReadyToWrite, ledgerAccessError, readServerFacts, serverVersionError } from './preflight.ts';
 import { shellQuote } from './quote.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
@@ -105,7 +105,8 @@ function planWarnings(plan: Plan, report: ReportBuilder): void {
  * The same for a dry run and for the run that applies it.
  */
 async function showPlan(client: Client, config: Config, content: Content, options: UpgradeOptions, report: ReportBuilder, log: Logger): Promise<Plan> {
-  const tooOld = serverVersionError(await readServerFacts(client));
+  const facts = await readServerFacts(client);
+  const tooOld = serverVersionError(facts) ?? ledgerAccessError(facts);
   if (tooOld) throw tooOld;
   const plan = await withTransaction(client, async () => withChecks(client, await planFor(client, config, content, options), content), { readOnly: true });
   report.plan = plan;
