@@ -39,6 +39,8 @@ export interface ServerFacts {
 export interface LedgerAccess {
   schema: string;
   missing: string;
+  /** Whether it stops upkit from reading the ledger (planning, a dry run), not only from recording. */
+  read: boolean;
 }
 
 /** The schemas whose tables upkit reads before it plans and writes when it records. */
@@ -46,18 +48,17 @@ const LEDGER_SCHEMAS = ['drizzle', 'upkit'];
 
 async function readLedgerAccess(client: Client): Promise<LedgerAccess[]> {
   const { rows } = await client.query<LedgerAccess>(
-    `select n.nspname as schema, format('USAGE on schema %s', quote_ident(n.nspname)) as missing
+    `select n.nspname as schema, format('USAGE on schema %s', quote_ident(n.nspname)) as missing, true as read
        from pg_namespace n
       where n.nspname = any($1) and not has_schema_privilege(n.oid, 'USAGE')
      union all
-     select n.nspname, format('%s on %s.%s', case c.relkind when 'S' then 'USAGE' else 'SELECT, INSERT and UPDATE' end, quote_ident(n.nspname), quote_ident(c.relname))
+     select n.nspname, format('%s on %s.%s', array_to_string(m.privs, ', '), quote_ident(n.nspname), quote_ident(c.relname)), 'SELECT' = any(m.privs)
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = any($1) and has_schema_privilege(n.oid, 'USAGE')
-        and case c.relkind
-              when 'S' then not has_sequence_privilege(c.oid, 'USAGE')
-              when 'r' then not (has_table_privilege(c.oid, 'SELECT') and has_table_privilege(c.oid, 'INSERT') and has_table_privilege(c.oid, 'UPDATE'))
-              else false
-            end
+       cross join lateral (
+         select array(select p from unnest(case c.relkind when 'S' then array['USAGE'] else array['SELECT', 'INSERT', 'UPDATE'] end) p
+                       where not case c.relkind when 'S' then has_sequence_privilege(c.oid, p) else has_table_privilege(c.oid, p) end) as privs
+       ) m
+      where n.nspname = any($1) and has_schema_privilege(n.oid, 'USAGE') and c.relkind in ('r', 'p', 'S') and cardinality(m.privs) > 0
       order by 1, 2`,
     [LEDGER_SCHEMAS],
   );
@@ -68,15 +69,16 @@ async function readLedgerAccess(client: Client): Promise<LedgerAccess[]> {
  * A role that cannot read or write the ledgers (drizzle's or upkit's schema made by another
  * role): found before the plan reads them, exit 3, with the GRANTs an administrator runs.
  */
-export function ledgerAccessError(facts: Pick<ServerFacts, 'user' | 'superuser' | 'ledgerAccess'>): UpkitError | undefined {
-  if (facts.superuser || facts.ledgerAccess.length === 0) return undefined;
-  const schemas = [...new Set(facts.ledgerAccess.map((a) => a.schema))];
+export function ledgerAccessError(facts: Pick<ServerFacts, 'user' | 'superuser' | 'ledgerAccess'>, need: 'read' | 'write' = 'write'): UpkitError | undefined {
+  const lacking = facts.ledgerAccess.filter((a) => need === 'write' || a.read);
+  if (facts.superuser || lacking.length === 0) return undefined;
+  const schemas = [...new Set(lacking.map((a) => a.schema))];
   const role = sqlIdent(facts.user);
   const grants = schemas.map((n) => `GRANT USAGE ON SCHEMA ${sqlIdent(n)} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${sqlIdent(n)} TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${sqlIdent(n)} TO ${role};`);
   return new UpkitError({
     code: 'preflight.ledger_access',
     exit: 'refused',
-    message: `role "${facts.user}" cannot use upkit's ledgers: it lacks ${facts.ledgerAccess.map((a) => a.missing).join(', ')}`,
+    message: `role "${facts.user}" cannot use upkit's ledgers: it lacks ${lacking.map((a) => a.missing).join(', ')}`,
     hint: `run as an administrator: ${grants.join(' ')} (or connect as the role that owns ${schemas.map(sqlIdent).join(' and ')}); nothing was changed`,
   });
 }
@@ -230,7 +232,7 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   });
 
   // Both read the ledgers: where the role may not, the privileges line above has said so.
-  const ledgersUnreadable = server !== undefined && ledgerAccessError(server) !== undefined;
+  const ledgersUnreadable = server !== undefined && ledgerAccessError(server, 'read') !== undefined;
   await check('schema', async (s) => {
     if (!server) return s.skip('no connection');
     if (ledgersUnreadable) return s.skip("the role cannot read upkit's ledgers");

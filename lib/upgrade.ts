@@ -106,7 +106,8 @@ function planWarnings(plan: Plan, report: ReportBuilder): void {
  */
 async function showPlan(client: Client, config: Config, content: Content, options: UpgradeOptions, report: ReportBuilder, log: Logger): Promise<Plan> {
   const facts = await readServerFacts(client);
-  const tooOld = serverVersionError(facts) ?? ledgerAccessError(facts);
+  // Reading is all the plan needs; what writing needs is checked before the first write.
+  const tooOld = serverVersionError(facts) ?? ledgerAccessError(facts, 'read');
   if (tooOld) throw tooOld;
   const plan = await withTransaction(client, async () => withChecks(client, await planFor(client, config, content, options), content), { readOnly: true });
   report.plan = plan;
