@@ -13,7 +13,7 @@ const FORMS = [SENTINEL, encodeURIComponent(SENTINEL), encodeURIComponent(SENTIN
 describe('redaction on every output path', () => {
   const db = useFreshDatabase();
 
-  it('keeps the sentinel password out of output, logs, reports and argv', async () => {
+  it('keeps the sentinel password out of output, logs, reports and argv', { timeout: 180_000 }, async () => {
     const role = `upkit_sentinel_${process.pid}`;
     await withAdminClient((c) => c.query(`create role ${role} login superuser password '${SENTINEL}'`));
     try {
