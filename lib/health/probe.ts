@@ -1,6 +1,7 @@
 // One HTTP request to a health endpoint, and what a person needs to read of its answer: the
 // status and the first 200 characters of the body, or why there was no answer. URLs are
 // shown without credentials or query string, either of which may hold a token.
+import { visible } from '../escape.ts';
 import { redact, registerSentCredentials } from '../redact.ts';
 
 export const BODY_CHARS = 200;
@@ -146,7 +147,7 @@ export async function probe(ep: Endpoint, timeoutMs: number, signal?: AbortSigna
 
 function answered(res: Response, body: string, ms: number, error: string | undefined): Attempt {
   // The reason phrase is the endpoint's text as much as the body is.
-  return { status: res.status, statusText: redact(res.statusText.replace(/\s+/g, ' ')), body: bodySnippet(body), error, ms };
+  return { status: res.status, statusText: visible(redact(res.statusText.replace(/\s+/g, ' '))), body: bodySnippet(body), error, ms };
 }
 
 /** `500 Internal Server Error "boom"` or `connection refused (ECONNREFUSED)`. */
@@ -154,5 +155,5 @@ export function describeAttempt(a: Attempt | null): string {
   if (!a) return 'not tried';
   if (a.status === undefined) return a.error ?? 'no answer';
   if (a.error) return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}: ${a.error}`;
-  return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}${a.body ? ` ${JSON.stringify(a.body)}` : ' (empty body)'}`;
+  return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}${a.body ? ` ${visible(JSON.stringify(a.body))}` : ' (empty body)'}`;
 }

@@ -121,4 +121,19 @@ describe('failure catalogue: secrets and health endpoints', () => {
     expect(requests).toBe(2);
     expectEndpointFinding(r, `http://127.0.0.1:${port}/health: not started: no answer within 5000 ms (2 attempts)`);
   }, 30_000);
+
+  it('sec.health-body-controls', async () => {
+    const c = failureCase('sec.health-body-controls');
+    let attempts = 0;
+    const port = await listen((_q, res) => {
+      attempts += 1;
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('down\u001b[2K\u001b[1G✔ health checks passed\u202e');
+    });
+    const r = await runCase({ ...c, json: true }, { ...vars(), port });
+    expectCase(r, c, { ...r.vars, attempts });
+    for (const text of [r.stderr, r.logs()]) expect(text).not.toMatch(/[\u001b\u202e]/);
+    // In JSON the escaped form is what was printed; JSON.stringify keeps it one line anyway.
+    expectEndpointFinding(r, `http://127.0.0.1:${port}/health: started, not healthy: last answer 503 Service Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" (${attempts} attempts)`);
+  });
 });
