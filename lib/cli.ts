@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
+import { visible } from './escape.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { createLogger, formatDuration, type Logger } from './log.ts';
 import { streamName, watchOutput, writeOutput } from './output.ts';
@@ -114,8 +115,9 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): { values: C
 /** Prints an error as one line, its details indented under it, and the hint. */
 export function renderError(log: Logger, err: unknown): void {
   if (isUpkitError(err)) {
-    log.error([err.message, ...err.details.map((d) => `    ${d}`)].join('\n'));
-    if (err.hint) log.info(`  → ${err.hint}`);
+    // Each a line of its own: a name holding a newline cannot add one.
+    log.error([visible(err.message), ...err.details.map((d) => `    ${visible(d)}`)].join('\n'));
+    if (err.hint) log.info(`  → ${visible(err.hint)}`);
     if (err.cause && !(isUpkitError(err.cause))) log.debug(`cause: ${err.cause instanceof Error ? err.cause.stack ?? err.cause.message : String(err.cause)}`);
     return;
   }

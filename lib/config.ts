@@ -9,7 +9,7 @@ import { parse as parseConnectionString } from 'pg-connection-string';
 import { UpkitError } from './errors.ts';
 import { parseSessionOptions, searchPathSchemas } from './pgOptions.ts';
 import { sqlIdent } from './quote.ts';
-import { registerSecret } from './redact.ts';
+import { redact, registerSecret, registerUrlCredentials } from './redact.ts';
 
 export type SslMode = 'false' | 'true' | 'require' | 'verify-full';
 
@@ -432,6 +432,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // password pasted into the wrong key) is masked too.
   for (const key of ['DB_PASSWORD', 'PGPASSWORD', 'POSTGRES_PASSWORD']) registerSecret(env[key]);
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
+  // Credentials in any URL-ish setting, with or without a scheme.
+  for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerUrlCredentials(env[key]);
+  for (const u of (env.HEALTHCHECK_URLS ?? '').split(',')) registerUrlCredentials(u, { userIsToken: true });
 
   const dbUrl = env.DATABASE_URL?.trim();
   const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings) : targetFromParts(env, problems, cwd, envFile);
@@ -525,13 +528,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
       const hint = named === 'DATABASE_URL' && !dbUrl && !envFile
         ? "run upkit in the directory that holds Pulse's .env, or pass --env-file PATH, or set DATABASE_URL"
         : problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
-      throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: problems.list[0]!, hint });
+      throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: redact(problems.list[0]!), hint: redact(hint) });
     }
     throw new UpkitError({
       code: 'config.invalid',
       exit: 'usage',
       message: `configuration has ${n} problems${envFile ? ` (environment and ${envFile})` : ' (environment)'}`,
-      details: problems.list,
+      details: problems.list.map(redact),
       hint: 'fix the keys named above in .env or the environment, then run: npx zx scripts/preflight.ts',
     });
   }

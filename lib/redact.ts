@@ -31,6 +31,61 @@ export function registerSecret(secret: string | undefined | null): void {
 }
 
 /**
+ * The credentials written into a URL-ish setting, with or without a scheme
+ * (`admin:s3cret@host/health`, `//token@host`, `https://u:p@host`): the password, its
+ * decoded form, and (userIsToken: an HTTP endpoint, not a database role) the user name when
+ * it stands alone, as a token used as the user name is.
+ * Registered before the setting is validated, so that an error quoting it is masked too.
+ */
+export function registerUrlCredentials(raw: string | undefined | null, options: { userIsToken?: boolean } = {}): void {
+  if (!raw) return;
+  const value = raw.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^\/\//, '').replace(/[?#].*$/s, '');
+  const at = value.lastIndexOf('@');
+  if (at <= 0) return;
+  const userinfo = value.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  if (colon === -1) {
+    if (!options.userIsToken) return;
+    registerSecret(userinfo);
+    registerSecret(decode(userinfo));
+    return;
+  }
+  const user = userinfo.slice(0, colon);
+  const password = userinfo.slice(colon + 1);
+  registerSecret(password);
+  registerSecret(decode(password));
+  if (password === '' && options.userIsToken) {
+    registerSecret(user);
+    registerSecret(decode(user));
+  }
+}
+
+/**
+ * What upkit sends as HTTP authentication, in every encoding it is sent in: the user and
+ * password (raw and percent-encoded, through registerSecret), `base64(user:password)` of a
+ * Basic header, and a Bearer token. An endpoint echoing its request back is then masked.
+ */
+export function registerSentCredentials(sent: { user?: string; password?: string; basic?: string; bearer?: string }): void {
+  if (sent.password) registerSecret(sent.password);
+  // A user name without a password is a token.
+  else if (sent.user) registerSecret(sent.user);
+  if (sent.basic) {
+    registerSecret(sent.basic);
+    // base64url and unpadded forms, as an echo may re-encode it.
+    registerSecret(sent.basic.replace(/=+$/, ''));
+    registerSecret(sent.basic.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
+  }
+  if (sent.bearer) registerSecret(sent.bearer);
+}
+
+/**
  * A name or path that is not a secret even where it contains one: the database, user and
  * host upkit connects with, the folders and files it was given. A folder also covers the
  * file names printed under it.

@@ -1,6 +1,7 @@
 // What a person reads: findings grouped by area, one line each with its hint, and a summary
 // line; or a Markdown block to paste into a ticket. Pure; the caller redacts on output
 // (and redacts again here, since a ticket is the place a secret must never reach).
+import { markdownCode, markdownText, visible } from '../lib/escape.ts';
 import { redact } from '../lib/redact.ts';
 import type { Severity } from '../lib/report.ts';
 import { AREAS, type Area, type VerifyFinding } from './model.ts';
@@ -55,14 +56,15 @@ export function renderHuman(findings: readonly VerifyFinding[], areas: readonly 
   for (const a of areas) {
     const mine = findings.filter((f) => f.area === a.area);
     lines.push(areaHeader(a, mine));
-    for (const f of mine) lines.push(`  ${SYMBOL[f.severity]} ${f.code}  ${f.message}${f.hint ? `  → ${f.hint}` : ''}`);
+    for (const f of mine) lines.push(`  ${SYMBOL[f.severity]} ${f.code}  ${visible(f.message)}${f.hint ? `  → ${visible(f.hint)}` : ''}`);
   }
   lines.push(summaryLine(findings, areas));
   return redact(lines.join('\n'));
 }
 
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
+// Names and messages hold what the database holds: escaped for Markdown, never raw.
+const cell = (s: string) => markdownText(s);
+const code = (s: string) => markdownCode(s);
 
 export function renderMarkdown(findings: readonly VerifyFinding[], areas: readonly AreaSummary[], v: Versions, checkedAt: Date): string {
   const c = counts(findings);
@@ -82,9 +84,9 @@ export function renderMarkdown(findings: readonly VerifyFinding[], areas: readon
   ];
   for (const a of areas) {
     const mine = findings.filter((f) => f.area === a.area);
-    lines.push('', `#### ${areaHeader(a, mine)}${a.ms !== undefined ? ` (${formatSeconds(a.ms)})` : ''}`);
+    lines.push('', `#### ${markdownText(areaHeader(a, mine))}${a.ms !== undefined ? ` (${formatSeconds(a.ms)})` : ''}`);
     if (mine.length) lines.push('');
-    for (const f of mine) lines.push(`- ${SYMBOL[f.severity]} ${code(f.code)} ${f.message}${f.hint ? `  \n  → ${code(f.hint)}` : ''}`);
+    for (const f of mine) lines.push(`- ${SYMBOL[f.severity]} ${code(f.code)} ${markdownText(f.message)}${f.hint ? `  \n  → ${code(f.hint)}` : ''}`);
   }
   lines.push('', summaryLine(findings, areas));
   return redact(lines.join('\n'));

@@ -12,7 +12,10 @@ import { describeAttempt, endpoint, probe, type Attempt } from './probe.ts';
 import { healthTimeoutMs } from './settings.ts';
 import { shellQuote } from '../quote.ts';
 
-/** No single request waits longer than this, so a hung endpoint is asked again. */
+/**
+ * Every request waits this long for its answer (HEALTH_TIMEOUT when that is shorter), the
+ * last one too: a request started before the deadline may end up to this much after it.
+ */
 export const REQUEST_TIMEOUT_MS = 5000;
 export const BACKOFF = { initialMs: 250, maxMs: 5000 } as const;
 
@@ -56,6 +59,11 @@ export interface HealthOptions {
 
 export type HealthConfig = Pick<Config, 'healthcheckUrls' | 'composeFile' | 'envFile' | 'db' | 'ssl' | 'sslCa' | 'connectTimeoutMs' | 'drizzleDir'>;
 
+/** What each request waits for its answer, in whole milliseconds (AbortSignal.timeout's unit). */
+export function requestTimeoutMs(healthTimeoutMs: number): number {
+  return Math.ceil(Math.max(100, Math.min(REQUEST_TIMEOUT_MS, healthTimeoutMs)));
+}
+
 interface Polled<T> {
   last: T;
   attempts: number;
@@ -69,8 +77,8 @@ async function pollUntil<T>(attempt: (timeoutMs: number) => Promise<T>, good: (t
   let attempts = 0;
   for (;;) {
     attempts += 1;
-    // AbortSignal.timeout() takes whole milliseconds only.
-    const last = await attempt(Math.ceil(Math.max(100, Math.min(REQUEST_TIMEOUT_MS, left()))));
+    // The same for every attempt: never cut short by the time left.
+    const last = await attempt(requestTimeoutMs(timeoutMs));
     if (good(last)) return { last, attempts, okAfterMs: Math.round(performance.now() - started) };
     if (left() <= 0) return { last, attempts, okAfterMs: null };
     await sleep(Math.min(wait, left()), undefined, { signal }).catch(() => {
@@ -120,7 +128,8 @@ export class HealthError extends UpkitError {
   constructor(result: HealthResult, composeFile: string | undefined) {
     const failing = result.endpoints.filter((e) => !e.healthy);
     const dbFailed = result.database !== null && !result.database.migrated;
-    const short = [...failing.map((e) => `${e.url} ${e.started ? 'not healthy' : 'not started'}`), ...(dbFailed ? ['database not migrated'] : [])];
+    const why = (e: EndpointHealth) => (e.last?.status !== undefined && e.last.error ? ` (${/^(redirect loop|more than \d+ redirects|redirect to an invalid URL)/.exec(e.last.error)?.[1] ?? 'bad answer'})` : '');
+    const short = [...failing.map((e) => `${e.url} ${e.started ? 'not healthy' : 'not started'}${why(e)}`), ...(dbFailed ? ['database not migrated'] : [])];
     const endpointHint = composeFile
       ? `see why: docker compose -f ${shellQuote(composeFile)} logs --tail 100, then run: npx zx scripts/health.ts`
       : 'check that the platform is started and HEALTHCHECK_URLS points at it, then run: npx zx scripts/health.ts';

@@ -1,7 +1,8 @@
 // One HTTP request to a health endpoint, and what a person needs to read of its answer: the
 // status and the first 200 characters of the body, or why there was no answer. URLs are
 // shown without credentials or query string, either of which may hold a token.
-import { redact, registerSecret } from '../redact.ts';
+import { visible } from '../escape.ts';
+import { redact, registerSentCredentials } from '../redact.ts';
 
 export const BODY_CHARS = 200;
 /** Enough of a body for its first 200 characters; the rest is not read. */
@@ -20,7 +21,7 @@ export interface Attempt {
   statusText: string;
   /** First 200 characters, whitespace collapsed, redacted. */
   body: string;
-  /** Why there was no answer (connection refused, timeout…). */
+  /** Why there was no answer (connection refused, timeout…), or why the answer is not the endpoint's (a redirect loop). */
   error: string | undefined;
   ms: number;
 }
@@ -41,9 +42,12 @@ export function endpoint(raw: string): Endpoint {
   if (url.username || url.password) {
     const user = decodeURIComponent(url.username);
     const password = decodeURIComponent(url.password);
-    registerSecret(password);
-    registerSecret(url.password);
-    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    const basic = Buffer.from(`${user}:${password}`).toString('base64');
+    // Registered as the request is made: an endpoint that echoes its request back (the
+    // header, the user name used as a token) is masked in every place it is printed.
+    registerSentCredentials({ user, password, basic });
+    registerSentCredentials({ password: url.password, user: url.username });
+    headers.authorization = `Basic ${basic}`;
     url.username = '';
     url.password = '';
   }
@@ -95,24 +99,61 @@ export function describeFetchError(err: unknown, timeoutMs: number): string {
   return redact(e.cause?.message ?? e.message ?? String(err));
 }
 
-/** One request; never throws except when `signal` aborts. */
+/** Redirects followed before the chain is reported as too long (fetch's own limit). */
+export const MAX_REDIRECTS = 20;
+
+/**
+ * One request, redirects followed by hand so that a loop is reported as one (with its
+ * chain) rather than as a failure to connect; never throws except when `signal` aborts.
+ * Credentials go to the endpoint's own origin only, as fetch does.
+ */
 export async function probe(ep: Endpoint, timeoutMs: number, signal?: AbortSignal): Promise<Attempt> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   const timeout = AbortSignal.timeout(timeoutMs);
+  const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  let url = ep.url;
+  const chain: URL[] = [];
   try {
-    const res = await fetch(ep.url, { headers: ep.headers, redirect: 'follow', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-    const body = await readSome(res).catch(() => '');
-    return { status: res.status, statusText: res.statusText, body: bodySnippet(body), error: undefined, ms: ms() };
+    for (;;) {
+      const headers = url.origin === ep.url.origin ? ep.headers : { accept: ep.headers.accept! };
+      const res = await fetch(url, { headers, redirect: 'manual', signal: both });
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
+      if (location !== null) {
+        await res.body?.cancel().catch(() => {});
+        chain.push(url);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          return answered(res, '', ms(), `redirect to an invalid URL ${JSON.stringify(redact(location))}`);
+        }
+        const loop = chain.some((u) => u.href === next.href);
+        if (loop || chain.length >= MAX_REDIRECTS) {
+          const shown = [...chain, next].map((u) => displayUrl(u.href)).join(' → ');
+          return answered(res, '', ms(), `${loop ? 'redirect loop' : `more than ${MAX_REDIRECTS} redirects`}: ${shown}`);
+        }
+        url = next;
+        continue;
+      }
+      const body = await readSome(res).catch(() => '');
+      return answered(res, body, ms(), undefined);
+    }
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     return { status: undefined, statusText: '', body: '', error: describeFetchError(err, timeoutMs), ms: ms() };
   }
 }
 
+function answered(res: Response, body: string, ms: number, error: string | undefined): Attempt {
+  // The reason phrase is the endpoint's text as much as the body is.
+  return { status: res.status, statusText: visible(redact(res.statusText.replace(/\s+/g, ' '))), body: bodySnippet(body), error, ms };
+}
+
 /** `500 Internal Server Error "boom"` or `connection refused (ECONNREFUSED)`. */
 export function describeAttempt(a: Attempt | null): string {
   if (!a) return 'not tried';
   if (a.status === undefined) return a.error ?? 'no answer';
-  return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}${a.body ? ` ${JSON.stringify(a.body)}` : ' (empty body)'}`;
+  if (a.error) return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}: ${a.error}`;
+  return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}${a.body ? ` ${visible(JSON.stringify(a.body))}` : ' (empty body)'}`;
 }

@@ -3,11 +3,15 @@
 // failures-*.test.ts files read their expectations from it, so the page and the tests
 // cannot disagree. Each case names the test file that runs it.
 import { backupsCases } from './hardening/backups.ts';
+import { installCases } from './hardening/install.ts';
 import { outputCases } from './hardening/output.ts';
 import { refusalsCases } from './hardening/refusals.ts';
 import { restoreCases } from './hardening/restore.ts';
+import { rollbackCases } from './hardening/rollback.ts';
 import { schemaCases } from './hardening/schema.ts';
+import { secretsCases } from './hardening/secrets.ts';
 import type { FailureCase } from './types.ts';
+import { verifyCases } from './hardening/verify.ts';
 
 const PREFLIGHT_NEXT = 'then run: npx zx scripts/preflight.ts';
 const URL_HINT = 'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
@@ -1333,4 +1337,5 @@ const commandLine: FailureCase[] = [
 
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
-  ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases];
+  ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
+  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases];

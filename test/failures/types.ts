@@ -13,6 +13,8 @@ export const GROUPS = {
   backups: 'Backup files, retention and file modes',
   schema: 'Schemas and search_path',
   output: 'Signals, closed output, hints and redaction',
+  install: 'Install',
+  verify: 'Verification',
 } as const;
 
 export type GroupId = keyof typeof GROUPS;

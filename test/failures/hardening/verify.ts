@@ -1,0 +1,4 @@
+// Hardening cases, part two: see test/failures/catalogue.ts for what a case is.
+import type { FailureCase } from '../types.ts';
+
+export const verifyCases: FailureCase[] = [];
