@@ -1,6 +1,7 @@
 // Hardening cases, part two: see test/failures/catalogue.ts for what a case is.
 import type { FailureCase } from '../types.ts';
 
+const BY_HAND = 'the migrations that made it are recorded, so it was changed by hand; repair it in psql: ';
 const BYPASS_HINT = 'run as a superuser: ALTER ROLE "{user}" BYPASSRLS; then run: npx zx verify/index.ts';
 
 export const verifyCases: FailureCase[] = [
@@ -34,5 +35,36 @@ export const verifyCases: FailureCase[] = [
     exit: 4,
     changed: 'nothing',
     test: 'failures-verify-rls.test.ts',
+  },
+  {
+    id: 'verify.column-renamed',
+    group: 'verify',
+    title: 'A column renamed by hand',
+    did: 'Renamed users.email to mail on a v2.3 database. verify used to say "ADD COLUMN email": pasted, the app would find an empty column while its data sits in mail.',
+    entry: 'verify/index.ts',
+    args: [],
+    env: { DATABASE_URL: '{url}' },
+    code: 'schema.column_renamed',
+    message: 'column users.email is missing: column mail, of the same type at its position, holds its data under another name',
+    hint: `${BY_HAND}ALTER TABLE "public"."users" RENAME COLUMN "mail" TO "email";`,
+    exit: 4,
+    changed: 'nothing; the hint, pasted, makes verify pass again with every row as it was',
+    test: 'failures-verify-hints.test.ts',
+    note: 'Recognised when the extra column has the missing one\'s type and position; otherwise the column is reported missing and the other one extra, as before.',
+  },
+  {
+    id: 'verify.table-moved',
+    group: 'verify',
+    title: 'A table moved to another schema',
+    did: 'Ran `ALTER TABLE configurations SET SCHEMA app` on a v2.3 database. verify used to say "restore it from a backup".',
+    entry: 'verify/index.ts',
+    args: [],
+    env: { DATABASE_URL: '{url}' },
+    code: 'schema.table_moved',
+    message: 'table configurations is missing from schema public: it is in schema app ({columns} columns), moved there',
+    hint: `${BY_HAND}ALTER TABLE "app"."configurations" SET SCHEMA "public";`,
+    exit: 4,
+    changed: 'nothing; the hint, pasted, makes verify pass again with every row as it was',
+    test: 'failures-verify-hints.test.ts',
   },
 ];
