@@ -132,15 +132,20 @@ export async function runVerification(config: Config, log: Logger, report: Repor
   const db = await withClient(
     config.migrationDb,
     config,
-    (client) =>
-      withTransaction(
+    async (client) => {
+      // Its own session's timeouts, as migrations set theirs, before the first read: a role's
+      // or database's idle_in_transaction_session_timeout or statement_timeout must not end
+      // verification half-way (it waits for nothing but its own reads).
+      await client.query(`select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '30s', false), set_config('lock_timeout', '5s', false)`).catch((err: unknown) => Promise.reject(readFailure(err)));
+      return withTransaction(
         client,
         async () => {
           running = await runInProgress(client);
           return checkDatabase(client, files, profile, log, timings);
         },
         { readOnly: true },
-      ).catch((err: unknown) => Promise.reject(running && !isUpkitError(err) ? runningError(running, config.migrationDb.database, err) : readFailure(err))),
+      ).catch((err: unknown) => Promise.reject(running && !isUpkitError(err) ? runningError(running, config.migrationDb.database, err) : readFailure(err)));
+    },
     { applicationName: 'upkit verify' },
   );
 
