@@ -227,7 +227,16 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
   for (const r of others) {
     if (r.kind === 'enum') out.enums.push({ schema: r.schema, name: r.name, values: r.detail ?? [] });
     if (r.kind === 'sequence') out.sequences.push(`${r.schema}.${r.name}`);
-    if (r.kind === 'view') out.views.push(`${r.schema}.${r.name}`);
+    if (r.kind === 'view' || r.kind === 'matview') out.views.push(`${r.schema}.${r.name}`);
+    if (r.kind === 'matview') (out.matviews ??= []).push(`${r.schema}.${r.name}`);
+    if (r.kind === 'trigger') {
+      const [name, enabled, internal, constraint] = r.detail!;
+      (out.triggers ??= []).push({ schema: r.schema, table: r.name, name: name!, enabled: enabled!, internal: internal === 'true', constraint: constraint! });
+    }
+    if (r.kind === 'collation') {
+      const [column, collation, type] = r.detail!;
+      (out.collations ??= []).push({ schema: r.schema, table: r.name, column: column!, collation: collation!, type: type! });
+    }
     if (r.kind === 'policy') {
       out.policies.push(`${r.schema}.${r.name}`);
       const [table, policy] = r.name.split('.');

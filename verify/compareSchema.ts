@@ -186,6 +186,61 @@ function compareEnums(expected: SchemaSpec, actual: ActualSchema, out: SchemaFin
   }
 }
 
+/**
+ * What changes behaviour without changing a column or a key, and what is added beside them:
+ * disabled triggers (a foreign key's internal triggers disabled by DISABLE TRIGGER ALL: the
+ * key is no longer enforced), a column collation other than its type's, triggers and
+ * materialized views the snapshot does not have.
+ */
+function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: SchemaFinding[]): void {
+  const known = new Set(expected.tables.map((t) => `${t.schema}.${t.name}`));
+  const compared = (schema: string, table: string) => known.has(`${schema}.${table}`);
+  const disabled = new Map<string, Set<string>>();
+  for (const t of actual.triggers ?? []) {
+    if (!compared(t.schema, t.table)) continue;
+    const off = t.enabled === 'D' || t.enabled === 'R';
+    if (t.internal) {
+      if (off) {
+        const key = `${t.schema}.${t.table}`;
+        if (!disabled.has(key)) disabled.set(key, new Set());
+        disabled.get(key)!.add(t.constraint || t.name);
+      }
+      continue;
+    }
+    const state = t.enabled === 'D' ? ' (disabled)' : t.enabled === 'R' ? ' (replica only)' : t.enabled === 'A' ? ' (always)' : '';
+    out.push(schemaFinding('warning', 'schema.extra_trigger', `trigger ${t.name} on table ${qualified(t.schema, t.table)}${state} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+  }
+  for (const [key, constraints] of disabled) {
+    const [schema, table] = [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)];
+    const list = [...constraints].sort().join(', ');
+    out.push(
+      schemaFinding(
+        'error',
+        'schema.trigger_disabled',
+        `table ${qualified(schema, table)} has its foreign keys' triggers disabled (DISABLE TRIGGER ALL?): ${list} ${constraints.size === 1 ? 'is' : 'are'} not enforced`,
+        `ALTER TABLE ${sqlIdent(schema)}.${sqlIdent(table)} ENABLE TRIGGER ALL;`,
+      ),
+    );
+  }
+  for (const c of actual.collations ?? []) {
+    const t = expected.tables.find((x) => x.schema === c.schema && x.name === c.table);
+    if (!t || !t.columns.some((x) => x.name === c.column)) continue;
+    out.push(
+      schemaFinding(
+        'error',
+        'schema.column_collation',
+        `column ${qualified(c.schema, c.table)}.${c.column} has collation ${sqlIdent(c.collation)}, expected its type's default (comparisons, sorting and unique indexes change)`,
+        `ALTER TABLE ${sqlIdent(c.schema)}.${sqlIdent(c.table)} ALTER COLUMN ${sqlIdent(c.column)} TYPE ${c.type} COLLATE "default";`,
+      ),
+    );
+  }
+  for (const m of actual.matviews ?? []) {
+    const schema = m.slice(0, m.indexOf('.'));
+    if (!expected.schemas.includes(schema) || expected.views.includes(m)) continue;
+    out.push(schemaFinding('warning', 'schema.extra_matview', `materialized view ${m.replace(/^public\./, '')} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+  }
+}
+
 /** Pure: every difference between the expected schema and the catalog. */
 export function compareSchema(expected: SchemaSpec, actual: ActualSchema): SchemaFinding[] {
   const out: SchemaFinding[] = [];
@@ -230,6 +285,7 @@ export function compareSchema(expected: SchemaSpec, actual: ActualSchema): Schem
     out.push(schemaFinding('warning', 'schema.extra_table', `table ${qualified(a.schema, a.name)} (${a.columns.length} column${a.columns.length === 1 ? '' : 's'}) is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
   }
   compareEnums(expected, actual, out);
+  compareBehaviour(expected, actual, out);
   for (const s of expected.sequences) if (!actual.sequences.includes(s)) out.push(schemaFinding('error', 'schema.sequence_missing', `sequence ${s.replace(/^public\./, '')} is missing`));
   for (const v of expected.views) if (!actual.views.includes(v)) out.push(schemaFinding('error', 'schema.view_missing', `view ${v.replace(/^public\./, '')} is missing`));
   return out;
