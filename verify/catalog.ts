@@ -20,23 +20,36 @@ export interface Relation {
   name: string;
   exists: boolean;
   readable: boolean;
+  /** Row level security applies to the role and no policy lets it read every row: what it reads may lack rows. */
+  rowsHidden: boolean;
 }
 
+// Row level security hides rows from the current role when it is active for it (not the
+// owner unless FORCE, no BYPASSRLS, no superuser: row_security_active()) and no permissive
+// SELECT policy of its own is plainly `true` while no restrictive one applies.
+const ROWS_HIDDEN = `row_security_active(c.oid) and not (
+   exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polpermissive and p.polcmd in ('r', '*')
+            and (p.polroles = '{0}' or exists (select 1 from unnest(p.polroles) r where pg_has_role(r, 'MEMBER')))
+            and pg_get_expr(p.polqual, p.polrelid) = 'true')
+   and not exists (select 1 from pg_policy p where p.polrelid = c.oid and not p.polpermissive and p.polcmd in ('r', '*')
+            and (p.polroles = '{0}' or exists (select 1 from unnest(p.polroles) r where pg_has_role(r, 'MEMBER')))))`
+
 export async function readServerInfo(client: Queryable, relations: readonly string[]): Promise<{ server: ServerInfo; relations: Map<string, Relation> }> {
-  const { rows } = await client.query<{ version: string; num: string; usr: string; db: string; rels: Array<{ name: string; readable: boolean }> | null }>(
+  const { rows } = await client.query<{ version: string; num: string; usr: string; db: string; rels: Array<{ name: string; readable: boolean; hidden: boolean }> | null }>(
     `select current_setting('server_version') as version, current_setting('server_version_num') as num,
             current_user as usr, current_database() as db,
             (select json_agg(json_build_object('name', n.nspname || '.' || c.relname,
-                    'readable', has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT')))
+                    'readable', has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT'),
+                    'hidden', ${ROWS_HIDDEN}))
                from pg_class c join pg_namespace n on n.oid = c.relnamespace
               where n.nspname || '.' || c.relname = any($1::text[]) and c.relkind in ('r', 'p', 'v', 'm')) as rels`,
     [relations],
   );
   const r = rows[0]!;
-  const found = new Map((r.rels ?? []).map((x) => [x.name, x.readable]));
+  const found = new Map((r.rels ?? []).map((x) => [x.name, x]));
   return {
     server: { version: r.version.split(' ')[0]!, versionNum: Number(r.num), user: r.usr, database: r.db },
-    relations: new Map(relations.map((name) => [name, { name, exists: found.has(name), readable: found.get(name) === true }])),
+    relations: new Map(relations.map((name) => [name, { name, exists: found.has(name), readable: found.get(name)?.readable === true, rowsHidden: found.get(name)?.hidden === true }])),
   };
 }
 
@@ -214,7 +227,16 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
   for (const r of others) {
     if (r.kind === 'enum') out.enums.push({ schema: r.schema, name: r.name, values: r.detail ?? [] });
     if (r.kind === 'sequence') out.sequences.push(`${r.schema}.${r.name}`);
-    if (r.kind === 'view') out.views.push(`${r.schema}.${r.name}`);
+    if (r.kind === 'view' || r.kind === 'matview') out.views.push(`${r.schema}.${r.name}`);
+    if (r.kind === 'matview') (out.matviews ??= []).push(`${r.schema}.${r.name}`);
+    if (r.kind === 'trigger') {
+      const [name, enabled, internal, constraint] = r.detail!;
+      (out.triggers ??= []).push({ schema: r.schema, table: r.name, name: name!, enabled: enabled!, internal: internal === 'true', constraint: constraint! });
+    }
+    if (r.kind === 'collation') {
+      const [column, collation, type] = r.detail!;
+      (out.collations ??= []).push({ schema: r.schema, table: r.name, column: column!, collation: collation!, type: type! });
+    }
     if (r.kind === 'policy') {
       out.policies.push(`${r.schema}.${r.name}`);
       const [table, policy] = r.name.split('.');

@@ -58,13 +58,24 @@ select 'enum' as kind, n.nspname as schema, t.typname as name,
   from pg_type t join pg_namespace n on n.oid = t.typnamespace
  where t.typtype = 'e' and ${USER_SCHEMA}
 union all
-select case c.relkind when 'S' then 'sequence' else 'view' end, n.nspname, c.relname, null
+select case c.relkind when 'S' then 'sequence' when 'm' then 'matview' else 'view' end, n.nspname, c.relname, null
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
  where c.relkind in ('S', 'v', 'm') and ${USER_SCHEMA}
 union all
 select 'policy', n.nspname, c.relname || '.' || p.polname, null
   from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
  where ${USER_SCHEMA}
+union all
+select 'trigger', n.nspname, c.relname, array[t.tgname::text, t.tgenabled::text, t.tgisinternal::text, coalesce(con.conname::text, '')]
+  from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+  left join pg_constraint con on con.oid = t.tgconstraint
+ where ${USER_SCHEMA}
+union all
+select 'collation', n.nspname, c.relname, array[a.attname::text, co.collname::text, format_type(a.atttypid, a.atttypmod)]
+  from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+  join pg_type ty on ty.oid = a.atttypid join pg_collation co on co.oid = a.attcollation
+ where a.attnum > 0 and not a.attisdropped and a.attcollation <> 0 and a.attcollation <> ty.typcollation
+   and c.relkind in ('r', 'p') and ${USER_SCHEMA}
 union all
 select 'opclass', null, oc.oid::text, array[oc.opcname::text, oc.opcdefault::text]
   from pg_opclass oc

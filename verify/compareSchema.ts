@@ -8,7 +8,7 @@ import type { ActualSchema, ActualTable, ColumnSpec, IdentitySpec, SchemaSpec, T
 import { KEPT_HINT, qualified, schemaFinding, type SchemaFinding } from './model.ts';
 import { sameExpression } from './sqlExpression.ts';
 import { ident, sameType, showType, tableRef } from './sqlText.ts';
-import { sqlLiteral } from '../lib/quote.ts';
+import { sqlIdent, sqlLiteral } from '../lib/quote.ts';
 
 function columnSql(c: ColumnSpec): string {
   const type = c.serial ? ({ integer: 'serial', bigint: 'bigserial', smallint: 'smallserial' } as Record<string, string>)[c.type.name] ?? showType(c.type) : showType(c.type);
@@ -79,10 +79,54 @@ function compareColumn(t: TableSpec, e: ColumnSpec, a: ColumnSpec, out: SchemaFi
   }
 }
 
-function compareColumns(e: TableSpec, a: ActualTable, out: SchemaFinding[]): void {
+/**
+ * The column a missing one was renamed to: a column the snapshot does not know, of the same
+ * type, at the missing column's position (the n-th column of the table, as in the snapshot).
+ */
+function renamedTo(e: TableSpec, a: ActualTable, col: ColumnSpec, taken: ReadonlySet<string>): ColumnSpec | undefined {
+  const expected = new Set(e.columns.map((c) => c.name));
+  const at = a.columns[e.columns.indexOf(col)];
+  return at && !expected.has(at.name) && !taken.has(at.name) && sameType(col.type, at.type) ? at : undefined;
+}
+
+/** The table as it would be once renamed columns (actual name → expected name) are renamed back. */
+function renamedBack(a: ActualTable, renamed: ReadonlyMap<string, string>): ActualTable {
+  if (!renamed.size) return a;
+  const n = (c: string) => renamed.get(c) ?? c;
+  // Only for comparing: a column named in an index expression, bare or quoted, by whole word.
+  const inExpression = (text: string) =>
+    [...renamed].reduce((t, [from, to]) => t.replace(new RegExp(`(?<![\\w$"])("?)${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\1(?![\\w$"])`, 'g'), () => ident(to)), text);
+  return {
+    ...a,
+    primaryKey: a.primaryKey && { ...a.primaryKey, columns: a.primaryKey.columns.map(n) },
+    uniques: a.uniques.map((u) => ({ ...u, columns: u.columns.map(n) })),
+    foreignKeys: a.foreignKeys.map((f) => ({ ...f, columns: f.columns.map(n) })),
+    indexes: a.indexes.map((i) => ({ ...i, columns: i.columns.map((c) => ({ ...c, expression: c.isExpression ? inExpression(c.expression) : n(c.expression) })) })),
+  };
+}
+
+/** Compares the columns; returns the columns recognised as renamed (actual name → expected name). */
+function compareColumns(e: TableSpec, a: ActualTable, out: SchemaFinding[]): Map<string, string> {
   const actual = new Map(a.columns.map((c) => [c.name, c]));
+  const renames = new Map<string, string>();
+  const renamed = new Set<string>();
   for (const col of e.columns) {
     const found = actual.get(col.name);
+    const twin = found ? undefined : renamedTo(e, a, col, renamed);
+    if (twin) {
+      renamed.add(twin.name);
+      renames.set(twin.name, col.name);
+      out.push(
+        schemaFinding(
+          'error',
+          'schema.column_renamed',
+          `column ${qualified(e.schema, e.name)}.${col.name} is missing: column ${twin.name}, of the same type at its position, holds its data under another name`,
+          `ALTER TABLE ${sqlIdent(e.schema)}.${sqlIdent(e.name)} RENAME COLUMN ${sqlIdent(twin.name)} TO ${sqlIdent(col.name)};`,
+        ),
+      );
+      compareColumn(e, col, { ...twin, name: col.name }, out);
+      continue;
+    }
     if (!found) {
       out.push(schemaFinding('error', 'schema.column_missing', `column ${qualified(e.schema, e.name)}.${col.name} is missing (expected ${describeColumn(col)})`, `ALTER TABLE ${tableRef(e.schema, e.name)} ADD COLUMN ${columnSql(col)};`));
       continue;
@@ -91,7 +135,7 @@ function compareColumns(e: TableSpec, a: ActualTable, out: SchemaFinding[]): voi
   }
   const expected = new Set(e.columns.map((c) => c.name));
   for (const col of a.columns) {
-    if (expected.has(col.name)) continue;
+    if (expected.has(col.name) || renamed.has(col.name)) continue;
     const blocking = col.notNull && col.default === undefined && !col.identity && !col.generated;
     out.push(
       schemaFinding(
@@ -105,6 +149,7 @@ function compareColumns(e: TableSpec, a: ActualTable, out: SchemaFinding[]): voi
       ),
     );
   }
+  return renames;
 }
 
 function compareEnums(expected: SchemaSpec, actual: ActualSchema, out: SchemaFinding[]): void {
@@ -141,18 +186,88 @@ function compareEnums(expected: SchemaSpec, actual: ActualSchema, out: SchemaFin
   }
 }
 
+/**
+ * What changes behaviour without changing a column or a key, and what is added beside them:
+ * disabled triggers (a foreign key's internal triggers disabled by DISABLE TRIGGER ALL: the
+ * key is no longer enforced), a column collation other than its type's, triggers and
+ * materialized views the snapshot does not have.
+ */
+function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: SchemaFinding[]): void {
+  const known = new Set(expected.tables.map((t) => `${t.schema}.${t.name}`));
+  const compared = (schema: string, table: string) => known.has(`${schema}.${table}`);
+  const disabled = new Map<string, Set<string>>();
+  for (const t of actual.triggers ?? []) {
+    if (!compared(t.schema, t.table)) continue;
+    const off = t.enabled === 'D' || t.enabled === 'R';
+    if (t.internal) {
+      if (off) {
+        const key = `${t.schema}.${t.table}`;
+        if (!disabled.has(key)) disabled.set(key, new Set());
+        disabled.get(key)!.add(t.constraint || t.name);
+      }
+      continue;
+    }
+    const state = t.enabled === 'D' ? ' (disabled)' : t.enabled === 'R' ? ' (replica only)' : t.enabled === 'A' ? ' (always)' : '';
+    out.push(schemaFinding('warning', 'schema.extra_trigger', `trigger ${t.name} on table ${qualified(t.schema, t.table)}${state} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+  }
+  for (const [key, constraints] of disabled) {
+    const [schema, table] = [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)];
+    const list = [...constraints].sort().join(', ');
+    out.push(
+      schemaFinding(
+        'error',
+        'schema.trigger_disabled',
+        `table ${qualified(schema, table)} has its foreign keys' triggers disabled (DISABLE TRIGGER ALL?): ${list} ${constraints.size === 1 ? 'is' : 'are'} not enforced`,
+        `ALTER TABLE ${sqlIdent(schema)}.${sqlIdent(table)} ENABLE TRIGGER ALL;`,
+      ),
+    );
+  }
+  for (const c of actual.collations ?? []) {
+    const t = expected.tables.find((x) => x.schema === c.schema && x.name === c.table);
+    if (!t || !t.columns.some((x) => x.name === c.column)) continue;
+    out.push(
+      schemaFinding(
+        'error',
+        'schema.column_collation',
+        `column ${qualified(c.schema, c.table)}.${c.column} has collation ${sqlIdent(c.collation)}, expected its type's default (comparisons, sorting and unique indexes change)`,
+        `ALTER TABLE ${sqlIdent(c.schema)}.${sqlIdent(c.table)} ALTER COLUMN ${sqlIdent(c.column)} TYPE ${c.type} COLLATE "default";`,
+      ),
+    );
+  }
+  for (const m of actual.matviews ?? []) {
+    const schema = m.slice(0, m.indexOf('.'));
+    if (!expected.schemas.includes(schema) || expected.views.includes(m)) continue;
+    out.push(schemaFinding('warning', 'schema.extra_matview', `materialized view ${m.replace(/^public\./, '')} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+  }
+}
+
 /** Pure: every difference between the expected schema and the catalog. */
 export function compareSchema(expected: SchemaSpec, actual: ActualSchema): SchemaFinding[] {
   const out: SchemaFinding[] = [];
   const tables = new Map(actual.tables.map((t) => [`${t.schema}.${t.name}`, t]));
+  const movedAway = new Set<string>();
   for (const e of expected.tables) {
     const a = tables.get(`${e.schema}.${e.name}`);
     if (!a) {
+      const elsewhere = actual.tables.filter((t) => t.name === e.name && t.schema !== e.schema && !expected.tables.some((x) => x.schema === t.schema && x.name === t.name));
+      const moved = elsewhere.length === 1 ? elsewhere[0]! : undefined;
+      if (moved) {
+        movedAway.add(`${moved.schema}.${moved.name}`);
+        out.push(
+          schemaFinding(
+            'error',
+            'schema.table_moved',
+            `table ${qualified(e.schema, e.name)} is missing from schema ${e.schema}: it is in schema ${moved.schema} (${moved.columns.length} column${moved.columns.length === 1 ? '' : 's'}), moved there`,
+            `ALTER TABLE ${sqlIdent(moved.schema)}.${sqlIdent(moved.name)} SET SCHEMA ${sqlIdent(e.schema)};`,
+          ),
+        );
+        continue;
+      }
       out.push(schemaFinding('error', 'schema.table_missing', `table ${qualified(e.schema, e.name)} is missing`));
       continue;
     }
-    compareColumns(e, a, out);
-    out.push(...compareTableConstraints(e, a));
+    const renamed = compareColumns(e, a, out);
+    out.push(...compareTableConstraints(e, renamedBack(a, renamed)));
     if (e.rls !== a.rls) {
       out.push(
         e.rls
@@ -166,10 +281,11 @@ export function compareSchema(expected: SchemaSpec, actual: ActualSchema): Schem
   }
   const expectedTables = new Set(expected.tables.map((t) => `${t.schema}.${t.name}`));
   for (const a of actual.tables) {
-    if (expectedTables.has(`${a.schema}.${a.name}`) || a.partition || !expected.schemas.includes(a.schema)) continue;
+    if (expectedTables.has(`${a.schema}.${a.name}`) || movedAway.has(`${a.schema}.${a.name}`) || a.partition || !expected.schemas.includes(a.schema)) continue;
     out.push(schemaFinding('warning', 'schema.extra_table', `table ${qualified(a.schema, a.name)} (${a.columns.length} column${a.columns.length === 1 ? '' : 's'}) is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
   }
   compareEnums(expected, actual, out);
+  compareBehaviour(expected, actual, out);
   for (const s of expected.sequences) if (!actual.sequences.includes(s)) out.push(schemaFinding('error', 'schema.sequence_missing', `sequence ${s.replace(/^public\./, '')} is missing`));
   for (const v of expected.views) if (!actual.views.includes(v)) out.push(schemaFinding('error', 'schema.view_missing', `view ${v.replace(/^public\./, '')} is missing`));
   return out;

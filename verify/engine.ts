@@ -127,6 +127,18 @@ function unreadable(rel: Relation, user: string): VerifyFinding {
   return finding('ledgers', 'error', 'verify.privilege', `role ${user} cannot read ${rel.name}, so it was not checked`, `run as an administrator: GRANT USAGE ON SCHEMA ${sqlIdent(schema!)} TO ${sqlIdent(user)}; GRANT SELECT ON ${rel.name} TO ${sqlIdent(user)};`);
 }
 
+/** One finding for every table whose rows row level security hides from the role: not checked, never "missing". */
+function rowsHidden(area: VerifyFinding['area'], rels: readonly Relation[], user: string, what: string): VerifyFinding {
+  const names = rels.map((r) => r.name).join(', ');
+  return finding(
+    area,
+    'error',
+    'verify.row_security',
+    `row level security hides rows of ${names} from role ${user} (no BYPASSRLS, no policy that lets it read every row), so ${what} not checked`,
+    `run as a superuser: ALTER ROLE ${sqlIdent(user)} BYPASSRLS; then run: npx zx verify/index.ts`,
+  );
+}
+
 export interface LedgerResult {
   findings: VerifyFinding[];
   applied: string[];
@@ -146,6 +158,9 @@ export async function checkLedgerArea(client: Queryable, files: VerifyFiles, sta
   if (rel.exists && !rel.readable) {
     findings.push({ ...unreadable(rel, state.server.user) });
     readable = false;
+  } else if (rel.exists && rel.rowsHidden) {
+    findings.push(rowsHidden('ledgers', [rel], state.server.user, `${ledgerName} was`));
+    readable = false;
   } else if (rel.exists) {
     const r = await client.query<{ id: number; hash: string; created_at: string | null }>(`select id, hash, created_at from ${tableRef(ledger.schema, ledger.table)} order by id`);
     rows = r.rows.map((x) => ({ id: Number(x.id), hash: x.hash, createdAt: x.created_at === null ? null : Number(x.created_at) }));
@@ -156,6 +171,7 @@ export async function checkLedgerArea(client: Queryable, files: VerifyFiles, sta
   if (files.legacy) {
     const legacyRel = state.relations.get(LEGACY_LEDGER)!;
     if (legacyRel.exists && !legacyRel.readable) findings.push(unreadable(legacyRel, state.server.user));
+    else if (legacyRel.exists && legacyRel.rowsHidden) findings.push(rowsHidden('ledgers', [legacyRel], state.server.user, `${LEGACY_LEDGER} was`));
     else {
       let legacyRows: LegacyLedgerRow[] | null = null;
       if (legacyRel.exists) {
@@ -173,6 +189,8 @@ export async function checkLedgerArea(client: Queryable, files: VerifyFiles, sta
 export async function checkSeedArea(client: Queryable, state: DatabaseState, profile: ContentProfile): Promise<{ findings: VerifyFinding[]; seed: SeedState | null }> {
   const blocked = [...state.relations.values()].filter((r) => r.name.startsWith('public.') && r.exists && !r.readable);
   if (blocked.length) return { findings: blocked.map((r) => ({ ...unreadable(r, state.server.user), area: 'seed data' as const })), seed: null };
+  const hidden = [...state.relations.values()].filter((r) => r.name.startsWith('public.') && r.exists && r.rowsHidden);
+  if (hidden.length) return { findings: [rowsHidden('seed data', hidden, state.server.user, 'seed data was')], seed: null };
   const blockers = seedBlockers(state.catalog);
   if (blockers.length) {
     return { findings: [finding('seed data', 'warning', 'seed.not_checked', `seed data not checked: ${blockers.join(', ')} (see schema)`, UPGRADE_HINT)], seed: null };

@@ -98,8 +98,24 @@ export function compareDrizzleLedger(all: readonly DrizzleMigration[], upTo: num
     const why = rows === null ? `${ledgerName} does not exist` : m.when < newest ? `not in ${ledgerName}; drizzle-orm's own migrate() would skip it, as the ledger holds a later entry` : `not in ${ledgerName}`;
     findings.push(finding('ledgers', 'error', 'ledger.pending', `migration ${m.tag} is pending (${why})`, UPGRADE_HINT));
   }
+  // drizzle's `when` only grows: a row no file knows created at or before the last entry of
+  // this journal is not a later migration of this app, but another application's sharing the
+  // ledger (or a file removed from this folder).
+  const lastWhen = Math.max(-Infinity, ...all.map((m) => m.when));
   for (const r of rows ?? []) {
     if (explained.has(r.id)) continue;
+    if (r.createdAt === null || r.createdAt <= lastWhen) {
+      findings.push(
+        finding(
+          'ledgers',
+          'warning',
+          'ledger.foreign_entry',
+          `${ledgerName} row ${r.id} (hash ${short(r.hash)}…, created_at ${r.createdAt ?? 'null'}${r.createdAt ? ` = ${when(r.createdAt)}` : ''}) matches no migration of this drizzle folder and is not later than its last entry: another application's migration sharing this ledger, or a file removed from this folder`,
+          "nothing to do if another application shares the ledger; give each application its own (drizzle's migrationsSchema/migrationsTable) so that neither one's rows hide the other's",
+        ),
+      );
+      continue;
+    }
     findings.push(
       finding(
         'ledgers',

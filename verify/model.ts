@@ -136,6 +136,22 @@ export interface ActualSchema extends Omit<SchemaSpec, 'tables'> {
   tables: ActualTable[];
   /** `table.policy` per schema-qualified table, `schema.name` for the rest. */
   policies: string[];
+  /** Materialized views, `schema.name` (also in `views`). */
+  matviews?: string[];
+  /** Every trigger on a user table: internal ones back foreign keys; `enabled` is pg_trigger.tgenabled. */
+  triggers?: ActualTrigger[];
+  /** Columns whose collation is not their type's default. */
+  collations?: Array<{ schema: string; table: string; column: string; collation: string; type: string }>;
+}
+
+export interface ActualTrigger {
+  schema: string;
+  table: string;
+  name: string;
+  enabled: string;
+  internal: boolean;
+  /** The constraint an internal trigger enforces. */
+  constraint: string;
 }
 
 export interface SchemaFinding extends VerifyFinding {

@@ -93,6 +93,33 @@ function readFailure(err: unknown): unknown {
   });
 }
 
+interface LockHolder { pid: number; usename: string | null; application_name: string | null; query: string | null; seconds: number; relation: string }
+
+/** A read that waited 5 s for a lock: who holds the lock verify needed (read once the transaction has ended). */
+async function lockFailure(client: Client, err: unknown): Promise<UpkitError> {
+  const holders = await client
+    .query<LockHolder>(
+      `select l.pid, a.usename, a.application_name, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120) as query,
+              floor(extract(epoch from now() - coalesce(a.xact_start, a.query_start)))::int as seconds, l.relation::regclass::text as relation
+         from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'relation' and l.granted and l.mode = 'AccessExclusiveLock' and l.pid <> pg_backend_pid()
+          and l.database = (select oid from pg_database where datname = current_database())
+        order by a.xact_start nulls last, l.pid limit 3`,
+    )
+    .then((r) => r.rows)
+    .catch(() => [] as LockHolder[]);
+  const h = holders[0];
+  if (!h) return readFailure(err) as UpkitError;
+  const who = `server process ${h.pid} (user ${h.usename ?? 'unknown'}, application ${JSON.stringify(h.application_name ?? '')}, for ${h.seconds} s, last query: ${h.query ?? 'none'})`;
+  return new UpkitError({
+    code: 'verify.locked',
+    exit: 'locked',
+    message: `verification waited 5 s for a lock on ${h.relation} held by ${who}; the report is incomplete and nothing was changed`,
+    hint: `wait for that transaction to end (SELECT pg_terminate_backend(${h.pid}); ends it and rolls its changes back), then run: npx zx verify/index.ts`,
+    cause: err,
+  });
+}
+
 async function checkDatabase(client: Client, files: VerifyFiles, profile: ReturnType<typeof contentFor>['profile'], log: Logger, timings: Partial<Record<Area, number>>) {
   // A lock held by a migration must not make verify hang; a statement that runs long is a bug.
   await client.query(`set local statement_timeout = '30s'; set local lock_timeout = '5s'`);
@@ -132,15 +159,24 @@ export async function runVerification(config: Config, log: Logger, report: Repor
   const db = await withClient(
     config.migrationDb,
     config,
-    (client) =>
-      withTransaction(
+    async (client) => {
+      // Its own session's timeouts, as migrations set theirs, before the first read: a role's
+      // or database's idle_in_transaction_session_timeout or statement_timeout must not end
+      // verification half-way (it waits for nothing but its own reads).
+      await client.query(`select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '30s', false), set_config('lock_timeout', '5s', false)`).catch((err: unknown) => Promise.reject(readFailure(err)));
+      return withTransaction(
         client,
         async () => {
           running = await runInProgress(client);
           return checkDatabase(client, files, profile, log, timings);
         },
         { readOnly: true },
-      ).catch((err: unknown) => Promise.reject(running && !isUpkitError(err) ? runningError(running, config.migrationDb.database, err) : readFailure(err))),
+      ).catch(async (err: unknown) => {
+        if (running && !isUpkitError(err)) throw runningError(running, config.migrationDb.database, err);
+        if ((err as { code?: string }).code === '55P03') throw await lockFailure(client, err);
+        throw readFailure(err);
+      });
+    },
     { applicationName: 'upkit verify' },
   );
 
