@@ -257,7 +257,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
           phase = 'the backup';
           backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion, report });
           report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
-          await setRunBackup(lockClient, runId, backup.path);
+          await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
         }
         if (options.rehearse) {
           if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: `nothing to rehearse on: ${noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`, hint: 'run without --rehearse' });

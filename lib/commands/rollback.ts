@@ -2,15 +2,17 @@
 // through restore, so the database as it is now is kept beside it); with --down, run the
 // down migration of the newest applied drizzle entry when one exists (drizzle/down/<tag>.sql)
 // and remove that entry from drizzle's ledger, in one transaction.
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
 import { connect, withAdvisoryLock, withClient, withTransaction } from '../db.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
 import type { Client } from 'pg';
 import { keptBeforeRestore } from '../backup/leftovers.ts';
+import { manifestPathFor, readManifest } from '../backup/manifest.ts';
 import { companionName } from '../backup/restoreDb.ts';
 import { shellQuote, swapBackCommand } from '../backup/swap.ts';
 import type { Config } from '../config.ts';
@@ -46,6 +48,37 @@ function alreadyRolledBack(config: Config, restored: RestoredRun, older: RunRow 
     exit: 'refused',
     message: `${live} was already rolled back: it is the backup ${restored.restoredFrom} that the ${restored.command} of ${restored.startedAt.toISOString()} (${restored.releaseFrom ?? 'empty'} → ${restored.releaseTo ?? '?'}) took before it changed anything; ${further}`,
     hint: `${undo}; to go back further, restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed`,
+  });
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * Refuses a backup file that is not the one the run took: the ledger records its sha256, the
+ * server's system identifier and the database; the file and its manifest must still say so.
+ */
+async function checkRecordedBackup(run: RunRow): Promise<void> {
+  if (!run.backupSha256) return; // recorded before upkit kept more than the path: restore checks the manifest
+  const file = run.backupPath!;
+  const manifest = readManifest(manifestPathFor(file));
+  const differs: string[] = [];
+  if (run.backupDatabase && manifest.database !== run.backupDatabase) differs.push(`its manifest names database ${manifest.database}, the run recorded ${run.backupDatabase}`);
+  if (run.backupSystemIdentifier && manifest.systemIdentifier !== run.backupSystemIdentifier) {
+    differs.push(`its manifest names server ${manifest.systemIdentifier ?? '(none)'} (system_identifier), the run recorded ${run.backupSystemIdentifier}`);
+  }
+  if (manifest.sha256 !== run.backupSha256) differs.push(`its manifest gives sha256 ${manifest.sha256}, the run recorded ${run.backupSha256}`);
+  const actual = await sha256Of(file);
+  if (actual !== run.backupSha256) differs.push(`the file's sha256 is ${actual}, the run recorded ${run.backupSha256}`);
+  if (!differs.length) return;
+  throw new UpkitError({
+    code: 'rollback.backup_replaced',
+    exit: 'refused',
+    message: `${file} is not the backup the ${run.command} of ${run.startedAt.toISOString()} took: ${differs.join('; ')}`,
+    hint: `find that run's backup (npx zx scripts/status.ts lists the runs), or, if you mean this file, restore it by name: npx zx scripts/restore.ts ${shellQuote(file)}; nothing was changed`,
   });
 }
 
@@ -92,6 +125,7 @@ export const rollbackCommand: CommandSpec = {
       }
       if (!last) throw new UpkitError({ code: 'rollback.no_backup', exit: 'refused', message: `no upkit run on ${config.migrationDb.database} recorded a backup`, hint: 'restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed' });
       if (!existsSync(last.backupPath!)) throw new UpkitError({ code: 'rollback.backup_gone', exit: 'refused', message: `the last run's backup ${last.backupPath} is no longer on this machine`, hint: 'restore another backup: npx zx scripts/restore.ts FILE; nothing was changed' });
+      await checkRecordedBackup(last);
       log.info(`the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`);
       return restoreCommand.run({ ...ctx, positionals: [last.backupPath!], values: { ...values, into: undefined } });
     }

@@ -1,0 +1,77 @@
+// Catalogue cases (test/failures/hardening/rollback.ts): rollback restores the backup the run
+// took, proved by what upkit.runs recorded (sha256, server, database), or refuses, exit 3,
+// with nothing changed.
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { takeBackup } from '../../lib/backup/run.ts';
+import { readManifest } from '../../lib/backup/manifest.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { createLogger } from '../../lib/log.ts';
+import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
+import { runUpkit } from '../support/cli.ts';
+import { backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { buildRelease } from '../support/releases.ts';
+
+const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+
+describe('failure catalogue: rollback', backupTests(), () => {
+  const db = useFreshDatabase();
+
+  async function companions(): Promise<string[]> {
+    const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db().name}_`]));
+    return rows.map((r) => r.datname);
+  }
+
+  /** A v2.2 install upgraded to v2.3 by upkit, which took a backup first. */
+  async function upgraded(): Promise<{ backup: string; sha: string; env: Record<string, string> }> {
+    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-rollback-') };
+    const up = await runUpkit('upgrade.ts', ['--yes', '--json'], { env, timeoutMs: 120_000 });
+    expect(up.code, up.stderr).toBe(0);
+    const backup = up.json().backup!;
+    return { backup: backup.path, sha: backup.sha256, env };
+  }
+
+  /** A verified backup of another database on the same server. */
+  async function otherBackup(): Promise<{ path: string; manifestPath: string; database: string; sha: string }> {
+    const other = await freshDatabase();
+    try {
+      await withClientAt(other.url, (c) => buildRelease(c, 'v2.3'));
+      const dir = tempDir('upkit-case-other-');
+      const b = await takeBackup(loadConfig({ env: { DATABASE_URL: other.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+      return { path: b.path, manifestPath: b.manifestPath, database: other.name, sha: b.manifest.sha256 };
+    } finally {
+      await other.drop();
+    }
+  }
+
+  it('rollback.backup-replaced', { timeout: 180_000 }, async () => {
+    const { backup, sha, env } = await upgraded();
+    const other = await otherBackup();
+    copyFileSync(other.path, backup);
+    copyFileSync(other.manifestPath, `${backup}.json`);
+    const before = await dbState(db().url);
+    const c = failureCase('rollback.backup-replaced');
+    const r = await runCase(c, { url: db().url, database: db().name, file: backup, other: other.database, otherSha: other.sha, sha }, { extraEnv: env, timeoutMs: 60_000 });
+    expectCase(r, c, { ...r.vars, file: backup });
+    await expectUnchanged(db().url, before);
+    expect(await companions()).toEqual([]);
+  });
+
+  it('rollback.backup-file-swapped', { timeout: 180_000 }, async () => {
+    const { backup, sha, env } = await upgraded();
+    const other = await otherBackup();
+    const mine = readManifest(`${backup}.json`);
+    const theirs = readManifest(other.manifestPath);
+    copyFileSync(other.path, backup);
+    writeFileSync(`${backup}.json`, JSON.stringify({ ...mine, bytes: theirs.bytes, sha256: theirs.sha256, tables: theirs.tables }));
+    expect(readFileSync(backup).length).toBe(theirs.bytes);
+    const before = await dbState(db().url);
+    const c = failureCase('rollback.backup-file-swapped');
+    const r = await runCase(c, { url: db().url, database: db().name, file: backup, otherSha: other.sha, sha }, { extraEnv: env, timeoutMs: 60_000 });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, before);
+    expect(await companions()).toEqual([]);
+  });
+});
