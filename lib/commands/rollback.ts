@@ -12,7 +12,8 @@ import { connect, withAdvisoryLock, withClient, withTransaction } from '../db.ts
 import { EXIT, UpkitError, usageError } from '../errors.ts';
 import type { Client } from 'pg';
 import { keptBeforeRestore } from '../backup/leftovers.ts';
-import { manifestPathFor, readManifest } from '../backup/manifest.ts';
+import { manifestPathFor, readManifest, type BackupManifest } from '../backup/manifest.ts';
+import { applicationRowCounts, rowChanges } from '../backup/writes.ts';
 import { companionName } from '../backup/restoreDb.ts';
 import { shellQuote, swapBackCommand } from '../backup/swap.ts';
 import type { Config } from '../config.ts';
@@ -61,10 +62,10 @@ async function sha256Of(file: string): Promise<string> {
  * Refuses a backup file that is not the one the run took: the ledger records its sha256, the
  * server's system identifier and the database; the file and its manifest must still say so.
  */
-async function checkRecordedBackup(run: RunRow): Promise<void> {
-  if (!run.backupSha256) return; // recorded before upkit kept more than the path: restore checks the manifest
+async function checkRecordedBackup(run: RunRow): Promise<BackupManifest> {
   const file = run.backupPath!;
   const manifest = readManifest(manifestPathFor(file));
+  if (!run.backupSha256) return manifest; // recorded before upkit kept more than the path: restore checks the manifest
   const differs: string[] = [];
   if (run.backupDatabase && manifest.database !== run.backupDatabase) differs.push(`its manifest names database ${manifest.database}, the run recorded ${run.backupDatabase}`);
   if (run.backupSystemIdentifier && manifest.systemIdentifier !== run.backupSystemIdentifier) {
@@ -73,7 +74,7 @@ async function checkRecordedBackup(run: RunRow): Promise<void> {
   if (manifest.sha256 !== run.backupSha256) differs.push(`its manifest gives sha256 ${manifest.sha256}, the run recorded ${run.backupSha256}`);
   const actual = await sha256Of(file);
   if (actual !== run.backupSha256) differs.push(`the file's sha256 is ${actual}, the run recorded ${run.backupSha256}`);
-  if (!differs.length) return;
+  if (!differs.length) return manifest;
   throw new UpkitError({
     code: 'rollback.backup_replaced',
     exit: 'refused',
@@ -90,6 +91,7 @@ export const rollbackCommand: CommandSpec = {
   options: {
     ...COMMON_OPTIONS,
     yes: { type: 'boolean', description: 'do not ask for confirmation' },
+    'discard-writes': { type: 'boolean', description: 'with --yes: go back even though rows changed since the backup (they stay only in the database set aside)' },
     down: { type: 'boolean', description: 'run drizzle/down/<tag>.sql of the newest applied entry instead of restoring a backup' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
   },
@@ -125,7 +127,32 @@ export const rollbackCommand: CommandSpec = {
       }
       if (!last) throw new UpkitError({ code: 'rollback.no_backup', exit: 'refused', message: `no upkit run on ${config.migrationDb.database} recorded a backup`, hint: 'restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed' });
       if (!existsSync(last.backupPath!)) throw new UpkitError({ code: 'rollback.backup_gone', exit: 'refused', message: `the last run's backup ${last.backupPath} is no longer on this machine`, hint: 'restore another backup: npx zx scripts/restore.ts FILE; nothing was changed' });
-      await checkRecordedBackup(last);
+      const manifest = await checkRecordedBackup(last);
+      // Rows written since the run finished (it recorded its counts), or since the backup.
+      const { after, now } = await withClient(
+        config.migrationDb,
+        config,
+        async (c) => ({
+          after: (await c.query<{ r: Record<string, number> | null }>(`select report->'rowsAfter' as r from upkit.runs where id = $1`, [last.id])).rows[0]?.r ?? null,
+          now: await applicationRowCounts(c),
+        }),
+        { applicationName: 'upkit rollback' },
+      );
+      const changed = rowChanges(after ?? manifest.tables, now);
+      if (changed.length) {
+        const since = after ? `the ${last.command} of ${last.startedAt.toISOString()} finished` : `the backup (${manifest.createdAt})`;
+        const what = `since ${since}, rows changed in ${changed.length} table(s): ${changed.join(', ')}; a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
+        if (values.yes && !values['discard-writes']) {
+          const envFile = values['env-file'] as string | undefined;
+          throw new UpkitError({
+            code: 'rollback.writes_since_backup',
+            exit: 'refused',
+            message: what,
+            hint: `look at them first (npx zx scripts/status.ts), or confirm that they may go: npx zx scripts/rollback.ts${envFile ? ` --env-file ${shellQuote(envFile)}` : ''} --yes --discard-writes; nothing was changed`,
+          });
+        }
+        log.warn(what);
+      }
       log.info(`the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`);
       return restoreCommand.run({ ...ctx, positionals: [last.backupPath!], values: { ...values, into: undefined } });
     }

@@ -74,4 +74,27 @@ describe('failure catalogue: rollback', backupTests(), () => {
     await expectUnchanged(db().url, before);
     expect(await companions()).toEqual([]);
   });
+
+  it('rollback.writes-since', { timeout: 180_000 }, async () => {
+    const { env } = await upgraded();
+    await withClientAt(db().url, (c) => c.query('create table public.notes (id int); insert into public.notes select generate_series(1, 3)'));
+    const before = await dbState(db().url);
+    const c = failureCase('rollback.writes-since');
+    const r = await runCase(c, { url: db().url, database: db().name }, { extraEnv: env, timeoutMs: 60_000 });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, before);
+    expect(await companions()).toEqual([]);
+  });
+
+  it('rollback.discard-writes', { timeout: 180_000 }, async () => {
+    const { env } = await upgraded();
+    await withClientAt(db().url, (c) => c.query('create table public.notes (id int); insert into public.notes select generate_series(1, 3)'));
+    const c = failureCase('rollback.discard-writes');
+    const r = await runCase(c, { url: db().url, database: db().name }, { extraEnv: env, timeoutMs: 120_000 });
+    expectCase(r, c, r.vars);
+    expect(await withClientAt(db().url, async (x) => (await x.query(`select to_regclass('public.notes') as t`)).rows[0].t)).toBeNull();
+    const [kept] = await companions();
+    expect(kept).toMatch(/_before_restore_/);
+    await withAdminClient((x) => x.query(`drop database ${x.escapeIdentifier(kept!)} with (force)`));
+  });
 });
