@@ -19,6 +19,13 @@ import { shellQuote, swapBackCommand } from '../backup/swap.ts';
 import type { Config } from '../config.ts';
 import { ensureLedger, finishRun, readDrizzleLedger, readRuns, startRun, type RunRow } from '../ledger.ts';
 import { restoreCommand } from './restore.ts';
+import { parseSqlFile, type ParsedStatement } from '../sql/statements.ts';
+import { blocking, lintStatements } from '../lint.ts';
+import { configureSession } from '../apply/session.ts';
+import { formatPgError, isPgError } from '../pgError.ts';
+import { sessionSettings } from '../upgrade.ts';
+import { takeBackup } from '../backup/run.ts';
+import { setRunBackup } from '../ledger.ts';
 
 interface RestoredRun {
   command: string;
@@ -83,6 +90,37 @@ async function checkRecordedBackup(run: RunRow): Promise<BackupManifest> {
   });
 }
 
+/**
+ * A down file gets what a migration gets before anything runs: the real parser (a syntax
+ * error names file:line), no transaction control and nothing that cannot run in a
+ * transaction (it runs in one, with the ledger change), and the destructive lint.
+ */
+async function checkDownFile(text: string, shown: string, allowDestructive: boolean): Promise<ParsedStatement[]> {
+  const statements = await parseSqlFile(text, { file: shown, breakpoints: true });
+  for (const st of statements) {
+    const first = st.sql.trim().split('\n').find((l) => l.trim() && !l.trim().startsWith('--'))?.trim().slice(0, 80) ?? st.kind;
+    if (st.kind === 'TransactionStmt' || !st.transactional) {
+      throw new UpkitError({
+        code: 'rollback.down_transaction',
+        exit: 'refused',
+        message: `${shown}:${st.line}: ${first} ${st.kind === 'TransactionStmt' ? 'controls the transaction' : 'cannot run inside a transaction'}: a down migration runs in one transaction with the change to drizzle's ledger, so that it applies whole or not at all`,
+        hint: `remove it from ${shown} (upkit opens and commits the transaction itself), then run the rollback again; nothing was changed`,
+      });
+    }
+  }
+  const findings = blocking(lintStatements(statements, shown, { tableHasRows: () => undefined }));
+  if (findings.length && !allowDestructive) {
+    const f = findings[0]!;
+    throw new UpkitError({
+      code: 'rollback.down_destructive',
+      exit: 'refused',
+      message: `${f.file}:${f.line}: ${f.message}${findings.length > 1 ? ` (and ${findings.length - 1} more destructive statement(s))` : ''}`,
+      hint: 'if that loss is intended, add --allow-destructive (a verified backup is taken first), or mark the statement with -- upkit:safe <why>; nothing was changed',
+    });
+  }
+  return statements;
+}
+
 export const rollbackCommand: CommandSpec = {
   name: 'rollback',
   invocation: 'npx zx scripts/rollback.ts',
@@ -93,6 +131,7 @@ export const rollbackCommand: CommandSpec = {
     yes: { type: 'boolean', description: 'do not ask for confirmation' },
     'discard-writes': { type: 'boolean', description: 'with --yes: go back even though rows changed since the backup (they stay only in the database set aside)' },
     down: { type: 'boolean', description: 'run drizzle/down/<tag>.sql of the newest applied entry instead of restoring a backup' },
+    'allow-destructive': { type: 'boolean', description: 'with --down: run statements the lint marks destructive' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
   },
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
@@ -167,20 +206,41 @@ export const rollbackCommand: CommandSpec = {
       if (!existsSync(downFile)) {
         throw new UpkitError({ code: 'rollback.no_down', exit: 'refused', message: `${newest.tag} has no down migration (${downFile})`, hint: 'restore the backup the upgrade took instead: npx zx scripts/rollback.ts; nothing was changed' });
       }
+      const shown = downFile;
+      const text = readFileSync(downFile, 'utf8');
+      const statements = await checkDownFile(text, shown, values['allow-destructive'] === true);
       if (!values.yes) throw usageError(`rollback --down would run ${downFile} and remove ${newest.tag} from drizzle's ledger; add --yes once you are sure`);
       return await withAdvisoryLock(config.migrationDb, config, 'rollback', async (lockClient) => {
         const runId = randomUUID();
         await ensureLedger(lockClient);
         await startRun(lockClient, { id: runId, command: `rollback --down ${newest.tag}`, releaseFrom: newest.tag, releaseTo: null, toolVersion: VERSION });
+        let current: ParsedStatement | undefined;
         try {
+          // A verified backup first, as before any migration: the down file changes the schema.
+          const backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, upkitVersion: VERSION });
+          await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
+          await configureSession(client, sessionSettings(config));
           await withTransaction(client, async () => {
-            await client.query(readFileSync(downFile, 'utf8'));
+            for (const st of statements) {
+              current = st;
+              await client.query(st.sql);
+            }
+            current = undefined;
             await client.query('delete from drizzle.__drizzle_migrations where hash = $1', [newest.hash]);
           });
           await finishRun(lockClient, runId, { status: 'ok' });
         } catch (err) {
           await finishRun(lockClient, runId, { status: 'refused' }).catch(() => {});
-          throw new UpkitError({ code: 'rollback.down_failed', exit: 'refused', message: `${path.basename(downFile)} failed and was rolled back: ${(err as Error).message}`, hint: 'nothing was changed; restore the backup instead: npx zx scripts/rollback.ts', cause: err });
+          if (err instanceof UpkitError) throw err;
+          const where = current && isPgError(err) ? formatPgError(err, { file: shown, sql: current.sql, offset: current.offset, fileText: text }) : null;
+          throw new UpkitError({
+            code: 'rollback.down_failed',
+            exit: 'refused',
+            message: where ? `${where.headline}; the down migration ran in one transaction, which was rolled back` : `${shown} failed and was rolled back: ${(err as Error).message}`,
+            ...(where ? { details: where.details } : {}),
+            hint: `the database stands as before: ${newest.tag} is still applied, nothing was changed; fix ${shown}, or restore the backup instead: npx zx scripts/rollback.ts`,
+            cause: err,
+          });
         }
         log.info(`ran ${downFile} and removed ${newest.tag} from drizzle's ledger`);
         return EXIT.ok;

@@ -61,7 +61,7 @@ describe('rollback', () => {
     writeFileSync(path.join(dir, 'down', '0004_notes.sql'), 'DROP TABLE "notes";');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
     expect((await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', dir, ...backupArgs()], { env })).code).toBe(0);
-    const down = await runUpkit('scripts/rollback.ts', ['--down', '--yes', '--drizzle-dir', dir], { env });
+    const down = await runUpkit('scripts/rollback.ts', ['--down', '--yes', '--allow-destructive', '--drizzle-dir', dir], { env });
     expect(down.code, down.stderr).toBe(0);
     await withDb(db().url, async (c) => {
       expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
