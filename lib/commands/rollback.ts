@@ -193,7 +193,22 @@ export const rollbackCommand: CommandSpec = {
         log.warn(what);
       }
       log.info(`the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`);
-      return restoreCommand.run({ ...ctx, positionals: [last.backupPath!], values: { ...values, into: undefined } });
+      const code = await restoreCommand.run({ ...ctx, positionals: [last.backupPath!], values: { ...values, into: undefined } });
+      if (code === EXIT.ok) {
+        // The restored database holds the ledger as the backup had it: the rollback adds itself.
+        await withClient(
+          config.migrationDb,
+          config,
+          async (c) => {
+            const id = randomUUID();
+            await ensureLedger(c);
+            await startRun(c, { id, command: 'rollback', releaseFrom: last.releaseTo, releaseTo: last.releaseFrom, toolVersion: VERSION });
+            await finishRun(c, id, { status: 'ok', report: { rollback: { of: last.id, backup: last.backupPath, sha256: manifest.sha256, rowsSetAside: changed } } });
+          },
+          { applicationName: 'upkit rollback' },
+        );
+      }
+      return code;
     }
     const content = loadContent(config);
     const client = await connect(config.migrationDb, config, { applicationName: 'upkit rollback' });
