@@ -25,7 +25,7 @@ export function rowChanges(then: Record<string, number>, now: Record<string, num
   const keys = new Set([...Object.keys(now), ...Object.keys(then)].filter(application));
   const out: string[] = [];
   for (const k of [...keys].sort()) {
-    if (then[k] === now[k]) continue;
+    if ((then[k] ?? 0) === (now[k] ?? 0)) continue; // a table made or dropped empty sets no rows aside
     out.push(`${k} ${then[k] ?? '(absent)'} → ${now[k] ?? '(dropped)'}`);
   }
   return out;
