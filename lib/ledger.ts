@@ -27,6 +27,11 @@ create table if not exists upkit.runs (
 );
 -- Why the run took no backup, when the operator chose so (--no-backup); added after the table.
 alter table upkit.runs add column if not exists backup_skipped text;
+-- Whose backup backup_path is (its sha256, the server's system_identifier, the database):
+-- rollback restores that file only while it is still this backup; added after the table.
+alter table upkit.runs add column if not exists backup_sha256 text;
+alter table upkit.runs add column if not exists backup_system_identifier text;
+alter table upkit.runs add column if not exists backup_database text;
 create table if not exists upkit.legacy_migrations (
   file text not null,
   checksum text not null,
@@ -69,6 +74,10 @@ export interface RunRow {
   backupPath: string | null;
   /** Why no backup was taken, when the operator chose so (`--no-backup`). */
   backupSkipped: string | null;
+  /** What the backup was when the run took it (null in runs recorded before upkit kept it). */
+  backupSha256: string | null;
+  backupSystemIdentifier: string | null;
+  backupDatabase: string | null;
   host: string;
   pid: number;
 }
@@ -111,6 +120,9 @@ function toRun(r: Record<string, unknown>): RunRow {
     releaseTo: (r.release_to as string | null) ?? null,
     backupPath: (r.backup_path as string | null) ?? null,
     backupSkipped: (r.backup_skipped as string | null | undefined) ?? null,
+    backupSha256: (r.backup_sha256 as string | null | undefined) ?? null,
+    backupSystemIdentifier: (r.backup_system_identifier as string | null | undefined) ?? null,
+    backupDatabase: (r.backup_database as string | null | undefined) ?? null,
     host: r.host as string,
     pid: r.pid as number,
   };
@@ -152,6 +164,13 @@ export async function finishRun(c: Q, id: string, fields: { status: string; back
   );
 }
 
-export async function setRunBackup(c: Q, id: string, backupPath: string): Promise<void> {
-  await c.query('update upkit.runs set backup_path = $2 where id = $1', [id, backupPath]);
+/** Records the backup a run took: its path, and what proves it is that backup (sha256, server, database). */
+export async function setRunBackup(c: Q, id: string, backup: { path: string; sha256: string; systemIdentifier?: string | undefined; database: string }): Promise<void> {
+  await c.query('update upkit.runs set backup_path = $2, backup_sha256 = $3, backup_system_identifier = $4, backup_database = $5 where id = $1', [
+    id,
+    backup.path,
+    backup.sha256,
+    backup.systemIdentifier ?? null,
+    backup.database,
+  ]);
 }

@@ -19,6 +19,7 @@ import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
 import { assertReadyToWrite, ledgerAccessError, readServerFacts, serverVersionError } from './preflight.ts';
 import { shellQuote } from './quote.ts';
+import { applicationRowCounts } from './backup/writes.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
@@ -257,7 +258,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
           phase = 'the backup';
           backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion, report });
           report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
-          await setRunBackup(lockClient, runId, backup.path);
+          await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
         }
         if (options.rehearse) {
           if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: `nothing to rehearse on: ${noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`, hint: 'run without --rehearse' });
@@ -286,7 +287,9 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         phase = 'the containers and health checks';
         exit = await containersAndHealth(config, log, report, plan.to ?? undefined, options.signal);
       }
-      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings } });
+      // The row counts as the run left them: rollback tells writes made since from the run's own.
+      const rowsAfter = started ? await applicationRowCounts(client).catch(() => undefined) : undefined;
+      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings, rowsAfter } });
       return exit;
     } catch (err) {
       const interrupted = options.signal?.aborted === true;

@@ -2,20 +2,30 @@
 // through restore, so the database as it is now is kept beside it); with --down, run the
 // down migration of the newest applied drizzle entry when one exists (drizzle/down/<tag>.sql)
 // and remove that entry from drizzle's ledger, in one transaction.
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
 import { connect, withAdvisoryLock, withClient, withTransaction } from '../db.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
 import type { Client } from 'pg';
 import { keptBeforeRestore } from '../backup/leftovers.ts';
+import { manifestPathFor, readManifest, type BackupManifest } from '../backup/manifest.ts';
+import { applicationRowCounts, rowChanges } from '../backup/writes.ts';
 import { companionName } from '../backup/restoreDb.ts';
 import { shellQuote, swapBackCommand } from '../backup/swap.ts';
 import type { Config } from '../config.ts';
 import { ensureLedger, finishRun, readDrizzleLedger, readRuns, startRun, type RunRow } from '../ledger.ts';
 import { restoreCommand } from './restore.ts';
+import { parseSqlFile, type ParsedStatement } from '../sql/statements.ts';
+import { blocking, lintStatements } from '../lint.ts';
+import { configureSession } from '../apply/session.ts';
+import { formatPgError, isPgError } from '../pgError.ts';
+import { sessionSettings } from '../upgrade.ts';
+import { takeBackup } from '../backup/run.ts';
+import { setRunBackup } from '../ledger.ts';
 
 interface RestoredRun {
   command: string;
@@ -49,6 +59,68 @@ function alreadyRolledBack(config: Config, restored: RestoredRun, older: RunRow 
   });
 }
 
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * Refuses a backup file that is not the one the run took: the ledger records its sha256, the
+ * server's system identifier and the database; the file and its manifest must still say so.
+ */
+async function checkRecordedBackup(run: RunRow): Promise<BackupManifest> {
+  const file = run.backupPath!;
+  const manifest = readManifest(manifestPathFor(file));
+  if (!run.backupSha256) return manifest; // recorded before upkit kept more than the path: restore checks the manifest
+  const differs: string[] = [];
+  if (run.backupDatabase && manifest.database !== run.backupDatabase) differs.push(`its manifest names database ${manifest.database}, the run recorded ${run.backupDatabase}`);
+  if (run.backupSystemIdentifier && manifest.systemIdentifier !== run.backupSystemIdentifier) {
+    differs.push(`its manifest names server ${manifest.systemIdentifier ?? '(none)'} (system_identifier), the run recorded ${run.backupSystemIdentifier}`);
+  }
+  if (manifest.sha256 !== run.backupSha256) differs.push(`its manifest gives sha256 ${manifest.sha256}, the run recorded ${run.backupSha256}`);
+  const actual = await sha256Of(file);
+  if (actual !== run.backupSha256) differs.push(`the file's sha256 is ${actual}, the run recorded ${run.backupSha256}`);
+  if (!differs.length) return manifest;
+  throw new UpkitError({
+    code: 'rollback.backup_replaced',
+    exit: 'refused',
+    message: `${file} is not the backup the ${run.command} of ${run.startedAt.toISOString()} took: ${differs.join('; ')}`,
+    hint: `find that run's backup (npx zx scripts/status.ts lists the runs), or, if you mean this file, restore it by name: npx zx scripts/restore.ts ${shellQuote(file)}; nothing was changed`,
+  });
+}
+
+/**
+ * A down file gets what a migration gets before anything runs: the real parser (a syntax
+ * error names file:line), no transaction control and nothing that cannot run in a
+ * transaction (it runs in one, with the ledger change), and the destructive lint.
+ */
+async function checkDownFile(text: string, shown: string, allowDestructive: boolean): Promise<ParsedStatement[]> {
+  const statements = await parseSqlFile(text, { file: shown, breakpoints: true });
+  for (const st of statements) {
+    const first = st.sql.trim().split('\n').find((l) => l.trim() && !l.trim().startsWith('--'))?.trim().slice(0, 80) ?? st.kind;
+    if (st.kind === 'TransactionStmt' || !st.transactional) {
+      throw new UpkitError({
+        code: 'rollback.down_transaction',
+        exit: 'refused',
+        message: `${shown}:${st.line}: ${first} ${st.kind === 'TransactionStmt' ? 'controls the transaction' : 'cannot run inside a transaction'}: a down migration runs in one transaction with the change to drizzle's ledger, so that it applies whole or not at all`,
+        hint: `remove it from ${shown} (upkit opens and commits the transaction itself), then run the rollback again; nothing was changed`,
+      });
+    }
+  }
+  const findings = blocking(lintStatements(statements, shown, { tableHasRows: () => undefined }));
+  if (findings.length && !allowDestructive) {
+    const f = findings[0]!;
+    throw new UpkitError({
+      code: 'rollback.down_destructive',
+      exit: 'refused',
+      message: `${f.file}:${f.line}: ${f.message}${findings.length > 1 ? ` (and ${findings.length - 1} more destructive statement(s))` : ''}`,
+      hint: 'if that loss is intended, add --allow-destructive (a verified backup is taken first), or mark the statement with -- upkit:safe <why>; nothing was changed',
+    });
+  }
+  return statements;
+}
+
 export const rollbackCommand: CommandSpec = {
   name: 'rollback',
   invocation: 'npx zx scripts/rollback.ts',
@@ -57,7 +129,9 @@ export const rollbackCommand: CommandSpec = {
   options: {
     ...COMMON_OPTIONS,
     yes: { type: 'boolean', description: 'do not ask for confirmation' },
+    'discard-writes': { type: 'boolean', description: 'with --yes: go back even though rows changed since the backup (they stay only in the database set aside)' },
     down: { type: 'boolean', description: 'run drizzle/down/<tag>.sql of the newest applied entry instead of restoring a backup' },
+    'allow-destructive': { type: 'boolean', description: 'with --down: run statements the lint marks destructive' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
   },
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
@@ -92,8 +166,49 @@ export const rollbackCommand: CommandSpec = {
       }
       if (!last) throw new UpkitError({ code: 'rollback.no_backup', exit: 'refused', message: `no upkit run on ${config.migrationDb.database} recorded a backup`, hint: 'restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed' });
       if (!existsSync(last.backupPath!)) throw new UpkitError({ code: 'rollback.backup_gone', exit: 'refused', message: `the last run's backup ${last.backupPath} is no longer on this machine`, hint: 'restore another backup: npx zx scripts/restore.ts FILE; nothing was changed' });
+      const manifest = await checkRecordedBackup(last);
+      // Rows written since the run finished (it recorded its counts), or since the backup.
+      const { after, now } = await withClient(
+        config.migrationDb,
+        config,
+        async (c) => ({
+          after: (await c.query<{ r: Record<string, number> | null }>(`select report->'rowsAfter' as r from upkit.runs where id = $1`, [last.id])).rows[0]?.r ?? null,
+          now: await applicationRowCounts(c),
+        }),
+        { applicationName: 'upkit rollback' },
+      );
+      const changed = rowChanges(after ?? manifest.tables, now);
+      if (changed.length) {
+        const since = after ? `the ${last.command} of ${last.startedAt.toISOString()} finished` : `the backup (${manifest.createdAt})`;
+        const what = `since ${since}, rows changed in ${changed.length} table(s): ${changed.join(', ')}; a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
+        if (values.yes && !values['discard-writes']) {
+          const envFile = values['env-file'] as string | undefined;
+          throw new UpkitError({
+            code: 'rollback.writes_since_backup',
+            exit: 'refused',
+            message: what,
+            hint: `look at them first (npx zx scripts/status.ts), or confirm that they may go: npx zx scripts/rollback.ts${envFile ? ` --env-file ${shellQuote(envFile)}` : ''} --yes --discard-writes; nothing was changed`,
+          });
+        }
+        log.warn(what);
+      }
       log.info(`the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`);
-      return restoreCommand.run({ ...ctx, positionals: [last.backupPath!], values: { ...values, into: undefined } });
+      const code = await restoreCommand.run({ ...ctx, positionals: [last.backupPath!], values: { ...values, into: undefined } });
+      if (code === EXIT.ok) {
+        // The restored database holds the ledger as the backup had it: the rollback adds itself.
+        await withClient(
+          config.migrationDb,
+          config,
+          async (c) => {
+            const id = randomUUID();
+            await ensureLedger(c);
+            await startRun(c, { id, command: 'rollback', releaseFrom: last.releaseTo, releaseTo: last.releaseFrom, toolVersion: VERSION });
+            await finishRun(c, id, { status: 'ok', report: { rollback: { of: last.id, backup: last.backupPath, sha256: manifest.sha256, rowsSetAside: changed } } });
+          },
+          { applicationName: 'upkit rollback' },
+        );
+      }
+      return code;
     }
     const content = loadContent(config);
     const client = await connect(config.migrationDb, config, { applicationName: 'upkit rollback' });
@@ -106,20 +221,41 @@ export const rollbackCommand: CommandSpec = {
       if (!existsSync(downFile)) {
         throw new UpkitError({ code: 'rollback.no_down', exit: 'refused', message: `${newest.tag} has no down migration (${downFile})`, hint: 'restore the backup the upgrade took instead: npx zx scripts/rollback.ts; nothing was changed' });
       }
+      const shown = downFile;
+      const text = readFileSync(downFile, 'utf8');
+      const statements = await checkDownFile(text, shown, values['allow-destructive'] === true);
       if (!values.yes) throw usageError(`rollback --down would run ${downFile} and remove ${newest.tag} from drizzle's ledger; add --yes once you are sure`);
       return await withAdvisoryLock(config.migrationDb, config, 'rollback', async (lockClient) => {
         const runId = randomUUID();
         await ensureLedger(lockClient);
         await startRun(lockClient, { id: runId, command: `rollback --down ${newest.tag}`, releaseFrom: newest.tag, releaseTo: null, toolVersion: VERSION });
+        let current: ParsedStatement | undefined;
         try {
+          // A verified backup first, as before any migration: the down file changes the schema.
+          const backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, upkitVersion: VERSION });
+          await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
+          await configureSession(client, sessionSettings(config));
           await withTransaction(client, async () => {
-            await client.query(readFileSync(downFile, 'utf8'));
+            for (const st of statements) {
+              current = st;
+              await client.query(st.sql);
+            }
+            current = undefined;
             await client.query('delete from drizzle.__drizzle_migrations where hash = $1', [newest.hash]);
           });
           await finishRun(lockClient, runId, { status: 'ok' });
         } catch (err) {
           await finishRun(lockClient, runId, { status: 'refused' }).catch(() => {});
-          throw new UpkitError({ code: 'rollback.down_failed', exit: 'refused', message: `${path.basename(downFile)} failed and was rolled back: ${(err as Error).message}`, hint: 'nothing was changed; restore the backup instead: npx zx scripts/rollback.ts', cause: err });
+          if (err instanceof UpkitError) throw err;
+          const where = current && isPgError(err) ? formatPgError(err, { file: shown, sql: current.sql, offset: current.offset, fileText: text }) : null;
+          throw new UpkitError({
+            code: 'rollback.down_failed',
+            exit: 'refused',
+            message: where ? `${where.headline}; the down migration ran in one transaction, which was rolled back` : `${shown} failed and was rolled back: ${(err as Error).message}`,
+            ...(where ? { details: where.details } : {}),
+            hint: `the database stands as before: ${newest.tag} is still applied, nothing was changed; fix ${shown}, or restore the backup instead: npx zx scripts/rollback.ts`,
+            cause: err,
+          });
         }
         log.info(`ran ${downFile} and removed ${newest.tag} from drizzle's ledger`);
         return EXIT.ok;

@@ -26,8 +26,12 @@ describe('rollback', () => {
         expect(await rowSnapshot(c)).toEqual(before);
         expect((await c.query(`select to_regclass('public.api_keys') as t`)).rows[0].t).toBeNull();
         // The backup held the upgrade's own row as 'running': the restore closes it as interrupted.
-        const runs = (await c.query(`select command, status, report->>'restoredFrom' as file from upkit.runs`)).rows;
-        expect(runs).toEqual([{ command: 'upgrade', status: 'interrupted', file: expect.stringMatching(/\.dump$/) }]);
+        const runs = (await c.query(`select command, status, release_from, release_to, report->>'restoredFrom' as file from upkit.runs order by started_at`)).rows;
+        // The rollback records itself, so that status says the database went back.
+        expect(runs).toEqual([
+          { command: 'upgrade', status: 'interrupted', release_from: 'v1.2', release_to: 'v2.3', file: expect.stringMatching(/\.dump$/) },
+          { command: 'rollback', status: 'ok', release_from: 'v2.3', release_to: 'v1.2', file: null },
+        ]);
       });
       expect(r.stderr).toMatch(/the upgrade run started \S+ was in progress when the backup was taken: marked interrupted/);
       const again = await runUpkit('upgrade.ts', ['--yes', '--dry-run'], { env });
@@ -61,7 +65,7 @@ describe('rollback', () => {
     writeFileSync(path.join(dir, 'down', '0004_notes.sql'), 'DROP TABLE "notes";');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
     expect((await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', dir, ...backupArgs()], { env })).code).toBe(0);
-    const down = await runUpkit('scripts/rollback.ts', ['--down', '--yes', '--drizzle-dir', dir], { env });
+    const down = await runUpkit('scripts/rollback.ts', ['--down', '--yes', '--allow-destructive', '--drizzle-dir', dir], { env });
     expect(down.code, down.stderr).toBe(0);
     await withDb(db().url, async (c) => {
       expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
