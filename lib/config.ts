@@ -205,18 +205,37 @@ function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]
   return dotenv.parse(text);
 }
 
+/** The largest value PostgreSQL's timeout settings and Node's timers accept (2^31 - 1). */
+export const MAX_INT32 = 2147483647;
+
+interface Range {
+  allowZero?: boolean;
+  /** The largest accepted value, and why (what refuses a larger one). */
+  max?: number;
+  why?: string;
+}
+
+/**
+ * A whole number in the range PostgreSQL and Node accept: a value outside it is refused here
+ * (exit 2, naming the key and the range), before any connection, backup or change.
+ */
 function positiveInt(
   env: Record<string, string | undefined>,
   key: string,
   fallback: number,
   problems: Problems,
-  { allowZero = false } = {},
+  { allowZero = false, max = MAX_INT32, why = key.endsWith('TIMEOUT') ? "Node's largest timer" : 'the largest PostgreSQL integer' }: Range = {},
 ): number {
   const raw = env[key];
   if (raw === undefined || raw.trim() === '') return fallback;
   const n = Number(raw.trim());
+  const unit = key.endsWith('TIMEOUT') ? ' of milliseconds' : '';
   if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0)) {
-    problems.add(key, `must be a whole number${key.endsWith('TIMEOUT') ? ' of milliseconds' : ''}${allowZero ? '' : ' above 0'}, got "${raw}"`);
+    problems.add(key, `must be a whole number${unit}${allowZero ? '' : ' above 0'}, got "${raw}"`);
+    return fallback;
+  }
+  if (n > max) {
+    problems.add(key, `must be a whole number${unit} from ${allowZero ? 0 : 1} to ${max} (${why}), got "${raw}"`);
     return fallback;
   }
   return n;
@@ -454,11 +473,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (sslCa && !existsSync(sslCa)) problems.add('DATABASE_SSL_CA', `file ${sslCa} does not exist`);
   if (sslCa && ssl !== 'verify-full') problems.add('DATABASE_SSL_CA', 'is only used with DATABASE_SSL=verify-full');
 
-  const lockTimeoutMs = o.lockTimeoutMs ?? positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems);
+  const lockTimeoutMs = o.lockTimeoutMs ?? positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems, { why: "PostgreSQL's largest lock_timeout" });
   const migrationTimeoutMs =
-    o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true });
+    o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true, why: "PostgreSQL's largest statement_timeout" });
   const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
-  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true });
+  // The waits between retries double from 250 ms: a 25th would be longer than Node's largest timer.
+  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true, max: 24, why: "the waits double from 250 ms; a 25th would exceed Node's largest timer" });
   const healthTimeoutMs = positiveInt(env, 'HEALTH_TIMEOUT', DEFAULTS.healthTimeoutMs, problems);
   const composeTimeoutMs = positiveInt(env, 'COMPOSE_TIMEOUT', DEFAULTS.composeTimeoutMs, problems);
   const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);
