@@ -8,7 +8,9 @@ import { interrupted, restoreInto } from './backup/restore.ts';
 import { checkBackup } from './backup/restoreCheck.ts';
 import { dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient } from './backup/restoreDb.ts';
 import { psqlCommand, sqlIdent } from './backup/swap.ts';
+import { UpkitError } from './errors.ts';
 import type { Logger } from './log.ts';
+import type { Client } from 'pg';
 
 export interface RehearsalOptions {
   /** Aborting stops the restore, stops waiting for fn, and drops the scratch database. */
@@ -35,6 +37,22 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * A rehearsal restores into a database of its own: a role that may not create one is refused
+ * before the backup is taken and before anything is recorded (checked on any connection).
+ */
+export async function assertMayRehearse(client: Pick<Client, 'query'>, config: Config): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>(`select rolcreatedb or rolsuper as ok from pg_roles where rolname = current_user`);
+  if (rows[0]?.ok === true) return;
+  const user = config.migrationDb.user;
+  throw new UpkitError({
+    code: 'rehearse.createdb',
+    exit: 'refused',
+    message: `--rehearse restores the backup into a scratch database, and role "${user}" may not create databases (no CREATEDB); nothing was changed, no backup was taken`,
+    hint: `have an administrator run: ALTER ROLE ${sqlIdent(user)} CREATEDB; then run npx zx upgrade.ts --rehearse again (or run it without --rehearse)`,
   });
 }
 

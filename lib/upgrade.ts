@@ -24,7 +24,7 @@ import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
 import { withChecks } from './checks/index.ts';
 import { ReportBuilder } from './report.ts';
-import { withRehearsal } from './rehearse.ts';
+import { assertMayRehearse, withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
 import { checkHealth, healthFindings, HealthError } from './health/index.ts';
 
@@ -228,6 +228,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       ctx.stands.release = plan.from;
       // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
       if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
+      if (options.rehearse && !isEmptyPlan(plan)) await assertMayRehearse(client, config);
       if (isEmptyPlan(plan)) {
         log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
         // A run killed after its last change (during verification) left its row running.

@@ -1,0 +1,53 @@
+// Catalogue cases (test/failures/hardening/install.ts): settings PostgreSQL or Node would
+// refuse, and a rehearsal the role may not run, are refused before the backup: no backup
+// file, no run recorded, the database exactly as it was.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf } from '../failures/check.ts';
+import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { buildRelease } from '../support/releases.ts';
+
+describe('failure catalogue: checked before the backup', backupTests(), () => {
+  const db = useFreshDatabase();
+
+  async function before(id: string, vars: Record<string, string | number> = {}, url = db().url): Promise<void> {
+    const c = failureCase(id);
+    const state = await dbState(url);
+    const r = await runCase(c, { url, host: db().host, port: db().port, user: db().user, database: db().database, ...vars });
+    expectCase(r, c, r.vars);
+    expect(existsSync(path.join(r.cwd, 'backups')), `${id}: a backup was taken`).toBe(false);
+    expect(await runsOf(url)).toEqual([]);
+    await expectUnchanged(url, state);
+  }
+
+  for (const id of ['config.lock-timeout-range', 'config.statement-timeout-flag-range', 'config.lock-retries-range']) {
+    it(id, async () => {
+      await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+      await before(id);
+    });
+  }
+
+  it('config.rehearse-no-createdb', async () => {
+    const role = `upkit_norehearse_${process.pid}`;
+    const password = 'rehearse-pw-1';
+    await withAdminClient(async (a) => {
+      await a.query(`drop role if exists ${role}`);
+      await a.query(`create role ${role} login password '${password}' nocreatedb nocreaterole nosuperuser`);
+      await a.query(`alter database ${a.escapeIdentifier(db().database)} owner to ${role}`);
+    });
+    const u = new URL(db().url);
+    u.username = role;
+    u.password = password;
+    const roleUrl = u.toString();
+    try {
+      await withClientAt(db().url, (c) => c.query(`alter schema public owner to ${role}`));
+      await withClientAt(roleUrl, (c) => buildRelease(c, 'v2.2'));
+      await before('config.rehearse-no-createdb', { roleUrl, role }, roleUrl);
+    } finally {
+      await withAdminClient((a) => a.query(`alter database ${a.escapeIdentifier(db().database)} owner to current_user`)).catch(() => {});
+      await withAdminClient((a) => a.query(`drop owned by ${role} cascade`), db().database).catch(() => {});
+      await withAdminClient((a) => a.query(`drop role if exists ${role}`)).catch(() => {});
+    }
+  });
+});
