@@ -457,6 +457,27 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const directUrl = env.DIRECT_URL?.trim();
   const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings) : undefined;
   applySchemaKey(env.DB_SCHEMA, [db, direct], problems);
+  if (dbUrl && db) {
+    // Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named.
+    const named: Array<[string, string | undefined]> = [['DB_HOST', db.host], ['DB_PORT', String(db.port)], ['DB_USER', db.user], ['DB_PASSWORD', db.password], ['DB_NAME', db.database]];
+    const differ = named.filter(([k, v]) => env[k]?.trim() && env[k]!.trim() !== (v ?? '')).map(([k]) => k);
+    if (differ.length) {
+      warnings.push({
+        code: 'config.url_and_parts',
+        message: `DATABASE_URL and ${differ.join(', ')} are both set and disagree: DATABASE_URL wins (${describeTarget(db)}), ${differ.join(', ')} ${differ.length > 1 ? 'are' : 'is'} not used`,
+        hint: `remove ${differ.join(', ')} from .env or the environment (or make ${differ.length > 1 ? 'them' : 'it'} match DATABASE_URL) so that every program reads the same database`,
+      });
+    }
+  }
+  // DIRECT_URL only bypasses a pooler (its host and port may differ): it must name the same
+  // database, or migrations run on one and the application and health checks use the other.
+  if (db && direct && direct.database !== db.database && !/^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '')) {
+    problems.add(
+      'DIRECT_URL',
+      `names database "${direct.database}" and DATABASE_URL names "${db.database}": migrations would run on one and Pulse would use the other`,
+      'make DIRECT_URL name the database DATABASE_URL names, or, if they differ on purpose (a pooler alias), set DIRECT_URL_DIFFERENT_DATABASE=1, then run: npx zx scripts/preflight.ts',
+    );
+  }
   if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
   if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);
 

@@ -50,4 +50,25 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
       await withAdminClient((a) => a.query(`drop role if exists ${role}`)).catch(() => {});
     }
   });
+
+  it('config.url-and-parts', async () => {
+    const c = failureCase('config.url-and-parts');
+    const state = await dbState(db().url);
+    const r = await runCase(c, { url: db().url, host: db().host, port: db().port, user: db().user, database: db().database });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, state);
+  });
+
+  it('config.direct-url-other-database', async () => {
+    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    const u = new URL(db().url);
+    u.pathname = '/postgres';
+    const otherUrl = u.toString();
+    await before('config.direct-url-other-database', { otherUrl });
+    // Stated on purpose: accepted.
+    const c = failureCase('config.direct-url-other-database');
+    const r = await runCase({ ...c, args: ['--dry-run'], dotenv: `${c.dotenv}DIRECT_URL_DIFFERENT_DATABASE=1\n` }, { url: db().url, otherUrl });
+    expect(r.stderr).not.toContain('DIRECT_URL: names database');
+    expect(r.code, r.stderr).toBe(0);
+  });
 });
