@@ -24,7 +24,7 @@ import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
 import { withChecks } from './checks/index.ts';
 import { ReportBuilder } from './report.ts';
-import { assertMayRehearse, withRehearsal } from './rehearse.ts';
+import { assertMayRehearse, leftoverRehearsals, withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
 import { checkHealth, healthFindings, HealthError } from './health/index.ts';
 
@@ -195,6 +195,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
   log.debug(`content: ${content.migrations.length} drizzle entries in ${config.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${config.legacyDir}` : ''}`);
   const target = config.migrationDb;
   await checkInterruptedRestore(config, log, report);
+  await leftoverRehearsals(config, log, report, !options.dryRun);
 
   if (options.dryRun) {
     const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });
