@@ -117,6 +117,7 @@ function alive(pid: number): boolean {
 export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn' | 'info'>, report: Pick<ReportBuilder, 'finding'>, drop: boolean): Promise<string[]> {
   const live = config.migrationDb.database;
   const dropped: string[] = [];
+  // Best effort: a server whose maintenance database this role may not reach hides none of upkit's work.
   const found = await withMaintenanceClient(config, async (c) => {
     const server = await serverIdentifier(c);
     const { rows } = await c.query<{ datname: string; comment: string | null; sessions: number }>(
@@ -139,7 +140,7 @@ export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn
       const gone = proven && marker!.host === hostname() && !running && r.sessions === 0;
       return running ? [] : [{ name: r.datname, gone, marker }];
     });
-  });
+  }).catch(() => []);
   for (const f of found) {
     const command = psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(f.name)} WITH (FORCE)`]);
     if (f.gone && drop) {

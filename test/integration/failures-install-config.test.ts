@@ -10,6 +10,7 @@ import { companionName } from '../../lib/backup/restoreDb.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf } from '../failures/check.ts';
 import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
+import { runUpkit } from '../support/cli.ts';
 
 describe('failure catalogue: checked before the backup', backupTests(), () => {
   const db = useFreshDatabase();
@@ -88,6 +89,10 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
       await a.query(`comment on database ${a.escapeIdentifier(proven)} is ${a.escapeLiteral(`upkit restore copy ${JSON.stringify(marker)}`)}`);
     });
     try {
+      // status names both and drops nothing.
+      const status = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url } });
+      expect(status.stderr).toContain(`⚠ ${proven} looks like the scratch database of a stopped rehearsal: a rehearsal that was stopped left it; the next upgrade drops it`);
+      expect(status.stderr).toContain(`⚠ ${unproven} looks like the scratch database of a stopped rehearsal`);
       const c = failureCase('config.rehearsal-leftover');
       const state = await dbState(db().url);
       const r = await runCase(c, { url: db().url, host: db().host, port: db().port, user: db().user, unproven });
