@@ -205,18 +205,37 @@ function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]
   return dotenv.parse(text);
 }
 
+/** The largest value PostgreSQL's timeout settings and Node's timers accept (2^31 - 1). */
+export const MAX_INT32 = 2147483647;
+
+interface Range {
+  allowZero?: boolean;
+  /** The largest accepted value, and why (what refuses a larger one). */
+  max?: number;
+  why?: string;
+}
+
+/**
+ * A whole number in the range PostgreSQL and Node accept: a value outside it is refused here
+ * (exit 2, naming the key and the range), before any connection, backup or change.
+ */
 function positiveInt(
   env: Record<string, string | undefined>,
   key: string,
   fallback: number,
   problems: Problems,
-  { allowZero = false } = {},
+  { allowZero = false, max = MAX_INT32, why = key.endsWith('TIMEOUT') ? "Node's largest timer" : 'the largest PostgreSQL integer' }: Range = {},
 ): number {
   const raw = env[key];
   if (raw === undefined || raw.trim() === '') return fallback;
   const n = Number(raw.trim());
+  const unit = key.endsWith('TIMEOUT') ? ' of milliseconds' : '';
   if (!Number.isInteger(n) || n < 0 || (!allowZero && n === 0)) {
-    problems.add(key, `must be a whole number${key.endsWith('TIMEOUT') ? ' of milliseconds' : ''}${allowZero ? '' : ' above 0'}, got "${raw}"`);
+    problems.add(key, `must be a whole number${unit}${allowZero ? '' : ' above 0'}, got "${raw}"`);
+    return fallback;
+  }
+  if (n > max) {
+    problems.add(key, `must be a whole number${unit} from ${allowZero ? 0 : 1} to ${max} (${why}), got "${raw}"`);
     return fallback;
   }
   return n;
@@ -441,6 +460,27 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const directUrl = env.DIRECT_URL?.trim();
   const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings) : undefined;
   applySchemaKey(env.DB_SCHEMA, [db, direct], problems);
+  if (dbUrl && db) {
+    // Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named.
+    const named: Array<[string, string | undefined]> = [['DB_HOST', db.host], ['DB_PORT', String(db.port)], ['DB_USER', db.user], ['DB_PASSWORD', db.password], ['DB_NAME', db.database]];
+    const differ = named.filter(([k, v]) => env[k]?.trim() && env[k]!.trim() !== (v ?? '')).map(([k]) => k);
+    if (differ.length) {
+      warnings.push({
+        code: 'config.url_and_parts',
+        message: `DATABASE_URL and ${differ.join(', ')} are both set and disagree: DATABASE_URL wins (${describeTarget(db)}), ${differ.join(', ')} ${differ.length > 1 ? 'are' : 'is'} not used`,
+        hint: `remove ${differ.join(', ')} from .env or the environment (or make ${differ.length > 1 ? 'them' : 'it'} match DATABASE_URL) so that every program reads the same database`,
+      });
+    }
+  }
+  // DIRECT_URL only bypasses a pooler (its host and port may differ): it must name the same
+  // database, or migrations run on one and the application and health checks use the other.
+  if (db && direct && direct.database !== db.database && !/^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '')) {
+    problems.add(
+      'DIRECT_URL',
+      `names database "${direct.database}" and DATABASE_URL names "${db.database}": migrations would run on one and Pulse would use the other`,
+      'make DIRECT_URL name the database DATABASE_URL names, or, if they differ on purpose (a pooler alias), set DIRECT_URL_DIFFERENT_DATABASE=1, then run: npx zx scripts/preflight.ts',
+    );
+  }
   if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
   if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);
 
@@ -457,11 +497,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (sslCa && !existsSync(sslCa)) problems.add('DATABASE_SSL_CA', `file ${sslCa} does not exist`);
   if (sslCa && ssl !== 'verify-full') problems.add('DATABASE_SSL_CA', 'is only used with DATABASE_SSL=verify-full');
 
-  const lockTimeoutMs = o.lockTimeoutMs ?? positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems);
+  const lockTimeoutMs = o.lockTimeoutMs ?? positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems, { why: "PostgreSQL's largest lock_timeout" });
   const migrationTimeoutMs =
-    o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true });
+    o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true, why: "PostgreSQL's largest statement_timeout" });
   const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
-  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true });
+  // The waits between retries double from 250 ms: a 25th would be longer than Node's largest timer.
+  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true, max: 24, why: "the waits double from 250 ms; a 25th would exceed Node's largest timer" });
   const healthTimeoutMs = positiveInt(env, 'HEALTH_TIMEOUT', DEFAULTS.healthTimeoutMs, problems);
   const composeTimeoutMs = positiveInt(env, 'COMPOSE_TIMEOUT', DEFAULTS.composeTimeoutMs, problems);
   const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);

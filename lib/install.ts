@@ -12,7 +12,7 @@ import { connect, withClient, withTransaction } from './db.ts';
 import { EXIT, UpkitError, usageError } from './errors.ts';
 import { createAdmin } from './install/admin.ts';
 import { ensureDatabase, waitForServer } from './install/database.ts';
-import { ensureEnvFile, pulseEnvKeys } from './install/envFile.ts';
+import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues, pulseEnvKeys } from './install/envFile.ts';
 import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { assertOneInstall } from './inspect.ts';
@@ -66,19 +66,19 @@ async function assertFresh(config: Config, log: Logger): Promise<void> {
 export async function runInstall(log: Logger, report: ReportBuilder, options: InstallOptions): Promise<number> {
   const envPath = path.resolve(options.cwd, options.envFile ?? '.env');
   const hasUrl = Boolean(process.env.DATABASE_URL?.trim());
-  const env = ensureEnvFile(envPath, pulseEnvKeys(hasUrl || /^DATABASE_URL=/m.test(safeRead(envPath))));
-  if (env.created) log.info(`wrote ${env.path} (mode 0600) with ${env.added.join(', ')}`);
-  else if (env.added.length) log.info(`added to ${env.path}: ${env.added.join(', ')} (existing values kept)`);
-  else log.debug(`${env.path} has every key already`);
-  if (env.madePrivate !== null) {
-    const message = `${envPath} could be read by other users (mode ${octalMode(env.madePrivate)}): made it 0600 before adding secrets to it`;
-    const hint = 'the new secrets were never readable by others; change the values that were already in it if other users can log in here';
-    report.finding('warning', 'install.env_made_private', message, hint);
-    log.warn(message);
-    log.info(`  → ${hint}`);
-  } else if ((statSync(envPath).mode & 0o077) !== 0) log.warn(`${envPath} can be read by other users: run chmod 600 ${shellQuote(envPath)}`);
+  // What .env lacks is decided now and written only once every check below has passed: a
+  // refusal leaves an existing .env byte for byte as it was. A missing .env is written at
+  // once (it replaces nothing, and a database container started from it needs DB_PASSWORD).
+  const plan = planEnvFile(envPath, pulseEnvKeys(hasUrl || /^DATABASE_URL=/m.test(safeRead(envPath))));
+  for (const key of plan.fromEnvironment) {
+    const message = `${key} is set in the environment and not in ${envPath}: kept as it is, no other value was written to the file`;
+    const hint = `if Pulse's containers read ${envPath}, copy ${key} into it yourself (the value in the environment)`;
+    report.finding('warning', 'install.env_from_environment', message, hint);
+    log.warn(`${message}\n  → ${hint}`);
+  }
+  if (plan.original === null) writeEnv(applyEnvPlan(plan), log, report);
 
-  const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, overrides: { drizzleDir: options.drizzleDir } });
+  const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
   showConfigWarnings(config, log, report);
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
@@ -108,6 +108,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   const password = options.adminEmail ? await options.adminPassword?.() : undefined;
   if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
+  if (plan.original !== null) writeEnv(applyEnvPlan(plan), log, report);
 
   // Containers and health come after the admin exists, so the application starts complete.
   const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
@@ -129,6 +130,19 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   if (options.containers) return containersAndHealth(config, log, report, isPulse(config) ? LATEST_RELEASE : undefined, options.signal);
   return EXIT.ok;
+}
+
+function writeEnv(env: EnvFileResult, log: Logger, report: ReportBuilder): void {
+  if (env.created) log.info(`wrote ${env.path} (mode 0600) with ${env.added.join(', ')}`);
+  else if (env.added.length) log.info(`added to ${env.path}: ${env.added.join(', ')} (existing values kept)`);
+  else log.debug(`${env.path} has every key already`);
+  if (env.madePrivate !== null) {
+    const message = `${env.path} could be read by other users (mode ${octalMode(env.madePrivate)}): made it 0600 before adding secrets to it`;
+    const hint = 'the new secrets were never readable by others; change the values that were already in it if other users can log in here';
+    report.finding('warning', 'install.env_made_private', message, hint);
+    log.warn(message);
+    log.info(`  → ${hint}`);
+  } else if ((statSync(env.path).mode & 0o077) !== 0) log.warn(`${env.path} can be read by other users: run chmod 600 ${shellQuote(env.path)}`);
 }
 
 function safeRead(file: string): string {

@@ -2,13 +2,20 @@
 // server, checked against its manifest like any restore, and handed to the caller (the
 // engine upgrades it there first). The scratch database is always dropped afterwards:
 // when fn succeeds, throws, or the run is interrupted.
+import { readFileSync } from 'node:fs';
 import type { Config, DbTarget } from './config.ts';
 import type { BackupManifest } from './backup/manifest.ts';
 import { interrupted, restoreInto } from './backup/restore.ts';
 import { checkBackup } from './backup/restoreCheck.ts';
 import { dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient } from './backup/restoreDb.ts';
 import { psqlCommand, sqlIdent } from './backup/swap.ts';
+import { hostname } from 'node:os';
+import { newMarker, serverIdentifier } from './backup/leftovers.ts';
+import type { ReportBuilder } from './report.ts';
+import { companionName } from './backup/restoreDb.ts';
+import { UpkitError } from './errors.ts';
 import type { Logger } from './log.ts';
+import type { Client } from 'pg';
 
 export interface RehearsalOptions {
   /** Aborting stops the restore, stops waiting for fn, and drops the scratch database. */
@@ -38,6 +45,22 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
   });
 }
 
+/**
+ * A rehearsal restores into a database of its own: a role that may not create one is refused
+ * before the backup is taken and before anything is recorded (checked on any connection).
+ */
+export async function assertMayRehearse(client: Pick<Client, 'query'>, config: Config): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>(`select rolcreatedb or rolsuper as ok from pg_roles where rolname = current_user`);
+  if (rows[0]?.ok === true) return;
+  const user = config.migrationDb.user;
+  throw new UpkitError({
+    code: 'rehearse.createdb',
+    exit: 'refused',
+    message: `--rehearse restores the backup into a scratch database, and role "${user}" may not create databases (no CREATEDB); nothing was changed, no backup was taken`,
+    hint: `have an administrator run: ALTER ROLE ${sqlIdent(user)} CREATEDB; then run npx zx upgrade.ts --rehearse again (or run it without --rehearse)`,
+  });
+}
+
 export async function withRehearsal<T>(
   config: Config,
   log: Logger,
@@ -52,12 +75,13 @@ export async function withRehearsal<T>(
     step.detail(`${b.tocEntries} entries, sha256 as in the manifest`);
     return b;
   });
-  const { database, like } = await withMaintenanceClient(config, async (c) => {
+  const { database, like, server } = await withMaintenanceClient(config, async (c) => {
     const facts = await readDatabaseFacts(c, live);
-    return { database: await freeName(c, live, 'rehearsal', options.now ?? new Date()), like: facts && (await mayActAs(c, facts.owner)) ? facts : undefined };
+    return { database: await freeName(c, live, 'rehearsal', options.now ?? new Date()), like: facts && (await mayActAs(c, facts.owner)) ? facts : undefined, server: await serverIdentifier(c) };
   });
   try {
-    const restored = await restoreInto(config, log, checked, database, { like, signal: options.signal, noOwner: options.noOwner, label: 'rehearsal: ' });
+    // Marked right after CREATE DATABASE (server, host, pid): one killed with kill -9 is proven upkit's and dropped by the next run.
+    const restored = await restoreInto(config, log, checked, database, { like, signal: options.signal, noOwner: options.noOwner, label: 'rehearsal: ', marker: newMarker(live, server, backup.path) });
     const result = await untilAborted(Promise.resolve().then(() => fn(targetFor(config, database))), options.signal);
     return { result, durationMs: Math.round(performance.now() - started), database, restoreMs: restored.restoreMs };
   } finally {
@@ -65,4 +89,73 @@ export async function withRehearsal<T>(
       log.warn(`the scratch database ${database} could not be dropped (${err instanceof Error ? err.message : String(err)}); drop it by hand: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(database)} WITH (FORCE)`])}`);
     });
   }
+}
+
+const MARKER = 'upkit restore copy ';
+
+/** Whether the process runs on this host (a zombie does not). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Scratch databases of rehearsals that were killed (kill -9, a lost machine): dropped only
+ * when name and marker prove them upkit's, for this server and database, made by a process
+ * of this host that no longer runs, with no session left in them; any other is named with
+ * the command that drops it. `drop` false (a dry run, status): only named.
+ */
+export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn' | 'info'>, report: Pick<ReportBuilder, 'finding'>, drop: boolean): Promise<string[]> {
+  const live = config.migrationDb.database;
+  const dropped: string[] = [];
+  // Best effort: a server whose maintenance database this role may not reach hides none of upkit's work.
+  const found = await withMaintenanceClient(config, async (c) => {
+    const server = await serverIdentifier(c);
+    const { rows } = await c.query<{ datname: string; comment: string | null; sessions: number }>(
+      `select d.datname, shobj_description(d.oid, 'pg_database') as comment, (select count(*)::int from pg_stat_activity a where a.datname = d.datname) as sessions
+         from pg_database d where d.datname like '%\\_rehearsal\\_%' order by 1`,
+    );
+    return rows.flatMap((r) => {
+      const m = /_rehearsal_(\d{4})(\d\d)(\d\d)t(\d\d)(\d\d)(\d\d)z(?:_(\d+))?$/.exec(r.datname);
+      if (!m) return [];
+      const at = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+      if (companionName(live, 'rehearsal', at, m[7] ? Number(m[7]) : 1) !== r.datname) return [];
+      let marker: { live?: string; server?: string | null; host?: string; pid?: number } | undefined;
+      try {
+        marker = r.comment?.startsWith(MARKER) ? JSON.parse(r.comment.slice(MARKER.length)) : undefined;
+      } catch {
+        marker = undefined;
+      }
+      const proven = marker !== undefined && marker.live === live && marker.server === server && typeof marker.pid === 'number';
+      const running = proven && marker!.host === hostname() && alive(marker!.pid!);
+      const gone = proven && marker!.host === hostname() && !running && r.sessions === 0;
+      return running ? [] : [{ name: r.datname, gone, marker }];
+    });
+  }).catch(() => []);
+  for (const f of found) {
+    const command = psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(f.name)} WITH (FORCE)`]);
+    if (f.gone && drop) {
+      await dropDatabase(config, f.name);
+      dropped.push(f.name);
+      const message = `dropped ${f.name}, the scratch database of a rehearsal that was stopped (pid ${f.marker!.pid} on ${f.marker!.host} no longer runs)`;
+      report.finding('info', 'rehearse.leftover_dropped', message);
+      log.info(message);
+    } else {
+      const why = f.gone ? 'a rehearsal that was stopped left it; the next upgrade drops it' : 'upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)';
+      const message = `${f.name} looks like the scratch database of a stopped rehearsal: ${why}`;
+      const hint = `if nothing uses it, drop it: ${command}`;
+      report.finding('warning', 'rehearse.leftover', message, hint);
+      log.warn(`${message}\n  → ${hint}`);
+    }
+  }
+  return dropped;
 }

@@ -25,7 +25,7 @@ import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
 import { withChecks } from './checks/index.ts';
 import { ReportBuilder } from './report.ts';
-import { withRehearsal } from './rehearse.ts';
+import { assertMayRehearse, leftoverRehearsals, withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
 import { checkHealth, healthFindings, HealthError } from './health/index.ts';
 
@@ -196,6 +196,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
   log.debug(`content: ${content.migrations.length} drizzle entries in ${config.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${config.legacyDir}` : ''}`);
   const target = config.migrationDb;
   await checkInterruptedRestore(config, log, report);
+  await leftoverRehearsals(config, log, report, !options.dryRun);
 
   if (options.dryRun) {
     const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });
@@ -229,6 +230,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       ctx.stands.release = plan.from;
       // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
       if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
+      if (options.rehearse && !isEmptyPlan(plan)) await assertMayRehearse(client, config);
       if (isEmptyPlan(plan)) {
         log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
         // A run killed after its last change (during verification) left its row running.

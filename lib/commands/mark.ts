@@ -78,6 +78,11 @@ export const markCommand: CommandSpec = {
         });
         await finishRun(lockClient, runId, { status: 'ok', report: { entry: name, reset, changed } });
         log.info(changed ? `done: ${what.replace(' (nothing is run)', '')}` : `nothing to do: ${name} is already ${reset ? 'absent from' : 'in'} the ledger`);
+        if (reset && changed) {
+          // The way back, pasted as is: the entry is recorded again without being run.
+          const entry = migration ? migration.tag : legacy!.file;
+          log.info(`  → to record it as applied again: npx zx scripts/mark.ts ${shellQuote(entry)} --yes; to run it instead: npx zx upgrade.ts`);
+        }
         report.applied.push({ kind: migration ? 'drizzle' : 'legacy', name, durationMs: 0 });
         return EXIT.ok;
       } catch (err) {

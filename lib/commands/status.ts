@@ -5,6 +5,7 @@ import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
 import { withClient, withTransaction } from '../db.ts';
 import { checkInterruptedRestore } from '../backup/leftovers.ts';
+import { leftoverRehearsals } from '../rehearse.ts';
 import { EXIT } from '../errors.ts';
 import { inspect } from '../inspect.ts';
 import { compareLedger, plan as makePlan } from '../plan.ts';
@@ -23,6 +24,8 @@ export const statusCommand: CommandSpec = {
   async run({ config, values, log, report, out }) {
     const content = loadContent(config);
     await checkInterruptedRestore(config, log, report);
+    // Named with the command that drops them; the next upgrade drops the ones proven upkit's.
+    await leftoverRehearsals(config, log, report, false);
     const state = await withClient(config.migrationDb, config, (c) =>
       withTransaction(c, async () => {
         const inspection = await inspect(c, config, content);

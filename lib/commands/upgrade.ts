@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { usageError } from '../errors.ts';
+import { MAX_INT32 } from '../config.ts';
 import type { Plan } from '../plan.ts';
 import { runUpgrade } from '../upgrade.ts';
 
@@ -9,6 +10,8 @@ function milliseconds(values: Record<string, unknown>, flag: string): number | u
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw usageError(`--${flag} must be a whole number of milliseconds above 0, got "${String(raw)}"`, 'run: npx zx upgrade.ts --help');
+  // PostgreSQL refuses a larger lock_timeout or statement_timeout, after the backup: refused here.
+  if (n > MAX_INT32) throw usageError(`--${flag} must be a whole number of milliseconds from 1 to ${MAX_INT32} (PostgreSQL's largest ${flag.replace('-', '_')}), got "${String(raw)}"`, 'run: npx zx upgrade.ts --help');
   return n;
 }
 

@@ -36,6 +36,8 @@ describe('status and mark', () => {
     expect(noTty.stderr).toContain('there is no terminal to confirm it');
     const reset = await runUpkit('scripts/mark.ts', ['0002_audit_logs', '--reset', '--yes'], { env });
     expect(reset.code, reset.stderr).toBe(0);
+    // The way back names mark.ts, pasted as is.
+    expect(reset.stderr).toContain('  → to record it as applied again: npx zx scripts/mark.ts 0002_audit_logs --yes; to run it instead: npx zx upgrade.ts');
     await withDb(db().url, async (c) => expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations where hash = $1', [m2.hash])).rows[0].n).toBe(0));
     expect((await runUpkit('scripts/status.ts', ['--exit-code'], { env })).code).toBe(1);
     const mark = await runUpkit('scripts/mark.ts', ['0002_audit_logs', '--yes'], { env });

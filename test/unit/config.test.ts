@@ -199,7 +199,8 @@ describe('.env values', () => {
     const cwd = dir();
     writeFileSync(path.join(cwd, '.env'), "DATABASE_URL=postgres://u:pw12@h/db\nDB_PASSWORD=\"a\\nb\"\nOTHER=\"x\\ny\"\nDB_USER='c\\nd'\n");
     const c = loadConfig({ env: {}, cwd });
-    expect(c.warnings).toEqual([
+    // (DB_PASSWORD and DB_USER also disagree with DATABASE_URL: config.url_and_parts, tested on its own.)
+    expect(c.warnings.filter((w) => w.code === 'config.env-escape')).toEqual([
       {
         code: 'config.env-escape',
         message: 'DB_PASSWORD (.env line 2): \\n or \\r inside double quotes is read as a line break (as dotenv reads it)',
