@@ -2,7 +2,6 @@
 // server, checked against its manifest like any restore, and handed to the caller (the
 // engine upgrades it there first). The scratch database is always dropped afterwards:
 // when fn succeeds, throws, or the run is interrupted.
-import { readFileSync } from 'node:fs';
 import type { Config, DbTarget } from './config.ts';
 import type { BackupManifest } from './backup/manifest.ts';
 import { interrupted, restoreInto } from './backup/restore.ts';
@@ -10,6 +9,7 @@ import { checkBackup } from './backup/restoreCheck.ts';
 import { dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient } from './backup/restoreDb.ts';
 import { psqlCommand, sqlIdent } from './backup/swap.ts';
 import { hostname } from 'node:os';
+import { processAlive } from './processAlive.ts';
 import { newMarker, serverIdentifier } from './backup/leftovers.ts';
 import type { ReportBuilder } from './report.ts';
 import { companionName } from './backup/restoreDb.ts';
@@ -93,21 +93,6 @@ export async function withRehearsal<T>(
 
 const MARKER = 'upkit restore copy ';
 
-/** Whether the process runs on this host (a zombie does not). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
 /**
  * Scratch databases of rehearsals that were killed (kill -9, a lost machine): dropped only
  * when name and marker prove them upkit's, for this server and database, made by a process
@@ -136,7 +121,7 @@ export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn
         marker = undefined;
       }
       const proven = marker !== undefined && marker.live === live && marker.server === server && typeof marker.pid === 'number';
-      const running = proven && marker!.host === hostname() && alive(marker!.pid!);
+      const running = proven && marker!.host === hostname() && processAlive(marker!.pid!);
       const gone = proven && marker!.host === hostname() && !running && r.sessions === 0;
       return running ? [] : [{ name: r.datname, gone, marker }];
     });

@@ -4,8 +4,8 @@
 // with a COMMENT ON DATABASE naming the live database, the server and the run; only a copy
 // whose name and marker both prove it is upkit's, for this server and database, is ever
 // dropped or allowed to decide that the live database's connections go back on.
-import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { processAlive } from '../processAlive.ts';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
 import { lockApplicationName, LOCK_KEY, withClient } from '../db.ts';
@@ -94,22 +94,6 @@ export interface RestoreState {
   copies: RestoreCopy[];
 }
 
-/** Whether the process runs; a zombie (killed, not yet reaped: common in containers) does not. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat')) return false;
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Read-only, from any database of the server (pg_database is shared). */
 export async function readRestoreState(c: Pick<Client, 'query'>, live: string, recorded: ReadonlyMap<string, RestoreMarker> = new Map()): Promise<RestoreState> {
   const server = await serverIdentifier(c);
@@ -130,7 +114,7 @@ export async function readRestoreState(c: Pick<Client, 'query'>, live: string, r
     // Killed during CREATE DATABASE, before its marker: the run's row in the live database names it.
     const marker = parseMarker(r.comment) ?? recorded.get(r.datname);
     const proven = marker !== undefined && marker.live === live && marker.server === server;
-    copies.push({ name: r.datname, proven, marker, running: proven && marker!.pid !== process.pid && (restoring || (marker!.host === hostname() && alive(marker!.pid))) });
+    copies.push({ name: r.datname, proven, marker, running: proven && marker!.pid !== process.pid && (restoring || (marker!.host === hostname() && processAlive(marker!.pid))) });
   }
   return { live, liveAllowsConnections: rows.find((r) => r.datname === live)?.datallowconn, copies };
 }

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { processAlive } from '../processAlive.ts';
 import path from 'node:path';
 
 export const PARTIAL_SUFFIX = '.partial';
@@ -72,25 +73,6 @@ export function startHeartbeat(file: string): () => void {
   };
 }
 
-/**
- * Whether a process of this namespace may still write: a zombie cannot (a run killed with
- * its parent stays one where nothing reaps orphans), and signal 0 alone takes it for alive.
- */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    // Ended since, or no /proc (not Linux), where signal 0 is all there is.
-    return !existsSync('/proc/self/stat');
-  }
-}
-
 export interface PartialFile {
   name: string;
   /** The writer's host and pid, when the name carries them. */
@@ -118,7 +100,7 @@ export function inspectPartial(dir: string, name: string, now = Date.now()): Par
   const host = current ? current[1]! : null;
   const base = { name, host, pid, silentMs };
   if (writing.has(file)) return { ...base, stale: false, why: null };
-  if (current && current[1] === hostLabel() && current[3] === processSpace() && (pid === process.pid || !pidAlive(pid))) return { ...base, stale: true, why: 'ended' };
+  if (current && current[1] === hostLabel() && current[3] === processSpace() && (pid === process.pid || !processAlive(pid))) return { ...base, stale: true, why: 'ended' };
   if (silentMs > STALE_AFTER_MS) return { ...base, stale: true, why: 'silent' };
   return { ...base, stale: false, why: null };
 }
