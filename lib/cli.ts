@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
+import { checkDirectUrl } from './directUrl.ts';
 import { visible } from './escape.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { createLogger, formatDuration, type Logger } from './log.ts';
@@ -243,6 +244,8 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
       registerPublicNames(config, values, positionals);
       if (config) showConfigWarnings(config, log, report);
+      // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.
+      if (config) await checkDirectUrl(config, log, report, spec.name);
       const json = values.json === true;
       const out = (text: string) => {
         // Kept in the log file too: stdout may be a pipe whose reader has gone.

@@ -43,6 +43,8 @@ export interface Config {
   db: DbTarget;
   /** The connection migrations use: DIRECT_URL when set (bypasses a pooler), else `db`. */
   migrationDb: DbTarget;
+  /** DIRECT_URL_DIFFERENT_DATABASE: DIRECT_URL reaches another database than DATABASE_URL on purpose. */
+  directUrlDifferentDatabase: boolean;
   ssl: SslMode;
   sslCa: string | undefined;
   connectTimeoutMs: number;
@@ -472,15 +474,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
       });
     }
   }
-  // DIRECT_URL only bypasses a pooler (its host and port may differ): it must name the same
-  // database, or migrations run on one and the application and health checks use the other.
-  if (db && direct && direct.database !== db.database && !/^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '')) {
-    problems.add(
-      'DIRECT_URL',
-      `names database "${direct.database}" and DATABASE_URL names "${db.database}": migrations would run on one and Pulse would use the other`,
-      'make DIRECT_URL name the database DATABASE_URL names, or, if they differ on purpose (a pooler alias), set DIRECT_URL_DIFFERENT_DATABASE=1, then run: npx zx scripts/preflight.ts',
-    );
-  }
+  // Whether DIRECT_URL reaches the database DATABASE_URL reaches is decided by connecting to
+  // both (lib/directUrl.ts): a name says nothing about the server, and a pooler's alias may
+  // name the same database otherwise.
+  const directUrlDifferentDatabase = /^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '');
   if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
   if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);
 
@@ -547,6 +544,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     pgBinDir: pgBinRaw ? path.resolve(cwd, pgBinRaw) : undefined,
     envFile,
     warnings,
+    directUrlDifferentDatabase,
   };
 
   if (problems.list.length > 0 || !db) {

@@ -11,6 +11,7 @@ import { loadConfig } from './config.ts';
 import { connect, withClient, withTransaction } from './db.ts';
 import { EXIT, UpkitError, usageError } from './errors.ts';
 import { createAdmin } from './install/admin.ts';
+import { checkDirectUrl } from './directUrl.ts';
 import { ensureDatabase, waitForServer } from './install/database.ts';
 import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues, pulseEnvKeys } from './install/envFile.ts';
 import { readRuns } from './ledger.ts';
@@ -88,6 +89,8 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   await log.step(`database ${target.database}`, async (s) => {
     s.detail((await ensureDatabase(target, config)) ? 'created' : 'exists');
   });
+  // Once the database exists (install may just have created it, empty) and before anything is written in it.
+  await checkDirectUrl(config, log, report, 'install');
   await assertFresh(config, log);
   // The same readiness checks as preflight, plus the host's when containers will be started.
   const ready = await runPreflight(config, log, report, { backup: options.noBackup !== true });
