@@ -63,19 +63,6 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
     await expectUnchanged(db().url, state);
   });
 
-  it('config.direct-url-other-database', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
-    const u = new URL(db().url);
-    u.pathname = '/postgres';
-    const otherUrl = u.toString();
-    await before('config.direct-url-other-database', { otherUrl });
-    // Stated on purpose: accepted.
-    const c = failureCase('config.direct-url-other-database');
-    const r = await runCase({ ...c, args: ['--dry-run'], dotenv: `${c.dotenv}DIRECT_URL_DIFFERENT_DATABASE=1\n` }, { url: db().url, otherUrl });
-    expect(r.stderr).not.toContain('DIRECT_URL: names database');
-    expect(r.code, r.stderr).toBe(0);
-  });
-
   it('config.rehearsal-leftover', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
     const live = db().database;
