@@ -4,12 +4,13 @@
 // they were); the same database reached by another spelling, a socket or a pooler's alias
 // passes without any flag.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../lib/report.ts';
-import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf } from '../failures/check.ts';
+import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
+import { fill } from '../failures/match.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, serverInfo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
@@ -146,6 +147,23 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
       u.pathname = '/elsewhere';
     });
     await refusedBeforeAnything('config.direct-url-unverifiable', { closedPort: p, closedUrl }, [db().url]);
+  });
+
+  it('install.direct-url-other-database', async () => {
+    const c = failureCase('install.direct-url-other-database');
+    const cwd = tempDir();
+    const otherUrl = urlWith(db().url, (u) => (u.pathname = '/postgres'));
+    const v = { cwd, ...vars(), otherUrl };
+    const envFile = path.join(cwd, '.env');
+    writeFileSync(envFile, fill(c.dotenv!, v), { mode: 0o644 });
+    const before = readFileSync(envFile);
+    const states = await Promise.all([dbState(db().url), dbState(otherUrl)]);
+    const r = await runCase({ ...c, dotenv: undefined }, v, { cwd });
+    expectCase(r, c, r.vars);
+    expect(readFileSync(envFile).equals(before), '.env changed').toBe(true);
+    await expectUnchanged(db().url, states[0]!);
+    await expectUnchanged(otherUrl, states[1]!);
+    expect(await runsOf(db().url)).toEqual([]);
   });
 
   /** A dry run with these settings: exit 0 and no finding about DIRECT_URL. */
