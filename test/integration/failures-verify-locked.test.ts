@@ -155,18 +155,19 @@ describe('failure catalogue: verify behind a lock', () => {
     const before = await dbState(db().url);
     await holding(db().url, 'report', ['select count(*) from organizations'], async ({ pid: reader, user }) => {
       const alter = await connectTo(db().url, 'migrator');
+      const alterPid = (await alter.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+      await alter.query('begin');
+      const waiting = alter.query('alter table organizations add column note text').catch((err: unknown) => err);
       try {
-        const alterPid = (await alter.query('select pg_backend_pid() as pid')).rows[0].pid as number;
-        await alter.query('begin');
-        const waiting = alter.query('alter table organizations add column note text').catch((err: unknown) => err);
         // The ALTER is queued once pg_locks shows its request not granted.
         await expect.poll(async () => withClientAt(db().url, async (c) => (await c.query(`select count(*)::int as n from pg_locks where pid = $1 and not granted`, [alterPid])).rows[0].n), { timeout: 10_000 }).toBe(1);
         const c = failureCase('verify.locked-queued');
         const r = await runCase(c, { url: db().url, reader, alter: alterPid, user });
         expectCase(r, c, r.vars);
+      } finally {
+        // The ALTER still waits: cancelled from another session, so that its own can roll back.
         await withClientAt(db().url, (a) => a.query('select pg_cancel_backend($1)', [alterPid]));
         await waiting;
-      } finally {
         await alter.query('rollback').catch(() => {});
         await alter.end();
       }
