@@ -126,8 +126,8 @@ function numbers(s: string | null): number[] {
  * Every user schema's tables, columns, keys, constraints, indexes, enums, views, sequences and
  * policies, in one round trip. `meanwhile` runs while the server works (the snapshot parse).
  */
-export async function readCatalog(client: Queryable, server: ServerInfo, meanwhile: () => void = () => {}): Promise<ActualSchema> {
-  const pending = client.query(catalogBatch(server.versionNum)) as unknown as Promise<Array<{ rows: unknown[] }>>;
+export async function readCatalog(client: Queryable, server: ServerInfo, meanwhile: () => void = () => {}, without: readonly number[] = []): Promise<ActualSchema> {
+  const pending = client.query(catalogBatch(server.versionNum, without)) as unknown as Promise<Array<{ rows: unknown[] }>>;
   // Settled here so that a failure in meanwhile() does not leave it unhandled.
   pending.catch(() => {});
   meanwhile();

@@ -90,5 +90,12 @@ select 'identity', null, c.oid::int8 || '.' || a.attnum,
   join pg_sequence s on s.seqrelid = dep.objid
  where a.attidentity <> '' and ${USER_SCHEMA}`;
 
-/** All four as one simple-protocol batch: one round trip, results in this order. */
-export const catalogBatch = (versionNum: number) => [COLUMNS, INDEXES(versionNum), CONSTRAINTS, OTHERS].join(';\n');
+/**
+ * All four as one simple-protocol batch: one round trip, results in this order. `without`:
+ * tables (oids) whose columns, indexes and constraints are left out: deparsing their
+ * expressions locks them, and another session holds an exclusive lock on them.
+ */
+export const catalogBatch = (versionNum: number, without: readonly number[] = []) => {
+  const not = without.length ? ` and c.oid <> all('{${without.map((o) => Math.trunc(o)).join(',')}}'::oid[])` : '';
+  return [COLUMNS.replace('\n order by c.oid', `${not}\n order by c.oid`), INDEXES(versionNum) + not, CONSTRAINTS + not, OTHERS].join(';\n');
+};

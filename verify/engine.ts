@@ -65,6 +65,14 @@ export interface DatabaseState {
   server: ServerInfo;
   relations: Map<string, Relation>;
   catalog: ActualSchema;
+  /** Tables (`schema.name`) left out of the catalog read: another session holds an exclusive lock on them. */
+  unread?: ReadonlySet<string>;
+}
+
+/** Tables another session locks exclusively, left out of the catalog read (by oid) and of the comparison (by name). */
+export interface Unread {
+  oids: readonly number[];
+  names: ReadonlySet<string>;
 }
 
 export interface VerifyResult {
@@ -103,12 +111,25 @@ export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
   }
 }
 
-export async function readState(client: Queryable, files: VerifyFiles, options: Pick<VerifyOptions, 'ledger' | 'profile'>): Promise<DatabaseState> {
+export async function readState(client: Queryable, files: VerifyFiles, options: Pick<VerifyOptions, 'ledger' | 'profile'>, unread?: Unread): Promise<DatabaseState> {
   const ledger = ledgerOf(options);
   const relations = [`${ledger.schema}.${ledger.table}`, LEGACY_LEDGER, ...(options.profile ? Object.keys(SEED_COLUMNS).map((t) => `public.${t}`) : [])];
   const { server, relations: found } = await readServerInfo(client, relations);
-  const catalog = await readCatalog(client, server, () => expectedSchema(files));
-  return { server, relations: found, catalog };
+  const read = await readCatalog(client, server, () => expectedSchema(files), unread?.oids);
+  if (!unread?.names.size) return { server, relations: found, catalog: read };
+  return { server, relations: found, catalog: { ...read, tables: withoutUnread(read.tables, unread.names) }, unread: unread.names };
+}
+
+/** The expected schema without the tables that were not read: nothing is said about them, never "missing". */
+function expectedRead(files: VerifyFiles, state: DatabaseState): SchemaSpec {
+  const e = expectedSchema(files);
+  const unread = state.unread;
+  return unread?.size ? { ...e, tables: withoutUnread(e.tables, unread) } : e;
+}
+
+/** Tables without the unread ones, and without the foreign keys that reference those (their columns were not read). */
+function withoutUnread<T extends { schema: string; name: string; foreignKeys: Array<{ refSchema: string; refTable: string }> }>(tables: T[], unread: ReadonlySet<string>): T[] {
+  return tables.filter((t) => !unread.has(`${t.schema}.${t.name}`)).map((t) => ({ ...t, foreignKeys: t.foreignKeys.filter((f) => !unread.has(`${f.refSchema}.${f.refTable}`)) }));
 }
 
 /** Tables in the schemas the snapshot covers (the catalog read holds every user schema). */
@@ -119,7 +140,7 @@ export function comparedTables(files: VerifyFiles, state: DatabaseState): number
 
 export async function checkSchemaArea(files: VerifyFiles, state: DatabaseState): Promise<SchemaFinding[]> {
   await expressionParserReady();
-  return compareSchema(expectedSchema(files), state.catalog);
+  return compareSchema(expectedRead(files, state), state.catalog);
 }
 
 function unreadable(rel: Relation, user: string): VerifyFinding {

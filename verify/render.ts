@@ -39,15 +39,28 @@ export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** Areas a lock kept verify from reading (a verify.locked finding each): what they hold is unknown. */
+export function notRead(findings: readonly VerifyFinding[]): Area[] {
+  return AREAS.filter((area) => findings.some((f) => f.area === area && f.code === 'verify.locked'));
+}
+
+/** `not read`, or `partly read` when the lock kept only some of its tables from being read. */
+function howRead(area: Area, findings: readonly VerifyFinding[]): string {
+  return findings.some((f) => f.area === area && f.code === 'verify.locked' && f.message.startsWith(`${area} not read:`)) ? 'not read' : 'partly read';
+}
+
 export function summaryLine(findings: readonly VerifyFinding[], areas: readonly AreaSummary[]): string {
   const c = counts(findings);
-  const times = areas.map((a) => `${a.area} ${a.ms === undefined ? 'not checked' : formatSeconds(a.ms)}`).join(', ');
-  return `verify: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} (${times})`;
+  const unread = notRead(findings);
+  const times = areas.map((a) => `${a.area} ${unread.includes(a.area) ? howRead(a.area, findings) : a.ms === undefined ? 'not checked' : formatSeconds(a.ms)}`).join(', ');
+  const incomplete = unread.length ? `; the report is incomplete: ${unread.map((a) => `${a} ${howRead(a, findings)}`).join(', ')} (locked)` : '';
+  return `verify: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} (${times})${incomplete}`;
 }
 
 function areaHeader(a: AreaSummary, findings: readonly VerifyFinding[]): string {
   const c = counts(findings);
-  const state = a.skipped !== undefined ? `not checked: ${a.skipped}` : c.error ? plural(c.error, 'error') : c.warning ? plural(c.warning, 'warning') : 'ok';
+  const locked = findings.some((f) => f.code === 'verify.locked');
+  const state = a.skipped !== undefined ? `not checked: ${a.skipped}` : locked ? `${howRead(a.area, findings)} (locked)` : c.error ? plural(c.error, 'error') : c.warning ? plural(c.warning, 'warning') : 'ok';
   return `${a.area}: ${state}`;
 }
 
@@ -69,7 +82,7 @@ const code = (s: string) => markdownCode(s);
 export function renderMarkdown(findings: readonly VerifyFinding[], areas: readonly AreaSummary[], v: Versions, checkedAt: Date): string {
   const c = counts(findings);
   const lines = [
-    `### upkit verify: ${c.error ? plural(c.error, 'error') : 'no errors'}, ${plural(c.warning, 'warning')}`,
+    `### upkit verify: ${c.error ? plural(c.error, 'error') : 'no errors'}, ${plural(c.warning, 'warning')}${notRead(findings).length ? ', incomplete' : ''}`,
     '',
     '| | |',
     '|---|---|',

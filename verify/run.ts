@@ -11,17 +11,20 @@ import type { Logger, StepControl } from '../lib/log.ts';
 import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
 import { registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
-import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type LedgerResult, type VerifyFiles } from './engine.ts';
-import type { Area, VerifyFinding } from './model.ts';
+import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type DatabaseState, type LedgerResult, type Unread, type VerifyFiles } from './engine.ts';
+import { finding, type Area, type VerifyFinding } from './model.ts';
 import { contentFor } from './profile.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
 import { describeRunInProgress, runInProgress, type RunInProgress } from './runInProgress.ts';
 import { checkRuntime } from './runtime.ts';
+import { SEED_COLUMNS } from './seed.ts';
 
 export interface RunOptions {
   /** Collect what the Markdown block shows (pg_dump found); costs a few process starts. */
   versions?: boolean;
   snapshotEntry?: number | string;
+  /** The command that runs verification again, as the hints print it. */
+  again?: string;
 }
 
 export interface VerificationRun {
@@ -50,10 +53,10 @@ async function areaStep<T>(log: Logger, name: Area, timings: Partial<Record<Area
     await log.step(name, async (s) => {
       const r = await fn(s);
       value = r.value;
-      const c = counts(r.findings);
+      const c = counts(r.findings.filter((f) => f.code !== 'verify.locked'));
       const tally = [c.error && `${c.error} error${c.error === 1 ? '' : 's'}`, c.warning && `${c.warning} warning${c.warning === 1 ? '' : 's'}`].filter(Boolean).join(', ');
       const detail = `${r.detail}${tally ? `: ${tally}` : ''}`;
-      if (c.error) {
+      if (c.error || r.findings.some((f) => f.code === 'verify.locked')) {
         s.detail(detail);
         throw new AreaHadErrors(detail);
       }
@@ -93,55 +96,171 @@ function readFailure(err: unknown): unknown {
   });
 }
 
-interface LockHolder { pid: number; usename: string | null; application_name: string | null; query: string | null; seconds: number; relation: string }
+interface LockRow { pid: number; granted: boolean; relation: string; blockers: number[] }
+interface Session { pid: number; usename: string | null; application_name: string | null; query: string | null; seconds: number }
 
-/** A read that waited 5 s for a lock: who holds the lock verify needed (read once the transaction has ended). */
-async function lockFailure(client: Client, err: unknown): Promise<UpkitError> {
-  const holders = await client
-    .query<LockHolder>(
-      `select l.pid, a.usename, a.application_name, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120) as query,
-              floor(extract(epoch from now() - coalesce(a.xact_start, a.query_start)))::int as seconds, l.relation::regclass::text as relation
-         from pg_locks l join pg_stat_activity a on a.pid = l.pid
-        where l.locktype = 'relation' and l.granted and l.mode = 'AccessExclusiveLock' and l.pid <> pg_backend_pid()
-          and l.database = (select oid from pg_database where datname = current_database())
-        order by a.xact_start nulls last, l.pid limit 3`,
-    )
-    .then((r) => r.rows)
-    .catch(() => [] as LockHolder[]);
-  const h = holders[0];
-  if (!h) return readFailure(err) as UpkitError;
-  const who = `server process ${h.pid} (user ${h.usename ?? 'unknown'}, application ${JSON.stringify(h.application_name ?? '')}, for ${h.seconds} s, last query: ${h.query ?? 'none'})`;
-  return new UpkitError({
-    code: 'verify.locked',
-    exit: 'locked',
-    message: `verification waited 5 s for a lock on ${h.relation} held by ${who}; the report is incomplete and nothing was changed`,
-    hint: `wait for that transaction to end (SELECT pg_terminate_backend(${h.pid}); ends it and rolls its changes back), then run: npx zx verify/index.ts`,
-    cause: err,
-  });
+const LOCK_NOT_AVAILABLE = '55P03';
+const AREA_SAVEPOINT = 'upkit_verify_area';
+
+const describeSession = (s: Session | undefined, pid: number) =>
+  s ? `server process ${s.pid} (user ${s.usename ?? 'unknown'}, application ${JSON.stringify(s.application_name ?? '')}, for ${s.seconds} s, last query: ${s.query ?? 'none'})` : `server process ${pid}`;
+
+/**
+ * Who keeps verify from reading `relations` (and their indexes, which planning a read locks
+ * too): a session holding an exclusive lock on one, or queued for one (then also the
+ * sessions it waits for). Read after the read timed out, from pg_locks; null relations: any
+ * relation of this database.
+ */
+async function lockedBy(client: Client, relations: readonly string[] | null): Promise<{ relation: string; holders: number[]; queued: number[]; sessions: Map<number, Session> } | undefined> {
+  const { rows } = await client.query<LockRow>(
+    `with mine as (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where $1::text[] is null or n.nspname || '.' || c.relname = any($1::text[])),
+          rels as (select oid from mine union select indexrelid from pg_index where indrelid in (select oid from mine))
+     select l.pid, l.granted, l.relation::regclass::text as relation, case when l.granted then '{}' else pg_blocking_pids(l.pid) end as blockers
+       from pg_locks l
+      where l.locktype = 'relation' and l.mode = 'AccessExclusiveLock' and l.pid <> pg_backend_pid()
+        and l.database = (select oid from pg_database where datname = current_database()) and l.relation in (select oid from rels)
+      order by l.granted desc, l.pid`,
+    [relations],
+  );
+  const first = rows[0];
+  if (!first) return undefined;
+  const held = rows.filter((r) => r.granted && r.relation === first.relation).map((r) => r.pid);
+  const queued = first.granted ? [] : rows.filter((r) => !r.granted && r.relation === first.relation).map((r) => r.pid);
+  // A queued request goes first: verify waits for it, and it for the sessions that hold a lock on the table.
+  const holders = first.granted ? held : [...new Set(rows.filter((r) => !r.granted && r.relation === first.relation).flatMap((r) => r.blockers).filter((p) => !queued.includes(p)))];
+  const { rows: sessions } = await client.query<Session>(
+    `select pid, usename, application_name, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) as query,
+            floor(extract(epoch from now() - coalesce(xact_start, query_start)))::int as seconds
+       from pg_stat_activity where pid = any($1::int[])`,
+    [[...holders, ...queued]],
+  );
+  return { relation: first.relation, holders, queued, sessions: new Map(sessions.map((x) => [x.pid, x])) };
 }
 
-async function checkDatabase(client: Client, files: VerifyFiles, profile: ReturnType<typeof contentFor>['profile'], log: Logger, timings: Partial<Record<Area, number>>) {
+/** The finding for an area a read of which waited lock_timeout for a lock: what could not be read, and who holds the lock. */
+async function lockedArea(client: Client, area: Area, relations: readonly string[] | null, again: string, label = `${area} not read`): Promise<VerifyFinding> {
+  const by = await lockedBy(client, relations).catch(() => undefined);
+  const rerun = `then run: ${again}`;
+  if (!by || (by.holders.length === 0 && by.queued.length === 0)) {
+    return finding(area, 'error', 'verify.locked', `${label}: verification waited 5 s for a lock on a table it reads, released before it could name the holder; the report is incomplete and nothing was changed`, `run: ${again}`);
+  }
+  const names = (pids: number[]) => pids.map((p) => describeSession(by.sessions.get(p), p)).join(', ');
+  const who = by.holders.length
+    ? `held by ${names(by.holders)}${by.queued.length ? `, with ${names(by.queued)} queued for an exclusive lock on it ahead of verify` : ''}`
+    : `queued for by ${names(by.queued)} ahead of verify`;
+  const pids = [...by.holders, ...by.queued];
+  const end = pids.map((p) => `SELECT pg_terminate_backend(${p});`).join(' ');
+  return finding(
+    area,
+    'error',
+    'verify.locked',
+    `${label}: verification waited 5 s for a lock on ${by.relation} ${who}; the report is incomplete and nothing was changed`,
+    `wait for ${pids.length === 1 ? 'that transaction' : 'those transactions'} to end (${end} ends ${pids.length === 1 ? 'it and rolls its' : 'them and rolls their'} changes back), ${rerun}`,
+  );
+}
+
+/**
+ * Runs one area's reads under a savepoint: a read that waits lock_timeout for a lock rolls
+ * back to it, so that the transaction goes on and the other areas are still read; the area
+ * is then one verify.locked finding. Any other error ends verification as before.
+ */
+async function readArea<T>(client: Client, area: Area, relations: readonly string[] | null, again: string, fn: () => Promise<T>): Promise<{ value: T; locked?: undefined } | { locked: VerifyFinding }>;
+async function readArea<T>(client: Client, area: Area, relations: readonly string[] | null, again: string, fn: () => Promise<T>, describe: false): Promise<{ value: T; locked?: undefined } | { locked: true; error: unknown }>;
+async function readArea<T>(client: Client, area: Area, relations: readonly string[] | null, again: string, fn: () => Promise<T>, describe = true): Promise<{ value: T; locked?: undefined } | { locked: VerifyFinding | true; error?: unknown }> {
+  await client.query(`savepoint ${AREA_SAVEPOINT}`);
+  try {
+    const value = await fn();
+    await client.query(`release savepoint ${AREA_SAVEPOINT}`);
+    return { value };
+  } catch (err) {
+    if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+    await client.query(`rollback to savepoint ${AREA_SAVEPOINT}`);
+    await client.query(`release savepoint ${AREA_SAVEPOINT}`);
+    return describe ? { locked: await lockedArea(client, area, relations, again) } : { locked: true, error: err };
+  }
+}
+
+/**
+ * The release is detected from the catalog's public tables: with one of them not read, it is
+ * not said (neither "the latest" nor "behind"); the ledger's own findings stand.
+ */
+function withoutRelease(r: LedgerResult, state: DatabaseState, profile: ReturnType<typeof contentFor>['profile']): LedgerResult {
+  if (!profile || ![...(state.unread ?? [])].some((t) => t.startsWith('public.'))) return r;
+  return { ...r, findings: r.findings.filter((f) => !f.code.startsWith('ledger.release')), release: { detected: null, expected: profile.latestRelease, evidence: [] } };
+}
+
+/** User tables another session holds (or waits for) an exclusive lock on, itself or one of its indexes. */
+async function exclusivelyLocked(client: Client): Promise<Unread> {
+  const { rows } = await client.query<{ oid: string; name: string }>(
+    `select distinct c.oid::int8 as oid, n.nspname || '.' || c.relname as name
+       from pg_locks l
+       left join pg_index i on i.indexrelid = l.relation
+       join pg_class c on c.oid = coalesce(i.indrelid, l.relation)
+       join pg_namespace n on n.oid = c.relnamespace
+      where l.locktype = 'relation' and l.mode = 'AccessExclusiveLock' and l.pid <> pg_backend_pid()
+        and l.database = (select oid from pg_database where datname = current_database())
+        and c.relkind in ('r', 'p') and n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'
+      order by 2`,
+  );
+  return { oids: rows.map((r) => Number(r.oid)), names: new Set(rows.map((r) => r.name)) };
+}
+
+/** A read outside the areas (the catalog) that waited for a lock: who holds it, exit 5. */
+async function lockFailure(client: Client, err: unknown, again: string): Promise<UpkitError> {
+  const f = await lockedArea(client, 'schema', null, again);
+  return new UpkitError({ code: 'verify.locked', exit: 'locked', message: f.message.replace(/^schema not read: /, ''), hint: f.hint ?? undefined, cause: err });
+}
+
+/** The step's line for an area not read: the finding without its closing words. */
+const notReadDetail = (f: VerifyFinding) => f.message.replace(/; the report is incomplete and nothing was changed$/, '');
+
+const LEDGER_TABLES = (files: VerifyFiles) => ['drizzle.__drizzle_migrations', ...(files.legacy ? ['upkit.legacy_migrations'] : [])];
+const SEED_TABLES = Object.keys(SEED_COLUMNS).map((t) => `public.${t}`);
+
+async function checkDatabase(client: Client, files: VerifyFiles, profile: ReturnType<typeof contentFor>['profile'], log: Logger, timings: Partial<Record<Area, number>>, again: string) {
   // A lock held by a migration must not make verify hang; a statement that runs long is a bug.
   await client.query(`set local statement_timeout = '30s'; set local lock_timeout = '5s'`);
-  const state = await readState(client, files, { profile });
+  // The catalog: deparsing a table's checks, index expressions and predicates locks it, so a
+  // table another session locks exclusively makes this read wait. It is then read again
+  // without the tables locked so (named, not compared), and the schema area says so.
+  let catalogLocked: VerifyFinding | undefined;
+  const first = await readArea(client, 'schema', null, again, () => readState(client, files, { profile }), false);
+  let state: DatabaseState;
+  if (!first.locked) state = first.value;
+  else {
+    const unread = await exclusivelyLocked(client);
+    if (!unread.oids.length) throw first.error;
+    state = await readState(client, files, { profile }, unread);
+    const names = [...unread.names];
+    catalogLocked = await lockedArea(client, 'schema', names, again, `schema not read for table${names.length === 1 ? '' : 's'} ${names.join(', ')}`);
+  }
   const schema = await areaStep(log, 'schema', timings, async () => {
     const findings = await checkSchemaArea(files, state);
-    return { value: findings, findings, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}` };
+    const all = catalogLocked ? [catalogLocked, ...findings] : findings;
+    return { value: findings, findings: all, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}` };
   });
-  const ledger: LedgerResult = await areaStep(log, 'ledgers', timings, async () => {
-    const r = await checkLedgerArea(client, files, state, { profile });
+  // Not read (locked): no ledger, so schema hints say what fixes a difference without it.
+  const ledgers = await areaStep<{ findings: VerifyFinding[]; result?: LedgerResult }>(log, 'ledgers', timings, async () => {
+    const read = await readArea(client, 'ledgers', LEDGER_TABLES(files), again, () => checkLedgerArea(client, files, state, { profile }));
+    if (read.locked) return { value: { findings: [read.locked] }, findings: [read.locked], detail: notReadDetail(read.locked) };
+    const r = withoutRelease(read.value, state, profile);
     const pending = r.pending.length ? `, ${r.pending.length} pending` : '';
-    return { value: r, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${files.entry.idx + 1} migrations applied${pending}` };
+    return { value: { findings: r.findings, result: r }, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${files.entry.idx + 1} migrations applied${pending}` };
   });
+  const ledger: LedgerResult | undefined = ledgers.result;
   let seed: VerifyFinding[] = [];
   if (profile) {
     seed = await areaStep(log, 'seed data', timings, async () => {
-      const r = await checkSeedArea(client, state, profile);
+      const blocked = SEED_TABLES.filter((t) => state.unread?.has(t));
+      // A seed table left out of the catalog is locked: its rows cannot be read either.
+      const read = blocked.length ? { locked: await lockedArea(client, 'seed data', blocked, again) } : await readArea(client, 'seed data', SEED_TABLES, again, () => checkSeedArea(client, state, profile));
+      if (read.locked) return { value: [read.locked], findings: [read.locked], detail: notReadDetail(read.locked) };
+      const r = read.value;
       const detail = r.seed ? `${r.seed.organizations} organizations, ${r.seed.permissions} permissions` : 'not checked';
       return { value: r.findings, findings: r.findings, detail };
     });
   }
-  return { state, findings: [...schemaHints(files, state, schema, ledger), ...ledger.findings, ...seed], release: ledger.release };
+  return { state, findings: [...(catalogLocked ? [catalogLocked] : []), ...schemaHints(files, state, schema, ledger), ...ledgers.findings, ...seed], release: ledger?.release ?? { detected: null, expected: profile?.latestRelease ?? null, evidence: [] } };
 }
 
 export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions = {}): Promise<VerificationRun> {
@@ -155,6 +274,7 @@ export async function runVerification(config: Config, log: Logger, report: Repor
   const skipped: Partial<Record<Area, string>> = {};
   if (!profile) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
 
+  const again = options.again ?? 'npx zx verify/index.ts';
   let running: RunInProgress | undefined;
   const db = await withClient(
     config.migrationDb,
@@ -168,12 +288,12 @@ export async function runVerification(config: Config, log: Logger, report: Repor
         client,
         async () => {
           running = await runInProgress(client);
-          return checkDatabase(client, files, profile, log, timings);
+          return checkDatabase(client, files, profile, log, timings, again);
         },
         { readOnly: true },
       ).catch(async (err: unknown) => {
         if (running && !isUpkitError(err)) throw runningError(running, config.migrationDb.database, err);
-        if ((err as { code?: string }).code === '55P03') throw await lockFailure(client, err);
+        if ((err as { code?: string }).code === '55P03') throw await lockFailure(client, err, again);
         throw readFailure(err);
       });
     },

@@ -27,9 +27,20 @@ export async function runInProgress(client: Pick<Client, 'query'>): Promise<RunI
   const fromName = { command: named?.[1] ?? 'run', host: named?.[2] ?? null, pid: named ? Number(named[3]) : null };
   const { rows: table } = await client.query<{ ok: boolean }>(`select to_regclass('upkit.runs') is not null as ok`);
   if (table[0]?.ok) {
-    const { rows } = await client.query<{ id: string; command: string; started_at: Date; host: string; pid: number }>(
-      `select id, command, started_at, host, pid from upkit.runs where status = 'running' order by started_at desc limit 1`,
-    );
+    // Under a savepoint: a lock on upkit.runs (the run may be altering it) costs the run's row
+    // only, named from its session instead, and verification goes on.
+    await client.query('savepoint upkit_verify_runs');
+    const rows = await client
+      .query<{ id: string; command: string; started_at: Date; host: string; pid: number }>(`select id, command, started_at, host, pid from upkit.runs where status = 'running' order by started_at desc limit 1`)
+      .then(async (r) => {
+        await client.query('release savepoint upkit_verify_runs');
+        return r.rows;
+      })
+      .catch(async (err: { code?: string }) => {
+        if (err.code !== '55P03') throw err;
+        await client.query('rollback to savepoint upkit_verify_runs; release savepoint upkit_verify_runs');
+        return [];
+      });
     const run = rows[0];
     // A `running` row of another process is a run that died; the lock holder has not written its own yet.
     if (run && (fromName.pid === null || (run.pid === fromName.pid && run.host === fromName.host))) {

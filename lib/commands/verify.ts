@@ -1,6 +1,7 @@
 // `npx zx verify/index.ts`: read-only verification of an install for support staff. The
 // engine is verify/ (verifyDatabase for callers with a client, runVerification for this).
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { shellQuote } from '../quote.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { renderHuman, renderMarkdown } from '../../verify/render.ts';
 import { describeRunInProgress } from '../../verify/runInProgress.ts';
@@ -14,7 +15,9 @@ export const verifyCommand: CommandSpec = {
     'Changes nothing: every query runs in one read-only transaction, and a role that may only read is enough.',
     'Exit 0 when nothing is wrong (warnings and notes allowed), 4 when a check found an error, 2 for a usage or',
     'configuration problem, 3 when the database cannot be reached, 5 when another upkit run (an upgrade) holds the',
-    'lock: the report is still printed, and what it finds pending is that run\'s work in progress.',
+    'lock: the report is still printed, and what it finds pending is that run\'s work in progress. A lock that keeps',
+    'verify from reading an area 5 s (ledgers, seed data) marks that area not read, names its holder, and exits 5',
+    '(4 when what was read has an error): the other areas are read and reported.',
   ].join('\n'),
   options: {
     ...COMMON_OPTIONS,
@@ -26,7 +29,8 @@ export const verifyCommand: CommandSpec = {
   async run({ config, log, report, values, json, out }) {
     const markdown = values.markdown === true;
     if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
-    const result = await runVerification(config, log, report, { versions: markdown });
+    const again = ['npx zx verify/index.ts', ...(['env-file', 'drizzle-dir'] as const).flatMap((k) => (typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : []))].join(' ');
+    const result = await runVerification(config, log, report, { versions: markdown, again });
     const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);
     out(text);
@@ -38,6 +42,15 @@ export const verifyCommand: CommandSpec = {
       log.info(`  → ${hint}`);
       return EXIT.locked;
     }
+    // An area not read: said last, one line each with who holds the lock. What was read still
+    // counts: an error found there is exit 4 (DESIGN's order: 4 before 5), else the lock's 5.
+    const locked = result.findings.filter((f) => f.code === 'verify.locked');
+    for (const f of locked) {
+      log.error(f.message);
+      if (f.hint) log.info(`  → ${f.hint}`);
+    }
+    if (result.findings.some((f) => f.severity === 'error' && f.code !== 'verify.locked')) return EXIT.verification;
+    if (locked.length) return EXIT.locked;
     return result.hasErrors ? EXIT.verification : EXIT.ok;
   },
 };

@@ -71,3 +71,25 @@ describe('Markdown for a ticket', () => {
     }
   });
 });
+
+describe('an area a lock kept from being read', () => {
+  const locked: VerifyFinding[] = [
+    { area: 'schema', severity: 'error', code: 'verify.locked', message: 'schema not read for table public.roles: verification waited 5 s for a lock on roles held by server process 7; the report is incomplete and nothing was changed', hint: 'wait …' },
+    { area: 'schema', severity: 'warning', code: 'schema.extra_column', message: 'column organizations.note is not in the snapshot: added by hand?', hint: null },
+    { area: 'seed data', severity: 'error', code: 'verify.locked', message: 'seed data not read: verification waited 5 s for a lock on roles held by server process 7; the report is incomplete and nothing was changed', hint: 'wait …' },
+  ];
+  const timed = areaSummaries({ schema: 10, ledgers: 20, 'seed data': 5000 }, { runtime: 'not set' });
+
+  it('is "not read" (or "partly read"), never ok, and the summary line says the report is incomplete', () => {
+    const out = renderHuman(locked, timed).split('\n');
+    expect(out).toContain('schema: partly read (locked)');
+    expect(out).toContain('seed data: not read (locked)');
+    expect(out.at(-1)).toBe('verify: 2 errors, 1 warning (schema partly read, ledgers 0.02 s, seed data not read, runtime not checked); the report is incomplete: schema partly read, seed data not read (locked)');
+    expect(summaryLine(findings, areas)).not.toContain('incomplete');
+  });
+
+  it('says incomplete in the Markdown title too', () => {
+    const v: Versions = { upkit: '0', node: 'v22', server: null, release: null, latest: null, pgDump: null, database: null, snapshot: null };
+    expect(renderMarkdown(locked, timed, v, new Date(0)).split('\n')[0]).toBe('### upkit verify: 2 errors, 1 warning, incomplete');
+  });
+});
