@@ -19,7 +19,7 @@ import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
 import { assertReadyToWrite, ledgerAccessError, readServerFacts, serverVersionError } from './preflight.ts';
 import { shellQuote } from './quote.ts';
-import { applicationRowCounts } from './backup/writes.ts';
+import { applicationRowCounts, flushWriteStats, writeActivity } from './backup/writes.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
@@ -291,7 +291,9 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       }
       // The row counts as the run left them: rollback tells writes made since from the run's own.
       const rowsAfter = started ? await applicationRowCounts(client).catch(() => undefined) : undefined;
-      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings, rowsAfter } });
+      // And the write statistics, this run's own writes flushed first: only writes made since count.
+      const statsAfter = started ? await flushWriteStats(client).then(() => writeActivity(client), () => undefined) : undefined;
+      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings, rowsAfter, statsAfter } });
       return exit;
     } catch (err) {
       const interrupted = options.signal?.aborted === true;
