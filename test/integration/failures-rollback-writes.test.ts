@@ -54,4 +54,18 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
     expect(kept).toMatch(/_before_restore_/);
     await withAdminClient((x) => x.query(`drop database ${x.escapeIdentifier(kept!)} with (force)`));
   });
+
+  it('statistics reset since the upgrade: rollback says row counts are all the evidence', { timeout: 180_000 }, async () => {
+    const env = await upgradedThenUpdated();
+    await withClientAt(db().url, (c) => c.query('select pg_stat_reset()'));
+    const r = await runUpkit('scripts/rollback.ts', ['--yes', '--json'], { env, timeoutMs: 120_000 });
+    // The update is invisible to row counts: nothing to refuse on, and the report says why.
+    expect(r.code, r.stderr).toBe(0);
+    const notes = r.json().findings.filter((f) => f.code === 'rollback.write_evidence');
+    expect(notes).toEqual([expect.objectContaining({ severity: 'info', message: expect.stringMatching(/^writes since the backup are judged by row counts only: the write statistics were reset since \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/) })]);
+    const recorded = await withClientAt(db().url, async (x) => (await x.query(`select report->'rollback' as r from upkit.runs where command = 'rollback'`)).rows);
+    expect(recorded).toEqual([{ r: expect.objectContaining({ writesDiscarded: false, rowsSetAside: [], writeEvidence: expect.stringMatching(/^row counts only \(the write statistics were reset since/) }) }]);
+    const [kept] = await companions();
+    await withAdminClient((x) => x.query(`drop database ${x.escapeIdentifier(kept!)} with (force)`));
+  });
 });
