@@ -10,7 +10,8 @@ import { dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMai
 import { psqlCommand, sqlIdent } from './backup/swap.ts';
 import { hostname } from 'node:os';
 import { processAlive } from './processAlive.ts';
-import { newMarker, serverIdentifier } from './backup/leftovers.ts';
+import { newMarker, serverIdentifier, type RestoreMarker } from './backup/leftovers.ts';
+import { withClient } from './db.ts';
 import type { ReportBuilder } from './report.ts';
 import { companionName } from './backup/restoreDb.ts';
 import { UpkitError } from './errors.ts';
@@ -22,6 +23,11 @@ export interface RehearsalOptions {
   signal?: AbortSignal;
   noOwner?: boolean;
   now?: Date;
+  /**
+   * Called with the scratch database's name and marker before it is created: a rehearsal
+   * killed between CREATE DATABASE and its marker is still proven upkit's by what this wrote.
+   */
+  record?: (database: string, marker: RestoreMarker) => Promise<void>;
 }
 
 export interface Rehearsal<T> {
@@ -79,9 +85,12 @@ export async function withRehearsal<T>(
     const facts = await readDatabaseFacts(c, live);
     return { database: await freeName(c, live, 'rehearsal', options.now ?? new Date()), like: facts && (await mayActAs(c, facts.owner)) ? facts : undefined, server: await serverIdentifier(c) };
   });
+  const marker = newMarker(live, server, backup.path);
+  // Recorded before CREATE DATABASE, marked right after it (server, host, pid): one killed with
+  // kill -9 at any point is proven upkit's and dropped by the next run.
+  await options.record?.(database, marker);
   try {
-    // Marked right after CREATE DATABASE (server, host, pid): one killed with kill -9 is proven upkit's and dropped by the next run.
-    const restored = await restoreInto(config, log, checked, database, { like, signal: options.signal, noOwner: options.noOwner, label: 'rehearsal: ', marker: newMarker(live, server, backup.path) });
+    const restored = await restoreInto(config, log, checked, database, { like, signal: options.signal, noOwner: options.noOwner, label: 'rehearsal: ', marker });
     const result = await untilAborted(Promise.resolve().then(() => fn(targetFor(config, database))), options.signal);
     return { result, durationMs: Math.round(performance.now() - started), database, restoreMs: restored.restoreMs };
   } finally {
@@ -93,6 +102,29 @@ export async function withRehearsal<T>(
 
 const MARKER = 'upkit restore copy ';
 
+/** Names the scratch database in the run's row of upkit.runs (client on the live database), before it is created. */
+export async function recordRehearsal(c: Pick<Client, 'query'>, runId: string, database: string, marker: RestoreMarker): Promise<void> {
+  await c.query(`update upkit.runs set report = coalesce(report, '{}'::jsonb) || jsonb_build_object('rehearsal', $2::text, 'rehearsalMarker', $3::jsonb) where id = $1`, [runId, database, JSON.stringify(marker)]);
+}
+
+type Marker = { live?: string; server?: string | null; host?: string; pid?: number };
+
+/** Scratch databases named by runs of the live database that did not finish (empty when it cannot be read). */
+async function recordedRehearsals(config: Config): Promise<Map<string, Marker>> {
+  return withClient(
+    config.migrationDb,
+    config,
+    async (c) => {
+      if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return new Map<string, Marker>();
+      const { rows } = await c.query<{ name: string; marker: Marker }>(
+        `select report->>'rehearsal' as name, report->'rehearsalMarker' as marker from upkit.runs where status in ('running', 'crashed') and report ? 'rehearsal'`,
+      );
+      return new Map(rows.map((r) => [r.name, r.marker]));
+    },
+    { applicationName: 'upkit status' },
+  ).catch(() => new Map<string, Marker>());
+}
+
 /**
  * Scratch databases of rehearsals that were killed (kill -9, a lost machine): dropped only
  * when name and marker prove them upkit's, for this server and database, made by a process
@@ -102,11 +134,15 @@ const MARKER = 'upkit restore copy ';
 export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn' | 'info'>, report: Pick<ReportBuilder, 'finding'>, drop: boolean): Promise<string[]> {
   const live = config.migrationDb.database;
   const dropped: string[] = [];
+  const recorded = await recordedRehearsals(config);
   // Best effort: a server whose maintenance database this role may not reach hides none of upkit's work.
   const found = await withMaintenanceClient(config, async (c) => {
     const server = await serverIdentifier(c);
+    // Sessions of upkit's own (its pg_restore, its migrations) in a scratch database whose run is
+    // gone are that run's, ending or orphaned: they do not make the database someone else's.
     const { rows } = await c.query<{ datname: string; comment: string | null; sessions: number }>(
-      `select d.datname, shobj_description(d.oid, 'pg_database') as comment, (select count(*)::int from pg_stat_activity a where a.datname = d.datname) as sessions
+      `select d.datname, shobj_description(d.oid, 'pg_database') as comment,
+              (select count(*)::int from pg_stat_activity a where a.datname = d.datname and a.backend_type = 'client backend' and a.application_name not like 'upkit%') as sessions
          from pg_database d where d.datname like '%\\_rehearsal\\_%' order by 1`,
     );
     return rows.flatMap((r) => {
@@ -114,12 +150,14 @@ export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn
       if (!m) return [];
       const at = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
       if (companionName(live, 'rehearsal', at, m[7] ? Number(m[7]) : 1) !== r.datname) return [];
-      let marker: { live?: string; server?: string | null; host?: string; pid?: number } | undefined;
+      let marker: Marker | undefined;
       try {
         marker = r.comment?.startsWith(MARKER) ? JSON.parse(r.comment.slice(MARKER.length)) : undefined;
       } catch {
         marker = undefined;
       }
+      // Killed between CREATE DATABASE and its marker: the run's row in the live database names it.
+      marker ??= recorded.get(r.datname);
       const proven = marker !== undefined && marker.live === live && marker.server === server && typeof marker.pid === 'number';
       const running = proven && marker!.host === hostname() && processAlive(marker!.pid!);
       const gone = proven && marker!.host === hostname() && !running && r.sessions === 0;
@@ -135,9 +173,10 @@ export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn
       report.finding('info', 'rehearse.leftover_dropped', message);
       log.info(message);
     } else {
-      const why = f.gone ? 'a rehearsal that was stopped left it; the next upgrade drops it' : 'upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)';
-      const message = `${f.name} looks like the scratch database of a stopped rehearsal: ${why}`;
-      const hint = `if nothing uses it, drop it: ${command}`;
+      const message = f.gone
+        ? `${f.name} is the scratch database of a rehearsal that was stopped (pid ${f.marker!.pid} on ${f.marker!.host} no longer runs): the next upgrade drops it`
+        : `${f.name} looks like the scratch database of a stopped rehearsal: upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)`;
+      const hint = f.gone ? `to drop it now: ${command}` : `if nothing uses it, drop it: ${command}`;
       report.finding('warning', 'rehearse.leftover', message, hint);
       log.warn(`${message}\n  → ${hint}`);
     }

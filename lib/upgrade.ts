@@ -19,13 +19,13 @@ import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
 import { assertReadyToWrite, ledgerAccessError, readServerFacts, serverVersionError } from './preflight.ts';
 import { shellQuote } from './quote.ts';
-import { applicationRowCounts } from './backup/writes.ts';
+import { applicationRowCounts, flushWriteStats, writeActivity } from './backup/writes.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
 import { withChecks } from './checks/index.ts';
 import { ReportBuilder } from './report.ts';
-import { assertMayRehearse, leftoverRehearsals, withRehearsal } from './rehearse.ts';
+import { assertMayRehearse, leftoverRehearsals, recordRehearsal, withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
 import { checkHealth, healthFindings, HealthError } from './health/index.ts';
 
@@ -133,7 +133,7 @@ export async function verifyAfter(client: Client, config: Config, content: Conte
 }
 
 /** The whole plan, and verification, on a scratch copy restored from the backup; dropped afterwards. */
-async function rehearse(plan: Plan, backup: BackupResult, config: Config, content: Content, log: Logger, report: ReportBuilder, options: UpgradeOptions, runId: string): Promise<void> {
+async function rehearse(plan: Plan, backup: BackupResult, config: Config, content: Content, log: Logger, report: ReportBuilder, options: UpgradeOptions, runId: string, lockClient: Client): Promise<void> {
   const { durationMs, database, restoreMs } = await withRehearsal(config, log, backup, async (scratch) => {
     const scratchConfig: Config = { ...config, db: scratch, migrationDb: scratch };
     const client = await connect(scratch, config, { applicationName: `upkit ${options.command} rehearsal` });
@@ -152,7 +152,7 @@ async function rehearse(plan: Plan, backup: BackupResult, config: Config, conten
     } finally {
       await client.end().catch(() => {});
     }
-  }, { signal: options.signal });
+  }, { signal: options.signal, record: (database, marker) => recordRehearsal(lockClient, runId, database, marker) });
   report.finding('info', 'rehearse.ok', `rehearsed on ${database}: restored in ${formatDuration(restoreMs)}, whole rehearsal ${formatDuration(durationMs)}; dropped`);
   log.info(`rehearsal passed on a restored copy in ${formatDuration(durationMs)} (restore ${formatDuration(restoreMs)}); now the real database`);
 }
@@ -265,7 +265,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         if (options.rehearse) {
           if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: `nothing to rehearse on: ${noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`, hint: 'run without --rehearse' });
           phase = 'the rehearsal on a restored copy';
-          await rehearse(plan, backup, config, content, log, report, options, runId);
+          await rehearse(plan, backup, config, content, log, report, options, runId, lockClient);
         }
         phase = 'the migrations';
         await configureSession(client, ctx.settings);
@@ -291,7 +291,9 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       }
       // The row counts as the run left them: rollback tells writes made since from the run's own.
       const rowsAfter = started ? await applicationRowCounts(client).catch(() => undefined) : undefined;
-      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings, rowsAfter } });
+      // And the write statistics, this run's own writes flushed first: only writes made since count.
+      const statsAfter = started ? await flushWriteStats(client).then(() => writeActivity(client), () => undefined) : undefined;
+      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings, rowsAfter, statsAfter } });
       return exit;
     } catch (err) {
       const interrupted = options.signal?.aborted === true;

@@ -13,7 +13,7 @@ import { EXIT, UpkitError, usageError } from '../errors.ts';
 import type { Client } from 'pg';
 import { keptBeforeRestore } from '../backup/leftovers.ts';
 import { manifestPathFor, readManifest, type BackupManifest } from '../backup/manifest.ts';
-import { applicationRowCounts, rowChanges } from '../backup/writes.ts';
+import { activityChanges, applicationRowCounts, rowChanges, writeActivity, type WriteActivity } from '../backup/writes.ts';
 import { companionName } from '../backup/restoreDb.ts';
 import { shellQuote, swapBackCommand } from '../backup/swap.ts';
 import type { Config } from '../config.ts';
@@ -136,7 +136,7 @@ export const rollbackCommand: CommandSpec = {
   },
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
   async run(ctx) {
-    const { config, values, log } = ctx;
+    const { config, values, log, report } = ctx;
     if (!values.down) {
       if (!values.yes && !process.stdin.isTTY) {
         const envFile = values['env-file'] as string | undefined;
@@ -167,17 +167,26 @@ export const rollbackCommand: CommandSpec = {
       if (!last) throw new UpkitError({ code: 'rollback.no_backup', exit: 'refused', message: `no upkit run on ${config.migrationDb.database} recorded a backup`, hint: 'restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed' });
       if (!existsSync(last.backupPath!)) throw new UpkitError({ code: 'rollback.backup_gone', exit: 'refused', message: `the last run's backup ${last.backupPath} is no longer on this machine`, hint: 'restore another backup: npx zx scripts/restore.ts FILE; nothing was changed' });
       const manifest = await checkRecordedBackup(last);
-      // Rows written since the run finished (it recorded its counts), or since the backup.
-      const { after, now } = await withClient(
+      // Rows written since the run finished (it recorded its counts and write statistics), or since the backup.
+      const { after, statsAfter, now, activity } = await withClient(
         config.migrationDb,
         config,
-        async (c) => ({
-          after: (await c.query<{ r: Record<string, number> | null }>(`select report->'rowsAfter' as r from upkit.runs where id = $1`, [last.id])).rows[0]?.r ?? null,
-          now: await applicationRowCounts(c),
-        }),
+        async (c) => {
+          const { rows } = await c.query<{ r: Record<string, number> | null; s: WriteActivity | null }>(`select report->'rowsAfter' as r, report->'statsAfter' as s from upkit.runs where id = $1`, [last.id]);
+          return { after: rows[0]?.r ?? null, statsAfter: rows[0]?.s ?? null, now: await applicationRowCounts(c), activity: await writeActivity(c) };
+        },
         { applicationName: 'upkit rollback' },
       );
-      const changed = rowChanges(after ?? manifest.tables, now);
+      const counted = rowChanges(after ?? manifest.tables, now);
+      // An UPDATE leaves the counts as they were: the statistics' inserts, updates and deletes tell it.
+      const written = activityChanges(after ? statsAfter : null, activity, new Set(counted.map((x) => x.split(' ')[0]!)));
+      if (!written.comparable) {
+        const note = `writes since the backup are judged by row counts only: ${written.why}`;
+        report.finding('info', 'rollback.write_evidence', note);
+        log.info(note);
+      }
+      const changed = [...counted, ...(written.comparable ? written.written : [])].sort();
+      let discarded = false;
       if (changed.length) {
         const since = after ? `the ${last.command} of ${last.startedAt.toISOString()} finished` : `the backup (${manifest.createdAt})`;
         const what = `since ${since}, rows changed in ${changed.length} table(s): ${changed.join(', ')}; a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
@@ -190,6 +199,8 @@ export const rollbackCommand: CommandSpec = {
             hint: `look at them first (npx zx scripts/status.ts), or confirm that they may go: npx zx scripts/rollback.ts${envFile ? ` --env-file ${shellQuote(envFile)}` : ''} --yes --discard-writes; nothing was changed`,
           });
         }
+        discarded = true;
+        report.finding('warning', 'rollback.writes_since_backup', what);
         log.warn(what);
       }
       log.info(`the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`);
@@ -203,7 +214,7 @@ export const rollbackCommand: CommandSpec = {
             const id = randomUUID();
             await ensureLedger(c);
             await startRun(c, { id, command: 'rollback', releaseFrom: last.releaseTo, releaseTo: last.releaseFrom, toolVersion: VERSION });
-            await finishRun(c, id, { status: 'ok', report: { rollback: { of: last.id, backup: last.backupPath, sha256: manifest.sha256, rowsSetAside: changed } } });
+            await finishRun(c, id, { status: 'ok', report: { rollback: { of: last.id, backup: last.backupPath, sha256: manifest.sha256, rowsSetAside: changed, writesDiscarded: discarded, writeEvidence: written.comparable ? 'row counts and write statistics' : `row counts only (${written.why})` } } });
           },
           { applicationName: 'upkit rollback' },
         );

@@ -78,7 +78,7 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
     try {
       // status names both and drops nothing.
       const status = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url } });
-      expect(status.stderr).toContain(`⚠ ${proven} looks like the scratch database of a stopped rehearsal: a rehearsal that was stopped left it; the next upgrade drops it`);
+      expect(status.stderr).toContain(`⚠ ${proven} is the scratch database of a rehearsal that was stopped (pid ${dead} on ${hostname()} no longer runs): the next upgrade drops it`);
       expect(status.stderr).toContain(`⚠ ${unproven} looks like the scratch database of a stopped rehearsal`);
       const c = failureCase('config.rehearsal-leftover');
       const state = await dbState(db().url);

@@ -29,6 +29,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   timeoutMs?: number;
+  /** Its own process group (pid = group id), so that a test can kill it with its children: process.kill(-pid). */
+  detached?: boolean;
   /** Called with the child's pid once it is running. */
   onSpawn?: (pid: number) => void;
 }
@@ -51,6 +53,7 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
       cwd: options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-cwd-')),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached === true,
     });
     if (child.pid) options.onSpawn?.(child.pid);
     let stdout = '';

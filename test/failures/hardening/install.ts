@@ -270,4 +270,22 @@ export const installCases: FailureCase[] = [
     note: 'The test makes the state a kill -9 leaves: a scratch database marked as a rehearsal marks it, by a pid that no longer runs.',
     test: 'failures-install-config.test.ts',
   },
+  {
+    id: 'rehearse.killed',
+    group: 'concurrency',
+    title: '`upgrade.ts --rehearse` killed with kill -9 while its scratch database exists',
+    did: 'Killed upgrade.ts --yes --rehearse (its process group, pg_restore included) with kill -9: once right after CREATE DATABASE, before the scratch database had its marker, once during pg_restore. Then ran status.ts, then the upgrade again.',
+    entry: 'scripts/status.ts',
+    args: [],
+    env: { DATABASE_URL: '{url}' },
+    severity: 'warning',
+    code: 'rehearse.leftover',
+    message: '{scratch} is the scratch database of a rehearsal that was stopped (pid {pid} on {machine} no longer runs): the next upgrade drops it',
+    hint: `to drop it now: psql -h {host} -p {port} -U {user} -d postgres -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'`,
+    exit: 0,
+    changed:
+      'nothing in the live database (schema, rows, both ledgers as the killed run found them; upkit.runs holds its row, marked crashed by the next run); the next upgrade drops the scratch database, and leaves a database named like one that upkit did not make',
+    note: "A rehearsal names its scratch database in its run's row of upkit.runs before CREATE DATABASE, and marks the database (COMMENT ON DATABASE) right after: a kill between the two leaves a database proven upkit's by the row. Before, such a database had no marker and stayed forever; upkit's own sessions still ending in it (the killed pg_restore's) made a marked one look in use. The test holds the run at each point with a lock on the server's catalogue, not with a sleep.",
+    test: 'failures-rehearse-kill.test.ts',
+  },
 ];
