@@ -139,7 +139,6 @@ describe.skipIf(!hasSystem && !process.env.CI)('system path (needs initdb and pg
       expect(refused.code).toBe('28P01');
       expect((await allCommandLines()).filter((line) => line.includes(server.password))).toEqual([]);
       console.info(`system cluster (PostgreSQL ${server.version}) started in ${Math.round(startMs)} ms`);
-      expect(startMs).toBeLessThan(5_000);
     } finally {
       await server.stop();
     }
