@@ -3,7 +3,7 @@
 // check sees the same moment), each area a timed step; endpoints and containers are checked
 // meanwhile, concurrently, since they do not touch the database.
 import type { Client } from 'pg';
-import { VERSION } from '../lib/cli.ts';
+import { VERSION } from '../lib/version.ts';
 import { describeTarget, type Config } from '../lib/config.ts';
 import { withClient, withTransaction } from '../lib/db.ts';
 import { isUpkitError, UpkitError } from '../lib/errors.ts';
@@ -13,12 +13,14 @@ import { registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
 import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type LedgerResult, type VerifyFiles } from './engine.ts';
 import type { Area, VerifyFinding } from './model.ts';
-import { contentFor } from './profile.ts';
+import type { Profile } from '../lib/profileTypes.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
 import { describeRunInProgress, runInProgress, type RunInProgress } from './runInProgress.ts';
 import { checkRuntime } from './runtime.ts';
 
 export interface RunOptions {
+  /** What the database is checked against (the commands choose it: profiles/). */
+  profile: Profile;
   /** Collect what the Markdown block shows (pg_dump found); costs a few process starts. */
   versions?: boolean;
   snapshotEntry?: number | string;
@@ -120,7 +122,7 @@ async function lockFailure(client: Client, err: unknown): Promise<UpkitError> {
   });
 }
 
-async function checkDatabase(client: Client, files: VerifyFiles, profile: ReturnType<typeof contentFor>['profile'], log: Logger, timings: Partial<Record<Area, number>>) {
+async function checkDatabase(client: Client, files: VerifyFiles, profile: Profile, log: Logger, timings: Partial<Record<Area, number>>) {
   // A lock held by a migration must not make verify hang; a statement that runs long is a bug.
   await client.query(`set local statement_timeout = '30s'; set local lock_timeout = '5s'`);
   const state = await readState(client, files, { profile });
@@ -134,9 +136,10 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Return
     return { value: r, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${files.entry.idx + 1} migrations applied${pending}` };
   });
   let seed: VerifyFinding[] = [];
-  if (profile) {
+  const expected = profile.seed;
+  if (expected) {
     seed = await areaStep(log, 'seed data', timings, async () => {
-      const r = await checkSeedArea(client, state, profile);
+      const r = await checkSeedArea(client, state, expected);
       const detail = r.seed ? `${r.seed.organizations} organizations, ${r.seed.permissions} permissions` : 'not checked';
       return { value: r.findings, findings: r.findings, detail };
     });
@@ -144,16 +147,16 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Return
   return { state, findings: [...schemaHints(files, state, schema, ledger), ...ledger.findings, ...seed], release: ledger.release };
 }
 
-export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions = {}): Promise<VerificationRun> {
+export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions): Promise<VerificationRun> {
   registerUrlSecrets(config.healthcheckUrls);
-  const { profile, legacyDir } = contentFor(config);
-  const files = loadVerifyFiles({ drizzleDir: config.drizzleDir, legacyDir, profile, snapshotEntry: options.snapshotEntry });
+  const { profile } = options;
+  const files = loadVerifyFiles({ drizzleDir: profile.drizzleDir, legacyDir: profile.legacyDir, profile, snapshotEntry: options.snapshotEntry });
   const runtimeStarted = performance.now();
   const runtime = checkRuntime(config).then((r) => ({ ...r, ms: performance.now() - runtimeStarted }));
   const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);
   const timings: Partial<Record<Area, number>> = {};
   const skipped: Partial<Record<Area, string>> = {};
-  if (!profile) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
+  if (!profile.seed) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
 
   let running: RunInProgress | undefined;
   const db = await withClient(

@@ -5,6 +5,7 @@ import { EXIT, usageError } from '../errors.ts';
 import { renderHuman, renderMarkdown } from '../../verify/render.ts';
 import { describeRunInProgress } from '../../verify/runInProgress.ts';
 import { runVerification } from '../../verify/run.ts';
+import { profileFor } from '../../profiles/index.ts';
 
 export const verifyCommand: CommandSpec = {
   name: 'verify',
@@ -26,7 +27,7 @@ export const verifyCommand: CommandSpec = {
   async run({ config, log, report, values, json, out }) {
     const markdown = values.markdown === true;
     if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
-    const result = await runVerification(config, log, report, { versions: markdown });
+    const result = await runVerification(config, log, report, { profile: profileFor(config), versions: markdown });
     const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);
     out(text);
