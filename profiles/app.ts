@@ -7,10 +7,15 @@ import type { Profile } from '../lib/profileTypes.ts';
 
 /** `legacyDir`: a legacy folder the operator pointed at, whose ledger verify compares; never applied. */
 export function appProfile(drizzleDir: string, legacyDir?: string): Profile {
+  let latest: { tag: string | null } | undefined;
   return {
     name: 'app',
     drizzleDir,
     ...(legacyDir ? { legacyDir } : {}),
-    latestRelease: readMigrations(drizzleDir).at(-1)?.tag ?? null,
+    // Read when first asked, after the engine has read (and reported on) the folder itself.
+    get latestRelease() {
+      latest ??= { tag: readMigrations(drizzleDir).at(-1)?.tag ?? null };
+      return latest.tag;
+    },
   };
 }

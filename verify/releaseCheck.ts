@@ -6,7 +6,7 @@ import type { DrizzleLedgerRow, DrizzleLedgerState } from './ledgers.ts';
 import { UPGRADE_HINT } from './ledgers.ts';
 import { finding, type ActualSchema, type VerifyFinding } from './model.ts';
 import { releaseName, type Profile } from '../lib/profileTypes.ts';
-import type { VerifyFiles } from './engine.ts';
+import type { DrizzleMigration, JournalEntry } from '../lib/drizzle/journal.ts';
 
 export interface ReleaseResult {
   /** The release (Pulse) or last applied journal tag (another app); null when none. */
@@ -34,7 +34,7 @@ const brief = (line: string) => (line.length > 160 ? `${line.slice(0, 157)}…` 
 export function releaseFindings(
   catalog: ActualSchema,
   rows: readonly DrizzleLedgerRow[] | null,
-  files: Pick<VerifyFiles, 'migrations' | 'entry'>,
+  files: { migrations: readonly DrizzleMigration[]; entry: JournalEntry },
   drizzle: Pick<DrizzleLedgerState, 'applied' | 'pending'>,
   profile: Profile | undefined,
 ): { findings: VerifyFinding[]; result: ReleaseResult } {
