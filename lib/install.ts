@@ -82,6 +82,8 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
   showConfigWarnings(config, log, report);
   const profile = options.profileFor(config);
+  // Refused before anything is created: the first admin is the profile's (Pulse's) to make.
+  if (options.adminEmail && !profile.createAdmin) throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
     await waitForServer(target, config, log, config.dbWaitTimeoutMs, options.signal);
@@ -117,8 +119,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   if (code !== EXIT.ok) return code;
 
   if (options.adminEmail && password) {
-    const createAdmin = profile.createAdmin;
-    if (!createAdmin) throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
+    const createAdmin = profile.createAdmin!;
     const c = await connect(target, config, { applicationName: 'upkit install' });
     try {
       const outcome = await withTransaction(c, async () => {

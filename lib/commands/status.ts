@@ -35,7 +35,7 @@ export const statusCommand: CommandSpec = {
     const ledger = compareLedger(content.migrations, inspection.drizzleLedger ?? []);
     report.release = { from: plan.from, to: plan.to };
     report.plan = plan;
-    out(`${inspection.database}: ${plan.from ?? 'empty (no Pulse release)'}${plan.steps.length ? `, ${plan.steps.length} step(s) pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
+    out(`${inspection.database}: ${plan.from ?? `empty (no ${content.profile.label ? `${content.profile.label} ` : ''}release)`}${plan.steps.length ? `, ${plan.steps.length} step(s) pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
     for (const e of plan.detection.evidence) log.debug(`detected ${e}`);
     out(`drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}`);
     for (const m of content.migrations) out(`  ${ledger.applied.includes(m) ? '✔' : ledger.edited.includes(m) ? '✖' : '·'} ${m.tag}`);
