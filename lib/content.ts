@@ -1,6 +1,6 @@
 // The files an upgrade works from, read and parsed once: the profile's drizzle folder (always)
-// and, for a profile with a legacy era (Pulse), its legacy SQL folder. Parsing uses the real PostgreSQL parser, so a syntax
-// error is found (with file:line:col) before anything is written.
+// and, for a profile with a legacy era (Pulse), its legacy SQL folder. Parsing uses the real
+// PostgreSQL parser, so a syntax error is found (with file:line:col) before anything is written.
 import path from 'node:path';
 import { readMigrations, type DrizzleMigration } from './drizzle/journal.ts';
 import { readLegacyManifest, type LegacyFile, type LegacyManifest } from './legacy/manifest.ts';

@@ -37,7 +37,8 @@ async function applyBaseline(ctx: ApplyContext, step: BaselineStep): Promise<voi
 
 async function applySeedStep(ctx: ApplyContext, release: string): Promise<void> {
   const seed = ctx.content.profile.seed;
-  if (!seed) throw new UpkitError({ code: 'seed.none', exit: ctx.stands.changed ? 'failed' : 'refused', message: `the plan has a seed step, but profile ${ctx.content.profile.name} has no seed data`, hint: 'run the upgrade again: its new plan has no seed step' });
+  // plan() makes a seed step only for a profile with seed data.
+  if (!seed) throw new Error(`a seed step for profile ${ctx.content.profile.name}, which has no seed data`);
   const t0 = performance.now();
   await withLockRetry(ctx.client, 'seed data', [...seed.tables], ctx.settings, ctx.log, () =>
     inTransaction(ctx.client, () => seed.apply(ctx.client, release)), ctx.signal);
