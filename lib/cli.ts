@@ -1,7 +1,6 @@
 // The one way every entry point runs: strict flag parsing, --help, configuration, logger,
 // report, signals, and the mapping of whatever happened to one exit code. Entry points
 // stay thin: `process.exitCode = await runCommand(spec, import.meta.url)`.
-import { readFileSync } from 'node:fs';
 import { endChildren } from './children.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +16,10 @@ import { isPgError, formatPgError } from './pgError.ts';
 import { redact, registerPublic } from './redact.ts';
 import { ReportBuilder } from './report.ts';
 import { exitHeld } from './backup/cleanup.ts';
+import { showConfigWarnings } from './configWarnings.ts';
+import { VERSION } from './version.ts';
 
-export const VERSION: string = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export { VERSION } from './version.ts';
 
 export interface OptionSpec {
   type: 'boolean' | 'string';
@@ -283,11 +284,4 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   return exitCode;
 }
 
-/** What loadConfig allowed but found odd (a key set twice in .env, …): a ⚠ line, its hint, a finding. */
-export function showConfigWarnings(config: Pick<Config, 'warnings'>, log: Logger, report: ReportBuilder): void {
-  for (const w of config.warnings) {
-    report.finding('warning', w.code, w.message, w.hint);
-    log.warn(w.message);
-    log.info(`  → ${w.hint}`);
-  }
-}
+export { showConfigWarnings };

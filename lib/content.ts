@@ -1,15 +1,14 @@
-// The files an upgrade works from, read and parsed once: the drizzle folder (always) and,
-// for Pulse, its legacy SQL folder. Parsing uses the real PostgreSQL parser, so a syntax
-// error is found (with file:line:col) before anything is written.
+// The files an upgrade works from, read and parsed once: the profile's drizzle folder (always)
+// and, for a profile with a legacy era (Pulse), its legacy SQL folder. Parsing uses the real
+// PostgreSQL parser, so a syntax error is found (with file:line:col) before anything is written.
 import path from 'node:path';
-import type { Config } from './config.ts';
 import { readMigrations, type DrizzleMigration } from './drizzle/journal.ts';
 import { readLegacyManifest, type LegacyFile, type LegacyManifest } from './legacy/manifest.ts';
-import { isPulse } from './profile.ts';
+import type { Profile } from './profileTypes.ts';
 import { parseSqlFile, type ParsedStatement } from './sql/statements.ts';
 
 export interface Content {
-  profile: 'pulse' | 'app';
+  profile: Profile;
   drizzleDir: string;
   migrations: DrizzleMigration[];
   legacy: LegacyManifest | null;
@@ -22,11 +21,10 @@ export function displayPath(file: string): string {
   return rel.startsWith('..') ? file : rel;
 }
 
-export function loadContent(config: Pick<Config, 'drizzleDir' | 'legacyDir'>): Content {
-  const pulse = isPulse(config);
-  const migrations = readMigrations(config.drizzleDir);
-  const legacy = pulse ? readLegacyManifest(config.legacyDir) : null;
-  return { profile: pulse ? 'pulse' : 'app', drizzleDir: config.drizzleDir, migrations, legacy, statements: new Map() };
+export function loadContent(profile: Profile): Content {
+  const migrations = readMigrations(profile.drizzleDir);
+  const legacy = profile.legacy && profile.legacyDir ? readLegacyManifest(profile.legacyDir) : null;
+  return { profile, drizzleDir: profile.drizzleDir, migrations, legacy, statements: new Map() };
 }
 
 /**

@@ -2,9 +2,7 @@
 // release, both ledgers, unfinished migration parts, earlier runs, how the live schema
 // compares with the baseline snapshot, which tables hold rows, and missing seed data.
 import type { Client } from 'pg';
-import { LATEST_RELEASE, seedGaps, type Release } from '../drizzle/seed.ts';
 import { verifyDatabase } from '../verify/engine.ts';
-import { PULSE_RELEASE_PROBES } from '../drizzle/releases.ts';
 import type { Config } from './config.ts';
 import { TARGET_SCHEMA } from './config.ts';
 import type { Content } from './content.ts';
@@ -13,7 +11,8 @@ import { readMigrations } from './drizzle/journal.ts';
 import { UpkitError } from './errors.ts';
 import { readDrizzleLedger, readLegacyLedger, readParts, readRuns } from './ledger.ts';
 import type { Inspection } from './plan.ts';
-import { detectInstall, isPulse } from './profile.ts';
+import { detectInstall } from './profile.ts';
+import { releaseName, type Profile } from './profileTypes.ts';
 import { sqlIdent } from './quote.ts';
 import { releaseTablesElsewhere, schemasAhead, type Detection } from './release.ts';
 
@@ -35,32 +34,35 @@ function client_ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-type SchemaSettings = Pick<Config, 'drizzleDir'> & Partial<Pick<Config, 'db' | 'migrationDb'>>;
+type SchemaSettings = Partial<Pick<Config, 'db' | 'migrationDb'>>;
 
 /**
- * Refuses (exit 3, nothing changed) a database whose Pulse install is not all in the schema
+ * Refuses (exit 3, nothing changed) a database whose install (of a profile with release
+ * probes: Pulse) is not all in the schema
  * upkit works in: an install in another schema (upkit would install a second one beside it),
  * or Pulse tables in a schema that the app's sessions find before it (named like the role,
  * first in the default "$user", public), which the app would read instead of the real ones.
  */
-export async function assertOneInstall(client: Pick<Client, 'query'>, config: SchemaSettings, detection: Detection): Promise<void> {
-  if (!isPulse(config)) return;
+export async function assertOneInstall(client: Pick<Client, 'query'>, config: SchemaSettings, profile: Profile, detection: Detection): Promise<void> {
+  const probes = profile.releaseProbes;
+  if (!probes) return;
+  const label = profile.label ?? profile.name;
   const target = config.migrationDb?.schema ?? TARGET_SCHEMA;
-  const tagHashes = new Map(readMigrations(config.drizzleDir).map((m) => [m.tag, m.hash]));
-  const copies = await releaseTablesElsewhere(client, PULSE_RELEASE_PROBES, tagHashes, target);
+  const tagHashes = new Map(readMigrations(profile.drizzleDir).map((m) => [m.tag, m.hash]));
+  const copies = await releaseTablesElsewhere(client, probes, tagHashes, target);
   if (copies.length === 0) return;
-  const probeTables = [...new Set(PULSE_RELEASE_PROBES.flatMap((p) => p.requires.tables ?? []))];
+  const probeTables = [...new Set(probes.flatMap((p) => p.requires.tables ?? []))];
   const own = (await client.query<{ n: number }>(`select count(*)::int as n from pg_class where relnamespace = to_regnamespace($1)::oid and relkind in ('r', 'p') and relname = any($2::text[])`, [target, probeTables])).rows[0]!.n;
   const dryRun = 'then run: npx zx upgrade.ts --dry-run';
-  // An install elsewhere (a release's tables, not just a table named like one of Pulse's).
+  // An install elsewhere (a release's tables, not just a table named like one of the app's).
   const install = copies.find((c) => c.release !== null);
   if (detection.release === null && own === 0 && install) {
     const best = install;
     throw new UpkitError({
       code: 'schema.elsewhere',
       exit: 'refused',
-      message: `found Pulse ${best.release} in schema ${best.schema}, but upkit is set for schema ${target}, where there is none`,
-      hint: `upkit installs and upgrades Pulse in schema ${target} only: move the install there (ALTER SCHEMA ${sqlIdent(target)} RENAME TO ${sqlIdent(`${target}_unused`)}; ALTER SCHEMA ${sqlIdent(best.schema)} RENAME TO ${sqlIdent(target)};) and point the app's search_path at ${target}, ${dryRun}`,
+      message: `found ${releaseName(profile, best.release!)} in schema ${best.schema}, but upkit is set for schema ${target}, where there is none`,
+      hint: `upkit installs and upgrades ${label} in schema ${target} only: move the install there (ALTER SCHEMA ${sqlIdent(target)} RENAME TO ${sqlIdent(`${target}_unused`)}; ALTER SCHEMA ${sqlIdent(best.schema)} RENAME TO ${sqlIdent(target)};) and point the app's search_path at ${target}, ${dryRun}`,
     });
   }
   const roles = (await client.query<{ role: string }>('select current_user as role')).rows.map((r) => r.role);
@@ -72,7 +74,7 @@ export async function assertOneInstall(client: Pick<Client, 'query'>, config: Sc
   throw new UpkitError({
     code: 'schema.split',
     exit: 'refused',
-    message: `Pulse is split across schemas: ${shadow.schema} holds ${shadow.tables.length} of its tables (${shadow.filled ? 'with rows' : 'all empty'}) ${own > 0 ? `besides the install in ${target}` : `while ${target} has none yet`}; schema ${shadow.schema} is ${ahead.get(shadow.schema)}, so the app would use those tables`,
+    message: `${label} is split across schemas: ${shadow.schema} holds ${shadow.tables.length} of its tables (${shadow.filled ? 'with rows' : 'all empty'}) ${own > 0 ? `besides the install in ${target}` : `while ${target} has none yet`}; schema ${shadow.schema} is ${ahead.get(shadow.schema)}, so the app would use those tables`,
     hint: shadow.filled
       ? `move the rows you need into ${target}'s tables, then remove them: DROP TABLE ${list}; ${dryRun}`
       : `they hold no rows: remove them with DROP TABLE ${list}; ${dryRun}`,
@@ -80,12 +82,12 @@ export async function assertOneInstall(client: Pick<Client, 'query'>, config: Sc
 }
 
 /** Preflight's look at the schema: where sessions go, and that the install is all there (throws as assertOneInstall). */
-export async function schemaCheck(config: Config): Promise<string> {
+export async function schemaCheck(config: Config, profile: Profile): Promise<string> {
   return withClient(config.migrationDb, config, async (c) => {
-    const detection = await detectInstall(c, config);
-    await assertOneInstall(c, config, detection);
+    const detection = await detectInstall(c, profile);
+    await assertOneInstall(c, config, profile, detection);
     const schema = config.migrationDb.schema ?? TARGET_SCHEMA;
-    return `sessions pinned to ${schema}; ${detection.release ? `${isPulse(config) ? 'Pulse ' : ''}${detection.release} there` : 'no install there yet'}`;
+    return `sessions pinned to ${schema}; ${detection.release ? `${releaseName(profile, detection.release)} there` : 'no install there yet'}`;
   }, { applicationName: 'upkit preflight' });
 }
 
@@ -93,17 +95,13 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
   const { rows } = await client.query<{ version: string; num: string; db: string }>(
     `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db`,
   );
-  const detection = await detectInstall(client, config);
-  await assertOneInstall(client, config, detection);
+  const { profile } = content;
+  const detection = await detectInstall(client, profile);
+  await assertOneInstall(client, config, profile, detection);
   const [drizzleLedger, legacyLedger, parts, runs, filled] = [await readDrizzleLedger(client), await readLegacyLedger(client), await readParts(client), await readRuns(client), await tablesWithRows(client)];
-  const pulse = content.profile === 'pulse';
-  // Only a Pulse install without drizzle's ledger can need a baseline: compare it with 0000.
-  const baselineDifferences = pulse && drizzleLedger === null && !filled.empty && content.migrations.length ? await snapshotDifferences(client, config.drizzleDir, 0) : null;
-  let gaps = 0;
-  if (pulse && !filled.empty) {
-    const g = await seedGaps(client, LATEST_RELEASE as Release);
-    gaps = g.organizationsMissingFlags + g.missingPermissions + g.missingRoles + g.adminMissingGrants;
-  }
+  // Only an install of a legacy era without drizzle's ledger can need a baseline: compare it with 0000.
+  const baselineDifferences = profile.legacy && drizzleLedger === null && !filled.empty && content.migrations.length ? await snapshotDifferences(client, profile.drizzleDir, 0) : null;
+  const gaps = profile.seed && !filled.empty && profile.latestRelease ? await profile.seed.gaps(client, profile.latestRelease) : 0;
   return {
     server: { version: rows[0]!.version.split(' ')[0]!, major: Math.floor(Number(rows[0]!.num) / 10000) },
     database: rows[0]!.db,

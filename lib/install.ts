@@ -5,28 +5,29 @@
 // is finished by running it again.
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { applySeed, LATEST_RELEASE } from '../drizzle/seed.ts';
 import type { Config } from './config.ts';
 import { loadConfig } from './config.ts';
 import { connect, withClient, withTransaction } from './db.ts';
 import { EXIT, UpkitError, usageError } from './errors.ts';
-import { createAdmin } from './install/admin.ts';
 import { checkDirectUrl } from './directUrl.ts';
 import { ensureDatabase, waitForServer } from './install/database.ts';
 import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues, pulseEnvKeys } from './install/envFile.ts';
 import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { assertOneInstall } from './inspect.ts';
-import { detectInstall, isPulse } from './profile.ts';
+import { detectInstall } from './profile.ts';
+import { releaseName, type Profile, type ProfileFor } from './profileTypes.ts';
 import type { ReportBuilder } from './report.ts';
 import { containersAndHealth, runUpgrade } from './upgrade.ts';
 import { runPreflight } from './preflight.ts';
-import { showConfigWarnings } from './cli.ts';
+import { showConfigWarnings } from './configWarnings.ts';
 import { hostChecks } from './install/hostChecks.ts';
 import { octalMode } from './privateFiles.ts';
 import { shellQuote } from './quote.ts';
 
 export interface InstallOptions {
+  /** Chooses the profile once the configuration (and so the drizzle folder) is known. */
+  profileFor: ProfileFor;
   cwd: string;
   envFile?: string;
   adminEmail?: string;
@@ -41,11 +42,11 @@ export interface InstallOptions {
 }
 
 /** Refuses a database that already holds an install, unless it is an install upkit began and did not finish. */
-async function assertFresh(config: Config, log: Logger): Promise<void> {
+async function assertFresh(config: Config, profile: Profile, log: Logger): Promise<void> {
   await withClient(config.migrationDb, config, async (c) => {
     const tables = (await c.query<{ n: number }>(`select count(*)::int as n from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`)).rows[0]!.n;
-    const detection = await detectInstall(c, config);
-    await assertOneInstall(c, config, detection);
+    const detection = await detectInstall(c, profile);
+    await assertOneInstall(c, config, profile, detection);
     if (tables === 0 && detection.release === null) return;
     const runs = (await readRuns(c, 100)) ?? [];
     const installs = runs.filter((r) => r.command === 'install');
@@ -54,7 +55,7 @@ async function assertFresh(config: Config, log: Logger): Promise<void> {
       log.warn(`an earlier install of ${config.migrationDb.database} did not finish (${installs[0]!.status}); finishing it`);
       return;
     }
-    const what = detection.release ? `${isPulse(config) ? 'Pulse ' : ''}${detection.release}` : `${tables} table(s) that are not an install upkit made`;
+    const what = detection.release ? releaseName(profile, detection.release) : `${tables} table(s) that are not an install upkit made`;
     throw new UpkitError({
       code: 'install.exists',
       exit: 'refused',
@@ -81,6 +82,9 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
 
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
   showConfigWarnings(config, log, report);
+  const profile = options.profileFor(config);
+  // Refused before anything is created: the first admin is the profile's (Pulse's) to make.
+  if (options.adminEmail && !profile.createAdmin) throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
     await waitForServer(target, config, log, config.dbWaitTimeoutMs, options.signal);
@@ -91,9 +95,9 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   });
   // Once the database exists (install may just have created it, empty) and before anything is written in it.
   await checkDirectUrl(config, log, report, 'install');
-  await assertFresh(config, log);
+  await assertFresh(config, profile, log);
   // The same readiness checks as preflight, plus the host's when containers will be started.
-  const ready = await runPreflight(config, log, report, { backup: options.noBackup !== true });
+  const ready = await runPreflight(config, log, report, { profile, backup: options.noBackup !== true });
   if (options.containers && config.composeFile) {
     await log.step('host', async (s) => {
       const findings = await hostChecks(config.composeFile!);
@@ -114,16 +118,16 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   if (plan.original !== null) writeEnv(applyEnvPlan(plan), log, report);
 
   // Containers and health come after the admin exists, so the application starts complete.
-  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
+  const code = await runUpgrade(config, log, report, { profile, dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
   if (code !== EXIT.ok) return code;
 
   if (options.adminEmail && password) {
-    if (!isPulse(config)) throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
+    const createAdmin = profile.createAdmin!;
     const c = await connect(target, config, { applicationName: 'upkit install' });
     try {
       const outcome = await withTransaction(c, async () => {
         const r = await createAdmin(c, { email: options.adminEmail!, password, organization: options.organization });
-        await applySeed(c, LATEST_RELEASE);
+        if (profile.seed && profile.latestRelease) await profile.seed.apply(c, profile.latestRelease);
         return r;
       });
       log.info(outcome === 'created' ? `created organization "${options.organization}" and admin ${options.adminEmail.toLowerCase()}` : `a user ${options.adminEmail.toLowerCase()} exists already; left as it is`);
@@ -131,7 +135,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
       await c.end().catch(() => {});
     }
   }
-  if (options.containers) return containersAndHealth(config, log, report, isPulse(config) ? LATEST_RELEASE : undefined, options.signal);
+  if (options.containers) return containersAndHealth(config, profile, log, report, profile.latestRelease ?? undefined, options.signal);
   return EXIT.ok;
 }
 

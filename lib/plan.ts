@@ -49,7 +49,8 @@ export interface Problem {
 
 export interface Plan {
   version: typeof PLAN_VERSION;
-  profile: 'pulse' | 'app';
+  /** The profile's name (`pulse`, `app`). */
+  profile: string;
   database: string;
   from: string | null;
   to: string | null;
@@ -74,16 +75,12 @@ export type BackupBy = 'upkit' | 'operator' | 'none';
 export interface PlanOptions {
   allowDestructive: boolean;
   latestRelease: string | null;
-  /** The Pulse release at which the drizzle era starts (its first entry is the legacy era's end). */
-  legacyEnd: string | null;
   now: number;
   /** `--no-backup`: the operator's own snapshot replaces upkit's backup. */
   noBackup?: boolean;
   /** A fresh install: an empty database has nothing to back up. */
   skipBackupWhenEmpty?: boolean;
 }
-
-const LEGACY_RELEASES = ['v1.0', 'v1.1', 'v1.2', 'v1.3'];
 
 function ref(f: LegacyFile): LegacyRef {
   return { file: f.file, release: f.release, checksum: f.checksum };
@@ -141,12 +138,13 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     if (m.when > options.now) warnings.push({ code: 'journal.future_when', message: `${m.tag} has a \`when\` in the future (${new Date(m.when).toISOString()})`, hint: 'check the clock of the machine that generated it' });
   }
 
-  // Pulse's legacy era: a database below v1.4 (or at v1.4 but not matching it) without
-  // drizzle's ledger is brought to v1.4 by the legacy files, then baselined.
+  // A legacy era (Pulse's): a database below its end (or at it but not matching it) without
+  // drizzle's ledger is brought to the end by the legacy files, then baselined.
   let baseline = false;
-  if (content.profile === 'pulse' && content.legacy && inspection.drizzleLedger === null && !inspection.empty) {
-    const below = detection.release === null || LEGACY_RELEASES.includes(detection.release);
-    const mismatched = detection.release === options.legacyEnd && (inspection.baselineDifferences?.length ?? 0) > 0;
+  const era = content.profile.legacy;
+  if (era && content.legacy && inspection.drizzleLedger === null && !inspection.empty) {
+    const below = detection.release === null || era.before.includes(detection.release);
+    const mismatched = detection.release === era.end && (inspection.baselineDifferences?.length ?? 0) > 0;
     if (below || mismatched) {
       const recorded = new Set((inspection.legacyLedger ?? []).map((r) => `${r.file}:${r.checksum}`));
       const files = content.legacy.files.filter((f) => !recorded.has(`${f.file}:${f.checksum}`)).map(ref);
@@ -154,7 +152,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
         kind: 'legacy',
         comprehensive: content.legacy.comprehensive ? ref(content.legacy.comprehensive) : null,
         files,
-        reason: below ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${options.legacyEnd}` : `at ${options.legacyEnd} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
+        reason: below ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${era.end}` : `at ${era.end} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
       });
     }
     baseline = true;
@@ -181,7 +179,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     if (m.when < newestApplied) warnings.push({ code: 'ledger.out_of_order', message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`, hint: 'nothing to do' });
   }
 
-  if (content.profile === 'pulse' && (steps.length > 0 || inspection.seedGaps > 0)) {
+  if (content.profile.seed && (steps.length > 0 || inspection.seedGaps > 0)) {
     steps.push({ kind: 'seed', release: options.latestRelease ?? '', gaps: inspection.seedGaps });
   }
 
@@ -207,7 +205,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
 
   return {
     version: PLAN_VERSION,
-    profile: content.profile,
+    profile: content.profile.name,
     database: inspection.database,
     from: detection.release,
     to: steps.length ? options.latestRelease : detection.release,

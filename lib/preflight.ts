@@ -17,6 +17,7 @@ import type { ReportBuilder } from './report.ts';
 import { sqlIdent } from './quote.ts';
 import { readWriteFacts, writeProblems, type WriteFacts } from './checks/role.ts';
 import { pendingChangeProblems } from './checks/preflight.ts';
+import type { Profile } from './profileTypes.ts';
 import type { Problem } from './plan.ts';
 
 export const MIN_SERVER_MAJOR = 14;
@@ -164,13 +165,15 @@ export interface PreflightResult {
 class CheckFailed extends Error {}
 
 export interface PreflightOptions {
+  /** The application whose install and pending migrations are checked (the commands choose it). */
+  profile: Profile;
   /** false with `--no-backup`: the operator's own snapshot replaces upkit's backup, so pg_dump and backup room are not checked. */
   backup?: boolean;
 }
 
 const NO_BACKUP_SKIP = "--no-backup: the operator's own snapshot replaces upkit's backup";
 
-export async function runPreflight(config: Config, log: Logger, report: ReportBuilder, options: PreflightOptions = {}): Promise<PreflightResult> {
+export async function runPreflight(config: Config, log: Logger, report: ReportBuilder, options: PreflightOptions): Promise<PreflightResult> {
   const result: PreflightResult = { ok: true };
   const fail = (code: string, message: string, hint: string): never => {
     report.finding('error', code, message, hint);
@@ -236,7 +239,7 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   await check('schema', async (s) => {
     if (!server) return s.skip('no connection');
     if (ledgersUnreadable) return s.skip("the role cannot read upkit's ledgers");
-    await schemaCheck(config).then((d) => s.detail(d), (err: unknown) => (isUpkitError(err) ? fail(err.code, err.message, err.hint ?? '') : Promise.reject(err)));
+    await schemaCheck(config, options.profile).then((d) => s.detail(d), (err: unknown) => (isUpkitError(err) ? fail(err.code, err.message, err.hint ?? '') : Promise.reject(err)));
   });
   // What the next upgrade would meet before its first write; one line each after the first.
   const more: Problem[] = [];
@@ -244,7 +247,7 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     if (!server) return s.skip('no connection');
     if (writeProblems(server.write).length) return s.skip('the role cannot write');
     if (ledgersUnreadable) return s.skip("the role cannot read upkit's ledgers");
-    const { summary, problems } = await pendingChangeProblems(config);
+    const { summary, problems } = await pendingChangeProblems(config, options.profile);
     const [first, ...rest] = problems;
     more.push(...rest);
     if (first) fail(first.code, first.message, first.hint);

@@ -1,24 +1,17 @@
-// What upkit knows of the application it serves. Pulse's own content (release probes,
-// seed data, legacy files) applies only when upkit runs with Pulse's drizzle folder;
-// pointed at another app's folder (--drizzle-dir), upkit knows that app's ledger alone.
-import path from 'node:path';
+// What upkit knows of the application it serves is its profile (lib/profileTypes.ts): with
+// release probes (Pulse's) the release is read from the catalog; without, it is the newest
+// drizzle entry in the ledger.
 import type { Client } from 'pg';
-import { PULSE_RELEASE_PROBES } from '../drizzle/releases.ts';
-import type { Config } from './config.ts';
-import { PROJECT_ROOT } from './config.ts';
 import { readMigrations } from './drizzle/journal.ts';
+import type { Profile } from './profileTypes.ts';
 import { detectRelease, readCatalogFacts, type Detection } from './release.ts';
 
-export function isPulse(config: Pick<Config, 'drizzleDir'>): boolean {
-  return path.resolve(config.drizzleDir) === path.join(PROJECT_ROOT, 'drizzle');
-}
-
-/** The release a database is at: Pulse's by probing its catalog; another app's by its newest applied drizzle entry. */
-export async function detectInstall(client: Pick<Client, 'query'>, config: Pick<Config, 'drizzleDir'>): Promise<Detection> {
-  const migrations = readMigrations(config.drizzleDir);
+/** The release a database is at: by probing its catalog when the profile has probes; else by its newest applied drizzle entry. */
+export async function detectInstall(client: Pick<Client, 'query'>, profile: Pick<Profile, 'drizzleDir' | 'releaseProbes'>): Promise<Detection> {
+  const migrations = readMigrations(profile.drizzleDir);
   const facts = await readCatalogFacts(client);
-  if (isPulse(config)) {
-    return detectRelease(facts, PULSE_RELEASE_PROBES, new Map(migrations.map((m) => [m.tag, m.hash])));
+  if (profile.releaseProbes) {
+    return detectRelease(facts, profile.releaseProbes, new Map(migrations.map((m) => [m.tag, m.hash])));
   }
   const applied = migrations.filter((m) => facts.drizzleHashes.has(m.hash));
   const last = applied.at(-1);

@@ -4,9 +4,7 @@
 // how to go back.
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'pg';
-import { LATEST_RELEASE } from '../drizzle/seed.ts';
 import { verifyDatabase } from '../verify/engine.ts';
-import { pulseProfile } from '../verify/profile.ts';
 import { apply, describeStep } from './apply/index.ts';
 import type { ApplyContext } from './apply/context.ts';
 import { configureSession, type SessionSettings } from './apply/session.ts';
@@ -28,8 +26,11 @@ import { ReportBuilder } from './report.ts';
 import { assertMayRehearse, leftoverRehearsals, recordRehearsal, withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
 import { checkHealth, healthFindings, HealthError } from './health/index.ts';
+import type { Profile } from './profileTypes.ts';
 
 export interface UpgradeOptions {
+  /** What the migrations belong to (the commands choose it: profiles/). */
+  profile: Profile;
   dryRun: boolean;
   allowDestructive: boolean;
   upkitVersion: string;
@@ -68,8 +69,7 @@ export function printPlan(plan: Plan, log: Logger): void {
 
 async function planFor(client: Pick<Client, 'query'>, config: Config, content: Content, upgrade: Pick<UpgradeOptions, 'allowDestructive' | 'noBackup' | 'skipBackupWhenEmpty'>): Promise<Plan> {
   const inspection = await inspect(client, config, content);
-  const latest = content.profile === 'pulse' ? LATEST_RELEASE : content.migrations.at(-1)?.tag ?? null;
-  const options = { allowDestructive: upgrade.allowDestructive, latestRelease: latest, legacyEnd: 'v1.4', now: Date.now(), noBackup: upgrade.noBackup === true, skipBackupWhenEmpty: upgrade.skipBackupWhenEmpty === true };
+  const options = { allowDestructive: upgrade.allowDestructive, latestRelease: content.profile.latestRelease, now: Date.now(), noBackup: upgrade.noBackup === true, skipBackupWhenEmpty: upgrade.skipBackupWhenEmpty === true };
   // The steps do not depend on the statements; what they will run is parsed (and linted) next.
   const first = makePlan(inspection, content, options);
   const needed = filesToRun(first.steps);
@@ -127,7 +127,7 @@ function refuse(plan: Plan): UpkitError {
 /** Runs verification on the live database and records its findings; true when clean. */
 export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder): Promise<number> {
   const result = await withTransaction(client, () =>
-    verifyDatabase(client, { drizzleDir: config.drizzleDir, legacyDir: content.profile === 'pulse' ? config.legacyDir : undefined, profile: content.profile === 'pulse' ? pulseProfile() : undefined }), { readOnly: true });
+    verifyDatabase(client, { drizzleDir: content.drizzleDir, legacyDir: content.legacy ? content.legacy.dir : undefined, profile: content.profile }), { readOnly: true });
   for (const f of result.findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
   return result.findings.filter((f) => f.severity === 'error').length;
 }
@@ -158,7 +158,7 @@ async function rehearse(plan: Plan, backup: BackupResult, config: Config, conten
 }
 
 /** Containers (when COMPOSE_FILE is set), then health (endpoints and migration state). Exit 6 on failure. */
-export async function containersAndHealth(config: Config, log: Logger, report: ReportBuilder, expectedRelease: string | undefined, signal?: AbortSignal): Promise<number> {
+export async function containersAndHealth(config: Config, profile: Profile, log: Logger, report: ReportBuilder, expectedRelease: string | undefined, signal?: AbortSignal): Promise<number> {
   try {
     if (config.composeFile) {
       const result = await log.step('containers', async (s) => {
@@ -170,7 +170,7 @@ export async function containersAndHealth(config: Config, log: Logger, report: R
     }
     if (config.healthcheckUrls.length || config.composeFile) {
       const health = await log.step('health', async (s) => {
-        const r = await checkHealth(config, log, { expectedRelease, signal });
+        const r = await checkHealth(config, log, { profile, expectedRelease, signal });
         s.detail(`${config.healthcheckUrls.length} endpoint(s) healthy, database migrated`);
         return r;
       });
@@ -192,8 +192,8 @@ export async function containersAndHealth(config: Config, log: Logger, report: R
 }
 
 export async function runUpgrade(config: Config, log: Logger, report: ReportBuilder, options: UpgradeOptions): Promise<number> {
-  const content = loadContent(config);
-  log.debug(`content: ${content.migrations.length} drizzle entries in ${config.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${config.legacyDir}` : ''}`);
+  const content = loadContent(options.profile);
+  log.debug(`content: ${content.migrations.length} drizzle entries in ${content.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${content.legacy.dir}` : ''}`);
   const target = config.migrationDb;
   await checkInterruptedRestore(config, log, report);
   await leftoverRehearsals(config, log, report, !options.dryRun);
@@ -258,7 +258,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
           log.info(`no backup taken (${NO_BACKUP_REASON})`);
         } else {
           phase = 'the backup';
-          backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion, report });
+          backup = await takeBackup(config, log, { profile: content.profile, backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion, report });
           report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
           await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
         }
@@ -287,7 +287,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       if (errors) log.error(`verification found ${errors} problem(s) after the upgrade; see above (npx zx verify/index.ts shows them again)`);
       else if (options.containers) {
         phase = 'the containers and health checks';
-        exit = await containersAndHealth(config, log, report, plan.to ?? undefined, options.signal);
+        exit = await containersAndHealth(config, content.profile, log, report, plan.to ?? undefined, options.signal);
       }
       // The row counts as the run left them: rollback tells writes made since from the run's own.
       const rowsAfter = started ? await applicationRowCounts(client).catch(() => undefined) : undefined;

@@ -12,9 +12,9 @@ import { readCatalog, readServerInfo, type Relation, type ServerInfo } from './c
 import { compareSchema } from './compareSchema.ts';
 import { checkJournalOrder, compareDrizzleLedger, compareLegacyLedger, UPGRADE_HINT, type DrizzleLedgerRow, type LegacyLedgerRow } from './ledgers.ts';
 import { finding, type ActualSchema, type Area, type SchemaFinding, type SchemaSpec, type VerifyFinding } from './model.ts';
-import type { ContentProfile } from './profile.ts';
+import type { Profile } from '../lib/profileTypes.ts';
 import { releaseFindings, type ReleaseResult } from './releaseCheck.ts';
-import { readSeedState, SEED_COLUMNS, seedBlockers, seedFindings, type SeedState } from './seed.ts';
+import { readSeedState, SEED_COLUMNS, seedBlockers, seedFindings, type SeedExpectations, type SeedState } from './seed.ts';
 import { pickEntry, readSnapshot, snapshotPath } from './snapshot.ts';
 import { expressionParserReady, loadExpressionParser } from './sqlExpression.ts';
 import { tableRef } from './sqlText.ts';
@@ -30,8 +30,8 @@ export interface VerifyOptions {
   snapshotEntry?: number | string;
   /** Legacy SQL folder whose files upkit.legacy_migrations is compared with; none: not checked. */
   legacyDir?: string;
-  /** Seed data and release probes (Pulse's); none for another app's drizzle folder. */
-  profile?: ContentProfile;
+  /** Seed data and release probes, where the profile has them (Pulse's); none: neither is checked. */
+  profile?: Profile;
   /** Which areas to check; default all. */
   checks?: readonly DatabaseArea[];
   /** drizzle-orm's ledger table; default drizzle.__drizzle_migrations. */
@@ -113,7 +113,7 @@ export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
 
 export async function readState(client: Queryable, files: VerifyFiles, options: Pick<VerifyOptions, 'ledger' | 'profile'>, unread?: Unread): Promise<DatabaseState> {
   const ledger = ledgerOf(options);
-  const relations = [`${ledger.schema}.${ledger.table}`, LEGACY_LEDGER, ...(options.profile ? Object.keys(SEED_COLUMNS).map((t) => `public.${t}`) : [])];
+  const relations = [`${ledger.schema}.${ledger.table}`, LEGACY_LEDGER, ...(options.profile?.seed ? Object.keys(SEED_COLUMNS).map((t) => `public.${t}`) : [])];
   const { server, relations: found } = await readServerInfo(client, relations);
   const read = await readCatalog(client, server, () => expectedSchema(files), unread?.oids);
   if (!unread?.names.size) return { server, relations: found, catalog: read };
@@ -207,7 +207,7 @@ export async function checkLedgerArea(client: Queryable, files: VerifyFiles, sta
   return { findings, applied: drizzle.applied, pending: drizzle.pending, release: release.result };
 }
 
-export async function checkSeedArea(client: Queryable, state: DatabaseState, profile: ContentProfile): Promise<{ findings: VerifyFinding[]; seed: SeedState | null }> {
+export async function checkSeedArea(client: Queryable, state: DatabaseState, seed: SeedExpectations): Promise<{ findings: VerifyFinding[]; seed: SeedState | null }> {
   const blocked = [...state.relations.values()].filter((r) => r.name.startsWith('public.') && r.exists && !r.readable);
   if (blocked.length) return { findings: blocked.map((r) => ({ ...unreadable(r, state.server.user), area: 'seed data' as const })), seed: null };
   const hidden = [...state.relations.values()].filter((r) => r.name.startsWith('public.') && r.exists && r.rowsHidden);
@@ -216,8 +216,8 @@ export async function checkSeedArea(client: Queryable, state: DatabaseState, pro
   if (blockers.length) {
     return { findings: [finding('seed data', 'warning', 'seed.not_checked', `seed data not checked: ${blockers.join(', ')} (see schema)`, UPGRADE_HINT)], seed: null };
   }
-  const seed = await readSeedState(client, profile.seed);
-  return { findings: seedFindings(seed, profile.seed), seed };
+  const found = await readSeedState(client, seed);
+  return { findings: seedFindings(found, seed), seed: found };
 }
 
 /**
@@ -275,7 +275,8 @@ export async function verifyDatabase(client: Queryable, options: VerifyOptions):
   const state = await timed(timings, 'schema', () => readState(client, files, options));
   const schema = checks.has('schema') ? await timed(timings, 'schema', () => checkSchemaArea(files, state)) : [];
   const ledger = checks.has('ledgers') ? await timed(timings, 'ledgers', () => checkLedgerArea(client, files, state, options)) : undefined;
-  const seed = checks.has('seed data') && options.profile ? await timed(timings, 'seed data', () => checkSeedArea(client, state, options.profile!)) : undefined;
+  const expected = options.profile?.seed;
+  const seed = checks.has('seed data') && expected ? await timed(timings, 'seed data', () => checkSeedArea(client, state, expected)) : undefined;
   return {
     findings: [...schemaHints(files, state, schema, ledger), ...(ledger?.findings ?? []), ...(seed?.findings ?? [])],
     timings,

@@ -1,11 +1,12 @@
-// Which release the database is at: for Pulse by the catalog probes of lib/release.ts (so
-// an install without a ledger is still recognised), for another app by its drizzle ledger.
+// Which release the database is at: for a profile with release probes (Pulse) by the catalog
+// probes of lib/release.ts (so an install without a ledger is still recognised), for another
+// app by its drizzle ledger.
 import { detectRelease, type CatalogFacts } from '../lib/release.ts';
 import type { DrizzleLedgerRow, DrizzleLedgerState } from './ledgers.ts';
 import { UPGRADE_HINT } from './ledgers.ts';
 import { finding, type ActualSchema, type VerifyFinding } from './model.ts';
-import type { ContentProfile } from './profile.ts';
-import type { VerifyFiles } from './engine.ts';
+import { releaseName, type Profile } from '../lib/profileTypes.ts';
+import type { DrizzleMigration, JournalEntry } from '../lib/drizzle/journal.ts';
 
 export interface ReleaseResult {
   /** The release (Pulse) or last applied journal tag (another app); null when none. */
@@ -33,25 +34,28 @@ const brief = (line: string) => (line.length > 160 ? `${line.slice(0, 157)}…` 
 export function releaseFindings(
   catalog: ActualSchema,
   rows: readonly DrizzleLedgerRow[] | null,
-  files: Pick<VerifyFiles, 'migrations' | 'entry'>,
+  files: { migrations: readonly DrizzleMigration[]; entry: JournalEntry },
   drizzle: Pick<DrizzleLedgerState, 'applied' | 'pending'>,
-  profile: ContentProfile | undefined,
+  profile: Profile | undefined,
 ): { findings: VerifyFinding[]; result: ReleaseResult } {
-  if (!profile) {
+  const probes = profile?.releaseProbes;
+  if (!profile || !probes || profile.latestRelease === null) {
     const last = drizzle.applied.at(-1) ?? null;
     const message = `${drizzle.applied.length} of ${drizzle.applied.length + drizzle.pending.length} migrations applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
     return { findings: [finding('ledgers', 'info', 'ledger.release', message)], result: { detected: last, expected: files.entry.tag, evidence: [] } };
   }
   const tagHashes = new Map(files.migrations.map((m) => [m.tag, m.hash]));
-  const detection = detectRelease(catalogFacts(catalog, rows), profile.releaseProbes, tagHashes);
-  const result: ReleaseResult = { detected: detection.release, expected: profile.latestRelease, evidence: detection.evidence };
+  const detection = detectRelease(catalogFacts(catalog, rows), probes, tagHashes);
+  const latest = profile.latestRelease;
+  const name = profile.label ?? profile.name;
+  const result: ReleaseResult = { detected: detection.release, expected: latest, evidence: detection.evidence };
   const findings: VerifyFinding[] = [];
-  if (detection.release === profile.latestRelease) {
-    findings.push(finding('ledgers', 'info', 'ledger.release', `${profile.name} ${detection.release}, the latest release`));
+  if (detection.release === latest) {
+    findings.push(finding('ledgers', 'info', 'ledger.release', `${releaseName(profile, detection.release)}, the latest release`));
   } else {
     const behind = detection.evidence.filter((e) => !/: present$/.test(e)).map(brief);
-    const at = detection.release ? `at ${profile.name} ${detection.release}` : `at no ${profile.name} release (empty or not a ${profile.name} database?)`;
-    findings.push(finding('ledgers', 'warning', 'ledger.release', `the database is ${at}, the latest is ${profile.latestRelease}; ${behind.join('; ')}`, UPGRADE_HINT));
+    const at = detection.release ? `at ${releaseName(profile, detection.release)}` : `at no ${name} release (empty or not a ${name} database?)`;
+    findings.push(finding('ledgers', 'warning', 'ledger.release', `the database is ${at}, the latest is ${latest}; ${behind.join('; ')}`, UPGRADE_HINT));
   }
   if (detection.ahead.length) {
     findings.push(finding('ledgers', 'warning', 'ledger.release_ahead', `objects of later releases are present: ${detection.ahead.map(brief).join('; ')}`, `a partial upgrade or hand edits; ${UPGRADE_HINT} shows what an upgrade would do`));

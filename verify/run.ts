@@ -3,7 +3,7 @@
 // check sees the same moment), each area a timed step; endpoints and containers are checked
 // meanwhile, concurrently, since they do not touch the database.
 import type { Client } from 'pg';
-import { VERSION } from '../lib/cli.ts';
+import { VERSION } from '../lib/version.ts';
 import { describeTarget, type Config } from '../lib/config.ts';
 import { withClient, withTransaction } from '../lib/db.ts';
 import { isUpkitError, UpkitError } from '../lib/errors.ts';
@@ -13,13 +13,14 @@ import { registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
 import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type DatabaseState, type LedgerResult, type Unread, type VerifyFiles } from './engine.ts';
 import { finding, type Area, type VerifyFinding } from './model.ts';
-import { contentFor } from './profile.ts';
+import type { Profile } from '../lib/profileTypes.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
 import { describeRunInProgress, runInProgress, type RunInProgress } from './runInProgress.ts';
 import { checkRuntime } from './runtime.ts';
-import { SEED_COLUMNS } from './seed.ts';
 
 export interface RunOptions {
+  /** What the database is checked against (the commands choose it: profiles/). */
+  profile: Profile;
   /** Collect what the Markdown block shows (pg_dump found); costs a few process starts. */
   versions?: boolean;
   snapshotEntry?: number | string;
@@ -184,8 +185,8 @@ async function readArea<T>(client: Client, area: Area, relations: readonly strin
  * The release is detected from the catalog's public tables: with one of them not read, it is
  * not said (neither "the latest" nor "behind"); the ledger's own findings stand.
  */
-function withoutRelease(r: LedgerResult, state: DatabaseState, profile: ReturnType<typeof contentFor>['profile']): LedgerResult {
-  if (!profile || ![...(state.unread ?? [])].some((t) => t.startsWith('public.'))) return r;
+function withoutRelease(r: LedgerResult, state: DatabaseState, profile: Profile): LedgerResult {
+  if (!profile.releaseProbes || ![...(state.unread ?? [])].some((t) => t.startsWith('public.'))) return r;
   return { ...r, findings: r.findings.filter((f) => !f.code.startsWith('ledger.release')), release: { detected: null, expected: profile.latestRelease, evidence: [] } };
 }
 
@@ -215,9 +216,8 @@ async function lockFailure(client: Client, err: unknown, again: string): Promise
 const notReadDetail = (f: VerifyFinding) => f.message.replace(/; the report is incomplete and nothing was changed$/, '');
 
 const LEDGER_TABLES = (files: VerifyFiles) => ['drizzle.__drizzle_migrations', ...(files.legacy ? ['upkit.legacy_migrations'] : [])];
-const SEED_TABLES = Object.keys(SEED_COLUMNS).map((t) => `public.${t}`);
 
-async function checkDatabase(client: Client, files: VerifyFiles, profile: ReturnType<typeof contentFor>['profile'], log: Logger, timings: Partial<Record<Area, number>>, again: string) {
+async function checkDatabase(client: Client, files: VerifyFiles, profile: Profile, log: Logger, timings: Partial<Record<Area, number>>, again: string) {
   // A lock held by a migration must not make verify hang; a statement that runs long is a bug.
   await client.query(`set local statement_timeout = '30s'; set local lock_timeout = '5s'`);
   // The catalog: deparsing a table's checks, index expressions and predicates locks it, so a
@@ -249,30 +249,32 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Return
   });
   const ledger: LedgerResult | undefined = ledgers.result;
   let seed: VerifyFinding[] = [];
-  if (profile) {
+  const expected = profile.seed;
+  if (expected) {
     seed = await areaStep(log, 'seed data', timings, async () => {
-      const blocked = SEED_TABLES.filter((t) => state.unread?.has(t));
+      const seedTables = expected.tables.map((t) => `public.${t}`);
+      const blocked = seedTables.filter((t) => state.unread?.has(t));
       // A seed table left out of the catalog is locked: its rows cannot be read either.
-      const read = blocked.length ? { locked: await lockedArea(client, 'seed data', blocked, again) } : await readArea(client, 'seed data', SEED_TABLES, again, () => checkSeedArea(client, state, profile));
+      const read = blocked.length ? { locked: await lockedArea(client, 'seed data', blocked, again) } : await readArea(client, 'seed data', seedTables, again, () => checkSeedArea(client, state, expected));
       if (read.locked) return { value: [read.locked], findings: [read.locked], detail: notReadDetail(read.locked) };
       const r = read.value;
       const detail = r.seed ? `${r.seed.organizations} organizations, ${r.seed.permissions} permissions` : 'not checked';
       return { value: r.findings, findings: r.findings, detail };
     });
   }
-  return { state, findings: [...(catalogLocked ? [catalogLocked] : []), ...schemaHints(files, state, schema, ledger), ...ledgers.findings, ...seed], release: ledger?.release ?? { detected: null, expected: profile?.latestRelease ?? null, evidence: [] } };
+  return { state, findings: [...(catalogLocked ? [catalogLocked] : []), ...schemaHints(files, state, schema, ledger), ...ledgers.findings, ...seed], release: ledger?.release ?? { detected: null, expected: profile.latestRelease ?? null, evidence: [] } };
 }
 
-export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions = {}): Promise<VerificationRun> {
+export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions): Promise<VerificationRun> {
   registerUrlSecrets(config.healthcheckUrls);
-  const { profile, legacyDir } = contentFor(config);
-  const files = loadVerifyFiles({ drizzleDir: config.drizzleDir, legacyDir, profile, snapshotEntry: options.snapshotEntry });
+  const { profile } = options;
+  const files = loadVerifyFiles({ drizzleDir: profile.drizzleDir, legacyDir: profile.legacyDir, profile, snapshotEntry: options.snapshotEntry });
   const runtimeStarted = performance.now();
   const runtime = checkRuntime(config).then((r) => ({ ...r, ms: performance.now() - runtimeStarted }));
   const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);
   const timings: Partial<Record<Area, number>> = {};
   const skipped: Partial<Record<Area, string>> = {};
-  if (!profile) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
+  if (!profile.seed) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
 
   const again = options.again ?? 'npx zx verify/index.ts';
   let running: RunInProgress | undefined;

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { VERSION } from '../../lib/cli.ts';
 import { ReportBuilder } from '../../lib/report.ts';
 import { runUpgrade } from '../../lib/upgrade.ts';
+import { pulseProfile } from '../../profiles/pulse.ts';
 import { benchServer, configFor, fmt, recreateDatabase, silentLogger, withClient, writeSection } from '../support.ts';
 
 const BLOCK_MS = 20_000;
@@ -71,7 +72,7 @@ try {
   const drizzleRun = await scenario(url, () => withClient(url, (c) => migrate(drizzle(c), { migrationsFolder: dir })));
   const config = { ...configFor(url, { LOCK_TIMEOUT: String(LOCK_TIMEOUT_MS), LOCK_RETRIES: '8', UPKIT_DRIZZLE_DIR: dir, BACKUP_DIR: path.join(dir, 'backups') }) };
   const upkitRun = await scenario(url, async () => {
-    const code = await runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), { dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' });
+    const code = await runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), { profile: pulseProfile(), dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' });
     if (code !== 0 && code !== 4) throw new Error(`exit ${code}`);
   });
   const ratio = upkitRun.worstMs / drizzleRun.worstMs;

@@ -12,6 +12,7 @@ import { VERSION } from '../../lib/cli.ts';
 import { PROJECT_ROOT } from '../../lib/config.ts';
 import { ReportBuilder } from '../../lib/report.ts';
 import { runUpgrade } from '../../lib/upgrade.ts';
+import { pulseProfile } from '../../profiles/pulse.ts';
 import { buildRelease, DRIZZLE_DIR } from '../../test/support/releases.ts';
 import { benchServer, configFor, fmt, median, recreateDatabase, silentLogger, time, withClient, writeSection } from '../support.ts';
 
@@ -33,7 +34,7 @@ try {
     s.kit.push((await time(() => run('npx', ['drizzle-kit', 'migrate'], { cwd: PROJECT_ROOT, env }))).ms);
     s.upkit.push((await time(() => run('npx', ['zx', 'upgrade.ts', '--yes'], { cwd: PROJECT_ROOT, env }))).ms);
     s.orm.push((await time(() => withClient(url, (c) => migrate(drizzle(c), { migrationsFolder: DRIZZLE_DIR })))).ms);
-    s.inproc.push((await time(() => runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), { dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' }))).ms);
+    s.inproc.push((await time(() => runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), { profile: pulseProfile(), dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' }))).ms);
   }
   const m = { kit: median(s.kit), upkit: median(s.upkit), orm: median(s.orm), inproc: median(s.inproc) };
   const body = [

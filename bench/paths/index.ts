@@ -15,6 +15,7 @@ import { libpqEnv } from '../../lib/pgEnv.ts';
 import { chooseForServer, findBinaries } from '../../lib/pgTools.ts';
 import { ReportBuilder } from '../../lib/report.ts';
 import { runUpgrade } from '../../lib/upgrade.ts';
+import { pulseProfile } from '../../profiles/pulse.ts';
 import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../../test/support/releases.ts';
 import { benchServer, configFor, fmt, recreateDatabase, silentLogger, time, urlFor, withClient, writeSection } from '../support.ts';
 
@@ -53,7 +54,7 @@ try {
   const config = configFor(upkitUrl, { BACKUP_DIR: path.join(work, 'backups') });
   const report = new ReportBuilder('upgrade', VERSION);
   const log = silentLogger('upgrade');
-  const upkit = await time(() => runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' }));
+  const upkit = await time(() => runUpgrade(config, log, report, { profile: pulseProfile(), dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' }));
   if (upkit.result !== 0) throw new Error(`upkit exited ${upkit.result}: ${JSON.stringify(report.findings.slice(0, 3))}`);
   const phases = log.steps.map((s) => `${s.name.split(/[ :]/)[0]} ${fmt(s.durationMs)}`).join(', ');
   const ratio = upkit.ms / peer.ms;

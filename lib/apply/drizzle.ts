@@ -4,7 +4,6 @@
 // has its own transaction; statements PostgreSQL refuses in a transaction run outside it
 // (new enum values before it, concurrent index builds after it); and progress through those
 // parts is kept in upkit.migration_parts, so a run stopped half-way resumes where it was.
-import { RELEASES, releaseIndex } from '../../drizzle/seed.ts';
 import type { DrizzleMigration } from '../drizzle/journal.ts';
 import { isConnectionLoss } from '../db.ts';
 import { UpkitError } from '../errors.ts';
@@ -15,9 +14,6 @@ import { inTransaction, type ApplyContext } from './context.ts';
 import { withLockRetry } from './session.ts';
 
 type DrizzleStep = Extract<PlanStep, { kind: 'drizzle' }>;
-
-/** The Pulse release drizzle's first entry brings. */
-const DRIZZLE_ERA_START = 'v2.0';
 
 export const DRIZZLE_LEDGER_DDL = `create schema if not exists drizzle;
 create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`;
@@ -143,10 +139,11 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
 }
 
 /**
- * The release a database is at once entry `m` is applied: for Pulse, drizzle's first entry is
- * v2.0 and each later one the next release (README, Pulse releases); for another app, the tag.
+ * The release a database is at once entry `m` is applied: the profile's release for that entry
+ * (Pulse: drizzle's first entry is v2.0, each later one the next release); for an app, the tag.
  */
 export function releaseAfter(ctx: Pick<ApplyContext, 'content' | 'stands'>, m: Pick<DrizzleMigration, 'idx' | 'tag'>): string | null {
-  if (ctx.content.profile !== 'pulse') return m.tag;
-  return RELEASES[releaseIndex(DRIZZLE_ERA_START) + m.idx] ?? ctx.stands.release;
+  const releases = ctx.content.profile.drizzleReleases;
+  if (!releases) return m.tag;
+  return releases[m.idx] ?? ctx.stands.release;
 }

@@ -1,7 +1,6 @@
 // apply(plan): the only writer. Runs the plan's steps in order on the migration session,
 // each in its own transaction (or parts, see drizzle.ts), and keeps `ctx.stands` current
 // so that a stop at any point can say where the database is.
-import { applySeed, type Release } from '../../drizzle/seed.ts';
 import { isConnectionLoss } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import { snapshotDifferences } from '../inspect.ts';
@@ -16,7 +15,7 @@ type BaselineStep = Extract<PlanStep, { kind: 'baseline' }>;
 async function applyBaseline(ctx: ApplyContext, step: BaselineStep): Promise<void> {
   const t0 = performance.now();
   await inTransaction(ctx.client, async () => {
-    const differences = await snapshotDifferences(ctx.client, ctx.config.drizzleDir, 0);
+    const differences = await snapshotDifferences(ctx.client, ctx.content.drizzleDir, 0);
     if (differences.length) {
       throw new UpkitError({
         code: 'baseline.mismatch',
@@ -37,9 +36,12 @@ async function applyBaseline(ctx: ApplyContext, step: BaselineStep): Promise<voi
 }
 
 async function applySeedStep(ctx: ApplyContext, release: string): Promise<void> {
+  const seed = ctx.content.profile.seed;
+  // plan() makes a seed step only for a profile with seed data.
+  if (!seed) throw new Error(`a seed step for profile ${ctx.content.profile.name}, which has no seed data`);
   const t0 = performance.now();
-  await withLockRetry(ctx.client, 'seed data', ['organizations', 'roles', 'permissions', 'role_permissions'], ctx.settings, ctx.log, () =>
-    inTransaction(ctx.client, () => applySeed(ctx.client, release as Release)), ctx.signal);
+  await withLockRetry(ctx.client, 'seed data', [...seed.tables], ctx.settings, ctx.log, () =>
+    inTransaction(ctx.client, () => seed.apply(ctx.client, release)), ctx.signal);
   ctx.applied.push({ kind: 'seed', name: `seed ${release}`, durationMs: Math.round(performance.now() - t0) });
   ctx.stands = { ...ctx.stands, lastStep: 'seed data', changed: true };
 }

@@ -2,12 +2,13 @@
 // then either restore into a new database beside the live one (--into), or restore into a
 // temporary database, check it, and swap names with the live one, which is kept.
 import { randomUUID } from 'node:crypto';
-import { VERSION } from '../cli.ts';
+import { VERSION } from '../version.ts';
 import type { Config } from '../config.ts';
 import { connect, lockApplicationName, LOCK_KEY, withAdvisoryLock, withClient } from '../db.ts';
 import { isUpkitError, UpkitError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { detectInstall } from '../profile.ts';
+import type { Profile } from '../profileTypes.ts';
 import { interrupted, restoreInto, type RestoreResult } from './restore.ts';
 import { checkBackup, type CheckedBackup } from './restoreCheck.ts';
 import { databaseExists, dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
@@ -38,6 +39,8 @@ export interface RestorePlan {
 }
 
 export interface RestoreRequest {
+  /** Whose release the live database is said to be at (the commands choose it); without, the newest applied entry of config.drizzleDir. */
+  profile?: Profile;
   file: string;
   into?: string;
   noOwner?: boolean;
@@ -113,7 +116,7 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
   });
   let liveRelease: string | null = null;
   if (plan.liveFacts) {
-    liveRelease = await withClient(config.migrationDb, config, async (c) => (await detectInstall(c, config)).release, { applicationName: 'upkit restore' }).catch(() => null);
+    liveRelease = await withClient(config.migrationDb, config, async (c) => (await detectInstall(c, request.profile ?? { drizzleDir: config.drizzleDir })).release, { applicationName: 'upkit restore' }).catch(() => null);
   }
   const { server: serverId, ...rest } = plan;
   return { backup, live, server: `${config.migrationDb.host}:${config.migrationDb.port}`, ...rest, serverId, liveRelease };

@@ -14,6 +14,7 @@ import { UpkitError } from '../errors.ts';
 import type { Logger, StepControl } from '../log.ts';
 import { libpqEnv } from '../pgEnv.ts';
 import { detectInstall } from '../profile.ts';
+import type { Profile } from '../profileTypes.ts';
 import { createPrivateFile } from '../privateFiles.ts';
 import { sqlIdent } from '../quote.ts';
 import { redact } from '../redact.ts';
@@ -31,6 +32,8 @@ import { readToc, tablesMissingFromToc } from './toc.ts';
 export const COMPRESSION = 1;
 
 export interface BackupOptions {
+  /** Whose release names the archive (the commands choose it); without, the newest applied entry of config.drizzleDir. */
+  profile?: Profile;
   backupDir: string;
   keep: number;
   signal?: AbortSignal;
@@ -182,7 +185,7 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     const facts = rows[0]!;
     const serverMajor = Math.floor(Number(facts.num) / 10000);
     const databaseBytes = Number(facts.bytes);
-    const detection = await detectInstall(c, config);
+    const detection = await detectInstall(c, options.profile ?? { drizzleDir: config.drizzleDir });
     const dumped = await listDumpedTables(c);
     const tables = dumped.map((t) => t.name);
 

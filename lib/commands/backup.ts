@@ -1,6 +1,7 @@
 import { takeBackup } from '../backup/run.ts';
 import { formatBytes } from '../backup/space.ts';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { profileFor } from '../../profiles/index.ts';
 import { EXIT } from '../errors.ts';
 import { shellQuote } from '../quote.ts';
 
@@ -12,7 +13,7 @@ export const backupCommand: CommandSpec = {
   options: { ...COMMON_OPTIONS, 'backup-dir': { type: 'string', valueName: 'DIR', description: 'write to DIR instead of BACKUP_DIR' } },
   overrides: (v) => ({ backupDir: v['backup-dir'] as string | undefined }),
   async run({ config, log, report, signal }) {
-    const result = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, signal, upkitVersion: VERSION, report });
+    const result = await takeBackup(config, log, { profile: profileFor(config), backupDir: config.backupDir, keep: config.backupKeep, signal, upkitVersion: VERSION, report });
     const m = result.manifest;
     report.backup = { path: result.path, bytes: m.bytes, sha256: m.sha256 };
     report.release = { from: m.release, to: m.release };

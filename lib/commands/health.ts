@@ -1,6 +1,7 @@
 // Read-only: is the platform up? Polls HEALTHCHECK_URLS until each answers 2xx and checks
 // that the database is at the latest release, within HEALTH_TIMEOUT (or --timeout).
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { profileFor } from '../../profiles/index.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { checkHealth, healthFindings, HealthError } from '../health/index.ts';
 
@@ -30,7 +31,7 @@ export const healthCommand: CommandSpec = {
     const timeoutMs = parseTimeoutFlag(values.timeout as string | undefined);
     if (!config.healthcheckUrls.length) log.info('endpoints not checked: HEALTHCHECK_URLS is not set (the database is still checked)');
     try {
-      const result = await checkHealth(config, log, { timeoutMs, signal });
+      const result = await checkHealth(config, log, { profile: profileFor(config), timeoutMs, signal });
       for (const f of healthFindings(result)) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
       log.info(result.configured ? 'platform started, healthy and migrated' : 'database migrated; endpoints not configured');
       return EXIT.ok;

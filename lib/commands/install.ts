@@ -5,6 +5,7 @@ import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { runInstall } from '../install.ts';
 import { registerSecret } from '../redact.ts';
+import { profileFor } from '../../profiles/index.ts';
 
 /** Asks twice on the terminal without echoing. */
 async function promptPassword(): Promise<string> {
@@ -85,6 +86,7 @@ export const installCommand: CommandSpec = {
       if (answer.trim().toLowerCase() !== 'yes') return EXIT.refused;
     }
     return runInstall(log, report, {
+      profileFor,
       cwd: process.cwd(),
       envFile: values['env-file'] as string | undefined,
       adminEmail: email,

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import { recordDrizzle } from '../apply/drizzle.ts';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
+import { profileFor } from '../../profiles/index.ts';
 import { connect, withAdvisoryLock, withTransaction } from '../db.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
 import { ensureLedger, finishRun, readDrizzleLedger, startRun } from '../ledger.ts';
@@ -36,7 +37,7 @@ export const markCommand: CommandSpec = {
   async run({ config, values, positionals, log, report }) {
     const name = positionals[0]!;
     const reset = values.reset === true;
-    const content = loadContent(config);
+    const content = loadContent(profileFor(config));
     const migration = content.migrations.find((m) => m.tag === name || `${m.tag}.sql` === name);
     const legacy = content.legacy?.files.find((f) => f.file === name);
     if (!migration && !legacy) {

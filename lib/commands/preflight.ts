@@ -1,4 +1,5 @@
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { profileFor } from '../../profiles/index.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { runPreflight } from '../preflight.ts';
 
@@ -19,7 +20,7 @@ export const preflightCommand: CommandSpec = {
     return { backupDir: v['backup-dir'] as string | undefined, drizzleDir: v['drizzle-dir'] as string | undefined };
   },
   async run({ config, log, report, values }) {
-    const result = await runPreflight(config, log, report, { backup: values['no-backup'] !== true });
+    const result = await runPreflight(config, log, report, { profile: profileFor(config), backup: values['no-backup'] !== true });
     const failed = report.findings.filter((f) => f.severity === 'error').length;
     if (!result.ok) {
       log.error(`preflight refused: ${failed} check${failed === 1 ? '' : 's'} failed; nothing was changed`);

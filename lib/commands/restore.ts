@@ -5,6 +5,7 @@ import { plural, restoreBackup, type RestorePlan } from '../backup/restoreRun.ts
 import { recoverInterruptedRestore } from '../backup/leftovers.ts';
 import { dropCommand, shellQuote, swapBackCommand } from '../backup/swap.ts';
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { profileFor } from '../../profiles/index.ts';
 import { EXIT, isUpkitError, UpkitError, usageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { redact } from '../redact.ts';
@@ -92,6 +93,7 @@ export const restoreCommand: CommandSpec = {
     }
     try {
       const outcome = await restoreBackup(config, log, {
+        profile: profileFor(config),
         file,
         into,
         noOwner: values['no-owner'] === true,

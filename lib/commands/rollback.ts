@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
+import { profileFor } from '../../profiles/index.ts';
 import { connect, withAdvisoryLock, withClient, withTransaction } from '../db.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
 import type { Client } from 'pg';
@@ -221,7 +222,8 @@ export const rollbackCommand: CommandSpec = {
       }
       return code;
     }
-    const content = loadContent(config);
+    const profile = profileFor(config);
+    const content = loadContent(profile);
     const client = await connect(config.migrationDb, config, { applicationName: 'upkit rollback' });
     try {
       const ledger = (await readDrizzleLedger(client)) ?? [];
@@ -243,7 +245,7 @@ export const rollbackCommand: CommandSpec = {
         let current: ParsedStatement | undefined;
         try {
           // A verified backup first, as before any migration: the down file changes the schema.
-          const backup = await takeBackup(config, log, { backupDir: config.backupDir, keep: config.backupKeep, upkitVersion: VERSION });
+          const backup = await takeBackup(config, log, { profile, backupDir: config.backupDir, keep: config.backupKeep, upkitVersion: VERSION });
           await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
           await configureSession(client, sessionSettings(config));
           await withTransaction(client, async () => {

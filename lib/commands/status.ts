@@ -1,6 +1,5 @@
 // Read-only: where an install stands. The detected release, drizzle's entries (applied,
 // pending, edited), the legacy ledger, and the last runs.
-import { LATEST_RELEASE } from '../../drizzle/seed.ts';
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
 import { loadContent } from '../content.ts';
 import { withClient, withTransaction } from '../db.ts';
@@ -9,6 +8,7 @@ import { leftoverRehearsals } from '../rehearse.ts';
 import { EXIT } from '../errors.ts';
 import { inspect } from '../inspect.ts';
 import { compareLedger, plan as makePlan } from '../plan.ts';
+import { profileFor } from '../../profiles/index.ts';
 
 export const statusCommand: CommandSpec = {
   name: 'status',
@@ -22,25 +22,24 @@ export const statusCommand: CommandSpec = {
   readOnly: true,
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
   async run({ config, values, log, report, out }) {
-    const content = loadContent(config);
+    const content = loadContent(profileFor(config));
     await checkInterruptedRestore(config, log, report);
     // Named with the command that drops them; the next upgrade drops the ones proven upkit's.
     await leftoverRehearsals(config, log, report, false);
     const state = await withClient(config.migrationDb, config, (c) =>
       withTransaction(c, async () => {
         const inspection = await inspect(c, config, content);
-        const latest = content.profile === 'pulse' ? LATEST_RELEASE : content.migrations.at(-1)?.tag ?? null;
-        return { inspection, plan: makePlan(inspection, content, { allowDestructive: true, latestRelease: latest, legacyEnd: 'v1.4', now: Date.now() }) };
+        return { inspection, plan: makePlan(inspection, content, { allowDestructive: true, latestRelease: content.profile.latestRelease, now: Date.now() }) };
       }), { applicationName: 'upkit status' });
     const { inspection, plan } = state;
     const ledger = compareLedger(content.migrations, inspection.drizzleLedger ?? []);
     report.release = { from: plan.from, to: plan.to };
     report.plan = plan;
-    out(`${inspection.database}: ${plan.from ?? 'empty (no Pulse release)'}${plan.steps.length ? `, ${plan.steps.length} step(s) pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
+    out(`${inspection.database}: ${plan.from ?? `empty (no ${content.profile.label ? `${content.profile.label} ` : ''}release)`}${plan.steps.length ? `, ${plan.steps.length} step(s) pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
     for (const e of plan.detection.evidence) log.debug(`detected ${e}`);
     out(`drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}`);
     for (const m of content.migrations) out(`  ${ledger.applied.includes(m) ? '✔' : ledger.edited.includes(m) ? '✖' : '·'} ${m.tag}`);
-    if (content.profile === 'pulse') {
+    if (content.legacy) {
       const rows = inspection.legacyLedger;
       out(`legacy ledger: ${rows === null ? 'absent (upkit has not run here)' : `${rows.length} row(s)`}`);
       for (const r of rows ?? []) out(`  ✔ ${r.file} (${r.method}, ${r.appliedAt.toISOString()})`);

@@ -4,6 +4,7 @@ import { usageError } from '../errors.ts';
 import { MAX_INT32 } from '../config.ts';
 import type { Plan } from '../plan.ts';
 import { runUpgrade } from '../upgrade.ts';
+import { profileFor } from '../../profiles/index.ts';
 
 function milliseconds(values: Record<string, unknown>, flag: string): number | undefined {
   const raw = values[flag];
@@ -71,6 +72,7 @@ export const upgradeCommand: CommandSpec = {
   async run({ config, values, log, report, signal }) {
     if (values['dry-run'] && values.rehearse) throw usageError('--dry-run and --rehearse do not go together: a rehearsal needs the backup a dry run does not take', 'run: npx zx upgrade.ts --rehearse (or --dry-run alone)');
     return runUpgrade(config, log, report, {
+      profile: profileFor(config),
       dryRun: values['dry-run'] === true,
       allowDestructive: values['allow-destructive'] === true,
       upkitVersion: VERSION,

@@ -6,6 +6,7 @@ import { EXIT, usageError } from '../errors.ts';
 import { renderHuman, renderMarkdown } from '../../verify/render.ts';
 import { describeRunInProgress } from '../../verify/runInProgress.ts';
 import { runVerification } from '../../verify/run.ts';
+import { profileFor } from '../../profiles/index.ts';
 
 export const verifyCommand: CommandSpec = {
   name: 'verify',
@@ -30,7 +31,7 @@ export const verifyCommand: CommandSpec = {
     const markdown = values.markdown === true;
     if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
     const again = ['npx zx verify/index.ts', ...(['env-file', 'drizzle-dir'] as const).flatMap((k) => (typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : []))].join(' ');
-    const result = await runVerification(config, log, report, { versions: markdown, again });
+    const result = await runVerification(config, log, report, { profile: profileFor(config), versions: markdown, again });
     const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);
     out(text);

@@ -8,6 +8,7 @@ import { UpkitError } from '../errors.ts';
 import { formatDuration, type Logger } from '../log.ts';
 import type { Finding } from '../report.ts';
 import { defaultDatabaseCheck, type DatabaseCheck, type MigrationState } from './database.ts';
+import type { Profile } from '../profileTypes.ts';
 import { describeAttempt, endpoint, probe, type Attempt } from './probe.ts';
 import { healthTimeoutMs } from './settings.ts';
 import { shellQuote } from '../quote.ts';
@@ -47,9 +48,11 @@ export interface HealthResult {
 }
 
 export interface HealthOptions {
-  /** The release the database must be at; default: the latest the files know. */
+  /** Whose release the database must be at: needed for the default database check. */
+  profile?: Profile;
+  /** The release the database must be at; default: the profile's latest. */
   expectedRelease?: string;
-  /** Decides "migrated"; default: defaultDatabaseCheck(config). false: not checked. */
+  /** Decides "migrated"; default: defaultDatabaseCheck(config, profile). false: not checked. */
   checkDatabase?: DatabaseCheck | false;
   /** Overall; default HEALTH_TIMEOUT (ms), else 120000. */
   timeoutMs?: number;
@@ -156,6 +159,11 @@ export function healthFindings(result: HealthResult): Finding[] {
   return out;
 }
 
+function profileOf(options: HealthOptions): Profile {
+  if (!options.profile) throw new Error('checkHealth: the default database check needs the profile (options.profile)');
+  return options.profile;
+}
+
 /**
  * Polls every endpoint and the database until all are good or the time is up. Resolves with
  * the states when all are good; otherwise throws HealthError (exit 6), one line per failure.
@@ -164,7 +172,7 @@ export async function checkHealth(config: HealthConfig, log: Logger, options: He
   const timeoutMs = options.timeoutMs ?? healthTimeoutMs(config);
   const backoff = options.backoff ?? BACKOFF;
   const { signal } = options;
-  const check = options.checkDatabase === false ? undefined : (options.checkDatabase ?? defaultDatabaseCheck(config, options.expectedRelease));
+  const check = options.checkDatabase === false ? undefined : (options.checkDatabase ?? defaultDatabaseCheck(config, profileOf(options), options.expectedRelease));
   const started = performance.now();
   const result = await log.step('health checks', async (step) => {
     let done = 0;

@@ -1,15 +1,15 @@
 // The "migrated" state: is the database at the release the platform expects? By default:
-// the release detected from the catalog (lib/profile.ts) is the expected one (Pulse: the
-// latest; another app: its newest journal entry), and drizzle's ledger holds every journal
+// the release detected from the catalog (lib/profile.ts) is the profile's latest one (Pulse:
+// its latest release; another app: its newest journal entry), and drizzle's ledger holds every journal
 // entry, none edited since and none unknown to these files. Read-only.
-import { LATEST_RELEASE } from '../../drizzle/seed.ts';
 import type { Config } from '../config.ts';
 import { withClient, withTransaction } from '../db.ts';
 import { isUpkitError } from '../errors.ts';
 import { readMigrations, type DrizzleMigration } from '../drizzle/journal.ts';
 import { readDrizzleLedger, type DrizzleLedgerRow } from '../ledger.ts';
 import { compareLedger } from '../plan.ts';
-import { detectInstall, isPulse } from '../profile.ts';
+import { detectInstall } from '../profile.ts';
+import type { Profile } from '../profileTypes.ts';
 import type { Detection } from '../release.ts';
 
 export interface MigrationState {
@@ -50,9 +50,9 @@ export function migrationState(detection: Detection, migrations: readonly Drizzl
 export type DatabaseCheckConfig = Pick<Config, 'db' | 'ssl' | 'sslCa' | 'connectTimeoutMs' | 'drizzleDir'>;
 
 /** The default check: connects with the application's own settings (config.db). */
-export function defaultDatabaseCheck(config: DatabaseCheckConfig, expectedRelease?: string): DatabaseCheck {
-  const migrations = readMigrations(config.drizzleDir);
-  const expected = expectedRelease ?? (isPulse(config) ? LATEST_RELEASE : (migrations.at(-1)?.tag ?? null));
+export function defaultDatabaseCheck(config: DatabaseCheckConfig, profile: Profile, expectedRelease?: string): DatabaseCheck {
+  const migrations = readMigrations(profile.drizzleDir);
+  const expected = expectedRelease ?? profile.latestRelease;
   return async (signal) => {
     try {
       return await withClient(
@@ -62,7 +62,7 @@ export function defaultDatabaseCheck(config: DatabaseCheckConfig, expectedReleas
           withTransaction(
             c,
             async () => {
-              const detection = await detectInstall(c, config);
+              const detection = await detectInstall(c, profile);
               if (signal?.aborted) throw signal.reason;
               return migrationState(detection, migrations, await readDrizzleLedger(c), expected);
             },

@@ -5,6 +5,7 @@
 import { backupsCases } from './hardening/backups.ts';
 import { installCases } from './hardening/install.ts';
 import { outputCases } from './hardening/output.ts';
+import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
 import { restoreCases } from './hardening/restore.ts';
 import { rollbackCases } from './hardening/rollback.ts';
@@ -1338,4 +1339,4 @@ const commandLine: FailureCase[] = [
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
-  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases];
+  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases];

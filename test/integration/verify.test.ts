@@ -7,7 +7,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { verifyDatabase } from '../../verify/engine.ts';
-import { pulseProfile } from '../../verify/profile.ts';
+import { pulseProfile } from '../../profiles/pulse.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { withTransaction } from '../../lib/db.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { verifyDatabase } from '../../verify/engine.ts';
-import { pulseProfile } from '../../verify/profile.ts';
+import { pulseProfile } from '../../profiles/pulse.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActualSchema } from '../../verify/model.ts';
-import { pulseProfile } from '../../verify/profile.ts';
+import { pulseProfile } from '../../profiles/pulse.ts';
 import { seedBlockers, seedFindings, type SeedState } from '../../verify/seed.ts';
 
 const clean: SeedState = {
