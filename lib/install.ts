@@ -35,6 +35,8 @@ export interface InstallOptions {
   containers: boolean;
   /** `--no-backup`: the operator's own snapshots replace upkit's backups (pg_dump is not needed). */
   noBackup?: boolean;
+  /** `--allow-destructive[=TAG,…]`: what the lint finds in an install that resumes on data (a fresh one has none). */
+  allowDestructive?: boolean | readonly string[];
   upkitVersion: string;
   signal?: AbortSignal;
 }
@@ -111,7 +113,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   if (plan.original !== null) writeEnv(applyEnvPlan(plan), log, report);
 
   // Containers and health come after the admin exists, so the application starts complete.
-  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
+  const code = await runUpgrade(config, log, report, { dryRun: false, allowDestructive: options.allowDestructive ?? false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
   if (code !== EXIT.ok) return code;
 
   if (options.adminEmail && password) {

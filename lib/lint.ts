@@ -1,8 +1,14 @@
 // Destructive statements in pending SQL (DESIGN.md "lint"): pure, from the parse trees of
-// lib/sql/statements.ts, no database. A finding without a `-- upkit:safe <why>` reason
-// blocks the run unless the operator passes --allow-destructive.
+// lib/sql/statements.ts, no database. A statement is destructive when it can destroy data
+// that exists when the plan is made: the whole pending run is read in order (lib/lint/state.ts),
+// so a table, column, type or schema an earlier pending step made holds none, nor does a
+// table the plan read as empty. A finding blocks the run unless its author reviewed it
+// (`-- upkit:safe <why>`) or the operator accepts it (--allow-destructive[=TAG,…]).
+import { RunState, type LiveCatalog, type Named } from './lint/state.ts';
 import { qualifiedNames, statementText, stringsOf, walk } from './sql/statements.ts';
 import type { AstNode, ParsedStatement } from './sql/statements.ts';
+
+export type { LiveCatalog } from './lint/state.ts';
 
 export type LintRule =
   | 'drop_table'
@@ -16,6 +22,9 @@ export type LintRule =
   | 'drop_schema'
   | 'drop_type';
 
+/** Who let a finding through: its author (`-- upkit:safe`), the operator for every file, or for its file by tag. */
+export type Acceptance = 'upkit:safe' | '--allow-destructive' | '--allow-destructive=TAG';
+
 export interface LintFinding {
   file: string;
   line: number;
@@ -26,11 +35,24 @@ export interface LintFinding {
   statement: string;
   /** The reason from `-- upkit:safe`, null when nobody reviewed the statement. */
   safe: string | null;
+  /** Whether the run may apply it, and who said so; false: it refuses the run. */
+  accepted: boolean;
+  acceptedBy: Acceptance | null;
 }
 
 export interface LintContext {
-  /** undefined = unknown, treated as filled. */
+  /** Whether the live table `schema.table` holds a row; undefined = unknown, treated as filled. */
   tableHasRows(table: string): boolean | undefined;
+  /** What the database held when the plan was made; without it every object named is taken to exist. */
+  live?: LiveCatalog;
+  /** The schema unqualified names resolve to (upkit pins search_path to it); public when absent. */
+  schema?: string;
+}
+
+/** The statements of one file, in the order they run; `file` is how findings name it. */
+export interface LintFile {
+  file: string;
+  statements: readonly ParsedStatement[];
 }
 
 type Found = Pick<LintFinding, 'rule' | 'object' | 'message'>;
@@ -38,99 +60,209 @@ type Found = Pick<LintFinding, 'rule' | 'object' | 'message'>;
 interface RangeVarNode {
   relname?: string;
   schemaname?: string;
+  relpersistence?: string;
 }
 
-function tableName(rel: unknown): string {
+function named(rel: unknown): Named {
   const r = (rel ?? {}) as RangeVarNode;
-  return r.schemaname ? `${r.schemaname}.${r.relname}` : r.relname ?? '?';
+  return { schema: r.schemaname, name: r.relname ?? '?' };
+}
+
+/** How a message names an object: as the SQL wrote it. */
+function shown(n: Named): string {
+  return n.schema ? `${n.schema}.${n.name}` : n.name;
+}
+
+function fromParts(parts: string[]): Named {
+  return { schema: parts.length > 1 ? parts.at(-2) : undefined, name: parts.at(-1) ?? '?' };
 }
 
 // Serial types carry their own default (a sequence), so a NOT NULL serial column fills itself.
 const SELF_FILLING = new Set(['serial', 'serial2', 'serial4', 'serial8', 'smallserial', 'bigserial']);
 
-export function lintStatements(statements: readonly ParsedStatement[], file: string, context: LintContext): LintFinding[] {
+/** Lints a whole pending run, file after file, in the order the statements run. */
+export function lintRun(files: readonly LintFile[], context: LintContext): LintFinding[] {
+  const state = new RunState(context.schema ?? 'public', context.live, (t) => context.tableHasRows(t));
   const findings: LintFinding[] = [];
-  // A table created earlier in the same file is empty whatever the database says about a
-  // namesake (or its absence): NOT NULL on it cannot fail.
-  const createdHere = new Set<string>();
-  for (const s of statements) {
-    const filled = (table: string) => !createdHere.has(table) && context.tableHasRows(table) !== false;
-    const first = statementText(s).split('\n')[0]!.trim().slice(0, 120);
-    for (const f of inspect(s.kind, s.node, filled)) findings.push({ file, line: s.line, ...f, statement: first, safe: s.safe ?? null });
-    if (s.kind === 'CreateStmt' || s.kind === 'CreateTableAsStmt') {
-      const rel = s.kind === 'CreateStmt' ? s.node.relation : (s.node.into as AstNode | undefined)?.rel;
-      createdHere.add(tableName(rel));
+  for (const { file, statements } of files) {
+    for (const s of statements) {
+      const first = statementText(s).split('\n')[0]!.trim().slice(0, 120);
+      const safe = s.safe ?? null;
+      for (const f of inspect(s, state)) findings.push({ file, line: s.line, ...f, statement: first, safe, accepted: safe !== null, acceptedBy: safe !== null ? 'upkit:safe' : null });
     }
   }
   return findings;
 }
 
-export function blocking(findings: readonly LintFinding[]): LintFinding[] {
-  return findings.filter((f) => f.safe === null);
+/** One file on its own (a down file, say): nothing known of what ran before it. */
+export function lintStatements(statements: readonly ParsedStatement[], file: string, context: LintContext): LintFinding[] {
+  return lintRun([{ file, statements }], context);
 }
 
-function inspect(kind: string, node: AstNode, filled: (table: string) => boolean): Found[] {
-  switch (kind) {
+/** The findings nobody accepted: each refuses the run. */
+export function blocking(findings: readonly LintFinding[]): LintFinding[] {
+  return findings.filter((f) => !f.accepted);
+}
+
+
+/** What the statement may destroy, judged on the state before it; then the state after it. */
+function inspect(s: ParsedStatement, state: RunState): Found[] {
+  const n = s.node;
+  switch (s.kind) {
+    case 'CreateStmt': {
+      const rel = named(n.relation);
+      state.makeRelation(state.relationKey(rel, (n.relation as RangeVarNode | undefined)?.relpersistence === 't'), n.if_not_exists === true);
+      return [];
+    }
+    case 'CreateTableAsStmt': {
+      const into = ((n.into as AstNode | undefined)?.rel ?? {}) as RangeVarNode;
+      state.makeRelation(state.relationKey(named(into), into.relpersistence === 't'), n.if_not_exists === true);
+      return [];
+    }
+    case 'SelectStmt': {
+      // SELECT … INTO makes a table.
+      const into = ((n.intoClause as AstNode | undefined)?.rel ?? undefined) as RangeVarNode | undefined;
+      if (into) state.makeRelation(state.relationKey(named(into), into.relpersistence === 't'), false);
+      return inspectDml(s.kind, n, state);
+    }
+    case 'ViewStmt':
+      state.makeRelation(state.relationKey(named(n.view)), n.replace === true);
+      return [];
+    case 'CreateSeqStmt':
+      state.makeRelation(state.relationKey(named(n.sequence)), n.if_not_exists === true);
+      return [];
+    case 'IndexStmt':
+      // An index lives in its table's schema.
+      if (typeof n.idxname === 'string') {
+        const table = state.relationKey(named(n.relation));
+        state.makeRelation(`${table.slice(0, table.indexOf('.'))}.${n.idxname}`, n.if_not_exists === true);
+      }
+      return [];
+    case 'CreateSchemaStmt':
+      state.makeSchema(String(n.schemaname), n.if_not_exists === true);
+      return [];
+    case 'CreateEnumStmt':
+    case 'CreateRangeStmt':
+      state.makeType(state.typeKey(fromParts(stringsOf(n.typeName))));
+      return [];
+    case 'CreateDomainStmt':
+      state.makeType(state.typeKey(fromParts(stringsOf(n.domainname))));
+      return [];
+    case 'CompositeTypeStmt':
+      state.makeType(state.typeKey(named(n.typevar)));
+      return [];
+    case 'DoStmt':
+    case 'CreateFunctionStmt':
+      // Opaque to the parser: nothing to find in them, but they may move what later statements name.
+      state.opaqueBody(s.sql);
+      return [];
     case 'DropStmt':
-      return inspectDrop(node);
+      return inspectDrop(n, state);
     case 'AlterTableStmt':
-      return inspectAlterTable(node, filled);
+      return inspectAlterTable(n, state);
     case 'TruncateStmt':
-      return walkRangeVars(node.relations).map((t) => ({ rule: 'truncate', object: t, message: `empties table ${t} (every row is deleted)` }));
+      return ((n.relations as AstNode[] | undefined) ?? []).flatMap((r) => {
+        const rel = named(r.RangeVar);
+        // CASCADE empties every table with a foreign key to it as well, whatever it holds.
+        const free = state.relationIsFree(state.relationKey(rel)) && (n.behavior !== 'DROP_CASCADE' || state.nothingToLose);
+        return free ? [] : [{ rule: 'truncate' as const, object: shown(rel), message: `empties table ${shown(rel)} (every row is deleted)` }];
+      });
     case 'RenameStmt':
-      return [inspectRename(node)];
+      return inspectRename(n, state);
+    case 'AlterObjectSchemaStmt':
+      moveSchema(n, state);
+      return [];
     default:
       // DELETE and UPDATE are looked for anywhere in the tree: a data-modifying WITH hides
-      // them inside an INSERT or a SELECT. DO blocks are opaque strings: nothing to find.
-      return kind === 'DoStmt' ? [] : inspectDml(kind, node);
+      // them inside an INSERT or a SELECT.
+      return inspectDml(s.kind, n, state);
   }
 }
 
-function inspectDrop(node: AstNode): Found[] {
+function inspectDrop(node: AstNode, state: RunState): Found[] {
   const cascade = node.behavior === 'DROP_CASCADE';
-  const names = qualifiedNames(node.objects).map((n) => n.join('.'));
+  const objects = qualifiedNames(node.objects);
   const through = cascade ? ', and through CASCADE everything that depends on it' : '';
-  switch (node.removeType) {
-    case 'OBJECT_TABLE':
-      return names.map((t) => ({ rule: 'drop_table', object: t, message: `drops table ${t} and its data${through}` }));
-    case 'OBJECT_SCHEMA':
-      return names.map((n) => ({ rule: 'drop_schema', object: n, message: cascade ? `drops schema ${n} and every table and object in it` : `drops schema ${n} (fails unless it is empty)` }));
-    case 'OBJECT_TYPE':
-    case 'OBJECT_DOMAIN':
-      return names.map((n) => ({ rule: 'drop_type', object: n, message: cascade ? `drops type ${n} and, through CASCADE, every column of that type with its data` : `drops type ${n} (fails while a column uses it)` }));
-    case 'OBJECT_INDEX':
-      // An index holds no data and is rebuilt from the table: never destructive.
-      return [];
-    default: {
-      if (!cascade) return [];
-      const what = String(node.removeType).replace('OBJECT_', '').toLowerCase().replace(/_/g, ' ');
-      return names.map((n) => ({ rule: 'drop_table', object: n, message: `drops ${what} ${n} and, through CASCADE, everything that depends on it (columns, views, constraints)` }));
+  const found: Found[] = [];
+  for (const parts of objects) {
+    const name = parts.join('.');
+    switch (node.removeType) {
+      case 'OBJECT_TABLE': {
+        const key = state.relationKey(fromParts(parts));
+        // CASCADE drops views and foreign keys of other tables, never their rows.
+        if (!state.relationIsFree(key)) found.push({ rule: 'drop_table', object: name, message: `drops table ${name} and its data${through}` });
+        state.dropRelation(key);
+        break;
+      }
+      case 'OBJECT_SCHEMA': {
+        const free = state.schemaIsFree(name) || (cascade && state.schemaHoldsNoRows(name));
+        if (!free) found.push({ rule: 'drop_schema', object: name, message: cascade ? `drops schema ${name} and every table and object in it` : `drops schema ${name} (fails unless it is empty)` });
+        state.dropSchema(name);
+        break;
+      }
+      case 'OBJECT_TYPE':
+      case 'OBJECT_DOMAIN': {
+        const key = state.typeKey(fromParts(parts));
+        const free = state.typeIsFree(key) && !(cascade && state.typeCarriesData(key));
+        if (!free) found.push({ rule: 'drop_type', object: name, message: cascade ? `drops type ${name} and, through CASCADE, every column of that type with its data` : `drops type ${name} (fails while a column uses it)` });
+        state.dropType(key);
+        break;
+      }
+      case 'OBJECT_INDEX':
+        // An index holds no data and is rebuilt from the table: never destructive.
+        state.dropRelation(state.relationKey(fromParts(parts)));
+        break;
+      case 'OBJECT_VIEW':
+      case 'OBJECT_MATVIEW':
+      case 'OBJECT_SEQUENCE':
+      case 'OBJECT_FOREIGN_TABLE': {
+        // A view or sequence holds no rows of its own: only CASCADE reaches further.
+        const key = state.relationKey(fromParts(parts));
+        if (cascade && !state.relationIsFree(key)) found.push(cascaded(node, name));
+        state.dropRelation(key);
+        break;
+      }
+      default:
+        if (cascade && !state.nothingToLose) found.push(cascaded(node, name));
     }
   }
+  return found;
 }
 
-function inspectAlterTable(node: AstNode, filled: (table: string) => boolean): Found[] {
-  const table = tableName(node.relation);
+function cascaded(node: AstNode, name: string): Found {
+  const what = String(node.removeType).replace('OBJECT_', '').toLowerCase().replace(/_/g, ' ');
+  return { rule: 'drop_table', object: name, message: `drops ${what} ${name} and, through CASCADE, everything that depends on it (columns, views, constraints)` };
+}
+
+function inspectAlterTable(node: AstNode, state: RunState): Found[] {
+  const rel = named(node.relation);
+  const table = state.relationKey(rel);
   const found: Found[] = [];
   for (const wrapped of (node.cmds as AstNode[] | undefined) ?? []) {
     const cmd = (wrapped.AlterTableCmd ?? {}) as AstNode;
-    const column = `${table}.${String(cmd.name)}`;
+    const name = String(cmd.name);
+    const column = `${shown(rel)}.${name}`;
     switch (cmd.subtype) {
       case 'AT_DropColumn':
-        found.push({ rule: 'drop_column', object: column, message: `drops column ${column} and its data` });
+        if (!state.columnIsFree(table, name)) found.push({ rule: 'drop_column', object: column, message: `drops column ${column} and its data` });
+        state.dropColumn(table, name);
         break;
-      case 'AT_AlterColumnType':
-        found.push({ rule: 'alter_column_type', object: column, message: `changes the type of ${column} (rewrites the table; values that do not convert fail or change)` });
+      case 'AT_AlterColumnType': {
+        if (!state.columnIsFree(table, name)) found.push({ rule: 'alter_column_type', object: column, message: `changes the type of ${column} (rewrites the table; values that do not convert fail or change)` });
+        const def = ((cmd.def as AstNode | undefined)?.ColumnDef ?? {}) as AstNode;
+        state.retypeColumn(table, name, state.typeKey(fromParts(stringsOf((def.typeName as AstNode | undefined)?.names))));
         break;
+      }
       case 'AT_SetNotNull':
-        if (filled(table)) found.push({ rule: 'set_not_null', object: column, message: `makes ${column} NOT NULL (fails if a row holds NULL; ${table} has rows or may have)` });
+        if (!state.columnIsFree(table, name)) found.push({ rule: 'set_not_null', object: column, message: `makes ${column} NOT NULL (fails if a row holds NULL; ${shown(rel)} has rows or may have)` });
         break;
       case 'AT_AddColumn': {
         const def = ((cmd.def as AstNode | undefined)?.ColumnDef ?? {}) as AstNode;
-        if (requiresValue(def) && filled(table)) {
-          const added = `${table}.${String(def.colname)}`;
-          found.push({ rule: 'set_not_null', object: added, message: `adds ${added} NOT NULL without a default (fails: the existing rows of ${table} would hold NULL)` });
+        const added = `${shown(rel)}.${String(def.colname)}`;
+        if (requiresValue(def) && !state.relationIsFree(table)) {
+          found.push({ rule: 'set_not_null', object: added, message: `adds ${added} NOT NULL without a default (fails: the existing rows of ${shown(rel)} would hold NULL)` });
         }
+        state.addColumn(table, String(def.colname), cmd.missing_ok === true);
         break;
       }
     }
@@ -147,33 +279,67 @@ function requiresValue(def: AstNode): boolean {
   return notNull && !fills && !SELF_FILLING.has(typeName);
 }
 
-function inspectRename(node: AstNode): Found {
+const RELATION_KINDS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_FOREIGN_TABLE']);
+
+function inspectRename(node: AstNode, state: RunState): Found[] {
   const type = String(node.renameType);
   const label = type === 'OBJECT_TABCONSTRAINT' ? 'constraint' : type.replace('OBJECT_', '').toLowerCase().replace(/_/g, ' ');
+  const newname = String(node.newname);
   let object: string;
-  if (node.relation) object = node.subname ? `${tableName(node.relation)}.${String(node.subname)}` : tableName(node.relation);
-  else object = qualifiedNames([node.object])[0]?.join('.') || String(node.subname ?? '?');
-  return { rule: 'rename', object, message: `renames ${label} ${object} to ${String(node.newname)} (code that still uses the old name fails)` };
+  let free: boolean;
+  if (node.relation) {
+    const rel = named(node.relation);
+    const key = state.relationKey(rel);
+    object = node.subname ? `${shown(rel)}.${String(node.subname)}` : shown(rel);
+    free = type === 'OBJECT_COLUMN' ? state.columnIsFree(key, String(node.subname)) : state.relationIsFree(key);
+    if (type === 'OBJECT_COLUMN') state.renameColumn(key, String(node.subname), newname);
+    else if (RELATION_KINDS.has(type) && !node.subname) state.renameRelation(key, `${key.slice(0, key.indexOf('.'))}.${newname}`);
+  } else if (type === 'OBJECT_SCHEMA') {
+    object = String(node.subname);
+    free = state.schemaIsFree(object);
+    state.renameSchema(object, newname);
+  } else if (type === 'OBJECT_TYPE' || type === 'OBJECT_DOMAIN') {
+    const parts = qualifiedNames([node.object])[0] ?? [];
+    object = parts.join('.');
+    const key = state.typeKey(fromParts(parts));
+    free = state.typeIsFree(key);
+    state.renameType(key, `${key.slice(0, key.indexOf('.'))}.${newname}`);
+  } else {
+    object = qualifiedNames([node.object])[0]?.join('.') || String(node.subname ?? '?');
+    free = state.nothingToLose;
+  }
+  return free ? [] : [{ rule: 'rename', object, message: `renames ${label} ${object} to ${newname} (code that still uses the old name fails)` }];
 }
 
-function inspectDml(kind: string, node: AstNode): Found[] {
+/** ALTER TABLE/TYPE … SET SCHEMA: the object goes on under its new name. */
+function moveSchema(node: AstNode, state: RunState): void {
+  const to = String(node.newschema);
+  const type = String(node.objectType);
+  if (node.relation && RELATION_KINDS.has(type)) {
+    const rel = named(node.relation);
+    state.renameRelation(state.relationKey(rel), `${to}.${rel.name}`);
+  } else if (type === 'OBJECT_TYPE' || type === 'OBJECT_DOMAIN') {
+    const from = fromParts(qualifiedNames([node.object])[0] ?? []);
+    state.renameType(state.typeKey(from), `${to}.${from.name}`);
+  }
+}
+
+function inspectDml(kind: string, node: AstNode, state: RunState): Found[] {
   const found: Found[] = [];
   walk({ [kind]: node }, (x) => {
     const del = x.DeleteStmt as AstNode | undefined;
     if (del && !del.whereClause) {
-      const t = tableName(del.relation);
-      found.push({ rule: 'delete_without_where', object: t, message: `deletes every row of ${t}` });
+      const rel = named(del.relation);
+      if (!state.relationIsFree(state.relationKey(rel))) found.push({ rule: 'delete_without_where', object: shown(rel), message: `deletes every row of ${shown(rel)}` });
     }
     const upd = x.UpdateStmt as AstNode | undefined;
     if (upd && !upd.whereClause) {
-      const t = tableName(upd.relation);
-      const columns = ((upd.targetList as AstNode[] | undefined) ?? []).map((r) => String((r.ResTarget as AstNode | undefined)?.name)).join(', ');
-      found.push({ rule: 'update_without_where', object: t, message: `overwrites ${columns} in every row of ${t}` });
+      const rel = named(upd.relation);
+      const key = state.relationKey(rel);
+      const columns = ((upd.targetList as AstNode[] | undefined) ?? []).map((r) => String((r.ResTarget as AstNode | undefined)?.name));
+      // A backfill: every column it sets was added by the run, so none held a value before.
+      if (!columns.every((c) => state.columnIsFree(key, c))) found.push({ rule: 'update_without_where', object: shown(rel), message: `overwrites ${[...new Set(columns)].join(', ')} in every row of ${shown(rel)}` });
     }
   });
   return found;
-}
-
-function walkRangeVars(list: unknown): string[] {
-  return ((list as AstNode[] | undefined) ?? []).map((r) => tableName(r.RangeVar));
 }
