@@ -197,9 +197,11 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
   }
 
   const lint = lintPlan(steps, inspection, content, options.allowDestructive);
-  refusals.unshift(...acceptanceProblems(steps, content, lint, options.allowDestructive));
+  const misnamed = acceptanceProblems(steps, content, lint, options.allowDestructive);
+  refusals.unshift(...misnamed);
   const destructive = blocking(lint);
-  if (destructive.length) {
+  // A misnamed tag's hint already names the tags to accept.
+  if (destructive.length && misnamed.length === 0) {
     const tags = [...new Set(destructive.map((f) => tagOf(f.file)))];
     refusals.push({
       code: 'lint.destructive',
@@ -268,9 +270,9 @@ function acceptanceProblems(steps: readonly PlanStep[], content: Content, lint: 
   const problems: Problem[] = [];
   for (const tag of allow.map(tagOf)) {
     if (!pending.has(tag)) {
-      problems.push({ code: 'usage', usage: true, message: `--allow-destructive names ${tag}, which is not a pending migration${pending.size ? ` (pending: ${[...pending].join(', ')})` : ' (nothing is pending)'}`, hint: `${paste}; nothing was changed` });
+      problems.push({ code: 'lint.accept_unknown', usage: true, message: `--allow-destructive names ${tag}, which is not a pending migration${pending.size ? ` (pending: ${[...pending].join(', ')})` : ' (nothing is pending)'}`, hint: `${paste}; nothing was changed` });
     } else if (parsed && !withFindings.includes(tag)) {
-      problems.push({ code: 'usage', usage: true, message: `--allow-destructive names ${tag}, which has no destructive statement to accept`, hint: `${paste}; nothing was changed` });
+      problems.push({ code: 'lint.accept_nothing', usage: true, message: `--allow-destructive names ${tag}, which has no destructive statement to accept`, hint: `${paste}; nothing was changed` });
     }
   }
   return problems;
