@@ -222,6 +222,11 @@ function inspectDrop(node: AstNode, state: RunState): Found[] {
         state.dropRelation(key);
         break;
       }
+      case 'OBJECT_POLICY':
+      case 'OBJECT_TRIGGER':
+      case 'OBJECT_RULE':
+        // Nothing depends on them, CASCADE or not.
+        break;
       default:
         if (cascade && !state.nothingToLose) found.push(cascaded(node, name));
     }
@@ -248,7 +253,7 @@ function inspectAlterTable(node: AstNode, state: RunState): Found[] {
         state.dropColumn(table, name);
         break;
       case 'AT_AlterColumnType': {
-        if (!state.columnIsFree(table, name)) found.push({ rule: 'alter_column_type', object: column, message: `changes the type of ${column} (rewrites the table; values that do not convert fail or change)` });
+        if (!state.columnIsFree(table, name) && !toText(cmd)) found.push({ rule: 'alter_column_type', object: column, message: `changes the type of ${column} (rewrites the table; values that do not convert fail or change)` });
         const def = ((cmd.def as AstNode | undefined)?.ColumnDef ?? {}) as AstNode;
         state.retypeColumn(table, name, state.typeKey(fromParts(stringsOf((def.typeName as AstNode | undefined)?.names))));
         break;
@@ -268,6 +273,18 @@ function inspectAlterTable(node: AstNode, state: RunState): Found[] {
     }
   }
   return found;
+}
+
+/**
+ * A retype to text (or varchar without a length) without USING: every value converts to
+ * its text form, which keeps all of it (PostgreSQL's I/O conversion exists for every type).
+ */
+function toText(cmd: AstNode): boolean {
+  const def = ((cmd.def as AstNode | undefined)?.ColumnDef ?? {}) as AstNode;
+  const type = (def.typeName ?? {}) as AstNode;
+  const names = stringsOf(type.names).join('.');
+  if (def.raw_default !== undefined || type.arrayBounds !== undefined) return false;
+  return names === 'text' || names === 'pg_catalog.text' || (names === 'pg_catalog.varchar' && type.typmods === undefined);
 }
 
 /** A new column that existing rows cannot fill: NOT NULL (or primary key) with no default of any kind. */

@@ -53,6 +53,8 @@ describe('lint rules', () => {
     expect(await rules('DROP VIEW v CASCADE')).toEqual(['drop_table v']);
     expect((await lint('DROP VIEW v CASCADE'))[0]!.message).toBe('drops view v and, through CASCADE, everything that depends on it (columns, views, constraints)');
     expect(await rules('DROP INDEX i; DROP INDEX CONCURRENTLY j; DROP VIEW v; DROP INDEX k CASCADE')).toEqual([]);
+    expect(await rules('DROP POLICY "p" ON "projects" CASCADE; DROP TRIGGER t ON x CASCADE; DROP RULE r ON x CASCADE')).toEqual([]);
+    expect(await rules('DROP FUNCTION f() CASCADE; DROP EXTENSION e CASCADE')).toEqual(['drop_table f', 'drop_table e']);
   });
 
   it('drop_column: ALTER TABLE … DROP COLUMN; not DROP CONSTRAINT', async () => {
@@ -67,8 +69,11 @@ describe('lint rules', () => {
   });
 
   it('alter_column_type: TYPE and SET DATA TYPE; not SET DEFAULT', async () => {
-    expect(await rules('ALTER TABLE t ALTER COLUMN a TYPE bigint, ALTER COLUMN b SET DATA TYPE text')).toEqual(['alter_column_type t.a', 'alter_column_type t.b']);
+    expect(await rules('ALTER TABLE t ALTER COLUMN a TYPE bigint, ALTER COLUMN b SET DATA TYPE varchar(20)')).toEqual(['alter_column_type t.a', 'alter_column_type t.b']);
+    expect(await rules("ALTER TABLE t ALTER COLUMN a TYPE text USING left(a, 3), ALTER COLUMN b TYPE text[]")).toEqual(['alter_column_type t.a', 'alter_column_type t.b']);
     expect(await rules("ALTER TABLE t ALTER COLUMN a SET DEFAULT 'x'")).toEqual([]);
+    // To text without USING, every value keeps its text form.
+    expect(await rules('ALTER TABLE t ALTER COLUMN a TYPE text, ALTER COLUMN b SET DATA TYPE varchar, ALTER COLUMN c TYPE pg_catalog.text')).toEqual([]);
   });
 
   it('set_not_null: on a table with rows or unknown, not on an empty one or one created in the file', async () => {
