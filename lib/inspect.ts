@@ -32,7 +32,7 @@ export async function snapshotDifferences(client: Pick<Client, 'query'>, drizzle
 async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
   const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
   const { rows } = await client.query<{ schema: string; name: string; kind: string; readable: boolean; own: boolean }>(
-    `select n.nspname as schema, c.relname as name, c.relkind::text as kind, has_table_privilege(c.oid, 'SELECT') as readable,
+    `select n.nspname as schema, c.relname as name, c.relkind::text as kind, has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') as readable,
             n.nspname not in ('upkit', 'drizzle') and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e') as own
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where ${system} and c.relkind in ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'f') order by 1, 2`,

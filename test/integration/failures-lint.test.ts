@@ -7,11 +7,11 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LintFinding } from '../../lib/lint.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { ROOT, runUpkit } from '../support/cli.ts';
-import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupArgs, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 
 const APP = path.join(ROOT, 'test/fixtures/lint-app');
 
@@ -89,5 +89,30 @@ describe('the lint knows the data', () => {
     const r = await runCase({ ...c, args: [...backupArgs(), ...c.args] }, { url: db().url, dir: APP });
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
+  });
+
+  describe('a role that may not read every table', () => {
+    const role = `upkit_lint_role_${process.pid}`;
+    const password = 'lint-role-pw-123';
+    beforeAll(() => withAdminClient((a) => a.query(`create role ${role} login password '${password}'`)));
+    afterAll(() => withAdminClient((a) => a.query(`drop role if exists ${role}`)));
+
+    it('plans anyway: a table it cannot read counts as holding rows, its own empty tables as empty', async () => {
+      const url = new URL(db().url);
+      url.username = role;
+      url.password = password;
+      await withClientAt(db().url, (c) => c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${role}`));
+      await withClientAt(url.toString(), (c) => migrate(drizzle(c), { migrationsFolder: appUpTo(1) }));
+      // Another team's schema, with rows: the role may read its table but not look into the schema.
+      await withClientAt(db().url, (c) => c.query(`create schema vault; create table vault.secrets (x int); insert into vault.secrets values (1); grant select on vault.secrets to ${role}`));
+      const plan = () => runUpkit('upgrade.ts', ['--dry-run', '--json', '--drizzle-dir', APP], { env: { DATABASE_URL: url.toString() } });
+      const empty = await plan();
+      expect(empty.code, empty.stderr).toBe(0);
+      expect(empty.json<Report>().plan!.lint).toEqual([]);
+      await withClientAt(db().url, (c) => c.query(`insert into imports (payload) values ('x')`));
+      const filled = await plan();
+      expect(filled.code, filled.stderr).toBe(3);
+      expect(filled.json<Report>().plan!.lint.map((f) => `${f.file}:${f.line} ${f.rule} ${f.object}`)).toEqual(['0002_drop_imports.sql:1 drop_table imports']);
+    });
   });
 });
