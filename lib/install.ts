@@ -13,6 +13,7 @@ import { EXIT, UpkitError, usageError } from './errors.ts';
 import { createAdmin } from './install/admin.ts';
 import { ensureDatabase, waitForServer } from './install/database.ts';
 import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues, pulseEnvKeys } from './install/envFile.ts';
+import { readMigrations } from './drizzle/journal.ts';
 import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { assertOneInstall } from './inspect.ts';
@@ -82,6 +83,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
 
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
   showConfigWarnings(config, log, report);
+  assertTagsExist(config, options.allowDestructive);
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
     await waitForServer(target, config, log, config.dbWaitTimeoutMs, options.signal);
@@ -132,6 +134,20 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   if (options.containers) return containersAndHealth(config, log, report, isPulse(config) ? LATEST_RELEASE : undefined, options.signal);
   return EXIT.ok;
+}
+
+/** A typo in `--allow-destructive=TAG` is refused before the database is even created (the plan checks the rest). */
+function assertTagsExist(config: Config, allow: InstallOptions['allowDestructive']): void {
+  if (!Array.isArray(allow)) return;
+  const tags = new Set(readMigrations(config.drizzleDir).map((m) => m.tag));
+  const unknown = allow.map((t) => t.replace(/\.sql$/, '')).filter((t) => !tags.has(t));
+  if (unknown.length === 0) return;
+  throw new UpkitError({
+    code: 'lint.accept_unknown',
+    exit: 'usage',
+    message: `--allow-destructive names ${unknown.join(', ')}, which ${unknown.length > 1 ? 'are not migrations' : 'is not a migration'} of ${config.drizzleDir}`,
+    hint: 'run again without --allow-destructive: a fresh install has nothing to lose; nothing was changed',
+  });
 }
 
 function writeEnv(env: EnvFileResult, log: Logger, report: ReportBuilder): void {

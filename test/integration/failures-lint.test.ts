@@ -91,6 +91,17 @@ describe('the lint knows the data', () => {
     await expectUnchanged(db().url, before);
   });
 
+  it('lint.install-accept-unknown', async () => {
+    const c = failureCase('lint.install-accept-unknown');
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, '.env'), `DATABASE_URL=${db().url}\n`);
+    const before = await dbState(db().url);
+    const r = await runCase({ ...c, dotenv: undefined, args: [...backupArgs(), ...c.args] }, { url: db().url, dir: APP }, { cwd });
+    expectCase(r, c, r.vars);
+    expect(readFileSync(path.join(cwd, '.env'), 'utf8')).toBe(`DATABASE_URL=${db().url}\n`);
+    await expectUnchanged(db().url, before);
+  });
+
   describe('a role that may not read every table', () => {
     const role = `upkit_lint_role_${process.pid}`;
     const password = 'lint-role-pw-123';
