@@ -81,7 +81,7 @@ export function usage(spec: CommandSpec): string {
   for (const [name, o] of Object.entries(all)) {
     const value = o.type !== 'string' ? '' : o.bare ? `[=${o.valueName ?? 'VALUE'}]` : ` ${o.valueName ?? 'VALUE'}`;
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${value}`;
-    lines.push(`  ${flag.padEnd(26)}${o.description}`);
+    lines.push(`  ${flag.length < 26 ? flag.padEnd(26) : `${flag}  `}${o.description}`);
   }
   lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
   lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
