@@ -27,6 +27,11 @@ export interface OptionSpec {
   /** Shown in usage for string options, e.g. PATH. */
   valueName?: string;
   short?: string;
+  /**
+   * A string option that may also stand alone (`--name` as well as `--name=VALUE`): alone it
+   * gives `true`. Its value comes only after `=`; repeated, the values are joined with commas.
+   */
+  bare?: true;
 }
 
 export interface CommandContext {
@@ -76,8 +81,9 @@ export function usage(spec: CommandSpec): string {
   lines.push('', 'options:');
   const all: Record<string, OptionSpec> = { ...spec.options, help: { type: 'boolean', short: 'h', description: 'show this help' } };
   for (const [name, o] of Object.entries(all)) {
-    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.valueName ?? 'VALUE'}` : ''}`;
-    lines.push(`  ${flag.padEnd(26)}${o.description}`);
+    const value = o.type !== 'string' ? '' : o.bare ? `[=${o.valueName ?? 'VALUE'}]` : ` ${o.valueName ?? 'VALUE'}`;
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${value}`;
+    lines.push(`  ${flag.length < 26 ? flag.padEnd(26) : `${flag}  `}${o.description}`);
   }
   lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
   lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
@@ -92,26 +98,50 @@ export function argsAfter(entryUrl: string, argv: readonly string[] = process.ar
 }
 
 export function parseCommandLine(spec: CommandSpec, args: string[]): { values: CommandContext['values']; positionals: string[]; help: boolean } {
-  const options: Record<string, { type: 'boolean' | 'string'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, o] of Object.entries(spec.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  const options: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.bare ? { multiple: true } : {}) };
+  const { rest, alone } = takeBare(spec, args);
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
   } catch (err) {
     const m = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw usageError(m.replace(/\.$/, ''), `run: ${spec.invocation} --help`);
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  for (const [name, o] of Object.entries(spec.options)) {
+    if (!o.bare) continue;
+    const given = values[name] as string[] | undefined;
+    if (alone.has(name) && given) throw usageError(`--${name} alone and --${name}=${given.join(',')} do not go together: alone it takes in everything`, `run: ${spec.invocation} --${name}=${given.join(',')} (or --${name} alone)`);
+    values[name] = alone.has(name) ? true : given?.join(',');
   }
   const help = parsed.values.help === true;
   const positionals = parsed.positionals;
   const allowed = spec.positionals ?? [];
   if (!help) {
     if (positionals.length > allowed.length) {
-      throw usageError(`unexpected argument "${positionals[allowed.length]}"`, `run: ${spec.invocation} --help`);
+      const extra = positionals[allowed.length]!;
+      const after = [...alone.values()].find((a) => a.next === extra);
+      if (after) throw usageError(`--${after.name} takes its value after "=", not as the next argument "${extra}"`, `run: ${spec.invocation} --${after.name}=${extra}`);
+      throw usageError(`unexpected argument "${extra}"`, `run: ${spec.invocation} --help`);
     }
     const missing = allowed.filter((p, i) => (typeof p.required === 'function' ? p.required(parsed.values) : p.required) && positionals[i] === undefined);
     if (missing.length) throw usageError(`missing ${missing.map((p) => p.name).join(', ')}`, `run: ${spec.invocation} --help`);
   }
-  return { values: parsed.values as CommandContext['values'], positionals, help };
+  return { values: values as CommandContext['values'], positionals, help };
+}
+
+/** Takes out the options given alone that may also carry a value (`bare`), before parseArgs sees them. */
+function takeBare(spec: CommandSpec, args: readonly string[]): { rest: string[]; alone: Map<string, { name: string; next: string | undefined }> } {
+  const rest: string[] = [];
+  const alone = new Map<string, { name: string; next: string | undefined }>();
+  const end = args.indexOf('--');
+  args.forEach((a, i) => {
+    const name = a.startsWith('--') ? a.slice(2) : '';
+    if ((end === -1 || i < end) && spec.options[name]?.bare) alone.set(name, { name, next: args[i + 1] });
+    else rest.push(a);
+  });
+  return { rest, alone };
 }
 
 /** Prints an error as one line, its details indented under it, and the hint. */

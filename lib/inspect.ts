@@ -10,6 +10,7 @@ import { withClient } from './db.ts';
 import { readMigrations } from './drizzle/journal.ts';
 import { UpkitError } from './errors.ts';
 import { readDrizzleLedger, readLegacyLedger, readParts, readRuns } from './ledger.ts';
+import type { LiveCatalog } from './lint.ts';
 import type { Inspection } from './plan.ts';
 import { detectInstall } from './profile.ts';
 import { releaseName, type Profile } from './profileTypes.ts';
@@ -22,12 +23,39 @@ export async function snapshotDifferences(client: Pick<Client, 'query'>, drizzle
   return result.findings.filter((f) => f.severity === 'error').map((f) => f.message);
 }
 
-async function tablesWithRows(client: Pick<Client, 'query'>): Promise<{ tables: Set<string>; empty: boolean }> {
-  const { rows } = await client.query<{ name: string }>(`select c.relname as name from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') order by 1`);
-  if (rows.length === 0) return { tables: new Set(), empty: true };
-  const sql = rows.map((r, i) => `select ${i} as i where exists (select 1 from public.${client_ident(r.name)})`).join(' union all ');
-  const { rows: filled } = await client.query<{ i: number }>(sql);
-  return { tables: new Set(filled.map((f) => rows[f.i]!.name)), empty: false };
+/**
+ * What the lint needs to know of the data (lib/lint.ts): every relation, type and schema
+ * outside the system's, and which tables hold a row (one `exists` each, one round trip; a
+ * table this role may not read, or a foreign table, is unknown: taken to hold rows).
+ */
+async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
+  const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
+  const { rows } = await client.query<{ schema: string; name: string; kind: string; readable: boolean; own: boolean }>(
+    `select n.nspname as schema, c.relname as name, c.relkind::text as kind, has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') as readable,
+            n.nspname not in ('upkit', 'drizzle') and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e') as own
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where ${system} and c.relkind in ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'f') order by 1, 2`,
+  );
+  const types = await client.query<{ key: string }>(`select n.nspname || '.' || t.typname as key from pg_type t join pg_namespace n on n.oid = t.typnamespace where ${system}`);
+  const schemas = await client.query<{ name: string }>(`select n.nspname as name from pg_namespace n where ${system}`);
+  const tables = rows.filter((r) => r.kind === 'r' || r.kind === 'p' || r.kind === 'f');
+  const probed = tables.filter((r) => r.kind !== 'f' && r.readable);
+  const filled = new Set<string>();
+  if (probed.length) {
+    const sql = probed.map((r, i) => `select ${i} as i where exists (select 1 from ${client_ident(r.schema)}.${client_ident(r.name)})`).join(' union all ');
+    for (const f of (await client.query<{ i: number }>(sql)).rows) filled.add(`${probed[f.i]!.schema}.${probed[f.i]!.name}`);
+  }
+  const key = (r: { schema: string; name: string }) => `${r.schema}.${r.name}`;
+  const unknown = new Set(tables.filter((r) => !probed.includes(r)).map(key));
+  const live: LiveCatalog = {
+    relations: new Set(rows.map(key)),
+    tables: new Set(tables.map(key)),
+    types: new Set(types.rows.map((t) => t.key)),
+    schemas: new Set(schemas.rows.map((r) => r.name)),
+    holdsData: tables.some((r) => r.own && (filled.has(key(r)) || unknown.has(key(r)))),
+  };
+  const tablesWithRows = new Set([...filled, ...unknown]);
+  return { live, tablesWithRows, empty: !rows.some((r) => r.schema === 'public' && (r.kind === 'r' || r.kind === 'p')) };
 }
 
 function client_ident(name: string): string {
@@ -92,13 +120,13 @@ export async function schemaCheck(config: Config, profile: Profile): Promise<str
 }
 
 export async function inspect(client: Pick<Client, 'query'>, config: SchemaSettings, content: Content): Promise<Inspection> {
-  const { rows } = await client.query<{ version: string; num: string; db: string }>(
-    `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db`,
+  const { rows } = await client.query<{ version: string; num: string; db: string; schema: string | null }>(
+    `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db, current_schema() as schema`,
   );
   const { profile } = content;
   const detection = await detectInstall(client, profile);
   await assertOneInstall(client, config, profile, detection);
-  const [drizzleLedger, legacyLedger, parts, runs, filled] = [await readDrizzleLedger(client), await readLegacyLedger(client), await readParts(client), await readRuns(client), await tablesWithRows(client)];
+  const [drizzleLedger, legacyLedger, parts, runs, filled] = [await readDrizzleLedger(client), await readLegacyLedger(client), await readParts(client), await readRuns(client), await readLive(client)];
   // Only an install of a legacy era without drizzle's ledger can need a baseline: compare it with 0000.
   const baselineDifferences = profile.legacy && drizzleLedger === null && !filled.empty && content.migrations.length ? await snapshotDifferences(client, profile.drizzleDir, 0) : null;
   const gaps = profile.seed && !filled.empty && profile.latestRelease ? await profile.seed.gaps(client, profile.latestRelease) : 0;
@@ -111,7 +139,9 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
     parts,
     runs,
     baselineDifferences,
-    tablesWithRows: filled.tables,
+    tablesWithRows: filled.tablesWithRows,
+    live: filled.live,
+    schema: rows[0]!.schema ?? TARGET_SCHEMA,
     seedGaps: gaps,
     empty: filled.empty,
   };

@@ -12,6 +12,7 @@ import { EXIT, UpkitError, usageError } from './errors.ts';
 import { checkDirectUrl } from './directUrl.ts';
 import { ensureDatabase, waitForServer } from './install/database.ts';
 import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues, pulseEnvKeys } from './install/envFile.ts';
+import { readMigrations } from './drizzle/journal.ts';
 import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
 import { assertOneInstall } from './inspect.ts';
@@ -37,6 +38,8 @@ export interface InstallOptions {
   containers: boolean;
   /** `--no-backup`: the operator's own snapshots replace upkit's backups (pg_dump is not needed). */
   noBackup?: boolean;
+  /** `--allow-destructive[=TAG,…]`: what the lint finds in an install that resumes on data (a fresh one has none). */
+  allowDestructive?: boolean | readonly string[];
   upkitVersion: string;
   signal?: AbortSignal;
 }
@@ -85,6 +88,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   const profile = options.profileFor(config);
   // Refused before anything is created: the first admin is the profile's (Pulse's) to make.
   if (options.adminEmail && !profile.createAdmin) throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
+  assertTagsExist(config, options.allowDestructive);
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
     await waitForServer(target, config, log, config.dbWaitTimeoutMs, options.signal);
@@ -118,7 +122,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   if (plan.original !== null) writeEnv(applyEnvPlan(plan), log, report);
 
   // Containers and health come after the admin exists, so the application starts complete.
-  const code = await runUpgrade(config, log, report, { profile, dryRun: false, allowDestructive: false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
+  const code = await runUpgrade(config, log, report, { profile, dryRun: false, allowDestructive: options.allowDestructive ?? false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
   if (code !== EXIT.ok) return code;
 
   if (options.adminEmail && password) {
@@ -137,6 +141,20 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   if (options.containers) return containersAndHealth(config, profile, log, report, profile.latestRelease ?? undefined, options.signal);
   return EXIT.ok;
+}
+
+/** A typo in `--allow-destructive=TAG` is refused before the database is even created (the plan checks the rest). */
+function assertTagsExist(config: Config, allow: InstallOptions['allowDestructive']): void {
+  if (!Array.isArray(allow)) return;
+  const tags = new Set(readMigrations(config.drizzleDir).map((m) => m.tag));
+  const unknown = allow.map((t) => t.replace(/\.sql$/, '')).filter((t) => !tags.has(t));
+  if (unknown.length === 0) return;
+  throw new UpkitError({
+    code: 'lint.accept_unknown',
+    exit: 'usage',
+    message: `--allow-destructive names ${unknown.join(', ')}, which ${unknown.length > 1 ? 'are not migrations' : 'is not a migration'} of ${config.drizzleDir}`,
+    hint: 'run again without --allow-destructive: a fresh install has nothing to lose; nothing was changed',
+  });
 }
 
 function writeEnv(env: EnvFileResult, log: Logger, report: ReportBuilder): void {

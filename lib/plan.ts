@@ -5,7 +5,8 @@ import type { Content } from './content.ts';
 import type { DrizzleMigration } from './drizzle/journal.ts';
 import type { LegacyFile } from './legacy/manifest.ts';
 import type { DrizzleLedgerRow, LegacyLedgerRow, RunRow } from './ledger.ts';
-import { blocking, lintStatements, type LintFinding } from './lint.ts';
+import { blocking, lintRun, type LintFile, type LintFinding, type LiveCatalog } from './lint.ts';
+import { shellQuote } from './quote.ts';
 import type { Detection } from './release.ts';
 
 export const PLAN_VERSION = 1;
@@ -21,8 +22,12 @@ export interface Inspection {
   runs: RunRow[] | null;
   /** Live schema against the snapshot of drizzle's first entry (Pulse's v1.4/v2.0 schema): differences, [] when equal; null when not compared. */
   baselineDifferences: string[] | null;
-  /** Tables (by name) that hold at least one row. */
+  /** Tables (`schema.name`) that hold at least one row, or may (this role cannot read them). */
   tablesWithRows: Set<string>;
+  /** Every relation, type and schema, for the lint: what exists when the plan is made. */
+  live: LiveCatalog;
+  /** Where unqualified names go: the schema upkit's sessions pin search_path to. */
+  schema: string;
   /** Seed rows missing at the latest release (Pulse only); 0 when nothing to seed. */
   seedGaps: number;
   /** Whether the public schema holds any table at all. */
@@ -45,6 +50,8 @@ export interface Problem {
   code: string;
   message: string;
   hint: string;
+  /** A refusal caused by the command line: exit 2 instead of 3. */
+  usage?: boolean;
 }
 
 export interface Plan {
@@ -73,7 +80,11 @@ export interface Plan {
 export type BackupBy = 'upkit' | 'operator' | 'none';
 
 export interface PlanOptions {
-  allowDestructive: boolean;
+  /**
+   * Destructive statements the operator accepts: all (`--allow-destructive`), none, or
+   * those of the named migrations or files (`--allow-destructive=TAG,…`).
+   */
+  allowDestructive: boolean | readonly string[];
   latestRelease: string | null;
   now: number;
   /** `--no-backup`: the operator's own snapshot replaces upkit's backup. */
@@ -183,22 +194,17 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     steps.push({ kind: 'seed', release: options.latestRelease ?? '', gaps: inspection.seedGaps });
   }
 
-  // Lint what will run: the legacy files (comprehensive stands for them) and pending migrations.
-  const lint: LintFinding[] = [];
-  const context = { tableHasRows: (t: string) => inspection.tablesWithRows.has(t.replace(/^public\./, '')) };
-  for (const step of steps) {
-    if (step.kind === 'drizzle') lint.push(...lintStatements(content.statements.get(step.tag) ?? [], `${step.tag}.sql`, context));
-    if (step.kind === 'legacy') {
-      const files = step.comprehensive ? [step.comprehensive] : step.files;
-      for (const f of files) lint.push(...lintStatements(content.statements.get(f.file) ?? [], f.file, context));
-    }
-  }
+  const lint = lintPlan(steps, inspection, content, options.allowDestructive);
+  const misnamed = acceptanceProblems(steps, content, lint, options.allowDestructive);
+  refusals.unshift(...misnamed);
   const destructive = blocking(lint);
-  if (destructive.length && !options.allowDestructive) {
+  // A misnamed tag's hint already names the tags to accept.
+  if (destructive.length && misnamed.length === 0) {
+    const tags = [...new Set(destructive.map((f) => tagOf(f.file)))];
     refusals.push({
       code: 'lint.destructive',
       message: `${destructive.length} destructive statement(s) pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
-      hint: 'review them; if they are intended, run again with --allow-destructive (a backup is taken first); nothing was changed',
+      hint: `review them; if they are intended, run again with ${shellQuote(`--allow-destructive=${tags.join(',')}`)} (a backup is taken first); nothing was changed`,
     });
   }
   for (const a of detection.ahead) warnings.push({ code: 'release.partial', message: `objects of a later release found: ${a}`, hint: 'the upgrade completes what is missing; hand-made objects are kept' });
@@ -217,4 +223,55 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     databaseEmpty: inspection.empty,
     backup: steps.length === 0 || (options.skipBackupWhenEmpty && inspection.empty) ? 'none' : options.noBackup ? 'operator' : 'upkit',
   };
+}
+
+/** The statements of the plan's steps in the order they run, as the lint reads them. */
+function lintFiles(steps: readonly PlanStep[], content: Content): LintFile[] {
+  const files: LintFile[] = [];
+  for (const step of steps) {
+    if (step.kind === 'drizzle') files.push({ file: `${step.tag}.sql`, statements: content.statements.get(step.tag) ?? [] });
+    // comprehensive-upgrade.sql stands for the legacy files.
+    if (step.kind === 'legacy') for (const f of step.comprehensive ? [step.comprehensive] : step.files) files.push({ file: f.file, statements: content.statements.get(f.file) ?? [] });
+  }
+  return files;
+}
+
+/** A finding's file as the operator names it in --allow-destructive=TAG: the journal tag, or the legacy file. */
+function tagOf(file: string): string {
+  return file.replace(/\.sql$/, '');
+}
+
+/** The lint over the whole pending run, each finding marked with who accepted it. */
+function lintPlan(steps: readonly PlanStep[], inspection: Inspection, content: Content, allow: PlanOptions['allowDestructive']): LintFinding[] {
+  const context = { tableHasRows: (t: string) => (inspection.live.tables.has(t) ? inspection.tablesWithRows.has(t) : false), live: inspection.live, schema: inspection.schema };
+  const tags = new Set(Array.isArray(allow) ? allow.map(tagOf) : []);
+  return lintRun(lintFiles(steps, content), context).map((f) => {
+    if (f.accepted) return f;
+    if (allow === true) return { ...f, accepted: true, acceptedBy: '--allow-destructive' };
+    if (tags.has(tagOf(f.file))) return { ...f, accepted: true, acceptedBy: '--allow-destructive=TAG' };
+    return f;
+  });
+}
+
+/**
+ * `--allow-destructive=TAG,…` names only pending files with a finding nobody else accepted:
+ * a typo, or a tag that has nothing to accept, is a usage error rather than silence. Known
+ * once every pending file is parsed (the plan is made again after parsing them).
+ */
+function acceptanceProblems(steps: readonly PlanStep[], content: Content, lint: readonly LintFinding[], allow: PlanOptions['allowDestructive']): Problem[] {
+  if (!Array.isArray(allow)) return [];
+  const files = lintFiles(steps, content);
+  const pending = new Set(files.map((f) => tagOf(f.file)));
+  const parsed = files.every((f) => content.statements.has(tagOf(f.file)) || content.statements.has(f.file));
+  const withFindings = [...new Set(lint.filter((f) => f.acceptedBy !== 'upkit:safe').map((f) => tagOf(f.file)))];
+  const paste = withFindings.length ? `run again with ${shellQuote(`--allow-destructive=${withFindings.join(',')}`)}` : 'run again without --allow-destructive';
+  const problems: Problem[] = [];
+  for (const tag of allow.map(tagOf)) {
+    if (!pending.has(tag)) {
+      problems.push({ code: 'lint.accept_unknown', usage: true, message: `--allow-destructive names ${tag}, which is not a pending migration${pending.size ? ` (pending: ${[...pending].join(', ')})` : ' (nothing is pending)'}`, hint: `${paste}; nothing was changed` });
+    } else if (parsed && !withFindings.includes(tag)) {
+      problems.push({ code: 'lint.accept_nothing', usage: true, message: `--allow-destructive names ${tag}, which has no destructive statement to accept`, hint: `${paste}; nothing was changed` });
+    }
+  }
+  return problems;
 }

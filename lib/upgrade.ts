@@ -32,7 +32,8 @@ export interface UpgradeOptions {
   /** What the migrations belong to (the commands choose it: profiles/). */
   profile: Profile;
   dryRun: boolean;
-  allowDestructive: boolean;
+  /** `--allow-destructive` (true) or `--allow-destructive=TAG,…`: the destructive statements the operator accepts. */
+  allowDestructive: boolean | readonly string[];
   upkitVersion: string;
   command: 'upgrade' | 'install';
   signal?: AbortSignal;
@@ -59,7 +60,7 @@ export function printPlan(plan: Plan, log: Logger): void {
   log.info(`plan: ${plan.database} ${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}${isEmptyPlan(plan) ? ': nothing to do' : ''}`);
   if (plan.from !== plan.to || plan.detection.ahead.length) for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
   plan.steps.forEach((s, i) => log.info(`  ${i + 1}. ${describeStep(s)}`));
-  for (const f of plan.lint) log.info(`  lint ${f.file}:${f.line} ${f.message}${f.safe ? ` (reviewed: ${f.safe})` : ' (destructive)'}`);
+  for (const f of plan.lint) log.info(`  lint ${f.file}:${f.line} ${f.message} (${f.safe ? `reviewed: ${f.safe}` : f.acceptedBy ? `accepted: ${f.acceptedBy === '--allow-destructive=TAG' ? `--allow-destructive=${f.file.replace(/\.sql$/, '')}` : f.acceptedBy}` : 'destructive'})`);
   for (const w of plan.warnings) {
     log.warn(w.message);
     if (w.hint) log.info(`  → ${w.hint}`);
@@ -121,7 +122,7 @@ async function showPlan(client: Client, config: Config, content: Content, option
 
 function refuse(plan: Plan): UpkitError {
   const [first, ...rest] = plan.refusals;
-  return new UpkitError({ code: first!.code, exit: 'refused', message: first!.message, hint: first!.hint, details: rest.map((r) => `${r.message} → ${r.hint}`) });
+  return new UpkitError({ code: first!.code, exit: first!.usage ? 'usage' : 'refused', message: first!.message, hint: first!.hint, details: rest.map((r) => `${r.message} → ${r.hint}`) });
 }
 
 /** Runs verification on the live database and records its findings; true when clean. */

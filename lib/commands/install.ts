@@ -6,6 +6,7 @@ import { EXIT, usageError } from '../errors.ts';
 import { runInstall } from '../install.ts';
 import { registerSecret } from '../redact.ts';
 import { profileFor } from '../../profiles/index.ts';
+import { ALLOW_DESTRUCTIVE, allowDestructive } from './destructive.ts';
 
 /** Asks twice on the terminal without echoing. */
 async function promptPassword(): Promise<string> {
@@ -67,11 +68,13 @@ export const installCommand: CommandSpec = {
     organization: { type: 'string', valueName: 'NAME', description: 'name of the first organization (default: Default)' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "install another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
     'no-backup': { type: 'boolean', description: "your own snapshots replace upkit's backups: pg_dump and backup room are not checked" },
+    'allow-destructive': ALLOW_DESTRUCTIVE,
   },
   config: false,
   async run({ values, log, report, signal }) {
     const email = values['admin-email'] as string | undefined;
     if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw usageError(`--admin-email "${email}" is not an email address`);
+    const accept = allowDestructive(values, 'npx zx install.ts');
     const file = values['admin-password-file'] as string | undefined;
     if (file && !email) throw usageError('--admin-password-file goes with --admin-email');
     const adminPassword = async () => {
@@ -95,6 +98,7 @@ export const installCommand: CommandSpec = {
       drizzleDir: values['drizzle-dir'] as string | undefined,
       containers: values['no-containers'] !== true,
       noBackup: values['no-backup'] === true,
+      allowDestructive: accept,
       upkitVersion: VERSION,
       signal,
     });

@@ -5,6 +5,7 @@ import { MAX_INT32 } from '../config.ts';
 import type { Plan } from '../plan.ts';
 import { runUpgrade } from '../upgrade.ts';
 import { profileFor } from '../../profiles/index.ts';
+import { ALLOW_DESTRUCTIVE, allowDestructive } from './destructive.ts';
 
 function milliseconds(values: Record<string, unknown>, flag: string): number | undefined {
   const raw = values[flag];
@@ -50,7 +51,7 @@ export const upgradeCommand: CommandSpec = {
     'dry-run': { type: 'boolean', description: 'print the plan and change nothing (no lock, no backup)' },
     yes: { type: 'boolean', description: 'do not ask for confirmation' },
     'backup-dir': { type: 'string', valueName: 'DIR', description: 'write the backup to DIR instead of BACKUP_DIR' },
-    'allow-destructive': { type: 'boolean', description: 'apply statements the lint marks destructive' },
+    'allow-destructive': ALLOW_DESTRUCTIVE,
     'no-containers': { type: 'boolean', description: 'do not rebuild containers or wait for health' },
     'lock-timeout': { type: 'string', valueName: 'MS', description: 'lock_timeout of migration sessions (LOCK_TIMEOUT)' },
     'statement-timeout': { type: 'string', valueName: 'MS', description: 'statement_timeout of migration sessions (MIGRATION_TIMEOUT)' },
@@ -74,7 +75,7 @@ export const upgradeCommand: CommandSpec = {
     return runUpgrade(config, log, report, {
       profile: profileFor(config),
       dryRun: values['dry-run'] === true,
-      allowDestructive: values['allow-destructive'] === true,
+      allowDestructive: allowDestructive(values, 'npx zx upgrade.ts'),
       upkitVersion: VERSION,
       command: 'upgrade',
       signal,

@@ -214,13 +214,14 @@ export function stringsOf(list: unknown): string[] {
   return list.map((x) => ((x as AstNode).String as { sval?: string } | undefined)?.sval).filter((x): x is string => typeof x === 'string');
 }
 
-/** DropStmt objects: each a List of String (or a bare String for schemas). */
+/** DropStmt objects: each a List of String (or a bare String for schemas, a TypeName for types, an ObjectWithArgs for functions). */
 export function qualifiedNames(objects: unknown): string[][] {
   if (!Array.isArray(objects)) return [];
   return objects.map((o) => {
     const node = o as AstNode;
     if (node.List) return stringsOf((node.List as AstNode).items);
     if (node.TypeName) return stringsOf((node.TypeName as AstNode).names);
+    if (node.ObjectWithArgs) return stringsOf((node.ObjectWithArgs as AstNode).objname);
     return stringsOf([node]);
   });
 }

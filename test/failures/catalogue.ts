@@ -4,6 +4,7 @@
 // cannot disagree. Each case names the test file that runs it.
 import { backupsCases } from './hardening/backups.ts';
 import { installCases } from './hardening/install.ts';
+import { lintCases } from './hardening/lint.ts';
 import { outputCases } from './hardening/output.ts';
 import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
@@ -797,7 +798,7 @@ const migrations: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'lint.destructive',
     message: '1 destructive statement(s) pending: 0004_drop_name.sql:1 drops column users.name and its data',
-    hint: 'review them; if they are intended, run again with --allow-destructive (a backup is taken first); nothing was changed',
+    hint: 'review them; if they are intended, run again with --allow-destructive=0004_drop_name (a backup is taken first); nothing was changed',
     exit: 3,
     changed: 'nothing',
     test: 'failures-migrations.test.ts',
@@ -1339,4 +1340,5 @@ const commandLine: FailureCase[] = [
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
-  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases];
+  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
+  ...lintCases];

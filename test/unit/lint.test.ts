@@ -39,6 +39,8 @@ describe('lint on the files of this repo', () => {
         message: 'changes the type of aws_integrations.status (rewrites the table; values that do not convert fail or change)',
         statement: 'ALTER TABLE "aws_integrations" ALTER COLUMN "status" SET DATA TYPE "public"."integration_status" USING (CASE WHEN lower(',
         safe: "the type change keeps every value; those outside the enum were recorded above and become 'error'",
+        accepted: true,
+        acceptedBy: 'upkit:safe',
       },
     ]);
     expect(blocking(all)).toEqual([]);
@@ -51,6 +53,8 @@ describe('lint rules', () => {
     expect(await rules('DROP VIEW v CASCADE')).toEqual(['drop_table v']);
     expect((await lint('DROP VIEW v CASCADE'))[0]!.message).toBe('drops view v and, through CASCADE, everything that depends on it (columns, views, constraints)');
     expect(await rules('DROP INDEX i; DROP INDEX CONCURRENTLY j; DROP VIEW v; DROP INDEX k CASCADE')).toEqual([]);
+    expect(await rules('DROP POLICY "p" ON "projects" CASCADE; DROP TRIGGER t ON x CASCADE; DROP RULE r ON x CASCADE')).toEqual([]);
+    expect(await rules('DROP FUNCTION f() CASCADE; DROP EXTENSION e CASCADE')).toEqual(['drop_table f', 'drop_table e']);
   });
 
   it('drop_column: ALTER TABLE … DROP COLUMN; not DROP CONSTRAINT', async () => {
@@ -65,13 +69,16 @@ describe('lint rules', () => {
   });
 
   it('alter_column_type: TYPE and SET DATA TYPE; not SET DEFAULT', async () => {
-    expect(await rules('ALTER TABLE t ALTER COLUMN a TYPE bigint, ALTER COLUMN b SET DATA TYPE text')).toEqual(['alter_column_type t.a', 'alter_column_type t.b']);
+    expect(await rules('ALTER TABLE t ALTER COLUMN a TYPE bigint, ALTER COLUMN b SET DATA TYPE varchar(20)')).toEqual(['alter_column_type t.a', 'alter_column_type t.b']);
+    expect(await rules("ALTER TABLE t ALTER COLUMN a TYPE text USING left(a, 3), ALTER COLUMN b TYPE text[]")).toEqual(['alter_column_type t.a', 'alter_column_type t.b']);
     expect(await rules("ALTER TABLE t ALTER COLUMN a SET DEFAULT 'x'")).toEqual([]);
+    // To text without USING, every value keeps its text form.
+    expect(await rules('ALTER TABLE t ALTER COLUMN a TYPE text, ALTER COLUMN b SET DATA TYPE varchar, ALTER COLUMN c TYPE pg_catalog.text')).toEqual([]);
   });
 
   it('set_not_null: on a table with rows or unknown, not on an empty one or one created in the file', async () => {
     expect(await rules('ALTER TABLE t ALTER COLUMN a SET NOT NULL')).toEqual(['set_not_null t.a']);
-    expect(await rules('ALTER TABLE t ALTER COLUMN a SET NOT NULL', { tableHasRows: (t) => t === 't' })).toEqual(['set_not_null t.a']);
+    expect(await rules('ALTER TABLE t ALTER COLUMN a SET NOT NULL', { tableHasRows: (t) => t === 'public.t' })).toEqual(['set_not_null t.a']);
     expect(await rules('ALTER TABLE t ALTER COLUMN a SET NOT NULL', empty)).toEqual([]);
     expect(await rules('CREATE TABLE t (a int); ALTER TABLE t ALTER COLUMN a SET NOT NULL')).toEqual([]);
     expect(await rules('ALTER TABLE t ALTER COLUMN a DROP NOT NULL')).toEqual([]);
@@ -85,10 +92,10 @@ describe('lint rules', () => {
   });
 
   it('rename: table, column, constraint, index', async () => {
-    expect(await rules('ALTER TABLE a RENAME TO b; ALTER TABLE a RENAME COLUMN c TO d; ALTER TABLE a RENAME CONSTRAINT e TO f; ALTER INDEX s.i RENAME TO j')).toEqual([
-      'rename a',
+    expect(await rules('ALTER TABLE a RENAME COLUMN c TO d; ALTER TABLE a RENAME CONSTRAINT e TO f; ALTER TABLE a RENAME TO b; ALTER INDEX s.i RENAME TO j')).toEqual([
       'rename a.c',
       'rename a.e',
+      'rename a',
       'rename s.i',
     ]);
     expect((await lint('ALTER TABLE a RENAME COLUMN c TO d'))[0]!.message).toBe('renames column a.c to d (code that still uses the old name fails)');
