@@ -11,7 +11,8 @@ import type { Logger, StepControl } from '../lib/log.ts';
 import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
 import { registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
-import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type LedgerResult, type VerifyFiles } from './engine.ts';
+import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, useExpected, type LedgerResult, type VerifyFiles } from './engine.ts';
+import { expectedSchemaFor } from './shadow.ts';
 import type { Area, VerifyFinding } from './model.ts';
 import { contentFor } from './profile.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
@@ -22,6 +23,9 @@ export interface RunOptions {
   /** Collect what the Markdown block shows (pg_dump found); costs a few process starts. */
   versions?: boolean;
   snapshotEntry?: number | string;
+  /** false (`--no-shadow`): never create a scratch database; a cached replay is still used. */
+  shadow?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface VerificationRun {
@@ -126,7 +130,7 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Return
   const state = await readState(client, files, { profile });
   const schema = await areaStep(log, 'schema', timings, async () => {
     const findings = await checkSchemaArea(files, state);
-    return { value: findings, findings, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}` };
+    return { value: findings, findings, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}` };
   });
   const ledger: LedgerResult = await areaStep(log, 'ledgers', timings, async () => {
     const r = await checkLedgerArea(client, files, state, { profile });
@@ -148,6 +152,9 @@ export async function runVerification(config: Config, log: Logger, report: Repor
   registerUrlSecrets(config.healthcheckUrls);
   const { profile, legacyDir } = contentFor(config);
   const files = loadVerifyFiles({ drizzleDir: config.drizzleDir, legacyDir, profile, snapshotEntry: options.snapshotEntry });
+  // An app's expected schema is what its migrations build; Pulse's snapshots are held to its
+  // migrations by upkit's own tests, and a legacy install never ran drizzle's first entry.
+  if (!profile) useExpected(files, await expectedSchemaFor(config, files, { build: options.shadow !== false, signal: options.signal, log }));
   const runtimeStarted = performance.now();
   const runtime = checkRuntime(config).then((r) => ({ ...r, ms: performance.now() - runtimeStarted }));
   const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);
