@@ -224,7 +224,7 @@ export async function checkSeedArea(client: Queryable, state: DatabaseState, pro
  */
 export function assignSchemaHints(findings: readonly SchemaFinding[], pending: number | undefined, drift?: ReadonlySet<string>): VerifyFinding[] {
   return findings.map(({ fix, ...f }) => {
-    if (f.hint !== null) return f;
+    if (f.hint !== null || f.severity !== 'error') return f;
     const isDrift = pending === 0 || (pending !== undefined && drift?.has(driftKey(f)) === true);
     if (pending === undefined) return { ...f, hint: fix ? `run in psql: ${fix}` : UPGRADE_HINT };
     if (!isDrift) return { ...f, hint: `run: npx zx upgrade.ts --dry-run (${pending} pending migration${pending === 1 ? ' changes' : 's change'} the schema)` };

@@ -125,14 +125,28 @@ function writeCache(file: string, content: CacheFile): void {
   }
 }
 
-class ReplayFailed extends Error {}
+class ReplayFailed extends Error {
+  constructor(
+    message: string,
+    readonly sqlState?: string,
+  ) {
+    super(message);
+  }
+}
+
+function replayHint(sqlState: string | undefined, roleHint: string): string {
+  if (sqlState === '42501') return roleHint;
+  // An extension whose files the server lacks (could not open extension control file).
+  if (sqlState === '58P01' || sqlState === '0A000') return 'install the extension on the database server (its package), then run verify again';
+  return "the app's migrations fail on an empty database: tell its developers; meanwhile the snapshot serves";
+}
 
 async function run(c: Pick<Client, 'query'>, m: { file: string }, s: ParsedStatement): Promise<void> {
   try {
     await c.query(s.sql);
   } catch (err) {
     const e = err as { message?: string; code?: string };
-    throw new ReplayFailed(`${m.file}:${s.line}: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`);
+    throw new ReplayFailed(`${m.file}:${s.line}: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`, e.code);
   }
 }
 
@@ -143,7 +157,7 @@ async function replay(c: Client, parsed: Awaited<ReturnType<typeof statementsOf>
     try {
       await c.query(`create extension if not exists ${sqlIdent(e.name)} schema ${sqlIdent(e.schema)}`);
     } catch (err) {
-      throw new ReplayFailed(`extension ${e.name}, which the live database has and no migration creates, cannot be created (${(err as Error).message})`);
+      throw new ReplayFailed(`extension ${e.name}, which the live database has and no migration creates, cannot be created: ${(err as Error).message}`, (err as { code?: string }).code);
     }
   }
   for (const m of parsed) {
@@ -201,7 +215,7 @@ export async function snapshotDisagreement(files: VerifyFiles, replayed: ActualS
     'schema',
     'warning',
     'snapshot.disagrees',
-    `for the app's developers: ${file} disagrees with what the migrations up to ${files.entry.tag} build (${diffs.length} difference${diffs.length === 1 ? '' : 's'}; "expected" is the snapshot's): ${shown.join('; ')}`,
+    `for the app's developers: ${file} disagrees with what the migrations up to ${files.entry.tag} build (${diffs.length} difference${diffs.length === 1 ? '' : 's'}; "expected" is what the snapshot says): ${shown.join('; ')}`,
     `nothing to do for the database: verify compares it with what the migrations build; the app's developers can bring the snapshot in line (npx drizzle-kit generate, or a migration that makes what the snapshot says)`,
   );
 }
@@ -215,7 +229,7 @@ async function fromReplay(files: VerifyFiles, rows: CatalogRows, how: string): P
     // A missing or unreadable snapshot is loadVerifyFiles' to report.
   }
   const disagrees = await snapshotDisagreement(files, replayed);
-  const info = finding('schema', 'info', 'verify.expected_schema', `expected schema from the migrations: ${files.migrations.filter((m) => m.idx <= files.entry.idx).length} replayed into a scratch database on this server (${how})`, 'nothing to do');
+  const info = finding('schema', 'info', 'verify.expected_schema', `expected schema from the migrations: ${files.migrations.filter((m) => m.idx <= files.entry.idx).length} replayed into a scratch database on this server (${how})`);
   return { spec: specFromCatalog(replayed, snapshotSchemas), source: 'replay', findings: [info, ...(disagrees ? [disagrees] : [])] };
 }
 
@@ -245,7 +259,9 @@ async function buildShadow(config: Config, c: Client, files: VerifyFiles, parsed
   for (const l of await scratchLeftovers(config, 'shadow')) {
     if (l.gone) {
       await dropQuietly(c, l.name);
-      options.log?.info(`dropped ${l.name}, a shadow database left by a verify that was stopped (pid ${l.marker!.pid} on ${l.marker!.host} no longer runs)`);
+      const message = `dropped ${l.name}, a shadow database left by a run that was stopped (pid ${l.marker!.pid} on ${l.marker!.host} no longer runs)`;
+      leftovers.push(finding('schema', 'info', 'shadow.leftover_dropped', message));
+      options.log?.info(message);
     } else {
       leftovers.push(finding('schema', 'warning', 'shadow.leftover', `${l.name} looks like a shadow database of upkit's, but upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)`, `if nothing uses it, drop it: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(l.name)} WITH (FORCE)`])}`));
     }
@@ -281,6 +297,7 @@ async function buildShadow(config: Config, c: Client, files: VerifyFiles, parsed
  */
 export async function expectedSchemaFor(config: Config, files: VerifyFiles, options: ShadowOptions): Promise<ExpectedSchema> {
   const cacheHint = 'to compare with what the migrations build, run verify once as a role that may create databases (CREATEDB), or upgrade with one: the replay is cached';
+  const roleHint = 'run verify once as the role that runs the migrations (with CREATEDB): the replay is cached for every later verify';
   const snapshot = (reason: string, hint = cacheHint) => fromSnapshot(files, reason, hint);
   let parsed: Awaited<ReturnType<typeof statementsOf>>;
   try {
@@ -302,7 +319,7 @@ export async function expectedSchemaFor(config: Config, files: VerifyFiles, opti
         const file = path.join(shadowCacheDir(), `${key}.json`);
         const cached = readCache(file, key);
         if (cached) return fromReplay(files, cached, `cached in ${file}`);
-        if (!options.build) return snapshot('--no-shadow was given and no replay of this journal is cached', `run without --no-shadow to build one (a scratch database is created and dropped), or ${cacheHint.slice(3)}`);
+        if (!options.build) return snapshot('--no-shadow was given and no replay of this journal is cached', 'run without --no-shadow to replay the migrations into a scratch database (created and dropped; the result is cached)');
         if (!facts.mayCreate) return snapshot(`role ${facts.user} may not create databases (no CREATEDB), so the migrations were not replayed into a scratch database`);
         let rows: CatalogRows;
         try {
@@ -310,7 +327,7 @@ export async function expectedSchemaFor(config: Config, files: VerifyFiles, opti
         } catch (err) {
           if (options.signal?.aborted) throw options.signal.reason;
           const why = err instanceof ReplayFailed ? `the migrations could not be replayed into a scratch database: ${err.message}` : `no scratch database could be made (${(err as Error).message})`;
-          return snapshot(why, err instanceof ReplayFailed ? 'make what the message names available on the server (an extension: install its package), then run verify again' : cacheHint);
+          return snapshot(why, err instanceof ReplayFailed ? replayHint(err.sqlState, roleHint) : cacheHint);
         }
         try {
           writeCache(file, { format: CACHE_FORMAT, key, entry: files.entry.tag, builtAt: new Date().toISOString(), rows });
