@@ -128,7 +128,7 @@ function refuse(plan: Plan): UpkitError {
 /** Runs verification on the live database and records its findings; true when clean. */
 export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder, shadow?: Pick<ShadowOptions, 'signal' | 'log'>): Promise<number> {
   // An app's expected schema is what its migrations build: replayed (and cached) with the migration role.
-  const expected = content.profile === 'pulse' ? undefined : await expectedSchemaFor(config, loadVerifyFiles({ drizzleDir: config.drizzleDir }), { build: true, ...shadow });
+  const expected = content.profile === 'pulse' ? undefined : await expectedSchemaFor(config, loadVerifyFiles({ drizzleDir: config.drizzleDir, snapshotOptional: true }), { build: true, ...shadow });
   const result = await withTransaction(client, () =>
     verifyDatabase(client, { drizzleDir: config.drizzleDir, legacyDir: content.profile === 'pulse' ? config.legacyDir : undefined, profile: content.profile === 'pulse' ? pulseProfile() : undefined, expected }), { readOnly: true });
   for (const f of result.findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);

@@ -38,6 +38,8 @@ export interface VerifyOptions {
   ledger?: { schema: string; table: string };
   /** For the journal's "in the future" check; default Date.now(). */
   now?: number;
+  /** An app's folder, whose expected schema may come from a replay: a missing snapshot is reported only when it is needed. */
+  snapshotOptional?: boolean;
   /** The expected schema when it is not the snapshot (a replay of the migrations: verify/shadow.ts). */
   expected?: ExpectedSchema;
 }
@@ -111,7 +113,8 @@ export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
     const migrations = readMigrations(options.drizzleDir);
     const entry = pickEntry(entries, options.snapshotEntry, options.drizzleDir);
     const snapshotFile = snapshotPath(options.drizzleDir, entry);
-    if (!existsSync(snapshotFile)) readSnapshot(options.drizzleDir, entry);
+    // An app's expected schema is its migrations replayed: its snapshot is needed only without one.
+    if (!existsSync(snapshotFile) && (options.profile || options.snapshotOptional !== true)) readSnapshot(options.drizzleDir, entry);
     const files: VerifyFiles = { drizzleDir: options.drizzleDir, entries, migrations, entry, snapshotFile, expectedFrom: 'snapshot', expectedFindings: [], legacy: options.legacyDir ? readLegacyManifest(options.legacyDir) : undefined };
     useExpected(files, options.expected);
     return files;

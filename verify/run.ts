@@ -151,7 +151,7 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Return
 export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions = {}): Promise<VerificationRun> {
   registerUrlSecrets(config.healthcheckUrls);
   const { profile, legacyDir } = contentFor(config);
-  const files = loadVerifyFiles({ drizzleDir: config.drizzleDir, legacyDir, profile, snapshotEntry: options.snapshotEntry });
+  const files = loadVerifyFiles({ drizzleDir: config.drizzleDir, legacyDir, profile, snapshotEntry: options.snapshotEntry, snapshotOptional: !profile });
   // An app's expected schema is what its migrations build; Pulse's snapshots are held to its
   // migrations by upkit's own tests, and a legacy install never ran drizzle's first entry.
   if (!profile) useExpected(files, await expectedSchemaFor(config, files, { build: options.shadow !== false, signal: options.signal, log }));

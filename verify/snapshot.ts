@@ -160,8 +160,13 @@ export function normaliseSnapshot(snap: DrizzleSnapshot): SchemaSpec {
   return { schemas: [...schemas].sort(), tables, enums, sequences, views };
 }
 
-export function snapshotPath(drizzleDir: string, entry: JournalEntry): string {
-  return path.join(drizzleDir, 'meta', `${String(entry.idx).padStart(4, '0')}_snapshot.json`);
+/** `meta/0007_snapshot.json`; with drizzle-kit's `prefix: "timestamp"` layout, `meta/<the tag's prefix>_snapshot.json`. */
+export function snapshotPath(drizzleDir: string, entry: Pick<JournalEntry, 'idx' | 'tag'>): string {
+  const byIdx = path.join(drizzleDir, 'meta', `${String(entry.idx).padStart(4, '0')}_snapshot.json`);
+  const prefix = /^(\d+)_/.exec(entry.tag)?.[1];
+  if (existsSync(byIdx) || !prefix || prefix === String(entry.idx).padStart(4, '0')) return byIdx;
+  const byPrefix = path.join(drizzleDir, 'meta', `${prefix}_snapshot.json`);
+  return existsSync(byPrefix) ? byPrefix : byIdx;
 }
 
 function problem(message: string): UpkitError {
