@@ -142,12 +142,59 @@ function replayHint(sqlState: string | undefined, roleHint: string): string {
 }
 
 async function run(c: Pick<Client, 'query'>, m: { file: string }, s: ParsedStatement): Promise<void> {
+  if (!(await replayable(c, m, s))) return;
   try {
     await c.query(s.sql);
   } catch (err) {
     const e = err as { message?: string; code?: string };
     throw new ReplayFailed(`${m.file}:${s.line}: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`, e.code);
   }
+}
+
+// Statements on what the whole server shares (roles, databases, tablespaces, settings,
+// subscriptions): a scratch database on the same server must never replay them. They change
+// nothing verify compares; the live database's own run already made them.
+const SERVER_WIDE = new Set([
+  'AlterRoleStmt', 'AlterRoleSetStmt', 'DropRoleStmt', 'GrantRoleStmt', 'CreatedbStmt', 'DropdbStmt', 'AlterDatabaseStmt', 'AlterDatabaseSetStmt',
+  'AlterDatabaseRefreshCollStmt', 'AlterSystemStmt', 'CreateTableSpaceStmt', 'DropTableSpaceStmt', 'AlterTableSpaceOptionsStmt', 'ReassignOwnedStmt',
+  'DropOwnedStmt', 'CreateSubscriptionStmt', 'AlterSubscriptionStmt', 'DropSubscriptionStmt',
+]);
+const SERVER_WIDE_IN_DO = /\b(?:(?:drop|alter)\s+(?:role|user|group|database|tablespace|subscription)|alter\s+system|reassign\s+owned|drop\s+owned|create\s+(?:database|tablespace|subscription))\b/i;
+const CREATE_ROLE_IN_DO = /\bcreate\s+(?:role|user|group)\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)/gi;
+
+async function rolesMissing(c: Pick<Client, 'query'>, names: readonly string[]): Promise<string[]> {
+  if (!names.length) return [];
+  const { rows } = await c.query<{ name: string }>('select n as name from unnest($1::text[]) n where not exists (select 1 from pg_roles r where r.rolname = n)', [names]);
+  return rows.map((r) => r.name);
+}
+
+/** Whether a statement runs in the scratch database: false for one on server-wide objects (skipped); throws for one that cannot be replayed safely. */
+const SHARED_OBJECTS = new Set(['OBJECT_DATABASE', 'OBJECT_ROLE', 'OBJECT_TABLESPACE', 'OBJECT_SUBSCRIPTION', 'OBJECT_PARAMETER_ACL']);
+
+/** GRANT, COMMENT, SECURITY LABEL, OWNER TO or RENAME of a database, role, tablespace, subscription or parameter. */
+function onSharedObject(s: ParsedStatement): boolean {
+  const n = s.node;
+  const type = n.objtype ?? n.objectType ?? n.renameType;
+  return ['GrantStmt', 'CommentStmt', 'SecLabelStmt', 'AlterOwnerStmt', 'RenameStmt'].includes(s.kind) && typeof type === 'string' && SHARED_OBJECTS.has(type);
+}
+
+async function replayable(c: Pick<Client, 'query'>, m: { file: string }, s: ParsedStatement): Promise<boolean> {
+  if (SERVER_WIDE.has(s.kind) || onSharedObject(s)) return false;
+  const roleWhy = (names: string[]) => `${m.file}:${s.line} creates role ${names.join(', ')}, which this server does not have: a scratch database cannot replay that without creating a role for the whole server`;
+  if (s.kind === 'CreateRoleStmt') {
+    const missing = await rolesMissing(c, [String(s.node.role)]);
+    if (missing.length) throw new ReplayFailed(roleWhy(missing));
+    return false;
+  }
+  if (s.kind === 'DoStmt') {
+    // The body's code, without its comments (which may well speak of roles).
+    const code = s.sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
+    if (SERVER_WIDE_IN_DO.test(code)) throw new ReplayFailed(`${m.file}:${s.line}: a DO block that changes what the whole server shares (roles, databases, tablespaces, settings) is not replayed into a scratch database`);
+    const names = [...code.matchAll(CREATE_ROLE_IN_DO)].map((x) => (x[1]!.startsWith('"') ? x[1]!.slice(1, -1).replace(/""/g, '"') : x[1]!.toLowerCase()));
+    const missing = await rolesMissing(c, names);
+    if (missing.length) throw new ReplayFailed(roleWhy(missing));
+  }
+  return true;
 }
 
 /** Applies the parsed migrations to a database of their own, in upkit's order, and reads its catalog. */
