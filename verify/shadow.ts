@@ -136,6 +136,7 @@ class ReplayFailed extends Error {
 
 function replayHint(sqlState: string | undefined, roleHint: string): string {
   if (sqlState === '42501') return roleHint;
+  if (sqlState === 'server-wide') return 'nothing to do on the server: upkit never replays such a statement beside the live database, so the snapshot serves';
   // An extension whose files the server lacks (could not open extension control file).
   if (sqlState === '58P01' || sqlState === '0A000') return 'install the extension on the database server (its package), then run verify again';
   return "the app's migrations fail on an empty database: tell its developers; meanwhile the snapshot serves";
@@ -183,16 +184,16 @@ async function replayable(c: Pick<Client, 'query'>, m: { file: string }, s: Pars
   const roleWhy = (names: string[]) => `${m.file}:${s.line} creates role ${names.join(', ')}, which this server does not have: a scratch database cannot replay that without creating a role for the whole server`;
   if (s.kind === 'CreateRoleStmt') {
     const missing = await rolesMissing(c, [String(s.node.role)]);
-    if (missing.length) throw new ReplayFailed(roleWhy(missing));
+    if (missing.length) throw new ReplayFailed(roleWhy(missing), 'server-wide');
     return false;
   }
   if (s.kind === 'DoStmt') {
     // The body's code, without its comments (which may well speak of roles).
     const code = s.sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
-    if (SERVER_WIDE_IN_DO.test(code)) throw new ReplayFailed(`${m.file}:${s.line}: a DO block that changes what the whole server shares (roles, databases, tablespaces, settings) is not replayed into a scratch database`);
+    if (SERVER_WIDE_IN_DO.test(code)) throw new ReplayFailed(`${m.file}:${s.line}: a DO block that changes what the whole server shares (roles, databases, tablespaces, settings) is not replayed into a scratch database`, 'server-wide');
     const names = [...code.matchAll(CREATE_ROLE_IN_DO)].map((x) => (x[1]!.startsWith('"') ? x[1]!.slice(1, -1).replace(/""/g, '"') : x[1]!.toLowerCase()));
     const missing = await rolesMissing(c, names);
-    if (missing.length) throw new ReplayFailed(roleWhy(missing));
+    if (missing.length) throw new ReplayFailed(roleWhy(missing), 'server-wide');
   }
   return true;
 }

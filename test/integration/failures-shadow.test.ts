@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../lib/report.ts';
@@ -188,6 +189,62 @@ describe('failure catalogue: the expected schema is what the migrations build', 
     const r = await runCase(c, { url: urlAs(maker), dir, cache: cacheDir() });
     expectVerifyCase(r, c, r.vars);
     expect(await scratchOf(db().database)).toEqual([]);
+  });
+
+  it('shadow.server-wide: the replay changes no role and nothing of the live database', async () => {
+    const appRole = `upkit_shadow_app_${process.pid}`;
+    const gone = `upkit_shadow_gone_${process.pid}`;
+    const live = db().database;
+    const roles = {
+      tag: '0001_roles',
+      sql: [
+        `CREATE ROLE "${appRole}";`,
+        `ALTER ROLE "${appRole}" CONNECTION LIMIT 7;`,
+        `GRANT "${appRole}" TO CURRENT_USER;`,
+        `COMMENT ON DATABASE "${live}" IS 'the app database';`,
+        `GRANT CONNECT ON DATABASE "${live}" TO "${appRole}";`,
+        `ALTER DATABASE "${live}" SET work_mem = '8MB';`,
+      ].join('--> statement-breakpoint\n'),
+    };
+    const cleanup = { tag: '0002_cleanup', sql: `DO $$ BEGIN EXECUTE 'DROP ROLE IF EXISTS ${gone}'; END $$;\n` };
+    try {
+      const shared = async () =>
+        withAdminClient(async (a) => (await a.query(`select (select rolconnlimit from pg_roles where rolname = $1) as connlimit, shobj_description(d.oid, 'pg_database') as comment,
+               has_database_privilege($1, d.datname, 'CONNECT') as connect, (select setconfig from pg_db_role_setting s where s.setdatabase = d.oid and s.setrole = 0) as settings,
+               exists (select 1 from pg_roles where rolname = $2) as gone_exists from pg_database d where d.datname = $3`, [appRole, gone, live])).rows[0]);
+      const operator = async () =>
+        withAdminClient((a) => a.query(`alter role "${appRole}" connection limit 3; comment on database "${live}" is 'changed by the operator'; revoke connect on database "${live}" from public, "${appRole}"; alter database "${live}" reset work_mem; create role "${gone}"`));
+
+      // Without the DO block: replayed, every server-wide statement skipped.
+      const dir = folder(0, [roles]);
+      await drizzleMigrate(db().url, dir);
+      await operator();
+      const before = await shared();
+      const r = await runUpkit('verify/index.ts', ['--json', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url, UPKIT_CACHE_DIR: cacheDir() } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json<Report>().findings.find((f) => f.code === 'verify.expected_schema')?.message).toMatch(/^expected schema from the migrations: 2 replayed/);
+      expect(await shared()).toEqual(before);
+      expect(before).toMatchObject({ connlimit: 3, comment: 'changed by the operator', connect: false, settings: null, gone_exists: true });
+
+      // With it: not replayed at all; the snapshot serves.
+      const withDo = folder(0, [roles, cleanup]);
+      await withAdminClient((a) => a.query(`drop role "${gone}"`));
+      await withClientAt(db().url, (c) => c.query(cleanup.sql));
+      await withClientAt(db().url, (c) => c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)`, [createHash('sha256').update(cleanup.sql).digest('hex'), 1764633800002]));
+      await withAdminClient((a) => a.query(`create role "${gone}"`));
+      const c = failureCase('shadow.server-wide');
+      const again = await runCase(c, { url: db().url, dir: withDo, cache: cacheDir() });
+      expectVerifyCase(again, c, again.vars);
+      expect(await shared()).toEqual(before);
+      expect(await scratchOf(live)).toEqual([]);
+    } finally {
+      await withAdminClient(async (a) => {
+        for (const r of [appRole, gone]) {
+          await a.query(`drop owned by "${r}"`).catch(() => {});
+          await a.query(`drop role if exists "${r}"`);
+        }
+      });
+    }
   });
 
   it('shadow.interrupted', async () => {
