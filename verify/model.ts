@@ -98,6 +98,8 @@ export interface TableSpec {
   checks: CheckSpec[];
   rls: boolean;
   policies: string[];
+  /** Constraints the migrations themselves leave NOT VALID (known from a replay only). */
+  notValidated?: string[];
 }
 
 export interface EnumSpec {
