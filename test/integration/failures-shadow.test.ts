@@ -114,7 +114,9 @@ describe('failure catalogue: the expected schema is what the migrations build', 
       'workspace_notification_delivery_preferences_by_channel_ite_pkey',
     ]);
     const r = await runUpkit('verify/index.ts', ['--json', '--drizzle-dir', dir, '--no-shadow'], { env: { DATABASE_URL: db().url, UPKIT_CACHE_DIR: cacheDir() } });
+    expect(r.code, r.stderr).toBe(4); // the snapshot's enum order and NOT NULL DEFAULT, compared without a replay
     const codes = r.json<Report>().findings.map((f) => f.code);
+    expect(codes).toContain('verify.expected_schema');
     expect(codes).not.toContain('schema.renamed');
     expect(codes.filter((x) => x.startsWith('schema.') && x.endsWith('_missing'))).toEqual([]);
   });
