@@ -307,6 +307,16 @@ async function dropQuietly(c: Pick<Client, 'query'>, name: string): Promise<void
  */
 async function buildShadow(config: Config, c: Client, files: VerifyFiles, parsed: Awaited<ReturnType<typeof statementsOf>>, preinstall: ServerFacts['extensions'], versionNum: number, options: ShadowOptions, leftovers: VerifyFinding[]): Promise<CatalogRows> {
   const live = config.migrationDb.database;
+  // From here to the drop, Ctrl-C waits for the drop (lib/cli.ts asks exitHeld()).
+  const release = holdExit();
+  try {
+    return await createReplayDrop(config, c, files, parsed, preinstall, versionNum, options, leftovers, live);
+  } finally {
+    release();
+  }
+}
+
+async function createReplayDrop(config: Config, c: Client, files: VerifyFiles, parsed: Awaited<ReturnType<typeof statementsOf>>, preinstall: ServerFacts['extensions'], versionNum: number, options: ShadowOptions, leftovers: VerifyFinding[], live: string): Promise<CatalogRows> {
   for (const l of await scratchLeftovers(config, 'shadow')) {
     if (l.gone) {
       await dropQuietly(c, l.name);
@@ -321,23 +331,19 @@ async function buildShadow(config: Config, c: Client, files: VerifyFiles, parsed
   const name = await freeName(c, live, 'shadow', options.now ?? new Date());
   const facts = await readDatabaseFacts(c, live);
   const { rows } = await c.query<{ usr: string }>('select current_user as usr');
-  const release = holdExit();
+  if (options.signal?.aborted) throw options.signal.reason;
+  await createDatabaseLike(c, name, facts && { ...facts, owner: rows[0]!.usr, tablespace: 'pg_default', connectionLimit: -1 });
   try {
-    await createDatabaseLike(c, name, facts && { ...facts, owner: rows[0]!.usr, tablespace: 'pg_default', connectionLimit: -1 });
-    try {
-      await writeMarker(c, name, { ...newMarker(live, server, `shadow of ${files.drizzleDir}`) });
-      options.log?.debug(`shadow database ${name}: replaying ${parsed.length} migrations`);
-      const work = withClient(targetFor(config, name), config, (s) => replay(s, parsed, preinstall, versionNum), { applicationName: 'upkit shadow' });
-      work.catch(() => {});
-      // On Ctrl-C the database is dropped at once (FORCE ends the replay's session).
-      return await untilAborted(work, options.signal, () => void dropQuietly(c, name).catch(() => {}));
-    } finally {
-      await dropQuietly(c, name).catch((err: unknown) => {
-        options.log?.warn(`the shadow database ${name} could not be dropped (${(err as Error).message}); drop it by hand: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(name)} WITH (FORCE)`])}`);
-      });
-    }
+    await writeMarker(c, name, { ...newMarker(live, server, `shadow of ${files.drizzleDir}`) });
+    options.log?.debug(`shadow database ${name}: replaying ${parsed.length} migrations`);
+    const work = withClient(targetFor(config, name), config, (s) => replay(s, parsed, preinstall, versionNum), { applicationName: 'upkit shadow' });
+    work.catch(() => {});
+    // On Ctrl-C the database is dropped at once (FORCE ends the replay's session).
+    return await untilAborted(work, options.signal, () => void dropQuietly(c, name).catch(() => {}));
   } finally {
-    release();
+    await dropQuietly(c, name).catch((err: unknown) => {
+      options.log?.warn(`the shadow database ${name} could not be dropped (${(err as Error).message}); drop it by hand: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(name)} WITH (FORCE)`])}`);
+    });
   }
 }
 
