@@ -6,33 +6,26 @@
 // Where the shadow cannot be had (no CREATEDB, --no-shadow, an extension missing, a replay
 // error), the last snapshot serves and the report says why; a snapshot that disagrees with
 // the replay is one warning for the app's developers, never an error for the operator.
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import { createDatabaseLike, freeName, readDatabaseFacts, targetFor } from '../lib/backup/restoreDb.ts';
 import { newMarker, serverIdentifier, writeMarker } from '../lib/backup/leftovers.ts';
 import { holdExit } from '../lib/backup/cleanup.ts';
-import { PROJECT_ROOT, type Config } from '../lib/config.ts';
+import type { Config } from '../lib/config.ts';
 import { withClient } from '../lib/db.ts';
 import type { Logger } from '../lib/log.ts';
-import { createPrivateFile, ensurePrivateDir } from '../lib/privateFiles.ts';
 import { psqlCommand } from '../lib/backup/swap.ts';
 import { sqlIdent, shellQuote } from '../lib/quote.ts';
 import { scratchLeftovers } from '../lib/rehearse.ts';
-import { migrationParts, parseSqlFile, type ParsedStatement } from '../lib/sql/statements.ts';
 import { displayPath } from '../lib/content.ts';
-import { mapCatalog, readCatalogRows, type CatalogRows } from './catalog.ts';
-import { catalogBatch } from './catalogQueries.ts';
+import { mapCatalog, type CatalogRows } from './catalog.ts';
 import { compareSchema } from './compareSchema.ts';
 import type { VerifyFiles } from './engine.ts';
 import { finding, type ActualSchema, type ExpectedSchema, type SchemaSpec, type VerifyFinding } from './model.ts';
+import { CACHE_FORMAT, readCache, shadowCacheDir, shadowKey, writeCache } from './shadowCache.ts';
+import { extensionsCreated, replay, ReplayFailed, replayHint, statementsOf, type ParsedMigrations } from './shadowReplay.ts';
 import { readSnapshot } from './snapshot.ts';
 import { expressionParserReady } from './sqlExpression.ts';
-
-/** Bumped when what is cached changes shape. */
-const CACHE_FORMAT = 1;
-
 
 export interface ShadowOptions {
   /** May create a scratch database when no cached replay fits (false: `--no-shadow`). */
@@ -42,10 +35,6 @@ export interface ShadowOptions {
   now?: Date;
 }
 
-/** UPKIT_CACHE_DIR, or `cache/` beside upkit's `logs/`. */
-export function shadowCacheDir(): string {
-  return path.join(process.env.UPKIT_CACHE_DIR?.trim() || path.join(PROJECT_ROOT, 'cache'), 'shadow');
-}
 
 interface ServerFacts {
   versionNum: number;
@@ -66,165 +55,6 @@ async function readFacts(c: Pick<Client, 'query'>): Promise<ServerFacts> {
   return { versionNum: Number(r.num), user: r.usr, mayCreate: r.ok === true, extensions: r.ext ?? [] };
 }
 
-/** The migrations of the journal up to the compared entry, parsed. */
-async function statementsOf(files: VerifyFiles): Promise<Array<{ tag: string; file: string; statements: ParsedStatement[] }>> {
-  const out = [];
-  for (const m of files.migrations.filter((x) => x.idx <= files.entry.idx)) {
-    out.push({ tag: m.tag, file: displayPath(m.path), statements: await parseSqlFile(m.text, { file: displayPath(m.path), breakpoints: m.breakpoints }) });
-  }
-  return out;
-}
-
-function extensionsCreated(parsed: ReadonlyArray<{ statements: ParsedStatement[] }>): Set<string> {
-  return new Set(parsed.flatMap((m) => m.statements.filter((s) => s.kind === 'CreateExtensionStmt').map((s) => String(s.node.extname))));
-}
-
-/** The cache key: the journal, every migration file compared, the extensions created first, the server major, the catalog queries. */
-export function shadowKey(files: Pick<VerifyFiles, 'drizzleDir' | 'migrations' | 'entry'>, major: number, preinstalled: readonly string[]): string {
-  const h = createHash('sha256');
-  h.update(`upkit shadow ${CACHE_FORMAT}\0${major}\0${catalogBatch(major * 10000)}\0`);
-  h.update(readFileSync(path.join(files.drizzleDir, 'meta', '_journal.json')));
-  for (const m of files.migrations.filter((x) => x.idx <= files.entry.idx)) h.update(`\0${m.tag}\0${m.text}`);
-  h.update(`\0${preinstalled.join(',')}`);
-  return h.digest('hex');
-}
-
-interface CacheFile {
-  format: number;
-  key: string;
-  entry: string;
-  builtAt: string;
-  rows: CatalogRows;
-}
-
-function readCache(file: string, key: string): CatalogRows | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    const c = JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
-    return c.format === CACHE_FORMAT && c.key === key && Array.isArray(c.rows) && c.rows.length === 4 ? c.rows : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Written whole under another name, then renamed: a reader never sees half a file. */
-function writeCache(file: string, content: CacheFile): void {
-  ensurePrivateDir(path.dirname(file));
-  const partial = `${file}.${process.pid}.partial`;
-  const fd = createPrivateFile(partial);
-  try {
-    writeSync(fd, JSON.stringify(content));
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(partial, file);
-  } catch (err) {
-    rmSync(partial, { force: true });
-    throw err;
-  }
-}
-
-class ReplayFailed extends Error {
-  constructor(
-    message: string,
-    readonly sqlState?: string,
-  ) {
-    super(message);
-  }
-}
-
-function replayHint(sqlState: string | undefined, roleHint: string): string {
-  if (sqlState === '42501') return roleHint;
-  if (sqlState === 'server-wide') return 'nothing to do on the server: upkit never replays such a statement beside the live database, so the snapshot serves';
-  // An extension whose files the server lacks (could not open extension control file).
-  if (sqlState === '58P01' || sqlState === '0A000') return 'install the extension on the database server (its package), then run verify again';
-  return "the app's migrations fail on an empty database: tell its developers; meanwhile the snapshot serves";
-}
-
-async function run(c: Pick<Client, 'query'>, m: { file: string }, s: ParsedStatement): Promise<void> {
-  if (!(await replayable(c, m, s))) return;
-  try {
-    await c.query(s.sql);
-  } catch (err) {
-    const e = err as { message?: string; code?: string };
-    throw new ReplayFailed(`${m.file}:${s.line}: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`, e.code);
-  }
-}
-
-// Statements on what the whole server shares (roles, databases, tablespaces, settings,
-// subscriptions): a scratch database on the same server must never replay them. They change
-// nothing verify compares; the live database's own run already made them.
-const SERVER_WIDE = new Set([
-  'AlterRoleStmt', 'AlterRoleSetStmt', 'DropRoleStmt', 'GrantRoleStmt', 'CreatedbStmt', 'DropdbStmt', 'AlterDatabaseStmt', 'AlterDatabaseSetStmt',
-  'AlterDatabaseRefreshCollStmt', 'AlterSystemStmt', 'CreateTableSpaceStmt', 'DropTableSpaceStmt', 'AlterTableSpaceOptionsStmt', 'ReassignOwnedStmt',
-  'DropOwnedStmt', 'CreateSubscriptionStmt', 'AlterSubscriptionStmt', 'DropSubscriptionStmt',
-]);
-const SERVER_WIDE_IN_DO = /\b(?:(?:drop|alter)\s+(?:role|user|group|database|tablespace|subscription)|alter\s+system|reassign\s+owned|drop\s+owned|create\s+(?:database|tablespace|subscription))\b/i;
-const CREATE_ROLE_IN_DO = /\bcreate\s+(?:role|user|group)\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)/gi;
-
-async function rolesMissing(c: Pick<Client, 'query'>, names: readonly string[]): Promise<string[]> {
-  if (!names.length) return [];
-  const { rows } = await c.query<{ name: string }>('select n as name from unnest($1::text[]) n where not exists (select 1 from pg_roles r where r.rolname = n)', [names]);
-  return rows.map((r) => r.name);
-}
-
-/** Whether a statement runs in the scratch database: false for one on server-wide objects (skipped); throws for one that cannot be replayed safely. */
-const SHARED_OBJECTS = new Set(['OBJECT_DATABASE', 'OBJECT_ROLE', 'OBJECT_TABLESPACE', 'OBJECT_SUBSCRIPTION', 'OBJECT_PARAMETER_ACL']);
-
-/** GRANT, COMMENT, SECURITY LABEL, OWNER TO or RENAME of a database, role, tablespace, subscription or parameter. */
-function onSharedObject(s: ParsedStatement): boolean {
-  const n = s.node;
-  const type = n.objtype ?? n.objectType ?? n.renameType;
-  return ['GrantStmt', 'CommentStmt', 'SecLabelStmt', 'AlterOwnerStmt', 'RenameStmt'].includes(s.kind) && typeof type === 'string' && SHARED_OBJECTS.has(type);
-}
-
-async function replayable(c: Pick<Client, 'query'>, m: { file: string }, s: ParsedStatement): Promise<boolean> {
-  if (SERVER_WIDE.has(s.kind) || onSharedObject(s)) return false;
-  const roleWhy = (names: string[]) => `${m.file}:${s.line} creates role ${names.join(', ')}, which this server does not have: a scratch database cannot replay that without creating a role for the whole server`;
-  if (s.kind === 'CreateRoleStmt') {
-    const missing = await rolesMissing(c, [String(s.node.role)]);
-    if (missing.length) throw new ReplayFailed(roleWhy(missing), 'server-wide');
-    return false;
-  }
-  if (s.kind === 'DoStmt') {
-    // The body's code, without its comments (which may well speak of roles).
-    const code = s.sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
-    if (SERVER_WIDE_IN_DO.test(code)) throw new ReplayFailed(`${m.file}:${s.line}: a DO block that changes what the whole server shares (roles, databases, tablespaces, settings) is not replayed into a scratch database`, 'server-wide');
-    const names = [...code.matchAll(CREATE_ROLE_IN_DO)].map((x) => (x[1]!.startsWith('"') ? x[1]!.slice(1, -1).replace(/""/g, '"') : x[1]!.toLowerCase()));
-    const missing = await rolesMissing(c, names);
-    if (missing.length) throw new ReplayFailed(roleWhy(missing), 'server-wide');
-  }
-  return true;
-}
-
-/** Applies the parsed migrations to a database of their own, in upkit's order, and reads its catalog. */
-async function replay(c: Client, parsed: Awaited<ReturnType<typeof statementsOf>>, preinstall: ReadonlyArray<{ name: string; schema: string }>, versionNum: number): Promise<CatalogRows> {
-  await c.query(`select set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false), set_config('idle_in_transaction_session_timeout', '0', false)`);
-  for (const e of preinstall) {
-    try {
-      await c.query(`create extension if not exists ${sqlIdent(e.name)} schema ${sqlIdent(e.schema)}`);
-    } catch (err) {
-      throw new ReplayFailed(`extension ${e.name}, which the live database has and no migration creates, cannot be created: ${(err as Error).message}`, (err as { code?: string }).code);
-    }
-  }
-  for (const m of parsed) {
-    const { before, inside, after } = migrationParts(m.statements);
-    for (const s of before) await run(c, m, s);
-    if (inside.length) {
-      await c.query('begin');
-      try {
-        for (const s of inside) await run(c, m, s);
-        await c.query('commit');
-      } catch (err) {
-        await c.query('rollback').catch(() => {});
-        throw err;
-      }
-    }
-    for (const s of after) await run(c, m, s);
-  }
-  return readCatalogRows(c, { versionNum });
-}
 
 /** The catalog of a shadow database as the expected schema (indexes that back constraints are compared as those). */
 export function specFromCatalog(a: ActualSchema, alsoSchemas: readonly string[] = []): SchemaSpec {
@@ -305,7 +135,7 @@ async function dropQuietly(c: Pick<Client, 'query'>, name: string): Promise<void
  * Creates the shadow database (named and marked like a rehearsal's scratch database, so that
  * one left by a killed run is proven upkit's and dropped by the next), replays, reads, drops.
  */
-async function buildShadow(config: Config, c: Client, files: VerifyFiles, parsed: Awaited<ReturnType<typeof statementsOf>>, preinstall: ServerFacts['extensions'], versionNum: number, options: ShadowOptions, leftovers: VerifyFinding[]): Promise<CatalogRows> {
+async function buildShadow(config: Config, c: Client, files: VerifyFiles, parsed: ParsedMigrations, preinstall: ServerFacts['extensions'], versionNum: number, options: ShadowOptions, leftovers: VerifyFinding[]): Promise<CatalogRows> {
   const live = config.migrationDb.database;
   // From here to the drop, Ctrl-C waits for the drop (lib/cli.ts asks exitHeld()).
   const release = holdExit();
@@ -316,7 +146,7 @@ async function buildShadow(config: Config, c: Client, files: VerifyFiles, parsed
   }
 }
 
-async function createReplayDrop(config: Config, c: Client, files: VerifyFiles, parsed: Awaited<ReturnType<typeof statementsOf>>, preinstall: ServerFacts['extensions'], versionNum: number, options: ShadowOptions, leftovers: VerifyFinding[], live: string): Promise<CatalogRows> {
+async function createReplayDrop(config: Config, c: Client, files: VerifyFiles, parsed: ParsedMigrations, preinstall: ServerFacts['extensions'], versionNum: number, options: ShadowOptions, leftovers: VerifyFinding[], live: string): Promise<CatalogRows> {
   for (const l of await scratchLeftovers(config, 'shadow')) {
     if (l.gone) {
       await dropQuietly(c, l.name);
@@ -356,7 +186,7 @@ export async function expectedSchemaFor(config: Config, files: VerifyFiles, opti
   const cacheHint = 'to compare with what the migrations build, run verify once as a role that may create databases (CREATEDB), or upgrade with one: the replay is cached';
   const roleHint = 'run verify once as the role that runs the migrations (with CREATEDB): the replay is cached for every later verify';
   const snapshot = (reason: string, hint = cacheHint) => fromSnapshot(files, reason, hint);
-  let parsed: Awaited<ReturnType<typeof statementsOf>>;
+  let parsed: ParsedMigrations;
   try {
     parsed = await statementsOf(files);
   } catch (err) {
