@@ -253,8 +253,8 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
       hint: spec.readOnly ? `run: ${spec.invocation} again when ready` : undefined,
     });
     controller.abort(reason);
-    if (spec.readOnly) {
-      // Nothing to clean up: say so now, since the process ends without waiting for the work.
+    if (spec.readOnly && !exitHeld()) {
+      // Nothing to clean up (a shadow database being built holds the exit until it is dropped): say so now, since the process ends without waiting for the work.
       stoppedEarly = true;
       renderError(log, reason);
       recordError(report, reason);

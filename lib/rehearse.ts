@@ -125,31 +125,37 @@ async function recordedRehearsals(config: Config): Promise<Map<string, Marker>> 
   ).catch(() => new Map<string, Marker>());
 }
 
+export interface ScratchLeftover {
+  name: string;
+  /** Name and marker prove it upkit's, for this server and database, made by a process of this host that no longer runs, with no session in it. */
+  gone: boolean;
+  marker: Marker | undefined;
+}
+
 /**
- * Scratch databases of rehearsals that were killed (kill -9, a lost machine): dropped only
- * when name and marker prove them upkit's, for this server and database, made by a process
- * of this host that no longer runs, with no session left in them; any other is named with
- * the command that drops it. `drop` false (a dry run, status): only named.
+ * Scratch databases of `kind` (`<db>_<kind>_<UTC stamp>`, marked right after CREATE DATABASE)
+ * that no running process of this host owns: the rehearsals' and the shadow databases'. Best
+ * effort: a server whose databases this role may not list hides none of upkit's work.
  */
-export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn' | 'info'>, report: Pick<ReportBuilder, 'finding'>, drop: boolean): Promise<string[]> {
+export async function scratchLeftovers(config: Config, kind: 'rehearsal' | 'shadow'): Promise<ScratchLeftover[]> {
   const live = config.migrationDb.database;
-  const dropped: string[] = [];
-  const recorded = await recordedRehearsals(config);
-  // Best effort: a server whose maintenance database this role may not reach hides none of upkit's work.
-  const found = await withMaintenanceClient(config, async (c) => {
+  const recorded = kind === 'rehearsal' ? await recordedRehearsals(config) : new Map<string, Marker>();
+  const pattern = new RegExp(`_${kind}_(\\d{4})(\\d\\d)(\\d\\d)t(\\d\\d)(\\d\\d)(\\d\\d)z(?:_(\\d+))?$`);
+  return withMaintenanceClient(config, async (c) => {
     const server = await serverIdentifier(c);
     // Sessions of upkit's own (its pg_restore, its migrations) in a scratch database whose run is
     // gone are that run's, ending or orphaned: they do not make the database someone else's.
     const { rows } = await c.query<{ datname: string; comment: string | null; sessions: number }>(
       `select d.datname, shobj_description(d.oid, 'pg_database') as comment,
               (select count(*)::int from pg_stat_activity a where a.datname = d.datname and a.backend_type = 'client backend' and a.application_name not like 'upkit%') as sessions
-         from pg_database d where d.datname like '%\\_rehearsal\\_%' order by 1`,
+         from pg_database d where d.datname like $1 order by 1`,
+      [`%\\_${kind}\\_%`],
     );
     return rows.flatMap((r) => {
-      const m = /_rehearsal_(\d{4})(\d\d)(\d\d)t(\d\d)(\d\d)(\d\d)z(?:_(\d+))?$/.exec(r.datname);
+      const m = pattern.exec(r.datname);
       if (!m) return [];
       const at = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-      if (companionName(live, 'rehearsal', at, m[7] ? Number(m[7]) : 1) !== r.datname) return [];
+      if (companionName(live, kind, at, m[7] ? Number(m[7]) : 1) !== r.datname) return [];
       let marker: Marker | undefined;
       try {
         marker = r.comment?.startsWith(MARKER) ? JSON.parse(r.comment.slice(MARKER.length)) : undefined;
@@ -164,6 +170,17 @@ export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn
       return running ? [] : [{ name: r.datname, gone, marker }];
     });
   }).catch(() => []);
+}
+
+/**
+ * Scratch databases of rehearsals that were killed (kill -9, a lost machine): dropped only
+ * when name and marker prove them upkit's, for this server and database, made by a process
+ * of this host that no longer runs, with no session left in them; any other is named with
+ * the command that drops it. `drop` false (a dry run, status): only named.
+ */
+export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn' | 'info'>, report: Pick<ReportBuilder, 'finding'>, drop: boolean): Promise<string[]> {
+  const dropped: string[] = [];
+  const found = await scratchLeftovers(config, 'rehearsal');
   for (const f of found) {
     const command = psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(f.name)} WITH (FORCE)`]);
     if (f.gone && drop) {

@@ -4,6 +4,7 @@
 // in drizzle/releases.ts); this module only reads the catalog and applies them.
 import type { Client } from 'pg';
 import { searchPathSchemas } from './pgOptions.ts';
+import { pgName } from '../verify/pgName.ts';
 
 /** What the catalog holds, reduced to names: `table`, `table.column`, index and enum names. */
 export interface CatalogFacts {
@@ -58,21 +59,24 @@ export async function readCatalogFacts(client: Pick<Client, 'query'>, schema = '
   return facts;
 }
 
+/** A probe's name (`table`, `table.column`) as PostgreSQL stores it: each part cut to 63 bytes. */
+const stored = (name: string) => name.split('.').map(pgName).join('.');
+
 /** Pure: the release the facts show. `tagHashes` maps drizzle tags to their file hashes. */
 export function detectRelease(facts: CatalogFacts, probes: readonly ReleaseProbe[], tagHashes: ReadonlyMap<string, string>): Detection {
   const checked = probes.map((probe) => {
     const r = probe.requires;
     const objects = [
-      ...(r.tables ?? []).map((t) => [`table ${t}`, facts.tables.has(t)] as const),
-      ...(r.columns ?? []).map((c) => [`column ${c}`, facts.columns.has(c)] as const),
-      ...(r.indexes ?? []).map((i) => [`index ${i}`, facts.indexes.has(i)] as const),
-      ...(r.enums ?? []).map((e) => [`enum ${e}`, facts.enums.has(e)] as const),
+      ...(r.tables ?? []).map((t) => [`table ${t}`, facts.tables.has(stored(t))] as const),
+      ...(r.columns ?? []).map((c) => [`column ${c}`, facts.columns.has(stored(c))] as const),
+      ...(r.indexes ?? []).map((i) => [`index ${i}`, facts.indexes.has(stored(i))] as const),
+      ...(r.enums ?? []).map((e) => [`enum ${e}`, facts.enums.has(stored(e))] as const),
     ];
     const ledger = (r.drizzleTags ?? []).map((tag) => {
       const hash = tagHashes.get(tag);
       return [`drizzle ledger entry ${tag}`, Boolean(hash && facts.drizzleHashes.has(hash))] as const;
     });
-    const gone = (probe.absent?.constraints ?? []).map((c) => [`constraint ${c} still present`, !facts.constraints.has(c)] as const);
+    const gone = (probe.absent?.constraints ?? []).map((c) => [`constraint ${c} still present`, !facts.constraints.has(stored(c))] as const);
     const found = objects.filter(([, ok]) => ok).map(([name]) => name);
     const missing = [...objects, ...ledger, ...gone].filter(([, ok]) => !ok).map(([name]) => name);
     return { probe, found, missing, objectsOnly: objects.length > 0 };

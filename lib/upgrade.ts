@@ -4,7 +4,8 @@
 // how to go back.
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'pg';
-import { verifyDatabase } from '../verify/engine.ts';
+import { loadVerifyFiles, verifyDatabase } from '../verify/engine.ts';
+import { expectedSchemaFor, type ShadowOptions } from '../verify/shadow.ts';
 import { apply, describeStep } from './apply/index.ts';
 import type { ApplyContext } from './apply/context.ts';
 import { configureSession, type SessionSettings } from './apply/session.ts';
@@ -126,9 +127,13 @@ function refuse(plan: Plan): UpkitError {
 }
 
 /** Runs verification on the live database and records its findings; true when clean. */
-export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder): Promise<number> {
+export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder, shadow?: Pick<ShadowOptions, 'signal' | 'log'>): Promise<number> {
+  // An app's expected schema is what its migrations build: replayed (and cached) with the migration
+  // role. A profile with a legacy era (Pulse) keeps its snapshots: a legacy install never ran
+  // drizzle's first entry, and upkit's own tests hold those snapshots to the migrations.
+  const expected = content.profile.legacy ? undefined : await expectedSchemaFor(config, loadVerifyFiles({ drizzleDir: content.drizzleDir, snapshotOptional: true }), { build: true, ...shadow });
   const result = await withTransaction(client, () =>
-    verifyDatabase(client, { drizzleDir: content.drizzleDir, legacyDir: content.legacy ? content.legacy.dir : undefined, profile: content.profile }), { readOnly: true });
+    verifyDatabase(client, { drizzleDir: content.drizzleDir, legacyDir: content.legacy ? content.legacy.dir : undefined, profile: content.profile, expected }), { readOnly: true });
   for (const f of result.findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
   return result.findings.filter((f) => f.severity === 'error').length;
 }
@@ -143,7 +148,7 @@ async function rehearse(plan: Plan, backup: BackupResult, config: Config, conten
       await configureSession(client, ctx.settings);
       await apply(plan, ctx);
       const scratchReport = new ReportBuilder('rehearsal', options.upkitVersion);
-      const errors = await verifyAfter(client, scratchConfig, content, scratchReport);
+      const errors = await verifyAfter(client, scratchConfig, content, scratchReport, { signal: options.signal, log });
       if (errors) {
         throw new UpkitError({ code: 'rehearse.verify', exit: 'refused', message: `the rehearsal's verification found ${errors} problem(s); the real database was not touched`, details: scratchReport.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`), hint: 'fix what it names (npx zx verify/index.ts on a restored copy shows it), then run the upgrade again' });
       }
@@ -275,7 +280,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       phase = 'verification';
       const already = report.findings.length;
       const errors = await log.step('verify', async (s) => {
-        const n = await verifyAfter(client, config, content, report);
+        const n = await verifyAfter(client, config, content, report, { signal: options.signal, log });
         s.detail(n ? `${n} problem(s)` : 'schema, ledgers and seed data as expected');
         return n;
       });

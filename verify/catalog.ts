@@ -55,7 +55,7 @@ export async function readServerInfo(client: Queryable, relations: readonly stri
 
 const FK_ACTIONS: Record<string, FkAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
 
-interface ColumnRow {
+export interface ColumnRow {
   table_oid: string;
   schema: string;
   table: string;
@@ -71,7 +71,7 @@ interface ColumnRow {
   generated: string;
 }
 
-interface IndexRow {
+export interface IndexRow {
   table_oid: string;
   name: string;
   unique: boolean;
@@ -91,7 +91,7 @@ interface IndexRow {
   constraint_validated: boolean | null;
 }
 
-interface ConstraintRow {
+export interface ConstraintRow {
   table_oid: string;
   name: string;
   type: string;
@@ -127,16 +127,24 @@ function numbers(s: string | null): number[] {
  * policies, in one round trip. `meanwhile` runs while the server works (the snapshot parse).
  */
 export async function readCatalog(client: Queryable, server: ServerInfo, meanwhile: () => void = () => {}, without: readonly number[] = []): Promise<ActualSchema> {
+  return mapCatalog(...(await readCatalogRows(client, server, meanwhile, without)));
+}
+
+export type OtherRow = { kind: string; schema: string; name: string; detail: string[] | null };
+/** The batch's four result sets, as the server sent them (what a shadow database's cache keeps). */
+export type CatalogRows = [ColumnRow[], IndexRow[], ConstraintRow[], OtherRow[]];
+
+export async function readCatalogRows(client: Queryable, server: Pick<ServerInfo, 'versionNum'>, meanwhile: () => void = () => {}, without: readonly number[] = []): Promise<CatalogRows> {
   const pending = client.query(catalogBatch(server.versionNum, without)) as unknown as Promise<Array<{ rows: unknown[] }>>;
   // Settled here so that a failure in meanwhile() does not leave it unhandled.
   pending.catch(() => {});
   meanwhile();
-  const [cols, idx, cons, others] = (await pending) as [{ rows: ColumnRow[] }, { rows: IndexRow[] }, { rows: ConstraintRow[] }, { rows: Array<{ kind: string; schema: string; name: string; detail: string[] | null }> }];
-  return mapCatalog(cols.rows, idx.rows, cons.rows, others.rows);
+  const [cols, idx, cons, others] = (await pending) as [{ rows: ColumnRow[] }, { rows: IndexRow[] }, { rows: ConstraintRow[] }, { rows: OtherRow[] }];
+  return [cols.rows, idx.rows, cons.rows, others.rows];
 }
 
 /** Pure: the batch's rows as the shapes of model.ts. */
-export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintRow[], others: Array<{ kind: string; schema: string; name: string; detail: string[] | null }>): ActualSchema {
+export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintRow[], others: OtherRow[]): ActualSchema {
   const tables = new Map<string, ActualTable>();
   const names = new Map<string, Map<number, string>>();
   const byName = new Map<string, ActualTable>();

@@ -79,7 +79,7 @@ function matchByName<T extends { name: string }>(t: TableSpec, a: ActualTable, e
       used.add(found.name);
       const diff = kind.diff(e, found, t.name);
       if (diff.length) out.push(schemaFinding('error', `${kind.code}_definition`, `${kind.what} ${e.name} on ${table}: ${diff.join('; ')}`));
-      if (notValid && a.notValidated.includes(found.name)) {
+      if (notValid && a.notValidated.includes(found.name) && !t.notValidated?.includes(e.name)) {
         out.push(schemaFinding('warning', notValid, `${kind.what} ${e.name} on ${table} is NOT VALID: rows from before it was added were never checked`, undefined, `run in psql: ALTER TABLE ${tableRef(t.schema, t.name)} VALIDATE CONSTRAINT ${ident(e.name)};`));
       }
       continue;

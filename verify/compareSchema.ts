@@ -207,6 +207,7 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
       }
       continue;
     }
+    if (expected.knownTriggers?.includes(`${t.schema}.${t.table}.${t.name}`)) continue;
     const state = t.enabled === 'D' ? ' (disabled)' : t.enabled === 'R' ? ' (replica only)' : t.enabled === 'A' ? ' (always)' : '';
     out.push(schemaFinding('warning', 'schema.extra_trigger', `trigger ${t.name} on table ${qualified(t.schema, t.table)}${state} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
   }
@@ -224,7 +225,7 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
   }
   for (const c of actual.collations ?? []) {
     const t = expected.tables.find((x) => x.schema === c.schema && x.name === c.table);
-    if (!t || !t.columns.some((x) => x.name === c.column)) continue;
+    if (!t || !t.columns.some((x) => x.name === c.column) || expected.knownCollations?.includes(`${c.schema}.${c.table}.${c.column} ${c.collation}`)) continue;
     out.push(
       schemaFinding(
         'error',

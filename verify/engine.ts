@@ -11,7 +11,7 @@ import { readLegacyManifest, type LegacyManifest } from '../lib/legacy/manifest.
 import { readCatalog, readServerInfo, type Relation, type ServerInfo } from './catalog.ts';
 import { compareSchema } from './compareSchema.ts';
 import { checkJournalOrder, compareDrizzleLedger, compareLegacyLedger, UPGRADE_HINT, type DrizzleLedgerRow, type LegacyLedgerRow } from './ledgers.ts';
-import { finding, type ActualSchema, type Area, type SchemaFinding, type SchemaSpec, type VerifyFinding } from './model.ts';
+import { finding, type ActualSchema, type Area, type ExpectedSchema, type SchemaFinding, type SchemaSpec, type VerifyFinding } from './model.ts';
 import type { Profile } from '../lib/profileTypes.ts';
 import { releaseFindings, type ReleaseResult } from './releaseCheck.ts';
 import { readSeedState, SEED_COLUMNS, seedBlockers, seedFindings, type SeedExpectations, type SeedState } from './seed.ts';
@@ -38,6 +38,10 @@ export interface VerifyOptions {
   ledger?: { schema: string; table: string };
   /** For the journal's "in the future" check; default Date.now(). */
   now?: number;
+  /** An app's folder, whose expected schema may come from a replay: a missing snapshot is reported only when it is needed. */
+  snapshotOptional?: boolean;
+  /** The expected schema when it is not the snapshot (a replay of the migrations: verify/shadow.ts). */
+  expected?: ExpectedSchema;
 }
 
 export interface VerifyFiles {
@@ -46,9 +50,20 @@ export interface VerifyFiles {
   migrations: DrizzleMigration[];
   entry: JournalEntry;
   snapshotFile: string;
-  /** The snapshot, once parsed: readState() parses it while the server reads the catalog. */
+  /** The snapshot, once parsed (readState() parses it while the server reads the catalog), or the replayed schema. */
   expected?: SchemaSpec;
+  /** Where `expected` comes from, and the findings that say so. */
+  expectedFrom: ExpectedSchema['source'];
+  expectedFindings: VerifyFinding[];
   legacy: LegacyManifest | undefined;
+}
+
+/** Compares with `expected` (a replay, or the snapshot with the reason it serves) from now on. */
+export function useExpected(files: VerifyFiles, expected: ExpectedSchema | undefined): void {
+  if (!expected) return;
+  if (expected.spec) files.expected = expected.spec;
+  files.expectedFrom = expected.source;
+  files.expectedFindings = expected.findings;
 }
 
 /** The expected schema, parsed on first use (a folder problem is a usage error, exit 2). */
@@ -81,6 +96,8 @@ export interface VerifyResult {
   timings: Partial<Record<Area, number>>;
   server: ServerInfo;
   snapshot: { entry: string; file: string };
+  /** What the database was compared with: the migrations replayed, or the snapshot. */
+  expectedFrom: ExpectedSchema['source'];
   release: ReleaseResult;
   ledger: { applied: string[]; pending: string[] } | null;
   seed: SeedState | null;
@@ -104,8 +121,11 @@ export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
     const migrations = readMigrations(options.drizzleDir);
     const entry = pickEntry(entries, options.snapshotEntry, options.drizzleDir);
     const snapshotFile = snapshotPath(options.drizzleDir, entry);
-    if (!existsSync(snapshotFile)) readSnapshot(options.drizzleDir, entry);
-    return { drizzleDir: options.drizzleDir, entries, migrations, entry, snapshotFile, legacy: options.legacyDir ? readLegacyManifest(options.legacyDir) : undefined };
+    // An app's expected schema is its migrations replayed: its snapshot is needed only without one.
+    if (!existsSync(snapshotFile) && (options.profile || options.snapshotOptional !== true)) readSnapshot(options.drizzleDir, entry);
+    const files: VerifyFiles = { drizzleDir: options.drizzleDir, entries, migrations, entry, snapshotFile, expectedFrom: 'snapshot', expectedFindings: [], legacy: options.legacyDir ? readLegacyManifest(options.legacyDir) : undefined };
+    useExpected(files, options.expected);
+    return files;
   } catch (err) {
     throw asUsage(err);
   }
@@ -140,7 +160,7 @@ export function comparedTables(files: VerifyFiles, state: DatabaseState): number
 
 export async function checkSchemaArea(files: VerifyFiles, state: DatabaseState): Promise<SchemaFinding[]> {
   await expressionParserReady();
-  return compareSchema(expectedRead(files, state), state.catalog);
+  return [...compareSchema(expectedRead(files, state), state.catalog), ...files.expectedFindings];
 }
 
 function unreadable(rel: Relation, user: string): VerifyFinding {
@@ -228,7 +248,7 @@ export async function checkSeedArea(client: Queryable, state: DatabaseState, see
  */
 export function assignSchemaHints(findings: readonly SchemaFinding[], pending: number | undefined, drift?: ReadonlySet<string>): VerifyFinding[] {
   return findings.map(({ fix, ...f }) => {
-    if (f.hint !== null) return f;
+    if (f.hint !== null || f.severity !== 'error') return f;
     const isDrift = pending === 0 || (pending !== undefined && drift?.has(driftKey(f)) === true);
     if (pending === undefined) return { ...f, hint: fix ? `run in psql: ${fix}` : UPGRADE_HINT };
     if (!isDrift) return { ...f, hint: `run: npx zx upgrade.ts --dry-run (${pending} pending migration${pending === 1 ? ' changes' : 's change'} the schema)` };
@@ -282,6 +302,7 @@ export async function verifyDatabase(client: Queryable, options: VerifyOptions):
     timings,
     server: state.server,
     snapshot: { entry: files.entry.tag, file: files.snapshotFile },
+    expectedFrom: files.expectedFrom,
     release: ledger?.release ?? { detected: null, expected: null, evidence: [] },
     ledger: ledger ? { applied: ledger.applied, pending: ledger.pending } : null,
     seed: seed?.seed ?? null,

@@ -98,6 +98,8 @@ export interface TableSpec {
   checks: CheckSpec[];
   rls: boolean;
   policies: string[];
+  /** Constraints the migrations themselves leave NOT VALID (known from a replay only). */
+  notValidated?: string[];
 }
 
 export interface EnumSpec {
@@ -114,6 +116,18 @@ export interface SchemaSpec {
   /** `schema.name` */
   sequences: string[];
   views: string[];
+  /** What only a replay of the migrations knows: their triggers (`schema.table.name`) and column collations (`schema.table.column collation`). */
+  knownTriggers?: string[];
+  knownCollations?: string[];
+}
+
+/** What the database is compared with (verify/shadow.ts decides). */
+export interface ExpectedSchema {
+  /** undefined: the snapshot (parsed by the engine, whose problems are usage errors). */
+  spec?: SchemaSpec;
+  source: 'snapshot' | 'replay';
+  /** Where it came from (an info line) and, for a replay, the snapshot's disagreement (a warning). */
+  findings: VerifyFinding[];
 }
 
 /** The catalog's side: the same shapes plus what only a live database has. */

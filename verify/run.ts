@@ -11,7 +11,8 @@ import type { Logger, StepControl } from '../lib/log.ts';
 import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
 import { registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
-import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type DatabaseState, type LedgerResult, type Unread, type VerifyFiles } from './engine.ts';
+import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type DatabaseState, type LedgerResult, type Unread, type VerifyFiles, useExpected } from './engine.ts';
+import { expectedSchemaFor } from './shadow.ts';
 import { finding, type Area, type VerifyFinding } from './model.ts';
 import type { Profile } from '../lib/profileTypes.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
@@ -26,6 +27,9 @@ export interface RunOptions {
   snapshotEntry?: number | string;
   /** The command that runs verification again, as the hints print it. */
   again?: string;
+  /** false (`--no-shadow`): never create a scratch database; a cached replay is still used. */
+  shadow?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface VerificationRun {
@@ -237,7 +241,7 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
   const schema = await areaStep(log, 'schema', timings, async () => {
     const findings = await checkSchemaArea(files, state);
     const all = catalogLocked ? [catalogLocked, ...findings] : findings;
-    return { value: findings, findings: all, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}` };
+    return { value: findings, findings: all, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}` };
   });
   // Not read (locked): no ledger, so schema hints say what fixes a difference without it.
   const ledgers = await areaStep<{ findings: VerifyFinding[]; result?: LedgerResult }>(log, 'ledgers', timings, async () => {
@@ -268,7 +272,10 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
 export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions): Promise<VerificationRun> {
   registerUrlSecrets(config.healthcheckUrls);
   const { profile } = options;
-  const files = loadVerifyFiles({ drizzleDir: profile.drizzleDir, legacyDir: profile.legacyDir, profile, snapshotEntry: options.snapshotEntry });
+  const files = loadVerifyFiles({ drizzleDir: profile.drizzleDir, legacyDir: profile.legacyDir, profile, snapshotEntry: options.snapshotEntry, snapshotOptional: !profile.legacy });
+  // An app's expected schema is what its migrations build; Pulse's snapshots are held to its
+  // migrations by upkit's own tests, and a legacy install never ran drizzle's first entry.
+  if (!profile.legacy) useExpected(files, await expectedSchemaFor(config, files, { build: options.shadow !== false, signal: options.signal, log }));
   const runtimeStarted = performance.now();
   const runtime = checkRuntime(config).then((r) => ({ ...r, ms: performance.now() - runtimeStarted }));
   const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { UpkitError } from '../lib/errors.ts';
 import type { JournalEntry } from '../lib/drizzle/journal.ts';
 import type { ColumnSpec, FkAction, IdentitySpec, IndexSpec, SchemaSpec, TableSpec } from './model.ts';
+import { pgName, pgObjectName } from './pgName.ts';
 import { SERIAL_TYPES, snapshotDefault, snapshotType } from './sqlText.ts';
 
 interface SnapColumn {
@@ -61,7 +62,8 @@ function action(raw: string | undefined): FkAction {
   return ACTIONS.includes(a) ? a : 'no action';
 }
 
-const schemaOf = (s: string | undefined) => (s ? s : 'public');
+const schemaOf = (s: string | undefined) => (s ? pgName(s) : 'public');
+const names = (list: readonly string[]) => list.map(pgName);
 
 function identity(raw: SnapColumn['identity']): IdentitySpec | undefined {
   if (!raw) return undefined;
@@ -78,7 +80,7 @@ function identity(raw: SnapColumn['identity']): IdentitySpec | undefined {
 
 function column(c: SnapColumn): ColumnSpec {
   const serial = SERIAL_TYPES.has(c.type.trim().toLowerCase());
-  const spec: ColumnSpec = { name: c.name, type: snapshotType(c.type, c.typeSchema), notNull: Boolean(c.notNull || c.primaryKey || serial) };
+  const spec: ColumnSpec = { name: pgName(c.name), type: snapshotType(c.type, c.typeSchema), notNull: Boolean(c.notNull || c.primaryKey || serial) };
   const def = snapshotDefault(c.default);
   if (def !== undefined) spec.default = def;
   if (serial) spec.serial = true;
@@ -93,13 +95,13 @@ function column(c: SnapColumn): ColumnSpec {
 
 function index(i: SnapIndex): IndexSpec {
   return {
-    name: i.name,
+    name: pgName(i.name),
     unique: Boolean(i.isUnique),
     method: (i.method ?? 'btree').toLowerCase(),
     columns: i.columns.map((c) => {
       const asc = c.asc !== false;
       return {
-        expression: c.expression,
+        expression: c.isExpression ? c.expression : pgName(c.expression),
         isExpression: Boolean(c.isExpression),
         asc,
         // PostgreSQL's default: NULLS LAST ascending, NULLS FIRST descending.
@@ -116,48 +118,55 @@ function index(i: SnapIndex): IndexSpec {
 
 function table(t: SnapTable): TableSpec {
   const schema = schemaOf(t.schema);
+  const name = pgName(t.name);
   const cols = Object.values(t.columns ?? {});
-  const pkCols = cols.filter((c) => c.primaryKey).map((c) => c.name);
+  const pkCols = cols.filter((c) => c.primaryKey).map((c) => pgName(c.name));
   const composite = Object.values(t.compositePrimaryKeys ?? {})[0];
-  const primaryKey = composite ? { name: composite.name, columns: composite.columns } : pkCols.length ? { name: `${t.name}_pkey`, columns: pkCols } : undefined;
+  // An inline PRIMARY KEY is named by PostgreSQL (makeObjectName), an explicit one by the SQL.
+  const primaryKey = composite ? { name: pgName(composite.name), columns: names(composite.columns) } : pkCols.length ? { name: pgObjectName(name, null, 'pkey'), columns: pkCols } : undefined;
   const uniques = [
-    ...cols.filter((c) => c.isUnique).map((c) => ({ name: c.uniqueName ?? `${t.name}_${c.name}_unique`, columns: [c.name], nullsNotDistinct: Boolean(c.nullsNotDistinct) })),
-    ...Object.values(t.uniqueConstraints ?? {}).map((u) => ({ name: u.name, columns: u.columns, nullsNotDistinct: Boolean(u.nullsNotDistinct) })),
+    ...cols.filter((c) => c.isUnique).map((c) => ({ name: pgName(c.uniqueName ?? `${t.name}_${c.name}_unique`), columns: [pgName(c.name)], nullsNotDistinct: Boolean(c.nullsNotDistinct) })),
+    ...Object.values(t.uniqueConstraints ?? {}).map((u) => ({ name: pgName(u.name), columns: names(u.columns), nullsNotDistinct: Boolean(u.nullsNotDistinct) })),
   ];
   return {
     schema,
-    name: t.name,
+    name,
     columns: cols.map(column),
     ...(primaryKey ? { primaryKey } : {}),
     uniques,
     foreignKeys: Object.values(t.foreignKeys ?? {}).map((f) => ({
-      name: f.name,
-      columns: f.columnsFrom,
+      name: pgName(f.name),
+      columns: names(f.columnsFrom),
       refSchema: schemaOf(f.schemaTo),
-      refTable: f.tableTo,
-      refColumns: f.columnsTo,
+      refTable: pgName(f.tableTo),
+      refColumns: names(f.columnsTo),
       onDelete: action(f.onDelete),
       onUpdate: action(f.onUpdate),
     })),
     indexes: Object.values(t.indexes ?? {}).map(index),
-    checks: Object.values(t.checkConstraints ?? {}).map((c) => ({ name: c.name, expression: c.value })),
+    checks: Object.values(t.checkConstraints ?? {}).map((c) => ({ name: pgName(c.name), expression: c.value })),
     rls: Boolean(t.isRLSEnabled),
-    policies: Object.values(t.policies ?? {}).map((p) => p.name),
+    policies: Object.values(t.policies ?? {}).map((p) => pgName(p.name)),
   };
 }
 
 /** Pure: a parsed snapshot as the expected schema. */
 export function normaliseSnapshot(snap: DrizzleSnapshot): SchemaSpec {
   const tables = Object.values(snap.tables ?? {}).map(table);
-  const enums = Object.values(snap.enums ?? {}).map((e) => ({ schema: schemaOf(e.schema), name: e.name, values: e.values }));
-  const sequences = Object.values(snap.sequences ?? {}).map((s) => `${schemaOf(s.schema)}.${s.name}`);
-  const views = Object.values(snap.views ?? {}).map((v) => `${schemaOf(v.schema)}.${v.name}`);
-  const schemas = new Set(['public', ...Object.keys(snap.schemas ?? {}), ...tables.map((t) => t.schema), ...enums.map((e) => e.schema)]);
+  const enums = Object.values(snap.enums ?? {}).map((e) => ({ schema: schemaOf(e.schema), name: pgName(e.name), values: e.values }));
+  const sequences = Object.values(snap.sequences ?? {}).map((s) => `${schemaOf(s.schema)}.${pgName(s.name)}`);
+  const views = Object.values(snap.views ?? {}).map((v) => `${schemaOf(v.schema)}.${pgName(v.name)}`);
+  const schemas = new Set(['public', ...Object.keys(snap.schemas ?? {}).map(pgName), ...tables.map((t) => t.schema), ...enums.map((e) => e.schema)]);
   return { schemas: [...schemas].sort(), tables, enums, sequences, views };
 }
 
-export function snapshotPath(drizzleDir: string, entry: JournalEntry): string {
-  return path.join(drizzleDir, 'meta', `${String(entry.idx).padStart(4, '0')}_snapshot.json`);
+/** `meta/0007_snapshot.json`; with drizzle-kit's `prefix: "timestamp"` layout, `meta/<the tag's prefix>_snapshot.json`. */
+export function snapshotPath(drizzleDir: string, entry: Pick<JournalEntry, 'idx' | 'tag'>): string {
+  const byIdx = path.join(drizzleDir, 'meta', `${String(entry.idx).padStart(4, '0')}_snapshot.json`);
+  const prefix = /^(\d+)_/.exec(entry.tag)?.[1];
+  if (existsSync(byIdx) || !prefix || prefix === String(entry.idx).padStart(4, '0')) return byIdx;
+  const byPrefix = path.join(drizzleDir, 'meta', `${prefix}_snapshot.json`);
+  return existsSync(byPrefix) ? byPrefix : byIdx;
 }
 
 function problem(message: string): UpkitError {

@@ -9,7 +9,7 @@ import { isConnectionLoss } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import { formatPgError, isPgError } from '../pgError.ts';
 import type { PlanStep } from '../plan.ts';
-import type { ParsedStatement } from '../sql/statements.ts';
+import { migrationParts, type ParsedStatement } from '../sql/statements.ts';
 import { inTransaction, type ApplyContext } from './context.ts';
 import { withLockRetry } from './session.ts';
 
@@ -80,9 +80,7 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
   const m = ctx.content.migrations.find((x) => x.tag === step.tag && x.hash === step.hash);
   if (!m) throw new UpkitError({ code: 'drizzle.changed', exit: 'refused', message: `${step.tag}.sql changed between the plan and now`, hint: 'run the upgrade again' });
   const statements = ctx.content.statements.get(m.tag) ?? [];
-  const before = statements.filter((s) => !s.transactional && s.addsEnumValue);
-  const inside = statements.filter((s) => s.transactional);
-  const after = statements.filter((s) => !s.transactional && !s.addsEnumValue);
+  const { before, inside, after } = migrationParts(statements);
   const done = new Set(step.resumes);
   const relations = [...new Set(inside.flatMap((s) => s.relations))];
   const t0 = performance.now();

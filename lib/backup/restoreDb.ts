@@ -31,7 +31,7 @@ export function ident(client: Pick<Client, 'escapeIdentifier'>, name: string): s
 }
 
 /** `<db>_<kind>_<UTC stamp>` within PostgreSQL's 63 bytes; lower case, so it needs no quotes in psql. */
-export function companionName(database: string, kind: 'restore' | 'before_restore' | 'rehearsal', at: Date, attempt = 1): string {
+export function companionName(database: string, kind: 'restore' | 'before_restore' | 'rehearsal' | 'shadow', at: Date, attempt = 1): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
   const suffix = `_${kind}_${stamp}${attempt > 1 ? `_${attempt}` : ''}`;
   let head = '';

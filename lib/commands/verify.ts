@@ -24,14 +24,15 @@ export const verifyCommand: CommandSpec = {
     ...COMMON_OPTIONS,
     markdown: { type: 'boolean', description: 'print a block to paste into a ticket (versions and findings; secrets redacted)' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "verify against another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse seed or release checks" },
+    'no-shadow': { type: 'boolean', description: "an app's folder: create no scratch database to replay its migrations in; a cached replay, else its snapshot" },
   },
   readOnly: true,
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
-  async run({ config, log, report, values, json, out }) {
+  async run({ config, log, report, values, json, out, signal }) {
     const markdown = values.markdown === true;
     if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
     const again = ['npx zx verify/index.ts', ...(['env-file', 'drizzle-dir'] as const).flatMap((k) => (typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : []))].join(' ');
-    const result = await runVerification(config, log, report, { profile: profileFor(config), versions: markdown, again });
+    const result = await runVerification(config, log, report, { profile: profileFor(config), versions: markdown, again, shadow: values['no-shadow'] !== true, signal });
     const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);
     out(text);

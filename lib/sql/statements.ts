@@ -204,6 +204,19 @@ function markEnumValuesUsedLater(statements: ParsedStatement[]): void {
   }
 }
 
+/**
+ * A migration's statements in the order upkit runs them: new enum values that later
+ * statements use (each committed on its own), then one transaction, then what PostgreSQL
+ * refuses in a transaction (concurrent index builds), each on its own.
+ */
+export function migrationParts(statements: readonly ParsedStatement[]): { before: ParsedStatement[]; inside: ParsedStatement[]; after: ParsedStatement[] } {
+  return {
+    before: statements.filter((s) => !s.transactional && s.addsEnumValue),
+    inside: statements.filter((s) => s.transactional),
+    after: statements.filter((s) => !s.transactional && !s.addsEnumValue),
+  };
+}
+
 /** The statement from its first token on, without its leading comments. */
 export function statementText(s: Pick<ParsedStatement, 'sql'>): string {
   return s.sql.slice(leadingTrivia(s.sql).end);

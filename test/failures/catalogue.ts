@@ -12,6 +12,7 @@ import { restoreCases } from './hardening/restore.ts';
 import { rollbackCases } from './hardening/rollback.ts';
 import { schemaCases } from './hardening/schema.ts';
 import { secretsCases } from './hardening/secrets.ts';
+import { shadowCases } from './hardening/shadow.ts';
 import type { FailureCase } from './types.ts';
 import { verifyCases } from './hardening/verify.ts';
 
@@ -1341,4 +1342,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases];
+  ...lintCases, ...shadowCases];

@@ -35,7 +35,7 @@ function entry(c: FailureCase, n: number): string {
   if (c.dotenv !== undefined) {
     out.push('- **`.env`** in the working directory:', '', fence(c.dotenv.trimEnd().split('\n')).replace(/^/gm, '  '), '');
   }
-  const symbol = c.severity === 'warning' ? '⚠' : '✖';
+  const symbol = c.severity === 'warning' ? '⚠' : c.severity === 'info' ? 'ℹ' : '✖';
   const shown = [`${symbol} ${c.step ? `${c.step}  ` : ''}${c.message}${c.step ? ' ({ms} ms)' : ''}`, ...(c.details ?? []).map((d) => `    ${d}`), ...(c.hint === null ? [] : [`  → ${c.hint}`])];
   out.push(`- **output** (stderr; the \`--json\` report${c.json === false ? ' is not checked for this case' : ` has the finding \`${c.code}\` with the same message and hint`}):`, '', fence(shown).replace(/^/gm, '  '), '');
   out.push(`- **exit code**: ${c.exit} (${EXIT_MEANING[c.exit]})`);

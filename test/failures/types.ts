@@ -36,7 +36,7 @@ export interface FailureCase {
   /** The `.env` file in the working directory, when the case is about it. */
   dotenv?: string;
   /** Default `error`; a `warning` is printed with ⚠ and the run goes on. */
-  severity?: 'error' | 'warning';
+  severity?: 'error' | 'warning' | 'info';
   /** The finding's code in the --json report. */
   code: string;
   /** The one line, exactly (after ✖ or ⚠), with {placeholders}. */

@@ -9,7 +9,7 @@ import { plainLines } from './check.ts';
 export function expectVerifyCase(r: RunResult, c: FailureCase, vars: Vars = {}): void {
   const context = `${c.id}\n--- stderr ---\n${r.stderr}`;
   expect(r.code, context).toBe(c.exit);
-  const symbol = c.severity === 'warning' ? '⚠' : '✖';
+  const symbol = c.severity === 'warning' ? '⚠' : c.severity === 'info' ? 'ℹ' : '✖';
   const message = pattern(c.message, vars).source.slice(1, -1);
   const hint = c.hint === null ? '' : ` {2}→ ${pattern(c.hint, vars).source.slice(1, -1)}`;
   const line = new RegExp(`^ {2}${symbol} ${c.code.replace(/\./g, '\\.')} {2}${message}${hint}$`);

@@ -38,7 +38,8 @@ export interface RunOptions {
 /** The variables a run sees: nothing of the caller's database settings leaks in. */
 function baseEnv(logDir: string): Record<string, string> {
   const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SystemRoot'];
-  const env: Record<string, string> = { UPKIT_LOG_DIR: logDir, NO_COLOR: '1' };
+  // A cache of replayed schemas of its own per run, unless a test shares one on purpose.
+  const env: Record<string, string> = { UPKIT_LOG_DIR: logDir, UPKIT_CACHE_DIR: path.join(logDir, 'cache'), NO_COLOR: '1' };
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k]!;
   return env;
 }
