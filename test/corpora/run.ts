@@ -1,0 +1,76 @@
+// npm run test:corpora -- [--write] [--out FILE] DIR...
+//
+// Real projects' drizzle migration folders, each against drizzle's own tools on a throwaway
+// cluster of this machine's PostgreSQL, one corpus at a time (runner.ts does the work):
+// upkit's documented fresh install (`install.ts --drizzle-dir DIR`, no other flag) against
+// drizzle-orm's migrate() (or psql statement by statement where drizzle's one transaction
+// cannot run the folder), half the journal by one and the rest by the other, verify on both
+// databases, no-op reruns, the lint on a database with rows, and wall times against
+// `npx drizzle-kit migrate`. Prints a table, writes it (and every detail as JSON) to --out
+// (default .corpora/results.md), and with --write to RELIABILITY.md ("Real-world corpora").
+// Exit 0 when every corpus ran (whatever it found), 1 when the runner itself failed, 2 on usage.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../../lib/config.ts';
+import { findSystemInstalls } from '../support/servers/discover.ts';
+import { startSystemServer } from '../support/servers/system.ts';
+import { connectUrlServer } from '../support/servers/url.ts';
+import { machineLine, writeReliabilitySection } from '../reliability/report.ts';
+import { renderResults } from './table.ts';
+import { runCorpus, type CorpusResult } from './runner.ts';
+
+function usage(message: string): never {
+  console.error(`${message}\nusage: npm run test:corpora -- [--write] [--out FILE] DIR...   (each DIR a drizzle migrations folder: DIR/meta/_journal.json)`);
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({ options: { write: { type: 'boolean', default: false }, out: { type: 'string' } }, allowPositionals: true, strict: true });
+} catch (err) {
+  usage((err as Error).message);
+}
+const dirs = parsed.positionals.map((d) => path.resolve(d));
+if (dirs.length === 0) usage('name at least one drizzle folder');
+for (const d of dirs) if (!existsSync(path.join(d, 'meta', '_journal.json'))) usage(`${d}: no meta/_journal.json there`);
+const out = path.resolve(parsed.values.out ?? path.join(PROJECT_ROOT, '.corpora', 'results.md'));
+
+const server = process.env.CORPORA_DATABASE_URL
+  ? await connectUrlServer(process.env.CORPORA_DATABASE_URL)
+  : await (async () => {
+      const install = (await findSystemInstalls())[0];
+      if (!install) usage('no PostgreSQL binaries found: install postgresql, or set CORPORA_DATABASE_URL to a superuser URL of a throwaway server');
+      return startSystemServer({ binDir: install.binDir });
+    })();
+const binDir = server.binDir ?? (await findSystemInstalls())[0]?.binDir;
+if (!binDir) usage('pg_dump and psql of the server major are needed');
+const started = performance.now();
+const results: CorpusResult[] = [];
+try {
+  console.log(`corpora: ${dirs.length} folder(s), PostgreSQL ${server.version} (${server.source})`);
+  for (const dir of dirs) {
+    const t0 = performance.now();
+    const r = await runCorpus(server, binDir, dir, (line) => console.log(`  ${path.basename(dir)}: ${line}`));
+    results.push(r);
+    console.log(`  ${r.name}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+} finally {
+  await server.stop();
+}
+const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+const body = renderResults(results, {
+  command: `npm run test:corpora -- ${parsed.positionals.join(' ')}`,
+  server: `PostgreSQL ${server.version} (${server.source})`,
+  machine: machineLine(),
+  minutes,
+});
+console.log(`\n${body}`);
+mkdirSync(path.dirname(out), { recursive: true });
+writeFileSync(out, `${body}\n`);
+writeFileSync(out.replace(/\.md$/, '') + '.json', `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nwritten to ${out} (and ${out.replace(/\.md$/, '')}.json)`);
+if (parsed.values.write) {
+  writeReliabilitySection('Real-world corpora', body);
+  console.log('RELIABILITY.md: section "Real-world corpora" updated');
+}
