@@ -1,4 +1,4 @@
-// npm run test:corpora -- [--write] [--out FILE] DIR...
+// npm run test:corpora -- [--write] [--out FILE] [--allow-destructive] DIR...
 //
 // Real projects' drizzle migration folders, each against drizzle's own tools on a throwaway
 // cluster of this machine's PostgreSQL, one corpus at a time (runner.ts does the work):
@@ -8,6 +8,9 @@
 // databases, no-op reruns, the lint on a database with rows, and wall times against
 // `npx drizzle-kit migrate`. Prints a table, writes it (and every detail as JSON) to --out
 // (default .corpora/results.md), and with --write to RELIABILITY.md ("Real-world corpora").
+// --allow-destructive: upkit's installs by `upgrade.ts --yes --no-backup --allow-destructive`
+// on the empty database (install.ts takes no such flag) and its upgrades with the flag: what
+// the engine does once the lint lets it through; its own file and section.
 // Exit 0 when every corpus ran (whatever it found), 1 when the runner itself failed, 2 on usage.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,20 +24,22 @@ import { renderResults } from './table.ts';
 import { runCorpus, type CorpusResult } from './runner.ts';
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: npm run test:corpora -- [--write] [--out FILE] DIR...   (each DIR a drizzle migrations folder: DIR/meta/_journal.json)`);
+  console.error(`${message}\nusage: npm run test:corpora -- [--write] [--out FILE] [--allow-destructive] DIR...   (each DIR a drizzle migrations folder: DIR/meta/_journal.json)`);
   process.exit(2);
 }
 
 let parsed;
 try {
-  parsed = parseArgs({ options: { write: { type: 'boolean', default: false }, out: { type: 'string' } }, allowPositionals: true, strict: true });
+  parsed = parseArgs({ options: { write: { type: 'boolean', default: false }, out: { type: 'string' }, 'allow-destructive': { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
 } catch (err) {
   usage((err as Error).message);
 }
 const dirs = parsed.positionals.map((d) => path.resolve(d));
 if (dirs.length === 0) usage('name at least one drizzle folder');
 for (const d of dirs) if (!existsSync(path.join(d, 'meta', '_journal.json'))) usage(`${d}: no meta/_journal.json there`);
-const out = path.resolve(parsed.values.out ?? path.join(PROJECT_ROOT, '.corpora', 'results.md'));
+const allowDestructive = parsed.values['allow-destructive'] === true;
+const out = path.resolve(parsed.values.out ?? path.join(PROJECT_ROOT, '.corpora', allowDestructive ? 'results-allow-destructive.md' : 'results.md'));
+const section = allowDestructive ? 'Real-world corpora: upkit with --allow-destructive' : 'Real-world corpora';
 
 const server = process.env.CORPORA_DATABASE_URL
   ? await connectUrlServer(process.env.CORPORA_DATABASE_URL)
@@ -51,7 +56,7 @@ try {
   console.log(`corpora: ${dirs.length} folder(s), PostgreSQL ${server.version} (${server.source})`);
   for (const dir of dirs) {
     const t0 = performance.now();
-    const r = await runCorpus(server, binDir, dir, (line) => console.log(`  ${path.basename(dir)}: ${line}`));
+    const r = await runCorpus(server, binDir, dir, (line) => console.log(`  ${path.basename(dir)}: ${line}`), { allowDestructive });
     results.push(r);
     console.log(`  ${r.name}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
@@ -64,6 +69,7 @@ const body = renderResults(results, {
   server: `PostgreSQL ${server.version} (${server.source})`,
   machine: machineLine(),
   minutes,
+  allowDestructive,
 });
 console.log(`\n${body}`);
 mkdirSync(path.dirname(out), { recursive: true });
@@ -71,6 +77,6 @@ writeFileSync(out, `${body}\n`);
 writeFileSync(out.replace(/\.md$/, '') + '.json', `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwritten to ${out} (and ${out.replace(/\.md$/, '')}.json)`);
 if (parsed.values.write) {
-  writeReliabilitySection('Real-world corpora', body);
-  console.log('RELIABILITY.md: section "Real-world corpora" updated');
+  writeReliabilitySection(section, body);
+  console.log(`RELIABILITY.md: section "${section}" updated`);
 }

@@ -138,7 +138,17 @@ async function verify(url: string, dir: string): Promise<VerifyRun> {
   };
 }
 
-export async function runCorpus(server: ServerHandle, binDir: string, dir: string, say: (line: string) => void): Promise<CorpusResult> {
+export interface CorpusOptions {
+  /** upkit's installs by `upgrade.ts --yes --no-backup --allow-destructive` on the empty
+   * database instead of `install.ts` (which takes no such flag), and its upgrades with that
+   * flag: what the engine does once the lint lets it, not the documented command. */
+  allowDestructive: boolean;
+}
+
+export async function runCorpus(server: ServerHandle, binDir: string, dir: string, say: (line: string) => void, options: CorpusOptions = { allowDestructive: false }): Promise<CorpusResult> {
+  const install = (folder: string): [string, string[]] =>
+    options.allowDestructive ? ['upgrade.ts', ['--yes', '--json', '--no-backup', '--allow-destructive', '--drizzle-dir', folder]] : ['install.ts', ['--json', '--drizzle-dir', folder]];
+  const upgradeFlags = options.allowDestructive ? ['--allow-destructive'] : [];
   const name = path.basename(dir);
   const manifest = manifestFor(name);
   const { migrations, statements } = countStatements(dir);
@@ -218,9 +228,9 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
   result.reference = { mode, why };
   const ref = reference!;
 
-  say('upkit install.ts --drizzle-dir on a fresh database');
+  say(`upkit ${install(dir)[0]} --drizzle-dir on a fresh database`);
   await withDatabase('upkit', async (url) => {
-    const r = await upkit('install.ts', ['--json', '--drizzle-dir', dir], url);
+    const r = await upkit(...install(dir), url);
     result.install = upkitRun(r);
     result.times.upkitMs = r.durationMs;
     const snap = await snapshot(url, binDir);
@@ -250,13 +260,13 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
     say(`first ${half} by ${mode}, then upkit upgrade.ts on the whole folder`);
     await withDatabase('half_peer', async (url) => {
       await peerApply(url, halfDir);
-      const u = upkitRun(await upkit('upgrade.ts', ['--yes', '--json', '--no-backup', '--drizzle-dir', dir], url));
+      const u = upkitRun(await upkit('upgrade.ts', ['--yes', '--json', '--no-backup', ...upgradeFlags, '--drizzle-dir', dir], url));
       result.halfDrizzleThenUpkit = u.exit === 0 ? { ...compareSnapshots(await snapshot(url, binDir), ref, ['mixed', mode]), upkit: u } : { catalog: null, ledger: null, skipped: `upgrade exit ${u.exit}`, upkit: u };
     });
 
-    say(`first ${half} by upkit install.ts, then ${mode} on the whole folder`);
+    say(`first ${half} by upkit ${install(halfDir)[0]}, then ${mode} on the whole folder`);
     await withDatabase('half_upkit', async (url) => {
-      const u = upkitRun(await upkit('install.ts', ['--json', '--drizzle-dir', halfDir], url));
+      const u = upkitRun(await upkit(...install(halfDir), url));
       if (u.exit !== 0) {
         result.halfUpkitThenDrizzle = { catalog: null, ledger: null, skipped: `install exit ${u.exit}`, upkit: u, drizzleError: null };
         return;

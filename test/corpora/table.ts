@@ -19,10 +19,13 @@ function noopCell(r: CorpusResult): string {
   return `${u} / ${d}`;
 }
 
-export function renderResults(results: readonly CorpusResult[], meta: { command: string; server: string; machine: string; minutes: string }): string {
+export function renderResults(results: readonly CorpusResult[], meta: { command: string; server: string; machine: string; minutes: string; allowDestructive?: boolean }): string {
   const out: string[] = [
     `\`${meta.command}\` on a throwaway ${meta.server} cluster, ${meta.minutes} minutes in all. ${meta.machine}`,
     '',
+    ...(meta.allowDestructive
+      ? ["**Not the documented command**: upkit's installs here are `upgrade.ts --yes --no-backup --allow-destructive --drizzle-dir DIR` on the empty database, and its upgrades carry `--allow-destructive`: what the engine does once the lint lets it through. The install column and its time are that command's.", '']
+      : []),
     "Per corpus (a real project's drizzle folder; `test/corpora/README.md` says where each comes from): upkit's fresh install is `install.ts --json --drizzle-dir DIR` on an empty database, no other flag. The peer database is built by drizzle-orm's `migrate()`, or, where its one transaction cannot run the folder, by psql statement by statement in journal order with drizzle's ledger rows (column *peer*). *Catalog equal* compares `pg_dump --schema-only` of both databases (upkit's own schema left out; comments and SET lines dropped; order kept), *ledger equal* the rows of `drizzle.__drizzle_migrations` (hash, created_at). *Half/half*: the first half of the journal by the peer, then `upgrade.ts --yes --no-backup --drizzle-dir DIR`; and the first half by `install.ts`, then the peer on the whole folder; each must end equal (catalog and ledger) to the peer's full install. *Verify* is `verify/index.ts --drizzle-dir DIR` (exit, error findings). *Lint with data*: the first half by the peer, one row of defaults in every table that takes one, then `upgrade.ts --dry-run`: the lint findings nobody reviewed. Times are wall times of whole commands on a fresh database (drizzle-orm's `migrate()` runs inside the runner's process).",
     '',
     '| project | migrations | statements | peer | install exit | lint fresh | lint with data | catalog equal | ledger equal | half drizzle→upkit | half upkit→drizzle | verify upkit db / peer db | no-op rerun upkit / peer | upkit / drizzle-orm / drizzle-kit |',
