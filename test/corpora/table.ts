@@ -46,7 +46,7 @@ export function renderResults(results: readonly CorpusResult[], meta: { command:
         r.reference?.mode ?? '–',
         exitOf(r.install),
         r.install?.lint ?? '–',
-        r.withData ? `${r.withData.dryRun.lint ?? '–'} (${r.withData.filled}/${r.withData.tables} tables with a row)` : '–',
+        r.withData ? `${r.withData.dryRun.lint ?? `n/a (dry run exit ${r.withData.dryRun.exit})`} (${r.withData.filled}/${r.withData.tables} tables with a row)` : '–',
         yesNo(fresh?.catalog ?? null, fresh?.skipped),
         yesNo(fresh?.ledger ?? null, fresh?.skipped),
         pairCell(r.halfDrizzleThenUpkit),
@@ -76,6 +76,7 @@ export function renderResults(results: readonly CorpusResult[], meta: { command:
     if (r.noopUpkit && (r.noopUpkit.exit !== 0 || r.noopUpkit.applied !== 0)) lines.push(`no-op upkit: exit ${r.noopUpkit.exit}, ${r.noopUpkit.applied} applied${r.noopUpkit.error ? `: ${r.noopUpkit.error}` : ''}`);
     if (r.noopDrizzle?.error) lines.push(`no-op peer failed: ${r.noopDrizzle.error}`);
     if (r.withData && r.withData.dryRun.lint) lines.push(`lint with data (dry run exit ${r.withData.dryRun.exit}): ${r.withData.dryRun.firstLint.join('; ')}`);
+    if (r.withData && r.withData.dryRun.lint === null) lines.push(`dry run with data: exit ${r.withData.dryRun.exit}: ${r.withData.dryRun.error ?? r.withData.dryRun.codes.join(', ')}`);
     if (r.times.drizzleKitError) lines.push(`drizzle-kit migrate failed: ${r.times.drizzleKitError}`);
     out.push(`- **${r.name}**: ${lines.length ? lines.map((l) => l.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' · ') : 'nothing failed'}`);
   }
