@@ -11,8 +11,9 @@
 // --allow-destructive: upkit's installs by `upgrade.ts --yes --no-backup --allow-destructive`
 // on the empty database (install.ts takes no such flag) and its upgrades with the flag: what
 // the engine does once the lint lets it through; its own file and section.
+// --render FILE.json: the table again from a run's JSON (and --write), without running.
 // Exit 0 when every corpus ran (whatever it found), 1 when the runner itself failed, 2 on usage.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../lib/config.ts';
@@ -30,9 +31,19 @@ function usage(message: string): never {
 
 let parsed;
 try {
-  parsed = parseArgs({ options: { write: { type: 'boolean', default: false }, out: { type: 'string' }, 'allow-destructive': { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+  parsed = parseArgs({ options: { write: { type: 'boolean', default: false }, out: { type: 'string' }, 'allow-destructive': { type: 'boolean', default: false }, render: { type: 'string' } }, allowPositionals: true, strict: true });
 } catch (err) {
   usage((err as Error).message);
+}
+if (parsed.values.render) {
+  // Only the table again, from a run's JSON (its first line says where and when it ran).
+  const file = path.resolve(parsed.values.render);
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { meta: Parameters<typeof renderResults>[1]; results: CorpusResult[] };
+  const body = renderResults(saved.results, saved.meta);
+  console.log(body);
+  writeFileSync(file.replace(/\.json$/, '.md'), `${body}\n`);
+  if (parsed.values.write) writeReliabilitySection(saved.meta.allowDestructive ? 'Real-world corpora: upkit with --allow-destructive' : 'Real-world corpora', body);
+  process.exit(0);
 }
 const dirs = parsed.positionals.map((d) => path.resolve(d));
 if (dirs.length === 0) usage('name at least one drizzle folder');
@@ -64,17 +75,18 @@ try {
   await server.stop();
 }
 const minutes = ((performance.now() - started) / 60_000).toFixed(1);
-const body = renderResults(results, {
-  command: `npm run test:corpora -- ${parsed.positionals.join(' ')}`,
+const meta = {
+  command: `npm run test:corpora -- ${allowDestructive ? '--allow-destructive ' : ''}${parsed.positionals.map((d) => path.relative(PROJECT_ROOT, path.resolve(d)).startsWith('..') ? d : path.relative(PROJECT_ROOT, path.resolve(d))).join(' ')}`,
   server: `PostgreSQL ${server.version} (${server.source})`,
   machine: machineLine(),
   minutes,
   allowDestructive,
-});
+};
+const body = renderResults(results, meta);
 console.log(`\n${body}`);
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(out, `${body}\n`);
-writeFileSync(out.replace(/\.md$/, '') + '.json', `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(out.replace(/\.md$/, '') + '.json', `${JSON.stringify({ meta, results }, null, 2)}\n`);
 console.log(`\nwritten to ${out} (and ${out.replace(/\.md$/, '')}.json)`);
 if (parsed.values.write) {
   writeReliabilitySection(section, body);
