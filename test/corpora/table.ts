@@ -58,6 +58,11 @@ export function renderResults(results: readonly CorpusResult[], meta: { command:
       ].join(' | ').trim(),
     );
   }
+  const clean = (r: CorpusResult) =>
+    !r.skipped && r.install?.exit === 0 && !!r.fresh?.catalog?.equal && !!r.fresh?.ledger?.equal && pairCell(r.halfDrizzleThenUpkit) === 'yes' && pairCell(r.halfUpkitThenDrizzle) === 'yes' &&
+    r.verifyUpkit?.exit === 0 && r.verifyDrizzle?.exit === 0 && noopCell(r) === 'ok / ok';
+  const passed = results.filter(clean).map((r) => r.name);
+  out.push('', `**Installed unattended, equal to drizzle's, both ways half and half, verified clean on both databases, no-op reruns: ${passed.length} of ${results.length}${passed.length ? ` (${passed.join(', ')})` : ''}.**`);
   out.push('', 'What failed, per corpus (first findings):', '');
   for (const r of results) {
     const lines: string[] = [];
