@@ -15,6 +15,9 @@ const RUN_TIMEOUT_MS = 30 * 60_000;
 
 interface ManifestEntry {
   prereq?: string;
+  /** libpq options on upkit's DATABASE_URL (`-c search_path=NAME`): upkit pins every session's
+   * search_path to one schema, public unless the URL names another, whatever the database's default. */
+  upkitUrlOptions?: string;
   extensions?: string[];
   note?: string;
 }
@@ -73,6 +76,9 @@ export interface CorpusResult {
   withData: { filled: number; tables: number; dryRun: UpkitRun } | null;
   times: { upkitMs: number | null; drizzleOrmMs: number | null; drizzleKitMs: number | null; drizzleKitError: string | null };
 }
+
+/** Whether a run may have changed the database: refusals (3) and usage errors (2) change nothing. */
+const changed = (exit: number | null) => exit !== null && exit !== 2 && exit !== 3;
 
 const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 
@@ -166,6 +172,12 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
     say(result.skipped);
     return result;
   }
+  const upkitUrl = (url: string): string => {
+    if (!manifest.upkitUrlOptions) return url;
+    const u = new URL(url);
+    u.searchParams.set('options', manifest.upkitUrlOptions);
+    return u.toString();
+  };
   const prereq = manifest.prereq ? readFileSync(path.join(HERE, manifest.prereq), 'utf8') : null;
   const rolesBefore = await admin(server, async (c) => new Set((await c.query<{ r: string }>('select rolname as r from pg_roles')).rows.map((x) => x.r)));
 
@@ -209,7 +221,7 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
   }
   async function peerChecks(url: string): Promise<Snapshot> {
     const snap = await snapshot(url, binDir);
-    result.verifyDrizzle = await verify(url, dir);
+    result.verifyDrizzle = await verify(upkitUrl(url), dir);
     try {
       await peerApply(url, dir);
       result.noopDrizzle = { newRows: (await snapshot(url, binDir)).ledger.length - snap.ledger.length, error: null };
@@ -230,16 +242,15 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
 
   say(`upkit ${install(dir)[0]} --drizzle-dir on a fresh database`);
   await withDatabase('upkit', async (url) => {
-    const r = await upkit(...install(dir), url);
+    const r = await upkit(...install(dir), upkitUrl(url));
     result.install = upkitRun(r);
     result.times.upkitMs = r.durationMs;
-    const snap = await snapshot(url, binDir);
-    result.fresh = compareSnapshots(snap, ref, ['upkit', mode]);
-    if (r.code !== 0) return;
-    result.verifyUpkit = await verify(url, dir);
-    result.noopUpkit = upkitRun(await upkit('upgrade.ts', ['--yes', '--json', '--drizzle-dir', dir], url));
+    if (!changed(r.code)) return;
+    result.fresh = compareSnapshots(await snapshot(url, binDir), ref, ['upkit', mode]);
+    result.verifyUpkit = await verify(upkitUrl(url), dir);
+    result.noopUpkit = upkitRun(await upkit('upgrade.ts', ['--yes', '--json', '--drizzle-dir', dir], upkitUrl(url)));
   });
-  if (result.install?.exit !== 0) {
+  if (!changed(result.install?.exit ?? null)) {
     result.fresh = { catalog: null, ledger: null, skipped: `install exit ${result.install?.exit}` };
   }
 
@@ -260,14 +271,14 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
     say(`first ${half} by ${mode}, then upkit upgrade.ts on the whole folder`);
     await withDatabase('half_peer', async (url) => {
       await peerApply(url, halfDir);
-      const u = upkitRun(await upkit('upgrade.ts', ['--yes', '--json', '--no-backup', ...upgradeFlags, '--drizzle-dir', dir], url));
-      result.halfDrizzleThenUpkit = u.exit === 0 ? { ...compareSnapshots(await snapshot(url, binDir), ref, ['mixed', mode]), upkit: u } : { catalog: null, ledger: null, skipped: `upgrade exit ${u.exit}`, upkit: u };
+      const u = upkitRun(await upkit('upgrade.ts', ['--yes', '--json', '--no-backup', ...upgradeFlags, '--drizzle-dir', dir], upkitUrl(url)));
+      result.halfDrizzleThenUpkit = changed(u.exit) ? { ...compareSnapshots(await snapshot(url, binDir), ref, ['mixed', mode]), upkit: u } : { catalog: null, ledger: null, skipped: `upgrade exit ${u.exit}`, upkit: u };
     });
 
     say(`first ${half} by upkit ${install(halfDir)[0]}, then ${mode} on the whole folder`);
     await withDatabase('half_upkit', async (url) => {
-      const u = upkitRun(await upkit(...install(halfDir), url));
-      if (u.exit !== 0) {
+      const u = upkitRun(await upkit(...install(halfDir), upkitUrl(url)));
+      if (!changed(u.exit)) {
         result.halfUpkitThenDrizzle = { catalog: null, ledger: null, skipped: `install exit ${u.exit}`, upkit: u, drizzleError: null };
         return;
       }
@@ -283,7 +294,7 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
     await withDatabase('data', async (url) => {
       await peerApply(url, halfDir);
       const filled = await fillWithDefaults(url);
-      const dry = upkitRun(await upkit('upgrade.ts', ['--dry-run', '--json', '--drizzle-dir', dir], url));
+      const dry = upkitRun(await upkit('upgrade.ts', ['--dry-run', '--json', '--drizzle-dir', dir], upkitUrl(url)));
       result.withData = { ...filled, dryRun: dry };
     });
   } finally {

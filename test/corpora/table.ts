@@ -68,13 +68,13 @@ export function renderResults(results: readonly CorpusResult[], meta: { command:
     const lines: string[] = [];
     if (r.skipped) lines.push(r.skipped);
     if (r.reference?.why) lines.push(`peer by psql: ${r.reference.why}`);
-    if (r.install && r.install.exit !== 0) lines.push(`install exit ${r.install.exit}: ${r.install.firstLint.length ? `${r.install.lint} lint finding(s), first: ${r.install.firstLint.join('; ')}` : (r.install.error ?? r.install.codes.join(', '))}`);
+    if (r.install && r.install.exit !== 0) lines.push(`install exit ${r.install.exit}: ${r.install.exit === 3 && r.install.firstLint.length ? `${r.install.lint} lint finding(s), first: ${r.install.firstLint.join('; ')}` : (r.install.error ?? r.install.codes.join(', '))}`);
     for (const [label, c] of [['catalog', r.fresh?.catalog], ['ledger', r.fresh?.ledger]] as const) if (c && !c.equal) lines.push(`fresh ${label} differs: ${c.detail.slice(0, 4).join('; ')}`);
     const h1 = r.halfDrizzleThenUpkit;
-    if (h1?.upkit && h1.upkit.exit !== 0) lines.push(`half drizzle→upkit: upgrade exit ${h1.upkit.exit}: ${h1.upkit.firstLint.length ? `${h1.upkit.lint} lint finding(s)` : (h1.upkit.error ?? h1.upkit.codes.join(', '))}`);
+    if (h1?.upkit && h1.upkit.exit !== 0) lines.push(`half drizzle→upkit: upgrade exit ${h1.upkit.exit}: ${h1.upkit.exit === 3 && h1.upkit.firstLint.length ? `${h1.upkit.lint} lint finding(s)` : (h1.upkit.error ?? h1.upkit.codes.join(', '))}`);
     for (const [label, c] of [['catalog', h1?.catalog], ['ledger', h1?.ledger]] as const) if (c && !c.equal) lines.push(`half drizzle→upkit ${label} differs: ${c.detail.slice(0, 4).join('; ')}`);
     const h2 = r.halfUpkitThenDrizzle;
-    if (h2?.upkit && h2.upkit.exit !== 0) lines.push(`half upkit→drizzle: install exit ${h2.upkit.exit}: ${h2.upkit.firstLint.length ? `${h2.upkit.lint} lint finding(s)` : (h2.upkit.error ?? h2.upkit.codes.join(', '))}`);
+    if (h2?.upkit && h2.upkit.exit !== 0) lines.push(`half upkit→drizzle: install exit ${h2.upkit.exit}: ${h2.upkit.exit === 3 && h2.upkit.firstLint.length ? `${h2.upkit.lint} lint finding(s)` : (h2.upkit.error ?? h2.upkit.codes.join(', '))}`);
     if (h2?.drizzleError) lines.push(`half upkit→drizzle: the peer failed: ${h2.drizzleError}`);
     for (const [label, c] of [['catalog', h2?.catalog], ['ledger', h2?.ledger]] as const) if (c && !c.equal) lines.push(`half upkit→drizzle ${label} differs: ${c.detail.slice(0, 4).join('; ')}`);
     for (const [label, v] of [['upkit db', r.verifyUpkit], ['peer db', r.verifyDrizzle]] as const) if (v && v.exit !== 0) lines.push(`verify ${label} exit ${v.exit}, ${v.errors} error(s): ${v.codes.join(', ')}${v.first[0] ? ` (first: ${v.first[0]})` : ''}`);
