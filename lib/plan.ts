@@ -7,6 +7,7 @@ import type { LegacyFile } from './legacy/manifest.ts';
 import type { DrizzleLedgerRow, LegacyLedgerRow, RunRow } from './ledger.ts';
 import { blocking, lintStatements, type LintFinding } from './lint.ts';
 import type { Detection } from './release.ts';
+import { plural } from './plural.ts';
 
 export const PLAN_VERSION = 1;
 
@@ -124,7 +125,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
   if (unknown.length) {
     refusals.push({
       code: 'ledger.unknown_entry',
-      message: `the database records ${unknown.length} migration(s) these files do not have (created_at ${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
+      message: `the database records ${plural(unknown.length, 'migration')} these files do not have (created_at ${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
       hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
     });
   }

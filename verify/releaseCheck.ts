@@ -6,6 +6,7 @@ import { UPGRADE_HINT } from './ledgers.ts';
 import { finding, type ActualSchema, type VerifyFinding } from './model.ts';
 import type { ContentProfile } from './profile.ts';
 import type { VerifyFiles } from './engine.ts';
+import { plural } from '../lib/plural.ts';
 
 export interface ReleaseResult {
   /** The release (Pulse) or last applied journal tag (another app); null when none. */
@@ -39,7 +40,7 @@ export function releaseFindings(
 ): { findings: VerifyFinding[]; result: ReleaseResult } {
   if (!profile) {
     const last = drizzle.applied.at(-1) ?? null;
-    const message = `${drizzle.applied.length} of ${drizzle.applied.length + drizzle.pending.length} migrations applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
+    const message = `${drizzle.applied.length} of ${plural(drizzle.applied.length + drizzle.pending.length, 'migration')} applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
     return { findings: [finding('ledgers', 'info', 'ledger.release', message)], result: { detected: last, expected: files.entry.tag, evidence: [] } };
   }
   const tagHashes = new Map(files.migrations.map((m) => [m.tag, m.hash]));

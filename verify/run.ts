@@ -9,10 +9,11 @@ import { withClient, withTransaction } from '../lib/db.ts';
 import { isUpkitError, UpkitError } from '../lib/errors.ts';
 import type { Logger, StepControl } from '../lib/log.ts';
 import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
+import { plural } from '../lib/plural.ts';
 import { registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
 import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type LedgerResult, type VerifyFiles } from './engine.ts';
-import type { Area, VerifyFinding } from './model.ts';
+import { AREAS, type Area, type VerifyFinding } from './model.ts';
 import { contentFor } from './profile.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
 import { describeRunInProgress, runInProgress, type RunInProgress } from './runInProgress.ts';
@@ -40,32 +41,20 @@ function runningError(running: RunInProgress, database: string, err: unknown): U
   return new UpkitError({ code: 'verify.run_in_progress', exit: 'locked', message: message.replace(/: what verify lists .*$/, why), hint, cause: err });
 }
 
-class AreaHadErrors extends Error {}
-
-/** Runs fn as a step whose status follows its findings: errors fail it, warnings mark it. */
+/** Runs fn as a step whose mark follows its findings (StepControl.judge): ✖ errors, ⚠ warnings. */
 async function areaStep<T>(log: Logger, name: Area, timings: Partial<Record<Area, number>>, fn: (s: StepControl) => Promise<{ value: T; findings: VerifyFinding[]; detail: string }>): Promise<T> {
-  let value: T | undefined;
   const started = performance.now();
   try {
-    await log.step(name, async (s) => {
+    return await log.step(name, async (s) => {
       const r = await fn(s);
-      value = r.value;
       const c = counts(r.findings);
-      const tally = [c.error && `${c.error} error${c.error === 1 ? '' : 's'}`, c.warning && `${c.warning} warning${c.warning === 1 ? '' : 's'}`].filter(Boolean).join(', ');
-      const detail = `${r.detail}${tally ? `: ${tally}` : ''}`;
-      if (c.error) {
-        s.detail(detail);
-        throw new AreaHadErrors(detail);
-      }
-      if (c.warning) s.warn(detail);
-      else s.detail(detail);
+      const tally = [c.error && plural(c.error, 'error'), c.warning && plural(c.warning, 'warning')].filter(Boolean).join(', ');
+      s.judge(r.findings, `${r.detail}${tally ? `: ${tally}` : ''}`);
+      return r.value;
     });
-  } catch (err) {
-    if (!(err instanceof AreaHadErrors)) throw err;
   } finally {
     timings[name] = performance.now() - started;
   }
-  return value as T;
 }
 
 /** Passwords inside HEALTHCHECK_URLS are secrets too, before anything is printed. */
@@ -126,18 +115,18 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Return
   const state = await readState(client, files, { profile });
   const schema = await areaStep(log, 'schema', timings, async () => {
     const findings = await checkSchemaArea(files, state);
-    return { value: findings, findings, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}` };
+    return { value: findings, findings, detail: `${plural(comparedTables(files, state), 'table')} against ${files.entry.tag}` };
   });
   const ledger: LedgerResult = await areaStep(log, 'ledgers', timings, async () => {
     const r = await checkLedgerArea(client, files, state, { profile });
     const pending = r.pending.length ? `, ${r.pending.length} pending` : '';
-    return { value: r, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${files.entry.idx + 1} migrations applied${pending}` };
+    return { value: r, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${plural(files.entry.idx + 1, 'migration')} applied${pending}` };
   });
   let seed: VerifyFinding[] = [];
   if (profile) {
     seed = await areaStep(log, 'seed data', timings, async () => {
       const r = await checkSeedArea(client, state, profile);
-      const detail = r.seed ? `${r.seed.organizations} organizations, ${r.seed.permissions} permissions` : 'not checked';
+      const detail = r.seed ? `${plural(r.seed.organizations, 'organization')}, ${plural(r.seed.permissions, 'permission')}` : 'not checked';
       return { value: r.findings, findings: r.findings, detail };
     });
   }
@@ -153,7 +142,8 @@ export async function runVerification(config: Config, log: Logger, report: Repor
   const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);
   const timings: Partial<Record<Area, number>> = {};
   const skipped: Partial<Record<Area, string>> = {};
-  if (!profile) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
+  // An app without seed data has no seed data area: nothing about seed data is claimed for it.
+  const areas = AREAS.filter((a) => profile || a !== 'seed data');
 
   let running: RunInProgress | undefined;
   const db = await withClient(
@@ -184,7 +174,7 @@ export async function runVerification(config: Config, log: Logger, report: Repor
     const r = await runtime;
     const passed = r.findings.filter((f) => f.severity === 'info' && f.code !== 'runtime.not_configured').length;
     if (!r.checked) s.skip('HEALTHCHECK_URLS and COMPOSE_FILE are not set');
-    return { value: r, findings: r.findings, detail: r.checked ? `${passed} check${passed === 1 ? '' : 's'} passed` : 'HEALTHCHECK_URLS and COMPOSE_FILE are not set' };
+    return { value: r, findings: r.findings, detail: r.checked ? `${plural(passed, 'check')} passed` : 'HEALTHCHECK_URLS and COMPOSE_FILE are not set' };
   });
   if (rt.checked) timings.runtime = rt.ms;
   else {
@@ -208,5 +198,5 @@ export async function runVerification(config: Config, log: Logger, report: Repor
     database: describeTarget(config.migrationDb),
     snapshot: `${files.entry.tag} (${files.snapshotFile})`,
   };
-  return { findings, areas: areaSummaries(timings, skipped), versions, hasErrors: findings.some((f) => f.severity === 'error'), ...(running ? { running } : {}) };
+  return { findings, areas: areaSummaries(timings, skipped, areas), versions, hasErrors: findings.some((f) => f.severity === 'error'), ...(running ? { running } : {}) };
 }

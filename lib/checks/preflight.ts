@@ -8,6 +8,7 @@ import { connect, withTransaction } from '../db.ts';
 import { inspect } from '../inspect.ts';
 import { isEmptyPlan, plan as makePlan, type Problem } from '../plan.ts';
 import { checkBeforeWrite } from './index.ts';
+import { plural } from '../plural.ts';
 
 export async function pendingChangeProblems(config: Config): Promise<{ summary: string; problems: Problem[] }> {
   const content = loadContent(config);
@@ -22,7 +23,7 @@ export async function pendingChangeProblems(config: Config): Promise<{ summary: 
       const problems = [...plan.refusals, ...(await checkBeforeWrite(client, plan, content))];
       const summary = isEmptyPlan(plan)
         ? `nothing pending (${plan.to ?? 'empty'})`
-        : `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}: ${plan.steps.length} step(s), nothing in their way`;
+        : `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}: ${plural(plan.steps.length, 'step')}, nothing in their way`;
       return { summary, problems };
     }, { readOnly: true });
   } finally {
