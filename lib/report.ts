@@ -112,6 +112,8 @@ export class ReportBuilder {
   plan: unknown = undefined;
   /** Set once the run has written to the database (a step applied, a restore swapped in). */
   changed = false;
+  /** How many errors verification found, when the run verified (other findings may be errors too). */
+  verificationErrors: number | undefined = undefined;
   private readonly started = performance.now();
 
   constructor(
@@ -138,7 +140,7 @@ export class ReportBuilder {
       command: this.command,
       status: statusFor(exitCode),
       outcome: outcomeFor(exitCode, changes.made),
-      summary: describeOutcome(exitCode, changes, errors),
+      summary: describeOutcome(exitCode, changes, this.verificationErrors ?? errors),
       changes,
       exitCode,
       release: this.release,

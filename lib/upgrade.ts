@@ -149,6 +149,23 @@ export function verifiedDetail(v: AfterVerification): string {
   return `${found} in ${areas}`;
 }
 
+/**
+ * The last line of an upgrade whose verification found errors: how many, what the run had
+ * applied before (the report's outcome says the same), where the database stands, and the
+ * commands that show them again (with this app's folder) and go back.
+ */
+function verificationProblems(report: ReportBuilder, log: Logger, v: { errors: number; config: Config; content: Content; plan: Plan; backup: BackupResult | undefined }): void {
+  const steps = report.applied.length;
+  const after = steps ? `after the upgrade applied ${plural(steps, 'step')}; the database stands at ${v.plan.to ?? 'empty'}` : 'and the plan had nothing to apply, so nothing was changed';
+  const message = `verification found ${plural(v.errors, 'problem')} (listed above) ${after}`;
+  const folder = v.content.profile === 'pulse' ? '' : ` --drizzle-dir ${shellQuote(v.config.drizzleDir)}`;
+  const hint = `see them again: npx zx verify/index.ts${folder}${steps && v.backup ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backup.path)}` : ''}`;
+  report.verificationErrors = v.errors;
+  report.finding('error', 'upgrade.verify_problems', message, hint);
+  log.error(message);
+  log.info(`  → ${hint}`);
+}
+
 /** The whole plan, and verification, on a scratch copy restored from the backup; dropped afterwards. */
 async function rehearse(plan: Plan, backup: BackupResult, config: Config, content: Content, log: Logger, report: ReportBuilder, options: UpgradeOptions, runId: string): Promise<void> {
   const { durationMs, database, restoreMs } = await withRehearsal(config, log, backup, async (scratch) => {
@@ -303,7 +320,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       }
       log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`);
       let exit: number = errors ? EXIT.verification : EXIT.ok;
-      if (errors) log.error(`verification found ${plural(errors, 'problem')} after ${report.applied.length ? `the upgrade applied ${plural(report.applied.length, 'step')}` : 'a run that had nothing to apply'}; see above (npx zx verify/index.ts shows them again)`);
+      if (errors) verificationProblems(report, log, { errors, config, content, plan, backup });
       else if (options.containers) {
         phase = 'the containers and health checks';
         exit = await containersAndHealth(config, log, report, plan.to ?? undefined, options.signal);

@@ -10,6 +10,7 @@ import { restoreCases } from './hardening/restore.ts';
 import { rollbackCases } from './hardening/rollback.ts';
 import { schemaCases } from './hardening/schema.ts';
 import { secretsCases } from './hardening/secrets.ts';
+import { statusesCases } from './hardening/statuses.ts';
 import type { FailureCase } from './types.ts';
 import { verifyCases } from './hardening/verify.ts';
 
@@ -1338,4 +1339,4 @@ const commandLine: FailureCase[] = [
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
-  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases];
+  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...statusesCases];
