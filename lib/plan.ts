@@ -200,7 +200,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
   if (destructive.length && !options.allowDestructive) {
     refusals.push({
       code: 'lint.destructive',
-      message: `${destructive.length} destructive statement(s) pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
+      message: `${plural(destructive.length, 'destructive statement')} pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
       hint: 'review them; if they are intended, run again with --allow-destructive (a backup is taken first); nothing was changed',
     });
   }
