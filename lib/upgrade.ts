@@ -154,12 +154,13 @@ export function verifiedDetail(v: AfterVerification): string {
  * applied before (the report's outcome says the same), where the database stands, and the
  * commands that show them again (with this app's folder) and go back.
  */
-function verificationProblems(report: ReportBuilder, log: Logger, v: { errors: number; config: Config; content: Content; plan: Plan; backup: BackupResult | undefined }): void {
+function verificationProblems(report: ReportBuilder, log: Logger, v: { errors: number; config: Config; content: Content; plan: Plan; backup: BackupResult | undefined; noBackup: boolean }): void {
   const steps = report.applied.length;
   const after = steps ? `after the upgrade applied ${plural(steps, 'step')}; the database stands at ${v.plan.to ?? 'empty'}` : 'and the plan had nothing to apply, so nothing was changed';
   const message = `verification found ${plural(v.errors, 'problem')} (listed above) ${after}`;
   const folder = v.content.profile === 'pulse' ? '' : ` --drizzle-dir ${shellQuote(v.config.drizzleDir)}`;
-  const hint = `see them again: npx zx verify/index.ts${folder}${steps && v.backup ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backup.path)}` : ''}`;
+  const back = !steps ? '' : v.backup ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backup.path)}` : v.noBackup ? '; upkit took no backup (--no-backup): to go back, restore your own snapshot' : '';
+  const hint = `see them again: npx zx verify/index.ts${folder}${back}`;
   report.verificationErrors = v.errors;
   report.finding('error', 'upgrade.verify_problems', message, hint);
   log.error(message);
@@ -320,7 +321,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       }
       log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`);
       let exit: number = errors ? EXIT.verification : EXIT.ok;
-      if (errors) verificationProblems(report, log, { errors, config, content, plan, backup });
+      if (errors) verificationProblems(report, log, { errors, config, content, plan, backup, noBackup });
       else if (options.containers) {
         phase = 'the containers and health checks';
         exit = await containersAndHealth(config, log, report, plan.to ?? undefined, options.signal);
