@@ -253,7 +253,7 @@ function parsePort(raw: string | null | undefined, key: string, problems: Proble
   return n;
 }
 
-function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = []): DbTarget | undefined {
+function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = [], app: AppName = 'Pulse'): DbTarget | undefined {
   const value = raw.trim();
   if (!/^postgres(ql)?:\/\//i.test(value)) {
     problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
@@ -286,7 +286,7 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   if (parsed.host && parsed.host.startsWith('/') === false && parsed.host.includes('/')) {
     problems.add(key, `has a host that is neither a name nor a socket directory (${URL_HINT})`);
   }
-  const session = sessionFromUrl(key, params, problems, warnings);
+  const session = sessionFromUrl(key, params, problems, warnings, app);
   if (!parsed.host) problems.add(key, `names no host (${URL_HINT})`);
   if (!parsed.database) problems.add(key, `names no database (${URL_HINT})`);
   if (!parsed.user) problems.add(key, `names no user (${URL_HINT})`);
@@ -311,14 +311,17 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
 /** Session timeouts upkit decides itself; from a URL's options they are left out, with a warning. */
 const OWN_TIMEOUTS = new Set(['statement_timeout', 'lock_timeout', 'idle_session_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout']);
 
-const SCHEMA_HINT = `upkit works in schema ${TARGET_SCHEMA} only (Pulse's migrations name it): leave search_path out, or set it to ${TARGET_SCHEMA}`;
+/** Whose migrations and install the messages speak of: Pulse's, or another app's (--drizzle-dir, UPKIT_DRIZZLE_DIR). */
+type AppName = 'Pulse' | 'the app';
+
+const schemaHint = (app: AppName) => `upkit works in schema ${TARGET_SCHEMA} only (${app}'s migrations name it): leave search_path out, or set it to ${TARGET_SCHEMA}`;
 
 /**
  * What the URL says about the session: the schema (`options=-c search_path=…`, or the
  * `schema`/`search_path` parameters other tools write) and the other `-c` settings, which
  * are passed on. A search_path of several schemas, or a switch that is not a setting, is refused.
  */
-function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[]): { schema?: string; settings?: Record<string, string> } {
+function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[], app: AppName): { schema?: string; settings?: Record<string, string> } {
   const out: { schema?: string; settings?: Record<string, string> } = {};
   const paths: Array<[string, string]> = [];
   if (typeof params.options === 'string' && params.options.trim()) {
@@ -349,11 +352,11 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
     const schemas = searchPathSchemas(value);
     const said = where === 'options' ? 'sets search_path' : `sets ${where}`;
     if (schemas.length !== 1) {
-      problems.add(key, `${said} to ${schemas.length ? schemas.join(', ') : 'nothing'}; upkit works in one schema, named alone`, `${SCHEMA_HINT}, then run: npx zx scripts/preflight.ts`);
+      problems.add(key, `${said} to ${schemas.length ? schemas.join(', ') : 'nothing'}; upkit works in one schema, named alone`, `${schemaHint(app)}, then run: npx zx scripts/preflight.ts`);
       continue;
     }
     if (out.schema !== undefined && out.schema !== schemas[0]) {
-      problems.add(key, `names two schemas (${out.schema} and ${schemas[0]})`, `${SCHEMA_HINT}, then run: npx zx scripts/preflight.ts`);
+      problems.add(key, `names two schemas (${out.schema} and ${schemas[0]})`, `${schemaHint(app)}, then run: npx zx scripts/preflight.ts`);
       continue;
     }
     out.schema = schemas[0]!;
@@ -362,7 +365,7 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
 }
 
 /** DB_SCHEMA: the schema, named as it is stored (no quotes, no case folding); it must agree with the URL's. */
-function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undefined>, problems: Problems): void {
+function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undefined>, problems: Problems, app: AppName): void {
   const schema = raw?.trim();
   if (!schema) return;
   if (Buffer.byteLength(schema) > 63 || schema.includes('\0')) {
@@ -372,7 +375,7 @@ function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undef
   for (const t of targets) {
     if (!t) continue;
     if (t.source !== 'DB_*' && t.schema !== TARGET_SCHEMA && t.schema !== schema) {
-      problems.add('DB_SCHEMA', `names schema ${schema}, but ${t.source} sets search_path to ${t.schema}`, `${SCHEMA_HINT}, then run: npx zx scripts/preflight.ts`);
+      problems.add('DB_SCHEMA', `names schema ${schema}, but ${t.source} sets search_path to ${t.schema}`, `${schemaHint(app)}, then run: npx zx scripts/preflight.ts`);
       continue;
     }
     t.schema = schema;
@@ -380,13 +383,13 @@ function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undef
 }
 
 /** Refuses a target schema other than the one upkit works in, naming where it was set. */
-function checkSchema(target: DbTarget | undefined, key: string, problems: Problems): void {
+function checkSchema(target: DbTarget | undefined, key: string, problems: Problems, app: AppName): void {
   const schema = target?.schema ?? TARGET_SCHEMA;
   if (schema === TARGET_SCHEMA) return;
   problems.add(
     key,
-    `${key === 'DB_SCHEMA' ? 'names' : 'sets search_path to'} schema ${schema}, but upkit installs and upgrades Pulse in schema ${TARGET_SCHEMA} only`,
-    `${SCHEMA_HINT}; an install in schema ${schema} must be moved to ${TARGET_SCHEMA} first (ALTER SCHEMA ${sqlIdent(schema)} RENAME TO ${TARGET_SCHEMA}, once ${TARGET_SCHEMA} is renamed away), then run: npx zx scripts/preflight.ts`,
+    `${key === 'DB_SCHEMA' ? 'names' : 'sets search_path to'} schema ${schema}, but upkit installs and upgrades ${app} in schema ${TARGET_SCHEMA} only`,
+    `${schemaHint(app)}; an install in schema ${schema} must be moved to ${TARGET_SCHEMA} first (ALTER SCHEMA ${sqlIdent(schema)} RENAME TO ${TARGET_SCHEMA}, once ${TARGET_SCHEMA} is renamed away), then run: npx zx scripts/preflight.ts`,
   );
 }
 
@@ -432,6 +435,12 @@ function directory(env: Record<string, string | undefined>, key: string, given: 
   return dir;
 }
 
+/** A drizzle folder other than Pulse's own was given. */
+/** Whether a drizzle folder is another app's (not the one upkit ships, Pulse's): messages then speak of "the app". */
+export function isOtherApp(dir: string | undefined, cwd: string): boolean {
+  return Boolean(dir) && path.resolve(cwd, dir!) !== path.join(PROJECT_ROOT, 'drizzle');
+}
+
 export function loadConfig(options: LoadOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const problems = new Problems();
@@ -457,11 +466,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerUrlCredentials(env[key]);
   for (const u of (env.HEALTHCHECK_URLS ?? '').split(',')) registerUrlCredentials(u, { userIsToken: true });
 
+  const app: AppName = isOtherApp(o.drizzleDir ?? env.UPKIT_DRIZZLE_DIR?.trim(), cwd) ? 'the app' : 'Pulse';
   const dbUrl = env.DATABASE_URL?.trim();
-  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings) : targetFromParts(env, problems, cwd, envFile);
+  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings, app) : targetFromParts(env, problems, cwd, envFile);
   const directUrl = env.DIRECT_URL?.trim();
-  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings) : undefined;
-  applySchemaKey(env.DB_SCHEMA, [db, direct], problems);
+  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings, app) : undefined;
+  applySchemaKey(env.DB_SCHEMA, [db, direct], problems, app);
   if (dbUrl && db) {
     // Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named.
     const named: Array<[string, string | undefined]> = [['DB_HOST', db.host], ['DB_PORT', String(db.port)], ['DB_USER', db.user], ['DB_PASSWORD', db.password], ['DB_NAME', db.database]];
@@ -478,8 +488,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // both (lib/directUrl.ts): a name says nothing about the server, and a pooler's alias may
   // name the same database otherwise.
   const directUrlDifferentDatabase = /^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '');
-  if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
-  if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);
+  if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems, app);
+  if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems, app);
 
   let ssl: SslMode = 'false';
   const sslRaw = env.DATABASE_SSL?.trim().toLowerCase();
@@ -565,7 +575,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (n === 1) {
       const named = problems.keys[0]!;
       const hint = named === 'DATABASE_URL' && !dbUrl && !envFile
-        ? "run upkit in the directory that holds Pulse's .env, or pass --env-file PATH, or set DATABASE_URL"
+        ? `run upkit in the directory that holds ${app}'s .env, or pass --env-file PATH, or set DATABASE_URL`
         : problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
       throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: redact(problems.list[0]!), hint: redact(hint) });
     }

@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
-import { loadConfig } from './config.ts';
+import { isOtherApp, loadConfig } from './config.ts';
 import { connect, withClient, withTransaction } from './db.ts';
 import { EXIT, UpkitError, usageError } from './errors.ts';
 import { checkDirectUrl } from './directUrl.ts';
@@ -25,6 +25,7 @@ import { showConfigWarnings } from './configWarnings.ts';
 import { hostChecks } from './install/hostChecks.ts';
 import { octalMode } from './privateFiles.ts';
 import { shellQuote } from './quote.ts';
+import { plural } from './plural.ts';
 
 export interface InstallOptions {
   /** Chooses the profile once the configuration (and so the drizzle folder) is known. */
@@ -58,7 +59,7 @@ async function assertFresh(config: Config, profile: Profile, log: Logger): Promi
       log.warn(`an earlier install of ${config.migrationDb.database} did not finish (${installs[0]!.status}); finishing it`);
       return;
     }
-    const what = detection.release ? releaseName(profile, detection.release) : `${tables} table(s) that are not an install upkit made`;
+    const what = detection.release ? releaseName(profile, detection.release) : `${plural(tables, 'table')} that ${tables === 1 ? 'is' : 'are'} not an install upkit made`;
     throw new UpkitError({
       code: 'install.exists',
       exit: 'refused',
@@ -77,7 +78,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   const plan = planEnvFile(envPath, pulseEnvKeys(hasUrl || /^DATABASE_URL=/m.test(safeRead(envPath))));
   for (const key of plan.fromEnvironment) {
     const message = `${key} is set in the environment and not in ${envPath}: kept as it is, no other value was written to the file`;
-    const hint = `if Pulse's containers read ${envPath}, copy ${key} into it yourself (the value in the environment)`;
+    const hint = `if ${isOtherApp(options.drizzleDir, options.cwd) ? "the app's" : "Pulse's"} containers read ${envPath}, copy ${key} into it yourself (the value in the environment)`;
     report.finding('warning', 'install.env_from_environment', message, hint);
     log.warn(`${message}\n  → ${hint}`);
   }
@@ -104,13 +105,14 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   const ready = await runPreflight(config, log, report, { profile, backup: options.noBackup !== true });
   if (options.containers && config.composeFile) {
     await log.step('host', async (s) => {
-      const findings = await hostChecks(config.composeFile!);
+      // The 2 GiB are what Pulse's containers need; another app's needs are its own.
+      const findings = await hostChecks(config.composeFile!, undefined, profile.minMemoryBytes ?? null);
       for (const f of findings) {
         report.findings.push(f);
         if (f.severity !== 'info') (f.severity === 'error' ? log.error : log.warn)(`${f.message}${f.hint ? `\n  → ${f.hint}` : ''}`);
       }
       const errors = findings.filter((f) => f.severity === 'error');
-      if (errors.length) throw new UpkitError({ code: 'install.host', exit: 'refused', message: `${errors.length} host check(s) failed; nothing was installed`, hint: errors[0]!.hint ?? undefined });
+      if (errors.length) throw new UpkitError({ code: 'install.host', exit: 'refused', message: `${plural(errors.length, 'host check')} failed; nothing was installed`, hint: errors[0]!.hint ?? undefined });
       s.detail(findings.find((f) => f.code === 'install.docker')?.message ?? 'ok');
     });
   }

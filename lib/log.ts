@@ -22,6 +22,19 @@ export interface StepControl {
   skip(reason: string): void;
   /** End the step as ok but with a warning sign. */
   warn(text: string): void;
+  /**
+   * End the step by what it found, without throwing (the run goes on to report it): ✖ when a
+   * finding is an error, ⚠ when the worst is a warning, ✔ otherwise. A check that found
+   * problems never ends with ✔.
+   */
+  judge(findings: readonly { severity: string }[], text: string): void;
+}
+
+/** The mark a step's findings earn: the worst of them. */
+export function statusOf(findings: readonly { severity: string }[]): StepStatus {
+  if (findings.some((f) => f.severity === 'error')) return 'failed';
+  if (findings.some((f) => f.severity === 'warning')) return 'warning';
+  return 'ok';
 }
 
 export interface StepResult {
@@ -180,6 +193,12 @@ export function createLogger(options: LoggerOptions): Logger {
         },
         warn(text) {
           status = 'warning';
+          detail = text;
+        },
+        judge(findings, text) {
+          // A step that was skipped and found nothing stays skipped.
+          const found = statusOf(findings);
+          if (status !== 'skipped' || found !== 'ok') status = found;
           detail = text;
         },
       };

@@ -8,6 +8,7 @@ import type { DrizzleLedgerRow, LegacyLedgerRow, RunRow } from './ledger.ts';
 import { blocking, lintRun, type LintFile, type LintFinding, type LiveCatalog } from './lint.ts';
 import { shellQuote } from './quote.ts';
 import type { Detection } from './release.ts';
+import { plural } from './plural.ts';
 
 export const PLAN_VERSION = 1;
 
@@ -132,7 +133,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
   if (unknown.length) {
     refusals.push({
       code: 'ledger.unknown_entry',
-      message: `the database records ${unknown.length} migration(s) these files do not have (created_at ${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
+      message: `the database records ${plural(unknown.length, 'migration')} these files do not have (created_at ${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
       hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
     });
   }
@@ -203,7 +204,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     const tags = [...new Set(destructive.map((f) => tagOf(f.file)))];
     refusals.push({
       code: 'lint.destructive',
-      message: `${destructive.length} destructive statement(s) pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
+      message: `${plural(destructive.length, 'destructive statement')} pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
       hint: `review them; if they are intended, run again with ${shellQuote(`--allow-destructive=${tags.join(',')}`)} (a backup is taken first); nothing was changed`,
     });
   }

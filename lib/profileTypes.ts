@@ -42,6 +42,8 @@ export interface Profile {
   drizzleReleases?: readonly string[];
   legacy?: LegacyEra;
   seed?: ProfileSeed;
+  /** The memory the app's containers need on the host (install's host check); none when unknown. */
+  minMemoryBytes?: number;
   /** Creates the first organization and its admin user (install --admin-email). */
   createAdmin?(client: Queryable, input: { email: string; password: string; organization: string }): Promise<'created' | 'exists'>;
 }

@@ -17,6 +17,7 @@ import { companionName } from './backup/restoreDb.ts';
 import { UpkitError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Client } from 'pg';
+import { plural } from './plural.ts';
 
 export interface RehearsalOptions {
   /** Aborting stops the restore, stops waiting for fn, and drops the scratch database. */
@@ -78,7 +79,7 @@ export async function withRehearsal<T>(
   const live = config.migrationDb.database;
   const checked = await log.step('rehearsal: check backup', async (step) => {
     const b = await checkBackup(config, backup.path, backup.manifest);
-    step.detail(`${b.tocEntries} entries, sha256 as in the manifest`);
+    step.detail(`${plural(b.tocEntries, 'entry')}, sha256 as in the manifest`);
     return b;
   });
   const { database, like, server } = await withMaintenanceClient(config, async (c) => {

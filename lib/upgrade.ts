@@ -12,18 +12,20 @@ import { configureSession, type SessionSettings } from './apply/session.ts';
 import { checkInterruptedRestore } from './backup/leftovers.ts';
 import { takeBackup, type BackupResult } from './backup/run.ts';
 import type { Config } from './config.ts';
+import { isOtherApp } from './config.ts';
 import { filesToRun, loadContent, parseFiles, type Content } from './content.ts';
 import { connect, withAdvisoryLock, withTransaction } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { inspect } from './inspect.ts';
 import { assertReadyToWrite, ledgerAccessError, readServerFacts, serverVersionError } from './preflight.ts';
+import { plural } from './plural.ts';
 import { shellQuote } from './quote.ts';
 import { applicationRowCounts, flushWriteStats, writeActivity } from './backup/writes.ts';
 import { ensureLedger, finishRun, markCrashedRuns, setRunBackup, startRun } from './ledger.ts';
 import { formatDuration, type Logger } from './log.ts';
 import { isEmptyPlan, plan as makePlan, type Plan } from './plan.ts';
 import { withChecks } from './checks/index.ts';
-import { ReportBuilder } from './report.ts';
+import { outcomeFor, ReportBuilder } from './report.ts';
 import { assertMayRehearse, leftoverRehearsals, recordRehearsal, withRehearsal } from './rehearse.ts';
 import { rebuildContainers } from './compose.ts';
 import { checkHealth, healthFindings, HealthError } from './health/index.ts';
@@ -126,8 +128,15 @@ function refuse(plan: Plan): UpkitError {
   return new UpkitError({ code: first!.code, exit: first!.usage ? 'usage' : 'refused', message: first!.message, hint: first!.hint, details: rest.map((r) => `${r.message} → ${r.hint}`) });
 }
 
-/** Runs verification on the live database and records its findings; true when clean. */
-export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder, shadow?: Pick<ShadowOptions, 'signal' | 'log'>): Promise<number> {
+export interface AfterVerification {
+  errors: number;
+  warnings: number;
+  /** The areas that were checked: `seed data` only where the profile has seed data. */
+  checked: readonly string[];
+}
+
+/** Runs verification on the live database and records its findings. */
+export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder, shadow?: Pick<ShadowOptions, 'signal' | 'log'>): Promise<AfterVerification> {
   // An app's expected schema is what its migrations build: replayed (and cached) with the migration
   // role. A profile with a legacy era (Pulse) keeps its snapshots: a legacy install never ran
   // drizzle's first entry, and upkit's own tests hold those snapshots to the migrations.
@@ -135,7 +144,34 @@ export async function verifyAfter(client: Client, config: Config, content: Conte
   const result = await withTransaction(client, () =>
     verifyDatabase(client, { drizzleDir: content.drizzleDir, legacyDir: content.legacy ? content.legacy.dir : undefined, profile: content.profile, expected }), { readOnly: true });
   for (const f of result.findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
-  return result.findings.filter((f) => f.severity === 'error').length;
+  const count = (severity: string) => result.findings.filter((f) => f.severity === severity).length;
+  return { errors: count('error'), warnings: count('warning'), checked: Object.keys(result.timings) };
+}
+
+/** The verify phase's line: what was checked, and what it found; never an area that was not checked. */
+export function verifiedDetail(v: AfterVerification): string {
+  const areas = v.checked.length > 1 ? `${v.checked.slice(0, -1).join(', ')} and ${v.checked.at(-1)}` : v.checked[0] ?? 'nothing';
+  if (!v.errors && !v.warnings) return `${areas} as expected`;
+  const found = [v.errors && plural(v.errors, 'error'), v.warnings && plural(v.warnings, 'warning')].filter(Boolean).join(', ');
+  return `${found} in ${areas}`;
+}
+
+/**
+ * The last line of an upgrade whose verification found errors: how many, what the run had
+ * applied before (the report's outcome says the same), where the database stands, and the
+ * commands that show them again (with this app's folder) and go back.
+ */
+function verificationProblems(report: ReportBuilder, log: Logger, v: { errors: number; config: Config; content: Content; plan: Plan; backup: BackupResult | undefined; noBackup: boolean }): void {
+  const steps = report.applied.length;
+  const after = steps ? `after the upgrade applied ${plural(steps, 'step')}; the database stands at ${v.plan.to ?? 'empty'}` : 'and the plan had nothing to apply, so nothing was changed';
+  const message = `verification found ${plural(v.errors, 'problem')} (listed above) ${after}`;
+  const folder = !isOtherApp(v.config.drizzleDir, process.cwd()) ? '' : ` --drizzle-dir ${shellQuote(v.config.drizzleDir)}`;
+  const back = !steps ? '' : v.backup ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backup.path)}` : v.noBackup ? '; upkit took no backup (--no-backup): to go back, restore your own snapshot' : '';
+  const hint = `see them again: npx zx verify/index.ts${folder}${back}`;
+  report.verificationErrors = v.errors;
+  report.finding('error', 'upgrade.verify_problems', message, hint);
+  log.error(message);
+  log.info(`  → ${hint}`);
 }
 
 /** The whole plan, and verification, on a scratch copy restored from the backup; dropped afterwards. */
@@ -148,9 +184,9 @@ async function rehearse(plan: Plan, backup: BackupResult, config: Config, conten
       await configureSession(client, ctx.settings);
       await apply(plan, ctx);
       const scratchReport = new ReportBuilder('rehearsal', options.upkitVersion);
-      const errors = await verifyAfter(client, scratchConfig, content, scratchReport, { signal: options.signal, log });
+      const { errors } = await verifyAfter(client, scratchConfig, content, scratchReport, { signal: options.signal, log });
       if (errors) {
-        throw new UpkitError({ code: 'rehearse.verify', exit: 'refused', message: `the rehearsal's verification found ${errors} problem(s); the real database was not touched`, details: scratchReport.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`), hint: 'fix what it names (npx zx verify/index.ts on a restored copy shows it), then run the upgrade again' });
+        throw new UpkitError({ code: 'rehearse.verify', exit: 'refused', message: `the rehearsal's verification found ${plural(errors, 'problem')}; the real database was not touched`, details: scratchReport.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`), hint: 'fix what it names (npx zx verify/index.ts on a restored copy shows it), then run the upgrade again' });
       }
     } catch (err) {
       if (isUpkitError(err) && err.code.startsWith('rehearse.')) throw err;
@@ -177,7 +213,7 @@ export async function containersAndHealth(config: Config, profile: Profile, log:
     if (config.healthcheckUrls.length || config.composeFile) {
       const health = await log.step('health', async (s) => {
         const r = await checkHealth(config, log, { profile, expectedRelease, signal });
-        s.detail(`${config.healthcheckUrls.length} endpoint(s) healthy, database migrated`);
+        s.detail(`${plural(config.healthcheckUrls.length, 'endpoint')} healthy, database migrated`);
         return r;
       });
       for (const f of healthFindings(health)) report.findings.push(f);
@@ -275,14 +311,16 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         }
         phase = 'the migrations';
         await configureSession(client, ctx.settings);
-        await apply(plan, ctx);
+        await apply(plan, ctx).finally(() => {
+          if (ctx.stands.changed) report.changed = true;
+        });
       }
       phase = 'verification';
       const already = report.findings.length;
-      const errors = await log.step('verify', async (s) => {
-        const n = await verifyAfter(client, config, content, report, { signal: options.signal, log });
-        s.detail(n ? `${n} problem(s)` : 'schema, ledgers and seed data as expected');
-        return n;
+      const { errors } = await log.step('verify', async (s) => {
+        const v = await verifyAfter(client, config, content, report, { signal: options.signal, log });
+        s.judge(report.findings.slice(already), verifiedDetail(v));
+        return v;
       });
       for (const f of report.findings.slice(already).filter((x) => x.severity !== 'info')) {
         (f.severity === 'error' ? log.error : log.warn)(`${f.code}: ${f.message}`);
@@ -290,16 +328,18 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       }
       log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`);
       let exit: number = errors ? EXIT.verification : EXIT.ok;
-      if (errors) log.error(`verification found ${errors} problem(s) after the upgrade; see above (npx zx verify/index.ts shows them again)`);
+      if (errors) verificationProblems(report, log, { errors, config, content, plan, backup, noBackup });
       else if (options.containers) {
         phase = 'the containers and health checks';
         exit = await containersAndHealth(config, content.profile, log, report, plan.to ?? undefined, options.signal);
       }
       // The row counts as the run left them: rollback tells writes made since from the run's own.
       const rowsAfter = started ? await applicationRowCounts(client).catch(() => undefined) : undefined;
+      // upkit.runs keeps its coarse status; the report it stores says which outcome it was.
+      const outcome = outcomeFor(exit, report.changed || report.applied.length > 0);
       // And the write statistics, this run's own writes flushed first: only writes made since count.
       const statsAfter = started ? await flushWriteStats(client).then(() => writeActivity(client), () => undefined) : undefined;
-      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { applied: report.applied, findings: report.findings, rowsAfter, statsAfter } });
+      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { outcome, applied: report.applied, findings: report.findings, rowsAfter, statsAfter } });
       return exit;
     } catch (err) {
       const interrupted = options.signal?.aborted === true;

@@ -8,6 +8,7 @@ import { PULSE_RELEASE_PROBES } from '../drizzle/releases.ts';
 import { applySeed, LATEST_RELEASE, RELEASES, releaseIndex, seedFor, seedGaps, type Release } from '../drizzle/seed.ts';
 import { PROJECT_ROOT } from '../lib/config.ts';
 import { createAdmin } from '../lib/install/admin.ts';
+import { MIN_MEMORY_BYTES } from '../lib/install/hostChecks.ts';
 import type { Profile, ProfileSeed } from '../lib/profileTypes.ts';
 
 export const PULSE_DRIZZLE_DIR = path.join(PROJECT_ROOT, 'drizzle');
@@ -45,6 +46,7 @@ export function pulseProfile(folders: { drizzleDir?: string; legacyDir?: string 
     drizzleReleases: RELEASES.slice(start),
     legacy: { end: RELEASES[start - 1]!, before: RELEASES.slice(0, start - 1) },
     seed: pulseSeed(),
+    minMemoryBytes: MIN_MEMORY_BYTES,
     createAdmin,
   } satisfies Profile;
 }

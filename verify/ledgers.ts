@@ -7,6 +7,7 @@ import type { LegacyManifest } from '../lib/legacy/manifest.ts';
 import type { DrizzleLedgerRow } from '../lib/ledger.ts';
 import { shellQuote } from '../lib/quote.ts';
 import { finding, type VerifyFinding } from './model.ts';
+import { plural } from '../lib/plural.ts';
 
 export type { DrizzleLedgerRow };
 
@@ -161,6 +162,6 @@ export function compareLegacyLedger(manifest: LegacyManifest, rows: readonly Leg
   }
   const recorded = new Set(rows.filter((r) => r.method !== 'baseline').map((r) => r.file));
   const count = manifest.files.filter((f) => recorded.has(f.file)).length;
-  out.push(finding('ledgers', 'info', 'ledger.legacy', `upkit.legacy_migrations records ${count} of ${manifest.files.length} legacy files${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (${rows.length} rows${rows.some((r) => r.method === 'baseline') ? ', one of them the baseline of drizzle\'s first entry' : ''})`));
+  out.push(finding('ledgers', 'info', 'ledger.legacy', `upkit.legacy_migrations records ${count} of ${plural(manifest.files.length, 'legacy file')}${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (${plural(rows.length, 'row')}${rows.some((r) => r.method === 'baseline') ? ', one of them the baseline of drizzle\'s first entry' : ''})`));
   return out;
 }

@@ -7,6 +7,7 @@ import { UPGRADE_HINT } from './ledgers.ts';
 import { finding, type ActualSchema, type VerifyFinding } from './model.ts';
 import { releaseName, type Profile } from '../lib/profileTypes.ts';
 import type { DrizzleMigration, JournalEntry } from '../lib/drizzle/journal.ts';
+import { plural } from '../lib/plural.ts';
 
 export interface ReleaseResult {
   /** The release (Pulse) or last applied journal tag (another app); null when none. */
@@ -41,7 +42,7 @@ export function releaseFindings(
   const probes = profile?.releaseProbes;
   if (!profile || !probes || profile.latestRelease === null) {
     const last = drizzle.applied.at(-1) ?? null;
-    const message = `${drizzle.applied.length} of ${drizzle.applied.length + drizzle.pending.length} migrations applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
+    const message = `${drizzle.applied.length} of ${plural(drizzle.applied.length + drizzle.pending.length, 'migration')} applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
     return { findings: [finding('ledgers', 'info', 'ledger.release', message)], result: { detected: last, expected: files.entry.tag, evidence: [] } };
   }
   const tagHashes = new Map(files.migrations.map((m) => [m.tag, m.hash]));

@@ -2,6 +2,7 @@
 // line; or a Markdown block to paste into a ticket. Pure; the caller redacts on output
 // (and redacts again here, since a ticket is the place a secret must never reach).
 import { markdownCode, markdownText, visible } from '../lib/escape.ts';
+import { plural } from '../lib/plural.ts';
 import { redact } from '../lib/redact.ts';
 import type { Severity } from '../lib/report.ts';
 import { AREAS, type Area, type VerifyFinding } from './model.ts';
@@ -26,8 +27,6 @@ export interface Versions {
 }
 
 const SYMBOL: Record<Severity, string> = { error: '✖', warning: '⚠', info: 'ℹ' };
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function counts(findings: readonly VerifyFinding[]): Record<Severity, number> {
   const c: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
@@ -105,6 +104,7 @@ export function renderMarkdown(findings: readonly VerifyFinding[], areas: readon
   return redact(lines.join('\n'));
 }
 
-export function areaSummaries(timings: Partial<Record<Area, number>>, skipped: Partial<Record<Area, string>>): AreaSummary[] {
-  return AREAS.map((area) => (skipped[area] !== undefined ? { area, skipped: skipped[area] } : { area, ...(timings[area] !== undefined ? { ms: timings[area] } : {}) }));
+/** `areas`: those this app has (an app without seed data has no `seed data` area, so none is claimed or listed). */
+export function areaSummaries(timings: Partial<Record<Area, number>>, skipped: Partial<Record<Area, string>>, areas: readonly Area[] = AREAS): AreaSummary[] {
+  return areas.map((area) => (skipped[area] !== undefined ? { area, skipped: skipped[area] } : { area, ...(timings[area] !== undefined ? { ms: timings[area] } : {}) }));
 }

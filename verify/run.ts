@@ -9,11 +9,12 @@ import { withClient, withTransaction } from '../lib/db.ts';
 import { isUpkitError, UpkitError } from '../lib/errors.ts';
 import type { Logger, StepControl } from '../lib/log.ts';
 import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
+import { plural } from '../lib/plural.ts';
 import { registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
 import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type DatabaseState, type LedgerResult, type Unread, type VerifyFiles, useExpected } from './engine.ts';
 import { expectedSchemaFor } from './shadow.ts';
-import { finding, type Area, type VerifyFinding } from './model.ts';
+import { AREAS, finding, type Area, type VerifyFinding } from './model.ts';
 import type { Profile } from '../lib/profileTypes.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
 import { describeRunInProgress, runInProgress, type RunInProgress } from './runInProgress.ts';
@@ -48,32 +49,21 @@ function runningError(running: RunInProgress, database: string, err: unknown): U
   return new UpkitError({ code: 'verify.run_in_progress', exit: 'locked', message: message.replace(/: what verify lists .*$/, why), hint, cause: err });
 }
 
-class AreaHadErrors extends Error {}
-
-/** Runs fn as a step whose status follows its findings: errors fail it, warnings mark it. */
+/** Runs fn as a step whose mark follows its findings (StepControl.judge): ✖ errors, ⚠ warnings. */
 async function areaStep<T>(log: Logger, name: Area, timings: Partial<Record<Area, number>>, fn: (s: StepControl) => Promise<{ value: T; findings: VerifyFinding[]; detail: string }>): Promise<T> {
-  let value: T | undefined;
   const started = performance.now();
   try {
-    await log.step(name, async (s) => {
+    return await log.step(name, async (s) => {
       const r = await fn(s);
-      value = r.value;
+      // A lock that kept the area from being read is named, not counted among the problems found.
       const c = counts(r.findings.filter((f) => f.code !== 'verify.locked'));
-      const tally = [c.error && `${c.error} error${c.error === 1 ? '' : 's'}`, c.warning && `${c.warning} warning${c.warning === 1 ? '' : 's'}`].filter(Boolean).join(', ');
-      const detail = `${r.detail}${tally ? `: ${tally}` : ''}`;
-      if (c.error || r.findings.some((f) => f.code === 'verify.locked')) {
-        s.detail(detail);
-        throw new AreaHadErrors(detail);
-      }
-      if (c.warning) s.warn(detail);
-      else s.detail(detail);
+      const tally = [c.error && plural(c.error, 'error'), c.warning && plural(c.warning, 'warning')].filter(Boolean).join(', ');
+      s.judge(r.findings, `${r.detail}${tally ? `: ${tally}` : ''}`);
+      return r.value;
     });
-  } catch (err) {
-    if (!(err instanceof AreaHadErrors)) throw err;
   } finally {
     timings[name] = performance.now() - started;
   }
-  return value as T;
 }
 
 /** Passwords inside HEALTHCHECK_URLS are secrets too, before anything is printed. */
@@ -241,7 +231,7 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
   const schema = await areaStep(log, 'schema', timings, async () => {
     const findings = await checkSchemaArea(files, state);
     const all = catalogLocked ? [catalogLocked, ...findings] : findings;
-    return { value: findings, findings: all, detail: `${comparedTables(files, state)} tables against ${files.entry.tag}${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}` };
+    return { value: findings, findings: all, detail: `${plural(comparedTables(files, state), 'table')} against ${files.entry.tag}${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}` };
   });
   // Not read (locked): no ledger, so schema hints say what fixes a difference without it.
   const ledgers = await areaStep<{ findings: VerifyFinding[]; result?: LedgerResult }>(log, 'ledgers', timings, async () => {
@@ -249,7 +239,7 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
     if (read.locked) return { value: { findings: [read.locked] }, findings: [read.locked], detail: notReadDetail(read.locked) };
     const r = withoutRelease(read.value, state, profile);
     const pending = r.pending.length ? `, ${r.pending.length} pending` : '';
-    return { value: { findings: r.findings, result: r }, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${files.entry.idx + 1} migrations applied${pending}` };
+    return { value: { findings: r.findings, result: r }, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${plural(files.entry.idx + 1, 'migration')} applied${pending}` };
   });
   const ledger: LedgerResult | undefined = ledgers.result;
   let seed: VerifyFinding[] = [];
@@ -262,7 +252,7 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
       const read = blocked.length ? { locked: await lockedArea(client, 'seed data', blocked, again) } : await readArea(client, 'seed data', seedTables, again, () => checkSeedArea(client, state, expected));
       if (read.locked) return { value: [read.locked], findings: [read.locked], detail: notReadDetail(read.locked) };
       const r = read.value;
-      const detail = r.seed ? `${r.seed.organizations} organizations, ${r.seed.permissions} permissions` : 'not checked';
+      const detail = r.seed ? `${plural(r.seed.organizations, 'organization')}, ${plural(r.seed.permissions, 'permission')}` : 'not checked';
       return { value: r.findings, findings: r.findings, detail };
     });
   }
@@ -281,7 +271,8 @@ export async function runVerification(config: Config, log: Logger, report: Repor
   const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);
   const timings: Partial<Record<Area, number>> = {};
   const skipped: Partial<Record<Area, string>> = {};
-  if (!profile.seed) skipped['seed data'] = `${files.drizzleDir} is not Pulse's drizzle folder`;
+  // An app without seed data has no seed data area: nothing about seed data is claimed for it.
+  const areas = AREAS.filter((a) => profile.seed || a !== 'seed data');
 
   const again = options.again ?? 'npx zx verify/index.ts';
   let running: RunInProgress | undefined;
@@ -313,7 +304,7 @@ export async function runVerification(config: Config, log: Logger, report: Repor
     const r = await runtime;
     const passed = r.findings.filter((f) => f.severity === 'info' && f.code !== 'runtime.not_configured').length;
     if (!r.checked) s.skip('HEALTHCHECK_URLS and COMPOSE_FILE are not set');
-    return { value: r, findings: r.findings, detail: r.checked ? `${passed} check${passed === 1 ? '' : 's'} passed` : 'HEALTHCHECK_URLS and COMPOSE_FILE are not set' };
+    return { value: r, findings: r.findings, detail: r.checked ? `${plural(passed, 'check')} passed` : 'HEALTHCHECK_URLS and COMPOSE_FILE are not set' };
   });
   if (rt.checked) timings.runtime = rt.ms;
   else {
@@ -337,5 +328,5 @@ export async function runVerification(config: Config, log: Logger, report: Repor
     database: describeTarget(config.migrationDb),
     snapshot: `${files.entry.tag} (${files.snapshotFile})`,
   };
-  return { findings, areas: areaSummaries(timings, skipped), versions, hasErrors: findings.some((f) => f.severity === 'error'), ...(running ? { running } : {}) };
+  return { findings, areas: areaSummaries(timings, skipped, areas), versions, hasErrors: findings.some((f) => f.severity === 'error'), ...(running ? { running } : {}) };
 }

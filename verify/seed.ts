@@ -1,6 +1,7 @@
 // Seed data a content profile expects (Pulse: drizzle/seed.ts): feature flags on every
 // organization, the seed permissions, the system roles, and `admin` holding every seed
 // permission. Read in one query; turned into findings by a pure function.
+import { plural } from '../lib/plural.ts';
 import type { Client } from 'pg';
 import type { ActualSchema } from './model.ts';
 import { finding, type VerifyFinding } from './model.ts';
@@ -107,7 +108,6 @@ export async function readSeedState(client: Pick<Client, 'query'>, expected: See
 
 const FLAG_HINT = "run: npx zx upgrade.ts (its seed step adds missing flags as true and keeps an operator's false)";
 const SEED_HINT = 'run: npx zx upgrade.ts (its seed step adds the missing seed data)';
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const some = (slugs: string[], count: number) => `${slugs.join(', ')}${count > slugs.length ? `, … ${count - slugs.length} more` : ''}`;
 
 /** Pure: the findings for what was read. */

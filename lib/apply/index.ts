@@ -9,6 +9,7 @@ import { inTransaction, type ApplyContext } from './context.ts';
 import { applyDrizzle, recordDrizzle, releaseAfter } from './drizzle.ts';
 import { applyLegacy } from './legacy.ts';
 import { withLockRetry } from './session.ts';
+import { plural } from '../plural.ts';
 
 type BaselineStep = Extract<PlanStep, { kind: 'baseline' }>;
 
@@ -20,7 +21,7 @@ async function applyBaseline(ctx: ApplyContext, step: BaselineStep): Promise<voi
       throw new UpkitError({
         code: 'baseline.mismatch',
         exit: ctx.stands.changed ? 'failed' : 'refused',
-        message: `the database does not match ${step.tag}'s snapshot, so ${step.tag} cannot be recorded as applied: ${differences.length} difference(s)`,
+        message: `the database does not match ${step.tag}'s snapshot, so ${step.tag} cannot be recorded as applied: ${plural(differences.length, 'difference')}`,
         details: differences.slice(0, 20),
         hint: 'these were changed by hand; put them back as the snapshot has them (npx zx verify/index.ts lists them), then run the upgrade again',
       });
@@ -53,7 +54,7 @@ export function describeStep(step: PlanStep): string {
     case 'baseline':
       return `baseline: record ${step.tag} as applied`;
     case 'drizzle':
-      return `drizzle: ${step.tag} (${step.statements} statements${step.outsideTransaction ? `, ${step.outsideTransaction} outside the transaction` : ''}${step.resumes.length ? `, resuming after ${step.resumes.join(', ')}` : ''}${step.outOfOrder ? ', out of order' : ''})`;
+      return `drizzle: ${step.tag} (${plural(step.statements, 'statement')}${step.outsideTransaction ? `, ${step.outsideTransaction} outside the transaction` : ''}${step.resumes.length ? `, resuming after ${step.resumes.join(', ')}` : ''}${step.outOfOrder ? ', out of order' : ''})`;
     case 'seed':
       return `seed data for ${step.release}`;
   }

@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { sqlIdent, sqlLiteral } from '../quote.ts';
 import { companionName, withMaintenanceClient } from './restoreDb.ts';
 import { dropCommand, psqlCommand } from './swap.ts';
+import { plural } from '../plural.ts';
 
 type ConnSettings = Pick<Config, 'migrationDb' | 'ssl' | 'sslCa' | 'connectTimeoutMs'>;
 
@@ -265,7 +266,7 @@ export async function preflightRestoreCheck(
   }
   if (state.liveAllowsConnections === false) return refusingError(config, state);
   const found = warnLeftovers(config, state, log, report);
-  step.detail(found.length ? `${found.length} database(s) left by restores that were stopped` : 'none left behind');
+  step.detail(found.length ? `${plural(found.length, 'database')} left by restores that were stopped` : 'none left behind');
   return undefined;
 }
 

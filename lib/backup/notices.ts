@@ -8,6 +8,7 @@ import type { ReportBuilder } from '../report.ts';
 import type { Retention } from './files.ts';
 import type { ServerIdentity } from './manifest.ts';
 import { STALE_AFTER_MS, type PartialSweep } from './partial.ts';
+import { plural } from '../plural.ts';
 
 /** A warning: ⚠ line, its hint, and a finding when the command has a report. */
 export function warn(log: Logger, report: ReportBuilder | undefined, code: string, message: string, hint: string): void {
@@ -45,7 +46,7 @@ export function reportRetention(log: Logger, report: ReportBuilder | undefined, 
       log,
       report,
       'backup.other_server',
-      `kept ${kept.otherServers.length} backup(s) of a database named ${database} that another server wrote (${where}): retention removes only this server's backups`,
+      `kept ${plural(kept.otherServers.length, 'backup')} of a database named ${database} that another server wrote (${where}): retention removes only this server's backups`,
       'give each server its own BACKUP_DIR (or --backup-dir) to keep their backups apart',
     );
   }
@@ -57,7 +58,7 @@ export function reportRetention(log: Logger, report: ReportBuilder | undefined, 
       log,
       report,
       'backup.server_unknown',
-      `kept ${unproven.length} older backup(s) of ${database}: this role cannot read the server's system identifier (pg_control_system()), and retention removes only backups it can prove are this server's`,
+      `kept ${plural(unproven.length, 'older backup')} of ${database}: this role cannot read the server's system identifier (pg_control_system()), and retention removes only backups it can prove are this server's`,
       `let it read the identity (as an administrator, in this database: GRANT EXECUTE ON FUNCTION pg_control_system() TO ${sqlIdent(target.user)};) or remove them by hand when they are no longer needed: rm -- ${files}`,
     );
     return;
@@ -66,7 +67,7 @@ export function reportRetention(log: Logger, report: ReportBuilder | undefined, 
     log,
     report,
     'backup.unproven',
-    `kept ${unproven.length} backup(s) of ${database} whose manifest does not say which server it came from (written by an older upkit): retention removes only backups it can prove are this server's`,
+    `kept ${plural(unproven.length, 'backup')} of ${database} whose manifest does not say which server it came from (written by an older upkit): retention removes only backups it can prove are this server's`,
     `remove them by hand when they are no longer needed: rm -- ${files}`,
   );
 }

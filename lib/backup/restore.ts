@@ -22,6 +22,7 @@ import type { BackupManifest } from './manifest.ts';
 import type { CheckedBackup, Restorer } from './restoreCheck.ts';
 import { copySettingsAndGrants, createDatabaseLike, databaseExists, dropDatabase, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
 import { countRows, listTables } from './run.ts';
+import { plural } from '../plural.ts';
 
 export { checkBackup, type CheckedBackup } from './restoreCheck.ts';
 
@@ -143,10 +144,10 @@ export async function compareWithManifest(client: Pick<Client, 'query'>, manifes
   const problems: string[] = [];
   for (const [table, expected] of Object.entries(manifest.tables)) {
     const actual = counts[table];
-    if (actual === undefined) problems.push(`table ${table}: missing (the backup has ${expected} rows)`);
-    else if (actual !== expected) problems.push(`table ${table}: ${actual} rows, the backup has ${expected}`);
+    if (actual === undefined) problems.push(`table ${table}: missing (the backup has ${plural(expected, 'row')})`);
+    else if (actual !== expected) problems.push(`table ${table}: ${plural(actual, 'row')}, the backup has ${expected}`);
   }
-  for (const [table, n] of Object.entries(counts)) if (!(table in manifest.tables)) problems.push(`table ${table}: not in the backup (${n} rows)`);
+  for (const [table, n] of Object.entries(counts)) if (!(table in manifest.tables)) problems.push(`table ${table}: not in the backup (${plural(n, 'row')})`);
   const diff = diffFingerprints(manifest.fingerprint, await schemaFingerprint(client));
   const reparsed = new Set(diff.extra.map(deparseInsensitive));
   const missing = diff.missing.filter((line) => !reparsed.has(deparseInsensitive(line)));
@@ -235,12 +236,12 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
       let done = 0;
       const run = await runPgRestore(backup.restorer, backup.path, env, options, (line) => {
         log.debug(`pg_restore: ${line}`);
-        if (/^pg_restore: (creating|processing data|executing) /.test(line)) step.progress(`${++done} of ${backup.tocEntries} entries: ${line.replace(/^pg_restore: /, '')}`);
+        if (/^pg_restore: (creating|processing data|executing) /.test(line)) step.progress(`${++done} of ${plural(backup.tocEntries, 'entry')}: ${line.replace(/^pg_restore: /, '')}`);
       });
       if (options.signal?.aborted) throw interrupted(options.signal);
       if (run.code !== 0) throw restoreFailure(database, run.tail, String(run.code ?? run.signal), options.noOwner === true);
       const ms = performance.now() - t0;
-      step.detail(`${backup.tocEntries} entries in ${formatDuration(ms)}${options.noOwner ? ' (--no-owner)' : ''}`);
+      step.detail(`${plural(backup.tocEntries, 'entry')} in ${formatDuration(ms)}${options.noOwner ? ' (--no-owner)' : ''}`);
       return ms;
     });
     const comparison = await log.step(`${label}compare with the manifest`, async (step) => {
@@ -250,12 +251,12 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
         throw new UpkitError({
           code: 'restore.mismatch',
           exit: 'refused',
-          message: `the restored database ${database} differs from the backup's manifest in ${result.problems.length} place(s)`,
+          message: `the restored database ${database} differs from the backup's manifest in ${plural(result.problems.length, 'place')}`,
           details: result.problems.slice(0, 20).concat(result.problems.length > 20 ? [`… and ${result.problems.length - 20} more`] : []),
           hint: keep ? `${database} is kept for inspection; drop it when done. ${live} was not changed` : `${database} was dropped; ${live} was not changed`,
         });
       }
-      step.detail(`${result.tables} table(s), ${result.rows} row(s) and ${backup.manifest.fingerprint.length} schema lines as in the manifest`);
+      step.detail(`${plural(result.tables, 'table')}, ${plural(result.rows, 'row')} and ${plural(backup.manifest.fingerprint.length, 'schema line')} as in the manifest`);
       return result;
     });
     await closeRunsCutByBackup(config, log, backup, database, label);
@@ -263,7 +264,7 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
       const like = options.like;
       await log.step(`${label}copy settings and grants of ${live}`, async (step) => {
         const copied = await withMaintenanceClient(config, (c) => copySettingsAndGrants(c, like, database));
-        step.detail(`owner ${like.owner}, ${copied.settings} setting(s), ${like.acl ? `${copied.grants} grant(s)` : 'default grants'}`);
+        step.detail(`owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}`);
       });
     }
     if (options.signal?.aborted) throw interrupted(options.signal);

@@ -11,6 +11,7 @@ import { chooseForServer, clientPackageHint, findBinaries, type PgBinary } from 
 import { manifestPathFor, readManifest, type BackupManifest } from './manifest.ts';
 import { formatBytes } from './space.ts';
 import { listArchive, readToc, tocTables, type Toc } from './toc.ts';
+import { plural } from '../plural.ts';
 
 /** Where pg_restore runs: a local binary, or inside the compose database service (archive on stdin). */
 export type Restorer =
@@ -101,7 +102,7 @@ export async function checkBackup(config: Pick<Config, 'pgBinDir' | 'composeFile
   const listed = tocTables(toc);
   const missing = Object.keys(m.tables).filter((t) => !listed.has(t));
   if (missing.length) {
-    throw refuse('restore.toc_incomplete', `pg_restore --list of ${archive} lacks ${missing.length} table(s) its manifest counted: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+    throw refuse('restore.toc_incomplete', `pg_restore --list of ${archive} lacks ${plural(missing.length, 'table')} its manifest counted: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
   }
   return { path: archive, manifestPath, manifest: m, restorer, tocEntries: toc.entries };
 }

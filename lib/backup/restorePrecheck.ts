@@ -10,6 +10,7 @@ import { UpkitError } from '../errors.ts';
 import { sqlLiteral } from '../quote.ts';
 import { formatBytes } from './space.ts';
 import { psqlCommand } from './swap.ts';
+import { plural } from '../plural.ts';
 
 type Q = Pick<Client, 'query'>;
 
@@ -24,7 +25,7 @@ export async function preparedTransactions(c: Q, config: Pick<Config, 'migration
   const first = rows[0]!;
   throw refuse(
     'restore.prepared_transactions',
-    `database ${live} has ${rows.length} prepared transaction(s) (${rows.map((r) => `'${r.gid}' of ${r.owner}, prepared ${r.prepared.toISOString()}`).join('; ')}): the swap cannot rename it while they last`,
+    `database ${live} has ${plural(rows.length, 'prepared transaction')} (${rows.map((r) => `'${r.gid}' of ${r.owner}, prepared ${r.prepared.toISOString()}`).join('; ')}): the swap cannot rename it while they last`,
     `have their owner finish them, or roll them back: ${psqlCommand(config.migrationDb, [`ROLLBACK PREPARED ${sqlLiteral(first.gid)}`], live)}; then run the restore again`,
   );
 }

@@ -18,6 +18,7 @@ import { holdExit, untilDone } from './cleanup.ts';
 import { finishRestore, newMarker, readRestoreState, recordRestore, recoverInterruptedRestore, refusingError, serverIdentifier, writeMarker } from './leftovers.ts';
 import { assertRoom, preparedTransactions, replication, roomForCopy, type RoomCheck } from './restorePrecheck.ts';
 import { sessionsBeyondReach, swapDatabases, type SwapNames, type SwapResult } from './swap.ts';
+import { plural } from '../plural.ts';
 
 export interface RestorePlan {
   backup: CheckedBackup;
@@ -58,10 +59,6 @@ export interface RestoreOutcome {
   plan: RestorePlan;
   result: RestoreResult;
   swap: SwapResult | undefined;
-}
-
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function refuse(code: string, message: string, hint: string): UpkitError {
@@ -126,7 +123,7 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
   const backup = await log.step('check backup', async (step) => {
     const b = await checkBackup(config, request.file);
     const m = b.manifest;
-    step.detail(`${formatBytes(m.bytes)}, sha256 and size as in its manifest, pg_restore --list read ${b.tocEntries} entries; taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'}`);
+    step.detail(`${formatBytes(m.bytes)}, sha256 and size as in its manifest, pg_restore --list read ${plural(b.tocEntries, 'entry')}; taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'}`);
     return b;
   });
   request.onChecked?.(backup);

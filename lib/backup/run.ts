@@ -28,6 +28,7 @@ import { assertRoomForBackup, estimateBackupBytes, formatBytes } from './space.t
 import { chooseDumper, type Dumper } from './strategy.ts';
 import { sha256File } from './restoreCheck.ts';
 import { readToc, tablesMissingFromToc } from './toc.ts';
+import { plural } from '../plural.ts';
 
 export const COMPRESSION = 1;
 
@@ -243,13 +244,13 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
         throw new UpkitError({
           code: 'backup.unverified',
           exit: 'refused',
-          message: `the archive's table of contents lacks ${missing.length} table(s): ${names.join(', ')}${missing.length > 5 ? ', …' : ''}`,
+          message: `the archive's table of contents lacks ${plural(missing.length, 'table')}: ${names.join(', ')}${missing.length > 5 ? ', …' : ''}`,
           hint: 'the dump is incomplete; nothing was changed. Run the backup again and check the log file',
         });
       }
       fsyncFile(partial!);
       const sha256 = await sha256File(partial!);
-      step.detail(`pg_restore --list read ${toc.entries} entries, every table present; sha256 ${sha256.slice(0, 12)}…`);
+      step.detail(`pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; sha256 ${sha256.slice(0, 12)}…`);
       return { sha256, entries: toc.entries };
     });
 

@@ -12,6 +12,7 @@ import { formatPgError, isPgError } from '../pgError.ts';
 import { redact } from '../redact.ts';
 import { shellQuote, sqlIdent, sqlLiteral } from '../quote.ts';
 import { withMaintenanceClient } from './restoreDb.ts';
+import { plural } from '../plural.ts';
 
 export { shellQuote, sqlIdent } from '../quote.ts';
 
@@ -207,7 +208,7 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
     refused = true;
     const terminated = await endSessions(c, n.live, ownPids, t0 + windowMs / 2);
     const left = await sessionsLeft(c, n.live);
-    if (left.length) throw new AttemptFailed(`session(s) of ${n.live} did not end in time: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`, [], left[0]!.pid, true);
+    if (left.length) throw new AttemptFailed(`${plural(left.length, 'session')} of ${n.live} did not end in time: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`, [], left[0]!.pid, true);
     await c.query('begin');
     const budget = `${remaining(t0)}ms`;
     await c.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)`, [budget]);
@@ -227,7 +228,7 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
     const blockers = await databaseBlockers(c, [n.live, n.restored]).catch(() => []);
     const left = blockers.length ? [] : await sessionsLeft(c, n.live).catch(() => []);
     const why = isPgError(err) ? formatPgError(err).headline : String(err);
-    const who = blockers.length ? blockers.map(describe).join('; ') : left.length ? `session(s) of ${n.live}: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}` : `${why}, by a session that has since let go`;
+    const who = blockers.length ? blockers.map(describe).join('; ') : left.length ? `${plural(left.length, 'session')} of ${n.live}: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}` : `${why}, by a session that has since let go`;
     throw new AttemptFailed(who, blockers, blockers.find((b) => b.pid)?.pid ?? left[0]?.pid, ended);
   }
 }
@@ -282,10 +283,6 @@ export async function swapDatabases(config: ConnSettings, n: SwapNames, options:
     if (options.relock && last.sessionsEnded) ownPids = [await options.relock()];
   }
   throw await swapFailure(config, n, failure);
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Looks at what the server now has (the failed session may be gone), puts back what can be put back, and says where things stand. */

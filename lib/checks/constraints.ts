@@ -4,6 +4,7 @@ import type { Problem } from '../plan.ts';
 import { duplicates, namedExists, orphans, type LiveRelation } from './catalog.ts';
 import { relKey, type Intent } from './intents.ts';
 import { AGAIN, where } from './text.ts';
+import { plural } from '../plural.ts';
 
 /**
  * Rows a new unique index, unique constraint, primary key or validated foreign key would
@@ -21,7 +22,7 @@ export async function constraintProblems(client: Pick<Client, 'query'>, intents:
       if (groups === 0) continue;
       problems.push({
         code: 'check.duplicates',
-        message: `${where(i.at)} ${i.what}${i.name ? ` ${i.name}` : ''} on ${rel.shown} (${i.columns.join(', ')}), but ${groups} value(s) occur in more than one row: ${examples.join('; ')}${groups > examples.length ? '; …' : ''}`,
+        message: `${where(i.at)} ${i.what}${i.name ? ` ${i.name}` : ''} on ${rel.shown} (${i.columns.join(', ')}), but ${plural(groups, 'value')} occur${groups === 1 ? 's' : ''} in more than one row: ${examples.join('; ')}${groups > examples.length ? '; …' : ''}`,
         hint: `decide which row keeps each value, change or delete the others, ${AGAIN}`,
       });
       continue;
@@ -32,7 +33,7 @@ export async function constraintProblems(client: Pick<Client, 'query'>, intents:
     if (count === 0) continue;
     problems.push({
       code: 'check.orphans',
-      message: `${where(i.at)} adds foreign key${i.name ? ` ${i.name}` : ''} from ${rel.shown} (${i.columns.join(', ')}) to ${parent.shown} (${i.refColumns.join(', ')}), but ${count} row(s) point at no row of ${parent.shown}`,
+      message: `${where(i.at)} adds foreign key${i.name ? ` ${i.name}` : ''} from ${rel.shown} (${i.columns.join(', ')}) to ${parent.shown} (${i.refColumns.join(', ')}), but ${plural(count, 'row')} point${count === 1 ? 's' : ''} at no row of ${parent.shown}`,
       hint: `point them at existing rows, set those columns to NULL or delete them (list them with: ${query}), ${AGAIN}`,
     });
   }

@@ -11,6 +11,7 @@ import type { ParsedStatement } from '../sql/statements.ts';
 import { readSnapshot } from '../../verify/snapshot.ts';
 import { countNulls, readRelations } from './catalog.ts';
 import { mentions } from './intents.ts';
+import { plural } from '../plural.ts';
 
 /** Whether a statement uses the table: named as a relation, or, in an opaque body (DO, functions), as an identifier. */
 function uses(s: ParsedStatement, schema: string, table: string): boolean {
@@ -53,7 +54,7 @@ export async function driftProblems(client: Pick<Client, 'query'>, plan: Pick<Pl
     const c = sqlIdent(l.column);
     return [{
       code: 'check.not_null_dropped',
-      message: `${l.shown}.${l.column} allows NULL and ${n} row(s) hold it, but ${newest.tag}'s schema has it NOT NULL (changed by hand), and ${l.by.tag}.sql:${l.by.s.line} relies on ${l.shown}`,
+      message: `${l.shown}.${l.column} allows NULL and ${plural(n, 'row')} hold${n === 1 ? 's' : ''} it, but ${newest.tag}'s schema has it NOT NULL (changed by hand), and ${l.by.tag}.sql:${l.by.s.line} relies on ${l.shown}`,
       hint: `give them a value (UPDATE ${l.qualified} SET ${c} = <value> WHERE ${c} IS NULL;) or delete them, then restore the constraint: ALTER TABLE ${l.qualified} ALTER COLUMN ${c} SET NOT NULL; then run the upgrade again; nothing was changed`,
     }];
   });

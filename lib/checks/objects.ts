@@ -8,6 +8,7 @@ import { columnOf, countNulls, hasRows, readDependents, typeOids, type LiveRelat
 import type { Intent, Rel } from './intents.ts';
 import { mentions } from './intents.ts';
 import { AGAIN, listed, where } from './text.ts';
+import { plural } from '../plural.ts';
 
 export async function dependentProblems(client: Pick<Client, 'query'>, intents: readonly Intent[], current: ReadonlyArray<LiveRelation | undefined>): Promise<Problem[]> {
   const asks: Array<{ n: number; oid: number; attnum: number }> = [];
@@ -71,7 +72,7 @@ export async function nullProblems(client: Pick<Client, 'query'>, intents: reado
     const c = sqlIdent(i.column);
     problems.push({
       code: 'check.nulls',
-      message: `${where(i.at)} makes ${rel.shown}.${i.column} NOT NULL, but ${n} row(s) hold NULL there`,
+      message: `${where(i.at)} makes ${rel.shown}.${i.column} NOT NULL, but ${plural(n, 'row')} hold${n === 1 ? 's' : ''} NULL there`,
       hint: `give them a value (UPDATE ${rel.qualified} SET ${c} = <value> WHERE ${c} IS NULL;) or delete them, ${AGAIN}`,
     });
   });
@@ -123,7 +124,7 @@ export async function shapeProblems(client: Pick<Client, 'query'>, intents: read
     const counts = await countNulls(client, nullable.map((c) => ({ qualified: rel.qualified, column: c })));
     const parts = [
       missing.length ? `no column ${listed(missing)}` : '',
-      ...nullable.map((c, j) => `${c} is nullable (${counts[j]} row(s) hold NULL)`),
+      ...nullable.map((c, j) => `${c} is nullable (${plural(counts[j]!, 'row')} hold${counts[j] === 1 ? 's' : ''} NULL)`),
       ...retyped,
     ].filter(Boolean);
     let hint: string;

@@ -8,6 +8,7 @@ import { inspect } from '../inspect.ts';
 import { isEmptyPlan, plan as makePlan, type Problem } from '../plan.ts';
 import type { Profile } from '../profileTypes.ts';
 import { checkBeforeWrite } from './index.ts';
+import { plural } from '../plural.ts';
 
 export async function pendingChangeProblems(config: Config, profile: Profile): Promise<{ summary: string; problems: Problem[] }> {
   const content = loadContent(profile);
@@ -21,7 +22,7 @@ export async function pendingChangeProblems(config: Config, profile: Profile): P
       const problems = [...plan.refusals, ...(await checkBeforeWrite(client, plan, content))];
       const summary = isEmptyPlan(plan)
         ? `nothing pending (${plan.to ?? 'empty'})`
-        : `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}: ${plan.steps.length} step(s), nothing in their way`;
+        : `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}: ${plural(plan.steps.length, 'step')}, nothing in their way`;
       return { summary, problems };
     }, { readOnly: true });
   } finally {

@@ -4,6 +4,7 @@ import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { profileFor } from '../../profiles/index.ts';
 import { EXIT } from '../errors.ts';
 import { shellQuote } from '../quote.ts';
+import { plural } from '../plural.ts';
 
 export const backupCommand: CommandSpec = {
   name: 'backup',
@@ -17,7 +18,7 @@ export const backupCommand: CommandSpec = {
     const m = result.manifest;
     report.backup = { path: result.path, bytes: m.bytes, sha256: m.sha256 };
     report.release = { from: m.release, to: m.release };
-    log.info(`backup verified: ${result.path} (${formatBytes(m.bytes)}, ${Object.keys(m.tables).length} tables, sha256 ${m.sha256})`);
+    log.info(`backup verified: ${result.path} (${formatBytes(m.bytes)}, ${plural(Object.keys(m.tables).length, 'table')}, sha256 ${m.sha256})`);
     log.info(`  restore with: npx zx scripts/restore.ts ${shellQuote(result.path)}`);
     return EXIT.ok;
   },

@@ -84,7 +84,8 @@ export const installCommand: CommandSpec = {
     };
     if (!values.yes && process.stdin.isTTY) {
       const rl = createInterface({ input: process.stdin, output: process.stderr });
-      const answer = await rl.question('Install Pulse into the configured database? Type yes to go on: ');
+      const drizzleDir = values['drizzle-dir'] as string | undefined;
+      const answer = await rl.question(`Install ${drizzleDir ? `the migrations of ${drizzleDir}` : 'Pulse'} into the configured database? Type yes to go on: `);
       rl.close();
       if (answer.trim().toLowerCase() !== 'yes') return EXIT.refused;
     }

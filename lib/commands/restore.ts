@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { NO_OWNER_ADVICE } from '../backup/restore.ts';
-import { plural, restoreBackup, type RestorePlan } from '../backup/restoreRun.ts';
+import { restoreBackup, type RestorePlan } from '../backup/restoreRun.ts';
+import { plural } from '../plural.ts';
 import { recoverInterruptedRestore } from '../backup/leftovers.ts';
 import { dropCommand, shellQuote, swapBackCommand } from '../backup/swap.ts';
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
@@ -103,6 +104,8 @@ export const restoreCommand: CommandSpec = {
         confirm: yes ? undefined : (plan) => confirmByName(log, plan, signal),
       });
       const { plan, result, swap } = outcome;
+      // A database was written: the new one (--into), or the live one swapped in place.
+      report.changed = true;
       const m = plan.backup.manifest;
       report.release = { from: plan.swap ? plan.liveRelease : null, to: m.release };
       const summary = `${plural(result.tables, 'table')}, ${plural(result.rows, 'row')}, pg_restore ${(result.restoreMs / 1000).toFixed(1)} s`;

@@ -27,6 +27,7 @@ import { formatPgError, isPgError } from '../pgError.ts';
 import { sessionSettings } from '../upgrade.ts';
 import { takeBackup } from '../backup/run.ts';
 import { setRunBackup } from '../ledger.ts';
+import { plural } from '../plural.ts';
 
 interface RestoredRun {
   command: string;
@@ -115,7 +116,7 @@ async function checkDownFile(text: string, shown: string, allowDestructive: bool
     throw new UpkitError({
       code: 'rollback.down_destructive',
       exit: 'refused',
-      message: `${f.file}:${f.line}: ${f.message}${findings.length > 1 ? ` (and ${findings.length - 1} more destructive statement(s))` : ''}`,
+      message: `${f.file}:${f.line}: ${f.message}${findings.length > 1 ? ` (and ${plural(findings.length - 1, 'more destructive statement')})` : ''}`,
       hint: 'if that loss is intended, add --allow-destructive (a verified backup is taken first), or mark the statement with -- upkit:safe <why>; nothing was changed',
     });
   }
@@ -190,7 +191,7 @@ export const rollbackCommand: CommandSpec = {
       let discarded = false;
       if (changed.length) {
         const since = after ? `the ${last.command} of ${last.startedAt.toISOString()} finished` : `the backup (${manifest.createdAt})`;
-        const what = `since ${since}, rows changed in ${changed.length} table(s): ${changed.join(', ')}; a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
+        const what = `since ${since}, rows changed in ${plural(changed.length, 'table')}: ${changed.join(', ')}; a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
         if (values.yes && !values['discard-writes']) {
           const envFile = values['env-file'] as string | undefined;
           throw new UpkitError({
@@ -256,6 +257,7 @@ export const rollbackCommand: CommandSpec = {
             current = undefined;
             await client.query('delete from drizzle.__drizzle_migrations where hash = $1', [newest.hash]);
           });
+          ctx.report.changed = true;
           await finishRun(lockClient, runId, { status: 'ok' });
         } catch (err) {
           await finishRun(lockClient, runId, { status: 'refused' }).catch(() => {});

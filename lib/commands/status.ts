@@ -9,6 +9,7 @@ import { EXIT } from '../errors.ts';
 import { inspect } from '../inspect.ts';
 import { compareLedger, plan as makePlan } from '../plan.ts';
 import { profileFor } from '../../profiles/index.ts';
+import { plural } from '../plural.ts';
 
 export const statusCommand: CommandSpec = {
   name: 'status',
@@ -35,13 +36,13 @@ export const statusCommand: CommandSpec = {
     const ledger = compareLedger(content.migrations, inspection.drizzleLedger ?? []);
     report.release = { from: plan.from, to: plan.to };
     report.plan = plan;
-    out(`${inspection.database}: ${plan.from ?? `empty (no ${content.profile.label ? `${content.profile.label} ` : ''}release)`}${plan.steps.length ? `, ${plan.steps.length} step(s) pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
+    out(`${inspection.database}: ${plan.from ?? `empty (no ${content.profile.label ? `${content.profile.label} ` : ''}release)`}${plan.steps.length ? `, ${plural(plan.steps.length, 'step')} pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
     for (const e of plan.detection.evidence) log.debug(`detected ${e}`);
     out(`drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}`);
     for (const m of content.migrations) out(`  ${ledger.applied.includes(m) ? '✔' : ledger.edited.includes(m) ? '✖' : '·'} ${m.tag}`);
     if (content.legacy) {
       const rows = inspection.legacyLedger;
-      out(`legacy ledger: ${rows === null ? 'absent (upkit has not run here)' : `${rows.length} row(s)`}`);
+      out(`legacy ledger: ${rows === null ? 'absent (upkit has not run here)' : plural(rows.length, 'row')}`);
       for (const r of rows ?? []) out(`  ✔ ${r.file} (${r.method}, ${r.appliedAt.toISOString()})`);
     }
     out(`runs: ${inspection.runs === null ? 'none recorded' : ''}`);

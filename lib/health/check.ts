@@ -12,6 +12,7 @@ import type { Profile } from '../profileTypes.ts';
 import { describeAttempt, endpoint, probe, type Attempt } from './probe.ts';
 import { healthTimeoutMs } from './settings.ts';
 import { shellQuote } from '../quote.ts';
+import { plural } from '../plural.ts';
 
 /**
  * Every request waits this long for its answer (HEALTH_TIMEOUT when that is shorter), the
@@ -177,7 +178,7 @@ export async function checkHealth(config: HealthConfig, log: Logger, options: He
   const result = await log.step('health checks', async (step) => {
     let done = 0;
     const total = config.healthcheckUrls.length;
-    const polls = config.healthcheckUrls.map((raw) => pollEndpoint(raw, started, timeoutMs, backoff, signal, () => step.progress(`${++done}/${total} endpoints answered`)));
+    const polls = config.healthcheckUrls.map((raw) => pollEndpoint(raw, started, timeoutMs, backoff, signal, () => step.progress(`${++done} of ${plural(total, 'endpoint')} answered`)));
     const db = check
       ? pollUntil(() => check(signal), (s) => s.migrated, started, timeoutMs, backoff, signal).then((p): DatabaseHealth => ({ ...p.last, attempts: p.attempts }))
       : Promise.resolve(null);

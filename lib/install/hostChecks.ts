@@ -35,7 +35,8 @@ export function publishedPorts(configJson: string): Array<{ service: string; por
   return out;
 }
 
-export async function hostChecks(composeFile: string, memory = totalmem()): Promise<Finding[]> {
+/** `minMemory`: what the containers need (Pulse's 2 GiB); null: not checked. */
+export async function hostChecks(composeFile: string, memory = totalmem(), minMemory: number | null = MIN_MEMORY_BYTES): Promise<Finding[]> {
   const findings: Finding[] = [];
   const add = (severity: Finding['severity'], code: string, message: string, hint: string | null = null) => findings.push({ severity, code, message, hint });
   const cli = await detectCompose();
@@ -49,7 +50,7 @@ export async function hostChecks(composeFile: string, memory = totalmem()): Prom
   } catch {
     add('error', 'install.docker', 'the Docker engine does not answer (docker version failed)', 'start it (systemctl start docker) and check that this user may use it, or run with --no-containers');
   }
-  if (memory < MIN_MEMORY_BYTES) {
+  if (minMemory !== null && memory < minMemory) {
     add('error', 'install.memory', `this host has ${(memory / 1024 ** 3).toFixed(1)} GiB of memory; Pulse's containers need at least 2 GiB`, 'run on a larger host');
   }
   try {

@@ -13,6 +13,7 @@ import { rollbackCases } from './hardening/rollback.ts';
 import { schemaCases } from './hardening/schema.ts';
 import { secretsCases } from './hardening/secrets.ts';
 import { shadowCases } from './hardening/shadow.ts';
+import { statusesCases } from './hardening/statuses.ts';
 import type { FailureCase } from './types.ts';
 import { verifyCases } from './hardening/verify.ts';
 
@@ -783,7 +784,7 @@ const migrations: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'ledger.unknown_entry',
-    message: "the database records 1 migration(s) these files do not have (created_at 4102444800000): it is newer than this upkit's content",
+    message: "the database records 1 migration these files do not have (created_at 4102444800000): it is newer than this upkit's content",
     hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -798,7 +799,7 @@ const migrations: FailureCase[] = [
     args: ['--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'lint.destructive',
-    message: '1 destructive statement(s) pending: 0004_drop_name.sql:1 drops column users.name and its data',
+    message: '1 destructive statement pending: 0004_drop_name.sql:1 drops column users.name and its data',
     hint: 'review them; if they are intended, run again with --allow-destructive=0004_drop_name (a backup is taken first); nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -1342,4 +1343,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases];
+  ...lintCases, ...shadowCases, ...statusesCases];

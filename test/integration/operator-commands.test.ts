@@ -17,7 +17,7 @@ describe('status and mark', () => {
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
     const before = await runUpkit('scripts/status.ts', ['--exit-code'], { env });
     expect(before.code, before.stderr).toBe(1);
-    expect(before.stdout).toContain(`${db().database}: v1.2, 6 step(s) pending to reach v2.3`);
+    expect(before.stdout).toContain(`${db().database}: v1.2, 6 steps pending to reach v2.3`);
     expect(before.stdout).toContain('drizzle ledger: absent, pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum');
     expect((await runUpkit('scripts/status.ts', [], { env })).code).toBe(0);
     expect((await runUpkit('upgrade.ts', ['--yes', ...backupArgs()], { env })).code).toBe(0);

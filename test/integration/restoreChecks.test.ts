@@ -126,7 +126,7 @@ describe('restore compares the restored database with the manifest', backupTests
     const r = await runUpkit('scripts/restore.ts', [withWrongManifest(), '--into', into, '--yes'], { env: { DATABASE_URL: db.url } });
     expect(r.code, r.stderr).toBe(3);
     const users = backup.manifest.tables['public.users']!;
-    expect(r.stderr.split('\n').filter((l) => l.includes('✖'))).toEqual([expect.stringContaining(`✖ compare with the manifest  the restored database ${into} differs from the backup's manifest in 2 place(s)`)]);
+    expect(r.stderr.split('\n').filter((l) => l.includes('✖'))).toEqual([expect.stringContaining(`✖ compare with the manifest  the restored database ${into} differs from the backup's manifest in 2 places`)]);
     expect(r.stderr).toContain(`    table public.users: ${users} rows, the backup has ${users + 1}`);
     expect(r.stderr).toContain('    schema: missing index users.users_imaginary_idx CREATE INDEX users_imaginary_idx USING btree (id)');
     expect(r.stderr).toContain(`→ ${into} is kept for inspection; drop it when done. ${db.name} was not changed`);

@@ -98,7 +98,7 @@ describe('upgrade safety', () => {
       await c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ('${'f'.repeat(64)}', 4102444800000)`);
       const ahead = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(ahead.code).toBe(3);
-      expect(ahead.stderr).toContain('the database records 1 migration(s) these files do not have (created_at 4102444800000)');
+      expect(ahead.stderr).toContain('the database records 1 migration these files do not have (created_at 4102444800000)');
       await c.query(`delete from drizzle.__drizzle_migrations where created_at = 4102444800000`);
       expect(await schemaFingerprint(c)).toEqual(before.fp);
       expect(await rowSnapshot(c)).toEqual(before.rows);
@@ -136,7 +136,7 @@ describe('upgrade safety', () => {
       const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
       const refused = await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--drizzle-dir', dir], { env: env() });
       expect(refused.code).toBe(3);
-      expect(refused.stderr).toContain('1 destructive statement(s) pending: 0004_drop_name.sql:1 drops column users.name');
+      expect(refused.stderr).toContain('1 destructive statement pending: 0004_drop_name.sql:1 drops column users.name');
       expect(refused.stderr).toContain('run again with --allow-destructive');
       expect(await schemaFingerprint(c)).toEqual(before.fp);
       expect(await rowSnapshot(c)).toEqual(before.rows);

@@ -21,6 +21,7 @@ import { SMALL, type DataSize } from '../support/fixtureData.ts';
 import { buildRelease, DRIZZLE_DIR, type FixtureRelease } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms, type RowSnapshot } from '../support/rows.ts';
 import { phaseMarks, phaseReached, phaseWindows, runPrng, type Phase, type PhaseWindow } from './crashPhases.ts';
+import { plural } from '../../lib/plural.ts';
 
 /** Every release an install can be upgraded from (the latest has nothing to do). */
 export const CRASH_RELEASES: readonly FixtureRelease[] = ['empty', 'v1.0', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v2.0', 'v2.1', 'v2.2'];
@@ -380,7 +381,7 @@ export async function checkAfterRerun(url: string, e: Expectations): Promise<Ver
     const ledger = await c.query<{ n: number; distinct: number }>('select count(*)::int as n, count(distinct hash)::int as distinct from drizzle.__drizzle_migrations');
     if (ledger.rows[0]!.n !== journal || ledger.rows[0]!.distinct !== journal) problems.push(`drizzle ledger holds ${ledger.rows[0]!.n} rows (${ledger.rows[0]!.distinct} distinct) for ${journal} journal entries`);
     const parts = await c.query<{ n: number }>(`select count(*)::int as n from upkit.migration_parts`);
-    if (parts.rows[0]!.n) problems.push(`${parts.rows[0]!.n} row(s) left in upkit.migration_parts`);
+    if (parts.rows[0]!.n) problems.push(`${plural(parts.rows[0]!.n, 'row')} left in upkit.migration_parts`);
     const lock = await c.query<{ n: number }>(
       `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = $1 and objid = $2 and database = (select oid from pg_database where datname = current_database())`,
       [LOCK_KEY.classId, LOCK_KEY.objId],

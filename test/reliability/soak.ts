@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { benchServer, recreateDatabase } from '../../bench/support.ts';
 import { machineLine, writeReliabilitySection } from './report.ts';
 import { percentile, prepareSoakDatabase, soak } from './soakHarness.ts';
+import { plural } from '../../lib/plural.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' } }, strict: true });
 const runs = Number(values.runs);
@@ -45,7 +46,7 @@ try {
     ['first vs last 20 upgrades, median', `${ms(percentile(result.upgradeMs.slice(0, 20), 50))} vs ${ms(percentile(result.upgradeMs.slice(-20), 50))}`],
   ];
   const table = ['| measure | result |', '| --- | --- |', ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join('\n');
-  const verdict = result.problems.length === 0 ? '**Clean**: nothing grew.' : `**${result.problems.length} problem(s)**:\n\n${result.problems.map((p) => `- ${p}`).join('\n')}`;
+  const verdict = result.problems.length === 0 ? '**Clean**: nothing grew.' : `**${plural(result.problems.length, 'problem')}**:\n\n${result.problems.map((p) => `- ${p}`).join('\n')}`;
   const body = `\`npm run test:soak -- --runs ${runs}\`: ${runs} consecutive no-op \`upgrade.ts --yes --json\` and \`verify/index.ts --json\` runs against one database at the latest release (Pulse v1.0 with data, upgraded once before the soak), each spawned as an operator runs it, on PostgreSQL ${server.version}; ${minutes.toFixed(1)} minutes in all. After every run: rows in upkit.runs, sessions on the database, advisory locks, prepared transactions, \`pg_ls_tmpdir()\`, files in the runs' TMPDIR and backup directory.\n\n${machineLine()}\n\n${table}\n\n${verdict}`;
   writeReliabilitySection('Soak', body);
   console.log(`\n${table}\n\n${verdict}`);

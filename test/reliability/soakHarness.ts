@@ -8,6 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { runUpkit, type RunResult } from '../support/cli.ts';
 import { buildRelease } from '../support/releases.ts';
+import { plural } from '../../lib/plural.ts';
 
 export interface SoakOptions {
   /** Superuser URL of the database to soak (created and filled by prepareSoakDatabase). */
@@ -148,7 +149,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
         }
         if (counts.runsRows - previousRows > 1) problems.push(`${at} added ${counts.runsRows - previousRows} rows to upkit.runs`);
         previousRows = counts.runsRows;
-        if (counts.sessions > baseline.sessions) problems.push(`${at} left ${counts.sessions - baseline.sessions} session(s) open`);
+        if (counts.sessions > baseline.sessions) problems.push(`${at} left ${plural(counts.sessions - baseline.sessions, 'session')} open`);
         if (counts.advisoryLocks > baseline.advisoryLocks) problems.push(`${at} left ${counts.advisoryLocks - baseline.advisoryLocks} advisory lock(s) held`);
         if (counts.preparedXacts > baseline.preparedXacts) problems.push(`${at} left a prepared transaction`);
         if (counts.serverTempFiles > baseline.serverTempFiles) problems.push(`${at} left ${counts.serverTempFiles} orphaned temporary file(s) on the server`);

@@ -50,7 +50,7 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     step: 'check {host}:{port}',
     code: 'restore.prepared_transactions',
-    message: "database {database} has 1 prepared transaction(s) ('{gid}' of {user}, prepared {time}): the swap cannot rename it while they last",
+    message: "database {database} has 1 prepared transaction ('{gid}' of {user}, prepared {time}): the swap cannot rename it while they last",
     hint: `have their owner finish them, or roll them back: psql -h {host} -p {port} -U {user} -d {database} -v ON_ERROR_STOP=1 -c "ROLLBACK PREPARED '{gid}'"; then run the restore again; nothing was changed`,
     exit: 3,
     changed: 'nothing (checked before the copy is created)',
