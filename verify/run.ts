@@ -19,6 +19,7 @@ import type { Profile } from '../lib/profileTypes.ts';
 import { areaSummaries, counts, type AreaSummary, type Versions } from './render.ts';
 import { describeRunInProgress, runInProgress, type RunInProgress } from './runInProgress.ts';
 import { checkRuntime } from './runtime.ts';
+import { SEED_COLUMNS } from './seed.ts';
 
 export interface RunOptions {
   /** What the database is checked against (the commands choose it: profiles/). */
@@ -246,7 +247,8 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
   const expected = profile.seed;
   if (expected) {
     seed = await areaStep(log, 'seed data', timings, async () => {
-      const seedTables = expected.tables.map((t) => `public.${t}`);
+      // The tables the seed area reads (not only those the seed step writes: users too).
+      const seedTables = Object.keys(SEED_COLUMNS).map((t) => `public.${t}`);
       const blocked = seedTables.filter((t) => state.unread?.has(t));
       // A seed table left out of the catalog is locked: its rows cannot be read either.
       const read = blocked.length ? { locked: await lockedArea(client, 'seed data', blocked, again) } : await readArea(client, 'seed data', seedTables, again, () => checkSeedArea(client, state, expected));

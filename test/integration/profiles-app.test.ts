@@ -32,7 +32,7 @@ describe('a plain drizzle app (--drizzle-dir)', () => {
 
     const empty = await runUpkit('scripts/status.ts', ['--drizzle-dir', dir], { env });
     expect(empty.code, empty.stderr).toBe(0);
-    expect(empty.stdout).toContain(`${db().database}: empty (no release), 5 step(s) pending to reach 0004_notes`);
+    expect(empty.stdout).toContain(`${db().database}: empty (no release), 5 steps pending to reach 0004_notes`);
 
     // The first admin is Pulse's: refused before anything is installed.
     const passwordFile = path.join(temp('upkit-app-pw-'), 'password');

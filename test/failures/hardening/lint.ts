@@ -15,7 +15,7 @@ export const lintCases: FailureCase[] = [
     args: APP,
     env: { DATABASE_URL: '{url}' },
     code: 'lint.destructive',
-    message: '1 destructive statement(s) pending: 0002_drop_imports.sql:1 drops table imports and its data',
+    message: '1 destructive statement pending: 0002_drop_imports.sql:1 drops table imports and its data',
     hint: 'review them; if they are intended, run again with --allow-destructive=0002_drop_imports (a backup is taken first); nothing was changed',
     exit: 3,
     changed: 'nothing',

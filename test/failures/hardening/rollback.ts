@@ -82,7 +82,7 @@ export const rollbackCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'rollback.writes_since_backup',
     message:
-      'since the upgrade of {time} finished, rows changed in 1 table(s): public.users (same row count; 1 updated); a rollback keeps them only in the database it sets aside ({database}_before_restore_…)',
+      'since the upgrade of {time} finished, rows changed in 1 table: public.users (same row count; 1 updated); a rollback keeps them only in the database it sets aside ({database}_before_restore_…)',
     hint: 'look at them first (npx zx scripts/status.ts), or confirm that they may go: npx zx scripts/rollback.ts --yes --discard-writes; nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -100,7 +100,7 @@ export const rollbackCases: FailureCase[] = [
     severity: 'warning',
     code: 'rollback.writes_since_backup',
     message:
-      'since the upgrade of {time} finished, rows changed in 1 table(s): public.users (same row count; 1 updated); a rollback keeps them only in the database it sets aside ({database}_before_restore_…)',
+      'since the upgrade of {time} finished, rows changed in 1 table: public.users (same row count; 1 updated); a rollback keeps them only in the database it sets aside ({database}_before_restore_…)',
     hint: null,
     exit: 0,
     changed: 'the database is the backup again (the updated row as it was); the one it replaced is kept as {database}_before_restore_…; upkit.runs records the rollback with writesDiscarded: true and the table',
