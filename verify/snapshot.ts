@@ -2,9 +2,8 @@
 // model.ts. The snapshot of a journal entry is the whole schema after that entry, so the
 // last entry's snapshot is what the code expects of a database that applied everything.
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { UpkitError } from '../lib/errors.ts';
-import type { JournalEntry } from '../lib/drizzle/journal.ts';
+import { snapshotPath as snapshotFile, type JournalEntry } from '../lib/drizzle/journal.ts';
 import type { ColumnSpec, FkAction, IdentitySpec, IndexSpec, SchemaSpec, TableSpec } from './model.ts';
 import { SERIAL_TYPES, snapshotDefault, snapshotType } from './sqlText.ts';
 
@@ -157,7 +156,7 @@ export function normaliseSnapshot(snap: DrizzleSnapshot): SchemaSpec {
 }
 
 export function snapshotPath(drizzleDir: string, entry: JournalEntry): string {
-  return path.join(drizzleDir, 'meta', `${String(entry.idx).padStart(4, '0')}_snapshot.json`);
+  return snapshotFile(drizzleDir, entry);
 }
 
 function problem(message: string): UpkitError {
