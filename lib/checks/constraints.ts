@@ -1,7 +1,7 @@
 // Rows a new unique index or constraint, primary key or validated foreign key would reject.
 import type { Client } from 'pg';
 import type { Problem } from '../plan.ts';
-import { duplicates, namedExists, orphans, type LiveRelation } from './catalog.ts';
+import { columnOf, duplicates, namedExists, orphans, type LiveRelation } from './catalog.ts';
 import { relKey, type Intent } from './intents.ts';
 import { AGAIN, where } from './text.ts';
 
@@ -9,12 +9,17 @@ import { AGAIN, where } from './text.ts';
  * Rows a new unique index, unique constraint, primary key or validated foreign key would
  * reject: duplicates, and rows pointing at nothing. Only where no earlier pending statement
  * writes those tables (or names them in a DO block): then the rows are as they will be met.
+ * Only columns that exist now are read: one a pending step adds (or drops and adds again)
+ * holds no rows of the past, so there is nothing to check, and reading it would fail.
  */
 export async function constraintProblems(client: Pick<Client, 'query'>, intents: readonly Intent[], current: ReadonlyArray<LiveRelation | undefined>, live: Map<string, LiveRelation>): Promise<Problem[]> {
   const problems: Problem[] = [];
   for (const [n, i] of intents.entries()) {
     const rel = current[n];
     if (!rel || (i.kind !== 'unique' && i.kind !== 'foreign_key') || i.touched) continue;
+    const dropped = (r: LiveRelation, column: string) => intents.slice(0, n).some((x, k) => x.kind === 'drop_column' && current[k] === r && x.column === column);
+    const present = (r: LiveRelation, columns: readonly string[]) => columns.every((c) => columnOf(r, c) && !dropped(r, c));
+    if (!present(rel, i.kind === 'unique' ? i.reads : i.columns)) continue;
     if (i.name && (await namedExists(client, rel.oid, i.name))) continue;
     if (i.kind === 'unique') {
       const { groups, examples } = await duplicates(client, rel.qualified, i.columns);
@@ -27,7 +32,7 @@ export async function constraintProblems(client: Pick<Client, 'query'>, intents:
       continue;
     }
     const parent = live.get(relKey(i.ref));
-    if (!parent) continue;
+    if (!parent || !present(parent, i.refColumns)) continue;
     const { count, query } = await orphans(client, rel.qualified, i.columns, parent.qualified, i.refColumns);
     if (count === 0) continue;
     problems.push({
