@@ -27,6 +27,14 @@ export interface DbTarget {
   schema?: string;
   /** Server settings from the URL's `options` (`-c name=value`), passed on to every session; never search_path. */
   settings?: Record<string, string>;
+  /** Another app's folder (not Pulse's): search_path is the app's, not upkit's `public`. */
+  app?: boolean;
+  /**
+   * For an app: the search_path every session pins, as the server reads it: the URL's
+   * `options`, else UPKIT_SEARCH_PATH, else the one the server sets for this role and
+   * database (read once, at the first connect, by lib/db.ts).
+   */
+  searchPath?: string;
 }
 
 /** The schema upkit works in: Pulse's migrations (and upkit's catalog reads) name `public`. */
@@ -251,7 +259,7 @@ function parsePort(raw: string | null | undefined, key: string, problems: Proble
   return n;
 }
 
-function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = []): DbTarget | undefined {
+function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = [], app = false): DbTarget | undefined {
   const value = raw.trim();
   if (!/^postgres(ql)?:\/\//i.test(value)) {
     problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
@@ -284,7 +292,7 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   if (parsed.host && parsed.host.startsWith('/') === false && parsed.host.includes('/')) {
     problems.add(key, `has a host that is neither a name nor a socket directory (${URL_HINT})`);
   }
-  const session = sessionFromUrl(key, params, problems, warnings);
+  const session = sessionFromUrl(key, params, problems, warnings, app);
   if (!parsed.host) problems.add(key, `names no host (${URL_HINT})`);
   if (!parsed.database) problems.add(key, `names no database (${URL_HINT})`);
   if (!parsed.user) problems.add(key, `names no user (${URL_HINT})`);
@@ -303,6 +311,7 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
     source: key,
     schema: session.schema ?? TARGET_SCHEMA,
     ...(session.settings ? { settings: session.settings } : {}),
+    ...(app ? { app, ...(session.searchPath !== undefined ? { searchPath: session.searchPath } : {}) } : {}),
   };
 }
 
@@ -316,8 +325,8 @@ const SCHEMA_HINT = `upkit works in schema ${TARGET_SCHEMA} only (Pulse's migrat
  * `schema`/`search_path` parameters other tools write) and the other `-c` settings, which
  * are passed on. A search_path of several schemas, or a switch that is not a setting, is refused.
  */
-function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[]): { schema?: string; settings?: Record<string, string> } {
-  const out: { schema?: string; settings?: Record<string, string> } = {};
+function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[], app: boolean): { schema?: string; settings?: Record<string, string>; searchPath?: string } {
+  const out: { schema?: string; settings?: Record<string, string>; searchPath?: string } = {};
   const paths: Array<[string, string]> = [];
   if (typeof params.options === 'string' && params.options.trim()) {
     const options = parseSessionOptions(params.options);
@@ -342,6 +351,12 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
   }
   for (const param of ['search_path', 'schema']) {
     if (typeof params[param] === 'string') paths.push([param, params[param] as string]);
+  }
+  // An app's search_path is its own (any list of schemas), pinned as given.
+  if (app) {
+    const given = paths.find(([where]) => where !== 'schema');
+    if (given && searchPathSchemas(given[1]).length) out.searchPath = given[1];
+    return out;
   }
   for (const [where, value] of paths) {
     const schemas = searchPathSchemas(value);
@@ -455,11 +470,22 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerUrlCredentials(env[key]);
   for (const u of (env.HEALTHCHECK_URLS ?? '').split(',')) registerUrlCredentials(u, { userIsToken: true });
 
+  // Another app's drizzle folder (resolved as `drizzleDir` below): its search_path is its own.
+  const app = path.resolve(cwd, (o.drizzleDir ?? env.UPKIT_DRIZZLE_DIR?.trim()) || path.join(PROJECT_ROOT, 'drizzle')) !== path.join(PROJECT_ROOT, 'drizzle');
   const dbUrl = env.DATABASE_URL?.trim();
-  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings) : targetFromParts(env, problems, cwd, envFile);
+  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings, app) : targetFromParts(env, problems, cwd, envFile);
   const directUrl = env.DIRECT_URL?.trim();
-  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings) : undefined;
-  applySchemaKey(env.DB_SCHEMA, [db, direct], problems);
+  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings, app) : undefined;
+  if (app) {
+    const setting = env.UPKIT_SEARCH_PATH?.trim();
+    if (setting && !searchPathSchemas(setting).length) problems.add('UPKIT_SEARCH_PATH', 'names no schema (a search_path value, e.g. "$user", app, public)');
+    for (const t of [db, direct]) {
+      if (!t) continue;
+      t.app = true;
+      if (t.searchPath === undefined && setting && searchPathSchemas(setting).length) t.searchPath = setting;
+    }
+  }
+  if (!app) applySchemaKey(env.DB_SCHEMA, [db, direct], problems);
   if (dbUrl && db) {
     // Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named.
     const named: Array<[string, string | undefined]> = [['DB_HOST', db.host], ['DB_PORT', String(db.port)], ['DB_USER', db.user], ['DB_PASSWORD', db.password], ['DB_NAME', db.database]];
@@ -481,8 +507,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
       'make DIRECT_URL name the database DATABASE_URL names, or, if they differ on purpose (a pooler alias), set DIRECT_URL_DIFFERENT_DATABASE=1, then run: npx zx scripts/preflight.ts',
     );
   }
-  if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
-  if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);
+  if (db && !app) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems);
+  if (direct && !app && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems);
 
   let ssl: SslMode = 'false';
   const sslRaw = env.DATABASE_SSL?.trim().toLowerCase();
