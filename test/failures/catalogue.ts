@@ -2,6 +2,7 @@
 // exit code. docs/FAILURES.md is generated from this list (test/failures/render.ts) and the
 // failures-*.test.ts files read their expectations from it, so the page and the tests
 // cannot disagree. Each case names the test file that runs it.
+import { appfitCases } from './hardening/appfit.ts';
 import { backupsCases } from './hardening/backups.ts';
 import { installCases } from './hardening/install.ts';
 import { outputCases } from './hardening/output.ts';
@@ -1338,4 +1339,4 @@ const commandLine: FailureCase[] = [
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
-  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases];
+  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...appfitCases];

@@ -3,6 +3,7 @@
 // own migrator does: upkit pins that search_path for every session (node's, pg_dump's) and
 // verification, and installs and verifies it; an inherited PGOPTIONS still has no say.
 import { describe, expect, it } from 'vitest';
+import { expectCase, failureCase, runCase } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
@@ -62,5 +63,15 @@ describe('an app on its own search_path', () => {
     expect(r.code, r.stderr).toBe(0);
     const v = await runUpkit('verify/index.ts', ['--drizzle-dir', dir], { env });
     expect(v.code, v.stdout + v.stderr).toBe(0);
+  });
+
+  it('app.search-path-setting-empty', async () => {
+    const dir = writeAppFolder(MIGRATIONS, SNAPSHOT);
+    const c = failureCase('app.search-path-setting-empty');
+    const r = await runCase(c, { url: db().url, dir });
+    expectCase(r, c, r.vars);
+    await withClientAt(db().url, async (client) => {
+      expect((await client.query(`select count(*)::int as n from pg_namespace where nspname in ('app', 'drizzle', 'upkit')`)).rows[0].n).toBe(0);
+    });
   });
 });
