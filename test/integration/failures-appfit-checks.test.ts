@@ -40,4 +40,26 @@ describe('checks before the first write: columns a pending step adds', () => {
       expect((await c.query(`select to_regclass('public.partners_license_key_idx')::text as i`)).rows[0].i).toBe('partners_license_key_idx');
     });
   });
+
+  it('a unique index through a function a pending step creates: checked by the run, not refused', async () => {
+    const dir = writeAppFolder([M0], { tables: Object.fromEntries([table('public', 'partners', [ID, NAME])]) });
+    const env = { DATABASE_URL: db().url };
+    expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
+    await withClientAt(db().url, (c) => c.query(`insert into partners values (1, 'a'), (2, 'B'), (3, null)`));
+    const norm = { tag: '0001_norm', sql: 'CREATE FUNCTION "norm"(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ select lower(v) $$;\n--> statement-breakpoint\nCREATE UNIQUE INDEX "partners_norm_name_idx" ON "partners" USING btree ("norm"("name"));' };
+    writeAppFolder([M0, norm], {
+      tables: Object.fromEntries([table('public', 'partners', [ID, NAME], {
+        indexes: { partners_norm_name_idx: { name: 'partners_norm_name_idx', columns: [{ expression: '"norm"("name")', isExpression: true, asc: true, nulls: 'last' }], isUnique: true, concurrently: false, method: 'btree', with: {} } },
+      })]),
+    }, dir);
+    const dry = await runUpkit('upgrade.ts', ['--dry-run', '--drizzle-dir', dir], { env });
+    expect(dry.code, dry.stderr).toBe(0);
+    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env });
+    expect(r.stderr).not.toMatch(/42883/);
+    expect(r.code, r.stderr).toBe(0);
+    await withClientAt(db().url, async (c) => {
+      expect((await c.query(`select count(*)::int as n from partners`)).rows[0].n).toBe(3);
+      expect((await c.query(`select to_regclass('public.partners_norm_name_idx') is not null as i`)).rows[0].i).toBe(true);
+    });
+  });
 });
