@@ -85,7 +85,8 @@ export async function schemaCheck(config: Config): Promise<string> {
     const detection = await detectInstall(c, config);
     await assertOneInstall(c, config, detection);
     const schema = config.migrationDb.schema ?? TARGET_SCHEMA;
-    return `sessions pinned to ${schema}; ${detection.release ? `${isPulse(config) ? 'Pulse ' : ''}${detection.release} there` : 'no install there yet'}`;
+    const pinned = config.migrationDb.app ? `search_path ${config.migrationDb.searchPath ?? "the server's default"}` : schema;
+    return `sessions pinned to ${pinned}; ${detection.release ? `${isPulse(config) ? 'Pulse ' : ''}${detection.release} there` : 'no install there yet'}`;
   }, { applicationName: 'upkit preflight' });
 }
 
