@@ -27,6 +27,14 @@ export interface DbTarget {
   schema?: string;
   /** Server settings from the URL's `options` (`-c name=value`), passed on to every session; never search_path. */
   settings?: Record<string, string>;
+  /** Another app's folder (not Pulse's): search_path is the app's, not upkit's `public`. */
+  app?: boolean;
+  /**
+   * For an app: the search_path every session pins, as the server reads it: the URL's
+   * `options`, else UPKIT_SEARCH_PATH, else the one the server sets for this role and
+   * database (read once, at the first connect, by lib/db.ts).
+   */
+  searchPath?: string;
 }
 
 /** The schema upkit works in: Pulse's migrations (and upkit's catalog reads) name `public`. */
@@ -253,7 +261,7 @@ function parsePort(raw: string | null | undefined, key: string, problems: Proble
   return n;
 }
 
-function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = [], app: AppName = 'Pulse'): DbTarget | undefined {
+function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = [], app = false): DbTarget | undefined {
   const value = raw.trim();
   if (!/^postgres(ql)?:\/\//i.test(value)) {
     problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
@@ -305,6 +313,7 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
     source: key,
     schema: session.schema ?? TARGET_SCHEMA,
     ...(session.settings ? { settings: session.settings } : {}),
+    ...(app ? { app, ...(session.searchPath !== undefined ? { searchPath: session.searchPath } : {}) } : {}),
   };
 }
 
@@ -321,8 +330,8 @@ const schemaHint = (app: AppName) => `upkit works in schema ${TARGET_SCHEMA} onl
  * `schema`/`search_path` parameters other tools write) and the other `-c` settings, which
  * are passed on. A search_path of several schemas, or a switch that is not a setting, is refused.
  */
-function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[], app: AppName): { schema?: string; settings?: Record<string, string> } {
-  const out: { schema?: string; settings?: Record<string, string> } = {};
+function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[], app: boolean): { schema?: string; settings?: Record<string, string>; searchPath?: string } {
+  const out: { schema?: string; settings?: Record<string, string>; searchPath?: string } = {};
   const paths: Array<[string, string]> = [];
   if (typeof params.options === 'string' && params.options.trim()) {
     const options = parseSessionOptions(params.options);
@@ -348,15 +357,21 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
   for (const param of ['search_path', 'schema']) {
     if (typeof params[param] === 'string') paths.push([param, params[param] as string]);
   }
+  // An app's search_path is its own (any list of schemas), pinned as given.
+  if (app) {
+    const given = paths.find(([where]) => where !== 'schema');
+    if (given && searchPathSchemas(given[1]).length) out.searchPath = given[1];
+    return out;
+  }
   for (const [where, value] of paths) {
     const schemas = searchPathSchemas(value);
     const said = where === 'options' ? 'sets search_path' : `sets ${where}`;
     if (schemas.length !== 1) {
-      problems.add(key, `${said} to ${schemas.length ? schemas.join(', ') : 'nothing'}; upkit works in one schema, named alone`, `${schemaHint(app)}, then run: npx zx scripts/preflight.ts`);
+      problems.add(key, `${said} to ${schemas.length ? schemas.join(', ') : 'nothing'}; upkit works in one schema, named alone`, `${schemaHint('Pulse')}, then run: npx zx scripts/preflight.ts`);
       continue;
     }
     if (out.schema !== undefined && out.schema !== schemas[0]) {
-      problems.add(key, `names two schemas (${out.schema} and ${schemas[0]})`, `${schemaHint(app)}, then run: npx zx scripts/preflight.ts`);
+      problems.add(key, `names two schemas (${out.schema} and ${schemas[0]})`, `${schemaHint('Pulse')}, then run: npx zx scripts/preflight.ts`);
       continue;
     }
     out.schema = schemas[0]!;
@@ -466,12 +481,23 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerUrlCredentials(env[key]);
   for (const u of (env.HEALTHCHECK_URLS ?? '').split(',')) registerUrlCredentials(u, { userIsToken: true });
 
-  const app: AppName = isOtherApp(o.drizzleDir ?? env.UPKIT_DRIZZLE_DIR?.trim(), cwd) ? 'the app' : 'Pulse';
+  // Another app's drizzle folder (not Pulse's): its search_path is its own, and messages speak of "the app".
+  const appName: AppName = isOtherApp(o.drizzleDir ?? env.UPKIT_DRIZZLE_DIR?.trim(), cwd) ? 'the app' : 'Pulse';
+  const app = appName === 'the app';
   const dbUrl = env.DATABASE_URL?.trim();
   const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings, app) : targetFromParts(env, problems, cwd, envFile);
   const directUrl = env.DIRECT_URL?.trim();
   const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings, app) : undefined;
-  applySchemaKey(env.DB_SCHEMA, [db, direct], problems, app);
+  if (app) {
+    const setting = env.UPKIT_SEARCH_PATH?.trim();
+    if (setting && !searchPathSchemas(setting).length) problems.add('UPKIT_SEARCH_PATH', 'names no schema (a search_path value, e.g. "$user", app, public)');
+    for (const t of [db, direct]) {
+      if (!t) continue;
+      t.app = true;
+      if (t.searchPath === undefined && setting && searchPathSchemas(setting).length) t.searchPath = setting;
+    }
+  }
+  if (!app) applySchemaKey(env.DB_SCHEMA, [db, direct], problems, appName);
   if (dbUrl && db) {
     // Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named.
     const named: Array<[string, string | undefined]> = [['DB_HOST', db.host], ['DB_PORT', String(db.port)], ['DB_USER', db.user], ['DB_PASSWORD', db.password], ['DB_NAME', db.database]];
@@ -488,8 +514,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // both (lib/directUrl.ts): a name says nothing about the server, and a pooler's alias may
   // name the same database otherwise.
   const directUrlDifferentDatabase = /^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '');
-  if (db) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems, app);
-  if (direct && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems, app);
+  if (db && !app) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems, appName);
+  if (direct && !app && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems, appName);
 
   let ssl: SslMode = 'false';
   const sslRaw = env.DATABASE_SSL?.trim().toLowerCase();
@@ -575,7 +601,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (n === 1) {
       const named = problems.keys[0]!;
       const hint = named === 'DATABASE_URL' && !dbUrl && !envFile
-        ? `run upkit in the directory that holds ${app}'s .env, or pass --env-file PATH, or set DATABASE_URL`
+        ? `run upkit in the directory that holds ${appName}'s .env, or pass --env-file PATH, or set DATABASE_URL`
         : problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
       throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: redact(problems.list[0]!), hint: redact(hint) });
     }

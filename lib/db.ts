@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { Config, DbTarget } from './config.ts';
 import { describeTarget, TARGET_SCHEMA } from './config.ts';
 import { UpkitError } from './errors.ts';
-import { startupOptions } from './pgOptions.ts';
+import { targetOptions } from './pgOptions.ts';
 import { sqlIdent } from './quote.ts';
 
 export type Client = pg.Client;
@@ -40,8 +40,9 @@ export function clientConfig(target: DbTarget, config: SslSettings, options: Con
     application_name: (options.applicationName ?? 'upkit').slice(0, 63),
     // Every session starts with search_path pinned, so that neither a role's or database's
     // default (nor a schema named like the role, first in "$user", public) decides where
-    // unqualified names go; the URL's own settings are passed on before it.
-    options: startupOptions(target.schema ?? TARGET_SCHEMA, target.settings),
+    // unqualified names go; the URL's own settings are passed on before it. An app's
+    // search_path is its own (pgOptions.ts targetOptions).
+    options: targetOptions(target, TARGET_SCHEMA),
   };
 }
 
@@ -129,6 +130,16 @@ export async function connect(target: DbTarget, config: SslSettings, options: Co
   } catch (err) {
     await client.end().catch(() => {});
     throw connectError(err, target, settings.connectionTimeoutMillis ?? 0);
+  }
+  // An app's first session starts with the search_path the server sets for this role and
+  // database (no inherited PGOPTIONS reached it): every later session pins that value.
+  if (target.app && target.searchPath === undefined) {
+    try {
+      target.searchPath = (await client.query<{ search_path: string }>('show search_path')).rows[0]!.search_path;
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
   }
   return client;
 }

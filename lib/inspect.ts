@@ -115,7 +115,8 @@ export async function schemaCheck(config: Config, profile: Profile): Promise<str
     const detection = await detectInstall(c, profile);
     await assertOneInstall(c, config, profile, detection);
     const schema = config.migrationDb.schema ?? TARGET_SCHEMA;
-    return `sessions pinned to ${schema}; ${detection.release ? `${releaseName(profile, detection.release)} there` : 'no install there yet'}`;
+    const pinned = config.migrationDb.app ? `search_path ${config.migrationDb.searchPath ?? "the server's default"}` : schema;
+    return `sessions pinned to ${pinned}; ${detection.release ? `${releaseName(profile, detection.release)} there` : 'no install there yet'}`;
   }, { applicationName: 'upkit preflight' });
 }
 

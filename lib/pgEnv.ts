@@ -3,7 +3,7 @@
 // holding one) ever appears in a process's arguments.
 import type { Config, DbTarget } from './config.ts';
 import { TARGET_SCHEMA } from './config.ts';
-import { startupOptions } from './pgOptions.ts';
+import { targetOptions } from './pgOptions.ts';
 
 export function libpqEnv(target: DbTarget, config: Pick<Config, 'ssl' | 'sslCa' | 'connectTimeoutMs'>, database = target.database): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -20,7 +20,7 @@ export function libpqEnv(target: DbTarget, config: Pick<Config, 'ssl' | 'sslCa' 
     PGAPPNAME: 'upkit',
     PGSSLMODE: config.ssl === 'verify-full' ? 'verify-full' : config.ssl === 'false' ? 'disable' : 'require',
     // A socket directory goes in PGHOST as it is; search_path is pinned as for every session.
-    PGOPTIONS: startupOptions(target.schema ?? TARGET_SCHEMA, target.settings),
+    PGOPTIONS: targetOptions(target, TARGET_SCHEMA),
   });
   delete env.DATABASE_URL;
   delete env.DIRECT_URL;

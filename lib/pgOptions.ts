@@ -106,3 +106,16 @@ export function startupOptions(schema: string, settings: ReadonlyMap<string, str
     .map(([name, value]) => `-c ${escapeOption(`${name}=${value}`)}`)
     .join(' ');
 }
+
+/**
+ * The `options` for a target: an app's own search_path value as given (or none at all while it
+ * is not known: the server's default for the role and database then applies, PGOPTIONS being
+ * dropped), else search_path pinned to the one schema. Never empty: node's client would read
+ * an inherited PGOPTIONS in its place.
+ */
+export function targetOptions(target: { schema?: string; searchPath?: string; app?: boolean; settings?: Readonly<Record<string, string>> }, fallback: string): string {
+  if (!target.app) return startupOptions(target.schema ?? fallback, target.settings);
+  const entries = Object.entries(target.settings ?? {}).filter(([name]) => name !== 'search_path');
+  if (target.searchPath !== undefined) entries.push(['search_path', target.searchPath]);
+  return entries.map(([name, value]) => `-c ${escapeOption(`${name}=${value}`)}`).join(' ') || ' ';
+}

@@ -2,9 +2,8 @@
 // model.ts. The snapshot of a journal entry is the whole schema after that entry, so the
 // last entry's snapshot is what the code expects of a database that applied everything.
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { UpkitError } from '../lib/errors.ts';
-import type { JournalEntry } from '../lib/drizzle/journal.ts';
+import { snapshotPath as snapshotFile, type JournalEntry } from '../lib/drizzle/journal.ts';
 import type { ColumnSpec, FkAction, IdentitySpec, IndexSpec, SchemaSpec, TableSpec } from './model.ts';
 import { pgName, pgObjectName } from './pgName.ts';
 import { SERIAL_TYPES, snapshotDefault, snapshotType } from './sqlText.ts';
@@ -160,13 +159,8 @@ export function normaliseSnapshot(snap: DrizzleSnapshot): SchemaSpec {
   return { schemas: [...schemas].sort(), tables, enums, sequences, views };
 }
 
-/** `meta/0007_snapshot.json`; with drizzle-kit's `prefix: "timestamp"` layout, `meta/<the tag's prefix>_snapshot.json`. */
-export function snapshotPath(drizzleDir: string, entry: Pick<JournalEntry, 'idx' | 'tag'>): string {
-  const byIdx = path.join(drizzleDir, 'meta', `${String(entry.idx).padStart(4, '0')}_snapshot.json`);
-  const prefix = /^(\d+)_/.exec(entry.tag)?.[1];
-  if (existsSync(byIdx) || !prefix || prefix === String(entry.idx).padStart(4, '0')) return byIdx;
-  const byPrefix = path.join(drizzleDir, 'meta', `${prefix}_snapshot.json`);
-  return existsSync(byPrefix) ? byPrefix : byIdx;
+export function snapshotPath(drizzleDir: string, entry: JournalEntry): string {
+  return snapshotFile(drizzleDir, entry);
 }
 
 function problem(message: string): UpkitError {

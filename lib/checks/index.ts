@@ -10,6 +10,8 @@
 // files, run read-only.
 import type { Client } from 'pg';
 import type { Content } from '../content.ts';
+import { isUpkitError, UpkitError } from '../errors.ts';
+import { isPgError } from '../pgError.ts';
 import type { Plan, Problem } from '../plan.ts';
 import type { ParsedStatement } from '../sql/statements.ts';
 import { accessProblems } from './access.ts';
@@ -41,8 +43,28 @@ export function pendingFiles(plan: Pick<Plan, 'steps'>, content: Pick<Content, '
   return out;
 }
 
-/** Every problem the plan's pending statements would meet; [] when nothing stands in the way. */
+/**
+ * Every problem the plan's pending statements would meet; [] when nothing stands in the way.
+ * The checks only read: an error they meet (other than the connection, a timeout or a lock,
+ * which keep their own messages) is a refusal that says nothing was changed, never a failure.
+ */
 export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Problem[]> {
+  try {
+    return await readChecks(client, plan, content);
+  } catch (err) {
+    if (isUpkitError(err) || (isPgError(err) && /^(08|40|53|55|57|58)/.test(err.code!))) throw err;
+    const what = isPgError(err) ? `ERROR ${err.code}: ${err.message}` : (err as Error).message;
+    throw new UpkitError({
+      code: 'check.internal',
+      exit: 'refused',
+      message: `upkit's checks before the first write failed on their own query (${what}); nothing was changed`,
+      hint: 'nothing was changed: this is a defect in upkit\'s own checks; keep the log file and report it to upkit\'s maintainers',
+      cause: err,
+    });
+  }
+}
+
+async function readChecks(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Problem[]> {
   if (plan.steps.length === 0) return [];
   const facts = await readWriteFacts(client);
   const problems = writeProblems(facts);

@@ -48,9 +48,10 @@ export type Intent =
   /**
    * A unique index or constraint (or primary key) on a table: `columns` are the indexed
    * expressions as SQL (a column, or a function of one); `touched`: an earlier pending
-   * statement writes the table, or names it in a DO block, so its rows may differ by then.
+   * statement writes the table, or names it in a DO block, so its rows may differ by then;
+   * `reads`: the table's columns those expressions read, as named.
    */
-  | { kind: 'unique'; rel: Rel; name: string | null; what: string; columns: string[]; at: At; touched: boolean }
+  | { kind: 'unique'; rel: Rel; name: string | null; what: string; columns: string[]; reads: string[]; at: At; touched: boolean }
   /** A validated foreign key added to a table; `touched` as above, for either table. */
   | { kind: 'foreign_key'; rel: Rel; name: string | null; columns: string[]; ref: Rel; refColumns: string[]; at: At; touched: boolean }
   | { kind: 'create_table'; rel: Rel; ifNotExists: boolean; columns: ColumnShape[]; later: { added: string[]; notNull: string[]; retyped: string[] }; at: At };
@@ -98,6 +99,13 @@ function indexExpression(elem: AstNode): string | null {
   const column = stringsOf(((args[0]?.ColumnRef as AstNode | undefined)?.fields));
   if (!call || args.length !== 1 || column.length !== 1) return null;
   return `${stringsOf(call.funcname).map(ident).join('.')}(${ident(column[0]!)})`;
+}
+
+/** The column an index element reads (for the elements indexExpression takes), as named. */
+function indexColumn(elem: AstNode): string {
+  if (typeof elem.name === 'string') return elem.name;
+  const call = (elem.expr as AstNode | undefined)?.FuncCall as AstNode | undefined;
+  return stringsOf((((call?.args as AstNode[] | undefined) ?? [])[0]?.ColumnRef as AstNode | undefined)?.fields)[0] ?? '';
 }
 
 /** Whether a DO block or function body names the table (as an identifier, quoted or not). */
@@ -165,7 +173,7 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
               const con = ((cmd.def as AstNode | undefined)?.Constraint ?? {}) as AstNode;
               const name = (con.conname as string | undefined) ?? null;
               if ((con.contype === 'CONSTR_UNIQUE' || con.contype === 'CONSTR_PRIMARY') && !con.indexname && Array.isArray(con.keys)) {
-                out.push({ kind: 'unique', rel, name, what: con.contype === 'CONSTR_PRIMARY' ? 'adds primary key' : 'adds unique constraint', columns: stringsOf(con.keys).map(ident), at, touched: touched(rel) });
+                out.push({ kind: 'unique', rel, name, what: con.contype === 'CONSTR_PRIMARY' ? 'adds primary key' : 'adds unique constraint', columns: stringsOf(con.keys).map(ident), reads: stringsOf(con.keys), at, touched: touched(rel) });
               }
               if (con.contype === 'CONSTR_FOREIGN' && con.skip_validation !== true && Array.isArray(con.pk_attrs)) {
                 const ref = relOf(con.pktable);
@@ -183,9 +191,10 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
         }
         case 'IndexStmt': {
           const rel = relOf(n.relation);
-          const columns = ((n.indexParams as AstNode[] | undefined) ?? []).map((e) => indexExpression((e.IndexElem ?? {}) as AstNode));
+          const elems = ((n.indexParams as AstNode[] | undefined) ?? []).map((e) => (e.IndexElem ?? {}) as AstNode);
+          const columns = elems.map(indexExpression);
           if (n.unique === true && !n.whereClause && columns.length && columns.every((c) => c !== null)) {
-            out.push({ kind: 'unique', rel, name: (n.idxname as string | undefined) ?? null, what: 'creates unique index', columns: columns as string[], at, touched: touched(rel) });
+            out.push({ kind: 'unique', rel, name: (n.idxname as string | undefined) ?? null, what: 'creates unique index', columns: columns as string[], reads: elems.map(indexColumn), at, touched: touched(rel) });
           }
           out.push({ kind: 'owns', rel, at, does: 'creates an index on' });
           break;

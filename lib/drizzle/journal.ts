@@ -54,3 +54,19 @@ export function readMigrations(dir: string): DrizzleMigration[] {
     return { ...entry, path: file, text, hash: sha256(text), statements: text.split(BREAKPOINT) };
   });
 }
+
+/**
+ * Where drizzle-kit wrote the snapshot of a journal entry: it names each snapshot after its
+ * migration's prefix (the tag's part before the first `_`: `0007` in index mode,
+ * `20250508083758` in timestamp mode), so that name is tried first, then the padded index
+ * (`0007_snapshot.json`), which older folders use. When neither exists, the prefix's path is
+ * returned, for the caller to report as missing.
+ */
+export function snapshotPath(dir: string, entry: Pick<JournalEntry, 'idx' | 'tag'>): string {
+  const cut = entry.tag.indexOf('_');
+  const prefix = cut > 0 ? entry.tag.slice(0, cut) : entry.tag;
+  const byPrefix = path.join(dir, 'meta', `${prefix}_snapshot.json`);
+  if (existsSync(byPrefix)) return byPrefix;
+  const byIndex = path.join(dir, 'meta', `${String(entry.idx).padStart(4, '0')}_snapshot.json`);
+  return existsSync(byIndex) ? byIndex : byPrefix;
+}

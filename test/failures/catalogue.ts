@@ -2,6 +2,7 @@
 // exit code. docs/FAILURES.md is generated from this list (test/failures/render.ts) and the
 // failures-*.test.ts files read their expectations from it, so the page and the tests
 // cannot disagree. Each case names the test file that runs it.
+import { appfitCases } from './hardening/appfit.ts';
 import { backupsCases } from './hardening/backups.ts';
 import { installCases } from './hardening/install.ts';
 import { lintCases } from './hardening/lint.ts';
@@ -1343,4 +1344,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases];
