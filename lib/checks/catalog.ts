@@ -77,6 +77,9 @@ export interface Dependent {
   /** For a view: its name, to tell one a pending statement drops. */
   schema: string | null;
   name: string | null;
+  /** For a foreign key, trigger or policy: the table it is on and its own name, to tell one a pending statement drops (or whose table it drops). */
+  owner: { schema: string; name: string } | null;
+  object: string | null;
 }
 
 /**
@@ -87,27 +90,33 @@ export interface Dependent {
  */
 export async function readDependents(client: Pick<Client, 'query'>, targets: ReadonlyArray<{ oid: number; attnum: number }>): Promise<Dependent[]> {
   if (targets.length === 0) return [];
-  const { rows } = await client.query<{ on: string; kind: Dependent['kind']; schema: string | null; name: string | null; described: string }>(
+  const { rows } = await client.query<{ on: string; kind: Dependent['kind']; schema: string | null; name: string | null; described: string; owner_schema: string | null; owner_name: string | null; object: string | null }>(
     `with t as (select * from unnest($1::int[], $2::int[]) as t(oid, attnum))
      select distinct t.oid || ':' || t.attnum as on,
             case when d.classid = 'pg_rewrite'::regclass then case v.relkind when 'v' then 'view' when 'm' then 'materialized view' else 'rule' end
                  when d.classid = 'pg_policy'::regclass then 'policy' else 'trigger' end as kind,
-            vs.nspname as schema, v.relname as name, pg_describe_object(d.classid, d.objid, d.objsubid) as described
+            vs.nspname as schema, v.relname as name, pg_describe_object(d.classid, d.objid, d.objsubid) as described,
+            os.nspname as owner_schema, o.relname as owner_name, coalesce(tg.tgname, pp.polname)::text as object
        from t join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid and (t.attnum = 0 or d.refobjsubid = t.attnum)
        left join pg_rewrite r on d.classid = 'pg_rewrite'::regclass and r.oid = d.objid
        left join pg_class v on v.oid = r.ev_class
        left join pg_namespace vs on vs.oid = v.relnamespace
+       left join pg_trigger tg on d.classid = 'pg_trigger'::regclass and tg.oid = d.objid
+       left join pg_policy pp on d.classid = 'pg_policy'::regclass and pp.oid = d.objid
+       left join pg_class o on o.oid = coalesce(tg.tgrelid, pp.polrelid)
+       left join pg_namespace os on os.oid = o.relnamespace
       where d.deptype = 'n' and d.classid in ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_trigger'::regclass)
         and (r.ev_class is null or r.ev_class <> t.oid)
      union
-     select distinct t.oid || ':' || t.attnum, 'generated column', null, null, format('generated column %s of %s', a.attname, ad.adrelid::regclass)
+     select distinct t.oid || ':' || t.attnum, 'generated column', null, null, format('generated column %s of %s', a.attname, ad.adrelid::regclass), null, null, null
        from t join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid and d.refobjsubid = t.attnum
        join pg_attrdef ad on ad.oid = d.objid
        join pg_attribute a on a.attrelid = ad.adrelid and a.attnum = ad.adnum and a.attgenerated <> ''
       where t.attnum <> 0 and d.deptype = 'n'
      union
-     select distinct t.oid || ':0', 'foreign key', null, null, pg_describe_object('pg_constraint'::regclass, k.oid, 0)
+     select distinct t.oid || ':0', 'foreign key', null, null, pg_describe_object('pg_constraint'::regclass, k.oid, 0), ks.nspname, kc.relname, k.conname::text
        from t join pg_constraint k on k.contype = 'f' and k.confrelid = t.oid and k.conrelid <> t.oid
+       join pg_class kc on kc.oid = k.conrelid join pg_namespace ks on ks.oid = kc.relnamespace
       where t.attnum = 0
       order by 1, 2, 5`,
     [targets.map((t) => t.oid), targets.map((t) => t.attnum)],
@@ -119,6 +128,8 @@ export async function readDependents(client: Pick<Client, 'query'>, targets: Rea
     shown: r.schema && r.name ? `${r.kind} ${r.schema}.${r.name}` : r.described,
     schema: r.schema,
     name: r.name,
+    owner: r.owner_schema && r.owner_name ? { schema: r.owner_schema, name: r.owner_name } : null,
+    object: r.object,
   }));
 }
 

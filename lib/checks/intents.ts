@@ -40,6 +40,8 @@ export type Intent =
   | { kind: 'opaque'; sql: string; at: At }
   /** DROP VIEW / MATERIALIZED VIEW: what depended on a column through it no longer does. */
   | { kind: 'drop_view'; rel: Rel; at: At }
+  /** A constraint, trigger or policy on `rel` that a statement drops (it then no longer stands in a later statement's way). */
+  | { kind: 'drop_object'; rel: Rel; name: string; at: At }
   /** SET NOT NULL on a column; `filled`: an earlier pending UPDATE of the table sets that column (or a DO block names the table). */
   | { kind: 'set_not_null'; rel: Rel; column: string; at: At; filled: boolean }
   /** ADD COLUMN … NOT NULL with no default of any kind. */
@@ -166,6 +168,8 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
               later?.retyped.push(column);
             } else if (subtype === 'AT_DropColumn' && cmd.behavior !== 'DROP_CASCADE') {
               out.push({ kind: 'drop_column', rel, column, at });
+            } else if (subtype === 'AT_DropConstraint') {
+              out.push({ kind: 'drop_object', rel, name: column, at });
             } else if (subtype === 'AT_SetNotNull') {
               out.push({ kind: 'set_not_null', rel, column, at, filled: updated.get(relKey(rel))?.has(column) === true || opaque.some((body) => mentions(body, rel.name)) });
               later?.notNull.push(column);
@@ -217,6 +221,11 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
         case 'DropStmt':
           if (n.removeType === 'OBJECT_VIEW' || n.removeType === 'OBJECT_MATVIEW') {
             for (const parts of qualifiedNames(n.objects)) out.push({ kind: 'drop_view', rel: { schema: parts.length > 1 ? parts.at(-2)! : null, name: parts.at(-1)! }, at });
+          }
+          if (n.removeType === 'OBJECT_TRIGGER' || n.removeType === 'OBJECT_POLICY') {
+            for (const parts of qualifiedNames(n.objects)) {
+              if (parts.length >= 2) out.push({ kind: 'drop_object', rel: { schema: parts.length > 2 ? parts.at(-3)! : null, name: parts.at(-2)! }, name: parts.at(-1)!, at });
+            }
           }
           if (n.removeType === 'OBJECT_TABLE') {
             for (const parts of qualifiedNames(n.objects)) {

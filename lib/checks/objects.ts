@@ -4,7 +4,7 @@
 import type { Client } from 'pg';
 import type { Problem } from '../plan.ts';
 import { sqlIdent } from '../quote.ts';
-import { columnOf, countNulls, hasRows, readDependents, typeOids, type LiveRelation } from './catalog.ts';
+import { columnOf, countNulls, hasRows, readDependents, typeOids, type Dependent, type LiveRelation } from './catalog.ts';
 import type { Intent, Rel } from './intents.ts';
 import { mentions } from './intents.ts';
 import { AGAIN, listed, where } from './text.ts';
@@ -28,8 +28,16 @@ export async function dependentProblems(client: Pick<Client, 'query'>, intents: 
     const dropped = intents.slice(0, ask.n).flatMap((x) => (x.kind === 'drop_view' ? [x.rel] : []));
     // …and so do views a DO block or function body drops first, as far as its text tells.
     const bodies = intents.slice(0, ask.n).flatMap((x) => (x.kind === 'opaque' && /\bdrop\s+(materialized\s+)?view\b/i.test(x.sql) ? [x.sql] : []));
-    const isDropped = (d: { schema: string | null; name: string | null }) =>
-      d.name !== null && (dropped.some((r: Rel) => r.name === d.name && (r.schema === null || r.schema === d.schema)) || bodies.some((b) => mentions(b, d.name!)));
+    const earlier = intents.slice(0, ask.n);
+    const same = (r: Rel, o: { schema: string; name: string }) => r.name === o.name && (r.schema === null || r.schema === o.schema);
+    // A foreign key, trigger or policy an earlier pending statement drops, or whose table it drops
+    // (or a DO block names), no longer stands in the way either: the run removes it first.
+    const ownerGone = (d: Dependent) =>
+      d.owner !== null &&
+      (earlier.some((x) => (x.kind === 'owns' && x.does === 'drops' && same(x.rel, d.owner!)) || (x.kind === 'drop_object' && x.name === d.object && same(x.rel, d.owner!))) ||
+        (d.object !== null && earlier.some((x) => x.kind === 'opaque' && mentions(x.sql, d.object!))));
+    const isDropped = (d: Dependent) =>
+      ownerGone(d) || (d.name !== null && (dropped.some((r: Rel) => r.name === d.name && (r.schema === null || r.schema === d.schema)) || bodies.some((b) => mentions(b, d.name!))));
     // Dropping a column drops the generated columns computed from it; only a type change is refused.
     const found = dependents.filter((d) => d.on === `${ask.oid}:${ask.attnum}` && !isDropped(d) && !(d.kind === 'generated column' && i.kind !== 'retype'));
     if (found.length === 0) continue;

@@ -62,4 +62,48 @@ describe('checks before the first write: columns a pending step adds', () => {
       expect((await c.query(`select to_regclass('public.partners_norm_name_idx') is not null as i`)).rows[0].i).toBe(true);
     });
   });
+
+  // Real histories drop a foreign key (or the table that holds it) in one migration and the
+  // table it references in a later one: the check must see the run remove it first.
+  for (const [label, removeFk] of [
+    ['the foreign key dropped by an earlier pending step', 'ALTER TABLE "orders" DROP CONSTRAINT "orders_partner_id_partners_id_fk";'],
+    ['the table holding the foreign key dropped by an earlier pending step', 'DROP TABLE "orders";'],
+  ] as const) {
+    it(`drops a referenced table after ${label}: not refused, applied`, async () => {
+      const m0 = { tag: '0000_init', sql: 'CREATE TABLE "partners" ("id" integer PRIMARY KEY NOT NULL);\n--> statement-breakpoint\nCREATE TABLE "orders" ("id" integer PRIMARY KEY NOT NULL, "partner_id" integer);\n--> statement-breakpoint\nALTER TABLE "orders" ADD CONSTRAINT "orders_partner_id_partners_id_fk" FOREIGN KEY ("partner_id") REFERENCES "public"."partners"("id");' };
+      const orders = table('public', 'orders', [ID, column('partner_id', 'integer')]);
+      const dir = writeAppFolder([m0], { tables: Object.fromEntries([table('public', 'partners', [ID]), orders]) });
+      const env = { DATABASE_URL: db().url };
+      expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
+      const m1 = { tag: '0001_unlink', sql: removeFk };
+      const m2 = { tag: '0002_drop_partners', sql: 'DROP TABLE "partners";' };
+      writeAppFolder([m0, m1, m2], { tables: removeFk.startsWith('DROP TABLE') ? {} : Object.fromEntries([orders]) }, dir);
+      const dry = await runUpkit('upgrade.ts', ['--dry-run', '--drizzle-dir', dir], { env });
+      expect(dry.stderr).not.toMatch(/check\.dependent_objects|depends on: PostgreSQL refuses/);
+      expect(dry.code, dry.stderr).toBe(0);
+      const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env });
+      expect(r.code, r.stderr).toBe(0);
+      await withClientAt(db().url, async (c) => {
+        expect((await c.query(`select to_regclass('public.partners') as t`)).rows[0].t).toBeNull();
+      });
+    });
+  }
+
+  it('a referenced table whose foreign key no pending step removes is still refused before any write', async () => {
+    const m0 = { tag: '0000_init', sql: 'CREATE TABLE "partners" ("id" integer PRIMARY KEY NOT NULL);\n--> statement-breakpoint\nCREATE TABLE "orders" ("id" integer PRIMARY KEY NOT NULL, "partner_id" integer);\n--> statement-breakpoint\nALTER TABLE "orders" ADD CONSTRAINT "orders_partner_id_partners_id_fk" FOREIGN KEY ("partner_id") REFERENCES "public"."partners"("id");' };
+    const orders = table('public', 'orders', [ID, column('partner_id', 'integer')]);
+    const dir = writeAppFolder([m0], { tables: Object.fromEntries([table('public', 'partners', [ID]), orders]) });
+    const env = { DATABASE_URL: db().url };
+    expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
+    const m1 = { tag: '0001_orders_note', sql: 'ALTER TABLE "orders" ADD COLUMN "note" text;' };
+    const m2 = { tag: '0002_drop_partners', sql: 'DROP TABLE "partners";' };
+    writeAppFolder([m0, m1, m2], { tables: Object.fromEntries([table('public', 'orders', [ID, column('partner_id', 'integer'), column('note', 'text')])]) }, dir);
+    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/0002_drop_partners\.sql:1 drops table public\.partners, which constraint orders_partner_id_partners_id_fk on table orders depends on/);
+    await withClientAt(db().url, async (c) => {
+      expect((await c.query(`select to_regclass('public.partners')::text as t`)).rows[0].t).toBe('partners');
+      expect((await c.query(`select count(*)::int as n from information_schema.columns where table_name = 'orders' and column_name = 'note'`)).rows[0].n).toBe(0);
+    });
+  });
 });
