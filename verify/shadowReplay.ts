@@ -4,7 +4,7 @@
 import type { Client } from 'pg';
 import { displayPath } from '../lib/content.ts';
 import { sqlIdent } from '../lib/quote.ts';
-import { migrationParts, parseSqlFile, type ParsedStatement } from '../lib/sql/statements.ts';
+import { migrationParts, migrationSegments, parseSqlFile, type ParsedStatement } from '../lib/sql/statements.ts';
 import { readCatalogRows, type CatalogRows } from './catalog.ts';
 import type { VerifyFiles } from './engine.ts';
 
@@ -96,6 +96,17 @@ async function replayable(c: Pick<Client, 'query'>, m: { file: string }, s: Pars
   return true;
 }
 
+async function inTransactionHere(c: Client, fn: () => Promise<void>): Promise<void> {
+  await c.query('begin');
+  try {
+    await fn();
+    await c.query('commit');
+  } catch (err) {
+    await c.query('rollback').catch(() => {});
+    throw err;
+  }
+}
+
 /** Applies the parsed migrations to a database of their own, in upkit's order, and reads its catalog. */
 export async function replay(c: Client, parsed: ParsedMigrations, preinstall: ReadonlyArray<{ name: string; schema: string }>, versionNum: number): Promise<CatalogRows> {
   await c.query(`select set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false), set_config('idle_in_transaction_session_timeout', '0', false)`);
@@ -107,6 +118,19 @@ export async function replay(c: Client, parsed: ParsedMigrations, preinstall: Re
     }
   }
   for (const m of parsed) {
+    // A migration that ends and opens its own transactions runs in file order, as upkit applies it.
+    const own = migrationSegments(m.statements);
+    if (own) {
+      for (const seg of own.segments) {
+        if (seg.kind === 'single') await run(c, m, seg.statement);
+        else {
+          await inTransactionHere(c, async () => {
+            for (const s of seg.statements) await run(c, m, s);
+          });
+        }
+      }
+      continue;
+    }
     const { before, inside, after } = migrationParts(m.statements);
     for (const s of before) await run(c, m, s);
     if (inside.length) {

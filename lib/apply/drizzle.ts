@@ -9,7 +9,7 @@ import { isConnectionLoss } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import { formatPgError, isPgError } from '../pgError.ts';
 import type { PlanStep } from '../plan.ts';
-import { migrationParts, type ParsedStatement } from '../sql/statements.ts';
+import { migrationParts, migrationSegments, type ParsedStatement } from '../sql/statements.ts';
 import { inTransaction, type ApplyContext } from './context.ts';
 import { withLockRetry } from './session.ts';
 
@@ -80,10 +80,17 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
   const m = ctx.content.migrations.find((x) => x.tag === step.tag && x.hash === step.hash);
   if (!m) throw new UpkitError({ code: 'drizzle.changed', exit: 'refused', message: `${step.tag}.sql changed between the plan and now`, hint: 'run the upgrade again' });
   const statements = ctx.content.statements.get(m.tag) ?? [];
-  const { before, inside, after } = migrationParts(statements);
   const done = new Set(step.resumes);
-  const relations = [...new Set(inside.flatMap((s) => s.relations))];
   const t0 = performance.now();
+  const own = migrationSegments(statements);
+  if (own) {
+    await applySegments(ctx, m, own, done);
+    ctx.applied.push({ kind: 'drizzle', name: m.tag, durationMs: Math.round(performance.now() - t0) });
+    ctx.stands = { release: releaseAfter(ctx, m), lastStep: m.tag, changed: true };
+    return;
+  }
+  const { before, inside, after } = migrationParts(statements);
+  const relations = [...new Set(inside.flatMap((s) => s.relations))];
 
   // New enum values must be committed before statements that use them can run.
   for (const s of before) {
@@ -135,6 +142,54 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
   ctx.applied.push({ kind: 'drizzle', name: m.tag, durationMs: Math.round(performance.now() - t0) });
   ctx.stands = { release: releaseAfter(ctx, m), lastStep: m.tag, changed: true };
 }
+
+/**
+ * A migration that ends and opens its own transactions, run in file order as drizzle-orm's
+ * migrator runs it: each transaction of the file as one transaction (with its resume marker),
+ * each statement between a COMMIT and the next BEGIN on its own; then drizzle's ledger row.
+ */
+async function applySegments(ctx: ApplyContext, m: DrizzleMigration, own: NonNullable<ReturnType<typeof migrationSegments>>, done: ReadonlySet<string>): Promise<void> {
+  if (own.unsupported) {
+    throw new UpkitError({
+      code: 'drizzle.transaction_control',
+      exit: 'refused',
+      message: `${m.tag}.sql:${own.unsupported.line}: ${statementLine(own.unsupported)} controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order); nothing of ${m.tag} was applied`,
+      hint: `remove it from the migration, or apply ${m.tag} by hand and record it, then run the upgrade again`,
+    });
+  }
+  for (const [n, seg] of own.segments.entries()) {
+    const key = `segment:${n}`;
+    if (done.has(key)) continue;
+    if (seg.kind === 'transaction') {
+      const relations = [...new Set(seg.statements.flatMap((s) => s.relations))];
+      await withLockRetry(ctx.client, m.tag, relations, ctx.settings, ctx.log, () =>
+        inTransaction(ctx.client, async () => {
+          for (const s of seg.statements) await run(ctx, m, s, 'rolled back');
+          await markPart(ctx, m, key);
+        }), ctx.signal);
+      ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (its transaction ending at line ${seg.statements.at(-1)!.line})`, changed: true };
+    } else {
+      const s = seg.statement;
+      await ctx.client.query(`select set_config('lock_timeout', '0', false)`);
+      try {
+        if (s.concurrentIndex && (await prepareConcurrent(ctx, s.concurrentIndex)) === 'skip') ctx.log.info(`  ${s.concurrentIndex.name} already exists and is valid`);
+        else await run(ctx, m, s, 'outside a transaction');
+      } finally {
+        await ctx.client.query(`select set_config('lock_timeout', $1, false)`, [`${ctx.settings.lockTimeoutMs}ms`]).catch((err: unknown) => {
+          if (!isConnectionLoss(err)) throw err;
+        });
+      }
+      await markPart(ctx, m, key);
+      ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (statement at line ${s.line})`, changed: true };
+    }
+  }
+  await inTransaction(ctx.client, async () => {
+    await recordDrizzle(ctx, m);
+    await ctx.client.query('delete from upkit.migration_parts where tag = $1 and hash = $2', [m.tag, m.hash]);
+  });
+}
+
+const statementLine = (s: ParsedStatement) => s.sql.trim().split('\n')[0]!.slice(0, 80);
 
 /**
  * The release a database is at once entry `m` is applied: the profile's release for that entry

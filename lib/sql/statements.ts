@@ -217,6 +217,43 @@ export function migrationParts(statements: readonly ParsedStatement[]): { before
   };
 }
 
+/** One piece of a migration that ends and opens its own transactions, in file order. */
+export type Segment = { kind: 'transaction'; statements: ParsedStatement[] } | { kind: 'single'; statement: ParsedStatement };
+
+/**
+ * A migration that ends and opens transactions itself (`COMMIT;` … `BEGIN;`, as some apps'
+ * migrations do so that a concurrent index build can run between them) runs in file order:
+ * drizzle-orm's migrator opens one transaction around the file, so everything before the
+ * file's first COMMIT, and between each BEGIN and the next COMMIT, is one transaction; a
+ * statement between a COMMIT and the next BEGIN runs on its own. null: the file has no
+ * transaction control (upkit's own order applies, `migrationParts`). `open`: the file ends
+ * inside a transaction (drizzle's ledger row is written in it, as drizzle writes it).
+ * A transaction control statement other than BEGIN/START TRANSACTION and COMMIT/END is
+ * named in `unsupported`.
+ */
+export function migrationSegments(statements: readonly ParsedStatement[]): { segments: Segment[]; open: boolean; unsupported: ParsedStatement | undefined } | null {
+  if (!statements.some((s) => s.kind === 'TransactionStmt')) return null;
+  const segments: Segment[] = [];
+  let current: ParsedStatement[] | null = [];
+  let unsupported: ParsedStatement | undefined;
+  for (const s of statements) {
+    if (s.kind === 'TransactionStmt') {
+      const kind = String(s.node.kind);
+      if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') {
+        if (current === null) current = [];
+      } else if (kind === 'TRANS_STMT_COMMIT') {
+        if (current?.length) segments.push({ kind: 'transaction', statements: current });
+        current = null;
+      } else unsupported ??= s;
+      continue;
+    }
+    if (current) current.push(s);
+    else segments.push({ kind: 'single', statement: s });
+  }
+  if (current?.length) segments.push({ kind: 'transaction', statements: current });
+  return { segments, open: current !== null, unsupported };
+}
+
 /** The statement from its first token on, without its leading comments. */
 export function statementText(s: Pick<ParsedStatement, 'sql'>): string {
   return s.sql.slice(leadingTrivia(s.sql).end);

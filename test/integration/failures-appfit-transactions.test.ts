@@ -1,0 +1,63 @@
+// Some apps' migrations end drizzle's transaction themselves (`COMMIT;` … `BEGIN;`) so that a
+// concurrent index build can run between two transactions of the same file. upkit runs such a
+// file in file order, as drizzle-orm's migrator does: the constraint built on the new index
+// exists afterwards, drizzle's ledger has its row, verify is clean and a rerun does nothing.
+import { describe, expect, it } from 'vitest';
+import { runUpkit } from '../support/cli.ts';
+import { useFreshDatabase, withClientAt } from '../support/database.ts';
+import { column, table, writeAppFolder } from '../support/appFolders.ts';
+
+const M0 = { tag: '0000_docs', sql: 'CREATE TABLE "docs" ("id" integer PRIMARY KEY NOT NULL, "path" text, "commit_id" integer);\n--> statement-breakpoint\nALTER TABLE "docs" ADD CONSTRAINT "docs_path_commit" UNIQUE("path","commit_id");' };
+const M1 = {
+  tag: '0001_rebuild_unique',
+  sql: [
+    'COMMIT;',
+    'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "docs_path_commit__new" ON "docs" ("path","commit_id") NULLS NOT DISTINCT;',
+    'BEGIN;',
+    'ALTER TABLE "docs" DROP CONSTRAINT IF EXISTS "docs_path_commit";',
+    'COMMIT;',
+    'DROP INDEX CONCURRENTLY IF EXISTS "docs_path_commit";',
+    'BEGIN;',
+    'ALTER TABLE "docs" ADD CONSTRAINT "docs_path_commit" UNIQUE USING INDEX "docs_path_commit__new";',
+  ].join('--> statement-breakpoint\n'),
+};
+const DOCS = table('public', 'docs', [column('id', 'integer', { primaryKey: true, notNull: true }), column('path', 'text'), column('commit_id', 'integer')], {
+  uniqueConstraints: { docs_path_commit: { name: 'docs_path_commit', nullsNotDistinct: true, columns: ['path', 'commit_id'] } },
+});
+
+describe('a migration that ends and opens its own transactions', () => {
+  const db = useFreshDatabase();
+
+  it('is applied in file order on a fresh install and on a database with rows; verify is clean; a rerun does nothing', async () => {
+    const dir = writeAppFolder([M0], { tables: Object.fromEntries([DOCS]) });
+    const env = { DATABASE_URL: db().url };
+    expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
+    await withClientAt(db().url, (c) => c.query(`insert into docs values (1, 'a', 1), (2, 'a', 2), (3, null, 1)`));
+    writeAppFolder([M0, M1], { tables: Object.fromEntries([DOCS]) }, dir);
+    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', dir], { env });
+    expect(r.code, r.stderr).toBe(0);
+    await withClientAt(db().url, async (c) => {
+      const con = await c.query(`select conname, pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'docs'::regclass and contype = 'u'`);
+      expect(con.rows).toEqual([{ conname: 'docs_path_commit', def: 'UNIQUE NULLS NOT DISTINCT (path, commit_id)' }]);
+      expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(2);
+      expect((await c.query(`select count(*)::int as n from upkit.migration_parts`)).rows[0].n).toBe(0);
+      expect((await c.query(`select count(*)::int as n from docs`)).rows[0].n).toBe(3);
+      expect((await c.query(`select count(*)::int as n from pg_index where not indisvalid`)).rows[0].n).toBe(0);
+    });
+    const v = await runUpkit('verify/index.ts', ['--drizzle-dir', dir], { env });
+    expect(v.code, v.stderr + v.stdout).toBe(0);
+    const again = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', dir], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json<{ applied: unknown[] }>().applied).toEqual([]);
+  });
+
+  it('a fresh install of the whole folder by install.ts, with no flag but --drizzle-dir', async () => {
+    const dir = writeAppFolder([M0, M1], { tables: Object.fromEntries([DOCS]) });
+    const r = await runUpkit('install.ts', ['--yes', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url } });
+    expect(r.code, r.stderr).toBe(0);
+    await withClientAt(db().url, async (c) => {
+      expect((await c.query(`select count(*)::int as n from pg_constraint where conname = 'docs_path_commit'`)).rows[0].n).toBe(1);
+      expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(2);
+    });
+  });
+});
