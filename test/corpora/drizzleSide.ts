@@ -12,6 +12,7 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../../lib/config.ts';
 import { pgEnv } from './compare.ts';
+import { withClient } from '../../bench/support.ts';
 
 const run = promisify(execFile);
 
@@ -50,17 +51,6 @@ export function truncatedCopy(dir: string, n: number): string {
   const { raw, entries } = readJournal(dir);
   writeFileSync(path.join(copy, 'meta', '_journal.json'), JSON.stringify({ ...raw, entries: entries.slice(0, n) }, null, 2));
   return copy;
-}
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  c.on('notice', () => {});
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 /** drizzle-orm's migrate() from node-postgres, in this process. */

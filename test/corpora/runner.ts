@@ -9,6 +9,7 @@ import type { ServerHandle } from '../support/servers/common.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
 import { compareSnapshots, snapshot, type Comparison, type Snapshot } from './compare.ts';
 import { countStatements, drizzleKitMigrate, drizzleOrmMigrate, extensionsUsed, fillWithDefaults, psqlMigrate, readJournal, truncatedCopy } from './drizzleSide.ts';
+import { withClient } from '../../bench/support.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RUN_TIMEOUT_MS = 30 * 60_000;
@@ -88,15 +89,8 @@ function dbUrl(server: ServerHandle, name: string): string {
   return u.toString();
 }
 
-async function admin<T>(server: ServerHandle, fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
-  const c = new pg.Client({ connectionString: dbUrl(server, database) });
-  await c.connect();
-  c.on('notice', () => {});
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+function admin<T>(server: ServerHandle, fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+  return withClient(dbUrl(server, database), fn);
 }
 
 /** upkit's entry point as an operator runs it, with a private working and log directory. */
