@@ -80,10 +80,16 @@ export function renderResults(results: readonly CorpusResult[], meta: { command:
     for (const [label, v] of [['upkit db', r.verifyUpkit], ['peer db', r.verifyDrizzle]] as const) if (v && v.exit !== 0) lines.push(`verify ${label} exit ${v.exit}, ${v.errors} error(s): ${v.codes.join(', ')}${v.first[0] ? ` (first: ${v.first[0]})` : ''}`);
     if (r.noopUpkit && (r.noopUpkit.exit !== 0 || r.noopUpkit.applied !== 0)) lines.push(`no-op upkit: exit ${r.noopUpkit.exit}, ${r.noopUpkit.applied} applied${r.noopUpkit.error ? `: ${r.noopUpkit.error}` : ''}`);
     if (r.noopDrizzle?.error) lines.push(`no-op peer failed: ${r.noopDrizzle.error}`);
-    if (r.withData && r.withData.dryRun.lint) lines.push(`lint with data (dry run exit ${r.withData.dryRun.exit}): ${r.withData.dryRun.firstLint.join('; ')}`);
     if (r.withData && r.withData.dryRun.lint === null) lines.push(`dry run with data: exit ${r.withData.dryRun.exit}: ${r.withData.dryRun.error ?? r.withData.dryRun.codes.join(', ')}`);
     if (r.times.drizzleKitError) lines.push(`drizzle-kit migrate failed: ${r.times.drizzleKitError}`);
     out.push(`- **${r.name}**: ${lines.length ? lines.map((l) => l.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' · ') : 'nothing failed'}`);
+  }
+  // Not failures: destructive statements that would destroy rows that exist, which the lint
+  // must keep finding (the operator reviews them and accepts them with --allow-destructive=TAG).
+  const real = results.filter((r) => r.withData?.dryRun.lint);
+  if (real.length) {
+    out.push('', 'Lint findings on a database with data (statements that would destroy rows that exist: refused until reviewed, exit 3, nothing changed), first ones:', '');
+    for (const r of real) out.push(`- **${r.name}** (${r.withData!.dryRun.lint}): ${r.withData!.dryRun.firstLint.join('; ').replace(/\|/g, '\\|')}`);
   }
   return out.join('\n');
 }
