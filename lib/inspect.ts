@@ -26,7 +26,8 @@ export async function snapshotDifferences(client: Pick<Client, 'query'>, drizzle
 /**
  * What the lint needs to know of the data (lib/lint.ts): every relation, type and schema
  * outside the system's, and which tables hold a row (one `exists` each, one round trip; a
- * table this role may not read, or a foreign table, is unknown: taken to hold rows).
+ * table this role may not read, a foreign table, or one another session locks exclusively is
+ * unknown: taken to hold rows).
  */
 async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
   const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
@@ -39,7 +40,19 @@ async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCata
   const types = await client.query<{ key: string }>(`select n.nspname || '.' || t.typname as key from pg_type t join pg_namespace n on n.oid = t.typnamespace where ${system}`);
   const schemas = await client.query<{ name: string }>(`select n.nspname as name from pg_namespace n where ${system}`);
   const tables = rows.filter((r) => r.kind === 'r' || r.kind === 'p' || r.kind === 'f');
-  const probed = tables.filter((r) => r.kind !== 'f' && r.readable);
+  // A table another session holds (or queues for) an exclusive lock on would hold the plan up
+  // until that transaction ends: it is not read, and taken to hold rows, as an unreadable one is.
+  const locked = new Set(
+    (
+      await client.query<{ key: string }>(
+        `select distinct n.nspname || '.' || c.relname as key
+           from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace
+          where l.locktype = 'relation' and l.mode = 'AccessExclusiveLock' and l.pid <> pg_backend_pid()
+            and l.database = (select oid from pg_database where datname = current_database())`,
+      )
+    ).rows.map((r) => r.key),
+  );
+  const probed = tables.filter((r) => r.kind !== 'f' && r.readable && !locked.has(`${r.schema}.${r.name}`));
   const filled = new Set<string>();
   if (probed.length) {
     const sql = probed.map((r, i) => `select ${i} as i where exists (select 1 from ${client_ident(r.schema)}.${client_ident(r.name)})`).join(' union all ');
