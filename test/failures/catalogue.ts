@@ -902,7 +902,7 @@ const interruption: FailureCase[] = [
     id: 'int.plan',
     group: 'concurrency',
     title: 'Ctrl-C while the plan is read',
-    did: 'Pressed Ctrl-C while upkit read the database for its plan (the test makes the read wait behind an exclusive lock on users).',
+    did: 'Pressed Ctrl-C while upkit read the database for its plan (the test makes the read wait behind an exclusive lock on the drizzle ledger).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },

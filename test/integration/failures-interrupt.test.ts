@@ -72,7 +72,8 @@ describe('failure catalogue: interrupted before any change', () => {
   });
 
   it('int.plan', async () => {
-    await blocked('int.plan', 'v2.2', 'lock table users in access exclusive mode', (c) => waitingOn(c, /users/));
+    // The ledger is a read the plan cannot do without (a table it only probes for rows, it skips when locked).
+    await blocked('int.plan', 'v2.2', 'lock table drizzle.__drizzle_migrations in access exclusive mode', (c) => waitingOn(c, /__drizzle_migrations/));
     expect((await dbState(db().url)).schemas).not.toContain('upkit');
   });
 
