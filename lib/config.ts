@@ -495,6 +495,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
       if (!t) continue;
       t.app = true;
       if (t.searchPath === undefined && setting && searchPathSchemas(setting).length) t.searchPath = setting;
+      // DB_SCHEMA names the one schema an app works in: its search_path, unless one is set above.
+      const schema = env.DB_SCHEMA?.trim();
+      if (t.searchPath === undefined && !setting && schema) t.searchPath = sqlIdent(schema);
     }
   }
   if (!app) applySchemaKey(env.DB_SCHEMA, [db, direct], problems, appName);

@@ -179,16 +179,10 @@ describe('the schema and the libpq options of a URL', () => {
     }
     expect(problems(() => load({ DATABASE_URL: URL_BASE, DB_SCHEMA: 'app' }))).toEqual(['DB_SCHEMA: names schema app, but upkit installs and upgrades Pulse in schema public only']);
     expect(problems(() => load({ DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'd', DB_SCHEMA: 'app' }))).toEqual(['DB_SCHEMA: names schema app, but upkit installs and upgrades Pulse in schema public only']);
-    // Another app's drizzle folder: nothing is said of Pulse.
+    // Another app's drizzle folder: its search_path is its own, and DB_SCHEMA names it (nothing is said of Pulse).
     const app = mkdtempSync(path.join(tmpdir(), 'upkit-app-'));
-    const err = (() => {
-      try {
-        load({ DATABASE_URL: URL_BASE, DB_SCHEMA: 'app', UPKIT_DRIZZLE_DIR: app });
-      } catch (e) {
-        return e as UpkitError;
-      }
-    })();
-    expect([err?.message, err?.hint]).toEqual(['DB_SCHEMA: names schema app, but upkit installs and upgrades the app in schema public only', expect.stringMatching(/^upkit works in schema public only \(the app's migrations name it\)/)]);
+    expect(load({ DATABASE_URL: URL_BASE, DB_SCHEMA: 'app', UPKIT_DRIZZLE_DIR: app }).db).toMatchObject({ app: true, searchPath: '"app"' });
+    expect(load({ DATABASE_URL: URL_BASE, DB_SCHEMA: 'app', UPKIT_SEARCH_PATH: 'other, public', UPKIT_DRIZZLE_DIR: app }).db).toMatchObject({ app: true, searchPath: 'other, public' });
     expect(load({ DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'd', DB_SCHEMA: 'public' }).db.schema).toBe('public');
     expect(problems(() => load({ DATABASE_URL: `${URL_BASE}?options=-c%20search_path%3D%22%24user%22%2Cpublic` }))).toEqual(['DATABASE_URL: sets search_path to $user, public; upkit works in one schema, named alone']);
     expect(problems(() => load({ DATABASE_URL: `${URL_BASE}?options=-B%20100` }))).toEqual(['DATABASE_URL: has options that are not -c name=value settings (-B 100); upkit passes on only settings']);
