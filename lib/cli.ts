@@ -14,7 +14,7 @@ import { streamName, watchOutput, writeOutput } from './output.ts';
 import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact, registerPublic } from './redact.ts';
-import { ReportBuilder } from './report.ts';
+import { ReportBuilder, type Report } from './report.ts';
 import { exitHeld } from './backup/cleanup.ts';
 import { showConfigWarnings } from './configWarnings.ts';
 import { VERSION } from './version.ts';
@@ -211,13 +211,122 @@ function registerPublicNames(config: Config | undefined, values: CommandContext[
  */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+/** Where an in-process command reads its configuration and writes its output. */
+export interface CommandIO {
+  /** The environment configuration is read from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** The directory `.env`, relative paths and --env-file are read from (default: process.cwd()). */
+  cwd?: string;
+  /** Where progress and errors go (default: stderr). */
+  stream?: NodeJS.WriteStream;
+  /** Where the command's result for a person goes (default: stdout, or `stream` with --json). */
+  out?: (text: string) => void;
+  /** The log folder (default: UPKIT_LOG_DIR, else logs/ beside upkit); false: no log file. */
+  logDir?: string | false;
+  /** Stops the command as a signal would: rolled back, lock released, exit 130. */
+  signal?: AbortSignal;
+  /** Spinners on the stream (default: the stream is a terminal and CI is not set). */
+  interactive?: boolean;
+}
+
+export interface CommandResult {
+  exitCode: number;
+  report: Report;
+}
+
+interface Invocation {
+  log: Logger;
+  report: ReportBuilder;
+  controller: AbortController;
+  io: CommandIO;
+  /** Set when the stop was already rendered (a read-only command stopped at once). */
+  stoppedEarly: () => boolean;
+}
+
+function startInvocation(spec: CommandSpec, args: readonly string[], io: CommandIO): Invocation {
+  const log = createLogger({ command: spec.name, stream: io.stream, logDir: io.logDir, interactive: io.interactive });
+  const report = new ReportBuilder(spec.name, VERSION);
+  log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+  const controller = new AbortController();
+  if (io.signal) {
+    if (io.signal.aborted) controller.abort(io.signal.reason);
+    else io.signal.addEventListener('abort', () => controller.abort(io.signal!.reason), { once: true });
+  }
+  return { log, report, controller, io, stoppedEarly: () => false };
+}
+
+/** Parses, reads the configuration and runs the command; whatever it throws becomes its exit code. */
+async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promise<number> {
+  const { log, report, controller, io } = inv;
+  try {
+    const { values, positionals, help } = parseCommandLine(spec, args);
+    if (help) {
+      if (io.out) io.out(usage(spec));
+      else writeOutput(process.stdout, `${usage(spec)}\n`);
+      return EXIT.ok;
+    }
+    registerPublicNames(undefined, values, positionals);
+    const config =
+      spec.config === false
+        ? (undefined as unknown as Config)
+        : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values), env: io.env, cwd: io.cwd });
+    registerPublicNames(config, values, positionals);
+    if (config) showConfigWarnings(config, log, report);
+    // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.
+    if (config) await checkDirectUrl(config, log, report, spec.name);
+    const json = values.json === true;
+    const out = (text: string) => {
+      // Kept in the log file too: stdout may be a pipe whose reader has gone.
+      log.debug(`output: ${text}`);
+      if (io.out) io.out(redact(text));
+      else writeOutput(json ? io.stream ?? process.stderr : process.stdout, `${redact(text)}\n`);
+    };
+    return await spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
+  } catch (err: unknown) {
+    if (inv.stoppedEarly()) return EXIT.interrupted;
+    if (controller.signal.aborted && !isUpkitError(err)) err = controller.signal.reason;
+    renderError(log, err);
+    recordError(report, err);
+    // A wrong command line is answered with the command's usage, as a person expects.
+    if (isUpkitError(err) && err.code === 'usage') writeOutput(io.stream ?? process.stderr, `\n${usage(spec)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+function finishInvocation(inv: Invocation, exitCode: number): Report {
+  const { log, report } = inv;
+  if (inv.controller.signal.aborted && exitCode !== EXIT.ok) exitCode = EXIT.interrupted;
+  const built = report.build(exitCode, log.steps, log.logFile);
+  log.debug(`report: ${JSON.stringify(built)}`);
+  return built;
+}
+
+function closeInvocation(inv: Invocation, built: Report, args: readonly string[]): void {
+  const { log } = inv;
+  if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
+  log.close();
+}
+
+/**
+ * Runs a command inside this process, as the library and the targets runner do: the same
+ * parsing, configuration, report and exit code as the command line, from `io.env` and
+ * `io.cwd`, with no signal handlers installed, nothing written to stdout unless asked, and
+ * never `process.exit`. Stopping is by `io.signal`.
+ */
+export async function executeCommand(spec: CommandSpec, args: string[], io: CommandIO = {}): Promise<CommandResult> {
+  const inv = startInvocation(spec, args, io);
+  const exitCode = await invoke(spec, args, inv);
+  const report = finishInvocation(inv, exitCode);
+  closeInvocation(inv, report, args);
+  return { exitCode: report.exitCode, report };
+}
+
 export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
   const args = argv ?? argsAfter(entryUrl);
   const wantsJson = args.includes('--json');
-  const controller = new AbortController();
-  const log = createLogger({ command: spec.name });
-  const report = new ReportBuilder(spec.name, VERSION);
-  log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+  let stoppedEarly = false;
+  const inv = { ...startInvocation(spec, args, {}), stoppedEarly: () => stoppedEarly };
+  const { log, report, controller } = inv;
   // A closed stdout or stderr (a pipe into `head`, a terminal that hung up) is noted once and
   // the run goes on: the log file and the runs ledger still tell what happened.
   for (const stream of [process.stdout, process.stderr]) {
@@ -234,7 +343,6 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   let interruptedBy: string | undefined;
   let forceExit: (() => void) | undefined;
   let forcedStop = false;
-  let stoppedEarly = false;
   const forced = new Promise<number>((resolve) => (forceExit = () => resolve(EXIT.interrupted)));
   const onSignal = (sig: NodeJS.Signals) => {
     if (interruptedBy) {
@@ -265,53 +373,22 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
 
   let exitCode: number;
   try {
-    const run = (async () => {
-      const { values, positionals, help } = parseCommandLine(spec, args);
-      if (help) {
-        writeOutput(process.stdout, `${usage(spec)}\n`);
-        return EXIT.ok;
-      }
-      registerPublicNames(undefined, values, positionals);
-      const config = spec.config === false ? (undefined as unknown as Config) : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values) });
-      registerPublicNames(config, values, positionals);
-      if (config) showConfigWarnings(config, log, report);
-      // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.
-      if (config) await checkDirectUrl(config, log, report, spec.name);
-      const json = values.json === true;
-      const out = (text: string) => {
-        // Kept in the log file too: stdout may be a pipe whose reader has gone.
-        log.debug(`output: ${text}`);
-        writeOutput(json ? process.stderr : process.stdout, `${redact(text)}\n`);
-      };
-      return spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
-    })().catch((err: unknown) => {
-      if (stoppedEarly) return EXIT.interrupted;
-      if (interruptedBy && !isUpkitError(err)) err = controller.signal.reason;
-      renderError(log, err);
-      recordError(report, err);
-      // A wrong command line is answered with the command's usage, as a person expects.
-      if (isUpkitError(err) && err.code === 'usage') writeOutput(process.stderr, `\n${usage(spec)}\n`);
-      return exitCodeFor(err);
-    });
-    exitCode = await Promise.race([run, forced]);
-    if (interruptedBy && exitCode !== EXIT.ok) exitCode = EXIT.interrupted;
+    exitCode = await Promise.race([invoke(spec, args, inv), forced]);
   } finally {
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
-  const built = report.build(exitCode, log.steps, log.logFile);
-  log.debug(`report: ${JSON.stringify(built)}`);
+  const built = finishInvocation(inv, exitCode);
   if (wantsJson) {
     writeOutput(process.stdout, `${JSON.stringify(built, null, 2)}\n`);
     // A reader that has gone shows as an error event just after the write: let it land while
     // the log file is still open, so that the file says the report was not delivered.
     await new Promise((resolve) => setImmediate(resolve));
   }
-  if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
-  log.close();
+  closeInvocation(inv, built, args);
   // A stopped read-only command (or a second Ctrl-C) may leave a connection attempt pending;
   // nothing it holds needs cleaning up, so the process ends now instead of when that times out.
-  if (exitCode === EXIT.interrupted && (spec.readOnly || forcedStop)) process.exit(exitCode);
-  return exitCode;
+  if (built.exitCode === EXIT.interrupted && (spec.readOnly || forcedStop)) process.exit(built.exitCode);
+  return built.exitCode;
 }
 
 export { showConfigWarnings };
