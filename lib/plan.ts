@@ -9,6 +9,7 @@ import { blocking, lintRun, type LintFile, type LintFinding, type LiveCatalog } 
 import { shellQuote } from './quote.ts';
 import type { Detection } from './release.ts';
 import { plural } from './plural.ts';
+import { migrationSegments, type ParsedStatement } from './sql/statements.ts';
 
 export const PLAN_VERSION = 1;
 
@@ -188,6 +189,8 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       resumes: [...inspection.parts].filter((k) => k.startsWith(`${m.tag}:${m.hash}:`)).map((k) => k.split(':').slice(2).join(':')),
       outOfOrder: m.when < newestApplied,
     });
+    const control = unsupportedTransactionControl(stmts);
+    if (control) refusals.push(transactionControlRefusal(m.tag, control));
     if (m.when < newestApplied) warnings.push({ code: 'ledger.out_of_order', message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`, hint: 'nothing to do' });
   }
 
@@ -275,4 +278,19 @@ function acceptanceProblems(steps: readonly PlanStep[], content: Content, lint: 
     }
   }
   return problems;
+}
+
+/** A statement that controls the transaction other than BEGIN and COMMIT (ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, …), if the file holds one. */
+export function unsupportedTransactionControl(statements: readonly ParsedStatement[]): ParsedStatement | undefined {
+  return migrationSegments(statements)?.unsupported;
+}
+
+/** Refused in the plan, read-only: upkit follows a migration's own BEGIN and COMMIT in file order, and nothing else. */
+export function transactionControlRefusal(tag: string, s: ParsedStatement): Problem {
+  const first = s.sql.trim().split('\n')[0]!.slice(0, 80);
+  return {
+    code: 'drizzle.transaction_control',
+    message: `${tag}.sql:${s.line}: ${first} controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order)`,
+    hint: `remove it from ${tag}.sql (or apply ${tag} by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed`,
+  };
 }

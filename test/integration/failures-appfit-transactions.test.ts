@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
+import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 
 const M0 = { tag: '0000_docs', sql: 'CREATE TABLE "docs" ("id" integer PRIMARY KEY NOT NULL, "path" text, "commit_id" integer);\n--> statement-breakpoint\nALTER TABLE "docs" ADD CONSTRAINT "docs_path_commit" UNIQUE("path","commit_id");' };
 const M1 = {
@@ -58,6 +59,24 @@ describe('a migration that ends and opens its own transactions', () => {
     await withClientAt(db().url, async (c) => {
       expect((await c.query(`select count(*)::int as n from pg_constraint where conname = 'docs_path_commit'`)).rows[0].n).toBe(1);
       expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(2);
+    });
+  });
+
+  it('app.transaction-control: a SAVEPOINT or ROLLBACK in a pending migration is refused by the plan, before anything is applied', async () => {
+    const c = failureCase('app.transaction-control');
+    const dir = writeAppFolder([M0], { tables: Object.fromEntries([DOCS]) });
+    const env = { DATABASE_URL: db().url };
+    expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
+    const M1b = { tag: '0001_notes', sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);' };
+    const M2 = { tag: '0002_savepoint', sql: ['ALTER TABLE "docs" ADD COLUMN "title" text;', 'SAVEPOINT s1;', 'ALTER TABLE "docs" ADD COLUMN "body" text;', 'ROLLBACK TO SAVEPOINT s1;'].join('\n--> statement-breakpoint\n') };
+    writeAppFolder([M0, M1b, M2], { tables: Object.fromEntries([DOCS]) }, dir);
+    const before = await dbState(db().url);
+    const r = await runCase(c, { dir, url: db().url });
+    expectCase(r, c);
+    await expectUnchanged(db().url, before);
+    await withClientAt(db().url, async (client) => {
+      expect((await client.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
+      expect((await client.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(1);
     });
   });
 });
