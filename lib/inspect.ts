@@ -40,24 +40,8 @@ async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCata
   const types = await client.query<{ key: string }>(`select n.nspname || '.' || t.typname as key from pg_type t join pg_namespace n on n.oid = t.typnamespace where ${system}`);
   const schemas = await client.query<{ name: string }>(`select n.nspname as name from pg_namespace n where ${system}`);
   const tables = rows.filter((r) => r.kind === 'r' || r.kind === 'p' || r.kind === 'f');
-  // A table another session holds (or queues for) an exclusive lock on would hold the plan up
-  // until that transaction ends: it is not read, and taken to hold rows, as an unreadable one is.
-  const locked = new Set(
-    (
-      await client.query<{ key: string }>(
-        `select distinct n.nspname || '.' || c.relname as key
-           from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace
-          where l.locktype = 'relation' and l.mode = 'AccessExclusiveLock' and l.pid <> pg_backend_pid()
-            and l.database = (select oid from pg_database where datname = current_database())`,
-      )
-    ).rows.map((r) => r.key),
-  );
-  const probed = tables.filter((r) => r.kind !== 'f' && r.readable && !locked.has(`${r.schema}.${r.name}`));
-  const filled = new Set<string>();
-  if (probed.length) {
-    const sql = probed.map((r, i) => `select ${i} as i where exists (select 1 from ${client_ident(r.schema)}.${client_ident(r.name)})`).join(' union all ');
-    for (const f of (await client.query<{ i: number }>(sql)).rows) filled.add(`${probed[f.i]!.schema}.${probed[f.i]!.name}`);
-  }
+  const { filled, unread } = await probeRows(client, tables.filter((r) => r.kind !== 'f' && r.readable));
+  const probed = tables.filter((r) => r.kind !== 'f' && r.readable && !unread.has(`${r.schema}.${r.name}`));
   const key = (r: { schema: string; name: string }) => `${r.schema}.${r.name}`;
   const unknown = new Set(tables.filter((r) => !probed.includes(r)).map(key));
   const live: LiveCatalog = {
@@ -69,6 +53,63 @@ async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCata
   };
   const tablesWithRows = new Set([...filled, ...unknown]);
   return { live, tablesWithRows, empty: !rows.some((r) => r.schema === 'public' && (r.kind === 'r' || r.kind === 'p')) };
+}
+
+/** Tables another session holds (or queues for) an exclusive lock on, prepared transactions included. */
+async function exclusivelyLocked(client: Pick<Client, 'query'>): Promise<Set<string>> {
+  const { rows } = await client.query<{ key: string }>(
+    `select distinct n.nspname || '.' || c.relname as key
+       from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace
+      where l.locktype = 'relation' and l.mode = 'AccessExclusiveLock' and l.pid is distinct from pg_backend_pid()
+        and l.database = (select oid from pg_database where datname = current_database())`,
+  );
+  return new Set(rows.map((r) => r.key));
+}
+
+/** How long the row probe waits for a table lock before it reads the locks again (ms). */
+const PROBE_LOCK_WAIT_MS = 200;
+
+/**
+ * Which of `tables` hold a row: one `exists` each, in one round trip. A table another session
+ * locks exclusively would hold the plan up until that transaction ends, so it is not read
+ * (`unread`: taken to hold rows, as an unreadable one is). Locks are read first; a lock taken
+ * between that read and the probe ends the probe after a short wait (a savepoint with its own
+ * lock_timeout), the locks are read again and the rest probed, a few times at most; whatever
+ * is still unread then counts as holding rows. Runs inside the caller's transaction.
+ */
+export async function probeRows(client: Pick<Client, 'query'>, tables: ReadonlyArray<{ schema: string; name: string }>, lockedFirst?: ReadonlySet<string>): Promise<{ filled: Set<string>; unread: Set<string> }> {
+  const key = (r: { schema: string; name: string }) => `${r.schema}.${r.name}`;
+  const unread = new Set<string>();
+  const filled = new Set<string>();
+  let locked = lockedFirst ?? (await exclusivelyLocked(client));
+  let rest = [...tables];
+  for (let attempt = 0; rest.length; attempt++) {
+    for (const r of rest) if (locked.has(key(r))) unread.add(key(r));
+    rest = rest.filter((r) => !locked.has(key(r)));
+    if (!rest.length) break;
+    if (attempt === 4) {
+      for (const r of rest) unread.add(key(r));
+      break;
+    }
+    const sql = rest.map((r, i) => `select ${i} as i where exists (select 1 from ${client_ident(r.schema)}.${client_ident(r.name)})`).join(' union all ');
+    await client.query('savepoint upkit_probe');
+    try {
+      // Local to the savepoint: rolled back with it, and set back below when the probe succeeds.
+      const before = (await client.query<{ v: string }>(`select current_setting('lock_timeout') as v`)).rows[0]!.v;
+      await client.query(`select set_config('lock_timeout', $1, true)`, [`${PROBE_LOCK_WAIT_MS}ms`]);
+      const found = (await client.query<{ i: number }>(sql)).rows;
+      await client.query(`select set_config('lock_timeout', $1, true)`, [before]);
+      await client.query('release savepoint upkit_probe');
+      for (const f of found) filled.add(key(rest[f.i]!));
+      rest = [];
+    } catch (err) {
+      await client.query('rollback to savepoint upkit_probe');
+      await client.query('release savepoint upkit_probe');
+      if ((err as { code?: string }).code !== '55P03') throw err;
+      locked = await exclusivelyLocked(client);
+    }
+  }
+  return { filled, unread };
 }
 
 function client_ident(name: string): string {
