@@ -6,12 +6,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
-import { isOtherApp, loadConfig } from './config.ts';
+import { isOtherApp, loadConfig, PROJECT_ROOT } from './config.ts';
 import { connect, withClient, withTransaction } from './db.ts';
 import { EXIT, UpkitError, usageError } from './errors.ts';
 import { checkDirectUrl } from './directUrl.ts';
 import { ensureDatabase, waitForServer } from './install/database.ts';
-import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues, pulseEnvKeys } from './install/envFile.ts';
+import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues } from './install/envFile.ts';
 import { readMigrations } from './drizzle/journal.ts';
 import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
@@ -75,14 +75,20 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   // What .env lacks is decided now and written only once every check below has passed: a
   // refusal leaves an existing .env byte for byte as it was. A missing .env is written at
   // once (it replaces nothing, and a database container started from it needs DB_PASSWORD).
-  const plan = planEnvFile(envPath, pulseEnvKeys(hasUrl || /^DATABASE_URL=/m.test(safeRead(envPath))));
+  // The keys are the profile's (Pulse's secrets and database); the folders decide which profile.
+  const early = options.profileFor({
+    drizzleDir: path.resolve(options.cwd, options.drizzleDir ?? (process.env.UPKIT_DRIZZLE_DIR?.trim() || path.join(PROJECT_ROOT, 'drizzle'))),
+    legacyDir: path.join(PROJECT_ROOT, 'legacy-sql'),
+  });
+  const label = early.label ?? 'Application';
+  const plan = planEnvFile(envPath, early.envKeys?.(hasUrl || /^DATABASE_URL=/m.test(safeRead(envPath))) ?? []);
   for (const key of plan.fromEnvironment) {
     const message = `${key} is set in the environment and not in ${envPath}: kept as it is, no other value was written to the file`;
     const hint = `if ${isOtherApp(options.drizzleDir, options.cwd) ? "the app's" : "Pulse's"} containers read ${envPath}, copy ${key} into it yourself (the value in the environment)`;
     report.finding('warning', 'install.env_from_environment', message, hint);
     log.warn(`${message}\n  → ${hint}`);
   }
-  if (plan.original === null) writeEnv(applyEnvPlan(plan), log, report);
+  if (plan.original === null && plan.missing.length) writeEnv(applyEnvPlan(plan, label), log, report);
 
   const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
   showConfigWarnings(config, log, report);
@@ -121,7 +127,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   const password = options.adminEmail ? await options.adminPassword?.() : undefined;
   if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
-  if (plan.original !== null) writeEnv(applyEnvPlan(plan), log, report);
+  if (plan.original !== null) writeEnv(applyEnvPlan(plan, label), log, report);
 
   // Containers and health come after the admin exists, so the application starts complete.
   const code = await runUpgrade(config, log, report, { profile, dryRun: false, allowDestructive: options.allowDestructive ?? false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });

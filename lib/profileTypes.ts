@@ -4,6 +4,7 @@
 // and the commands pass one down.
 import type { Client } from 'pg';
 import type { SeedExpectations } from '../verify/seed.ts';
+import type { EnvKey } from './install/envFile.ts';
 import type { ReleaseProbe } from './release.ts';
 
 type Queryable = Pick<Client, 'query'>;
@@ -44,6 +45,11 @@ export interface Profile {
   seed?: ProfileSeed;
   /** The memory the app's containers need on the host (install's host check); none when unknown. */
   minMemoryBytes?: number;
+  /**
+   * The keys install writes into .env where it lacks them (the app's secrets, and DB_* when no
+   * DATABASE_URL is configured); none: install writes no .env, the operator configures the database.
+   */
+  envKeys?(hasDatabaseUrl: boolean): EnvKey[];
   /** Creates the first organization and its admin user (install --admin-email). */
   createAdmin?(client: Queryable, input: { email: string; password: string; organization: string }): Promise<'created' | 'exists'>;
 }

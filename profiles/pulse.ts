@@ -7,7 +7,9 @@ import path from 'node:path';
 import { PULSE_RELEASE_PROBES } from '../drizzle/releases.ts';
 import { applySeed, LATEST_RELEASE, RELEASES, releaseIndex, seedFor, seedGaps, type Release } from '../drizzle/seed.ts';
 import { PROJECT_ROOT } from '../lib/config.ts';
+import { randomBytes } from 'node:crypto';
 import { createAdmin } from '../lib/install/admin.ts';
+import { token, type EnvKey } from '../lib/install/envFile.ts';
 import { MIN_MEMORY_BYTES } from '../lib/install/hostChecks.ts';
 import type { Profile, ProfileSeed } from '../lib/profileTypes.ts';
 
@@ -33,6 +35,25 @@ function pulseSeed(): ProfileSeed {
   };
 }
 
+/** What Pulse's containers and upkit read, written by install where .env lacks them. DB_* only when no DATABASE_URL is configured. */
+export function pulseEnvKeys(hasDatabaseUrl: boolean): EnvKey[] {
+  const db: EnvKey[] = hasDatabaseUrl
+    ? []
+    : [
+        { key: 'DB_HOST', make: () => 'localhost', secret: false, comment: 'database host (the compose service name when PostgreSQL runs in compose)' },
+        { key: 'DB_PORT', make: () => '5432', secret: false, comment: 'database port' },
+        { key: 'DB_USER', make: () => 'pulse', secret: false, comment: 'database role' },
+        { key: 'DB_PASSWORD', make: token(24), secret: true, comment: 'database password' },
+        { key: 'DB_NAME', make: () => 'config_management', secret: false, comment: 'database name' },
+      ];
+  return [
+    ...db,
+    { key: 'JWT_SECRET', make: token(48), secret: true, comment: 'signs session tokens' },
+    { key: 'SESSION_SECRET', make: token(48), secret: true, comment: 'signs cookies' },
+    { key: 'ENCRYPTION_KEY', make: () => randomBytes(32).toString('hex'), secret: true, comment: 'encrypts stored integration credentials (AES-256)' },
+  ];
+}
+
 /** Pulse's profile; its folders default to Pulse's own (--legacy-dir may point at another legacy folder). */
 export function pulseProfile(folders: { drizzleDir?: string; legacyDir?: string } = {}) {
   const start = releaseIndex(DRIZZLE_ERA_START);
@@ -48,6 +69,7 @@ export function pulseProfile(folders: { drizzleDir?: string; legacyDir?: string 
     seed: pulseSeed(),
     minMemoryBytes: MIN_MEMORY_BYTES,
     createAdmin,
+    envKeys: pulseEnvKeys,
   } satisfies Profile;
 }
 

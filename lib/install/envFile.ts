@@ -17,26 +17,8 @@ export interface EnvKey {
   comment: string;
 }
 
-const token = (bytes: number) => () => randomBytes(bytes).toString('base64url');
-
-/** What Pulse's containers and upkit read. DB_* only when no DATABASE_URL is configured. */
-export function pulseEnvKeys(hasDatabaseUrl: boolean): EnvKey[] {
-  const db: EnvKey[] = hasDatabaseUrl
-    ? []
-    : [
-        { key: 'DB_HOST', make: () => 'localhost', secret: false, comment: 'database host (the compose service name when PostgreSQL runs in compose)' },
-        { key: 'DB_PORT', make: () => '5432', secret: false, comment: 'database port' },
-        { key: 'DB_USER', make: () => 'pulse', secret: false, comment: 'database role' },
-        { key: 'DB_PASSWORD', make: token(24), secret: true, comment: 'database password' },
-        { key: 'DB_NAME', make: () => 'config_management', secret: false, comment: 'database name' },
-      ];
-  return [
-    ...db,
-    { key: 'JWT_SECRET', make: token(48), secret: true, comment: 'signs session tokens' },
-    { key: 'SESSION_SECRET', make: token(48), secret: true, comment: 'signs cookies' },
-    { key: 'ENCRYPTION_KEY', make: () => randomBytes(32).toString('hex'), secret: true, comment: 'encrypts stored integration credentials (AES-256)' },
-  ];
-}
+/** A random URL-safe value of `bytes` bytes, for a secret an install writes. */
+export const token = (bytes: number) => () => randomBytes(bytes).toString('base64url');
 
 export interface EnvFileResult {
   path: string;
@@ -92,7 +74,7 @@ export function plannedValues(plan: EnvPlan): Record<string, string> {
  * Writes the plan: creates the file (mode 0600) or appends the missing keys. The file must
  * be byte for byte as it was planned: one changed in between is left alone.
  */
-export function applyEnvPlan(plan: EnvPlan): EnvFileResult {
+export function applyEnvPlan(plan: EnvPlan, label = 'Application'): EnvFileResult {
   const file = plan.path;
   const now = existsSync(file) ? readFileSync(file, 'utf8') : null;
   if (now !== plan.original) {
@@ -105,7 +87,7 @@ export function applyEnvPlan(plan: EnvPlan): EnvFileResult {
   }
   const base = { path: file, fromEnvironment: plan.fromEnvironment };
   if (plan.original === null) {
-    const lines = ['# Pulse configuration, written by upkit install. Keep this file private (mode 0600).'];
+    const lines = [`# ${label} configuration, written by upkit install. Keep this file private (mode 0600).`];
     for (const k of plan.missing) lines.push(`# ${k.comment}`, `${k.key}=${k.value}`);
     writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(file, 0o600);
@@ -126,6 +108,6 @@ export function applyEnvPlan(plan: EnvPlan): EnvFileResult {
   return { ...base, created: false, added: plan.missing.map((k) => k.key), madePrivate };
 }
 
-export function ensureEnvFile(file: string, keys: readonly EnvKey[], environment: Record<string, string | undefined> = process.env): EnvFileResult {
-  return applyEnvPlan(planEnvFile(file, keys, environment));
+export function ensureEnvFile(file: string, keys: readonly EnvKey[], environment: Record<string, string | undefined> = process.env, label?: string): EnvFileResult {
+  return applyEnvPlan(planEnvFile(file, keys, environment), label);
 }

@@ -2,7 +2,7 @@
 // its journal's tags, it has no seed data, no legacy era and no first admin, and nothing upkit
 // says of it claims Pulse. The folder is a copy of Pulse's with one more entry, so any
 // Pulse-only step (seed data, legacy files) would find its tables and show.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +47,8 @@ describe('a plain drizzle app (--drizzle-dir)', () => {
     const report = install.json<Report>();
     expect(report.release).toEqual({ from: null, to: '0004_notes' });
     expect(report.plan?.profile).toBe('app');
+    // Pulse's .env keys (its secrets, DB_USER=pulse) are Pulse's: an app's install writes no .env.
+    expect(existsSync(path.join(cwd, '.env'))).toBe(false);
     expect(report.plan?.steps.map((s) => `${s.kind} ${s.tag ?? ''}`.trim())).toEqual(['drizzle 0000_init', 'drizzle 0001_api_keys', 'drizzle 0002_audit_logs', 'drizzle 0003_integration_status_enum', 'drizzle 0004_notes']);
     // No seed step ran: Pulse's seed tables are there, and empty.
     expect(await withClientAt(db().url, async (c) => (await c.query<{ n: number }>('select ((select count(*) from roles) + (select count(*) from permissions))::int as n')).rows[0]!.n)).toBe(0);
