@@ -168,7 +168,20 @@ async function applySegments(ctx: ApplyContext, m: DrizzleMigration, own: NonNul
           await markPart(ctx, m, key);
         }), ctx.signal);
       ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (its transaction ending at line ${seg.statements.at(-1)!.line})`, changed: true };
+    } else if (seg.statement.transactional || seg.statement.addsEnumValue) {
+      // A statement between the file's COMMIT and its next BEGIN that may run in a transaction
+      // runs in one of its own, with its resume marker, under lock_timeout and its retries: a
+      // stop after it never runs it twice, and its lock wait never queues the application.
+      const s = seg.statement;
+      await withLockRetry(ctx.client, m.tag, s.relations, ctx.settings, ctx.log, () =>
+        inTransaction(ctx.client, async () => {
+          await run(ctx, m, s, 'rolled back');
+          await markPart(ctx, m, key);
+        }), ctx.signal);
+      ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (statement at line ${s.line})`, changed: true };
     } else {
+      // What PostgreSQL runs only outside a transaction (a concurrent index build, VACUUM) takes
+      // no lock that blocks the application: it may wait as long as the statement timeout allows.
       const s = seg.statement;
       await ctx.client.query(`select set_config('lock_timeout', '0', false)`);
       try {

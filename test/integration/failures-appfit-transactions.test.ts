@@ -4,7 +4,7 @@
 // exists afterwards, drizzle's ledger has its row, verify is clean and a rerun does nothing.
 import { describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withClientAt } from '../support/database.ts';
+import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 
@@ -77,6 +77,31 @@ describe('a migration that ends and opens its own transactions', () => {
     await withClientAt(db().url, async (client) => {
       expect((await client.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
       expect((await client.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(1);
+    });
+  });
+
+  it('a statement between its COMMIT and its next BEGIN runs under lock_timeout with its resume marker: a busy table is a lock refusal, never a wait that queues the application', async () => {
+    const dir = writeAppFolder([M0], { tables: Object.fromEntries([DOCS]) });
+    const env = { DATABASE_URL: db().url, LOCK_RETRIES: '0', MIGRATION_TIMEOUT: '20000' };
+    expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
+    const M1c = { tag: '0001_between', sql: ['COMMIT;', 'ALTER TABLE "docs" ADD COLUMN "x" integer;', 'BEGIN;', 'CREATE TABLE "later" ("id" integer PRIMARY KEY);'].join('\n--> statement-breakpoint\n') };
+    writeAppFolder([M0, M1c], { tables: Object.fromEntries([DOCS]) }, dir);
+    const holder = await connectTo(db().url, 'upkit test reader');
+    try {
+      await holder.query('begin');
+      await holder.query('select count(*) from docs');
+      const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/✖ 0001_between: could not get its locks within 150 ms after 1 attempts; pid \d+ \(upkit test reader\) holds AccessShareLock on docs/);
+    } finally {
+      await holder.end();
+    }
+    const again = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', dir], { env });
+    expect(again.code, again.stderr).toBe(0);
+    await withClientAt(db().url, async (c) => {
+      expect((await c.query(`select count(*)::int as n from information_schema.columns where table_name = 'docs' and column_name = 'x'`)).rows[0].n).toBe(1);
+      expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(2);
+      expect((await c.query(`select count(*)::int as n from upkit.migration_parts`)).rows[0].n).toBe(0);
     });
   });
 });
