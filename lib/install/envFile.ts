@@ -107,7 +107,3 @@ export function applyEnvPlan(plan: EnvPlan, label = 'Application'): EnvFileResul
   }
   return { ...base, created: false, added: plan.missing.map((k) => k.key), madePrivate };
 }
-
-export function ensureEnvFile(file: string, keys: readonly EnvKey[], environment: Record<string, string | undefined> = process.env, label?: string): EnvFileResult {
-  return applyEnvPlan(planEnvFile(file, keys, environment), label);
-}

@@ -226,12 +226,12 @@ export type Segment = { kind: 'transaction'; statements: ParsedStatement[] } | {
  * drizzle-orm's migrator opens one transaction around the file, so everything before the
  * file's first COMMIT, and between each BEGIN and the next COMMIT, is one transaction; a
  * statement between a COMMIT and the next BEGIN runs on its own. null: the file has no
- * transaction control (upkit's own order applies, `migrationParts`). `open`: the file ends
- * inside a transaction (drizzle's ledger row is written in it, as drizzle writes it).
+ * transaction control (upkit's own order applies, `migrationParts`). drizzle's ledger row is
+ * written after the last segment, in a transaction of its own.
  * A transaction control statement other than BEGIN/START TRANSACTION and COMMIT/END is
  * named in `unsupported`.
  */
-export function migrationSegments(statements: readonly ParsedStatement[]): { segments: Segment[]; open: boolean; unsupported: ParsedStatement | undefined } | null {
+export function migrationSegments(statements: readonly ParsedStatement[]): { segments: Segment[]; unsupported: ParsedStatement | undefined } | null {
   if (!statements.some((s) => s.kind === 'TransactionStmt')) return null;
   const segments: Segment[] = [];
   let current: ParsedStatement[] | null = [];
@@ -251,7 +251,7 @@ export function migrationSegments(statements: readonly ParsedStatement[]): { seg
     else segments.push({ kind: 'single', statement: s });
   }
   if (current?.length) segments.push({ kind: 'transaction', statements: current });
-  return { segments, open: current !== null, unsupported };
+  return { segments, unsupported };
 }
 
 /** The statement from its first token on, without its leading comments. */
