@@ -8,7 +8,7 @@ import { loadVerifyFiles, verifyDatabase } from '../verify/engine.ts';
 import { expectedSchemaFor, type ShadowOptions } from '../verify/shadow.ts';
 import { apply, describeStep } from './apply/index.ts';
 import type { ApplyContext } from './apply/context.ts';
-import { configureSession, type SessionSettings } from './apply/session.ts';
+import { configureSession, describeBlocker, exclusiveHolders, type SessionSettings } from './apply/session.ts';
 import { checkInterruptedRestore } from './backup/leftovers.ts';
 import { takeBackup, type BackupResult } from './backup/run.ts';
 import type { Config } from './config.ts';
@@ -16,6 +16,7 @@ import { isOtherApp } from './config.ts';
 import { filesToRun, loadContent, parseFiles, type Content } from './content.ts';
 import { connect, withAdvisoryLock, withTransaction } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
+import { formatPgError, isPgError } from './pgError.ts';
 import { inspect } from './inspect.ts';
 import { assertReadyToWrite, ledgerAccessError, readServerFacts, serverVersionError } from './preflight.ts';
 import { plural } from './plural.ts';
@@ -114,6 +115,9 @@ async function showPlan(client: Client, config: Config, content: Content, option
   // Reading is all the plan needs; what writing needs is checked before the first write.
   const tooOld = serverVersionError(facts) ?? ledgerAccessError(facts, 'read');
   if (tooOld) throw tooOld;
+  // The plan's reads (row probes, duplicate and orphan counts) run under upkit's statement
+  // timeout, not one the role or database happens to set; lock waits keep the role's.
+  await client.query(`select set_config('statement_timeout', $1, false), set_config('idle_in_transaction_session_timeout', '0', false)`, [`${config.migrationTimeoutMs}ms`]);
   const plan = await withTransaction(client, async () => withChecks(client, await planFor(client, config, content, options), content), { readOnly: true });
   report.plan = plan;
   report.release = { from: plan.from, to: plan.to };
@@ -246,6 +250,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       await showPlan(client, config, content, options, report, log);
       log.info('dry run: nothing was changed, no backup was taken');
       return EXIT.ok;
+    } catch (err) {
+      throw await unchanged(err, client);
     } finally {
       await client.end().catch(() => {});
     }
@@ -349,7 +355,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       const during = phase === 'the migrations' && ctx.current ? ctx.current : phase === 'the containers and health checks' ? (lastStep === 'containers' ? 'the containers' : 'the health checks') : phase;
       const recorded = started ? `; upkit.runs records the run as interrupted` : '';
       if (!ctx.stands.changed) {
-        if (!interrupted) throw err;
+        if (!interrupted) throw await unchanged(err, client);
         const what = phase === 'the backup' ? 'the partial backup file was removed and nothing was changed' : phase === 'the migrations' ? 'it was rolled back and nothing was changed' : 'nothing was changed';
         throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; ${what}${recorded}`, hint: `run the upgrade again when ready${backup ? ` (the backup it took: ${shellQuote(backup.path)})` : ''}` });
       }
@@ -372,4 +378,26 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       await client.end().catch(() => {});
     }
   });
+}
+
+/**
+ * An error PostgreSQL raised before the run changed anything (a lock or statement timeout the
+ * role sets, a lost session while the plan read): a refusal, exit 3, that says nothing was
+ * changed, with the sessions a lock wait stood behind; never "failed after changes began".
+ */
+async function unchanged(err: unknown, client: Pick<Client, 'query'>): Promise<unknown> {
+  if (isUpkitError(err) || !isPgError(err)) return err;
+  const { headline, details } = formatPgError(err);
+  const code = err.code ?? 'error';
+  let hint = 'see the log file; nothing was changed: run the upgrade again when the cause is gone';
+  if (code === '55P03') {
+    const holders = await exclusiveHolders(client).catch(() => []);
+    if (holders.length) details.push(...holders.map(describeBlocker));
+    hint = holders.length
+      ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${holders[0]!.pid}); then run the upgrade again; nothing was changed`
+      : 'a lock_timeout of the role or database ended the read: run the upgrade again when the database is quieter; nothing was changed';
+  } else if (code === '57014') {
+    hint = 'a statement ran longer than the statement timeout (MIGRATION_TIMEOUT, or one the role or database sets): raise it, or run when the database is quieter; nothing was changed';
+  }
+  return new UpkitError({ code: `pg.${code}`, exit: 'refused', message: `${headline} (while reading the database, before any change; nothing was changed)`, details, hint, cause: err });
 }

@@ -73,6 +73,21 @@ export async function findBlockers(client: Pick<Client, 'query'>, relations: rea
   return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
 }
 
+/** The sessions that hold (or queue for) an exclusive lock on a relation of this database: what a read waits behind. */
+export async function exclusiveHolders(client: Pick<Client, 'query'>): Promise<Blocker[]> {
+  const { rows } = await client.query<{ pid: number; relation: string; mode: string; state: string | null; query: string; age: number; application_name: string }>(
+    `select distinct on (a.pid) a.pid, c.oid::regclass::text as relation, l.mode, a.state, left(a.query, 300) as query,
+            extract(epoch from now() - coalesce(a.xact_start, a.query_start))::float8 as age, a.application_name
+       from pg_locks l
+       join pg_class c on c.oid = l.relation
+       join pg_stat_activity a on a.pid = l.pid
+      where l.mode = 'AccessExclusiveLock' and a.pid <> pg_backend_pid()
+        and l.database = (select oid from pg_database where datname = current_database())
+      order by a.pid, age desc`,
+  );
+  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
+}
+
 export function describeBlocker(b: Blocker): string {
   return `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ''} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
 }

@@ -104,4 +104,24 @@ describe('a migration that ends and opens its own transactions', () => {
       expect((await c.query(`select count(*)::int as n from upkit.migration_parts`)).rows[0].n).toBe(0);
     });
   });
+
+  it('app.plan-lock-timeout: an error PostgreSQL raises while the plan reads is a refusal that says nothing was changed', async () => {
+    const c = failureCase('app.plan-lock-timeout');
+    const dir = writeAppFolder([M0], { tables: Object.fromEntries([DOCS]) });
+    expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url } })).code).toBe(0);
+    writeAppFolder([M0, { tag: '0001_notes', sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);' }], { tables: Object.fromEntries([DOCS]) }, dir);
+    await withClientAt(db().url, (client) => client.query(`alter database ${JSON.stringify(db().database)} set lock_timeout = '100ms'`));
+    const before = await dbState(db().url);
+    const holder = await connectTo(db().url, 'upkit test holder');
+    try {
+      const pid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid;
+      await holder.query('begin');
+      await holder.query('lock table drizzle.__drizzle_migrations in access exclusive mode');
+      const r = await runCase(c, { dir, url: db().url, pid });
+      expectCase(r, c, r.vars);
+    } finally {
+      await holder.end();
+    }
+    await expectUnchanged(db().url, before);
+  });
 });
