@@ -12,6 +12,7 @@ import type { Client } from 'pg';
 import type { Content } from '../content.ts';
 import { isUpkitError, UpkitError } from '../errors.ts';
 import { isPgError } from '../pgError.ts';
+import { sqlIdent } from '../quote.ts';
 import type { Plan, Problem } from '../plan.ts';
 import type { ParsedStatement } from '../sql/statements.ts';
 import { accessProblems } from './access.ts';
@@ -49,11 +50,28 @@ export function pendingFiles(plan: Pick<Plan, 'steps'>, content: Pick<Content, '
  * which keep their own messages) is a refusal that says nothing was changed, never a failure.
  */
 export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Problem[]> {
+  const seen: { user?: string } = {};
   try {
-    return await readChecks(client, plan, content);
+    return await readChecks(client, plan, content, seen);
   } catch (err) {
     if (isUpkitError(err) || (isPgError(err) && /^(08|40|53|55|57|58)/.test(err.code!))) throw err;
     const what = isPgError(err) ? `ERROR ${err.code}: ${err.message}` : (err as Error).message;
+    if (isPgError(err) && err.code === '42501') {
+      // A table the checks must read (another team's, referenced by a new foreign key) that this role may not: its GRANT, not a defect.
+      const table = /permission denied for (?:table|relation) (.+)$/.exec(err.message)?.[1];
+      throw new UpkitError({
+        code: 'check.privilege',
+        exit: 'refused',
+        message: `upkit's checks before the first write may not read what a pending statement touches (${what}); nothing was changed`,
+        hint: table && seen.user
+          ? `run as an administrator: GRANT SELECT ON TABLE ${sqlIdent(table)} TO ${sqlIdent(seen.user)}; (or connect as its owner), then run the upgrade again; nothing was changed`
+          : 'grant the role upkit connects as SELECT on that table (or connect as its owner), then run the upgrade again; nothing was changed',
+        cause: err,
+      });
+    }
+    if (isPgError(err) && err.code === '42P01') {
+      throw new UpkitError({ code: 'check.changed', exit: 'refused', message: `a table went away while upkit's checks read it (${what}); nothing was changed`, hint: 'run the upgrade again (its dry run first: npx zx upgrade.ts --dry-run)', cause: err });
+    }
     throw new UpkitError({
       code: 'check.internal',
       exit: 'refused',
@@ -64,9 +82,10 @@ export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick
   }
 }
 
-async function readChecks(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Problem[]> {
+async function readChecks(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>, seen: { user?: string }): Promise<Problem[]> {
   if (plan.steps.length === 0) return [];
   const facts = await readWriteFacts(client);
+  seen.user = facts.user;
   const problems = writeProblems(facts);
   // A role that cannot create at all is refused by the privileges check, with its GRANT.
   if (problems.length || !facts.canCreate) return problems;
