@@ -246,7 +246,9 @@ export const rollbackCommand: CommandSpec = {
         let current: ParsedStatement | undefined;
         try {
           // A verified backup first, as before any migration: the down file changes the schema.
-          const backup = await takeBackup(config, log, { profile, backupDir: config.backupDir, keep: config.backupKeep, upkitVersion: VERSION });
+          const backup = await takeBackup(config, log, { profile, backupDir: config.backupDir, keep: config.backupKeep, upkitVersion: VERSION, signal: ctx.signal });
+          // Stopped while the backup was taken: the down file is not started.
+          if (ctx.signal.aborted) throw ctx.signal.reason;
           await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
           await configureSession(client, sessionSettings(config));
           await withTransaction(client, async () => {
@@ -260,7 +262,16 @@ export const rollbackCommand: CommandSpec = {
           ctx.report.changed = true;
           await finishRun(lockClient, runId, { status: 'ok' });
         } catch (err) {
-          await finishRun(lockClient, runId, { status: 'refused' }).catch(() => {});
+          await finishRun(lockClient, runId, { status: ctx.signal.aborted ? 'interrupted' : 'refused' }).catch(() => {});
+          if (ctx.signal.aborted) {
+            const by = ctx.signal.reason instanceof UpkitError ? ctx.signal.reason.message : 'interrupted';
+            throw new UpkitError({
+              code: 'interrupted',
+              exit: 'interrupted',
+              message: `${by} ${current ? 'while the down migration ran: its transaction was rolled back' : 'before the down migration ran'}; ${newest.tag} is still applied and nothing was changed`,
+              hint: `run it again when ready: npx zx scripts/rollback.ts --down --yes${values['allow-destructive'] ? ' --allow-destructive' : ''}${values['drizzle-dir'] ? ` --drizzle-dir ${shellQuote(String(values['drizzle-dir']))}` : ''}`,
+            });
+          }
           if (err instanceof UpkitError) throw err;
           const where = current && isPgError(err) ? formatPgError(err, { file: shown, sql: current.sql, offset: current.offset, fileText: text }) : null;
           throw new UpkitError({

@@ -12,8 +12,9 @@ import { readManifest } from '../../lib/backup/manifest.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
+import { logged, until } from '../failures/interrupt.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupTests, connectTo, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 
 const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
@@ -150,5 +151,33 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   it('rollback.down-error', { timeout: 180_000 }, async () => {
     await downRefused('rollback.down-error', 'ALTER TABLE "notes" ADD COLUMN "x" integer;\nUPDATE "notes" SET "x" = "nosuch" WHERE "id" = 1;\n');
+  });
+
+  it('rollback.down-interrupted', { timeout: 180_000 }, async () => {
+    const { dir, file, env } = await withDownFile('DROP TABLE "notes";\n');
+    const before = await dbState(db().url);
+    const c = failureCase('rollback.down-interrupted');
+    const blocker = await connectTo(db().url, 'pulse-api report');
+    const watcher = await connectTo(db().url);
+    try {
+      await blocker.query('begin');
+      await blocker.query('lock table notes in access exclusive mode');
+      let pid = 0;
+      const logDir = tempDir('upkit-case-logs-');
+      const running = runCase(c, { url: db().url, database: db().name, dir, file }, { extraEnv: { ...env, UPKIT_LOG_DIR: logDir }, timeoutMs: 120_000, onSpawn: (p) => (pid = p) });
+      // pg_dump waits for the lock the report holds.
+      await until(async () => (await watcher.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`)).rowCount! > 0, 'pg_dump to wait for its lock');
+      process.kill(pid, 'SIGTERM');
+      // The report ends only once upkit has taken the signal in: a run that ignored it would go on to the down file.
+      await until(logged(logDir, /SIGTERM received/), 'upkit to take the signal in');
+      await blocker.query('rollback');
+      const r = await running;
+      expectCase(r, c, r.vars);
+    } finally {
+      await blocker.query('rollback').catch(() => {});
+      await Promise.all([blocker.end(), watcher.end()]);
+    }
+    const after = await dbState(db().url);
+    expect({ ...after, upkit: null }).toEqual({ ...before, upkit: null });
   });
 });
