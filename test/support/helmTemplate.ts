@@ -6,7 +6,7 @@
 // would render differently from helm is never rendered at all.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { type Document, parse, parseAllDocuments, stringify } from 'yaml';
 
 type Value = unknown;
 type Pipeline = Command[];
@@ -315,7 +315,7 @@ export function renderChart(chartDir: string, overrides: Record<string, Value> =
       throw new TemplateError(`templates/${file}: only manifests (*.yaml) are known to this renderer`);
     }
     const text = renderTemplate(readFileSync(path.join(dir, file), 'utf8'), root, `templates/${file}`);
-    for (const doc of parseAllDocuments(text, YAML_OPTIONS) as ReturnType<typeof parseAllDocuments> & unknown[]) {
+    for (const doc of documents(text)) {
       if (doc.errors.length > 0) throw new TemplateError(`templates/${file} renders invalid YAML: ${doc.errors[0]!.message}\n${text}`);
       const object = doc.toJS() as Value;
       if (object === null || object === undefined) continue;
@@ -326,10 +326,13 @@ export function renderChart(chartDir: string, overrides: Record<string, Value> =
   return objects;
 }
 
+function documents(text: string): Document.Parsed[] {
+  return [...parseAllDocuments(text, YAML_OPTIONS)];
+}
+
 /** Every object of a plain multi-document manifest. */
 export function readManifest(file: string): Array<Record<string, unknown>> {
-  const docs = parseAllDocuments(readFileSync(file, 'utf8'), YAML_OPTIONS) as ReturnType<typeof parseAllDocuments> & unknown[];
-  return docs.map((doc, n) => {
+  return documents(readFileSync(file, 'utf8')).map((doc, n) => {
     if (doc.errors.length > 0) throw new Error(`${file} document ${n + 1}: ${doc.errors[0]!.message}`);
     const object = doc.toJS() as unknown;
     if (!isMap(object)) throw new Error(`${file} document ${n + 1} is not an object`);
