@@ -5,7 +5,7 @@
 // known when the schema's validator reads it: the validator is run on proxies that record the
 // keys it reads, and every other key is reported.
 import { Job } from 'kubernetes-models/batch/v1';
-import { PersistentVolumeClaim, ServiceAccount } from 'kubernetes-models/v1';
+import { PersistentVolumeClaim, Pod, ServiceAccount } from 'kubernetes-models/v1';
 
 interface ModelClass {
   new (data: object): { validate(): void };
@@ -15,6 +15,7 @@ interface ModelClass {
 const MODELS: Record<string, ModelClass> = {
   'batch/v1 Job': Job as unknown as ModelClass,
   'v1 PersistentVolumeClaim': PersistentVolumeClaim as unknown as ModelClass,
+  'v1 Pod': Pod as unknown as ModelClass,
   'v1 ServiceAccount': ServiceAccount as unknown as ModelClass,
 };
 

@@ -46,24 +46,13 @@ interface Expected {
   claimName: string;
 }
 
-/** upkit's contract for the upgrade Job, in every form it is shipped in. */
-function expectUpgradeJob(objects: Obj[], expected: Expected): Obj {
-  for (const o of objects) expect(schemaProblems(o), `${o.kind} ${o.metadata?.name}`).toEqual([]);
-  expect(byKind(objects, 'Secret'), 'no Secret (and so no password) is shipped').toEqual([]);
-
-  const job = one(objects, 'Job');
-  expect(job.spec.backoffLimit, 'a failed upgrade is not retried').toBe(0);
-  expect(Number.isInteger(job.spec.activeDeadlineSeconds) && job.spec.activeDeadlineSeconds > 0).toBe(true);
-  const pod = job.spec.template.spec;
+/** What every pod running upkit holds to: the Secret only, backups and logs on the claim, nothing else written, no privilege. */
+function expectUpkitPod(pod: Obj, expected: Expected): Obj {
   expect(pod.restartPolicy).toBe('Never');
   expect(pod.containers).toHaveLength(1);
   const c = pod.containers[0];
-
-  const argv: string[] = [...c.command, ...c.args];
-  expect(c.command.slice(-1)).toEqual(['upgrade.ts']);
-  expect(c.args.slice(0, 3)).toEqual(['--yes', '--json', '--no-containers']);
   expect(c.workingDir, 'tsx is resolved from the working directory').toBe('/app');
-  for (const a of argv) expect(a).not.toMatch(CREDENTIAL);
+  for (const a of [...c.command, ...(c.args ?? [])]) expect(a).not.toMatch(CREDENTIAL);
 
   // Connection settings come from the Secret only.
   const env: Obj[] = c.env ?? [];
@@ -109,12 +98,27 @@ function expectUpgradeJob(objects: Obj[], expected: Expected): Obj {
   expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
   expect(c.securityContext.capabilities.drop).toContain('ALL');
   expect(pod.automountServiceAccountToken).toBe(false);
-  const sa = one(objects, 'ServiceAccount');
-  expect(sa.automountServiceAccountToken).toBe(false);
-  expect(pod.serviceAccountName).toBe(sa.metadata.name);
 
   expect(c.resources.requests.memory).toBeDefined();
   expect(c.resources.limits.memory).toBeDefined();
+  return c;
+}
+
+/** upkit's contract for the upgrade Job, in every form it is shipped in. */
+function expectUpgradeJob(objects: Obj[], expected: Expected): Obj {
+  for (const o of objects) expect(schemaProblems(o), `${o.kind} ${o.metadata?.name}`).toEqual([]);
+  expect(byKind(objects, 'Secret'), 'no Secret (and so no password) is shipped').toEqual([]);
+
+  const job = one(objects, 'Job');
+  expect(job.spec.backoffLimit, 'a failed upgrade is not retried').toBe(0);
+  expect(Number.isInteger(job.spec.activeDeadlineSeconds) && job.spec.activeDeadlineSeconds > 0).toBe(true);
+  const pod = job.spec.template.spec;
+  const c = expectUpkitPod(pod, expected);
+  expect(c.command.slice(-1)).toEqual(['upgrade.ts']);
+  expect(c.args.slice(0, 3)).toEqual(['--yes', '--json', '--no-containers']);
+  const sa = one(objects, 'ServiceAccount');
+  expect(sa.automountServiceAccountToken).toBe(false);
+  expect(pod.serviceAccountName).toBe(sa.metadata.name);
   return job;
 }
 
@@ -155,6 +159,16 @@ describe('Kubernetes manifests (no cluster: API schemas, and the chart rendered 
     const objects = readManifest(path.join(DEPLOY, 'job.yaml'));
     const pvc = one(objects, 'PersistentVolumeClaim');
     expectUpgradeJob(objects, { secretName: 'upkit-database', claimName: pvc.metadata.name });
+  });
+
+  test('restore-pod.yaml: the same claim, Secret and posture, for a restore run by hand', () => {
+    const jobObjects = readManifest(path.join(DEPLOY, 'job.yaml'));
+    const objects = readManifest(path.join(DEPLOY, 'restore-pod.yaml'));
+    for (const o of objects) expect(schemaProblems(o)).toEqual([]);
+    const pod = one(objects, 'Pod');
+    expectUpkitPod(pod.spec, { secretName: 'upkit-database', claimName: one(jobObjects, 'PersistentVolumeClaim').metadata.name });
+    expect(pod.spec.serviceAccountName).toBe(one(jobObjects, 'ServiceAccount').metadata.name);
+    expect(pod.spec.activeDeadlineSeconds).toBeGreaterThan(0);
   });
 
   test('the chart with its default values: hooks before install and upgrade, the claim created once', () => {
