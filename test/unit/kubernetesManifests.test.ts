@@ -155,10 +155,12 @@ function expectHooks(objects: Obj[], createsClaim: boolean): void {
 }
 
 describe('Kubernetes manifests (no cluster: API schemas, and the chart rendered by upkit\'s renderer)', () => {
-  test('job.yaml: a valid Job that runs the upgrade once, from a Secret, backing up to its claim', () => {
-    const objects = readManifest(path.join(DEPLOY, 'job.yaml'));
-    const pvc = one(objects, 'PersistentVolumeClaim');
-    expectUpgradeJob(objects, { secretName: 'upkit-database', claimName: pvc.metadata.name });
+  test('job.yaml with claim.yaml: a valid Job that runs the upgrade once, from a Secret, backing up to the claim', () => {
+    const claim = readManifest(path.join(DEPLOY, 'claim.yaml'));
+    expect(claim.map((o) => o.kind), 'the claim is alone in its file: deleting the Job\'s objects never takes the backups').toEqual(['PersistentVolumeClaim']);
+    const job = readManifest(path.join(DEPLOY, 'job.yaml'));
+    expect(byKind(job, 'PersistentVolumeClaim')).toEqual([]);
+    expectUpgradeJob([...claim, ...job], { secretName: 'upkit-database', claimName: one(claim, 'PersistentVolumeClaim').metadata.name });
   });
 
   test('restore-pod.yaml: the same claim, Secret and posture, for a restore run by hand', () => {
@@ -166,7 +168,8 @@ describe('Kubernetes manifests (no cluster: API schemas, and the chart rendered 
     const objects = readManifest(path.join(DEPLOY, 'restore-pod.yaml'));
     for (const o of objects) expect(schemaProblems(o)).toEqual([]);
     const pod = one(objects, 'Pod');
-    expectUpkitPod(pod.spec, { secretName: 'upkit-database', claimName: one(jobObjects, 'PersistentVolumeClaim').metadata.name });
+    const claim = one(readManifest(path.join(DEPLOY, 'claim.yaml')), 'PersistentVolumeClaim');
+    expectUpkitPod(pod.spec, { secretName: 'upkit-database', claimName: claim.metadata.name });
     expect(pod.spec.serviceAccountName).toBe(one(jobObjects, 'ServiceAccount').metadata.name);
     expect(pod.spec.activeDeadlineSeconds).toBeGreaterThan(0);
   });
