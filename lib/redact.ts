@@ -168,3 +168,12 @@ export function redactDeep<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * Another session's SQL as upkit shows it (who holds a lock): its string and dollar-quoted
+ * literals become '…', so that a value the application wrote (a token, an email) never lands
+ * in a log, a report or a ticket; the statement's shape, what support needs, stays.
+ */
+export function maskSqlLiterals(sql: string): string {
+  return sql.replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$|[EeBbXxNn]?'(?:[^']|'')*'?/g, "'…'");
+}

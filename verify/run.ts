@@ -10,7 +10,7 @@ import { isUpkitError, UpkitError } from '../lib/errors.ts';
 import type { Logger, StepControl } from '../lib/log.ts';
 import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
 import { plural } from '../lib/plural.ts';
-import { registerSecret } from '../lib/redact.ts';
+import { maskSqlLiterals, registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
 import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type DatabaseState, type LedgerResult, type Unread, type VerifyFiles, useExpected } from './engine.ts';
 import { expectedSchemaFor } from './shadow.ts';
@@ -130,7 +130,7 @@ async function lockedBy(client: Client, relations: readonly string[] | null): Pr
        from pg_stat_activity where pid = any($1::int[])`,
     [[...holders, ...queued]],
   );
-  return { relation: first.relation, holders, queued, sessions: new Map(sessions.map((x) => [x.pid, x])) };
+  return { relation: first.relation, holders, queued, sessions: new Map(sessions.map((x) => [x.pid, { ...x, query: x.query === null ? null : maskSqlLiterals(x.query) }])) };
 }
 
 /** The finding for an area a read of which waited lock_timeout for a lock: what could not be read, and who holds the lock. */
@@ -145,12 +145,17 @@ async function lockedArea(client: Client, area: Area, relations: readonly string
     ? `held by ${names(by.holders)}${by.queued.length ? `, with ${names(by.queued)} queued for an exclusive lock on it ahead of verify` : ''}`
     : `queued for by ${names(by.queued)} ahead of verify`;
   const pids = [...by.holders, ...by.queued];
+  const message = `${label}: verification waited 5 s for a lock on ${by.relation} ${who}; the report is incomplete and nothing was changed`;
+  // An upkit run (an upgrade applying its migrations) is never to be ended by hand: it is waited for.
+  if (pids.some((p) => by.sessions.get(p)?.application_name?.startsWith('upkit '))) {
+    return finding(area, 'error', 'verify.locked', message, `an upkit run is working on this database (npx zx scripts/status.ts shows it): wait for it to finish, ${rerun}`);
+  }
   const end = pids.map((p) => `SELECT pg_terminate_backend(${p});`).join(' ');
   return finding(
     area,
     'error',
     'verify.locked',
-    `${label}: verification waited 5 s for a lock on ${by.relation} ${who}; the report is incomplete and nothing was changed`,
+    message,
     `wait for ${pids.length === 1 ? 'that transaction' : 'those transactions'} to end (${end} ends ${pids.length === 1 ? 'it and rolls its' : 'them and rolls their'} changes back), ${rerun}`,
   );
 }

@@ -5,7 +5,7 @@
 import type { Client } from 'pg';
 import { UpkitError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { redact } from '../redact.ts';
+import { maskSqlLiterals, redact } from '../redact.ts';
 
 export interface SessionSettings {
   lockTimeoutMs: number;
@@ -70,7 +70,7 @@ export async function findBlockers(client: Pick<Client, 'query'>, relations: rea
       order by a.pid, age desc`,
     [relations.map((r) => r.replace(/"/g, ''))],
   );
-  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
+  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(maskSqlLiterals(r.query.replace(/\s+/g, ' ').trim())), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
 }
 
 /** The sessions that hold (or queue for) an exclusive lock on a relation of this database: what a read waits behind. */
@@ -85,7 +85,7 @@ export async function exclusiveHolders(client: Pick<Client, 'query'>): Promise<B
         and l.database = (select oid from pg_database where datname = current_database())
       order by a.pid, age desc`,
   );
-  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
+  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(maskSqlLiterals(r.query.replace(/\s+/g, ' ').trim())), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
 }
 
 export function describeBlocker(b: Blocker): string {

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { shellQuote } from '../../lib/quote.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, plainLines, runCase, tempDir } from '../failures/check.ts';
+import { runUpkit } from '../support/cli.ts';
 import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
@@ -173,5 +174,27 @@ describe('failure catalogue: verify behind a lock', () => {
       }
     });
     await expectUnchanged(db().url, before);
+  });
+
+  it("a holder's literals never reach the report, and an upkit run holding the lock is waited for, never offered to be ended", async () => {
+    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    const secret = 'tok-4f1c9a77e2';
+    await holding(db().url, 'pulse-api', ['lock table organizations in access exclusive mode', `select '${secret}' as token, $body$${secret}$body$ as again`], async ({ pid }) => {
+      const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
+      expect(r.code, r.stderr).toBe(5);
+      expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+      const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
+      expect(locked.message).toContain(`server process ${pid} `);
+      expect(locked.message).toContain(`last query: select '…' as token, '…' as again`);
+      expect(locked.hint).toContain(`SELECT pg_terminate_backend(${pid});`);
+    });
+    await holding(db().url, 'upkit upgrade migrations', ['lock table organizations in access exclusive mode'], async ({ pid }) => {
+      const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
+      expect(r.code, r.stderr).toBe(5);
+      const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
+      expect(locked.message).toContain(`server process ${pid} `);
+      expect(locked.hint).not.toContain('pg_terminate_backend');
+      expect(locked.hint).toBe('an upkit run is working on this database (npx zx scripts/status.ts shows it): wait for it to finish, then run: npx zx verify/index.ts');
+    });
   });
 });
