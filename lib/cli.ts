@@ -59,6 +59,12 @@ export interface CommandSpec {
   positionals?: Array<{ name: string; description: string; required: boolean | ((values: Record<string, unknown>) => boolean) }>;
   /** Set false for commands that must run without a valid configuration. */
   config?: boolean;
+  /**
+   * What a DIRECT_URL that cannot be connected to does before the command runs: refused (the
+   * default), or a warning for a command that deals with such a database itself (restore
+   * --recover after a stopped swap, status that reports it).
+   */
+  directUrlUnreachable?: 'refuse' | 'warn';
   /** Read-only commands may be stopped at once on a signal; writers finish their cleanup. */
   readOnly?: boolean;
   overrides?(values: CommandContext['values']): ConfigOverrides;
@@ -273,7 +279,7 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
     registerPublicNames(config, values, positionals);
     if (config) showConfigWarnings(config, log, report);
     // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.
-    if (config) await checkDirectUrl(config, log, report, spec.name);
+    if (config) await checkDirectUrl(config, log, report, spec.name, { unreachable: spec.directUrlUnreachable });
     const json = values.json === true;
     const out = (text: string) => {
       // Kept in the log file too: stdout may be a pipe whose reader has gone.

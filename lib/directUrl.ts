@@ -70,7 +70,7 @@ async function identityAt(target: DbTarget, config: Settings, command: string): 
  * that cannot be reached from here (a pooler on the containers' network) leaves only the names:
  * names that differ are refused, names that agree pass with a warning that nothing was proven.
  */
-export async function checkDirectUrl(config: Settings, log: Logger, report: ReportBuilder, command: string): Promise<void> {
+export async function checkDirectUrl(config: Settings, log: Logger, report: ReportBuilder, command: string, options: { unreachable?: 'refuse' | 'warn' } = {}): Promise<void> {
   const db = config.db;
   const direct = config.migrationDb;
   if (direct === db) return;
@@ -79,7 +79,17 @@ export async function checkDirectUrl(config: Settings, log: Logger, report: Repo
     log.warn(message);
     log.info(`  → ${hint}`);
   };
-  const directId = await identityAt(direct, config, command);
+  let directId: DatabaseIdentity;
+  try {
+    directId = await identityAt(direct, config, command);
+  } catch (err) {
+    // A command that puts a stopped restore right (restore --recover) or tells what state the
+    // database is in (status) meets a database that refuses connections on purpose: it goes on
+    // and says what it finds; the comparison is left to the next command.
+    if (!isUpkitError(err) || options.unreachable !== 'warn') throw err;
+    warn('config.direct-url-unchecked', `could not check that DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach the same database: ${err.message}`, `${command} goes on without it; once the database accepts connections, run: npx zx scripts/preflight.ts to have it checked`);
+    return;
+  }
   let dbId: DatabaseIdentity;
   try {
     dbId = await identityAt(db, config, command);

@@ -51,6 +51,7 @@ async function confirmByName(log: Logger, plan: RestorePlan, signal: AbortSignal
 
 export const restoreCommand: CommandSpec = {
   name: 'restore',
+  directUrlUnreachable: 'warn',
   invocation: INVOCATION,
   summary: 'Restore a verified backup, in place (the live database is kept beside it) or into a new database (--into NAME).',
   description: [

@@ -21,6 +21,7 @@ export const statusCommand: CommandSpec = {
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
   },
   readOnly: true,
+  directUrlUnreachable: 'warn',
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
   async run({ config, values, log, report, out }) {
     const content = loadContent(profileFor(config));
