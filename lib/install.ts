@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Config } from './config.ts';
 import { isOtherApp, loadConfig, PROJECT_ROOT } from './config.ts';
 import { connect, withClient, withTransaction } from './db.ts';
-import { EXIT, UpkitError, usageError } from './errors.ts';
+import { EXIT, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { checkDirectUrl } from './directUrl.ts';
 import { ensureDatabase, waitForServer } from './install/database.ts';
 import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues } from './install/envFile.ts';
@@ -24,7 +24,7 @@ import { runPreflight } from './preflight.ts';
 import { showConfigWarnings } from './configWarnings.ts';
 import { hostChecks } from './install/hostChecks.ts';
 import { octalMode } from './privateFiles.ts';
-import { shellQuote } from './quote.ts';
+import { shellQuote, sqlIdent } from './quote.ts';
 import { plural } from './plural.ts';
 
 export interface InstallOptions {
@@ -101,11 +101,27 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
     await waitForServer(target, config, log, config.dbWaitTimeoutMs, options.signal);
     s.detail('answers');
   });
+  let created = false;
   await log.step(`database ${target.database}`, async (s) => {
-    s.detail((await ensureDatabase(target, config)) ? 'created' : 'exists');
+    created = await ensureDatabase(target, config);
+    s.detail(created ? 'created' : 'exists');
   });
   // Once the database exists (install may just have created it, empty) and before anything is written in it.
-  await checkDirectUrl(config, log, report, 'install');
+  try {
+    await checkDirectUrl(config, log, report, 'install');
+  } catch (err) {
+    if (!created || !isUpkitError(err)) throw err;
+    // The refusal must not say nothing was done: the empty database install made is named, with how to drop it.
+    report.changed = true;
+    throw new UpkitError({
+      code: err.code,
+      exit: err.exit,
+      message: err.message,
+      details: [...err.details, `install had just created the empty database ${target.database} (${target.host}:${target.port}) that DIRECT_URL names; nothing was written in it`],
+      hint: `${err.hint ?? 'see the log file'}; drop the empty database if it is not wanted: DROP DATABASE ${sqlIdent(target.database)};`,
+      cause: err,
+    });
+  }
   await assertFresh(config, profile, log);
   // The same readiness checks as preflight, plus the host's when containers will be started.
   const ready = await runPreflight(config, log, report, { profile, backup: options.noBackup !== true });
@@ -127,10 +143,19 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   const password = options.adminEmail ? await options.adminPassword?.() : undefined;
   if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
-  if (plan.original !== null) writeEnv(applyEnvPlan(plan, label), log, report);
 
   // Containers and health come after the admin exists, so the application starts complete.
-  const code = await runUpgrade(config, log, report, { profile, dryRun: false, allowDestructive: options.allowDestructive ?? false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false });
+  // What an existing .env lacks is appended once the plan and every check before the first
+  // write have passed (a refusal of the plan, the lint or a busy lock leaves it as it was).
+  let envWritten = plan.original === null;
+  const beforeFirstWrite = async (): Promise<boolean> => {
+    if (!envWritten) writeEnv(applyEnvPlan(plan, label), log, report);
+    envWritten = true;
+    return true;
+  };
+  const code = await runUpgrade(config, log, report, { profile, dryRun: false, allowDestructive: options.allowDestructive ?? false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false, confirm: beforeFirstWrite });
+  // A plan with nothing to apply never reaches its first write.
+  if (code === EXIT.ok) await beforeFirstWrite();
   if (code !== EXIT.ok) return code;
 
   if (options.adminEmail && password) {

@@ -166,6 +166,21 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
     expect(await runsOf(db().url)).toEqual([]);
   });
 
+  it('install that created the database DIRECT_URL names before refusing says so and how to drop it', async () => {
+    const created = `${db().database}_direct`;
+    const directUrl = urlWith(db().url, (u) => (u.pathname = `/${created}`));
+    try {
+      const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json'], { env: { DATABASE_URL: db().url, DIRECT_URL: directUrl }, cwd: tempDir() });
+      expect(r.code, r.stderr).toBe(2);
+      const report = r.json<Report>();
+      expect(report.changes.made).toBe(true);
+      expect(r.stderr).toContain(`install had just created the empty database ${created} (`);
+      expect(report.findings.find((f) => f.code === 'config.direct-url-mismatch')?.hint).toContain(`drop the empty database if it is not wanted: DROP DATABASE "${created}";`);
+    } finally {
+      await withClientAt(serverInfo().adminUrl, (c) => c.query(`drop database if exists "${created}"`));
+    }
+  });
+
   /** A dry run with these settings: exit 0 and no finding about DIRECT_URL. */
   async function passes(env: Record<string, string>): Promise<void> {
     const r = await runUpkit('upgrade.ts', ['--dry-run', '--json'], { env });

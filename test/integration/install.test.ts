@@ -92,6 +92,17 @@ describe('install', () => {
     expect(text2.match(/^JWT_SECRET=/gm)).toHaveLength(1);
   });
 
+  it("leaves an existing .env byte for byte as it was when the plan refuses (an accepted tag that accepts nothing)", async () => {
+    const cwd = dir();
+    const original = 'CUSTOM=1\n# kept\n';
+    writeFileSync(path.join(cwd, '.env'), original, { mode: 0o600 });
+    const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--allow-destructive=0002_audit_logs'], { env: { DATABASE_URL: db().url }, cwd });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/✖ .*0002_audit_logs/);
+    expect(readFileSync(path.join(cwd, '.env'), 'utf8')).toBe(original);
+    await withDb(db().url, async (c) => expect((await c.query(`select count(*)::int as n from pg_tables where schemaname = 'public'`)).rows[0].n).toBe(0));
+  });
+
   it('creates the first organization and admin with a scrypt hash of the password', async () => {
     const cwd = dir();
     const password = 'Correct-Horse-Battery-Staple-9';
