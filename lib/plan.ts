@@ -111,9 +111,15 @@ export function compareLedger(migrations: readonly DrizzleMigration[], ledger: r
   const foreign = ledger.filter((r) => !fileHashes.has(r.hash));
   // A row whose created_at is an entry's `when` but whose hash differs: that file changed.
   const edited = migrations.filter((m) => !byHash.has(m.hash) && foreign.some((r) => r.createdAt === m.when));
-  const unknown = foreign.filter((r) => !migrations.some((m) => m.when === r.createdAt));
+  const unmatched = foreign.filter((r) => !migrations.some((m) => m.when === r.createdAt));
+  // drizzle's `when` only grows: a row created after the journal's last entry is a later
+  // migration (the database is ahead of these files); one created at or before it is another
+  // application's sharing the ledger, or a file removed from this folder (verify's rule too).
+  const lastWhen = Math.max(-Infinity, ...migrations.map((m) => m.when));
+  const unknown = unmatched.filter((r) => r.createdAt !== null && r.createdAt > lastWhen);
+  const shared = unmatched.filter((r) => !unknown.includes(r));
   const pending = migrations.filter((m) => !byHash.has(m.hash) && !edited.includes(m));
-  return { applied, edited, unknown, pending };
+  return { applied, edited, unknown, shared, pending };
 }
 
 export function plan(inspection: Inspection, content: Content, options: PlanOptions): Plan {
@@ -122,7 +128,14 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
   const steps: PlanStep[] = [];
   const { detection } = inspection;
   const ledger = inspection.drizzleLedger ?? [];
-  const { edited, unknown, pending } = compareLedger(content.migrations, ledger);
+  const { edited, unknown, shared, pending } = compareLedger(content.migrations, ledger);
+  if (shared.length) {
+    warnings.push({
+      code: 'ledger.foreign_entry',
+      message: `drizzle's ledger has ${plural(shared.length, 'row')} no migration of this folder matches, created before its last entry (created_at ${shared.map((r) => r.createdAt).join(', ')}): another application's migrations sharing the ledger, or files removed from this folder`,
+      hint: "nothing to do if another application shares the ledger; give each application its own (drizzle's migrationsSchema/migrationsTable) so that neither one's rows hide the other's",
+    });
+  }
 
   for (const m of edited) {
     refusals.push({

@@ -39,7 +39,7 @@ export const statusCommand: CommandSpec = {
     report.plan = plan;
     out(`${inspection.database}: ${plan.from ?? `empty (no ${content.profile.label ? `${content.profile.label} ` : ''}release)`}${plan.steps.length ? `, ${plural(plan.steps.length, 'step')} pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`);
     for (const e of plan.detection.evidence) log.debug(`detected ${e}`);
-    out(`drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}`);
+    out(`drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}${ledger.shared.length ? `, ${ledger.shared.length} of another application (or a removed file)` : ''}`);
     for (const m of content.migrations) out(`  ${ledger.applied.includes(m) ? '✔' : ledger.edited.includes(m) ? '✖' : '·'} ${m.tag}`);
     if (content.legacy) {
       const rows = inspection.legacyLedger;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Report } from '../../lib/report.ts';
 import { dbState, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 import { expectVerifyCase } from '../failures/verifyCase.ts';
+import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
@@ -20,6 +21,13 @@ describe('failure catalogue: a shared drizzle ledger', () => {
     const r = await runCase(c, { url: db().url, id });
     expectVerifyCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
+    // upgrade and status follow the same rule: a warning, never a refusal, and health is migrated.
+    const dry = await runUpkit('upgrade.ts', ['--dry-run', '--json'], { env: { DATABASE_URL: db().url } });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json<Report>().findings.map((f) => `${f.severity} ${f.code}`)).toContain('warning ledger.foreign_entry');
+    const status = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url } });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('1 of another application (or a removed file)');
   });
 
   it('a row created after the last entry is still a later migration', async () => {

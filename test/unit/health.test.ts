@@ -72,9 +72,14 @@ describe('migrationState', () => {
   });
 
   it('names an edited entry and rows the files do not know', () => {
-    const ledger = [row(0), row(1), row(2), { id: 4, hash: 'edited', createdAt: migrations[3]!.when }, { id: 5, hash: 'future', createdAt: 1 }];
+    const ledger = [row(0), row(1), row(2), { id: 4, hash: 'edited', createdAt: migrations[3]!.when }, { id: 5, hash: 'future', createdAt: migrations.at(-1)!.when + 1 }, { id: 6, hash: 'other app', createdAt: 1 }];
     const s = migrationState(detection('v2.3'), migrations, ledger, 'v2.3');
     expect(s.detail).toBe('drizzle entries edited after they were applied: 0003_integration_status_enum; 1 drizzle ledger row these files do not know (the database is newer than this upkit)');
+  });
+
+  it("takes a row created before the journal's last entry as another application's, not as a problem", () => {
+    const ledger = [...migrations.map((_, i) => row(i)), { id: 9, hash: 'other app', createdAt: 1 }];
+    expect(migrationState(detection('v2.3'), migrations, ledger, 'v2.3')).toMatchObject({ migrated: true });
   });
 
   it('calls an empty database empty', () => {
