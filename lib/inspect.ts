@@ -14,6 +14,7 @@ import type { LiveCatalog } from './lint.ts';
 import type { Inspection } from './plan.ts';
 import { detectInstall } from './profile.ts';
 import { releaseName, type Profile } from './profileTypes.ts';
+import { searchPathSchemas } from './pgOptions.ts';
 import { sqlIdent } from './quote.ts';
 import { releaseTablesElsewhere, schemasAhead, type Detection } from './release.ts';
 
@@ -116,6 +117,11 @@ function client_ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** The schemas a session's search_path lists, in order, "$user" read as the role (PostgreSQL skips those that do not exist). */
+export function sessionSearchPath(value: string, role: string): string[] {
+  return searchPathSchemas(value).map((s) => (s === '$user' ? role : s));
+}
+
 type SchemaSettings = Partial<Pick<Config, 'db' | 'migrationDb'>>;
 
 /**
@@ -175,8 +181,9 @@ export async function schemaCheck(config: Config, profile: Profile): Promise<str
 }
 
 export async function inspect(client: Pick<Client, 'query'>, config: SchemaSettings, content: Content): Promise<Inspection> {
-  const { rows } = await client.query<{ version: string; num: string; db: string; schema: string | null }>(
-    `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db, current_schema() as schema`,
+  const { rows } = await client.query<{ version: string; num: string; db: string; schema: string | null; path: string; role: string }>(
+    `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db, current_schema() as schema,
+            current_setting('search_path') as path, current_user as role`,
   );
   const { profile } = content;
   const detection = await detectInstall(client, profile);
@@ -197,6 +204,7 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
     tablesWithRows: filled.tablesWithRows,
     live: filled.live,
     schema: rows[0]!.schema ?? TARGET_SCHEMA,
+    searchPath: sessionSearchPath(rows[0]!.path, rows[0]!.role),
     seedGaps: gaps,
     empty: filled.empty,
   };
