@@ -27,13 +27,15 @@ export async function snapshotDifferences(client: Pick<Client, 'query'>, drizzle
 /**
  * What the lint needs to know of the data (lib/lint.ts): every relation, type and schema
  * outside the system's, and which tables hold a row (one `exists` each, one round trip; a
- * table this role may not read, a foreign table, or one another session locks exclusively is
- * unknown: taken to hold rows).
+ * table this role may not read, a foreign table, one another session locks exclusively, or
+ * one whose rows row level security may hide from this session (`row_security_active`: its
+ * policies filter the probe, so no row seen says nothing) is unknown: taken to hold rows).
  */
 async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
   const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
   const { rows } = await client.query<{ schema: string; name: string; kind: string; readable: boolean; own: boolean }>(
-    `select n.nspname as schema, c.relname as name, c.relkind::text as kind, has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') as readable,
+    `select n.nspname as schema, c.relname as name, c.relkind::text as kind,
+            has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') and not (c.relkind in ('r', 'p') and row_security_active(c.oid)) as readable,
             n.nspname not in ('upkit', 'drizzle') and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e') as own
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where ${system} and c.relkind in ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'f') order by 1, 2`,

@@ -1,9 +1,9 @@
 // Defects found by review, against real PostgreSQL (catalogue: test/failures/hardening/review.ts).
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupArgs, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 
 function withOptions(url: string, options: string): string {
   const u = new URL(url);
@@ -36,6 +36,53 @@ describe('an app whose search_path lists several schemas', () => {
     await expectUnchanged(db().url, before);
     await withClientAt(db().url, async (client) => {
       expect((await client.query('select count(*)::int as n from public.audit_log')).rows[0].n).toBe(2);
+    });
+  });
+});
+
+describe('a table whose rows row level security hides', () => {
+  const db = useFreshDatabase();
+  const owner = `upkit_rls_owner_${process.pid}`;
+  const password = 'rls-owner-pw-123';
+  const NOTES = 'CREATE TABLE "notes" ("id" integer PRIMARY KEY NOT NULL, "tenant_id" integer NOT NULL);\n--> statement-breakpoint\nALTER TABLE "notes" ENABLE ROW LEVEL SECURITY;\n--> statement-breakpoint\nALTER TABLE "notes" FORCE ROW LEVEL SECURITY;\n--> statement-breakpoint\nCREATE POLICY "tenant" ON "notes" USING ("tenant_id" = current_setting(\'app.tenant\', true)::int);';
+
+  beforeAll(async () => {
+    await withAdminClient((a) => a.query(`create role ${owner} login password '${password}'`));
+  });
+  afterAll(async () => {
+    await withAdminClient(async (a) => {
+      await a.query(`drop owned by ${owner}`).catch(() => {});
+      await a.query(`drop role if exists ${owner}`);
+    });
+  });
+
+  it('lint.rows-hidden-by-rls', async () => {
+    await withClientAt(db().url, (c) => c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${owner}`));
+    const url = `postgresql://${owner}:${password}@${db().host}:${db().port}/${db().database}`;
+    const snapshot = { tables: Object.fromEntries([table('public', 'notes', [column('id', 'integer', { primaryKey: true, notNull: true }), column('tenant_id', 'integer', { notNull: true })], { isRLSEnabled: true, policies: { tenant: { name: 'tenant', as: 'PERMISSIVE', for: 'ALL', to: ['public'], using: '("tenant_id" = (current_setting(\'app.tenant\'::text, true))::integer)' } } })]) };
+    const first = writeAppFolder([{ tag: '0000_notes', sql: NOTES }], snapshot);
+    const setup = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--no-containers', '--drizzle-dir', first], { env: { DATABASE_URL: url } });
+    expect(setup.code, setup.stderr).toBe(0);
+    // Rows of two tenants, written past the policy (a superuser bypasses it).
+    await withClientAt(db().url, (c) => c.query('insert into public.notes values (1, 1), (2, 2)'));
+    await withClientAt(url, async (c) => {
+      expect((await c.query('select count(*)::int as n from public.notes')).rows[0].n).toBe(0);
+    });
+    const dir = writeAppFolder([{ tag: '0000_notes', sql: NOTES }, { tag: '0001_drop_notes', sql: 'DROP TABLE notes;' }], {});
+    const c = failureCase('lint.rows-hidden-by-rls');
+    const before = await dbState(db().url);
+    const r = await runCase({ ...c, args: [...backupArgs(), ...c.args] }, { url, dir });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, before);
+    await withClientAt(db().url, async (client) => {
+      expect((await client.query('select count(*)::int as n from public.notes')).rows[0].n).toBe(2);
+    });
+    // Accepted by its tag, the drop runs: the table's own policy, on a column of it, goes with it
+    // (no backup of upkit's: pg_dump, run with row_security off, refuses a table it cannot read whole).
+    const ok = await runUpkit('upgrade.ts', ['--no-backup', '--yes', '--no-containers', '--drizzle-dir', dir, '--allow-destructive=0001_drop_notes'], { env: { DATABASE_URL: url } });
+    expect(ok.code, ok.stderr).toBe(0);
+    await withClientAt(db().url, async (client) => {
+      expect((await client.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
     });
   });
 });
