@@ -55,7 +55,20 @@ async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCata
     holdsData: tables.some((r) => r.own && (filled.has(key(r)) || unknown.has(key(r)))),
   };
   const tablesWithRows = new Set([...filled, ...unknown]);
-  return { live, tablesWithRows, empty: !rows.some((r) => r.schema === 'public' && (r.kind === 'r' || r.kind === 'p')) };
+  const own = new Set(await appSchemas(client));
+  return { live, tablesWithRows, empty: !rows.some((r) => own.has(r.schema) && (r.kind === 'r' || r.kind === 'p')) };
+}
+
+/**
+ * The schemas an install of the app lives in: those of the sessions' search_path that exist
+ * (`public` for Pulse; for an app, its own list, "$user" read as the role), not upkit's and
+ * drizzle's ledgers. Whether the database is empty, or a fresh install, is judged there, and
+ * not over every schema: a database shared with other software (an auth or storage schema of
+ * a hosted PostgreSQL, another app's schema) holds tables that are no install of this app.
+ */
+export async function appSchemas(client: Pick<Client, 'query'>): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(`select s::text as name from unnest(current_schemas(false)) as s where s not in ('upkit', 'drizzle')`);
+  return rows.map((r) => r.name);
 }
 
 /** Tables another session holds (or queues for) an exclusive lock on, prepared transactions included. */

@@ -34,7 +34,7 @@ export interface Inspection {
   searchPath: string[];
   /** Seed rows missing at the latest release (Pulse only); 0 when nothing to seed. */
   seedGaps: number;
-  /** Whether the public schema holds any table at all. */
+  /** Whether no schema of the sessions' search_path (public for Pulse) holds any table at all. */
   empty: boolean;
 }
 
@@ -71,7 +71,7 @@ export interface Plan {
   /** Any refusal stops the run before anything changes (exit 3). */
   refusals: Problem[];
   warnings: Problem[];
-  /** The public schema held no table when the plan was made. */
+  /** No schema of the sessions' search_path (public for Pulse) held a table when the plan was made. */
   databaseEmpty: boolean;
   /**
    * Who backs the database up before the first change: `upkit` (a verified pg_dump), the

@@ -1,9 +1,9 @@
 // Defects found by review, against real PostgreSQL (catalogue: test/failures/hardening/review.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
+import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupArgs, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupArgs, backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 
 function withOptions(url: string, options: string): string {
   const u = new URL(url);
@@ -84,5 +84,39 @@ describe('a table whose rows row level security hides', () => {
     await withClientAt(db().url, async (client) => {
       expect((await client.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
     });
+  });
+});
+
+describe('an app working in its own schema', () => {
+  const db = useFreshDatabase();
+  const THINGS = 'CREATE TABLE "things" ("id" integer PRIMARY KEY NOT NULL);';
+  const snapshot = { tables: Object.fromEntries([table('app', 'things', [column('id', 'integer', { primaryKey: true, notNull: true })])]) };
+
+  it('install.app-schema-not-fresh', async () => {
+    await withClientAt(db().url, (c) => c.query('create schema app; create table app.things (id integer primary key); insert into app.things values (1), (2)'));
+    const dir = writeAppFolder([{ tag: '0000_things', sql: THINGS }], snapshot);
+    const c = failureCase('install.app-schema-not-fresh');
+    const before = await dbState(db().url);
+    const r = await runCase({ ...c, args: [...backupArgs(), ...c.args] }, { url: db().url, dir, database: db().database });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, before);
+    await withClientAt(db().url, async (client) => {
+      expect((await client.query(`select count(*)::int as n from pg_namespace where nspname in ('upkit', 'drizzle')`)).rows[0].n).toBe(0);
+    });
+  });
+
+  it('an install that stopped half-way and is run again on app tables with rows takes a backup first', backupTests(), async () => {
+    await withClientAt(db().url, (c) => c.query('create schema app'));
+    const env = { DATABASE_URL: db().url, DB_SCHEMA: 'app', BACKUP_DIR: tempDir('upkit-review-bk-') };
+    const broken = writeAppFolder([{ tag: '0000_things', sql: THINGS }, { tag: '0001_note', sql: 'SELECT 1/0;' }], snapshot);
+    const first = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', '--drizzle-dir', broken], { env, cwd: tempDir() });
+    expect(first.code, first.stderr).toBe(1);
+    await withClientAt(db().url, (c) => c.query('insert into app.things values (1), (2)'));
+    const fixed = writeAppFolder([{ tag: '0000_things', sql: THINGS }, { tag: '0001_note', sql: 'ALTER TABLE "things" ADD COLUMN "note" text;' }], { tables: Object.fromEntries([table('app', 'things', [column('id', 'integer', { primaryKey: true, notNull: true }), column('note', 'text')])]) }, broken);
+    const again = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', '--drizzle-dir', fixed], { env, cwd: tempDir() });
+    expect(again.code, again.stderr).toBe(0);
+    const report = again.json<{ plan?: { databaseEmpty: boolean; backup: string }; backup: { path: string } | null }>();
+    expect([report.plan?.databaseEmpty, report.plan?.backup]).toEqual([false, 'upkit']);
+    expect(report.backup?.path).toMatch(/\.dump$/);
   });
 });
