@@ -1,4 +1,6 @@
 // Defects found by review, against real PostgreSQL (catalogue: test/failures/hardening/review.ts).
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
@@ -118,5 +120,32 @@ describe('an app working in its own schema', () => {
     const report = again.json<{ plan?: { databaseEmpty: boolean; backup: string }; backup: { path: string } | null }>();
     expect([report.plan?.databaseEmpty, report.plan?.backup]).toEqual([false, 'upkit']);
     expect(report.backup?.path).toMatch(/\.dump$/);
+  });
+});
+
+describe('an app folder without the snapshot of its last entry', () => {
+  const db = useFreshDatabase();
+
+  it('upgrades and verifies from the replayed migrations', async () => {
+    const dir = writeAppFolder(
+      [
+        { tag: '0000_items', sql: 'CREATE TABLE "items" ("id" integer PRIMARY KEY NOT NULL);' },
+        { tag: '0001_label', sql: 'ALTER TABLE "items" ADD COLUMN "label" text;' },
+      ],
+      {},
+    );
+    rmSync(path.join(dir, 'meta', '0001_snapshot.json'));
+    const env = { DATABASE_URL: db().url };
+    const up = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--no-containers', '--json', '--drizzle-dir', dir], { env });
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.json<{ applied: Array<{ name: string }> }>().applied.map((a) => a.name)).toEqual(['0000_items', '0001_label']);
+    const v = await runUpkit('verify/index.ts', ['--json', '--drizzle-dir', dir], { env });
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.json<{ findings: Array<{ severity: string }> }>().findings.filter((f) => f.severity === 'error')).toEqual([]);
+    // The replay is what they compared with: a column it builds that the database lacks is found.
+    await withClientAt(db().url, (c) => c.query('alter table items drop column label'));
+    const changed = await runUpkit('verify/index.ts', ['--json', '--drizzle-dir', dir], { env });
+    expect(changed.code, changed.stdout + changed.stderr).toBe(4);
+    expect(changed.stdout).toContain('items.label');
   });
 });
