@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupArgs, backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupArgs, backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 
 function withOptions(url: string, options: string): string {
   const u = new URL(url);
@@ -147,5 +147,33 @@ describe('an app folder without the snapshot of its last entry', () => {
     const changed = await runUpkit('verify/index.ts', ['--json', '--drizzle-dir', dir], { env });
     expect(changed.code, changed.stdout + changed.stderr).toBe(4);
     expect(changed.stdout).toContain('items.label');
+  });
+});
+
+describe('two databases of one app on one server, with different search_paths', () => {
+  const db = useFreshDatabase();
+
+  it('do not share a cached replay', async () => {
+    const other = await freshDatabase();
+    try {
+      // The migrations make schema app; unqualified names go where each search_path says.
+      const dir = writeAppFolder([{ tag: '0000_users', sql: 'CREATE SCHEMA IF NOT EXISTS "app";\n--> statement-breakpoint\nCREATE TABLE "users" ("id" integer PRIMARY KEY NOT NULL);' }], {});
+      const cache = tempDir('upkit-review-cache-');
+      const a = withOptions(db().url, '-c search_path=app,public');
+      const b = withOptions(other.url, '-c search_path=public');
+      for (const url of [a, b]) {
+        const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--no-containers', '--drizzle-dir', dir], { env: { DATABASE_URL: url, UPKIT_CACHE_DIR: cache } });
+        expect(r.code, r.stderr).toBe(0);
+      }
+      await withClientAt(db().url, async (c) => expect((await c.query(`select to_regclass('app.users') is not null as t`)).rows[0].t).toBe(true));
+      await withClientAt(other.url, async (c) => expect((await c.query(`select to_regclass('public.users') is not null as t`)).rows[0].t).toBe(true));
+      for (const url of [a, b]) {
+        const v = await runUpkit('verify/index.ts', ['--json', '--no-shadow', '--drizzle-dir', dir], { env: { DATABASE_URL: url, UPKIT_CACHE_DIR: cache } });
+        expect(v.code, v.stdout + v.stderr).toBe(0);
+        expect(v.stdout).toContain('expected schema from the migrations');
+      }
+    } finally {
+      await other.drop();
+    }
   });
 });
