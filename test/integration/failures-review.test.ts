@@ -1,10 +1,10 @@
 // Defects found by review, against real PostgreSQL (catalogue: test/failures/hardening/review.ts).
-import { rmSync } from 'node:fs';
+import { rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
-import { runUpkit } from '../support/cli.ts';
+import { ROOT, runUpkit } from '../support/cli.ts';
 import { backupArgs, backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 
 function withOptions(url: string, options: string): string {
@@ -175,5 +175,19 @@ describe('two databases of one app on one server, with different search_paths', 
     } finally {
       await other.drop();
     }
+  });
+});
+
+describe("Pulse's drizzle folder through a symlink", () => {
+  const db = useFreshDatabase();
+
+  it('schema.pulse-folder-symlink', async () => {
+    const link = path.join(tempDir('upkit-review-release-'), 'current');
+    symlinkSync(path.join(ROOT, 'drizzle'), link);
+    const c = failureCase('schema.pulse-folder-symlink');
+    const before = await dbState(db().url);
+    const r = await runCase(c, { url: db().url, dir: link });
+    expectCase(r, c, r.vars);
+    await expectUnchanged(db().url, before);
   });
 });
