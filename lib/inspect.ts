@@ -206,6 +206,8 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
   const [drizzleLedger, legacyLedger, parts, runs, filled] = [await readDrizzleLedger(client), await readLegacyLedger(client), await readParts(client), await readRuns(client), await readLive(client)];
   // Only an install of a legacy era without drizzle's ledger can need a baseline: compare it with 0000.
   const baselineDifferences = profile.legacy && drizzleLedger === null && !filled.empty && content.migrations.length ? await snapshotDifferences(client, profile.drizzleDir, 0) : null;
+  // PostgreSQL skips a schema of the search_path this role has no USAGE on; one the run may still make stays.
+  const reached = new Set((await client.query<{ name: string }>(`select s::text as name from unnest(current_schemas(false)) as s`)).rows.map((r) => r.name));
   const gaps = profile.seed && !filled.empty && profile.latestRelease ? await profile.seed.gaps(client, profile.latestRelease) : 0;
   return {
     server: { version: rows[0]!.version.split(' ')[0]!, major: Math.floor(Number(rows[0]!.num) / 10000) },
@@ -219,7 +221,7 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
     tablesWithRows: filled.tablesWithRows,
     live: filled.live,
     schema: rows[0]!.schema ?? TARGET_SCHEMA,
-    searchPath: sessionSearchPath(rows[0]!.path, rows[0]!.role),
+    searchPath: sessionSearchPath(rows[0]!.path, rows[0]!.role).filter((s) => reached.has(s) || !filled.live.schemas.has(s)),
     seedGaps: gaps,
     empty: filled.empty,
   };
