@@ -1,7 +1,7 @@
 // Configuration from the environment and `.env` (DESIGN.md "Configuration"). Every problem
 // is collected and reported at once, each naming its key; values are never echoed, since
 // most of them can hold a password.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
@@ -450,10 +450,20 @@ function directory(env: Record<string, string | undefined>, key: string, given: 
   return dir;
 }
 
-/** A drizzle folder other than Pulse's own was given. */
-/** Whether a drizzle folder is another app's (not the one upkit ships, Pulse's): messages then speak of "the app". */
+/**
+ * Whether a drizzle folder is another app's (not the one upkit ships, Pulse's): messages then
+ * speak of "the app". Compared as the profile compares them (real paths: a symlink to Pulse's
+ * folder, a release's `current` link, is Pulse's), so that configuration and profile agree.
+ */
 export function isOtherApp(dir: string | undefined, cwd: string): boolean {
-  return Boolean(dir) && path.resolve(cwd, dir!) !== path.join(PROJECT_ROOT, 'drizzle');
+  if (!dir) return false;
+  const given = path.resolve(cwd, dir);
+  const pulse = path.join(PROJECT_ROOT, 'drizzle');
+  try {
+    return realpathSync(given) !== realpathSync(pulse);
+  } catch {
+    return given !== pulse;
+  }
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {

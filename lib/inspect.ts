@@ -14,6 +14,7 @@ import type { LiveCatalog } from './lint.ts';
 import type { Inspection } from './plan.ts';
 import { detectInstall } from './profile.ts';
 import { releaseName, type Profile } from './profileTypes.ts';
+import { searchPathSchemas } from './pgOptions.ts';
 import { sqlIdent } from './quote.ts';
 import { releaseTablesElsewhere, schemasAhead, type Detection } from './release.ts';
 
@@ -26,13 +27,15 @@ export async function snapshotDifferences(client: Pick<Client, 'query'>, drizzle
 /**
  * What the lint needs to know of the data (lib/lint.ts): every relation, type and schema
  * outside the system's, and which tables hold a row (one `exists` each, one round trip; a
- * table this role may not read, a foreign table, or one another session locks exclusively is
- * unknown: taken to hold rows).
+ * table this role may not read, a foreign table, one another session locks exclusively, or
+ * one whose rows row level security may hide from this session (`row_security_active`: its
+ * policies filter the probe, so no row seen says nothing) is unknown: taken to hold rows).
  */
 async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
   const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
   const { rows } = await client.query<{ schema: string; name: string; kind: string; readable: boolean; own: boolean }>(
-    `select n.nspname as schema, c.relname as name, c.relkind::text as kind, has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') as readable,
+    `select n.nspname as schema, c.relname as name, c.relkind::text as kind,
+            has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') and not (c.relkind in ('r', 'p') and row_security_active(c.oid)) as readable,
             n.nspname not in ('upkit', 'drizzle') and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e') as own
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where ${system} and c.relkind in ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'f') order by 1, 2`,
@@ -52,7 +55,20 @@ async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCata
     holdsData: tables.some((r) => r.own && (filled.has(key(r)) || unknown.has(key(r)))),
   };
   const tablesWithRows = new Set([...filled, ...unknown]);
-  return { live, tablesWithRows, empty: !rows.some((r) => r.schema === 'public' && (r.kind === 'r' || r.kind === 'p')) };
+  const own = new Set(await appSchemas(client));
+  return { live, tablesWithRows, empty: !rows.some((r) => own.has(r.schema) && (r.kind === 'r' || r.kind === 'p')) };
+}
+
+/**
+ * The schemas an install of the app lives in: those of the sessions' search_path that exist
+ * (`public` for Pulse; for an app, its own list, "$user" read as the role), not upkit's and
+ * drizzle's ledgers. Whether the database is empty, or a fresh install, is judged there, and
+ * not over every schema: a database shared with other software (an auth or storage schema of
+ * a hosted PostgreSQL, another app's schema) holds tables that are no install of this app.
+ */
+export async function appSchemas(client: Pick<Client, 'query'>): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(`select s::text as name from unnest(current_schemas(false)) as s where s not in ('upkit', 'drizzle')`);
+  return rows.map((r) => r.name);
 }
 
 /** Tables another session holds (or queues for) an exclusive lock on, prepared transactions included. */
@@ -116,6 +132,11 @@ function client_ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** The schemas a session's search_path lists, in order, "$user" read as the role (PostgreSQL skips those that do not exist). */
+export function sessionSearchPath(value: string, role: string): string[] {
+  return searchPathSchemas(value).map((s) => (s === '$user' ? role : s));
+}
+
 type SchemaSettings = Partial<Pick<Config, 'db' | 'migrationDb'>>;
 
 /**
@@ -175,8 +196,9 @@ export async function schemaCheck(config: Config, profile: Profile): Promise<str
 }
 
 export async function inspect(client: Pick<Client, 'query'>, config: SchemaSettings, content: Content): Promise<Inspection> {
-  const { rows } = await client.query<{ version: string; num: string; db: string; schema: string | null }>(
-    `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db, current_schema() as schema`,
+  const { rows } = await client.query<{ version: string; num: string; db: string; schema: string | null; path: string; role: string }>(
+    `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db, current_schema() as schema,
+            current_setting('search_path') as path, current_user as role`,
   );
   const { profile } = content;
   const detection = await detectInstall(client, profile);
@@ -184,6 +206,8 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
   const [drizzleLedger, legacyLedger, parts, runs, filled] = [await readDrizzleLedger(client), await readLegacyLedger(client), await readParts(client), await readRuns(client), await readLive(client)];
   // Only an install of a legacy era without drizzle's ledger can need a baseline: compare it with 0000.
   const baselineDifferences = profile.legacy && drizzleLedger === null && !filled.empty && content.migrations.length ? await snapshotDifferences(client, profile.drizzleDir, 0) : null;
+  // PostgreSQL skips a schema of the search_path this role has no USAGE on; one the run may still make stays.
+  const reached = new Set((await client.query<{ name: string }>(`select s::text as name from unnest(current_schemas(false)) as s`)).rows.map((r) => r.name));
   const gaps = profile.seed && !filled.empty && profile.latestRelease ? await profile.seed.gaps(client, profile.latestRelease) : 0;
   return {
     server: { version: rows[0]!.version.split(' ')[0]!, major: Math.floor(Number(rows[0]!.num) / 10000) },
@@ -197,6 +221,7 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
     tablesWithRows: filled.tablesWithRows,
     live: filled.live,
     schema: rows[0]!.schema ?? TARGET_SCHEMA,
+    searchPath: sessionSearchPath(rows[0]!.path, rows[0]!.role).filter((s) => reached.has(s) || !filled.live.schemas.has(s)),
     seedGaps: gaps,
     empty: filled.empty,
   };

@@ -15,7 +15,7 @@ import { applyEnvPlan, type EnvFileResult, planEnvFile, plannedValues } from './
 import { readMigrations } from './drizzle/journal.ts';
 import { readRuns } from './ledger.ts';
 import type { Logger } from './log.ts';
-import { assertOneInstall } from './inspect.ts';
+import { appSchemas, assertOneInstall } from './inspect.ts';
 import { detectInstall } from './profile.ts';
 import { releaseName, type Profile, type ProfileFor } from './profileTypes.ts';
 import type { ReportBuilder } from './report.ts';
@@ -48,7 +48,9 @@ export interface InstallOptions {
 /** Refuses a database that already holds an install, unless it is an install upkit began and did not finish. */
 async function assertFresh(config: Config, profile: Profile, log: Logger): Promise<void> {
   await withClient(config.migrationDb, config, async (c) => {
-    const tables = (await c.query<{ n: number }>(`select count(*)::int as n from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`)).rows[0]!.n;
+    // Tables in the schemas the app's sessions reach (its search_path; public for Pulse).
+    const schemas = await appSchemas(c);
+    const tables = (await c.query<{ n: number }>(`select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = any($1::text[]) and c.relkind in ('r', 'p')`, [schemas])).rows[0]!.n;
     const detection = await detectInstall(c, profile);
     await assertOneInstall(c, config, profile, detection);
     if (tables === 0 && detection.release === null) return;

@@ -38,6 +38,11 @@ export interface LintContext {
   live?: LiveCatalog;
   /** The schema unqualified names resolve to (upkit pins search_path to it); public when absent. */
   schema?: string;
+  /**
+   * The schemas of the sessions' search_path, in order ("$user" read as the role): unqualified
+   * names resolve as PostgreSQL resolves them. Without it, `[schema]`.
+   */
+  searchPath?: readonly string[];
 }
 
 /** The statements of one file, in the order they run; `file` is how findings name it. */
@@ -48,7 +53,7 @@ export interface LintFile {
 
 /** Lints a whole pending run, file after file, in the order the statements run. */
 export function lintRun(files: readonly LintFile[], context: LintContext): LintFinding[] {
-  const state = new RunState(context.schema ?? 'public', context.live, (t) => context.tableHasRows(t));
+  const state = new RunState(context.searchPath?.length ? context.searchPath : [context.schema ?? 'public'], context.live, (t) => context.tableHasRows(t));
   const findings: LintFinding[] = [];
   for (const { file, statements } of files) {
     for (const s of statements) {
@@ -76,25 +81,25 @@ function inspect(s: ParsedStatement, state: RunState): Found[] {
   switch (s.kind) {
     case 'CreateStmt': {
       const rel = named(n.relation);
-      state.makeRelation(state.relationKey(rel, (n.relation as RangeVarNode | undefined)?.relpersistence === 't'), n.if_not_exists === true);
+      state.makeRelation(state.newRelationKey(rel, (n.relation as RangeVarNode | undefined)?.relpersistence === 't'), n.if_not_exists === true);
       return [];
     }
     case 'CreateTableAsStmt': {
       const into = ((n.into as AstNode | undefined)?.rel ?? {}) as RangeVarNode;
-      state.makeRelation(state.relationKey(named(into), into.relpersistence === 't'), n.if_not_exists === true);
+      state.makeRelation(state.newRelationKey(named(into), into.relpersistence === 't'), n.if_not_exists === true);
       return [];
     }
     case 'SelectStmt': {
       // SELECT … INTO makes a table.
       const into = ((n.intoClause as AstNode | undefined)?.rel ?? undefined) as RangeVarNode | undefined;
-      if (into) state.makeRelation(state.relationKey(named(into), into.relpersistence === 't'), false);
+      if (into) state.makeRelation(state.newRelationKey(named(into), into.relpersistence === 't'), false);
       return inspectDml(s.kind, n, state);
     }
     case 'ViewStmt':
-      state.makeRelation(state.relationKey(named(n.view)), n.replace === true);
+      state.makeRelation(state.newRelationKey(named(n.view)), n.replace === true);
       return [];
     case 'CreateSeqStmt':
-      state.makeRelation(state.relationKey(named(n.sequence)), n.if_not_exists === true);
+      state.makeRelation(state.newRelationKey(named(n.sequence)), n.if_not_exists === true);
       return [];
     case 'IndexStmt':
       // An index lives in its table's schema.
@@ -108,13 +113,13 @@ function inspect(s: ParsedStatement, state: RunState): Found[] {
       return [];
     case 'CreateEnumStmt':
     case 'CreateRangeStmt':
-      state.makeType(state.typeKey(fromParts(stringsOf(n.typeName))));
+      state.makeType(state.newTypeKey(fromParts(stringsOf(n.typeName))));
       return [];
     case 'CreateDomainStmt':
-      state.makeType(state.typeKey(fromParts(stringsOf(n.domainname))));
+      state.makeType(state.newTypeKey(fromParts(stringsOf(n.domainname))));
       return [];
     case 'CompositeTypeStmt':
-      state.makeType(state.typeKey(named(n.typevar)));
+      state.makeType(state.newTypeKey(named(n.typevar)));
       return [];
     case 'DoStmt':
     case 'CreateFunctionStmt':

@@ -30,9 +30,11 @@ export interface Inspection {
   live: LiveCatalog;
   /** Where unqualified names go: the schema upkit's sessions pin search_path to. */
   schema: string;
+  /** The schemas of the sessions' search_path, in order ("$user" read as the role): where unqualified names resolve. */
+  searchPath: string[];
   /** Seed rows missing at the latest release (Pulse only); 0 when nothing to seed. */
   seedGaps: number;
-  /** Whether the public schema holds any table at all. */
+  /** Whether no schema of the sessions' search_path (public for Pulse) holds any table at all. */
   empty: boolean;
 }
 
@@ -69,7 +71,7 @@ export interface Plan {
   /** Any refusal stops the run before anything changes (exit 3). */
   refusals: Problem[];
   warnings: Problem[];
-  /** The public schema held no table when the plan was made. */
+  /** No schema of the sessions' search_path (public for Pulse) held a table when the plan was made. */
   databaseEmpty: boolean;
   /**
    * Who backs the database up before the first change: `upkit` (a verified pg_dump), the
@@ -260,7 +262,7 @@ function tagOf(file: string): string {
 
 /** The lint over the whole pending run, each finding marked with who accepted it. */
 function lintPlan(steps: readonly PlanStep[], inspection: Inspection, content: Content, allow: PlanOptions['allowDestructive']): LintFinding[] {
-  const context = { tableHasRows: (t: string) => (inspection.live.tables.has(t) ? inspection.tablesWithRows.has(t) : false), live: inspection.live, schema: inspection.schema };
+  const context = { tableHasRows: (t: string) => (inspection.live.tables.has(t) ? inspection.tablesWithRows.has(t) : false), live: inspection.live, schema: inspection.schema, searchPath: inspection.searchPath };
   const tags = new Set(Array.isArray(allow) ? allow.map(tagOf) : []);
   return lintRun(lintFiles(steps, content), context).map((f) => {
     if (f.accepted) return f;

@@ -121,8 +121,10 @@ export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
     const migrations = readMigrations(options.drizzleDir);
     const entry = pickEntry(entries, options.snapshotEntry, options.drizzleDir);
     const snapshotFile = snapshotPath(options.drizzleDir, entry);
-    // An app's expected schema is its migrations replayed: its snapshot is needed only without one.
-    if (!existsSync(snapshotFile) && (options.profile || options.snapshotOptional !== true)) readSnapshot(options.drizzleDir, entry);
+    // An app's expected schema is its migrations replayed: its snapshot is needed only without one
+    // (read, and said missing, when the replay cannot serve). A profile with a legacy era keeps its snapshots.
+    const replayed = options.expected?.spec !== undefined;
+    if (!existsSync(snapshotFile) && !replayed && (options.profile?.legacy || options.snapshotOptional !== true)) readSnapshot(options.drizzleDir, entry);
     const files: VerifyFiles = { drizzleDir: options.drizzleDir, entries, migrations, entry, snapshotFile, expectedFrom: 'snapshot', expectedFindings: [], legacy: options.legacyDir ? readLegacyManifest(options.legacyDir) : undefined };
     useExpected(files, options.expected);
     return files;

@@ -40,19 +40,21 @@ interface ServerFacts {
   versionNum: number;
   user: string;
   mayCreate: boolean;
+  /** The session's search_path as pinned (the replay's session pins the same). */
+  searchPath: string;
   /** Extensions of the live database (name, schema): created in the shadow first when no migration creates them. */
   extensions: Array<{ name: string; schema: string }>;
 }
 
 async function readFacts(c: Pick<Client, 'query'>): Promise<ServerFacts> {
-  const { rows } = await c.query<{ num: string; usr: string; ok: boolean; ext: Array<{ name: string; schema: string }> | null }>(
-    `select current_setting('server_version_num') as num, current_user as usr,
+  const { rows } = await c.query<{ num: string; usr: string; ok: boolean; path: string; ext: Array<{ name: string; schema: string }> | null }>(
+    `select current_setting('server_version_num') as num, current_user as usr, current_setting('search_path') as path,
             (select rolcreatedb or rolsuper from pg_roles where rolname = current_user) as ok,
             (select json_agg(json_build_object('name', e.extname, 'schema', n.nspname) order by e.extname)
                from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname <> 'plpgsql') as ext`,
   );
   const r = rows[0]!;
-  return { versionNum: Number(r.num), user: r.usr, mayCreate: r.ok === true, extensions: r.ext ?? [] };
+  return { versionNum: Number(r.num), user: r.usr, mayCreate: r.ok === true, searchPath: r.path, extensions: r.ext ?? [] };
 }
 
 
@@ -202,7 +204,7 @@ export async function expectedSchemaFor(config: Config, files: VerifyFiles, opti
         const major = Math.floor(facts.versionNum / 10000);
         const created = extensionsCreated(parsed);
         const preinstall = facts.extensions.filter((e) => !created.has(e.name));
-        const key = shadowKey(files, major, preinstall.map((e) => `${e.schema}.${e.name}`));
+        const key = shadowKey(files, major, preinstall.map((e) => `${e.schema}.${e.name}`), { searchPath: facts.searchPath, user: facts.user });
         const file = path.join(shadowCacheDir(), `${key}.json`);
         const cached = readCache(file, key);
         if (cached) return fromReplay(files, cached, `cached in ${file}`);

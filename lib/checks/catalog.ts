@@ -107,6 +107,8 @@ export async function readDependents(client: Pick<Client, 'query'>, targets: Rea
        left join pg_namespace os on os.oid = o.relnamespace
       where d.deptype = 'n' and d.classid in ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_trigger'::regclass)
         and (r.ev_class is null or r.ev_class <> t.oid)
+        -- A table's own policies and triggers go with it when it is dropped (a column of it they name is another matter).
+        and (t.attnum <> 0 or coalesce(tg.tgrelid, pp.polrelid) is distinct from t.oid)
      union
      select distinct t.oid || ':' || t.attnum, 'generated column', null, null, format('generated column %s of %s', a.attname, ad.adrelid::regclass), null, null, null
        from t join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid and d.refobjsubid = t.attnum

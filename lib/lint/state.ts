@@ -1,8 +1,10 @@
 // What the pending run has done so far to the objects it names, statement by statement, so
 // that the lint (lib/lint.ts) can tell data that exists when the plan is made from objects
 // the run itself made: tables, columns, types and schemas made by an earlier pending step,
-// followed through renames and moves, dropped, made again. Names are resolved as
-// PostgreSQL resolves them with search_path pinned to one schema (upkit's sessions pin it).
+// followed through renames and moves, dropped, made again. Unqualified names are resolved as
+// PostgreSQL resolves them under the search_path the sessions pin (one schema for Pulse, any
+// list for an app): a name is found in the first schema of the path that exists and holds it,
+// and is created in the first schema of the path that exists.
 
 /** What the database held when the plan was made; every member optional (unknown: taken to exist and hold rows). */
 export interface LiveCatalog {
@@ -43,8 +45,13 @@ export class RunState {
   /** Columns holding pre-existing data retyped by the run to a type (DROP TYPE … CASCADE drops them). */
   private readonly retypedTo = new Map<string, string[]>();
 
+  /**
+   * `searchPath`: the schemas the sessions' search_path lists, in order ("$user" already read
+   * as the role's name); one that does not exist is skipped, as PostgreSQL skips it, until the
+   * run makes it.
+   */
   constructor(
-    private readonly schema: string,
+    private readonly searchPath: readonly string[],
     private readonly live: LiveCatalog | undefined,
     private readonly tableHasRows: (table: string) => boolean | undefined,
   ) {}
@@ -54,15 +61,39 @@ export class RunState {
     return this.live !== undefined && !this.live.holdsData;
   }
 
+  /** The relation a name stands for: the first schema of the search_path that holds it (else where it would be made). */
   relationKey(n: Named, temporary = false): string {
     if (n.schema) return `${n.schema}.${n.name}`;
     // pg_temp comes first in every search_path for relations.
     if (temporary || this.relations.has(`pg_temp.${n.name}`)) return `pg_temp.${n.name}`;
-    return `${this.schema}.${n.name}`;
+    const holder = this.path().find((s) => this.exists(`${s}.${n.name}`));
+    return `${holder ?? this.creationSchema()}.${n.name}`;
+  }
+
+  /** Where CREATE puts a relation of that name: the first schema of the search_path that exists. */
+  newRelationKey(n: Named, temporary = false): string {
+    if (n.schema) return `${n.schema}.${n.name}`;
+    if (temporary) return `pg_temp.${n.name}`;
+    return `${this.creationSchema()}.${n.name}`;
   }
 
   typeKey(n: Named): string {
-    return n.schema ? `${n.schema}.${n.name}` : `${this.schema}.${n.name}`;
+    if (n.schema) return `${n.schema}.${n.name}`;
+    const holder = this.path().find((s) => this.typeExists(`${s}.${n.name}`));
+    return `${holder ?? this.creationSchema()}.${n.name}`;
+  }
+
+  newTypeKey(n: Named): string {
+    return n.schema ? `${n.schema}.${n.name}` : `${this.creationSchema()}.${n.name}`;
+  }
+
+  /** The schemas of the search_path that exist now (live and not dropped by the run, or made by it). */
+  private path(): string[] {
+    return this.searchPath.filter((s) => this.schemas.has(s) || (!this.goneSchemas.has(s) && this.live?.schemas.has(s) !== false));
+  }
+
+  private creationSchema(): string {
+    return this.path()[0] ?? this.searchPath[0] ?? 'public';
   }
 
   /** Whether the relation holds no row that existed when the plan was made. */
@@ -214,6 +245,10 @@ export class RunState {
 
   private exists(key: string): boolean {
     return this.relations.has(key) || (!this.goneRelations.has(key) && this.live?.relations.has(key) !== false);
+  }
+
+  private typeExists(key: string): boolean {
+    return this.types.has(key) || (!this.goneTypes.has(key) && this.live?.types.has(key) !== false);
   }
 
   private touch(table: string): Relation {

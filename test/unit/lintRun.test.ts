@@ -45,6 +45,12 @@ const cases: Array<{ name: string; files: string[]; context?: LintContext; found
   { name: 'qualified and unqualified names of the same table', files: ['CREATE TABLE public.t (id int)', 'DROP TABLE "t"; CREATE TABLE t (id int); DROP TABLE "public"."t"'], found: [] },
   { name: 'a table of another schema is not the unqualified one', files: ['CREATE TABLE s.users (id int)', 'DROP TABLE users; DROP TABLE s.users'], found: ['0001_x.sql drop_table users'] },
   { name: 'unqualified names go to the pinned schema', files: ['DROP TABLE empty_t; DROP TABLE users'], context: withData('app'), found: ['0000_x.sql drop_table users'] },
+  // A search_path of several schemas: a name is the first schema's that holds it, and is made in the first that exists.
+  { name: 'an unqualified name found in a later schema of the search_path', files: ['DROP TABLE users', 'DROP TABLE "full"'], context: { ...withData(), searchPath: ['s2', 'missing', 'public', 's'] }, found: ['0000_x.sql drop_table users', '0001_x.sql drop_table full'] },
+  { name: 'the first schema of the search_path that holds the name wins', files: ['DROP TABLE blank'], context: { ...withData(), searchPath: ['s2', 'public'] }, found: [] },
+  { name: 'a table made by the run in the first schema hides the later one, until dropped', files: ['CREATE TABLE users (id int); DROP TABLE users', 'DROP TABLE users'], context: { ...withData(), searchPath: ['s2', 'public'] }, found: ['0001_x.sql drop_table users'] },
+  { name: 'a schema of the search_path made by the run takes new tables', files: ['CREATE SCHEMA later; CREATE TABLE users (id int)', 'DROP TABLE users'], context: { ...withData(), searchPath: ['later', 'public'] }, found: [] },
+  { name: 'a type found in a later schema of the search_path', files: ['DROP TYPE status'], context: { ...withData(), searchPath: ['s2', 'public'] }, found: ['0000_x.sql drop_type status'] },
   { name: 'a temporary table hides the table of the same name, until dropped', files: ['CREATE TEMP TABLE users (id int); DROP TABLE users', 'DROP TABLE users'], found: ['0001_x.sql drop_table users'] },
   { name: 'a table moved to another schema keeps its data', files: ['ALTER TABLE users SET SCHEMA archive', 'DROP TABLE archive.users'], found: ['0001_x.sql drop_table archive.users'] },
   // The plan read it as empty.
