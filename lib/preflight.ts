@@ -34,6 +34,8 @@ export interface ServerFacts {
   write: WriteFacts;
   /** What this role lacks on the ledgers' schemas (drizzle's and upkit's), e.g. `USAGE on schema drizzle`. */
   ledgerAccess: LedgerAccess[];
+  /** Tables where row level security applies to this role: pg_dump, as this role, refuses them. */
+  rowSecurity: string[];
 }
 
 /** One thing missing on a ledger schema upkit reads and writes. */
@@ -111,7 +113,30 @@ export async function readServerFacts(client: Client): Promise<ServerFacts> {
     databaseBytes: Number(r.bytes),
     write: await readWriteFacts(client),
     ledgerAccess: await readLedgerAccess(client),
+    rowSecurity: (
+      await client.query<{ name: string }>(
+        `select c.oid::regclass::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where c.relkind in ('r', 'p') and c.relrowsecurity and n.nspname not in ('pg_catalog', 'information_schema')
+            and row_security_active(c.oid) order by 1`,
+      )
+    ).rows.map((r) => r.name),
   };
+}
+
+/**
+ * pg_dump runs with row_security off and refuses a table whose policies apply to its role
+ * (FORCE ROW LEVEL SECURITY, or a role that neither owns the table nor bypasses RLS): a backup
+ * taken as this role would fail on it. Said before anything starts, with what lets it through.
+ */
+export function rowSecurityBackupError(facts: Pick<ServerFacts, 'rowSecurity' | 'user'>): UpkitError | undefined {
+  if (!facts.rowSecurity.length) return undefined;
+  const shown = facts.rowSecurity.length > 5 ? `${facts.rowSecurity.slice(0, 5).join(', ')} and ${facts.rowSecurity.length - 5} more` : facts.rowSecurity.join(', ');
+  return new UpkitError({
+    code: 'backup.row_security',
+    exit: 'refused',
+    message: `pg_dump, as ${facts.user}, cannot back up ${shown}: row level security applies to the role there, and pg_dump refuses to dump rows a policy could hide`,
+    hint: `as an administrator: ALTER ROLE ${sqlIdent(facts.user)} BYPASSRLS; (or take your own snapshot and run with --no-backup); nothing was changed`,
+  });
 }
 
 /** PostgreSQL older than upkit supports: exit 3. */
@@ -151,7 +176,10 @@ export async function assertReadyToWrite(client: Client, config: Config, options
   const [readOnly] = writeProblems(facts.write);
   if (readOnly) throw new UpkitError({ ...readOnly, exit: 'refused' });
   if (!options.backup) return;
-  await chooseDumper(config, facts.major);
+  const dumper = await chooseDumper(config, facts.major);
+  // pg_dump inside the database's container connects as that container's user, not this role.
+  const hidden = dumper.kind === 'local' ? rowSecurityBackupError(facts) : undefined;
+  if (hidden) throw hidden;
   const previous = listVerifiedBackups(config.backupDir, config.migrationDb.database)[0]?.manifest;
   assertRoomForBackup(config.backupDir, estimateBackupBytes(facts.databaseBytes, previous));
 }
@@ -268,6 +296,8 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     try {
       const dumper = await chooseDumper(config, server.major);
       if (dumper.kind === 'local') result.pgDump = dumper.pgDump;
+      const hidden = dumper.kind === 'local' ? rowSecurityBackupError(server) : undefined;
+      if (hidden) fail(hidden.code, hidden.message, hidden.hint ?? '');
       s.detail(dumper.why);
     } catch (err) {
       if (!isUpkitError(err)) throw err;

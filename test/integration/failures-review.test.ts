@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 import { ROOT, runUpkit } from '../support/cli.ts';
-import { backupArgs, backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { backupArgs, backupsTestable, backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 
 function withOptions(url: string, options: string): string {
   const u = new URL(url);
@@ -79,6 +79,17 @@ describe('a table whose rows row level security hides', () => {
     await withClientAt(db().url, async (client) => {
       expect((await client.query('select count(*)::int as n from public.notes')).rows[0].n).toBe(2);
     });
+    // With upkit's backup, the refusal comes before anything starts: pg_dump as this role would refuse the table.
+    if (backupsTestable()) {
+      const refused = await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--no-containers', '--json', '--drizzle-dir', dir, '--allow-destructive=0001_drop_notes'], { env: { DATABASE_URL: url } });
+      expect(refused.code, refused.stderr).toBe(3);
+      expect(refused.stderr).toContain(`✖ pg_dump, as ${owner}, cannot back up notes: row level security applies to the role there, and pg_dump refuses to dump rows a policy could hide`);
+      expect(refused.stderr).toContain(`→ as an administrator: ALTER ROLE "${owner}" BYPASSRLS; (or take your own snapshot and run with --no-backup); nothing was changed`);
+      await expectUnchanged(db().url, before);
+      const preflight = await runUpkit('scripts/preflight.ts', ['--drizzle-dir', dir], { env: { DATABASE_URL: url } });
+      expect(preflight.code, preflight.stderr).toBe(3);
+      expect(preflight.stderr).toContain('cannot back up notes: row level security applies to the role there');
+    }
     // Accepted by its tag, the drop runs: the table's own policy, on a column of it, goes with it
     // (no backup of upkit's: pg_dump, run with row_security off, refuses a table it cannot read whole).
     const ok = await runUpkit('upgrade.ts', ['--no-backup', '--yes', '--no-containers', '--drizzle-dir', dir, '--allow-destructive=0001_drop_notes'], { env: { DATABASE_URL: url } });
