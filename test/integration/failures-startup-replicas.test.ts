@@ -55,7 +55,8 @@ describe('start-up mode: replicas that boot together', backupTests(), () => {
       replicas = Array.from({ length: REPLICAS }, () => boot(app, [{ fn: 'upgrade', options }], env));
       // One replica migrates and waits at 0001 for the gate; every other one waits for the run lock.
       const seen = await until('one migrator at the gate and the others waiting for the run lock', async () => {
-        const w = await waiting(db().url);
+        // pg_locks lists a request a moment before pg_stat_activity shows the wait.
+        const w = (await waiting(db().url)).filter((x) => x.waitEvent !== null);
         const atGate = w.filter((x) => x.objid === GATE_KEY);
         const forRun = w.filter((x) => x.objid === LOCK_KEY.objId);
         return atGate.length === 1 && forRun.length === REPLICAS - 1 ? { atGate, forRun } : undefined;
@@ -106,4 +107,48 @@ describe('start-up mode: replicas that boot together', backupTests(), () => {
       expect((await c.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`)).rows[0].n).toBe(0);
     });
   }, 240_000);
+
+  it('the library never calls process.exit, writes nothing to stdout, adds no signal handler, whatever the outcome', async () => {
+    const app = startupApp();
+    const env = { UPKIT_CACHE_DIR: tempDir('upkit-boot-cache-'), UPKIT_LOG_DIR: tempDir('upkit-boot-logs-') };
+    const url = db().url;
+    const holder = await connectTo(url, 'upkit upgrade ops-host 4242');
+    const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    let b: Boot;
+    try {
+      await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
+      b = await boot(app, [
+        // A bad option, no database configured, the lock held past the wait, a stop while waiting.
+        { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 0 } },
+        { fn: 'upgrade', options: { env: {}, drizzleDir: './drizzle' } },
+        { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 1 } },
+        { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 60 }, abortOnWait: true },
+      ], env);
+    } finally {
+      await holder.end();
+    }
+    // The lock is free now: an upgrade without a backup, a dry run, verify.
+    const after = await boot(app, [
+      { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', backup: false, waitForLockSeconds: 5 } },
+      { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', dryRun: true } },
+      { fn: 'verify', options: { databaseUrl: url, drizzleDir: './drizzle' } },
+    ], env);
+    for (const x of [b, after]) expectNothingDoneToTheProcess(x);
+    const summary = [...b.results, ...after.results].map((r) => ({ exitCode: r.exitCode, status: r.status, codes: r.report.findings.filter((f) => f.severity === 'error').map((f) => f.code) }));
+    expect(summary, b.stderr + after.stderr).toEqual([
+      { exitCode: 2, status: 'usage', codes: ['usage'] },
+      { exitCode: 2, status: 'usage', codes: ['config.invalid'] },
+      { exitCode: 5, status: 'locked', codes: ['lock.held'] },
+      { exitCode: 130, status: 'interrupted', codes: ['interrupted'] },
+      { exitCode: 0, status: 'ok', codes: [] },
+      { exitCode: 0, status: 'ok', codes: [] },
+      { exitCode: 0, status: 'ok', codes: [] },
+    ]);
+    expect(b.results[2]!.report.findings[0]!.message).toMatch(new RegExp(`^another upkit run still holds the lock on ${db().database} after 1 s of waiting \\(--wait-for-lock 1\\): pid ${holderPid} \\(upkit upgrade ops-host 4242 `));
+    expect(b.results[3]!.report.findings[0]!.message).toBe(`interrupted while waiting for the run lock on ${db().database}; nothing was changed`);
+    expect(after.results[0]!.report).toMatchObject({ backup: null, outcome: 'ok' });
+    expect(after.results[0]!.report.applied).toHaveLength(APP_MIGRATIONS.length);
+    // Progress went to the stream given (stderr by default), never to stdout.
+    expect(b.stderr).toContain('waiting up to 60 s for it (--wait-for-lock)');
+  });
 });
