@@ -249,7 +249,9 @@ async function waitForLock(client: Client, target: DbTarget, config: SslSettings
       const by = isUpkitError(wait.signal.reason) ? wait.signal.reason.message : 'interrupted';
       throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} while waiting for the run lock on ${target.database}; nothing was changed`, hint: 'run the upgrade again when ready' });
     }
-    throw err;
+    // The session was ended (by an administrator, a server restart): nothing had begun.
+    const why = (err as { message?: string }).message ?? String(err);
+    throw new UpkitError({ code: 'lock.wait_ended', exit: 'refused', message: `the session waiting for the run lock on ${target.database} ended before it got the lock: ${why}; nothing was changed`, hint: 'check the server with: npx zx scripts/preflight.ts, then run the upgrade again', cause: err });
   }
 }
 

@@ -96,6 +96,30 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
     }
   });
 
+  it("a database's own lock_timeout and statement_timeout do not cut the wait short", async () => {
+    const app = startupApp();
+    await withClientAt(db().url, (c) => c.query(`alter database ${c.escapeIdentifier(db().database)} set lock_timeout = '100ms'; alter database ${c.escapeIdentifier(db().database)} set statement_timeout = '500ms'`));
+    const { holder } = await holdRunLock(db().url);
+    let run: Promise<RunResult> | undefined;
+    try {
+      run = runUpkit('upgrade.ts', ['--yes', '--json', '--no-backup', '--wait-for-lock', '30', '--drizzle-dir', app.drizzleDir], { env: { DATABASE_URL: db().url }, timeoutMs: 120_000 });
+      // Held until the wait has lasted twice the database's statement_timeout, by the server's clock.
+      await until('the upgrade waiting for over a second', async () => {
+        const w = await withClientAt(db().url, (c) => c.query(
+          `select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
+            where l.locktype = 'advisory' and not l.granted and l.objid = $1 and a.wait_event = 'advisory' and now() - a.query_start > interval '1 s'`, [LOCK_KEY.objId]));
+        return w.rows[0].n === 1 ? true : undefined;
+      }, run);
+      await holder.query('select pg_advisory_unlock_all()');
+      const r = await run;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().applied.map((x) => x.name)).toEqual(APP_MIGRATIONS.map((m) => m.tag));
+    } finally {
+      await holder.end();
+      await run?.catch(() => {});
+    }
+  });
+
   it('startup.wait-timeout', async () => {
     const app = startupApp();
     const { holder, vars } = await holdRunLock(db().url);
@@ -128,6 +152,23 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       await expectUnchanged(db().url, before);
       // The holder still has the lock: the stopped run took nothing from it.
       expect((await holder.query(`select count(*)::int as n from pg_locks where pid = pg_backend_pid() and locktype = 'advisory' and granted`)).rows[0].n).toBe(1);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('startup.wait-ended', async () => {
+    const app = startupApp();
+    const { holder, vars } = await holdRunLock(db().url);
+    try {
+      const c = failureCase('startup.wait-ended');
+      const before = await dbState(db().url);
+      const run = runCase(c, { url: db().url, database: db().database, dir: app.drizzleDir, ...vars });
+      const waiter = await until('the upgrade waiting for the run lock', async () => (await waitingForRunLock(db().url))[0], run);
+      await withClientAt(db().url, (x) => x.query('select pg_terminate_backend($1)', [waiter.pid]));
+      const r = await run;
+      expectCase(r, c, r.vars);
+      await expectUnchanged(db().url, before);
     } finally {
       await holder.end();
     }
