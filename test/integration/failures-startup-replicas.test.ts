@@ -151,4 +151,12 @@ describe('start-up mode: replicas that boot together', backupTests(), () => {
     // Progress went to the stream given (stderr by default), never to stdout.
     expect(b.stderr).toContain('waiting up to 60 s for it (--wait-for-lock)');
   });
+
+  it('works from a copy inside node_modules, as a git dependency is installed (Node strips no types there)', async () => {
+    const app = startupApp({ copy: true });
+    const b = await boot(app, [{ fn: 'upgrade', options: { databaseUrl: db().url, drizzleDir: './drizzle', backup: false, waitForLockSeconds: 5 } }], { UPKIT_CACHE_DIR: tempDir('upkit-boot-cache-'), UPKIT_LOG_DIR: tempDir('upkit-boot-logs-') });
+    expectNothingDoneToTheProcess(b);
+    expect(b.results[0], b.stderr).toMatchObject({ ok: true, exitCode: 0, status: 'ok' });
+    expect(b.results[0]!.report.applied).toHaveLength(APP_MIGRATIONS.length);
+  });
 });

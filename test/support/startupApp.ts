@@ -4,7 +4,7 @@
 // records what the library did to the process: writes to stdout, calls of process.exit,
 // signal and exit listeners added, process.exitCode.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Report } from '../../lib/report.ts';
@@ -58,12 +58,25 @@ export interface StartupApp {
   drizzleDir: string;
 }
 
-/** The app's folder: package.json, node_modules/upkit linked to this checkout, drizzle/, boot.mjs. */
-export function startupApp(): StartupApp {
+/** What upkit ships to an app: its package files and the content and code they load. */
+const SHIPPED = ['package.json', 'index.js', 'index.d.ts', 'lib', 'verify', 'profiles', 'drizzle', 'legacy-sql'];
+
+/**
+ * The app's folder: package.json, node_modules/upkit, drizzle/, boot.mjs. upkit is linked to
+ * this checkout (a folder dependency), or with `copy` copied into node_modules (as a git
+ * dependency is installed), its own dependencies beside it.
+ */
+export function startupApp(options: { copy?: boolean } = {}): StartupApp {
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-boot-app-'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'boot-app', private: true, type: 'module', dependencies: { upkit: `file:${ROOT}` } }, null, 2));
   mkdirSync(path.join(dir, 'node_modules'));
-  symlinkSync(ROOT, path.join(dir, 'node_modules', 'upkit'), 'dir');
+  const upkit = path.join(dir, 'node_modules', 'upkit');
+  if (options.copy) {
+    for (const f of SHIPPED) cpSync(path.join(ROOT, f), path.join(upkit, f), { recursive: true });
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(upkit, 'node_modules'), 'dir');
+  } else {
+    symlinkSync(ROOT, upkit, 'dir');
+  }
   const drizzleDir = writeAppFolder(APP_MIGRATIONS, SNAPSHOT, path.join(dir, 'drizzle'));
   writeFileSync(path.join(dir, 'boot.mjs'), BOOT);
   return { dir, drizzleDir };
