@@ -1,4 +1,5 @@
 // The import direction (DESIGN.md, "Content is a profile"): entry points → commands → engine,
+// (lib/api.ts, the library's entry, sits with the commands),
 // never back. The engine (lib/ but the commands and the CLI runner, verify/ but its entry)
 // is given a profile; it imports nothing of Pulse's (profiles/, drizzle/seed.ts,
 // drizzle/releases.ts, legacy-sql/), no entry point, no command, nothing of scripts/, test/
@@ -6,7 +7,7 @@
 // Run: npm run check:deps
 
 const ENTRY = '^(upgrade|install)\\.ts$|^verify/index\\.ts$|^scripts/';
-const COMMANDS = '^lib/commands/|^lib/cli\\.ts$';
+const COMMANDS = '^lib/commands/|^lib/cli\\.ts$|^lib/api\\.ts$';
 const ENGINE = '^(lib|verify)/';
 const ENGINE_NOT = [COMMANDS, '^verify/index\\.ts$'];
 const PULSE_CONTENT = '^drizzle/(seed|releases)\\.ts$|^legacy-sql/';

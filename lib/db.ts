@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Config, DbTarget } from './config.ts';
 import { describeTarget, TARGET_SCHEMA } from './config.ts';
-import { UpkitError } from './errors.ts';
+import { isUpkitError, UpkitError } from './errors.ts';
 import { targetOptions } from './pgOptions.ts';
 import { sqlIdent } from './quote.ts';
 
@@ -196,28 +196,92 @@ export function lockApplicationName(command: string): string {
   return `upkit ${command} ${hostname()} ${process.pid}`.slice(0, 63);
 }
 
+/** Who holds the run lock, as messages name it. */
+export function describeHolder(holder: LockHolder | undefined): string {
+  return holder
+    ? `pid ${holder.pid} (${holder.applicationName || 'unknown program'}${holder.clientAddr ? ` from ${holder.clientAddr}` : ''}, connected ${holder.backendStart?.toISOString() ?? 'at an unknown time'})`
+    : 'a session that has just ended';
+}
+
+/** The largest --wait-for-lock: a start-up that waits longer than a day is stuck, not slow. */
+export const MAX_LOCK_WAIT_SECONDS = 86_400;
+
+/** `--wait-for-lock SECONDS`: wait for the run that holds the lock instead of refusing at once. */
+export interface LockWait {
+  seconds: number;
+  /** Told who holds the lock as the wait begins. */
+  onWait(holder: string): void;
+  /** Stops the wait (the session's statement is cancelled): exit 130, nothing changed. */
+  signal?: AbortSignal;
+}
+
+function tryLock(client: Client): Promise<boolean> {
+  return client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::int, $2::int) as locked', [LOCK_KEY.classId, LOCK_KEY.objId]).then((r) => r.rows[0]?.locked === true);
+}
+
+/**
+ * Waits for the run lock in the server's own lock queue: `pg_advisory_lock` under a
+ * `lock_timeout` of the wait (and no statement_timeout), both local to one transaction; the
+ * session-level lock outlives it. The session shows in pg_stat_activity as waiting (wait_event
+ * `advisory`), is granted the moment the holder lets go, in the order the waiters came.
+ * False when the wait ran out.
+ */
+async function waitForLock(client: Client, target: DbTarget, config: SslSettings, wait: LockWait): Promise<boolean> {
+  const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  // The wait is cancelled from a session of its own, as psql's Ctrl-C does.
+  const onAbort = () => void withClient(target, config, (c) => c.query('select pg_cancel_backend($1)', [pid]), { applicationName: 'upkit cancel' }).catch(() => {});
+  await client.query('begin');
+  try {
+    await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true)`, [`${wait.seconds * 1000}ms`]);
+    if (wait.signal?.aborted) throw wait.signal.reason;
+    wait.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await client.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
+    } finally {
+      wait.signal?.removeEventListener('abort', onAbort);
+    }
+    await client.query('commit');
+    return true;
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    if ((err as { code?: string }).code === '55P03') return false;
+    if (wait.signal?.aborted) {
+      const by = isUpkitError(wait.signal.reason) ? wait.signal.reason.message : 'interrupted';
+      throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} while waiting for the run lock on ${target.database}; nothing was changed`, hint: 'run the upgrade again when ready' });
+    }
+    // The session was ended (by an administrator, a server restart): nothing had begun.
+    const why = (err as { message?: string }).message ?? String(err);
+    throw new UpkitError({ code: 'lock.wait_ended', exit: 'refused', message: `the session waiting for the run lock on ${target.database} ended before it got the lock: ${why}; nothing was changed`, hint: 'check the server with: npx zx scripts/preflight.ts, then run the upgrade again', cause: err });
+  }
+}
+
 /**
  * Holds the session-level advisory lock on a dedicated connection for as long as fn runs.
- * A second holder is refused at once (exit 5), naming the run that has it.
+ * A second holder is refused at once (exit 5), naming the run that has it; with `wait`
+ * it waits for that run up to `wait.seconds` first.
  */
-export async function withAdvisoryLock<T>(target: DbTarget, config: SslSettings, command: string, fn: (lockClient: Client) => Promise<T>): Promise<T> {
+export async function withAdvisoryLock<T>(target: DbTarget, config: SslSettings, command: string, fn: (lockClient: Client) => Promise<T>, wait?: LockWait): Promise<T> {
   const client = await connect(target, config, { applicationName: lockApplicationName(command) });
   try {
-    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::int, $2::int) as locked', [
-      LOCK_KEY.classId,
-      LOCK_KEY.objId,
-    ]);
-    if (!rows[0]?.locked) {
-      const holder = await lockHolder(client);
-      const who = holder
-        ? `pid ${holder.pid} (${holder.applicationName || 'unknown program'}${holder.clientAddr ? ` from ${holder.clientAddr}` : ''}, connected ${holder.backendStart?.toISOString() ?? 'at an unknown time'})`
-        : 'a session that has just ended';
-      throw new UpkitError({
-        code: 'lock.held',
-        exit: 'locked',
-        message: `another upkit run holds the lock on ${target.database}: ${who}`,
-        hint: 'wait for it to finish (npx zx scripts/status.ts shows it); nothing was changed',
-      });
+    if (!(await tryLock(client))) {
+      const who = describeHolder(await lockHolder(client));
+      if (!wait) {
+        throw new UpkitError({
+          code: 'lock.held',
+          exit: 'locked',
+          message: `another upkit run holds the lock on ${target.database}: ${who}`,
+          hint: 'wait for it to finish (npx zx scripts/status.ts shows it); nothing was changed',
+        });
+      }
+      wait.onWait(who);
+      if (!(await waitForLock(client, target, config, wait))) {
+        throw new UpkitError({
+          code: 'lock.held',
+          exit: 'locked',
+          message: `another upkit run still holds the lock on ${target.database} after ${wait.seconds} s of waiting (--wait-for-lock ${wait.seconds}): ${describeHolder(await lockHolder(client))}`,
+          hint: 'wait for it to finish (npx zx scripts/status.ts shows it), or wait longer with --wait-for-lock SECONDS; nothing was changed',
+        });
+      }
     }
     try {
       return await fn(client);

@@ -14,7 +14,7 @@ import { takeBackup, type BackupResult } from './backup/run.ts';
 import type { Config } from './config.ts';
 import { isOtherApp } from './config.ts';
 import { filesToRun, loadContent, parseFiles, type Content } from './content.ts';
-import { connect, withAdvisoryLock, withTransaction } from './db.ts';
+import { connect, withAdvisoryLock, withTransaction, type LockWait } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { formatPgError, isPgError } from './pgError.ts';
 import { inspect } from './inspect.ts';
@@ -51,6 +51,8 @@ export interface UpgradeOptions {
   noBackup?: boolean;
   /** Before anything is written: confirm with the operator (false to stop). */
   confirm?(plan: Plan): Promise<boolean>;
+  /** `--wait-for-lock SECONDS`: wait for a run that holds the lock (then plan anew) instead of exiting 5. */
+  waitForLockSeconds?: number;
 }
 
 /** What the plan, the report and the runs ledger say when the operator chose `--no-backup`. */
@@ -257,8 +259,11 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
     }
   }
 
+  // A wait for the lock ends in a plan made after it: whatever the holder applied is read then.
+  const { wait, tookLock } = lockWait(target.database, options, log, report);
   return withAdvisoryLock(target, config, options.command, async (lockClient) => {
     log.debug(`run lock taken on ${target.database}`);
+    tookLock();
     const client = await connect(target, config, { applicationName: `upkit ${options.command} migrations` });
     const pidRow = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
     const migrationPid = pidRow.rows[0]!.pid;
@@ -377,7 +382,29 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       options.signal?.removeEventListener('abort', onAbort);
       await client.end().catch(() => {});
     }
-  });
+  }, wait);
+}
+
+/** The lock wait of `--wait-for-lock`: who holds the lock is said as it begins, how long it took once the lock is taken. */
+function lockWait(database: string, options: UpgradeOptions, log: Logger, report: ReportBuilder): { wait: LockWait | undefined; tookLock(): void } {
+  const seconds = options.waitForLockSeconds;
+  if (!seconds) return { wait: undefined, tookLock: () => {} };
+  let waited: { who: string; since: number } | undefined;
+  const wait: LockWait = {
+    seconds,
+    signal: options.signal,
+    onWait(who) {
+      waited = { who, since: performance.now() };
+      log.info(`another upkit run holds the lock on ${database}: ${who}; waiting up to ${seconds} s for it (--wait-for-lock)`);
+    },
+  };
+  const tookLock = () => {
+    if (!waited) return;
+    const message = `waited ${formatDuration(performance.now() - waited.since)} for the run lock on ${database}, held by ${waited.who}; the plan is read again now`;
+    report.finding('info', 'lock.waited', message);
+    log.info(message);
+  };
+  return { wait, tookLock };
 }
 
 /**

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { usageError } from '../errors.ts';
 import { MAX_INT32 } from '../config.ts';
+import { MAX_LOCK_WAIT_SECONDS } from '../db.ts';
 import type { Plan } from '../plan.ts';
 import { runUpgrade } from '../upgrade.ts';
 import { profileFor } from '../../profiles/index.ts';
@@ -17,8 +18,18 @@ function milliseconds(values: Record<string, unknown>, flag: string): number | u
   return n;
 }
 
+/** `--wait-for-lock SECONDS`: a whole number of seconds from 1 to MAX_LOCK_WAIT_SECONDS. */
+export function waitForLockSeconds(values: Record<string, unknown>): number | undefined {
+  const raw = values['wait-for-lock'];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\s*\d+\s*$/.test(String(raw)) || n < 1 || n > MAX_LOCK_WAIT_SECONDS) throw usageError(`--wait-for-lock must be a whole number of seconds from 1 to ${MAX_LOCK_WAIT_SECONDS}, got "${String(raw)}"`, 'run: npx zx upgrade.ts --help');
+  return n;
+}
+
 /** Flags that contradict each other: refused before the configuration is even read. */
 function refuseConflicts(values: Record<string, unknown>): void {
+  if (values['dry-run'] && values['wait-for-lock'] !== undefined) throw usageError('--dry-run and --wait-for-lock do not go together: a dry run takes no lock, so there is nothing to wait for', 'run: npx zx upgrade.ts --dry-run (or --wait-for-lock SECONDS alone)');
   if (values['no-backup'] && values['backup-dir'] !== undefined) throw usageError('--no-backup and --backup-dir do not go together: with --no-backup upkit writes no backup', 'run: npx zx upgrade.ts --no-backup (or --backup-dir DIR alone)');
   if (values['no-backup'] && values.rehearse) throw usageError('--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take', 'run: npx zx upgrade.ts --rehearse (or --no-backup alone)');
 }
@@ -59,9 +70,11 @@ export const upgradeCommand: CommandSpec = {
     'legacy-dir': { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' },
     rehearse: { type: 'boolean', description: 'first run the whole plan, and verification, on a copy restored from the backup' },
     'no-backup': { type: 'boolean', description: "take no backup: your own snapshot (of a managed database, say) replaces upkit's; a failure then points to it" },
+    'wait-for-lock': { type: 'string', valueName: 'SECONDS', description: `when another run holds the run lock, wait for it up to SECONDS (1 to ${MAX_LOCK_WAIT_SECONDS}) and plan again, instead of exiting 5` },
   },
   overrides: (v) => {
     refuseConflicts(v);
+    waitForLockSeconds(v);
     return {
       backupDir: v['backup-dir'] as string | undefined,
       lockTimeoutMs: milliseconds(v, 'lock-timeout'),
@@ -83,6 +96,7 @@ export const upgradeCommand: CommandSpec = {
       rehearse: values.rehearse === true,
       noBackup: values['no-backup'] === true,
       containers: values['no-containers'] !== true,
+      waitForLockSeconds: waitForLockSeconds(values),
     });
   },
 };
