@@ -180,12 +180,16 @@ export function definedObjects(statements: readonly ParsedStatement[]): DefinedO
   return [...found.values()];
 }
 
-/** Which of the objects the database lacks (read-only, one query each). */
+/** Which of the objects the database lacks: read-only, one query for them all. */
 export async function missingObjects(client: Q, objects: readonly DefinedObject[]): Promise<string[]> {
-  const missing: string[] = [];
-  for (const o of objects) {
-    const { rows } = await client.query<{ ok: boolean | null }>(o.sql, o.params);
-    if (rows[0]?.ok !== true) missing.push(o.what);
-  }
-  return missing;
+  if (objects.length === 0) return [];
+  const params: unknown[] = [];
+  const columns = objects.map((o, i) => {
+    const offset = params.length;
+    params.push(...o.params);
+    const sql = o.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+    return `(select ok from (${sql}) q) as o${i}`;
+  });
+  const { rows } = await client.query<Record<string, boolean | null>>(`select ${columns.join(', ')}`, params);
+  return objects.filter((_, i) => rows[0]?.[`o${i}`] !== true).map((o) => o.what);
 }
