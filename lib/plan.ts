@@ -311,6 +311,17 @@ function repeatableSteps(steps: PlanStep[], inspection: Inspection, content: Con
         hint: `remove that statement from ${shellQuote(r.path)} (upkit commits the file as a whole), then run the upgrade again; nothing was changed`,
       });
     }
+    // A setting changed for the session outlives the file's transaction: later files, the
+    // ledger and verification would run with it (another search_path, role or timeout).
+    const setting = (content.statements.get(repeatableKey(r.file)) ?? []).find((s) => s.kind === 'DiscardStmt' || (s.kind === 'VariableSetStmt' && s.node.is_local !== true && s.node.kind !== 'VAR_SET_MULTI'));
+    if (setting) {
+      const first = statementText(setting).split('\n')[0]!.trim().slice(0, 80);
+      problems.push({
+        code: 'repeatable.session_setting',
+        message: `${repeatableKey(r.file)}:${setting.line}: ${first}: a setting changed for the whole session would outlast the file's transaction, for the files after it and for verification`,
+        hint: `use SET LOCAL (it ends with the file's transaction) in ${shellQuote(r.path)}, then run the upgrade again; nothing was changed`,
+      });
+    }
   }
   return problems;
 }

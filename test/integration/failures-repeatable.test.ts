@@ -161,6 +161,21 @@ describe('repeatable SQL files', () => {
     await expectUnchanged(db().url, before);
   });
 
+  it('a file that changes a setting for the whole session is refused by the plan; SET LOCAL is applied', async () => {
+    const a = app();
+    const vars = await installed(a);
+    const file = path.join(a.repeatable, '20_settings.sql');
+    a.write('20_settings.sql', 'SET search_path = pg_catalog;\nCREATE OR REPLACE VIEW public.note_count AS SELECT count(*) AS n FROM public.notes;\n');
+    const before = await dbState(db().url);
+    const c = failureCase('repeatable.session-setting');
+    expectCase(await runCase(c, { ...vars, file }), c, { ...vars, file });
+    await expectUnchanged(db().url, before);
+    a.write('20_settings.sql', 'SET LOCAL search_path = pg_catalog;\nCREATE OR REPLACE VIEW public.note_count AS SELECT count(*) AS n FROM public.notes;\n');
+    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', a.drizzle], { env: { DATABASE_URL: db().url } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await views(db().url)).toEqual(['note_count', 'note_titles']);
+  });
+
   it('a file whose SQL fails is rolled back with its ledger row; the error names file, line and column', async () => {
     const a = app();
     const vars = await installed(a);
