@@ -43,7 +43,5 @@ export async function applyRepeatable(ctx: ApplyContext, step: RepeatableStep): 
   }
   const ms = Math.round(performance.now() - t0);
   ctx.applied.push({ kind: 'repeatable', name: file.file, durationMs: ms });
-  ctx.stands = { ...ctx.stands, lastStep: shown(file.file), changed: true };
+  ctx.stands = { ...ctx.stands, lastStep: repeatableKey(file.file), changed: true };
 }
-
-const shown = (file: string) => repeatableKey(file);

@@ -31,7 +31,7 @@ describe("Pulse's support role grants", () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
-  it('are applied once the role exists, after the seed data; verify then runs as that role, and a revoked SELECT is reported and put back', async () => {
+  it('are applied once the role exists, after the seed data; verify then runs as that role, and a revoked SELECT is reported and put back', { timeout: 120_000 }, async () => {
     const role = `support_${db().database}`.slice(0, 63);
     const dir = tempDir('upkit-repeatable-pulse-');
     writeFileSync(path.join(dir, 'support_role.sql'), readFileSync(FILE, 'utf8').replaceAll('pulse_support', role));

@@ -61,7 +61,7 @@ describe('repeatable SQL files', () => {
     return { dir: a.drizzle, url: db().url, role: role(), old: old.slice(0, 12) };
   }
 
-  it('are applied after the migrations, again only when changed; the ledger keeps one row per file with its checksum and run', async () => {
+  it('are applied after the migrations, again only when changed; the ledger keeps one row per file with its checksum and run', { timeout: 120_000 }, async () => {
     const a = app();
     const env = { DATABASE_URL: db().url };
     await withClientAt(db().url, (c) => c.query(`create role ${role()}`));
@@ -92,8 +92,12 @@ describe('repeatable SQL files', () => {
     expect(l3.map((x) => [x.file, x.checksum])).toEqual([['10_views.sql', second]]);
     expect(l3[0]!.run_id).not.toBe(l1[0]!.run_id);
     await withClientAt(db().url, async (c) => expect((await c.query(`select column_name from information_schema.columns where table_name = 'note_titles' order by ordinal_position`)).rows.map((x) => x.column_name)).toEqual(['id', 'title', 'size']));
+  });
 
-    // A new file: applied on its own, after the others by name.
+  it('a new file is applied on its own, the others left as they are; verify is clean', async () => {
+    const a = app();
+    const env = { DATABASE_URL: db().url };
+    await installed(a);
     a.write('20_count.sql', 'CREATE OR REPLACE VIEW note_count AS SELECT count(*) AS n FROM notes;\n');
     const r4 = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', a.drizzle], { env });
     expect(r4.json<Report>().applied.map((x) => x.name)).toEqual(['20_count.sql']);
@@ -103,7 +107,7 @@ describe('repeatable SQL files', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
-  it('verify reports a file changed and not applied (exit 4), and status lists each file with its state', async () => {
+  it('verify reports a file changed and not applied (exit 4), and status lists each file with its state', { timeout: 120_000 }, async () => {
     const a = app();
     const vars = await installed(a);
     const edited = a.write('10_views.sql', viewsSql(', id * 2 AS twice'));
@@ -127,7 +131,7 @@ describe('repeatable SQL files', () => {
     expect(after.stdout).toMatch(/^ {2}✔ 20_count\.sql: applied \d{4}-/m);
   });
 
-  it('verify reports a view dropped and a grant revoked since; the upgrade applies the file again and verify is clean', async () => {
+  it('verify reports a view dropped and a grant revoked since; the upgrade applies the file again and verify is clean', { timeout: 120_000 }, async () => {
     const a = app();
     const vars = await installed(a);
     const env = { DATABASE_URL: db().url };
@@ -197,7 +201,7 @@ describe('repeatable SQL files', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it('a run killed (SIGKILL) while a file waits on a lock leaves neither its effects nor its ledger row; the next run applies it', async () => {
+  it('a run killed (SIGKILL) while a file waits on a lock leaves neither its effects nor its ledger row; the next run applies it', { timeout: 120_000 }, async () => {
     const a = app();
     await installed(a);
     const env = { DATABASE_URL: db().url, LOCK_TIMEOUT: '60000' };
