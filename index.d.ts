@@ -71,7 +71,7 @@ export interface Report {
   durationMs: number;
   phases: Array<{ name: string; status: 'ok' | 'failed' | 'skipped' | 'warning'; durationMs: number; detail: string }>;
   backup: { path: string; bytes: number; sha256: string } | null;
-  applied: Array<{ kind: 'legacy' | 'drizzle' | 'seed' | 'baseline'; name: string; durationMs: number }>;
+  applied: Array<{ kind: 'legacy' | 'drizzle' | 'seed' | 'baseline' | 'repeatable'; name: string; durationMs: number }>;
   findings: Finding[];
   logFile: string | null;
   plan?: unknown;

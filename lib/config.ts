@@ -73,6 +73,8 @@ export interface Config {
   healthcheckUrls: string[];
   drizzleDir: string;
   legacyDir: string;
+  /** `UPKIT_REPEATABLE_DIR`: the repeatable SQL folder; unset: the profile's own (beside its drizzle folder). */
+  repeatableDir?: string | undefined;
   /** Where pg_dump and pg_restore are looked for first (and only there) when set. */
   pgBinDir: string | undefined;
   /** The `.env` file that was read, if any. */
@@ -590,6 +592,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     healthcheckUrls,
     drizzleDir: directory(env, 'UPKIT_DRIZZLE_DIR', o.drizzleDir, path.join(PROJECT_ROOT, 'drizzle'), cwd, problems, true),
     legacyDir: directory(env, 'UPKIT_LEGACY_DIR', o.legacyDir, path.join(PROJECT_ROOT, 'legacy-sql'), cwd, problems, true),
+    repeatableDir: env.UPKIT_REPEATABLE_DIR?.trim() ? directory(env, 'UPKIT_REPEATABLE_DIR', undefined, '', cwd, problems, true) : undefined,
     pgBinDir: pgBinRaw ? path.resolve(cwd, pgBinRaw) : undefined,
     envFile,
     warnings,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { readMigrations, type DrizzleMigration } from './drizzle/journal.ts';
 import { readLegacyManifest, type LegacyFile, type LegacyManifest } from './legacy/manifest.ts';
 import type { Profile } from './profileTypes.ts';
+import { readRepeatableDir, type RepeatableFile } from './repeatable/files.ts';
 import { parseSqlFile, type ParsedStatement } from './sql/statements.ts';
 
 export interface Content {
@@ -12,8 +13,10 @@ export interface Content {
   drizzleDir: string;
   migrations: DrizzleMigration[];
   legacy: LegacyManifest | null;
-  /** Statements of each migration (by tag) and legacy file (by file name). */
+  /** Statements of each migration (by tag), legacy file (by file name) and repeatable file (`repeatable/NAME.sql`). */
   statements: Map<string, ParsedStatement[]>;
+  /** The profile's repeatable SQL files, in the order they apply; none without a folder. */
+  repeatable?: RepeatableFile[];
 }
 
 export function displayPath(file: string): string {
@@ -24,7 +27,7 @@ export function displayPath(file: string): string {
 export function loadContent(profile: Profile): Content {
   const migrations = readMigrations(profile.drizzleDir);
   const legacy = profile.legacy && profile.legacyDir ? readLegacyManifest(profile.legacyDir) : null;
-  return { profile, drizzleDir: profile.drizzleDir, migrations, legacy, statements: new Map() };
+  return { profile, drizzleDir: profile.drizzleDir, migrations, legacy, statements: new Map(), repeatable: readRepeatableDir(profile.repeatableDir) };
 }
 
 /**

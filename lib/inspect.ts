@@ -16,6 +16,7 @@ import { detectInstall } from './profile.ts';
 import { releaseName, type Profile } from './profileTypes.ts';
 import { searchPathSchemas } from './pgOptions.ts';
 import { sqlIdent } from './quote.ts';
+import { readRepeatableLedger, repeatableStates, REPEATABLE_LEDGER } from './repeatable/state.ts';
 import { releaseTablesElsewhere, schemasAhead, type Detection } from './release.ts';
 
 /** Schema differences (errors only: hand-added objects do not count) from drizzle entry `entry`'s snapshot. */
@@ -224,5 +225,21 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
     searchPath: sessionSearchPath(rows[0]!.path, rows[0]!.role).filter((s) => reached.has(s) || !filled.live.schemas.has(s)),
     seedGaps: gaps,
     empty: filled.empty,
+    ...(content.repeatable?.length ? { repeatable: await inspectRepeatable(client, content) } : {}),
   };
+}
+
+/** Where the profile's repeatable files stand (parsing those that may apply, into content.statements). */
+async function inspectRepeatable(client: Pick<Client, 'query'>, content: Content) {
+  const ledger = await readRepeatableLedger(client);
+  if (ledger === 'unreadable') {
+    const { rows } = await client.query<{ user: string }>('select current_user as user');
+    throw new UpkitError({
+      code: 'repeatable.ledger_unreadable',
+      exit: 'refused',
+      message: `role ${rows[0]!.user} cannot read ${REPEATABLE_LEDGER}, so which repeatable files were applied is unknown`,
+      hint: `run as an administrator: GRANT USAGE ON SCHEMA upkit TO ${sqlIdent(rows[0]!.user)}; GRANT SELECT, INSERT, UPDATE ON ${REPEATABLE_LEDGER} TO ${sqlIdent(rows[0]!.user)}; then run the upgrade again; nothing was changed`,
+    });
+  }
+  return repeatableStates(client, content.repeatable ?? [], content.statements, ledger);
 }

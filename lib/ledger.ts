@@ -1,5 +1,5 @@
 // upkit's own state in the database (DESIGN.md "State kept in the database"): the runs
-// ledger, the legacy ledger, and the parts of drizzle migrations already applied (a
+// ledger, the legacy ledger, the repeatable files' ledger, and the parts of drizzle migrations already applied (a
 // migration whose concurrent index is built after its transaction commits is recorded in
 // drizzle's ledger only once every part is done). Read without writing; created by the
 // first run that changes something.
@@ -48,6 +48,14 @@ create table if not exists upkit.migration_parts (
   applied_at timestamptz not null default now(),
   run_id text,
   primary key (tag, hash, part)
+);
+-- The repeatable SQL files (lib/repeatable/): one row per file, the checksum it was last applied with.
+create table if not exists upkit.repeatable (
+  file text primary key,
+  checksum text not null,
+  applied_at timestamptz not null default now(),
+  duration_ms integer not null,
+  run_id text
 );`;
 
 export interface DrizzleLedgerRow {

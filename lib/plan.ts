@@ -9,7 +9,9 @@ import { blocking, lintRun, type LintFile, type LintFinding, type LiveCatalog } 
 import { shellQuote } from './quote.ts';
 import type { Detection } from './release.ts';
 import { plural } from './plural.ts';
-import { migrationSegments, type ParsedStatement } from './sql/statements.ts';
+import { repeatableKey } from './repeatable/files.ts';
+import { migrationSegments, statementText, type ParsedStatement } from './sql/statements.ts';
+import { repeatableReason, type RepeatableState } from './repeatable/state.ts';
 
 export const PLAN_VERSION = 1;
 
@@ -36,6 +38,8 @@ export interface Inspection {
   seedGaps: number;
   /** Whether no schema of the sessions' search_path (public for Pulse) holds any table at all. */
   empty: boolean;
+  /** Where each repeatable file stands (lib/repeatable/state.ts); none when the profile has none. */
+  repeatable?: RepeatableState[];
 }
 
 export interface LegacyRef {
@@ -48,7 +52,9 @@ export type PlanStep =
   | { kind: 'legacy'; comprehensive: LegacyRef | null; files: LegacyRef[]; reason: string }
   | { kind: 'baseline'; tag: string; hash: string; when: number; reason: string }
   | { kind: 'drizzle'; tag: string; hash: string; when: number; statements: number; outsideTransaction: number; resumes: string[]; outOfOrder: boolean }
-  | { kind: 'seed'; release: string; gaps: number };
+  | { kind: 'seed'; release: string; gaps: number }
+  /** A repeatable file, in one transaction with its ledger row; `reason` says why it applies. */
+  | { kind: 'repeatable'; file: string; checksum: string; reason: 'new' | 'changed' | 'missing' | 'migrations'; detail: string };
 
 export interface Problem {
   code: string;
@@ -213,6 +219,8 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     steps.push({ kind: 'seed', release: options.latestRelease ?? '', gaps: inspection.seedGaps });
   }
 
+  refusals.push(...repeatableSteps(steps, inspection, content));
+
   const lint = lintPlan(steps, inspection, content, options.allowDestructive);
   const misnamed = acceptanceProblems(steps, content, lint, options.allowDestructive);
   refusals.unshift(...misnamed);
@@ -249,6 +257,7 @@ function lintFiles(steps: readonly PlanStep[], content: Content): LintFile[] {
   const files: LintFile[] = [];
   for (const step of steps) {
     if (step.kind === 'drizzle') files.push({ file: `${step.tag}.sql`, statements: content.statements.get(step.tag) ?? [] });
+    if (step.kind === 'repeatable') files.push({ file: repeatableKey(step.file), statements: content.statements.get(repeatableKey(step.file)) ?? [] });
     // comprehensive-upgrade.sql stands for the legacy files.
     if (step.kind === 'legacy') for (const f of step.comprehensive ? [step.comprehensive] : step.files) files.push({ file: f.file, statements: content.statements.get(f.file) ?? [] });
   }
@@ -308,4 +317,43 @@ export function transactionControlRefusal(tag: string, s: ParsedStatement): Prob
     message: `${tag}.sql:${s.line}: ${first} controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order)`,
     hint: `remove it from ${tag}.sql (or apply ${tag} by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed`,
   };
+}
+
+/**
+ * The repeatable files to apply, after the migrations and the seed data, in name order: those
+ * new, changed, or missing an object they define; and, when this run applies migrations, every
+ * other one too (a migration may drop what a view or policy depends on, or add a table a grant
+ * on every table of a schema is meant to cover). A file waiting for a role is left out. A file
+ * that opens or ends transactions itself (or runs what PostgreSQL refuses in one) is refused:
+ * each file runs in one transaction, with its ledger row.
+ */
+function repeatableSteps(steps: PlanStep[], inspection: Inspection, content: Content): Problem[] {
+  const migrations = steps.some((s) => s.kind === 'drizzle' || s.kind === 'legacy' || s.kind === 'baseline');
+  const problems: Problem[] = [];
+  for (const r of inspection.repeatable ?? []) {
+    if (r.status === 'waiting' || (r.status === 'applied' && !migrations)) continue;
+    const reason = r.status === 'applied' ? 'migrations' : r.status;
+    steps.push({ kind: 'repeatable', file: r.file, checksum: r.checksum, reason, detail: reason === 'migrations' ? 'applied; again after this run\'s migrations' : repeatableReason(r) });
+    const control = (content.statements.get(repeatableKey(r.file)) ?? []).find((s) => s.kind === 'TransactionStmt' || !s.transactional);
+    if (control) {
+      const first = statementText(control).split('\n')[0]!.trim().slice(0, 80);
+      problems.push({
+        code: 'repeatable.transaction_control',
+        message: `${repeatableKey(r.file)}:${control.line}: ${first}: a repeatable file runs in one transaction upkit opens (with its ledger row), so it may not begin, end or split transactions itself, nor run what PostgreSQL refuses inside one`,
+        hint: `remove that statement from ${shellQuote(r.path)} (upkit commits the file as a whole), then run the upgrade again; nothing was changed`,
+      });
+    }
+    // A setting changed for the session outlives the file's transaction: later files, the
+    // ledger and verification would run with it (another search_path, role or timeout).
+    const setting = (content.statements.get(repeatableKey(r.file)) ?? []).find((s) => s.kind === 'DiscardStmt' || (s.kind === 'VariableSetStmt' && s.node.is_local !== true && s.node.kind !== 'VAR_SET_MULTI'));
+    if (setting) {
+      const first = statementText(setting).split('\n')[0]!.trim().slice(0, 80);
+      problems.push({
+        code: 'repeatable.session_setting',
+        message: `${repeatableKey(r.file)}:${setting.line}: ${first}: a setting changed for the whole session would outlast the file's transaction, for the files after it and for verification`,
+        hint: `use SET LOCAL (it ends with the file's transaction) in ${shellQuote(r.path)}, then run the upgrade again; nothing was changed`,
+      });
+    }
+  }
+  return problems;
 }

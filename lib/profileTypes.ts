@@ -33,6 +33,11 @@ export interface Profile {
   /** The product a release belongs to in messages ("Pulse v2.3"); none for an app, whose releases are its journal tags. */
   label?: string;
   drizzleDir: string;
+  /**
+   * Repeatable SQL folder (views, grants, policies): its `*.sql` files are applied after the
+   * migrations and the seed data whenever their bytes change; none or absent: no such files.
+   */
+  repeatableDir?: string;
   /** Legacy SQL folder: applied in the legacy era, its ledger checked by verify; none for most apps. */
   legacyDir?: string;
   /** The release the files bring a database to (an app: its last journal tag; null: no entries). */
@@ -60,4 +65,4 @@ export function releaseName(profile: Pick<Profile, 'label'>, release: string): s
 }
 
 /** The profile's resolver, for the engine code that reads the configuration itself (install). */
-export type ProfileFor = (folders: { drizzleDir: string; legacyDir: string }) => Profile;
+export type ProfileFor = (folders: { drizzleDir: string; legacyDir: string; repeatableDir?: string | undefined }) => Profile;

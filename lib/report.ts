@@ -21,7 +21,7 @@ export interface BackupInfo {
 }
 
 export interface AppliedEntry {
-  kind: 'legacy' | 'drizzle' | 'seed' | 'baseline';
+  kind: 'legacy' | 'drizzle' | 'seed' | 'baseline' | 'repeatable';
   name: string;
   durationMs: number;
 }

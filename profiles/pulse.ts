@@ -15,6 +15,8 @@ import type { Profile, ProfileSeed } from '../lib/profileTypes.ts';
 
 export const PULSE_DRIZZLE_DIR = path.join(PROJECT_ROOT, 'drizzle');
 export const PULSE_LEGACY_DIR = path.join(PROJECT_ROOT, 'legacy-sql');
+/** Pulse's repeatable SQL: beside its drizzle folder, as an app's is. */
+export const PULSE_REPEATABLE_DIR = path.join(PROJECT_ROOT, 'repeatable');
 
 /** The Pulse release drizzle's first entry brings; the legacy era ends at the one before it. */
 const DRIZZLE_ERA_START: Release = 'v2.0';
@@ -55,13 +57,14 @@ export function pulseEnvKeys(hasDatabaseUrl: boolean): EnvKey[] {
 }
 
 /** Pulse's profile; its folders default to Pulse's own (--legacy-dir may point at another legacy folder). */
-export function pulseProfile(folders: { drizzleDir?: string; legacyDir?: string } = {}) {
+export function pulseProfile(folders: { drizzleDir?: string; legacyDir?: string; repeatableDir?: string | undefined } = {}) {
   const start = releaseIndex(DRIZZLE_ERA_START);
   return {
     name: 'pulse',
     label: 'Pulse',
     drizzleDir: folders.drizzleDir ?? PULSE_DRIZZLE_DIR,
     legacyDir: folders.legacyDir ?? PULSE_LEGACY_DIR,
+    repeatableDir: folders.repeatableDir ?? PULSE_REPEATABLE_DIR,
     latestRelease: LATEST_RELEASE,
     releaseProbes: PULSE_RELEASE_PROBES,
     drizzleReleases: RELEASES.slice(start),

@@ -15,6 +15,7 @@ import { finding, type ActualSchema, type Area, type ExpectedSchema, type Schema
 import type { Profile } from '../lib/profileTypes.ts';
 import { releaseFindings, type ReleaseResult } from './releaseCheck.ts';
 import { readSeedState, SEED_COLUMNS, seedBlockers, seedFindings, type SeedExpectations, type SeedState } from './seed.ts';
+import { checkRepeatable } from './repeatable.ts';
 import { pickEntry, readSnapshot, snapshotPath } from './snapshot.ts';
 import { expressionParserReady, loadExpressionParser } from './sqlExpression.ts';
 import { tableRef } from './sqlText.ts';
@@ -224,6 +225,7 @@ export async function checkLedgerArea(client: Queryable, files: VerifyFiles, sta
       findings.push(...compareLegacyLedger(files.legacy, legacyRows));
     }
   }
+  if (options.profile?.repeatableDir) findings.push(...(await checkRepeatable(client, options.profile)));
   const release = releaseFindings(state.catalog, rows, files, drizzle, options.profile);
   findings.push(...release.findings);
   return { findings, applied: drizzle.applied, pending: drizzle.pending, release: release.result };

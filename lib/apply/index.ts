@@ -8,6 +8,7 @@ import type { Plan, PlanStep } from '../plan.ts';
 import { inTransaction, type ApplyContext } from './context.ts';
 import { applyDrizzle, recordDrizzle, releaseAfter } from './drizzle.ts';
 import { applyLegacy } from './legacy.ts';
+import { applyRepeatable } from '../repeatable/apply.ts';
 import { withLockRetry } from './session.ts';
 import { plural } from '../plural.ts';
 
@@ -57,6 +58,8 @@ export function describeStep(step: PlanStep): string {
       return `drizzle: ${step.tag} (${plural(step.statements, 'statement')}${step.outsideTransaction ? `, ${step.outsideTransaction} outside the transaction` : ''}${step.resumes.length ? `, resuming after ${step.resumes.join(', ')}` : ''}${step.outOfOrder ? ', out of order' : ''})`;
     case 'seed':
       return `seed data for ${step.release}`;
+    case 'repeatable':
+      return `repeatable: ${step.file} (${step.detail})`;
   }
 }
 
@@ -80,6 +83,9 @@ export async function apply(plan: Plan, ctx: ApplyContext): Promise<void> {
         case 'seed':
           await applySeedStep(ctx, step.release);
           return;
+        case 'repeatable':
+          await applyRepeatable(ctx, step);
+          return;
       }
     }).catch((err: unknown) => {
       throw lostConnection(ctx, step, err);
@@ -91,7 +97,7 @@ export async function apply(plan: Plan, ctx: ApplyContext): Promise<void> {
 function lostConnection(ctx: ApplyContext, step: PlanStep, err: unknown): unknown {
   if (!isConnectionLoss(err) || ctx.signal?.aborted) return err;
   const { host, port } = ctx.config.migrationDb;
-  const during = step.kind === 'drizzle' ? step.tag : step.kind === 'baseline' ? `the baseline of ${step.tag}` : step.kind === 'legacy' ? 'the legacy files' : 'the seed data';
+  const during = step.kind === 'drizzle' ? step.tag : step.kind === 'baseline' ? `the baseline of ${step.tag}` : step.kind === 'legacy' ? 'the legacy files' : step.kind === 'repeatable' ? `repeatable/${step.file}` : 'the seed data';
   return new UpkitError({
     code: 'db.connection_lost',
     exit: ctx.stands.changed ? 'failed' : 'refused',

@@ -1,7 +1,8 @@
 // Read-only: where an install stands. The detected release, drizzle's entries (applied,
 // pending, edited), the legacy ledger, and the last runs.
 import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
-import { loadContent } from '../content.ts';
+import { displayPath, loadContent } from '../content.ts';
+import type { RepeatableState } from '../repeatable/state.ts';
 import { withClient, withTransaction } from '../db.ts';
 import { checkInterruptedRestore } from '../backup/leftovers.ts';
 import { leftoverRehearsals } from '../rehearse.ts';
@@ -46,14 +47,37 @@ export const statusCommand: CommandSpec = {
       out(`legacy ledger: ${rows === null ? 'absent (upkit has not run here)' : plural(rows.length, 'row')}`);
       for (const r of rows ?? []) out(`  ✔ ${r.file} (${r.method}, ${r.appliedAt.toISOString()})`);
     }
+    if (inspection.repeatable?.length) {
+      out(`repeatable: ${plural(inspection.repeatable.length, 'file')} in ${displayPath(content.profile.repeatableDir!)}`);
+      for (const r of inspection.repeatable) out(`  ${REPEATABLE_MARK[r.status]} ${r.file}: ${repeatableLine(r)}`);
+    }
     out(`runs: ${inspection.runs === null ? 'none recorded' : ''}`);
     for (const r of inspection.runs ?? []) {
       out(`  ${r.startedAt.toISOString()} ${r.command} ${r.status}${r.releaseFrom || r.releaseTo ? ` ${r.releaseFrom ?? 'empty'} → ${r.releaseTo ?? '?'}` : ''}${r.backupPath ? ` backup ${r.backupPath}` : r.backupSkipped ? ' no backup (--no-backup)' : ''} (${r.host}, pid ${r.pid})`);
     }
     for (const p of plan.refusals) report.finding('error', p.code, p.message, p.hint);
     for (const p of plan.warnings) report.finding('warning', p.code, p.message, p.hint);
-    for (const s of plan.steps) report.finding('info', `pending.${s.kind}`, s.kind === 'drizzle' || s.kind === 'baseline' ? s.tag : s.kind, 'run: npx zx upgrade.ts --dry-run');
+    for (const s of plan.steps) report.finding('info', `pending.${s.kind}`, s.kind === 'drizzle' || s.kind === 'baseline' ? s.tag : s.kind === 'repeatable' ? `repeatable/${s.file}: ${s.detail}` : s.kind, 'run: npx zx upgrade.ts --dry-run');
     if (plan.refusals.length) for (const p of plan.refusals) log.error(`${p.message}\n  → ${p.hint}`);
     return values['exit-code'] && plan.steps.length ? EXIT.failed : EXIT.ok;
   },
 };
+
+const REPEATABLE_MARK: Record<RepeatableState['status'], string> = { applied: '✔', new: '·', changed: '✖', missing: '✖', waiting: '…' };
+
+/** One repeatable file's state: applied at, changed, never applied, missing an object, waiting for a role. */
+function repeatableLine(r: RepeatableState): string {
+  const at = r.last ? r.last.appliedAt.toISOString() : null;
+  switch (r.status) {
+    case 'applied':
+      return `applied ${at}`;
+    case 'new':
+      return 'never applied';
+    case 'changed':
+      return `changed since it was applied ${at}`;
+    case 'missing':
+      return `applied ${at}, but the database lacks ${r.missing.join(', ')}`;
+    case 'waiting':
+      return `waiting for role ${r.waitingFor.join(', ')} (not created)${at ? `; last applied ${at}` : ''}`;
+  }
+}

@@ -9,6 +9,7 @@ import { lintCases } from './hardening/lint.ts';
 import { outputCases } from './hardening/output.ts';
 import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
+import { repeatableCases } from './hardening/repeatable.ts';
 import { restoreCases } from './hardening/restore.ts';
 import { reviewCases } from './hardening/review.ts';
 import { rollbackCases } from './hardening/rollback.ts';
@@ -1346,4 +1347,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases];
