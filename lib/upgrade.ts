@@ -278,6 +278,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
     let started = false;
     // What the run is doing, for the message when it is interrupted.
     let phase = 'the plan (reading the database)';
+    let rowsAfter: Awaited<ReturnType<typeof applicationRowCounts>> | undefined;
+    let statsAfter: Awaited<ReturnType<typeof writeActivity>> | undefined;
     try {
       const plan = await showPlan(client, config, content, options, report, log);
       ctx.stands.release = plan.from;
@@ -325,6 +327,11 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         await apply(plan, ctx).finally(() => {
           if (ctx.stands.changed) report.changed = true;
         });
+        // The row counts and write statistics as the run's last write left them, before verify,
+        // the containers and the health checks: what the application writes from here on is
+        // not the run's, and rollback tells it apart. The run's own writes are flushed first.
+        rowsAfter = await applicationRowCounts(client).catch(() => undefined);
+        statsAfter = await flushWriteStats(client).then(() => writeActivity(client), () => undefined);
       }
       phase = 'verification';
       const already = report.findings.length;
@@ -344,12 +351,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         phase = 'the containers and health checks';
         exit = await containersAndHealth(config, content.profile, log, report, plan.to ?? undefined, options.signal);
       }
-      // The row counts as the run left them: rollback tells writes made since from the run's own.
-      const rowsAfter = started ? await applicationRowCounts(client).catch(() => undefined) : undefined;
       // upkit.runs keeps its coarse status; the report it stores says which outcome it was.
       const outcome = outcomeFor(exit, report.changed || report.applied.length > 0);
-      // And the write statistics, this run's own writes flushed first: only writes made since count.
-      const statsAfter = started ? await flushWriteStats(client).then(() => writeActivity(client), () => undefined) : undefined;
       if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { outcome, applied: report.applied, findings: report.findings, rowsAfter, statsAfter } });
       return exit;
     } catch (err) {

@@ -3,6 +3,8 @@
 // as it was; PostgreSQL's write statistics, recorded by the upgrade when it finished, still
 // show it. rollback --yes refuses (exit 3, nothing changed) naming the table; with
 // --discard-writes it goes back, and both the --json report and upkit.runs say what went.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
@@ -67,5 +69,31 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
     expect(recorded).toEqual([{ r: expect.objectContaining({ writesDiscarded: false, rowsSetAside: [], writeEvidence: expect.stringMatching(/^row counts only \(the write statistics were reset since/) }) }]);
     const [kept] = await companions();
     await withAdminClient((x) => x.query(`drop database ${x.escapeIdentifier(kept!)} with (force)`));
+  });
+
+  it("the application's writes while the health checks wait count as writes since the run: rollback refuses", { timeout: 180_000 }, async () => {
+    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    // The application answers its health check once it has written (a user renamed, the row count unchanged).
+    const app = createServer((req, res) => {
+      void withClientAt(db().url, async (c) => {
+        await c.query(`update public.users set name = 'written during the health checks' where id = (select id from public.users order by id limit 1)`);
+        await c.query('select pg_stat_force_next_flush()');
+      }).then(() => res.end('ok'), () => { res.statusCode = 500; res.end(); });
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/health`;
+      const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-rollback-'), HEALTHCHECK_URLS: url };
+      const up = await runUpkit('upgrade.ts', ['--yes'], { env, timeoutMs: 120_000 });
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stderr).toMatch(/✔ health/);
+      const before = await dbState(db().url);
+      const r = await runUpkit('scripts/rollback.ts', ['--yes'], { env: { DATABASE_URL: db().url, BACKUP_DIR: env.BACKUP_DIR }, timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain('public.users (same row count; 1 updated)');
+      await expectUnchanged(db().url, before);
+    } finally {
+      app.close();
+    }
   });
 });
