@@ -244,7 +244,8 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
   log.debug(`content: ${content.migrations.length} drizzle entries in ${content.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${content.legacy.dir}` : ''}`);
   const target = config.migrationDb;
   await checkInterruptedRestore(config, log, report);
-  await leftoverRehearsals(config, log, report, !options.dryRun);
+  // A dry run names them; a run drops the ones proven upkit's under the run lock, once its checks passed.
+  if (options.dryRun) await leftoverRehearsals(config, log, report, false);
 
   if (options.dryRun) {
     const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });
@@ -296,6 +297,9 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
         log.info('stopped before any change: the plan was not confirmed');
         return EXIT.refused;
       }
+      // Under the run lock no rehearsal of this database can be running: a leftover one is a
+      // stopped run's (and still proven upkit's and gone before it is dropped).
+      await leftoverRehearsals(config, log, report, true);
       const t0 = performance.now();
       if (!isEmptyPlan(plan)) {
         await ensureLedger(lockClient);

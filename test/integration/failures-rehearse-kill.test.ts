@@ -10,6 +10,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { companionName } from '../../lib/backup/restoreDb.ts';
+import { LOCK_KEY } from '../../lib/db.ts';
 import type { Report } from '../../lib/report.ts';
 import { dbState, expectCase, failureCase, runCase, type DbState } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
@@ -121,6 +122,18 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
         ]);
         const names = () => withAdminClient(async (a) => (await a.query(`select datname from pg_database where datname like $1 order by 1`, [`${live}\\_rehearsal\\_%`])).rows.map((r) => r.datname));
         expect(await names()).toEqual([byHand, scratch].sort());
+
+        // A run that cannot take the run lock (another run holds it) drops nothing: only a run
+        // holding the lock, its checks passed, may prove a rehearsal stopped.
+        const holder = await connectTo(db().url, 'upkit upgrade');
+        try {
+          await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
+          const locked = await runUpkit('upgrade.ts', ['--yes', '--rehearse'], { env });
+          expect(locked.code, locked.stderr).toBe(5);
+          expect(await names()).toEqual([byHand, scratch].sort());
+        } finally {
+          await holder.end();
+        }
 
         // The next run drops it, and only it, then rehearses and upgrades as usual.
         const next = await runUpkit('upgrade.ts', ['--yes', '--rehearse', '--json'], { env });
