@@ -42,23 +42,40 @@ export function targetEnvironment(target: Target, base: NodeJS.ProcessEnv, cwd: 
   for (const key of PER_TARGET_KEYS) env[key] = undefined;
   const where = 'the environment or .env';
   if (target.url !== undefined) {
-    if (!base[target.url]?.trim()) throw targetConfigError(target, `${target.url} is not set (its url)`, `set ${target.url} in ${where} to the database's URL, then run: npx zx scripts/preflight.ts --target ${target.name}`);
+    if (!base[target.url]?.trim()) throw targetConfigError(target, `${target.url} is not set (its url)`, `set ${target.url} in ${where} to the database's URL, then run: npx zx scripts/preflight.ts`);
     set(env, 'DATABASE_URL', base[target.url]);
   }
   if (target.prefix !== undefined) {
     const p = target.prefix;
     const missing = ['DB_HOST', 'DB_USER', 'DB_NAME'].filter((k) => !base[`${p}${k}`]?.trim()).map((k) => `${p}${k}`);
-    if (missing.length) throw targetConfigError(target, `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set (its prefix ${p || '(none)'})`, `set ${missing.join(', ')} in ${where}, then run: npx zx scripts/preflight.ts --target ${target.name}`);
+    if (missing.length) throw targetConfigError(target, `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set (its prefix ${p || '(none)'})`, `set ${missing.join(', ')} in ${where}, then run: npx zx scripts/preflight.ts`);
     for (const k of PARTS) set(env, k, base[`${p}${k}`]);
     set(env, 'DIRECT_URL', base[`${p}DIRECT_URL`]);
     set(env, 'DIRECT_URL_DIFFERENT_DATABASE', base[`${p}DIRECT_URL_DIFFERENT_DATABASE`]);
   }
   if (target.directUrl !== undefined) {
-    if (!base[target.directUrl]?.trim()) throw targetConfigError(target, `${target.directUrl} is not set (its directUrl)`, `set ${target.directUrl} in ${where}, or remove directUrl from the target, then run: npx zx scripts/preflight.ts --target ${target.name}`);
+    if (!base[target.directUrl]?.trim()) throw targetConfigError(target, `${target.directUrl} is not set (its directUrl)`, `set ${target.directUrl} in ${where}, or remove directUrl from the target, then run: npx zx scripts/preflight.ts`);
     set(env, 'DIRECT_URL', base[target.directUrl]);
   }
   if (target.profile.kind === 'app') env.UPKIT_DRIZZLE_DIR = target.profile.drizzleDir;
   // Each target's backups in a folder of its own: two databases of one name on two servers never mix.
   env.BACKUP_DIR = target.backupDir ?? path.join(path.resolve(cwd, base.BACKUP_DIR?.trim() || 'backups'), target.name);
   return env;
+}
+
+/** The commands that take --target: a hint naming one of them is made to name this target. */
+const TARGETED = /(npx zx (?:upgrade\.ts|verify\/index\.ts|scripts\/(?:preflight|status|backup)\.ts))(?![\w./-])/g;
+
+/**
+ * A target's messages as its operator must read them: the variables named as the targets
+ * file names them (ORDERS_DATABASE_URL, ORDERS_DB_HOST, not DATABASE_URL, DB_HOST), and a
+ * hint's command for this target only (`npx zx scripts/preflight.ts --target orders`).
+ */
+export function localize(text: string, target: Target, targetsFlag: string): string {
+  let out = text;
+  if (target.url !== undefined) out = out.replace(/\bDATABASE_URL\b/g, target.url);
+  if (target.prefix !== undefined && target.prefix !== '') out = out.replace(/\b(DB_(?:HOST|PORT|USER|PASSWORD|NAME|SCHEMA)|DIRECT_URL_DIFFERENT_DATABASE)\b/g, `${target.prefix}$1`);
+  if (target.directUrl !== undefined) out = out.replace(/\bDIRECT_URL\b(?!_)/g, target.directUrl);
+  else if (target.prefix !== undefined && target.prefix !== '') out = out.replace(/\bDIRECT_URL\b(?!_)/g, `${target.prefix}DIRECT_URL`);
+  return out.replace(TARGETED, `$1${targetsFlag} --target ${target.name}`);
 }

@@ -64,7 +64,8 @@ function looksLikeSecretValue(v: string): boolean {
 
 function refuseSecrets(at: string, obj: Record<string, unknown>, problems: Problems): void {
   for (const key of Object.keys(obj)) {
-    if (SECRET_KEY.test(key)) problems.add(`${at}.${key}`, 'looks like a password field; the targets file never holds a secret: put it in the environment or .env and name the variable (url, or prefix for <PREFIX>DB_PASSWORD)');
+    // Worded so that no "password: …" follows: that is how a secret is written, and it would be masked.
+    if (SECRET_KEY.test(key)) problems.add(at, `has a field that looks like a password (${key}); the targets file holds no secrets, only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)`);
   }
 }
 
@@ -100,6 +101,9 @@ function parseEntry(raw: unknown, at: string, dir: string, problems: Problems): 
       else parsedProfile = { kind: 'app', drizzleDir };
     }
   } else problems.add(`${at}.profile`, 'must be "pulse" or {"drizzleDir": "path"} for an app');
+  for (const [key, value] of [['backupDir', backupDir], ['profile.drizzleDir', isObject(profile) ? profile.drizzleDir : undefined]] as const) {
+    if (typeof value === 'string' && looksLikeSecretValue(value)) problems.add(`${at}.${key}`, 'holds a URL with a password; the targets file holds no secrets');
+  }
   if (backupDir !== undefined && (typeof backupDir !== 'string' || !backupDir.trim())) problems.add(`${at}.backupDir`, 'must be a folder path (relative to the targets file)');
   if (after !== undefined && (!Array.isArray(after) || after.some((a) => typeof a !== 'string'))) problems.add(`${at}.after`, 'must be a list of target names');
   if (problems.list.length > before) return undefined;

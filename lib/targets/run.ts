@@ -12,7 +12,7 @@ import { shellQuote } from '../quote.ts';
 import { redact, registerPublic, registerSecret, registerUrlCredentials } from '../redact.ts';
 import { ReportBuilder, type Report } from '../report.ts';
 import { VERSION } from '../version.ts';
-import { baseEnvironment, targetEnvironment } from './env.ts';
+import { baseEnvironment, localize, targetEnvironment } from './env.ts';
 import { readTargets, targetsFilePath, type Target } from './file.ts';
 import { takeTargetFlags } from './flags.ts';
 import { buildTargetsReport, renderTable, worstExit, type TargetResult, type TargetsReport } from './report.ts';
@@ -77,18 +77,18 @@ export interface TargetsOutcome {
 }
 
 /** A stream that writes each line to `out` with the target's name in front. */
-function prefixedStream(out: NodeJS.WritableStream, label: string): NodeJS.WriteStream {
+function prefixedStream(out: NodeJS.WritableStream, label: string, translate: (line: string) => string): NodeJS.WriteStream {
   let partial = '';
   const w = new Writable({
     write(chunk: Buffer | string, _enc, done) {
       const text = partial + chunk.toString();
       const lines = text.split('\n');
       partial = lines.pop() ?? '';
-      if (lines.length) writeOutput(out, lines.map((l) => `${label}${l}\n`).join(''));
+      if (lines.length) writeOutput(out, lines.map((l) => `${label}${translate(l)}\n`).join(''));
       done();
     },
     final(done) {
-      if (partial) writeOutput(out, `${label}${partial}\n`);
+      if (partial) writeOutput(out, `${label}${translate(partial)}\n`);
       done();
     },
   });
@@ -174,17 +174,20 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
     return { exitCode: EXIT.ok, report: new ReportBuilder(spec.name, VERSION).build(EXIT.ok, [], undefined) };
   }
   const concurrency = Math.min(flags.concurrency ?? DEFAULT_CONCURRENCY, prepared.length);
+  // Hints name the targets file again when it is not the one found by default.
+  const targetsFlag = flags.targetsFile !== undefined ? ` --targets ${shellQuote(file.file)}` : '';
   const width = Math.max(...prepared.map((p) => p.target.name.length));
   const outputs = new Map<string, string[]>();
   log.info(`${spec.name}: ${prepared.length} target${prepared.length === 1 ? '' : 's'} from ${file.file}, ${concurrency} at a time${flags.failFast ? ', --fail-fast' : ''}`);
 
   const runOne = async (p: Prepared, extra: string[]): Promise<{ exitCode: number; result: CommandResult }> => {
-    const stream = prefixedStream(io.stream, `${p.target.name.padEnd(width)} │ `);
+    const translate = (text: string) => localize(text, p.target, targetsFlag);
+    const stream = prefixedStream(io.stream, `${p.target.name.padEnd(width)} │ `, translate);
     const targetLog = createLogger({ command: spec.name, stream, logDir: false, interactive: false });
     try {
       if (p.error !== undefined) {
         const failed = failedReport(spec, p.error, targetLog);
-        return { exitCode: failed.exitCode, result: failed };
+        return { exitCode: failed.exitCode, result: localizeReport(failed, translate) };
       }
       const captured: string[] = outputs.get(p.target.name) ?? [];
       outputs.set(p.target.name, captured);
@@ -192,15 +195,15 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
         env: p.env!,
         cwd: io.cwd,
         stream,
-        out: (text) => captured.push(text),
-        logDir: logBase === false ? false : path.join(logBase, p.target.name),
+        out: (text) => captured.push(translate(text)),
+        logDir: logBase,
         signal: io.signal,
         interactive: false,
       });
-      return { exitCode: result.exitCode, result };
+      return { exitCode: result.exitCode, result: localizeReport(result, translate) };
     } catch (err) {
       const failed = failedReport(spec, err, targetLog);
-      return { exitCode: failed.exitCode, result: failed };
+      return { exitCode: failed.exitCode, result: localizeReport(failed, translate) };
     } finally {
       targetLog.close();
       stream.end();
@@ -255,6 +258,14 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   if (log.logFile) log.info(`log: ${log.logFile}`);
   log.close();
   return { exitCode, report };
+}
+
+function localizeReport(result: CommandResult, translate: (text: string) => string): CommandResult {
+  for (const f of result.report.findings) {
+    f.message = translate(f.message);
+    if (f.hint !== null) f.hint = translate(f.hint);
+  }
+  return result;
 }
 
 function resultOf(o: Outcome<CommandResult>): TargetResult {

@@ -15,6 +15,7 @@ import { schemaCases } from './hardening/schema.ts';
 import { secretsCases } from './hardening/secrets.ts';
 import { shadowCases } from './hardening/shadow.ts';
 import { statusesCases } from './hardening/statuses.ts';
+import { targetsCases } from './hardening/targets.ts';
 import type { FailureCase } from './types.ts';
 import { verifyCases } from './hardening/verify.ts';
 
@@ -1344,4 +1345,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...targetsCases];
