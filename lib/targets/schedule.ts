@@ -39,11 +39,15 @@ export async function schedule<T extends Schedulable, R>(
       for (let changed = true; changed; ) {
         changed = false;
         for (const t of [...waiting]) {
-          const blocked = t.after.filter((a) => selected.has(a)).map((a) => outcomes.get(a)).find((o) => o && (!o.ran || o.exitCode !== 0));
+          const deps = t.after.filter((a) => selected.has(a)).map((a) => outcomes.get(a));
+          const failed = deps.find((o) => o?.ran && o.exitCode !== 0);
+          const skipped = deps.find((o) => o && !o.ran);
+          // The first cause wins: a dependency that failed, then the stop, then --fail-fast.
           let reason: string | undefined;
-          if (blocked) reason = blocked.ran ? `after ${blocked.name}, which ended with exit ${blocked.exitCode}` : `after ${blocked.name}, which was skipped`;
+          if (failed?.ran) reason = `after ${failed.name}, which ended with exit ${failed.exitCode}`;
           else if (options.signal?.aborted) reason = 'not started: interrupted';
           else if (options.failFast && firstFailure !== undefined) reason = `not started: --fail-fast after ${firstFailure} failed`;
+          else if (skipped) reason = `after ${skipped.name}, which was skipped`;
           if (reason === undefined) continue;
           outcomes.set(t.name, { name: t.name, ran: false, reason });
           waiting.splice(waiting.indexOf(t), 1);
