@@ -64,6 +64,7 @@ export function buildTargetsReport(init: { version: string; command: string; tar
   const findings: Finding[] = [];
   for (const r of init.results) {
     if (r.result === 'skipped') findings.push({ severity: 'warning', code: 'targets.skipped', message: `${r.name}: skipped (${r.reason})`, hint: null });
+    else if (r.reason !== null) findings.push({ severity: 'error', code: `targets.${r.result}`, message: `${r.name}: ${r.reason}`, hint: null });
     for (const f of r.report?.findings ?? []) if (f.severity === 'error') findings.push({ ...f, message: `${r.name}: ${f.message}` });
   }
   return redactDeep({

@@ -243,8 +243,12 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   const table = renderTable(results);
   writeOutput(json ? io.stream : io.stdout, redact(`${resultText.length ? `\n${resultText.join('\n')}` : ''}\n${table}\n\n`));
   log.debug(`table:\n${table}`);
+  if (declined) {
+    log.error('stopped before any change: the plans were not confirmed; nothing was changed');
+    log.info(`  → run: ${[spec.invocation, ...args.map(shellQuote)].join(' ')} again and type yes (or add --yes)`);
+  }
   for (const r of results) {
-    if (r.exitCode === null || r.exitCode === EXIT.ok) continue;
+    if (r.exitCode === null || r.exitCode === EXIT.ok || r.reason !== null) continue;
     const f = r.report?.findings.find((x) => x.severity === 'error');
     log.error(`${r.name}: ${f?.message ?? r.report?.summary ?? `exit ${r.exitCode}`}`);
     if (f?.hint) log.info(`  → ${f.hint}`);
