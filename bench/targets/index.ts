@@ -66,13 +66,13 @@ try {
   const rows = names.map((n) => {
     const m = median(samples[n]!);
     const label = n === 'sequential' ? 'eleven sequential `npx zx upgrade.ts --yes --drizzle-dir DIR` (peer)' : `**\`npx zx upgrade.ts --all --yes --${n}\`**`;
-    return `| ${label} | ${fmt(m)} | ${n === 'sequential' ? '1.00×' : `**${(m / seq).toFixed(2)}×**`} |`;
+    return `| ${label} | ${fmt(m)} | ${n === 'sequential' ? '1.00×' : `**${(m / seq).toFixed(2)}×**`} | ${samples[n]!.map(fmt).join(', ')} |`;
   });
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), PostgreSQL ${server.version} (${server.source}); 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} while measuring (the machine was shared). Eleven empty app databases, three migrations each, every upgrade with its verified backup (pg_dump, pg_restore --list) and verification; median of ${runs} rounds after one warm-up, the modes' order rotating from round to round.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), PostgreSQL ${server.version} (${server.source}); 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} while measuring (the machine was shared). Eleven empty app databases, three migrations each, every upgrade with its verified backup (pg_dump, pg_restore --list) and verification; median of ${runs} rounds (the slower middle one for an even count) after one warm-up, the modes' order rotating from round to round.`,
     '',
-    '| eleven databases to their latest entry | time | ratio |',
-    '| --- | --- | --- |',
+    '| eleven databases to their latest entry | median | ratio | each round |',
+    '| --- | --- | --- | --- |',
     ...rows,
     '',
     "One run over targets starts node, zx and tsx once instead of eleven times; its concurrency then overlaps one database's waits (pg_dump, the server) with another's work, as far as the cores allow.",

@@ -54,7 +54,11 @@ export function takeTargetFlags(args: readonly string[], invocation: string): Ta
       if (value === undefined || value.startsWith('--')) throw usageError(`--${name} needs a value`, `run: ${invocation} --help`);
       i += 1;
     }
-    if (name === 'target') flags.names.push(...value.split(',').map((s) => s.trim()).filter(Boolean));
+    if (name === 'target') {
+      const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+      if (!names.length) throw usageError('--target needs a target name', `run: ${invocation} --all (or --target NAME)`);
+      flags.names.push(...names);
+    }
     else if (name === 'targets') flags.targetsFile = value;
     else {
       const n = Number(value);
@@ -64,7 +68,7 @@ export function takeTargetFlags(args: readonly string[], invocation: string): Ta
   }
   if (flags.all && flags.names.length) throw usageError('--all and --target do not go together: --all takes in every target', `run: ${invocation} --all (or --target ${flags.names[0]} alone)`);
   if (!flags.all && !flags.names.length) {
-    const given = ['targets', 'concurrency', 'fail-fast'].find((f) => args.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
+    const given = ['targets', 'concurrency', 'fail-fast'].find((f) => args.some((a) => a === `--${f}` || a.startsWith(`--${f}=`))) ?? 'target';
     throw usageError(`--${given} applies to a run over targets: add --all or --target NAME`, `run: ${[invocation, '--all', ...args.map(shellQuote)].join(' ')}`);
   }
   return flags;

@@ -96,6 +96,8 @@ describe('target flags', () => {
     expect(() => takeTargetFlags(['--concurrency', '2'], 'npx zx upgrade.ts')).toThrow('--concurrency applies to a run over targets: add --all or --target NAME');
     expect(() => takeTargetFlags(['--all', '--concurrency', '0'], 'npx zx upgrade.ts')).toThrow('--concurrency must be a whole number from 1 to 64, got "0"');
     expect(() => takeTargetFlags(['--all', '--target', 'a'], 'npx zx upgrade.ts')).toThrow('--all and --target do not go together');
+    expect(() => takeTargetFlags(['--target='], 'npx zx upgrade.ts')).toThrow('--target needs a target name');
+    expect(() => takeTargetFlags(['--target'], 'npx zx upgrade.ts')).toThrow('--target needs a value');
   });
 });
 
