@@ -67,7 +67,7 @@ export interface TargetsIO {
   signal: AbortSignal;
   logDir?: string | false;
   /** Asks once, on a terminal, before plans are applied; default: stdin when it is a terminal. */
-  confirm?: (question: string) => Promise<boolean>;
+  confirm?: (question: string, signal: AbortSignal) => Promise<boolean>;
 }
 
 export interface TargetsOutcome {
@@ -95,10 +95,14 @@ function prefixedStream(out: NodeJS.WritableStream, label: string, translate: (l
   return Object.assign(w, { isTTY: false }) as unknown as NodeJS.WriteStream;
 }
 
-async function askOnTerminal(question: string): Promise<boolean> {
+async function askOnTerminal(question: string, signal: AbortSignal): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  // Ctrl-C while the question waits reaches readline, not the process: sent on as the signal every target watches.
+  rl.on('SIGINT', () => process.emit('SIGINT', 'SIGINT'));
   try {
-    return (await rl.question(question)).trim().toLowerCase() === 'yes';
+    return (await rl.question(question, { signal })).trim().toLowerCase() === 'yes';
+  } catch {
+    return false;
   } finally {
     rl.close();
   }
@@ -227,8 +231,10 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
     const ready = planResults.filter((r) => r.exitCode === 0).map((r) => r.name);
     // A plan that failed is that target's result; the targets after it are skipped.
     decided = new Map(plans.filter((o) => !o.ran || o.exitCode !== 0).map((o) => [o.name, o]));
-    const yes = ready.length > 0 && !io.signal.aborted && (await ask(`Apply these plans to ${ready.length} database${ready.length === 1 ? '' : 's'} (${ready.join(', ')}; each is backed up first unless --no-backup)? Type yes to go on: `));
-    if (!yes) declined = planResults.map((r) => (r.exitCode === 0 ? { ...r, result: 'refused', exitCode: EXIT.refused, reason: 'the plans were not confirmed; nothing was changed' } : r));
+    const yes = ready.length > 0 && !io.signal.aborted && (await ask(`Apply these plans to ${ready.length} database${ready.length === 1 ? '' : 's'} (${ready.join(', ')}; each is backed up first unless --no-backup)? Type yes to go on: `, io.signal));
+    const stopped = io.signal.aborted;
+    const why = stopped ? { result: 'interrupted' as const, exitCode: EXIT.interrupted, reason: 'interrupted before the plans were confirmed; nothing was changed' } : { result: 'refused' as const, exitCode: EXIT.refused, reason: 'the plans were not confirmed; nothing was changed' };
+    if (!yes) declined = planResults.map((r) => (r.exitCode === 0 ? { ...r, ...why } : r));
     outputs.clear();
   }
   const extra = upgrade && parsed.values.yes !== true ? ['--yes'] : [];
@@ -243,7 +249,7 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   const table = renderTable(results);
   writeOutput(json ? io.stream : io.stdout, redact(`${resultText.length ? `\n${resultText.join('\n')}` : ''}\n${table}\n\n`));
   log.debug(`table:\n${table}`);
-  if (declined) {
+  if (declined?.some((r) => r.result === 'refused' && r.reason !== null)) {
     log.error('stopped before any change: the plans were not confirmed; nothing was changed');
     log.info(`  → run: ${[spec.invocation, ...args.map(shellQuote)].join(' ')} again and type yes (or add --yes)`);
   }

@@ -80,4 +80,11 @@ describe.skipIf(!hasScript)('targets: an upgrade on a terminal asks once', () =>
     expect(r.output).toContain('  → run: npx zx upgrade.ts --all --no-containers --no-backup again and type yes (or add --yes)');
     expect(await Promise.all(dbs.map((d) => ledger(d.url)))).toEqual([0, 0, 0]);
   }, 120_000);
+
+  it('Ctrl-C at the question: exit 130, nothing changed', async () => {
+    const r = await onTerminal(cwd, env, ['--all', '--no-containers', '--no-backup'], '\u0003');
+    expect(r.code, r.output).toBe(130);
+    expect(r.output).toMatch(/^alpha +empty → 0000_init +interrupted \(exit 130\)/m);
+    expect(await Promise.all(dbs.map((d) => ledger(d.url)))).toEqual([0, 0, 0]);
+  }, 120_000);
 });
