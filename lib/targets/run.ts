@@ -252,6 +252,9 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   if (declined?.some((r) => r.result === 'refused' && r.reason !== null)) {
     log.error('stopped before any change: the plans were not confirmed; nothing was changed');
     log.info(`  → run: ${[spec.invocation, ...args.map(shellQuote)].join(' ')} again and type yes (or add --yes)`);
+  } else if (declined?.some((r) => r.result === 'interrupted' && r.reason !== null)) {
+    log.error('interrupted before the plans were confirmed; nothing was changed');
+    log.info(`  → run: ${[spec.invocation, ...args.map(shellQuote)].join(' ')} again when ready`);
   }
   for (const r of results) {
     if (r.exitCode === null || r.exitCode === EXIT.ok || r.reason !== null) continue;

@@ -85,6 +85,7 @@ describe.skipIf(!hasScript)('targets: an upgrade on a terminal asks once', () =>
     const r = await onTerminal(cwd, env, ['--all', '--no-containers', '--no-backup'], '\u0003');
     expect(r.code, r.output).toBe(130);
     expect(r.output).toMatch(/^alpha +empty → 0000_init +interrupted \(exit 130\)/m);
+    expect(r.output).toContain('✖ interrupted before the plans were confirmed; nothing was changed');
     expect(await Promise.all(dbs.map((d) => ledger(d.url)))).toEqual([0, 0, 0]);
   }, 120_000);
 });
