@@ -75,7 +75,7 @@ try {
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    "One run over targets starts node, zx and tsx once instead of eleven times; its concurrency then overlaps one database's waits (pg_dump, the server) with another's work, as far as the cores allow.",
+    "One run over targets starts node, zx and tsx once instead of eleven times; its concurrency then overlaps one database's waits (pg_dump, the server) with another's work, as far as the cores allow: past the number of cores it buys little, since node, pg_dump and the server share them. On a loaded machine the absolute times are several times an idle one's; read the ratios, measured in the same rounds.",
   ].join('\n');
   console.log(body);
   writeSection('targets', body);
