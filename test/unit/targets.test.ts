@@ -151,3 +151,18 @@ describe('combined exit code', () => {
     expect(table.split('\n')[1]).toBe('a       -          skipped: after b, which ended with exit 5  -         -');
   });
 });
+
+describe('executeCommand (one database)', () => {
+  it('refuses the flags of a run over targets instead of ignoring them', async () => {
+    const { executeCommand } = await import('../../lib/cli.ts');
+    const { statusCommand } = await import('../../lib/commands/status.ts');
+    let written = '';
+    const stream = Object.assign(new (await import('node:stream')).Writable({ write: (c, _e, done) => ((written += String(c)), done()) }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+    for (const args of [['--all'], ['--target', 'orders'], ['--concurrency', '2']]) {
+      const r = await executeCommand(statusCommand, args, { env: {}, logDir: false, stream, out: () => {} });
+      expect(r.exitCode, args.join(' ')).toBe(2);
+      expect(r.report.findings[0]!.message).toBe(`--${args[0]!.slice(2)} runs the command over the targets file, which only the command line does; here it runs for one database`);
+    }
+    expect(written).toContain('✖ --all runs the command over the targets file');
+  });
+});
