@@ -18,8 +18,11 @@ import { ReportBuilder, type Report } from './report.ts';
 import { exitHeld } from './backup/cleanup.ts';
 import { showConfigWarnings } from './configWarnings.ts';
 import { VERSION } from './version.ts';
+import { TARGET_OPTIONS, wantsTargets } from './targets/flags.ts';
+import { runTargets, type TargetCommand } from './targets/run.ts';
 
 export { VERSION } from './version.ts';
+export { TARGET_OPTIONS };
 
 export interface OptionSpec {
   type: 'boolean' | 'string';
@@ -271,6 +274,9 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
       else writeOutput(process.stdout, `${usage(spec)}\n`);
       return EXIT.ok;
     }
+    // One database per run here: a run over targets is the runner's (runCommand), never ignored.
+    const targetFlag = Object.keys(TARGET_OPTIONS).find((k) => values[k] !== undefined);
+    if (targetFlag) throw usageError(`--${targetFlag} runs the command over the targets file, which only the command line does; here it runs for one database`, `run: ${spec.invocation} --${targetFlag}${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`);
     registerPublicNames(undefined, values, positionals);
     const config =
       spec.config === false
@@ -329,6 +335,7 @@ export async function executeCommand(spec: CommandSpec, args: string[], io: Comm
 
 export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
   const args = argv ?? argsAfter(entryUrl);
+  if ('target' in spec.options && wantsTargets(args)) return runOverTargets(spec, args);
   const wantsJson = args.includes('--json');
   let stoppedEarly = false;
   const inv = { ...startInvocation(spec, args, {}), stoppedEarly: () => stoppedEarly };
@@ -395,6 +402,51 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   // nothing it holds needs cleaning up, so the process ends now instead of when that times out.
   if (built.exitCode === EXIT.interrupted && (spec.readOnly || forcedStop)) process.exit(built.exitCode);
   return built.exitCode;
+}
+
+/** The command as the targets runner calls it: in process, once per target. */
+function targetCommand(spec: CommandSpec): TargetCommand {
+  return {
+    name: spec.name,
+    invocation: spec.invocation,
+    usage: () => usage(spec),
+    parse: (args) => parseCommandLine(spec, args),
+    execute: (args, io) => executeCommand(spec, args, io),
+    renderError,
+    recordError,
+  };
+}
+
+/**
+ * `--target NAME` / `--all`: the command once per database of the targets file, in this
+ * process (lib/targets/run.ts). A signal stops every target as it would stop one: rolled
+ * back, locks released, 130; a second one ends the process unless cleanup holds it.
+ */
+async function runOverTargets(spec: CommandSpec, args: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interruptedBy: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interruptedBy) {
+      if (exitHeld()) return writeOutput(process.stderr, `⚠ ${sig} again: upkit stops as soon as it has put back what it changed\n`);
+      writeOutput(process.stderr, `⚠ ${sig} again: stopping now\n`);
+      process.exit(EXIT.interrupted);
+    }
+    interruptedBy = sig;
+    writeOutput(process.stderr, `⚠ ${sig} received: stopping every target${spec.readOnly ? '' : ' after rolling back what is in progress'}; no other target starts\n`);
+    controller.abort(new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `interrupted by ${sig}`, hint: `run: ${spec.invocation} again when ready` }));
+  };
+  process.once('exit', endChildren);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  try {
+    const { exitCode, report } = await runTargets(targetCommand(spec), args, { env: process.env, cwd: process.cwd(), stream: process.stderr, stdout: process.stdout, signal: controller.signal });
+    if (args.includes('--json')) {
+      writeOutput(process.stdout, `${JSON.stringify(report, null, 2)}\n`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return exitCode;
+  } finally {
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+  }
 }
 
 export { showConfigWarnings };

@@ -1,6 +1,6 @@
 import { takeBackup } from '../backup/run.ts';
 import { formatBytes } from '../backup/space.ts';
-import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { profileFor } from '../../profiles/index.ts';
 import { EXIT } from '../errors.ts';
 import { shellQuote } from '../quote.ts';
@@ -11,7 +11,7 @@ export const backupCommand: CommandSpec = {
   invocation: 'npx zx scripts/backup.ts',
   summary: 'Take a verified backup on its own: pg_dump custom format, read back with pg_restore --list, with a manifest of row counts and sha256.',
   description: 'Writes <db>-<release>-<UTC time>.dump and its .dump.json manifest to BACKUP_DIR (created 0700 when missing; files 0600), then keeps the newest BACKUP_KEEP verified backups. Changes nothing in the database.',
-  options: { ...COMMON_OPTIONS, 'backup-dir': { type: 'string', valueName: 'DIR', description: 'write to DIR instead of BACKUP_DIR' } },
+  options: { ...COMMON_OPTIONS, ...TARGET_OPTIONS, 'backup-dir': { type: 'string', valueName: 'DIR', description: 'write to DIR instead of BACKUP_DIR' } },
   overrides: (v) => ({ backupDir: v['backup-dir'] as string | undefined }),
   async run({ config, log, report, signal }) {
     const result = await takeBackup(config, log, { profile: profileFor(config), backupDir: config.backupDir, keep: config.backupKeep, signal, upkitVersion: VERSION, report });

@@ -1,4 +1,4 @@
-import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cli.ts';
 import { profileFor } from '../../profiles/index.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { runPreflight } from '../preflight.ts';
@@ -10,6 +10,7 @@ export const preflightCommand: CommandSpec = {
   description: 'Changes nothing. Exit 0 when every check passes, 3 when one fails (each failure says what to do), 2 when the configuration is invalid.',
   options: {
     ...COMMON_OPTIONS,
+    ...TARGET_OPTIONS,
     'backup-dir': { type: 'string', valueName: 'DIR', description: 'check room for backups in DIR instead of BACKUP_DIR' },
     'no-backup': { type: 'boolean', description: "for upgrades run with --no-backup: pg_dump and backup room are not checked" },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR), whose pending migrations are checked" },

@@ -1,6 +1,6 @@
 // Read-only: where an install stands. The detected release, drizzle's entries (applied,
 // pending, edited), the legacy ledger, and the last runs.
-import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cli.ts';
 import { displayPath, loadContent } from '../content.ts';
 import type { RepeatableState } from '../repeatable/state.ts';
 import { withClient, withTransaction } from '../db.ts';
@@ -18,6 +18,7 @@ export const statusCommand: CommandSpec = {
   summary: 'Release detected, applied and pending entries of both ledgers, last runs. Changes nothing.',
   options: {
     ...COMMON_OPTIONS,
+    ...TARGET_OPTIONS,
     'exit-code': { type: 'boolean', description: 'exit 1 when something is pending' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
   },

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
 import { usageError } from '../errors.ts';
 import { MAX_INT32 } from '../config.ts';
 import { MAX_LOCK_WAIT_SECONDS } from '../db.ts';
@@ -59,6 +59,7 @@ export const upgradeCommand: CommandSpec = {
   ].join('\n'),
   options: {
     ...COMMON_OPTIONS,
+    ...TARGET_OPTIONS,
     'dry-run': { type: 'boolean', description: 'print the plan and change nothing (no lock, no backup)' },
     yes: { type: 'boolean', description: 'do not ask for confirmation' },
     'backup-dir': { type: 'string', valueName: 'DIR', description: 'write the backup to DIR instead of BACKUP_DIR' },

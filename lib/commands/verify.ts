@@ -1,6 +1,6 @@
 // `npx zx verify/index.ts`: read-only verification of an install for support staff. The
 // engine is verify/ (verifyDatabase for callers with a client, runVerification for this).
-import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cli.ts';
 import { shellQuote } from '../quote.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { renderHuman, renderMarkdown } from '../../verify/render.ts';
@@ -25,6 +25,7 @@ export const verifyCommand: CommandSpec = {
   ].join('\n'),
   options: {
     ...COMMON_OPTIONS,
+    ...TARGET_OPTIONS,
     markdown: { type: 'boolean', description: 'print a block to paste into a ticket (versions and findings; secrets redacted)' },
     'drizzle-dir': { type: 'string', valueName: 'PATH', description: "verify against another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse seed or release checks" },
     'no-shadow': { type: 'boolean', description: "an app's folder: create no scratch database to replay its migrations in; a cached replay, else its snapshot" },

@@ -18,6 +18,7 @@ import { secretsCases } from './hardening/secrets.ts';
 import { shadowCases } from './hardening/shadow.ts';
 import { startupCases } from './hardening/startup.ts';
 import { statusesCases } from './hardening/statuses.ts';
+import { targetsCases } from './hardening/targets.ts';
 import type { FailureCase } from './types.ts';
 import { verifyCases } from './hardening/verify.ts';
 
@@ -1347,4 +1348,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases];
