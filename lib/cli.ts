@@ -194,13 +194,13 @@ export function recordError(report: ReportBuilder, err: unknown): void {
  * The names and paths an operator gave upkit stay whole in every message, even where a
  * password happens to be part of them (redact.ts). Passwords never come on the command line.
  */
-function registerPublicNames(config: Config | undefined, values: CommandContext['values'], positionals: readonly string[]): void {
+function registerPublicNames(config: Config | undefined, values: CommandContext['values'], positionals: readonly string[], cwd = process.cwd()): void {
   for (const v of [...Object.values(values), ...positionals]) {
     if (typeof v !== 'string') continue;
     registerPublic(v);
-    if (v.includes('/')) registerPublic(path.resolve(v));
+    if (v.includes('/')) registerPublic(path.resolve(cwd, v));
   }
-  registerPublic(process.cwd());
+  registerPublic(cwd);
   registerPublic(PROJECT_ROOT);
   if (!config) return;
   for (const t of [config.db, config.migrationDb]) {
@@ -210,7 +210,7 @@ function registerPublicNames(config: Config | undefined, values: CommandContext[
   }
   for (const p of [config.backupDir, config.drizzleDir, config.legacyDir, config.composeFile, config.envFile, config.pgBinDir, config.sslCa]) {
     registerPublic(p);
-    if (p) registerPublic(path.resolve(p));
+    if (p) registerPublic(path.resolve(cwd, p));
   }
 }
 
@@ -277,12 +277,12 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
     // One database per run here: a run over targets is the runner's (runCommand), never ignored.
     const targetFlag = Object.keys(TARGET_OPTIONS).find((k) => values[k] !== undefined);
     if (targetFlag) throw usageError(`--${targetFlag} runs the command over the targets file, which only the command line does; here it runs for one database`, `run: ${spec.invocation} --${targetFlag}${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`);
-    registerPublicNames(undefined, values, positionals);
+    registerPublicNames(undefined, values, positionals, io.cwd);
     const config =
       spec.config === false
         ? (undefined as unknown as Config)
         : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values), env: io.env, cwd: io.cwd });
-    registerPublicNames(config, values, positionals);
+    registerPublicNames(config, values, positionals, io.cwd);
     if (config) showConfigWarnings(config, log, report);
     // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.
     if (config) await checkDirectUrl(config, log, report, spec.name, { unreachable: spec.directUrlUnreachable });

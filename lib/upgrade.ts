@@ -3,8 +3,10 @@
 // before the backup only reads; after it, any stop says where the database stands and
 // how to go back.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { Client } from 'pg';
 import { loadVerifyFiles, verifyDatabase } from '../verify/engine.ts';
+import { snapshotPath } from './drizzle/journal.ts';
 import { expectedSchemaFor, type ShadowOptions } from '../verify/shadow.ts';
 import { apply, describeStep } from './apply/index.ts';
 import type { ApplyContext } from './apply/context.ts';
@@ -13,7 +15,7 @@ import { checkInterruptedRestore } from './backup/leftovers.ts';
 import { takeBackup, type BackupResult } from './backup/run.ts';
 import type { Config } from './config.ts';
 import { isOtherApp } from './config.ts';
-import { filesToRun, loadContent, parseFiles, type Content } from './content.ts';
+import { displayPath, filesToRun, loadContent, parseFiles, type Content } from './content.ts';
 import { connect, withAdvisoryLock, withTransaction, type LockWait } from './db.ts';
 import { EXIT, isUpkitError, UpkitError } from './errors.ts';
 import { formatPgError, isPgError } from './pgError.ts';
@@ -286,6 +288,7 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
       ctx.stands.release = plan.from;
       // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
       if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
+      if (!isEmptyPlan(plan)) await assertExpectedSchema(config, content, options, log);
       if (options.rehearse && !isEmptyPlan(plan)) await assertMayRehearse(client, config);
       if (isEmptyPlan(plan)) {
         log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
@@ -434,4 +437,25 @@ async function unchanged(err: unknown, client: Pick<Client, 'query'>): Promise<u
     hint = 'a statement ran longer than the statement timeout (MIGRATION_TIMEOUT, or one the role or database sets): raise it, or run when the database is quieter; nothing was changed';
   }
   return new UpkitError({ code: `pg.${code}`, exit: 'refused', message: `${headline} (while reading the database, before any change; nothing was changed)`, details, hint, cause: err });
+}
+
+/**
+ * An app whose last journal entry has no snapshot is verified against its migrations replayed
+ * into a scratch database. When that replay cannot be had (a role without CREATEDB, no cached
+ * replay, a migration the replay cannot run), the run is refused before the first write,
+ * instead of applying every migration and then failing its verification. The replay made
+ * here is cached: the verify step after the migrations reuses it.
+ */
+async function assertExpectedSchema(config: Config, content: Content, options: UpgradeOptions, log: Logger): Promise<void> {
+  const last = content.migrations.at(-1);
+  if (content.profile.legacy || !last || existsSync(snapshotPath(content.drizzleDir, last))) return;
+  const expected = await expectedSchemaFor(config, loadVerifyFiles({ drizzleDir: content.drizzleDir, snapshotOptional: true }), { build: true, signal: options.signal, log });
+  if (expected.source !== 'snapshot') return;
+  const why = expected.findings[0];
+  throw new UpkitError({
+    code: 'verify.expected_schema',
+    exit: 'refused',
+    message: `${displayPath(snapshotPath(content.drizzleDir, last))} does not exist and ${why?.message.replace(/^expected schema from the snapshot: /, '') ?? 'the migrations could not be replayed'}: the upgrade could not be verified; nothing was changed`,
+    hint: `${why?.hint ?? 'add the snapshot drizzle-kit generates for the last entry'} (or add the snapshot drizzle-kit generates for ${last.tag}), then run the upgrade again`,
+  });
 }

@@ -161,6 +161,31 @@ describe('an app folder without the snapshot of its last entry', () => {
   });
 });
 
+describe('an app folder without its last snapshot, for a role that cannot replay it', () => {
+  const db = useFreshDatabase();
+  const role = `upkit_nocreatedb_${process.pid}`;
+  afterAll(async () => {
+    await withAdminClient(async (a) => {
+      await a.query(`drop owned by ${role}`).catch(() => {});
+      await a.query(`drop role if exists ${role}`);
+    });
+  });
+
+  it('is refused before the first write (it applied every migration, then failed its verification)', async () => {
+    await withAdminClient((a) => a.query(`create role ${role} login password 'no-createdb-pw-1' nocreatedb`));
+    await withClientAt(db().url, (c) => c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${role}; grant create on schema public to ${role}`));
+    const dir = writeAppFolder([{ tag: '0000_items', sql: 'CREATE TABLE "items" ("id" integer PRIMARY KEY NOT NULL);' }], {});
+    rmSync(path.join(dir, 'meta', '0000_snapshot.json'));
+    const url = `postgresql://${role}:no-createdb-pw-1@${db().host}:${db().port}/${db().database}`;
+    const before = await dbState(db().url);
+    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--no-containers', '--json', '--drizzle-dir', dir], { env: { DATABASE_URL: url } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/✖ .*0000_snapshot\.json does not exist and role upkit_nocreatedb_\d+ may not create databases \(no CREATEDB\), so the migrations were not replayed into a scratch database: the upgrade could not be verified; nothing was changed/);
+    await expectUnchanged(db().url, before);
+    await withClientAt(db().url, async (c) => expect((await c.query(`select to_regclass('public.items') as t`)).rows[0].t).toBeNull());
+  });
+});
+
 describe('two databases of one app on one server, with different search_paths', () => {
   const db = useFreshDatabase();
 
