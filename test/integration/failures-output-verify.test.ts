@@ -25,7 +25,8 @@ describe('failure catalogue: verify beside a running upgrade', backupTests(), ()
       await until(async () => finished || (await waitingOn(watcher, /ALTER TABLE|aws_integrations/i)()), 'the upgrade to wait on aws_integrations');
       expect(finished, 'the upgrade ended before it reached 0003').toBe(false);
       const run = (await watcher.query(`select id, host, pid, started_at from upkit.runs where status = 'running'`)).rows[0];
-      const backendPid = (await watcher.query(`select pid from pg_stat_activity where datname = current_database() and application_name like 'upkit upgrade %'`)).rows[0].pid;
+      // The session that holds upkit's run lock (the upgrade has others: its migrations' session).
+      const backendPid = (await watcher.query(`select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`)).rows[0].pid;
 
       const fc = failureCase('out.verify-running');
       const r = await runCase(fc, { url: db().url, database: db().database, runId: run.id, runPid: run.pid, runHost: run.host, time: (run.started_at as Date).toISOString(), backendPid });
