@@ -57,10 +57,10 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       // The first upgrade takes the run lock and stops at 0001, which waits for the gate.
       first = runUpkit('upgrade.ts', ['--yes', '--json', '--drizzle-dir', app.drizzleDir], { env, timeoutMs: 120_000 });
       await until('the first upgrade at the gate', async () => {
-        const n = (await withClientAt(db().url, (c) => c.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and objid = $1`, [GATE_KEY]))).rows[0].n;
+        const n = (await withClientAt(db().url, (c) => c.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and objid = $1 and database = (select oid from pg_database where datname = current_database())`, [GATE_KEY]))).rows[0].n;
         return n === 1 ? true : undefined;
       }, first);
-      const holderPid = (await withClientAt(db().url, (c) => c.query(`select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted and l.classid = $1 and l.objid = $2`, [LOCK_KEY.classId, LOCK_KEY.objId]))).rows[0].pid as number;
+      const holderPid = (await withClientAt(db().url, (c) => c.query(`select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted and l.classid = $1 and l.objid = $2 and l.database = (select oid from pg_database where datname = current_database())`, [LOCK_KEY.classId, LOCK_KEY.objId]))).rows[0].pid as number;
       second = runUpkit('upgrade.ts', ['--yes', '--json', '--wait-for-lock', '30', '--drizzle-dir', app.drizzleDir], { env, timeoutMs: 120_000 });
       const seen = await until('the second upgrade waiting for the run lock', async () => {
         // pg_locks lists the request a moment before pg_stat_activity shows the wait.
@@ -107,7 +107,7 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       await until('the upgrade waiting for over a second', async () => {
         const w = await withClientAt(db().url, (c) => c.query(
           `select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
-            where l.locktype = 'advisory' and not l.granted and l.objid = $1 and a.wait_event = 'advisory' and now() - a.query_start > interval '1 s'`, [LOCK_KEY.objId]));
+            where l.locktype = 'advisory' and not l.granted and l.objid = $1 and l.database = (select oid from pg_database where datname = current_database()) and a.wait_event = 'advisory' and now() - a.query_start > interval '1 s'`, [LOCK_KEY.objId]));
         return w.rows[0].n === 1 ? true : undefined;
       }, run);
       await holder.query('select pg_advisory_unlock_all()');
