@@ -175,5 +175,6 @@ export function redactDeep<T>(value: T): T {
  * in a log, a report or a ticket; the statement's shape, what support needs, stays.
  */
 export function maskSqlLiterals(sql: string): string {
-  return sql.replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$|[EeBbXxNn]?'(?:[^']|'')*'?/g, "'…'");
+  // E'…' strings take backslash escapes (E'it\'s'); the others double their quotes.
+  return sql.replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$|[Ee]'(?:[^'\\]|\\[\s\S]|'')*'?|[BbXxNn]?'(?:[^']|'')*'?/g, "'…'");
 }

@@ -179,13 +179,13 @@ describe('failure catalogue: verify behind a lock', () => {
   it("a holder's literals never reach the report, and an upkit run holding the lock is waited for, never offered to be ended", async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
     const secret = 'tok-4f1c9a77e2';
-    await holding(db().url, 'pulse-api', ['lock table organizations in access exclusive mode', `select '${secret}' as token, $body$${secret}$body$ as again`], async ({ pid }) => {
+    await holding(db().url, 'pulse-api', ['lock table organizations in access exclusive mode', `select '${secret}' as token, $body$${secret}$body$ as again, E'x\\'${secret}' as escaped`], async ({ pid }) => {
       const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
       expect(r.code, r.stderr).toBe(5);
       expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
       const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
       expect(locked.message).toContain(`server process ${pid} `);
-      expect(locked.message).toContain(`last query: select '…' as token, '…' as again`);
+      expect(locked.message).toContain(`last query: select '…' as token, '…' as again, '…' as escaped`);
       expect(locked.hint).toContain(`SELECT pg_terminate_backend(${pid});`);
     });
     await holding(db().url, 'upkit upgrade migrations', ['lock table organizations in access exclusive mode'], async ({ pid }) => {
