@@ -149,7 +149,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     refusals.push({
       code: 'ledger.hash_mismatch',
       message: `${m.tag}.sql was changed after it was applied: its sha256 no longer matches drizzle's ledger`,
-      hint: `put ${m.path} back as it was released (or undo the edit), then run the upgrade again; nothing was changed`,
+      hint: `put ${shellQuote(m.path)} back as it was released (or undo the edit), then run the upgrade again; nothing was changed`,
     });
   }
   if (unknown.length) {
@@ -211,7 +211,7 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       outOfOrder: m.when < newestApplied,
     });
     const control = unsupportedTransactionControl(stmts);
-    if (control) refusals.push(transactionControlRefusal(m.tag, control));
+    if (control) refusals.push(transactionControlRefusal(m, control));
     if (m.when < newestApplied) warnings.push({ code: 'ledger.out_of_order', message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`, hint: 'nothing to do' });
   }
 
@@ -310,12 +310,12 @@ export function unsupportedTransactionControl(statements: readonly ParsedStateme
 }
 
 /** Refused in the plan, read-only: upkit follows a migration's own BEGIN and COMMIT in file order, and nothing else. */
-export function transactionControlRefusal(tag: string, s: ParsedStatement): Problem {
+export function transactionControlRefusal({ tag, path: file }: Pick<DrizzleMigration, 'tag' | 'path'>, s: ParsedStatement): Problem {
   const first = s.sql.trim().split('\n')[0]!.slice(0, 80);
   return {
     code: 'drizzle.transaction_control',
     message: `${tag}.sql:${s.line}: ${first} controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order)`,
-    hint: `remove it from ${tag}.sql (or apply ${tag} by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed`,
+    hint: `remove it from ${shellQuote(file)} (or apply ${tag} by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed`,
   };
 }
 

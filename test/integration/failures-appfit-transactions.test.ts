@@ -73,7 +73,7 @@ describe('a migration that ends and opens its own transactions', () => {
     writeAppFolder([M0, M1b, M2], { tables: Object.fromEntries([DOCS]) }, dir);
     const before = await dbState(db().url);
     const r = await runCase(c, { dir, url: db().url });
-    expectCase(r, c);
+    expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
     await withClientAt(db().url, async (client) => {
       expect((await client.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();

@@ -28,7 +28,7 @@ export const appfitCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'drizzle.transaction_control',
     message: '0002_savepoint.sql:3: SAVEPOINT s1 controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order)',
-    hint: 'remove it from 0002_savepoint.sql (or apply 0002_savepoint by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed',
+    hint: 'remove it from {dir}/0002_savepoint.sql (or apply 0002_savepoint by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (the plan refuses it read-only: the migration before it is not applied either)',
     test: 'failures-appfit-transactions.test.ts',
