@@ -26,7 +26,7 @@ export interface AppliedEntry {
   durationMs: number;
 }
 
-/** One per exit code (README "Exit codes"): what the run ended with. */
+/** One per exit code (docs/exit-codes.md): what the run ended with. */
 export type RunStatus = 'ok' | 'failed' | 'usage' | 'refused' | 'problems' | 'locked' | 'unhealthy' | 'interrupted';
 
 /**

@@ -1,4 +1,4 @@
-// Verify's look at the profile's repeatable SQL (README "Repeatable SQL"): a file new or changed
+// Verify's look at the profile's repeatable SQL (docs/repeatable.md): a file new or changed
 // and not applied, and an object a file defines (view, function, policy, trigger, row level
 // security, grant) that the database has lost since it was applied. Both are errors: the
 // database lacks what this release's files define, and the upgrade applies the file again.

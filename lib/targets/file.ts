@@ -209,7 +209,7 @@ export function readTargets(file: string, via: string): TargetsFile {
       code: 'targets.missing',
       exit: 'usage',
       message: code === 'ENOENT' ? `no targets file: ${file} does not exist (looked in ${via})` : `the targets file ${file} cannot be read (${code})`,
-      hint: code === 'ENOENT' ? `write ${TARGETS_FILE} (README "Many databases: targets" has an example), or pass --targets PATH` : `check the permissions of ${shellQuote(file)}`,
+      hint: code === 'ENOENT' ? `write ${TARGETS_FILE} (docs/targets.md has an example), or pass --targets PATH` : `check the permissions of ${shellQuote(file)}`,
     });
   }
   return parseTargets(text, file);

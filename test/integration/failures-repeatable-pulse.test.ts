@@ -1,5 +1,5 @@
 // Pulse's first repeatable file (repeatable/support_role.sql): the grants of the read-only
-// support role that runs verify (README "verify"). It waits, changing nothing, while the role
+// support role that runs verify (docs/commands/verify.md). It waits, changing nothing, while the role
 // does not exist; once an administrator creates the role, the next upgrade applies it, and
 // verify runs as that role. Roles are the cluster's: the test that creates one uses a copy of
 // the file naming a role of its own (UPKIT_REPEATABLE_DIR), so that other tests' Pulse

@@ -1,4 +1,4 @@
-// Repeatable SQL (README "Repeatable SQL"): an app's repeatable/ folder beside its drizzle
+// Repeatable SQL (docs/repeatable.md): an app's repeatable/ folder beside its drizzle
 // folder. Each file is applied after the migrations, in one transaction with its row in
 // upkit.repeatable, and again only when its bytes change (or an object it defines is gone);
 // verify says when a file is not applied or what it defines was dropped or revoked; status

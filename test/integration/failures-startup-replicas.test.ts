@@ -1,4 +1,4 @@
-// Start-up mode (README "Start-up mode"): eight replicas of an app boot together, each with
+// Start-up mode (docs/startup.md): eight replicas of an app boot together, each with
 // plain `node` running a script that imports 'upkit' (a folder dependency of the app) and
 // calls upgrade({ waitForLockSeconds }). The second migration waits on a server lock the test
 // holds, so that every other replica is seen waiting for the run lock before it goes on.
