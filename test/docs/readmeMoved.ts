@@ -109,6 +109,9 @@ function cells(row: string): string[] {
     .filter((c) => c.length > 0);
 }
 
+// A reader that closes the pipe early (`| head`) ends the output, not the check.
+process.stdout.on('error', () => {});
+
 const oldText = process.argv[2] ? readFileSync(process.argv[2], 'utf8') : execFileSync('git', ['show', `${BEFORE_SPLIT}:README.md`], { cwd: ROOT, encoding: 'utf8' });
 const corpus = newPages()
   .map((f) => normalise(readFileSync(path.join(ROOT, f), 'utf8')))
