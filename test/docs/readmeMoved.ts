@@ -26,6 +26,8 @@ const REWORDED: Array<{ old: string; now: string }> = [
   { old: 'Check the path and run again.', now: 'docs/configuration.md: "Check the path and run again, or use `--dotenv PATH`, which Node leaves alone."' },
   { old: '**Backup** (above), skipped only when the plan is empty.', now: 'docs/commands/upgrade.md, step 7, linking backup.md and backups.md' },
   { old: '`bench:paths`, `bench:verify`); results in BENCHMARKS.md', now: 'CONTRIBUTING.md, the map: the same row, with `bench:targets` added' },
+  { old: 'Needs Node 20.6 or later:', now: 'docs/startup.md: "Needs a supported Node (20.12 or later, 22 or 24 …)", the versions upkit supports now' },
+  { old: '**The image** holds Node 20 or later,', now: 'docs/kubernetes.md: "holds a supported Node (20.12 or later, 22 or 24)"' },
   { old: 'Under Node 20, `npx zx FILE.ts` runs TypeScript through tsx', now: 'CONTRIBUTING.md, "The map": from upkit\'s directory through .npmrc\'s tsx line; from anywhere, bin/upkit (docs/install.md)' },
   { old: 'the import rules of `.dependency-cruiser.cjs` (Profiles)', now: 'CONTRIBUTING.md, Developing: "(Import rules)"' },
   { old: "`drizzle/`, `legacy-sql/` | Pulse's content (above)", now: 'CONTRIBUTING.md, the map: "Pulse\'s content (docs/releases.md)"' },
