@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
+import { envFileOf } from '../config.ts';
 import { UpkitError } from '../errors.ts';
 import type { Target } from './file.ts';
 
@@ -11,9 +12,9 @@ import type { Target } from './file.ts';
 const PER_TARGET_KEYS = ['DATABASE_URL', 'DIRECT_URL', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA', 'DIRECT_URL_DIFFERENT_DATABASE', 'UPKIT_DRIZZLE_DIR', 'UPKIT_LEGACY_DIR', 'BACKUP_DIR'] as const;
 const PARTS = ['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA'] as const;
 
-/** The environment and the .env file (or --env-file), merged as loadConfig merges them. */
+/** The environment and the configuration file (--dotenv, UPKIT_ENV_FILE or .env), merged as loadConfig merges them. */
 export function baseEnvironment(env: NodeJS.ProcessEnv, cwd: string, envFile: string | undefined): NodeJS.ProcessEnv {
-  const file = envFile !== undefined ? path.resolve(cwd, envFile) : path.join(cwd, '.env');
+  const file = envFileOf(envFile, env, cwd)?.file ?? path.join(cwd, '.env');
   // An unreadable or broken file is loadConfig's to report, per target, with its line.
   let fromFile: Record<string, string> = {};
   try {

@@ -35,7 +35,7 @@ const configuration: FailureCase[] = [
     args: ['--yes'],
     code: 'config.invalid',
     message: 'DATABASE_URL: is not set, and neither are DB_HOST, DB_USER and DB_NAME (in the environment; there is no .env in {cwd})',
-    hint: "run upkit in the directory that holds Pulse's .env, or pass --env-file PATH, or set DATABASE_URL",
+    hint: "run upkit in the directory that holds Pulse's .env, or pass --dotenv PATH, or set DATABASE_URL",
     exit: 2,
     changed: 'nothing (no database was reached)',
     test: 'failures-config.test.ts',
