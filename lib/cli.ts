@@ -11,6 +11,7 @@ import { visible } from './escape.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { createLogger, formatDuration, type Logger } from './log.ts';
 import { streamName, watchOutput, writeOutput } from './output.ts';
+import { pasteForm } from './invocation.ts';
 import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact, registerPublic } from './redact.ts';
@@ -97,7 +98,7 @@ export function usage(spec: CommandSpec): string {
   }
   lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
   lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
-  return lines.join('\n');
+  return pasteForm(lines.join('\n'));
 }
 
 /** The arguments after the entry file, whether run as `npx zx FILE`, `node FILE` or `tsx FILE`. */
