@@ -109,7 +109,7 @@ describe('server install: npm ci --omit=dev', () => {
       expect(r.code, `${c}: ${r.stderr}`).toBe(0);
       expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^usage: ${launcher.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${c}\\b`));
     }
-  });
+  }, 240_000);
 
   it('upgrades v1.0 and verifies it through its bin/upkit, from another directory holding .env', async (ctx) => {
     if (unreachable) return ctx.skip(unreachable);
@@ -127,5 +127,5 @@ describe('server install: npm ci --omit=dev', () => {
     expect((JSON.parse(verify.stdout) as Report).exitCode).toBe(0);
     const runs = await withClientAt(db().url, async (c) => (await c.query(`select command, status from upkit.runs`)).rows);
     expect(runs).toContainEqual({ command: 'upgrade', status: 'ok' });
-  });
+  }, 240_000);
 });

@@ -52,7 +52,7 @@ describe('bin/upkit', () => {
       expect(r.stdout).toMatch(new RegExp(`^usage: ${escape(UPKIT)} ${c}\\b`));
       expect(r.stdout, c).not.toContain('npx zx');
     }
-  });
+  }, 240_000);
 
   it('runs through a symlink and a symlink to that symlink, from any directory', () => {
     const { direct, twice } = linkedLauncher();
@@ -80,7 +80,7 @@ describe('bin/upkit', () => {
     expect(runs).toContainEqual({ command: 'upgrade', status: 'ok' });
     // The launcher's own directory got no .env of this run.
     expect(existsSync(path.join(ROOT, 'bin', '.env'))).toBe(false);
-  });
+  }, 240_000);
 
   it('reads --dotenv relative to the current directory over UPKIT_ENV_FILE, and UPKIT_ENV_FILE over ./.env', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
@@ -105,7 +105,7 @@ describe('bin/upkit', () => {
     const byEnvFile = await runUpkit('bin/upkit', ['status', '--env-file', 'conf/pulse.env'], { cwd });
     expect(byEnvFile.code, byEnvFile.stderr).toBe(0);
     expect(byEnvFile.stdout).toContain(`${db().database}: v2.3, up to date`);
-  });
+  }, 240_000);
 
   it('writes every command to paste in the launcher\'s form: on the terminal and in the --json report', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
