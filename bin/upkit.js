@@ -2,7 +2,7 @@
 // needs no loader flag: it checks the Node version first (lib/nodeGate.ts's rule, in syntax
 // any Node can read, before anything else is loaded), then registers tsx through its API and
 // hands the command line to lib/commands/launcher.ts. Run it through bin/upkit: started as
-// `node bin/upkit.js upgrade --env-file PATH`, Node 20 reads --env-file itself.
+// `node bin/upkit.js upgrade --env-file PATH`, Node reads --env-file itself.
 var MIN_NODE = { major: 20, minor: 12 }; // lib/nodeGate.ts MIN_NODE (a unit test keeps them equal)
 var version = process.versions.node;
 var parts = version.split('.');

@@ -78,7 +78,7 @@ export interface CommandSpec {
 export const COMMON_OPTIONS = {
   json: { type: 'boolean', description: 'write one JSON report to stdout; human output goes to stderr' },
   dotenv: { type: 'string', valueName: 'PATH', description: 'read configuration from PATH instead of ./.env (UPKIT_ENV_FILE)' },
-  'env-file': { type: 'string', valueName: 'PATH', description: 'the same as --dotenv (Node 20 takes it for itself unless run through bin/upkit)' },
+  'env-file': { type: 'string', valueName: 'PATH', description: 'the same as --dotenv (Node takes it for itself unless run through bin/upkit)' },
 } as const satisfies Record<string, OptionSpec>;
 
 export function usage(spec: CommandSpec): string {

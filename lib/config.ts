@@ -105,12 +105,12 @@ export interface LoadOptions {
   overrides?: ConfigOverrides;
 }
 
-/** The two flags that name the configuration file: upkit's own, and the one Node 20 may take for itself. */
+/** The two flags that name the configuration file: upkit's own, and the one Node may take for itself. */
 export type EnvFileFlag = '--dotenv' | '--env-file';
 
 /**
  * The configuration file a command line names: `--dotenv PATH`, or `--env-file PATH` (the
- * same; Node 20 reads that one itself when it reaches node's own argv, so `--dotenv` is the
+ * same; Node 20, 22 and 24 read that one themselves wherever it stands in node's own argv, so `--dotenv` is the
  * form upkit prints). Both at once are refused.
  */
 export function givenEnvFile(values: Record<string, unknown>, invocation: string): { path: string; flag: EnvFileFlag } | undefined {

@@ -101,7 +101,7 @@ describe('bin/upkit', () => {
     const byDotenv = await runUpkit('bin/upkit', ['status'], { cwd });
     expect(byDotenv.code).toBe(3);
     expect(byDotenv.stderr).toContain('upkit_no_such_database');
-    // Node 20 would take --env-file for itself; through the launcher it is upkit's, the same as --dotenv.
+    // Node would take --env-file for itself; through the launcher it is upkit's, the same as --dotenv.
     const byEnvFile = await runUpkit('bin/upkit', ['status', '--env-file', 'conf/pulse.env'], { cwd });
     expect(byEnvFile.code, byEnvFile.stderr).toBe(0);
     expect(byEnvFile.stdout).toContain(`${db().database}: v2.3, up to date`);

@@ -26,8 +26,8 @@ export const launchCases: FailureCase[] = [
   {
     id: 'launch.env-file-missing',
     group: 'configuration',
-    title: 'An --env-file that is not there, on Node 20',
-    did: "Ran the upgrade through the launcher with `--env-file pulse.env`, a file that is not there. Run as `node FILE --env-file PATH`, Node 20 reads that flag itself wherever it stands and stops with its own `node: PATH: not found` and exit 9; the launcher keeps upkit's arguments from Node.",
+    title: 'An --env-file that is not there',
+    did: "Ran the upgrade through the launcher with `--env-file pulse.env`, a file that is not there. Run as `node FILE --env-file PATH` (or `npx zx upgrade.ts --env-file PATH`), Node 20, 22 and 24 read that flag themselves wherever it stands and stops with its own `node: PATH: not found` and exit 9; the launcher keeps upkit's arguments from Node.",
     entry: 'bin/upkit',
     args: ['upgrade', '--env-file', 'pulse.env', '--yes'],
     env: { DATABASE_URL: '{url}' },
