@@ -110,8 +110,8 @@ export type EnvFileFlag = '--dotenv' | '--env-file';
 
 /**
  * The configuration file a command line names: `--dotenv PATH`, or `--env-file PATH` (the
- * same; Node 20, 22 and 24 read that one themselves wherever it stands in node's own argv, so `--dotenv` is the
- * form upkit prints). Both at once are refused.
+ * same; Node 20, 22 and 24 read that one themselves wherever it stands in node's own argv,
+ * so `--dotenv` is the form upkit prints). Both at once are refused.
  */
 export function givenEnvFile(values: Record<string, unknown>, invocation: string): { path: string; flag: EnvFileFlag } | undefined {
   const dotenv = values.dotenv;
