@@ -123,6 +123,20 @@ describe('bin/upkit', () => {
   });
 });
 
+describe('bin/upkit without node', () => {
+  it('says so in one line, exit 2, when no node is on PATH', () => {
+    // A PATH with the few programs the launcher itself uses, and no node.
+    const bin = tempDir('upkit-nonode-');
+    for (const tool of ['dirname', 'readlink']) {
+      const found = spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+      symlinkSync(found, path.join(bin, tool));
+    }
+    const r = spawnSync('/bin/sh', [LAUNCHER, 'upgrade', '--yes'], { cwd: tempDir('upkit-cwd-'), env: { PATH: bin, HOME: process.env.HOME ?? '' }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toBe(`✖ upkit needs Node 20.12 or newer, and there is no node on PATH (${bin})\n  → install Node 22 or 24, or put its bin folder on PATH (cron and systemd set a short PATH)\n`);
+  });
+});
+
 describe('the entry files', () => {
   it('npx zx upgrade.ts --help still works from upkit\'s own directory', async () => {
     const r = await runNpxZx('upgrade.ts', ['--help']);
