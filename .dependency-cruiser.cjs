@@ -6,7 +6,12 @@
 // or bench/, and none of its modules import each other in a circle.
 // Run: npm run check:deps
 
-const ENTRY = '^(upgrade|install)\\.ts$|^verify/index\\.ts$|^scripts/';
+const ENTRY = '^(upgrade|install)\\.ts$|^verify/index\\.ts$|^scripts/|^bin/';
+// What runs on a server installed with `npm ci --omit=dev`: the engine, the commands, the
+// profiles, the entry points, the launcher and the library's entry. The demo (scripts/demo.ts,
+// lib/commands/demo.ts) is a developer's tool that starts its server with the test harness: left out.
+const RUN_TIME = '^(lib|verify|profiles|bin)/|^(upgrade|install)\\.ts$|^scripts/|^index\\.js$';
+const DEMO = '^scripts/demo\\.ts$|^lib/commands/demo\\.ts$';
 const COMMANDS = '^lib/commands/|^lib/cli\\.ts$|^lib/api\\.ts$';
 const ENGINE = '^(lib|verify)/';
 const ENGINE_NOT = [COMMANDS, '^verify/index\\.ts$'];
@@ -66,10 +71,24 @@ module.exports = {
     },
     {
       name: 'entry-points-through-commands',
-      comment: 'An entry point parses nothing itself: it hands its command to the runner (lib/cli.ts runCommand).',
+      comment: 'An entry point parses nothing itself: it hands its command to the runner (lib/cli.ts runCommand). It imports the Node version gate first.',
       severity: 'error',
       from: { path: ENTRY },
-      to: { path: ENGINE, pathNot: COMMANDS },
+      to: { path: ENGINE, pathNot: `${COMMANDS}|^lib/nodeGate\\.ts$` },
+    },
+    {
+      name: 'not-to-dev-dep',
+      comment: 'A server installs upkit with `npm ci --omit=dev`: nothing that runs there imports a devDependency (types only are erased). The demo is left out (DEMO above).',
+      severity: 'error',
+      from: { path: RUN_TIME, pathNot: DEMO },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-drizzle-orm-at-run-time',
+      comment: "upkit applies migrations itself; drizzle-orm is for drizzle/schema.ts (drizzle-kit), the tests and the benchmarks, never what runs on a server.",
+      severity: 'error',
+      from: { path: RUN_TIME },
+      to: { path: 'node_modules/drizzle-orm/' },
     },
     {
       name: 'no-circular',

@@ -23,7 +23,7 @@ function environment(options: ApiOptions): NodeJS.ProcessEnv {
 
 /** Flags common to every command: where the configuration and the app's migrations are. */
 function commonArgs(options: ApiOptions): string[] {
-  return [...(options.envFile !== undefined ? ['--env-file', options.envFile] : []), ...(options.drizzleDir !== undefined ? ['--drizzle-dir', options.drizzleDir] : [])];
+  return [...(options.envFile !== undefined ? ['--dotenv', options.envFile] : []), ...(options.drizzleDir !== undefined ? ['--drizzle-dir', options.drizzleDir] : [])];
 }
 
 async function run(spec: CommandSpec, args: string[], options: ApiOptions): Promise<ApiResult> {

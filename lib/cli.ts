@@ -5,12 +5,13 @@ import { endChildren } from './children.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
+import { givenEnvFile, loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
 import { checkDirectUrl } from './directUrl.ts';
 import { visible } from './escape.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { createLogger, formatDuration, type Logger } from './log.ts';
 import { streamName, watchOutput, writeOutput } from './output.ts';
+import { pasteForm } from './invocation.ts';
 import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact, registerPublic } from './redact.ts';
@@ -76,7 +77,8 @@ export interface CommandSpec {
 
 export const COMMON_OPTIONS = {
   json: { type: 'boolean', description: 'write one JSON report to stdout; human output goes to stderr' },
-  'env-file': { type: 'string', valueName: 'PATH', description: 'read configuration from PATH instead of ./.env' },
+  dotenv: { type: 'string', valueName: 'PATH', description: 'read configuration from PATH instead of ./.env (UPKIT_ENV_FILE)' },
+  'env-file': { type: 'string', valueName: 'PATH', description: 'the same as --dotenv (Node takes it for itself unless run through bin/upkit)' },
 } as const satisfies Record<string, OptionSpec>;
 
 export function usage(spec: CommandSpec): string {
@@ -96,7 +98,7 @@ export function usage(spec: CommandSpec): string {
   }
   lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
   lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
-  return lines.join('\n');
+  return pasteForm(lines.join('\n'));
 }
 
 /** The arguments after the entry file, whether run as `npx zx FILE`, `node FILE` or `tsx FILE`. */
@@ -224,7 +226,7 @@ export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export interface CommandIO {
   /** The environment configuration is read from (default: process.env). */
   env?: NodeJS.ProcessEnv;
-  /** The directory `.env`, relative paths and --env-file are read from (default: process.cwd()). */
+  /** The directory `.env`, relative paths and --dotenv are read from (default: process.cwd()). */
   cwd?: string;
   /** Where progress and errors go (default: stderr). */
   stream?: NodeJS.WriteStream;
@@ -278,10 +280,11 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
     const targetFlag = Object.keys(TARGET_OPTIONS).find((k) => values[k] !== undefined);
     if (targetFlag) throw usageError(`--${targetFlag} runs the command over the targets file, which only the command line does; here it runs for one database`, `run: ${spec.invocation} --${targetFlag}${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`);
     registerPublicNames(undefined, values, positionals, io.cwd);
+    const envFile = givenEnvFile(values, spec.invocation);
     const config =
       spec.config === false
         ? (undefined as unknown as Config)
-        : loadConfig({ envFile: values['env-file'] as string | undefined, overrides: spec.overrides?.(values), env: io.env, cwd: io.cwd });
+        : loadConfig({ envFile: envFile?.path, envFileFlag: envFile?.flag, overrides: spec.overrides?.(values), env: io.env, cwd: io.cwd });
     registerPublicNames(config, values, positionals, io.cwd);
     if (config) showConfigWarnings(config, log, report);
     // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { parse as parseConnectionString } from 'pg-connection-string';
-import { UpkitError } from './errors.ts';
+import { UpkitError, usageError } from './errors.ts';
 import { parseSessionOptions, searchPathSchemas } from './pgOptions.ts';
-import { sqlIdent } from './quote.ts';
+import { shellQuote, sqlIdent } from './quote.ts';
 import { redact, registerSecret, registerUrlCredentials } from './redact.ts';
 
 export type SslMode = 'false' | 'true' | 'require' | 'verify-full';
@@ -95,9 +95,52 @@ export interface ConfigOverrides {
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** `--env-file PATH`: must exist. Without it, `.env` in cwd is read when present. */
+  /**
+   * `--dotenv PATH` (or `--env-file PATH`): must exist. Without it, UPKIT_ENV_FILE (which must
+   * exist too), else `.env` in cwd when present. A relative path is read from cwd.
+   */
   envFile?: string;
+  /** The flag that gave envFile, for messages (default --dotenv). */
+  envFileFlag?: EnvFileFlag;
   overrides?: ConfigOverrides;
+}
+
+/** The two flags that name the configuration file: upkit's own, and the one Node may take for itself. */
+export type EnvFileFlag = '--dotenv' | '--env-file';
+
+/**
+ * The configuration file a command line names: `--dotenv PATH`, or `--env-file PATH` (the
+ * same; Node 20, 22 and 24 read that one themselves wherever it stands in node's own argv,
+ * so `--dotenv` is the form upkit prints). Both at once are refused.
+ */
+export function givenEnvFile(values: Record<string, unknown>, invocation: string): { path: string; flag: EnvFileFlag } | undefined {
+  const dotenv = values.dotenv;
+  const envFile = values['env-file'];
+  if (typeof dotenv === 'string' && typeof envFile === 'string') {
+    throw usageError('--dotenv and --env-file both name the configuration file: give one', `run: ${invocation} --dotenv ${shellQuote(dotenv)}`);
+  }
+  if (typeof dotenv === 'string') return { path: dotenv, flag: '--dotenv' };
+  if (typeof envFile === 'string') return { path: envFile, flag: '--env-file' };
+  return undefined;
+}
+
+/** The flag and path to repeat in a hint (` --dotenv 'PATH'`), as they were given; empty when none was. */
+export function envFileArgs(values: Record<string, unknown>): string {
+  for (const flag of ['dotenv', 'env-file'] as const) if (typeof values[flag] === 'string') return ` --${flag} ${shellQuote(values[flag] as string)}`;
+  return '';
+}
+
+/**
+ * The configuration file that is read, and what named it: the flag, else UPKIT_ENV_FILE, else
+ * `.env` in the working directory when there is one (undefined: none). Relative paths are
+ * read from cwd. The file a flag or UPKIT_ENV_FILE names must exist (loadConfig says so).
+ */
+export function envFileOf(given: string | undefined, env: NodeJS.ProcessEnv, cwd: string, flag: EnvFileFlag = '--dotenv'): { file: string; named: EnvFileFlag | 'UPKIT_ENV_FILE' | '.env' } | undefined {
+  if (given !== undefined) return { file: path.resolve(cwd, given), named: flag };
+  const fromEnv = env.UPKIT_ENV_FILE?.trim();
+  if (fromEnv) return { file: path.resolve(cwd, fromEnv), named: 'UPKIT_ENV_FILE' };
+  const dotenv = path.join(cwd, '.env');
+  return existsSync(dotenv) ? { file: dotenv, named: '.env' } : undefined;
 }
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -474,12 +517,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
   let envFile: string | undefined;
   let fromFile: Record<string, string> = {};
   const warnings: ConfigWarning[] = [];
-  if (options.envFile !== undefined) {
-    envFile = path.resolve(cwd, options.envFile);
-    if (!existsSync(envFile)) problems.add('--env-file', `${envFile} does not exist`);
-    else fromFile = readEnvFile(envFile, problems, warnings);
-  } else if (existsSync(path.join(cwd, '.env'))) {
-    envFile = path.join(cwd, '.env');
+  const chosen = envFileOf(options.envFile, options.env ?? process.env, cwd, options.envFileFlag);
+  if (chosen) {
+    envFile = chosen.file;
+    const named = chosen.named;
+    const again = named === 'UPKIT_ENV_FILE'
+      ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
+      : `check the path (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv PATH`;
+    // The settings are in the file that is not there: nothing else is worth checking.
+    const missing = !existsSync(envFile) ? 'does not exist' : statSync(envFile).isDirectory() ? 'is a directory, not a file of KEY=VALUE lines' : undefined;
+    if (missing) throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: `${named}: ${envFile} ${missing}`, hint: again });
     fromFile = readEnvFile(envFile, problems, warnings);
   }
   // As dotenv does: a variable set in the environment wins over the file.
@@ -617,7 +664,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (n === 1) {
       const named = problems.keys[0]!;
       const hint = named === 'DATABASE_URL' && !dbUrl && !envFile
-        ? `run upkit in the directory that holds ${appName}'s .env, or pass --env-file PATH, or set DATABASE_URL`
+        ? `run upkit in the directory that holds ${appName}'s .env, or pass --dotenv PATH, or set DATABASE_URL`
         : problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
       throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: redact(problems.list[0]!), hint: redact(hint) });
     }

@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
-import { isOtherApp, loadConfig, PROJECT_ROOT } from './config.ts';
+import { envFileOf, isOtherApp, loadConfig, PROJECT_ROOT, type EnvFileFlag } from './config.ts';
 import { connect, withClient, withTransaction } from './db.ts';
 import { EXIT, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { checkDirectUrl } from './directUrl.ts';
@@ -31,7 +31,8 @@ export interface InstallOptions {
   /** Chooses the profile once the configuration (and so the drizzle folder) is known. */
   profileFor: ProfileFor;
   cwd: string;
-  envFile?: string;
+  /** --dotenv (or --env-file): where .env is read and written; else UPKIT_ENV_FILE, else .env in cwd. */
+  envFile?: { path: string; flag: EnvFileFlag };
   adminEmail?: string;
   adminPassword?: () => Promise<string>;
   organization: string;
@@ -72,7 +73,7 @@ async function assertFresh(config: Config, profile: Profile, log: Logger): Promi
 }
 
 export async function runInstall(log: Logger, report: ReportBuilder, options: InstallOptions): Promise<number> {
-  const envPath = path.resolve(options.cwd, options.envFile ?? '.env');
+  const envPath = options.envFile ? path.resolve(options.cwd, options.envFile.path) : envFileOf(undefined, process.env, options.cwd)?.file ?? path.join(options.cwd, '.env');
   const hasUrl = Boolean(process.env.DATABASE_URL?.trim());
   // What .env lacks is decided now and written only once every check below has passed: a
   // refusal leaves an existing .env byte for byte as it was. A missing .env is written at
@@ -92,7 +93,7 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   if (plan.original === null && plan.missing.length) writeEnv(applyEnvPlan(plan, label), log, report);
 
-  const config = loadConfig({ cwd: options.cwd, envFile: options.envFile, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
+  const config = loadConfig({ cwd: options.cwd, envFile: options.envFile?.path, envFileFlag: options.envFile?.flag, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
   showConfigWarnings(config, log, report);
   const profile = options.profileFor(config);
   // Refused before anything is created: the first admin is the profile's (Pulse's) to make.

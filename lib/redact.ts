@@ -1,10 +1,12 @@
 // Every string that leaves the process (terminal, log file, JSON report, error text) goes
-// through redact(). A password is masked where it stands as a password, whatever its value:
+// through redact(), which also writes its commands to paste as the process was started
+// (lib/invocation.ts). A password is masked where it stands as a password, whatever its value:
 // in connection URLs (raw or percent-encoded), PGPASSWORD-style assignments and JSON keys,
 // and pass-file lines. Every secret registered by configuration loading is masked anywhere
 // else too (a password pasted into the wrong key, a driver's error text), except inside the
 // names and paths upkit was given (registerPublic): a password `pulse` must not turn the
 // database `pulse`, the user `pulse_admin` or BACKUP_DIR `/srv/pulse backups` into `***`.
+import { pasteForm } from './invocation.ts';
 
 const MASK = '***';
 const secrets = new Set<string>();
@@ -149,7 +151,8 @@ function maskLiterals(text: string): string {
 }
 
 export function redact(text: string): string {
-  const out = text
+  // Commands to paste in the form this process was started with (lib/invocation.ts).
+  const out = pasteForm(text)
     // The placeholder in our own usage hints is not a secret.
     .replace(URL_PASSWORD, (_m, head: string, pw: string) => `${head}${pw === 'PASSWORD' ? pw : MASK}@`)
     .replace(ASSIGNMENT, `$1$2${MASK}`)

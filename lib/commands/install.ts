@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { givenEnvFile } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { runInstall } from '../install.ts';
 import { registerSecret } from '../redact.ts';
@@ -92,7 +93,7 @@ export const installCommand: CommandSpec = {
     return runInstall(log, report, {
       profileFor,
       cwd: process.cwd(),
-      envFile: values['env-file'] as string | undefined,
+      envFile: givenEnvFile(values, installCommand.invocation),
       adminEmail: email,
       adminPassword: email ? adminPassword : undefined,
       organization: (values.organization as string | undefined) ?? 'Default',

@@ -17,7 +17,7 @@ import { manifestPathFor, readManifest, type BackupManifest } from '../backup/ma
 import { activityChanges, applicationRowCounts, rowChanges, writeActivity, type WriteActivity } from '../backup/writes.ts';
 import { companionName } from '../backup/restoreDb.ts';
 import { shellQuote, swapBackCommand } from '../backup/swap.ts';
-import type { Config } from '../config.ts';
+import { envFileArgs, type Config } from '../config.ts';
 import { ensureLedger, finishRun, readDrizzleLedger, readRuns, startRun, type RunRow } from '../ledger.ts';
 import { restoreCommand } from './restore.ts';
 import { parseSqlFile, type ParsedStatement } from '../sql/statements.ts';
@@ -141,12 +141,11 @@ export const rollbackCommand: CommandSpec = {
     const { config, values, log, report } = ctx;
     if (!values.down) {
       if (!values.yes && !process.stdin.isTTY) {
-        const envFile = values['env-file'] as string | undefined;
         throw new UpkitError({
           code: 'rollback.no_terminal',
           exit: 'usage',
           message: 'rollback asks you to type the database name, and there is no terminal to ask on; nothing was changed',
-          hint: `run it on a terminal, or add --yes: npx zx scripts/rollback.ts${envFile ? ` --env-file ${shellQuote(envFile)}` : ''} --yes`,
+          hint: `run it on a terminal, or add --yes: npx zx scripts/rollback.ts${envFileArgs(values)} --yes`,
         });
       }
       const { runs, restored, kept } = await withClient(
@@ -193,12 +192,11 @@ export const rollbackCommand: CommandSpec = {
         const since = after ? `the ${last.command} of ${last.startedAt.toISOString()} finished` : `the backup (${manifest.createdAt})`;
         const what = `since ${since}, rows changed in ${plural(changed.length, 'table')}: ${changed.join(', ')}; a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
         if (values.yes && !values['discard-writes']) {
-          const envFile = values['env-file'] as string | undefined;
           throw new UpkitError({
             code: 'rollback.writes_since_backup',
             exit: 'refused',
             message: what,
-            hint: `look at them first (npx zx scripts/status.ts), or confirm that they may go: npx zx scripts/rollback.ts${envFile ? ` --env-file ${shellQuote(envFile)}` : ''} --yes --discard-writes; nothing was changed`,
+            hint: `look at them first (npx zx scripts/status.ts), or confirm that they may go: npx zx scripts/rollback.ts${envFileArgs(values)} --yes --discard-writes; nothing was changed`,
           });
         }
         discarded = true;

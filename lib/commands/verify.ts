@@ -35,7 +35,7 @@ export const verifyCommand: CommandSpec = {
   async run({ config, log, report, values, json, out, signal }) {
     const markdown = values.markdown === true;
     if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
-    const again = ['npx zx verify/index.ts', ...(['env-file', 'drizzle-dir'] as const).flatMap((k) => (typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : []))].join(' ');
+    const again = ['npx zx verify/index.ts', ...(['dotenv', 'env-file', 'drizzle-dir'] as const).flatMap((k) => (typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : []))].join(' ');
     const result = await runVerification(config, log, report, { profile: profileFor(config), versions: markdown, again, shadow: values['no-shadow'] !== true, signal });
     const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);

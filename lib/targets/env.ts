@@ -4,16 +4,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
+import { envFileOf } from '../config.ts';
 import { UpkitError } from '../errors.ts';
+import { commandPattern } from '../invocation.ts';
 import type { Target } from './file.ts';
 
 /** Keys that name one database, its profile or its backups: set per target, never inherited. */
 const PER_TARGET_KEYS = ['DATABASE_URL', 'DIRECT_URL', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA', 'DIRECT_URL_DIFFERENT_DATABASE', 'UPKIT_DRIZZLE_DIR', 'UPKIT_LEGACY_DIR', 'BACKUP_DIR'] as const;
 const PARTS = ['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA'] as const;
 
-/** The environment and the .env file (or --env-file), merged as loadConfig merges them. */
+/** The environment and the configuration file (--dotenv, UPKIT_ENV_FILE or .env), merged as loadConfig merges them. */
 export function baseEnvironment(env: NodeJS.ProcessEnv, cwd: string, envFile: string | undefined): NodeJS.ProcessEnv {
-  const file = envFile !== undefined ? path.resolve(cwd, envFile) : path.join(cwd, '.env');
+  const file = envFileOf(envFile, env, cwd)?.file ?? path.join(cwd, '.env');
   // An unreadable or broken file is loadConfig's to report, per target, with its line.
   let fromFile: Record<string, string> = {};
   try {
@@ -64,7 +66,7 @@ export function targetEnvironment(target: Target, base: NodeJS.ProcessEnv, cwd: 
 }
 
 /** The commands that take --target: a hint naming one of them is made to name this target. */
-const TARGETED = /(npx zx (?:upgrade\.ts|verify\/index\.ts|scripts\/(?:preflight|status|backup)\.ts))(?![\w./-])/g;
+const TARGETED = ['upgrade.ts', 'verify/index.ts', 'scripts/preflight.ts', 'scripts/status.ts', 'scripts/backup.ts'];
 
 /**
  * A target's messages as its operator must read them: the variables named as the targets
@@ -77,5 +79,5 @@ export function localize(text: string, target: Target, targetsFlag: string): str
   if (target.prefix !== undefined && target.prefix !== '') out = out.replace(/\b(DB_(?:HOST|PORT|USER|PASSWORD|NAME|SCHEMA)|DIRECT_URL_DIFFERENT_DATABASE)\b/g, `${target.prefix}$1`);
   if (target.directUrl !== undefined) out = out.replace(/\bDIRECT_URL\b(?!_)/g, target.directUrl);
   else if (target.prefix !== undefined && target.prefix !== '') out = out.replace(/\bDIRECT_URL\b(?!_)/g, `${target.prefix}DIRECT_URL`);
-  return out.replace(TARGETED, `$1${targetsFlag} --target ${target.name}`);
+  return out.replace(commandPattern(TARGETED), `$1${targetsFlag} --target ${target.name}`);
 }

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { EXIT, exitCodeFor, isUpkitError, usageError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { writeOutput } from '../output.ts';
-import { PROJECT_ROOT } from '../config.ts';
+import { givenEnvFile, PROJECT_ROOT } from '../config.ts';
 import { shellQuote } from '../quote.ts';
 import { redact, registerPublic, registerSecret, registerUrlCredentials } from '../redact.ts';
 import { ReportBuilder, type Report } from '../report.ts';
@@ -139,7 +139,7 @@ function prepare(spec: TargetCommand, args: readonly string[], io: TargetsIO) {
     throw usageError(`no target named ${unknown.map((n) => `"${n}"`).join(', ')} in ${file.file} (targets: ${known.join(', ')})`, `run: ${spec.invocation} --target ${shellQuote(known[0]!)} (or --all)`);
   }
   const selected = flags.all ? file.targets : file.targets.filter((t) => flags.names.includes(t.name));
-  const base = baseEnvironment(io.env, io.cwd, parsed.values['env-file'] as string | undefined);
+  const base = baseEnvironment(io.env, io.cwd, givenEnvFile(parsed.values, spec.invocation)?.path);
   const prepared: Prepared[] = selected.map((target) => {
     registerPublic(target.name);
     try {

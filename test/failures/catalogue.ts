@@ -5,6 +5,7 @@
 import { appfitCases } from './hardening/appfit.ts';
 import { backupsCases } from './hardening/backups.ts';
 import { installCases } from './hardening/install.ts';
+import { launchCases } from './hardening/launch.ts';
 import { lintCases } from './hardening/lint.ts';
 import { outputCases } from './hardening/output.ts';
 import { profilesCases } from './hardening/profiles.ts';
@@ -35,7 +36,7 @@ const configuration: FailureCase[] = [
     args: ['--yes'],
     code: 'config.invalid',
     message: 'DATABASE_URL: is not set, and neither are DB_HOST, DB_USER and DB_NAME (in the environment; there is no .env in {cwd})',
-    hint: "run upkit in the directory that holds Pulse's .env, or pass --env-file PATH, or set DATABASE_URL",
+    hint: "run upkit in the directory that holds Pulse's .env, or pass --dotenv PATH, or set DATABASE_URL",
     exit: 2,
     changed: 'nothing (no database was reached)',
     test: 'failures-config.test.ts',
@@ -1348,4 +1349,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases];

@@ -27,7 +27,7 @@ export interface FailureCase {
   title: string;
   /** What the operator did (or what happened to them). */
   did: string;
-  /** The entry point, as after `npx zx`. */
+  /** The entry point, as after `npx zx`, or the launcher `bin/upkit` (its command first among the args). */
   entry: string;
   /** Its arguments; {placeholders} are filled by the test. */
   args: readonly string[];
@@ -59,5 +59,6 @@ export interface FailureCase {
 }
 
 export function commandLine(c: Pick<FailureCase, 'entry' | 'args'>): string {
-  return ['npx zx', c.entry, ...c.args].join(' ');
+  // The launcher (bin/upkit) is run as it is, not through zx.
+  return [...(c.entry.startsWith('bin/') ? [] : ['npx zx']), c.entry, ...c.args].join(' ');
 }

@@ -1,5 +1,6 @@
 // Runs upkit's entry points the way an operator does (zx with the tsx loader, as
-// `npx zx FILE` does through .npmrc), with a clean environment and a private log directory.
+// `npx zx FILE` does through .npmrc, or the launcher bin/upkit as it is), with a clean
+// environment and a private log directory.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +51,9 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
   for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args], {
+    // The launcher (bin/upkit) runs as an operator types it: no loader, no zx.
+    const argv = entry.startsWith('bin/') ? [path.join(ROOT, entry), args] as const : [process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args]] as const;
+    const child = spawn(argv[0], argv[1], {
       cwd: options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-cwd-')),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

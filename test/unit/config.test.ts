@@ -122,8 +122,8 @@ describe('loadConfig', () => {
     expect(c.envFile).toBe(path.join(d, '.env'));
   });
 
-  it('refuses a missing --env-file and an unclosed quote', () => {
-    expect(problems(() => load({}, { envFile: 'missing.env' }))[0]).toMatch(/^--env-file: .*missing\.env does not exist$/);
+  it('refuses a missing --dotenv file and an unclosed quote', () => {
+    expect(problems(() => load({}, { envFile: 'missing.env' }))).toEqual([expect.stringMatching(/^--dotenv: .*missing\.env does not exist$/)]);
     const d = dir();
     writeFileSync(path.join(d, 'x.env'), 'DATABASE_URL=postgres://u:p@h/db\nDB_PASSWORD="never closed\n');
     expect(problems(() => loadConfig({ cwd: d, env: {}, envFile: 'x.env' }))).toEqual(['x.env: a value opened with " is never closed']);

@@ -1,0 +1,131 @@
+// The server install, as docs/install.md gives it: upkit's tracked files copied elsewhere,
+// `npm ci --omit=dev` there (no .npmrc, no NODE_OPTIONS), then every command's --help and a
+// real upgrade and verify through that copy's bin/upkit, run from another directory. Proves
+// the install is small and that nothing that runs imports a devDependency.
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../lib/report.ts';
+import { ROOT } from '../support/cli.ts';
+import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { buildRelease } from '../support/releases.ts';
+
+const COMMANDS = ['upgrade', 'install', 'verify', 'preflight', 'status', 'backup', 'restore', 'rollback', 'mark', 'health'];
+const LIMIT_BYTES = 50 * 1024 * 1024;
+
+/**
+ * npm's error codes for a registry it cannot reach (or, offline, a package not in its cache):
+ * the one reason this test skips. Any other failure of `npm ci` fails it.
+ */
+const UNREACHABLE = /npm (?:ERR!|error) code (ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED|ERR_SOCKET_TIMEOUT)\b/;
+
+/** The environment a server's shell gives: no NODE_OPTIONS, no npm_* of a surrounding `npm test`, npm's own cache and proxy kept. */
+function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_cache', 'npm_config_registry', 'npm_config_userconfig', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy']) {
+    if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** Bytes of every file under a folder, links not followed (what the install puts on disk). */
+function sizeOf(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += sizeOf(p);
+    else total += lstatSync(p).size;
+  }
+  return total;
+}
+
+function run(file: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('server install: npm ci --omit=dev', () => {
+  const db = useFreshDatabase();
+  let copy = '';
+  let installed: { code: number | null; stdout: string; stderr: string } | undefined;
+  let unreachable: string | undefined;
+
+  beforeAll(async () => {
+    copy = mkdtempSync(path.join(tmpdir(), 'upkit-server-install-'));
+    const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+    for (const f of files) {
+      const from = path.join(ROOT, f);
+      if (!existsSync(from)) continue;
+      mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+      cpSync(from, path.join(copy, f));
+    }
+    // A server has no .npmrc (its loader line is only for `npx zx` in upkit's own directory).
+    rmSync(path.join(copy, '.npmrc'), { force: true });
+    installed = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], copy, serverEnv(), 300_000);
+    const code = UNREACHABLE.exec(installed.stderr)?.[1];
+    if (installed.code !== 0 && code) unreachable = `npm cannot reach the packages (${code}): ${installed.stderr.split('\n').find((l) => l.includes(code))?.trim()}`;
+  }, 330_000);
+
+  afterAll(() => {
+    if (copy) rmSync(copy, { recursive: true, force: true });
+  });
+
+  it('installs under 50 MB, with none of the packages the lockfile marks as for development only', (ctx) => {
+    if (unreachable) return ctx.skip(unreachable);
+    expect(installed!.code, installed!.stderr).toBe(0);
+    expect(existsSync(path.join(copy, '.npmrc'))).toBe(false);
+    const bytes = sizeOf(path.join(copy, 'node_modules'));
+    expect(bytes, `node_modules is ${(bytes / 1024 / 1024).toFixed(1)} MB`).toBeLessThan(LIMIT_BYTES);
+    // What the lockfile says only development needs (`dev`; `devOptional` is also wanted, optionally, by what runs), none installed.
+    const lock = JSON.parse(readFileSync(path.join(copy, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const devOnly = Object.entries(lock.packages).filter(([where, p]) => where && p.dev === true).map(([where]) => where);
+    expect(devOnly.length).toBeGreaterThan(0);
+    expect(devOnly.filter((where) => existsSync(path.join(copy, where)))).toEqual([]);
+  });
+
+  it("runs every command's --help through its bin/upkit from another directory", async (ctx) => {
+    if (unreachable) return ctx.skip(unreachable);
+    expect(installed!.code, installed!.stderr).toBe(0);
+    const launcher = path.join(copy, 'bin', 'upkit');
+    const cwd = mkdtempSync(path.join(tmpdir(), 'upkit-elsewhere-'));
+    const all = await run(launcher, ['--help'], cwd, serverEnv());
+    expect(all.code, all.stderr).toBe(0);
+    for (const c of COMMANDS) expect(all.stdout).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
+    for (const c of COMMANDS) {
+      const r = await run(launcher, [c, '--help'], cwd, serverEnv({ UPKIT_LOG_DIR: path.join(cwd, 'logs') }));
+      expect(r.code, `${c}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^usage: ${launcher.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${c}\\b`));
+    }
+  }, 240_000);
+
+  it('upgrades v1.0 and verifies it through its bin/upkit, from another directory holding .env', async (ctx) => {
+    if (unreachable) return ctx.skip(unreachable);
+    expect(installed!.code, installed!.stderr).toBe(0);
+    await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
+    const launcher = path.join(copy, 'bin', 'upkit');
+    const cwd = mkdtempSync(path.join(tmpdir(), 'upkit-ops-'));
+    writeFileSync(path.join(cwd, '.env'), `DATABASE_URL=${db().url}\nBACKUP_DIR=backups\n`, { mode: 0o600 });
+    const env = serverEnv({ UPKIT_LOG_DIR: path.join(cwd, 'logs') });
+    const up = await run(launcher, ['upgrade', '--yes', '--json', ...backupArgs()], cwd, env);
+    expect(up.code, up.stderr).toBe(0);
+    expect((JSON.parse(up.stdout) as Report).release).toEqual({ from: 'v1.0', to: 'v2.3' });
+    const verify = await run(launcher, ['verify', '--json'], cwd, env);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect((JSON.parse(verify.stdout) as Report).exitCode).toBe(0);
+    const runs = await withClientAt(db().url, async (c) => (await c.query(`select command, status from upkit.runs`)).rows);
+    expect(runs).toContainEqual({ command: 'upgrade', status: 'ok' });
+  }, 240_000);
+});
