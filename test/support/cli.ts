@@ -33,6 +33,8 @@ export interface RunOptions {
   detached?: boolean;
   /** Called with the child's pid once it is running. */
   onSpawn?: (pid: number) => void;
+  /** The node binary that runs upkit (default: the one running the tests). */
+  node?: string;
 }
 
 /** The variables a run sees: nothing of the caller's database settings leaks in. */
@@ -50,7 +52,7 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
   for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args], {
+    const child = spawn(options.node ?? process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args], {
       cwd: options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-cwd-')),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
