@@ -7,6 +7,7 @@ import { backupsCases } from './hardening/backups.ts';
 import { installCases } from './hardening/install.ts';
 import { launchCases } from './hardening/launch.ts';
 import { lintCases } from './hardening/lint.ts';
+import { nodeCases } from './hardening/node.ts';
 import { outputCases } from './hardening/output.ts';
 import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
@@ -1349,4 +1350,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases];

@@ -34,6 +34,8 @@ export interface RunOptions {
   detached?: boolean;
   /** Called with the child's pid once it is running. */
   onSpawn?: (pid: number) => void;
+  /** The node binary that runs upkit (default: the one running the tests). */
+  node?: string;
 }
 
 /** The variables a run sees: nothing of the caller's database settings leaks in. */
@@ -52,7 +54,7 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
   const started = performance.now();
   return new Promise((resolve, reject) => {
     // The launcher (bin/upkit) runs as an operator types it: no loader, no zx.
-    const argv = entry.startsWith('bin/') ? [path.join(ROOT, entry), args] as const : [process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args]] as const;
+    const argv = entry.startsWith('bin/') ? [path.join(ROOT, entry), args] as const : [options.node ?? process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args]] as const;
     const child = spawn(argv[0], argv[1], {
       cwd: options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-cwd-')),
       env,
