@@ -14,6 +14,7 @@ import {
   type SystemInstall,
 } from '../serverSelection.ts';
 import { run } from './common.ts';
+import { hiddenSystemPg } from './hidden.ts';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 
@@ -128,8 +129,10 @@ export async function findEmbeddedPackages(): Promise<EmbeddedPackage[]> {
   return found.filter((p): p is EmbeddedPackage => p !== undefined);
 }
 
-export async function gatherFacts(env: SelectionEnv): Promise<SelectionFacts> {
-  const [system, embedded] = await Promise.all([findSystemInstalls(), findEmbeddedPackages()]);
+/** UPKIT_TEST_HIDE_SYSTEM_PG (hidden.ts) set, the machine's server programs are not looked for. */
+export async function gatherFacts(env: SelectionEnv & Record<string, string | undefined>): Promise<SelectionFacts> {
+  const hidden = hiddenSystemPg(env) !== 'none';
+  const [system, embedded] = await Promise.all([hidden ? [] : findSystemInstalls(), findEmbeddedPackages()]);
   const docker = needsDockerProbe(env, { system, embedded }) ? await probeDocker() : undefined;
-  return { system, embedded, docker };
+  return { system, embedded, docker, ...(hidden ? { systemHidden: true } : {}) };
 }
