@@ -95,7 +95,7 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
   const pgBinDir = clientBinDir(env);
   let selection;
   try {
-    selection = selectServer(env, await gatherFacts(env), { embeddedAtMost: await newestDumpableMajor(pgBinDir) });
+    selection = selectServer(env, await gatherFacts(env), { majorAtMost: await newestDumpableMajor(pgBinDir) });
   } catch (error) {
     if (error instanceof ServerSelectionError) {
       const [first, ...rest] = error.message.split('\n');

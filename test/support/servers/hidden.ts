@@ -19,7 +19,7 @@ export function hiddenSystemPg(env: Record<string, string | undefined> = process
   const raw = env[HIDE_SYSTEM_PG_ENV]?.trim() ?? '';
   const hidden = VALUES[raw];
   if (hidden === undefined) {
-    throw new Error(`${HIDE_SYSTEM_PG_ENV}=${raw} is not one of 1, all, server, 0; unset it to use this machine's PostgreSQL.`);
+    throw new Error(`${HIDE_SYSTEM_PG_ENV}=${raw} is not one of 1, all, server, 0; unset it to use this machine's PostgreSQL`);
   }
   return hidden;
 }
