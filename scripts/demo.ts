@@ -3,7 +3,7 @@
 // what a server runs: it starts its throwaway PostgreSQL with the test harness (test/support),
 // which only the full install (npm ci) brings.
 import { runCommand, type CommandSpec } from '../lib/cli.ts';
-import { DEFAULT_USERS, demoUsers, runDemo } from '../test/support/demo.ts';
+import { loadDemo } from '../test/support/demoLoader.ts';
 
 const demoCommand: CommandSpec = {
   name: 'demo',
@@ -15,9 +15,12 @@ const demoCommand: CommandSpec = {
     'one). Where no pg_dump here can back the server up, the upgrade runs with --no-backup and the demo says so.',
     'UPKIT_TEST_HIDE_SYSTEM_PG=all tries it as on a machine without PostgreSQL. See docs/demo.md.',
   ].join('\n'),
-  options: { users: { type: 'string', valueName: 'N', description: `users in the v1.0 install (default ${DEFAULT_USERS})` } },
+  options: { users: { type: 'string', valueName: 'N', description: 'users in the v1.0 install (default 200)' } },
   config: false,
-  run: ({ values, log }) => runDemo({ users: demoUsers(values.users), log }),
+  async run({ values, log }) {
+    const { demoUsers, runDemo } = await loadDemo();
+    return runDemo({ users: demoUsers(values.users), log });
+  },
 };
 
 process.exitCode = await runCommand(demoCommand, import.meta.url);

