@@ -4,6 +4,7 @@
 // cannot disagree. Each case names the test file that runs it.
 import { appfitCases } from './hardening/appfit.ts';
 import { backupsCases } from './hardening/backups.ts';
+import { demoCases } from './hardening/demo.ts';
 import { installCases } from './hardening/install.ts';
 import { launchCases } from './hardening/launch.ts';
 import { lintCases } from './hardening/lint.ts';
@@ -1350,4 +1351,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases];

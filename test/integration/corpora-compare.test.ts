@@ -4,10 +4,10 @@
 // compared by (hash, created_at). And its psql path writes the ledger rows drizzle-orm's own
 // migrate() writes, to the same schema. A corpus needing an extension the server lacks is
 // skipped with that said, never failed obscurely.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, type TestContext } from 'vitest';
 import { compareDumps, compareLedgers, dumpSchema, readLedger, snapshot, compareSnapshots } from '../corpora/compare.ts';
 import { drizzleOrmMigrate, psqlMigrate, truncatedCopy } from '../corpora/drizzleSide.ts';
 import { runCorpus } from '../corpora/runner.ts';
@@ -20,11 +20,21 @@ const SCHEMA = `
   create index people_name_idx on people (name);
 `;
 
-function binDir(): string {
+/** A directory with psql and pg_dump for this server: its own (embedded ones have neither), or that of the pg_dump upkit would back it up with. */
+function toolDir(): string | undefined {
   const info = serverInfo();
-  if (info.binDir) return info.binDir;
-  if (info.backups.testable) return path.dirname(info.backups.pgDump.path);
-  throw new Error(`the corpus runner needs pg_dump and psql for this server: ${info.backups.reason}`);
+  const hasTools = (dir: string): boolean => ['psql', 'pg_dump'].every((p) => existsSync(path.join(dir, p)));
+  if (info.binDir && hasTools(info.binDir)) return info.binDir;
+  if (info.backups.testable && hasTools(path.dirname(info.backups.pgDump.path))) return path.dirname(info.backups.pgDump.path);
+  return undefined;
+}
+
+/** toolDir(), or the test is skipped, saying why. */
+function binDir(ctx: TestContext): string {
+  const dir = toolDir();
+  if (dir) return dir;
+  const info = serverInfo();
+  return ctx.skip(`needs psql and pg_dump for PostgreSQL ${info.majorVersion}: none beside the server's programs${info.backups.testable ? '' : `, and ${info.backups.reason}`}`);
 }
 
 describe('corpus runner comparisons', () => {
@@ -40,11 +50,12 @@ describe('corpus runner comparisons', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it('reports the same schema built twice equal, and each kind of difference not equal, naming it', async () => {
+  it('reports the same schema built twice equal, and each kind of difference not equal, naming it', async (ctx) => {
+    const tools = binDir(ctx);
     const [a, b] = await two();
     await withClientAt(a.url, (c) => c.query(SCHEMA));
     await withClientAt(b.url, (c) => c.query(SCHEMA));
-    expect(compareDumps(await dumpSchema(a.url, binDir()), await dumpSchema(b.url, binDir()))).toEqual({ equal: true, detail: [] });
+    expect(compareDumps(await dumpSchema(a.url, tools), await dumpSchema(b.url, tools))).toEqual({ equal: true, detail: [] });
 
     const cases: Array<[string, string, RegExp]> = [
       ['an enum value in another order', SCHEMA.replace(`('sad', 'ok', 'happy')`, `('sad', 'happy', 'ok')`), /only b: 'happy',/],
@@ -55,7 +66,7 @@ describe('corpus runner comparisons', () => {
     ];
     for (const [what, other, named] of cases) {
       await withClientAt(b.url, (c) => c.query(`drop table people; drop type mood; ${other}`));
-      const result = compareDumps(await dumpSchema(a.url, binDir()), await dumpSchema(b.url, binDir()));
+      const result = compareDumps(await dumpSchema(a.url, tools), await dumpSchema(b.url, tools));
       expect(result.equal, what).toBe(false);
       expect(result.detail.join('\n'), what).toMatch(named);
     }
@@ -71,7 +82,8 @@ describe('corpus runner comparisons', () => {
     expect(compareLedgers(rows, rows.slice(0, 1)).detail).toEqual(['only a: h2 2']);
   });
 
-  it("writes by psql the schema and ledger rows drizzle-orm's migrate() writes, and tells a half-applied folder apart", async () => {
+  it("writes by psql the schema and ledger rows drizzle-orm's migrate() writes, and tells a half-applied folder apart", async (ctx) => {
+    const tools = binDir(ctx);
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-test-'));
     dirs.push(dir);
     mkdirSync(path.join(dir, 'meta'));
@@ -88,14 +100,14 @@ describe('corpus runner comparisons', () => {
 
     const [byOrm, byPsql] = await two();
     await drizzleOrmMigrate(byOrm.url, twoFirst);
-    await psqlMigrate(byPsql.url, twoFirst, binDir());
+    await psqlMigrate(byPsql.url, twoFirst, tools);
     const ledger = await readLedger(byPsql.url);
     expect(ledger.map((r) => r.created_at)).toEqual(['1700000000000', '1700000001000']);
-    expect(compareSnapshots(await snapshot(byOrm.url, binDir()), await snapshot(byPsql.url, binDir()), ['orm', 'psql'])).toEqual({ catalog: { equal: true, detail: [] }, ledger: { equal: true, detail: [] } });
+    expect(compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), ['orm', 'psql'])).toEqual({ catalog: { equal: true, detail: [] }, ledger: { equal: true, detail: [] } });
 
     // The rest by psql (drizzle's one transaction cannot build an index CONCURRENTLY): only the pending entry runs.
-    await psqlMigrate(byPsql.url, dir, binDir());
-    const after = compareSnapshots(await snapshot(byOrm.url, binDir()), await snapshot(byPsql.url, binDir()), ['orm', 'psql']);
+    await psqlMigrate(byPsql.url, dir, tools);
+    const after = compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), ['orm', 'psql']);
     expect(after.catalog.equal).toBe(false);
     expect(after.catalog.detail.join('\n')).toMatch(/only psql: CREATE INDEX a_k_idx/);
     expect(after.ledger.detail).toEqual([expect.stringMatching(/^only psql: [0-9a-f]{64} 1700000002000$/)]);
@@ -112,7 +124,8 @@ describe('corpus runner comparisons', () => {
     const server = { adminUrl: info.adminUrl } as ServerHandle;
     const databases = () => withAdminClientCount();
     const before = await databases();
-    const result = await runCorpus(server, binDir(), dir, () => {});
+    // Refused before any program runs: no psql or pg_dump is needed.
+    const result = await runCorpus(server, toolDir() ?? info.binDir ?? '', dir, () => {});
     expect(result.skipped).toBe('skipped: needs extension upkit_no_such_extension');
     expect(result.install).toBeNull();
     expect(await databases()).toBe(before);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
-import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupArgs, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 
@@ -55,7 +55,7 @@ describe('a migration that ends and opens its own transactions', () => {
 
   it('a fresh install of the whole folder by install.ts, with no flag but --drizzle-dir', async () => {
     const dir = writeAppFolder([M0, M1], { tables: Object.fromEntries([DOCS]) });
-    const r = await runUpkit('install.ts', ['--yes', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url } });
+    const r = await runUpkit('install.ts', ['--yes', '--drizzle-dir', dir, ...backupArgs()], { env: { DATABASE_URL: db().url } });
     expect(r.code, r.stderr).toBe(0);
     await withClientAt(db().url, async (c) => {
       expect((await c.query(`select count(*)::int as n from pg_constraint where conname = 'docs_path_commit'`)).rows[0].n).toBe(1);

@@ -3,11 +3,12 @@
 // against the real server, with names that need quoting (a space, a quote, a ü). And a
 // password that also occurs inside the names and paths is masked only where it is a password.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { takeBackup } from '../../lib/backup/run.ts';
+import { findBinaries } from '../../lib/pgTools.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { shellQuote, sqlIdent } from '../../lib/quote.ts';
 import type { Report } from '../../lib/report.ts';
@@ -16,6 +17,7 @@ import { pattern } from '../failures/match.ts';
 import { ROOT } from '../support/cli.ts';
 import { backupTests, serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
+import { hiddenClientBinDir } from '../support/servers/hidden.ts';
 import { buildRelease } from '../support/releases.ts';
 import { createLogger } from '../../lib/log.ts';
 import { Writable } from 'node:stream';
@@ -31,11 +33,17 @@ function urlFor(user: string, password: string, database: string): string {
   return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${admin.hostname}:${admin.port}/${encodeURIComponent(database)}`;
 }
 
+/** psql: the server's own (embedded servers have none), else one on this machine (none while UPKIT_TEST_HIDE_SYSTEM_PG=all hides them). */
+async function psqlPath(): Promise<string | undefined> {
+  const own = serverInfo().binDir;
+  if (own && existsSync(path.join(own, 'psql'))) return path.join(own, 'psql');
+  return (await findBinaries('psql', hiddenClientBinDir()))[0]?.path;
+}
+
 /** As an administrator pastes SQL: psql, stopping at the first error. */
-async function psql(database: string, sql: string): Promise<void> {
+async function psql(bin: string, database: string, sql: string): Promise<void> {
   const admin = new URL(serverInfo().adminUrl);
   admin.pathname = `/${encodeURIComponent(database)}`;
-  const bin = serverInfo().binDir ? path.join(serverInfo().binDir!, 'psql') : 'psql';
   await run(bin, [admin.toString(), '-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env: { PATH: process.env.PATH ?? '' } });
 }
 
@@ -130,7 +138,9 @@ describe('failure catalogue: hints that paste', () => {
     }
   });
 
-  it('out.paste-grant', async () => {
+  it('out.paste-grant', async (ctx) => {
+    const bin = await psqlPath();
+    if (!bin) return ctx.skip('needs psql to paste the hint with: none beside the server\'s programs or on this machine');
     await withAdminClient(async (c) => {
       await c.query(`create role ${c.escapeIdentifier(ODD_ROLE)} login password 'ops-pw'`);
       await c.query(`create database ${c.escapeIdentifier(ODD_DB)}`);
@@ -144,7 +154,7 @@ describe('failure catalogue: hints that paste', () => {
       expectCase(r, fc, { ...r.vars, user: ODD_ROLE, database: ODD_DB, dbIdent: sqlIdent(ODD_DB), userIdent: sqlIdent(ODD_ROLE) });
       const hint = printedHint(r.stderr, /✖ privileges {2}role/);
       const sql = /administrator: (GRANT .*;) \(or connect/.exec(hint)![1]!;
-      await psql(ODD_DB, sql);
+      await psql(bin, ODD_DB, sql);
       const again = await runCase({ ...fc, json: false }, { url });
       expect(again.stderr).toMatch(/✔ privileges/);
     } finally {
@@ -153,7 +163,9 @@ describe('failure catalogue: hints that paste', () => {
     }
   });
 
-  it('out.paste-alter-role', backupTests(), async () => {
+  it('out.paste-alter-role', backupTests(), async (ctx) => {
+    const bin = await psqlPath();
+    if (!bin) return ctx.skip('needs psql to paste the hint with: none beside the server\'s programs or on this machine');
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
     const dir = tempDir('upkit-restore-');
     const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
@@ -167,7 +179,7 @@ describe('failure catalogue: hints that paste', () => {
       expectCase(r, fc, { ...r.vars, user: ODD_ROLE, userIdent: sqlIdent(ODD_ROLE), where: `${admin.hostname}:${admin.port}` });
       const hint = printedHint(r.stderr, /cannot create databases/);
       const sql = /run: (ALTER ROLE .*;) then run/.exec(hint)![1]!;
-      await psql('postgres', sql);
+      await psql(bin, 'postgres', sql);
       const { rows } = await withAdminClient((c) => c.query('select rolcreatedb from pg_roles where rolname = $1', [ODD_ROLE]));
       expect(rows[0].rolcreatedb).toBe(true);
     } finally {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../failures/check.ts';
 import { ROOT, runUpkit } from '../support/cli.ts';
-import { useFreshDatabase, withClientAt } from '../support/database.ts';
+import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
 
 const FILE = path.join(ROOT, 'repeatable', 'support_role.sql');
 type Report = { applied: Array<{ kind: string; name: string }>; findings: Array<{ code: string; message: string }> };
@@ -20,7 +20,7 @@ describe("Pulse's support role grants", () => {
   it('wait while pulse_support does not exist: install applies nothing of them and records nothing; status says so; verify is clean', async () => {
     await withClientAt(db().url, async (c) => expect((await c.query(`select count(*)::int as n from pg_roles where rolname = 'pulse_support'`)).rows[0].n).toBe(0));
     const env = { DATABASE_URL: db().url };
-    const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json'], { env });
+    const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.json<Report>().applied.filter((x) => x.kind === 'repeatable')).toEqual([]);
     await withClientAt(db().url, async (c) => expect((await c.query('select count(*)::int as n from upkit.repeatable')).rows[0].n).toBe(0));
@@ -36,7 +36,7 @@ describe("Pulse's support role grants", () => {
     const dir = tempDir('upkit-repeatable-pulse-');
     writeFileSync(path.join(dir, 'support_role.sql'), readFileSync(FILE, 'utf8').replaceAll('pulse_support', role));
     const env = { DATABASE_URL: db().url, UPKIT_REPEATABLE_DIR: dir };
-    const install = await runUpkit('install.ts', ['--yes', '--no-containers', '--json'], { env });
+    const install = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], { env });
     expect(install.code, install.stderr).toBe(0);
     expect(install.json<Report>().applied.filter((x) => x.kind === 'repeatable')).toEqual([]);
 
@@ -73,7 +73,7 @@ describe("Pulse's support role grants", () => {
     const dir = tempDir('upkit-repeatable-pulse-');
     writeFileSync(path.join(dir, 'support_role.sql'), readFileSync(FILE, 'utf8').replaceAll('pulse_support', role));
     await withClientAt(db().url, (c) => c.query(`create role ${role}`));
-    const install = await runUpkit('install.ts', ['--yes', '--no-containers', '--json'], { env: { DATABASE_URL: db().url, UPKIT_REPEATABLE_DIR: dir } });
+    const install = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], { env: { DATABASE_URL: db().url, UPKIT_REPEATABLE_DIR: dir } });
     expect(install.code, install.stderr).toBe(0);
     expect(install.json<Report>().applied.map((x) => x.kind).slice(-2)).toEqual(['seed', 'repeatable']);
     await withClientAt(db().url, async (c) => expect((await c.query(`select has_table_privilege($1, 'public.organizations', 'SELECT') as ok`, [role])).rows[0].ok).toBe(true));

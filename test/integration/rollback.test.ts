@@ -46,7 +46,7 @@ describe('rollback', () => {
     }
   });
 
-  it('--down runs the newest entry\'s down migration and removes it from the ledger; without one it refuses', async () => {
+  it('--down runs the newest entry\'s down migration and removes it from the ledger; without one it refuses', backupTests(), async () => {
     await withDb(db().url, (c) => buildRelease(c, 'v2.3'));
     const noDown = await runUpkit('scripts/rollback.ts', ['--down', '--yes'], { env: { DATABASE_URL: db().url } });
     expect(noDown.code).toBe(3);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Report } from '../../lib/report.ts';
+import { hiddenClientBinDir } from './servers/hidden.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ZX_CLI = path.join(ROOT, 'node_modules/zx/build/cli.js');
@@ -44,6 +45,9 @@ function baseEnv(logDir: string): Record<string, string> {
   // A cache of replayed schemas of its own per run, unless a test shares one on purpose.
   const env: Record<string, string> = { UPKIT_LOG_DIR: logDir, UPKIT_CACHE_DIR: path.join(logDir, 'cache'), NO_COLOR: '1' };
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  // UPKIT_TEST_HIDE_SYSTEM_PG=all: upkit finds no pg_dump, as on a machine without one.
+  const noClientPrograms = hiddenClientBinDir();
+  if (noClientPrograms) env.UPKIT_PG_BINDIR = noClientPrograms;
   return env;
 }
 

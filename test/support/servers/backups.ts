@@ -6,6 +6,7 @@ import { chooseDumper } from '../../../lib/backup/strategy.ts';
 import { isUpkitError } from '../../../lib/errors.ts';
 import { findBinaries, type PgBinary } from '../../../lib/pgTools.ts';
 import type { BackupCoverage } from '../database.ts';
+import { HIDE_SYSTEM_PG_ENV, hiddenClientBinDir } from './hidden.ts';
 
 /** Why no pg_dump here can dump a server of `serverMajor`, from the pg_dumps found. */
 export function noBackupReason(serverMajor: number, found: ReadonlyArray<Pick<PgBinary, 'major'>>): string {
@@ -15,15 +16,17 @@ export function noBackupReason(serverMajor: number, found: ReadonlyArray<Pick<Pg
   return `${which} on this machine cannot dump PostgreSQL ${serverMajor} (pg_dump refuses servers newer than itself)`;
 }
 
-/** The pg_dump upkit itself would choose for the server (lib/backup/strategy.ts), or why none fits. */
+/** The pg_dump upkit itself would choose for the server (lib/backup/strategy.ts), or why none fits
+ * (none while UPKIT_TEST_HIDE_SYSTEM_PG hides the client programs). */
 export async function backupCoverage(serverMajor: number): Promise<BackupCoverage> {
   try {
-    const dumper = await chooseDumper({ pgBinDir: undefined, composeFile: undefined, dbService: 'db' }, serverMajor);
+    const dumper = await chooseDumper({ pgBinDir: hiddenClientBinDir(), composeFile: undefined, dbService: 'db' }, serverMajor);
     if (dumper.kind !== 'local') throw new Error(`unexpected ${dumper.kind} pg_dump without COMPOSE_FILE`);
     const { path, version, major } = dumper.pgDump;
     return { testable: true, pgDump: { path, version, major } };
   } catch (error) {
     if (!isUpkitError(error) || error.code !== 'backup.no_pg_dump') throw error;
-    return { testable: false, reason: noBackupReason(serverMajor, await findBinaries('pg_dump')) };
+    const hidden = hiddenClientBinDir() ? ` (${HIDE_SYSTEM_PG_ENV} hides this machine's pg_dump)` : '';
+    return { testable: false, reason: `${noBackupReason(serverMajor, await findBinaries('pg_dump', hiddenClientBinDir()))}${hidden}` };
   }
 }

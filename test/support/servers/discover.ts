@@ -14,6 +14,7 @@ import {
   type SystemInstall,
 } from '../serverSelection.ts';
 import { run } from './common.ts';
+import { hiddenSystemPg } from './hidden.ts';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 
@@ -69,7 +70,9 @@ async function debianBinDirs(): Promise<string[]> {
     .map((name) => join(DEBIAN_ROOT, name, 'bin'));
 }
 
-export async function findSystemInstalls(pathVar = process.env.PATH ?? ''): Promise<SystemInstall[]> {
+/** None while UPKIT_TEST_HIDE_SYSTEM_PG (hidden.ts) hides them, so that every caller acts as on a machine without. */
+export async function findSystemInstalls(pathVar = process.env.PATH ?? '', env: Record<string, string | undefined> = process.env): Promise<SystemInstall[]> {
+  if (hiddenSystemPg(env) !== 'none') return [];
   const candidates: Array<{ dir: string; via: string }> = [];
   for (const dir of pathVar.split(delimiter).filter(Boolean)) candidates.push({ dir, via: 'PATH' });
   const fromPgConfig = await pgConfigBinDir();
@@ -128,8 +131,10 @@ export async function findEmbeddedPackages(): Promise<EmbeddedPackage[]> {
   return found.filter((p): p is EmbeddedPackage => p !== undefined);
 }
 
-export async function gatherFacts(env: SelectionEnv): Promise<SelectionFacts> {
-  const [system, embedded] = await Promise.all([findSystemInstalls(), findEmbeddedPackages()]);
+/** UPKIT_TEST_HIDE_SYSTEM_PG (hidden.ts) set, the machine's server programs are not looked for. */
+export async function gatherFacts(env: SelectionEnv & Record<string, string | undefined>): Promise<SelectionFacts> {
+  const hidden = hiddenSystemPg(env) !== 'none';
+  const [system, embedded] = await Promise.all([findSystemInstalls(process.env.PATH ?? '', env), findEmbeddedPackages()]);
   const docker = needsDockerProbe(env, { system, embedded }) ? await probeDocker() : undefined;
-  return { system, embedded, docker };
+  return { system, embedded, docker, ...(hidden ? { systemHidden: true } : {}) };
 }
