@@ -75,6 +75,8 @@ export interface LoggerOptions {
   /** How many upkit log files the folder keeps. Default: UPKIT_LOG_KEEP, else 100. */
   logKeep?: LogKeep;
   now?: () => Date;
+  /** Milliseconds on a monotonic clock, for the steps' durations. Default: performance.now(). */
+  clock?: () => number;
 }
 
 const PLAIN_PROGRESS_EVERY_MS = 5000;
@@ -119,6 +121,7 @@ function openLogFile(dir: string, command: string, now: Date): { fd: number; fil
 export function createLogger(options: LoggerOptions): Logger {
   const stream = options.stream ?? process.stderr;
   const now = options.now ?? (() => new Date());
+  const clock = options.clock ?? (() => performance.now());
   const interactive = options.interactive ?? (Boolean(stream.isTTY) && !process.env.CI && process.env.TERM !== 'dumb');
   const color = options.color ?? (interactive && !process.env.NO_COLOR);
   const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -193,7 +196,7 @@ export function createLogger(options: LoggerOptions): Logger {
       toScreen(`${paint(31, SYMBOLS.failed)} ${m}`);
     },
     async step(name, fn) {
-      const started = performance.now();
+      const started = clock();
       let status: StepStatus = 'ok';
       let detail = '';
       toFile('info', `step ${name}: started`);
@@ -208,9 +211,9 @@ export function createLogger(options: LoggerOptions): Logger {
         progress(text) {
           toFile('debug', `step ${name}: ${text}`);
           if (spinner?.isSpinning) spinner.text = redact(`${name}  ${text}`);
-          else if (!interactive && performance.now() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
+          else if (!interactive && clock() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
             // Without a terminal, progress is a line every few seconds, not a flood.
-            lastPlainProgress = performance.now();
+            lastPlainProgress = clock();
             writeOutput(stream, `${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
           }
         },
@@ -234,7 +237,7 @@ export function createLogger(options: LoggerOptions): Logger {
       };
       const finish = () => {
         clearTimeout(announce);
-        const durationMs = Math.round(performance.now() - started);
+        const durationMs = Math.round(clock() - started);
         steps.push({ name, status, durationMs, detail: redact(detail) });
         const line = `${name}${detail ? `  ${detail}` : ''} ${paint(90, `(${formatDuration(durationMs)})`)}`;
         toFile(status === 'failed' ? 'error' : 'info', `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`);

@@ -94,7 +94,8 @@ function judge(dir: string, e: Entry, uid: number): Verdict {
   } catch {
     return { kind: 'gone' };
   }
-  const mine = st.uid === uid;
+  // Named in the warning: this user's files and symlinks; a folder is nobody's log.
+  const mine = st.uid === uid && !st.isDirectory();
   if (!st.isFile() || !mine) return { kind: 'foreign', mine };
   let fd: number;
   try {
