@@ -6,6 +6,7 @@ import { appfitCases } from './hardening/appfit.ts';
 import { backupsCases } from './hardening/backups.ts';
 import { installCases } from './hardening/install.ts';
 import { lintCases } from './hardening/lint.ts';
+import { logsCases } from './hardening/logs.ts';
 import { outputCases } from './hardening/output.ts';
 import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
@@ -1346,6 +1347,7 @@ const commandLine: FailureCase[] = [
 
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
+  ...logsCases,
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
   ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases];
