@@ -115,6 +115,30 @@ describe('log retention in real runs', () => {
     expect(readdirSync(logs)).toHaveLength(3);
   });
 
+  it('a run over targets: UPKIT_LOG_KEEP that is not valid stops it before any target runs; a valid one keeps every file of the run', async () => {
+    const cwd = tempDir('upkit-targets-');
+    writeFileSync(path.join(cwd, 'upkit.targets.json'), JSON.stringify({ targets: [{ name: 'one', url: 'ONE_DATABASE_URL', profile: 'pulse' }, { name: 'two', url: 'ONE_DATABASE_URL', profile: 'pulse' }] }));
+    const logs = tempDir('upkit-logs-');
+    const seeded = [1, 2, 3].map((d) => seed(logs, 'status', d));
+    const env = { ONE_DATABASE_URL: db().url, UPKIT_LOG_DIR: logs };
+    const refused = await runUpkit('scripts/status.ts', ['--all'], { cwd, env: { ...env, UPKIT_LOG_KEEP: '0' } });
+    expect(refused.code, refused.stderr).toBe(2);
+    // One line for the whole run, before any target's (whose lines start with its name).
+    expect(refused.stderr.match(/✖ .*/g)).toEqual(['✖ UPKIT_LOG_KEEP: must be a whole number above 0 or all, got "0"']);
+    expect(refused.stderr).not.toMatch(/^one /m);
+    expect(readdirSync(logs)).toEqual(expect.arrayContaining(seeded));
+    expect(readdirSync(logs)).toHaveLength(4);
+    expect(await withClientAt(db().url, async (c) => (await c.query(`select count(*)::int as n from pg_namespace where nspname = 'upkit'`)).rows[0].n)).toBe(0);
+
+    const before = new Set(readdirSync(logs));
+    const r = await runUpkit('scripts/status.ts', ['--all'], { cwd, env: { ...env, UPKIT_LOG_KEEP: '1' } });
+    expect(r.code, r.stderr).toBe(0);
+    // The run's own three files (the whole run's, one per target) are kept, open while it ran; every older one went.
+    const left = readdirSync(logs).sort();
+    expect(left.filter((f) => before.has(f))).toEqual([]);
+    expect(left.map((f) => f.replace(/-\d{8}T\d{6}Z-\d+(-\d+)?\.log$/, ''))).toEqual(['status', 'status', 'status-targets']);
+  });
+
   it('keeps 100 files by default, and every file with UPKIT_LOG_KEEP=all', async () => {
     const logs = tempDir('upkit-logs-');
     for (let d = 1; d <= 28; d++) for (const c of ['upgrade', 'verify', 'status', 'backup']) seed(logs, c, d);
