@@ -146,10 +146,14 @@ export function createLogger(options: LoggerOptions): Logger {
     // With the run's own file open, so that it counts among the files kept; a retention
     // that is not valid prunes nothing (the command stops with configProblem).
     if (logFile && typeof keep !== 'object') {
-      const pruned = pruneLogs(path.dirname(logFile), keep, logFile);
-      retentionProblem = pruned.problem;
-      if (pruned.unproven.length && keep !== 'all') unproven = { dir: path.dirname(logFile), names: pruned.unproven, keep };
-      if (pruned.deleted.length) pendingDebug.push(`log retention (UPKIT_LOG_KEEP ${keep}): deleted ${pruned.deleted.join(', ')}`);
+      try {
+        const pruned = pruneLogs(path.dirname(logFile), keep, logFile);
+        retentionProblem = pruned.problem;
+        if (pruned.unproven.length && keep !== 'all') unproven = { dir: path.dirname(logFile), names: pruned.unproven, keep };
+        if (pruned.deleted.length) pendingDebug.push(`log retention (UPKIT_LOG_KEEP ${keep}): deleted ${pruned.deleted.join(', ')}`);
+      } catch (err) {
+        retentionProblem = err instanceof Error ? err.message : String(err);
+      }
     }
   }
 
