@@ -276,6 +276,7 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
       else writeOutput(process.stdout, `${usage(spec)}\n`);
       return EXIT.ok;
     }
+    if (log.configProblem) throw log.configProblem;
     // One database per run here: a run over targets is the runner's (runCommand), never ignored.
     const targetFlag = Object.keys(TARGET_OPTIONS).find((k) => values[k] !== undefined);
     if (targetFlag) throw usageError(`--${targetFlag} runs the command over the targets file, which only the command line does; here it runs for one database`, `run: ${spec.invocation} --${targetFlag}${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`);

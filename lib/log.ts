@@ -3,12 +3,16 @@
 // spinner redrawing over it. Everything, debug lines included, also goes to a per-run log
 // file (0600; its directory 0700 when upkit creates it). Every line passes through redact() first.
 // Output that cannot be written never stops a run (output.ts): the log file goes on.
+// The folder keeps the newest UPKIT_LOG_KEEP upkit log files (logRetention.ts).
 import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import ora, { type Ora } from 'ora';
 import { PROJECT_ROOT } from './config.ts';
 import { outputClosed, watchOutput, writeOutput } from './output.ts';
+import type { UpkitError } from './errors.ts';
+import { LOG_CLOSED, logHeader, parseLogKeep, pruneLogs, type LogKeep } from './logRetention.ts';
 import { createPrivateFile, ensurePrivateDir } from './privateFiles.ts';
+import { shellQuote } from './quote.ts';
 import { redact, registerPublic } from './redact.ts';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'warning';
@@ -54,6 +58,8 @@ export interface Logger {
   /** Every step so far, in order, for the report. */
   readonly steps: readonly StepResult[];
   readonly logFile: string | undefined;
+  /** UPKIT_LOG_KEEP is not valid: the command stops with it (exit 2) before anything runs; nothing was pruned. */
+  readonly configProblem: UpkitError | undefined;
   close(): void;
 }
 
@@ -66,7 +72,11 @@ export interface LoggerOptions {
   color?: boolean;
   /** Default: UPKIT_LOG_DIR, else logs/ beside upkit. `false`: no log file. */
   logDir?: string | false;
+  /** How many upkit log files the folder keeps. Default: UPKIT_LOG_KEEP, else 100. */
+  logKeep?: LogKeep;
   now?: () => Date;
+  /** Milliseconds on a monotonic clock, for the steps' durations. Default: performance.now(). */
+  clock?: () => number;
 }
 
 const PLAIN_PROGRESS_EVERY_MS = 5000;
@@ -85,32 +95,46 @@ export function formatDuration(ms: number): string {
   return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-/** The log folder is made 0700 when upkit creates it; one that exists (UPKIT_LOG_DIR) keeps its mode. */
+/**
+ * The log folder is made 0700 when upkit creates it; one that exists (UPKIT_LOG_DIR) keeps its
+ * mode. The first line names the run (command, pid, host): retention deletes only files that
+ * start with it, once that run has ended.
+ */
 function openLogFile(dir: string, command: string, now: Date): { fd: number; file: string } {
   ensurePrivateDir(dir);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const base = path.join(dir, `${command}-${stamp}-${process.pid}`);
   for (let i = 1; ; i++) {
     const file = i === 1 ? `${base}.log` : `${base}-${i}.log`;
+    let fd: number;
     try {
-      return { fd: createPrivateFile(file, 'ax'), file };
+      fd = createPrivateFile(file, 'ax');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      continue;
     }
+    writeSync(fd, `${timestamp(now)} info  ${logHeader(command)}\n`);
+    return { fd, file };
   }
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const stream = options.stream ?? process.stderr;
   const now = options.now ?? (() => new Date());
+  const clock = options.clock ?? (() => performance.now());
   const interactive = options.interactive ?? (Boolean(stream.isTTY) && !process.env.CI && process.env.TERM !== 'dumb');
   const color = options.color ?? (interactive && !process.env.NO_COLOR);
   const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const steps: StepResult[] = [];
+  const pendingDebug: string[] = [];
 
   let fd: number | undefined;
   let logFile: string | undefined;
   let fileProblem: string | undefined;
+  let retentionProblem: string | undefined;
+  let unproven: { dir: string; names: string[]; keep: number } | undefined;
+  const keep = options.logKeep ?? parseLogKeep(process.env.UPKIT_LOG_KEEP);
+  const configProblem = typeof keep === 'object' ? keep : undefined;
   const dir = options.logDir ?? process.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs');
   if (dir !== false) {
     try {
@@ -118,6 +142,18 @@ export function createLogger(options: LoggerOptions): Logger {
       ({ fd, file: logFile } = openLogFile(path.resolve(dir), options.command, now()));
     } catch (err) {
       fileProblem = `no log file: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+    // With the run's own file open, so that it counts among the files kept; a retention
+    // that is not valid prunes nothing (the command stops with configProblem).
+    if (logFile && typeof keep !== 'object') {
+      try {
+        const pruned = pruneLogs(path.dirname(logFile), keep, logFile);
+        retentionProblem = pruned.problem;
+        if (pruned.unproven.length && keep !== 'all') unproven = { dir: path.dirname(logFile), names: pruned.unproven, keep };
+        if (pruned.deleted.length) pendingDebug.push(`log retention (UPKIT_LOG_KEEP ${keep}): deleted ${pruned.deleted.join(', ')}`);
+      } catch (err) {
+        retentionProblem = err instanceof Error ? err.message : String(err);
+      }
     }
   }
 
@@ -149,6 +185,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const logger: Logger = {
     steps,
     logFile,
+    configProblem,
     debug: (m) => toFile('debug', m),
     info(m) {
       toFile('info', m);
@@ -163,7 +200,7 @@ export function createLogger(options: LoggerOptions): Logger {
       toScreen(`${paint(31, SYMBOLS.failed)} ${m}`);
     },
     async step(name, fn) {
-      const started = performance.now();
+      const started = clock();
       let status: StepStatus = 'ok';
       let detail = '';
       toFile('info', `step ${name}: started`);
@@ -178,9 +215,9 @@ export function createLogger(options: LoggerOptions): Logger {
         progress(text) {
           toFile('debug', `step ${name}: ${text}`);
           if (spinner?.isSpinning) spinner.text = redact(`${name}  ${text}`);
-          else if (!interactive && performance.now() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
+          else if (!interactive && clock() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
             // Without a terminal, progress is a line every few seconds, not a flood.
-            lastPlainProgress = performance.now();
+            lastPlainProgress = clock();
             writeOutput(stream, `${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
           }
         },
@@ -204,7 +241,7 @@ export function createLogger(options: LoggerOptions): Logger {
       };
       const finish = () => {
         clearTimeout(announce);
-        const durationMs = Math.round(performance.now() - started);
+        const durationMs = Math.round(clock() - started);
         steps.push({ name, status, durationMs, detail: redact(detail) });
         const line = `${name}${detail ? `  ${detail}` : ''} ${paint(90, `(${formatDuration(durationMs)})`)}`;
         toFile(status === 'failed' ? 'error' : 'info', `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`);
@@ -229,10 +266,22 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     close() {
       stopSpinner();
-      if (fd !== undefined) closeSync(fd);
+      if (fd !== undefined) {
+        // The last line: the run has ended, which retention can read in any host's file.
+        toFile('info', LOG_CLOSED);
+        closeSync(fd);
+      }
       fd = undefined;
     },
   };
   if (fileProblem) logger.warn(fileProblem);
+  for (const line of pendingDebug) logger.debug(line);
+  // In the log file only: retention that could not delete never troubles the run.
+  if (retentionProblem) toFile('warn', `log retention: ${retentionProblem}; the run goes on`);
+  if (unproven) {
+    const n = unproven.names.length;
+    logger.warn(`${n} ${n === 1 ? 'file' : 'files'} in ${unproven.dir} ${n === 1 ? 'is' : 'are'} named like upkit's logs and older than the newest ${unproven.keep}, but upkit cannot prove it wrote ${n === 1 ? 'it' : 'them'}, so ${n === 1 ? 'it is' : 'they are'} kept (the oldest: ${unproven.names[0]})`);
+    logger.info(`  → look at ${n === 1 ? 'it' : 'them'} and delete what is not needed: ls -l -- ${shellQuote(unproven.dir)}`);
+  }
   return logger;
 }

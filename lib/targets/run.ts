@@ -177,6 +177,11 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
     log.close();
     return { exitCode: EXIT.ok, report: new ReportBuilder(spec.name, VERSION).build(EXIT.ok, [], undefined) };
   }
+  if (log.configProblem) {
+    const failed = failedReport(spec, log.configProblem, log);
+    log.close();
+    return failed;
+  }
   const concurrency = Math.min(flags.concurrency ?? DEFAULT_CONCURRENCY, prepared.length);
   // Hints name the targets file again when it is not the one found by default.
   const targetsFlag = flags.targetsFile !== undefined ? ` --targets ${shellQuote(file.file)}` : '';

@@ -8,6 +8,7 @@ import { demoCases } from './hardening/demo.ts';
 import { installCases } from './hardening/install.ts';
 import { launchCases } from './hardening/launch.ts';
 import { lintCases } from './hardening/lint.ts';
+import { logsCases } from './hardening/logs.ts';
 import { nodeCases } from './hardening/node.ts';
 import { outputCases } from './hardening/output.ts';
 import { profilesCases } from './hardening/profiles.ts';
@@ -1349,6 +1350,7 @@ const commandLine: FailureCase[] = [
 
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
+  ...logsCases,
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
   ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases];

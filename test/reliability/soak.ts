@@ -40,7 +40,7 @@ try {
     ['orphaned server temporary files (pg_ls_tmpdir, backend gone)', `most seen ${Math.max(...result.samples.map((s) => s.serverTempFiles))}`],
     ['files left in TMPDIR', `most seen ${Math.max(...result.samples.map((s) => s.tmpFiles))}; the TypeScript loader's compile cache: ${result.samples[0]!.loaderCacheFiles} files after the first run, ${last.loaderCacheFiles} after the last`],
     ['backups written', `${last.backupFiles} (nothing was pending)`],
-    ['log files', `${last.logFiles} (one per run, by design), ${(last.logBytes / last.logFiles / 1024).toFixed(1)} KB each on average`],
+    ['log files', `${last.logFiles} (one per run, the newest 100 kept: UPKIT_LOG_KEEP), ${(last.logBytes / last.logFiles / 1024).toFixed(1)} KB each on average`],
     ['no-op upgrade, p50 / p95 / max', `${ms(percentile(result.upgradeMs, 50))} / ${ms(percentile(result.upgradeMs, 95))} / ${ms(Math.max(...result.upgradeMs))}`],
     ['verify, p50 / p95 / max', `${ms(percentile(result.verifyMs, 50))} / ${ms(percentile(result.verifyMs, 95))} / ${ms(Math.max(...result.verifyMs))}`],
     ['first vs last 20 upgrades, median', `${ms(percentile(result.upgradeMs.slice(0, 20), 50))} vs ${ms(percentile(result.upgradeMs.slice(-20), 50))}`],

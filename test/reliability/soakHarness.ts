@@ -14,6 +14,8 @@ export interface SoakOptions {
   /** Superuser URL of the database to soak (created and filled by prepareSoakDatabase). */
   url: string;
   runs: number;
+  /** UPKIT_LOG_KEEP for the runs (default: unset, so 100): the log folder never holds more. */
+  logKeep?: number;
   /** Called after each run with its line, for progress. */
   onRun?: (sample: SoakSample) => void;
 }
@@ -116,7 +118,8 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   try {
     const baseline = await settledCounts(monitor, database, { runsRows: 0, sessions: 0, advisoryLocks: 0, preparedXacts: 0, serverTempFiles: 0 });
     let previousRows = baseline.runsRows;
-    const env = { DATABASE_URL: options.url, TMPDIR: dirs.tmp, BACKUP_DIR: dirs.backups, UPKIT_LOG_DIR: dirs.logs };
+    const env = { DATABASE_URL: options.url, TMPDIR: dirs.tmp, BACKUP_DIR: dirs.backups, UPKIT_LOG_DIR: dirs.logs, UPKIT_LOG_KEEP: options.logKeep?.toString() };
+    const logKeep = options.logKeep ?? 100;
     for (let index = 1; index <= options.runs; index++) {
       for (const command of ['upgrade', 'verify'] as const) {
         const result: RunResult =
@@ -156,6 +159,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
         if (sample.tmpFiles > 0) problems.push(`${at} left ${sample.tmpFiles} file(s) in TMPDIR`);
         const cacheBefore = samples.at(-3)?.loaderCacheFiles;
         if (index > 2 && cacheBefore !== undefined && sample.loaderCacheFiles > cacheBefore) problems.push(`${at} grew the loader's compile cache to ${sample.loaderCacheFiles} files`);
+        if (sample.logFiles > logKeep) problems.push(`${at} left ${sample.logFiles} log files (UPKIT_LOG_KEEP ${logKeep})`);
         if (sample.backupFiles > 0) problems.push(`${at} wrote a backup although nothing was pending`);
       }
       if (problems.length > 20) break;

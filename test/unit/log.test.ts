@@ -17,7 +17,8 @@ function capture(interactive: boolean) {
   let text = '';
   stream.on('data', (d: Buffer) => (text += d.toString()));
   const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logtest-'));
-  const log = createLogger({ command: 'test', stream, interactive, color: false, logDir, now: () => new Date('2026-01-02T03:04:05.000Z') });
+  // A clock that stands still: a step's duration is what the logger measured, whatever the machine's load.
+  const log = createLogger({ command: 'test', stream, interactive, color: false, logDir, now: () => new Date('2026-01-02T03:04:05.000Z'), clock: () => 1000 });
   return { log, logDir, text: () => text, file: () => readFileSync(log.logFile!, 'utf8') };
 }
 
