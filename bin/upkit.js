@@ -3,7 +3,7 @@
 // any Node can read, before anything else is loaded), then registers tsx through its API and
 // hands the command line to lib/commands/launcher.ts. Run it through bin/upkit: started as
 // `node bin/upkit.js upgrade --env-file PATH`, Node reads --env-file itself.
-var MIN_NODE = { major: 20, minor: 12 }; // lib/nodeGate.ts MIN_NODE (a unit test keeps them equal)
+var MIN_NODE = { major: 20, minor: 10 }; // lib/nodeGate.ts MIN_NODE (a unit test keeps them equal)
 var version = process.versions.node;
 var parts = version.split('.');
 var major = parseInt(parts[0], 10) || 0;

@@ -133,7 +133,7 @@ describe('bin/upkit without node', () => {
     }
     const r = spawnSync('/bin/sh', [LAUNCHER, 'upgrade', '--yes'], { cwd: tempDir('upkit-cwd-'), env: { PATH: bin, HOME: process.env.HOME ?? '' }, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toBe(`✖ upkit needs Node 20.12 or newer, and there is no node on PATH (${bin})\n  → install Node 22 or 24, or put its bin folder on PATH (cron and systemd set a short PATH)\n`);
+    expect(r.stderr).toBe(`✖ upkit needs Node 20.10 or newer, and there is no node on PATH (${bin})\n  → install Node 22 or 24, or put its bin folder on PATH (cron and systemd set a short PATH)\n`);
   });
 });
 

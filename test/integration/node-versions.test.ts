@@ -72,7 +72,8 @@ describe('an older Node', () => {
   it('Node 18: bin/upkit prints the one line and exits 2', ({ skip }) => {
     if (!existsSync(LAUNCHER)) skip('no bin/upkit launcher in this tree');
     const node = nodeOrSkip('18', skip);
-    const r = run(node.path, [LAUNCHER, 'upgrade', '--help']);
+    // bin/upkit is a shell script: it runs the first node on PATH, here the old one.
+    const r = run(LAUNCHER, ['upgrade', '--help'], { PATH: `${path.dirname(node.path)}${path.delimiter}${process.env.PATH ?? ''}` });
     expect(r).toEqual({ code: 2, stdout: '', stderr: refusal(node.version.slice(1)) });
   });
 });
