@@ -116,10 +116,13 @@ export class ReportBuilder {
   verificationErrors: number | undefined = undefined;
   private readonly started = performance.now();
 
-  constructor(
-    readonly command: string,
-    readonly version: string,
-  ) {}
+  readonly command: string;
+  readonly version: string;
+
+  constructor(command: string, version: string) {
+    this.command = command;
+    this.version = version;
+  }
 
   finding(severity: Severity, code: string, message: string, hint?: string): Finding {
     const f: Finding = { severity, code, message, hint: hint ?? null };

@@ -24,11 +24,11 @@ export function extensionsCreated(parsed: ReadonlyArray<{ statements: ParsedStat
 }
 
 export class ReplayFailed extends Error {
-  constructor(
-    message: string,
-    readonly sqlState?: string,
-  ) {
+  readonly sqlState: string | undefined;
+
+  constructor(message: string, sqlState?: string) {
     super(message);
+    this.sqlState = sqlState;
   }
 }
 

@@ -113,14 +113,16 @@ export interface SwapOptions {
 
 /** Why one attempt gave way: the blockers it saw, described as migrations describe theirs. */
 class AttemptFailed extends Error {
-  constructor(
-    message: string,
-    readonly blockers: Blocker[],
-    readonly firstPid: number | undefined,
-    /** The live database's sessions were ended (the caller's lock session with them). */
-    readonly sessionsEnded = false,
-  ) {
+  readonly blockers: Blocker[];
+  readonly firstPid: number | undefined;
+  /** The live database's sessions were ended (the caller's lock session with them). */
+  readonly sessionsEnded: boolean;
+
+  constructor(message: string, blockers: Blocker[], firstPid: number | undefined, sessionsEnded = false) {
     super(message);
+    this.blockers = blockers;
+    this.firstPid = firstPid;
+    this.sessionsEnded = sessionsEnded;
   }
 }
 

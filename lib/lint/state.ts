@@ -50,11 +50,15 @@ export class RunState {
    * as the role's name); one that does not exist is skipped, as PostgreSQL skips it, until the
    * run makes it.
    */
-  constructor(
-    private readonly searchPath: readonly string[],
-    private readonly live: LiveCatalog | undefined,
-    private readonly tableHasRows: (table: string) => boolean | undefined,
-  ) {}
+  private readonly searchPath: readonly string[];
+  private readonly live: LiveCatalog | undefined;
+  private readonly tableHasRows: (table: string) => boolean | undefined;
+
+  constructor(searchPath: readonly string[], live: LiveCatalog | undefined, tableHasRows: (table: string) => boolean | undefined) {
+    this.searchPath = searchPath;
+    this.live = live;
+    this.tableHasRows = tableHasRows;
+  }
 
   /** No table holds a row that existed before the run: nothing it does can destroy data. */
   get nothingToLose(): boolean {
