@@ -38,7 +38,7 @@ const LOG_NAME = /^([a-z][a-z0-9-]*?)-(\d{8}T\d{6}Z)-(\d+)(?:-\d+)?\.log$/;
 export const LOG_CLOSED = 'upkit log closed';
 
 /** The pid namespace of this process (Linux), so that a pid is only judged where it means the same process. */
-function pidNamespace(): string {
+export function pidNamespace(): string {
   try {
     return readlinkSync('/proc/self/ns/pid');
   } catch {

@@ -4,7 +4,8 @@
 // (an upgrade, then verify) prune the folder to the newest UPKIT_LOG_KEEP files, keeping the
 // file of a run that still goes on.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pidNamespace } from '../../lib/logRetention.ts';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,13 +14,7 @@ import { runUpkit } from '../support/cli.ts';
 import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
-const PIDNS = (() => {
-  try {
-    return readlinkSync('/proc/self/ns/pid');
-  } catch {
-    return '';
-  }
-})();
+const PIDNS = pidNamespace();
 /** The pid of a process that has ended. */
 const DEAD = spawnSync('true').pid!;
 

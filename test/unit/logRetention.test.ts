@@ -2,22 +2,16 @@
 // never is (foreign files, symlinks, another user's file, the current run's file, a file
 // whose run still writes it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { parseLogKeep, pruneLogs, type LogKeep } from '../../lib/logRetention.ts';
+import { parseLogKeep, pidNamespace, pruneLogs, type LogKeep } from '../../lib/logRetention.ts';
 
 const HOST = hostname();
-const PIDNS = (() => {
-  try {
-    return readlinkSync('/proc/self/ns/pid');
-  } catch {
-    return '';
-  }
-})();
+const PIDNS = pidNamespace();
 /** A pid that no longer runs: a process that ended. */
 const DEAD = spawnSync('true').pid!;
 const ROOT = process.getuid?.() === 0;
