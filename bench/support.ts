@@ -1,14 +1,21 @@
 // Shared by the benchmarks: a PostgreSQL server to measure on (BENCH_DATABASE_URL, or a
 // throwaway cluster from this machine's binaries, as the test harness starts one), timing
 // helpers, and writing a section of BENCHMARKS.md.
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { loadConfig, PROJECT_ROOT, type Config } from '../lib/config.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { connectUrlServer } from '../test/support/servers/url.ts';
 import { startSystemServer } from '../test/support/servers/system.ts';
 import { findSystemInstalls } from '../test/support/servers/discover.ts';
-import type { ServerHandle } from '../test/support/servers/common.ts';
+import { buildUrl, cleanPgEnv, newPassword, readServerVersion, type ServerHandle } from '../test/support/servers/common.ts';
 import { writeDocSection } from '../test/support/docSection.ts';
+
+const execFileP = promisify(execFile);
 
 export async function benchServer(): Promise<ServerHandle> {
   if (process.env.BENCH_DATABASE_URL) return connectUrlServer(process.env.BENCH_DATABASE_URL);
@@ -80,3 +87,42 @@ export function writeSection(name: string, body: string): void {
     body,
   );
 }
+
+/**
+ * A cluster of the benchmark's own in `dir` (on disk, so that it can outgrow memory), on a port
+ * it is given, with durability off as the test harness's clusters have it. When `dir` already
+ * holds one from an earlier run (kept with `keep`), it is started again with its data: a
+ * benchmark can build its databases once and measure them over several runs.
+ */
+export async function scratchServer(opts: { dir: string; port: number; binDir?: string }): Promise<ServerHandle & { reused: boolean }> {
+  const binDir = opts.binDir ?? '/usr/lib/postgresql/15/bin';
+  const dataDir = path.join(opts.dir, 'data');
+  const passwordFile = path.join(opts.dir, 'password');
+  const asPostgres = process.getuid?.() === 0;
+  const pgTool = (tool: string, args: string[]) =>
+    execFileP(asPostgres ? 'runuser' : path.join(binDir, tool), asPostgres ? ['-u', 'postgres', '--', path.join(binDir, tool), ...args] : args, { env: cleanPgEnv() });
+  const reused = existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (!reused) {
+    rmSync(opts.dir, { recursive: true, force: true });
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(passwordFile, `${newPassword()}\n`, { mode: 0o600 });
+    if (asPostgres) {
+      const [uid, gid] = await Promise.all(['-u', '-g'].map(async (f) => Number((await execFileP('id', [f, 'postgres'])).stdout.trim())));
+      chownSync(opts.dir, uid!, gid!);
+      chownSync(passwordFile, uid!, gid!);
+    }
+    await pgTool('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale', '--no-sync', '--no-instructions']);
+  }
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  const settings = ['listen_addresses=127.0.0.1', `port=${opts.port}`, `unix_socket_directories=${opts.dir}`, 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_wal_size=4GB', 'max_connections=100'];
+  await pgTool('pg_ctl', ['start', '-D', dataDir, '-l', path.join(opts.dir, 'server.log'), '-w', '-t', '120', '-o', settings.map((s) => `-c ${s}`).join(' ')]);
+  const adminUrl = buildUrl({ user: 'postgres', password, host: '127.0.0.1', port: opts.port, database: 'postgres' });
+  const { majorVersion, version } = await readServerVersion(adminUrl);
+  const stop = async () => {
+    await pgTool('pg_ctl', ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '120']);
+  };
+  return { source: 'system', adminUrl, host: '127.0.0.1', port: opts.port, user: 'postgres', password, majorVersion, version, binDir, stop, reused };
+}
+
+/** The machine's 1-minute load average, as `uptime` shows it. */
+export const load1 = (): string => loadavg()[0]!.toFixed(2);

@@ -1,66 +1,58 @@
-// The restore half of bench/backup: upkit's restore (checks, pg_restore in one transaction,
-// comparison with the manifest) against psql replaying a plain dump, and the time the live
-// database is unusable: upkit's in-place name swap against drop-and-restore (which leaves
-// the database unusable for the whole restore).
-import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { restoreInto } from '../../lib/backup/restore.ts';
-import { checkBackup } from '../../lib/backup/restoreCheck.ts';
-import { restoreBackup } from '../../lib/backup/restoreRun.ts';
-import type { Config } from '../../lib/config.ts';
-import { chooseForServer, findBinaries, type PgBinary } from '../../lib/pgTools.ts';
-import type { ServerHandle } from '../../test/support/servers/common.ts';
-import { fmt, median, silentLogger, time, withClient } from '../support.ts';
+// What an application sees of an in-place restore: a client that runs `select 1` on the live
+// database every 10 ms (connecting again whenever its connection is ended or refused) and
+// keeps the longest time between two answers. The restore swaps names at its end, so that gap
+// is the time the live database could not be used.
+import pg from 'pg';
+import { withClient } from '../support.ts';
 
-const run = promisify(execFile);
-
-export interface RestoreBenchInput {
-  server: ServerHandle;
-  config: Config;
-  env: NodeJS.ProcessEnv;
-  work: string;
-  backupDir: string;
-  pgDump: PgBinary;
-  runs: number;
+export interface Gaps {
+  /** Longest time between two answered polls, in ms. */
+  longestMs: number;
+  /** Polls that failed (connection ended, refused, or database not there). */
+  failed: number;
+  answered: number;
 }
 
-async function drop(server: ServerHandle, name: string): Promise<void> {
-  await withClient(server.adminUrl, (c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
-}
-
-export async function restorePeers(input: RestoreBenchInput): Promise<{ lines: string[] }> {
-  const { server, config, env, work } = input;
-  const archive = path.join(input.backupDir, readdirSync(input.backupDir).find((f) => f.endsWith('.dump'))!);
-  const plain = path.join(work, 'plain.sql');
-  await run(input.pgDump.path, ['-Fp', '-f', plain], { env });
-  const psql = chooseForServer(await findBinaries('psql'), server.majorVersion)!;
-  const checked = await checkBackup(config, archive);
-  const s = { psql: [] as number[], upkit: [] as number[] };
-  for (let i = 0; i < input.runs; i++) {
-    await drop(server, 'bench_restore_psql');
-    await withClient(server.adminUrl, (c) => c.query('create database bench_restore_psql'));
-    s.psql.push((await time(() => run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'bench_restore_psql', '-f', plain], { env: { ...env, PGDATABASE: 'bench_restore_psql' }, maxBuffer: 64 << 20 }))).ms);
-    await drop(server, 'bench_restore_psql');
-    await drop(server, 'bench_restore_upkit');
-    s.upkit.push((await time(() => restoreInto(config, silentLogger('restore'), checked, 'bench_restore_upkit'))).ms);
-    await drop(server, 'bench_restore_upkit');
-  }
-  // In place, once: the live database is unusable only for the swap.
-  const inPlace = await time(() => restoreBackup(config, silentLogger('restore'), { file: archive }));
-  const windowMs = inPlace.result.swap?.windowMs ?? NaN;
-  if (inPlace.result.plan.swap) await drop(server, inPlace.result.plan.swap.previous);
-  const m = { psql: median(s.psql), upkit: median(s.upkit) };
+export function pollLiveDatabase(url: string, everyMs = 10): { stop: () => Promise<Gaps> } {
+  let stopped = false;
+  const gaps: Gaps = { longestMs: 0, failed: 0, answered: 0 };
+  const loop = (async () => {
+    let client: pg.Client | undefined;
+    let lastAnswer = performance.now();
+    while (!stopped) {
+      try {
+        if (!client) {
+          client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+          client.on('error', () => {});
+          await client.connect();
+        }
+        await client.query('select 1');
+        const now = performance.now();
+        gaps.longestMs = Math.max(gaps.longestMs, now - lastAnswer);
+        gaps.answered++;
+        lastAnswer = now;
+      } catch {
+        gaps.failed++;
+        void client?.end().catch(() => {});
+        client = undefined;
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+    await client?.end().catch(() => {});
+  })();
   return {
-    lines: [
-      '| restore | time | time ratio to `psql` replaying a plain dump | live database unusable for |',
-      '| --- | --- | --- | --- |',
-      `| \`psql -f\` of a plain dump into an empty database (peer; as drop-and-restore) | ${fmt(m.psql)} | 1.00× | ${fmt(m.psql)} (the whole restore) |`,
-      `| **upkit restore** into a new database (checks, \`pg_restore --single-transaction --exit-on-error\`, comparison with the manifest) | ${fmt(m.upkit)} | **${(m.upkit / m.psql).toFixed(2)}×** | — |`,
-      `| **upkit restore in place** (the same, then the name swap) | ${fmt(inPlace.ms)} | | **${fmt(windowMs)}** (the swap) |`,
-      '',
-      `Restore time is bound by the server, not the client (shared/MEASUREMENTS.md), so the "2× faster than psql" target is replaced there by the downtime window: target under 1 s whatever the size, ${windowMs < 1000 ? 'met' : 'missed'} (${fmt(windowMs)} against ${fmt(m.psql)} for drop-and-restore).`,
-    ],
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return gaps;
+    },
   };
+}
+
+/** Drops what an in-place restore kept of the database it replaced (`<db>_before_restore_*`). */
+export async function dropPrevious(adminUrl: string, database: string): Promise<void> {
+  await withClient(adminUrl, async (c) => {
+    const { rows } = await c.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`${database}\\_before\\_restore\\_%`]);
+    for (const r of rows) await c.query(`drop database ${c.escapeIdentifier(r.datname)} with (force)`);
+  });
 }
