@@ -89,8 +89,8 @@ export function writeSection(name: string, body: string): void {
 }
 
 /**
- * A cluster of the benchmark's own in `dir` (on disk, so that it can outgrow memory), on a port
- * it is given, with durability off as the test harness's clusters have it. When `dir` already
+ * A cluster of the benchmark's own in `dir` (on disk, so that it can outgrow memory), on the first free port
+ * from the one it is given, with durability off as the test harness's clusters have it. When `dir` already
  * holds one from an earlier run (kept with `keep`), it is started again with its data: a
  * benchmark can build its databases once and measure them over several runs.
  */
@@ -114,14 +114,25 @@ export async function scratchServer(opts: { dir: string; port: number; binDir?: 
     await pgTool('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale', '--no-sync', '--no-instructions']);
   }
   const password = readFileSync(passwordFile, 'utf8').trim();
-  const settings = ['listen_addresses=127.0.0.1', `port=${opts.port}`, `unix_socket_directories=${opts.dir}`, 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_wal_size=4GB', 'max_connections=100'];
-  await pgTool('pg_ctl', ['start', '-D', dataDir, '-l', path.join(opts.dir, 'server.log'), '-w', '-t', '120', '-o', settings.map((s) => `-c ${s}`).join(' ')]);
-  const adminUrl = buildUrl({ user: 'postgres', password, host: '127.0.0.1', port: opts.port, database: 'postgres' });
+  // A port of the range can be held for a moment by another program's connection: the next one then.
+  let port = opts.port;
+  for (; ; port++) {
+    const settings = ['listen_addresses=127.0.0.1', `port=${port}`, `unix_socket_directories=${opts.dir}`, 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_wal_size=4GB', 'max_connections=100'];
+    const logFile = path.join(opts.dir, 'server.log');
+    try {
+      await pgTool('pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '120', '-o', settings.map((s) => `-c ${s}`).join(' ')]);
+      break;
+    } catch (error) {
+      if (port - opts.port >= 9 || !/already in use/.test(readFileSync(logFile, 'utf8'))) throw error;
+      writeFileSync(logFile, '');
+    }
+  }
+  const adminUrl = buildUrl({ user: 'postgres', password, host: '127.0.0.1', port, database: 'postgres' });
   const { majorVersion, version } = await readServerVersion(adminUrl);
   const stop = async () => {
     await pgTool('pg_ctl', ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '120']);
   };
-  return { source: 'system', adminUrl, host: '127.0.0.1', port: opts.port, user: 'postgres', password, majorVersion, version, binDir, stop, reused };
+  return { source: 'system', adminUrl, host: '127.0.0.1', port, user: 'postgres', password, majorVersion, version, binDir, stop, reused };
 }
 
 /** The machine's 1-minute load average, as `uptime` shows it. */
