@@ -11,7 +11,7 @@
 // Run: npm run bench:backup [-- --size GB --rounds N --keep --print-only]; the 10 GB run is
 // npm run bench:backup:10g. Writes its part of the `backup` section of BENCHMARKS.md.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -57,6 +57,8 @@ interface Result {
   gaps: number[];
   failedPolls: number[];
   reportedSwap: number[];
+  /** upkit's archive as its manifest describes it. */
+  archive?: string;
 }
 
 const startedAt = performance.now();
@@ -123,7 +125,12 @@ try {
         row.loads.push(`${before}–${load1()}`);
         console.error(`  ${fmt(t.ms)}`);
         if (key === 'dump') row.bytes = statSync(peerDump).size;
-        if (key === 'backup') row.bytes = statSync(newestBackup()).size;
+        if (key === 'backup') {
+          // A file or a directory-format folder: its manifest says which, and its size.
+          const m = JSON.parse(readFileSync(`${newestBackup()}.json`, 'utf8')) as { bytes: number; archive?: string; jobs?: number; compression: number };
+          row.bytes = m.bytes;
+          r.archive = `${m.archive ?? 'custom'} format${m.jobs ? `, ${m.jobs} jobs` : ''}, gzip level ${m.compression}`;
+        }
         // Each restored database must hold the rows that were backed up.
         const restored = key === 'inPlace' ? db : key === 'into' ? `${db}_into` : key.startsWith('restore') ? `${db}_peer` : undefined;
         if (restored) {
@@ -200,7 +207,7 @@ function report(results: Result[]): string {
     const gaps = r.gaps.map((g) => fmt(g)).join(', ');
     lines.push(
       '',
-      `In place, the live database could not be used for at most ${fmt(median(r.gaps))} (median; each round ${gaps}): the longest time between two answers of a client running \`select 1\` on it every 10 ms, reconnecting when ended (${r.failedPolls.join(', ')} failed polls); upkit's report gave a swap window of ${r.reportedSwap.map((s) => `${s} ms`).join(', ')}.`,
+      `upkit's backup: ${r.archive}; the peer's: custom format, pg_dump's default compression. Each restores its own. In place, the live database could not be used for at most ${fmt(median(r.gaps))} (median; each round ${gaps}): the longest time between two answers of a client running \`select 1\` on it every 10 ms, reconnecting when ended (${r.failedPolls.join(', ')} failed polls); upkit's report gave a swap window of ${r.reportedSwap.map((s) => `${s} ms`).join(', ')}.`,
       '',
     );
   }
