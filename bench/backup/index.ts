@@ -10,7 +10,7 @@
 // peers from PG* variables: no password in any argv.
 // Run: npm run bench:backup [-- --size GB --rounds N --keep --print-only]; the 10 GB run is
 // npm run bench:backup:10g. Writes its part of the `backup` section of BENCHMARKS.md.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -194,7 +194,7 @@ function report(results: Result[]): string {
   };
   const peerOf: Record<Key, Key> = { dump: 'dump', backup: 'dump', restore: 'restore', restoreJ2: 'restore', into: 'restore', inPlace: 'restore' };
   const lines: string[] = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:backup${sizeGb === 1 ? '' : ` -- --size ${sizeGb}`}\` on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node}, PostgreSQL ${server.version} (a cluster of the benchmark's own on disk, \`fsync=off\`); ${rounds === 1 ? 'one round' : `median of ${rounds} rounds`}, the commands' order rotating from round to round. 1-minute load average ${loadAtStart} at the start and ${load1()} at the end; the whole run took ${fmt(performance.now() - startedAt)}, ${builds(results)}.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:backup${sizeGb === 1 ? '' : ` -- --size ${sizeGb}`}\` (upkit at commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim()}) on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node}, PostgreSQL ${server.version} (a cluster of the benchmark's own on disk, \`fsync=off\`); ${rounds === 1 ? 'one round' : `median of ${rounds} rounds`}, the commands' order rotating from round to round. 1-minute load average ${loadAtStart} at the start and ${load1()} at the end (the machine is shared with other work: read the ratios, measured in the same rounds); the whole run took ${fmt(performance.now() - startedAt)}, ${builds(results)}.`,
     '',
   ];
   for (const r of results) {
