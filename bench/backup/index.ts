@@ -56,6 +56,7 @@ interface Result {
   rows: Record<Key, Row>;
   gaps: number[];
   failedPolls: number[];
+  meanGaps: number[];
   reportedSwap: number[];
   /** upkit's archive as its manifest describes it. */
   archive?: string;
@@ -74,7 +75,7 @@ try {
   for (const name of shapeNames) {
     const shape = await ensureShape(server, name, spec[name], pgEnv('postgres'));
     const empty = (): Row => ({ ms: [], loads: [] });
-    results.push({ shape, description: await describeShape(server, shape), rows: { dump: empty(), backup: empty(), restore: empty(), restoreJ2: empty(), into: empty(), inPlace: empty() }, gaps: [], failedPolls: [], reportedSwap: [] });
+    results.push({ shape, description: await describeShape(server, shape), rows: { dump: empty(), backup: empty(), restore: empty(), restoreJ2: empty(), into: empty(), inPlace: empty() }, gaps: [], failedPolls: [], meanGaps: [], reportedSwap: [] });
   }
 
   for (let round = 0; round < rounds; round++) {
@@ -110,6 +111,7 @@ try {
           const gaps = await poller.stop();
           r.gaps.push(gaps.longestMs);
           r.failedPolls.push(gaps.failed);
+          r.meanGaps.push(gaps.meanMs);
           const reported = /swap window (\d+) ms/.exec(t.output ?? '');
           r.reportedSwap.push(reported ? Number(reported[1]) : NaN);
           return t;
@@ -207,7 +209,7 @@ function report(results: Result[]): string {
     const gaps = r.gaps.map((g) => fmt(g)).join(', ');
     lines.push(
       '',
-      `upkit's backup: ${r.archive}; the peer's: custom format, pg_dump's default compression. Each restores its own. In place, the live database could not be used for at most ${fmt(median(r.gaps))} (median; each round ${gaps}): the longest time between two answers of a client running \`select 1\` on it every 10 ms, reconnecting when ended (${r.failedPolls.join(', ')} failed polls); upkit's report gave a swap window of ${r.reportedSwap.map((s) => `${s} ms`).join(', ')}.`,
+      `upkit's backup: ${r.archive}; the peer's: custom format, pg_dump's default compression. Each restores its own. In place, the live database could not be used for at most ${fmt(median(r.gaps))} (median; each round ${gaps}): the longest time between two answers of a client running \`select 1\` on it every 10 ms, reconnecting when ended (${r.failedPolls.join(', ')} failed polls; on this machine under this load its mean time between answers was ${r.meanGaps.map((g) => fmt(g)).join(', ')}); upkit's report gave a swap window of ${r.reportedSwap.map((s) => `${s} ms`).join(', ')}.`,
       '',
     );
   }

@@ -11,11 +11,14 @@ export interface Gaps {
   /** Polls that failed (connection ended, refused, or database not there). */
   failed: number;
   answered: number;
+  /** The mean time between two answers over the whole restore: the gap a client sees anyway on this machine. */
+  meanMs: number;
 }
 
 export function pollLiveDatabase(url: string, everyMs = 10): { stop: () => Promise<Gaps> } {
   let stopped = false;
-  const gaps: Gaps = { longestMs: 0, failed: 0, answered: 0 };
+  const gaps: Gaps = { longestMs: 0, failed: 0, answered: 0, meanMs: NaN };
+  const t0 = performance.now();
   const loop = (async () => {
     let client: pg.Client | undefined;
     let lastAnswer = performance.now();
@@ -44,7 +47,7 @@ export function pollLiveDatabase(url: string, everyMs = 10): { stop: () => Promi
     stop: async () => {
       stopped = true;
       await loop;
-      return gaps;
+      return { ...gaps, meanMs: (performance.now() - t0) / Math.max(1, gaps.answered) };
     },
   };
 }
