@@ -161,17 +161,40 @@ function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
   return new UpkitError({ code: 'backup.pg_dump_failed', exit: 'refused', message: `pg_dump failed: ${text}`, hint: `see the log file for pg_dump's full output; ${path.basename(partial)} was removed and nothing was changed` });
 }
 
+/** Where a backup's time goes: each phase's milliseconds, for the log file. */
+function phaseClock() {
+  const t0 = performance.now();
+  let last = t0;
+  const phases: string[] = [];
+  return {
+    /** The phase that ended now, timed from the end of the previous one. */
+    mark(name: string) {
+      const now = performance.now();
+      phases.push(`${name} ${Math.round(now - last)}`);
+      last = now;
+    },
+    /** Work that ran beside others, timed from the start. */
+    at(name: string) {
+      phases.push(`${name} done at ${Math.round(performance.now() - t0)}`);
+    },
+    text: () => `${phases.join(', ')}; total ${Math.round(performance.now() - t0)} ms`,
+  };
+}
+
 export async function takeBackup(config: Config, log: Logger, options: BackupOptions): Promise<BackupResult> {
   const dir = options.backupDir;
   const target = config.migrationDb;
   const started = performance.now();
+  const timing = phaseClock();
   let client: Client | undefined;
   let partial: string | undefined;
   let stopHeartbeat: (() => void) | undefined;
   try {
     client = await connect(target, config, { applicationName: 'upkit backup' });
+    timing.mark('connect');
     const c = client;
     const server = await readServerIdentity(c, target);
+    timing.mark('server identity');
     // Interrupted: closing the session ends a row count that waits on a lock; pg_dump is
     // stopped by runDump. Either way the pending work rejects and cleanup runs.
     const closeOnAbort = () => void c.end().catch(() => {});
@@ -186,11 +209,15 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     const facts = rows[0]!;
     const serverMajor = Math.floor(Number(facts.num) / 10000);
     const databaseBytes = Number(facts.bytes);
+    timing.mark('snapshot');
     const detection = await detectInstall(c, options.profile ?? { drizzleDir: config.drizzleDir });
+    timing.mark('detectInstall');
     const dumped = await listDumpedTables(c);
     const tables = dumped.map((t) => t.name);
+    timing.mark('listDumpedTables');
 
     const dumper = await chooseDumper(config, serverMajor);
+    timing.mark('chooseDumper');
     log.info(`backup with ${dumper.why}`);
     const shared = ensureBackupDir(dir);
     if (shared) warn(log, options.report, shared.code, shared.message, shared.hint);
@@ -198,12 +225,14 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     const previous = listVerifiedBackups(dir, target.database, server ?? undefined)[0];
     const needed = estimateBackupBytes(databaseBytes, previous && { bytes: previous.manifest.bytes, databaseBytes: previous.manifest.databaseBytes });
     assertRoomForBackup(dir, needed);
+    timing.mark('dir, partials, space');
 
     const name = archiveName(dir, target.database, detection.release, new Date());
     const finalPath = path.join(dir, name);
     partial = partialPath(finalPath);
     closeSync(createPrivateFile(partial));
     stopHeartbeat = startHeartbeat(partial);
+    timing.mark('partial file');
 
     const env = libpqEnv(target, config);
     const lockWaitMs = options.lockWaitMs ?? 60_000;
@@ -231,13 +260,15 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
       }
     });
     // Counted in the dumped snapshot, on the other core, while pg_dump runs.
-    const [bytes, counts, fingerprint] = await Promise.all([dumping, countRows(c, tables), schemaFingerprint(c)]).catch((err: unknown) => {
+    const [bytes, counts, fingerprint] = await Promise.all([dumping.then((b) => (timing.mark('pg_dump'), b)), countRows(c, tables).then((r) => (timing.at('counts'), r)), schemaFingerprint(c).then((r) => (timing.at('fingerprint'), r))]).catch((err: unknown) => {
       throw options.signal?.aborted ? options.signal.reason : err;
     });
     await c.query('commit');
+    timing.mark('commit');
 
     const verified = await log.step('verify backup', async (step) => {
       const toc = await readToc(dumper, partial!, env);
+      timing.mark('pg_restore --list');
       const missing = tablesMissingFromToc(toc, dumped.map((t) => ({ schema: t.schema, name: t.table, owner: t.owner })));
       if (missing.length) {
         const names = missing.slice(0, 5).map((t) => `${sqlIdent(t.schema)}.${sqlIdent(t.name)}`);
@@ -249,7 +280,9 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
         });
       }
       fsyncFile(partial!);
+      timing.mark('fsync');
       const sha256 = await sha256File(partial!);
+      timing.mark('sha256');
       step.detail(`pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; sha256 ${sha256.slice(0, 12)}…`);
       return { sha256, entries: toc.entries };
     });
@@ -297,9 +330,12 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     chmodSync(partial, 0o600);
     renameSync(partial, finalPath);
     partial = undefined;
+    timing.mark('manifest, rename');
     const retention = applyRetention(dir, target.database, server, options.keep, finalPath);
     for (const r of retention.removed) log.info(`removed old backup ${path.basename(r)} (BACKUP_KEEP=${options.keep})`);
     reportRetention(log, options.report, target, server, retention, finalPath);
+    timing.mark('retention');
+    log.debug(`backup timing: ${timing.text()}`);
     return { path: finalPath, manifestPath, manifest, removed: retention.removed };
   } finally {
     stopHeartbeat?.();
