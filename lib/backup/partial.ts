@@ -1,4 +1,4 @@
-// Files being written: `<final name>.<host>.<pid>.<space>.partial`, where <space> names the
+// Files (or directory-format folders) being written: `<final name>.<host>.<pid>.<space>.partial`, where <space> names the
 // process namespace of the writer (a hash of the kernel's boot id and the pid namespace).
 // BACKUP_DIR may be shared by machines and containers, so a pid alone proves nothing: a
 // writer is asked "are you alive?" only where its pid means the same process as here (the
@@ -7,7 +7,8 @@
 // after a long silence. A killed run's file is removed at once on its own machine, and
 // after the silence anywhere else.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { dumpDirEntries, removeDumpDir } from './archive.ts';
 import { hostname } from 'node:os';
 import { processAlive } from '../processAlive.ts';
 import path from 'node:path';
@@ -111,6 +112,26 @@ export interface PartialSweep {
   live: PartialFile[];
 }
 
+/**
+ * Removes a stale partial: a file, or a folder that holds nothing but pg_dump's
+ * directory-format files (anything else in it is not upkit's: the folder stays).
+ */
+function removeStale(file: string): boolean {
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch {
+    return false;
+  }
+  if (st.isFile()) {
+    rmSync(file, { force: true });
+    return true;
+  }
+  if (!st.isDirectory()) return false;
+  const { files, foreign } = dumpDirEntries(file);
+  return foreign.length === 0 && removeDumpDir(file, files);
+}
+
 /** Removes the partial files whose writer is gone; lists those another writer may still be writing. */
 export function sweepPartials(dir: string, now = Date.now()): PartialSweep {
   const out: PartialSweep = { removed: [], live: [] };
@@ -119,8 +140,7 @@ export function sweepPartials(dir: string, now = Date.now()): PartialSweep {
     const p = inspectPartial(dir, name, now);
     if (!p) continue;
     if (p.stale) {
-      rmSync(path.join(dir, name), { force: true });
-      out.removed.push(p);
+      if (removeStale(path.join(dir, name))) out.removed.push(p);
     } else if (!writing.has(path.resolve(dir, name))) {
       out.live.push(p);
     }

@@ -10,9 +10,20 @@ export type Dumper =
   | { kind: 'local'; pgDump: PgBinary; pgRestore: PgBinary; why: string }
   | { kind: 'compose'; cli: ComposeCli; composeFile: string; service: string; version: string; major: number; pgRestore: PgBinary | undefined; why: string };
 
-export async function chooseDumper(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, serverMajor: number): Promise<Dumper> {
-  const dumps = await findBinaries('pg_dump', config.pgBinDir);
-  const restores = await findBinaries('pg_restore', config.pgBinDir);
+/** The pg_dump and pg_restore programs on this machine (each candidate asked its --version). */
+export interface ClientBinaries {
+  dumps: PgBinary[];
+  restores: PgBinary[];
+}
+
+/** Looks for both programs at once: a backup starts this before it connects, since neither needs the server. */
+export async function findClientBinaries(config: Pick<Config, 'pgBinDir'>): Promise<ClientBinaries> {
+  const [dumps, restores] = await Promise.all([findBinaries('pg_dump', config.pgBinDir), findBinaries('pg_restore', config.pgBinDir)]);
+  return { dumps, restores };
+}
+
+export async function chooseDumper(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, serverMajor: number, found?: Promise<ClientBinaries>): Promise<Dumper> {
+  const { dumps, restores } = await (found ?? findClientBinaries(config));
   const pgDump = chooseForServer(dumps, serverMajor);
   // pg_restore must read what this pg_dump writes: take it from the same directory.
   const pgRestore = pgDump && restores.find((r) => r.binDir === pgDump.binDir);
