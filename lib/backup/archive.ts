@@ -104,19 +104,22 @@ export function archiveBytesNow(archive: string): number {
 }
 
 /**
- * Removes a directory archive's files that `names` lists (pg_dump's names only), then the
- * folder if that left it empty. Anything else in it is not upkit's: the folder stays, with it.
- * Returns whether the folder is gone.
+ * Removes a directory archive: the files `names` lists (pg_dump's names only), then the
+ * folder. Only when the folder holds nothing else: a file it does not list (an operator's
+ * note, a file pg_dump did not write for it) means the folder is not upkit's alone, and
+ * nothing in it is touched. Returns whether the folder is gone.
  */
 export function removeDumpDir(dir: string, names: readonly string[]): boolean {
-  for (const name of names) {
-    if (!isDumpDirEntry(name)) continue;
-    try {
-      unlinkSync(path.join(dir, name));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+  const ours = new Set(names.filter(isDumpDirEntry));
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
   }
+  if (entries.some((name) => !ours.has(name) || !lstatSync(path.join(dir, name)).isFile())) return false;
+  for (const name of entries) unlinkSync(path.join(dir, name));
   try {
     rmdirSync(dir);
     return true;

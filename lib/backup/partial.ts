@@ -110,26 +110,30 @@ export interface PartialSweep {
   removed: PartialFile[];
   /** Partial files another live writer holds (another run, machine or container): left alone. */
   live: PartialFile[];
+  /** Stale partial folders holding files pg_dump does not write: not provably upkit's, left alone (absent when none). */
+  foreign?: Array<PartialFile & { files: string[] }>;
 }
 
 /**
  * Removes a stale partial: a file, or a folder that holds nothing but pg_dump's
- * directory-format files (anything else in it is not upkit's: the folder stays).
+ * directory-format files. Returns undefined when it is gone; else what in it is not
+ * pg_dump's (the folder then stays, whole), or [] when it is neither file nor folder.
  */
-function removeStale(file: string): boolean {
+function removeStale(file: string): string[] | undefined {
   let st;
   try {
     st = lstatSync(file);
   } catch {
-    return false;
+    return [];
   }
   if (st.isFile()) {
     rmSync(file, { force: true });
-    return true;
+    return undefined;
   }
-  if (!st.isDirectory()) return false;
+  if (!st.isDirectory()) return [];
   const { files, foreign } = dumpDirEntries(file);
-  return foreign.length === 0 && removeDumpDir(file, files);
+  if (foreign.length) return foreign;
+  return removeDumpDir(file, files) ? undefined : [];
 }
 
 /** Removes the partial files whose writer is gone; lists those another writer may still be writing. */
@@ -140,7 +144,9 @@ export function sweepPartials(dir: string, now = Date.now()): PartialSweep {
     const p = inspectPartial(dir, name, now);
     if (!p) continue;
     if (p.stale) {
-      if (removeStale(path.join(dir, name))) out.removed.push(p);
+      const left = removeStale(path.join(dir, name));
+      if (left === undefined) out.removed.push(p);
+      else if (left.length) (out.foreign ??= []).push({ ...p, files: left });
     } else if (!writing.has(path.resolve(dir, name))) {
       out.live.push(p);
     }

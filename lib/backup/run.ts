@@ -175,12 +175,26 @@ function phaseClock() {
   };
 }
 
-/** A table pg_dump writes, with the bytes of its rows on disk (pg_table_size), which decide the format. */
+/**
+ * A table pg_dump writes, with the bytes of its rows on disk (pg_table_size), which decide
+ * the format. Reading a size takes the table's share lock: a table another session holds
+ * locked exclusively is sized from the catalog instead (relpages, as of its last vacuum or
+ * analyze), so that the backup's partial file exists and pg_dump waits for the lock, with
+ * its own timeout, as it always has.
+ */
 async function listSizedTables(client: Pick<Client, 'query'>): Promise<Array<DumpedTable & { bytes: number }>> {
   const dumped = await listDumpedTables(client);
   if (!dumped.length) return [];
   const { rows } = await client.query<{ i: number; bytes: string }>(
-    `select t.i::int as i, pg_table_size(t.name::regclass)::text as bytes from unnest($1::text[]) with ordinality as t(name, i)`,
+    `select t.i::int as i,
+            case when exists (select 1 from pg_locks l
+                               where l.locktype = 'relation' and l.relation = c.oid and l.mode = 'AccessExclusiveLock'
+                                 and l.database = (select oid from pg_database where datname = current_database()))
+                 then (c.relpages::bigint + coalesce(tc.relpages, 0)) * current_setting('block_size')::bigint
+                 else pg_table_size(c.oid) end::text as bytes
+       from unnest($1::text[]) with ordinality as t(name, i)
+       join pg_class c on c.oid = t.name::regclass
+       left join pg_class tc on tc.oid = c.reltoastrelid`,
     [dumped.map((t) => t.name)],
   );
   const sized = dumped.map((t) => ({ ...t, bytes: 0 }));

@@ -1,0 +1,224 @@
+// The backup's format follows the database's shape: several large tables take pg_dump's
+// directory format with parallel jobs. Such a backup must restore (in place and --into),
+// be kept and pruned by retention like a file, be refused when a file in it changed, and a
+// killed run's partial folder must be swept only when it holds nothing but pg_dump's files.
+// The size from which a table counts as large is lowered (UPKIT_BACKUP_LARGE_TABLE_BYTES)
+// so that the small v2.3 fixture has several.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listSha256, sha256File } from '../../lib/backup/archive.ts';
+import { hostLabel, processSpace } from '../../lib/backup/partial.ts';
+import { chooseFormat } from '../../lib/backup/shape.ts';
+import { findClientBinaries } from '../../lib/backup/strategy.ts';
+import { expectCase, failureCase, runCase } from '../failures/check.ts';
+import { runUpkit } from '../support/cli.ts';
+import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
+import { buildRelease } from '../support/releases.ts';
+import { rowSnapshot } from '../support/rows.ts';
+
+const BACKUP = 'scripts/backup.ts';
+const RESTORE = 'scripts/restore.ts';
+/** Every table of the v2.3 fixture with rows is at least one page. */
+const SMALL_LARGE = { UPKIT_BACKUP_LARGE_TABLE_BYTES: '8192' };
+
+interface Manifest {
+  file: string;
+  archive?: string;
+  jobs?: number;
+  bytes: number;
+  sha256: string;
+  files?: Array<{ name: string; bytes: number; sha256: string }>;
+  tables: Record<string, number>;
+}
+
+const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
+const manifestOf = (archive: string) => JSON.parse(readFileSync(`${archive}.json`, 'utf8')) as Manifest;
+
+async function backup(db: TestDatabase, dir: string, env: Record<string, string> = SMALL_LARGE) {
+  const r = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db.url, ...env } });
+  expect(r.code, r.stderr).toBe(0);
+  return { r, path: (r.json() as { backup: { path: string } }).backup.path };
+}
+
+async function rows(database: string) {
+  return withAdminClient(async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }), database);
+}
+
+async function companions(db: TestDatabase): Promise<string[]> {
+  const { rows: found } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db.name}_`]));
+  return found.map((r) => r.datname);
+}
+
+describe('the format is chosen by the shape of the tables', () => {
+  const mb = 1024 * 1024;
+  it('one dominant table or a small database: one custom-format file', () => {
+    expect(chooseFormat([{ name: 'public.a', bytes: 900 * mb }, { name: 'public.b', bytes: 1 * mb }], { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
+    expect(chooseFormat([{ name: 'public.a', bytes: 10 * mb }, { name: 'public.b', bytes: 10 * mb }], { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
+    expect(chooseFormat([], { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
+  });
+
+  it('several large tables: the directory format, as many jobs as cores and large tables allow; never with pg_dump in a container', () => {
+    const tables = [100, 90, 80, 70].map((n, i) => ({ name: `public.t${i}`, bytes: n * mb }));
+    expect(chooseFormat(tables, { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'directory', jobs: 2 });
+    expect(chooseFormat(tables, { localPgDump: true, cores: 8, largeBytes: 64 * mb })).toMatchObject({ format: 'directory', jobs: 4 });
+    expect(chooseFormat(tables, { localPgDump: true, cores: 1, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
+    expect(chooseFormat(tables, { localPgDump: false, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1, why: expect.stringContaining('container') });
+  });
+});
+
+describe('directory-format backups', backupTests(), () => {
+  const db = useFreshDatabase();
+  afterEach(async () => {
+    for (const name of await companions(db())) await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
+  });
+
+  it('takes the directory format with jobs, says why, and records each file and a sha256 over the list', async () => {
+    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    const dir = tempDir('upkit-bkdir-');
+    const { r, path: archive } = await backup(db(), dir);
+    expect(r.stderr).toMatch(/backup as directory format, 2 parallel jobs \(\d+ tables of 8\.0 KB or more/);
+    expect(path.basename(archive)).toMatch(new RegExp(`^${db().database}-v2\\.3-\\d{8}T\\d{6}Z\\.dump$`));
+    expect(statSync(archive).isDirectory()).toBe(true);
+    expect(statSync(archive).mode & 0o777).toBe(0o700);
+    const m = manifestOf(archive);
+    expect(m).toMatchObject({ archive: 'directory', jobs: 2, file: path.basename(archive) });
+    const names = readdirSync(archive).sort();
+    expect(names).toContain('toc.dat');
+    expect(m.files!.map((f) => f.name).sort()).toEqual(names);
+    for (const f of m.files!) {
+      const file = path.join(archive, f.name);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(f.bytes).toBe(statSync(file).size);
+      expect(f.sha256).toBe(await sha256File(file));
+    }
+    expect(m.sha256).toBe(listSha256(m.files!));
+    expect(m.bytes).toBe(m.files!.reduce((s, f) => s + f.bytes, 0));
+    expect(m.tables['public.users']).toBe(40);
+    // Nothing but the folder and its manifest: no partial left.
+    expect(readdirSync(dir).sort()).toEqual([path.basename(archive), `${path.basename(archive)}.json`]);
+  });
+
+  it('without the lowered size the same database takes one custom-format file', async () => {
+    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    const { r, path: archive } = await backup(db(), tempDir('upkit-bkdir-'), {});
+    expect(r.stderr).toContain('backup as custom format, one file (no table of 64.0 MB or more');
+    expect(statSync(archive).isFile()).toBe(true);
+    expect(manifestOf(archive).archive).toBe('custom');
+  });
+
+  it('restores a directory backup --into a new database and in place, rows equal to the backup', async () => {
+    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    const { path: archive } = await backup(db(), tempDir('upkit-bkdir-'));
+    const atBackup = await rows(db().name);
+    const into = `${db().name}_copy`;
+    const r1 = await runUpkit(RESTORE, [archive, '--into', into, '--yes', '--json'], { env: { DATABASE_URL: db().url } });
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(await rows(into)).toEqual(atBackup);
+
+    await withAdminClient((c) => c.query(`update organizations set name = 'changed after the backup'`), db().database);
+    const r2 = await runUpkit(RESTORE, [archive, '--yes', '--json'], { env: { DATABASE_URL: db().url } });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(await rows(db().name)).toEqual(atBackup);
+  });
+
+  it('refuses to restore a folder in which a file changed, one is missing, or one was added: exit 3, nothing created', async () => {
+    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    const { path: archive } = await backup(db(), tempDir('upkit-bkdir-'));
+    const m = manifestOf(archive);
+    const data = m.files!.filter((f) => f.name !== 'toc.dat').sort((a, b) => b.bytes - a.bytes)[0]!;
+    const file = path.join(archive, data.name);
+    const original = readFileSync(file);
+    const into = `${db().name}_copy`;
+    const attempt = () => runUpkit(RESTORE, [archive, '--into', into, '--yes'], { env: { DATABASE_URL: db().url } });
+
+    // One byte changed, same size.
+    const changed = Buffer.from(original);
+    changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 0xff, changed.length - 1);
+    writeFileSync(file, changed);
+    const vars = { url: db().url, archive, into, file, name: data.name, expected: data.sha256, actual: await sha256File(file) };
+    const changedCase = failureCase('backupspeed.dir-file-changed');
+    expectCase(await runCase(changedCase, vars), changedCase, vars);
+
+    // Cut short.
+    writeFileSync(file, original.subarray(0, original.length - 1));
+    let r = await attempt();
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`${file} is ${original.length - 1} bytes`);
+
+    // Missing, then one file too many.
+    unlinkSync(file);
+    const missingCase = failureCase('backupspeed.dir-file-missing');
+    expectCase(await runCase(missingCase, vars), missingCase, vars);
+    writeFileSync(file, original);
+    appendFileSync(path.join(archive, '99999.dat.gz'), 'x');
+    r = await attempt();
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`backup folder ${archive} holds 99999.dat.gz that its manifest does not list: changed or damaged`);
+    expect(await companions(db())).toEqual([]);
+
+    // Put back as it was: restores.
+    rmSync(path.join(archive, '99999.dat.gz'));
+    r = await attempt();
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('retention keeps the newest BACKUP_KEEP and removes older folders, but never one that holds a file that is not pg_dump\'s', async () => {
+    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    const dir = tempDir('upkit-bkdir-');
+    const first = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
+    await new Promise((r) => setTimeout(r, 1100)); // a new UTC second: a new name
+    const second = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
+    expect(second.r.stderr).toContain(`removed old backup ${path.basename(first.path)} (BACKUP_KEEP=1)`);
+    expect(existsSync(first.path)).toBe(false);
+    expect(existsSync(`${first.path}.json`)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual([path.basename(second.path), `${path.basename(second.path)}.json`]);
+
+    // An operator's note inside the folder: the folder is not upkit's alone and stays, whole.
+    writeFileSync(path.join(second.path, 'NOTES.txt'), 'kept by hand');
+    const before = readdirSync(second.path).sort();
+    await new Promise((r) => setTimeout(r, 1100));
+    const third = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
+    expect(third.r.stderr).not.toContain(`removed old backup ${path.basename(second.path)}`);
+    expect(readdirSync(second.path).sort()).toEqual(before);
+    expect(existsSync(`${second.path}.json`)).toBe(true);
+  });
+
+  it("sweeps a killed run's partial folder only when every file in it is pg_dump's; another writer's live folder stays", async () => {
+    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    const dir = tempDir('upkit-bkdir-');
+    // A writer that has ended: the pid of a process that ran and exited.
+    const gone = spawn('true');
+    await once(gone, 'exit');
+    const deadPid = gone.pid!;
+    const partialName = (stamp: string, host = hostLabel(), pid = deadPid) => `${db().database}-${stamp}.dump.${host}.${pid}.${processSpace()}.partial`;
+    // A real directory-format dump, as a killed run leaves it (pg_dump had written its files).
+    const { dumps } = await findClientBinaries({ pgBinDir: undefined });
+    const pgDump = dumps.find((b) => b.major >= 15)!;
+    const killed = path.join(dir, partialName('20261201T000000Z'));
+    mkdirSync(killed, { mode: 0o700 });
+    const dumped = spawnSync(pgDump.path, ['--format=directory', '--jobs=2', `--file=${killed}`, db().url], { encoding: 'utf8' });
+    expect(dumped.status, dumped.stderr).toBe(0);
+    // The same kind of name, but holding a file pg_dump never writes: not provably upkit's.
+    const foreign = path.join(dir, partialName('20261201T000001Z'));
+    mkdirSync(foreign);
+    writeFileSync(path.join(foreign, 'toc.dat'), '');
+    writeFileSync(path.join(foreign, 'important.txt'), 'not a dump');
+    // A live writer on another machine sharing the folder: fresh, so not stale.
+    const live = path.join(dir, partialName('20261201T000002Z', 'other-host', 4242));
+    mkdirSync(live);
+    writeFileSync(path.join(live, 'toc.dat'), '');
+
+    const c = failureCase('backupspeed.partial-foreign');
+    const vars = { url: db().url, dir, partial: path.basename(foreign) };
+    const r = await runCase(c, vars, { extraEnv: SMALL_LARGE });
+    expectCase(r, c, vars);
+    expect(existsSync(killed)).toBe(false);
+    expect(r.stderr).toContain(`removed ${path.basename(killed)}, left by an interrupted backup (pid ${deadPid} on this host has ended)`);
+    expect(readdirSync(foreign).sort()).toEqual(['important.txt', 'toc.dat']);
+    expect(readdirSync(live)).toEqual(['toc.dat']);
+  });
+});
