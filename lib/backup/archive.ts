@@ -127,3 +127,12 @@ export function removeDumpDir(dir: string, names: readonly string[]): boolean {
     return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
+
+/**
+ * The sha256 a manifest records for the archive at `archive`, computed afresh: the file's,
+ * or, for a directory-format folder, that of the list of its pg_dump files with theirs.
+ */
+export async function archiveSha256(archive: string): Promise<string> {
+  if (!statSync(archive).isDirectory()) return sha256File(archive);
+  return listSha256(await hashDumpDir(archive, dumpDirEntries(archive).files));
+}

@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listSha256, sha256File } from '../../lib/backup/archive.ts';
+import { archiveSha256, listSha256, sha256File } from '../../lib/backup/archive.ts';
 import { hostLabel, processSpace } from '../../lib/backup/partial.ts';
 import { chooseFormat } from '../../lib/backup/shape.ts';
 import { findClientBinaries } from '../../lib/backup/strategy.ts';
@@ -96,18 +96,29 @@ describe('directory-format backups', backupTests(), () => {
       expect(f.sha256).toBe(await sha256File(file));
     }
     expect(m.sha256).toBe(listSha256(m.files!));
+    expect(await archiveSha256(archive)).toBe(m.sha256);
     expect(m.bytes).toBe(m.files!.reduce((s, f) => s + f.bytes, 0));
     expect(m.tables['public.users']).toBe(40);
     // Nothing but the folder and its manifest: no partial left.
     expect(readdirSync(dir).sort()).toEqual([path.basename(archive), `${path.basename(archive)}.json`]);
   });
 
-  it('without the lowered size the same database takes one custom-format file', async () => {
+  it('without the lowered size the same database takes one custom-format file, which restores also from a manifest without the format', async () => {
     await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
     const { r, path: archive } = await backup(db(), tempDir('upkit-bkdir-'), {});
     expect(r.stderr).toContain('backup as custom format, one file (no table of 64.0 MB or more');
     expect(statSync(archive).isFile()).toBe(true);
     expect(manifestOf(archive).archive).toBe('custom');
+    expect(await archiveSha256(archive)).toBe(manifestOf(archive).sha256);
+
+    // A manifest written before upkit recorded the format (no `archive`) still restores.
+    const older = manifestOf(archive) as Partial<Manifest>;
+    delete older.archive;
+    writeFileSync(`${archive}.json`, JSON.stringify(older, null, 2));
+    const into = `${db().name}_copy`;
+    const r2 = await runUpkit(RESTORE, [archive, '--into', into, '--yes'], { env: { DATABASE_URL: db().url } });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(await rows(into)).toEqual(await rows(db().name));
   });
 
   it('restores a directory backup --into a new database and in place, rows equal to the backup', async () => {
