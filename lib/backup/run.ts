@@ -1,8 +1,11 @@
-// Takes a backup that can be trusted: pg_dump (custom format) in an exported snapshot, so
-// that the row counts and fingerprint in the manifest describe exactly what was dumped;
-// written to a partial file, checked (pg_dump's exit status, then pg_restore --list must
-// read the archive and name every table), hashed, described in a manifest, and only then
-// given its final name. Old backups are pruned only after that.
+// Takes a backup that can be trusted: pg_dump in an exported snapshot, so that the row
+// counts and fingerprint in the manifest describe exactly what was dumped; one custom-format
+// file, or a directory-format folder written by parallel jobs when several tables are large
+// (lib/backup/shape.ts). pg_dump starts as soon as the checks that can refuse without
+// writing have passed; upkit's own reading of the snapshot runs beside it. Written to a
+// partial name, checked (pg_dump's exit status, then pg_restore --list must read the archive
+// and name every table), hashed, described in a manifest, and only then given its final
+// name. Old backups are pruned only after that.
 import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, createWriteStream, fsyncSync, mkdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';

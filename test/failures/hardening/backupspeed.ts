@@ -5,7 +5,7 @@ import type { FailureCase } from '../types.ts';
 
 const RESTORE = 'scripts/restore.ts';
 const BACKUP = 'scripts/backup.ts';
-const TEST = 'backup-format.test.ts';
+const TEST = 'failures-backupspeed.test.ts';
 const NEXT = 'pick another backup, or take a new one with: npx zx scripts/backup.ts; nothing was changed';
 
 export const backupspeedCases: FailureCase[] = [
