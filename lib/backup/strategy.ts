@@ -4,7 +4,9 @@
 import type { Config } from '../config.ts';
 import { detectCompose, execInService, type ComposeCli } from '../compose.ts';
 import { UpkitError } from '../errors.ts';
-import { chooseForServer, clientPackageHint, findBinaries, type PgBinary } from '../pgTools.ts';
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { binaryVersion, candidateBinDirs, chooseForServer, clientPackageHint, type PgBinary } from '../pgTools.ts';
 
 export type Dumper =
   | { kind: 'local'; pgDump: PgBinary; pgRestore: PgBinary; why: string }
@@ -16,10 +18,32 @@ export interface ClientBinaries {
   restores: PgBinary[];
 }
 
-/** Looks for both programs at once: a backup starts this before it connects, since neither needs the server. */
+/**
+ * Both programs, as pgTools.ts findBinaries finds each (the same directories in the same
+ * order, one entry per real file), with every candidate's --version asked at once rather
+ * than one after another: a backup starts this before it connects, since neither needs the
+ * server, and pg_dump cannot start before it ends.
+ */
 export async function findClientBinaries(config: Pick<Config, 'pgBinDir'>): Promise<ClientBinaries> {
-  const [dumps, restores] = await Promise.all([findBinaries('pg_dump', config.pgBinDir), findBinaries('pg_restore', config.pgBinDir)]);
-  return { dumps, restores };
+  const candidates: Array<{ name: 'pg_dump' | 'pg_restore'; file: string; binDir: string; foundVia: string }> = [];
+  const seen = new Set<string>();
+  for (const { dir, via } of await candidateBinDirs(config.pgBinDir)) {
+    for (const name of ['pg_dump', 'pg_restore'] as const) {
+      const file = path.join(dir, name);
+      if (!existsSync(file)) continue;
+      const real = `${name}\0${realpathSync(file)}`;
+      if (seen.has(real)) continue;
+      seen.add(real);
+      candidates.push({ name, file, binDir: dir, foundVia: via });
+    }
+  }
+  const versions = await Promise.all(candidates.map((c) => binaryVersion(c.file)));
+  const out: ClientBinaries = { dumps: [], restores: [] };
+  candidates.forEach((c, i) => {
+    const version = versions[i];
+    if (version) (c.name === 'pg_dump' ? out.dumps : out.restores).push({ path: c.file, binDir: c.binDir, foundVia: c.foundVia, ...version });
+  });
+  return out;
 }
 
 export async function chooseDumper(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, serverMajor: number, found?: Promise<ClientBinaries>): Promise<Dumper> {
