@@ -11,7 +11,7 @@ import { formatBytes } from './space.ts';
 /**
  * Internal (tests and measurements): the size from which a table counts as large, in bytes.
  * The default is the size at which, on a 2-core machine, a second job saves more than the
- * folder's fixed cost (docs/backups.md gives the measurement).
+ * folder's fixed cost (docs/commands/backup.md gives the measurement).
  */
 export const LARGE_TABLE_ENV = 'UPKIT_BACKUP_LARGE_TABLE_BYTES';
 export const LARGE_TABLE_BYTES = 64 * 1024 * 1024;
