@@ -7,6 +7,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { archiveSha256, listSha256, sha256File } from '../../lib/backup/archive.ts';
 import { chooseFormat } from '../../lib/backup/shape.ts';
@@ -129,6 +130,36 @@ describe('directory-format backups', backupTests(), () => {
     const r2 = await runUpkit(RESTORE, [archive, '--yes', '--json'], { env: { DATABASE_URL: db().url } });
     expect(r2.code, r2.stderr).toBe(0);
     expect(await rows(db().name)).toEqual(atBackup);
+  });
+
+  it('Ctrl-C while pg_dump waits for a lock: exit 130, the partial folder removed; a locked table is sized from the catalog', async () => {
+    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await withAdminClient((c) => c.query('vacuum analyze'), db().database);
+    const dir = tempDir('upkit-bkdir-');
+    const locker = new pg.Client({ connectionString: db().url });
+    await locker.connect();
+    let pid = 0;
+    try {
+      await locker.query('begin');
+      await locker.query('lock table users in access exclusive mode');
+      const running = runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url, ...SMALL_LARGE }, onSpawn: (p) => (pid = p) });
+      // pg_dump now waits for the table lock, its partial folder already made.
+      const t0 = Date.now();
+      while (!(existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')))) {
+        if (Date.now() - t0 > 30_000) throw new Error('no partial folder appeared');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const partial = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.partial'))!);
+      expect(statSync(partial).isDirectory()).toBe(true);
+      process.kill(pid, 'SIGINT');
+      const r = await running;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/backup as directory format, 2 parallel jobs/);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('retention keeps the newest BACKUP_KEEP and removes older folders, but never one that holds a file that is not pg_dump\'s', async () => {
