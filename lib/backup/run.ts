@@ -338,6 +338,11 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
         const result = await dumpRun;
         log.debug(`pg_dump exit ${result.code ?? result.signal}; stderr: ${result.stderr.trim()}`);
         if (options.signal?.aborted) throw options.signal.reason;
+        if (stop.signal.aborted) {
+          // Stopped because the reading beside it failed: that error is the one reported.
+          step.skip('stopped: reading the snapshot beside it failed');
+          return 0;
+        }
         if (result.code !== 0) throw dumpFailure(result.stderr, working, dir);
         const bytes = archiveBytesNow(working);
         step.detail(`${formatBytes(bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
