@@ -1,7 +1,7 @@
 // Backup files on disk: names, the directory, listing the verified backups of one database
 // on one server, and retention.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, octalMode } from '../privateFiles.ts';
 import { shellQuote } from '../quote.ts';
@@ -111,8 +111,8 @@ function verifiedOfDatabase(dir: string, database: string): VerifiedBackup[] {
     const manifestPath = manifestPathFor(archive);
     try {
       const manifest = readManifest(manifestPath);
-      const st = lstatSync(archive);
-      const kindMatches = archiveFormat(manifest) === 'directory' ? st.isDirectory() : st.isFile();
+      // A folder is never followed through a link: retention removes files inside it.
+      const kindMatches = archiveFormat(manifest) === 'directory' ? lstatSync(archive).isDirectory() : statSync(archive).isFile();
       if (manifest.database === database && manifest.file === name && kindMatches) out.push({ path: archive, manifestPath, manifest });
     } catch {
       // not verified: never counted, never deleted by retention
