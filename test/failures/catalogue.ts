@@ -4,6 +4,7 @@
 // cannot disagree. Each case names the test file that runs it.
 import { appfitCases } from './hardening/appfit.ts';
 import { backupsCases } from './hardening/backups.ts';
+import { backupspeedCases } from './hardening/backupspeed.ts';
 import { demoCases } from './hardening/demo.ts';
 import { installCases } from './hardening/install.ts';
 import { launchCases } from './hardening/launch.ts';
@@ -1353,4 +1354,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   ...logsCases,
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...backupspeedCases];
