@@ -100,7 +100,8 @@ module.exports = {
   ],
   options: {
     // test/ and bench/ are seen where shipped code imports them, not cruised themselves.
-    doNotFollow: { path: '^(node_modules|test|bench)/' },
+    // .build/ is the compiled copy of the modules cruised here (scripts/build.mjs).
+    doNotFollow: { path: '^(node_modules|test|bench|\.build)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.json'] },

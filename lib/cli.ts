@@ -127,6 +127,9 @@ function startInvocation(spec: CommandSpec, args: readonly string[], io: Command
   const log = createLogger({ command: spec.name, stream: io.stream, logDir: io.logDir, interactive: io.interactive });
   const report = new ReportBuilder(spec.name, VERSION);
   log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+  // Which modules bin/upkit.js chose (the compiled tree, or the sources); unset for an entry file or the library.
+  const modules = (globalThis as Record<symbol, unknown>)[Symbol.for('upkit.modules')];
+  if (typeof modules === 'string') log.debug(`modules: ${modules}`);
   const controller = new AbortController();
   if (io.signal) {
     if (io.signal.aborted) controller.abort(io.signal.reason);
