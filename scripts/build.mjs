@@ -13,8 +13,11 @@
 // Plain JavaScript, so that it runs on any supported Node with no loader: `node scripts/build.mjs`.
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as esbuild from 'esbuild';
+
+// tsx's own esbuild (a dependency of upkit's, so `npm ci --omit=dev` has it), wherever npm put it.
+const esbuild = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'))('esbuild');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.build');
