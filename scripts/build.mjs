@@ -16,8 +16,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-// tsx's own esbuild (a dependency of upkit's, so `npm ci --omit=dev` has it), wherever npm put it.
-const esbuild = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'))('esbuild');
+/** tsx's own esbuild (tsx is a dependency of upkit's, so `npm ci --omit=dev` has it), wherever npm put it. */
+const loadEsbuild = () => createRequire(createRequire(import.meta.url).resolve('tsx/package.json'))('esbuild');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.build');
@@ -26,9 +26,11 @@ const ENTRIES = ['lib/commands/launcher.ts', 'lib/api.ts', 'upgrade.ts', 'instal
 const SOURCE_URL = '__upkitSourceUrl';
 
 const rel = (file) => path.relative(ROOT, file).split(path.sep).join('/');
+/** A word for a POSIX shell, quoted when it needs to be. */
+const shellQuote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** The local modules reachable from the entries (static and dynamic imports), as paths from ROOT. */
-async function reachable() {
+async function reachable(esbuild) {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: ENTRIES,
@@ -70,9 +72,11 @@ const perModule = {
 };
 
 export async function build() {
-  const sources = await reachable();
+  const esbuild = loadEsbuild();
+  const sources = await reachable(esbuild);
   const tmp = `${OUT}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
   await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: sources,
@@ -106,7 +110,7 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
   } catch (err) {
     const why = err && err.code ? `cannot write ${OUT}: ${err.code}` : err instanceof Error ? err.message.split('\n')[0] : String(err);
     process.stderr.write(`\u2716 upkit's modules were not compiled (${why})\n`);
-    process.stderr.write('  \u2192 upkit still runs from its TypeScript sources; to build, run: npm run build (in a folder you may write)\n');
+    process.stderr.write(`  \u2192 upkit runs from its TypeScript sources until then; run: cd ${shellQuote(ROOT)} && npm run build, as a user who may write there\n`);
     // From `npm ci` (prepare): the install goes on, and upkit runs from its sources.
     process.exitCode = process.argv.includes('--prepare') ? 0 : 1;
   }
