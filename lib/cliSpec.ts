@@ -1,7 +1,8 @@
 // What a command is (its name, options, usage text) and how its command line is parsed: all
-// that `--help`, `--version` and a wrong flag need, and nothing heavier (node:util parseArgs and
-// a few small modules). lib/cli.ts runs commands; the launcher and the entry files load it only
-// when a command really runs, and each command loads its engine only in run().
+// that `--help` and `--version` need, and nothing heavier (node:util parseArgs and a few small
+// modules). lib/cli.ts runs commands; the launcher and the entry files load it only when a
+// command runs (a wrong flag too: it is logged and reported like any error, with the runner's
+// logger and report, but no engine), and each command loads its engine only in run().
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
