@@ -9,7 +9,8 @@
 // upgrade against drizzle-kit migrate).
 // Run: npm run bench:startup [-- --runs N]. Writes the `startup` section of BENCHMARKS.md.
 import { execFile } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../lib/config.ts';
@@ -96,6 +97,12 @@ try {
   // One warm-up each (npx resolution, tsx's transform cache, file caches), then alternating rounds.
   for (const s of STAGES) await once(s);
   for (let i = 0; i < runs; i++) for (const s of STAGES) samples.get(s.name)?.push((await time(() => once(s))).ms);
+
+  // The compiled rows mean something only while .build/ stayed current (no source edited during the run).
+  const probeLogs = mkdtempSync(path.join(tmpdir(), 'upkit-bench-probe-'));
+  await run(node20, [launcherJs, '--', 'status'], { cwd: PROJECT_ROOT, env: { ...env, UPKIT_LOG_DIR: probeLogs } }).catch(() => undefined);
+  const probe = readdirSync(probeLogs).map((f) => readFileSync(path.join(probeLogs, f), 'utf8')).join('');
+  if (!probe.includes('modules: compiled (.build/)')) throw new Error('.build/ was not current at the end of the run (a source changed while it ran): run it again');
 
   const med = (name: string) => median(samples.get(name) ?? []);
   const rows = (stages: Stage[]) => stages.map((s) => `| ${s.name} | ${fmt(med(s.name))} | ${s.base ? fmt(med(s.name) - med(s.base)) : ''} |`);
