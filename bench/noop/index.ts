@@ -1,11 +1,13 @@
 // A no-op upgrade against drizzle-kit's no-op migrate, on a database at the latest release,
 // measured in the same run: through bin/upkit (compiled modules, and from the sources) and
-// through `npx zx upgrade.ts`. Run `npm run build` first, or the compiled row is the sources. upkit does far more on a no-op (config, lock-free inspection of
+// through `npx zx upgrade.ts`. Run `npm run build` first (the run refuses to report otherwise). upkit does far more on a no-op (config, lock-free inspection of
 // both ledgers and the catalog, hash checks, plan, full verification), so the interesting
 // numbers are the whole-command ratio and upkit's own in-process work.
 // Run: npm run bench:noop [-- --runs N]. Writes the `noop` section of BENCHMARKS.md.
 import { execFile } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -26,7 +28,7 @@ try {
   const url = await recreateDatabase(server, 'bench_noop');
   await withClient(url, (c) => buildRelease(c, 'v2.3'));
   const config = configFor(url);
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: url, NO_COLOR: '1', UPKIT_LOG_DIR: '/tmp/upkit-bench-noop-logs' };
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: url, NO_COLOR: '1', UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bench-noop-logs-')) };
   // upkit's own .npmrc sets node-options=--import=tsx for every npm and npx run in its folder,
   // drizzle-kit's included: measured with it (as an operator in this folder runs it) and without.
   const noNpmrcTsx = { ...env, npm_config_node_options: ' ' }; // blank: npm then sets no NODE_OPTIONS
@@ -47,6 +49,10 @@ try {
     s.orm!.push((await time(() => withClient(url, (c) => migrate(drizzle(c), { migrationsFolder: DRIZZLE_DIR })))).ms);
     s.inproc!.push((await time(() => runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), { profile: pulseProfile(), dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' }))).ms);
   }
+  // The compiled row means something only while .build/ stayed current (no source edited during the run).
+  const probe = readdirSync(env.UPKIT_LOG_DIR).filter((f) => f.startsWith('upgrade-')).map((f) => readFileSync(path.join(env.UPKIT_LOG_DIR, f), 'utf8')).join('');
+  if (!probe.includes('modules: compiled (.build/)')) throw new Error('bin/upkit never ran .build/ (not built, or a source changed): run npm run build, then the benchmark again');
+
   const m = (key: string) => median(s[key] ?? []);
   const kit = m('kit');
   const ratio = (key: string) => (m(key) / kit).toFixed(2);
