@@ -19,7 +19,7 @@ export const startupSpeedCases: FailureCase[] = [
     exit: 1,
     json: false,
     changed: 'nothing (no database is involved; a compiled tree already there is left as it was, and bin/upkit runs it only while it matches the sources)',
-    note: 'Run by `npm ci`, the same line is printed and the install goes on (exit 0): upkit then runs from its sources, about 0.2 to 0.3 s slower at every start, and its log files say `modules: TypeScript sources …`.',
+    note: 'Run by `npm ci`, the same line is printed and the install goes on (exit 0): upkit then runs from its sources, about 0.15 to 0.35 s slower at every start, and its log files say `modules: TypeScript sources …`.',
     test: 'failures-startupspeed.test.ts',
   },
 ];
