@@ -65,7 +65,7 @@ try {
     `| drizzle-orm \`migrate()\` inside a running node (peer) | ${fmt(m('orm'))} | |`,
     `| **upkit's own no-op work inside a running node** (config, inspection of both ledgers and the catalog, plan, verification) | ${fmt(m('inproc'))} | ${(m('inproc') / m('orm')).toFixed(2)}× drizzle-orm's |`,
     '',
-    `Targets: \`bin/upkit upgrade --yes\` ≤ 0.5× \`npx drizzle-kit migrate\` (and never over 1.5×); upkit's own no-op work under 0.25 s (shared/MEASUREMENTS.md). This run: ${ratio('upkit')}× (${Number(ratio('upkit')) <= 0.5 ? 'met' : Number(ratio('upkit')) <= 1.5 ? 'within 1.5×, over 0.5×' : 'over 1.5×'}); own work ${fmt(m('inproc'))} (${m('inproc') < 250 ? 'met' : 'missed'}). The .npmrc's \`--import=tsx\` costs drizzle-kit ${fmt(kit - m('kitBare'))} here.`,
+    `Targets: \`bin/upkit upgrade --yes\` ≤ 0.5× \`npx drizzle-kit migrate\` (and never over 1.5×); upkit's own no-op work under 0.25 s (shared/MEASUREMENTS.md). This run: ${ratio('upkit')}× (${Number(ratio('upkit')) <= 0.5 ? 'met' : Number(ratio('upkit')) <= 1.5 ? 'within 1.5×, over 0.5×' : 'over 1.5×'}); own work ${fmt(m('inproc'))} (${m('inproc') < 250 ? 'met' : 'missed'}). Against drizzle-kit without the .npmrc's \`--import=tsx\` (as an app's own folder runs it): ${(m('upkit') / m('kitBare')).toFixed(2)}×; that line of the .npmrc costs drizzle-kit ${fmt(kit - m('kitBare'))} here.`,
   ].join('\n');
   console.log(body);
   writeSection('noop', body);
