@@ -11,7 +11,7 @@ import { ROOT } from '../support/cli.ts';
 
 const COMPILED = 'modules: compiled (.build/)';
 /** On this Node, the sources run through tsx or are stripped by Node itself (22.18+, 24). */
-const SOURCES = /modules: TypeScript sources (through tsx|, types stripped by Node)/;
+const SOURCES = /modules: TypeScript sources( through tsx|, types stripped by Node)/;
 
 describe('bin/upkit and the compiled tree', () => {
   let copy = '';
