@@ -260,8 +260,9 @@ function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]
   return dotenv.parse(text);
 }
 
-/** The largest value PostgreSQL's timeout settings and Node's timers accept (2^31 - 1). */
-export const MAX_INT32 = 2147483647;
+/** The largest value PostgreSQL's timeout settings and Node's timers accept (lib/cliLimits.ts). */
+import { MAX_INT32 } from './cliLimits.ts';
+export { MAX_INT32 };
 
 interface Range {
   allowZero?: boolean;

@@ -1,7 +1,4 @@
-import { takeBackup } from '../backup/run.ts';
-import { formatBytes } from '../backup/space.ts';
-import { COMMON_OPTIONS, TARGET_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
-import { profileFor } from '../../profiles/index.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { EXIT } from '../errors.ts';
 import { shellQuote } from '../quote.ts';
 import { plural } from '../plural.ts';
@@ -14,6 +11,7 @@ export const backupCommand: CommandSpec = {
   options: { ...COMMON_OPTIONS, ...TARGET_OPTIONS, 'backup-dir': { type: 'string', valueName: 'DIR', description: 'write to DIR instead of BACKUP_DIR' } },
   overrides: (v) => ({ backupDir: v['backup-dir'] as string | undefined }),
   async run({ config, log, report, signal }) {
+    const [{ takeBackup }, { formatBytes }, { profileFor }] = await Promise.all([import('../backup/run.ts'), import('../backup/space.ts'), import('../../profiles/index.ts')]);
     const result = await takeBackup(config, log, { profile: profileFor(config), backupDir: config.backupDir, keep: config.backupKeep, signal, upkitVersion: VERSION, report });
     const m = result.manifest;
     report.backup = { path: result.path, bytes: m.bytes, sha256: m.sha256 };

@@ -1,12 +1,8 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { NO_OWNER_ADVICE } from '../backup/restore.ts';
-import { restoreBackup, type RestorePlan } from '../backup/restoreRun.ts';
+import type { RestorePlan } from '../backup/restoreRun.ts';
 import { plural } from '../plural.ts';
-import { recoverInterruptedRestore } from '../backup/leftovers.ts';
-import { dropCommand, shellQuote, swapBackCommand } from '../backup/swap.ts';
-import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
-import { profileFor } from '../../profiles/index.ts';
+import { COMMON_OPTIONS, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, isUpkitError, UpkitError, usageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { redact } from '../redact.ts';
@@ -72,11 +68,13 @@ export const restoreCommand: CommandSpec = {
   async run({ values, positionals, config, log, report, signal }) {
     if (values.recover) {
       if (positionals.length) throw usageError('--recover takes no FILE: it undoes what a stopped restore left, and restores nothing', `run: ${INVOCATION} --recover`);
+      const { recoverInterruptedRestore } = await import('../backup/leftovers.ts');
       const r = await recoverInterruptedRestore(config, log);
       if (!r.allowed && !r.dropped.length) log.info(`nothing to recover: ${config.migrationDb.database} accepts connections and no copy of a stopped restore is left${r.state.copies.some((c) => c.running) ? ' (a restore is running)' : ''}`);
       return EXIT.ok;
     }
     if (!positionals[0]) throw usageError('missing FILE', `run: ${INVOCATION} --help`);
+    const [{ NO_OWNER_ADVICE }, { restoreBackup }, { dropCommand, shellQuote, swapBackCommand }, { profileFor }] = await Promise.all([import('../backup/restore.ts'), import('../backup/restoreRun.ts'), import('../backup/swap.ts'), import('../../profiles/index.ts')]);
     const file = path.resolve(positionals[0]);
     const into = values.into as string | undefined;
     const yes = values.yes === true;

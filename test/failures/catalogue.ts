@@ -22,6 +22,7 @@ import { schemaCases } from './hardening/schema.ts';
 import { secretsCases } from './hardening/secrets.ts';
 import { shadowCases } from './hardening/shadow.ts';
 import { startupCases } from './hardening/startup.ts';
+import { startupSpeedCases } from './hardening/startupspeed.ts';
 import { statusesCases } from './hardening/statuses.ts';
 import { targetsCases } from './hardening/targets.ts';
 import type { FailureCase } from './types.ts';
@@ -1354,4 +1355,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   ...logsCases,
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...backupspeedCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...startupSpeedCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...backupspeedCases];
