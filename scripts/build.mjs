@@ -1,4 +1,4 @@
-// `npm run build` (also run by `npm ci` through the prepare script): compiles upkit's TypeScript
+// `npm run build` (also run by `npm ci` and `npm install` through the postinstall script): compiles upkit's TypeScript
 // modules to plain JavaScript in .build/, one file per module, so that a Node that cannot
 // strip types itself (20, 22 before 22.18) starts upkit without a TypeScript loader.
 //  - Which modules: every local module reachable from the launcher, the entry files and the
@@ -111,7 +111,7 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
     const why = err && err.code ? `cannot write ${OUT}: ${err.code}` : err instanceof Error ? err.message.split('\n')[0] : String(err);
     process.stderr.write(`\u2716 upkit's modules were not compiled (${why})\n`);
     process.stderr.write(`  \u2192 upkit runs from its TypeScript sources until then; run: cd ${shellQuote(ROOT)} && npm run build, as a user who may write there\n`);
-    // From `npm ci` (prepare): the install goes on, and upkit runs from its sources.
-    process.exitCode = process.argv.includes('--prepare') ? 0 : 1;
+    // From `npm ci` (postinstall): the install goes on, and upkit runs from its sources.
+    process.exitCode = process.argv.includes('--from-install') ? 0 : 1;
   }
 }

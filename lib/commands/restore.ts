@@ -64,7 +64,7 @@ export const restoreCommand: CommandSpec = {
     'from-other-database': { type: 'boolean', description: 'in place, replace the database with a backup taken from another database' },
     recover: { type: 'boolean', description: 'without FILE: undo what a stopped in-place restore left (connections back on, its copy dropped)' },
   },
-  positionals: [{ name: 'FILE', description: 'the .dump file to restore (its FILE.json manifest must be beside it)', required: (v) => v.recover !== true }],
+  positionals: [{ name: 'FILE', description: 'the .dump backup to restore, a file or a directory-format folder (its FILE.json manifest must be beside it)', required: (v) => v.recover !== true }],
   async run({ values, positionals, config, log, report, signal }) {
     if (values.recover) {
       if (positionals.length) throw usageError('--recover takes no FILE: it undoes what a stopped restore left, and restores nothing', `run: ${INVOCATION} --recover`);

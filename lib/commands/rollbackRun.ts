@@ -3,10 +3,10 @@
 // down migration of the newest applied drizzle entry when one exists (drizzle/down/<tag>.sql)
 // and remove that entry from drizzle's ledger, in one transaction.
 // The engine of `rollback`, loaded only when the command runs (its spec is lib/commands/rollback.ts).
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
+import { randomUUID } from 'node:crypto';
+import { archiveSha256 } from '../backup/archive.ts';
 import { VERSION, type CommandContext } from '../cliSpec.ts';
 import { loadContent } from '../content.ts';
 import { profileFor } from '../../profiles/index.ts';
@@ -62,12 +62,6 @@ function alreadyRolledBack(config: Config, restored: RestoredRun, older: RunRow 
   });
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
-}
-
 /**
  * Refuses a backup file that is not the one the run took: the ledger records its sha256, the
  * server's system identifier and the database; the file and its manifest must still say so.
@@ -82,7 +76,8 @@ async function checkRecordedBackup(run: RunRow): Promise<BackupManifest> {
     differs.push(`its manifest names server ${manifest.systemIdentifier ?? '(none)'} (system_identifier), the run recorded ${run.backupSystemIdentifier}`);
   }
   if (manifest.sha256 !== run.backupSha256) differs.push(`its manifest gives sha256 ${manifest.sha256}, the run recorded ${run.backupSha256}`);
-  const actual = await sha256Of(file);
+  // A directory-format backup's sha256 is that of the list of its files with theirs, as its manifest records.
+  const actual = await archiveSha256(file);
   if (actual !== run.backupSha256) differs.push(`the file's sha256 is ${actual}, the run recorded ${run.backupSha256}`);
   if (!differs.length) return manifest;
   throw new UpkitError({

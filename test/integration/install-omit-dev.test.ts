@@ -92,7 +92,7 @@ describe('server install: npm ci --omit=dev', () => {
     const code = UNREACHABLE.exec(installed.stderr)?.[1];
     if (installed.code !== 0 && code) unreachable = `npm cannot reach the packages (${code}): ${installed.stderr.split('\n').find((l) => l.includes(code))?.trim()}`;
     if (unreachable) return;
-    // With --ignore-scripts npm runs no prepare: nothing is compiled.
+    // With --ignore-scripts npm runs no postinstall: nothing is compiled.
     bare = copyOfUpkit();
     installedBare = await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], bare, serverEnv(), 300_000);
   }, 630_000);
@@ -102,7 +102,7 @@ describe('server install: npm ci --omit=dev', () => {
     if (bare) rmSync(bare, { recursive: true, force: true });
   });
 
-  it('compiles upkit\'s modules to .build/ (the prepare script), with a stamp of every source', (ctx) => {
+  it('compiles upkit\'s modules to .build/ (the postinstall script), with a stamp of every source', (ctx) => {
     if (unreachable) return ctx.skip(unreachable);
     expect(installed!.code, installed!.stderr).toBe(0);
     const stamp = JSON.parse(readFileSync(path.join(copy, '.build', 'stamp.json'), 'utf8')) as { files: Record<string, unknown> };

@@ -10,7 +10,7 @@ export const startupSpeedCases: FailureCase[] = [
     id: 'build.unwritable',
     group: 'install',
     title: "upkit's folder cannot be written when its modules are compiled",
-    did: 'Ran `npm run build` (what `npm ci` runs as its prepare script) as a user who may read upkit\'s folder but not write it (the folder owned by root, the build run by a deploy user).',
+    did: 'Ran `npm run build` (what `npm ci` runs as its postinstall script) as a user who may read upkit\'s folder but not write it (the folder owned by root, the build run by a deploy user).',
     entry: 'scripts/build.mjs',
     args: [],
     code: 'build.unwritable',
