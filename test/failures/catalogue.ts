@@ -15,6 +15,7 @@ import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
 import { repeatableCases } from './hardening/repeatable.ts';
 import { restoreCases } from './hardening/restore.ts';
+import { restoreSpeedCases } from './hardening/restorespeed.ts';
 import { reviewCases } from './hardening/review.ts';
 import { rollbackCases } from './hardening/rollback.ts';
 import { schemaCases } from './hardening/schema.ts';
@@ -1351,6 +1352,6 @@ const commandLine: FailureCase[] = [
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...logsCases,
-  ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
+  ...backupsCases, ...restoreCases, ...restoreSpeedCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
   ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases];
