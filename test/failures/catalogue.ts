@@ -1352,6 +1352,6 @@ const commandLine: FailureCase[] = [
 export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...logsCases,
-  ...backupsCases, ...restoreCases, ...restoreSpeedCases, ...schemaCases, ...refusalsCases, ...outputCases,
+  ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...restoreSpeedCases];
