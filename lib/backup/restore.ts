@@ -244,7 +244,7 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
   let keep = false;
   const jobs = restoreJobs(backup);
   // Row counts taken while pg_restore runs (parallel mode only: one transaction shows nothing until its end).
-  const counting = jobs > 0 ? new CountsWhileRestoring(config, database) : undefined;
+  const counting = jobs > 0 ? new CountsWhileRestoring(config, database, (table, rows) => log.debug(`${label}counted ${table} while pg_restore ran: ${plural(rows, 'row')}`)) : undefined;
   try {
     const env = libpqEnv(config.migrationDb, config, database);
     const restoreMs = await log.step(`${label}pg_restore → ${database}`, async (step) => {

@@ -67,9 +67,12 @@ export class CountsWhileRestoring {
   readonly #counts: Record<string, number> = {};
   #stopped = false;
 
-  constructor(config: Config, database: string) {
+  readonly #onCounted: (table: string, rows: number) => void;
+
+  constructor(config: Config, database: string, onCounted: (table: string, rows: number) => void = () => {}) {
     this.#config = config;
     this.#database = database;
+    this.#onCounted = onCounted;
   }
 
   /** Called with each line pg_restore prints. */
@@ -88,7 +91,11 @@ export class CountsWhileRestoring {
     if (tables.some((t) => /[\r\n]/.test(t.table))) return;
     const matches = tables.filter((t) => t.table === name);
     if (matches.length !== 1 || this.#stopped) return;
-    Object.assign(this.#counts, await countRows(client, [matches[0]!.name]));
+    const counted = await countRows(client, [matches[0]!.name]);
+    for (const [table, rows] of Object.entries(counted)) {
+      this.#counts[table] = rows;
+      this.#onCounted(table, rows);
+    }
   }
 
   /** The counts taken, once every count asked for has ended; the connection is closed. */
