@@ -282,7 +282,7 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
       const like = options.like;
       await log.step(`${label}copy settings and grants of ${live}`, async (step) => {
         const copied = await withMaintenanceClient(config, (c) => copySettingsAndGrants(c, like, database));
-        step.detail(`owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}`);
+        step.detail(`owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}${like.connectionLimit !== -1 ? `, connection limit ${like.connectionLimit}` : ''}`);
       });
     }
     if (options.signal?.aborted) throw interrupted(options.signal);

@@ -80,6 +80,35 @@ describe('restore with parallel jobs', backupTests(), () => {
     });
   }
 
+  it("gives the new database the live one's connection limit after pg_restore, whose jobs need more sessions than a small limit allows", async () => {
+    const backup = await threeTables(db());
+    const role = `upkit_limited_${process.pid}`;
+    const password = 'limited pw';
+    await withAdminClient(async (c) => {
+      await c.query(`create role ${role} login createdb password '${password}'`);
+      await c.query(`alter database ${c.escapeIdentifier(db().name)} owner to ${role}`);
+      // Not a superuser: the limit applies to this role's sessions.
+      await c.query(`alter database ${c.escapeIdentifier(db().name)} connection limit 1`);
+    });
+    const into = `${db().name}_copy`;
+    try {
+      const url = `postgres://${role}:${encodeURIComponent(password)}@${db().host}:${db().port}/${db().name}`;
+      const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes', '--no-owner'], { env: { DATABASE_URL: url } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`✔ pg_restore → ${into} {2}\\d+ entries in .*, \\d+ jobs`));
+      expect(r.stderr).toContain(`owner ${role}, 0 settings, default grants, connection limit 1`);
+      const { rows } = await withAdminClient((c) => c.query<{ owner: string; limit: number }>('select pg_get_userbyid(datdba) as owner, datconnlimit as limit from pg_database where datname = $1', [into]));
+      expect(rows).toEqual([{ owner: role, limit: 1 }]);
+      expect(await withAdminClient((c) => rowSnapshot(c, 'public'), into)).toEqual(await withAdminClient((c) => rowSnapshot(c, 'public'), db().database));
+    } finally {
+      await withAdminClient(async (c) => {
+        await c.query(`drop database if exists ${c.escapeIdentifier(into)} with (force)`);
+        await c.query(`alter database ${c.escapeIdentifier(db().name)} owner to current_user`);
+        await c.query(`drop role if exists ${role}`);
+      });
+    }
+  });
+
   it('chooses jobs by the archive and the cores: at least 2, at most the tables, the cores and MAX_JOBS', async () => {
     const backup = await threeTables(db());
     const checked = await checkBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: path.dirname(backup.path) }), backup.path);
