@@ -16,6 +16,7 @@ import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
 import { repeatableCases } from './hardening/repeatable.ts';
 import { restoreCases } from './hardening/restore.ts';
+import { restoreSpeedCases } from './hardening/restorespeed.ts';
 import { reviewCases } from './hardening/review.ts';
 import { rollbackCases } from './hardening/rollback.ts';
 import { schemaCases } from './hardening/schema.ts';
@@ -1355,4 +1356,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   ...logsCases,
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...startupSpeedCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...backupspeedCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...startupSpeedCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...backupspeedCases, ...restoreSpeedCases];
