@@ -51,8 +51,9 @@ export const restoreCommand: CommandSpec = {
   invocation: INVOCATION,
   summary: 'Restore a verified backup, in place (the live database is kept beside it) or into a new database (--into NAME).',
   description: [
-    'The backup is checked first (its .json manifest, size, sha256, pg_restore --list), then restored with pg_restore in one',
-    'transaction into a new database and compared with the manifest (row counts per table, schema fingerprint).',
+    'The backup is checked first (its .json manifest, size, sha256, pg_restore --list), then restored into a new database by',
+    'pg_restore with parallel jobs (in one transaction when pg_restore runs in the compose service); that database is dropped',
+    'on any failure or interruption. The result is compared with the manifest (row counts per table, schema fingerprint).',
     'In place, the restored database then takes the live one\'s name and the live one is kept as <db>_before_restore_<UTC time>;',
     'applications lose their connections only for the swap. Asks you to type the database name unless --yes.',
   ].join('\n'),
