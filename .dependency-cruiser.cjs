@@ -12,7 +12,7 @@ const ENTRY = '^(upgrade|install)\\.ts$|^verify/index\\.ts$|^scripts/|^bin/';
 // lib/commands/demo.ts) is a developer's tool that starts its server with the test harness: left out.
 const RUN_TIME = '^(lib|verify|profiles|bin)/|^(upgrade|install)\\.ts$|^scripts/|^index\\.js$';
 const DEMO = '^scripts/demo\\.ts$|^lib/commands/demo\\.ts$';
-const COMMANDS = '^lib/commands/|^lib/cli\\.ts$|^lib/api\\.ts$';
+const COMMANDS = '^lib/commands/|^lib/cli(Spec|Entry)?\\.ts$|^lib/api\\.ts$';
 const ENGINE = '^(lib|verify)/';
 const ENGINE_NOT = [COMMANDS, '^verify/index\\.ts$'];
 const PULSE_CONTENT = '^drizzle/(seed|releases)\\.ts$|^legacy-sql/';
@@ -100,7 +100,8 @@ module.exports = {
   ],
   options: {
     // test/ and bench/ are seen where shipped code imports them, not cruised themselves.
-    doNotFollow: { path: '^(node_modules|test|bench)/' },
+    // .build/ is the compiled copy of the modules cruised here (scripts/build.mjs).
+    doNotFollow: { path: '^(node_modules|test|bench|\.build)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.json'] },

@@ -1,159 +1,28 @@
 // The one way every entry point runs: strict flag parsing, --help, configuration, logger,
 // report, signals, and the mapping of whatever happened to one exit code. Entry points
-// stay thin: `process.exitCode = await runCommand(spec, import.meta.url)`.
+// stay thin: `process.exitCode = await runCommand(spec, import.meta.url)`. What a command is
+// and how its command line is parsed is lib/cliSpec.ts, which help and usage need alone.
 import { endChildren } from './children.ts';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { givenEnvFile, loadConfig, PROJECT_ROOT, type Config, type ConfigOverrides } from './config.ts';
-import { checkDirectUrl } from './directUrl.ts';
+import { givenEnvFile, loadConfig, PROJECT_ROOT, type Config } from './config.ts';
 import { visible } from './escape.ts';
 import { EXIT, exitCodeFor, isUpkitError, UpkitError, usageError } from './errors.ts';
 import { createLogger, formatDuration, type Logger } from './log.ts';
 import { streamName, watchOutput, writeOutput } from './output.ts';
-import { pasteForm } from './invocation.ts';
 import { shellQuote } from './quote.ts';
 import { isPgError, formatPgError } from './pgError.ts';
 import { redact, registerPublic } from './redact.ts';
 import { ReportBuilder, type Report } from './report.ts';
 import { exitHeld } from './backup/cleanup.ts';
 import { showConfigWarnings } from './configWarnings.ts';
+import { argsAfter, helpOnly, parseCommandLine, usage, type CommandContext, type CommandSpec } from './cliSpec.ts';
 import { VERSION } from './version.ts';
 import { TARGET_OPTIONS, wantsTargets } from './targets/flags.ts';
-import { runTargets, type TargetCommand } from './targets/run.ts';
+import type { TargetCommand } from './targets/run.ts';
 
+export { argsAfter, COMMON_OPTIONS, helpOnly, parseCommandLine, usage, type CommandContext, type CommandSpec, type OptionSpec } from './cliSpec.ts';
 export { VERSION } from './version.ts';
 export { TARGET_OPTIONS };
-
-export interface OptionSpec {
-  type: 'boolean' | 'string';
-  description: string;
-  /** Shown in usage for string options, e.g. PATH. */
-  valueName?: string;
-  short?: string;
-  /**
-   * A string option that may also stand alone (`--name` as well as `--name=VALUE`): alone it
-   * gives `true`. Its value comes only after `=`; repeated, the values are joined with commas.
-   */
-  bare?: true;
-}
-
-export interface CommandContext {
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-  log: Logger;
-  report: ReportBuilder;
-  /** Loaded before run() unless the spec says `config: false`. */
-  config: Config;
-  json: boolean;
-  /** Aborted on Ctrl-C, SIGTERM or SIGHUP; long work must watch it and stop cleanly. */
-  signal: AbortSignal;
-  /** The command's result for a person: stdout, or stderr when --json owns stdout. */
-  out(text: string): void;
-}
-
-export interface CommandSpec {
-  name: string;
-  invocation: string;
-  summary: string;
-  /** More paragraphs for --help. */
-  description?: string;
-  options: Record<string, OptionSpec>;
-  /** `required` may depend on the flags (restore's FILE, not needed with --recover). */
-  positionals?: Array<{ name: string; description: string; required: boolean | ((values: Record<string, unknown>) => boolean) }>;
-  /** Set false for commands that must run without a valid configuration. */
-  config?: boolean;
-  /**
-   * What a DIRECT_URL that cannot be connected to does before the command runs: refused (the
-   * default), or a warning for a command that deals with such a database itself (restore
-   * --recover after a stopped swap, status that reports it).
-   */
-  directUrlUnreachable?: 'refuse' | 'warn';
-  /** Read-only commands may be stopped at once on a signal; writers finish their cleanup. */
-  readOnly?: boolean;
-  overrides?(values: CommandContext['values']): ConfigOverrides;
-  run(ctx: CommandContext): Promise<number>;
-}
-
-export const COMMON_OPTIONS = {
-  json: { type: 'boolean', description: 'write one JSON report to stdout; human output goes to stderr' },
-  dotenv: { type: 'string', valueName: 'PATH', description: 'read configuration from PATH instead of ./.env (UPKIT_ENV_FILE)' },
-  'env-file': { type: 'string', valueName: 'PATH', description: 'the same as --dotenv (Node takes it for itself unless run through bin/upkit)' },
-} as const satisfies Record<string, OptionSpec>;
-
-export function usage(spec: CommandSpec): string {
-  const pos = (spec.positionals ?? []).map((p) => (p.required ? ` ${p.name}` : ` [${p.name}]`)).join('');
-  const lines = [`usage: ${spec.invocation}${pos} [options]`, '', spec.summary];
-  if (spec.description) lines.push('', spec.description);
-  if (spec.positionals?.length) {
-    lines.push('', 'arguments:');
-    for (const p of spec.positionals) lines.push(`  ${p.name.padEnd(26)}${p.description}`);
-  }
-  lines.push('', 'options:');
-  const all: Record<string, OptionSpec> = { ...spec.options, help: { type: 'boolean', short: 'h', description: 'show this help' } };
-  for (const [name, o] of Object.entries(all)) {
-    const value = o.type !== 'string' ? '' : o.bare ? `[=${o.valueName ?? 'VALUE'}]` : ` ${o.valueName ?? 'VALUE'}`;
-    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${value}`;
-    lines.push(`  ${flag.length < 26 ? flag.padEnd(26) : `${flag}  `}${o.description}`);
-  }
-  lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
-  lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
-  return pasteForm(lines.join('\n'));
-}
-
-/** The arguments after the entry file, whether run as `npx zx FILE`, `node FILE` or `tsx FILE`. */
-export function argsAfter(entryUrl: string, argv: readonly string[] = process.argv): string[] {
-  const entry = fileURLToPath(entryUrl);
-  const i = argv.findIndex((a, idx) => idx > 0 && path.resolve(a) === entry);
-  return argv.slice(i === -1 ? 2 : i + 1);
-}
-
-export function parseCommandLine(spec: CommandSpec, args: string[]): { values: CommandContext['values']; positionals: string[]; help: boolean } {
-  const options: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.bare ? { multiple: true } : {}) };
-  const { rest, alone } = takeBare(spec, args);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
-  } catch (err) {
-    const m = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw usageError(m.replace(/\.$/, ''), `run: ${spec.invocation} --help`);
-  }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
-  for (const [name, o] of Object.entries(spec.options)) {
-    if (!o.bare) continue;
-    const given = values[name] as string[] | undefined;
-    if (alone.has(name) && given) throw usageError(`--${name} alone and --${name}=${given.join(',')} do not go together: alone it takes in everything`, `run: ${spec.invocation} --${name}=${given.join(',')} (or --${name} alone)`);
-    values[name] = alone.has(name) ? true : given?.join(',');
-  }
-  const help = parsed.values.help === true;
-  const positionals = parsed.positionals;
-  const allowed = spec.positionals ?? [];
-  if (!help) {
-    if (positionals.length > allowed.length) {
-      const extra = positionals[allowed.length]!;
-      const after = [...alone.values()].find((a) => a.next === extra);
-      if (after) throw usageError(`--${after.name} takes its value after "=", not as the next argument "${extra}"`, `run: ${spec.invocation} --${after.name}=${extra}`);
-      throw usageError(`unexpected argument "${extra}"`, `run: ${spec.invocation} --help`);
-    }
-    const missing = allowed.filter((p, i) => (typeof p.required === 'function' ? p.required(parsed.values) : p.required) && positionals[i] === undefined);
-    if (missing.length) throw usageError(`missing ${missing.map((p) => p.name).join(', ')}`, `run: ${spec.invocation} --help`);
-  }
-  return { values: values as CommandContext['values'], positionals, help };
-}
-
-/** Takes out the options given alone that may also carry a value (`bare`), before parseArgs sees them. */
-function takeBare(spec: CommandSpec, args: readonly string[]): { rest: string[]; alone: Map<string, { name: string; next: string | undefined }> } {
-  const rest: string[] = [];
-  const alone = new Map<string, { name: string; next: string | undefined }>();
-  const end = args.indexOf('--');
-  args.forEach((a, i) => {
-    const name = a.startsWith('--') ? a.slice(2) : '';
-    if ((end === -1 || i < end) && spec.options[name]?.bare) alone.set(name, { name, next: args[i + 1] });
-    else rest.push(a);
-  });
-  return { rest, alone };
-}
 
 /** Prints an error as one line, its details indented under it, and the hint. */
 export function renderError(log: Logger, err: unknown): void {
@@ -258,6 +127,9 @@ function startInvocation(spec: CommandSpec, args: readonly string[], io: Command
   const log = createLogger({ command: spec.name, stream: io.stream, logDir: io.logDir, interactive: io.interactive });
   const report = new ReportBuilder(spec.name, VERSION);
   log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+  // Which modules bin/upkit.js chose (the compiled tree, or the sources); unset for an entry file or the library.
+  const modules = (globalThis as Record<symbol, unknown>)[Symbol.for('upkit.modules')];
+  if (typeof modules === 'string') log.debug(`modules: ${modules}`);
   const controller = new AbortController();
   if (io.signal) {
     if (io.signal.aborted) controller.abort(io.signal.reason);
@@ -289,7 +161,7 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
     registerPublicNames(config, values, positionals, io.cwd);
     if (config) showConfigWarnings(config, log, report);
     // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.
-    if (config) await checkDirectUrl(config, log, report, spec.name, { unreachable: spec.directUrlUnreachable });
+    if (config) await (await import('./directUrl.ts')).checkDirectUrl(config, log, report, spec.name, { unreachable: spec.directUrlUnreachable });
     const json = values.json === true;
     const out = (text: string) => {
       // Kept in the log file too: stdout may be a pipe whose reader has gone.
@@ -339,6 +211,12 @@ export async function executeCommand(spec: CommandSpec, args: string[], io: Comm
 
 export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: string[]): Promise<number> {
   const args = argv ?? argsAfter(entryUrl);
+  // Nothing but --help: the usage text, with no log file, configuration or report to make.
+  const help = helpOnly(spec, args);
+  if (help !== undefined) {
+    writeOutput(process.stdout, `${help}\n`);
+    return EXIT.ok;
+  }
   if ('target' in spec.options && wantsTargets(args)) return runOverTargets(spec, args);
   const wantsJson = args.includes('--json');
   let stoppedEarly = false;
@@ -442,6 +320,7 @@ async function runOverTargets(spec: CommandSpec, args: string[]): Promise<number
   process.once('exit', endChildren);
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   try {
+    const { runTargets } = await import('./targets/run.ts');
     const { exitCode, report } = await runTargets(targetCommand(spec), args, { env: process.env, cwd: process.cwd(), stream: process.stderr, stdout: process.stdout, signal: controller.signal });
     if (args.includes('--json')) {
       writeOutput(process.stdout, `${JSON.stringify(report, null, 2)}\n`);

@@ -260,8 +260,9 @@ function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]
   return dotenv.parse(text);
 }
 
-/** The largest value PostgreSQL's timeout settings and Node's timers accept (2^31 - 1). */
-export const MAX_INT32 = 2147483647;
+/** The largest value PostgreSQL's timeout settings and Node's timers accept (lib/cliLimits.ts). */
+import { MAX_INT32 } from './cliLimits.ts';
+export { MAX_INT32 };
 
 interface Range {
   allowZero?: boolean;
@@ -523,7 +524,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const named = chosen.named;
     const again = named === 'UPKIT_ENV_FILE'
       ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
-      : `check the path (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv PATH`;
+      : `create that file or give the path of the one that holds the settings (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(envFile)}`;
     // The settings are in the file that is not there: nothing else is worth checking.
     const missing = !existsSync(envFile) ? 'does not exist' : statSync(envFile).isDirectory() ? 'is a directory, not a file of KEY=VALUE lines' : undefined;
     if (missing) throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: `${named}: ${envFile} ${missing}`, hint: again });

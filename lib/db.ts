@@ -203,8 +203,8 @@ export function describeHolder(holder: LockHolder | undefined): string {
     : 'a session that has just ended';
 }
 
-/** The largest --wait-for-lock: a start-up that waits longer than a day is stuck, not slow. */
-export const MAX_LOCK_WAIT_SECONDS = 86_400;
+/** The largest --wait-for-lock (lib/cliLimits.ts, where help texts read it without loading pg). */
+export { MAX_LOCK_WAIT_SECONDS } from './cliLimits.ts';
 
 /** `--wait-for-lock SECONDS`: wait for the run that holds the lock instead of refusing at once. */
 export interface LockWait {

@@ -6,7 +6,7 @@
 // The folder keeps the newest UPKIT_LOG_KEEP upkit log files (logRetention.ts).
 import { closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { PROJECT_ROOT } from './config.ts';
 import { outputClosed, watchOutput, writeOutput } from './output.ts';
 import type { UpkitError } from './errors.ts';
@@ -205,6 +205,9 @@ export function createLogger(options: LoggerOptions): Logger {
       let detail = '';
       toFile('info', `step ${name}: started`);
       if (interactive && !outputClosed(stream)) {
+        // Loaded on a terminal's first step only: ora is a tenth of a second of start-up that
+        // cron, CI and --json runs never need.
+        const { default: ora } = await import('ora');
         spinner = ora({ text: redact(name), stream, color: color ? 'cyan' : false, discardStdin: false, isEnabled: true }).start();
       }
       // Without a terminal a step announces itself only when it is slow, so that a hang

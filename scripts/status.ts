@@ -4,7 +4,7 @@
 // The rest is imported only after the gate has run: Node parses a module's whole static
 // import graph before it runs any of it, so a static import would fail first on an old Node.
 import '../lib/nodeGate.ts';
-const { runCommand } = await import('../lib/cli.ts');
+const { runEntry } = await import('../lib/cliEntry.ts');
 const { statusCommand } = await import('../lib/commands/status.ts');
 
-process.exitCode = await runCommand(statusCommand, import.meta.url);
+process.exitCode = await runEntry(statusCommand, import.meta.url);

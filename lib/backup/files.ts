@@ -1,11 +1,12 @@
 // Backup files on disk: names, the directory, listing the verified backups of one database
 // on one server, and retention.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, octalMode } from '../privateFiles.ts';
 import { shellQuote } from '../quote.ts';
-import { manifestPathFor, readManifest, sameServer, type BackupManifest, type ServerIdentity } from './manifest.ts';
+import { removeDumpDir } from './archive.ts';
+import { archiveFormat, manifestPathFor, readManifest, sameServer, type BackupManifest, type ServerIdentity } from './manifest.ts';
 import { backupDirError, backupDirProblem } from './space.ts';
 
 export const ARCHIVE_SUFFIX = '.dump';
@@ -40,7 +41,7 @@ export function fileNamePart(name: string): string {
   return `${readable}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
-/** `<db>-<release>-<UTC timestamp>.dump`, made unique within the directory. */
+/** `<db>-<release>-<UTC timestamp>.dump` (a file, or a folder for the directory format), made unique within the directory. */
 export function archiveName(dir: string, database: string, release: string | null, at: Date): string {
   const base = `${fileNamePart(database)}-${release === null ? 'empty' : fileNamePart(release)}-${utcStamp(at)}`;
   let name = `${base}${ARCHIVE_SUFFIX}`;
@@ -97,7 +98,10 @@ function newestFirst(list: VerifiedBackup[]): VerifiedBackup[] {
   return list.sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
 }
 
-/** Every verified backup of `database` in dir (archive and a readable manifest naming it exactly), of any server, newest first. */
+/**
+ * Every verified backup of `database` in dir (archive and a readable manifest naming it
+ * exactly, of the kind the manifest records: a file, or a folder), of any server, newest first.
+ */
 function verifiedOfDatabase(dir: string, database: string): VerifiedBackup[] {
   if (!existsSync(dir)) return [];
   const out: VerifiedBackup[] = [];
@@ -107,7 +111,9 @@ function verifiedOfDatabase(dir: string, database: string): VerifiedBackup[] {
     const manifestPath = manifestPathFor(archive);
     try {
       const manifest = readManifest(manifestPath);
-      if (manifest.database === database && manifest.file === name) out.push({ path: archive, manifestPath, manifest });
+      // A folder is never followed through a link: retention removes files inside it.
+      const kindMatches = archiveFormat(manifest) === 'directory' ? lstatSync(archive).isDirectory() : statSync(archive).isFile();
+      if (manifest.database === database && manifest.file === name && kindMatches) out.push({ path: archive, manifestPath, manifest });
     } catch {
       // not verified: never counted, never deleted by retention
     }
@@ -150,6 +156,17 @@ export interface Retention extends BackupsByServer {
 }
 
 /**
+ * Removes a verified backup's archive: the file, or the files its manifest lists in the
+ * folder and then the folder. A folder that still holds anything else is not upkit's alone:
+ * it stays, with its manifest. Returns whether the archive is gone.
+ */
+export function removeArchive(b: VerifiedBackup): boolean {
+  if (archiveFormat(b.manifest) === 'directory') return removeDumpDir(b.path, (b.manifest.files ?? []).map((f) => f.name));
+  rmSync(b.path, { force: true });
+  return true;
+}
+
+/**
  * Keeps the newest `keep` verified backups of this database on this server and removes
  * older ones. Only called after a new backup was verified, never removes the one just
  * written, and never a backup whose manifest does not prove it is this server's.
@@ -163,7 +180,7 @@ export function applyRetention(dir: string, database: string, server: ServerIden
       kept++;
       continue;
     }
-    rmSync(b.path, { force: true });
+    if (!removeArchive(b)) continue;
     rmSync(b.manifestPath, { force: true });
     removed.push(b.path);
   }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Client } from 'pg';
 import { UpkitError } from '../errors.ts';
+import { isDumpDirEntry, listSha256, type ArchiveFile } from './archive.ts';
 
 export const MANIFEST_FORMAT = 'upkit-backup';
 export const MANIFEST_VERSION = 1;
@@ -13,8 +14,17 @@ export const MANIFEST_SUFFIX = '.json';
 export interface BackupManifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
-  /** The archive's file name (in the same directory as the manifest). */
+  /** The archive's name (a file, or a folder for the directory format), in the same directory as the manifest. */
   file: string;
+  /**
+   * pg_dump's format: `custom` (one file) or `directory` (a folder written by `jobs` parallel
+   * jobs). Absent in manifests written before upkit chose: those are custom.
+   */
+  archive?: 'custom' | 'directory';
+  /** pg_dump's --jobs, for the directory format. */
+  jobs?: number;
+  /** The directory format's files, each with its size and sha256 (`sha256` is then over this list). */
+  files?: ArchiveFile[];
   database: string;
   /** The host and port as upkit was told them (DATABASE_URL or DB_HOST/DB_PORT). */
   host: string;
@@ -30,9 +40,11 @@ export interface BackupManifest {
   release: string | null;
   server: { version: string; major: number };
   pgDump: { version: string; major: number; via: 'local' | 'compose'; path: string };
-  /** pg_dump's custom format, gzip level. */
+  /** gzip level. */
   compression: number;
+  /** The file's size, or the sum of the folder's files. */
   bytes: number;
+  /** The file's sha256; for a folder, that of its `files` list (lib/backup/archive.ts listSha256). */
   sha256: string;
   durationMs: number;
   /** pg_database_size when the backup was taken: scales the room the next backup needs. */
@@ -43,6 +55,11 @@ export interface BackupManifest {
   fingerprint: string[];
   verified: { pgRestoreList: true; tocEntries: number; at: string };
   upkitVersion: string;
+}
+
+/** The archive's format as the manifest says it (custom when it predates the field). */
+export function archiveFormat(m: Pick<BackupManifest, 'archive'>): 'custom' | 'directory' {
+  return m.archive ?? 'custom';
 }
 
 export function manifestPathFor(archivePath: string): string {
@@ -76,6 +93,17 @@ export function readManifest(manifestPath: string): BackupManifest {
     throw bad(manifestPath, 'lacks file, bytes, sha256, tables or fingerprint');
   }
   if (!m.verified?.pgRestoreList) throw bad(manifestPath, 'does not record a verified backup');
+  if (m.archive !== undefined && m.archive !== 'custom' && m.archive !== 'directory') throw bad(manifestPath, `names an unknown archive format (${String(m.archive)})`);
+  if (m.archive === 'directory') {
+    const files = m.files;
+    const valid =
+      Array.isArray(files) &&
+      files.length > 0 &&
+      files.every((f) => f && typeof f.name === 'string' && isDumpDirEntry(f.name) && typeof f.bytes === 'number' && typeof f.sha256 === 'string') &&
+      new Set(files.map((f) => f.name)).size === files.length;
+    if (!valid) throw bad(manifestPath, "lacks a valid list of the directory archive's files");
+    if (listSha256(files) !== m.sha256 || files.reduce((s, f) => s + f.bytes, 0) !== m.bytes) throw bad(manifestPath, "gives a sha256 or size that is not its file list's");
+  }
   return m as BackupManifest;
 }
 

@@ -26,6 +26,15 @@ export function reportPartials(log: Logger, report: ReportBuilder | undefined, s
     const why = p.why === 'ended' ? `pid ${p.pid} on this host has ended` : `untouched for ${minutes(p.silentMs)} min`;
     warn(log, report, 'backup.partial_removed', `removed ${p.name}, left by an interrupted backup (${why})`, 'nothing to do: it was never a verified backup');
   }
+  for (const p of sweep.foreign ?? []) {
+    warn(
+      log,
+      report,
+      'backup.partial_foreign',
+      `left ${p.name} alone: it holds files upkit's pg_dump does not write (${p.files.slice(0, 3).join(', ')}${p.files.length > 3 ? ', …' : ''})`,
+      'look inside and remove it yourself if nothing in it is needed; upkit never removes what it cannot prove it wrote',
+    );
+  }
   for (const p of sweep.live) {
     const who = p.host ? `host ${p.host}, pid ${p.pid}` : `pid ${p.pid}`;
     warn(

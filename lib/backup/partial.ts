@@ -1,4 +1,4 @@
-// Files being written: `<final name>.<host>.<pid>.<space>.partial`, where <space> names the
+// Files (or directory-format folders) being written: `<final name>.<host>.<pid>.<space>.partial`, where <space> names the
 // process namespace of the writer (a hash of the kernel's boot id and the pid namespace).
 // BACKUP_DIR may be shared by machines and containers, so a pid alone proves nothing: a
 // writer is asked "are you alive?" only where its pid means the same process as here (the
@@ -7,7 +7,8 @@
 // after a long silence. A killed run's file is removed at once on its own machine, and
 // after the silence anywhere else.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { dumpDirEntries, removeDumpDir } from './archive.ts';
 import { hostname } from 'node:os';
 import { processAlive } from '../processAlive.ts';
 import path from 'node:path';
@@ -109,6 +110,30 @@ export interface PartialSweep {
   removed: PartialFile[];
   /** Partial files another live writer holds (another run, machine or container): left alone. */
   live: PartialFile[];
+  /** Stale partial folders holding files pg_dump does not write: not provably upkit's, left alone (absent when none). */
+  foreign?: Array<PartialFile & { files: string[] }>;
+}
+
+/**
+ * Removes a stale partial: a file, or a folder that holds nothing but pg_dump's
+ * directory-format files. Returns undefined when it is gone; else what in it is not
+ * pg_dump's (the folder then stays, whole), or [] when it is neither file nor folder.
+ */
+function removeStale(file: string): string[] | undefined {
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch {
+    return [];
+  }
+  if (st.isFile()) {
+    rmSync(file, { force: true });
+    return undefined;
+  }
+  if (!st.isDirectory()) return [];
+  const { files, foreign } = dumpDirEntries(file);
+  if (foreign.length) return foreign;
+  return removeDumpDir(file, files) ? undefined : [];
 }
 
 /** Removes the partial files whose writer is gone; lists those another writer may still be writing. */
@@ -119,8 +144,9 @@ export function sweepPartials(dir: string, now = Date.now()): PartialSweep {
     const p = inspectPartial(dir, name, now);
     if (!p) continue;
     if (p.stale) {
-      rmSync(path.join(dir, name), { force: true });
-      out.removed.push(p);
+      const left = removeStale(path.join(dir, name));
+      if (left === undefined) out.removed.push(p);
+      else if (left.length) (out.foreign ??= []).push({ ...p, files: left });
     } else if (!writing.has(path.resolve(dir, name))) {
       out.live.push(p);
     }

@@ -1,8 +1,10 @@
 // Restoring a checked backup into a new database: created like the live one, filled by
-// pg_restore in one transaction (credentials and database name through libpq's
-// environment, never argv), then compared with what the manifest says was dumped: row
-// counts per table and the schema fingerprint. The live database is never written here;
-// a restore that fails leaves no database behind (unless kept for inspection).
+// pg_restore (parallel jobs from a file or directory, one transaction from stdin; see
+// restoreJobs.ts; credentials and database name through libpq's environment, never argv),
+// then compared with what the manifest says was dumped: row counts per table (each taken
+// as soon as pg_restore has committed that table's data) and the schema fingerprint. The
+// live database is never written here; a restore that fails or is stopped drops the
+// database it created (unless kept for inspection after a mismatch).
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +24,7 @@ import type { BackupManifest } from './manifest.ts';
 import type { CheckedBackup, Restorer } from './restoreCheck.ts';
 import { copySettingsAndGrants, createDatabaseLike, databaseExists, dropDatabase, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
 import { countRows, listTables } from './run.ts';
+import { CountsWhileRestoring, jobArgs, restoreJobs } from './restoreJobs.ts';
 import { plural } from '../plural.ts';
 
 export { checkBackup, type CheckedBackup } from './restoreCheck.ts';
@@ -44,6 +47,8 @@ export interface RestoreResult {
   database: string;
   /** pg_restore's own time. */
   restoreMs: number;
+  /** pg_restore's parallel jobs; 0: one transaction (archive on stdin). */
+  jobs: number;
   tables: number;
   rows: number;
 }
@@ -79,10 +84,11 @@ interface PgRestoreRun {
   tail: string[];
 }
 
-function runPgRestore(restorer: Restorer, file: string, env: NodeJS.ProcessEnv, options: RestoreOptions, onLine: (line: string) => void): Promise<PgRestoreRun> {
+function runPgRestore(restorer: Restorer, file: string, jobs: number, env: NodeJS.ProcessEnv, options: RestoreOptions, onLine: (line: string) => void): Promise<PgRestoreRun> {
   // An empty --dbname makes pg_restore connect (instead of printing SQL) while libpq takes
-  // the database from PGDATABASE: no connection setting ever appears in argv.
-  const args = ['--exit-on-error', '--single-transaction', '--no-password', '--verbose', '--dbname=', ...(options.noOwner ? ['--no-owner', '--no-privileges'] : [])];
+  // the database from PGDATABASE: no connection setting ever appears in argv. Its parallel
+  // workers connect the same way.
+  const args = ['--exit-on-error', ...jobArgs(jobs), '--no-password', '--verbose', '--dbname=', ...(options.noOwner ? ['--no-owner', '--no-privileges'] : [])];
   return new Promise((resolve, reject) => {
     const child =
       restorer.kind === 'local'
@@ -138,9 +144,16 @@ export function deparseInsensitive(line: string): string {
   return line.replace(CAST, '').replace(/[()]/g, '').replace(/\s+/g, ' ').trim();
 }
 
-/** What differs between a restored database and its manifest: row counts per table, then schema lines. */
-export async function compareWithManifest(client: Pick<Client, 'query'>, manifest: Pick<BackupManifest, 'tables' | 'fingerprint'>): Promise<Comparison> {
-  const counts = await countRows(client, await listTables(client));
+/**
+ * What differs between a restored database and its manifest: row counts per table, then
+ * schema lines. `counted`: exact counts already taken (while pg_restore ran); the other
+ * tables are counted here.
+ */
+export async function compareWithManifest(client: Pick<Client, 'query'>, manifest: Pick<BackupManifest, 'tables' | 'fingerprint'>, counted: Readonly<Record<string, number>> = {}): Promise<Comparison> {
+  const tables = await listTables(client);
+  const key = (t: string) => t.replace(/"/g, '').replace(/[\r\n]/g, ' ');
+  const counts = { ...(await countRows(client, tables.filter((t) => counted[key(t)] === undefined))) };
+  for (const t of tables) if (counted[key(t)] !== undefined) counts[key(t)] = counted[key(t)]!;
   const problems: string[] = [];
   for (const [table, expected] of Object.entries(manifest.tables)) {
     const actual = counts[table];
@@ -229,23 +242,28 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
     throw asRefusal(err, database);
   }
   let keep = false;
+  const jobs = restoreJobs(backup);
+  // Row counts taken while pg_restore runs (parallel mode only: one transaction shows nothing until its end).
+  const counting = jobs > 0 ? new CountsWhileRestoring(config, database, (table, rows) => log.debug(`${label}counted ${table} while pg_restore ran: ${plural(rows, 'row')}`)) : undefined;
   try {
     const env = libpqEnv(config.migrationDb, config, database);
     const restoreMs = await log.step(`${label}pg_restore → ${database}`, async (step) => {
       const t0 = performance.now();
       let done = 0;
-      const run = await runPgRestore(backup.restorer, backup.path, env, options, (line) => {
+      const run = await runPgRestore(backup.restorer, backup.path, jobs, env, options, (line) => {
         log.debug(`pg_restore: ${line}`);
+        counting?.onLine(line);
         if (/^pg_restore: (creating|processing data|executing) /.test(line)) step.progress(`${++done} of ${plural(backup.tocEntries, 'entry')}: ${line.replace(/^pg_restore: /, '')}`);
       });
       if (options.signal?.aborted) throw interrupted(options.signal);
       if (run.code !== 0) throw restoreFailure(database, run.tail, String(run.code ?? run.signal), options.noOwner === true);
       const ms = performance.now() - t0;
-      step.detail(`${plural(backup.tocEntries, 'entry')} in ${formatDuration(ms)}${options.noOwner ? ' (--no-owner)' : ''}`);
+      step.detail(`${plural(backup.tocEntries, 'entry')} in ${formatDuration(ms)}${jobs > 0 ? `, ${jobs} jobs` : ', one transaction'}${options.noOwner ? ' (--no-owner)' : ''}`);
       return ms;
     });
     const comparison = await log.step(`${label}compare with the manifest`, async (step) => {
-      const result = await withClient(targetFor(config, database), config, (c) => compareWithManifest(c, backup.manifest), { applicationName: 'upkit restore' });
+      const counted = (await counting?.settle()) ?? {};
+      const result = await withClient(targetFor(config, database), config, (c) => compareWithManifest(c, backup.manifest, counted), { applicationName: 'upkit restore' });
       if (result.problems.length) {
         keep = options.keepOnMismatch === true;
         throw new UpkitError({
@@ -264,12 +282,13 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
       const like = options.like;
       await log.step(`${label}copy settings and grants of ${live}`, async (step) => {
         const copied = await withMaintenanceClient(config, (c) => copySettingsAndGrants(c, like, database));
-        step.detail(`owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}`);
+        step.detail(`owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}${like.connectionLimit !== -1 ? `, connection limit ${like.connectionLimit}` : ''}`);
       });
     }
     if (options.signal?.aborted) throw interrupted(options.signal);
-    return { database, restoreMs: Math.round(restoreMs), tables: comparison.tables, rows: comparison.rows };
+    return { database, restoreMs: Math.round(restoreMs), jobs, tables: comparison.tables, rows: comparison.rows };
   } catch (err) {
+    await counting?.close();
     if (keep) throw asRefusal(err, database);
     const dropped = await dropDatabase(config, database).then(
       () => true,

@@ -127,7 +127,11 @@ export async function readDatabaseFacts(client: Pick<Client, 'query'>, name: str
   };
 }
 
-/** An empty database (from template0, as pg_restore wants) with the owner, encoding and locale of `like`. */
+/**
+ * An empty database (from template0, as pg_restore wants) with the owner, encoding and
+ * locale of `like`. Its connection limit is given with the settings, after pg_restore,
+ * whose parallel jobs and the restore's own sessions could exceed a small one.
+ */
 export async function createDatabaseLike(client: Client, name: string, like: DatabaseFacts | undefined): Promise<void> {
   const parts = [`create database ${ident(client, name)} template template0`];
   if (like) {
@@ -137,7 +141,6 @@ export async function createDatabaseLike(client: Client, name: string, like: Dat
     else if (like.provider === 'b') parts.push(`locale_provider builtin builtin_locale ${lit(like.locale ?? '')}`);
     else if (like.provider === 'c') parts.push('locale_provider libc');
     if (like.tablespace !== 'pg_default') parts.push(`tablespace ${ident(client, like.tablespace)}`);
-    if (like.connectionLimit !== -1) parts.push(`connection limit ${like.connectionLimit}`);
   }
   await client.query(parts.join(' '));
 }
@@ -189,12 +192,13 @@ export function settingStatement(client: Pick<Client, 'escapeIdentifier' | 'esca
 const aclKey = (a: AclEntry) => `${a.grantee ?? 'PUBLIC'} ${a.privilege}${a.grantable ? ' with grant option' : ''}`;
 
 /**
- * Gives `to` the per-database settings and the database-level grants of `from` (its owner
- * and locale were given when it was created), then reads them back: a copy whose grants
- * differ from the live database's must never take its place.
+ * Gives `to` the connection limit, the per-database settings and the database-level grants
+ * of `from` (its owner and locale were given when it was created), then reads them back: a
+ * copy whose grants differ from the live database's must never take its place.
  */
 export async function copySettingsAndGrants(client: Client, from: DatabaseFacts, to: string): Promise<{ settings: number; grants: number }> {
   let settings = 0;
+  if (from.connectionLimit !== -1) await client.query(`alter database ${ident(client, to)} connection limit ${from.connectionLimit}`);
   for (const { role, config } of from.settings) {
     for (const entry of config) {
       await client.query(settingStatement(client, to, role, entry));
@@ -214,8 +218,8 @@ export async function copySettingsAndGrants(client: Client, from: DatabaseFacts,
   const copied = await readDatabaseFacts(client, to);
   const want = { settings: JSON.stringify(from.settings), acl: (from.acl ?? []).map(aclKey).sort() };
   const got = { settings: JSON.stringify(copied?.settings), acl: (copied?.acl ?? []).map(aclKey).sort() };
-  if (want.settings !== got.settings || JSON.stringify(want.acl) !== JSON.stringify(got.acl) || (from.acl === null) !== (copied?.acl === null)) {
-    throw new Error(`the settings or grants of ${to} differ from those of ${from.name} after copying them (${JSON.stringify(got)} instead of ${JSON.stringify(want)})`);
+  if (want.settings !== got.settings || JSON.stringify(want.acl) !== JSON.stringify(got.acl) || (from.acl === null) !== (copied?.acl === null) || copied?.connectionLimit !== from.connectionLimit) {
+    throw new Error(`the settings, grants or connection limit of ${to} differ from those of ${from.name} after copying them (${JSON.stringify({ ...got, connectionLimit: copied?.connectionLimit })} instead of ${JSON.stringify({ ...want, connectionLimit: from.connectionLimit })})`);
   }
   return { settings, grants: from.acl?.length ?? 0 };
 }

@@ -1,10 +1,13 @@
-// Takes a backup that can be trusted: pg_dump (custom format) in an exported snapshot, so
-// that the row counts and fingerprint in the manifest describe exactly what was dumped;
-// written to a partial file, checked (pg_dump's exit status, then pg_restore --list must
-// read the archive and name every table), hashed, described in a manifest, and only then
-// given its final name. Old backups are pruned only after that.
+// Takes a backup that can be trusted: pg_dump in an exported snapshot, so that the row
+// counts and fingerprint in the manifest describe exactly what was dumped; one custom-format
+// file, or a directory-format folder written by parallel jobs when several tables are large
+// (lib/backup/shape.ts). pg_dump starts as soon as the checks that can refuse without
+// writing have passed; upkit's own reading of the snapshot runs beside it. Written to a
+// partial name, checked (pg_dump's exit status, then pg_restore --list must read the archive
+// and name every table), hashed, described in a manifest, and only then given its final
+// name. Old backups are pruned only after that.
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, createWriteStream, fsyncSync, mkdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
@@ -20,13 +23,14 @@ import { sqlIdent } from '../quote.ts';
 import { redact } from '../redact.ts';
 import type { ReportBuilder } from '../report.ts';
 import { schemaFingerprint } from '../schema/fingerprint.ts';
-import { applyRetention, archiveName, ensureBackupDir, listVerifiedBackups } from './files.ts';
+import { archiveBytesNow, dumpDirEntries, fsyncArchive, hashDumpDir, listSha256, removeDumpDir, sha256File, type ArchiveFile, type ArchiveFormat } from './archive.ts';
+import { applyRetention, ARCHIVE_SUFFIX, archiveName, ensureBackupDir, fileNamePart, listVerifiedBackups, utcStamp } from './files.ts';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestPathFor, readServerIdentity, type BackupManifest } from './manifest.ts';
 import { reportPartials, reportRetention, warn } from './notices.ts';
 import { partialPath, startHeartbeat, sweepPartials } from './partial.ts';
+import { chooseFormat, type FormatChoice } from './shape.ts';
 import { assertRoomForBackup, estimateBackupBytes, formatBytes } from './space.ts';
-import { chooseDumper, type Dumper } from './strategy.ts';
-import { sha256File } from './restoreCheck.ts';
+import { chooseDumper, findClientBinaries, type Dumper } from './strategy.ts';
 import { readToc, tablesMissingFromToc } from './toc.ts';
 import { plural } from '../plural.ts';
 
@@ -97,15 +101,6 @@ export async function countRows(client: Pick<Client, 'query'>, tables: readonly 
 }
 
 
-function fsyncFile(file: string): void {
-  const fd = openSync(file, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 interface DumpRun {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -113,8 +108,9 @@ interface DumpRun {
 }
 
 /** Runs pg_dump (locally, or in the compose service with its output streamed to the file). */
-function runDump(dumper: Dumper, env: NodeJS.ProcessEnv, partial: string, snapshot: string, lockWaitMs: number, signal?: AbortSignal): Promise<DumpRun> {
-  const dumpArgs = ['--format=custom', `--compress=${COMPRESSION}`, `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockWaitMs}`, '--no-password'];
+function runDump(dumper: Dumper, choice: FormatChoice, env: NodeJS.ProcessEnv, partial: string, snapshot: string, lockWaitMs: number, signal: AbortSignal): Promise<DumpRun> {
+  const format = choice.format === 'directory' ? ['--format=directory', `--jobs=${choice.jobs}`] : ['--format=custom'];
+  const dumpArgs = [...format, `--compress=${COMPRESSION}`, `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockWaitMs}`, '--no-password'];
   return new Promise((resolve, reject) => {
     let child;
     let out: ReturnType<typeof createWriteStream> | undefined;
@@ -131,10 +127,11 @@ function runDump(dumper: Dumper, env: NodeJS.ProcessEnv, partial: string, snapsh
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const onAbort = () => child.kill('SIGTERM');
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', reject);
     child.on('close', (code, sig) => {
-      signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       const done = () => resolve({ code, signal: sig, stderr });
       if (out) out.end(done);
       else done();
@@ -161,21 +158,130 @@ function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
   return new UpkitError({ code: 'backup.pg_dump_failed', exit: 'refused', message: `pg_dump failed: ${text}`, hint: `see the log file for pg_dump's full output; ${path.basename(partial)} was removed and nothing was changed` });
 }
 
+/** Where a backup's time goes: each phase's milliseconds, for the log file. */
+function phaseClock() {
+  const t0 = performance.now();
+  let last = t0;
+  const phases: string[] = [];
+  return {
+    /** The phase that ended now, timed from the end of the previous one. */
+    mark(name: string) {
+      const now = performance.now();
+      phases.push(`${name} ${Math.round(now - last)}`);
+      last = now;
+    },
+    /** Work that ran beside others, timed from the start. */
+    at(name: string) {
+      phases.push(`${name} done at ${Math.round(performance.now() - t0)}`);
+    },
+    text: () => `${phases.join(', ')}; total ${Math.round(performance.now() - t0)} ms`,
+  };
+}
+
+/**
+ * A table pg_dump writes, with the bytes of its rows on disk (pg_table_size), which decide
+ * the format. Reading a size takes the table's share lock: a table another session holds
+ * locked exclusively is sized from the catalog instead (relpages, as of its last vacuum or
+ * analyze), so that the backup's partial file exists and pg_dump waits for the lock, with
+ * its own timeout, as it always has.
+ */
+async function listSizedTables(client: Pick<Client, 'query'>): Promise<Array<DumpedTable & { bytes: number }>> {
+  const dumped = await listDumpedTables(client);
+  if (!dumped.length) return [];
+  const { rows } = await client.query<{ i: number; bytes: string }>(
+    `select t.i::int as i,
+            case when exists (select 1 from pg_locks l
+                               where l.locktype = 'relation' and l.relation = c.oid and l.mode = 'AccessExclusiveLock'
+                                 and l.database = (select oid from pg_database where datname = current_database()))
+                 then (c.relpages::bigint + coalesce(tc.relpages, 0)) * current_setting('block_size')::bigint
+                 else pg_table_size(c.oid) end::text as bytes
+       from unnest($1::text[]) with ordinality as t(name, i)
+       join pg_class c on c.oid = t.name::regclass
+       left join pg_class tc on tc.oid = c.reltoastrelid`,
+    [dumped.map((t) => t.name)],
+  );
+  const sized = dumped.map((t) => ({ ...t, bytes: 0 }));
+  for (const r of rows) sized[r.i - 1]!.bytes = Number(r.bytes);
+  return sized;
+}
+
+/** The name an archive is written under before its release is known (`<db>-<UTC time>.dump`, then the partial suffix). */
+function workingName(dir: string, database: string, at: Date): string {
+  return partialPath(path.join(dir, `${fileNamePart(database)}-${utcStamp(at)}${ARCHIVE_SUFFIX}`));
+}
+
+/** Creates the partial file or folder, private to this user. */
+function createPartial(partial: string, format: ArchiveFormat): void {
+  if (format === 'custom') closeSync(createPrivateFile(partial));
+  else mkdirSync(partial, { mode: 0o700 });
+}
+
+/** Removes what this run wrote: the partial file, or pg_dump's files in the partial folder and then the folder. */
+function removePartial(partial: string, format: ArchiveFormat): void {
+  if (format === 'custom') {
+    rmSync(partial, { force: true });
+    return;
+  }
+  try {
+    removeDumpDir(partial, dumpDirEntries(partial).files);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** The archive as the manifest records it: size and sha256 (and, for a folder, its files). */
+interface Fingerprinted {
+  bytes: number;
+  sha256: string;
+  files?: ArchiveFile[];
+}
+
+async function hashArchive(archive: string, format: ArchiveFormat): Promise<Fingerprinted> {
+  if (format === 'custom') {
+    const sha256 = await sha256File(archive);
+    return { bytes: statSync(archive).size, sha256 };
+  }
+  const { files: names, foreign } = dumpDirEntries(archive);
+  if (foreign.length || !names.includes('toc.dat')) {
+    throw new UpkitError({
+      code: 'backup.unverified',
+      exit: 'refused',
+      message: `the directory archive ${archive} holds ${foreign.length ? `files pg_dump does not write (${foreign.slice(0, 3).join(', ')})` : 'no toc.dat'}`,
+      hint: 'something else writes in BACKUP_DIR; nothing was changed. Run the backup again and check the log file',
+    });
+  }
+  for (const name of names) chmodSync(path.join(archive, name), 0o600);
+  const files = await hashDumpDir(archive, names);
+  return { bytes: files.reduce((n, f) => n + f.bytes, 0), sha256: listSha256(files), files };
+}
+
 export async function takeBackup(config: Config, log: Logger, options: BackupOptions): Promise<BackupResult> {
   const dir = options.backupDir;
   const target = config.migrationDb;
   const started = performance.now();
+  const timing = phaseClock();
+  // pg_dump and pg_restore are looked for (each candidate asked its --version) while connecting.
+  const binaries = findClientBinaries(config);
+  binaries.catch(() => {});
+  // Stops pg_dump when the run is interrupted or any work beside it fails.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   let client: Client | undefined;
   let partial: string | undefined;
+  let format: ArchiveFormat = 'custom';
+  let dumping: Promise<number> | undefined;
   let stopHeartbeat: (() => void) | undefined;
   try {
     client = await connect(target, config, { applicationName: 'upkit backup' });
     const c = client;
+    timing.mark('connect');
     const server = await readServerIdentity(c, target);
     // Interrupted: closing the session ends a row count that waits on a lock; pg_dump is
     // stopped by runDump. Either way the pending work rejects and cleanup runs.
     const closeOnAbort = () => void c.end().catch(() => {});
-    options.signal?.addEventListener('abort', closeOnAbort, { once: true });
+    stop.signal.addEventListener('abort', closeOnAbort, { once: true });
     await c.query('begin isolation level repeatable read read only');
     // The counts wait for locks no longer than pg_dump does.
     await c.query(`select set_config('lock_timeout', $1, true)`, [`${options.lockWaitMs ?? 60_000}ms`]);
@@ -186,12 +292,18 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     const facts = rows[0]!;
     const serverMajor = Math.floor(Number(facts.num) / 10000);
     const databaseBytes = Number(facts.bytes);
-    const detection = await detectInstall(c, options.profile ?? { drizzleDir: config.drizzleDir });
-    const dumped = await listDumpedTables(c);
+    timing.mark('server identity, snapshot');
+    const dumped = await listSizedTables(c);
     const tables = dumped.map((t) => t.name);
+    timing.mark('table list and sizes');
 
-    const dumper = await chooseDumper(config, serverMajor);
+    // Everything that can refuse without writing comes before pg_dump's first byte.
+    const dumper = await chooseDumper(config, serverMajor, binaries);
+    timing.mark('chooseDumper');
+    const choice = chooseFormat(dumped, { localPgDump: dumper.kind === 'local' });
+    format = choice.format;
     log.info(`backup with ${dumper.why}`);
+    log.info(`backup as ${choice.why}`);
     const shared = ensureBackupDir(dir);
     if (shared) warn(log, options.report, shared.code, shared.message, shared.hint);
     reportPartials(log, options.report, sweepPartials(dir));
@@ -199,19 +311,23 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     const needed = estimateBackupBytes(databaseBytes, previous && { bytes: previous.manifest.bytes, databaseBytes: previous.manifest.databaseBytes });
     assertRoomForBackup(dir, needed);
 
-    const name = archiveName(dir, target.database, detection.release, new Date());
-    const finalPath = path.join(dir, name);
-    partial = partialPath(finalPath);
-    closeSync(createPrivateFile(partial));
-    stopHeartbeat = startHeartbeat(partial);
+    // The archive is named after the release, which is read while pg_dump runs: until
+    // then it is written under a name of its own (a partial, swept like any other).
+    const at = new Date();
+    const working = workingName(dir, target.database, at);
+    createPartial(working, format);
+    partial = working;
+    stopHeartbeat = startHeartbeat(working);
+    timing.mark('dir, partials, space');
 
     const env = libpqEnv(target, config);
     const lockWaitMs = options.lockWaitMs ?? 60_000;
-    const dumping = log.step(`pg_dump → ${name}`, async (step: StepControl) => {
-      const t0 = performance.now();
+    const t0 = performance.now();
+    const dumpRun = runDump(dumper, choice, env, working, facts.snapshot, lockWaitMs, stop.signal);
+    dumping = log.step(`pg_dump → ${fileNamePart(target.database)}-${utcStamp(at)} (${choice.format} format${choice.jobs > 1 ? `, ${choice.jobs} jobs` : ''})`, async (step: StepControl) => {
       const timer = setInterval(() => {
         try {
-          const bytes = statSync(partial!).size;
+          const bytes = archiveBytesNow(working);
           const secs = (performance.now() - t0) / 1000;
           step.progress(`${formatBytes(bytes)} written, ${formatBytes(bytes / Math.max(secs, 0.001))}/s`);
         } catch {
@@ -219,25 +335,48 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
         }
       }, 250);
       try {
-        const result = await runDump(dumper, env, partial!, facts.snapshot, lockWaitMs, options.signal);
+        const result = await dumpRun;
         log.debug(`pg_dump exit ${result.code ?? result.signal}; stderr: ${result.stderr.trim()}`);
         if (options.signal?.aborted) throw options.signal.reason;
-        if (result.code !== 0) throw dumpFailure(result.stderr, partial!, dir);
-        const bytes = statSync(partial!).size;
+        if (stop.signal.aborted) {
+          // Stopped because the reading beside it failed: that error is the one reported.
+          step.skip('stopped: reading the snapshot beside it failed');
+          return 0;
+        }
+        if (result.code !== 0) throw dumpFailure(result.stderr, working, dir);
+        const bytes = archiveBytesNow(working);
         step.detail(`${formatBytes(bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         return bytes;
       } finally {
         clearInterval(timer);
       }
     });
-    // Counted in the dumped snapshot, on the other core, while pg_dump runs.
-    const [bytes, counts, fingerprint] = await Promise.all([dumping, countRows(c, tables), schemaFingerprint(c)]).catch((err: unknown) => {
+    dumping.catch(() => {});
+    // Read in the dumped snapshot, on the other core, while pg_dump runs.
+    const beside = (async () => {
+      const detection = await detectInstall(c, options.profile ?? { drizzleDir: config.drizzleDir });
+      timing.at('detectInstall');
+      const counts = await countRows(c, tables);
+      timing.at('counts');
+      const fingerprint = await schemaFingerprint(c);
+      timing.at('fingerprint');
+      return { detection, counts, fingerprint };
+    })();
+    beside.catch(() => stop.abort());
+    const [, { detection, counts, fingerprint }] = await Promise.all([dumping.then((b) => (timing.mark('pg_dump'), b)), beside]).catch((err: unknown) => {
       throw options.signal?.aborted ? options.signal.reason : err;
     });
     await c.query('commit');
+    timing.mark('commit');
 
+    // pg_restore --list, sha256 and fsync each read the finished archive: all at once.
     const verified = await log.step('verify backup', async (step) => {
-      const toc = await readToc(dumper, partial!, env);
+      const [toc, archive] = await Promise.all([
+        readToc(dumper, working, env).then((r) => (timing.at('pg_restore --list'), r)),
+        hashArchive(working, format).then((r) => (timing.at('sha256'), r)),
+        fsyncArchive(working, format).then(() => timing.at('fsync')),
+      ]);
+      timing.mark('verify');
       const missing = tablesMissingFromToc(toc, dumped.map((t) => ({ schema: t.schema, name: t.table, owner: t.owner })));
       if (missing.length) {
         const names = missing.slice(0, 5).map((t) => `${sqlIdent(t.schema)}.${sqlIdent(t.name)}`);
@@ -248,16 +387,18 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
           hint: 'the dump is incomplete; nothing was changed. Run the backup again and check the log file',
         });
       }
-      fsyncFile(partial!);
-      const sha256 = await sha256File(partial!);
-      step.detail(`pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; sha256 ${sha256.slice(0, 12)}…`);
-      return { sha256, entries: toc.entries };
+      step.detail(`pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; ${archive.files ? `${plural(archive.files.length, 'file')}, ` : ''}sha256 ${archive.sha256.slice(0, 12)}…`);
+      return { ...archive, entries: toc.entries };
     });
 
+    const name = archiveName(dir, target.database, detection.release, at);
+    const finalPath = path.join(dir, name);
     const manifest: BackupManifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
       file: name,
+      archive: format,
+      ...(format === 'directory' ? { jobs: choice.jobs } : {}),
       database: target.database,
       host: target.host,
       port: target.port,
@@ -267,8 +408,9 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
       server: { version: facts.version.split(' ')[0]!, major: serverMajor },
       pgDump: dumper.kind === 'local' ? { version: dumper.pgDump.version, major: dumper.pgDump.major, via: 'local', path: dumper.pgDump.path } : { version: dumper.version, major: dumper.major, via: 'compose', path: `compose service ${dumper.service}` },
       compression: COMPRESSION,
-      bytes,
+      bytes: verified.bytes,
       sha256: verified.sha256,
+      ...(verified.files ? { files: verified.files } : {}),
       durationMs: Math.round(performance.now() - started),
       tables: counts,
       fingerprint,
@@ -294,16 +436,25 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     } finally {
       stopManifestHeartbeat();
     }
-    chmodSync(partial, 0o600);
-    renameSync(partial, finalPath);
+    chmodSync(working, format === 'custom' ? 0o600 : 0o700);
+    renameSync(working, finalPath);
     partial = undefined;
+    timing.mark('manifest, rename');
     const retention = applyRetention(dir, target.database, server, options.keep, finalPath);
     for (const r of retention.removed) log.info(`removed old backup ${path.basename(r)} (BACKUP_KEEP=${options.keep})`);
     reportRetention(log, options.report, target, server, retention, finalPath);
+    timing.mark('retention');
+    log.debug(`backup timing: ${timing.text()}`);
     return { path: finalPath, manifestPath, manifest, removed: retention.removed };
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    if (partial) {
+      // pg_dump is stopped and has ended before what it wrote is removed.
+      stop.abort();
+      await dumping?.catch(() => {});
+    }
     stopHeartbeat?.();
-    if (partial) rmSync(partial, { force: true });
+    if (partial) removePartial(partial, format);
     if (client) {
       await client.query('rollback').catch(() => {});
       await client.end().catch(() => {});

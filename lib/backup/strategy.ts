@@ -4,15 +4,50 @@
 import type { Config } from '../config.ts';
 import { detectCompose, execInService, type ComposeCli } from '../compose.ts';
 import { UpkitError } from '../errors.ts';
-import { chooseForServer, clientPackageHint, findBinaries, type PgBinary } from '../pgTools.ts';
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { binaryVersion, candidateBinDirs, chooseForServer, clientPackageHint, type PgBinary } from '../pgTools.ts';
 
 export type Dumper =
   | { kind: 'local'; pgDump: PgBinary; pgRestore: PgBinary; why: string }
   | { kind: 'compose'; cli: ComposeCli; composeFile: string; service: string; version: string; major: number; pgRestore: PgBinary | undefined; why: string };
 
-export async function chooseDumper(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, serverMajor: number): Promise<Dumper> {
-  const dumps = await findBinaries('pg_dump', config.pgBinDir);
-  const restores = await findBinaries('pg_restore', config.pgBinDir);
+/** The pg_dump and pg_restore programs on this machine (each candidate asked its --version). */
+export interface ClientBinaries {
+  dumps: PgBinary[];
+  restores: PgBinary[];
+}
+
+/**
+ * Both programs, as pgTools.ts findBinaries finds each (the same directories in the same
+ * order, one entry per real file), with every candidate's --version asked at once rather
+ * than one after another: a backup starts this before it connects, since neither needs the
+ * server, and pg_dump cannot start before it ends.
+ */
+export async function findClientBinaries(config: Pick<Config, 'pgBinDir'>): Promise<ClientBinaries> {
+  const candidates: Array<{ name: 'pg_dump' | 'pg_restore'; file: string; binDir: string; foundVia: string }> = [];
+  const seen = new Set<string>();
+  for (const { dir, via } of await candidateBinDirs(config.pgBinDir)) {
+    for (const name of ['pg_dump', 'pg_restore'] as const) {
+      const file = path.join(dir, name);
+      if (!existsSync(file)) continue;
+      const real = `${name}\0${realpathSync(file)}`;
+      if (seen.has(real)) continue;
+      seen.add(real);
+      candidates.push({ name, file, binDir: dir, foundVia: via });
+    }
+  }
+  const versions = await Promise.all(candidates.map((c) => binaryVersion(c.file)));
+  const out: ClientBinaries = { dumps: [], restores: [] };
+  candidates.forEach((c, i) => {
+    const version = versions[i];
+    if (version) (c.name === 'pg_dump' ? out.dumps : out.restores).push({ path: c.file, binDir: c.binDir, foundVia: c.foundVia, ...version });
+  });
+  return out;
+}
+
+export async function chooseDumper(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, serverMajor: number, found?: Promise<ClientBinaries>): Promise<Dumper> {
+  const { dumps, restores } = await (found ?? findClientBinaries(config));
   const pgDump = chooseForServer(dumps, serverMajor);
   // pg_restore must read what this pg_dump writes: take it from the same directory.
   const pgRestore = pgDump && restores.find((r) => r.binDir === pgDump.binDir);

@@ -1,7 +1,7 @@
 // `--allow-destructive` for install and upgrade: alone it accepts every destructive statement
 // the lint finds, `--allow-destructive=TAG,…` only those of the named migrations (journal
 // tags, or legacy file names); the plan refuses a tag that has nothing to accept.
-import type { OptionSpec } from '../cli.ts';
+import type { OptionSpec } from '../cliSpec.ts';
 import { usageError } from '../errors.ts';
 
 export const ALLOW_DESTRUCTIVE: OptionSpec = {

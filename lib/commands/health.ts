@@ -1,9 +1,7 @@
 // Read-only: is the platform up? Polls HEALTHCHECK_URLS until each answers 2xx and checks
 // that the database is at the latest release, within HEALTH_TIMEOUT (or --timeout).
-import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
-import { profileFor } from '../../profiles/index.ts';
+import { COMMON_OPTIONS, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, usageError } from '../errors.ts';
-import { checkHealth, healthFindings, HealthError } from '../health/index.ts';
 
 function parseTimeoutFlag(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -29,6 +27,7 @@ export const healthCommand: CommandSpec = {
   readOnly: true,
   async run({ config, values, log, report, signal }) {
     const timeoutMs = parseTimeoutFlag(values.timeout as string | undefined);
+    const [{ checkHealth, healthFindings, HealthError }, { profileFor }] = await Promise.all([import('../health/index.ts'), import('../../profiles/index.ts')]);
     if (!config.healthcheckUrls.length) log.info('endpoints not checked: HEALTHCHECK_URLS is not set (the database is still checked)');
     try {
       const result = await checkHealth(config, log, { profile: profileFor(config), timeoutMs, signal });

@@ -1,12 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
-import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
-import { givenEnvFile } from '../config.ts';
+import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, usageError } from '../errors.ts';
-import { runInstall } from '../install.ts';
 import { registerSecret } from '../redact.ts';
-import { profileFor } from '../../profiles/index.ts';
 import { ALLOW_DESTRUCTIVE, allowDestructive } from './destructive.ts';
 
 /** Asks twice on the terminal without echoing. */
@@ -90,6 +87,9 @@ export const installCommand: CommandSpec = {
       rl.close();
       if (answer.trim().toLowerCase() !== 'yes') return EXIT.refused;
     }
+    const { givenEnvFile } = await import('../config.ts');
+    const { runInstall } = await import('../install.ts');
+    const { profileFor } = await import('../../profiles/index.ts');
     return runInstall(log, report, {
       profileFor,
       cwd: process.cwd(),

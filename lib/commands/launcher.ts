@@ -1,7 +1,9 @@
 // `upkit <command> [options]`: what the launcher (bin/upkit, then bin/upkit.js) runs. Each
 // command is the same spec and the same runner as its entry file (`npx zx upgrade.ts` is
-// `upkit upgrade`), loaded only when it is the one asked for.
-import { runCommand, VERSION, type CommandSpec } from '../cli.ts';
+// `upkit upgrade`), loaded only when it is the one asked for. `--version`, `--help` and a
+// command's `--help` load only the specs; the runner (lib/cli.ts: configuration, logger,
+// report) only when a command runs, and the command its engine only in run().
+import { helpOnly, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { visible } from '../escape.ts';
 import { LAUNCHER_COMMANDS, useLauncher, type LauncherCommand } from '../invocation.ts';
 import { writeOutput } from '../output.ts';
@@ -63,5 +65,12 @@ export async function launch(args: readonly string[], launcher: string): Promise
   }
   if (name === undefined) return refuse(`no command given (commands: ${NAMES.join(', ')})`, `run: ${word} --help`);
   if (!isCommand(name)) return refuse(`"${visible(name)}" is not an upkit command (commands: ${NAMES.join(', ')})`, `run: ${word} --help`);
-  return runCommand(await LOAD[name](), import.meta.url, rest);
+  const spec = await LOAD[name]();
+  const help = helpOnly(spec, rest);
+  if (help !== undefined) {
+    writeOutput(process.stdout, `${help}\n`);
+    return 0;
+  }
+  const { runCommand } = await import('../cli.ts');
+  return runCommand(spec, import.meta.url, rest);
 }

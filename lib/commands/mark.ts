@@ -3,13 +3,8 @@
 // lock, after confirmation, and recorded in upkit.runs.
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
-import { recordDrizzle } from '../apply/drizzle.ts';
-import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
-import { loadContent } from '../content.ts';
-import { profileFor } from '../../profiles/index.ts';
-import { connect, withAdvisoryLock, withTransaction } from '../db.ts';
+import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
-import { ensureLedger, finishRun, readDrizzleLedger, startRun } from '../ledger.ts';
 import { shellQuote } from '../quote.ts';
 
 async function confirm(question: string): Promise<boolean> {
@@ -35,6 +30,11 @@ export const markCommand: CommandSpec = {
   positionals: [{ name: 'ENTRY', description: 'a drizzle tag (e.g. 0002_audit_logs) or a legacy file (e.g. upgrade.sql)', required: true }],
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
   async run({ config, values, positionals, log, report }) {
+    const { recordDrizzle } = await import('../apply/drizzle.ts');
+    const { loadContent } = await import('../content.ts');
+    const { profileFor } = await import('../../profiles/index.ts');
+    const { connect, withAdvisoryLock, withTransaction } = await import('../db.ts');
+    const { ensureLedger, finishRun, readDrizzleLedger, startRun } = await import('../ledger.ts');
     const name = positionals[0]!;
     const reset = values.reset === true;
     const content = loadContent(profileFor(config));

@@ -1,7 +1,5 @@
-import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cli.ts';
-import { profileFor } from '../../profiles/index.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, usageError } from '../errors.ts';
-import { runPreflight } from '../preflight.ts';
 
 export const preflightCommand: CommandSpec = {
   name: 'preflight',
@@ -21,6 +19,7 @@ export const preflightCommand: CommandSpec = {
     return { backupDir: v['backup-dir'] as string | undefined, drizzleDir: v['drizzle-dir'] as string | undefined };
   },
   async run({ config, log, report, values }) {
+    const [{ runPreflight }, { profileFor }] = await Promise.all([import('../preflight.ts'), import('../../profiles/index.ts')]);
     const result = await runPreflight(config, log, report, { profile: profileFor(config), backup: values['no-backup'] !== true });
     const failed = report.findings.filter((f) => f.severity === 'error').length;
     if (!result.ok) {

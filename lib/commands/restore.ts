@@ -1,12 +1,8 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { NO_OWNER_ADVICE } from '../backup/restore.ts';
-import { restoreBackup, type RestorePlan } from '../backup/restoreRun.ts';
+import type { RestorePlan } from '../backup/restoreRun.ts';
 import { plural } from '../plural.ts';
-import { recoverInterruptedRestore } from '../backup/leftovers.ts';
-import { dropCommand, shellQuote, swapBackCommand } from '../backup/swap.ts';
-import { COMMON_OPTIONS, type CommandSpec } from '../cli.ts';
-import { profileFor } from '../../profiles/index.ts';
+import { COMMON_OPTIONS, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, isUpkitError, UpkitError, usageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { redact } from '../redact.ts';
@@ -55,8 +51,9 @@ export const restoreCommand: CommandSpec = {
   invocation: INVOCATION,
   summary: 'Restore a verified backup, in place (the live database is kept beside it) or into a new database (--into NAME).',
   description: [
-    'The backup is checked first (its .json manifest, size, sha256, pg_restore --list), then restored with pg_restore in one',
-    'transaction into a new database and compared with the manifest (row counts per table, schema fingerprint).',
+    'The backup is checked first (its .json manifest, size, sha256, pg_restore --list), then restored into a new database by',
+    'pg_restore with parallel jobs (in one transaction when pg_restore runs in the compose service); that database is dropped',
+    'on any failure or interruption. The result is compared with the manifest (row counts per table, schema fingerprint).',
     'In place, the restored database then takes the live one\'s name and the live one is kept as <db>_before_restore_<UTC time>;',
     'applications lose their connections only for the swap. Asks you to type the database name unless --yes.',
   ].join('\n'),
@@ -68,15 +65,17 @@ export const restoreCommand: CommandSpec = {
     'from-other-database': { type: 'boolean', description: 'in place, replace the database with a backup taken from another database' },
     recover: { type: 'boolean', description: 'without FILE: undo what a stopped in-place restore left (connections back on, its copy dropped)' },
   },
-  positionals: [{ name: 'FILE', description: 'the .dump file to restore (its FILE.json manifest must be beside it)', required: (v) => v.recover !== true }],
+  positionals: [{ name: 'FILE', description: 'the .dump backup to restore, a file or a directory-format folder (its FILE.json manifest must be beside it)', required: (v) => v.recover !== true }],
   async run({ values, positionals, config, log, report, signal }) {
     if (values.recover) {
       if (positionals.length) throw usageError('--recover takes no FILE: it undoes what a stopped restore left, and restores nothing', `run: ${INVOCATION} --recover`);
+      const { recoverInterruptedRestore } = await import('../backup/leftovers.ts');
       const r = await recoverInterruptedRestore(config, log);
       if (!r.allowed && !r.dropped.length) log.info(`nothing to recover: ${config.migrationDb.database} accepts connections and no copy of a stopped restore is left${r.state.copies.some((c) => c.running) ? ' (a restore is running)' : ''}`);
       return EXIT.ok;
     }
     if (!positionals[0]) throw usageError('missing FILE', `run: ${INVOCATION} --help`);
+    const [{ NO_OWNER_ADVICE }, { restoreBackup }, { dropCommand, shellQuote, swapBackCommand }, { profileFor }] = await Promise.all([import('../backup/restore.ts'), import('../backup/restoreRun.ts'), import('../backup/swap.ts'), import('../../profiles/index.ts')]);
     const file = path.resolve(positionals[0]);
     const into = values.into as string | undefined;
     const yes = values.yes === true;

@@ -1,15 +1,8 @@
 // Read-only: where an install stands. The detected release, drizzle's entries (applied,
 // pending, edited), the legacy ledger, and the last runs.
-import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cli.ts';
-import { displayPath, loadContent } from '../content.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cliSpec.ts';
 import type { RepeatableState } from '../repeatable/state.ts';
-import { withClient, withTransaction } from '../db.ts';
-import { checkInterruptedRestore } from '../backup/leftovers.ts';
-import { leftoverRehearsals } from '../rehearse.ts';
 import { EXIT } from '../errors.ts';
-import { inspect } from '../inspect.ts';
-import { compareLedger, plan as makePlan } from '../plan.ts';
-import { profileFor } from '../../profiles/index.ts';
 import { plural } from '../plural.ts';
 
 export const statusCommand: CommandSpec = {
@@ -26,6 +19,13 @@ export const statusCommand: CommandSpec = {
   directUrlUnreachable: 'warn',
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
   async run({ config, values, log, report, out }) {
+    const { displayPath, loadContent } = await import('../content.ts');
+    const { withClient, withTransaction } = await import('../db.ts');
+    const { checkInterruptedRestore } = await import('../backup/leftovers.ts');
+    const { leftoverRehearsals } = await import('../rehearse.ts');
+    const { inspect } = await import('../inspect.ts');
+    const { compareLedger, plan: makePlan } = await import('../plan.ts');
+    const { profileFor } = await import('../../profiles/index.ts');
     const content = loadContent(profileFor(config));
     await checkInterruptedRestore(config, log, report);
     // Named with the command that drops them; the next upgrade drops the ones proven upkit's.

@@ -1,11 +1,8 @@
 import { createInterface } from 'node:readline/promises';
-import { COMMON_OPTIONS, TARGET_OPTIONS, VERSION, type CommandSpec } from '../cli.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { usageError } from '../errors.ts';
-import { MAX_INT32 } from '../config.ts';
-import { MAX_LOCK_WAIT_SECONDS } from '../db.ts';
+import { MAX_INT32, MAX_LOCK_WAIT_SECONDS } from '../cliLimits.ts';
 import type { Plan } from '../plan.ts';
-import { runUpgrade } from '../upgrade.ts';
-import { profileFor } from '../../profiles/index.ts';
 import { ALLOW_DESTRUCTIVE, allowDestructive } from './destructive.ts';
 
 function milliseconds(values: Record<string, unknown>, flag: string): number | undefined {
@@ -86,6 +83,7 @@ export const upgradeCommand: CommandSpec = {
   },
   async run({ config, values, log, report, signal }) {
     if (values['dry-run'] && values.rehearse) throw usageError('--dry-run and --rehearse do not go together: a rehearsal needs the backup a dry run does not take', 'run: npx zx upgrade.ts --rehearse (or --dry-run alone)');
+    const [{ runUpgrade }, { profileFor }] = await Promise.all([import('../upgrade.ts'), import('../../profiles/index.ts')]);
     return runUpgrade(config, log, report, {
       profile: profileFor(config),
       dryRun: values['dry-run'] === true,

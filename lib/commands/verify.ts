@@ -1,12 +1,8 @@
 // `npx zx verify/index.ts`: read-only verification of an install for support staff. The
 // engine is verify/ (verifyDatabase for callers with a client, runVerification for this).
-import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cli.ts';
+import { COMMON_OPTIONS, TARGET_OPTIONS, type CommandSpec } from '../cliSpec.ts';
 import { shellQuote } from '../quote.ts';
 import { EXIT, usageError } from '../errors.ts';
-import { renderHuman, renderMarkdown } from '../../verify/render.ts';
-import { describeRunInProgress } from '../../verify/runInProgress.ts';
-import { runVerification } from '../../verify/run.ts';
-import { profileFor } from '../../profiles/index.ts';
 
 export const verifyCommand: CommandSpec = {
   name: 'verify',
@@ -36,6 +32,7 @@ export const verifyCommand: CommandSpec = {
     const markdown = values.markdown === true;
     if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
     const again = ['npx zx verify/index.ts', ...(['dotenv', 'env-file', 'drizzle-dir'] as const).flatMap((k) => (typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : []))].join(' ');
+    const [{ renderHuman, renderMarkdown }, { describeRunInProgress }, { runVerification }, { profileFor }] = await Promise.all([import('../../verify/render.ts'), import('../../verify/runInProgress.ts'), import('../../verify/run.ts'), import('../../profiles/index.ts')]);
     const result = await runVerification(config, log, report, { profile: profileFor(config), versions: markdown, again, shadow: values['no-shadow'] !== true, signal });
     const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);

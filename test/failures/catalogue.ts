@@ -4,6 +4,7 @@
 // cannot disagree. Each case names the test file that runs it.
 import { appfitCases } from './hardening/appfit.ts';
 import { backupsCases } from './hardening/backups.ts';
+import { backupspeedCases } from './hardening/backupspeed.ts';
 import { demoCases } from './hardening/demo.ts';
 import { installCases } from './hardening/install.ts';
 import { launchCases } from './hardening/launch.ts';
@@ -15,12 +16,14 @@ import { profilesCases } from './hardening/profiles.ts';
 import { refusalsCases } from './hardening/refusals.ts';
 import { repeatableCases } from './hardening/repeatable.ts';
 import { restoreCases } from './hardening/restore.ts';
+import { restoreSpeedCases } from './hardening/restorespeed.ts';
 import { reviewCases } from './hardening/review.ts';
 import { rollbackCases } from './hardening/rollback.ts';
 import { schemaCases } from './hardening/schema.ts';
 import { secretsCases } from './hardening/secrets.ts';
 import { shadowCases } from './hardening/shadow.ts';
 import { startupCases } from './hardening/startup.ts';
+import { startupSpeedCases } from './hardening/startupspeed.ts';
 import { statusesCases } from './hardening/statuses.ts';
 import { targetsCases } from './hardening/targets.ts';
 import type { FailureCase } from './types.ts';
@@ -1353,4 +1356,4 @@ export const CASES: readonly FailureCase[] = [...configuration, ...connectionVal
   ...logsCases,
   ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
   ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases];
+  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...startupSpeedCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...backupspeedCases, ...restoreSpeedCases];

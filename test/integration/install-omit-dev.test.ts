@@ -1,7 +1,9 @@
 // The server install, as docs/install.md gives it: upkit's tracked files copied elsewhere,
 // `npm ci --omit=dev` there (no .npmrc, no NODE_OPTIONS), then every command's --help and a
 // real upgrade and verify through that copy's bin/upkit, run from another directory. Proves
-// the install is small and that nothing that runs imports a devDependency.
+// the install is small, that nothing that runs imports a devDependency, and that `npm ci`
+// compiled upkit's modules (.build/) and bin/upkit runs them. A second copy installed with
+// `--ignore-scripts` (no build) upgrades and verifies from the TypeScript sources.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +43,25 @@ function sizeOf(dir: string): number {
   return total;
 }
 
+/** Which modules a run's log files say bin/upkit.js ran. */
+function modulesIn(logDir: string): string[] {
+  return readdirSync(logDir).flatMap((f) => [...readFileSync(path.join(logDir, f), 'utf8').matchAll(/ modules: (.*)$/gm)].map((m) => m[1]!));
+}
+
+/** upkit's tracked files copied to a new folder, without the .npmrc (a server has none: its loader line is only for `npx zx` in upkit's own directory). */
+function copyOfUpkit(): string {
+  const copy = mkdtempSync(path.join(tmpdir(), 'upkit-server-install-'));
+  const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  for (const f of files) {
+    const from = path.join(ROOT, f);
+    if (!existsSync(from)) continue;
+    mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+    cpSync(from, path.join(copy, f));
+  }
+  rmSync(path.join(copy, '.npmrc'), { force: true });
+  return copy;
+}
+
 function run(file: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,27 +81,35 @@ function run(file: string, args: string[], cwd: string, env: Record<string, stri
 describe('server install: npm ci --omit=dev', () => {
   const db = useFreshDatabase();
   let copy = '';
+  let bare = '';
   let installed: { code: number | null; stdout: string; stderr: string } | undefined;
+  let installedBare: { code: number | null; stdout: string; stderr: string } | undefined;
   let unreachable: string | undefined;
 
   beforeAll(async () => {
-    copy = mkdtempSync(path.join(tmpdir(), 'upkit-server-install-'));
-    const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
-    for (const f of files) {
-      const from = path.join(ROOT, f);
-      if (!existsSync(from)) continue;
-      mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
-      cpSync(from, path.join(copy, f));
-    }
-    // A server has no .npmrc (its loader line is only for `npx zx` in upkit's own directory).
-    rmSync(path.join(copy, '.npmrc'), { force: true });
+    copy = copyOfUpkit();
     installed = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], copy, serverEnv(), 300_000);
     const code = UNREACHABLE.exec(installed.stderr)?.[1];
     if (installed.code !== 0 && code) unreachable = `npm cannot reach the packages (${code}): ${installed.stderr.split('\n').find((l) => l.includes(code))?.trim()}`;
-  }, 330_000);
+    if (unreachable) return;
+    // With --ignore-scripts npm runs no postinstall: nothing is compiled.
+    bare = copyOfUpkit();
+    installedBare = await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], bare, serverEnv(), 300_000);
+  }, 630_000);
 
   afterAll(() => {
     if (copy) rmSync(copy, { recursive: true, force: true });
+    if (bare) rmSync(bare, { recursive: true, force: true });
+  });
+
+  it('compiles upkit\'s modules to .build/ (the postinstall script), with a stamp of every source', (ctx) => {
+    if (unreachable) return ctx.skip(unreachable);
+    expect(installed!.code, installed!.stderr).toBe(0);
+    const stamp = JSON.parse(readFileSync(path.join(copy, '.build', 'stamp.json'), 'utf8')) as { files: Record<string, unknown> };
+    expect(Object.keys(stamp.files)).toEqual(expect.arrayContaining(['lib/commands/launcher.ts', 'lib/upgrade.ts', 'verify/run.ts', 'profiles/pulse.ts']));
+    for (const f of Object.keys(stamp.files).filter((f) => f.endsWith('.ts'))) expect(existsSync(path.join(copy, '.build', f.replace(/\.ts$/, '.js'))), f).toBe(true);
+    expect(installedBare!.code, installedBare!.stderr).toBe(0);
+    expect(existsSync(path.join(bare, '.build'))).toBe(false);
   });
 
   it('installs under 50 MB, with none of the packages the lockfile marks as for development only', (ctx) => {
@@ -111,9 +140,7 @@ describe('server install: npm ci --omit=dev', () => {
     }
   }, 240_000);
 
-  it('upgrades v1.0 and verifies it through its bin/upkit, from another directory holding .env', async (ctx) => {
-    if (unreachable) return ctx.skip(unreachable);
-    expect(installed!.code, installed!.stderr).toBe(0);
+  async function upgradeAndVerify(copy: string): Promise<string[]> {
     await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
     const launcher = path.join(copy, 'bin', 'upkit');
     const cwd = mkdtempSync(path.join(tmpdir(), 'upkit-ops-'));
@@ -127,5 +154,21 @@ describe('server install: npm ci --omit=dev', () => {
     expect((JSON.parse(verify.stdout) as Report).exitCode).toBe(0);
     const runs = await withClientAt(db().url, async (c) => (await c.query(`select command, status from upkit.runs`)).rows);
     expect(runs).toContainEqual({ command: 'upgrade', status: 'ok' });
+    return modulesIn(path.join(cwd, 'logs'));
+  }
+
+  it('upgrades v1.0 and verifies it through its bin/upkit, from another directory holding .env, running the compiled modules', async (ctx) => {
+    if (unreachable) return ctx.skip(unreachable);
+    expect(installed!.code, installed!.stderr).toBe(0);
+    const modules = await upgradeAndVerify(copy);
+    expect(modules).toEqual(['compiled (.build/)', 'compiled (.build/)']);
+  }, 240_000);
+
+  it('installed with --ignore-scripts (nothing compiled), upgrades and verifies from the TypeScript sources', async (ctx) => {
+    if (unreachable) return ctx.skip(unreachable);
+    expect(installedBare!.code, installedBare!.stderr).toBe(0);
+    const modules = await upgradeAndVerify(bare);
+    expect(modules).toHaveLength(2);
+    for (const m of modules) expect(m).toMatch(/^TypeScript sources( through tsx|, types stripped by Node)$/);
   }, 240_000);
 });

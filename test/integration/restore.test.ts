@@ -188,7 +188,7 @@ describe('restore', backupTests(), () => {
       const env = { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: role, DB_PASSWORD: SENTINEL, DB_NAME: db().database };
       const { result: r, commandLines } = await sampleArgv(() => runUpkit(RESTORE, [backup.path, '--yes', '--json'], { env }), 5);
       expect(r.code, r.stderr).toBe(0);
-      expect([...commandLines].some((l) => /pg_restore .*--single-transaction/.test(l))).toBe(true);
+      expect([...commandLines].some((l) => /pg_restore .*--jobs=\d+/.test(l))).toBe(true);
       for (const line of commandLines) for (const form of FORMS) expect(line).not.toContain(form);
       for (const out of [r.stdout, r.stderr, r.logs()]) for (const form of FORMS) expect(out).not.toContain(form);
     } finally {

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,27 @@ describe('rollback', () => {
       await withAdminClient(async (c) => {
         const { rows } = await c.query(`select datname from pg_database where datname like $1`, [`${db().database}_before_restore%`]);
         expect(rows).toHaveLength(1);
+        for (const row of rows) await c.query(`drop database ${c.escapeIdentifier(row.datname)} with (force)`);
+      });
+    }
+  });
+
+  it('checks a directory-format backup by the sha256 of its list of files before it rolls back to it', backupTests(), async () => {
+    await withDb(db().url, (c) => buildRelease(c, 'v1.2', { data: { users: 300 } }));
+    const before = await withDb(db().url, (c) => rowSnapshot(c));
+    // Every table with rows counts as large: the upgrade's backup is a folder written by parallel jobs.
+    const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')), UPKIT_BACKUP_LARGE_TABLE_BYTES: '8192' };
+    const up = await runUpkit('upgrade.ts', ['--yes', '--json'], { env });
+    expect(up.code, up.stderr).toBe(0);
+    const archive = (up.json() as { backup: { path: string } }).backup.path;
+    expect(statSync(archive).isDirectory()).toBe(true);
+    const r = await runUpkit('scripts/rollback.ts', ['--yes'], { env });
+    try {
+      expect(r.code, r.stderr).toBe(0);
+      await withDb(db().url, async (c) => expect(await rowSnapshot(c)).toEqual(before));
+    } finally {
+      await withAdminClient(async (c) => {
+        const { rows } = await c.query(`select datname from pg_database where datname like $1`, [`${db().database}_before_restore%`]);
         for (const row of rows) await c.query(`drop database ${c.escapeIdentifier(row.datname)} with (force)`);
       });
     }

@@ -8,6 +8,7 @@ import { parseCommandLine, usage, type CommandSpec, COMMON_OPTIONS } from '../..
 import { envFileArgs, envFileOf, givenEnvFile, loadConfig } from '../../lib/config.ts';
 import { UpkitError } from '../../lib/errors.ts';
 import { clearSecrets } from '../../lib/redact.ts';
+import { shellQuote } from '../../lib/quote.ts';
 
 afterEach(() => clearSecrets());
 
@@ -51,7 +52,10 @@ describe('the configuration file', () => {
     const byFlag = refusal(() => loadConfig({ cwd: d, env: {}, envFile: 'missing.env', envFileFlag: '--dotenv' }));
     expect(byFlag.exitCode).toBe(2);
     expect(byFlag.message).toBe(`--dotenv: ${path.join(d, 'missing.env')} does not exist`);
-    expect(byFlag.hint).toBe(`check the path (a relative path is read from ${d}), then run: npx zx scripts/preflight.ts --dotenv PATH`);
+    expect(byFlag.hint).toBe(`create that file or give the path of the one that holds the settings (a relative path is read from ${d}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(path.join(d, 'missing.env'))}`);
+    // A name the shell would split or expand is quoted in the command to paste.
+    const odd = refusal(() => loadConfig({ cwd: d, env: {}, envFile: "it's $HOME.env", envFileFlag: '--env-file' }));
+    expect(odd.hint).toContain(`scripts/preflight.ts --dotenv ${shellQuote(path.join(d, "it's $HOME.env"))}`);
     expect(refusal(() => loadConfig({ cwd: d, env: {}, envFile: 'missing.env', envFileFlag: '--env-file' })).message).toBe(`--env-file: ${path.join(d, 'missing.env')} does not exist`);
     const byEnv = refusal(() => loadConfig({ cwd: d, env: { UPKIT_ENV_FILE: 'gone.env' } }));
     expect(byEnv.message).toBe(`UPKIT_ENV_FILE: ${path.join(d, 'gone.env')} does not exist`);
