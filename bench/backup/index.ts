@@ -63,6 +63,7 @@ interface Result {
 }
 
 const startedAt = performance.now();
+let modules = 'not said in its log';
 const loadAtStart = load1();
 const server = await scratchServer({ dir, port: Number(values.port), binDir: BIN });
 const work = path.join(dir, 'work');
@@ -128,6 +129,9 @@ try {
         console.error(`  ${fmt(t.ms)}`);
         if (key === 'dump') row.bytes = statSync(peerDump).size;
         if (key === 'backup') {
+          // How bin/upkit ran: its compiled modules (.build/) or its TypeScript sources, as its log says.
+          const log = /log: (\S+\.log)/.exec(t.output ?? '')?.[1];
+          modules = (log && /modules: (.+)/.exec(readFileSync(log, 'utf8'))?.[1]) || modules;
           // A file or a directory-format folder: its manifest says which, and its size.
           const m = JSON.parse(readFileSync(`${newestBackup()}.json`, 'utf8')) as { bytes: number; archive?: string; jobs?: number; compression: number };
           row.bytes = m.bytes;
@@ -196,7 +200,7 @@ function report(results: Result[]): string {
   };
   const peerOf: Record<Key, Key> = { dump: 'dump', backup: 'dump', restore: 'restore', restoreJ2: 'restore', into: 'restore', inPlace: 'restore' };
   const lines: string[] = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:backup${sizeGb === 1 ? '' : ` -- --size ${sizeGb}`}\` (upkit at commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim()}) on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node}, PostgreSQL ${server.version} (a cluster of the benchmark's own on disk, \`fsync=off\`); ${rounds === 1 ? 'one round' : `median of ${rounds} rounds, the commands' order rotating from round to round`}. 1-minute load average ${loadAtStart} at the start and ${load1()} at the end (the machine is shared with other work: read the ratios, measured in the same rounds); the whole run took ${fmt(performance.now() - startedAt)}, ${builds(results)}.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:backup${sizeGb === 1 ? '' : ` -- --size ${sizeGb}`}\` (upkit at commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim()}) on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node} (bin/upkit's modules: ${modules}), PostgreSQL ${server.version} (a cluster of the benchmark's own on disk, \`fsync=off\`); ${rounds === 1 ? 'one round' : `median of ${rounds} rounds, the commands' order rotating from round to round`}. 1-minute load average ${loadAtStart} at the start and ${load1()} at the end (the machine is shared with other work: read the ratios, measured in the same rounds); the whole run took ${fmt(performance.now() - startedAt)}, ${builds(results)}.`,
     '',
   ];
   for (const r of results) {
