@@ -2,12 +2,12 @@
 // TypeScript sources as soon as one of them changed, so that an edit is never hidden behind
 // older compiled code. Run in a copy of upkit's tracked files (node_modules linked), whose
 // sources the test may edit; each run's log file says which modules ran.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../support/cli.ts';
+import { copyOfUpkit } from '../support/upkitCopy.ts';
 
 const COMPILED = 'modules: compiled (.build/)';
 /** On this Node, the sources run through tsx or are stripped by Node itself (22.18+, 24). */
@@ -30,15 +30,7 @@ describe('bin/upkit and the compiled tree', () => {
   }
 
   beforeAll(() => {
-    copy = mkdtempSync(path.join(tmpdir(), 'upkit-compiled-'));
-    const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
-    for (const f of files) {
-      const from = path.join(ROOT, f);
-      if (!existsSync(from)) continue;
-      mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
-      cpSync(from, path.join(copy, f));
-    }
-    symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+    copy = copyOfUpkit('upkit-compiled-', { linkModules: true });
   }, 60_000);
 
   afterAll(() => {

@@ -2,13 +2,14 @@
 // upkit's folder cannot be written prints one line and its hint, and upkit goes on running
 // from its sources. Run in a copy of upkit's tracked files (node_modules linked) that the
 // build's user may read but not write: as root, the build runs as `nobody`.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectCase, failureCase } from '../failures/check.ts';
-import { ROOT, type RunResult } from '../support/cli.ts';
+import type { RunResult } from '../support/cli.ts';
+import { copyOfUpkit } from '../support/upkitCopy.ts';
 
 describe('failures: start-up speed', () => {
   let copy = '';
@@ -20,13 +21,7 @@ describe('failures: start-up speed', () => {
 
   it('build.unwritable', (ctx) => {
     const c = failureCase('build.unwritable');
-    copy = mkdtempSync(path.join(tmpdir(), 'upkit-readonly-'));
-    for (const f of execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean)) {
-      if (!existsSync(path.join(ROOT, f))) continue;
-      mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
-      cpSync(path.join(ROOT, f), path.join(copy, f));
-    }
-    symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+    copy = copyOfUpkit('upkit-readonly-', { linkModules: true });
     const env = { PATH: process.env.PATH ?? '', HOME: tmpdir(), NO_COLOR: '1' };
     const asRoot = process.getuid?.() === 0;
     // Readable by all; written by no one but root, whom the build does not run as.

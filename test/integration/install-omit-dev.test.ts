@@ -4,15 +4,15 @@
 // the install is small, that nothing that runs imports a devDependency, and that `npm ci`
 // compiled upkit's modules (.build/) and bin/upkit runs them. A second copy installed with
 // `--ignore-scripts` (no build) upgrades and verifies from the TypeScript sources.
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../lib/report.ts';
-import { ROOT } from '../support/cli.ts';
 import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
+import { copyOfUpkit } from '../support/upkitCopy.ts';
 
 const COMMANDS = ['upgrade', 'install', 'verify', 'preflight', 'status', 'backup', 'restore', 'rollback', 'mark', 'health'];
 const LIMIT_BYTES = 50 * 1024 * 1024;
@@ -48,16 +48,9 @@ function modulesIn(logDir: string): string[] {
   return readdirSync(logDir).flatMap((f) => [...readFileSync(path.join(logDir, f), 'utf8').matchAll(/ modules: (.*)$/gm)].map((m) => m[1]!));
 }
 
-/** upkit's tracked files copied to a new folder, without the .npmrc (a server has none: its loader line is only for `npx zx` in upkit's own directory). */
-function copyOfUpkit(): string {
-  const copy = mkdtempSync(path.join(tmpdir(), 'upkit-server-install-'));
-  const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
-  for (const f of files) {
-    const from = path.join(ROOT, f);
-    if (!existsSync(from)) continue;
-    mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
-    cpSync(from, path.join(copy, f));
-  }
+/** upkit's tracked files in a new folder, without the .npmrc (a server has none: its loader line is only for `npx zx` in upkit's own directory). */
+function serverCopy(): string {
+  const copy = copyOfUpkit('upkit-server-install-');
   rmSync(path.join(copy, '.npmrc'), { force: true });
   return copy;
 }
@@ -87,13 +80,13 @@ describe('server install: npm ci --omit=dev', () => {
   let unreachable: string | undefined;
 
   beforeAll(async () => {
-    copy = copyOfUpkit();
+    copy = serverCopy();
     installed = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], copy, serverEnv(), 300_000);
     const code = UNREACHABLE.exec(installed.stderr)?.[1];
     if (installed.code !== 0 && code) unreachable = `npm cannot reach the packages (${code}): ${installed.stderr.split('\n').find((l) => l.includes(code))?.trim()}`;
     if (unreachable) return;
     // With --ignore-scripts npm runs no postinstall: nothing is compiled.
-    bare = copyOfUpkit();
+    bare = serverCopy();
     installedBare = await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], bare, serverEnv(), 300_000);
   }, 630_000);
 
