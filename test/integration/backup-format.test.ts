@@ -4,50 +4,17 @@
 // folder refused by restore, a killed run's partial folder swept only when provably upkit's).
 // The size from which a table counts as large is lowered (UPKIT_BACKUP_LARGE_TABLE_BYTES)
 // so that the small v2.3 fixture has several.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { archiveSha256, listSha256, sha256File } from '../../lib/backup/archive.ts';
 import { chooseFormat } from '../../lib/backup/shape.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
+import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
-import { rowSnapshot } from '../support/rows.ts';
+import { backup, BACKUP, companions, manifestOf, RESTORE, rows, SMALL_LARGE, tempDir, type Manifest } from '../support/backupFormat.ts';
 
-const BACKUP = 'scripts/backup.ts';
-const RESTORE = 'scripts/restore.ts';
-/** Every table of the v2.3 fixture with rows is at least one page. */
-const SMALL_LARGE = { UPKIT_BACKUP_LARGE_TABLE_BYTES: '8192' };
-
-interface Manifest {
-  file: string;
-  archive?: string;
-  jobs?: number;
-  bytes: number;
-  sha256: string;
-  files?: Array<{ name: string; bytes: number; sha256: string }>;
-  tables: Record<string, number>;
-}
-
-const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
-const manifestOf = (archive: string) => JSON.parse(readFileSync(`${archive}.json`, 'utf8')) as Manifest;
-
-async function backup(db: TestDatabase, dir: string, env: Record<string, string> = SMALL_LARGE) {
-  const r = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db.url, ...env } });
-  expect(r.code, r.stderr).toBe(0);
-  return { r, path: (r.json() as { backup: { path: string } }).backup.path };
-}
-
-async function rows(database: string) {
-  return withAdminClient(async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }), database);
-}
-
-async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows: found } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db.name}_`]));
-  return found.map((r) => r.datname);
-}
 
 describe('the format is chosen by the shape of the tables', () => {
   const mb = 1024 * 1024;

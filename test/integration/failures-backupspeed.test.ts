@@ -5,8 +5,7 @@
 // small v2.3 fixture takes the directory format.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256File } from '../../lib/backup/archive.ts';
@@ -14,42 +13,10 @@ import { hostLabel, processSpace } from '../../lib/backup/partial.ts';
 import { findClientBinaries } from '../../lib/backup/strategy.ts';
 import { expectCase, failureCase, runCase } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
+import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
-import { rowSnapshot } from '../support/rows.ts';
+import { backup, companions, manifestOf, RESTORE, SMALL_LARGE, tempDir } from '../support/backupFormat.ts';
 
-const BACKUP = 'scripts/backup.ts';
-const RESTORE = 'scripts/restore.ts';
-/** Every table of the v2.3 fixture with rows is at least one page. */
-const SMALL_LARGE = { UPKIT_BACKUP_LARGE_TABLE_BYTES: '8192' };
-
-interface Manifest {
-  file: string;
-  archive?: string;
-  jobs?: number;
-  bytes: number;
-  sha256: string;
-  files?: Array<{ name: string; bytes: number; sha256: string }>;
-  tables: Record<string, number>;
-}
-
-const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
-const manifestOf = (archive: string) => JSON.parse(readFileSync(`${archive}.json`, 'utf8')) as Manifest;
-
-async function backup(db: TestDatabase, dir: string, env: Record<string, string> = SMALL_LARGE) {
-  const r = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db.url, ...env } });
-  expect(r.code, r.stderr).toBe(0);
-  return { r, path: (r.json() as { backup: { path: string } }).backup.path };
-}
-
-async function rows(database: string) {
-  return withAdminClient(async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }), database);
-}
-
-async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows: found } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db.name}_`]));
-  return found.map((r) => r.datname);
-}
 
 describe('failure catalogue: directory-format backups', backupTests(), () => {
   const db = useFreshDatabase();
