@@ -22,7 +22,8 @@ module.exports = {
   forbidden: [
     {
       name: 'no-engine-to-profiles',
-      comment: 'The engine is given a Profile (lib/profileTypes.ts) by the commands; it never picks one or imports one.',
+      comment:
+        'The engine is given a Profile (lib/profileTypes.ts) by the commands; it never picks one or imports one.',
       severity: 'error',
       from: { path: ENGINE, pathNot: ENGINE_NOT },
       to: { path: '^profiles/' },
@@ -43,14 +44,16 @@ module.exports = {
     },
     {
       name: 'no-engine-to-entry',
-      comment: 'Entry points (upgrade.ts, install.ts, verify/index.ts, scripts/) are thin handlers; nothing imports them.',
+      comment:
+        'Entry points (upgrade.ts, install.ts, verify/index.ts, scripts/) are thin handlers; nothing imports them.',
       severity: 'error',
       from: {},
       to: { path: ENTRY },
     },
     {
       name: 'no-engine-to-scripts-test-bench',
-      comment: 'Shipped code never imports the test harness or the benchmarks. lib/commands/demo.ts, a developer demo, starts its throwaway server with the test harness.',
+      comment:
+        'Shipped code never imports the test harness or the benchmarks. lib/commands/demo.ts, a developer demo, starts its throwaway server with the test harness.',
       severity: 'error',
       from: { path: `${ENGINE}|^profiles/|${ENTRY}`, pathNot: '^(lib/commands|scripts)/demo\\.ts$' },
       to: { path: '^(test|bench)/' },
@@ -64,28 +67,32 @@ module.exports = {
     },
     {
       name: 'profiles-are-content',
-      comment: 'A profile is data and the functions that go with it: it may use the engine, never the commands or an entry point.',
+      comment:
+        'A profile is data and the functions that go with it: it may use the engine, never the commands or an entry point.',
       severity: 'error',
       from: { path: '^profiles/' },
       to: { path: `${COMMANDS}|${ENTRY}` },
     },
     {
       name: 'entry-points-through-commands',
-      comment: 'An entry point parses nothing itself: it hands its command to the runner (lib/cli.ts runCommand). It imports the Node version gate first.',
+      comment:
+        'An entry point parses nothing itself: it hands its command to the runner (lib/cli.ts runCommand). It imports the Node version gate first.',
       severity: 'error',
       from: { path: ENTRY },
       to: { path: ENGINE, pathNot: `${COMMANDS}|^lib/nodeGate\\.ts$` },
     },
     {
       name: 'not-to-dev-dep',
-      comment: 'A server installs upkit with `npm ci --omit=dev`: nothing that runs there imports a devDependency (types only are erased). The demo is left out (DEMO above).',
+      comment:
+        'A server installs upkit with `npm ci --omit=dev`: nothing that runs there imports a devDependency (types only are erased). The demo is left out (DEMO above).',
       severity: 'error',
       from: { path: RUN_TIME, pathNot: DEMO },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'no-drizzle-orm-at-run-time',
-      comment: "upkit applies migrations itself; drizzle-orm is for drizzle/schema.ts (drizzle-kit), the tests and the benchmarks, never what runs on a server.",
+      comment:
+        'upkit applies migrations itself; drizzle-orm is for drizzle/schema.ts (drizzle-kit), the tests and the benchmarks, never what runs on a server.',
       severity: 'error',
       from: { path: RUN_TIME },
       to: { path: 'node_modules/drizzle-orm/' },
@@ -101,10 +108,14 @@ module.exports = {
   options: {
     // test/ and bench/ are seen where shipped code imports them, not cruised themselves.
     // .build/ is the compiled copy of the modules cruised here (scripts/build.mjs).
-    doNotFollow: { path: '^(node_modules|test|bench|\.build)/' },
+    doNotFollow: { path: '^(node_modules|test|bench|.build)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.json'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js', '.json'],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

@@ -7,5 +7,7 @@ export default defineConfig({
   out: './drizzle',
   breakpoints: true,
   // db:studio needs a database; the other commands work from the files alone.
-  dbCredentials: { url: process.env.DIRECT_URL ?? process.env.DATABASE_URL ?? 'postgres://localhost:5432/config_management' },
+  dbCredentials: {
+    url: process.env.DIRECT_URL ?? process.env.DATABASE_URL ?? 'postgres://localhost:5432/config_management',
+  },
 });

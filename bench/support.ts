@@ -12,7 +12,13 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { connectUrlServer } from '../test/support/servers/url.ts';
 import { startSystemServer } from '../test/support/servers/system.ts';
 import { findSystemInstalls } from '../test/support/servers/discover.ts';
-import { buildUrl, cleanPgEnv, newPassword, readServerVersion, type ServerHandle } from '../test/support/servers/common.ts';
+import {
+  buildUrl,
+  cleanPgEnv,
+  newPassword,
+  readServerVersion,
+  type ServerHandle,
+} from '../test/support/servers/common.ts';
 import { writeDocSection } from '../test/support/docSection.ts';
 
 const execFileP = promisify(execFile);
@@ -21,7 +27,10 @@ export async function benchServer(): Promise<ServerHandle> {
   if (process.env.BENCH_DATABASE_URL) return connectUrlServer(process.env.BENCH_DATABASE_URL);
   const installs = await findSystemInstalls();
   const install = installs[0];
-  if (!install) throw new Error('no PostgreSQL binaries found: install postgresql (apt-get install postgresql) or set BENCH_DATABASE_URL');
+  if (!install)
+    throw new Error(
+      'no PostgreSQL binaries found: install postgresql (apt-get install postgresql) or set BENCH_DATABASE_URL',
+    );
   return startSystemServer({ binDir: install.binDir });
 }
 
@@ -94,33 +103,74 @@ export function writeSection(name: string, body: string): void {
  * holds one from an earlier run (kept with `keep`), it is started again with its data: a
  * benchmark can build its databases once and measure them over several runs.
  */
-export async function scratchServer(opts: { dir: string; port: number; binDir?: string }): Promise<ServerHandle & { reused: boolean }> {
+export async function scratchServer(opts: {
+  dir: string;
+  port: number;
+  binDir?: string;
+}): Promise<ServerHandle & { reused: boolean }> {
   const binDir = opts.binDir ?? '/usr/lib/postgresql/15/bin';
   const dataDir = path.join(opts.dir, 'data');
   const passwordFile = path.join(opts.dir, 'password');
   const asPostgres = process.getuid?.() === 0;
   const pgTool = (tool: string, args: string[]) =>
-    execFileP(asPostgres ? 'runuser' : path.join(binDir, tool), asPostgres ? ['-u', 'postgres', '--', path.join(binDir, tool), ...args] : args, { env: cleanPgEnv() });
+    execFileP(
+      asPostgres ? 'runuser' : path.join(binDir, tool),
+      asPostgres ? ['-u', 'postgres', '--', path.join(binDir, tool), ...args] : args,
+      { env: cleanPgEnv() },
+    );
   const reused = existsSync(path.join(dataDir, 'PG_VERSION'));
   if (!reused) {
     rmSync(opts.dir, { recursive: true, force: true });
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     writeFileSync(passwordFile, `${newPassword()}\n`, { mode: 0o600 });
     if (asPostgres) {
-      const [uid, gid] = await Promise.all(['-u', '-g'].map(async (f) => Number((await execFileP('id', [f, 'postgres'])).stdout.trim())));
+      const [uid, gid] = await Promise.all(
+        ['-u', '-g'].map(async (f) => Number((await execFileP('id', [f, 'postgres'])).stdout.trim())),
+      );
       chownSync(opts.dir, uid!, gid!);
       chownSync(passwordFile, uid!, gid!);
     }
-    await pgTool('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale', '--no-sync', '--no-instructions']);
+    await pgTool('initdb', [
+      '-D',
+      dataDir,
+      '-U',
+      'postgres',
+      '--auth=scram-sha-256',
+      `--pwfile=${passwordFile}`,
+      '--encoding=UTF8',
+      '--no-locale',
+      '--no-sync',
+      '--no-instructions',
+    ]);
   }
   const password = readFileSync(passwordFile, 'utf8').trim();
   // A port of the range can be held for a moment by another program's connection: the next one then.
   let port = opts.port;
   for (; ; port++) {
-    const settings = ['listen_addresses=127.0.0.1', `port=${port}`, `unix_socket_directories=${opts.dir}`, 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_wal_size=4GB', 'max_connections=100'];
+    const settings = [
+      'listen_addresses=127.0.0.1',
+      `port=${port}`,
+      `unix_socket_directories=${opts.dir}`,
+      'fsync=off',
+      'synchronous_commit=off',
+      'full_page_writes=off',
+      'max_wal_size=4GB',
+      'max_connections=100',
+    ];
     const logFile = path.join(opts.dir, 'server.log');
     try {
-      await pgTool('pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '120', '-o', settings.map((s) => `-c ${s}`).join(' ')]);
+      await pgTool('pg_ctl', [
+        'start',
+        '-D',
+        dataDir,
+        '-l',
+        logFile,
+        '-w',
+        '-t',
+        '120',
+        '-o',
+        settings.map((s) => `-c ${s}`).join(' '),
+      ]);
       break;
     } catch (error) {
       if (port - opts.port >= 9 || !/already in use/.test(readFileSync(logFile, 'utf8'))) throw error;
@@ -132,7 +182,19 @@ export async function scratchServer(opts: { dir: string; port: number; binDir?: 
   const stop = async () => {
     await pgTool('pg_ctl', ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '120']);
   };
-  return { source: 'system', adminUrl, host: '127.0.0.1', port, user: 'postgres', password, majorVersion, version, binDir, stop, reused };
+  return {
+    source: 'system',
+    adminUrl,
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password,
+    majorVersion,
+    version,
+    binDir,
+    stop,
+    reused,
+  };
 }
 
 /** The machine's 1-minute load average, as `uptime` shows it. */

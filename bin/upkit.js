@@ -9,7 +9,15 @@ var parts = version.split('.');
 var major = parseInt(parts[0], 10) || 0;
 var minor = parseInt(parts[1], 10) || 0;
 if (major < MIN_NODE.major || (major === MIN_NODE.major && minor < MIN_NODE.minor)) {
-  process.stderr.write('\u2716 upkit needs Node ' + MIN_NODE.major + '.' + MIN_NODE.minor + ' or newer (22 or 24 recommended); this is Node ' + version + '\n');
+  process.stderr.write(
+    '\u2716 upkit needs Node ' +
+      MIN_NODE.major +
+      '.' +
+      MIN_NODE.minor +
+      ' or newer (22 or 24 recommended); this is Node ' +
+      version +
+      '\n',
+  );
   process.exit(2);
 }
 
@@ -28,7 +36,8 @@ var launcher = new URL('./upkit', import.meta.url);
 //     build goes through tsx.
 //  3. tsx's loader, registered through its API.
 var root = new URL('../', import.meta.url);
-var nativeTypeScript = Boolean(process.features && process.features.typescript) && !/[\\/]node_modules[\\/]/.test(import.meta.url);
+var nativeTypeScript =
+  Boolean(process.features && process.features.typescript) && !/[\\/]node_modules[\\/]/.test(import.meta.url);
 
 /** Whether .build/ was compiled from the sources as they are now. */
 function compiledIsCurrent(fs) {
@@ -54,7 +63,7 @@ function compiledIsCurrent(fs) {
 var MODULES = Symbol.for('upkit.modules');
 
 Promise.all([import('node:url'), import('node:fs')])
-  .then(function (m) {
+  .then((m) => {
     launcher = m[0].fileURLToPath(launcher);
     if (compiledIsCurrent(m[1])) {
       globalThis[MODULES] = 'compiled (.build/)';
@@ -65,14 +74,12 @@ Promise.all([import('node:url'), import('node:fs')])
       return import('../lib/commands/launcher.ts');
     }
     globalThis[MODULES] = 'TypeScript sources through tsx';
-    return import('tsx/esm/api').then(function (tsx) {
+    return import('tsx/esm/api').then((tsx) => {
       tsx.register();
       return import('../lib/commands/launcher.ts');
     });
   })
-  .then(function (m) {
-    return m.launch(args, launcher);
-  })
-  .then(function (code) {
+  .then((m) => m.launch(args, launcher))
+  .then((code) => {
     process.exitCode = code;
   });

@@ -3,7 +3,23 @@
 // Names of constraints and indexes are spelled out so that the legacy SQL files, written
 // by hand, create exactly the same objects.
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
 
 // v2.3: integration status became an enum (it was free text before).
 export const integrationStatus = pgEnum('integration_status', ['active', 'paused', 'error']);
@@ -39,7 +55,10 @@ export const users = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('users_organization_id_idx').on(t.organizationId), uniqueIndex('users_email_lower_idx').on(sql`lower(${t.email})`)],
+  (t) => [
+    index('users_organization_id_idx').on(t.organizationId),
+    uniqueIndex('users_email_lower_idx').on(sql`lower(${t.email})`),
+  ],
 );
 
 export const awsIntegrations = pgTable(
@@ -74,7 +93,10 @@ export const configurations = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('configurations_organization_id_idx').on(t.organizationId), index('configurations_created_by_idx').on(t.createdBy)],
+  (t) => [
+    index('configurations_organization_id_idx').on(t.organizationId),
+    index('configurations_created_by_idx').on(t.createdBy),
+  ],
 );
 
 export const roles = pgTable(
@@ -116,7 +138,10 @@ export const rolePermissions = pgTable(
       .notNull()
       .references(() => permissions.id, { onDelete: 'cascade' }),
   },
-  (t) => [primaryKey({ name: 'role_permissions_pkey', columns: [t.roleId, t.permissionId] }), index('role_permissions_permission_id_idx').on(t.permissionId)],
+  (t) => [
+    primaryKey({ name: 'role_permissions_pkey', columns: [t.roleId, t.permissionId] }),
+    index('role_permissions_permission_id_idx').on(t.permissionId),
+  ],
 );
 
 export const userRoles = pgTable(
@@ -130,7 +155,10 @@ export const userRoles = pgTable(
       .references(() => roles.id, { onDelete: 'cascade' }),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ name: 'user_roles_pkey', columns: [t.userId, t.roleId] }), index('user_roles_role_id_idx').on(t.roleId)],
+  (t) => [
+    primaryKey({ name: 'user_roles_pkey', columns: [t.userId, t.roleId] }),
+    index('user_roles_role_id_idx').on(t.roleId),
+  ],
 );
 
 export const discoverySessions = pgTable(

@@ -33,7 +33,13 @@ export interface SeedPermission {
   grantedTo: ReadonlyArray<Exclude<SystemRole, 'admin'>>;
 }
 
-const p = (resource: string, action: string, description: string, since: Release, grantedTo: SeedPermission['grantedTo'] = []): SeedPermission => ({
+const p = (
+  resource: string,
+  action: string,
+  description: string,
+  since: Release,
+  grantedTo: SeedPermission['grantedTo'] = [],
+): SeedPermission => ({
   resource,
   action,
   description,
@@ -85,7 +91,8 @@ export interface SeedSet {
 
 /** What a database at `release` must hold; with `onlyFrom`, just what releases after it added. */
 export function seedFor(release: Release, onlyFrom?: Release): SeedSet {
-  const pick = (since: Release) => atOrBefore(since, release) && (onlyFrom === undefined || releaseIndex(since) > releaseIndex(onlyFrom));
+  const pick = (since: Release) =>
+    atOrBefore(since, release) && (onlyFrom === undefined || releaseIndex(since) > releaseIndex(onlyFrom));
   return {
     roles: SYSTEM_ROLES.filter((r) => pick(r.since)),
     permissions: PERMISSIONS.filter((x) => pick(x.since)),
@@ -108,8 +115,12 @@ export function seedSql(set: SeedSet): string {
     );
   }
   if (set.permissions.length) {
-    const values = set.permissions.map((x) => `  (${lit(x.resource)}, ${lit(x.action)}, ${lit(x.description)})`).join(',\n');
-    const grants = set.permissions.flatMap((x) => x.grantedTo.map((role) => `(${lit(role)}, ${lit(x.resource)}, ${lit(x.action)})`));
+    const values = set.permissions
+      .map((x) => `  (${lit(x.resource)}, ${lit(x.action)}, ${lit(x.description)})`)
+      .join(',\n');
+    const grants = set.permissions.flatMap((x) =>
+      x.grantedTo.map((role) => `(${lit(role)}, ${lit(x.resource)}, ${lit(x.action)})`),
+    );
     if (grants.length) {
       out.push(
         [
@@ -127,7 +138,9 @@ export function seedSql(set: SeedSet): string {
         ].join('\n'),
       );
     } else {
-      out.push(`INSERT INTO permissions (resource, action, description) VALUES\n${values}\nON CONFLICT (resource, action) DO NOTHING;`);
+      out.push(
+        `INSERT INTO permissions (resource, action, description) VALUES\n${values}\nON CONFLICT (resource, action) DO NOTHING;`,
+      );
     }
     out.push(
       [
@@ -142,7 +155,9 @@ export function seedSql(set: SeedSet): string {
   }
   if (set.flags.length) {
     const obj = `jsonb_build_object(${set.flags.map((f) => `${lit(f)}, true`).join(', ')})`;
-    out.push(`UPDATE organizations\n   SET features_enabled = ${obj} || features_enabled\n WHERE NOT (features_enabled ?& ARRAY[${set.flags.map(lit).join(', ')}]);`);
+    out.push(
+      `UPDATE organizations\n   SET features_enabled = ${obj} || features_enabled\n WHERE NOT (features_enabled ?& ARRAY[${set.flags.map(lit).join(', ')}]);`,
+    );
   }
   return out.join('\n\n');
 }
@@ -164,17 +179,27 @@ export interface SeedGaps {
 export async function seedGaps(client: Pick<Client, 'query'>, release: Release): Promise<SeedGaps> {
   const set = seedFor(release);
   const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
-  const has = async (rel: string) => (await client.query<{ ok: boolean }>('select to_regclass($1) is not null as ok', [rel])).rows[0]!.ok;
-  const gaps: SeedGaps = { organizationsMissingFlags: 0, missingPermissions: set.permissions.length, missingRoles: set.roles.length, adminMissingGrants: set.permissions.length };
+  const has = async (rel: string) =>
+    (await client.query<{ ok: boolean }>('select to_regclass($1) is not null as ok', [rel])).rows[0]!.ok;
+  const gaps: SeedGaps = {
+    organizationsMissingFlags: 0,
+    missingPermissions: set.permissions.length,
+    missingRoles: set.roles.length,
+    adminMissingGrants: set.permissions.length,
+  };
   const flagsColumn = await client.query<{ ok: boolean }>(
     `select exists (select 1 from pg_attribute where attrelid = to_regclass('public.organizations') and attname = 'features_enabled' and not attisdropped) as ok`,
   );
   if (set.flags.length && (await has('public.organizations'))) {
     if (flagsColumn.rows[0]!.ok) {
-      const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from organizations where not (features_enabled ?& array[${set.flags.map(lit).join(', ')}])`);
+      const { rows } = await client.query<{ n: number }>(
+        `select count(*)::int as n from organizations where not (features_enabled ?& array[${set.flags.map(lit).join(', ')}])`,
+      );
       gaps.organizationsMissingFlags = rows[0]!.n;
     } else {
-      gaps.organizationsMissingFlags = Number((await client.query<{ n: number }>('select count(*)::int as n from organizations')).rows[0]!.n);
+      gaps.organizationsMissingFlags = Number(
+        (await client.query<{ n: number }>('select count(*)::int as n from organizations')).rows[0]!.n,
+      );
     }
   }
   if (set.permissions.length && (await has('public.permissions')) && (await has('public.roles'))) {

@@ -23,7 +23,10 @@ function environment(options: ApiOptions): NodeJS.ProcessEnv {
 
 /** Flags common to every command: where the configuration and the app's migrations are. */
 function commonArgs(options: ApiOptions): string[] {
-  return [...(options.envFile !== undefined ? ['--dotenv', options.envFile] : []), ...(options.drizzleDir !== undefined ? ['--drizzle-dir', options.drizzleDir] : [])];
+  return [
+    ...(options.envFile !== undefined ? ['--dotenv', options.envFile] : []),
+    ...(options.drizzleDir !== undefined ? ['--drizzle-dir', options.drizzleDir] : []),
+  ];
 }
 
 async function run(spec: CommandSpec, args: string[], options: ApiOptions): Promise<ApiResult> {
@@ -56,7 +59,8 @@ export function upgrade(options: UpgradeApiOptions = {}): Promise<ApiResult> {
   if (options.backupDir !== undefined) args.push('--backup-dir', options.backupDir);
   if (options.dryRun) args.push('--dry-run');
   if (options.allowDestructive === true) args.push('--allow-destructive');
-  else if (Array.isArray(options.allowDestructive)) args.push(`--allow-destructive=${options.allowDestructive.join(',')}`);
+  else if (Array.isArray(options.allowDestructive))
+    args.push(`--allow-destructive=${options.allowDestructive.join(',')}`);
   return run(upgradeCommand, args, options);
 }
 

@@ -20,7 +20,16 @@ import { VERSION } from './version.ts';
 import { TARGET_OPTIONS, wantsTargets } from './targets/flags.ts';
 import type { TargetCommand } from './targets/run.ts';
 
-export { argsAfter, COMMON_OPTIONS, helpOnly, parseCommandLine, usage, type CommandContext, type CommandSpec, type OptionSpec } from './cliSpec.ts';
+export {
+  argsAfter,
+  COMMON_OPTIONS,
+  helpOnly,
+  parseCommandLine,
+  usage,
+  type CommandContext,
+  type CommandSpec,
+  type OptionSpec,
+} from './cliSpec.ts';
 export { VERSION } from './version.ts';
 export { TARGET_OPTIONS };
 
@@ -30,7 +39,8 @@ export function renderError(log: Logger, err: unknown): void {
     // Each a line of its own: a name holding a newline cannot add one.
     log.error([visible(err.message), ...err.details.map((d) => `    ${visible(d)}`)].join('\n'));
     if (err.hint) log.info(`  → ${visible(err.hint)}`);
-    if (err.cause && !(isUpkitError(err.cause))) log.debug(`cause: ${err.cause instanceof Error ? err.cause.stack ?? err.cause.message : String(err.cause)}`);
+    if (err.cause && !isUpkitError(err.cause))
+      log.debug(`cause: ${err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : String(err.cause)}`);
     return;
   }
   if (isPgError(err)) {
@@ -39,7 +49,7 @@ export function renderError(log: Logger, err: unknown): void {
   } else {
     log.error(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
   }
-  log.debug(err instanceof Error ? err.stack ?? err.message : String(err));
+  log.debug(err instanceof Error ? (err.stack ?? err.message) : String(err));
   if (log.logFile) log.info(`  → the log file has the details: ${shellQuote(log.logFile)}`);
 }
 
@@ -58,14 +68,24 @@ export function recordError(report: ReportBuilder, err: unknown): void {
     report.finding('error', `pg.${(err as { code?: string }).code ?? 'error'}`, headline, 'see the log file');
     return;
   }
-  report.finding('error', 'unexpected', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, 'see the log file');
+  report.finding(
+    'error',
+    'unexpected',
+    `unexpected error: ${err instanceof Error ? err.message : String(err)}`,
+    'see the log file',
+  );
 }
 
 /**
  * The names and paths an operator gave upkit stay whole in every message, even where a
  * password happens to be part of them (redact.ts). Passwords never come on the command line.
  */
-function registerPublicNames(config: Config | undefined, values: CommandContext['values'], positionals: readonly string[], cwd = process.cwd()): void {
+function registerPublicNames(
+  config: Config | undefined,
+  values: CommandContext['values'],
+  positionals: readonly string[],
+  cwd = process.cwd(),
+): void {
   for (const v of [...Object.values(values), ...positionals]) {
     if (typeof v !== 'string') continue;
     registerPublic(v);
@@ -79,7 +99,15 @@ function registerPublicNames(config: Config | undefined, values: CommandContext[
     registerPublic(t.database);
     registerPublic(t.host);
   }
-  for (const p of [config.backupDir, config.drizzleDir, config.legacyDir, config.composeFile, config.envFile, config.pgBinDir, config.sslCa]) {
+  for (const p of [
+    config.backupDir,
+    config.drizzleDir,
+    config.legacyDir,
+    config.composeFile,
+    config.envFile,
+    config.pgBinDir,
+    config.sslCa,
+  ]) {
     registerPublic(p);
     if (p) registerPublic(path.resolve(cwd, p));
   }
@@ -126,7 +154,9 @@ interface Invocation {
 function startInvocation(spec: CommandSpec, args: readonly string[], io: CommandIO): Invocation {
   const log = createLogger({ command: spec.name, stream: io.stream, logDir: io.logDir, interactive: io.interactive });
   const report = new ReportBuilder(spec.name, VERSION);
-  log.debug(`upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`);
+  log.debug(
+    `upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`,
+  );
   // Which modules bin/upkit.js chose (the compiled tree, or the sources); unset for an entry file or the library.
   const modules = (globalThis as Record<symbol, unknown>)[Symbol.for('upkit.modules')];
   if (typeof modules === 'string') log.debug(`modules: ${modules}`);
@@ -151,23 +181,36 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
     if (log.configProblem) throw log.configProblem;
     // One database per run here: a run over targets is the runner's (runCommand), never ignored.
     const targetFlag = Object.keys(TARGET_OPTIONS).find((k) => values[k] !== undefined);
-    if (targetFlag) throw usageError(`--${targetFlag} runs the command over the targets file, which only the command line does; here it runs for one database`, `run: ${spec.invocation} --${targetFlag}${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`);
+    if (targetFlag)
+      throw usageError(
+        `--${targetFlag} runs the command over the targets file, which only the command line does; here it runs for one database`,
+        `run: ${spec.invocation} --${targetFlag}${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`,
+      );
     registerPublicNames(undefined, values, positionals, io.cwd);
     const envFile = givenEnvFile(values, spec.invocation);
     const config =
       spec.config === false
         ? (undefined as unknown as Config)
-        : loadConfig({ envFile: envFile?.path, envFileFlag: envFile?.flag, overrides: spec.overrides?.(values), env: io.env, cwd: io.cwd });
+        : loadConfig({
+            envFile: envFile?.path,
+            envFileFlag: envFile?.flag,
+            overrides: spec.overrides?.(values),
+            env: io.env,
+            cwd: io.cwd,
+          });
     registerPublicNames(config, values, positionals, io.cwd);
     if (config) showConfigWarnings(config, log, report);
     // Before the command reads or writes anything: DIRECT_URL and DATABASE_URL reach one database.
-    if (config) await (await import('./directUrl.ts')).checkDirectUrl(config, log, report, spec.name, { unreachable: spec.directUrlUnreachable });
+    if (config)
+      await (await import('./directUrl.ts')).checkDirectUrl(config, log, report, spec.name, {
+        unreachable: spec.directUrlUnreachable,
+      });
     const json = values.json === true;
     const out = (text: string) => {
       // Kept in the log file too: stdout may be a pipe whose reader has gone.
       log.debug(`output: ${text}`);
       if (io.out) io.out(redact(text));
-      else writeOutput(json ? io.stream ?? process.stderr : process.stdout, `${redact(text)}\n`);
+      else writeOutput(json ? (io.stream ?? process.stderr) : process.stdout, `${redact(text)}\n`);
     };
     return await spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
   } catch (err: unknown) {
@@ -191,7 +234,8 @@ function finishInvocation(inv: Invocation, exitCode: number): Report {
 
 function closeInvocation(inv: Invocation, built: Report, args: readonly string[]): void {
   const { log } = inv;
-  if (log.logFile && !args.includes('--help') && !args.includes('-h')) log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
+  if (log.logFile && !args.includes('--help') && !args.includes('-h'))
+    log.info(`log: ${log.logFile} (${formatDuration(built.durationMs)})`);
   log.close();
 }
 
@@ -252,7 +296,9 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
     const reason = new UpkitError({
       code: 'interrupted',
       exit: 'interrupted',
-      message: spec.readOnly ? `interrupted by ${sig}; ${spec.name} only reads, so nothing was changed` : `interrupted by ${sig}`,
+      message: spec.readOnly
+        ? `interrupted by ${sig}; ${spec.name} only reads, so nothing was changed`
+        : `interrupted by ${sig}`,
       hint: spec.readOnly ? `run: ${spec.invocation} again when ready` : undefined,
     });
     controller.abort(reason);
@@ -309,19 +355,36 @@ async function runOverTargets(spec: CommandSpec, args: string[]): Promise<number
   let interruptedBy: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interruptedBy) {
-      if (exitHeld()) return writeOutput(process.stderr, `⚠ ${sig} again: upkit stops as soon as it has put back what it changed\n`);
+      if (exitHeld())
+        return writeOutput(process.stderr, `⚠ ${sig} again: upkit stops as soon as it has put back what it changed\n`);
       writeOutput(process.stderr, `⚠ ${sig} again: stopping now\n`);
       process.exit(EXIT.interrupted);
     }
     interruptedBy = sig;
-    writeOutput(process.stderr, `⚠ ${sig} received: stopping every target${spec.readOnly ? '' : ' after rolling back what is in progress'}; no other target starts\n`);
-    controller.abort(new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `interrupted by ${sig}`, hint: `run: ${spec.invocation} again when ready` }));
+    writeOutput(
+      process.stderr,
+      `⚠ ${sig} received: stopping every target${spec.readOnly ? '' : ' after rolling back what is in progress'}; no other target starts\n`,
+    );
+    controller.abort(
+      new UpkitError({
+        code: 'interrupted',
+        exit: 'interrupted',
+        message: `interrupted by ${sig}`,
+        hint: `run: ${spec.invocation} again when ready`,
+      }),
+    );
   };
   process.once('exit', endChildren);
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   try {
     const { runTargets } = await import('./targets/run.ts');
-    const { exitCode, report } = await runTargets(targetCommand(spec), args, { env: process.env, cwd: process.cwd(), stream: process.stderr, stdout: process.stdout, signal: controller.signal });
+    const { exitCode, report } = await runTargets(targetCommand(spec), args, {
+      env: process.env,
+      cwd: process.cwd(),
+      stream: process.stderr,
+      stdout: process.stdout,
+      signal: controller.signal,
+    });
     if (args.includes('--json')) {
       writeOutput(process.stdout, `${JSON.stringify(report, null, 2)}\n`);
       await new Promise((resolve) => setImmediate(resolve));

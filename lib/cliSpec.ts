@@ -51,7 +51,11 @@ export interface CommandSpec {
   description?: string;
   options: Record<string, OptionSpec>;
   /** `required` may depend on the flags (restore's FILE, not needed with --recover). */
-  positionals?: Array<{ name: string; description: string; required: boolean | ((values: Record<string, unknown>) => boolean) }>;
+  positionals?: Array<{
+    name: string;
+    description: string;
+    required: boolean | ((values: Record<string, unknown>) => boolean);
+  }>;
   /** Set false for commands that must run without a valid configuration. */
   config?: boolean;
   /**
@@ -68,8 +72,16 @@ export interface CommandSpec {
 
 export const COMMON_OPTIONS = {
   json: { type: 'boolean', description: 'write one JSON report to stdout; human output goes to stderr' },
-  dotenv: { type: 'string', valueName: 'PATH', description: 'read configuration from PATH instead of ./.env (UPKIT_ENV_FILE)' },
-  'env-file': { type: 'string', valueName: 'PATH', description: 'the same as --dotenv (Node takes it for itself unless run through bin/upkit)' },
+  dotenv: {
+    type: 'string',
+    valueName: 'PATH',
+    description: 'read configuration from PATH instead of ./.env (UPKIT_ENV_FILE)',
+  },
+  'env-file': {
+    type: 'string',
+    valueName: 'PATH',
+    description: 'the same as --dotenv (Node takes it for itself unless run through bin/upkit)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export function usage(spec: CommandSpec): string {
@@ -81,14 +93,22 @@ export function usage(spec: CommandSpec): string {
     for (const p of spec.positionals) lines.push(`  ${p.name.padEnd(26)}${p.description}`);
   }
   lines.push('', 'options:');
-  const all: Record<string, OptionSpec> = { ...spec.options, help: { type: 'boolean', short: 'h', description: 'show this help' } };
+  const all: Record<string, OptionSpec> = {
+    ...spec.options,
+    help: { type: 'boolean', short: 'h', description: 'show this help' },
+  };
   for (const [name, o] of Object.entries(all)) {
     const value = o.type !== 'string' ? '' : o.bare ? `[=${o.valueName ?? 'VALUE'}]` : ` ${o.valueName ?? 'VALUE'}`;
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${value}`;
     lines.push(`  ${flag.length < 26 ? flag.padEnd(26) : `${flag}  `}${o.description}`);
   }
-  lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
-  lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
+  lines.push(
+    '',
+    'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),',
+  );
+  lines.push(
+    '            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted',
+  );
   return pasteForm(lines.join('\n'));
 }
 
@@ -99,9 +119,15 @@ export function argsAfter(entryUrl: string, argv: readonly string[] = process.ar
   return argv.slice(i === -1 ? 2 : i + 1);
 }
 
-export function parseCommandLine(spec: CommandSpec, args: string[]): { values: CommandContext['values']; positionals: string[]; help: boolean } {
-  const options: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.bare ? { multiple: true } : {}) };
+export function parseCommandLine(
+  spec: CommandSpec,
+  args: string[],
+): { values: CommandContext['values']; positionals: string[]; help: boolean } {
+  const options: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const [name, o] of Object.entries(spec.options))
+    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.bare ? { multiple: true } : {}) };
   const { rest, alone } = takeBare(spec, args);
   let parsed;
   try {
@@ -114,7 +140,11 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): { values: C
   for (const [name, o] of Object.entries(spec.options)) {
     if (!o.bare) continue;
     const given = values[name] as string[] | undefined;
-    if (alone.has(name) && given) throw usageError(`--${name} alone and --${name}=${given.join(',')} do not go together: alone it takes in everything`, `run: ${spec.invocation} --${name}=${given.join(',')} (or --${name} alone)`);
+    if (alone.has(name) && given)
+      throw usageError(
+        `--${name} alone and --${name}=${given.join(',')} do not go together: alone it takes in everything`,
+        `run: ${spec.invocation} --${name}=${given.join(',')} (or --${name} alone)`,
+      );
     values[name] = alone.has(name) ? true : given?.join(',');
   }
   const help = parsed.values.help === true;
@@ -124,17 +154,28 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): { values: C
     if (positionals.length > allowed.length) {
       const extra = positionals[allowed.length]!;
       const after = [...alone.values()].find((a) => a.next === extra);
-      if (after) throw usageError(`--${after.name} takes its value after "=", not as the next argument "${extra}"`, `run: ${spec.invocation} --${after.name}=${extra}`);
+      if (after)
+        throw usageError(
+          `--${after.name} takes its value after "=", not as the next argument "${extra}"`,
+          `run: ${spec.invocation} --${after.name}=${extra}`,
+        );
       throw usageError(`unexpected argument "${extra}"`, `run: ${spec.invocation} --help`);
     }
-    const missing = allowed.filter((p, i) => (typeof p.required === 'function' ? p.required(parsed.values) : p.required) && positionals[i] === undefined);
-    if (missing.length) throw usageError(`missing ${missing.map((p) => p.name).join(', ')}`, `run: ${spec.invocation} --help`);
+    const missing = allowed.filter(
+      (p, i) =>
+        (typeof p.required === 'function' ? p.required(parsed.values) : p.required) && positionals[i] === undefined,
+    );
+    if (missing.length)
+      throw usageError(`missing ${missing.map((p) => p.name).join(', ')}`, `run: ${spec.invocation} --help`);
   }
   return { values: values as CommandContext['values'], positionals, help };
 }
 
 /** Takes out the options given alone that may also carry a value (`bare`), before parseArgs sees them. */
-function takeBare(spec: CommandSpec, args: readonly string[]): { rest: string[]; alone: Map<string, { name: string; next: string | undefined }> } {
+function takeBare(
+  spec: CommandSpec,
+  args: readonly string[],
+): { rest: string[]; alone: Map<string, { name: string; next: string | undefined }> } {
   const rest: string[] = [];
   const alone = new Map<string, { name: string; next: string | undefined }>();
   const end = args.indexOf('--');
@@ -162,4 +203,3 @@ export function helpOnly(spec: CommandSpec, args: string[]): string | undefined 
     return undefined;
   }
 }
-

@@ -113,11 +113,17 @@ export type EnvFileFlag = '--dotenv' | '--env-file';
  * same; Node 20, 22 and 24 read that one themselves wherever it stands in node's own argv,
  * so `--dotenv` is the form upkit prints). Both at once are refused.
  */
-export function givenEnvFile(values: Record<string, unknown>, invocation: string): { path: string; flag: EnvFileFlag } | undefined {
+export function givenEnvFile(
+  values: Record<string, unknown>,
+  invocation: string,
+): { path: string; flag: EnvFileFlag } | undefined {
   const dotenv = values.dotenv;
   const envFile = values['env-file'];
   if (typeof dotenv === 'string' && typeof envFile === 'string') {
-    throw usageError('--dotenv and --env-file both name the configuration file: give one', `run: ${invocation} --dotenv ${shellQuote(dotenv)}`);
+    throw usageError(
+      '--dotenv and --env-file both name the configuration file: give one',
+      `run: ${invocation} --dotenv ${shellQuote(dotenv)}`,
+    );
   }
   if (typeof dotenv === 'string') return { path: dotenv, flag: '--dotenv' };
   if (typeof envFile === 'string') return { path: envFile, flag: '--env-file' };
@@ -126,7 +132,8 @@ export function givenEnvFile(values: Record<string, unknown>, invocation: string
 
 /** The flag and path to repeat in a hint (` --dotenv 'PATH'`), as they were given; empty when none was. */
 export function envFileArgs(values: Record<string, unknown>): string {
-  for (const flag of ['dotenv', 'env-file'] as const) if (typeof values[flag] === 'string') return ` --${flag} ${shellQuote(values[flag] as string)}`;
+  for (const flag of ['dotenv', 'env-file'] as const)
+    if (typeof values[flag] === 'string') return ` --${flag} ${shellQuote(values[flag] as string)}`;
   return '';
 }
 
@@ -135,7 +142,12 @@ export function envFileArgs(values: Record<string, unknown>): string {
  * `.env` in the working directory when there is one (undefined: none). Relative paths are
  * read from cwd. The file a flag or UPKIT_ENV_FILE names must exist (loadConfig says so).
  */
-export function envFileOf(given: string | undefined, env: NodeJS.ProcessEnv, cwd: string, flag: EnvFileFlag = '--dotenv'): { file: string; named: EnvFileFlag | 'UPKIT_ENV_FILE' | '.env' } | undefined {
+export function envFileOf(
+  given: string | undefined,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  flag: EnvFileFlag = '--dotenv',
+): { file: string; named: EnvFileFlag | 'UPKIT_ENV_FILE' | '.env' } | undefined {
   if (given !== undefined) return { file: path.resolve(cwd, given), named: flag };
   const fromEnv = env.UPKIT_ENV_FILE?.trim();
   if (fromEnv) return { file: path.resolve(cwd, fromEnv), named: 'UPKIT_ENV_FILE' };
@@ -178,7 +190,16 @@ class Problems {
 }
 
 /** Keys upkit reads from `.env` whose values a line break would change. */
-const CONNECTION_KEYS = new Set(['DATABASE_URL', 'DIRECT_URL', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA']);
+const CONNECTION_KEYS = new Set([
+  'DATABASE_URL',
+  'DIRECT_URL',
+  'DB_HOST',
+  'DB_PORT',
+  'DB_USER',
+  'DB_PASSWORD',
+  'DB_NAME',
+  'DB_SCHEMA',
+]);
 
 /**
  * Why new URL() refused a connection URL, without echoing any part of it: what sits where
@@ -241,7 +262,10 @@ function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]
     }
     // dotenv ends an unquoted value at '#': a password holding one would be cut short.
     if (quote !== '"' && quote !== "'" && quote !== '`' && /[^\s]#/.test(value)) {
-      problems.add(`${m[1]} (${path.basename(file)} line ${i + 1})`, "holds a '#' in an unquoted value, where it starts a comment; put the value in quotes");
+      problems.add(
+        `${m[1]} (${path.basename(file)} line ${i + 1})`,
+        "holds a '#' in an unquoted value, where it starts a comment; put the value in quotes",
+      );
     }
     if ((quote === '"' || quote === "'" || quote === '`') && value.indexOf(quote, 1) === -1) {
       inQuoted = quote;
@@ -280,7 +304,11 @@ function positiveInt(
   key: string,
   fallback: number,
   problems: Problems,
-  { allowZero = false, max = MAX_INT32, why = key.endsWith('TIMEOUT') ? "Node's largest timer" : 'the largest PostgreSQL integer' }: Range = {},
+  {
+    allowZero = false,
+    max = MAX_INT32,
+    why = key.endsWith('TIMEOUT') ? "Node's largest timer" : 'the largest PostgreSQL integer',
+  }: Range = {},
 ): number {
   const raw = env[key];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -307,7 +335,13 @@ function parsePort(raw: string | null | undefined, key: string, problems: Proble
   return n;
 }
 
-function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems: Problems, warnings: ConfigWarning[] = [], app = false): DbTarget | undefined {
+function targetFromUrl(
+  key: 'DATABASE_URL' | 'DIRECT_URL',
+  raw: string,
+  problems: Problems,
+  warnings: ConfigWarning[] = [],
+  app = false,
+): DbTarget | undefined {
   const value = raw.trim();
   if (!/^postgres(ql)?:\/\//i.test(value)) {
     problems.add(key, `is not a PostgreSQL connection URL (${URL_HINT})`);
@@ -322,19 +356,30 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
     // WHATWG URL parsing rejects what the parser below would misread (an unencoded # or /).
     // libpq's `postgres://user@/db?host=/run/postgresql` (a socket directory, no host part)
     // is checked with a stand-in host: the query's host is what counts.
-    const socketForm = /[?&]host=/i.test(value) ? value.replace(/^(postgres(?:ql)?:\/\/(?:[^@/?#]*@)?)(?=[/?#]|$)/i, '$1localhost') : value;
+    const socketForm = /[?&]host=/i.test(value)
+      ? value.replace(/^(postgres(?:ql)?:\/\/(?:[^@/?#]*@)?)(?=[/?#]|$)/i, '$1localhost')
+      : value;
     new URL(socketForm);
     // SSL is decided from DATABASE_SSL or sslmode by upkit itself (below); left in, sslmode
     // only makes the parser print a notice about its own future semantics.
-    parsed = parseConnectionString(value.replace(/([?&])sslmode=[^&]*(&|$)/i, (_m, lead: string, tail: string) => (tail ? lead : '')));
+    parsed = parseConnectionString(
+      value.replace(/([?&])sslmode=[^&]*(&|$)/i, (_m, lead: string, tail: string) => (tail ? lead : '')),
+    );
   } catch (err) {
-    problems.add(key, err instanceof URIError ? `holds a % that is not followed by two hex digits (${URL_HINT})` : unparsable(value));
+    problems.add(
+      key,
+      err instanceof URIError ? `holds a % that is not followed by two hex digits (${URL_HINT})` : unparsable(value),
+    );
     return undefined;
   }
   const before = problems.list.length;
   const params = parsed as Record<string, unknown>;
   for (const unsupported of ['hostaddr', 'service']) {
-    if (params[unsupported] !== undefined) problems.add(key, `sets ${unsupported}, which upkit does not use (name the server in the URL's host, or in host=/socket/directory)`);
+    if (params[unsupported] !== undefined)
+      problems.add(
+        key,
+        `sets ${unsupported}, which upkit does not use (name the server in the URL's host, or in host=/socket/directory)`,
+      );
   }
   if (typeof params.dbname === 'string' && params.dbname) parsed.database = params.dbname;
   if (parsed.host && parsed.host.startsWith('/') === false && parsed.host.includes('/')) {
@@ -345,7 +390,10 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
   if (!parsed.database) problems.add(key, `names no database (${URL_HINT})`);
   if (!parsed.user) problems.add(key, `names no user (${URL_HINT})`);
   if (parsed.port && !/^\d+$/.test(parsed.port)) {
-    problems.add(key, `has a port that is not a number; a password with @ : / # is probably not percent-encoded (${URL_HINT})`);
+    problems.add(
+      key,
+      `has a port that is not a number; a password with @ : / # is probably not percent-encoded (${URL_HINT})`,
+    );
   }
   const port = parsePort(parsed.port, key, problems);
   if (problems.list.length > before) return undefined;
@@ -364,25 +412,42 @@ function targetFromUrl(key: 'DATABASE_URL' | 'DIRECT_URL', raw: string, problems
 }
 
 /** Session timeouts upkit decides itself; from a URL's options they are left out, with a warning. */
-const OWN_TIMEOUTS = new Set(['statement_timeout', 'lock_timeout', 'idle_session_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout']);
+const OWN_TIMEOUTS = new Set([
+  'statement_timeout',
+  'lock_timeout',
+  'idle_session_timeout',
+  'idle_in_transaction_session_timeout',
+  'transaction_timeout',
+]);
 
 /** Whose migrations and install the messages speak of: Pulse's, or another app's (--drizzle-dir, UPKIT_DRIZZLE_DIR). */
 type AppName = 'Pulse' | 'the app';
 
-const schemaHint = (app: AppName) => `upkit works in schema ${TARGET_SCHEMA} only (${app}'s migrations name it): leave search_path out, or set it to ${TARGET_SCHEMA}`;
+const schemaHint = (app: AppName) =>
+  `upkit works in schema ${TARGET_SCHEMA} only (${app}'s migrations name it): leave search_path out, or set it to ${TARGET_SCHEMA}`;
 
 /**
  * What the URL says about the session: the schema (`options=-c search_path=…`, or the
  * `schema`/`search_path` parameters other tools write) and the other `-c` settings, which
  * are passed on. A search_path of several schemas, or a switch that is not a setting, is refused.
  */
-function sessionFromUrl(key: string, params: Record<string, unknown>, problems: Problems, warnings: ConfigWarning[], app: boolean): { schema?: string; settings?: Record<string, string>; searchPath?: string } {
+function sessionFromUrl(
+  key: string,
+  params: Record<string, unknown>,
+  problems: Problems,
+  warnings: ConfigWarning[],
+  app: boolean,
+): { schema?: string; settings?: Record<string, string>; searchPath?: string } {
   const out: { schema?: string; settings?: Record<string, string>; searchPath?: string } = {};
   const paths: Array<[string, string]> = [];
   if (typeof params.options === 'string' && params.options.trim()) {
     const options = parseSessionOptions(params.options);
     if (options.unsupported.length) {
-      problems.add(key, `has options that are not -c name=value settings (${options.unsupported.join(' ')}); upkit passes on only settings`, `remove them from the options of ${key}, then run: npx zx scripts/preflight.ts`);
+      problems.add(
+        key,
+        `has options that are not -c name=value settings (${options.unsupported.join(' ')}); upkit passes on only settings`,
+        `remove them from the options of ${key}, then run: npx zx scripts/preflight.ts`,
+      );
     }
     const sp = options.settings.get('search_path');
     if (sp !== undefined) paths.push(['options', sp]);
@@ -413,11 +478,19 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
     const schemas = searchPathSchemas(value);
     const said = where === 'options' ? 'sets search_path' : `sets ${where}`;
     if (schemas.length !== 1) {
-      problems.add(key, `${said} to ${schemas.length ? schemas.join(', ') : 'nothing'}; upkit works in one schema, named alone`, `${schemaHint('Pulse')}, then run: npx zx scripts/preflight.ts`);
+      problems.add(
+        key,
+        `${said} to ${schemas.length ? schemas.join(', ') : 'nothing'}; upkit works in one schema, named alone`,
+        `${schemaHint('Pulse')}, then run: npx zx scripts/preflight.ts`,
+      );
       continue;
     }
     if (out.schema !== undefined && out.schema !== schemas[0]) {
-      problems.add(key, `names two schemas (${out.schema} and ${schemas[0]})`, `${schemaHint('Pulse')}, then run: npx zx scripts/preflight.ts`);
+      problems.add(
+        key,
+        `names two schemas (${out.schema} and ${schemas[0]})`,
+        `${schemaHint('Pulse')}, then run: npx zx scripts/preflight.ts`,
+      );
       continue;
     }
     out.schema = schemas[0]!;
@@ -426,7 +499,12 @@ function sessionFromUrl(key: string, params: Record<string, unknown>, problems: 
 }
 
 /** DB_SCHEMA: the schema, named as it is stored (no quotes, no case folding); it must agree with the URL's. */
-function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undefined>, problems: Problems, app: AppName): void {
+function applySchemaKey(
+  raw: string | undefined,
+  targets: Array<DbTarget | undefined>,
+  problems: Problems,
+  app: AppName,
+): void {
   const schema = raw?.trim();
   if (!schema) return;
   if (Buffer.byteLength(schema) > 63 || schema.includes('\0')) {
@@ -436,7 +514,11 @@ function applySchemaKey(raw: string | undefined, targets: Array<DbTarget | undef
   for (const t of targets) {
     if (!t) continue;
     if (t.source !== 'DB_*' && t.schema !== TARGET_SCHEMA && t.schema !== schema) {
-      problems.add('DB_SCHEMA', `names schema ${schema}, but ${t.source} sets search_path to ${t.schema}`, `${schemaHint(app)}, then run: npx zx scripts/preflight.ts`);
+      problems.add(
+        'DB_SCHEMA',
+        `names schema ${schema}, but ${t.source} sets search_path to ${t.schema}`,
+        `${schemaHint(app)}, then run: npx zx scripts/preflight.ts`,
+      );
       continue;
     }
     t.schema = schema;
@@ -454,12 +536,19 @@ function checkSchema(target: DbTarget | undefined, key: string, problems: Proble
   );
 }
 
-
-function targetFromParts(env: Record<string, string | undefined>, problems: Problems, cwd: string, envFile: string | undefined): DbTarget | undefined {
+function targetFromParts(
+  env: Record<string, string | undefined>,
+  problems: Problems,
+  cwd: string,
+  envFile: string | undefined,
+): DbTarget | undefined {
   const before = problems.list.length;
   // Nothing at all: most often upkit was started outside the directory that holds Pulse's .env.
   if (!['DB_HOST', 'DB_USER', 'DB_NAME', 'DB_PORT', 'DB_PASSWORD'].some((k) => env[k]?.trim())) {
-    problems.add('DATABASE_URL', `is not set, and neither are DB_HOST, DB_USER and DB_NAME${envFile ? ` (in the environment or ${envFile})` : ` (in the environment; there is no .env in ${cwd})`}`);
+    problems.add(
+      'DATABASE_URL',
+      `is not set, and neither are DB_HOST, DB_USER and DB_NAME${envFile ? ` (in the environment or ${envFile})` : ` (in the environment; there is no .env in ${cwd})`}`,
+    );
     return undefined;
   }
   for (const key of ['DB_HOST', 'DB_USER', 'DB_NAME'] as const) {
@@ -487,11 +576,27 @@ function sslFromUrl(raw: string | undefined): SslMode | undefined {
   return 'require';
 }
 
-function directory(env: Record<string, string | undefined>, key: string, given: string | undefined, fallback: string, cwd: string, problems: Problems, mustExist: boolean): string {
+function directory(
+  env: Record<string, string | undefined>,
+  key: string,
+  given: string | undefined,
+  fallback: string,
+  cwd: string,
+  problems: Problems,
+  mustExist: boolean,
+): string {
   const raw = given ?? env[key]?.trim();
   const dir = path.resolve(cwd, raw || fallback);
   if (mustExist && raw && !(existsSync(dir) && statSync(dir).isDirectory())) {
-    problems.add(given !== undefined ? `--${key.toLowerCase().replace(/^upkit_/, '').replace(/_/g, '-')}` : key, `directory ${dir} does not exist`);
+    problems.add(
+      given !== undefined
+        ? `--${key
+            .toLowerCase()
+            .replace(/^upkit_/, '')
+            .replace(/_/g, '-')}`
+        : key,
+      `directory ${dir} does not exist`,
+    );
   }
   return dir;
 }
@@ -522,12 +627,23 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (chosen) {
     envFile = chosen.file;
     const named = chosen.named;
-    const again = named === 'UPKIT_ENV_FILE'
-      ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
-      : `create that file or give the path of the one that holds the settings (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(envFile)}`;
+    const again =
+      named === 'UPKIT_ENV_FILE'
+        ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
+        : `create that file or give the path of the one that holds the settings (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(envFile)}`;
     // The settings are in the file that is not there: nothing else is worth checking.
-    const missing = !existsSync(envFile) ? 'does not exist' : statSync(envFile).isDirectory() ? 'is a directory, not a file of KEY=VALUE lines' : undefined;
-    if (missing) throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: `${named}: ${envFile} ${missing}`, hint: again });
+    const missing = !existsSync(envFile)
+      ? 'does not exist'
+      : statSync(envFile).isDirectory()
+        ? 'is a directory, not a file of KEY=VALUE lines'
+        : undefined;
+    if (missing)
+      throw new UpkitError({
+        code: 'config.invalid',
+        exit: 'usage',
+        message: `${named}: ${envFile} ${missing}`,
+        hint: again,
+      });
     fromFile = readEnvFile(envFile, problems, warnings);
   }
   // As dotenv does: a variable set in the environment wins over the file.
@@ -536,7 +652,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // Registered before any validation, so that a problem message echoing a value (a
   // password pasted into the wrong key) is masked too.
   for (const key of ['DB_PASSWORD', 'PGPASSWORD', 'POSTGRES_PASSWORD']) registerSecret(env[key]);
-  for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
+  for (const key of ['DATABASE_URL', 'DIRECT_URL'])
+    registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
   // Credentials in any URL-ish setting, with or without a scheme.
   for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerUrlCredentials(env[key]);
   for (const u of (env.HEALTHCHECK_URLS ?? '').split(',')) registerUrlCredentials(u, { userIsToken: true });
@@ -545,12 +662,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const appName: AppName = isOtherApp(o.drizzleDir ?? env.UPKIT_DRIZZLE_DIR?.trim(), cwd) ? 'the app' : 'Pulse';
   const app = appName === 'the app';
   const dbUrl = env.DATABASE_URL?.trim();
-  const db = dbUrl ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings, app) : targetFromParts(env, problems, cwd, envFile);
+  const db = dbUrl
+    ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings, app)
+    : targetFromParts(env, problems, cwd, envFile);
   const directUrl = env.DIRECT_URL?.trim();
   const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings, app) : undefined;
   if (app) {
     const setting = env.UPKIT_SEARCH_PATH?.trim();
-    if (setting && !searchPathSchemas(setting).length) problems.add('UPKIT_SEARCH_PATH', 'names no schema (a search_path value, e.g. "$user", app, public)');
+    if (setting && !searchPathSchemas(setting).length)
+      problems.add('UPKIT_SEARCH_PATH', 'names no schema (a search_path value, e.g. "$user", app, public)');
     for (const t of [db, direct]) {
       if (!t) continue;
       t.app = true;
@@ -563,7 +683,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (!app) applySchemaKey(env.DB_SCHEMA, [db, direct], problems, appName);
   if (dbUrl && db) {
     // Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named.
-    const named: Array<[string, string | undefined]> = [['DB_HOST', db.host], ['DB_PORT', String(db.port)], ['DB_USER', db.user], ['DB_PASSWORD', db.password], ['DB_NAME', db.database]];
+    const named: Array<[string, string | undefined]> = [
+      ['DB_HOST', db.host],
+      ['DB_PORT', String(db.port)],
+      ['DB_USER', db.user],
+      ['DB_PASSWORD', db.password],
+      ['DB_NAME', db.database],
+    ];
     const differ = named.filter(([k, v]) => env[k]?.trim() && env[k]!.trim() !== (v ?? '')).map(([k]) => k);
     if (differ.length) {
       warnings.push({
@@ -577,7 +703,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // both (lib/directUrl.ts): a name says nothing about the server, and a pooler's alias may
   // name the same database otherwise.
   const directUrlDifferentDatabase = /^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '');
-  if (db && !app) checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems, appName);
+  if (db && !app)
+    checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems, appName);
   if (direct && !app && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems, appName);
 
   let ssl: SslMode = 'false';
@@ -593,12 +720,22 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (sslCa && !existsSync(sslCa)) problems.add('DATABASE_SSL_CA', `file ${sslCa} does not exist`);
   if (sslCa && ssl !== 'verify-full') problems.add('DATABASE_SSL_CA', 'is only used with DATABASE_SSL=verify-full');
 
-  const lockTimeoutMs = o.lockTimeoutMs ?? positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems, { why: "PostgreSQL's largest lock_timeout" });
+  const lockTimeoutMs =
+    o.lockTimeoutMs ??
+    positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems, { why: "PostgreSQL's largest lock_timeout" });
   const migrationTimeoutMs =
-    o.migrationTimeoutMs ?? positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, { allowZero: true, why: "PostgreSQL's largest statement_timeout" });
+    o.migrationTimeoutMs ??
+    positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, {
+      allowZero: true,
+      why: "PostgreSQL's largest statement_timeout",
+    });
   const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
   // The waits between retries double from 250 ms: a 25th would be longer than Node's largest timer.
-  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, { allowZero: true, max: 24, why: "the waits double from 250 ms; a 25th would exceed Node's largest timer" });
+  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, {
+    allowZero: true,
+    max: 24,
+    why: "the waits double from 250 ms; a 25th would exceed Node's largest timer",
+  });
   const healthTimeoutMs = positiveInt(env, 'HEALTH_TIMEOUT', DEFAULTS.healthTimeoutMs, problems);
   const composeTimeoutMs = positiveInt(env, 'COMPOSE_TIMEOUT', DEFAULTS.composeTimeoutMs, problems);
   const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);
@@ -638,9 +775,27 @@ export function loadConfig(options: LoadOptions = {}): Config {
     composeFile,
     dbService: env.UPKIT_DB_SERVICE?.trim() || DEFAULTS.dbService,
     healthcheckUrls,
-    drizzleDir: directory(env, 'UPKIT_DRIZZLE_DIR', o.drizzleDir, path.join(PROJECT_ROOT, 'drizzle'), cwd, problems, true),
-    legacyDir: directory(env, 'UPKIT_LEGACY_DIR', o.legacyDir, path.join(PROJECT_ROOT, 'legacy-sql'), cwd, problems, true),
-    repeatableDir: env.UPKIT_REPEATABLE_DIR?.trim() ? directory(env, 'UPKIT_REPEATABLE_DIR', undefined, '', cwd, problems, true) : undefined,
+    drizzleDir: directory(
+      env,
+      'UPKIT_DRIZZLE_DIR',
+      o.drizzleDir,
+      path.join(PROJECT_ROOT, 'drizzle'),
+      cwd,
+      problems,
+      true,
+    ),
+    legacyDir: directory(
+      env,
+      'UPKIT_LEGACY_DIR',
+      o.legacyDir,
+      path.join(PROJECT_ROOT, 'legacy-sql'),
+      cwd,
+      problems,
+      true,
+    ),
+    repeatableDir: env.UPKIT_REPEATABLE_DIR?.trim()
+      ? directory(env, 'UPKIT_REPEATABLE_DIR', undefined, '', cwd, problems, true)
+      : undefined,
     pgBinDir: pgBinRaw ? path.resolve(cwd, pgBinRaw) : undefined,
     envFile,
     warnings,
@@ -660,14 +815,20 @@ export function loadConfig(options: LoadOptions = {}): Config {
         return `${key} in the environment or ${envFile ?? '.env'}`;
       }
       if (key.startsWith('--')) return `the path given to ${key}`;
-      return line ? `line ${line[1]} of ${envFile}` : envFile ?? named;
+      return line ? `line ${line[1]} of ${envFile}` : (envFile ?? named);
     };
     if (n === 1) {
       const named = problems.keys[0]!;
-      const hint = named === 'DATABASE_URL' && !dbUrl && !envFile
-        ? `run upkit in the directory that holds ${appName}'s .env, or pass --dotenv PATH, or set DATABASE_URL`
-        : problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`;
-      throw new UpkitError({ code: 'config.invalid', exit: 'usage', message: redact(problems.list[0]!), hint: redact(hint) });
+      const hint =
+        named === 'DATABASE_URL' && !dbUrl && !envFile
+          ? `run upkit in the directory that holds ${appName}'s .env, or pass --dotenv PATH, or set DATABASE_URL`
+          : (problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`);
+      throw new UpkitError({
+        code: 'config.invalid',
+        exit: 'usage',
+        message: redact(problems.list[0]!),
+        hint: redact(hint),
+      });
     }
     throw new UpkitError({
       code: 'config.invalid',

@@ -27,7 +27,14 @@ export function displayPath(file: string): string {
 export function loadContent(profile: Profile): Content {
   const migrations = readMigrations(profile.drizzleDir);
   const legacy = profile.legacy && profile.legacyDir ? readLegacyManifest(profile.legacyDir) : null;
-  return { profile, drizzleDir: profile.drizzleDir, migrations, legacy, statements: new Map(), repeatable: readRepeatableDir(profile.repeatableDir) };
+  return {
+    profile,
+    drizzleDir: profile.drizzleDir,
+    migrations,
+    legacy,
+    statements: new Map(),
+    repeatable: readRepeatableDir(profile.repeatableDir),
+  };
 }
 
 /**
@@ -35,12 +42,17 @@ export function loadContent(profile: Profile): Content {
  * parser is WebAssembly and its start-up is most of a no-op run's cost.
  */
 export async function parseFiles(content: Content, names: Iterable<string>): Promise<void> {
-  const legacyFiles: LegacyFile[] = content.legacy ? [...content.legacy.files, ...(content.legacy.comprehensive ? [content.legacy.comprehensive] : [])] : [];
+  const legacyFiles: LegacyFile[] = content.legacy
+    ? [...content.legacy.files, ...(content.legacy.comprehensive ? [content.legacy.comprehensive] : [])]
+    : [];
   for (const name of names) {
     if (content.statements.has(name)) continue;
     const m = content.migrations.find((x) => x.tag === name);
     if (m) {
-      content.statements.set(name, await parseSqlFile(m.text, { file: displayPath(m.path), breakpoints: m.breakpoints }));
+      content.statements.set(
+        name,
+        await parseSqlFile(m.text, { file: displayPath(m.path), breakpoints: m.breakpoints }),
+      );
       continue;
     }
     const f = legacyFiles.find((x) => x.file === name);
@@ -49,11 +61,19 @@ export async function parseFiles(content: Content, names: Iterable<string>): Pro
 }
 
 /** The files a plan's steps will run. */
-export function filesToRun(steps: ReadonlyArray<{ kind: string; tag?: string; comprehensive?: { file: string } | null; files?: ReadonlyArray<{ file: string }> }>): string[] {
+export function filesToRun(
+  steps: ReadonlyArray<{
+    kind: string;
+    tag?: string;
+    comprehensive?: { file: string } | null;
+    files?: ReadonlyArray<{ file: string }>;
+  }>,
+): string[] {
   const out: string[] = [];
   for (const s of steps) {
     if (s.kind === 'drizzle' && s.tag) out.push(s.tag);
-    if (s.kind === 'legacy') out.push(...(s.comprehensive ? [s.comprehensive.file] : []), ...(s.files ?? []).map((f) => f.file));
+    if (s.kind === 'legacy')
+      out.push(...(s.comprehensive ? [s.comprehensive.file] : []), ...(s.files ?? []).map((f) => f.file));
   }
   return out;
 }

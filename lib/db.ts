@@ -48,7 +48,9 @@ export function clientConfig(target: DbTarget, config: SslSettings, options: Con
 
 /** Where a target connects, for messages: host and port, or the socket file in a socket directory. */
 export function whereOf(target: Pick<DbTarget, 'host' | 'port'>): string {
-  return target.host.startsWith('/') ? `${target.host.replace(/\/$/, '')}/.s.PGSQL.${target.port}` : `${target.host}:${target.port}`;
+  return target.host.startsWith('/')
+    ? `${target.host.replace(/\/$/, '')}/.s.PGSQL.${target.port}`
+    : `${target.host}:${target.port}`;
 }
 
 const NEXT = 'then run: npx zx scripts/preflight.ts';
@@ -65,43 +67,95 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
     case 'ENOENT':
     case 'EACCES':
       if (target.host.startsWith('/')) {
-        return make('db.unreachable', `cannot connect to PostgreSQL at ${where}: ${e.code === 'ENOENT' ? 'no such socket' : 'permission denied'}`, `is the server running with unix_socket_directories = '${target.host}' and port ${target.port}? check ${keys}, ${NEXT}`);
+        return make(
+          'db.unreachable',
+          `cannot connect to PostgreSQL at ${where}: ${e.code === 'ENOENT' ? 'no such socket' : 'permission denied'}`,
+          `is the server running with unix_socket_directories = '${target.host}' and port ${target.port}? check ${keys}, ${NEXT}`,
+        );
       }
       break;
     case 'ECONNREFUSED':
-      return make('db.unreachable', `cannot connect to PostgreSQL at ${where}: connection refused`, `is the server running and listening there? check ${keys}, ${NEXT}`);
+      return make(
+        'db.unreachable',
+        `cannot connect to PostgreSQL at ${where}: connection refused`,
+        `is the server running and listening there? check ${keys}, ${NEXT}`,
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return make('db.unresolved', `cannot resolve the database host "${target.host}"`, `check the host name in ${keys}, ${NEXT}`);
+      return make(
+        'db.unresolved',
+        `cannot resolve the database host "${target.host}"`,
+        `check the host name in ${keys}, ${NEXT}`,
+      );
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ETIMEDOUT':
-      return make('db.unreachable', `cannot reach PostgreSQL at ${where} (${e.code})`, `check the network path and ${keys}, ${NEXT}`);
+      return make(
+        'db.unreachable',
+        `cannot reach PostgreSQL at ${where} (${e.code})`,
+        `check the network path and ${keys}, ${NEXT}`,
+      );
     case '28P01':
-      return make('db.auth', `password authentication failed for ${who} at ${where}`, `check the password (${target.source === 'DB_*' ? 'DB_PASSWORD' : `in ${target.source}`}), ${NEXT}`);
+      return make(
+        'db.auth',
+        `password authentication failed for ${who} at ${where}`,
+        `check the password (${target.source === 'DB_*' ? 'DB_PASSWORD' : `in ${target.source}`}), ${NEXT}`,
+      );
     case '28000':
-      return make('db.auth', `PostgreSQL at ${where} refused ${who}: ${e.message ?? 'not authorized'}`, `check pg_hba.conf on the server and the user name, ${NEXT}`);
+      return make(
+        'db.auth',
+        `PostgreSQL at ${where} refused ${who}: ${e.message ?? 'not authorized'}`,
+        `check pg_hba.conf on the server and the user name, ${NEXT}`,
+      );
     case '3D000':
-      return make('db.missing', `database "${target.database}" does not exist on ${where}`, 'create it with: npx zx install.ts (or check the database name)');
+      return make(
+        'db.missing',
+        `database "${target.database}" does not exist on ${where}`,
+        'create it with: npx zx install.ts (or check the database name)',
+      );
     case '53300':
-      return make('db.busy', `PostgreSQL at ${where} has no connection slot left for ${who}: ${e.message ?? 'too many connections'}`, "wait for connections to close, or raise the limit (max_connections, or the role's or database's CONNECTION LIMIT), then run the command again");
+      return make(
+        'db.busy',
+        `PostgreSQL at ${where} has no connection slot left for ${who}: ${e.message ?? 'too many connections'}`,
+        "wait for connections to close, or raise the limit (max_connections, or the role's or database's CONNECTION LIMIT), then run the command again",
+      );
     case '55000':
       if (/not currently accepting connections/i.test(e.message ?? '')) {
-        return make('db.not_accepting', `database "${target.database}" on ${where} does not accept connections (ALLOW_CONNECTIONS is off)`, `an administrator can allow them again with: ALTER DATABASE ${sqlIdent(target.database)} ALLOW_CONNECTIONS true; then run the command again`);
+        return make(
+          'db.not_accepting',
+          `database "${target.database}" on ${where} does not accept connections (ALLOW_CONNECTIONS is off)`,
+          `an administrator can allow them again with: ALTER DATABASE ${sqlIdent(target.database)} ALLOW_CONNECTIONS true; then run the command again`,
+        );
       }
       break;
     case '57P03':
-      return make('db.starting', `PostgreSQL at ${where} is starting up or shutting down`, 'wait a moment, then run the command again');
+      return make(
+        'db.starting',
+        `PostgreSQL at ${where} is starting up or shutting down`,
+        'wait a moment, then run the command again',
+      );
   }
   const message = e.message ?? String(err);
   if (/timeout|timed out/i.test(message)) {
-    return make('db.timeout', `no answer from PostgreSQL at ${where} within ${Math.round(timeoutMs / 1000)} s`, `check that ${where} is reachable from this host and ${keys} is right, ${NEXT}`);
+    return make(
+      'db.timeout',
+      `no answer from PostgreSQL at ${where} within ${Math.round(timeoutMs / 1000)} s`,
+      `check that ${where} is reachable from this host and ${keys} is right, ${NEXT}`,
+    );
   }
   if (/ssl|tls|certificate/i.test(message)) {
-    return make('db.ssl', `SSL connection to ${where} failed: ${message}`, `check DATABASE_SSL and DATABASE_SSL_CA, ${NEXT}`);
+    return make(
+      'db.ssl',
+      `SSL connection to ${where} failed: ${message}`,
+      `check DATABASE_SSL and DATABASE_SSL_CA, ${NEXT}`,
+    );
   }
   if (/terminated unexpectedly|ECONNRESET|socket hang up/i.test(message)) {
-    return make('db.not_postgres', `${where} closed the connection without answering as PostgreSQL does`, `check that ${keys} names the PostgreSQL server's port, not another service's, ${NEXT}`);
+    return make(
+      'db.not_postgres',
+      `${where} closed the connection without answering as PostgreSQL does`,
+      `check that ${keys} names the PostgreSQL server's port, not another service's, ${NEXT}`,
+    );
   }
   return make('db.connect', `cannot connect to ${describeTarget(target)}: ${message}`, `check ${keys}, ${NEXT}`);
 }
@@ -116,7 +170,10 @@ export function isConnectionLoss(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null | undefined;
   if (!e) return false;
   if (typeof e.code === 'string' && (LOST_STATES.has(e.code) || LOST_ERRNOS.has(e.code))) return true;
-  return typeof e.message === 'string' && /^(Connection terminated|Client has encountered a connection error|Client was closed)/.test(e.message);
+  return (
+    typeof e.message === 'string' &&
+    /^(Connection terminated|Client has encountered a connection error|Client was closed)/.test(e.message)
+  );
 }
 
 export async function connect(target: DbTarget, config: SslSettings, options: ConnectOptions = {}): Promise<Client> {
@@ -144,7 +201,12 @@ export async function connect(target: DbTarget, config: SslSettings, options: Co
   return client;
 }
 
-export async function withClient<T>(target: DbTarget, config: SslSettings, fn: (client: Client) => Promise<T>, options?: ConnectOptions): Promise<T> {
+export async function withClient<T>(
+  target: DbTarget,
+  config: SslSettings,
+  fn: (client: Client) => Promise<T>,
+  options?: ConnectOptions,
+): Promise<T> {
   const client = await connect(target, config, options);
   try {
     return await fn(client);
@@ -157,7 +219,11 @@ export interface TransactionOptions {
   readOnly?: boolean;
 }
 
-export async function withTransaction<T>(client: Client, fn: (client: Client) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function withTransaction<T>(
+  client: Client,
+  fn: (client: Client) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   await client.query(options.readOnly ? 'begin transaction read only' : 'begin');
   try {
     const result = await fn(client);
@@ -180,7 +246,12 @@ export interface LockHolder {
 }
 
 export async function lockHolder(client: Client): Promise<LockHolder | undefined> {
-  const { rows } = await client.query<{ pid: number; application_name: string; client_addr: string | null; backend_start: Date | null }>(
+  const { rows } = await client.query<{
+    pid: number;
+    application_name: string;
+    client_addr: string | null;
+    backend_start: Date | null;
+  }>(
     `select a.pid, a.application_name, host(a.client_addr) as client_addr, a.backend_start
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
       where l.locktype = 'advisory' and l.classid = $1 and l.objid = $2 and l.granted
@@ -189,7 +260,9 @@ export async function lockHolder(client: Client): Promise<LockHolder | undefined
     [LOCK_KEY.classId, LOCK_KEY.objId],
   );
   const r = rows[0];
-  return r && { pid: r.pid, applicationName: r.application_name, clientAddr: r.client_addr, backendStart: r.backend_start };
+  return (
+    r && { pid: r.pid, applicationName: r.application_name, clientAddr: r.client_addr, backendStart: r.backend_start }
+  );
 }
 
 export function lockApplicationName(command: string): string {
@@ -216,7 +289,12 @@ export interface LockWait {
 }
 
 function tryLock(client: Client): Promise<boolean> {
-  return client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::int, $2::int) as locked', [LOCK_KEY.classId, LOCK_KEY.objId]).then((r) => r.rows[0]?.locked === true);
+  return client
+    .query<{ locked: boolean }>('select pg_try_advisory_lock($1::int, $2::int) as locked', [
+      LOCK_KEY.classId,
+      LOCK_KEY.objId,
+    ])
+    .then((r) => r.rows[0]?.locked === true);
 }
 
 /**
@@ -229,10 +307,15 @@ function tryLock(client: Client): Promise<boolean> {
 async function waitForLock(client: Client, target: DbTarget, config: SslSettings, wait: LockWait): Promise<boolean> {
   const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
   // The wait is cancelled from a session of its own, as psql's Ctrl-C does.
-  const onAbort = () => void withClient(target, config, (c) => c.query('select pg_cancel_backend($1)', [pid]), { applicationName: 'upkit cancel' }).catch(() => {});
+  const onAbort = () =>
+    void withClient(target, config, (c) => c.query('select pg_cancel_backend($1)', [pid]), {
+      applicationName: 'upkit cancel',
+    }).catch(() => {});
   await client.query('begin');
   try {
-    await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true)`, [`${wait.seconds * 1000}ms`]);
+    await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true)`, [
+      `${wait.seconds * 1000}ms`,
+    ]);
     if (wait.signal?.aborted) throw wait.signal.reason;
     wait.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -247,11 +330,22 @@ async function waitForLock(client: Client, target: DbTarget, config: SslSettings
     if ((err as { code?: string }).code === '55P03') return false;
     if (wait.signal?.aborted) {
       const by = isUpkitError(wait.signal.reason) ? wait.signal.reason.message : 'interrupted';
-      throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} while waiting for the run lock on ${target.database}; nothing was changed`, hint: 'run the upgrade again when ready' });
+      throw new UpkitError({
+        code: 'interrupted',
+        exit: 'interrupted',
+        message: `${by} while waiting for the run lock on ${target.database}; nothing was changed`,
+        hint: 'run the upgrade again when ready',
+      });
     }
     // The session was ended (by an administrator, a server restart): nothing had begun.
     const why = (err as { message?: string }).message ?? String(err);
-    throw new UpkitError({ code: 'lock.wait_ended', exit: 'refused', message: `the session waiting for the run lock on ${target.database} ended before it got the lock: ${why}; nothing was changed`, hint: 'check the server with: npx zx scripts/preflight.ts, then run the upgrade again', cause: err });
+    throw new UpkitError({
+      code: 'lock.wait_ended',
+      exit: 'refused',
+      message: `the session waiting for the run lock on ${target.database} ended before it got the lock: ${why}; nothing was changed`,
+      hint: 'check the server with: npx zx scripts/preflight.ts, then run the upgrade again',
+      cause: err,
+    });
   }
 }
 
@@ -260,7 +354,13 @@ async function waitForLock(client: Client, target: DbTarget, config: SslSettings
  * A second holder is refused at once (exit 5), naming the run that has it; with `wait`
  * it waits for that run up to `wait.seconds` first.
  */
-export async function withAdvisoryLock<T>(target: DbTarget, config: SslSettings, command: string, fn: (lockClient: Client) => Promise<T>, wait?: LockWait): Promise<T> {
+export async function withAdvisoryLock<T>(
+  target: DbTarget,
+  config: SslSettings,
+  command: string,
+  fn: (lockClient: Client) => Promise<T>,
+  wait?: LockWait,
+): Promise<T> {
   const client = await connect(target, config, { applicationName: lockApplicationName(command) });
   try {
     if (!(await tryLock(client))) {
@@ -286,7 +386,9 @@ export async function withAdvisoryLock<T>(target: DbTarget, config: SslSettings,
     try {
       return await fn(client);
     } finally {
-      await client.query('select pg_advisory_unlock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]).catch(() => {});
+      await client
+        .query('select pg_advisory_unlock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId])
+        .catch(() => {});
     }
   } finally {
     await client.end().catch(() => {});

@@ -36,11 +36,17 @@ export async function readDatabaseIdentity(c: Parameters<typeof serverIdentifier
             (select oid::text from pg_database where datname = current_database()) as oid`,
   );
   const r = rows[0]!;
-  return { systemIdentifier: await serverIdentifier(c), startedAt: r.started, database: r.database, databaseOid: r.oid };
+  return {
+    systemIdentifier: await serverIdentifier(c),
+    startedAt: r.started,
+    database: r.database,
+    databaseOid: r.oid,
+  };
 }
 
 export function sameDatabase(a: DatabaseIdentity, b: DatabaseIdentity): boolean {
-  const ids = a.systemIdentifier !== null && b.systemIdentifier !== null ? a.systemIdentifier === b.systemIdentifier : true;
+  const ids =
+    a.systemIdentifier !== null && b.systemIdentifier !== null ? a.systemIdentifier === b.systemIdentifier : true;
   return ids && a.startedAt === b.startedAt && a.databaseOid === b.databaseOid && a.database === b.database;
 }
 
@@ -52,7 +58,10 @@ function side(t: DbTarget): string {
 const ESCAPE = 'DIRECT_URL_DIFFERENT_DATABASE=1';
 const NEXT = 'then run: npx zx scripts/preflight.ts';
 
-type Settings = Pick<Config, 'db' | 'migrationDb' | 'directUrlDifferentDatabase' | 'ssl' | 'sslCa' | 'connectTimeoutMs'>;
+type Settings = Pick<
+  Config,
+  'db' | 'migrationDb' | 'directUrlDifferentDatabase' | 'ssl' | 'sslCa' | 'connectTimeoutMs'
+>;
 
 async function identityAt(target: DbTarget, config: Settings, command: string): Promise<DatabaseIdentity> {
   const client = await connect(target, config, { applicationName: `upkit ${command}` });
@@ -70,7 +79,13 @@ async function identityAt(target: DbTarget, config: Settings, command: string): 
  * that cannot be reached from here (a pooler on the containers' network) leaves only the names:
  * names that differ are refused, names that agree pass with a warning that nothing was proven.
  */
-export async function checkDirectUrl(config: Settings, log: Logger, report: ReportBuilder, command: string, options: { unreachable?: 'refuse' | 'warn' } = {}): Promise<void> {
+export async function checkDirectUrl(
+  config: Settings,
+  log: Logger,
+  report: ReportBuilder,
+  command: string,
+  options: { unreachable?: 'refuse' | 'warn' } = {},
+): Promise<void> {
   const db = config.db;
   const direct = config.migrationDb;
   if (direct === db) return;
@@ -87,7 +102,11 @@ export async function checkDirectUrl(config: Settings, log: Logger, report: Repo
     // database is in (status) meets a database that refuses connections on purpose: it goes on
     // and says what it finds; the comparison is left to the next command.
     if (!isUpkitError(err) || options.unreachable !== 'warn') throw err;
-    warn('config.direct-url-unchecked', `could not check that DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach the same database: ${err.message}`, `${command} goes on without it; once the database accepts connections, run: npx zx scripts/preflight.ts to have it checked`);
+    warn(
+      'config.direct-url-unchecked',
+      `could not check that DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach the same database: ${err.message}`,
+      `${command} goes on without it; once the database accepts connections, run: npx zx scripts/preflight.ts to have it checked`,
+    );
     return;
   }
   let dbId: DatabaseIdentity;
@@ -122,7 +141,11 @@ export async function checkDirectUrl(config: Settings, log: Logger, report: Repo
         : 'different servers';
   const message = `DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach ${why}: migrations would run on one database and Pulse would use another`;
   if (config.directUrlDifferentDatabase) {
-    warn('config.direct-url-different', message, `${ESCAPE} says this is on purpose; remove it once both name the same database`);
+    warn(
+      'config.direct-url-different',
+      message,
+      `${ESCAPE} says this is on purpose; remove it once both name the same database`,
+    );
     return;
   }
   throw new UpkitError({

@@ -19,10 +19,12 @@ export function visible(text: string): string {
  * (`#`, `-`, `1.`) needs no escape.
  */
 export function markdownText(text: string): string {
-  return visible(text)
-    .replace(/[\\`*[\]<>|~&]/g, (ch) => (ch === '&' ? '&amp;' : `\\${ch}`))
-    // `_` inside a word (config_management) makes no emphasis: left readable.
-    .replace(/(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, '\\_');
+  return (
+    visible(text)
+      .replace(/[\\`*[\]<>|~&]/g, (ch) => (ch === '&' ? '&amp;' : `\\${ch}`))
+      // `_` inside a word (config_management) makes no emphasis: left readable.
+      .replace(/(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, '\\_')
+  );
 }
 
 /** A Markdown code span: visible(), and delimited by more backticks than it holds in a row. */

@@ -20,7 +20,11 @@ import { readRepeatableLedger, repeatableStates, REPEATABLE_LEDGER } from './rep
 import { releaseTablesElsewhere, schemasAhead, type Detection } from './release.ts';
 
 /** Schema differences (errors only: hand-added objects do not count) from drizzle entry `entry`'s snapshot. */
-export async function snapshotDifferences(client: Pick<Client, 'query'>, drizzleDir: string, entry: number): Promise<string[]> {
+export async function snapshotDifferences(
+  client: Pick<Client, 'query'>,
+  drizzleDir: string,
+  entry: number,
+): Promise<string[]> {
   const result = await verifyDatabase(client, { drizzleDir, snapshotEntry: entry, checks: ['schema'] });
   return result.findings.filter((f) => f.severity === 'error').map((f) => f.message);
 }
@@ -32,7 +36,9 @@ export async function snapshotDifferences(client: Pick<Client, 'query'>, drizzle
  * one whose rows row level security may hide from this session (`row_security_active`: its
  * policies filter the probe, so no row seen says nothing) is unknown: taken to hold rows).
  */
-async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
+async function readLive(
+  client: Pick<Client, 'query'>,
+): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
   const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
   const { rows } = await client.query<{ schema: string; name: string; kind: string; readable: boolean; own: boolean }>(
     `select n.nspname as schema, c.relname as name, c.relkind::text as kind,
@@ -41,10 +47,15 @@ async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCata
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where ${system} and c.relkind in ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'f') order by 1, 2`,
   );
-  const types = await client.query<{ key: string }>(`select n.nspname || '.' || t.typname as key from pg_type t join pg_namespace n on n.oid = t.typnamespace where ${system}`);
+  const types = await client.query<{ key: string }>(
+    `select n.nspname || '.' || t.typname as key from pg_type t join pg_namespace n on n.oid = t.typnamespace where ${system}`,
+  );
   const schemas = await client.query<{ name: string }>(`select n.nspname as name from pg_namespace n where ${system}`);
   const tables = rows.filter((r) => r.kind === 'r' || r.kind === 'p' || r.kind === 'f');
-  const { filled, unread } = await probeRows(client, tables.filter((r) => r.kind !== 'f' && r.readable));
+  const { filled, unread } = await probeRows(
+    client,
+    tables.filter((r) => r.kind !== 'f' && r.readable),
+  );
   const probed = tables.filter((r) => r.kind !== 'f' && r.readable && !unread.has(`${r.schema}.${r.name}`));
   const key = (r: { schema: string; name: string }) => `${r.schema}.${r.name}`;
   const unknown = new Set(tables.filter((r) => !probed.includes(r)).map(key));
@@ -68,7 +79,9 @@ async function readLive(client: Pick<Client, 'query'>): Promise<{ live: LiveCata
  * a hosted PostgreSQL, another app's schema) holds tables that are no install of this app.
  */
 export async function appSchemas(client: Pick<Client, 'query'>): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(`select s::text as name from unnest(current_schemas(false)) as s where s not in ('upkit', 'drizzle')`);
+  const { rows } = await client.query<{ name: string }>(
+    `select s::text as name from unnest(current_schemas(false)) as s where s not in ('upkit', 'drizzle')`,
+  );
   return rows.map((r) => r.name);
 }
 
@@ -94,7 +107,11 @@ const PROBE_LOCK_WAIT_MS = 200;
  * lock_timeout), the locks are read again and the rest probed, a few times at most; whatever
  * is still unread then counts as holding rows. Runs inside the caller's transaction.
  */
-export async function probeRows(client: Pick<Client, 'query'>, tables: ReadonlyArray<{ schema: string; name: string }>, lockedFirst?: ReadonlySet<string>): Promise<{ filled: Set<string>; unread: Set<string> }> {
+export async function probeRows(
+  client: Pick<Client, 'query'>,
+  tables: ReadonlyArray<{ schema: string; name: string }>,
+  lockedFirst?: ReadonlySet<string>,
+): Promise<{ filled: Set<string>; unread: Set<string> }> {
   const key = (r: { schema: string; name: string }) => `${r.schema}.${r.name}`;
   const unread = new Set<string>();
   const filled = new Set<string>();
@@ -108,7 +125,9 @@ export async function probeRows(client: Pick<Client, 'query'>, tables: ReadonlyA
       for (const r of rest) unread.add(key(r));
       break;
     }
-    const sql = rest.map((r, i) => `select ${i} as i where exists (select 1 from ${client_ident(r.schema)}.${client_ident(r.name)})`).join(' union all ');
+    const sql = rest
+      .map((r, i) => `select ${i} as i where exists (select 1 from ${client_ident(r.schema)}.${client_ident(r.name)})`)
+      .join(' union all ');
     await client.query('savepoint upkit_probe');
     try {
       // Local to the savepoint: rolled back with it, and set back below when the probe succeeds.
@@ -147,7 +166,12 @@ type SchemaSettings = Partial<Pick<Config, 'db' | 'migrationDb'>>;
  * or Pulse tables in a schema that the app's sessions find before it (named like the role,
  * first in the default "$user", public), which the app would read instead of the real ones.
  */
-export async function assertOneInstall(client: Pick<Client, 'query'>, config: SchemaSettings, profile: Profile, detection: Detection): Promise<void> {
+export async function assertOneInstall(
+  client: Pick<Client, 'query'>,
+  config: SchemaSettings,
+  profile: Profile,
+  detection: Detection,
+): Promise<void> {
   const probes = profile.releaseProbes;
   if (!probes) return;
   const label = profile.label ?? profile.name;
@@ -156,7 +180,12 @@ export async function assertOneInstall(client: Pick<Client, 'query'>, config: Sc
   const copies = await releaseTablesElsewhere(client, probes, tagHashes, target);
   if (copies.length === 0) return;
   const probeTables = [...new Set(probes.flatMap((p) => p.requires.tables ?? []))];
-  const own = (await client.query<{ n: number }>(`select count(*)::int as n from pg_class where relnamespace = to_regnamespace($1)::oid and relkind in ('r', 'p') and relname = any($2::text[])`, [target, probeTables])).rows[0]!.n;
+  const own = (
+    await client.query<{ n: number }>(
+      `select count(*)::int as n from pg_class where relnamespace = to_regnamespace($1)::oid and relkind in ('r', 'p') and relname = any($2::text[])`,
+      [target, probeTables],
+    )
+  ).rows[0]!.n;
   const dryRun = 'then run: npx zx upgrade.ts --dry-run';
   // An install elsewhere (a release's tables, not just a table named like one of the app's).
   const install = copies.find((c) => c.release !== null);
@@ -187,29 +216,61 @@ export async function assertOneInstall(client: Pick<Client, 'query'>, config: Sc
 
 /** Preflight's look at the schema: where sessions go, and that the install is all there (throws as assertOneInstall). */
 export async function schemaCheck(config: Config, profile: Profile): Promise<string> {
-  return withClient(config.migrationDb, config, async (c) => {
-    const detection = await detectInstall(c, profile);
-    await assertOneInstall(c, config, profile, detection);
-    const schema = config.migrationDb.schema ?? TARGET_SCHEMA;
-    const pinned = config.migrationDb.app ? `search_path ${config.migrationDb.searchPath ?? "the server's default"}` : schema;
-    return `sessions pinned to ${pinned}; ${detection.release ? `${releaseName(profile, detection.release)} there` : 'no install there yet'}`;
-  }, { applicationName: 'upkit preflight' });
+  return withClient(
+    config.migrationDb,
+    config,
+    async (c) => {
+      const detection = await detectInstall(c, profile);
+      await assertOneInstall(c, config, profile, detection);
+      const schema = config.migrationDb.schema ?? TARGET_SCHEMA;
+      const pinned = config.migrationDb.app
+        ? `search_path ${config.migrationDb.searchPath ?? "the server's default"}`
+        : schema;
+      return `sessions pinned to ${pinned}; ${detection.release ? `${releaseName(profile, detection.release)} there` : 'no install there yet'}`;
+    },
+    { applicationName: 'upkit preflight' },
+  );
 }
 
-export async function inspect(client: Pick<Client, 'query'>, config: SchemaSettings, content: Content): Promise<Inspection> {
-  const { rows } = await client.query<{ version: string; num: string; db: string; schema: string | null; path: string; role: string }>(
+export async function inspect(
+  client: Pick<Client, 'query'>,
+  config: SchemaSettings,
+  content: Content,
+): Promise<Inspection> {
+  const { rows } = await client.query<{
+    version: string;
+    num: string;
+    db: string;
+    schema: string | null;
+    path: string;
+    role: string;
+  }>(
     `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db, current_schema() as schema,
             current_setting('search_path') as path, current_user as role`,
   );
   const { profile } = content;
   const detection = await detectInstall(client, profile);
   await assertOneInstall(client, config, profile, detection);
-  const [drizzleLedger, legacyLedger, parts, runs, filled] = [await readDrizzleLedger(client), await readLegacyLedger(client), await readParts(client), await readRuns(client), await readLive(client)];
+  const [drizzleLedger, legacyLedger, parts, runs, filled] = [
+    await readDrizzleLedger(client),
+    await readLegacyLedger(client),
+    await readParts(client),
+    await readRuns(client),
+    await readLive(client),
+  ];
   // Only an install of a legacy era without drizzle's ledger can need a baseline: compare it with 0000.
-  const baselineDifferences = profile.legacy && drizzleLedger === null && !filled.empty && content.migrations.length ? await snapshotDifferences(client, profile.drizzleDir, 0) : null;
+  const baselineDifferences =
+    profile.legacy && drizzleLedger === null && !filled.empty && content.migrations.length
+      ? await snapshotDifferences(client, profile.drizzleDir, 0)
+      : null;
   // PostgreSQL skips a schema of the search_path this role has no USAGE on; one the run may still make stays.
-  const reached = new Set((await client.query<{ name: string }>(`select s::text as name from unnest(current_schemas(false)) as s`)).rows.map((r) => r.name));
-  const gaps = profile.seed && !filled.empty && profile.latestRelease ? await profile.seed.gaps(client, profile.latestRelease) : 0;
+  const reached = new Set(
+    (await client.query<{ name: string }>(`select s::text as name from unnest(current_schemas(false)) as s`)).rows.map(
+      (r) => r.name,
+    ),
+  );
+  const gaps =
+    profile.seed && !filled.empty && profile.latestRelease ? await profile.seed.gaps(client, profile.latestRelease) : 0;
   return {
     server: { version: rows[0]!.version.split(' ')[0]!, major: Math.floor(Number(rows[0]!.num) / 10000) },
     database: rows[0]!.db,
@@ -222,7 +283,9 @@ export async function inspect(client: Pick<Client, 'query'>, config: SchemaSetti
     tablesWithRows: filled.tablesWithRows,
     live: filled.live,
     schema: rows[0]!.schema ?? TARGET_SCHEMA,
-    searchPath: sessionSearchPath(rows[0]!.path, rows[0]!.role).filter((s) => reached.has(s) || !filled.live.schemas.has(s)),
+    searchPath: sessionSearchPath(rows[0]!.path, rows[0]!.role).filter(
+      (s) => reached.has(s) || !filled.live.schemas.has(s),
+    ),
     seedGaps: gaps,
     empty: filled.empty,
     ...(content.repeatable?.length ? { repeatable: await inspectRepeatable(client, content) } : {}),

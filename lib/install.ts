@@ -48,39 +48,60 @@ export interface InstallOptions {
 
 /** Refuses a database that already holds an install, unless it is an install upkit began and did not finish. */
 async function assertFresh(config: Config, profile: Profile, log: Logger): Promise<void> {
-  await withClient(config.migrationDb, config, async (c) => {
-    // Tables in the schemas the app's sessions reach (its search_path; public for Pulse).
-    const schemas = await appSchemas(c);
-    const tables = (await c.query<{ n: number }>(`select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = any($1::text[]) and c.relkind in ('r', 'p')`, [schemas])).rows[0]!.n;
-    const detection = await detectInstall(c, profile);
-    await assertOneInstall(c, config, profile, detection);
-    if (tables === 0 && detection.release === null) return;
-    const runs = (await readRuns(c, 100)) ?? [];
-    const installs = runs.filter((r) => r.command === 'install');
-    const unfinished = installs.length > 0 && !installs.some((r) => r.status === 'ok');
-    if (unfinished) {
-      log.warn(`an earlier install of ${config.migrationDb.database} did not finish (${installs[0]!.status}); finishing it`);
-      return;
-    }
-    const what = detection.release ? releaseName(profile, detection.release) : `${plural(tables, 'table')} that ${tables === 1 ? 'is' : 'are'} not an install upkit made`;
-    throw new UpkitError({
-      code: 'install.exists',
-      exit: 'refused',
-      message: `${config.migrationDb.database} already holds ${what}; install never changes an existing database`,
-      hint: detection.release ? 'to bring it to the latest release run: npx zx upgrade.ts --dry-run, then npx zx upgrade.ts' : 'install into an empty or missing database (set DB_NAME or DATABASE_URL), or upgrade it with npx zx upgrade.ts',
-    });
-  }, { applicationName: 'upkit install' });
+  await withClient(
+    config.migrationDb,
+    config,
+    async (c) => {
+      // Tables in the schemas the app's sessions reach (its search_path; public for Pulse).
+      const schemas = await appSchemas(c);
+      const tables = (
+        await c.query<{ n: number }>(
+          `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = any($1::text[]) and c.relkind in ('r', 'p')`,
+          [schemas],
+        )
+      ).rows[0]!.n;
+      const detection = await detectInstall(c, profile);
+      await assertOneInstall(c, config, profile, detection);
+      if (tables === 0 && detection.release === null) return;
+      const runs = (await readRuns(c, 100)) ?? [];
+      const installs = runs.filter((r) => r.command === 'install');
+      const unfinished = installs.length > 0 && !installs.some((r) => r.status === 'ok');
+      if (unfinished) {
+        log.warn(
+          `an earlier install of ${config.migrationDb.database} did not finish (${installs[0]!.status}); finishing it`,
+        );
+        return;
+      }
+      const what = detection.release
+        ? releaseName(profile, detection.release)
+        : `${plural(tables, 'table')} that ${tables === 1 ? 'is' : 'are'} not an install upkit made`;
+      throw new UpkitError({
+        code: 'install.exists',
+        exit: 'refused',
+        message: `${config.migrationDb.database} already holds ${what}; install never changes an existing database`,
+        hint: detection.release
+          ? 'to bring it to the latest release run: npx zx upgrade.ts --dry-run, then npx zx upgrade.ts'
+          : 'install into an empty or missing database (set DB_NAME or DATABASE_URL), or upgrade it with npx zx upgrade.ts',
+      });
+    },
+    { applicationName: 'upkit install' },
+  );
 }
 
 export async function runInstall(log: Logger, report: ReportBuilder, options: InstallOptions): Promise<number> {
-  const envPath = options.envFile ? path.resolve(options.cwd, options.envFile.path) : envFileOf(undefined, process.env, options.cwd)?.file ?? path.join(options.cwd, '.env');
+  const envPath = options.envFile
+    ? path.resolve(options.cwd, options.envFile.path)
+    : (envFileOf(undefined, process.env, options.cwd)?.file ?? path.join(options.cwd, '.env'));
   const hasUrl = Boolean(process.env.DATABASE_URL?.trim());
   // What .env lacks is decided now and written only once every check below has passed: a
   // refusal leaves an existing .env byte for byte as it was. A missing .env is written at
   // once (it replaces nothing, and a database container started from it needs DB_PASSWORD).
   // The keys are the profile's (Pulse's secrets and database); the folders decide which profile.
   const early = options.profileFor({
-    drizzleDir: path.resolve(options.cwd, options.drizzleDir ?? (process.env.UPKIT_DRIZZLE_DIR?.trim() || path.join(PROJECT_ROOT, 'drizzle'))),
+    drizzleDir: path.resolve(
+      options.cwd,
+      options.drizzleDir ?? (process.env.UPKIT_DRIZZLE_DIR?.trim() || path.join(PROJECT_ROOT, 'drizzle')),
+    ),
     legacyDir: path.join(PROJECT_ROOT, 'legacy-sql'),
   });
   const label = early.label ?? 'Application';
@@ -93,11 +114,18 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   }
   if (plan.original === null && plan.missing.length) writeEnv(applyEnvPlan(plan, label), log, report);
 
-  const config = loadConfig({ cwd: options.cwd, envFile: options.envFile?.path, envFileFlag: options.envFile?.flag, env: { ...plannedValues(plan), ...process.env }, overrides: { drizzleDir: options.drizzleDir } });
+  const config = loadConfig({
+    cwd: options.cwd,
+    envFile: options.envFile?.path,
+    envFileFlag: options.envFile?.flag,
+    env: { ...plannedValues(plan), ...process.env },
+    overrides: { drizzleDir: options.drizzleDir },
+  });
   showConfigWarnings(config, log, report);
   const profile = options.profileFor(config);
   // Refused before anything is created: the first admin is the profile's (Pulse's) to make.
-  if (options.adminEmail && !profile.createAdmin) throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
+  if (options.adminEmail && !profile.createAdmin)
+    throw usageError('--admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
   assertTagsExist(config, options.allowDestructive);
   const target = config.migrationDb;
   await log.step(`PostgreSQL at ${target.host}:${target.port}`, async (s) => {
@@ -120,7 +148,10 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
       code: err.code,
       exit: err.exit,
       message: err.message,
-      details: [...err.details, `install had just created the empty database ${target.database} (${target.host}:${target.port}) that DIRECT_URL names; nothing was written in it`],
+      details: [
+        ...err.details,
+        `install had just created the empty database ${target.database} (${target.host}:${target.port}) that DIRECT_URL names; nothing was written in it`,
+      ],
       hint: `${err.hint ?? 'see the log file'}; drop the empty database if it is not wanted: DROP DATABASE ${sqlIdent(target.database)};`,
       cause: err,
     });
@@ -134,18 +165,33 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
       const findings = await hostChecks(config.composeFile!, undefined, profile.minMemoryBytes ?? null);
       for (const f of findings) {
         report.findings.push(f);
-        if (f.severity !== 'info') (f.severity === 'error' ? log.error : log.warn)(`${f.message}${f.hint ? `\n  → ${f.hint}` : ''}`);
+        if (f.severity !== 'info')
+          (f.severity === 'error' ? log.error : log.warn)(`${f.message}${f.hint ? `\n  → ${f.hint}` : ''}`);
       }
       const errors = findings.filter((f) => f.severity === 'error');
-      if (errors.length) throw new UpkitError({ code: 'install.host', exit: 'refused', message: `${plural(errors.length, 'host check')} failed; nothing was installed`, hint: errors[0]!.hint ?? undefined });
+      if (errors.length)
+        throw new UpkitError({
+          code: 'install.host',
+          exit: 'refused',
+          message: `${plural(errors.length, 'host check')} failed; nothing was installed`,
+          hint: errors[0]!.hint ?? undefined,
+        });
       s.detail(findings.find((f) => f.code === 'install.docker')?.message ?? 'ok');
     });
   }
   if (!ready.ok) {
-    throw new UpkitError({ code: 'install.preflight', exit: 'refused', message: 'preflight refused the install; nothing was installed', hint: report.findings.find((f) => f.severity === 'error')?.hint ?? 'run: npx zx scripts/preflight.ts' });
+    throw new UpkitError({
+      code: 'install.preflight',
+      exit: 'refused',
+      message: 'preflight refused the install; nothing was installed',
+      hint: report.findings.find((f) => f.severity === 'error')?.hint ?? 'run: npx zx scripts/preflight.ts',
+    });
   }
   const password = options.adminEmail ? await options.adminPassword?.() : undefined;
-  if (options.adminEmail && !password) throw usageError('--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked');
+  if (options.adminEmail && !password)
+    throw usageError(
+      '--admin-email needs a password: pass --admin-password-file PATH, or run on a terminal to be asked',
+    );
 
   // Containers and health come after the admin exists, so the application starts complete.
   // What an existing .env lacks is appended once the plan and every check before the first
@@ -156,7 +202,18 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
     envWritten = true;
     return true;
   };
-  const code = await runUpgrade(config, log, report, { profile, dryRun: false, allowDestructive: options.allowDestructive ?? false, upkitVersion: options.upkitVersion, command: 'install', signal: options.signal, skipBackupWhenEmpty: true, noBackup: options.noBackup === true, containers: false, confirm: beforeFirstWrite });
+  const code = await runUpgrade(config, log, report, {
+    profile,
+    dryRun: false,
+    allowDestructive: options.allowDestructive ?? false,
+    upkitVersion: options.upkitVersion,
+    command: 'install',
+    signal: options.signal,
+    skipBackupWhenEmpty: true,
+    noBackup: options.noBackup === true,
+    containers: false,
+    confirm: beforeFirstWrite,
+  });
   // A plan with nothing to apply never reaches its first write.
   if (code === EXIT.ok) await beforeFirstWrite();
   if (code !== EXIT.ok) return code;
@@ -170,12 +227,17 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
         if (profile.seed && profile.latestRelease) await profile.seed.apply(c, profile.latestRelease);
         return r;
       });
-      log.info(outcome === 'created' ? `created organization "${options.organization}" and admin ${options.adminEmail.toLowerCase()}` : `a user ${options.adminEmail.toLowerCase()} exists already; left as it is`);
+      log.info(
+        outcome === 'created'
+          ? `created organization "${options.organization}" and admin ${options.adminEmail.toLowerCase()}`
+          : `a user ${options.adminEmail.toLowerCase()} exists already; left as it is`,
+      );
     } finally {
       await c.end().catch(() => {});
     }
   }
-  if (options.containers) return containersAndHealth(config, profile, log, report, profile.latestRelease ?? undefined, options.signal);
+  if (options.containers)
+    return containersAndHealth(config, profile, log, report, profile.latestRelease ?? undefined, options.signal);
   return EXIT.ok;
 }
 
@@ -199,11 +261,13 @@ function writeEnv(env: EnvFileResult, log: Logger, report: ReportBuilder): void 
   else log.debug(`${env.path} has every key already`);
   if (env.madePrivate !== null) {
     const message = `${env.path} could be read by other users (mode ${octalMode(env.madePrivate)}): made it 0600 before adding secrets to it`;
-    const hint = 'the new secrets were never readable by others; change the values that were already in it if other users can log in here';
+    const hint =
+      'the new secrets were never readable by others; change the values that were already in it if other users can log in here';
     report.finding('warning', 'install.env_made_private', message, hint);
     log.warn(message);
     log.info(`  → ${hint}`);
-  } else if ((statSync(env.path).mode & 0o077) !== 0) log.warn(`${env.path} can be read by other users: run chmod 600 ${shellQuote(env.path)}`);
+  } else if ((statSync(env.path).mode & 0o077) !== 0)
+    log.warn(`${env.path} can be read by other users: run chmod 600 ${shellQuote(env.path)}`);
 }
 
 function safeRead(file: string): string {

@@ -55,6 +55,7 @@ export function pasteForm(text: string): string {
  */
 export function commandPattern(entries: readonly string[]): RegExp {
   const forms = [`npx zx (?:${entries.map(escape).join('|')})`];
-  if (launcher !== undefined) forms.push(`${escape(launcher)} (?:${entries.map((e) => escape(BY_ENTRY.get(e) ?? e)).join('|')})`);
+  if (launcher !== undefined)
+    forms.push(`${escape(launcher)} (?:${entries.map((e) => escape(BY_ENTRY.get(e) ?? e)).join('|')})`);
   return new RegExp(`(${forms.join('|')})(?![\\w./-])`, 'g');
 }

@@ -97,19 +97,28 @@ async function exists(c: Q, relation: string): Promise<boolean> {
 
 export async function readDrizzleLedger(c: Q): Promise<DrizzleLedgerRow[] | null> {
   if (!(await exists(c, 'drizzle.__drizzle_migrations'))) return null;
-  const { rows } = await c.query<{ id: number; hash: string; created_at: string | null }>('select id, hash, created_at::text from drizzle.__drizzle_migrations order by id');
+  const { rows } = await c.query<{ id: number; hash: string; created_at: string | null }>(
+    'select id, hash, created_at::text from drizzle.__drizzle_migrations order by id',
+  );
   return rows.map((r) => ({ id: r.id, hash: r.hash, createdAt: r.created_at === null ? null : Number(r.created_at) }));
 }
 
 export async function readLegacyLedger(c: Q): Promise<LegacyLedgerRow[] | null> {
   if (!(await exists(c, 'upkit.legacy_migrations'))) return null;
-  const { rows } = await c.query<{ file: string; checksum: string; method: LegacyLedgerRow['method']; applied_at: Date }>('select file, checksum, method, applied_at from upkit.legacy_migrations order by applied_at');
+  const { rows } = await c.query<{
+    file: string;
+    checksum: string;
+    method: LegacyLedgerRow['method'];
+    applied_at: Date;
+  }>('select file, checksum, method, applied_at from upkit.legacy_migrations order by applied_at');
   return rows.map((r) => ({ file: r.file, checksum: r.checksum, method: r.method, appliedAt: r.applied_at }));
 }
 
 export async function readParts(c: Q): Promise<Set<string>> {
   if (!(await exists(c, 'upkit.migration_parts'))) return new Set();
-  const { rows } = await c.query<{ tag: string; hash: string; part: string }>('select tag, hash, part from upkit.migration_parts');
+  const { rows } = await c.query<{ tag: string; hash: string; part: string }>(
+    'select tag, hash, part from upkit.migration_parts',
+  );
   return new Set(rows.map((r) => partKey(r.tag, r.hash, r.part)));
 }
 
@@ -152,33 +161,65 @@ export async function ensureLedger(c: Q): Promise<void> {
  */
 export async function markCrashedRuns(c: Q): Promise<RunRow[]> {
   if (!(await exists(c, 'upkit.runs'))) return [];
-  const { rows } = await c.query(`update upkit.runs set status = 'crashed', finished_at = coalesce(finished_at, now()) where status = 'running' returning *`);
+  const { rows } = await c.query(
+    `update upkit.runs set status = 'crashed', finished_at = coalesce(finished_at, now()) where status = 'running' returning *`,
+  );
   return rows.map(toRun);
 }
 
-export async function startRun(c: Q, run: { id: string; command: string; releaseFrom: string | null; releaseTo: string | null; toolVersion: string; backupSkipped?: string }): Promise<RunRow[]> {
+export async function startRun(
+  c: Q,
+  run: {
+    id: string;
+    command: string;
+    releaseFrom: string | null;
+    releaseTo: string | null;
+    toolVersion: string;
+    backupSkipped?: string;
+  },
+): Promise<RunRow[]> {
   const crashed = await markCrashedRuns(c);
   await c.query(
     `insert into upkit.runs (id, command, status, release_from, release_to, tool_version, host, pid, backup_skipped) values ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
-    [run.id, run.command, run.releaseFrom, run.releaseTo, run.toolVersion, hostname(), process.pid, run.backupSkipped ?? null],
+    [
+      run.id,
+      run.command,
+      run.releaseFrom,
+      run.releaseTo,
+      run.toolVersion,
+      hostname(),
+      process.pid,
+      run.backupSkipped ?? null,
+    ],
   );
   return crashed;
 }
 
-export async function finishRun(c: Q, id: string, fields: { status: string; backupPath?: string | null; releaseTo?: string | null; report?: unknown }): Promise<void> {
+export async function finishRun(
+  c: Q,
+  id: string,
+  fields: { status: string; backupPath?: string | null; releaseTo?: string | null; report?: unknown },
+): Promise<void> {
   await c.query(
     `update upkit.runs set status = $2, finished_at = now(), backup_path = coalesce($3, backup_path), release_to = coalesce($4, release_to), report = $5 where id = $1`,
-    [id, fields.status, fields.backupPath ?? null, fields.releaseTo ?? null, fields.report === undefined ? null : JSON.stringify(redactDeep(fields.report))],
+    [
+      id,
+      fields.status,
+      fields.backupPath ?? null,
+      fields.releaseTo ?? null,
+      fields.report === undefined ? null : JSON.stringify(redactDeep(fields.report)),
+    ],
   );
 }
 
 /** Records the backup a run took: its path, and what proves it is that backup (sha256, server, database). */
-export async function setRunBackup(c: Q, id: string, backup: { path: string; sha256: string; systemIdentifier?: string | undefined; database: string }): Promise<void> {
-  await c.query('update upkit.runs set backup_path = $2, backup_sha256 = $3, backup_system_identifier = $4, backup_database = $5 where id = $1', [
-    id,
-    backup.path,
-    backup.sha256,
-    backup.systemIdentifier ?? null,
-    backup.database,
-  ]);
+export async function setRunBackup(
+  c: Q,
+  id: string,
+  backup: { path: string; sha256: string; systemIdentifier?: string | undefined; database: string },
+): Promise<void> {
+  await c.query(
+    'update upkit.runs set backup_path = $2, backup_sha256 = $3, backup_system_identifier = $4, backup_database = $5 where id = $1',
+    [id, backup.path, backup.sha256, backup.systemIdentifier ?? null, backup.database],
+  );
 }

@@ -4,7 +4,19 @@
 // so a table, column, type or schema an earlier pending step made holds none, nor does a
 // table the plan read as empty. A finding blocks the run unless its author reviewed it
 // (`-- upkit:safe <why>`) or the operator accepts it (--allow-destructive[=TAG,…]).
-import { fromParts, inspectAlterTable, inspectDml, inspectDrop, inspectRename, moveSchema, named, shown, type Found, type LintRule, type RangeVarNode } from './lint/rules.ts';
+import {
+  fromParts,
+  inspectAlterTable,
+  inspectDml,
+  inspectDrop,
+  inspectRename,
+  moveSchema,
+  named,
+  shown,
+  type Found,
+  type LintRule,
+  type RangeVarNode,
+} from './lint/rules.ts';
 import { RunState, type LiveCatalog } from './lint/state.ts';
 import { statementText, stringsOf } from './sql/statements.ts';
 import type { AstNode, ParsedStatement } from './sql/statements.ts';
@@ -53,20 +65,37 @@ export interface LintFile {
 
 /** Lints a whole pending run, file after file, in the order the statements run. */
 export function lintRun(files: readonly LintFile[], context: LintContext): LintFinding[] {
-  const state = new RunState(context.searchPath?.length ? context.searchPath : [context.schema ?? 'public'], context.live, (t) => context.tableHasRows(t));
+  const state = new RunState(
+    context.searchPath?.length ? context.searchPath : [context.schema ?? 'public'],
+    context.live,
+    (t) => context.tableHasRows(t),
+  );
   const findings: LintFinding[] = [];
   for (const { file, statements } of files) {
     for (const s of statements) {
       const first = statementText(s).split('\n')[0]!.trim().slice(0, 120);
       const safe = s.safe ?? null;
-      for (const f of inspect(s, state)) findings.push({ file, line: s.line, ...f, statement: first, safe, accepted: safe !== null, acceptedBy: safe !== null ? 'upkit:safe' : null });
+      for (const f of inspect(s, state))
+        findings.push({
+          file,
+          line: s.line,
+          ...f,
+          statement: first,
+          safe,
+          accepted: safe !== null,
+          acceptedBy: safe !== null ? 'upkit:safe' : null,
+        });
     }
   }
   return findings;
 }
 
 /** One file on its own (a down file, say): nothing known of what ran before it. */
-export function lintStatements(statements: readonly ParsedStatement[], file: string, context: LintContext): LintFinding[] {
+export function lintStatements(
+  statements: readonly ParsedStatement[],
+  file: string,
+  context: LintContext,
+): LintFinding[] {
   return lintRun([{ file, statements }], context);
 }
 
@@ -81,7 +110,10 @@ function inspect(s: ParsedStatement, state: RunState): Found[] {
   switch (s.kind) {
     case 'CreateStmt': {
       const rel = named(n.relation);
-      state.makeRelation(state.newRelationKey(rel, (n.relation as RangeVarNode | undefined)?.relpersistence === 't'), n.if_not_exists === true);
+      state.makeRelation(
+        state.newRelationKey(rel, (n.relation as RangeVarNode | undefined)?.relpersistence === 't'),
+        n.if_not_exists === true,
+      );
       return [];
     }
     case 'CreateTableAsStmt': {
@@ -134,8 +166,17 @@ function inspect(s: ParsedStatement, state: RunState): Found[] {
       return ((n.relations as AstNode[] | undefined) ?? []).flatMap((r) => {
         const rel = named(r.RangeVar);
         // CASCADE empties every table with a foreign key to it as well, whatever it holds.
-        const free = state.relationIsFree(state.relationKey(rel)) && (n.behavior !== 'DROP_CASCADE' || state.nothingToLose);
-        return free ? [] : [{ rule: 'truncate' as const, object: shown(rel), message: `empties table ${shown(rel)} (every row is deleted)` }];
+        const free =
+          state.relationIsFree(state.relationKey(rel)) && (n.behavior !== 'DROP_CASCADE' || state.nothingToLose);
+        return free
+          ? []
+          : [
+              {
+                rule: 'truncate' as const,
+                object: shown(rel),
+                message: `empties table ${shown(rel)} (every row is deleted)`,
+              },
+            ];
       });
     case 'RenameStmt':
       return inspectRename(n, state);
@@ -148,4 +189,3 @@ function inspect(s: ParsedStatement, state: RunState): Found[] {
       return inspectDml(s.kind, n, state);
   }
 }
-

@@ -102,7 +102,10 @@ export function formatDuration(ms: number): string {
  */
 function openLogFile(dir: string, command: string, now: Date): { fd: number; file: string } {
   ensurePrivateDir(dir);
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const base = path.join(dir, `${command}-${stamp}-${process.pid}`);
   for (let i = 1; ; i++) {
     const file = i === 1 ? `${base}.log` : `${base}-${i}.log`;
@@ -149,8 +152,10 @@ export function createLogger(options: LoggerOptions): Logger {
       try {
         const pruned = pruneLogs(path.dirname(logFile), keep, logFile);
         retentionProblem = pruned.problem;
-        if (pruned.unproven.length && keep !== 'all') unproven = { dir: path.dirname(logFile), names: pruned.unproven, keep };
-        if (pruned.deleted.length) pendingDebug.push(`log retention (UPKIT_LOG_KEEP ${keep}): deleted ${pruned.deleted.join(', ')}`);
+        if (pruned.unproven.length && keep !== 'all')
+          unproven = { dir: path.dirname(logFile), names: pruned.unproven, keep };
+        if (pruned.deleted.length)
+          pendingDebug.push(`log retention (UPKIT_LOG_KEEP ${keep}): deleted ${pruned.deleted.join(', ')}`);
       } catch (err) {
         retentionProblem = err instanceof Error ? err.message : String(err);
       }
@@ -175,7 +180,15 @@ export function createLogger(options: LoggerOptions): Logger {
     const text = redact(line);
     if (outputClosed(stream)) return;
     if (spinner?.isSpinning) spinner.clear();
-    writeOutput(stream, interactive ? `${text}\n` : text.split('\n').map((l) => `${timestamp(now())} ${l}`).join('\n') + '\n');
+    writeOutput(
+      stream,
+      interactive
+        ? `${text}\n`
+        : text
+            .split('\n')
+            .map((l) => `${timestamp(now())} ${l}`)
+            .join('\n') + '\n',
+    );
     if (spinner?.isSpinning) spinner.render();
   };
 
@@ -208,11 +221,19 @@ export function createLogger(options: LoggerOptions): Logger {
         // Loaded on a terminal's first step only: ora is a tenth of a second of start-up that
         // cron, CI and --json runs never need.
         const { default: ora } = await import('ora');
-        spinner = ora({ text: redact(name), stream, color: color ? 'cyan' : false, discardStdin: false, isEnabled: true }).start();
+        spinner = ora({
+          text: redact(name),
+          stream,
+          color: color ? 'cyan' : false,
+          discardStdin: false,
+          isEnabled: true,
+        }).start();
       }
       // Without a terminal a step announces itself only when it is slow, so that a hang
       // shows what it is waiting on without doubling every line.
-      const announce = interactive ? undefined : setTimeout(() => writeOutput(stream, `${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
+      const announce = interactive
+        ? undefined
+        : setTimeout(() => writeOutput(stream, `${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
       let lastPlainProgress = 0;
       const control: StepControl = {
         progress(text) {
@@ -247,7 +268,10 @@ export function createLogger(options: LoggerOptions): Logger {
         const durationMs = Math.round(clock() - started);
         steps.push({ name, status, durationMs, detail: redact(detail) });
         const line = `${name}${detail ? `  ${detail}` : ''} ${paint(90, `(${formatDuration(durationMs)})`)}`;
-        toFile(status === 'failed' ? 'error' : 'info', `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`);
+        toFile(
+          status === 'failed' ? 'error' : 'info',
+          `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`,
+        );
         const symbol = paint(COLORS[status], SYMBOLS[status]);
         if (spinner) {
           if (!outputClosed(stream)) spinner.stopAndPersist({ symbol, text: redact(line) });
@@ -283,8 +307,12 @@ export function createLogger(options: LoggerOptions): Logger {
   if (retentionProblem) toFile('warn', `log retention: ${retentionProblem}; the run goes on`);
   if (unproven) {
     const n = unproven.names.length;
-    logger.warn(`${n} ${n === 1 ? 'file' : 'files'} in ${unproven.dir} ${n === 1 ? 'is' : 'are'} named like upkit's logs and older than the newest ${unproven.keep}, but upkit cannot prove it wrote ${n === 1 ? 'it' : 'them'}, so ${n === 1 ? 'it is' : 'they are'} kept (the oldest: ${unproven.names[0]})`);
-    logger.info(`  → look at ${n === 1 ? 'it' : 'them'} and delete what is not needed: ls -l -- ${shellQuote(unproven.dir)}`);
+    logger.warn(
+      `${n} ${n === 1 ? 'file' : 'files'} in ${unproven.dir} ${n === 1 ? 'is' : 'are'} named like upkit's logs and older than the newest ${unproven.keep}, but upkit cannot prove it wrote ${n === 1 ? 'it' : 'them'}, so ${n === 1 ? 'it is' : 'they are'} kept (the oldest: ${unproven.names[0]})`,
+    );
+    logger.info(
+      `  → look at ${n === 1 ? 'it' : 'them'} and delete what is not needed: ls -l -- ${shellQuote(unproven.dir)}`,
+    );
   }
   return logger;
 }

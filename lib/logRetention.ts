@@ -5,7 +5,18 @@
 // last line is the one close() writes, or its header names a process of this host (and pid
 // namespace) that no longer runs. The current run's file and a file another run still writes
 // (in this process, as targets do, or in another one sharing the folder) are always kept.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UpkitError } from './errors.ts';
@@ -66,7 +77,13 @@ function parseHeader(line: string): LogHeader | undefined {
   if (!m) return undefined;
   try {
     const h = JSON.parse(m[1]!) as Partial<LogHeader>;
-    if (typeof h.command !== 'string' || !Number.isSafeInteger(h.pid) || typeof h.host !== 'string' || typeof h.pidns !== 'string') return undefined;
+    if (
+      typeof h.command !== 'string' ||
+      !Number.isSafeInteger(h.pid) ||
+      typeof h.host !== 'string' ||
+      typeof h.pidns !== 'string'
+    )
+      return undefined;
     return h as LogHeader;
   } catch {
     return undefined;
@@ -154,7 +171,9 @@ export function pruneLogs(dir: string, keep: LogKeep, current: string): PruneRes
     if (m) entries.push({ name, command: m[1]!, stamp: m[2]!, pid: Number(m[3]) });
   }
   // Newest first: the time in the name, then the name.
-  entries.sort((a, b) => (a.stamp !== b.stamp ? (a.stamp < b.stamp ? 1 : -1) : a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+  entries.sort((a, b) =>
+    a.stamp !== b.stamp ? (a.stamp < b.stamp ? 1 : -1) : a.name < b.name ? 1 : a.name > b.name ? -1 : 0,
+  );
   const currentName = path.basename(current);
   let kept = 0;
   for (const e of entries) {

@@ -15,7 +15,10 @@
 export const MIN_NODE = { major: 20, minor: 10 } as const;
 
 export function nodeProblem(version: string = process.versions.node): string | undefined {
-  const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map((n) => Number.parseInt(n, 10));
+  const [major = 0, minor = 0] = version
+    .replace(/^v/, '')
+    .split('.')
+    .map((n) => Number.parseInt(n, 10));
   if (major > MIN_NODE.major || (major === MIN_NODE.major && minor >= MIN_NODE.minor)) return undefined;
   return `upkit needs Node ${MIN_NODE.major}.${MIN_NODE.minor} or newer (22 or 24 recommended); this is Node ${version}`;
 }

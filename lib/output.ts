@@ -36,7 +36,8 @@ export function watchOutput(stream: NodeJS.WritableStream, onClosed?: (code: str
 /** Whether nothing can be written to `stream` any more. */
 export function outputClosed(stream: NodeJS.WritableStream): boolean {
   const s = stream as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
-  if (!closedStreams.has(stream) && (s.destroyed === true || s.writableEnded === true)) markClosed(stream, { code: 'closed' });
+  if (!closedStreams.has(stream) && (s.destroyed === true || s.writableEnded === true))
+    markClosed(stream, { code: 'closed' });
   return closedStreams.has(stream);
 }
 

@@ -5,7 +5,11 @@ import type { Config, DbTarget } from './config.ts';
 import { TARGET_SCHEMA } from './config.ts';
 import { targetOptions } from './pgOptions.ts';
 
-export function libpqEnv(target: DbTarget, config: Pick<Config, 'ssl' | 'sslCa' | 'connectTimeoutMs'>, database = target.database): NodeJS.ProcessEnv {
+export function libpqEnv(
+  target: DbTarget,
+  config: Pick<Config, 'ssl' | 'sslCa' | 'connectTimeoutMs'>,
+  database = target.database,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Whatever the caller's shell had must not leak into (or override) these settings: any
   // libpq variable (PGHOSTADDR would send the program to another server, PGOPTIONS would

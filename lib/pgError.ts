@@ -15,7 +15,11 @@ export interface PgErrorLike {
 }
 
 export function isPgError(err: unknown): err is PgErrorLike & Error {
-  return err instanceof Error && typeof (err as PgErrorLike).code === 'string' && /^[0-9A-Z]{5}$/.test((err as PgErrorLike).code!);
+  return (
+    err instanceof Error &&
+    typeof (err as PgErrorLike).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((err as PgErrorLike).code!)
+  );
 }
 
 export interface SqlSource {
@@ -49,7 +53,7 @@ export function pgErrorLocation(err: PgErrorLike, source: SqlSource): Location |
   if (!Number.isFinite(pos) || pos < 1) return undefined;
   // position counts characters of the query sent, from 1.
   const text = source.fileText ?? source.sql;
-  return locate(text, (source.fileText ? source.offset ?? 0 : 0) + pos - 1);
+  return locate(text, (source.fileText ? (source.offset ?? 0) : 0) + pos - 1);
 }
 
 /** One headline plus indented detail lines. */

@@ -100,7 +100,10 @@ function quotedSchema(schema: string): string {
 }
 
 /** The `options` string upkit sends at startup: the operator's settings, then search_path pinned to `schema`. */
-export function startupOptions(schema: string, settings: ReadonlyMap<string, string> | Readonly<Record<string, string>> = {}): string {
+export function startupOptions(
+  schema: string,
+  settings: ReadonlyMap<string, string> | Readonly<Record<string, string>> = {},
+): string {
   const entries = settings instanceof Map ? [...settings] : Object.entries(settings);
   return [...entries.filter(([name]) => name !== 'search_path'), ['search_path', quotedSchema(schema)] as const]
     .map(([name, value]) => `-c ${escapeOption(`${name}=${value}`)}`)
@@ -113,7 +116,10 @@ export function startupOptions(schema: string, settings: ReadonlyMap<string, str
  * dropped), else search_path pinned to the one schema. Never empty: node's client would read
  * an inherited PGOPTIONS in its place.
  */
-export function targetOptions(target: { schema?: string; searchPath?: string; app?: boolean; settings?: Readonly<Record<string, string>> }, fallback: string): string {
+export function targetOptions(
+  target: { schema?: string; searchPath?: string; app?: boolean; settings?: Readonly<Record<string, string>> },
+  fallback: string,
+): string {
   if (!target.app) return startupOptions(target.schema ?? fallback, target.settings);
   const entries = Object.entries(target.settings ?? {}).filter(([name]) => name !== 'search_path');
   if (target.searchPath !== undefined) entries.push(['search_path', target.searchPath]);

@@ -46,7 +46,10 @@ function versionedDirs(root: string, pattern: RegExp, sub: string): string[] {
 }
 
 /** Candidate directories in search order, each with how it was found. */
-export async function candidateBinDirs(pgBinDir?: string, env: NodeJS.ProcessEnv = process.env): Promise<Array<{ dir: string; via: string }>> {
+export async function candidateBinDirs(
+  pgBinDir?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Array<{ dir: string; via: string }>> {
   if (pgBinDir) return [{ dir: pgBinDir, via: 'UPKIT_PG_BINDIR' }];
   const out: Array<{ dir: string; via: string }> = [];
   for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) out.push({ dir, via: 'PATH' });
@@ -87,7 +90,8 @@ export function chooseForServer(binaries: readonly PgBinary[], serverMajor: numb
 /** The package that brings a pg_dump for this major on this operating system. */
 export function clientPackageHint(major: number, osRelease = readOsRelease()): string {
   const id = `${osRelease.ID ?? ''} ${osRelease.ID_LIKE ?? ''}`;
-  if (/debian|ubuntu/.test(id)) return `apt-get install postgresql-client-${major} (from the PostgreSQL apt repository if your release lacks it)`;
+  if (/debian|ubuntu/.test(id))
+    return `apt-get install postgresql-client-${major} (from the PostgreSQL apt repository if your release lacks it)`;
   if (/rhel|fedora|centos|rocky|alma/.test(id)) return `dnf install postgresql${major}`;
   if (/alpine/.test(id)) return `apk add postgresql${major}-client`;
   if (process.platform === 'darwin') return `brew install postgresql@${major}`;

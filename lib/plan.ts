@@ -51,10 +51,25 @@ export interface LegacyRef {
 export type PlanStep =
   | { kind: 'legacy'; comprehensive: LegacyRef | null; files: LegacyRef[]; reason: string }
   | { kind: 'baseline'; tag: string; hash: string; when: number; reason: string }
-  | { kind: 'drizzle'; tag: string; hash: string; when: number; statements: number; outsideTransaction: number; resumes: string[]; outOfOrder: boolean }
+  | {
+      kind: 'drizzle';
+      tag: string;
+      hash: string;
+      when: number;
+      statements: number;
+      outsideTransaction: number;
+      resumes: string[];
+      outOfOrder: boolean;
+    }
   | { kind: 'seed'; release: string; gaps: number }
   /** A repeatable file, in one transaction with its ledger row; `reason` says why it applies. */
-  | { kind: 'repeatable'; file: string; checksum: string; reason: 'new' | 'changed' | 'missing' | 'migrations'; detail: string };
+  | {
+      kind: 'repeatable';
+      file: string;
+      checksum: string;
+      reason: 'new' | 'changed' | 'missing' | 'migrations';
+      detail: string;
+    };
 
 export interface Problem {
   code: string;
@@ -166,10 +181,19 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       firstWith.set(m.when, m.tag);
       continue;
     }
-    refusals.push({ code: 'journal.duplicate_when', message: `journal entries ${other} and ${m.tag} share the same \`when\` (${m.when}), so drizzle could not tell them apart`, hint: 'give each entry its own `when` (regenerate the migrations with drizzle-kit: npm run db:generate); nothing was changed' });
+    refusals.push({
+      code: 'journal.duplicate_when',
+      message: `journal entries ${other} and ${m.tag} share the same \`when\` (${m.when}), so drizzle could not tell them apart`,
+      hint: 'give each entry its own `when` (regenerate the migrations with drizzle-kit: npm run db:generate); nothing was changed',
+    });
   }
   for (const m of content.migrations) {
-    if (m.when > options.now) warnings.push({ code: 'journal.future_when', message: `${m.tag} has a \`when\` in the future (${new Date(m.when).toISOString()})`, hint: 'check the clock of the machine that generated it' });
+    if (m.when > options.now)
+      warnings.push({
+        code: 'journal.future_when',
+        message: `${m.tag} has a \`when\` in the future (${new Date(m.when).toISOString()})`,
+        hint: 'check the clock of the machine that generated it',
+      });
   }
 
   // A legacy era (Pulse's): a database below its end (or at it but not matching it) without
@@ -186,14 +210,22 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
         kind: 'legacy',
         comprehensive: content.legacy.comprehensive ? ref(content.legacy.comprehensive) : null,
         files,
-        reason: below ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${era.end}` : `at ${era.end} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
+        reason: below
+          ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${era.end}`
+          : `at ${era.end} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
       });
     }
     baseline = true;
   }
   const first = content.migrations[0];
   if (baseline && first) {
-    steps.push({ kind: 'baseline', tag: first.tag, hash: first.hash, when: first.when, reason: `the database already has everything ${first.tag} creates; it is recorded as applied without running it, after comparing the catalog with its snapshot` });
+    steps.push({
+      kind: 'baseline',
+      tag: first.tag,
+      hash: first.hash,
+      when: first.when,
+      reason: `the database already has everything ${first.tag} creates; it is recorded as applied without running it, after comparing the catalog with its snapshot`,
+    });
   }
 
   const newestApplied = Math.max(0, ...ledger.map((r) => r.createdAt ?? 0));
@@ -207,12 +239,19 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       when: m.when,
       statements: stmts.length,
       outsideTransaction: stmts.filter((s) => !s.transactional).length,
-      resumes: [...inspection.parts].filter((k) => k.startsWith(`${m.tag}:${m.hash}:`)).map((k) => k.split(':').slice(2).join(':')),
+      resumes: [...inspection.parts]
+        .filter((k) => k.startsWith(`${m.tag}:${m.hash}:`))
+        .map((k) => k.split(':').slice(2).join(':')),
       outOfOrder: m.when < newestApplied,
     });
     const control = unsupportedTransactionControl(stmts);
     if (control) refusals.push(transactionControlRefusal(m, control));
-    if (m.when < newestApplied) warnings.push({ code: 'ledger.out_of_order', message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`, hint: 'nothing to do' });
+    if (m.when < newestApplied)
+      warnings.push({
+        code: 'ledger.out_of_order',
+        message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`,
+        hint: 'nothing to do',
+      });
   }
 
   if (content.profile.seed && (steps.length > 0 || inspection.seedGaps > 0)) {
@@ -234,7 +273,12 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       hint: `review them; if they are intended, run again with ${shellQuote(`--allow-destructive=${tags.join(',')}`)} (a backup is taken first); nothing was changed`,
     });
   }
-  for (const a of detection.ahead) warnings.push({ code: 'release.partial', message: `objects of a later release found: ${a}`, hint: 'the upgrade completes what is missing; hand-made objects are kept' });
+  for (const a of detection.ahead)
+    warnings.push({
+      code: 'release.partial',
+      message: `objects of a later release found: ${a}`,
+      hint: 'the upgrade completes what is missing; hand-made objects are kept',
+    });
 
   return {
     version: PLAN_VERSION,
@@ -248,7 +292,12 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
     refusals,
     warnings,
     databaseEmpty: inspection.empty,
-    backup: steps.length === 0 || (options.skipBackupWhenEmpty && inspection.empty) ? 'none' : options.noBackup ? 'operator' : 'upkit',
+    backup:
+      steps.length === 0 || (options.skipBackupWhenEmpty && inspection.empty)
+        ? 'none'
+        : options.noBackup
+          ? 'operator'
+          : 'upkit',
   };
 }
 
@@ -256,10 +305,17 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
 function lintFiles(steps: readonly PlanStep[], content: Content): LintFile[] {
   const files: LintFile[] = [];
   for (const step of steps) {
-    if (step.kind === 'drizzle') files.push({ file: `${step.tag}.sql`, statements: content.statements.get(step.tag) ?? [] });
-    if (step.kind === 'repeatable') files.push({ file: repeatableKey(step.file), statements: content.statements.get(repeatableKey(step.file)) ?? [] });
+    if (step.kind === 'drizzle')
+      files.push({ file: `${step.tag}.sql`, statements: content.statements.get(step.tag) ?? [] });
+    if (step.kind === 'repeatable')
+      files.push({
+        file: repeatableKey(step.file),
+        statements: content.statements.get(repeatableKey(step.file)) ?? [],
+      });
     // comprehensive-upgrade.sql stands for the legacy files.
-    if (step.kind === 'legacy') for (const f of step.comprehensive ? [step.comprehensive] : step.files) files.push({ file: f.file, statements: content.statements.get(f.file) ?? [] });
+    if (step.kind === 'legacy')
+      for (const f of step.comprehensive ? [step.comprehensive] : step.files)
+        files.push({ file: f.file, statements: content.statements.get(f.file) ?? [] });
   }
   return files;
 }
@@ -270,8 +326,18 @@ function tagOf(file: string): string {
 }
 
 /** The lint over the whole pending run, each finding marked with who accepted it. */
-function lintPlan(steps: readonly PlanStep[], inspection: Inspection, content: Content, allow: PlanOptions['allowDestructive']): LintFinding[] {
-  const context = { tableHasRows: (t: string) => (inspection.live.tables.has(t) ? inspection.tablesWithRows.has(t) : false), live: inspection.live, schema: inspection.schema, searchPath: inspection.searchPath };
+function lintPlan(
+  steps: readonly PlanStep[],
+  inspection: Inspection,
+  content: Content,
+  allow: PlanOptions['allowDestructive'],
+): LintFinding[] {
+  const context = {
+    tableHasRows: (t: string) => (inspection.live.tables.has(t) ? inspection.tablesWithRows.has(t) : false),
+    live: inspection.live,
+    schema: inspection.schema,
+    searchPath: inspection.searchPath,
+  };
   const tags = new Set(Array.isArray(allow) ? allow.map(tagOf) : []);
   return lintRun(lintFiles(steps, content), context).map((f) => {
     if (f.accepted) return f;
@@ -286,19 +352,36 @@ function lintPlan(steps: readonly PlanStep[], inspection: Inspection, content: C
  * a typo, or a tag that has nothing to accept, is a usage error rather than silence. Known
  * once every pending file is parsed (the plan is made again after parsing them).
  */
-function acceptanceProblems(steps: readonly PlanStep[], content: Content, lint: readonly LintFinding[], allow: PlanOptions['allowDestructive']): Problem[] {
+function acceptanceProblems(
+  steps: readonly PlanStep[],
+  content: Content,
+  lint: readonly LintFinding[],
+  allow: PlanOptions['allowDestructive'],
+): Problem[] {
   if (!Array.isArray(allow)) return [];
   const files = lintFiles(steps, content);
   const pending = new Set(files.map((f) => tagOf(f.file)));
   const parsed = files.every((f) => content.statements.has(tagOf(f.file)) || content.statements.has(f.file));
   const withFindings = [...new Set(lint.filter((f) => f.acceptedBy !== 'upkit:safe').map((f) => tagOf(f.file)))];
-  const paste = withFindings.length ? `run again with ${shellQuote(`--allow-destructive=${withFindings.join(',')}`)}` : 'run again without --allow-destructive';
+  const paste = withFindings.length
+    ? `run again with ${shellQuote(`--allow-destructive=${withFindings.join(',')}`)}`
+    : 'run again without --allow-destructive';
   const problems: Problem[] = [];
   for (const tag of allow.map(tagOf)) {
     if (!pending.has(tag)) {
-      problems.push({ code: 'lint.accept_unknown', usage: true, message: `--allow-destructive names ${tag}, which is not a pending migration${pending.size ? ` (pending: ${[...pending].join(', ')})` : ' (nothing is pending)'}`, hint: `${paste}; nothing was changed` });
+      problems.push({
+        code: 'lint.accept_unknown',
+        usage: true,
+        message: `--allow-destructive names ${tag}, which is not a pending migration${pending.size ? ` (pending: ${[...pending].join(', ')})` : ' (nothing is pending)'}`,
+        hint: `${paste}; nothing was changed`,
+      });
     } else if (parsed && !withFindings.includes(tag)) {
-      problems.push({ code: 'lint.accept_nothing', usage: true, message: `--allow-destructive names ${tag}, which has no destructive statement to accept`, hint: `${paste}; nothing was changed` });
+      problems.push({
+        code: 'lint.accept_nothing',
+        usage: true,
+        message: `--allow-destructive names ${tag}, which has no destructive statement to accept`,
+        hint: `${paste}; nothing was changed`,
+      });
     }
   }
   return problems;
@@ -310,7 +393,10 @@ export function unsupportedTransactionControl(statements: readonly ParsedStateme
 }
 
 /** Refused in the plan, read-only: upkit follows a migration's own BEGIN and COMMIT in file order, and nothing else. */
-export function transactionControlRefusal({ tag, path: file }: Pick<DrizzleMigration, 'tag' | 'path'>, s: ParsedStatement): Problem {
+export function transactionControlRefusal(
+  { tag, path: file }: Pick<DrizzleMigration, 'tag' | 'path'>,
+  s: ParsedStatement,
+): Problem {
   const first = s.sql.trim().split('\n')[0]!.slice(0, 80);
   return {
     code: 'drizzle.transaction_control',
@@ -333,8 +419,16 @@ function repeatableSteps(steps: PlanStep[], inspection: Inspection, content: Con
   for (const r of inspection.repeatable ?? []) {
     if (r.status === 'waiting' || (r.status === 'applied' && !migrations)) continue;
     const reason = r.status === 'applied' ? 'migrations' : r.status;
-    steps.push({ kind: 'repeatable', file: r.file, checksum: r.checksum, reason, detail: reason === 'migrations' ? 'applied; again after this run\'s migrations' : repeatableReason(r) });
-    const control = (content.statements.get(repeatableKey(r.file)) ?? []).find((s) => s.kind === 'TransactionStmt' || !s.transactional);
+    steps.push({
+      kind: 'repeatable',
+      file: r.file,
+      checksum: r.checksum,
+      reason,
+      detail: reason === 'migrations' ? "applied; again after this run's migrations" : repeatableReason(r),
+    });
+    const control = (content.statements.get(repeatableKey(r.file)) ?? []).find(
+      (s) => s.kind === 'TransactionStmt' || !s.transactional,
+    );
     if (control) {
       const first = statementText(control).split('\n')[0]!.trim().slice(0, 80);
       problems.push({
@@ -345,7 +439,11 @@ function repeatableSteps(steps: PlanStep[], inspection: Inspection, content: Con
     }
     // A setting changed for the session outlives the file's transaction: later files, the
     // ledger and verification would run with it (another search_path, role or timeout).
-    const setting = (content.statements.get(repeatableKey(r.file)) ?? []).find((s) => s.kind === 'DiscardStmt' || (s.kind === 'VariableSetStmt' && s.node.is_local !== true && s.node.kind !== 'VAR_SET_MULTI'));
+    const setting = (content.statements.get(repeatableKey(r.file)) ?? []).find(
+      (s) =>
+        s.kind === 'DiscardStmt' ||
+        (s.kind === 'VariableSetStmt' && s.node.is_local !== true && s.node.kind !== 'VAR_SET_MULTI'),
+    );
     if (setting) {
       const first = statementText(setting).split('\n')[0]!.trim().slice(0, 80);
       problems.push({

@@ -72,12 +72,18 @@ async function readLedgerAccess(client: Client): Promise<LedgerAccess[]> {
  * A role that cannot read or write the ledgers (drizzle's or upkit's schema made by another
  * role): found before the plan reads them, exit 3, with the GRANTs an administrator runs.
  */
-export function ledgerAccessError(facts: Pick<ServerFacts, 'user' | 'superuser' | 'ledgerAccess'>, need: 'read' | 'write' = 'write'): UpkitError | undefined {
+export function ledgerAccessError(
+  facts: Pick<ServerFacts, 'user' | 'superuser' | 'ledgerAccess'>,
+  need: 'read' | 'write' = 'write',
+): UpkitError | undefined {
   const lacking = facts.ledgerAccess.filter((a) => need === 'write' || a.read);
   if (facts.superuser || lacking.length === 0) return undefined;
   const schemas = [...new Set(lacking.map((a) => a.schema))];
   const role = sqlIdent(facts.user);
-  const grants = schemas.map((n) => `GRANT USAGE ON SCHEMA ${sqlIdent(n)} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${sqlIdent(n)} TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${sqlIdent(n)} TO ${role};`);
+  const grants = schemas.map(
+    (n) =>
+      `GRANT USAGE ON SCHEMA ${sqlIdent(n)} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${sqlIdent(n)} TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${sqlIdent(n)} TO ${role};`,
+  );
   return new UpkitError({
     code: 'preflight.ledger_access',
     exit: 'refused',
@@ -130,7 +136,10 @@ export async function readServerFacts(client: Client): Promise<ServerFacts> {
  */
 export function rowSecurityBackupError(facts: Pick<ServerFacts, 'rowSecurity' | 'user'>): UpkitError | undefined {
   if (!facts.rowSecurity.length) return undefined;
-  const shown = facts.rowSecurity.length > 5 ? `${facts.rowSecurity.slice(0, 5).join(', ')} and ${facts.rowSecurity.length - 5} more` : facts.rowSecurity.join(', ');
+  const shown =
+    facts.rowSecurity.length > 5
+      ? `${facts.rowSecurity.slice(0, 5).join(', ')} and ${facts.rowSecurity.length - 5} more`
+      : facts.rowSecurity.join(', ');
   return new UpkitError({
     code: 'backup.row_security',
     exit: 'refused',
@@ -153,7 +162,12 @@ export function serverVersionError(facts: Pick<ServerFacts, 'version' | 'major'>
 /** A role that cannot create schemas and tables: exit 3, with the GRANT an administrator runs. */
 export function privilegesError(facts: ServerFacts, database: string): UpkitError | undefined {
   if (facts.superuser || (facts.canCreateInDatabase && facts.canCreateInPublic)) return undefined;
-  const missing = [!facts.canCreateInDatabase && `CREATE on database ${database}`, !facts.canCreateInPublic && 'CREATE on schema public'].filter(Boolean).join(' and ');
+  const missing = [
+    !facts.canCreateInDatabase && `CREATE on database ${database}`,
+    !facts.canCreateInPublic && 'CREATE on schema public',
+  ]
+    .filter(Boolean)
+    .join(' and ');
   return new UpkitError({
     code: 'preflight.privileges',
     exit: 'refused',
@@ -201,7 +215,12 @@ export interface PreflightOptions {
 
 const NO_BACKUP_SKIP = "--no-backup: the operator's own snapshot replaces upkit's backup";
 
-export async function runPreflight(config: Config, log: Logger, report: ReportBuilder, options: PreflightOptions): Promise<PreflightResult> {
+export async function runPreflight(
+  config: Config,
+  log: Logger,
+  report: ReportBuilder,
+  options: PreflightOptions,
+): Promise<PreflightResult> {
   const result: PreflightResult = { ok: true };
   const fail = (code: string, message: string, hint: string): never => {
     report.finding('error', code, message, hint);
@@ -255,7 +274,12 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   await check('privileges', async (s) => {
     if (!server) return s.skip('no connection');
     const [readOnly] = writeProblems(server.write);
-    if (readOnly) fail(readOnly.code, readOnly.message, readOnly.hint.replace('run the upgrade again', 'run: npx zx scripts/preflight.ts'));
+    if (readOnly)
+      fail(
+        readOnly.code,
+        readOnly.message,
+        readOnly.hint.replace('run the upgrade again', 'run: npx zx scripts/preflight.ts'),
+      );
     if (server.superuser) return s.detail(`${server.user} is a superuser`);
     const denied = privilegesError(server, config.migrationDb.database) ?? ledgerAccessError(server);
     if (denied) fail(denied.code, denied.message, denied.hint!);
@@ -267,7 +291,10 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   await check('schema', async (s) => {
     if (!server) return s.skip('no connection');
     if (ledgersUnreadable) return s.skip("the role cannot read upkit's ledgers");
-    await schemaCheck(config, options.profile).then((d) => s.detail(d), (err: unknown) => (isUpkitError(err) ? fail(err.code, err.message, err.hint ?? '') : Promise.reject(err)));
+    await schemaCheck(config, options.profile).then(
+      (d) => s.detail(d),
+      (err: unknown) => (isUpkitError(err) ? fail(err.code, err.message, err.hint ?? '') : Promise.reject(err)),
+    );
   });
   // What the next upgrade would meet before its first write; one line each after the first.
   const more: Problem[] = [];
@@ -291,7 +318,11 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     if (options.backup === false) return s.skip(NO_BACKUP_SKIP);
     if (!server) {
       const all = await findBinaries('pg_dump', config.pgBinDir);
-      return s.skip(all.length ? `found ${[...new Set(all.map((b) => b.version))].join(', ')}; server version unknown` : 'no connection');
+      return s.skip(
+        all.length
+          ? `found ${[...new Set(all.map((b) => b.version))].join(', ')}; server version unknown`
+          : 'no connection',
+      );
     }
     try {
       const dumper = await chooseDumper(config, server.major);
@@ -312,7 +343,11 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
     const needed = server ? estimateBackupBytes(server.databaseBytes, previous) : 0;
     try {
       const { free } = assertRoomForBackup(config.backupDir, needed);
-      s.detail(server ? `${formatBytes(free)} free in ${dir}, need up to ${formatBytes(needed)}` : `${formatBytes(free)} free in ${dir}; database size unknown`);
+      s.detail(
+        server
+          ? `${formatBytes(free)} free in ${dir}, need up to ${formatBytes(needed)}`
+          : `${formatBytes(free)} free in ${dir}; database size unknown`,
+      );
     } catch (err) {
       if (!isUpkitError(err)) throw err;
       fail(err.code === 'backup.disk_space' ? 'preflight.disk' : 'preflight.backup_dir', err.message, err.hint ?? '');
@@ -322,8 +357,15 @@ export async function runPreflight(config: Config, log: Logger, report: ReportBu
   await check('compose', async (s) => {
     if (!config.composeFile) return s.skip('COMPOSE_FILE not set');
     const cli = await detectCompose();
-    if (!cli) fail('preflight.compose', 'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here', 'install Docker Compose v2, or unset COMPOSE_FILE (and use --no-containers)');
-    s.detail(`${cli!.command}${cli!.baseArgs.length ? ` ${cli!.baseArgs.join(' ')}` : ''} ${cli!.version}, file ${config.composeFile}`);
+    if (!cli)
+      fail(
+        'preflight.compose',
+        'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here',
+        'install Docker Compose v2, or unset COMPOSE_FILE (and use --no-containers)',
+      );
+    s.detail(
+      `${cli!.command}${cli!.baseArgs.length ? ` ${cli!.baseArgs.join(' ')}` : ''} ${cli!.version}, file ${config.composeFile}`,
+    );
   });
 
   return result;

@@ -7,7 +7,10 @@ import type { Profile } from './profileTypes.ts';
 import { detectRelease, readCatalogFacts, type Detection } from './release.ts';
 
 /** The release a database is at: by probing its catalog when the profile has probes; else by its newest applied drizzle entry. */
-export async function detectInstall(client: Pick<Client, 'query'>, profile: Pick<Profile, 'drizzleDir' | 'releaseProbes'>): Promise<Detection> {
+export async function detectInstall(
+  client: Pick<Client, 'query'>,
+  profile: Pick<Profile, 'drizzleDir' | 'releaseProbes'>,
+): Promise<Detection> {
   const migrations = readMigrations(profile.drizzleDir);
   const facts = await readCatalogFacts(client);
   if (profile.releaseProbes) {

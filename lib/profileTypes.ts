@@ -56,7 +56,10 @@ export interface Profile {
    */
   envKeys?(hasDatabaseUrl: boolean): EnvKey[];
   /** Creates the first organization and its admin user (install --admin-email). */
-  createAdmin?(client: Queryable, input: { email: string; password: string; organization: string }): Promise<'created' | 'exists'>;
+  createAdmin?(
+    client: Queryable,
+    input: { email: string; password: string; organization: string },
+  ): Promise<'created' | 'exists'>;
 }
 
 /** "Pulse v2.3" for a profile with a label, the bare tag for an app. */
@@ -65,4 +68,8 @@ export function releaseName(profile: Pick<Profile, 'label'>, release: string): s
 }
 
 /** The profile's resolver, for the engine code that reads the configuration itself (install). */
-export type ProfileFor = (folders: { drizzleDir: string; legacyDir: string; repeatableDir?: string | undefined }) => Profile;
+export type ProfileFor = (folders: {
+  drizzleDir: string;
+  legacyDir: string;
+  repeatableDir?: string | undefined;
+}) => Profile;

@@ -41,7 +41,11 @@ export function registerSecret(secret: string | undefined | null): void {
  */
 export function registerUrlCredentials(raw: string | undefined | null, options: { userIsToken?: boolean } = {}): void {
   if (!raw) return;
-  const value = raw.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^\/\//, '').replace(/[?#].*$/s, '');
+  const value = raw
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/^\/\//, '')
+    .replace(/[?#].*$/s, '');
   const at = value.lastIndexOf('@');
   if (at <= 0) return;
   const userinfo = value.slice(0, at);
@@ -74,7 +78,12 @@ export function registerUrlCredentials(raw: string | undefined | null, options: 
  * password (raw and percent-encoded, through registerSecret), `base64(user:password)` of a
  * Basic header, and a Bearer token. An endpoint echoing its request back is then masked.
  */
-export function registerSentCredentials(sent: { user?: string; password?: string; basic?: string; bearer?: string }): void {
+export function registerSentCredentials(sent: {
+  user?: string;
+  password?: string;
+  basic?: string;
+  bearer?: string;
+}): void {
   if (sent.password) registerSecret(sent.password);
   // A user name without a password is a token.
   else if (sent.user) registerSecret(sent.user);
@@ -107,7 +116,8 @@ export function clearSecrets(): void {
 // unencoded '@' inside it is covered too.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)(\S*)@/gi;
 // KEY=value, KEY: value, "key": "value", key='value'.
-const ASSIGNMENT = /\b(PGPASSWORD|DB_PASSWORD|POSTGRES_PASSWORD|[A-Z_]*SECRET[A-Z_]*|[A-Z_]*_TOKEN|password)(["']?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}]+)/gi;
+const ASSIGNMENT =
+  /\b(PGPASSWORD|DB_PASSWORD|POSTGRES_PASSWORD|[A-Z_]*SECRET[A-Z_]*|[A-Z_]*_TOKEN|password)(["']?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}]+)/gi;
 // A pass-file line: host:port:database:user:password (`\:` and `\\` escaped in each field;
 // no spaces before the password, so that prose with times in it is not taken for one).
 const PASS_FILE_LINE = /^((?:[^:\\\s]|\\.)*:(?:\d+|\*):(?:(?:[^:\\\s]|\\.)*:){2})((?:[^\\\n]|\\.)+)$/gm;
@@ -179,5 +189,8 @@ export function redactDeep<T>(value: T): T {
  */
 export function maskSqlLiterals(sql: string): string {
   // E'…' strings take backslash escapes (E'it\'s'); the others double their quotes.
-  return sql.replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$|[Ee]'(?:[^'\\]|\\[\s\S]|'')*'?|[BbXxNn]?'(?:[^']|'')*'?/g, "'…'");
+  return sql.replace(
+    /\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$|[Ee]'(?:[^'\\]|\\[\s\S]|'')*'?|[BbXxNn]?'(?:[^']|'')*'?/g,
+    "'…'",
+  );
 }

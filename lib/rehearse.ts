@@ -6,7 +6,14 @@ import type { Config, DbTarget } from './config.ts';
 import type { BackupManifest } from './backup/manifest.ts';
 import { interrupted, restoreInto } from './backup/restore.ts';
 import { checkBackup } from './backup/restoreCheck.ts';
-import { dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient } from './backup/restoreDb.ts';
+import {
+  dropDatabase,
+  freeName,
+  mayActAs,
+  readDatabaseFacts,
+  targetFor,
+  withMaintenanceClient,
+} from './backup/restoreDb.ts';
 import { psqlCommand, sqlIdent } from './backup/swap.ts';
 import { hostname } from 'node:os';
 import { processAlive } from './processAlive.ts';
@@ -57,7 +64,9 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
  * before the backup is taken and before anything is recorded (checked on any connection).
  */
 export async function assertMayRehearse(client: Pick<Client, 'query'>, config: Config): Promise<void> {
-  const { rows } = await client.query<{ ok: boolean }>(`select rolcreatedb or rolsuper as ok from pg_roles where rolname = current_user`);
+  const { rows } = await client.query<{ ok: boolean }>(
+    `select rolcreatedb or rolsuper as ok from pg_roles where rolname = current_user`,
+  );
   if (rows[0]?.ok === true) return;
   const user = config.migrationDb.user;
   throw new UpkitError({
@@ -84,28 +93,53 @@ export async function withRehearsal<T>(
   });
   const { database, like, server } = await withMaintenanceClient(config, async (c) => {
     const facts = await readDatabaseFacts(c, live);
-    return { database: await freeName(c, live, 'rehearsal', options.now ?? new Date()), like: facts && (await mayActAs(c, facts.owner)) ? facts : undefined, server: await serverIdentifier(c) };
+    return {
+      database: await freeName(c, live, 'rehearsal', options.now ?? new Date()),
+      like: facts && (await mayActAs(c, facts.owner)) ? facts : undefined,
+      server: await serverIdentifier(c),
+    };
   });
   const marker = newMarker(live, server, backup.path);
   // Recorded before CREATE DATABASE, marked right after it (server, host, pid): one killed with
   // kill -9 at any point is proven upkit's and dropped by the next run.
   await options.record?.(database, marker);
   try {
-    const restored = await restoreInto(config, log, checked, database, { like, signal: options.signal, noOwner: options.noOwner, label: 'rehearsal: ', marker });
-    const result = await untilAborted(Promise.resolve().then(() => fn(targetFor(config, database))), options.signal);
+    const restored = await restoreInto(config, log, checked, database, {
+      like,
+      signal: options.signal,
+      noOwner: options.noOwner,
+      label: 'rehearsal: ',
+      marker,
+    });
+    const result = await untilAborted(
+      Promise.resolve().then(() => fn(targetFor(config, database))),
+      options.signal,
+    );
     return { result, durationMs: Math.round(performance.now() - started), database, restoreMs: restored.restoreMs };
   } finally {
-    await log.step(`rehearsal: drop ${database}`, () => dropDatabase(config, database)).catch((err: unknown) => {
-      log.warn(`the scratch database ${database} could not be dropped (${err instanceof Error ? err.message : String(err)}); drop it by hand: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(database)} WITH (FORCE)`])}`);
-    });
+    await log
+      .step(`rehearsal: drop ${database}`, () => dropDatabase(config, database))
+      .catch((err: unknown) => {
+        log.warn(
+          `the scratch database ${database} could not be dropped (${err instanceof Error ? err.message : String(err)}); drop it by hand: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(database)} WITH (FORCE)`])}`,
+        );
+      });
   }
 }
 
 const MARKER = 'upkit restore copy ';
 
 /** Names the scratch database in the run's row of upkit.runs (client on the live database), before it is created. */
-export async function recordRehearsal(c: Pick<Client, 'query'>, runId: string, database: string, marker: RestoreMarker): Promise<void> {
-  await c.query(`update upkit.runs set report = coalesce(report, '{}'::jsonb) || jsonb_build_object('rehearsal', $2::text, 'rehearsalMarker', $3::jsonb) where id = $1`, [runId, database, JSON.stringify(marker)]);
+export async function recordRehearsal(
+  c: Pick<Client, 'query'>,
+  runId: string,
+  database: string,
+  marker: RestoreMarker,
+): Promise<void> {
+  await c.query(
+    `update upkit.runs set report = coalesce(report, '{}'::jsonb) || jsonb_build_object('rehearsal', $2::text, 'rehearsalMarker', $3::jsonb) where id = $1`,
+    [runId, database, JSON.stringify(marker)],
+  );
 }
 
 type Marker = { live?: string; server?: string | null; host?: string; pid?: number };
@@ -116,7 +150,8 @@ async function recordedRehearsals(config: Config): Promise<Map<string, Marker>> 
     config.migrationDb,
     config,
     async (c) => {
-      if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return new Map<string, Marker>();
+      if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true)
+        return new Map<string, Marker>();
       const { rows } = await c.query<{ name: string; marker: Marker }>(
         `select report->>'rehearsal' as name, report->'rehearsalMarker' as marker from upkit.runs where status in ('running', 'crashed') and report ? 'rehearsal'`,
       );
@@ -165,7 +200,8 @@ export async function scratchLeftovers(config: Config, kind: 'rehearsal' | 'shad
       }
       // Killed between CREATE DATABASE and its marker: the run's row in the live database names it.
       marker ??= recorded.get(r.datname);
-      const proven = marker !== undefined && marker.live === live && marker.server === server && typeof marker.pid === 'number';
+      const proven =
+        marker !== undefined && marker.live === live && marker.server === server && typeof marker.pid === 'number';
       const running = proven && marker!.host === hostname() && processAlive(marker!.pid!);
       const gone = proven && marker!.host === hostname() && !running && r.sessions === 0;
       return running ? [] : [{ name: r.datname, gone, marker }];
@@ -179,7 +215,12 @@ export async function scratchLeftovers(config: Config, kind: 'rehearsal' | 'shad
  * of this host that no longer runs, with no session left in them; any other is named with
  * the command that drops it. `drop` false (a dry run, status): only named.
  */
-export async function leftoverRehearsals(config: Config, log: Pick<Logger, 'warn' | 'info'>, report: Pick<ReportBuilder, 'finding'>, drop: boolean): Promise<string[]> {
+export async function leftoverRehearsals(
+  config: Config,
+  log: Pick<Logger, 'warn' | 'info'>,
+  report: Pick<ReportBuilder, 'finding'>,
+  drop: boolean,
+): Promise<string[]> {
   const dropped: string[] = [];
   const found = await scratchLeftovers(config, 'rehearsal');
   for (const f of found) {

@@ -48,10 +48,25 @@ export async function readCatalogFacts(client: Pick<Client, 'query'>, schema = '
      select 'enum', t.typname from pg_type t where t.typnamespace = to_regnamespace($1)::oid and t.typtype = 'e'`,
     [schema],
   );
-  const facts: CatalogFacts = { tables: new Set(), columns: new Set(), indexes: new Set(), constraints: new Set(), enums: new Set(), drizzleHashes: new Set() };
-  const sets: Record<string, Set<string>> = { table: facts.tables, column: facts.columns, index: facts.indexes, constraint: facts.constraints, enum: facts.enums };
+  const facts: CatalogFacts = {
+    tables: new Set(),
+    columns: new Set(),
+    indexes: new Set(),
+    constraints: new Set(),
+    enums: new Set(),
+    drizzleHashes: new Set(),
+  };
+  const sets: Record<string, Set<string>> = {
+    table: facts.tables,
+    column: facts.columns,
+    index: facts.indexes,
+    constraint: facts.constraints,
+    enum: facts.enums,
+  };
   for (const r of rows) sets[r.kind]?.add(r.name);
-  const ledger = await client.query<{ exists: boolean }>(`select to_regclass('drizzle.__drizzle_migrations') is not null as exists`);
+  const ledger = await client.query<{ exists: boolean }>(
+    `select to_regclass('drizzle.__drizzle_migrations') is not null as exists`,
+  );
   if (ledger.rows[0]?.exists) {
     const { rows: hashes } = await client.query<{ hash: string }>('select hash from drizzle.__drizzle_migrations');
     for (const h of hashes) facts.drizzleHashes.add(h.hash);
@@ -63,7 +78,11 @@ export async function readCatalogFacts(client: Pick<Client, 'query'>, schema = '
 const stored = (name: string) => name.split('.').map(pgName).join('.');
 
 /** Pure: the release the facts show. `tagHashes` maps drizzle tags to their file hashes. */
-export function detectRelease(facts: CatalogFacts, probes: readonly ReleaseProbe[], tagHashes: ReadonlyMap<string, string>): Detection {
+export function detectRelease(
+  facts: CatalogFacts,
+  probes: readonly ReleaseProbe[],
+  tagHashes: ReadonlyMap<string, string>,
+): Detection {
   const checked = probes.map((probe) => {
     const r = probe.requires;
     const objects = [
@@ -76,27 +95,38 @@ export function detectRelease(facts: CatalogFacts, probes: readonly ReleaseProbe
       const hash = tagHashes.get(tag);
       return [`drizzle ledger entry ${tag}`, Boolean(hash && facts.drizzleHashes.has(hash))] as const;
     });
-    const gone = (probe.absent?.constraints ?? []).map((c) => [`constraint ${c} still present`, !facts.constraints.has(stored(c))] as const);
+    const gone = (probe.absent?.constraints ?? []).map(
+      (c) => [`constraint ${c} still present`, !facts.constraints.has(stored(c))] as const,
+    );
     const found = objects.filter(([, ok]) => ok).map(([name]) => name);
     const missing = [...objects, ...ledger, ...gone].filter(([, ok]) => !ok).map(([name]) => name);
     return { probe, found, missing, objectsOnly: objects.length > 0 };
   });
   // A release that introduced no object (only a ledger entry) is implied by a later one
   // whose objects are all there: an install whose ledger was lost is still past it.
-  const passes = checked.map((c, i) => c.missing.length === 0 || (!c.probe.requires.tables && !c.objectsOnly && checked.slice(i + 1).some((l) => l.objectsOnly && l.missing.length === 0)));
+  const passes = checked.map(
+    (c, i) =>
+      c.missing.length === 0 ||
+      (!c.probe.requires.tables &&
+        !c.objectsOnly &&
+        checked.slice(i + 1).some((l) => l.objectsOnly && l.missing.length === 0)),
+  );
   const evidence: string[] = [];
   const ahead: string[] = [];
   let release: string | null = null;
   let broken = false;
   checked.forEach((c, i) => {
     if (passes[i]) {
-      evidence.push(`${c.probe.release}: ${c.missing.length ? `implied by later releases (${c.missing.join(', ')} missing)` : 'present'}`);
+      evidence.push(
+        `${c.probe.release}: ${c.missing.length ? `implied by later releases (${c.missing.join(', ')} missing)` : 'present'}`,
+      );
       if (broken) ahead.push(`${c.probe.release}: present although an earlier release is incomplete`);
       else release = c.probe.release;
       return;
     }
     evidence.push(`${c.probe.release}: missing ${c.missing.join(', ')}`);
-    if (c.found.length) ahead.push(`${c.probe.release}: partly present (${c.found.join(', ')}; missing ${c.missing.join(', ')})`);
+    if (c.found.length)
+      ahead.push(`${c.probe.release}: partly present (${c.found.join(', ')}; missing ${c.missing.join(', ')})`);
     broken = true;
   });
   return { release, evidence, ahead };
@@ -141,8 +171,15 @@ export async function releaseTablesElsewhere(
     const whole = first.every((t) => r.tables.includes(t));
     const facts = whole ? await readCatalogFacts(client, r.schema) : null;
     const quoted = (t: string) => `"${r.schema.replace(/"/g, '""')}"."${t.replace(/"/g, '""')}"`;
-    const filled = await client.query<{ filled: boolean }>(`select ${r.tables.map((t) => `exists (select 1 from ${quoted(t)})`).join(' or ')} as filled`);
-    copies.push({ schema: r.schema, release: facts ? detectRelease(facts, probes, tagHashes).release : null, tables: r.tables, filled: filled.rows[0]?.filled === true });
+    const filled = await client.query<{ filled: boolean }>(
+      `select ${r.tables.map((t) => `exists (select 1 from ${quoted(t)})`).join(' or ')} as filled`,
+    );
+    copies.push({
+      schema: r.schema,
+      release: facts ? detectRelease(facts, probes, tagHashes).release : null,
+      tables: r.tables,
+      filled: filled.rows[0]?.filled === true,
+    });
   }
   return copies;
 }
@@ -151,7 +188,11 @@ export async function releaseTablesElsewhere(
  * The schemas a session of `roles` finds before `target` when it does not pin search_path:
  * its role's and database's search_path setting, else the default `"$user", public`.
  */
-export async function schemasAhead(client: Pick<Client, 'query'>, roles: readonly string[], target: string): Promise<Map<string, string>> {
+export async function schemasAhead(
+  client: Pick<Client, 'query'>,
+  roles: readonly string[],
+  target: string,
+): Promise<Map<string, string>> {
   const ahead = new Map<string, string>();
   for (const role of new Set(roles)) {
     const { rows } = await client.query<{ setting: string | null }>(
@@ -166,7 +207,13 @@ export async function schemasAhead(client: Pick<Client, 'query'>, roles: readonl
     const list = searchPathSchemas(setting ?? '"$user", public').map((s) => (s === '$user' ? role : s));
     const end = list.indexOf(target);
     for (const schema of end === -1 ? list : list.slice(0, end)) {
-      if (!ahead.has(schema)) ahead.set(schema, setting === null ? `named like the role ${role}, which the default search_path "$user", public finds first` : `on the search_path ${role} is given (${setting})${end === -1 ? `, which does not list ${target}` : ` before ${target}`}`);
+      if (!ahead.has(schema))
+        ahead.set(
+          schema,
+          setting === null
+            ? `named like the role ${role}, which the default search_path "$user", public finds first`
+            : `on the search_path ${role} is given (${setting})${end === -1 ? `, which does not list ${target}` : ` before ${target}`}`,
+        );
     }
   }
   return ahead;

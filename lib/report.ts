@@ -36,7 +36,16 @@ export type RunStatus = 'ok' | 'failed' | 'usage' | 'refused' | 'problems' | 'lo
  */
 export type RunOutcome = RunStatus | 'applied-then-problems' | 'applied-then-unhealthy' | 'interrupted-after-changes';
 
-const STATUS_BY_EXIT: Record<number, RunStatus> = { 0: 'ok', 1: 'failed', 2: 'usage', 3: 'refused', 4: 'problems', 5: 'locked', 6: 'unhealthy', 130: 'interrupted' };
+const STATUS_BY_EXIT: Record<number, RunStatus> = {
+  0: 'ok',
+  1: 'failed',
+  2: 'usage',
+  3: 'refused',
+  4: 'problems',
+  5: 'locked',
+  6: 'unhealthy',
+  130: 'interrupted',
+};
 
 export function statusFor(exitCode: number): RunStatus {
   return STATUS_BY_EXIT[exitCode] ?? 'failed';
@@ -59,19 +68,27 @@ export interface Changes {
 
 /** The outcome as one sentence, e.g. `applied 3 steps, then verification found 1 problem`. */
 export function describeOutcome(exitCode: number, changes: Changes, errors: number): string {
-  const did = changes.steps ? `applied ${plural(changes.steps, 'step')}` : changes.made ? 'changed the database' : 'changed nothing';
+  const did = changes.steps
+    ? `applied ${plural(changes.steps, 'step')}`
+    : changes.made
+      ? 'changed the database'
+      : 'changed nothing';
   const problems = errors ? plural(errors, 'problem') : 'problems';
   switch (statusFor(exitCode)) {
     case 'ok':
       return changes.made ? `${did}; done` : 'done; changed nothing';
     case 'failed':
-      return changes.made ? `${did}, then failed; the database stands part-way (the message says where and how to go back)` : 'failed; see the message for whether anything changed';
+      return changes.made
+        ? `${did}, then failed; the database stands part-way (the message says where and how to go back)`
+        : 'failed; see the message for whether anything changed';
     case 'usage':
       return 'usage or configuration error; nothing was done';
     case 'refused':
       return 'refused before any change; nothing was changed';
     case 'problems':
-      return changes.made ? `${did}, then verification found ${problems}` : `verification found ${problems}; nothing was changed`;
+      return changes.made
+        ? `${did}, then verification found ${problems}`
+        : `verification found ${problems}; nothing was changed`;
     case 'locked':
       return 'another upkit run holds the lock; nothing was changed';
     case 'unhealthy':

@@ -61,24 +61,46 @@ export interface UpgradeOptions {
 export const NO_BACKUP_REASON = "--no-backup: the operator's own snapshot replaces upkit's backup";
 
 export function sessionSettings(config: Config): SessionSettings {
-  return { lockTimeoutMs: config.lockTimeoutMs, statementTimeoutMs: config.migrationTimeoutMs, retryWaitsMs: Array.from({ length: config.lockRetries }, (_, i) => 250 * 2 ** i) };
+  return {
+    lockTimeoutMs: config.lockTimeoutMs,
+    statementTimeoutMs: config.migrationTimeoutMs,
+    retryWaitsMs: Array.from({ length: config.lockRetries }, (_, i) => 250 * 2 ** i),
+  };
 }
 
 export function printPlan(plan: Plan, log: Logger): void {
-  log.info(`plan: ${plan.database} ${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}${isEmptyPlan(plan) ? ': nothing to do' : ''}`);
-  if (plan.from !== plan.to || plan.detection.ahead.length) for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
+  log.info(
+    `plan: ${plan.database} ${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}${isEmptyPlan(plan) ? ': nothing to do' : ''}`,
+  );
+  if (plan.from !== plan.to || plan.detection.ahead.length)
+    for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
   plan.steps.forEach((s, i) => log.info(`  ${i + 1}. ${describeStep(s)}`));
-  for (const f of plan.lint) log.info(`  lint ${f.file}:${f.line} ${f.message} (${f.safe ? `reviewed: ${f.safe}` : f.acceptedBy ? `accepted: ${f.acceptedBy === '--allow-destructive=TAG' ? `--allow-destructive=${f.file.replace(/\.sql$/, '')}` : f.acceptedBy}` : 'destructive'})`);
+  for (const f of plan.lint)
+    log.info(
+      `  lint ${f.file}:${f.line} ${f.message} (${f.safe ? `reviewed: ${f.safe}` : f.acceptedBy ? `accepted: ${f.acceptedBy === '--allow-destructive=TAG' ? `--allow-destructive=${f.file.replace(/\.sql$/, '')}` : f.acceptedBy}` : 'destructive'})`,
+    );
   for (const w of plan.warnings) {
     log.warn(w.message);
     if (w.hint) log.info(`  → ${w.hint}`);
   }
-  if (plan.backup === 'operator') log.warn(`no backup: upkit takes none (${NO_BACKUP_REASON}); take that snapshot now if you have not`);
+  if (plan.backup === 'operator')
+    log.warn(`no backup: upkit takes none (${NO_BACKUP_REASON}); take that snapshot now if you have not`);
 }
 
-async function planFor(client: Pick<Client, 'query'>, config: Config, content: Content, upgrade: Pick<UpgradeOptions, 'allowDestructive' | 'noBackup' | 'skipBackupWhenEmpty'>): Promise<Plan> {
+async function planFor(
+  client: Pick<Client, 'query'>,
+  config: Config,
+  content: Content,
+  upgrade: Pick<UpgradeOptions, 'allowDestructive' | 'noBackup' | 'skipBackupWhenEmpty'>,
+): Promise<Plan> {
   const inspection = await inspect(client, config, content);
-  const options = { allowDestructive: upgrade.allowDestructive, latestRelease: content.profile.latestRelease, now: Date.now(), noBackup: upgrade.noBackup === true, skipBackupWhenEmpty: upgrade.skipBackupWhenEmpty === true };
+  const options = {
+    allowDestructive: upgrade.allowDestructive,
+    latestRelease: content.profile.latestRelease,
+    now: Date.now(),
+    noBackup: upgrade.noBackup === true,
+    skipBackupWhenEmpty: upgrade.skipBackupWhenEmpty === true,
+  };
   // The steps do not depend on the statements; what they will run is parsed (and linted) next.
   const first = makePlan(inspection, content, options);
   const needed = filesToRun(first.steps);
@@ -114,15 +136,29 @@ function planWarnings(plan: Plan, report: ReportBuilder): void {
  * shows it (screen and report, warnings as findings); a plan with refusals throws the first.
  * The same for a dry run and for the run that applies it.
  */
-async function showPlan(client: Client, config: Config, content: Content, options: UpgradeOptions, report: ReportBuilder, log: Logger): Promise<Plan> {
+async function showPlan(
+  client: Client,
+  config: Config,
+  content: Content,
+  options: UpgradeOptions,
+  report: ReportBuilder,
+  log: Logger,
+): Promise<Plan> {
   const facts = await readServerFacts(client);
   // Reading is all the plan needs; what writing needs is checked before the first write.
   const tooOld = serverVersionError(facts) ?? ledgerAccessError(facts, 'read');
   if (tooOld) throw tooOld;
   // The plan's reads (row probes, duplicate and orphan counts) run under upkit's statement
   // timeout, not one the role or database happens to set; lock waits keep the role's.
-  await client.query(`select set_config('statement_timeout', $1, false), set_config('idle_in_transaction_session_timeout', '0', false)`, [`${config.migrationTimeoutMs}ms`]);
-  const plan = await withTransaction(client, async () => withChecks(client, await planFor(client, config, content, options), content), { readOnly: true });
+  await client.query(
+    `select set_config('statement_timeout', $1, false), set_config('idle_in_transaction_session_timeout', '0', false)`,
+    [`${config.migrationTimeoutMs}ms`],
+  );
+  const plan = await withTransaction(
+    client,
+    async () => withChecks(client, await planFor(client, config, content, options), content),
+    { readOnly: true },
+  );
   report.plan = plan;
   report.release = { from: plan.from, to: plan.to };
   printPlan(plan, log);
@@ -133,7 +169,13 @@ async function showPlan(client: Client, config: Config, content: Content, option
 
 function refuse(plan: Plan): UpkitError {
   const [first, ...rest] = plan.refusals;
-  return new UpkitError({ code: first!.code, exit: first!.usage ? 'usage' : 'refused', message: first!.message, hint: first!.hint, details: rest.map((r) => `${r.message} → ${r.hint}`) });
+  return new UpkitError({
+    code: first!.code,
+    exit: first!.usage ? 'usage' : 'refused',
+    message: first!.message,
+    hint: first!.hint,
+    details: rest.map((r) => `${r.message} → ${r.hint}`),
+  });
 }
 
 export interface AfterVerification {
@@ -144,13 +186,33 @@ export interface AfterVerification {
 }
 
 /** Runs verification on the live database and records its findings. */
-export async function verifyAfter(client: Client, config: Config, content: Content, report: ReportBuilder, shadow?: Pick<ShadowOptions, 'signal' | 'log'>): Promise<AfterVerification> {
+export async function verifyAfter(
+  client: Client,
+  config: Config,
+  content: Content,
+  report: ReportBuilder,
+  shadow?: Pick<ShadowOptions, 'signal' | 'log'>,
+): Promise<AfterVerification> {
   // An app's expected schema is what its migrations build: replayed (and cached) with the migration
   // role. A profile with a legacy era (Pulse) keeps its snapshots: a legacy install never ran
   // drizzle's first entry, and upkit's own tests hold those snapshots to the migrations.
-  const expected = content.profile.legacy ? undefined : await expectedSchemaFor(config, loadVerifyFiles({ drizzleDir: content.drizzleDir, snapshotOptional: true }), { build: true, ...shadow });
-  const result = await withTransaction(client, () =>
-    verifyDatabase(client, { drizzleDir: content.drizzleDir, legacyDir: content.legacy ? content.legacy.dir : undefined, profile: content.profile, expected }), { readOnly: true });
+  const expected = content.profile.legacy
+    ? undefined
+    : await expectedSchemaFor(config, loadVerifyFiles({ drizzleDir: content.drizzleDir, snapshotOptional: true }), {
+        build: true,
+        ...shadow,
+      });
+  const result = await withTransaction(
+    client,
+    () =>
+      verifyDatabase(client, {
+        drizzleDir: content.drizzleDir,
+        legacyDir: content.legacy ? content.legacy.dir : undefined,
+        profile: content.profile,
+        expected,
+      }),
+    { readOnly: true },
+  );
   for (const f of result.findings) report.finding(f.severity, f.code, f.message, f.hint ?? undefined);
   const count = (severity: string) => result.findings.filter((f) => f.severity === severity).length;
   return { errors: count('error'), warnings: count('warning'), checked: Object.keys(result.timings) };
@@ -158,9 +220,12 @@ export async function verifyAfter(client: Client, config: Config, content: Conte
 
 /** The verify phase's line: what was checked, and what it found; never an area that was not checked. */
 export function verifiedDetail(v: AfterVerification): string {
-  const areas = v.checked.length > 1 ? `${v.checked.slice(0, -1).join(', ')} and ${v.checked.at(-1)}` : v.checked[0] ?? 'nothing';
+  const areas =
+    v.checked.length > 1 ? `${v.checked.slice(0, -1).join(', ')} and ${v.checked.at(-1)}` : (v.checked[0] ?? 'nothing');
   if (!v.errors && !v.warnings) return `${areas} as expected`;
-  const found = [v.errors && plural(v.errors, 'error'), v.warnings && plural(v.warnings, 'warning')].filter(Boolean).join(', ');
+  const found = [v.errors && plural(v.errors, 'error'), v.warnings && plural(v.warnings, 'warning')]
+    .filter(Boolean)
+    .join(', ');
   return `${found} in ${areas}`;
 }
 
@@ -169,12 +234,33 @@ export function verifiedDetail(v: AfterVerification): string {
  * applied before (the report's outcome says the same), where the database stands, and the
  * commands that show them again (with this app's folder) and go back.
  */
-function verificationProblems(report: ReportBuilder, log: Logger, v: { errors: number; config: Config; content: Content; plan: Plan; backup: BackupResult | undefined; noBackup: boolean }): void {
+function verificationProblems(
+  report: ReportBuilder,
+  log: Logger,
+  v: {
+    errors: number;
+    config: Config;
+    content: Content;
+    plan: Plan;
+    backup: BackupResult | undefined;
+    noBackup: boolean;
+  },
+): void {
   const steps = report.applied.length;
-  const after = steps ? `after the upgrade applied ${plural(steps, 'step')}; the database stands at ${v.plan.to ?? 'empty'}` : 'and the plan had nothing to apply, so nothing was changed';
+  const after = steps
+    ? `after the upgrade applied ${plural(steps, 'step')}; the database stands at ${v.plan.to ?? 'empty'}`
+    : 'and the plan had nothing to apply, so nothing was changed';
   const message = `verification found ${plural(v.errors, 'problem')} (listed above) ${after}`;
-  const folder = !isOtherApp(v.config.drizzleDir, process.cwd()) ? '' : ` --drizzle-dir ${shellQuote(v.config.drizzleDir)}`;
-  const back = !steps ? '' : v.backup ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backup.path)}` : v.noBackup ? '; upkit took no backup (--no-backup): to go back, restore your own snapshot' : '';
+  const folder = !isOtherApp(v.config.drizzleDir, process.cwd())
+    ? ''
+    : ` --drizzle-dir ${shellQuote(v.config.drizzleDir)}`;
+  const back = !steps
+    ? ''
+    : v.backup
+      ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backup.path)}`
+      : v.noBackup
+        ? '; upkit took no backup (--no-backup): to go back, restore your own snapshot'
+        : '';
   const hint = `see them again: npx zx verify/index.ts${folder}${back}`;
   report.verificationErrors = v.errors;
   report.finding('error', 'upgrade.verify_problems', message, hint);
@@ -183,32 +269,88 @@ function verificationProblems(report: ReportBuilder, log: Logger, v: { errors: n
 }
 
 /** The whole plan, and verification, on a scratch copy restored from the backup; dropped afterwards. */
-async function rehearse(plan: Plan, backup: BackupResult, config: Config, content: Content, log: Logger, report: ReportBuilder, options: UpgradeOptions, runId: string, lockClient: Client): Promise<void> {
-  const { durationMs, database, restoreMs } = await withRehearsal(config, log, backup, async (scratch) => {
-    const scratchConfig: Config = { ...config, db: scratch, migrationDb: scratch };
-    const client = await connect(scratch, config, { applicationName: `upkit ${options.command} rehearsal` });
-    try {
-      const ctx: ApplyContext = { client, config: scratchConfig, content, log, runId, settings: sessionSettings(config), signal: options.signal, applied: [], label: 'rehearsal: ', stands: { release: plan.from, lastStep: null, changed: false } };
-      await configureSession(client, ctx.settings);
-      await apply(plan, ctx);
-      const scratchReport = new ReportBuilder('rehearsal', options.upkitVersion);
-      const { errors } = await verifyAfter(client, scratchConfig, content, scratchReport, { signal: options.signal, log });
-      if (errors) {
-        throw new UpkitError({ code: 'rehearse.verify', exit: 'refused', message: `the rehearsal's verification found ${plural(errors, 'problem')}; the real database was not touched`, details: scratchReport.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`), hint: 'fix what it names (npx zx verify/index.ts on a restored copy shows it), then run the upgrade again' });
+async function rehearse(
+  plan: Plan,
+  backup: BackupResult,
+  config: Config,
+  content: Content,
+  log: Logger,
+  report: ReportBuilder,
+  options: UpgradeOptions,
+  runId: string,
+  lockClient: Client,
+): Promise<void> {
+  const { durationMs, database, restoreMs } = await withRehearsal(
+    config,
+    log,
+    backup,
+    async (scratch) => {
+      const scratchConfig: Config = { ...config, db: scratch, migrationDb: scratch };
+      const client = await connect(scratch, config, { applicationName: `upkit ${options.command} rehearsal` });
+      try {
+        const ctx: ApplyContext = {
+          client,
+          config: scratchConfig,
+          content,
+          log,
+          runId,
+          settings: sessionSettings(config),
+          signal: options.signal,
+          applied: [],
+          label: 'rehearsal: ',
+          stands: { release: plan.from, lastStep: null, changed: false },
+        };
+        await configureSession(client, ctx.settings);
+        await apply(plan, ctx);
+        const scratchReport = new ReportBuilder('rehearsal', options.upkitVersion);
+        const { errors } = await verifyAfter(client, scratchConfig, content, scratchReport, {
+          signal: options.signal,
+          log,
+        });
+        if (errors) {
+          throw new UpkitError({
+            code: 'rehearse.verify',
+            exit: 'refused',
+            message: `the rehearsal's verification found ${plural(errors, 'problem')}; the real database was not touched`,
+            details: scratchReport.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`),
+            hint: 'fix what it names (npx zx verify/index.ts on a restored copy shows it), then run the upgrade again',
+          });
+        }
+      } catch (err) {
+        if (isUpkitError(err) && err.code.startsWith('rehearse.')) throw err;
+        throw new UpkitError({
+          code: 'rehearse.failed',
+          exit: 'refused',
+          message: `the rehearsal on a restored copy failed, so the real database was not touched: ${(err as Error).message}`,
+          details: isUpkitError(err) ? err.details : [],
+          hint: isUpkitError(err) && err.hint ? err.hint : 'see the log file',
+          cause: err,
+        });
+      } finally {
+        await client.end().catch(() => {});
       }
-    } catch (err) {
-      if (isUpkitError(err) && err.code.startsWith('rehearse.')) throw err;
-      throw new UpkitError({ code: 'rehearse.failed', exit: 'refused', message: `the rehearsal on a restored copy failed, so the real database was not touched: ${(err as Error).message}`, details: isUpkitError(err) ? err.details : [], hint: isUpkitError(err) && err.hint ? err.hint : 'see the log file', cause: err });
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }, { signal: options.signal, record: (database, marker) => recordRehearsal(lockClient, runId, database, marker) });
-  report.finding('info', 'rehearse.ok', `rehearsed on ${database}: restored in ${formatDuration(restoreMs)}, whole rehearsal ${formatDuration(durationMs)}; dropped`);
-  log.info(`rehearsal passed on a restored copy in ${formatDuration(durationMs)} (restore ${formatDuration(restoreMs)}); now the real database`);
+    },
+    { signal: options.signal, record: (database, marker) => recordRehearsal(lockClient, runId, database, marker) },
+  );
+  report.finding(
+    'info',
+    'rehearse.ok',
+    `rehearsed on ${database}: restored in ${formatDuration(restoreMs)}, whole rehearsal ${formatDuration(durationMs)}; dropped`,
+  );
+  log.info(
+    `rehearsal passed on a restored copy in ${formatDuration(durationMs)} (restore ${formatDuration(restoreMs)}); now the real database`,
+  );
 }
 
 /** Containers (when COMPOSE_FILE is set), then health (endpoints and migration state). Exit 6 on failure. */
-export async function containersAndHealth(config: Config, profile: Profile, log: Logger, report: ReportBuilder, expectedRelease: string | undefined, signal?: AbortSignal): Promise<number> {
+export async function containersAndHealth(
+  config: Config,
+  profile: Profile,
+  log: Logger,
+  report: ReportBuilder,
+  expectedRelease: string | undefined,
+  signal?: AbortSignal,
+): Promise<number> {
   try {
     if (config.composeFile) {
       const result = await log.step('containers', async (s) => {
@@ -241,9 +383,16 @@ export async function containersAndHealth(config: Config, profile: Profile, log:
   }
 }
 
-export async function runUpgrade(config: Config, log: Logger, report: ReportBuilder, options: UpgradeOptions): Promise<number> {
+export async function runUpgrade(
+  config: Config,
+  log: Logger,
+  report: ReportBuilder,
+  options: UpgradeOptions,
+): Promise<number> {
   const content = loadContent(options.profile);
-  log.debug(`content: ${content.migrations.length} drizzle entries in ${content.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${content.legacy.dir}` : ''}`);
+  log.debug(
+    `content: ${content.migrations.length} drizzle entries in ${content.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${content.legacy.dir}` : ''}`,
+  );
   const target = config.migrationDb;
   await checkInterruptedRestore(config, log, report);
   // A dry run names them; a run drops the ones proven upkit's under the run lock, once its checks passed.
@@ -264,139 +413,261 @@ export async function runUpgrade(config: Config, log: Logger, report: ReportBuil
 
   // A wait for the lock ends in a plan made after it: whatever the holder applied is read then.
   const { wait, tookLock } = lockWait(target.database, options, log, report);
-  return withAdvisoryLock(target, config, options.command, async (lockClient) => {
-    log.debug(`run lock taken on ${target.database}`);
-    tookLock();
-    const client = await connect(target, config, { applicationName: `upkit ${options.command} migrations` });
-    const pidRow = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-    const migrationPid = pidRow.rows[0]!.pid;
-    // Ctrl-C: cancel whatever statement runs, from the lock's own connection.
-    const onAbort = () => void lockClient.query('select pg_cancel_backend($1)', [migrationPid]).catch(() => {});
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const runId = randomUUID();
-    let backup: BackupResult | undefined;
-    // The operator chose --no-backup: a failure points to their own snapshot.
-    let noBackup = false;
-    const ctx: ApplyContext = { client, config, content, log, runId, settings: sessionSettings(config), signal: options.signal, applied: report.applied, stands: { release: null, lastStep: null, changed: false } };
-    let started = false;
-    // What the run is doing, for the message when it is interrupted.
-    let phase = 'the plan (reading the database)';
-    let rowsAfter: Awaited<ReturnType<typeof applicationRowCounts>> | undefined;
-    let statsAfter: Awaited<ReturnType<typeof writeActivity>> | undefined;
-    try {
-      const plan = await showPlan(client, config, content, options, report, log);
-      ctx.stands.release = plan.from;
-      // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
-      if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
-      if (!isEmptyPlan(plan)) await assertExpectedSchema(config, content, options, log);
-      if (options.rehearse && !isEmptyPlan(plan)) await assertMayRehearse(client, config);
-      if (isEmptyPlan(plan)) {
-        log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
-        // A run killed after its last change (during verification) left its row running.
-        for (const r of await markCrashedRuns(lockClient)) {
-          warning(report, log, 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'its changes were complete; this run verifies them');
+  return withAdvisoryLock(
+    target,
+    config,
+    options.command,
+    async (lockClient) => {
+      log.debug(`run lock taken on ${target.database}`);
+      tookLock();
+      const client = await connect(target, config, { applicationName: `upkit ${options.command} migrations` });
+      const pidRow = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+      const migrationPid = pidRow.rows[0]!.pid;
+      // Ctrl-C: cancel whatever statement runs, from the lock's own connection.
+      const onAbort = () => void lockClient.query('select pg_cancel_backend($1)', [migrationPid]).catch(() => {});
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const runId = randomUUID();
+      let backup: BackupResult | undefined;
+      // The operator chose --no-backup: a failure points to their own snapshot.
+      let noBackup = false;
+      const ctx: ApplyContext = {
+        client,
+        config,
+        content,
+        log,
+        runId,
+        settings: sessionSettings(config),
+        signal: options.signal,
+        applied: report.applied,
+        stands: { release: null, lastStep: null, changed: false },
+      };
+      let started = false;
+      // What the run is doing, for the message when it is interrupted.
+      let phase = 'the plan (reading the database)';
+      let rowsAfter: Awaited<ReturnType<typeof applicationRowCounts>> | undefined;
+      let statsAfter: Awaited<ReturnType<typeof writeActivity>> | undefined;
+      try {
+        const plan = await showPlan(client, config, content, options, report, log);
+        ctx.stands.release = plan.from;
+        // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
+        if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
+        if (!isEmptyPlan(plan)) await assertExpectedSchema(config, content, options, log);
+        if (options.rehearse && !isEmptyPlan(plan)) await assertMayRehearse(client, config);
+        if (isEmptyPlan(plan)) {
+          log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
+          // A run killed after its last change (during verification) left its row running.
+          for (const r of await markCrashedRuns(lockClient)) {
+            warning(
+              report,
+              log,
+              'run.crashed',
+              `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
+              'its changes were complete; this run verifies them',
+            );
+          }
+        } else if (options.confirm && !(await options.confirm(plan))) {
+          log.info('stopped before any change: the plan was not confirmed');
+          return EXIT.refused;
         }
-      } else if (options.confirm && !(await options.confirm(plan))) {
-        log.info('stopped before any change: the plan was not confirmed');
-        return EXIT.refused;
-      }
-      // Under the run lock no rehearsal of this database can be running: a leftover one is a
-      // stopped run's (and still proven upkit's and gone before it is dropped).
-      await leftoverRehearsals(config, log, report, true);
-      const t0 = performance.now();
-      if (!isEmptyPlan(plan)) {
-        await ensureLedger(lockClient);
-        const crashed = await startRun(lockClient, { id: runId, command: options.command, releaseFrom: plan.from, releaseTo: plan.to, toolVersion: options.upkitVersion, ...(plan.backup === 'operator' ? { backupSkipped: NO_BACKUP_REASON } : {}) });
-        started = true;
-        log.debug(`recorded in upkit.runs as run ${runId}`);
-        for (const r of crashed) {
-          warning(report, log, 'run.crashed', `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`, 'this run picks up where it stopped');
+        // Under the run lock no rehearsal of this database can be running: a leftover one is a
+        // stopped run's (and still proven upkit's and gone before it is dropped).
+        await leftoverRehearsals(config, log, report, true);
+        const t0 = performance.now();
+        if (!isEmptyPlan(plan)) {
+          await ensureLedger(lockClient);
+          const crashed = await startRun(lockClient, {
+            id: runId,
+            command: options.command,
+            releaseFrom: plan.from,
+            releaseTo: plan.to,
+            toolVersion: options.upkitVersion,
+            ...(plan.backup === 'operator' ? { backupSkipped: NO_BACKUP_REASON } : {}),
+          });
+          started = true;
+          log.debug(`recorded in upkit.runs as run ${runId}`);
+          for (const r of crashed) {
+            warning(
+              report,
+              log,
+              'run.crashed',
+              `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
+              'this run picks up where it stopped',
+            );
+          }
+          if (plan.backup === 'none') {
+            log.info('the database is empty: nothing to back up');
+          } else if (plan.backup === 'operator') {
+            noBackup = true;
+            report.finding(
+              'info',
+              'backup.skipped',
+              `no backup was taken (${NO_BACKUP_REASON})`,
+              'if this run fails, restore the database from your own snapshot',
+            );
+            log.info(`no backup taken (${NO_BACKUP_REASON})`);
+          } else {
+            phase = 'the backup';
+            backup = await takeBackup(config, log, {
+              profile: content.profile,
+              backupDir: config.backupDir,
+              keep: config.backupKeep,
+              signal: options.signal,
+              upkitVersion: options.upkitVersion,
+              report,
+            });
+            report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
+            await setRunBackup(lockClient, runId, {
+              path: backup.path,
+              sha256: backup.manifest.sha256,
+              systemIdentifier: backup.manifest.systemIdentifier,
+              database: backup.manifest.database,
+            });
+          }
+          if (options.rehearse) {
+            if (!backup)
+              throw new UpkitError({
+                code: 'rehearse.no_backup',
+                exit: 'refused',
+                message: `nothing to rehearse on: ${noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`,
+                hint: 'run without --rehearse',
+              });
+            phase = 'the rehearsal on a restored copy';
+            await rehearse(plan, backup, config, content, log, report, options, runId, lockClient);
+          }
+          phase = 'the migrations';
+          await configureSession(client, ctx.settings);
+          await apply(plan, ctx).finally(() => {
+            if (ctx.stands.changed) report.changed = true;
+          });
+          // The row counts and write statistics as the run's last write left them, before verify,
+          // the containers and the health checks: what the application writes from here on is
+          // not the run's, and rollback tells it apart. The run's own writes are flushed first.
+          rowsAfter = await applicationRowCounts(client).catch(() => undefined);
+          statsAfter = await flushWriteStats(client).then(
+            () => writeActivity(client),
+            () => undefined,
+          );
         }
-        if (plan.backup === 'none') {
-          log.info('the database is empty: nothing to back up');
-        } else if (plan.backup === 'operator') {
-          noBackup = true;
-          report.finding('info', 'backup.skipped', `no backup was taken (${NO_BACKUP_REASON})`, 'if this run fails, restore the database from your own snapshot');
-          log.info(`no backup taken (${NO_BACKUP_REASON})`);
-        } else {
-          phase = 'the backup';
-          backup = await takeBackup(config, log, { profile: content.profile, backupDir: config.backupDir, keep: config.backupKeep, signal: options.signal, upkitVersion: options.upkitVersion, report });
-          report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
-          await setRunBackup(lockClient, runId, { path: backup.path, sha256: backup.manifest.sha256, systemIdentifier: backup.manifest.systemIdentifier, database: backup.manifest.database });
-        }
-        if (options.rehearse) {
-          if (!backup) throw new UpkitError({ code: 'rehearse.no_backup', exit: 'refused', message: `nothing to rehearse on: ${noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`, hint: 'run without --rehearse' });
-          phase = 'the rehearsal on a restored copy';
-          await rehearse(plan, backup, config, content, log, report, options, runId, lockClient);
-        }
-        phase = 'the migrations';
-        await configureSession(client, ctx.settings);
-        await apply(plan, ctx).finally(() => {
-          if (ctx.stands.changed) report.changed = true;
+        phase = 'verification';
+        const already = report.findings.length;
+        const { errors } = await log.step('verify', async (s) => {
+          const v = await verifyAfter(client, config, content, report, { signal: options.signal, log });
+          s.judge(report.findings.slice(already), verifiedDetail(v));
+          return v;
         });
-        // The row counts and write statistics as the run's last write left them, before verify,
-        // the containers and the health checks: what the application writes from here on is
-        // not the run's, and rollback tells it apart. The run's own writes are flushed first.
-        rowsAfter = await applicationRowCounts(client).catch(() => undefined);
-        statsAfter = await flushWriteStats(client).then(() => writeActivity(client), () => undefined);
+        for (const f of report.findings.slice(already).filter((x) => x.severity !== 'info')) {
+          (f.severity === 'error' ? log.error : log.warn)(`${f.code}: ${f.message}`);
+          if (f.hint) log.info(`  → ${f.hint}`);
+        }
+        log.info(
+          `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`,
+        );
+        let exit: number = errors ? EXIT.verification : EXIT.ok;
+        if (errors) verificationProblems(report, log, { errors, config, content, plan, backup, noBackup });
+        else if (options.containers) {
+          phase = 'the containers and health checks';
+          exit = await containersAndHealth(config, content.profile, log, report, plan.to ?? undefined, options.signal);
+        }
+        // upkit.runs keeps its coarse status; the report it stores says which outcome it was.
+        const outcome = outcomeFor(exit, report.changed || report.applied.length > 0);
+        if (started)
+          await finishRun(lockClient, runId, {
+            status: exit === EXIT.ok ? 'ok' : 'failed',
+            report: { outcome, applied: report.applied, findings: report.findings, rowsAfter, statsAfter },
+          });
+        return exit;
+      } catch (err) {
+        const interrupted = options.signal?.aborted === true;
+        if (started)
+          await finishRun(lockClient, runId, {
+            status: interrupted ? 'interrupted' : ctx.stands.changed ? 'failed' : 'refused',
+          }).catch(() => {});
+        const by = isUpkitError(options.signal?.reason) ? options.signal.reason.message : 'interrupted';
+        const lastStep = log.steps.at(-1)?.name;
+        const during =
+          phase === 'the migrations' && ctx.current
+            ? ctx.current
+            : phase === 'the containers and health checks'
+              ? lastStep === 'containers'
+                ? 'the containers'
+                : 'the health checks'
+              : phase;
+        const recorded = started ? `; upkit.runs records the run as interrupted` : '';
+        if (!ctx.stands.changed) {
+          if (!interrupted) throw await unchanged(err, client);
+          const what =
+            phase === 'the backup'
+              ? 'the partial backup file was removed and nothing was changed'
+              : phase === 'the migrations'
+                ? 'it was rolled back and nothing was changed'
+                : 'nothing was changed';
+          throw new UpkitError({
+            code: 'interrupted',
+            exit: 'interrupted',
+            message: `${by} during ${during}; ${what}${recorded}`,
+            hint: `run the upgrade again when ready${backup ? ` (the backup it took: ${shellQuote(backup.path)})` : ''}`,
+          });
+        }
+        // Changes began: say where the database stands and how to go back.
+        const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
+        const back = backup
+          ? `; to go back: npx zx scripts/restore.ts ${shellQuote(backup.path)}`
+          : noBackup
+            ? `; upkit took no backup (--no-backup): to go back, restore your own snapshot`
+            : '';
+        if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
+          throw new UpkitError({
+            code: 'interrupted',
+            exit: 'interrupted',
+            message: `${by} during ${during}; every step of the plan was applied and ${where}${recorded}`,
+            hint:
+              phase === 'verification'
+                ? `finish the check with: npx zx verify/index.ts${back}`
+                : `check the application with: npx zx scripts/health.ts${back}`,
+          });
+        }
+        if (interrupted) {
+          throw new UpkitError({
+            code: 'interrupted',
+            exit: 'interrupted',
+            message: `${by} during ${during}; the statement in progress was rolled back and ${where}${recorded}`,
+            hint: `run the upgrade again to finish${back}`,
+          });
+        }
+        if (isUpkitError(err)) {
+          // Its hint may say "nothing was changed" of its own transaction; the run as a whole did change things.
+          throw new UpkitError({
+            code: err.code,
+            exit: 'failed',
+            message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`,
+            details: err.details,
+            hint: `${err.hint ? err.hint.replace(/;?\s*nothing was changed\.?$/, '') : 'see the log file'}${back}`,
+            cause: err,
+          });
+        }
+        throw new UpkitError({
+          code: 'upgrade.failed',
+          exit: 'failed',
+          message: `${(err as Error).message} (${where})`,
+          hint: `see the log file${back}`,
+          cause: err,
+        });
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort);
+        await client.end().catch(() => {});
       }
-      phase = 'verification';
-      const already = report.findings.length;
-      const { errors } = await log.step('verify', async (s) => {
-        const v = await verifyAfter(client, config, content, report, { signal: options.signal, log });
-        s.judge(report.findings.slice(already), verifiedDetail(v));
-        return v;
-      });
-      for (const f of report.findings.slice(already).filter((x) => x.severity !== 'info')) {
-        (f.severity === 'error' ? log.error : log.warn)(`${f.code}: ${f.message}`);
-        if (f.hint) log.info(`  → ${f.hint}`);
-      }
-      log.info(`${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`);
-      let exit: number = errors ? EXIT.verification : EXIT.ok;
-      if (errors) verificationProblems(report, log, { errors, config, content, plan, backup, noBackup });
-      else if (options.containers) {
-        phase = 'the containers and health checks';
-        exit = await containersAndHealth(config, content.profile, log, report, plan.to ?? undefined, options.signal);
-      }
-      // upkit.runs keeps its coarse status; the report it stores says which outcome it was.
-      const outcome = outcomeFor(exit, report.changed || report.applied.length > 0);
-      if (started) await finishRun(lockClient, runId, { status: exit === EXIT.ok ? 'ok' : 'failed', report: { outcome, applied: report.applied, findings: report.findings, rowsAfter, statsAfter } });
-      return exit;
-    } catch (err) {
-      const interrupted = options.signal?.aborted === true;
-      if (started) await finishRun(lockClient, runId, { status: interrupted ? 'interrupted' : ctx.stands.changed ? 'failed' : 'refused' }).catch(() => {});
-      const by = isUpkitError(options.signal?.reason) ? options.signal.reason.message : 'interrupted';
-      const lastStep = log.steps.at(-1)?.name;
-      const during = phase === 'the migrations' && ctx.current ? ctx.current : phase === 'the containers and health checks' ? (lastStep === 'containers' ? 'the containers' : 'the health checks') : phase;
-      const recorded = started ? `; upkit.runs records the run as interrupted` : '';
-      if (!ctx.stands.changed) {
-        if (!interrupted) throw await unchanged(err, client);
-        const what = phase === 'the backup' ? 'the partial backup file was removed and nothing was changed' : phase === 'the migrations' ? 'it was rolled back and nothing was changed' : 'nothing was changed';
-        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; ${what}${recorded}`, hint: `run the upgrade again when ready${backup ? ` (the backup it took: ${shellQuote(backup.path)})` : ''}` });
-      }
-      // Changes began: say where the database stands and how to go back.
-      const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
-      const back = backup ? `; to go back: npx zx scripts/restore.ts ${shellQuote(backup.path)}` : noBackup ? `; upkit took no backup (--no-backup): to go back, restore your own snapshot` : '';
-      if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
-        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; every step of the plan was applied and ${where}${recorded}`, hint: phase === 'verification' ? `finish the check with: npx zx verify/index.ts${back}` : `check the application with: npx zx scripts/health.ts${back}` });
-      }
-      if (interrupted) {
-        throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: `${by} during ${during}; the statement in progress was rolled back and ${where}${recorded}`, hint: `run the upgrade again to finish${back}` });
-      }
-      if (isUpkitError(err)) {
-        // Its hint may say "nothing was changed" of its own transaction; the run as a whole did change things.
-        throw new UpkitError({ code: err.code, exit: 'failed', message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`, details: err.details, hint: `${err.hint ? err.hint.replace(/;?\s*nothing was changed\.?$/, '') : 'see the log file'}${back}`, cause: err });
-      }
-      throw new UpkitError({ code: 'upgrade.failed', exit: 'failed', message: `${(err as Error).message} (${where})`, hint: `see the log file${back}`, cause: err });
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      await client.end().catch(() => {});
-    }
-  }, wait);
+    },
+    wait,
+  );
 }
 
 /** The lock wait of `--wait-for-lock`: who holds the lock is said as it begins, how long it took once the lock is taken. */
-function lockWait(database: string, options: UpgradeOptions, log: Logger, report: ReportBuilder): { wait: LockWait | undefined; tookLock(): void } {
+function lockWait(
+  database: string,
+  options: UpgradeOptions,
+  log: Logger,
+  report: ReportBuilder,
+): { wait: LockWait | undefined; tookLock(): void } {
   const seconds = options.waitForLockSeconds;
   if (!seconds) return { wait: undefined, tookLock: () => {} };
   let waited: { who: string; since: number } | undefined;
@@ -405,7 +676,9 @@ function lockWait(database: string, options: UpgradeOptions, log: Logger, report
     signal: options.signal,
     onWait(who) {
       waited = { who, since: performance.now() };
-      log.info(`another upkit run holds the lock on ${database}: ${who}; waiting up to ${seconds} s for it (--wait-for-lock)`);
+      log.info(
+        `another upkit run holds the lock on ${database}: ${who}; waiting up to ${seconds} s for it (--wait-for-lock)`,
+      );
     },
   };
   const tookLock = () => {
@@ -434,9 +707,17 @@ async function unchanged(err: unknown, client: Pick<Client, 'query'>): Promise<u
       ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${holders[0]!.pid}); then run the upgrade again; nothing was changed`
       : 'a lock_timeout of the role or database ended the read: run the upgrade again when the database is quieter; nothing was changed';
   } else if (code === '57014') {
-    hint = 'a statement ran longer than the statement timeout (MIGRATION_TIMEOUT, or one the role or database sets): raise it, or run when the database is quieter; nothing was changed';
+    hint =
+      'a statement ran longer than the statement timeout (MIGRATION_TIMEOUT, or one the role or database sets): raise it, or run when the database is quieter; nothing was changed';
   }
-  return new UpkitError({ code: `pg.${code}`, exit: 'refused', message: `${headline} (while reading the database, before any change; nothing was changed)`, details, hint, cause: err });
+  return new UpkitError({
+    code: `pg.${code}`,
+    exit: 'refused',
+    message: `${headline} (while reading the database, before any change; nothing was changed)`,
+    details,
+    hint,
+    cause: err,
+  });
 }
 
 /**
@@ -446,10 +727,19 @@ async function unchanged(err: unknown, client: Pick<Client, 'query'>): Promise<u
  * instead of applying every migration and then failing its verification. The replay made
  * here is cached: the verify step after the migrations reuses it.
  */
-async function assertExpectedSchema(config: Config, content: Content, options: UpgradeOptions, log: Logger): Promise<void> {
+async function assertExpectedSchema(
+  config: Config,
+  content: Content,
+  options: UpgradeOptions,
+  log: Logger,
+): Promise<void> {
   const last = content.migrations.at(-1);
   if (content.profile.legacy || !last || existsSync(snapshotPath(content.drizzleDir, last))) return;
-  const expected = await expectedSchemaFor(config, loadVerifyFiles({ drizzleDir: content.drizzleDir, snapshotOptional: true }), { build: true, signal: options.signal, log });
+  const expected = await expectedSchemaFor(
+    config,
+    loadVerifyFiles({ drizzleDir: content.drizzleDir, snapshotOptional: true }),
+    { build: true, signal: options.signal, log },
+  );
   if (expected.source !== 'snapshot') return;
   const why = expected.findings[0];
   throw new UpkitError({

@@ -14,10 +14,18 @@ function same(a: string, b: string): boolean {
   }
 }
 
-export function profileFor(folders: { drizzleDir: string; legacyDir: string; repeatableDir?: string | undefined }): Profile {
+export function profileFor(folders: {
+  drizzleDir: string;
+  legacyDir: string;
+  repeatableDir?: string | undefined;
+}): Profile {
   if (isPulseFolder(folders.drizzleDir)) return pulseProfile(folders);
   // Pulse's legacy folder (the default) is no other app's.
-  return appProfile(folders.drizzleDir, same(folders.legacyDir, PULSE_LEGACY_DIR) ? undefined : folders.legacyDir, folders.repeatableDir);
+  return appProfile(
+    folders.drizzleDir,
+    same(folders.legacyDir, PULSE_LEGACY_DIR) ? undefined : folders.legacyDir,
+    folders.repeatableDir,
+  );
 }
 
 export { appProfile } from './app.ts';

@@ -42,7 +42,12 @@ export function pulseEnvKeys(hasDatabaseUrl: boolean): EnvKey[] {
   const db: EnvKey[] = hasDatabaseUrl
     ? []
     : [
-        { key: 'DB_HOST', make: () => 'localhost', secret: false, comment: 'database host (the compose service name when PostgreSQL runs in compose)' },
+        {
+          key: 'DB_HOST',
+          make: () => 'localhost',
+          secret: false,
+          comment: 'database host (the compose service name when PostgreSQL runs in compose)',
+        },
         { key: 'DB_PORT', make: () => '5432', secret: false, comment: 'database port' },
         { key: 'DB_USER', make: () => 'pulse', secret: false, comment: 'database role' },
         { key: 'DB_PASSWORD', make: token(24), secret: true, comment: 'database password' },
@@ -52,12 +57,19 @@ export function pulseEnvKeys(hasDatabaseUrl: boolean): EnvKey[] {
     ...db,
     { key: 'JWT_SECRET', make: token(48), secret: true, comment: 'signs session tokens' },
     { key: 'SESSION_SECRET', make: token(48), secret: true, comment: 'signs cookies' },
-    { key: 'ENCRYPTION_KEY', make: () => randomBytes(32).toString('hex'), secret: true, comment: 'encrypts stored integration credentials (AES-256)' },
+    {
+      key: 'ENCRYPTION_KEY',
+      make: () => randomBytes(32).toString('hex'),
+      secret: true,
+      comment: 'encrypts stored integration credentials (AES-256)',
+    },
   ];
 }
 
 /** Pulse's profile; its folders default to Pulse's own (--legacy-dir may point at another legacy folder). */
-export function pulseProfile(folders: { drizzleDir?: string; legacyDir?: string; repeatableDir?: string | undefined } = {}) {
+export function pulseProfile(
+  folders: { drizzleDir?: string; legacyDir?: string; repeatableDir?: string | undefined } = {},
+) {
   const start = releaseIndex(DRIZZLE_ERA_START);
   return {
     name: 'pulse',

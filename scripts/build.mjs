@@ -22,7 +22,14 @@ const loadEsbuild = () => createRequire(createRequire(import.meta.url).resolve('
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, '.build');
 /** Where upkit starts: the launcher's module, the entry files and the library. */
-const ENTRIES = ['lib/commands/launcher.ts', 'lib/api.ts', 'upgrade.ts', 'install.ts', 'verify/index.ts', ...['backup', 'health', 'mark', 'preflight', 'restore', 'rollback', 'status'].map((n) => `scripts/${n}.ts`)];
+const ENTRIES = [
+  'lib/commands/launcher.ts',
+  'lib/api.ts',
+  'upgrade.ts',
+  'install.ts',
+  'verify/index.ts',
+  ...['backup', 'health', 'mark', 'preflight', 'restore', 'rollback', 'status'].map((n) => `scripts/${n}.ts`),
+];
 const SOURCE_URL = '__upkitSourceUrl';
 
 const rel = (file) => path.relative(ROOT, file).split(path.sep).join('/');
@@ -43,7 +50,9 @@ async function reachable(esbuild) {
     outdir: OUT,
     logLevel: 'silent',
   });
-  return Object.keys(result.metafile.inputs).filter((f) => f.endsWith('.ts')).sort();
+  return Object.keys(result.metafile.inputs)
+    .filter((f) => f.endsWith('.ts'))
+    .sort();
 }
 
 /** Every import external, upkit's own `.ts` rewritten to `.js`; import.meta.url made the source's. */
@@ -91,10 +100,14 @@ export async function build() {
     logLevel: 'warning',
   });
   // The build script itself too: a changed build makes every compiled tree out of date.
-  const stamp = { files: Object.fromEntries([...sources, 'scripts/build.mjs'].map((s) => {
-    const st = statSync(path.join(ROOT, s));
-    return [s, { size: st.size, mtimeMs: st.mtimeMs }];
-  })) };
+  const stamp = {
+    files: Object.fromEntries(
+      [...sources, 'scripts/build.mjs'].map((s) => {
+        const st = statSync(path.join(ROOT, s));
+        return [s, { size: st.size, mtimeMs: st.mtimeMs }];
+      }),
+    ),
+  };
   writeFileSync(path.join(tmp, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(path.join(tmp, 'stamp.json'), `${JSON.stringify(stamp, null, 1)}\n`);
   // Swapped in whole: a start-up never sees a tree half written.
@@ -108,9 +121,16 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
     const { out, modules } = await build();
     process.stdout.write(`compiled ${modules} modules to ${rel(out)}/\n`);
   } catch (err) {
-    const why = err && err.code ? `cannot write ${OUT}: ${err.code}` : err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const why =
+      err && err.code
+        ? `cannot write ${OUT}: ${err.code}`
+        : err instanceof Error
+          ? err.message.split('\n')[0]
+          : String(err);
     process.stderr.write(`\u2716 upkit's modules were not compiled (${why})\n`);
-    process.stderr.write(`  \u2192 upkit runs from its TypeScript sources until then; run: cd ${shellQuote(ROOT)} && npm run build, as a user who may write there\n`);
+    process.stderr.write(
+      `  \u2192 upkit runs from its TypeScript sources until then; run: cd ${shellQuote(ROOT)} && npm run build, as a user who may write there\n`,
+    );
     // From `npm ci` (postinstall): the install goes on, and upkit runs from its sources.
     process.exitCode = process.argv.includes('--from-install') ? 0 : 1;
   }

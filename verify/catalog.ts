@@ -3,7 +3,15 @@
 // views, sequences, policies, operator classes and identity sequences). Only pg_catalog is
 // read, which any role may do; nothing here needs a privilege on the tables themselves.
 import type { Client } from 'pg';
-import type { ActualIndex, ActualSchema, ActualTable, ColumnSpec, FkAction, IdentitySpec, IndexColumnSpec } from './model.ts';
+import type {
+  ActualIndex,
+  ActualSchema,
+  ActualTable,
+  ColumnSpec,
+  FkAction,
+  IdentitySpec,
+  IndexColumnSpec,
+} from './model.ts';
 import { catalogBatch } from './catalogQueries.ts';
 import { catalogType } from './sqlText.ts';
 
@@ -32,10 +40,19 @@ const ROWS_HIDDEN = `row_security_active(c.oid) and not (
             and (p.polroles = '{0}' or exists (select 1 from unnest(p.polroles) r where pg_has_role(r, 'MEMBER')))
             and pg_get_expr(p.polqual, p.polrelid) = 'true')
    and not exists (select 1 from pg_policy p where p.polrelid = c.oid and not p.polpermissive and p.polcmd in ('r', '*')
-            and (p.polroles = '{0}' or exists (select 1 from unnest(p.polroles) r where pg_has_role(r, 'MEMBER')))))`
+            and (p.polroles = '{0}' or exists (select 1 from unnest(p.polroles) r where pg_has_role(r, 'MEMBER')))))`;
 
-export async function readServerInfo(client: Queryable, relations: readonly string[]): Promise<{ server: ServerInfo; relations: Map<string, Relation> }> {
-  const { rows } = await client.query<{ version: string; num: string; usr: string; db: string; rels: Array<{ name: string; readable: boolean; hidden: boolean }> | null }>(
+export async function readServerInfo(
+  client: Queryable,
+  relations: readonly string[],
+): Promise<{ server: ServerInfo; relations: Map<string, Relation> }> {
+  const { rows } = await client.query<{
+    version: string;
+    num: string;
+    usr: string;
+    db: string;
+    rels: Array<{ name: string; readable: boolean; hidden: boolean }> | null;
+  }>(
     `select current_setting('server_version') as version, current_setting('server_version_num') as num,
             current_user as usr, current_database() as db,
             (select json_agg(json_build_object('name', n.nspname || '.' || c.relname,
@@ -49,11 +66,27 @@ export async function readServerInfo(client: Queryable, relations: readonly stri
   const found = new Map((r.rels ?? []).map((x) => [x.name, x]));
   return {
     server: { version: r.version.split(' ')[0]!, versionNum: Number(r.num), user: r.usr, database: r.db },
-    relations: new Map(relations.map((name) => [name, { name, exists: found.has(name), readable: found.get(name)?.readable === true, rowsHidden: found.get(name)?.hidden === true }])),
+    relations: new Map(
+      relations.map((name) => [
+        name,
+        {
+          name,
+          exists: found.has(name),
+          readable: found.get(name)?.readable === true,
+          rowsHidden: found.get(name)?.hidden === true,
+        },
+      ]),
+    ),
   };
 }
 
-const FK_ACTIONS: Record<string, FkAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
+const FK_ACTIONS: Record<string, FkAction> = {
+  a: 'no action',
+  r: 'restrict',
+  c: 'cascade',
+  n: 'set null',
+  d: 'set default',
+};
 
 export interface ColumnRow {
   table_oid: string;
@@ -108,7 +141,10 @@ export interface ConstraintRow {
 
 function identitySpec(kind: string, seq: string[] | undefined): IdentitySpec {
   const [start, increment, min, max, cache, cycle] = seq ?? [];
-  return { kind: kind === 'a' ? 'always' : 'by default', ...(seq ? { start, increment, min, max, cache, cycle: cycle === 'true' } : {}) };
+  return {
+    kind: kind === 'a' ? 'always' : 'by default',
+    ...(seq ? { start, increment, min, max, cache, cycle: cycle === 'true' } : {}),
+  };
 }
 
 /** int2vector / oidvector text (`1 2`) or an array literal (`{1,2}`) as numbers. */
@@ -126,7 +162,12 @@ function numbers(s: string | null): number[] {
  * Every user schema's tables, columns, keys, constraints, indexes, enums, views, sequences and
  * policies, in one round trip. `meanwhile` runs while the server works (the snapshot parse).
  */
-export async function readCatalog(client: Queryable, server: ServerInfo, meanwhile: () => void = () => {}, without: readonly number[] = []): Promise<ActualSchema> {
+export async function readCatalog(
+  client: Queryable,
+  server: ServerInfo,
+  meanwhile: () => void = () => {},
+  without: readonly number[] = [],
+): Promise<ActualSchema> {
   return mapCatalog(...(await readCatalogRows(client, server, meanwhile, without)));
 }
 
@@ -134,17 +175,34 @@ export type OtherRow = { kind: string; schema: string; name: string; detail: str
 /** The batch's four result sets, as the server sent them (what a shadow database's cache keeps). */
 export type CatalogRows = [ColumnRow[], IndexRow[], ConstraintRow[], OtherRow[]];
 
-export async function readCatalogRows(client: Queryable, server: Pick<ServerInfo, 'versionNum'>, meanwhile: () => void = () => {}, without: readonly number[] = []): Promise<CatalogRows> {
-  const pending = client.query(catalogBatch(server.versionNum, without)) as unknown as Promise<Array<{ rows: unknown[] }>>;
+export async function readCatalogRows(
+  client: Queryable,
+  server: Pick<ServerInfo, 'versionNum'>,
+  meanwhile: () => void = () => {},
+  without: readonly number[] = [],
+): Promise<CatalogRows> {
+  const pending = client.query(catalogBatch(server.versionNum, without)) as unknown as Promise<
+    Array<{ rows: unknown[] }>
+  >;
   // Settled here so that a failure in meanwhile() does not leave it unhandled.
   pending.catch(() => {});
   meanwhile();
-  const [cols, idx, cons, others] = (await pending) as [{ rows: ColumnRow[] }, { rows: IndexRow[] }, { rows: ConstraintRow[] }, { rows: OtherRow[] }];
+  const [cols, idx, cons, others] = (await pending) as [
+    { rows: ColumnRow[] },
+    { rows: IndexRow[] },
+    { rows: ConstraintRow[] },
+    { rows: OtherRow[] },
+  ];
   return [cols.rows, idx.rows, cons.rows, others.rows];
 }
 
 /** Pure: the batch's rows as the shapes of model.ts. */
-export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintRow[], others: OtherRow[]): ActualSchema {
+export function mapCatalog(
+  cols: ColumnRow[],
+  idx: IndexRow[],
+  cons: ConstraintRow[],
+  others: OtherRow[],
+): ActualSchema {
   const tables = new Map<string, ActualTable>();
   const names = new Map<string, Map<number, string>>();
   const byName = new Map<string, ActualTable>();
@@ -152,7 +210,19 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
   for (const r of cols) {
     let t = tables.get(r.table_oid);
     if (!t) {
-      t = { schema: r.schema, name: r.table, columns: [], uniques: [], foreignKeys: [], indexes: [], checks: [], rls: r.rls, policies: [], partition: r.partition, notValidated: [] };
+      t = {
+        schema: r.schema,
+        name: r.table,
+        columns: [],
+        uniques: [],
+        foreignKeys: [],
+        indexes: [],
+        checks: [],
+        rls: r.rls,
+        policies: [],
+        partition: r.partition,
+        notValidated: [],
+      };
       tables.set(r.table_oid, t);
       names.set(r.table_oid, new Map());
       byName.set(`${r.schema}.${r.table}`, t);
@@ -168,7 +238,11 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
     if (r.identity) column.identity = identitySpec(r.identity, identities.get(`${r.table_oid}.${r.attnum}`));
     t.columns.push(column);
   }
-  const opclasses = new Map(others.filter((r) => r.kind === 'opclass').map((r) => [Number(r.name), { name: r.detail![0]!, isDefault: r.detail![1] === 'true' }]));
+  const opclasses = new Map(
+    others
+      .filter((r) => r.kind === 'opclass')
+      .map((r) => [Number(r.name), { name: r.detail![0]!, isDefault: r.detail![1] === 'true' }]),
+  );
   const columnName = (oid: string, attnum: number) => names.get(oid)?.get(attnum) ?? `#${attnum}`;
 
   for (const r of idx) {
@@ -194,7 +268,16 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
       if (opclass && !opclass.isDefault) column.opclass = opclass.name;
       columns.push(column);
     }
-    const index: ActualIndex = { name: r.name, unique: r.unique, primary: r.primary, valid: r.valid, method: r.method, columns, with: r.with ? [...r.with].sort() : [], nullsNotDistinct: r.nulls_not_distinct };
+    const index: ActualIndex = {
+      name: r.name,
+      unique: r.unique,
+      primary: r.primary,
+      valid: r.valid,
+      method: r.method,
+      columns,
+      with: r.with ? [...r.with].sort() : [],
+      nullsNotDistinct: r.nulls_not_distinct,
+    };
     if (r.where) index.where = r.where;
     if (r.constraint) index.constraint = r.constraint;
     t.indexes.push(index);
@@ -202,10 +285,13 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
   for (const r of idx) {
     const t = tables.get(r.table_oid);
     if (!t || !r.constraint) continue;
-    const columns = numbers(r.keys).slice(0, r.nkey).map((n) => columnName(r.table_oid, n));
+    const columns = numbers(r.keys)
+      .slice(0, r.nkey)
+      .map((n) => columnName(r.table_oid, n));
     if (r.constraint_validated === false) t.notValidated.push(r.constraint);
     if (r.constraint_type === 'p') t.primaryKey = { name: r.constraint, columns };
-    if (r.constraint_type === 'u') t.uniques.push({ name: r.constraint, columns, nullsNotDistinct: r.nulls_not_distinct });
+    if (r.constraint_type === 'u')
+      t.uniques.push({ name: r.constraint, columns, nullsNotDistinct: r.nulls_not_distinct });
   }
   for (const r of cons) {
     const t = tables.get(r.table_oid);
@@ -228,10 +314,18 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
   for (const t of tables.values()) {
     // Constraint order follows the catalog's; keep the output stable whatever it is.
     t.indexes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const list of [t.uniques, t.foreignKeys, t.checks]) list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const list of [t.uniques, t.foreignKeys, t.checks])
+      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
   const sorted = [...tables.values()].sort((a, b) => (`${a.schema}.${a.name}` < `${b.schema}.${b.name}` ? -1 : 1));
-  const out: ActualSchema = { schemas: [...new Set(sorted.map((t) => t.schema))], tables: sorted, enums: [], sequences: [], views: [], policies: [] };
+  const out: ActualSchema = {
+    schemas: [...new Set(sorted.map((t) => t.schema))],
+    tables: sorted,
+    enums: [],
+    sequences: [],
+    views: [],
+    policies: [],
+  };
   for (const r of others) {
     if (r.kind === 'enum') out.enums.push({ schema: r.schema, name: r.name, values: r.detail ?? [] });
     if (r.kind === 'sequence') out.sequences.push(`${r.schema}.${r.name}`);
@@ -239,11 +333,24 @@ export function mapCatalog(cols: ColumnRow[], idx: IndexRow[], cons: ConstraintR
     if (r.kind === 'matview') (out.matviews ??= []).push(`${r.schema}.${r.name}`);
     if (r.kind === 'trigger') {
       const [name, enabled, internal, constraint] = r.detail!;
-      (out.triggers ??= []).push({ schema: r.schema, table: r.name, name: name!, enabled: enabled!, internal: internal === 'true', constraint: constraint! });
+      (out.triggers ??= []).push({
+        schema: r.schema,
+        table: r.name,
+        name: name!,
+        enabled: enabled!,
+        internal: internal === 'true',
+        constraint: constraint!,
+      });
     }
     if (r.kind === 'collation') {
       const [column, collation, type] = r.detail!;
-      (out.collations ??= []).push({ schema: r.schema, table: r.name, column: column!, collation: collation!, type: type! });
+      (out.collations ??= []).push({
+        schema: r.schema,
+        table: r.name,
+        column: column!,
+        collation: collation!,
+        type: type!,
+      });
     }
     if (r.kind === 'policy') {
       out.policies.push(`${r.schema}.${r.name}`);

@@ -97,5 +97,10 @@ select 'identity', null, c.oid::int8 || '.' || a.attnum,
  */
 export const catalogBatch = (versionNum: number, without: readonly number[] = []) => {
   const not = without.length ? ` and c.oid <> all('{${without.map((o) => Math.trunc(o)).join(',')}}'::oid[])` : '';
-  return [COLUMNS.replace('\n order by c.oid', `${not}\n order by c.oid`), INDEXES(versionNum) + not, CONSTRAINTS + not, OTHERS].join(';\n');
+  return [
+    COLUMNS.replace('\n order by c.oid', `${not}\n order by c.oid`),
+    INDEXES(versionNum) + not,
+    CONSTRAINTS + not,
+    OTHERS,
+  ].join(';\n');
 };

@@ -11,7 +11,10 @@ import { ident, sameType, showType, tableRef } from './sqlText.ts';
 import { sqlIdent, sqlLiteral } from '../lib/quote.ts';
 
 function columnSql(c: ColumnSpec): string {
-  const type = c.serial ? ({ integer: 'serial', bigint: 'bigserial', smallint: 'smallserial' } as Record<string, string>)[c.type.name] ?? showType(c.type) : showType(c.type);
+  const type = c.serial
+    ? (({ integer: 'serial', bigint: 'bigserial', smallint: 'smallserial' } as Record<string, string>)[c.type.name] ??
+      showType(c.type))
+    : showType(c.type);
   const parts = [ident(c.name), type];
   if (c.identity) parts.push(`GENERATED ${c.identity.kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`);
   if (c.generated) parts.push(`GENERATED ALWAYS AS (${c.generated}) STORED`);
@@ -30,44 +33,89 @@ function identityDiff(e: IdentitySpec, a: IdentitySpec): string[] {
   for (const k of ['start', 'increment', 'min', 'max', 'cache'] as const) {
     if (e[k] !== undefined && a[k] !== undefined && e[k] !== a[k]) out.push(`${k} ${a[k]}, expected ${e[k]}`);
   }
-  if (e.cycle !== undefined && a.cycle !== undefined && e.cycle !== a.cycle) out.push(a.cycle ? 'cycles, expected no cycle' : 'does not cycle, expected cycle');
+  if (e.cycle !== undefined && a.cycle !== undefined && e.cycle !== a.cycle)
+    out.push(a.cycle ? 'cycles, expected no cycle' : 'does not cycle, expected cycle');
   return out;
 }
 
 // Built only for a finding: most columns have none, and a large schema has many columns.
 const columnName = (t: TableSpec, c: ColumnSpec) => `${qualified(t.schema, t.name)}.${c.name}`;
-const alterColumn = (t: TableSpec, c: ColumnSpec) => `ALTER TABLE ${tableRef(t.schema, t.name)} ALTER COLUMN ${ident(c.name)}`;
+const alterColumn = (t: TableSpec, c: ColumnSpec) =>
+  `ALTER TABLE ${tableRef(t.schema, t.name)} ALTER COLUMN ${ident(c.name)}`;
 
 function compareColumn(t: TableSpec, e: ColumnSpec, a: ColumnSpec, out: SchemaFinding[]): void {
   if (!sameType(e.type, a.type)) {
-    out.push(schemaFinding('error', 'schema.column_type', `column ${columnName(t, e)} is ${showType(a.type)}, expected ${showType(e.type)}`, `${alterColumn(t, e)} SET DATA TYPE ${showType(e.type)}; (check that every value converts first)`));
+    out.push(
+      schemaFinding(
+        'error',
+        'schema.column_type',
+        `column ${columnName(t, e)} is ${showType(a.type)}, expected ${showType(e.type)}`,
+        `${alterColumn(t, e)} SET DATA TYPE ${showType(e.type)}; (check that every value converts first)`,
+      ),
+    );
   }
   if (e.notNull !== a.notNull) {
     out.push(
       e.notNull
-        ? schemaFinding('error', 'schema.column_nullability', `column ${columnName(t, e)} allows NULL, expected NOT NULL`, `${alterColumn(t, e)} SET NOT NULL; (after filling the NULLs)`)
-        : schemaFinding('error', 'schema.column_nullability', `column ${columnName(t, e)} is NOT NULL, expected to allow NULL`, `${alterColumn(t, e)} DROP NOT NULL;`),
+        ? schemaFinding(
+            'error',
+            'schema.column_nullability',
+            `column ${columnName(t, e)} allows NULL, expected NOT NULL`,
+            `${alterColumn(t, e)} SET NOT NULL; (after filling the NULLs)`,
+          )
+        : schemaFinding(
+            'error',
+            'schema.column_nullability',
+            `column ${columnName(t, e)} is NOT NULL, expected to allow NULL`,
+            `${alterColumn(t, e)} DROP NOT NULL;`,
+          ),
     );
   }
   if (e.identity || a.identity) {
     if (!e.identity || !a.identity) {
-      const what = e.identity ? `is not an identity column, expected generated ${e.identity.kind} as identity` : `is an identity column (generated ${a.identity!.kind}), expected none`;
-      out.push(schemaFinding('error', 'schema.column_identity', `column ${columnName(t, e)} ${what}`, e.identity ? `${alterColumn(t, e)} ADD GENERATED ${e.identity.kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY;` : `${alterColumn(t, e)} DROP IDENTITY;`));
+      const what = e.identity
+        ? `is not an identity column, expected generated ${e.identity.kind} as identity`
+        : `is an identity column (generated ${a.identity!.kind}), expected none`;
+      out.push(
+        schemaFinding(
+          'error',
+          'schema.column_identity',
+          `column ${columnName(t, e)} ${what}`,
+          e.identity
+            ? `${alterColumn(t, e)} ADD GENERATED ${e.identity.kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY;`
+            : `${alterColumn(t, e)} DROP IDENTITY;`,
+        ),
+      );
     } else {
       const diff = identityDiff(e.identity, a.identity);
-      if (diff.length) out.push(schemaFinding('error', 'schema.column_identity', `column ${columnName(t, e)}: identity ${diff.join(', ')}`));
+      if (diff.length)
+        out.push(
+          schemaFinding('error', 'schema.column_identity', `column ${columnName(t, e)}: identity ${diff.join(', ')}`),
+        );
     }
   }
   if (e.generated !== undefined || a.generated !== undefined) {
     if (e.generated === undefined || a.generated === undefined || !sameExpression(e.generated, a.generated, t.name)) {
-      out.push(schemaFinding('error', 'schema.column_generated', `column ${columnName(t, e)} is ${a.generated ? `generated as (${a.generated})` : 'not generated'}, expected ${e.generated ? `generated as (${e.generated})` : 'a plain column'}`));
+      out.push(
+        schemaFinding(
+          'error',
+          'schema.column_generated',
+          `column ${columnName(t, e)} is ${a.generated ? `generated as (${a.generated})` : 'not generated'}, expected ${e.generated ? `generated as (${e.generated})` : 'a plain column'}`,
+        ),
+      );
     }
     return;
   }
   if (e.identity) return;
   if (e.serial) {
     if (!a.default || !/^nextval\(/i.test(a.default)) {
-      out.push(schemaFinding('error', 'schema.column_default', `column ${columnName(t, e)} has ${a.default ? `default ${a.default}` : 'no default'}, expected a serial's nextval() of its own sequence`));
+      out.push(
+        schemaFinding(
+          'error',
+          'schema.column_default',
+          `column ${columnName(t, e)} has ${a.default ? `default ${a.default}` : 'no default'}, expected a serial's nextval() of its own sequence`,
+        ),
+      );
     }
     return;
   }
@@ -75,7 +123,16 @@ function compareColumn(t: TableSpec, e: ColumnSpec, a: ColumnSpec, out: SchemaFi
   if (e.default === undefined || a.default === undefined || !sameExpression(e.default, a.default)) {
     const has = a.default === undefined ? 'has no default' : `has default ${a.default}`;
     const want = e.default === undefined ? 'expected none' : `expected ${e.default}`;
-    out.push(schemaFinding('error', 'schema.column_default', `column ${columnName(t, e)} ${has}, ${want}`, e.default === undefined ? `${alterColumn(t, e)} DROP DEFAULT;` : `${alterColumn(t, e)} SET DEFAULT ${e.default};`));
+    out.push(
+      schemaFinding(
+        'error',
+        'schema.column_default',
+        `column ${columnName(t, e)} ${has}, ${want}`,
+        e.default === undefined
+          ? `${alterColumn(t, e)} DROP DEFAULT;`
+          : `${alterColumn(t, e)} SET DEFAULT ${e.default};`,
+      ),
+    );
   }
 }
 
@@ -95,13 +152,25 @@ function renamedBack(a: ActualTable, renamed: ReadonlyMap<string, string>): Actu
   const n = (c: string) => renamed.get(c) ?? c;
   // Only for comparing: a column named in an index expression, bare or quoted, by whole word.
   const inExpression = (text: string) =>
-    [...renamed].reduce((t, [from, to]) => t.replace(new RegExp(`(?<![\\w$"])("?)${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\1(?![\\w$"])`, 'g'), () => ident(to)), text);
+    [...renamed].reduce(
+      (t, [from, to]) =>
+        t.replace(new RegExp(`(?<![\\w$"])("?)${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\1(?![\\w$"])`, 'g'), () =>
+          ident(to),
+        ),
+      text,
+    );
   return {
     ...a,
     primaryKey: a.primaryKey && { ...a.primaryKey, columns: a.primaryKey.columns.map(n) },
     uniques: a.uniques.map((u) => ({ ...u, columns: u.columns.map(n) })),
     foreignKeys: a.foreignKeys.map((f) => ({ ...f, columns: f.columns.map(n) })),
-    indexes: a.indexes.map((i) => ({ ...i, columns: i.columns.map((c) => ({ ...c, expression: c.isExpression ? inExpression(c.expression) : n(c.expression) })) })),
+    indexes: a.indexes.map((i) => ({
+      ...i,
+      columns: i.columns.map((c) => ({
+        ...c,
+        expression: c.isExpression ? inExpression(c.expression) : n(c.expression),
+      })),
+    })),
   };
 }
 
@@ -128,7 +197,14 @@ function compareColumns(e: TableSpec, a: ActualTable, out: SchemaFinding[]): Map
       continue;
     }
     if (!found) {
-      out.push(schemaFinding('error', 'schema.column_missing', `column ${qualified(e.schema, e.name)}.${col.name} is missing (expected ${describeColumn(col)})`, `ALTER TABLE ${tableRef(e.schema, e.name)} ADD COLUMN ${columnSql(col)};`));
+      out.push(
+        schemaFinding(
+          'error',
+          'schema.column_missing',
+          `column ${qualified(e.schema, e.name)}.${col.name} is missing (expected ${describeColumn(col)})`,
+          `ALTER TABLE ${tableRef(e.schema, e.name)} ADD COLUMN ${columnSql(col)};`,
+        ),
+      );
       continue;
     }
     compareColumn(e, col, found, out);
@@ -160,7 +236,14 @@ function compareEnums(expected: SchemaSpec, actual: ActualSchema, out: SchemaFin
     found.delete(`${e.schema}.${e.name}`);
     const list = (values: string[]) => `(${values.map((v) => `'${v}'`).join(', ')})`;
     if (!a) {
-      out.push(schemaFinding('error', 'schema.enum_missing', `enum ${name} ${list(e.values)} is missing`, `CREATE TYPE ${tableRef(e.schema, e.name)} AS ENUM ${list(e.values)};`));
+      out.push(
+        schemaFinding(
+          'error',
+          'schema.enum_missing',
+          `enum ${name} ${list(e.values)} is missing`,
+          `CREATE TYPE ${tableRef(e.schema, e.name)} AS ENUM ${list(e.values)};`,
+        ),
+      );
       continue;
     }
     if (a.values.join('\u0000') === e.values.join('\u0000')) continue;
@@ -168,21 +251,47 @@ function compareEnums(expected: SchemaSpec, actual: ActualSchema, out: SchemaFin
     const inOrder = positions.every((p, i) => p !== -1 && (i === 0 || p > positions[i - 1]!));
     if (inOrder) {
       const extra = a.values.filter((v) => !e.values.includes(v));
-      out.push(schemaFinding('warning', 'schema.enum_extra_value', `enum ${name} has ${list(a.values)}: ${list(extra)} added by hand?`, undefined, KEPT_HINT));
+      out.push(
+        schemaFinding(
+          'warning',
+          'schema.enum_extra_value',
+          `enum ${name} has ${list(a.values)}: ${list(extra)} added by hand?`,
+          undefined,
+          KEPT_HINT,
+        ),
+      );
       continue;
     }
     const missing = e.values.filter((v) => !a.values.includes(v));
     const fixes = missing.map((v) => {
       const i = e.values.indexOf(v);
-      const after = e.values.slice(0, i).reverse().find((x) => a.values.includes(x));
+      const after = e.values
+        .slice(0, i)
+        .reverse()
+        .find((x) => a.values.includes(x));
       return `ALTER TYPE ${tableRef(e.schema, e.name)} ADD VALUE ${sqlLiteral(v)}${after ? ` AFTER ${sqlLiteral(after)}` : e.values[i + 1] ? ` BEFORE ${sqlLiteral(e.values[i + 1]!)}` : ''};`;
     });
     const why = missing.length ? `missing ${list(missing)}` : 'values in another order';
-    out.push(schemaFinding('error', 'schema.enum_values', `enum ${name} has ${list(a.values)}, expected ${list(e.values)}: ${why}`, fixes.join(' ') || undefined));
+    out.push(
+      schemaFinding(
+        'error',
+        'schema.enum_values',
+        `enum ${name} has ${list(a.values)}, expected ${list(e.values)}: ${why}`,
+        fixes.join(' ') || undefined,
+      ),
+    );
   }
   for (const a of found.values()) {
     if (!expected.schemas.includes(a.schema)) continue;
-    out.push(schemaFinding('warning', 'schema.extra_enum', `enum ${qualified(a.schema, a.name)} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+    out.push(
+      schemaFinding(
+        'warning',
+        'schema.extra_enum',
+        `enum ${qualified(a.schema, a.name)} is not in the snapshot: added by hand?`,
+        undefined,
+        KEPT_HINT,
+      ),
+    );
   }
 }
 
@@ -208,8 +317,17 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
       continue;
     }
     if (expected.knownTriggers?.includes(`${t.schema}.${t.table}.${t.name}`)) continue;
-    const state = t.enabled === 'D' ? ' (disabled)' : t.enabled === 'R' ? ' (replica only)' : t.enabled === 'A' ? ' (always)' : '';
-    out.push(schemaFinding('warning', 'schema.extra_trigger', `trigger ${t.name} on table ${qualified(t.schema, t.table)}${state} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+    const state =
+      t.enabled === 'D' ? ' (disabled)' : t.enabled === 'R' ? ' (replica only)' : t.enabled === 'A' ? ' (always)' : '';
+    out.push(
+      schemaFinding(
+        'warning',
+        'schema.extra_trigger',
+        `trigger ${t.name} on table ${qualified(t.schema, t.table)}${state} is not in the snapshot: added by hand?`,
+        undefined,
+        KEPT_HINT,
+      ),
+    );
   }
   for (const [key, constraints] of disabled) {
     const [schema, table] = [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)];
@@ -225,7 +343,12 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
   }
   for (const c of actual.collations ?? []) {
     const t = expected.tables.find((x) => x.schema === c.schema && x.name === c.table);
-    if (!t || !t.columns.some((x) => x.name === c.column) || expected.knownCollations?.includes(`${c.schema}.${c.table}.${c.column} ${c.collation}`)) continue;
+    if (
+      !t ||
+      !t.columns.some((x) => x.name === c.column) ||
+      expected.knownCollations?.includes(`${c.schema}.${c.table}.${c.column} ${c.collation}`)
+    )
+      continue;
     out.push(
       schemaFinding(
         'error',
@@ -238,7 +361,15 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
   for (const m of actual.matviews ?? []) {
     const schema = m.slice(0, m.indexOf('.'));
     if (!expected.schemas.includes(schema) || expected.views.includes(m)) continue;
-    out.push(schemaFinding('warning', 'schema.extra_matview', `materialized view ${m.replace(/^public\./, '')} is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+    out.push(
+      schemaFinding(
+        'warning',
+        'schema.extra_matview',
+        `materialized view ${m.replace(/^public\./, '')} is not in the snapshot: added by hand?`,
+        undefined,
+        KEPT_HINT,
+      ),
+    );
   }
 }
 
@@ -250,7 +381,12 @@ export function compareSchema(expected: SchemaSpec, actual: ActualSchema): Schem
   for (const e of expected.tables) {
     const a = tables.get(`${e.schema}.${e.name}`);
     if (!a) {
-      const elsewhere = actual.tables.filter((t) => t.name === e.name && t.schema !== e.schema && !expected.tables.some((x) => x.schema === t.schema && x.name === t.name));
+      const elsewhere = actual.tables.filter(
+        (t) =>
+          t.name === e.name &&
+          t.schema !== e.schema &&
+          !expected.tables.some((x) => x.schema === t.schema && x.name === t.name),
+      );
       const moved = elsewhere.length === 1 ? elsewhere[0]! : undefined;
       if (moved) {
         movedAway.add(`${moved.schema}.${moved.name}`);
@@ -272,22 +408,58 @@ export function compareSchema(expected: SchemaSpec, actual: ActualSchema): Schem
     if (e.rls !== a.rls) {
       out.push(
         e.rls
-          ? schemaFinding('error', 'schema.rls', `row level security is off on table ${qualified(e.schema, e.name)}, expected on`, `ALTER TABLE ${tableRef(e.schema, e.name)} ENABLE ROW LEVEL SECURITY;`)
-          : schemaFinding('warning', 'schema.rls', `row level security is on on table ${qualified(e.schema, e.name)}, the snapshot has it off`, undefined, KEPT_HINT),
+          ? schemaFinding(
+              'error',
+              'schema.rls',
+              `row level security is off on table ${qualified(e.schema, e.name)}, expected on`,
+              `ALTER TABLE ${tableRef(e.schema, e.name)} ENABLE ROW LEVEL SECURITY;`,
+            )
+          : schemaFinding(
+              'warning',
+              'schema.rls',
+              `row level security is on on table ${qualified(e.schema, e.name)}, the snapshot has it off`,
+              undefined,
+              KEPT_HINT,
+            ),
       );
     }
     for (const p of e.policies) {
-      if (!a.policies.includes(p)) out.push(schemaFinding('error', 'schema.policy_missing', `policy ${p} on table ${qualified(e.schema, e.name)} is missing`));
+      if (!a.policies.includes(p))
+        out.push(
+          schemaFinding(
+            'error',
+            'schema.policy_missing',
+            `policy ${p} on table ${qualified(e.schema, e.name)} is missing`,
+          ),
+        );
     }
   }
   const expectedTables = new Set(expected.tables.map((t) => `${t.schema}.${t.name}`));
   for (const a of actual.tables) {
-    if (expectedTables.has(`${a.schema}.${a.name}`) || movedAway.has(`${a.schema}.${a.name}`) || a.partition || !expected.schemas.includes(a.schema)) continue;
-    out.push(schemaFinding('warning', 'schema.extra_table', `table ${qualified(a.schema, a.name)} (${a.columns.length} column${a.columns.length === 1 ? '' : 's'}) is not in the snapshot: added by hand?`, undefined, KEPT_HINT));
+    if (
+      expectedTables.has(`${a.schema}.${a.name}`) ||
+      movedAway.has(`${a.schema}.${a.name}`) ||
+      a.partition ||
+      !expected.schemas.includes(a.schema)
+    )
+      continue;
+    out.push(
+      schemaFinding(
+        'warning',
+        'schema.extra_table',
+        `table ${qualified(a.schema, a.name)} (${a.columns.length} column${a.columns.length === 1 ? '' : 's'}) is not in the snapshot: added by hand?`,
+        undefined,
+        KEPT_HINT,
+      ),
+    );
   }
   compareEnums(expected, actual, out);
   compareBehaviour(expected, actual, out);
-  for (const s of expected.sequences) if (!actual.sequences.includes(s)) out.push(schemaFinding('error', 'schema.sequence_missing', `sequence ${s.replace(/^public\./, '')} is missing`));
-  for (const v of expected.views) if (!actual.views.includes(v)) out.push(schemaFinding('error', 'schema.view_missing', `view ${v.replace(/^public\./, '')} is missing`));
+  for (const s of expected.sequences)
+    if (!actual.sequences.includes(s))
+      out.push(schemaFinding('error', 'schema.sequence_missing', `sequence ${s.replace(/^public\./, '')} is missing`));
+  for (const v of expected.views)
+    if (!actual.views.includes(v))
+      out.push(schemaFinding('error', 'schema.view_missing', `view ${v.replace(/^public\./, '')} is missing`));
   return out;
 }

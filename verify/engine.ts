@@ -10,11 +10,33 @@ import { isUpkitError, UpkitError } from '../lib/errors.ts';
 import { readLegacyManifest, type LegacyManifest } from '../lib/legacy/manifest.ts';
 import { readCatalog, readServerInfo, type Relation, type ServerInfo } from './catalog.ts';
 import { compareSchema } from './compareSchema.ts';
-import { checkJournalOrder, compareDrizzleLedger, compareLegacyLedger, UPGRADE_HINT, type DrizzleLedgerRow, type LegacyLedgerRow } from './ledgers.ts';
-import { finding, type ActualSchema, type Area, type ExpectedSchema, type SchemaFinding, type SchemaSpec, type VerifyFinding } from './model.ts';
+import {
+  checkJournalOrder,
+  compareDrizzleLedger,
+  compareLegacyLedger,
+  UPGRADE_HINT,
+  type DrizzleLedgerRow,
+  type LegacyLedgerRow,
+} from './ledgers.ts';
+import {
+  finding,
+  type ActualSchema,
+  type Area,
+  type ExpectedSchema,
+  type SchemaFinding,
+  type SchemaSpec,
+  type VerifyFinding,
+} from './model.ts';
 import type { Profile } from '../lib/profileTypes.ts';
 import { releaseFindings, type ReleaseResult } from './releaseCheck.ts';
-import { readSeedState, SEED_COLUMNS, seedBlockers, seedFindings, type SeedExpectations, type SeedState } from './seed.ts';
+import {
+  readSeedState,
+  SEED_COLUMNS,
+  seedBlockers,
+  seedFindings,
+  type SeedExpectations,
+  type SeedState,
+} from './seed.ts';
 import { checkRepeatable } from './repeatable.ts';
 import { pickEntry, readSnapshot, snapshotPath } from './snapshot.ts';
 import { expressionParserReady, loadExpressionParser } from './sqlExpression.ts';
@@ -111,7 +133,14 @@ const LEGACY_LEDGER = 'upkit.legacy_migrations';
 /** Problems with the folders are configuration problems (exit 2), not refusals. */
 function asUsage(err: unknown): unknown {
   if (!isUpkitError(err) || err.exit === 'usage') return err;
-  return new UpkitError({ code: err.code, exit: 'usage', message: err.message, hint: err.hint, details: err.details, cause: err });
+  return new UpkitError({
+    code: err.code,
+    exit: 'usage',
+    message: err.message,
+    hint: err.hint,
+    details: err.details,
+    cause: err,
+  });
 }
 
 export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
@@ -125,8 +154,18 @@ export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
     // An app's expected schema is its migrations replayed: its snapshot is needed only without one
     // (read, and said missing, when the replay cannot serve). A profile with a legacy era keeps its snapshots.
     const replayed = options.expected?.spec !== undefined;
-    if (!existsSync(snapshotFile) && !replayed && (options.profile?.legacy || options.snapshotOptional !== true)) readSnapshot(options.drizzleDir, entry);
-    const files: VerifyFiles = { drizzleDir: options.drizzleDir, entries, migrations, entry, snapshotFile, expectedFrom: 'snapshot', expectedFindings: [], legacy: options.legacyDir ? readLegacyManifest(options.legacyDir) : undefined };
+    if (!existsSync(snapshotFile) && !replayed && (options.profile?.legacy || options.snapshotOptional !== true))
+      readSnapshot(options.drizzleDir, entry);
+    const files: VerifyFiles = {
+      drizzleDir: options.drizzleDir,
+      entries,
+      migrations,
+      entry,
+      snapshotFile,
+      expectedFrom: 'snapshot',
+      expectedFindings: [],
+      legacy: options.legacyDir ? readLegacyManifest(options.legacyDir) : undefined,
+    };
     useExpected(files, options.expected);
     return files;
   } catch (err) {
@@ -134,13 +173,27 @@ export function loadVerifyFiles(options: VerifyOptions): VerifyFiles {
   }
 }
 
-export async function readState(client: Queryable, files: VerifyFiles, options: Pick<VerifyOptions, 'ledger' | 'profile'>, unread?: Unread): Promise<DatabaseState> {
+export async function readState(
+  client: Queryable,
+  files: VerifyFiles,
+  options: Pick<VerifyOptions, 'ledger' | 'profile'>,
+  unread?: Unread,
+): Promise<DatabaseState> {
   const ledger = ledgerOf(options);
-  const relations = [`${ledger.schema}.${ledger.table}`, LEGACY_LEDGER, ...(options.profile?.seed ? Object.keys(SEED_COLUMNS).map((t) => `public.${t}`) : [])];
+  const relations = [
+    `${ledger.schema}.${ledger.table}`,
+    LEGACY_LEDGER,
+    ...(options.profile?.seed ? Object.keys(SEED_COLUMNS).map((t) => `public.${t}`) : []),
+  ];
   const { server, relations: found } = await readServerInfo(client, relations);
   const read = await readCatalog(client, server, () => expectedSchema(files), unread?.oids);
   if (!unread?.names.size) return { server, relations: found, catalog: read };
-  return { server, relations: found, catalog: { ...read, tables: withoutUnread(read.tables, unread.names) }, unread: unread.names };
+  return {
+    server,
+    relations: found,
+    catalog: { ...read, tables: withoutUnread(read.tables, unread.names) },
+    unread: unread.names,
+  };
 }
 
 /** The expected schema without the tables that were not read: nothing is said about them, never "missing". */
@@ -151,8 +204,12 @@ function expectedRead(files: VerifyFiles, state: DatabaseState): SchemaSpec {
 }
 
 /** Tables without the unread ones, and without the foreign keys that reference those (their columns were not read). */
-function withoutUnread<T extends { schema: string; name: string; foreignKeys: Array<{ refSchema: string; refTable: string }> }>(tables: T[], unread: ReadonlySet<string>): T[] {
-  return tables.filter((t) => !unread.has(`${t.schema}.${t.name}`)).map((t) => ({ ...t, foreignKeys: t.foreignKeys.filter((f) => !unread.has(`${f.refSchema}.${f.refTable}`)) }));
+function withoutUnread<
+  T extends { schema: string; name: string; foreignKeys: Array<{ refSchema: string; refTable: string }> },
+>(tables: T[], unread: ReadonlySet<string>): T[] {
+  return tables
+    .filter((t) => !unread.has(`${t.schema}.${t.name}`))
+    .map((t) => ({ ...t, foreignKeys: t.foreignKeys.filter((f) => !unread.has(`${f.refSchema}.${f.refTable}`)) }));
 }
 
 /** Tables in the schemas the snapshot covers (the catalog read holds every user schema). */
@@ -168,7 +225,13 @@ export async function checkSchemaArea(files: VerifyFiles, state: DatabaseState):
 
 function unreadable(rel: Relation, user: string): VerifyFinding {
   const [schema] = rel.name.split('.');
-  return finding('ledgers', 'error', 'verify.privilege', `role ${user} cannot read ${rel.name}, so it was not checked`, `run as an administrator: GRANT USAGE ON SCHEMA ${sqlIdent(schema!)} TO ${sqlIdent(user)}; GRANT SELECT ON ${rel.name} TO ${sqlIdent(user)};`);
+  return finding(
+    'ledgers',
+    'error',
+    'verify.privilege',
+    `role ${user} cannot read ${rel.name}, so it was not checked`,
+    `run as an administrator: GRANT USAGE ON SCHEMA ${sqlIdent(schema!)} TO ${sqlIdent(user)}; GRANT SELECT ON ${rel.name} TO ${sqlIdent(user)};`,
+  );
 }
 
 /** One finding for every table whose rows row level security hides from the role: not checked, never "missing". */
@@ -190,11 +253,18 @@ export interface LedgerResult {
   release: ReleaseResult;
 }
 
-export async function checkLedgerArea(client: Queryable, files: VerifyFiles, state: DatabaseState, options: Pick<VerifyOptions, 'ledger' | 'profile' | 'now'>): Promise<LedgerResult> {
+export async function checkLedgerArea(
+  client: Queryable,
+  files: VerifyFiles,
+  state: DatabaseState,
+  options: Pick<VerifyOptions, 'ledger' | 'profile' | 'now'>,
+): Promise<LedgerResult> {
   const findings: VerifyFinding[] = [];
   const ledger = ledgerOf(options);
   const ledgerName = `${ledger.schema}.${ledger.table}`;
-  findings.push(...checkJournalOrder(files.entries, `${files.drizzleDir}/meta/_journal.json`, options.now ?? Date.now()));
+  findings.push(
+    ...checkJournalOrder(files.entries, `${files.drizzleDir}/meta/_journal.json`, options.now ?? Date.now()),
+  );
 
   let rows: DrizzleLedgerRow[] | null = null;
   const rel = state.relations.get(ledgerName)!;
@@ -206,21 +276,37 @@ export async function checkLedgerArea(client: Queryable, files: VerifyFiles, sta
     findings.push(rowsHidden('ledgers', [rel], state.server.user, `${ledgerName} was`));
     readable = false;
   } else if (rel.exists) {
-    const r = await client.query<{ id: number; hash: string; created_at: string | null }>(`select id, hash, created_at from ${tableRef(ledger.schema, ledger.table)} order by id`);
-    rows = r.rows.map((x) => ({ id: Number(x.id), hash: x.hash, createdAt: x.created_at === null ? null : Number(x.created_at) }));
+    const r = await client.query<{ id: number; hash: string; created_at: string | null }>(
+      `select id, hash, created_at from ${tableRef(ledger.schema, ledger.table)} order by id`,
+    );
+    rows = r.rows.map((x) => ({
+      id: Number(x.id),
+      hash: x.hash,
+      createdAt: x.created_at === null ? null : Number(x.created_at),
+    }));
   }
-  const drizzle = readable ? compareDrizzleLedger(files.migrations, files.entry.idx, rows, ledgerName) : { applied: [], pending: [], findings: [] };
+  const drizzle = readable
+    ? compareDrizzleLedger(files.migrations, files.entry.idx, rows, ledgerName)
+    : { applied: [], pending: [], findings: [] };
   findings.push(...drizzle.findings);
 
   if (files.legacy) {
     const legacyRel = state.relations.get(LEGACY_LEDGER)!;
     if (legacyRel.exists && !legacyRel.readable) findings.push(unreadable(legacyRel, state.server.user));
-    else if (legacyRel.exists && legacyRel.rowsHidden) findings.push(rowsHidden('ledgers', [legacyRel], state.server.user, `${LEGACY_LEDGER} was`));
+    else if (legacyRel.exists && legacyRel.rowsHidden)
+      findings.push(rowsHidden('ledgers', [legacyRel], state.server.user, `${LEGACY_LEDGER} was`));
     else {
       let legacyRows: LegacyLedgerRow[] | null = null;
       if (legacyRel.exists) {
-        const r = await client.query<{ file: string; checksum: string; applied_at: Date | null; method: string }>('select file, checksum, applied_at, method from upkit.legacy_migrations order by applied_at, file');
-        legacyRows = r.rows.map((x) => ({ file: x.file, checksum: x.checksum, appliedAt: x.applied_at, method: x.method }));
+        const r = await client.query<{ file: string; checksum: string; applied_at: Date | null; method: string }>(
+          'select file, checksum, applied_at, method from upkit.legacy_migrations order by applied_at, file',
+        );
+        legacyRows = r.rows.map((x) => ({
+          file: x.file,
+          checksum: x.checksum,
+          appliedAt: x.applied_at,
+          method: x.method,
+        }));
       }
       findings.push(...compareLegacyLedger(files.legacy, legacyRows));
     }
@@ -231,14 +317,34 @@ export async function checkLedgerArea(client: Queryable, files: VerifyFiles, sta
   return { findings, applied: drizzle.applied, pending: drizzle.pending, release: release.result };
 }
 
-export async function checkSeedArea(client: Queryable, state: DatabaseState, seed: SeedExpectations): Promise<{ findings: VerifyFinding[]; seed: SeedState | null }> {
+export async function checkSeedArea(
+  client: Queryable,
+  state: DatabaseState,
+  seed: SeedExpectations,
+): Promise<{ findings: VerifyFinding[]; seed: SeedState | null }> {
   const blocked = [...state.relations.values()].filter((r) => r.name.startsWith('public.') && r.exists && !r.readable);
-  if (blocked.length) return { findings: blocked.map((r) => ({ ...unreadable(r, state.server.user), area: 'seed data' as const })), seed: null };
+  if (blocked.length)
+    return {
+      findings: blocked.map((r) => ({ ...unreadable(r, state.server.user), area: 'seed data' as const })),
+      seed: null,
+    };
   const hidden = [...state.relations.values()].filter((r) => r.name.startsWith('public.') && r.exists && r.rowsHidden);
-  if (hidden.length) return { findings: [rowsHidden('seed data', hidden, state.server.user, 'seed data was')], seed: null };
+  if (hidden.length)
+    return { findings: [rowsHidden('seed data', hidden, state.server.user, 'seed data was')], seed: null };
   const blockers = seedBlockers(state.catalog);
   if (blockers.length) {
-    return { findings: [finding('seed data', 'warning', 'seed.not_checked', `seed data not checked: ${blockers.join(', ')} (see schema)`, UPGRADE_HINT)], seed: null };
+    return {
+      findings: [
+        finding(
+          'seed data',
+          'warning',
+          'seed.not_checked',
+          `seed data not checked: ${blockers.join(', ')} (see schema)`,
+          UPGRADE_HINT,
+        ),
+      ],
+      seed: null,
+    };
   }
   const found = await readSeedState(client, seed);
   return { findings: seedFindings(found, seed), seed: found };
@@ -250,14 +356,29 @@ export async function checkSeedArea(client: Queryable, state: DatabaseState, see
  * last applied entry (`drift`, by code and message) was made by hand, and the hint is the
  * SQL that repairs it. Without ledger information, the SQL where there is one.
  */
-export function assignSchemaHints(findings: readonly SchemaFinding[], pending: number | undefined, drift?: ReadonlySet<string>): VerifyFinding[] {
+export function assignSchemaHints(
+  findings: readonly SchemaFinding[],
+  pending: number | undefined,
+  drift?: ReadonlySet<string>,
+): VerifyFinding[] {
   return findings.map(({ fix, ...f }) => {
     if (f.hint !== null || f.severity !== 'error') return f;
     const isDrift = pending === 0 || (pending !== undefined && drift?.has(driftKey(f)) === true);
     if (pending === undefined) return { ...f, hint: fix ? `run in psql: ${fix}` : UPGRADE_HINT };
-    if (!isDrift) return { ...f, hint: `run: npx zx upgrade.ts --dry-run (${pending} pending migration${pending === 1 ? ' changes' : 's change'} the schema)` };
-    if (fix) return { ...f, hint: `the migrations that made it are recorded, so it was changed by hand; repair it in psql: ${fix}` };
-    return { ...f, hint: 'the migrations that made it are recorded, so it was changed by hand: restore it from a backup (npx zx scripts/restore.ts FILE --into NAME to look first)' };
+    if (!isDrift)
+      return {
+        ...f,
+        hint: `run: npx zx upgrade.ts --dry-run (${pending} pending migration${pending === 1 ? ' changes' : 's change'} the schema)`,
+      };
+    if (fix)
+      return {
+        ...f,
+        hint: `the migrations that made it are recorded, so it was changed by hand; repair it in psql: ${fix}`,
+      };
+    return {
+      ...f,
+      hint: 'the migrations that made it are recorded, so it was changed by hand: restore it from a backup (npx zx scripts/restore.ts FILE --into NAME to look first)',
+    };
   });
 }
 
@@ -276,7 +397,12 @@ export function driftAgainstApplied(files: VerifyFiles, state: DatabaseState, ap
 }
 
 /** assignSchemaHints with the drift set worked out from the ledger result. */
-export function schemaHints(files: VerifyFiles, state: DatabaseState, schema: readonly SchemaFinding[], ledger: Pick<LedgerResult, 'pending' | 'applied'> | undefined): VerifyFinding[] {
+export function schemaHints(
+  files: VerifyFiles,
+  state: DatabaseState,
+  schema: readonly SchemaFinding[],
+  ledger: Pick<LedgerResult, 'pending' | 'applied'> | undefined,
+): VerifyFinding[] {
   const errors = schema.some((f) => f.hint === null);
   const drift = errors && ledger?.pending.length ? driftAgainstApplied(files, state, ledger.applied) : undefined;
   return assignSchemaHints(schema, ledger?.pending.length, drift);
@@ -298,9 +424,14 @@ export async function verifyDatabase(client: Queryable, options: VerifyOptions):
   const files = loadVerifyFiles(options);
   const state = await timed(timings, 'schema', () => readState(client, files, options));
   const schema = checks.has('schema') ? await timed(timings, 'schema', () => checkSchemaArea(files, state)) : [];
-  const ledger = checks.has('ledgers') ? await timed(timings, 'ledgers', () => checkLedgerArea(client, files, state, options)) : undefined;
+  const ledger = checks.has('ledgers')
+    ? await timed(timings, 'ledgers', () => checkLedgerArea(client, files, state, options))
+    : undefined;
   const expected = options.profile?.seed;
-  const seed = checks.has('seed data') && expected ? await timed(timings, 'seed data', () => checkSeedArea(client, state, expected)) : undefined;
+  const seed =
+    checks.has('seed data') && expected
+      ? await timed(timings, 'seed data', () => checkSeedArea(client, state, expected))
+      : undefined;
   return {
     findings: [...schemaHints(files, state, schema, ledger), ...(ledger?.findings ?? []), ...(seed?.findings ?? [])],
     timings,

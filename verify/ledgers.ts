@@ -49,7 +49,15 @@ export function checkJournalOrder(entries: readonly JournalEntry[], journalFile:
       );
     }
     if (e.when > now + 60_000) {
-      out.push(finding('ledgers', 'warning', 'ledger.journal_future', `journal entry ${e.tag} has when ${e.when}, in the future (${when(e.when)})`, `check the clock of the machine that generated it, and correct "when" in ${journalFile}`));
+      out.push(
+        finding(
+          'ledgers',
+          'warning',
+          'ledger.journal_future',
+          `journal entry ${e.tag} has when ${e.when}, in the future (${when(e.when)})`,
+          `check the clock of the machine that generated it, and correct "when" in ${journalFile}`,
+        ),
+      );
     }
   });
   return out;
@@ -59,7 +67,12 @@ export function checkJournalOrder(entries: readonly JournalEntry[], journalFile:
  * drizzle's ledger against the journal, up to and including entry `upTo`. `rows` is null when
  * the ledger table does not exist.
  */
-export function compareDrizzleLedger(all: readonly DrizzleMigration[], upTo: number, rows: readonly DrizzleLedgerRow[] | null, ledgerName: string): DrizzleLedgerState {
+export function compareDrizzleLedger(
+  all: readonly DrizzleMigration[],
+  upTo: number,
+  rows: readonly DrizzleLedgerRow[] | null,
+  ledgerName: string,
+): DrizzleLedgerState {
   const findings: VerifyFinding[] = [];
   const byHash = new Map<string, DrizzleLedgerRow[]>();
   for (const r of rows ?? []) byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), r]);
@@ -74,11 +87,21 @@ export function compareDrizzleLedger(all: readonly DrizzleMigration[], upTo: num
       recorded.forEach((r) => explained.add(r.id));
       if (m.idx <= upTo) applied.push(m.tag);
       if (recorded.length > 1) {
-        findings.push(finding('ledgers', 'warning', 'ledger.duplicate', `migration ${m.tag} is recorded ${recorded.length} times in ${ledgerName} (rows ${recorded.map((r) => r.id).join(', ')})`, 'harmless for drizzle-orm; nothing to do'));
+        findings.push(
+          finding(
+            'ledgers',
+            'warning',
+            'ledger.duplicate',
+            `migration ${m.tag} is recorded ${recorded.length} times in ${ledgerName} (rows ${recorded.map((r) => r.id).join(', ')})`,
+            'harmless for drizzle-orm; nothing to do',
+          ),
+        );
       }
       continue;
     }
-    const edited = (rows ?? []).find((r) => r.createdAt === m.when && !explained.has(r.id) && !all.some((x) => x.hash === r.hash));
+    const edited = (rows ?? []).find(
+      (r) => r.createdAt === m.when && !explained.has(r.id) && !all.some((x) => x.hash === r.hash),
+    );
     if (edited) {
       explained.add(edited.id);
       if (m.idx <= upTo) applied.push(m.tag);
@@ -96,8 +119,15 @@ export function compareDrizzleLedger(all: readonly DrizzleMigration[], upTo: num
     }
     if (m.idx > upTo) continue;
     pending.push(m.tag);
-    const why = rows === null ? `${ledgerName} does not exist` : m.when < newest ? `not in ${ledgerName}; drizzle-orm's own migrate() would skip it, as the ledger holds a later entry` : `not in ${ledgerName}`;
-    findings.push(finding('ledgers', 'error', 'ledger.pending', `migration ${m.tag} is pending (${why})`, UPGRADE_HINT));
+    const why =
+      rows === null
+        ? `${ledgerName} does not exist`
+        : m.when < newest
+          ? `not in ${ledgerName}; drizzle-orm's own migrate() would skip it, as the ledger holds a later entry`
+          : `not in ${ledgerName}`;
+    findings.push(
+      finding('ledgers', 'error', 'ledger.pending', `migration ${m.tag} is pending (${why})`, UPGRADE_HINT),
+    );
   }
   // drizzle's `when` only grows: a row no file knows created at or before the last entry of
   // this journal is not a later migration of this app, but another application's sharing the
@@ -131,19 +161,39 @@ export function compareDrizzleLedger(all: readonly DrizzleMigration[], upTo: num
 }
 
 /** upkit's legacy ledger against the legacy folder; `rows` is null when the table does not exist. */
-export function compareLegacyLedger(manifest: LegacyManifest, rows: readonly LegacyLedgerRow[] | null): VerifyFinding[] {
+export function compareLegacyLedger(
+  manifest: LegacyManifest,
+  rows: readonly LegacyLedgerRow[] | null,
+): VerifyFinding[] {
   if (rows === null) {
-    return [finding('ledgers', 'info', 'ledger.legacy_absent', 'upkit.legacy_migrations does not exist: no legacy file was applied by upkit (a drizzle-era install, or legacy files run by hand)')];
+    return [
+      finding(
+        'ledgers',
+        'info',
+        'ledger.legacy_absent',
+        'upkit.legacy_migrations does not exist: no legacy file was applied by upkit (a drizzle-era install, or legacy files run by hand)',
+      ),
+    ];
   }
   const out: VerifyFinding[] = [];
-  const files = new Map([...manifest.files, ...(manifest.comprehensive ? [manifest.comprehensive] : [])].map((f) => [f.file, f]));
+  const files = new Map(
+    [...manifest.files, ...(manifest.comprehensive ? [manifest.comprehensive] : [])].map((f) => [f.file, f]),
+  );
   for (const r of rows) {
     // A baseline row records a drizzle entry (not a legacy file); drizzle's ledger check covers it.
     if (r.method === 'baseline') continue;
     const f = files.get(r.file);
     const at = r.appliedAt ? ` on ${r.appliedAt.toISOString()}` : '';
     if (!f) {
-      out.push(finding('ledgers', 'warning', 'ledger.legacy_unknown', `upkit.legacy_migrations records ${r.file}${at}, which ${manifest.dir} does not have`, 'point --legacy-dir at the legacy folder of the release that applied it; nothing to do otherwise'));
+      out.push(
+        finding(
+          'ledgers',
+          'warning',
+          'ledger.legacy_unknown',
+          `upkit.legacy_migrations records ${r.file}${at}, which ${manifest.dir} does not have`,
+          'point --legacy-dir at the legacy folder of the release that applied it; nothing to do otherwise',
+        ),
+      );
       continue;
     }
     const fromComprehensive = r.method === 'comprehensive' && manifest.comprehensive?.checksum === r.checksum;
@@ -162,6 +212,13 @@ export function compareLegacyLedger(manifest: LegacyManifest, rows: readonly Leg
   }
   const recorded = new Set(rows.filter((r) => r.method !== 'baseline').map((r) => r.file));
   const count = manifest.files.filter((f) => recorded.has(f.file)).length;
-  out.push(finding('ledgers', 'info', 'ledger.legacy', `upkit.legacy_migrations records ${count} of ${plural(manifest.files.length, 'legacy file')}${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (${plural(rows.length, 'row')}${rows.some((r) => r.method === 'baseline') ? ', one of them the baseline of drizzle\'s first entry' : ''})`));
+  out.push(
+    finding(
+      'ledgers',
+      'info',
+      'ledger.legacy',
+      `upkit.legacy_migrations records ${count} of ${plural(manifest.files.length, 'legacy file')}${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (${plural(rows.length, 'row')}${rows.some((r) => r.method === 'baseline') ? ", one of them the baseline of drizzle's first entry" : ''})`,
+    ),
+  );
   return out;
 }

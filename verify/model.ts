@@ -10,7 +10,13 @@ export interface VerifyFinding extends Finding {
   area: Area;
 }
 
-export function finding(area: Area, severity: Severity, code: string, message: string, hint?: string | null): VerifyFinding {
+export function finding(
+  area: Area,
+  severity: Severity,
+  code: string,
+  message: string,
+  hint?: string | null,
+): VerifyFinding {
   return { area, severity, code, message, hint: hint ?? null };
 }
 
@@ -173,9 +179,16 @@ export interface SchemaFinding extends VerifyFinding {
   fix?: string;
 }
 
-export const KEPT_HINT = 'nothing to do if it was added on purpose: upkit keeps objects it does not know and never drops them';
+export const KEPT_HINT =
+  'nothing to do if it was added on purpose: upkit keeps objects it does not know and never drops them';
 
-export function schemaFinding(severity: Severity, code: string, message: string, fix?: string, hint?: string): SchemaFinding {
+export function schemaFinding(
+  severity: Severity,
+  code: string,
+  message: string,
+  fix?: string,
+  hint?: string,
+): SchemaFinding {
   return { ...finding('schema', severity, code, message, hint ?? null), ...(fix ? { fix } : {}) };
 }
 

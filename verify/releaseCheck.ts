@@ -24,7 +24,14 @@ export function catalogFacts(catalog: ActualSchema, rows: readonly DrizzleLedger
     tables: new Set(tables.map((t) => t.name)),
     columns: new Set(tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`))),
     indexes: new Set(tables.flatMap((t) => t.indexes.map((i) => i.name))),
-    constraints: new Set(tables.flatMap((t) => [...(t.primaryKey ? [t.primaryKey.name] : []), ...t.uniques.map((u) => u.name), ...t.foreignKeys.map((f) => f.name), ...t.checks.map((c) => c.name)])),
+    constraints: new Set(
+      tables.flatMap((t) => [
+        ...(t.primaryKey ? [t.primaryKey.name] : []),
+        ...t.uniques.map((u) => u.name),
+        ...t.foreignKeys.map((f) => f.name),
+        ...t.checks.map((c) => c.name),
+      ]),
+    ),
     enums: new Set(catalog.enums.filter((e) => e.schema === 'public').map((e) => e.name)),
     drizzleHashes: new Set((rows ?? []).map((r) => r.hash)),
   };
@@ -43,7 +50,10 @@ export function releaseFindings(
   if (!profile || !probes || profile.latestRelease === null) {
     const last = drizzle.applied.at(-1) ?? null;
     const message = `${drizzle.applied.length} of ${plural(drizzle.applied.length + drizzle.pending.length, 'migration')} applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
-    return { findings: [finding('ledgers', 'info', 'ledger.release', message)], result: { detected: last, expected: files.entry.tag, evidence: [] } };
+    return {
+      findings: [finding('ledgers', 'info', 'ledger.release', message)],
+      result: { detected: last, expected: files.entry.tag, evidence: [] },
+    };
   }
   const tagHashes = new Map(files.migrations.map((m) => [m.tag, m.hash]));
   const detection = detectRelease(catalogFacts(catalog, rows), probes, tagHashes);
@@ -52,14 +62,34 @@ export function releaseFindings(
   const result: ReleaseResult = { detected: detection.release, expected: latest, evidence: detection.evidence };
   const findings: VerifyFinding[] = [];
   if (detection.release === latest) {
-    findings.push(finding('ledgers', 'info', 'ledger.release', `${releaseName(profile, detection.release)}, the latest release`));
+    findings.push(
+      finding('ledgers', 'info', 'ledger.release', `${releaseName(profile, detection.release)}, the latest release`),
+    );
   } else {
     const behind = detection.evidence.filter((e) => !/: present$/.test(e)).map(brief);
-    const at = detection.release ? `at ${releaseName(profile, detection.release)}` : `at no ${name} release (empty or not a ${name} database?)`;
-    findings.push(finding('ledgers', 'warning', 'ledger.release', `the database is ${at}, the latest is ${latest}; ${behind.join('; ')}`, UPGRADE_HINT));
+    const at = detection.release
+      ? `at ${releaseName(profile, detection.release)}`
+      : `at no ${name} release (empty or not a ${name} database?)`;
+    findings.push(
+      finding(
+        'ledgers',
+        'warning',
+        'ledger.release',
+        `the database is ${at}, the latest is ${latest}; ${behind.join('; ')}`,
+        UPGRADE_HINT,
+      ),
+    );
   }
   if (detection.ahead.length) {
-    findings.push(finding('ledgers', 'warning', 'ledger.release_ahead', `objects of later releases are present: ${detection.ahead.map(brief).join('; ')}`, `a partial upgrade or hand edits; ${UPGRADE_HINT} shows what an upgrade would do`));
+    findings.push(
+      finding(
+        'ledgers',
+        'warning',
+        'ledger.release_ahead',
+        `objects of later releases are present: ${detection.ahead.map(brief).join('; ')}`,
+        `a partial upgrade or hand edits; ${UPGRADE_HINT} shows what an upgrade would do`,
+      ),
+    );
   }
   return { findings, result };
 }

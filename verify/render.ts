@@ -45,21 +45,41 @@ export function notRead(findings: readonly VerifyFinding[]): Area[] {
 
 /** `not read`, or `partly read` when the lock kept only some of its tables from being read. */
 function howRead(area: Area, findings: readonly VerifyFinding[]): string {
-  return findings.some((f) => f.area === area && f.code === 'verify.locked' && f.message.startsWith(`${area} not read:`)) ? 'not read' : 'partly read';
+  return findings.some(
+    (f) => f.area === area && f.code === 'verify.locked' && f.message.startsWith(`${area} not read:`),
+  )
+    ? 'not read'
+    : 'partly read';
 }
 
 export function summaryLine(findings: readonly VerifyFinding[], areas: readonly AreaSummary[]): string {
   const c = counts(findings);
   const unread = notRead(findings);
-  const times = areas.map((a) => `${a.area} ${unread.includes(a.area) ? howRead(a.area, findings) : a.ms === undefined ? 'not checked' : formatSeconds(a.ms)}`).join(', ');
-  const incomplete = unread.length ? `; the report is incomplete: ${unread.map((a) => `${a} ${howRead(a, findings)}`).join(', ')} (locked)` : '';
+  const times = areas
+    .map(
+      (a) =>
+        `${a.area} ${unread.includes(a.area) ? howRead(a.area, findings) : a.ms === undefined ? 'not checked' : formatSeconds(a.ms)}`,
+    )
+    .join(', ');
+  const incomplete = unread.length
+    ? `; the report is incomplete: ${unread.map((a) => `${a} ${howRead(a, findings)}`).join(', ')} (locked)`
+    : '';
   return `verify: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} (${times})${incomplete}`;
 }
 
 function areaHeader(a: AreaSummary, findings: readonly VerifyFinding[]): string {
   const c = counts(findings);
   const locked = findings.some((f) => f.code === 'verify.locked');
-  const state = a.skipped !== undefined ? `not checked: ${a.skipped}` : locked ? `${howRead(a.area, findings)} (locked)` : c.error ? plural(c.error, 'error') : c.warning ? plural(c.warning, 'warning') : 'ok';
+  const state =
+    a.skipped !== undefined
+      ? `not checked: ${a.skipped}`
+      : locked
+        ? `${howRead(a.area, findings)} (locked)`
+        : c.error
+          ? plural(c.error, 'error')
+          : c.warning
+            ? plural(c.warning, 'warning')
+            : 'ok';
   return `${a.area}: ${state}`;
 }
 
@@ -68,7 +88,8 @@ export function renderHuman(findings: readonly VerifyFinding[], areas: readonly 
   for (const a of areas) {
     const mine = findings.filter((f) => f.area === a.area);
     lines.push(areaHeader(a, mine));
-    for (const f of mine) lines.push(`  ${SYMBOL[f.severity]} ${f.code}  ${visible(f.message)}${f.hint ? `  → ${visible(f.hint)}` : ''}`);
+    for (const f of mine)
+      lines.push(`  ${SYMBOL[f.severity]} ${f.code}  ${visible(f.message)}${f.hint ? `  → ${visible(f.hint)}` : ''}`);
   }
   lines.push(summaryLine(findings, areas));
   return redact(lines.join('\n'));
@@ -78,7 +99,12 @@ export function renderHuman(findings: readonly VerifyFinding[], areas: readonly 
 const cell = (s: string) => markdownText(s);
 const code = (s: string) => markdownCode(s);
 
-export function renderMarkdown(findings: readonly VerifyFinding[], areas: readonly AreaSummary[], v: Versions, checkedAt: Date): string {
+export function renderMarkdown(
+  findings: readonly VerifyFinding[],
+  areas: readonly AreaSummary[],
+  v: Versions,
+  checkedAt: Date,
+): string {
   const c = counts(findings);
   const lines = [
     `### upkit verify: ${c.error ? plural(c.error, 'error') : 'no errors'}, ${plural(c.warning, 'warning')}${notRead(findings).length ? ', incomplete' : ''}`,
@@ -98,13 +124,24 @@ export function renderMarkdown(findings: readonly VerifyFinding[], areas: readon
     const mine = findings.filter((f) => f.area === a.area);
     lines.push('', `#### ${markdownText(areaHeader(a, mine))}${a.ms !== undefined ? ` (${formatSeconds(a.ms)})` : ''}`);
     if (mine.length) lines.push('');
-    for (const f of mine) lines.push(`- ${SYMBOL[f.severity]} ${code(f.code)} ${markdownText(f.message)}${f.hint ? `  \n  → ${code(f.hint)}` : ''}`);
+    for (const f of mine)
+      lines.push(
+        `- ${SYMBOL[f.severity]} ${code(f.code)} ${markdownText(f.message)}${f.hint ? `  \n  → ${code(f.hint)}` : ''}`,
+      );
   }
   lines.push('', summaryLine(findings, areas));
   return redact(lines.join('\n'));
 }
 
 /** `areas`: those this app has (an app without seed data has no `seed data` area, so none is claimed or listed). */
-export function areaSummaries(timings: Partial<Record<Area, number>>, skipped: Partial<Record<Area, string>>, areas: readonly Area[] = AREAS): AreaSummary[] {
-  return areas.map((area) => (skipped[area] !== undefined ? { area, skipped: skipped[area] } : { area, ...(timings[area] !== undefined ? { ms: timings[area] } : {}) }));
+export function areaSummaries(
+  timings: Partial<Record<Area, number>>,
+  skipped: Partial<Record<Area, string>>,
+  areas: readonly Area[] = AREAS,
+): AreaSummary[] {
+  return areas.map((area) =>
+    skipped[area] !== undefined
+      ? { area, skipped: skipped[area] }
+      : { area, ...(timings[area] !== undefined ? { ms: timings[area] } : {}) },
+  );
 }

@@ -12,7 +12,20 @@ import { chooseForServer, findBinaries } from '../lib/pgTools.ts';
 import { plural } from '../lib/plural.ts';
 import { maskSqlLiterals, registerSecret } from '../lib/redact.ts';
 import type { ReportBuilder } from '../lib/report.ts';
-import { checkLedgerArea, checkSchemaArea, comparedTables, checkSeedArea, loadVerifyFiles, readState, schemaHints, type DatabaseState, type LedgerResult, type Unread, type VerifyFiles, useExpected } from './engine.ts';
+import {
+  checkLedgerArea,
+  checkSchemaArea,
+  comparedTables,
+  checkSeedArea,
+  loadVerifyFiles,
+  readState,
+  schemaHints,
+  type DatabaseState,
+  type LedgerResult,
+  type Unread,
+  type VerifyFiles,
+  useExpected,
+} from './engine.ts';
 import { expectedSchemaFor } from './shadow.ts';
 import { AREAS, finding, type Area, type VerifyFinding } from './model.ts';
 import type { Profile } from '../lib/profileTypes.ts';
@@ -47,18 +60,31 @@ export interface VerificationRun {
 function runningError(running: RunInProgress, database: string, err: unknown): UpkitError {
   const { message, hint } = describeRunInProgress(running, database);
   const why = `: verification could not read the database meanwhile (${err instanceof Error ? err.message : String(err)})`;
-  return new UpkitError({ code: 'verify.run_in_progress', exit: 'locked', message: message.replace(/: what verify lists .*$/, why), hint, cause: err });
+  return new UpkitError({
+    code: 'verify.run_in_progress',
+    exit: 'locked',
+    message: message.replace(/: what verify lists .*$/, why),
+    hint,
+    cause: err,
+  });
 }
 
 /** Runs fn as a step whose mark follows its findings (StepControl.judge): ✖ errors, ⚠ warnings. */
-async function areaStep<T>(log: Logger, name: Area, timings: Partial<Record<Area, number>>, fn: (s: StepControl) => Promise<{ value: T; findings: VerifyFinding[]; detail: string }>): Promise<T> {
+async function areaStep<T>(
+  log: Logger,
+  name: Area,
+  timings: Partial<Record<Area, number>>,
+  fn: (s: StepControl) => Promise<{ value: T; findings: VerifyFinding[]; detail: string }>,
+): Promise<T> {
   const started = performance.now();
   try {
     return await log.step(name, async (s) => {
       const r = await fn(s);
       // A lock that kept the area from being read is named, not counted among the problems found.
       const c = counts(r.findings.filter((f) => f.code !== 'verify.locked'));
-      const tally = [c.error && plural(c.error, 'error'), c.warning && plural(c.warning, 'warning')].filter(Boolean).join(', ');
+      const tally = [c.error && plural(c.error, 'error'), c.warning && plural(c.warning, 'warning')]
+        .filter(Boolean)
+        .join(', ');
       s.judge(r.findings, `${r.detail}${tally ? `: ${tally}` : ''}`);
       return r.value;
     });
@@ -92,14 +118,27 @@ function readFailure(err: unknown): unknown {
   });
 }
 
-interface LockRow { pid: number; granted: boolean; relation: string; blockers: number[] }
-interface Session { pid: number; usename: string | null; application_name: string | null; query: string | null; seconds: number }
+interface LockRow {
+  pid: number;
+  granted: boolean;
+  relation: string;
+  blockers: number[];
+}
+interface Session {
+  pid: number;
+  usename: string | null;
+  application_name: string | null;
+  query: string | null;
+  seconds: number;
+}
 
 const LOCK_NOT_AVAILABLE = '55P03';
 const AREA_SAVEPOINT = 'upkit_verify_area';
 
 const describeSession = (s: Session | undefined, pid: number) =>
-  s ? `server process ${s.pid} (user ${s.usename ?? 'unknown'}, application ${JSON.stringify(s.application_name ?? '')}, for ${s.seconds} s, last query: ${s.query ?? 'none'})` : `server process ${pid}`;
+  s
+    ? `server process ${s.pid} (user ${s.usename ?? 'unknown'}, application ${JSON.stringify(s.application_name ?? '')}, for ${s.seconds} s, last query: ${s.query ?? 'none'})`
+    : `server process ${pid}`;
 
 /**
  * Who keeps verify from reading `relations` (and their indexes, which planning a read locks
@@ -107,7 +146,10 @@ const describeSession = (s: Session | undefined, pid: number) =>
  * sessions it waits for). Read after the read timed out, from pg_locks; null relations: any
  * relation of this database.
  */
-async function lockedBy(client: Client, relations: readonly string[] | null): Promise<{ relation: string; holders: number[]; queued: number[]; sessions: Map<number, Session> } | undefined> {
+async function lockedBy(
+  client: Client,
+  relations: readonly string[] | null,
+): Promise<{ relation: string; holders: number[]; queued: number[]; sessions: Map<number, Session> } | undefined> {
   const { rows } = await client.query<LockRow>(
     `with mine as (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where $1::text[] is null or n.nspname || '.' || c.relname = any($1::text[])),
           rels as (select oid from mine union select indexrelid from pg_index where indrelid in (select oid from mine))
@@ -123,22 +165,50 @@ async function lockedBy(client: Client, relations: readonly string[] | null): Pr
   const held = rows.filter((r) => r.granted && r.relation === first.relation).map((r) => r.pid);
   const queued = first.granted ? [] : rows.filter((r) => !r.granted && r.relation === first.relation).map((r) => r.pid);
   // A queued request goes first: verify waits for it, and it for the sessions that hold a lock on the table.
-  const holders = first.granted ? held : [...new Set(rows.filter((r) => !r.granted && r.relation === first.relation).flatMap((r) => r.blockers).filter((p) => !queued.includes(p)))];
+  const holders = first.granted
+    ? held
+    : [
+        ...new Set(
+          rows
+            .filter((r) => !r.granted && r.relation === first.relation)
+            .flatMap((r) => r.blockers)
+            .filter((p) => !queued.includes(p)),
+        ),
+      ];
   const { rows: sessions } = await client.query<Session>(
     `select pid, usename, application_name, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) as query,
             floor(extract(epoch from now() - coalesce(xact_start, query_start)))::int as seconds
        from pg_stat_activity where pid = any($1::int[])`,
     [[...holders, ...queued]],
   );
-  return { relation: first.relation, holders, queued, sessions: new Map(sessions.map((x) => [x.pid, { ...x, query: x.query === null ? null : maskSqlLiterals(x.query) }])) };
+  return {
+    relation: first.relation,
+    holders,
+    queued,
+    sessions: new Map(
+      sessions.map((x) => [x.pid, { ...x, query: x.query === null ? null : maskSqlLiterals(x.query) }]),
+    ),
+  };
 }
 
 /** The finding for an area a read of which waited lock_timeout for a lock: what could not be read, and who holds the lock. */
-async function lockedArea(client: Client, area: Area, relations: readonly string[] | null, again: string, label = `${area} not read`): Promise<VerifyFinding> {
+async function lockedArea(
+  client: Client,
+  area: Area,
+  relations: readonly string[] | null,
+  again: string,
+  label = `${area} not read`,
+): Promise<VerifyFinding> {
   const by = await lockedBy(client, relations).catch(() => undefined);
   const rerun = `then run: ${again}`;
   if (!by || (by.holders.length === 0 && by.queued.length === 0)) {
-    return finding(area, 'error', 'verify.locked', `${label}: verification waited 5 s for a lock on a table it reads, released before it could name the holder; the report is incomplete and nothing was changed`, `run: ${again}`);
+    return finding(
+      area,
+      'error',
+      'verify.locked',
+      `${label}: verification waited 5 s for a lock on a table it reads, released before it could name the holder; the report is incomplete and nothing was changed`,
+      `run: ${again}`,
+    );
   }
   const names = (pids: number[]) => pids.map((p) => describeSession(by.sessions.get(p), p)).join(', ');
   const who = by.holders.length
@@ -148,7 +218,13 @@ async function lockedArea(client: Client, area: Area, relations: readonly string
   const message = `${label}: verification waited 5 s for a lock on ${by.relation} ${who}; the report is incomplete and nothing was changed`;
   // An upkit run (an upgrade applying its migrations) is never to be ended by hand: it is waited for.
   if (pids.some((p) => by.sessions.get(p)?.application_name?.startsWith('upkit '))) {
-    return finding(area, 'error', 'verify.locked', message, `an upkit run is working on this database (npx zx scripts/status.ts shows it): wait for it to finish, ${rerun}`);
+    return finding(
+      area,
+      'error',
+      'verify.locked',
+      message,
+      `an upkit run is working on this database (npx zx scripts/status.ts shows it): wait for it to finish, ${rerun}`,
+    );
   }
   const end = pids.map((p) => `SELECT pg_terminate_backend(${p});`).join(' ');
   return finding(
@@ -165,9 +241,29 @@ async function lockedArea(client: Client, area: Area, relations: readonly string
  * back to it, so that the transaction goes on and the other areas are still read; the area
  * is then one verify.locked finding. Any other error ends verification as before.
  */
-async function readArea<T>(client: Client, area: Area, relations: readonly string[] | null, again: string, fn: () => Promise<T>): Promise<{ value: T; locked?: undefined } | { locked: VerifyFinding }>;
-async function readArea<T>(client: Client, area: Area, relations: readonly string[] | null, again: string, fn: () => Promise<T>, describe: false): Promise<{ value: T; locked?: undefined } | { locked: true; error: unknown }>;
-async function readArea<T>(client: Client, area: Area, relations: readonly string[] | null, again: string, fn: () => Promise<T>, describe = true): Promise<{ value: T; locked?: undefined } | { locked: VerifyFinding | true; error?: unknown }> {
+async function readArea<T>(
+  client: Client,
+  area: Area,
+  relations: readonly string[] | null,
+  again: string,
+  fn: () => Promise<T>,
+): Promise<{ value: T; locked?: undefined } | { locked: VerifyFinding }>;
+async function readArea<T>(
+  client: Client,
+  area: Area,
+  relations: readonly string[] | null,
+  again: string,
+  fn: () => Promise<T>,
+  describe: false,
+): Promise<{ value: T; locked?: undefined } | { locked: true; error: unknown }>;
+async function readArea<T>(
+  client: Client,
+  area: Area,
+  relations: readonly string[] | null,
+  again: string,
+  fn: () => Promise<T>,
+  describe = true,
+): Promise<{ value: T; locked?: undefined } | { locked: VerifyFinding | true; error?: unknown }> {
   await client.query(`savepoint ${AREA_SAVEPOINT}`);
   try {
     const value = await fn();
@@ -187,7 +283,11 @@ async function readArea<T>(client: Client, area: Area, relations: readonly strin
  */
 function withoutRelease(r: LedgerResult, state: DatabaseState, profile: Profile): LedgerResult {
   if (!profile.releaseProbes || ![...(state.unread ?? [])].some((t) => t.startsWith('public.'))) return r;
-  return { ...r, findings: r.findings.filter((f) => !f.code.startsWith('ledger.release')), release: { detected: null, expected: profile.latestRelease, evidence: [] } };
+  return {
+    ...r,
+    findings: r.findings.filter((f) => !f.code.startsWith('ledger.release')),
+    release: { detected: null, expected: profile.latestRelease, evidence: [] },
+  };
 }
 
 /** User tables another session holds (or waits for) an exclusive lock on, itself or one of its indexes. */
@@ -209,15 +309,32 @@ async function exclusivelyLocked(client: Client): Promise<Unread> {
 /** A read outside the areas (the catalog) that waited for a lock: who holds it, exit 5. */
 async function lockFailure(client: Client, err: unknown, again: string): Promise<UpkitError> {
   const f = await lockedArea(client, 'schema', null, again);
-  return new UpkitError({ code: 'verify.locked', exit: 'locked', message: f.message.replace(/^schema not read: /, ''), hint: f.hint ?? undefined, cause: err });
+  return new UpkitError({
+    code: 'verify.locked',
+    exit: 'locked',
+    message: f.message.replace(/^schema not read: /, ''),
+    hint: f.hint ?? undefined,
+    cause: err,
+  });
 }
 
 /** The step's line for an area not read: the finding without its closing words. */
-const notReadDetail = (f: VerifyFinding) => f.message.replace(/; the report is incomplete and nothing was changed$/, '');
+const notReadDetail = (f: VerifyFinding) =>
+  f.message.replace(/; the report is incomplete and nothing was changed$/, '');
 
-const LEDGER_TABLES = (files: VerifyFiles) => ['drizzle.__drizzle_migrations', ...(files.legacy ? ['upkit.legacy_migrations'] : [])];
+const LEDGER_TABLES = (files: VerifyFiles) => [
+  'drizzle.__drizzle_migrations',
+  ...(files.legacy ? ['upkit.legacy_migrations'] : []),
+];
 
-async function checkDatabase(client: Client, files: VerifyFiles, profile: Profile, log: Logger, timings: Partial<Record<Area, number>>, again: string) {
+async function checkDatabase(
+  client: Client,
+  files: VerifyFiles,
+  profile: Profile,
+  log: Logger,
+  timings: Partial<Record<Area, number>>,
+  again: string,
+) {
   // A lock held by a migration must not make verify hang; a statement that runs long is a bug.
   await client.query(`set local statement_timeout = '30s'; set local lock_timeout = '5s'`);
   // The catalog: deparsing a table's checks, index expressions and predicates locks it, so a
@@ -232,21 +349,43 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
     if (!unread.oids.length) throw first.error;
     state = await readState(client, files, { profile }, unread);
     const names = [...unread.names];
-    catalogLocked = await lockedArea(client, 'schema', names, again, `schema not read for table${names.length === 1 ? '' : 's'} ${names.join(', ')}`);
+    catalogLocked = await lockedArea(
+      client,
+      'schema',
+      names,
+      again,
+      `schema not read for table${names.length === 1 ? '' : 's'} ${names.join(', ')}`,
+    );
   }
   const schema = await areaStep(log, 'schema', timings, async () => {
     const findings = await checkSchemaArea(files, state);
     const all = catalogLocked ? [catalogLocked, ...findings] : findings;
-    return { value: findings, findings: all, detail: `${plural(comparedTables(files, state), 'table')} against ${files.entry.tag}${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}` };
+    return {
+      value: findings,
+      findings: all,
+      detail: `${plural(comparedTables(files, state), 'table')} against ${files.entry.tag}${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}`,
+    };
   });
   // Not read (locked): no ledger, so schema hints say what fixes a difference without it.
-  const ledgers = await areaStep<{ findings: VerifyFinding[]; result?: LedgerResult }>(log, 'ledgers', timings, async () => {
-    const read = await readArea(client, 'ledgers', LEDGER_TABLES(files), again, () => checkLedgerArea(client, files, state, { profile }));
-    if (read.locked) return { value: { findings: [read.locked] }, findings: [read.locked], detail: notReadDetail(read.locked) };
-    const r = withoutRelease(read.value, state, profile);
-    const pending = r.pending.length ? `, ${r.pending.length} pending` : '';
-    return { value: { findings: r.findings, result: r }, findings: r.findings, detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${plural(files.entry.idx + 1, 'migration')} applied${pending}` };
-  });
+  const ledgers = await areaStep<{ findings: VerifyFinding[]; result?: LedgerResult }>(
+    log,
+    'ledgers',
+    timings,
+    async () => {
+      const read = await readArea(client, 'ledgers', LEDGER_TABLES(files), again, () =>
+        checkLedgerArea(client, files, state, { profile }),
+      );
+      if (read.locked)
+        return { value: { findings: [read.locked] }, findings: [read.locked], detail: notReadDetail(read.locked) };
+      const r = withoutRelease(read.value, state, profile);
+      const pending = r.pending.length ? `, ${r.pending.length} pending` : '';
+      return {
+        value: { findings: r.findings, result: r },
+        findings: r.findings,
+        detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${plural(files.entry.idx + 1, 'migration')} applied${pending}`,
+      };
+    },
+  );
   const ledger: LedgerResult | undefined = ledgers.result;
   let seed: VerifyFinding[] = [];
   const expected = profile.seed;
@@ -256,23 +395,51 @@ async function checkDatabase(client: Client, files: VerifyFiles, profile: Profil
       const seedTables = Object.keys(SEED_COLUMNS).map((t) => `public.${t}`);
       const blocked = seedTables.filter((t) => state.unread?.has(t));
       // A seed table left out of the catalog is locked: its rows cannot be read either.
-      const read = blocked.length ? { locked: await lockedArea(client, 'seed data', blocked, again) } : await readArea(client, 'seed data', seedTables, again, () => checkSeedArea(client, state, expected));
+      const read = blocked.length
+        ? { locked: await lockedArea(client, 'seed data', blocked, again) }
+        : await readArea(client, 'seed data', seedTables, again, () => checkSeedArea(client, state, expected));
       if (read.locked) return { value: [read.locked], findings: [read.locked], detail: notReadDetail(read.locked) };
       const r = read.value;
-      const detail = r.seed ? `${plural(r.seed.organizations, 'organization')}, ${plural(r.seed.permissions, 'permission')}` : 'not checked';
+      const detail = r.seed
+        ? `${plural(r.seed.organizations, 'organization')}, ${plural(r.seed.permissions, 'permission')}`
+        : 'not checked';
       return { value: r.findings, findings: r.findings, detail };
     });
   }
-  return { state, findings: [...(catalogLocked ? [catalogLocked] : []), ...schemaHints(files, state, schema, ledger), ...ledgers.findings, ...seed], release: ledger?.release ?? { detected: null, expected: profile.latestRelease ?? null, evidence: [] } };
+  return {
+    state,
+    findings: [
+      ...(catalogLocked ? [catalogLocked] : []),
+      ...schemaHints(files, state, schema, ledger),
+      ...ledgers.findings,
+      ...seed,
+    ],
+    release: ledger?.release ?? { detected: null, expected: profile.latestRelease ?? null, evidence: [] },
+  };
 }
 
-export async function runVerification(config: Config, log: Logger, report: ReportBuilder, options: RunOptions): Promise<VerificationRun> {
+export async function runVerification(
+  config: Config,
+  log: Logger,
+  report: ReportBuilder,
+  options: RunOptions,
+): Promise<VerificationRun> {
   registerUrlSecrets(config.healthcheckUrls);
   const { profile } = options;
-  const files = loadVerifyFiles({ drizzleDir: profile.drizzleDir, legacyDir: profile.legacyDir, profile, snapshotEntry: options.snapshotEntry, snapshotOptional: !profile.legacy });
+  const files = loadVerifyFiles({
+    drizzleDir: profile.drizzleDir,
+    legacyDir: profile.legacyDir,
+    profile,
+    snapshotEntry: options.snapshotEntry,
+    snapshotOptional: !profile.legacy,
+  });
   // An app's expected schema is what its migrations build; Pulse's snapshots are held to its
   // migrations by upkit's own tests, and a legacy install never ran drizzle's first entry.
-  if (!profile.legacy) useExpected(files, await expectedSchemaFor(config, files, { build: options.shadow !== false, signal: options.signal, log }));
+  if (!profile.legacy)
+    useExpected(
+      files,
+      await expectedSchemaFor(config, files, { build: options.shadow !== false, signal: options.signal, log }),
+    );
   const runtimeStarted = performance.now();
   const runtime = checkRuntime(config).then((r) => ({ ...r, ms: performance.now() - runtimeStarted }));
   const pgDumps = options.versions ? findBinaries('pg_dump', config.pgBinDir) : Promise.resolve([]);
@@ -290,7 +457,11 @@ export async function runVerification(config: Config, log: Logger, report: Repor
       // Its own session's timeouts, as migrations set theirs, before the first read: a role's
       // or database's idle_in_transaction_session_timeout or statement_timeout must not end
       // verification half-way (it waits for nothing but its own reads).
-      await client.query(`select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '30s', false), set_config('lock_timeout', '5s', false)`).catch((err: unknown) => Promise.reject(readFailure(err)));
+      await client
+        .query(
+          `select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '30s', false), set_config('lock_timeout', '5s', false)`,
+        )
+        .catch((err: unknown) => Promise.reject(readFailure(err)));
       return withTransaction(
         client,
         async () => {
@@ -311,7 +482,11 @@ export async function runVerification(config: Config, log: Logger, report: Repor
     const r = await runtime;
     const passed = r.findings.filter((f) => f.severity === 'info' && f.code !== 'runtime.not_configured').length;
     if (!r.checked) s.skip('HEALTHCHECK_URLS and COMPOSE_FILE are not set');
-    return { value: r, findings: r.findings, detail: r.checked ? `${plural(passed, 'check')} passed` : 'HEALTHCHECK_URLS and COMPOSE_FILE are not set' };
+    return {
+      value: r,
+      findings: r.findings,
+      detail: r.checked ? `${plural(passed, 'check')} passed` : 'HEALTHCHECK_URLS and COMPOSE_FILE are not set',
+    };
   });
   if (rt.checked) timings.runtime = rt.ms;
   else {
@@ -331,9 +506,19 @@ export async function runVerification(config: Config, log: Logger, report: Repor
     server: server.version,
     release: db.release.detected,
     latest: db.release.expected,
-    pgDump: pgDump ? `${pgDump.version} at ${pgDump.path} (found via ${pgDump.foundVia})` : options.versions ? `none found that can dump PostgreSQL ${server.version}` : null,
+    pgDump: pgDump
+      ? `${pgDump.version} at ${pgDump.path} (found via ${pgDump.foundVia})`
+      : options.versions
+        ? `none found that can dump PostgreSQL ${server.version}`
+        : null,
     database: describeTarget(config.migrationDb),
     snapshot: `${files.entry.tag} (${files.snapshotFile})`,
   };
-  return { findings, areas: areaSummaries(timings, skipped, areas), versions, hasErrors: findings.some((f) => f.severity === 'error'), ...(running ? { running } : {}) };
+  return {
+    findings,
+    areas: areaSummaries(timings, skipped, areas),
+    versions,
+    hasErrors: findings.some((f) => f.severity === 'error'),
+    ...(running ? { running } : {}),
+  };
 }

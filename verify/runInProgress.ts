@@ -31,7 +31,9 @@ export async function runInProgress(client: Pick<Client, 'query'>): Promise<RunI
     // only, named from its session instead, and verification goes on.
     await client.query('savepoint upkit_verify_runs');
     const rows = await client
-      .query<{ id: string; command: string; started_at: Date; host: string; pid: number }>(`select id, command, started_at, host, pid from upkit.runs where status = 'running' order by started_at desc limit 1`)
+      .query<{ id: string; command: string; started_at: Date; host: string; pid: number }>(
+        `select id, command, started_at, host, pid from upkit.runs where status = 'running' order by started_at desc limit 1`,
+      )
       .then(async (r) => {
         await client.query('release savepoint upkit_verify_runs');
         return r.rows;
@@ -44,7 +46,14 @@ export async function runInProgress(client: Pick<Client, 'query'>): Promise<RunI
     const run = rows[0];
     // A `running` row of another process is a run that died; the lock holder has not written its own yet.
     if (run && (fromName.pid === null || (run.pid === fromName.pid && run.host === fromName.host))) {
-      return { command: run.command, runId: run.id, pid: run.pid, host: run.host, startedAt: run.started_at, backendPid: holder.pid };
+      return {
+        command: run.command,
+        runId: run.id,
+        pid: run.pid,
+        host: run.host,
+        startedAt: run.started_at,
+        backendPid: holder.pid,
+      };
     }
   }
   return { ...fromName, runId: null, startedAt: holder.backendStart, backendPid: holder.pid };

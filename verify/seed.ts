@@ -108,31 +108,79 @@ export async function readSeedState(client: Pick<Client, 'query'>, expected: See
 
 const FLAG_HINT = "run: npx zx upgrade.ts (its seed step adds missing flags as true and keeps an operator's false)";
 const SEED_HINT = 'run: npx zx upgrade.ts (its seed step adds the missing seed data)';
-const some = (slugs: string[], count: number) => `${slugs.join(', ')}${count > slugs.length ? `, … ${count - slugs.length} more` : ''}`;
+const some = (slugs: string[], count: number) =>
+  `${slugs.join(', ')}${count > slugs.length ? `, … ${count - slugs.length} more` : ''}`;
 
 /** Pure: the findings for what was read. */
 export function seedFindings(s: SeedState, expected: SeedExpectations): VerifyFinding[] {
   const out: VerifyFinding[] = [];
   for (const o of s.missingFlags) {
-    out.push(finding('seed data', 'error', 'seed.flag_missing', `organization ${o.slug} lacks feature flag${o.missing.length === 1 ? '' : 's'} ${o.missing.join(', ')}`, FLAG_HINT));
+    out.push(
+      finding(
+        'seed data',
+        'error',
+        'seed.flag_missing',
+        `organization ${o.slug} lacks feature flag${o.missing.length === 1 ? '' : 's'} ${o.missing.join(', ')}`,
+        FLAG_HINT,
+      ),
+    );
   }
   if (s.orgsMissingFlags > s.missingFlags.length) {
-    out.push(finding('seed data', 'error', 'seed.flag_missing', `${plural(s.orgsMissingFlags - s.missingFlags.length, 'more organization')} lack feature flags (the first ${s.missingFlags.length} are listed)`, FLAG_HINT));
+    out.push(
+      finding(
+        'seed data',
+        'error',
+        'seed.flag_missing',
+        `${plural(s.orgsMissingFlags - s.missingFlags.length, 'more organization')} lack feature flags (the first ${s.missingFlags.length} are listed)`,
+        FLAG_HINT,
+      ),
+    );
   }
   for (const d of s.disabled) {
-    out.push(finding('seed data', 'info', 'seed.flag_disabled', `feature flag ${d.flag} is off in ${plural(d.count, 'organization')} (${some(d.slugs, d.count)}): an operator's choice, kept`));
+    out.push(
+      finding(
+        'seed data',
+        'info',
+        'seed.flag_disabled',
+        `feature flag ${d.flag} is off in ${plural(d.count, 'organization')} (${some(d.slugs, d.count)}): an operator's choice, kept`,
+      ),
+    );
   }
   for (const d of s.oddValues) {
-    out.push(finding('seed data', 'warning', 'seed.flag_value', `feature flag ${d.flag} is neither true nor false in ${plural(d.count, 'organization')} (${some(d.slugs, d.count)})`, `set it to true or false in the organization's settings; the app reads only booleans`));
+    out.push(
+      finding(
+        'seed data',
+        'warning',
+        'seed.flag_value',
+        `feature flag ${d.flag} is neither true nor false in ${plural(d.count, 'organization')} (${some(d.slugs, d.count)})`,
+        `set it to true or false in the organization's settings; the app reads only booleans`,
+      ),
+    );
   }
   for (const [resource, action] of s.missingPermissions) {
-    out.push(finding('seed data', 'error', 'seed.permission_missing', `permission ${resource}:${action} is missing`, SEED_HINT));
+    out.push(
+      finding(
+        'seed data',
+        'error',
+        'seed.permission_missing',
+        `permission ${resource}:${action} is missing`,
+        SEED_HINT,
+      ),
+    );
   }
   for (const role of s.missingRoles) {
     out.push(finding('seed data', 'error', 'seed.role_missing', `system role ${role} is missing`, SEED_HINT));
   }
   for (const [resource, action] of s.adminMissing) {
-    out.push(finding('seed data', 'error', 'seed.admin_grant_missing', `system role ${expected.adminRole} lacks permission ${resource}:${action}`, `run: npx zx upgrade.ts (its seed step grants ${expected.adminRole} every seed permission)`));
+    out.push(
+      finding(
+        'seed data',
+        'error',
+        'seed.admin_grant_missing',
+        `system role ${expected.adminRole} lacks permission ${resource}:${action}`,
+        `run: npx zx upgrade.ts (its seed step grants ${expected.adminRole} every seed permission)`,
+      ),
+    );
   }
   out.push(
     finding(

@@ -27,7 +27,12 @@ export function shadowCacheDir(): string {
  * role or makes a schema for whoever runs it, so that a read-only role's verify still finds
  * the replay the migration role built.
  */
-export function shadowKey(files: Pick<VerifyFiles, 'drizzleDir' | 'migrations' | 'entry'>, major: number, preinstalled: readonly string[], session: { searchPath: string; user: string }): string {
+export function shadowKey(
+  files: Pick<VerifyFiles, 'drizzleDir' | 'migrations' | 'entry'>,
+  major: number,
+  preinstalled: readonly string[],
+  session: { searchPath: string; user: string },
+): string {
   const compared = files.migrations.filter((x) => x.idx <= files.entry.idx);
   const h = createHash('sha256');
   h.update(`upkit shadow ${CACHE_FORMAT}\0${major}\0${catalogBatch(major * 10000)}\0`);
@@ -43,7 +48,10 @@ export function shadowKey(files: Pick<VerifyFiles, 'drizzleDir' | 'migrations' |
 /** Whether SQL may make a schema named like the role: it names the role, or a schema made for whoever runs it. */
 function namesRole(sql: string, role: string): boolean {
   const escaped = role.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(^|[^\\w$])("${escaped}"|${escaped})($|[^\\w$])`, 'i').test(sql) || /\b(current_user|session_user|current_role|authorization)\b/i.test(sql);
+  return (
+    new RegExp(`(^|[^\\w$])("${escaped}"|${escaped})($|[^\\w$])`, 'i').test(sql) ||
+    /\b(current_user|session_user|current_role|authorization)\b/i.test(sql)
+  );
 }
 
 export interface CacheFile {
@@ -58,7 +66,9 @@ export function readCache(file: string, key: string): CatalogRows | undefined {
   if (!existsSync(file)) return undefined;
   try {
     const c = JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
-    return c.format === CACHE_FORMAT && c.key === key && Array.isArray(c.rows) && c.rows.length === 4 ? c.rows : undefined;
+    return c.format === CACHE_FORMAT && c.key === key && Array.isArray(c.rows) && c.rows.length === 4
+      ? c.rows
+      : undefined;
   } catch {
     return undefined;
   }

@@ -18,7 +18,15 @@ interface SnapColumn {
   isUnique?: boolean;
   uniqueName?: string;
   nullsNotDistinct?: boolean;
-  identity?: { type?: string; increment?: string; startWith?: string; minValue?: string; maxValue?: string; cache?: string; cycle?: boolean };
+  identity?: {
+    type?: string;
+    increment?: string;
+    startWith?: string;
+    minValue?: string;
+    maxValue?: string;
+    cache?: string;
+    cycle?: boolean;
+  };
   generated?: { as: string; type?: string };
 }
 
@@ -36,7 +44,18 @@ interface SnapTable {
   schema?: string;
   columns?: Record<string, SnapColumn>;
   indexes?: Record<string, SnapIndex>;
-  foreignKeys?: Record<string, { name: string; tableTo: string; schemaTo?: string; columnsFrom: string[]; columnsTo: string[]; onDelete?: string; onUpdate?: string }>;
+  foreignKeys?: Record<
+    string,
+    {
+      name: string;
+      tableTo: string;
+      schemaTo?: string;
+      columnsFrom: string[];
+      columnsTo: string[];
+      onDelete?: string;
+      onUpdate?: string;
+    }
+  >;
   compositePrimaryKeys?: Record<string, { name: string; columns: string[] }>;
   uniqueConstraints?: Record<string, { name: string; columns: string[]; nullsNotDistinct?: boolean }>;
   checkConstraints?: Record<string, { name: string; value: string }>;
@@ -79,7 +98,11 @@ function identity(raw: SnapColumn['identity']): IdentitySpec | undefined {
 
 function column(c: SnapColumn): ColumnSpec {
   const serial = SERIAL_TYPES.has(c.type.trim().toLowerCase());
-  const spec: ColumnSpec = { name: pgName(c.name), type: snapshotType(c.type, c.typeSchema), notNull: Boolean(c.notNull || c.primaryKey || serial) };
+  const spec: ColumnSpec = {
+    name: pgName(c.name),
+    type: snapshotType(c.type, c.typeSchema),
+    notNull: Boolean(c.notNull || c.primaryKey || serial),
+  };
   const def = snapshotDefault(c.default);
   if (def !== undefined) spec.default = def;
   if (serial) spec.serial = true;
@@ -122,10 +145,24 @@ function table(t: SnapTable): TableSpec {
   const pkCols = cols.filter((c) => c.primaryKey).map((c) => pgName(c.name));
   const composite = Object.values(t.compositePrimaryKeys ?? {})[0];
   // An inline PRIMARY KEY is named by PostgreSQL (makeObjectName), an explicit one by the SQL.
-  const primaryKey = composite ? { name: pgName(composite.name), columns: names(composite.columns) } : pkCols.length ? { name: pgObjectName(name, null, 'pkey'), columns: pkCols } : undefined;
+  const primaryKey = composite
+    ? { name: pgName(composite.name), columns: names(composite.columns) }
+    : pkCols.length
+      ? { name: pgObjectName(name, null, 'pkey'), columns: pkCols }
+      : undefined;
   const uniques = [
-    ...cols.filter((c) => c.isUnique).map((c) => ({ name: pgName(c.uniqueName ?? `${t.name}_${c.name}_unique`), columns: [pgName(c.name)], nullsNotDistinct: Boolean(c.nullsNotDistinct) })),
-    ...Object.values(t.uniqueConstraints ?? {}).map((u) => ({ name: pgName(u.name), columns: names(u.columns), nullsNotDistinct: Boolean(u.nullsNotDistinct) })),
+    ...cols
+      .filter((c) => c.isUnique)
+      .map((c) => ({
+        name: pgName(c.uniqueName ?? `${t.name}_${c.name}_unique`),
+        columns: [pgName(c.name)],
+        nullsNotDistinct: Boolean(c.nullsNotDistinct),
+      })),
+    ...Object.values(t.uniqueConstraints ?? {}).map((u) => ({
+      name: pgName(u.name),
+      columns: names(u.columns),
+      nullsNotDistinct: Boolean(u.nullsNotDistinct),
+    })),
   ];
   return {
     schema,
@@ -152,10 +189,19 @@ function table(t: SnapTable): TableSpec {
 /** Pure: a parsed snapshot as the expected schema. */
 export function normaliseSnapshot(snap: DrizzleSnapshot): SchemaSpec {
   const tables = Object.values(snap.tables ?? {}).map(table);
-  const enums = Object.values(snap.enums ?? {}).map((e) => ({ schema: schemaOf(e.schema), name: pgName(e.name), values: e.values }));
+  const enums = Object.values(snap.enums ?? {}).map((e) => ({
+    schema: schemaOf(e.schema),
+    name: pgName(e.name),
+    values: e.values,
+  }));
   const sequences = Object.values(snap.sequences ?? {}).map((s) => `${schemaOf(s.schema)}.${pgName(s.name)}`);
   const views = Object.values(snap.views ?? {}).map((v) => `${schemaOf(v.schema)}.${pgName(v.name)}`);
-  const schemas = new Set(['public', ...Object.keys(snap.schemas ?? {}).map(pgName), ...tables.map((t) => t.schema), ...enums.map((e) => e.schema)]);
+  const schemas = new Set([
+    'public',
+    ...Object.keys(snap.schemas ?? {}).map(pgName),
+    ...tables.map((t) => t.schema),
+    ...enums.map((e) => e.schema),
+  ]);
   return { schemas: [...schemas].sort(), tables, enums, sequences, views };
 }
 
@@ -181,18 +227,31 @@ export function readSnapshot(drizzleDir: string, entry: JournalEntry): SchemaSpe
   } catch (err) {
     throw problem(`${file} is not valid JSON (${(err as Error).message})`);
   }
-  if (raw.dialect !== undefined && raw.dialect !== 'postgresql') throw problem(`${file} is a ${raw.dialect} snapshot; upkit verifies PostgreSQL only`);
+  if (raw.dialect !== undefined && raw.dialect !== 'postgresql')
+    throw problem(`${file} is a ${raw.dialect} snapshot; upkit verifies PostgreSQL only`);
   if (raw.version !== undefined && Number(raw.version) < 7) {
-    throw problem(`${file} has snapshot version ${raw.version}; upkit reads version 7 (drizzle-kit 0.21 or newer): run npx drizzle-kit up to upgrade the snapshots`);
+    throw problem(
+      `${file} has snapshot version ${raw.version}; upkit reads version 7 (drizzle-kit 0.21 or newer): run npx drizzle-kit up to upgrade the snapshots`,
+    );
   }
   return normaliseSnapshot(raw);
 }
 
 /** The journal entry to compare with: by idx or tag; the last one when not given. */
-export function pickEntry(entries: readonly JournalEntry[], which: number | string | undefined, drizzleDir: string): JournalEntry {
-  if (entries.length === 0) throw problem(`the journal of ${drizzleDir} has no entries, so there is no snapshot to compare with`);
+export function pickEntry(
+  entries: readonly JournalEntry[],
+  which: number | string | undefined,
+  drizzleDir: string,
+): JournalEntry {
+  if (entries.length === 0)
+    throw problem(`the journal of ${drizzleDir} has no entries, so there is no snapshot to compare with`);
   if (which === undefined) return entries.at(-1)!;
-  const found = entries.find((e) => (typeof which === 'number' ? e.idx === which : e.tag === which || String(e.idx) === which));
-  if (!found) throw problem(`the journal of ${drizzleDir} has no entry ${which} (it has ${entries.map((e) => e.tag).join(', ')})`);
+  const found = entries.find((e) =>
+    typeof which === 'number' ? e.idx === which : e.tag === which || String(e.idx) === which,
+  );
+  if (!found)
+    throw problem(
+      `the journal of ${drizzleDir} has no entry ${which} (it has ${entries.map((e) => e.tag).join(', ')})`,
+    );
   return found;
 }

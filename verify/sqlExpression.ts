@@ -57,7 +57,9 @@ function canonicalJson(v: unknown): string {
 }
 
 function names(list: unknown): string[] {
-  return (Array.isArray(list) ? list : []).map((n) => String((n as { String?: { sval?: string } }).String?.sval ?? '')).filter((n) => n !== 'pg_catalog');
+  return (Array.isArray(list) ? list : [])
+    .map((n) => String((n as { String?: { sval?: string } }).String?.sval ?? ''))
+    .filter((n) => n !== 'pg_catalog');
 }
 
 function unwrapCasts(node: Node): Node {
@@ -86,14 +88,28 @@ export function normaliseTree(node: Node): Node {
       case 'A_Const':
         return constValue(body);
       case 'FuncCall':
-        return { fn: names(body.funcname).join('.').toLowerCase(), args: normaliseTree(body.args ?? []), star: Boolean(body.agg_star), distinct: Boolean(body.agg_distinct) };
+        return {
+          fn: names(body.funcname).join('.').toLowerCase(),
+          args: normaliseTree(body.args ?? []),
+          star: Boolean(body.agg_star),
+          distinct: Boolean(body.agg_distinct),
+        };
       case 'A_Expr': {
         const op = names(body.name).join('.');
         const right = unwrapCasts(body.rexpr) as Record<string, { elements?: unknown[]; items?: unknown[] }>;
         const listOf = (r: typeof right) => r?.A_ArrayExpr?.elements ?? r?.List?.items;
-        if ((body.kind === 'AEXPR_OP_ANY' && op === '=') || (body.kind === 'AEXPR_OP_ALL' && op === '<>') || body.kind === 'AEXPR_IN') {
+        if (
+          (body.kind === 'AEXPR_OP_ANY' && op === '=') ||
+          (body.kind === 'AEXPR_OP_ALL' && op === '<>') ||
+          body.kind === 'AEXPR_IN'
+        ) {
           const items = listOf(right);
-          if (items) return { in: body.kind === 'AEXPR_IN' ? op : op === '=' ? '=' : '<>', left: normaliseTree(body.lexpr), items: normaliseTree(items) };
+          if (items)
+            return {
+              in: body.kind === 'AEXPR_IN' ? op : op === '=' ? '=' : '<>',
+              left: normaliseTree(body.lexpr),
+              items: normaliseTree(items),
+            };
         }
         return { op, kind: body.kind, left: normaliseTree(body.lexpr), right: normaliseTree(body.rexpr) };
       }
@@ -108,7 +124,9 @@ export function normaliseTree(node: Node): Node {
 export function expressionTree(expr: string): Node | undefined {
   if (!loaded) throw new Error('expressionParserReady() must be awaited before comparing expressions');
   try {
-    const parsed = parseSync(`SELECT ${expr}`) as { stmts: Array<{ stmt: { SelectStmt?: { targetList?: Array<{ ResTarget: { val: Node } }> } } }> };
+    const parsed = parseSync(`SELECT ${expr}`) as {
+      stmts: Array<{ stmt: { SelectStmt?: { targetList?: Array<{ ResTarget: { val: Node } }> } } }>;
+    };
     const targets = parsed.stmts[0]?.stmt.SelectStmt?.targetList;
     if (parsed.stmts.length !== 1 || targets?.length !== 1) return undefined;
     return normaliseTree(targets[0]!.ResTarget.val);

@@ -51,7 +51,13 @@ function unquote(s: string): string {
 
 /** The catalog's spelling of a builtin type name, or undefined when it is not a builtin. */
 export function builtinType(raw: string): string | undefined {
-  const s = raw.trim().toLowerCase().replace(/\s+/g, ' ').replace(/\s*\(\s*/g, '(').replace(/\s*,\s*/g, ',').replace(/\s*\)/g, ')');
+  const s = raw
+    .trim()
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .replace(/\s*\(\s*/g, '(')
+    .replace(/\s*,\s*/g, ',')
+    .replace(/\s*\)/g, ')');
   if (SIMPLE[s]) return SIMPLE[s];
   let m = /^(?:varchar|character varying)\((\d+)\)$/.exec(s);
   if (m) return `character varying(${m[1]})`;
@@ -172,7 +178,57 @@ export function sameDefaultText(expected: string, actual: string): boolean {
 }
 
 /** Quotes an identifier for a SQL hint, only where PostgreSQL needs it. */
-const RESERVED = new Set(['all', 'analyse', 'analyze', 'and', 'any', 'array', 'as', 'asc', 'check', 'collate', 'column', 'constraint', 'create', 'current_user', 'default', 'desc', 'distinct', 'do', 'else', 'end', 'for', 'foreign', 'from', 'grant', 'group', 'having', 'in', 'into', 'limit', 'not', 'null', 'offset', 'on', 'only', 'or', 'order', 'primary', 'references', 'select', 'table', 'then', 'to', 'union', 'unique', 'user', 'using', 'when', 'where', 'with']);
+const RESERVED = new Set([
+  'all',
+  'analyse',
+  'analyze',
+  'and',
+  'any',
+  'array',
+  'as',
+  'asc',
+  'check',
+  'collate',
+  'column',
+  'constraint',
+  'create',
+  'current_user',
+  'default',
+  'desc',
+  'distinct',
+  'do',
+  'else',
+  'end',
+  'for',
+  'foreign',
+  'from',
+  'grant',
+  'group',
+  'having',
+  'in',
+  'into',
+  'limit',
+  'not',
+  'null',
+  'offset',
+  'on',
+  'only',
+  'or',
+  'order',
+  'primary',
+  'references',
+  'select',
+  'table',
+  'then',
+  'to',
+  'union',
+  'unique',
+  'user',
+  'using',
+  'when',
+  'where',
+  'with',
+]);
 
 export function ident(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : `"${name.replace(/"/g, '""')}"`;

@@ -70,13 +70,28 @@ const work = path.join(dir, 'work');
 try {
   // The peers and upkit find the same programs: PostgreSQL 15's, first on PATH.
   const base = { ...cleanPgEnv(), PATH: `${BIN}:${process.env.PATH}` };
-  const pgEnv = (database: string) => ({ ...base, PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.user, PGPASSWORD: server.password, PGDATABASE: database });
+  const pgEnv = (database: string) => ({
+    ...base,
+    PGHOST: server.host,
+    PGPORT: String(server.port),
+    PGUSER: server.user,
+    PGPASSWORD: server.password,
+    PGDATABASE: database,
+  });
   const spec = specs(sizeGb);
   const results: Result[] = [];
   for (const name of shapeNames) {
     const shape = await ensureShape(server, name, spec[name], pgEnv('postgres'));
     const empty = (): Row => ({ ms: [], loads: [] });
-    results.push({ shape, description: await describeShape(server, shape), rows: { dump: empty(), backup: empty(), restore: empty(), restoreJ2: empty(), into: empty(), inPlace: empty() }, gaps: [], failedPolls: [], meanGaps: [], reportedSwap: [] });
+    results.push({
+      shape,
+      description: await describeShape(server, shape),
+      rows: { dump: empty(), backup: empty(), restore: empty(), restoreJ2: empty(), into: empty(), inPlace: empty() },
+      gaps: [],
+      failedPolls: [],
+      meanGaps: [],
+      reportedSwap: [],
+    });
   }
 
   for (let round = 0; round < rounds; round++) {
@@ -87,10 +102,20 @@ try {
       const backupDir = path.join(shapeWork, 'backups');
       mkdirSync(backupDir, { recursive: true });
       const dotenv = path.join(shapeWork, 'upkit.env');
-      writeFileSync(dotenv, `DATABASE_URL=${urlFor(server, db)}\nBACKUP_DIR=${backupDir}\nBACKUP_KEEP=1\n`, { mode: 0o600 });
+      writeFileSync(dotenv, `DATABASE_URL=${urlFor(server, db)}\nBACKUP_DIR=${backupDir}\nBACKUP_KEEP=1\n`, {
+        mode: 0o600,
+      });
       const peerDump = path.join(shapeWork, 'peer.dump');
-      const upkit = (args: string[]) => execFileP(UPKIT, [...args, '--dotenv', dotenv], { cwd: shapeWork, env: base, maxBuffer: 64 << 20 });
-      const newestBackup = () => path.join(backupDir, readdirSync(backupDir).filter((f) => f.endsWith('.dump')).sort().at(-1)!);
+      const upkit = (args: string[]) =>
+        execFileP(UPKIT, [...args, '--dotenv', dotenv], { cwd: shapeWork, env: base, maxBuffer: 64 << 20 });
+      const newestBackup = () =>
+        path.join(
+          backupDir,
+          readdirSync(backupDir)
+            .filter((f) => f.endsWith('.dump'))
+            .sort()
+            .at(-1)!,
+        );
       const intoEmpty = async <T>(target: string, fn: () => Promise<T>): Promise<T> => {
         await recreate(target);
         return fn();
@@ -99,8 +124,14 @@ try {
       const steps: Record<Key, () => Promise<{ ms: number; output?: string }>> = {
         dump: () => timed(() => execFileP('pg_dump', ['-Fc', '-f', peerDump], { env: pgEnv(db) })),
         backup: () => timed(() => upkit(['backup'])),
-        restore: () => intoEmpty(`${db}_peer`, () => timed(() => execFileP('pg_restore', ['-d', `${db}_peer`, peerDump], { env: pgEnv('postgres') }))),
-        restoreJ2: () => intoEmpty(`${db}_peer`, () => timed(() => execFileP('pg_restore', ['-j2', '-d', `${db}_peer`, peerDump], { env: pgEnv('postgres') }))),
+        restore: () =>
+          intoEmpty(`${db}_peer`, () =>
+            timed(() => execFileP('pg_restore', ['-d', `${db}_peer`, peerDump], { env: pgEnv('postgres') })),
+          ),
+        restoreJ2: () =>
+          intoEmpty(`${db}_peer`, () =>
+            timed(() => execFileP('pg_restore', ['-j2', '-d', `${db}_peer`, peerDump], { env: pgEnv('postgres') })),
+          ),
         into: async () => {
           await drop(`${db}_into`);
           return timed(() => upkit(['restore', newestBackup(), '--into', `${db}_into`, '--yes']));
@@ -133,12 +164,18 @@ try {
           const log = /log: (\S+\.log)/.exec(t.output ?? '')?.[1];
           modules = (log && /modules: (.+)/.exec(readFileSync(log, 'utf8'))?.[1]) || modules;
           // A file or a directory-format folder: its manifest says which, and its size.
-          const m = JSON.parse(readFileSync(`${newestBackup()}.json`, 'utf8')) as { bytes: number; archive?: string; jobs?: number; compression: number };
+          const m = JSON.parse(readFileSync(`${newestBackup()}.json`, 'utf8')) as {
+            bytes: number;
+            archive?: string;
+            jobs?: number;
+            compression: number;
+          };
           row.bytes = m.bytes;
           r.archive = `${m.archive ?? 'custom'} format${m.jobs ? `, ${m.jobs} jobs` : ''}, gzip level ${m.compression}`;
         }
         // Each restored database must hold the rows that were backed up.
-        const restored = key === 'inPlace' ? db : key === 'into' ? `${db}_into` : key.startsWith('restore') ? `${db}_peer` : undefined;
+        const restored =
+          key === 'inPlace' ? db : key === 'into' ? `${db}_into` : key.startsWith('restore') ? `${db}_peer` : undefined;
         if (restored) {
           await checkRows(urlFor(server, restored), shape, `${key} into ${restored}`);
           if (key === 'inPlace') await dropPrevious(server.adminUrl, db);
@@ -154,7 +191,8 @@ try {
 } finally {
   await server.stop();
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
-  else console.error(`kept the cluster and its databases in ${dir} for the next run (delete it when done: rm -rf ${dir})`);
+  else
+    console.error(`kept the cluster and its databases in ${dir} for the next run (delete it when done: rm -rf ${dir})`);
 }
 
 async function timed(fn: () => Promise<{ stdout: string; stderr: string }>): Promise<{ ms: number; output: string }> {
@@ -169,7 +207,9 @@ function rotate<T>(xs: readonly T[], n: number): T[] {
 }
 
 async function drop(database: string): Promise<void> {
-  await withClient(server.adminUrl, (c) => c.query(`drop database if exists ${c.escapeIdentifier(database)} with (force)`));
+  await withClient(server.adminUrl, (c) =>
+    c.query(`drop database if exists ${c.escapeIdentifier(database)} with (force)`),
+  );
 }
 
 async function recreate(database: string): Promise<void> {
@@ -198,17 +238,31 @@ function report(results: Result[]): string {
     into: "**`bin/upkit restore FILE --into NEW`** (upkit's backup; checks and comparison with the manifest included)",
     inPlace: '**`bin/upkit restore FILE --yes`** in place (the same, then the name swap)',
   };
-  const peerOf: Record<Key, Key> = { dump: 'dump', backup: 'dump', restore: 'restore', restoreJ2: 'restore', into: 'restore', inPlace: 'restore' };
+  const peerOf: Record<Key, Key> = {
+    dump: 'dump',
+    backup: 'dump',
+    restore: 'restore',
+    restoreJ2: 'restore',
+    into: 'restore',
+    inPlace: 'restore',
+  };
   const lines: string[] = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:backup${sizeGb === 1 ? '' : ` -- --size ${sizeGb}`}\` (upkit at commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim()}) on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node} (bin/upkit's modules: ${modules}), PostgreSQL ${server.version} (a cluster of the benchmark's own on disk, \`fsync=off\`); ${rounds === 1 ? 'one round' : `median of ${rounds} rounds, the commands' order rotating from round to round`}. 1-minute load average ${loadAtStart} at the start and ${load1()} at the end (the machine is shared with other work: read the ratios, measured in the same rounds); the whole run took ${fmt(performance.now() - startedAt)}, ${builds(results)}.`,
     '',
   ];
   for (const r of results) {
-    lines.push(`**${r.description}**`, '', '| command | median | each round (s) | size | ratio to the peer | load (1 min) |', '| --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      `**${r.description}**`,
+      '',
+      '| command | median | each round (s) | size | ratio to the peer | load (1 min) |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
     for (const key of [...BACKUP_KEYS, ...RESTORE_KEYS]) {
       const row = r.rows[key];
       const q = ratio(row, r.rows[peerOf[key]]);
-      lines.push(`| ${label[key]} | ${fmt(m(row))} | ${each(row)} | ${mb(row.bytes)} | ${key === peerOf[key] ? '1.00×' : key === 'restoreJ2' ? x(q) : `**${x(q)}**`} | ${loads(row)} |`);
+      lines.push(
+        `| ${label[key]} | ${fmt(m(row))} | ${each(row)} | ${mb(row.bytes)} | ${key === peerOf[key] ? '1.00×' : key === 'restoreJ2' ? x(q) : `**${x(q)}**`} | ${loads(row)} |`,
+      );
     }
     const gaps = r.gaps.map((g) => fmt(g)).join(', ');
     lines.push(

@@ -55,7 +55,9 @@ export function pollLiveDatabase(url: string, everyMs = 10): { stop: () => Promi
 /** Drops what an in-place restore kept of the database it replaced (`<db>_before_restore_*`). */
 export async function dropPrevious(adminUrl: string, database: string): Promise<void> {
   await withClient(adminUrl, async (c) => {
-    const { rows } = await c.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`${database}\\_before\\_restore\\_%`]);
+    const { rows } = await c.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [
+      `${database}\\_before\\_restore\\_%`,
+    ]);
     for (const r of rows) await c.query(`drop database ${c.escapeIdentifier(r.datname)} with (force)`);
   });
 }

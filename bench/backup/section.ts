@@ -9,7 +9,7 @@ import { writeSection } from '../support.ts';
 const INTRO = [
   'Backup and restore as an operator runs them (`bin/upkit`, a new process each time, configuration read from a private .env),',
   'against the PostgreSQL programs they wrap, on two data shapes: a `pgbench -i` database (one dominant table of',
-  'near-identical rows, very compressible) and Pulse\'s v2.3 fixture (a dozen tables of varied rows, indexes, jsonb). Each',
+  "near-identical rows, very compressible) and Pulse's v2.3 fixture (a dozen tables of varied rows, indexes, jsonb). Each",
   'restore is checked against the row counts of every table. `npm run bench:backup` measures 1 GB; `npm run bench:backup:10g`',
   'measures 10 GB.',
 ].join('\n');
@@ -28,7 +28,9 @@ export function writeBackupSection(sizeGb: number, body: string): void {
     parts.set(`### ${title}`, rest.join('\n').trim());
   }
   parts.set(heading, body.trim());
-  const order = [...parts.keys()].filter((h) => h !== EARLIER).sort((a, b) => parseFloat(a.slice(4)) - parseFloat(b.slice(4)));
+  const order = [...parts.keys()]
+    .filter((h) => h !== EARLIER)
+    .sort((a, b) => parseFloat(a.slice(4)) - parseFloat(b.slice(4)));
   if (parts.has(EARLIER)) order.push(EARLIER);
   writeSection('backup', [INTRO, ...order.map((h) => `${h}\n\n${parts.get(h)}`)].join('\n\n'));
 }

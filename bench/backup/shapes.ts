@@ -37,7 +37,11 @@ export function specs(sizeGb: number): Record<Shape['name'], string> {
 /** Exact row counts of every table of the database at `url`. */
 export async function rowCounts(url: string): Promise<Record<string, number>> {
   return withClient(url, async (c) => {
-    const tables = (await c.query<{ t: string }>(`select format('%I.%I', schemaname, relname) as t from pg_stat_user_tables order by 1`)).rows.map((r) => r.t);
+    const tables = (
+      await c.query<{ t: string }>(
+        `select format('%I.%I', schemaname, relname) as t from pg_stat_user_tables order by 1`,
+      )
+    ).rows.map((r) => r.t);
     if (!tables.length) return {};
     const { rows } = await c.query(`select ${tables.map((t, i) => `(select count(*) from ${t}) as c${i}`).join(', ')}`);
     return Object.fromEntries(tables.map((t, i) => [t, Number(rows[0][`c${i}`])]));
@@ -47,20 +51,32 @@ export async function rowCounts(url: string): Promise<Record<string, number>> {
 /** Throws unless the database at `url` holds the shape's rows, table by table. */
 export async function checkRows(url: string, shape: Shape, what: string): Promise<void> {
   const got = await rowCounts(url);
-  const differ = [...new Set([...Object.keys(got), ...Object.keys(shape.rows)])].filter((t) => got[t] !== shape.rows[t]);
-  if (differ.length) throw new Error(`${what}: row counts differ from the ${shape.name} database in ${differ.map((t) => `${t} (${got[t]} against ${shape.rows[t]})`).join(', ')}`);
+  const differ = [...new Set([...Object.keys(got), ...Object.keys(shape.rows)])].filter(
+    (t) => got[t] !== shape.rows[t],
+  );
+  if (differ.length)
+    throw new Error(
+      `${what}: row counts differ from the ${shape.name} database in ${differ.map((t) => `${t} (${got[t]} against ${shape.rows[t]})`).join(', ')}`,
+    );
 }
 
 async function built(server: ServerHandle): Promise<Map<string, Shape>> {
   return withClient(server.adminUrl, async (c) => {
-    await c.query(`create table if not exists bench_shapes (name text primary key, database text not null, spec text not null, bytes bigint not null, rows jsonb not null)`);
+    await c.query(
+      `create table if not exists bench_shapes (name text primary key, database text not null, spec text not null, bytes bigint not null, rows jsonb not null)`,
+    );
     const { rows } = await c.query(`select name, database, spec, bytes, rows from bench_shapes`);
     return new Map(rows.map((r) => [r.name, { ...r, bytes: Number(r.bytes) } as Shape]));
   });
 }
 
 /** The shape on this cluster, built now unless an earlier run built the same spec. */
-export async function ensureShape(server: ServerHandle, name: Shape['name'], spec: string, env: NodeJS.ProcessEnv): Promise<Shape> {
+export async function ensureShape(
+  server: ServerHandle,
+  name: Shape['name'],
+  spec: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Shape> {
   const have = (await built(server)).get(name);
   const database = `bench_${name}`;
   if (have?.spec === spec) {
@@ -79,10 +95,15 @@ export async function ensureShape(server: ServerHandle, name: Shape['name'], spe
     }
     await withClient(url, (c) => c.query('vacuum analyze'));
   });
-  const bytes = await withClient(url, async (c) => Number((await c.query(`select pg_database_size(current_database()) as b`)).rows[0].b));
+  const bytes = await withClient(url, async (c) =>
+    Number((await c.query(`select pg_database_size(current_database()) as b`)).rows[0].b),
+  );
   const shape: Shape = { name, database, spec, bytes, rows: await rowCounts(url), builtMs: t.ms };
   await withClient(server.adminUrl, (c) =>
-    c.query(`insert into bench_shapes values ($1, $2, $3, $4, $5) on conflict (name) do update set database = $2, spec = $3, bytes = $4, rows = $5`, [name, database, spec, bytes, JSON.stringify(shape.rows)]),
+    c.query(
+      `insert into bench_shapes values ($1, $2, $3, $4, $5) on conflict (name) do update set database = $2, spec = $3, bytes = $4, rows = $5`,
+      [name, database, spec, bytes, JSON.stringify(shape.rows)],
+    ),
   );
   console.error(`${name}: built ${(bytes / 1024 ** 3).toFixed(2)} GB in ${fmt(t.ms)}`);
   return shape;
@@ -96,7 +117,9 @@ export async function describeShape(server: ServerHandle, shape: Shape): Promise
     );
     const top = rows[0];
     const total = Object.values(shape.rows).reduce((a, b) => a + b, 0);
-    const share = top ? `; ${top.t} holds ${((100 * Number(top.b)) / shape.bytes).toFixed(0)}% of it (${shape.rows[`public.${top.t}`]?.toLocaleString('en-US')} rows)` : '';
+    const share = top
+      ? `; ${top.t} holds ${((100 * Number(top.b)) / shape.bytes).toFixed(0)}% of it (${shape.rows[`public.${top.t}`]?.toLocaleString('en-US')} rows)`
+      : '';
     return `${shape.spec}: ${(shape.bytes / 1024 ** 3).toFixed(2)} GB, ${Object.keys(shape.rows).length} tables, ${total.toLocaleString('en-US')} rows${share}`;
   });
 }

@@ -23,14 +23,42 @@ function folder(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-bench-lock-'));
   mkdirSync(path.join(dir, 'meta'));
   writeFileSync(path.join(dir, '0000_add_column.sql'), 'ALTER TABLE "items" ADD COLUMN "note" text;');
-  writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'postgresql', entries: [{ idx: 0, version: '7', when: 1700000000000, tag: '0000_add_column', breakpoints: true }] }));
-  writeFileSync(path.join(dir, 'meta', '0000_snapshot.json'), JSON.stringify({ id: '00000000-0000-0000-0000-000000000000', prevId: '00000000-0000-0000-0000-000000000000', version: '7', dialect: 'postgresql', tables: {}, enums: {}, schemas: {}, sequences: {}, roles: {}, policies: {}, views: {}, _meta: { columns: {}, schemas: {}, tables: {} } }));
+  writeFileSync(
+    path.join(dir, 'meta', '_journal.json'),
+    JSON.stringify({
+      version: '7',
+      dialect: 'postgresql',
+      entries: [{ idx: 0, version: '7', when: 1700000000000, tag: '0000_add_column', breakpoints: true }],
+    }),
+  );
+  writeFileSync(
+    path.join(dir, 'meta', '0000_snapshot.json'),
+    JSON.stringify({
+      id: '00000000-0000-0000-0000-000000000000',
+      prevId: '00000000-0000-0000-0000-000000000000',
+      version: '7',
+      dialect: 'postgresql',
+      tables: {},
+      enums: {},
+      schemas: {},
+      sequences: {},
+      roles: {},
+      policies: {},
+      views: {},
+      _meta: { columns: {}, schemas: {}, tables: {} },
+    }),
+  );
   return dir;
 }
 
-async function scenario(url: string, migrateFn: () => Promise<unknown>): Promise<{ worstMs: number; migrateMs: number; outcome: string }> {
+async function scenario(
+  url: string,
+  migrateFn: () => Promise<unknown>,
+): Promise<{ worstMs: number; migrateMs: number; outcome: string }> {
   await withClient(url, async (c) => {
-    await c.query('drop table if exists items; drop schema if exists drizzle cascade; drop schema if exists upkit cascade');
+    await c.query(
+      'drop table if exists items; drop schema if exists drizzle cascade; drop schema if exists upkit cascade',
+    );
     await c.query('create table items as select i as id, md5(i::text) as name from generate_series(1, 10000) i');
   });
   const blocker = new pg.Client({ connectionString: url });
@@ -70,9 +98,22 @@ try {
   const url = await recreateDatabase(server, 'bench_lock');
   const dir = folder();
   const drizzleRun = await scenario(url, () => withClient(url, (c) => migrate(drizzle(c), { migrationsFolder: dir })));
-  const config = { ...configFor(url, { LOCK_TIMEOUT: String(LOCK_TIMEOUT_MS), LOCK_RETRIES: '8', UPKIT_DRIZZLE_DIR: dir, BACKUP_DIR: path.join(dir, 'backups') }) };
+  const config = {
+    ...configFor(url, {
+      LOCK_TIMEOUT: String(LOCK_TIMEOUT_MS),
+      LOCK_RETRIES: '8',
+      UPKIT_DRIZZLE_DIR: dir,
+      BACKUP_DIR: path.join(dir, 'backups'),
+    }),
+  };
   const upkitRun = await scenario(url, async () => {
-    const code = await runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), { profile: pulseProfile(), dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' });
+    const code = await runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), {
+      profile: pulseProfile(),
+      dryRun: false,
+      allowDestructive: false,
+      upkitVersion: VERSION,
+      command: 'upgrade',
+    });
     if (code !== 0 && code !== 4) throw new Error(`exit ${code}`);
   });
   const ratio = upkitRun.worstMs / drizzleRun.worstMs;

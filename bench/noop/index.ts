@@ -17,7 +17,17 @@ import { ReportBuilder } from '../../lib/report.ts';
 import { runUpgrade } from '../../lib/upgrade.ts';
 import { pulseProfile } from '../../profiles/pulse.ts';
 import { buildRelease, DRIZZLE_DIR } from '../../test/support/releases.ts';
-import { benchServer, configFor, fmt, median, recreateDatabase, silentLogger, time, withClient, writeSection } from '../support.ts';
+import {
+  benchServer,
+  configFor,
+  fmt,
+  median,
+  recreateDatabase,
+  silentLogger,
+  time,
+  withClient,
+  writeSection,
+} from '../support.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } }, strict: true });
@@ -28,15 +38,39 @@ try {
   const url = await recreateDatabase(server, 'bench_noop');
   await withClient(url, (c) => buildRelease(c, 'v2.3'));
   const config = configFor(url);
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: url, NO_COLOR: '1', UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bench-noop-logs-')) };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    DATABASE_URL: url,
+    NO_COLOR: '1',
+    UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bench-noop-logs-')),
+  };
   // upkit's own .npmrc sets node-options=--import=tsx for every npm and npx run in its folder,
   // drizzle-kit's included: measured with it (as an operator in this folder runs it) and without.
   const noNpmrcTsx = { ...env, npm_config_node_options: ' ' }; // blank: npm then sets no NODE_OPTIONS
   const commands: Array<{ key: string; label: string; file: string; args: string[]; env: NodeJS.ProcessEnv }> = [
     { key: 'kit', label: '`npx drizzle-kit migrate` (peer)', file: 'npx', args: ['drizzle-kit', 'migrate'], env },
-    { key: 'kitBare', label: "`npx drizzle-kit migrate` without the .npmrc's `--import=tsx`", file: 'npx', args: ['drizzle-kit', 'migrate'], env: noNpmrcTsx },
-    { key: 'upkit', label: '**`bin/upkit upgrade --yes`** (compiled modules, .build/)', file: `${PROJECT_ROOT}/bin/upkit`, args: ['upgrade', '--yes'], env },
-    { key: 'upkitSrc', label: '`bin/upkit upgrade --yes` from the sources (UPKIT_COMPILED=0: tsx on this Node)', file: `${PROJECT_ROOT}/bin/upkit`, args: ['upgrade', '--yes'], env: { ...env, UPKIT_COMPILED: '0' } },
+    {
+      key: 'kitBare',
+      label: "`npx drizzle-kit migrate` without the .npmrc's `--import=tsx`",
+      file: 'npx',
+      args: ['drizzle-kit', 'migrate'],
+      env: noNpmrcTsx,
+    },
+    {
+      key: 'upkit',
+      label: '**`bin/upkit upgrade --yes`** (compiled modules, .build/)',
+      file: `${PROJECT_ROOT}/bin/upkit`,
+      args: ['upgrade', '--yes'],
+      env,
+    },
+    {
+      key: 'upkitSrc',
+      label: '`bin/upkit upgrade --yes` from the sources (UPKIT_COMPILED=0: tsx on this Node)',
+      file: `${PROJECT_ROOT}/bin/upkit`,
+      args: ['upgrade', '--yes'],
+      env: { ...env, UPKIT_COMPILED: '0' },
+    },
     { key: 'zx', label: '`npx zx upgrade.ts --yes`', file: 'npx', args: ['zx', 'upgrade.ts', '--yes'], env },
   ];
   const once = (c: (typeof commands)[number]) => run(c.file, c.args, { cwd: PROJECT_ROOT, env: c.env });
@@ -47,11 +81,29 @@ try {
   for (let i = 0; i < runs; i++) {
     for (const c of commands) s[c.key]!.push((await time(() => once(c))).ms);
     s.orm!.push((await time(() => withClient(url, (c) => migrate(drizzle(c), { migrationsFolder: DRIZZLE_DIR })))).ms);
-    s.inproc!.push((await time(() => runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), { profile: pulseProfile(), dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' }))).ms);
+    s.inproc!.push(
+      (
+        await time(() =>
+          runUpgrade(config, silentLogger('upgrade'), new ReportBuilder('upgrade', VERSION), {
+            profile: pulseProfile(),
+            dryRun: false,
+            allowDestructive: false,
+            upkitVersion: VERSION,
+            command: 'upgrade',
+          }),
+        )
+      ).ms,
+    );
   }
   // The compiled row means something only while .build/ stayed current (no source edited during the run).
-  const probe = readdirSync(env.UPKIT_LOG_DIR).filter((f) => f.startsWith('upgrade-')).map((f) => readFileSync(path.join(env.UPKIT_LOG_DIR, f), 'utf8')).join('');
-  if (!probe.includes('modules: compiled (.build/)')) throw new Error('bin/upkit never ran .build/ (not built, or a source changed): run npm run build, then the benchmark again');
+  const probe = readdirSync(env.UPKIT_LOG_DIR)
+    .filter((f) => f.startsWith('upgrade-'))
+    .map((f) => readFileSync(path.join(env.UPKIT_LOG_DIR, f), 'utf8'))
+    .join('');
+  if (!probe.includes('modules: compiled (.build/)'))
+    throw new Error(
+      'bin/upkit never ran .build/ (not built, or a source changed): run npm run build, then the benchmark again',
+    );
 
   const m = (key: string) => median(s[key] ?? []);
   const kit = m('kit');
@@ -61,7 +113,9 @@ try {
     '',
     '| no-op (nothing pending) | time | ratio to drizzle-kit |',
     '| --- | --- | --- |',
-    ...commands.map((c) => `| ${c.label} | ${fmt(m(c.key))} | ${c.key === 'upkit' ? `**${ratio(c.key)}×**` : `${ratio(c.key)}×`} |`),
+    ...commands.map(
+      (c) => `| ${c.label} | ${fmt(m(c.key))} | ${c.key === 'upkit' ? `**${ratio(c.key)}×**` : `${ratio(c.key)}×`} |`,
+    ),
     `| drizzle-orm \`migrate()\` inside a running node (peer) | ${fmt(m('orm'))} | |`,
     `| **upkit's own no-op work inside a running node** (config, inspection of both ledgers and the catalog, plan, verification) | ${fmt(m('inproc'))} | ${(m('inproc') / m('orm')).toFixed(2)}× drizzle-orm's |`,
     '',

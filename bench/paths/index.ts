@@ -17,7 +17,17 @@ import { ReportBuilder } from '../../lib/report.ts';
 import { runUpgrade } from '../../lib/upgrade.ts';
 import { pulseProfile } from '../../profiles/pulse.ts';
 import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../../test/support/releases.ts';
-import { benchServer, configFor, fmt, recreateDatabase, silentLogger, time, urlFor, withClient, writeSection } from '../support.ts';
+import {
+  benchServer,
+  configFor,
+  fmt,
+  recreateDatabase,
+  silentLogger,
+  time,
+  urlFor,
+  withClient,
+  writeSection,
+} from '../support.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { users: { type: 'string', default: '1000000' } }, strict: true });
@@ -28,8 +38,12 @@ const work = mkdtempSync(path.join(tmpdir(), 'upkit-bench-paths-'));
 try {
   const source = await recreateDatabase(server, 'bench_paths_source');
   console.error(`building a v1.0 install with ${users} users…`);
-  const build = await time(() => withClient(source, (c) => buildRelease(c, 'v1.0', { data: { users } }).then(() => c.query('vacuum analyze'))));
-  const bytes = await withClient(source, async (c) => Number((await c.query('select pg_database_size(current_database()) as b')).rows[0].b));
+  const build = await time(() =>
+    withClient(source, (c) => buildRelease(c, 'v1.0', { data: { users } }).then(() => c.query('vacuum analyze'))),
+  );
+  const bytes = await withClient(source, async (c) =>
+    Number((await c.query('select pg_database_size(current_database()) as b')).rows[0].b),
+  );
   console.error(`built ${(bytes / 1024 ** 3).toFixed(2)} GB in ${fmt(build.ms)}`);
   const copy = async (name: string) => {
     await withClient(server.adminUrl, async (c) => {
@@ -45,17 +59,30 @@ try {
   const bin = chooseForServer(await findBinaries('psql'), server.majorVersion)!;
   const pgDump = chooseForServer(await findBinaries('pg_dump'), server.majorVersion)!;
   const peer = await time(async () => {
-    await run('bash', ['-c', '"$PG_DUMP" | gzip > "$OUT"'], { env: { ...env, PG_DUMP: pgDump.path, OUT: path.join(work, 'peer.sql.gz') } });
-    for (const f of readLegacyManifest(LEGACY_DIR).files) await run(bin.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', f.path], { env });
-    for (const m of readMigrations(DRIZZLE_DIR).slice(1)) await run(bin.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', m.path], { env });
+    await run('bash', ['-c', '"$PG_DUMP" | gzip > "$OUT"'], {
+      env: { ...env, PG_DUMP: pgDump.path, OUT: path.join(work, 'peer.sql.gz') },
+    });
+    for (const f of readLegacyManifest(LEGACY_DIR).files)
+      await run(bin.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', f.path], { env });
+    for (const m of readMigrations(DRIZZLE_DIR).slice(1))
+      await run(bin.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', m.path], { env });
   });
 
   const upkitUrl = await copy('bench_paths_upkit');
   const config = configFor(upkitUrl, { BACKUP_DIR: path.join(work, 'backups') });
   const report = new ReportBuilder('upgrade', VERSION);
   const log = silentLogger('upgrade');
-  const upkit = await time(() => runUpgrade(config, log, report, { profile: pulseProfile(), dryRun: false, allowDestructive: false, upkitVersion: VERSION, command: 'upgrade' }));
-  if (upkit.result !== 0) throw new Error(`upkit exited ${upkit.result}: ${JSON.stringify(report.findings.slice(0, 3))}`);
+  const upkit = await time(() =>
+    runUpgrade(config, log, report, {
+      profile: pulseProfile(),
+      dryRun: false,
+      allowDestructive: false,
+      upkitVersion: VERSION,
+      command: 'upgrade',
+    }),
+  );
+  if (upkit.result !== 0)
+    throw new Error(`upkit exited ${upkit.result}: ${JSON.stringify(report.findings.slice(0, 3))}`);
   const phases = log.steps.map((s) => `${s.name.split(/[ :]/)[0]} ${fmt(s.durationMs)}`).join(', ');
   const ratio = upkit.ms / peer.ms;
   const body = [

@@ -24,7 +24,12 @@ if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: a whole number
 
 await run(process.execPath, [path.join(PROJECT_ROOT, 'scripts/build.mjs')], { cwd: PROJECT_ROOT });
 
-const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', UPKIT_LOG_DIR: '/tmp/upkit-bench-startup-logs' };
+const env = {
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '',
+  NO_COLOR: '1',
+  UPKIT_LOG_DIR: '/tmp/upkit-bench-startup-logs',
+};
 const node20 = process.execPath;
 const importing = (specs: string[]) => `${specs.map((s) => `await import(${JSON.stringify(s)});`).join('')}`;
 const fromRoot = (rel: string) => path.join(PROJECT_ROOT, rel);
@@ -43,7 +48,9 @@ interface Stage {
 const server = await benchServer();
 try {
   const url = await recreateDatabase(server, 'bench_startup');
-  const nodes: Array<{ label: string; path: string; version: string }> = [{ label: 'Node 20', path: node20, version: process.versions.node }];
+  const nodes: Array<{ label: string; path: string; version: string }> = [
+    { label: 'Node 20', path: node20, version: process.versions.node },
+  ];
   for (const spec of ['22', '24']) {
     const b = nodeBuild(spec);
     if ('path' in b) nodes.push({ label: `Node ${spec}`, path: b.path, version: b.version.replace(/^v/, '') });
@@ -54,16 +61,44 @@ try {
   const breakdown: Stage[] = [
     { name: 'node', file: node20, args: ['-e', '0'] },
     { name: 'node + tsx loader', base: 'node', file: node20, args: ['--import', 'tsx', '-e', '0'] },
-    ...['pg', 'ora', 'zx', 'libpg-query', 'dotenv', 'pg-connection-string'].map((dep) => ({ name: `+ ${dep}`, base: 'node', file: node20, args: [...plain, importing([dep])] })),
-    { name: '+ compiled lib/cliSpec + upgrade spec (what --help loads)', base: 'node', file: node20, args: [...plain, importing([built('lib/cliSpec.ts'), built('lib/commands/upgrade.ts')])] },
-    { name: '+ compiled lib/cli (the runner)', base: 'node', file: node20, args: [...plain, importing([built('lib/cli.ts')])] },
-    { name: '+ compiled lib/upgrade (the engine)', base: 'node', file: node20, args: [...plain, importing([built('lib/cli.ts'), built('lib/upgrade.ts')])] },
-    { name: '+ sources lib/cli + lib/upgrade through tsx', base: 'node + tsx loader', file: node20, args: [...tsx, importing([fromRoot('lib/cli.ts'), fromRoot('lib/upgrade.ts')])] },
+    ...['pg', 'ora', 'zx', 'libpg-query', 'dotenv', 'pg-connection-string'].map((dep) => ({
+      name: `+ ${dep}`,
+      base: 'node',
+      file: node20,
+      args: [...plain, importing([dep])],
+    })),
+    {
+      name: '+ compiled lib/cliSpec + upgrade spec (what --help loads)',
+      base: 'node',
+      file: node20,
+      args: [...plain, importing([built('lib/cliSpec.ts'), built('lib/commands/upgrade.ts')])],
+    },
+    {
+      name: '+ compiled lib/cli (the runner)',
+      base: 'node',
+      file: node20,
+      args: [...plain, importing([built('lib/cli.ts')])],
+    },
+    {
+      name: '+ compiled lib/upgrade (the engine)',
+      base: 'node',
+      file: node20,
+      args: [...plain, importing([built('lib/cli.ts'), built('lib/upgrade.ts')])],
+    },
+    {
+      name: '+ sources lib/cli + lib/upgrade through tsx',
+      base: 'node + tsx loader',
+      file: node20,
+      args: [...tsx, importing([fromRoot('lib/cli.ts'), fromRoot('lib/upgrade.ts')])],
+    },
     {
       name: '+ configuration (loadConfig)',
       base: '+ compiled lib/upgrade (the engine)',
       file: node20,
-      args: [...plain, `${importing([built('lib/cli.ts'), built('lib/upgrade.ts')])}const c = await import(${JSON.stringify(built('lib/config.ts'))}); c.loadConfig({ env: { DATABASE_URL: process.env.BENCH_URL } });`],
+      args: [
+        ...plain,
+        `${importing([built('lib/cli.ts'), built('lib/upgrade.ts')])}const c = await import(${JSON.stringify(built('lib/config.ts'))}); c.loadConfig({ env: { DATABASE_URL: process.env.BENCH_URL } });`,
+      ],
       env: { ...env, BENCH_URL: url },
     },
     {
@@ -80,16 +115,46 @@ try {
   const whole: Stage[] = [];
   for (const n of nodes) {
     whole.push({ name: `${n.label}: node`, file: n.path, args: ['-e', '0'] });
-    whole.push({ name: `${n.label}: upgrade --help, compiled`, base: `${n.label}: node`, file: n.path, args: [launcherJs, '--', 'upgrade', '--help'] });
-    whole.push({ name: `${n.label}: upgrade --help, sources`, base: `${n.label}: node`, file: n.path, args: [launcherJs, '--', 'upgrade', '--help'], env: { ...env, UPKIT_COMPILED: '0' } });
-    whole.push({ name: `${n.label}: --version, compiled`, base: `${n.label}: node`, file: n.path, args: [launcherJs, '--', '--version'] });
-    whole.push({ name: `${n.label}: --help (every command's summary), compiled`, base: `${n.label}: node`, file: n.path, args: [launcherJs, '--', '--help'] });
+    whole.push({
+      name: `${n.label}: upgrade --help, compiled`,
+      base: `${n.label}: node`,
+      file: n.path,
+      args: [launcherJs, '--', 'upgrade', '--help'],
+    });
+    whole.push({
+      name: `${n.label}: upgrade --help, sources`,
+      base: `${n.label}: node`,
+      file: n.path,
+      args: [launcherJs, '--', 'upgrade', '--help'],
+      env: { ...env, UPKIT_COMPILED: '0' },
+    });
+    whole.push({
+      name: `${n.label}: --version, compiled`,
+      base: `${n.label}: node`,
+      file: n.path,
+      args: [launcherJs, '--', '--version'],
+    });
+    whole.push({
+      name: `${n.label}: --help (every command's summary), compiled`,
+      base: `${n.label}: node`,
+      file: n.path,
+      args: [launcherJs, '--', '--help'],
+    });
   }
-  whole.push({ name: 'bin/upkit upgrade --help (the shell launcher, node on PATH)', file: fromRoot('bin/upkit'), args: ['upgrade', '--help'] });
+  whole.push({
+    name: 'bin/upkit upgrade --help (the shell launcher, node on PATH)',
+    file: fromRoot('bin/upkit'),
+    args: ['upgrade', '--help'],
+  });
   whole.push({ name: 'npx zx upgrade.ts --help', file: 'npx', args: ['zx', 'upgrade.ts', '--help'] });
   whole.push({ name: 'npx drizzle-kit --help (peer)', file: 'npx', args: ['drizzle-kit', '--help'] });
   // The .npmrc's node-options=--import=tsx applies to every npx run in upkit's folder: blank, npm sets no NODE_OPTIONS.
-  whole.push({ name: "npx drizzle-kit --help without the .npmrc's --import=tsx", file: 'npx', args: ['drizzle-kit', '--help'], env: { ...env, npm_config_node_options: ' ' } });
+  whole.push({
+    name: "npx drizzle-kit --help without the .npmrc's --import=tsx",
+    file: 'npx',
+    args: ['drizzle-kit', '--help'],
+    env: { ...env, npm_config_node_options: ' ' },
+  });
   const STAGES = [...breakdown, ...whole];
 
   const samples = new Map<string, number[]>(STAGES.map((s) => [s.name, []]));
@@ -100,12 +165,19 @@ try {
 
   // The compiled rows mean something only while .build/ stayed current (no source edited during the run).
   const probeLogs = mkdtempSync(path.join(tmpdir(), 'upkit-bench-probe-'));
-  await run(node20, [launcherJs, '--', 'status'], { cwd: PROJECT_ROOT, env: { ...env, UPKIT_LOG_DIR: probeLogs } }).catch(() => undefined);
-  const probe = readdirSync(probeLogs).map((f) => readFileSync(path.join(probeLogs, f), 'utf8')).join('');
-  if (!probe.includes('modules: compiled (.build/)')) throw new Error('.build/ was not current at the end of the run (a source changed while it ran): run it again');
+  await run(node20, [launcherJs, '--', 'status'], {
+    cwd: PROJECT_ROOT,
+    env: { ...env, UPKIT_LOG_DIR: probeLogs },
+  }).catch(() => undefined);
+  const probe = readdirSync(probeLogs)
+    .map((f) => readFileSync(path.join(probeLogs, f), 'utf8'))
+    .join('');
+  if (!probe.includes('modules: compiled (.build/)'))
+    throw new Error('.build/ was not current at the end of the run (a source changed while it ran): run it again');
 
   const med = (name: string) => median(samples.get(name) ?? []);
-  const rows = (stages: Stage[]) => stages.map((s) => `| ${s.name} | ${fmt(med(s.name))} | ${s.base ? fmt(med(s.name) - med(s.base)) : ''} |`);
+  const rows = (stages: Stage[]) =>
+    stages.map((s) => `| ${s.name} | ${fmt(med(s.name))} | ${s.base ? fmt(med(s.name) - med(s.base)) : ''} |`);
   const peer = med('npx drizzle-kit --help (peer)');
   const help = med('Node 20: upgrade --help, compiled');
   const worstHelp = Math.max(...nodes.map((n) => med(`${n.label}: upgrade --help, compiled`)));

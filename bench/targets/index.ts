@@ -24,11 +24,33 @@ for (const name of NAMES) {
     { tag: '0001_qty', sql: `ALTER TABLE "${name}_items" ADD COLUMN "qty" integer;` },
     { tag: '0002_done', sql: `ALTER TABLE "${name}_items" ADD COLUMN "done" boolean DEFAULT false NOT NULL;` },
   ];
-  const cols = [column('id', 'integer', { primaryKey: true, notNull: true }), column('note', 'text'), column('qty', 'integer'), column('done', 'boolean', { notNull: true, default: false })];
-  writeAppFolder(migrations, { tables: Object.fromEntries([table('public', `${name}_items`, cols)]) }, path.join(work, 'apps', name));
+  const cols = [
+    column('id', 'integer', { primaryKey: true, notNull: true }),
+    column('note', 'text'),
+    column('qty', 'integer'),
+    column('done', 'boolean', { notNull: true, default: false }),
+  ];
+  writeAppFolder(
+    migrations,
+    { tables: Object.fromEntries([table('public', `${name}_items`, cols)]) },
+    path.join(work, 'apps', name),
+  );
 }
 const targetsFile = path.join(work, 'upkit.targets.json');
-writeFileSync(targetsFile, JSON.stringify({ targets: NAMES.map((name) => ({ name, url: `${name.toUpperCase()}_URL`, profile: { drizzleDir: `apps/${name}` } })) }, null, 2));
+writeFileSync(
+  targetsFile,
+  JSON.stringify(
+    {
+      targets: NAMES.map((name) => ({
+        name,
+        url: `${name.toUpperCase()}_URL`,
+        profile: { drizzleDir: `apps/${name}` },
+      })),
+    },
+    null,
+    2,
+  ),
+);
 
 const server = await benchServer();
 try {
@@ -36,15 +58,52 @@ try {
   const reset = async () => {
     for (const name of NAMES) urls.set(name, await recreateDatabase(server, name));
   };
-  const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', UPKIT_LOG_DIR: path.join(work, 'logs'), UPKIT_CACHE_DIR: path.join(work, 'cache') };
-  const targetsEnv = () => ({ ...base, ...Object.fromEntries(NAMES.map((n) => [`${n.toUpperCase()}_URL`, urls.get(n)!])), BACKUP_DIR: path.join(work, 'backups') });
+  const base = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NO_COLOR: '1',
+    UPKIT_LOG_DIR: path.join(work, 'logs'),
+    UPKIT_CACHE_DIR: path.join(work, 'cache'),
+  };
+  const targetsEnv = () => ({
+    ...base,
+    ...Object.fromEntries(NAMES.map((n) => [`${n.toUpperCase()}_URL`, urls.get(n)!])),
+    BACKUP_DIR: path.join(work, 'backups'),
+  });
   const modes: Record<string, () => Promise<unknown>> = {
     sequential: async () => {
       for (const name of NAMES) {
-        await run('npx', ['zx', 'upgrade.ts', '--yes', '--no-containers', '--drizzle-dir', path.join(work, 'apps', name)], { cwd: PROJECT_ROOT, env: { ...base, DATABASE_URL: urls.get(name)!, BACKUP_DIR: path.join(work, 'backups', name) } });
+        await run(
+          'npx',
+          ['zx', 'upgrade.ts', '--yes', '--no-containers', '--drizzle-dir', path.join(work, 'apps', name)],
+          {
+            cwd: PROJECT_ROOT,
+            env: { ...base, DATABASE_URL: urls.get(name)!, BACKUP_DIR: path.join(work, 'backups', name) },
+          },
+        );
       }
     },
-    ...Object.fromEntries([1, 2, 4].map((c) => [`concurrency ${c}`, () => run('npx', ['zx', 'upgrade.ts', '--all', '--yes', '--no-containers', '--targets', targetsFile, '--concurrency', String(c)], { cwd: PROJECT_ROOT, env: targetsEnv() })])),
+    ...Object.fromEntries(
+      [1, 2, 4].map((c) => [
+        `concurrency ${c}`,
+        () =>
+          run(
+            'npx',
+            [
+              'zx',
+              'upgrade.ts',
+              '--all',
+              '--yes',
+              '--no-containers',
+              '--targets',
+              targetsFile,
+              '--concurrency',
+              String(c),
+            ],
+            { cwd: PROJECT_ROOT, env: targetsEnv() },
+          ),
+      ]),
+    ),
   };
   const names = Object.keys(modes);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
@@ -65,7 +124,10 @@ try {
   const seq = median(samples.sequential!);
   const rows = names.map((n) => {
     const m = median(samples[n]!);
-    const label = n === 'sequential' ? 'eleven sequential `npx zx upgrade.ts --yes --drizzle-dir DIR` (peer)' : `**\`npx zx upgrade.ts --all --yes --${n}\`**`;
+    const label =
+      n === 'sequential'
+        ? 'eleven sequential `npx zx upgrade.ts --yes --drizzle-dir DIR` (peer)'
+        : `**\`npx zx upgrade.ts --all --yes --${n}\`**`;
     return `| ${label} | ${fmt(m)} | ${n === 'sequential' ? '1.00×' : `**${(m / seq).toFixed(2)}×**`} | ${samples[n]!.map(fmt).join(', ')} |`;
   });
   const body = [

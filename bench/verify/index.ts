@@ -69,19 +69,26 @@ async function build(url: string, n: number, every: number, hash: string, when: 
       for (let j = i; j < Math.min(i + 100, n + 1); j++) batch.push(tableDdl(j, every));
       await c.query(batch.join('\n'));
     }
-    await c.query('create schema drizzle; create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)');
+    await c.query(
+      'create schema drizzle; create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)',
+    );
     await c.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [hash, when]);
     await c.query('analyze');
   });
 }
 
 /** verifyDatabase on a fresh connection in a read-only transaction; counts the queries it sends. */
-async function engineRun(url: string, drizzleDir: string): Promise<{ ms: number; connectMs: number; queries: number; problems: string[] }> {
+async function engineRun(
+  url: string,
+  drizzleDir: string,
+): Promise<{ ms: number; connectMs: number; queries: number; problems: string[] }> {
   const started = performance.now();
   return withClient(url, async (c) => {
     const connectMs = performance.now() - started;
     let queries = 0;
-    const counting = { query: (text: string, params?: unknown[]) => (queries++, c.query(text, params)) } as unknown as pg.Client;
+    const counting = {
+      query: (text: string, params?: unknown[]) => (queries++, c.query(text, params)),
+    } as unknown as pg.Client;
     const t0 = performance.now();
     await c.query('begin transaction read only');
     const result = await verifyDatabase(counting, { drizzleDir, checks: ['schema', 'ledgers'] });
@@ -96,17 +103,35 @@ async function engineRun(url: string, drizzleDir: string): Promise<{ ms: number;
 function cliRun(url: string, drizzleDir: string): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'node_modules/zx/build/cli.js'), path.join(ROOT, 'verify/index.ts'), '--drizzle-dir', drizzleDir], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', DATABASE_URL: url, UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bench-logs-')) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'node_modules/zx/build/cli.js'),
+        path.join(ROOT, 'verify/index.ts'),
+        '--drizzle-dir',
+        drizzleDir,
+      ],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NO_COLOR: '1',
+          DATABASE_URL: url,
+          UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bench-logs-')),
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`verify exited ${code}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`verify exited ${code}: ${stderr}`)),
+    );
   });
 }
-
 
 async function main(): Promise<void> {
   const adminUrl = process.env.BENCH_DATABASE_URL;
@@ -125,7 +150,10 @@ async function main(): Promise<void> {
     binDir = handle.binDir ?? null;
     serverLine = describeServer(selection, handle);
   }
-  const version = await withClient(admin, async (c) => (await c.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v);
+  const version = await withClient(
+    admin,
+    async (c) => (await c.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v,
+  );
   log(`${serverLine}; ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'})`);
   const rows: Row[] = [];
   try {
@@ -145,7 +173,8 @@ async function main(): Promise<void> {
         const engine = [];
         for (let i = 0; i <= RUNS; i++) engine.push(await engineRun(url, app.drizzleDir));
         const problems = engine[0]!.problems;
-        if (problems.length) throw new Error(`the synthetic database does not verify clean:\n${problems.slice(0, 10).join('\n')}`);
+        if (problems.length)
+          throw new Error(`the synthetic database does not verify clean:\n${problems.slice(0, 10).join('\n')}`);
         const measured = engine.slice(1);
         const cli = [];
         for (let i = 0; i < 3; i++) cli.push(await cliRun(url, app.drizzleDir));
@@ -156,8 +185,16 @@ async function main(): Promise<void> {
         const { file, checks } = script(sample, every);
         const u = new URL(url);
         t = performance.now();
-        const psql = await runScript(file, { host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database, binDir });
-        if (!psql.stdout.includes('missing=0')) throw new Error(`psql-per-check found differences: ${psql.stdout.slice(-500)}`);
+        const psql = await runScript(file, {
+          host: u.hostname,
+          port: Number(u.port || 5432),
+          user: decodeURIComponent(u.username),
+          password: decodeURIComponent(u.password),
+          database,
+          binDir,
+        });
+        if (!psql.stdout.includes('missing=0'))
+          throw new Error(`psql-per-check found differences: ${psql.stdout.slice(-500)}`);
         const row: Row = {
           tables: n,
           every,

@@ -21,7 +21,9 @@ const q = (s: string) => s.replace(/'/g, "''");
 /** The checks for one table: its existence, each column (type, nullability), each index. */
 export function checksFor(i: number, every: number): Array<[string, string]> {
   const t = tableName(i);
-  const out: Array<[string, string]> = [[`select 1 from information_schema.tables where table_schema = 'public' and table_name = '${t}'`, `table ${t}`]];
+  const out: Array<[string, string]> = [
+    [`select 1 from information_schema.tables where table_schema = 'public' and table_name = '${t}'`, `table ${t}`],
+  ];
   for (const c of COLUMNS) {
     out.push([
       `select 1 from information_schema.columns where table_schema = 'public' and table_name = '${t}' and column_name = '${c}' and data_type = '${q(COLUMN_TYPES[c])}' and is_nullable = 'NO'`,
@@ -29,7 +31,10 @@ export function checksFor(i: number, every: number): Array<[string, string]> {
     ]);
   }
   for (const index of [`${t}_pkey`, `${t}_org_id_idx`, ...(hasExpressions(i, every) ? [`${t}_lower_name_idx`] : [])]) {
-    out.push([`select 1 from pg_indexes where schemaname = 'public' and tablename = '${t}' and indexname = '${index}'`, `index ${index}`]);
+    out.push([
+      `select 1 from pg_indexes where schemaname = 'public' and tablename = '${t}' and indexname = '${index}'`,
+      `index ${index}`,
+    ]);
   }
   return out;
 }

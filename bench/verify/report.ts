@@ -3,7 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
-export const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+export const fmt = (ms: number) =>
+  ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
 
 export interface Row {
   tables: number;
@@ -34,20 +35,28 @@ export function markdown(rows: Row[], version: string, every: number): string {
   ];
   for (const r of rows) {
     const psql = `${fmt(r.psqlMs)}${r.psqlMeasuredTables < r.tables ? ` (extrapolated from ${r.psqlMeasuredTables} tables)` : ''}`;
-    lines.push(`| ${r.tables} | ${r.every === 1 ? 'every table' : `1 in ${r.every}`} | ${r.load} | ${r.queries} | ${fmt(r.engineMs)} | ${fmt(r.cliMs)} | ${r.psqlChecks} | ${psql} | ${(r.psqlMs / r.engineMs).toFixed(0)}x | ${(r.psqlMs / r.cliMs).toFixed(0)}x |`);
+    lines.push(
+      `| ${r.tables} | ${r.every === 1 ? 'every table' : `1 in ${r.every}`} | ${r.load} | ${r.queries} | ${fmt(r.engineMs)} | ${fmt(r.cliMs)} | ${r.psqlChecks} | ${psql} | ${(r.psqlMs / r.engineMs).toFixed(0)}x | ${(r.psqlMs / r.cliMs).toFixed(0)}x |`,
+    );
   }
   const big = rows.filter((r) => r.tables === 5000);
   const thousand = rows.find((r) => r.tables === 1000 && r.every !== 1);
   const targets: string[] = [];
   if (big.length) {
     const worst = Math.max(...big.map((r) => r.engineMs));
-    targets.push(`5000 tables under 1 s: ${worst < 1000 ? 'met' : 'NOT met'} by verify itself (${big.map((r) => fmt(r.engineMs)).join(', worst case ')}); the command end to end adds process start-up (node, tsx and zx, see the start-up floors in MEASUREMENTS.md).`);
+    targets.push(
+      `5000 tables under 1 s: ${worst < 1000 ? 'met' : 'NOT met'} by verify itself (${big.map((r) => fmt(r.engineMs)).join(', worst case ')}); the command end to end adds process start-up (node, tsx and zx, see the start-up floors in MEASUREMENTS.md).`,
+    );
   }
   if (thousand) {
     const ratio = thousand.psqlMs / thousand.engineMs;
-    targets.push(`At least 50x faster than psql-per-check at 1000 tables: ${ratio >= 50 ? 'met' : 'NOT met'}, ${ratio.toFixed(0)}x (verify), ${(thousand.psqlMs / thousand.cliMs).toFixed(0)}x (the whole command).`);
+    targets.push(
+      `At least 50x faster than psql-per-check at 1000 tables: ${ratio >= 50 ? 'met' : 'NOT met'}, ${ratio.toFixed(0)}x (verify), ${(thousand.psqlMs / thousand.cliMs).toFixed(0)}x (the whole command).`,
+    );
   }
-  targets.push('Round trips do not grow with the schema: server settings and privileges, the catalog (four queries in one batch, sent before the snapshot is parsed), drizzle\'s ledger; Pulse\'s seed-data query adds one.');
+  targets.push(
+    "Round trips do not grow with the schema: server settings and privileges, the catalog (four queries in one batch, sent before the snapshot is parsed), drizzle's ledger; Pulse's seed-data query adds one.",
+  );
   lines.push('', `Targets: ${targets.join(' ')}`);
   return lines.join('\n');
 }

@@ -27,17 +27,31 @@ export function tableDdl(i: number, every = 4): string {
   state bench_state not null default 'active',
   data jsonb not null default '{}'::jsonb,
   created_at timestamptz not null default now(),
-  constraint ${t}_name_unique unique (name)${x ? `,
-  constraint ${t}_name_check check (length(name) > 0)` : ''}
+  constraint ${t}_name_unique unique (name)${
+    x
+      ? `,
+  constraint ${t}_name_check check (length(name) > 0)`
+      : ''
+  }
 );
-create index ${t}_org_id_idx on ${t} (org_id);${x ? `
-create index ${t}_lower_name_idx on ${t} (lower(name)) where state <> 'archived';` : ''}`;
+create index ${t}_org_id_idx on ${t} (org_id);${
+    x
+      ? `
+create index ${t}_lower_name_idx on ${t} (lower(name)) where state <> 'archived';`
+      : ''
+  }`;
 }
 
 export const PRELUDE = `create type bench_state as enum ('active', 'paused', 'archived');
 create table bench_orgs (id uuid primary key default gen_random_uuid(), name text not null);`;
 
-const col = (name: string, type: string, notNull: boolean, extra: Record<string, unknown> = {}) => ({ name, type, primaryKey: false, notNull, ...extra });
+const col = (name: string, type: string, notNull: boolean, extra: Record<string, unknown> = {}) => ({
+  name,
+  type,
+  primaryKey: false,
+  notNull,
+  ...extra,
+});
 const idxCol = (expression: string, isExpression = false) => ({ expression, isExpression, asc: true, nulls: 'last' });
 
 function tableSnapshot(i: number, every: number) {
@@ -55,14 +69,43 @@ function tableSnapshot(i: number, every: number) {
       created_at: col('created_at', 'timestamp with time zone', true, { default: 'now()' }),
     },
     indexes: {
-      [`${t}_org_id_idx`]: { name: `${t}_org_id_idx`, columns: [idxCol('org_id')], isUnique: false, concurrently: false, method: 'btree', with: {} },
-      ...(x ? { [`${t}_lower_name_idx`]: { name: `${t}_lower_name_idx`, columns: [idxCol('lower("name")', true)], isUnique: false, where: `"${t}"."state" <> 'archived'`, concurrently: false, method: 'btree', with: {} } } : {}),
+      [`${t}_org_id_idx`]: {
+        name: `${t}_org_id_idx`,
+        columns: [idxCol('org_id')],
+        isUnique: false,
+        concurrently: false,
+        method: 'btree',
+        with: {},
+      },
+      ...(x
+        ? {
+            [`${t}_lower_name_idx`]: {
+              name: `${t}_lower_name_idx`,
+              columns: [idxCol('lower("name")', true)],
+              isUnique: false,
+              where: `"${t}"."state" <> 'archived'`,
+              concurrently: false,
+              method: 'btree',
+              with: {},
+            },
+          }
+        : {}),
     },
     foreignKeys: {
-      [`${t}_org_id_bench_orgs_id_fk`]: { name: `${t}_org_id_bench_orgs_id_fk`, tableFrom: t, tableTo: 'bench_orgs', columnsFrom: ['org_id'], columnsTo: ['id'], onDelete: 'cascade', onUpdate: 'no action' },
+      [`${t}_org_id_bench_orgs_id_fk`]: {
+        name: `${t}_org_id_bench_orgs_id_fk`,
+        tableFrom: t,
+        tableTo: 'bench_orgs',
+        columnsFrom: ['org_id'],
+        columnsTo: ['id'],
+        onDelete: 'cascade',
+        onUpdate: 'no action',
+      },
     },
     compositePrimaryKeys: {},
-    uniqueConstraints: { [`${t}_name_unique`]: { name: `${t}_name_unique`, nullsNotDistinct: false, columns: ['name'] } },
+    uniqueConstraints: {
+      [`${t}_name_unique`]: { name: `${t}_name_unique`, nullsNotDistinct: false, columns: ['name'] },
+    },
     policies: {},
     checkConstraints: x ? { [`${t}_name_check`]: { name: `${t}_name_check`, value: `length("${t}"."name") > 0` } } : {},
     isRLSEnabled: false,
@@ -82,12 +125,22 @@ export function writeDrizzleFolder(n: number, every = 4): SyntheticApp {
   const when = 1_700_000_000_000;
   const sql = `-- synthetic schema of ${n} tables, applied by the benchmark\n`;
   writeFileSync(path.join(drizzleDir, '0000_bench.sql'), sql);
-  writeFileSync(path.join(drizzleDir, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'postgresql', entries: [{ idx: 0, version: '7', when, tag: '0000_bench', breakpoints: true }] }));
+  writeFileSync(
+    path.join(drizzleDir, 'meta', '_journal.json'),
+    JSON.stringify({
+      version: '7',
+      dialect: 'postgresql',
+      entries: [{ idx: 0, version: '7', when, tag: '0000_bench', breakpoints: true }],
+    }),
+  );
   const tables: Record<string, unknown> = {
     'public.bench_orgs': {
       name: 'bench_orgs',
       schema: '',
-      columns: { id: col('id', 'uuid', true, { primaryKey: true, default: 'gen_random_uuid()' }), name: col('name', 'text', true) },
+      columns: {
+        id: col('id', 'uuid', true, { primaryKey: true, default: 'gen_random_uuid()' }),
+        name: col('name', 'text', true),
+      },
       indexes: {},
       foreignKeys: {},
       compositePrimaryKeys: {},
@@ -104,7 +157,9 @@ export function writeDrizzleFolder(n: number, every = 4): SyntheticApp {
     version: '7',
     dialect: 'postgresql',
     tables,
-    enums: { 'public.bench_state': { name: 'bench_state', schema: 'public', values: ['active', 'paused', 'archived'] } },
+    enums: {
+      'public.bench_state': { name: 'bench_state', schema: 'public', values: ['active', 'paused', 'archived'] },
+    },
     schemas: {},
     sequences: {},
     roles: {},

@@ -18,16 +18,31 @@ type DrizzleStep = Extract<PlanStep, { kind: 'drizzle' }>;
 export const DRIZZLE_LEDGER_DDL = `create schema if not exists drizzle;
 create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`;
 
-export async function recordDrizzle(ctx: Pick<ApplyContext, 'client'>, m: { hash: string; when: number }): Promise<void> {
+export async function recordDrizzle(
+  ctx: Pick<ApplyContext, 'client'>,
+  m: { hash: string; when: number },
+): Promise<void> {
   await ctx.client.query(DRIZZLE_LEDGER_DDL);
-  await ctx.client.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [m.hash, m.when]);
+  await ctx.client.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [
+    m.hash,
+    m.when,
+  ]);
 }
 
 async function markPart(ctx: ApplyContext, m: DrizzleMigration, part: string): Promise<void> {
-  await ctx.client.query('insert into upkit.migration_parts (tag, hash, part, run_id) values ($1, $2, $3, $4) on conflict do nothing', [m.tag, m.hash, part, ctx.runId]);
+  await ctx.client.query(
+    'insert into upkit.migration_parts (tag, hash, part, run_id) values ($1, $2, $3, $4) on conflict do nothing',
+    [m.tag, m.hash, part, ctx.runId],
+  );
 }
 
-function sqlFailure(ctx: ApplyContext, m: DrizzleMigration, s: ParsedStatement, err: unknown, where: string): UpkitError {
+function sqlFailure(
+  ctx: ApplyContext,
+  m: DrizzleMigration,
+  s: ParsedStatement,
+  err: unknown,
+  where: string,
+): UpkitError {
   const shown = `${ctx.content.drizzleDir.endsWith('drizzle') ? 'drizzle/' : ''}${m.tag}.sql`;
   const { headline, details } = isPgError(err)
     ? formatPgError(err, { file: shown, sql: s.sql, fileText: m.text, offset: s.offset })
@@ -61,7 +76,10 @@ async function enumHasValue(ctx: ApplyContext, v: NonNullable<ParsedStatement['a
 }
 
 /** For a concurrent build: skip it when a valid index of that name exists; drop an INVALID one left by a failed build. */
-async function prepareConcurrent(ctx: ApplyContext, ci: NonNullable<ParsedStatement['concurrentIndex']>): Promise<'build' | 'skip'> {
+async function prepareConcurrent(
+  ctx: ApplyContext,
+  ci: NonNullable<ParsedStatement['concurrentIndex']>,
+): Promise<'build' | 'skip'> {
   if (ci.action !== 'create' || !ci.name) return 'build';
   const { rows } = await ctx.client.query<{ valid: boolean; qualified: string }>(
     `select i.indisvalid as valid, c.oid::regclass::text as qualified from pg_class c join pg_index i on i.indexrelid = c.oid
@@ -71,14 +89,22 @@ async function prepareConcurrent(ctx: ApplyContext, ci: NonNullable<ParsedStatem
   const existing = rows[0];
   if (!existing) return 'build';
   if (existing.valid) return 'skip';
-  ctx.log.warn(`dropping INVALID index ${existing.qualified}, left by an earlier build that did not finish, before building it again`);
+  ctx.log.warn(
+    `dropping INVALID index ${existing.qualified}, left by an earlier build that did not finish, before building it again`,
+  );
   await ctx.client.query(`drop index concurrently if exists ${existing.qualified}`);
   return 'build';
 }
 
 export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promise<void> {
   const m = ctx.content.migrations.find((x) => x.tag === step.tag && x.hash === step.hash);
-  if (!m) throw new UpkitError({ code: 'drizzle.changed', exit: 'refused', message: `${step.tag}.sql changed between the plan and now`, hint: 'run the upgrade again' });
+  if (!m)
+    throw new UpkitError({
+      code: 'drizzle.changed',
+      exit: 'refused',
+      message: `${step.tag}.sql changed between the plan and now`,
+      hint: 'run the upgrade again',
+    });
   const statements = ctx.content.statements.get(m.tag) ?? [];
   const done = new Set(step.resumes);
   const t0 = performance.now();
@@ -101,13 +127,21 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
   }
 
   if (!done.has('transaction') && inside.length) {
-    await withLockRetry(ctx.client, m.tag, relations, ctx.settings, ctx.log, () =>
-      inTransaction(ctx.client, async () => {
-        for (const s of inside) await run(ctx, m, s, 'rolled back');
-        // With nothing left to run outside, the migration is complete in this transaction.
-        if (after.length === 0) await recordDrizzle(ctx, m);
-        else await markPart(ctx, m, 'transaction');
-      }), ctx.signal);
+    await withLockRetry(
+      ctx.client,
+      m.tag,
+      relations,
+      ctx.settings,
+      ctx.log,
+      () =>
+        inTransaction(ctx.client, async () => {
+          for (const s of inside) await run(ctx, m, s, 'rolled back');
+          // With nothing left to run outside, the migration is complete in this transaction.
+          if (after.length === 0) await recordDrizzle(ctx, m);
+          else await markPart(ctx, m, 'transaction');
+        }),
+      ctx.signal,
+    );
     ctx.stands = { ...ctx.stands, lastStep: after.length ? `${m.tag} (its transaction)` : m.tag, changed: true };
   }
 
@@ -128,9 +162,11 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
       }
     } finally {
       // On a session that is gone this fails too; the error that ended the loop is the one to report.
-      await ctx.client.query(`select set_config('lock_timeout', $1, false)`, [`${ctx.settings.lockTimeoutMs}ms`]).catch((err: unknown) => {
-        if (!isConnectionLoss(err)) throw err;
-      });
+      await ctx.client
+        .query(`select set_config('lock_timeout', $1, false)`, [`${ctx.settings.lockTimeoutMs}ms`])
+        .catch((err: unknown) => {
+          if (!isConnectionLoss(err)) throw err;
+        });
     }
     await inTransaction(ctx.client, async () => {
       await recordDrizzle(ctx, m);
@@ -148,7 +184,12 @@ export async function applyDrizzle(ctx: ApplyContext, step: DrizzleStep): Promis
  * migrator runs it: each transaction of the file as one transaction (with its resume marker),
  * each statement between a COMMIT and the next BEGIN on its own; then drizzle's ledger row.
  */
-async function applySegments(ctx: ApplyContext, m: DrizzleMigration, own: NonNullable<ReturnType<typeof migrationSegments>>, done: ReadonlySet<string>): Promise<void> {
+async function applySegments(
+  ctx: ApplyContext,
+  m: DrizzleMigration,
+  own: NonNullable<ReturnType<typeof migrationSegments>>,
+  done: ReadonlySet<string>,
+): Promise<void> {
   if (own.unsupported) {
     throw new UpkitError({
       code: 'drizzle.transaction_control',
@@ -162,22 +203,42 @@ async function applySegments(ctx: ApplyContext, m: DrizzleMigration, own: NonNul
     if (done.has(key)) continue;
     if (seg.kind === 'transaction') {
       const relations = [...new Set(seg.statements.flatMap((s) => s.relations))];
-      await withLockRetry(ctx.client, m.tag, relations, ctx.settings, ctx.log, () =>
-        inTransaction(ctx.client, async () => {
-          for (const s of seg.statements) await run(ctx, m, s, 'rolled back');
-          await markPart(ctx, m, key);
-        }), ctx.signal);
-      ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (its transaction ending at line ${seg.statements.at(-1)!.line})`, changed: true };
+      await withLockRetry(
+        ctx.client,
+        m.tag,
+        relations,
+        ctx.settings,
+        ctx.log,
+        () =>
+          inTransaction(ctx.client, async () => {
+            for (const s of seg.statements) await run(ctx, m, s, 'rolled back');
+            await markPart(ctx, m, key);
+          }),
+        ctx.signal,
+      );
+      ctx.stands = {
+        ...ctx.stands,
+        lastStep: `${m.tag} (its transaction ending at line ${seg.statements.at(-1)!.line})`,
+        changed: true,
+      };
     } else if (seg.statement.transactional || seg.statement.addsEnumValue) {
       // A statement between the file's COMMIT and its next BEGIN that may run in a transaction
       // runs in one of its own, with its resume marker, under lock_timeout and its retries: a
       // stop after it never runs it twice, and its lock wait never queues the application.
       const s = seg.statement;
-      await withLockRetry(ctx.client, m.tag, s.relations, ctx.settings, ctx.log, () =>
-        inTransaction(ctx.client, async () => {
-          await run(ctx, m, s, 'rolled back');
-          await markPart(ctx, m, key);
-        }), ctx.signal);
+      await withLockRetry(
+        ctx.client,
+        m.tag,
+        s.relations,
+        ctx.settings,
+        ctx.log,
+        () =>
+          inTransaction(ctx.client, async () => {
+            await run(ctx, m, s, 'rolled back');
+            await markPart(ctx, m, key);
+          }),
+        ctx.signal,
+      );
       ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (statement at line ${s.line})`, changed: true };
     } else {
       // What PostgreSQL runs only outside a transaction (a concurrent index build, VACUUM) takes
@@ -185,12 +246,15 @@ async function applySegments(ctx: ApplyContext, m: DrizzleMigration, own: NonNul
       const s = seg.statement;
       await ctx.client.query(`select set_config('lock_timeout', '0', false)`);
       try {
-        if (s.concurrentIndex && (await prepareConcurrent(ctx, s.concurrentIndex)) === 'skip') ctx.log.info(`  ${s.concurrentIndex.name} already exists and is valid`);
+        if (s.concurrentIndex && (await prepareConcurrent(ctx, s.concurrentIndex)) === 'skip')
+          ctx.log.info(`  ${s.concurrentIndex.name} already exists and is valid`);
         else await run(ctx, m, s, 'outside a transaction');
       } finally {
-        await ctx.client.query(`select set_config('lock_timeout', $1, false)`, [`${ctx.settings.lockTimeoutMs}ms`]).catch((err: unknown) => {
-          if (!isConnectionLoss(err)) throw err;
-        });
+        await ctx.client
+          .query(`select set_config('lock_timeout', $1, false)`, [`${ctx.settings.lockTimeoutMs}ms`])
+          .catch((err: unknown) => {
+            if (!isConnectionLoss(err)) throw err;
+          });
       }
       await markPart(ctx, m, key);
       ctx.stands = { ...ctx.stands, lastStep: `${m.tag} (statement at line ${s.line})`, changed: true };
@@ -208,7 +272,10 @@ const statementLine = (s: ParsedStatement) => s.sql.trim().split('\n')[0]!.slice
  * The release a database is at once entry `m` is applied: the profile's release for that entry
  * (Pulse: drizzle's first entry is v2.0, each later one the next release); for an app, the tag.
  */
-export function releaseAfter(ctx: Pick<ApplyContext, 'content' | 'stands'>, m: Pick<DrizzleMigration, 'idx' | 'tag'>): string | null {
+export function releaseAfter(
+  ctx: Pick<ApplyContext, 'content' | 'stands'>,
+  m: Pick<DrizzleMigration, 'idx' | 'tag'>,
+): string | null {
   const releases = ctx.content.profile.drizzleReleases;
   if (!releases) return m.tag;
   return releases[m.idx] ?? ctx.stands.release;

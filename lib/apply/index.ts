@@ -34,7 +34,11 @@ async function applyBaseline(ctx: ApplyContext, step: BaselineStep): Promise<voi
     );
   });
   ctx.applied.push({ kind: 'baseline', name: step.tag, durationMs: Math.round(performance.now() - t0) });
-  ctx.stands = { release: releaseAfter(ctx, { idx: 0, tag: step.tag }), lastStep: `${step.tag} (baseline)`, changed: true };
+  ctx.stands = {
+    release: releaseAfter(ctx, { idx: 0, tag: step.tag }),
+    lastStep: `${step.tag} (baseline)`,
+    changed: true,
+  };
 }
 
 async function applySeedStep(ctx: ApplyContext, release: string): Promise<void> {
@@ -42,8 +46,15 @@ async function applySeedStep(ctx: ApplyContext, release: string): Promise<void> 
   // plan() makes a seed step only for a profile with seed data.
   if (!seed) throw new Error(`a seed step for profile ${ctx.content.profile.name}, which has no seed data`);
   const t0 = performance.now();
-  await withLockRetry(ctx.client, 'seed data', [...seed.tables], ctx.settings, ctx.log, () =>
-    inTransaction(ctx.client, () => seed.apply(ctx.client, release)), ctx.signal);
+  await withLockRetry(
+    ctx.client,
+    'seed data',
+    [...seed.tables],
+    ctx.settings,
+    ctx.log,
+    () => inTransaction(ctx.client, () => seed.apply(ctx.client, release)),
+    ctx.signal,
+  );
   ctx.applied.push({ kind: 'seed', name: `seed ${release}`, durationMs: Math.round(performance.now() - t0) });
   ctx.stands = { ...ctx.stands, lastStep: 'seed data', changed: true };
 }
@@ -51,7 +62,9 @@ async function applySeedStep(ctx: ApplyContext, release: string): Promise<void> 
 export function describeStep(step: PlanStep): string {
   switch (step.kind) {
     case 'legacy':
-      return step.comprehensive ? `legacy: ${step.comprehensive.file} (fallback: ${step.files.map((f) => f.file).join(', ') || 'none'})` : `legacy: ${step.files.map((f) => f.file).join(', ')}`;
+      return step.comprehensive
+        ? `legacy: ${step.comprehensive.file} (fallback: ${step.files.map((f) => f.file).join(', ') || 'none'})`
+        : `legacy: ${step.files.map((f) => f.file).join(', ')}`;
     case 'baseline':
       return `baseline: record ${step.tag} as applied`;
     case 'drizzle':
@@ -67,29 +80,31 @@ export async function apply(plan: Plan, ctx: ApplyContext): Promise<void> {
   for (const step of plan.steps) {
     if (ctx.signal?.aborted) throw ctx.signal.reason;
     ctx.current = describeStep(step);
-    await ctx.log.step(`${ctx.label ?? ''}${describeStep(step)}`, async (s) => {
-      switch (step.kind) {
-        case 'legacy':
-          await applyLegacy(ctx, step);
-          s.detail(`now at ${ctx.stands.release}`);
-          return;
-        case 'baseline':
-          await applyBaseline(ctx, step);
-          s.detail(step.reason);
-          return;
-        case 'drizzle':
-          await applyDrizzle(ctx, step);
-          return;
-        case 'seed':
-          await applySeedStep(ctx, step.release);
-          return;
-        case 'repeatable':
-          await applyRepeatable(ctx, step);
-          return;
-      }
-    }).catch((err: unknown) => {
-      throw lostConnection(ctx, step, err);
-    });
+    await ctx.log
+      .step(`${ctx.label ?? ''}${describeStep(step)}`, async (s) => {
+        switch (step.kind) {
+          case 'legacy':
+            await applyLegacy(ctx, step);
+            s.detail(`now at ${ctx.stands.release}`);
+            return;
+          case 'baseline':
+            await applyBaseline(ctx, step);
+            s.detail(step.reason);
+            return;
+          case 'drizzle':
+            await applyDrizzle(ctx, step);
+            return;
+          case 'seed':
+            await applySeedStep(ctx, step.release);
+            return;
+          case 'repeatable':
+            await applyRepeatable(ctx, step);
+            return;
+        }
+      })
+      .catch((err: unknown) => {
+        throw lostConnection(ctx, step, err);
+      });
   }
 }
 
@@ -97,7 +112,16 @@ export async function apply(plan: Plan, ctx: ApplyContext): Promise<void> {
 function lostConnection(ctx: ApplyContext, step: PlanStep, err: unknown): unknown {
   if (!isConnectionLoss(err) || ctx.signal?.aborted) return err;
   const { host, port } = ctx.config.migrationDb;
-  const during = step.kind === 'drizzle' ? step.tag : step.kind === 'baseline' ? `the baseline of ${step.tag}` : step.kind === 'legacy' ? 'the legacy files' : step.kind === 'repeatable' ? `repeatable/${step.file}` : 'the seed data';
+  const during =
+    step.kind === 'drizzle'
+      ? step.tag
+      : step.kind === 'baseline'
+        ? `the baseline of ${step.tag}`
+        : step.kind === 'legacy'
+          ? 'the legacy files'
+          : step.kind === 'repeatable'
+            ? `repeatable/${step.file}`
+            : 'the seed data';
   return new UpkitError({
     code: 'db.connection_lost',
     exit: ctx.stands.changed ? 'failed' : 'refused',

@@ -15,7 +15,13 @@ type LegacyStep = Extract<PlanStep, { kind: 'legacy' }>;
 function fileOf(ctx: ApplyContext, ref: LegacyRef): LegacyFile {
   const legacy = ctx.content.legacy!;
   const f = [...legacy.files, ...(legacy.comprehensive ? [legacy.comprehensive] : [])].find((x) => x.file === ref.file);
-  if (!f || f.checksum !== ref.checksum) throw new UpkitError({ code: 'legacy.changed', exit: 'refused', message: `${ref.file} changed between the plan and now`, hint: 'run the upgrade again' });
+  if (!f || f.checksum !== ref.checksum)
+    throw new UpkitError({
+      code: 'legacy.changed',
+      exit: 'refused',
+      message: `${ref.file} changed between the plan and now`,
+      hint: 'run the upgrade again',
+    });
   return f;
 }
 
@@ -23,7 +29,12 @@ function relationsOf(ctx: ApplyContext, file: string): string[] {
   return [...new Set((ctx.content.statements.get(file) ?? []).flatMap((s) => s.relations))];
 }
 
-async function record(ctx: ApplyContext, files: readonly LegacyRef[], method: 'comprehensive' | 'file', durationMs: number): Promise<void> {
+async function record(
+  ctx: ApplyContext,
+  files: readonly LegacyRef[],
+  method: 'comprehensive' | 'file',
+  durationMs: number,
+): Promise<void> {
   for (const f of files) {
     await ctx.client.query(
       `insert into upkit.legacy_migrations (file, checksum, duration_ms, method, run_id) values ($1, $2, $3, $4, $5)
@@ -33,18 +44,35 @@ async function record(ctx: ApplyContext, files: readonly LegacyRef[], method: 'c
   }
 }
 
-async function applyFile(ctx: ApplyContext, file: LegacyFile, recordAs: readonly LegacyRef[], method: 'comprehensive' | 'file'): Promise<number> {
+async function applyFile(
+  ctx: ApplyContext,
+  file: LegacyFile,
+  recordAs: readonly LegacyRef[],
+  method: 'comprehensive' | 'file',
+): Promise<number> {
   const t0 = performance.now();
-  await withLockRetry(ctx.client, file.file, relationsOf(ctx, file.file), ctx.settings, ctx.log, () =>
-    inTransaction(ctx.client, async () => {
-      await ctx.client.query(file.text);
-      await record(ctx, recordAs, method, Math.round(performance.now() - t0));
-    }), ctx.signal);
+  await withLockRetry(
+    ctx.client,
+    file.file,
+    relationsOf(ctx, file.file),
+    ctx.settings,
+    ctx.log,
+    () =>
+      inTransaction(ctx.client, async () => {
+        await ctx.client.query(file.text);
+        await record(ctx, recordAs, method, Math.round(performance.now() - t0));
+      }),
+    ctx.signal,
+  );
   return Math.round(performance.now() - t0);
 }
 
 /** One line plus details for a file's SQL error, with file:line:col and a caret. */
-export function describeSqlError(err: unknown, file: LegacyFile, shown: string): { headline: string; details: string[] } {
+export function describeSqlError(
+  err: unknown,
+  file: LegacyFile,
+  shown: string,
+): { headline: string; details: string[] } {
   if (!isPgError(err)) return { headline: `${shown}: ${(err as Error).message}`, details: [] };
   return formatPgError(err, { file: shown, sql: file.text, fileText: file.text, offset: 0 });
 }
@@ -56,7 +84,11 @@ export async function applyLegacy(ctx: ApplyContext, step: LegacyStep): Promise<
     try {
       const ms = await applyFile(ctx, comprehensive, pending, 'comprehensive');
       ctx.applied.push({ kind: 'legacy', name: comprehensive.file, durationMs: ms });
-      ctx.stands = { release: pending.at(-1)?.release ?? ctx.stands.release, lastStep: comprehensive.file, changed: true };
+      ctx.stands = {
+        release: pending.at(-1)?.release ?? ctx.stands.release,
+        lastStep: comprehensive.file,
+        changed: true,
+      };
       return;
     } catch (err) {
       // Falling back to the files one by one is for SQL that failed, never for a busy lock, a
@@ -88,7 +120,8 @@ export async function applyLegacy(ctx: ApplyContext, step: LegacyStep): Promise<
       ctx.stands = { release: ref.release, lastStep: file.file, changed: true };
       ctx.log.info(`  ✔ ${file.file} (${ref.release}) ${ms} ms`);
     } catch (err) {
-      if (ctx.signal?.aborted || (err instanceof UpkitError && err.code === 'lock.timeout') || isConnectionLoss(err)) throw err;
+      if (ctx.signal?.aborted || (err instanceof UpkitError && err.code === 'lock.timeout') || isConnectionLoss(err))
+        throw err;
       const { headline, details } = describeSqlError(err, file, `legacy-sql/${file.file}`);
       const hint = (err as { hint?: string }).hint;
       throw new UpkitError({

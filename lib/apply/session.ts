@@ -15,10 +15,10 @@ export interface SessionSettings {
 }
 
 export async function configureSession(client: Pick<Client, 'query'>, s: SessionSettings): Promise<void> {
-  await client.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), set_config('idle_in_transaction_session_timeout', '0', false)`, [
-    `${s.lockTimeoutMs}ms`,
-    `${s.statementTimeoutMs}ms`,
-  ]);
+  await client.query(
+    `select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), set_config('idle_in_transaction_session_timeout', '0', false)`,
+    [`${s.lockTimeoutMs}ms`, `${s.statementTimeoutMs}ms`],
+  );
 }
 
 export function isLockTimeout(err: unknown): boolean {
@@ -32,7 +32,8 @@ export function isLockTimeout(err: unknown): boolean {
  * may not write. null for an error of the SQL itself (a constraint, a type, a missing object).
  */
 export function transientReason(err: unknown): string | null {
-  if (err instanceof UpkitError) return err.code === 'lock.timeout' || err.code === 'db.connection_lost' ? err.message : null;
+  if (err instanceof UpkitError)
+    return err.code === 'lock.timeout' || err.code === 'db.connection_lost' ? err.message : null;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return null;
   if (code === '55P03') return 'a lock was busy';
@@ -59,7 +60,15 @@ export interface Blocker {
 /** Sessions holding locks on the given tables (names as in the SQL, optionally schema-qualified). */
 export async function findBlockers(client: Pick<Client, 'query'>, relations: readonly string[]): Promise<Blocker[]> {
   if (relations.length === 0) return [];
-  const { rows } = await client.query<{ pid: number; relation: string; mode: string; state: string | null; query: string; age: number; application_name: string }>(
+  const { rows } = await client.query<{
+    pid: number;
+    relation: string;
+    mode: string;
+    state: string | null;
+    query: string;
+    age: number;
+    application_name: string;
+  }>(
     `select distinct on (a.pid) a.pid, c.relname as relation, l.mode, a.state, left(a.query, 300) as query,
             extract(epoch from now() - coalesce(a.xact_start, a.query_start))::float8 as age, a.application_name
        from pg_locks l
@@ -70,12 +79,28 @@ export async function findBlockers(client: Pick<Client, 'query'>, relations: rea
       order by a.pid, age desc`,
     [relations.map((r) => r.replace(/"/g, ''))],
   );
-  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(maskSqlLiterals(r.query.replace(/\s+/g, ' ').trim())), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
+  return rows.map((r) => ({
+    pid: r.pid,
+    relation: r.relation,
+    mode: r.mode,
+    state: r.state,
+    query: redact(maskSqlLiterals(r.query.replace(/\s+/g, ' ').trim())),
+    ageSeconds: Math.round(r.age),
+    applicationName: r.application_name,
+  }));
 }
 
 /** The sessions that hold (or queue for) an exclusive lock on a relation of this database: what a read waits behind. */
 export async function exclusiveHolders(client: Pick<Client, 'query'>): Promise<Blocker[]> {
-  const { rows } = await client.query<{ pid: number; relation: string; mode: string; state: string | null; query: string; age: number; application_name: string }>(
+  const { rows } = await client.query<{
+    pid: number;
+    relation: string;
+    mode: string;
+    state: string | null;
+    query: string;
+    age: number;
+    application_name: string;
+  }>(
     `select distinct on (a.pid) a.pid, c.oid::regclass::text as relation, l.mode, a.state, left(a.query, 300) as query,
             extract(epoch from now() - coalesce(a.xact_start, a.query_start))::float8 as age, a.application_name
        from pg_locks l
@@ -85,7 +110,15 @@ export async function exclusiveHolders(client: Pick<Client, 'query'>): Promise<B
         and l.database = (select oid from pg_database where datname = current_database())
       order by a.pid, age desc`,
   );
-  return rows.map((r) => ({ pid: r.pid, relation: r.relation, mode: r.mode, state: r.state, query: redact(maskSqlLiterals(r.query.replace(/\s+/g, ' ').trim())), ageSeconds: Math.round(r.age), applicationName: r.application_name }));
+  return rows.map((r) => ({
+    pid: r.pid,
+    relation: r.relation,
+    mode: r.mode,
+    state: r.state,
+    query: redact(maskSqlLiterals(r.query.replace(/\s+/g, ' ').trim())),
+    ageSeconds: Math.round(r.age),
+    applicationName: r.application_name,
+  }));
 }
 
 export function describeBlocker(b: Blocker): string {
@@ -123,13 +156,19 @@ export async function withLockRetry<T>(
             : 'run the upgrade again; raise LOCK_TIMEOUT (or --lock-timeout) only if the application can wait that long',
         });
       }
-      log.warn(`${what}: lock busy (${who}); application queries were not held up; retry ${i + 1}/${settings.retryWaitsMs.length} in ${(wait / 1000).toFixed(1)} s`);
+      log.warn(
+        `${what}: lock busy (${who}); application queries were not held up; retry ${i + 1}/${settings.retryWaitsMs.length} in ${(wait / 1000).toFixed(1)} s`,
+      );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, wait);
-        signal?.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
       if (signal?.aborted) throw signal.reason;
     }

@@ -35,7 +35,9 @@ export async function sha256File(file: string): Promise<string> {
 
 /** The sha256 of a directory archive: over `<sha256>  <name>` lines (sha256sum's), sorted by name. */
 export function listSha256(files: readonly ArchiveFile[]): string {
-  const lines = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => `${f.sha256}  ${f.name}\n`);
+  const lines = [...files]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((f) => `${f.sha256}  ${f.name}\n`);
   return createHash('sha256').update(lines.join('')).digest('hex');
 }
 

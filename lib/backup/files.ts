@@ -6,7 +6,14 @@ import path from 'node:path';
 import { ensurePrivateDir, octalMode } from '../privateFiles.ts';
 import { shellQuote } from '../quote.ts';
 import { removeDumpDir } from './archive.ts';
-import { archiveFormat, manifestPathFor, readManifest, sameServer, type BackupManifest, type ServerIdentity } from './manifest.ts';
+import {
+  archiveFormat,
+  manifestPathFor,
+  readManifest,
+  sameServer,
+  type BackupManifest,
+  type ServerIdentity,
+} from './manifest.ts';
 import { backupDirError, backupDirProblem } from './space.ts';
 
 export const ARCHIVE_SUFFIX = '.dump';
@@ -16,7 +23,10 @@ export { PARTIAL_SUFFIX } from './partial.ts';
 const NAME_BYTES = 64;
 
 export function utcStamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function cutToBytes(text: string, max: number): string {
@@ -36,7 +46,13 @@ function cutToBytes(text: string, max: number): string {
  * keeps the exact name; retention goes by it.
  */
 export function fileNamePart(name: string): string {
-  const readable = cutToBytes(name.normalize('NFC').replace(/[^\p{L}\p{N}_\-.+@]/gu, '_').replace(/^\./, '_'), NAME_BYTES);
+  const readable = cutToBytes(
+    name
+      .normalize('NFC')
+      .replace(/[^\p{L}\p{N}_\-.+@]/gu, '_')
+      .replace(/^\./, '_'),
+    NAME_BYTES,
+  );
   if (readable === name && readable !== '') return readable;
   return `${readable}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
@@ -112,8 +128,10 @@ function verifiedOfDatabase(dir: string, database: string): VerifiedBackup[] {
     try {
       const manifest = readManifest(manifestPath);
       // A folder is never followed through a link: retention removes files inside it.
-      const kindMatches = archiveFormat(manifest) === 'directory' ? lstatSync(archive).isDirectory() : statSync(archive).isFile();
-      if (manifest.database === database && manifest.file === name && kindMatches) out.push({ path: archive, manifestPath, manifest });
+      const kindMatches =
+        archiveFormat(manifest) === 'directory' ? lstatSync(archive).isDirectory() : statSync(archive).isFile();
+      if (manifest.database === database && manifest.file === name && kindMatches)
+        out.push({ path: archive, manifestPath, manifest });
     } catch {
       // not verified: never counted, never deleted by retention
     }
@@ -161,7 +179,11 @@ export interface Retention extends BackupsByServer {
  * it stays, with its manifest. Returns whether the archive is gone.
  */
 export function removeArchive(b: VerifiedBackup): boolean {
-  if (archiveFormat(b.manifest) === 'directory') return removeDumpDir(b.path, (b.manifest.files ?? []).map((f) => f.name));
+  if (archiveFormat(b.manifest) === 'directory')
+    return removeDumpDir(
+      b.path,
+      (b.manifest.files ?? []).map((f) => f.name),
+    );
   rmSync(b.path, { force: true });
   return true;
 }
@@ -171,7 +193,13 @@ export function removeArchive(b: VerifiedBackup): boolean {
  * older ones. Only called after a new backup was verified, never removes the one just
  * written, and never a backup whose manifest does not prove it is this server's.
  */
-export function applyRetention(dir: string, database: string, server: ServerIdentity | null, keep: number, justWritten: string): Retention {
+export function applyRetention(
+  dir: string,
+  database: string,
+  server: ServerIdentity | null,
+  keep: number,
+  justWritten: string,
+): Retention {
   const found = backupsByServer(dir, database, server);
   const removed: string[] = [];
   let kept = 0;

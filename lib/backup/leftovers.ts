@@ -37,14 +37,25 @@ export interface RestoreMarker {
 
 export async function serverIdentifier(c: Pick<Client, 'query'>): Promise<string | null> {
   try {
-    return (await c.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]?.id ?? null;
+    return (
+      (await c.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]?.id ??
+      null
+    );
   } catch {
     return null;
   }
 }
 
 export function newMarker(live: string, server: string | null, backup: string): RestoreMarker {
-  return { live, server, stage: 'restoring', host: hostname(), pid: process.pid, startedAt: new Date().toISOString(), backup };
+  return {
+    live,
+    server,
+    stage: 'restoring',
+    host: hostname(),
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    backup,
+  };
 }
 
 export async function writeMarker(c: Pick<Client, 'query'>, database: string, marker: RestoreMarker): Promise<void> {
@@ -71,11 +82,15 @@ export function isCopyName(live: string, name: string, kind: 'restore' | 'before
 
 /** The newest `<live>_before_restore_<UTC time>`: the database as it was before the last in-place restore. */
 export async function keptBeforeRestore(c: Pick<Client, 'query'>, live: string): Promise<string | undefined> {
-  const { rows } = await c.query<{ datname: string }>(`select datname from pg_database where datname like '%\\_before\\_restore\\_%'`);
+  const { rows } = await c.query<{ datname: string }>(
+    `select datname from pg_database where datname like '%\\_before\\_restore\\_%'`,
+  );
   return rows
     .map((r) => r.datname)
     .filter((n) => isCopyName(live, n, 'before_restore'))
-    .sort((a, b) => (/_(\d{8}t\d{6}z)(?:_(\d+))?$/.exec(a)![1]! + a).localeCompare(/_(\d{8}t\d{6}z)(?:_(\d+))?$/.exec(b)![1]! + b))
+    .sort((a, b) =>
+      (/_(\d{8}t\d{6}z)(?:_(\d+))?$/.exec(a)![1]! + a).localeCompare(/_(\d{8}t\d{6}z)(?:_(\d+))?$/.exec(b)![1]! + b),
+    )
     .at(-1);
 }
 
@@ -96,7 +111,11 @@ export interface RestoreState {
 }
 
 /** Read-only, from any database of the server (pg_database is shared). */
-export async function readRestoreState(c: Pick<Client, 'query'>, live: string, recorded: ReadonlyMap<string, RestoreMarker> = new Map()): Promise<RestoreState> {
+export async function readRestoreState(
+  c: Pick<Client, 'query'>,
+  live: string,
+  recorded: ReadonlyMap<string, RestoreMarker> = new Map(),
+): Promise<RestoreState> {
   const server = await serverIdentifier(c);
   const { rows } = await c.query<{ datname: string; datallowconn: boolean; comment: string | null }>(
     `select datname, datallowconn, shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1 or datname like '%\\_restore\\_%' order by datname`,
@@ -115,7 +134,15 @@ export async function readRestoreState(c: Pick<Client, 'query'>, live: string, r
     // Killed during CREATE DATABASE, before its marker: the run's row in the live database names it.
     const marker = parseMarker(r.comment) ?? recorded.get(r.datname);
     const proven = marker !== undefined && marker.live === live && marker.server === server;
-    copies.push({ name: r.datname, proven, marker, running: proven && marker!.pid !== process.pid && (restoring || (marker!.host === hostname() && processAlive(marker!.pid))) });
+    copies.push({
+      name: r.datname,
+      proven,
+      marker,
+      running:
+        proven &&
+        marker!.pid !== process.pid &&
+        (restoring || (marker!.host === hostname() && processAlive(marker!.pid))),
+    });
   }
   return { live, liveAllowsConnections: rows.find((r) => r.datname === live)?.datallowconn, copies };
 }
@@ -153,7 +180,11 @@ export function leftoverFindings(config: Pick<Config, 'migrationDb'>, state: Res
     .filter((c) => !c.running)
     .map((c) =>
       c.proven
-        ? { code: 'restore.leftover', message: `database ${c.name} is left from an in-place restore of ${state.live} that was stopped (${who(c.marker!)})`, hint: `the next restore drops it; to drop it now: ${RECOVER_COMMAND}` }
+        ? {
+            code: 'restore.leftover',
+            message: `database ${c.name} is left from an in-place restore of ${state.live} that was stopped (${who(c.marker!)})`,
+            hint: `the next restore drops it; to drop it now: ${RECOVER_COMMAND}`,
+          }
         : {
             code: 'restore.leftover_unproven',
             message: `database ${c.name} is named like a restore copy of ${state.live}, but upkit cannot prove it made it (no marker of this server and database)`,
@@ -169,16 +200,40 @@ export function leftoverFindings(config: Pick<Config, 'migrationDb'>, state: Res
  * upkit never ran on has no upkit.runs, and none is created for this: there, such a copy
  * stays unproven (listed, with the command that drops it). Returns whether it was recorded.
  */
-export async function recordRestore(c: Pick<Client, 'query'>, run: { id: string; copy: string; marker: RestoreMarker; releaseFrom: string | null; releaseTo: string | null; toolVersion: string }): Promise<boolean> {
+export async function recordRestore(
+  c: Pick<Client, 'query'>,
+  run: {
+    id: string;
+    copy: string;
+    marker: RestoreMarker;
+    releaseFrom: string | null;
+    releaseTo: string | null;
+    toolVersion: string;
+  },
+): Promise<boolean> {
   if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return false;
-  await startRun(c, { id: run.id, command: 'restore', releaseFrom: run.releaseFrom, releaseTo: run.releaseTo, toolVersion: run.toolVersion });
-  await c.query(`update upkit.runs set report = jsonb_build_object('restoreCopy', $2::text, 'marker', $3::jsonb) where id = $1`, [run.id, run.copy, JSON.stringify(run.marker)]);
+  await startRun(c, {
+    id: run.id,
+    command: 'restore',
+    releaseFrom: run.releaseFrom,
+    releaseTo: run.releaseTo,
+    toolVersion: run.toolVersion,
+  });
+  await c.query(
+    `update upkit.runs set report = jsonb_build_object('restoreCopy', $2::text, 'marker', $3::jsonb) where id = $1`,
+    [run.id, run.copy, JSON.stringify(run.marker)],
+  );
   return true;
 }
 
 /** Ends the restore's row where it now is (the live database, or the one kept beside it after the swap). */
 export async function finishRestore(config: ConnSettings, database: string, id: string, status: string): Promise<void> {
-  await withClient({ ...config.migrationDb, database }, config, (c) => c.query(`update upkit.runs set status = $2, finished_at = now() where id = $1`, [id, status]), { applicationName: 'upkit restore' }).catch(() => {});
+  await withClient(
+    { ...config.migrationDb, database },
+    config,
+    (c) => c.query(`update upkit.runs set status = $2, finished_at = now() where id = $1`, [id, status]),
+    { applicationName: 'upkit restore' },
+  ).catch(() => {});
 }
 
 /** Copies named by restores recorded in the live database (client connected to it) that did not finish. */
@@ -192,7 +247,9 @@ async function recordedOn(c: Pick<Client, 'query'>): Promise<Map<string, Restore
 
 /** The same, on a connection of its own (empty when the live database cannot be read). */
 function recordedCopies(config: ConnSettings): Promise<Map<string, RestoreMarker>> {
-  return withClient(config.migrationDb, config, recordedOn, { applicationName: 'upkit restore' }).catch(() => new Map<string, RestoreMarker>());
+  return withClient(config.migrationDb, config, recordedOn, { applicationName: 'upkit restore' }).catch(
+    () => new Map<string, RestoreMarker>(),
+  );
 }
 
 /**
@@ -203,7 +260,9 @@ function recordedCopies(config: ConnSettings): Promise<Map<string, RestoreMarker
 export async function lookForInterruptedRestore(config: ConnSettings): Promise<RestoreState> {
   const live = config.migrationDb.database;
   try {
-    return await withClient(config.migrationDb, config, async (c) => readRestoreState(c, live, await recordedOn(c)), { applicationName: 'upkit status' });
+    return await withClient(config.migrationDb, config, async (c) => readRestoreState(c, live, await recordedOn(c)), {
+      applicationName: 'upkit status',
+    });
   } catch (err) {
     if (!(isUpkitError(err) && err.code === 'db.not_accepting')) throw err;
     return withMaintenanceClient(config, (c) => readRestoreState(c, live)).catch(() => {
@@ -214,7 +273,12 @@ export async function lookForInterruptedRestore(config: ConnSettings): Promise<R
 
 type FindingSink = { finding(severity: 'warning', code: string, message: string, hint?: string): unknown };
 
-function warnLeftovers(config: ConnSettings, state: RestoreState, log: Pick<Logger, 'warn' | 'info'>, report: FindingSink): LeftoverFinding[] {
+function warnLeftovers(
+  config: ConnSettings,
+  state: RestoreState,
+  log: Pick<Logger, 'warn' | 'info'>,
+  report: FindingSink,
+): LeftoverFinding[] {
   const found = leftoverFindings(config, state);
   for (const f of found) {
     report.finding('warning', f.code, f.message, f.hint);
@@ -229,7 +293,11 @@ function warnLeftovers(config: ConnSettings, state: RestoreState, log: Pick<Logg
  * copy left behind and refuses (exit 3) when the live database refuses connections, saying
  * why and what puts it right.
  */
-export async function checkInterruptedRestore(config: ConnSettings, log: Pick<Logger, 'warn' | 'info'>, report: FindingSink): Promise<void> {
+export async function checkInterruptedRestore(
+  config: ConnSettings,
+  log: Pick<Logger, 'warn' | 'info'>,
+  report: FindingSink,
+): Promise<void> {
   // A missing database is the command's to handle (install creates it).
   const state = await lookForInterruptedRestore(config).catch((err: unknown) => {
     if (isUpkitError(err) && err.code === 'db.missing') return undefined;
@@ -266,7 +334,9 @@ export async function preflightRestoreCheck(
   }
   if (state.liveAllowsConnections === false) return refusingError(config, state);
   const found = warnLeftovers(config, state, log, report);
-  step.detail(found.length ? `${plural(found.length, 'database')} left by restores that were stopped` : 'none left behind');
+  step.detail(
+    found.length ? `${plural(found.length, 'database')} left by restores that were stopped` : 'none left behind',
+  );
   return undefined;
 }
 
@@ -275,14 +345,18 @@ export async function preflightRestoreCheck(
  * restore was stopped in the swap, the live database accepts connections again; every
  * proven copy whose restore no longer runs is dropped. Returns what was done.
  */
-export async function recoverInterruptedRestore(config: ConnSettings, log: Pick<Logger, 'info'>): Promise<{ allowed: boolean; dropped: string[]; state: RestoreState }> {
+export async function recoverInterruptedRestore(
+  config: ConnSettings,
+  log: Pick<Logger, 'info'>,
+): Promise<{ allowed: boolean; dropped: string[]; state: RestoreState }> {
   const live = config.migrationDb.database;
   const recorded = await recordedCopies(config);
   return withMaintenanceClient(config, async (c) => {
     const state = await readRestoreState(c, live, recorded);
     let allowed = false;
     if (state.liveAllowsConnections === false) {
-      if (!state.copies.some((x) => x.proven && !x.running && x.marker?.stage === 'swap')) throw refusingError(config, state);
+      if (!state.copies.some((x) => x.proven && !x.running && x.marker?.stage === 'swap'))
+        throw refusingError(config, state);
       await c.query(`alter database ${sqlIdent(live)} with allow_connections true`);
       allowed = true;
       log.info(`${live} accepts connections again (an in-place restore had been stopped during its swap)`);

@@ -88,21 +88,37 @@ export function readManifest(manifestPath: string): BackupManifest {
   } catch {
     throw bad(manifestPath, 'is not valid JSON');
   }
-  if (m.format !== MANIFEST_FORMAT || m.version !== MANIFEST_VERSION) throw bad(manifestPath, `is not an upkit backup manifest of version ${MANIFEST_VERSION}`);
-  if (typeof m.sha256 !== 'string' || typeof m.bytes !== 'number' || typeof m.file !== 'string' || !m.tables || !Array.isArray(m.fingerprint)) {
+  if (m.format !== MANIFEST_FORMAT || m.version !== MANIFEST_VERSION)
+    throw bad(manifestPath, `is not an upkit backup manifest of version ${MANIFEST_VERSION}`);
+  if (
+    typeof m.sha256 !== 'string' ||
+    typeof m.bytes !== 'number' ||
+    typeof m.file !== 'string' ||
+    !m.tables ||
+    !Array.isArray(m.fingerprint)
+  ) {
     throw bad(manifestPath, 'lacks file, bytes, sha256, tables or fingerprint');
   }
   if (!m.verified?.pgRestoreList) throw bad(manifestPath, 'does not record a verified backup');
-  if (m.archive !== undefined && m.archive !== 'custom' && m.archive !== 'directory') throw bad(manifestPath, `names an unknown archive format (${String(m.archive)})`);
+  if (m.archive !== undefined && m.archive !== 'custom' && m.archive !== 'directory')
+    throw bad(manifestPath, `names an unknown archive format (${String(m.archive)})`);
   if (m.archive === 'directory') {
     const files = m.files;
     const valid =
       Array.isArray(files) &&
       files.length > 0 &&
-      files.every((f) => f && typeof f.name === 'string' && isDumpDirEntry(f.name) && typeof f.bytes === 'number' && typeof f.sha256 === 'string') &&
+      files.every(
+        (f) =>
+          f &&
+          typeof f.name === 'string' &&
+          isDumpDirEntry(f.name) &&
+          typeof f.bytes === 'number' &&
+          typeof f.sha256 === 'string',
+      ) &&
       new Set(files.map((f) => f.name)).size === files.length;
     if (!valid) throw bad(manifestPath, "lacks a valid list of the directory archive's files");
-    if (listSha256(files) !== m.sha256 || files.reduce((s, f) => s + f.bytes, 0) !== m.bytes) throw bad(manifestPath, "gives a sha256 or size that is not its file list's");
+    if (listSha256(files) !== m.sha256 || files.reduce((s, f) => s + f.bytes, 0) !== m.bytes)
+      throw bad(manifestPath, "gives a sha256 or size that is not its file list's");
   }
   return m as BackupManifest;
 }
@@ -115,9 +131,14 @@ export interface ServerIdentity {
 }
 
 /** The server's identity, or null when the role may not read it (retention then deletes nothing). */
-export async function readServerIdentity(client: Pick<Client, 'query'>, target: { host: string; port: number }): Promise<ServerIdentity | null> {
+export async function readServerIdentity(
+  client: Pick<Client, 'query'>,
+  target: { host: string; port: number },
+): Promise<ServerIdentity | null> {
   try {
-    const { rows } = await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()');
+    const { rows } = await client.query<{ id: string }>(
+      'select system_identifier::text as id from pg_control_system()',
+    );
     return rows[0]?.id ? { systemIdentifier: rows[0].id, host: target.host, port: target.port } : null;
   } catch {
     return null;
@@ -128,6 +149,14 @@ export async function readServerIdentity(client: Pick<Client, 'query'>, target: 
  * Whether the manifest proves the backup was taken of this server: the same cluster (a
  * copied data directory or a replica shares the identifier, hence host and port too).
  */
-export function sameServer(m: Pick<BackupManifest, 'systemIdentifier' | 'host' | 'port'>, server: ServerIdentity): boolean {
-  return m.systemIdentifier !== undefined && m.systemIdentifier === server.systemIdentifier && m.host === server.host && m.port === server.port;
+export function sameServer(
+  m: Pick<BackupManifest, 'systemIdentifier' | 'host' | 'port'>,
+  server: ServerIdentity,
+): boolean {
+  return (
+    m.systemIdentifier !== undefined &&
+    m.systemIdentifier === server.systemIdentifier &&
+    m.host === server.host &&
+    m.port === server.port
+  );
 }

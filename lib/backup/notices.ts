@@ -11,7 +11,13 @@ import { STALE_AFTER_MS, type PartialSweep } from './partial.ts';
 import { plural } from '../plural.ts';
 
 /** A warning: ⚠ line, its hint, and a finding when the command has a report. */
-export function warn(log: Logger, report: ReportBuilder | undefined, code: string, message: string, hint: string): void {
+export function warn(
+  log: Logger,
+  report: ReportBuilder | undefined,
+  code: string,
+  message: string,
+  hint: string,
+): void {
   report?.finding('warning', code, message, hint);
   log.warn(message);
   log.info(`  → ${hint}`);
@@ -24,7 +30,13 @@ function minutes(ms: number): number {
 export function reportPartials(log: Logger, report: ReportBuilder | undefined, sweep: PartialSweep): void {
   for (const p of sweep.removed) {
     const why = p.why === 'ended' ? `pid ${p.pid} on this host has ended` : `untouched for ${minutes(p.silentMs)} min`;
-    warn(log, report, 'backup.partial_removed', `removed ${p.name}, left by an interrupted backup (${why})`, 'nothing to do: it was never a verified backup');
+    warn(
+      log,
+      report,
+      'backup.partial_removed',
+      `removed ${p.name}, left by an interrupted backup (${why})`,
+      'nothing to do: it was never a verified backup',
+    );
   }
   for (const p of sweep.foreign ?? []) {
     warn(
@@ -47,10 +59,23 @@ export function reportPartials(log: Logger, report: ReportBuilder | undefined, s
   }
 }
 
-export function reportRetention(log: Logger, report: ReportBuilder | undefined, target: { database: string; user: string }, server: ServerIdentity | null, kept: Retention, justWritten: string): void {
+export function reportRetention(
+  log: Logger,
+  report: ReportBuilder | undefined,
+  target: { database: string; user: string },
+  server: ServerIdentity | null,
+  kept: Retention,
+  justWritten: string,
+): void {
   const database = target.database;
   if (kept.otherServers.length) {
-    const where = [...new Set(kept.otherServers.map((b) => `${b.manifest.host}:${b.manifest.port}, system identifier ${b.manifest.systemIdentifier}`))].join('; ');
+    const where = [
+      ...new Set(
+        kept.otherServers.map(
+          (b) => `${b.manifest.host}:${b.manifest.port}, system identifier ${b.manifest.systemIdentifier}`,
+        ),
+      ),
+    ].join('; ');
     warn(
       log,
       report,
@@ -61,7 +86,10 @@ export function reportRetention(log: Logger, report: ReportBuilder | undefined, 
   }
   const unproven = kept.unproven.filter((b) => b.path !== justWritten);
   if (!unproven.length) return;
-  const files = unproven.flatMap((b) => [b.path, b.manifestPath]).map(shellQuote).join(' ');
+  const files = unproven
+    .flatMap((b) => [b.path, b.manifestPath])
+    .map(shellQuote)
+    .join(' ');
   if (!server) {
     warn(
       log,

@@ -27,7 +27,11 @@ const LEGACY = /\.dump(?:\.json)?\.(\d+)\.partial$/;
 
 /** This host's name as it appears in file names: letters, digits and hyphens, at most 32. */
 export function hostLabel(): string {
-  return hostname().replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 32) || 'host';
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9-]+/g, '-')
+      .slice(0, 32) || 'host'
+  );
 }
 
 function readOr(read: () => string, fallback: string): string {
@@ -101,7 +105,13 @@ export function inspectPartial(dir: string, name: string, now = Date.now()): Par
   const host = current ? current[1]! : null;
   const base = { name, host, pid, silentMs };
   if (writing.has(file)) return { ...base, stale: false, why: null };
-  if (current && current[1] === hostLabel() && current[3] === processSpace() && (pid === process.pid || !processAlive(pid))) return { ...base, stale: true, why: 'ended' };
+  if (
+    current &&
+    current[1] === hostLabel() &&
+    current[3] === processSpace() &&
+    (pid === process.pid || !processAlive(pid))
+  )
+    return { ...base, stale: true, why: 'ended' };
   if (silentMs > STALE_AFTER_MS) return { ...base, stale: true, why: 'silent' };
   return { ...base, stale: false, why: null };
 }

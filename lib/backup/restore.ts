@@ -22,7 +22,15 @@ import { holdExit } from './cleanup.ts';
 import { writeMarker, type RestoreMarker } from './leftovers.ts';
 import type { BackupManifest } from './manifest.ts';
 import type { CheckedBackup, Restorer } from './restoreCheck.ts';
-import { copySettingsAndGrants, createDatabaseLike, databaseExists, dropDatabase, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
+import {
+  copySettingsAndGrants,
+  createDatabaseLike,
+  databaseExists,
+  dropDatabase,
+  targetFor,
+  withMaintenanceClient,
+  type DatabaseFacts,
+} from './restoreDb.ts';
 import { countRows, listTables } from './run.ts';
 import { CountsWhileRestoring, jobArgs, restoreJobs } from './restoreJobs.ts';
 import { plural } from '../plural.ts';
@@ -53,22 +61,33 @@ export interface RestoreResult {
   rows: number;
 }
 
-const OWNERSHIP = /must be owner of|role "[^"]*" does not exist|permission denied to create extension|must be superuser|permission denied to (set|change) (role|owner)|must be (a )?member of role|must be able to SET ROLE/i;
+const OWNERSHIP =
+  /must be owner of|role "[^"]*" does not exist|permission denied to create extension|must be superuser|permission denied to (set|change) (role|owner)|must be (a )?member of role|must be able to SET ROLE/i;
 
 /** Part of the hint to an ownership failure; the restore command puts its own command line after it. */
-export const NO_OWNER_ADVICE = "run the same restore again with --no-owner (objects then belong to the restoring role and the archive's grants are skipped)";
+export const NO_OWNER_ADVICE =
+  "run the same restore again with --no-owner (objects then belong to the restoring role and the archive's grants are skipped)";
 
 function restoreFailure(database: string, lines: readonly string[], exit: string, noOwner: boolean): UpkitError {
   const at = lines.findIndex((l) => /error:/.test(l));
-  const error = at === -1 ? (lines.at(-1) ?? `exit ${exit}`) : lines[at]!.replace(/^pg_restore: error: (could not execute query: )?/, '');
+  const error =
+    at === -1
+      ? (lines.at(-1) ?? `exit ${exit}`)
+      : lines[at]!.replace(/^pg_restore: error: (could not execute query: )?/, '');
   const details = at === -1 ? [] : lines.slice(at + 1, at + 3).filter((l) => l.trim() && !/^pg_restore: /.test(l));
   const entry = lines.find((l) => /from TOC entry/.test(l))?.replace(/^pg_restore: /, '');
   const ownership = OWNERSHIP.test(lines.join('\n'));
   const [code, hint] = !ownership
     ? ['restore.pg_restore_failed', "see the log file for pg_restore's full output"]
     : noOwner
-      ? ['restore.privileges', 'the restoring role lacks a privilege the archive needs even with --no-owner (an extension, say): restore as a superuser, or have an administrator create it in template1 first']
-      : ['restore.ownership', `the archive names roles or needs privileges this server or role lacks: ${NO_OWNER_ADVICE}`];
+      ? [
+          'restore.privileges',
+          'the restoring role lacks a privilege the archive needs even with --no-owner (an extension, say): restore as a superuser, or have an administrator create it in template1 first',
+        ]
+      : [
+          'restore.ownership',
+          `the archive names roles or needs privileges this server or role lacks: ${NO_OWNER_ADVICE}`,
+        ];
   return new UpkitError({
     code,
     exit: 'refused',
@@ -84,16 +103,46 @@ interface PgRestoreRun {
   tail: string[];
 }
 
-function runPgRestore(restorer: Restorer, file: string, jobs: number, env: NodeJS.ProcessEnv, options: RestoreOptions, onLine: (line: string) => void): Promise<PgRestoreRun> {
+function runPgRestore(
+  restorer: Restorer,
+  file: string,
+  jobs: number,
+  env: NodeJS.ProcessEnv,
+  options: RestoreOptions,
+  onLine: (line: string) => void,
+): Promise<PgRestoreRun> {
   // An empty --dbname makes pg_restore connect (instead of printing SQL) while libpq takes
   // the database from PGDATABASE: no connection setting ever appears in argv. Its parallel
   // workers connect the same way.
-  const args = ['--exit-on-error', ...jobArgs(jobs), '--no-password', '--verbose', '--dbname=', ...(options.noOwner ? ['--no-owner', '--no-privileges'] : [])];
+  const args = [
+    '--exit-on-error',
+    ...jobArgs(jobs),
+    '--no-password',
+    '--verbose',
+    '--dbname=',
+    ...(options.noOwner ? ['--no-owner', '--no-privileges'] : []),
+  ];
   return new Promise((resolve, reject) => {
     const child =
       restorer.kind === 'local'
         ? spawn(restorer.pgRestore.path, [...args, file], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-        : spawn(restorer.cli.command, composeArgs(restorer.cli, restorer.composeFile, ['exec', '-T', '-e', 'PGUSER', '-e', 'PGDATABASE', '-e', 'PGPASSWORD', restorer.service, 'pg_restore', ...args]), { env, stdio: ['pipe', 'ignore', 'pipe'] });
+        : spawn(
+            restorer.cli.command,
+            composeArgs(restorer.cli, restorer.composeFile, [
+              'exec',
+              '-T',
+              '-e',
+              'PGUSER',
+              '-e',
+              'PGDATABASE',
+              '-e',
+              'PGPASSWORD',
+              restorer.service,
+              'pg_restore',
+              ...args,
+            ]),
+            { env, stdio: ['pipe', 'ignore', 'pipe'] },
+          );
     if (child.stdin) {
       child.stdin.on('error', () => {}); // pg_restore stopping early closes its stdin; its exit status says why
       createReadStream(file).pipe(child.stdin);
@@ -122,7 +171,9 @@ function runPgRestore(restorer: Restorer, file: string, jobs: number, env: NodeJ
 }
 
 export function interrupted(signal: AbortSignal): UpkitError {
-  return isUpkitError(signal.reason) ? signal.reason : new UpkitError({ code: 'interrupted', exit: 'interrupted', message: 'interrupted' });
+  return isUpkitError(signal.reason)
+    ? signal.reason
+    : new UpkitError({ code: 'interrupted', exit: 'interrupted', message: 'interrupted' });
 }
 
 export interface Comparison {
@@ -131,7 +182,8 @@ export interface Comparison {
   rows: number;
 }
 
-const CAST = /::(?:"[^"]*"|[a-z_][a-z0-9_]*)(?:\.(?:"[^"]*"|[a-z_][a-z0-9_]*))?(?: (?:varying|precision|with|without|time|zone))*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*/g;
+const CAST =
+  /::(?:"[^"]*"|[a-z_][a-z0-9_]*)(?:\.(?:"[^"]*"|[a-z_][a-z0-9_]*))?(?: (?:varying|precision|with|without|time|zone))*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*/g;
 
 /**
  * A fingerprint line without casts and parentheses. A dump and restore does not always
@@ -149,10 +201,19 @@ export function deparseInsensitive(line: string): string {
  * schema lines. `counted`: exact counts already taken (while pg_restore ran); the other
  * tables are counted here.
  */
-export async function compareWithManifest(client: Pick<Client, 'query'>, manifest: Pick<BackupManifest, 'tables' | 'fingerprint'>, counted: Readonly<Record<string, number>> = {}): Promise<Comparison> {
+export async function compareWithManifest(
+  client: Pick<Client, 'query'>,
+  manifest: Pick<BackupManifest, 'tables' | 'fingerprint'>,
+  counted: Readonly<Record<string, number>> = {},
+): Promise<Comparison> {
   const tables = await listTables(client);
   const key = (t: string) => t.replace(/"/g, '').replace(/[\r\n]/g, ' ');
-  const counts = { ...(await countRows(client, tables.filter((t) => counted[key(t)] === undefined))) };
+  const counts = {
+    ...(await countRows(
+      client,
+      tables.filter((t) => counted[key(t)] === undefined),
+    )),
+  };
   for (const t of tables) if (counted[key(t)] !== undefined) counts[key(t)] = counted[key(t)]!;
   const problems: string[] = [];
   for (const [table, expected] of Object.entries(manifest.tables)) {
@@ -160,25 +221,41 @@ export async function compareWithManifest(client: Pick<Client, 'query'>, manifes
     if (actual === undefined) problems.push(`table ${table}: missing (the backup has ${plural(expected, 'row')})`);
     else if (actual !== expected) problems.push(`table ${table}: ${plural(actual, 'row')}, the backup has ${expected}`);
   }
-  for (const [table, n] of Object.entries(counts)) if (!(table in manifest.tables)) problems.push(`table ${table}: not in the backup (${plural(n, 'row')})`);
+  for (const [table, n] of Object.entries(counts))
+    if (!(table in manifest.tables)) problems.push(`table ${table}: not in the backup (${plural(n, 'row')})`);
   const diff = diffFingerprints(manifest.fingerprint, await schemaFingerprint(client));
   const reparsed = new Set(diff.extra.map(deparseInsensitive));
   const missing = diff.missing.filter((line) => !reparsed.has(deparseInsensitive(line)));
   const known = new Set(diff.missing.map(deparseInsensitive));
   for (const line of missing) problems.push(`schema: missing ${line}`);
-  for (const line of diff.extra.filter((l) => !known.has(deparseInsensitive(l)))) problems.push(`schema: not in the backup: ${line}`);
+  for (const line of diff.extra.filter((l) => !known.has(deparseInsensitive(l))))
+    problems.push(`schema: not in the backup: ${line}`);
   return { problems, tables: Object.keys(counts).length, rows: Object.values(counts).reduce((a, b) => a + b, 0) };
 }
 
 function targetExists(database: string): UpkitError {
-  return new UpkitError({ code: 'restore.target_exists', exit: 'refused', message: `database ${database} already exists`, hint: 'choose a new name with --into NAME, or drop that database first; nothing was changed' });
+  return new UpkitError({
+    code: 'restore.target_exists',
+    exit: 'refused',
+    message: `database ${database} already exists`,
+    hint: 'choose a new name with --into NAME, or drop that database first; nothing was changed',
+  });
 }
 
 /** Whatever stopped a restore before anything live changed is a refusal (exit 3), or an interruption. */
 function asRefusal(err: unknown, database: string): UpkitError {
   if (isUpkitError(err)) return err;
-  const what = isPgError(err) ? formatPgError(err) : { headline: err instanceof Error ? err.message : String(err), details: [] };
-  return new UpkitError({ code: 'restore.failed', exit: 'refused', message: `restore into ${database} failed: ${what.headline}`, details: what.details, hint: 'see the log file for the details', cause: err });
+  const what = isPgError(err)
+    ? formatPgError(err)
+    : { headline: err instanceof Error ? err.message : String(err), details: [] };
+  return new UpkitError({
+    code: 'restore.failed',
+    exit: 'refused',
+    message: `restore into ${database} failed: ${what.headline}`,
+    details: what.details,
+    hint: 'see the log file for the details',
+    cause: err,
+  });
 }
 
 /**
@@ -192,7 +269,13 @@ function asRefusal(err: unknown, database: string): UpkitError {
  * it is marked interrupted, with the backup named, so that the next run does not report a
  * crash and support staff read what happened.
  */
-async function closeRunsCutByBackup(config: Config, log: Logger, backup: CheckedBackup, database: string, label: string): Promise<void> {
+async function closeRunsCutByBackup(
+  config: Config,
+  log: Logger,
+  backup: CheckedBackup,
+  database: string,
+  label: string,
+): Promise<void> {
   const closed = await withClient(
     targetFor(config, database),
     config,
@@ -209,11 +292,19 @@ async function closeRunsCutByBackup(config: Config, log: Logger, backup: Checked
     { applicationName: 'upkit restore' },
   );
   for (const r of closed) {
-    log.info(`${label}the ${r.command} run started ${r.started_at.toISOString()} was in progress when the backup was taken: marked interrupted in ${database}'s upkit.runs`);
+    log.info(
+      `${label}the ${r.command} run started ${r.started_at.toISOString()} was in progress when the backup was taken: marked interrupted in ${database}'s upkit.runs`,
+    );
   }
 }
 
-export async function restoreInto(config: Config, log: Logger, backup: CheckedBackup, database: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+export async function restoreInto(
+  config: Config,
+  log: Logger,
+  backup: CheckedBackup,
+  database: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
   const label = options.label ?? '';
   const live = options.like?.name ?? config.migrationDb.database;
   if (options.signal?.aborted) throw interrupted(options.signal);
@@ -226,7 +317,15 @@ export async function restoreInto(config: Config, log: Logger, backup: CheckedBa
   }
 }
 
-async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup, database: string, options: RestoreOptions, label: string, live: string): Promise<RestoreResult> {
+async function restoreCreated(
+  config: Config,
+  log: Logger,
+  backup: CheckedBackup,
+  database: string,
+  options: RestoreOptions,
+  label: string,
+  live: string,
+): Promise<RestoreResult> {
   try {
     await log.step(`${label}create database ${database}`, async (step) => {
       await withMaintenanceClient(config, async (c) => {
@@ -236,7 +335,11 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
         });
         if (options.marker) await writeMarker(c, database, options.marker);
       });
-      step.detail(options.like ? `like ${live} (owner ${options.like.owner}, ${options.like.encoding}, ${options.like.collate})` : 'from template0');
+      step.detail(
+        options.like
+          ? `like ${live} (owner ${options.like.owner}, ${options.like.encoding}, ${options.like.collate})`
+          : 'from template0',
+      );
     });
   } catch (err) {
     throw asRefusal(err, database);
@@ -244,7 +347,12 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
   let keep = false;
   const jobs = restoreJobs(backup);
   // Row counts taken while pg_restore runs (parallel mode only: one transaction shows nothing until its end).
-  const counting = jobs > 0 ? new CountsWhileRestoring(config, database, (table, rows) => log.debug(`${label}counted ${table} while pg_restore ran: ${plural(rows, 'row')}`)) : undefined;
+  const counting =
+    jobs > 0
+      ? new CountsWhileRestoring(config, database, (table, rows) =>
+          log.debug(`${label}counted ${table} while pg_restore ran: ${plural(rows, 'row')}`),
+        )
+      : undefined;
   try {
     const env = libpqEnv(config.migrationDb, config, database);
     const restoreMs = await log.step(`${label}pg_restore → ${database}`, async (step) => {
@@ -253,28 +361,43 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
       const run = await runPgRestore(backup.restorer, backup.path, jobs, env, options, (line) => {
         log.debug(`pg_restore: ${line}`);
         counting?.onLine(line);
-        if (/^pg_restore: (creating|processing data|executing) /.test(line)) step.progress(`${++done} of ${plural(backup.tocEntries, 'entry')}: ${line.replace(/^pg_restore: /, '')}`);
+        if (/^pg_restore: (creating|processing data|executing) /.test(line))
+          step.progress(`${++done} of ${plural(backup.tocEntries, 'entry')}: ${line.replace(/^pg_restore: /, '')}`);
       });
       if (options.signal?.aborted) throw interrupted(options.signal);
-      if (run.code !== 0) throw restoreFailure(database, run.tail, String(run.code ?? run.signal), options.noOwner === true);
+      if (run.code !== 0)
+        throw restoreFailure(database, run.tail, String(run.code ?? run.signal), options.noOwner === true);
       const ms = performance.now() - t0;
-      step.detail(`${plural(backup.tocEntries, 'entry')} in ${formatDuration(ms)}${jobs > 0 ? `, ${jobs} jobs` : ', one transaction'}${options.noOwner ? ' (--no-owner)' : ''}`);
+      step.detail(
+        `${plural(backup.tocEntries, 'entry')} in ${formatDuration(ms)}${jobs > 0 ? `, ${jobs} jobs` : ', one transaction'}${options.noOwner ? ' (--no-owner)' : ''}`,
+      );
       return ms;
     });
     const comparison = await log.step(`${label}compare with the manifest`, async (step) => {
       const counted = (await counting?.settle()) ?? {};
-      const result = await withClient(targetFor(config, database), config, (c) => compareWithManifest(c, backup.manifest, counted), { applicationName: 'upkit restore' });
+      const result = await withClient(
+        targetFor(config, database),
+        config,
+        (c) => compareWithManifest(c, backup.manifest, counted),
+        { applicationName: 'upkit restore' },
+      );
       if (result.problems.length) {
         keep = options.keepOnMismatch === true;
         throw new UpkitError({
           code: 'restore.mismatch',
           exit: 'refused',
           message: `the restored database ${database} differs from the backup's manifest in ${plural(result.problems.length, 'place')}`,
-          details: result.problems.slice(0, 20).concat(result.problems.length > 20 ? [`… and ${result.problems.length - 20} more`] : []),
-          hint: keep ? `${database} is kept for inspection; drop it when done. ${live} was not changed` : `${database} was dropped; ${live} was not changed`,
+          details: result.problems
+            .slice(0, 20)
+            .concat(result.problems.length > 20 ? [`… and ${result.problems.length - 20} more`] : []),
+          hint: keep
+            ? `${database} is kept for inspection; drop it when done. ${live} was not changed`
+            : `${database} was dropped; ${live} was not changed`,
         });
       }
-      step.detail(`${plural(result.tables, 'table')}, ${plural(result.rows, 'row')} and ${plural(backup.manifest.fingerprint.length, 'schema line')} as in the manifest`);
+      step.detail(
+        `${plural(result.tables, 'table')}, ${plural(result.rows, 'row')} and ${plural(backup.manifest.fingerprint.length, 'schema line')} as in the manifest`,
+      );
       return result;
     });
     await closeRunsCutByBackup(config, log, backup, database, label);
@@ -282,7 +405,9 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
       const like = options.like;
       await log.step(`${label}copy settings and grants of ${live}`, async (step) => {
         const copied = await withMaintenanceClient(config, (c) => copySettingsAndGrants(c, like, database));
-        step.detail(`owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}${like.connectionLimit !== -1 ? `, connection limit ${like.connectionLimit}` : ''}`);
+        step.detail(
+          `owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}${like.connectionLimit !== -1 ? `, connection limit ${like.connectionLimit}` : ''}`,
+        );
       });
     }
     if (options.signal?.aborted) throw interrupted(options.signal);
@@ -293,7 +418,9 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
     const dropped = await dropDatabase(config, database).then(
       () => true,
       (dropErr: unknown) => {
-        log.warn(`could not drop ${database}: ${dropErr instanceof Error ? dropErr.message : String(dropErr)}; drop it by hand`);
+        log.warn(
+          `could not drop ${database}: ${dropErr instanceof Error ? dropErr.message : String(dropErr)}; drop it by hand`,
+        );
         return false;
       },
     );
@@ -304,6 +431,13 @@ async function restoreCreated(config: Config, log: Logger, backup: CheckedBackup
     }
     const refusal = asRefusal(err, database);
     if (refusal.hint?.includes(`${live} was not changed`)) throw refusal;
-    throw new UpkitError({ code: refusal.code, exit: refusal.exit, message: refusal.message, details: refusal.details, hint: `${refusal.hint ? `${refusal.hint}; ` : ''}${outcome}`, cause: refusal.cause });
+    throw new UpkitError({
+      code: refusal.code,
+      exit: refusal.exit,
+      message: refusal.message,
+      details: refusal.details,
+      hint: `${refusal.hint ? `${refusal.hint}; ` : ''}${outcome}`,
+      cause: refusal.cause,
+    });
   }
 }

@@ -15,7 +15,15 @@ import { plural } from '../plural.ts';
 /** Where pg_restore runs: a local binary, or inside the compose database service (archive on stdin). */
 export type Restorer =
   | { kind: 'local'; pgRestore: PgBinary; why: string }
-  | { kind: 'compose'; cli: ComposeCli; composeFile: string; service: string; version: string; major: number; why: string };
+  | {
+      kind: 'compose';
+      cli: ComposeCli;
+      composeFile: string;
+      service: string;
+      version: string;
+      major: number;
+      why: string;
+    };
 
 export interface CheckedBackup {
   path: string;
@@ -35,19 +43,35 @@ export { sha256File } from './archive.ts';
 import { dumpDirEntries, hashDumpDir, listSha256, sha256File } from './archive.ts';
 
 /** pg_restore reads archives of its own major and older: the nearest major at or above pg_dump's. */
-export async function chooseRestorer(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, archiveMajor: number): Promise<Restorer> {
+export async function chooseRestorer(
+  config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>,
+  archiveMajor: number,
+): Promise<Restorer> {
   const found = await findBinaries('pg_restore', config.pgBinDir);
   const local = chooseForServer(found, archiveMajor);
-  if (local) return { kind: 'local', pgRestore: local, why: `${local.path} ${local.version} (found via ${local.foundVia})` };
-  const seen = found.length ? `found only ${[...new Set(found.map((b) => `${b.version} at ${b.path}`))].join(', ')}` : 'none found';
+  if (local)
+    return { kind: 'local', pgRestore: local, why: `${local.path} ${local.version} (found via ${local.foundVia})` };
+  const seen = found.length
+    ? `found only ${[...new Set(found.map((b) => `${b.version} at ${b.path}`))].join(', ')}`
+    : 'none found';
   if (config.composeFile) {
     const cli = await detectCompose();
     if (cli) {
       try {
-        const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(await execInService(cli, config.composeFile, config.dbService, ['pg_restore', '--version']));
+        const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(
+          await execInService(cli, config.composeFile, config.dbService, ['pg_restore', '--version']),
+        );
         if (m && Number(m[1]) >= archiveMajor) {
           const version = `${m[1]}${m[2] ? `.${m[2]}` : ''}`;
-          return { kind: 'compose', cli, composeFile: config.composeFile, service: config.dbService, version, major: Number(m[1]), why: `pg_restore ${version} inside compose service "${config.dbService}" (no local one of ${archiveMajor} or newer: ${seen})` };
+          return {
+            kind: 'compose',
+            cli,
+            composeFile: config.composeFile,
+            service: config.dbService,
+            version,
+            major: Number(m[1]),
+            why: `pg_restore ${version} inside compose service "${config.dbService}" (no local one of ${archiveMajor} or newer: ${seen})`,
+          };
         }
       } catch {
         // fall through to the error that names what to install
@@ -77,7 +101,12 @@ async function checkDumpDir(archive: string, m: BackupManifest): Promise<void> {
   const missing = listed.filter((f) => !files.includes(f.name)).map((f) => f.name);
   const extra = [...foreign, ...files.filter((n) => !expected.has(n))];
   if (missing.length || extra.length) {
-    const what = [missing.length ? `lacks ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}` : '', extra.length ? `holds ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''} that its manifest does not list` : '']
+    const what = [
+      missing.length ? `lacks ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}` : '',
+      extra.length
+        ? `holds ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''} that its manifest does not list`
+        : '',
+    ]
       .filter(Boolean)
       .join(' and ');
     throw refuse('restore.files_mismatch', `backup folder ${archive} ${what}: changed or damaged`);
@@ -85,16 +114,29 @@ async function checkDumpDir(archive: string, m: BackupManifest): Promise<void> {
   for (const f of listed) {
     const size = statSync(path.join(archive, f.name)).size;
     if (size !== f.bytes) {
-      throw refuse('restore.size_mismatch', `${path.join(archive, f.name)} is ${size} bytes (${formatBytes(size)}) but the backup's manifest says ${f.bytes} (${formatBytes(f.bytes)}): truncated or replaced`);
+      throw refuse(
+        'restore.size_mismatch',
+        `${path.join(archive, f.name)} is ${size} bytes (${formatBytes(size)}) but the backup's manifest says ${f.bytes} (${formatBytes(f.bytes)}): truncated or replaced`,
+      );
     }
   }
-  const hashed = await hashDumpDir(archive, listed.map((f) => f.name));
+  const hashed = await hashDumpDir(
+    archive,
+    listed.map((f) => f.name),
+  );
   for (const [i, f] of listed.entries()) {
     if (hashed[i]!.sha256 !== f.sha256) {
-      throw refuse('restore.sha256_mismatch', `${path.join(archive, f.name)} has sha256 ${hashed[i]!.sha256}, the backup's manifest says ${f.sha256}: the file was changed or damaged`);
+      throw refuse(
+        'restore.sha256_mismatch',
+        `${path.join(archive, f.name)} has sha256 ${hashed[i]!.sha256}, the backup's manifest says ${f.sha256}: the file was changed or damaged`,
+      );
     }
   }
-  if (listSha256(hashed) !== m.sha256) throw refuse('restore.sha256_mismatch', `backup folder ${archive}'s files hash to ${listSha256(hashed)}, its manifest says ${m.sha256}`);
+  if (listSha256(hashed) !== m.sha256)
+    throw refuse(
+      'restore.sha256_mismatch',
+      `backup folder ${archive}'s files hash to ${listSha256(hashed)}, its manifest says ${m.sha256}`,
+    );
 }
 
 /**
@@ -102,7 +144,11 @@ async function checkDumpDir(archive: string, m: BackupManifest): Promise<void> {
  * size (a cut-short copy), the sha256 (a changed byte), then pg_restore --list.
  * `manifest` skips reading it from disk when the caller has just written it.
  */
-export async function checkBackup(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, file: string, manifest?: BackupManifest): Promise<CheckedBackup> {
+export async function checkBackup(
+  config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>,
+  file: string,
+  manifest?: BackupManifest,
+): Promise<CheckedBackup> {
   const archive = path.resolve(file);
   let isDir: boolean;
   let size = 0;
@@ -112,13 +158,20 @@ export async function checkBackup(config: Pick<Config, 'pgBinDir' | 'composeFile
     isDir = st.isDirectory();
     size = st.size;
   } catch {
-    throw refuse('restore.no_archive', `backup ${archive} does not exist or is not a file`, 'give the path of a .dump file that upkit wrote (ls BACKUP_DIR); nothing was changed');
+    throw refuse(
+      'restore.no_archive',
+      `backup ${archive} does not exist or is not a file`,
+      'give the path of a .dump file that upkit wrote (ls BACKUP_DIR); nothing was changed',
+    );
   }
   const manifestPath = manifestPathFor(archive);
   const m = manifest ?? readManifest(manifestPath);
   const format = archiveFormat(m);
   if (isDir !== (format === 'directory')) {
-    throw refuse('restore.format_mismatch', `backup ${archive} is a ${isDir ? 'folder' : 'file'} but its manifest records a ${format}-format ${format === 'directory' ? 'folder' : 'file'}: replaced`);
+    throw refuse(
+      'restore.format_mismatch',
+      `backup ${archive} is a ${isDir ? 'folder' : 'file'} but its manifest records a ${format}-format ${format === 'directory' ? 'folder' : 'file'}: replaced`,
+    );
   }
   if (format === 'directory') {
     await checkDumpDir(archive, m);
@@ -131,7 +184,10 @@ export async function checkBackup(config: Pick<Config, 'pgBinDir' | 'composeFile
     }
     const sha256 = await sha256File(archive);
     if (sha256 !== m.sha256) {
-      throw refuse('restore.sha256_mismatch', `backup ${archive} has sha256 ${sha256}, its manifest says ${m.sha256}: the file was changed or damaged`);
+      throw refuse(
+        'restore.sha256_mismatch',
+        `backup ${archive} has sha256 ${sha256}, its manifest says ${m.sha256}: the file was changed or damaged`,
+      );
     }
   }
   const restorer = await chooseRestorer(config, m.pgDump.major);
@@ -146,7 +202,10 @@ export async function checkBackup(config: Pick<Config, 'pgBinDir' | 'composeFile
   const listed = tocTables(toc);
   const missing = Object.keys(m.tables).filter((t) => !listed.has(t));
   if (missing.length) {
-    throw refuse('restore.toc_incomplete', `pg_restore --list of ${archive} lacks ${plural(missing.length, 'table')} its manifest counted: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+    throw refuse(
+      'restore.toc_incomplete',
+      `pg_restore --list of ${archive} lacks ${plural(missing.length, 'table')} its manifest counted: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
+    );
   }
   return { path: archive, manifestPath, manifest: m, restorer, tocEntries: toc.entries };
 }

@@ -31,8 +31,17 @@ export function ident(client: Pick<Client, 'escapeIdentifier'>, name: string): s
 }
 
 /** `<db>_<kind>_<UTC stamp>` within PostgreSQL's 63 bytes; lower case, so it needs no quotes in psql. */
-export function companionName(database: string, kind: 'restore' | 'before_restore' | 'rehearsal' | 'shadow', at: Date, attempt = 1): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
+export function companionName(
+  database: string,
+  kind: 'restore' | 'before_restore' | 'rehearsal' | 'shadow',
+  at: Date,
+  attempt = 1,
+): string {
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'z')
+    .toLowerCase();
   const suffix = `_${kind}_${stamp}${attempt > 1 ? `_${attempt}` : ''}`;
   let head = '';
   for (const ch of database) {
@@ -48,7 +57,13 @@ export async function databaseExists(client: Pick<Client, 'query'>, name: string
 }
 
 /** The first companion name not taken yet. */
-export async function freeName(client: Pick<Client, 'query'>, database: string, kind: Parameters<typeof companionName>[1], at: Date, taken: readonly string[] = []): Promise<string> {
+export async function freeName(
+  client: Pick<Client, 'query'>,
+  database: string,
+  kind: Parameters<typeof companionName>[1],
+  at: Date,
+  taken: readonly string[] = [],
+): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const name = companionName(database, kind, at, attempt);
     if (!taken.includes(name) && !(await databaseExists(client, name))) return name;
@@ -89,9 +104,18 @@ export interface DatabaseFacts {
   settings: Array<{ role: string | null; config: string[] }>;
 }
 
-export async function readDatabaseFacts(client: Pick<Client, 'query'>, name: string): Promise<DatabaseFacts | undefined> {
+export async function readDatabaseFacts(
+  client: Pick<Client, 'query'>,
+  name: string,
+): Promise<DatabaseFacts | undefined> {
   // to_jsonb(d): the locale columns differ between majors (daticulocale 15-16, datlocale 17+).
-  const { rows } = await client.query<{ d: Record<string, unknown>; owner: string; encoding: string; tablespace: string; acl: AclEntry[] | null }>(
+  const { rows } = await client.query<{
+    d: Record<string, unknown>;
+    owner: string;
+    encoding: string;
+    tablespace: string;
+    acl: AclEntry[] | null;
+  }>(
     `select to_jsonb(d) - 'datacl' as d, pg_get_userbyid(d.datdba) as owner, pg_encoding_to_char(d.encoding) as encoding,
             t.spcname as tablespace,
             case when d.datacl is null then null else
@@ -136,8 +160,13 @@ export async function createDatabaseLike(client: Client, name: string, like: Dat
   const parts = [`create database ${ident(client, name)} template template0`];
   if (like) {
     const lit = (v: string) => client.escapeLiteral(v);
-    parts.push(`owner ${ident(client, like.owner)} encoding ${lit(like.encoding)} lc_collate ${lit(like.collate)} lc_ctype ${lit(like.ctype)}`);
-    if (like.provider === 'i') parts.push(`locale_provider icu icu_locale ${lit(like.locale ?? '')}${like.icuRules ? ` icu_rules ${lit(like.icuRules)}` : ''}`);
+    parts.push(
+      `owner ${ident(client, like.owner)} encoding ${lit(like.encoding)} lc_collate ${lit(like.collate)} lc_ctype ${lit(like.ctype)}`,
+    );
+    if (like.provider === 'i')
+      parts.push(
+        `locale_provider icu icu_locale ${lit(like.locale ?? '')}${like.icuRules ? ` icu_rules ${lit(like.icuRules)}` : ''}`,
+      );
     else if (like.provider === 'b') parts.push(`locale_provider builtin builtin_locale ${lit(like.locale ?? '')}`);
     else if (like.provider === 'c') parts.push('locale_provider libc');
     if (like.tablespace !== 'pg_default') parts.push(`tablespace ${ident(client, like.tablespace)}`);
@@ -152,7 +181,14 @@ export async function dropDatabase(config: ConnSettings, name: string): Promise<
 
 // As pg_dumpall does (dumputils.c): these settings hold lists whose stored form quotes
 // each element, so they are split and given back element by element.
-const LIST_SETTINGS = new Set(['local_preload_libraries', 'search_path', 'session_preload_libraries', 'shared_preload_libraries', 'temp_tablespaces', 'unix_socket_directories']);
+const LIST_SETTINGS = new Set([
+  'local_preload_libraries',
+  'search_path',
+  'session_preload_libraries',
+  'shared_preload_libraries',
+  'temp_tablespaces',
+  'unix_socket_directories',
+]);
 
 /** Splits a stored list setting (`"$user", public`) into its elements (`$user`, `public`). */
 export function splitSettingList(value: string): string[] {
@@ -180,12 +216,20 @@ export function splitSettingList(value: string): string[] {
   return out;
 }
 
-export function settingStatement(client: Pick<Client, 'escapeIdentifier' | 'escapeLiteral'>, database: string, role: string | null, entry: string): string {
+export function settingStatement(
+  client: Pick<Client, 'escapeIdentifier' | 'escapeLiteral'>,
+  database: string,
+  role: string | null,
+  entry: string,
+): string {
   const eq = entry.indexOf('=');
   const name = entry.slice(0, eq);
   const value = entry.slice(eq + 1);
   const values = LIST_SETTINGS.has(name.toLowerCase()) ? splitSettingList(value) : [value];
-  const target = role === null ? `database ${ident(client, database)}` : `role ${ident(client, role)} in database ${ident(client, database)}`;
+  const target =
+    role === null
+      ? `database ${ident(client, database)}`
+      : `role ${ident(client, role)} in database ${ident(client, database)}`;
   return `alter ${target} set ${ident(client, name)} to ${values.map((v) => client.escapeLiteral(v)).join(', ')}`;
 }
 
@@ -196,9 +240,14 @@ const aclKey = (a: AclEntry) => `${a.grantee ?? 'PUBLIC'} ${a.privilege}${a.gran
  * of `from` (its owner and locale were given when it was created), then reads them back: a
  * copy whose grants differ from the live database's must never take its place.
  */
-export async function copySettingsAndGrants(client: Client, from: DatabaseFacts, to: string): Promise<{ settings: number; grants: number }> {
+export async function copySettingsAndGrants(
+  client: Client,
+  from: DatabaseFacts,
+  to: string,
+): Promise<{ settings: number; grants: number }> {
   let settings = 0;
-  if (from.connectionLimit !== -1) await client.query(`alter database ${ident(client, to)} connection limit ${from.connectionLimit}`);
+  if (from.connectionLimit !== -1)
+    await client.query(`alter database ${ident(client, to)} connection limit ${from.connectionLimit}`);
   for (const { role, config } of from.settings) {
     for (const entry of config) {
       await client.query(settingStatement(client, to, role, entry));
@@ -212,14 +261,23 @@ export async function copySettingsAndGrants(client: Client, from: DatabaseFacts,
     await client.query(`revoke all on database ${db} from ${ident(client, from.owner)}`);
     for (const a of from.acl) {
       const grantee = a.grantee === null ? 'public' : ident(client, a.grantee);
-      await client.query(`grant ${a.privilege} on database ${db} to ${grantee}${a.grantable ? ' with grant option' : ''}`);
+      await client.query(
+        `grant ${a.privilege} on database ${db} to ${grantee}${a.grantable ? ' with grant option' : ''}`,
+      );
     }
   }
   const copied = await readDatabaseFacts(client, to);
   const want = { settings: JSON.stringify(from.settings), acl: (from.acl ?? []).map(aclKey).sort() };
   const got = { settings: JSON.stringify(copied?.settings), acl: (copied?.acl ?? []).map(aclKey).sort() };
-  if (want.settings !== got.settings || JSON.stringify(want.acl) !== JSON.stringify(got.acl) || (from.acl === null) !== (copied?.acl === null) || copied?.connectionLimit !== from.connectionLimit) {
-    throw new Error(`the settings, grants or connection limit of ${to} differ from those of ${from.name} after copying them (${JSON.stringify({ ...got, connectionLimit: copied?.connectionLimit })} instead of ${JSON.stringify({ ...want, connectionLimit: from.connectionLimit })})`);
+  if (
+    want.settings !== got.settings ||
+    JSON.stringify(want.acl) !== JSON.stringify(got.acl) ||
+    (from.acl === null) !== (copied?.acl === null) ||
+    copied?.connectionLimit !== from.connectionLimit
+  ) {
+    throw new Error(
+      `the settings, grants or connection limit of ${to} differ from those of ${from.name} after copying them (${JSON.stringify({ ...got, connectionLimit: copied?.connectionLimit })} instead of ${JSON.stringify({ ...want, connectionLimit: from.connectionLimit })})`,
+    );
   }
   return { settings, grants: from.acl?.length ?? 0 };
 }

@@ -26,7 +26,10 @@ export const MAX_JOBS = 4;
  * own, and said so) even for a single table; at most the cores here, the tables in the
  * archive and MAX_JOBS, as jobs only help when several tables can be loaded or indexed at once.
  */
-export function restoreJobs(backup: Pick<CheckedBackup, 'restorer' | 'path' | 'manifest'>, cores = availableParallelism()): number {
+export function restoreJobs(
+  backup: Pick<CheckedBackup, 'restorer' | 'path' | 'manifest'>,
+  cores = availableParallelism(),
+): number {
   if (backup.restorer.kind !== 'local') return 0;
   let seekable: boolean;
   try {
@@ -83,7 +86,9 @@ export class CountsWhileRestoring {
   }
 
   async #count(name: string): Promise<void> {
-    this.#client ??= connect(targetFor(this.#config, this.#database), this.#config, { applicationName: 'upkit restore' });
+    this.#client ??= connect(targetFor(this.#config, this.#database), this.#config, {
+      applicationName: 'upkit restore',
+    });
     const client = await this.#client;
     // Every table exists once data items run (pg_restore creates them all first).
     this.#tables ??= listDumpedTables(client);

@@ -20,7 +20,10 @@ function refuse(code: string, message: string, hint: string): UpkitError {
 
 /** Prepared transactions of the live database: RENAME refuses a database that has any, for as long as they last. */
 export async function preparedTransactions(c: Q, config: Pick<Config, 'migrationDb'>, live: string): Promise<void> {
-  const { rows } = await c.query<{ gid: string; owner: string; prepared: Date }>('select gid, owner, prepared from pg_prepared_xacts where database = $1 order by prepared', [live]);
+  const { rows } = await c.query<{ gid: string; owner: string; prepared: Date }>(
+    'select gid, owner, prepared from pg_prepared_xacts where database = $1 order by prepared',
+    [live],
+  );
   if (!rows.length) return;
   const first = rows[0]!;
   throw refuse(
@@ -64,7 +67,12 @@ function isLocal(host: string): boolean {
  * server runs on it (a socket or loopback host, and the directory is the server's own:
  * PG_VERSION in its data directory, or the tablespace's PG_<major>_ folder).
  */
-export async function roomForCopy(c: Q, config: Pick<Config, 'migrationDb'>, live: string, tablespace: string): Promise<RoomCheck> {
+export async function roomForCopy(
+  c: Q,
+  config: Pick<Config, 'migrationDb'>,
+  live: string,
+  tablespace: string,
+): Promise<RoomCheck> {
   const { rows } = await c.query<{ size: string | null; location: string | null; major: string }>(
     `select (select pg_database_size(datname) from pg_database where datname = $1)::text as size,
             (select nullif(pg_tablespace_location(oid), '') from pg_tablespace where spcname = $2) as location,
@@ -80,10 +88,19 @@ export async function roomForCopy(c: Q, config: Pick<Config, 'migrationDb'>, liv
       () => null,
     );
   }
-  if (dir === null) return { needed, free: 'this role may not read where the server keeps its data', where: `tablespace ${tablespace}` };
+  if (dir === null)
+    return {
+      needed,
+      free: 'this role may not read where the server keeps its data',
+      where: `tablespace ${tablespace}`,
+    };
   const where = `tablespace ${tablespace} (${dir})`;
-  if (!isLocal(config.migrationDb.host)) return { needed, free: `the server runs on ${config.migrationDb.host}, not here`, where };
-  const own = r.location === null ? existsSync(path.join(dir, 'PG_VERSION')) : existsSync(dir) && readdirSync(dir).some((f) => f.startsWith(`PG_${r.major}_`));
+  if (!isLocal(config.migrationDb.host))
+    return { needed, free: `the server runs on ${config.migrationDb.host}, not here`, where };
+  const own =
+    r.location === null
+      ? existsSync(path.join(dir, 'PG_VERSION'))
+      : existsSync(dir) && readdirSync(dir).some((f) => f.startsWith(`PG_${r.major}_`));
   if (!own) return { needed, free: `${dir} is not the server's on this machine (a container?)`, where };
   const fs = statfsSync(dir);
   return { needed, free: fs.bavail * fs.bsize, where };

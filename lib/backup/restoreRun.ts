@@ -11,11 +11,29 @@ import { detectInstall } from '../profile.ts';
 import type { Profile } from '../profileTypes.ts';
 import { interrupted, restoreInto, type RestoreResult } from './restore.ts';
 import { checkBackup, type CheckedBackup } from './restoreCheck.ts';
-import { databaseExists, dropDatabase, freeName, mayActAs, readDatabaseFacts, targetFor, withMaintenanceClient, type DatabaseFacts } from './restoreDb.ts';
+import {
+  databaseExists,
+  dropDatabase,
+  freeName,
+  mayActAs,
+  readDatabaseFacts,
+  targetFor,
+  withMaintenanceClient,
+  type DatabaseFacts,
+} from './restoreDb.ts';
 import { formatBytes } from './space.ts';
 import { shellQuote, sqlIdent } from '../quote.ts';
 import { holdExit, untilDone } from './cleanup.ts';
-import { finishRestore, newMarker, readRestoreState, recordRestore, recoverInterruptedRestore, refusingError, serverIdentifier, writeMarker } from './leftovers.ts';
+import {
+  finishRestore,
+  newMarker,
+  readRestoreState,
+  recordRestore,
+  recoverInterruptedRestore,
+  refusingError,
+  serverIdentifier,
+  writeMarker,
+} from './leftovers.ts';
 import { assertRoom, preparedTransactions, replication, roomForCopy, type RoomCheck } from './restorePrecheck.ts';
 import { sessionsBeyondReach, swapDatabases, type SwapNames, type SwapResult } from './swap.ts';
 import { plural } from '../plural.ts';
@@ -74,12 +92,21 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
     );
     const me = rows[0]!;
     if (!me.superuser && !me.createdb) {
-      throw refuse('restore.no_createdb', `role "${me.user}" cannot create databases, and a restore always restores into a new one`, `as an administrator, run: ALTER ROLE ${sqlIdent(me.user)} CREATEDB; then run the restore again`);
+      throw refuse(
+        'restore.no_createdb',
+        `role "${me.user}" cannot create databases, and a restore always restores into a new one`,
+        `as an administrator, run: ALTER ROLE ${sqlIdent(me.user)} CREATEDB; then run the restore again`,
+      );
     }
     const liveFacts = await readDatabaseFacts(c, live);
     const ownsLive = liveFacts !== undefined && (await mayActAs(c, liveFacts.owner));
     if (request.into !== undefined) {
-      if (await databaseExists(c, request.into)) throw refuse('restore.target_exists', `database ${request.into} already exists`, 'choose a new name with --into NAME, or drop that database first');
+      if (await databaseExists(c, request.into))
+        throw refuse(
+          'restore.target_exists',
+          `database ${request.into} already exists`,
+          'choose a new name with --into NAME, or drop that database first',
+        );
       const room = liveFacts ? await roomForCopy(c, config, live, liveFacts.tablespace) : undefined;
       if (room) assertRoom(room, live);
       return { target: request.into, swap: undefined, liveFacts: ownsLive ? liveFacts : undefined, room, server: null };
@@ -89,10 +116,18 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
       if (state.liveAllowsConnections === false) throw refusingError(config, state);
     }
     if (!liveFacts) {
-      throw refuse('restore.no_live', `database ${live} does not exist, so there is nothing to restore in place`, `to restore it under that name, run: npx zx scripts/restore.ts ${shellQuote(backup.path)} --into ${shellQuote(live)}`);
+      throw refuse(
+        'restore.no_live',
+        `database ${live} does not exist, so there is nothing to restore in place`,
+        `to restore it under that name, run: npx zx scripts/restore.ts ${shellQuote(backup.path)} --into ${shellQuote(live)}`,
+      );
     }
     if (!ownsLive) {
-      throw refuse('restore.not_owner', `role "${me.user}" does not own database ${live} (owner: ${liveFacts.owner}), so it cannot swap it`, `run the restore as ${liveFacts.owner} or a superuser, or restore beside it with --into NAME`);
+      throw refuse(
+        'restore.not_owner',
+        `role "${me.user}" does not own database ${live} (owner: ${liveFacts.owner}), so it cannot swap it`,
+        `run the restore as ${liveFacts.owner} or a superuser, or restore beside it with --into NAME`,
+      );
     }
     if (backup.manifest.database !== live && !request.fromOtherDatabase) {
       throw refuse(
@@ -104,7 +139,12 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
     await preparedTransactions(c, config, live);
     await replication(c, live);
     const beyond = await sessionsBeyondReach(config, live);
-    if (beyond.length) throw refuse('restore.sessions_beyond_reach', `the swap would have to end sessions of ${live} this role may not end: ${beyond.join(', ')}`, 'ask them to disconnect, or run the restore as a superuser');
+    if (beyond.length)
+      throw refuse(
+        'restore.sessions_beyond_reach',
+        `the swap would have to end sessions of ${live} this role may not end: ${beyond.join(', ')}`,
+        'ask them to disconnect, or run the restore as a superuser',
+      );
     const room = await roomForCopy(c, config, live, liveFacts.tablespace);
     assertRoom(room, live);
     const restored = await freeName(c, live, 'restore', at);
@@ -113,10 +153,22 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
   });
   let liveRelease: string | null = null;
   if (plan.liveFacts) {
-    liveRelease = await withClient(config.migrationDb, config, async (c) => (await detectInstall(c, request.profile ?? { drizzleDir: config.drizzleDir })).release, { applicationName: 'upkit restore' }).catch(() => null);
+    liveRelease = await withClient(
+      config.migrationDb,
+      config,
+      async (c) => (await detectInstall(c, request.profile ?? { drizzleDir: config.drizzleDir })).release,
+      { applicationName: 'upkit restore' },
+    ).catch(() => null);
   }
   const { server: serverId, ...rest } = plan;
-  return { backup, live, server: `${config.migrationDb.host}:${config.migrationDb.port}`, ...rest, serverId, liveRelease };
+  return {
+    backup,
+    live,
+    server: `${config.migrationDb.host}:${config.migrationDb.port}`,
+    ...rest,
+    serverId,
+    liveRelease,
+  };
 }
 
 export async function restoreBackup(config: Config, log: Logger, request: RestoreRequest): Promise<RestoreOutcome> {
@@ -128,16 +180,25 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
   const backup = await log.step('check backup', async (step) => {
     const b = await checkBackup(config, request.file);
     const m = b.manifest;
-    step.detail(`${formatBytes(m.bytes)}, sha256 and size as in its manifest, pg_restore --list read ${plural(b.tocEntries, 'entry')}; taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'}`);
+    step.detail(
+      `${formatBytes(m.bytes)}, sha256 and size as in its manifest, pg_restore --list read ${plural(b.tocEntries, 'entry')}; taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'}`,
+    );
     return b;
   });
   request.onChecked?.(backup);
   const plan = await log.step(`check ${config.migrationDb.host}:${config.migrationDb.port}`, async (step) => {
     const p = await planRestore(config, backup, request);
-    step.detail(p.swap ? `${p.live} will be swapped with ${p.swap.restored}, and kept as ${p.swap.previous}` : `${p.target} is free; ${p.live} is not touched`);
+    step.detail(
+      p.swap
+        ? `${p.live} will be swapped with ${p.swap.restored}, and kept as ${p.swap.previous}`
+        : `${p.target} is free; ${p.live} is not touched`,
+    );
     return p;
   });
-  if (plan.room && typeof plan.room.free === 'string') log.warn(`free space for the copy beside ${plan.live} cannot be known here (${plan.room.free}); it needs about ${formatBytes(plan.room.needed ?? 0)} in ${plan.room.where}`);
+  if (plan.room && typeof plan.room.free === 'string')
+    log.warn(
+      `free space for the copy beside ${plan.live} cannot be known here (${plan.room.free}); it needs about ${formatBytes(plan.room.needed ?? 0)} in ${plan.room.where}`,
+    );
   await request.confirm?.(plan);
   if (request.signal?.aborted) throw interrupted(request.signal);
 
@@ -158,7 +219,14 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
       const lockPid = (await lockClient.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       // Copies of restores that were stopped, proven upkit's for this server and database: no restore runs now but this one.
       await recoverInterruptedRestore(config, log);
-      const recorded = await recordRestore(lockClient, { id: runId, copy: names.restored, marker, releaseFrom: plan.liveRelease, releaseTo: backup.manifest.release, toolVersion: VERSION });
+      const recorded = await recordRestore(lockClient, {
+        id: runId,
+        copy: names.restored,
+        marker,
+        releaseFrom: plan.liveRelease,
+        releaseTo: backup.manifest.release,
+        toolVersion: VERSION,
+      });
       // From the copy's creation to the swap's end, a second Ctrl-C waits for the cleanup.
       const release = holdExit();
       let status = 'failed';
@@ -167,11 +235,16 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
         status = 'ok';
         return outcome;
       } catch (err) {
-        status = request.signal?.aborted ? 'interrupted' : isUpkitError(err) && (err.exit === 'refused' || err.exit === 'locked') ? 'refused' : 'failed';
+        status = request.signal?.aborted
+          ? 'interrupted'
+          : isUpkitError(err) && (err.exit === 'refused' || err.exit === 'locked')
+            ? 'refused'
+            : 'failed';
         throw err;
       } finally {
         // After the swap the row is in the database kept beside the restored one.
-        if (recorded) await untilDone(finishRestore(config, status === 'ok' ? names.previous : names.live, runId, status));
+        if (recorded)
+          await untilDone(finishRestore(config, status === 'ok' ? names.previous : names.live, runId, status));
         release();
       }
     });
@@ -200,24 +273,50 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
           ownPids: [lockPid],
           log,
           signal: request.signal,
-          beforeAttempt: () => withMaintenanceClient(config, (c) => writeMarker(c, names.restored, { ...marker, stage: 'swap' })),
+          beforeAttempt: () =>
+            withMaintenanceClient(config, (c) => writeMarker(c, names.restored, { ...marker, stage: 'swap' })),
           relock: async () => {
-            const c = await connect(targetFor(config, names.live), config, { applicationName: lockApplicationName('restore') });
+            const c = await connect(targetFor(config, names.live), config, {
+              applicationName: lockApplicationName('restore'),
+            });
             relocks.push(c);
-            const { rows } = await c.query<{ locked: boolean; pid: number }>('select pg_try_advisory_lock($1::int, $2::int) as locked, pg_backend_pid() as pid', [LOCK_KEY.classId, LOCK_KEY.objId]);
-            if (!rows[0]!.locked) throw new UpkitError({ code: 'lock.held', exit: 'locked', message: `another upkit run took the lock on ${names.live} between two attempts of the swap`, hint: `wait for it to finish (npx zx scripts/status.ts shows it), then run the restore again; ${names.live} was not changed` });
+            const { rows } = await c.query<{ locked: boolean; pid: number }>(
+              'select pg_try_advisory_lock($1::int, $2::int) as locked, pg_backend_pid() as pid',
+              [LOCK_KEY.classId, LOCK_KEY.objId],
+            );
+            if (!rows[0]!.locked)
+              throw new UpkitError({
+                code: 'lock.held',
+                exit: 'locked',
+                message: `another upkit run took the lock on ${names.live} between two attempts of the swap`,
+                hint: `wait for it to finish (npx zx scripts/status.ts shows it), then run the restore again; ${names.live} was not changed`,
+              });
             return rows[0]!.pid;
           },
         });
-        step.detail(`swap window ${s.windowMs} ms${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}, ${plural(s.terminated, 'session')} of ${names.live} ended; the previous ${names.live} is kept as ${names.previous}`);
+        step.detail(
+          `swap window ${s.windowMs} ms${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}, ${plural(s.terminated, 'session')} of ${names.live} ended; the previous ${names.live} is kept as ${names.previous}`,
+        );
         return s;
       } catch (err) {
         if (!isUpkitError(err) || (err.exit !== 'refused' && err.exit !== 'locked')) throw err;
         // Nothing was renamed: the copy goes, as after any refusal.
-        const dropped = await untilDone(dropDatabase(config, names.restored)).then(() => true, () => false);
-        const outcome = dropped ? `${names.restored} was dropped and ${names.live} was not changed` : `${names.live} was not changed; drop ${names.restored} by hand`;
+        const dropped = await untilDone(dropDatabase(config, names.restored)).then(
+          () => true,
+          () => false,
+        );
+        const outcome = dropped
+          ? `${names.restored} was dropped and ${names.live} was not changed`
+          : `${names.live} was not changed; drop ${names.restored} by hand`;
         if (err.hint?.includes(`${names.live} was not changed`)) throw err;
-        throw new UpkitError({ code: err.code, exit: err.exit, message: err.message, details: err.details, hint: `${err.hint ? `${err.hint}; ` : ''}${outcome}`, cause: err.cause });
+        throw new UpkitError({
+          code: err.code,
+          exit: err.exit,
+          message: err.message,
+          details: err.details,
+          hint: `${err.hint ? `${err.hint}; ` : ''}${outcome}`,
+          cause: err.cause,
+        });
       }
     });
     release();

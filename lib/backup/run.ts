@@ -7,7 +7,17 @@
 // and name every table), hashed, described in a manifest, and only then given its final
 // name. Old backups are pruned only after that.
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, createWriteStream, fsyncSync, mkdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  createWriteStream,
+  fsyncSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
@@ -23,9 +33,33 @@ import { sqlIdent } from '../quote.ts';
 import { redact } from '../redact.ts';
 import type { ReportBuilder } from '../report.ts';
 import { schemaFingerprint } from '../schema/fingerprint.ts';
-import { archiveBytesNow, dumpDirEntries, fsyncArchive, hashDumpDir, listSha256, removeDumpDir, sha256File, type ArchiveFile, type ArchiveFormat } from './archive.ts';
-import { applyRetention, ARCHIVE_SUFFIX, archiveName, ensureBackupDir, fileNamePart, listVerifiedBackups, utcStamp } from './files.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestPathFor, readServerIdentity, type BackupManifest } from './manifest.ts';
+import {
+  archiveBytesNow,
+  dumpDirEntries,
+  fsyncArchive,
+  hashDumpDir,
+  listSha256,
+  removeDumpDir,
+  sha256File,
+  type ArchiveFile,
+  type ArchiveFormat,
+} from './archive.ts';
+import {
+  applyRetention,
+  ARCHIVE_SUFFIX,
+  archiveName,
+  ensureBackupDir,
+  fileNamePart,
+  listVerifiedBackups,
+  utcStamp,
+} from './files.ts';
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  manifestPathFor,
+  readServerIdentity,
+  type BackupManifest,
+} from './manifest.ts';
 import { reportPartials, reportRetention, warn } from './notices.ts';
 import { partialPath, startHeartbeat, sweepPartials } from './partial.ts';
 import { chooseFormat, type FormatChoice } from './shape.ts';
@@ -90,7 +124,10 @@ export async function listTables(client: Pick<Client, 'query'>): Promise<string[
 }
 
 /** Exact row counts of the given tables in one round trip. */
-export async function countRows(client: Pick<Client, 'query'>, tables: readonly string[]): Promise<Record<string, number>> {
+export async function countRows(
+  client: Pick<Client, 'query'>,
+  tables: readonly string[],
+): Promise<Record<string, number>> {
   if (tables.length === 0) return {};
   const sql = tables.map((t, i) => `select ${i} as i, count(*)::bigint::text as n from ${t}`).join(' union all ');
   const { rows } = await client.query<{ i: number; n: string }>(sql);
@@ -100,7 +137,6 @@ export async function countRows(client: Pick<Client, 'query'>, tables: readonly 
   return out;
 }
 
-
 interface DumpRun {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -108,18 +144,47 @@ interface DumpRun {
 }
 
 /** Runs pg_dump (locally, or in the compose service with its output streamed to the file). */
-function runDump(dumper: Dumper, choice: FormatChoice, env: NodeJS.ProcessEnv, partial: string, snapshot: string, lockWaitMs: number, signal: AbortSignal): Promise<DumpRun> {
+function runDump(
+  dumper: Dumper,
+  choice: FormatChoice,
+  env: NodeJS.ProcessEnv,
+  partial: string,
+  snapshot: string,
+  lockWaitMs: number,
+  signal: AbortSignal,
+): Promise<DumpRun> {
   const format = choice.format === 'directory' ? ['--format=directory', `--jobs=${choice.jobs}`] : ['--format=custom'];
-  const dumpArgs = [...format, `--compress=${COMPRESSION}`, `--snapshot=${snapshot}`, `--lock-wait-timeout=${lockWaitMs}`, '--no-password'];
+  const dumpArgs = [
+    ...format,
+    `--compress=${COMPRESSION}`,
+    `--snapshot=${snapshot}`,
+    `--lock-wait-timeout=${lockWaitMs}`,
+    '--no-password',
+  ];
   return new Promise((resolve, reject) => {
     let child;
     let out: ReturnType<typeof createWriteStream> | undefined;
     if (dumper.kind === 'local') {
-      child = spawn(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     } else {
       // -T: no TTY, so the archive's bytes pass through unchanged. Credentials travel as
       // `-e NAME` (value taken from this process's environment), never as arguments.
-      const args = composeArgs(dumper.cli, dumper.composeFile, ['exec', '-T', '-e', 'PGUSER', '-e', 'PGDATABASE', '-e', 'PGPASSWORD', dumper.service, 'pg_dump', ...dumpArgs]);
+      const args = composeArgs(dumper.cli, dumper.composeFile, [
+        'exec',
+        '-T',
+        '-e',
+        'PGUSER',
+        '-e',
+        'PGDATABASE',
+        '-e',
+        'PGPASSWORD',
+        dumper.service,
+        'pg_dump',
+        ...dumpArgs,
+      ]);
       child = spawn(dumper.cli.command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       out = createWriteStream(partial, { mode: 0o600 });
       child.stdout!.pipe(out);
@@ -150,12 +215,27 @@ function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
     });
   }
   if (/permission denied/i.test(stderr)) {
-    return new UpkitError({ code: 'backup.permission', exit: 'refused', message: `pg_dump was refused: ${text}`, hint: 'back up as the database owner or a role that can read every table; nothing was changed' });
+    return new UpkitError({
+      code: 'backup.permission',
+      exit: 'refused',
+      message: `pg_dump was refused: ${text}`,
+      hint: 'back up as the database owner or a role that can read every table; nothing was changed',
+    });
   }
   if (/lock/i.test(stderr) && /timeout|could not obtain/i.test(stderr)) {
-    return new UpkitError({ code: 'backup.lock_wait', exit: 'refused', message: `pg_dump could not lock every table: ${text}`, hint: 'a session holds an exclusive lock; find it in pg_stat_activity, then run the command again; nothing was changed' });
+    return new UpkitError({
+      code: 'backup.lock_wait',
+      exit: 'refused',
+      message: `pg_dump could not lock every table: ${text}`,
+      hint: 'a session holds an exclusive lock; find it in pg_stat_activity, then run the command again; nothing was changed',
+    });
   }
-  return new UpkitError({ code: 'backup.pg_dump_failed', exit: 'refused', message: `pg_dump failed: ${text}`, hint: `see the log file for pg_dump's full output; ${path.basename(partial)} was removed and nothing was changed` });
+  return new UpkitError({
+    code: 'backup.pg_dump_failed',
+    exit: 'refused',
+    message: `pg_dump failed: ${text}`,
+    hint: `see the log file for pg_dump's full output; ${path.basename(partial)} was removed and nothing was changed`,
+  });
 }
 
 /** Where a backup's time goes: each phase's milliseconds, for the log file. */
@@ -308,7 +388,10 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     if (shared) warn(log, options.report, shared.code, shared.message, shared.hint);
     reportPartials(log, options.report, sweepPartials(dir));
     const previous = listVerifiedBackups(dir, target.database, server ?? undefined)[0];
-    const needed = estimateBackupBytes(databaseBytes, previous && { bytes: previous.manifest.bytes, databaseBytes: previous.manifest.databaseBytes });
+    const needed = estimateBackupBytes(
+      databaseBytes,
+      previous && { bytes: previous.manifest.bytes, databaseBytes: previous.manifest.databaseBytes },
+    );
     assertRoomForBackup(dir, needed);
 
     // The archive is named after the release, which is read while pg_dump runs: until
@@ -324,33 +407,36 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     const lockWaitMs = options.lockWaitMs ?? 60_000;
     const t0 = performance.now();
     const dumpRun = runDump(dumper, choice, env, working, facts.snapshot, lockWaitMs, stop.signal);
-    dumping = log.step(`pg_dump → ${fileNamePart(target.database)}-${utcStamp(at)} (${choice.format} format${choice.jobs > 1 ? `, ${choice.jobs} jobs` : ''})`, async (step: StepControl) => {
-      const timer = setInterval(() => {
+    dumping = log.step(
+      `pg_dump → ${fileNamePart(target.database)}-${utcStamp(at)} (${choice.format} format${choice.jobs > 1 ? `, ${choice.jobs} jobs` : ''})`,
+      async (step: StepControl) => {
+        const timer = setInterval(() => {
+          try {
+            const bytes = archiveBytesNow(working);
+            const secs = (performance.now() - t0) / 1000;
+            step.progress(`${formatBytes(bytes)} written, ${formatBytes(bytes / Math.max(secs, 0.001))}/s`);
+          } catch {
+            // the file may be replaced at the very end
+          }
+        }, 250);
         try {
+          const result = await dumpRun;
+          log.debug(`pg_dump exit ${result.code ?? result.signal}; stderr: ${result.stderr.trim()}`);
+          if (options.signal?.aborted) throw options.signal.reason;
+          if (stop.signal.aborted) {
+            // Stopped because the reading beside it failed: that error is the one reported.
+            step.skip('stopped: reading the snapshot beside it failed');
+            return 0;
+          }
+          if (result.code !== 0) throw dumpFailure(result.stderr, working, dir);
           const bytes = archiveBytesNow(working);
-          const secs = (performance.now() - t0) / 1000;
-          step.progress(`${formatBytes(bytes)} written, ${formatBytes(bytes / Math.max(secs, 0.001))}/s`);
-        } catch {
-          // the file may be replaced at the very end
+          step.detail(`${formatBytes(bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+          return bytes;
+        } finally {
+          clearInterval(timer);
         }
-      }, 250);
-      try {
-        const result = await dumpRun;
-        log.debug(`pg_dump exit ${result.code ?? result.signal}; stderr: ${result.stderr.trim()}`);
-        if (options.signal?.aborted) throw options.signal.reason;
-        if (stop.signal.aborted) {
-          // Stopped because the reading beside it failed: that error is the one reported.
-          step.skip('stopped: reading the snapshot beside it failed');
-          return 0;
-        }
-        if (result.code !== 0) throw dumpFailure(result.stderr, working, dir);
-        const bytes = archiveBytesNow(working);
-        step.detail(`${formatBytes(bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        return bytes;
-      } finally {
-        clearInterval(timer);
-      }
-    });
+      },
+    );
     dumping.catch(() => {});
     // Read in the dumped snapshot, on the other core, while pg_dump runs.
     const beside = (async () => {
@@ -363,7 +449,10 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
       return { detection, counts, fingerprint };
     })();
     beside.catch(() => stop.abort());
-    const [, { detection, counts, fingerprint }] = await Promise.all([dumping.then((b) => (timing.mark('pg_dump'), b)), beside]).catch((err: unknown) => {
+    const [, { detection, counts, fingerprint }] = await Promise.all([
+      dumping.then((b) => (timing.mark('pg_dump'), b)),
+      beside,
+    ]).catch((err: unknown) => {
       throw options.signal?.aborted ? options.signal.reason : err;
     });
     await c.query('commit');
@@ -377,7 +466,10 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
         fsyncArchive(working, format).then(() => timing.at('fsync')),
       ]);
       timing.mark('verify');
-      const missing = tablesMissingFromToc(toc, dumped.map((t) => ({ schema: t.schema, name: t.table, owner: t.owner })));
+      const missing = tablesMissingFromToc(
+        toc,
+        dumped.map((t) => ({ schema: t.schema, name: t.table, owner: t.owner })),
+      );
       if (missing.length) {
         const names = missing.slice(0, 5).map((t) => `${sqlIdent(t.schema)}.${sqlIdent(t.name)}`);
         throw new UpkitError({
@@ -387,7 +479,9 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
           hint: 'the dump is incomplete; nothing was changed. Run the backup again and check the log file',
         });
       }
-      step.detail(`pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; ${archive.files ? `${plural(archive.files.length, 'file')}, ` : ''}sha256 ${archive.sha256.slice(0, 12)}…`);
+      step.detail(
+        `pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; ${archive.files ? `${plural(archive.files.length, 'file')}, ` : ''}sha256 ${archive.sha256.slice(0, 12)}…`,
+      );
       return { ...archive, entries: toc.entries };
     });
 
@@ -406,7 +500,10 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
       createdAt: new Date().toISOString(),
       release: detection.release,
       server: { version: facts.version.split(' ')[0]!, major: serverMajor },
-      pgDump: dumper.kind === 'local' ? { version: dumper.pgDump.version, major: dumper.pgDump.major, via: 'local', path: dumper.pgDump.path } : { version: dumper.version, major: dumper.major, via: 'compose', path: `compose service ${dumper.service}` },
+      pgDump:
+        dumper.kind === 'local'
+          ? { version: dumper.pgDump.version, major: dumper.pgDump.major, via: 'local', path: dumper.pgDump.path }
+          : { version: dumper.version, major: dumper.major, via: 'compose', path: `compose service ${dumper.service}` },
       compression: COMPRESSION,
       bytes: verified.bytes,
       sha256: verified.sha256,

@@ -37,7 +37,10 @@ export function largeTableBytes(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isSafeInteger(n) && n > 0 ? n : LARGE_TABLE_BYTES;
 }
 
-export function chooseFormat(tables: readonly SizedTable[], options: { localPgDump: boolean; cores?: number; largeBytes?: number }): FormatChoice {
+export function chooseFormat(
+  tables: readonly SizedTable[],
+  options: { localPgDump: boolean; cores?: number; largeBytes?: number },
+): FormatChoice {
   const large = options.largeBytes ?? largeTableBytes();
   const cores = options.cores ?? availableParallelism();
   const total = tables.reduce((s, t) => s + t.bytes, 0);
@@ -48,6 +51,11 @@ export function chooseFormat(tables: readonly SizedTable[], options: { localPgDu
     const reason = big.length >= 2 ? `${cores} core` : shape;
     return { format: 'custom', jobs: 1, why: `custom format, one file (${reason})` };
   }
-  if (!options.localPgDump) return { format: 'custom', jobs: 1, why: `custom format, one file (${shape}, but pg_dump runs in a container and streams one file)` };
+  if (!options.localPgDump)
+    return {
+      format: 'custom',
+      jobs: 1,
+      why: `custom format, one file (${shape}, but pg_dump runs in a container and streams one file)`,
+    };
   return { format: 'directory', jobs, why: `directory format, ${jobs} parallel jobs (${shape}; ${cores} cores)` };
 }

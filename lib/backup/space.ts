@@ -47,7 +47,9 @@ export function backupDirProblem(dir: string): string | undefined {
     accessSync(at, constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code === 'EROFS' ? `cannot write backups in ${dir}: ${at} is on a read-only file system` : `cannot write backups in ${dir} (${at} is not writable by this user)`;
+    return code === 'EROFS'
+      ? `cannot write backups in ${dir}: ${at} is on a read-only file system`
+      : `cannot write backups in ${dir} (${at} is not writable by this user)`;
   }
   return undefined;
 }

@@ -10,7 +10,16 @@ import { binaryVersion, candidateBinDirs, chooseForServer, clientPackageHint, ty
 
 export type Dumper =
   | { kind: 'local'; pgDump: PgBinary; pgRestore: PgBinary; why: string }
-  | { kind: 'compose'; cli: ComposeCli; composeFile: string; service: string; version: string; major: number; pgRestore: PgBinary | undefined; why: string };
+  | {
+      kind: 'compose';
+      cli: ComposeCli;
+      composeFile: string;
+      service: string;
+      version: string;
+      major: number;
+      pgRestore: PgBinary | undefined;
+      why: string;
+    };
 
 /** The pg_dump and pg_restore programs on this machine (each candidate asked its --version). */
 export interface ClientBinaries {
@@ -41,12 +50,22 @@ export async function findClientBinaries(config: Pick<Config, 'pgBinDir'>): Prom
   const out: ClientBinaries = { dumps: [], restores: [] };
   candidates.forEach((c, i) => {
     const version = versions[i];
-    if (version) (c.name === 'pg_dump' ? out.dumps : out.restores).push({ path: c.file, binDir: c.binDir, foundVia: c.foundVia, ...version });
+    if (version)
+      (c.name === 'pg_dump' ? out.dumps : out.restores).push({
+        path: c.file,
+        binDir: c.binDir,
+        foundVia: c.foundVia,
+        ...version,
+      });
   });
   return out;
 }
 
-export async function chooseDumper(config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>, serverMajor: number, found?: Promise<ClientBinaries>): Promise<Dumper> {
+export async function chooseDumper(
+  config: Pick<Config, 'pgBinDir' | 'composeFile' | 'dbService'>,
+  serverMajor: number,
+  found?: Promise<ClientBinaries>,
+): Promise<Dumper> {
   const { dumps, restores } = await (found ?? findClientBinaries(config));
   const pgDump = chooseForServer(dumps, serverMajor);
   // pg_restore must read what this pg_dump writes: take it from the same directory.
@@ -59,7 +78,9 @@ export async function chooseDumper(config: Pick<Config, 'pgBinDir' | 'composeFil
       why: `${pgDump.path} ${pgDump.version} (found via ${pgDump.foundVia}; ${pgDump.major === serverMajor ? 'same major as the server' : `server is ${serverMajor}, no ${serverMajor} client found`})`,
     };
   }
-  const seen = dumps.length ? `found only ${[...new Set(dumps.map((b) => `${b.version} at ${b.path}`))].join(', ')}` : 'none found';
+  const seen = dumps.length
+    ? `found only ${[...new Set(dumps.map((b) => `${b.version} at ${b.path}`))].join(', ')}`
+    : 'none found';
   if (config.composeFile) {
     const cli = await detectCompose();
     if (cli) {

@@ -37,8 +37,24 @@ export interface SwapResult {
 }
 
 /** A psql command line an operator can paste: one statement per -c, stopping at the first error. */
-export function psqlCommand(target: Pick<DbTarget, 'host' | 'port' | 'user'>, statements: readonly string[], database = 'postgres'): string {
-  const args = ['psql', '-h', target.host, '-p', String(target.port), '-U', target.user, '-d', database, '-v', 'ON_ERROR_STOP=1'];
+export function psqlCommand(
+  target: Pick<DbTarget, 'host' | 'port' | 'user'>,
+  statements: readonly string[],
+  database = 'postgres',
+): string {
+  const args = [
+    'psql',
+    '-h',
+    target.host,
+    '-p',
+    String(target.port),
+    '-U',
+    target.user,
+    '-d',
+    database,
+    '-v',
+    'ON_ERROR_STOP=1',
+  ];
   for (const s of statements) args.push('-c', s);
   return args.map(shellQuote).join(' ');
 }
@@ -64,7 +80,10 @@ export function swapBackCommand(target: Pick<DbTarget, 'host' | 'port' | 'user'>
 }
 
 async function names(client: Pick<Client, 'query'>, wanted: readonly string[]): Promise<Map<string, boolean>> {
-  const { rows } = await client.query<{ datname: string; datallowconn: boolean }>('select datname, datallowconn from pg_database where datname = any($1)', [wanted]);
+  const { rows } = await client.query<{ datname: string; datallowconn: boolean }>(
+    'select datname, datallowconn from pg_database where datname = any($1)',
+    [wanted],
+  );
   return new Map(rows.map((r) => [r.datname, r.datallowconn]));
 }
 
@@ -132,7 +151,15 @@ class AttemptFailed extends Error {
  * must wait for. Sessions connected to the live database are not counted: the swap ends them.
  */
 export async function databaseBlockers(c: Pick<Client, 'query'>, databases: readonly string[]): Promise<Blocker[]> {
-  const { rows } = await c.query<{ pid: number | null; who: string; relation: string; mode: string; state: string | null; query: string; age: number }>(
+  const { rows } = await c.query<{
+    pid: number | null;
+    who: string;
+    relation: string;
+    mode: string;
+    state: string | null;
+    query: string;
+    age: number;
+  }>(
     `select a.pid,
             case when a.pid is null then format('prepared transaction %s, %s', p.gid, p.owner)
                  else concat_ws(', ', a.usename, nullif(a.application_name, '')) end as who,
@@ -156,12 +183,23 @@ export async function databaseBlockers(c: Pick<Client, 'query'>, databases: read
     [databases],
   );
   const seen = new Set<string>();
-  return rows.filter((r) => !seen.has(`${r.pid} ${r.relation}`) && seen.add(`${r.pid} ${r.relation}`)).map((r) => ({ pid: r.pid ?? 0, relation: r.relation, mode: r.mode, state: r.state, query: redact(r.query.replace(/\s+/g, ' ').trim()), ageSeconds: Math.round(r.age), applicationName: r.who }));
+  return rows
+    .filter((r) => !seen.has(`${r.pid} ${r.relation}`) && seen.add(`${r.pid} ${r.relation}`))
+    .map((r) => ({
+      pid: r.pid ?? 0,
+      relation: r.relation,
+      mode: r.mode,
+      state: r.state,
+      query: redact(r.query.replace(/\s+/g, ' ').trim()),
+      ageSeconds: Math.round(r.age),
+      applicationName: r.who,
+    }));
 }
 
 function describe(b: Blocker): string {
   if (!b.pid) return `a ${b.applicationName} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s`;
-  if (b.mode === 'row') return `pid ${b.pid} (${b.applicationName}) changed ${b.relation} and has not committed for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
+  if (b.mode === 'row')
+    return `pid ${b.pid} (${b.applicationName}) changed ${b.relation} and has not committed for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
   return describeBlocker(b);
 }
 
@@ -179,8 +217,16 @@ async function sessionsLeft(c: Pick<Client, 'query'>, database: string): Promise
  * deadline. Polled every few ms: pg_terminate_backend's own wait, and the one RENAME does,
  * sleep 100 ms at a time, which would be most of the swap window.
  */
-async function endSessions(c: Pick<Client, 'query'>, database: string, ownPids: readonly number[], deadline: number): Promise<number> {
-  const { rows } = await c.query<{ pid: number }>(`select pid, pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [database]);
+async function endSessions(
+  c: Pick<Client, 'query'>,
+  database: string,
+  ownPids: readonly number[],
+  deadline: number,
+): Promise<number> {
+  const { rows } = await c.query<{ pid: number }>(
+    `select pid, pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+    [database],
+  );
   while (performance.now() < deadline) {
     if (!(await sessionsLeft(c, database)).length) break;
     await new Promise((r) => setTimeout(r, 5));
@@ -200,7 +246,10 @@ const isTimeout = (err: unknown) => ['55P03', '57014', '55006'].includes((err as
 async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], windowMs: number): Promise<SwapResult> {
   const live = c.escapeIdentifier(n.live);
   const remaining = (t0: number) => Math.max(50, Math.floor(windowMs - (performance.now() - t0)));
-  await c.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [`${SWAP_LOCK_TIMEOUT_MS}ms`, `${windowMs}ms`]);
+  await c.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [
+    `${SWAP_LOCK_TIMEOUT_MS}ms`,
+    `${windowMs}ms`,
+  ]);
   const seen = await databaseBlockers(c, [n.live, n.restored]);
   if (seen.length) throw new AttemptFailed(`${seen.map(describe).join('; ')}`, seen, seen.find((b) => b.pid)?.pid);
   const t0 = performance.now();
@@ -210,7 +259,13 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
     refused = true;
     const terminated = await endSessions(c, n.live, ownPids, t0 + windowMs / 2);
     const left = await sessionsLeft(c, n.live);
-    if (left.length) throw new AttemptFailed(`${plural(left.length, 'session')} of ${n.live} did not end in time: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`, [], left[0]!.pid, true);
+    if (left.length)
+      throw new AttemptFailed(
+        `${plural(left.length, 'session')} of ${n.live} did not end in time: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`,
+        [],
+        left[0]!.pid,
+        true,
+      );
     await c.query('begin');
     const budget = `${remaining(t0)}ms`;
     await c.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)`, [budget]);
@@ -230,7 +285,11 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
     const blockers = await databaseBlockers(c, [n.live, n.restored]).catch(() => []);
     const left = blockers.length ? [] : await sessionsLeft(c, n.live).catch(() => []);
     const why = isPgError(err) ? formatPgError(err).headline : String(err);
-    const who = blockers.length ? blockers.map(describe).join('; ') : left.length ? `${plural(left.length, 'session')} of ${n.live}: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}` : `${why}, by a session that has since let go`;
+    const who = blockers.length
+      ? blockers.map(describe).join('; ')
+      : left.length
+        ? `${plural(left.length, 'session')} of ${n.live}: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`
+        : `${why}, by a session that has since let go`;
     throw new AttemptFailed(who, blockers, blockers.find((b) => b.pid)?.pid ?? left[0]?.pid, ended);
   }
 }
@@ -248,7 +307,11 @@ async function allowAgain(c: Pick<Client, 'query'>, database: string): Promise<v
  * after a pause. When every attempt gave way, a `restore.swap_busy` refusal names the
  * blocker; nothing was renamed.
  */
-export async function swapDatabases(config: ConnSettings, n: SwapNames, options: SwapOptions = {}): Promise<SwapResult> {
+export async function swapDatabases(
+  config: ConnSettings,
+  n: SwapNames,
+  options: SwapOptions = {},
+): Promise<SwapResult> {
   const waits = options.retryWaitsMs ?? SWAP_RETRY_WAITS_MS;
   const windowMs = options.windowMs ?? SWAP_WINDOW_MS;
   let ownPids = [...(options.ownPids ?? [])];
@@ -272,7 +335,9 @@ export async function swapDatabases(config: ConnSettings, n: SwapNames, options:
     if (!last) break;
     const wait = waits[i];
     if (wait === undefined || options.signal?.aborted) {
-      const stop = last.firstPid ? `stop it with: ${psqlCommand(config.migrationDb, [`SELECT pg_terminate_backend(${last.firstPid})`])}` : 'commit or roll back the prepared transaction (COMMIT PREPARED / ROLLBACK PREPARED)';
+      const stop = last.firstPid
+        ? `stop it with: ${psqlCommand(config.migrationDb, [`SELECT pg_terminate_backend(${last.firstPid})`])}`
+        : 'commit or roll back the prepared transaction (COMMIT PREPARED / ROLLBACK PREPARED)';
       throw new UpkitError({
         code: 'restore.swap_busy',
         exit: 'refused',
@@ -280,7 +345,9 @@ export async function swapDatabases(config: ConnSettings, n: SwapNames, options:
         hint: `wait for that work to end, or ${stop}, then run the restore again`,
       });
     }
-    options.log?.warn(`swap: ${last.message}; ${n.live} accepts connections again; attempt ${i + 2}/${waits.length + 1} in ${(wait / 1000).toFixed(2)} s`);
+    options.log?.warn(
+      `swap: ${last.message}; ${n.live} accepts connections again; attempt ${i + 2}/${waits.length + 1} in ${(wait / 1000).toFixed(2)} s`,
+    );
     await new Promise((r) => setTimeout(r, wait));
     if (options.relock && last.sessionsEnded) ownPids = [await options.relock()];
   }
@@ -290,25 +357,43 @@ export async function swapDatabases(config: ConnSettings, n: SwapNames, options:
 /** Looks at what the server now has (the failed session may be gone), puts back what can be put back, and says where things stand. */
 async function swapFailure(config: ConnSettings, n: SwapNames, cause: unknown): Promise<UpkitError> {
   const why = isPgError(cause) ? formatPgError(cause).headline : cause instanceof Error ? cause.message : String(cause);
-  const fail = (message: string, hint: string, details: string[] = []) => new UpkitError({ code: 'restore.swap_failed', exit: 'failed', message: `the swap failed (${why}): ${message}`, hint, details, cause });
-  const allow = (db: string) => psqlCommand(config.migrationDb, [`ALTER DATABASE ${sqlIdent(db)} WITH ALLOW_CONNECTIONS true`]);
+  const fail = (message: string, hint: string, details: string[] = []) =>
+    new UpkitError({
+      code: 'restore.swap_failed',
+      exit: 'failed',
+      message: `the swap failed (${why}): ${message}`,
+      hint,
+      details,
+      cause,
+    });
+  const allow = (db: string) =>
+    psqlCommand(config.migrationDb, [`ALTER DATABASE ${sqlIdent(db)} WITH ALLOW_CONNECTIONS true`]);
   try {
     return await withMaintenanceClient(config, async (c) => {
       const seen = await names(c, [n.live, n.restored, n.previous]);
       const state = [...seen].map(([db, allowed]) => `${db}${allowed ? '' : ' (refusing connections)'}`);
       if (seen.has(n.live) && seen.has(n.restored) && !seen.has(n.previous)) {
         // The renames rolled back together: the live database only needs its connections back.
-        if (seen.get(n.live) === false) await c.query(`alter database ${c.escapeIdentifier(n.live)} with allow_connections true`);
+        if (seen.get(n.live) === false)
+          await c.query(`alter database ${c.escapeIdentifier(n.live)} with allow_connections true`);
         return fail(
           `nothing was renamed; ${n.live} is the database it was and accepts connections again (its sessions may have been ended). The restored copy is kept as ${n.restored}`,
           `find out why from the message above, drop the copy (${dropCommand(config.migrationDb, n.restored)}) and run the restore again`,
         );
       }
       if (seen.has(n.previous) && seen.has(n.live) && !seen.has(n.restored)) {
-        if (seen.get(n.previous) === false) await c.query(`alter database ${c.escapeIdentifier(n.previous)} with allow_connections true`);
-        return fail(`the session broke at the very end, but the renames did commit: ${n.live} is the restored database and the previous one is kept as ${n.previous}`, `check ${n.live}; to go back: ${swapBackCommand(config.migrationDb, n)}`);
+        if (seen.get(n.previous) === false)
+          await c.query(`alter database ${c.escapeIdentifier(n.previous)} with allow_connections true`);
+        return fail(
+          `the session broke at the very end, but the renames did commit: ${n.live} is the restored database and the previous one is kept as ${n.previous}`,
+          `check ${n.live}; to go back: ${swapBackCommand(config.migrationDb, n)}`,
+        );
       }
-      return fail(`the server now has: ${state.join(', ') || 'none of the three databases'}`, `look at the databases (psql -l): ${n.restored} is the restored copy, ${n.previous} the database that was ${n.live}; make sure one of them is named ${n.live} and accepts connections (ALTER DATABASE … RENAME TO, … WITH ALLOW_CONNECTIONS true)`, state);
+      return fail(
+        `the server now has: ${state.join(', ') || 'none of the three databases'}`,
+        `look at the databases (psql -l): ${n.restored} is the restored copy, ${n.previous} the database that was ${n.live}; make sure one of them is named ${n.live} and accepts connections (ALTER DATABASE … RENAME TO, … WITH ALLOW_CONNECTIONS true)`,
+        state,
+      );
     });
   } catch (err) {
     return fail(

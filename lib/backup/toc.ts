@@ -114,7 +114,8 @@ export function tocTables(toc: Toc): Set<string> {
     const words = rest.split(' ');
     // schema = words[0, i), name = words[i, j), owner = words[j, end): each at least one word.
     for (let i = 1; i < words.length - 1; i++) {
-      for (let j = i + 1; j < words.length; j++) out.add(manifestKey(words.slice(0, i).join(' '), words.slice(i, j).join(' ')));
+      for (let j = i + 1; j < words.length; j++)
+        out.add(manifestKey(words.slice(0, i).join(' '), words.slice(i, j).join(' ')));
     }
   }
   return out;

@@ -57,9 +57,15 @@ export async function writeActivity(c: Pick<Client, 'query'>): Promise<WriteActi
     const { rows } = await c.query<{ key: string; ins: string; upd: string; del: string }>(
       `select schemaname || '.' || relname as key, n_tup_ins as ins, n_tup_upd as upd, n_tup_del as del from pg_stat_user_tables`,
     );
-    const reset = (await c.query<{ r: Date | null }>('select stats_reset as r from pg_stat_database where datname = current_database()')).rows[0]?.r ?? null;
+    const reset =
+      (
+        await c.query<{ r: Date | null }>(
+          'select stats_reset as r from pg_stat_database where datname = current_database()',
+        )
+      ).rows[0]?.r ?? null;
     const tables: WriteActivity['tables'] = {};
-    for (const r of rows.filter((x) => application(x.key)).sort((a, b) => a.key.localeCompare(b.key))) tables[r.key] = { ins: Number(r.ins), upd: Number(r.upd), del: Number(r.del) };
+    for (const r of rows.filter((x) => application(x.key)).sort((a, b) => a.key.localeCompare(b.key)))
+      tables[r.key] = { ins: Number(r.ins), upd: Number(r.upd), del: Number(r.del) };
     return { reset: reset ? reset.toISOString() : null, tables };
   } catch {
     return undefined;
@@ -73,16 +79,29 @@ export type ActivityChanges = { comparable: true; written: string[] } | { compar
  * `schema.table: 1 updated`. Not comparable when the statistics were reset since (or one
  * table's counters went down): then the row counts are all the evidence there is.
  */
-export function activityChanges(then: WriteActivity | undefined | null, now: WriteActivity | undefined, skip: ReadonlySet<string>): ActivityChanges {
+export function activityChanges(
+  then: WriteActivity | undefined | null,
+  now: WriteActivity | undefined,
+  skip: ReadonlySet<string>,
+): ActivityChanges {
   if (!then) return { comparable: false, why: 'the run recorded no write statistics' };
-  if (!now) return { comparable: false, why: 'the server gives no reliable write statistics (PostgreSQL 15 or later does)' };
-  if (then.reset !== now.reset) return { comparable: false, why: `the write statistics were reset since (${now.reset ?? 'at a server crash'})` };
+  if (!now)
+    return { comparable: false, why: 'the server gives no reliable write statistics (PostgreSQL 15 or later does)' };
+  if (then.reset !== now.reset)
+    return { comparable: false, why: `the write statistics were reset since (${now.reset ?? 'at a server crash'})` };
   const written: string[] = [];
   for (const [key, n] of Object.entries(now.tables)) {
     const t = then.tables[key] ?? { ins: 0, upd: 0, del: 0 };
-    if (n.ins < t.ins || n.upd < t.upd || n.del < t.del) return { comparable: false, why: `the write statistics of ${key} were reset since` };
+    if (n.ins < t.ins || n.upd < t.upd || n.del < t.del)
+      return { comparable: false, why: `the write statistics of ${key} were reset since` };
     if (skip.has(key)) continue;
-    const parts = [[n.ins - t.ins, 'inserted'], [n.upd - t.upd, 'updated'], [n.del - t.del, 'deleted']].filter(([d]) => (d as number) > 0).map(([d, w]) => `${d} ${w}`);
+    const parts = [
+      [n.ins - t.ins, 'inserted'],
+      [n.upd - t.upd, 'updated'],
+      [n.del - t.del, 'deleted'],
+    ]
+      .filter(([d]) => (d as number) > 0)
+      .map(([d, w]) => `${d} ${w}`);
     if (parts.length) written.push(`${key} (same row count; ${parts.join(', ')})`);
   }
   return { comparable: true, written };

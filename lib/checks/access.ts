@@ -7,9 +7,20 @@ import type { LiveRelation } from './catalog.ts';
 import type { At, Intent } from './intents.ts';
 import { AGAIN, listed, where } from './text.ts';
 
-const KIND_WORD: Record<string, string> = { r: 'table', p: 'table', v: 'view', m: 'materialized view', S: 'sequence', f: 'foreign table' };
+const KIND_WORD: Record<string, string> = {
+  r: 'table',
+  p: 'table',
+  v: 'view',
+  m: 'materialized view',
+  S: 'sequence',
+  f: 'foreign table',
+};
 
-export function accessProblems(intents: readonly Intent[], current: ReadonlyArray<LiveRelation | undefined>, user: string): Problem[] {
+export function accessProblems(
+  intents: readonly Intent[],
+  current: ReadonlyArray<LiveRelation | undefined>,
+  user: string,
+): Problem[] {
   const role = sqlIdent(user);
   const problems: Problem[] = [];
   const notOwned = new Map<number, { rel: LiveRelation; at: At; does: string }>();
@@ -17,19 +28,25 @@ export function accessProblems(intents: readonly Intent[], current: ReadonlyArra
   intents.forEach((i, n) => {
     const rel = current[n];
     if (!rel) return;
-    if (i.kind === 'owns' && !rel.owns && !notOwned.has(rel.oid)) notOwned.set(rel.oid, { rel, at: i.at, does: i.does });
-    if (i.kind === 'writes' && !rel.privileges[i.privilege] && !denied.has(`${rel.oid}:${i.privilege}`)) denied.set(`${rel.oid}:${i.privilege}`, { rel, privilege: i.privilege, at: i.at });
+    if (i.kind === 'owns' && !rel.owns && !notOwned.has(rel.oid))
+      notOwned.set(rel.oid, { rel, at: i.at, does: i.does });
+    if (i.kind === 'writes' && !rel.privileges[i.privilege] && !denied.has(`${rel.oid}:${i.privilege}`))
+      denied.set(`${rel.oid}:${i.privilege}`, { rel, privilege: i.privilege, at: i.at });
   });
   if (notOwned.size) {
     const items = [...notOwned.values()];
-    const what = (x: (typeof items)[number]) => `${KIND_WORD[x.rel.kind] ?? 'relation'} ${x.rel.shown} (owned by ${sqlIdent(x.rel.owner)}; ${where(x.at)} ${x.does} it)`;
-    const alters = items.map((x) => `ALTER ${(KIND_WORD[x.rel.kind] ?? 'table').toUpperCase()} ${x.rel.qualified} OWNER TO ${role};`);
+    const what = (x: (typeof items)[number]) =>
+      `${KIND_WORD[x.rel.kind] ?? 'relation'} ${x.rel.shown} (owned by ${sqlIdent(x.rel.owner)}; ${where(x.at)} ${x.does} it)`;
+    const alters = items.map(
+      (x) => `ALTER ${(KIND_WORD[x.rel.kind] ?? 'table').toUpperCase()} ${x.rel.qualified} OWNER TO ${role};`,
+    );
     const grants = [...new Set(items.map((x) => `GRANT ${sqlIdent(x.rel.owner)} TO ${role};`))];
     problems.push({
       code: 'check.owner',
-      message: items.length === 1
-        ? `role ${role} does not own ${what(items[0]!)}, and only its owner may do that`
-        : `role ${role} does not own ${items.length} relations that pending statements alter, which only their owners may do: ${listed(items.map(what))}`,
+      message:
+        items.length === 1
+          ? `role ${role} does not own ${what(items[0]!)}, and only its owner may do that`
+          : `role ${role} does not own ${items.length} relations that pending statements alter, which only their owners may do: ${listed(items.map(what))}`,
       hint: `as an administrator: ${alters.join(' ')} (or let ${role} act as the owner: ${grants.join(' ')}), ${AGAIN}`,
     });
   }

@@ -35,12 +35,25 @@ export function regclassText(r: Rel): string {
   return r.schema ? `${sqlIdent(r.schema)}.${sqlIdent(r.name)}` : sqlIdent(r.name);
 }
 
-export async function readRelations(client: Pick<Client, 'query'>, rels: readonly Rel[]): Promise<Map<string, LiveRelation>> {
+export async function readRelations(
+  client: Pick<Client, 'query'>,
+  rels: readonly Rel[],
+): Promise<Map<string, LiveRelation>> {
   const keys = [...new Map(rels.map((r) => [relKey(r), r])).values()];
   const out = new Map<string, LiveRelation>();
   if (keys.length === 0) return out;
   const { rows } = await client.query<{
-    i: string; oid: number; kind: string; schema: string; name: string; owner: string; owns: boolean; ins: boolean; upd: boolean; del: boolean; columns: LiveColumn[];
+    i: string;
+    oid: number;
+    kind: string;
+    schema: string;
+    name: string;
+    owner: string;
+    owns: boolean;
+    ins: boolean;
+    upd: boolean;
+    del: boolean;
+    columns: LiveColumn[];
   }>(
     `select n.i, c.oid::int as oid, c.relkind::text as kind, s.nspname as schema, c.relname as name,
             pg_get_userbyid(c.relowner) as owner, pg_has_role(c.relowner, 'USAGE') as owns,
@@ -88,9 +101,21 @@ export interface Dependent {
  * or a table's drop without CASCADE (those, and foreign keys of other tables). `targets`: oid
  * and attnum, 0 meaning the whole table.
  */
-export async function readDependents(client: Pick<Client, 'query'>, targets: ReadonlyArray<{ oid: number; attnum: number }>): Promise<Dependent[]> {
+export async function readDependents(
+  client: Pick<Client, 'query'>,
+  targets: ReadonlyArray<{ oid: number; attnum: number }>,
+): Promise<Dependent[]> {
   if (targets.length === 0) return [];
-  const { rows } = await client.query<{ on: string; kind: Dependent['kind']; schema: string | null; name: string | null; described: string; owner_schema: string | null; owner_name: string | null; object: string | null }>(
+  const { rows } = await client.query<{
+    on: string;
+    kind: Dependent['kind'];
+    schema: string | null;
+    name: string | null;
+    described: string;
+    owner_schema: string | null;
+    owner_name: string | null;
+    object: string | null;
+  }>(
     `with t as (select * from unnest($1::int[], $2::int[]) as t(oid, attnum))
      select distinct t.oid || ':' || t.attnum as on,
             case when d.classid = 'pg_rewrite'::regclass then case v.relkind when 'v' then 'view' when 'm' then 'materialized view' else 'rule' end
@@ -136,9 +161,14 @@ export async function readDependents(client: Pick<Client, 'query'>, targets: Rea
 }
 
 /** How many rows hold NULL in each column (`qualified` table, column name). */
-export async function countNulls(client: Pick<Client, 'query'>, columns: ReadonlyArray<{ qualified: string; column: string }>): Promise<number[]> {
+export async function countNulls(
+  client: Pick<Client, 'query'>,
+  columns: ReadonlyArray<{ qualified: string; column: string }>,
+): Promise<number[]> {
   if (columns.length === 0) return [];
-  const sql = columns.map((c, i) => `select ${i} as i, count(*)::int as n from ${c.qualified} where ${sqlIdent(c.column)} is null`).join(' union all ');
+  const sql = columns
+    .map((c, i) => `select ${i} as i, count(*)::int as n from ${c.qualified} where ${sqlIdent(c.column)} is null`)
+    .join(' union all ');
   const { rows } = await client.query<{ i: number; n: number }>(sql);
   const out = columns.map(() => 0);
   for (const r of rows) out[r.i] = r.n;
@@ -156,7 +186,10 @@ export async function hasRows(client: Pick<Client, 'query'>, qualified: readonly
 }
 
 /** The type oid each written type name resolves to (null when it does not exist yet). */
-export async function typeOids(client: Pick<Client, 'query'>, names: ReadonlyArray<{ schema: string | null; name: string }>): Promise<Array<number | null>> {
+export async function typeOids(
+  client: Pick<Client, 'query'>,
+  names: ReadonlyArray<{ schema: string | null; name: string }>,
+): Promise<Array<number | null>> {
   if (names.length === 0) return [];
   const { rows } = await client.query<{ oid: number | null }>(
     `select to_regtype(n.t)::oid::int as oid from unnest($1::text[]) with ordinality as n(t, i) order by n.i`,
@@ -176,7 +209,11 @@ export async function namedExists(client: Pick<Client, 'query'>, tableOid: numbe
 }
 
 /** Values that occur in more than one row (NULLs never clash): how many, and up to three with their counts. */
-export async function duplicates(client: Pick<Client, 'query'>, qualified: string, expressions: readonly string[]): Promise<{ groups: number; examples: string[] }> {
+export async function duplicates(
+  client: Pick<Client, 'query'>,
+  qualified: string,
+  expressions: readonly string[],
+): Promise<{ groups: number; examples: string[] }> {
   const list = expressions.join(', ');
   const { rows } = await client.query<{ groups: number; examples: string[] | null }>(
     `select count(*)::int as groups, (array_agg(format('%s (%s rows)', v, n) order by n desc, v))[1:3] as examples
@@ -188,7 +225,13 @@ export async function duplicates(client: Pick<Client, 'query'>, qualified: strin
 }
 
 /** The query that lists rows whose foreign key points at no row, and how many there are. */
-export async function orphans(client: Pick<Client, 'query'>, child: string, columns: readonly string[], parent: string, parentColumns: readonly string[]): Promise<{ count: number; query: string }> {
+export async function orphans(
+  client: Pick<Client, 'query'>,
+  child: string,
+  columns: readonly string[],
+  parent: string,
+  parentColumns: readonly string[],
+): Promise<{ count: number; query: string }> {
   const match = columns.map((c, i) => `p.${sqlIdent(parentColumns[i]!)} = c.${sqlIdent(c)}`).join(' AND ');
   const where = `${columns.map((c) => `c.${sqlIdent(c)} IS NOT NULL`).join(' AND ')} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${match})`;
   const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${child} c where ${where}`);

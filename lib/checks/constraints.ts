@@ -16,13 +16,20 @@ import { plural } from '../plural.ts';
  * same for anything else the rows are read through (a function an expression index calls):
  * what a pending step creates first is not there yet, and the check is left to the run.
  */
-export async function constraintProblems(client: Pick<Client, 'query'>, intents: readonly Intent[], current: ReadonlyArray<LiveRelation | undefined>, live: Map<string, LiveRelation>): Promise<Problem[]> {
+export async function constraintProblems(
+  client: Pick<Client, 'query'>,
+  intents: readonly Intent[],
+  current: ReadonlyArray<LiveRelation | undefined>,
+  live: Map<string, LiveRelation>,
+): Promise<Problem[]> {
   const problems: Problem[] = [];
   for (const [n, i] of intents.entries()) {
     const rel = current[n];
     if (!rel || (i.kind !== 'unique' && i.kind !== 'foreign_key') || i.touched) continue;
-    const dropped = (r: LiveRelation, column: string) => intents.slice(0, n).some((x, k) => x.kind === 'drop_column' && current[k] === r && x.column === column);
-    const present = (r: LiveRelation, columns: readonly string[]) => columns.every((c) => columnOf(r, c) && !dropped(r, c));
+    const dropped = (r: LiveRelation, column: string) =>
+      intents.slice(0, n).some((x, k) => x.kind === 'drop_column' && current[k] === r && x.column === column);
+    const present = (r: LiveRelation, columns: readonly string[]) =>
+      columns.every((c) => columnOf(r, c) && !dropped(r, c));
     if (!present(rel, i.kind === 'unique' ? i.reads : i.columns)) continue;
     if (i.name && (await namedExists(client, rel.oid, i.name))) continue;
     if (i.kind === 'unique') {
@@ -38,7 +45,9 @@ export async function constraintProblems(client: Pick<Client, 'query'>, intents:
     }
     const parent = live.get(relKey(i.ref));
     if (!parent || !present(parent, i.refColumns)) continue;
-    const found = await unlessPending(client, () => orphans(client, rel.qualified, i.columns, parent.qualified, i.refColumns));
+    const found = await unlessPending(client, () =>
+      orphans(client, rel.qualified, i.columns, parent.qualified, i.refColumns),
+    );
     if (!found || found.count === 0) continue;
     const { count, query } = found;
     problems.push({

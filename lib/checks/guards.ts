@@ -21,22 +21,39 @@ function changesFor(guard: string, s: ParsedStatement, tables: readonly string[]
     case 'TruncateStmt':
       return ((n.relations as AstNode[] | undefined) ?? []).some((r) => named(r.RangeVar));
     case 'UpdateStmt':
-      return named(n.relation) && ((n.targetList as AstNode[] | undefined) ?? []).some((t) => mentions(guard, String((t.ResTarget as AstNode | undefined)?.name)));
+      return (
+        named(n.relation) &&
+        ((n.targetList as AstNode[] | undefined) ?? []).some((t) =>
+          mentions(guard, String((t.ResTarget as AstNode | undefined)?.name)),
+        )
+      );
     case 'AlterTableStmt':
-      return named(n.relation) && ((n.cmds as AstNode[] | undefined) ?? []).some((c) => {
-        const cmd = (c.AlterTableCmd ?? {}) as AstNode;
-        return (cmd.subtype === 'AT_AlterColumnType' || cmd.subtype === 'AT_DropColumn') && mentions(guard, String(cmd.name));
-      });
+      return (
+        named(n.relation) &&
+        ((n.cmds as AstNode[] | undefined) ?? []).some((c) => {
+          const cmd = (c.AlterTableCmd ?? {}) as AstNode;
+          return (
+            (cmd.subtype === 'AT_AlterColumnType' || cmd.subtype === 'AT_DropColumn') &&
+            mentions(guard, String(cmd.name))
+          );
+        })
+      );
     case 'DoStmt':
     case 'CreateFunctionStmt':
       // Opaque: when it writes at all, it may write any table it names that the guard names too.
-      return /\b(insert|update|delete|truncate)\b/i.test(s.sql) && tables.some((t) => mentions(s.sql, t) && mentions(guard, t));
+      return (
+        /\b(insert|update|delete|truncate)\b/i.test(s.sql) &&
+        tables.some((t) => mentions(s.sql, t) && mentions(guard, t))
+      );
     default:
       return false;
   }
 }
 
-export async function guardProblems(client: Pick<Client, 'query'>, files: ReadonlyArray<{ file: string; statements: readonly ParsedStatement[] }>): Promise<Problem[]> {
+export async function guardProblems(
+  client: Pick<Client, 'query'>,
+  files: ReadonlyArray<{ file: string; statements: readonly ParsedStatement[] }>,
+): Promise<Problem[]> {
   const all = files.flatMap(({ file, statements }) => statements.map((s) => ({ file, s })));
   const tables = [...new Set(all.flatMap(({ s }) => s.relations.map((r) => r.split('.').pop()!)))];
   const problems: Problem[] = [];

@@ -29,15 +29,21 @@ export { extensionPackage } from './extensions.ts';
 export { readWriteFacts, writeProblems } from './role.ts';
 
 /** The statements the plan's steps will run, in order, each file as messages name it. */
-export function pendingFiles(plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements'>): Array<{ file: string; statements: ParsedStatement[] }> {
+export function pendingFiles(
+  plan: Pick<Plan, 'steps'>,
+  content: Pick<Content, 'statements'>,
+): Array<{ file: string; statements: ParsedStatement[] }> {
   const out: Array<{ file: string; statements: ParsedStatement[] }> = [];
   for (const step of plan.steps) {
     if (step.kind === 'legacy') {
       // comprehensive-upgrade.sql stands for the files; they run only if it fails on its SQL.
-      for (const f of step.comprehensive ? [step.comprehensive] : step.files) out.push({ file: f.file, statements: content.statements.get(f.file) ?? [] });
+      for (const f of step.comprehensive ? [step.comprehensive] : step.files)
+        out.push({ file: f.file, statements: content.statements.get(f.file) ?? [] });
     } else if (step.kind === 'drizzle') {
       const done = new Set(step.resumes);
-      const statements = (content.statements.get(step.tag) ?? []).filter((s) => (s.transactional ? !done.has('transaction') : !done.has(`before:${s.index}`) && !done.has(`after:${s.index}`)));
+      const statements = (content.statements.get(step.tag) ?? []).filter((s) =>
+        s.transactional ? !done.has('transaction') : !done.has(`before:${s.index}`) && !done.has(`after:${s.index}`),
+      );
       out.push({ file: `${step.tag}.sql`, statements });
     }
   }
@@ -49,7 +55,11 @@ export function pendingFiles(plan: Pick<Plan, 'steps'>, content: Pick<Content, '
  * The checks only read: an error they meet (other than the connection, a timeout or a lock,
  * which keep their own messages) is a refusal that says nothing was changed, never a failure.
  */
-export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Problem[]> {
+export async function checkBeforeWrite(
+  client: Pick<Client, 'query'>,
+  plan: Pick<Plan, 'steps'>,
+  content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>,
+): Promise<Problem[]> {
   const seen: { user?: string } = {};
   try {
     return await readChecks(client, plan, content, seen);
@@ -63,26 +73,38 @@ export async function checkBeforeWrite(client: Pick<Client, 'query'>, plan: Pick
         code: 'check.privilege',
         exit: 'refused',
         message: `upkit's checks before the first write may not read what a pending statement touches (${what}); nothing was changed`,
-        hint: table && seen.user
-          ? `run as an administrator: GRANT SELECT ON TABLE ${sqlIdent(table)} TO ${sqlIdent(seen.user)}; (or connect as its owner), then run the upgrade again; nothing was changed`
-          : 'grant the role upkit connects as SELECT on that table (or connect as its owner), then run the upgrade again; nothing was changed',
+        hint:
+          table && seen.user
+            ? `run as an administrator: GRANT SELECT ON TABLE ${sqlIdent(table)} TO ${sqlIdent(seen.user)}; (or connect as its owner), then run the upgrade again; nothing was changed`
+            : 'grant the role upkit connects as SELECT on that table (or connect as its owner), then run the upgrade again; nothing was changed',
         cause: err,
       });
     }
     if (isPgError(err) && err.code === '42P01') {
-      throw new UpkitError({ code: 'check.changed', exit: 'refused', message: `a table went away while upkit's checks read it (${what}); nothing was changed`, hint: 'run the upgrade again (its dry run first: npx zx upgrade.ts --dry-run)', cause: err });
+      throw new UpkitError({
+        code: 'check.changed',
+        exit: 'refused',
+        message: `a table went away while upkit's checks read it (${what}); nothing was changed`,
+        hint: 'run the upgrade again (its dry run first: npx zx upgrade.ts --dry-run)',
+        cause: err,
+      });
     }
     throw new UpkitError({
       code: 'check.internal',
       exit: 'refused',
       message: `upkit's checks before the first write failed on their own query (${what}); nothing was changed`,
-      hint: 'nothing was changed: this is a defect in upkit\'s own checks; keep the log file and report it to upkit\'s maintainers',
+      hint: "nothing was changed: this is a defect in upkit's own checks; keep the log file and report it to upkit's maintainers",
       cause: err,
     });
   }
 }
 
-async function readChecks(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps'>, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>, seen: { user?: string }): Promise<Problem[]> {
+async function readChecks(
+  client: Pick<Client, 'query'>,
+  plan: Pick<Plan, 'steps'>,
+  content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>,
+  seen: { user?: string },
+): Promise<Problem[]> {
   if (plan.steps.length === 0) return [];
   const facts = await readWriteFacts(client);
   seen.user = facts.user;
@@ -91,8 +113,16 @@ async function readChecks(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps
   if (problems.length || !facts.canCreate) return problems;
   const files = pendingFiles(plan, content);
   const intents = intentsOf(files);
-  problems.push(...(await extensionProblems(client, intents.flatMap((i) => (i.kind === 'extension' ? [i] : [])))));
-  const live = await readRelations(client, intents.flatMap((i) => ('rel' in i ? [i.rel, ...(i.kind === 'foreign_key' ? [i.ref] : [])] : [])));
+  problems.push(
+    ...(await extensionProblems(
+      client,
+      intents.flatMap((i) => (i.kind === 'extension' ? [i] : [])),
+    )),
+  );
+  const live = await readRelations(
+    client,
+    intents.flatMap((i) => ('rel' in i ? [i.rel, ...(i.kind === 'foreign_key' ? [i.ref] : [])] : [])),
+  );
   // A relation a pending statement drops (or creates anew after dropping) is no longer the live one.
   const current = existingAt(intents, live);
   problems.push(...accessProblems(intents, current, facts.user));
@@ -106,7 +136,11 @@ async function readChecks(client: Pick<Client, 'query'>, plan: Pick<Plan, 'steps
 }
 
 /** The plan with what the checks found added to its refusals (a refusal stops the run, exit 3). */
-export async function withChecks(client: Pick<Client, 'query'>, plan: Plan, content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>): Promise<Plan> {
+export async function withChecks(
+  client: Pick<Client, 'query'>,
+  plan: Plan,
+  content: Pick<Content, 'statements' | 'migrations' | 'drizzleDir'>,
+): Promise<Plan> {
   const found = await checkBeforeWrite(client, plan, content);
   return found.length ? { ...plan, refusals: [...plan.refusals, ...found] } : plan;
 }
@@ -122,4 +156,3 @@ function existingAt(intents: readonly Intent[], live: Map<string, LiveRelation>)
     return found;
   });
 }
-

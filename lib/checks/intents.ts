@@ -53,10 +53,35 @@ export type Intent =
    * statement writes the table, or names it in a DO block, so its rows may differ by then;
    * `reads`: the table's columns those expressions read, as named.
    */
-  | { kind: 'unique'; rel: Rel; name: string | null; what: string; columns: string[]; reads: string[]; at: At; touched: boolean }
+  | {
+      kind: 'unique';
+      rel: Rel;
+      name: string | null;
+      what: string;
+      columns: string[];
+      reads: string[];
+      at: At;
+      touched: boolean;
+    }
   /** A validated foreign key added to a table; `touched` as above, for either table. */
-  | { kind: 'foreign_key'; rel: Rel; name: string | null; columns: string[]; ref: Rel; refColumns: string[]; at: At; touched: boolean }
-  | { kind: 'create_table'; rel: Rel; ifNotExists: boolean; columns: ColumnShape[]; later: { added: string[]; notNull: string[]; retyped: string[] }; at: At };
+  | {
+      kind: 'foreign_key';
+      rel: Rel;
+      name: string | null;
+      columns: string[];
+      ref: Rel;
+      refColumns: string[];
+      at: At;
+      touched: boolean;
+    }
+  | {
+      kind: 'create_table';
+      rel: Rel;
+      ifNotExists: boolean;
+      columns: ColumnShape[];
+      later: { added: string[]; notNull: string[]; retyped: string[] };
+      at: At;
+    };
 
 const SELF_FILLING = new Set(['serial', 'serial2', 'serial4', 'serial8', 'smallserial', 'bigserial']);
 
@@ -70,14 +95,22 @@ export function relKey(r: Rel): string {
 }
 
 function constraintTypes(def: AstNode): string[] {
-  return ((def.constraints as AstNode[] | undefined) ?? []).map((c) => String((c.Constraint as AstNode | undefined)?.contype));
+  return ((def.constraints as AstNode[] | undefined) ?? []).map((c) =>
+    String((c.Constraint as AstNode | undefined)?.contype),
+  );
 }
 
 function columnShape(def: AstNode): ColumnShape {
   const typeName = (def.typeName ?? {}) as AstNode;
   const names = stringsOf(typeName.names);
   const types = constraintTypes(def);
-  return { name: String(def.colname), type: names.at(-1) ?? '', typeSchema: names.length > 1 ? names.at(-2)! : null, array: Array.isArray(typeName.arrayBounds), notNull: types.includes('CONSTR_NOTNULL') || types.includes('CONSTR_PRIMARY') };
+  return {
+    name: String(def.colname),
+    type: names.at(-1) ?? '',
+    typeSchema: names.length > 1 ? names.at(-2)! : null,
+    array: Array.isArray(typeName.arrayBounds),
+    notNull: types.includes('CONSTR_NOTNULL') || types.includes('CONSTR_PRIMARY'),
+  };
 }
 
 /** A new column existing rows cannot fill: NOT NULL (or primary key) with no default, identity, generation or serial type. */
@@ -98,7 +131,7 @@ function indexExpression(elem: AstNode): string | null {
   if (typeof elem.name === 'string') return ident(elem.name);
   const call = (elem.expr as AstNode | undefined)?.FuncCall as AstNode | undefined;
   const args = (call?.args as AstNode[] | undefined) ?? [];
-  const column = stringsOf(((args[0]?.ColumnRef as AstNode | undefined)?.fields));
+  const column = stringsOf((args[0]?.ColumnRef as AstNode | undefined)?.fields);
   if (!call || args.length !== 1 || column.length !== 1) return null;
   return `${stringsOf(call.funcname).map(ident).join('.')}(${ident(column[0]!)})`;
 }
@@ -107,7 +140,9 @@ function indexExpression(elem: AstNode): string | null {
 function indexColumn(elem: AstNode): string {
   if (typeof elem.name === 'string') return elem.name;
   const call = (elem.expr as AstNode | undefined)?.FuncCall as AstNode | undefined;
-  return stringsOf((((call?.args as AstNode[] | undefined) ?? [])[0]?.ColumnRef as AstNode | undefined)?.fields)[0] ?? '';
+  return (
+    stringsOf((((call?.args as AstNode[] | undefined) ?? [])[0]?.ColumnRef as AstNode | undefined)?.fields)[0] ?? ''
+  );
 }
 
 /** Whether a DO block or function body names the table (as an identifier, quoted or not). */
@@ -134,7 +169,8 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
   // Tables earlier pending statements write, and the bodies of earlier DO blocks and functions.
   const written = new Set<string>();
   const opaque: string[] = [];
-  const touched = (...rels: Rel[]) => rels.some((r) => written.has(relKey(r)) || opaque.some((body) => mentions(body, r.name)));
+  const touched = (...rels: Rel[]) =>
+    rels.some((r) => written.has(relKey(r)) || opaque.some((body) => mentions(body, r.name)));
   for (const { file, statements } of files) {
     for (const s of statements) {
       const at = { file, line: s.line };
@@ -144,8 +180,18 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
           out.push({ kind: 'extension', name: String(n.extname), at });
           break;
         case 'CreateStmt': {
-          const columns = ((n.tableElts as AstNode[] | undefined) ?? []).map((e) => e.ColumnDef as AstNode | undefined).filter((d): d is AstNode => d !== undefined).map(columnShape);
-          const intent = { kind: 'create_table' as const, rel: relOf(n.relation), ifNotExists: n.if_not_exists === true, columns, later: { added: [], notNull: [], retyped: [] }, at };
+          const columns = ((n.tableElts as AstNode[] | undefined) ?? [])
+            .map((e) => e.ColumnDef as AstNode | undefined)
+            .filter((d): d is AstNode => d !== undefined)
+            .map(columnShape);
+          const intent = {
+            kind: 'create_table' as const,
+            rel: relOf(n.relation),
+            ifNotExists: n.if_not_exists === true,
+            columns,
+            later: { added: [], notNull: [], retyped: [] },
+            at,
+          };
           creates.push(intent);
           out.push(intent);
           break;
@@ -171,22 +217,58 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
             } else if (subtype === 'AT_DropConstraint') {
               out.push({ kind: 'drop_object', rel, name: column, at });
             } else if (subtype === 'AT_SetNotNull') {
-              out.push({ kind: 'set_not_null', rel, column, at, filled: updated.get(relKey(rel))?.has(column) === true || opaque.some((body) => mentions(body, rel.name)) });
+              out.push({
+                kind: 'set_not_null',
+                rel,
+                column,
+                at,
+                filled:
+                  updated.get(relKey(rel))?.has(column) === true || opaque.some((body) => mentions(body, rel.name)),
+              });
               later?.notNull.push(column);
             } else if (subtype === 'AT_AddConstraint') {
               const con = ((cmd.def as AstNode | undefined)?.Constraint ?? {}) as AstNode;
               const name = (con.conname as string | undefined) ?? null;
-              if ((con.contype === 'CONSTR_UNIQUE' || con.contype === 'CONSTR_PRIMARY') && !con.indexname && Array.isArray(con.keys)) {
-                out.push({ kind: 'unique', rel, name, what: con.contype === 'CONSTR_PRIMARY' ? 'adds primary key' : 'adds unique constraint', columns: stringsOf(con.keys).map(ident), reads: stringsOf(con.keys), at, touched: touched(rel) });
+              if (
+                (con.contype === 'CONSTR_UNIQUE' || con.contype === 'CONSTR_PRIMARY') &&
+                !con.indexname &&
+                Array.isArray(con.keys)
+              ) {
+                out.push({
+                  kind: 'unique',
+                  rel,
+                  name,
+                  what: con.contype === 'CONSTR_PRIMARY' ? 'adds primary key' : 'adds unique constraint',
+                  columns: stringsOf(con.keys).map(ident),
+                  reads: stringsOf(con.keys),
+                  at,
+                  touched: touched(rel),
+                });
               }
               if (con.contype === 'CONSTR_FOREIGN' && con.skip_validation !== true && Array.isArray(con.pk_attrs)) {
                 const ref = relOf(con.pktable);
-                out.push({ kind: 'foreign_key', rel, name, columns: stringsOf(con.fk_attrs), ref, refColumns: stringsOf(con.pk_attrs), at, touched: touched(rel, ref) });
+                out.push({
+                  kind: 'foreign_key',
+                  rel,
+                  name,
+                  columns: stringsOf(con.fk_attrs),
+                  ref,
+                  refColumns: stringsOf(con.pk_attrs),
+                  at,
+                  touched: touched(rel, ref),
+                });
               }
             } else if (subtype === 'AT_AddColumn') {
               const def = ((cmd.def as AstNode | undefined)?.ColumnDef ?? {}) as AstNode;
               later?.added.push(String(def.colname));
-              if (requiresValue(def)) out.push({ kind: 'add_not_null', rel, column: String(def.colname), ifNotExists: cmd.missing_ok === true, at });
+              if (requiresValue(def))
+                out.push({
+                  kind: 'add_not_null',
+                  rel,
+                  column: String(def.colname),
+                  ifNotExists: cmd.missing_ok === true,
+                  at,
+                });
             }
           }
           const does = subtypes.map((t) => ALTER_DOES[t]).find(Boolean) ?? 'alters';
@@ -198,7 +280,16 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
           const elems = ((n.indexParams as AstNode[] | undefined) ?? []).map((e) => (e.IndexElem ?? {}) as AstNode);
           const columns = elems.map(indexExpression);
           if (n.unique === true && !n.whereClause && columns.length && columns.every((c) => c !== null)) {
-            out.push({ kind: 'unique', rel, name: (n.idxname as string | undefined) ?? null, what: 'creates unique index', columns: columns as string[], reads: elems.map(indexColumn), at, touched: touched(rel) });
+            out.push({
+              kind: 'unique',
+              rel,
+              name: (n.idxname as string | undefined) ?? null,
+              what: 'creates unique index',
+              columns: columns as string[],
+              reads: elems.map(indexColumn),
+              at,
+              touched: touched(rel),
+            });
           }
           out.push({ kind: 'owns', rel, at, does: 'creates an index on' });
           break;
@@ -220,11 +311,22 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
           break;
         case 'DropStmt':
           if (n.removeType === 'OBJECT_VIEW' || n.removeType === 'OBJECT_MATVIEW') {
-            for (const parts of qualifiedNames(n.objects)) out.push({ kind: 'drop_view', rel: { schema: parts.length > 1 ? parts.at(-2)! : null, name: parts.at(-1)! }, at });
+            for (const parts of qualifiedNames(n.objects))
+              out.push({
+                kind: 'drop_view',
+                rel: { schema: parts.length > 1 ? parts.at(-2)! : null, name: parts.at(-1)! },
+                at,
+              });
           }
           if (n.removeType === 'OBJECT_TRIGGER' || n.removeType === 'OBJECT_POLICY') {
             for (const parts of qualifiedNames(n.objects)) {
-              if (parts.length >= 2) out.push({ kind: 'drop_object', rel: { schema: parts.length > 2 ? parts.at(-3)! : null, name: parts.at(-2)! }, name: parts.at(-1)!, at });
+              if (parts.length >= 2)
+                out.push({
+                  kind: 'drop_object',
+                  rel: { schema: parts.length > 2 ? parts.at(-3)! : null, name: parts.at(-2)! },
+                  name: parts.at(-1)!,
+                  at,
+                });
             }
           }
           if (n.removeType === 'OBJECT_TABLE') {
@@ -242,7 +344,8 @@ export function intentsOf(files: ReadonlyArray<{ file: string; statements: reado
         case 'UpdateStmt': {
           const rel = relOf(n.relation);
           const set = updated.get(relKey(rel)) ?? new Set<string>();
-          for (const t of (n.targetList as AstNode[] | undefined) ?? []) set.add(String((t.ResTarget as AstNode | undefined)?.name));
+          for (const t of (n.targetList as AstNode[] | undefined) ?? [])
+            set.add(String((t.ResTarget as AstNode | undefined)?.name));
           updated.set(relKey(rel), set);
           written.add(relKey(rel));
           out.push({ kind: 'writes', rel, privilege: 'UPDATE', at });

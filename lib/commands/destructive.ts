@@ -8,7 +8,8 @@ export const ALLOW_DESTRUCTIVE: OptionSpec = {
   type: 'string',
   bare: true,
   valueName: 'TAG,…',
-  description: 'apply the statements the lint marks destructive: alone all of them, =TAG,… only those of these migrations',
+  description:
+    'apply the statements the lint marks destructive: alone all of them, =TAG,… only those of these migrations',
 };
 
 export function allowDestructive(values: Record<string, unknown>, invocation: string): boolean | string[] {
@@ -19,6 +20,10 @@ export function allowDestructive(values: Record<string, unknown>, invocation: st
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
-  if (tags.length === 0) throw usageError('--allow-destructive= names no migration', `run: ${invocation} --allow-destructive=TAG (the tags the refusal names), or --allow-destructive alone for all`);
+  if (tags.length === 0)
+    throw usageError(
+      '--allow-destructive= names no migration',
+      `run: ${invocation} --allow-destructive=TAG (the tags the refusal names), or --allow-destructive alone for all`,
+    );
   return [...new Set(tags)];
 }

@@ -43,7 +43,8 @@ function readPasswordFile(file: string): string {
   }
   const password = text.replace(/\r?\n$/, '');
   if (password.length < 12) throw usageError(`the password in ${file} is shorter than 12 characters`);
-  if ((statSync(file).mode & 0o077) !== 0) process.stderr.write(`warning: ${file} can be read by other users; delete it once the install is done\n`);
+  if ((statSync(file).mode & 0o077) !== 0)
+    process.stderr.write(`warning: ${file} can be read by other users; delete it once the install is done\n`);
   return password;
 }
 
@@ -61,17 +62,37 @@ export const installCommand: CommandSpec = {
     ...COMMON_OPTIONS,
     yes: { type: 'boolean', description: 'do not ask for confirmation' },
     'no-containers': { type: 'boolean', description: 'do not build or start containers or wait for health' },
-    'admin-email': { type: 'string', valueName: 'EMAIL', description: 'create the first organization and its admin user' },
-    'admin-password-file': { type: 'string', valueName: 'PATH', description: "read the admin user's password from PATH (else asked on the terminal)" },
-    organization: { type: 'string', valueName: 'NAME', description: 'name of the first organization (default: Default)' },
-    'drizzle-dir': { type: 'string', valueName: 'PATH', description: "install another app's drizzle folder (UPKIT_DRIZZLE_DIR)" },
-    'no-backup': { type: 'boolean', description: "your own snapshots replace upkit's backups: pg_dump and backup room are not checked" },
+    'admin-email': {
+      type: 'string',
+      valueName: 'EMAIL',
+      description: 'create the first organization and its admin user',
+    },
+    'admin-password-file': {
+      type: 'string',
+      valueName: 'PATH',
+      description: "read the admin user's password from PATH (else asked on the terminal)",
+    },
+    organization: {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'name of the first organization (default: Default)',
+    },
+    'drizzle-dir': {
+      type: 'string',
+      valueName: 'PATH',
+      description: "install another app's drizzle folder (UPKIT_DRIZZLE_DIR)",
+    },
+    'no-backup': {
+      type: 'boolean',
+      description: "your own snapshots replace upkit's backups: pg_dump and backup room are not checked",
+    },
     'allow-destructive': ALLOW_DESTRUCTIVE,
   },
   config: false,
   async run({ values, log, report, signal }) {
     const email = values['admin-email'] as string | undefined;
-    if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw usageError(`--admin-email "${email}" is not an email address`);
+    if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+      throw usageError(`--admin-email "${email}" is not an email address`);
     const accept = allowDestructive(values, 'npx zx install.ts');
     const file = values['admin-password-file'] as string | undefined;
     if (file && !email) throw usageError('--admin-password-file goes with --admin-email');
@@ -83,7 +104,9 @@ export const installCommand: CommandSpec = {
     if (!values.yes && process.stdin.isTTY) {
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       const drizzleDir = values['drizzle-dir'] as string | undefined;
-      const answer = await rl.question(`Install ${drizzleDir ? `the migrations of ${drizzleDir}` : 'Pulse'} into the configured database? Type yes to go on: `);
+      const answer = await rl.question(
+        `Install ${drizzleDir ? `the migrations of ${drizzleDir}` : 'Pulse'} into the configured database? Type yes to go on: `,
+      );
       rl.close();
       if (answer.trim().toLowerCase() !== 'yes') return EXIT.refused;
     }

@@ -32,12 +32,23 @@ function isCommand(name: string | undefined): name is LauncherCommand {
 /** `upkit --help`: every command with its summary. */
 async function overview(word: string): Promise<string> {
   const specs = await Promise.all(NAMES.map(async (n) => [n, await LOAD[n]()] as const));
-  const lines = [`usage: ${word} <command> [options]`, '', 'Installs, upgrades, backs up, restores and verifies a PostgreSQL + Drizzle application, from any directory.', '', 'commands:'];
+  const lines = [
+    `usage: ${word} <command> [options]`,
+    '',
+    'Installs, upgrades, backs up, restores and verifies a PostgreSQL + Drizzle application, from any directory.',
+    '',
+    'commands:',
+  ];
   for (const [name, spec] of specs) lines.push(`  ${name.padEnd(12)}${spec.summary}`);
   lines.push('', `Each command's options: ${word} <command> --help. Configuration is read from .env in the current`);
   lines.push('directory, or the file --dotenv PATH (or UPKIT_ENV_FILE) names.');
-  lines.push('', 'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),');
-  lines.push('            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted');
+  lines.push(
+    '',
+    'exit codes: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed),',
+  );
+  lines.push(
+    '            4 verification found problems, 5 another run holds the lock, 6 health checks failed, 130 interrupted',
+  );
   return lines.join('\n');
 }
 
@@ -64,7 +75,8 @@ export async function launch(args: readonly string[], launcher: string): Promise
     return 0;
   }
   if (name === undefined) return refuse(`no command given (commands: ${NAMES.join(', ')})`, `run: ${word} --help`);
-  if (!isCommand(name)) return refuse(`"${visible(name)}" is not an upkit command (commands: ${NAMES.join(', ')})`, `run: ${word} --help`);
+  if (!isCommand(name))
+    return refuse(`"${visible(name)}" is not an upkit command (commands: ${NAMES.join(', ')})`, `run: ${word} --help`);
   const spec = await LOAD[name]();
   const help = helpOnly(spec, rest);
   if (help !== undefined) {

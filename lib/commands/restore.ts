@@ -13,7 +13,8 @@ function describePlan(plan: RestorePlan): string[] {
   const m = plan.backup.manifest;
   const rows = Object.values(m.tables).reduce((a, b) => a + b, 0);
   const what = `backup ${plan.backup.path}, taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'} (${plural(Object.keys(m.tables).length, 'table')}, ${plural(rows, 'row')})`;
-  if (!plan.swap) return [`This creates database ${plan.target} on ${plan.server} from ${what}.`, `${plan.live} is not changed.`];
+  if (!plan.swap)
+    return [`This creates database ${plan.target} on ${plan.server} from ${what}.`, `${plan.live} is not changed.`];
   return [
     `This replaces database ${plan.live} on ${plan.server}${plan.liveRelease ? ` (now at release ${plan.liveRelease})` : ''} with ${what}.`,
     `The backup is restored into ${plan.swap.restored} and checked first; then the names are swapped, which ends every session of ${plan.live}.`,
@@ -35,13 +36,22 @@ async function confirmByName(log: Logger, plan: RestorePlan, signal: AbortSignal
   try {
     answer = (await rl.question(`Type the database name (${expected}) to go on: `, { signal: stop.signal })).trim();
   } catch {
-    throw new UpkitError({ code: 'interrupted', exit: 'interrupted', message: 'interrupted at the confirmation; nothing was changed' });
+    throw new UpkitError({
+      code: 'interrupted',
+      exit: 'interrupted',
+      message: 'interrupted at the confirmation; nothing was changed',
+    });
   } finally {
     signal.removeEventListener('abort', onAbort);
     rl.close();
   }
   if (answer !== expected) {
-    throw new UpkitError({ code: 'restore.not_confirmed', exit: 'refused', message: `"${answer}" is not "${expected}": nothing was restored`, hint: `run the command again and type ${expected}, or add --yes; nothing was changed` });
+    throw new UpkitError({
+      code: 'restore.not_confirmed',
+      exit: 'refused',
+      message: `"${answer}" is not "${expected}": nothing was restored`,
+      hint: `run the command again and type ${expected}, or add --yes; nothing was changed`,
+    });
   }
 }
 
@@ -49,38 +59,80 @@ export const restoreCommand: CommandSpec = {
   name: 'restore',
   directUrlUnreachable: 'warn',
   invocation: INVOCATION,
-  summary: 'Restore a verified backup, in place (the live database is kept beside it) or into a new database (--into NAME).',
+  summary:
+    'Restore a verified backup, in place (the live database is kept beside it) or into a new database (--into NAME).',
   description: [
     'The backup is checked first (its .json manifest, size, sha256, pg_restore --list), then restored into a new database by',
     'pg_restore with parallel jobs (in one transaction when pg_restore runs in the compose service); that database is dropped',
     'on any failure or interruption. The result is compared with the manifest (row counts per table, schema fingerprint).',
-    'In place, the restored database then takes the live one\'s name and the live one is kept as <db>_before_restore_<UTC time>;',
+    "In place, the restored database then takes the live one's name and the live one is kept as <db>_before_restore_<UTC time>;",
     'applications lose their connections only for the swap. Asks you to type the database name unless --yes.',
   ].join('\n'),
   options: {
     ...COMMON_OPTIONS,
     yes: { type: 'boolean', description: 'do not ask for confirmation (needed without a terminal)' },
-    into: { type: 'string', valueName: 'NAME', description: 'restore into a new database NAME beside the live one, which is not touched' },
-    'no-owner': { type: 'boolean', description: "restore without the archive's owners and grants (pg_restore --no-owner --no-privileges)" },
-    'from-other-database': { type: 'boolean', description: 'in place, replace the database with a backup taken from another database' },
-    recover: { type: 'boolean', description: 'without FILE: undo what a stopped in-place restore left (connections back on, its copy dropped)' },
+    into: {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'restore into a new database NAME beside the live one, which is not touched',
+    },
+    'no-owner': {
+      type: 'boolean',
+      description: "restore without the archive's owners and grants (pg_restore --no-owner --no-privileges)",
+    },
+    'from-other-database': {
+      type: 'boolean',
+      description: 'in place, replace the database with a backup taken from another database',
+    },
+    recover: {
+      type: 'boolean',
+      description: 'without FILE: undo what a stopped in-place restore left (connections back on, its copy dropped)',
+    },
   },
-  positionals: [{ name: 'FILE', description: 'the .dump backup to restore, a file or a directory-format folder (its FILE.json manifest must be beside it)', required: (v) => v.recover !== true }],
+  positionals: [
+    {
+      name: 'FILE',
+      description:
+        'the .dump backup to restore, a file or a directory-format folder (its FILE.json manifest must be beside it)',
+      required: (v) => v.recover !== true,
+    },
+  ],
   async run({ values, positionals, config, log, report, signal }) {
     if (values.recover) {
-      if (positionals.length) throw usageError('--recover takes no FILE: it undoes what a stopped restore left, and restores nothing', `run: ${INVOCATION} --recover`);
+      if (positionals.length)
+        throw usageError(
+          '--recover takes no FILE: it undoes what a stopped restore left, and restores nothing',
+          `run: ${INVOCATION} --recover`,
+        );
       const { recoverInterruptedRestore } = await import('../backup/leftovers.ts');
       const r = await recoverInterruptedRestore(config, log);
-      if (!r.allowed && !r.dropped.length) log.info(`nothing to recover: ${config.migrationDb.database} accepts connections and no copy of a stopped restore is left${r.state.copies.some((c) => c.running) ? ' (a restore is running)' : ''}`);
+      if (!r.allowed && !r.dropped.length)
+        log.info(
+          `nothing to recover: ${config.migrationDb.database} accepts connections and no copy of a stopped restore is left${r.state.copies.some((c) => c.running) ? ' (a restore is running)' : ''}`,
+        );
       return EXIT.ok;
     }
     if (!positionals[0]) throw usageError('missing FILE', `run: ${INVOCATION} --help`);
-    const [{ NO_OWNER_ADVICE }, { restoreBackup }, { dropCommand, shellQuote, swapBackCommand }, { profileFor }] = await Promise.all([import('../backup/restore.ts'), import('../backup/restoreRun.ts'), import('../backup/swap.ts'), import('../../profiles/index.ts')]);
+    const [{ NO_OWNER_ADVICE }, { restoreBackup }, { dropCommand, shellQuote, swapBackCommand }, { profileFor }] =
+      await Promise.all([
+        import('../backup/restore.ts'),
+        import('../backup/restoreRun.ts'),
+        import('../backup/swap.ts'),
+        import('../../profiles/index.ts'),
+      ]);
     const file = path.resolve(positionals[0]);
     const into = values.into as string | undefined;
     const yes = values.yes === true;
     const flags = (['no-owner', 'from-other-database'] as const).filter((f) => values[f]).map((f) => `--${f}`);
-    const again = (extra: string[]) => [INVOCATION, shellQuote(file), ...(into ? ['--into', shellQuote(into)] : []), ...flags, ...(yes ? ['--yes'] : []), ...extra].join(' ');
+    const again = (extra: string[]) =>
+      [
+        INVOCATION,
+        shellQuote(file),
+        ...(into ? ['--into', shellQuote(into)] : []),
+        ...flags,
+        ...(yes ? ['--yes'] : []),
+        ...extra,
+      ].join(' ');
     if (into !== undefined && (into.trim() === '' || Buffer.byteLength(into) > 63)) {
       throw usageError(`--into needs a database name of 1 to 63 bytes, got "${into}"`, `run: ${INVOCATION} --help`);
     }
@@ -110,12 +162,21 @@ export const restoreCommand: CommandSpec = {
       report.release = { from: plan.swap ? plan.liveRelease : null, to: m.release };
       const summary = `${plural(result.tables, 'table')}, ${plural(result.rows, 'row')}, pg_restore ${(result.restoreMs / 1000).toFixed(1)} s`;
       if (!plan.swap || !swap) {
-        log.info(`restored ${plan.backup.path} into the new database ${plan.target} on ${plan.server} (${summary}); ${plan.live} was not changed`);
+        log.info(
+          `restored ${plan.backup.path} into the new database ${plan.target} on ${plan.server} (${summary}); ${plan.live} was not changed`,
+        );
         return EXIT.ok;
       }
       const drop = dropCommand(config.migrationDb, plan.swap.previous);
-      report.finding('info', 'restore.previous_kept', `the database as it was before the restore is kept as ${plan.swap.previous}`, `drop it when you are satisfied: ${drop}`);
-      log.info(`restored ${plan.backup.path} into ${plan.live} on ${plan.server} in place (${summary}; swap window ${swap.windowMs} ms)`);
+      report.finding(
+        'info',
+        'restore.previous_kept',
+        `the database as it was before the restore is kept as ${plan.swap.previous}`,
+        `drop it when you are satisfied: ${drop}`,
+      );
+      log.info(
+        `restored ${plan.backup.path} into ${plan.live} on ${plan.server} in place (${summary}; swap window ${swap.windowMs} ms)`,
+      );
       log.info(`  the database as it was before is kept as ${plan.swap.previous}`);
       log.info(`  → drop it when you are satisfied: ${drop}`);
       log.info(`  → to go back, swap the names back: ${swapBackCommand(config.migrationDb, plan.swap)}`);
@@ -126,7 +187,10 @@ export const restoreCommand: CommandSpec = {
         err.code === 'restore.ownership'
           ? err.hint?.replace(NO_OWNER_ADVICE, `${NO_OWNER_ADVICE}: ${again(['--no-owner'])}`)
           : err.code === 'restore.other_database'
-            ? err.hint?.replace('add --from-other-database', `add --from-other-database: ${again(['--from-other-database'])}`)
+            ? err.hint?.replace(
+                'add --from-other-database',
+                `add --from-other-database: ${again(['--from-other-database'])}`,
+              )
             : err.hint;
       report.finding('error', err.code, err.message, hint);
       // A step that failed has already printed the reason on its line: say only what to do,

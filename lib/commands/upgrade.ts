@@ -9,9 +9,17 @@ function milliseconds(values: Record<string, unknown>, flag: string): number | u
   const raw = values[flag];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw usageError(`--${flag} must be a whole number of milliseconds above 0, got "${String(raw)}"`, 'run: npx zx upgrade.ts --help');
+  if (!Number.isInteger(n) || n <= 0)
+    throw usageError(
+      `--${flag} must be a whole number of milliseconds above 0, got "${String(raw)}"`,
+      'run: npx zx upgrade.ts --help',
+    );
   // PostgreSQL refuses a larger lock_timeout or statement_timeout, after the backup: refused here.
-  if (n > MAX_INT32) throw usageError(`--${flag} must be a whole number of milliseconds from 1 to ${MAX_INT32} (PostgreSQL's largest ${flag.replace('-', '_')}), got "${String(raw)}"`, 'run: npx zx upgrade.ts --help');
+  if (n > MAX_INT32)
+    throw usageError(
+      `--${flag} must be a whole number of milliseconds from 1 to ${MAX_INT32} (PostgreSQL's largest ${flag.replace('-', '_')}), got "${String(raw)}"`,
+      'run: npx zx upgrade.ts --help',
+    );
   return n;
 }
 
@@ -20,15 +28,31 @@ export function waitForLockSeconds(values: Record<string, unknown>): number | un
   const raw = values['wait-for-lock'];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(String(raw)) || n < 1 || n > MAX_LOCK_WAIT_SECONDS) throw usageError(`--wait-for-lock must be a whole number of seconds from 1 to ${MAX_LOCK_WAIT_SECONDS}, got "${String(raw)}"`, 'run: npx zx upgrade.ts --help');
+  if (!/^\s*\d+\s*$/.test(String(raw)) || n < 1 || n > MAX_LOCK_WAIT_SECONDS)
+    throw usageError(
+      `--wait-for-lock must be a whole number of seconds from 1 to ${MAX_LOCK_WAIT_SECONDS}, got "${String(raw)}"`,
+      'run: npx zx upgrade.ts --help',
+    );
   return n;
 }
 
 /** Flags that contradict each other: refused before the configuration is even read. */
 function refuseConflicts(values: Record<string, unknown>): void {
-  if (values['dry-run'] && values['wait-for-lock'] !== undefined) throw usageError('--dry-run and --wait-for-lock do not go together: a dry run takes no lock, so there is nothing to wait for', 'run: npx zx upgrade.ts --dry-run (or --wait-for-lock SECONDS alone)');
-  if (values['no-backup'] && values['backup-dir'] !== undefined) throw usageError('--no-backup and --backup-dir do not go together: with --no-backup upkit writes no backup', 'run: npx zx upgrade.ts --no-backup (or --backup-dir DIR alone)');
-  if (values['no-backup'] && values.rehearse) throw usageError('--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take', 'run: npx zx upgrade.ts --rehearse (or --no-backup alone)');
+  if (values['dry-run'] && values['wait-for-lock'] !== undefined)
+    throw usageError(
+      '--dry-run and --wait-for-lock do not go together: a dry run takes no lock, so there is nothing to wait for',
+      'run: npx zx upgrade.ts --dry-run (or --wait-for-lock SECONDS alone)',
+    );
+  if (values['no-backup'] && values['backup-dir'] !== undefined)
+    throw usageError(
+      '--no-backup and --backup-dir do not go together: with --no-backup upkit writes no backup',
+      'run: npx zx upgrade.ts --no-backup (or --backup-dir DIR alone)',
+    );
+  if (values['no-backup'] && values.rehearse)
+    throw usageError(
+      '--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
+      'run: npx zx upgrade.ts --rehearse (or --no-backup alone)',
+    );
 }
 
 /** On a terminal, the operator types "yes"; without one there is nobody to ask. */
@@ -36,7 +60,9 @@ async function confirmOnTerminal(plan: Plan): Promise<boolean> {
   if (!process.stdin.isTTY) return true;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Apply this plan to ${plan.database} (${plan.backup === 'operator' ? 'no backup: --no-backup' : 'a backup is taken first'})? Type yes to go on: `);
+    const answer = await rl.question(
+      `Apply this plan to ${plan.database} (${plan.backup === 'operator' ? 'no backup: --no-backup' : 'a backup is taken first'})? Type yes to go on: `,
+    );
     return answer.trim().toLowerCase() === 'yes';
   } finally {
     rl.close();
@@ -46,12 +72,13 @@ async function confirmOnTerminal(plan: Plan): Promise<boolean> {
 export const upgradeCommand: CommandSpec = {
   name: 'upgrade',
   invocation: 'npx zx upgrade.ts',
-  summary: 'Back up, then bring the database to the latest Pulse release, verify it, rebuild the containers and wait for health.',
+  summary:
+    'Back up, then bring the database to the latest Pulse release, verify it, rebuild the containers and wait for health.',
   description: [
     'Reads the database and the files, prints the plan, then (unless --dry-run) takes the run lock, a verified backup,',
     'applies the legacy files, drizzle migrations and seed data, and verifies the result. On a terminal it asks before',
     'changing anything unless --yes. Any stop after changes began names the backup and the command that restores it.',
-    "With --no-backup upkit takes no backup (your own snapshot, of a managed database say, replaces it), and the plan,",
+    'With --no-backup upkit takes no backup (your own snapshot, of a managed database say, replaces it), and the plan,',
     'the report and upkit.runs say so.',
   ].join('\n'),
   options: {
@@ -62,13 +89,41 @@ export const upgradeCommand: CommandSpec = {
     'backup-dir': { type: 'string', valueName: 'DIR', description: 'write the backup to DIR instead of BACKUP_DIR' },
     'allow-destructive': ALLOW_DESTRUCTIVE,
     'no-containers': { type: 'boolean', description: 'do not rebuild containers or wait for health' },
-    'lock-timeout': { type: 'string', valueName: 'MS', description: 'lock_timeout of migration sessions (LOCK_TIMEOUT)' },
-    'statement-timeout': { type: 'string', valueName: 'MS', description: 'statement_timeout of migration sessions (MIGRATION_TIMEOUT)' },
-    'drizzle-dir': { type: 'string', valueName: 'PATH', description: "use another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse legacy files, seed data or flag checks" },
-    'legacy-dir': { type: 'string', valueName: 'PATH', description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)' },
-    rehearse: { type: 'boolean', description: 'first run the whole plan, and verification, on a copy restored from the backup' },
-    'no-backup': { type: 'boolean', description: "take no backup: your own snapshot (of a managed database, say) replaces upkit's; a failure then points to it" },
-    'wait-for-lock': { type: 'string', valueName: 'SECONDS', description: `when another run holds the run lock, wait for it up to SECONDS (1 to ${MAX_LOCK_WAIT_SECONDS}) and plan again, instead of exiting 5` },
+    'lock-timeout': {
+      type: 'string',
+      valueName: 'MS',
+      description: 'lock_timeout of migration sessions (LOCK_TIMEOUT)',
+    },
+    'statement-timeout': {
+      type: 'string',
+      valueName: 'MS',
+      description: 'statement_timeout of migration sessions (MIGRATION_TIMEOUT)',
+    },
+    'drizzle-dir': {
+      type: 'string',
+      valueName: 'PATH',
+      description:
+        "use another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse legacy files, seed data or flag checks",
+    },
+    'legacy-dir': {
+      type: 'string',
+      valueName: 'PATH',
+      description: 'use another legacy SQL folder (UPKIT_LEGACY_DIR)',
+    },
+    rehearse: {
+      type: 'boolean',
+      description: 'first run the whole plan, and verification, on a copy restored from the backup',
+    },
+    'no-backup': {
+      type: 'boolean',
+      description:
+        "take no backup: your own snapshot (of a managed database, say) replaces upkit's; a failure then points to it",
+    },
+    'wait-for-lock': {
+      type: 'string',
+      valueName: 'SECONDS',
+      description: `when another run holds the run lock, wait for it up to SECONDS (1 to ${MAX_LOCK_WAIT_SECONDS}) and plan again, instead of exiting 5`,
+    },
   },
   overrides: (v) => {
     refuseConflicts(v);
@@ -82,8 +137,15 @@ export const upgradeCommand: CommandSpec = {
     };
   },
   async run({ config, values, log, report, signal }) {
-    if (values['dry-run'] && values.rehearse) throw usageError('--dry-run and --rehearse do not go together: a rehearsal needs the backup a dry run does not take', 'run: npx zx upgrade.ts --rehearse (or --dry-run alone)');
-    const [{ runUpgrade }, { profileFor }] = await Promise.all([import('../upgrade.ts'), import('../../profiles/index.ts')]);
+    if (values['dry-run'] && values.rehearse)
+      throw usageError(
+        '--dry-run and --rehearse do not go together: a rehearsal needs the backup a dry run does not take',
+        'run: npx zx upgrade.ts --rehearse (or --dry-run alone)',
+      );
+    const [{ runUpgrade }, { profileFor }] = await Promise.all([
+      import('../upgrade.ts'),
+      import('../../profiles/index.ts'),
+    ]);
     return runUpgrade(config, log, report, {
       profile: profileFor(config),
       dryRun: values['dry-run'] === true,

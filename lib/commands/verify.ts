@@ -7,34 +7,69 @@ import { EXIT, usageError } from '../errors.ts';
 export const verifyCommand: CommandSpec = {
   name: 'verify',
   invocation: 'npx zx verify/index.ts',
-  summary: 'Read-only checks of an install: schema against the drizzle snapshot, ledgers against the files, feature flags and permissions, endpoints and containers.',
+  summary:
+    'Read-only checks of an install: schema against the drizzle snapshot, ledgers against the files, feature flags and permissions, endpoints and containers.',
   description: [
     'Changes nothing in the database it verifies: every query runs in one read-only transaction, and a role that may',
-    "only read is enough. For an app (--drizzle-dir), when no cached replay of its migrations exists and the role may",
-    'create databases, verify creates a scratch database beside it (marked as upkit\'s), replays the migrations there to',
+    'only read is enough. For an app (--drizzle-dir), when no cached replay of its migrations exists and the role may',
+    "create databases, verify creates a scratch database beside it (marked as upkit's), replays the migrations there to",
     'learn the expected schema, and drops it; --no-shadow creates nothing (the cache, else the snapshot serves).',
     'Exit 0 when nothing is wrong (warnings and notes allowed), 4 when a check found an error, 2 for a usage or',
     'configuration problem, 3 when the database cannot be reached, 5 when another upkit run (an upgrade) holds the',
-    'lock: the report is still printed, and what it finds pending is that run\'s work in progress. A lock that keeps',
+    "lock: the report is still printed, and what it finds pending is that run's work in progress. A lock that keeps",
     'verify from reading an area 5 s (ledgers, seed data) marks that area not read, names its holder, and exits 5',
     '(4 when what was read has an error): the other areas are read and reported.',
   ].join('\n'),
   options: {
     ...COMMON_OPTIONS,
     ...TARGET_OPTIONS,
-    markdown: { type: 'boolean', description: 'print a block to paste into a ticket (versions and findings; secrets redacted)' },
-    'drizzle-dir': { type: 'string', valueName: 'PATH', description: "verify against another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse seed or release checks" },
-    'no-shadow': { type: 'boolean', description: "an app's folder: create no scratch database to replay its migrations in; a cached replay, else its snapshot" },
+    markdown: {
+      type: 'boolean',
+      description: 'print a block to paste into a ticket (versions and findings; secrets redacted)',
+    },
+    'drizzle-dir': {
+      type: 'string',
+      valueName: 'PATH',
+      description: "verify against another app's drizzle folder (UPKIT_DRIZZLE_DIR): no Pulse seed or release checks",
+    },
+    'no-shadow': {
+      type: 'boolean',
+      description:
+        "an app's folder: create no scratch database to replay its migrations in; a cached replay, else its snapshot",
+    },
   },
   readOnly: true,
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
   async run({ config, log, report, values, json, out, signal }) {
     const markdown = values.markdown === true;
-    if (json && markdown) throw usageError('--json and --markdown cannot be used together', 'run: npx zx verify/index.ts --json, or --markdown');
-    const again = ['npx zx verify/index.ts', ...(['dotenv', 'env-file', 'drizzle-dir'] as const).flatMap((k) => (typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : []))].join(' ');
-    const [{ renderHuman, renderMarkdown }, { describeRunInProgress }, { runVerification }, { profileFor }] = await Promise.all([import('../../verify/render.ts'), import('../../verify/runInProgress.ts'), import('../../verify/run.ts'), import('../../profiles/index.ts')]);
-    const result = await runVerification(config, log, report, { profile: profileFor(config), versions: markdown, again, shadow: values['no-shadow'] !== true, signal });
-    const text = markdown ? renderMarkdown(result.findings, result.areas, result.versions, new Date()) : renderHuman(result.findings, result.areas);
+    if (json && markdown)
+      throw usageError(
+        '--json and --markdown cannot be used together',
+        'run: npx zx verify/index.ts --json, or --markdown',
+      );
+    const again = [
+      'npx zx verify/index.ts',
+      ...(['dotenv', 'env-file', 'drizzle-dir'] as const).flatMap((k) =>
+        typeof values[k] === 'string' ? [`--${k}`, shellQuote(values[k] as string)] : [],
+      ),
+    ].join(' ');
+    const [{ renderHuman, renderMarkdown }, { describeRunInProgress }, { runVerification }, { profileFor }] =
+      await Promise.all([
+        import('../../verify/render.ts'),
+        import('../../verify/runInProgress.ts'),
+        import('../../verify/run.ts'),
+        import('../../profiles/index.ts'),
+      ]);
+    const result = await runVerification(config, log, report, {
+      profile: profileFor(config),
+      versions: markdown,
+      again,
+      shadow: values['no-shadow'] !== true,
+      signal,
+    });
+    const text = markdown
+      ? renderMarkdown(result.findings, result.areas, result.versions, new Date())
+      : renderHuman(result.findings, result.areas);
     log.debug(`output:\n${text}`);
     out(text);
     if (result.running) {

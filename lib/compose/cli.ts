@@ -36,8 +36,16 @@ export function composeArgs(cli: ComposeCli, composeFile: string, args: string[]
 }
 
 /** Runs a program inside a running service, without a TTY so that binary output is safe. */
-export async function execInService(cli: ComposeCli, composeFile: string, service: string, argv: string[], timeoutMs = 15_000): Promise<string> {
-  const { stdout } = await run(cli.command, composeArgs(cli, composeFile, ['exec', '-T', service, ...argv]), { timeout: timeoutMs });
+export async function execInService(
+  cli: ComposeCli,
+  composeFile: string,
+  service: string,
+  argv: string[],
+  timeoutMs = 15_000,
+): Promise<string> {
+  const { stdout } = await run(cli.command, composeArgs(cli, composeFile, ['exec', '-T', service, ...argv]), {
+    timeout: timeoutMs,
+  });
   return stdout;
 }
 
@@ -59,11 +67,16 @@ export function supportsWait(cli: Pick<ComposeCli, 'version'>): boolean | undefi
 
 /** How a CLI without `--wait` refuses it (cobra in Compose v2, docopt in v1). */
 export function rejectsWaitFlag(output: string): boolean {
-  return /unknown (?:flag|shorthand flag)[^\n]*--wait|no such option:?\s*--wait|flag provided but not defined:?\s*-+wait/i.test(output);
+  return /unknown (?:flag|shorthand flag)[^\n]*--wait|no such option:?\s*--wait|flag provided but not defined:?\s*-+wait/i.test(
+    output,
+  );
 }
 
 /** The command a person types, for hints: `docker compose -f FILE`. */
-export function composeCommandLine(cli: Pick<ComposeCli, 'command' | 'baseArgs'> | undefined, composeFile: string): string {
+export function composeCommandLine(
+  cli: Pick<ComposeCli, 'command' | 'baseArgs'> | undefined,
+  composeFile: string,
+): string {
   const head = cli ? [cli.command, ...cli.baseArgs].join(' ') : 'docker compose';
   return `${head} -f ${shellQuote(composeFile)}`;
 }
@@ -123,7 +136,8 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       child.kill('SIGTERM');
       killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
     };
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeoutMs);
     options.signal?.addEventListener('abort', stop, { once: true });
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -141,7 +155,12 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
   });
 }
 
-export function runCompose(cli: ComposeCli, composeFile: string, args: string[], options: ProcessOptions = {}): Promise<ProcessResult> {
+export function runCompose(
+  cli: ComposeCli,
+  composeFile: string,
+  args: string[],
+  options: ProcessOptions = {},
+): Promise<ProcessResult> {
   return runProcess(cli.command, composeArgs(cli, composeFile, args), options);
 }
 

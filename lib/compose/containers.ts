@@ -5,7 +5,14 @@ import type { Config } from '../config.ts';
 import { UpkitError } from '../errors.ts';
 import { formatDuration, type Logger } from '../log.ts';
 import { composeTimeoutMs } from '../health/settings.ts';
-import { composeCommandLine, detectCompose, lastLines, parseComposeVersion, runCompose, type ComposeCli } from './cli.ts';
+import {
+  composeCommandLine,
+  detectCompose,
+  lastLines,
+  parseComposeVersion,
+  runCompose,
+  type ComposeCli,
+} from './cli.ts';
 import { containersError, ContainersError, printLogs, serviceLogs, type ServiceFailure } from './failure.ts';
 import { checkImages } from './images.ts';
 import { judge, label, PsParseError } from './ps.ts';
@@ -50,29 +57,61 @@ function problem(code: string, message: string, hint: string, details: string[] 
 async function requireCli(given: ComposeCli | undefined, composeFile: string): Promise<ComposeCli> {
   const cli = given ?? (await detectCompose());
   if (!cli) {
-    throw problem('compose.missing', 'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here', `install Docker Compose v2, or run again with --no-containers and start the platform yourself: ${composeCommandLine(undefined, composeFile)} up -d --build`);
+    throw problem(
+      'compose.missing',
+      'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here',
+      `install Docker Compose v2, or run again with --no-containers and start the platform yourself: ${composeCommandLine(undefined, composeFile)} up -d --build`,
+    );
   }
   const v = parseComposeVersion(cli.version);
   if (v && v[0] < 2) {
-    throw problem('compose.unsupported', `${cli.command} ${cli.version} cannot be used: upkit needs Docker Compose v2 (ps --format json)`, `install the Docker Compose v2 plugin, or rebuild by hand: ${composeCommandLine(cli, composeFile)} up -d --build, then run: npx zx scripts/health.ts`);
+    throw problem(
+      'compose.unsupported',
+      `${cli.command} ${cli.version} cannot be used: upkit needs Docker Compose v2 (ps --format json)`,
+      `install the Docker Compose v2 plugin, or rebuild by hand: ${composeCommandLine(cli, composeFile)} up -d --build, then run: npx zx scripts/health.ts`,
+    );
   }
   return cli;
 }
 
-async function configList(cli: ComposeCli, composeFile: string, flag: '--services' | '--images', signal?: AbortSignal): Promise<string[]> {
+async function configList(
+  cli: ComposeCli,
+  composeFile: string,
+  flag: '--services' | '--images',
+  signal?: AbortSignal,
+): Promise<string[]> {
   const r = await runCompose(cli, composeFile, ['config', flag], { signal, timeoutMs: 60_000 });
   if (r.code !== 0) {
-    throw problem('compose.config', `${composeCommandLine(cli, composeFile)} config failed: ${lastLines(r.stderr, 1)[0] ?? `exit code ${r.code}`}`, `run: ${composeCommandLine(cli, composeFile)} config`);
+    throw problem(
+      'compose.config',
+      `${composeCommandLine(cli, composeFile)} config failed: ${lastLines(r.stderr, 1)[0] ?? `exit code ${r.code}`}`,
+      `run: ${composeCommandLine(cli, composeFile)} config`,
+    );
   }
-  return r.stdout.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+  return r.stdout
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
-export async function rebuildContainers(config: Pick<Config, 'composeFile' | 'envFile'>, log: Logger, options: RebuildOptions = {}): Promise<ContainersResult> {
+export async function rebuildContainers(
+  config: Pick<Config, 'composeFile' | 'envFile'>,
+  log: Logger,
+  options: RebuildOptions = {},
+): Promise<ContainersResult> {
   const started = performance.now();
   const { signal } = options;
   const composeFile = config.composeFile;
   if (!composeFile) {
-    return { status: 'skipped', detail: 'COMPOSE_FILE not set', compose: null, waitedBy: null, imagesChecked: false, services: [], durationMs: 0 };
+    return {
+      status: 'skipped',
+      detail: 'COMPOSE_FILE not set',
+      compose: null,
+      waitedBy: null,
+      imagesChecked: false,
+      services: [],
+      durationMs: 0,
+    };
   }
   const timeoutMs = options.timeoutMs ?? composeTimeoutMs(config);
   const cli = await requireCli(options.cli, composeFile);
@@ -80,7 +119,10 @@ export async function rebuildContainers(config: Pick<Config, 'composeFile' | 'en
   const compose = `${[cli.command, ...cli.baseArgs].join(' ')} ${cli.version}`;
 
   const { services, images } = await log.step('build images', async (s) => {
-    const project = { services: await configList(cli, composeFile, '--services', signal), images: await configList(cli, composeFile, '--images', signal) };
+    const project = {
+      services: await configList(cli, composeFile, '--services', signal),
+      images: await configList(cli, composeFile, '--images', signal),
+    };
     const r = await runCompose(cli, composeFile, ['build', '--pull'], {
       signal,
       onLine: (line) => {
@@ -89,14 +131,25 @@ export async function rebuildContainers(config: Pick<Config, 'composeFile' | 'en
       },
     });
     if (r.code !== 0) {
-      throw problem('compose.build', `${cmd} build --pull failed with exit code ${r.code}: ${lastLines(r.stderr || r.stdout, 1)[0] ?? 'no output'}`, `run: ${cmd} build --pull to see the whole output; the running containers were not changed`, lastLines(`${r.stdout}\n${r.stderr}`, 20));
+      throw problem(
+        'compose.build',
+        `${cmd} build --pull failed with exit code ${r.code}: ${lastLines(r.stderr || r.stdout, 1)[0] ?? 'no output'}`,
+        `run: ${cmd} build --pull to see the whole output; the running containers were not changed`,
+        lastLines(`${r.stdout}\n${r.stderr}`, 20),
+      );
     }
-    s.detail(`${project.services.length} service${project.services.length === 1 ? '' : 's'}: ${project.services.join(', ')}`);
+    s.detail(
+      `${project.services.length} service${project.services.length === 1 ? '' : 's'}: ${project.services.join(', ')}`,
+    );
     return project;
   });
 
   const outcome = await log.step('start containers', async (s) => {
-    const o = await startAndWait(cli, composeFile, services, log, s, { timeoutMs, pollIntervalMs: options.pollIntervalMs ?? 2000, signal });
+    const o = await startAndWait(cli, composeFile, services, log, s, {
+      timeoutMs,
+      pollIntervalMs: options.pollIntervalMs ?? 2000,
+      signal,
+    });
     s.detail(o.method === 'wait' ? 'up --wait' : 'up, then polled ps (this compose has no --wait)');
     if (o.problem) s.warn(o.problem);
     return o;
@@ -124,10 +177,16 @@ export async function rebuildContainers(config: Pick<Config, 'composeFile' | 'en
       ];
       if (failing.length > 0 || outcome.problem) {
         const failures: ServiceFailure[] = [];
-        for (const f of failing) failures.push({ ...f, logs: f.why.startsWith('runs ') ? [] : await serviceLogs(cli, composeFile, f.service, signal) });
+        for (const f of failing)
+          failures.push({
+            ...f,
+            logs: f.why.startsWith('runs ') ? [] : await serviceLogs(cli, composeFile, f.service, signal),
+          });
         throw containersError(cli, composeFile, failures, outcome.problem);
       }
-      s.detail(`${ready.length} container${ready.length === 1 ? '' : 's'} running${imageCheck.checked ? ' the images just built' : ''}`);
+      s.detail(
+        `${ready.length} container${ready.length === 1 ? '' : 's'} running${imageCheck.checked ? ' the images just built' : ''}`,
+      );
       return {
         status: 'ok' as const,
         detail: `${verdicts.map((v) => `${v.service} ${v.why}`).join(', ')} (${formatDuration(performance.now() - started)})`,
@@ -139,7 +198,10 @@ export async function rebuildContainers(config: Pick<Config, 'composeFile' | 'en
           name: v.name,
           state: v.container?.state ?? '',
           health: v.container?.health ?? '',
-          imageId: imageCheck.imageIds.get(v.container?.id ?? '') ?? [...imageCheck.imageIds].find(([id]) => v.container?.id && id.startsWith(v.container.id))?.[1] ?? null,
+          imageId:
+            imageCheck.imageIds.get(v.container?.id ?? '') ??
+            [...imageCheck.imageIds].find(([id]) => v.container?.id && id.startsWith(v.container.id))?.[1] ??
+            null,
         })),
         durationMs: Math.round(performance.now() - started),
       };

@@ -32,9 +32,17 @@ export function sentence(label: string, why: string): string {
   return /^(exited|has|runs|its|is) /.test(why) ? `${label} ${why}` : `${label} is ${why}`;
 }
 
-export async function serviceLogs(cli: ComposeCli, composeFile: string, service: string, signal?: AbortSignal): Promise<string[]> {
+export async function serviceLogs(
+  cli: ComposeCli,
+  composeFile: string,
+  service: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
   try {
-    const r = await runCompose(cli, composeFile, ['logs', '--no-color', '--tail', String(LOG_LINES), service], { signal, timeoutMs: 30_000 });
+    const r = await runCompose(cli, composeFile, ['logs', '--no-color', '--tail', String(LOG_LINES), service], {
+      signal,
+      timeoutMs: 30_000,
+    });
     return lastLines(`${r.stdout}\n${r.stderr}`, LOG_LINES).map(redact);
   } catch (err) {
     if (signal?.aborted) throw err;
@@ -42,7 +50,12 @@ export async function serviceLogs(cli: ComposeCli, composeFile: string, service:
   }
 }
 
-export function containersError(cli: ComposeCli, composeFile: string, failures: readonly ServiceFailure[], upProblem: string | undefined): ContainersError {
+export function containersError(
+  cli: ComposeCli,
+  composeFile: string,
+  failures: readonly ServiceFailure[],
+  upProblem: string | undefined,
+): ContainersError {
   const cmd = composeCommandLine(cli, composeFile);
   const first = failures[0];
   if (!first) {
@@ -69,7 +82,9 @@ export function containersError(cli: ComposeCli, composeFile: string, failures: 
       exit: 'health',
       message,
       details: failures.length > 1 || upProblem ? details : [],
-      hint: stale ? `run: ${cmd} up -d --force-recreate ${first.service}, then check it with: ${cmd} ps` : `run: ${cmd} logs ${first.service}`,
+      hint: stale
+        ? `run: ${cmd} up -d --force-recreate ${first.service}, then check it with: ${cmd} ps`
+        : `run: ${cmd} logs ${first.service}`,
     },
     failures,
   );

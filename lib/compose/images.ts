@@ -48,7 +48,10 @@ export function parseContainerInspect(stdout: string): ContainerImage[] {
 
 /** `postgres` and `docker.io/library/postgres:latest` are the same reference. */
 export function normalizeRef(ref: string): string {
-  let r = ref.trim().replace(/^docker\.io\//, '').replace(/^index\.docker\.io\//, '');
+  let r = ref
+    .trim()
+    .replace(/^docker\.io\//, '')
+    .replace(/^index\.docker\.io\//, '');
   if (!r.includes('/')) r = `library/${r}`;
   const lastSlash = r.lastIndexOf('/');
   if (!r.includes('@') && !r.slice(lastSlash + 1).includes(':')) r = `${r}:latest`;
@@ -66,7 +69,12 @@ export function shortId(id: string): string {
 }
 
 /** Pure: the rule above, for the containers judged ready. */
-export function staleImages(ready: readonly ServiceVerdict[], inspected: readonly ContainerImage[], refIds: ReadonlyMap<string, string | null>, configured: readonly string[]): StaleImage[] {
+export function staleImages(
+  ready: readonly ServiceVerdict[],
+  inspected: readonly ContainerImage[],
+  refIds: ReadonlyMap<string, string | null>,
+  configured: readonly string[],
+): StaleImage[] {
   const named = new Set(configured.map(normalizeRef));
   const out: StaleImage[] = [];
   for (const v of ready) {
@@ -77,14 +85,26 @@ export function staleImages(ready: readonly ServiceVerdict[], inspected: readonl
       continue;
     }
     if (named.size > 0 && !named.has(normalizeRef(c.ref))) {
-      out.push({ service: v.service, name: v.name, why: `runs ${c.ref}, an image the compose file does not name (it names ${configured.join(', ')})` });
+      out.push({
+        service: v.service,
+        name: v.name,
+        why: `runs ${c.ref}, an image the compose file does not name (it names ${configured.join(', ')})`,
+      });
       continue;
     }
     const now = refIds.get(c.ref);
     if (!now) {
-      out.push({ service: v.service, name: v.name, why: `runs image ${shortId(c.imageId)}, but ${c.ref} names no image now` });
+      out.push({
+        service: v.service,
+        name: v.name,
+        why: `runs image ${shortId(c.imageId)}, but ${c.ref} names no image now`,
+      });
     } else if (!sameId(now, c.imageId)) {
-      out.push({ service: v.service, name: v.name, why: `runs an old image: ${shortId(c.imageId)}, while ${c.ref} is now ${shortId(now)}` });
+      out.push({
+        service: v.service,
+        name: v.name,
+        why: `runs an old image: ${shortId(c.imageId)}, while ${c.ref} is now ${shortId(now)}`,
+      });
     }
   }
   return out;
@@ -93,22 +113,49 @@ export function staleImages(ready: readonly ServiceVerdict[], inspected: readonl
 /** The engine's own CLI answers these; `docker-compose` alone has no inspect. */
 const DOCKER = 'docker';
 
-export async function checkImages(ready: readonly ServiceVerdict[], configured: readonly string[], options: ProcessOptions = {}): Promise<ImageCheck> {
+export async function checkImages(
+  ready: readonly ServiceVerdict[],
+  configured: readonly string[],
+  options: ProcessOptions = {},
+): Promise<ImageCheck> {
   const ids = ready.map((v) => v.container?.id ?? '').filter(Boolean);
-  if (ids.length === 0) return { checked: true, stale: staleImages(ready, [], new Map(), configured), imageIds: new Map(), note: undefined };
+  if (ids.length === 0)
+    return {
+      checked: true,
+      stale: staleImages(ready, [], new Map(), configured),
+      imageIds: new Map(),
+      note: undefined,
+    };
   let inspected: ContainerImage[];
   try {
-    const r = await runProcess(DOCKER, ['inspect', '--type', 'container', '--format', '{{.Id}} {{.Config.Image}} {{.Image}}', ...ids], { ...options, timeoutMs: 30_000 });
+    const r = await runProcess(
+      DOCKER,
+      ['inspect', '--type', 'container', '--format', '{{.Id}} {{.Config.Image}} {{.Image}}', ...ids],
+      { ...options, timeoutMs: 30_000 },
+    );
     inspected = parseContainerInspect(r.stdout);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return { checked: false, stale: [], imageIds: new Map(), note: 'images not compared: the docker CLI is not on PATH' };
+    return {
+      checked: false,
+      stale: [],
+      imageIds: new Map(),
+      note: 'images not compared: the docker CLI is not on PATH',
+    };
   }
   const refIds = new Map<string, string | null>();
   for (const ref of new Set(inspected.map((c) => c.ref))) {
-    const r = await runProcess(DOCKER, ['image', 'inspect', '--format', '{{.Id}}', ref], { ...options, timeoutMs: 30_000 });
+    const r = await runProcess(DOCKER, ['image', 'inspect', '--format', '{{.Id}}', ref], {
+      ...options,
+      timeoutMs: 30_000,
+    });
     const id = r.code === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
     refIds.set(ref, id || null);
   }
-  return { checked: true, stale: staleImages(ready, inspected, refIds, configured), imageIds: new Map(inspected.map((c) => [c.id, c.imageId])), note: undefined };
+  return {
+    checked: true,
+    stale: staleImages(ready, inspected, refIds, configured),
+    imageIds: new Map(inspected.map((c) => [c.id, c.imageId])),
+    note: undefined,
+  };
 }

@@ -120,18 +120,34 @@ export interface ServiceVerdict {
  * Every service the compose file defines and every container found, judged. `final` turns
  * "still waiting" into a failure: a service stuck in created or restarting when time is up.
  */
-export function judge(services: readonly string[], containers: readonly ComposeContainer[], final: boolean): ServiceVerdict[] {
+export function judge(
+  services: readonly string[],
+  containers: readonly ComposeContainer[],
+  final: boolean,
+): ServiceVerdict[] {
   const names = [...new Set([...services, ...containers.map((c) => c.service)])];
   const out: ServiceVerdict[] = [];
   for (const service of names) {
     const mine = containers.filter((c) => c.service === service);
     if (mine.length === 0) {
-      out.push({ service, name: '', ready: false, why: final ? 'has no container' : 'not created yet', container: undefined });
+      out.push({
+        service,
+        name: '',
+        ready: false,
+        why: final ? 'has no container' : 'not created yet',
+        container: undefined,
+      });
       continue;
     }
     for (const c of mine) {
       const r = readiness(c);
-      out.push({ service, name: c.name, ready: r.kind === 'ready', why: r.kind === 'ready' ? (c.health ? 'running and healthy' : 'running') : r.why, container: c });
+      out.push({
+        service,
+        name: c.name,
+        ready: r.kind === 'ready',
+        why: r.kind === 'ready' ? (c.health ? 'running and healthy' : 'running') : r.why,
+        container: c,
+      });
     }
   }
   return out;

@@ -25,7 +25,11 @@ export interface DrizzleMigration extends JournalEntry {
   statements: string[];
 }
 
-function invalid(dir: string, what: string, hint = 'restore the folder from the upkit release you are running, or point --drizzle-dir at a complete one'): UpkitError {
+function invalid(
+  dir: string,
+  what: string,
+  hint = 'restore the folder from the upkit release you are running, or point --drizzle-dir at a complete one',
+): UpkitError {
   return new UpkitError({ code: 'drizzle.journal', exit: 'refused', message: `drizzle folder ${dir}: ${what}`, hint });
 }
 
@@ -41,8 +45,14 @@ export function readJournal(dir: string): JournalEntry[] {
   if (!Array.isArray(raw.entries)) throw invalid(dir, 'meta/_journal.json has no "entries" list');
   return raw.entries.map((e: unknown, i: number) => {
     const x = e as Partial<JournalEntry>;
-    if (typeof x.tag !== 'string' || typeof x.when !== 'number') throw invalid(dir, `journal entry ${i} needs "tag" and a numeric "when"`);
-    return { idx: typeof x.idx === 'number' ? x.idx : i, tag: x.tag, when: x.when, breakpoints: x.breakpoints !== false };
+    if (typeof x.tag !== 'string' || typeof x.when !== 'number')
+      throw invalid(dir, `journal entry ${i} needs "tag" and a numeric "when"`);
+    return {
+      idx: typeof x.idx === 'number' ? x.idx : i,
+      tag: x.tag,
+      when: x.when,
+      breakpoints: x.breakpoints !== false,
+    };
   });
 }
 

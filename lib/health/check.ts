@@ -61,7 +61,10 @@ export interface HealthOptions {
   backoff?: { initialMs: number; maxMs: number };
 }
 
-export type HealthConfig = Pick<Config, 'healthcheckUrls' | 'composeFile' | 'envFile' | 'db' | 'ssl' | 'sslCa' | 'connectTimeoutMs' | 'drizzleDir'>;
+export type HealthConfig = Pick<
+  Config,
+  'healthcheckUrls' | 'composeFile' | 'envFile' | 'db' | 'ssl' | 'sslCa' | 'connectTimeoutMs' | 'drizzleDir'
+>;
 
 /** What each request waits for its answer, in whole milliseconds (AbortSignal.timeout's unit). */
 export function requestTimeoutMs(healthTimeoutMs: number): number {
@@ -75,7 +78,14 @@ interface Polled<T> {
 }
 
 /** At least one attempt; then again after each wait, until good or the deadline. */
-async function pollUntil<T>(attempt: (timeoutMs: number) => Promise<T>, good: (t: T) => boolean, started: number, timeoutMs: number, backoff: { initialMs: number; maxMs: number }, signal?: AbortSignal): Promise<Polled<T>> {
+async function pollUntil<T>(
+  attempt: (timeoutMs: number) => Promise<T>,
+  good: (t: T) => boolean,
+  started: number,
+  timeoutMs: number,
+  backoff: { initialMs: number; maxMs: number },
+  signal?: AbortSignal,
+): Promise<Polled<T>> {
   const left = () => timeoutMs - (performance.now() - started);
   let wait = backoff.initialMs;
   let attempts = 0;
@@ -94,7 +104,14 @@ async function pollUntil<T>(attempt: (timeoutMs: number) => Promise<T>, good: (t
 
 const is2xx = (a: Attempt) => a.status !== undefined && a.status >= 200 && a.status < 300;
 
-async function pollEndpoint(raw: string, started: number, timeoutMs: number, backoff: { initialMs: number; maxMs: number }, signal: AbortSignal | undefined, onDone: () => void): Promise<EndpointHealth> {
+async function pollEndpoint(
+  raw: string,
+  started: number,
+  timeoutMs: number,
+  backoff: { initialMs: number; maxMs: number },
+  signal: AbortSignal | undefined,
+  onDone: () => void,
+): Promise<EndpointHealth> {
   const ep = endpoint(raw);
   // The last HTTP answer is what a person needs, even when a timeout came after it.
   let lastAnswer: Attempt | null = null;
@@ -111,13 +128,21 @@ async function pollEndpoint(raw: string, started: number, timeoutMs: number, bac
     signal,
   );
   onDone();
-  return { url: ep.shown, started: lastAnswer !== null, healthy: p.okAfterMs !== null, attempts: p.attempts, last: lastAnswer ?? p.last, healthyAfterMs: p.okAfterMs };
+  return {
+    url: ep.shown,
+    started: lastAnswer !== null,
+    healthy: p.okAfterMs !== null,
+    attempts: p.attempts,
+    last: lastAnswer ?? p.last,
+    healthyAfterMs: p.okAfterMs,
+  };
 }
 
 export function endpointLine(e: EndpointHealth): string {
   const state = e.healthy ? 'started, healthy' : e.started ? 'started, not healthy' : 'not started';
   const times = `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`;
-  if (e.healthy) return `${e.url}: ${state}: ${e.last?.status} after ${formatDuration(e.healthyAfterMs ?? 0)} (${times})`;
+  if (e.healthy)
+    return `${e.url}: ${state}: ${e.last?.status} after ${formatDuration(e.healthyAfterMs ?? 0)} (${times})`;
   return `${e.url}: ${state}: ${e.started ? 'last answer ' : ''}${describeAttempt(e.last)} (${times})`;
 }
 
@@ -132,8 +157,14 @@ export class HealthError extends UpkitError {
   constructor(result: HealthResult, composeFile: string | undefined) {
     const failing = result.endpoints.filter((e) => !e.healthy);
     const dbFailed = result.database !== null && !result.database.migrated;
-    const why = (e: EndpointHealth) => (e.last?.status !== undefined && e.last.error ? ` (${/^(redirect loop|more than \d+ redirects|redirect to an invalid URL)/.exec(e.last.error)?.[1] ?? 'bad answer'})` : '');
-    const short = [...failing.map((e) => `${e.url} ${e.started ? 'not healthy' : 'not started'}${why(e)}`), ...(dbFailed ? ['database not migrated'] : [])];
+    const why = (e: EndpointHealth) =>
+      e.last?.status !== undefined && e.last.error
+        ? ` (${/^(redirect loop|more than \d+ redirects|redirect to an invalid URL)/.exec(e.last.error)?.[1] ?? 'bad answer'})`
+        : '';
+    const short = [
+      ...failing.map((e) => `${e.url} ${e.started ? 'not healthy' : 'not started'}${why(e)}`),
+      ...(dbFailed ? ['database not migrated'] : []),
+    ];
     const endpointHint = composeFile
       ? `see why: docker compose -f ${shellQuote(composeFile)} logs --tail 100, then run: npx zx scripts/health.ts`
       : 'check that the platform is started and HEALTHCHECK_URLS points at it, then run: npx zx scripts/health.ts';
@@ -142,7 +173,9 @@ export class HealthError extends UpkitError {
       exit: 'health',
       message: `health checks failed within ${formatDuration(result.timeoutMs)}: ${short.join(', ')}`,
       details: [...failing.map(endpointLine), ...(dbFailed ? [databaseLine(result.database!)] : [])],
-      hint: failing.length ? endpointHint : 'see what is pending: npx zx scripts/status.ts, then run: npx zx upgrade.ts',
+      hint: failing.length
+        ? endpointHint
+        : 'see what is pending: npx zx scripts/status.ts, then run: npx zx upgrade.ts',
     });
     this.result = result;
   }
@@ -151,12 +184,31 @@ export class HealthError extends UpkitError {
 /** One finding per endpoint and one for the database, for the JSON report. */
 export function healthFindings(result: HealthResult): Finding[] {
   const out: Finding[] = [];
-  if (!result.configured) out.push({ severity: 'info', code: 'health.not_configured', message: 'endpoints not checked: HEALTHCHECK_URLS is not set', hint: 'set HEALTHCHECK_URLS (comma-separated http(s) URLs) to have them polled' });
+  if (!result.configured)
+    out.push({
+      severity: 'info',
+      code: 'health.not_configured',
+      message: 'endpoints not checked: HEALTHCHECK_URLS is not set',
+      hint: 'set HEALTHCHECK_URLS (comma-separated http(s) URLs) to have them polled',
+    });
   for (const e of result.endpoints) {
-    out.push({ severity: e.healthy ? 'info' : 'error', code: 'health.endpoint', message: endpointLine(e), hint: e.healthy ? null : 'look at the service behind it (docker compose logs), then run: npx zx scripts/health.ts' });
+    out.push({
+      severity: e.healthy ? 'info' : 'error',
+      code: 'health.endpoint',
+      message: endpointLine(e),
+      hint: e.healthy
+        ? null
+        : 'look at the service behind it (docker compose logs), then run: npx zx scripts/health.ts',
+    });
   }
   const d = result.database;
-  if (d) out.push({ severity: d.migrated ? 'info' : 'error', code: 'health.migrated', message: databaseLine(d), hint: d.migrated ? null : 'see what is pending: npx zx scripts/status.ts' });
+  if (d)
+    out.push({
+      severity: d.migrated ? 'info' : 'error',
+      code: 'health.migrated',
+      message: databaseLine(d),
+      hint: d.migrated ? null : 'see what is pending: npx zx scripts/status.ts',
+    });
   return out;
 }
 
@@ -169,18 +221,36 @@ function profileOf(options: HealthOptions): Profile {
  * Polls every endpoint and the database until all are good or the time is up. Resolves with
  * the states when all are good; otherwise throws HealthError (exit 6), one line per failure.
  */
-export async function checkHealth(config: HealthConfig, log: Logger, options: HealthOptions = {}): Promise<HealthResult> {
+export async function checkHealth(
+  config: HealthConfig,
+  log: Logger,
+  options: HealthOptions = {},
+): Promise<HealthResult> {
   const timeoutMs = options.timeoutMs ?? healthTimeoutMs(config);
   const backoff = options.backoff ?? BACKOFF;
   const { signal } = options;
-  const check = options.checkDatabase === false ? undefined : (options.checkDatabase ?? defaultDatabaseCheck(config, profileOf(options), options.expectedRelease));
+  const check =
+    options.checkDatabase === false
+      ? undefined
+      : (options.checkDatabase ?? defaultDatabaseCheck(config, profileOf(options), options.expectedRelease));
   const started = performance.now();
   const result = await log.step('health checks', async (step) => {
     let done = 0;
     const total = config.healthcheckUrls.length;
-    const polls = config.healthcheckUrls.map((raw) => pollEndpoint(raw, started, timeoutMs, backoff, signal, () => step.progress(`${++done} of ${plural(total, 'endpoint')} answered`)));
+    const polls = config.healthcheckUrls.map((raw) =>
+      pollEndpoint(raw, started, timeoutMs, backoff, signal, () =>
+        step.progress(`${++done} of ${plural(total, 'endpoint')} answered`),
+      ),
+    );
     const db = check
-      ? pollUntil(() => check(signal), (s) => s.migrated, started, timeoutMs, backoff, signal).then((p): DatabaseHealth => ({ ...p.last, attempts: p.attempts }))
+      ? pollUntil(
+          () => check(signal),
+          (s) => s.migrated,
+          started,
+          timeoutMs,
+          backoff,
+          signal,
+        ).then((p): DatabaseHealth => ({ ...p.last, attempts: p.attempts }))
       : Promise.resolve(null);
     const [endpoints, database] = await Promise.all([Promise.all(polls), db]);
     const r: HealthResult = {
@@ -194,7 +264,9 @@ export async function checkHealth(config: HealthConfig, log: Logger, options: He
     for (const e of endpoints) if (e.healthy) log.info(`  ${endpointLine(e)}`);
     if (database?.migrated) log.info(`  ${databaseLine(database)}`);
     if (!r.ok) throw new HealthError(r, config.composeFile);
-    const healthy = endpoints.length ? `${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} healthy` : 'HEALTHCHECK_URLS not set';
+    const healthy = endpoints.length
+      ? `${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} healthy`
+      : 'HEALTHCHECK_URLS not set';
     step.detail([healthy, database ? 'database migrated' : ''].filter(Boolean).join(', '));
     return r;
   });

@@ -31,13 +31,22 @@ function list(names: readonly string[], max = 4): string {
 }
 
 /** Pure: the rule above. */
-export function migrationState(detection: Detection, migrations: readonly DrizzleMigration[], ledger: readonly DrizzleLedgerRow[] | null, expected: string | null): MigrationState {
+export function migrationState(
+  detection: Detection,
+  migrations: readonly DrizzleMigration[],
+  ledger: readonly DrizzleLedgerRow[] | null,
+  expected: string | null,
+): MigrationState {
   const { pending, edited, unknown } = compareLedger(migrations, ledger ?? []);
   const problems: string[] = [];
-  if (detection.release !== expected) problems.push(`at ${detection.release ?? 'no release (empty)'}, expected ${expected ?? 'none'}`);
+  if (detection.release !== expected)
+    problems.push(`at ${detection.release ?? 'no release (empty)'}, expected ${expected ?? 'none'}`);
   if (pending.length) problems.push(`drizzle entries pending: ${list(pending.map((m) => m.tag))}`);
   if (edited.length) problems.push(`drizzle entries edited after they were applied: ${list(edited.map((m) => m.tag))}`);
-  if (unknown.length) problems.push(`${unknown.length} drizzle ledger row${unknown.length === 1 ? '' : 's'} these files do not know (the database is newer than this upkit)`);
+  if (unknown.length)
+    problems.push(
+      `${unknown.length} drizzle ledger row${unknown.length === 1 ? '' : 's'} these files do not know (the database is newer than this upkit)`,
+    );
   return {
     migrated: problems.length === 0,
     release: detection.release,
@@ -50,7 +59,11 @@ export function migrationState(detection: Detection, migrations: readonly Drizzl
 export type DatabaseCheckConfig = Pick<Config, 'db' | 'ssl' | 'sslCa' | 'connectTimeoutMs' | 'drizzleDir'>;
 
 /** The default check: connects with the application's own settings (config.db). */
-export function defaultDatabaseCheck(config: DatabaseCheckConfig, profile: Profile, expectedRelease?: string): DatabaseCheck {
+export function defaultDatabaseCheck(
+  config: DatabaseCheckConfig,
+  profile: Profile,
+  expectedRelease?: string,
+): DatabaseCheck {
   const migrations = readMigrations(profile.drizzleDir);
   const expected = expectedRelease ?? profile.latestRelease;
   return async (signal) => {

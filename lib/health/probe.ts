@@ -131,7 +131,12 @@ export async function probe(ep: Endpoint, timeoutMs: number, signal?: AbortSigna
         const loop = chain.some((u) => u.href === next.href);
         if (loop || chain.length >= MAX_REDIRECTS) {
           const shown = [...chain, next].map((u) => displayUrl(u.href)).join(' → ');
-          return answered(res, '', ms(), `${loop ? 'redirect loop' : `more than ${MAX_REDIRECTS} redirects`}: ${shown}`);
+          return answered(
+            res,
+            '',
+            ms(),
+            `${loop ? 'redirect loop' : `more than ${MAX_REDIRECTS} redirects`}: ${shown}`,
+          );
         }
         url = next;
         continue;
@@ -147,7 +152,13 @@ export async function probe(ep: Endpoint, timeoutMs: number, signal?: AbortSigna
 
 function answered(res: Response, body: string, ms: number, error: string | undefined): Attempt {
   // The reason phrase is the endpoint's text as much as the body is.
-  return { status: res.status, statusText: visible(redact(res.statusText.replace(/\s+/g, ' '))), body: bodySnippet(body), error, ms };
+  return {
+    status: res.status,
+    statusText: visible(redact(res.statusText.replace(/\s+/g, ' '))),
+    body: bodySnippet(body),
+    error,
+    ms,
+  };
 }
 
 /** `500 Internal Server Error "boom"` or `connection refused (ECONNREFUSED)`. */

@@ -30,7 +30,11 @@ function fromEnvFile(file: string | undefined): Record<string, string> {
 }
 
 /** A key's raw value: the environment wins over the `.env` file, as with dotenv. */
-export function readSetting(config: SettingsSource | undefined, key: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function readSetting(
+  config: SettingsSource | undefined,
+  key: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const v = env[key] ?? fromEnvFile(config?.envFile)[key];
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }

@@ -9,13 +9,22 @@ import type { Logger } from '../log.ts';
 const RETRYABLE = new Set(['db.unreachable', 'db.starting', 'db.timeout', 'db.busy', 'db.unresolved']);
 
 /** Connects to the maintenance database, retrying while the server is not up yet. */
-export async function waitForServer(target: DbTarget, config: Config, log: Logger, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function waitForServer(
+  target: DbTarget,
+  config: Config,
+  log: Logger,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const maintenance = { ...target, database: 'postgres' };
   const deadline = Date.now() + timeoutMs;
   let wait = 250;
   for (let attempt = 1; ; attempt++) {
     try {
-      const c = await connect(maintenance, config, { applicationName: 'upkit install', connectTimeoutMs: Math.min(config.connectTimeoutMs, Math.max(1000, deadline - Date.now())) });
+      const c = await connect(maintenance, config, {
+        applicationName: 'upkit install',
+        connectTimeoutMs: Math.min(config.connectTimeoutMs, Math.max(1000, deadline - Date.now())),
+      });
       await c.end();
       return;
     } catch (err) {
@@ -23,11 +32,17 @@ export async function waitForServer(target: DbTarget, config: Config, log: Logge
       if (isUpkitError(err) && err.code === 'db.missing') return;
       if (!isUpkitError(err) || !RETRYABLE.has(err.code) || Date.now() + wait > deadline || signal?.aborted) {
         if (isUpkitError(err) && RETRYABLE.has(err.code)) {
-          throw new UpkitError({ code: err.code, exit: 'refused', message: `${err.message}, still after ${Math.round(timeoutMs / 1000)} s of waiting`, hint: err.hint });
+          throw new UpkitError({
+            code: err.code,
+            exit: 'refused',
+            message: `${err.message}, still after ${Math.round(timeoutMs / 1000)} s of waiting`,
+            hint: err.hint,
+          });
         }
         throw err;
       }
-      if (attempt === 1) log.info(`waiting for PostgreSQL at ${target.host}:${target.port} (up to ${Math.round(timeoutMs / 1000)} s)…`);
+      if (attempt === 1)
+        log.info(`waiting for PostgreSQL at ${target.host}:${target.port} (up to ${Math.round(timeoutMs / 1000)} s)…`);
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 2, 3000);
     }

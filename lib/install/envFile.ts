@@ -46,7 +46,11 @@ export interface EnvPlan {
  * environment is never given a value of upkit's: that would rotate a secret (a fresh
  * ENCRYPTION_KEY makes every stored credential unreadable).
  */
-export function planEnvFile(file: string, keys: readonly EnvKey[], environment: Record<string, string | undefined> = process.env): EnvPlan {
+export function planEnvFile(
+  file: string,
+  keys: readonly EnvKey[],
+  environment: Record<string, string | undefined> = process.env,
+): EnvPlan {
   const original = existsSync(file) ? readFileSync(file, 'utf8') : null;
   const present = original === null ? {} : dotenv.parse(original);
   for (const [k, v] of Object.entries(present)) if (/PASSWORD|SECRET|KEY|TOKEN/.test(k)) registerSecret(v);

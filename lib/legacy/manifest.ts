@@ -55,11 +55,13 @@ export function readLegacyManifest(dir: string): LegacyManifest {
   const seen = new Set<string>();
   const files = m.files.map((entry: unknown, i: number) => {
     const e = entry as { release?: unknown; file?: unknown };
-    if (typeof e.release !== 'string' || typeof e.file !== 'string') throw invalid(dir, `manifest.json entry ${i + 1} needs "release" and "file"`);
+    if (typeof e.release !== 'string' || typeof e.file !== 'string')
+      throw invalid(dir, `manifest.json entry ${i + 1} needs "release" and "file"`);
     if (seen.has(e.file)) throw invalid(dir, `manifest.json lists ${e.file} twice`);
     seen.add(e.file);
     return load(dir, e.release, e.file);
   });
-  const comprehensive = typeof m.comprehensive === 'string' ? load(dir, files.at(-1)!.release, m.comprehensive) : undefined;
+  const comprehensive =
+    typeof m.comprehensive === 'string' ? load(dir, files.at(-1)!.release, m.comprehensive) : undefined;
   return { dir, comprehensive, files };
 }

@@ -57,13 +57,21 @@ export function inspectDrop(node: AstNode, state: RunState): Found[] {
       case 'OBJECT_TABLE': {
         const key = state.relationKey(fromParts(parts));
         // CASCADE drops views and foreign keys of other tables, never their rows.
-        if (!state.relationIsFree(key)) found.push({ rule: 'drop_table', object: name, message: `drops table ${name} and its data${through}` });
+        if (!state.relationIsFree(key))
+          found.push({ rule: 'drop_table', object: name, message: `drops table ${name} and its data${through}` });
         state.dropRelation(key);
         break;
       }
       case 'OBJECT_SCHEMA': {
         const free = state.schemaIsFree(name) || (cascade && state.schemaHoldsNoRows(name));
-        if (!free) found.push({ rule: 'drop_schema', object: name, message: cascade ? `drops schema ${name} and every table and object in it` : `drops schema ${name} (fails unless it is empty)` });
+        if (!free)
+          found.push({
+            rule: 'drop_schema',
+            object: name,
+            message: cascade
+              ? `drops schema ${name} and every table and object in it`
+              : `drops schema ${name} (fails unless it is empty)`,
+          });
         state.dropSchema(name);
         break;
       }
@@ -71,7 +79,14 @@ export function inspectDrop(node: AstNode, state: RunState): Found[] {
       case 'OBJECT_DOMAIN': {
         const key = state.typeKey(fromParts(parts));
         const free = state.typeIsFree(key) && !(cascade && state.typeCarriesData(key));
-        if (!free) found.push({ rule: 'drop_type', object: name, message: cascade ? `drops type ${name} and, through CASCADE, every column of that type with its data` : `drops type ${name} (fails while a column uses it)` });
+        if (!free)
+          found.push({
+            rule: 'drop_type',
+            object: name,
+            message: cascade
+              ? `drops type ${name} and, through CASCADE, every column of that type with its data`
+              : `drops type ${name} (fails while a column uses it)`,
+          });
         state.dropType(key);
         break;
       }
@@ -103,7 +118,11 @@ export function inspectDrop(node: AstNode, state: RunState): Found[] {
 
 function cascaded(node: AstNode, name: string): Found {
   const what = String(node.removeType).replace('OBJECT_', '').toLowerCase().replace(/_/g, ' ');
-  return { rule: 'drop_table', object: name, message: `drops ${what} ${name} and, through CASCADE, everything that depends on it (columns, views, constraints)` };
+  return {
+    rule: 'drop_table',
+    object: name,
+    message: `drops ${what} ${name} and, through CASCADE, everything that depends on it (columns, views, constraints)`,
+  };
 }
 
 export function inspectAlterTable(node: AstNode, state: RunState): Found[] {
@@ -116,23 +135,42 @@ export function inspectAlterTable(node: AstNode, state: RunState): Found[] {
     const column = `${shown(rel)}.${name}`;
     switch (cmd.subtype) {
       case 'AT_DropColumn':
-        if (!state.columnIsFree(table, name)) found.push({ rule: 'drop_column', object: column, message: `drops column ${column} and its data` });
+        if (!state.columnIsFree(table, name))
+          found.push({ rule: 'drop_column', object: column, message: `drops column ${column} and its data` });
         state.dropColumn(table, name);
         break;
       case 'AT_AlterColumnType': {
-        if (!state.columnIsFree(table, name) && !toText(cmd)) found.push({ rule: 'alter_column_type', object: column, message: `changes the type of ${column} (rewrites the table; values that do not convert fail or change)` });
+        if (!state.columnIsFree(table, name) && !toText(cmd))
+          found.push({
+            rule: 'alter_column_type',
+            object: column,
+            message: `changes the type of ${column} (rewrites the table; values that do not convert fail or change)`,
+          });
         const def = ((cmd.def as AstNode | undefined)?.ColumnDef ?? {}) as AstNode;
-        state.retypeColumn(table, name, state.typeKey(fromParts(stringsOf((def.typeName as AstNode | undefined)?.names))));
+        state.retypeColumn(
+          table,
+          name,
+          state.typeKey(fromParts(stringsOf((def.typeName as AstNode | undefined)?.names))),
+        );
         break;
       }
       case 'AT_SetNotNull':
-        if (!state.columnIsFree(table, name)) found.push({ rule: 'set_not_null', object: column, message: `makes ${column} NOT NULL (fails if a row holds NULL; ${shown(rel)} has rows or may have)` });
+        if (!state.columnIsFree(table, name))
+          found.push({
+            rule: 'set_not_null',
+            object: column,
+            message: `makes ${column} NOT NULL (fails if a row holds NULL; ${shown(rel)} has rows or may have)`,
+          });
         break;
       case 'AT_AddColumn': {
         const def = ((cmd.def as AstNode | undefined)?.ColumnDef ?? {}) as AstNode;
         const added = `${shown(rel)}.${String(def.colname)}`;
         if (requiresValue(def) && !state.relationIsFree(table)) {
-          found.push({ rule: 'set_not_null', object: added, message: `adds ${added} NOT NULL without a default (fails: the existing rows of ${shown(rel)} would hold NULL)` });
+          found.push({
+            rule: 'set_not_null',
+            object: added,
+            message: `adds ${added} NOT NULL without a default (fails: the existing rows of ${shown(rel)} would hold NULL)`,
+          });
         }
         state.addColumn(table, String(def.colname), cmd.missing_ok === true);
         break;
@@ -151,23 +189,35 @@ function toText(cmd: AstNode): boolean {
   const type = (def.typeName ?? {}) as AstNode;
   const names = stringsOf(type.names).join('.');
   if (def.raw_default !== undefined || type.arrayBounds !== undefined) return false;
-  return names === 'text' || names === 'pg_catalog.text' || (names === 'pg_catalog.varchar' && type.typmods === undefined);
+  return (
+    names === 'text' || names === 'pg_catalog.text' || (names === 'pg_catalog.varchar' && type.typmods === undefined)
+  );
 }
 
 /** A new column that existing rows cannot fill: NOT NULL (or primary key) with no default of any kind. */
 function requiresValue(def: AstNode): boolean {
-  const types = ((def.constraints as AstNode[] | undefined) ?? []).map((c) => (c.Constraint as AstNode | undefined)?.contype);
+  const types = ((def.constraints as AstNode[] | undefined) ?? []).map(
+    (c) => (c.Constraint as AstNode | undefined)?.contype,
+  );
   const notNull = types.includes('CONSTR_NOTNULL') || types.includes('CONSTR_PRIMARY');
   const fills = types.some((t) => t === 'CONSTR_DEFAULT' || t === 'CONSTR_IDENTITY' || t === 'CONSTR_GENERATED');
   const typeName = stringsOf((def.typeName as AstNode | undefined)?.names).at(-1) ?? '';
   return notNull && !fills && !SELF_FILLING.has(typeName);
 }
 
-const RELATION_KINDS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_FOREIGN_TABLE']);
+const RELATION_KINDS = new Set([
+  'OBJECT_TABLE',
+  'OBJECT_VIEW',
+  'OBJECT_MATVIEW',
+  'OBJECT_INDEX',
+  'OBJECT_SEQUENCE',
+  'OBJECT_FOREIGN_TABLE',
+]);
 
 export function inspectRename(node: AstNode, state: RunState): Found[] {
   const type = String(node.renameType);
-  const label = type === 'OBJECT_TABCONSTRAINT' ? 'constraint' : type.replace('OBJECT_', '').toLowerCase().replace(/_/g, ' ');
+  const label =
+    type === 'OBJECT_TABCONSTRAINT' ? 'constraint' : type.replace('OBJECT_', '').toLowerCase().replace(/_/g, ' ');
   const newname = String(node.newname);
   let object: string;
   let free: boolean;
@@ -177,7 +227,8 @@ export function inspectRename(node: AstNode, state: RunState): Found[] {
     object = node.subname ? `${shown(rel)}.${String(node.subname)}` : shown(rel);
     free = type === 'OBJECT_COLUMN' ? state.columnIsFree(key, String(node.subname)) : state.relationIsFree(key);
     if (type === 'OBJECT_COLUMN') state.renameColumn(key, String(node.subname), newname);
-    else if (RELATION_KINDS.has(type) && !node.subname) state.renameRelation(key, `${key.slice(0, key.indexOf('.'))}.${newname}`);
+    else if (RELATION_KINDS.has(type) && !node.subname)
+      state.renameRelation(key, `${key.slice(0, key.indexOf('.'))}.${newname}`);
   } else if (type === 'OBJECT_SCHEMA') {
     object = String(node.subname);
     free = state.schemaIsFree(object);
@@ -192,7 +243,15 @@ export function inspectRename(node: AstNode, state: RunState): Found[] {
     object = qualifiedNames([node.object])[0]?.join('.') || String(node.subname ?? '?');
     free = state.nothingToLose;
   }
-  return free ? [] : [{ rule: 'rename', object, message: `renames ${label} ${object} to ${newname} (code that still uses the old name fails)` }];
+  return free
+    ? []
+    : [
+        {
+          rule: 'rename',
+          object,
+          message: `renames ${label} ${object} to ${newname} (code that still uses the old name fails)`,
+        },
+      ];
 }
 
 /** ALTER TABLE/TYPE … SET SCHEMA: the object goes on under its new name. */
@@ -214,15 +273,23 @@ export function inspectDml(kind: string, node: AstNode, state: RunState): Found[
     const del = x.DeleteStmt as AstNode | undefined;
     if (del && !del.whereClause) {
       const rel = named(del.relation);
-      if (!state.relationIsFree(state.relationKey(rel))) found.push({ rule: 'delete_without_where', object: shown(rel), message: `deletes every row of ${shown(rel)}` });
+      if (!state.relationIsFree(state.relationKey(rel)))
+        found.push({ rule: 'delete_without_where', object: shown(rel), message: `deletes every row of ${shown(rel)}` });
     }
     const upd = x.UpdateStmt as AstNode | undefined;
     if (upd && !upd.whereClause) {
       const rel = named(upd.relation);
       const key = state.relationKey(rel);
-      const columns = ((upd.targetList as AstNode[] | undefined) ?? []).map((r) => String((r.ResTarget as AstNode | undefined)?.name));
+      const columns = ((upd.targetList as AstNode[] | undefined) ?? []).map((r) =>
+        String((r.ResTarget as AstNode | undefined)?.name),
+      );
       // A backfill: every column it sets was added by the run, so none held a value before.
-      if (!columns.every((c) => state.columnIsFree(key, c))) found.push({ rule: 'update_without_where', object: shown(rel), message: `overwrites ${[...new Set(columns)].join(', ')} in every row of ${shown(rel)}` });
+      if (!columns.every((c) => state.columnIsFree(key, c)))
+        found.push({
+          rule: 'update_without_where',
+          object: shown(rel),
+          message: `overwrites ${[...new Set(columns)].join(', ')} in every row of ${shown(rel)}`,
+        });
     }
   });
   return found;

@@ -54,7 +54,11 @@ export class RunState {
   private readonly live: LiveCatalog | undefined;
   private readonly tableHasRows: (table: string) => boolean | undefined;
 
-  constructor(searchPath: readonly string[], live: LiveCatalog | undefined, tableHasRows: (table: string) => boolean | undefined) {
+  constructor(
+    searchPath: readonly string[],
+    live: LiveCatalog | undefined,
+    tableHasRows: (table: string) => boolean | undefined,
+  ) {
     this.searchPath = searchPath;
     this.live = live;
     this.tableHasRows = tableHasRows;
@@ -93,7 +97,9 @@ export class RunState {
 
   /** The schemas of the search_path that exist now (live and not dropped by the run, or made by it). */
   private path(): string[] {
-    return this.searchPath.filter((s) => this.schemas.has(s) || (!this.goneSchemas.has(s) && this.live?.schemas.has(s) !== false));
+    return this.searchPath.filter(
+      (s) => this.schemas.has(s) || (!this.goneSchemas.has(s) && this.live?.schemas.has(s) !== false),
+    );
   }
 
   private creationSchema(): string {
@@ -150,7 +156,11 @@ export class RunState {
    * when an earlier DO block or function that renames or moves things names it: PostgreSQL's
    * parser cannot see into them, so live data may be there now.
    */
-  private find(key: string, gone: ReadonlySet<string>, live: ReadonlySet<string> | undefined): 'live' | 'absent' | 'opaque' {
+  private find(
+    key: string,
+    gone: ReadonlySet<string>,
+    live: ReadonlySet<string> | undefined,
+  ): 'live' | 'absent' | 'opaque' {
     if (!gone.has(key) && (live === undefined || live.has(key))) return 'live';
     const name = key.slice(key.indexOf('.') + 1);
     return this.opaque.some((body) => MOVES.test(body) && mentions(body, name)) ? 'opaque' : 'absent';
@@ -216,7 +226,11 @@ export class RunState {
   }
 
   makeSchema(name: string, ifNotExists: boolean): void {
-    if (ifNotExists && (this.schemas.has(name) || (!this.goneSchemas.has(name) && this.live?.schemas.has(name) !== false))) return;
+    if (
+      ifNotExists &&
+      (this.schemas.has(name) || (!this.goneSchemas.has(name) && this.live?.schemas.has(name) !== false))
+    )
+      return;
     this.schemas.set(name, null);
     this.goneSchemas.delete(name);
   }
@@ -225,17 +239,26 @@ export class RunState {
     this.schemas.delete(name);
     this.goneSchemas.add(name);
     const prefix = `${name}.`;
-    for (const key of [...this.relations.keys(), ...(this.live?.relations ?? [])]) if (key.startsWith(prefix)) this.dropRelation(key);
-    for (const key of [...this.types.keys(), ...(this.live?.types ?? [])]) if (key.startsWith(prefix)) this.dropType(key);
+    for (const key of [...this.relations.keys(), ...(this.live?.relations ?? [])])
+      if (key.startsWith(prefix)) this.dropRelation(key);
+    for (const key of [...this.types.keys(), ...(this.live?.types ?? [])])
+      if (key.startsWith(prefix)) this.dropType(key);
   }
 
   /** ALTER SCHEMA a RENAME TO b: every relation and type in it moves along. */
   renameSchema(from: string, to: string): void {
     const origin = this.schemas.has(from) ? this.schemas.get(from)! : from;
     const prefix = `${from}.`;
-    const relations = new Set([...this.relations.keys(), ...[...(this.live?.relations ?? [])].filter((r) => !this.goneRelations.has(r))]);
-    for (const key of relations) if (key.startsWith(prefix)) this.renameRelation(key, `${to}.${key.slice(prefix.length)}`);
-    const types = new Set([...this.types.keys(), ...[...(this.live?.types ?? [])].filter((t) => !this.goneTypes.has(t))]);
+    const relations = new Set([
+      ...this.relations.keys(),
+      ...[...(this.live?.relations ?? [])].filter((r) => !this.goneRelations.has(r)),
+    ]);
+    for (const key of relations)
+      if (key.startsWith(prefix)) this.renameRelation(key, `${to}.${key.slice(prefix.length)}`);
+    const types = new Set([
+      ...this.types.keys(),
+      ...[...(this.live?.types ?? [])].filter((t) => !this.goneTypes.has(t)),
+    ]);
     for (const key of types) if (key.startsWith(prefix)) this.renameType(key, `${to}.${key.slice(prefix.length)}`);
     this.schemas.delete(from);
     this.goneSchemas.add(from);

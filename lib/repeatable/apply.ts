@@ -14,22 +14,37 @@ export type RepeatableStep = Extract<PlanStep, { kind: 'repeatable' }>;
 export async function applyRepeatable(ctx: ApplyContext, step: RepeatableStep): Promise<void> {
   const file = (ctx.content.repeatable ?? []).find((f) => f.file === step.file);
   if (!file || file.checksum !== step.checksum) {
-    throw new UpkitError({ code: 'repeatable.changed', exit: ctx.stands.changed ? 'failed' : 'refused', message: `${repeatableKey(step.file)} changed between the plan and now`, hint: 'run the upgrade again' });
+    throw new UpkitError({
+      code: 'repeatable.changed',
+      exit: ctx.stands.changed ? 'failed' : 'refused',
+      message: `${repeatableKey(step.file)} changed between the plan and now`,
+      hint: 'run the upgrade again',
+    });
   }
-  const relations = [...new Set((ctx.content.statements.get(repeatableKey(file.file)) ?? []).flatMap((s) => s.relations))];
+  const relations = [
+    ...new Set((ctx.content.statements.get(repeatableKey(file.file)) ?? []).flatMap((s) => s.relations)),
+  ];
   const t0 = performance.now();
   try {
-    await withLockRetry(ctx.client, repeatableKey(file.file), relations, ctx.settings, ctx.log, () =>
-      inTransaction(ctx.client, async () => {
-        await ctx.client.query(file.text);
-        await ctx.client.query(
-          `insert into upkit.repeatable (file, checksum, applied_at, duration_ms, run_id) values ($1, $2, now(), $3, $4)
+    await withLockRetry(
+      ctx.client,
+      repeatableKey(file.file),
+      relations,
+      ctx.settings,
+      ctx.log,
+      () =>
+        inTransaction(ctx.client, async () => {
+          await ctx.client.query(file.text);
+          await ctx.client.query(
+            `insert into upkit.repeatable (file, checksum, applied_at, duration_ms, run_id) values ($1, $2, now(), $3, $4)
            on conflict (file) do update set checksum = excluded.checksum, applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, run_id = excluded.run_id`,
-          [file.file, file.checksum, Math.round(performance.now() - t0), ctx.runId],
-        );
-      }), ctx.signal);
+            [file.file, file.checksum, Math.round(performance.now() - t0), ctx.runId],
+          );
+        }),
+      ctx.signal,
+    );
   } catch (err) {
-    if (ctx.signal?.aborted || (err instanceof UpkitError) || isConnectionLoss(err) || !isPgError(err)) throw err;
+    if (ctx.signal?.aborted || err instanceof UpkitError || isConnectionLoss(err) || !isPgError(err)) throw err;
     const shown = repeatableKey(file.file);
     const { headline, details } = formatPgError(err, { file: shown, sql: file.text, fileText: file.text, offset: 0 });
     throw new UpkitError({

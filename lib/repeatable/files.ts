@@ -48,6 +48,12 @@ export function readRepeatableDir(dir: string | undefined): RepeatableFile[] {
     const full = path.join(dir, file);
     const bytes = readFileSync(full);
     const text = bytes.toString('utf8');
-    return { file, path: full, text, checksum: createHash('sha256').update(bytes).digest('hex'), requiresRoles: requiredRoles(text) };
+    return {
+      file,
+      path: full,
+      text,
+      checksum: createHash('sha256').update(bytes).digest('hex'),
+      requiresRoles: requiredRoles(text),
+    };
   });
 }

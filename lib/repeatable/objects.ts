@@ -31,7 +31,8 @@ const relOf = (n: unknown): Rel => {
   const r = (n ?? {}) as AstNode;
   return { schema: typeof r.schemaname === 'string' ? r.schemaname : null, name: String(r.relname) };
 };
-const partsRel = (parts: string[]): Rel => (parts.length > 1 ? { schema: parts.at(-2)!, name: parts.at(-1)! } : { schema: null, name: parts[0]! });
+const partsRel = (parts: string[]): Rel =>
+  parts.length > 1 ? { schema: parts.at(-2)!, name: parts.at(-1)! } : { schema: null, name: parts[0]! };
 
 // A relation of a kind (unqualified names as this session's search_path finds them).
 const relationExists = (r: Rel, kinds: string, what: string): DefinedObject => ({
@@ -44,7 +45,11 @@ const relationExists = (r: Rel, kinds: string, what: string): DefinedObject => (
 function functionObject(n: AstNode): DefinedObject {
   const parts = stringsOf(n.funcname);
   const f = partsRel(parts);
-  const inputs = ((n.parameters as AstNode[] | undefined) ?? []).filter((p) => ((p.FunctionParameter as AstNode | undefined)?.mode ?? 'FUNC_PARAM_DEFAULT') !== 'FUNC_PARAM_OUT' && (p.FunctionParameter as AstNode | undefined)?.mode !== 'FUNC_PARAM_TABLE').length;
+  const inputs = ((n.parameters as AstNode[] | undefined) ?? []).filter(
+    (p) =>
+      ((p.FunctionParameter as AstNode | undefined)?.mode ?? 'FUNC_PARAM_DEFAULT') !== 'FUNC_PARAM_OUT' &&
+      (p.FunctionParameter as AstNode | undefined)?.mode !== 'FUNC_PARAM_TABLE',
+  ).length;
   return {
     what: `${n.is_procedure === true ? 'procedure' : 'function'} ${shown(f)} (${inputs} argument${inputs === 1 ? '' : 's'})`,
     key: `function:${shown(f)}:${inputs}`,
@@ -83,28 +88,49 @@ const ACL_HOLDS = `exists (select 1 from aclexplode(coalesce(acl, acldefault(kin
 function grantObjects(n: AstNode): DefinedObject[] {
   if (n.is_grant !== true) return [];
   const objtype = String(n.objtype);
-  const kind = objtype === 'OBJECT_TABLE' ? 'table' : objtype === 'OBJECT_SEQUENCE' ? 'sequence' : objtype === 'OBJECT_SCHEMA' ? 'schema' : objtype === 'OBJECT_DATABASE' ? 'database' : null;
+  const kind =
+    objtype === 'OBJECT_TABLE'
+      ? 'table'
+      : objtype === 'OBJECT_SEQUENCE'
+        ? 'sequence'
+        : objtype === 'OBJECT_SCHEMA'
+          ? 'schema'
+          : objtype === 'OBJECT_DATABASE'
+            ? 'database'
+            : null;
   if (!kind) return [];
   const privs = ((n.privileges as AstNode[] | undefined) ?? []).map((p) => (p.AccessPriv ?? {}) as AstNode);
   // Column privileges are not checked; ALL PRIVILEGES is each privilege of the kind.
   if (privs.some((p) => Array.isArray(p.cols))) return [];
   const names = privs.length ? privs.map((p) => String(p.priv_name).toUpperCase()) : ALL[kind]!;
-  const grantees = ((n.grantees as AstNode[] | undefined) ?? []).map((g) => granteeSql((g.RoleSpec ?? {}) as AstNode)).filter((g): g is NonNullable<typeof g> => g !== null);
+  const grantees = ((n.grantees as AstNode[] | undefined) ?? [])
+    .map((g) => granteeSql((g.RoleSpec ?? {}) as AstNode))
+    .filter((g): g is NonNullable<typeof g> => g !== null);
   const out: DefinedObject[] = [];
   const add = (target: string, from: string, param: unknown) => {
     for (const g of grantees) {
       for (const priv of names) {
-        out.push({ what: `${priv} on ${target} to ${g.shown}`, key: `grant:${target}:${g.text}:${priv}`, sql: `${from.replace('$HOLDS', ACL_HOLDS)}`, params: [param, g.text, priv] });
+        out.push({
+          what: `${priv} on ${target} to ${g.shown}`,
+          key: `grant:${target}:${g.text}:${priv}`,
+          sql: `${from.replace('$HOLDS', ACL_HOLDS)}`,
+          params: [param, g.text, priv],
+        });
       }
     }
   };
-  const classAcl = (pred: string) => `select coalesce(bool_and(ok), true) as ok from (select $HOLDS as ok from (select relacl as acl, case when relkind = 'S' then 's' else 'r' end::"char" as kind, relowner as owner from pg_class where ${pred}) o) x`;
+  const classAcl = (pred: string) =>
+    `select coalesce(bool_and(ok), true) as ok from (select $HOLDS as ok from (select relacl as acl, case when relkind = 'S' then 's' else 'r' end::"char" as kind, relowner as owner from pg_class where ${pred}) o) x`;
   if (n.targtype === 'ACL_TARGET_ALL_IN_SCHEMA') {
     if (kind !== 'table' && kind !== 'sequence') return [];
     const relkinds = kind === 'table' ? `array['r','p','v','m','f']::"char"[]` : `array['S']::"char"[]`;
     for (const schema of stringsOf(n.objects)) {
       // Every table of the schema as it is now: one created since the file ran counts as well.
-      add(`every ${kind} in schema ${schema}`, `${classAcl(`relnamespace = to_regnamespace($1) and relkind = any(${relkinds})`)}`, quote(schema));
+      add(
+        `every ${kind} in schema ${schema}`,
+        `${classAcl(`relnamespace = to_regnamespace($1) and relkind = any(${relkinds})`)}`,
+        quote(schema),
+      );
     }
     return out;
   }
@@ -113,13 +139,25 @@ function grantObjects(n: AstNode): DefinedObject[] {
     if (kind === 'table' || kind === 'sequence') {
       const r = relOf(o.RangeVar);
       // A relation that is gone is said once, as a missing grant: the grant went with it.
-      add(shown(r), `select coalesce((${classAcl('oid = to_regclass($1)')}), false) and to_regclass($1) is not null as ok`, regText(r));
+      add(
+        shown(r),
+        `select coalesce((${classAcl('oid = to_regclass($1)')}), false) and to_regclass($1) is not null as ok`,
+        regText(r),
+      );
     } else if (kind === 'schema') {
       const s = stringsOf([o])[0]!;
-      add(`schema ${s}`, `select coalesce((select $HOLDS from (select nspacl as acl, 'n'::"char" as kind, nspowner as owner from pg_namespace where nspname = $1) o), false) as ok`, s);
+      add(
+        `schema ${s}`,
+        `select coalesce((select $HOLDS from (select nspacl as acl, 'n'::"char" as kind, nspowner as owner from pg_namespace where nspname = $1) o), false) as ok`,
+        s,
+      );
     } else {
       const d = stringsOf([o])[0]!;
-      add(`database ${d}`, `select coalesce((select $HOLDS from (select datacl as acl, 'd'::"char" as kind, datdba as owner from pg_database where datname = $1) o), false) as ok`, d);
+      add(
+        `database ${d}`,
+        `select coalesce((select $HOLDS from (select datacl as acl, 'd'::"char" as kind, datdba as owner from pg_database where datname = $1) o), false) as ok`,
+        d,
+      );
     }
   }
   return out;
@@ -136,19 +174,30 @@ export function definedObjects(statements: readonly ParsedStatement[]): DefinedO
         put(relationExists(relOf(n.view), 'v', 'view'));
         break;
       case 'CreateTableAsStmt':
-        if (n.objtype === 'OBJECT_MATVIEW') put(relationExists(relOf((n.into as AstNode | undefined)?.rel), 'm', 'materialized view'));
+        if (n.objtype === 'OBJECT_MATVIEW')
+          put(relationExists(relOf((n.into as AstNode | undefined)?.rel), 'm', 'materialized view'));
         break;
       case 'CreateFunctionStmt':
         put(functionObject(n));
         break;
       case 'CreatePolicyStmt': {
         const t = relOf(n.table);
-        put({ what: `policy ${n.policy_name} on ${shown(t)}`, key: `policy:${shown(t)}:${n.policy_name}`, sql: 'select exists (select 1 from pg_policy where polname = $1 and polrelid = to_regclass($2)) as ok', params: [n.policy_name, regText(t)] });
+        put({
+          what: `policy ${n.policy_name} on ${shown(t)}`,
+          key: `policy:${shown(t)}:${n.policy_name}`,
+          sql: 'select exists (select 1 from pg_policy where polname = $1 and polrelid = to_regclass($2)) as ok',
+          params: [n.policy_name, regText(t)],
+        });
         break;
       }
       case 'CreateTrigStmt': {
         const t = relOf(n.relation);
-        put({ what: `trigger ${n.trigname} on ${shown(t)}`, key: `trigger:${shown(t)}:${n.trigname}`, sql: 'select exists (select 1 from pg_trigger where tgname = $1 and tgrelid = to_regclass($2)) as ok', params: [n.trigname, regText(t)] });
+        put({
+          what: `trigger ${n.trigname} on ${shown(t)}`,
+          key: `trigger:${shown(t)}:${n.trigname}`,
+          sql: 'select exists (select 1 from pg_trigger where tgname = $1 and tgrelid = to_regclass($2)) as ok',
+          params: [n.trigname, regText(t)],
+        });
         break;
       }
       case 'AlterTableStmt': {
@@ -156,7 +205,13 @@ export function definedObjects(statements: readonly ParsedStatement[]): DefinedO
         for (const c of (n.cmds as AstNode[] | undefined) ?? []) {
           const sub = ((c.AlterTableCmd ?? {}) as AstNode).subtype;
           const key = `rls:${shown(t)}`;
-          if (sub === 'AT_EnableRowSecurity') put({ what: `row level security on ${shown(t)}`, key, sql: 'select coalesce((select relrowsecurity from pg_class where oid = to_regclass($1)), false) as ok', params: [regText(t)] });
+          if (sub === 'AT_EnableRowSecurity')
+            put({
+              what: `row level security on ${shown(t)}`,
+              key,
+              sql: 'select coalesce((select relrowsecurity from pg_class where oid = to_regclass($1)), false) as ok',
+              params: [regText(t)],
+            });
           if (sub === 'AT_DisableRowSecurity') found.delete(key);
         }
         break;
@@ -172,7 +227,8 @@ export function definedObjects(statements: readonly ParsedStatement[]): DefinedO
             const t = shown(partsRel(parts.slice(0, -1)));
             found.delete(`${type === 'OBJECT_POLICY' ? 'policy' : 'trigger'}:${t}:${parts.at(-1)}`);
           }
-          if (type === 'OBJECT_FUNCTION' || type === 'OBJECT_PROCEDURE') for (const k of [...found.keys()]) if (k.startsWith(`function:${shown(partsRel(parts))}:`)) found.delete(k);
+          if (type === 'OBJECT_FUNCTION' || type === 'OBJECT_PROCEDURE')
+            for (const k of [...found.keys()]) if (k.startsWith(`function:${shown(partsRel(parts))}:`)) found.delete(k);
         }
         break;
     }

@@ -48,12 +48,26 @@ export async function readRepeatableLedger(c: Q): Promise<Map<string, Repeatable
   );
   if (!found[0]!.present) return null;
   if (!found[0]!.readable) return 'unreadable';
-  const { rows } = await c.query<{ file: string; checksum: string; applied_at: Date; duration_ms: number; run_id: string | null }>('select file, checksum, applied_at, duration_ms, run_id from upkit.repeatable order by file');
-  return new Map(rows.map((r) => [r.file, { file: r.file, checksum: r.checksum, appliedAt: r.applied_at, durationMs: r.duration_ms, runId: r.run_id }]));
+  const { rows } = await c.query<{
+    file: string;
+    checksum: string;
+    applied_at: Date;
+    duration_ms: number;
+    run_id: string | null;
+  }>('select file, checksum, applied_at, duration_ms, run_id from upkit.repeatable order by file');
+  return new Map(
+    rows.map((r) => [
+      r.file,
+      { file: r.file, checksum: r.checksum, appliedAt: r.applied_at, durationMs: r.duration_ms, runId: r.run_id },
+    ]),
+  );
 }
 
 /** Parses a file once (kept in `statements` under repeatableKey). */
-export async function repeatableStatements(file: RepeatableFile, statements: Map<string, ParsedStatement[]>): Promise<ParsedStatement[]> {
+export async function repeatableStatements(
+  file: RepeatableFile,
+  statements: Map<string, ParsedStatement[]>,
+): Promise<ParsedStatement[]> {
   const key = repeatableKey(file.file);
   let parsed = statements.get(key);
   if (!parsed) {
@@ -67,15 +81,29 @@ export async function repeatableStatements(file: RepeatableFile, statements: Map
  * The state of every file, in name order. A file waiting for a role is not parsed; every other
  * one is (a syntax error is thrown, with file:line:col), so that what it defines can be checked.
  */
-export async function repeatableStates(c: Q, files: readonly RepeatableFile[], statements: Map<string, ParsedStatement[]>, ledger: Map<string, RepeatableLedgerRow> | null): Promise<RepeatableState[]> {
+export async function repeatableStates(
+  c: Q,
+  files: readonly RepeatableFile[],
+  statements: Map<string, ParsedStatement[]>,
+  ledger: Map<string, RepeatableLedgerRow> | null,
+): Promise<RepeatableState[]> {
   if (files.length === 0) return [];
   const roles = [...new Set(files.flatMap((f) => f.requiresRoles))];
-  const { rows } = roles.length ? await c.query<{ rolname: string }>('select rolname from pg_roles where rolname = any($1::text[])', [roles]) : { rows: [] };
+  const { rows } = roles.length
+    ? await c.query<{ rolname: string }>('select rolname from pg_roles where rolname = any($1::text[])', [roles])
+    : { rows: [] };
   const existing = new Set(rows.map((r) => r.rolname));
   const out: RepeatableState[] = [];
   for (const f of files) {
     const last = ledger?.get(f.file) ?? null;
-    const base = { file: f.file, path: f.path, checksum: f.checksum, last, missing: [] as string[], waitingFor: f.requiresRoles.filter((r) => !existing.has(r)) };
+    const base = {
+      file: f.file,
+      path: f.path,
+      checksum: f.checksum,
+      last,
+      missing: [] as string[],
+      waitingFor: f.requiresRoles.filter((r) => !existing.has(r)),
+    };
     if (base.waitingFor.length) {
       out.push({ ...base, status: 'waiting' });
       continue;

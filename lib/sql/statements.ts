@@ -23,7 +23,12 @@ export interface ParsedStatement {
   /** false when PostgreSQL refuses it inside a transaction block, or when it must commit before later statements can use its effect */
   transactional: boolean;
   /** For DROP INDEX CONCURRENTLY and REINDEX INDEX the table is not named by the SQL: `table` is ''. */
-  concurrentIndex?: { name: string | null; table: string; schema: string | null; action: 'create' | 'drop' | 'reindex' };
+  concurrentIndex?: {
+    name: string | null;
+    table: string;
+    schema: string | null;
+    action: 'create' | 'drop' | 'reindex';
+  };
   addsEnumValue?: { type: string; schema: string | null; value: string; ifNotExists: boolean };
   /** Tables the statement touches, `schema.table` when qualified else `table`, in order of appearance. */
   relations: string[];
@@ -67,7 +72,9 @@ export async function parseSqlFile(text: string, options: ParseOptions): Promise
       const first = locate(text, offset + lead.end);
       const kind = Object.keys(raw.stmt)[0] ?? 'Unknown';
       const node = (raw.stmt[kind] ?? {}) as AstNode;
-      const safeComment = lead.lineComments.find((c) => locate(text, offset + c.index).line === first.line - 1 && SAFE.test(c.text));
+      const safeComment = lead.lineComments.find(
+        (c) => locate(text, offset + c.index).line === first.line - 1 && SAFE.test(c.text),
+      );
       const statement: ParsedStatement = {
         index: out.length,
         sql,
@@ -105,7 +112,10 @@ async function parseChunk(chunk: string, chunkStart: number, text: string, file:
       code: 'sql.syntax',
       exit: 'refused',
       message: `${file}:${loc.line}:${loc.column}: ${(err as Error).message}`,
-      details: [`${gutter}${loc.lineText}`, `${' '.repeat(gutter.length)}${loc.lineText.slice(0, loc.column - 1).replace(/[^\t]/g, ' ')}^`],
+      details: [
+        `${gutter}${loc.lineText}`,
+        `${' '.repeat(gutter.length)}${loc.lineText.slice(0, loc.column - 1).replace(/[^\t]/g, ' ')}^`,
+      ],
       hint: `fix the SQL in ${file}; nothing was changed`,
       cause: err,
     });
@@ -127,8 +137,8 @@ function leadingTrivia(sql: string): { end: number; lineComments: { index: numbe
       // PostgreSQL block comments nest.
       let depth = 0;
       do {
-        if (sql.startsWith('/*', i)) (depth++, (i += 2));
-        else if (sql.startsWith('*/', i)) (depth--, (i += 2));
+        if (sql.startsWith('/*', i)) depth++, (i += 2);
+        else if (sql.startsWith('*/', i)) depth--, (i += 2);
         else i++;
       } while (depth > 0 && i < sql.length);
     } else break;
@@ -143,23 +153,40 @@ function classify(s: ParsedStatement): void {
     case 'IndexStmt':
       if (n.concurrent) {
         s.transactional = false;
-        s.concurrentIndex = { name: (n.idxname as string | undefined) ?? null, table: rel?.relname ?? '', schema: rel?.schemaname ?? null, action: 'create' };
+        s.concurrentIndex = {
+          name: (n.idxname as string | undefined) ?? null,
+          table: rel?.relname ?? '',
+          schema: rel?.schemaname ?? null,
+          action: 'create',
+        };
       }
       return;
     case 'DropStmt':
       if (n.concurrent && n.removeType === 'OBJECT_INDEX') {
         const names = qualifiedNames(n.objects)[0] ?? [];
         s.transactional = false;
-        s.concurrentIndex = { name: names.at(-1) ?? null, table: '', schema: names.length > 1 ? names.at(-2)! : null, action: 'drop' };
+        s.concurrentIndex = {
+          name: names.at(-1) ?? null,
+          table: '',
+          schema: names.length > 1 ? names.at(-2)! : null,
+          action: 'drop',
+        };
       }
       return;
     case 'ReindexStmt': {
-      const concurrent = ((n.params as AstNode[] | undefined) ?? []).some((p) => (p.DefElem as AstNode | undefined)?.defname === 'concurrently');
+      const concurrent = ((n.params as AstNode[] | undefined) ?? []).some(
+        (p) => (p.DefElem as AstNode | undefined)?.defname === 'concurrently',
+      );
       // REINDEX SCHEMA / SYSTEM / DATABASE refuse a transaction block even without CONCURRENTLY.
       if (concurrent || !rel) s.transactional = false;
       if (concurrent && rel) {
         const isIndex = n.kind === 'REINDEX_OBJECT_INDEX';
-        s.concurrentIndex = { name: isIndex ? rel.relname ?? null : null, table: isIndex ? '' : rel.relname ?? '', schema: rel.schemaname ?? null, action: 'reindex' };
+        s.concurrentIndex = {
+          name: isIndex ? (rel.relname ?? null) : null,
+          table: isIndex ? '' : (rel.relname ?? ''),
+          schema: rel.schemaname ?? null,
+          action: 'reindex',
+        };
       }
       return;
     }
@@ -177,7 +204,12 @@ function classify(s: ParsedStatement): void {
     case 'AlterEnumStmt':
       if (typeof n.newVal === 'string' && n.oldVal === undefined) {
         const names = stringsOf(n.typeName);
-        s.addsEnumValue = { type: names.at(-1) ?? '', schema: names.length > 1 ? names.at(-2)! : null, value: n.newVal, ifNotExists: n.skipIfNewValExists === true };
+        s.addsEnumValue = {
+          type: names.at(-1) ?? '',
+          schema: names.length > 1 ? names.at(-2)! : null,
+          value: n.newVal,
+          ifNotExists: n.skipIfNewValExists === true,
+        };
       }
       return;
   }
@@ -195,11 +227,16 @@ function markEnumValuesUsedLater(statements: ParsedStatement[]): void {
   for (const s of statements) {
     const added = s.addsEnumValue;
     if (!added) continue;
-    const sameType = (names: string[]) => names.at(-1) === added.type && (names.length < 2 || added.schema === null || names.at(-2) === added.schema);
-    const createdEarlier = statements.slice(0, s.index).some((e) => e.kind === 'CreateEnumStmt' && sameType(stringsOf(e.node.typeName)));
+    const sameType = (names: string[]) =>
+      names.at(-1) === added.type && (names.length < 2 || added.schema === null || names.at(-2) === added.schema);
+    const createdEarlier = statements
+      .slice(0, s.index)
+      .some((e) => e.kind === 'CreateEnumStmt' && sameType(stringsOf(e.node.typeName)));
     if (createdEarlier) continue;
     const literal = `'${added.value.replace(/'/g, "''")}'`;
-    const usedLater = statements.slice(s.index + 1).some((l) => statementText(l).includes(literal) || typeNamesIn(l.node).some(sameType));
+    const usedLater = statements
+      .slice(s.index + 1)
+      .some((l) => statementText(l).includes(literal) || typeNamesIn(l.node).some(sameType));
     if (usedLater) s.transactional = false;
   }
 }
@@ -209,7 +246,11 @@ function markEnumValuesUsedLater(statements: ParsedStatement[]): void {
  * statements use (each committed on its own), then one transaction, then what PostgreSQL
  * refuses in a transaction (concurrent index builds), each on its own.
  */
-export function migrationParts(statements: readonly ParsedStatement[]): { before: ParsedStatement[]; inside: ParsedStatement[]; after: ParsedStatement[] } {
+export function migrationParts(statements: readonly ParsedStatement[]): {
+  before: ParsedStatement[];
+  inside: ParsedStatement[];
+  after: ParsedStatement[];
+} {
   return {
     before: statements.filter((s) => !s.transactional && s.addsEnumValue),
     inside: statements.filter((s) => s.transactional),
@@ -218,7 +259,9 @@ export function migrationParts(statements: readonly ParsedStatement[]): { before
 }
 
 /** One piece of a migration that ends and opens its own transactions, in file order. */
-export type Segment = { kind: 'transaction'; statements: ParsedStatement[] } | { kind: 'single'; statement: ParsedStatement };
+export type Segment =
+  | { kind: 'transaction'; statements: ParsedStatement[] }
+  | { kind: 'single'; statement: ParsedStatement };
 
 /**
  * A migration that ends and opens transactions itself (`COMMIT;` … `BEGIN;`, as some apps'
@@ -231,7 +274,9 @@ export type Segment = { kind: 'transaction'; statements: ParsedStatement[] } | {
  * A transaction control statement other than BEGIN/START TRANSACTION and COMMIT/END is
  * named in `unsupported`.
  */
-export function migrationSegments(statements: readonly ParsedStatement[]): { segments: Segment[]; unsupported: ParsedStatement | undefined } | null {
+export function migrationSegments(
+  statements: readonly ParsedStatement[],
+): { segments: Segment[]; unsupported: ParsedStatement | undefined } | null {
   if (!statements.some((s) => s.kind === 'TransactionStmt')) return null;
   const segments: Segment[] = [];
   let current: ParsedStatement[] | null = [];
@@ -261,7 +306,9 @@ export function statementText(s: Pick<ParsedStatement, 'sql'>): string {
 
 export function stringsOf(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
-  return list.map((x) => ((x as AstNode).String as { sval?: string } | undefined)?.sval).filter((x): x is string => typeof x === 'string');
+  return list
+    .map((x) => ((x as AstNode).String as { sval?: string } | undefined)?.sval)
+    .filter((x): x is string => typeof x === 'string');
 }
 
 /** DropStmt objects: each a List of String (or a bare String for schemas, a TypeName for types, an ObjectWithArgs for functions). */
@@ -302,14 +349,16 @@ function typeNamesIn(node: AstNode): string[][] {
 function relationsOf(kind: string, node: AstNode): string[] {
   const found: { name: string; at: number }[] = [];
   // DROP TABLE names its tables as plain name lists, not RangeVars; they matter for locks too.
-  if (kind === 'DropStmt' && node.removeType === 'OBJECT_TABLE') for (const n of qualifiedNames(node.objects)) found.push({ name: n.join('.'), at: -1 });
+  if (kind === 'DropStmt' && node.removeType === 'OBJECT_TABLE')
+    for (const n of qualifiedNames(node.objects)) found.push({ name: n.join('.'), at: -1 });
   // A WITH query's name is read through a RangeVar too, but it is no table.
   const ctes = new Set<string>();
   walk(node, (x) => {
     if (typeof x.ctename === 'string') ctes.add(x.ctename);
   });
   walk(node, (x) => {
-    if (isRangeVar(x) && !(x.schemaname === undefined && ctes.has(x.relname))) found.push({ name: x.schemaname ? `${x.schemaname}.${x.relname}` : x.relname, at: x.location ?? -1 });
+    if (isRangeVar(x) && !(x.schemaname === undefined && ctes.has(x.relname)))
+      found.push({ name: x.schemaname ? `${x.schemaname}.${x.relname}` : x.relname, at: x.location ?? -1 });
   });
   const ordered = found.map((f, i) => ({ ...f, i })).sort((a, b) => a.at - b.at || a.i - b.i);
   return [...new Set(ordered.map((f) => f.name))];

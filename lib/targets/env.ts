@@ -10,7 +10,20 @@ import { commandPattern } from '../invocation.ts';
 import type { Target } from './file.ts';
 
 /** Keys that name one database, its profile or its backups: set per target, never inherited. */
-const PER_TARGET_KEYS = ['DATABASE_URL', 'DIRECT_URL', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA', 'DIRECT_URL_DIFFERENT_DATABASE', 'UPKIT_DRIZZLE_DIR', 'UPKIT_LEGACY_DIR', 'BACKUP_DIR'] as const;
+const PER_TARGET_KEYS = [
+  'DATABASE_URL',
+  'DIRECT_URL',
+  'DB_HOST',
+  'DB_PORT',
+  'DB_USER',
+  'DB_PASSWORD',
+  'DB_NAME',
+  'DB_SCHEMA',
+  'DIRECT_URL_DIFFERENT_DATABASE',
+  'UPKIT_DRIZZLE_DIR',
+  'UPKIT_LEGACY_DIR',
+  'BACKUP_DIR',
+] as const;
 const PARTS = ['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SCHEMA'] as const;
 
 /** The environment and the configuration file (--dotenv, UPKIT_ENV_FILE or .env), merged as loadConfig merges them. */
@@ -44,19 +57,34 @@ export function targetEnvironment(target: Target, base: NodeJS.ProcessEnv, cwd: 
   for (const key of PER_TARGET_KEYS) env[key] = undefined;
   const where = 'the environment or .env';
   if (target.url !== undefined) {
-    if (!base[target.url]?.trim()) throw targetConfigError(target, `${target.url} is not set (its url)`, `set ${target.url} in ${where} to the database's URL, then run: npx zx scripts/preflight.ts`);
+    if (!base[target.url]?.trim())
+      throw targetConfigError(
+        target,
+        `${target.url} is not set (its url)`,
+        `set ${target.url} in ${where} to the database's URL, then run: npx zx scripts/preflight.ts`,
+      );
     set(env, 'DATABASE_URL', base[target.url]);
   }
   if (target.prefix !== undefined) {
     const p = target.prefix;
     const missing = ['DB_HOST', 'DB_USER', 'DB_NAME'].filter((k) => !base[`${p}${k}`]?.trim()).map((k) => `${p}${k}`);
-    if (missing.length) throw targetConfigError(target, `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set (its prefix ${p || '(none)'})`, `set ${missing.join(', ')} in ${where}, then run: npx zx scripts/preflight.ts`);
+    if (missing.length)
+      throw targetConfigError(
+        target,
+        `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set (its prefix ${p || '(none)'})`,
+        `set ${missing.join(', ')} in ${where}, then run: npx zx scripts/preflight.ts`,
+      );
     for (const k of PARTS) set(env, k, base[`${p}${k}`]);
     set(env, 'DIRECT_URL', base[`${p}DIRECT_URL`]);
     set(env, 'DIRECT_URL_DIFFERENT_DATABASE', base[`${p}DIRECT_URL_DIFFERENT_DATABASE`]);
   }
   if (target.directUrl !== undefined) {
-    if (!base[target.directUrl]?.trim()) throw targetConfigError(target, `${target.directUrl} is not set (its directUrl)`, `set ${target.directUrl} in ${where}, or remove directUrl from the target, then run: npx zx scripts/preflight.ts`);
+    if (!base[target.directUrl]?.trim())
+      throw targetConfigError(
+        target,
+        `${target.directUrl} is not set (its directUrl)`,
+        `set ${target.directUrl} in ${where}, or remove directUrl from the target, then run: npx zx scripts/preflight.ts`,
+      );
     set(env, 'DIRECT_URL', base[target.directUrl]);
   }
   if (target.profile.kind === 'app') env.UPKIT_DRIZZLE_DIR = target.profile.drizzleDir;
@@ -76,8 +104,13 @@ const TARGETED = ['upgrade.ts', 'verify/index.ts', 'scripts/preflight.ts', 'scri
 export function localize(text: string, target: Target, targetsFlag: string): string {
   let out = text;
   if (target.url !== undefined) out = out.replace(/\bDATABASE_URL\b/g, target.url);
-  if (target.prefix !== undefined && target.prefix !== '') out = out.replace(/\b(DB_(?:HOST|PORT|USER|PASSWORD|NAME|SCHEMA)|DIRECT_URL_DIFFERENT_DATABASE)\b/g, `${target.prefix}$1`);
+  if (target.prefix !== undefined && target.prefix !== '')
+    out = out.replace(
+      /\b(DB_(?:HOST|PORT|USER|PASSWORD|NAME|SCHEMA)|DIRECT_URL_DIFFERENT_DATABASE)\b/g,
+      `${target.prefix}$1`,
+    );
   if (target.directUrl !== undefined) out = out.replace(/\bDIRECT_URL\b(?!_)/g, target.directUrl);
-  else if (target.prefix !== undefined && target.prefix !== '') out = out.replace(/\bDIRECT_URL\b(?!_)/g, `${target.prefix}DIRECT_URL`);
+  else if (target.prefix !== undefined && target.prefix !== '')
+    out = out.replace(/\bDIRECT_URL\b(?!_)/g, `${target.prefix}DIRECT_URL`);
   return out.replace(commandPattern(TARGETED), `$1${targetsFlag} --target ${target.name}`);
 }

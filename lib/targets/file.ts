@@ -39,7 +39,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PREFIX = /^([A-Za-z_][A-Za-z0-9_]*)?$/;
 
 /** Where the targets file is: --targets, else UPKIT_TARGETS, else upkit.targets.json in the working directory. */
-export function targetsFilePath(given: string | undefined, env: NodeJS.ProcessEnv, cwd: string): { file: string; via: string } {
+export function targetsFilePath(
+  given: string | undefined,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): { file: string; via: string } {
   if (given !== undefined) return { file: path.resolve(cwd, given), via: '--targets' };
   const fromEnv = env.UPKIT_TARGETS?.trim();
   if (fromEnv) return { file: path.resolve(cwd, fromEnv), via: 'UPKIT_TARGETS' };
@@ -65,7 +69,11 @@ function looksLikeSecretValue(v: string): boolean {
 function refuseSecrets(at: string, obj: Record<string, unknown>, problems: Problems): void {
   for (const key of Object.keys(obj)) {
     // Worded so that no "password: …" follows: that is how a secret is written, and it would be masked.
-    if (SECRET_KEY.test(key)) problems.add(at, `has a field that looks like a password (${key}); the targets file holds no secrets, only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)`);
+    if (SECRET_KEY.test(key))
+      problems.add(
+        at,
+        `has a field that looks like a password (${key}); the targets file holds no secrets, only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)`,
+      );
   }
 }
 
@@ -76,36 +84,74 @@ function parseEntry(raw: unknown, at: string, dir: string, problems: Problems): 
   }
   refuseSecrets(at, raw, problems);
   for (const key of Object.keys(raw)) {
-    if (!(ENTRY_KEYS as readonly string[]).includes(key) && !SECRET_KEY.test(key)) problems.add(`${at}.${key}`, `is not a known key (known: ${ENTRY_KEYS.join(', ')})`);
+    if (!(ENTRY_KEYS as readonly string[]).includes(key) && !SECRET_KEY.test(key))
+      problems.add(`${at}.${key}`, `is not a known key (known: ${ENTRY_KEYS.join(', ')})`);
   }
   const before = problems.list.length;
   const { name, url, prefix, directUrl, profile, backupDir, after } = raw;
-  if (typeof name !== 'string' || !NAME.test(name)) problems.add(`${at}.name`, 'must be a name of letters, digits, _ and - (starting with a letter, at most 63 characters)');
-  for (const [key, value] of [['url', url], ['directUrl', directUrl]] as const) {
+  if (typeof name !== 'string' || !NAME.test(name))
+    problems.add(
+      `${at}.name`,
+      'must be a name of letters, digits, _ and - (starting with a letter, at most 63 characters)',
+    );
+  for (const [key, value] of [
+    ['url', url],
+    ['directUrl', directUrl],
+  ] as const) {
     if (value === undefined) continue;
-    if (typeof value === 'string' && looksLikeSecretValue(value)) problems.add(`${at}.${key}`, 'holds a connection URL with a password; name the environment variable that holds it instead (e.g. "ORDERS_DATABASE_URL")');
-    else if (typeof value !== 'string' || !ENV_NAME.test(value)) problems.add(`${at}.${key}`, 'must be the name of an environment variable holding the URL (e.g. "ORDERS_DATABASE_URL")');
+    if (typeof value === 'string' && looksLikeSecretValue(value))
+      problems.add(
+        `${at}.${key}`,
+        'holds a connection URL with a password; name the environment variable that holds it instead (e.g. "ORDERS_DATABASE_URL")',
+      );
+    else if (typeof value !== 'string' || !ENV_NAME.test(value))
+      problems.add(
+        `${at}.${key}`,
+        'must be the name of an environment variable holding the URL (e.g. "ORDERS_DATABASE_URL")',
+      );
   }
-  if (prefix !== undefined && (typeof prefix !== 'string' || !PREFIX.test(prefix))) problems.add(`${at}.prefix`, 'must be a prefix of letters, digits and _ (e.g. "ORDERS_" for ORDERS_DB_HOST, ORDERS_DB_NAME, …)');
-  if (url === undefined && prefix === undefined) problems.add(at, 'names no connection: set url (an environment variable holding a URL) or prefix (for <PREFIX>DB_HOST, <PREFIX>DB_NAME, …)');
-  if (url !== undefined && prefix !== undefined) problems.add(at, 'sets both url and prefix; a target takes its connection from one of them');
+  if (prefix !== undefined && (typeof prefix !== 'string' || !PREFIX.test(prefix)))
+    problems.add(
+      `${at}.prefix`,
+      'must be a prefix of letters, digits and _ (e.g. "ORDERS_" for ORDERS_DB_HOST, ORDERS_DB_NAME, …)',
+    );
+  if (url === undefined && prefix === undefined)
+    problems.add(
+      at,
+      'names no connection: set url (an environment variable holding a URL) or prefix (for <PREFIX>DB_HOST, <PREFIX>DB_NAME, …)',
+    );
+  if (url !== undefined && prefix !== undefined)
+    problems.add(at, 'sets both url and prefix; a target takes its connection from one of them');
   let parsedProfile: TargetProfile | undefined;
   if (profile === 'pulse') parsedProfile = { kind: 'pulse' };
   else if (isObject(profile)) {
     refuseSecrets(`${at}.profile`, profile, problems);
-    for (const key of Object.keys(profile)) if (key !== 'drizzleDir' && !SECRET_KEY.test(key)) problems.add(`${at}.profile.${key}`, 'is not a known key (known: drizzleDir)');
-    if (typeof profile.drizzleDir !== 'string' || !profile.drizzleDir.trim()) problems.add(`${at}.profile.drizzleDir`, "must be the path of the app's drizzle folder (relative to the targets file)");
+    for (const key of Object.keys(profile))
+      if (key !== 'drizzleDir' && !SECRET_KEY.test(key))
+        problems.add(`${at}.profile.${key}`, 'is not a known key (known: drizzleDir)');
+    if (typeof profile.drizzleDir !== 'string' || !profile.drizzleDir.trim())
+      problems.add(
+        `${at}.profile.drizzleDir`,
+        "must be the path of the app's drizzle folder (relative to the targets file)",
+      );
     else {
       const drizzleDir = path.resolve(dir, profile.drizzleDir);
-      if (!existsSync(drizzleDir) || !statSync(drizzleDir).isDirectory()) problems.add(`${at}.profile.drizzleDir`, `directory ${drizzleDir} does not exist`);
+      if (!existsSync(drizzleDir) || !statSync(drizzleDir).isDirectory())
+        problems.add(`${at}.profile.drizzleDir`, `directory ${drizzleDir} does not exist`);
       else parsedProfile = { kind: 'app', drizzleDir };
     }
   } else problems.add(`${at}.profile`, 'must be "pulse" or {"drizzleDir": "path"} for an app');
-  for (const [key, value] of [['backupDir', backupDir], ['profile.drizzleDir', isObject(profile) ? profile.drizzleDir : undefined]] as const) {
-    if (typeof value === 'string' && looksLikeSecretValue(value)) problems.add(`${at}.${key}`, 'holds a URL with a password; the targets file holds no secrets');
+  for (const [key, value] of [
+    ['backupDir', backupDir],
+    ['profile.drizzleDir', isObject(profile) ? profile.drizzleDir : undefined],
+  ] as const) {
+    if (typeof value === 'string' && looksLikeSecretValue(value))
+      problems.add(`${at}.${key}`, 'holds a URL with a password; the targets file holds no secrets');
   }
-  if (backupDir !== undefined && (typeof backupDir !== 'string' || !backupDir.trim())) problems.add(`${at}.backupDir`, 'must be a folder path (relative to the targets file)');
-  if (after !== undefined && (!Array.isArray(after) || after.some((a) => typeof a !== 'string'))) problems.add(`${at}.after`, 'must be a list of target names');
+  if (backupDir !== undefined && (typeof backupDir !== 'string' || !backupDir.trim()))
+    problems.add(`${at}.backupDir`, 'must be a folder path (relative to the targets file)');
+  if (after !== undefined && (!Array.isArray(after) || after.some((a) => typeof a !== 'string')))
+    problems.add(`${at}.after`, 'must be a list of target names');
   if (problems.list.length > before) return undefined;
   return {
     name: name as string,
@@ -149,8 +195,15 @@ export function parseTargets(text: string, file: string): TargetsFile {
   const problems = new Problems();
   const fail = (): never => {
     const hint = `fix ${shellQuote(file)}, then run: npx zx upgrade.ts --all --dry-run`;
-    if (problems.list.length === 1) throw new UpkitError({ code: 'targets.invalid', exit: 'usage', message: `${file}: ${problems.list[0]}`, hint });
-    throw new UpkitError({ code: 'targets.invalid', exit: 'usage', message: `${file} has ${problems.list.length} problems`, details: problems.list, hint });
+    if (problems.list.length === 1)
+      throw new UpkitError({ code: 'targets.invalid', exit: 'usage', message: `${file}: ${problems.list[0]}`, hint });
+    throw new UpkitError({
+      code: 'targets.invalid',
+      exit: 'usage',
+      message: `${file} has ${problems.list.length} problems`,
+      details: problems.list,
+      hint,
+    });
   };
   let doc: unknown;
   try {
@@ -165,7 +218,9 @@ export function parseTargets(text: string, file: string): TargetsFile {
     return fail();
   }
   refuseSecrets('$', doc, problems);
-  for (const key of Object.keys(doc)) if (!(TOP_KEYS as readonly string[]).includes(key) && !SECRET_KEY.test(key)) problems.add(`$.${key}`, 'is not a known key (known: targets)');
+  for (const key of Object.keys(doc))
+    if (!(TOP_KEYS as readonly string[]).includes(key) && !SECRET_KEY.test(key))
+      problems.add(`$.${key}`, 'is not a known key (known: targets)');
   if (!Array.isArray(doc.targets) || doc.targets.length === 0) {
     problems.add('$.targets', 'must be a list of at least one target');
     return fail();
@@ -177,7 +232,11 @@ export function parseTargets(text: string, file: string): TargetsFile {
     const t = parseEntry(raw, at, dir, problems);
     if (!t) return;
     const first = seen.get(t.name.toLowerCase());
-    if (first !== undefined) problems.add(`${at}.name`, `"${t.name}" is already the name of $.targets[${first}] (names are unique, whatever their case)`);
+    if (first !== undefined)
+      problems.add(
+        `${at}.name`,
+        `"${t.name}" is already the name of $.targets[${first}] (names are unique, whatever their case)`,
+      );
     else seen.set(t.name.toLowerCase(), i);
     targets.push(t);
   });
@@ -186,7 +245,8 @@ export function parseTargets(text: string, file: string): TargetsFile {
   targets.forEach((t, i) => {
     for (const a of t.after) {
       if (a === t.name) problems.add(`$.targets[${i}].after`, `"${t.name}" cannot come after itself`);
-      else if (!names.has(a)) problems.add(`$.targets[${i}].after`, `names "${a}", which is no target (targets: ${[...names].join(', ')})`);
+      else if (!names.has(a))
+        problems.add(`$.targets[${i}].after`, `names "${a}", which is no target (targets: ${[...names].join(', ')})`);
     }
   });
   if (problems.list.length) return fail();
@@ -208,8 +268,14 @@ export function readTargets(file: string, via: string): TargetsFile {
     throw new UpkitError({
       code: 'targets.missing',
       exit: 'usage',
-      message: code === 'ENOENT' ? `no targets file: ${file} does not exist (looked in ${via})` : `the targets file ${file} cannot be read (${code})`,
-      hint: code === 'ENOENT' ? `write ${TARGETS_FILE} (docs/targets.md has an example), or pass --targets PATH` : `check the permissions of ${shellQuote(file)}`,
+      message:
+        code === 'ENOENT'
+          ? `no targets file: ${file} does not exist (looked in ${via})`
+          : `the targets file ${file} cannot be read (${code})`,
+      hint:
+        code === 'ENOENT'
+          ? `write ${TARGETS_FILE} (docs/targets.md has an example), or pass --targets PATH`
+          : `check the permissions of ${shellQuote(file)}`,
     });
   }
   return parseTargets(text, file);

@@ -60,12 +60,28 @@ export function summarize(results: readonly TargetResult[]): string {
   return `${results.length} target${results.length === 1 ? '' : 's'}: ${parts.join(', ')}`;
 }
 
-export function buildTargetsReport(init: { version: string; command: string; targetsFile: string; results: TargetResult[]; exitCode: number; durationMs: number; logFile: string | undefined }): TargetsReport {
+export function buildTargetsReport(init: {
+  version: string;
+  command: string;
+  targetsFile: string;
+  results: TargetResult[];
+  exitCode: number;
+  durationMs: number;
+  logFile: string | undefined;
+}): TargetsReport {
   const findings: Finding[] = [];
   for (const r of init.results) {
-    if (r.result === 'skipped') findings.push({ severity: 'warning', code: 'targets.skipped', message: `${r.name}: skipped (${r.reason})`, hint: null });
-    else if (r.reason !== null) findings.push({ severity: 'error', code: `targets.${r.result}`, message: `${r.name}: ${r.reason}`, hint: null });
-    for (const f of r.report?.findings ?? []) if (f.severity === 'error') findings.push({ ...f, message: `${r.name}: ${f.message}` });
+    if (r.result === 'skipped')
+      findings.push({
+        severity: 'warning',
+        code: 'targets.skipped',
+        message: `${r.name}: skipped (${r.reason})`,
+        hint: null,
+      });
+    else if (r.reason !== null)
+      findings.push({ severity: 'error', code: `targets.${r.result}`, message: `${r.name}: ${r.reason}`, hint: null });
+    for (const f of r.report?.findings ?? [])
+      if (f.severity === 'error') findings.push({ ...f, message: `${r.name}: ${f.message}` });
   }
   return redactDeep({
     tool: 'upkit',
@@ -85,14 +101,31 @@ export function buildTargetsReport(init: { version: string; command: string; tar
 
 function cell(r: TargetResult): string[] {
   const rep = r.report;
-  const release = rep && (rep.release.from !== null || rep.release.to !== null) ? `${rep.release.from ?? 'empty'} → ${rep.release.to ?? '?'}` : '-';
-  const result = r.result === 'skipped' ? `skipped: ${r.reason}` : r.exitCode === 0 ? r.result : `${r.result} (exit ${r.exitCode})`;
-  return [r.name, release, result, r.durationMs === null ? '-' : formatDuration(r.durationMs), rep?.backup?.path ?? '-'];
+  const release =
+    rep && (rep.release.from !== null || rep.release.to !== null)
+      ? `${rep.release.from ?? 'empty'} → ${rep.release.to ?? '?'}`
+      : '-';
+  const result =
+    r.result === 'skipped' ? `skipped: ${r.reason}` : r.exitCode === 0 ? r.result : `${r.result} (exit ${r.exitCode})`;
+  return [
+    r.name,
+    release,
+    result,
+    r.durationMs === null ? '-' : formatDuration(r.durationMs),
+    rep?.backup?.path ?? '-',
+  ];
 }
 
 /** target, from → to, result, duration, backup: one row per target, in the file's order. */
 export function renderTable(results: readonly TargetResult[]): string {
   const rows = [['target', 'from → to', 'result', 'duration', 'backup'], ...results.map(cell)];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => [...row[i]!].length)));
-  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c + ' '.repeat(widths[i]! - [...c].length))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => (i === row.length - 1 ? c : c + ' '.repeat(widths[i]! - [...c].length)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

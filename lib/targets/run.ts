@@ -77,7 +77,11 @@ export interface TargetsOutcome {
 }
 
 /** A stream that writes each line to `out` with the target's name in front. */
-function prefixedStream(out: NodeJS.WritableStream, label: string, translate: (line: string) => string): NodeJS.WriteStream {
+function prefixedStream(
+  out: NodeJS.WritableStream,
+  label: string,
+  translate: (line: string) => string,
+): NodeJS.WriteStream {
   let partial = '';
   const w = new Writable({
     write(chunk: Buffer | string, _enc, done) {
@@ -128,7 +132,11 @@ function prepare(spec: TargetCommand, args: readonly string[], io: TargetsIO) {
   const flags = takeTargetFlags(args, spec.invocation);
   const parsed = spec.parse(flags.rest);
   for (const [flag, key] of Object.entries(PER_TARGET_FLAGS)) {
-    if (parsed.values[flag] !== undefined) throw usageError(`--${flag} does not go with --target or --all: each target sets its own (${key} in the targets file)`, `run: ${[spec.invocation, ...args.filter((a) => !a.startsWith(`--${flag}`) && a !== parsed.values[flag]).map(shellQuote)].join(' ')}`);
+    if (parsed.values[flag] !== undefined)
+      throw usageError(
+        `--${flag} does not go with --target or --all: each target sets its own (${key} in the targets file)`,
+        `run: ${[spec.invocation, ...args.filter((a) => !a.startsWith(`--${flag}`) && a !== parsed.values[flag]).map(shellQuote)].join(' ')}`,
+      );
   }
   const where = targetsFilePath(flags.targetsFile, io.env, io.cwd);
   const file = readTargets(where.file, where.via);
@@ -136,7 +144,10 @@ function prepare(spec: TargetCommand, args: readonly string[], io: TargetsIO) {
   const known = file.targets.map((t) => t.name);
   const unknown = flags.names.filter((n) => !known.includes(n));
   if (unknown.length) {
-    throw usageError(`no target named ${unknown.map((n) => `"${n}"`).join(', ')} in ${file.file} (targets: ${known.join(', ')})`, `run: ${spec.invocation} --target ${shellQuote(known[0]!)} (or --all)`);
+    throw usageError(
+      `no target named ${unknown.map((n) => `"${n}"`).join(', ')} in ${file.file} (targets: ${known.join(', ')})`,
+      `run: ${spec.invocation} --target ${shellQuote(known[0]!)} (or --all)`,
+    );
   }
   const selected = flags.all ? file.targets : file.targets.filter((t) => flags.names.includes(t.name));
   const base = baseEnvironment(io.env, io.cwd, givenEnvFile(parsed.values, spec.invocation)?.path);
@@ -148,7 +159,8 @@ function prepare(spec: TargetCommand, args: readonly string[], io: TargetsIO) {
       registerSecret(env.DB_PASSWORD);
       registerUrlCredentials(env.DATABASE_URL);
       registerUrlCredentials(env.DIRECT_URL);
-      for (const k of ['DATABASE_URL', 'DIRECT_URL'] as const) registerSecret(env[k] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[k]!.trim())?.[1]);
+      for (const k of ['DATABASE_URL', 'DIRECT_URL'] as const)
+        registerSecret(env[k] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[k]!.trim())?.[1]);
       return { target, env };
     } catch (err) {
       return { target, error: err };
@@ -160,8 +172,14 @@ function prepare(spec: TargetCommand, args: readonly string[], io: TargetsIO) {
 export async function runTargets(spec: TargetCommand, args: string[], io: TargetsIO): Promise<TargetsOutcome> {
   const started = performance.now();
   const json = args.includes('--json');
-  const log = createLogger({ command: `${spec.name}-targets`, stream: io.stream as NodeJS.WriteStream, logDir: io.logDir, interactive: false });
-  const logBase = io.logDir === false ? false : path.resolve(io.logDir ?? io.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs'));
+  const log = createLogger({
+    command: `${spec.name}-targets`,
+    stream: io.stream as NodeJS.WriteStream,
+    logDir: io.logDir,
+    interactive: false,
+  });
+  const logBase =
+    io.logDir === false ? false : path.resolve(io.logDir ?? io.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs'));
   let prep: ReturnType<typeof prepare>;
   try {
     prep = prepare(spec, args, io);
@@ -187,7 +205,9 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   const targetsFlag = flags.targetsFile !== undefined ? ` --targets ${shellQuote(file.file)}` : '';
   const width = Math.max(...prepared.map((p) => p.target.name.length));
   const outputs = new Map<string, string[]>();
-  log.info(`${spec.name}: ${prepared.length} target${prepared.length === 1 ? '' : 's'} from ${file.file}, ${concurrency} at a time${flags.failFast ? ', --fail-fast' : ''}`);
+  log.info(
+    `${spec.name}: ${prepared.length} target${prepared.length === 1 ? '' : 's'} from ${file.file}, ${concurrency} at a time${flags.failFast ? ', --fail-fast' : ''}`,
+  );
 
   const runOne = async (p: Prepared, extra: string[]): Promise<{ exitCode: number; result: CommandResult }> => {
     const translate = (text: string) => localize(text, p.target, targetsFlag);
@@ -230,20 +250,39 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   if (upgrade && parsed.values.yes !== true && ask) {
     // On a terminal: every plan first (read-only, all targets), then one question for all of them.
     log.info("reading every target's plan first (read-only); nothing is changed before you answer");
-    const plans = await schedule(all, { ...options, failFast: false }, (t) => runOne(byName.get(t.name)!, ['--dry-run']));
+    const plans = await schedule(all, { ...options, failFast: false }, (t) =>
+      runOne(byName.get(t.name)!, ['--dry-run']),
+    );
     const planResults = plans.map(resultOf);
     writeOutput(io.stream, `\nplans:\n${renderTable(planResults)}\n\n`);
     const ready = planResults.filter((r) => r.exitCode === 0).map((r) => r.name);
     // A plan that failed is that target's result; the targets after it are skipped.
     decided = new Map(plans.filter((o) => !o.ran || o.exitCode !== 0).map((o) => [o.name, o]));
-    const yes = ready.length > 0 && !io.signal.aborted && (await ask(`Apply these plans to ${ready.length} database${ready.length === 1 ? '' : 's'} (${ready.join(', ')}; each is backed up first unless --no-backup)? Type yes to go on: `, io.signal));
+    const yes =
+      ready.length > 0 &&
+      !io.signal.aborted &&
+      (await ask(
+        `Apply these plans to ${ready.length} database${ready.length === 1 ? '' : 's'} (${ready.join(', ')}; each is backed up first unless --no-backup)? Type yes to go on: `,
+        io.signal,
+      ));
     const stopped = io.signal.aborted;
-    const why = stopped ? { result: 'interrupted' as const, exitCode: EXIT.interrupted, reason: 'interrupted before the plans were confirmed; nothing was changed' } : { result: 'refused' as const, exitCode: EXIT.refused, reason: 'the plans were not confirmed; nothing was changed' };
+    const why = stopped
+      ? {
+          result: 'interrupted' as const,
+          exitCode: EXIT.interrupted,
+          reason: 'interrupted before the plans were confirmed; nothing was changed',
+        }
+      : {
+          result: 'refused' as const,
+          exitCode: EXIT.refused,
+          reason: 'the plans were not confirmed; nothing was changed',
+        };
     if (!yes) declined = planResults.map((r) => (r.exitCode === 0 ? { ...r, ...why } : r));
     outputs.clear();
   }
   const extra = upgrade && parsed.values.yes !== true ? ['--yes'] : [];
-  const results = declined ?? (await schedule(all, options, (t) => runOne(byName.get(t.name)!, extra), decided)).map(resultOf);
+  const results =
+    declined ?? (await schedule(all, options, (t) => runOne(byName.get(t.name)!, extra), decided)).map(resultOf);
 
   // Each target's own result text (verify's report, status's listing), in the file's order.
   const resultText: string[] = [];
@@ -252,7 +291,10 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
     if (text?.length) resultText.push(`── ${r.name} ──`, ...text, '');
   }
   const table = renderTable(results);
-  writeOutput(json ? io.stream : io.stdout, redact(`${resultText.length ? `\n${resultText.join('\n')}` : ''}\n${table}\n\n`));
+  writeOutput(
+    json ? io.stream : io.stdout,
+    redact(`${resultText.length ? `\n${resultText.join('\n')}` : ''}\n${table}\n\n`),
+  );
   log.debug(`table:\n${table}`);
   if (declined?.some((r) => r.result === 'refused' && r.reason !== null)) {
     log.error('stopped before any change: the plans were not confirmed; nothing was changed');
@@ -270,8 +312,18 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   }
   let exitCode = worstExit(results.flatMap((r) => (r.exitCode === null ? [] : [r.exitCode])));
   if (io.signal.aborted && exitCode === EXIT.ok) exitCode = EXIT.interrupted;
-  const report = buildTargetsReport({ version: VERSION, command: spec.name, targetsFile: file.file, results, exitCode, durationMs: performance.now() - started, logFile: log.logFile });
-  (exitCode === EXIT.ok ? log.info : log.warn)(`${exitCode === EXIT.ok ? '✔ ' : ''}${report.summary}; exit ${exitCode}`);
+  const report = buildTargetsReport({
+    version: VERSION,
+    command: spec.name,
+    targetsFile: file.file,
+    results,
+    exitCode,
+    durationMs: performance.now() - started,
+    logFile: log.logFile,
+  });
+  (exitCode === EXIT.ok ? log.info : log.warn)(
+    `${exitCode === EXIT.ok ? '✔ ' : ''}${report.summary}; exit ${exitCode}`,
+  );
   log.debug(`report: ${JSON.stringify(report)}`);
   if (log.logFile) log.info(`log: ${log.logFile}`);
   log.close();
@@ -287,7 +339,17 @@ function localizeReport(result: CommandResult, translate: (text: string) => stri
 }
 
 function resultOf(o: Outcome<CommandResult>): TargetResult {
-  if (!o.ran) return { name: o.name, result: 'skipped', exitCode: null, reason: o.reason, startedAt: null, finishedAt: null, durationMs: null, report: null };
+  if (!o.ran)
+    return {
+      name: o.name,
+      result: 'skipped',
+      exitCode: null,
+      reason: o.reason,
+      startedAt: null,
+      finishedAt: null,
+      durationMs: null,
+      report: null,
+    };
   return {
     name: o.name,
     result: o.result.report.status,

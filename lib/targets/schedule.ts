@@ -46,7 +46,8 @@ export async function schedule<T extends Schedulable, R>(
           let reason: string | undefined;
           if (failed?.ran) reason = `after ${failed.name}, which ended with exit ${failed.exitCode}`;
           else if (options.signal?.aborted) reason = 'not started: interrupted';
-          else if (options.failFast && firstFailure !== undefined) reason = `not started: --fail-fast after ${firstFailure} failed`;
+          else if (options.failFast && firstFailure !== undefined)
+            reason = `not started: --fail-fast after ${firstFailure} failed`;
           else if (skipped) reason = `after ${skipped.name}, which was skipped`;
           if (reason === undefined) continue;
           outcomes.set(t.name, { name: t.name, ran: false, reason });

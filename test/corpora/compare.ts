@@ -24,7 +24,10 @@ export function pgEnv(url: string): NodeJS.ProcessEnv {
 
 /** The schema objects of a database as pg_dump prints them, one significant line each. */
 export async function dumpSchema(url: string, binDir: string): Promise<string[]> {
-  const { stdout } = await run(path.join(binDir, 'pg_dump'), ['--schema-only', '--exclude-schema=upkit'], { env: pgEnv(url), maxBuffer: 256 * 1024 * 1024 });
+  const { stdout } = await run(path.join(binDir, 'pg_dump'), ['--schema-only', '--exclude-schema=upkit'], {
+    env: pgEnv(url),
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return normaliseDump(stdout);
 }
 
@@ -32,7 +35,14 @@ export function normaliseDump(text: string): string[] {
   return text
     .split('\n')
     .map((l) => l.replace(/\s+$/, ''))
-    .filter((l) => l !== '' && !l.startsWith('--') && !l.startsWith('SET ') && !l.startsWith('\\') && !l.startsWith('SELECT pg_catalog.set_config('));
+    .filter(
+      (l) =>
+        l !== '' &&
+        !l.startsWith('--') &&
+        !l.startsWith('SET ') &&
+        !l.startsWith('\\') &&
+        !l.startsWith('SELECT pg_catalog.set_config('),
+    );
 }
 
 export interface Comparison {
@@ -43,7 +53,12 @@ export interface Comparison {
 
 /** Line by line, in pg_dump's order: a line only one side has, or the same lines in another
  * order (a column or an enum value moved), is a difference. */
-export function compareDumps(a: readonly string[], b: readonly string[], labels: [string, string] = ['a', 'b'], max = 6): Comparison {
+export function compareDumps(
+  a: readonly string[],
+  b: readonly string[],
+  labels: [string, string] = ['a', 'b'],
+  max = 6,
+): Comparison {
   if (a.length === b.length && a.every((l, i) => l === b[i])) return { equal: true, detail: [] };
   const count = (xs: readonly string[]) => {
     const m = new Map<string, number>();
@@ -64,8 +79,12 @@ export function compareDumps(a: readonly string[], b: readonly string[], labels:
   };
   const inA = onlyIn(a, ca, cb);
   const inB = onlyIn(b, cb, ca);
-  const detail = [...inA.slice(0, max).map((l) => `only ${labels[0]}: ${l}`), ...inB.slice(0, max).map((l) => `only ${labels[1]}: ${l}`)];
-  if (inA.length > max || inB.length > max) detail.push(`(${inA.length} line(s) only ${labels[0]}, ${inB.length} only ${labels[1]})`);
+  const detail = [
+    ...inA.slice(0, max).map((l) => `only ${labels[0]}: ${l}`),
+    ...inB.slice(0, max).map((l) => `only ${labels[1]}: ${l}`),
+  ];
+  if (inA.length > max || inB.length > max)
+    detail.push(`(${inA.length} line(s) only ${labels[0]}, ${inB.length} only ${labels[1]})`);
   if (detail.length === 0) {
     const i = a.findIndex((l, k) => l !== b[k]);
     detail.push(`same lines in another order, first at: ${labels[0]} ${a[i]?.trim()} / ${labels[1]} ${b[i]?.trim()}`);
@@ -83,16 +102,25 @@ export async function readLedger(url: string): Promise<LedgerRow[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const exists = (await c.query(`select to_regclass('drizzle.__drizzle_migrations') is not null as ok`)).rows[0].ok as boolean;
+    const exists = (await c.query(`select to_regclass('drizzle.__drizzle_migrations') is not null as ok`)).rows[0]
+      .ok as boolean;
     if (!exists) return [];
-    return (await c.query<LedgerRow>(`select hash, created_at::text as created_at from drizzle.__drizzle_migrations order by id`)).rows;
+    return (
+      await c.query<LedgerRow>(
+        `select hash, created_at::text as created_at from drizzle.__drizzle_migrations order by id`,
+      )
+    ).rows;
   } finally {
     await c.end();
   }
 }
 
 /** The same rows (hash, created_at), whatever their ids. */
-export function compareLedgers(a: readonly LedgerRow[], b: readonly LedgerRow[], labels: [string, string] = ['a', 'b']): Comparison {
+export function compareLedgers(
+  a: readonly LedgerRow[],
+  b: readonly LedgerRow[],
+  labels: [string, string] = ['a', 'b'],
+): Comparison {
   const key = (r: LedgerRow) => `${r.hash} ${r.created_at}`;
   return compareDumps([...a].map(key).sort(), [...b].map(key).sort(), labels);
 }
@@ -107,6 +135,10 @@ export async function snapshot(url: string, binDir: string): Promise<Snapshot> {
 }
 
 /** Schema and ledger both equal; the detail names which differ. */
-export function compareSnapshots(a: Snapshot, b: Snapshot, labels: [string, string]): { catalog: Comparison; ledger: Comparison } {
+export function compareSnapshots(
+  a: Snapshot,
+  b: Snapshot,
+  labels: [string, string],
+): { catalog: Comparison; ledger: Comparison } {
   return { catalog: compareDumps(a.schema, b.schema, labels), ledger: compareLedgers(a.ledger, b.ledger, labels) };
 }

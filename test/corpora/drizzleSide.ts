@@ -24,14 +24,19 @@ export interface JournalEntry {
 }
 
 export function readJournal(dir: string): { raw: Record<string, unknown>; entries: JournalEntry[] } {
-  const raw = JSON.parse(readFileSync(path.join(dir, 'meta', '_journal.json'), 'utf8')) as Record<string, unknown> & { entries: JournalEntry[] };
+  const raw = JSON.parse(readFileSync(path.join(dir, 'meta', '_journal.json'), 'utf8')) as Record<string, unknown> & {
+    entries: JournalEntry[];
+  };
   return { raw, entries: raw.entries };
 }
 
 /** Migrations and their non-empty statement pieces, split as drizzle splits them. */
 export function countStatements(dir: string): { migrations: number; statements: number } {
   const files = readMigrationFiles({ migrationsFolder: dir });
-  return { migrations: files.length, statements: files.reduce((n, f) => n + f.sql.filter((s) => s.trim() !== '').length, 0) };
+  return {
+    migrations: files.length,
+    statements: files.reduce((n, f) => n + f.sql.filter((s) => s.trim() !== '').length, 0),
+  };
 }
 
 /** Every `CREATE EXTENSION` of the folder's journal entries. */
@@ -39,7 +44,8 @@ export function extensionsUsed(dir: string): string[] {
   const names = new Set<string>();
   for (const e of readJournal(dir).entries) {
     const sql = readFileSync(path.join(dir, `${e.tag}.sql`), 'utf8');
-    for (const m of sql.matchAll(/create\s+extension\s+(?:if\s+not\s+exists\s+)?"?([\w-]+)"?/gi)) names.add(m[1]!.toLowerCase());
+    for (const m of sql.matchAll(/create\s+extension\s+(?:if\s+not\s+exists\s+)?"?([\w-]+)"?/gi))
+      names.add(m[1]!.toLowerCase());
   }
   return [...names].sort();
 }
@@ -49,7 +55,10 @@ export function truncatedCopy(dir: string, n: number): string {
   const copy = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-half-'));
   cpSync(dir, copy, { recursive: true });
   const { raw, entries } = readJournal(dir);
-  writeFileSync(path.join(copy, 'meta', '_journal.json'), JSON.stringify({ ...raw, entries: entries.slice(0, n) }, null, 2));
+  writeFileSync(
+    path.join(copy, 'meta', '_journal.json'),
+    JSON.stringify({ ...raw, entries: entries.slice(0, n) }, null, 2),
+  );
   return copy;
 }
 
@@ -65,8 +74,12 @@ export async function drizzleOrmMigrate(url: string, dir: string): Promise<void>
 export async function psqlMigrate(url: string, dir: string, binDir: string): Promise<void> {
   const last = await withClient(url, async (c) => {
     await c.query('CREATE SCHEMA IF NOT EXISTS "drizzle"');
-    await c.query('CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)');
-    const r = await c.query('select created_at::text as c from "drizzle"."__drizzle_migrations" order by created_at desc limit 1');
+    await c.query(
+      'CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)',
+    );
+    const r = await c.query(
+      'select created_at::text as c from "drizzle"."__drizzle_migrations" order by created_at desc limit 1',
+    );
     return r.rows[0] ? Number(r.rows[0].c) : null;
   });
   const lines: string[] = ['\\set ON_ERROR_STOP 1'];
@@ -75,14 +88,19 @@ export async function psqlMigrate(url: string, dir: string, binDir: string): Pro
     const ownTransaction = !m.sql.some((s) => /\bconcurrently\b/i.test(s));
     if (ownTransaction) lines.push('BEGIN;');
     for (const piece of m.sql) if (piece.trim() !== '') lines.push(piece, ';');
-    lines.push(`INSERT INTO "drizzle"."__drizzle_migrations" ("hash", "created_at") VALUES ('${m.hash}', ${m.folderMillis});`);
+    lines.push(
+      `INSERT INTO "drizzle"."__drizzle_migrations" ("hash", "created_at") VALUES ('${m.hash}', ${m.folderMillis});`,
+    );
     if (ownTransaction) lines.push('COMMIT;');
   }
   const work = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-psql-'));
   try {
     const script = path.join(work, 'all.sql');
     writeFileSync(script, `${lines.join('\n')}\n`, { mode: 0o600 });
-    await run(path.join(binDir, 'psql'), ['-X', '-q', '-f', script], { env: { ...pgEnv(url), PGOPTIONS: '-c client_min_messages=error' }, maxBuffer: 64 * 1024 * 1024 });
+    await run(path.join(binDir, 'psql'), ['-X', '-q', '-f', script], {
+      env: { ...pgEnv(url), PGOPTIONS: '-c client_min_messages=error' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -94,7 +112,12 @@ export async function drizzleKitMigrate(url: string, dir: string): Promise<void>
   try {
     const config = path.join(work, 'drizzle.config.json');
     writeFileSync(config, JSON.stringify({ dialect: 'postgresql', out: dir, dbCredentials: { url } }), { mode: 0o600 });
-    await run('npx', ['drizzle-kit', 'migrate', '--config', config], { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
+    await run('npx', ['drizzle-kit', 'migrate', '--config', config], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 30 * 60_000,
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -124,18 +147,29 @@ export async function fillWithDefaults(url: string): Promise<{ filled: number; t
       if (/^json/.test(type)) return `'{}'`;
       if (type === 'uuid') return `'00000000-0000-4000-8000-000000000001'`;
       switch (cat) {
-        case 'N': return `'1'`;
-        case 'B': return `'false'`;
-        case 'D': return 'now()';
-        case 'A': return `'{}'`;
-        case 'V': return `'0'`;
-        default: return `'x'`;
+        case 'N':
+          return `'1'`;
+        case 'B':
+          return `'false'`;
+        case 'D':
+          return 'now()';
+        case 'A':
+          return `'{}'`;
+        case 'V':
+          return `'0'`;
+        default:
+          return `'x'`;
       }
     };
     const inserts = new Map<string, string>();
     for (const t of new Set(columns.map((r) => r.t))) {
       const required = columns.filter((r) => r.t === t && r.col !== null);
-      inserts.set(t, required.length === 0 ? `insert into ${t} default values` : `insert into ${t} (${required.map((r) => r.col).join(', ')}) values (${required.map((r) => `${literal(r.cat, r.type!, r.label)}::${r.type}`).join(', ')})`);
+      inserts.set(
+        t,
+        required.length === 0
+          ? `insert into ${t} default values`
+          : `insert into ${t} (${required.map((r) => r.col).join(', ')}) values (${required.map((r) => `${literal(r.cat, r.type!, r.label)}::${r.type}`).join(', ')})`,
+      );
     }
     const filled = new Set<string>();
     for (let pass = 0; pass < 8; pass++) {

@@ -25,38 +25,63 @@ import { renderResults } from './table.ts';
 import { runCorpus, type CorpusResult } from './runner.ts';
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: npm run test:corpora -- [--write] [--out FILE] [--allow-destructive] DIR...   (each DIR a drizzle migrations folder: DIR/meta/_journal.json)`);
+  console.error(
+    `${message}\nusage: npm run test:corpora -- [--write] [--out FILE] [--allow-destructive] DIR...   (each DIR a drizzle migrations folder: DIR/meta/_journal.json)`,
+  );
   process.exit(2);
 }
 
 let parsed;
 try {
-  parsed = parseArgs({ options: { write: { type: 'boolean', default: false }, out: { type: 'string' }, 'allow-destructive': { type: 'boolean', default: false }, render: { type: 'string' } }, allowPositionals: true, strict: true });
+  parsed = parseArgs({
+    options: {
+      write: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'allow-destructive': { type: 'boolean', default: false },
+      render: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
 } catch (err) {
   usage((err as Error).message);
 }
 if (parsed.values.render) {
   // Only the table again, from a run's JSON (its first line says where and when it ran).
   const file = path.resolve(parsed.values.render);
-  const saved = JSON.parse(readFileSync(file, 'utf8')) as { meta: Parameters<typeof renderResults>[1]; results: CorpusResult[] };
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+    meta: Parameters<typeof renderResults>[1];
+    results: CorpusResult[];
+  };
   const body = renderResults(saved.results, saved.meta);
   console.log(body);
   writeFileSync(file.replace(/\.json$/, '.md'), `${body}\n`);
-  if (parsed.values.write) writeReliabilitySection(saved.meta.allowDestructive ? 'Real-world corpora: upkit with --allow-destructive' : 'Real-world corpora', body);
+  if (parsed.values.write)
+    writeReliabilitySection(
+      saved.meta.allowDestructive ? 'Real-world corpora: upkit with --allow-destructive' : 'Real-world corpora',
+      body,
+    );
   process.exit(0);
 }
 const dirs = parsed.positionals.map((d) => path.resolve(d));
 if (dirs.length === 0) usage('name at least one drizzle folder');
-for (const d of dirs) if (!existsSync(path.join(d, 'meta', '_journal.json'))) usage(`${d}: no meta/_journal.json there`);
+for (const d of dirs)
+  if (!existsSync(path.join(d, 'meta', '_journal.json'))) usage(`${d}: no meta/_journal.json there`);
 const allowDestructive = parsed.values['allow-destructive'] === true;
-const out = path.resolve(parsed.values.out ?? path.join(PROJECT_ROOT, '.corpora', allowDestructive ? 'results-allow-destructive.md' : 'results.md'));
+const out = path.resolve(
+  parsed.values.out ??
+    path.join(PROJECT_ROOT, '.corpora', allowDestructive ? 'results-allow-destructive.md' : 'results.md'),
+);
 const section = allowDestructive ? 'Real-world corpora: upkit with --allow-destructive' : 'Real-world corpora';
 
 const server = process.env.CORPORA_DATABASE_URL
   ? await connectUrlServer(process.env.CORPORA_DATABASE_URL)
   : await (async () => {
       const install = (await findSystemInstalls())[0];
-      if (!install) usage('no PostgreSQL binaries found: install postgresql, or set CORPORA_DATABASE_URL to a superuser URL of a throwaway server');
+      if (!install)
+        usage(
+          'no PostgreSQL binaries found: install postgresql, or set CORPORA_DATABASE_URL to a superuser URL of a throwaway server',
+        );
       return startSystemServer({ binDir: install.binDir });
     })();
 const binDir = server.binDir ?? (await findSystemInstalls())[0]?.binDir;
@@ -67,7 +92,9 @@ try {
   console.log(`corpora: ${dirs.length} folder(s), PostgreSQL ${server.version} (${server.source})`);
   for (const dir of dirs) {
     const t0 = performance.now();
-    const r = await runCorpus(server, binDir, dir, (line) => console.log(`  ${path.basename(dir)}: ${line}`), { allowDestructive });
+    const r = await runCorpus(server, binDir, dir, (line) => console.log(`  ${path.basename(dir)}: ${line}`), {
+      allowDestructive,
+    });
     results.push(r);
     console.log(`  ${r.name}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
@@ -76,7 +103,7 @@ try {
 }
 const minutes = ((performance.now() - started) / 60_000).toFixed(1);
 const meta = {
-  command: `npm run test:corpora -- ${allowDestructive ? '--allow-destructive ' : ''}${parsed.positionals.map((d) => path.relative(PROJECT_ROOT, path.resolve(d)).startsWith('..') ? d : path.relative(PROJECT_ROOT, path.resolve(d))).join(' ')}`,
+  command: `npm run test:corpora -- ${allowDestructive ? '--allow-destructive ' : ''}${parsed.positionals.map((d) => (path.relative(PROJECT_ROOT, path.resolve(d)).startsWith('..') ? d : path.relative(PROJECT_ROOT, path.resolve(d)))).join(' ')}`,
   server: `PostgreSQL ${server.version} (${server.source})`,
   machine: machineLine(),
   minutes,

@@ -4,11 +4,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import type { ServerHandle } from '../support/servers/common.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
 import { compareSnapshots, snapshot, type Comparison, type Snapshot } from './compare.ts';
-import { countStatements, drizzleKitMigrate, drizzleOrmMigrate, extensionsUsed, fillWithDefaults, psqlMigrate, readJournal, truncatedCopy } from './drizzleSide.ts';
+import {
+  countStatements,
+  drizzleKitMigrate,
+  drizzleOrmMigrate,
+  extensionsUsed,
+  fillWithDefaults,
+  psqlMigrate,
+  readJournal,
+  truncatedCopy,
+} from './drizzleSide.ts';
 import { withClient } from '../../bench/support.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -75,7 +84,12 @@ export interface CorpusResult {
   noopUpkit: UpkitRun | null;
   noopDrizzle: { newRows: number; error: string | null } | null;
   withData: { filled: number; tables: number; dryRun: UpkitRun } | null;
-  times: { upkitMs: number | null; drizzleOrmMs: number | null; drizzleKitMs: number | null; drizzleKitError: string | null };
+  times: {
+    upkitMs: number | null;
+    drizzleOrmMs: number | null;
+    drizzleKitMs: number | null;
+    drizzleKitError: string | null;
+  };
 }
 
 /** Whether a run may have changed the database: refusals (3) and usage errors (2) change nothing. */
@@ -94,7 +108,11 @@ function admin<T>(server: ServerHandle, fn: (c: pg.Client) => Promise<T>, databa
 }
 
 /** upkit's entry point as an operator runs it, with a private working and log directory. */
-async function upkit(entry: string, args: string[], url: string): Promise<RunResult & { report: Record<string, any> | null }> {
+async function upkit(
+  entry: string,
+  args: string[],
+  url: string,
+): Promise<RunResult & { report: Record<string, any> | null }> {
   const cwd = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-cwd-'));
   try {
     const r = await runUpkit(entry, args, { cwd, env: { DATABASE_URL: url }, timeoutMs: RUN_TIMEOUT_MS });
@@ -113,7 +131,9 @@ async function upkit(entry: string, args: string[], url: string): Promise<RunRes
 
 function upkitRun(r: RunResult & { report: Record<string, any> | null }): UpkitRun {
   const findings = (r.report?.findings ?? []) as Array<{ severity: string; code: string; message: string }>;
-  const plan = r.report?.plan as { lint?: Array<{ file: string; line: number; message: string; safe?: string | null }> } | undefined;
+  const plan = r.report?.plan as
+    | { lint?: Array<{ file: string; line: number; message: string; safe?: string | null }> }
+    | undefined;
   const lint = plan?.lint ? plan.lint.filter((f) => !f.safe) : null;
   const error = r.stderr.split('\n').find((l) => l.includes('✖')) ?? null;
   return {
@@ -129,7 +149,9 @@ function upkitRun(r: RunResult & { report: Record<string, any> | null }): UpkitR
 
 async function verify(url: string, dir: string): Promise<VerifyRun> {
   const r = await upkit('verify/index.ts', ['--json', '--drizzle-dir', dir], url);
-  const errors = ((r.report?.findings ?? []) as Array<{ severity: string; code: string; message: string }>).filter((f) => f.severity === 'error');
+  const errors = ((r.report?.findings ?? []) as Array<{ severity: string; code: string; message: string }>).filter(
+    (f) => f.severity === 'error',
+  );
   return {
     exit: r.code,
     errors: errors.length,
@@ -145,21 +167,47 @@ export interface CorpusOptions {
   allowDestructive: boolean;
 }
 
-export async function runCorpus(server: ServerHandle, binDir: string, dir: string, say: (line: string) => void, options: CorpusOptions = { allowDestructive: false }): Promise<CorpusResult> {
+export async function runCorpus(
+  server: ServerHandle,
+  binDir: string,
+  dir: string,
+  say: (line: string) => void,
+  options: CorpusOptions = { allowDestructive: false },
+): Promise<CorpusResult> {
   const install = (folder: string): [string, string[]] =>
-    options.allowDestructive ? ['upgrade.ts', ['--yes', '--json', '--no-backup', '--allow-destructive', '--drizzle-dir', folder]] : ['install.ts', ['--json', '--drizzle-dir', folder]];
+    options.allowDestructive
+      ? ['upgrade.ts', ['--yes', '--json', '--no-backup', '--allow-destructive', '--drizzle-dir', folder]]
+      : ['install.ts', ['--json', '--drizzle-dir', folder]];
   const upgradeFlags = options.allowDestructive ? ['--allow-destructive'] : [];
   const name = path.basename(dir);
   const manifest = manifestFor(name);
   const { migrations, statements } = countStatements(dir);
   const result: CorpusResult = {
-    name, dir, note: manifest.note ?? null, migrations, statements, skipped: null, reference: null, install: null, fresh: null,
-    halfDrizzleThenUpkit: null, halfUpkitThenDrizzle: null, verifyUpkit: null, verifyDrizzle: null, noopUpkit: null, noopDrizzle: null,
-    withData: null, times: { upkitMs: null, drizzleOrmMs: null, drizzleKitMs: null, drizzleKitError: null },
+    name,
+    dir,
+    note: manifest.note ?? null,
+    migrations,
+    statements,
+    skipped: null,
+    reference: null,
+    install: null,
+    fresh: null,
+    halfDrizzleThenUpkit: null,
+    halfUpkitThenDrizzle: null,
+    verifyUpkit: null,
+    verifyDrizzle: null,
+    noopUpkit: null,
+    noopDrizzle: null,
+    withData: null,
+    times: { upkitMs: null, drizzleOrmMs: null, drizzleKitMs: null, drizzleKitError: null },
   };
 
   const needed = [...new Set([...(manifest.extensions ?? []), ...extensionsUsed(dir)])].sort();
-  const available = await admin(server, async (c) => new Set((await c.query<{ name: string }>('select name from pg_available_extensions')).rows.map((r) => r.name)));
+  const available = await admin(
+    server,
+    async (c) =>
+      new Set((await c.query<{ name: string }>('select name from pg_available_extensions')).rows.map((r) => r.name)),
+  );
   const missing = needed.filter((e) => !available.has(e));
   if (missing.length) {
     result.skipped = `skipped: needs extension ${missing.join(', ')}`;
@@ -173,7 +221,10 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
     return u.toString();
   };
   const prereq = manifest.prereq ? readFileSync(path.join(HERE, manifest.prereq), 'utf8') : null;
-  const rolesBefore = await admin(server, async (c) => new Set((await c.query<{ r: string }>('select rolname as r from pg_roles')).rows.map((x) => x.r)));
+  const rolesBefore = await admin(
+    server,
+    async (c) => new Set((await c.query<{ r: string }>('select rolname as r from pg_roles')).rows.map((x) => x.r)),
+  );
 
   /** A fresh database with the corpus's prerequisites, dropped afterwards with the roles it made. */
   const withDatabase = async <T>(suffix: string, fn: (url: string) => Promise<T>): Promise<T> => {
@@ -188,7 +239,9 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
     } finally {
       await admin(server, async (c) => {
         await c.query(`drop database if exists "${db}" with (force)`);
-        const made = (await c.query<{ r: string }>('select rolname as r from pg_roles')).rows.map((x) => x.r).filter((r) => !rolesBefore.has(r));
+        const made = (await c.query<{ r: string }>('select rolname as r from pg_roles')).rows
+          .map((x) => x.r)
+          .filter((r) => !rolesBefore.has(r));
         for (const r of made) await c.query(`drop role if exists "${r.replace(/"/g, '""')}"`);
       });
     }
@@ -197,7 +250,8 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
   // The peer: drizzle-orm's migrate(); where it cannot run the folder, psql statement by statement.
   let mode: 'drizzle-orm' | 'psql' = 'drizzle-orm';
   let why: string | null = null;
-  const peerApply = (url: string, folder: string) => (mode === 'drizzle-orm' ? drizzleOrmMigrate(url, folder) : psqlMigrate(url, folder, binDir));
+  const peerApply = (url: string, folder: string) =>
+    mode === 'drizzle-orm' ? drizzleOrmMigrate(url, folder) : psqlMigrate(url, folder, binDir);
 
   say('drizzle-orm migrate() on a fresh database');
   let reference: Snapshot | null = null;
@@ -265,22 +319,46 @@ export async function runCorpus(server: ServerHandle, binDir: string, dir: strin
     say(`first ${half} by ${mode}, then upkit upgrade.ts on the whole folder`);
     await withDatabase('half_peer', async (url) => {
       await peerApply(url, halfDir);
-      const u = upkitRun(await upkit('upgrade.ts', ['--yes', '--json', '--no-backup', ...upgradeFlags, '--drizzle-dir', dir], upkitUrl(url)));
-      result.halfDrizzleThenUpkit = changed(u.exit) ? { ...compareSnapshots(await snapshot(url, binDir), ref, ['mixed', mode]), upkit: u } : { catalog: null, ledger: null, skipped: `upgrade exit ${u.exit}`, upkit: u };
+      const u = upkitRun(
+        await upkit(
+          'upgrade.ts',
+          ['--yes', '--json', '--no-backup', ...upgradeFlags, '--drizzle-dir', dir],
+          upkitUrl(url),
+        ),
+      );
+      result.halfDrizzleThenUpkit = changed(u.exit)
+        ? { ...compareSnapshots(await snapshot(url, binDir), ref, ['mixed', mode]), upkit: u }
+        : { catalog: null, ledger: null, skipped: `upgrade exit ${u.exit}`, upkit: u };
     });
 
     say(`first ${half} by upkit ${install(halfDir)[0]}, then ${mode} on the whole folder`);
     await withDatabase('half_upkit', async (url) => {
       const u = upkitRun(await upkit(...install(halfDir), upkitUrl(url)));
       if (!changed(u.exit)) {
-        result.halfUpkitThenDrizzle = { catalog: null, ledger: null, skipped: `install exit ${u.exit}`, upkit: u, drizzleError: null };
+        result.halfUpkitThenDrizzle = {
+          catalog: null,
+          ledger: null,
+          skipped: `install exit ${u.exit}`,
+          upkit: u,
+          drizzleError: null,
+        };
         return;
       }
       try {
         await peerApply(url, dir);
-        result.halfUpkitThenDrizzle = { ...compareSnapshots(await snapshot(url, binDir), ref, ['mixed', mode]), upkit: u, drizzleError: null };
+        result.halfUpkitThenDrizzle = {
+          ...compareSnapshots(await snapshot(url, binDir), ref, ['mixed', mode]),
+          upkit: u,
+          drizzleError: null,
+        };
       } catch (e) {
-        result.halfUpkitThenDrizzle = { catalog: null, ledger: null, skipped: `${mode} failed`, upkit: u, drizzleError: errMessage(e) };
+        result.halfUpkitThenDrizzle = {
+          catalog: null,
+          ledger: null,
+          skipped: `${mode} failed`,
+          upkit: u,
+          drizzleError: errMessage(e),
+        };
       }
     });
 

@@ -30,7 +30,8 @@ import type { FailureCase } from './types.ts';
 import { verifyCases } from './hardening/verify.ts';
 
 const PREFLIGHT_NEXT = 'then run: npx zx scripts/preflight.ts';
-const URL_HINT = 'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
+const URL_HINT =
+  'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
 
 const configuration: FailureCase[] = [
   {
@@ -41,7 +42,8 @@ const configuration: FailureCase[] = [
     entry: 'upgrade.ts',
     args: ['--yes'],
     code: 'config.invalid',
-    message: 'DATABASE_URL: is not set, and neither are DB_HOST, DB_USER and DB_NAME (in the environment; there is no .env in {cwd})',
+    message:
+      'DATABASE_URL: is not set, and neither are DB_HOST, DB_USER and DB_NAME (in the environment; there is no .env in {cwd})',
     hint: "run upkit in the directory that holds Pulse's .env, or pass --dotenv PATH, or set DATABASE_URL",
     exit: 2,
     changed: 'nothing (no database was reached)',
@@ -65,13 +67,14 @@ const configuration: FailureCase[] = [
   {
     id: 'config.env-hash',
     group: 'configuration',
-    title: "Unquoted `#` in a `.env` value",
+    title: 'Unquoted `#` in a `.env` value',
     did: 'Wrote a password holding `#` without quotes; dotenv would cut it at the `#`.',
     entry: 'upgrade.ts',
     args: ['--yes'],
     dotenv: 'DB_HOST={host}\nDB_PORT={port}\nDB_USER={user}\nDB_PASSWORD=pulse#2024\nDB_NAME={database}\n',
     code: 'config.invalid',
-    message: "DB_PASSWORD (.env line 4): holds a '#' in an unquoted value, where it starts a comment; put the value in quotes",
+    message:
+      "DB_PASSWORD (.env line 4): holds a '#' in an unquoted value, where it starts a comment; put the value in quotes",
     hint: `fix DB_PASSWORD in {cwd}/.env (line 4), ${PREFLIGHT_NEXT}`,
     exit: 2,
     changed: 'nothing',
@@ -87,7 +90,10 @@ const configuration: FailureCase[] = [
     dotenv: 'DATABASE_URL="{url}\nLOCK_TIMEOUT=150\n',
     code: 'config.invalid',
     message: 'configuration has 2 problems (environment and {cwd}/.env)',
-    details: ['.env: a value opened with " is never closed', `DATABASE_URL: is not a PostgreSQL connection URL (${URL_HINT})`],
+    details: [
+      '.env: a value opened with " is never closed',
+      `DATABASE_URL: is not a PostgreSQL connection URL (${URL_HINT})`,
+    ],
     hint: `fix the keys named above in .env or the environment, ${PREFLIGHT_NEXT}`,
     exit: 2,
     changed: 'nothing',
@@ -195,7 +201,8 @@ const connectionValues: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: 'postgres://pulse:pa#ss@{host}:{port}/{database}' },
     code: 'config.invalid',
-    message: 'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
+    message:
+      'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
     hint: `fix DATABASE_URL in the environment, ${PREFLIGHT_NEXT}`,
     exit: 2,
     changed: 'nothing (no database was reached)',
@@ -210,7 +217,8 @@ const connectionValues: FailureCase[] = [
     args: [],
     env: { DATABASE_URL: 'postgres://pulse:pa/ss@{host}:{port}/{database}' },
     code: 'config.invalid',
-    message: 'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
+    message:
+      'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
     hint: `fix DATABASE_URL in the environment, ${PREFLIGHT_NEXT}`,
     exit: 2,
     changed: 'nothing (no database was reached)',
@@ -313,7 +321,13 @@ const connectionValues: FailureCase[] = [
     did: 'Wrote `DB_PORT=5432/tcp`.',
     entry: 'upgrade.ts',
     args: ['--yes'],
-    env: { DB_HOST: '{host}', DB_PORT: '5432/tcp', DB_USER: '{user}', DB_PASSWORD: '{password}', DB_NAME: '{database}' },
+    env: {
+      DB_HOST: '{host}',
+      DB_PORT: '5432/tcp',
+      DB_USER: '{user}',
+      DB_PASSWORD: '{password}',
+      DB_NAME: '{database}',
+    },
     code: 'config.invalid',
     message: 'DB_PORT: port must be a number from 1 to 65535, got "5432/tcp"',
     hint: `fix DB_PORT in the environment, ${PREFLIGHT_NEXT}`,
@@ -350,7 +364,13 @@ const connection: FailureCase[] = [
     did: 'Ran the upgrade with the DB_* keys and a wrong DB_PASSWORD.',
     entry: 'upgrade.ts',
     args: ['--yes'],
-    env: { DB_HOST: '{host}', DB_PORT: '{port}', DB_USER: '{user}', DB_PASSWORD: 'not-the-password', DB_NAME: '{database}' },
+    env: {
+      DB_HOST: '{host}',
+      DB_PORT: '{port}',
+      DB_USER: '{user}',
+      DB_PASSWORD: 'not-the-password',
+      DB_NAME: '{database}',
+    },
     code: 'db.auth',
     message: 'password authentication failed for user "{user}" at {host}:{port}',
     hint: `check the password (DB_PASSWORD), ${CONNECT_NEXT}`,
@@ -474,7 +494,8 @@ const connection: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'database.refuses_connections',
-    message: "database {database} refuses connections (ALLOW_CONNECTIONS is off), and no restore of upkit's was stopped in its swap",
+    message:
+      "database {database} refuses connections (ALLOW_CONNECTIONS is off), and no restore of upkit's was stopped in its swap",
     hint: `if nobody turned it off on purpose, turn it on: psql -h {host} -p {port} -U {user} -d postgres -v ON_ERROR_STOP=1 -c 'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true'`,
     exit: 3,
     changed: 'nothing',
@@ -490,7 +511,8 @@ const connection: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: 'postgres://{user}:{password}@{host}:{port}/{database}' },
     code: 'db.busy',
-    message: 'PostgreSQL at {host}:{port} has no connection slot left for user "{user}": too many connections for role "{user}"',
+    message:
+      'PostgreSQL at {host}:{port} has no connection slot left for user "{user}": too many connections for role "{user}"',
     hint: "wait for connections to close, or raise the limit (max_connections, or the role's or database's CONNECTION LIMIT), then run the command again",
     exit: 3,
     changed: 'nothing',
@@ -563,7 +585,8 @@ const server: FailureCase[] = [
   },
 ];
 
-const BACKUP_DIR_HINT = 'set BACKUP_DIR to a directory this user can write, or pass --backup-dir DIR; nothing was changed';
+const BACKUP_DIR_HINT =
+  'set BACKUP_DIR to a directory this user can write, or pass --backup-dir DIR; nothing was changed';
 
 const tools: FailureCase[] = [
   {
@@ -655,12 +678,14 @@ const tools: FailureCase[] = [
     message: 'the disk holding {dir} filled up while writing the backup; the partial file was removed',
     hint: 'free some space or set BACKUP_DIR (or --backup-dir) to a larger disk, then run the command again; nothing was changed',
     exit: 3,
-    changed: "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as refused (it was recorded before the backup began)",
+    changed:
+      "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as refused (it was recorded before the backup began)",
     test: 'failures-tools.test.ts',
   },
 ];
 
-const FOLDER_HINT = 'restore the folder from the upkit release you are running, or point --drizzle-dir at a complete one';
+const FOLDER_HINT =
+  'restore the folder from the upkit release you are running, or point --drizzle-dir at a complete one';
 
 const migrations: FailureCase[] = [
   {
@@ -718,7 +743,8 @@ const migrations: FailureCase[] = [
     args: ['--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'journal.duplicate_when',
-    message: 'journal entries 0002_audit_logs and 0003_integration_status_enum share the same `when` ({when}), so drizzle could not tell them apart',
+    message:
+      'journal entries 0002_audit_logs and 0003_integration_status_enum share the same `when` ({when}), so drizzle could not tell them apart',
     hint: 'give each entry its own `when` (regenerate the migrations with drizzle-kit: npm run db:generate); nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -750,7 +776,10 @@ const migrations: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'sql.syntax',
     message: '{dir}/0003_integration_status_enum.sql:1:1: syntax error at or near "CRATE"',
-    details: [`1 | CRATE TYPE "public"."integration_status" AS ENUM('active', 'paused', 'error');--> statement-breakpoint`, '    ^'],
+    details: [
+      `1 | CRATE TYPE "public"."integration_status" AS ENUM('active', 'paused', 'error');--> statement-breakpoint`,
+      '    ^',
+    ],
     hint: 'fix the SQL in {dir}/0003_integration_status_enum.sql; nothing was changed',
     exit: 3,
     changed: 'nothing (pending files are parsed with the PostgreSQL parser before anything runs)',
@@ -796,7 +825,8 @@ const migrations: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'ledger.unknown_entry',
-    message: "the database records 1 migration these files do not have (created_at 4102444800000): it is newer than this upkit's content",
+    message:
+      "the database records 1 migration these files do not have (created_at 4102444800000): it is newer than this upkit's content",
     hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -829,7 +859,8 @@ const data: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.guard',
-    message: 'comprehensive-upgrade.sql:196: ERROR 23505: users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2) (a check of that file, run read-only before any change)',
+    message:
+      'comprehensive-upgrade.sql:196: ERROR 23505: users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2) (a check of that file, run read-only before any change)',
     hint: 'decide which account of each pair survives, change or remove the other, then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs, and no backup is taken)',
@@ -848,7 +879,8 @@ const concurrency: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'lock.held',
-    message: 'another upkit run holds the lock on {database}: pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
+    message:
+      'another upkit run holds the lock on {database}: pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
     hint: 'wait for it to finish (npx zx scripts/status.ts shows it); nothing was changed',
     exit: 5,
     changed: 'nothing',
@@ -865,7 +897,8 @@ const concurrency: FailureCase[] = [
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     severity: 'warning',
     code: 'run.crashed',
-    message: 'an earlier run (upgrade, started {started} on {runHost}, pid {runPid}) died without finishing; marked crashed',
+    message:
+      'an earlier run (upgrade, started {started} on {runHost}, pid {runPid}) died without finishing; marked crashed',
     hint: 'this run picks up where it stopped',
     exit: 0,
     changed: 'the upgrade completes (v2.2 → v2.3); the old row in upkit.runs becomes `crashed`',
@@ -880,10 +913,12 @@ const concurrency: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '150', LOCK_RETRIES: '1' },
     code: 'lock.timeout',
-    message: '0003_integration_status_enum: could not get its locks within 150 ms after 2 attempts; pid {pid} (pulse-api report) holds AccessShareLock on aws_integrations for {seconds} s, idle in transaction: select count(*) from aws_integrations',
+    message:
+      '0003_integration_status_enum: could not get its locks within 150 ms after 2 attempts; pid {pid} (pulse-api report) holds AccessShareLock on aws_integrations for {seconds} s, idle in transaction: select count(*) from aws_integrations',
     hint: 'wait for that work to end, or stop it with: SELECT pg_cancel_backend({pid}); (pg_terminate_backend to end the session), then run the upgrade again',
     exit: 3,
-    changed: "nothing in Pulse's schema, data or ledgers (every attempt was rolled back); upkit.runs records the run as refused, and the backup it took is kept",
+    changed:
+      "nothing in Pulse's schema, data or ledgers (every attempt was rolled back); upkit.runs records the run as refused, and the backup it took is kept",
     note: 'between attempts application queries are never held up longer than LOCK_TIMEOUT; a ⚠ line reports each retry.',
     test: 'failures-concurrency.test.ts',
   },
@@ -933,10 +968,12 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'interrupted',
-    message: 'interrupted by SIGTERM during the backup; the partial backup file was removed and nothing was changed; upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGTERM during the backup; the partial backup file was removed and nothing was changed; upkit.runs records the run as interrupted',
     hint: AGAIN,
     exit: 130,
-    changed: "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as interrupted; no backup file is left",
+    changed:
+      "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as interrupted; no backup file is left",
     test: 'failures-interrupt.test.ts',
   },
   {
@@ -948,10 +985,12 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'interrupted',
-    message: 'interrupted by SIGINT during drizzle: 0001_api_keys (6 statements); it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGINT during drizzle: 0001_api_keys (6 statements); it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
     hint: `${AGAIN} (the backup it took: {backup})`,
     exit: 130,
-    changed: "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as interrupted; the backup it took is kept",
+    changed:
+      "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as interrupted; the backup it took is kept",
     test: 'failures-interrupt.test.ts',
   },
   {
@@ -963,10 +1002,12 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
-    message: 'interrupted by SIGINT during legacy: comprehensive-upgrade.sql (fallback: upgrade.sql, feature-flags-migration.sql, rbac-permissions-fix.sql, email-case-insensitive-fix.sql, discovery-migration.sql); it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGINT during legacy: comprehensive-upgrade.sql (fallback: upgrade.sql, feature-flags-migration.sql, rbac-permissions-fix.sql, email-case-insensitive-fix.sql, discovery-migration.sql); it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
     hint: `${AGAIN} (the backup it took: {backup})`,
     exit: 130,
-    changed: "nothing in Pulse's schema, data or ledgers (the file runs in one transaction, rolled back); upkit.runs records the run as interrupted; the backup is kept",
+    changed:
+      "nothing in Pulse's schema, data or ledgers (the file runs in one transaction, rolled back); upkit.runs records the run as interrupted; the backup is kept",
     test: 'failures-interrupt.test.ts',
   },
   {
@@ -978,10 +1019,12 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
-    message: 'interrupted by SIGINT during drizzle: 0003_integration_status_enum (7 statements); the statement in progress was rolled back and the database stands after 0002_audit_logs (v2.2); upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGINT during drizzle: 0003_integration_status_enum (7 statements); the statement in progress was rolled back and the database stands after 0002_audit_logs (v2.2); upkit.runs records the run as interrupted',
     hint: FINISH,
     exit: 130,
-    changed: '0002_audit_logs is applied and recorded in drizzle\'s ledger (v2.2); nothing of 0003 is; upkit.runs records the run as interrupted',
+    changed:
+      "0002_audit_logs is applied and recorded in drizzle's ledger (v2.2); nothing of 0003 is; upkit.runs records the run as interrupted",
     test: 'failures-interrupt-late.test.ts',
   },
   {
@@ -993,10 +1036,12 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
-    message: 'interrupted by SIGINT during seed data for v2.3; the statement in progress was rolled back and the database stands after 0003_integration_status_enum (v2.3); upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGINT during seed data for v2.3; the statement in progress was rolled back and the database stands after 0003_integration_status_enum (v2.3); upkit.runs records the run as interrupted',
     hint: FINISH,
     exit: 130,
-    changed: "0003 is applied and recorded; v2.3's seed data is not written (permissions and flags as before); upkit.runs records the run as interrupted",
+    changed:
+      "0003 is applied and recorded; v2.3's seed data is not written (permissions and flags as before); upkit.runs records the run as interrupted",
     test: 'failures-interrupt-late.test.ts',
   },
   {
@@ -1008,10 +1053,12 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
-    message: 'interrupted by SIGINT during verification; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGINT during verification; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
     hint: 'finish the check with: npx zx verify/index.ts; to go back: npx zx scripts/restore.ts {backup}',
     exit: 130,
-    changed: 'the whole upgrade (v2.2 → v2.3) is applied; only its verification did not finish; upkit.runs records the run as interrupted',
+    changed:
+      'the whole upgrade (v2.2 → v2.3) is applied; only its verification did not finish; upkit.runs records the run as interrupted',
     test: 'failures-interrupt-late.test.ts',
   },
   {
@@ -1023,7 +1070,8 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', COMPOSE_FILE: '{compose}' },
     code: 'interrupted',
-    message: 'interrupted by SIGINT during the containers; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGINT during the containers; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
     hint: 'check the application with: npx zx scripts/health.ts; to go back: npx zx scripts/restore.ts {backup}',
     exit: 130,
     changed: 'the whole upgrade (v2.2 → v2.3) is applied and verified; upkit.runs records the run as interrupted',
@@ -1039,7 +1087,8 @@ const interruption: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', HEALTHCHECK_URLS: '{endpoint}' },
     code: 'interrupted',
-    message: 'interrupted by SIGINT during the health checks; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGINT during the health checks; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
     hint: 'check the application with: npx zx scripts/health.ts; to go back: npx zx scripts/restore.ts {backup}',
     exit: 130,
     changed: 'the whole upgrade (v2.2 → v2.3) is applied and verified; upkit.runs records the run as interrupted',
@@ -1251,7 +1300,8 @@ const commandLine: FailureCase[] = [
     args: ['--yes', '--no-backup', '--rehearse'],
     env: { DATABASE_URL: '{url}' },
     code: 'usage',
-    message: '--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
+    message:
+      '--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
     hint: 'run: npx zx upgrade.ts --rehearse (or --no-backup alone)',
     exit: 2,
     changed: 'nothing',
@@ -1328,7 +1378,8 @@ const commandLine: FailureCase[] = [
     args: ['0002_audit_logs'],
     env: { DATABASE_URL: '{url}' },
     code: 'usage',
-    message: 'mark would record drizzle entry 0002_audit_logs as applied in the ledger of {database} (nothing is run), and there is no terminal to confirm it',
+    message:
+      'mark would record drizzle entry 0002_audit_logs as applied in the ledger of {database} (nothing is run), and there is no terminal to confirm it',
     hint: 'run it again with --yes once you are sure',
     exit: 2,
     changed: 'nothing',
@@ -1351,9 +1402,42 @@ const commandLine: FailureCase[] = [
   },
 ];
 
-export const CASES: readonly FailureCase[] = [...configuration, ...connectionValues, ...connection, ...server, ...tools, ...migrations, ...data, ...concurrency, ...interruption, ...commandLine, ...restore,
+export const CASES: readonly FailureCase[] = [
+  ...configuration,
+  ...connectionValues,
+  ...connection,
+  ...server,
+  ...tools,
+  ...migrations,
+  ...data,
+  ...concurrency,
+  ...interruption,
+  ...commandLine,
+  ...restore,
   // The hardening cases, one file per class of hostile input (test/failures/hardening/).
   ...logsCases,
-  ...backupsCases, ...restoreCases, ...schemaCases, ...refusalsCases, ...outputCases,
-  ...rollbackCases, ...installCases, ...verifyCases, ...secretsCases, ...profilesCases,
-  ...lintCases, ...shadowCases, ...statusesCases, ...appfitCases, ...reviewCases, ...startupCases, ...startupSpeedCases, ...repeatableCases, ...targetsCases, ...launchCases, ...nodeCases, ...demoCases, ...backupspeedCases, ...restoreSpeedCases];
+  ...backupsCases,
+  ...restoreCases,
+  ...schemaCases,
+  ...refusalsCases,
+  ...outputCases,
+  ...rollbackCases,
+  ...installCases,
+  ...verifyCases,
+  ...secretsCases,
+  ...profilesCases,
+  ...lintCases,
+  ...shadowCases,
+  ...statusesCases,
+  ...appfitCases,
+  ...reviewCases,
+  ...startupCases,
+  ...startupSpeedCases,
+  ...repeatableCases,
+  ...targetsCases,
+  ...launchCases,
+  ...nodeCases,
+  ...demoCases,
+  ...backupspeedCases,
+  ...restoreSpeedCases,
+];

@@ -27,7 +27,11 @@ export interface CaseRun extends RunResult {
 }
 
 /** Runs the case's command with its environment (and .env), placeholders filled from vars; --json added unless the case says not. */
-export async function runCase(c: FailureCase, vars: Vars = {}, options: RunOptions & { extraEnv?: Record<string, string | undefined> } = {}): Promise<CaseRun> {
+export async function runCase(
+  c: FailureCase,
+  vars: Vars = {},
+  options: RunOptions & { extraEnv?: Record<string, string | undefined> } = {},
+): Promise<CaseRun> {
   const cwd = options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-case-'));
   vars = { cwd, ...vars };
   if (c.dotenv !== undefined) writeFileSync(path.join(cwd, '.env'), fill(c.dotenv, vars));
@@ -54,7 +58,9 @@ export function expectCase(r: RunResult, c: FailureCase, vars: Vars = {}): void 
   const symbol = c.severity === 'warning' ? '⚠' : '✖';
   const message = pattern(c.message, vars).source.slice(1, -1);
   const step = c.step === undefined ? '' : pattern(c.step, vars).source.slice(1, -1);
-  const line = new RegExp(c.step ? `^${symbol} ${step} {2}${message} \\(\\d+(?:\\.\\d)? (?:ms|s)\\)$` : `^${symbol} ${message}$`);
+  const line = new RegExp(
+    c.step ? `^${symbol} ${step} {2}${message} \\(\\d+(?:\\.\\d)? (?:ms|s)\\)$` : `^${symbol} ${message}$`,
+  );
   const at = lines.findIndex((l) => line.test(l));
   expect(at, `${context}\n--- expected a line matching ---\n${line.source}`).toBeGreaterThanOrEqual(0);
   const details = c.details ?? [];
@@ -83,8 +89,18 @@ export interface DbState {
 }
 
 export async function dbStateOf(c: Pick<pg.Client, 'query'>): Promise<DbState> {
-  const schemas = (await c.query<{ n: string }>(`select nspname as n from pg_namespace where nspname not like 'pg\\_%' and nspname <> 'information_schema' order by 1`)).rows.map((r) => r.n);
-  return { schemas, fingerprint: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle'), upkit: await rowSnapshot(c, 'upkit') };
+  const schemas = (
+    await c.query<{ n: string }>(
+      `select nspname as n from pg_namespace where nspname not like 'pg\\_%' and nspname <> 'information_schema' order by 1`,
+    )
+  ).rows.map((r) => r.n);
+  return {
+    schemas,
+    fingerprint: await schemaFingerprint(c),
+    rows: await rowSnapshot(c),
+    drizzle: await rowSnapshot(c, 'drizzle'),
+    upkit: await rowSnapshot(c, 'upkit'),
+  };
 }
 
 export function dbState(url: string): Promise<DbState> {

@@ -20,14 +20,17 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
  * statement matching `query`. Other test files run upkit against their own databases meanwhile. */
 export function waitingOn(client: pg.Client, query: RegExp): () => Promise<boolean> {
   return async () => {
-    const { rows } = await client.query(`select query from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and wait_event_type = 'Lock'`);
+    const { rows } = await client.query(
+      `select query from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and wait_event_type = 'Lock'`,
+    );
     return rows.some((r) => query.test(r.query));
   };
 }
 
 /** A log file of the run (in logDir) has a line matching `line`. */
 export function logged(logDir: string, line: RegExp): () => boolean {
-  return () => existsSync(logDir) && readdirSync(logDir).some((f) => line.test(readFileSync(path.join(logDir, f), 'utf8')));
+  return () =>
+    existsSync(logDir) && readdirSync(logDir).some((f) => line.test(readFileSync(path.join(logDir, f), 'utf8')));
 }
 
 export interface Interrupted extends CaseRun {
@@ -35,15 +38,25 @@ export interface Interrupted extends CaseRun {
 }
 
 /** Runs the case and sends `signal` once `ready` says upkit is where the case needs it. */
-export async function interruptCase(c: FailureCase, vars: Vars, ready: (logDir: string) => () => boolean | Promise<boolean>, options: RunOptions & { extraEnv?: Record<string, string | undefined>; signal?: NodeJS.Signals } = {}): Promise<Interrupted> {
+export async function interruptCase(
+  c: FailureCase,
+  vars: Vars,
+  ready: (logDir: string) => () => boolean | Promise<boolean>,
+  options: RunOptions & { extraEnv?: Record<string, string | undefined>; signal?: NodeJS.Signals } = {},
+): Promise<Interrupted> {
   const logDir = tempDir('upkit-case-logs-');
   let pid = 0;
-  const running = runCase(c, vars, { ...options, extraEnv: { ...options.extraEnv, UPKIT_LOG_DIR: logDir }, onSpawn: (p) => (pid = p) });
+  const running = runCase(c, vars, {
+    ...options,
+    extraEnv: { ...options.extraEnv, UPKIT_LOG_DIR: logDir },
+    onSpawn: (p) => (pid = p),
+  });
   let finished = false;
   void running.then(() => (finished = true));
   const check = ready(logDir);
   await until(async () => finished || (await check()), `${c.id} to reach its moment`);
-  if (finished) throw new Error(`${c.id}: the run ended before it reached the moment to interrupt:\n${(await running).stderr}`);
+  if (finished)
+    throw new Error(`${c.id}: the run ended before it reached the moment to interrupt:\n${(await running).stderr}`);
   process.kill(pid, options.signal ?? 'SIGINT');
   const r = await running;
   return { ...r, logDir };

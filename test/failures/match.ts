@@ -42,7 +42,10 @@ export function pattern(template: string, vars: Vars): RegExp {
     const name = m[1]!;
     if (name in vars) source += escape(String(vars[name]));
     else if (name in FREE) source += `(?:${FREE[name]})`;
-    else throw new Error(`no value for {${name}} in "${template}" (and it is not one of the free placeholders ${Object.keys(FREE).join(', ')})`);
+    else
+      throw new Error(
+        `no value for {${name}} in "${template}" (and it is not one of the free placeholders ${Object.keys(FREE).join(', ')})`,
+      );
     last = m.index! + m[0].length;
   }
   source += escape(template.slice(last));

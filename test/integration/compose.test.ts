@@ -33,7 +33,10 @@ afterEach(() => {
 function setup(scenario: string | undefined, env: Record<string, string> = {}): Setup {
   const work = mkdtempSync(path.join(tmpdir(), 'upkit-compose-'));
   const composeFile = path.join(work, 'docker-compose.yml');
-  writeFileSync(composeFile, 'services:\n  api:\n    build: ./api\n  web:\n    build: ./web\n  db:\n    image: postgres:16\n');
+  writeFileSync(
+    composeFile,
+    'services:\n  api:\n    build: ./api\n  web:\n    build: ./web\n  db:\n    image: postgres:16\n',
+  );
   // Compose reads its own .env; upkit must never copy a value from it into argv.
   writeFileSync(path.join(work, '.env'), `POSTGRES_PASSWORD=${SECRET}\n`);
   const logFile = path.join(work, 'calls.log');
@@ -78,7 +81,12 @@ describe('rebuildContainers against the recorded docker CLI', () => {
   it('builds, recreates with --wait, and checks every container runs the image just built', async () => {
     const s = setup('healthy');
     const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log);
-    expect(result).toMatchObject({ status: 'ok', compose: 'docker compose 2.29.7', waitedBy: 'wait', imagesChecked: true });
+    expect(result).toMatchObject({
+      status: 'ok',
+      compose: 'docker compose 2.29.7',
+      waitedBy: 'wait',
+      imagesChecked: true,
+    });
     expect(result.services).toEqual([
       { service: 'api', name: 'pulse-api-1', state: 'running', health: 'healthy', imageId: `sha256:${'1'.repeat(64)}` },
       { service: 'web', name: 'pulse-web-1', state: 'running', health: 'healthy', imageId: `sha256:${'2'.repeat(64)}` },
@@ -129,14 +137,18 @@ describe('rebuildContainers against the recorded docker CLI', () => {
     expect(err.exitCode).toBe(6);
     expect(err.code).toBe('compose.stale_image');
     expect(err.message).toBe('service web runs an old image: 999999999999, while pulse-web is now 222222222222');
-    expect(err.hint).toBe(`run: docker compose -f ${s.composeFile} up -d --force-recreate web, then check it with: docker compose -f ${s.composeFile} ps`);
+    expect(err.hint).toBe(
+      `run: docker compose -f ${s.composeFile} up -d --force-recreate web, then check it with: docker compose -f ${s.composeFile} ps`,
+    );
     expect(s.calls().some((c) => c.includes(' logs '))).toBe(false);
     expectNoSecret(s);
   });
 
   it('without --wait (Compose 2.0, by its version) starts, then polls ps (JSON array) until all are healthy', async () => {
     const s = setup('old-compose', { COMPOSE_DOUBLE_VERSION: '2.0.1', COMPOSE_DOUBLE_NO_WAIT: '1' });
-    const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, { pollIntervalMs: 20 });
+    const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, {
+      pollIntervalMs: 20,
+    });
     expect(result).toMatchObject({ status: 'ok', waitedBy: 'poll' });
     const calls = s.calls();
     expect(calls).toContain(`${s.project} up -d --force-recreate`);
@@ -148,7 +160,9 @@ describe('rebuildContainers against the recorded docker CLI', () => {
 
   it('without --wait (a version it cannot read) tries --wait, reads the refusal and falls back to polling', async () => {
     const s = setup('old-compose', { COMPOSE_DOUBLE_VERSION: 'dev', COMPOSE_DOUBLE_NO_WAIT: '1' });
-    const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, { pollIntervalMs: 20 });
+    const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, {
+      pollIntervalMs: 20,
+    });
     expect(result.waitedBy).toBe('poll');
     const ups = s.calls().filter((c) => c.includes(' up '));
     expect(ups).toEqual([`${s.project} up -d --force-recreate --wait`, `${s.project} up -d --force-recreate`]);
@@ -157,7 +171,9 @@ describe('rebuildContainers against the recorded docker CLI', () => {
   it('when polling runs out of COMPOSE_TIMEOUT, names every service not ready and its state', async () => {
     const s = setup('stuck', { COMPOSE_DOUBLE_VERSION: '2.0.1', COMPOSE_TIMEOUT: '300' });
     const started = performance.now();
-    const err = await failure(rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, { pollIntervalMs: 20 }));
+    const err = await failure(
+      rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, { pollIntervalMs: 20 }),
+    );
     expect(performance.now() - started).toBeLessThan(5000);
     expect(err.exitCode).toBe(6);
     expect(err.message).toBe('2 services are not ready: api is running, health check starting; web is created');
@@ -167,19 +183,25 @@ describe('rebuildContainers against the recorded docker CLI', () => {
 
   it('stops at a failed build (exit 6) without touching the running containers', async () => {
     const s = setup('build-fails');
-    const err = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log).catch((e: unknown) => e);
+    const err = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log).catch(
+      (e: unknown) => e,
+    );
     expect(isUpkitError(err)).toBe(true);
     if (!isUpkitError(err)) return;
     expect(err.code).toBe('compose.build');
     expect(err.exitCode).toBe(6);
-    expect(err.message).toBe(`docker compose -f ${s.composeFile} build --pull failed with exit code 17: failed to solve: process "/bin/sh -c npm ci" did not complete successfully: exit code: 1`);
+    expect(err.message).toBe(
+      `docker compose -f ${s.composeFile} build --pull failed with exit code 17: failed to solve: process "/bin/sh -c npm ci" did not complete successfully: exit code: 1`,
+    );
     expect(err.details).toHaveLength(3);
     expect(s.calls().some((c) => c.includes(' up '))).toBe(false);
   });
 
   it('refuses Compose v1 (no ps --format json) with exit 6 and the command to run by hand', async () => {
     const s = setup('healthy', { COMPOSE_DOUBLE_VERSION: '1.29.2' });
-    const err = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log).catch((e: unknown) => e);
+    const err = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log).catch(
+      (e: unknown) => e,
+    );
     expect(isUpkitError(err) && err.code).toBe('compose.unsupported');
     expect(isUpkitError(err) && err.exitCode).toBe(6);
     expect(s.calls()).toEqual(['compose version --short']);

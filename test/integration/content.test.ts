@@ -8,7 +8,15 @@ import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { readLegacyManifest } from '../../lib/legacy/manifest.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
-import { applyLegacyFile, buildRelease, DRIZZLE_DIR, FIXTURE_RELEASES, LEGACY_DIR, legacyFiles, type FixtureRelease } from '../support/releases.ts';
+import {
+  applyLegacyFile,
+  buildRelease,
+  DRIZZLE_DIR,
+  FIXTURE_RELEASES,
+  LEGACY_DIR,
+  legacyFiles,
+  type FixtureRelease,
+} from '../support/releases.ts';
 import { flattenFlags, legacyTransforms, lostOrChanged, rowSnapshot } from '../support/rows.ts';
 
 async function withDatabase<T>(fn: (client: pg.Client, db: TestDatabase) => Promise<T>): Promise<T> {
@@ -46,35 +54,41 @@ describe('Pulse content', () => {
     expect(drizzle0000).toEqual(comprehensive);
   });
 
-  it.each(legacyFiles().map((f) => [f.file, f] as const))('%s applied twice equals applied once', async (_name, file) => {
-    await withDatabase(async (c) => {
-      for (const f of legacyFiles()) {
-        if (f === file) break;
-        await applyLegacyFile(c, f);
-      }
-      await applyLegacyFile(c, file);
-      const once = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
-      await applyLegacyFile(c, file);
-      expect(await schemaFingerprint(c)).toEqual(once.fp);
-      expect(lostOrChanged(once.rows, await rowSnapshot(c))).toEqual([]);
-      expect(await rowSnapshot(c)).toEqual(once.rows);
-    });
-  });
+  it.each(legacyFiles().map((f) => [f.file, f] as const))(
+    '%s applied twice equals applied once',
+    async (_name, file) => {
+      await withDatabase(async (c) => {
+        for (const f of legacyFiles()) {
+          if (f === file) break;
+          await applyLegacyFile(c, f);
+        }
+        await applyLegacyFile(c, file);
+        const once = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
+        await applyLegacyFile(c, file);
+        expect(await schemaFingerprint(c)).toEqual(once.fp);
+        expect(lostOrChanged(once.rows, await rowSnapshot(c))).toEqual([]);
+        expect(await rowSnapshot(c)).toEqual(once.rows);
+      });
+    },
+  );
 
   // Every release past a file, with data: the file changes neither the schema nor any row.
-  it.each(RELEASES.filter((r) => r !== 'v1.0').map((r) => [r]))('every earlier legacy file changes nothing on a %s install with data', async (release) => {
-    await withDatabase(async (c) => {
-      await buildRelease(c, release);
-      const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
-      const earlier = legacyFiles().filter((f) => releaseIndex(f.release as Release) < releaseIndex(release));
-      for (const f of [...earlier, readLegacyManifest(LEGACY_DIR).comprehensive!]) {
-        if (f.file === 'comprehensive-upgrade.sql' && releaseIndex(release) < releaseIndex('v1.4')) continue;
-        await applyLegacyFile(c, f);
-        expect(await schemaFingerprint(c), `${f.file} on ${release}`).toEqual(before.fp);
-        expect(await rowSnapshot(c), `${f.file} on ${release}`).toEqual(before.rows);
-      }
-    });
-  });
+  it.each(RELEASES.filter((r) => r !== 'v1.0').map((r) => [r]))(
+    'every earlier legacy file changes nothing on a %s install with data',
+    async (release) => {
+      await withDatabase(async (c) => {
+        await buildRelease(c, release);
+        const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
+        const earlier = legacyFiles().filter((f) => releaseIndex(f.release as Release) < releaseIndex(release));
+        for (const f of [...earlier, readLegacyManifest(LEGACY_DIR).comprehensive!]) {
+          if (f.file === 'comprehensive-upgrade.sql' && releaseIndex(release) < releaseIndex('v1.4')) continue;
+          await applyLegacyFile(c, f);
+          expect(await schemaFingerprint(c), `${f.file} on ${release}`).toEqual(before.fp);
+          expect(await rowSnapshot(c), `${f.file} on ${release}`).toEqual(before.rows);
+        }
+      });
+    },
+  );
 
   it.each(['empty', ...LEGACY_RELEASES.filter((r) => r !== 'v1.4')].map((r) => [r as FixtureRelease]))(
     'the files in order bring a %s install with data to the v1.4 schema, keeping every row',
@@ -97,7 +111,11 @@ describe('Pulse content', () => {
           // v1.2 gave every existing user the system role their users.role named.
           expect(after.get('user_roles')!.size).toBe(users.size);
           for (const o of after.get('organizations')!.values()) {
-            expect(o.features_enabled).toMatchObject({ configurations: expect.any(Boolean), awsIntegrations: expect.any(Boolean), discovery: true });
+            expect(o.features_enabled).toMatchObject({
+              configurations: expect.any(Boolean),
+              awsIntegrations: expect.any(Boolean),
+              discovery: true,
+            });
           }
         }
       });
@@ -108,7 +126,10 @@ describe('Pulse content', () => {
     await withDatabase(async (c) => {
       await buildRelease(c, 'v1.2');
       const org = (await c.query<{ id: string }>(`select id from organizations where slug = 'org-1'`)).rows[0]!.id;
-      await c.query(`insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'h1'), ($1, 'alice@x.example', 'h2')`, [org]);
+      await c.query(
+        `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'h1'), ($1, 'alice@x.example', 'h2')`,
+        [org],
+      );
       const before = await c.query('select * from users order by id');
       const fp = await schemaFingerprint(c);
       const file = legacyFiles().find((f) => f.file === 'email-case-insensitive-fix.sql')!;
@@ -116,7 +137,9 @@ describe('Pulse content', () => {
         () => undefined,
         (e: unknown) => e as pg.DatabaseError,
       );
-      expect(err?.message).toBe('users whose emails differ only by case: Alice@x.example (organization org-1) and alice@x.example (organization org-1)');
+      expect(err?.message).toBe(
+        'users whose emails differ only by case: Alice@x.example (organization org-1) and alice@x.example (organization org-1)',
+      );
       expect(err?.code).toBe('23505');
       expect(err?.hint).toContain('decide which account of each pair survives');
       expect((await c.query('select * from users order by id')).rows).toEqual(before.rows);

@@ -8,7 +8,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, type TestContext } from 'vitest';
-import { compareDumps, compareLedgers, dumpSchema, readLedger, snapshot, compareSnapshots } from '../corpora/compare.ts';
+import {
+  compareDumps,
+  compareLedgers,
+  dumpSchema,
+  readLedger,
+  snapshot,
+  compareSnapshots,
+} from '../corpora/compare.ts';
 import { drizzleOrmMigrate, psqlMigrate, truncatedCopy } from '../corpora/drizzleSide.ts';
 import { runCorpus } from '../corpora/runner.ts';
 import type { ServerHandle } from '../support/servers/common.ts';
@@ -25,7 +32,8 @@ function toolDir(): string | undefined {
   const info = serverInfo();
   const hasTools = (dir: string): boolean => ['psql', 'pg_dump'].every((p) => existsSync(path.join(dir, p)));
   if (info.binDir && hasTools(info.binDir)) return info.binDir;
-  if (info.backups.testable && hasTools(path.dirname(info.backups.pgDump.path))) return path.dirname(info.backups.pgDump.path);
+  if (info.backups.testable && hasTools(path.dirname(info.backups.pgDump.path)))
+    return path.dirname(info.backups.pgDump.path);
   return undefined;
 }
 
@@ -34,7 +42,9 @@ function binDir(ctx: TestContext): string {
   const dir = toolDir();
   if (dir) return dir;
   const info = serverInfo();
-  return ctx.skip(`needs psql and pg_dump for PostgreSQL ${info.majorVersion}: none beside the server's programs${info.backups.testable ? '' : `, and ${info.backups.reason}`}`);
+  return ctx.skip(
+    `needs psql and pg_dump for PostgreSQL ${info.majorVersion}: none beside the server's programs${info.backups.testable ? '' : `, and ${info.backups.reason}`}`,
+  );
 }
 
 describe('corpus runner comparisons', () => {
@@ -55,13 +65,28 @@ describe('corpus runner comparisons', () => {
     const [a, b] = await two();
     await withClientAt(a.url, (c) => c.query(SCHEMA));
     await withClientAt(b.url, (c) => c.query(SCHEMA));
-    expect(compareDumps(await dumpSchema(a.url, tools), await dumpSchema(b.url, tools))).toEqual({ equal: true, detail: [] });
+    expect(compareDumps(await dumpSchema(a.url, tools), await dumpSchema(b.url, tools))).toEqual({
+      equal: true,
+      detail: [],
+    });
 
     const cases: Array<[string, string, RegExp]> = [
-      ['an enum value in another order', SCHEMA.replace(`('sad', 'ok', 'happy')`, `('sad', 'happy', 'ok')`), /only b: 'happy',/],
+      [
+        'an enum value in another order',
+        SCHEMA.replace(`('sad', 'ok', 'happy')`, `('sad', 'happy', 'ok')`),
+        /only b: 'happy',/,
+      ],
       ['a column default', SCHEMA.replace(`default 'ok'`, `default 'sad'`), /only b: mood public\.mood DEFAULT 'sad'/],
-      ['a missing index', SCHEMA.replace('create index people_name_idx on people (name);', ''), /only a: CREATE INDEX people_name_idx/],
-      ['columns in another order', SCHEMA.replace(`name text not null, mood mood default 'ok'`, `mood mood default 'ok', name text not null`), /only b: name text NOT NULL$/m],
+      [
+        'a missing index',
+        SCHEMA.replace('create index people_name_idx on people (name);', ''),
+        /only a: CREATE INDEX people_name_idx/,
+      ],
+      [
+        'columns in another order',
+        SCHEMA.replace(`name text not null, mood mood default 'ok'`, `mood mood default 'ok', name text not null`),
+        /only b: name text NOT NULL$/m,
+      ],
       ['a NOT NULL', SCHEMA.replace('name text not null', 'name text'), /only a: name text NOT NULL/],
     ];
     for (const [what, other, named] of cases) {
@@ -89,12 +114,27 @@ describe('corpus runner comparisons', () => {
     mkdirSync(path.join(dir, 'meta'));
     const entries = [
       // The second piece has no closing ';' before the breakpoint, as real folders have.
-      { tag: '0000_one', when: 1700000000000, sql: 'CREATE TABLE "a" ("id" integer PRIMARY KEY)--> statement-breakpoint\nCREATE TYPE "k" AS ENUM (\'x\', \'y\');' },
-      { tag: '0001_two', when: 1700000001000, sql: 'ALTER TYPE "k" ADD VALUE \'w\' BEFORE \'x\';--> statement-breakpoint\nALTER TABLE "a" ADD COLUMN "k" "k";' },
+      {
+        tag: '0000_one',
+        when: 1700000000000,
+        sql: 'CREATE TABLE "a" ("id" integer PRIMARY KEY)--> statement-breakpoint\nCREATE TYPE "k" AS ENUM (\'x\', \'y\');',
+      },
+      {
+        tag: '0001_two',
+        when: 1700000001000,
+        sql: 'ALTER TYPE "k" ADD VALUE \'w\' BEFORE \'x\';--> statement-breakpoint\nALTER TABLE "a" ADD COLUMN "k" "k";',
+      },
       { tag: '0002_three', when: 1700000002000, sql: 'CREATE INDEX CONCURRENTLY "a_k_idx" ON "a" ("k");' },
     ];
     for (const e of entries) writeFileSync(path.join(dir, `${e.tag}.sql`), e.sql);
-    writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'postgresql', entries: entries.map((e, idx) => ({ idx, version: '7', when: e.when, tag: e.tag, breakpoints: true })) }));
+    writeFileSync(
+      path.join(dir, 'meta', '_journal.json'),
+      JSON.stringify({
+        version: '7',
+        dialect: 'postgresql',
+        entries: entries.map((e, idx) => ({ idx, version: '7', when: e.when, tag: e.tag, breakpoints: true })),
+      }),
+    );
     const twoFirst = truncatedCopy(dir, 2);
     dirs.push(twoFirst);
 
@@ -103,23 +143,43 @@ describe('corpus runner comparisons', () => {
     await psqlMigrate(byPsql.url, twoFirst, tools);
     const ledger = await readLedger(byPsql.url);
     expect(ledger.map((r) => r.created_at)).toEqual(['1700000000000', '1700000001000']);
-    expect(compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), ['orm', 'psql'])).toEqual({ catalog: { equal: true, detail: [] }, ledger: { equal: true, detail: [] } });
+    expect(
+      compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), ['orm', 'psql']),
+    ).toEqual({ catalog: { equal: true, detail: [] }, ledger: { equal: true, detail: [] } });
 
     // The rest by psql (drizzle's one transaction cannot build an index CONCURRENTLY): only the pending entry runs.
     await psqlMigrate(byPsql.url, dir, tools);
-    const after = compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), ['orm', 'psql']);
+    const after = compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), [
+      'orm',
+      'psql',
+    ]);
     expect(after.catalog.equal).toBe(false);
     expect(after.catalog.detail.join('\n')).toMatch(/only psql: CREATE INDEX a_k_idx/);
     expect(after.ledger.detail).toEqual([expect.stringMatching(/^only psql: [0-9a-f]{64} 1700000002000$/)]);
-    expect(await withClientAt(byPsql.url, async (c) => (await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n)).toBe(3);
+    expect(
+      await withClientAt(
+        byPsql.url,
+        async (c) => (await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n,
+      ),
+    ).toBe(3);
   });
 
   it('skips a corpus whose extension the server lacks, saying which, before creating anything', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-test-'));
     dirs.push(dir);
     mkdirSync(path.join(dir, 'meta'));
-    writeFileSync(path.join(dir, '0000_ext.sql'), 'CREATE EXTENSION IF NOT EXISTS "upkit_no_such_extension";--> statement-breakpoint\nCREATE TABLE "t" ("id" integer);');
-    writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'postgresql', entries: [{ idx: 0, version: '7', when: 1700000000000, tag: '0000_ext', breakpoints: true }] }));
+    writeFileSync(
+      path.join(dir, '0000_ext.sql'),
+      'CREATE EXTENSION IF NOT EXISTS "upkit_no_such_extension";--> statement-breakpoint\nCREATE TABLE "t" ("id" integer);',
+    );
+    writeFileSync(
+      path.join(dir, 'meta', '_journal.json'),
+      JSON.stringify({
+        version: '7',
+        dialect: 'postgresql',
+        entries: [{ idx: 0, version: '7', when: 1700000000000, tag: '0000_ext', breakpoints: true }],
+      }),
+    );
     const info = serverInfo();
     const server = { adminUrl: info.adminUrl } as ServerHandle;
     const databases = () => withAdminClientCount();
@@ -133,6 +193,9 @@ describe('corpus runner comparisons', () => {
 });
 
 async function withAdminClientCount(): Promise<number> {
-  return withClientAt(serverInfo().adminUrl, async (c) => (await c.query(`select count(*)::int as n from pg_database where datname like 'corpus\\_%'`)).rows[0].n);
+  return withClientAt(
+    serverInfo().adminUrl,
+    async (c) =>
+      (await c.query(`select count(*)::int as n from pg_database where datname like 'corpus\\_%'`)).rows[0].n,
+  );
 }
-

@@ -23,7 +23,12 @@ import {
 } from '../reliability/crashHarness.ts';
 import { phaseReached, phaseWindows } from '../reliability/crashPhases.ts';
 import { SERVER_KILLS, serverKillAndRerun, startCluster } from '../reliability/crashServerKill.ts';
-import { calibrateRestore, drawRestoreRun, killWhileRefusing, restoreKillAndRecover } from '../reliability/crashRestore.ts';
+import {
+  calibrateRestore,
+  drawRestoreRun,
+  killWhileRefusing,
+  restoreKillAndRecover,
+} from '../reliability/crashRestore.ts';
 import { SMALL } from '../support/fixtureData.ts';
 
 describe('crash injection', () => {
@@ -52,29 +57,66 @@ describe('crash injection', () => {
     ];
     const upTo = (n: number) => log.slice(0, n).join('\n');
     expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => phaseReached(upTo(n)))).toEqual([
-      'before start', 'start-up', 'lock', 'inspect', 'checks, runs ledger', 'backup', 'backup', 'legacy', 'legacy', 'drizzle', 'seed', 'verify',
+      'before start',
+      'start-up',
+      'lock',
+      'inspect',
+      'checks, runs ledger',
+      'backup',
+      'backup',
+      'legacy',
+      'legacy',
+      'drizzle',
+      'seed',
+      'verify',
     ]);
     const spawned = Date.parse('2026-11-24T08:21:28.747Z');
-    const windows = phaseWindows(`${upTo(11)}\n2026-11-24T08:21:30.300Z info  step verify: ok (13 ms)`, spawned, spawned + 1600);
-    expect(windows.map((w) => w.phase)).toEqual(['before start', 'start-up', 'lock', 'inspect', 'checks, runs ledger', 'backup', 'legacy', 'drizzle', 'seed', 'verify', 'finish']);
+    const windows = phaseWindows(
+      `${upTo(11)}\n2026-11-24T08:21:30.300Z info  step verify: ok (13 ms)`,
+      spawned,
+      spawned + 1600,
+    );
+    expect(windows.map((w) => w.phase)).toEqual([
+      'before start',
+      'start-up',
+      'lock',
+      'inspect',
+      'checks, runs ledger',
+      'backup',
+      'legacy',
+      'drizzle',
+      'seed',
+      'verify',
+      'finish',
+    ]);
     expect(windows[0]).toEqual({ phase: 'before start', startMs: 0, endMs: 500 });
     expect(windows.at(-1)).toEqual({ phase: 'finish', startMs: 1553, endMs: 1600 });
   });
 
   // The campaign's kills land in every phase, the backup's included, and its checks name the backup.
-  it(`three upgrades killed at seeded random points (seed ${DEFAULT_SEED}, runs 1-3) converge on the rerun with every row`, { ...backupTests(), timeout: 150_000 }, async () => {
+  it(`three upgrades killed at seeded random points (seed ${DEFAULT_SEED}, runs 1-3) converge on the rerun with every row`, {
+    ...backupTests(),
+    timeout: 150_000,
+  }, async () => {
     const calibrations = new Map<string, Calibration>();
     for (const n of [1, 2, 3]) {
       const plan = drawRun(DEFAULT_SEED, n);
-      if (!calibrations.has(plan.release)) calibrations.set(plan.release, await calibrate(server, plan.release, options));
+      if (!calibrations.has(plan.release))
+        calibrations.set(plan.release, await calibrate(server, plan.release, options));
       const r = await killAndRerun(server, plan, calibrations.get(plan.release)!, options);
-      expect(r.problems, `run ${n} from ${plan.release}, aimed at ${r.aimedAt} +${r.offsetMs} ms, hit ${r.phaseHit}`).toEqual([]);
+      expect(
+        r.problems,
+        `run ${n} from ${plan.release}, aimed at ${r.aimedAt} +${r.offsetMs} ms, hit ${r.phaseHit}`,
+      ).toEqual([]);
       expect(r.converged).toBe(true);
       expect(r.rowsLost).toBe(0);
     }
   });
 
-  it('a run killed during its verification, after its last change, is marked crashed by the rerun that has nothing left to do', { ...backupTests(), timeout: 120_000 }, async () => {
+  it('a run killed during its verification, after its last change, is marked crashed by the rerun that has nothing left to do', {
+    ...backupTests(),
+    timeout: 120_000,
+  }, async () => {
     // Aimed at the first moment of verification; verification is short, so a kill may land
     // just after it: try again until one lands inside.
     const atVerify: Calibration = { release: 'v2.2', totalMs: 0, windows: [{ phase: 'verify', startMs: 0, endMs: 0 }] };
@@ -88,10 +130,12 @@ describe('crash injection', () => {
     }
   });
 
-  it("removes a partial backup whose writer is a zombie (a run killed with its parent, where nothing reaps it)", async () => {
+  it('removes a partial backup whose writer is a zombie (a run killed with its parent, where nothing reaps it)', async () => {
     // perl forks a child that exits at once and never waits for it. (A shell that starts a
     // child and then execs may reap it first, on a loaded machine: /proc/PID is then gone.)
-    const sh = spawn('perl', ['-e', '$| = 1; my $pid = fork() // die; exit 0 if $pid == 0; print "$pid\n"; sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const sh = spawn('perl', ['-e', '$| = 1; my $pid = fork() // die; exit 0 if $pid == 0; print "$pid\n"; sleep 10'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     try {
       const pid = Number((await once(sh.stdout!, 'data'))[0].toString().trim());
       const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
@@ -123,8 +167,12 @@ describe('crash injection', () => {
       const r = await serverKillAndRerun(cluster, scenario, options);
       expect(r.problems).toEqual([]);
       expect(r.exitCode).toBe(1);
-      expect(r.errorLine).toMatch(/^✖ lost the connection to PostgreSQL at [\d.]+:\d+ during 0002_audit_logs \(.+\): the server restarted or stopped/);
-      expect(r.hint).toMatch(/run the upgrade again: it picks up where it stopped; to go back: npx zx scripts\/restore\.ts \S+\.dump$/);
+      expect(r.errorLine).toMatch(
+        /^✖ lost the connection to PostgreSQL at [\d.]+:\d+ during 0002_audit_logs \(.+\): the server restarted or stopped/,
+      );
+      expect(r.hint).toMatch(
+        /run the upgrade again: it picks up where it stopped; to go back: npx zx scripts\/restore\.ts \S+\.dump$/,
+      );
       expect(r.converged).toBe(true);
       expect(r.rowsLost).toBe(0);
     }, 120_000);
@@ -132,16 +180,28 @@ describe('crash injection', () => {
 
   // In-place restores (npm run test:crash -- --restores 20 runs the campaign): the kill
   // leaves what status must find and the command it names must undo, with every row kept.
-  it(`two in-place restores killed at seeded points (seed ${DEFAULT_SEED}, restores 1-2), and one killed while the live database refuses connections, are recovered through status and the command it names`, { ...backupTests(), timeout: 240_000 }, async () => {
+  it(`two in-place restores killed at seeded points (seed ${DEFAULT_SEED}, restores 1-2), and one killed while the live database refuses connections, are recovered through status and the command it names`, {
+    ...backupTests(),
+    timeout: 240_000,
+  }, async () => {
     const cal = await calibrateRestore(server, options);
     for (const n of [1, 2]) {
       const r = await restoreKillAndRecover(server, drawRestoreRun(DEFAULT_SEED, n), cal, options);
-      expect(r.problems, `restore ${n}, aimed at ${r.aimedAt} +${r.offsetMs} ms, hit ${r.phaseHit}, left ${r.left}`).toEqual([]);
+      expect(
+        r.problems,
+        `restore ${n}, aimed at ${r.aimedAt} +${r.offsetMs} ms, hit ${r.phaseHit}, left ${r.left}`,
+      ).toEqual([]);
       expect(r.rowsLost).toBe(0);
     }
     // The swap's window is milliseconds: watched from the server, the kill lands in it.
     for (let attempt = 1; ; attempt++) {
-      const r = await restoreKillAndRecover(server, drawRestoreRun(DEFAULT_SEED, 1), cal, options, killWhileRefusing(server.adminUrl));
+      const r = await restoreKillAndRecover(
+        server,
+        drawRestoreRun(DEFAULT_SEED, 1),
+        cal,
+        options,
+        killWhileRefusing(server.adminUrl),
+      );
       expect(r.problems).toEqual([]);
       expect(r.rowsLost).toBe(0);
       if (r.left !== 'the live database refusing connections' && attempt < 5) continue;

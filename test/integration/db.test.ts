@@ -23,7 +23,9 @@ describe('database access', () => {
         }),
       ).rejects.toThrow('stop');
       expect((await client.query('select array_agg(id) as ids from t')).rows[0].ids).toEqual([1]);
-      await expect(withTransaction(client, (tx) => tx.query('insert into t values (3)'), { readOnly: true })).rejects.toThrow(/read-only transaction/);
+      await expect(
+        withTransaction(client, (tx) => tx.query('insert into t values (3)'), { readOnly: true }),
+      ).rejects.toThrow(/read-only transaction/);
     });
   });
 
@@ -41,7 +43,11 @@ describe('database access', () => {
       }
       expect(second).toBeInstanceOf(UpkitError);
       expect((second as UpkitError).exitCode).toBe(5);
-      expect((second as UpkitError).message).toMatch(new RegExp(`^another upkit run holds the lock on ${db().database}: pid ${rows[0]!.pid} \\(upkit upgrade \\S+ ${process.pid}(?: from [^,]+)?, connected \\d{4}-`));
+      expect((second as UpkitError).message).toMatch(
+        new RegExp(
+          `^another upkit run holds the lock on ${db().database}: pid ${rows[0]!.pid} \\(upkit upgrade \\S+ ${process.pid}(?: from [^,]+)?, connected \\d{4}-`,
+        ),
+      );
     });
     // Released in finally: the next run gets it.
     await expect(withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => 'ran')).resolves.toBe('ran');
@@ -49,7 +55,9 @@ describe('database access', () => {
 
   it('releases the lock when the callback throws', async () => {
     const c = configFor(db().url);
-    await expect(withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(
+      withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => Promise.reject(new Error('boom'))),
+    ).rejects.toThrow('boom');
     await expect(withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => 'again')).resolves.toBe('again');
   });
 

@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
 
 describe('entry points', () => {
-  it.each(['upgrade.ts', 'install.ts', 'verify/index.ts', 'scripts/demo.ts', 'scripts/rollback.ts', 'scripts/health.ts', 'scripts/preflight.ts', 'scripts/status.ts', 'scripts/backup.ts', 'scripts/restore.ts', 'scripts/mark.ts'])('%s --help prints its usage and exits 0', async (entry) => {
+  it.each([
+    'upgrade.ts',
+    'install.ts',
+    'verify/index.ts',
+    'scripts/demo.ts',
+    'scripts/rollback.ts',
+    'scripts/health.ts',
+    'scripts/preflight.ts',
+    'scripts/status.ts',
+    'scripts/backup.ts',
+    'scripts/restore.ts',
+    'scripts/mark.ts',
+  ])('%s --help prints its usage and exits 0', async (entry) => {
     const r = await runUpkit(entry, ['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^usage: npx zx ${entry.replace('.', '\\.')}`));

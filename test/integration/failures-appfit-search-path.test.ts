@@ -9,13 +9,24 @@ import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 
 const MIGRATIONS = [
-  { tag: '0000_mood', sql: 'CREATE SCHEMA IF NOT EXISTS "app";\n--> statement-breakpoint\nCREATE TYPE "app"."mood" AS ENUM(\'calm\', \'busy\');' },
-  { tag: '0001_notes', sql: 'CREATE TABLE "app"."notes" ("id" integer PRIMARY KEY NOT NULL, "mood" mood DEFAULT \'calm\' NOT NULL);' },
+  {
+    tag: '0000_mood',
+    sql: 'CREATE SCHEMA IF NOT EXISTS "app";\n--> statement-breakpoint\nCREATE TYPE "app"."mood" AS ENUM(\'calm\', \'busy\');',
+  },
+  {
+    tag: '0001_notes',
+    sql: 'CREATE TABLE "app"."notes" ("id" integer PRIMARY KEY NOT NULL, "mood" mood DEFAULT \'calm\' NOT NULL);',
+  },
 ];
 const SNAPSHOT = {
   schemas: { app: 'app' },
   enums: { 'app.mood': { name: 'mood', schema: 'app', values: ['calm', 'busy'] } },
-  tables: Object.fromEntries([table('app', 'notes', [column('id', 'integer', { primaryKey: true, notNull: true }), column('mood', 'mood', { typeSchema: 'app', notNull: true, default: "'calm'" })])]),
+  tables: Object.fromEntries([
+    table('app', 'notes', [
+      column('id', 'integer', { primaryKey: true, notNull: true }),
+      column('mood', 'mood', { typeSchema: 'app', notNull: true, default: "'calm'" }),
+    ]),
+  ]),
 };
 
 describe('an app on its own search_path', () => {
@@ -28,7 +39,7 @@ describe('an app on its own search_path', () => {
     });
   }
 
-  it('installs with the database\'s search_path, and verify exits 0', async () => {
+  it("installs with the database's search_path, and verify exits 0", async () => {
     await prerequisite();
     const dir = writeAppFolder(MIGRATIONS, SNAPSHOT);
     // A hostile inherited PGOPTIONS is dropped, as for Pulse.
@@ -39,16 +50,21 @@ describe('an app on its own search_path', () => {
     const v = await runUpkit('verify/index.ts', ['--drizzle-dir', dir], { env });
     expect(v.code, v.stdout + v.stderr).toBe(0);
     await withClientAt(db().url, async (c) => {
-      expect((await c.query(`select to_regclass('app.notes') is not null as t, to_regclass('public.notes') is null as p`)).rows[0]).toEqual({ t: true, p: true });
+      expect(
+        (await c.query(`select to_regclass('app.notes') is not null as t, to_regclass('public.notes') is null as p`))
+          .rows[0],
+      ).toEqual({ t: true, p: true });
     });
   });
 
-  it('takes the search_path from the URL\'s options for an app, never a refusal naming Pulse', async () => {
+  it("takes the search_path from the URL's options for an app, never a refusal naming Pulse", async () => {
     await withClientAt(db().url, (c) => c.query('create schema app'));
     const dir = writeAppFolder(MIGRATIONS, SNAPSHOT);
     const url = new URL(db().url);
     url.searchParams.set('options', '-c search_path=app,public');
-    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env: { DATABASE_URL: url.toString() } });
+    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], {
+      env: { DATABASE_URL: url.toString() },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/Pulse/);
     const v = await runUpkit('verify/index.ts', ['--drizzle-dir', dir], { env: { DATABASE_URL: url.toString() } });
@@ -71,7 +87,10 @@ describe('an app on its own search_path', () => {
     const r = await runCase(c, { url: db().url, dir });
     expectCase(r, c, r.vars);
     await withClientAt(db().url, async (client) => {
-      expect((await client.query(`select count(*)::int as n from pg_namespace where nspname in ('app', 'drizzle', 'upkit')`)).rows[0].n).toBe(0);
+      expect(
+        (await client.query(`select count(*)::int as n from pg_namespace where nspname in ('app', 'drizzle', 'upkit')`))
+          .rows[0].n,
+      ).toBe(0);
     });
   });
 });

@@ -9,7 +9,10 @@ import { backupArgs, connectTo, useFreshDatabase, withClientAt } from '../suppor
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 
-const M0 = { tag: '0000_docs', sql: 'CREATE TABLE "docs" ("id" integer PRIMARY KEY NOT NULL, "path" text, "commit_id" integer);\n--> statement-breakpoint\nALTER TABLE "docs" ADD CONSTRAINT "docs_path_commit" UNIQUE("path","commit_id");' };
+const M0 = {
+  tag: '0000_docs',
+  sql: 'CREATE TABLE "docs" ("id" integer PRIMARY KEY NOT NULL, "path" text, "commit_id" integer);\n--> statement-breakpoint\nALTER TABLE "docs" ADD CONSTRAINT "docs_path_commit" UNIQUE("path","commit_id");',
+};
 const M1 = {
   tag: '0001_rebuild_unique',
   sql: [
@@ -23,9 +26,20 @@ const M1 = {
     'ALTER TABLE "docs" ADD CONSTRAINT "docs_path_commit" UNIQUE USING INDEX "docs_path_commit__new";',
   ].join('--> statement-breakpoint\n'),
 };
-const DOCS = table('public', 'docs', [column('id', 'integer', { primaryKey: true, notNull: true }), column('path', 'text'), column('commit_id', 'integer')], {
-  uniqueConstraints: { docs_path_commit: { name: 'docs_path_commit', nullsNotDistinct: true, columns: ['path', 'commit_id'] } },
-});
+const DOCS = table(
+  'public',
+  'docs',
+  [
+    column('id', 'integer', { primaryKey: true, notNull: true }),
+    column('path', 'text'),
+    column('commit_id', 'integer'),
+  ],
+  {
+    uniqueConstraints: {
+      docs_path_commit: { name: 'docs_path_commit', nullsNotDistinct: true, columns: ['path', 'commit_id'] },
+    },
+  },
+);
 
 describe('a migration that ends and opens its own transactions', () => {
   const db = useFreshDatabase();
@@ -39,7 +53,9 @@ describe('a migration that ends and opens its own transactions', () => {
     const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', dir], { env });
     expect(r.code, r.stderr).toBe(0);
     await withClientAt(db().url, async (c) => {
-      const con = await c.query(`select conname, pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'docs'::regclass and contype = 'u'`);
+      const con = await c.query(
+        `select conname, pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'docs'::regclass and contype = 'u'`,
+      );
       expect(con.rows).toEqual([{ conname: 'docs_path_commit', def: 'UNIQUE NULLS NOT DISTINCT (path, commit_id)' }]);
       expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(2);
       expect((await c.query(`select count(*)::int as n from upkit.migration_parts`)).rows[0].n).toBe(0);
@@ -55,10 +71,14 @@ describe('a migration that ends and opens its own transactions', () => {
 
   it('a fresh install of the whole folder by install.ts, with no flag but --drizzle-dir', async () => {
     const dir = writeAppFolder([M0, M1], { tables: Object.fromEntries([DOCS]) });
-    const r = await runUpkit('install.ts', ['--yes', '--drizzle-dir', dir, ...backupArgs()], { env: { DATABASE_URL: db().url } });
+    const r = await runUpkit('install.ts', ['--yes', '--drizzle-dir', dir, ...backupArgs()], {
+      env: { DATABASE_URL: db().url },
+    });
     expect(r.code, r.stderr).toBe(0);
     await withClientAt(db().url, async (c) => {
-      expect((await c.query(`select count(*)::int as n from pg_constraint where conname = 'docs_path_commit'`)).rows[0].n).toBe(1);
+      expect(
+        (await c.query(`select count(*)::int as n from pg_constraint where conname = 'docs_path_commit'`)).rows[0].n,
+      ).toBe(1);
       expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(2);
     });
   });
@@ -69,7 +89,15 @@ describe('a migration that ends and opens its own transactions', () => {
     const env = { DATABASE_URL: db().url };
     expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
     const M1b = { tag: '0001_notes', sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);' };
-    const M2 = { tag: '0002_savepoint', sql: ['ALTER TABLE "docs" ADD COLUMN "title" text;', 'SAVEPOINT s1;', 'ALTER TABLE "docs" ADD COLUMN "body" text;', 'ROLLBACK TO SAVEPOINT s1;'].join('\n--> statement-breakpoint\n') };
+    const M2 = {
+      tag: '0002_savepoint',
+      sql: [
+        'ALTER TABLE "docs" ADD COLUMN "title" text;',
+        'SAVEPOINT s1;',
+        'ALTER TABLE "docs" ADD COLUMN "body" text;',
+        'ROLLBACK TO SAVEPOINT s1;',
+      ].join('\n--> statement-breakpoint\n'),
+    };
     writeAppFolder([M0, M1b, M2], { tables: Object.fromEntries([DOCS]) }, dir);
     const before = await dbState(db().url);
     const r = await runCase(c, { dir, url: db().url });
@@ -85,7 +113,15 @@ describe('a migration that ends and opens its own transactions', () => {
     const dir = writeAppFolder([M0], { tables: Object.fromEntries([DOCS]) });
     const env = { DATABASE_URL: db().url, LOCK_RETRIES: '0', MIGRATION_TIMEOUT: '20000' };
     expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env })).code).toBe(0);
-    const M1c = { tag: '0001_between', sql: ['COMMIT;', 'ALTER TABLE "docs" ADD COLUMN "x" integer;', 'BEGIN;', 'CREATE TABLE "later" ("id" integer PRIMARY KEY);'].join('\n--> statement-breakpoint\n') };
+    const M1c = {
+      tag: '0001_between',
+      sql: [
+        'COMMIT;',
+        'ALTER TABLE "docs" ADD COLUMN "x" integer;',
+        'BEGIN;',
+        'CREATE TABLE "later" ("id" integer PRIMARY KEY);',
+      ].join('\n--> statement-breakpoint\n'),
+    };
     writeAppFolder([M0, M1c], { tables: Object.fromEntries([DOCS]) }, dir);
     const holder = await connectTo(db().url, 'upkit test reader');
     try {
@@ -93,14 +129,22 @@ describe('a migration that ends and opens its own transactions', () => {
       await holder.query('select count(*) from docs');
       const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env });
       expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toMatch(/✖ 0001_between: could not get its locks within 150 ms after 1 attempts; pid \d+ \(upkit test reader\) holds AccessShareLock on docs/);
+      expect(r.stderr).toMatch(
+        /✖ 0001_between: could not get its locks within 150 ms after 1 attempts; pid \d+ \(upkit test reader\) holds AccessShareLock on docs/,
+      );
     } finally {
       await holder.end();
     }
     const again = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', dir], { env });
     expect(again.code, again.stderr).toBe(0);
     await withClientAt(db().url, async (c) => {
-      expect((await c.query(`select count(*)::int as n from information_schema.columns where table_name = 'docs' and column_name = 'x'`)).rows[0].n).toBe(1);
+      expect(
+        (
+          await c.query(
+            `select count(*)::int as n from information_schema.columns where table_name = 'docs' and column_name = 'x'`,
+          )
+        ).rows[0].n,
+      ).toBe(1);
       expect((await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0].n).toBe(2);
       expect((await c.query(`select count(*)::int as n from upkit.migration_parts`)).rows[0].n).toBe(0);
     });
@@ -109,9 +153,21 @@ describe('a migration that ends and opens its own transactions', () => {
   it('app.plan-lock-timeout: an error PostgreSQL raises while the plan reads is a refusal that says nothing was changed', async () => {
     const c = failureCase('app.plan-lock-timeout');
     const dir = writeAppFolder([M0], { tables: Object.fromEntries([DOCS]) });
-    expect((await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url } })).code).toBe(0);
-    writeAppFolder([M0, { tag: '0001_notes', sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);' }], { tables: Object.fromEntries([DOCS]) }, dir);
-    await withClientAt(db().url, (client) => client.query(`alter database ${JSON.stringify(db().database)} set lock_timeout = '100ms'`));
+    expect(
+      (
+        await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], {
+          env: { DATABASE_URL: db().url },
+        })
+      ).code,
+    ).toBe(0);
+    writeAppFolder(
+      [M0, { tag: '0001_notes', sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);' }],
+      { tables: Object.fromEntries([DOCS]) },
+      dir,
+    );
+    await withClientAt(db().url, (client) =>
+      client.query(`alter database ${JSON.stringify(db().database)} set lock_timeout = '100ms'`),
+    );
     const before = await dbState(db().url);
     const holder = await connectTo(db().url, 'upkit test holder');
     try {
@@ -139,17 +195,38 @@ describe('a migration that ends and opens its own transactions', () => {
       await a.query(`create role ${team} nologin`);
       await a.query(`grant create on database ${JSON.stringify(db().database)} to ${role}`);
       await a.query(`grant create, usage on schema public to ${role}`);
-      await a.query(`create table team_ext (id integer primary key); insert into team_ext values (1); alter table team_ext owner to ${team}`);
+      await a.query(
+        `create table team_ext (id integer primary key); insert into team_ext values (1); alter table team_ext owner to ${team}`,
+      );
       await a.query(`grant references on team_ext to ${role}`);
     });
     try {
-      const plain = { tag: '0000_docs', sql: 'CREATE TABLE "docs" ("id" integer PRIMARY KEY NOT NULL, "path" text, "commit_id" integer);' };
-      const docs = table('public', 'docs', [column('id', 'integer', { primaryKey: true, notNull: true }), column('path', 'text'), column('commit_id', 'integer')]);
+      const plain = {
+        tag: '0000_docs',
+        sql: 'CREATE TABLE "docs" ("id" integer PRIMARY KEY NOT NULL, "path" text, "commit_id" integer);',
+      };
+      const docs = table('public', 'docs', [
+        column('id', 'integer', { primaryKey: true, notNull: true }),
+        column('path', 'text'),
+        column('commit_id', 'integer'),
+      ]);
       const dir = writeAppFolder([plain], { tables: Object.fromEntries([docs]) });
-      const first = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env: { DATABASE_URL: url.toString() } });
+      const first = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], {
+        env: { DATABASE_URL: url.toString() },
+      });
       expect(first.code, first.stderr).toBe(0);
       await withClientAt(url.toString(), (client) => client.query(`insert into docs values (1, 'a', 1)`));
-      writeAppFolder([plain, { tag: '0001_fk', sql: 'ALTER TABLE "docs" ADD CONSTRAINT "docs_commit_fk" FOREIGN KEY ("commit_id") REFERENCES "team_ext"("id");' }], { tables: Object.fromEntries([docs]) }, dir);
+      writeAppFolder(
+        [
+          plain,
+          {
+            tag: '0001_fk',
+            sql: 'ALTER TABLE "docs" ADD CONSTRAINT "docs_commit_fk" FOREIGN KEY ("commit_id") REFERENCES "team_ext"("id");',
+          },
+        ],
+        { tables: Object.fromEntries([docs]) },
+        dir,
+      );
       const before = await dbState(db().url);
       const r = await runCase(c, { dir, url: url.toString(), role });
       expectCase(r, c, r.vars);

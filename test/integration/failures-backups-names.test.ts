@@ -29,12 +29,24 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /** DB_* settings for a database of any name (a URL's path cannot carry every name to every parser). */
 function dbEnv(database: string): Record<string, string> {
   const u = new URL(serverInfo().adminUrl);
-  return { DB_HOST: u.hostname, DB_PORT: u.port || '5432', DB_USER: decodeURIComponent(u.username), DB_PASSWORD: decodeURIComponent(u.password), DB_NAME: database };
+  return {
+    DB_HOST: u.hostname,
+    DB_PORT: u.port || '5432',
+    DB_USER: decodeURIComponent(u.username),
+    DB_PASSWORD: decodeURIComponent(u.password),
+    DB_NAME: database,
+  };
 }
 
 async function withDatabase<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const e = dbEnv(database);
-  const c = new pg.Client({ host: e.DB_HOST, port: Number(e.DB_PORT), user: e.DB_USER, password: e.DB_PASSWORD, database });
+  const c = new pg.Client({
+    host: e.DB_HOST,
+    port: Number(e.DB_PORT),
+    user: e.DB_USER,
+    password: e.DB_PASSWORD,
+    database,
+  });
   await c.connect();
   c.on('notice', () => {});
   try {
@@ -50,7 +62,9 @@ describe('backup files for any name', backupTests(), () => {
   // '../x' wrote outside BACKUP_DIR, 'team/pulse' ended in ENOENT, '.' made a hidden file.
   const HOSTILE = ['../x', 'team/pulse', `Pulse "prod" 'db'; x`, `${'ü'.repeat(31)}x`, '.', 'team_pulse'];
 
-  it('names the backups of hostile database names safely inside BACKUP_DIR; the manifest keeps the exact name and retention goes by it', { timeout: 180_000 }, async () => {
+  it('names the backups of hostile database names safely inside BACKUP_DIR; the manifest keeps the exact name and retention goes by it', {
+    timeout: 180_000,
+  }, async () => {
     expect(Buffer.byteLength(HOSTILE[3]!)).toBe(63);
     const parent = tempDir('upkit-names-');
     const dir = path.join(parent, 'backups');
@@ -83,13 +97,22 @@ describe('backup files for any name', backupTests(), () => {
       expect(files.some((f) => f.startsWith(`${'ü'.repeat(31)}x-v1.0-`))).toBe(true);
       expect(files.some((f) => f.startsWith('team_pulse-v1.0-'))).toBe(true);
     } finally {
-      for (const name of HOSTILE) await withAdminClient((c) => c.query(`drop database if exists ${ident(name)} with (force)`));
+      for (const name of HOSTILE)
+        await withAdminClient((c) => c.query(`drop database if exists ${ident(name)} with (force)`));
     }
   });
 
-  it('backs up and restores tables, schemas and an owner role whose names hold spaces, quotes, semicolons, line breaks and other scripts, and partitioned tables', { timeout: 120_000 }, async () => {
+  it('backs up and restores tables, schemas and an owner role whose names hold spaces, quotes, semicolons, line breaks and other scripts, and partitioned tables', {
+    timeout: 120_000,
+  }, async () => {
     const role = `pulse admin "ops"; ${randomBytes(3).toString('hex')}`;
-    const tables = [`"my schema"."the ""t"" table"`, `public."a b; c"`, `public."ünï cödé"`, `public."new\nline"`, `"my schema"."x y z"`];
+    const tables = [
+      `"my schema"."the ""t"" table"`,
+      `public."a b; c"`,
+      `public."ünï cödé"`,
+      `public."new\nline"`,
+      `"my schema"."x y z"`,
+    ];
     const into = `${db().database}_copy`;
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v1.0');
@@ -110,12 +133,16 @@ describe('backup files for any name', backupTests(), () => {
       const r = await runUpkit(BACKUP, ['--json'], { env: { DATABASE_URL: db().url, BACKUP_DIR: dir } });
       expect(r.code, r.stderr).toBe(0);
       const file = r.json<Report>().backup!.path;
-      const restored = await runUpkit('scripts/restore.ts', [file, '--into', into, '--yes', '--json'], { env: { DATABASE_URL: db().url }, timeoutMs: 90_000 });
+      const restored = await runUpkit('scripts/restore.ts', [file, '--into', into, '--yes', '--json'], {
+        env: { DATABASE_URL: db().url },
+        timeoutMs: 90_000,
+      });
       expect(restored.code, restored.stderr).toBe(0);
       const count = async (url: string) =>
         withClientAt(url, async (c) => {
           const out: Record<string, number> = {};
-          for (const t of [...tables, 'public.events', 'public.users']) out[t] = Number((await c.query(`select count(*) as n from ${t}`)).rows[0].n);
+          for (const t of [...tables, 'public.events', 'public.users'])
+            out[t] = Number((await c.query(`select count(*) as n from ${t}`)).rows[0].n);
           return out;
         });
       const source = await count(db().url);
@@ -160,7 +187,11 @@ describe('backup files for any name', backupTests(), () => {
         hereAlive: `${base}.${hostLabel()}.${sleeper.pid}.${processSpace()}.partial`.replace('0000Z', '0002Z'),
         hereEnded: `${base}.${hostLabel()}.${dead.pid}.${processSpace()}.partial`.replace('0000Z', '0003Z'),
         // Same host name, another PID namespace (a container sharing the host's name).
-        otherSpaceDeadPid: `${base}.${hostLabel()}.${dead.pid}.${processSpace() === '00000000' ? '11111111' : '00000000'}.partial`.replace('0000Z', '0004Z'),
+        otherSpaceDeadPid:
+          `${base}.${hostLabel()}.${dead.pid}.${processSpace() === '00000000' ? '11111111' : '00000000'}.partial`.replace(
+            '0000Z',
+            '0004Z',
+          ),
         legacyFresh: `${base}.${dead.pid}.partial`.replace('0000Z', '0005Z'),
         // Not a name upkit gives its files: never upkit's to remove, however old.
         stranger: 'notes.1.partial',
@@ -168,12 +199,22 @@ describe('backup files for any name', backupTests(), () => {
       };
       for (const f of Object.values(files)) writeFileSync(path.join(dir, f), '');
       const old = new Date(Date.now() - 31 * 60_000);
-      for (const f of [files.otherHostSilent, files.stranger, files.strangerLikeOurs]) utimesSync(path.join(dir, f), old, old);
+      for (const f of [files.otherHostSilent, files.stranger, files.strangerLikeOurs])
+        utimesSync(path.join(dir, f), old, old);
       const sweep = sweepPartials(dir);
       expect(sweep.removed.map((p) => p.name).sort()).toEqual([files.otherHostSilent, files.hereEnded].sort());
       expect(sweep.removed.find((p) => p.name === files.hereEnded)!.why).toBe('ended');
       expect(sweep.removed.find((p) => p.name === files.otherHostSilent)!.why).toBe('silent');
-      expect(readdirSync(dir).sort()).toEqual([files.otherHostFresh, files.hereAlive, files.otherSpaceDeadPid, files.legacyFresh, files.stranger, files.strangerLikeOurs].sort());
+      expect(readdirSync(dir).sort()).toEqual(
+        [
+          files.otherHostFresh,
+          files.hereAlive,
+          files.otherSpaceDeadPid,
+          files.legacyFresh,
+          files.stranger,
+          files.strangerLikeOurs,
+        ].sort(),
+      );
     } finally {
       sleeper.kill('SIGKILL');
     }

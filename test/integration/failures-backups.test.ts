@@ -5,7 +5,17 @@
 // install makes a readable .env private before it adds secrets to it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -42,7 +52,9 @@ function modes(dir: string): Record<string, number> {
 }
 
 async function backupOk(url: string, dir: string, keep = 5): Promise<string> {
-  const r = await runUpkit(BACKUP, ['--json'], { env: { DATABASE_URL: url, BACKUP_DIR: dir, BACKUP_KEEP: String(keep) } });
+  const r = await runUpkit(BACKUP, ['--json'], {
+    env: { DATABASE_URL: url, BACKUP_DIR: dir, BACKUP_KEEP: String(keep) },
+  });
   expect(r.code, r.stderr).toBe(0);
   return r.json<Report>().backup!.path;
 }
@@ -63,20 +75,33 @@ describe('failure catalogue: backup files', backupTests(), () => {
         await withClientAt(admin, (c) => c.query(`create database ${name}`));
       }
       for (const url of [here, there]) await withClientAt(url, (c) => buildRelease(c, 'v1.0'));
-      const otherId = await withClientAt(there, async (c) => (await c.query('select system_identifier::text as id from pg_control_system()')).rows[0].id as string);
+      const otherId = await withClientAt(
+        there,
+        async (c) =>
+          (await c.query('select system_identifier::text as id from pg_control_system()')).rows[0].id as string,
+      );
       const dir = tempDir('upkit-case-servers-');
       const theirs = await backupOk(there, dir, 1);
       const c = failureCase('backups.other-server');
       const before = await dbState(here);
-      const r = await runCase(c, { url: here, dir, database: name, otherHost: new URL(other.adminUrl).hostname, otherPort: other.port, otherId });
+      const r = await runCase(c, {
+        url: here,
+        dir,
+        database: name,
+        otherHost: new URL(other.adminUrl).hostname,
+        otherPort: other.port,
+        otherId,
+      });
       expectCase(r, c, r.vars);
       await expectUnchanged(here, before);
       const ours = r.json<Report>().backup!.path;
-      expect(existsSync(theirs) && existsSync(`${theirs}.json`), 'the other server\'s only backup').toBe(true);
+      expect(existsSync(theirs) && existsSync(`${theirs}.json`), "the other server's only backup").toBe(true);
       // Each server keeps its own newest: a second backup here replaces only ours.
       const ours2 = await backupOk(here, dir, 1);
       const theirs2 = await backupOk(there, dir, 1);
-      expect(readdirSync(dir).sort()).toEqual([ours2, `${ours2}.json`, theirs2, `${theirs2}.json`].map((f) => path.basename(f)).sort());
+      expect(readdirSync(dir).sort()).toEqual(
+        [ours2, `${ours2}.json`, theirs2, `${theirs2}.json`].map((f) => path.basename(f)).sort(),
+      );
       expect(existsSync(ours)).toBe(false);
     } finally {
       await withClientAt(serverInfo().adminUrl, (c) => c.query(`drop database if exists ${name} with (force)`));
@@ -94,7 +119,12 @@ describe('failure catalogue: backup files', backupTests(), () => {
     writeFileSync(`${older}.json`, JSON.stringify(manifest, null, 2));
     const c = failureCase('backups.unproven');
     const before = await dbState(db().url);
-    const r = await runCase(c, { url: db().url, dir, database: db().database, files: [older, `${older}.json`].map(shellQuote).join(' ') });
+    const r = await runCase(c, {
+      url: db().url,
+      dir,
+      database: db().database,
+      files: [older, `${older}.json`].map(shellQuote).join(' '),
+    });
     expect(existsSync(older) && existsSync(`${older}.json`), 'the older backup and its manifest').toBe(true);
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
@@ -106,14 +136,22 @@ describe('failure catalogue: backup files', backupTests(), () => {
     const password = randomBytes(12).toString('hex');
     const database = `${db().database}_ops`;
     const admin = new URL(serverInfo().adminUrl);
-    const env = { DB_HOST: admin.hostname, DB_PORT: admin.port || '5432', DB_USER: user, DB_PASSWORD: password, DB_NAME: database };
+    const env = {
+      DB_HOST: admin.hostname,
+      DB_PORT: admin.port || '5432',
+      DB_USER: user,
+      DB_PASSWORD: password,
+      DB_NAME: database,
+    };
     const asRole = `postgres://${encodeURIComponent(user)}:${password}@${admin.host}/${database}`;
     await withClientAt(serverInfo().adminUrl, async (c) => {
       await c.query(`create role "${user}" login password '${password}'`);
       await c.query(`create database ${database} owner "${user}"`);
     });
     try {
-      await withClientAt(urlOn(serverInfo().adminUrl, database), (c) => c.query('revoke execute on function pg_control_system() from public'));
+      await withClientAt(urlOn(serverInfo().adminUrl, database), (c) =>
+        c.query('revoke execute on function pg_control_system() from public'),
+      );
       await withClientAt(asRole, (c) => buildRelease(c, 'v1.0'));
       const dir = tempDir('upkit-case-noid-');
       const first = await runUpkit(BACKUP, ['--json'], { env: { ...env, BACKUP_DIR: dir, BACKUP_KEEP: '1' } });
@@ -121,7 +159,16 @@ describe('failure catalogue: backup files', backupTests(), () => {
       const older = first.json<Report>().backup!.path;
       const c = failureCase('backups.server-unknown');
       const before = await dbState(asRole);
-      const r = await runCase(c, { host: env.DB_HOST, port: env.DB_PORT, user, password, database, dir, quotedUser: `"${user}"`, files: [older, `${older}.json`].map(shellQuote).join(' ') });
+      const r = await runCase(c, {
+        host: env.DB_HOST,
+        port: env.DB_PORT,
+        user,
+        password,
+        database,
+        dir,
+        quotedUser: `"${user}"`,
+        files: [older, `${older}.json`].map(shellQuote).join(' '),
+      });
       expect(existsSync(older), 'the older backup').toBe(true);
       expectCase(r, c, r.vars);
       await expectUnchanged(asRole, before);
@@ -133,48 +180,77 @@ describe('failure catalogue: backup files', backupTests(), () => {
     }
   });
 
-  it.skipIf(!isRoot)('backups.partial-other-namespace (needs root for unshare --pid)', { timeout: 90_000 }, async () => {
-    await v10();
-    const second = await freshDatabase();
-    const dir = tempDir('upkit-case-pidns-');
-    const locker = new pg.Client({ connectionString: db().url });
-    await locker.connect();
-    try {
-      await withClientAt(second.url, (c) => buildRelease(c, 'v1.0'));
-      await locker.query('begin');
-      await locker.query('lock table users in access exclusive mode');
-      // The first backup runs in a PID namespace of its own as pid 99991 (no such pid here:
-      // pid_max is lower), as in a container or on another machine sharing BACKUP_DIR.
-      const logDir = tempDir('upkit-logs-');
-      const first = spawn(
-        'unshare',
-        ['--pid', '--fork', '--mount-proc', 'sh', '-c', 'echo 99990 > /proc/sys/kernel/ns_last_pid && "$@"; exit $?', 'sh', process.execPath, '--import', import.meta.resolve('tsx'), path.join(ROOT, 'node_modules/zx/build/cli.js'), path.join(ROOT, BACKUP), '--json'],
-        { cwd: tempDir(), env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', UPKIT_LOG_DIR: logDir, DATABASE_URL: db().url, BACKUP_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      let err = '';
-      first.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      first.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const done = new Promise<number | null>((resolve) => first.on('close', resolve));
-      await until(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 60_000);
-      const partial = readdirSync(dir).find((f) => f.endsWith('.partial'))!;
-      expect(partial).toMatch(/\.99991(\.[0-9a-f]{8})?\.partial$/);
-      const c = failureCase('backups.partial-other-namespace');
-      const before = await dbState(second.url);
-      const r = await runCase(c, { url: second.url, dir, partial, host: hostLabel(), pid: 99991 });
-      expect(readdirSync(dir), 'the first backup\'s partial file').toContain(partial);
-      expectCase(r, c, r.vars);
-      await expectUnchanged(second.url, before);
-      await locker.query('rollback');
-      expect(await done, err).toBe(0);
-      const written = (JSON.parse(out) as Report).backup!.path;
-      expect(existsSync(written) && existsSync(`${written}.json`)).toBe(true);
-      expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
-    } finally {
-      await locker.end().catch(() => {});
-      await second.drop();
-    }
-  });
+  it.skipIf(!isRoot)(
+    'backups.partial-other-namespace (needs root for unshare --pid)',
+    { timeout: 90_000 },
+    async () => {
+      await v10();
+      const second = await freshDatabase();
+      const dir = tempDir('upkit-case-pidns-');
+      const locker = new pg.Client({ connectionString: db().url });
+      await locker.connect();
+      try {
+        await withClientAt(second.url, (c) => buildRelease(c, 'v1.0'));
+        await locker.query('begin');
+        await locker.query('lock table users in access exclusive mode');
+        // The first backup runs in a PID namespace of its own as pid 99991 (no such pid here:
+        // pid_max is lower), as in a container or on another machine sharing BACKUP_DIR.
+        const logDir = tempDir('upkit-logs-');
+        const first = spawn(
+          'unshare',
+          [
+            '--pid',
+            '--fork',
+            '--mount-proc',
+            'sh',
+            '-c',
+            'echo 99990 > /proc/sys/kernel/ns_last_pid && "$@"; exit $?',
+            'sh',
+            process.execPath,
+            '--import',
+            import.meta.resolve('tsx'),
+            path.join(ROOT, 'node_modules/zx/build/cli.js'),
+            path.join(ROOT, BACKUP),
+            '--json',
+          ],
+          {
+            cwd: tempDir(),
+            env: {
+              PATH: process.env.PATH,
+              HOME: process.env.HOME,
+              NO_COLOR: '1',
+              UPKIT_LOG_DIR: logDir,
+              DATABASE_URL: db().url,
+              BACKUP_DIR: dir,
+            },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let out = '';
+        let err = '';
+        first.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        first.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        const done = new Promise<number | null>((resolve) => first.on('close', resolve));
+        await until(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 60_000);
+        const partial = readdirSync(dir).find((f) => f.endsWith('.partial'))!;
+        expect(partial).toMatch(/\.99991(\.[0-9a-f]{8})?\.partial$/);
+        const c = failureCase('backups.partial-other-namespace');
+        const before = await dbState(second.url);
+        const r = await runCase(c, { url: second.url, dir, partial, host: hostLabel(), pid: 99991 });
+        expect(readdirSync(dir), "the first backup's partial file").toContain(partial);
+        expectCase(r, c, r.vars);
+        await expectUnchanged(second.url, before);
+        await locker.query('rollback');
+        expect(await done, err).toBe(0);
+        const written = (JSON.parse(out) as Report).backup!.path;
+        expect(existsSync(written) && existsSync(`${written}.json`)).toBe(true);
+        expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+      } finally {
+        await locker.end().catch(() => {});
+        await second.drop();
+      }
+    },
+  );
 
   it('backups.partial-silent', async () => {
     await v10();
@@ -234,7 +310,11 @@ describe('failure catalogue: backup files', backupTests(), () => {
     if (!coverage.testable) throw new Error(coverage.reason);
     // A pg_dump that leaves one table's rows out: the check must name exactly that one.
     const bindir = tempDir('upkit-case-bindir-');
-    writeFileSync(path.join(bindir, 'pg_dump'), `#!/bin/sh\nexec ${shellQuote(coverage.pgDump.path)} "$@" --exclude-table-data='"odd schema"."the ""t"" table"'\n`, { mode: 0o755 });
+    writeFileSync(
+      path.join(bindir, 'pg_dump'),
+      `#!/bin/sh\nexec ${shellQuote(coverage.pgDump.path)} "$@" --exclude-table-data='"odd schema"."the ""t"" table"'\n`,
+      { mode: 0o755 },
+    );
     symlinkSync(path.join(path.dirname(coverage.pgDump.path), 'pg_restore'), path.join(bindir, 'pg_restore'));
     const dir = tempDir('upkit-case-toc-');
     const c = failureCase('backups.toc-missing-odd-name');

@@ -5,7 +5,16 @@
 // small v2.3 fixture takes the directory format.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256File } from '../../lib/backup/archive.ts';
@@ -17,11 +26,11 @@ import { backupTests, useFreshDatabase, withAdminClient } from '../support/datab
 import { buildRelease } from '../support/releases.ts';
 import { backup, companions, manifestOf, RESTORE, SMALL_LARGE, tempDir } from '../support/backupFormat.ts';
 
-
 describe('failure catalogue: directory-format backups', backupTests(), () => {
   const db = useFreshDatabase();
   afterEach(async () => {
-    for (const name of await companions(db())) await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
+    for (const name of await companions(db()))
+      await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
   });
 
   it('refuses to restore a folder in which a file changed, one is missing, or one was added: exit 3, nothing created', async () => {
@@ -38,7 +47,15 @@ describe('failure catalogue: directory-format backups', backupTests(), () => {
     const changed = Buffer.from(original);
     changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 0xff, changed.length - 1);
     writeFileSync(file, changed);
-    const vars = { url: db().url, archive, into, file, name: data.name, expected: data.sha256, actual: await sha256File(file) };
+    const vars = {
+      url: db().url,
+      archive,
+      into,
+      file,
+      name: data.name,
+      expected: data.sha256,
+      actual: await sha256File(file),
+    };
     const changedCase = failureCase('backupspeed.dir-file-changed');
     expectCase(await runCase(changedCase, vars), changedCase, vars);
 
@@ -56,7 +73,9 @@ describe('failure catalogue: directory-format backups', backupTests(), () => {
     appendFileSync(path.join(archive, '99999.dat.gz'), 'x');
     r = await attempt();
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain(`backup folder ${archive} holds 99999.dat.gz that its manifest does not list: changed or damaged`);
+    expect(r.stderr).toContain(
+      `backup folder ${archive} holds 99999.dat.gz that its manifest does not list: changed or damaged`,
+    );
     expect(await companions(db())).toEqual([]);
 
     // Put back as it was: restores.
@@ -72,13 +91,16 @@ describe('failure catalogue: directory-format backups', backupTests(), () => {
     const gone = spawn('true');
     await once(gone, 'exit');
     const deadPid = gone.pid!;
-    const partialName = (stamp: string, host = hostLabel(), pid = deadPid) => `${db().database}-${stamp}.dump.${host}.${pid}.${processSpace()}.partial`;
+    const partialName = (stamp: string, host = hostLabel(), pid = deadPid) =>
+      `${db().database}-${stamp}.dump.${host}.${pid}.${processSpace()}.partial`;
     // A real directory-format dump, as a killed run leaves it (pg_dump had written its files).
     const { dumps } = await findClientBinaries({ pgBinDir: undefined });
     const pgDump = dumps.find((b) => b.major >= 15)!;
     const killed = path.join(dir, partialName('20261201T000000Z'));
     mkdirSync(killed, { mode: 0o700 });
-    const dumped = spawnSync(pgDump.path, ['--format=directory', '--jobs=2', `--file=${killed}`, db().url], { encoding: 'utf8' });
+    const dumped = spawnSync(pgDump.path, ['--format=directory', '--jobs=2', `--file=${killed}`, db().url], {
+      encoding: 'utf8',
+    });
     expect(dumped.status, dumped.stderr).toBe(0);
     // The same kind of name, but holding a file pg_dump never writes: not provably upkit's.
     const foreign = path.join(dir, partialName('20261201T000001Z'));
@@ -95,7 +117,9 @@ describe('failure catalogue: directory-format backups', backupTests(), () => {
     const r = await runCase(c, vars, { extraEnv: SMALL_LARGE });
     expectCase(r, c, vars);
     expect(existsSync(killed)).toBe(false);
-    expect(r.stderr).toContain(`removed ${path.basename(killed)}, left by an interrupted backup (pid ${deadPid} on this host has ended)`);
+    expect(r.stderr).toContain(
+      `removed ${path.basename(killed)}, left by an interrupted backup (pid ${deadPid} on this host has ended)`,
+    );
     expect(readdirSync(foreign).sort()).toEqual(['important.txt', 'toc.dat']);
     expect(readdirSync(live)).toEqual(['toc.dat']);
   });

@@ -8,14 +8,26 @@ import { buildRelease } from '../support/releases.ts';
 describe('failure catalogue: command line', () => {
   const db = useFreshDatabase();
 
-  const ids = ['cli.unknown-flag', 'cli.missing-value', 'cli.conflicting-flags', 'cli.no-backup-with-backup-dir', 'cli.no-backup-with-rehearse', 'cli.verify-json-markdown', 'cli.lock-timeout-value', 'cli.extra-argument', 'cli.restore-no-file', 'cli.mark-unknown-entry'];
+  const ids = [
+    'cli.unknown-flag',
+    'cli.missing-value',
+    'cli.conflicting-flags',
+    'cli.no-backup-with-backup-dir',
+    'cli.no-backup-with-rehearse',
+    'cli.verify-json-markdown',
+    'cli.lock-timeout-value',
+    'cli.extra-argument',
+    'cli.restore-no-file',
+    'cli.mark-unknown-entry',
+  ];
   for (const id of ids) {
     it(id, async () => {
       const c = failureCase(id);
       const before = await dbState(db().url);
       const r = await runCase(c, { url: db().url, database: db().database });
       expectCase(r, c, r.vars);
-      if (c.code === 'usage' && !c.message.startsWith('no drizzle entry')) expect(r.stderr).toContain(`usage: npx zx ${c.entry}`);
+      if (c.code === 'usage' && !c.message.startsWith('no drizzle entry'))
+        expect(r.stderr).toContain(`usage: npx zx ${c.entry}`);
       await expectUnchanged(db().url, before);
     });
   }

@@ -20,10 +20,20 @@ describe('failure catalogue: concurrency', () => {
     const holder = await connectTo(db().url, 'upkit upgrade ops-host 4242');
     try {
       await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
-      const { pid, client, started } = (await holder.query(`select pg_backend_pid() as pid, host(inet_client_addr()) as client, backend_start as started from pg_stat_activity where pid = pg_backend_pid()`)).rows[0];
+      const { pid, client, started } = (
+        await holder.query(
+          `select pg_backend_pid() as pid, host(inet_client_addr()) as client, backend_start as started from pg_stat_activity where pid = pg_backend_pid()`,
+        )
+      ).rows[0];
       const c = failureCase('conc.second-run');
       const before = await dbState(db().url);
-      const r = await runCase(c, { url: db().url, database: db().database, pid, client, time: (started as Date).toISOString() });
+      const r = await runCase(c, {
+        url: db().url,
+        database: db().database,
+        pid,
+        client,
+        time: (started as Date).toISOString(),
+      });
       expectCase(r, c, r.vars);
       await expectUnchanged(db().url, before);
     } finally {
@@ -35,17 +45,31 @@ describe('failure catalogue: concurrency', () => {
     const started = await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.2');
       await ensureLedger(c);
-      await startRun(c, { id: '00000000-0000-4000-8000-000000000001', command: 'upgrade', releaseFrom: 'v2.2', releaseTo: 'v2.3', toolVersion: '0.1.0' });
+      await startRun(c, {
+        id: '00000000-0000-4000-8000-000000000001',
+        command: 'upgrade',
+        releaseFrom: 'v2.2',
+        releaseTo: 'v2.3',
+        toolVersion: '0.1.0',
+      });
       return (await c.query(`select started_at from upkit.runs`)).rows[0].started_at as Date;
     });
     const c = failureCase('conc.stale-run');
-    const r = await runCase(c, { url: db().url, backups: tempDir('upkit-case-bk-'), started: started.toISOString(), runHost: hostname(), runPid: process.pid });
+    const r = await runCase(c, {
+      url: db().url,
+      backups: tempDir('upkit-case-bk-'),
+      started: started.toISOString(),
+      runHost: hostname(),
+      runPid: process.pid,
+    });
     expectCase(r, c, r.vars);
     expect(await runsOf(db().url)).toEqual([
       { command: 'upgrade', status: 'crashed' },
       { command: 'upgrade', status: 'ok' },
     ]);
-    expect(await withClientAt(db().url, (x) => x.query('select count(*)::int as n from drizzle.__drizzle_migrations'))).toMatchObject({ rows: [{ n: 4 }] });
+    expect(
+      await withClientAt(db().url, (x) => x.query('select count(*)::int as n from drizzle.__drizzle_migrations')),
+    ).toMatchObject({ rows: [{ n: 4 }] });
   });
 
   it('conc.lock-timeout', backupTests(), async () => {
@@ -53,7 +77,11 @@ describe('failure catalogue: concurrency', () => {
     const blocker = await connectTo(db().url, 'pulse-api report');
     try {
       await buildRelease(c, 'v2.2');
-      const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') };
+      const before = {
+        fp: await schemaFingerprint(c),
+        rows: await rowSnapshot(c),
+        drizzle: await rowSnapshot(c, 'drizzle'),
+      };
       const pid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
       await blocker.query('begin');
       await blocker.query('select count(*) from aws_integrations');

@@ -23,7 +23,13 @@ describe('failure catalogue: configuration', () => {
     it(id, async () => {
       const c = failureCase(id);
       const before = await dbState(db().url);
-      const r = await runCase(c, { url: db().url, host: db().host, port: db().port, user: db().user, database: db().database });
+      const r = await runCase(c, {
+        url: db().url,
+        host: db().host,
+        port: db().port,
+        user: db().user,
+        database: db().database,
+      });
       expectCase(r, c, r.vars);
       await expectUnchanged(db().url, before);
     });

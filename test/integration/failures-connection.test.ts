@@ -40,7 +40,8 @@ describe('failure catalogue: connection', () => {
       const r = await runCase(c, vars());
       expectCase(r, c, r.vars);
       expect(r.stderr + r.stdout + r.logs()).not.toContain('not-the-password');
-      if (id === 'conn.wrong-password') expect(r.stderr).toContain('✖ preflight refused: 1 check failed; nothing was changed');
+      if (id === 'conn.wrong-password')
+        expect(r.stderr).toContain('✖ preflight refused: 1 check failed; nothing was changed');
       await expectUnchanged(db().url, before);
     });
   }
@@ -100,12 +101,16 @@ describe('failure catalogue: connection', () => {
     await installed();
     const c = failureCase('conn.not-accepting');
     const before = await dbState(db().url);
-    await withAdminClient((a) => a.query(`alter database ${a.escapeIdentifier(db().database)} allow_connections false`));
+    await withAdminClient((a) =>
+      a.query(`alter database ${a.escapeIdentifier(db().database)} allow_connections false`),
+    );
     try {
       const r = await runCase(c, { ...vars(), user: db().user });
       expectCase(r, c, r.vars);
     } finally {
-      await withAdminClient((a) => a.query(`alter database ${a.escapeIdentifier(db().database)} allow_connections true`));
+      await withAdminClient((a) =>
+        a.query(`alter database ${a.escapeIdentifier(db().database)} allow_connections true`),
+      );
     }
     await expectUnchanged(db().url, before);
   });

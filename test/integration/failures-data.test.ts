@@ -14,7 +14,10 @@ describe('failure catalogue: data', () => {
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v1.2');
       const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
-      await c.query(`insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`, [org]);
+      await c.query(
+        `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,
+        [org],
+      );
     });
     const before = await dbState(db().url);
     const backups = tempDir('upkit-case-bk-');

@@ -41,10 +41,23 @@ const backupSkip =
  */
 function serverInstallCopy(): string {
   const copy = tempDir('upkit-omit-dev-');
-  for (const f of ['lib', 'scripts', 'test/support', 'profiles', 'drizzle', 'legacy-sql', 'repeatable', 'verify', 'package.json', 'tsconfig.json']) {
+  for (const f of [
+    'lib',
+    'scripts',
+    'test/support',
+    'profiles',
+    'drizzle',
+    'legacy-sql',
+    'repeatable',
+    'verify',
+    'package.json',
+    'tsconfig.json',
+  ]) {
     cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
   }
-  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  };
   const dev = new Set(Object.keys(manifest.devDependencies));
   const from = path.join(ROOT, 'node_modules');
   const to = path.join(copy, 'node_modules');
@@ -64,30 +77,61 @@ function serverInstallCopy(): string {
 }
 
 describe('failure catalogue: the demo', () => {
-  it('demo.no-pg-dump: with the machine\'s PostgreSQL hidden, the demo passes, without a backup, saying so once', DEMO_TIMEOUT, async () => {
-    const c = failureCase('demo.no-pg-dump');
-    const r = await runCase(c, {}, { timeoutMs: 280_000 });
-    const lines = plainLines(r.stderr);
-    expectCase(r, c, { major: demoServerMajor(lines) });
-    expect(lines.filter((l) => /without a backup/.test(l) && /demo/.test(l)), r.stderr).toHaveLength(1);
-    expect(lines).toContain('$ npx zx upgrade.ts --yes --no-backup');
-    // verify's summary goes to stdout.
-    expect(r.stdout.split('\n').find((l) => l.startsWith('verify: ')), r.stdout).toMatch(/^verify: 0 errors, 0 warnings /);
-    expect(lines).toContain('demo finished: upgrade exited 0, verify exited 0; backup: none; the throwaway server and its files are removed now');
-  });
+  it(
+    "demo.no-pg-dump: with the machine's PostgreSQL hidden, the demo passes, without a backup, saying so once",
+    DEMO_TIMEOUT,
+    async () => {
+      const c = failureCase('demo.no-pg-dump');
+      const r = await runCase(c, {}, { timeoutMs: 280_000 });
+      const lines = plainLines(r.stderr);
+      expectCase(r, c, { major: demoServerMajor(lines) });
+      expect(
+        lines.filter((l) => /without a backup/.test(l) && /demo/.test(l)),
+        r.stderr,
+      ).toHaveLength(1);
+      expect(lines).toContain('$ npx zx upgrade.ts --yes --no-backup');
+      // verify's summary goes to stdout.
+      expect(
+        r.stdout.split('\n').find((l) => l.startsWith('verify: ')),
+        r.stdout,
+      ).toMatch(/^verify: 0 errors, 0 warnings /);
+      expect(lines).toContain(
+        'demo finished: upgrade exited 0, verify exited 0; backup: none; the throwaway server and its files are removed now',
+      );
+    },
+  );
 
-  it.skipIf(backupSkip !== undefined)(`with a pg_dump here, the demo starts a server it can back up and the upgrade takes the backup (${backupSkip ?? 'a pg_dump is here'})`, DEMO_TIMEOUT, async () => {
-    const r = await runCase({ ...failureCase('demo.no-pg-dump'), env: { UPKIT_TEST_HIDE_SYSTEM_PG: 'server' } }, {}, { timeoutMs: 280_000 });
-    const lines = plainLines(r.stderr);
-    expect(r.code, r.stderr).toBe(0);
-    expect(demoServerMajor(lines)).toBeLessThanOrEqual(newestDump);
-    expect(lines.filter((l) => /without a backup/.test(l)), r.stderr).toEqual([]);
-    expect(lines).toContain('$ npx zx upgrade.ts --yes');
-    expect(lines.some((l) => /^✔ verify backup {2}pg_restore --list read \d+ entries/.test(l)), r.stderr).toBe(true);
-    // verify's summary goes to stdout.
-    expect(r.stdout.split('\n').find((l) => l.startsWith('verify: ')), r.stdout).toMatch(/^verify: 0 errors, 0 warnings /);
-    expect(lines.find((l) => l.startsWith('demo finished: '))).toMatch(/^demo finished: upgrade exited 0, verify exited 0; backup: pulse_demo-v1\.0-\d{8}T\d{6}Z\.dump \(pg_dump \d+\.\d+\); /);
-  });
+  it.skipIf(backupSkip !== undefined)(
+    `with a pg_dump here, the demo starts a server it can back up and the upgrade takes the backup (${backupSkip ?? 'a pg_dump is here'})`,
+    DEMO_TIMEOUT,
+    async () => {
+      const r = await runCase(
+        { ...failureCase('demo.no-pg-dump'), env: { UPKIT_TEST_HIDE_SYSTEM_PG: 'server' } },
+        {},
+        { timeoutMs: 280_000 },
+      );
+      const lines = plainLines(r.stderr);
+      expect(r.code, r.stderr).toBe(0);
+      expect(demoServerMajor(lines)).toBeLessThanOrEqual(newestDump);
+      expect(
+        lines.filter((l) => /without a backup/.test(l)),
+        r.stderr,
+      ).toEqual([]);
+      expect(lines).toContain('$ npx zx upgrade.ts --yes');
+      expect(
+        lines.some((l) => /^✔ verify backup {2}pg_restore --list read \d+ entries/.test(l)),
+        r.stderr,
+      ).toBe(true);
+      // verify's summary goes to stdout.
+      expect(
+        r.stdout.split('\n').find((l) => l.startsWith('verify: ')),
+        r.stdout,
+      ).toMatch(/^verify: 0 errors, 0 warnings /);
+      expect(lines.find((l) => l.startsWith('demo finished: '))).toMatch(
+        /^demo finished: upgrade exited 0, verify exited 0; backup: pulse_demo-v1\.0-\d{8}T\d{6}Z\.dump \(pg_dump \d+\.\d+\); /,
+      );
+    },
+  );
 
   it('demo.users', async () => {
     const c = failureCase('demo.users');
@@ -108,7 +152,10 @@ describe('failure catalogue: the demo', () => {
     const copy = serverInstallCopy();
     const r = await runUpkit(path.relative(ROOT, path.join(copy, c.entry)), [...c.args]);
     const missing = /: (\S+) is not installed here/.exec(r.stderr)?.[1] ?? '';
-    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
     expect(Object.keys(manifest.devDependencies), r.stderr).toContain(missing);
     expect(Object.keys(manifest.dependencies)).not.toContain(missing);
     expectCase(r, c, { package: missing });

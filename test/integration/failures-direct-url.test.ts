@@ -37,7 +37,11 @@ async function closedPort(): Promise<number> {
  * What a pooler's alias does: clients name `alias`, the server sees `database`. Rewrites the
  * database of the startup message and then passes bytes through.
  */
-async function aliasProxy(upstreamPort: number, alias: string, database: string): Promise<{ port: number; close: () => Promise<void> }> {
+async function aliasProxy(
+  upstreamPort: number,
+  alias: string,
+  database: string,
+): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     sockets.add(client);
@@ -48,8 +52,12 @@ async function aliasProxy(upstreamPort: number, alias: string, database: string)
       const len = buffered.readInt32BE(0);
       if (buffered.length < len) return;
       client.off('data', onData);
-      const params = buffered.subarray(8, len - 1).toString('utf8').split('\0');
-      for (let i = 0; i + 1 < params.length; i += 2) if (params[i] === 'database' && params[i + 1] === alias) params[i + 1] = database;
+      const params = buffered
+        .subarray(8, len - 1)
+        .toString('utf8')
+        .split('\0');
+      for (let i = 0; i + 1 < params.length; i += 2)
+        if (params[i] === 'database' && params[i + 1] === alias) params[i + 1] = database;
       const body = Buffer.from(`${params.join('\0')}\0`, 'utf8');
       const head = Buffer.alloc(8);
       head.writeInt32BE(8 + body.length, 0);
@@ -93,7 +101,11 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
 
   const vars = () => ({ url: db().url, host: db().host, port: db().port, database: db().database });
 
-  async function refusedBeforeAnything(id: string, extra: Record<string, string | number>, urls: string[]): Promise<void> {
+  async function refusedBeforeAnything(
+    id: string,
+    extra: Record<string, string | number>,
+    urls: string[],
+  ): Promise<void> {
     const c = failureCase(id);
     const states = await Promise.all(urls.map((u) => dbState(u)));
     const r = await runCase(c, { ...vars(), ...extra });
@@ -108,7 +120,11 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
 
   it('config.direct-url-other-database', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
-    await refusedBeforeAnything('config.direct-url-other-database', { otherUrl: urlWith(db().url, (u) => (u.pathname = '/postgres')) }, [db().url]);
+    await refusedBeforeAnything(
+      'config.direct-url-other-database',
+      { otherUrl: urlWith(db().url, (u) => (u.pathname = '/postgres')) },
+      [db().url],
+    );
   });
 
   it('config.direct-url-other-server', async () => {
@@ -117,9 +133,15 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
     const otherUrl = urlWith(other.adminUrl, (u) => (u.pathname = `/${name}`));
     try {
       for (const u of [db().url, otherUrl]) await withClientAt(u, (c) => buildRelease(c, 'v2.2'));
-      await refusedBeforeAnything('config.direct-url-other-server', { otherUrl, otherHost: other.host, otherPort: other.port }, [db().url, otherUrl]);
+      await refusedBeforeAnything(
+        'config.direct-url-other-server',
+        { otherUrl, otherHost: other.host, otherPort: other.port },
+        [db().url, otherUrl],
+      );
     } finally {
-      await withClientAt(other.adminUrl, (c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
+      await withClientAt(other.adminUrl, (c) =>
+        c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`),
+      );
     }
   });
 
@@ -170,12 +192,17 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
     const created = `${db().database}_direct`;
     const directUrl = urlWith(db().url, (u) => (u.pathname = `/${created}`));
     try {
-      const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json'], { env: { DATABASE_URL: db().url, DIRECT_URL: directUrl }, cwd: tempDir() });
+      const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json'], {
+        env: { DATABASE_URL: db().url, DIRECT_URL: directUrl },
+        cwd: tempDir(),
+      });
       expect(r.code, r.stderr).toBe(2);
       const report = r.json<Report>();
       expect(report.changes.made).toBe(true);
       expect(r.stderr).toContain(`install had just created the empty database ${created} (`);
-      expect(report.findings.find((f) => f.code === 'config.direct-url-mismatch')?.hint).toContain(`drop the empty database if it is not wanted: DROP DATABASE "${created}";`);
+      expect(report.findings.find((f) => f.code === 'config.direct-url-mismatch')?.hint).toContain(
+        `drop the empty database if it is not wanted: DROP DATABASE "${created}";`,
+      );
     } finally {
       await withClientAt(serverInfo().adminUrl, (c) => c.query(`drop database if exists "${created}"`));
     }
@@ -190,7 +217,11 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
 
   it('passes the same database reached through a socket directory and through 127.0.0.1', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
-    const dir = await withClientAt(db().url, async (c) => (await c.query<{ d: string }>("select current_setting('unix_socket_directories') as d")).rows[0]!.d.split(',')[0]!.trim());
+    const dir = await withClientAt(db().url, async (c) =>
+      (await c.query<{ d: string }>("select current_setting('unix_socket_directories') as d")).rows[0]!.d.split(
+        ',',
+      )[0]!.trim(),
+    );
     // A server in a container has no socket here: the alias test below covers the rest.
     if (serverInfo().source === 'system') expect(dir).toMatch(/^\//);
     if (!dir.startsWith('/')) return;
@@ -235,14 +266,18 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
       await withClientAt(asRole, (c) => c.query('select system_identifier from pg_control_system()'));
       // Function privileges live in each database's catalog.
       await withClientAt(asAdmin, (c) => c.query('revoke execute on function pg_control_system() from public'));
-      await expect(withClientAt(asRole, (c) => c.query('select system_identifier from pg_control_system()'))).rejects.toThrow(/permission denied/);
+      await expect(
+        withClientAt(asRole, (c) => c.query('select system_identifier from pg_control_system()')),
+      ).rejects.toThrow(/permission denied/);
       // The same database, one side without the system identifier: passes.
       await passes({ DATABASE_URL: asRole, DIRECT_URL: asAdmin });
       // The same name on another server, one side without it: still refused.
       await withClientAt(serverInfo().adminUrl, (c) => c.query(`create database ${name}`));
       try {
         const here = urlWith(serverInfo().adminUrl, (u) => (u.pathname = `/${name}`));
-        const r = await runUpkit('upgrade.ts', ['--dry-run', '--json'], { env: { DATABASE_URL: here, DIRECT_URL: asRole } });
+        const r = await runUpkit('upgrade.ts', ['--dry-run', '--json'], {
+          env: { DATABASE_URL: here, DIRECT_URL: asRole },
+        });
         expect(r.code, r.stderr).toBe(2);
         expect(r.json<Report>().findings.map((f) => f.code)).toContain('config.direct-url-mismatch');
       } finally {

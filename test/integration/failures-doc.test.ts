@@ -29,7 +29,10 @@ describe('the failure catalogue', () => {
       expect(c.changed.length, c.id).toBeGreaterThan(0);
       // A usage or refusal leaves the database as it was; the doc must say so.
       if (c.exit === 2 || c.exit === 3 || c.exit === 5) expect(c.changed, c.id).toMatch(/^nothing/);
-      expect(placeholders(c.message).every((p) => /^[a-zA-Z]\w*$/.test(p)), c.id).toBe(true);
+      expect(
+        placeholders(c.message).every((p) => /^[a-zA-Z]\w*$/.test(p)),
+        c.id,
+      ).toBe(true);
     }
   });
 

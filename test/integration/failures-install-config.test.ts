@@ -18,7 +18,14 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
   async function before(id: string, vars: Record<string, string | number> = {}, url = db().url): Promise<void> {
     const c = failureCase(id);
     const state = await dbState(url);
-    const r = await runCase(c, { url, host: db().host, port: db().port, user: db().user, database: db().database, ...vars });
+    const r = await runCase(c, {
+      url,
+      host: db().host,
+      port: db().port,
+      user: db().user,
+      database: db().database,
+      ...vars,
+    });
     expectCase(r, c, r.vars);
     expect(existsSync(path.join(r.cwd, 'backups')), `${id}: a backup was taken`).toBe(false);
     expect(await runsOf(url)).toEqual([]);
@@ -49,7 +56,9 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
       await withClientAt(roleUrl, (c) => buildRelease(c, 'v2.2'));
       await before('config.rehearse-no-createdb', { roleUrl, role }, roleUrl);
     } finally {
-      await withAdminClient((a) => a.query(`alter database ${a.escapeIdentifier(db().database)} owner to current_user`)).catch(() => {});
+      await withAdminClient((a) =>
+        a.query(`alter database ${a.escapeIdentifier(db().database)} owner to current_user`),
+      ).catch(() => {});
       await withAdminClient((a) => a.query(`drop owned by ${role} cascade`), db().database).catch(() => {});
       await withAdminClient((a) => a.query(`drop role if exists ${role}`)).catch(() => {});
     }
@@ -58,7 +67,13 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
   it('config.url-and-parts', async () => {
     const c = failureCase('config.url-and-parts');
     const state = await dbState(db().url);
-    const r = await runCase(c, { url: db().url, host: db().host, port: db().port, user: db().user, database: db().database });
+    const r = await runCase(c, {
+      url: db().url,
+      host: db().host,
+      port: db().port,
+      user: db().user,
+      database: db().database,
+    });
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, state);
   });
@@ -72,25 +87,44 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
     await withAdminClient(async (a) => {
       const server = (await a.query(`select system_identifier::text as id from pg_control_system()`)).rows[0].id;
       for (const name of [proven, unproven]) await a.query(`create database ${a.escapeIdentifier(name)}`);
-      const marker = { live, server, stage: 'restoring', host: hostname(), pid: dead, startedAt: new Date().toISOString(), backup: '/nowhere' };
-      await a.query(`comment on database ${a.escapeIdentifier(proven)} is ${a.escapeLiteral(`upkit restore copy ${JSON.stringify(marker)}`)}`);
+      const marker = {
+        live,
+        server,
+        stage: 'restoring',
+        host: hostname(),
+        pid: dead,
+        startedAt: new Date().toISOString(),
+        backup: '/nowhere',
+      };
+      await a.query(
+        `comment on database ${a.escapeIdentifier(proven)} is ${a.escapeLiteral(`upkit restore copy ${JSON.stringify(marker)}`)}`,
+      );
     });
     try {
       // status names both and drops nothing.
       const status = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url } });
-      expect(status.stderr).toContain(`⚠ ${proven} is the scratch database of a rehearsal that was stopped (pid ${dead} on ${hostname()} no longer runs): the next upgrade drops it`);
+      expect(status.stderr).toContain(
+        `⚠ ${proven} is the scratch database of a rehearsal that was stopped (pid ${dead} on ${hostname()} no longer runs): the next upgrade drops it`,
+      );
       expect(status.stderr).toContain(`⚠ ${unproven} looks like the scratch database of a stopped rehearsal`);
       const c = failureCase('config.rehearsal-leftover');
       const state = await dbState(db().url);
       const r = await runCase(c, { url: db().url, host: db().host, port: db().port, user: db().user, unproven });
       expectCase(r, c, r.vars);
-      expect(r.stderr).toContain(`dropped ${proven}, the scratch database of a rehearsal that was stopped (pid ${dead} on ${hostname()} no longer runs)`);
-      const left = await withAdminClient(async (a) => (await a.query(`select datname from pg_database where datname in ($1, $2)`, [proven, unproven])).rows.map((x) => x.datname));
+      expect(r.stderr).toContain(
+        `dropped ${proven}, the scratch database of a rehearsal that was stopped (pid ${dead} on ${hostname()} no longer runs)`,
+      );
+      const left = await withAdminClient(async (a) =>
+        (await a.query(`select datname from pg_database where datname in ($1, $2)`, [proven, unproven])).rows.map(
+          (x) => x.datname,
+        ),
+      );
       expect(left).toEqual([unproven]);
       await expectUnchanged(db().url, state);
     } finally {
       await withAdminClient(async (a) => {
-        for (const name of [proven, unproven]) await a.query(`drop database if exists ${a.escapeIdentifier(name)} with (force)`);
+        for (const name of [proven, unproven])
+          await a.query(`drop database if exists ${a.escapeIdentifier(name)} with (force)`);
       });
     }
   });

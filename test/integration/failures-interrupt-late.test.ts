@@ -24,7 +24,10 @@ describe('failure catalogue: interrupted after changes began', backupTests(), ()
 
   async function lockFree(): Promise<boolean> {
     return withClientAt(db().url, async (c) => {
-      const { rows } = await c.query('select pg_try_advisory_lock($1::int, $2::int) as ok', [LOCK_KEY.classId, LOCK_KEY.objId]);
+      const { rows } = await c.query('select pg_try_advisory_lock($1::int, $2::int) as ok', [
+        LOCK_KEY.classId,
+        LOCK_KEY.objId,
+      ]);
       await c.query('select pg_advisory_unlock_all()');
       return rows[0].ok === true;
     });
@@ -35,7 +38,13 @@ describe('failure catalogue: interrupted after changes began', backupTests(), ()
   }
 
   /** Runs the case from `release`; `setup` may hold locks and says when to interrupt. */
-  async function late(id: string, release: FixtureRelease, setup: (c: pg.Client, blocker: pg.Client) => Promise<(logDir: string) => () => boolean | Promise<boolean>>, vars: Record<string, string> = {}, extraEnv: Record<string, string> = {}) {
+  async function late(
+    id: string,
+    release: FixtureRelease,
+    setup: (c: pg.Client, blocker: pg.Client) => Promise<(logDir: string) => () => boolean | Promise<boolean>>,
+    vars: Record<string, string> = {},
+    extraEnv: Record<string, string> = {},
+  ) {
     await withClientAt(db().url, (c) => buildRelease(c, release));
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api');
@@ -63,12 +72,21 @@ describe('failure catalogue: interrupted after changes began', backupTests(), ()
       return () => waitingOn(c, /aws_integrations/);
     });
     expect(await withClientAt(db().url, ledger)).toBe(3);
-    const { rows } = await withClientAt(db().url, (x) => x.query(`select to_regclass('public.audit_logs') is not null as audit, to_regtype('integration_status') is null as no_enum`));
+    const { rows } = await withClientAt(db().url, (x) =>
+      x.query(
+        `select to_regclass('public.audit_logs') is not null as audit, to_regtype('integration_status') is null as no_enum`,
+      ),
+    );
     expect(rows[0]).toEqual({ audit: true, no_enum: true });
   });
 
   it('int.seed', async () => {
-    const seedTables = async (x: pg.Client) => Promise.all(['organizations', 'roles', 'permissions', 'role_permissions'].map(async (t) => (await x.query(`select * from ${t} order by 1`)).rows));
+    const seedTables = async (x: pg.Client) =>
+      Promise.all(
+        ['organizations', 'roles', 'permissions', 'role_permissions'].map(
+          async (t) => (await x.query(`select * from ${t} order by 1`)).rows,
+        ),
+      );
     let before: unknown;
     await late('int.seed', 'v2.2', async (c, blocker) => {
       before = await seedTables(c);
@@ -120,16 +138,27 @@ describe('failure catalogue: interrupted after changes began', backupTests(), ()
   it('int.containers', async () => {
     const work = tempDir('upkit-case-compose-');
     const compose = path.join(work, 'docker-compose.yml');
-    writeFileSync(compose, 'services:\n  api:\n    build: ./api\n  web:\n    build: ./web\n  db:\n    image: postgres:16\n');
+    writeFileSync(
+      compose,
+      'services:\n  api:\n    build: ./api\n  web:\n    build: ./web\n  db:\n    image: postgres:16\n',
+    );
     const calls = path.join(work, 'calls.log');
-    await late('int.containers', 'v2.2', async () => () => logged(work, /^compose .* ps /m), { compose }, {
-      PATH: `${COMPOSE_DOUBLE}:${process.env.PATH}`,
-      COMPOSE_DOUBLE_LOG: calls,
-      COMPOSE_DOUBLE_STATE: work,
-      COMPOSE_DOUBLE_SCENARIO: path.join(COMPOSE_DOUBLE, 'stuck'),
-      COMPOSE_DOUBLE_NO_WAIT: '1',
-    });
-    await withClientAt(db().url, async (x) => expect(await schemaFingerprint(x)).toEqual(await freshInstallFingerprint()));
+    await late(
+      'int.containers',
+      'v2.2',
+      async () => () => logged(work, /^compose .* ps /m),
+      { compose },
+      {
+        PATH: `${COMPOSE_DOUBLE}:${process.env.PATH}`,
+        COMPOSE_DOUBLE_LOG: calls,
+        COMPOSE_DOUBLE_STATE: work,
+        COMPOSE_DOUBLE_SCENARIO: path.join(COMPOSE_DOUBLE, 'stuck'),
+        COMPOSE_DOUBLE_NO_WAIT: '1',
+      },
+    );
+    await withClientAt(db().url, async (x) =>
+      expect(await schemaFingerprint(x)).toEqual(await freshInstallFingerprint()),
+    );
   });
 
   it('int.health', async () => {
@@ -146,6 +175,8 @@ describe('failure catalogue: interrupted after changes began', backupTests(), ()
     } finally {
       server.close();
     }
-    await withClientAt(db().url, async (x) => expect(await schemaFingerprint(x)).toEqual(await freshInstallFingerprint()));
+    await withClientAt(db().url, async (x) =>
+      expect(await schemaFingerprint(x)).toEqual(await freshInstallFingerprint()),
+    );
   });
 });

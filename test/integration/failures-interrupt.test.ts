@@ -19,20 +19,33 @@ describe('failure catalogue: interrupted before any change', () => {
 
   /** Pulse's schema, rows and drizzle's ledger: what "nothing was changed" is about. */
   async function pulseState() {
-    return withClientAt(db().url, async (c) => ({ fp: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') }));
+    return withClientAt(db().url, async (c) => ({
+      fp: await schemaFingerprint(c),
+      rows: await rowSnapshot(c),
+      drizzle: await rowSnapshot(c, 'drizzle'),
+    }));
   }
 
   /** Nobody holds the run lock any more. */
   async function lockFree(): Promise<boolean> {
     return withClientAt(db().url, async (c) => {
-      const { rows } = await c.query('select pg_try_advisory_lock($1::int, $2::int) as ok', [LOCK_KEY.classId, LOCK_KEY.objId]);
+      const { rows } = await c.query('select pg_try_advisory_lock($1::int, $2::int) as ok', [
+        LOCK_KEY.classId,
+        LOCK_KEY.objId,
+      ]);
       await c.query('select pg_advisory_unlock_all()');
       return rows[0].ok === true;
     });
   }
 
   /** Runs the case against a release while `blockSql` holds a lock in an open transaction. */
-  async function blocked(id: string, release: FixtureRelease, blockSql: string, ready: (c: import('pg').Client, logDir: string) => () => boolean | Promise<boolean>, signal: NodeJS.Signals = 'SIGINT') {
+  async function blocked(
+    id: string,
+    release: FixtureRelease,
+    blockSql: string,
+    ready: (c: import('pg').Client, logDir: string) => () => boolean | Promise<boolean>,
+    signal: NodeJS.Signals = 'SIGINT',
+  ) {
     await withClientAt(db().url, (c) => buildRelease(c, release));
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api');
@@ -73,28 +86,47 @@ describe('failure catalogue: interrupted before any change', () => {
 
   it('int.plan', async () => {
     // The ledger is a read the plan cannot do without (a table it only probes for rows, it skips when locked).
-    await blocked('int.plan', 'v2.2', 'lock table drizzle.__drizzle_migrations in access exclusive mode', (c) => waitingOn(c, /__drizzle_migrations/));
+    await blocked('int.plan', 'v2.2', 'lock table drizzle.__drizzle_migrations in access exclusive mode', (c) =>
+      waitingOn(c, /__drizzle_migrations/),
+    );
     expect((await dbState(db().url)).schemas).not.toContain('upkit');
   });
 
   it('int.backup', backupTests(), async () => {
-    await withClientAt(db().url, (c) => c.query('create schema archive; create table archive.events as select i from generate_series(1, 100) i'));
-    const { dumps, backups } = await blocked('int.backup', 'v2.2', 'lock table archive.events in access exclusive mode', (_c, logDir) => logged(logDir, /step pg_dump → .*: started/), 'SIGTERM');
+    await withClientAt(db().url, (c) =>
+      c.query('create schema archive; create table archive.events as select i from generate_series(1, 100) i'),
+    );
+    const { dumps, backups } = await blocked(
+      'int.backup',
+      'v2.2',
+      'lock table archive.events in access exclusive mode',
+      (_c, logDir) => logged(logDir, /step pg_dump → .*: started/),
+      'SIGTERM',
+    );
     expect(dumps).toEqual([]);
     expect(readdirSync(backups)).toEqual([]);
     expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'interrupted' }]);
   });
 
   it('int.lock-wait', backupTests(), async () => {
-    const { dumps } = await blocked('int.lock-wait', 'v2.0', 'lock table organizations in row exclusive mode', (_c, logDir) => logged(logDir, /lock busy/));
+    const { dumps } = await blocked(
+      'int.lock-wait',
+      'v2.0',
+      'lock table organizations in row exclusive mode',
+      (_c, logDir) => logged(logDir, /lock busy/),
+    );
     expect(dumps).toHaveLength(1);
     expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'interrupted' }]);
   });
 
   it('int.legacy', backupTests(), async () => {
-    const { dumps } = await blocked('int.legacy', 'v1.1', 'select count(*) from users', (c) => waitingOn(c, /ALTER TABLE|users/i));
+    const { dumps } = await blocked('int.legacy', 'v1.1', 'select count(*) from users', (c) =>
+      waitingOn(c, /ALTER TABLE|users/i),
+    );
     expect(dumps).toHaveLength(1);
     expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'interrupted' }]);
-    expect(await withClientAt(db().url, (c) => c.query('select count(*)::int as n from upkit.legacy_migrations'))).toMatchObject({ rows: [{ n: 0 }] });
+    expect(
+      await withClientAt(db().url, (c) => c.query('select count(*)::int as n from upkit.legacy_migrations')),
+    ).toMatchObject({ rows: [{ n: 0 }] });
   });
 });

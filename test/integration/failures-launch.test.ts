@@ -28,7 +28,11 @@ describe('failure catalogue: the launcher', () => {
     const c = failureCase('launch.no-node');
     // A PATH with the two programs the launcher itself uses, and no node.
     const bin = tempDir('upkit-nonode-');
-    for (const tool of ['dirname', 'readlink']) symlinkSync(execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), path.join(bin, tool));
+    for (const tool of ['dirname', 'readlink'])
+      symlinkSync(
+        execFileSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(),
+        path.join(bin, tool),
+      );
     const before = await dbState(db().url);
     const r = await runCase(c, { url: db().url, bin });
     expectCase(r, c, r.vars);

@@ -5,7 +5,7 @@ import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf } fr
 import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
-describe('failure catalogue: the ledgers out of the role\'s reach', () => {
+describe("failure catalogue: the ledgers out of the role's reach", () => {
   const db = useFreshDatabase();
   const migrator = `upkit_ledger_role_${process.pid}`;
   const password = 'ledger-pw-123';
@@ -42,7 +42,9 @@ describe('failure catalogue: the ledgers out of the role\'s reach', () => {
     const before = await dbState(db().url);
     const r = await runCase(c, asMigrator());
     expectCase(r, c, r.vars);
-    expect(r.stderr).toMatch(/schema {2}skipped: the role cannot read upkit's ledgers|schema .*the role cannot read upkit's ledgers/);
+    expect(r.stderr).toMatch(
+      /schema {2}skipped: the role cannot read upkit's ledgers|schema .*the role cannot read upkit's ledgers/,
+    );
     await expectUnchanged(db().url, before);
     // The hint, pasted as the administrator: the privileges check then passes.
     const report = r.json();

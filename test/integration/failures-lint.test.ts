@@ -38,24 +38,40 @@ describe('the lint knows the data', () => {
   async function atFirstWithRows(): Promise<void> {
     await withClientAt(db().url, async (c) => {
       await migrate(drizzle(c), { migrationsFolder: appUpTo(1) });
-      await c.query(`insert into users (name) values ('Ada'), ('Grace'); insert into imports (payload) values ('{"batch": 1}')`);
+      await c.query(
+        `insert into users (name) values ('Ada'), ('Grace'); insert into imports (payload) values ('{"batch": 1}')`,
+      );
     });
   }
 
   it('a fresh install of the app needs no --allow-destructive: exit 0, no finding', async () => {
-    const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--json', '--drizzle-dir', APP], { env: { DATABASE_URL: db().url }, cwd: tempDir() });
+    const r = await runUpkit(
+      'install.ts',
+      [...backupArgs(), '--yes', '--no-containers', '--json', '--drizzle-dir', APP],
+      { env: { DATABASE_URL: db().url }, cwd: tempDir() },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.json<Report>().plan!.lint).toEqual([]);
     await withClientAt(db().url, async (c) => {
       expect((await c.query(`select to_regclass('public.imports') as t`)).rows[0].t).toBeNull();
-      expect((await c.query(`select is_nullable from information_schema.columns where table_name = 'users' and column_name = 'slug'`)).rows).toEqual([{ is_nullable: 'NO' }]);
+      expect(
+        (
+          await c.query(
+            `select is_nullable from information_schema.columns where table_name = 'users' and column_name = 'slug'`,
+          )
+        ).rows,
+      ).toEqual([{ is_nullable: 'NO' }]);
       expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n).toBe(3);
     });
   });
 
   it('an upgrade of an empty app database needs none either', async () => {
     await withClientAt(db().url, (c) => migrate(drizzle(c), { migrationsFolder: appUpTo(1) }));
-    const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--json', '--no-containers', '--drizzle-dir', APP], { env: { DATABASE_URL: db().url } });
+    const r = await runUpkit(
+      'upgrade.ts',
+      [...backupArgs(), '--yes', '--json', '--no-containers', '--drizzle-dir', APP],
+      { env: { DATABASE_URL: db().url } },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.json<Report>().plan!.lint).toEqual([]);
   });
@@ -73,13 +89,32 @@ describe('the lint knows the data', () => {
 
   it('--allow-destructive=TAG accepts the findings of that migration; the report says how', async () => {
     await atFirstWithRows();
-    const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--json', '--no-containers', '--drizzle-dir', APP, '--allow-destructive=0002_drop_imports'], { env: { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-lint-bk-') } });
+    const r = await runUpkit(
+      'upgrade.ts',
+      [
+        ...backupArgs(),
+        '--yes',
+        '--json',
+        '--no-containers',
+        '--drizzle-dir',
+        APP,
+        '--allow-destructive=0002_drop_imports',
+      ],
+      { env: { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-lint-bk-') } },
+    );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json<Report>().plan!.lint.map((f) => [f.file, f.line, f.rule, f.accepted, f.acceptedBy])).toEqual([['0002_drop_imports.sql', 1, 'drop_table', true, '--allow-destructive=TAG']]);
-    expect(r.stderr).toContain('lint 0002_drop_imports.sql:1 drops table imports and its data (accepted: --allow-destructive=0002_drop_imports)');
+    expect(r.json<Report>().plan!.lint.map((f) => [f.file, f.line, f.rule, f.accepted, f.acceptedBy])).toEqual([
+      ['0002_drop_imports.sql', 1, 'drop_table', true, '--allow-destructive=TAG'],
+    ]);
+    expect(r.stderr).toContain(
+      'lint 0002_drop_imports.sql:1 drops table imports and its data (accepted: --allow-destructive=0002_drop_imports)',
+    );
     await withClientAt(db().url, async (c) => {
       expect((await c.query(`select to_regclass('public.imports') as t`)).rows[0].t).toBeNull();
-      expect((await c.query('select name, slug from users order by id')).rows).toEqual([{ name: 'Ada', slug: 'ada' }, { name: 'Grace', slug: 'grace' }]);
+      expect((await c.query('select name, slug from users order by id')).rows).toEqual([
+        { name: 'Ada', slug: 'ada' },
+        { name: 'Grace', slug: 'grace' },
+      ]);
     });
   });
 
@@ -96,7 +131,11 @@ describe('the lint knows the data', () => {
     const cwd = tempDir();
     writeFileSync(path.join(cwd, '.env'), `DATABASE_URL=${db().url}\n`);
     const before = await dbState(db().url);
-    const r = await runCase({ ...c, dotenv: undefined, args: [...backupArgs(), ...c.args] }, { url: db().url, dir: APP }, { cwd });
+    const r = await runCase(
+      { ...c, dotenv: undefined, args: [...backupArgs(), ...c.args] },
+      { url: db().url, dir: APP },
+      { cwd },
+    );
     expectCase(r, c, r.vars);
     expect(readFileSync(path.join(cwd, '.env'), 'utf8')).toBe(`DATABASE_URL=${db().url}\n`);
     await expectUnchanged(db().url, before);
@@ -112,18 +151,29 @@ describe('the lint knows the data', () => {
       const url = new URL(db().url);
       url.username = role;
       url.password = password;
-      await withClientAt(db().url, (c) => c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${role}`));
+      await withClientAt(db().url, (c) =>
+        c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${role}`),
+      );
       await withClientAt(url.toString(), (c) => migrate(drizzle(c), { migrationsFolder: appUpTo(1) }));
       // Another team's schema, with rows: the role may read its table but not look into the schema.
-      await withClientAt(db().url, (c) => c.query(`create schema vault; create table vault.secrets (x int); insert into vault.secrets values (1); grant select on vault.secrets to ${role}`));
-      const plan = () => runUpkit('upgrade.ts', ['--dry-run', '--json', '--drizzle-dir', APP], { env: { DATABASE_URL: url.toString() } });
+      await withClientAt(db().url, (c) =>
+        c.query(
+          `create schema vault; create table vault.secrets (x int); insert into vault.secrets values (1); grant select on vault.secrets to ${role}`,
+        ),
+      );
+      const plan = () =>
+        runUpkit('upgrade.ts', ['--dry-run', '--json', '--drizzle-dir', APP], {
+          env: { DATABASE_URL: url.toString() },
+        });
       const empty = await plan();
       expect(empty.code, empty.stderr).toBe(0);
       expect(empty.json<Report>().plan!.lint).toEqual([]);
       await withClientAt(db().url, (c) => c.query(`insert into imports (payload) values ('x')`));
       const filled = await plan();
       expect(filled.code, filled.stderr).toBe(3);
-      expect(filled.json<Report>().plan!.lint.map((f) => `${f.file}:${f.line} ${f.rule} ${f.object}`)).toEqual(['0002_drop_imports.sql:1 drop_table imports']);
+      expect(filled.json<Report>().plan!.lint.map((f) => `${f.file}:${f.line} ${f.rule} ${f.object}`)).toEqual([
+        '0002_drop_imports.sql:1 drop_table imports',
+      ]);
     });
   });
 });

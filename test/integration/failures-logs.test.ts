@@ -23,7 +23,10 @@ function seed(dir: string, command: string, day: number, options: { pid?: number
   const pid = options.pid ?? DEAD;
   const name = `${command}-202601${String(day).padStart(2, '0')}T000000Z-${pid}.log`;
   const header = JSON.stringify({ command, pid, host: hostname(), pidns: PIDNS });
-  const lines = [`2026-01-01T00:00:00.000Z info  upkit log ${header}`, '2026-01-01T00:00:00.001Z info  step verify: ok'];
+  const lines = [
+    `2026-01-01T00:00:00.000Z info  upkit log ${header}`,
+    '2026-01-01T00:00:00.001Z info  step verify: ok',
+  ];
   if (options.closed !== false) lines.push('2026-01-01T00:00:01.000Z info  upkit log closed');
   writeFileSync(path.join(dir, name), `${lines.join('\n')}\n`, { mode: 0o600 });
   return name;
@@ -57,14 +60,19 @@ describe('failure catalogue: logs', () => {
     const logs = tempDir('upkit-case-logs-');
     // Written before upkit had retention: its first line is not upkit's header.
     const foreign = 'verify-20250101T000000Z-4242.log';
-    writeFileSync(path.join(logs, foreign), '2025-01-01T00:00:00.000Z debug upkit 0.1.0 verify  (node v20.12.0, pid 4242)\n');
+    writeFileSync(
+      path.join(logs, foreign),
+      '2025-01-01T00:00:00.000Z debug upkit 0.1.0 verify  (node v20.12.0, pid 4242)\n',
+    );
     const [oldest, older, newest] = [1, 2, 3].map((d) => seed(logs, 'verify', d));
     const r = await runCase(c, { url: db().url, logs });
     expectCase(r, c, r.vars);
     const left = readdirSync(logs).sort();
     expect(left).toHaveLength(3);
     expect(left).toEqual(expect.arrayContaining([foreign, newest!]));
-    expect(left.filter((f) => f !== foreign && f !== newest)).toEqual([expect.stringMatching(/^verify-\d{8}T\d{6}Z-\d+\.log$/)]);
+    expect(left.filter((f) => f !== foreign && f !== newest)).toEqual([
+      expect.stringMatching(/^verify-\d{8}T\d{6}Z-\d+\.log$/),
+    ]);
     expect(left).not.toContain(oldest);
     expect(left).not.toContain(older);
     expect(readFileSync(path.join(logs, foreign), 'utf8')).toContain('pid 4242');
@@ -84,7 +92,12 @@ describe('log retention in real runs', () => {
     const live = seed(logs, 'upgrade', 1, { pid: running.pid!, closed: false });
     const crashed = seed(logs, 'upgrade', 2, { closed: false });
     const ended = [3, 4, 5, 6].map((d) => seed(logs, 'upgrade', d));
-    const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-backups-'), UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' };
+    const env = {
+      DATABASE_URL: db().url,
+      BACKUP_DIR: tempDir('upkit-backups-'),
+      UPKIT_LOG_DIR: logs,
+      UPKIT_LOG_KEEP: '3',
+    };
     const upgrade = await runUpkit('upgrade.ts', ['--yes', ...backupArgs()], { env });
     expect(upgrade.code, upgrade.stderr).toBe(0);
     const seeded = new Set([live, crashed, ...ended]);
@@ -96,7 +109,9 @@ describe('log retention in real runs', () => {
     expect(text.endsWith(' info  upkit log closed\n')).toBe(true);
 
     // verify, another process: the upgrade's file has ended too; the live one is still kept.
-    const verify = await runUpkit('verify/index.ts', [], { env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' } });
+    const verify = await runUpkit('verify/index.ts', [], {
+      env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' },
+    });
     expect(verify.code, verify.stderr).toBe(0);
     const verifyLog = readdirSync(logs).find((f) => f.startsWith('verify-'))!;
     expect(readdirSync(logs).sort()).toEqual([live, ended[3]!, upgradeLog, verifyLog].sort());
@@ -104,7 +119,9 @@ describe('log retention in real runs', () => {
     // Once that run has ended, the next run deletes its file as well.
     running.kill('SIGKILL');
     await new Promise((r) => running.once('exit', r));
-    const status = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' } });
+    const status = await runUpkit('scripts/status.ts', [], {
+      env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' },
+    });
     expect(status.code, status.stderr).toBe(0);
     expect(readdirSync(logs)).not.toContain(live);
     expect(readdirSync(logs)).toHaveLength(3);
@@ -112,7 +129,15 @@ describe('log retention in real runs', () => {
 
   it('a run over targets: UPKIT_LOG_KEEP that is not valid stops it before any target runs; a valid one keeps every file of the run', async () => {
     const cwd = tempDir('upkit-targets-');
-    writeFileSync(path.join(cwd, 'upkit.targets.json'), JSON.stringify({ targets: [{ name: 'one', url: 'ONE_DATABASE_URL', profile: 'pulse' }, { name: 'two', url: 'ONE_DATABASE_URL', profile: 'pulse' }] }));
+    writeFileSync(
+      path.join(cwd, 'upkit.targets.json'),
+      JSON.stringify({
+        targets: [
+          { name: 'one', url: 'ONE_DATABASE_URL', profile: 'pulse' },
+          { name: 'two', url: 'ONE_DATABASE_URL', profile: 'pulse' },
+        ],
+      }),
+    );
     const logs = tempDir('upkit-logs-');
     const seeded = [1, 2, 3].map((d) => seed(logs, 'status', d));
     const env = { ONE_DATABASE_URL: db().url, UPKIT_LOG_DIR: logs };
@@ -123,7 +148,12 @@ describe('log retention in real runs', () => {
     expect(refused.stderr).not.toMatch(/^one /m);
     expect(readdirSync(logs)).toEqual(expect.arrayContaining(seeded));
     expect(readdirSync(logs)).toHaveLength(4);
-    expect(await withClientAt(db().url, async (c) => (await c.query(`select count(*)::int as n from pg_namespace where nspname = 'upkit'`)).rows[0].n)).toBe(0);
+    expect(
+      await withClientAt(
+        db().url,
+        async (c) => (await c.query(`select count(*)::int as n from pg_namespace where nspname = 'upkit'`)).rows[0].n,
+      ),
+    ).toBe(0);
 
     const before = new Set(readdirSync(logs));
     const r = await runUpkit('scripts/status.ts', ['--all'], { cwd, env: { ...env, UPKIT_LOG_KEEP: '1' } });
@@ -131,14 +161,20 @@ describe('log retention in real runs', () => {
     // The run's own three files (the whole run's, one per target) are kept, open while it ran; every older one went.
     const left = readdirSync(logs).sort();
     expect(left.filter((f) => before.has(f))).toEqual([]);
-    expect(left.map((f) => f.replace(/-\d{8}T\d{6}Z-\d+(-\d+)?\.log$/, ''))).toEqual(['status', 'status', 'status-targets']);
+    expect(left.map((f) => f.replace(/-\d{8}T\d{6}Z-\d+(-\d+)?\.log$/, ''))).toEqual([
+      'status',
+      'status',
+      'status-targets',
+    ]);
   });
 
   it('keeps 100 files by default, and every file with UPKIT_LOG_KEEP=all', async () => {
     const logs = tempDir('upkit-logs-');
     for (let d = 1; d <= 28; d++) for (const c of ['upgrade', 'verify', 'status', 'backup']) seed(logs, c, d);
     expect(readdirSync(logs)).toHaveLength(112);
-    const all = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: 'all' } });
+    const all = await runUpkit('scripts/status.ts', [], {
+      env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: 'all' },
+    });
     expect(all.code, all.stderr).toBe(0);
     expect(readdirSync(logs)).toHaveLength(113);
     const byDefault = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs } });

@@ -33,7 +33,12 @@ describe('failure catalogue: migration files', () => {
   const at = (release: FixtureRelease) => withClientAt(db().url, (c) => buildRelease(c, release));
 
   /** Builds the release, runs the case with the spoilt folder, checks the line and that nothing changed. */
-  async function refused(id: string, release: FixtureRelease, dir: string, vars: Record<string, string | number> = {}): Promise<void> {
+  async function refused(
+    id: string,
+    release: FixtureRelease,
+    dir: string,
+    vars: Record<string, string | number> = {},
+  ): Promise<void> {
     await at(release);
     const c = failureCase(id);
     const before = await dbState(db().url);
@@ -44,7 +49,10 @@ describe('failure catalogue: migration files', () => {
 
   it('mig.edited', async () => {
     const dir = copyOf(DRIZZLE_DIR);
-    writeFileSync(path.join(dir, '0001_api_keys.sql'), `${readFileSync(path.join(dir, '0001_api_keys.sql'), 'utf8')}\n-- tuned by hand\n`);
+    writeFileSync(
+      path.join(dir, '0001_api_keys.sql'),
+      `${readFileSync(path.join(dir, '0001_api_keys.sql'), 'utf8')}\n-- tuned by hand\n`,
+    );
     await refused('mig.edited', 'v2.2', dir);
   });
 
@@ -104,7 +112,11 @@ describe('failure catalogue: migration files', () => {
 
   it('mig.database-ahead', async () => {
     await at('v2.3');
-    await withClientAt(db().url, (c) => c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, 4102444800000)`, ['f'.repeat(64)]));
+    await withClientAt(db().url, (c) =>
+      c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, 4102444800000)`, [
+        'f'.repeat(64),
+      ]),
+    );
     const c = failureCase('mig.database-ahead');
     const before = await dbState(db().url);
     const r = await runCase(c, { url: db().url });
@@ -114,9 +126,20 @@ describe('failure catalogue: migration files', () => {
 
   it('mig.destructive', async () => {
     const dir = copyOf(DRIZZLE_DIR);
-    const journal = editJournal(dir, (j) => j.entries.push({ idx: 4, version: '7', when: j.entries[3]!.when + 1000, tag: '0004_drop_name', breakpoints: true }));
+    const journal = editJournal(dir, (j) =>
+      j.entries.push({
+        idx: 4,
+        version: '7',
+        when: j.entries[3]!.when + 1000,
+        tag: '0004_drop_name',
+        breakpoints: true,
+      }),
+    );
     writeFileSync(path.join(dir, '0004_drop_name.sql'), 'ALTER TABLE "users" DROP COLUMN "name";');
-    cpSync(path.join(dir, 'meta', '0003_snapshot.json'), path.join(dir, 'meta', `000${journal.entries.length - 1}_snapshot.json`));
+    cpSync(
+      path.join(dir, 'meta', '0003_snapshot.json'),
+      path.join(dir, 'meta', `000${journal.entries.length - 1}_snapshot.json`),
+    );
     await refused('mig.destructive', 'v2.3', dir);
   });
 });

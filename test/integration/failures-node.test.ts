@@ -13,7 +13,8 @@ describe('failure catalogue: Node', () => {
 
   it('node.too-old', async ({ skip }) => {
     const c = failureCase('node.too-old');
-    if (!/nodeGate/.test(readFileSync(path.join(ROOT, c.entry), 'utf8'))) skip(`${c.entry} does not import lib/nodeGate.ts in this tree`);
+    if (!/nodeGate/.test(readFileSync(path.join(ROOT, c.entry), 'utf8')))
+      skip(`${c.entry} does not import lib/nodeGate.ts in this tree`);
     const node = nodeBuild('18');
     if ('reason' in node) return skip(node.reason);
     const before = await dbState(db().url);

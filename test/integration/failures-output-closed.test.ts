@@ -17,7 +17,12 @@ import { backupTests, useFreshDatabase, withClientAt } from '../support/database
 import { buildRelease, freshInstallFingerprint } from '../support/releases.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
-const UPKIT = [process.execPath, '--import', import.meta.resolve('tsx'), path.join(ROOT, 'node_modules/zx/build/cli.js')];
+const UPKIT = [
+  process.execPath,
+  '--import',
+  import.meta.resolve('tsx'),
+  path.join(ROOT, 'node_modules/zx/build/cli.js'),
+];
 
 type Closing = 'head' | 'stderr' | 'stdout';
 
@@ -29,14 +34,28 @@ type Closing = 'head' | 'stderr' | 'stdout';
 function runClosing(c: FailureCase, vars: Vars, closing: Closing): Promise<RunResult & { vars: Vars }> {
   const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logs-'));
   const cwd = mkdtempSync(path.join(tmpdir(), 'upkit-case-'));
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', UPKIT_LOG_DIR: logDir };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NO_COLOR: '1',
+    UPKIT_LOG_DIR: logDir,
+  };
   for (const [k, v] of Object.entries(c.env ?? {})) env[k] = fill(v, vars);
-  const args = [...UPKIT, path.join(ROOT, c.entry), ...c.args.map((a) => fill(a, vars)), ...(c.json === false ? [] : ['--json'])];
+  const args = [
+    ...UPKIT,
+    path.join(ROOT, c.entry),
+    ...c.args.map((a) => fill(a, vars)),
+    ...(c.json === false ? [] : ['--json']),
+  ];
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child =
       closing === 'head'
-        ? spawn('bash', ['-c', '"$@" 2>&1 | head -1 >/dev/null; exit "${PIPESTATUS[0]}"', 'bash', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+        ? spawn('bash', ['-c', '"$@" 2>&1 | head -1 >/dev/null; exit "${PIPESTATUS[0]}"', 'bash', ...args], {
+            cwd,
+            env,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          })
         : spawn(args[0]!, args.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -52,7 +71,10 @@ function runClosing(c: FailureCase, vars: Vars, closing: Closing): Promise<RunRe
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const logs = () => readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8')).join('\n');
+      const logs = () =>
+        readdirSync(logDir)
+          .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
+          .join('\n');
       const logFiles = readdirSync(logDir);
       resolve({
         code,
@@ -62,7 +84,7 @@ function runClosing(c: FailureCase, vars: Vars, closing: Closing): Promise<RunRe
         durationMs: performance.now() - started,
         logDir,
         logs,
-        json: <T,>() => JSON.parse(stdout) as T,
+        json: <T>() => JSON.parse(stdout) as T,
         vars: { ...vars, cwd, log: logFiles.length === 1 ? path.join(logDir, logFiles[0]!) : '' },
       });
     });
@@ -77,7 +99,13 @@ function logAsScreen(text: string): string {
     if (!m || m[1] === 'debug') continue;
     const body = m[2]!;
     const level = m[1]!.trim();
-    out.push(level === 'warn' && !body.startsWith(' ') ? `⚠ ${body}` : level === 'error' && !body.startsWith(' ') ? `✖ ${body}` : body);
+    out.push(
+      level === 'warn' && !body.startsWith(' ')
+        ? `⚠ ${body}`
+        : level === 'error' && !body.startsWith(' ')
+          ? `✖ ${body}`
+          : body,
+    );
   }
   return out.join('\n');
 }
@@ -88,7 +116,9 @@ describe('failure catalogue: closed output', backupTests(), () => {
   async function converged(r: RunResult): Promise<void> {
     expect(await runsOf(db().url), r.logs()).toEqual([{ command: 'upgrade', status: 'ok' }]);
     expect(await withClientAt(db().url, (c) => schemaFingerprint(c))).toEqual(await freshInstallFingerprint());
-    expect(await withClientAt(db().url, (c) => c.query('select count(*)::int as n from drizzle.__drizzle_migrations'))).toMatchObject({ rows: [{ n: 4 }] });
+    expect(
+      await withClientAt(db().url, (c) => c.query('select count(*)::int as n from drizzle.__drizzle_migrations')),
+    ).toMatchObject({ rows: [{ n: 4 }] });
     // The log file tells the whole run, to its last line.
     expect(r.logs()).toMatch(/v2\.2 → v2\.3 in .*: /);
     expect(r.logs()).toMatch(/step verify: ok/);

@@ -23,7 +23,13 @@ import { createLogger } from '../../lib/log.ts';
 import { Writable } from 'node:stream';
 
 const run = promisify(execFile);
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 const ODD_DB = `Pulse "prod"-ü db ${process.pid}`;
 const ODD_ROLE = `Ops "Admin" ${process.pid}`;
@@ -44,7 +50,9 @@ async function psqlPath(): Promise<string | undefined> {
 async function psql(bin: string, database: string, sql: string): Promise<void> {
   const admin = new URL(serverInfo().adminUrl);
   admin.pathname = `/${encodeURIComponent(database)}`;
-  await run(bin, [admin.toString(), '-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env: { PATH: process.env.PATH ?? '' } });
+  await run(bin, [admin.toString(), '-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    env: { PATH: process.env.PATH ?? '' },
+  });
 }
 
 /** The hint as printed on stderr, after `→ `, right after the line that matches `message`. */
@@ -58,7 +66,10 @@ function printedHint(stderr: string, line: RegExp): string {
 async function dropAll(databases: string[], roles: string[]): Promise<void> {
   await withAdminClient(async (c) => {
     for (const d of databases) {
-      const { rows } = await c.query<{ datname: string }>('select datname from pg_database where datname = $1 or starts_with(datname, $2)', [d, `${d}_`]);
+      const { rows } = await c.query<{ datname: string }>(
+        'select datname from pg_database where datname = $1 or starts_with(datname, $2)',
+        [d, `${d}_`],
+      );
       for (const r of rows) await c.query(`drop database if exists ${c.escapeIdentifier(r.datname)} with (force)`);
     }
     for (const r of roles) await c.query(`drop role if exists ${c.escapeIdentifier(r)}`);
@@ -75,7 +86,9 @@ describe('failure catalogue: hints that paste', () => {
     mkdirSync(backups, { recursive: true });
     await withAdminClient(async (c) => {
       await c.query(`create role ${c.escapeIdentifier(user)} login superuser password 'pulse'`);
-      await c.query(`create database ${c.escapeIdentifier(database)} owner ${c.escapeIdentifier(user)} template ${c.escapeIdentifier(serverInfo().templateDatabase)}`);
+      await c.query(
+        `create database ${c.escapeIdentifier(database)} owner ${c.escapeIdentifier(user)} template ${c.escapeIdentifier(serverInfo().templateDatabase)}`,
+      );
     });
     try {
       const url = urlFor(user, 'pulse', database);
@@ -93,7 +106,11 @@ describe('failure catalogue: hints that paste', () => {
       // Names and paths whole everywhere, though the password is part of them.
       const report = r.json<Report>();
       expect(report.backup?.path).toBe(backup);
-      for (const [where, text] of [['stderr', r.stderr], ['log', r.logs()], ['--json', r.stdout]] as const) {
+      for (const [where, text] of [
+        ['stderr', r.stderr],
+        ['log', r.logs()],
+        ['--json', r.stdout],
+      ] as const) {
         expect(text, where).toContain(database);
         expect(text, where).not.toContain('***');
       }
@@ -102,7 +119,17 @@ describe('failure catalogue: hints that paste', () => {
       // Pasted into bash, from upkit's directory, as printed (plus --yes: there is no terminal here).
       const hint = printedHint(r.stderr, pattern(`✖ ${fc.message}`, {}));
       const command = hint.split('to go back: ')[1]!;
-      const pasted = await run('bash', ['-c', `${command} --yes`], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', DATABASE_URL: url, UPKIT_LOG_DIR: tempDir('upkit-logs-') }, timeout: 120_000 }).catch((err: { code: number; stderr: string }) => err);
+      const pasted = await run('bash', ['-c', `${command} --yes`], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          NO_COLOR: '1',
+          DATABASE_URL: url,
+          UPKIT_LOG_DIR: tempDir('upkit-logs-'),
+        },
+        timeout: 120_000,
+      }).catch((err: { code: number; stderr: string }) => err);
       expect((pasted as { code?: number }).code ?? 0, (pasted as { stderr: string }).stderr).toBe(0);
       const after = await withClientAt(url, async (c) => ({
         marker: (await c.query(`select to_regclass('public.marker') is not null as ok`)).rows[0].ok,
@@ -124,13 +151,31 @@ describe('failure catalogue: hints that paste', () => {
       const url = urlFor(decodeURIComponent(admin.username), decodeURIComponent(admin.password), ODD_DB);
       const fc = failureCase('out.paste-alter-database');
       const r = await runCase(fc, { url });
-      const command = ['psql', '-h', admin.hostname, '-p', admin.port, '-U', decodeURIComponent(admin.username), '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `ALTER DATABASE ${sqlIdent(ODD_DB)} WITH ALLOW_CONNECTIONS true`].map(shellQuote).join(' ');
+      const command = [
+        'psql',
+        '-h',
+        admin.hostname,
+        '-p',
+        admin.port,
+        '-U',
+        decodeURIComponent(admin.username),
+        '-d',
+        'postgres',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-c',
+        `ALTER DATABASE ${sqlIdent(ODD_DB)} WITH ALLOW_CONNECTIONS true`,
+      ]
+        .map(shellQuote)
+        .join(' ');
       expectCase(r, fc, { ...r.vars, database: ODD_DB, command });
       const hint = printedHint(r.stderr, /refuses connections/);
       const pasted = /turn it on: (psql .*)$/.exec(hint)![1]!;
       // Pasted into bash as printed; the password comes from the environment, as psql reads it.
       const bin = serverInfo().binDir ?? '';
-      await run('bash', ['-c', pasted], { env: { PATH: `${bin}:${process.env.PATH ?? ''}`, PGPASSWORD: decodeURIComponent(admin.password) } });
+      await run('bash', ['-c', pasted], {
+        env: { PATH: `${bin}:${process.env.PATH ?? ''}`, PGPASSWORD: decodeURIComponent(admin.password) },
+      });
       const again = await runCase({ ...fc, json: false }, { url });
       expect(again.code, again.stderr).toBe(0);
     } finally {
@@ -140,7 +185,8 @@ describe('failure catalogue: hints that paste', () => {
 
   it('out.paste-grant', async (ctx) => {
     const bin = await psqlPath();
-    if (!bin) return ctx.skip('needs psql to paste the hint with: none beside the server\'s programs or on this machine');
+    if (!bin)
+      return ctx.skip("needs psql to paste the hint with: none beside the server's programs or on this machine");
     await withAdminClient(async (c) => {
       await c.query(`create role ${c.escapeIdentifier(ODD_ROLE)} login password 'ops-pw'`);
       await c.query(`create database ${c.escapeIdentifier(ODD_DB)}`);
@@ -151,24 +197,37 @@ describe('failure catalogue: hints that paste', () => {
       const url = urlFor(ODD_ROLE, 'ops-pw', ODD_DB);
       const fc = failureCase('out.paste-grant');
       const r = await runCase(fc, { url });
-      expectCase(r, fc, { ...r.vars, user: ODD_ROLE, database: ODD_DB, dbIdent: sqlIdent(ODD_DB), userIdent: sqlIdent(ODD_ROLE) });
+      expectCase(r, fc, {
+        ...r.vars,
+        user: ODD_ROLE,
+        database: ODD_DB,
+        dbIdent: sqlIdent(ODD_DB),
+        userIdent: sqlIdent(ODD_ROLE),
+      });
       const hint = printedHint(r.stderr, /✖ privileges {2}role/);
       const sql = /administrator: (GRANT .*;) \(or connect/.exec(hint)![1]!;
       await psql(bin, ODD_DB, sql);
       const again = await runCase({ ...fc, json: false }, { url });
       expect(again.stderr).toMatch(/✔ privileges/);
     } finally {
-      await withAdminClient((c) => c.query(`drop owned by ${c.escapeIdentifier(ODD_ROLE)} cascade`), ODD_DB).catch(() => {});
+      await withAdminClient((c) => c.query(`drop owned by ${c.escapeIdentifier(ODD_ROLE)} cascade`), ODD_DB).catch(
+        () => {},
+      );
       await dropAll([ODD_DB], [ODD_ROLE]);
     }
   });
 
   it('out.paste-alter-role', backupTests(), async (ctx) => {
     const bin = await psqlPath();
-    if (!bin) return ctx.skip('needs psql to paste the hint with: none beside the server\'s programs or on this machine');
+    if (!bin)
+      return ctx.skip("needs psql to paste the hint with: none beside the server's programs or on this machine");
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
     const dir = tempDir('upkit-restore-');
-    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
+      backupDir: dir,
+      keep: 5,
+      upkitVersion: 'test',
+    });
     const into = `${db().database}_copy`;
     await withAdminClient((c) => c.query(`create role ${c.escapeIdentifier(ODD_ROLE)} login password 'ops-pw'`));
     try {
@@ -176,11 +235,18 @@ describe('failure catalogue: hints that paste', () => {
       const fc = failureCase('out.paste-alter-role');
       const r = await runCase(fc, { url, file: backup.path, into });
       const admin = new URL(serverInfo().adminUrl);
-      expectCase(r, fc, { ...r.vars, user: ODD_ROLE, userIdent: sqlIdent(ODD_ROLE), where: `${admin.hostname}:${admin.port}` });
+      expectCase(r, fc, {
+        ...r.vars,
+        user: ODD_ROLE,
+        userIdent: sqlIdent(ODD_ROLE),
+        where: `${admin.hostname}:${admin.port}`,
+      });
       const hint = printedHint(r.stderr, /cannot create databases/);
       const sql = /run: (ALTER ROLE .*;) then run/.exec(hint)![1]!;
       await psql(bin, 'postgres', sql);
-      const { rows } = await withAdminClient((c) => c.query('select rolcreatedb from pg_roles where rolname = $1', [ODD_ROLE]));
+      const { rows } = await withAdminClient((c) =>
+        c.query('select rolcreatedb from pg_roles where rolname = $1', [ODD_ROLE]),
+      );
       expect(rows[0].rolcreatedb).toBe(true);
     } finally {
       await dropAll([into], [ODD_ROLE]);

@@ -15,7 +15,13 @@ import { backupTests, connectTo, useFreshDatabase, withAdminClient, withClientAt
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 /** Every running process whose command line contains `text` (Linux /proc). */
 function processesWith(text: string): Array<{ pid: number; cmdline: string }> {
@@ -81,7 +87,11 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
       const logDir = tempDir('upkit-case-logs-');
       const fc = failureCase('out.sighup-backup');
       let pid = 0;
-      const running = runCase(fc, { url: db().url, backups }, { extraEnv: { UPKIT_LOG_DIR: logDir }, onSpawn: (p) => (pid = p) });
+      const running = runCase(
+        fc,
+        { url: db().url, backups },
+        { extraEnv: { UPKIT_LOG_DIR: logDir }, onSpawn: (p) => (pid = p) },
+      );
       let finished = false;
       void running.then(() => (finished = true));
       await until(() => finished || logged(logDir, /step pg_dump → .*: started/)(), 'pg_dump to start');
@@ -97,8 +107,16 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
       expect(readdirSync(backups)).toEqual([]);
       expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'interrupted' }]);
       const after = await dbState(db().url);
-      expect({ fp: after.fingerprint, rows: after.rows, drizzle: after.drizzle }).toEqual({ fp: before.fingerprint, rows: before.rows, drizzle: before.drizzle });
-      expect(readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8')).join('\n')).toContain('SIGHUP received: stopping after rolling back what is in progress');
+      expect({ fp: after.fingerprint, rows: after.rows, drizzle: after.drizzle }).toEqual({
+        fp: before.fingerprint,
+        rows: before.rows,
+        drizzle: before.drizzle,
+      });
+      expect(
+        readdirSync(logDir)
+          .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
+          .join('\n'),
+      ).toContain('SIGHUP received: stopping after rolling back what is in progress');
     } finally {
       await blocker.query('rollback').catch(() => {});
       await blocker.end();
@@ -108,21 +126,42 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
   it('out.sighup-restore', async () => {
     await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 2_000 } }), db().database);
     const dir = tempDir('upkit-restore-');
-    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
+      backupDir: dir,
+      keep: 5,
+      upkitVersion: 'test',
+    });
     await withAdminClient((c) => c.query('delete from audit_logs'), db().database);
     const live = await withAdminClient((c) => rowSnapshot(c), db().database);
     const companions = async () =>
-      (await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [`${db().name}_`]))).rows.map((r) => r.datname);
+      (
+        await withAdminClient((c) =>
+          c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [
+            `${db().name}_`,
+          ]),
+        )
+      ).rows.map((r) => r.datname);
 
     const logDir = tempDir('upkit-case-logs-');
     const fc = failureCase('out.sighup-restore');
     let pid = 0;
-    const running = runCase(fc, { url: db().url, file: backup.path }, { extraEnv: { UPKIT_LOG_DIR: logDir }, onSpawn: (p) => (pid = p) });
+    const running = runCase(
+      fc,
+      { url: db().url, file: backup.path },
+      { extraEnv: { UPKIT_LOG_DIR: logDir }, onSpawn: (p) => (pid = p) },
+    );
     let finished = false;
     void running.then(() => (finished = true));
     // pg_restore is paused so that the hang-up lands while it runs, whatever the machine's speed.
     let restorer = 0;
-    await until(() => finished || (restorer = childPids(pid).find((p) => comm(p) === 'pg_restore' && /--jobs=|--single-transaction/.test(cmdline(p))) ?? 0) !== 0, 'pg_restore to start');
+    await until(
+      () =>
+        finished ||
+        (restorer =
+          childPids(pid).find((p) => comm(p) === 'pg_restore' && /--jobs=|--single-transaction/.test(cmdline(p))) ??
+          0) !== 0,
+      'pg_restore to start',
+    );
     expect(finished, 'the restore ended before pg_restore ran').toBe(false);
     process.kill(restorer, 'SIGSTOP');
     const [restored] = await companions();

@@ -19,17 +19,35 @@ describe('failure catalogue: verify beside a running upgrade', backupTests(), ()
     try {
       await blocker.query('begin');
       await blocker.query('select count(*) from aws_integrations');
-      const upgrade = runUpkit('upgrade.ts', ['--yes'], { env: { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-bk-'), LOCK_TIMEOUT: '60000' } });
+      const upgrade = runUpkit('upgrade.ts', ['--yes'], {
+        env: { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-bk-'), LOCK_TIMEOUT: '60000' },
+      });
       let finished = false;
       void upgrade.then(() => (finished = true));
-      await until(async () => finished || (await waitingOn(watcher, /ALTER TABLE|aws_integrations/i)()), 'the upgrade to wait on aws_integrations');
+      await until(
+        async () => finished || (await waitingOn(watcher, /ALTER TABLE|aws_integrations/i)()),
+        'the upgrade to wait on aws_integrations',
+      );
       expect(finished, 'the upgrade ended before it reached 0003').toBe(false);
-      const run = (await watcher.query(`select id, host, pid, started_at from upkit.runs where status = 'running'`)).rows[0];
+      const run = (await watcher.query(`select id, host, pid, started_at from upkit.runs where status = 'running'`))
+        .rows[0];
       // The session that holds upkit's run lock (the upgrade has others: its migrations' session).
-      const backendPid = (await watcher.query(`select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`)).rows[0].pid;
+      const backendPid = (
+        await watcher.query(
+          `select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`,
+        )
+      ).rows[0].pid;
 
       const fc = failureCase('out.verify-running');
-      const r = await runCase(fc, { url: db().url, database: db().database, runId: run.id, runPid: run.pid, runHost: run.host, time: (run.started_at as Date).toISOString(), backendPid });
+      const r = await runCase(fc, {
+        url: db().url,
+        database: db().database,
+        runId: run.id,
+        runPid: run.pid,
+        runHost: run.host,
+        time: (run.started_at as Date).toISOString(),
+        backendPid,
+      });
       expectCase(r, fc, r.vars);
       // The rest of the report is there: the migration in progress is listed as pending.
       const report = r.json<Report>();

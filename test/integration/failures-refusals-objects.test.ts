@@ -14,7 +14,12 @@ describe('failure catalogue: refusals before the first write (objects and data)'
   const db = useFreshDatabase();
 
   /** Builds the release, makes the case's hand edits, runs it and checks that nothing changed, not even upkit.runs. */
-  async function refused(id: string, release: FixtureRelease, edits: string[], vars: Record<string, string | number> = {}): Promise<void> {
+  async function refused(
+    id: string,
+    release: FixtureRelease,
+    edits: string[],
+    vars: Record<string, string | number> = {},
+  ): Promise<void> {
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, release);
       for (const sql of edits) await c.query(sql);
@@ -50,30 +55,56 @@ describe('failure catalogue: refusals before the first write (objects and data)'
     ]));
 
   it('data.duplicates-unique-index', async () => {
-    const dir = drizzleFolderWith({ tag: '0004_unique_names', when: Date.parse('2026-06-01T00:00:00.000Z'), sql: 'CREATE UNIQUE INDEX "configurations_org_name_idx" ON "configurations" USING btree ("organization_id", lower("name"));' });
+    const dir = drizzleFolderWith({
+      tag: '0004_unique_names',
+      when: Date.parse('2026-06-01T00:00:00.000Z'),
+      sql: 'CREATE UNIQUE INDEX "configurations_org_name_idx" ON "configurations" USING btree ("organization_id", lower("name"));',
+    });
     const orgs = await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.2');
-      const ids = (await c.query<{ id: string }>(`select id from organizations order by id limit 2`)).rows.map((r) => r.id);
-      await c.query(`insert into configurations (organization_id, name) values ($1, 'service-a.yaml'), ($1, 'Service-A.yaml'), ($2, 'service-b.yaml'), ($2, 'SERVICE-B.yaml')`, ids);
+      const ids = (await c.query<{ id: string }>(`select id from organizations order by id limit 2`)).rows.map(
+        (r) => r.id,
+      );
+      await c.query(
+        `insert into configurations (organization_id, name) values ($1, 'service-a.yaml'), ($1, 'Service-A.yaml'), ($2, 'service-b.yaml'), ($2, 'SERVICE-B.yaml')`,
+        ids,
+      );
       return ids;
     });
     const c = failureCase('data.duplicates-unique-index');
     const before = await dbState(db().url);
-    const r = await runCase(c, { url: db().url, dir, backups: tempDir('upkit-case-bk-'), first: orgs[0]!, second: orgs[1]! });
+    const r = await runCase(c, {
+      url: db().url,
+      dir,
+      backups: tempDir('upkit-case-bk-'),
+      first: orgs[0]!,
+      second: orgs[1]!,
+    });
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
     expect(await runsOf(db().url)).toEqual([]);
   });
 
   it('data.nulls-before-set-not-null', () => {
-    const dir = drizzleFolderWith({ tag: '0004_name_required', when: Date.parse('2026-06-01T00:00:00.000Z'), sql: 'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;' });
-    return refused('data.nulls-before-set-not-null', 'v2.2', ['update users set name = null where id in (select id from users order by id limit 3)'], { dir });
+    const dir = drizzleFolderWith({
+      tag: '0004_name_required',
+      when: Date.parse('2026-06-01T00:00:00.000Z'),
+      sql: 'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;',
+    });
+    return refused(
+      'data.nulls-before-set-not-null',
+      'v2.2',
+      ['update users set name = null where id in (select id from users order by id limit 3)'],
+      { dir },
+    );
   });
 
   it('lets a migration that clears its own way run: a view it drops first, NULLs it fills first', async () => {
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.3');
-      await c.query(`create table notes (id int primary key, body varchar(10), title varchar(10)); insert into notes values (1, 'a', null), (2, 'b', 'x')`);
+      await c.query(
+        `create table notes (id int primary key, body varchar(10), title varchar(10)); insert into notes values (1, 'a', null), (2, 'b', 'x')`,
+      );
       await c.query(`create view notes_v as select body from notes`);
     });
     const dir = drizzleFolderWith({
@@ -87,8 +118,12 @@ describe('failure catalogue: refusals before the first write (objects and data)'
         'ALTER TABLE "notes" ALTER COLUMN "title" SET NOT NULL;',
       ].join('--> statement-breakpoint\n'),
     });
-    const r = await runUpkit('upgrade.ts', ['--yes', '--allow-destructive', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-bk-') } });
+    const r = await runUpkit('upgrade.ts', ['--yes', '--allow-destructive', '--drizzle-dir', dir], {
+      env: { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-bk-') },
+    });
     expect(r.code, r.stderr).toBe(0);
-    expect(await withClientAt(db().url, (c) => c.query(`select title from notes order by id`))).toMatchObject({ rows: [{ title: '' }, { title: 'x' }] });
+    expect(await withClientAt(db().url, (c) => c.query(`select title from notes order by id`))).toMatchObject({
+      rows: [{ title: '' }, { title: 'x' }],
+    });
   });
 });

@@ -5,7 +5,14 @@
 // (and preflight), before anything is recorded, with the package or the SQL that fixes them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
-import { backupTests, connectTo, serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import {
+  backupTests,
+  connectTo,
+  serverInfo,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+} from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
@@ -33,7 +40,9 @@ describe('failure catalogue: refusals before the first write (locks)', () => {
       expect(await schemaFingerprint(c)).toEqual(before.fp);
       expect(await rowSnapshot(c)).toEqual(before.rows);
       expect((await c.query(`select count(*)::int as n from upkit.legacy_migrations`)).rows[0].n).toBe(0);
-      expect(await withClientAt(db().url, (x) => x.query(`select to_regclass('drizzle.__drizzle_migrations') as t`))).toMatchObject({ rows: [{ t: null }] });
+      expect(
+        await withClientAt(db().url, (x) => x.query(`select to_regclass('drizzle.__drizzle_migrations') as t`)),
+      ).toMatchObject({ rows: [{ t: null }] });
       expect(await runsOf(db().url)).toEqual([{ command: 'upgrade', status: 'refused' }]);
     } finally {
       await blocker.query('rollback').catch(() => {});
@@ -47,20 +56,39 @@ describe('failure catalogue: refusals before the first write (extensions)', () =
 
   it('mig.extension-missing', backupTests(), async (ctx) => {
     // The case is a server without pgvector: one where it was built and installed cannot show it.
-    const offered = await withClientAt(db().url, async (c) => (await c.query(`select 1 from pg_available_extensions where name = 'vector'`)).rowCount);
-    if (offered) ctx.skip('this PostgreSQL server offers the vector extension (pgvector is installed), so it cannot show the refusal');
+    const offered = await withClientAt(
+      db().url,
+      async (c) => (await c.query(`select 1 from pg_available_extensions where name = 'vector'`)).rowCount,
+    );
+    if (offered)
+      ctx.skip(
+        'this PostgreSQL server offers the vector extension (pgvector is installed), so it cannot show the refusal',
+      );
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
-    const dir = drizzleFolderWith({ tag: '0004_embeddings', when: LATER, sql: 'CREATE EXTENSION IF NOT EXISTS "vector";--> statement-breakpoint\nALTER TABLE "configurations" ADD COLUMN "embedding" vector(3);' });
+    const dir = drizzleFolderWith({
+      tag: '0004_embeddings',
+      when: LATER,
+      sql: 'CREATE EXTENSION IF NOT EXISTS "vector";--> statement-breakpoint\nALTER TABLE "configurations" ADD COLUMN "embedding" vector(3);',
+    });
     const c = failureCase('mig.extension-missing');
     const before = await dbState(db().url);
-    const r = await runCase(c, { url: db().url, dir, backups: tempDir('upkit-case-bk-'), major: serverInfo().majorVersion });
+    const r = await runCase(c, {
+      url: db().url,
+      dir,
+      backups: tempDir('upkit-case-bk-'),
+      major: serverInfo().majorVersion,
+    });
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
   });
 
   it('mig.extension-unknown-preflight', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
-    const dir = drizzleFolderWith({ tag: '0004_fuzzy', when: LATER, sql: 'CREATE EXTENSION IF NOT EXISTS "pulse_fuzzy";' });
+    const dir = drizzleFolderWith({
+      tag: '0004_fuzzy',
+      when: LATER,
+      sql: 'CREATE EXTENSION IF NOT EXISTS "pulse_fuzzy";',
+    });
     const c = failureCase('mig.extension-unknown-preflight');
     const before = await dbState(db().url);
     const r = await runCase(c, { url: db().url, dir, major: serverInfo().majorVersion });
@@ -76,7 +104,9 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
   const password = 'migrator-pw-123';
 
   beforeAll(async () => {
-    await withAdminClient((a) => a.query(`create role ${migrator} login password '${password}'; create role ${owner} nologin`));
+    await withAdminClient((a) =>
+      a.query(`create role ${migrator} login password '${password}'; create role ${owner} nologin`),
+    );
   });
   afterAll(async () => {
     await withAdminClient((a) => a.query(`drop role if exists ${migrator}; drop role if exists ${owner}`));
@@ -91,7 +121,12 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
     });
     const c = failureCase('server.read-only-default');
     const before = await dbState(db().url);
-    const r = await runCase(c, { url: db().url, backups: tempDir('upkit-case-bk-'), user: db().user, database: db().database });
+    const r = await runCase(c, {
+      url: db().url,
+      backups: tempDir('upkit-case-bk-'),
+      user: db().user,
+      database: db().database,
+    });
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
     expect(await runsOf(db().url)).toEqual([]);
@@ -120,9 +155,13 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
       // The migrator owns the database, its schemas and every table but one, as after a handover.
       await c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${migrator}`);
       await c.query(`alter schema public owner to ${migrator}; alter schema drizzle owner to ${migrator}`);
-      const { rows } = await c.query(`select format('%I.%I', schemaname, tablename) as t from pg_tables where schemaname in ('public', 'drizzle')`);
+      const { rows } = await c.query(
+        `select format('%I.%I', schemaname, tablename) as t from pg_tables where schemaname in ('public', 'drizzle')`,
+      );
       for (const { t } of rows) await c.query(`alter table ${t} owner to ${migrator}`);
-      await c.query(`alter table aws_integrations owner to ${owner}; grant select, insert, update, delete on aws_integrations to ${migrator}`);
+      await c.query(
+        `alter table aws_integrations owner to ${owner}; grant select, insert, update, delete on aws_integrations to ${migrator}`,
+      );
     });
     const c = failureCase('server.not-owner');
     const before = await dbState(db().url);

@@ -40,7 +40,13 @@ async function one<T>(c: pg.Client, sql: string, params: unknown[] = []): Promis
 
 /** What the killed run may not change in the live database: schema, rows, both ledgers (upkit.runs holds its own row). */
 function kept(s: DbState) {
-  return { schemas: s.schemas.filter((x) => x !== 'upkit'), fingerprint: s.fingerprint, rows: s.rows, drizzle: s.drizzle, legacy: [...(s.upkit.get('legacy_migrations') ?? new Map()).values()] };
+  return {
+    schemas: s.schemas.filter((x) => x !== 'upkit'),
+    fingerprint: s.fingerprint,
+    rows: s.rows,
+    drizzle: s.drizzle,
+    legacy: [...(s.upkit.get('legacy_migrations') ?? new Map()).values()],
+  };
 }
 
 describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), () => {
@@ -51,7 +57,9 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
    * the run stops right after CREATE DATABASE, before its marker; `during` may then hold it
    * further on. Kills the process group there and returns the scratch database's name.
    */
-  async function killRehearsal(during: 'create' | 'restore'): Promise<{ scratch: string; pid: number; env: Record<string, string> }> {
+  async function killRehearsal(
+    during: 'create' | 'restore',
+  ): Promise<{ scratch: string; pid: number; env: Record<string, string> }> {
     const live = db().database;
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
     const admin = await connectTo(urlOf(db().url, 'postgres'), 'test blocker');
@@ -61,12 +69,25 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
       await admin.query('begin');
       await admin.query('lock table pg_catalog.pg_shdescription in share mode');
       let pid = 0;
-      const run = runUpkit('upgrade.ts', ['--yes', '--rehearse'], { env, detached: true, onSpawn: (p) => (pid = p), timeoutMs: 120_000 });
+      const run = runUpkit('upgrade.ts', ['--yes', '--rehearse'], {
+        env,
+        detached: true,
+        onSpawn: (p) => (pid = p),
+        timeoutMs: 120_000,
+      });
       const blocked = await until('the marker waits on the lock', () =>
-        one<{ pid: number; query: string }>(watcher, `select pid, query from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'comment on database %' and query like $1`, [`%${live}\\_rehearsal\\_%`]),
+        one<{ pid: number; query: string }>(
+          watcher,
+          `select pid, query from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'comment on database %' and query like $1`,
+          [`%${live}\\_rehearsal\\_%`],
+        ),
       );
       // The one being marked (a database named like it, made by hand, may be there too).
-      const { datname: scratch } = (await one<{ datname: string }>(watcher, `select datname from pg_database where datname like $1 and strpos($2, quote_ident(datname)) > 0`, [`${live}\\_rehearsal\\_%`, blocked.query]))!;
+      const { datname: scratch } = (await one<{ datname: string }>(
+        watcher,
+        `select datname from pg_database where datname like $1 and strpos($2, quote_ident(datname)) > 0`,
+        [`${live}\\_rehearsal\\_%`, blocked.query],
+      ))!;
       if (during === 'restore') {
         // pg_restore will wait on its first CREATE TABLE: pg_class is held in the scratch database.
         inScratch = await connectTo(urlOf(db().url, scratch), 'test blocker');
@@ -74,16 +95,30 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
         await inScratch.query('lock table pg_catalog.pg_class in share mode');
         await admin.query('rollback');
         await until('pg_restore waits in the scratch database', () =>
-          one(watcher, `select pid from pg_stat_activity where datname = $1 and application_name = 'upkit' and wait_event_type = 'Lock'`, [scratch]),
+          one(
+            watcher,
+            `select pid from pg_stat_activity where datname = $1 and application_name = 'upkit' and wait_event_type = 'Lock'`,
+            [scratch],
+          ),
         );
-        expect((await one<{ c: string }>(watcher, `select shobj_description(oid, 'pg_database') as c from pg_database where datname = $1`, [scratch]))!.c).toMatch(/^upkit restore copy /);
+        expect(
+          (await one<{ c: string }>(
+            watcher,
+            `select shobj_description(oid, 'pg_database') as c from pg_database where datname = $1`,
+            [scratch],
+          ))!.c,
+        ).toMatch(/^upkit restore copy /);
       }
       process.kill(-pid, 'SIGKILL');
       expect((await run).signal).toBe('SIGKILL');
       if (during === 'create') {
         // The kill reached upkit before its COMMENT reached the server.
         await watcher.query('select pg_terminate_backend($1)', [blocked.pid]);
-        await until('the marker session ended', async () => ((await watcher.query('select 1 from pg_stat_activity where pid = $1', [blocked.pid])).rowCount ? undefined : true));
+        await until('the marker session ended', async () =>
+          (await watcher.query('select 1 from pg_stat_activity where pid = $1', [blocked.pid])).rowCount
+            ? undefined
+            : true,
+        );
       }
       await admin.query('rollback').catch(() => {});
       await inScratch?.query('rollback');
@@ -106,21 +141,48 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
       await withAdminClient((a) => a.query(`create database ${a.escapeIdentifier(byHand)}`));
       try {
         const { scratch, pid, env } = await killRehearsal(during);
-        const comment = await withAdminClient(async (a) => (await a.query(`select shobj_description(oid, 'pg_database') as c from pg_database where datname = $1`, [scratch])).rows);
+        const comment = await withAdminClient(
+          async (a) =>
+            (
+              await a.query(`select shobj_description(oid, 'pg_database') as c from pg_database where datname = $1`, [
+                scratch,
+              ])
+            ).rows,
+        );
         expect(comment).toHaveLength(1);
         if (during === 'create') expect(comment[0].c).toBeNull();
         expect(kept(await dbState(db().url))).toEqual(kept(before));
 
         // status: named, as a dead process's leftover, with the command that drops it; nothing dropped.
         const c = failureCase('rehearse.killed');
-        const vars = { url: db().url, host: db().host, port: db().port, user: db().user, scratch, pid, machine: hostname() };
+        const vars = {
+          url: db().url,
+          host: db().host,
+          port: db().port,
+          user: db().user,
+          scratch,
+          pid,
+          machine: hostname(),
+        };
         const status = await runCase(c, vars);
         expectCase(status, c, status.vars);
-        expect(status.json<Report>().findings.filter((f) => f.code === 'rehearse.leftover').map((f) => f.message)).toEqual([
+        expect(
+          status
+            .json<Report>()
+            .findings.filter((f) => f.code === 'rehearse.leftover')
+            .map((f) => f.message),
+        ).toEqual([
           `${byHand} looks like the scratch database of a stopped rehearsal: upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)`,
           expect.stringContaining(`${scratch} is the scratch database of a rehearsal that was stopped`),
         ]);
-        const names = () => withAdminClient(async (a) => (await a.query(`select datname from pg_database where datname like $1 order by 1`, [`${live}\\_rehearsal\\_%`])).rows.map((r) => r.datname));
+        const names = () =>
+          withAdminClient(async (a) =>
+            (
+              await a.query(`select datname from pg_database where datname like $1 order by 1`, [
+                `${live}\\_rehearsal\\_%`,
+              ])
+            ).rows.map((r) => r.datname),
+          );
         expect(await names()).toEqual([byHand, scratch].sort());
 
         // A run that cannot take the run lock (another run holds it) drops nothing: only a run
@@ -143,10 +205,16 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
           `dropped ${scratch}, the scratch database of a rehearsal that was stopped (pid ${pid} on ${hostname()} no longer runs)`,
         ]);
         expect(await names()).toEqual([byHand]);
-        expect(await withClientAt(db().url, async (x) => (await x.query(`select status from upkit.runs order by started_at`)).rows.map((r) => r.status))).toEqual(['crashed', 'ok']);
+        expect(
+          await withClientAt(db().url, async (x) =>
+            (await x.query(`select status from upkit.runs order by started_at`)).rows.map((r) => r.status),
+          ),
+        ).toEqual(['crashed', 'ok']);
       } finally {
         await withAdminClient(async (a) => {
-          const { rows } = await a.query(`select datname from pg_database where datname like $1`, [`${live}\\_rehearsal\\_%`]);
+          const { rows } = await a.query(`select datname from pg_database where datname like $1`, [
+            `${live}\\_rehearsal\\_%`,
+          ]);
           for (const r of rows) await a.query(`drop database if exists ${a.escapeIdentifier(r.datname)} with (force)`);
         });
       }

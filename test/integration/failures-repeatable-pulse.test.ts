@@ -18,12 +18,18 @@ describe("Pulse's support role grants", () => {
   const db = useFreshDatabase();
 
   it('wait while pulse_support does not exist: install applies nothing of them and records nothing; status says so; verify is clean', async () => {
-    await withClientAt(db().url, async (c) => expect((await c.query(`select count(*)::int as n from pg_roles where rolname = 'pulse_support'`)).rows[0].n).toBe(0));
+    await withClientAt(db().url, async (c) =>
+      expect((await c.query(`select count(*)::int as n from pg_roles where rolname = 'pulse_support'`)).rows[0].n).toBe(
+        0,
+      ),
+    );
     const env = { DATABASE_URL: db().url };
     const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.json<Report>().applied.filter((x) => x.kind === 'repeatable')).toEqual([]);
-    await withClientAt(db().url, async (c) => expect((await c.query('select count(*)::int as n from upkit.repeatable')).rows[0].n).toBe(0));
+    await withClientAt(db().url, async (c) =>
+      expect((await c.query('select count(*)::int as n from upkit.repeatable')).rows[0].n).toBe(0),
+    );
     const s = await runUpkit('scripts/status.ts', ['--exit-code'], { env });
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/^ {2}… support_role\.sql: waiting for role pulse_support \(not created\)$/m);
@@ -31,7 +37,9 @@ describe("Pulse's support role grants", () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
-  it('are applied once the role exists, after the seed data; verify then runs as that role, and a revoked SELECT is reported and put back', { timeout: 120_000 }, async () => {
+  it('are applied once the role exists, after the seed data; verify then runs as that role, and a revoked SELECT is reported and put back', {
+    timeout: 120_000,
+  }, async () => {
     const role = `support_${db().database}`.slice(0, 63);
     const dir = tempDir('upkit-repeatable-pulse-');
     writeFileSync(path.join(dir, 'support_role.sql'), readFileSync(FILE, 'utf8').replaceAll('pulse_support', role));
@@ -48,7 +56,9 @@ describe("Pulse's support role grants", () => {
     const asSupport = new URL(db().url);
     asSupport.username = role;
     asSupport.password = 'support-pw';
-    const v = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: asSupport.toString(), UPKIT_REPEATABLE_DIR: dir } });
+    const v = await runUpkit('verify/index.ts', ['--json'], {
+      env: { DATABASE_URL: asSupport.toString(), UPKIT_REPEATABLE_DIR: dir },
+    });
     expect(v.code, v.stdout + v.stderr).toBe(0);
     await withClientAt(asSupport.toString(), async (c) => {
       expect((await c.query('select count(*)::int as n from upkit.repeatable')).rows[0].n).toBe(1);
@@ -59,8 +69,17 @@ describe("Pulse's support role grants", () => {
     await withClientAt(db().url, (c) => c.query(`revoke select on public.organizations from ${role}`));
     const broken = await runUpkit('verify/index.ts', ['--json'], { env });
     expect(broken.code, broken.stderr).toBe(4);
-    expect(broken.json<Report>().findings.filter((f) => f.code === 'repeatable.object_missing').map((f) => f.message)).toEqual([
-      expect.stringMatching(new RegExp(`^repeatable/support_role\\.sql defines SELECT on every table in schema public to ${role}, which the database no longer has`)),
+    expect(
+      broken
+        .json<Report>()
+        .findings.filter((f) => f.code === 'repeatable.object_missing')
+        .map((f) => f.message),
+    ).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^repeatable/support_role\\.sql defines SELECT on every table in schema public to ${role}, which the database no longer has`,
+        ),
+      ),
     ]);
     const again = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json'], { env });
     expect(again.code, again.stderr).toBe(0);
@@ -73,9 +92,20 @@ describe("Pulse's support role grants", () => {
     const dir = tempDir('upkit-repeatable-pulse-');
     writeFileSync(path.join(dir, 'support_role.sql'), readFileSync(FILE, 'utf8').replaceAll('pulse_support', role));
     await withClientAt(db().url, (c) => c.query(`create role ${role}`));
-    const install = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], { env: { DATABASE_URL: db().url, UPKIT_REPEATABLE_DIR: dir } });
+    const install = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], {
+      env: { DATABASE_URL: db().url, UPKIT_REPEATABLE_DIR: dir },
+    });
     expect(install.code, install.stderr).toBe(0);
-    expect(install.json<Report>().applied.map((x) => x.kind).slice(-2)).toEqual(['seed', 'repeatable']);
-    await withClientAt(db().url, async (c) => expect((await c.query(`select has_table_privilege($1, 'public.organizations', 'SELECT') as ok`, [role])).rows[0].ok).toBe(true));
+    expect(
+      install
+        .json<Report>()
+        .applied.map((x) => x.kind)
+        .slice(-2),
+    ).toEqual(['seed', 'repeatable']);
+    await withClientAt(db().url, async (c) =>
+      expect(
+        (await c.query(`select has_table_privilege($1, 'public.organizations', 'SELECT') as ok`, [role])).rows[0].ok,
+      ).toBe(true),
+    );
   });
 });

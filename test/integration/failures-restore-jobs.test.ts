@@ -12,13 +12,29 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
-import { backupTests, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import {
+  backupTests,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+  type TestDatabase,
+} from '../support/database.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 /** Databases named like the live one's companions (test files share the server). */
 async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db.name}_`]));
+  const { rows } = await withAdminClient((c) =>
+    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
+      `${db.name}_`,
+    ]),
+  );
   return rows.map((r) => r.datname);
 }
 
@@ -40,7 +56,11 @@ function processesWith(text: string): string[] {
 
 async function backupOf(db: TestDatabase): Promise<BackupResult> {
   const dir = tempDir('upkit-case-jobs-');
-  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), {
+    backupDir: dir,
+    keep: 5,
+    upkitVersion: 'test',
+  });
 }
 
 /**
@@ -54,7 +74,9 @@ async function failingLate(db: TestDatabase): Promise<void> {
     await c.query('insert into lookup values (1)');
     await c.query('create table items (id int primary key, label text not null)');
     await c.query(`insert into items select g, 'item ' || g from generate_series(1, 5000) g`);
-    await c.query('create function pick(v int) returns int language plpgsql immutable as $$ begin return v + (select count(*) from lookup)::int * 0; end $$');
+    await c.query(
+      'create function pick(v int) returns int language plpgsql immutable as $$ begin return v + (select count(*) from lookup)::int * 0; end $$',
+    );
     await c.query('create index items_pick on items (pick(id))');
   });
 }
@@ -66,7 +88,9 @@ async function slowToIndex(db: TestDatabase): Promise<void> {
     await c.query(`insert into notes select g, repeat('n', 200) from generate_series(1, 20000) g`);
     await c.query('create table slow_items (id int primary key)');
     await c.query('insert into slow_items select generate_series(1, 600)');
-    await c.query(`create function slow(v int) returns int language plpgsql immutable as $$ begin if current_database() <> ${c.escapeLiteral(db.name)} then perform pg_sleep(0.05); end if; return v; end $$`);
+    await c.query(
+      `create function slow(v int) returns int language plpgsql immutable as $$ begin if current_database() <> ${c.escapeLiteral(db.name)} then perform pg_sleep(0.05); end if; return v; end $$`,
+    );
     await c.query('create index slow_items_slow on slow_items (slow(id))');
   });
 }
@@ -82,7 +106,10 @@ function tocEntryOf(file: string, index: string): { entry: string; oid: string }
 /** Sends `signal` to upkit once one of pg_restore's jobs is building the slow index in the new database. */
 type Seen = { datname: string; jobs: number } | undefined;
 
-function stopWhileIndexing(db: TestDatabase, signal: NodeJS.Signals): { onSpawn: (pid: number) => void; seen: Promise<Seen>; done: () => void } {
+function stopWhileIndexing(
+  db: TestDatabase,
+  signal: NodeJS.Signals,
+): { onSpawn: (pid: number) => void; seen: Promise<Seen>; done: () => void } {
   let watching = true;
   let resolveSeen: (seen: Seen) => void = () => {};
   const seen = new Promise<Seen>((res) => (resolveSeen = res));
@@ -115,7 +142,10 @@ function stopWhileIndexing(db: TestDatabase, signal: NodeJS.Signals): { onSpawn:
 }
 
 function expectNoRestorer(file: string, r: RunResult): void {
-  expect(processesWith(file).filter((l) => /pg_restore/.test(l)), r.stderr).toEqual([]);
+  expect(
+    processesWith(file).filter((l) => /pg_restore/.test(l)),
+    r.stderr,
+  ).toEqual([]);
 }
 
 describe('failure catalogue: restores with parallel jobs that fail or are stopped', backupTests(), () => {
@@ -126,7 +156,17 @@ describe('failure catalogue: restores with parallel jobs that fail or are stoppe
     const backup = await backupOf(db());
     const before = await dbState(db().url);
     const c = failureCase('restore.fails-late');
-    const r = await runCase(c, { file: backup.path, url: db().url, database: db().name, user: db().user, ...tocEntryOf(backup.path, 'items_pick') }, { timeoutMs: 90_000 });
+    const r = await runCase(
+      c,
+      {
+        file: backup.path,
+        url: db().url,
+        database: db().name,
+        user: db().user,
+        ...tocEntryOf(backup.path, 'items_pick'),
+      },
+      { timeoutMs: 90_000 },
+    );
     const restored = /✖ pg_restore → (\S+) /.exec(r.stderr)?.[1] ?? '(no pg_restore line)';
     expectCase(r, c, { ...r.vars, restored });
     expect(restored).toMatch(new RegExp(`^${db().name}_restore_\\d{8}t\\d{6}z$`));
@@ -142,9 +182,14 @@ describe('failure catalogue: restores with parallel jobs that fail or are stoppe
     const backup = await backupOf(db());
     const before = await dbState(db().url);
     const into = `${db().name}_copy`;
-    const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], { env: { DATABASE_URL: db().url }, timeoutMs: 90_000 });
+    const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], {
+      env: { DATABASE_URL: db().url },
+      timeoutMs: 90_000,
+    });
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toContain(`✖ pg_restore → ${into}  pg_restore failed in ${into}: ERROR: relation "lookup" does not exist`);
+    expect(r.stderr).toContain(
+      `✖ pg_restore → ${into}  pg_restore failed in ${into}: ERROR: relation "lookup" does not exist`,
+    );
     expect(r.stderr).toContain(`${into} was dropped; ${db().name} was not changed`);
     expect(r.logs()).toMatch(/pg_restore: finished item \d+ TABLE DATA items\n/);
     expect(await companions(db())).toEqual([]);
@@ -158,12 +203,18 @@ describe('failure catalogue: restores with parallel jobs that fail or are stoppe
     const before = await dbState(db().url);
     const c = failureCase('restore.sigterm-jobs');
     const stop = stopWhileIndexing(db(), 'SIGTERM');
-    const r = await runCase(c, { file: backup.path, url: db().url }, { timeoutMs: 120_000, onSpawn: stop.onSpawn }).finally(stop.done);
+    const r = await runCase(
+      c,
+      { file: backup.path, url: db().url },
+      { timeoutMs: 120_000, onSpawn: stop.onSpawn },
+    ).finally(stop.done);
     const seen = await stop.seen;
     // pg_restore's jobs: the one building the index and at least one more connection.
     expect(seen?.jobs, r.stderr).toBeGreaterThanOrEqual(2);
     const restored = seen?.datname;
-    expect(restored, `the restore ended before pg_restore built the index\n${r.stderr}`).toMatch(new RegExp(`^${db().name}_restore_\\d{8}t\\d{6}z$`));
+    expect(restored, `the restore ended before pg_restore built the index\n${r.stderr}`).toMatch(
+      new RegExp(`^${db().name}_restore_\\d{8}t\\d{6}z$`),
+    );
     expectCase(r, c, { ...r.vars, restored: restored! });
     expect(r.stderr).toContain(`${restored} was dropped; ${db().name} was not changed`);
     expect(await companions(db())).toEqual([]);
@@ -171,13 +222,19 @@ describe('failure catalogue: restores with parallel jobs that fail or are stoppe
     expectNoRestorer(backup.path, r);
   });
 
-  it('--into, SIGTERM while pg_restore builds an index: the new database is dropped, exit 130', { timeout: 150_000 }, async () => {
+  it('--into, SIGTERM while pg_restore builds an index: the new database is dropped, exit 130', {
+    timeout: 150_000,
+  }, async () => {
     await slowToIndex(db());
     const backup = await backupOf(db());
     const before = await dbState(db().url);
     const into = `${db().name}_copy`;
     const stop = stopWhileIndexing(db(), 'SIGTERM');
-    const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], { env: { DATABASE_URL: db().url }, timeoutMs: 120_000, onSpawn: stop.onSpawn }).finally(stop.done);
+    const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], {
+      env: { DATABASE_URL: db().url },
+      timeoutMs: 120_000,
+      onSpawn: stop.onSpawn,
+    }).finally(stop.done);
     expect(await stop.seen, r.stderr).toEqual({ datname: into, jobs: expect.any(Number) });
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain(`✖ pg_restore → ${into}  interrupted by SIGTERM`);

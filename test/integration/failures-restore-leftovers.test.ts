@@ -11,17 +11,31 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { expectCase, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import {
+  backupTests,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+  type TestDatabase,
+} from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 /** A pid no process has: the restore that made the copy is gone. */
 const DEAD_PID = 4_000_000;
 
 async function databases(db: TestDatabase): Promise<Array<{ datname: string; datallowconn: boolean }>> {
-  const { rows } = await withAdminClient((c) => c.query('select datname, datallowconn from pg_database where starts_with(datname, $1) order by 1', [db.name]));
+  const { rows } = await withAdminClient((c) =>
+    c.query('select datname, datallowconn from pg_database where starts_with(datname, $1) order by 1', [db.name]),
+  );
   return rows;
 }
 
@@ -29,14 +43,19 @@ async function databases(db: TestDatabase): Promise<Array<{ datname: string; dat
  * The server as a restore killed with -9 leaves it: its copy, with the restore's marker
  * (or none), and when it was killed in the swap, the live database refusing connections.
  */
-async function leaveCopy(db: TestDatabase, how: { stage?: 'restoring' | 'swap'; marked?: boolean }): Promise<{ restored: string; startedAt: string }> {
+async function leaveCopy(
+  db: TestDatabase,
+  how: { stage?: 'restoring' | 'swap'; marked?: boolean },
+): Promise<{ restored: string; startedAt: string }> {
   const restored = companionName(db.name, 'restore', new Date(Date.now() - 60_000));
   const marker = { ...newMarker(db.name, null, '/backups/x.dump'), pid: DEAD_PID, stage: how.stage ?? 'restoring' };
   await withAdminClient(async (c) => {
-    marker.server = (await c.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!.id;
+    marker.server = (await c.query<{ id: string }>('select system_identifier::text as id from pg_control_system()'))
+      .rows[0]!.id;
     await c.query(`create database ${c.escapeIdentifier(restored)}`);
     if (how.marked !== false) await writeMarker(c, restored, marker);
-    if (how.stage === 'swap') await c.query(`alter database ${c.escapeIdentifier(db.name)} with allow_connections false`);
+    if (how.stage === 'swap')
+      await c.query(`alter database ${c.escapeIdentifier(db.name)} with allow_connections false`);
   });
   return { restored, startedAt: marker.startedAt };
 }
@@ -57,12 +76,27 @@ describe('failure catalogue: what a stopped restore leaves', () => {
     const extra: Record<string, string> = {};
     if (backup) {
       const dir = tempDir('upkit-case-leftover-');
-      extra.file = (await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' })).path;
+      extra.file = (
+        await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
+          backupDir: dir,
+          keep: 5,
+          upkitVersion: 'test',
+        })
+      ).path;
     }
     const rows = await withClientAt(db().url, (c) => rowSnapshot(c));
     const { restored } = await leaveCopy(db(), { stage: 'swap' });
     const c = failureCase(id);
-    const r = await runCase(c, { url: db().url, database: db().name, host: db().host, port: db().port, restored, pid: DEAD_PID, hostname: hostname(), ...extra });
+    const r = await runCase(c, {
+      url: db().url,
+      database: db().name,
+      host: db().host,
+      port: db().port,
+      restored,
+      pid: DEAD_PID,
+      hostname: hostname(),
+      ...extra,
+    });
     expectCase(r, c, r.vars);
     // Nothing changed: still refusing, the copy still there.
     expect(await databases(db())).toEqual([
@@ -72,8 +106,12 @@ describe('failure catalogue: what a stopped restore leaves', () => {
     // The command it names puts it back, and nothing of the live database is lost.
     const recover = await runUpkit('scripts/restore.ts', ['--recover'], { env: { DATABASE_URL: db().url } });
     expect(recover.code, recover.stderr).toBe(0);
-    expect(recover.stderr).toContain(`${db().name} accepts connections again (an in-place restore had been stopped during its swap)`);
-    expect(recover.stderr).toContain(`dropped ${restored}, left by an in-place restore of ${db().name} that was stopped (pid ${DEAD_PID} on ${hostname()}`);
+    expect(recover.stderr).toContain(
+      `${db().name} accepts connections again (an in-place restore had been stopped during its swap)`,
+    );
+    expect(recover.stderr).toContain(
+      `dropped ${restored}, left by an in-place restore of ${db().name} that was stopped (pid ${DEAD_PID} on ${hostname()}`,
+    );
     expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
     expect(await withClientAt(db().url, (x) => rowSnapshot(x))).toEqual(rows);
   }
@@ -99,11 +137,20 @@ describe('failure catalogue: what a stopped restore leaves', () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
     const { restored } = await leaveCopy(db(), { marked: false });
     const c = failureCase('status.restore-leftover-unproven');
-    const r = await runCase(c, { url: db().url, database: db().name, restored, host: db().host, port: db().port, user: db().user });
+    const r = await runCase(c, {
+      url: db().url,
+      database: db().name,
+      restored,
+      host: db().host,
+      port: db().port,
+      user: db().user,
+    });
     expectCase(r, c, r.vars);
     const recover = await runUpkit('scripts/restore.ts', ['--recover'], { env: { DATABASE_URL: db().url } });
     expect(recover.code, recover.stderr).toBe(0);
-    expect(recover.stderr).toContain(`nothing to recover: ${db().name} accepts connections and no copy of a stopped restore is left`);
+    expect(recover.stderr).toContain(
+      `nothing to recover: ${db().name} accepts connections and no copy of a stopped restore is left`,
+    );
     expect((await databases(db())).map((d) => d.datname)).toEqual([db().name, restored]);
   });
 
@@ -128,11 +175,15 @@ describe('failure catalogue: what a stopped restore leaves', () => {
     const status = await runUpkit('scripts/status.ts', [], { env });
     expect(status.code, status.stderr).toBe(3);
     expect(status.stderr).toContain('could not check that DIRECT_URL');
-    expect(status.stderr).toContain(`✖ database ${db().name} refuses connections: an in-place restore (pid ${DEAD_PID} on ${hostname()}`);
+    expect(status.stderr).toContain(
+      `✖ database ${db().name} refuses connections: an in-place restore (pid ${DEAD_PID} on ${hostname()}`,
+    );
     expect(status.stderr).toContain('npx zx scripts/restore.ts --recover');
     const recover = await runUpkit('scripts/restore.ts', ['--recover'], { env });
     expect(recover.code, recover.stderr).toBe(0);
-    expect(recover.stderr).toContain(`${db().name} accepts connections again (an in-place restore had been stopped during its swap)`);
+    expect(recover.stderr).toContain(
+      `${db().name} accepts connections again (an in-place restore had been stopped during its swap)`,
+    );
     expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
     expect(restored).toBeTruthy();
   });

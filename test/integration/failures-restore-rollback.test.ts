@@ -13,7 +13,11 @@ describe('failure catalogue: rollback', backupTests(), () => {
   const db = useFreshDatabase();
 
   async function companions(): Promise<string[]> {
-    const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db().name}_`]));
+    const { rows } = await withAdminClient((c) =>
+      c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
+        `${db().name}_`,
+      ]),
+    );
     return rows.map((r) => r.datname);
   }
 
@@ -44,10 +48,22 @@ describe('failure catalogue: rollback', backupTests(), () => {
     expect(previous).toMatch(/_before_restore_/);
     const before = await dbState(db().url);
     const c = failureCase('rollback.after-rollback');
-    const r = await runCase(c, { url: db().url, database: db().name, backupName: path.basename(backup) }, { extraEnv: env, timeoutMs: 60_000 });
+    const r = await runCase(
+      c,
+      { url: db().url, database: db().name, backupName: path.basename(backup) },
+      { extraEnv: env, timeoutMs: 60_000 },
+    );
     // The name the swap-back would give the current database carries the time of the run.
-    const restored = new RegExp(`RENAME TO "(${db().name}_restore_\\d{8}t\\d{6}z)"`).exec(r.stderr)?.[1] ?? companionName(db().name, 'restore', new Date());
-    expectCase(r, c, { ...r.vars, swapBack: swapBackCommand({ host: db().host, port: db().port, user: db().user }, { live: db().name, previous: previous!, restored }) });
+    const restored =
+      new RegExp(`RENAME TO "(${db().name}_restore_\\d{8}t\\d{6}z)"`).exec(r.stderr)?.[1] ??
+      companionName(db().name, 'restore', new Date());
+    expectCase(r, c, {
+      ...r.vars,
+      swapBack: swapBackCommand(
+        { host: db().host, port: db().port, user: db().user },
+        { live: db().name, previous: previous!, restored },
+      ),
+    });
     await expectUnchanged(db().url, before);
     expect(await companions()).toEqual([previous]);
   });

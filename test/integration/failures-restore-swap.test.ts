@@ -12,19 +12,39 @@ import { takeBackup, type BackupResult } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
-import { backupTests, freshDatabase, serverInfo, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import {
+  backupTests,
+  freshDatabase,
+  serverInfo,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+  type TestDatabase,
+} from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 async function companions(db: TestDatabase): Promise<Array<{ datname: string; datallowconn: boolean }>> {
-  const { rows } = await withAdminClient((c) => c.query('select datname, datallowconn from pg_database where starts_with(datname, $1) order by 1', [db.name]));
+  const { rows } = await withAdminClient((c) =>
+    c.query('select datname, datallowconn from pg_database where starts_with(datname, $1) order by 1', [db.name]),
+  );
   return rows;
 }
 
 async function backupOf(db: TestDatabase): Promise<BackupResult> {
   const dir = tempDir('upkit-case-swap-');
-  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), {
+    backupDir: dir,
+    keep: 5,
+    upkitVersion: 'test',
+  });
 }
 
 /** A session of the server's superuser on the maintenance database, as a DBA's psql. */
@@ -42,7 +62,9 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
   afterEach(async () => {
     for (const s of sessions.splice(0)) await s.end().catch(() => {});
     await withAdminClient(async (c) => {
-      for (const { gid } of (await c.query<{ gid: string }>(`select gid from pg_prepared_xacts where database = $1`, [db().name])).rows) {
+      for (const { gid } of (
+        await c.query<{ gid: string }>(`select gid from pg_prepared_xacts where database = $1`, [db().name])
+      ).rows) {
         await withAdminClient((x) => x.query(`rollback prepared '${gid}'`), db().name);
       }
     });
@@ -59,7 +81,12 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
   });
 
   /** Runs the case against a v2.3 install with data and checks it left everything as it was. */
-  async function refused(id: string, file: string, vars: Record<string, string | number>, extra?: (stderr: string) => Record<string, string | number>): Promise<void> {
+  async function refused(
+    id: string,
+    file: string,
+    vars: Record<string, string | number>,
+    extra?: (stderr: string) => Record<string, string | number>,
+  ): Promise<void> {
     const c = failureCase(id);
     const before = await dbState(db().url);
     // Watched from the server while the restore runs: the live database never refuses connections.
@@ -67,13 +94,20 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
     const refusedSeen = withAdminClient(async (a) => {
       let seen = 0;
       while (running) {
-        const { rows } = await a.query<{ ok: boolean }>('select datallowconn as ok from pg_database where datname = $1', [db().name]);
+        const { rows } = await a.query<{ ok: boolean }>(
+          'select datallowconn as ok from pg_database where datname = $1',
+          [db().name],
+        );
         if (rows[0]?.ok === false) seen++;
         await new Promise((res) => setTimeout(res, 2));
       }
       return seen;
     });
-    const r = await runCase(c, { file, url: db().url, database: db().name, host: db().host, port: db().port, user: db().user, ...vars }, { timeoutMs: 90_000 }).finally(() => (running = false));
+    const r = await runCase(
+      c,
+      { file, url: db().url, database: db().name, host: db().host, port: db().port, user: db().user, ...vars },
+      { timeoutMs: 90_000 },
+    ).finally(() => (running = false));
     expect(await refusedSeen).toBe(0);
     expectCase(r, c, { ...r.vars, ...extra?.(r.stderr) });
     await expectUnchanged(db().url, before);
@@ -146,7 +180,10 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
     const dir = tempDir('upkit-case-tblspc-');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', dir]);
     mounts.push(dir);
-    const owner = statSync((await withAdminClient((c) => c.query<{ d: string }>(`select current_setting('data_directory') as d`))).rows[0]!.d);
+    const owner = statSync(
+      (await withAdminClient((c) => c.query<{ d: string }>(`select current_setting('data_directory') as d`))).rows[0]!
+        .d,
+    );
     const location = path.join(dir, 'ts');
     mkdirSync(location);
     chownSync(location, owner.uid, owner.gid);
@@ -156,7 +193,10 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
       await c.query(`alter database ${c.escapeIdentifier(db().name)} set tablespace ${tablespace}`);
     });
     // Leave less room than the database takes.
-    const size = Number((await withAdminClient((c) => c.query<{ n: string }>('select pg_database_size($1)::text as n', [db().name]))).rows[0]!.n);
+    const size = Number(
+      (await withAdminClient((c) => c.query<{ n: string }>('select pg_database_size($1)::text as n', [db().name])))
+        .rows[0]!.n,
+    );
     const { bavail, bsize } = (await import('node:fs')).statfsSync(dir);
     writeFileSync(path.join(dir, 'filler'), Buffer.alloc(Math.max(0, bavail * bsize - Math.floor(size / 2))));
     await refused('restore.disk-space', backup.path, { tablespace, dir: location });

@@ -13,11 +13,19 @@ import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } f
 import { backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 /** Databases whose names start with the prefix (test files share the server). */
 async function databases(prefix: string): Promise<string[]> {
-  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [prefix]));
+  const { rows } = await withAdminClient((c) =>
+    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [prefix]),
+  );
   return rows.map((r) => r.datname);
 }
 
@@ -31,7 +39,11 @@ describe('failure catalogue: restore and rollback', backupTests(), () => {
     try {
       await withClientAt(source.url, (c) => buildRelease(c, 'v2.3'));
       const dir = tempDir('upkit-case-restore-');
-      backup = await takeBackup(loadConfig({ env: { DATABASE_URL: source.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+      backup = await takeBackup(loadConfig({ env: { DATABASE_URL: source.url }, cwd: dir }), quiet(), {
+        backupDir: dir,
+        keep: 5,
+        upkitVersion: 'test',
+      });
     } finally {
       await source.drop();
     }
@@ -67,14 +79,25 @@ describe('failure catalogue: restore and rollback', backupTests(), () => {
     const bytes = readFileSync(file);
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     writeFileSync(file, bytes);
-    await refused('restore.corrupt', { file, actualSha: createHash('sha256').update(bytes).digest('hex'), sha: backup.manifest.sha256 });
+    await refused('restore.corrupt', {
+      file,
+      actualSha: createHash('sha256').update(bytes).digest('hex'),
+      sha: backup.manifest.sha256,
+    });
   });
 
   it('restore.not-an-archive', async () => {
     const file = copyOf();
     const junk = Buffer.alloc(4096, 7);
     writeFileSync(file, junk);
-    writeFileSync(`${file}.json`, JSON.stringify({ ...backup.manifest, bytes: junk.length, sha256: createHash('sha256').update(junk).digest('hex') }));
+    writeFileSync(
+      `${file}.json`,
+      JSON.stringify({
+        ...backup.manifest,
+        bytes: junk.length,
+        sha256: createHash('sha256').update(junk).digest('hex'),
+      }),
+    );
     await refused('restore.not-an-archive', { file });
   });
 

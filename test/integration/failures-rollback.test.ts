@@ -14,16 +14,33 @@ import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { logged, until } from '../failures/interrupt.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, connectTo, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import {
+  backupTests,
+  connectTo,
+  freshDatabase,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+} from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 describe('failure catalogue: rollback', backupTests(), () => {
   const db = useFreshDatabase();
 
   async function companions(): Promise<string[]> {
-    const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db().name}_`]));
+    const { rows } = await withAdminClient((c) =>
+      c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
+        `${db().name}_`,
+      ]),
+    );
     return rows.map((r) => r.datname);
   }
 
@@ -43,7 +60,11 @@ describe('failure catalogue: rollback', backupTests(), () => {
     try {
       await withClientAt(other.url, (c) => buildRelease(c, 'v2.3'));
       const dir = tempDir('upkit-case-other-');
-      const b = await takeBackup(loadConfig({ env: { DATABASE_URL: other.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+      const b = await takeBackup(loadConfig({ env: { DATABASE_URL: other.url }, cwd: dir }), quiet(), {
+        backupDir: dir,
+        keep: 5,
+        upkitVersion: 'test',
+      });
       return { path: b.path, manifestPath: b.manifestPath, database: other.name, sha: b.manifest.sha256 };
     } finally {
       await other.drop();
@@ -57,7 +78,11 @@ describe('failure catalogue: rollback', backupTests(), () => {
     copyFileSync(other.manifestPath, `${backup}.json`);
     const before = await dbState(db().url);
     const c = failureCase('rollback.backup-replaced');
-    const r = await runCase(c, { url: db().url, database: db().name, file: backup, other: other.database, otherSha: other.sha, sha }, { extraEnv: env, timeoutMs: 60_000 });
+    const r = await runCase(
+      c,
+      { url: db().url, database: db().name, file: backup, other: other.database, otherSha: other.sha, sha },
+      { extraEnv: env, timeoutMs: 60_000 },
+    );
     expectCase(r, c, { ...r.vars, file: backup });
     await expectUnchanged(db().url, before);
     expect(await companions()).toEqual([]);
@@ -69,11 +94,18 @@ describe('failure catalogue: rollback', backupTests(), () => {
     const mine = readManifest(`${backup}.json`);
     const theirs = readManifest(other.manifestPath);
     copyFileSync(other.path, backup);
-    writeFileSync(`${backup}.json`, JSON.stringify({ ...mine, bytes: theirs.bytes, sha256: theirs.sha256, tables: theirs.tables }));
+    writeFileSync(
+      `${backup}.json`,
+      JSON.stringify({ ...mine, bytes: theirs.bytes, sha256: theirs.sha256, tables: theirs.tables }),
+    );
     expect(readFileSync(backup).length).toBe(theirs.bytes);
     const before = await dbState(db().url);
     const c = failureCase('rollback.backup-file-swapped');
-    const r = await runCase(c, { url: db().url, database: db().name, file: backup, otherSha: other.sha, sha }, { extraEnv: env, timeoutMs: 60_000 });
+    const r = await runCase(
+      c,
+      { url: db().url, database: db().name, file: backup, otherSha: other.sha, sha },
+      { extraEnv: env, timeoutMs: 60_000 },
+    );
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, before);
     expect(await companions()).toEqual([]);
@@ -81,7 +113,9 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   it('rollback.writes-since', { timeout: 180_000 }, async () => {
     const { env } = await upgraded();
-    await withClientAt(db().url, (c) => c.query('create table public.notes (id int); insert into public.notes select generate_series(1, 3)'));
+    await withClientAt(db().url, (c) =>
+      c.query('create table public.notes (id int); insert into public.notes select generate_series(1, 3)'),
+    );
     const before = await dbState(db().url);
     const c = failureCase('rollback.writes-since');
     const r = await runCase(c, { url: db().url, database: db().name }, { extraEnv: env, timeoutMs: 60_000 });
@@ -92,11 +126,15 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   it('rollback.discard-writes', { timeout: 180_000 }, async () => {
     const { env } = await upgraded();
-    await withClientAt(db().url, (c) => c.query('create table public.notes (id int); insert into public.notes select generate_series(1, 3)'));
+    await withClientAt(db().url, (c) =>
+      c.query('create table public.notes (id int); insert into public.notes select generate_series(1, 3)'),
+    );
     const c = failureCase('rollback.discard-writes');
     const r = await runCase(c, { url: db().url, database: db().name }, { extraEnv: env, timeoutMs: 120_000 });
     expectCase(r, c, r.vars);
-    expect(await withClientAt(db().url, async (x) => (await x.query(`select to_regclass('public.notes') as t`)).rows[0].t)).toBeNull();
+    expect(
+      await withClientAt(db().url, async (x) => (await x.query(`select to_regclass('public.notes') as t`)).rows[0].t),
+    ).toBeNull();
     const [kept] = await companions();
     expect(kept).toMatch(/_before_restore_/);
     await withAdminClient((x) => x.query(`drop database ${x.escapeIdentifier(kept!)} with (force)`));
@@ -128,13 +166,25 @@ describe('failure catalogue: rollback', backupTests(), () => {
     const { dir, file, env } = await withDownFile(down);
     const before = await dbState(db().url);
     const c = failureCase(id);
-    const r = await runCase(c, { url: db().url, database: db().name, dir, file, ...extra }, { extraEnv: env, timeoutMs: 120_000 });
+    const r = await runCase(
+      c,
+      { url: db().url, database: db().name, dir, file, ...extra },
+      { extraEnv: env, timeoutMs: 120_000 },
+    );
     expectCase(r, c, r.vars);
     const after = await dbState(db().url);
     // Schema, rows and drizzle's ledger as before; upkit.runs may record the refused run.
     expect({ ...after, upkit: null }).toEqual({ ...before, upkit: null });
     if (c.code === 'rollback.down_failed') {
-      const runs = await withClientAt(db().url, async (x) => (await x.query(`select command, status, backup_sha256 is not null as backed from upkit.runs order by started_at desc limit 1`)).rows);
+      const runs = await withClientAt(
+        db().url,
+        async (x) =>
+          (
+            await x.query(
+              `select command, status, backup_sha256 is not null as backed from upkit.runs order by started_at desc limit 1`,
+            )
+          ).rows,
+      );
       expect(runs).toEqual([{ command: 'rollback --down 0004_notes', status: 'refused', backed: true }]);
     } else {
       expect(after.upkit).toEqual(before.upkit);
@@ -142,7 +192,10 @@ describe('failure catalogue: rollback', backupTests(), () => {
   }
 
   it('rollback.down-commit', { timeout: 180_000 }, async () => {
-    await downRefused('rollback.down-commit', 'ALTER TABLE "notes" ADD COLUMN "x" integer;\nCOMMIT;\nDROP TABLE "notes";\n');
+    await downRefused(
+      'rollback.down-commit',
+      'ALTER TABLE "notes" ADD COLUMN "x" integer;\nCOMMIT;\nDROP TABLE "notes";\n',
+    );
   });
 
   it('rollback.down-destructive', { timeout: 180_000 }, async () => {
@@ -150,7 +203,10 @@ describe('failure catalogue: rollback', backupTests(), () => {
   });
 
   it('rollback.down-error', { timeout: 180_000 }, async () => {
-    await downRefused('rollback.down-error', 'ALTER TABLE "notes" ADD COLUMN "x" integer;\nUPDATE "notes" SET "x" = "nosuch" WHERE "id" = 1;\n');
+    await downRefused(
+      'rollback.down-error',
+      'ALTER TABLE "notes" ADD COLUMN "x" integer;\nUPDATE "notes" SET "x" = "nosuch" WHERE "id" = 1;\n',
+    );
   });
 
   it('rollback.down-interrupted', { timeout: 180_000 }, async () => {
@@ -164,9 +220,21 @@ describe('failure catalogue: rollback', backupTests(), () => {
       await blocker.query('lock table notes in access exclusive mode');
       let pid = 0;
       const logDir = tempDir('upkit-case-logs-');
-      const running = runCase(c, { url: db().url, database: db().name, dir, file }, { extraEnv: { ...env, UPKIT_LOG_DIR: logDir }, timeoutMs: 120_000, onSpawn: (p) => (pid = p) });
+      const running = runCase(
+        c,
+        { url: db().url, database: db().name, dir, file },
+        { extraEnv: { ...env, UPKIT_LOG_DIR: logDir }, timeoutMs: 120_000, onSpawn: (p) => (pid = p) },
+      );
       // pg_dump waits for the lock the report holds.
-      await until(async () => (await watcher.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`)).rowCount! > 0, 'pg_dump to wait for its lock');
+      await until(
+        async () =>
+          (
+            await watcher.query(
+              `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+            )
+          ).rowCount! > 0,
+        'pg_dump to wait for its lock',
+      );
       process.kill(pid, 'SIGTERM');
       // The report ends only once upkit has taken the signal in: a run that ignored it would go on to the down file.
       await until(logged(logDir, /SIGTERM received/), 'upkit to take the signal in');

@@ -3,7 +3,14 @@
 // sessions that a role's or database's search_path, a schema named like the role, or the
 // caller's PGOPTIONS would otherwise send elsewhere. Everything lands in public.
 import { afterEach, describe, expect, it } from 'vitest';
-import { backupArgs, connectTo, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import {
+  backupArgs,
+  connectTo,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+  type TestDatabase,
+} from '../support/database.ts';
 import { runUpkit } from '../support/cli.ts';
 import { buildRelease } from '../support/releases.ts';
 import { createdRoles, loginRole } from './schemaSupport.ts';
@@ -32,7 +39,9 @@ async function upgrade(env: Record<string, string>): Promise<{ code: number | nu
 }
 
 async function socketDir(): Promise<string | null> {
-  const dirs = await withAdminClient((c) => c.query<{ d: string }>("select current_setting('unix_socket_directories') as d"));
+  const dirs = await withAdminClient((c) =>
+    c.query<{ d: string }>("select current_setting('unix_socket_directories') as d"),
+  );
   return dirs.rows[0]?.d.split(',')[0]?.trim() || null;
 }
 
@@ -51,7 +60,11 @@ describe('upgrades in the right schema', () => {
 
   it('upgrades with search_path=public and another setting named in the options of DATABASE_URL', async () => {
     await v10(db().url);
-    reachedLatest(await upgrade({ DATABASE_URL: `${db().url}?options=${encodeURIComponent('-c search_path=public -c statement_timeout=0')}` }));
+    reachedLatest(
+      await upgrade({
+        DATABASE_URL: `${db().url}?options=${encodeURIComponent('-c search_path=public -c statement_timeout=0')}`,
+      }),
+    );
     expect(await tablesBySchema(db().url)).toEqual({ public: 13 });
   });
 
@@ -65,7 +78,16 @@ describe('upgrades in the right schema', () => {
     reachedLatest(r);
     if (backupArgs().length === 0) expect(r.report.backup?.path).toBeTruthy();
     // DATABASE_SSL applies to TCP only, as libpq's sslmode: a socket carries no SSL.
-    const status = await runUpkit('scripts/status.ts', ['--json'], { env: { DB_HOST: dir, DB_PORT: String(d.port), DB_USER: d.user, DB_PASSWORD: d.password, DB_NAME: d.database, DATABASE_SSL: 'require' } });
+    const status = await runUpkit('scripts/status.ts', ['--json'], {
+      env: {
+        DB_HOST: dir,
+        DB_PORT: String(d.port),
+        DB_USER: d.user,
+        DB_PASSWORD: d.password,
+        DB_NAME: d.database,
+        DATABASE_SSL: 'require',
+      },
+    });
     expect(status.code, status.stderr).toBe(0);
     expect(status.stderr).toContain(`${d.database}: v2.3, up to date`);
   });

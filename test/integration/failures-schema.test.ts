@@ -7,11 +7,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
-import { backupArgs, connectTo, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import {
+  backupArgs,
+  connectTo,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+  type TestDatabase,
+} from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { createdRoles, loginRole, schemaState } from './schemaSupport.ts';
 
-const vars = (d: TestDatabase) => ({ url: d.url, host: d.host, port: d.port, user: d.user, password: d.password, database: d.database });
+const vars = (d: TestDatabase) => ({
+  url: d.url,
+  host: d.host,
+  port: d.port,
+  user: d.user,
+  password: d.password,
+  database: d.database,
+});
 
 /** Pulse v1.0, with rows, in schema `app`; public empty. */
 async function installInApp(url: string): Promise<void> {
@@ -33,7 +47,13 @@ describe('failure catalogue: schemas and search_path', () => {
     await createdRoles.dropAll();
   });
 
-  for (const query of ['options=-c%20search_path%3Dapp', 'options=-csearch_path%3Dapp', 'options=--search_path%3Dapp', 'options=--search-path%3Dapp', 'schema=app']) {
+  for (const query of [
+    'options=-c%20search_path%3Dapp',
+    'options=-csearch_path%3Dapp',
+    'options=--search_path%3Dapp',
+    'options=--search-path%3Dapp',
+    'schema=app',
+  ]) {
     it(`schema.url-options (${query})`, async () => {
       await installInApp(db().url);
       const app = await schemaState(db().url, 'app');
@@ -46,7 +66,12 @@ describe('failure catalogue: schemas and search_path', () => {
     });
   }
 
-  for (const id of ['schema.db-schema', 'schema.search-path-list', 'schema.elsewhere-install', 'schema.elsewhere-preflight']) {
+  for (const id of [
+    'schema.db-schema',
+    'schema.search-path-list',
+    'schema.elsewhere-install',
+    'schema.elsewhere-preflight',
+  ]) {
     it(id, async () => {
       await installInApp(db().url);
       const app = await schemaState(db().url, 'app');
@@ -113,7 +138,10 @@ describe('failure catalogue: schemas and search_path', () => {
     const drop = /remove them: (DROP TABLE [^;]+;)/.exec(r.stderr)?.[1];
     expect(drop).toBeDefined();
     await withClientAt(role.url, (s) => s.query(drop!));
-    const again = await runCase({ ...c, args: ['--yes', ...backupArgs()] }, { ...vars(db()), role: role.name, roleUrl: role.url });
+    const again = await runCase(
+      { ...c, args: ['--yes', ...backupArgs()] },
+      { ...vars(db()), role: role.name, roleUrl: role.url },
+    );
     expect(again.code, again.stderr).toBe(0);
     expect(again.json().release).toEqual({ from: 'v1.0', to: 'v2.3' });
   });
@@ -159,8 +187,12 @@ describe('failure catalogue: schemas and search_path', () => {
     const before = await dbState(db().url);
     const r = await runCase(failureCase('schema.split'), { ...vars(db()), role: role.name, roleUrl: role.url });
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toContain(`✖ Pulse is split across schemas: ${role.name} holds 2 of its tables (all empty) besides the install in public;`);
-    expect(r.stderr).toContain(`→ they hold no rows: remove them with DROP TABLE "${role.name}"."organizations", "${role.name}"."users"; then run: npx zx upgrade.ts --dry-run`);
+    expect(r.stderr).toContain(
+      `✖ Pulse is split across schemas: ${role.name} holds 2 of its tables (all empty) besides the install in public;`,
+    );
+    expect(r.stderr).toContain(
+      `→ they hold no rows: remove them with DROP TABLE "${role.name}"."organizations", "${role.name}"."users"; then run: npx zx upgrade.ts --dry-run`,
+    );
     await expectUnchanged(db().url, before);
   });
 
@@ -170,11 +202,17 @@ describe('failure catalogue: schemas and search_path', () => {
       await buildRelease(c, 'v1.0');
       await c.query('create schema app; create table app.users (id int)');
     });
-    await withAdminClient((a) => a.query(`alter role ${a.escapeIdentifier(role.name)} in database ${a.escapeIdentifier(db().database)} set search_path = app, public`));
+    await withAdminClient((a) =>
+      a.query(
+        `alter role ${a.escapeIdentifier(role.name)} in database ${a.escapeIdentifier(db().database)} set search_path = app, public`,
+      ),
+    );
     const before = await dbState(db().url);
     const r = await runCase(failureCase('schema.split'), { ...vars(db()), role: role.name, roleUrl: role.url });
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toContain(`✖ Pulse is split across schemas: app holds 1 of its tables (all empty) besides the install in public; schema app is on the search_path ${role.name} is given (app, public) before public, so the app would use those tables`);
+    expect(r.stderr).toContain(
+      `✖ Pulse is split across schemas: app holds 1 of its tables (all empty) besides the install in public; schema app is on the search_path ${role.name} is given (app, public) before public, so the app would use those tables`,
+    );
     await expectUnchanged(db().url, before);
   });
 
@@ -193,7 +231,9 @@ describe('failure catalogue: schemas and search_path', () => {
   });
 
   it("another app's table named like one of Pulse's, in a schema no session finds first, does not stop an install into an empty public", async () => {
-    await withClientAt(db().url, (c) => c.query('create schema crm; create table crm.users (id int primary key); insert into crm.users values (1)'));
+    await withClientAt(db().url, (c) =>
+      c.query('create schema crm; create table crm.users (id int primary key); insert into crm.users values (1)'),
+    );
     const crm = await schemaState(db().url, 'crm');
     const r = await runCase({ ...failureCase('schema.elsewhere'), args: ['--yes', ...backupArgs()] }, vars(db()));
     expect(r.code, r.stderr).toBe(0);

@@ -28,7 +28,9 @@ describe('failure catalogue: untrusted names in output', () => {
     const r = await runUpkit('verify/index.ts', [], { env: { DATABASE_URL: db().url } });
     expect(r.code, r.stderr).toBe(0);
     const human = r.stdout.split('\n');
-    expect(human).toContain('  ⚠ schema.extra_table  table notes\\u000a- ✖ `schema.ok` all data lost | **restore now** (1 column) is not in the snapshot: added by hand?  → nothing to do if it was added on purpose: upkit keeps objects it does not know and never drops them');
+    expect(human).toContain(
+      '  ⚠ schema.extra_table  table notes\\u000a- ✖ `schema.ok` all data lost | **restore now** (1 column) is not in the snapshot: added by hand?  → nothing to do if it was added on purpose: upkit keeps objects it does not know and never drops them',
+    );
     // No line of the report starts with what the name holds.
     expect(human.filter((l) => l.startsWith('- ✖'))).toEqual([]);
     expect(r.logs()).not.toContain('notes\n');
@@ -36,7 +38,9 @@ describe('failure catalogue: untrusted names in output', () => {
     const m = await runUpkit('verify/index.ts', ['--markdown'], { env: { DATABASE_URL: db().url } });
     expect(m.code, m.stderr).toBe(0);
     const md = m.stdout.split('\n');
-    expect(md).toContain('- ⚠ `schema.extra_table` table notes\\\\u000a- ✖ \\`schema.ok\\` all data lost \\| \\*\\*restore now\\*\\* (1 column) is not in the snapshot: added by hand?  ');
+    expect(md).toContain(
+      '- ⚠ `schema.extra_table` table notes\\\\u000a- ✖ \\`schema.ok\\` all data lost \\| \\*\\*restore now\\*\\* (1 column) is not in the snapshot: added by hand?  ',
+    );
     expect(md.filter((l) => l.startsWith('- ✖'))).toEqual([]);
     expect(m.stdout).not.toContain('**restore now**');
   });

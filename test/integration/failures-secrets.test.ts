@@ -26,7 +26,9 @@ function listen(handler: RequestListener): Promise<number> {
 function expectEndpointFinding(r: CaseRun, message: string): void {
   const report = r.json();
   expect(report.exitCode).toBe(6);
-  expect(report.findings.filter((f) => f.code === 'health.endpoint')).toEqual([{ severity: 'error', code: 'health.endpoint', message, hint: expect.stringContaining('npx zx scripts/health.ts') }]);
+  expect(report.findings.filter((f) => f.code === 'health.endpoint')).toEqual([
+    { severity: 'error', code: 'health.endpoint', message, hint: expect.stringContaining('npx zx scripts/health.ts') },
+  ]);
 }
 
 describe('failure catalogue: secrets and health endpoints', () => {
@@ -60,14 +62,19 @@ describe('failure catalogue: secrets and health endpoints', () => {
       sent.push(auth);
       const b64 = auth.replace(/^Basic /, '');
       res.writeHead(401, `Bad ${auth}`, { 'content-type': 'text/plain' });
-      res.end(`denied: ${auth} unpadded=${b64.replace(/=+$/, '')} url=${encodeURIComponent('Echo-Pass-913')} user:pw=${Buffer.from(b64, 'base64').toString()}`);
+      res.end(
+        `denied: ${auth} unpadded=${b64.replace(/=+$/, '')} url=${encodeURIComponent('Echo-Pass-913')} user:pw=${Buffer.from(b64, 'base64').toString()}`,
+      );
     });
     const before = await dbState(db().url);
     const r = await runCase({ ...c, json: true }, { ...vars(), port });
     expectCase(r, c, { ...r.vars, attempts: sent.length });
     const b64 = Buffer.from('ops:Echo-Pass-913').toString('base64');
     expect(sent[0]).toBe(`Basic ${b64}`);
-    expectEndpointFinding(r, `http://127.0.0.1:${port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: Basic *** unpadded=*** url=*** user:pw=ops:***" (${sent.length} attempts)`);
+    expectEndpointFinding(
+      r,
+      `http://127.0.0.1:${port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: Basic *** unpadded=*** url=*** user:pw=ops:***" (${sent.length} attempts)`,
+    );
     for (const text of [r.stdout, r.stderr, r.logs()]) {
       for (const s of ['Echo-Pass-913', b64, b64.replace(/=+$/, '')]) expect(text).not.toContain(s);
     }
@@ -81,14 +88,19 @@ describe('failure catalogue: secrets and health endpoints', () => {
     const port = await listen((q, res) => {
       attempts += 1;
       const auth = q.headers.authorization ?? '';
-      const user = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(':')[0];
+      const user = Buffer.from(auth.replace(/^Basic /, ''), 'base64')
+        .toString()
+        .split(':')[0];
       res.writeHead(403, { 'content-type': 'text/plain' });
       res.end(`token ${user} is not allowed (${auth})`);
     });
     const before = await dbState(db().url);
     const r = await runCase({ ...c, json: true }, { ...vars(), port });
     expectCase(r, c, { ...r.vars, attempts });
-    expectEndpointFinding(r, `http://127.0.0.1:${port}/health: started, not healthy: last answer 403 Forbidden "token *** is not allowed (Basic ***)" (${attempts} attempts)`);
+    expectEndpointFinding(
+      r,
+      `http://127.0.0.1:${port}/health: started, not healthy: last answer 403 Forbidden "token *** is not allowed (Basic ***)" (${attempts} attempts)`,
+    );
     const b64 = Buffer.from(`${token}:`).toString('base64');
     for (const text of [r.stdout, r.stderr, r.logs()]) for (const s of [token, b64]) expect(text).not.toContain(s);
     await expectUnchanged(db().url, before);
@@ -107,7 +119,10 @@ describe('failure catalogue: secrets and health endpoints', () => {
     expect(requests % 2).toBe(0);
     expectCase(r, c, { ...r.vars, attempts: requests / 2 });
     const base = `http://127.0.0.1:${port}`;
-    expectEndpointFinding(r, `${base}/a: started, not healthy: last answer 302 Found: redirect loop: ${base}/a → ${base}/b → ${base}/a (${requests / 2} attempts)`);
+    expectEndpointFinding(
+      r,
+      `${base}/a: started, not healthy: last answer 302 Found: redirect loop: ${base}/a → ${base}/b → ${base}/a (${requests / 2} attempts)`,
+    );
   });
 
   it('sec.health-request-timeout', async () => {
@@ -134,6 +149,9 @@ describe('failure catalogue: secrets and health endpoints', () => {
     expectCase(r, c, { ...r.vars, attempts });
     for (const text of [r.stderr, r.logs()]) expect(text).not.toMatch(/[\u001b\u202e]/);
     // In JSON the escaped form is what was printed; JSON.stringify keeps it one line anyway.
-    expectEndpointFinding(r, `http://127.0.0.1:${port}/health: started, not healthy: last answer 503 Service Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" (${attempts} attempts)`);
+    expectEndpointFinding(
+      r,
+      `http://127.0.0.1:${port}/health: started, not healthy: last answer 503 Service Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" (${attempts} attempts)`,
+    );
   });
 });

@@ -28,7 +28,9 @@ describe('failure catalogue: a role without privileges', () => {
       await c.query(`revoke create on database ${c.escapeIdentifier(db().database)} from public`);
       // PostgreSQL 14 still grants CREATE on public to everyone; later majors do not.
       await c.query('revoke create on schema public from public');
-      await c.query(`grant select on all tables in schema public, drizzle to ${role}; grant usage on schema drizzle to ${role}`);
+      await c.query(
+        `grant select on all tables in schema public, drizzle to ${role}; grant usage on schema drizzle to ${role}`,
+      );
     });
   }
 
@@ -98,7 +100,11 @@ describe('failure catalogue: PostgreSQL 13', () => {
     const url = await database('too_old_upgrade', true);
     const c = failureCase('server.too-old-upgrade');
     const before = await dbState(url);
-    const r = await runCase(c, { url, version: server.version }, { extraEnv: { BACKUP_DIR: '/nonexistent/never-used' } });
+    const r = await runCase(
+      c,
+      { url, version: server.version },
+      { extraEnv: { BACKUP_DIR: '/nonexistent/never-used' } },
+    );
     expectCase(r, c, r.vars);
     await expectUnchanged(url, before);
     expect(await runsOf(url)).toEqual([]);

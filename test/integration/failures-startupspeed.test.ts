@@ -26,18 +26,40 @@ describe('failures: start-up speed', () => {
     const asRoot = process.getuid?.() === 0;
     // Readable by all; written by no one but root, whom the build does not run as.
     chmodSync(copy, asRoot ? 0o755 : 0o555);
-    const argv = asRoot ? ['runuser', ['-u', 'nobody', '--', process.execPath, path.join(copy, c.entry)]] as const : [process.execPath, [path.join(copy, c.entry)]] as const;
-    if (asRoot && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', '0']).status !== 0) return ctx.skip('runuser -u nobody cannot run node here');
+    const argv = asRoot
+      ? (['runuser', ['-u', 'nobody', '--', process.execPath, path.join(copy, c.entry)]] as const)
+      : ([process.execPath, [path.join(copy, c.entry)]] as const);
+    if (asRoot && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', '0']).status !== 0)
+      return ctx.skip('runuser -u nobody cannot run node here');
     const b = spawnSync(argv[0], [...argv[1]], { cwd: copy, env, encoding: 'utf8' });
-    const r: RunResult = { code: b.status, signal: null, stdout: b.stdout, stderr: b.stderr, durationMs: 0, logDir: '', logs: () => '', json: () => { throw new Error('no --json for the build'); } };
+    const r: RunResult = {
+      code: b.status,
+      signal: null,
+      stdout: b.stdout,
+      stderr: b.stderr,
+      durationMs: 0,
+      logDir: '',
+      logs: () => '',
+      json: () => {
+        throw new Error('no --json for the build');
+      },
+    };
     expectCase(r, c, { root: copy });
     expect(existsSync(path.join(copy, '.build'))).toBe(false);
     // upkit still runs, from its sources, and its log says so.
     const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-readonly-logs-'));
-    const s = spawnSync(path.join(copy, 'bin', 'upkit'), ['status'], { cwd: tmpdir(), env: { ...env, UPKIT_LOG_DIR: logDir }, encoding: 'utf8' });
+    const s = spawnSync(path.join(copy, 'bin', 'upkit'), ['status'], {
+      cwd: tmpdir(),
+      env: { ...env, UPKIT_LOG_DIR: logDir },
+      encoding: 'utf8',
+    });
     expect(s.status, s.stderr).toBe(2);
-    const logs = readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8')).join('');
+    const logs = readdirSync(logDir)
+      .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
+      .join('');
     expect(logs).toMatch(/modules: TypeScript sources( through tsx|, types stripped by Node)/);
-    expect(spawnSync(path.join(copy, 'bin', 'upkit'), ['--version'], { env, encoding: 'utf8' }).stdout).toMatch(/^upkit \d+\.\d+\.\d+\n$/);
+    expect(spawnSync(path.join(copy, 'bin', 'upkit'), ['--version'], { env, encoding: 'utf8' }).stdout).toMatch(
+      /^upkit \d+\.\d+\.\d+\n$/,
+    );
   }, 60_000);
 });

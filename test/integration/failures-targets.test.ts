@@ -11,13 +11,30 @@ import { writeAppFolder, table, column } from '../support/appFolders.ts';
 import { backupArgs, connectTo, freshDatabase, withClientAt, type TestDatabase } from '../support/database.ts';
 
 function app(dir: string, name: string): void {
-  writeAppFolder([{ tag: '0000_init', sql: `CREATE TABLE "${name}_items" ("id" integer PRIMARY KEY NOT NULL);` }], { tables: Object.fromEntries([table('public', `${name}_items`, [column('id', 'integer', { primaryKey: true, notNull: true })])]) }, path.join(dir, 'apps', name));
+  writeAppFolder(
+    [{ tag: '0000_init', sql: `CREATE TABLE "${name}_items" ("id" integer PRIMARY KEY NOT NULL);` }],
+    {
+      tables: Object.fromEntries([
+        table('public', `${name}_items`, [column('id', 'integer', { primaryKey: true, notNull: true })]),
+      ]),
+    },
+    path.join(dir, 'apps', name),
+  );
 }
 
 /** The run's log files (the log folder also holds the shadow cache: a folder). */
-const logs = (logDir: string) => readdirSync(logDir).filter((f) => f.endsWith('.log')).map((f) => readFileSync(path.join(logDir, f), 'utf8')).join('\n');
+const logs = (logDir: string) =>
+  readdirSync(logDir)
+    .filter((f) => f.endsWith('.log'))
+    .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
+    .join('\n');
 
-const ledgerRows = (url: string) => withClientAt(url, async (c) => (await c.query<{ n: number }>(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0]!.n);
+const ledgerRows = (url: string) =>
+  withClientAt(
+    url,
+    async (c) =>
+      (await c.query<{ n: number }>(`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0]!.n,
+  );
 
 describe('failure catalogue: targets', () => {
   let orders: TestDatabase;
@@ -43,7 +60,15 @@ describe('failure catalogue: targets', () => {
     writeFileSync(file, JSON.stringify({ targets }, null, 2));
     return file;
   }
-  const vars = (file: string) => ({ file, ordersUrl: orders.url, host: billing.host, port: billing.port, user: billing.user, password: billing.password, database: billing.database });
+  const vars = (file: string) => ({
+    file,
+    ordersUrl: orders.url,
+    host: billing.host,
+    port: billing.port,
+    user: billing.user,
+    password: billing.password,
+    database: billing.database,
+  });
 
   for (const [id, change] of [
     ['targets.password-field', (t: Array<Record<string, unknown>>) => (t[1]!.password = 'hunter2-long')],
@@ -68,13 +93,24 @@ describe('failure catalogue: targets', () => {
     const holder = await connectTo(billing.url, 'upkit upgrade ops-host 4242');
     try {
       await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
-      const { pid, client, started } = (await holder.query(`select pg_backend_pid() as pid, host(inet_client_addr()) as client, backend_start as started from pg_stat_activity where pid = pg_backend_pid()`)).rows[0];
+      const { pid, client, started } = (
+        await holder.query(
+          `select pg_backend_pid() as pid, host(inet_client_addr()) as client, backend_start as started from pg_stat_activity where pid = pg_backend_pid()`,
+        )
+      ).rows[0];
       const before = await dbState(billing.url);
-      const r = await runCase({ ...c, args: [...c.args, ...backupArgs()] }, { ...vars(file), pid, client, time: (started as Date).toISOString() }, { cwd });
+      const r = await runCase(
+        { ...c, args: [...c.args, ...backupArgs()] },
+        { ...vars(file), pid, client, time: (started as Date).toISOString() },
+        { cwd },
+      );
       expectCase(r, c, r.vars);
       await expectUnchanged(billing.url, before);
       const report = r.json<TargetsReport>();
-      expect(report.targets.map((t) => [t.name, t.result, t.exitCode])).toEqual([['orders', 'ok', 0], ['billing', 'locked', 5]]);
+      expect(report.targets.map((t) => [t.name, t.result, t.exitCode])).toEqual([
+        ['orders', 'ok', 0],
+        ['billing', 'locked', 5],
+      ]);
       expect(await ledgerRows(orders.url)).toBe(1);
       expect(await runsOf(orders.url)).toEqual([{ command: 'upgrade', status: 'ok' }]);
     } finally {
@@ -91,7 +127,10 @@ describe('failure catalogue: targets', () => {
     expect(r.stderr + r.stdout + logs(r.logDir)).not.toContain('not-the-password');
     await expectUnchanged(billing.url, before);
     const report = r.json<TargetsReport>();
-    expect(report.targets.map((t) => [t.name, t.result, t.exitCode])).toEqual([['orders', 'ok', 0], ['billing', 'refused', 3]]);
+    expect(report.targets.map((t) => [t.name, t.result, t.exitCode])).toEqual([
+      ['orders', 'ok', 0],
+      ['billing', 'refused', 3],
+    ]);
     expect(await ledgerRows(orders.url)).toBe(1);
   });
 });

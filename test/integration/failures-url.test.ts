@@ -8,12 +8,30 @@ import { useFreshDatabase } from '../support/database.ts';
 describe('failure catalogue: connection values', () => {
   const db = useFreshDatabase();
 
-  const ids = ['url.not-postgres', 'url.password-hash', 'url.password-slash', 'url.space', 'url.no-database', 'url.no-host', 'url.port-range', 'url.direct-url', 'parts.db-name-missing', 'parts.port'];
+  const ids = [
+    'url.not-postgres',
+    'url.password-hash',
+    'url.password-slash',
+    'url.space',
+    'url.no-database',
+    'url.no-host',
+    'url.port-range',
+    'url.direct-url',
+    'parts.db-name-missing',
+    'parts.port',
+  ];
   for (const id of ids) {
     it(id, async () => {
       const c = failureCase(id);
       const before = await dbState(db().url);
-      const r = await runCase(c, { url: db().url, host: db().host, port: db().port, user: db().user, password: db().password, database: db().database });
+      const r = await runCase(c, {
+        url: db().url,
+        host: db().host,
+        port: db().port,
+        user: db().user,
+        password: db().password,
+        database: db().database,
+      });
       expectCase(r, c, r.vars);
       for (const secret of ['pa#ss', 'pa/ss', 'two words', db().password]) {
         expect(r.stderr + r.stdout + r.logs()).not.toContain(secret);

@@ -27,14 +27,25 @@ describe('failure catalogue: verify sees triggers, collations and materialized v
   it('verify.triggers-disabled', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
     await q('alter table users disable trigger all');
-    const names = await q(`select distinct con.conname::text as conname from pg_trigger t join pg_constraint con on con.oid = t.tgconstraint where t.tgrelid = 'users'::regclass and t.tgisinternal`);
-    await caseThenPaste('verify.triggers-disabled', { constraints: names.map((r) => r.conname as string).sort().join(', ') });
-    expect(await q(`select count(*)::int as n from pg_trigger where tgrelid = 'users'::regclass and tgenabled = 'D'`)).toEqual([{ n: 0 }]);
+    const names = await q(
+      `select distinct con.conname::text as conname from pg_trigger t join pg_constraint con on con.oid = t.tgconstraint where t.tgrelid = 'users'::regclass and t.tgisinternal`,
+    );
+    await caseThenPaste('verify.triggers-disabled', {
+      constraints: names
+        .map((r) => r.conname as string)
+        .sort()
+        .join(', '),
+    });
+    expect(
+      await q(`select count(*)::int as n from pg_trigger where tgrelid = 'users'::regclass and tgenabled = 'D'`),
+    ).toEqual([{ n: 0 }]);
   });
 
   it('verify.collation', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
-    const [{ type }] = await q(`select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = 'users'::regclass and attname = 'email'`);
+    const [{ type }] = await q(
+      `select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = 'users'::regclass and attname = 'email'`,
+    );
     await q(`alter table users alter column email type ${type} collate "C"`);
     await caseThenPaste('verify.collation', { type });
   });
@@ -49,7 +60,9 @@ describe('failure catalogue: verify sees triggers, collations and materialized v
     const r = await runCase(c, { url: db().url });
     expectVerifyCase(r, c, r.vars);
     const mv = r.json<Report>().findings.filter((f) => f.code === 'schema.extra_matview');
-    expect(mv.map((f) => [f.severity, f.message])).toEqual([['warning', 'materialized view org_counts is not in the snapshot: added by hand?']]);
+    expect(mv.map((f) => [f.severity, f.message])).toEqual([
+      ['warning', 'materialized view org_counts is not in the snapshot: added by hand?'],
+    ]);
     await expectUnchanged(db().url, before);
   });
 });

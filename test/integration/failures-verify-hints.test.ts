@@ -19,18 +19,34 @@ describe('failure catalogue: verify hints that repair', () => {
     await expectUnchanged(db().url, before);
     const report = r.json<Report>();
     const f = report.findings.find((x) => x.code === c.code)!;
-    const codes = report.findings.filter((x) => x.severity !== 'info' && x.code.startsWith('schema.')).map((x) => x.code);
+    const codes = report.findings
+      .filter((x) => x.severity !== 'info' && x.code.startsWith('schema.'))
+      .map((x) => x.code);
     expect(codes, 'one finding, not also a missing and an extra object').toEqual([c.code]);
-    const count = async () => withClientAt(db().url, async (a) => Number((await a.query(`select count(*) from ${rowsOf}`)).rows[0].count));
+    const count = async () =>
+      withClientAt(db().url, async (a) => Number((await a.query(`select count(*) from ${rowsOf}`)).rows[0].count));
     const rows = await count();
     await withClientAt(db().url, (a) => a.query(/psql: (.*)$/.exec(f.hint!)![1]!));
     const again = await runCase(c, { url: db().url });
     expect(again.code, again.stderr).toBe(0);
-    expect(await withClientAt(db().url, async (a) => Number((await a.query(`select count(*) from ${rowsOf.replace(/^app\./, '')}`)).rows[0].count))).toBe(rows);
+    expect(
+      await withClientAt(db().url, async (a) =>
+        Number((await a.query(`select count(*) from ${rowsOf.replace(/^app\./, '')}`)).rows[0].count),
+      ),
+    ).toBe(rows);
   }
 
   async function columnsOf(table: string): Promise<number> {
-    return withClientAt(db().url, async (a) => Number((await a.query(`select count(*) from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped`, [table])).rows[0].count));
+    return withClientAt(db().url, async (a) =>
+      Number(
+        (
+          await a.query(
+            `select count(*) from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped`,
+            [table],
+          )
+        ).rows[0].count,
+      ),
+    );
   }
 
   it('verify.column-renamed', async () => {

@@ -14,7 +14,11 @@ describe('failure catalogue: a shared drizzle ledger', () => {
   it('verify.ledger-shared', async () => {
     const id = await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.3');
-      return (await c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ('0123456789abcdef' || repeat('0', 48), 1600000000000) returning id`)).rows[0].id;
+      return (
+        await c.query(
+          `insert into drizzle.__drizzle_migrations (hash, created_at) values ('0123456789abcdef' || repeat('0', 48), 1600000000000) returning id`,
+        )
+      ).rows[0].id;
     });
     const c = failureCase('verify.ledger-shared');
     const before = await dbState(db().url);
@@ -33,10 +37,14 @@ describe('failure catalogue: a shared drizzle ledger', () => {
   it('a row created after the last entry is still a later migration', async () => {
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.3');
-      await c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values (repeat('f', 64), 4102444800000)`);
+      await c.query(
+        `insert into drizzle.__drizzle_migrations (hash, created_at) values (repeat('f', 64), 4102444800000)`,
+      );
     });
     const r = await runCase(failureCase('verify.ledger-shared'), { url: db().url, id: 0 });
     expect(r.code).toBe(4);
-    expect(r.json<Report>().findings.find((f) => f.code === 'ledger.unknown_entry')?.message).toMatch(/ahead of this upkit/);
+    expect(r.json<Report>().findings.find((f) => f.code === 'ledger.unknown_entry')?.message).toMatch(
+      /ahead of this upkit/,
+    );
   });
 });

@@ -12,10 +12,18 @@ import { runUpkit } from '../support/cli.ts';
 import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
-type Report = { exitCode: number; findings: Array<{ severity: string; code: string; message: string; hint: string | null }> };
+type Report = {
+  exitCode: number;
+  findings: Array<{ severity: string; code: string; message: string; hint: string | null }>;
+};
 
 /** A session that holds what `sql` takes until the end of fn, rolled back afterwards. */
-async function holding<T>(url: string, name: string, sql: string[], fn: (who: { pid: number; user: string }, c: pg.Client) => Promise<T>): Promise<T> {
+async function holding<T>(
+  url: string,
+  name: string,
+  sql: string[],
+  fn: (who: { pid: number; user: string }, c: pg.Client) => Promise<T>,
+): Promise<T> {
   const c = await connectTo(url, name);
   try {
     const { pid, user } = (await c.query('select pg_backend_pid() as pid, current_user as user')).rows[0];
@@ -36,21 +44,36 @@ describe('failure catalogue: verify behind a lock', () => {
   it('verify.locked: the seed data area is not read, the schema and the ledgers are', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
     const before = await dbState(db().url);
-    await holding(db().url, 'pulse-api report', ['lock table organizations in access exclusive mode'], async ({ pid, user }, blocker) => {
-      const c = failureCase('verify.locked');
-      const r = await runCase(c, { url: db().url, pid, user });
-      expectCase(r, c, r.vars);
-      const report = r.json() as Report;
-      expect(report.findings.filter((f) => f.code === 'verify.locked')).toHaveLength(1);
-      // What was read is reported: the ledgers' release line; nothing is claimed about seed data.
-      expect(codes(report)).toContain('ledger.release');
-      expect(codes(report).filter((x) => x.startsWith('seed.'))).toEqual([]);
-      const lines = plainLines(r.stderr);
-      expect(lines.some((l) => /^✔ schema /.test(l)), r.stderr).toBe(true);
-      expect(lines.some((l) => /^✖ seed data {2}seed data not read: verification waited 5 s for a lock on organizations held by server process \d+ /.test(l)), r.stderr).toBe(true);
-      expect(lines.some((l) => /^✔ seed data/.test(l))).toBe(false);
-      expect((await blocker.query('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
-    });
+    await holding(
+      db().url,
+      'pulse-api report',
+      ['lock table organizations in access exclusive mode'],
+      async ({ pid, user }, blocker) => {
+        const c = failureCase('verify.locked');
+        const r = await runCase(c, { url: db().url, pid, user });
+        expectCase(r, c, r.vars);
+        const report = r.json() as Report;
+        expect(report.findings.filter((f) => f.code === 'verify.locked')).toHaveLength(1);
+        // What was read is reported: the ledgers' release line; nothing is claimed about seed data.
+        expect(codes(report)).toContain('ledger.release');
+        expect(codes(report).filter((x) => x.startsWith('seed.'))).toEqual([]);
+        const lines = plainLines(r.stderr);
+        expect(
+          lines.some((l) => /^✔ schema /.test(l)),
+          r.stderr,
+        ).toBe(true);
+        expect(
+          lines.some((l) =>
+            /^✖ seed data {2}seed data not read: verification waited 5 s for a lock on organizations held by server process \d+ /.test(
+              l,
+            ),
+          ),
+          r.stderr,
+        ).toBe(true);
+        expect(lines.some((l) => /^✔ seed data/.test(l))).toBe(false);
+        expect((await blocker.query('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
+      },
+    );
     await expectUnchanged(db().url, before);
   });
 
@@ -65,21 +88,32 @@ describe('failure catalogue: verify behind a lock', () => {
     mkdirSync(envDir);
     const envFile = path.join(envDir, '.env');
     writeFileSync(envFile, '# settings come from the environment\n');
-    await holding(db().url, 'migrator', ['lock table drizzle.__drizzle_migrations in access exclusive mode'], async ({ pid, user }) => {
-      const c = failureCase('verify.locked-partial');
-      const r = await runCase(c, { url: db().url, pid, user, envFile, envFileQuoted: shellQuote(envFile) }, { cwd: dir });
-      expectCase(r, c, r.vars);
-      const report = r.json() as Report;
-      expect(codes(report)).toContain('schema.extra_column');
-      expect(codes(report)).toContain('seed.counts');
-      // The ledger was not read: nothing pending, no release claimed.
-      expect(codes(report).filter((x) => x.startsWith('ledger.'))).toEqual([]);
-      // The human report (without --json) marks the area and says the report is incomplete.
-      const human = await runCase({ ...c, json: false }, r.vars, { cwd: dir });
-      expect(human.code).toBe(5);
-      expect(human.stdout).toContain('ledgers: not read (locked)');
-      expect(human.stdout).toMatch(/verify: 1 error, 1 warning \(schema [\d.]+ s, ledgers not read, seed data [\d.]+ s, runtime not checked\); the report is incomplete: ledgers not read \(locked\)$/m);
-    });
+    await holding(
+      db().url,
+      'migrator',
+      ['lock table drizzle.__drizzle_migrations in access exclusive mode'],
+      async ({ pid, user }) => {
+        const c = failureCase('verify.locked-partial');
+        const r = await runCase(
+          c,
+          { url: db().url, pid, user, envFile, envFileQuoted: shellQuote(envFile) },
+          { cwd: dir },
+        );
+        expectCase(r, c, r.vars);
+        const report = r.json() as Report;
+        expect(codes(report)).toContain('schema.extra_column');
+        expect(codes(report)).toContain('seed.counts');
+        // The ledger was not read: nothing pending, no release claimed.
+        expect(codes(report).filter((x) => x.startsWith('ledger.'))).toEqual([]);
+        // The human report (without --json) marks the area and says the report is incomplete.
+        const human = await runCase({ ...c, json: false }, r.vars, { cwd: dir });
+        expect(human.code).toBe(5);
+        expect(human.stdout).toContain('ledgers: not read (locked)');
+        expect(human.stdout).toMatch(
+          /verify: 1 error, 1 warning \(schema [\d.]+ s, ledgers not read, seed data [\d.]+ s, runtime not checked\); the report is incomplete: ledgers not read \(locked\)$/m,
+        );
+      },
+    );
     await expectUnchanged(db().url, before);
   });
 
@@ -88,17 +122,22 @@ describe('failure catalogue: verify behind a lock', () => {
       await buildRelease(c, 'v2.3');
       await c.query('alter table organizations drop column features_enabled');
     });
-    await holding(db().url, 'migrator', ['lock table drizzle.__drizzle_migrations in access exclusive mode'], async ({ pid }) => {
-      const r = await runCase(failureCase('verify.locked-partial'), { url: db().url, envFile: '/dev/null' });
-      const report = r.json() as Report;
-      expect(r.code, r.stderr).toBe(4);
-      expect(report.exitCode).toBe(4);
-      expect(report.findings.find((f) => f.code === 'schema.column_missing')?.message).toMatch(/features_enabled/);
-      const locked = report.findings.filter((f) => f.code === 'verify.locked');
-      expect(locked.map((f) => f.message.split(':')[0])).toEqual(['ledgers not read']);
-      expect(locked[0]!.message).toContain(`held by server process ${pid} `);
-      expect(locked[0]!.hint).toContain(`pg_terminate_backend(${pid})`);
-    });
+    await holding(
+      db().url,
+      'migrator',
+      ['lock table drizzle.__drizzle_migrations in access exclusive mode'],
+      async ({ pid }) => {
+        const r = await runCase(failureCase('verify.locked-partial'), { url: db().url, envFile: '/dev/null' });
+        const report = r.json() as Report;
+        expect(r.code, r.stderr).toBe(4);
+        expect(report.exitCode).toBe(4);
+        expect(report.findings.find((f) => f.code === 'schema.column_missing')?.message).toMatch(/features_enabled/);
+        const locked = report.findings.filter((f) => f.code === 'verify.locked');
+        expect(locked.map((f) => f.message.split(':')[0])).toEqual(['ledgers not read']);
+        expect(locked[0]!.message).toContain(`held by server process ${pid} `);
+        expect(locked[0]!.hint).toContain(`pg_terminate_backend(${pid})`);
+      },
+    );
   });
 
   it('verify.locked-schema: a table the catalog read locks is left out; the other tables are compared, a schema error still found', async () => {
@@ -116,7 +155,10 @@ describe('failure catalogue: verify behind a lock', () => {
       // roles is not said to be missing, nor anything of it different.
       expect(report.findings.filter((f) => f.code.startsWith('schema.') && /\broles\b/.test(f.message))).toEqual([]);
       const locked = report.findings.filter((f) => f.code === 'verify.locked');
-      expect(locked.map((f) => f.message.split(':')[0])).toEqual(['schema not read for table public.roles', 'seed data not read']);
+      expect(locked.map((f) => f.message.split(':')[0])).toEqual([
+        'schema not read for table public.roles',
+        'seed data not read',
+      ]);
       for (const f of locked) expect(f.message).toContain(`held by server process ${pid} `);
       expect(codes(report).filter((x) => x.startsWith('ledger.release') || x.startsWith('seed.'))).toEqual([]);
     });
@@ -138,7 +180,15 @@ describe('failure catalogue: verify behind a lock', () => {
 
   it('a lock on an index of a table verify reads (REINDEX in an open transaction) is named the same way', async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
-    const index = await withClientAt(db().url, async (c) => (await c.query(`select indexrelid::regclass::text as i from pg_index where indrelid = 'users'::regclass order by 1 limit 1`)).rows[0].i as string);
+    const index = await withClientAt(
+      db().url,
+      async (c) =>
+        (
+          await c.query(
+            `select indexrelid::regclass::text as i from pg_index where indrelid = 'users'::regclass order by 1 limit 1`,
+          )
+        ).rows[0].i as string,
+    );
     await holding(db().url, 'pulse-api maintenance', [`reindex index ${index}`], async ({ pid }) => {
       // Only the index is locked exclusively; the table itself is readable.
       const r = await runCase(failureCase('verify.locked'), { url: db().url });
@@ -146,7 +196,9 @@ describe('failure catalogue: verify behind a lock', () => {
       expect(r.code, r.stderr).toBe(5);
       const locked = report.findings.filter((f) => f.code === 'verify.locked');
       expect(locked).toHaveLength(1);
-      expect(locked[0]!.message).toContain(`seed data not read: verification waited 5 s for a lock on ${index} held by server process ${pid} `);
+      expect(locked[0]!.message).toContain(
+        `seed data not read: verification waited 5 s for a lock on ${index} held by server process ${pid} `,
+      );
       expect(codes(report)).toContain('ledger.release');
     });
   });
@@ -161,7 +213,18 @@ describe('failure catalogue: verify behind a lock', () => {
       const waiting = alter.query('alter table organizations add column note text').catch((err: unknown) => err);
       try {
         // The ALTER is queued once pg_locks shows its request not granted.
-        await expect.poll(async () => withClientAt(db().url, async (c) => (await c.query(`select count(*)::int as n from pg_locks where pid = $1 and not granted`, [alterPid])).rows[0].n), { timeout: 10_000 }).toBe(1);
+        await expect
+          .poll(
+            async () =>
+              withClientAt(
+                db().url,
+                async (c) =>
+                  (await c.query(`select count(*)::int as n from pg_locks where pid = $1 and not granted`, [alterPid]))
+                    .rows[0].n,
+              ),
+            { timeout: 10_000 },
+          )
+          .toBe(1);
         const c = failureCase('verify.locked-queued');
         const r = await runCase(c, { url: db().url, reader, alter: alterPid, user });
         expectCase(r, c, r.vars);
@@ -179,22 +242,37 @@ describe('failure catalogue: verify behind a lock', () => {
   it("a holder's literals never reach the report, and an upkit run holding the lock is waited for, never offered to be ended", async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
     const secret = 'tok-4f1c9a77e2';
-    await holding(db().url, 'pulse-api', ['lock table organizations in access exclusive mode', `select '${secret}' as token, $body$${secret}$body$ as again, E'x\\'${secret}' as escaped`], async ({ pid }) => {
-      const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
-      expect(r.code, r.stderr).toBe(5);
-      expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
-      const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
-      expect(locked.message).toContain(`server process ${pid} `);
-      expect(locked.message).toContain(`last query: select '…' as token, '…' as again, '…' as escaped`);
-      expect(locked.hint).toContain(`SELECT pg_terminate_backend(${pid});`);
-    });
-    await holding(db().url, 'upkit upgrade migrations', ['lock table organizations in access exclusive mode'], async ({ pid }) => {
-      const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
-      expect(r.code, r.stderr).toBe(5);
-      const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
-      expect(locked.message).toContain(`server process ${pid} `);
-      expect(locked.hint).not.toContain('pg_terminate_backend');
-      expect(locked.hint).toBe('an upkit run is working on this database (npx zx scripts/status.ts shows it): wait for it to finish, then run: npx zx verify/index.ts');
-    });
+    await holding(
+      db().url,
+      'pulse-api',
+      [
+        'lock table organizations in access exclusive mode',
+        `select '${secret}' as token, $body$${secret}$body$ as again, E'x\\'${secret}' as escaped`,
+      ],
+      async ({ pid }) => {
+        const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
+        expect(r.code, r.stderr).toBe(5);
+        expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+        const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
+        expect(locked.message).toContain(`server process ${pid} `);
+        expect(locked.message).toContain(`last query: select '…' as token, '…' as again, '…' as escaped`);
+        expect(locked.hint).toContain(`SELECT pg_terminate_backend(${pid});`);
+      },
+    );
+    await holding(
+      db().url,
+      'upkit upgrade migrations',
+      ['lock table organizations in access exclusive mode'],
+      async ({ pid }) => {
+        const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
+        expect(r.code, r.stderr).toBe(5);
+        const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
+        expect(locked.message).toContain(`server process ${pid} `);
+        expect(locked.hint).not.toContain('pg_terminate_backend');
+        expect(locked.hint).toBe(
+          'an upkit run is working on this database (npx zx scripts/status.ts shows it): wait for it to finish, then run: npx zx verify/index.ts',
+        );
+      },
+    );
   });
 });

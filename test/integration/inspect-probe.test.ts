@@ -10,7 +10,11 @@ describe('the row probe of the plan', () => {
   const db = useFreshDatabase();
 
   it('a table locked after the locks were read is skipped (taken to hold rows), the others are read, and the transaction goes on', async () => {
-    await withClientAt(db().url, (c) => c.query('create table busy (id int); create table full_one (id int); create table empty_one (id int); insert into full_one values (1)'));
+    await withClientAt(db().url, (c) =>
+      c.query(
+        'create table busy (id int); create table full_one (id int); create table empty_one (id int); insert into full_one values (1)',
+      ),
+    );
     const holder = await connectTo(db().url, 'upkit test holder');
     const reader = await connectTo(db().url, 'upkit test reader');
     try {
@@ -19,7 +23,15 @@ describe('the row probe of the plan', () => {
       await reader.query('begin transaction read only');
       await reader.query(`set local lock_timeout = '1min'`);
       // As if the locks had been read before the holder took its lock: nothing seen locked.
-      const r = await probeRows(reader, [{ schema: 'public', name: 'busy' }, { schema: 'public', name: 'full_one' }, { schema: 'public', name: 'empty_one' }], new Set());
+      const r = await probeRows(
+        reader,
+        [
+          { schema: 'public', name: 'busy' },
+          { schema: 'public', name: 'full_one' },
+          { schema: 'public', name: 'empty_one' },
+        ],
+        new Set(),
+      );
       expect([...r.unread]).toEqual(['public.busy']);
       expect([...r.filled]).toEqual(['public.full_one']);
       // The transaction is usable and its own lock_timeout is as it was.
@@ -34,10 +46,15 @@ describe('the row probe of the plan', () => {
   });
 
   it('with no lock anywhere, every table is read', async () => {
-    await withClientAt(db().url, (c) => c.query(`create table "we""ird" (id int); insert into "we""ird" values (1); create table plain (id int)`));
+    await withClientAt(db().url, (c) =>
+      c.query(`create table "we""ird" (id int); insert into "we""ird" values (1); create table plain (id int)`),
+    );
     await withClientAt(db().url, async (c) => {
       await c.query('begin transaction read only');
-      const r = await probeRows(c, [{ schema: 'public', name: 'we"ird' }, { schema: 'public', name: 'plain' }]);
+      const r = await probeRows(c, [
+        { schema: 'public', name: 'we"ird' },
+        { schema: 'public', name: 'plain' },
+      ]);
       await c.query('commit');
       expect([...r.filled]).toEqual(['public.we"ird']);
       expect(r.unread.size).toBe(0);

@@ -14,19 +14,45 @@ import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.
 import { buildRelease } from '../support/releases.ts';
 import { copyOfUpkit } from '../support/upkitCopy.ts';
 
-const COMMANDS = ['upgrade', 'install', 'verify', 'preflight', 'status', 'backup', 'restore', 'rollback', 'mark', 'health'];
+const COMMANDS = [
+  'upgrade',
+  'install',
+  'verify',
+  'preflight',
+  'status',
+  'backup',
+  'restore',
+  'rollback',
+  'mark',
+  'health',
+];
 const LIMIT_BYTES = 50 * 1024 * 1024;
 
 /**
  * npm's error codes for a registry it cannot reach (or, offline, a package not in its cache):
  * the one reason this test skips. Any other failure of `npm ci` fails it.
  */
-const UNREACHABLE = /npm (?:ERR!|error) code (ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED|ERR_SOCKET_TIMEOUT)\b/;
+const UNREACHABLE =
+  /npm (?:ERR!|error) code (ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED|ERR_SOCKET_TIMEOUT)\b/;
 
 /** The environment a server's shell gives: no NODE_OPTIONS, no npm_* of a surrounding `npm test`, npm's own cache and proxy kept. */
 function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_cache', 'npm_config_registry', 'npm_config_userconfig', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy']) {
+  for (const k of [
+    'PATH',
+    'HOME',
+    'TMPDIR',
+    'LANG',
+    'npm_config_cache',
+    'npm_config_registry',
+    'npm_config_userconfig',
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'NO_PROXY',
+    'http_proxy',
+    'https_proxy',
+    'no_proxy',
+  ]) {
     if (process.env[k] !== undefined) env[k] = process.env[k]!;
   }
   return { ...env, NO_COLOR: '1', ...extra };
@@ -45,7 +71,9 @@ function sizeOf(dir: string): number {
 
 /** Which modules a run's log files say bin/upkit.js ran. */
 function modulesIn(logDir: string): string[] {
-  return readdirSync(logDir).flatMap((f) => [...readFileSync(path.join(logDir, f), 'utf8').matchAll(/ modules: (.*)$/gm)].map((m) => m[1]!));
+  return readdirSync(logDir).flatMap((f) =>
+    [...readFileSync(path.join(logDir, f), 'utf8').matchAll(/ modules: (.*)$/gm)].map((m) => m[1]!),
+  );
 }
 
 /** upkit's tracked files in a new folder, without the .npmrc (a server has none: its loader line is only for `npx zx` in upkit's own directory). */
@@ -55,7 +83,13 @@ function serverCopy(): string {
   return copy;
 }
 
-function run(file: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -81,13 +115,29 @@ describe('server install: npm ci --omit=dev', () => {
 
   beforeAll(async () => {
     copy = serverCopy();
-    installed = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], copy, serverEnv(), 300_000);
+    installed = await run(
+      'npm',
+      ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'],
+      copy,
+      serverEnv(),
+      300_000,
+    );
     const code = UNREACHABLE.exec(installed.stderr)?.[1];
-    if (installed.code !== 0 && code) unreachable = `npm cannot reach the packages (${code}): ${installed.stderr.split('\n').find((l) => l.includes(code))?.trim()}`;
+    if (installed.code !== 0 && code)
+      unreachable = `npm cannot reach the packages (${code}): ${installed.stderr
+        .split('\n')
+        .find((l) => l.includes(code))
+        ?.trim()}`;
     if (unreachable) return;
     // With --ignore-scripts npm runs no postinstall: nothing is compiled.
     bare = serverCopy();
-    installedBare = await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], bare, serverEnv(), 300_000);
+    installedBare = await run(
+      'npm',
+      ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'],
+      bare,
+      serverEnv(),
+      300_000,
+    );
   }, 630_000);
 
   afterAll(() => {
@@ -95,12 +145,17 @@ describe('server install: npm ci --omit=dev', () => {
     if (bare) rmSync(bare, { recursive: true, force: true });
   });
 
-  it('compiles upkit\'s modules to .build/ (the postinstall script), with a stamp of every source', (ctx) => {
+  it("compiles upkit's modules to .build/ (the postinstall script), with a stamp of every source", (ctx) => {
     if (unreachable) return ctx.skip(unreachable);
     expect(installed!.code, installed!.stderr).toBe(0);
-    const stamp = JSON.parse(readFileSync(path.join(copy, '.build', 'stamp.json'), 'utf8')) as { files: Record<string, unknown> };
-    expect(Object.keys(stamp.files)).toEqual(expect.arrayContaining(['lib/commands/launcher.ts', 'lib/upgrade.ts', 'verify/run.ts', 'profiles/pulse.ts']));
-    for (const f of Object.keys(stamp.files).filter((f) => f.endsWith('.ts'))) expect(existsSync(path.join(copy, '.build', f.replace(/\.ts$/, '.js'))), f).toBe(true);
+    const stamp = JSON.parse(readFileSync(path.join(copy, '.build', 'stamp.json'), 'utf8')) as {
+      files: Record<string, unknown>;
+    };
+    expect(Object.keys(stamp.files)).toEqual(
+      expect.arrayContaining(['lib/commands/launcher.ts', 'lib/upgrade.ts', 'verify/run.ts', 'profiles/pulse.ts']),
+    );
+    for (const f of Object.keys(stamp.files).filter((f) => f.endsWith('.ts')))
+      expect(existsSync(path.join(copy, '.build', f.replace(/\.ts$/, '.js'))), f).toBe(true);
     expect(installedBare!.code, installedBare!.stderr).toBe(0);
     expect(existsSync(path.join(bare, '.build'))).toBe(false);
   });
@@ -112,8 +167,12 @@ describe('server install: npm ci --omit=dev', () => {
     const bytes = sizeOf(path.join(copy, 'node_modules'));
     expect(bytes, `node_modules is ${(bytes / 1024 / 1024).toFixed(1)} MB`).toBeLessThan(LIMIT_BYTES);
     // What the lockfile says only development needs (`dev`; `devOptional` is also wanted, optionally, by what runs), none installed.
-    const lock = JSON.parse(readFileSync(path.join(copy, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const devOnly = Object.entries(lock.packages).filter(([where, p]) => where && p.dev === true).map(([where]) => where);
+    const lock = JSON.parse(readFileSync(path.join(copy, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const devOnly = Object.entries(lock.packages)
+      .filter(([where, p]) => where && p.dev === true)
+      .map(([where]) => where);
     expect(devOnly.length).toBeGreaterThan(0);
     expect(devOnly.filter((where) => existsSync(path.join(copy, where)))).toEqual([]);
   });
@@ -129,7 +188,9 @@ describe('server install: npm ci --omit=dev', () => {
     for (const c of COMMANDS) {
       const r = await run(launcher, [c, '--help'], cwd, serverEnv({ UPKIT_LOG_DIR: path.join(cwd, 'logs') }));
       expect(r.code, `${c}: ${r.stderr}`).toBe(0);
-      expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^usage: ${launcher.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${c}\\b`));
+      expect(r.stdout.split('\n')[0]).toMatch(
+        new RegExp(`^usage: ${launcher.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${c}\\b`),
+      );
     }
   }, 240_000);
 
@@ -145,7 +206,10 @@ describe('server install: npm ci --omit=dev', () => {
     const verify = await run(launcher, ['verify', '--json'], cwd, env);
     expect(verify.code, verify.stderr).toBe(0);
     expect((JSON.parse(verify.stdout) as Report).exitCode).toBe(0);
-    const runs = await withClientAt(db().url, async (c) => (await c.query(`select command, status from upkit.runs`)).rows);
+    const runs = await withClientAt(
+      db().url,
+      async (c) => (await c.query(`select command, status from upkit.runs`)).rows,
+    );
     expect(runs).toContainEqual({ command: 'upgrade', status: 'ok' });
     return modulesIn(path.join(cwd, 'logs'));
   }

@@ -3,7 +3,16 @@
 // UPKIT_ENV_FILE names, relative to it), and every command to paste written in the launcher's
 // form. Also: `npx zx upgrade.ts` from upkit's own directory still works, and every entry
 // point stops an older Node with one line and exit 2.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,8 +24,30 @@ import { ROOT, runNpxZx, runUpkit } from '../support/cli.ts';
 import { backupArgs, backupsTestable, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
-const COMMANDS = ['upgrade', 'install', 'verify', 'preflight', 'status', 'backup', 'restore', 'rollback', 'mark', 'health'];
-const ENTRIES = ['upgrade.ts', 'install.ts', 'verify/index.ts', 'scripts/preflight.ts', 'scripts/status.ts', 'scripts/backup.ts', 'scripts/restore.ts', 'scripts/rollback.ts', 'scripts/mark.ts', 'scripts/health.ts'];
+const COMMANDS = [
+  'upgrade',
+  'install',
+  'verify',
+  'preflight',
+  'status',
+  'backup',
+  'restore',
+  'rollback',
+  'mark',
+  'health',
+];
+const ENTRIES = [
+  'upgrade.ts',
+  'install.ts',
+  'verify/index.ts',
+  'scripts/preflight.ts',
+  'scripts/status.ts',
+  'scripts/backup.ts',
+  'scripts/restore.ts',
+  'scripts/rollback.ts',
+  'scripts/mark.ts',
+  'scripts/health.ts',
+];
 const LAUNCHER = realpathSync(path.join(ROOT, 'bin/upkit'));
 const UPKIT = shellQuote(LAUNCHER);
 
@@ -33,14 +64,25 @@ function linkedLauncher(): { direct: string; twice: string } {
 
 /** Runs a launcher (or link to it) as a shell runs it: no loader, no .npmrc, no NODE_OPTIONS. */
 function runLink(file: string, args: string[], cwd: string, env: Record<string, string> = {}) {
-  const r = spawnSync(file, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', UPKIT_LOG_DIR: tempDir('upkit-logs-'), ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(file, args, {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NO_COLOR: '1',
+      UPKIT_LOG_DIR: tempDir('upkit-logs-'),
+      ...env,
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('bin/upkit', () => {
   const db = useFreshDatabase();
 
-  it('lists its ten commands, and each one\'s --help is the command\'s usage in the launcher\'s form, from another directory', async () => {
+  it("lists its ten commands, and each one's --help is the command's usage in the launcher's form, from another directory", async () => {
     const cwd = tempDir('upkit-elsewhere-');
     const all = await runUpkit('bin/upkit', ['--help'], { cwd });
     expect(all.code, all.stderr).toBe(0);
@@ -72,11 +114,15 @@ describe('bin/upkit', () => {
     expect(up.code, up.stderr).toBe(0);
     const report = JSON.parse(up.stdout) as Report;
     expect(report.release).toEqual({ from: 'v1.0', to: 'v2.3' });
-    if (backupsTestable()) expect(readdirSync(path.join(cwd, 'upkit-backups')).some((f) => f.endsWith('.dump'))).toBe(true);
+    if (backupsTestable())
+      expect(readdirSync(path.join(cwd, 'upkit-backups')).some((f) => f.endsWith('.dump'))).toBe(true);
     const verify = runLink(twice, ['verify', '--json'], cwd);
     expect(verify.code, verify.stderr).toBe(0);
     expect((JSON.parse(verify.stdout) as Report).exitCode).toBe(0);
-    const runs = await withClientAt(db().url, async (c) => (await c.query(`select command, status from upkit.runs order by started_at`)).rows);
+    const runs = await withClientAt(
+      db().url,
+      async (c) => (await c.query(`select command, status from upkit.runs order by started_at`)).rows,
+    );
     expect(runs).toContainEqual({ command: 'upgrade', status: 'ok' });
     // The launcher's own directory got no .env of this run.
     expect(existsSync(path.join(ROOT, 'bin', '.env'))).toBe(false);
@@ -92,7 +138,10 @@ describe('bin/upkit', () => {
     writeFileSync(path.join(cwd, '.env'), `DATABASE_URL=${wrong.toString()}\n`);
     writeFileSync(path.join(cwd, 'conf', 'wrong.env'), `DATABASE_URL=${wrong.toString()}\n`);
     writeFileSync(path.join(cwd, 'conf', 'pulse.env'), `DATABASE_URL=${db().url}\n`);
-    const byOption = await runUpkit('bin/upkit', ['status', '--dotenv', 'conf/pulse.env'], { cwd, env: { UPKIT_ENV_FILE: 'conf/wrong.env' } });
+    const byOption = await runUpkit('bin/upkit', ['status', '--dotenv', 'conf/pulse.env'], {
+      cwd,
+      env: { UPKIT_ENV_FILE: 'conf/wrong.env' },
+    });
     expect(byOption.code, byOption.stderr).toBe(0);
     expect(byOption.stdout).toContain(`${db().database}: v2.3, up to date`);
     const byEnv = await runUpkit('bin/upkit', ['status'], { cwd, env: { UPKIT_ENV_FILE: 'conf/pulse.env' } });
@@ -107,7 +156,7 @@ describe('bin/upkit', () => {
     expect(byEnvFile.stdout).toContain(`${db().database}: v2.3, up to date`);
   }, 240_000);
 
-  it('writes every command to paste in the launcher\'s form: on the terminal and in the --json report', async () => {
+  it("writes every command to paste in the launcher's form: on the terminal and in the --json report", async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
     const cwd = tempDir('upkit-hints-');
     const r = await runUpkit('bin/upkit', ['status', '--json'], { cwd, env: { DATABASE_URL: db().url } });
@@ -117,7 +166,10 @@ describe('bin/upkit', () => {
     for (const f of pending) expect(f.hint).toBe(`run: ${UPKIT} upgrade --dry-run`);
     expect(`${r.stdout}${r.stderr}${r.logs()}`).not.toContain('npx zx');
     // A refusal's hint too (the configuration is checked before anything is read).
-    const bad = await runUpkit('bin/upkit', ['upgrade', '--yes'], { cwd, env: { DATABASE_URL: db().url, LOCK_TIMEOUT: 'soon' } });
+    const bad = await runUpkit('bin/upkit', ['upgrade', '--yes'], {
+      cwd,
+      env: { DATABASE_URL: db().url, LOCK_TIMEOUT: 'soon' },
+    });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`then run: ${UPKIT} preflight`);
   });
@@ -131,14 +183,20 @@ describe('bin/upkit without node', () => {
       const found = spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
       symlinkSync(found, path.join(bin, tool));
     }
-    const r = spawnSync('/bin/sh', [LAUNCHER, 'upgrade', '--yes'], { cwd: tempDir('upkit-cwd-'), env: { PATH: bin, HOME: process.env.HOME ?? '' }, encoding: 'utf8' });
+    const r = spawnSync('/bin/sh', [LAUNCHER, 'upgrade', '--yes'], {
+      cwd: tempDir('upkit-cwd-'),
+      env: { PATH: bin, HOME: process.env.HOME ?? '' },
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toBe(`✖ upkit needs Node 20.10 or newer, and there is no node on PATH (${bin})\n  → install Node 22 or 24, or put its bin folder on PATH (cron and systemd set a short PATH)\n`);
+    expect(r.stderr).toBe(
+      `✖ upkit needs Node 20.10 or newer, and there is no node on PATH (${bin})\n  → install Node 22 or 24, or put its bin folder on PATH (cron and systemd set a short PATH)\n`,
+    );
   });
 });
 
 describe('the entry files', () => {
-  it('npx zx upgrade.ts --help still works from upkit\'s own directory', async () => {
+  it("npx zx upgrade.ts --help still works from upkit's own directory", async () => {
     const r = await runNpxZx('upgrade.ts', ['--help']);
     expect(r.stderr).not.toContain('ERR_');
     expect(r.code).toBe(0);
@@ -147,12 +205,14 @@ describe('the entry files', () => {
 
   it('each imports the Node version gate first', () => {
     for (const entry of ENTRIES) {
-      const first = readFileSync(path.join(ROOT, entry), 'utf8').split('\n').find((l) => l.startsWith('import '));
+      const first = readFileSync(path.join(ROOT, entry), 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('import '));
       expect(first, entry).toBe(`import '${entry.includes('/') ? '..' : '.'}/lib/nodeGate.ts';`);
     }
   });
 
-  it('bin/upkit.js keeps the gate\'s minimum', () => {
+  it("bin/upkit.js keeps the gate's minimum", () => {
     const text = readFileSync(path.join(ROOT, 'bin/upkit.js'), 'utf8');
     expect(text).toContain(`var MIN_NODE = { major: ${MIN_NODE.major}, minor: ${MIN_NODE.minor} };`);
   });
@@ -162,8 +222,24 @@ describe('the entry files', () => {
   const FAKE = `data:text/javascript,Object.defineProperty(process.versions,'node',{value:'${OLD}'})`;
 
   it.each(['bin/upkit.js', ...ENTRIES])('%s on an older Node: one line, exit 2', (entry) => {
-    const args = entry === 'bin/upkit.js' ? ['--import', FAKE, path.join(ROOT, entry), '--', 'upgrade', '--yes'] : ['--import', FAKE, '--import', import.meta.resolve('tsx'), path.join(ROOT, 'node_modules/zx/build/cli.js'), path.join(ROOT, entry), '--yes'];
-    const r = spawnSync(process.execPath, args, { cwd: tempDir('upkit-old-'), env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', UPKIT_LOG_DIR: tempDir('upkit-logs-') }, encoding: 'utf8', timeout: 60_000 });
+    const args =
+      entry === 'bin/upkit.js'
+        ? ['--import', FAKE, path.join(ROOT, entry), '--', 'upgrade', '--yes']
+        : [
+            '--import',
+            FAKE,
+            '--import',
+            import.meta.resolve('tsx'),
+            path.join(ROOT, 'node_modules/zx/build/cli.js'),
+            path.join(ROOT, entry),
+            '--yes',
+          ];
+    const r = spawnSync(process.execPath, args, {
+      cwd: tempDir('upkit-old-'),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', UPKIT_LOG_DIR: tempDir('upkit-logs-') },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toBe(`✖ ${nodeProblem(OLD)}\n`);
     expect(r.stdout).toBe('');

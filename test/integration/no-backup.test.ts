@@ -25,7 +25,13 @@ function drizzleWithExtraEntry(sql: string): string {
   const journalPath = path.join(dir, 'meta', '_journal.json');
   const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: unknown[] };
   const last = readMigrations(DRIZZLE_DIR).at(-1)!;
-  journal.entries.push({ idx: journal.entries.length, version: '7', when: last.when + 1000, tag: '0004_notes', breakpoints: true });
+  journal.entries.push({
+    idx: journal.entries.length,
+    version: '7',
+    when: last.when + 1000,
+    tag: '0004_notes',
+    breakpoints: true,
+  });
   writeFileSync(journalPath, JSON.stringify(journal));
   writeFileSync(path.join(dir, '0004_notes.sql'), sql);
   cpSync(path.join(dir, 'meta', `${last.tag.slice(0, 4)}_snapshot.json`), path.join(dir, 'meta', '0004_snapshot.json'));
@@ -36,8 +42,14 @@ describe('upgrade --no-backup', () => {
   const db = useFreshDatabase();
 
   it.each([
-    [['--no-backup', '--backup-dir', '/tmp/somewhere'], '✖ --no-backup and --backup-dir do not go together: with --no-backup upkit writes no backup'],
-    [['--no-backup', '--rehearse'], '✖ --no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take'],
+    [
+      ['--no-backup', '--backup-dir', '/tmp/somewhere'],
+      '✖ --no-backup and --backup-dir do not go together: with --no-backup upkit writes no backup',
+    ],
+    [
+      ['--no-backup', '--rehearse'],
+      '✖ --no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
+    ],
   ])('refuses %j as conflicting flags: exit 2, before reading any configuration', async (args, line) => {
     const r = await runUpkit('upgrade.ts', args, { env: {} });
     expect(r.code, r.stderr).toBe(2);
@@ -59,10 +71,20 @@ describe('upgrade --no-backup', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`no backup: upkit takes none (${NO_BACKUP_REASON})`);
     expect(r.stderr).not.toContain('pg_dump →');
-    const report = r.json<{ backup: unknown; plan: { backup: string }; findings: Array<{ code: string; severity: string; message: string }> }>();
+    const report = r.json<{
+      backup: unknown;
+      plan: { backup: string };
+      findings: Array<{ code: string; severity: string; message: string }>;
+    }>();
     expect(report.backup).toBeNull();
     expect(report.plan.backup).toBe('operator');
-    expect(report.findings).toContainEqual(expect.objectContaining({ severity: 'info', code: 'backup.skipped', message: `no backup was taken (${NO_BACKUP_REASON})` }));
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({
+        severity: 'info',
+        code: 'backup.skipped',
+        message: `no backup was taken (${NO_BACKUP_REASON})`,
+      }),
+    );
     expect(existsSync(backupDir) ? readdirSync(backupDir) : []).toEqual([]);
 
     await withClientAt(db().url, async (c) => {
@@ -74,17 +96,23 @@ describe('upgrade --no-backup', () => {
     expect(status.stdout).toMatch(/upgrade ok v1\.0 → v2\.3 no backup \(--no-backup\)/);
   });
 
-  it('after changes began, a failure says upkit took no backup and to restore the operator\'s own snapshot', async () => {
+  it("after changes began, a failure says upkit took no backup and to restore the operator's own snapshot", async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
     // 0003 applies, then 0004 fails at run time (a duplicate key), after its own rollback.
-    const dir = drizzleWithExtraEntry('CREATE TABLE "notes" ("id" integer PRIMARY KEY);\n--> statement-breakpoint\nINSERT INTO "notes" VALUES (1), (1);');
-    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env: { DATABASE_URL: db().url, ...noPgDump() } });
+    const dir = drizzleWithExtraEntry(
+      'CREATE TABLE "notes" ("id" integer PRIMARY KEY);\n--> statement-breakpoint\nINSERT INTO "notes" VALUES (1), (1);',
+    );
+    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], {
+      env: { DATABASE_URL: db().url, ...noPgDump() },
+    });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/duplicate key value violates unique constraint "notes_pkey"/);
     expect(r.stderr).toContain('upkit took no backup (--no-backup): to go back, restore your own snapshot');
     expect(r.stderr).not.toContain('scripts/restore.ts');
     await withClientAt(db().url, async (c) => {
-      expect((await c.query(`select status, backup_path, backup_skipped from upkit.runs`)).rows).toEqual([{ status: 'failed', backup_path: null, backup_skipped: NO_BACKUP_REASON }]);
+      expect((await c.query(`select status, backup_path, backup_skipped from upkit.runs`)).rows).toEqual([
+        { status: 'failed', backup_path: null, backup_skipped: NO_BACKUP_REASON },
+      ]);
       expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
     });
   });
@@ -100,9 +128,15 @@ describe('upgrade --no-backup', () => {
       expect(second.code, second.stderr).toBe(0);
       const r = await runUpkit('scripts/rollback.ts', ['--yes'], { env });
       expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toMatch(new RegExp(`✖ the last upgrade \\(0003_integration_status_enum → 0004_notes, ok, \\S+\\) took no backup: ${NO_BACKUP_REASON.replace(/[()]/g, '\\$&')}`));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `✖ the last upgrade \\(0003_integration_status_enum → 0004_notes, ok, \\S+\\) took no backup: ${NO_BACKUP_REASON.replace(/[()]/g, '\\$&')}`,
+        ),
+      );
       expect(r.stderr).toContain('→ restore the database from your own snapshot');
-      await withClientAt(db().url, async (c) => expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBe('notes'));
+      await withClientAt(db().url, async (c) =>
+        expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBe('notes'),
+      );
     });
   });
 });
@@ -111,12 +145,18 @@ describe('preflight and install --no-backup', () => {
   const db = useFreshDatabase();
 
   it('preflight passes without any pg_dump, saying pg_dump and backup room were not checked', async () => {
-    const r = await runUpkit('scripts/preflight.ts', ['--no-backup', '--json'], { env: { DATABASE_URL: db().url, ...noPgDump() } });
+    const r = await runUpkit('scripts/preflight.ts', ['--no-backup', '--json'], {
+      env: { DATABASE_URL: db().url, ...noPgDump() },
+    });
     expect(r.code, r.stderr).toBe(0);
     const phases = r.json().phases.filter((p) => p.name === 'pg_dump' || p.name === 'backup space');
     expect(phases).toEqual([
       expect.objectContaining({ name: 'pg_dump', status: 'skipped', detail: expect.stringContaining('--no-backup') }),
-      expect.objectContaining({ name: 'backup space', status: 'skipped', detail: expect.stringContaining('--no-backup') }),
+      expect.objectContaining({
+        name: 'backup space',
+        status: 'skipped',
+        detail: expect.stringContaining('--no-backup'),
+      }),
     ]);
     const without = await runUpkit('scripts/preflight.ts', [], { env: { DATABASE_URL: db().url, ...noPgDump() } });
     expect(without.code).toBe(3);
@@ -127,7 +167,10 @@ describe('preflight and install --no-backup', () => {
 
   it('install runs without any pg_dump and installs the latest release', async () => {
     const cwd = tempDir('upkit-install-');
-    const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--no-backup'], { env: { DATABASE_URL: db().url, ...noPgDump() }, cwd });
+    const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--no-backup'], {
+      env: { DATABASE_URL: db().url, ...noPgDump() },
+      cwd,
+    });
     expect(r.code, r.stderr).toBe(0);
     await withClientAt(db().url, async (c) => {
       expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n).toBe(4);

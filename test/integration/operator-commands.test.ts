@@ -18,13 +18,19 @@ describe('status and mark', () => {
     const before = await runUpkit('scripts/status.ts', ['--exit-code'], { env });
     expect(before.code, before.stderr).toBe(1);
     expect(before.stdout).toContain(`${db().database}: v1.2, 6 steps pending to reach v2.3`);
-    expect(before.stdout).toContain('drizzle ledger: absent, pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum');
+    expect(before.stdout).toContain(
+      'drizzle ledger: absent, pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum',
+    );
     expect((await runUpkit('scripts/status.ts', [], { env })).code).toBe(0);
     expect((await runUpkit('upgrade.ts', ['--yes', ...backupArgs()], { env })).code).toBe(0);
     const after = await runUpkit('scripts/status.ts', ['--exit-code', '--json'], { env });
     expect(after.code, after.stderr).toBe(0);
     expect(after.json().release).toEqual({ from: 'v2.3', to: 'v2.3' });
-    expect(after.stderr).toMatch(backupsTestable() ? /upgrade ok v1\.2 → v2\.3 backup \S+\.dump/ : /upgrade ok v1\.2 → v2\.3 no backup \(--no-backup\)/);
+    expect(after.stderr).toMatch(
+      backupsTestable()
+        ? /upgrade ok v1\.2 → v2\.3 backup \S+\.dump/
+        : /upgrade ok v1\.2 → v2\.3 no backup \(--no-backup\)/,
+    );
   });
 
   it('mark records an entry as applied and --reset removes it, under the lock, recorded in the runs ledger', async () => {
@@ -37,13 +43,22 @@ describe('status and mark', () => {
     const reset = await runUpkit('scripts/mark.ts', ['0002_audit_logs', '--reset', '--yes'], { env });
     expect(reset.code, reset.stderr).toBe(0);
     // The way back names mark.ts, pasted as is.
-    expect(reset.stderr).toContain('  → to record it as applied again: npx zx scripts/mark.ts 0002_audit_logs --yes; to run it instead: npx zx upgrade.ts');
-    await withDb(db().url, async (c) => expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations where hash = $1', [m2.hash])).rows[0].n).toBe(0));
+    expect(reset.stderr).toContain(
+      '  → to record it as applied again: npx zx scripts/mark.ts 0002_audit_logs --yes; to run it instead: npx zx upgrade.ts',
+    );
+    await withDb(db().url, async (c) =>
+      expect(
+        (await c.query('select count(*)::int as n from drizzle.__drizzle_migrations where hash = $1', [m2.hash]))
+          .rows[0].n,
+      ).toBe(0),
+    );
     expect((await runUpkit('scripts/status.ts', ['--exit-code'], { env })).code).toBe(1);
     const mark = await runUpkit('scripts/mark.ts', ['0002_audit_logs', '--yes'], { env });
     expect(mark.code, mark.stderr).toBe(0);
     await withDb(db().url, async (c) => {
-      expect((await c.query('select created_at::text from drizzle.__drizzle_migrations where hash = $1', [m2.hash])).rows).toEqual([{ created_at: String(m2.when) }]);
+      expect(
+        (await c.query('select created_at::text from drizzle.__drizzle_migrations where hash = $1', [m2.hash])).rows,
+      ).toEqual([{ created_at: String(m2.when) }]);
       expect((await c.query(`select command, status from upkit.runs order by started_at`)).rows).toEqual([
         { command: 'mark --reset 0002_audit_logs', status: 'ok' },
         { command: 'mark 0002_audit_logs', status: 'ok' },

@@ -47,13 +47,19 @@ describe('preflight', () => {
     const wrong = 'Wr0ng-Passw0rd-Sentinel';
     const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith(db(), db().user, wrong) } });
     expect(r.code).toBe(3);
-    expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`✖ connection {2}password authentication failed for user "${db().user}" at ${db().host}:${db().port} \\(\\d+ ms\\)$`));
+    expect(errorLines(r.stderr)[0]).toMatch(
+      new RegExp(
+        `✖ connection {2}password authentication failed for user "${db().user}" at ${db().host}:${db().port} \\(\\d+ ms\\)$`,
+      ),
+    );
     expect(r.stderr).toContain('→ check the password (in DATABASE_URL), then run: npx zx scripts/preflight.ts');
     for (const out of [r.stdout, r.stderr, r.logs()]) expect(out).not.toContain(wrong);
   });
 
   it('refuses an unreachable port with exit 3 well within 15 s', async () => {
-    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith({ ...db(), port: 1 }, 'pulse', 'pw12345') } });
+    const r = await runUpkit(PREFLIGHT, [], {
+      env: { DATABASE_URL: urlWith({ ...db(), port: 1 }, 'pulse', 'pw12345') },
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`cannot connect to PostgreSQL at ${db().host}:1: connection refused`);
     expect(r.durationMs).toBeLessThan(15_000);
@@ -64,7 +70,9 @@ describe('preflight', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: `postgres://pulse:pw12345@127.0.0.1:${port}/pulse`, CONNECT_TIMEOUT: '1500' } });
+      const r = await runUpkit(PREFLIGHT, [], {
+        env: { DATABASE_URL: `postgres://pulse:pw12345@127.0.0.1:${port}/pulse`, CONNECT_TIMEOUT: '1500' },
+      });
       expect(r.code).toBe(3);
       expect(r.stderr).toContain(`no answer from PostgreSQL at 127.0.0.1:${port} within 2 s`);
     } finally {
@@ -103,13 +111,17 @@ describe('preflight', () => {
   it('names a malformed DATABASE_URL with exit 2', async () => {
     const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: 'postgres://pulse:pa#ss@db/pulse' } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('✖ DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD');
+    expect(r.stderr).toContain(
+      '✖ DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
+    );
     expect(r.stderr).toContain('→ fix DATABASE_URL in the environment, then run: npx zx scripts/preflight.ts');
     expect(r.stderr).not.toContain('pa#ss');
   });
 
   it('names DB_NAME when the DB_* keys lack it, with exit 2', async () => {
-    const r = await runUpkit(PREFLIGHT, [], { env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: db().user, DB_PASSWORD: db().password } });
+    const r = await runUpkit(PREFLIGHT, [], {
+      env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: db().user, DB_PASSWORD: db().password },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('DB_NAME: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)');
   });
@@ -117,9 +129,19 @@ describe('preflight', () => {
   it('works with the DB_* keys and a password full of URL characters', async () => {
     const password = 'p@ss:w/rd %#x';
     await withAdminClient((c) => c.query(`create role ${PARTS_ROLE} login password '${password}'`)).catch(() => {});
-    await withAdminClient((c) => c.query(`grant all on database ${c.escapeIdentifier(db().database)} to ${PARTS_ROLE}`));
+    await withAdminClient((c) =>
+      c.query(`grant all on database ${c.escapeIdentifier(db().database)} to ${PARTS_ROLE}`),
+    );
     await withAdminClient((c) => c.query(`grant create on schema public to ${PARTS_ROLE}`), db().database);
-    const r = await runUpkit(PREFLIGHT, backupArgs(), { env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: PARTS_ROLE, DB_PASSWORD: password, DB_NAME: db().database } });
+    const r = await runUpkit(PREFLIGHT, backupArgs(), {
+      env: {
+        DB_HOST: db().host,
+        DB_PORT: String(db().port),
+        DB_USER: PARTS_ROLE,
+        DB_PASSWORD: password,
+        DB_NAME: db().database,
+      },
+    });
     expect(r.stderr).toContain(`✔ privileges  ${PARTS_ROLE} can create schemas and tables`);
     expect(r.code).toBe(0);
   });
@@ -129,7 +151,9 @@ describe('preflight', () => {
     const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: db().url, UPKIT_PG_BINDIR: empty } });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/✖ pg_dump {2}no pg_dump of PostgreSQL \d+ or newer to back up with \(none found\)/);
-    expect(r.stderr).toMatch(/→ install one: apt-get install postgresql-client-\d+ .*; or set UPKIT_PG_BINDIR to its directory; nothing was changed/);
+    expect(r.stderr).toMatch(
+      /→ install one: apt-get install postgresql-client-\d+ .*; or set UPKIT_PG_BINDIR to its directory; nothing was changed/,
+    );
   });
 
   it('refuses a pg_dump older than the server', async () => {
@@ -139,7 +163,13 @@ describe('preflight', () => {
     chmodSync(path.join(bin, 'pg_dump'), 0o755);
     const r = await runUpkit(PREFLIGHT, ['--json'], { env: { DATABASE_URL: db().url, UPKIT_PG_BINDIR: bin } });
     expect(r.code).toBe(3);
-    expect(r.json().findings).toEqual([expect.objectContaining({ severity: 'error', code: 'preflight.pg_dump', message: expect.stringContaining(`found only 12.22 at ${bin}/pg_dump`) })]);
+    expect(r.json().findings).toEqual([
+      expect.objectContaining({
+        severity: 'error',
+        code: 'preflight.pg_dump',
+        message: expect.stringContaining(`found only 12.22 at ${bin}/pg_dump`),
+      }),
+    ]);
   });
 
   it('refuses a role that cannot create objects, with the GRANT to run', async () => {
@@ -149,8 +179,12 @@ describe('preflight', () => {
     await withAdminClient((c) => c.query('revoke create on schema public from public'), db().database);
     const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: urlWith(db(), READER_ROLE, 'reader-pw') } });
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain(`✖ privileges  role "${READER_ROLE}" lacks CREATE on database ${db().database} and CREATE on schema public`);
-    expect(r.stderr).toContain(`→ run as an administrator: GRANT CREATE ON DATABASE "${db().database}" TO "${READER_ROLE}";`);
+    expect(r.stderr).toContain(
+      `✖ privileges  role "${READER_ROLE}" lacks CREATE on database ${db().database} and CREATE on schema public`,
+    );
+    expect(r.stderr).toContain(
+      `→ run as an administrator: GRANT CREATE ON DATABASE "${db().database}" TO "${READER_ROLE}";`,
+    );
   });
 
   it('refuses an unknown flag with exit 2 and the usage', async () => {
@@ -161,7 +195,16 @@ describe('preflight', () => {
   });
 
   it('changes nothing in the database', async () => {
-    const snapshot = () => withAdminClient((c) => c.query(`select count(*)::int as n from pg_class where relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) and relname not like 'pg_toast%'`).then((r) => r.rows[0].n as number), db().database);
+    const snapshot = () =>
+      withAdminClient(
+        (c) =>
+          c
+            .query(
+              `select count(*)::int as n from pg_class where relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) and relname not like 'pg_toast%'`,
+            )
+            .then((r) => r.rows[0].n as number),
+        db().database,
+      );
     const before = await snapshot();
     await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: db().url } });
     expect(await snapshot()).toBe(before);

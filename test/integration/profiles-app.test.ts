@@ -23,12 +23,24 @@ interface Report {
 describe('a plain drizzle app (--drizzle-dir)', () => {
   const db = useFreshDatabase();
 
-  it('is installed, shown and verified by its journal tags, with no seed data and nothing of Pulse', { timeout: 180_000 }, async () => {
+  it('is installed, shown and verified by its journal tags, with no seed data and nothing of Pulse', {
+    timeout: 180_000,
+  }, async () => {
     const last = readMigrations(DRIZZLE_DIR).at(-1)!;
-    const dir = drizzleFolderWith({ tag: '0004_notes', sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);', when: last.when + 1000 });
+    const dir = drizzleFolderWith({
+      tag: '0004_notes',
+      sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);',
+      when: last.when + 1000,
+    });
     const cwd = temp('upkit-app-install-');
     const env = { DATABASE_URL: db().url };
-    const tables = () => withClientAt(db().url, async (c) => (await c.query<{ n: number }>(`select count(*)::int as n from pg_tables where schemaname = 'public'`)).rows[0]!.n);
+    const tables = () =>
+      withClientAt(
+        db().url,
+        async (c) =>
+          (await c.query<{ n: number }>(`select count(*)::int as n from pg_tables where schemaname = 'public'`))
+            .rows[0]!.n,
+      );
 
     const empty = await runUpkit('scripts/status.ts', ['--drizzle-dir', dir], { env });
     expect(empty.code, empty.stderr).toBe(0);
@@ -37,25 +49,66 @@ describe('a plain drizzle app (--drizzle-dir)', () => {
     // The first admin is Pulse's: refused before anything is installed.
     const passwordFile = path.join(temp('upkit-app-pw-'), 'password');
     writeFileSync(passwordFile, 'a long enough password\n', { mode: 0o600 });
-    const admin = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--drizzle-dir', dir, '--admin-email', 'ops@example.com', '--admin-password-file', passwordFile], { env, cwd });
+    const admin = await runUpkit(
+      'install.ts',
+      [
+        ...backupArgs(),
+        '--yes',
+        '--no-containers',
+        '--drizzle-dir',
+        dir,
+        '--admin-email',
+        'ops@example.com',
+        '--admin-password-file',
+        passwordFile,
+      ],
+      { env, cwd },
+    );
     expect(admin.code, admin.stderr).toBe(2);
-    expect(admin.stderr).toContain('✖ --admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir');
+    expect(admin.stderr).toContain(
+      '✖ --admin-email creates a Pulse organization and user; it does not apply with --drizzle-dir',
+    );
     expect(await tables()).toBe(0);
 
-    const install = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--json', '--drizzle-dir', dir], { env, cwd });
+    const install = await runUpkit(
+      'install.ts',
+      [...backupArgs(), '--yes', '--no-containers', '--json', '--drizzle-dir', dir],
+      { env, cwd },
+    );
     expect(install.code, install.stderr).toBe(0);
     const report = install.json<Report>();
     expect(report.release).toEqual({ from: null, to: '0004_notes' });
     expect(report.plan?.profile).toBe('app');
     // Pulse's .env keys (its secrets, DB_USER=pulse) are Pulse's: an app's install writes no .env.
     expect(existsSync(path.join(cwd, '.env'))).toBe(false);
-    expect(report.plan?.steps.map((s) => `${s.kind} ${s.tag ?? ''}`.trim())).toEqual(['drizzle 0000_init', 'drizzle 0001_api_keys', 'drizzle 0002_audit_logs', 'drizzle 0003_integration_status_enum', 'drizzle 0004_notes']);
+    expect(report.plan?.steps.map((s) => `${s.kind} ${s.tag ?? ''}`.trim())).toEqual([
+      'drizzle 0000_init',
+      'drizzle 0001_api_keys',
+      'drizzle 0002_audit_logs',
+      'drizzle 0003_integration_status_enum',
+      'drizzle 0004_notes',
+    ]);
     // No seed step ran: Pulse's seed tables are there, and empty.
-    expect(await withClientAt(db().url, async (c) => (await c.query<{ n: number }>('select ((select count(*) from roles) + (select count(*) from permissions))::int as n')).rows[0]!.n)).toBe(0);
+    expect(
+      await withClientAt(
+        db().url,
+        async (c) =>
+          (
+            await c.query<{ n: number }>(
+              'select ((select count(*) from roles) + (select count(*) from permissions))::int as n',
+            )
+          ).rows[0]!.n,
+      ),
+    ).toBe(0);
 
-    const again = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--drizzle-dir', dir], { env, cwd });
+    const again = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers', '--drizzle-dir', dir], {
+      env,
+      cwd,
+    });
     expect(again.code).toBe(3);
-    expect(again.stderr).toContain(`✖ ${db().database} already holds 0004_notes; install never changes an existing database`);
+    expect(again.stderr).toContain(
+      `✖ ${db().database} already holds 0004_notes; install never changes an existing database`,
+    );
 
     const status = await runUpkit('scripts/status.ts', ['--drizzle-dir', dir], { env });
     expect(status.code, status.stderr).toBe(0);

@@ -17,10 +17,19 @@ describe('redaction on every output path', () => {
     const role = `upkit_sentinel_${process.pid}`;
     await withAdminClient((c) => c.query(`create role ${role} login superuser password '${SENTINEL}'`));
     try {
-      const url = (database: string) => `postgres://${role}:${encodeURIComponent(SENTINEL)}@${db().host}:${db().port}/${database}`;
-      const parts = { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: role, DB_PASSWORD: SENTINEL, DB_NAME: db().database };
+      const url = (database: string) =>
+        `postgres://${role}:${encodeURIComponent(SENTINEL)}@${db().host}:${db().port}/${database}`;
+      const parts = {
+        DB_HOST: db().host,
+        DB_PORT: String(db().port),
+        DB_USER: role,
+        DB_PASSWORD: SENTINEL,
+        DB_NAME: db().database,
+      };
       const envDir = mkdtempSync(path.join(tmpdir(), 'upkit-envfile-'));
-      writeFileSync(path.join(envDir, 'pulse.env'), `DATABASE_URL=${url(db().database)}\nDB_PASSWORD="${SENTINEL}"\n`, { mode: 0o600 });
+      writeFileSync(path.join(envDir, 'pulse.env'), `DATABASE_URL=${url(db().database)}\nDB_PASSWORD="${SENTINEL}"\n`, {
+        mode: 0o600,
+      });
 
       const runs: Array<[string, number, Promise<RunResult>]> = [];
       const { result } = await sampleArgv(async () => {
@@ -33,12 +42,31 @@ describe('redaction on every output path', () => {
           ['scripts/preflight.ts', ['--json'], { DATABASE_URL: `postgres://${role}:${SENTINEL}@${db().host}/x` }, 2],
           ['scripts/preflight.ts', ['--json'], { ...parts, DB_NAME: '', DATABASE_SSL: 'bogus' }, 2],
           // Problems that echo a value: a password pasted into the wrong key, a URL with credentials.
-          ['scripts/preflight.ts', ['--json'], { ...parts, DATABASE_SSL: SENTINEL, HEALTHCHECK_URLS: `ftp://admin:${encodeURIComponent(SENTINEL)}@app/health` }, 2],
-          ['upgrade.ts', ['--json', '--yes', ...backupArgs()], { DATABASE_URL: url(db().database), BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) }, 0],
+          [
+            'scripts/preflight.ts',
+            ['--json'],
+            {
+              ...parts,
+              DATABASE_SSL: SENTINEL,
+              HEALTHCHECK_URLS: `ftp://admin:${encodeURIComponent(SENTINEL)}@app/health`,
+            },
+            2,
+          ],
+          [
+            'upgrade.ts',
+            ['--json', '--yes', ...backupArgs()],
+            { DATABASE_URL: url(db().database), BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) },
+            0,
+          ],
           ['verify/index.ts', ['--markdown'], { DATABASE_URL: url(db().database) }, 0],
           ['scripts/status.ts', ['--json'], { DATABASE_URL: url(db().database) }, 0],
           // Where no pg_dump here can dump the server, its refusal (exit 3) is what is checked.
-          ['scripts/backup.ts', ['--json', '--backup-dir', mkdtempSync(path.join(tmpdir(), 'upkit-bk-'))], { DATABASE_URL: url(db().database) }, backupsTestable() ? 0 : 3],
+          [
+            'scripts/backup.ts',
+            ['--json', '--backup-dir', mkdtempSync(path.join(tmpdir(), 'upkit-bk-'))],
+            { DATABASE_URL: url(db().database) },
+            backupsTestable() ? 0 : 3,
+          ],
         ];
         for (const [entry, args, env, code] of cases) {
           const r = await runUpkit(entry, args, { env });

@@ -15,14 +15,28 @@ import { backupTests, useFreshDatabase, withAdminClient } from '../support/datab
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 async function exists(name: string): Promise<boolean> {
-  return withAdminClient(async (c) => ((await c.query('select 1 from pg_database where datname = $1', [name])).rowCount ?? 0) > 0);
+  return withAdminClient(
+    async (c) => ((await c.query('select 1 from pg_database where datname = $1', [name])).rowCount ?? 0) > 0,
+  );
 }
 
 async function scratchSnapshot(target: DbTarget) {
-  const c = new pg.Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database });
+  const c = new pg.Client({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+  });
   await c.connect();
   try {
     return { public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') };
@@ -34,14 +48,21 @@ async function scratchSnapshot(target: DbTarget) {
 describe('withRehearsal', backupTests(), () => {
   const db = useFreshDatabase();
 
-  async function setUp(): Promise<{ config: Config; backup: BackupResult; live: Awaited<ReturnType<typeof scratchSnapshot>> }> {
+  async function setUp(): Promise<{
+    config: Config;
+    backup: BackupResult;
+    live: Awaited<ReturnType<typeof scratchSnapshot>>;
+  }> {
     await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-rehearse-'));
     const config = loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir });
     const backup = await takeBackup(config, quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
     // Changed after the backup: the rehearsal must hold the backup's rows, not these.
     await withAdminClient((c) => c.query('delete from audit_logs'), db().database);
-    const live = await withAdminClient(async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }), db().database);
+    const live = await withAdminClient(
+      async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }),
+      db().database,
+    );
     return { config, backup, live };
   }
 
@@ -51,7 +72,11 @@ describe('withRehearsal', backupTests(), () => {
     let seen: { name: string; existed: boolean; audit: number | undefined } | undefined;
     const r = await withRehearsal(config, quiet(), backup, async (scratch) => {
       const snap = await scratchSnapshot(scratch);
-      seen = { name: scratch.database, existed: await exists(scratch.database), audit: snap.public.get('audit_logs')?.size };
+      seen = {
+        name: scratch.database,
+        existed: await exists(scratch.database),
+        audit: snap.public.get('audit_logs')?.size,
+      };
       expect(snap.drizzle.get('__drizzle_migrations')?.size).toBe(4);
       return 'upgraded';
     });
@@ -75,10 +100,15 @@ describe('withRehearsal', backupTests(), () => {
     expect(name).not.toBe('');
     expect(await exists(name)).toBe(false);
     // The live database was never touched.
-    expect(await withAdminClient(async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }), db().database)).toEqual(live);
+    expect(
+      await withAdminClient(
+        async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }),
+        db().database,
+      ),
+    ).toEqual(live);
   });
 
-  it('stops waiting for fn when interrupted and drops the scratch database, ending fn\'s sessions', async () => {
+  it("stops waiting for fn when interrupted and drops the scratch database, ending fn's sessions", async () => {
     const { config, backup } = await setUp();
     const controller = new AbortController();
     let name = '';
@@ -90,7 +120,13 @@ describe('withRehearsal', backupTests(), () => {
         backup,
         async (scratch) => {
           name = scratch.database;
-          const c = new pg.Client({ host: scratch.host, port: scratch.port, user: scratch.user, password: scratch.password, database: scratch.database });
+          const c = new pg.Client({
+            host: scratch.host,
+            port: scratch.port,
+            user: scratch.user,
+            password: scratch.password,
+            database: scratch.database,
+          });
           c.on('error', () => {});
           await c.connect();
           setTimeout(() => controller.abort(), 50);
@@ -118,10 +154,14 @@ describe('withRehearsal', backupTests(), () => {
       },
     }) as unknown as NodeJS.WriteStream;
     const log = createLogger({ command: 'test', logDir: false, interactive: false, stream });
-    await expect(withRehearsal(config, log, backup, async () => 'never', { signal: controller.signal })).rejects.toMatchObject({ code: 'interrupted' });
+    await expect(
+      withRehearsal(config, log, backup, async () => 'never', { signal: controller.signal }),
+    ).rejects.toMatchObject({ code: 'interrupted' });
     expect(lines.join('')).toMatch(/✖ rehearsal: pg_restore → .*interrupted/);
     expect(lines.join('')).toMatch(/✔ rehearsal: drop /);
-    const { rows } = await withAdminClient((c) => c.query('select datname from pg_database where starts_with(datname, $1)', [`${db().name}_`]));
+    const { rows } = await withAdminClient((c) =>
+      c.query('select datname from pg_database where starts_with(datname, $1)', [`${db().name}_`]),
+    );
     expect(rows).toEqual([]);
   });
 });

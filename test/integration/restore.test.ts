@@ -21,7 +21,13 @@ const RESTORE = 'scripts/restore.ts';
 const SENTINEL = 'S3ntinel p@ss:/%# word';
 const FORMS = [SENTINEL, encodeURIComponent(SENTINEL), encodeURIComponent(SENTINEL).toLowerCase(), 'S3ntinel'];
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 async function backupOf(db: TestDatabase): Promise<BackupResult> {
   await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
@@ -36,16 +42,19 @@ async function exactFingerprint(database: string): Promise<string[]> {
 
 /** Everything a restore could have changed: rows of every schema and the schema; owner, settings and grants of the database. */
 async function stateOf(database: string) {
-  return withAdminClient(async (c) => ({
-    data: {
-      public: await rowSnapshot(c, 'public'),
-      drizzle: await rowSnapshot(c, 'drizzle'),
-      upkit: await rowSnapshot(c, 'upkit'),
-      // pg_restore gives some CHECK expressions back in another (equivalent) form; see deparseInsensitive.
-      fingerprint: (await schemaFingerprint(c)).map(deparseInsensitive),
-    },
-    database: await databaseLevel(c, database),
-  }), database);
+  return withAdminClient(
+    async (c) => ({
+      data: {
+        public: await rowSnapshot(c, 'public'),
+        drizzle: await rowSnapshot(c, 'drizzle'),
+        upkit: await rowSnapshot(c, 'upkit'),
+        // pg_restore gives some CHECK expressions back in another (equivalent) form; see deparseInsensitive.
+        fingerprint: (await schemaFingerprint(c)).map(deparseInsensitive),
+      },
+      database: await databaseLevel(c, database),
+    }),
+    database,
+  );
 }
 
 async function databaseLevel(c: pg.Client, database: string) {
@@ -60,7 +69,11 @@ async function databaseLevel(c: pg.Client, database: string) {
 }
 
 async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db.name}_`]));
+  const { rows } = await withAdminClient((c) =>
+    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
+      `${db.name}_`,
+    ]),
+  );
   return rows.map((r) => r.datname);
 }
 
@@ -69,24 +82,39 @@ const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.includ
 describe('restore', backupTests(), () => {
   const db = useFreshDatabase();
   afterEach(async () => {
-    for (const name of await companions(db())) await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
+    for (const name of await companions(db()))
+      await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
   });
 
   it('restores --into a new database with identical rows (drizzle ledger included) and schema, leaving the live one alone', async () => {
     const backup = await backupOf(db());
     const into = `${db().name}_copy`;
     const live = await stateOf(db().name);
-    const r = await runUpkit(RESTORE, [backup.path, '--into', into, '--yes', '--json'], { env: { DATABASE_URL: db().url } });
+    const r = await runUpkit(RESTORE, [backup.path, '--into', into, '--yes', '--json'], {
+      env: { DATABASE_URL: db().url },
+    });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`restored ${backup.path} into the new database ${into} on .* \\(\\d+ tables, \\d+ rows, pg_restore [\\d.]+ s\\); ${db().name} was not changed`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `restored ${backup.path} into the new database ${into} on .* \\(\\d+ tables, \\d+ rows, pg_restore [\\d.]+ s\\); ${db().name} was not changed`,
+      ),
+    );
     const report = r.json();
-    expect(report).toMatchObject({ command: 'restore', status: 'ok', exitCode: 0, findings: [], backup: { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 } });
+    expect(report).toMatchObject({
+      command: 'restore',
+      status: 'ok',
+      exitCode: 0,
+      findings: [],
+      backup: { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 },
+    });
     const copy = await stateOf(into);
     expect(copy.data.drizzle.get('__drizzle_migrations')?.size).toBe(4);
     expect(copy).toEqual(live);
     // Exactly equal but for the one constraint whose expression a dump and restore re-forms.
     const exact = { live: await exactFingerprint(db().name), copy: await exactFingerprint(into) };
-    expect(exact.copy.filter((l) => !exact.live.includes(l))).toEqual([expect.stringMatching(/^constraint discovery_code_generations\.discovery_code_generations_format_check c CHECK /)]);
+    expect(exact.copy.filter((l) => !exact.live.includes(l))).toEqual([
+      expect.stringMatching(/^constraint discovery_code_generations\.discovery_code_generations_format_check c CHECK /),
+    ]);
     expect(await stateOf(db().name)).toEqual(live);
     expect(await companions(db())).toEqual([into]);
   });
@@ -117,7 +145,10 @@ describe('restore', backupTests(), () => {
     const restored = await stateOf(db().name);
     expect(restored.data).toEqual(atBackup.data);
     expect(restored.database).toEqual(changed.database);
-    expect(restored.database.settings).toEqual([`* search_path="$user", public, "My Schema";statement_timeout=5min`, `${db().user} work_mem=8MB`]);
+    expect(restored.database.settings).toEqual([
+      `* search_path="$user", public, "My Schema";statement_timeout=5min`,
+      `${db().user} work_mem=8MB`,
+    ]);
     expect(restored.database.acl).toMatch(/[{,]=T\//);
     expect(await stateOf(previous)).toEqual(changed);
 
@@ -125,10 +156,18 @@ describe('restore', backupTests(), () => {
     const swap = (report.phases as Array<{ name: string; detail: string }>).find((p) => p.name.startsWith('swap '));
     const windowMs = Number(/swap window (\d+) ms/.exec(swap?.detail ?? '')?.[1]);
     expect(windowMs).toBeLessThan(1000);
-    expect(report.findings).toEqual([expect.objectContaining({ severity: 'info', code: 'restore.previous_kept', message: expect.stringContaining(previous!) })]);
+    expect(report.findings).toEqual([
+      expect.objectContaining({
+        severity: 'info',
+        code: 'restore.previous_kept',
+        message: expect.stringContaining(previous!),
+      }),
+    ]);
     expect(r.stderr).toContain(`in place (`);
     expect(r.stderr).toContain(`the database as it was before is kept as ${previous}`);
-    expect(r.stderr).toContain(`→ drop it when you are satisfied: psql -h ${db().host} -p ${db().port} -U ${db().user} -d postgres -v ON_ERROR_STOP=1 -c 'DROP DATABASE "${previous}"'`);
+    expect(r.stderr).toContain(
+      `→ drop it when you are satisfied: psql -h ${db().host} -p ${db().port} -U ${db().user} -d postgres -v ON_ERROR_STOP=1 -c 'DROP DATABASE "${previous}"'`,
+    );
     expect(r.stderr).toContain(`→ to go back, swap the names back: psql`);
   });
 
@@ -136,7 +175,11 @@ describe('restore', backupTests(), () => {
     const backup = await backupOf(db());
     const r = await runUpkit(RESTORE, [backup.path], { env: { DATABASE_URL: db().url } });
     expect(r.code).toBe(2);
-    expect(errorLines(r.stderr)).toEqual([expect.stringContaining('✖ restore asks you to type the database name, and there is no terminal to ask on; nothing was changed')]);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringContaining(
+        '✖ restore asks you to type the database name, and there is no terminal to ask on; nothing was changed',
+      ),
+    ]);
     expect(r.stderr).toContain(`→ run it on a terminal, or add --yes: npx zx scripts/restore.ts ${backup.path} --yes`);
     expect(await companions(db())).toEqual([]);
   });
@@ -145,9 +188,13 @@ describe('restore', backupTests(), () => {
     const backup = await backupOf(db());
     const taken = `${db().name}_taken`;
     await withAdminClient((c) => c.query(`create database ${c.escapeIdentifier(taken)}`));
-    const r = await runUpkit(RESTORE, [backup.path, '--into', taken, '--yes', '--json'], { env: { DATABASE_URL: db().url } });
+    const r = await runUpkit(RESTORE, [backup.path, '--into', taken, '--yes', '--json'], {
+      env: { DATABASE_URL: db().url },
+    });
     expect(r.code).toBe(3);
-    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(new RegExp(`✖ check .* {2}database ${taken} already exists \\(\\d+ ms\\)$`))]);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(new RegExp(`✖ check .* {2}database ${taken} already exists \\(\\d+ ms\\)$`)),
+    ]);
     expect(r.json().findings).toEqual([expect.objectContaining({ code: 'restore.target_exists' })]);
     expect(await companions(db())).toEqual([taken]);
   });
@@ -159,20 +206,39 @@ describe('restore', backupTests(), () => {
     try {
       await withAdminClient((c) => c.query(`alter table api_keys owner to ${role}`), db().database);
       const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
-      const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
-      await withAdminClient((c) => c.query(`reassign owned by ${role} to current_user; drop owned by ${role}`), db().database);
+      const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
+        backupDir: dir,
+        keep: 5,
+        upkitVersion: 'test',
+      });
+      await withAdminClient(
+        (c) => c.query(`reassign owned by ${role} to current_user; drop owned by ${role}`),
+        db().database,
+      );
       await withAdminClient((c) => c.query(`drop role ${role}`));
 
       const into = `${db().name}_copy`;
-      const r = await runUpkit(RESTORE, [backup.path, '--into', into, '--yes', '--json'], { env: { DATABASE_URL: db().url } });
+      const r = await runUpkit(RESTORE, [backup.path, '--into', into, '--yes', '--json'], {
+        env: { DATABASE_URL: db().url },
+      });
       expect(r.code, r.stderr).toBe(3);
-      expect(errorLines(r.stderr)).toEqual([expect.stringMatching(new RegExp(`✖ pg_restore → ${into} {2}pg_restore failed in ${into}: ERROR: role "${role}" does not exist \\(\\d+ ms\\)$`))]);
-      expect(r.stderr).toContain(`run the same restore again with --no-owner (objects then belong to the restoring role and the archive's grants are skipped): npx zx scripts/restore.ts ${backup.path} --into ${into} --yes --no-owner`);
+      expect(errorLines(r.stderr)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `✖ pg_restore → ${into} {2}pg_restore failed in ${into}: ERROR: role "${role}" does not exist \\(\\d+ ms\\)$`,
+          ),
+        ),
+      ]);
+      expect(r.stderr).toContain(
+        `run the same restore again with --no-owner (objects then belong to the restoring role and the archive's grants are skipped): npx zx scripts/restore.ts ${backup.path} --into ${into} --yes --no-owner`,
+      );
       expect(r.stderr).toContain(`    Command was: ALTER TABLE public.api_keys OWNER TO ${role};`);
       expect(r.json().findings).toEqual([expect.objectContaining({ code: 'restore.ownership' })]);
       expect(await companions(db())).toEqual([]);
 
-      const again = await runUpkit(RESTORE, [backup.path, '--into', into, '--yes', '--no-owner'], { env: { DATABASE_URL: db().url } });
+      const again = await runUpkit(RESTORE, [backup.path, '--into', into, '--yes', '--no-owner'], {
+        env: { DATABASE_URL: db().url },
+      });
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).toMatch(/pg_restore → \S+ {2}\d+ entries in .* \(--no-owner\)/);
     } finally {
@@ -185,8 +251,17 @@ describe('restore', backupTests(), () => {
     const backup = await backupOf(db());
     await withAdminClient((c) => c.query(`create role ${role} login superuser password '${SENTINEL}'`));
     try {
-      const env = { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: role, DB_PASSWORD: SENTINEL, DB_NAME: db().database };
-      const { result: r, commandLines } = await sampleArgv(() => runUpkit(RESTORE, [backup.path, '--yes', '--json'], { env }), 5);
+      const env = {
+        DB_HOST: db().host,
+        DB_PORT: String(db().port),
+        DB_USER: role,
+        DB_PASSWORD: SENTINEL,
+        DB_NAME: db().database,
+      };
+      const { result: r, commandLines } = await sampleArgv(
+        () => runUpkit(RESTORE, [backup.path, '--yes', '--json'], { env }),
+        5,
+      );
       expect(r.code, r.stderr).toBe(0);
       expect([...commandLines].some((l) => /pg_restore .*--jobs=\d+/.test(l))).toBe(true);
       for (const line of commandLines) for (const form of FORMS) expect(line).not.toContain(form);

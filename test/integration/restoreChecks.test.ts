@@ -14,11 +14,19 @@ import { runUpkit } from '../support/cli.ts';
 import { backupTests, freshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 /** The test database and any made from it (test files share the server, so only these count). */
 async function databases(prefix: string): Promise<string[]> {
-  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [prefix]));
+  const { rows } = await withAdminClient((c) =>
+    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [prefix]),
+  );
   return rows.map((r) => r.datname);
 }
 
@@ -36,7 +44,11 @@ async function backedUpDatabase(): Promise<{ db: TestDatabase; backup: BackupRes
   const db = await freshDatabase();
   await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
-  const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+  const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), {
+    backupDir: dir,
+    keep: 5,
+    upkitVersion: 'test',
+  });
   return { db, backup };
 }
 
@@ -67,7 +79,9 @@ describe('restore refuses a backup it cannot trust', backupTests(), () => {
     truncateSync(file, backup.manifest.bytes - 100);
     const r = await refused(file);
     expect(r.line).toContain(`backup ${file} is ${backup.manifest.bytes - 100} bytes`);
-    expect(r.line).toMatch(new RegExp(`but its manifest says ${backup.manifest.bytes} \\(.*\\): truncated or replaced`));
+    expect(r.line).toMatch(
+      new RegExp(`but its manifest says ${backup.manifest.bytes} \\(.*\\): truncated or replaced`),
+    );
     expect(r.code).toBe('restore.size_mismatch');
   });
 
@@ -85,7 +99,9 @@ describe('restore refuses a backup it cannot trust', backupTests(), () => {
   it('an archive without its manifest', async () => {
     const file = copyOf(backup, false);
     const r = await refused(file);
-    expect(r.line).toContain(`backup manifest ${file}.json is missing: without it the backup cannot be checked before it is restored`);
+    expect(r.line).toContain(
+      `backup manifest ${file}.json is missing: without it the backup cannot be checked before it is restored`,
+    );
     expect(r.code).toBe('backup.manifest');
   });
 
@@ -93,7 +109,11 @@ describe('restore refuses a backup it cannot trust', backupTests(), () => {
     const file = copyOf(backup);
     const junk = Buffer.alloc(4096, 7);
     writeFileSync(file, junk);
-    const manifest = { ...backup.manifest, bytes: junk.length, sha256: createHash('sha256').update(junk).digest('hex') };
+    const manifest = {
+      ...backup.manifest,
+      bytes: junk.length,
+      sha256: createHash('sha256').update(junk).digest('hex'),
+    };
     writeFileSync(`${file}.json`, JSON.stringify(manifest));
     const r = await refused(file);
     expect(r.line).toContain(`pg_restore cannot read ${file}: `);
@@ -107,7 +127,8 @@ describe('restore compares the restored database with the manifest', backupTests
   beforeAll(async () => {
     ({ db, backup } = await backedUpDatabase());
     return async () => {
-      for (const name of await databases(`${db.name}_`)) await withAdminClient((c) => c.query(`drop database ${c.escapeIdentifier(name)} with (force)`));
+      for (const name of await databases(`${db.name}_`))
+        await withAdminClient((c) => c.query(`drop database ${c.escapeIdentifier(name)} with (force)`));
       await db.drop();
     };
   });
@@ -116,19 +137,34 @@ describe('restore compares the restored database with the manifest', backupTests
   function withWrongManifest(): string {
     const file = copyOf(backup, false);
     const users = backup.manifest.tables['public.users']!;
-    const manifest = { ...backup.manifest, tables: { ...backup.manifest.tables, 'public.users': users + 1 }, fingerprint: [...backup.manifest.fingerprint, 'index users.users_imaginary_idx CREATE INDEX users_imaginary_idx USING btree (id)'] };
+    const manifest = {
+      ...backup.manifest,
+      tables: { ...backup.manifest.tables, 'public.users': users + 1 },
+      fingerprint: [
+        ...backup.manifest.fingerprint,
+        'index users.users_imaginary_idx CREATE INDEX users_imaginary_idx USING btree (id)',
+      ],
+    };
     writeFileSync(`${file}.json`, JSON.stringify(manifest));
     return file;
   }
 
   it('--into: exit 3, says which table and schema lines differ, keeps the database for inspection', async () => {
     const into = `${db.name}_inspect`;
-    const r = await runUpkit('scripts/restore.ts', [withWrongManifest(), '--into', into, '--yes'], { env: { DATABASE_URL: db.url } });
+    const r = await runUpkit('scripts/restore.ts', [withWrongManifest(), '--into', into, '--yes'], {
+      env: { DATABASE_URL: db.url },
+    });
     expect(r.code, r.stderr).toBe(3);
     const users = backup.manifest.tables['public.users']!;
-    expect(r.stderr.split('\n').filter((l) => l.includes('✖'))).toEqual([expect.stringContaining(`✖ compare with the manifest  the restored database ${into} differs from the backup's manifest in 2 places`)]);
+    expect(r.stderr.split('\n').filter((l) => l.includes('✖'))).toEqual([
+      expect.stringContaining(
+        `✖ compare with the manifest  the restored database ${into} differs from the backup's manifest in 2 places`,
+      ),
+    ]);
     expect(r.stderr).toContain(`    table public.users: ${users} rows, the backup has ${users + 1}`);
-    expect(r.stderr).toContain('    schema: missing index users.users_imaginary_idx CREATE INDEX users_imaginary_idx USING btree (id)');
+    expect(r.stderr).toContain(
+      '    schema: missing index users.users_imaginary_idx CREATE INDEX users_imaginary_idx USING btree (id)',
+    );
     expect(r.stderr).toContain(`→ ${into} is kept for inspection; drop it when done. ${db.name} was not changed`);
     expect(await databases(`${db.name}_`)).toEqual([into]);
   });
@@ -139,6 +175,8 @@ describe('restore compares the restored database with the manifest', backupTests
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/→ \S+_restore_\S+ was dropped; \S+ was not changed/);
     expect((await databases(`${db.name}_`)).filter((n) => !n.endsWith('_inspect'))).toEqual([]);
-    expect(await withAdminClient((c) => c.query('select count(*)::int as n from audit_logs'), db.database)).toMatchObject({ rows: before.rows });
+    expect(
+      await withAdminClient((c) => c.query('select count(*)::int as n from audit_logs'), db.database),
+    ).toMatchObject({ rows: before.rows });
   });
 });

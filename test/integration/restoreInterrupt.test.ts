@@ -13,7 +13,13 @@ import { backupTests, useFreshDatabase, withAdminClient } from '../support/datab
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 describe('restore interrupted', backupTests(), () => {
   const db = useFreshDatabase();
@@ -22,11 +28,21 @@ describe('restore interrupted', backupTests(), () => {
     // Enough rows that pg_restore is still running when the interruption comes.
     await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 5_000 } }), db().database);
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
-    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
+      backupDir: dir,
+      keep: 5,
+      upkitVersion: 'test',
+    });
     await withAdminClient((c) => c.query('delete from audit_logs'), db().database);
     const live = await withAdminClient((c) => rowSnapshot(c), db().database);
     const companions = async () =>
-      (await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [`${db().name}_`]))).rows.map((r) => r.datname);
+      (
+        await withAdminClient((c) =>
+          c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [
+            `${db().name}_`,
+          ]),
+        )
+      ).rows.map((r) => r.datname);
 
     let watching = true;
     const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes'], {
@@ -55,10 +71,20 @@ describe('restore interrupted', backupTests(), () => {
   it('a second SIGINT (and a SIGTERM after it) waits for the new database to be dropped: exit 130, nothing left', async () => {
     await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 5_000 } }), db().database);
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
-    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
+      backupDir: dir,
+      keep: 5,
+      upkitVersion: 'test',
+    });
     const live = await withAdminClient((c) => rowSnapshot(c), db().database);
     const companions = async () =>
-      (await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [`${db().name}_`]))).rows.map((r) => r.datname);
+      (
+        await withAdminClient((c) =>
+          c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [
+            `${db().name}_`,
+          ]),
+        )
+      ).rows.map((r) => r.datname);
     let watching = true;
     const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes'], {
       env: { DATABASE_URL: db().url },

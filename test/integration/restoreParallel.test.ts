@@ -13,13 +13,29 @@ import { checkBackup } from '../../lib/backup/restoreCheck.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, useFreshDatabase, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import {
+  backupTests,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+  type TestDatabase,
+} from '../support/database.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db.name}_`]));
+  const { rows } = await withAdminClient((c) =>
+    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
+      `${db.name}_`,
+    ]),
+  );
   return rows.map((r) => r.datname);
 }
 
@@ -35,7 +51,11 @@ async function threeTables(db: TestDatabase): Promise<BackupResult> {
     await c.query('insert into archive.items select generate_series(1, 40)');
   });
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-jobs-'));
-  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), {
+    backupDir: dir,
+    keep: 5,
+    upkitVersion: 'test',
+  });
 }
 
 /** The archive beside a manifest whose count of `table` is one more. */
@@ -43,7 +63,13 @@ function withCountOff(backup: BackupResult, table: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-off-'));
   const file = path.join(dir, path.basename(backup.path));
   copyFileSync(backup.path, file);
-  writeFileSync(`${file}.json`, JSON.stringify({ ...backup.manifest, tables: { ...backup.manifest.tables, [table]: backup.manifest.tables[table]! + 1 } }));
+  writeFileSync(
+    `${file}.json`,
+    JSON.stringify({
+      ...backup.manifest,
+      tables: { ...backup.manifest.tables, [table]: backup.manifest.tables[table]! + 1 },
+    }),
+  );
   return file;
 }
 
@@ -54,7 +80,9 @@ describe('restore with parallel jobs', backupTests(), () => {
     const backup = await threeTables(db());
     expect(backup.manifest.tables).toEqual({ 'archive.items': 40, 'public.items': 3000, 'public.lookup': 7 });
     const into = `${db().name}_copy`;
-    const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], { env: { DATABASE_URL: db().url } });
+    const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], {
+      env: { DATABASE_URL: db().url },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`✔ pg_restore → ${into} {2}\\d+ entries in .*, \\d+ jobs`));
     expect(r.stderr).toContain('✔ compare with the manifest  3 tables, 3047 rows and');
@@ -62,7 +90,9 @@ describe('restore with parallel jobs', backupTests(), () => {
     expect(logs).toContain('counted public.lookup while pg_restore ran: 7 rows');
     expect(logs).not.toMatch(/counted \S*items while pg_restore ran/);
     for (const schema of ['public', 'archive']) {
-      expect(await withAdminClient((c) => rowSnapshot(c, schema), into)).toEqual(await withAdminClient((c) => rowSnapshot(c, schema), db().database));
+      expect(await withAdminClient((c) => rowSnapshot(c, schema), into)).toEqual(
+        await withAdminClient((c) => rowSnapshot(c, schema), db().database),
+      );
     }
     await withAdminClient((c) => c.query(`drop database ${c.escapeIdentifier(into)}`));
   });
@@ -71,9 +101,13 @@ describe('restore with parallel jobs', backupTests(), () => {
     it(`in place, a wrong count of ${table} (${table === 'public.lookup' ? 'taken while pg_restore runs' : 'taken at the end'}) stops the restore: exit 3, the copy dropped`, async () => {
       const backup = await threeTables(db());
       const live = await withAdminClient((c) => rowSnapshot(c, 'public'), db().database);
-      const r = await runUpkit('scripts/restore.ts', [withCountOff(backup, table), '--yes'], { env: { DATABASE_URL: db().url } });
+      const r = await runUpkit('scripts/restore.ts', [withCountOff(backup, table), '--yes'], {
+        env: { DATABASE_URL: db().url },
+      });
       expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toContain(`    table ${table}: ${backup.manifest.tables[table]} rows, the backup has ${backup.manifest.tables[table]! + 1}`);
+      expect(r.stderr).toContain(
+        `    table ${table}: ${backup.manifest.tables[table]} rows, the backup has ${backup.manifest.tables[table]! + 1}`,
+      );
       expect(r.stderr).toMatch(/→ \S+_restore_\S+ was dropped; \S+ was not changed/);
       expect(await companions(db())).toEqual([]);
       expect(await withAdminClient((c) => rowSnapshot(c, 'public'), db().database)).toEqual(live);
@@ -93,13 +127,22 @@ describe('restore with parallel jobs', backupTests(), () => {
     const into = `${db().name}_copy`;
     try {
       const url = `postgres://${role}:${encodeURIComponent(password)}@${db().host}:${db().port}/${db().name}`;
-      const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes', '--no-owner'], { env: { DATABASE_URL: url } });
+      const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes', '--no-owner'], {
+        env: { DATABASE_URL: url },
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(new RegExp(`✔ pg_restore → ${into} {2}\\d+ entries in .*, \\d+ jobs`));
       expect(r.stderr).toContain(`owner ${role}, 0 settings, default grants, connection limit 1`);
-      const { rows } = await withAdminClient((c) => c.query<{ owner: string; limit: number }>('select pg_get_userbyid(datdba) as owner, datconnlimit as limit from pg_database where datname = $1', [into]));
+      const { rows } = await withAdminClient((c) =>
+        c.query<{ owner: string; limit: number }>(
+          'select pg_get_userbyid(datdba) as owner, datconnlimit as limit from pg_database where datname = $1',
+          [into],
+        ),
+      );
       expect(rows).toEqual([{ owner: role, limit: 1 }]);
-      expect(await withAdminClient((c) => rowSnapshot(c, 'public'), into)).toEqual(await withAdminClient((c) => rowSnapshot(c, 'public'), db().database));
+      expect(await withAdminClient((c) => rowSnapshot(c, 'public'), into)).toEqual(
+        await withAdminClient((c) => rowSnapshot(c, 'public'), db().database),
+      );
     } finally {
       await withAdminClient(async (c) => {
         await c.query(`drop database if exists ${c.escapeIdentifier(into)} with (force)`);
@@ -111,15 +154,40 @@ describe('restore with parallel jobs', backupTests(), () => {
 
   it('chooses jobs by the archive and the cores: at least 2, at most the tables, the cores and MAX_JOBS', async () => {
     const backup = await threeTables(db());
-    const checked = await checkBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: path.dirname(backup.path) }), backup.path);
+    const checked = await checkBackup(
+      loadConfig({ env: { DATABASE_URL: db().url }, cwd: path.dirname(backup.path) }),
+      backup.path,
+    );
     expect(checked.restorer.kind).toBe('local');
     expect(restoreJobs(checked, 1)).toBe(2);
     expect(restoreJobs(checked, 2)).toBe(2);
     expect(restoreJobs(checked, 64)).toBe(3);
-    const many = { ...checked, manifest: { ...checked.manifest, tables: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`public.t${i}`, 0])) } };
+    const many = {
+      ...checked,
+      manifest: {
+        ...checked.manifest,
+        tables: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`public.t${i}`, 0])),
+      },
+    };
     expect(restoreJobs(many, 64)).toBe(MAX_JOBS);
     // A compose restorer reads the archive on stdin: one transaction.
-    expect(restoreJobs({ ...checked, restorer: { kind: 'compose', cli: { command: 'docker', baseArgs: ['compose'], version: '2.29.0' }, composeFile: 'compose.yaml', service: 'db', version: '15', major: 15, why: '' } }, 64)).toBe(0);
+    expect(
+      restoreJobs(
+        {
+          ...checked,
+          restorer: {
+            kind: 'compose',
+            cli: { command: 'docker', baseArgs: ['compose'], version: '2.29.0' },
+            composeFile: 'compose.yaml',
+            service: 'db',
+            version: '15',
+            major: 15,
+            why: '',
+          },
+        },
+        64,
+      ),
+    ).toBe(0);
     // A path that is neither a file nor a directory cannot be read in parallel.
     expect(restoreJobs({ ...checked, path: path.join(path.dirname(backup.path), 'gone.dump') }, 64)).toBe(0);
   });

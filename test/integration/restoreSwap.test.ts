@@ -18,10 +18,18 @@ import { rowSnapshot } from '../support/rows.ts';
 
 const OWNER = `upkit_swap_owner_${process.pid}`;
 const PASSWORD = 'swap-owner-pw';
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 async function databases(db: TestDatabase): Promise<Array<{ datname: string; datallowconn: boolean }>> {
-  const { rows } = await withAdminClient((c) => c.query('select datname, datallowconn from pg_database where starts_with(datname, $1) order by 1', [db.name]));
+  const { rows } = await withAdminClient((c) =>
+    c.query('select datname, datallowconn from pg_database where starts_with(datname, $1) order by 1', [db.name]),
+  );
   return rows;
 }
 
@@ -35,7 +43,11 @@ async function ownedBackup(db: TestDatabase): Promise<BackupResult> {
     await c.query(`alter database ${c.escapeIdentifier(db.name)} owner to ${OWNER}`);
   });
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-swap-'));
-  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
+  return takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), {
+    backupDir: dir,
+    keep: 5,
+    upkitVersion: 'test',
+  });
 }
 
 /** A superuser's session on the database: a DBA's psql left open. */
@@ -50,29 +62,43 @@ describe('swap as the database owner', backupTests(), () => {
   const db = useFreshDatabase();
   afterEach(async () => {
     // The role owns the databases (and, after a --no-owner restore, what is in them): they go first.
-    for (const { datname } of await databases(db())) await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(datname)} with (force)`));
+    for (const { datname } of await databases(db()))
+      await withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(datname)} with (force)`));
     await withAdminClient((c) => c.query(`drop role if exists ${OWNER}`));
   });
 
   it('restores in place with --no-owner', async () => {
     const backup = await ownedBackup(db());
     await withAdminClient((c) => c.query('delete from audit_logs'), db().database);
-    const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes', '--no-owner'], { env: { DATABASE_URL: ownerUrl(db()) } });
+    const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes', '--no-owner'], {
+      env: { DATABASE_URL: ownerUrl(db()) },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/swap window \d+ ms, 0 sessions of \S+ ended/);
     const audit = await withAdminClient((c) => rowSnapshot(c), db().database);
     expect(audit.get('audit_logs')?.size).toBe(backup.manifest.tables['public.audit_logs']);
-    expect((await databases(db())).map((d) => d.datname)).toEqual([db().name, expect.stringMatching(/_before_restore_/)]);
+    expect((await databases(db())).map((d) => d.datname)).toEqual([
+      db().name,
+      expect.stringMatching(/_before_restore_/),
+    ]);
   });
 
   it('refuses before the copy is made when a session it may not end is connected: exit 3, nothing created, live untouched', async () => {
     const backup = await ownedBackup(db());
     const dba = await superuserSession(db());
     try {
-      const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes', '--no-owner', '--json'], { env: { DATABASE_URL: ownerUrl(db()) } });
+      const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes', '--no-owner', '--json'], {
+        env: { DATABASE_URL: ownerUrl(db()) },
+      });
       expect(r.code, r.stderr).toBe(3);
       const errors = r.stderr.split('\n').filter((l) => l.includes('✖'));
-      expect(errors).toEqual([expect.stringMatching(new RegExp(`✖ check \\S+ {2}the swap would have to end sessions of ${db().name} this role may not end: pid \\d+ \\(${db().user}, dba psql\\)`))]);
+      expect(errors).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `✖ check \\S+ {2}the swap would have to end sessions of ${db().name} this role may not end: pid \\d+ \\(${db().user}, dba psql\\)`,
+          ),
+        ),
+      ]);
       expect(r.stderr).toContain('→ ask them to disconnect, or run the restore as a superuser; nothing was changed');
       expect(r.json().findings).toEqual([expect.objectContaining({ code: 'restore.sessions_beyond_reach' })]);
       expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
@@ -94,7 +120,9 @@ describe('swap as the database owner', backupTests(), () => {
       expect(failed).toMatchObject({
         code: 'restore.swap_failed',
         exit: 'failed',
-        message: expect.stringContaining(`nothing was renamed; ${db().name} is the database it was and accepts connections again (its sessions may have been ended). The restored copy is kept as ${restored}`),
+        message: expect.stringContaining(
+          `nothing was renamed; ${db().name} is the database it was and accepts connections again (its sessions may have been ended). The restored copy is kept as ${restored}`,
+        ),
       });
       expect(await databases(db())).toEqual([
         { datname: db().name, datallowconn: true },

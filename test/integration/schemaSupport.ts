@@ -28,7 +28,10 @@ export const createdRoles = {
 };
 
 /** A role that logs in with a password and owns the database (so it can create schemas and tables there). */
-export async function loginRole(db: TestDatabase, password = `pw-${randomBytes(6).toString('hex')}`): Promise<LoginRole> {
+export async function loginRole(
+  db: TestDatabase,
+  password = `pw-${randomBytes(6).toString('hex')}`,
+): Promise<LoginRole> {
   const name = `upkit_r_${randomBytes(4).toString('hex')}`;
   await withAdminClient(async (c) => {
     await c.query(`create role ${c.escapeIdentifier(name)} login password ${c.escapeLiteral(password)}`);
@@ -47,5 +50,8 @@ export interface SchemaState {
 }
 
 export function schemaState(url: string, schema: string): Promise<SchemaState> {
-  return withClientAt(url, async (c: pg.Client) => ({ fingerprint: await schemaFingerprint(c, schema), rows: await rowSnapshot(c, schema) }));
+  return withClientAt(url, async (c: pg.Client) => ({
+    fingerprint: await schemaFingerprint(c, schema),
+    rows: await rowSnapshot(c, schema),
+  }));
 }

@@ -15,7 +15,13 @@ import { buildRelease } from '../support/releases.ts';
 
 const SENTINEL = 'Zq9 s3cr@t:/%pa ss#w0rd';
 /** Every form the password could leak in: as typed, percent-encoded (both cases), and a stem. */
-const FORMS = [SENTINEL, encodeURIComponent(SENTINEL), encodeURIComponent(SENTINEL).toLowerCase(), SENTINEL.replace(/:/g, '\\:'), 'Zq9 s3cr'];
+const FORMS = [
+  SENTINEL,
+  encodeURIComponent(SENTINEL),
+  encodeURIComponent(SENTINEL).toLowerCase(),
+  SENTINEL.replace(/:/g, '\\:'),
+  'Zq9 s3cr',
+];
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -43,17 +49,30 @@ interface Step {
 describe('secret scan', () => {
   const db = useFreshDatabase();
 
-  it('keeps a password with @ : / % # and spaces out of every argv, output, log, report, manifest and ledger row', { timeout: 300_000 }, async () => {
+  it('keeps a password with @ : / % # and spaces out of every argv, output, log, report, manifest and ledger row', {
+    timeout: 300_000,
+  }, async () => {
     const role = `upkit_scan_${process.pid}`;
     const work = mkdtempSync(path.join(tmpdir(), 'upkit-scan-'));
-    const dirs = { tmp: path.join(work, 'tmp'), backups: path.join(work, 'backups'), cwd: path.join(work, 'cwd'), install: path.join(work, 'install') };
+    const dirs = {
+      tmp: path.join(work, 'tmp'),
+      backups: path.join(work, 'backups'),
+      cwd: path.join(work, 'cwd'),
+      install: path.join(work, 'install'),
+    };
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
     const installDb = `${db().database}_inst`;
     const copyDb = `${db().database}_copy`;
     await withAdminClient((c) => c.query(`create role ${role} login superuser password '${SENTINEL}'`));
     const url = (database: string, host = db().host, port = db().port) =>
       `postgres://${role}:${encodeURIComponent(SENTINEL)}@${host}:${port}/${database}`;
-    const parts = { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: role, DB_PASSWORD: SENTINEL, DB_NAME: db().database };
+    const parts = {
+      DB_HOST: db().host,
+      DB_PORT: String(db().port),
+      DB_USER: role,
+      DB_PASSWORD: SENTINEL,
+      DB_NAME: db().database,
+    };
     const base = { TMPDIR: dirs.tmp, BACKUP_DIR: dirs.backups };
     const envFile = path.join(work, 'pulse.env');
     writeFileSync(envFile, `DATABASE_URL=${url(db().database)}\n`, { mode: 0o600 });
@@ -68,10 +87,18 @@ describe('secret scan', () => {
       }
       // One migration that applies, then one that fails: the run stops after changes began.
       const failing = drizzleFolderWith(
-        { tag: '0004_scan_marker', sql: 'CREATE TABLE "scan_marker" ("id" integer PRIMARY KEY);', when: 1_900_000_000_000 },
+        {
+          tag: '0004_scan_marker',
+          sql: 'CREATE TABLE "scan_marker" ("id" integer PRIMARY KEY);',
+          when: 1_900_000_000_000,
+        },
         { tag: '0005_fails', sql: 'SELECT 1 / 0;', when: 1_900_000_001_000 },
       );
-      const dumpFile = () => readdirSync(dirs.backups).filter((f) => f.endsWith('.dump')).sort().at(-1)!;
+      const dumpFile = () =>
+        readdirSync(dirs.backups)
+          .filter((f) => f.endsWith('.dump'))
+          .sort()
+          .at(-1)!;
 
       const dbEnv = { ...base, DATABASE_URL: url(db().database) };
       // Where no pg_dump here can dump the server, upgrades, installs and preflights run with
@@ -79,31 +106,139 @@ describe('secret scan', () => {
       const nb = backupArgs();
       const all: Step[] = [
         { name: 'preflight (URL)', entry: 'scripts/preflight.ts', args: [...nb], env: dbEnv, code: 0 },
-        { name: 'preflight (DB_* parts, JSON)', entry: 'scripts/preflight.ts', args: ['--json', ...nb], env: { ...base, ...parts }, code: 0 },
-        { name: 'preflight (--env-file)', entry: 'scripts/preflight.ts', args: ['--json', '--env-file', envFile, ...nb], env: base, code: 0 },
-        { name: 'install into a missing database', entry: 'install.ts', args: ['--yes', '--no-containers', '--json', ...nb], env: { ...base, DATABASE_URL: url(installDb) }, code: 0, cwd: dirs.install },
-        { name: 'install refused on an existing install', entry: 'install.ts', args: ['--yes', '--no-containers', ...nb], env: { ...base, DATABASE_URL: url(installDb) }, code: 3, cwd: dirs.install },
+        {
+          name: 'preflight (DB_* parts, JSON)',
+          entry: 'scripts/preflight.ts',
+          args: ['--json', ...nb],
+          env: { ...base, ...parts },
+          code: 0,
+        },
+        {
+          name: 'preflight (--env-file)',
+          entry: 'scripts/preflight.ts',
+          args: ['--json', '--env-file', envFile, ...nb],
+          env: base,
+          code: 0,
+        },
+        {
+          name: 'install into a missing database',
+          entry: 'install.ts',
+          args: ['--yes', '--no-containers', '--json', ...nb],
+          env: { ...base, DATABASE_URL: url(installDb) },
+          code: 0,
+          cwd: dirs.install,
+        },
+        {
+          name: 'install refused on an existing install',
+          entry: 'install.ts',
+          args: ['--yes', '--no-containers', ...nb],
+          env: { ...base, DATABASE_URL: url(installDb) },
+          code: 3,
+          cwd: dirs.install,
+        },
         { name: 'upgrade dry run', entry: 'upgrade.ts', args: ['--dry-run', '--json'], env: dbEnv, code: 0 },
-        { name: 'upgrade v1.0 → latest with backup', entry: 'upgrade.ts', args: ['--yes', '--json', ...nb], env: dbEnv, code: 0 },
+        {
+          name: 'upgrade v1.0 → latest with backup',
+          entry: 'upgrade.ts',
+          args: ['--yes', '--json', ...nb],
+          env: dbEnv,
+          code: 0,
+        },
         { name: 'verify', entry: 'verify/index.ts', args: [], env: dbEnv, code: 0 },
         { name: 'verify --json', entry: 'verify/index.ts', args: ['--json'], env: { ...base, ...parts }, code: 0 },
         { name: 'verify --markdown', entry: 'verify/index.ts', args: ['--markdown'], env: dbEnv, code: 0 },
-        { name: 'verify finding problems', entry: 'verify/index.ts', args: ['--json', '--drizzle-dir', failing], env: dbEnv, code: 4 },
+        {
+          name: 'verify finding problems',
+          entry: 'verify/index.ts',
+          args: ['--json', '--drizzle-dir', failing],
+          env: dbEnv,
+          code: 4,
+        },
         { name: 'status', entry: 'scripts/status.ts', args: [], env: dbEnv, code: 0 },
         { name: 'status --json', entry: 'scripts/status.ts', args: ['--json'], env: dbEnv, code: 0 },
-        { name: 'health (database only)', entry: 'scripts/health.ts', args: ['--json', '--timeout', '2000'], env: dbEnv, code: 0 },
-        { name: 'migration failing after changes began', entry: 'upgrade.ts', args: ['--yes', '--json', '--drizzle-dir', failing, ...nb], env: dbEnv, code: 1 },
+        {
+          name: 'health (database only)',
+          entry: 'scripts/health.ts',
+          args: ['--json', '--timeout', '2000'],
+          env: dbEnv,
+          code: 0,
+        },
+        {
+          name: 'migration failing after changes began',
+          entry: 'upgrade.ts',
+          args: ['--yes', '--json', '--drizzle-dir', failing, ...nb],
+          env: dbEnv,
+          code: 1,
+        },
         { name: 'backup', entry: 'scripts/backup.ts', args: ['--json'], env: dbEnv, code: 0, backup: true },
-        { name: 'restore --into', entry: 'scripts/restore.ts', args: ['@dump', '--yes', '--json', '--into', copyDb], env: dbEnv, code: 0, backup: true },
-        { name: 'restore in place', entry: 'scripts/restore.ts', args: ['@dump', '--yes'], env: dbEnv, code: 0, backup: true },
-        { name: 'rollback to the last backup', entry: 'scripts/rollback.ts', args: ['--yes', '--json'], env: dbEnv, code: 0, backup: true },
+        {
+          name: 'restore --into',
+          entry: 'scripts/restore.ts',
+          args: ['@dump', '--yes', '--json', '--into', copyDb],
+          env: dbEnv,
+          code: 0,
+          backup: true,
+        },
+        {
+          name: 'restore in place',
+          entry: 'scripts/restore.ts',
+          args: ['@dump', '--yes'],
+          env: dbEnv,
+          code: 0,
+          backup: true,
+        },
+        {
+          name: 'rollback to the last backup',
+          entry: 'scripts/rollback.ts',
+          args: ['--yes', '--json'],
+          env: dbEnv,
+          code: 0,
+          backup: true,
+        },
         // Failures: each one's message is where a careless tool would echo the connection.
-        { name: 'wrong password', entry: 'upgrade.ts', args: ['--yes', '--json', ...nb], env: { ...base, ...parts, DB_PASSWORD: `${SENTINEL}x` }, code: 3 },
-        { name: 'unreachable host', entry: 'scripts/preflight.ts', args: ['--json'], env: { ...base, DATABASE_URL: url(db().database, '127.0.0.1', 1) }, code: 3 },
-        { name: 'malformed URL (password not encoded)', entry: 'upgrade.ts', args: ['--yes'], env: { ...base, DATABASE_URL: `postgres://${role}:${SENTINEL}@${db().host}:${db().port}/${db().database}` }, code: 2 },
-        { name: 'password pasted into the wrong key', entry: 'scripts/status.ts', args: ['--json'], env: { ...base, ...parts, DATABASE_SSL: SENTINEL }, code: 2 },
-        { name: 'missing database', entry: 'verify/index.ts', args: ['--markdown'], env: { ...base, DATABASE_URL: url(`${db().database}_missing`) }, code: 3 },
-        { name: 'restore of a corrupt file', entry: 'scripts/restore.ts', args: ['@corrupt', '--yes', '--into', `${copyDb}2`], env: dbEnv, code: 3, backup: true },
+        {
+          name: 'wrong password',
+          entry: 'upgrade.ts',
+          args: ['--yes', '--json', ...nb],
+          env: { ...base, ...parts, DB_PASSWORD: `${SENTINEL}x` },
+          code: 3,
+        },
+        {
+          name: 'unreachable host',
+          entry: 'scripts/preflight.ts',
+          args: ['--json'],
+          env: { ...base, DATABASE_URL: url(db().database, '127.0.0.1', 1) },
+          code: 3,
+        },
+        {
+          name: 'malformed URL (password not encoded)',
+          entry: 'upgrade.ts',
+          args: ['--yes'],
+          env: { ...base, DATABASE_URL: `postgres://${role}:${SENTINEL}@${db().host}:${db().port}/${db().database}` },
+          code: 2,
+        },
+        {
+          name: 'password pasted into the wrong key',
+          entry: 'scripts/status.ts',
+          args: ['--json'],
+          env: { ...base, ...parts, DATABASE_SSL: SENTINEL },
+          code: 2,
+        },
+        {
+          name: 'missing database',
+          entry: 'verify/index.ts',
+          args: ['--markdown'],
+          env: { ...base, DATABASE_URL: url(`${db().database}_missing`) },
+          code: 3,
+        },
+        {
+          name: 'restore of a corrupt file',
+          entry: 'scripts/restore.ts',
+          args: ['@corrupt', '--yes', '--into', `${copyDb}2`],
+          env: dbEnv,
+          code: 3,
+          backup: true,
+        },
         {
           name: 'second run while the lock is held',
           entry: 'upgrade.ts',
@@ -135,7 +270,11 @@ describe('secret scan', () => {
           });
           const undo = step.around ? await step.around() : undefined;
           try {
-            const result = await runUpkit(step.entry, args, { env: step.env, cwd: step.cwd ?? dirs.cwd, timeoutMs: 120_000 });
+            const result = await runUpkit(step.entry, args, {
+              env: step.env,
+              cwd: step.cwd ?? dirs.cwd,
+              timeoutMs: 120_000,
+            });
             runs.push({ step, result });
           } finally {
             await undo?.();
@@ -150,7 +289,8 @@ describe('secret scan', () => {
       };
       for (const { step, result } of runs) {
         expect(result.code, `${step.name}: ${result.stderr}`).toBe(step.code);
-        if (step.args.includes('--json')) expect(() => result.json(), `${step.name} wrote one JSON report`).not.toThrow();
+        if (step.args.includes('--json'))
+          expect(() => result.json(), `${step.name} wrote one JSON report`).not.toThrow();
         expect(result.logs().length, `${step.name} wrote a log file`).toBeGreaterThan(0);
         scan(`${step.name}: stdout`, result.stdout);
         scan(`${step.name}: stderr`, result.stderr);
@@ -177,10 +317,16 @@ describe('secret scan', () => {
       }
       // Nothing upkit wrote to its temporary directory outlived it or holds the password.
       for (const file of filesUnder(dirs.tmp)) scan(`temporary ${file}`, readFileSync(file, 'latin1'));
-      expect(filesUnder(dirs.tmp).filter((f) => !f.includes('tsx')), 'files left in TMPDIR').toEqual([]);
+      expect(
+        filesUnder(dirs.tmp).filter((f) => !f.includes('tsx')),
+        'files left in TMPDIR',
+      ).toEqual([]);
       // The runs ledger (with each run's JSON report) in every database the runs wrote to.
       for (const database of backupsTestable() ? [db().database, installDb, copyDb] : [db().database, installDb]) {
-        const rows = await withAdminClient((c) => c.query('select row_to_json(r)::text as row from upkit.runs r'), database);
+        const rows = await withAdminClient(
+          (c) => c.query('select row_to_json(r)::text as row from upkit.runs r'),
+          database,
+        );
         expect(rows.rowCount, `${database} has runs`).toBeGreaterThan(0);
         for (const { row } of rows.rows as Array<{ row: string }>) scan(`${database} upkit.runs`, row);
       }
@@ -189,7 +335,10 @@ describe('secret scan', () => {
       expect(leaks).toEqual([]);
     } finally {
       await withAdminClient(async (c) => {
-        const { rows } = await c.query(`select datname from pg_database where datname like $1 or datname = $2`, [`${db().database}%`, installDb]);
+        const { rows } = await c.query(`select datname from pg_database where datname like $1 or datname = $2`, [
+          `${db().database}%`,
+          installDb,
+        ]);
         for (const { datname } of rows as Array<{ datname: string }>) {
           await c.query(`drop database if exists ${c.escapeIdentifier(datname)} with (force)`);
         }

@@ -12,12 +12,23 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, type RunOptions, type RunResult } from '../support/cli.ts';
-import { backupArgs, backupTests, freshDatabase, serverInfo, withAdminClient, withClientAt, type TestDatabase } from '../support/database.ts';
+import {
+  backupArgs,
+  backupTests,
+  freshDatabase,
+  serverInfo,
+  withAdminClient,
+  withClientAt,
+  type TestDatabase,
+} from '../support/database.ts';
 import { buildRelease, freshInstallFingerprint } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 
 const node = process.env.UPKIT_SMOKE_NODE || process.execPath;
-const nodeVersion = node === process.execPath ? process.version : execFileSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).trim();
+const nodeVersion =
+  node === process.execPath
+    ? process.version
+    : execFileSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).trim();
 
 function urlFor(database: string): string {
   const u = new URL(serverInfo().adminUrl);
@@ -25,7 +36,8 @@ function urlFor(database: string): string {
   return u.toString();
 }
 
-const dropDatabase = (name: string) => withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
+const dropDatabase = (name: string) =>
+  withAdminClient((c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
 
 /** One upkit command on the smoke's node; it must succeed, and its log names that node. */
 async function upkit(entry: string, args: string[], options: RunOptions): Promise<RunResult> {
@@ -80,20 +92,34 @@ describe(`smoke on Node ${nodeVersion}`, () => {
       expect(v.json().findings.filter((f) => f.severity === 'error')).toEqual([]);
     });
 
-    it('backs the upgraded install up and restores it into a new database with the same rows and schema', backupTests(), async () => {
-      const env = { DATABASE_URL: db.url };
-      const dir = mkdtempSync(path.join(tmpdir(), 'upkit-smoke-backup-'));
-      const b = await upkit('scripts/backup.ts', ['--json', '--backup-dir', dir], { env });
-      const backup = b.json().backup!;
-      expect(path.dirname(backup.path)).toBe(dir);
-      const into = `${db.name}_copy`;
-      copies.push(into);
-      const r = await upkit('scripts/restore.ts', [backup.path, '--into', into, '--yes', '--json'], { env });
-      expect(r.json()).toMatchObject({ command: 'restore', status: 'ok', exitCode: 0, findings: [], backup: { path: backup.path } });
-      const rows = (database: string) => withAdminClient(async (c) => ({ public: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') }), database);
-      const copy = await rows(into);
-      expect(copy.drizzle.get('__drizzle_migrations')?.size).toBe(4);
-      expect(copy).toEqual(await rows(db.name));
-    });
+    it(
+      'backs the upgraded install up and restores it into a new database with the same rows and schema',
+      backupTests(),
+      async () => {
+        const env = { DATABASE_URL: db.url };
+        const dir = mkdtempSync(path.join(tmpdir(), 'upkit-smoke-backup-'));
+        const b = await upkit('scripts/backup.ts', ['--json', '--backup-dir', dir], { env });
+        const backup = b.json().backup!;
+        expect(path.dirname(backup.path)).toBe(dir);
+        const into = `${db.name}_copy`;
+        copies.push(into);
+        const r = await upkit('scripts/restore.ts', [backup.path, '--into', into, '--yes', '--json'], { env });
+        expect(r.json()).toMatchObject({
+          command: 'restore',
+          status: 'ok',
+          exitCode: 0,
+          findings: [],
+          backup: { path: backup.path },
+        });
+        const rows = (database: string) =>
+          withAdminClient(
+            async (c) => ({ public: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') }),
+            database,
+          );
+        const copy = await rows(into);
+        expect(copy.drizzle.get('__drizzle_migrations')?.size).toBe(4);
+        expect(copy).toEqual(await rows(db.name));
+      },
+    );
   });
 });

@@ -14,14 +14,41 @@ import { freshDatabase, withClientAt, type TestDatabase } from '../support/datab
 
 const NAMES = ['alpha', 'beta', 'gamma'];
 const hasScript = spawnSync('script', ['--version']).status === 0;
-const QUESTION = 'Apply these plans to 3 databases (alpha, beta, gamma; each is backed up first unless --no-backup)? Type yes to go on: ';
+const QUESTION =
+  'Apply these plans to 3 databases (alpha, beta, gamma; each is backed up first unless --no-backup)? Type yes to go on: ';
 
 /** Runs upkit on a pseudo-terminal; types `answer` once the question is shown. */
-function onTerminal(cwd: string, env: Record<string, string>, args: string[], answer: string): Promise<{ code: number | null; output: string }> {
+function onTerminal(
+  cwd: string,
+  env: Record<string, string>,
+  args: string[],
+  answer: string,
+): Promise<{ code: number | null; output: string }> {
   const tsx = import.meta.resolve('tsx');
-  const command = [process.execPath, '--import', tsx, path.join(ROOT, 'node_modules/zx/build/cli.js'), path.join(ROOT, 'upgrade.ts'), ...args].map(shellQuote).join(' ');
+  const command = [
+    process.execPath,
+    '--import',
+    tsx,
+    path.join(ROOT, 'node_modules/zx/build/cli.js'),
+    path.join(ROOT, 'upgrade.ts'),
+    ...args,
+  ]
+    .map(shellQuote)
+    .join(' ');
   const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logs-'));
-  const child = spawn('script', ['-qec', `${command}; echo "EXIT $?"`, '/dev/null'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', TERM: 'dumb', UPKIT_LOG_DIR: logDir, UPKIT_CACHE_DIR: path.join(logDir, 'cache'), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qec', `${command}; echo "EXIT $?"`, '/dev/null'], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NO_COLOR: '1',
+      TERM: 'dumb',
+      UPKIT_LOG_DIR: logDir,
+      UPKIT_CACHE_DIR: path.join(logDir, 'cache'),
+      ...env,
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
   let answered = false;
   const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
@@ -51,15 +78,41 @@ describe.skipIf(!hasScript)('targets: an upgrade on a terminal asks once', () =>
     dbs = await Promise.all(NAMES.map(() => freshDatabase()));
     cwd = tempDir('upkit-targets-tty-');
     for (const name of NAMES) {
-      writeAppFolder([{ tag: '0000_init', sql: `CREATE TABLE "${name}_items" ("id" integer PRIMARY KEY NOT NULL);` }], { tables: Object.fromEntries([table('public', `${name}_items`, [column('id', 'integer', { primaryKey: true, notNull: true })])]) }, path.join(cwd, 'apps', name));
+      writeAppFolder(
+        [{ tag: '0000_init', sql: `CREATE TABLE "${name}_items" ("id" integer PRIMARY KEY NOT NULL);` }],
+        {
+          tables: Object.fromEntries([
+            table('public', `${name}_items`, [column('id', 'integer', { primaryKey: true, notNull: true })]),
+          ]),
+        },
+        path.join(cwd, 'apps', name),
+      );
     }
-    writeFileSync(path.join(cwd, 'upkit.targets.json'), JSON.stringify({ targets: NAMES.map((name) => ({ name, url: `${name.toUpperCase()}_URL`, profile: { drizzleDir: `apps/${name}` } })) }));
+    writeFileSync(
+      path.join(cwd, 'upkit.targets.json'),
+      JSON.stringify({
+        targets: NAMES.map((name) => ({
+          name,
+          url: `${name.toUpperCase()}_URL`,
+          profile: { drizzleDir: `apps/${name}` },
+        })),
+      }),
+    );
     env = Object.fromEntries(NAMES.map((n, i) => [`${n.toUpperCase()}_URL`, dbs[i]!.url]));
   });
   afterEach(async () => {
     await Promise.all(dbs.map((d) => d.drop()));
   });
-  const ledger = (url: string) => withClientAt(url, async (c) => (await c.query(`select count(*)::int as n from drizzle.__drizzle_migrations`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n as number);
+  const ledger = (url: string) =>
+    withClientAt(
+      url,
+      async (c) =>
+        (
+          await c
+            .query(`select count(*)::int as n from drizzle.__drizzle_migrations`)
+            .catch(() => ({ rows: [{ n: 0 }] }))
+        ).rows[0].n as number,
+    );
 
   it('shows every plan, asks once, then applies them all', async () => {
     const r = await onTerminal(cwd, env, ['--all', '--no-containers', '--no-backup'], 'yes');
@@ -77,7 +130,9 @@ describe.skipIf(!hasScript)('targets: an upgrade on a terminal asks once', () =>
     const r = await onTerminal(cwd, env, ['--all', '--no-containers', '--no-backup'], 'no');
     expect(r.code, r.output).toBe(3);
     expect(r.output).toContain('✖ stopped before any change: the plans were not confirmed; nothing was changed');
-    expect(r.output).toContain('  → run: npx zx upgrade.ts --all --no-containers --no-backup again and type yes (or add --yes)');
+    expect(r.output).toContain(
+      '  → run: npx zx upgrade.ts --all --no-containers --no-backup again and type yes (or add --yes)',
+    );
     expect(await Promise.all(dbs.map((d) => ledger(d.url)))).toEqual([0, 0, 0]);
   }, 120_000);
 

@@ -32,7 +32,10 @@ describe('upgrade: containers and health', () => {
     await c.end();
     const work = mkdtempSync(path.join(tmpdir(), 'upkit-compose-'));
     const composeFile = path.join(work, 'docker-compose.yml');
-    writeFileSync(composeFile, 'services:\n  api:\n    build: ./api\n  web:\n    build: ./web\n  db:\n    image: postgres:16\n');
+    writeFileSync(
+      composeFile,
+      'services:\n  api:\n    build: ./api\n  web:\n    build: ./web\n  db:\n    image: postgres:16\n',
+    );
     const http = await serve(status);
     try {
       return await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--json'], {
@@ -63,7 +66,9 @@ describe('upgrade: containers and health', () => {
   it('exits 6 when a service keeps restarting, saying the database upgrade itself is complete', async () => {
     const r = await scenario('restarting', 200);
     expect(r.code, r.stderr).toBe(6);
-    expect(r.stderr).toContain('the database upgrade itself is complete and verified; only the containers or their health failed');
+    expect(r.stderr).toContain(
+      'the database upgrade itself is complete and verified; only the containers or their health failed',
+    );
     expect(r.json().findings.some((f) => f.severity === 'error' && f.code.startsWith('compose.'))).toBe(true);
   });
 

@@ -4,7 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
@@ -19,7 +19,9 @@ async function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Pr
   const t0 = Date.now();
   for (;;) {
     // This database only: other test files run upkit against their own databases on the same server.
-    const { rows } = await c.query(`select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`);
+    const { rows } = await c.query(
+      `select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`,
+    );
     const hit = rows.find((r) => query.test(r.query));
     if (hit) return hit.pid;
     if (Date.now() - t0 > timeoutMs) throw new Error(`upkit never waited on ${query}`);
@@ -29,7 +31,9 @@ async function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Pr
 
 async function untilGone(c: pg.Client): Promise<void> {
   for (;;) {
-    const { rows } = await c.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and pid <> pg_backend_pid()`);
+    const { rows } = await c.query(
+      `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and pid <> pg_backend_pid()`,
+    );
     if (rows[0].n === 0) return;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -38,13 +42,22 @@ async function untilGone(c: pg.Client): Promise<void> {
 describe('crashes and interruptions', () => {
   const db = useFreshDatabase();
 
-  async function crashAndRerun(release: FixtureRelease, blockSql: string, waitFor: RegExp, terminateBackend: boolean): Promise<RunResult> {
+  async function crashAndRerun(
+    release: FixtureRelease,
+    blockSql: string,
+    waitFor: RegExp,
+    terminateBackend: boolean,
+  ): Promise<RunResult> {
     const c = await connect(db().url);
     const blocker = await connect(db().url, 'pulse-api');
     try {
       await buildRelease(c, release);
       const before = flattenFlags(await rowSnapshot(c));
-      const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')), LOCK_TIMEOUT: '60000' };
+      const env = {
+        DATABASE_URL: db().url,
+        BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')),
+        LOCK_TIMEOUT: '60000',
+      };
       await blocker.query('begin isolation level repeatable read');
       await blocker.query(blockSql);
       let pid = 0;
@@ -63,7 +76,10 @@ describe('crashes and interruptions', () => {
       expect(await schemaFingerprint(c)).toEqual(await freshInstallFingerprint());
       expect(lostOrChanged(before, flattenFlags(await rowSnapshot(c)), upgradeTransforms)).toEqual([]);
       expect((await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n).toBe(4);
-      expect((await c.query('select status from upkit.runs order by started_at')).rows.map((r) => r.status)).toEqual(['crashed', 'ok']);
+      expect((await c.query('select status from upkit.runs order by started_at')).rows.map((r) => r.status)).toEqual([
+        'crashed',
+        'ok',
+      ]);
       return rerun;
     } finally {
       await blocker.query('rollback').catch(() => {});
@@ -81,7 +97,9 @@ describe('crashes and interruptions', () => {
 
   it('kill -9 during the concurrent index build: the INVALID index is dropped and built again', async () => {
     const rerun = await crashAndRerun('v2.1', 'select count(*) from users', /CONCURRENTLY/, true);
-    expect(rerun.stderr).toContain('dropping INVALID index audit_logs_organization_created_idx, left by an earlier build');
+    expect(rerun.stderr).toContain(
+      'dropping INVALID index audit_logs_organization_created_idx, left by an earlier build',
+    );
     expect(rerun.stderr).toContain('resuming after transaction');
   });
 
@@ -90,7 +108,11 @@ describe('crashes and interruptions', () => {
     const blocker = await connect(db().url, 'pulse-api');
     try {
       await buildRelease(c, 'v2.0');
-      const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')), LOCK_TIMEOUT: '60000' };
+      const env = {
+        DATABASE_URL: db().url,
+        BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')),
+        LOCK_TIMEOUT: '60000',
+      };
       await blocker.query('begin');
       await blocker.query('lock table organizations in row exclusive mode');
       let pid = 0;

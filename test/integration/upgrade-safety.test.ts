@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { LOCK_KEY } from '../../lib/db.ts';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
@@ -24,11 +24,20 @@ function folderWith(extra: { tag: string; sql: string; when: number }): string {
   cpSync(DRIZZLE_DIR, dir, { recursive: true });
   const journalPath = path.join(dir, 'meta', '_journal.json');
   const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
-  journal.entries.push({ idx: journal.entries.length, version: '7', when: extra.when, tag: extra.tag, breakpoints: true });
+  journal.entries.push({
+    idx: journal.entries.length,
+    version: '7',
+    when: extra.when,
+    tag: extra.tag,
+    breakpoints: true,
+  });
   writeFileSync(journalPath, JSON.stringify(journal, null, 2));
   writeFileSync(path.join(dir, `${extra.tag}.sql`), extra.sql);
   // verification compares with the newest snapshot: the same schema plus what the extra adds is not modelled, so reuse 0003's.
-  cpSync(path.join(dir, 'meta', '0003_snapshot.json'), path.join(dir, 'meta', `${String(journal.entries.length - 1).padStart(4, '0')}_snapshot.json`));
+  cpSync(
+    path.join(dir, 'meta', '0003_snapshot.json'),
+    path.join(dir, 'meta', `${String(journal.entries.length - 1).padStart(4, '0')}_snapshot.json`),
+  );
   return dir;
 }
 
@@ -44,7 +53,13 @@ describe('upgrade safety', () => {
       await c.query(`update users set nickname = 'nick-' || id`);
       const r = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes'], { env: env() });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json().findings).toContainEqual(expect.objectContaining({ severity: 'warning', code: 'schema.extra_column', message: expect.stringContaining('nickname') }));
+      expect(r.json().findings).toContainEqual(
+        expect.objectContaining({
+          severity: 'warning',
+          code: 'schema.extra_column',
+          message: expect.stringContaining('nickname'),
+        }),
+      );
       const { rows } = await c.query(`select count(*)::int as n from users where nickname = 'nick-' || id`);
       expect(rows[0].n).toBe(40);
     } finally {
@@ -57,12 +72,17 @@ describe('upgrade safety', () => {
     try {
       await buildRelease(c, 'v1.2');
       const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
-      await c.query(`insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`, [org]);
+      await c.query(
+        `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,
+        [org],
+      );
       const users = (await c.query('select * from users order by id')).rows;
       const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       // v1.3's own check runs read-only in the plan: refused before anything is written.
       expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toContain('users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2)');
+      expect(r.stderr).toContain(
+        'users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2)',
+      );
       expect(r.stderr).toContain('nothing was changed');
       expect((await c.query('select * from users order by id')).rows).toEqual(users);
       expect((await c.query(`select to_regclass('upkit.runs') as t`)).rows).toEqual([{ t: null }]);
@@ -78,7 +98,9 @@ describe('upgrade safety', () => {
       const pid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid;
       const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(r.code).toBe(5);
-      expect(r.stderr).toContain(`another upkit run holds the lock on ${db().database}: pid ${pid} (upkit upgrade ops-host 4242`);
+      expect(r.stderr).toContain(
+        `another upkit run holds the lock on ${db().database}: pid ${pid} (upkit upgrade ops-host 4242`,
+      );
     } finally {
       await holder.end();
     }
@@ -89,16 +111,29 @@ describe('upgrade safety', () => {
     try {
       await buildRelease(c, 'v2.2');
       const m1 = readMigrations(DRIZZLE_DIR)[1]!;
-      await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', ['0'.repeat(64), m1.when]);
-      const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') };
+      await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', [
+        '0'.repeat(64),
+        m1.when,
+      ]);
+      const before = {
+        fp: await schemaFingerprint(c),
+        rows: await rowSnapshot(c),
+        drizzle: await rowSnapshot(c, 'drizzle'),
+      };
       const edited = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(edited.code).toBe(3);
-      expect(edited.stderr).toContain('0001_api_keys.sql was changed after it was applied: its sha256 no longer matches drizzle\'s ledger');
+      expect(edited.stderr).toContain(
+        "0001_api_keys.sql was changed after it was applied: its sha256 no longer matches drizzle's ledger",
+      );
       await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', [m1.hash, m1.when]);
-      await c.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ('${'f'.repeat(64)}', 4102444800000)`);
+      await c.query(
+        `insert into drizzle.__drizzle_migrations (hash, created_at) values ('${'f'.repeat(64)}', 4102444800000)`,
+      );
       const ahead = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: env() });
       expect(ahead.code).toBe(3);
-      expect(ahead.stderr).toContain('the database records 1 migration these files do not have (created_at 4102444800000)');
+      expect(ahead.stderr).toContain(
+        'the database records 1 migration these files do not have (created_at 4102444800000)',
+      );
       await c.query(`delete from drizzle.__drizzle_migrations where created_at = 4102444800000`);
       expect(await schemaFingerprint(c)).toEqual(before.fp);
       expect(await rowSnapshot(c)).toEqual(before.rows);
@@ -113,15 +148,23 @@ describe('upgrade safety', () => {
     try {
       await buildRelease(c, 'v2.3');
       const first = readMigrations(DRIZZLE_DIR)[0]!;
-      const dir = folderWith({ tag: '0004_late_branch', sql: 'CREATE TABLE "late_branch" ("id" integer PRIMARY KEY);', when: first.when + 1 });
-      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes', '--drizzle-dir', dir], { env: env() });
+      const dir = folderWith({
+        tag: '0004_late_branch',
+        sql: 'CREATE TABLE "late_branch" ("id" integer PRIMARY KEY);',
+        when: first.when + 1,
+      });
+      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes', '--drizzle-dir', dir], {
+        env: env(),
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain('0004_late_branch is older than the newest applied migration and was never applied');
       expect((await c.query(`select to_regclass('public.late_branch') is not null as ok`)).rows[0].ok).toBe(true);
       const ledger = (await c.query('select hash, created_at from drizzle.__drizzle_migrations order by id')).rows;
       expect(ledger).toHaveLength(5);
       await migrate(drizzle(c), { migrationsFolder: dir });
-      expect((await c.query('select hash, created_at from drizzle.__drizzle_migrations order by id')).rows).toEqual(ledger);
+      expect((await c.query('select hash, created_at from drizzle.__drizzle_migrations order by id')).rows).toEqual(
+        ledger,
+      );
     } finally {
       await c.end();
     }
@@ -132,7 +175,11 @@ describe('upgrade safety', () => {
     try {
       await buildRelease(c, 'v2.3');
       const last = readMigrations(DRIZZLE_DIR)[3]!;
-      const dir = folderWith({ tag: '0004_drop_name', sql: 'ALTER TABLE "users" DROP COLUMN "name";', when: last.when + 1000 });
+      const dir = folderWith({
+        tag: '0004_drop_name',
+        sql: 'ALTER TABLE "users" DROP COLUMN "name";',
+        when: last.when + 1000,
+      });
       const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
       const refused = await runUpkit('upgrade.ts', [...backupArgs(), '--yes', '--drizzle-dir', dir], { env: env() });
       expect(refused.code).toBe(3);
@@ -140,9 +187,19 @@ describe('upgrade safety', () => {
       expect(refused.stderr).toContain('run again with --allow-destructive');
       expect(await schemaFingerprint(c)).toEqual(before.fp);
       expect(await rowSnapshot(c)).toEqual(before.rows);
-      const allowed = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes', '--allow-destructive', '--drizzle-dir', dir], { env: env() });
+      const allowed = await runUpkit(
+        'upgrade.ts',
+        [...backupArgs(), '--json', '--yes', '--allow-destructive', '--drizzle-dir', dir],
+        { env: env() },
+      );
       if (backupsTestable()) expect(allowed.json().backup).not.toBeNull();
-      expect((await c.query(`select count(*)::int as n from information_schema.columns where table_name = 'users' and column_name = 'name'`)).rows[0].n).toBe(0);
+      expect(
+        (
+          await c.query(
+            `select count(*)::int as n from information_schema.columns where table_name = 'users' and column_name = 'name'`,
+          )
+        ).rows[0].n,
+      ).toBe(0);
     } finally {
       await c.end();
     }
@@ -167,15 +224,21 @@ describe('upgrade safety', () => {
           await new Promise((r) => setTimeout(r, 20));
         }
       })();
-      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], { env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' } });
+      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], {
+        env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' },
+      });
       running = false;
       await loop;
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toMatch(/lock busy \(pid \d+ \(pulse-api report\) holds AccessShareLock on aws_integrations/);
-      expect(r.stderr).toContain(`could not get its locks within 150 ms after 4 attempts; pid ${blockerPid} (pulse-api report) holds AccessShareLock on aws_integrations`);
+      expect(r.stderr).toContain(
+        `could not get its locks within 150 ms after 4 attempts; pid ${blockerPid} (pulse-api report) holds AccessShareLock on aws_integrations`,
+      );
       expect(r.stderr).toContain(`SELECT pg_cancel_backend(${blockerPid});`);
       expect(worst).toBeLessThan(150 + 100);
-      expect((await c.query(`select count(*)::int as n from pg_type where typname = 'integration_status'`)).rows[0].n).toBe(0);
+      expect(
+        (await c.query(`select count(*)::int as n from pg_type where typname = 'integration_status'`)).rows[0].n,
+      ).toBe(0);
     } finally {
       await blocker.query('rollback').catch(() => {});
       await Promise.all([c.end(), blocker.end(), app.end()]);
@@ -187,14 +250,18 @@ describe('upgrade --rehearse', backupTests(), () => {
   const db = useFreshDatabase();
 
   async function databases(c: pg.Client): Promise<string[]> {
-    return (await c.query(`select datname from pg_database where datname like $1 order by 1`, [`${db().database}_rehearsal%`])).rows.map((r) => r.datname);
+    return (
+      await c.query(`select datname from pg_database where datname like $1 order by 1`, [`${db().database}_rehearsal%`])
+    ).rows.map((r) => r.datname);
   }
 
   it('runs the plan on a restored copy first, then on the real database, leaving no copy behind', async () => {
     const c = await connect(db().url);
     try {
       await buildRelease(c, 'v1.2');
-      const r = await runUpkit('upgrade.ts', ['--yes', '--json', '--rehearse'], { env: { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) } });
+      const r = await runUpkit('upgrade.ts', ['--yes', '--json', '--rehearse'], {
+        env: { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) },
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.json().findings).toContainEqual(expect.objectContaining({ code: 'rehearse.ok' }));
       expect(r.stderr).toMatch(/rehearsal: drizzle: 0003_integration_status_enum/);
@@ -210,9 +277,13 @@ describe('upgrade --rehearse', backupTests(), () => {
     try {
       await buildRelease(c, 'v1.2');
       // A hand-made rule that v1.4's flag merge breaks: nothing the plan can foresee, so the rehearsal meets it.
-      await c.query(`alter table organizations add constraint no_discovery_flag check (not (features_enabled ? 'discovery'))`);
+      await c.query(
+        `alter table organizations add constraint no_discovery_flag check (not (features_enabled ? 'discovery'))`,
+      );
       const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
-      const r = await runUpkit('upgrade.ts', ['--yes', '--rehearse'], { env: { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) } });
+      const r = await runUpkit('upgrade.ts', ['--yes', '--rehearse'], {
+        env: { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) },
+      });
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain('the rehearsal on a restored copy failed, so the real database was not touched');
       expect(r.stderr).toContain('no_discovery_flag');

@@ -1,6 +1,6 @@
 // verify never writes: it works for a role that may only read, leaves the schema and every
 // row as they were, and runs its queries in a transaction PostgreSQL itself keeps read-only.
-import pg from 'pg';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { withTransaction } from '../../lib/db.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
@@ -18,7 +18,7 @@ const READER_PASSWORD = 'reader-pw-1234';
 describe('verify is read-only', () => {
   const db = useFreshDatabase();
 
-  const withDb = <T,>(fn: (c: pg.Client) => Promise<T>, url = db().url): Promise<T> => withClientAt(url, fn);
+  const withDb = <T>(fn: (c: pg.Client) => Promise<T>, url = db().url): Promise<T> => withClientAt(url, fn);
 
   function readerUrl(): string {
     const u = new URL(db().url);
@@ -41,21 +41,39 @@ describe('verify is read-only', () => {
     });
     try {
       await withDb(async (c) => {
-        await c.query(`revoke create on schema public from public; revoke temporary on database ${c.escapeIdentifier(db().database)} from public`);
+        await c.query(
+          `revoke create on schema public from public; revoke temporary on database ${c.escapeIdentifier(db().database)} from public`,
+        );
         await c.query(`grant connect on database ${c.escapeIdentifier(db().database)} to ${READER}`);
         for (const schema of ['public', 'drizzle', 'upkit']) {
-          await c.query(`grant usage on schema ${schema} to ${READER}; grant select on all tables in schema ${schema} to ${READER}`);
+          await c.query(
+            `grant usage on schema ${schema} to ${READER}; grant select on all tables in schema ${schema} to ${READER}`,
+          );
         }
       });
-      const canCreate = await withDb((c) => c.query<{ ok: boolean }>(`select has_schema_privilege('public', 'CREATE') or has_database_privilege(current_database(), 'CREATE') or has_database_privilege(current_database(), 'TEMP') as ok`), readerUrl());
+      const canCreate = await withDb(
+        (c) =>
+          c.query<{ ok: boolean }>(
+            `select has_schema_privilege('public', 'CREATE') or has_database_privilege(current_database(), 'CREATE') or has_database_privilege(current_database(), 'TEMP') as ok`,
+          ),
+        readerUrl(),
+      );
       expect(canCreate.rows[0]!.ok).toBe(false);
 
-      const before = await withDb(async (c) => ({ fingerprint: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') }));
+      const before = await withDb(async (c) => ({
+        fingerprint: await schemaFingerprint(c),
+        rows: await rowSnapshot(c),
+        drizzle: await rowSnapshot(c, 'drizzle'),
+      }));
       const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: readerUrl() } });
       expect(r.code, r.stderr).toBe(0);
       expect(r.json().findings.filter((f) => f.severity !== 'info')).toEqual([]);
       expect(r.json().findings.map((f) => f.code)).toContain('ledger.legacy');
-      const after = await withDb(async (c) => ({ fingerprint: await schemaFingerprint(c), rows: await rowSnapshot(c), drizzle: await rowSnapshot(c, 'drizzle') }));
+      const after = await withDb(async (c) => ({
+        fingerprint: await schemaFingerprint(c),
+        rows: await rowSnapshot(c),
+        drizzle: await rowSnapshot(c, 'drizzle'),
+      }));
       expect(after).toEqual(before);
     } finally {
       await withAdminClient((a) => a.query(`drop owned by ${READER} cascade`), db().database).catch(() => {});
@@ -70,7 +88,9 @@ describe('verify is read-only', () => {
       await a.query(`create role ${READER} login password '${READER_PASSWORD}'`);
     });
     try {
-      await withDb((c) => c.query(`grant usage on schema public to ${READER}; grant select on all tables in schema public to ${READER}`));
+      await withDb((c) =>
+        c.query(`grant usage on schema public to ${READER}; grant select on all tables in schema public to ${READER}`),
+      );
       const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: readerUrl() } });
       expect(r.code, r.stderr).toBe(4);
       expect(r.json().findings.filter((f) => f.severity === 'error')).toEqual([
@@ -91,11 +111,17 @@ describe('verify is read-only', () => {
     await withDb(async (c) => {
       await buildRelease(c, 'v2.3');
       const sent: string[] = [];
-      const recording = { query: (text: string, values?: unknown[]) => (sent.push(text), c.query(text, values)) } as unknown as pg.Client;
+      const recording = {
+        query: (text: string, values?: unknown[]) => (sent.push(text), c.query(text, values)),
+      } as unknown as pg.Client;
       await withTransaction(
         c,
         async () => {
-          const result = await verifyDatabase(recording, { drizzleDir: DRIZZLE_DIR, legacyDir: LEGACY_DIR, profile: pulseProfile() });
+          const result = await verifyDatabase(recording, {
+            drizzleDir: DRIZZLE_DIR,
+            legacyDir: LEGACY_DIR,
+            profile: pulseProfile(),
+          });
           expect(result.findings.filter((f) => f.severity === 'error')).toEqual([]);
           // PostgreSQL refuses any write in this transaction: verify ran inside one that cannot change anything.
           await expect(c.query('create table verify_was_here (id int)')).rejects.toMatchObject({ code: '25006' });

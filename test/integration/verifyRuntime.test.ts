@@ -13,17 +13,95 @@ import { buildRelease } from '../support/releases.ts';
 
 // `docker compose ps --format json` of Compose 2.0–2.20: one JSON array.
 const PS_ARRAY = JSON.stringify([
-  { ID: '1f0c', Name: 'pulse-api-1', Command: 'node server.js', Project: 'pulse', Service: 'api', State: 'running', Health: 'healthy', ExitCode: 0, Publishers: [{ URL: '0.0.0.0', TargetPort: 3000, PublishedPort: 3000, Protocol: 'tcp' }] },
-  { ID: '2a9e', Name: 'pulse-web-1', Command: 'nginx -g daemon off;', Project: 'pulse', Service: 'web', State: 'running', Health: '', ExitCode: 0, Publishers: [] },
-  { ID: '3b7d', Name: 'pulse-db-1', Command: 'postgres', Project: 'pulse', Service: 'db', State: 'running', Health: 'healthy', ExitCode: 0, Publishers: [] },
+  {
+    ID: '1f0c',
+    Name: 'pulse-api-1',
+    Command: 'node server.js',
+    Project: 'pulse',
+    Service: 'api',
+    State: 'running',
+    Health: 'healthy',
+    ExitCode: 0,
+    Publishers: [{ URL: '0.0.0.0', TargetPort: 3000, PublishedPort: 3000, Protocol: 'tcp' }],
+  },
+  {
+    ID: '2a9e',
+    Name: 'pulse-web-1',
+    Command: 'nginx -g daemon off;',
+    Project: 'pulse',
+    Service: 'web',
+    State: 'running',
+    Health: '',
+    ExitCode: 0,
+    Publishers: [],
+  },
+  {
+    ID: '3b7d',
+    Name: 'pulse-db-1',
+    Command: 'postgres',
+    Project: 'pulse',
+    Service: 'db',
+    State: 'running',
+    Health: 'healthy',
+    ExitCode: 0,
+    Publishers: [],
+  },
 ]);
 
 // Compose 2.21+: one object per line.
 const PS_LINES = [
-  { Command: '"node server.js"', CreatedAt: '2026-11-20 10:00:00 +0000 UTC', ExitCode: 0, Health: 'healthy', ID: '1f0c', Image: 'pulse/api:2.3', Name: 'pulse-api-1', Project: 'pulse', Service: 'api', State: 'running', Status: 'Up 2 hours (healthy)' },
-  { Command: '"nginx -g daemon off;"', CreatedAt: '2026-11-20 10:00:00 +0000 UTC', ExitCode: 0, Health: 'unhealthy', ID: '2a9e', Image: 'pulse/web:2.3', Name: 'pulse-web-1', Project: 'pulse', Service: 'web', State: 'running', Status: 'Up 2 hours (unhealthy)' },
-  { Command: '"node worker.js"', CreatedAt: '2026-11-20 10:00:00 +0000 UTC', ExitCode: 137, Health: '', ID: '4c1a', Image: 'pulse/api:2.3', Name: 'pulse-worker-1', Project: 'pulse', Service: 'worker', State: 'exited', Status: 'Exited (137) 5 minutes ago' },
-  { Command: '"postgres"', CreatedAt: '2026-11-20 10:00:00 +0000 UTC', ExitCode: 0, Health: 'healthy', ID: '3b7d', Image: 'postgres:15', Name: 'pulse-db-1', Project: 'pulse', Service: 'db', State: 'running', Status: 'Up 2 hours (healthy)' },
+  {
+    Command: '"node server.js"',
+    CreatedAt: '2026-11-20 10:00:00 +0000 UTC',
+    ExitCode: 0,
+    Health: 'healthy',
+    ID: '1f0c',
+    Image: 'pulse/api:2.3',
+    Name: 'pulse-api-1',
+    Project: 'pulse',
+    Service: 'api',
+    State: 'running',
+    Status: 'Up 2 hours (healthy)',
+  },
+  {
+    Command: '"nginx -g daemon off;"',
+    CreatedAt: '2026-11-20 10:00:00 +0000 UTC',
+    ExitCode: 0,
+    Health: 'unhealthy',
+    ID: '2a9e',
+    Image: 'pulse/web:2.3',
+    Name: 'pulse-web-1',
+    Project: 'pulse',
+    Service: 'web',
+    State: 'running',
+    Status: 'Up 2 hours (unhealthy)',
+  },
+  {
+    Command: '"node worker.js"',
+    CreatedAt: '2026-11-20 10:00:00 +0000 UTC',
+    ExitCode: 137,
+    Health: '',
+    ID: '4c1a',
+    Image: 'pulse/api:2.3',
+    Name: 'pulse-worker-1',
+    Project: 'pulse',
+    Service: 'worker',
+    State: 'exited',
+    Status: 'Exited (137) 5 minutes ago',
+  },
+  {
+    Command: '"postgres"',
+    CreatedAt: '2026-11-20 10:00:00 +0000 UTC',
+    ExitCode: 0,
+    Health: 'healthy',
+    ID: '3b7d',
+    Image: 'postgres:15',
+    Name: 'pulse-db-1',
+    Project: 'pulse',
+    Service: 'db',
+    State: 'running',
+    Status: 'Up 2 hours (healthy)',
+  },
 ]
   .map((o) => JSON.stringify(o))
   .join('\n');
@@ -77,13 +155,20 @@ describe('verify runtime checks', () => {
     }
   }
 
-  const runtimeFindings = (report: { findings: Array<{ code: string; severity: string; message: string; hint: string | null }> }) => report.findings.filter((f) => f.code.startsWith('runtime.'));
+  const runtimeFindings = (report: {
+    findings: Array<{ code: string; severity: string; message: string; hint: string | null }>;
+  }) => report.findings.filter((f) => f.code.startsWith('runtime.'));
 
   it('passes when every compose service runs (JSON array form) and every endpoint answers 2xx', async () => {
     await atLatest();
     const docker = fakeDocker(['api', 'web', 'db'], PS_ARRAY);
     const r = await runUpkit('verify/index.ts', ['--json'], {
-      env: { DATABASE_URL: db().url, COMPOSE_FILE: docker.composeFile, HEALTHCHECK_URLS: `${base}/health`, PATH: `${docker.binDir}:${process.env.PATH}` },
+      env: {
+        DATABASE_URL: db().url,
+        COMPOSE_FILE: docker.composeFile,
+        HEALTHCHECK_URLS: `${base}/health`,
+        PATH: `${docker.binDir}:${process.env.PATH}`,
+      },
     });
     expect(r.code, r.stderr).toBe(0);
     const found = runtimeFindings(r.json());
@@ -93,7 +178,9 @@ describe('verify runtime checks', () => {
       ['info', 'service web is running'],
       ['info', 'service db is running and healthy'],
     ]);
-    expect(docker.calls()).toContain(`compose --project-directory ${path.dirname(docker.composeFile)} -f ${docker.composeFile} ps --all --format json`);
+    expect(docker.calls()).toContain(
+      `compose --project-directory ${path.dirname(docker.composeFile)} -f ${docker.composeFile} ps --all --format json`,
+    );
     expect(r.stderr).toMatch(/✔ runtime {2}4 checks passed/);
   });
 
@@ -101,7 +188,12 @@ describe('verify runtime checks', () => {
     await atLatest();
     const docker = fakeDocker(['api', 'web', 'worker', 'db', 'scheduler'], PS_LINES);
     const r = await runUpkit('verify/index.ts', ['--json'], {
-      env: { DATABASE_URL: db().url, COMPOSE_FILE: docker.composeFile, HEALTHCHECK_URLS: `${base}/health,${base}/broken`, PATH: `${docker.binDir}:${process.env.PATH}` },
+      env: {
+        DATABASE_URL: db().url,
+        COMPOSE_FILE: docker.composeFile,
+        HEALTHCHECK_URLS: `${base}/health,${base}/broken`,
+        PATH: `${docker.binDir}:${process.env.PATH}`,
+      },
     });
     expect(r.code, r.stderr).toBe(4);
     const errors = runtimeFindings(r.json()).filter((f) => f.severity === 'error');
@@ -111,8 +203,12 @@ describe('verify runtime checks', () => {
       ['runtime.service', 'service worker exited with code 137 (Exited (137) 5 minutes ago)'],
       ['runtime.service', 'service scheduler has no container'],
     ]);
-    expect(errors.find((f) => f.message.includes('worker'))!.hint).toBe(`see why: docker compose -f ${docker.composeFile} logs --tail 100 worker`);
-    expect(errors.find((f) => f.message.includes('scheduler'))!.hint).toBe(`run: docker compose -f ${docker.composeFile} up -d scheduler`);
+    expect(errors.find((f) => f.message.includes('worker'))!.hint).toBe(
+      `see why: docker compose -f ${docker.composeFile} logs --tail 100 worker`,
+    );
+    expect(errors.find((f) => f.message.includes('scheduler'))!.hint).toBe(
+      `run: docker compose -f ${docker.composeFile} up -d scheduler`,
+    );
   });
 
   it('says the runtime was not checked when nothing is configured', async () => {

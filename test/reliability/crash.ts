@@ -31,7 +31,9 @@ import { machineLine, writeReliabilitySection } from './report.ts';
 import type { FixtureRelease } from '../support/releases.ts';
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: npm run test:crash -- [--runs 50] [--seed N] [--server-kills ${SERVER_KILLS.length}] [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]`);
+  console.error(
+    `${message}\nusage: npm run test:crash -- [--runs 50] [--seed N] [--server-kills ${SERVER_KILLS.length}] [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]`,
+  );
   process.exit(2);
 }
 
@@ -74,7 +76,9 @@ const started = performance.now();
 const options: CampaignOptions = { launcher, data: { users }, tmpDir: newTmpDir() };
 try {
   await warmUp(options);
-  console.log(`crash injection: seed ${seed}, ${only ? `run ${only} only` : `${runs} runs, ${serverKills} server kills`}, launcher ${launcher}, ${users} users per fixture, PostgreSQL ${cluster.handle.version}`);
+  console.log(
+    `crash injection: seed ${seed}, ${only ? `run ${only} only` : `${runs} runs, ${serverKills} server kills`}, launcher ${launcher}, ${users} users per fixture, PostgreSQL ${cluster.handle.version}`,
+  );
 
   const calibrations = new Map<FixtureRelease, Calibration>();
   const calibrationFor = async (release: FixtureRelease): Promise<Calibration> => {
@@ -82,7 +86,9 @@ try {
     if (!c) {
       c = await calibrate(cluster.server, release, options);
       calibrations.set(release, c);
-      console.log(`calibrated ${release.padEnd(5)} ${fmt(c.totalMs)}: ${c.windows.map((w) => `${w.phase} ${fmt(w.endMs - w.startMs)}`).join(', ')}`);
+      console.log(
+        `calibrated ${release.padEnd(5)} ${fmt(c.totalMs)}: ${c.windows.map((w) => `${w.phase} ${fmt(w.endMs - w.startMs)}`).join(', ')}`,
+      );
     }
     return c;
   };
@@ -93,7 +99,10 @@ try {
     const plan = drawRun(seed, n);
     const r = await killAndRerun(cluster.server, plan, await calibrationFor(plan.release), options);
     kills.push(r);
-    const where = r.phaseHit === 'finished' ? `ended before the kill${r.killedAtMs === null ? '' : ` landed (sent at ${fmt(r.killedAtMs)})`}` : `killed at ${fmt(r.killedAtMs!)} in ${r.phaseHit}`;
+    const where =
+      r.phaseHit === 'finished'
+        ? `ended before the kill${r.killedAtMs === null ? '' : ` landed (sent at ${fmt(r.killedAtMs)})`}`
+        : `killed at ${fmt(r.killedAtMs!)} in ${r.phaseHit}`;
     console.log(
       `run ${String(n).padStart(3)}  ${plan.release.padEnd(5)}  aim ${r.aimedAt} +${r.offsetMs} ms  ${where}${r.hadRunRow ? ' (its run: crashed)' : ''}  rerun exit ${r.rerunCode} in ${fmt(r.rerunMs)}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`,
     );
@@ -105,12 +114,17 @@ try {
     const scenario = SERVER_KILLS[i % SERVER_KILLS.length]!;
     const r = await serverKillAndRerun(cluster, scenario, options);
     serverResults.push(r);
-    console.log(`server kill ${i + 1}: ${scenario.name} (${scenario.release})  upkit exit ${r.exitCode} (expected ${r.expectedExit})  back in ${fmt(r.restartMs)}  rerun exit ${r.rerunCode}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`);
+    console.log(
+      `server kill ${i + 1}: ${scenario.name} (${scenario.release})  upkit exit ${r.exitCode} (expected ${r.expectedExit})  back in ${fmt(r.restartMs)}  rerun exit ${r.rerunCode}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`,
+    );
     console.log(`    ${r.errorLine}`);
     for (const p of r.problems) console.log(`    ✖ ${p}`);
   }
 
-  const failed = [...kills.filter((k) => k.problems.length || !k.converged || k.rowsLost), ...serverResults.filter((s) => s.problems.length || !s.converged || s.rowsLost)];
+  const failed = [
+    ...kills.filter((k) => k.problems.length || !k.converged || k.rowsLost),
+    ...serverResults.filter((s) => s.problems.length || !s.converged || s.rowsLost),
+  ];
   const killed = kills.filter((k) => k.phaseHit !== 'finished');
   const phaseRows = [...PHASES, 'finished' as const]
     .map((phase) => {
@@ -129,16 +143,28 @@ try {
     `| other problems (lock, ledgers, runs, backups, leftovers) | ${kills.reduce((a, k) => a + k.problems.length, 0)} |`,
     `| server kills | ${serverResults.length}: ${serverResults.filter((s) => s.exitCode === s.expectedExit).length} with the documented exit code, ${serverResults.filter((s) => s.converged).length} converged, ${serverResults.reduce((a, s) => a + s.rowsLost, 0)} rows lost |`,
   ].join('\n');
-  const phases = ['| phase hit | runs | converged | rows lost | killed run marked crashed |', '| --- | --- | --- | --- | --- |', ...phaseRows].join('\n');
+  const phases = [
+    '| phase hit | runs | converged | rows lost | killed run marked crashed |',
+    '| --- | --- | --- | --- | --- |',
+    ...phaseRows,
+  ].join('\n');
   const servers = serverResults.length
     ? [
         '| server kill | from | upkit exit (expected) | back in | rerun | converged | rows lost |',
         '| --- | --- | --- | --- | --- | --- | --- |',
-        ...serverResults.map((s) => `| ${s.scenario.name} | ${s.scenario.release} | ${s.exitCode} (${s.expectedExit}) | ${fmt(s.restartMs)} | exit ${s.rerunCode} | ${s.converged ? 'yes' : '**no**'} | ${s.rowsLost} |`),
+        ...serverResults.map(
+          (s) =>
+            `| ${s.scenario.name} | ${s.scenario.release} | ${s.exitCode} (${s.expectedExit}) | ${fmt(s.restartMs)} | exit ${s.rerunCode} | ${s.converged ? 'yes' : '**no**'} | ${s.rowsLost} |`,
+        ),
       ].join('\n')
     : '';
-  const said = serverResults.length ? `What upkit said when the server went away (first of each kind):\n\n${[...new Map(serverResults.map((s) => [s.scenario.name, s])).values()].map((s) => `- \`${s.errorLine.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/\/tmp\/[^ ]+/, 'BACKUP')}\``).join('\n')}` : '';
-  const verdict = failed.length === 0 ? '**Every run converged with every row kept.**' : `**${failed.length} run(s) failed a check** (see the command's output for each).`;
+  const said = serverResults.length
+    ? `What upkit said when the server went away (first of each kind):\n\n${[...new Map(serverResults.map((s) => [s.scenario.name, s])).values()].map((s) => `- \`${s.errorLine.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/\/tmp\/[^ ]+/, 'BACKUP')}\``).join('\n')}`
+    : '';
+  const verdict =
+    failed.length === 0
+      ? '**Every run converged with every row kept.**'
+      : `**${failed.length} run(s) failed a check** (see the command's output for each).`;
   console.log(`\n${summary}\n\n${phases}\n\n${servers}\n\n${verdict}`);
 
   const restoreResults = only ? [] : await restoreCampaign(cluster.server, seed, restores, options, launcher, users);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { LOCK_KEY } from '../../lib/db.ts';
 import { manifestPathFor, readManifest } from '../../lib/backup/manifest.ts';
@@ -24,7 +24,17 @@ import { phaseMarks, phaseReached, phaseWindows, runPrng, type Phase, type Phase
 import { plural } from '../../lib/plural.ts';
 
 /** Every release an install can be upgraded from (the latest has nothing to do). */
-export const CRASH_RELEASES: readonly FixtureRelease[] = ['empty', 'v1.0', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v2.0', 'v2.1', 'v2.2'];
+export const CRASH_RELEASES: readonly FixtureRelease[] = [
+  'empty',
+  'v1.0',
+  'v1.1',
+  'v1.2',
+  'v1.3',
+  'v1.4',
+  'v2.0',
+  'v2.1',
+  'v2.2',
+];
 export const DEFAULT_SEED = 20261124;
 
 // ---------------------------------------------------------------------------------------
@@ -56,7 +66,12 @@ export function crashServer(adminUrl: string): CrashServer {
       await withSession(adminUrl, (c) => c.query(`create database ${name}`));
       const u = new URL(adminUrl);
       u.pathname = `/${name}`;
-      return { name, url: u.toString(), drop: () => withSession(adminUrl, (c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined) };
+      return {
+        name,
+        url: u.toString(),
+        drop: () =>
+          withSession(adminUrl, (c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+      };
     },
     freshFingerprint() {
       fresh ??= (async () => {
@@ -135,7 +150,11 @@ export function launchUpgrade(options: LaunchOptions): Launch {
   const [command, argv, cwd] =
     options.launcher === 'npx'
       ? ['npx', ['zx', options.entry ?? 'upgrade.ts', ...options.args], ROOT]
-      : [process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, options.entry ?? 'upgrade.ts'), ...options.args], mkdtempSync(path.join(options.tmpDir, 'cwd-'))];
+      : [
+          process.execPath,
+          ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, options.entry ?? 'upgrade.ts'), ...options.args],
+          mkdtempSync(path.join(options.tmpDir, 'cwd-')),
+        ];
   const spawnedAt = Date.now();
   const child = spawn(command, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const pid = child.pid!;
@@ -219,15 +238,25 @@ export async function warmUp(options: CampaignOptions): Promise<void> {
   warmed.add(options.tmpDir);
 }
 
-export async function calibrate(server: CrashServer, release: FixtureRelease, options: CampaignOptions): Promise<Calibration> {
+export async function calibrate(
+  server: CrashServer,
+  release: FixtureRelease,
+  options: CampaignOptions,
+): Promise<Calibration> {
   await warmUp(options);
   const db = await server.createDatabase();
   const backupDir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-bk-'));
   try {
     await withSession(db.url, (c) => buildRelease(c, release, { data: options.data }));
-    const launch = launchUpgrade({ launcher: options.launcher, args: ['--yes', '--json', '--backup-dir', backupDir], env: { DATABASE_URL: db.url }, tmpDir: options.tmpDir });
+    const launch = launchUpgrade({
+      launcher: options.launcher,
+      args: ['--yes', '--json', '--backup-dir', backupDir],
+      env: { DATABASE_URL: db.url },
+      tmpDir: options.tmpDir,
+    });
     const r = await launch.done;
-    if (r.code !== 0) throw new Error(`calibration run from ${release} exited ${r.code ?? r.signal}:\n${r.stderr.slice(-2000)}`);
+    if (r.code !== 0)
+      throw new Error(`calibration run from ${release} exited ${r.code ?? r.signal}:\n${r.stderr.slice(-2000)}`);
     const windows = phaseWindows(r.log(), launch.spawnedAt, r.exitedAt);
     rmSync(r.logDir, { recursive: true, force: true });
     return { release, totalMs: r.exitedAt - launch.spawnedAt, windows };
@@ -270,7 +299,14 @@ export function aimFor(plan: KillPlan, calibration: Calibration): { aimedAt: Pha
  * Kills the launch's group `offsetMs` after its log shows `phase` beginning. Resolves with
  * the kill time (ms after the spawn), or null when the run ended first.
  */
-export function killAt<P extends string = Phase>(launch: Launch, phase: P, offsetMs: number, marks: (log: string) => Array<{ phase: P; at: number }> = phaseMarks as unknown as (log: string) => Array<{ phase: P; at: number }>): Promise<number | null> {
+export function killAt<P extends string = Phase>(
+  launch: Launch,
+  phase: P,
+  offsetMs: number,
+  marks: (log: string) => Array<{ phase: P; at: number }> = phaseMarks as unknown as (
+    log: string,
+  ) => Array<{ phase: P; at: number }>,
+): Promise<number | null> {
   return new Promise((resolve) => {
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
@@ -339,7 +375,8 @@ export async function inspectBackupDir(dir: string): Promise<BackupDirState> {
       } catch {
         state.unverified.push(`${name} (no readable manifest)`);
       }
-    } else if (name.endsWith('.dump.json') && !existsSync(file.slice(0, -'.json'.length))) state.orphanManifests.push(name);
+    } else if (name.endsWith('.dump.json') && !existsSync(file.slice(0, -'.json'.length)))
+      state.orphanManifests.push(name);
   }
   return state;
 }
@@ -372,14 +409,24 @@ export async function checkAfterRerun(url: string, e: Expectations): Promise<Ver
     const missing = e.fresh.filter((l) => !fingerprint.includes(l));
     const extra = fingerprint.filter((l) => !e.fresh.includes(l));
     const converged = missing.length === 0 && extra.length === 0;
-    if (!converged) problems.push(`schema differs from a fresh install: missing ${missing.slice(0, 3).join('; ') || 'nothing'}; extra ${extra.slice(0, 3).join('; ') || 'nothing'}`);
+    if (!converged)
+      problems.push(
+        `schema differs from a fresh install: missing ${missing.slice(0, 3).join('; ') || 'nothing'}; extra ${extra.slice(0, 3).join('; ') || 'nothing'}`,
+      );
     const rows = lostOrChanged(e.before, flattenFlags(await rowSnapshot(c)), upgradeTransforms);
     for (const r of rows.slice(0, 5)) problems.push(`row: ${r}`);
-    const invalid = await c.query<{ name: string }>('select indexrelid::regclass::text as name from pg_index where not indisvalid');
+    const invalid = await c.query<{ name: string }>(
+      'select indexrelid::regclass::text as name from pg_index where not indisvalid',
+    );
     for (const r of invalid.rows) problems.push(`INVALID index ${r.name}`);
     const journal = readMigrations(DRIZZLE_DIR).length;
-    const ledger = await c.query<{ n: number; distinct: number }>('select count(*)::int as n, count(distinct hash)::int as distinct from drizzle.__drizzle_migrations');
-    if (ledger.rows[0]!.n !== journal || ledger.rows[0]!.distinct !== journal) problems.push(`drizzle ledger holds ${ledger.rows[0]!.n} rows (${ledger.rows[0]!.distinct} distinct) for ${journal} journal entries`);
+    const ledger = await c.query<{ n: number; distinct: number }>(
+      'select count(*)::int as n, count(distinct hash)::int as distinct from drizzle.__drizzle_migrations',
+    );
+    if (ledger.rows[0]!.n !== journal || ledger.rows[0]!.distinct !== journal)
+      problems.push(
+        `drizzle ledger holds ${ledger.rows[0]!.n} rows (${ledger.rows[0]!.distinct} distinct) for ${journal} journal entries`,
+      );
     const parts = await c.query<{ n: number }>(`select count(*)::int as n from upkit.migration_parts`);
     if (parts.rows[0]!.n) problems.push(`${plural(parts.rows[0]!.n, 'row')} left in upkit.migration_parts`);
     const lock = await c.query<{ n: number }>(
@@ -388,10 +435,12 @@ export async function checkAfterRerun(url: string, e: Expectations): Promise<Ver
     );
     if (lock.rows[0]!.n) problems.push('the run lock is still held');
     const runs = await c.query<{ id: string; status: string }>('select id, status from upkit.runs order by started_at');
-    for (const r of runs.rows.filter((x) => x.status === 'running')) problems.push(`run ${r.id} still shows as running`);
+    for (const r of runs.rows.filter((x) => x.status === 'running'))
+      problems.push(`run ${r.id} still shows as running`);
     if (e.killedRunId) {
       const killed = runs.rows.find((r) => r.id === e.killedRunId);
-      if (killed?.status !== 'crashed') problems.push(`the killed run ${e.killedRunId} shows as ${killed?.status ?? 'missing'}, not crashed`);
+      if (killed?.status !== 'crashed')
+        problems.push(`the killed run ${e.killedRunId} shows as ${killed?.status ?? 'missing'}, not crashed`);
     }
     const backups = await inspectBackupDir(e.backupDir);
     for (const p of backups.partials) problems.push(`partial backup left: ${p}`);
@@ -409,9 +458,12 @@ export async function untilUpkitGone(url: string, timeoutMs = 60_000): Promise<n
   const t0 = Date.now();
   return withSession(url, async (c) => {
     for (;;) {
-      const { rows } = await c.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and application_name <> 'upkit crash harness' and pid <> pg_backend_pid()`);
+      const { rows } = await c.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and application_name <> 'upkit crash harness' and pid <> pg_backend_pid()`,
+      );
       if (rows[0]!.n === 0) return Date.now() - t0;
-      if (Date.now() - t0 > timeoutMs) throw new Error(`upkit's sessions were still connected ${timeoutMs} ms after the kill`);
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(`upkit's sessions were still connected ${timeoutMs} ms after the kill`);
       await new Promise((r) => setTimeout(r, 25));
     }
   });
@@ -449,7 +501,12 @@ export interface KillResult {
   problems: string[];
 }
 
-export async function killAndRerun(server: CrashServer, plan: KillPlan, calibration: Calibration, options: CampaignOptions): Promise<KillResult> {
+export async function killAndRerun(
+  server: CrashServer,
+  plan: KillPlan,
+  calibration: Calibration,
+  options: CampaignOptions,
+): Promise<KillResult> {
   const { aimedAt, offsetMs } = aimFor(plan, calibration);
   const db = await server.createDatabase();
   const backupDir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-bk-'));
@@ -475,25 +532,38 @@ export async function killAndRerun(server: CrashServer, plan: KillPlan, calibrat
       await new Promise((r) => setTimeout(r, 50));
       outlived = groupMembers(first.pid);
     }
-    if (outlived.length) problems.push(`process(es) of the killed run outlived the SIGKILL of its group: ${outlived.join(', ')}`);
-    const phaseHit: Phase | 'finished' = killedAtMs !== null && r1.signal === 'SIGKILL' ? phaseReached(log1) : 'finished';
-    if (phaseHit === 'finished' && r1.code !== 0) problems.push(`the run exited ${r1.code ?? r1.signal} before the kill: ${r1.stderr.slice(-400)}`);
+    if (outlived.length)
+      problems.push(`process(es) of the killed run outlived the SIGKILL of its group: ${outlived.join(', ')}`);
+    const phaseHit: Phase | 'finished' =
+      killedAtMs !== null && r1.signal === 'SIGKILL' ? phaseReached(log1) : 'finished';
+    if (phaseHit === 'finished' && r1.code !== 0)
+      problems.push(`the run exited ${r1.code ?? r1.signal} before the kill: ${r1.stderr.slice(-400)}`);
 
     const sessionsGoneMs = await untilUpkitGone(db.url);
     const killedRunId = await runningRunOf(db.url, log1);
     const afterKill = await inspectBackupDir(backupDir);
-    for (const u of afterKill.unverified) problems.push(`after the kill, a backup that is not what its name claims: ${u}`);
+    for (const u of afterKill.unverified)
+      problems.push(`after the kill, a backup that is not what its name claims: ${u}`);
 
     const t0 = Date.now();
     const second = launchUpgrade({ launcher: options.launcher, args, env, tmpDir: options.tmpDir });
     const r2 = await second.done;
     logDirs.push(r2.logDir);
     const rerunMs = Date.now() - t0;
-    if (r2.code !== 0) problems.push(`rerun exited ${r2.code ?? r2.signal}: ${r2.stderr.trim().split('\n').slice(-4).join(' | ')}`);
-    if (killedRunId && !r2.stderr.includes('died without finishing; marked crashed')) problems.push('the rerun did not say that the killed run was marked crashed');
+    if (r2.code !== 0)
+      problems.push(`rerun exited ${r2.code ?? r2.signal}: ${r2.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+    if (killedRunId && !r2.stderr.includes('died without finishing; marked crashed'))
+      problems.push('the rerun did not say that the killed run was marked crashed');
     if (/\bunexpected error\b/.test(r2.stderr)) problems.push('the rerun printed an unexpected error');
 
-    const verdict = await checkAfterRerun(db.url, { before, fresh, backupDir, killedRunId, tmpDir: options.tmpDir, tmpBefore });
+    const verdict = await checkAfterRerun(db.url, {
+      before,
+      fresh,
+      backupDir,
+      killedRunId,
+      tmpDir: options.tmpDir,
+      tmpBefore,
+    });
     return {
       plan,
       aimedAt,

@@ -21,10 +21,30 @@ import { createLogger } from '../../lib/log.ts';
 import type { Report } from '../../lib/report.ts';
 import { buildRelease } from '../support/releases.ts';
 import { lostOrChanged, rowSnapshot, type RowSnapshot } from '../support/rows.ts';
-import { killAt, launchUpgrade, warmUp, withSession, type CampaignOptions, type CrashDatabase, type CrashServer, type Launch } from './crashHarness.ts';
+import {
+  killAt,
+  launchUpgrade,
+  warmUp,
+  withSession,
+  type CampaignOptions,
+  type CrashDatabase,
+  type CrashServer,
+  type Launch,
+} from './crashHarness.ts';
 import { runPrng } from './crashPhases.ts';
 
-export const RESTORE_PHASES = ['before start', 'start-up', 'check backup', 'check server', 'create', 'pg_restore', 'compare', 'settings', 'swap', 'finish'] as const;
+export const RESTORE_PHASES = [
+  'before start',
+  'start-up',
+  'check backup',
+  'check server',
+  'create',
+  'pg_restore',
+  'compare',
+  'settings',
+  'swap',
+  'finish',
+] as const;
 export type RestorePhase = (typeof RESTORE_PHASES)[number];
 
 function phaseOf(line: string): RestorePhase | undefined {
@@ -74,7 +94,13 @@ function windows(log: string, spawnedAt: number, exitedAt: number): RestoreWindo
   return out.filter((w) => w.endMs > w.startMs || w.phase === 'swap');
 }
 
-const quiet = () => createLogger({ command: 'test', logDir: false, interactive: false, stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream });
+const quiet = () =>
+  createLogger({
+    command: 'test',
+    logDir: false,
+    interactive: false,
+    stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
+  });
 
 interface Fixture {
   db: CrashDatabase;
@@ -95,16 +121,36 @@ async function fixture(server: CrashServer, options: CampaignOptions): Promise<F
     await ensureLedger(c);
   });
   const backupDir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-restore-'));
-  const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: backupDir }), quiet(), { backupDir, keep: 5, upkitVersion: 'crash' });
+  const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: backupDir }), quiet(), {
+    backupDir,
+    keep: 5,
+    upkitVersion: 'crash',
+  });
   const backupRows = await withSession(db.url, (c) => rowSnapshot(c));
-  await withSession(db.url, (c) => c.query(`delete from audit_logs where ctid in (select ctid from audit_logs order by 1 limit (select count(*) / 2 from audit_logs))`));
-  return { db, backupDir, backupPath: backup.path, before: await withSession(db.url, (c) => rowSnapshot(c)), backupRows };
+  await withSession(db.url, (c) =>
+    c.query(
+      `delete from audit_logs where ctid in (select ctid from audit_logs order by 1 limit (select count(*) / 2 from audit_logs))`,
+    ),
+  );
+  return {
+    db,
+    backupDir,
+    backupPath: backup.path,
+    before: await withSession(db.url, (c) => rowSnapshot(c)),
+    backupRows,
+  };
 }
 
 /** The live database and its companions (restore copies, the databases kept before a restore). */
-async function serverState(adminUrl: string, live: string): Promise<{ allows: boolean | undefined; copies: string[]; previous: string[] }> {
+async function serverState(
+  adminUrl: string,
+  live: string,
+): Promise<{ allows: boolean | undefined; copies: string[]; previous: string[] }> {
   return withSession(adminUrl, async (c) => {
-    const { rows } = await c.query<{ datname: string; datallowconn: boolean }>(`select datname, datallowconn from pg_database where starts_with(datname, $1)`, [live]);
+    const { rows } = await c.query<{ datname: string; datallowconn: boolean }>(
+      `select datname, datallowconn from pg_database where starts_with(datname, $1)`,
+      [live],
+    );
     return {
       allows: rows.find((r) => r.datname === live)?.datallowconn,
       copies: rows.filter((r) => isCopyName(live, r.datname)).map((r) => r.datname),
@@ -117,7 +163,10 @@ async function serverState(adminUrl: string, live: string): Promise<{ allows: bo
 async function untilSessionsGone(adminUrl: string, live: string): Promise<void> {
   await withSession(adminUrl, async (c) => {
     for (let i = 0; i < 2400; i++) {
-      const { rows } = await c.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where starts_with(datname, $1) and (application_name like 'upkit %' or application_name in ('pg_restore', '')) and backend_type = 'client backend' and pid <> pg_backend_pid()`, [live]);
+      const { rows } = await c.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where starts_with(datname, $1) and (application_name like 'upkit %' or application_name in ('pg_restore', '')) and backend_type = 'client backend' and pid <> pg_backend_pid()`,
+        [live],
+      );
       if (!rows[0]!.n) return;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -134,7 +183,13 @@ export async function calibrateRestore(server: CrashServer, options: CampaignOpt
   await warmUp(options);
   const f = await fixture(server, options);
   try {
-    const launch = launchUpgrade({ launcher: options.launcher, entry: 'scripts/restore.ts', args: [f.backupPath, '--yes'], env: { DATABASE_URL: f.db.url }, tmpDir: options.tmpDir });
+    const launch = launchUpgrade({
+      launcher: options.launcher,
+      entry: 'scripts/restore.ts',
+      args: [f.backupPath, '--yes'],
+      env: { DATABASE_URL: f.db.url },
+      tmpDir: options.tmpDir,
+    });
     const r = await launch.done;
     if (r.code !== 0) throw new Error(`calibration restore exited ${r.code ?? r.signal}:\n${r.stderr.slice(-2000)}`);
     const w = windows(r.log(), launch.spawnedAt, r.exitedAt);
@@ -148,7 +203,8 @@ export async function calibrateRestore(server: CrashServer, options: CampaignOpt
 async function dropAll(adminUrl: string, f: Fixture): Promise<void> {
   const state = await serverState(adminUrl, f.db.name);
   await withSession(adminUrl, async (c) => {
-    for (const name of [...state.copies, ...state.previous]) await c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`);
+    for (const name of [...state.copies, ...state.previous])
+      await c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`);
   });
   await f.db.drop();
   rmSync(f.backupDir, { recursive: true, force: true });
@@ -168,9 +224,13 @@ export function drawRestoreRun(seed: number, run: number): RestoreKillPlan {
 }
 
 /** Half the runs aim at the swap step (one in five of all runs is killed from the server's side instead, see restoreKillAndRecover) (anywhere in its calibrated length: checks, marker, connections off, renames), the rest at any phase. */
-export function aimRestore(plan: RestoreKillPlan, cal: RestoreCalibration): { aimedAt: RestorePhase; offsetMs: number } {
+export function aimRestore(
+  plan: RestoreKillPlan,
+  cal: RestoreCalibration,
+): { aimedAt: RestorePhase; offsetMs: number } {
   const swap = cal.windows.find((w) => w.phase === 'swap');
-  if (plan.phaseDraw < 0.5 && swap) return { aimedAt: 'swap', offsetMs: Math.round(plan.offsetDraw * (swap.endMs - swap.startMs)) };
+  if (plan.phaseDraw < 0.5 && swap)
+    return { aimedAt: 'swap', offsetMs: Math.round(plan.offsetDraw * (swap.endMs - swap.startMs)) };
   const usable = cal.windows.filter((w) => w.phase !== 'swap');
   const w = usable[Math.floor(((Math.max(0.5, plan.phaseDraw) - 0.5) / 0.5) * usable.length)]!;
   return { aimedAt: w.phase, offsetMs: Math.round(plan.offsetDraw * (w.endMs - w.startMs)) };
@@ -204,7 +264,10 @@ export function killWhileRefusing(adminUrl: string): (launch: Launch, live: stri
     void launch.done.then(() => (ended = true));
     return withSession(adminUrl, async (c) => {
       while (!ended) {
-        const { rows } = await c.query<{ ok: boolean }>('select datallowconn as ok from pg_database where datname = $1', [live]);
+        const { rows } = await c.query<{ ok: boolean }>(
+          'select datallowconn as ok from pg_database where datname = $1',
+          [live],
+        );
         if (rows[0]?.ok === false) {
           launch.killGroup();
           return Date.now() - launch.spawnedAt;
@@ -229,21 +292,44 @@ export async function restoreKillAndRecover(
     // One run in five is killed from the server's side, the moment the live database refuses connections.
     kill ??= plan.phaseDraw < 0.2 ? killWhileRefusing(server.adminUrl) : undefined;
     const { aimedAt, offsetMs } = kill ? { aimedAt: 'connections off' as const, offsetMs: 0 } : aim;
-    const launch = launchUpgrade({ launcher: options.launcher, entry: 'scripts/restore.ts', args: [f.backupPath, '--yes'], env: { DATABASE_URL: f.db.url }, tmpDir: options.tmpDir });
-    const killedAtMs = kill ? await kill(launch, f.db.name) : await killAt(launch, aim.aimedAt, aim.offsetMs, restoreMarks);
+    const launch = launchUpgrade({
+      launcher: options.launcher,
+      entry: 'scripts/restore.ts',
+      args: [f.backupPath, '--yes'],
+      env: { DATABASE_URL: f.db.url },
+      tmpDir: options.tmpDir,
+    });
+    const killedAtMs = kill
+      ? await kill(launch, f.db.name)
+      : await killAt(launch, aim.aimedAt, aim.offsetMs, restoreMarks);
     const r = await launch.done;
     const marks = restoreMarks(r.log());
-    const phaseHit: RestoreKillResult['phaseHit'] = killedAtMs === null ? 'finished' : (marks.at(-1)?.phase ?? 'before start');
-    if (killedAtMs === null && r.code !== 0) problems.push(`the restore ended by itself with exit ${r.code}: ${r.stderr.slice(-300)}`);
+    const phaseHit: RestoreKillResult['phaseHit'] =
+      killedAtMs === null ? 'finished' : (marks.at(-1)?.phase ?? 'before start');
+    if (killedAtMs === null && r.code !== 0)
+      problems.push(`the restore ended by itself with exit ${r.code}: ${r.stderr.slice(-300)}`);
     rmSync(r.logDir, { recursive: true, force: true });
     await untilSessionsGone(server.adminUrl, f.db.name);
 
     const after = await serverState(server.adminUrl, f.db.name);
-    const left: RestoreKillResult['left'] = after.allows === false ? 'the live database refusing connections' : after.copies.length ? 'a restore copy' : after.previous.length ? 'the swap done' : 'nothing';
+    const left: RestoreKillResult['left'] =
+      after.allows === false
+        ? 'the live database refusing connections'
+        : after.copies.length
+          ? 'a restore copy'
+          : after.previous.length
+            ? 'the swap done'
+            : 'nothing';
 
     // The operator's path: status says what is wrong; the command it names puts it right.
     const env = { DATABASE_URL: f.db.url };
-    const status = await launchUpgrade({ launcher: options.launcher, entry: 'scripts/status.ts', args: ['--json'], env, tmpDir: options.tmpDir }).done;
+    const status = await launchUpgrade({
+      launcher: options.launcher,
+      entry: 'scripts/status.ts',
+      args: ['--json'],
+      env,
+      tmpDir: options.tmpDir,
+    }).done;
     rmSync(status.logDir, { recursive: true, force: true });
     let report: Report | undefined;
     try {
@@ -251,14 +337,28 @@ export async function restoreKillAndRecover(
     } catch {
       problems.push(`status wrote no JSON report (exit ${status.code}): ${status.stderr.slice(-300)}`);
     }
-    const detected = (report?.findings ?? []).filter((x) => x.code.startsWith('restore.') || x.code.startsWith('database.')).map((x) => x.code);
+    const detected = (report?.findings ?? [])
+      .filter((x) => x.code.startsWith('restore.') || x.code.startsWith('database.'))
+      .map((x) => x.code);
     const commands: string[] = [];
     let commandsToAccept = 0;
-    const named = (report?.findings ?? []).map((x) => x.hint ?? '').find((h) => h.includes('npx zx scripts/restore.ts --recover'));
-    if (after.allows === false && !named) problems.push(`the live database refuses connections and status named no upkit command (exit ${status.code}: ${status.stderr.trim().split('\n').slice(-2).join(' | ')})`);
-    if (after.copies.length && !named) problems.push(`a restore copy is left (${after.copies.join(', ')}) and status did not name it`);
+    const named = (report?.findings ?? [])
+      .map((x) => x.hint ?? '')
+      .find((h) => h.includes('npx zx scripts/restore.ts --recover'));
+    if (after.allows === false && !named)
+      problems.push(
+        `the live database refuses connections and status named no upkit command (exit ${status.code}: ${status.stderr.trim().split('\n').slice(-2).join(' | ')})`,
+      );
+    if (after.copies.length && !named)
+      problems.push(`a restore copy is left (${after.copies.join(', ')}) and status did not name it`);
     if (named) {
-      const recover = await launchUpgrade({ launcher: options.launcher, entry: 'scripts/restore.ts', args: ['--recover'], env, tmpDir: options.tmpDir }).done;
+      const recover = await launchUpgrade({
+        launcher: options.launcher,
+        entry: 'scripts/restore.ts',
+        args: ['--recover'],
+        env,
+        tmpDir: options.tmpDir,
+      }).done;
       rmSync(recover.logDir, { recursive: true, force: true });
       commands.push(`restore.ts --recover: exit ${recover.code}`);
       if (after.allows === false) commandsToAccept = 1;
@@ -266,13 +366,19 @@ export async function restoreKillAndRecover(
     }
 
     const end = await serverState(server.adminUrl, f.db.name);
-    if (end.allows !== true) problems.push(`the live database ${end.allows === undefined ? 'is gone' : 'still refuses connections'}`);
+    if (end.allows !== true)
+      problems.push(`the live database ${end.allows === undefined ? 'is gone' : 'still refuses connections'}`);
     if (end.copies.length) problems.push(`restore copies left: ${end.copies.join(', ')}`);
     let rowsLost = 0;
     if (end.allows === true) {
       const { live, lock } = await withSession(f.db.url, async (c) => ({
         live: await rowSnapshot(c),
-        lock: (await c.query<{ n: number }>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = $1 and objid = $2 and database = (select oid from pg_database where datname = current_database())`, [LOCK_KEY.classId, LOCK_KEY.objId])).rows[0]!.n,
+        lock: (
+          await c.query<{ n: number }>(
+            `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = $1 and objid = $2 and database = (select oid from pg_database where datname = current_database())`,
+            [LOCK_KEY.classId, LOCK_KEY.objId],
+          )
+        ).rows[0]!.n,
       }));
       if (lock) problems.push('the run lock is still held');
       const kept = lostOrChanged(f.before, live);
@@ -280,12 +386,30 @@ export async function restoreKillAndRecover(
         // Swapped: the live database is the backup, and the one it replaced is kept with every row.
         const asBackup = lostOrChanged(f.backupRows, live);
         const previous = end.previous.at(-1);
-        const beside = previous ? lostOrChanged(f.before, await withSession(f.db.url.replace(`/${f.db.name}`, `/${previous}`), (c) => rowSnapshot(c))) : kept;
+        const beside = previous
+          ? lostOrChanged(
+              f.before,
+              await withSession(f.db.url.replace(`/${f.db.name}`, `/${previous}`), (c) => rowSnapshot(c)),
+            )
+          : kept;
         rowsLost = asBackup.length ? Math.min(kept.length, asBackup.length) : beside.length;
         for (const x of (asBackup.length ? kept : beside).slice(0, 3)) problems.push(`row: ${x}`);
       }
     }
-    return { plan, aimedAt, offsetMs, killedAtMs, phaseHit, left, detected, commands, commandsToAccept, converged: problems.length === 0, rowsLost, problems };
+    return {
+      plan,
+      aimedAt,
+      offsetMs,
+      killedAtMs,
+      phaseHit,
+      left,
+      detected,
+      commands,
+      commandsToAccept,
+      converged: problems.length === 0,
+      rowsLost,
+      problems,
+    };
   } finally {
     await dropAll(server.adminUrl, f).catch(() => {});
   }

@@ -1,16 +1,31 @@
 // The in-place restore campaign of `npm run test:crash` (crashRestore.ts): prints a line per
 // run and writes its own RELIABILITY.md section.
 import type { CampaignOptions, CrashServer, Launcher } from './crashHarness.ts';
-import { calibrateRestore, drawRestoreRun, RESTORE_PHASES, restoreKillAndRecover, type RestoreKillResult } from './crashRestore.ts';
+import {
+  calibrateRestore,
+  drawRestoreRun,
+  RESTORE_PHASES,
+  restoreKillAndRecover,
+  type RestoreKillResult,
+} from './crashRestore.ts';
 import { machineLine, writeReliabilitySection } from './report.ts';
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
-export async function restoreCampaign(server: CrashServer, seed: number, runs: number, options: CampaignOptions, launcher: Launcher, users: number): Promise<RestoreKillResult[]> {
+export async function restoreCampaign(
+  server: CrashServer,
+  seed: number,
+  runs: number,
+  options: CampaignOptions,
+  launcher: Launcher,
+  users: number,
+): Promise<RestoreKillResult[]> {
   if (runs === 0) return [];
   const started = performance.now();
   const cal = await calibrateRestore(server, options);
-  console.log(`calibrated in-place restore ${fmt(cal.totalMs)}: ${cal.windows.map((w) => `${w.phase} ${fmt(w.endMs - w.startMs)}`).join(', ')}`);
+  console.log(
+    `calibrated in-place restore ${fmt(cal.totalMs)}: ${cal.windows.map((w) => `${w.phase} ${fmt(w.endMs - w.startMs)}`).join(', ')}`,
+  );
   const results: RestoreKillResult[] = [];
   for (let n = 1; n <= runs; n++) {
     const plan = drawRestoreRun(seed, n);
@@ -27,7 +42,9 @@ export async function restoreCampaign(server: CrashServer, seed: number, runs: n
     order
       .map((key) => {
         const hit = results.filter((k) => pick(k) === key);
-        return hit.length ? `| ${key} | ${hit.length} | ${hit.filter(ok).length} | ${hit.reduce((a, k) => a + k.rowsLost, 0)} | ${Math.max(...hit.map((k) => k.commandsToAccept))} |` : undefined;
+        return hit.length
+          ? `| ${key} | ${hit.length} | ${hit.filter(ok).length} | ${hit.reduce((a, k) => a + k.rowsLost, 0)} | ${Math.max(...hit.map((k) => k.commandsToAccept))} |`
+          : undefined;
       })
       .filter(Boolean);
   const summary = [
@@ -38,11 +55,21 @@ export async function restoreCampaign(server: CrashServer, seed: number, runs: n
     `| rows lost (the live database holds its rows, or the backup's with the replaced one kept beside it) | ${results.reduce((a, k) => a + k.rowsLost, 0)} |`,
     `| upkit commands that changed something before the live database accepted connections | at most ${Math.max(0, ...results.map((k) => k.commandsToAccept))} (\`npx zx scripts/restore.ts --recover\`, named by \`scripts/status.ts\`) |`,
   ].join('\n');
-  const head = '| %s | runs | recovered | rows lost | commands until it accepts connections |\n| --- | --- | --- | --- | --- |';
-  const phases = [head.replace('%s', 'phase hit (from the killed restore\'s log)'), ...rowsBy((k) => k.phaseHit, [...RESTORE_PHASES, 'finished'])].join('\n');
-  const lefts = [head.replace('%s', 'what the kill left (read before any command)'), ...rowsBy((k) => k.left, ['nothing', 'a restore copy', 'the live database refusing connections', 'the swap done'])].join('\n');
+  const head =
+    '| %s | runs | recovered | rows lost | commands until it accepts connections |\n| --- | --- | --- | --- | --- |';
+  const phases = [
+    head.replace('%s', "phase hit (from the killed restore's log)"),
+    ...rowsBy((k) => k.phaseHit, [...RESTORE_PHASES, 'finished']),
+  ].join('\n');
+  const lefts = [
+    head.replace('%s', 'what the kill left (read before any command)'),
+    ...rowsBy((k) => k.left, ['nothing', 'a restore copy', 'the live database refusing connections', 'the swap done']),
+  ].join('\n');
   const failed = results.filter((k) => !ok(k));
-  const verdict = failed.length === 0 ? '**Every killed restore was recovered with every row kept.**' : `**${failed.length} run(s) failed a check** (see the command's output for each).`;
+  const verdict =
+    failed.length === 0
+      ? '**Every killed restore was recovered with every row kept.**'
+      : `**${failed.length} run(s) failed a check** (see the command's output for each).`;
   console.log(`\n${summary}\n\n${phases}\n\n${lefts}\n\n${verdict}`);
   const minutes = (performance.now() - started) / 60_000;
   const aims = results.filter((k) => k.aimedAt === 'swap').length;

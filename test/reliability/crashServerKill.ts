@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { connectTo } from '../support/database.ts';
 import { buildRelease, type FixtureRelease } from '../support/releases.ts';
 import { flattenFlags, rowSnapshot } from '../support/rows.ts';
@@ -47,7 +47,9 @@ export interface Cluster {
 
 function exec(file: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd, timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${file} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+    execFile(file, args, { cwd, timeout: 120_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${file} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -87,7 +89,10 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, timeout
 
 export async function startCluster(binDir?: string): Promise<Cluster> {
   const dir = binDir ?? (await findSystemInstalls())[0]?.binDir;
-  if (!dir) throw new Error('server kills need PostgreSQL server programs on this machine (initdb, pg_ctl): apt-get install postgresql');
+  if (!dir)
+    throw new Error(
+      'server kills need PostgreSQL server programs on this machine (initdb, pg_ctl): apt-get install postgresql',
+    );
   const handle = await startSystemServer({ binDir: dir });
   try {
     const dataDir = await withSession(handle.adminUrl, async (c) => {
@@ -99,7 +104,9 @@ export async function startCluster(binDir?: string): Promise<Cluster> {
     });
     const asPostgres = process.getuid?.() === 0;
     const pgCtl = (args: string[]) =>
-      asPostgres ? exec('runuser', ['-u', 'postgres', '--', path.join(dir, 'pg_ctl'), ...args], path.dirname(dataDir)) : exec(path.join(dir, 'pg_ctl'), args, path.dirname(dataDir));
+      asPostgres
+        ? exec('runuser', ['-u', 'postgres', '--', path.join(dir, 'pg_ctl'), ...args], path.dirname(dataDir))
+        : exec(path.join(dir, 'pg_ctl'), args, path.dirname(dataDir));
     const postmasterPid = () => Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const accepting = async () => {
       try {
@@ -120,7 +127,11 @@ export async function startCluster(binDir?: string): Promise<Cluster> {
         process.kill(pm, 'SIGKILL');
         // Orphaned backends notice the postmaster's death and exit; until they have, the
         // shared memory is in use and a new postmaster refuses to start.
-        await until('the postmaster and its backends to exit', () => !running(pm) && backends.every((p) => !running(p)), 30_000);
+        await until(
+          'the postmaster and its backends to exit',
+          () => !running(pm) && backends.every((p) => !running(p)),
+          30_000,
+        );
       },
       async restart() {
         const t0 = Date.now();
@@ -128,7 +139,12 @@ export async function startCluster(binDir?: string): Promise<Cluster> {
         // containers), and PostgreSQL takes a zombie's pid for a live server: its lock file
         // is stale once that pid runs nothing.
         const socketDir = path.dirname(dataDir);
-        const locks = [path.join(dataDir, 'postmaster.pid'), ...readdirSync(socketDir).filter((f) => /^\.s\.PGSQL\.\d+\.lock$/.test(f)).map((f) => path.join(socketDir, f))];
+        const locks = [
+          path.join(dataDir, 'postmaster.pid'),
+          ...readdirSync(socketDir)
+            .filter((f) => /^\.s\.PGSQL\.\d+\.lock$/.test(f))
+            .map((f) => path.join(socketDir, f)),
+        ];
         for (const lock of locks) {
           if (existsSync(lock) && !running(Number(readFileSync(lock, 'utf8').split('\n')[0]))) rmSync(lock);
         }
@@ -215,18 +231,28 @@ export interface ServerKillResult {
 async function untilWaiting(url: string, query: RegExp, timeoutMs = 60_000): Promise<number> {
   return withSession(url, async (c) => {
     let pid = 0;
-    await until(`upkit's migration session to wait on ${query}`, async () => {
-      const { rows } = await c.query<{ pid: number; query: string }>(`select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`);
-      pid = rows.find((r) => query.test(r.query))?.pid ?? 0;
-      return pid !== 0;
-    }, timeoutMs);
+    await until(
+      `upkit's migration session to wait on ${query}`,
+      async () => {
+        const { rows } = await c.query<{ pid: number; query: string }>(
+          `select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`,
+        );
+        pid = rows.find((r) => query.test(r.query))?.pid ?? 0;
+        return pid !== 0;
+      },
+      timeoutMs,
+    );
     return pid;
   });
 }
 
 const stripTime = (line: string) => line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '');
 
-export async function serverKillAndRerun(cluster: Cluster, scenario: ServerKillScenario, options: CampaignOptions): Promise<ServerKillResult> {
+export async function serverKillAndRerun(
+  cluster: Cluster,
+  scenario: ServerKillScenario,
+  options: CampaignOptions,
+): Promise<ServerKillResult> {
   const db = await cluster.server.createDatabase();
   const backupDir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-bk-'));
   const logDirs: string[] = [];
@@ -245,7 +271,13 @@ export async function serverKillAndRerun(cluster: Cluster, scenario: ServerKillS
 
     const args = ['--yes', '--json', '--backup-dir', backupDir];
     // upkit waits for the lock instead of giving way, so the kill lands inside the migration.
-    const first = launchUpgrade({ launcher: options.launcher, args, env: { DATABASE_URL: db.url, LOCK_TIMEOUT: '60000' }, tmpDir: options.tmpDir, timeoutMs: 120_000 });
+    const first = launchUpgrade({
+      launcher: options.launcher,
+      args,
+      env: { DATABASE_URL: db.url, LOCK_TIMEOUT: '60000' },
+      tmpDir: options.tmpDir,
+      timeoutMs: 120_000,
+    });
     const backend = await untilWaiting(db.url, scenario.waitingOn).catch(async (err: Error) => {
       first.killGroup();
       const r = await first.done;
@@ -266,23 +298,39 @@ export async function serverKillAndRerun(cluster: Cluster, scenario: ServerKillS
     const errorLine = errors.at(-1) ?? '';
     const hint = lines.slice(lines.lastIndexOf(errorLine)).find((l) => l.startsWith('  → ')) ?? '';
     if (errors.length !== 1) problems.push(`expected one error line, got ${errors.length}: ${errors.join(' / ')}`);
-    if (!/lost the connection to PostgreSQL/.test(errorLine)) problems.push(`the error does not say the connection to the server was lost: ${errorLine}`);
+    if (!/lost the connection to PostgreSQL/.test(errorLine))
+      problems.push(`the error does not say the connection to the server was lost: ${errorLine}`);
     if (!/run the upgrade again/.test(hint)) problems.push(`the hint does not say to run the upgrade again: ${hint}`);
     if (scenario.changesBegan) {
       const named = /npx zx scripts\/restore\.ts (\S+)/.exec(hint)?.[1];
       if (!named) problems.push(`the hint names no restore command: ${hint}`);
-      else if (!named.startsWith(backupDir) || (await inspectBackupDir(backupDir)).good < 1) problems.push(`the backup the hint names is not a verified backup: ${named}`);
-    } else if (!/nothing was changed/.test(r1.stderr)) problems.push('the output does not say that nothing was changed');
+      else if (!named.startsWith(backupDir) || (await inspectBackupDir(backupDir)).good < 1)
+        problems.push(`the backup the hint names is not a verified backup: ${named}`);
+    } else if (!/nothing was changed/.test(r1.stderr))
+      problems.push('the output does not say that nothing was changed');
 
     const restartMs = scenario.how === 'postmaster' ? await cluster.restart() : await cluster.untilAccepting();
     await untilUpkitGone(db.url);
     const killedRunId = await runningRunOf(db.url, r1.log());
 
-    const second = launchUpgrade({ launcher: options.launcher, args, env: { DATABASE_URL: db.url }, tmpDir: options.tmpDir });
+    const second = launchUpgrade({
+      launcher: options.launcher,
+      args,
+      env: { DATABASE_URL: db.url },
+      tmpDir: options.tmpDir,
+    });
     const r2 = await second.done;
     logDirs.push(r2.logDir);
-    if (r2.code !== 0) problems.push(`rerun exited ${r2.code ?? r2.signal}: ${r2.stderr.trim().split('\n').slice(-4).join(' | ')}`);
-    const verdict = await checkAfterRerun(db.url, { before, fresh, backupDir, killedRunId, tmpDir: options.tmpDir, tmpBefore });
+    if (r2.code !== 0)
+      problems.push(`rerun exited ${r2.code ?? r2.signal}: ${r2.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+    const verdict = await checkAfterRerun(db.url, {
+      before,
+      fresh,
+      backupDir,
+      killedRunId,
+      tmpDir: options.tmpDir,
+      tmpBefore,
+    });
     return {
       scenario,
       exitCode: r1.code,

@@ -77,8 +77,13 @@ async function runMajor(major: number, args: MatrixArgs): Promise<MajorRun> {
   const reportFile = path.join(dir, 'vitest.json');
   const factsFile = path.join(dir, 'server.json');
   const vitestArgs = [
-    VITEST, 'run', '--project', 'integration',
-    '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`,
+    VITEST,
+    'run',
+    '--project',
+    'integration',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${reportFile}`,
     ...args.files,
   ];
   console.error(`\n── PostgreSQL ${major}: PG_MAJOR=${major} vitest ${vitestArgs.slice(1).join(' ')}`);
@@ -87,7 +92,12 @@ async function runMajor(major: number, args: MatrixArgs): Promise<MajorRun> {
   let timedOut = false;
   const exitCode = await new Promise<number | null>((resolve, reject) => {
     // Its own process group, so a timeout or Ctrl-C reaches vitest's workers too.
-    const child = spawn(process.execPath, vitestArgs, { cwd: PROJECT_ROOT, env: childEnv(major, factsFile), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, vitestArgs, {
+      cwd: PROJECT_ROOT,
+      env: childEnv(major, factsFile),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     current = child;
     const keep = (chunk: Buffer, to: NodeJS.WriteStream) => {
       to.write(chunk);
@@ -140,10 +150,13 @@ async function main(): Promise<number> {
     return 2;
   }
   if (process.env.UPKIT_TEST_PG === 'url') {
-    console.error('UPKIT_TEST_PG=url: the matrix starts a server of each major itself; unset UPKIT_TEST_PG (or set it to system, docker or embedded)');
+    console.error(
+      'UPKIT_TEST_PG=url: the matrix starts a server of each major itself; unset UPKIT_TEST_PG (or set it to system, docker or embedded)',
+    );
     return 2;
   }
-  if (process.env.TEST_DATABASE_URL) console.error('TEST_DATABASE_URL is ignored: the matrix starts a server of each major itself');
+  if (process.env.TEST_DATABASE_URL)
+    console.error('TEST_DATABASE_URL is ignored: the matrix starts a server of each major itself');
 
   const started = performance.now();
   const results: MajorResult[] = [];
@@ -151,7 +164,9 @@ async function main(): Promise<number> {
     if (interrupted) break;
     const result = summariseMajor(await runMajor(major, args));
     results.push(result);
-    console.error(`── PostgreSQL ${major}: ${result.status}, ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped in ${formatDuration(result.durationMs)}`);
+    console.error(
+      `── PostgreSQL ${major}: ${result.status}, ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped in ${formatDuration(result.durationMs)}`,
+    );
   }
   const totalMs = performance.now() - started;
   if (interrupted) {

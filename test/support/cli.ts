@@ -43,7 +43,11 @@ export interface RunOptions {
 function baseEnv(logDir: string): Record<string, string> {
   const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SystemRoot'];
   // A cache of replayed schemas of its own per run, unless a test shares one on purpose.
-  const env: Record<string, string> = { UPKIT_LOG_DIR: logDir, UPKIT_CACHE_DIR: path.join(logDir, 'cache'), NO_COLOR: '1' };
+  const env: Record<string, string> = {
+    UPKIT_LOG_DIR: logDir,
+    UPKIT_CACHE_DIR: path.join(logDir, 'cache'),
+    NO_COLOR: '1',
+  };
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k]!;
   // UPKIT_TEST_HIDE_SYSTEM_PG=all: upkit finds no pg_dump, as on a machine without one.
   const noClientPrograms = hiddenClientBinDir();
@@ -58,7 +62,12 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
   const started = performance.now();
   return new Promise((resolve, reject) => {
     // The launcher (bin/upkit) runs as an operator types it: no loader, no zx.
-    const argv = entry.startsWith('bin/') ? [path.join(ROOT, entry), args] as const : [options.node ?? process.execPath, ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args]] as const;
+    const argv = entry.startsWith('bin/')
+      ? ([path.join(ROOT, entry), args] as const)
+      : ([
+          options.node ?? process.execPath,
+          ['--import', TSX_LOADER, ZX_CLI, path.join(ROOT, entry), ...args],
+        ] as const);
     const child = spawn(argv[0], argv[1], {
       cwd: options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-cwd-')),
       env,
@@ -85,14 +94,17 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
           readdirSync(logDir)
             .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
             .join('\n'),
-        json: <T,>() => JSON.parse(stdout) as T,
+        json: <T>() => JSON.parse(stdout) as T,
       });
     });
   });
 }
 
 /** Samples every process's command line while `during` runs (Linux /proc). */
-export async function sampleArgv<T>(during: () => Promise<T>, everyMs = 10): Promise<{ result: T; commandLines: Set<string> }> {
+export async function sampleArgv<T>(
+  during: () => Promise<T>,
+  everyMs = 10,
+): Promise<{ result: T; commandLines: Set<string> }> {
   const commandLines = new Set<string>();
   let running = true;
   const sample = () => {
@@ -123,8 +135,22 @@ export async function sampleArgv<T>(during: () => Promise<T>, everyMs = 10): Pro
 /** `npx zx FILE` from upkit's directory, exactly as an operator types it (.npmrc loads tsx). */
 export function runNpxZx(entry: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('npx', ['zx', entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-logs-')) }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'npx',
+      ['zx', entry, ...args],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          NO_COLOR: '1',
+          UPKIT_LOG_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-logs-')),
+        },
+        timeout: 30_000,
+      },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

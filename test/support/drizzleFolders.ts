@@ -17,7 +17,13 @@ export function drizzleFolderWith(...extras: ExtraMigration[]): string {
   const journalPath = path.join(dir, 'meta', '_journal.json');
   const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: Array<Record<string, unknown>> };
   for (const extra of extras) {
-    journal.entries.push({ idx: journal.entries.length, version: '7', when: extra.when, tag: extra.tag, breakpoints: true });
+    journal.entries.push({
+      idx: journal.entries.length,
+      version: '7',
+      when: extra.when,
+      tag: extra.tag,
+      breakpoints: true,
+    });
     writeFileSync(path.join(dir, `${extra.tag}.sql`), extra.sql);
     // Verification compares with the newest snapshot; what the extras add is not modelled there.
     const snapshot = `${String(journal.entries.length - 1).padStart(4, '0')}_snapshot.json`;

@@ -37,7 +37,11 @@ class TemplateError extends Error {}
 
 // ---- lexing and parsing -------------------------------------------------------------------
 
-interface Token { text?: string; action?: string; where: string }
+interface Token {
+  text?: string;
+  action?: string;
+  where: string;
+}
 
 function lex(source: string, file: string): Token[] {
   const tokens: Token[] = [];
@@ -81,7 +85,11 @@ function findClose(source: string, from: number, where: string): number {
   throw new TemplateError(`${where}: unclosed action`);
 }
 
-function parseNodes(tokens: Token[], pos: { i: number }, inBlock: boolean): { nodes: Node[]; stop: 'else' | 'end' | 'eof' } {
+function parseNodes(
+  tokens: Token[],
+  pos: { i: number },
+  inBlock: boolean,
+): { nodes: Node[]; stop: 'else' | 'end' | 'eof' } {
   const nodes: Node[] = [];
   while (pos.i < tokens.length) {
     const t = tokens[pos.i++]!;
@@ -117,7 +125,9 @@ const FUNCTIONS = new Set(['quote', 'default', 'required', 'not', 'toYaml', 'nin
 
 function parsePipeline(text: string, where: string): Pipeline {
   if (/^(range|define|template|block|include|else\s+if|break|continue)\b/.test(text) || /[$()`]/.test(text)) {
-    throw new TemplateError(`${where}: {{ ${text} }} is not a construct this renderer knows; render with helm, or extend test/support/helmTemplate.ts`);
+    throw new TemplateError(
+      `${where}: {{ ${text} }} is not a construct this renderer knows; render with helm, or extend test/support/helmTemplate.ts`,
+    );
   }
   const commands: Pipeline = [];
   for (const part of splitOutsideStrings(text, '|')) {
@@ -127,8 +137,12 @@ function parsePipeline(text: string, where: string): Pipeline {
     const body = part.trim();
     while (re.lastIndex < body.length && (m = re.exec(body))) args.push(parseArg(m[1]!, where, text));
     if (args.length === 0) throw new TemplateError(`${where}: empty command in {{ ${text} }}`);
-    if (args[0]!.kind !== 'func' && args.length > 1) throw new TemplateError(`${where}: {{ ${text} }}: a value cannot take arguments`);
-    if (args.slice(1).some((a) => a.kind === 'func')) throw new TemplateError(`${where}: {{ ${text} }}: a function as an argument needs parentheses, which this renderer does not know`);
+    if (args[0]!.kind !== 'func' && args.length > 1)
+      throw new TemplateError(`${where}: {{ ${text} }}: a value cannot take arguments`);
+    if (args.slice(1).some((a) => a.kind === 'func'))
+      throw new TemplateError(
+        `${where}: {{ ${text} }}: a function as an argument needs parentheses, which this renderer does not know`,
+      );
     commands.push(args);
   }
   return commands;
@@ -181,7 +195,10 @@ function isMap(v: Value): v is Record<string, Value> {
 function lookup(dot: Value, fieldPath: string[], where: string): Value {
   let v = dot;
   for (const [n, key] of fieldPath.entries()) {
-    if (!isMap(v)) throw new TemplateError(`${where}: .${fieldPath.join('.')}: .${fieldPath.slice(0, n).join('.')} is ${v === undefined ? 'missing' : 'not a map'} (helm: nil pointer evaluating)`);
+    if (!isMap(v))
+      throw new TemplateError(
+        `${where}: .${fieldPath.join('.')}: .${fieldPath.slice(0, n).join('.')} is ${v === undefined ? 'missing' : 'not a map'} (helm: nil pointer evaluating)`,
+      );
     v = v[key];
   }
   return v;
@@ -189,7 +206,8 @@ function lookup(dot: Value, fieldPath: string[], where: string): Value {
 
 /** Numbers as helm prints them from values (float64, %v): exact only for integers below 1e6. */
 function numberText(n: number, where: string): string {
-  if (!Number.isInteger(n) || Math.abs(n) >= 1e6) throw new TemplateError(`${where}: ${n} would print differently in helm (float64, %v); quote it in values`);
+  if (!Number.isInteger(n) || Math.abs(n) >= 1e6)
+    throw new TemplateError(`${where}: ${n} would print differently in helm (float64, %v); quote it in values`);
   return String(n);
 }
 
@@ -200,7 +218,10 @@ function checkNumbers(v: Value, where: string): void {
 }
 
 function goQuote(s: string, where: string): string {
-  if (!/^[\x20-\x7e]*$/.test(s)) throw new TemplateError(`${where}: quote of a string with characters outside printable ASCII: Go's %q differs from JSON there`);
+  if (!/^[\x20-\x7e]*$/.test(s))
+    throw new TemplateError(
+      `${where}: quote of a string with characters outside printable ASCII: Go's %q differs from JSON there`,
+    );
   return JSON.stringify(s);
 }
 
@@ -208,12 +229,15 @@ function toText(v: Value, where: string): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return numberText(v, where);
   if (typeof v === 'boolean') return String(v);
-  throw new TemplateError(`${where}: printing ${v === undefined || v === null ? 'a missing value' : 'a map or list'} (helm would print ${v === undefined || v === null ? 'nothing' : 'Go syntax'}); use required, default or toYaml`);
+  throw new TemplateError(
+    `${where}: printing ${v === undefined || v === null ? 'a missing value' : 'a map or list'} (helm would print ${v === undefined || v === null ? 'nothing' : 'Go syntax'}); use required, default or toYaml`,
+  );
 }
 
 function call(name: string, args: Value[], where: string): Value {
   const arity: Record<string, number> = { quote: 1, default: 2, required: 2, not: 1, toYaml: 1, nindent: 2, indent: 2 };
-  if (args.length !== arity[name]) throw new TemplateError(`${where}: ${name} takes ${arity[name]} arguments here, got ${args.length}`);
+  if (args.length !== arity[name])
+    throw new TemplateError(`${where}: ${name} takes ${arity[name]} arguments here, got ${args.length}`);
   const [a, b] = args;
   switch (name) {
     case 'quote':
@@ -231,7 +255,8 @@ function call(name: string, args: Value[], where: string): Value {
     }
     case 'nindent':
     case 'indent': {
-      if (typeof a !== 'number' || typeof b !== 'string') throw new TemplateError(`${where}: ${name} takes a number and a string`);
+      if (typeof a !== 'number' || typeof b !== 'string')
+        throw new TemplateError(`${where}: ${name} takes a number and a string`);
       const pad = ' '.repeat(a);
       return (name === 'nindent' ? '\n' : '') + pad + b.replace(/\n/g, `\n${pad}`);
     }
@@ -294,7 +319,11 @@ export function mergeValues(base: Value, over: Value): Value {
 }
 
 /** Renders every template of the chart, split into objects as helm splits its output. */
-export function renderChart(chartDir: string, overrides: Record<string, Value> = {}, release: Release = { name: 'pulse' }): RenderedObject[] {
+export function renderChart(
+  chartDir: string,
+  overrides: Record<string, Value> = {},
+  release: Release = { name: 'pulse' },
+): RenderedObject[] {
   const chart = parse(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8'), YAML_OPTIONS) as Record<string, string>;
   const values = mergeValues(parse(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'), YAML_OPTIONS), overrides);
   const root = {
@@ -316,7 +345,8 @@ export function renderChart(chartDir: string, overrides: Record<string, Value> =
     }
     const text = renderTemplate(readFileSync(path.join(dir, file), 'utf8'), root, `templates/${file}`);
     for (const doc of documents(text)) {
-      if (doc.errors.length > 0) throw new TemplateError(`templates/${file} renders invalid YAML: ${doc.errors[0]!.message}\n${text}`);
+      if (doc.errors.length > 0)
+        throw new TemplateError(`templates/${file} renders invalid YAML: ${doc.errors[0]!.message}\n${text}`);
       const object = doc.toJS() as Value;
       if (object === null || object === undefined) continue;
       if (!isMap(object)) throw new TemplateError(`templates/${file} renders a document that is not an object`);

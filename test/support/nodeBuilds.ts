@@ -6,8 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /** The registry package with this machine's Node builds, or why there is none. */
-export function nodeBuildPackage(platform: string = process.platform, arch: string = process.arch): { name: string } | { reason: string } {
-  if ((platform === 'linux' || platform === 'darwin') && (arch === 'x64' || arch === 'arm64')) return { name: `node-${platform}-${arch}` };
+export function nodeBuildPackage(
+  platform: string = process.platform,
+  arch: string = process.arch,
+): { name: string } | { reason: string } {
+  if ((platform === 'linux' || platform === 'darwin') && (arch === 'x64' || arch === 'arm64'))
+    return { name: `node-${platform}-${arch}` };
   return { reason: `no registry Node builds are used for ${platform}-${arch} (linux and darwin, x64 and arm64 only)` };
 }
 
@@ -29,17 +33,24 @@ export function nodeBuild(spec: string): NodeBuild {
       const env = { ...process.env };
       delete env.NODE_OPTIONS;
       delete env.npm_config_node_options;
-      const out = execFileSync('npx', ['-y', '-p', `${pkg.name}@${spec}`, 'node', '-p', 'process.execPath + " " + process.version'], {
-        cwd: mkdtempSync(path.join(tmpdir(), 'upkit-node-')),
-        env,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 180_000,
-      }).trim();
+      const out = execFileSync(
+        'npx',
+        ['-y', '-p', `${pkg.name}@${spec}`, 'node', '-p', 'process.execPath + " " + process.version'],
+        {
+          cwd: mkdtempSync(path.join(tmpdir(), 'upkit-node-')),
+          env,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 180_000,
+        },
+      ).trim();
       const [binary = '', version = ''] = out.split(' ');
       found = { path: binary, version };
     } catch (e) {
-      const detail = String((e as { stderr?: string }).stderr ?? e).trim().split('\n').at(-1);
+      const detail = String((e as { stderr?: string }).stderr ?? e)
+        .trim()
+        .split('\n')
+        .at(-1);
       found = { reason: `${pkg.name}@${spec} could not be fetched (${detail})` };
     }
   }

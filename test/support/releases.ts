@@ -55,7 +55,9 @@ export async function drizzleMigrateUpTo(client: Client, last: number): Promise<
 export async function applyDrizzleByHand(client: Pick<Client, 'query'>, m: DrizzleMigration): Promise<void> {
   for (const statement of m.statements) if (statement.trim()) await client.query(statement);
   await client.query('create schema if not exists drizzle');
-  await client.query('create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)');
+  await client.query(
+    'create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)',
+  );
   await client.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [m.hash, m.when]);
 }
 
@@ -63,7 +65,8 @@ export async function buildSchema(client: Client, release: FixtureRelease): Prom
   if (release === 'empty') return;
   const target = releaseIndex(release);
   if (target <= releaseIndex('v1.4')) {
-    for (const file of legacyFiles().filter((f) => releaseIndex(f.release as Release) <= target)) await applyLegacyFile(client, file);
+    for (const file of legacyFiles().filter((f) => releaseIndex(f.release as Release) <= target))
+      await applyLegacyFile(client, file);
     return;
   }
   const last = DRIZZLE_RELEASE_ENTRY[release]!;

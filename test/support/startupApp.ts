@@ -16,14 +16,24 @@ export const GATE_KEY = 4242;
 
 export const APP_MIGRATIONS = [
   { tag: '0000_accounts', sql: 'CREATE TABLE "accounts" ("id" integer PRIMARY KEY NOT NULL, "email" text);' },
-  { tag: '0001_sessions', sql: `SELECT pg_advisory_xact_lock(${GATE_KEY});\n--> statement-breakpoint\nCREATE TABLE "sessions" ("id" integer PRIMARY KEY NOT NULL, "account_id" integer);` },
+  {
+    tag: '0001_sessions',
+    sql: `SELECT pg_advisory_xact_lock(${GATE_KEY});\n--> statement-breakpoint\nCREATE TABLE "sessions" ("id" integer PRIMARY KEY NOT NULL, "account_id" integer);`,
+  },
   { tag: '0002_accounts_name', sql: 'ALTER TABLE "accounts" ADD COLUMN "name" text;' },
 ];
 
 const SNAPSHOT = {
   tables: Object.fromEntries([
-    table('public', 'accounts', [column('id', 'integer', { primaryKey: true, notNull: true }), column('email', 'text'), column('name', 'text')]),
-    table('public', 'sessions', [column('id', 'integer', { primaryKey: true, notNull: true }), column('account_id', 'integer')]),
+    table('public', 'accounts', [
+      column('id', 'integer', { primaryKey: true, notNull: true }),
+      column('email', 'text'),
+      column('name', 'text'),
+    ]),
+    table('public', 'sessions', [
+      column('id', 'integer', { primaryKey: true, notNull: true }),
+      column('account_id', 'integer'),
+    ]),
   ]),
 };
 
@@ -68,7 +78,14 @@ const SHIPPED = ['package.json', 'index.js', 'index.d.ts', 'lib', 'verify', 'pro
  */
 export function startupApp(options: { copy?: boolean } = {}): StartupApp {
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-boot-app-'));
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'boot-app', private: true, type: 'module', dependencies: { upkit: `file:${ROOT}` } }, null, 2));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify(
+      { name: 'boot-app', private: true, type: 'module', dependencies: { upkit: `file:${ROOT}` } },
+      null,
+      2,
+    ),
+  );
   mkdirSync(path.join(dir, 'node_modules'));
   const upkit = path.join(dir, 'node_modules', 'upkit');
   if (options.copy) {
@@ -110,12 +127,21 @@ export interface Boot {
 }
 
 /** Starts `node boot.mjs` in the app's folder (a clean environment plus `env`); resolves when it ends. */
-export function boot(app: StartupApp, calls: BootCall[], env: Record<string, string> = {}, onSpawn?: (pid: number) => void): Promise<Boot> {
+export function boot(
+  app: StartupApp,
+  calls: BootCall[],
+  env: Record<string, string> = {},
+  onSpawn?: (pid: number) => void,
+): Promise<Boot> {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'upkit-boot-out-')), 'result.json');
   const childEnv: Record<string, string> = { NO_COLOR: '1', BOOT_OUT: out, BOOT_CALLS: JSON.stringify(calls), ...env };
   for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k] !== undefined) childEnv[k] = process.env[k]!;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['boot.mjs'], { cwd: app.dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['boot.mjs'], {
+      cwd: app.dir,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (child.pid) onSpawn?.(child.pid);
     let stderr = '';
     let stdout = '';
@@ -129,7 +155,9 @@ export function boot(app: StartupApp, calls: BootCall[], env: Record<string, str
       try {
         recorded = JSON.parse(readFileSync(out, 'utf8'));
       } catch {
-        reject(new Error(`boot.mjs wrote no result (exit ${code})\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`));
+        reject(
+          new Error(`boot.mjs wrote no result (exit ${code})\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`),
+        );
         return;
       }
       // What reached the real stdout besides what the script caught: nothing is allowed.

@@ -3,12 +3,22 @@ import type { DbTarget } from '../../lib/config.ts';
 import { libpqEnv } from '../../lib/pgEnv.ts';
 import { targetOptions } from '../../lib/pgOptions.ts';
 
-const BASE: DbTarget = { host: 'localhost', port: 5432, user: 'u', password: undefined, database: 'd', source: 'DATABASE_URL', schema: 'public' };
+const BASE: DbTarget = {
+  host: 'localhost',
+  port: 5432,
+  user: 'u',
+  password: undefined,
+  database: 'd',
+  source: 'DATABASE_URL',
+  schema: 'public',
+};
 const SSL = { ssl: 'false' as const, sslCa: undefined, connectTimeoutMs: 5000 };
 
 describe('the search_path every session pins', () => {
   it('Pulse: public, quoted, as before', () => {
-    expect(targetOptions({ ...BASE, settings: { work_mem: '64MB' } }, 'public')).toBe('-c work_mem=64MB -c search_path="public"');
+    expect(targetOptions({ ...BASE, settings: { work_mem: '64MB' } }, 'public')).toBe(
+      '-c work_mem=64MB -c search_path="public"',
+    );
   });
 
   it("an app: its own search_path value, for node's sessions and for pg_dump/pg_restore", () => {

@@ -9,7 +9,17 @@ import { hopeless, judge, parsePs, PsParseError, readiness, type ComposeContaine
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/compose');
 const fixture = (f: string) => readFileSync(path.join(FIXTURES, f), 'utf8');
 
-const c = (over: Partial<ComposeContainer>): ComposeContainer => ({ service: 'api', name: 'pulse-api-1', id: 'a1', state: 'running', health: '', image: 'pulse-api', exitCode: 0, status: '', ...over });
+const c = (over: Partial<ComposeContainer>): ComposeContainer => ({
+  service: 'api',
+  name: 'pulse-api-1',
+  id: 'a1',
+  state: 'running',
+  health: '',
+  image: 'pulse-api',
+  exitCode: 0,
+  status: '',
+  ...over,
+});
 
 describe('parsePs', () => {
   it('reads one object per line (Compose 2.21 and later)', () => {
@@ -48,7 +58,10 @@ describe('parsePs', () => {
   });
 
   it('falls back to the service name from Names, and the name from the service', () => {
-    expect(parsePs('{"Names":["pulse-x-1"],"State":"running"}')[0]).toMatchObject({ name: 'pulse-x-1', service: 'pulse-x-1' });
+    expect(parsePs('{"Names":["pulse-x-1"],"State":"running"}')[0]).toMatchObject({
+      name: 'pulse-x-1',
+      service: 'pulse-x-1',
+    });
   });
 
   it('refuses output with no JSON at all rather than reading it as "no containers"', () => {
@@ -112,7 +125,11 @@ describe('compose versions', () => {
 });
 
 describe('the image rule', () => {
-  const ready = judge(['api', 'db'], [c({ id: 'aaaa' }), c({ service: 'db', name: 'pulse-db-1', id: 'dddd', image: 'postgres:16' })], true);
+  const ready = judge(
+    ['api', 'db'],
+    [c({ id: 'aaaa' }), c({ service: 'db', name: 'pulse-db-1', id: 'dddd', image: 'postgres:16' })],
+    true,
+  );
 
   it('reads docker inspect lines', () => {
     expect(parseContainerInspect('aaaa pulse-api sha256:11\n\ndddd postgres:16 sha256:33\n')).toEqual([
@@ -133,18 +150,43 @@ describe('the image rule', () => {
       { id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111' },
       { id: 'dddd', ref: 'docker.io/library/postgres:16', imageId: 'sha256:3333' },
     ];
-    const ids = new Map([['pulse-api', 'sha256:1111'], ['docker.io/library/postgres:16', 'sha256:3333']]);
+    const ids = new Map([
+      ['pulse-api', 'sha256:1111'],
+      ['docker.io/library/postgres:16', 'sha256:3333'],
+    ]);
     expect(staleImages(ready, inspected, ids, ['pulse-api', 'postgres:16'])).toEqual([]);
   });
 
   it('names an old image, a vanished reference, a reference the file no longer names, an uninspectable container', () => {
-    const ids = new Map<string, string | null>([['pulse-api', 'sha256:2222aaaabbbbcccc'], ['postgres:15', 'sha256:3333']]);
-    expect(staleImages(ready, [{ id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111aaaabbbbcccc' }, { id: 'dddd', ref: 'postgres:15', imageId: 'sha256:3333' }], ids, ['pulse-api', 'postgres:16']).map((s) => s.why)).toEqual([
+    const ids = new Map<string, string | null>([
+      ['pulse-api', 'sha256:2222aaaabbbbcccc'],
+      ['postgres:15', 'sha256:3333'],
+    ]);
+    expect(
+      staleImages(
+        ready,
+        [
+          { id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111aaaabbbbcccc' },
+          { id: 'dddd', ref: 'postgres:15', imageId: 'sha256:3333' },
+        ],
+        ids,
+        ['pulse-api', 'postgres:16'],
+      ).map((s) => s.why),
+    ).toEqual([
       'runs an old image: 1111aaaabbbb, while pulse-api is now 2222aaaabbbb',
       'runs postgres:15, an image the compose file does not name (it names pulse-api, postgres:16)',
     ]);
-    expect(staleImages(ready.slice(0, 1), [{ id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111' }], new Map([['pulse-api', null]]), []).map((s) => s.why)).toEqual(['runs image 1111, but pulse-api names no image now']);
-    expect(staleImages(ready.slice(0, 1), [], new Map(), []).map((s) => s.why)).toEqual(['its container could not be inspected']);
+    expect(
+      staleImages(
+        ready.slice(0, 1),
+        [{ id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111' }],
+        new Map([['pulse-api', null]]),
+        [],
+      ).map((s) => s.why),
+    ).toEqual(['runs image 1111, but pulse-api names no image now']);
+    expect(staleImages(ready.slice(0, 1), [], new Map(), []).map((s) => s.why)).toEqual([
+      'its container could not be inspected',
+    ]);
   });
 });
 
@@ -159,18 +201,31 @@ describe('containersError', () => {
   });
 
   it('names several services in one line, each with its logs command below', () => {
-    const err = containersError(cli, '/srv/pulse/compose.yml', [
-      { service: 'api', label: 'api', why: 'exited with code 1', logs: [] },
-      { service: 'web', label: 'web', why: 'running but unhealthy', logs: [] },
-    ], undefined);
+    const err = containersError(
+      cli,
+      '/srv/pulse/compose.yml',
+      [
+        { service: 'api', label: 'api', why: 'exited with code 1', logs: [] },
+        { service: 'web', label: 'web', why: 'running but unhealthy', logs: [] },
+      ],
+      undefined,
+    );
     expect(err.exitCode).toBe(6);
     expect(err.message).toBe('2 services are not ready: api exited with code 1; web is running but unhealthy');
-    expect(err.details).toEqual(['api exited with code 1: docker compose -f /srv/pulse/compose.yml logs api', 'web is running but unhealthy: docker compose -f /srv/pulse/compose.yml logs web']);
+    expect(err.details).toEqual([
+      'api exited with code 1: docker compose -f /srv/pulse/compose.yml logs api',
+      'web is running but unhealthy: docker compose -f /srv/pulse/compose.yml logs web',
+    ]);
     expect(err.hint).toBe('run: docker compose -f /srv/pulse/compose.yml logs api');
   });
 
   it('uses the docker-compose spelling when that is the CLI found', () => {
-    const err = containersError({ command: 'docker-compose', baseArgs: [], version: '2.20.0' }, '/c.yml', [{ service: 'api', label: 'api', why: 'restarting', logs: [] }], undefined);
+    const err = containersError(
+      { command: 'docker-compose', baseArgs: [], version: '2.20.0' },
+      '/c.yml',
+      [{ service: 'api', label: 'api', why: 'restarting', logs: [] }],
+      undefined,
+    );
     expect(err.hint).toBe('run: docker-compose -f /c.yml logs api');
   });
 

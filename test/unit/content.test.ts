@@ -31,11 +31,18 @@ describe('content files', () => {
 
   it('the journal has four entries whose `when` values increase, each with its file', () => {
     const journal = readJournal(DRIZZLE);
-    expect(journal.map((e) => e.tag)).toEqual(['0000_init', '0001_api_keys', '0002_audit_logs', '0003_integration_status_enum']);
+    expect(journal.map((e) => e.tag)).toEqual([
+      '0000_init',
+      '0001_api_keys',
+      '0002_audit_logs',
+      '0003_integration_status_enum',
+    ]);
     for (let i = 1; i < journal.length; i++) expect(journal[i]!.when).toBeGreaterThan(journal[i - 1]!.when);
     const migrations = readMigrations(DRIZZLE);
     expect(migrations[2]!.text).toContain('CREATE INDEX CONCURRENTLY "audit_logs_organization_created_idx"');
-    expect(migrations[3]!.text).toMatch(/-- upkit:safe .*\nALTER TABLE "aws_integrations" ALTER COLUMN "status" SET DATA TYPE/);
+    expect(migrations[3]!.text).toMatch(
+      /-- upkit:safe .*\nALTER TABLE "aws_integrations" ALTER COLUMN "status" SET DATA TYPE/,
+    );
   });
 
   it('drizzle-kit check is clean and generate finds nothing to add', async () => {
@@ -46,7 +53,10 @@ describe('content files', () => {
     cpSync(DRIZZLE, out, { recursive: true });
     const config = path.join(out, 'drizzle.config.ts');
     // drizzle-kit wants `out` relative to the working directory.
-    writeFileSync(config, `export default { dialect: 'postgresql', schema: './drizzle/schema.ts', out: ${JSON.stringify(path.relative(ROOT, out))} };\n`);
+    writeFileSync(
+      config,
+      `export default { dialect: 'postgresql', schema: './drizzle/schema.ts', out: ${JSON.stringify(path.relative(ROOT, out))} };\n`,
+    );
     const { stdout } = await run('npx', ['drizzle-kit', 'generate', '--config', config], { cwd: ROOT });
     expect(stdout).toContain('No schema changes, nothing to migrate');
     expect(readdirSync(out).filter((f) => f.endsWith('.sql'))).toHaveLength(4);

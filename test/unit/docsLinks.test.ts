@@ -90,7 +90,8 @@ export function brokenLinks(root: string, page: string, text: string, pending: S
   const anchorCache = new Map<string, Set<string>>();
   const anchors = (file: string): Set<string> => {
     let found = anchorCache.get(file);
-    if (!found) anchorCache.set(file, (found = anchorsOf(file === page ? text : readFileSync(path.join(root, file), 'utf8'))));
+    if (!found)
+      anchorCache.set(file, (found = anchorsOf(file === page ? text : readFileSync(path.join(root, file), 'utf8'))));
     return found;
   };
   for (const { target, no } of linksOf(text)) {
@@ -125,7 +126,15 @@ describe('the docs', () => {
   const files = markdownFiles();
 
   test('are found: README, CONTRIBUTING and the docs/ pages', () => {
-    expect(files).toEqual(expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/FAILURES.md', 'docs/configuration.md', 'docs/commands/upgrade.md']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'README.md',
+        'CONTRIBUTING.md',
+        'docs/FAILURES.md',
+        'docs/configuration.md',
+        'docs/commands/upgrade.md',
+      ]),
+    );
   });
 
   test.each(files)('%s: every relative link and anchor resolves', (file) => {
@@ -160,7 +169,9 @@ describe('the docs', () => {
 
   test("GitHub's slugs: punctuation dropped, underscores kept, repeats numbered", () => {
     expect(githubSlug('`npx zx scripts/restore.ts FILE`')).toBe('npx-zx-scriptsrestorets-file');
-    expect(githubSlug("The shadow database: an app's expected schema is what its migrations build")).toBe('the-shadow-database-an-apps-expected-schema-is-what-its-migrations-build');
+    expect(githubSlug("The shadow database: an app's expected schema is what its migrations build")).toBe(
+      'the-shadow-database-an-apps-expected-schema-is-what-its-migrations-build',
+    );
     expect([...anchorsOf('## Flags\n## Flags\n```\n# not a heading\n```\n')]).toEqual(['flags', 'flags-1']);
   });
 });

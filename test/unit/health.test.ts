@@ -14,7 +14,9 @@ const DRIZZLE = path.resolve(import.meta.dirname, '../../drizzle');
 
 describe('endpoints as shown and sent', () => {
   it('shows no credentials and hides the query string', () => {
-    expect(displayUrl('https://admin:pw@app.example.com:8443/health?token=abc')).toBe('https://app.example.com:8443/health?…');
+    expect(displayUrl('https://admin:pw@app.example.com:8443/health?token=abc')).toBe(
+      'https://app.example.com:8443/health?…',
+    );
     expect(displayUrl('http://127.0.0.1:3000/api/health')).toBe('http://127.0.0.1:3000/api/health');
   });
 
@@ -35,23 +37,67 @@ describe('answers as read by a person', () => {
   });
 
   it('describes an answer, an empty body and a failure', () => {
-    expect(describeAttempt({ status: 503, statusText: 'Service Unavailable', body: 'starting', error: undefined, ms: 3 })).toBe('503 Service Unavailable "starting"');
-    expect(describeAttempt({ status: 500, statusText: '', body: '', error: undefined, ms: 3 })).toBe('500 (empty body)');
-    expect(describeAttempt({ status: undefined, statusText: '', body: '', error: 'connection refused (ECONNREFUSED)', ms: 3 })).toBe('connection refused (ECONNREFUSED)');
+    expect(
+      describeAttempt({ status: 503, statusText: 'Service Unavailable', body: 'starting', error: undefined, ms: 3 }),
+    ).toBe('503 Service Unavailable "starting"');
+    expect(describeAttempt({ status: 500, statusText: '', body: '', error: undefined, ms: 3 })).toBe(
+      '500 (empty body)',
+    );
+    expect(
+      describeAttempt({
+        status: undefined,
+        statusText: '',
+        body: '',
+        error: 'connection refused (ECONNREFUSED)',
+        ms: 3,
+      }),
+    ).toBe('connection refused (ECONNREFUSED)');
     expect(describeAttempt(null)).toBe('not tried');
   });
 
   it('names network errors by what they mean', () => {
-    expect(describeFetchError(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }), 5000)).toBe('connection refused (ECONNREFUSED)');
-    expect(describeFetchError(Object.assign(new Error('x'), { name: 'TimeoutError' }), 5000)).toBe('no answer within 5000 ms');
-    expect(describeFetchError(Object.assign(new TypeError('fetch failed'), { cause: { code: 'EWHATEVER', message: 'odd' } }), 5000)).toBe('odd (EWHATEVER)');
+    expect(
+      describeFetchError(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }), 5000),
+    ).toBe('connection refused (ECONNREFUSED)');
+    expect(describeFetchError(Object.assign(new Error('x'), { name: 'TimeoutError' }), 5000)).toBe(
+      'no answer within 5000 ms',
+    );
+    expect(
+      describeFetchError(
+        Object.assign(new TypeError('fetch failed'), { cause: { code: 'EWHATEVER', message: 'odd' } }),
+        5000,
+      ),
+    ).toBe('odd (EWHATEVER)');
   });
 
   it('writes one line per endpoint with its state', () => {
     const base = { url: 'http://h/health', attempts: 4, healthyAfterMs: null };
-    expect(endpointLine({ ...base, started: true, healthy: true, healthyAfterMs: 1800, last: { status: 200, statusText: 'OK', body: 'ok', error: undefined, ms: 2 } })).toBe('http://h/health: started, healthy: 200 after 1.8 s (4 attempts)');
-    expect(endpointLine({ ...base, started: true, healthy: false, last: { status: 500, statusText: 'Internal Server Error', body: 'boom', error: undefined, ms: 2 } })).toBe('http://h/health: started, not healthy: last answer 500 Internal Server Error "boom" (4 attempts)');
-    expect(endpointLine({ ...base, started: false, healthy: false, attempts: 1, last: { status: undefined, statusText: '', body: '', error: 'connection refused (ECONNREFUSED)', ms: 2 } })).toBe('http://h/health: not started: connection refused (ECONNREFUSED) (1 attempt)');
+    expect(
+      endpointLine({
+        ...base,
+        started: true,
+        healthy: true,
+        healthyAfterMs: 1800,
+        last: { status: 200, statusText: 'OK', body: 'ok', error: undefined, ms: 2 },
+      }),
+    ).toBe('http://h/health: started, healthy: 200 after 1.8 s (4 attempts)');
+    expect(
+      endpointLine({
+        ...base,
+        started: true,
+        healthy: false,
+        last: { status: 500, statusText: 'Internal Server Error', body: 'boom', error: undefined, ms: 2 },
+      }),
+    ).toBe('http://h/health: started, not healthy: last answer 500 Internal Server Error "boom" (4 attempts)');
+    expect(
+      endpointLine({
+        ...base,
+        started: false,
+        healthy: false,
+        attempts: 1,
+        last: { status: undefined, statusText: '', body: '', error: 'connection refused (ECONNREFUSED)', ms: 2 },
+      }),
+    ).toBe('http://h/health: not started: connection refused (ECONNREFUSED) (1 attempt)');
   });
 });
 
@@ -61,20 +107,42 @@ describe('migrationState', () => {
   const detection = (release: string | null) => ({ release, evidence: [], ahead: [] });
 
   it('is migrated at the expected release with every entry in the ledger', () => {
-    const s = migrationState(detection('v2.3'), migrations, migrations.map((_, i) => row(i)), 'v2.3');
-    expect(s).toEqual({ migrated: true, release: 'v2.3', expected: 'v2.3', pending: [], detail: 'at v2.3, nothing pending' });
+    const s = migrationState(
+      detection('v2.3'),
+      migrations,
+      migrations.map((_, i) => row(i)),
+      'v2.3',
+    );
+    expect(s).toEqual({
+      migrated: true,
+      release: 'v2.3',
+      expected: 'v2.3',
+      pending: [],
+      detail: 'at v2.3, nothing pending',
+    });
   });
 
   it('names the release and what is pending for an old install without a ledger', () => {
     const s = migrationState(detection('v1.2'), migrations, null, 'v2.3');
     expect(s.migrated).toBe(false);
-    expect(s.detail).toBe('at v1.2, expected v2.3; drizzle entries pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum');
+    expect(s.detail).toBe(
+      'at v1.2, expected v2.3; drizzle entries pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum',
+    );
   });
 
   it('names an edited entry and rows the files do not know', () => {
-    const ledger = [row(0), row(1), row(2), { id: 4, hash: 'edited', createdAt: migrations[3]!.when }, { id: 5, hash: 'future', createdAt: migrations.at(-1)!.when + 1 }, { id: 6, hash: 'other app', createdAt: 1 }];
+    const ledger = [
+      row(0),
+      row(1),
+      row(2),
+      { id: 4, hash: 'edited', createdAt: migrations[3]!.when },
+      { id: 5, hash: 'future', createdAt: migrations.at(-1)!.when + 1 },
+      { id: 6, hash: 'other app', createdAt: 1 },
+    ];
     const s = migrationState(detection('v2.3'), migrations, ledger, 'v2.3');
-    expect(s.detail).toBe('drizzle entries edited after they were applied: 0003_integration_status_enum; 1 drizzle ledger row these files do not know (the database is newer than this upkit)');
+    expect(s.detail).toBe(
+      'drizzle entries edited after they were applied: 0003_integration_status_enum; 1 drizzle ledger row these files do not know (the database is newer than this upkit)',
+    );
   });
 
   it("takes a row created before the journal's last entry as another application's, not as a problem", () => {
@@ -83,7 +151,9 @@ describe('migrationState', () => {
   });
 
   it('calls an empty database empty', () => {
-    expect(migrationState(detection(null), migrations, null, 'v2.3').detail).toMatch(/^at no release \(empty\), expected v2\.3; /);
+    expect(migrationState(detection(null), migrations, null, 'v2.3').detail).toMatch(
+      /^at no release \(empty\), expected v2\.3; /,
+    );
   });
 });
 
@@ -112,22 +182,51 @@ describe('HEALTH_TIMEOUT and COMPOSE_TIMEOUT', () => {
         err = e;
       }
       expect(isUpkitError(err) && err.exitCode).toBe(2);
-      expect(isUpkitError(err) && err.message).toBe(`HEALTH_TIMEOUT: must be a whole number of milliseconds above 0, got "${bad}"`);
+      expect(isUpkitError(err) && err.message).toBe(
+        `HEALTH_TIMEOUT: must be a whole number of milliseconds above 0, got "${bad}"`,
+      );
     }
   });
 });
 
 describe('HealthError', () => {
-  const result = (over: Partial<HealthResult>): HealthResult => ({ ok: false, configured: true, endpoints: [], database: null, timeoutMs: 3000, durationMs: 3010, ...over });
-  const down = { url: 'http://h/health', started: false, healthy: false, attempts: 6, healthyAfterMs: null, last: { status: undefined, statusText: '', body: '', error: 'connection refused (ECONNREFUSED)', ms: 1 } };
-  const notMigrated = { migrated: false, release: 'v1.2', expected: 'v2.3', pending: ['0000_init'], detail: 'at v1.2, expected v2.3; drizzle entries pending: 0000_init', attempts: 5 };
+  const result = (over: Partial<HealthResult>): HealthResult => ({
+    ok: false,
+    configured: true,
+    endpoints: [],
+    database: null,
+    timeoutMs: 3000,
+    durationMs: 3010,
+    ...over,
+  });
+  const down = {
+    url: 'http://h/health',
+    started: false,
+    healthy: false,
+    attempts: 6,
+    healthyAfterMs: null,
+    last: { status: undefined, statusText: '', body: '', error: 'connection refused (ECONNREFUSED)', ms: 1 },
+  };
+  const notMigrated = {
+    migrated: false,
+    release: 'v1.2',
+    expected: 'v2.3',
+    pending: ['0000_init'],
+    detail: 'at v1.2, expected v2.3; drizzle entries pending: 0000_init',
+    attempts: 5,
+  };
 
   it('is exit 6 with one line per failing endpoint and the database', () => {
     const err = new HealthError(result({ endpoints: [down], database: notMigrated }), '/srv/pulse/docker-compose.yml');
     expect(err.exitCode).toBe(6);
     expect(err.message).toBe('health checks failed within 3.0 s: http://h/health not started, database not migrated');
-    expect(err.details).toEqual(['http://h/health: not started: connection refused (ECONNREFUSED) (6 attempts)', databaseLine(notMigrated)]);
-    expect(err.hint).toBe('see why: docker compose -f /srv/pulse/docker-compose.yml logs --tail 100, then run: npx zx scripts/health.ts');
+    expect(err.details).toEqual([
+      'http://h/health: not started: connection refused (ECONNREFUSED) (6 attempts)',
+      databaseLine(notMigrated),
+    ]);
+    expect(err.hint).toBe(
+      'see why: docker compose -f /srv/pulse/docker-compose.yml logs --tail 100, then run: npx zx scripts/health.ts',
+    );
   });
 
   it('points at status and upgrade when only the database is behind', () => {
@@ -137,7 +236,9 @@ describe('HealthError', () => {
   });
 
   it('gives findings for the report, saying when endpoints are not configured', () => {
-    const f = healthFindings(result({ configured: false, database: { ...notMigrated, migrated: true, detail: 'at v2.3, nothing pending' } }));
+    const f = healthFindings(
+      result({ configured: false, database: { ...notMigrated, migrated: true, detail: 'at v2.3, nothing pending' } }),
+    );
     expect(f.map((x) => [x.severity, x.code])).toEqual([
       ['info', 'health.not_configured'],
       ['info', 'health.migrated'],

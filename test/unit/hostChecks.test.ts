@@ -35,7 +35,11 @@ describe('install host checks', () => {
     process.env.PATH = '/nonexistent';
     try {
       expect(await hostChecks('/srv/pulse/docker-compose.yml', 8 * 1024 ** 3)).toEqual([
-        expect.objectContaining({ severity: 'error', code: 'install.compose', hint: 'install Docker Engine with the Compose plugin, or run with --no-containers' }),
+        expect.objectContaining({
+          severity: 'error',
+          code: 'install.compose',
+          hint: 'install Docker Engine with the Compose plugin, or run with --no-containers',
+        }),
       ]);
     } finally {
       process.env.PATH = path;

@@ -62,7 +62,9 @@ function expectUpkitPod(pod: Obj, expected: Expected): Obj {
   }
   if (expected.urlKey) {
     expect(c.envFrom).toBeUndefined();
-    expect(env.find((e) => e.name === 'DATABASE_URL')?.valueFrom).toEqual({ secretKeyRef: { name: expected.secretName, key: expected.urlKey } });
+    expect(env.find((e) => e.name === 'DATABASE_URL')?.valueFrom).toEqual({
+      secretKeyRef: { name: expected.secretName, key: expected.urlKey },
+    });
   } else {
     expect(c.envFrom).toEqual([{ secretRef: { name: expected.secretName } }]);
   }
@@ -79,7 +81,9 @@ function expectUpkitPod(pod: Obj, expected: Expected): Obj {
   const onClaim = (dir: string): void => {
     const mount = mountOf(c, dir);
     expect(mount, `${dir} is on a volume`).toBeDefined();
-    expect(volumes.get(mount!.name)!.persistentVolumeClaim, `${dir} is on the claim`).toEqual({ claimName: expected.claimName });
+    expect(volumes.get(mount!.name)!.persistentVolumeClaim, `${dir} is on the claim`).toEqual({
+      claimName: expected.claimName,
+    });
     expect(mount!.readOnly ?? false).toBe(false);
   };
   onClaim(value('BACKUP_DIR'));
@@ -123,7 +127,11 @@ function expectUpgradeJob(objects: Obj[], expected: Expected): Obj {
 }
 
 const annotations = (o: Obj): Record<string, string> => o.metadata.annotations ?? {};
-const hooks = (o: Obj): string[] => (annotations(o)['helm.sh/hook'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const hooks = (o: Obj): string[] =>
+  (annotations(o)['helm.sh/hook'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const weight = (o: Obj): number => {
   const w = annotations(o)['helm.sh/hook-weight'];
   expect(w, `${o.kind} has a hook weight`).toMatch(/^-?\d+$/);
@@ -154,13 +162,19 @@ function expectHooks(objects: Obj[], createsClaim: boolean): void {
   }
 }
 
-describe('Kubernetes manifests (no cluster: API schemas, and the chart rendered by upkit\'s renderer)', () => {
+describe("Kubernetes manifests (no cluster: API schemas, and the chart rendered by upkit's renderer)", () => {
   test('job.yaml with claim.yaml: a valid Job that runs the upgrade once, from a Secret, backing up to the claim', () => {
     const claim = readManifest(path.join(DEPLOY, 'claim.yaml'));
-    expect(claim.map((o) => o.kind), 'the claim is alone in its file: deleting the Job\'s objects never takes the backups').toEqual(['PersistentVolumeClaim']);
+    expect(
+      claim.map((o) => o.kind),
+      "the claim is alone in its file: deleting the Job's objects never takes the backups",
+    ).toEqual(['PersistentVolumeClaim']);
     const job = readManifest(path.join(DEPLOY, 'job.yaml'));
     expect(byKind(job, 'PersistentVolumeClaim')).toEqual([]);
-    expectUpgradeJob([...claim, ...job], { secretName: 'upkit-database', claimName: one(claim, 'PersistentVolumeClaim').metadata.name });
+    expectUpgradeJob([...claim, ...job], {
+      secretName: 'upkit-database',
+      claimName: one(claim, 'PersistentVolumeClaim').metadata.name,
+    });
   });
 
   test('restore-pod.yaml: the same claim, Secret and posture, for a restore run by hand', () => {
@@ -185,13 +199,16 @@ describe('Kubernetes manifests (no cluster: API schemas, and the chart rendered 
     expectHooks(objects, true);
   });
 
-  test('the chart with an existing claim, one key of a database operator\'s Secret, and more settings', () => {
+  test("the chart with an existing claim, one key of a database operator's Secret, and more settings", () => {
     const values = {
       image: { repository: 'registry.internal/upkit', tag: '' },
       database: { secretName: 'pulse-db-app', urlKey: 'uri' },
       persistence: { existingClaim: 'pulse-backups' },
       upgrade: { extraArgs: ['--allow-destructive=0007_drop_old_column'], activeDeadlineSeconds: 7200 },
-      extraEnv: [{ name: 'BACKUP_KEEP', value: '3' }, { name: 'LOCK_TIMEOUT', value: '500' }],
+      extraEnv: [
+        { name: 'BACKUP_KEEP', value: '3' },
+        { name: 'LOCK_TIMEOUT', value: '500' },
+      ],
       podAnnotations: { 'sidecar.istio.io/inject': 'false' },
       nodeSelector: { 'kubernetes.io/os': 'linux' },
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }],
@@ -211,15 +228,24 @@ describe('Kubernetes manifests (no cluster: API schemas, and the chart rendered 
   });
 
   test('the chart with DB_* keys in a Secret of another name and a storage class', () => {
-    const objects = renderChart(CHART, { database: { secretName: 'pulse-db-parts' }, persistence: { storageClassName: 'fast-ssd', size: '50Gi' } }).map((r) => r.object);
+    const objects = renderChart(CHART, {
+      database: { secretName: 'pulse-db-parts' },
+      persistence: { storageClassName: 'fast-ssd', size: '50Gi' },
+    }).map((r) => r.object);
     expectUpgradeJob(objects, { secretName: 'pulse-db-parts', claimName: 'pulse-upkit-backups' });
     expectHooks(objects, true);
     const pvc = one(objects, 'PersistentVolumeClaim');
-    expect(pvc.spec).toEqual({ accessModes: ['ReadWriteOnce'], storageClassName: 'fast-ssd', resources: { requests: { storage: '50Gi' } } });
+    expect(pvc.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'fast-ssd',
+      resources: { requests: { storage: '50Gi' } },
+    });
   });
 
   test('the chart refuses to render without a Secret to read', () => {
-    expect(() => renderChart(CHART, { database: { secretName: '' } })).toThrow(/^database\.secretName: name the Secret/);
+    expect(() => renderChart(CHART, { database: { secretName: '' } })).toThrow(
+      /^database\.secretName: name the Secret/,
+    );
   });
 
   test('values.yaml holds no credential', () => {
@@ -249,12 +275,26 @@ describe('Kubernetes manifests (no cluster: API schemas, and the chart rendered 
     const [job] = byKind(readManifest(path.join(DEPLOY, 'job.yaml')), 'Job');
     const pod = job!.spec.template.spec;
     expect(dockerfile).toMatch(new RegExp(`^WORKDIR ${pod.containers[0].workingDir}$`, 'm'));
-    expect(dockerfile).toMatch(new RegExp(`^USER ${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}$`, 'm'));
+    expect(dockerfile).toMatch(
+      new RegExp(`^USER ${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}$`, 'm'),
+    );
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev\b/m);
     expect(dockerfile).toMatch(/postgresql-client/);
-    const ignored = readFileSync(path.join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    const ignored = readFileSync(path.join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['.env', '.env.*', 'node_modules', 'logs', 'backups']));
-    for (const needed of ['lib', 'verify', 'profiles', 'scripts', 'drizzle', 'legacy-sql', 'upgrade.ts', 'package.json']) expect(ignored).not.toContain(needed);
+    for (const needed of [
+      'lib',
+      'verify',
+      'profiles',
+      'scripts',
+      'drizzle',
+      'legacy-sql',
+      'upgrade.ts',
+      'package.json',
+    ])
+      expect(ignored).not.toContain(needed);
   });
 });
 
@@ -290,13 +330,22 @@ describe('the schema check itself', () => {
 });
 
 describe('the chart renderer (Go templates as helm renders them, and nothing else)', () => {
-  const root = { Values: { a: { b: 'x', n: 3, list: ['p', 'q'], map: { k: 'v' }, empty: '', off: false } }, Release: { Name: 'rel' } };
+  const root = {
+    Values: { a: { b: 'x', n: 3, list: ['p', 'q'], map: { k: 'v' }, empty: '', off: false } },
+    Release: { Name: 'rel' },
+  };
   const render = (t: string): string => renderTemplate(t, root);
 
-  test('fields, quote, default, not, and Go\'s whitespace trimming', () => {
+  test("fields, quote, default, not, and Go's whitespace trimming", () => {
     expect(render('name: {{ .Release.Name }}-{{ .Values.a.b }}')).toBe('name: rel-x');
-    expect(render('n: {{ .Values.a.n }} q: {{ .Values.a.b | quote }} {{ .Values.a.n | quote }}')).toBe('n: 3 q: "x" "3"');
-    expect(render('{{ .Values.a.empty | default "d" }} {{ .Values.a.b | default "d" }} {{ .Values.a.missing | default "d" }}')).toBe('d x d');
+    expect(render('n: {{ .Values.a.n }} q: {{ .Values.a.b | quote }} {{ .Values.a.n | quote }}')).toBe(
+      'n: 3 q: "x" "3"',
+    );
+    expect(
+      render(
+        '{{ .Values.a.empty | default "d" }} {{ .Values.a.b | default "d" }} {{ .Values.a.missing | default "d" }}',
+      ),
+    ).toBe('d x d');
     expect(render('{{ not .Values.a.off }} {{ not .Values.a.b }}')).toBe('true false');
     expect(render('a:\n  {{- if .Values.a.b }}\n  b: 1\n  {{- end }}\nc')).toBe('a:\n  b: 1\nc');
     expect(render('x {{- /* a comment */ -}} y')).toBe('xy');
@@ -306,11 +355,15 @@ describe('the chart renderer (Go templates as helm renders them, and nothing els
   test('if/else and with, which moves the dot', () => {
     expect(render('{{ if .Values.a.empty }}yes{{ else }}no{{ end }}')).toBe('no');
     expect(render('{{ if .Values.a.list }}yes{{ end }}{{ if .Values.a.missing }}no{{ end }}')).toBe('yes');
-    expect(render('{{ with .Values.a.map }}{{ .k }}{{ end }}{{ with .Values.a.off }}never{{ else }}else{{ end }}')).toBe('velse');
+    expect(
+      render('{{ with .Values.a.map }}{{ .k }}{{ end }}{{ with .Values.a.off }}never{{ else }}else{{ end }}'),
+    ).toBe('velse');
   });
 
   test('toYaml | nindent, as helm writes lists and maps into a manifest', () => {
-    expect(render('l:\n  {{- toYaml .Values.a.list | nindent 2 }}\nm:\n  {{- toYaml .Values.a.map | nindent 2 }}')).toBe('l:\n  - p\n  - q\nm:\n  k: v');
+    expect(
+      render('l:\n  {{- toYaml .Values.a.list | nindent 2 }}\nm:\n  {{- toYaml .Values.a.map | nindent 2 }}'),
+    ).toBe('l:\n  - p\n  - q\nm:\n  k: v');
     expect(render('{{ toYaml .Values.a.map | indent 4 }}')).toBe('    k: v');
   });
 

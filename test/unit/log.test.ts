@@ -18,7 +18,15 @@ function capture(interactive: boolean) {
   stream.on('data', (d: Buffer) => (text += d.toString()));
   const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logtest-'));
   // A clock that stands still: a step's duration is what the logger measured, whatever the machine's load.
-  const log = createLogger({ command: 'test', stream, interactive, color: false, logDir, now: () => new Date('2026-01-02T03:04:05.000Z'), clock: () => 1000 });
+  const log = createLogger({
+    command: 'test',
+    stream,
+    interactive,
+    color: false,
+    logDir,
+    now: () => new Date('2026-01-02T03:04:05.000Z'),
+    clock: () => 1000,
+  });
   return { log, logDir, text: () => text, file: () => readFileSync(log.logFile!, 'utf8') };
 }
 
@@ -36,7 +44,16 @@ describe('logger', () => {
       s.detail(`detail ${SECRET}`);
     });
     await expect(log.step('failing', async () => Promise.reject(new Error(`boom ${SECRET}`)))).rejects.toThrow();
-    renderError(log, new UpkitError({ code: 'x', exit: 'refused', message: `message ${SECRET}`, hint: `hint ${SECRET}`, details: [`detail ${SECRET}`] }));
+    renderError(
+      log,
+      new UpkitError({
+        code: 'x',
+        exit: 'refused',
+        message: `message ${SECRET}`,
+        hint: `hint ${SECRET}`,
+        details: [`detail ${SECRET}`],
+      }),
+    );
     renderError(log, new Error(`unexpected ${SECRET}`));
     const report = new ReportBuilder('test', '0.0.0');
     report.finding('error', 'x', `finding ${SECRET}`, `hint ${SECRET}`);
@@ -75,21 +92,24 @@ describe('logger', () => {
     ]);
   });
 
-  it.each([false, true])('goes on into the log file when its stream fails with EPIPE (interactive: %s)', async (interactive) => {
-    const closed: string[] = [];
-    const target = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
-    const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logtest-'));
-    const broken = createLogger({ command: 'test', stream: target, interactive, color: false, logDir });
-    watchOutput(target, (code) => closed.push(code));
-    target.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
-    await new Promise((r) => setImmediate(r));
-    expect(outputClosed(target)).toBe(true);
-    expect(closed).toEqual(['EPIPE']);
-    broken.info('after the pipe closed');
-    await broken.step('a step', async (s) => s.progress('half way'));
-    broken.close();
-    const written = readFileSync(broken.logFile!, 'utf8');
-    expect(written).toContain('after the pipe closed');
-    expect(written).toMatch(/step a step: ok/);
-  });
+  it.each([false, true])(
+    'goes on into the log file when its stream fails with EPIPE (interactive: %s)',
+    async (interactive) => {
+      const closed: string[] = [];
+      const target = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+      const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logtest-'));
+      const broken = createLogger({ command: 'test', stream: target, interactive, color: false, logDir });
+      watchOutput(target, (code) => closed.push(code));
+      target.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      await new Promise((r) => setImmediate(r));
+      expect(outputClosed(target)).toBe(true);
+      expect(closed).toEqual(['EPIPE']);
+      broken.info('after the pipe closed');
+      await broken.step('a step', async (s) => s.progress('half way'));
+      broken.close();
+      const written = readFileSync(broken.logFile!, 'utf8');
+      expect(written).toContain('after the pipe closed');
+      expect(written).toMatch(/step a step: ok/);
+    },
+  );
 });

@@ -2,7 +2,19 @@
 // never is (foreign files, symlinks, another user's file, the current run's file, a file
 // whose run still writes it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -62,7 +74,16 @@ afterEach(() => {
 /** A run of upkit in this folder, at `at`: its logger opens its file and prunes. */
 function run(dir: string, logKeep: LogKeep, at = '2026-06-01T00:00:00.000Z'): Logger {
   const stream = new PassThrough() as unknown as NodeJS.WriteStream;
-  const log = createLogger({ command: 'verify', stream, interactive: false, color: false, logDir: dir, logKeep, now: () => new Date(at), clock: () => 0 });
+  const log = createLogger({
+    command: 'verify',
+    stream,
+    interactive: false,
+    color: false,
+    logDir: dir,
+    logKeep,
+    now: () => new Date(at),
+    clock: () => 0,
+  });
   loggers.push(log);
   return log;
 }
@@ -80,10 +101,17 @@ describe('UPKIT_LOG_KEEP', () => {
     expect(parseLogKeep(raw)).toBe(keep);
   });
 
-  it.each(['0', '-1', '1.5', '1e3', 'ALL', 'none', '0x10', '12abc', '99999999999999999999'])('refuses %j with one line and exit 2', (raw) => {
-    const r = parseLogKeep(raw);
-    expect(r).toMatchObject({ code: 'config.invalid', exitCode: 2, message: `UPKIT_LOG_KEEP: must be a whole number above 0 or all, got "${raw}"` });
-  });
+  it.each(['0', '-1', '1.5', '1e3', 'ALL', 'none', '0x10', '12abc', '99999999999999999999'])(
+    'refuses %j with one line and exit 2',
+    (raw) => {
+      const r = parseLogKeep(raw);
+      expect(r).toMatchObject({
+        code: 'config.invalid',
+        exitCode: 2,
+        message: `UPKIT_LOG_KEEP: must be a whole number above 0 or all, got "${raw}"`,
+      });
+    },
+  );
 
   it('a logger given a value that is not valid prunes nothing and carries the problem for the command', () => {
     const dir = folder();
@@ -112,7 +140,9 @@ describe('log retention', () => {
     utimesSync(path.join(dir, names[1]!), new Date('2030-01-01'), new Date('2030-01-01'));
     const log = run(dir, 3);
     expect(readdirSync(dir).sort()).toEqual([path.basename(log.logFile!), names[2]!, names[0]!].sort());
-    expect(readFileSync(log.logFile!, 'utf8')).toContain(`log retention (UPKIT_LOG_KEEP 3): deleted ${names[4]}, ${names[3]}, ${names[1]}`);
+    expect(readFileSync(log.logFile!, 'utf8')).toContain(
+      `log retention (UPKIT_LOG_KEEP 3): deleted ${names[4]}, ${names[3]}, ${names[1]}`,
+    );
   });
 
   it('orders files of the same second by name', () => {
@@ -151,7 +181,10 @@ describe('log retention', () => {
     const bare = fake(dir, { stamp: stamp(3), header: false, closed: true });
     const otherPid = fake(dir, { stamp: stamp(4), headerPid: DEAD + 1, closed: true });
     const renamed = `status-${stamp(5)}-${DEAD}.log`;
-    writeFileSync(path.join(dir, renamed), readFileSync(path.join(elsewhere, fake(elsewhere, { stamp: stamp(5), closed: true }))));
+    writeFileSync(
+      path.join(dir, renamed),
+      readFileSync(path.join(elsewhere, fake(elsewhere, { stamp: stamp(5), closed: true }))),
+    );
     // A folder named like a log file, with a log file in it.
     const sub = `upgrade-${stamp(6)}-${DEAD}.log`;
     mkdirSync(path.join(dir, sub));
@@ -163,7 +196,9 @@ describe('log retention', () => {
     expect(existsSync(path.join(elsewhere, target))).toBe(true);
     expect(existsSync(path.join(dir, sub, inSub))).toBe(true);
     const text = readFileSync(log.logFile!, 'utf8');
-    expect(text).toContain(`warn  4 files in ${dir} are named like upkit's logs and older than the newest 1, but upkit cannot prove it wrote them, so they are kept (the oldest: ${link})`);
+    expect(text).toContain(
+      `warn  4 files in ${dir} are named like upkit's logs and older than the newest 1, but upkit cannot prove it wrote them, so they are kept (the oldest: ${link})`,
+    );
     expect(text).toContain(`info    → look at them and delete what is not needed: ls -l -- ${dir}`);
   });
 
@@ -208,7 +243,9 @@ describe('log retention', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const next = run(dir, 1, '2026-06-02T00:00:00.000Z');
-    expect(readdirSync(dir).sort()).toEqual([liveOtherNs, otherHost, path.basename(log.logFile!), path.basename(next.logFile!)].sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      [liveOtherNs, otherHost, path.basename(log.logFile!), path.basename(next.logFile!)].sort(),
+    );
   });
 
   it('several loggers of one process (targets) never delete each other’s open files, and a later run deletes them once closed', () => {
@@ -225,29 +262,45 @@ describe('log retention', () => {
     expect(readdirSync(dir).sort()).toEqual([path.basename(third.logFile!), path.basename(fourth.logFile!)].sort());
   });
 
-  it.skipIf(!ROOT || spawnSync('chattr', ['--help']).error !== undefined)('a file it cannot delete is one warning line in the log file, and the run goes on', () => {
-    const dir = folder();
-    const stuck = [1, 2].map((d) => fake(dir, { stamp: stamp(d), closed: true }));
-    const gone = fake(dir, { stamp: stamp(3), closed: true });
-    for (const n of stuck) expect(spawnSync('chattr', ['+i', path.join(dir, n)]).status).toBe(0);
-    try {
-      const stream = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
-      let screen = '';
-      stream.on('data', (d: Buffer) => (screen += d.toString()));
-      const log = createLogger({ command: 'verify', stream, interactive: false, logDir: dir, logKeep: 1, now: () => new Date('2026-06-01T00:00:00.000Z') });
-      loggers.push(log);
-      log.info('the run goes on');
-      const text = readFileSync(log.logFile!, 'utf8');
-      const warnings = text.split('\n').filter((l) => / warn {2}log retention/.test(l));
-      expect(warnings).toEqual([expect.stringMatching(new RegExp(`warn {2}log retention: cannot delete ${path.join(dir, stuck[1]!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(EPERM\\); the run goes on$`))]);
-      expect(screen).toContain('the run goes on');
-      expect(screen).not.toContain('retention');
-      expect(existsSync(path.join(dir, gone))).toBe(false);
-    } finally {
-      for (const n of stuck) spawnSync('chattr', ['-i', path.join(dir, n)]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(!ROOT || spawnSync('chattr', ['--help']).error !== undefined)(
+    'a file it cannot delete is one warning line in the log file, and the run goes on',
+    () => {
+      const dir = folder();
+      const stuck = [1, 2].map((d) => fake(dir, { stamp: stamp(d), closed: true }));
+      const gone = fake(dir, { stamp: stamp(3), closed: true });
+      for (const n of stuck) expect(spawnSync('chattr', ['+i', path.join(dir, n)]).status).toBe(0);
+      try {
+        const stream = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+        let screen = '';
+        stream.on('data', (d: Buffer) => (screen += d.toString()));
+        const log = createLogger({
+          command: 'verify',
+          stream,
+          interactive: false,
+          logDir: dir,
+          logKeep: 1,
+          now: () => new Date('2026-06-01T00:00:00.000Z'),
+        });
+        loggers.push(log);
+        log.info('the run goes on');
+        const text = readFileSync(log.logFile!, 'utf8');
+        const warnings = text.split('\n').filter((l) => / warn {2}log retention/.test(l));
+        expect(warnings).toEqual([
+          expect.stringMatching(
+            new RegExp(
+              `warn {2}log retention: cannot delete ${path.join(dir, stuck[1]!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(EPERM\\); the run goes on$`,
+            ),
+          ),
+        ]);
+        expect(screen).toContain('the run goes on');
+        expect(screen).not.toContain('retention');
+        expect(existsSync(path.join(dir, gone))).toBe(false);
+      } finally {
+        for (const n of stuck) spawnSync('chattr', ['-i', path.join(dir, n)]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('two runs pruning the same folder: the second finds nothing left and says nothing', () => {
     const dir = folder();

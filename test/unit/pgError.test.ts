@@ -6,14 +6,28 @@ describe('formatPgError', () => {
     const fileText = 'create table a (id int);\n\nalter table a\n\tadd colum b int;\n';
     const statement = 'alter table a\n\tadd colum b int;';
     const offset = fileText.indexOf(statement);
-    const err = { message: 'syntax error at or near "b"', code: '42601', position: String(statement.indexOf(' b int') + 2), hint: 'did you mean column?', detail: 'x' };
-    const { headline, details } = formatPgError(err, { file: 'legacy-sql/upgrade.sql', sql: statement, offset, fileText });
+    const err = {
+      message: 'syntax error at or near "b"',
+      code: '42601',
+      position: String(statement.indexOf(' b int') + 2),
+      hint: 'did you mean column?',
+      detail: 'x',
+    };
+    const { headline, details } = formatPgError(err, {
+      file: 'legacy-sql/upgrade.sql',
+      sql: statement,
+      offset,
+      fileText,
+    });
     expect(headline).toBe('legacy-sql/upgrade.sql:4:12: ERROR 42601: syntax error at or near "b"');
     expect(details).toEqual(['4 | \tadd colum b int;', '    \t          ^', 'DETAIL: x', 'HINT: did you mean column?']);
   });
 
   it('renders errors without a position or a file', () => {
-    expect(formatPgError({ message: 'relation "x" does not exist', code: '42P01' })).toEqual({ headline: 'ERROR 42P01: relation "x" does not exist', details: [] });
+    expect(formatPgError({ message: 'relation "x" does not exist', code: '42P01' })).toEqual({
+      headline: 'ERROR 42P01: relation "x" does not exist',
+      details: [],
+    });
   });
 
   it('locates 1-based lines and columns', () => {

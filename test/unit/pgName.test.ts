@@ -11,7 +11,9 @@ describe('pgName', () => {
   });
 
   it('cuts a longer one to 63 bytes', () => {
-    expect(pgName('organization_membership_invitations_invited_by_user_id_users_id_fk')).toBe('organization_membership_invitations_invited_by_user_id_users_id');
+    expect(pgName('organization_membership_invitations_invited_by_user_id_users_id_fk')).toBe(
+      'organization_membership_invitations_invited_by_user_id_users_id',
+    );
   });
 
   it('never cuts a character in two (pg_mbcliplen)', () => {

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { chooseForServer, clientPackageHint, type PgBinary } from '../../lib/pgTools.ts';
 
-const bin = (major: number): PgBinary => ({ path: `/usr/lib/postgresql/${major}/bin/pg_dump`, binDir: `/usr/lib/postgresql/${major}/bin`, major, version: `${major}.1`, foundVia: '/usr/lib/postgresql' });
+const bin = (major: number): PgBinary => ({
+  path: `/usr/lib/postgresql/${major}/bin/pg_dump`,
+  binDir: `/usr/lib/postgresql/${major}/bin`,
+  major,
+  version: `${major}.1`,
+  foundVia: '/usr/lib/postgresql',
+});
 
 describe('pg_dump choice', () => {
   it('prefers the same major, then the nearest newer, never an older one', () => {

@@ -37,7 +37,14 @@ describe('profiles', () => {
     expect(app.name).toBe('app');
     expect(app.latestRelease).toBe(readMigrations(PULSE.drizzleDir).at(-1)!.tag);
     expect(app.legacyDir).toBeUndefined();
-    expect([app.seed, app.releaseProbes, app.legacy, app.drizzleReleases, app.createAdmin, app.label]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([app.seed, app.releaseProbes, app.legacy, app.drizzleReleases, app.createAdmin, app.label]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(releaseName(app, '0004_notes')).toBe('0004_notes');
     const legacy = mkdtempSync(path.join(tmpdir(), 'upkit-profile-legacy-'));
     expect(profileFor({ drizzleDir: copy, legacyDir: legacy }).legacyDir).toBe(legacy);

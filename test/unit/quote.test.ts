@@ -5,10 +5,20 @@ import { describe, expect, it } from 'vitest';
 import { composeCommandLine } from '../../lib/compose.ts';
 import { shellQuote, sqlIdent, sqlLiteral } from '../../lib/quote.ts';
 
-const HOSTILE = ['/tmp/pulse backups', "/srv/ops' copies/x.dump", '/a/"b" $HOME `id` !x \\y', 'plain/path-1.dump', '', 'ü ñ', "it's \"both\""];
+const HOSTILE = [
+  '/tmp/pulse backups',
+  "/srv/ops' copies/x.dump",
+  '/a/"b" $HOME `id` !x \\y',
+  'plain/path-1.dump',
+  '',
+  'ü ñ',
+  'it\'s "both"',
+];
 
 function words(commandLine: string): string[] {
-  return execFileSync('bash', ['-c', `for w in ${commandLine}; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' }).split('\0').slice(0, -1);
+  return execFileSync('bash', ['-c', `for w in ${commandLine}; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' })
+    .split('\0')
+    .slice(0, -1);
 }
 
 describe('quoting for the shell', () => {
@@ -17,7 +27,12 @@ describe('quoting for the shell', () => {
   });
 
   it('quotes the compose file in compose command lines', () => {
-    expect(words(composeCommandLine(undefined, "/srv/pulse stack/it's.yml"))).toEqual(['docker', 'compose', '-f', "/srv/pulse stack/it's.yml"]);
+    expect(words(composeCommandLine(undefined, "/srv/pulse stack/it's.yml"))).toEqual([
+      'docker',
+      'compose',
+      '-f',
+      "/srv/pulse stack/it's.yml",
+    ]);
   });
 });
 

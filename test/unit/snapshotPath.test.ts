@@ -24,7 +24,9 @@ describe('snapshotPath: the snapshot drizzle-kit wrote for a journal entry', () 
 
   it('timestamp layout: meta/<timestamp>_snapshot.json, named after the tag prefix', () => {
     const dir = folder(['20250508083758_snapshot.json', '20250522083748_snapshot.json']);
-    expect(snapshotPath(dir, { idx: 1, tag: '20250522083748_AddEmailToWorkspaceMembers' })).toBe(path.join(dir, 'meta', '20250522083748_snapshot.json'));
+    expect(snapshotPath(dir, { idx: 1, tag: '20250522083748_AddEmailToWorkspaceMembers' })).toBe(
+      path.join(dir, 'meta', '20250522083748_snapshot.json'),
+    );
   });
 
   it('a tag whose prefix has no snapshot falls back to the padded index', () => {
@@ -34,6 +36,8 @@ describe('snapshotPath: the snapshot drizzle-kit wrote for a journal entry', () 
 
   it('neither exists: the prefix path, for the caller to report missing', () => {
     const dir = folder([]);
-    expect(snapshotPath(dir, { idx: 1, tag: '20250522083748_x' })).toBe(path.join(dir, 'meta', '20250522083748_snapshot.json'));
+    expect(snapshotPath(dir, { idx: 1, tag: '20250522083748_x' })).toBe(
+      path.join(dir, 'meta', '20250522083748_snapshot.json'),
+    );
   });
 });

@@ -4,7 +4,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { waitForLockSeconds } from '../../lib/commands/upgrade.ts';
 import { MAX_LOCK_WAIT_SECONDS } from '../../lib/db.ts';
-import { EXIT } from '../../lib/errors.ts';
+import type { EXIT } from '../../lib/errors.ts';
 import type { Report } from '../../lib/report.ts';
 import type * as Public from '../../index.d.ts';
 import type * as Api from '../../lib/api.ts';
@@ -17,15 +17,22 @@ describe('--wait-for-lock SECONDS', () => {
     expect(MAX_LOCK_WAIT_SECONDS).toBe(86_400);
   });
 
-  it.each(['0', '-1', '1.5', '1e3', 'abc', '', ' ', '86401', '0x10', 'Infinity', '30s'])('refuses %j with exit 2', (bad) => {
-    let thrown: unknown;
-    try {
-      waitForLockSeconds({ 'wait-for-lock': bad });
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toMatchObject({ exit: 'usage', message: `--wait-for-lock must be a whole number of seconds from 1 to 86400, got "${bad}"`, hint: 'run: npx zx upgrade.ts --help' });
-  });
+  it.each(['0', '-1', '1.5', '1e3', 'abc', '', ' ', '86401', '0x10', 'Infinity', '30s'])(
+    'refuses %j with exit 2',
+    (bad) => {
+      let thrown: unknown;
+      try {
+        waitForLockSeconds({ 'wait-for-lock': bad });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toMatchObject({
+        exit: 'usage',
+        message: `--wait-for-lock must be a whole number of seconds from 1 to 86400, got "${bad}"`,
+        hint: 'run: npx zx upgrade.ts --help',
+      });
+    },
+  );
 });
 
 describe('the library types (index.d.ts)', () => {

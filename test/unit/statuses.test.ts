@@ -12,7 +12,13 @@ function capture() {
   const stream = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
   let text = '';
   stream.on('data', (d: Buffer) => (text += d.toString()));
-  const log = createLogger({ command: 'test', stream, interactive: false, color: false, logDir: mkdtempSync(path.join(tmpdir(), 'upkit-statuses-')) });
+  const log = createLogger({
+    command: 'test',
+    stream,
+    interactive: false,
+    color: false,
+    logDir: mkdtempSync(path.join(tmpdir(), 'upkit-statuses-')),
+  });
   return { log, text: () => text };
 }
 
@@ -30,9 +36,21 @@ describe('a step judged by its findings', () => {
       s.judge([], 'not configured');
     });
     log.close();
-    expect(log.steps.map((s) => [s.name, s.status])).toEqual([['verify', 'failed'], ['ledgers', 'warning'], ['schema', 'ok'], ['runtime', 'skipped']]);
-    const lines = text().split('\n').map((l) => l.replace(/^\S+ /, '').replace(/ \(\d+ ms\)$/, ''));
-    expect(lines.slice(0, 4)).toEqual(['✖ verify  1 error, 1 warning in schema and ledgers', '⚠ ledgers  1 warning', '✔ schema  as expected', '– runtime  not configured']);
+    expect(log.steps.map((s) => [s.name, s.status])).toEqual([
+      ['verify', 'failed'],
+      ['ledgers', 'warning'],
+      ['schema', 'ok'],
+      ['runtime', 'skipped'],
+    ]);
+    const lines = text()
+      .split('\n')
+      .map((l) => l.replace(/^\S+ /, '').replace(/ \(\d+ ms\)$/, ''));
+    expect(lines.slice(0, 4)).toEqual([
+      '✖ verify  1 error, 1 warning in schema and ledgers',
+      '⚠ ledgers  1 warning',
+      '✔ schema  as expected',
+      '– runtime  not configured',
+    ]);
   });
 });
 
@@ -61,18 +79,38 @@ describe('the report: status per exit code, outcome by what changed', () => {
   });
 
   it('exit 4 after steps were applied says so, with how many', () => {
-    expect(build(4, applied3)).toMatchObject({ status: 'problems', outcome: 'applied-then-problems', changes: { made: true, steps: 3 }, summary: 'applied 3 steps, then verification found 1 problem' });
+    expect(build(4, applied3)).toMatchObject({
+      status: 'problems',
+      outcome: 'applied-then-problems',
+      changes: { made: true, steps: 3 },
+      summary: 'applied 3 steps, then verification found 1 problem',
+    });
   });
 
   it('exit 4 of a read-only verify is not a refusal and changed nothing', () => {
     const r = build(4, (b) => b.finding('error', 'schema.column_missing', 'x'));
-    expect(r).toMatchObject({ status: 'problems', outcome: 'problems', changes: { made: false, steps: 0 }, summary: 'verification found 1 problem; nothing was changed' });
+    expect(r).toMatchObject({
+      status: 'problems',
+      outcome: 'problems',
+      changes: { made: false, steps: 0 },
+      summary: 'verification found 1 problem; nothing was changed',
+    });
   });
 
   it('exit 3 is refused before any change; exit 6 and 130 after changes say so', () => {
     expect(build(3).summary).toBe('refused before any change; nothing was changed');
-    expect(build(6, applied3)).toMatchObject({ outcome: 'applied-then-unhealthy', summary: 'applied 3 steps, then the health checks failed' });
-    expect(build(130, (b) => (b.changed = true))).toMatchObject({ outcome: 'interrupted-after-changes', changes: { made: true, steps: 0 } });
-    expect(build(1, applied3)).toMatchObject({ status: 'failed', outcome: 'failed', changes: { made: true, steps: 3 } });
+    expect(build(6, applied3)).toMatchObject({
+      outcome: 'applied-then-unhealthy',
+      summary: 'applied 3 steps, then the health checks failed',
+    });
+    expect(build(130, (b) => (b.changed = true))).toMatchObject({
+      outcome: 'interrupted-after-changes',
+      changes: { made: true, steps: 0 },
+    });
+    expect(build(1, applied3)).toMatchObject({
+      status: 'failed',
+      outcome: 'failed',
+      changes: { made: true, steps: 3 },
+    });
   });
 });

@@ -1,5 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expressionParserReady, expressionTree, sameColumnName, sameExpression, unqualify } from '../../verify/sqlExpression.ts';
+import {
+  expressionParserReady,
+  expressionTree,
+  sameColumnName,
+  sameExpression,
+  unqualify,
+} from '../../verify/sqlExpression.ts';
 
 beforeAll(() => expressionParserReady());
 
@@ -12,7 +18,11 @@ describe('expressions compared by meaning', () => {
       `"discovery_code_generations"."format" in ('terraform', 'cloudformation', 'pulumi')`,
       `((format)::text = ANY ((ARRAY['terraform'::character varying, 'cloudformation'::character varying, 'pulumi'::character varying])::text[]))`,
     ],
-    ['NOT IN printed as <> ALL', `"t"."x" not in ('a', 'b')`, `((x)::text <> ALL ((ARRAY['a'::character varying, 'b'::character varying])::text[]))`],
+    [
+      'NOT IN printed as <> ALL',
+      `"t"."x" not in ('a', 'b')`,
+      `((x)::text <> ALL ((ARRAY['a'::character varying, 'b'::character varying])::text[]))`,
+    ],
     ['a string default', `'member'`, `'member'::character varying`],
     ['an enum default', `'active'`, `'active'::integration_status`],
     ['a jsonb default with other spacing', `'{"a":1,"b":[1,2]}'::jsonb`, `'{"b": [1, 2], "a": 1}'::jsonb`],
@@ -30,7 +40,11 @@ describe('expressions compared by meaning', () => {
     ['another function', 'lower("email")', 'upper((email)::text)'],
     ['another column', 'lower("email")', 'lower((name)::text)'],
     ['another predicate', '"roles"."organization_id" is null', '(organization_id IS NOT NULL)'],
-    ['a shorter IN list', `"t"."format" in ('a', 'b', 'c')`, `((format)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[]))`],
+    [
+      'a shorter IN list',
+      `"t"."format" in ('a', 'b', 'c')`,
+      `((format)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[]))`,
+    ],
     ['another default', `'member'`, `'viewer'::character varying`],
     ['another jsonb value', `'{}'::jsonb`, `'[]'::jsonb`],
     ['another number', '1', '2'],
@@ -40,12 +54,19 @@ describe('expressions compared by meaning', () => {
   });
 
   it('reduces a tree to what carries meaning (no positions, no casts, no qualifiers)', () => {
-    expect(expressionTree('lower(("users"."email")::text)')).toEqual({ fn: 'lower', args: [{ col: 'email' }], star: false, distinct: false });
+    expect(expressionTree('lower(("users"."email")::text)')).toEqual({
+      fn: 'lower',
+      args: [{ col: 'email' }],
+      star: false,
+      distinct: false,
+    });
     expect(expressionTree('this is not sql (')).toBeUndefined();
   });
 
   it('drops the table qualifiers drizzle-kit writes, but not inside string literals', () => {
-    expect(unqualify(`"roles"."organization_id" is null and roles.name <> 'roles.x'`, 'roles')).toBe(`"organization_id" is null and name <> 'roles.x'`);
+    expect(unqualify(`"roles"."organization_id" is null and roles.name <> 'roles.x'`, 'roles')).toBe(
+      `"organization_id" is null and name <> 'roles.x'`,
+    );
     expect(unqualify('"users_roles"."x" = 1', 'roles')).toBe('"users_roles"."x" = 1');
     expect(sameExpression('"t1"."state" <> \'gone\'', "(state <> 'gone'::text)", 't1')).toBe(true);
   });

@@ -3,8 +3,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readJournal } from '../../lib/drizzle/journal.ts';
-import { normaliseSnapshot, pickEntry, readSnapshot, snapshotPath, type DrizzleSnapshot } from '../../verify/snapshot.ts';
-import { builtinType, catalogType, sameDefaultText, sameType, snapshotType, stripTrailingCasts } from '../../verify/sqlText.ts';
+import {
+  normaliseSnapshot,
+  pickEntry,
+  readSnapshot,
+  snapshotPath,
+  type DrizzleSnapshot,
+} from '../../verify/snapshot.ts';
+import {
+  builtinType,
+  catalogType,
+  sameDefaultText,
+  sameType,
+  snapshotType,
+  stripTrailingCasts,
+} from '../../verify/sqlText.ts';
 
 const DRIZZLE = path.resolve(import.meta.dirname, '../../drizzle');
 
@@ -45,13 +58,17 @@ describe('snapshot types in the catalog spelling', () => {
   });
 
   it('matches catalog types, qualified or not, and tells different ones apart', () => {
-    expect(sameType(snapshotType('integration_status', 'public'), catalogType('integration_status', 'public'))).toBe(true);
+    expect(sameType(snapshotType('integration_status', 'public'), catalogType('integration_status', 'public'))).toBe(
+      true,
+    );
     expect(sameType(snapshotType('Level', 'audit'), catalogType('audit."Level"', 'audit'))).toBe(true);
     expect(sameType(snapshotType('level', 'audit'), catalogType('level', 'public'))).toBe(false);
     expect(sameType(snapshotType('citext'), catalogType('citext', 'public'))).toBe(true);
     expect(sameType(snapshotType('varchar(255)'), catalogType('character varying(255)', 'pg_catalog'))).toBe(true);
     expect(sameType(snapshotType('varchar(255)'), catalogType('character varying(100)', 'pg_catalog'))).toBe(false);
-    expect(sameType(snapshotType('integration_status', 'public'), catalogType('integration_status[]', 'public'))).toBe(false);
+    expect(sameType(snapshotType('integration_status', 'public'), catalogType('integration_status[]', 'public'))).toBe(
+      false,
+    );
   });
 });
 
@@ -82,11 +99,22 @@ describe('normaliseSnapshot', () => {
     const spec = readSnapshot(DRIZZLE, entries.at(-1)!);
     expect(spec.schemas).toEqual(['public']);
     expect(spec.tables).toHaveLength(13);
-    expect(spec.enums).toEqual([{ schema: 'public', name: 'integration_status', values: ['active', 'paused', 'error'] }]);
+    expect(spec.enums).toEqual([
+      { schema: 'public', name: 'integration_status', values: ['active', 'paused', 'error'] },
+    ]);
     const users = spec.tables.find((t) => t.name === 'users')!;
     expect(users.primaryKey).toEqual({ name: 'users_pkey', columns: ['id'] });
-    expect(users.columns.find((c) => c.name === 'email')).toEqual({ name: 'email', type: { name: 'character varying(255)' }, notNull: true });
-    expect(users.columns.find((c) => c.name === 'role')).toEqual({ name: 'role', type: { name: 'character varying(50)' }, notNull: true, default: `'member'` });
+    expect(users.columns.find((c) => c.name === 'email')).toEqual({
+      name: 'email',
+      type: { name: 'character varying(255)' },
+      notNull: true,
+    });
+    expect(users.columns.find((c) => c.name === 'role')).toEqual({
+      name: 'role',
+      type: { name: 'character varying(50)' },
+      notNull: true,
+      default: `'member'`,
+    });
     expect(users.columns.find((c) => c.name === 'is_active')!.default).toBe('true');
     expect(users.indexes.find((i) => i.name === 'users_email_lower_idx')).toEqual({
       name: 'users_email_lower_idx',
@@ -96,9 +124,16 @@ describe('normaliseSnapshot', () => {
       with: [],
     });
     const roles = spec.tables.find((t) => t.name === 'roles')!;
-    expect(roles.indexes.find((i) => i.name === 'roles_system_name_idx')!.where).toBe('"roles"."organization_id" is null');
+    expect(roles.indexes.find((i) => i.name === 'roles_system_name_idx')!.where).toBe(
+      '"roles"."organization_id" is null',
+    );
     const audit = spec.tables.find((t) => t.name === 'audit_logs')!;
-    expect(audit.columns[0]).toMatchObject({ name: 'id', type: { name: 'bigint' }, notNull: true, identity: { kind: 'always', start: '1', increment: '1' } });
+    expect(audit.columns[0]).toMatchObject({
+      name: 'id',
+      type: { name: 'bigint' },
+      notNull: true,
+      identity: { kind: 'always', start: '1', increment: '1' },
+    });
     expect(audit.foreignKeys.find((f) => f.name === 'audit_logs_actor_id_users_id_fk')).toEqual({
       name: 'audit_logs_actor_id_users_id_fk',
       columns: ['actor_id'],
@@ -110,8 +145,12 @@ describe('normaliseSnapshot', () => {
     });
     const rp = spec.tables.find((t) => t.name === 'role_permissions')!;
     expect(rp.primaryKey).toEqual({ name: 'role_permissions_pkey', columns: ['role_id', 'permission_id'] });
-    expect(spec.tables.find((t) => t.name === 'organizations')!.uniques).toEqual([{ name: 'organizations_slug_unique', columns: ['slug'], nullsNotDistinct: false }]);
-    expect(spec.tables.find((t) => t.name === 'discovery_code_generations')!.checks[0]!.name).toBe('discovery_code_generations_format_check');
+    expect(spec.tables.find((t) => t.name === 'organizations')!.uniques).toEqual([
+      { name: 'organizations_slug_unique', columns: ['slug'], nullsNotDistinct: false },
+    ]);
+    expect(spec.tables.find((t) => t.name === 'discovery_code_generations')!.checks[0]!.name).toBe(
+      'discovery_code_generations_format_check',
+    );
   });
 
   it('reads serials, column-level uniques, descending index columns, other schemas and storage parameters', () => {
@@ -124,12 +163,25 @@ describe('normaliseSnapshot', () => {
           schema: 'billing',
           columns: {
             id: { name: 'id', type: 'serial', primaryKey: true, notNull: true },
-            number: { name: 'number', type: 'text', notNull: false, isUnique: true, uniqueName: 'invoices_number_key', nullsNotDistinct: true },
+            number: {
+              name: 'number',
+              type: 'text',
+              notNull: false,
+              isUnique: true,
+              uniqueName: 'invoices_number_key',
+              nullsNotDistinct: true,
+            },
             status: { name: 'status', type: 'state', typeSchema: 'billing', notNull: true, default: "'open'" },
             total: { name: 'total', type: 'numeric(12, 2)', notNull: true, default: 0 },
           },
           indexes: {
-            invoices_total_idx: { name: 'invoices_total_idx', columns: [{ expression: 'total', isExpression: false, asc: false, nulls: 'last' }], isUnique: false, method: 'btree', with: { fillfactor: 70 } },
+            invoices_total_idx: {
+              name: 'invoices_total_idx',
+              columns: [{ expression: 'total', isExpression: false, asc: false, nulls: 'last' }],
+              isUnique: false,
+              method: 'btree',
+              with: { fillfactor: 70 },
+            },
           },
           foreignKeys: {},
           compositePrimaryKeys: {},
@@ -144,12 +196,23 @@ describe('normaliseSnapshot', () => {
     const spec = normaliseSnapshot(snap);
     expect(spec.schemas).toEqual(['billing', 'public']);
     const t = spec.tables[0]!;
-    expect(t).toMatchObject({ schema: 'billing', name: 'invoices', rls: true, primaryKey: { name: 'invoices_pkey', columns: ['id'] } });
+    expect(t).toMatchObject({
+      schema: 'billing',
+      name: 'invoices',
+      rls: true,
+      primaryKey: { name: 'invoices_pkey', columns: ['id'] },
+    });
     expect(t.columns[0]).toEqual({ name: 'id', type: { name: 'integer' }, notNull: true, serial: true });
     expect(t.columns[2]!.type).toEqual({ name: 'state', schema: 'billing' });
     expect(t.columns[3]).toEqual({ name: 'total', type: { name: 'numeric(12,2)' }, notNull: true, default: '0' });
     expect(t.uniques).toEqual([{ name: 'invoices_number_key', columns: ['number'], nullsNotDistinct: true }]);
-    expect(t.indexes[0]).toEqual({ name: 'invoices_total_idx', unique: false, method: 'btree', columns: [{ expression: 'total', isExpression: false, asc: false, nullsFirst: false }], with: ['fillfactor=70'] });
+    expect(t.indexes[0]).toEqual({
+      name: 'invoices_total_idx',
+      unique: false,
+      method: 'btree',
+      columns: [{ expression: 'total', isExpression: false, asc: false, nullsFirst: false }],
+      with: ['fillfactor=70'],
+    });
   });
 
   it('finds the snapshot of the last journal entry, or the one asked for, and names what is missing', () => {
@@ -163,6 +226,8 @@ describe('normaliseSnapshot', () => {
     mkdirSync(path.join(dir, 'meta'));
     writeFileSync(path.join(dir, 'meta', '0000_snapshot.json'), JSON.stringify({ version: '5', dialect: 'pg' }));
     expect(() => readSnapshot(dir, { idx: 0, tag: '0000_x', when: 1, breakpoints: true })).toThrow(/is a pg snapshot/);
-    expect(() => readSnapshot(dir, { idx: 1, tag: '0001_y', when: 2, breakpoints: true })).toThrow(/the snapshot of journal entry 0001_y is missing/);
+    expect(() => readSnapshot(dir, { idx: 1, tag: '0001_y', when: 2, breakpoints: true })).toThrow(
+      /the snapshot of journal entry 0001_y is missing/,
+    );
   });
 });

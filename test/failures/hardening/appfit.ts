@@ -6,7 +6,7 @@ export const appfitCases: FailureCase[] = [
     id: 'app.search-path-setting-empty',
     group: 'schema',
     title: 'UPKIT_SEARCH_PATH that names no schema (an app)',
-    did: 'Ran another app\'s migrations (`--drizzle-dir`) with `UPKIT_SEARCH_PATH=,`: a search_path that lists nothing.',
+    did: "Ran another app's migrations (`--drizzle-dir`) with `UPKIT_SEARCH_PATH=,`: a search_path that lists nothing.",
     entry: 'upgrade.ts',
     args: ['--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}', UPKIT_SEARCH_PATH: ',' },
@@ -16,7 +16,7 @@ export const appfitCases: FailureCase[] = [
     exit: 2,
     changed: 'nothing (no database was reached)',
     test: 'failures-appfit-search-path.test.ts',
-    note: 'For an app, every session pins the search_path of the URL\'s `options`, else UPKIT_SEARCH_PATH, else the one the server sets for the role and database (read at the first connect, with no inherited PGOPTIONS); for Pulse, search_path is `public` and any other schema is refused, as before.',
+    note: "For an app, every session pins the search_path of the URL's `options`, else UPKIT_SEARCH_PATH, else the one the server sets for the role and database (read at the first connect, with no inherited PGOPTIONS); for Pulse, search_path is `public` and any other schema is refused, as before.",
   },
   {
     id: 'app.transaction-control',
@@ -27,7 +27,8 @@ export const appfitCases: FailureCase[] = [
     args: ['--yes', '--no-backup', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'drizzle.transaction_control',
-    message: '0002_savepoint.sql:3: SAVEPOINT s1 controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order)',
+    message:
+      '0002_savepoint.sql:3: SAVEPOINT s1 controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order)',
     hint: 'remove it from {dir}/0002_savepoint.sql (or apply 0002_savepoint by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (the plan refuses it read-only: the migration before it is not applied either)',
@@ -43,8 +44,11 @@ export const appfitCases: FailureCase[] = [
     args: ['--yes', '--no-backup', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'pg.55P03',
-    message: 'ERROR 55P03: canceling statement due to lock timeout (while reading the database, before any change; nothing was changed)',
-    details: ['pid {pid} (upkit test holder) holds AccessExclusiveLock on drizzle.__drizzle_migrations for {seconds} s, idle in transaction: lock table drizzle.__drizzle_migrations in access exclusive mode'],
+    message:
+      'ERROR 55P03: canceling statement due to lock timeout (while reading the database, before any change; nothing was changed)',
+    details: [
+      'pid {pid} (upkit test holder) holds AccessExclusiveLock on drizzle.__drizzle_migrations for {seconds} s, idle in transaction: lock table drizzle.__drizzle_migrations in access exclusive mode',
+    ],
     hint: 'wait for that work to end, or stop it with: SELECT pg_cancel_backend({pid}); then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (the plan only reads; upkit.runs has no row for it)',
@@ -60,7 +64,8 @@ export const appfitCases: FailureCase[] = [
     args: ['--yes', '--no-backup', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'check.privilege',
-    message: "upkit's checks before the first write may not read what a pending statement touches (ERROR 42501: permission denied for table team_ext); nothing was changed",
+    message:
+      "upkit's checks before the first write may not read what a pending statement touches (ERROR 42501: permission denied for table team_ext); nothing was changed",
     hint: 'run as an administrator: GRANT SELECT ON TABLE "team_ext" TO "{role}"; (or connect as its owner), then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (the plan only reads)',

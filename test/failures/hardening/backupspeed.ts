@@ -23,7 +23,7 @@ export const backupspeedCases: FailureCase[] = [
     hint: NEXT,
     exit: 3,
     changed: 'nothing: no database is created',
-    note: "the manifest of a folder lists every file with its size and sha256; each is checked before pg_restore reads anything.",
+    note: 'the manifest of a folder lists every file with its size and sha256; each is checked before pg_restore reads anything.',
     test: TEST,
   },
   {
@@ -47,7 +47,7 @@ export const backupspeedCases: FailureCase[] = [
     id: 'backupspeed.partial-foreign',
     group: 'backups',
     title: "A stale partial backup folder holding files upkit's pg_dump does not write",
-    did: "Took a backup into a BACKUP_DIR holding a folder named like a partial backup of a run that has ended, with a file in it pg_dump never writes (`important.txt`).",
+    did: 'Took a backup into a BACKUP_DIR holding a folder named like a partial backup of a run that has ended, with a file in it pg_dump never writes (`important.txt`).',
     entry: BACKUP,
     args: [],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{dir}' },

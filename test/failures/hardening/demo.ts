@@ -12,7 +12,8 @@ export const demoCases: FailureCase[] = [
     env: { UPKIT_TEST_HIDE_SYSTEM_PG: 'all' },
     severity: 'warning',
     code: 'demo.no_pg_dump',
-    message: 'no pg_dump for PostgreSQL {major} on this machine: the demo upgrades without a backup (--no-backup); a real upgrade refuses',
+    message:
+      'no pg_dump for PostgreSQL {major} on this machine: the demo upgrades without a backup (--no-backup); a real upgrade refuses',
     hint: null,
     exit: 0,
     changed: "only the demo's throwaway server, upgraded to the latest release and verified, then removed",
@@ -60,7 +61,8 @@ export const demoCases: FailureCase[] = [
     entry: 'scripts/demo.ts',
     args: [],
     code: 'demo.needs_full_install',
-    message: "the demo needs upkit's full install (npm ci): {package} is not installed here (a server install, npm ci --omit=dev, leaves it out)",
+    message:
+      "the demo needs upkit's full install (npm ci): {package} is not installed here (a server install, npm ci --omit=dev, leaves it out)",
     hint: 'run: npm ci, then npm run demo',
     exit: 2,
     changed: 'nothing (no server was started)',

@@ -58,7 +58,8 @@ export const installCases: FailureCase[] = [
     args: ['--yes', '--no-containers'],
     dotenv: 'DATABASE_URL={url}\nLOCK_TIMEOUT=99999999999\n',
     code: 'config.invalid',
-    message: 'LOCK_TIMEOUT: must be a whole number of milliseconds from 1 to 2147483647 (PostgreSQL\'s largest lock_timeout), got "99999999999"',
+    message:
+      'LOCK_TIMEOUT: must be a whole number of milliseconds from 1 to 2147483647 (PostgreSQL\'s largest lock_timeout), got "99999999999"',
     hint: 'fix LOCK_TIMEOUT in {cwd}/.env, then run: npx zx scripts/preflight.ts',
     exit: 2,
     changed: `nothing; ${ENV_KEPT}`,
@@ -75,10 +76,12 @@ export const installCases: FailureCase[] = [
     env: { ENCRYPTION_KEY: '{key}' },
     severity: 'warning',
     code: 'install.env_from_environment',
-    message: 'ENCRYPTION_KEY is set in the environment and not in {cwd}/.env: kept as it is, no other value was written to the file',
+    message:
+      'ENCRYPTION_KEY is set in the environment and not in {cwd}/.env: kept as it is, no other value was written to the file',
     hint: "if Pulse's containers read {cwd}/.env, copy ENCRYPTION_KEY into it yourself (the value in the environment)",
     exit: 0,
-    changed: 'the install; `.env` gains JWT_SECRET and SESSION_SECRET only (before: a second, different ENCRYPTION_KEY was appended to it)',
+    changed:
+      'the install; `.env` gains JWT_SECRET and SESSION_SECRET only (before: a second, different ENCRYPTION_KEY was appended to it)',
     test: 'failures-install.test.ts',
   },
   {
@@ -90,10 +93,12 @@ export const installCases: FailureCase[] = [
     args: ['--yes'],
     dotenv: 'DATABASE_URL={url}\nBACKUP_DIR={cwd}/backups\nLOCK_TIMEOUT=99999999999\n',
     code: 'config.invalid',
-    message: 'LOCK_TIMEOUT: must be a whole number of milliseconds from 1 to 2147483647 (PostgreSQL\'s largest lock_timeout), got "99999999999"',
+    message:
+      'LOCK_TIMEOUT: must be a whole number of milliseconds from 1 to 2147483647 (PostgreSQL\'s largest lock_timeout), got "99999999999"',
     hint: 'fix LOCK_TIMEOUT in {cwd}/.env, then run: npx zx scripts/preflight.ts',
     exit: 2,
-    changed: 'nothing: no backup, no run recorded (before: the backup was taken, then PostgreSQL refused the value, exit 1, the run recorded refused)',
+    changed:
+      'nothing: no backup, no run recorded (before: the backup was taken, then PostgreSQL refused the value, exit 1, the run recorded refused)',
     test: 'failures-install-config.test.ts',
   },
   {
@@ -105,7 +110,8 @@ export const installCases: FailureCase[] = [
     args: ['--yes', '--statement-timeout', '99999999999'],
     dotenv: 'DATABASE_URL={url}\nBACKUP_DIR={cwd}/backups\n',
     code: 'usage',
-    message: '--statement-timeout must be a whole number of milliseconds from 1 to 2147483647 (PostgreSQL\'s largest statement_timeout), got "99999999999"',
+    message:
+      '--statement-timeout must be a whole number of milliseconds from 1 to 2147483647 (PostgreSQL\'s largest statement_timeout), got "99999999999"',
     hint: 'run: npx zx upgrade.ts --help',
     exit: 2,
     changed: 'nothing: no backup, no run recorded',
@@ -120,7 +126,8 @@ export const installCases: FailureCase[] = [
     args: ['--yes'],
     dotenv: 'DATABASE_URL={url}\nBACKUP_DIR={cwd}/backups\nLOCK_RETRIES=40\n',
     code: 'config.invalid',
-    message: 'LOCK_RETRIES: must be a whole number from 0 to 24 (the waits double from 250 ms; a 25th would exceed Node\'s largest timer), got "40"',
+    message:
+      'LOCK_RETRIES: must be a whole number from 0 to 24 (the waits double from 250 ms; a 25th would exceed Node\'s largest timer), got "40"',
     hint: 'fix LOCK_RETRIES in {cwd}/.env, then run: npx zx scripts/preflight.ts',
     exit: 2,
     changed: 'nothing: no backup, no run recorded',
@@ -130,12 +137,13 @@ export const installCases: FailureCase[] = [
     id: 'config.rehearse-no-createdb',
     group: 'configuration',
     title: '`--rehearse` by a role that may not create databases',
-    did: 'Ran upgrade.ts --rehearse as the database\'s owner, a role without CREATEDB.',
+    did: "Ran upgrade.ts --rehearse as the database's owner, a role without CREATEDB.",
     entry: 'upgrade.ts',
     args: ['--yes', '--rehearse'],
     dotenv: 'DATABASE_URL={roleUrl}\nBACKUP_DIR={cwd}/backups\n',
     code: 'rehearse.createdb',
-    message: '--rehearse restores the backup into a scratch database, and role "{role}" may not create databases (no CREATEDB); nothing was changed, no backup was taken',
+    message:
+      '--rehearse restores the backup into a scratch database, and role "{role}" may not create databases (no CREATEDB); nothing was changed, no backup was taken',
     hint: 'have an administrator run: ALTER ROLE "{role}" CREATEDB; then run npx zx upgrade.ts --rehearse again (or run it without --rehearse)',
     exit: 3,
     changed: 'nothing: no backup, no run recorded (before: the backup was taken, then the rehearsal was refused)',
@@ -151,7 +159,8 @@ export const installCases: FailureCase[] = [
     dotenv: 'DATABASE_URL={url}\nDB_NAME=pulse_old\n',
     severity: 'warning',
     code: 'config.url_and_parts',
-    message: 'DATABASE_URL and DB_NAME are both set and disagree: DATABASE_URL wins ({user}@{host}:{port}/{database}), DB_NAME is not used',
+    message:
+      'DATABASE_URL and DB_NAME are both set and disagree: DATABASE_URL wins ({user}@{host}:{port}/{database}), DB_NAME is not used',
     hint: 'remove DB_NAME from .env or the environment (or make it match DATABASE_URL) so that every program reads the same database',
     exit: 0,
     changed: 'nothing (a dry run)',
@@ -166,11 +175,12 @@ export const installCases: FailureCase[] = [
     args: ['--yes'],
     dotenv: 'DATABASE_URL={url}\nDIRECT_URL={otherUrl}\nBACKUP_DIR={cwd}/backups\n',
     code: 'config.direct-url-mismatch',
-    message: 'DIRECT_URL ({host}:{port}/postgres) and DATABASE_URL ({host}:{port}/{database}) reach different databases of one server: migrations would run on one database and Pulse would use another',
+    message:
+      'DIRECT_URL ({host}:{port}/postgres) and DATABASE_URL ({host}:{port}/{database}) reach different databases of one server: migrations would run on one database and Pulse would use another',
     hint: 'make DIRECT_URL and DATABASE_URL name the same database, or, if they differ on purpose, set DIRECT_URL_DIFFERENT_DATABASE=1; then run: npx zx scripts/preflight.ts',
     exit: 2,
     changed: 'nothing: no backup, no run recorded',
-    note: 'upkit connects to both and compares what they reach (the server\'s system identifier and start time, the database and its oid), before any command reads or writes anything else. Before, only the names were compared: the same name on another server passed, and a pooler\'s alias that names the same database otherwise was refused.',
+    note: "upkit connects to both and compares what they reach (the server's system identifier and start time, the database and its oid), before any command reads or writes anything else. Before, only the names were compared: the same name on another server passed, and a pooler's alias that names the same database otherwise was refused.",
     test: 'failures-direct-url.test.ts',
   },
   {
@@ -182,11 +192,12 @@ export const installCases: FailureCase[] = [
     args: ['--yes'],
     dotenv: 'DATABASE_URL={url}\nDIRECT_URL={otherUrl}\nBACKUP_DIR={cwd}/backups\n',
     code: 'config.direct-url-mismatch',
-    message: 'DIRECT_URL ({otherHost}:{otherPort}/{database}) and DATABASE_URL ({host}:{port}/{database}) reach different servers: migrations would run on one database and Pulse would use another',
+    message:
+      'DIRECT_URL ({otherHost}:{otherPort}/{database}) and DATABASE_URL ({host}:{port}/{database}) reach different servers: migrations would run on one database and Pulse would use another',
     hint: 'make DIRECT_URL and DATABASE_URL name the same database, or, if they differ on purpose, set DIRECT_URL_DIFFERENT_DATABASE=1; then run: npx zx scripts/preflight.ts',
     exit: 2,
     changed: 'nothing on either server: no backup, no run recorded',
-    note: 'Before, the names matched and the upgrade migrated the other server\'s database. A standby or a copy of the cluster (same system identifier, another postmaster) is told apart by the start time; the same database reached through 127.0.0.1, a socket directory or a pooler\'s alias passes without any flag.',
+    note: "Before, the names matched and the upgrade migrated the other server's database. A standby or a copy of the cluster (same system identifier, another postmaster) is told apart by the start time; the same database reached through 127.0.0.1, a socket directory or a pooler's alias passes without any flag.",
     test: 'failures-direct-url.test.ts',
   },
   {
@@ -199,7 +210,8 @@ export const installCases: FailureCase[] = [
     dotenv: 'DATABASE_URL={url}\nDIRECT_URL={otherUrl}\nDIRECT_URL_DIFFERENT_DATABASE=1\n',
     severity: 'warning',
     code: 'config.direct-url-different',
-    message: 'DIRECT_URL ({host}:{port}/postgres) and DATABASE_URL ({host}:{port}/{database}) reach different databases of one server: migrations would run on one database and Pulse would use another',
+    message:
+      'DIRECT_URL ({host}:{port}/postgres) and DATABASE_URL ({host}:{port}/{database}) reach different databases of one server: migrations would run on one database and Pulse would use another',
     hint: 'DIRECT_URL_DIFFERENT_DATABASE=1 says this is on purpose; remove it once both name the same database',
     exit: 0,
     changed: 'nothing (a dry run)',
@@ -225,12 +237,13 @@ export const installCases: FailureCase[] = [
     id: 'config.direct-url-unverifiable',
     group: 'configuration',
     title: '`DATABASE_URL` out of reach and naming another database than `DIRECT_URL`',
-    did: 'Set DATABASE_URL to a server upkit cannot reach from where it runs (a pooler on the containers\' network) with another database name than DIRECT_URL.',
+    did: "Set DATABASE_URL to a server upkit cannot reach from where it runs (a pooler on the containers' network) with another database name than DIRECT_URL.",
     entry: 'upgrade.ts',
     args: ['--yes'],
     dotenv: 'DATABASE_URL={closedUrl}\nDIRECT_URL={url}\nBACKUP_DIR={cwd}/backups\n',
     code: 'config.direct-url-mismatch',
-    message: 'DIRECT_URL ({host}:{port}/{database}) and DATABASE_URL ({host}:{closedPort}/elsewhere) name different databases, and DATABASE_URL cannot be connected to from here to show they are one (cannot connect to PostgreSQL at {host}:{closedPort}: connection refused)',
+    message:
+      'DIRECT_URL ({host}:{port}/{database}) and DATABASE_URL ({host}:{closedPort}/elsewhere) name different databases, and DATABASE_URL cannot be connected to from here to show they are one (cannot connect to PostgreSQL at {host}:{closedPort}: connection refused)',
     hint: 'make DIRECT_URL and DATABASE_URL name the same database, or, if they differ on purpose, set DIRECT_URL_DIFFERENT_DATABASE=1; then run: npx zx scripts/preflight.ts',
     exit: 2,
     changed: 'nothing: no backup, no run recorded',
@@ -246,7 +259,8 @@ export const installCases: FailureCase[] = [
     args: ['--yes', '--no-containers'],
     dotenv: 'DATABASE_URL={url}\nDIRECT_URL={otherUrl}\n',
     code: 'config.direct-url-mismatch',
-    message: 'DIRECT_URL ({host}:{port}/postgres) and DATABASE_URL ({host}:{port}/{database}) reach different databases of one server: migrations would run on one database and Pulse would use another',
+    message:
+      'DIRECT_URL ({host}:{port}/postgres) and DATABASE_URL ({host}:{port}/{database}) reach different databases of one server: migrations would run on one database and Pulse would use another',
     hint: 'make DIRECT_URL and DATABASE_URL name the same database, or, if they differ on purpose, set DIRECT_URL_DIFFERENT_DATABASE=1; then run: npx zx scripts/preflight.ts',
     exit: 2,
     changed: `nothing in either database; ${ENV_KEPT}`,
@@ -257,13 +271,14 @@ export const installCases: FailureCase[] = [
     id: 'config.rehearsal-leftover',
     group: 'configuration',
     title: 'Scratch database of a rehearsal that was killed',
-    did: 'A rehearsal was killed with kill -9; its scratch database stayed. The next upgrade drops the one its marker proves upkit\'s (this server and database, a process of this host that no longer runs); one it cannot prove (no marker) is named with the command that drops it.',
+    did: "A rehearsal was killed with kill -9; its scratch database stayed. The next upgrade drops the one its marker proves upkit's (this server and database, a process of this host that no longer runs); one it cannot prove (no marker) is named with the command that drops it.",
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     severity: 'warning',
     code: 'rehearse.leftover',
-    message: '{unproven} looks like the scratch database of a stopped rehearsal: upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)',
+    message:
+      '{unproven} looks like the scratch database of a stopped rehearsal: upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)',
     hint: `if nothing uses it, drop it: psql -h {host} -p {port} -U {user} -d postgres -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS "{unproven}" WITH (FORCE)'`,
     exit: 0,
     changed: 'the proven scratch database is dropped (before: both stayed forever); the unproven one is left',
@@ -280,7 +295,8 @@ export const installCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     severity: 'warning',
     code: 'rehearse.leftover',
-    message: '{scratch} is the scratch database of a rehearsal that was stopped (pid {pid} on {machine} no longer runs): the next upgrade drops it',
+    message:
+      '{scratch} is the scratch database of a rehearsal that was stopped (pid {pid} on {machine} no longer runs): the next upgrade drops it',
     hint: `to drop it now: psql -h {host} -p {port} -U {user} -d postgres -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'`,
     exit: 0,
     changed:

@@ -19,7 +19,8 @@ export const launchCases: FailureCase[] = [
     message: '--dotenv: {cwd}/pulse.env does not exist',
     hint: 'create that file or give the path of the one that holds the settings (a relative path is read from {cwd}), then run: {upkit} preflight --dotenv {cwd}/pulse.env',
     exit: 2,
-    changed: 'nothing (no database was reached: the settings are in the file that is not there, so nothing else is checked)',
+    changed:
+      'nothing (no database was reached: the settings are in the file that is not there, so nothing else is checked)',
     note: 'The same line for UPKIT_ENV_FILE (named `UPKIT_ENV_FILE:`, with a hint to set or unset it). A relative path is read from the current directory, the one named in the line.',
     test: 'failures-launch.test.ts',
   },
@@ -43,7 +44,7 @@ export const launchCases: FailureCase[] = [
     id: 'launch.no-node',
     group: 'tools',
     title: 'No node on PATH',
-    did: "Ran the launcher from a cron job whose short PATH has no node (Node installed under /usr/local or by a version manager).",
+    did: 'Ran the launcher from a cron job whose short PATH has no node (Node installed under /usr/local or by a version manager).',
     entry: 'bin/upkit',
     args: ['upgrade', '--yes'],
     env: { DATABASE_URL: '{url}', PATH: '{bin}' },

@@ -31,7 +31,8 @@ export const lintCases: FailureCase[] = [
     args: [...APP, '--allow-destructive=0002_drop_imprts'],
     env: { DATABASE_URL: '{url}' },
     code: 'lint.accept_unknown',
-    message: '--allow-destructive names 0002_drop_imprts, which is not a pending migration (pending: 0001_user_slug, 0002_drop_imports)',
+    message:
+      '--allow-destructive names 0002_drop_imprts, which is not a pending migration (pending: 0001_user_slug, 0002_drop_imports)',
     hint: 'run again with --allow-destructive=0002_drop_imports; nothing was changed',
     exit: 2,
     changed: 'nothing',

@@ -32,10 +32,12 @@ export const logsCases: FailureCase[] = [
     json: false,
     severity: 'warning',
     code: 'logs.unproven',
-    message: "1 file in {logs} is named like upkit's logs and older than the newest 2, but upkit cannot prove it wrote it, so it is kept (the oldest: verify-20250101T000000Z-4242.log)",
+    message:
+      "1 file in {logs} is named like upkit's logs and older than the newest 2, but upkit cannot prove it wrote it, so it is kept (the oldest: verify-20250101T000000Z-4242.log)",
     hint: 'look at it and delete what is not needed: ls -l -- {logs}',
     exit: 0,
-    changed: "nothing in the database; the older of upkit's own log files beyond the newest 2 were deleted, the foreign file was left as it was",
+    changed:
+      "nothing in the database; the older of upkit's own log files beyond the newest 2 were deleted, the foreign file was left as it was",
     test: TEST,
     note: "upkit deletes a log file only when it can prove it wrote it: a regular file of this user in that folder, named as upkit names its logs, whose first line is upkit's header naming the run, and whose run has ended. Symlinks, subfolders, other users' files and files of runs still going are kept without a word; files of this user named like logs but without the header are named in this warning (it is shown before anything else, not in the --json report). Log files written before upkit had retention have no header: delete them by hand once.",
   },

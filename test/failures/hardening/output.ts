@@ -13,10 +13,12 @@ export const outputCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'interrupted',
-    message: 'interrupted by SIGHUP during the backup; the partial backup file was removed and nothing was changed; upkit.runs records the run as interrupted',
+    message:
+      'interrupted by SIGHUP during the backup; the partial backup file was removed and nothing was changed; upkit.runs records the run as interrupted',
     hint: 'run the upgrade again when ready',
     exit: 130,
-    changed: "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as interrupted; no backup file or .partial is left and pg_dump was ended",
+    changed:
+      "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as interrupted; no backup file or .partial is left and pg_dump was ended",
     test: 'failures-output-signals.test.ts',
     note: 'SIGHUP is handled as SIGTERM by every command: the run stops as on Ctrl-C, and any pg_dump, pg_restore, psql or docker compose upkit started is ended with it.',
   },
@@ -33,7 +35,8 @@ export const outputCases: FailureCase[] = [
     message: 'interrupted by SIGHUP',
     hint: null,
     exit: 130,
-    changed: 'nothing: the live database is untouched, the database being restored into was dropped, and pg_restore was ended',
+    changed:
+      'nothing: the live database is untouched, the database being restored into was dropped, and pg_restore was ended',
     test: 'failures-output-signals.test.ts',
   },
   {
@@ -50,15 +53,16 @@ export const outputCases: FailureCase[] = [
     message: 'stderr was closed (EPIPE); the run went on and the log file has all of its output',
     hint: 'read it with: cat {log}',
     exit: 0,
-    changed: 'the upgrade ran to the end (v2.2 → v2.3, backup taken); upkit.runs records it ok; the line and the hint are in the log file, which has every line',
+    changed:
+      'the upgrade ran to the end (v2.2 → v2.3, backup taken); upkit.runs records it ok; the line and the hint are in the log file, which has every line',
     test: 'failures-output-closed.test.ts',
-    note: "Exit 0 is the exit status of upkit itself (PIPESTATUS in bash). Before, the first failed write ended the process with exit 1 and left the run `running`.",
+    note: 'Exit 0 is the exit status of upkit itself (PIPESTATUS in bash). Before, the first failed write ended the process with exit 1 and left the run `running`.',
   },
   {
     id: 'out.stderr-closed',
     group: 'output',
     title: 'stderr into a pipe that closes, --json into a file',
-    did: 'Ran `npx zx upgrade.ts --yes --json > report.json 2> >(head -1)`: stderr\'s reader exits after the first line.',
+    did: "Ran `npx zx upgrade.ts --yes --json > report.json 2> >(head -1)`: stderr's reader exits after the first line.",
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
@@ -67,7 +71,8 @@ export const outputCases: FailureCase[] = [
     message: 'stderr was closed (EPIPE); the run went on and the log file has all of its output',
     hint: 'read it with: cat {log}',
     exit: 0,
-    changed: 'the upgrade ran to the end (v2.2 → v2.3); upkit.runs records it ok with this warning among its findings; the --json report has it too',
+    changed:
+      'the upgrade ran to the end (v2.2 → v2.3); upkit.runs records it ok with this warning among its findings; the --json report has it too',
     test: 'failures-output-closed.test.ts',
   },
   {
@@ -84,7 +89,8 @@ export const outputCases: FailureCase[] = [
     message: 'stdout was closed (EPIPE); the run went on and the log file has all of its output',
     hint: 'read it with: cat {log}',
     exit: 0,
-    changed: 'the upgrade ran to the end (v2.2 → v2.3); upkit.runs records it ok; the log file holds the report that stdout could not take',
+    changed:
+      'the upgrade ran to the end (v2.2 → v2.3); upkit.runs records it ok; the log file holds the report that stdout could not take',
     test: 'failures-output-closed.test.ts',
   },
   {
@@ -96,7 +102,8 @@ export const outputCases: FailureCase[] = [
     args: [],
     env: { DATABASE_URL: '{url}' },
     code: 'verify.run_in_progress',
-    message: "an upkit upgrade is running on {database} (run {runId}, pid {runPid} on {runHost}, started {time}, holding upkit's lock in server process {backendPid}): what verify lists as pending or half-done is its work in progress",
+    message:
+      "an upkit upgrade is running on {database} (run {runId}, pid {runPid} on {runHost}, started {time}, holding upkit's lock in server process {backendPid}): what verify lists as pending or half-done is its work in progress",
     hint: 'wait for it to finish (npx zx scripts/status.ts shows it), then run: npx zx verify/index.ts',
     exit: 5,
     changed: 'nothing (verify reads in one read-only transaction); the upgrade it found goes on and finishes',
@@ -106,7 +113,8 @@ export const outputCases: FailureCase[] = [
   {
     id: 'out.paste-go-back',
     group: 'output',
-    title: 'A migration fails: the "to go back" line pasted, with a BACKUP_DIR holding a space and a quote, and a password that is also part of the names',
+    title:
+      'A migration fails: the "to go back" line pasted, with a BACKUP_DIR holding a space and a quote, and a password that is also part of the names',
     did: "Upgraded with BACKUP_DIR `…/pulse backups/ops' copies`, user `pulse_admin_…`, database `pulse_…` and the password `pulse`; a later migration failed, and the operator pasted the `to go back` command into bash.",
     entry: 'upgrade.ts',
     args: ['--yes', '--drizzle-dir', '{drizzle}'],
@@ -115,9 +123,10 @@ export const outputCases: FailureCase[] = [
     message: '0005_fails.sql: ERROR 22012: division by zero (rolled back; the database now stands after 0004_marker)',
     hint: 'fix what the error names, then run the upgrade again; to go back: npx zx scripts/restore.ts {quoted}',
     exit: 1,
-    changed: '0004 applied, 0005 rolled back; the pasted command (with --yes) restored the backup in place: the database is at v2.3 again, and the names and paths in stderr, the log and --json are whole (only the password in a URL is masked)',
+    changed:
+      '0004 applied, 0005 rolled back; the pasted command (with --yes) restored the backup in place: the database is at v2.3 again, and the names and paths in stderr, the log and --json are whole (only the password in a URL is masked)',
     test: 'failures-output-hints.test.ts',
-    note: "The path is quoted for the shell (in double quotes here, as it holds a single quote). Redaction masks the password where it is one (connection URLs, PASSWORD= assignments, pass-file lines, JSON keys) and a registered password elsewhere, but never inside the database, user, host or the paths upkit was given.",
+    note: 'The path is quoted for the shell (in double quotes here, as it holds a single quote). Redaction masks the password where it is one (connection URLs, PASSWORD= assignments, pass-file lines, JSON keys) and a registered password elsewhere, but never inside the database, user, host or the paths upkit was given.',
   },
   {
     id: 'out.paste-alter-database',
@@ -128,7 +137,8 @@ export const outputCases: FailureCase[] = [
     args: [],
     env: { DATABASE_URL: '{url}' },
     code: 'database.refuses_connections',
-    message: "database {database} refuses connections (ALLOW_CONNECTIONS is off), and no restore of upkit's was stopped in its swap",
+    message:
+      "database {database} refuses connections (ALLOW_CONNECTIONS is off), and no restore of upkit's was stopped in its swap",
     hint: 'if nobody turned it off on purpose, turn it on: {command}',
     exit: 3,
     changed: 'nothing; the pasted psql command turned connections on and status then connected',

@@ -13,10 +13,12 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '150', LOCK_RETRIES: '1' },
     code: 'lock.timeout',
-    message: 'comprehensive-upgrade.sql: could not get its locks within 150 ms after 2 attempts; pid {pid} (pulse-api report) holds AccessShareLock on users for {seconds} s, idle in transaction: select count(*) from users',
+    message:
+      'comprehensive-upgrade.sql: could not get its locks within 150 ms after 2 attempts; pid {pid} (pulse-api report) holds AccessShareLock on users for {seconds} s, idle in transaction: select count(*) from users',
     hint: 'wait for that work to end, or stop it with: SELECT pg_cancel_backend({pid}); (pg_terminate_backend to end the session), then run the upgrade again',
     exit: 3,
-    changed: "nothing in Pulse's schema, data or ledgers: a busy lock is no reason to apply the legacy files one by one instead; upkit.runs records the run as refused, and the backup it took is kept",
+    changed:
+      "nothing in Pulse's schema, data or ledgers: a busy lock is no reason to apply the legacy files one by one instead; upkit.runs records the run as refused, and the backup it took is kept",
     note: 'a lock timeout, a statement timeout, a lost connection, a serialization failure or a full disk never makes upkit fall back to the files one by one: they would meet the same after applying some releases.',
     test: 'failures-refusals.test.ts',
   },
@@ -30,7 +32,8 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.dependent_objects',
-    message: '0003_integration_status_enum.sql:23 changes the type of public.aws_integrations.status, which view public.active_integrations depends on: PostgreSQL refuses that while it exists',
+    message:
+      '0003_integration_status_enum.sql:23 changes the type of public.aws_integrations.status, which view public.active_integrations depends on: PostgreSQL refuses that while it exists',
     hint: `keep the definition of the view (SELECT pg_get_viewdef('"public"."active_integrations"'::regclass, true);), drop it (DROP VIEW "public"."active_integrations";), run the upgrade again, then create it anew; nothing was changed`,
     exit: 3,
     changed: 'nothing (not even upkit.runs: the plan finds it, read-only, before anything is recorded)',
@@ -46,7 +49,8 @@ export const refusalsCases: FailureCase[] = [
     args: ['--dry-run'],
     env: { DATABASE_URL: '{url}' },
     code: 'check.dependent_objects',
-    message: '0003_integration_status_enum.sql:23 changes the type of public.aws_integrations.status, which view public.active_integrations depends on: PostgreSQL refuses that while it exists',
+    message:
+      '0003_integration_status_enum.sql:23 changes the type of public.aws_integrations.status, which view public.active_integrations depends on: PostgreSQL refuses that while it exists',
     hint: `keep the definition of the view (SELECT pg_get_viewdef('"public"."active_integrations"'::regclass, true);), drop it (DROP VIEW "public"."active_integrations";), run the upgrade again, then create it anew; nothing was changed`,
     exit: 3,
     changed: 'nothing',
@@ -62,7 +66,8 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.table_shape',
-    message: 'public.users differs from what comprehensive-upgrade.sql:22 creates, and CREATE TABLE IF NOT EXISTS leaves it as it is: role is nullable (2 rows hold NULL)',
+    message:
+      'public.users differs from what comprehensive-upgrade.sql:22 creates, and CREATE TABLE IF NOT EXISTS leaves it as it is: role is nullable (2 rows hold NULL)',
     hint: 'give the NULLs a value (UPDATE "public"."users" SET "role" = <value> WHERE "role" IS NULL;), then restore the constraint: ALTER TABLE "public"."users" ALTER COLUMN "role" SET NOT NULL; then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',
@@ -78,7 +83,8 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.not_null_dropped',
-    message: "public.aws_integrations.organization_id allows NULL and 1 row holds it, but 0001_api_keys's schema has it NOT NULL (changed by hand), and 0003_integration_status_enum.sql:7 relies on public.aws_integrations",
+    message:
+      "public.aws_integrations.organization_id allows NULL and 1 row holds it, but 0001_api_keys's schema has it NOT NULL (changed by hand), and 0003_integration_status_enum.sql:7 relies on public.aws_integrations",
     hint: 'give them a value (UPDATE "public"."aws_integrations" SET "organization_id" = <value> WHERE "organization_id" IS NULL;) or delete them, then restore the constraint: ALTER TABLE "public"."aws_integrations" ALTER COLUMN "organization_id" SET NOT NULL; then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',
@@ -94,7 +100,8 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.table_shape',
-    message: 'public.discovery_sessions differs from what comprehensive-upgrade.sql:224 creates, and CREATE TABLE IF NOT EXISTS leaves it as it is: no column integration_id, description, provider, regions, status and 4 more',
+    message:
+      'public.discovery_sessions differs from what comprehensive-upgrade.sql:224 creates, and CREATE TABLE IF NOT EXISTS leaves it as it is: no column integration_id, description, provider, regions, status and 4 more',
     hint: 'it holds no rows (an earlier run of other SQL that did not finish likely made it): drop it (DROP TABLE "public"."discovery_sessions";) and the upgrade creates it whole, then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',
@@ -126,7 +133,8 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.duplicates',
-    message: '0004_unique_names.sql:1 creates unique index configurations_org_name_idx on public.configurations (organization_id, lower(name)), but 2 values occur in more than one row: {first}, service-a.yaml (2 rows); {second}, service-b.yaml (2 rows)',
+    message:
+      '0004_unique_names.sql:1 creates unique index configurations_org_name_idx on public.configurations (organization_id, lower(name)), but 2 values occur in more than one row: {first}, service-a.yaml (2 rows); {second}, service-b.yaml (2 rows)',
     hint: 'decide which row keeps each value, change or delete the others, then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',
@@ -142,7 +150,8 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.extension_missing',
-    message: '0004_embeddings.sql:1 creates extension "vector", which this PostgreSQL {major} server does not offer (it is not in pg_available_extensions)',
+    message:
+      '0004_embeddings.sql:1 creates extension "vector", which this PostgreSQL {major} server does not offer (it is not in pg_available_extensions)',
     hint: 'install postgresql-{major}-pgvector on the database server (its files come with that package, not with SQL), then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',
@@ -159,7 +168,8 @@ export const refusalsCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'check.extension_missing',
     step: 'pending changes',
-    message: '0004_fuzzy.sql:1 creates extension "pulse_fuzzy", which this PostgreSQL {major} server does not offer (it is not in pg_available_extensions)',
+    message:
+      '0004_fuzzy.sql:1 creates extension "pulse_fuzzy", which this PostgreSQL {major} server does not offer (it is not in pg_available_extensions)',
     hint: 'install the package that provides extension "pulse_fuzzy" on the database server, then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -175,11 +185,12 @@ export const refusalsCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.read_only',
-    message: 'role "{user}" starts every transaction read-only (default_transaction_read_only is on, set by ALTER DATABASE "{database}"), so no change could be written',
+    message:
+      'role "{user}" starts every transaction read-only (default_transaction_read_only is on, set by ALTER DATABASE "{database}"), so no change could be written',
     hint: 'as an administrator: ALTER DATABASE "{database}" RESET default_transaction_read_only; then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',
-    note: 'the hint follows where the setting comes from: ALTER ROLE, ALTER ROLE … IN DATABASE, ALTER DATABASE, the connection\'s options or postgresql.conf. A standby in recovery is refused the same way, pointing at the primary. Before, preflight passed and the upgrade failed on its first write: exit 1.',
+    note: "the hint follows where the setting comes from: ALTER ROLE, ALTER ROLE … IN DATABASE, ALTER DATABASE, the connection's options or postgresql.conf. A standby in recovery is refused the same way, pointing at the primary. Before, preflight passed and the upgrade failed on its first write: exit 1.",
     test: 'failures-refusals.test.ts',
   },
   {
@@ -192,7 +203,8 @@ export const refusalsCases: FailureCase[] = [
     env: { DATABASE_URL: 'postgres://{user}:{password}@{host}:{port}/{database}' },
     code: 'check.read_only',
     step: 'privileges',
-    message: 'role "{user}" starts every transaction read-only (default_transaction_read_only is on, set by ALTER ROLE "{user}"), so no change could be written',
+    message:
+      'role "{user}" starts every transaction read-only (default_transaction_read_only is on, set by ALTER ROLE "{user}"), so no change could be written',
     hint: 'as an administrator: ALTER ROLE "{user}" RESET default_transaction_read_only; then run: npx zx scripts/preflight.ts; nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -201,13 +213,14 @@ export const refusalsCases: FailureCase[] = [
   {
     id: 'server.not-owner',
     group: 'server',
-    title: 'A table owned by a role upkit\'s role cannot act as',
+    title: "A table owned by a role upkit's role cannot act as",
     did: 'Upgraded a v2.1 install as the role that owns the database, where aws_integrations (which 0003 alters) belongs to another role.',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: 'postgres://{user}:{password}@{host}:{port}/{database}', BACKUP_DIR: '{backups}' },
     code: 'check.owner',
-    message: 'role "{user}" does not own table public.aws_integrations (owned by "{owner}"; 0003_integration_status_enum.sql:21 alters it), and only its owner may do that',
+    message:
+      'role "{user}" does not own table public.aws_integrations (owned by "{owner}"; 0003_integration_status_enum.sql:21 alters it), and only its owner may do that',
     hint: 'as an administrator: ALTER TABLE "public"."aws_integrations" OWNER TO "{user}"; (or let "{user}" act as the owner: GRANT "{owner}" TO "{user}";), then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',

@@ -13,7 +13,8 @@ export const repeatableCases: FailureCase[] = [
     args: ['--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'repeatable.pending',
-    message: 'repeatable/10_views.sql changed since it was applied ({time}, sha256 {old}, now {new}) and the change is not applied',
+    message:
+      'repeatable/10_views.sql changed since it was applied ({time}, sha256 {old}, now {new}) and the change is not applied',
     hint: 'apply it: npx zx upgrade.ts (npx zx upgrade.ts --dry-run lists what it applies first)',
     exit: 4,
     changed: 'nothing',
@@ -29,7 +30,8 @@ export const repeatableCases: FailureCase[] = [
     args: ['--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'repeatable.object_missing',
-    message: 'repeatable/10_views.sql defines view note_titles, SELECT on note_titles to {role}, which the database no longer has (dropped or revoked since {time})',
+    message:
+      'repeatable/10_views.sql defines view note_titles, SELECT on note_titles to {role}, which the database no longer has (dropped or revoked since {time})',
     hint: 'run the upgrade again, which applies the file again: npx zx upgrade.ts',
     exit: 4,
     changed: 'nothing',
@@ -45,7 +47,8 @@ export const repeatableCases: FailureCase[] = [
     args: ['--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'repeatable.object_missing',
-    message: 'repeatable/10_views.sql defines SELECT on note_titles to {role}, which the database no longer has (dropped or revoked since {time})',
+    message:
+      'repeatable/10_views.sql defines SELECT on note_titles to {role}, which the database no longer has (dropped or revoked since {time})',
     hint: 'run the upgrade again, which applies the file again: npx zx upgrade.ts',
     exit: 4,
     changed: 'nothing',
@@ -60,7 +63,8 @@ export const repeatableCases: FailureCase[] = [
     args: ['--yes', '--no-backup', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'repeatable.transaction_control',
-    message: 'repeatable/20_commit.sql:2: COMMIT: a repeatable file runs in one transaction upkit opens (with its ledger row), so it may not begin, end or split transactions itself, nor run what PostgreSQL refuses inside one',
+    message:
+      'repeatable/20_commit.sql:2: COMMIT: a repeatable file runs in one transaction upkit opens (with its ledger row), so it may not begin, end or split transactions itself, nor run what PostgreSQL refuses inside one',
     hint: 'remove that statement from {file} (upkit commits the file as a whole), then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (refused by the plan, read-only, before the first write)',
@@ -75,8 +79,9 @@ export const repeatableCases: FailureCase[] = [
     args: ['--yes', '--no-backup', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'repeatable.session_setting',
-    message: "repeatable/20_settings.sql:1: SET search_path = pg_catalog: a setting changed for the whole session would outlast the file's transaction, for the files after it and for verification",
-    hint: 'use SET LOCAL (it ends with the file\'s transaction) in {file}, then run the upgrade again; nothing was changed',
+    message:
+      "repeatable/20_settings.sql:1: SET search_path = pg_catalog: a setting changed for the whole session would outlast the file's transaction, for the files after it and for verification",
+    hint: "use SET LOCAL (it ends with the file's transaction) in {file}, then run the upgrade again; nothing was changed",
     exit: 3,
     changed: 'nothing (refused by the plan, read-only, before the first write)',
     test: 'failures-repeatable.test.ts',
@@ -90,11 +95,13 @@ export const repeatableCases: FailureCase[] = [
     args: ['--yes', '--no-backup', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'repeatable.failed',
-    message: 'repeatable/30_broken.sql:2:37: ERROR 42P01: relation "no_such_table" does not exist (rolled back: nothing of repeatable/30_broken.sql was kept; nothing was changed)',
+    message:
+      'repeatable/30_broken.sql:2:37: ERROR 42P01: relation "no_such_table" does not exist (rolled back: nothing of repeatable/30_broken.sql was kept; nothing was changed)',
     details: ['2 | CREATE VIEW broken AS SELECT * FROM no_such_table;', '                                        ^'],
     hint: 'fix repeatable/30_broken.sql, then run the upgrade again',
     exit: 3,
-    changed: 'nothing of the file (its view and its ledger row are rolled back together); the run is recorded in upkit.runs',
+    changed:
+      'nothing of the file (its view and its ledger row are rolled back together); the run is recorded in upkit.runs',
     test: 'failures-repeatable.test.ts',
   },
   {
@@ -107,7 +114,7 @@ export const repeatableCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'lint.destructive',
     message: '1 destructive statement pending: repeatable/40_reset.sql:1 empties table notes (every row is deleted)',
-    hint: "review them; if they are intended, run again with --allow-destructive=repeatable/40_reset (a backup is taken first); nothing was changed",
+    hint: 'review them; if they are intended, run again with --allow-destructive=repeatable/40_reset (a backup is taken first); nothing was changed',
     exit: 3,
     changed: 'nothing',
     test: 'failures-repeatable.test.ts',

@@ -16,10 +16,11 @@ export const restoreCases: FailureCase[] = [
     step: 'swap {restored} → {database}',
     code: 'restore.swap_busy',
     message:
-      'the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, dba psql) holds ShareUpdateExclusiveLock on database {database} for {seconds} s, idle in transaction: COMMENT ON DATABASE {database} IS \'maintenance\'',
+      "the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, dba psql) holds ShareUpdateExclusiveLock on database {database} for {seconds} s, idle in transaction: COMMENT ON DATABASE {database} IS 'maintenance'",
     hint: `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', then run the restore again; {restored} was dropped and {database} was not changed`,
     exit: 3,
-    changed: 'nothing: the live database kept accepting connections throughout (they were never turned off), the restored copy was dropped; where upkit.runs exists it records the restore as refused (it records itself before it creates the copy)',
+    changed:
+      'nothing: the live database kept accepting connections throughout (they were never turned off), the restored copy was dropped; where upkit.runs exists it records the restore as refused (it records itself before it creates the copy)',
     note: 'before, the swap turned connections off and waited for the lock as long as the transaction lasted, then reported success with the whole wait as its "swap window".',
     test: 'failures-restore-swap.test.ts',
   },
@@ -37,7 +38,8 @@ export const restoreCases: FailureCase[] = [
       'the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, other admin) changed database {database} and has not committed for {seconds} s, idle in transaction: ALTER DATABASE {database} CONNECTION LIMIT 50',
     hint: `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', then run the restore again; {restored} was dropped and {database} was not changed`,
     exit: 3,
-    changed: 'nothing (the live database accepts connections; the copy was dropped; upkit.runs, where it exists, records the restore as refused)',
+    changed:
+      'nothing (the live database accepts connections; the copy was dropped; upkit.runs, where it exists, records the restore as refused)',
     test: 'failures-restore-swap.test.ts',
   },
   {
@@ -50,7 +52,8 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     step: 'check {host}:{port}',
     code: 'restore.prepared_transactions',
-    message: "database {database} has 1 prepared transaction ('{gid}' of {user}, prepared {time}): the swap cannot rename it while they last",
+    message:
+      "database {database} has 1 prepared transaction ('{gid}' of {user}, prepared {time}): the swap cannot rename it while they last",
     hint: `have their owner finish them, or roll them back: psql -h {host} -p {port} -U {user} -d {database} -v ON_ERROR_STOP=1 -c "ROLLBACK PREPARED '{gid}'"; then run the restore again; nothing was changed`,
     exit: 3,
     changed: 'nothing (checked before the copy is created)',
@@ -67,7 +70,8 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     step: 'check {host}:{port}',
     code: 'restore.other_database',
-    message: "this backup was taken from database {source}, not {database}: in place, it would replace {database} with another database's data",
+    message:
+      "this backup was taken from database {source}, not {database}: in place, it would replace {database} with another database's data",
     hint: 'if that is what you want, add --from-other-database: npx zx scripts/restore.ts {file} --yes --from-other-database; to look at it first, restore it beside with --into NAME; nothing was changed',
     exit: 3,
     changed: 'nothing',
@@ -84,11 +88,12 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     step: 'check {host}:{port}',
     code: 'restore.disk_space',
-    message: 'only {size} free in tablespace {tablespace} ({dir}); the copy restored beside {database} needs about {size} (the size of {database})',
+    message:
+      'only {size} free in tablespace {tablespace} ({dir}); the copy restored beside {database} needs about {size} (the size of {database})',
     hint: 'free some space there, or restore into another server; nothing was changed',
     exit: 3,
     changed: 'nothing (no copy is created)',
-    note: 'read with pg_database_size and the free space of the tablespace\'s directory, where the server runs on this machine; elsewhere the restore says it cannot know.',
+    note: "read with pg_database_size and the free space of the tablespace's directory, where the server runs on this machine; elsewhere the restore says it cannot know.",
     test: 'failures-restore-swap.test.ts',
   },
   {
@@ -100,7 +105,8 @@ export const restoreCases: FailureCase[] = [
     args: [],
     env: { DATABASE_URL: '{url}' },
     code: 'restore.interrupted_swap',
-    message: 'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+    message:
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing (status reads the server from the maintenance database)',
@@ -116,7 +122,8 @@ export const restoreCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'restore.interrupted_swap',
-    message: 'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+    message:
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing',
@@ -132,7 +139,8 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     step: 'interrupted restore',
     code: 'restore.interrupted_swap',
-    message: 'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+    message:
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing',
@@ -149,7 +157,8 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     step: 'check {host}:{port}',
     code: 'restore.interrupted_swap',
-    message: 'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+    message:
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing',
@@ -165,7 +174,8 @@ export const restoreCases: FailureCase[] = [
     args: [],
     env: { DATABASE_URL: '{url}' },
     code: 'restore.leftover',
-    message: 'database {restored} is left from an in-place restore of {database} that was stopped (pid {pid} on {hostname}, started {time})',
+    message:
+      'database {restored} is left from an in-place restore of {database} that was stopped (pid {pid} on {hostname}, started {time})',
     hint: 'the next restore drops it; to drop it now: npx zx scripts/restore.ts --recover',
     exit: 0,
     changed: 'nothing',
@@ -182,7 +192,8 @@ export const restoreCases: FailureCase[] = [
     args: [],
     env: { DATABASE_URL: '{url}' },
     code: 'restore.leftover_unproven',
-    message: 'database {restored} is named like a restore copy of {database}, but upkit cannot prove it made it (no marker of this server and database)',
+    message:
+      'database {restored} is named like a restore copy of {database}, but upkit cannot prove it made it (no marker of this server and database)',
     hint: `upkit leaves it alone; if it is a copy you no longer need: ${PSQL} -c 'DROP DATABASE "{restored}"'`,
     exit: 0,
     changed: 'nothing (and restore --recover leaves it too)',

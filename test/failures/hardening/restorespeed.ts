@@ -15,10 +15,15 @@ export const restoreSpeedCases: FailureCase[] = [
     step: 'pg_restore → {restored}',
     code: 'restore.pg_restore_failed',
     message: 'pg_restore failed in {restored}: ERROR: relation "lookup" does not exist',
-    details: ['LINE 1: v + (select count(*) from lookup)::int * 0', '^', 'from TOC entry {entry}; 1259 {oid} INDEX items_pick {user}'],
+    details: [
+      'LINE 1: v + (select count(*) from lookup)::int * 0',
+      '^',
+      'from TOC entry {entry}; 1259 {oid} INDEX items_pick {user}',
+    ],
     hint: "see the log file for pg_restore's full output; {restored} was dropped; {database} was not changed",
     exit: 3,
-    changed: "nothing: the new database, which pg_restore's parallel jobs had filled up to the failing entry (each table's data committed on its own), was dropped; the live database was not touched",
+    changed:
+      "nothing: the new database, which pg_restore's parallel jobs had filled up to the failing entry (each table's data committed on its own), was dropped; the live database was not touched",
     note: 'pg_restore runs with parallel jobs (`--jobs`), not in one transaction, so the tables loaded before the failure are committed in the new database; the guarantee is that upkit drops that database, which it created for this restore, on any failure.',
     test: 'failures-restore-jobs.test.ts',
   },
@@ -35,7 +40,8 @@ export const restoreSpeedCases: FailureCase[] = [
     message: 'interrupted by SIGTERM',
     hint: null,
     exit: 130,
-    changed: 'nothing: pg_restore and its jobs were ended, the new database was dropped, the live database was not touched',
+    changed:
+      'nothing: pg_restore and its jobs were ended, the new database was dropped, the live database was not touched',
     test: 'failures-restore-jobs.test.ts',
   },
 ];

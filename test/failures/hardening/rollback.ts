@@ -8,7 +8,7 @@ export const rollbackCases: FailureCase[] = [
     id: 'rollback.backup-replaced',
     group: 'restore',
     title: "Rollback when the run's backup was replaced by another database's",
-    did: "After an upgrade, replaced the backup file it took and its manifest by a backup of another database (same name), then ran rollback --yes.",
+    did: 'After an upgrade, replaced the backup file it took and its manifest by a backup of another database (same name), then ran rollback --yes.',
     entry: 'scripts/rollback.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
@@ -30,7 +30,8 @@ export const rollbackCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'rollback.backup_replaced',
-    message: "{file} is not the backup the upgrade of {time} took: its manifest gives sha256 {otherSha}, the run recorded {sha}; the file's sha256 is {otherSha}, the run recorded {sha}",
+    message:
+      "{file} is not the backup the upgrade of {time} took: its manifest gives sha256 {otherSha}, the run recorded {sha}; the file's sha256 is {otherSha}, the run recorded {sha}",
     hint: "find that run's backup (npx zx scripts/status.ts lists the runs), or, if you mean this file, restore it by name: npx zx scripts/restore.ts {file}; nothing was changed",
     exit: 3,
     changed: 'nothing',
@@ -68,7 +69,8 @@ export const rollbackCases: FailureCase[] = [
       'since the upgrade of {time} finished, rows changed in 1 table: public.notes (absent) → 3; a rollback keeps them only in the database it sets aside ({database}_before_restore_…)',
     hint: null,
     exit: 0,
-    changed: 'the database is the backup again; the one it replaced, with the 3 rows, is kept as {database}_before_restore_…; upkit.runs records the rollback with writesDiscarded and the tables',
+    changed:
+      'the database is the backup again; the one it replaced, with the 3 rows, is kept as {database}_before_restore_…; upkit.runs records the rollback with writesDiscarded and the tables',
     note: 'The warning is a finding of the --json report too (before: printed only).',
     test: 'failures-rollback.test.ts',
   },
@@ -103,7 +105,8 @@ export const rollbackCases: FailureCase[] = [
       'since the upgrade of {time} finished, rows changed in 1 table: public.users (same row count; 1 updated); a rollback keeps them only in the database it sets aside ({database}_before_restore_…)',
     hint: null,
     exit: 0,
-    changed: 'the database is the backup again (the updated row as it was); the one it replaced is kept as {database}_before_restore_…; upkit.runs records the rollback with writesDiscarded: true and the table',
+    changed:
+      'the database is the backup again (the updated row as it was); the one it replaced is kept as {database}_before_restore_…; upkit.runs records the rollback with writesDiscarded: true and the table',
     test: 'failures-rollback-writes.test.ts',
   },
   {
@@ -148,11 +151,13 @@ export const rollbackCases: FailureCase[] = [
     args: ['--down', '--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'rollback.down_failed',
-    message: '{file}:2:26: ERROR 42703: column "nosuch" does not exist; the down migration ran in one transaction, which was rolled back',
+    message:
+      '{file}:2:26: ERROR 42703: column "nosuch" does not exist; the down migration ran in one transaction, which was rolled back',
     details: ['2 | UPDATE "notes" SET "x" = "nosuch" WHERE "id" = 1;', '                             ^'],
     hint: 'the database stands as before: 0004_notes is still applied, nothing was changed; fix {file}, or restore the backup instead: npx zx scripts/rollback.ts',
     exit: 3,
-    changed: 'nothing in the schema or data (the transaction was rolled back); upkit.runs records the rollback as refused, with the backup it took',
+    changed:
+      'nothing in the schema or data (the transaction was rolled back); upkit.runs records the rollback as refused, with the backup it took',
     test: 'failures-rollback.test.ts',
   },
   {
@@ -164,10 +169,11 @@ export const rollbackCases: FailureCase[] = [
     args: ['--down', '--yes', '--allow-destructive', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'interrupted',
-    message: 'interrupted by SIGTERM before the down migration ran; 0004_notes is still applied and nothing was changed',
+    message:
+      'interrupted by SIGTERM before the down migration ran; 0004_notes is still applied and nothing was changed',
     hint: 'run it again when ready: npx zx scripts/rollback.ts --down --yes --allow-destructive --drizzle-dir {dir}',
     exit: 130,
-    changed: 'nothing (the down file never ran; drizzle\'s ledger still has the entry)',
+    changed: "nothing (the down file never ran; drizzle's ledger still has the entry)",
     note: 'Before, the backup was not told of the signal: pg_dump finished once the lock was let go, then the down file ran and the command exited 0.',
     test: 'failures-rollback.test.ts',
   },

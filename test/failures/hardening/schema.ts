@@ -2,9 +2,22 @@
 import type { FailureCase } from '../types.ts';
 
 const PREFLIGHT_NEXT = 'then run: npx zx scripts/preflight.ts';
-const ONLY_PUBLIC = "upkit works in schema public only (Pulse's migrations name it): leave search_path out, or set it to public";
+const ONLY_PUBLIC =
+  "upkit works in schema public only (Pulse's migrations name it): leave search_path out, or set it to public";
 const DRY_RUN_NEXT = 'then run: npx zx upgrade.ts --dry-run';
-const SPLIT_TABLES = ['aws_integrations', 'configurations', 'discovery_code_generations', 'discovery_resources', 'discovery_sessions', 'organizations', 'permissions', 'role_permissions', 'roles', 'user_roles', 'users'];
+const SPLIT_TABLES = [
+  'aws_integrations',
+  'configurations',
+  'discovery_code_generations',
+  'discovery_resources',
+  'discovery_sessions',
+  'organizations',
+  'permissions',
+  'role_permissions',
+  'roles',
+  'user_roles',
+  'users',
+];
 
 export const schemaCases: FailureCase[] = [
   {
@@ -16,10 +29,12 @@ export const schemaCases: FailureCase[] = [
     args: ['--yes'],
     env: { DATABASE_URL: '{url}?options=-c%20search_path%3Dapp' },
     code: 'config.invalid',
-    message: 'DATABASE_URL: sets search_path to schema app, but upkit installs and upgrades Pulse in schema public only',
+    message:
+      'DATABASE_URL: sets search_path to schema app, but upkit installs and upgrades Pulse in schema public only',
     hint: `${ONLY_PUBLIC}; an install in schema app must be moved to public first (ALTER SCHEMA "app" RENAME TO public, once public is renamed away), ${PREFLIGHT_NEXT}`,
     exit: 2,
-    changed: 'nothing: the v1.0 install in `app` keeps its schema and rows, `public` stays empty, no upkit or drizzle schema is created',
+    changed:
+      'nothing: the v1.0 install in `app` keeps its schema and rows, `public` stays empty, no upkit or drizzle schema is created',
     test: 'failures-schema.test.ts',
   },
   {
@@ -152,7 +167,8 @@ export const schemaCases: FailureCase[] = [
     did: 'Added a new `DB_PASSWORD` line below the old one instead of editing it. dotenv takes the last; the operator may have meant the first.',
     entry: 'scripts/status.ts',
     args: [],
-    dotenv: 'DB_HOST={host}\nDB_PORT={port}\nDB_USER={user}\nDB_PASSWORD=old-password\nDB_NAME={database}\nDB_PASSWORD={password}\n',
+    dotenv:
+      'DB_HOST={host}\nDB_PORT={port}\nDB_USER={user}\nDB_PASSWORD=old-password\nDB_NAME={database}\nDB_PASSWORD={password}\n',
     severity: 'warning',
     code: 'config.env-duplicate',
     message: 'DB_PASSWORD is set twice in .env (lines 4 and 6); line 6 wins',

@@ -1,7 +1,8 @@
 // Hardening cases, part two: see test/failures/catalogue.ts for what a case is.
 import type { FailureCase } from '../types.ts';
 
-const HEALTH_HINT = 'check that the platform is started and HEALTHCHECK_URLS points at it, then run: npx zx scripts/health.ts';
+const HEALTH_HINT =
+  'check that the platform is started and HEALTHCHECK_URLS points at it, then run: npx zx scripts/health.ts';
 
 export const secretsCases: FailureCase[] = [
   // Health cases: the --json report has one health.endpoint finding per endpoint (its
@@ -29,16 +30,22 @@ export const secretsCases: FailureCase[] = [
     did: 'HEALTHCHECK_URLS holds `http://ops:Echo-Pass-913@…/health`; the endpoint answers 401 with the `Authorization` header it received (`Basic ` and base64 of `ops:Echo-Pass-913`) in its body and its reason phrase.',
     entry: 'scripts/health.ts',
     args: [],
-    env: { DATABASE_URL: '{url}', HEALTHCHECK_URLS: 'http://ops:Echo-Pass-913@127.0.0.1:{port}/health', HEALTH_TIMEOUT: '1500' },
+    env: {
+      DATABASE_URL: '{url}',
+      HEALTHCHECK_URLS: 'http://ops:Echo-Pass-913@127.0.0.1:{port}/health',
+      HEALTH_TIMEOUT: '1500',
+    },
     code: 'health.endpoint',
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/health not healthy',
-    details: ['http://127.0.0.1:{port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: Basic *** unpadded=*** url=*** user:pw=ops:***" ({attempts} attempts)'],
+    details: [
+      'http://127.0.0.1:{port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: Basic *** unpadded=*** url=*** user:pw=ops:***" ({attempts} attempts)',
+    ],
     hint: HEALTH_HINT,
     exit: 6,
     changed: 'nothing',
     test: 'failures-secrets.test.ts',
-    note: 'What upkit sends is registered as a secret when the request is made, in every encoding it is sent in (the password raw and percent-encoded, base64 of `user:password`, unpadded and base64url too); the endpoint\'s body and reason phrase are shown with it masked, on the terminal, in --json and in the log.',
+    note: "What upkit sends is registered as a secret when the request is made, in every encoding it is sent in (the password raw and percent-encoded, base64 of `user:password`, unpadded and base64url too); the endpoint's body and reason phrase are shown with it masked, on the terminal, in --json and in the log.",
   },
   {
     id: 'sec.health-echo-token-user',
@@ -47,11 +54,17 @@ export const secretsCases: FailureCase[] = [
     did: 'HEALTHCHECK_URLS holds `http://tok_9f8e7d6c5b4a@…/health` (a token as the user name, no password); the endpoint answers 403 naming the token and the header.',
     entry: 'scripts/health.ts',
     args: [],
-    env: { DATABASE_URL: '{url}', HEALTHCHECK_URLS: 'http://tok_9f8e7d6c5b4a@127.0.0.1:{port}/health', HEALTH_TIMEOUT: '1500' },
+    env: {
+      DATABASE_URL: '{url}',
+      HEALTHCHECK_URLS: 'http://tok_9f8e7d6c5b4a@127.0.0.1:{port}/health',
+      HEALTH_TIMEOUT: '1500',
+    },
     code: 'health.endpoint',
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/health not healthy',
-    details: ['http://127.0.0.1:{port}/health: started, not healthy: last answer 403 Forbidden "token *** is not allowed (Basic ***)" ({attempts} attempts)'],
+    details: [
+      'http://127.0.0.1:{port}/health: started, not healthy: last answer 403 Forbidden "token *** is not allowed (Basic ***)" ({attempts} attempts)',
+    ],
     hint: HEALTH_HINT,
     exit: 6,
     changed: 'nothing',
@@ -68,7 +81,9 @@ export const secretsCases: FailureCase[] = [
     code: 'health.endpoint',
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/a not healthy (redirect loop)',
-    details: ['http://127.0.0.1:{port}/a: started, not healthy: last answer 302 Found: redirect loop: http://127.0.0.1:{port}/a → http://127.0.0.1:{port}/b → http://127.0.0.1:{port}/a ({attempts} attempts)'],
+    details: [
+      'http://127.0.0.1:{port}/a: started, not healthy: last answer 302 Found: redirect loop: http://127.0.0.1:{port}/a → http://127.0.0.1:{port}/b → http://127.0.0.1:{port}/a ({attempts} attempts)',
+    ],
     hint: HEALTH_HINT,
     exit: 6,
     changed: 'nothing',
@@ -104,7 +119,9 @@ export const secretsCases: FailureCase[] = [
     code: 'health.endpoint',
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/health not healthy',
-    details: ['http://127.0.0.1:{port}/health: started, not healthy: last answer 503 Service Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" ({attempts} attempts)'],
+    details: [
+      'http://127.0.0.1:{port}/health: started, not healthy: last answer 503 Service Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" ({attempts} attempts)',
+    ],
     hint: HEALTH_HINT,
     exit: 6,
     changed: 'nothing',

@@ -16,7 +16,8 @@ export const startupCases: FailureCase[] = [
     args: ['--yes', '--wait-for-lock', '1', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'lock.held',
-    message: 'another upkit run still holds the lock on {database} after 1 s of waiting (--wait-for-lock 1): pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
+    message:
+      'another upkit run still holds the lock on {database} after 1 s of waiting (--wait-for-lock 1): pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
     hint: 'wait for it to finish (npx zx scripts/status.ts shows it), or wait longer with --wait-for-lock SECONDS; nothing was changed',
     exit: 5,
     changed: 'nothing (the plan is made only once the lock is taken)',
@@ -48,7 +49,8 @@ export const startupCases: FailureCase[] = [
     args: ['--yes', '--wait-for-lock', '60', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'lock.wait_ended',
-    message: 'the session waiting for the run lock on {database} ended before it got the lock: terminating connection due to administrator command; nothing was changed',
+    message:
+      'the session waiting for the run lock on {database} ended before it got the lock: terminating connection due to administrator command; nothing was changed',
     hint: 'check the server with: npx zx scripts/preflight.ts, then run the upgrade again',
     exit: 3,
     changed: 'nothing',
@@ -59,7 +61,7 @@ export const startupCases: FailureCase[] = [
     id: 'startup.wait-bad-value',
     group: 'command-line',
     title: '`--wait-for-lock` that is not a whole number of seconds from 1 to 86400',
-    did: 'Gave `--wait-for-lock 0` (the same for `abc`, `1.5`, `-1`, `1e3`, `86401`, an empty value, and the library\'s waitForLockSeconds: 0).',
+    did: "Gave `--wait-for-lock 0` (the same for `abc`, `1.5`, `-1`, `1e3`, `86401`, an empty value, and the library's waitForLockSeconds: 0).",
     entry: 'upgrade.ts',
     args: ['--yes', '--wait-for-lock', '0'],
     code: 'usage',
@@ -78,7 +80,8 @@ export const startupCases: FailureCase[] = [
     entry: 'upgrade.ts',
     args: ['--dry-run', '--wait-for-lock', '30'],
     code: 'usage',
-    message: '--dry-run and --wait-for-lock do not go together: a dry run takes no lock, so there is nothing to wait for',
+    message:
+      '--dry-run and --wait-for-lock do not go together: a dry run takes no lock, so there is nothing to wait for',
     hint: 'run: npx zx upgrade.ts --dry-run (or --wait-for-lock SECONDS alone)',
     exit: 2,
     changed: 'nothing (refused before the configuration is read)',

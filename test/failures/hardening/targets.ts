@@ -3,7 +3,8 @@
 // working directory: orders (url ORDERS_DATABASE_URL, an app) and billing (prefix BILLING_, an app).
 import type { FailureCase } from '../types.ts';
 
-const TWO = 'the targets file names orders (url ORDERS_DATABASE_URL) and billing (prefix BILLING_), each an app with its own drizzle folder.';
+const TWO =
+  'the targets file names orders (url ORDERS_DATABASE_URL) and billing (prefix BILLING_), each an app with its own drizzle folder.';
 const ENV = {
   ORDERS_DATABASE_URL: '{ordersUrl}',
   BILLING_DB_HOST: '{host}',
@@ -23,7 +24,8 @@ export const targetsCases: FailureCase[] = [
     args: ['--all', '--yes'],
     env: ENV,
     code: 'targets.invalid',
-    message: '{file}: $.targets[1]: has a field that looks like a password (password); the targets file holds no secrets, only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)',
+    message:
+      '{file}: $.targets[1]: has a field that looks like a password (password); the targets file holds no secrets, only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)',
     hint: 'fix {file}, then run: npx zx upgrade.ts --all --dry-run',
     exit: 2,
     changed: 'nothing: no target was run (the file is checked whole before anything starts)',
@@ -71,7 +73,8 @@ export const targetsCases: FailureCase[] = [
     args: ['--all', '--yes', '--no-containers'],
     env: ENV,
     code: 'lock.held',
-    message: 'billing: another upkit run holds the lock on {database}: pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
+    message:
+      'billing: another upkit run holds the lock on {database}: pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
     hint: 'wait for it to finish (npx zx scripts/status.ts --target billing shows it); nothing was changed',
     exit: 5,
     changed: 'nothing in billing; orders is upgraded as if billing were not there',

@@ -12,7 +12,8 @@ import { HIDE_SYSTEM_PG_ENV, hiddenClientBinDir } from './hidden.ts';
 export function noBackupReason(serverMajor: number, found: ReadonlyArray<Pick<PgBinary, 'major'>>): string {
   const majors = [...new Set(found.map((b) => b.major))].sort((a, b) => a - b);
   if (majors.length === 0) return `no pg_dump on this machine, so PostgreSQL ${serverMajor} cannot be dumped`;
-  const which = majors.length === 1 ? `pg_dump ${majors[0]}` : `pg_dump ${majors.slice(0, -1).join(', ')} and ${majors.at(-1)}`;
+  const which =
+    majors.length === 1 ? `pg_dump ${majors[0]}` : `pg_dump ${majors.slice(0, -1).join(', ')} and ${majors.at(-1)}`;
   return `${which} on this machine cannot dump PostgreSQL ${serverMajor} (pg_dump refuses servers newer than itself)`;
 }
 
@@ -20,13 +21,19 @@ export function noBackupReason(serverMajor: number, found: ReadonlyArray<Pick<Pg
  * (none while UPKIT_TEST_HIDE_SYSTEM_PG hides the client programs). */
 export async function backupCoverage(serverMajor: number): Promise<BackupCoverage> {
   try {
-    const dumper = await chooseDumper({ pgBinDir: hiddenClientBinDir(), composeFile: undefined, dbService: 'db' }, serverMajor);
+    const dumper = await chooseDumper(
+      { pgBinDir: hiddenClientBinDir(), composeFile: undefined, dbService: 'db' },
+      serverMajor,
+    );
     if (dumper.kind !== 'local') throw new Error(`unexpected ${dumper.kind} pg_dump without COMPOSE_FILE`);
     const { path, version, major } = dumper.pgDump;
     return { testable: true, pgDump: { path, version, major } };
   } catch (error) {
     if (!isUpkitError(error) || error.code !== 'backup.no_pg_dump') throw error;
     const hidden = hiddenClientBinDir() ? ` (${HIDE_SYSTEM_PG_ENV} hides this machine's pg_dump)` : '';
-    return { testable: false, reason: `${noBackupReason(serverMajor, await findBinaries('pg_dump', hiddenClientBinDir()))}${hidden}` };
+    return {
+      testable: false,
+      reason: `${noBackupReason(serverMajor, await findBinaries('pg_dump', hiddenClientBinDir()))}${hidden}`,
+    };
   }
 }

@@ -71,7 +71,10 @@ async function debianBinDirs(): Promise<string[]> {
 }
 
 /** None while UPKIT_TEST_HIDE_SYSTEM_PG (hidden.ts) hides them, so that every caller acts as on a machine without. */
-export async function findSystemInstalls(pathVar = process.env.PATH ?? '', env: Record<string, string | undefined> = process.env): Promise<SystemInstall[]> {
+export async function findSystemInstalls(
+  pathVar = process.env.PATH ?? '',
+  env: Record<string, string | undefined> = process.env,
+): Promise<SystemInstall[]> {
   if (hiddenSystemPg(env) !== 'none') return [];
   const candidates: Array<{ dir: string; via: string }> = [];
   for (const dir of pathVar.split(delimiter).filter(Boolean)) candidates.push({ dir, via: 'PATH' });
@@ -134,7 +137,10 @@ export async function findEmbeddedPackages(): Promise<EmbeddedPackage[]> {
 /** UPKIT_TEST_HIDE_SYSTEM_PG (hidden.ts) set, the machine's server programs are not looked for. */
 export async function gatherFacts(env: SelectionEnv & Record<string, string | undefined>): Promise<SelectionFacts> {
   const hidden = hiddenSystemPg(env) !== 'none';
-  const [system, embedded] = await Promise.all([findSystemInstalls(process.env.PATH ?? '', env), findEmbeddedPackages()]);
+  const [system, embedded] = await Promise.all([
+    findSystemInstalls(process.env.PATH ?? '', env),
+    findEmbeddedPackages(),
+  ]);
   const docker = needsDockerProbe(env, { system, embedded }) ? await probeDocker() : undefined;
   return { system, embedded, docker, ...(hidden ? { systemHidden: true } : {}) };
 }

@@ -27,10 +27,14 @@ export async function startDockerServer({ image }: DockerServerOptions): Promise
     })
     .withCommand([
       'postgres',
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
     ])
     .start();
   try {

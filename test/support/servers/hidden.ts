@@ -13,13 +13,21 @@ export const HIDE_SYSTEM_PG_ENV = 'UPKIT_TEST_HIDE_SYSTEM_PG';
 
 export type HiddenPg = 'none' | 'server' | 'all';
 
-const VALUES: Readonly<Record<string, HiddenPg>> = { '': 'none', '0': 'none', '1': 'all', all: 'all', server: 'server' };
+const VALUES: Readonly<Record<string, HiddenPg>> = {
+  '': 'none',
+  '0': 'none',
+  '1': 'all',
+  all: 'all',
+  server: 'server',
+};
 
 export function hiddenSystemPg(env: Record<string, string | undefined> = process.env): HiddenPg {
   const raw = env[HIDE_SYSTEM_PG_ENV]?.trim() ?? '';
   const hidden = VALUES[raw];
   if (hidden === undefined) {
-    throw new Error(`${HIDE_SYSTEM_PG_ENV}=${raw} is not one of 1, all, server, 0; unset it to use this machine's PostgreSQL`);
+    throw new Error(
+      `${HIDE_SYSTEM_PG_ENV}=${raw} is not one of 1, all, server, 0; unset it to use this machine's PostgreSQL`,
+    );
   }
   return hidden;
 }

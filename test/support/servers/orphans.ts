@@ -88,6 +88,8 @@ export async function reapOrphans(bases: readonly string[] = [tmpdir(), SHM]): P
       if (name.startsWith(SYSTEM_PREFIX) || name.startsWith(EMBEDDED_PREFIX)) dirs.push(join(base, name));
     }
   }
-  const reaped = await Promise.all(dirs.map(async (dir) => ((await reapDir(dir).catch(() => false)) ? dir : undefined)));
+  const reaped = await Promise.all(
+    dirs.map(async (dir) => ((await reapDir(dir).catch(() => false)) ? dir : undefined)),
+  );
   return reaped.filter((dir): dir is string => dir !== undefined);
 }

@@ -92,8 +92,10 @@ export async function startSystemServer({ binDir }: SystemServerOptions): Promis
     if (runAs) await chown(pwFile, runAs.uid, runAs.gid);
     try {
       await exec('initdb', [
-        '-D', dataDir,
-        '-U', SUPERUSER,
+        '-D',
+        dataDir,
+        '-U',
+        SUPERUSER,
         '--auth=scram-sha-256',
         `--pwfile=${pwFile}`,
         '--encoding=UTF8',
