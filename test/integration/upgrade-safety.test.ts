@@ -205,28 +205,80 @@ describe('upgrade safety', () => {
     }
   });
 
-  it('gives way to a lock the application holds, retries, and gives up naming the blocker; application queries never wait longer than the lock timeout', async () => {
+  it('gives way to a lock the application holds, retries, and gives up naming the blocker; application queries wait only on its pending request and go on when it gives way', async () => {
     const c = await connect(db().url);
     const blocker = await connect(db().url, 'pulse-api report');
     const app = await connect(db().url, 'pulse-api');
+    const monitor = await connect(db().url, 'upkit test monitor');
     try {
       await buildRelease(c, 'v2.2');
       await blocker.query('begin');
       await blocker.query('select count(*) from aws_integrations');
       const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
-      let worst = 0;
+      const appPid = (await app.query('select pg_backend_pid() as pid')).rows[0].pid;
+      let appQueries = 0;
       let running = true;
       const loop = (async () => {
         while (running) {
-          const t0 = performance.now();
           await app.query('select count(*) from aws_integrations');
-          worst = Math.max(worst, performance.now() - t0);
+          appQueries += 1;
           await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      // What the server shows while upkit runs: who the application's session waits on, and
+      // whether upkit's conflicting lock on the table is granted or only requested.
+      type Sample = { appWaits: boolean; upkitPids: number[]; appQueries: number };
+      const samples: Sample[] = [];
+      const violations: string[] = [];
+      const sample = async (): Promise<Sample> => {
+        const done = appQueries;
+        const { rows } = await monitor.query<{
+          pid: number;
+          app: string;
+          wait: string | null;
+          blocked_by: number[];
+          locks: string[];
+        }>(
+          `select a.pid, a.application_name as app, a.wait_event_type as wait, pg_blocking_pids(a.pid) as blocked_by,
+             coalesce((select array_agg(l.mode || ' ' || case when l.granted then 'granted' else 'requested' end)
+                         from pg_locks l where l.pid = a.pid and l.relation = 'aws_integrations'::regclass), '{}') as locks
+           from pg_stat_activity a where a.datname = current_database() and a.pid <> pg_backend_pid()`,
+        );
+        const upkit = rows.filter((r) => r.app.startsWith('upkit ') && !r.app.startsWith('upkit test'));
+        const upkitPids = upkit.map((r) => r.pid);
+        const appRow = rows.find((r) => r.pid === appPid);
+        const appWaits = appRow?.wait === 'Lock';
+        if (appWaits) {
+          for (const pid of appRow!.blocked_by) {
+            if (!upkitPids.includes(pid)) violations.push(`the application waited on pid ${pid}, not upkit`);
+            // Only an AccessExclusiveLock conflicts with the application's AccessShareLock.
+            const locks = upkit.find((r) => r.pid === pid)?.locks ?? [];
+            if (locks.includes('AccessExclusiveLock granted'))
+              violations.push(`the application waited while upkit held ${locks.join(', ')}`);
+            else if (!locks.includes('AccessExclusiveLock requested'))
+              violations.push(
+                `the application waited on upkit, which requested no lock on the table: ${locks.join(', ')}`,
+              );
+          }
+        }
+        for (const r of rows)
+          if (r.pid !== appPid && r.wait === 'Lock' && r.blocked_by.some((p) => upkitPids.includes(p)))
+            violations.push(`${r.app} (pid ${r.pid}) waited on upkit`);
+        return { appWaits, upkitPids, appQueries: done };
+      };
+      let finished = false;
+      const sampling = (async () => {
+        while (!finished) {
+          samples.push(await sample());
+          await new Promise((r) => setTimeout(r, 5));
         }
       })();
       const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], {
         env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' },
       });
+      finished = true;
+      await sampling;
+      samples.push(await sample());
       running = false;
       await loop;
       expect(r.code, r.stderr).toBe(3);
@@ -235,13 +287,30 @@ describe('upgrade safety', () => {
         `could not get its locks within 150 ms after 4 attempts; pid ${blockerPid} (pulse-api report) holds AccessShareLock on aws_integrations`,
       );
       expect(r.stderr).toContain(`SELECT pg_cancel_backend(${blockerPid});`);
-      expect(worst).toBeLessThan(150 + 100);
+      // Three retries after the first attempt, each announced as it gave way.
+      expect(r.stderr.match(/lock busy \(/g)).toHaveLength(3);
+      for (const i of [1, 2, 3]) expect(r.stderr).toContain(`application queries were not held up; retry ${i}/3 in`);
+      // The application only ever queued behind upkit's requested (never granted) lock, and
+      // each wait ended while upkit was still connected: it gave way, the query went on.
+      expect(violations).toEqual([]);
+      const episodes: number[] = [];
+      samples.forEach((s, i) => {
+        if (s.appWaits && !samples[i - 1]?.appWaits) episodes.push(i);
+      });
+      expect(episodes.length, 'samples in which the application waited on upkit').toBeGreaterThanOrEqual(2);
+      for (const start of episodes.slice(0, -1)) {
+        const released = samples
+          .slice(start)
+          .find((s) => !s.appWaits && s.appQueries > samples[start]!.appQueries && s.upkitPids.length > 0);
+        expect(released, `the wait seen in sample ${start} ended while upkit still ran`).toBeDefined();
+      }
+      expect(samples.at(-1)).toMatchObject({ appWaits: false, upkitPids: [] });
       expect(
         (await c.query(`select count(*)::int as n from pg_type where typname = 'integration_status'`)).rows[0].n,
       ).toBe(0);
     } finally {
       await blocker.query('rollback').catch(() => {});
-      await Promise.all([c.end(), blocker.end(), app.end()]);
+      await Promise.all([c.end(), blocker.end(), app.end(), monitor.end()]);
     }
   });
 });
