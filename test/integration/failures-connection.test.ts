@@ -65,7 +65,9 @@ describe('failure catalogue: connection', () => {
     const c = failureCase('conn.silent');
     const r = await runCase(c, { host: LOCAL, port });
     expectCase(r, c, r.vars);
-    expect(r.durationMs).toBeLessThan(10_000);
+    // It gave up on its one attempt when CONNECT_TIMEOUT ran out (the message above), without
+    // trying again: the silent server was connected to once.
+    expect(sockets).toHaveLength(1);
   });
 
   it('conn.not-postgres', async () => {

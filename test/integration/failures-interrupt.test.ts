@@ -75,9 +75,13 @@ describe('failure catalogue: interrupted before any change', () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const c = failureCase('int.preflight');
-      const r = await interruptCase(c, { host: '127.0.0.1', port }, () => () => sockets.length > 0);
+      // The connection would wait 10 minutes for its answer, far beyond the runner's kill timer:
+      // the case's exit 130 means the signal ended the wait.
+      const r = await interruptCase(c, { host: '127.0.0.1', port }, () => () => sockets.length > 0, {
+        extraEnv: { CONNECT_TIMEOUT: '600000' },
+      });
       expectCase(r, c, r.vars);
-      expect(r.durationMs).toBeLessThan(8000);
+      expect(sockets).toHaveLength(1);
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();
