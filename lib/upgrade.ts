@@ -15,6 +15,7 @@ import {
   configureSession,
   describeBlocker,
   exclusiveHolders,
+  lockRetryWaits,
   type SessionSettings,
 } from './apply/session.ts';
 import { checkInterruptedRestore } from './backup/leftovers.ts';
@@ -70,7 +71,7 @@ export function sessionSettings(config: Config): SessionSettings {
   return {
     lockTimeoutMs: config.lockTimeoutMs,
     statementTimeoutMs: config.migrationTimeoutMs,
-    retryWaitsMs: Array.from({ length: config.lockRetries }, (_, i) => 250 * 2 ** i),
+    retryWaitsMs: lockRetryWaits(config.lockRetries),
   };
 }
 
