@@ -132,7 +132,13 @@ export function lockRetryWaits(retries: number): number[] {
 
 /** After the attempt numbered `failed` (0 for the first) met a lock timeout: wait and try again, or give up. */
 export type LockRetryDecision =
-  | { retry: true; waitMs: number /** 1-based number of this retry. */; retryNumber: number; retries: number }
+  | {
+      retry: true;
+      waitMs: number;
+      /** 1-based number of this retry, of `retries`. */
+      retryNumber: number;
+      retries: number;
+    }
   | { retry: false; attempts: number };
 
 /** The retry schedule, pure: the `failed`-th attempt's wait, or the give-up once every wait is spent. */
