@@ -527,7 +527,7 @@ async function runLocked(
     // stopped run's (and still proven upkit's and gone before it is dropped).
     await leftoverRehearsals(config, log, report, true);
     const t0 = performance.now();
-    let after: Pick<RunRecord, 'rowsAfter' | 'statsAfter'> = {};
+    let after: RunRecord = {};
     if (!isEmptyPlan(plan)) {
       await recordRun(plan, run, options, report);
       await backupStep(plan, run, options, report);
