@@ -9,6 +9,9 @@ import type { DrizzleLedgerRow } from '../../lib/ledger.ts';
 import { sha256 } from '../../lib/legacy/manifest.ts';
 import { compareLedger, type Inspection, type Plan, type PlanOptions, type PlanStep, plan } from '../../lib/plan.ts';
 import type { Detection } from '../../lib/release.ts';
+import { repeatableKey } from '../../lib/repeatable/files.ts';
+import type { RepeatableState, RepeatableStatus } from '../../lib/repeatable/state.ts';
+import { parseSqlFile } from '../../lib/sql/statements.ts';
 import { pulseProfile } from '../../profiles/pulse.ts';
 
 /** Later than every `when` of the journals below: none is in the future unless a row says so. */
@@ -645,5 +648,92 @@ describe('compareLedger', () => {
     const c = compareLedger([], [other(1, 5), other(2, null)]);
     expect(whens(c.unknown)).toEqual([5]);
     expect(whens(c.shared)).toEqual([null]);
+  });
+});
+
+// ---- repeatable files -----------------------------------------------------------------------
+
+describe('plan() over repeatable files', () => {
+  /** A repeatable file where it stands; its statements parsed into the content as inspect() leaves them. */
+  async function repeatable(content: Content, file: string, status: RepeatableStatus, sql = 'select 1;') {
+    content.statements.set(repeatableKey(file), await parseSqlFile(sql, { file, breakpoints: false }));
+    const state: RepeatableState = {
+      file,
+      path: `/srv/app/repeatable/${file}`,
+      checksum: sha256(sql),
+      status,
+      last: null,
+      missing: status === 'missing' ? ['view public.active_things'] : [],
+      waitingFor: status === 'waiting' ? ['reporting'] : [],
+    };
+    return state;
+  }
+
+  const rows: {
+    name: string;
+    files: [string, RepeatableStatus, string?][];
+    pending: boolean;
+    steps: string[];
+    refusals?: string[];
+  }[] = [
+    {
+      name: 'up to date: new, changed and missing files apply, in the order given; applied and waiting ones do not',
+      files: [
+        ['a_new.sql', 'new'],
+        ['b_changed.sql', 'changed'],
+        ['c_missing.sql', 'missing'],
+        ['d_applied.sql', 'applied'],
+        ['e_waiting.sql', 'waiting'],
+      ],
+      pending: false,
+      steps: ['repeatable a_new.sql', 'repeatable b_changed.sql', 'repeatable c_missing.sql'],
+    },
+    {
+      name: 'with migrations pending: every applied file again after them; a waiting one still not',
+      files: [
+        ['d_applied.sql', 'applied'],
+        ['e_waiting.sql', 'waiting'],
+      ],
+      pending: true,
+      steps: ['drizzle 0001_names', 'drizzle 0002_more', 'repeatable d_applied.sql'],
+    },
+    {
+      name: 'a file that ends the transaction itself is refused',
+      files: [['views.sql', 'new', 'create view v as select 1;\ncommit;']],
+      pending: false,
+      steps: ['repeatable views.sql'],
+      refusals: ['repeatable.transaction_control'],
+    },
+    {
+      name: 'a file that sets search_path for the session is refused; SET LOCAL is not',
+      files: [
+        ['a.sql', 'new', 'set search_path = reporting;\ncreate view v as select 1;'],
+        ['b.sql', 'new', 'set local search_path = reporting;\ncreate view w as select 1;'],
+      ],
+      pending: false,
+      steps: ['repeatable a.sql', 'repeatable b.sql'],
+      refusals: ['repeatable.session_setting'],
+    },
+  ];
+  it.each(rows)('$name', async ({ files, pending, steps, refusals }) => {
+    const content = app(JOURNAL);
+    const states = [];
+    for (const [file, status, sql] of files) states.push(await repeatable(content, file, status, sql));
+    const p = await planOf(
+      inspection({
+        drizzleLedger: pending ? [row(1, M0)] : [row(1, M0), row(2, M1), row(3, M2)],
+        repeatable: states,
+        ...tables(['things']),
+      }),
+      content,
+    );
+    expect(p.steps.map(stepLine)).toEqual(steps);
+    expect(p.refusals.map((r) => r.code)).toEqual(refusals ?? []);
+    const reasons = p.steps.flatMap((s) => (s.kind === 'repeatable' ? [s.reason] : []));
+    expect(reasons).toEqual(
+      files
+        .filter(([, status]) => status !== 'waiting' && (status !== 'applied' || pending))
+        .map(([, status]) => (status === 'applied' ? 'migrations' : status)),
+    );
   });
 });
