@@ -195,7 +195,10 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
   };
 }
 
-/** Who backs the database up: nobody when nothing changes or a fresh install finds it empty; the operator with --no-backup; else upkit. */
+/**
+ * Who backs the database up: nobody when nothing changes or a fresh install finds it empty; the
+ * operator with --no-backup; else upkit.
+ */
 function backupBy(steps: readonly PlanStep[], inspection: Inspection, options: PlanOptions): BackupBy {
   if (steps.length === 0 || (options.skipBackupWhenEmpty && inspection.empty)) return 'none';
   return options.noBackup ? 'operator' : 'upkit';
@@ -231,7 +234,7 @@ function ledgerProblems(comparison: ReturnType<typeof compareLedger>, problems: 
   }
 }
 
-/** The journal itself: two entries with one `when` (drizzle could not tell them apart) refuse; a `when` in the future warns. */
+/** The journal itself: two entries with one `when` (drizzle cannot tell them apart) refuse; one in the future warns. */
 function journalProblems(migrations: readonly DrizzleMigration[], now: number, problems: Problems): void {
   const firstWith = new Map<number, string>();
   for (const m of migrations) {

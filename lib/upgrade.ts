@@ -448,7 +448,8 @@ async function dryRun(
   report: ReportBuilder,
   options: UpgradeOptions,
 ): Promise<number> {
-  // A dry run names leftover rehearsals; a run drops the ones proven upkit's under the run lock, once its checks passed.
+  // A dry run names leftover rehearsals; a run drops the ones proven upkit's under the run lock,
+  // once its checks passed.
   await leftoverRehearsals(config, log, report, false);
   const client = await connect(config.migrationDb, config, { applicationName: `upkit ${options.command} --dry-run` });
   try {
@@ -484,7 +485,10 @@ interface LockedRun {
   noBackup: boolean;
 }
 
-/** The run that holds the lock: plan, checks, then (when there is something to do) record, backup, apply; verify, containers. */
+/**
+ * The run that holds the lock: plan, checks, then (when there is something to do) record,
+ * backup, apply; verify, containers.
+ */
 async function runLocked(
   config: Config,
   content: Content,
@@ -576,7 +580,7 @@ async function runLocked(
   }
 }
 
-/** What upkit.runs keeps of the run's last write: row counts and write statistics (rollback tells the application's writes apart). */
+/** What upkit.runs keeps of the run's last write: row counts and write statistics (rollback tells the application's apart). */
 interface RunRecord {
   rowsAfter?: Awaited<ReturnType<typeof applicationRowCounts>> | undefined;
   statsAfter?: Awaited<ReturnType<typeof writeActivity>> | undefined;
@@ -643,7 +647,7 @@ async function recordRun(plan: Plan, run: LockedRun, options: UpgradeOptions, re
   }
 }
 
-/** The backup the plan calls for: upkit's (recorded in the run's row), the operator's own (--no-backup), or none (empty database). */
+/** The backup the plan calls for: upkit's (recorded in the run's row), the operator's (--no-backup), or none (empty). */
 async function backupStep(plan: Plan, run: LockedRun, options: UpgradeOptions, report: ReportBuilder): Promise<void> {
   const { config, content, log } = run.ctx;
   if (plan.backup === 'none') {
@@ -753,9 +757,9 @@ export interface StopFacts {
   lockHolders?: readonly Blocker[];
 }
 
-/** A stop as the operator meets it: the error to report (message, hint, exit code) and the status upkit.runs records. */
+/** A stop as the operator meets it: the error to report (message, hint, exit code), the status upkit.runs records. */
 export interface Stop {
-  /** What is thrown: an UpkitError for every stop upkit describes; an error it did not anticipate passes as it is (exit 1). */
+  /** What is thrown: an UpkitError for each stop upkit describes; an error it did not anticipate as it is (exit 1). */
   error: unknown;
   /** The run's status in upkit.runs; null when the run was never recorded there. */
   status: 'interrupted' | 'failed' | 'refused' | null;
@@ -895,7 +899,10 @@ async function unchanged(err: unknown, client: Pick<Client, 'query'>): Promise<u
   return unchangedError(err, holders);
 }
 
-/** unchanged()'s decision, given the sessions holding locks (read when the error is a lock timeout). Other errors pass as they are. */
+/**
+ * unchanged()'s decision, given the sessions holding locks (read when the error is a lock
+ * timeout). Other errors pass as they are.
+ */
 export function unchangedError(err: unknown, holders: readonly Blocker[]): unknown {
   if (isUpkitError(err) || !isPgError(err)) return err;
   const { headline, details } = formatPgError(err);
