@@ -145,80 +145,148 @@ export function compareLedger(migrations: readonly DrizzleMigration[], ledger: r
   return { applied, edited, unknown, shared, pending };
 }
 
+/** What the plan refuses (any one stops the run before anything changes) and warns of, in the order found. */
+interface Problems {
+  refusals: Problem[];
+  warnings: Problem[];
+}
+
 export function plan(inspection: Inspection, content: Content, options: PlanOptions): Plan {
-  const refusals: Problem[] = [];
-  const warnings: Problem[] = [];
-  const steps: PlanStep[] = [];
+  const problems: Problems = { refusals: [], warnings: [] };
   const { detection } = inspection;
   const ledger = inspection.drizzleLedger ?? [];
-  const { edited, unknown, shared, pending } = compareLedger(content.migrations, ledger);
+  const comparison = compareLedger(content.migrations, ledger);
+  ledgerProblems(comparison, problems);
+  journalProblems(content.migrations, options.now, problems);
+
+  const legacy = legacySteps(inspection, content);
+  const steps: PlanStep[] = [...legacy.steps];
+  steps.push(...drizzleSteps(comparison.pending, legacy.baseline, inspection, content, ledger, problems));
+  if (content.profile.seed && (steps.length > 0 || inspection.seedGaps > 0)) {
+    steps.push({ kind: 'seed', release: options.latestRelease ?? '', gaps: inspection.seedGaps });
+  }
+  problems.refusals.push(...repeatableSteps(steps, inspection, content));
+
+  const lint = lintPlan(steps, inspection, content, options.allowDestructive);
+  const misnamed = acceptanceProblems(steps, content, lint, options.allowDestructive);
+  problems.refusals.unshift(...misnamed);
+  // A misnamed tag's hint already names the tags to accept.
+  if (misnamed.length === 0) problems.refusals.push(...destructiveRefusal(lint));
+  for (const a of detection.ahead)
+    problems.warnings.push({
+      code: 'release.partial',
+      message: `objects of a later release found: ${a}`,
+      hint: 'the upgrade completes what is missing; hand-made objects are kept',
+    });
+
+  return {
+    version: PLAN_VERSION,
+    profile: content.profile.name,
+    database: inspection.database,
+    from: detection.release,
+    to: steps.length ? options.latestRelease : detection.release,
+    detection,
+    steps,
+    lint,
+    refusals: problems.refusals,
+    warnings: problems.warnings,
+    databaseEmpty: inspection.empty,
+    backup: backupBy(steps, inspection, options),
+  };
+}
+
+/**
+ * Who backs the database up: nobody when nothing changes or a fresh install finds it empty; the
+ * operator with --no-backup; else upkit.
+ */
+function backupBy(steps: readonly PlanStep[], inspection: Inspection, options: PlanOptions): BackupBy {
+  if (steps.length === 0 || (options.skipBackupWhenEmpty && inspection.empty)) return 'none';
+  return options.noBackup ? 'operator' : 'upkit';
+}
+
+/**
+ * drizzle's ledger against the files: an applied file edited since, or a row newer than the
+ * journal (a later release's), refuses the run; rows older than the journal's last entry that
+ * match no file (another application's, or a removed file) only warn.
+ */
+function ledgerProblems(comparison: ReturnType<typeof compareLedger>, problems: Problems): void {
+  const { edited, unknown, shared } = comparison;
   if (shared.length) {
-    warnings.push({
+    problems.warnings.push({
       code: 'ledger.foreign_entry',
       message: `drizzle's ledger has ${plural(shared.length, 'row')} no migration of this folder matches, created before its last entry (created_at ${shared.map((r) => r.createdAt).join(', ')}): another application's migrations sharing the ledger, or files removed from this folder`,
       hint: "nothing to do if another application shares the ledger; give each application its own (drizzle's migrationsSchema/migrationsTable) so that neither one's rows hide the other's",
     });
   }
-
   for (const m of edited) {
-    refusals.push({
+    problems.refusals.push({
       code: 'ledger.hash_mismatch',
       message: `${m.tag}.sql was changed after it was applied: its sha256 no longer matches drizzle's ledger`,
       hint: `put ${shellQuote(m.path)} back as it was released (or undo the edit), then run the upgrade again; nothing was changed`,
     });
   }
   if (unknown.length) {
-    refusals.push({
+    problems.refusals.push({
       code: 'ledger.unknown_entry',
       message: `the database records ${plural(unknown.length, 'migration')} these files do not have (created_at ${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
       hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
     });
   }
+}
+
+/** The journal itself: two entries with one `when` (drizzle cannot tell them apart) refuse; one in the future warns. */
+function journalProblems(migrations: readonly DrizzleMigration[], now: number, problems: Problems): void {
   const firstWith = new Map<number, string>();
-  for (const m of content.migrations) {
+  for (const m of migrations) {
     const other = firstWith.get(m.when);
     if (other === undefined) {
       firstWith.set(m.when, m.tag);
       continue;
     }
-    refusals.push({
+    problems.refusals.push({
       code: 'journal.duplicate_when',
       message: `journal entries ${other} and ${m.tag} share the same \`when\` (${m.when}), so drizzle could not tell them apart`,
       hint: 'give each entry its own `when` (regenerate the migrations with drizzle-kit: npm run db:generate); nothing was changed',
     });
   }
-  for (const m of content.migrations) {
-    if (m.when > options.now)
-      warnings.push({
+  for (const m of migrations) {
+    if (m.when > now)
+      problems.warnings.push({
         code: 'journal.future_when',
         message: `${m.tag} has a \`when\` in the future (${new Date(m.when).toISOString()})`,
         hint: 'check the clock of the machine that generated it',
       });
   }
+}
 
-  // A legacy era (Pulse's): a database below its end (or at it but not matching it) without
-  // drizzle's ledger is brought to the end by the legacy files, then baselined.
-  let baseline = false;
+/**
+ * A legacy era (Pulse's): a database below its end (or at it but not matching it) without
+ * drizzle's ledger is brought to the end by the legacy files not yet recorded, then baselined:
+ * drizzle's first entry recorded as applied without running it. `baseline` whenever such a
+ * database has no drizzle ledger (one at the era's end only needs the baseline).
+ */
+function legacySteps(inspection: Inspection, content: Content): { steps: PlanStep[]; baseline: boolean } {
+  const { detection } = inspection;
   const era = content.profile.legacy;
-  if (era && content.legacy && inspection.drizzleLedger === null && !inspection.empty) {
-    const below = detection.release === null || era.before.includes(detection.release);
-    const mismatched = detection.release === era.end && (inspection.baselineDifferences?.length ?? 0) > 0;
-    if (below || mismatched) {
-      const recorded = new Set((inspection.legacyLedger ?? []).map((r) => `${r.file}:${r.checksum}`));
-      const files = content.legacy.files.filter((f) => !recorded.has(`${f.file}:${f.checksum}`)).map(ref);
-      steps.push({
-        kind: 'legacy',
-        comprehensive: content.legacy.comprehensive ? ref(content.legacy.comprehensive) : null,
-        files,
-        reason: below
-          ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${era.end}`
-          : `at ${era.end} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
-      });
-    }
-    baseline = true;
+  if (!era || !content.legacy || inspection.drizzleLedger !== null || inspection.empty)
+    return { steps: [], baseline: false };
+  const steps: PlanStep[] = [];
+  const below = detection.release === null || era.before.includes(detection.release);
+  const mismatched = detection.release === era.end && (inspection.baselineDifferences?.length ?? 0) > 0;
+  if (below || mismatched) {
+    const recorded = new Set((inspection.legacyLedger ?? []).map((r) => `${r.file}:${r.checksum}`));
+    const files = content.legacy.files.filter((f) => !recorded.has(`${f.file}:${f.checksum}`)).map(ref);
+    steps.push({
+      kind: 'legacy',
+      comprehensive: content.legacy.comprehensive ? ref(content.legacy.comprehensive) : null,
+      files,
+      reason: below
+        ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${era.end}`
+        : `at ${era.end} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
+    });
   }
   const first = content.migrations[0];
-  if (baseline && first) {
+  if (first) {
     steps.push({
       kind: 'baseline',
       tag: first.tag,
@@ -227,7 +295,25 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       reason: `the database already has everything ${first.tag} creates; it is recorded as applied without running it, after comparing the catalog with its snapshot`,
     });
   }
+  return { steps, baseline: true };
+}
 
+/**
+ * The pending journal entries, in journal order (the first one skipped when it is baselined):
+ * each with the parts an unfinished run already applied, refused when it controls the
+ * transaction in a way upkit does not run, and flagged when it is older than the newest
+ * applied entry (drizzle's migrator would skip it; upkit applies it).
+ */
+function drizzleSteps(
+  pending: readonly DrizzleMigration[],
+  baseline: boolean,
+  inspection: Inspection,
+  content: Content,
+  ledger: readonly DrizzleLedgerRow[],
+  problems: Problems,
+): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const first = content.migrations[0];
   const newestApplied = Math.max(0, ...ledger.map((r) => r.createdAt ?? 0));
   for (const m of pending) {
     if (baseline && m === first) continue;
@@ -245,60 +331,29 @@ export function plan(inspection: Inspection, content: Content, options: PlanOpti
       outOfOrder: m.when < newestApplied,
     });
     const control = unsupportedTransactionControl(stmts);
-    if (control) refusals.push(transactionControlRefusal(m, control));
+    if (control) problems.refusals.push(transactionControlRefusal(m, control));
     if (m.when < newestApplied)
-      warnings.push({
+      problems.warnings.push({
         code: 'ledger.out_of_order',
         message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`,
         hint: 'nothing to do',
       });
   }
+  return steps;
+}
 
-  if (content.profile.seed && (steps.length > 0 || inspection.seedGaps > 0)) {
-    steps.push({ kind: 'seed', release: options.latestRelease ?? '', gaps: inspection.seedGaps });
-  }
-
-  refusals.push(...repeatableSteps(steps, inspection, content));
-
-  const lint = lintPlan(steps, inspection, content, options.allowDestructive);
-  const misnamed = acceptanceProblems(steps, content, lint, options.allowDestructive);
-  refusals.unshift(...misnamed);
+/** The destructive statements nobody accepted, as one refusal whose hint names the tags to accept. */
+function destructiveRefusal(lint: readonly LintFinding[]): Problem[] {
   const destructive = blocking(lint);
-  // A misnamed tag's hint already names the tags to accept.
-  if (destructive.length && misnamed.length === 0) {
-    const tags = [...new Set(destructive.map((f) => tagOf(f.file)))];
-    refusals.push({
+  if (!destructive.length) return [];
+  const tags = [...new Set(destructive.map((f) => tagOf(f.file)))];
+  return [
+    {
       code: 'lint.destructive',
       message: `${plural(destructive.length, 'destructive statement')} pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
       hint: `review them; if they are intended, run again with ${shellQuote(`--allow-destructive=${tags.join(',')}`)} (a backup is taken first); nothing was changed`,
-    });
-  }
-  for (const a of detection.ahead)
-    warnings.push({
-      code: 'release.partial',
-      message: `objects of a later release found: ${a}`,
-      hint: 'the upgrade completes what is missing; hand-made objects are kept',
-    });
-
-  return {
-    version: PLAN_VERSION,
-    profile: content.profile.name,
-    database: inspection.database,
-    from: detection.release,
-    to: steps.length ? options.latestRelease : detection.release,
-    detection,
-    steps,
-    lint,
-    refusals,
-    warnings,
-    databaseEmpty: inspection.empty,
-    backup:
-      steps.length === 0 || (options.skipBackupWhenEmpty && inspection.empty)
-        ? 'none'
-        : options.noBackup
-          ? 'operator'
-          : 'upkit',
-  };
+    },
+  ];
 }
 
 /** The statements of the plan's steps in the order they run, as the lint reads them. */

@@ -10,7 +10,14 @@ import { snapshotPath } from './drizzle/journal.ts';
 import { expectedSchemaFor, type ShadowOptions } from '../verify/shadow.ts';
 import { apply, describeStep } from './apply/index.ts';
 import type { ApplyContext } from './apply/context.ts';
-import { configureSession, describeBlocker, exclusiveHolders, type SessionSettings } from './apply/session.ts';
+import {
+  type Blocker,
+  configureSession,
+  describeBlocker,
+  exclusiveHolders,
+  lockRetryWaits,
+  type SessionSettings,
+} from './apply/session.ts';
 import { checkInterruptedRestore } from './backup/leftovers.ts';
 import { takeBackup, type BackupResult } from './backup/run.ts';
 import type { Config } from './config.ts';
@@ -64,7 +71,7 @@ export function sessionSettings(config: Config): SessionSettings {
   return {
     lockTimeoutMs: config.lockTimeoutMs,
     statementTimeoutMs: config.migrationTimeoutMs,
-    retryWaitsMs: Array.from({ length: config.lockRetries }, (_, i) => 250 * 2 ** i),
+    retryWaitsMs: lockRetryWaits(config.lockRetries),
   };
 }
 
@@ -74,7 +81,7 @@ export function printPlan(plan: Plan, log: Logger): void {
   );
   if (plan.from !== plan.to || plan.detection.ahead.length)
     for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
-  plan.steps.forEach((s, i) => log.info(`  ${i + 1}. ${describeStep(s)}`));
+  for (const [i, s] of plan.steps.entries()) log.info(`  ${i + 1}. ${describeStep(s)}`);
   for (const f of plan.lint)
     log.info(
       `  lint ${f.file}:${f.line} ${f.message} (${f.safe ? `reviewed: ${f.safe}` : f.acceptedBy ? `accepted: ${f.acceptedBy === '--allow-destructive=TAG' ? `--allow-destructive=${f.file.replace(/\.sql$/, '')}` : f.acceptedBy}` : 'destructive'})`,
@@ -229,39 +236,60 @@ export function verifiedDetail(v: AfterVerification): string {
   return `${found} in ${areas}`;
 }
 
+/** What the verification stop depends on: the errors, what the run applied, and the ways back. */
+export interface VerificationStopFacts {
+  errors: number;
+  /** How many steps the run applied. */
+  applied: number;
+  /** The release the database stands at (the plan's target). */
+  to: string | null;
+  /** The app's drizzle folder, named in the command when it is not Pulse's own. */
+  otherAppFolder?: string | undefined;
+  backupPath?: string | undefined;
+  noBackup: boolean;
+}
+
 /**
- * The last line of an upgrade whose verification found errors: how many, what the run had
- * applied before (the report's outcome says the same), where the database stands, and the
- * commands that show them again (with this app's folder) and go back.
+ * The last line of an upgrade whose verification found errors (exit 4): how many, what the
+ * run had applied before (the report's outcome says the same), where the database stands, and
+ * the commands that show them again (with this app's folder) and go back.
  */
+export function describeVerificationStop(v: VerificationStopFacts): { message: string; hint: string } {
+  const after = v.applied
+    ? `after the upgrade applied ${plural(v.applied, 'step')}; the database stands at ${v.to ?? 'empty'}`
+    : 'and the plan had nothing to apply, so nothing was changed';
+  const message = `verification found ${plural(v.errors, 'problem')} (listed above) ${after}`;
+  const folder = v.otherAppFolder === undefined ? '' : ` --drizzle-dir ${shellQuote(v.otherAppFolder)}`;
+  const back = !v.applied
+    ? ''
+    : v.backupPath
+      ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backupPath)}`
+      : v.noBackup
+        ? '; upkit took no backup (--no-backup): to go back, restore your own snapshot'
+        : '';
+  return { message, hint: `see them again: npx zx verify/index.ts${folder}${back}` };
+}
+
+/** Reports describeVerificationStop()'s line: a finding, and the log. */
 function verificationProblems(
   report: ReportBuilder,
   log: Logger,
   v: {
     errors: number;
     config: Config;
-    content: Content;
     plan: Plan;
     backup: BackupResult | undefined;
     noBackup: boolean;
   },
 ): void {
-  const steps = report.applied.length;
-  const after = steps
-    ? `after the upgrade applied ${plural(steps, 'step')}; the database stands at ${v.plan.to ?? 'empty'}`
-    : 'and the plan had nothing to apply, so nothing was changed';
-  const message = `verification found ${plural(v.errors, 'problem')} (listed above) ${after}`;
-  const folder = !isOtherApp(v.config.drizzleDir, process.cwd())
-    ? ''
-    : ` --drizzle-dir ${shellQuote(v.config.drizzleDir)}`;
-  const back = !steps
-    ? ''
-    : v.backup
-      ? `; to go back: npx zx scripts/restore.ts ${shellQuote(v.backup.path)}`
-      : v.noBackup
-        ? '; upkit took no backup (--no-backup): to go back, restore your own snapshot'
-        : '';
-  const hint = `see them again: npx zx verify/index.ts${folder}${back}`;
+  const { message, hint } = describeVerificationStop({
+    errors: v.errors,
+    applied: report.applied.length,
+    to: v.plan.to,
+    otherAppFolder: isOtherApp(v.config.drizzleDir, process.cwd()) ? v.config.drizzleDir : undefined,
+    backupPath: v.backup?.path,
+    noBackup: v.noBackup,
+  });
   report.verificationErrors = v.errors;
   report.finding('error', 'upgrade.verify_problems', message, hint);
   log.error(message);
@@ -395,21 +423,7 @@ export async function runUpgrade(
   );
   const target = config.migrationDb;
   await checkInterruptedRestore(config, log, report);
-  // A dry run names them; a run drops the ones proven upkit's under the run lock, once its checks passed.
-  if (options.dryRun) await leftoverRehearsals(config, log, report, false);
-
-  if (options.dryRun) {
-    const client = await connect(target, config, { applicationName: `upkit ${options.command} --dry-run` });
-    try {
-      await showPlan(client, config, content, options, report, log);
-      log.info('dry run: nothing was changed, no backup was taken');
-      return EXIT.ok;
-    } catch (err) {
-      throw await unchanged(err, client);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
+  if (options.dryRun) return dryRun(config, content, log, report, options);
 
   // A wait for the lock ends in a plan made after it: whatever the holder applied is read then.
   const { wait, tookLock } = lockWait(target.database, options, log, report);
@@ -420,245 +434,430 @@ export async function runUpgrade(
     async (lockClient) => {
       log.debug(`run lock taken on ${target.database}`);
       tookLock();
-      const client = await connect(target, config, { applicationName: `upkit ${options.command} migrations` });
-      const pidRow = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-      const migrationPid = pidRow.rows[0]!.pid;
-      // Ctrl-C: cancel whatever statement runs, from the lock's own connection.
-      const onAbort = () => void lockClient.query('select pg_cancel_backend($1)', [migrationPid]).catch(() => {});
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const runId = randomUUID();
-      let backup: BackupResult | undefined;
-      // The operator chose --no-backup: a failure points to their own snapshot.
-      let noBackup = false;
-      const ctx: ApplyContext = {
-        client,
-        config,
-        content,
-        log,
-        runId,
-        settings: sessionSettings(config),
-        signal: options.signal,
-        applied: report.applied,
-        stands: { release: null, lastStep: null, changed: false },
-      };
-      let started = false;
-      // What the run is doing, for the message when it is interrupted.
-      let phase = 'the plan (reading the database)';
-      let rowsAfter: Awaited<ReturnType<typeof applicationRowCounts>> | undefined;
-      let statsAfter: Awaited<ReturnType<typeof writeActivity>> | undefined;
-      try {
-        const plan = await showPlan(client, config, content, options, report, log);
-        ctx.stands.release = plan.from;
-        // Checked before anything is written, even the runs ledger: a refusal leaves no trace.
-        if (!isEmptyPlan(plan)) await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
-        if (!isEmptyPlan(plan)) await assertExpectedSchema(config, content, options, log);
-        if (options.rehearse && !isEmptyPlan(plan)) await assertMayRehearse(client, config);
-        if (isEmptyPlan(plan)) {
-          log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
-          // A run killed after its last change (during verification) left its row running.
-          for (const r of await markCrashedRuns(lockClient)) {
-            warning(
-              report,
-              log,
-              'run.crashed',
-              `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
-              'its changes were complete; this run verifies them',
-            );
-          }
-        } else if (options.confirm && !(await options.confirm(plan))) {
-          log.info('stopped before any change: the plan was not confirmed');
-          return EXIT.refused;
-        }
-        // Under the run lock no rehearsal of this database can be running: a leftover one is a
-        // stopped run's (and still proven upkit's and gone before it is dropped).
-        await leftoverRehearsals(config, log, report, true);
-        const t0 = performance.now();
-        if (!isEmptyPlan(plan)) {
-          await ensureLedger(lockClient);
-          const crashed = await startRun(lockClient, {
-            id: runId,
-            command: options.command,
-            releaseFrom: plan.from,
-            releaseTo: plan.to,
-            toolVersion: options.upkitVersion,
-            ...(plan.backup === 'operator' ? { backupSkipped: NO_BACKUP_REASON } : {}),
-          });
-          started = true;
-          log.debug(`recorded in upkit.runs as run ${runId}`);
-          for (const r of crashed) {
-            warning(
-              report,
-              log,
-              'run.crashed',
-              `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
-              'this run picks up where it stopped',
-            );
-          }
-          if (plan.backup === 'none') {
-            log.info('the database is empty: nothing to back up');
-          } else if (plan.backup === 'operator') {
-            noBackup = true;
-            report.finding(
-              'info',
-              'backup.skipped',
-              `no backup was taken (${NO_BACKUP_REASON})`,
-              'if this run fails, restore the database from your own snapshot',
-            );
-            log.info(`no backup taken (${NO_BACKUP_REASON})`);
-          } else {
-            phase = 'the backup';
-            backup = await takeBackup(config, log, {
-              profile: content.profile,
-              backupDir: config.backupDir,
-              keep: config.backupKeep,
-              signal: options.signal,
-              upkitVersion: options.upkitVersion,
-              report,
-            });
-            report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
-            await setRunBackup(lockClient, runId, {
-              path: backup.path,
-              sha256: backup.manifest.sha256,
-              systemIdentifier: backup.manifest.systemIdentifier,
-              database: backup.manifest.database,
-            });
-          }
-          if (options.rehearse) {
-            if (!backup)
-              throw new UpkitError({
-                code: 'rehearse.no_backup',
-                exit: 'refused',
-                message: `nothing to rehearse on: ${noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`,
-                hint: 'run without --rehearse',
-              });
-            phase = 'the rehearsal on a restored copy';
-            await rehearse(plan, backup, config, content, log, report, options, runId, lockClient);
-          }
-          phase = 'the migrations';
-          await configureSession(client, ctx.settings);
-          await apply(plan, ctx).finally(() => {
-            if (ctx.stands.changed) report.changed = true;
-          });
-          // The row counts and write statistics as the run's last write left them, before verify,
-          // the containers and the health checks: what the application writes from here on is
-          // not the run's, and rollback tells it apart. The run's own writes are flushed first.
-          rowsAfter = await applicationRowCounts(client).catch(() => undefined);
-          statsAfter = await flushWriteStats(client).then(
-            () => writeActivity(client),
-            () => undefined,
-          );
-        }
-        phase = 'verification';
-        const already = report.findings.length;
-        const { errors } = await log.step('verify', async (s) => {
-          const v = await verifyAfter(client, config, content, report, { signal: options.signal, log });
-          s.judge(report.findings.slice(already), verifiedDetail(v));
-          return v;
-        });
-        for (const f of report.findings.slice(already).filter((x) => x.severity !== 'info')) {
-          (f.severity === 'error' ? log.error : log.warn)(`${f.code}: ${f.message}`);
-          if (f.hint) log.info(`  → ${f.hint}`);
-        }
-        log.info(
-          `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`,
-        );
-        let exit: number = errors ? EXIT.verification : EXIT.ok;
-        if (errors) verificationProblems(report, log, { errors, config, content, plan, backup, noBackup });
-        else if (options.containers) {
-          phase = 'the containers and health checks';
-          exit = await containersAndHealth(config, content.profile, log, report, plan.to ?? undefined, options.signal);
-        }
-        // upkit.runs keeps its coarse status; the report it stores says which outcome it was.
-        const outcome = outcomeFor(exit, report.changed || report.applied.length > 0);
-        if (started)
-          await finishRun(lockClient, runId, {
-            status: exit === EXIT.ok ? 'ok' : 'failed',
-            report: { outcome, applied: report.applied, findings: report.findings, rowsAfter, statsAfter },
-          });
-        return exit;
-      } catch (err) {
-        const interrupted = options.signal?.aborted === true;
-        if (started)
-          await finishRun(lockClient, runId, {
-            status: interrupted ? 'interrupted' : ctx.stands.changed ? 'failed' : 'refused',
-          }).catch(() => {});
-        const by = isUpkitError(options.signal?.reason) ? options.signal.reason.message : 'interrupted';
-        const lastStep = log.steps.at(-1)?.name;
-        const during =
-          phase === 'the migrations' && ctx.current
-            ? ctx.current
-            : phase === 'the containers and health checks'
-              ? lastStep === 'containers'
-                ? 'the containers'
-                : 'the health checks'
-              : phase;
-        const recorded = started ? `; upkit.runs records the run as interrupted` : '';
-        if (!ctx.stands.changed) {
-          if (!interrupted) throw await unchanged(err, client);
-          const what =
-            phase === 'the backup'
-              ? 'the partial backup file was removed and nothing was changed'
-              : phase === 'the migrations'
-                ? 'it was rolled back and nothing was changed'
-                : 'nothing was changed';
-          throw new UpkitError({
-            code: 'interrupted',
-            exit: 'interrupted',
-            message: `${by} during ${during}; ${what}${recorded}`,
-            hint: `run the upgrade again when ready${backup ? ` (the backup it took: ${shellQuote(backup.path)})` : ''}`,
-          });
-        }
-        // Changes began: say where the database stands and how to go back.
-        const where = `the database stands after ${ctx.stands.lastStep}${ctx.stands.release ? ` (${ctx.stands.release})` : ''}`;
-        const back = backup
-          ? `; to go back: npx zx scripts/restore.ts ${shellQuote(backup.path)}`
-          : noBackup
-            ? `; upkit took no backup (--no-backup): to go back, restore your own snapshot`
-            : '';
-        if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
-          throw new UpkitError({
-            code: 'interrupted',
-            exit: 'interrupted',
-            message: `${by} during ${during}; every step of the plan was applied and ${where}${recorded}`,
-            hint:
-              phase === 'verification'
-                ? `finish the check with: npx zx verify/index.ts${back}`
-                : `check the application with: npx zx scripts/health.ts${back}`,
-          });
-        }
-        if (interrupted) {
-          throw new UpkitError({
-            code: 'interrupted',
-            exit: 'interrupted',
-            message: `${by} during ${during}; the statement in progress was rolled back and ${where}${recorded}`,
-            hint: `run the upgrade again to finish${back}`,
-          });
-        }
-        if (isUpkitError(err)) {
-          // Its hint may say "nothing was changed" of its own transaction; the run as a whole did change things.
-          throw new UpkitError({
-            code: err.code,
-            exit: 'failed',
-            message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`,
-            details: err.details,
-            hint: `${err.hint ? err.hint.replace(/;?\s*nothing was changed\.?$/, '') : 'see the log file'}${back}`,
-            cause: err,
-          });
-        }
-        throw new UpkitError({
-          code: 'upgrade.failed',
-          exit: 'failed',
-          message: `${(err as Error).message} (${where})`,
-          hint: `see the log file${back}`,
-          cause: err,
-        });
-      } finally {
-        options.signal?.removeEventListener('abort', onAbort);
-        await client.end().catch(() => {});
-      }
+      return runLocked(config, content, log, report, options, lockClient);
     },
     wait,
   );
+}
+
+/** The plan, shown; nothing is written, no backup is taken. */
+async function dryRun(
+  config: Config,
+  content: Content,
+  log: Logger,
+  report: ReportBuilder,
+  options: UpgradeOptions,
+): Promise<number> {
+  // A dry run names leftover rehearsals; a run drops the ones proven upkit's under the run lock,
+  // once its checks passed.
+  await leftoverRehearsals(config, log, report, false);
+  const client = await connect(config.migrationDb, config, { applicationName: `upkit ${options.command} --dry-run` });
+  try {
+    await showPlan(client, config, content, options, report, log);
+    log.info('dry run: nothing was changed, no backup was taken');
+    return EXIT.ok;
+  } catch (err) {
+    throw await unchanged(err, client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** What the run is doing, for the message when it stops. */
+export type RunPhase =
+  | 'the plan (reading the database)'
+  | 'the backup'
+  | 'the rehearsal on a restored copy'
+  | 'the migrations'
+  | 'verification'
+  | 'the containers and health checks';
+
+/** A run under the lock, as its steps leave it: what a stop reports. */
+interface LockedRun {
+  id: string;
+  ctx: ApplyContext;
+  lockClient: Client;
+  phase: RunPhase;
+  /** Whether upkit.runs holds a row for this run (to be finished). */
+  started: boolean;
+  backup: BackupResult | undefined;
+  /** The operator chose --no-backup: a failure points to their own snapshot. */
+  noBackup: boolean;
+}
+
+/**
+ * The run that holds the lock: plan, checks, then (when there is something to do) record,
+ * backup, apply; verify, containers.
+ */
+async function runLocked(
+  config: Config,
+  content: Content,
+  log: Logger,
+  report: ReportBuilder,
+  options: UpgradeOptions,
+  lockClient: Client,
+): Promise<number> {
+  const client = await connect(config.migrationDb, config, { applicationName: `upkit ${options.command} migrations` });
+  const pidRow = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const migrationPid = pidRow.rows[0]!.pid;
+  // Ctrl-C: cancel whatever statement runs, from the lock's own connection.
+  const onAbort = () => void lockClient.query('select pg_cancel_backend($1)', [migrationPid]).catch(() => {});
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const id = randomUUID();
+  const run: LockedRun = {
+    id,
+    lockClient,
+    ctx: {
+      client,
+      config,
+      content,
+      log,
+      runId: id,
+      settings: sessionSettings(config),
+      signal: options.signal,
+      applied: report.applied,
+      stands: { release: null, lastStep: null, changed: false },
+    },
+    phase: 'the plan (reading the database)',
+    started: false,
+    backup: undefined,
+    noBackup: false,
+  };
+  try {
+    const plan = await showPlan(client, config, content, options, report, log);
+    run.ctx.stands.release = plan.from;
+    if (!(await readyToWrite(plan, run, options, report))) return EXIT.refused;
+    // Under the run lock no rehearsal of this database can be running: a leftover one is a
+    // stopped run's (and still proven upkit's and gone before it is dropped).
+    await leftoverRehearsals(config, log, report, true);
+    const t0 = performance.now();
+    let after: RunRecord = {};
+    if (!isEmptyPlan(plan)) {
+      await recordRun(plan, run, options, report);
+      await backupStep(plan, run, options, report);
+      if (options.rehearse) await rehearseStep(plan, run, options, report);
+      after = await applyStep(plan, run, report);
+    }
+    run.phase = 'verification';
+    const errors = await verifyStep(run, options, report);
+    log.info(
+      `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`,
+    );
+    let exit: number = errors ? EXIT.verification : EXIT.ok;
+    if (errors) verificationProblems(report, log, { errors, config, plan, backup: run.backup, noBackup: run.noBackup });
+    else if (options.containers) {
+      run.phase = 'the containers and health checks';
+      exit = await containersAndHealth(config, content.profile, log, report, plan.to ?? undefined, options.signal);
+    }
+    // upkit.runs keeps its coarse status; the report it stores says which outcome it was.
+    const outcome = outcomeFor(exit, report.changed || report.applied.length > 0);
+    if (run.started)
+      await finishRun(lockClient, id, {
+        status: exit === EXIT.ok ? 'ok' : 'failed',
+        report: { outcome, applied: report.applied, findings: report.findings, ...after },
+      });
+    return exit;
+  } catch (err) {
+    const facts: StopFacts = {
+      phase: run.phase,
+      current: run.ctx.current,
+      lastStep: log.steps.at(-1)?.name,
+      stands: run.ctx.stands,
+      recorded: run.started,
+      interrupted: options.signal?.aborted === true ? { reason: options.signal.reason } : false,
+      backupPath: run.backup?.path,
+      noBackup: run.noBackup,
+    };
+    // A lock timeout met while reading, before any change, names who held the locks.
+    if (!facts.interrupted && !facts.stands.changed && isPgError(err) && err.code === '55P03')
+      facts.lockHolders = await exclusiveHolders(client).catch(() => []);
+    const stop = describeStop(err, facts);
+    if (stop.status) await finishRun(lockClient, id, { status: stop.status }).catch(() => {});
+    throw stop.error;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await client.end().catch(() => {});
+  }
+}
+
+/** What upkit.runs keeps of the run's last write: row counts and write statistics (rollback tells the application's apart). */
+interface RunRecord {
+  rowsAfter?: Awaited<ReturnType<typeof applicationRowCounts>> | undefined;
+  statsAfter?: Awaited<ReturnType<typeof writeActivity>> | undefined;
+}
+
+/**
+ * The checks before anything is written, even the runs ledger (a refusal leaves no trace), and
+ * the operator's confirmation; false when the plan was not confirmed. An empty plan marks the
+ * runs an earlier, killed run left running.
+ */
+async function readyToWrite(
+  plan: Plan,
+  run: LockedRun,
+  options: UpgradeOptions,
+  report: ReportBuilder,
+): Promise<boolean> {
+  const { client, config, content, log } = run.ctx;
+  if (!isEmptyPlan(plan)) {
+    await assertReadyToWrite(client, config, { backup: plan.backup === 'upkit' });
+    await assertExpectedSchema(config, content, options, log);
+    if (options.rehearse) await assertMayRehearse(client, config);
+    if (options.confirm && !(await options.confirm(plan))) {
+      log.info('stopped before any change: the plan was not confirmed');
+      return false;
+    }
+    return true;
+  }
+  log.info(`${plan.database} is at ${plan.to ?? 'its latest entry'}: nothing to apply, no backup needed`);
+  // A run killed after its last change (during verification) left its row running.
+  for (const r of await markCrashedRuns(run.lockClient)) {
+    warning(
+      report,
+      log,
+      'run.crashed',
+      `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
+      'its changes were complete; this run verifies them',
+    );
+  }
+  return true;
+}
+
+/** The run's row in upkit.runs (the ledger made first); runs an earlier one left running are marked crashed. */
+async function recordRun(plan: Plan, run: LockedRun, options: UpgradeOptions, report: ReportBuilder): Promise<void> {
+  const { log } = run.ctx;
+  await ensureLedger(run.lockClient);
+  const crashed = await startRun(run.lockClient, {
+    id: run.id,
+    command: options.command,
+    releaseFrom: plan.from,
+    releaseTo: plan.to,
+    toolVersion: options.upkitVersion,
+    ...(plan.backup === 'operator' ? { backupSkipped: NO_BACKUP_REASON } : {}),
+  });
+  run.started = true;
+  log.debug(`recorded in upkit.runs as run ${run.id}`);
+  for (const r of crashed) {
+    warning(
+      report,
+      log,
+      'run.crashed',
+      `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
+      'this run picks up where it stopped',
+    );
+  }
+}
+
+/** The backup the plan calls for: upkit's (recorded in the run's row), the operator's (--no-backup), or none (empty). */
+async function backupStep(plan: Plan, run: LockedRun, options: UpgradeOptions, report: ReportBuilder): Promise<void> {
+  const { config, content, log } = run.ctx;
+  if (plan.backup === 'none') {
+    log.info('the database is empty: nothing to back up');
+    return;
+  }
+  if (plan.backup === 'operator') {
+    run.noBackup = true;
+    report.finding(
+      'info',
+      'backup.skipped',
+      `no backup was taken (${NO_BACKUP_REASON})`,
+      'if this run fails, restore the database from your own snapshot',
+    );
+    log.info(`no backup taken (${NO_BACKUP_REASON})`);
+    return;
+  }
+  run.phase = 'the backup';
+  const backup = await takeBackup(config, log, {
+    profile: content.profile,
+    backupDir: config.backupDir,
+    keep: config.backupKeep,
+    signal: options.signal,
+    upkitVersion: options.upkitVersion,
+    report,
+  });
+  run.backup = backup;
+  report.backup = { path: backup.path, bytes: backup.manifest.bytes, sha256: backup.manifest.sha256 };
+  await setRunBackup(run.lockClient, run.id, {
+    path: backup.path,
+    sha256: backup.manifest.sha256,
+    systemIdentifier: backup.manifest.systemIdentifier,
+    database: backup.manifest.database,
+  });
+}
+
+/** `--rehearse`: the plan on a copy restored from the backup first; refused without a backup. */
+async function rehearseStep(plan: Plan, run: LockedRun, options: UpgradeOptions, report: ReportBuilder): Promise<void> {
+  const { config, content, log } = run.ctx;
+  if (!run.backup)
+    throw new UpkitError({
+      code: 'rehearse.no_backup',
+      exit: 'refused',
+      message: `nothing to rehearse on: ${run.noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`,
+      hint: 'run without --rehearse',
+    });
+  run.phase = 'the rehearsal on a restored copy';
+  await rehearse(plan, run.backup, config, content, log, report, options, run.id, run.lockClient);
+}
+
+/**
+ * The plan's steps on the live database; then the row counts and write statistics as the run's
+ * last write left them, before verify, the containers and the health checks: what the
+ * application writes from here on is not the run's, and rollback tells it apart. The run's own
+ * writes are flushed first.
+ */
+async function applyStep(plan: Plan, run: LockedRun, report: ReportBuilder): Promise<RunRecord> {
+  const { ctx } = run;
+  run.phase = 'the migrations';
+  await configureSession(ctx.client, ctx.settings);
+  await apply(plan, ctx).finally(() => {
+    if (ctx.stands.changed) report.changed = true;
+  });
+  const rowsAfter = await applicationRowCounts(ctx.client).catch(() => undefined);
+  const statsAfter = await flushWriteStats(ctx.client).then(
+    () => writeActivity(ctx.client),
+    () => undefined,
+  );
+  return { rowsAfter, statsAfter };
+}
+
+/** Verification of the live database, its findings on screen and in the report; the number of errors. */
+async function verifyStep(run: LockedRun, options: UpgradeOptions, report: ReportBuilder): Promise<number> {
+  const { client, config, content, log } = run.ctx;
+  const already = report.findings.length;
+  const { errors } = await log.step('verify', async (s) => {
+    const v = await verifyAfter(client, config, content, report, { signal: options.signal, log });
+    s.judge(report.findings.slice(already), verifiedDetail(v));
+    return v;
+  });
+  for (const f of report.findings.slice(already).filter((x) => x.severity !== 'info')) {
+    (f.severity === 'error' ? log.error : log.warn)(`${f.code}: ${f.message}`);
+    if (f.hint) log.info(`  → ${f.hint}`);
+  }
+  return errors;
+}
+
+/** What a run that stopped knows of itself: the facts describeStop() turns into what the operator reads. */
+export interface StopFacts {
+  /** What the run was doing. */
+  phase: RunPhase;
+  /** The step of the plan in progress during the migrations (as the plan describes it). */
+  current?: string | undefined;
+  /** The last step the log timed: tells the containers from the health checks. */
+  lastStep?: string | undefined;
+  /** Where the database stands: `changed` once the first change is committed. */
+  stands: ApplyContext['stands'];
+  /** Whether upkit.runs holds a row for the run. */
+  recorded: boolean;
+  /** The signal's reason when the run was interrupted (Ctrl-C, a time limit); false otherwise. */
+  interrupted: false | { reason: unknown };
+  /** The backup the run took, if it took one. */
+  backupPath?: string | undefined;
+  /** `--no-backup`: the operator's own snapshot is the way back. */
+  noBackup: boolean;
+  /** The sessions that held locks when a read before any change met a lock timeout. */
+  lockHolders?: readonly Blocker[];
+}
+
+/** A stop as the operator meets it: the error to report (message, hint, exit code), the status upkit.runs records. */
+export interface Stop {
+  /** What is thrown: an UpkitError for each stop upkit describes; an error it did not anticipate as it is (exit 1). */
+  error: unknown;
+  /** The run's status in upkit.runs; null when the run was never recorded there. */
+  status: 'interrupted' | 'failed' | 'refused' | null;
+}
+
+/**
+ * What an operator reads after a run stopped on an error: before any change, the error as it
+ * is (a PostgreSQL error made a refusal that says nothing was changed); after an interruption,
+ * what was in progress and what was rolled back; after changes began, where the database
+ * stands and how to go back (the backup to restore, or the operator's own snapshot).
+ */
+export function describeStop(err: unknown, facts: StopFacts): Stop {
+  const { interrupted, stands, phase } = facts;
+  const status = !facts.recorded ? null : interrupted ? 'interrupted' : stands.changed ? 'failed' : 'refused';
+  const by = interrupted && isUpkitError(interrupted.reason) ? interrupted.reason.message : 'interrupted';
+  const during =
+    phase === 'the migrations' && facts.current
+      ? facts.current
+      : phase === 'the containers and health checks'
+        ? facts.lastStep === 'containers'
+          ? 'the containers'
+          : 'the health checks'
+        : phase;
+  const recorded = facts.recorded ? '; upkit.runs records the run as interrupted' : '';
+  if (!stands.changed) {
+    if (!interrupted) return { status, error: unchangedError(err, facts.lockHolders ?? []) };
+    const what =
+      phase === 'the backup'
+        ? 'the partial backup file was removed and nothing was changed'
+        : phase === 'the migrations'
+          ? 'it was rolled back and nothing was changed'
+          : 'nothing was changed';
+    return {
+      status,
+      error: new UpkitError({
+        code: 'interrupted',
+        exit: 'interrupted',
+        message: `${by} during ${during}; ${what}${recorded}`,
+        hint: `run the upgrade again when ready${facts.backupPath ? ` (the backup it took: ${shellQuote(facts.backupPath)})` : ''}`,
+      }),
+    };
+  }
+  // Changes began: say where the database stands and how to go back.
+  const where = `the database stands after ${stands.lastStep}${stands.release ? ` (${stands.release})` : ''}`;
+  const back = facts.backupPath
+    ? `; to go back: npx zx scripts/restore.ts ${shellQuote(facts.backupPath)}`
+    : facts.noBackup
+      ? '; upkit took no backup (--no-backup): to go back, restore your own snapshot'
+      : '';
+  if (interrupted && (phase === 'verification' || phase === 'the containers and health checks')) {
+    return {
+      status,
+      error: new UpkitError({
+        code: 'interrupted',
+        exit: 'interrupted',
+        message: `${by} during ${during}; every step of the plan was applied and ${where}${recorded}`,
+        hint:
+          phase === 'verification'
+            ? `finish the check with: npx zx verify/index.ts${back}`
+            : `check the application with: npx zx scripts/health.ts${back}`,
+      }),
+    };
+  }
+  if (interrupted) {
+    return {
+      status,
+      error: new UpkitError({
+        code: 'interrupted',
+        exit: 'interrupted',
+        message: `${by} during ${during}; the statement in progress was rolled back and ${where}${recorded}`,
+        hint: `run the upgrade again to finish${back}`,
+      }),
+    };
+  }
+  if (isUpkitError(err)) {
+    // Its hint may say "nothing was changed" of its own transaction; the run as a whole did change things.
+    return {
+      status,
+      error: new UpkitError({
+        code: err.code,
+        exit: 'failed',
+        message: `${err.message}${err.message.includes('stands') ? '' : ` (${where})`}`,
+        details: err.details,
+        hint: `${err.hint ? err.hint.replace(/;?\s*nothing was changed\.?$/, '') : 'see the log file'}${back}`,
+        cause: err,
+      }),
+    };
+  }
+  return {
+    status,
+    error: new UpkitError({
+      code: 'upgrade.failed',
+      exit: 'failed',
+      message: `${(err as Error).message} (${where})`,
+      hint: `see the log file${back}`,
+      cause: err,
+    }),
+  };
 }
 
 /** The lock wait of `--wait-for-lock`: who holds the lock is said as it begins, how long it took once the lock is taken. */
@@ -696,12 +895,20 @@ function lockWait(
  * changed, with the sessions a lock wait stood behind; never "failed after changes began".
  */
 async function unchanged(err: unknown, client: Pick<Client, 'query'>): Promise<unknown> {
+  const holders = isPgError(err) && err.code === '55P03' ? await exclusiveHolders(client).catch(() => []) : [];
+  return unchangedError(err, holders);
+}
+
+/**
+ * unchanged()'s decision, given the sessions holding locks (read when the error is a lock
+ * timeout). Other errors pass as they are.
+ */
+export function unchangedError(err: unknown, holders: readonly Blocker[]): unknown {
   if (isUpkitError(err) || !isPgError(err)) return err;
   const { headline, details } = formatPgError(err);
   const code = err.code ?? 'error';
   let hint = 'see the log file; nothing was changed: run the upgrade again when the cause is gone';
   if (code === '55P03') {
-    const holders = await exclusiveHolders(client).catch(() => []);
     if (holders.length) details.push(...holders.map(describeBlocker));
     hint = holders.length
       ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${holders[0]!.pid}); then run the upgrade again; nothing was changed`

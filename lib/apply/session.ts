@@ -125,9 +125,63 @@ export function describeBlocker(b: Blocker): string {
   return `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ''} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
 }
 
+/** The pauses between attempts for `retries` retries: 250 ms, doubling each time (250, 500, 1000, …). */
+export function lockRetryWaits(retries: number): number[] {
+  return Array.from({ length: Math.max(0, retries) }, (_, i) => 250 * 2 ** i);
+}
+
+/** After the attempt numbered `failed` (0 for the first) met a lock timeout: wait and try again, or give up. */
+export type LockRetryDecision =
+  | {
+      retry: true;
+      waitMs: number;
+      /** 1-based number of this retry, of `retries`. */
+      retryNumber: number;
+      retries: number;
+    }
+  | { retry: false; attempts: number };
+
+/** The retry schedule, pure: the `failed`-th attempt's wait, or the give-up once every wait is spent. */
+export function nextLockRetry(failed: number, settings: Pick<SessionSettings, 'retryWaitsMs'>): LockRetryDecision {
+  const wait = settings.retryWaitsMs[failed];
+  if (wait === undefined) return { retry: false, attempts: failed + 1 };
+  return { retry: true, waitMs: wait, retryNumber: failed + 1, retries: settings.retryWaitsMs.length };
+}
+
+/** Who held the locks, as the retry's lines say it. */
+export function describeBlockers(blockers: readonly Blocker[]): string {
+  return blockers.length ? blockers.map(describeBlocker).join('; ') : 'a session that has since let go';
+}
+
+/** The line logged before a retry: application queries were not held up, and when the next attempt comes. */
+export function lockRetryLine(
+  what: string,
+  blockers: readonly Blocker[],
+  d: Extract<LockRetryDecision, { retry: true }>,
+): string {
+  return `${what}: lock busy (${describeBlockers(blockers)}); application queries were not held up; retry ${d.retryNumber}/${d.retries} in ${(d.waitMs / 1000).toFixed(1)} s`;
+}
+
+/** The error that ends the retries (exit 3): how many attempts, who holds the locks, and how to end their work. */
+export function lockGiveUpError(
+  what: string,
+  settings: Pick<SessionSettings, 'lockTimeoutMs'>,
+  attempts: number,
+  blockers: readonly Blocker[],
+): UpkitError {
+  return new UpkitError({
+    code: 'lock.timeout',
+    exit: 'refused',
+    message: `${what}: could not get its locks within ${settings.lockTimeoutMs} ms after ${attempts} attempts; ${describeBlockers(blockers)}`,
+    hint: blockers.length
+      ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${blockers[0]!.pid}); (pg_terminate_backend to end the session), then run the upgrade again`
+      : 'run the upgrade again; raise LOCK_TIMEOUT (or --lock-timeout) only if the application can wait that long',
+  });
+}
+
 /**
  * Runs `attempt` (a whole transaction, safe to repeat) and, when it fails on a lock
- * timeout, waits and tries again. Gives up with an error naming the blockers.
+ * timeout, waits and tries again (nextLockRetry()). Gives up with an error naming the blockers.
  */
 export async function withLockRetry<T>(
   client: Pick<Client, 'query'>,
@@ -144,23 +198,11 @@ export async function withLockRetry<T>(
     } catch (err) {
       if (!isLockTimeout(err) || signal?.aborted) throw err;
       const blockers = await findBlockers(client, relations).catch(() => []);
-      const who = blockers.length ? blockers.map(describeBlocker).join('; ') : 'a session that has since let go';
-      const wait = settings.retryWaitsMs[i];
-      if (wait === undefined) {
-        throw new UpkitError({
-          code: 'lock.timeout',
-          exit: 'refused',
-          message: `${what}: could not get its locks within ${settings.lockTimeoutMs} ms after ${i + 1} attempts; ${who}`,
-          hint: blockers.length
-            ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${blockers[0]!.pid}); (pg_terminate_backend to end the session), then run the upgrade again`
-            : 'run the upgrade again; raise LOCK_TIMEOUT (or --lock-timeout) only if the application can wait that long',
-        });
-      }
-      log.warn(
-        `${what}: lock busy (${who}); application queries were not held up; retry ${i + 1}/${settings.retryWaitsMs.length} in ${(wait / 1000).toFixed(1)} s`,
-      );
+      const next = nextLockRetry(i, settings);
+      if (!next.retry) throw lockGiveUpError(what, settings, next.attempts, blockers);
+      log.warn(lockRetryLine(what, blockers, next));
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
+        const t = setTimeout(resolve, next.waitMs);
         signal?.addEventListener(
           'abort',
           () => {
