@@ -6,18 +6,7 @@
 // partial name, checked (pg_dump's exit status, then pg_restore --list must read the archive
 // and name every table), hashed, described in a manifest, and only then given its final
 // name. Old backups are pruned only after that.
-import { spawn } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  createWriteStream,
-  fsyncSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
@@ -26,6 +15,7 @@ import { connect } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import type { Logger, StepControl } from '../log.ts';
 import { libpqEnv } from '../pgEnv.ts';
+import { type ProcessResult, runProcess } from '../process.ts';
 import { detectInstall } from '../profile.ts';
 import type { Profile } from '../profileTypes.ts';
 import { createPrivateFile } from '../privateFiles.ts';
@@ -137,12 +127,6 @@ export async function countRows(
   return out;
 }
 
-interface DumpRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
 /** Runs pg_dump (locally, or in the compose service with its output streamed to the file). */
 function runDump(
   dumper: Dumper,
@@ -152,7 +136,7 @@ function runDump(
   snapshot: string,
   lockWaitMs: number,
   signal: AbortSignal,
-): Promise<DumpRun> {
+): Promise<ProcessResult> {
   const format = choice.format === 'directory' ? ['--format=directory', `--jobs=${choice.jobs}`] : ['--format=custom'];
   const dumpArgs = [
     ...format,
@@ -161,47 +145,26 @@ function runDump(
     `--lock-wait-timeout=${lockWaitMs}`,
     '--no-password',
   ];
-  return new Promise((resolve, reject) => {
-    let child;
-    let out: ReturnType<typeof createWriteStream> | undefined;
-    if (dumper.kind === 'local') {
-      child = spawn(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-    } else {
-      // -T: no TTY, so the archive's bytes pass through unchanged. Credentials travel as
-      // `-e NAME` (value taken from this process's environment), never as arguments.
-      const args = composeArgs(dumper.cli, dumper.composeFile, [
-        'exec',
-        '-T',
-        '-e',
-        'PGUSER',
-        '-e',
-        'PGDATABASE',
-        '-e',
-        'PGPASSWORD',
-        dumper.service,
-        'pg_dump',
-        ...dumpArgs,
-      ]);
-      child = spawn(dumper.cli.command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      out = createWriteStream(partial, { mode: 0o600 });
-      child.stdout!.pipe(out);
-    }
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const onAbort = () => child.kill('SIGTERM');
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    child.on('error', reject);
-    child.on('close', (code, sig) => {
-      signal.removeEventListener('abort', onAbort);
-      const done = () => resolve({ code, signal: sig, stderr });
-      if (out) out.end(done);
-      else done();
-    });
-  });
+  const options = { env, signal, abort: 'settle' } as const;
+  if (dumper.kind === 'local') {
+    return runProcess(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], { ...options, stdout: 'ignore' });
+  }
+  // -T: no TTY, so the archive's bytes pass through unchanged. Credentials travel as
+  // `-e NAME` (value taken from this process's environment), never as arguments.
+  const args = composeArgs(dumper.cli, dumper.composeFile, [
+    'exec',
+    '-T',
+    '-e',
+    'PGUSER',
+    '-e',
+    'PGDATABASE',
+    '-e',
+    'PGPASSWORD',
+    dumper.service,
+    'pg_dump',
+    ...dumpArgs,
+  ]);
+  return runProcess(dumper.cli.command, args, { ...options, stdout: { file: partial } });
 }
 
 function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
