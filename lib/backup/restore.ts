@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
-import { composeArgs } from '../compose.ts';
+import { libpqExecArgs } from '../compose.ts';
 import { withClient } from '../db.ts';
 import { isUpkitError, UpkitError } from '../errors.ts';
 import { formatDuration, type Logger } from '../log.ts';
@@ -132,19 +132,7 @@ async function runPgRestore(
       ? await runProcess(restorer.pgRestore.path, [...args, file], run)
       : await runProcess(
           restorer.cli.command,
-          composeArgs(restorer.cli, restorer.composeFile, [
-            'exec',
-            '-T',
-            '-e',
-            'PGUSER',
-            '-e',
-            'PGDATABASE',
-            '-e',
-            'PGPASSWORD',
-            restorer.service,
-            'pg_restore',
-            ...args,
-          ]),
+          libpqExecArgs(restorer.cli, restorer.composeFile, restorer.service, ['pg_restore', ...args]),
           { ...run, stdinFile: file },
         );
   return { ...result, tail: lastLines(result.stderr, TAIL_LINES) };

@@ -10,7 +10,7 @@ import { chmodSync, closeSync, fsyncSync, mkdirSync, renameSync, rmSync, statSyn
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
-import { composeArgs } from '../compose.ts';
+import { libpqExecArgs } from '../compose.ts';
 import { connect } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import type { Logger, StepControl } from '../log.ts';
@@ -149,21 +149,7 @@ function runDump(
   if (dumper.kind === 'local') {
     return runProcess(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], { ...options, stdout: 'ignore' });
   }
-  // -T: no TTY, so the archive's bytes pass through unchanged. Credentials travel as
-  // `-e NAME` (value taken from this process's environment), never as arguments.
-  const args = composeArgs(dumper.cli, dumper.composeFile, [
-    'exec',
-    '-T',
-    '-e',
-    'PGUSER',
-    '-e',
-    'PGDATABASE',
-    '-e',
-    'PGPASSWORD',
-    dumper.service,
-    'pg_dump',
-    ...dumpArgs,
-  ]);
+  const args = libpqExecArgs(dumper.cli, dumper.composeFile, dumper.service, ['pg_dump', ...dumpArgs]);
   return runProcess(dumper.cli.command, args, { ...options, stdout: { file: partial } });
 }
 

@@ -36,6 +36,18 @@ export function composeArgs(cli: ComposeCli, composeFile: string, args: string[]
   return [...cli.baseArgs, '--project-directory', path.dirname(composeFile), '-f', composeFile, ...args];
 }
 
+/** The libpq settings a program run in a service takes from upkit's environment. */
+const LIBPQ_NAMES = ['PGUSER', 'PGDATABASE', 'PGPASSWORD'];
+
+/**
+ * `exec -T SERVICE PROGRAM ARGS…` for pg_dump and pg_restore in a service: no TTY, so an
+ * archive's bytes pass through unchanged, and the credentials travel as `-e NAME` (the value
+ * taken from the environment the compose CLI is given), never as arguments.
+ */
+export function libpqExecArgs(cli: ComposeCli, composeFile: string, service: string, argv: string[]): string[] {
+  return composeArgs(cli, composeFile, ['exec', '-T', ...LIBPQ_NAMES.flatMap((n) => ['-e', n]), service, ...argv]);
+}
+
 /** Runs a program inside a running service, without a TTY so that binary output is safe. */
 export async function execInService(
   cli: ComposeCli,
