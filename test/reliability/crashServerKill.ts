@@ -28,6 +28,7 @@ import {
   type CrashServer,
 } from './crashHarness.ts';
 import { lockWaiter, until, untilFound } from '../support/wait.ts';
+import { childPids } from '../../lib/children.ts';
 
 // ---------------------------------------------------------------------------------------
 // A cluster of our own that may be killed
@@ -56,18 +57,7 @@ function exec(file: string, args: string[], cwd: string): Promise<string> {
 
 /** Running (non-zombie) processes whose parent is `ppid`. */
 function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(parent) === ppid && state !== 'Z') out.push(Number(pid));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
+  return childPids(ppid).filter(running);
 }
 
 function running(pid: number): boolean {
