@@ -28,7 +28,7 @@ export interface ProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** A file streamed to the child's stdin (closed at its end); no stdin otherwise. */
   stdinFile?: string;
-  /** 'collect' (the default) into the result, 'ignore', or a file (created private to this user). */
+  /** 'collect' (the default) into the result, 'ignore', or a file (created private to this user; a write error stops the program and ends its stderr). */
   stdout?: 'collect' | 'ignore' | { file: string };
   signal?: AbortSignal;
   /**
@@ -108,7 +108,7 @@ function lineSplitter(emit: (line: string) => void) {
 /**
  * Runs a program and resolves with its exit status whatever it is (callers decide what a
  * failure means). Rejects when an argument carries a password (nothing starts), when it
- * cannot start (ENOENT), when its stdin or stdout file cannot be opened, and, unless abort is
+ * cannot start (ENOENT), when its stdin file cannot be read, and, unless abort is
  * 'settle', when `signal` aborts it, after the child has ended.
  */
 export function runProcess(command: string, args: string[], options: ProcessOptions = {}): Promise<ProcessResult> {
@@ -133,8 +133,10 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     let outFile: ReturnType<typeof createWriteStream> | undefined;
     if (typeof stdoutMode === 'object') {
       outFile = createWriteStream(stdoutMode.file, { mode: 0o600 });
+      // The file cannot be written (a full disk): the program is stopped and the reason is
+      // the last line of its stderr, where callers look for why it failed.
       outFile.on('error', (err) => {
-        failed ??= err;
+        stderr.add(`\n${err.message}\n`);
         stop();
       });
       child.stdout!.pipe(outFile);

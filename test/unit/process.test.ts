@@ -66,6 +66,14 @@ describe('runProcess', () => {
     expect(statSync(output).mode & 0o777).toBe(0o600);
   });
 
+  it('stops the program when its stdout file cannot be written, and says why at the end of stderr', async () => {
+    const r = await runProcess('sh', ['-c', 'while :; do echo data; sleep 0.05; done'], {
+      stdout: { file: path.join(dir, 'missing', 'out') },
+    });
+    expect(r.code).not.toBe(0);
+    expect(lastLines(r.stderr, 1)[0]).toMatch(/ENOENT: no such file or directory/);
+  });
+
   it('rejects when the program cannot start', async () => {
     await expect(runProcess(path.join(dir, 'no-such-program'), [])).rejects.toMatchObject({ code: 'ENOENT' });
   });
