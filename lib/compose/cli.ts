@@ -2,13 +2,9 @@
 // `docker-compose`), what it can do, and running it with an argument array. Secrets never go
 // into argv: compose reads its own .env in the project directory, and children inherit
 // upkit's environment for interpolation.
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { type ProcessOptions, type ProcessResult, runProcess } from '../process.ts';
+import { lastLines, type ProcessOptions, type ProcessResult, runProcess } from '../process.ts';
 import { shellQuote } from '../quote.ts';
-
-const run = promisify(execFile);
 
 export interface ComposeCli {
   command: string;
@@ -22,12 +18,11 @@ export async function detectCompose(): Promise<ComposeCli | undefined> {
     ['docker-compose', []],
   ];
   for (const [command, baseArgs] of tries) {
-    try {
-      const { stdout } = await run(command, [...baseArgs, 'version', '--short'], { timeout: 10_000 });
-      return { command, baseArgs, version: stdout.trim() };
-    } catch {
-      // try the next form
-    }
+    const r = await runProcess(command, [...baseArgs, 'version', '--short'], { timeoutMs: 10_000 }).catch(
+      () => undefined,
+    );
+    // Not installed, or not this form: try the next one.
+    if (r?.code === 0) return { command, baseArgs, version: r.stdout.trim() };
   }
   return undefined;
 }
@@ -48,7 +43,7 @@ export function libpqExecArgs(cli: ComposeCli, composeFile: string, service: str
   return composeArgs(cli, composeFile, ['exec', '-T', ...LIBPQ_NAMES.flatMap((n) => ['-e', n]), service, ...argv]);
 }
 
-/** Runs a program inside a running service, without a TTY so that binary output is safe. */
+/** Runs a program inside a running service, without a TTY so that binary output is safe; its stdout, or an error. */
 export async function execInService(
   cli: ComposeCli,
   composeFile: string,
@@ -56,10 +51,14 @@ export async function execInService(
   argv: string[],
   timeoutMs = 15_000,
 ): Promise<string> {
-  const { stdout } = await run(cli.command, composeArgs(cli, composeFile, ['exec', '-T', service, ...argv]), {
-    timeout: timeoutMs,
+  const r = await runProcess(cli.command, composeArgs(cli, composeFile, ['exec', '-T', service, ...argv]), {
+    timeoutMs,
   });
-  return stdout;
+  if (r.code !== 0) {
+    const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit ${r.code ?? r.signal}`;
+    throw new Error(`${argv[0]} in service ${service}: ${why}: ${lastLines(r.stderr, 1)[0] ?? 'no output'}`);
+  }
+  return r.stdout;
 }
 
 /** `2.29.7`, `v2.29.7`, `2.29.7-desktop.1` → [2, 29, 7]; undefined when it is not a version. */
