@@ -39,26 +39,18 @@ describe.skipIf(!hasScript)('upgrade on a terminal asks before it changes anythi
             .catch(() => ({ rows: [{ n: 0 }] }))
         ).rows[0].n as number,
     );
-  const QUESTION = /Apply this plan to \S+ \(no backup: --no-backup\)\? Type yes to go on:/;
-
-  it('applies the plan when yes is typed', async () => {
-    const r = await onTerminal(cwd, { DATABASE_URL: db.url }, args, 'yes');
-    expect(r.output).toMatch(QUESTION);
-    expect(r.code, r.output).toBe(0);
-    expect(await applied()).toBe(1);
-  }, 120_000);
-
-  it('any other answer: exit 3, nothing changed', async () => {
-    const r = await onTerminal(cwd, { DATABASE_URL: db.url }, args, 'no');
-    expect(r.code, r.output).toBe(3);
-    expect(r.output).toContain('the plan was not confirmed');
-    expect(await applied()).toBe(0);
-  }, 120_000);
-
-  it('Ctrl-C at the question: exit 130, nothing changed', async () => {
-    const r = await onTerminal(cwd, { DATABASE_URL: db.url }, args, '\u0003');
-    expect(r.code, r.output).toBe(130);
-    expect(r.output).toContain('interrupted');
-    expect(await applied()).toBe(0);
-  }, 120_000);
+  it.each([
+    ['yes', 'applies the plan', 0, /Apply this plan to \S+ \(no backup: --no-backup\)\? Type yes to go on:/, 1],
+    ['no', 'any other answer: exit 3, nothing changed', 3, /the plan was not confirmed/, 0],
+    ['\u0003', 'Ctrl-C at the question: exit 130, nothing changed', 130, /interrupted/, 0],
+  ] as const)(
+    'typed %j: %s',
+    async (answer, _title, code, said, entries) => {
+      const r = await onTerminal(cwd, { DATABASE_URL: db.url }, args, answer);
+      expect(r.code, r.output).toBe(code);
+      expect(r.output).toMatch(said);
+      expect(await applied()).toBe(entries);
+    },
+    120_000,
+  );
 });
