@@ -1,6 +1,7 @@
 // The programs upkit starts (pg_dump, pg_restore, psql, docker compose) never outlive it:
-// whatever is still running when the process exits is ended then.
-import { execFileSync } from 'node:child_process';
+// whatever is still running when the process exits is ended then. lib/process.ts registers
+// each child it starts; any other child of this process is found in /proc (or by ps).
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** The pids of this process's own children (pg_dump, pg_restore, psql, docker compose). */
@@ -33,9 +34,24 @@ export function childPids(parent = process.pid): number[] {
   }
 }
 
+const running = new Set<ChildProcess>();
+
+/** Registers a child to be ended with upkit; the function returned forgets it (it has ended). */
+export function trackChild(child: ChildProcess): () => void {
+  running.add(child);
+  return () => running.delete(child);
+}
+
 /** Ends every child still running when upkit exits, so that no pg_restore or pg_dump outlives it. */
 export function endChildren(): void {
+  const ended = new Set<number | undefined>();
+  for (const child of running) {
+    child.kill('SIGTERM');
+    ended.add(child.pid);
+  }
+  running.clear();
   for (const pid of childPids()) {
+    if (ended.has(pid)) continue;
     try {
       process.kill(pid, 'SIGTERM');
     } catch {

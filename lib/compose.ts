@@ -6,6 +6,7 @@ export {
   composeCommandLine,
   detectCompose,
   execInService,
+  libpqExecArgs,
   parseComposeVersion,
   supportsWait,
   type ComposeCli,

@@ -217,14 +217,23 @@ export async function withClient<T>(
 
 export interface TransactionOptions {
   readOnly?: boolean;
+  /** `repeatable read` for a snapshot that stays the same through the transaction (a backup's). */
+  isolation?: 'repeatable read' | 'serializable';
 }
 
-export async function withTransaction<T>(
-  client: Client,
-  fn: (client: Client) => Promise<T>,
+/**
+ * Runs `fn` in a transaction on `client`: committed when it resolves, rolled back (and the
+ * error thrown on) when it rejects, so that the session is free for the next statement
+ * either way. The one transaction helper of upkit: the engine's steps, the backup's
+ * snapshot, the swap and verify's replay all go through it.
+ */
+export async function withTransaction<T, C extends Pick<Client, 'query'> = Client>(
+  client: C,
+  fn: (client: C) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  await client.query(options.readOnly ? 'begin transaction read only' : 'begin');
+  const mode = [options.isolation && `isolation level ${options.isolation}`, options.readOnly && 'read only'];
+  await client.query(['begin', ...mode.filter(Boolean)].join(' '));
   try {
     const result = await fn(client);
     await client.query('commit');

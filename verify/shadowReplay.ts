@@ -2,6 +2,7 @@
 // way upkit applies them (lib/sql/statements.ts splits and classifies; migrationParts orders),
 // never touching what the whole server shares, then its catalog read with verify's queries.
 import type { Client } from 'pg';
+import { withTransaction } from '../lib/db.ts';
 import { displayPath } from '../lib/content.ts';
 import { sqlIdent } from '../lib/quote.ts';
 import { migrationParts, migrationSegments, parseSqlFile, type ParsedStatement } from '../lib/sql/statements.ts';
@@ -146,17 +147,6 @@ async function replayable(c: Pick<Client, 'query'>, m: { file: string }, s: Pars
   return true;
 }
 
-async function inTransactionHere(c: Client, fn: () => Promise<void>): Promise<void> {
-  await c.query('begin');
-  try {
-    await fn();
-    await c.query('commit');
-  } catch (err) {
-    await c.query('rollback').catch(() => {});
-    throw err;
-  }
-}
-
 /** Applies the parsed migrations to a database of their own, in upkit's order, and reads its catalog. */
 export async function replay(
   c: Client,
@@ -184,7 +174,7 @@ export async function replay(
       for (const seg of own.segments) {
         if (seg.kind === 'single') await run(c, m, seg.statement);
         else {
-          await inTransactionHere(c, async () => {
+          await withTransaction(c, async () => {
             for (const s of seg.statements) await run(c, m, s);
           });
         }
@@ -194,14 +184,9 @@ export async function replay(
     const { before, inside, after } = migrationParts(m.statements);
     for (const s of before) await run(c, m, s);
     if (inside.length) {
-      await c.query('begin');
-      try {
+      await withTransaction(c, async () => {
         for (const s of inside) await run(c, m, s);
-        await c.query('commit');
-      } catch (err) {
-        await c.query('rollback').catch(() => {});
-        throw err;
-      }
+      });
     }
     for (const s of after) await run(c, m, s);
   }

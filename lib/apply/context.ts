@@ -25,14 +25,5 @@ export interface ApplyContext {
   stands: { release: string | null; lastStep: string | null; changed: boolean };
 }
 
-export async function inTransaction<T>(client: Pick<Client, 'query'>, fn: () => Promise<T>): Promise<T> {
-  await client.query('begin');
-  try {
-    const result = await fn();
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  }
-}
+/** The engine's steps run in lib/db.ts's transaction helper, under the name they have always used. */
+export { withTransaction as inTransaction } from '../db.ts';

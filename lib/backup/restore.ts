@@ -5,17 +5,16 @@
 // as soon as pg_restore has committed that table's data) and the schema fingerprint. The
 // live database is never written here; a restore that fails or is stopped drops the
 // database it created (unless kept for inspection after a mismatch).
-import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
-import { composeArgs } from '../compose.ts';
+import { libpqExecArgs } from '../compose.ts';
 import { withClient } from '../db.ts';
 import { isUpkitError, UpkitError } from '../errors.ts';
 import { formatDuration, type Logger } from '../log.ts';
 import { formatPgError, isPgError } from '../pgError.ts';
 import { libpqEnv } from '../pgEnv.ts';
+import { lastLines, type ProcessResult, runProcess } from '../process.ts';
 import { redact } from '../redact.ts';
 import { diffFingerprints, schemaFingerprint } from '../schema/fingerprint.ts';
 import { holdExit } from './cleanup.ts';
@@ -97,20 +96,18 @@ function restoreFailure(database: string, lines: readonly string[], exit: string
   });
 }
 
-interface PgRestoreRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  tail: string[];
-}
+/** How many of pg_restore's last stderr lines an error is read from (a failed statement is quoted whole). */
+const TAIL_LINES = 40;
+const TAIL_BYTES = 1024 * 1024;
 
-function runPgRestore(
+async function runPgRestore(
   restorer: Restorer,
   file: string,
   jobs: number,
   env: NodeJS.ProcessEnv,
   options: RestoreOptions,
   onLine: (line: string) => void,
-): Promise<PgRestoreRun> {
+): Promise<ProcessResult & { tail: string[] }> {
   // An empty --dbname makes pg_restore connect (instead of printing SQL) while libpq takes
   // the database from PGDATABASE: no connection setting ever appears in argv. Its parallel
   // workers connect the same way.
@@ -122,52 +119,23 @@ function runPgRestore(
     '--dbname=',
     ...(options.noOwner ? ['--no-owner', '--no-privileges'] : []),
   ];
-  return new Promise((resolve, reject) => {
-    const child =
-      restorer.kind === 'local'
-        ? spawn(restorer.pgRestore.path, [...args, file], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-        : spawn(
-            restorer.cli.command,
-            composeArgs(restorer.cli, restorer.composeFile, [
-              'exec',
-              '-T',
-              '-e',
-              'PGUSER',
-              '-e',
-              'PGDATABASE',
-              '-e',
-              'PGPASSWORD',
-              restorer.service,
-              'pg_restore',
-              ...args,
-            ]),
-            { env, stdio: ['pipe', 'ignore', 'pipe'] },
-          );
-    if (child.stdin) {
-      child.stdin.on('error', () => {}); // pg_restore stopping early closes its stdin; its exit status says why
-      createReadStream(file).pipe(child.stdin);
-    }
-    const tail: string[] = [];
-    let partial = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        onLine(line);
-        tail.push(line);
-        if (tail.length > 40) tail.shift();
-      }
-    });
-    const onAbort = () => child.kill('SIGTERM');
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
-    child.on('error', reject);
-    child.on('close', (code, sig) => {
-      options.signal?.removeEventListener('abort', onAbort);
-      if (partial) tail.push(partial);
-      resolve({ code, signal: sig, tail });
-    });
-  });
+  const run = {
+    env,
+    stdout: 'ignore',
+    signal: options.signal,
+    abort: 'settle',
+    onLine,
+    stderrTailBytes: TAIL_BYTES,
+  } as const;
+  const result =
+    restorer.kind === 'local'
+      ? await runProcess(restorer.pgRestore.path, [...args, file], run)
+      : await runProcess(
+          restorer.cli.command,
+          libpqExecArgs(restorer.cli, restorer.composeFile, restorer.service, ['pg_restore', ...args]),
+          { ...run, stdinFile: file },
+        );
+  return { ...result, tail: lastLines(result.stderr, TAIL_LINES) };
 }
 
 export function interrupted(signal: AbortSignal): UpkitError {

@@ -6,26 +6,16 @@
 // partial name, checked (pg_dump's exit status, then pg_restore --list must read the archive
 // and name every table), hashed, described in a manifest, and only then given its final
 // name. Old backups are pruned only after that.
-import { spawn } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  createWriteStream,
-  fsyncSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import type { Config } from '../config.ts';
-import { composeArgs } from '../compose.ts';
+import { libpqExecArgs } from '../compose.ts';
 import { connect } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import type { Logger, StepControl } from '../log.ts';
 import { libpqEnv } from '../pgEnv.ts';
+import { type ProcessResult, runProcess } from '../process.ts';
 import { detectInstall } from '../profile.ts';
 import type { Profile } from '../profileTypes.ts';
 import { createPrivateFile } from '../privateFiles.ts';
@@ -137,12 +127,6 @@ export async function countRows(
   return out;
 }
 
-interface DumpRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
 /** Runs pg_dump (locally, or in the compose service with its output streamed to the file). */
 function runDump(
   dumper: Dumper,
@@ -152,7 +136,7 @@ function runDump(
   snapshot: string,
   lockWaitMs: number,
   signal: AbortSignal,
-): Promise<DumpRun> {
+): Promise<ProcessResult> {
   const format = choice.format === 'directory' ? ['--format=directory', `--jobs=${choice.jobs}`] : ['--format=custom'];
   const dumpArgs = [
     ...format,
@@ -161,47 +145,12 @@ function runDump(
     `--lock-wait-timeout=${lockWaitMs}`,
     '--no-password',
   ];
-  return new Promise((resolve, reject) => {
-    let child;
-    let out: ReturnType<typeof createWriteStream> | undefined;
-    if (dumper.kind === 'local') {
-      child = spawn(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-    } else {
-      // -T: no TTY, so the archive's bytes pass through unchanged. Credentials travel as
-      // `-e NAME` (value taken from this process's environment), never as arguments.
-      const args = composeArgs(dumper.cli, dumper.composeFile, [
-        'exec',
-        '-T',
-        '-e',
-        'PGUSER',
-        '-e',
-        'PGDATABASE',
-        '-e',
-        'PGPASSWORD',
-        dumper.service,
-        'pg_dump',
-        ...dumpArgs,
-      ]);
-      child = spawn(dumper.cli.command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      out = createWriteStream(partial, { mode: 0o600 });
-      child.stdout!.pipe(out);
-    }
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const onAbort = () => child.kill('SIGTERM');
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    child.on('error', reject);
-    child.on('close', (code, sig) => {
-      signal.removeEventListener('abort', onAbort);
-      const done = () => resolve({ code, signal: sig, stderr });
-      if (out) out.end(done);
-      else done();
-    });
-  });
+  const options = { env, signal, abort: 'settle' } as const;
+  if (dumper.kind === 'local') {
+    return runProcess(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], { ...options, stdout: 'ignore' });
+  }
+  const args = libpqExecArgs(dumper.cli, dumper.composeFile, dumper.service, ['pg_dump', ...dumpArgs]);
+  return runProcess(dumper.cli.command, args, { ...options, stdout: { file: partial } });
 }
 
 function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
@@ -335,6 +284,233 @@ async function hashArchive(archive: string, format: ArchiveFormat): Promise<Fing
   return { bytes: files.reduce((n, f) => n + f.bytes, 0), sha256: listSha256(files), files };
 }
 
+/** What the backup's snapshot says of the server, read in the transaction that exports it. */
+interface SnapshotFacts {
+  snapshot: string;
+  version: string;
+  serverMajor: number;
+  databaseBytes: number;
+}
+
+/**
+ * Opens the read-only repeatable-read transaction whose snapshot pg_dump imports, and which
+ * upkit's own reading (counts, fingerprint, release) runs in: both see the same rows. It stays
+ * open until pg_dump and that reading are done; takeBackup commits it, or rolls it back.
+ */
+async function openSnapshot(c: Pick<Client, 'query'>, lockWaitMs: number): Promise<SnapshotFacts> {
+  await c.query('begin isolation level repeatable read read only');
+  // The counts wait for locks no longer than pg_dump does.
+  await c.query(`select set_config('lock_timeout', $1, true)`, [`${lockWaitMs}ms`]);
+  const { rows } = await c.query<{ snapshot: string; version: string; num: string; bytes: string }>(
+    `select pg_export_snapshot() as snapshot, current_setting('server_version') as version,
+            current_setting('server_version_num') as num, pg_database_size(current_database())::text as bytes`,
+  );
+  const facts = rows[0]!;
+  return {
+    snapshot: facts.snapshot,
+    version: facts.version,
+    serverMajor: Math.floor(Number(facts.num) / 10000),
+    databaseBytes: Number(facts.bytes),
+  };
+}
+
+/** Everything that can refuse without writing, before pg_dump's first byte: the dumper, the format, the directory and its room. */
+async function prepareDump(
+  config: Config,
+  log: Logger,
+  options: BackupOptions,
+  facts: SnapshotFacts,
+  dumped: ReadonlyArray<DumpedTable & { bytes: number }>,
+  server: Awaited<ReturnType<typeof readServerIdentity>>,
+  binaries: ReturnType<typeof findClientBinaries>,
+  timing: ReturnType<typeof phaseClock>,
+): Promise<{ dumper: Dumper; choice: FormatChoice }> {
+  const dir = options.backupDir;
+  const dumper = await chooseDumper(config, facts.serverMajor, binaries);
+  timing.mark('chooseDumper');
+  const choice = chooseFormat(dumped, { localPgDump: dumper.kind === 'local' });
+  log.info(`backup with ${dumper.why}`);
+  log.info(`backup as ${choice.why}`);
+  const shared = ensureBackupDir(dir);
+  if (shared) warn(log, options.report, shared.code, shared.message, shared.hint);
+  reportPartials(log, options.report, sweepPartials(dir));
+  const previous = listVerifiedBackups(dir, config.migrationDb.database, server ?? undefined)[0];
+  const needed = estimateBackupBytes(
+    facts.databaseBytes,
+    previous && { bytes: previous.manifest.bytes, databaseBytes: previous.manifest.databaseBytes },
+  );
+  assertRoomForBackup(dir, needed);
+  return { dumper, choice };
+}
+
+/** The pg_dump step: runs it with the bytes written as progress, and says how it ended; resolves with the archive's size. */
+function dumpStep(
+  log: Logger,
+  run: Promise<ProcessResult>,
+  title: string,
+  working: string,
+  dir: string,
+  signals: { run?: AbortSignal; stop: AbortSignal },
+): Promise<number> {
+  const t0 = performance.now();
+  return log.step(title, async (step: StepControl) => {
+    const timer = setInterval(() => {
+      try {
+        const bytes = archiveBytesNow(working);
+        const secs = (performance.now() - t0) / 1000;
+        step.progress(`${formatBytes(bytes)} written, ${formatBytes(bytes / Math.max(secs, 0.001))}/s`);
+      } catch {
+        // the file may be replaced at the very end
+      }
+    }, 250);
+    try {
+      const result = await run;
+      log.debug(`pg_dump exit ${result.code ?? result.signal}; stderr: ${result.stderr.trim()}`);
+      if (signals.run?.aborted) throw signals.run.reason;
+      if (signals.stop.aborted) {
+        // Stopped because the reading beside it failed: that error is the one reported.
+        step.skip('stopped: reading the snapshot beside it failed');
+        return 0;
+      }
+      if (result.code !== 0) throw dumpFailure(result.stderr, working, dir);
+      const bytes = archiveBytesNow(working);
+      step.detail(`${formatBytes(bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return bytes;
+    } finally {
+      clearInterval(timer);
+    }
+  });
+}
+
+/** upkit's own reading of the dumped snapshot, on the other core while pg_dump runs: release, row counts, fingerprint. */
+async function readSnapshot(
+  c: Client,
+  config: Config,
+  options: BackupOptions,
+  tables: readonly string[],
+  timing: ReturnType<typeof phaseClock>,
+) {
+  const detection = await detectInstall(c, options.profile ?? { drizzleDir: config.drizzleDir });
+  timing.at('detectInstall');
+  const counts = await countRows(c, tables);
+  timing.at('counts');
+  const fingerprint = await schemaFingerprint(c);
+  timing.at('fingerprint');
+  return { detection, counts, fingerprint };
+}
+
+/** The verify step: pg_restore --list, sha256 and fsync each read the finished archive, all at once. */
+async function verifyArchive(
+  log: Logger,
+  dumper: Dumper,
+  working: string,
+  format: ArchiveFormat,
+  env: NodeJS.ProcessEnv,
+  dumped: readonly DumpedTable[],
+  timing: ReturnType<typeof phaseClock>,
+): Promise<Fingerprinted & { entries: number }> {
+  return log.step('verify backup', async (step) => {
+    const [toc, archive] = await Promise.all([
+      readToc(dumper, working, env).then((r) => {
+        timing.at('pg_restore --list');
+        return r;
+      }),
+      hashArchive(working, format).then((r) => {
+        timing.at('sha256');
+        return r;
+      }),
+      fsyncArchive(working, format).then(() => timing.at('fsync')),
+    ]);
+    timing.mark('verify');
+    const missing = tablesMissingFromToc(
+      toc,
+      dumped.map((t) => ({ schema: t.schema, name: t.table, owner: t.owner })),
+    );
+    if (missing.length) {
+      const names = missing.slice(0, 5).map((t) => `${sqlIdent(t.schema)}.${sqlIdent(t.name)}`);
+      throw new UpkitError({
+        code: 'backup.unverified',
+        exit: 'refused',
+        message: `the archive's table of contents lacks ${plural(missing.length, 'table')}: ${names.join(', ')}${missing.length > 5 ? ', …' : ''}`,
+        hint: 'the dump is incomplete; nothing was changed. Run the backup again and check the log file',
+      });
+    }
+    step.detail(
+      `pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; ${archive.files ? `${plural(archive.files.length, 'file')}, ` : ''}sha256 ${archive.sha256.slice(0, 12)}…`,
+    );
+    return { ...archive, entries: toc.entries };
+  });
+}
+
+/** The manifest of a verified archive: what it holds, where from, and how it was checked. */
+function describeBackup(b: {
+  name: string;
+  target: Config['migrationDb'];
+  server: Awaited<ReturnType<typeof readServerIdentity>>;
+  facts: SnapshotFacts;
+  dumper: Dumper;
+  choice: FormatChoice;
+  verified: Fingerprinted & { entries: number };
+  read: {
+    release: BackupManifest['release'];
+    counts: BackupManifest['tables'];
+    fingerprint: BackupManifest['fingerprint'];
+  };
+  durationMs: number;
+  upkitVersion: string;
+}): BackupManifest {
+  const { dumper, verified } = b;
+  return {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    file: b.name,
+    archive: b.choice.format,
+    ...(b.choice.format === 'directory' ? { jobs: b.choice.jobs } : {}),
+    database: b.target.database,
+    host: b.target.host,
+    port: b.target.port,
+    ...(b.server ? { systemIdentifier: b.server.systemIdentifier } : {}),
+    createdAt: new Date().toISOString(),
+    release: b.read.release,
+    server: { version: b.facts.version.split(' ')[0]!, major: b.facts.serverMajor },
+    pgDump:
+      dumper.kind === 'local'
+        ? { version: dumper.pgDump.version, major: dumper.pgDump.major, via: 'local', path: dumper.pgDump.path }
+        : { version: dumper.version, major: dumper.major, via: 'compose', path: `compose service ${dumper.service}` },
+    compression: COMPRESSION,
+    bytes: verified.bytes,
+    sha256: verified.sha256,
+    ...(verified.files ? { files: verified.files } : {}),
+    durationMs: b.durationMs,
+    tables: b.read.counts,
+    fingerprint: b.read.fingerprint,
+    verified: { pgRestoreList: true, tocEntries: verified.entries, at: new Date().toISOString() },
+    upkitVersion: b.upkitVersion,
+    databaseBytes: b.facts.databaseBytes,
+  };
+}
+
+/** Writes the manifest beside the archive's final name: a private partial file, fsynced, then renamed. */
+function writeManifest(manifestPath: string, manifest: BackupManifest): void {
+  const tmpManifest = partialPath(manifestPath);
+  const stopManifestHeartbeat = startHeartbeat(tmpManifest);
+  try {
+    const fd = createPrivateFile(tmpManifest);
+    try {
+      writeSync(fd, `${JSON.stringify(manifest, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmpManifest, manifestPath);
+  } catch (err) {
+    rmSync(tmpManifest, { force: true });
+    throw err;
+  } finally {
+    stopManifestHeartbeat();
+  }
+}
+
 export async function takeBackup(config: Config, log: Logger, options: BackupOptions): Promise<BackupResult> {
   const dir = options.backupDir;
   const target = config.migrationDb;
@@ -362,37 +538,13 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     // stopped by runDump. Either way the pending work rejects and cleanup runs.
     const closeOnAbort = () => void c.end().catch(() => {});
     stop.signal.addEventListener('abort', closeOnAbort, { once: true });
-    await c.query('begin isolation level repeatable read read only');
-    // The counts wait for locks no longer than pg_dump does.
-    await c.query(`select set_config('lock_timeout', $1, true)`, [`${options.lockWaitMs ?? 60_000}ms`]);
-    const { rows } = await c.query<{ snapshot: string; version: string; num: string; bytes: string }>(
-      `select pg_export_snapshot() as snapshot, current_setting('server_version') as version,
-              current_setting('server_version_num') as num, pg_database_size(current_database())::text as bytes`,
-    );
-    const facts = rows[0]!;
-    const serverMajor = Math.floor(Number(facts.num) / 10000);
-    const databaseBytes = Number(facts.bytes);
+    const lockWaitMs = options.lockWaitMs ?? 60_000;
+    const facts = await openSnapshot(c, lockWaitMs);
     timing.mark('server identity, snapshot');
     const dumped = await listSizedTables(c);
-    const tables = dumped.map((t) => t.name);
     timing.mark('table list and sizes');
-
-    // Everything that can refuse without writing comes before pg_dump's first byte.
-    const dumper = await chooseDumper(config, serverMajor, binaries);
-    timing.mark('chooseDumper');
-    const choice = chooseFormat(dumped, { localPgDump: dumper.kind === 'local' });
+    const { dumper, choice } = await prepareDump(config, log, options, facts, dumped, server, binaries, timing);
     format = choice.format;
-    log.info(`backup with ${dumper.why}`);
-    log.info(`backup as ${choice.why}`);
-    const shared = ensureBackupDir(dir);
-    if (shared) warn(log, options.report, shared.code, shared.message, shared.hint);
-    reportPartials(log, options.report, sweepPartials(dir));
-    const previous = listVerifiedBackups(dir, target.database, server ?? undefined)[0];
-    const needed = estimateBackupBytes(
-      databaseBytes,
-      previous && { bytes: previous.manifest.bytes, databaseBytes: previous.manifest.databaseBytes },
-    );
-    assertRoomForBackup(dir, needed);
 
     // The archive is named after the release, which is read while pg_dump runs: until
     // then it is written under a name of its own (a partial, swept like any other).
@@ -404,53 +556,28 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     timing.mark('dir, partials, space');
 
     const env = libpqEnv(target, config);
-    const lockWaitMs = options.lockWaitMs ?? 60_000;
-    const t0 = performance.now();
-    const dumpRun = runDump(dumper, choice, env, working, facts.snapshot, lockWaitMs, stop.signal);
-    dumping = log.step(
+    dumping = dumpStep(
+      log,
+      runDump(dumper, choice, env, working, facts.snapshot, lockWaitMs, stop.signal),
       `pg_dump → ${fileNamePart(target.database)}-${utcStamp(at)} (${choice.format} format${choice.jobs > 1 ? `, ${choice.jobs} jobs` : ''})`,
-      async (step: StepControl) => {
-        const timer = setInterval(() => {
-          try {
-            const bytes = archiveBytesNow(working);
-            const secs = (performance.now() - t0) / 1000;
-            step.progress(`${formatBytes(bytes)} written, ${formatBytes(bytes / Math.max(secs, 0.001))}/s`);
-          } catch {
-            // the file may be replaced at the very end
-          }
-        }, 250);
-        try {
-          const result = await dumpRun;
-          log.debug(`pg_dump exit ${result.code ?? result.signal}; stderr: ${result.stderr.trim()}`);
-          if (options.signal?.aborted) throw options.signal.reason;
-          if (stop.signal.aborted) {
-            // Stopped because the reading beside it failed: that error is the one reported.
-            step.skip('stopped: reading the snapshot beside it failed');
-            return 0;
-          }
-          if (result.code !== 0) throw dumpFailure(result.stderr, working, dir);
-          const bytes = archiveBytesNow(working);
-          step.detail(`${formatBytes(bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-          return bytes;
-        } finally {
-          clearInterval(timer);
-        }
-      },
+      working,
+      dir,
+      { run: options.signal, stop: stop.signal },
     );
     dumping.catch(() => {});
-    // Read in the dumped snapshot, on the other core, while pg_dump runs.
-    const beside = (async () => {
-      const detection = await detectInstall(c, options.profile ?? { drizzleDir: config.drizzleDir });
-      timing.at('detectInstall');
-      const counts = await countRows(c, tables);
-      timing.at('counts');
-      const fingerprint = await schemaFingerprint(c);
-      timing.at('fingerprint');
-      return { detection, counts, fingerprint };
-    })();
+    const beside = readSnapshot(
+      c,
+      config,
+      options,
+      dumped.map((t) => t.name),
+      timing,
+    );
     beside.catch(() => stop.abort());
     const [, { detection, counts, fingerprint }] = await Promise.all([
-      dumping.then((b) => (timing.mark('pg_dump'), b)),
+      dumping.then((b) => {
+        timing.mark('pg_dump');
+        return b;
+      }),
       beside,
     ]).catch((err: unknown) => {
       throw options.signal?.aborted ? options.signal.reason : err;
@@ -458,81 +585,23 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     await c.query('commit');
     timing.mark('commit');
 
-    // pg_restore --list, sha256 and fsync each read the finished archive: all at once.
-    const verified = await log.step('verify backup', async (step) => {
-      const [toc, archive] = await Promise.all([
-        readToc(dumper, working, env).then((r) => (timing.at('pg_restore --list'), r)),
-        hashArchive(working, format).then((r) => (timing.at('sha256'), r)),
-        fsyncArchive(working, format).then(() => timing.at('fsync')),
-      ]);
-      timing.mark('verify');
-      const missing = tablesMissingFromToc(
-        toc,
-        dumped.map((t) => ({ schema: t.schema, name: t.table, owner: t.owner })),
-      );
-      if (missing.length) {
-        const names = missing.slice(0, 5).map((t) => `${sqlIdent(t.schema)}.${sqlIdent(t.name)}`);
-        throw new UpkitError({
-          code: 'backup.unverified',
-          exit: 'refused',
-          message: `the archive's table of contents lacks ${plural(missing.length, 'table')}: ${names.join(', ')}${missing.length > 5 ? ', …' : ''}`,
-          hint: 'the dump is incomplete; nothing was changed. Run the backup again and check the log file',
-        });
-      }
-      step.detail(
-        `pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; ${archive.files ? `${plural(archive.files.length, 'file')}, ` : ''}sha256 ${archive.sha256.slice(0, 12)}…`,
-      );
-      return { ...archive, entries: toc.entries };
-    });
-
+    const verified = await verifyArchive(log, dumper, working, format, env, dumped, timing);
     const name = archiveName(dir, target.database, detection.release, at);
     const finalPath = path.join(dir, name);
-    const manifest: BackupManifest = {
-      format: MANIFEST_FORMAT,
-      version: MANIFEST_VERSION,
-      file: name,
-      archive: format,
-      ...(format === 'directory' ? { jobs: choice.jobs } : {}),
-      database: target.database,
-      host: target.host,
-      port: target.port,
-      ...(server ? { systemIdentifier: server.systemIdentifier } : {}),
-      createdAt: new Date().toISOString(),
-      release: detection.release,
-      server: { version: facts.version.split(' ')[0]!, major: serverMajor },
-      pgDump:
-        dumper.kind === 'local'
-          ? { version: dumper.pgDump.version, major: dumper.pgDump.major, via: 'local', path: dumper.pgDump.path }
-          : { version: dumper.version, major: dumper.major, via: 'compose', path: `compose service ${dumper.service}` },
-      compression: COMPRESSION,
-      bytes: verified.bytes,
-      sha256: verified.sha256,
-      ...(verified.files ? { files: verified.files } : {}),
+    const manifest = describeBackup({
+      name,
+      target,
+      server,
+      facts,
+      dumper,
+      choice,
+      verified,
+      read: { release: detection.release, counts, fingerprint },
       durationMs: Math.round(performance.now() - started),
-      tables: counts,
-      fingerprint,
-      verified: { pgRestoreList: true, tocEntries: verified.entries, at: new Date().toISOString() },
       upkitVersion: options.upkitVersion,
-      databaseBytes,
-    };
+    });
     const manifestPath = manifestPathFor(finalPath);
-    const tmpManifest = partialPath(manifestPath);
-    const stopManifestHeartbeat = startHeartbeat(tmpManifest);
-    try {
-      const fd = createPrivateFile(tmpManifest);
-      try {
-        writeSync(fd, `${JSON.stringify(manifest, null, 2)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmpManifest, manifestPath);
-    } catch (err) {
-      rmSync(tmpManifest, { force: true });
-      throw err;
-    } finally {
-      stopManifestHeartbeat();
-    }
+    writeManifest(manifestPath, manifest);
     chmodSync(working, format === 'custom' ? 0o600 : 0o700);
     renameSync(working, finalPath);
     partial = undefined;

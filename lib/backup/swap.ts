@@ -5,6 +5,7 @@
 // once the swap has failed or finished.
 import type { Client } from 'pg';
 import type { Config, DbTarget } from '../config.ts';
+import { withTransaction } from '../db.ts';
 import { UpkitError } from '../errors.ts';
 import { describeBlocker, type Blocker } from '../apply/session.ts';
 import type { Logger } from '../log.ts';
@@ -266,19 +267,18 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
         left[0]!.pid,
         true,
       );
-    await c.query('begin');
-    const budget = `${remaining(t0)}ms`;
-    await c.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)`, [budget]);
-    // The copy's marker (leftovers.ts) goes with the swap: the database that takes the name is no leftover.
-    await c.query(`comment on database ${c.escapeIdentifier(n.restored)} is null`);
-    await c.query(`alter database ${live} rename to ${c.escapeIdentifier(n.previous)}`);
-    await c.query(`alter database ${c.escapeIdentifier(n.restored)} rename to ${live}`);
-    await c.query(`alter database ${c.escapeIdentifier(n.previous)} with allow_connections true`);
-    await c.query('commit');
+    await withTransaction(c, async () => {
+      const budget = `${remaining(t0)}ms`;
+      await c.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)`, [budget]);
+      // The copy's marker (leftovers.ts) goes with the swap: the database that takes the name is no leftover.
+      await c.query(`comment on database ${c.escapeIdentifier(n.restored)} is null`);
+      await c.query(`alter database ${live} rename to ${c.escapeIdentifier(n.previous)}`);
+      await c.query(`alter database ${c.escapeIdentifier(n.restored)} rename to ${live}`);
+      await c.query(`alter database ${c.escapeIdentifier(n.previous)} with allow_connections true`);
+    });
     refused = false;
     return { windowMs: Math.round(performance.now() - t0), terminated, attempts: 1 };
   } catch (err) {
-    await c.query('rollback').catch(() => {});
     if (refused) await allowAgain(c, n.live);
     if (err instanceof AttemptFailed || !isTimeout(err)) throw err;
     const ended = refused;

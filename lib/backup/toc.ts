@@ -1,15 +1,11 @@
 // Reading an archive back with pg_restore --list: it must parse the archive and its table
 // of contents must name every table that was dumped.
-import { execFile, spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { promisify } from 'node:util';
 import { composeArgs } from '../compose.ts';
-import { UpkitError } from '../errors.ts';
+import { isUpkitError, UpkitError } from '../errors.ts';
 import type { PgBinary } from '../pgTools.ts';
+import { type ProcessResult, runProcess } from '../process.ts';
 import { redact } from '../redact.ts';
 import type { Dumper } from './strategy.ts';
-
-const run = promisify(execFile);
 
 export interface Toc {
   text: string;
@@ -25,12 +21,19 @@ function unreadable(file: string, stderr: string): UpkitError {
   });
 }
 
+/** The table of contents read from pg_restore --list's output: refused when pg_restore failed. */
+function tocOf(file: string, r: ProcessResult): Toc {
+  if (r.code !== 0) throw unreadable(file, r.stderr || `exit ${r.code ?? r.signal}`);
+  return { text: r.stdout, entries: r.stdout.split('\n').filter((l) => /^\d+;/.test(l)).length };
+}
+
+const TOC_MAX_BYTES = 256 * 1024 * 1024;
+
 export async function listArchive(pgRestore: PgBinary, file: string): Promise<Toc> {
   try {
-    const { stdout } = await run(pgRestore.path, ['--list', file], { maxBuffer: 256 * 1024 * 1024 });
-    return { text: stdout, entries: stdout.split('\n').filter((l) => /^\d+;/.test(l)).length };
+    return tocOf(file, await runProcess(pgRestore.path, ['--list', file], { stdoutMaxBytes: TOC_MAX_BYTES }));
   } catch (err) {
-    throw unreadable(file, (err as { stderr?: string }).stderr ?? String(err));
+    throw isUpkitError(err) ? err : unreadable(file, String(err));
   }
 }
 
@@ -38,19 +41,10 @@ export async function readToc(dumper: Dumper, file: string, env: NodeJS.ProcessE
   if (dumper.kind === 'local') return listArchive(dumper.pgRestore, file);
   if (dumper.pgRestore) return listArchive(dumper.pgRestore, file);
   const args = composeArgs(dumper.cli, dumper.composeFile, ['exec', '-T', dumper.service, 'pg_restore', '--list']);
-  return new Promise((resolve, reject) => {
-    const child = spawn(dumper.cli.command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    createReadStream(file).pipe(child.stdin);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(unreadable(file, stderr));
-      else resolve({ text: stdout, entries: stdout.split('\n').filter((l) => /^\d+;/.test(l)).length });
-    });
-  });
+  return tocOf(
+    file,
+    await runProcess(dumper.cli.command, args, { env, stdinFile: file, stdoutMaxBytes: TOC_MAX_BYTES }),
+  );
 }
 
 // pg_restore --list prints an entry as `<id>; <oid> <oid> <DESC> <schema> <name> <owner>`,

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, usageError } from '../errors.ts';
+import { canAsk, confirm } from '../prompt.ts';
 import { registerSecret } from '../redact.ts';
 import { ALLOW_DESTRUCTIVE, allowDestructive } from './destructive.ts';
 
@@ -101,14 +102,13 @@ export const installCommand: CommandSpec = {
       registerSecret(p);
       return p;
     };
-    if (!values.yes && process.stdin.isTTY) {
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
+    if (!values.yes && canAsk()) {
       const drizzleDir = values['drizzle-dir'] as string | undefined;
-      const answer = await rl.question(
+      const { confirmed } = await confirm(
         `Install ${drizzleDir ? `the migrations of ${drizzleDir}` : 'Pulse'} into the configured database? Type yes to go on: `,
+        { signal },
       );
-      rl.close();
-      if (answer.trim().toLowerCase() !== 'yes') return EXIT.refused;
+      if (!confirmed) return EXIT.refused;
     }
     const { givenEnvFile } = await import('../config.ts');
     const { runInstall } = await import('../install.ts');

@@ -2,19 +2,10 @@
 // has settled by hand (a migration applied manually, an entry to run again). Under the run
 // lock, after confirmation, and recorded in upkit.runs.
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline/promises';
 import { COMMON_OPTIONS, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, UpkitError, usageError } from '../errors.ts';
+import { confirm } from '../prompt.ts';
 import { shellQuote } from '../quote.ts';
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(`${question} Type yes to go on: `)).trim().toLowerCase() === 'yes';
-  } finally {
-    rl.close();
-  }
-}
 
 export const markCommand: CommandSpec = {
   name: 'mark',
@@ -41,7 +32,7 @@ export const markCommand: CommandSpec = {
     },
   ],
   overrides: (v) => ({ drizzleDir: v['drizzle-dir'] as string | undefined }),
-  async run({ config, values, positionals, log, report }) {
+  async run({ config, values, positionals, log, report, signal }) {
     const { recordDrizzle } = await import('../apply/drizzle.ts');
     const { loadContent } = await import('../content.ts');
     const { profileFor } = await import('../../profiles/index.ts');
@@ -60,12 +51,12 @@ export const markCommand: CommandSpec = {
     }
     const what = `${reset ? 'remove' : 'record'} ${migration ? `drizzle entry ${migration.tag}` : `legacy file ${legacy!.file}`} ${reset ? 'from' : 'as applied in'} the ledger of ${config.migrationDb.database} (nothing is run)`;
     if (!values.yes) {
-      if (!process.stdin.isTTY)
-        throw usageError(
+      const noTerminal = () =>
+        usageError(
           `mark would ${what}, and there is no terminal to confirm it`,
           'run it again with --yes once you are sure',
         );
-      if (!(await confirm(`This will ${what}.`))) {
+      if (!(await confirm(`This will ${what}. Type yes to go on: `, { signal, noTerminal })).confirmed) {
         log.info('nothing was changed');
         return EXIT.refused;
       }

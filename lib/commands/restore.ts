@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import type { RestorePlan } from '../backup/restoreRun.ts';
 import { plural } from '../plural.ts';
 import { COMMON_OPTIONS, type CommandSpec } from '../cliSpec.ts';
 import { EXIT, isUpkitError, UpkitError, usageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { canAsk, confirm } from '../prompt.ts';
 import { redact } from '../redact.ts';
 
 const INVOCATION = 'npx zx scripts/restore.ts';
@@ -26,26 +26,8 @@ function describePlan(plan: RestorePlan): string[] {
 async function confirmByName(log: Logger, plan: RestorePlan, signal: AbortSignal): Promise<void> {
   for (const line of describePlan(plan)) log.info(line);
   const expected = plan.swap ? plan.live : plan.target;
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  signal.addEventListener('abort', onAbort, { once: true });
-  // On a terminal, Ctrl-C reaches readline, not the process's SIGINT handler.
-  rl.on('SIGINT', () => stop.abort());
-  let answer: string;
-  try {
-    answer = (await rl.question(`Type the database name (${expected}) to go on: `, { signal: stop.signal })).trim();
-  } catch {
-    throw new UpkitError({
-      code: 'interrupted',
-      exit: 'interrupted',
-      message: 'interrupted at the confirmation; nothing was changed',
-    });
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    rl.close();
-  }
-  if (answer !== expected) {
+  const { confirmed, answer } = await confirm(`Type the database name (${expected}) to go on: `, { expected, signal });
+  if (!confirmed) {
     throw new UpkitError({
       code: 'restore.not_confirmed',
       exit: 'refused',
@@ -136,7 +118,7 @@ export const restoreCommand: CommandSpec = {
     if (into !== undefined && (into.trim() === '' || Buffer.byteLength(into) > 63)) {
       throw usageError(`--into needs a database name of 1 to 63 bytes, got "${into}"`, `run: ${INVOCATION} --help`);
     }
-    if (!yes && !process.stdin.isTTY) {
+    if (!yes && !canAsk()) {
       throw new UpkitError({
         code: 'restore.no_terminal',
         exit: 'usage',

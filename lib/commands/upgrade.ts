@@ -1,7 +1,7 @@
-import { createInterface } from 'node:readline/promises';
 import { COMMON_OPTIONS, TARGET_OPTIONS, VERSION, type CommandSpec } from '../cliSpec.ts';
 import { usageError } from '../errors.ts';
 import { MAX_INT32, MAX_LOCK_WAIT_SECONDS } from '../cliLimits.ts';
+import { canAsk, confirm } from '../prompt.ts';
 import type { Plan } from '../plan.ts';
 import { ALLOW_DESTRUCTIVE, allowDestructive } from './destructive.ts';
 
@@ -56,17 +56,13 @@ function refuseConflicts(values: Record<string, unknown>): void {
 }
 
 /** On a terminal, the operator types "yes"; without one there is nobody to ask. */
-async function confirmOnTerminal(plan: Plan): Promise<boolean> {
-  if (!process.stdin.isTTY) return true;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(
-      `Apply this plan to ${plan.database} (${plan.backup === 'operator' ? 'no backup: --no-backup' : 'a backup is taken first'})? Type yes to go on: `,
-    );
-    return answer.trim().toLowerCase() === 'yes';
-  } finally {
-    rl.close();
-  }
+async function confirmOnTerminal(plan: Plan, signal?: AbortSignal): Promise<boolean> {
+  if (!canAsk()) return true;
+  const { confirmed } = await confirm(
+    `Apply this plan to ${plan.database} (${plan.backup === 'operator' ? 'no backup: --no-backup' : 'a backup is taken first'})? Type yes to go on: `,
+    { signal },
+  );
+  return confirmed;
 }
 
 export const upgradeCommand: CommandSpec = {
@@ -153,7 +149,7 @@ export const upgradeCommand: CommandSpec = {
       upkitVersion: VERSION,
       command: 'upgrade',
       signal,
-      confirm: values.yes ? undefined : confirmOnTerminal,
+      confirm: values.yes ? undefined : (plan: Plan) => confirmOnTerminal(plan, signal),
       rehearse: values.rehearse === true,
       noBackup: values['no-backup'] === true,
       containers: values['no-containers'] !== true,

@@ -2,12 +2,9 @@
 // `docker-compose`), what it can do, and running it with an argument array. Secrets never go
 // into argv: compose reads its own .env in the project directory, and children inherit
 // upkit's environment for interpolation.
-import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { lastLines, type ProcessOptions, type ProcessResult, runProcess } from '../process.ts';
 import { shellQuote } from '../quote.ts';
-
-const run = promisify(execFile);
 
 export interface ComposeCli {
   command: string;
@@ -21,12 +18,11 @@ export async function detectCompose(): Promise<ComposeCli | undefined> {
     ['docker-compose', []],
   ];
   for (const [command, baseArgs] of tries) {
-    try {
-      const { stdout } = await run(command, [...baseArgs, 'version', '--short'], { timeout: 10_000 });
-      return { command, baseArgs, version: stdout.trim() };
-    } catch {
-      // try the next form
-    }
+    const r = await runProcess(command, [...baseArgs, 'version', '--short'], { timeoutMs: 10_000 }).catch(
+      () => undefined,
+    );
+    // Not installed, or not this form: try the next one.
+    if (r?.code === 0) return { command, baseArgs, version: r.stdout.trim() };
   }
   return undefined;
 }
@@ -35,7 +31,19 @@ export function composeArgs(cli: ComposeCli, composeFile: string, args: string[]
   return [...cli.baseArgs, '--project-directory', path.dirname(composeFile), '-f', composeFile, ...args];
 }
 
-/** Runs a program inside a running service, without a TTY so that binary output is safe. */
+/** The libpq settings a program run in a service takes from upkit's environment. */
+const LIBPQ_NAMES = ['PGUSER', 'PGDATABASE', 'PGPASSWORD'];
+
+/**
+ * `exec -T SERVICE PROGRAM ARGS…` for pg_dump and pg_restore in a service: no TTY, so an
+ * archive's bytes pass through unchanged, and the credentials travel as `-e NAME` (the value
+ * taken from the environment the compose CLI is given), never as arguments.
+ */
+export function libpqExecArgs(cli: ComposeCli, composeFile: string, service: string, argv: string[]): string[] {
+  return composeArgs(cli, composeFile, ['exec', '-T', ...LIBPQ_NAMES.flatMap((n) => ['-e', n]), service, ...argv]);
+}
+
+/** Runs a program inside a running service, without a TTY so that binary output is safe; its stdout, or an error. */
 export async function execInService(
   cli: ComposeCli,
   composeFile: string,
@@ -43,10 +51,14 @@ export async function execInService(
   argv: string[],
   timeoutMs = 15_000,
 ): Promise<string> {
-  const { stdout } = await run(cli.command, composeArgs(cli, composeFile, ['exec', '-T', service, ...argv]), {
-    timeout: timeoutMs,
+  const r = await runProcess(cli.command, composeArgs(cli, composeFile, ['exec', '-T', service, ...argv]), {
+    timeoutMs,
   });
-  return stdout;
+  if (r.code !== 0) {
+    const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit ${r.code ?? r.signal}`;
+    throw new Error(`${argv[0]} in service ${service}: ${why}: ${lastLines(r.stderr, 1)[0] ?? 'no output'}`);
+  }
+  return r.stdout;
 }
 
 /** `2.29.7`, `v2.29.7`, `2.29.7-desktop.1` → [2, 29, 7]; undefined when it is not a version. */
@@ -81,79 +93,7 @@ export function composeCommandLine(
   return `${head} -f ${shellQuote(composeFile)}`;
 }
 
-export interface ProcessResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** Killed because timeoutMs ran out. */
-  timedOut: boolean;
-}
-
-export interface ProcessOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  /** Each line of stderr and stdout as it arrives (build progress). */
-  onLine?: (line: string) => void;
-}
-
-const KEEP_STDERR = 64 * 1024;
-const KEEP_STDOUT = 32 * 1024 * 1024;
-const KILL_GRACE_MS = 5000;
-
-/**
- * Runs a program with an argument array and no shell, and resolves with its exit status
- * whatever it is (callers decide what a failure means). Rejects only when it cannot start
- * (ENOENT) or when `signal` aborts it, after the child has ended.
- */
-export function runProcess(command: string, args: string[], options: ProcessOptions = {}): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    if (options.signal?.aborted) return reject(options.signal.reason);
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let partial = '';
-    const lines = (chunk: string) => {
-      if (!options.onLine) return;
-      const parts = (partial + chunk).split(/\r?\n|\r/);
-      partial = parts.pop() ?? '';
-      for (const l of parts) if (l.trim()) options.onLine(l);
-    };
-    child.stdout.on('data', (d: Buffer) => {
-      const s = d.toString();
-      if (stdout.length < KEEP_STDOUT) stdout += s;
-      lines(s);
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      const s = d.toString();
-      stderr = (stderr + s).slice(-KEEP_STDERR);
-      lines(s);
-    });
-    // SIGTERM first so compose can stop its own children; SIGKILL if it does not end.
-    let killTimer: NodeJS.Timeout | undefined;
-    const stop = () => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-    };
-    const timer =
-      options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeoutMs);
-    options.signal?.addEventListener('abort', stop, { once: true });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', stop);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      clearTimeout(killTimer);
-      options.signal?.removeEventListener('abort', stop);
-      if (partial.trim()) options.onLine?.(partial);
-      if (options.signal?.aborted) return reject(options.signal.reason);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
+export { lastLines, type ProcessOptions, type ProcessResult, runProcess } from '../process.ts';
 
 export function runCompose(
   cli: ComposeCli,
@@ -162,13 +102,4 @@ export function runCompose(
   options: ProcessOptions = {},
 ): Promise<ProcessResult> {
   return runProcess(cli.command, composeArgs(cli, composeFile, args), options);
-}
-
-/** The last non-empty lines of a program's output, for an error's details. */
-export function lastLines(text: string, n: number): string[] {
-  return text
-    .split(/\r?\n|\r/)
-    .map((l) => l.trimEnd())
-    .filter((l) => l.trim())
-    .slice(-n);
 }

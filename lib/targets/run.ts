@@ -2,11 +2,11 @@
 // through executeCommand in this process, with its own environment, log file and prefixed
 // output, at most --concurrency at once, in `after` order; then one table and one report.
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { EXIT, exitCodeFor, isUpkitError, usageError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { writeOutput } from '../output.ts';
+import { canAsk, confirm } from '../prompt.ts';
 import { givenEnvFile, PROJECT_ROOT } from '../config.ts';
 import { shellQuote } from '../quote.ts';
 import { redact, registerPublic, registerSecret, registerUrlCredentials } from '../redact.ts';
@@ -99,17 +99,12 @@ function prefixedStream(
   return Object.assign(w, { isTTY: false }) as unknown as NodeJS.WriteStream;
 }
 
+/** The one question for every target; false when it is not answered yes or the run stops while it waits. */
 async function askOnTerminal(question: string, signal: AbortSignal): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  // Ctrl-C while the question waits reaches readline, not the process: sent on as the signal every target watches.
-  rl.on('SIGINT', () => process.emit('SIGINT', 'SIGINT'));
-  try {
-    return (await rl.question(question, { signal })).trim().toLowerCase() === 'yes';
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
+  return confirm(question, { signal }).then(
+    (r) => r.confirmed,
+    () => false,
+  );
 }
 
 function failedReport(spec: TargetCommand, err: unknown, log: Logger): { exitCode: number; report: Report } {
@@ -242,7 +237,7 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   const byName = new Map(prepared.map((p) => [p.target.name, p]));
   const options = { concurrency, failFast: flags.failFast, signal: io.signal };
   const upgrade = spec.name === 'upgrade' && parsed.values['dry-run'] !== true;
-  const ask = io.confirm ?? (process.stdin.isTTY ? askOnTerminal : undefined);
+  const ask = io.confirm ?? (canAsk() ? askOnTerminal : undefined);
   const all = prepared.map((p) => p.target);
   let decided = new Map<string, Outcome<CommandResult>>();
   let declined: TargetResult[] | undefined;

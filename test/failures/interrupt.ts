@@ -4,27 +4,20 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { RunOptions } from '../support/cli.ts';
+import { lockWaiter, until as waitUntil } from '../support/wait.ts';
 import { runCase, tempDir, type CaseRun } from './check.ts';
 import type { Vars } from './match.ts';
 import type { FailureCase } from './types.ts';
 
+/** The shared poll (test/support/wait.ts) in the argument order the cases use. */
 export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitUntil(check, { what, timeoutMs });
 }
 
 /** An upkit session (by application_name) on the client's database waits on a lock while running a
  * statement matching `query`. Other test files run upkit against their own databases meanwhile. */
 export function waitingOn(client: pg.Client, query: RegExp): () => Promise<boolean> {
-  return async () => {
-    const { rows } = await client.query(
-      `select query from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and wait_event_type = 'Lock'`,
-    );
-    return rows.some((r) => query.test(r.query));
-  };
+  return async () => (await lockWaiter(client, query, 'upkit %')) !== undefined;
 }
 
 /** A log file of the run (in logDir) has a line matching `line`. */

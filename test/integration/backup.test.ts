@@ -17,19 +17,12 @@ import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, sampleArgv } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
+import { until } from '../support/wait.ts';
 
 const BACKUP = 'scripts/backup.ts';
 
 function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('backup', () => {
@@ -198,7 +191,7 @@ describe('backup', () => {
         const dir = path.join(mount, 'backups');
         mkdirSync(dir, { mode: 0o700 });
         const lock = await lockUsers();
-        let running;
+        let running: ReturnType<typeof runUpkit> | undefined;
         try {
           running = runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url } });
           await until(() => readdirSync(dir).some((f) => f.endsWith('.partial')));

@@ -28,17 +28,10 @@ import { backupTests, freshDatabase, serverInfo, useFreshDatabase, withClientAt 
 import { buildRelease } from '../support/releases.ts';
 import { startSystemServer } from '../support/servers/system.ts';
 import { findSystemInstalls } from '../support/servers/discover.ts';
+import { until } from '../support/wait.ts';
 
 const BACKUP = 'scripts/backup.ts';
 const isRoot = process.getuid?.() === 0;
-
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function urlOn(adminUrl: string, database: string): string {
   const u = new URL(adminUrl);
@@ -231,7 +224,9 @@ describe('failure catalogue: backup files', backupTests(), () => {
         first.stdout.on('data', (d: Buffer) => (out += d.toString()));
         first.stderr.on('data', (d: Buffer) => (err += d.toString()));
         const done = new Promise<number | null>((resolve) => first.on('close', resolve));
-        await until(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 60_000);
+        await until(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), {
+          timeoutMs: 60_000,
+        });
         const partial = readdirSync(dir).find((f) => f.endsWith('.partial'))!;
         expect(partial).toMatch(/\.99991(\.[0-9a-f]{8})?\.partial$/);
         const c = failureCase('backups.partial-other-namespace');

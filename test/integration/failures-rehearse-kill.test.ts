@@ -16,17 +16,7 @@ import { dbState, expectCase, failureCase, runCase, type DbState } from '../fail
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, connectTo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
-
-/** Polls the server until `probe` returns a value (a state to reach, never a time to wait). */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`never reached: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { untilFound } from '../support/wait.ts';
 
 function urlOf(url: string, database: string): string {
   const u = new URL(url);
@@ -75,12 +65,14 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
         onSpawn: (p) => (pid = p),
         timeoutMs: 120_000,
       });
-      const blocked = await until('the marker waits on the lock', () =>
-        one<{ pid: number; query: string }>(
-          watcher,
-          `select pid, query from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'comment on database %' and query like $1`,
-          [`%${live}\\_rehearsal\\_%`],
-        ),
+      const blocked = await untilFound(
+        () =>
+          one<{ pid: number; query: string }>(
+            watcher,
+            `select pid, query from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'comment on database %' and query like $1`,
+            [`%${live}\\_rehearsal\\_%`],
+          ),
+        { what: 'the marker waits on the lock', everyMs: 20, timeoutMs: 40_000 },
       );
       // The one being marked (a database named like it, made by hand, may be there too).
       const { datname: scratch } = (await one<{ datname: string }>(
@@ -94,12 +86,14 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
         await inScratch.query('begin');
         await inScratch.query('lock table pg_catalog.pg_class in share mode');
         await admin.query('rollback');
-        await until('pg_restore waits in the scratch database', () =>
-          one(
-            watcher,
-            `select pid from pg_stat_activity where datname = $1 and application_name = 'upkit' and wait_event_type = 'Lock'`,
-            [scratch],
-          ),
+        await untilFound(
+          () =>
+            one(
+              watcher,
+              `select pid from pg_stat_activity where datname = $1 and application_name = 'upkit' and wait_event_type = 'Lock'`,
+              [scratch],
+            ),
+          { what: 'pg_restore waits in the scratch database', everyMs: 20, timeoutMs: 40_000 },
         );
         expect(
           (await one<{ c: string }>(
@@ -114,10 +108,12 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
       if (during === 'create') {
         // The kill reached upkit before its COMMENT reached the server.
         await watcher.query('select pg_terminate_backend($1)', [blocked.pid]);
-        await until('the marker session ended', async () =>
-          (await watcher.query('select 1 from pg_stat_activity where pid = $1', [blocked.pid])).rowCount
-            ? undefined
-            : true,
+        await untilFound(
+          async () =>
+            (await watcher.query('select 1 from pg_stat_activity where pid = $1', [blocked.pid])).rowCount
+              ? undefined
+              : true,
+          { what: 'the marker session ended', everyMs: 20, timeoutMs: 40_000 },
         );
       }
       await admin.query('rollback').catch(() => {});

@@ -8,6 +8,7 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { tempDir } from '../failures/check.ts';
 import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { APP_MIGRATIONS, boot, GATE_KEY, startupApp, type Boot } from '../support/startupApp.ts';
+import { untilFound } from '../support/wait.ts';
 
 const REPLICAS = 8;
 
@@ -26,21 +27,6 @@ async function waiting(
         )
       ).rows,
   );
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ends: Array<Promise<unknown>>): Promise<T> {
-  let ended = false;
-  void Promise.race(ends).then(
-    () => (ended = true),
-    () => (ended = true),
-  );
-  for (let i = 0; i < 1200; i++) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (ended) throw new Error(`a replica ended before ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never saw ${what}`);
 }
 
 function expectNothingDoneToTheProcess(b: Boot): void {
@@ -69,8 +55,7 @@ describe('start-up mode: replicas that boot together', backupTests(), () => {
       await gate.query('select pg_advisory_lock($1)', [GATE_KEY]);
       replicas = Array.from({ length: REPLICAS }, () => boot(app, [{ fn: 'upgrade', options }], env));
       // One replica migrates and waits at 0001 for the gate; every other one waits for the run lock.
-      const seen = await until(
-        'one migrator at the gate and the others waiting for the run lock',
+      const seen = await untilFound(
         async () => {
           // pg_locks lists a request a moment before pg_stat_activity shows the wait.
           const w = (await waiting(db().url)).filter((x) => x.waitEvent !== null);
@@ -78,7 +63,12 @@ describe('start-up mode: replicas that boot together', backupTests(), () => {
           const forRun = w.filter((x) => x.objid === LOCK_KEY.objId);
           return atGate.length === 1 && forRun.length === REPLICAS - 1 ? { atGate, forRun } : undefined;
         },
-        replicas,
+        {
+          what: 'one migrator at the gate and the others waiting for the run lock',
+          ends: replicas,
+          everyMs: 100,
+          timeoutMs: 120_000,
+        },
       );
       for (const s of seen.forRun) {
         expect(s).toMatchObject({ waitType: 'Lock', waitEvent: 'advisory' });

@@ -10,6 +10,7 @@ import { runUpkit, type RunResult } from '../support/cli.ts';
 import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { APP_MIGRATIONS, GATE_KEY, startupApp } from '../support/startupApp.ts';
 import type pg from 'pg';
+import { untilFound } from '../support/wait.ts';
 
 /** Upgrade sessions of this database waiting for the run lock, as pg_stat_activity shows them. */
 async function waitingForRunLock(
@@ -28,22 +29,6 @@ async function waitingForRunLock(
         )
       ).rows,
   );
-}
-
-/** Polls until `probe` finds something, or the run it waits on has ended. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, run: Promise<RunResult>): Promise<T> {
-  let ended: RunResult | undefined;
-  void run.then(
-    (r) => (ended = r),
-    () => {},
-  );
-  for (let i = 0; i < 1200; i++) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (ended) throw new Error(`the run ended (exit ${ended.code}) before ${what}\n${ended.stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`never saw ${what}`);
 }
 
 /** A session that holds the run lock, named as an upgrade on host ops-host names itself. */
@@ -74,8 +59,7 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       await gate.query('select pg_advisory_lock($1)', [GATE_KEY]);
       // The first upgrade takes the run lock and stops at 0001, which waits for the gate.
       first = runUpkit('upgrade.ts', ['--yes', '--json', '--drizzle-dir', app.drizzleDir], { env, timeoutMs: 120_000 });
-      await until(
-        'the first upgrade at the gate',
+      await untilFound(
         async () => {
           const n = (
             await withClientAt(db().url, (c) =>
@@ -87,7 +71,7 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
           ).rows[0].n;
           return n === 1 ? true : undefined;
         },
-        first,
+        { what: 'the first upgrade at the gate', ends: first, everyMs: 50, timeoutMs: 60_000 },
       );
       const holderPid = (
         await withClientAt(db().url, (c) =>
@@ -101,14 +85,13 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
         env,
         timeoutMs: 120_000,
       });
-      const seen = await until(
-        'the second upgrade waiting for the run lock',
+      const seen = await untilFound(
         async () => {
           // pg_locks lists the request a moment before pg_stat_activity shows the wait.
           const w = (await waitingForRunLock(db().url)).filter((x) => x.waitEvent !== null);
           return w.length === 1 ? w[0] : undefined;
         },
-        second,
+        { what: 'the second upgrade waiting for the run lock', ends: second, everyMs: 50, timeoutMs: 60_000 },
       );
       expect(seen).toMatchObject({ waitType: 'Lock', waitEvent: 'advisory', state: 'active' });
       expect(seen.application).toMatch(/^upkit upgrade /);
@@ -181,8 +164,7 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
         { env: { DATABASE_URL: db().url }, timeoutMs: 120_000 },
       );
       // Held until the wait has lasted twice the database's statement_timeout, by the server's clock.
-      await until(
-        'the upgrade waiting for over a second',
+      await untilFound(
         async () => {
           const w = await withClientAt(db().url, (c) =>
             c.query(
@@ -193,7 +175,7 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
           );
           return w.rows[0].n === 1 ? true : undefined;
         },
-        run,
+        { what: 'the upgrade waiting for over a second', ends: run, everyMs: 50, timeoutMs: 60_000 },
       );
       await holder.query('select pg_advisory_unlock_all()');
       const r = await run;
@@ -235,11 +217,12 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
         { url: db().url, database: db().database, dir: app.drizzleDir, ...vars },
         { onSpawn: (p) => (pid = p) },
       );
-      await until(
-        'the upgrade waiting for the run lock',
-        async () => ((await waitingForRunLock(db().url)).length === 1 ? true : undefined),
-        run,
-      );
+      await untilFound(async () => ((await waitingForRunLock(db().url)).length === 1 ? true : undefined), {
+        what: 'the upgrade waiting for the run lock',
+        ends: run,
+        everyMs: 50,
+        timeoutMs: 60_000,
+      });
       process.kill(pid, 'SIGTERM');
       const r = await run;
       expectCase(r, c, r.vars);
@@ -265,11 +248,12 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       const c = failureCase('startup.wait-ended');
       const before = await dbState(db().url);
       const run = runCase(c, { url: db().url, database: db().database, dir: app.drizzleDir, ...vars });
-      const waiter = await until(
-        'the upgrade waiting for the run lock',
-        async () => (await waitingForRunLock(db().url))[0],
-        run,
-      );
+      const waiter = await untilFound(async () => (await waitingForRunLock(db().url))[0], {
+        what: 'the upgrade waiting for the run lock',
+        ends: run,
+        everyMs: 50,
+        timeoutMs: 60_000,
+      });
       await withClientAt(db().url, (x) => x.query('select pg_terminate_backend($1)', [waiter.pid]));
       const r = await run;
       expectCase(r, c, r.vars);

@@ -4,7 +4,7 @@
 // the run before any change, with only the refused run in upkit.runs. Mounts need root (CI
 // runs as root).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,16 +18,9 @@ import type { ServerHandle } from '../support/servers/common.ts';
 import { findEmbeddedPackages } from '../support/servers/discover.ts';
 import { hiddenClientBinDir } from '../support/servers/hidden.ts';
 import { startEmbeddedServer } from '../support/servers/embedded.ts';
+import { until } from '../support/wait.ts';
 
 const isRoot = process.getuid?.() === 0;
-
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function mount(options: string): string {
   const dir = tempDir('upkit-case-mount-');

@@ -12,6 +12,7 @@ import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase } from '../support/database.ts';
 import { buildRelease, type FixtureRelease } from '../support/releases.ts';
+import { freePort } from '../support/servers/common.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -26,24 +27,13 @@ function listen(handler: RequestListener, port = 0): Promise<number> {
   );
 }
 
-/** A port nobody listens on (yet). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function quietLogger() {
   let out = '';
-  const stream = {
-    write: (s: string) => {
-      out += s;
-      return true;
-    },
-    isTTY: false,
-  } as unknown as NodeJS.WriteStream;
+  const write = (s: string) => {
+    out += s;
+    return true;
+  };
+  const stream = { write, isTTY: false } as unknown as NodeJS.WriteStream;
   return { log: createLogger({ command: 'test', stream, interactive: false, logDir: false }), output: () => out };
 }
 

@@ -1,74 +1,17 @@
 // An upgrade over targets on a terminal without --yes: every plan first (read-only), then ONE
 // question for all of them; no target asks on its own. The terminal is a pseudo-terminal made
 // by util-linux `script`, the answer typed into it.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { shellQuote } from '../../lib/quote.ts';
 import { tempDir } from '../failures/check.ts';
 import { column, table, writeAppFolder } from '../support/appFolders.ts';
-import { ROOT } from '../support/cli.ts';
 import { freshDatabase, withClientAt, type TestDatabase } from '../support/database.ts';
+import { hasScript, onTerminal } from '../support/terminal.ts';
 
 const NAMES = ['alpha', 'beta', 'gamma'];
-const hasScript = spawnSync('script', ['--version']).status === 0;
 const QUESTION =
   'Apply these plans to 3 databases (alpha, beta, gamma; each is backed up first unless --no-backup)? Type yes to go on: ';
-
-/** Runs upkit on a pseudo-terminal; types `answer` once the question is shown. */
-function onTerminal(
-  cwd: string,
-  env: Record<string, string>,
-  args: string[],
-  answer: string,
-): Promise<{ code: number | null; output: string }> {
-  const tsx = import.meta.resolve('tsx');
-  const command = [
-    process.execPath,
-    '--import',
-    tsx,
-    path.join(ROOT, 'node_modules/zx/build/cli.js'),
-    path.join(ROOT, 'upgrade.ts'),
-    ...args,
-  ]
-    .map(shellQuote)
-    .join(' ');
-  const logDir = mkdtempSync(path.join(tmpdir(), 'upkit-logs-'));
-  const child = spawn('script', ['-qec', `${command}; echo "EXIT $?"`, '/dev/null'], {
-    cwd,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      NO_COLOR: '1',
-      TERM: 'dumb',
-      UPKIT_LOG_DIR: logDir,
-      UPKIT_CACHE_DIR: path.join(logDir, 'cache'),
-      ...env,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let answered = false;
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const onData = (d: Buffer) => {
-    output += d.toString();
-    if (!answered && output.includes('Type yes to go on:')) {
-      answered = true;
-      child.stdin.write(`${answer}\r`);
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  return new Promise((resolve) => {
-    child.on('close', () => {
-      clearTimeout(timer);
-      const m = /EXIT (\d+)/.exec(output);
-      resolve({ code: m ? Number(m[1]) : null, output: output.replace(/\r/g, '') });
-    });
-  });
-}
 
 describe.skipIf(!hasScript)('targets: an upgrade on a terminal asks once', () => {
   let dbs: TestDatabase[] = [];

@@ -11,32 +11,25 @@ import { runUpkit, type RunResult } from '../support/cli.ts';
 import { backupArgs, connectTo, useFreshDatabase } from '../support/database.ts';
 import { buildRelease, freshInstallFingerprint, type FixtureRelease } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
+import { lockWaiter, until, untilFound } from '../support/wait.ts';
 
 const connect = connectTo;
 
 /** Waits until upkit's migration session waits on a lock while running a statement matching `query`. */
-async function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    // This database only: other test files run upkit against their own databases on the same server.
-    const { rows } = await c.query(
-      `select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`,
-    );
-    const hit = rows.find((r) => query.test(r.query));
-    if (hit) return hit.pid;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`upkit never waited on ${query}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function untilWaiting(c: pg.Client, query: RegExp, timeoutMs = 30_000): Promise<number> {
+  return untilFound(() => lockWaiter(c, query), { what: `upkit to wait on ${query}`, everyMs: 20, timeoutMs });
 }
 
 async function untilGone(c: pg.Client): Promise<void> {
-  for (;;) {
-    const { rows } = await c.query(
-      `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and pid <> pg_backend_pid()`,
-    );
-    if (rows[0].n === 0) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(
+    async () =>
+      (
+        await c.query(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and pid <> pg_backend_pid()`,
+        )
+      ).rows[0].n === 0,
+    { what: "upkit's sessions to end", everyMs: 20, timeoutMs: 60_000 },
+  );
 }
 
 describe('crashes and interruptions', () => {

@@ -22,6 +22,7 @@ import { buildRelease, DRIZZLE_DIR, type FixtureRelease } from '../support/relea
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms, type RowSnapshot } from '../support/rows.ts';
 import { phaseMarks, phaseReached, phaseWindows, runPrng, type Phase, type PhaseWindow } from './crashPhases.ts';
 import { plural } from '../../lib/plural.ts';
+import { until } from '../support/wait.ts';
 
 /** Every release an install can be upgraded from (the latest has nothing to do). */
 export const CRASH_RELEASES: readonly FixtureRelease[] = [
@@ -454,19 +455,18 @@ export async function checkAfterRerun(url: string, e: Expectations): Promise<Ver
 
 /** Waits until no session of upkit is connected to the database of `url` (a backend busy with a
  * statement outlives its client); other databases on the server may have upkit sessions of their own. */
-export async function untilUpkitGone(url: string, timeoutMs = 60_000): Promise<number> {
-  const t0 = Date.now();
-  return withSession(url, async (c) => {
-    for (;;) {
-      const { rows } = await c.query<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and application_name <> 'upkit crash harness' and pid <> pg_backend_pid()`,
-      );
-      if (rows[0]!.n === 0) return Date.now() - t0;
-      if (Date.now() - t0 > timeoutMs)
-        throw new Error(`upkit's sessions were still connected ${timeoutMs} ms after the kill`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  });
+export function untilUpkitGone(url: string, timeoutMs = 60_000): Promise<number> {
+  return withSession(url, (c) =>
+    until(
+      async () =>
+        (
+          await c.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and application_name <> 'upkit crash harness' and pid <> pg_backend_pid()`,
+          )
+        ).rows[0]!.n === 0,
+      { what: "upkit's sessions to end after the kill", everyMs: 25, timeoutMs },
+    ),
+  );
 }
 
 /** The run id the killed run recorded (from its log), when upkit.runs still shows it running. */

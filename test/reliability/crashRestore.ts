@@ -32,6 +32,7 @@ import {
   type Launch,
 } from './crashHarness.ts';
 import { runPrng } from './crashPhases.ts';
+import { until } from '../support/wait.ts';
 
 export const RESTORE_PHASES = [
   'before start',
@@ -161,17 +162,18 @@ async function serverState(
 
 /** Until no session of upkit (nor its pg_restore) is connected to the live database or its companions. */
 async function untilSessionsGone(adminUrl: string, live: string): Promise<void> {
-  await withSession(adminUrl, async (c) => {
-    for (let i = 0; i < 2400; i++) {
-      const { rows } = await c.query<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity where starts_with(datname, $1) and (application_name like 'upkit %' or application_name in ('pg_restore', '')) and backend_type = 'client backend' and pid <> pg_backend_pid()`,
-        [live],
-      );
-      if (!rows[0]!.n) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`upkit's sessions on ${live} were still there a minute after the kill`);
-  });
+  await withSession(adminUrl, (c) =>
+    until(
+      async () =>
+        (
+          await c.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where starts_with(datname, $1) and (application_name like 'upkit %' or application_name in ('pg_restore', '')) and backend_type = 'client backend' and pid <> pg_backend_pid()`,
+            [live],
+          )
+        ).rows[0]!.n === 0,
+      { what: `upkit's sessions on ${live} to end after the kill`, everyMs: 25, timeoutMs: 60_000 },
+    ),
+  );
 }
 
 export interface RestoreCalibration {

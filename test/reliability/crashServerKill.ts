@@ -27,6 +27,8 @@ import {
   type CampaignOptions,
   type CrashServer,
 } from './crashHarness.ts';
+import { lockWaiter, until, untilFound } from '../support/wait.ts';
+import { childPids } from '../../lib/children.ts';
 
 // ---------------------------------------------------------------------------------------
 // A cluster of our own that may be killed
@@ -55,18 +57,7 @@ function exec(file: string, args: string[], cwd: string): Promise<string> {
 
 /** Running (non-zombie) processes whose parent is `ppid`. */
 function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(parent) === ppid && state !== 'Z') out.push(Number(pid));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
+  return childPids(ppid).filter(running);
 }
 
 function running(pid: number): boolean {
@@ -75,15 +66,6 @@ function running(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
-  }
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await ok()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -127,11 +109,11 @@ export async function startCluster(binDir?: string): Promise<Cluster> {
         process.kill(pm, 'SIGKILL');
         // Orphaned backends notice the postmaster's death and exit; until they have, the
         // shared memory is in use and a new postmaster refuses to start.
-        await until(
-          'the postmaster and its backends to exit',
-          () => !running(pm) && backends.every((p) => !running(p)),
-          30_000,
-        );
+        await until(() => !running(pm) && backends.every((p) => !running(p)), {
+          what: 'the postmaster and its backends to exit',
+          everyMs: 20,
+          timeoutMs: 30_000,
+        });
       },
       async restart() {
         const t0 = Date.now();
@@ -152,10 +134,11 @@ export async function startCluster(binDir?: string): Promise<Cluster> {
         await pgCtl(['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60']).catch((err: Error) => {
           throw new Error(`${err.message}\n${existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : ''}`);
         });
-        await until('the restarted server to accept connections', accepting, 60_000);
+        await until(accepting, { what: 'the restarted server to accept connections', everyMs: 20, timeoutMs: 60_000 });
         return Date.now() - t0;
       },
-      untilAccepting: (timeoutMs = 60_000) => until('the server to accept connections', accepting, timeoutMs),
+      untilAccepting: (timeoutMs = 60_000) =>
+        until(accepting, { what: 'the server to accept connections', everyMs: 20, timeoutMs: timeoutMs }),
       stop: () => handle.stop(),
     };
   } catch (err) {
@@ -228,22 +211,14 @@ export interface ServerKillResult {
   problems: string[];
 }
 
-async function untilWaiting(url: string, query: RegExp, timeoutMs = 60_000): Promise<number> {
-  return withSession(url, async (c) => {
-    let pid = 0;
-    await until(
-      `upkit's migration session to wait on ${query}`,
-      async () => {
-        const { rows } = await c.query<{ pid: number; query: string }>(
-          `select pid, query from pg_stat_activity where datname = current_database() and application_name like 'upkit % migrations' and wait_event_type = 'Lock'`,
-        );
-        pid = rows.find((r) => query.test(r.query))?.pid ?? 0;
-        return pid !== 0;
-      },
+function untilWaiting(url: string, query: RegExp, timeoutMs = 60_000): Promise<number> {
+  return withSession(url, (c) =>
+    untilFound(() => lockWaiter(c, query), {
+      what: `upkit's migration session to wait on ${query}`,
+      everyMs: 20,
       timeoutMs,
-    );
-    return pid;
-  });
+    }),
+  );
 }
 
 const stripTime = (line: string) => line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '');
