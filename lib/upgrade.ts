@@ -74,7 +74,9 @@ export function printPlan(plan: Plan, log: Logger): void {
   );
   if (plan.from !== plan.to || plan.detection.ahead.length)
     for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
-  plan.steps.forEach((s, i) => log.info(`  ${i + 1}. ${describeStep(s)}`));
+  plan.steps.forEach((s, i) => {
+    log.info(`  ${i + 1}. ${describeStep(s)}`);
+  });
   for (const f of plan.lint)
     log.info(
       `  lint ${f.file}:${f.line} ${f.message} (${f.safe ? `reviewed: ${f.safe}` : f.acceptedBy ? `accepted: ${f.acceptedBy === '--allow-destructive=TAG' ? `--allow-destructive=${f.file.replace(/\.sql$/, '')}` : f.acceptedBy}` : 'destructive'})`,

@@ -6,7 +6,7 @@
 // partial name, checked (pg_dump's exit status, then pg_restore --list must read the archive
 // and name every table), hashed, described in a manifest, and only then given its final
 // name. Old backups are pruned only after that.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -162,7 +162,7 @@ function runDump(
     '--no-password',
   ];
   return new Promise((resolve, reject) => {
-    let child;
+    let child: ChildProcess;
     let out: ReturnType<typeof createWriteStream> | undefined;
     if (dumper.kind === 'local') {
       child = spawn(dumper.pgDump.path, [...dumpArgs, `--file=${partial}`], {
@@ -450,7 +450,10 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     })();
     beside.catch(() => stop.abort());
     const [, { detection, counts, fingerprint }] = await Promise.all([
-      dumping.then((b) => (timing.mark('pg_dump'), b)),
+      dumping.then((b) => {
+        timing.mark('pg_dump');
+        return b;
+      }),
       beside,
     ]).catch((err: unknown) => {
       throw options.signal?.aborted ? options.signal.reason : err;
@@ -461,8 +464,14 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     // pg_restore --list, sha256 and fsync each read the finished archive: all at once.
     const verified = await log.step('verify backup', async (step) => {
       const [toc, archive] = await Promise.all([
-        readToc(dumper, working, env).then((r) => (timing.at('pg_restore --list'), r)),
-        hashArchive(working, format).then((r) => (timing.at('sha256'), r)),
+        readToc(dumper, working, env).then((r) => {
+          timing.at('pg_restore --list');
+          return r;
+        }),
+        hashArchive(working, format).then((r) => {
+          timing.at('sha256');
+          return r;
+        }),
         fsyncArchive(working, format).then(() => timing.at('fsync')),
       ]);
       timing.mark('verify');

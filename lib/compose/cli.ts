@@ -137,7 +137,12 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
     };
     const timer =
-      options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeoutMs);
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, options.timeoutMs);
     options.signal?.addEventListener('abort', stop, { once: true });
     child.on('error', (err) => {
       clearTimeout(timer);

@@ -198,7 +198,7 @@ describe('backup', () => {
         const dir = path.join(mount, 'backups');
         mkdirSync(dir, { mode: 0o700 });
         const lock = await lockUsers();
-        let running;
+        let running: ReturnType<typeof runUpkit> | undefined;
         try {
           running = runUpkit(BACKUP, ['--backup-dir', dir], { env: { DATABASE_URL: db().url } });
           await until(() => readdirSync(dir).some((f) => f.endsWith('.partial')));

@@ -50,7 +50,13 @@ function setup(scenario: string | undefined, env: Record<string, string> = {}): 
     ...env,
   });
   let out = '';
-  const stream = { write: (s: string) => ((out += s), true), isTTY: false } as unknown as NodeJS.WriteStream;
+  const stream = {
+    write: (s: string) => {
+      out += s;
+      return true;
+    },
+    isTTY: false,
+  } as unknown as NodeJS.WriteStream;
   return {
     composeFile,
     project: `compose --project-directory ${work} -f ${composeFile}`,

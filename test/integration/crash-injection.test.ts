@@ -155,9 +155,11 @@ describe('crash injection', () => {
 
   describe('PostgreSQL killed mid-migration', backupTests(), () => {
     let cluster: Awaited<ReturnType<typeof startCluster>>;
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: the hooks of this describe (its options come second), not the outer one's
     beforeAll(async () => {
       cluster = await startCluster(serverInfo().binDir ?? undefined);
     });
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: the hooks of this describe (its options come second), not the outer one's
     afterAll(async () => {
       await cluster?.stop();
     });

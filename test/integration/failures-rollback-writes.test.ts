@@ -122,7 +122,7 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
   }, async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
     // The application answers its health check once it has written (a user renamed, the row count unchanged).
-    const app = createServer((req, res) => {
+    const app = createServer((_req, res) => {
       void withClientAt(db().url, async (c) => {
         await c.query(
           `update public.users set name = 'written during the health checks' where id = (select id from public.users order by id limit 1)`,

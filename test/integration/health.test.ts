@@ -37,7 +37,13 @@ async function freePort(): Promise<number> {
 
 function quietLogger() {
   let out = '';
-  const stream = { write: (s: string) => ((out += s), true), isTTY: false } as unknown as NodeJS.WriteStream;
+  const stream = {
+    write: (s: string) => {
+      out += s;
+      return true;
+    },
+    isTTY: false,
+  } as unknown as NodeJS.WriteStream;
   return { log: createLogger({ command: 'test', stream, interactive: false, logDir: false }), output: () => out };
 }
 
