@@ -61,8 +61,12 @@ export interface RestoreResult {
   rows: number;
 }
 
-const OWNERSHIP =
-  /must be owner of|role "[^"]*" does not exist|permission denied to create extension|must be superuser|permission denied to (set|change) (role|owner)|must be (a )?member of role|must be able to SET ROLE/i;
+const OWNERSHIP = new RegExp(
+  'must be owner of|role "[^"]*" does not exist|permission denied to ' +
+    'create extension|must be superuser|permission denied to (set|change) ' +
+    '(role|owner)|must be (a )?member of role|must be able to SET ROLE',
+  'i',
+);
 
 /** Part of the hint to an ownership failure; the restore command puts its own command line after it. */
 export const NO_OWNER_ADVICE =

@@ -103,8 +103,13 @@ try {
   await server.stop();
 }
 const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+// Each folder as given when outside the project, else relative to it.
+const shownDirs = parsed.positionals.map((d) => {
+  const relative = path.relative(PROJECT_ROOT, path.resolve(d));
+  return relative.startsWith('..') ? d : relative;
+});
 const meta = {
-  command: `npm run test:corpora -- ${allowDestructive ? '--allow-destructive ' : ''}${parsed.positionals.map((d) => (path.relative(PROJECT_ROOT, path.resolve(d)).startsWith('..') ? d : path.relative(PROJECT_ROOT, path.resolve(d)))).join(' ')}`,
+  command: `npm run test:corpora -- ${allowDestructive ? '--allow-destructive ' : ''}${shownDirs.join(' ')}`,
   server: `PostgreSQL ${server.version} (${server.source})`,
   machine: machineLine(),
   minutes,

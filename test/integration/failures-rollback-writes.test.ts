@@ -96,7 +96,10 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
       expect.objectContaining({
         severity: 'info',
         message: expect.stringMatching(
-          /^writes since the backup are judged by row counts only: the write statistics were reset since \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/,
+          new RegExp(
+            '^writes since the backup are judged by row counts only: the ' +
+              String.raw`write statistics were reset since \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$`,
+          ),
         ),
       }),
     ]);

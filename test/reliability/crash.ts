@@ -159,8 +159,11 @@ try {
         ),
       ].join('\n')
     : '';
+  const firstOfEach = [...new Map(serverResults.map((s) => [s.scenario.name, s])).values()];
+  const errorLine = (s: (typeof serverResults)[number]) =>
+    s.errorLine.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/\/tmp\/[^ ]+/, 'BACKUP');
   const said = serverResults.length
-    ? `What upkit said when the server went away (first of each kind):\n\n${[...new Map(serverResults.map((s) => [s.scenario.name, s])).values()].map((s) => `- \`${s.errorLine.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/\/tmp\/[^ ]+/, 'BACKUP')}\``).join('\n')}`
+    ? `What upkit said when the server went away (first of each kind):\n\n${firstOfEach.map((s) => `- \`${errorLine(s)}\``).join('\n')}`
     : '';
   const verdict =
     failed.length === 0
