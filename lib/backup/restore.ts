@@ -186,8 +186,11 @@ export interface Comparison {
   rows: number;
 }
 
-const CAST =
-  /::(?:"[^"]*"|[a-z_][a-z0-9_]*)(?:\.(?:"[^"]*"|[a-z_][a-z0-9_]*))?(?: (?:varying|precision|with|without|time|zone))*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*/g;
+const CAST = new RegExp(
+  String.raw`::(?:"[^"]*"|[a-z_][a-z0-9_]*)(?:\.(?:"[^"]*"|[a-z_][a-z0-9_]*))?` +
+    String.raw`(?: (?:varying|precision|with|without|time|zone))*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*`,
+  'g',
+);
 
 /**
  * A fingerprint line without casts and parentheses. A dump and restore does not always
