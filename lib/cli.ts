@@ -215,12 +215,12 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
     return await spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
   } catch (err: unknown) {
     if (inv.stoppedEarly()) return EXIT.interrupted;
-    if (controller.signal.aborted && !isUpkitError(err)) err = controller.signal.reason;
-    renderError(log, err);
-    recordError(report, err);
+    const error = controller.signal.aborted && !isUpkitError(err) ? controller.signal.reason : err;
+    renderError(log, error);
+    recordError(report, error);
     // A wrong command line is answered with the command's usage, as a person expects.
-    if (isUpkitError(err) && err.code === 'usage') writeOutput(io.stream ?? process.stderr, `\n${usage(spec)}\n`);
-    return exitCodeFor(err);
+    if (isUpkitError(error) && error.code === 'usage') writeOutput(io.stream ?? process.stderr, `\n${usage(spec)}\n`);
+    return exitCodeFor(error);
   }
 }
 

@@ -129,13 +129,14 @@ export function parseCommandLine(
   for (const [name, o] of Object.entries(spec.options))
     options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.bare ? { multiple: true } : {}) };
   const { rest, alone } = takeBare(spec, args);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
-  } catch (err) {
-    const m = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw usageError(m.replace(/\.$/, ''), `run: ${spec.invocation} --help`);
-  }
+  const parsed = (() => {
+    try {
+      return parseArgs({ args: rest, options, strict: true, allowPositionals: true });
+    } catch (err) {
+      const m = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+      throw usageError(m.replace(/\.$/, ''), `run: ${spec.invocation} --help`);
+    }
+  })();
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   for (const [name, o] of Object.entries(spec.options)) {
     if (!o.bare) continue;

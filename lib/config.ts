@@ -620,158 +620,36 @@ export function isOtherApp(dir: string | undefined, cwd: string): boolean {
 export function loadConfig(options: LoadOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const problems = new Problems();
-  let envFile: string | undefined;
-  let fromFile: Record<string, string> = {};
   const warnings: ConfigWarning[] = [];
-  const chosen = envFileOf(options.envFile, options.env ?? process.env, cwd, options.envFileFlag);
-  if (chosen) {
-    envFile = chosen.file;
-    const named = chosen.named;
-    const again =
-      named === 'UPKIT_ENV_FILE'
-        ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
-        : `create that file or give the path of the one that holds the settings (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(envFile)}`;
-    // The settings are in the file that is not there: nothing else is worth checking.
-    const missing = !existsSync(envFile)
-      ? 'does not exist'
-      : statSync(envFile).isDirectory()
-        ? 'is a directory, not a file of KEY=VALUE lines'
-        : undefined;
-    if (missing)
-      throw new UpkitError({
-        code: 'config.invalid',
-        exit: 'usage',
-        message: `${named}: ${envFile} ${missing}`,
-        hint: again,
-      });
-    fromFile = readEnvFile(envFile, problems, warnings);
-  }
-  // As dotenv does: a variable set in the environment wins over the file.
-  const env: Record<string, string | undefined> = { ...fromFile, ...(options.env ?? process.env) };
+  const { env, envFile, fromFile } = readEnv(options, cwd, problems, warnings);
   const o = options.overrides ?? {};
-  // Registered before any validation, so that a problem message echoing a value (a
-  // password pasted into the wrong key) is masked too.
-  for (const key of ['DB_PASSWORD', 'PGPASSWORD', 'POSTGRES_PASSWORD']) registerSecret(env[key]);
-  for (const key of ['DATABASE_URL', 'DIRECT_URL'])
-    registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
-  // Credentials in any URL-ish setting, with or without a scheme.
-  for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerUrlCredentials(env[key]);
-  for (const u of (env.HEALTHCHECK_URLS ?? '').split(',')) registerUrlCredentials(u, { userIsToken: true });
-
-  // Another app's drizzle folder (not Pulse's): its search_path is its own, and messages speak of "the app".
-  const appName: AppName = isOtherApp(o.drizzleDir ?? env.UPKIT_DRIZZLE_DIR?.trim(), cwd) ? 'the app' : 'Pulse';
-  const app = appName === 'the app';
-  const dbUrl = env.DATABASE_URL?.trim();
-  const db = dbUrl
-    ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings, app)
-    : targetFromParts(env, problems, cwd, envFile);
-  const directUrl = env.DIRECT_URL?.trim();
-  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings, app) : undefined;
-  if (app) {
-    const setting = env.UPKIT_SEARCH_PATH?.trim();
-    if (setting && !searchPathSchemas(setting).length)
-      problems.add('UPKIT_SEARCH_PATH', 'names no schema (a search_path value, e.g. "$user", app, public)');
-    for (const t of [db, direct]) {
-      if (!t) continue;
-      t.app = true;
-      if (t.searchPath === undefined && setting && searchPathSchemas(setting).length) t.searchPath = setting;
-      // DB_SCHEMA names the one schema an app works in: its search_path, unless one is set above.
-      const schema = env.DB_SCHEMA?.trim();
-      if (t.searchPath === undefined && !setting && schema) t.searchPath = sqlIdent(schema);
-    }
-  }
-  if (!app) applySchemaKey(env.DB_SCHEMA, [db, direct], problems, appName);
-  if (dbUrl && db) {
-    // Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named.
-    const named: Array<[string, string | undefined]> = [
-      ['DB_HOST', db.host],
-      ['DB_PORT', String(db.port)],
-      ['DB_USER', db.user],
-      ['DB_PASSWORD', db.password],
-      ['DB_NAME', db.database],
-    ];
-    const differ = named.filter(([k, v]) => env[k]?.trim() && env[k]!.trim() !== (v ?? '')).map(([k]) => k);
-    if (differ.length) {
-      warnings.push({
-        code: 'config.url_and_parts',
-        message: `DATABASE_URL and ${differ.join(', ')} are both set and disagree: DATABASE_URL wins (${describeTarget(db)}), ${differ.join(', ')} ${differ.length > 1 ? 'are' : 'is'} not used`,
-        hint: `remove ${differ.join(', ')} from .env or the environment (or make ${differ.length > 1 ? 'them' : 'it'} match DATABASE_URL) so that every program reads the same database`,
-      });
-    }
-  }
+  registerSecrets(env);
+  const { db, direct, dbUrl, directUrl, appName } = readTargets(env, o, cwd, envFile, problems, warnings);
   // Whether DIRECT_URL reaches the database DATABASE_URL reaches is decided by connecting to
   // both (lib/directUrl.ts): a name says nothing about the server, and a pooler's alias may
   // name the same database otherwise.
   const directUrlDifferentDatabase = /^(1|true|yes)$/i.test(env.DIRECT_URL_DIFFERENT_DATABASE?.trim() ?? '');
-  if (db && !app)
-    checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems, appName);
-  if (direct && !app && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems, appName);
-
-  let ssl: SslMode = 'false';
-  const sslRaw = env.DATABASE_SSL?.trim().toLowerCase();
-  if (sslRaw) {
-    if ((SSL_MODES as readonly string[]).includes(sslRaw)) ssl = sslRaw as SslMode;
-    else problems.add('DATABASE_SSL', `must be one of ${SSL_MODES.join(', ')}, got "${env.DATABASE_SSL}"`);
-  } else {
-    ssl = sslFromUrl(directUrl ?? dbUrl) ?? 'false';
-  }
-  const sslCaRaw = env.DATABASE_SSL_CA?.trim();
-  const sslCa = sslCaRaw ? path.resolve(cwd, sslCaRaw) : undefined;
-  if (sslCa && !existsSync(sslCa)) problems.add('DATABASE_SSL_CA', `file ${sslCa} does not exist`);
-  if (sslCa && ssl !== 'verify-full') problems.add('DATABASE_SSL_CA', 'is only used with DATABASE_SSL=verify-full');
-
-  const lockTimeoutMs =
-    o.lockTimeoutMs ??
-    positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems, { why: "PostgreSQL's largest lock_timeout" });
-  const migrationTimeoutMs =
-    o.migrationTimeoutMs ??
-    positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, {
-      allowZero: true,
-      why: "PostgreSQL's largest statement_timeout",
-    });
-  const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
-  // The waits between retries double from 250 ms: a 25th would be longer than Node's largest timer.
-  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, {
-    allowZero: true,
-    max: 24,
-    why: "the waits double from 250 ms; a 25th would exceed Node's largest timer",
-  });
-  const healthTimeoutMs = positiveInt(env, 'HEALTH_TIMEOUT', DEFAULTS.healthTimeoutMs, problems);
-  const composeTimeoutMs = positiveInt(env, 'COMPOSE_TIMEOUT', DEFAULTS.composeTimeoutMs, problems);
-  const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);
-  const backupKeep = positiveInt(env, 'BACKUP_KEEP', DEFAULTS.backupKeep, problems);
+  const { ssl, sslCa } = readSsl(env, directUrl ?? dbUrl, cwd, problems);
+  const limits = readLimits(env, o, problems);
 
   const composeRaw = env.COMPOSE_FILE?.trim();
   const composeFile = composeRaw ? path.resolve(cwd, composeRaw) : undefined;
   if (composeFile && !existsSync(composeFile)) problems.add('COMPOSE_FILE', `file ${composeFile} does not exist`);
-
-  const healthcheckUrls = (env.HEALTHCHECK_URLS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const u of healthcheckUrls) {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(u).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok) problems.add('HEALTHCHECK_URLS', `"${u}" is not an http(s) URL`);
-  }
+  const healthcheckUrls = readHealthcheckUrls(env, problems);
 
   const pgBinRaw = env.UPKIT_PG_BINDIR?.trim();
   const config = {
     ssl,
     sslCa,
-    connectTimeoutMs,
-    migrationTimeoutMs,
-    lockTimeoutMs,
-    lockRetries,
-    healthTimeoutMs,
-    composeTimeoutMs,
-    dbWaitTimeoutMs,
+    connectTimeoutMs: limits.connectTimeoutMs,
+    migrationTimeoutMs: limits.migrationTimeoutMs,
+    lockTimeoutMs: limits.lockTimeoutMs,
+    lockRetries: limits.lockRetries,
+    healthTimeoutMs: limits.healthTimeoutMs,
+    composeTimeoutMs: limits.composeTimeoutMs,
+    dbWaitTimeoutMs: limits.dbWaitTimeoutMs,
     backupDir: path.resolve(cwd, o.backupDir ?? (env.BACKUP_DIR?.trim() || 'backups')),
-    backupKeep,
+    backupKeep: limits.backupKeep,
     composeFile,
     dbService: env.UPKIT_DB_SERVICE?.trim() || DEFAULTS.dbService,
     healthcheckUrls,
@@ -803,42 +681,247 @@ export function loadConfig(options: LoadOptions = {}): Config {
   };
 
   if (problems.list.length > 0 || !db) {
-    const n = problems.list.length;
-    const processEnv = options.env ?? process.env;
-    // What to edit for the one problem: the key where it was read, or the file's line.
-    const fixWhat = (named: string): string => {
-      const line = / line (\d+)\)?$/.exec(named);
-      const key = named.split(' ')[0]!;
-      if (/^[A-Z_][A-Z0-9_]*$/.test(key)) {
-        if (processEnv[key] !== undefined) return `${key} in the environment`;
-        if (key in fromFile) return `${key} in ${envFile}${line ? ` (line ${line[1]})` : ''}`;
-        return `${key} in the environment or ${envFile ?? '.env'}`;
-      }
-      if (key.startsWith('--')) return `the path given to ${key}`;
-      return line ? `line ${line[1]} of ${envFile}` : (envFile ?? named);
-    };
-    if (n === 1) {
-      const named = problems.keys[0]!;
-      const hint =
-        named === 'DATABASE_URL' && !dbUrl && !envFile
-          ? `run upkit in the directory that holds ${appName}'s .env, or pass --dotenv PATH, or set DATABASE_URL`
-          : (problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`);
+    throw configError(problems, { processEnv: options.env ?? process.env, envFile, fromFile, dbUrl, appName });
+  }
+  return { ...config, db, migrationDb: direct ?? db };
+}
+
+/**
+ * The settings: the configuration file's (the one named, else .env in cwd when present) under
+ * the environment's. A file that was named but is not there stops everything at once.
+ */
+function readEnv(
+  options: LoadOptions,
+  cwd: string,
+  problems: Problems,
+  warnings: ConfigWarning[],
+): { env: Record<string, string | undefined>; envFile: string | undefined; fromFile: Record<string, string> } {
+  let envFile: string | undefined;
+  let fromFile: Record<string, string> = {};
+  const chosen = envFileOf(options.envFile, options.env ?? process.env, cwd, options.envFileFlag);
+  if (chosen) {
+    envFile = chosen.file;
+    const named = chosen.named;
+    const again =
+      named === 'UPKIT_ENV_FILE'
+        ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
+        : `create that file or give the path of the one that holds the settings (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(envFile)}`;
+    // The settings are in the file that is not there: nothing else is worth checking.
+    const missing = !existsSync(envFile)
+      ? 'does not exist'
+      : statSync(envFile).isDirectory()
+        ? 'is a directory, not a file of KEY=VALUE lines'
+        : undefined;
+    if (missing)
       throw new UpkitError({
         code: 'config.invalid',
         exit: 'usage',
-        message: redact(problems.list[0]!),
-        hint: redact(hint),
+        message: `${named}: ${envFile} ${missing}`,
+        hint: again,
       });
+    fromFile = readEnvFile(envFile, problems, warnings);
+  }
+  // As dotenv does: a variable set in the environment wins over the file.
+  const env: Record<string, string | undefined> = { ...fromFile, ...(options.env ?? process.env) };
+  return { env, envFile, fromFile };
+}
+
+/**
+ * The passwords and URL credentials, registered before any validation, so that a problem
+ * message echoing a value (a password pasted into the wrong key) is masked too.
+ */
+function registerSecrets(env: Record<string, string | undefined>): void {
+  for (const key of ['DB_PASSWORD', 'PGPASSWORD', 'POSTGRES_PASSWORD']) registerSecret(env[key]);
+  for (const key of ['DATABASE_URL', 'DIRECT_URL'])
+    registerSecret(env[key] && /^[^:]+:\/\/[^:/?#@\s]*:(.*)@[^@]*$/.exec(env[key]!.trim())?.[1]);
+  // Credentials in any URL-ish setting, with or without a scheme.
+  for (const key of ['DATABASE_URL', 'DIRECT_URL']) registerUrlCredentials(env[key]);
+  for (const u of (env.HEALTHCHECK_URLS ?? '').split(',')) registerUrlCredentials(u, { userIsToken: true });
+}
+
+/**
+ * The database to migrate (DATABASE_URL, else DB_*) and DIRECT_URL's, with their search_path or
+ * schema; whose app they serve (Pulse or another); a DB_* that disagrees with DATABASE_URL named.
+ */
+function readTargets(
+  env: Record<string, string | undefined>,
+  o: ConfigOverrides,
+  cwd: string,
+  envFile: string | undefined,
+  problems: Problems,
+  warnings: ConfigWarning[],
+) {
+  // Another app's drizzle folder (not Pulse's): its search_path is its own, and messages speak of "the app".
+  const appName: AppName = isOtherApp(o.drizzleDir ?? env.UPKIT_DRIZZLE_DIR?.trim(), cwd) ? 'the app' : 'Pulse';
+  const app = appName === 'the app';
+  const dbUrl = env.DATABASE_URL?.trim();
+  const db = dbUrl
+    ? targetFromUrl('DATABASE_URL', dbUrl, problems, warnings, app)
+    : targetFromParts(env, problems, cwd, envFile);
+  const directUrl = env.DIRECT_URL?.trim();
+  const direct = directUrl ? targetFromUrl('DIRECT_URL', directUrl, problems, warnings, app) : undefined;
+  if (app) {
+    const setting = env.UPKIT_SEARCH_PATH?.trim();
+    if (setting && !searchPathSchemas(setting).length)
+      problems.add('UPKIT_SEARCH_PATH', 'names no schema (a search_path value, e.g. "$user", app, public)');
+    for (const t of [db, direct]) {
+      if (!t) continue;
+      t.app = true;
+      if (t.searchPath === undefined && setting && searchPathSchemas(setting).length) t.searchPath = setting;
+      // DB_SCHEMA names the one schema an app works in: its search_path, unless one is set above.
+      const schema = env.DB_SCHEMA?.trim();
+      if (t.searchPath === undefined && !setting && schema) t.searchPath = sqlIdent(schema);
     }
-    throw new UpkitError({
-      code: 'config.invalid',
-      exit: 'usage',
-      message: `configuration has ${n} problems${envFile ? ` (environment and ${envFile})` : ' (environment)'}`,
-      details: problems.list.map(redact),
-      hint: 'fix the keys named above in .env or the environment, then run: npx zx scripts/preflight.ts',
+  }
+  if (!app) applySchemaKey(env.DB_SCHEMA, [db, direct], problems, appName);
+  if (dbUrl && db) warnUrlAndParts(env, db, warnings);
+  if (db && !app)
+    checkSchema(db, db.schema !== TARGET_SCHEMA && env.DB_SCHEMA?.trim() ? 'DB_SCHEMA' : db.source, problems, appName);
+  if (direct && !app && direct.schema !== db?.schema) checkSchema(direct, 'DIRECT_URL', problems, appName);
+  return { db, direct, dbUrl, directUrl, appName };
+}
+
+/** Both ways of naming the database: DATABASE_URL wins, and a DB_* that says otherwise is named. */
+function warnUrlAndParts(env: Record<string, string | undefined>, db: DbTarget, warnings: ConfigWarning[]): void {
+  const named: Array<[string, string | undefined]> = [
+    ['DB_HOST', db.host],
+    ['DB_PORT', String(db.port)],
+    ['DB_USER', db.user],
+    ['DB_PASSWORD', db.password],
+    ['DB_NAME', db.database],
+  ];
+  const differ = named.filter(([k, v]) => env[k]?.trim() && env[k]!.trim() !== (v ?? '')).map(([k]) => k);
+  if (differ.length) {
+    warnings.push({
+      code: 'config.url_and_parts',
+      message: `DATABASE_URL and ${differ.join(', ')} are both set and disagree: DATABASE_URL wins (${describeTarget(db)}), ${differ.join(', ')} ${differ.length > 1 ? 'are' : 'is'} not used`,
+      hint: `remove ${differ.join(', ')} from .env or the environment (or make ${differ.length > 1 ? 'them' : 'it'} match DATABASE_URL) so that every program reads the same database`,
     });
   }
-  return { ...config, db, migrationDb: direct ?? db };
+}
+
+/** DATABASE_SSL (else the URL's sslmode) and DATABASE_SSL_CA, which only verify-full uses. */
+function readSsl(
+  env: Record<string, string | undefined>,
+  url: string | undefined,
+  cwd: string,
+  problems: Problems,
+): { ssl: SslMode; sslCa: string | undefined } {
+  let ssl: SslMode = 'false';
+  const sslRaw = env.DATABASE_SSL?.trim().toLowerCase();
+  if (sslRaw) {
+    if ((SSL_MODES as readonly string[]).includes(sslRaw)) ssl = sslRaw as SslMode;
+    else problems.add('DATABASE_SSL', `must be one of ${SSL_MODES.join(', ')}, got "${env.DATABASE_SSL}"`);
+  } else {
+    ssl = sslFromUrl(url) ?? 'false';
+  }
+  const sslCaRaw = env.DATABASE_SSL_CA?.trim();
+  const sslCa = sslCaRaw ? path.resolve(cwd, sslCaRaw) : undefined;
+  if (sslCa && !existsSync(sslCa)) problems.add('DATABASE_SSL_CA', `file ${sslCa} does not exist`);
+  if (sslCa && ssl !== 'verify-full') problems.add('DATABASE_SSL_CA', 'is only used with DATABASE_SSL=verify-full');
+  return { ssl, sslCa };
+}
+
+/** The timeouts, the lock retries and the number of backups kept. */
+function readLimits(env: Record<string, string | undefined>, o: ConfigOverrides, problems: Problems) {
+  const lockTimeoutMs =
+    o.lockTimeoutMs ??
+    positiveInt(env, 'LOCK_TIMEOUT', DEFAULTS.lockTimeoutMs, problems, { why: "PostgreSQL's largest lock_timeout" });
+  const migrationTimeoutMs =
+    o.migrationTimeoutMs ??
+    positiveInt(env, 'MIGRATION_TIMEOUT', DEFAULTS.migrationTimeoutMs, problems, {
+      allowZero: true,
+      why: "PostgreSQL's largest statement_timeout",
+    });
+  const connectTimeoutMs = positiveInt(env, 'CONNECT_TIMEOUT', DEFAULTS.connectTimeoutMs, problems);
+  // The waits between retries double from 250 ms: a 25th would be longer than Node's largest timer.
+  const lockRetries = positiveInt(env, 'LOCK_RETRIES', DEFAULTS.lockRetries, problems, {
+    allowZero: true,
+    max: 24,
+    why: "the waits double from 250 ms; a 25th would exceed Node's largest timer",
+  });
+  const healthTimeoutMs = positiveInt(env, 'HEALTH_TIMEOUT', DEFAULTS.healthTimeoutMs, problems);
+  const composeTimeoutMs = positiveInt(env, 'COMPOSE_TIMEOUT', DEFAULTS.composeTimeoutMs, problems);
+  const dbWaitTimeoutMs = positiveInt(env, 'DB_WAIT_TIMEOUT', DEFAULTS.dbWaitTimeoutMs, problems);
+  const backupKeep = positiveInt(env, 'BACKUP_KEEP', DEFAULTS.backupKeep, problems);
+  return {
+    lockTimeoutMs,
+    migrationTimeoutMs,
+    connectTimeoutMs,
+    lockRetries,
+    healthTimeoutMs,
+    composeTimeoutMs,
+    dbWaitTimeoutMs,
+    backupKeep,
+  };
+}
+
+/** HEALTHCHECK_URLS: comma-separated http(s) URLs. */
+function readHealthcheckUrls(env: Record<string, string | undefined>, problems: Problems): string[] {
+  const healthcheckUrls = (env.HEALTHCHECK_URLS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const u of healthcheckUrls) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(u).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.add('HEALTHCHECK_URLS', `"${u}" is not an http(s) URL`);
+  }
+  return healthcheckUrls;
+}
+
+/**
+ * The error a configuration with problems stops with (exit 2): one problem with the hint of
+ * what to edit (the key where it was read, or the file's line), or every problem listed.
+ */
+function configError(
+  problems: Problems,
+  at: {
+    processEnv: NodeJS.ProcessEnv;
+    envFile: string | undefined;
+    fromFile: Record<string, string>;
+    dbUrl: string | undefined;
+    appName: AppName;
+  },
+): UpkitError {
+  const { processEnv, envFile, fromFile, dbUrl, appName } = at;
+  const n = problems.list.length;
+  // What to edit for the one problem: the key where it was read, or the file's line.
+  const fixWhat = (named: string): string => {
+    const line = / line (\d+)\)?$/.exec(named);
+    const key = named.split(' ')[0]!;
+    if (/^[A-Z_][A-Z0-9_]*$/.test(key)) {
+      if (processEnv[key] !== undefined) return `${key} in the environment`;
+      if (key in fromFile) return `${key} in ${envFile}${line ? ` (line ${line[1]})` : ''}`;
+      return `${key} in the environment or ${envFile ?? '.env'}`;
+    }
+    if (key.startsWith('--')) return `the path given to ${key}`;
+    return line ? `line ${line[1]} of ${envFile}` : (envFile ?? named);
+  };
+  if (n === 1) {
+    const named = problems.keys[0]!;
+    const hint =
+      named === 'DATABASE_URL' && !dbUrl && !envFile
+        ? `run upkit in the directory that holds ${appName}'s .env, or pass --dotenv PATH, or set DATABASE_URL`
+        : (problems.hints[0] ?? `fix ${fixWhat(named)}, then run: npx zx scripts/preflight.ts`);
+    return new UpkitError({
+      code: 'config.invalid',
+      exit: 'usage',
+      message: redact(problems.list[0]!),
+      hint: redact(hint),
+    });
+  }
+  return new UpkitError({
+    code: 'config.invalid',
+    exit: 'usage',
+    message: `configuration has ${n} problems${envFile ? ` (environment and ${envFile})` : ' (environment)'}`,
+    details: problems.list.map(redact),
+    hint: 'fix the keys named above in .env or the environment, then run: npx zx scripts/preflight.ts',
+  });
 }
 
 /** `user@host:port/database`, for messages: never the password. */

@@ -6,6 +6,7 @@
 
 // C0 and C1 controls, DEL, and the invisible characters that reorder or hide text (bidi
 // embeddings and isolates, zero-width marks, the line and paragraph separators).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /** One line, every control or invisible character shown as `\uXXXX`. */

@@ -24,8 +24,8 @@ export type LauncherCommand = keyof typeof LAUNCHER_COMMANDS;
 
 const BY_ENTRY = new Map<string, string>(Object.entries(LAUNCHER_COMMANDS).map(([name, entry]) => [entry, name]));
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const ENTRY_SOURCE = [...BY_ENTRY.keys()].map(escape).join('|');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const ENTRY_SOURCE = [...BY_ENTRY.keys()].map(escapeRegExp).join('|');
 /** `npx zx ENTRY`, whole (not `npx zx upgrade.tsx`, not `scripts/demo.ts`). */
 const NPX_ZX = new RegExp(`npx zx (${ENTRY_SOURCE})(?![\\w./-])`, 'g');
 
@@ -54,8 +54,8 @@ export function pasteForm(text: string): string {
  * command, to which a hint may add arguments, as a run over targets adds --target NAME).
  */
 export function commandPattern(entries: readonly string[]): RegExp {
-  const forms = [`npx zx (?:${entries.map(escape).join('|')})`];
+  const forms = [`npx zx (?:${entries.map(escapeRegExp).join('|')})`];
   if (launcher !== undefined)
-    forms.push(`${escape(launcher)} (?:${entries.map((e) => escape(BY_ENTRY.get(e) ?? e)).join('|')})`);
+    forms.push(`${escapeRegExp(launcher)} (?:${entries.map((e) => escapeRegExp(BY_ENTRY.get(e) ?? e)).join('|')})`);
   return new RegExp(`(${forms.join('|')})(?![\\w./-])`, 'g');
 }

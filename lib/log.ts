@@ -121,76 +121,56 @@ function openLogFile(dir: string, command: string, now: Date): { fd: number; fil
   }
 }
 
+/** ANSI colour when `color`, the text as it is otherwise. */
+function painter(color: boolean): (code: number, s: string) => string {
+  return (code, s) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const stream = options.stream ?? process.stderr;
   const now = options.now ?? (() => new Date());
   const clock = options.clock ?? (() => performance.now());
   const interactive = options.interactive ?? (Boolean(stream.isTTY) && !process.env.CI && process.env.TERM !== 'dumb');
   const color = options.color ?? (interactive && !process.env.NO_COLOR);
-  const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const paint = painter(color);
   const steps: StepResult[] = [];
-  const pendingDebug: string[] = [];
-
-  let fd: number | undefined;
-  let logFile: string | undefined;
-  let fileProblem: string | undefined;
-  let retentionProblem: string | undefined;
-  let unproven: { dir: string; names: string[]; keep: number } | undefined;
   const keep = options.logKeep ?? parseLogKeep(process.env.UPKIT_LOG_KEEP);
   const configProblem = typeof keep === 'object' ? keep : undefined;
-  const dir = options.logDir ?? process.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs');
-  if (dir !== false) {
-    try {
-      registerPublic(path.resolve(dir));
-      ({ fd, file: logFile } = openLogFile(path.resolve(dir), options.command, now()));
-    } catch (err) {
-      fileProblem = `no log file: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
-    }
-    // With the run's own file open, so that it counts among the files kept; a retention
-    // that is not valid prunes nothing (the command stops with configProblem).
-    if (logFile && typeof keep !== 'object') {
-      try {
-        const pruned = pruneLogs(path.dirname(logFile), keep, logFile);
-        retentionProblem = pruned.problem;
-        if (pruned.unproven.length && keep !== 'all')
-          unproven = { dir: path.dirname(logFile), names: pruned.unproven, keep };
-        if (pruned.deleted.length)
-          pendingDebug.push(`log retention (UPKIT_LOG_KEEP ${keep}): deleted ${pruned.deleted.join(', ')}`);
-      } catch (err) {
-        retentionProblem = err instanceof Error ? err.message : String(err);
-      }
-    }
-  }
+  const opened = openRunLog(options, keep, now());
+  let fd = opened.fd;
+  const logFile = opened.logFile;
 
   const toFile = (level: string, message: string) => {
     if (fd === undefined) return;
     const text = redact(message);
     for (const line of text.split('\n')) writeSync(fd, `${timestamp(now())} ${level.padEnd(5)} ${line}\n`);
   };
-  let spinner: Ora | undefined;
+  const screen: StepContext['screen'] = { spinner: undefined };
   const stopSpinner = () => {
     try {
-      spinner?.stop();
+      screen.spinner?.stop();
     } catch {
       // the stream is gone; stopping its timer is all that mattered
     }
-    spinner = undefined;
+    screen.spinner = undefined;
   };
   const toScreen = (line: string) => {
     const text = redact(line);
     if (outputClosed(stream)) return;
-    if (spinner?.isSpinning) spinner.clear();
+    if (screen.spinner?.isSpinning) screen.spinner.clear();
     writeOutput(
       stream,
       interactive
         ? `${text}\n`
-        : text
+        : `${text
             .split('\n')
             .map((l) => `${timestamp(now())} ${l}`)
-            .join('\n') + '\n',
+            .join('\n')}\n`,
     );
-    if (spinner?.isSpinning) spinner.render();
+    if (screen.spinner?.isSpinning) screen.spinner.render();
   };
+
+  const stepContext: StepContext = { stream, interactive, color, now, clock, steps, toFile, screen };
 
   // A spinner on a terminal that hung up would go on redrawing into nothing.
   watchOutput(stream, stopSpinner);
@@ -212,85 +192,7 @@ export function createLogger(options: LoggerOptions): Logger {
       toFile('error', m);
       toScreen(`${paint(31, SYMBOLS.failed)} ${m}`);
     },
-    async step(name, fn) {
-      const started = clock();
-      let status: StepStatus = 'ok';
-      let detail = '';
-      toFile('info', `step ${name}: started`);
-      if (interactive && !outputClosed(stream)) {
-        // Loaded on a terminal's first step only: ora is a tenth of a second of start-up that
-        // cron, CI and --json runs never need.
-        const { default: ora } = await import('ora');
-        spinner = ora({
-          text: redact(name),
-          stream,
-          color: color ? 'cyan' : false,
-          discardStdin: false,
-          isEnabled: true,
-        }).start();
-      }
-      // Without a terminal a step announces itself only when it is slow, so that a hang
-      // shows what it is waiting on without doubling every line.
-      const announce = interactive
-        ? undefined
-        : setTimeout(() => writeOutput(stream, `${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
-      let lastPlainProgress = 0;
-      const control: StepControl = {
-        progress(text) {
-          toFile('debug', `step ${name}: ${text}`);
-          if (spinner?.isSpinning) spinner.text = redact(`${name}  ${text}`);
-          else if (!interactive && clock() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
-            // Without a terminal, progress is a line every few seconds, not a flood.
-            lastPlainProgress = clock();
-            writeOutput(stream, `${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
-          }
-        },
-        detail(text) {
-          detail = text;
-        },
-        skip(reason) {
-          status = 'skipped';
-          detail = reason;
-        },
-        warn(text) {
-          status = 'warning';
-          detail = text;
-        },
-        judge(findings, text) {
-          // A step that was skipped and found nothing stays skipped.
-          const found = statusOf(findings);
-          if (status !== 'skipped' || found !== 'ok') status = found;
-          detail = text;
-        },
-      };
-      const finish = () => {
-        clearTimeout(announce);
-        const durationMs = Math.round(clock() - started);
-        steps.push({ name, status, durationMs, detail: redact(detail) });
-        const line = `${name}${detail ? `  ${detail}` : ''} ${paint(90, `(${formatDuration(durationMs)})`)}`;
-        toFile(
-          status === 'failed' ? 'error' : 'info',
-          `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`,
-        );
-        const symbol = paint(COLORS[status], SYMBOLS[status]);
-        if (spinner) {
-          if (!outputClosed(stream)) spinner.stopAndPersist({ symbol, text: redact(line) });
-          spinner = undefined;
-        } else {
-          writeOutput(stream, `${timestamp(now())} ${symbol} ${redact(line)}\n`);
-        }
-      };
-      try {
-        const result = await fn(control);
-        finish();
-        return result;
-      } catch (err) {
-        status = 'failed';
-        if (!detail) detail = err instanceof Error ? err.message : String(err);
-        finish();
-        throw err;
-      }
-    },
+    step: (name, fn) => runStep(stepContext, name, fn),
     close() {
       stopSpinner();
       if (fd !== undefined) {
@@ -301,18 +203,183 @@ export function createLogger(options: LoggerOptions): Logger {
       fd = undefined;
     },
   };
-  if (fileProblem) logger.warn(fileProblem);
-  for (const line of pendingDebug) logger.debug(line);
+  if (opened.fileProblem) logger.warn(opened.fileProblem);
+  for (const line of opened.pendingDebug) logger.debug(line);
   // In the log file only: retention that could not delete never troubles the run.
-  if (retentionProblem) toFile('warn', `log retention: ${retentionProblem}; the run goes on`);
-  if (unproven) {
-    const n = unproven.names.length;
-    logger.warn(
-      `${n} ${n === 1 ? 'file' : 'files'} in ${unproven.dir} ${n === 1 ? 'is' : 'are'} named like upkit's logs and older than the newest ${unproven.keep}, but upkit cannot prove it wrote ${n === 1 ? 'it' : 'them'}, so ${n === 1 ? 'it is' : 'they are'} kept (the oldest: ${unproven.names[0]})`,
-    );
-    logger.info(
-      `  → look at ${n === 1 ? 'it' : 'them'} and delete what is not needed: ls -l -- ${shellQuote(unproven.dir)}`,
-    );
-  }
+  if (opened.retentionProblem) toFile('warn', `log retention: ${opened.retentionProblem}; the run goes on`);
+  if (opened.unproven) warnUnproven(logger, opened.unproven);
   return logger;
+}
+
+/** What a step needs of its logger: the output, its clocks, the log file and the steps so far. */
+interface StepContext {
+  stream: NodeJS.WriteStream;
+  interactive: boolean;
+  color: boolean;
+  now: () => Date;
+  clock: () => number;
+  steps: StepResult[];
+  toFile: (level: string, message: string) => void;
+  /** The spinner of the step under way, on a terminal. */
+  screen: { spinner: Ora | undefined };
+}
+
+/** One timed step: started (a spinner on a terminal), its progress shown, its outcome logged; a throw marks it failed. */
+async function runStep<T>(ctx: StepContext, name: string, fn: (step: StepControl) => Promise<T>): Promise<T> {
+  const { stream, interactive, color, now, clock, steps, toFile, screen } = ctx;
+  const paint = painter(color);
+  const started = clock();
+  toFile('info', `step ${name}: started`);
+  if (interactive && !outputClosed(stream)) {
+    // Loaded on a terminal's first step only: ora is a tenth of a second of start-up that
+    // cron, CI and --json runs never need.
+    const { default: ora } = await import('ora');
+    screen.spinner = ora({
+      text: redact(name),
+      stream,
+      color: color ? 'cyan' : false,
+      discardStdin: false,
+      isEnabled: true,
+    }).start();
+  }
+  // Without a terminal a step announces itself only when it is slow, so that a hang
+  // shows what it is waiting on without doubling every line.
+  const announce = interactive
+    ? undefined
+    : setTimeout(() => writeOutput(stream, `${timestamp(now())} ▸ ${redact(name)} …\n`), 1000);
+  let lastPlainProgress = 0;
+  const progress = (text: string) => {
+    toFile('debug', `step ${name}: ${text}`);
+    if (screen.spinner?.isSpinning) screen.spinner.text = redact(`${name}  ${text}`);
+    else if (!interactive && clock() - lastPlainProgress >= PLAIN_PROGRESS_EVERY_MS) {
+      // Without a terminal, progress is a line every few seconds, not a flood.
+      lastPlainProgress = clock();
+      writeOutput(stream, `${timestamp(now())}   ${redact(name)}: ${redact(text)}\n`);
+    }
+  };
+  const outcome: StepOutcome = { status: 'ok', detail: '' };
+  const control = stepControl(outcome, progress);
+  const finish = () => {
+    const { status, detail } = outcome;
+    clearTimeout(announce);
+    const durationMs = Math.round(clock() - started);
+    steps.push({ name, status, durationMs, detail: redact(detail) });
+    const line = `${name}${detail ? `  ${detail}` : ''} ${paint(90, `(${formatDuration(durationMs)})`)}`;
+    toFile(
+      status === 'failed' ? 'error' : 'info',
+      `step ${name}: ${status}${detail ? ` - ${detail}` : ''} (${durationMs} ms)`,
+    );
+    const symbol = paint(COLORS[status], SYMBOLS[status]);
+    if (screen.spinner) {
+      if (!outputClosed(stream)) screen.spinner.stopAndPersist({ symbol, text: redact(line) });
+      screen.spinner = undefined;
+    } else {
+      writeOutput(stream, `${timestamp(now())} ${symbol} ${redact(line)}\n`);
+    }
+  };
+  try {
+    const result = await fn(control);
+    finish();
+    return result;
+  } catch (err) {
+    outcome.status = 'failed';
+    if (!outcome.detail) outcome.detail = err instanceof Error ? err.message : String(err);
+    finish();
+    throw err;
+  }
+}
+
+/** What a step's function reports through its StepControl: how it ended and the line's detail. */
+interface StepOutcome {
+  status: StepStatus;
+  detail: string;
+}
+
+/** The StepControl a step's function gets: it sets the outcome; progress goes to `progress`. */
+function stepControl(outcome: StepOutcome, progress: (text: string) => void): StepControl {
+  return {
+    progress,
+    detail(text) {
+      outcome.detail = text;
+    },
+    skip(reason) {
+      outcome.status = 'skipped';
+      outcome.detail = reason;
+    },
+    warn(text) {
+      outcome.status = 'warning';
+      outcome.detail = text;
+    },
+    judge(findings, text) {
+      // A step that was skipped and found nothing stays skipped.
+      const found = statusOf(findings);
+      if (outcome.status !== 'skipped' || found !== 'ok') outcome.status = found;
+      outcome.detail = text;
+    },
+  };
+}
+
+interface RunLog {
+  fd: number | undefined;
+  logFile: string | undefined;
+  /** Why there is no log file, for the screen. */
+  fileProblem: string | undefined;
+  /** Why retention could not prune, for the log file only. */
+  retentionProblem: string | undefined;
+  /** Files named like upkit's logs that retention would delete but cannot prove upkit wrote. */
+  unproven: Unproven | undefined;
+  /** Lines for the log file once the logger exists. */
+  pendingDebug: string[];
+}
+
+interface Unproven {
+  dir: string;
+  names: string[];
+  keep: number;
+}
+
+/** The run's log file opened (unless logDir is false), then the folder pruned to the files kept. */
+function openRunLog(options: LoggerOptions, keep: LogKeep | UpkitError, now: Date): RunLog {
+  const log: RunLog = {
+    fd: undefined,
+    logFile: undefined,
+    fileProblem: undefined,
+    retentionProblem: undefined,
+    unproven: undefined,
+    pendingDebug: [],
+  };
+  const dir = options.logDir ?? process.env.UPKIT_LOG_DIR ?? path.join(PROJECT_ROOT, 'logs');
+  if (dir === false) return log;
+  try {
+    registerPublic(path.resolve(dir));
+    ({ fd: log.fd, file: log.logFile } = openLogFile(path.resolve(dir), options.command, now));
+  } catch (err) {
+    log.fileProblem = `no log file: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
+  // With the run's own file open, so that it counts among the files kept; a retention
+  // that is not valid prunes nothing (the command stops with configProblem).
+  if (log.logFile && typeof keep !== 'object') {
+    try {
+      const pruned = pruneLogs(path.dirname(log.logFile), keep, log.logFile);
+      log.retentionProblem = pruned.problem;
+      if (pruned.unproven.length && keep !== 'all')
+        log.unproven = { dir: path.dirname(log.logFile), names: pruned.unproven, keep };
+      if (pruned.deleted.length)
+        log.pendingDebug.push(`log retention (UPKIT_LOG_KEEP ${keep}): deleted ${pruned.deleted.join(', ')}`);
+    } catch (err) {
+      log.retentionProblem = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return log;
+}
+
+/** Files retention kept because upkit cannot prove it wrote them: a warning and where to look. */
+function warnUnproven(logger: Logger, unproven: Unproven): void {
+  const n = unproven.names.length;
+  logger.warn(
+    `${n} ${n === 1 ? 'file' : 'files'} in ${unproven.dir} ${n === 1 ? 'is' : 'are'} named like upkit's logs and older than the newest ${unproven.keep}, but upkit cannot prove it wrote ${n === 1 ? 'it' : 'them'}, so ${n === 1 ? 'it is' : 'they are'} kept (the oldest: ${unproven.names[0]})`,
+  );
+  logger.info(
+    `  → look at ${n === 1 ? 'it' : 'them'} and delete what is not needed: ls -l -- ${shellQuote(unproven.dir)}`,
+  );
 }

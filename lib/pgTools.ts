@@ -61,7 +61,11 @@ export async function candidateBinDirs(
     for (const dir of versionedDirs(root, /^postgresql@\d+$/, 'bin')) out.push({ dir, via: root });
   }
   const seen = new Set<string>();
-  return out.filter(({ dir }) => (seen.has(dir) ? false : (seen.add(dir), true)));
+  return out.filter(({ dir }) => {
+    if (seen.has(dir)) return false;
+    seen.add(dir);
+    return true;
+  });
 }
 
 export async function findBinaries(name: 'pg_dump' | 'pg_restore' | 'psql', pgBinDir?: string): Promise<PgBinary[]> {

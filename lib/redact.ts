@@ -116,8 +116,11 @@ export function clearSecrets(): void {
 // unencoded '@' inside it is covered too.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)(\S*)@/gi;
 // KEY=value, KEY: value, "key": "value", key='value'.
-const ASSIGNMENT =
-  /\b(PGPASSWORD|DB_PASSWORD|POSTGRES_PASSWORD|[A-Z_]*SECRET[A-Z_]*|[A-Z_]*_TOKEN|password)(["']?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}]+)/gi;
+const ASSIGNMENT = new RegExp(
+  String.raw`\b(PGPASSWORD|DB_PASSWORD|POSTGRES_PASSWORD|[A-Z_]*SECRET[A-Z_]*|[A-Z_]*_TOKEN|` +
+    String.raw`password)(["']?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'}]+)`,
+  'gi',
+);
 // A pass-file line: host:port:database:user:password (`\:` and `\\` escaped in each field;
 // no spaces before the password, so that prose with times in it is not taken for one).
 const PASS_FILE_LINE = /^((?:[^:\\\s]|\\.)*:(?:\d+|\*):(?:(?:[^:\\\s]|\\.)*:){2})((?:[^\\\n]|\\.)+)$/gm;

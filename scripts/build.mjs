@@ -121,12 +121,11 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
     const { out, modules } = await build();
     process.stdout.write(`compiled ${modules} modules to ${rel(out)}/\n`);
   } catch (err) {
-    const why =
-      err && err.code
-        ? `cannot write ${OUT}: ${err.code}`
-        : err instanceof Error
-          ? err.message.split('\n')[0]
-          : String(err);
+    const why = err?.code
+      ? `cannot write ${OUT}: ${err.code}`
+      : err instanceof Error
+        ? err.message.split('\n')[0]
+        : String(err);
     process.stderr.write(`\u2716 upkit's modules were not compiled (${why})\n`);
     process.stderr.write(
       `  \u2192 upkit runs from its TypeScript sources until then; run: cd ${shellQuote(ROOT)} && npm run build, as a user who may write there\n`,

@@ -203,6 +203,35 @@ export function mapCatalog(
   cons: ConstraintRow[],
   others: OtherRow[],
 ): ActualSchema {
+  const { tables, names, byName } = tablesOf(cols, others);
+  const columnName: ColumnName = (oid, attnum) => names.get(oid)?.get(attnum) ?? `#${attnum}`;
+  addIndexes(tables, idx, others, columnName);
+  addIndexConstraints(tables, idx, columnName);
+  addConstraints(tables, cons, columnName);
+  for (const t of tables.values()) {
+    // Constraint order follows the catalog's; keep the output stable whatever it is.
+    t.indexes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const list of [t.uniques, t.foreignKeys, t.checks])
+      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  const sorted = [...tables.values()].sort((a, b) => (`${a.schema}.${a.name}` < `${b.schema}.${b.name}` ? -1 : 1));
+  const out: ActualSchema = {
+    schemas: [...new Set(sorted.map((t) => t.schema))],
+    tables: sorted,
+    enums: [],
+    sequences: [],
+    views: [],
+    policies: [],
+  };
+  addOthers(out, others, byName);
+  return out;
+}
+
+/** A column's name from its table's oid and attnum (`#attnum` when the batch has no such column). */
+type ColumnName = (oid: string, attnum: number) => string;
+
+/** The tables and their columns, by oid; each table's column names by attnum; the tables by `schema.name`. */
+function tablesOf(cols: ColumnRow[], others: OtherRow[]) {
   const tables = new Map<string, ActualTable>();
   const names = new Map<string, Map<number, string>>();
   const byName = new Map<string, ActualTable>();
@@ -238,13 +267,16 @@ export function mapCatalog(
     if (r.identity) column.identity = identitySpec(r.identity, identities.get(`${r.table_oid}.${r.attnum}`));
     t.columns.push(column);
   }
+  return { tables, names, byName };
+}
+
+/** Each index on its table: key columns or expressions, order, nulls, a non-default operator class. */
+function addIndexes(tables: Map<string, ActualTable>, idx: IndexRow[], others: OtherRow[], columnName: ColumnName) {
   const opclasses = new Map(
     others
       .filter((r) => r.kind === 'opclass')
       .map((r) => [Number(r.name), { name: r.detail![0]!, isDefault: r.detail![1] === 'true' }]),
   );
-  const columnName = (oid: string, attnum: number) => names.get(oid)?.get(attnum) ?? `#${attnum}`;
-
   for (const r of idx) {
     const t = tables.get(r.table_oid);
     if (!t) continue;
@@ -282,6 +314,10 @@ export function mapCatalog(
     if (r.constraint) index.constraint = r.constraint;
     t.indexes.push(index);
   }
+}
+
+/** The primary keys and unique constraints, which stand on an index. */
+function addIndexConstraints(tables: Map<string, ActualTable>, idx: IndexRow[], columnName: ColumnName) {
   for (const r of idx) {
     const t = tables.get(r.table_oid);
     if (!t || !r.constraint) continue;
@@ -293,6 +329,10 @@ export function mapCatalog(
     if (r.constraint_type === 'u')
       t.uniques.push({ name: r.constraint, columns, nullsNotDistinct: r.nulls_not_distinct });
   }
+}
+
+/** The check constraints and foreign keys, and which of them are not validated. */
+function addConstraints(tables: Map<string, ActualTable>, cons: ConstraintRow[], columnName: ColumnName) {
   for (const r of cons) {
     const t = tables.get(r.table_oid);
     if (!t) continue;
@@ -311,29 +351,22 @@ export function mapCatalog(
       });
     }
   }
-  for (const t of tables.values()) {
-    // Constraint order follows the catalog's; keep the output stable whatever it is.
-    t.indexes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const list of [t.uniques, t.foreignKeys, t.checks])
-      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-  const sorted = [...tables.values()].sort((a, b) => (`${a.schema}.${a.name}` < `${b.schema}.${b.name}` ? -1 : 1));
-  const out: ActualSchema = {
-    schemas: [...new Set(sorted.map((t) => t.schema))],
-    tables: sorted,
-    enums: [],
-    sequences: [],
-    views: [],
-    policies: [],
-  };
+}
+
+/** What is not a table: enums, sequences, views, triggers, collations, and each table's policies. */
+function addOthers(out: ActualSchema, others: OtherRow[], byName: Map<string, ActualTable>) {
   for (const r of others) {
     if (r.kind === 'enum') out.enums.push({ schema: r.schema, name: r.name, values: r.detail ?? [] });
     if (r.kind === 'sequence') out.sequences.push(`${r.schema}.${r.name}`);
     if (r.kind === 'view' || r.kind === 'matview') out.views.push(`${r.schema}.${r.name}`);
-    if (r.kind === 'matview') (out.matviews ??= []).push(`${r.schema}.${r.name}`);
+    if (r.kind === 'matview') {
+      out.matviews ??= [];
+      out.matviews.push(`${r.schema}.${r.name}`);
+    }
     if (r.kind === 'trigger') {
       const [name, enabled, internal, constraint] = r.detail!;
-      (out.triggers ??= []).push({
+      out.triggers ??= [];
+      out.triggers.push({
         schema: r.schema,
         table: r.name,
         name: name!,
@@ -344,7 +377,8 @@ export function mapCatalog(
     }
     if (r.kind === 'collation') {
       const [column, collation, type] = r.detail!;
-      (out.collations ??= []).push({
+      out.collations ??= [];
+      out.collations.push({
         schema: r.schema,
         table: r.name,
         column: column!,
@@ -358,5 +392,4 @@ export function mapCatalog(
       byName.get(`${r.schema}.${table}`)?.policies.push(policy!);
     }
   }
-  return out;
 }

@@ -237,13 +237,13 @@ export function compareTableConstraints(t: TableSpec, a: ActualTable): SchemaFin
 
   const extras: Array<[string, string]> = [];
   const usedUnique = matchByName(t, a, t.uniques, a.uniques, UNIQUE, out);
-  a.uniques.filter((u) => !usedUnique.has(u.name)).forEach((u) => extras.push([u.name, UNIQUE.describe(u)]));
+  for (const u of a.uniques.filter((u) => !usedUnique.has(u.name))) extras.push([u.name, UNIQUE.describe(u)]);
   const usedFk = matchByName(t, a, t.foreignKeys, a.foreignKeys, FK, out, 'schema.fk_not_valid');
-  a.foreignKeys
-    .filter((f) => !usedFk.has(f.name))
-    .forEach((f) => extras.push([f.name, `foreign key ${FK.describe(f)}`]));
+  for (const f of a.foreignKeys.filter((f) => !usedFk.has(f.name))) {
+    extras.push([f.name, `foreign key ${FK.describe(f)}`]);
+  }
   const usedCheck = matchByName(t, a, t.checks, a.checks, CHECK, out, 'schema.check_not_valid');
-  a.checks.filter((c) => !usedCheck.has(c.name)).forEach((c) => extras.push([c.name, CHECK.describe(c)]));
+  for (const c of a.checks.filter((c) => !usedCheck.has(c.name))) extras.push([c.name, CHECK.describe(c)]);
   for (const [name, what] of extras) {
     out.push(
       schemaFinding(

@@ -344,8 +344,7 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
   for (const c of actual.collations ?? []) {
     const t = expected.tables.find((x) => x.schema === c.schema && x.name === c.table);
     if (
-      !t ||
-      !t.columns.some((x) => x.name === c.column) ||
+      !t?.columns.some((x) => x.name === c.column) ||
       expected.knownCollations?.includes(`${c.schema}.${c.table}.${c.column} ${c.collation}`)
     )
       continue;

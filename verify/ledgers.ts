@@ -84,7 +84,7 @@ export function compareDrizzleLedger(
   for (const m of all) {
     const recorded = byHash.get(m.hash);
     if (recorded) {
-      recorded.forEach((r) => explained.add(r.id));
+      for (const r of recorded) explained.add(r.id);
       if (m.idx <= upTo) applied.push(m.tag);
       if (recorded.length > 1) {
         findings.push(

@@ -56,10 +56,10 @@ export function summaryLine(findings: readonly VerifyFinding[], areas: readonly 
   const c = counts(findings);
   const unread = notRead(findings);
   const times = areas
-    .map(
-      (a) =>
-        `${a.area} ${unread.includes(a.area) ? howRead(a.area, findings) : a.ms === undefined ? 'not checked' : formatSeconds(a.ms)}`,
-    )
+    .map((a) => {
+      const time = a.ms === undefined ? 'not checked' : formatSeconds(a.ms);
+      return `${a.area} ${unread.includes(a.area) ? howRead(a.area, findings) : time}`;
+    })
     .join(', ');
   const incomplete = unread.length
     ? `; the report is incomplete: ${unread.map((a) => `${a} ${howRead(a, findings)}`).join(', ')} (locked)`

@@ -31,7 +31,7 @@ export async function checkRepeatable(
       ),
     ];
   }
-  let states;
+  let states: Awaited<ReturnType<typeof repeatableStates>>;
   try {
     states = await repeatableStates(client, files, new Map(), ledger);
   } catch (err) {

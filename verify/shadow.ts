@@ -98,7 +98,7 @@ export function specFromCatalog(a: ActualSchema, alsoSchemas: readonly string[] 
   };
 }
 
-function fromSnapshot(files: VerifyFiles, reason: string, hint: string): ExpectedSchema {
+function fromSnapshot(reason: string, hint: string): ExpectedSchema {
   return {
     source: 'snapshot',
     findings: [
@@ -273,7 +273,7 @@ export async function expectedSchemaFor(
     'to compare with what the migrations build, run verify once as a role that may create databases (CREATEDB), or upgrade with one: the replay is cached';
   const roleHint =
     'run verify once as the role that runs the migrations (with CREATEDB): the replay is cached for every later verify';
-  const snapshot = (reason: string, hint = cacheHint) => fromSnapshot(files, reason, hint);
+  const snapshot = (reason: string, hint = cacheHint) => fromSnapshot(reason, hint);
   let parsed: ParsedMigrations;
   try {
     parsed = await statementsOf(files);

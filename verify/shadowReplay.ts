@@ -87,8 +87,11 @@ const SERVER_WIDE = new Set([
   'AlterSubscriptionStmt',
   'DropSubscriptionStmt',
 ]);
-const SERVER_WIDE_IN_DO =
-  /\b(?:(?:drop|alter)\s+(?:role|user|group|database|tablespace|subscription)|alter\s+system|reassign\s+owned|drop\s+owned|create\s+(?:database|tablespace|subscription))\b/i;
+const SERVER_WIDE_IN_DO = new RegExp(
+  String.raw`\b(?:(?:drop|alter)\s+(?:role|user|group|database|tablespace|subscription)|alter\s+system|` +
+    String.raw`reassign\s+owned|drop\s+owned|create\s+(?:database|tablespace|subscription))\b`,
+  'i',
+);
 const CREATE_ROLE_IN_DO =
   /\bcreate\s+(?:role|user|group)\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)/gi;
 

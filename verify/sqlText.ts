@@ -40,8 +40,12 @@ const SIMPLE: Record<string, string> = {
 };
 
 // Every type PostgreSQL spells itself in pg_catalog; anything else is a user or extension type.
-const BUILTIN =
-  /^(text|uuid|json|jsonb|date|interval.*|bytea|inet|cidr|macaddr8?|money|point|line|lseg|box|path|polygon|circle|xml|tsvector|tsquery|oid|name|int4range|int8range|numrange|tsrange|tstzrange|daterange|int4multirange|int8multirange|nummultirange|tsmultirange|tstzmultirange|datemultirange|pg_lsn|txid_snapshot|pg_snapshot|regclass|regtype|regproc)$/;
+const BUILTIN = new RegExp(
+  '^(text|uuid|json|jsonb|date|interval.*|bytea|inet|cidr|macaddr8?|money|point|line|lseg|' +
+    'box|path|polygon|circle|xml|tsvector|tsquery|oid|name|int4range|int8range|numrange|' +
+    'tsrange|tstzrange|daterange|int4multirange|int8multirange|nummultirange|tsmultirange|' +
+    'tstzmultirange|datemultirange|pg_lsn|txid_snapshot|pg_snapshot|regclass|regtype|regproc)$',
+);
 
 export const SERIAL_TYPES = new Set(['serial', 'serial4', 'smallserial', 'serial2', 'bigserial', 'serial8']);
 
@@ -137,7 +141,8 @@ export function showType(t: TypeRef): string {
 
 const TYPE_WORD = String.raw`(?:"[^"]+"|[a-z_][\w$]*)`;
 const TRAILING_CAST = new RegExp(
-  String.raw`::${TYPE_WORD}(?:\.${TYPE_WORD})?(?: varying| precision| with(?:out)? time zone)?(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*$`,
+  String.raw`::${TYPE_WORD}(?:\.${TYPE_WORD})?(?: varying| precision| with(?:out)? time zone)?` +
+    String.raw`(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*$`,
   'i',
 );
 

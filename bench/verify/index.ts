@@ -87,7 +87,10 @@ async function engineRun(
     const connectMs = performance.now() - started;
     let queries = 0;
     const counting = {
-      query: (text: string, params?: unknown[]) => (queries++, c.query(text, params)),
+      query: (text: string, params?: unknown[]) => {
+        queries++;
+        return c.query(text, params);
+      },
     } as unknown as pg.Client;
     const t0 = performance.now();
     await c.query('begin transaction read only');

@@ -79,7 +79,7 @@ export interface DirWarning {
 export function ensureBackupDir(dir: string): DirWarning | undefined {
   const problem = backupDirProblem(dir);
   if (problem) throw backupDirError(problem);
-  let made;
+  let made: ReturnType<typeof ensurePrivateDir>;
   try {
     made = ensurePrivateDir(dir);
   } catch (err) {

@@ -7,7 +7,17 @@
 // after a long silence. A killed run's file is removed at once on its own machine, and
 // after the silence anywhere else.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  type Stats,
+  statSync,
+  utimesSync,
+} from 'node:fs';
 import { dumpDirEntries, removeDumpDir } from './archive.ts';
 import { hostname } from 'node:os';
 import { processAlive } from '../processAlive.ts';
@@ -130,7 +140,7 @@ export interface PartialSweep {
  * pg_dump's (the folder then stays, whole), or [] when it is neither file nor folder.
  */
 function removeStale(file: string): string[] | undefined {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(file);
   } catch {
@@ -156,7 +166,10 @@ export function sweepPartials(dir: string, now = Date.now()): PartialSweep {
     if (p.stale) {
       const left = removeStale(path.join(dir, name));
       if (left === undefined) out.removed.push(p);
-      else if (left.length) (out.foreign ??= []).push({ ...p, files: left });
+      else if (left.length) {
+        out.foreign ??= [];
+        out.foreign.push({ ...p, files: left });
+      }
     } else if (!writing.has(path.resolve(dir, name))) {
       out.live.push(p);
     }

@@ -60,8 +60,12 @@ export interface RestoreResult {
   rows: number;
 }
 
-const OWNERSHIP =
-  /must be owner of|role "[^"]*" does not exist|permission denied to create extension|must be superuser|permission denied to (set|change) (role|owner)|must be (a )?member of role|must be able to SET ROLE/i;
+const OWNERSHIP = new RegExp(
+  'must be owner of|role "[^"]*" does not exist|permission denied to ' +
+    'create extension|must be superuser|permission denied to (set|change) ' +
+    '(role|owner)|must be (a )?member of role|must be able to SET ROLE',
+  'i',
+);
 
 /** Part of the hint to an ownership failure; the restore command puts its own command line after it. */
 export const NO_OWNER_ADVICE =
@@ -150,8 +154,11 @@ export interface Comparison {
   rows: number;
 }
 
-const CAST =
-  /::(?:"[^"]*"|[a-z_][a-z0-9_]*)(?:\.(?:"[^"]*"|[a-z_][a-z0-9_]*))?(?: (?:varying|precision|with|without|time|zone))*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*/g;
+const CAST = new RegExp(
+  String.raw`::(?:"[^"]*"|[a-z_][a-z0-9_]*)(?:\.(?:"[^"]*"|[a-z_][a-z0-9_]*))?` +
+    String.raw`(?: (?:varying|precision|with|without|time|zone))*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*`,
+  'g',
+);
 
 /**
  * A fingerprint line without casts and parentheses. A dump and restore does not always

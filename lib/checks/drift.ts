@@ -31,7 +31,7 @@ export async function driftProblems(
   const applied = content.migrations.filter((m) => !pending.includes(m.tag));
   const newest = applied.at(-1);
   if (!newest) return [];
-  let tables;
+  let tables: ReturnType<typeof readSnapshot>['tables'];
   try {
     tables = readSnapshot(content.drizzleDir, { idx: newest.idx, tag: newest.tag, when: newest.when } as Parameters<
       typeof readSnapshot

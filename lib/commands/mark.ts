@@ -44,10 +44,8 @@ export const markCommand: CommandSpec = {
     const migration = content.migrations.find((m) => m.tag === name || `${m.tag}.sql` === name);
     const legacy = content.legacy?.files.find((f) => f.file === name);
     if (!migration && !legacy) {
-      throw usageError(
-        `no drizzle entry or legacy file is called "${name}"`,
-        `entries: ${[...content.migrations.map((m) => m.tag), ...(content.legacy?.files.map((f) => f.file) ?? [])].join(', ')}`,
-      );
+      const entries = [...content.migrations.map((m) => m.tag), ...(content.legacy?.files.map((f) => f.file) ?? [])];
+      throw usageError(`no drizzle entry or legacy file is called "${name}"`, `entries: ${entries.join(', ')}`);
     }
     const what = `${reset ? 'remove' : 'record'} ${migration ? `drizzle entry ${migration.tag}` : `legacy file ${legacy!.file}`} ${reset ? 'from' : 'as applied in'} the ledger of ${config.migrationDb.database} (nothing is run)`;
     if (!values.yes) {

@@ -78,8 +78,9 @@ function alreadyRolledBack(
   const further = older
     ? `a further rollback would restore ${older.backupPath}, taken by the ${older.command} of ${older.startedAt.toISOString()} (${older.releaseFrom ?? 'empty'} → ${older.releaseTo ?? '?'}), and undo everything since`
     : 'no earlier run recorded a backup, so there is nothing further to roll back to';
+  const restoredName = companionName(live, 'restore', new Date());
   const undo = kept
-    ? `to undo the rollback, swap the names back: ${swapBackCommand(config.migrationDb, { live, previous: kept, restored: companionName(live, 'restore', new Date()) })}`
+    ? `to undo the rollback, swap the names back: ${swapBackCommand(config.migrationDb, { live, previous: kept, restored: restoredName })}`
     : `the database as it was before is no longer kept (no ${live}_before_restore_…)`;
   return new UpkitError({
     code: 'rollback.already_restored',

@@ -79,9 +79,11 @@ export function supportsWait(cli: Pick<ComposeCli, 'version'>): boolean | undefi
 
 /** How a CLI without `--wait` refuses it (cobra in Compose v2, docopt in v1). */
 export function rejectsWaitFlag(output: string): boolean {
-  return /unknown (?:flag|shorthand flag)[^\n]*--wait|no such option:?\s*--wait|flag provided but not defined:?\s*-+wait/i.test(
-    output,
-  );
+  return new RegExp(
+    String.raw`unknown (?:flag|shorthand flag)[^\n]*--wait|no such ` +
+      String.raw`option:?\s*--wait|flag provided but not defined:?\s*-+wait`,
+    'i',
+  ).test(output);
 }
 
 /** The command a person types, for hints: `docker compose -f FILE`. */

@@ -157,7 +157,7 @@ export async function rebuildContainers(
 
   try {
     return await log.step('check containers', async (s) => {
-      let containers;
+      let containers: Awaited<ReturnType<typeof listContainers>>;
       try {
         containers = await listContainers(cli, composeFile, signal);
       } catch (err) {

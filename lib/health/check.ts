@@ -157,10 +157,9 @@ export class HealthError extends UpkitError {
   constructor(result: HealthResult, composeFile: string | undefined) {
     const failing = result.endpoints.filter((e) => !e.healthy);
     const dbFailed = result.database !== null && !result.database.migrated;
+    const redirect = /^(redirect loop|more than \d+ redirects|redirect to an invalid URL)/;
     const why = (e: EndpointHealth) =>
-      e.last?.status !== undefined && e.last.error
-        ? ` (${/^(redirect loop|more than \d+ redirects|redirect to an invalid URL)/.exec(e.last.error)?.[1] ?? 'bad answer'})`
-        : '';
+      e.last?.status !== undefined && e.last.error ? ` (${redirect.exec(e.last.error)?.[1] ?? 'bad answer'})` : '';
     const short = [
       ...failing.map((e) => `${e.url} ${e.started ? 'not healthy' : 'not started'}${why(e)}`),
       ...(dbFailed ? ['database not migrated'] : []),

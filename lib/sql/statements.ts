@@ -137,9 +137,13 @@ function leadingTrivia(sql: string): { end: number; lineComments: { index: numbe
       // PostgreSQL block comments nest.
       let depth = 0;
       do {
-        if (sql.startsWith('/*', i)) depth++, (i += 2);
-        else if (sql.startsWith('*/', i)) depth--, (i += 2);
-        else i++;
+        if (sql.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (sql.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+        } else i++;
       } while (depth > 0 && i < sql.length);
     } else break;
   }

@@ -127,11 +127,13 @@ function prepare(spec: TargetCommand, args: readonly string[], io: TargetsIO) {
   const flags = takeTargetFlags(args, spec.invocation);
   const parsed = spec.parse(flags.rest);
   for (const [flag, key] of Object.entries(PER_TARGET_FLAGS)) {
-    if (parsed.values[flag] !== undefined)
+    if (parsed.values[flag] !== undefined) {
+      const others = args.filter((a) => !a.startsWith(`--${flag}`) && a !== parsed.values[flag]);
       throw usageError(
         `--${flag} does not go with --target or --all: each target sets its own (${key} in the targets file)`,
-        `run: ${[spec.invocation, ...args.filter((a) => !a.startsWith(`--${flag}`) && a !== parsed.values[flag]).map(shellQuote)].join(' ')}`,
+        `run: ${[spec.invocation, ...others.map(shellQuote)].join(' ')}`,
       );
+    }
   }
   const where = targetsFilePath(flags.targetsFile, io.env, io.cwd);
   const file = readTargets(where.file, where.via);

@@ -9,7 +9,6 @@ import { promisify } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import pg from 'pg';
 import { PROJECT_ROOT } from '../../lib/config.ts';
 import { pgEnv } from './compare.ts';
 import { withClient } from '../../bench/support.ts';

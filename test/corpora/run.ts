@@ -31,21 +31,22 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      write: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      'allow-destructive': { type: 'boolean', default: false },
-      render: { type: 'string' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-} catch (err) {
-  usage((err as Error).message);
-}
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        write: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        'allow-destructive': { type: 'boolean', default: false },
+        render: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+})();
 if (parsed.values.render) {
   // Only the table again, from a run's JSON (its first line says where and when it ran).
   const file = path.resolve(parsed.values.render);
@@ -102,8 +103,13 @@ try {
   await server.stop();
 }
 const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+// Each folder as given when outside the project, else relative to it.
+const shownDirs = parsed.positionals.map((d) => {
+  const relative = path.relative(PROJECT_ROOT, path.resolve(d));
+  return relative.startsWith('..') ? d : relative;
+});
 const meta = {
-  command: `npm run test:corpora -- ${allowDestructive ? '--allow-destructive ' : ''}${parsed.positionals.map((d) => (path.relative(PROJECT_ROOT, path.resolve(d)).startsWith('..') ? d : path.relative(PROJECT_ROOT, path.resolve(d)))).join(' ')}`,
+  command: `npm run test:corpora -- ${allowDestructive ? '--allow-destructive ' : ''}${shownDirs.join(' ')}`,
   server: `PostgreSQL ${server.version} (${server.source})`,
   machine: machineLine(),
   minutes,
@@ -113,7 +119,7 @@ const body = renderResults(results, meta);
 console.log(`\n${body}`);
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(out, `${body}\n`);
-writeFileSync(out.replace(/\.md$/, '') + '.json', `${JSON.stringify({ meta, results }, null, 2)}\n`);
+writeFileSync(`${out.replace(/\.md$/, '')}.json`, `${JSON.stringify({ meta, results }, null, 2)}\n`);
 console.log(`\nwritten to ${out} (and ${out.replace(/\.md$/, '')}.json)`);
 if (parsed.values.write) {
   writeReliabilitySection(section, body);

@@ -112,11 +112,11 @@ async function upkit(
   entry: string,
   args: string[],
   url: string,
-): Promise<RunResult & { report: Record<string, any> | null }> {
+): Promise<RunResult & { report: Record<string, unknown> | null }> {
   const cwd = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-cwd-'));
   try {
     const r = await runUpkit(entry, args, { cwd, env: { DATABASE_URL: url }, timeoutMs: RUN_TIMEOUT_MS });
-    let report: Record<string, any> | null = null;
+    let report: Record<string, unknown> | null = null;
     try {
       report = JSON.parse(r.stdout);
     } catch {
@@ -129,7 +129,7 @@ async function upkit(
   }
 }
 
-function upkitRun(r: RunResult & { report: Record<string, any> | null }): UpkitRun {
+function upkitRun(r: RunResult & { report: Record<string, unknown> | null }): UpkitRun {
   const findings = (r.report?.findings ?? []) as Array<{ severity: string; code: string; message: string }>;
   const plan = r.report?.plan as
     | { lint?: Array<{ file: string; line: number; message: string; safe?: string | null }> }

@@ -150,9 +150,8 @@ export function renderResults(
         `dry run with data: exit ${r.withData.dryRun.exit}: ${r.withData.dryRun.error ?? r.withData.dryRun.codes.join(', ')}`,
       );
     if (r.times.drizzleKitError) lines.push(`drizzle-kit migrate failed: ${r.times.drizzleKitError}`);
-    out.push(
-      `- **${r.name}**: ${lines.length ? lines.map((l) => l.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' · ') : 'nothing failed'}`,
-    );
+    const cells = lines.map((l) => l.replace(/\|/g, '\\|').replace(/\n/g, ' '));
+    out.push(`- **${r.name}**: ${lines.length ? cells.join(' · ') : 'nothing failed'}`);
   }
   // Not failures: destructive statements that would destroy rows that exist, which the lint
   // must keep finding (the operator reviews them and accepts them with --allow-destructive=TAG).

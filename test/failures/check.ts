@@ -64,7 +64,9 @@ export function expectCase(r: RunResult, c: FailureCase, vars: Vars = {}): void 
   const at = lines.findIndex((l) => line.test(l));
   expect(at, `${context}\n--- expected a line matching ---\n${line.source}`).toBeGreaterThanOrEqual(0);
   const details = c.details ?? [];
-  details.forEach((d, i) => expect(lines[at + 1 + i], `${c.id}: detail ${i + 1}`).toMatch(pattern(`    ${d}`, vars)));
+  details.forEach((d, i) => {
+    expect(lines[at + 1 + i], `${c.id}: detail ${i + 1}`).toMatch(pattern(`    ${d}`, vars));
+  });
   const next = lines[at + 1 + details.length];
   if (c.hint === null) expect(next ?? '', `${c.id}: no hint expected`).not.toMatch(/^ {2}→ /);
   else expect(next, `${context}\n--- expected the hint right after ---`).toMatch(pattern(`  → ${c.hint}`, vars));

@@ -21,13 +21,13 @@ export function placeholders(template: string): string[] {
   return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]!);
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The template with every placeholder filled; throws when one has no value. */
 export function fill(template: string, vars: Vars): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => {
+  return template.replace(PLACEHOLDER, (_whole, name: string) => {
     if (!(name in vars)) throw new Error(`no value for {${name}} in "${template}"`);
     return String(vars[name]);
   });
@@ -38,9 +38,9 @@ export function pattern(template: string, vars: Vars): RegExp {
   let source = '';
   let last = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {
-    source += escape(template.slice(last, m.index));
+    source += escapeRegExp(template.slice(last, m.index));
     const name = m[1]!;
-    if (name in vars) source += escape(String(vars[name]));
+    if (name in vars) source += escapeRegExp(String(vars[name]));
     else if (name in FREE) source += `(?:${FREE[name]})`;
     else
       throw new Error(
@@ -48,7 +48,7 @@ export function pattern(template: string, vars: Vars): RegExp {
       );
     last = m.index! + m[0].length;
   }
-  source += escape(template.slice(last));
+  source += escapeRegExp(template.slice(last));
   return new RegExp(`^${source}$`);
 }
 

@@ -151,7 +151,7 @@ describe('Pulse content', () => {
     await withDatabase(async (c) => {
       await buildRelease(c, release);
       const fp = await schemaFingerprint(c);
-      await expect(fp.join('\n') + '\n').toMatchFileSnapshot(`../fixtures/fingerprints/${release}.txt`);
+      await expect(`${fp.join('\n')}\n`).toMatchFileSnapshot(`../fixtures/fingerprints/${release}.txt`);
       if (release !== 'empty') expect((await c.query('select count(*)::int as n from users')).rows[0].n).toBe(40);
     });
   });

@@ -155,9 +155,11 @@ describe('crash injection', () => {
 
   describe('PostgreSQL killed mid-migration', backupTests(), () => {
     let cluster: Awaited<ReturnType<typeof startCluster>>;
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: this describe's own (its options come second)
     beforeAll(async () => {
       cluster = await startCluster(serverInfo().binDir ?? undefined);
     });
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: this describe's own (its options come second)
     afterAll(async () => {
       await cluster?.stop();
     });
@@ -168,7 +170,10 @@ describe('crash injection', () => {
       expect(r.problems).toEqual([]);
       expect(r.exitCode).toBe(1);
       expect(r.errorLine).toMatch(
-        /^✖ lost the connection to PostgreSQL at [\d.]+:\d+ during 0002_audit_logs \(.+\): the server restarted or stopped/,
+        new RegExp(
+          String.raw`^✖ lost the connection to PostgreSQL at [\d.]+:\d+ during ` +
+            String.raw`0002_audit_logs \(.+\): the server restarted or stopped`,
+        ),
       );
       expect(r.hint).toMatch(
         /run the upgrade again: it picks up where it stopped; to go back: npx zx scripts\/restore\.ts \S+\.dump$/,

@@ -164,7 +164,10 @@ describe('checks before the first write: columns a pending step adds', () => {
     const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(
-      /0002_drop_partners\.sql:1 drops table public\.partners, which constraint orders_partner_id_partners_id_fk on table orders depends on/,
+      new RegExp(
+        String.raw`0002_drop_partners\.sql:1 drops table public\.partners, which ` +
+          'constraint orders_partner_id_partners_id_fk on table orders depends on',
+      ),
     );
     await withClientAt(db().url, async (c) => {
       expect((await c.query(`select to_regclass('public.partners')::text as t`)).rows[0].t).toBe('partners');

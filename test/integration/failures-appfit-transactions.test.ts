@@ -130,7 +130,10 @@ describe('a migration that ends and opens its own transactions', () => {
       const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], { env });
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toMatch(
-        /✖ 0001_between: could not get its locks within 150 ms after 1 attempts; pid \d+ \(upkit test reader\) holds AccessShareLock on docs/,
+        new RegExp(
+          '✖ 0001_between: could not get its locks within 150 ms after 1 ' +
+            String.raw`attempts; pid \d+ \(upkit test reader\) holds AccessShareLock on docs`,
+        ),
       );
     } finally {
       await holder.end();

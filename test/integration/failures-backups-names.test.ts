@@ -5,7 +5,7 @@
 // by who wrote them.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, vi } from 'vitest';
@@ -87,6 +87,7 @@ describe('backup files for any name', backupTests(), () => {
       expect(files.filter((f) => f.endsWith('.dump.json'))).toHaveLength(HOSTILE.length);
       const names: string[] = [];
       for (const f of files.filter((x) => x.endsWith('.dump'))) {
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach a file name
         expect(f).not.toMatch(/^[.]|[/\\\x00-\x1f\x7f]/);
         expect(Buffer.byteLength(f)).toBeLessThanOrEqual(200);
         const m = JSON.parse(readFileSync(path.join(dir, `${f}.json`), 'utf8')) as { database: string; file: string };

@@ -128,7 +128,10 @@ describe('failure catalogue: the demo', () => {
         r.stdout,
       ).toMatch(/^verify: 0 errors, 0 warnings /);
       expect(lines.find((l) => l.startsWith('demo finished: '))).toMatch(
-        /^demo finished: upgrade exited 0, verify exited 0; backup: pulse_demo-v1\.0-\d{8}T\d{6}Z\.dump \(pg_dump \d+\.\d+\); /,
+        new RegExp(
+          '^demo finished: upgrade exited 0, verify exited 0; backup: ' +
+            String.raw`pulse_demo-v1\.0-\d{8}T\d{6}Z\.dump \(pg_dump \d+\.\d+\); `,
+        ),
       );
     },
   );

@@ -51,7 +51,8 @@ function runClosing(c: FailureCase, vars: Vars, closing: Closing): Promise<RunRe
   return new Promise((resolve, reject) => {
     const child =
       closing === 'head'
-        ? spawn('bash', ['-c', '"$@" 2>&1 | head -1 >/dev/null; exit "${PIPESTATUS[0]}"', 'bash', ...args], {
+        ? // biome-ignore lint/suspicious/noTemplateCurlyInString: bash expands ${PIPESTATUS[0]}, not JavaScript
+          spawn('bash', ['-c', '"$@" 2>&1 | head -1 >/dev/null; exit "${PIPESTATUS[0]}"', 'bash', ...args], {
             cwd,
             env,
             stdio: ['ignore', 'pipe', 'pipe'],

@@ -154,14 +154,12 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
     void running.then(() => (finished = true));
     // pg_restore is paused so that the hang-up lands while it runs, whatever the machine's speed.
     let restorer = 0;
-    await until(
-      () =>
-        finished ||
-        (restorer =
-          childPids(pid).find((p) => comm(p) === 'pg_restore' && /--jobs=|--single-transaction/.test(cmdline(p))) ??
-          0) !== 0,
-      'pg_restore to start',
-    );
+    await until(() => {
+      if (finished) return true;
+      restorer =
+        childPids(pid).find((p) => comm(p) === 'pg_restore' && /--jobs=|--single-transaction/.test(cmdline(p))) ?? 0;
+      return restorer !== 0;
+    }, 'pg_restore to start');
     expect(finished, 'the restore ended before pg_restore ran').toBe(false);
     process.kill(restorer, 'SIGSTOP');
     const [restored] = await companions();

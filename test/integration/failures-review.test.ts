@@ -319,7 +319,11 @@ describe('an app folder without its last snapshot, for a role that cannot replay
     );
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(
-      /✖ .*0000_snapshot\.json does not exist and role upkit_nocreatedb_\d+ may not create databases \(no CREATEDB\), so the migrations were not replayed into a scratch database: the upgrade could not be verified; nothing was changed/,
+      new RegExp(
+        String.raw`✖ .*0000_snapshot\.json does not exist and role upkit_nocreatedb_\d+ may ` +
+          String.raw`not create databases \(no CREATEDB\), so the migrations were not replayed into ` +
+          'a scratch database: the upgrade could not be verified; nothing was changed',
+      ),
     );
     await expectUnchanged(db().url, before);
     await withClientAt(db().url, async (c) =>

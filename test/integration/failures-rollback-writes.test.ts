@@ -96,7 +96,10 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
       expect.objectContaining({
         severity: 'info',
         message: expect.stringMatching(
-          /^writes since the backup are judged by row counts only: the write statistics were reset since \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/,
+          new RegExp(
+            '^writes since the backup are judged by row counts only: the ' +
+              String.raw`write statistics were reset since \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$`,
+          ),
         ),
       }),
     ]);
@@ -122,7 +125,7 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
   }, async () => {
     await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
     // The application answers its health check once it has written (a user renamed, the row count unchanged).
-    const app = createServer((req, res) => {
+    const app = createServer((_req, res) => {
       void withClientAt(db().url, async (c) => {
         await c.query(
           `update public.users set name = 'written during the health checks' where id = (select id from public.users order by id limit 1)`,

@@ -3,7 +3,6 @@
 // output, its --markdown block and its log show the name escaped: no forged line.
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { expectCase, failureCase, runCase } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';

@@ -147,6 +147,7 @@ describe('failure catalogue: secrets and health endpoints', () => {
     });
     const r = await runCase({ ...c, json: true }, { ...vars(), port });
     expectCase(r, c, { ...r.vars, attempts });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC must not reach the terminal
     for (const text of [r.stderr, r.logs()]) expect(text).not.toMatch(/[\u001b\u202e]/);
     // In JSON the escaped form is what was printed; JSON.stringify keeps it one line anyway.
     expectEndpointFinding(

@@ -353,8 +353,11 @@ describe('failure catalogue: the expected schema is what the migrations build', 
       onSpawn: (p) => (pid = p),
     });
     let session: number | undefined;
-    for (let i = 0; i < 300 && !(session = await shadowSession(db().database, 'pg_sleep')); i++)
+    for (let i = 0; i < 300; i++) {
+      session = await shadowSession(db().database, 'pg_sleep');
+      if (session) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     expect(session).toBeDefined();
     process.kill(pid, 'SIGKILL');
     await killed;

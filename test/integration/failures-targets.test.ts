@@ -71,8 +71,19 @@ describe('failure catalogue: targets', () => {
   });
 
   for (const [id, change] of [
-    ['targets.password-field', (t: Array<Record<string, unknown>>) => (t[1]!.password = 'hunter2-long')],
-    ['targets.cycle', (t: Array<Record<string, unknown>>) => ((t[0]!.after = ['billing']), (t[1]!.after = ['orders']))],
+    [
+      'targets.password-field',
+      (t: Array<Record<string, unknown>>) => {
+        t[1]!.password = 'hunter2-long';
+      },
+    ],
+    [
+      'targets.cycle',
+      (t: Array<Record<string, unknown>>) => {
+        t[0]!.after = ['billing'];
+        t[1]!.after = ['orders'];
+      },
+    ],
     ['targets.unknown-target', () => {}],
   ] as const) {
     it(id, async () => {

@@ -64,9 +64,10 @@ describe('failure catalogue: verify behind a lock', () => {
         ).toBe(true);
         expect(
           lines.some((l) =>
-            /^✖ seed data {2}seed data not read: verification waited 5 s for a lock on organizations held by server process \d+ /.test(
-              l,
-            ),
+            new RegExp(
+              '^✖ seed data {2}seed data not read: verification waited 5 ' +
+                String.raw`s for a lock on organizations held by server process \d+ `,
+            ).test(l),
           ),
           r.stderr,
         ).toBe(true);
@@ -110,7 +111,11 @@ describe('failure catalogue: verify behind a lock', () => {
         expect(human.code).toBe(5);
         expect(human.stdout).toContain('ledgers: not read (locked)');
         expect(human.stdout).toMatch(
-          /verify: 1 error, 1 warning \(schema [\d.]+ s, ledgers not read, seed data [\d.]+ s, runtime not checked\); the report is incomplete: ledgers not read \(locked\)$/m,
+          new RegExp(
+            String.raw`verify: 1 error, 1 warning \(schema [\d.]+ s, ledgers not read, seed data [\d.]+ ` +
+              String.raw`s, runtime not checked\); the report is incomplete: ledgers not read \(locked\)$`,
+            'm',
+          ),
         );
       },
     );

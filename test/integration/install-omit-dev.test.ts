@@ -32,8 +32,10 @@ const LIMIT_BYTES = 50 * 1024 * 1024;
  * npm's error codes for a registry it cannot reach (or, offline, a package not in its cache):
  * the one reason this test skips. Any other failure of `npm ci` fails it.
  */
-const UNREACHABLE =
-  /npm (?:ERR!|error) code (ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED|ERR_SOCKET_TIMEOUT)\b/;
+const UNREACHABLE = new RegExp(
+  'npm (?:ERR!|error) code (ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|' +
+    String.raw`ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED|ERR_SOCKET_TIMEOUT)\b`,
+);
 
 /** The environment a server's shell gives: no NODE_OPTIONS, no npm_* of a surrounding `npm test`, npm's own cache and proxy kept. */
 function serverEnv(extra: Record<string, string> = {}): Record<string, string> {

@@ -86,12 +86,12 @@ describe('bin/upkit', () => {
     const cwd = tempDir('upkit-elsewhere-');
     const all = await runUpkit('bin/upkit', ['--help'], { cwd });
     expect(all.code, all.stderr).toBe(0);
-    expect(all.stdout).toMatch(new RegExp(`^usage: ${escape(UPKIT)} <command> \\[options\\]`));
+    expect(all.stdout).toMatch(new RegExp(`^usage: ${escapeRegExp(UPKIT)} <command> \\[options\\]`));
     for (const c of COMMANDS) expect(all.stdout).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
     for (const c of COMMANDS) {
       const r = await runUpkit('bin/upkit', [c, '--help'], { cwd });
       expect(r.code, `${c}: ${r.stderr}`).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^usage: ${escape(UPKIT)} ${c}\\b`));
+      expect(r.stdout).toMatch(new RegExp(`^usage: ${escapeRegExp(UPKIT)} ${c}\\b`));
       expect(r.stdout, c).not.toContain('npx zx');
     }
   }, 240_000);
@@ -101,7 +101,7 @@ describe('bin/upkit', () => {
     for (const link of [direct, twice]) {
       const r = runLink(link, ['status', '--help'], tempDir('upkit-cwd-'));
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^usage: ${escape(UPKIT)} status\\b`));
+      expect(r.stdout).toMatch(new RegExp(`^usage: ${escapeRegExp(UPKIT)} status\\b`));
     }
   });
 
@@ -246,6 +246,6 @@ describe('the entry files', () => {
   });
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

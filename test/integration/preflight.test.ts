@@ -163,7 +163,10 @@ describe('preflight', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/✖ pg_dump {2}no pg_dump of PostgreSQL \d+ or newer to back up with \(none found\)/);
     expect(r.stderr).toMatch(
-      /→ install one: apt-get install postgresql-client-\d+ .*; or set UPKIT_PG_BINDIR to its directory; nothing was changed/,
+      new RegExp(
+        String.raw`→ install one: apt-get install postgresql-client-\d+ .*; or ` +
+          'set UPKIT_PG_BINDIR to its directory; nothing was changed',
+      ),
     );
   });
 

@@ -1,7 +1,7 @@
 // Many databases in one run: eleven service databases (each an app with its own drizzle
 // folder) on the test server and a twelfth on a second, throwaway server, named in one
 // targets file whose connections come from .env (URLs and DB_*-style prefixes).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_KEY } from '../../lib/db.ts';

@@ -58,7 +58,11 @@ describe('verify', () => {
     // Only the snapshot's schemas count: drizzle's ledger table is not one of Pulse's tables.
     expect(r.stderr).toMatch(/✔ schema {2}13 tables against 0003_integration_status_enum \(\d+ ms\)/);
     expect(r.stderr).toMatch(
-      /^verify: 0 errors, 0 warnings \(schema \d+\.\d\d s, ledgers \d+\.\d\d s, seed data \d+\.\d\d s, runtime not checked\)$/m,
+      new RegExp(
+        String.raw`^verify: 0 errors, 0 warnings \(schema \d+\.\d\d s, ledgers ` +
+          String.raw`\d+\.\d\d s, seed data \d+\.\d\d s, runtime not checked\)$`,
+        'm',
+      ),
     );
   });
 
@@ -135,7 +139,10 @@ describe('verify', () => {
       'alter table api_keys drop constraint api_keys_created_by_users_id_fk',
       'schema.fk_missing',
       /foreign key api_keys_created_by_users_id_fk on api_keys/,
-      /ADD CONSTRAINT api_keys_created_by_users_id_fk FOREIGN KEY \(created_by\) REFERENCES users\(id\) ON DELETE SET NULL/,
+      new RegExp(
+        'ADD CONSTRAINT api_keys_created_by_users_id_fk FOREIGN KEY ' +
+          String.raw`\(created_by\) REFERENCES users\(id\) ON DELETE SET NULL`,
+      ),
     ],
     [
       'an enum without one of its values',
@@ -147,7 +154,10 @@ describe('verify', () => {
        alter table aws_integrations alter column status set default 'active';
        drop type integration_status_old;`,
       'schema.enum_values',
-      /enum integration_status has \('active', 'error'\), expected \('active', 'paused', 'error'\): missing \('paused'\)/,
+      new RegExp(
+        String.raw`enum integration_status has \('active', 'error'\), expected ` +
+          String.raw`\('active', 'paused', 'error'\): missing \('paused'\)`,
+      ),
       /ALTER TYPE integration_status ADD VALUE 'paused' AFTER 'active'/,
     ],
     [
@@ -228,7 +238,10 @@ describe('verify', () => {
     const report = r.json();
     expect(report.findings.filter((f) => f.severity === 'error').map((f) => f.code)).toEqual(['ledger.hash_mismatch']);
     expect(report.findings.find((f) => f.code === 'ledger.hash_mismatch')!.message).toMatch(
-      /^migration 0001_api_keys was edited after it was applied: 0001_api_keys\.sql has sha256 [0-9a-f]{12}…, drizzle\.__drizzle_migrations row 2 holds [0-9a-f]{12}…$/,
+      new RegExp(
+        String.raw`^migration 0001_api_keys was edited after it was applied: 0001_api_keys\.sql has ` +
+          String.raw`sha256 [0-9a-f]{12}…, drizzle\.__drizzle_migrations row 2 holds [0-9a-f]{12}…$`,
+      ),
     );
     // Another app's folder: no Pulse seed data, and nothing said about seed data.
     expect(report.findings.some((f) => f.code.startsWith('seed.'))).toBe(false);

@@ -112,7 +112,10 @@ describe('verify is read-only', () => {
       await buildRelease(c, 'v2.3');
       const sent: string[] = [];
       const recording = {
-        query: (text: string, values?: unknown[]) => (sent.push(text), c.query(text, values)),
+        query: (text: string, values?: unknown[]) => {
+          sent.push(text);
+          return c.query(text, values);
+        },
       } as unknown as pg.Client;
       await withTransaction(
         c,

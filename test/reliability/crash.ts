@@ -37,23 +37,24 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      runs: { type: 'string', default: '50' },
-      seed: { type: 'string', default: String(DEFAULT_SEED) },
-      'server-kills': { type: 'string', default: String(SERVER_KILLS.length) },
-      restores: { type: 'string', default: '20' },
-      only: { type: 'string' },
-      launcher: { type: 'string', default: 'npx' },
-      users: { type: 'string', default: '40' },
-    },
-    strict: true,
-  });
-} catch (err) {
-  usage((err as Error).message);
-}
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        runs: { type: 'string', default: '50' },
+        seed: { type: 'string', default: String(DEFAULT_SEED) },
+        'server-kills': { type: 'string', default: String(SERVER_KILLS.length) },
+        restores: { type: 'string', default: '20' },
+        only: { type: 'string' },
+        launcher: { type: 'string', default: 'npx' },
+        users: { type: 'string', default: '40' },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+})();
 const { values } = parsed;
 const whole = (flag: string, v: string | undefined, min: number): number => {
   const n = Number(v);
@@ -158,8 +159,11 @@ try {
         ),
       ].join('\n')
     : '';
+  const firstOfEach = [...new Map(serverResults.map((s) => [s.scenario.name, s])).values()];
+  const errorLine = (s: (typeof serverResults)[number]) =>
+    s.errorLine.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/\/tmp\/[^ ]+/, 'BACKUP');
   const said = serverResults.length
-    ? `What upkit said when the server went away (first of each kind):\n\n${[...new Map(serverResults.map((s) => [s.scenario.name, s])).values()].map((s) => `- \`${s.errorLine.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/\/tmp\/[^ ]+/, 'BACKUP')}\``).join('\n')}`
+    ? `What upkit said when the server went away (first of each kind):\n\n${firstOfEach.map((s) => `- \`${errorLine(s)}\``).join('\n')}`
     : '';
   const verdict =
     failed.length === 0

@@ -25,10 +25,10 @@ export function phaseStartedBy(line: string): Phase | undefined {
   if (/^debug run lock taken/.test(text)) return 'inspect';
   if (/^info {2}plan: /.test(text)) return 'checks, runs ledger';
   if (/^debug recorded in upkit\.runs as run /.test(text)) return 'backup';
-  const step =
-    /^\w+ +step (?:rehearsal: )?(legacy|baseline|drizzle|seed data|verify(?=:))\b.*?: (started|ok|failed|warning|skipped)\b/.exec(
-      text,
-    );
+  const step = new RegExp(
+    String.raw`^\w+ +step (?:rehearsal: )?(legacy|baseline|drizzle|seed ` +
+      String.raw`data|verify(?=:))\b.*?: (started|ok|failed|warning|skipped)\b`,
+  ).exec(text);
   if (step) {
     const [, name, state] = step;
     if (name === 'verify') return state === 'started' ? 'verify' : 'finish';

@@ -125,6 +125,7 @@ async function runMajor(major: number, args: MatrixArgs): Promise<MajorRun> {
     durationMs: performance.now() - started,
     server: readJson<RunServerFacts>(factsFile),
     report: readJson<VitestReport>(reportFile),
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the terminal's colour sequences
     outputTail: tail.replace(/\x1b\[[0-9;]*m/g, ''),
     root: PROJECT_ROOT,
   };

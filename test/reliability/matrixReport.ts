@@ -41,23 +41,24 @@ function list(raw: string | undefined): string[] {
 }
 
 export function parseMatrixArgs(argv: readonly string[]): MatrixArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        majors: { type: 'string' },
-        files: { type: 'string' },
-        'timeout-minutes': { type: 'string' },
-        'no-write': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new MatrixUsageError((error as Error).message);
-  }
+  const { values } = (() => {
+    try {
+      return parseArgs({
+        args: [...argv],
+        options: {
+          majors: { type: 'string' },
+          files: { type: 'string' },
+          'timeout-minutes': { type: 'string' },
+          'no-write': { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+    } catch (error) {
+      throw new MatrixUsageError((error as Error).message);
+    }
+  })();
   let majors = [...PG_MAJORS];
   if (values.majors !== undefined) {
     const asked = list(values.majors);

@@ -120,7 +120,7 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
     throw usageError((error as Error).message, `run: ${HIDE_SYSTEM_PG_ENV}=all npm run demo (or unset it)`);
   }
   const pgBinDir = clientBinDir(env);
-  let selection;
+  let selection: ReturnType<typeof selectServer>;
   try {
     selection = selectServer(env, await gatherFacts(env), { majorAtMost: await newestDumpableMajor(pgBinDir) });
   } catch (error) {

@@ -113,6 +113,7 @@ function parseNodes(
         if (second.stop !== 'end') throw new TemplateError(`${t.where}: {{ ${block[1]} }} has no {{ end }}`);
         elseNodes = second.nodes;
       } else if (first.stop !== 'end') throw new TemplateError(`${t.where}: {{ ${block[1]} }} has no {{ end }}`);
+      // biome-ignore lint/suspicious/noThenProperty: the branch of a template's if/with, never awaited
       nodes.push({ kind: block[1] as 'if' | 'with', pipe, then: first.nodes, else: elseNodes });
       continue;
     }
@@ -133,9 +134,12 @@ function parsePipeline(text: string, where: string): Pipeline {
   for (const part of splitOutsideStrings(text, '|')) {
     const args: Command = [];
     const re = /\s*("(?:\\.|[^"\\])*"|-?\d+|\S+)/gy;
-    let m: RegExpExecArray | null;
     const body = part.trim();
-    while (re.lastIndex < body.length && (m = re.exec(body))) args.push(parseArg(m[1]!, where, text));
+    while (re.lastIndex < body.length) {
+      const m = re.exec(body);
+      if (!m) break;
+      args.push(parseArg(m[1]!, where, text));
+    }
     if (args.length === 0) throw new TemplateError(`${where}: empty command in {{ ${text} }}`);
     if (args[0]!.kind !== 'func' && args.length > 1)
       throw new TemplateError(`${where}: {{ ${text} }}: a value cannot take arguments`);
@@ -213,8 +217,8 @@ function numberText(n: number, where: string): string {
 
 function checkNumbers(v: Value, where: string): void {
   if (typeof v === 'number') numberText(v, where);
-  else if (Array.isArray(v)) v.forEach((x) => checkNumbers(x, where));
-  else if (isMap(v)) Object.values(v).forEach((x) => checkNumbers(x, where));
+  else if (Array.isArray(v)) for (const x of v) checkNumbers(x, where);
+  else if (isMap(v)) for (const x of Object.values(v)) checkNumbers(x, where);
 }
 
 function goQuote(s: string, where: string): string {

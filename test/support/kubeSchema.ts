@@ -58,7 +58,7 @@ export function schemaProblems(object: Record<string, unknown>): string[] {
     // reported above
   }
   const walk = (value: unknown, at: string): void => {
-    if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${at}[${i}]`));
+    if (Array.isArray(value)) for (const [i, v] of value.entries()) walk(v, `${at}[${i}]`);
     else if (value !== null && typeof value === 'object') {
       const seen = read.get(value);
       for (const [k, v] of Object.entries(value)) {

@@ -46,7 +46,7 @@ function proseLines(text: string): Array<{ line: string; no: number }> {
 }
 
 /** A heading's anchor as GitHub makes it: the text as shown, lower-cased, punctuation dropped, spaces as '-'. */
-export function githubSlug(heading: string): string {
+function githubSlug(heading: string): string {
   const shown = heading
     .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
     .replace(/<[^>]+>/g, '')
@@ -60,7 +60,7 @@ export function githubSlug(heading: string): string {
 }
 
 /** Every anchor a page has: its headings' slugs, numbered as GitHub numbers repeats. */
-export function anchorsOf(text: string): Set<string> {
+function anchorsOf(text: string): Set<string> {
   const seen = new Map<string, number>();
   const anchors = new Set<string>();
   for (const { line } of proseLines(text)) {
@@ -75,7 +75,7 @@ export function anchorsOf(text: string): Set<string> {
 }
 
 /** The link targets of a page's prose (inline links and images), code spans left out. */
-export function linksOf(text: string): Array<{ target: string; no: number }> {
+function linksOf(text: string): Array<{ target: string; no: number }> {
   const links: Array<{ target: string; no: number }> = [];
   for (const { line, no } of proseLines(text)) {
     const prose = line.replace(/(`+)(?:(?!\1).)+?\1/g, '');
@@ -85,13 +85,15 @@ export function linksOf(text: string): Array<{ target: string; no: number }> {
 }
 
 /** What is wrong with the links of one page (path relative to `root`): one line each. */
-export function brokenLinks(root: string, page: string, text: string, pending: Set<string> = new Set()): string[] {
+function brokenLinks(root: string, page: string, text: string, pending: Set<string> = new Set()): string[] {
   const problems: string[] = [];
   const anchorCache = new Map<string, Set<string>>();
   const anchors = (file: string): Set<string> => {
     let found = anchorCache.get(file);
-    if (!found)
-      anchorCache.set(file, (found = anchorsOf(file === page ? text : readFileSync(path.join(root, file), 'utf8'))));
+    if (!found) {
+      found = anchorsOf(file === page ? text : readFileSync(path.join(root, file), 'utf8'));
+      anchorCache.set(file, found);
+    }
     return found;
   };
   for (const { target, no } of linksOf(text)) {

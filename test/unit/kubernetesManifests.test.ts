@@ -15,6 +15,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const DEPLOY = path.join(ROOT, 'deploy/kubernetes');
 const CHART = path.join(DEPLOY, 'helm/upkit');
 
+// biome-ignore lint/suspicious/noExplicitAny: manifests parsed from YAML, read by path in the assertions
 type Obj = Record<string, any>;
 
 const byKind = (objects: Obj[], kind: string): Obj[] => objects.filter((o) => o.kind === kind);

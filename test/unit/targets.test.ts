@@ -285,7 +285,12 @@ describe('executeCommand (one database)', () => {
     const { statusCommand } = await import('../../lib/commands/status.ts');
     let written = '';
     const stream = Object.assign(
-      new (await import('node:stream')).Writable({ write: (c, _e, done) => ((written += String(c)), done()) }),
+      new (await import('node:stream')).Writable({
+        write: (c, _e, done) => {
+          written += String(c);
+          done();
+        },
+      }),
       { isTTY: false },
     ) as unknown as NodeJS.WriteStream;
     for (const args of [['--all'], ['--target', 'orders'], ['--concurrency', '2']]) {
