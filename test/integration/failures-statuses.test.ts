@@ -20,6 +20,7 @@ import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
 import { drizzleFolderUpTo } from '../support/releases.ts';
+import { DURATION } from '../support/logLines.ts';
 
 /** Phase lines (`✔ verify  …`) without their timings. */
 const phase = (stderr: string, name: string) =>
@@ -122,7 +123,7 @@ describe('failure catalogue: statuses that say what a run did', backupTests(), (
     expect(up.code, up.stderr).toBe(0);
     expect(plainLines(up.stderr).filter((l) => l.includes('0004_notes ('))).toEqual([
       '  1. drizzle: 0004_notes (1 statement)',
-      expect.stringMatching(/^✔ drizzle: 0004_notes \(1 statement\) \(\d+ ms\)$/),
+      expect.stringMatching(new RegExp(String.raw`^✔ drizzle: 0004_notes \(1 statement\) \(${DURATION}\)$`)),
     ]);
     // The snapshot of this copied folder does not know the new table: a warning, so ⚠, not ✔.
     expect(phase(up.stderr, 'verify')).toEqual(['⚠ verify  1 warning in schema and ledgers']);

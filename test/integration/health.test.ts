@@ -13,6 +13,7 @@ import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase } from '../support/database.ts';
 import { buildRelease, type FixtureRelease } from '../support/releases.ts';
 import { freePort } from '../support/servers/common.ts';
+import { DURATION } from '../support/logLines.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -92,9 +93,7 @@ describe('health checks (library)', () => {
       last: { status: 200, body: '{"status":"ok"}' },
     });
     expect(output()).toMatch(
-      new RegExp(
-        `http://127\\.0\\.0\\.1:${port}/healthz: started, healthy: 200 after (\\d+ ms|\\d+\\.\\d s) \\(3 attempts\\)`,
-      ),
+      new RegExp(`http://127\\.0\\.0\\.1:${port}/healthz: started, healthy: 200 after ${DURATION} \\(3 attempts\\)`),
     );
   });
 
@@ -205,7 +204,9 @@ describe('npx zx scripts/health.ts', () => {
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          new RegExp(`^  http://127\\.0\\.0\\.1:${port}/health: started, healthy: 200 after \\d+ ms \\(1 attempt\\)$`),
+          new RegExp(
+            `^  http://127\\.0\\.0\\.1:${port}/health: started, healthy: 200 after ${DURATION} \\(1 attempt\\)$`,
+          ),
         ),
       ]),
     );

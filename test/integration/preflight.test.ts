@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runNpxZx, runUpkit } from '../support/cli.ts';
 import { backupArgs, backupsTestable, useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { DURATION } from '../support/logLines.ts';
 
 const PREFLIGHT = 'scripts/preflight.ts';
 // Roles belong to the whole server, which test files share: names of their own avoid clashes.
@@ -49,7 +50,7 @@ describe('preflight', () => {
     expect(r.code).toBe(3);
     expect(errorLines(r.stderr)[0]).toMatch(
       new RegExp(
-        `✖ connection {2}password authentication failed for user "${db().user}" at ${db().host}:${db().port} \\(\\d+ ms\\)$`,
+        `✖ connection {2}password authentication failed for user "${db().user}" at ${db().host}:${db().port} \\(${DURATION}\\)$`,
       ),
     );
     expect(r.stderr).toContain('→ check the password (in DATABASE_URL), then run: npx zx scripts/preflight.ts');

@@ -16,6 +16,7 @@ import { runUpkit, sampleArgv } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
+import { DURATION } from '../support/logLines.ts';
 
 const RESTORE = 'scripts/restore.ts';
 const SENTINEL = 'S3ntinel p@ss:/%# word';
@@ -275,7 +276,7 @@ describe('restore', backupTests(), () => {
     });
     expect(r.code).toBe(3);
     expect(errorLines(r.stderr)).toEqual([
-      expect.stringMatching(new RegExp(`✖ check .* {2}database ${taken} already exists \\(\\d+ ms\\)$`)),
+      expect.stringMatching(new RegExp(`✖ check .* {2}database ${taken} already exists \\(${DURATION}\\)$`)),
     ]);
     expect(r.json().findings).toEqual([expect.objectContaining({ code: 'restore.target_exists' })]);
     expect(await companions(db())).toEqual([taken]);
@@ -307,7 +308,7 @@ describe('restore', backupTests(), () => {
       expect(errorLines(r.stderr)).toEqual([
         expect.stringMatching(
           new RegExp(
-            `✖ pg_restore → ${into} {2}pg_restore failed in ${into}: ERROR: role "${role}" does not exist \\(\\d+ ms\\)$`,
+            `✖ pg_restore → ${into} {2}pg_restore failed in ${into}: ERROR: role "${role}" does not exist \\(${DURATION}\\)$`,
           ),
         ),
       ]);

@@ -11,6 +11,7 @@ import { pulseProfile } from '../../profiles/pulse.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
+import { DURATION } from '../support/logLines.ts';
 
 type Report = Record<string, unknown> & {
   findings: Array<{ code: string; severity: string; message: string; hint: string | null }>;
@@ -56,7 +57,9 @@ describe('verify', () => {
       expect.arrayContaining(['ledger.release', 'seed.counts', 'seed.flag_disabled', 'runtime.not_configured']),
     );
     // Only the snapshot's schemas count: drizzle's ledger table is not one of Pulse's tables.
-    expect(r.stderr).toMatch(/✔ schema {2}13 tables against 0003_integration_status_enum \(\d+ ms\)/);
+    expect(r.stderr).toMatch(
+      new RegExp(String.raw`✔ schema {2}13 tables against 0003_integration_status_enum \(${DURATION}\)`),
+    );
     expect(r.stderr).toMatch(
       new RegExp(
         String.raw`^verify: 0 errors, 0 warnings \(schema \d+\.\d\d s, ledgers ` +

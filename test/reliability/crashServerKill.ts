@@ -29,6 +29,7 @@ import {
 } from './crashHarness.ts';
 import { lockWaiter, until, untilFound } from '../support/wait.ts';
 import { childPids } from '../../lib/children.ts';
+import { DURATION } from '../support/logLines.ts';
 
 // ---------------------------------------------------------------------------------------
 // A cluster of our own that may be killed
@@ -269,7 +270,7 @@ export async function serverKillAndRerun(
     if (r1.code !== expectedExit) problems.push(`upkit exited ${r1.code ?? r1.signal}, expected ${expectedExit}`);
     const lines = r1.stderr.split('\n').map(stripTime);
     // A failed step's own line ends with its duration; the error itself is the other ✖ line.
-    const errors = lines.filter((l) => l.startsWith('✖ ') && !/\((\d+ ms|[\d.]+ s|\d+ min \d+ s)\)$/.test(l));
+    const errors = lines.filter((l) => l.startsWith('✖ ') && !new RegExp(String.raw`\(${DURATION}\)$`).test(l));
     const errorLine = errors.at(-1) ?? '';
     const hint = lines.slice(lines.lastIndexOf(errorLine)).find((l) => l.startsWith('  → ')) ?? '';
     if (errors.length !== 1) problems.push(`expected one error line, got ${errors.length}: ${errors.join(' / ')}`);

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/log.ts';
 import { ReportBuilder } from '../../lib/report.ts';
+import { DURATION } from '../support/logLines.ts';
 
 function capture() {
   const stream = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
@@ -44,7 +45,7 @@ describe('a step judged by its findings', () => {
     ]);
     const lines = text()
       .split('\n')
-      .map((l) => l.replace(/^\S+ /, '').replace(/ \(\d+ ms\)$/, ''));
+      .map((l) => l.replace(/^\S+ /, '').replace(new RegExp(String.raw` \(${DURATION}\)$`), ''));
     expect(lines.slice(0, 4)).toEqual([
       '✖ verify  1 error, 1 warning in schema and ledgers',
       '⚠ ledgers  1 warning',
