@@ -8,7 +8,7 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { ensureLedger, startRun } from '../../lib/ledger.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
@@ -16,7 +16,7 @@ describe('failure catalogue: concurrency', () => {
   const db = useFreshDatabase();
 
   it('conc.second-run', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const holder = await connectTo(db().url, 'upkit upgrade ops-host 4242');
     try {
       await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);

@@ -14,7 +14,7 @@ import {
   withClientAt,
 } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
@@ -64,7 +64,7 @@ describe('failure catalogue: refusals before the first write (extensions)', () =
       ctx.skip(
         'this PostgreSQL server offers the vector extension (pgvector is installed), so it cannot show the refusal',
       );
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const dir = drizzleFolderWith({
       tag: '0004_embeddings',
       when: LATER,
@@ -83,7 +83,7 @@ describe('failure catalogue: refusals before the first write (extensions)', () =
   });
 
   it('mig.extension-unknown-preflight', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const dir = drizzleFolderWith({
       tag: '0004_fuzzy',
       when: LATER,

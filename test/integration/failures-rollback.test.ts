@@ -22,7 +22,7 @@ import {
   withAdminClient,
   withClientAt,
 } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -46,7 +46,7 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   /** A v2.2 install upgraded to v2.3 by upkit, which took a backup first. */
   async function upgraded(): Promise<{ backup: string; sha: string; env: Record<string, string> }> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-rollback-') };
     const up = await runUpkit('upgrade.ts', ['--yes', '--json'], { env, timeoutMs: 120_000 });
     expect(up.code, up.stderr).toBe(0);
@@ -58,7 +58,7 @@ describe('failure catalogue: rollback', backupTests(), () => {
   async function otherBackup(): Promise<{ path: string; manifestPath: string; database: string; sha: string }> {
     const other = await freshDatabase();
     try {
-      await withClientAt(other.url, (c) => buildRelease(c, 'v2.3'));
+      await asRelease(other, 'v2.3');
       const dir = tempDir('upkit-case-other-');
       const b = await takeBackup(loadConfig({ env: { DATABASE_URL: other.url }, cwd: dir }), quiet(), {
         backupDir: dir,
@@ -142,7 +142,7 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   /** v2.3 upgraded by upkit to an app's 0004_notes (a table with 2 rows), whose down file is `down`. */
   async function withDownFile(down: string): Promise<{ dir: string; file: string; env: Record<string, string> }> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-app-drizzle-'));
     cpSync(DRIZZLE_DIR, dir, { recursive: true });
     const journalPath = path.join(dir, 'meta', '_journal.json');

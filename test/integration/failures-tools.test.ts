@@ -4,14 +4,14 @@
 // the run before any change, with only the refused run in upkit.runs. Mounts need root (CI
 // runs as root).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientPackageHint, findBinaries } from '../../lib/pgTools.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { backupTests, connectTo, serverInfo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import type { ServerHandle } from '../support/servers/common.ts';
@@ -38,7 +38,7 @@ function mount(options: string): string {
 describe('failure catalogue: tools and disk', () => {
   const db = useFreshDatabase();
   const vars = () => ({ url: db().url, major: serverInfo().majorVersion });
-  const v22 = () => withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+  const v22 = () => asRelease(db(), 'v2.2');
   const mounts: string[] = [];
   afterAll(() => {
     for (const m of mounts.splice(0)) execFileSync('umount', [m]);

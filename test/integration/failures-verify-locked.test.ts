@@ -10,7 +10,7 @@ import { shellQuote } from '../../lib/quote.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, plainLines, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 
 type Report = {
   exitCode: number;
@@ -42,7 +42,7 @@ describe('failure catalogue: verify behind a lock', () => {
   const db = useFreshDatabase();
 
   it('verify.locked: the seed data area is not read, the schema and the ledgers are', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const before = await dbState(db().url);
     await holding(
       db().url,
@@ -165,7 +165,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-schema, with nothing else wrong: exit 5', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const before = await dbState(db().url);
     await holding(db().url, 'admin console', ['lock table roles in access exclusive mode'], async ({ pid, user }) => {
       const c = failureCase('verify.locked-schema');
@@ -179,7 +179,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('a lock on an index of a table verify reads (REINDEX in an open transaction) is named the same way', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const index = await withClientAt(
       db().url,
       async (c) =>
@@ -204,7 +204,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-queued: queued behind an ALTER TABLE that waits for a reader, both named', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const before = await dbState(db().url);
     await holding(db().url, 'report', ['select count(*) from organizations'], async ({ pid: reader, user }) => {
       const alter = await connectTo(db().url, 'migrator');
@@ -240,7 +240,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it("a holder's literals never reach the report, and an upkit run holding the lock is waited for, never offered to be ended", async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const secret = 'tok-4f1c9a77e2';
     await holding(
       db().url,
