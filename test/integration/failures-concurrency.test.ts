@@ -42,8 +42,8 @@ describe('failure catalogue: concurrency', () => {
   });
 
   it('conc.stale-run', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     const started = await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await ensureLedger(c);
       await startRun(c, {
         id: '00000000-0000-4000-8000-000000000001',

@@ -115,8 +115,8 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
   const asMigrator = () => ({ user: migrator, password, host: db().host, port: db().port, database: db().database });
 
   it('server.read-only-default', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await c.query(`alter database ${c.escapeIdentifier(db().database)} set default_transaction_read_only = on`);
     });
     const c = failureCase('server.read-only-default');
@@ -133,8 +133,8 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
   });
 
   it('server.read-only-default-preflight', async () => {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${migrator}`);
       await c.query(`alter role ${migrator} set default_transaction_read_only = on`);
     });
@@ -150,8 +150,8 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
   });
 
   it('server.not-owner', backupTests(), async () => {
+    await asRelease(db(), 'v2.1');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.1');
       // The migrator owns the database, its schemas and every table but one, as after a handover.
       await c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${migrator}`);
       await c.query(`alter schema public owner to ${migrator}; alter schema drizzle owner to ${migrator}`);

@@ -217,8 +217,8 @@ describe('failure catalogue: schemas and search_path', () => {
   });
 
   it('a copy of Pulse in a schema no session finds first is no split: the upgrade of public goes ahead and leaves the copy alone', async () => {
+    await asRelease(db(), 'v1.0');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v1.0');
       await c.query('create schema archive');
       await c.query('set search_path = archive');
       await buildRelease(c, 'v1.0');

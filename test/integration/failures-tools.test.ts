@@ -88,8 +88,8 @@ describe('failure catalogue: tools and disk', () => {
   });
 
   it.skipIf(!isRoot)('tools.disk-full', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       // Incompressible data outside Pulse's schema: pg_dump must wait for it, and it is bigger than what is left.
       await c.query(
         `create schema archive; create table archive.events as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,

@@ -10,7 +10,7 @@ import { shellQuote } from '../../lib/quote.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, plainLines, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { asRelease, buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 type Report = {
   exitCode: number;
@@ -78,8 +78,8 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-partial: a lock on the ledger keeps the schema warning and the seed data in the report; the terminal says incomplete', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('alter table organizations add column note text');
     });
     const before = await dbState(db().url);
@@ -118,8 +118,8 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('a lock on the ledger with a schema error: exit 4, the error and the area not read both reported', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('alter table organizations drop column features_enabled');
     });
     await holding(
@@ -141,8 +141,8 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-schema: a table the catalog read locks is left out; the other tables are compared, a schema error still found', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('alter table users drop column name');
     });
     await holding(db().url, 'admin console', ['lock table roles in access exclusive mode'], async ({ pid, user }) => {
