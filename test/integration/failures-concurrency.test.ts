@@ -8,7 +8,7 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { ensureLedger, startRun } from '../../lib/ledger.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { asRelease, buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
@@ -73,10 +73,10 @@ describe('failure catalogue: concurrency', () => {
   });
 
   it('conc.lock-timeout', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api report');
     try {
-      await buildRelease(c, 'v2.2');
       const before = {
         fp: await schemaFingerprint(c),
         rows: await rowSnapshot(c),

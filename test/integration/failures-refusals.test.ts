@@ -14,7 +14,7 @@ import {
   withClientAt,
 } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
-import { asRelease, buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
@@ -24,10 +24,10 @@ describe('failure catalogue: refusals before the first write (locks)', () => {
   const db = useFreshDatabase();
 
   it('conc.lock-timeout-legacy', backupTests(), async () => {
+    await asRelease(db(), 'v1.0');
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api report');
     try {
-      await buildRelease(c, 'v1.0');
       const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
       const pid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
       await blocker.query('begin');

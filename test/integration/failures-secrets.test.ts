@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, type CaseRun } from '../failures/check.ts';
 import { useFreshDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -35,10 +35,10 @@ describe('failure catalogue: secrets and health endpoints', () => {
   const db = useFreshDatabase();
   // Pulse at its latest release: only the endpoints fail.
   beforeEach(async () => {
+    await asRelease(db(), 'v2.3', { data: false });
     const c = new pg.Client({ connectionString: db().url });
     await c.connect();
     try {
-      await buildRelease(c, 'v2.3', { data: false });
     } finally {
       await c.end();
     }

@@ -11,7 +11,7 @@ import { checkHealth, HealthError } from '../../lib/health/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase } from '../support/database.ts';
-import { buildRelease, type FixtureRelease } from '../support/releases.ts';
+import { asRelease, type FixtureRelease } from '../support/releases.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -133,10 +133,10 @@ describe('npx zx scripts/health.ts', () => {
   const db = useFreshDatabase();
 
   async function at(release: FixtureRelease): Promise<void> {
+    await asRelease(db(), release, { data: false });
     const c = new pg.Client({ connectionString: db().url });
     await c.connect();
     try {
-      await buildRelease(c, release, { data: false });
     } finally {
       await c.end();
     }
