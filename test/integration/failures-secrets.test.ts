@@ -3,7 +3,6 @@
 // endpoints are real HTTP servers on 127.0.0.1.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, type CaseRun } from '../failures/check.ts';
 import { useFreshDatabase } from '../support/database.ts';
@@ -36,12 +35,6 @@ describe('failure catalogue: secrets and health endpoints', () => {
   // Pulse at its latest release: only the endpoints fail.
   beforeEach(async () => {
     await asRelease(db(), 'v2.3', { data: false });
-    const c = new pg.Client({ connectionString: db().url });
-    await c.connect();
-    try {
-    } finally {
-      await c.end();
-    }
   });
   const vars = () => ({ url: db().url, host: db().host, port: db().port, user: db().user, database: db().database });
 
