@@ -149,35 +149,33 @@ export async function freshDatabase(template?: string): Promise<TestDatabase> {
 }
 
 /** What in a database would not survive replaceWithCopy(), or would not be in a copy: one line each. */
-async function notFresh(db: TestDatabase): Promise<string[]> {
+async function notFresh(admin: pg.Client, db: TestDatabase): Promise<string[]> {
   const found: string[] = [];
-  await withAdminClient(async (client) => {
-    const { rows: sessions } = await client.query<{ n: number }>(
-      'select count(*)::int as n from pg_stat_activity where datname = $1',
-      [db.name],
-    );
-    if (sessions[0]!.n > 0) found.push(`${sessions[0]!.n} open session(s)`);
-    const { rows } = await client.query<{
-      settings: number;
-      acl: string | null;
-      owner: boolean;
-      comment: string | null;
-    }>(
-      `select (select count(*)::int from pg_db_role_setting s where s.setdatabase = d.oid) as settings,
-              d.datacl::text as acl, d.datdba = (select oid from pg_roles where rolname = current_user) as owner,
-              shobj_description(d.oid, 'pg_database') as comment
-         from pg_database d where d.datname = $1`,
-      [db.name],
-    );
-    const d = rows[0];
-    if (!d) found.push('no such database');
-    else {
-      if (d.settings) found.push('database-level settings (ALTER DATABASE ... SET)');
-      if (d.acl) found.push(`database grants ${d.acl}`);
-      if (!d.owner) found.push('another owner');
-      if (d.comment !== null) found.push('a comment');
-    }
-  });
+  const { rows: sessions } = await admin.query<{ n: number }>(
+    'select count(*)::int as n from pg_stat_activity where datname = $1',
+    [db.name],
+  );
+  if (sessions[0]!.n > 0) found.push(`${sessions[0]!.n} open session(s)`);
+  const { rows } = await admin.query<{
+    settings: number;
+    acl: string | null;
+    owner: boolean;
+    comment: string | null;
+  }>(
+    `select (select count(*)::int from pg_db_role_setting s where s.setdatabase = d.oid) as settings,
+            d.datacl::text as acl, d.datdba = (select oid from pg_roles where rolname = current_user) as owner,
+            shobj_description(d.oid, 'pg_database') as comment
+       from pg_database d where d.datname = $1`,
+    [db.name],
+  );
+  const d = rows[0];
+  if (!d) found.push('no such database');
+  else {
+    if (d.settings) found.push('database-level settings (ALTER DATABASE ... SET)');
+    if (d.acl) found.push(`database grants ${d.acl}`);
+    if (!d.owner) found.push('another owner');
+    if (d.comment !== null) found.push('a comment');
+  }
   if (found.length) return found;
   await withAdminClient(async (client) => {
     const { rows } = await client.query<{ what: string }>(
@@ -213,14 +211,14 @@ async function notFresh(db: TestDatabase): Promise<string[]> {
  * on: the copy would not keep that change.
  */
 export async function replaceWithCopy(db: TestDatabase, template: string): Promise<void> {
-  const found = await notFresh(db);
-  if (found.length) {
-    throw new Error(
-      `replaceWithCopy(${db.name}): the database is no longer as freshDatabase() made it (${found.join(', ')}); ` +
-        'build on it instead (buildRelease) or copy the template before changing it',
-    );
-  }
   await withAdminClient(async (client) => {
+    const found = await notFresh(client, db);
+    if (found.length) {
+      throw new Error(
+        `replaceWithCopy(${db.name}): the database is no longer as freshDatabase() made it (${found.join(', ')}); ` +
+          'build on it instead (buildRelease) or copy the template before changing it',
+      );
+    }
     // FORCE: the check's own session may not have quite ended yet.
     await client.query(`DROP DATABASE ${client.escapeIdentifier(db.name)} WITH (FORCE)`);
     await client.query(

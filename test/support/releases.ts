@@ -99,7 +99,10 @@ export async function buildRelease(client: Client, release: FixtureRelease, opti
 // TEMPLATE) instead of replaying the SQL. A copy holds everything buildRelease() makes: the
 // data is deterministic (md5-derived ids, fixed timestamps), sequences and object ownership
 // and grants are inside the database, and no release sets anything at database level
-// (ALTER DATABASE, COMMENT ON DATABASE, GRANT ON DATABASE), which a copy would lose.
+// (ALTER DATABASE, COMMENT ON DATABASE, GRANT ON DATABASE), which a copy would lose. Two
+// things are drawn at build time, as in any two installs: the seed's ids (gen_random_uuid())
+// and its created_at (now()); the copies of one run share those of their template
+// (releaseTemplates.test.ts compares a copy with a build).
 
 const TEMPLATE_PREFIX = 'upkit_tpl_';
 
