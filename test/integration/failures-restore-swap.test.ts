@@ -14,14 +14,13 @@ import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import {
   backupTests,
-  freshDatabase,
   serverInfo,
   useFreshDatabase,
   withAdminClient,
   withClientAt,
   type TestDatabase,
 } from '../support/database.ts';
-import { asRelease } from '../support/releases.ts';
+import { asRelease, releaseDatabase } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -163,9 +162,8 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
 
   it('restore.other-database', async () => {
     await asRelease(db(), 'v2.2');
-    const staging = await freshDatabase();
+    const staging = await releaseDatabase('v2.3');
     try {
-      await asRelease(staging, 'v2.3');
       const backup = await backupOf(staging);
       await refused('restore.other-database', backup.path, { source: staging.name });
     } finally {

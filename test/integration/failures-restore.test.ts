@@ -11,7 +11,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { backupTests, freshDatabase, useFreshDatabase, withAdminClient } from '../support/database.ts';
-import { asRelease } from '../support/releases.ts';
+import { asRelease, releaseDatabase } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -35,9 +35,8 @@ describe('failure catalogue: restore and rollback', backupTests(), () => {
   let backup: BackupResult;
   // One verified backup of a v2.3 install with data; each case spoils a copy of it.
   beforeAll(async () => {
-    const source = await freshDatabase();
+    const source = await releaseDatabase('v2.3');
     try {
-      await asRelease(source, 'v2.3');
       const dir = tempDir('upkit-case-restore-');
       backup = await takeBackup(loadConfig({ env: { DATABASE_URL: source.url }, cwd: dir }), quiet(), {
         backupDir: dir,

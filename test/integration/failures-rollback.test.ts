@@ -14,15 +14,8 @@ import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { logged, until } from '../failures/interrupt.ts';
 import { runUpkit } from '../support/cli.ts';
-import {
-  backupTests,
-  connectTo,
-  freshDatabase,
-  useFreshDatabase,
-  withAdminClient,
-  withClientAt,
-} from '../support/database.ts';
-import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { backupTests, connectTo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { asRelease, DRIZZLE_DIR, releaseDatabase } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -56,9 +49,8 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   /** A verified backup of another database on the same server. */
   async function otherBackup(): Promise<{ path: string; manifestPath: string; database: string; sha: string }> {
-    const other = await freshDatabase();
+    const other = await releaseDatabase('v2.3');
     try {
-      await asRelease(other, 'v2.3');
       const dir = tempDir('upkit-case-other-');
       const b = await takeBackup(loadConfig({ env: { DATABASE_URL: other.url }, cwd: dir }), quiet(), {
         backupDir: dir,
