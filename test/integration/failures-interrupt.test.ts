@@ -11,7 +11,7 @@ import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { dbState, expectCase, failureCase, runsOf, tempDir } from '../failures/check.ts';
 import { interruptCase, logged, waitingOn } from '../failures/interrupt.ts';
 import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { asRelease, type FixtureRelease } from '../support/releases.ts';
+import { buildRelease, type FixtureRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 describe('failure catalogue: interrupted before any change', () => {
@@ -46,7 +46,8 @@ describe('failure catalogue: interrupted before any change', () => {
     ready: (c: import('pg').Client, logDir: string) => () => boolean | Promise<boolean>,
     signal: NodeJS.Signals = 'SIGINT',
   ) {
-    await asRelease(db(), release);
+    // int.backup adds a schema of its own first: built on, not copied.
+    await withClientAt(db().url, (c) => buildRelease(c, release));
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api');
     try {
