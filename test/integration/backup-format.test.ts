@@ -12,7 +12,7 @@ import { archiveSha256, listSha256, sha256File } from '../../lib/backup/archive.
 import { chooseFormat } from '../../lib/backup/shape.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import {
   backup,
   BACKUP,
@@ -82,7 +82,7 @@ describe('directory-format backups', backupTests(), () => {
   });
 
   it('takes the directory format with jobs, says why, and records each file and a sha256 over the list', async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     const dir = tempDir('upkit-bkdir-');
     const { r, path: archive } = await backup(db(), dir);
     expect(r.stderr).toMatch(/backup as directory format, 2 parallel jobs \(\d+ tables of 8\.0 KB or more/);
@@ -109,7 +109,7 @@ describe('directory-format backups', backupTests(), () => {
   });
 
   it('without the lowered size the same database takes one custom-format file, which restores also from a manifest without the format', async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     const { r, path: archive } = await backup(db(), tempDir('upkit-bkdir-'), {});
     expect(r.stderr).toContain('backup as custom format, one file (no table of 64.0 MB or more');
     expect(statSync(archive).isFile()).toBe(true);
@@ -127,7 +127,7 @@ describe('directory-format backups', backupTests(), () => {
   });
 
   it('restores a directory backup --into a new database and in place, rows equal to the backup', async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     const { path: archive } = await backup(db(), tempDir('upkit-bkdir-'));
     const atBackup = await rows(db().name);
     const into = `${db().name}_copy`;
@@ -144,7 +144,7 @@ describe('directory-format backups', backupTests(), () => {
   });
 
   it('Ctrl-C while pg_dump waits for a lock: exit 130, the partial folder removed; a locked table is sized from the catalog', async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     await withAdminClient((c) => c.query('vacuum analyze'), db().database);
     const dir = tempDir('upkit-bkdir-');
     const locker = new pg.Client({ connectionString: db().url });
@@ -177,7 +177,7 @@ describe('directory-format backups', backupTests(), () => {
   });
 
   it("retention keeps the newest BACKUP_KEEP and removes older folders, but never one that holds a file that is not pg_dump's", async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     const dir = tempDir('upkit-bkdir-');
     const first = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
     await new Promise((r) => setTimeout(r, 1100)); // a new UTC second: a new name

@@ -16,7 +16,7 @@ import { countRows, listTables } from '../../lib/backup/run.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, sampleArgv } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { until } from '../support/wait.ts';
 
 const BACKUP = 'scripts/backup.ts';
@@ -31,7 +31,7 @@ describe('backup', () => {
   const withDb = <T>(fn: (c: pg.Client) => Promise<T>) => withClientAt(db().url, fn);
 
   it('writes a verified archive and manifest with modes 0600 in a 0700 directory', backupTests(), async () => {
-    await withDb((c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const dir = path.join(tempDir('upkit-bk-'), 'nested', 'backups');
     const r = await runUpkit(BACKUP, ['--json', '--backup-dir', dir], { env: { DATABASE_URL: db().url } });
     expect(r.code, r.stderr).toBe(0);
@@ -70,7 +70,7 @@ describe('backup', () => {
     const role = `upkit_bk_${process.pid}`;
     await withAdminClient((c) => c.query(`create role ${role} login superuser password '${sentinel}'`));
     try {
-      await withDb((c) => buildRelease(c, 'v1.2'));
+      await asRelease(db(), 'v1.2');
       const dir = tempDir('upkit-bk-');
       const url = `postgres://${role}:${encodeURIComponent(sentinel)}@${db().host}:${db().port}/${db().database}`;
       const { result: r, commandLines } = await sampleArgv(
@@ -103,7 +103,7 @@ describe('backup', () => {
   });
 
   it('keeps the newest BACKUP_KEEP verified backups and never touches other files', backupTests(), async () => {
-    await withDb((c) => buildRelease(c, 'v1.0'));
+    await asRelease(db(), 'v1.0');
     const dir = tempDir('upkit-bk-');
     writeFileSync(path.join(dir, `${db().database}-v0.9-20200101T000000Z.dump`), 'not verified: no manifest');
     writeFileSync(path.join(dir, 'other-v1.0-20200101T000000Z.dump'), 'another database');
@@ -152,7 +152,7 @@ describe('backup', () => {
   }
 
   it('stops on Ctrl-C with exit 130 and removes the partial file', backupTests(), async () => {
-    await withDb((c) => buildRelease(c, 'v1.0'));
+    await asRelease(db(), 'v1.0');
     const dir = tempDir('upkit-bk-');
     let pid = 0;
     const lock = await lockUsers();
@@ -177,8 +177,8 @@ describe('backup', () => {
     'a disk that fills during the dump ends in exit 3 with the partial file gone (needs root to mount a tmpfs)',
     backupTests(),
     async () => {
+      await asRelease(db(), 'v1.0');
       await withDb(async (c) => {
-        await buildRelease(c, 'v1.0');
         // Incompressible data, so the archive is bigger than what is left on the disk.
         await c.query(
           `create table blobs as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,

@@ -10,17 +10,23 @@ import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import {
   applyLegacyFile,
+  type BuildOptions,
   buildRelease,
   DRIZZLE_DIR,
   FIXTURE_RELEASES,
   LEGACY_DIR,
   legacyFiles,
   type FixtureRelease,
+  releaseDatabase,
 } from '../support/releases.ts';
 import { flattenFlags, legacyTransforms, lostOrChanged, rowSnapshot } from '../support/rows.ts';
 
-async function withDatabase<T>(fn: (client: pg.Client, db: TestDatabase) => Promise<T>): Promise<T> {
-  const db = await freshDatabase();
+async function withDatabase<T>(
+  fn: (client: pg.Client, db: TestDatabase) => Promise<T>,
+  release?: { at: FixtureRelease } & BuildOptions,
+): Promise<T> {
+  // A release's database is a copy of its template (what buildRelease builds).
+  const db = release ? await releaseDatabase(release.at, release) : await freshDatabase();
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   client.on('notice', () => {});
@@ -76,75 +82,78 @@ describe('Pulse content', () => {
   it.each(RELEASES.filter((r) => r !== 'v1.0').map((r) => [r]))(
     'every earlier legacy file changes nothing on a %s install with data',
     async (release) => {
-      await withDatabase(async (c) => {
-        await buildRelease(c, release);
-        const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
-        const earlier = legacyFiles().filter((f) => releaseIndex(f.release as Release) < releaseIndex(release));
-        for (const f of [...earlier, readLegacyManifest(LEGACY_DIR).comprehensive!]) {
-          if (f.file === 'comprehensive-upgrade.sql' && releaseIndex(release) < releaseIndex('v1.4')) continue;
-          await applyLegacyFile(c, f);
-          expect(await schemaFingerprint(c), `${f.file} on ${release}`).toEqual(before.fp);
-          expect(await rowSnapshot(c), `${f.file} on ${release}`).toEqual(before.rows);
-        }
-      });
+      await withDatabase(
+        async (c) => {
+          const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
+          const earlier = legacyFiles().filter((f) => releaseIndex(f.release as Release) < releaseIndex(release));
+          for (const f of [...earlier, readLegacyManifest(LEGACY_DIR).comprehensive!]) {
+            if (f.file === 'comprehensive-upgrade.sql' && releaseIndex(release) < releaseIndex('v1.4')) continue;
+            await applyLegacyFile(c, f);
+            expect(await schemaFingerprint(c), `${f.file} on ${release}`).toEqual(before.fp);
+            expect(await rowSnapshot(c), `${f.file} on ${release}`).toEqual(before.rows);
+          }
+        },
+        { at: release },
+      );
     },
   );
 
   it.each(['empty', ...LEGACY_RELEASES.filter((r) => r !== 'v1.4')].map((r) => [r as FixtureRelease]))(
     'the files in order bring a %s install with data to the v1.4 schema, keeping every row',
     async (release) => {
-      const target = await withDatabase(async (c) => {
-        await buildRelease(c, 'v1.4', { data: false });
-        return schemaFingerprint(c);
-      });
-      await withDatabase(async (c) => {
-        await buildRelease(c, release);
-        const before = flattenFlags(await rowSnapshot(c));
-        for (const f of legacyFiles()) await applyLegacyFile(c, f);
-        expect(await schemaFingerprint(c)).toEqual(target);
-        const after = flattenFlags(await rowSnapshot(c));
-        expect(lostOrChanged(before, after, legacyTransforms)).toEqual([]);
-        if (release !== 'empty') {
-          const users = after.get('users')!;
-          expect(users.size).toBe(before.get('users')!.size);
-          for (const u of users.values()) expect(u.email).toBe(String(u.email).toLowerCase());
-          // v1.2 gave every existing user the system role their users.role named.
-          expect(after.get('user_roles')!.size).toBe(users.size);
-          for (const o of after.get('organizations')!.values()) {
-            expect(o.features_enabled).toMatchObject({
-              configurations: expect.any(Boolean),
-              awsIntegrations: expect.any(Boolean),
-              discovery: true,
-            });
+      const target = await withDatabase((c) => schemaFingerprint(c), { at: 'v1.4', data: false });
+      await withDatabase(
+        async (c) => {
+          const before = flattenFlags(await rowSnapshot(c));
+          for (const f of legacyFiles()) await applyLegacyFile(c, f);
+          expect(await schemaFingerprint(c)).toEqual(target);
+          const after = flattenFlags(await rowSnapshot(c));
+          expect(lostOrChanged(before, after, legacyTransforms)).toEqual([]);
+          if (release !== 'empty') {
+            const users = after.get('users')!;
+            expect(users.size).toBe(before.get('users')!.size);
+            for (const u of users.values()) expect(u.email).toBe(String(u.email).toLowerCase());
+            // v1.2 gave every existing user the system role their users.role named.
+            expect(after.get('user_roles')!.size).toBe(users.size);
+            for (const o of after.get('organizations')!.values()) {
+              expect(o.features_enabled).toMatchObject({
+                configurations: expect.any(Boolean),
+                awsIntegrations: expect.any(Boolean),
+                discovery: true,
+              });
+            }
           }
-        }
-      });
+        },
+        { at: release },
+      );
     },
   );
 
   it('the email fix stops on case-duplicates, naming both and the organization, and changes nothing', async () => {
-    await withDatabase(async (c) => {
-      await buildRelease(c, 'v1.2');
-      const org = (await c.query<{ id: string }>(`select id from organizations where slug = 'org-1'`)).rows[0]!.id;
-      await c.query(
-        `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'h1'), ($1, 'alice@x.example', 'h2')`,
-        [org],
-      );
-      const before = await c.query('select * from users order by id');
-      const fp = await schemaFingerprint(c);
-      const file = legacyFiles().find((f) => f.file === 'email-case-insensitive-fix.sql')!;
-      const err = await applyLegacyFile(c, file).then(
-        () => undefined,
-        (e: unknown) => e as pg.DatabaseError,
-      );
-      expect(err?.message).toBe(
-        'users whose emails differ only by case: Alice@x.example (organization org-1) and alice@x.example (organization org-1)',
-      );
-      expect(err?.code).toBe('23505');
-      expect(err?.hint).toContain('decide which account of each pair survives');
-      expect((await c.query('select * from users order by id')).rows).toEqual(before.rows);
-      expect(await schemaFingerprint(c)).toEqual(fp);
-    });
+    await withDatabase(
+      async (c) => {
+        const org = (await c.query<{ id: string }>(`select id from organizations where slug = 'org-1'`)).rows[0]!.id;
+        await c.query(
+          `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'h1'), ($1, 'alice@x.example', 'h2')`,
+          [org],
+        );
+        const before = await c.query('select * from users order by id');
+        const fp = await schemaFingerprint(c);
+        const file = legacyFiles().find((f) => f.file === 'email-case-insensitive-fix.sql')!;
+        const err = await applyLegacyFile(c, file).then(
+          () => undefined,
+          (e: unknown) => e as pg.DatabaseError,
+        );
+        expect(err?.message).toBe(
+          'users whose emails differ only by case: Alice@x.example (organization org-1) and alice@x.example (organization org-1)',
+        );
+        expect(err?.code).toBe('23505');
+        expect(err?.hint).toContain('decide which account of each pair survives');
+        expect((await c.query('select * from users order by id')).rows).toEqual(before.rows);
+        expect(await schemaFingerprint(c)).toEqual(fp);
+      },
+      { at: 'v1.2' },
+    );
   });
 
   it.each(FIXTURE_RELEASES.map((r) => [r]))('a %s fixture builds, with the schema of that release', async (release) => {
@@ -157,14 +166,8 @@ describe('Pulse content', () => {
   });
 
   it('a v1.4 legacy install and a v2.0 drizzle install are indistinguishable in the catalog', async () => {
-    const legacy = await withDatabase(async (c) => {
-      await buildRelease(c, 'v1.4', { data: false });
-      return schemaFingerprint(c);
-    });
-    const drizzle = await withDatabase(async (c) => {
-      await buildRelease(c, 'v2.0', { data: false });
-      return schemaFingerprint(c);
-    });
+    const legacy = await withDatabase((c) => schemaFingerprint(c), { at: 'v1.4', data: false });
+    const drizzle = await withDatabase((c) => schemaFingerprint(c), { at: 'v2.0', data: false });
     expect(drizzle).toEqual(legacy);
   });
 });

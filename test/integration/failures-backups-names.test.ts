@@ -14,7 +14,7 @@ import type { Report } from '../../lib/report.ts';
 import { tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 
 const BACKUP = 'scripts/backup.ts';
 
@@ -115,8 +115,8 @@ describe('backup files for any name', backupTests(), () => {
       `"my schema"."x y z"`,
     ];
     const into = `${db().database}_copy`;
+    await asRelease(db(), 'v1.0');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v1.0');
       await c.query(`create role ${ident(role)}`);
       await c.query(`create schema "my schema" authorization ${ident(role)}`);
       for (const [i, t] of tables.entries()) {

@@ -25,7 +25,7 @@ import type { Report } from '../../lib/report.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { ROOT, runUpkit } from '../support/cli.ts';
 import { backupTests, freshDatabase, serverInfo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { startSystemServer } from '../support/servers/system.ts';
 import { findSystemInstalls } from '../support/servers/discover.ts';
 import { until } from '../support/wait.ts';
@@ -54,7 +54,7 @@ async function backupOk(url: string, dir: string, keep = 5): Promise<string> {
 
 describe('failure catalogue: backup files', backupTests(), () => {
   const db = useFreshDatabase();
-  const v10 = () => withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
+  const v10 = () => asRelease(db(), 'v1.0');
 
   it('backups.other-server', { timeout: 120_000 }, async () => {
     const binDir = serverInfo().binDir ?? (await findSystemInstalls())[0]?.binDir;
@@ -183,7 +183,7 @@ describe('failure catalogue: backup files', backupTests(), () => {
       const locker = new pg.Client({ connectionString: db().url });
       await locker.connect();
       try {
-        await withClientAt(second.url, (c) => buildRelease(c, 'v1.0'));
+        await asRelease(second, 'v1.0');
         await locker.query('begin');
         await locker.query('lock table users in access exclusive mode');
         // The first backup runs in a PID namespace of its own as pid 99991 (no such pid here:

@@ -23,7 +23,7 @@ import { findClientBinaries } from '../../lib/backup/strategy.ts';
 import { expectCase, failureCase, runCase } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { backup, companions, manifestOf, RESTORE, SMALL_LARGE, tempDir } from '../support/backupFormat.ts';
 
 describe('failure catalogue: directory-format backups', backupTests(), () => {
@@ -34,7 +34,7 @@ describe('failure catalogue: directory-format backups', backupTests(), () => {
   });
 
   it('refuses to restore a folder in which a file changed, one is missing, or one was added: exit 3, nothing created', async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     const { path: archive } = await backup(db(), tempDir('upkit-bkdir-'));
     const m = manifestOf(archive);
     const data = m.files!.filter((f) => f.name !== 'toc.dat').sort((a, b) => b.bytes - a.bytes)[0]!;
@@ -85,7 +85,7 @@ describe('failure catalogue: directory-format backups', backupTests(), () => {
   });
 
   it("sweeps a killed run's partial folder only when every file in it is pg_dump's; another writer's live folder stays", async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     const dir = tempDir('upkit-bkdir-');
     // A writer that has ended: the pid of a process that ran and exited.
     const gone = spawn('true');

@@ -2,8 +2,8 @@
 // refused with exit 2 and the command's usage, before the database is touched.
 import { describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
-import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { useFreshDatabase } from '../support/database.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: command line', () => {
   const db = useFreshDatabase();
@@ -34,7 +34,7 @@ describe('failure catalogue: command line', () => {
 
   it('cli.mark-no-terminal', async () => {
     const c = failureCase('cli.mark-no-terminal');
-    await withClientAt(db().url, (client) => buildRelease(client, 'v2.1', { data: false }));
+    await asRelease(db(), 'v2.1', { data: false });
     const before = await dbState(db().url);
     const r = await runCase(c, { url: db().url, database: db().database });
     expectCase(r, c, r.vars);

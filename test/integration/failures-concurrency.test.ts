@@ -8,7 +8,7 @@ import { LOCK_KEY } from '../../lib/db.ts';
 import { ensureLedger, startRun } from '../../lib/ledger.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
@@ -16,7 +16,7 @@ describe('failure catalogue: concurrency', () => {
   const db = useFreshDatabase();
 
   it('conc.second-run', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const holder = await connectTo(db().url, 'upkit upgrade ops-host 4242');
     try {
       await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
@@ -42,8 +42,8 @@ describe('failure catalogue: concurrency', () => {
   });
 
   it('conc.stale-run', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     const started = await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await ensureLedger(c);
       await startRun(c, {
         id: '00000000-0000-4000-8000-000000000001',
@@ -73,10 +73,10 @@ describe('failure catalogue: concurrency', () => {
   });
 
   it('conc.lock-timeout', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api report');
     try {
-      await buildRelease(c, 'v2.2');
       const before = {
         fp: await schemaFingerprint(c),
         rows: await rowSnapshot(c),

@@ -5,8 +5,8 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
-import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { asRelease } from '../support/releases.ts';
 
 const LOCAL = '127.0.0.1';
 
@@ -29,7 +29,7 @@ describe('failure catalogue: connection', () => {
 
   /** A v1.2 install with data, so that "unchanged" has something to compare. */
   async function installed(): Promise<void> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v1.2'));
+    await asRelease(db(), 'v1.2');
   }
 
   for (const id of ['conn.wrong-password', 'conn.wrong-db-password', 'conn.unknown-role']) {

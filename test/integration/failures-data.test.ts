@@ -5,14 +5,14 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: data', () => {
   const db = useFreshDatabase();
 
   it('data.case-duplicate-emails', async () => {
+    await asRelease(db(), 'v1.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v1.2');
       const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
       await c.query(
         `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,

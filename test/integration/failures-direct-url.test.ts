@@ -13,7 +13,7 @@ import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tem
 import { fill } from '../failures/match.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, serverInfo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { findSystemInstalls } from '../support/servers/discover.ts';
 import { startSystemServer } from '../support/servers/system.ts';
 import type { ServerHandle } from '../support/servers/common.ts';
@@ -119,7 +119,7 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
   }
 
   it('config.direct-url-other-database', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     await refusedBeforeAnything(
       'config.direct-url-other-database',
       { otherUrl: urlWith(db().url, (u) => (u.pathname = '/postgres')) },
@@ -146,7 +146,7 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
   });
 
   it('config.direct-url-different-on-purpose', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const c = failureCase('config.direct-url-different-on-purpose');
     const r = await runCase(c, { ...vars(), otherUrl: urlWith(db().url, (u) => (u.pathname = '/postgres')) });
     expectCase(r, c, r.vars);
@@ -162,7 +162,7 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
   });
 
   it('config.direct-url-unverifiable', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const p = await closedPort();
     const closedUrl = urlWith(db().url, (u) => {
       u.port = String(p);
@@ -216,7 +216,7 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
   }
 
   it('passes the same database reached through a socket directory and through 127.0.0.1', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const dir = await withClientAt(db().url, async (c) =>
       (await c.query<{ d: string }>("select current_setting('unix_socket_directories') as d")).rows[0]!.d.split(
         ',',
@@ -232,7 +232,7 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
   });
 
   it("passes a pooler's alias that names the same database otherwise, without any flag", async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const alias = `pulse_alias_${randomBytes(3).toString('hex')}`;
     const proxy = await aliasProxy(db().port, alias, db().database);
     try {

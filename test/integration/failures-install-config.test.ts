@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { companionName } from '../../lib/backup/restoreDb.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf } from '../failures/check.ts';
 import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { runUpkit } from '../support/cli.ts';
 
 describe('failure catalogue: checked before the backup', backupTests(), () => {
@@ -34,7 +34,7 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
 
   for (const id of ['config.lock-timeout-range', 'config.statement-timeout-flag-range', 'config.lock-retries-range']) {
     it(id, async () => {
-      await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+      await asRelease(db(), 'v2.2');
       await before(id);
     });
   }
@@ -79,7 +79,7 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
   });
 
   it('config.rehearsal-leftover', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const live = db().database;
     const proven = companionName(live, 'rehearsal', new Date(Date.UTC(2026, 0, 2, 3, 4, 5)));
     const unproven = companionName(live, 'rehearsal', new Date(Date.UTC(2026, 0, 2, 3, 4, 6)));

@@ -9,8 +9,8 @@ import dotenv from 'dotenv';
 import { describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { fill } from '../failures/match.ts';
-import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { backupArgs, useFreshDatabase } from '../support/database.ts';
+import { asRelease } from '../support/releases.ts';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -46,7 +46,7 @@ describe('failure catalogue: install changes nothing until its checks pass', () 
   }
 
   it('install.env-existing-install', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3', { data: false }));
+    await asRelease(db(), 'v2.3', { data: false });
     await refusal('install.env-existing-install');
   });
   it('install.env-compose-missing', () => refusal('install.env-compose-missing'));

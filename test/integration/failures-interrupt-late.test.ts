@@ -12,7 +12,7 @@ import { expectCase, failureCase, runsOf, tempDir } from '../failures/check.ts';
 import { interruptCase, logged, waitingOn } from '../failures/interrupt.ts';
 import { ROOT } from '../support/cli.ts';
 import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease, freshInstallFingerprint, type FixtureRelease } from '../support/releases.ts';
+import { asRelease, type FixtureRelease, freshInstallFingerprint } from '../support/releases.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import type pg from 'pg';
 
@@ -45,7 +45,7 @@ describe('failure catalogue: interrupted after changes began', backupTests(), ()
     vars: Record<string, string> = {},
     extraEnv: Record<string, string> = {},
   ) {
-    await withClientAt(db().url, (c) => buildRelease(c, release));
+    await asRelease(db(), release);
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api');
     try {

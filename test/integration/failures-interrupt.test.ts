@@ -46,6 +46,7 @@ describe('failure catalogue: interrupted before any change', () => {
     ready: (c: import('pg').Client, logDir: string) => () => boolean | Promise<boolean>,
     signal: NodeJS.Signals = 'SIGINT',
   ) {
+    // int.backup adds a schema of its own first: built on, not copied.
     await withClientAt(db().url, (c) => buildRelease(c, release));
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api');

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf } from '../failures/check.ts';
 import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe("failure catalogue: the ledgers out of the role's reach", () => {
   const db = useFreshDatabase();
@@ -20,8 +20,8 @@ describe("failure catalogue: the ledgers out of the role's reach", () => {
   const asMigrator = () => ({ user: migrator, password, host: db().host, port: db().port, database: db().database });
 
   async function prepare(): Promise<void> {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${migrator}`);
     });
   }

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 const PIDNS = pidNamespace();
 /** The pid of a process that has ended. */
@@ -55,7 +55,7 @@ describe('failure catalogue: logs', () => {
   });
 
   it('logs.foreign-file', async () => {
-    await withClientAt(db().url, (cl) => buildRelease(cl, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const c = failureCase('logs.foreign-file');
     const logs = tempDir('upkit-case-logs-');
     // Written before upkit had retention: its first line is not upkit's header.
@@ -83,7 +83,7 @@ describe('log retention in real runs', () => {
   const db = useFreshDatabase();
 
   it('an upgrade, then verify, keep the newest UPKIT_LOG_KEEP files, and never the file of a run still going', async () => {
-    await withClientAt(db().url, (cl) => buildRelease(cl, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const logs = tempDir('upkit-logs-');
     const running = spawn('sleep', ['600'], { stdio: 'ignore' });
     ends.add(() => running.kill('SIGKILL'));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR, LEGACY_DIR, type FixtureRelease } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR, type FixtureRelease, LEGACY_DIR } from '../support/releases.ts';
 
 /** A copy of a content folder, to spoil. */
 function copyOf(dir: string): string {
@@ -30,7 +30,7 @@ function editJournal(dir: string, edit: (j: Journal) => void): Journal {
 
 describe('failure catalogue: migration files', () => {
   const db = useFreshDatabase();
-  const at = (release: FixtureRelease) => withClientAt(db().url, (c) => buildRelease(c, release));
+  const at = (release: FixtureRelease) => asRelease(db(), release);
 
   /** Builds the release, runs the case with the spoilt folder, checks the line and that nothing changed. */
   async function refused(

@@ -14,7 +14,7 @@ import { fill, type Vars } from '../failures/match.ts';
 import type { FailureCase } from '../failures/types.ts';
 import { ROOT, type RunResult } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease, freshInstallFingerprint } from '../support/releases.ts';
+import { asRelease, freshInstallFingerprint } from '../support/releases.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
 const UPKIT = [
@@ -126,7 +126,7 @@ describe('failure catalogue: closed output', backupTests(), () => {
   }
 
   it('out.both-closed', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const backups = tempDir('upkit-case-bk-');
     const fc = failureCase('out.both-closed');
     const r = await runClosing(fc, { url: db().url, backups }, 'head');
@@ -137,7 +137,7 @@ describe('failure catalogue: closed output', backupTests(), () => {
   });
 
   it('out.stderr-closed', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const fc = failureCase('out.stderr-closed');
     const r = await runClosing(fc, { url: db().url, backups: tempDir('upkit-case-bk-') }, 'stderr');
     expectCase({ ...r, stderr: logAsScreen(r.logs()) }, fc, r.vars);
@@ -149,7 +149,7 @@ describe('failure catalogue: closed output', backupTests(), () => {
   });
 
   it('out.stdout-closed', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const fc = failureCase('out.stdout-closed');
     const r = await runClosing(fc, { url: db().url, backups: tempDir('upkit-case-bk-') }, 'stdout');
     expectCase(r, fc, r.vars);

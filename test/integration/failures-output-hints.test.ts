@@ -18,7 +18,7 @@ import { ROOT } from '../support/cli.ts';
 import { backupTests, serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
 import { hiddenClientBinDir } from '../support/servers/hidden.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { createLogger } from '../../lib/log.ts';
 import { Writable } from 'node:stream';
 
@@ -221,7 +221,7 @@ describe('failure catalogue: hints that paste', () => {
     const bin = await psqlPath();
     if (!bin)
       return ctx.skip("needs psql to paste the hint with: none beside the server's programs or on this machine");
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const dir = tempDir('upkit-restore-');
     const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
       backupDir: dir,

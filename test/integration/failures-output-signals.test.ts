@@ -12,7 +12,7 @@ import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { logged, until } from '../failures/interrupt.ts';
 import { backupTests, connectTo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 const quiet = () =>
@@ -74,8 +74,8 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
   const db = useFreshDatabase();
 
   it('out.sighup-backup', async () => {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await c.query('create schema archive; create table archive.events as select i from generate_series(1, 100) i');
     });
     const blocker = await connectTo(db().url, 'pulse-api');

@@ -6,14 +6,14 @@ import type { Report } from '../../lib/report.ts';
 import { expectCase, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { until, waitingOn } from '../failures/interrupt.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { backupTests, connectTo, useFreshDatabase } from '../support/database.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: verify beside a running upgrade', backupTests(), () => {
   const db = useFreshDatabase();
 
   it('out.verify-running', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const watcher = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api report');
     try {

@@ -6,7 +6,7 @@ import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tem
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
-import { buildRelease, type FixtureRelease } from '../support/releases.ts';
+import { asRelease, type FixtureRelease } from '../support/releases.ts';
 
 const VIEW = `create view active_integrations as select id, name, status from aws_integrations where status = 'active'`;
 
@@ -20,8 +20,8 @@ describe('failure catalogue: refusals before the first write (objects and data)'
     edits: string[],
     vars: Record<string, string | number> = {},
   ): Promise<void> {
+    await asRelease(db(), release);
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, release);
       for (const sql of edits) await c.query(sql);
     });
     const c = failureCase(id);
@@ -60,8 +60,8 @@ describe('failure catalogue: refusals before the first write (objects and data)'
       when: Date.parse('2026-06-01T00:00:00.000Z'),
       sql: 'CREATE UNIQUE INDEX "configurations_org_name_idx" ON "configurations" USING btree ("organization_id", lower("name"));',
     });
+    await asRelease(db(), 'v2.2');
     const orgs = await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       const ids = (await c.query<{ id: string }>(`select id from organizations order by id limit 2`)).rows.map(
         (r) => r.id,
       );
@@ -100,8 +100,8 @@ describe('failure catalogue: refusals before the first write (objects and data)'
   });
 
   it('lets a migration that clears its own way run: a view it drops first, NULLs it fills first', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query(
         `create table notes (id int primary key, body varchar(10), title varchar(10)); insert into notes values (1, 'a', null), (2, 'b', 'x')`,
       );

@@ -14,7 +14,7 @@ import {
   withClientAt,
 } from '../support/database.ts';
 import { drizzleFolderWith } from '../support/drizzleFolders.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 
@@ -24,10 +24,10 @@ describe('failure catalogue: refusals before the first write (locks)', () => {
   const db = useFreshDatabase();
 
   it('conc.lock-timeout-legacy', backupTests(), async () => {
+    await asRelease(db(), 'v1.0');
     const c = await connectTo(db().url);
     const blocker = await connectTo(db().url, 'pulse-api report');
     try {
-      await buildRelease(c, 'v1.0');
       const before = { fp: await schemaFingerprint(c), rows: await rowSnapshot(c) };
       const pid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
       await blocker.query('begin');
@@ -64,7 +64,7 @@ describe('failure catalogue: refusals before the first write (extensions)', () =
       ctx.skip(
         'this PostgreSQL server offers the vector extension (pgvector is installed), so it cannot show the refusal',
       );
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const dir = drizzleFolderWith({
       tag: '0004_embeddings',
       when: LATER,
@@ -83,7 +83,7 @@ describe('failure catalogue: refusals before the first write (extensions)', () =
   });
 
   it('mig.extension-unknown-preflight', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const dir = drizzleFolderWith({
       tag: '0004_fuzzy',
       when: LATER,
@@ -115,8 +115,8 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
   const asMigrator = () => ({ user: migrator, password, host: db().host, port: db().port, database: db().database });
 
   it('server.read-only-default', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await c.query(`alter database ${c.escapeIdentifier(db().database)} set default_transaction_read_only = on`);
     });
     const c = failureCase('server.read-only-default');
@@ -133,8 +133,8 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
   });
 
   it('server.read-only-default-preflight', async () => {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${migrator}`);
       await c.query(`alter role ${migrator} set default_transaction_read_only = on`);
     });
@@ -150,8 +150,8 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
   });
 
   it('server.not-owner', backupTests(), async () => {
+    await asRelease(db(), 'v2.1');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.1');
       // The migrator owns the database, its schemas and every table but one, as after a handover.
       await c.query(`alter database ${c.escapeIdentifier(db().database)} owner to ${migrator}`);
       await c.query(`alter schema public owner to ${migrator}; alter schema drizzle owner to ${migrator}`);

@@ -15,7 +15,7 @@ import type { Report } from '../../lib/report.ts';
 import { dbState, expectCase, failureCase, runCase, type DbState } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, connectTo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { untilFound } from '../support/wait.ts';
 
 function urlOf(url: string, database: string): string {
@@ -129,7 +129,7 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
 
   for (const during of ['create', 'restore'] as const) {
     it(`rehearse.killed: kill -9 ${during === 'create' ? 'right after CREATE DATABASE, before the marker' : 'during pg_restore'}`, async () => {
-      await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+      await asRelease(db(), 'v2.2');
       const live = db().database;
       const before = await dbState(db().url);
       // Named like a scratch database, made by hand: not upkit's to drop.

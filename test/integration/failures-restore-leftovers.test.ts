@@ -18,7 +18,7 @@ import {
   withClientAt,
   type TestDatabase,
 } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 const quiet = () =>
@@ -72,7 +72,7 @@ describe('failure catalogue: what a stopped restore leaves', () => {
   });
 
   async function interruptedSwap(id: string, backup = false): Promise<void> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const extra: Record<string, string> = {};
     if (backup) {
       const dir = tempDir('upkit-case-leftover-');
@@ -122,7 +122,7 @@ describe('failure catalogue: what a stopped restore leaves', () => {
   it('restore.interrupted-swap', backupTests(), () => interruptedSwap('restore.interrupted-swap', true));
 
   it('status.restore-leftover, then the next restore --recover drops it', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const { restored } = await leaveCopy(db(), {});
     const c = failureCase('status.restore-leftover');
     const r = await runCase(c, { url: db().url, database: db().name, restored, pid: DEAD_PID, hostname: hostname() });
@@ -134,7 +134,7 @@ describe('failure catalogue: what a stopped restore leaves', () => {
   });
 
   it('status.restore-leftover-unproven: listed, never dropped', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const { restored } = await leaveCopy(db(), { marked: false });
     const c = failureCase('status.restore-leftover-unproven');
     const r = await runCase(c, {
@@ -155,7 +155,7 @@ describe('failure catalogue: what a stopped restore leaves', () => {
   });
 
   it('a copy marked for another database or another server is not dropped', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const restored = companionName(db().name, 'restore', new Date(Date.now() - 60_000));
     await withAdminClient(async (c) => {
       await c.query(`create database ${c.escapeIdentifier(restored)}`);
@@ -167,7 +167,7 @@ describe('failure catalogue: what a stopped restore leaves', () => {
   });
 
   it('with DIRECT_URL set, status names the stopped swap and restore --recover puts it right (the DIRECT_URL check waits for them)', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const { restored } = await leaveCopy(db(), { stage: 'swap' });
     const direct = new URL(db().url);
     direct.searchParams.set('application_name', 'direct');

@@ -6,8 +6,8 @@ import { companionName } from '../../lib/backup/restoreDb.ts';
 import { swapBackCommand } from '../../lib/backup/swap.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: rollback', backupTests(), () => {
   const db = useFreshDatabase();
@@ -23,7 +23,7 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   /** A v2.2 install upgraded to v2.3 by upkit, which took a backup first. */
   async function upgraded(): Promise<{ backup: string; env: Record<string, string> }> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-rollback-') };
     const up = await runUpkit('upgrade.ts', ['--yes', '--json'], { env, timeoutMs: 120_000 });
     expect(up.code, up.stderr).toBe(0);

@@ -14,14 +14,13 @@ import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import {
   backupTests,
-  freshDatabase,
   serverInfo,
   useFreshDatabase,
   withAdminClient,
   withClientAt,
   type TestDatabase,
 } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, releaseDatabase } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -117,7 +116,7 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
   const restoredIn = (stderr: string) => ({ restored: /✖ swap (\S+) →/.exec(stderr)?.[1] ?? '(no swap line)' });
 
   it('restore.swap-blocked', { timeout: 150_000 }, async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const backup = await backupOf(db());
     const dba = await adminSession('dba psql');
     sessions.push(dba);
@@ -134,7 +133,7 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
   });
 
   it('restore.swap-row-locked', { timeout: 150_000 }, async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const backup = await backupOf(db());
     const admin = await adminSession('other admin');
     sessions.push(admin);
@@ -150,7 +149,7 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
   });
 
   it('restore.prepared-transaction', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const backup = await backupOf(db());
     const gid = `upkit_test_${process.pid}`;
     await withClientAt(db().url, async (c) => {
@@ -162,10 +161,9 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
   });
 
   it('restore.other-database', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
-    const staging = await freshDatabase();
+    await asRelease(db(), 'v2.2');
+    const staging = await releaseDatabase('v2.3');
     try {
-      await withClientAt(staging.url, (c) => buildRelease(c, 'v2.3'));
       const backup = await backupOf(staging);
       await refused('restore.other-database', backup.path, { source: staging.name });
     } finally {
@@ -174,7 +172,7 @@ describe('failure catalogue: the in-place restore and what holds it up', backupT
   });
 
   it('restore.disk-space', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const backup = await backupOf(db());
     // A tablespace on a small tmpfs, owned by the server's OS user, holding the live database.
     const dir = tempDir('upkit-case-tblspc-');

@@ -10,8 +10,8 @@ import { takeBackup, type BackupResult } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
-import { backupTests, freshDatabase, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { backupTests, freshDatabase, useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { asRelease, releaseDatabase } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -35,9 +35,8 @@ describe('failure catalogue: restore and rollback', backupTests(), () => {
   let backup: BackupResult;
   // One verified backup of a v2.3 install with data; each case spoils a copy of it.
   beforeAll(async () => {
-    const source = await freshDatabase();
+    const source = await releaseDatabase('v2.3');
     try {
-      await withClientAt(source.url, (c) => buildRelease(c, 'v2.3'));
       const dir = tempDir('upkit-case-restore-');
       backup = await takeBackup(loadConfig({ env: { DATABASE_URL: source.url }, cwd: dir }), quiet(), {
         backupDir: dir,
@@ -58,7 +57,7 @@ describe('failure catalogue: restore and rollback', backupTests(), () => {
 
   /** The live database gets a v2.2 install, so that "untouched" means something. */
   async function refused(id: string, vars: Record<string, string | number>): Promise<void> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const c = failureCase(id);
     const before = await dbState(db().url);
     const others = await databases(`${db().database}_`);

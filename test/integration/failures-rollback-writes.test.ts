@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: rollback after updates', backupTests(), () => {
   const db = useFreshDatabase();
@@ -25,7 +25,7 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
 
   /** v2.2 upgraded to v2.3 by upkit; then one row of users updated (its count unchanged), the statistics flushed. */
   async function upgradedThenUpdated(): Promise<Record<string, string>> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-rollback-') };
     const up = await runUpkit('upgrade.ts', ['--yes'], { env, timeoutMs: 120_000 });
     expect(up.code, up.stderr).toBe(0);
@@ -123,7 +123,7 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
   it("the application's writes while the health checks wait count as writes since the run: rollback refuses", {
     timeout: 180_000,
   }, async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     // The application answers its health check once it has written (a user renamed, the row count unchanged).
     const app = createServer((_req, res) => {
       void withClientAt(db().url, async (c) => {

@@ -14,15 +14,8 @@ import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, tempDir } from '../failures/check.ts';
 import { logged, until } from '../failures/interrupt.ts';
 import { runUpkit } from '../support/cli.ts';
-import {
-  backupTests,
-  connectTo,
-  freshDatabase,
-  useFreshDatabase,
-  withAdminClient,
-  withClientAt,
-} from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { backupTests, connectTo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { asRelease, DRIZZLE_DIR, releaseDatabase } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -46,7 +39,7 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   /** A v2.2 install upgraded to v2.3 by upkit, which took a backup first. */
   async function upgraded(): Promise<{ backup: string; sha: string; env: Record<string, string> }> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-rollback-') };
     const up = await runUpkit('upgrade.ts', ['--yes', '--json'], { env, timeoutMs: 120_000 });
     expect(up.code, up.stderr).toBe(0);
@@ -56,9 +49,8 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   /** A verified backup of another database on the same server. */
   async function otherBackup(): Promise<{ path: string; manifestPath: string; database: string; sha: string }> {
-    const other = await freshDatabase();
+    const other = await releaseDatabase('v2.3');
     try {
-      await withClientAt(other.url, (c) => buildRelease(c, 'v2.3'));
       const dir = tempDir('upkit-case-other-');
       const b = await takeBackup(loadConfig({ env: { DATABASE_URL: other.url }, cwd: dir }), quiet(), {
         backupDir: dir,
@@ -142,7 +134,7 @@ describe('failure catalogue: rollback', backupTests(), () => {
 
   /** v2.3 upgraded by upkit to an app's 0004_notes (a table with 2 rows), whose down file is `down`. */
   async function withDownFile(down: string): Promise<{ dir: string; file: string; env: Record<string, string> }> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-app-drizzle-'));
     cpSync(DRIZZLE_DIR, dir, { recursive: true });
     const journalPath = path.join(dir, 'meta', '_journal.json');

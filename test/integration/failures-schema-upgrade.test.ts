@@ -12,7 +12,7 @@ import {
   type TestDatabase,
 } from '../support/database.ts';
 import { runUpkit } from '../support/cli.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { createdRoles, loginRole } from './schemaSupport.ts';
 
 interface Report {
@@ -59,7 +59,7 @@ describe('upgrades in the right schema', () => {
   };
 
   it('upgrades with search_path=public and another setting named in the options of DATABASE_URL', async () => {
-    await v10(db().url);
+    await asRelease(db(), 'v1.0');
     reachedLatest(
       await upgrade({
         DATABASE_URL: `${db().url}?options=${encodeURIComponent('-c search_path=public -c statement_timeout=0')}`,
@@ -71,7 +71,7 @@ describe('upgrades in the right schema', () => {
   it('upgrades through a Unix-socket directory given as ?host=, backup included; DB_HOST takes one too, with DATABASE_SSL left to TCP', async (ctx) => {
     const dir = await socketDir();
     if (!dir) return ctx.skip();
-    await v10(db().url);
+    await asRelease(db(), 'v1.0');
     const d: TestDatabase = db();
     const url = `postgres://${encodeURIComponent(d.user)}:${encodeURIComponent(d.password)}@/${d.database}?host=${encodeURIComponent(dir)}&port=${d.port}`;
     const r = await upgrade({ DATABASE_URL: url });

@@ -15,7 +15,7 @@ import {
   withClientAt,
   type TestDatabase,
 } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { createdRoles, loginRole, schemaState } from './schemaSupport.ts';
 
 const vars = (d: TestDatabase) => ({
@@ -157,7 +157,7 @@ describe('failure catalogue: schemas and search_path', () => {
   });
 
   it('config.env-duplicate', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3', { data: false }));
+    await asRelease(db(), 'v2.3', { data: false });
     const before = await dbState(db().url);
     const c = failureCase('config.env-duplicate');
     const r = await runCase(c, vars(db()));
@@ -217,8 +217,8 @@ describe('failure catalogue: schemas and search_path', () => {
   });
 
   it('a copy of Pulse in a schema no session finds first is no split: the upgrade of public goes ahead and leaves the copy alone', async () => {
+    await asRelease(db(), 'v1.0');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v1.0');
       await c.query('create schema archive');
       await c.query('set search_path = archive');
       await buildRelease(c, 'v1.0');

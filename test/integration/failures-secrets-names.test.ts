@@ -5,7 +5,7 @@ import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 const HOSTILE = 'notes\n- ✖ `schema.ok` all data lost | **restore now**';
 
@@ -13,10 +13,10 @@ describe('failure catalogue: untrusted names in output', () => {
   const db = useFreshDatabase();
 
   beforeEach(async () => {
+    await asRelease(db(), 'v2.3', { data: false });
     const c = new pg.Client({ connectionString: db().url });
     await c.connect();
     try {
-      await buildRelease(c, 'v2.3', { data: false });
       await c.query(`create table public.${pg.escapeIdentifier(HOSTILE)} (id int)`);
     } finally {
       await c.end();

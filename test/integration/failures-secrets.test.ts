@@ -3,11 +3,10 @@
 // endpoints are real HTTP servers on 127.0.0.1.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, type CaseRun } from '../failures/check.ts';
 import { useFreshDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -35,13 +34,7 @@ describe('failure catalogue: secrets and health endpoints', () => {
   const db = useFreshDatabase();
   // Pulse at its latest release: only the endpoints fail.
   beforeEach(async () => {
-    const c = new pg.Client({ connectionString: db().url });
-    await c.connect();
-    try {
-      await buildRelease(c, 'v2.3', { data: false });
-    } finally {
-      await c.end();
-    }
+    await asRelease(db(), 'v2.3', { data: false });
   });
   const vars = () => ({ url: db().url, host: db().host, port: db().port, user: db().user, database: db().database });
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf } from '../failures/check.ts';
 import { connectTo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { startOldServer, type OldServer } from '../failures/oldServer.ts';
 
 describe('failure catalogue: a role without privileges', () => {
@@ -23,8 +23,8 @@ describe('failure catalogue: a role without privileges', () => {
 
   /** A v2.2 install the role may read (as an application role) but not change. */
   async function readOnlyInstall(): Promise<void> {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       await c.query(`revoke create on database ${c.escapeIdentifier(db().database)} from public`);
       // PostgreSQL 14 still grants CREATE on public to everyone; later majors do not.
       await c.query('revoke create on schema public from public');

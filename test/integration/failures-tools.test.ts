@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientPackageHint, findBinaries } from '../../lib/pgTools.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { backupTests, connectTo, serverInfo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease, buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import type { ServerHandle } from '../support/servers/common.ts';
@@ -31,7 +31,7 @@ function mount(options: string): string {
 describe('failure catalogue: tools and disk', () => {
   const db = useFreshDatabase();
   const vars = () => ({ url: db().url, major: serverInfo().majorVersion });
-  const v22 = () => withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+  const v22 = () => asRelease(db(), 'v2.2');
   const mounts: string[] = [];
   afterAll(() => {
     for (const m of mounts.splice(0)) execFileSync('umount', [m]);
@@ -81,8 +81,8 @@ describe('failure catalogue: tools and disk', () => {
   });
 
   it.skipIf(!isRoot)('tools.disk-full', backupTests(), async () => {
+    await asRelease(db(), 'v2.2');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.2');
       // Incompressible data outside Pulse's schema: pg_dump must wait for it, and it is bigger than what is left.
       await c.query(
         `create schema archive; create table archive.events as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,

@@ -6,7 +6,7 @@ import type { Report } from '../../lib/report.ts';
 import { dbState, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 import { expectVerifyCase } from '../failures/verifyCase.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: verify sees triggers, collations and materialized views', () => {
   const db = useFreshDatabase();
@@ -25,7 +25,7 @@ describe('failure catalogue: verify sees triggers, collations and materialized v
   }
 
   it('verify.triggers-disabled', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     await q('alter table users disable trigger all');
     const names = await q(
       `select distinct con.conname::text as conname from pg_trigger t join pg_constraint con on con.oid = t.tgconstraint where t.tgrelid = 'users'::regclass and t.tgisinternal`,
@@ -42,7 +42,7 @@ describe('failure catalogue: verify sees triggers, collations and materialized v
   });
 
   it('verify.collation', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const [{ type }] = await q(
       `select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = 'users'::regclass and attname = 'email'`,
     );
@@ -51,7 +51,7 @@ describe('failure catalogue: verify sees triggers, collations and materialized v
   });
 
   it('verify.extra-trigger, and a materialized view', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     await q(`create function audit_orgs() returns trigger language plpgsql as 'begin return new; end';
              create trigger audit_orgs before update on organizations for each row execute function audit_orgs();
              create materialized view org_counts as select count(*) from organizations`);

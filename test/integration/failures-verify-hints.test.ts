@@ -6,7 +6,7 @@ import type { Report } from '../../lib/report.ts';
 import { dbState, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 import { expectVerifyCase } from '../failures/verifyCase.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: verify hints that repair', () => {
   const db = useFreshDatabase();
@@ -50,16 +50,16 @@ describe('failure catalogue: verify hints that repair', () => {
   }
 
   it('verify.column-renamed', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('alter table users rename column email to mail');
     });
     await pasteAndVerify('verify.column-renamed', 'users');
   });
 
   it('verify.table-moved', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('create schema app; alter table configurations set schema app');
     });
     await pasteAndVerify('verify.table-moved', 'app.configurations');

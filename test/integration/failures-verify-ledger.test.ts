@@ -6,14 +6,14 @@ import { dbState, expectUnchanged, failureCase, runCase } from '../failures/chec
 import { expectVerifyCase } from '../failures/verifyCase.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: a shared drizzle ledger', () => {
   const db = useFreshDatabase();
 
   it('verify.ledger-shared', async () => {
+    await asRelease(db(), 'v2.3');
     const id = await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       return (
         await c.query(
           `insert into drizzle.__drizzle_migrations (hash, created_at) values ('0123456789abcdef' || repeat('0', 48), 1600000000000) returning id`,
@@ -35,8 +35,8 @@ describe('failure catalogue: a shared drizzle ledger', () => {
   });
 
   it('a row created after the last entry is still a later migration', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query(
         `insert into drizzle.__drizzle_migrations (hash, created_at) values (repeat('f', 64), 4102444800000)`,
       );

@@ -10,7 +10,7 @@ import { shellQuote } from '../../lib/quote.ts';
 import { dbState, expectCase, expectUnchanged, failureCase, plainLines, runCase, tempDir } from '../failures/check.ts';
 import { runUpkit } from '../support/cli.ts';
 import { connectTo, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 type Report = {
   exitCode: number;
@@ -42,7 +42,7 @@ describe('failure catalogue: verify behind a lock', () => {
   const db = useFreshDatabase();
 
   it('verify.locked: the seed data area is not read, the schema and the ledgers are', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const before = await dbState(db().url);
     await holding(
       db().url,
@@ -79,8 +79,8 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-partial: a lock on the ledger keeps the schema warning and the seed data in the report; the terminal says incomplete', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('alter table organizations add column note text');
     });
     const before = await dbState(db().url);
@@ -123,8 +123,8 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('a lock on the ledger with a schema error: exit 4, the error and the area not read both reported', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('alter table organizations drop column features_enabled');
     });
     await holding(
@@ -146,8 +146,8 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-schema: a table the catalog read locks is left out; the other tables are compared, a schema error still found', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query('alter table users drop column name');
     });
     await holding(db().url, 'admin console', ['lock table roles in access exclusive mode'], async ({ pid, user }) => {
@@ -170,7 +170,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-schema, with nothing else wrong: exit 5', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const before = await dbState(db().url);
     await holding(db().url, 'admin console', ['lock table roles in access exclusive mode'], async ({ pid, user }) => {
       const c = failureCase('verify.locked-schema');
@@ -184,7 +184,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('a lock on an index of a table verify reads (REINDEX in an open transaction) is named the same way', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const index = await withClientAt(
       db().url,
       async (c) =>
@@ -209,7 +209,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it('verify.locked-queued: queued behind an ALTER TABLE that waits for a reader, both named', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const before = await dbState(db().url);
     await holding(db().url, 'report', ['select count(*) from organizations'], async ({ pid: reader, user }) => {
       const alter = await connectTo(db().url, 'migrator');
@@ -245,7 +245,7 @@ describe('failure catalogue: verify behind a lock', () => {
   });
 
   it("a holder's literals never reach the report, and an upkit run holding the lock is waited for, never offered to be ended", async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const secret = 'tok-4f1c9a77e2';
     await holding(
       db().url,

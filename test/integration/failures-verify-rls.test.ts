@@ -5,7 +5,7 @@ import type { Report } from '../../lib/report.ts';
 import { dbState, expectUnchanged, failureCase, runCase } from '../failures/check.ts';
 import { expectVerifyCase } from '../failures/verifyCase.ts';
 import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('failure catalogue: row level security and verify', () => {
   const db = useFreshDatabase();
@@ -25,8 +25,8 @@ describe('failure catalogue: row level security and verify', () => {
   const roUrl = () => `postgresql://${ro}:${password}@${db().host}:${db().port}/${db().database}`;
 
   async function prepare(sql: string): Promise<void> {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       await c.query(`grant connect on database ${c.escapeIdentifier(db().database)} to ${ro}`);
       for (const s of ['public', 'drizzle'])
         await c.query(`grant usage on schema ${s} to ${ro}; grant select on all tables in schema ${s} to ${ro}`);

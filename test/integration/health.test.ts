@@ -4,14 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { checkHealth, HealthError } from '../../lib/health/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase } from '../support/database.ts';
-import { buildRelease, type FixtureRelease } from '../support/releases.ts';
+import { asRelease, type FixtureRelease } from '../support/releases.ts';
 import { freePort } from '../support/servers/common.ts';
 import { DURATION } from '../support/logLines.ts';
 
@@ -139,13 +138,7 @@ describe('npx zx scripts/health.ts', () => {
   const db = useFreshDatabase();
 
   async function at(release: FixtureRelease): Promise<void> {
-    const c = new pg.Client({ connectionString: db().url });
-    await c.connect();
-    try {
-      await buildRelease(c, release, { data: false });
-    } finally {
-      await c.end();
-    }
+    await asRelease(db(), release, { data: false });
   }
 
   it('never healthy: exit 6 after HEALTH_TIMEOUT with the last answer of each endpoint, redacted', async () => {

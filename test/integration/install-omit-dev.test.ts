@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../lib/report.ts';
 import { backupArgs, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { copyOfUpkit } from '../support/upkitCopy.ts';
 
 const COMMANDS = [
@@ -197,7 +197,7 @@ describe('server install: npm ci --omit=dev', () => {
   }, 240_000);
 
   async function upgradeAndVerify(copy: string): Promise<string[]> {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
+    await asRelease(db(), 'v1.0');
     const launcher = path.join(copy, 'bin', 'upkit');
     const cwd = mkdtempSync(path.join(tmpdir(), 'upkit-ops-'));
     writeFileSync(path.join(cwd, '.env'), `DATABASE_URL=${db().url}\nBACKUP_DIR=backups\n`, { mode: 0o600 });

@@ -8,7 +8,7 @@ import { verifyPassword } from '../../lib/install/admin.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupArgs, serverInfo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 function urlFor(database: string, user?: string, password?: string): string {
@@ -35,8 +35,8 @@ describe('install', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain(`✔ database ${name}  created`);
       expect(r.json().findings.filter((f) => f.severity === 'error')).toEqual([]);
+      await asRelease(db(), 'v2.3', { data: false });
       const fresh = await withDb(db().url, async (c) => {
-        await buildRelease(c, 'v2.3', { data: false });
         return schemaFingerprint(c);
       });
       await withDb(urlFor(name), async (c) => {
@@ -66,7 +66,7 @@ describe('install', () => {
   });
 
   it('refuses a legacy install, naming its release', async () => {
-    await withDb(db().url, (c) => buildRelease(c, 'v1.2'));
+    await asRelease(db(), 'v1.2');
     const r = await runUpkit('install.ts', [...backupArgs(), '--yes', '--no-containers'], {
       env: { DATABASE_URL: db().url },
       cwd: dir(),

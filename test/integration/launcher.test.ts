@@ -22,7 +22,7 @@ import { shellQuote } from '../../lib/quote.ts';
 import type { Report } from '../../lib/report.ts';
 import { ROOT, runNpxZx, runUpkit } from '../support/cli.ts';
 import { backupArgs, backupsTestable, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 const COMMANDS = [
   'upgrade',
@@ -106,7 +106,7 @@ describe('bin/upkit', () => {
   });
 
   it('upgrades and verifies from another directory, reading .env there; backups land where BACKUP_DIR says, relative to it', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
+    await asRelease(db(), 'v1.0');
     const cwd = tempDir('upkit-server-');
     writeFileSync(path.join(cwd, '.env'), `DATABASE_URL=${db().url}\nBACKUP_DIR=upkit-backups\n`, { mode: 0o600 });
     const { twice } = linkedLauncher();
@@ -129,7 +129,7 @@ describe('bin/upkit', () => {
   }, 240_000);
 
   it('reads --dotenv relative to the current directory over UPKIT_ENV_FILE, and UPKIT_ENV_FILE over ./.env', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const cwd = tempDir('upkit-dotenv-');
     mkdirSync(path.join(cwd, 'conf'));
     // ./.env and the UPKIT_ENV_FILE file name a database that does not exist: read, they fail.
@@ -157,7 +157,7 @@ describe('bin/upkit', () => {
   }, 240_000);
 
   it("writes every command to paste in the launcher's form: on the terminal and in the --json report", async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
+    await asRelease(db(), 'v1.0');
     const cwd = tempDir('upkit-hints-');
     const r = await runUpkit('bin/upkit', ['status', '--json'], { cwd, env: { DATABASE_URL: db().url } });
     expect(r.code, r.stderr).toBe(0);

@@ -10,7 +10,7 @@ import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { NO_BACKUP_REASON } from '../../lib/upgrade.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 
 const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
@@ -58,7 +58,7 @@ describe('upgrade --no-backup', () => {
   });
 
   it('upgrades v1.0 without any pg_dump; the plan, the report and upkit.runs say the operator chose no backup', async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v1.0'));
+    await asRelease(db(), 'v1.0');
     const before = await withClientAt(db().url, (c) => rowSnapshot(c));
     const backupDir = path.join(tempDir('upkit-bk-'), 'backups');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: backupDir, ...noPgDump() };
@@ -97,7 +97,7 @@ describe('upgrade --no-backup', () => {
   });
 
   it("after changes began, a failure says upkit took no backup and to restore the operator's own snapshot", async () => {
-    await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+    await asRelease(db(), 'v2.2');
     // 0003 applies, then 0004 fails at run time (a duplicate key), after its own rollback.
     const dir = drizzleWithExtraEntry(
       'CREATE TABLE "notes" ("id" integer PRIMARY KEY);\n--> statement-breakpoint\nINSERT INTO "notes" VALUES (1), (1);',
@@ -119,7 +119,7 @@ describe('upgrade --no-backup', () => {
 
   describe('rollback after it', backupTests(), () => {
     it('refuses to restore an older backup past a run that took none, naming that run', async () => {
-      await withClientAt(db().url, (c) => buildRelease(c, 'v2.2'));
+      await asRelease(db(), 'v2.2');
       const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-bk-') };
       const dir = drizzleWithExtraEntry('CREATE TABLE "notes" ("id" integer PRIMARY KEY);');
       // v2.2 → v2.3 with upkit's backup, then 0004 with --no-backup.

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupArgs, backupsTestable, useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
 
 const withDb = withClientAt;
 
@@ -13,7 +13,7 @@ describe('status and mark', () => {
   const db = useFreshDatabase();
 
   it('status says what is pending; --exit-code is 1 until the upgrade ran', async () => {
-    await withDb(db().url, (c) => buildRelease(c, 'v1.2'));
+    await asRelease(db(), 'v1.2');
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
     const before = await runUpkit('scripts/status.ts', ['--exit-code'], { env });
     expect(before.code, before.stderr).toBe(1);
@@ -34,7 +34,7 @@ describe('status and mark', () => {
   });
 
   it('mark records an entry as applied and --reset removes it, under the lock, recorded in the runs ledger', async () => {
-    await withDb(db().url, (c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const m2 = readMigrations(DRIZZLE_DIR)[2]!;
     const env = { DATABASE_URL: db().url };
     const noTty = await runUpkit('scripts/mark.ts', ['0002_audit_logs', '--reset'], { env });

@@ -12,7 +12,7 @@ import { loadConfig, type Config, type DbTarget } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { withRehearsal } from '../../lib/rehearse.ts';
 import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 const quiet = () =>
@@ -53,7 +53,7 @@ describe('withRehearsal', backupTests(), () => {
     backup: BackupResult;
     live: Awaited<ReturnType<typeof scratchSnapshot>>;
   }> {
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-rehearse-'));
     const config = loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir });
     const backup = await takeBackup(config, quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });

@@ -14,7 +14,7 @@ import { createLogger } from '../../lib/log.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, sampleArgv } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { DURATION } from '../support/logLines.ts';
 
@@ -31,7 +31,7 @@ const quiet = () =>
   });
 
 async function backupOf(db: TestDatabase): Promise<BackupResult> {
-  await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
+  await asRelease(db, 'v2.3');
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
   const config = loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir });
   return takeBackup(config, quiet(), { backupDir: dir, keep: 5, upkitVersion: 'test' });
@@ -284,7 +284,7 @@ describe('restore', backupTests(), () => {
 
   it('says to rerun with --no-owner when the archive names a role the server lacks, and --no-owner restores', async () => {
     const role = `upkit_gone_owner_${process.pid}`;
-    await withAdminClient((c) => buildRelease(c, 'v2.3'), db().database);
+    await asRelease(db(), 'v2.3');
     await withAdminClient((c) => c.query(`create role ${role}`));
     try {
       await withAdminClient((c) => c.query(`alter table api_keys owner to ${role}`), db().database);

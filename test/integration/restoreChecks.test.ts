@@ -12,7 +12,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, freshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 const quiet = () =>
   createLogger({
@@ -42,7 +42,7 @@ function copyOf(backup: BackupResult, withManifest = true): string {
 /** A fresh database at v2.3 with data, and one verified backup of it. */
 async function backedUpDatabase(): Promise<{ db: TestDatabase; backup: BackupResult }> {
   const db = await freshDatabase();
-  await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
+  await asRelease(db, 'v2.3');
   const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
   const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db.url }, cwd: dir }), quiet(), {
     backupDir: dir,

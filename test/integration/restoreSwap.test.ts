@@ -13,7 +13,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 const OWNER = `upkit_swap_owner_${process.pid}`;
@@ -37,7 +37,7 @@ const ownerUrl = (db: TestDatabase) => `postgres://${OWNER}:${PASSWORD}@${db.hos
 
 /** A v2.3 database owned by a CREATEDB role that is not a superuser, and a backup of it. */
 async function ownedBackup(db: TestDatabase): Promise<BackupResult> {
-  await withAdminClient((c) => buildRelease(c, 'v2.3'), db.database);
+  await asRelease(db, 'v2.3');
   await withAdminClient(async (c) => {
     await c.query(`create role ${OWNER} login createdb password '${PASSWORD}'`);
     await c.query(`alter database ${c.escapeIdentifier(db.name)} owner to ${OWNER}`);

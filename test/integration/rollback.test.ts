@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupArgs, backupTests, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { asRelease, buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 const withDb = withClientAt;
@@ -14,7 +14,7 @@ describe('rollback', () => {
   const db = useFreshDatabase();
 
   it('restores the backup the last upgrade took, keeping the upgraded database beside it', backupTests(), async () => {
-    await withDb(db().url, (c) => buildRelease(c, 'v1.2'));
+    await asRelease(db(), 'v1.2');
     const before = await withDb(db().url, (c) => rowSnapshot(c));
     const env = { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) };
     expect((await runUpkit('upgrade.ts', ['--yes'], { env })).code).toBe(0);
@@ -95,7 +95,7 @@ describe('rollback', () => {
     "--down runs the newest entry's down migration and removes it from the ledger; without one it refuses",
     backupTests(),
     async () => {
-      await withDb(db().url, (c) => buildRelease(c, 'v2.3'));
+      await asRelease(db(), 'v2.3');
       const noDown = await runUpkit('scripts/rollback.ts', ['--down', '--yes'], { env: { DATABASE_URL: db().url } });
       expect(noDown.code).toBe(3);
       expect(noDown.stderr).toContain('0003_integration_status_enum has no down migration');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applySeed, FEATURE_FLAGS, PERMISSIONS, seedFor } from '../../drizzle/seed.ts';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { useFreshDatabase } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 describe('seed data and the v2.3 status conversion', () => {
@@ -17,9 +17,9 @@ describe('seed data and the v2.3 status conversion', () => {
   }
 
   it("applySeed is idempotent, gives admin every permission, and keeps an operator's choices", async () => {
+    await asRelease(db(), 'v2.3');
     const c = await client();
     try {
-      await buildRelease(c, 'v2.3');
       await c.query(
         `update organizations set features_enabled = features_enabled || '{"auditLogs": false}' where slug = 'org-1'`,
       );
@@ -62,9 +62,9 @@ describe('seed data and the v2.3 status conversion', () => {
   });
 
   it('0003 converts status to the enum, keeps known values, and records the others in audit_logs', async () => {
+    await asRelease(db(), 'v2.2');
     const c = await client();
     try {
-      await buildRelease(c, 'v2.2');
       const before = (
         await c.query<{ id: string; status: string }>('select id, status from aws_integrations order by id')
       ).rows;

@@ -21,7 +21,7 @@ import {
   withClientAt,
   type TestDatabase,
 } from '../support/database.ts';
-import { buildRelease, freshInstallFingerprint } from '../support/releases.ts';
+import { asRelease, freshInstallFingerprint } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 
 const node = process.env.UPKIT_SMOKE_NODE || process.execPath;
@@ -76,8 +76,8 @@ describe(`smoke on Node ${nodeVersion}`, () => {
     });
 
     it('upgrades to the latest release keeping every row, and verify finds nothing wrong', async () => {
+      await asRelease(db, 'v1.0');
       const before = await withClientAt(db.url, async (c) => {
-        await buildRelease(c, 'v1.0');
         return flattenFlags(await rowSnapshot(c));
       });
       const env = { DATABASE_URL: db.url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-smoke-up-')) };

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runUpkit } from '../support/cli.ts';
 import { backupArgs, useFreshDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 const DOUBLE = path.join(ROOT, 'test/fixtures/compose');
 
@@ -25,10 +25,10 @@ describe('upgrade: containers and health', () => {
   const db = useFreshDatabase();
 
   async function scenario(name: string, status: number) {
+    await asRelease(db(), 'v2.2');
     const c = new pg.Client({ connectionString: db().url });
     await c.connect();
     c.on('notice', () => {});
-    await buildRelease(c, 'v2.2');
     await c.end();
     const work = mkdtempSync(path.join(tmpdir(), 'upkit-compose-'));
     const composeFile = path.join(work, 'docker-compose.yml');

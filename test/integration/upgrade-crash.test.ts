@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
 import { backupArgs, connectTo, useFreshDatabase } from '../support/database.ts';
-import { buildRelease, freshInstallFingerprint, type FixtureRelease } from '../support/releases.ts';
+import { asRelease, type FixtureRelease, freshInstallFingerprint } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 import { lockWaiter, until, untilFound } from '../support/wait.ts';
 
@@ -41,10 +41,10 @@ describe('crashes and interruptions', () => {
     waitFor: RegExp,
     terminateBackend: boolean,
   ): Promise<RunResult> {
+    await asRelease(db(), release);
     const c = await connect(db().url);
     const blocker = await connect(db().url, 'pulse-api');
     try {
-      await buildRelease(c, release);
       const before = flattenFlags(await rowSnapshot(c));
       const env = {
         DATABASE_URL: db().url,
@@ -97,10 +97,10 @@ describe('crashes and interruptions', () => {
   });
 
   it('Ctrl-C cancels the statement, rolls back, releases the lock and says where the database stands', async () => {
+    await asRelease(db(), 'v2.0');
     const c = await connect(db().url);
     const blocker = await connect(db().url, 'pulse-api');
     try {
-      await buildRelease(c, 'v2.0');
       const env = {
         DATABASE_URL: db().url,
         BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')),

@@ -13,7 +13,7 @@ import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupArgs, backupTests, backupsTestable, useFreshDatabase, connectTo } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 const connect = connectTo;
@@ -46,9 +46,9 @@ describe('upgrade safety', () => {
   const env = () => ({ DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) });
 
   it('keeps a hand-added column with its data and reports it as a warning', async () => {
+    await asRelease(db(), 'v1.3');
     const c = await connect(db().url);
     try {
-      await buildRelease(c, 'v1.3');
       await c.query(`alter table users add column nickname text`);
       await c.query(`update users set nickname = 'nick-' || id`);
       const r = await runUpkit('upgrade.ts', [...backupArgs(), '--json', '--yes'], { env: env() });
@@ -68,9 +68,9 @@ describe('upgrade safety', () => {
   });
 
   it('stops on case-duplicate emails, naming both, with no user row changed', async () => {
+    await asRelease(db(), 'v1.2');
     const c = await connect(db().url);
     try {
-      await buildRelease(c, 'v1.2');
       const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
       await c.query(
         `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,
@@ -107,9 +107,9 @@ describe('upgrade safety', () => {
   });
 
   it('refuses an edited applied migration and a database ahead of the code, changing nothing', async () => {
+    await asRelease(db(), 'v2.2');
     const c = await connect(db().url);
     try {
-      await buildRelease(c, 'v2.2');
       const m1 = readMigrations(DRIZZLE_DIR)[1]!;
       await c.query('update drizzle.__drizzle_migrations set hash = $1 where created_at = $2', [
         '0'.repeat(64),
@@ -144,9 +144,9 @@ describe('upgrade safety', () => {
   });
 
   it('applies an out-of-order journal entry that drizzle would skip', async () => {
+    await asRelease(db(), 'v2.3');
     const c = await connect(db().url);
     try {
-      await buildRelease(c, 'v2.3');
       const first = readMigrations(DRIZZLE_DIR)[0]!;
       const dir = folderWith({
         tag: '0004_late_branch',
@@ -171,9 +171,9 @@ describe('upgrade safety', () => {
   });
 
   it('refuses destructive SQL without --allow-destructive, changing nothing, and applies it with', async () => {
+    await asRelease(db(), 'v2.3');
     const c = await connect(db().url);
     try {
-      await buildRelease(c, 'v2.3');
       const last = readMigrations(DRIZZLE_DIR)[3]!;
       const dir = folderWith({
         tag: '0004_drop_name',
@@ -206,12 +206,12 @@ describe('upgrade safety', () => {
   });
 
   it('gives way to a lock the application holds, retries, and gives up naming the blocker; application queries wait only on its pending request and go on when it gives way', async () => {
+    await asRelease(db(), 'v2.2');
     const c = await connect(db().url);
     const blocker = await connect(db().url, 'pulse-api report');
     const app = await connect(db().url, 'pulse-api');
     const monitor = await connect(db().url, 'upkit test monitor');
     try {
-      await buildRelease(c, 'v2.2');
       await blocker.query('begin');
       await blocker.query('select count(*) from aws_integrations');
       const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
@@ -325,9 +325,9 @@ describe('upgrade --rehearse', backupTests(), () => {
   }
 
   it('runs the plan on a restored copy first, then on the real database, leaving no copy behind', async () => {
+    await asRelease(db(), 'v1.2');
     const c = await connect(db().url);
     try {
-      await buildRelease(c, 'v1.2');
       const r = await runUpkit('upgrade.ts', ['--yes', '--json', '--rehearse'], {
         env: { DATABASE_URL: db().url, BACKUP_DIR: mkdtempSync(path.join(tmpdir(), 'upkit-bk-')) },
       });
@@ -342,9 +342,9 @@ describe('upgrade --rehearse', backupTests(), () => {
   });
 
   it('stops before touching the real database when the rehearsal fails', async () => {
+    await asRelease(db(), 'v1.2');
     const c = await connect(db().url);
     try {
-      await buildRelease(c, 'v1.2');
       // A hand-made rule that v1.4's flag merge breaks: nothing the plan can foresee, so the rehearsal meets it.
       await c.query(
         `alter table organizations add constraint no_discovery_flag check (not (features_enabled ? 'discovery'))`,

@@ -11,11 +11,11 @@ import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit } from '../support/cli.ts';
 import { backupArgs, backupsTestable, connectTo, useFreshDatabase } from '../support/database.ts';
 import {
-  buildRelease,
+  asRelease,
   DRIZZLE_DIR,
   FIXTURE_RELEASES,
-  freshInstallFingerprint,
   type FixtureRelease,
+  freshInstallFingerprint,
 } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
 
@@ -27,9 +27,9 @@ describe('upgrade from every release', () => {
   it.each(FIXTURE_RELEASES.map((r) => [r]))(
     '%s with data → latest, rows kept, then a no-op',
     async (release: FixtureRelease) => {
+      await asRelease(db(), release);
       const c = await connect(db().url);
       try {
-        await buildRelease(c, release);
         const before = flattenFlags(await rowSnapshot(c));
         const backupDir = mkdtempSync(path.join(tmpdir(), 'upkit-up-'));
         const env = { DATABASE_URL: db().url, BACKUP_DIR: backupDir };

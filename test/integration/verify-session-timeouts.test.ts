@@ -3,14 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 describe('verify: its own session timeouts', () => {
   const db = useFreshDatabase();
 
   it('a database with idle_in_transaction_session_timeout = 1ms and statement_timeout = 20ms (shorter than its catalog read) is verified whole', async () => {
+    await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
-      await buildRelease(c, 'v2.3');
       const name = c.escapeIdentifier(db().database);
       await c.query(`alter database ${name} set idle_in_transaction_session_timeout = '1ms'`);
       await c.query(`alter database ${name} set statement_timeout = '20ms'`);

@@ -10,7 +10,7 @@ import { verifyDatabase } from '../../verify/engine.ts';
 import { pulseProfile } from '../../profiles/pulse.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
 import { DURATION } from '../support/logLines.ts';
 
 type Report = Record<string, unknown> & {
@@ -27,8 +27,8 @@ describe('verify', () => {
     damage: string | ((c: pg.Client) => Promise<unknown>),
     args: string[] = [],
   ): Promise<{ r: RunResult; report: Report }> {
+    await asRelease(db(), 'v2.3');
     await withDb(async (c) => {
-      await buildRelease(c, 'v2.3');
       if (typeof damage === 'string') await c.query(damage);
       else await damage(c);
     });
@@ -70,8 +70,8 @@ describe('verify', () => {
   });
 
   it('compares a legacy v1.4 install clean against the 0000 snapshot', async () => {
+    await asRelease(db(), 'v1.4');
     await withDb(async (c) => {
-      await buildRelease(c, 'v1.4');
       const result = await verifyDatabase(c, {
         drizzleDir: DRIZZLE_DIR,
         legacyDir: LEGACY_DIR,
@@ -232,7 +232,7 @@ describe('verify', () => {
   );
 
   it('reports a migration file edited after it was applied, in a copied drizzle folder', async () => {
-    await withDb((c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'upkit-verify-')), 'drizzle');
     cpSync(DRIZZLE_DIR, dir, { recursive: true });
     appendFileSync(path.join(dir, '0001_api_keys.sql'), '\n-- a hand edit\n');

@@ -8,7 +8,7 @@ import { verifyDatabase } from '../../verify/engine.ts';
 import { pulseProfile } from '../../profiles/pulse.ts';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
-import { buildRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
+import { asRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
 // Roles belong to the whole server, which test files share: names of their own avoid clashes.
@@ -28,8 +28,8 @@ describe('verify is read-only', () => {
   }
 
   it('works for a role that can only read, and changes no schema object and no row', async () => {
+    await asRelease(db(), 'v2.3');
     await withDb(async (c) => {
-      await buildRelease(c, 'v2.3');
       // What upkit's legacy ledger looks like, so that it is read too.
       await c.query(`create schema upkit;
         create table upkit.legacy_migrations (file text primary key, checksum text not null, applied_at timestamptz not null default now(),
@@ -82,7 +82,7 @@ describe('verify is read-only', () => {
   });
 
   it('says which table a role cannot read, with the GRANT to run, instead of failing', async () => {
-    await withDb((c) => buildRelease(c, 'v2.3'));
+    await asRelease(db(), 'v2.3');
     await withAdminClient(async (a) => {
       await a.query(`drop role if exists ${READER}`);
       await a.query(`create role ${READER} login password '${READER_PASSWORD}'`);
@@ -108,8 +108,8 @@ describe('verify is read-only', () => {
   });
 
   it('sends only SELECTs, which a READ ONLY transaction accepts', async () => {
+    await asRelease(db(), 'v2.3');
     await withDb(async (c) => {
-      await buildRelease(c, 'v2.3');
       const sent: string[] = [];
       const recording = {
         query: (text: string, values?: unknown[]) => {

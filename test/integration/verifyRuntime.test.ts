@@ -5,11 +5,10 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUpkit } from '../support/cli.ts';
 import { useFreshDatabase } from '../support/database.ts';
-import { buildRelease } from '../support/releases.ts';
+import { asRelease } from '../support/releases.ts';
 
 // `docker compose ps --format json` of Compose 2.0–2.20: one JSON array.
 const PS_ARRAY = JSON.stringify([
@@ -146,13 +145,7 @@ describe('verify runtime checks', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   async function atLatest(): Promise<void> {
-    const c = new pg.Client({ connectionString: db().url });
-    await c.connect();
-    try {
-      await buildRelease(c, 'v2.3');
-    } finally {
-      await c.end();
-    }
+    await asRelease(db(), 'v2.3');
   }
 
   const runtimeFindings = (report: {

@@ -15,6 +15,12 @@ export interface TestServerInfo {
   binDir: string | null;
   /** Every fresh database is a copy of it. */
   templateDatabase: string;
+  /**
+   * Template database of each fixture release, built once per run by globalSetup: key
+   * `v2.3` for the release with the SMALL data, `v2.3:schema` for its schema alone
+   * (releaseTemplate() in releases.ts reads it).
+   */
+  releaseTemplates: Record<string, string>;
   /** Whether upkit can back this server up here, and with which pg_dump (backupCoverage). */
   backups: BackupCoverage;
 }
@@ -112,12 +118,13 @@ function uniqueName(): string {
   return `upkit_t_${process.pid}_${sequence}_${randomBytes(3).toString('hex')}`;
 }
 
-export async function freshDatabase(): Promise<TestDatabase> {
+/** A new database, a copy of `template` (by default the run's bare one), dropped by its drop(). */
+export async function freshDatabase(template?: string): Promise<TestDatabase> {
   const info = serverInfo();
   const name = uniqueName();
   await withAdminClient((client) =>
     client.query(
-      `CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(info.templateDatabase)}`,
+      `CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(template ?? info.templateDatabase)}`,
     ),
   );
   const url = new URL(urlFor(info.adminUrl, name));
@@ -139,6 +146,85 @@ export async function freshDatabase(): Promise<TestDatabase> {
       dropped = true;
     },
   };
+}
+
+/** What in a database would not survive replaceWithCopy(), or would not be in a copy: one line each. */
+async function notFresh(admin: pg.Client, db: TestDatabase): Promise<string[]> {
+  const found: string[] = [];
+  const { rows: sessions } = await admin.query<{ n: number }>(
+    'select count(*)::int as n from pg_stat_activity where datname = $1',
+    [db.name],
+  );
+  if (sessions[0]!.n > 0) found.push(`${sessions[0]!.n} open session(s)`);
+  const { rows } = await admin.query<{
+    settings: number;
+    acl: string | null;
+    owner: boolean;
+    comment: string | null;
+  }>(
+    `select (select count(*)::int from pg_db_role_setting s where s.setdatabase = d.oid) as settings,
+            d.datacl::text as acl, d.datdba = (select oid from pg_roles where rolname = current_user) as owner,
+            shobj_description(d.oid, 'pg_database') as comment
+       from pg_database d where d.datname = $1`,
+    [db.name],
+  );
+  const d = rows[0];
+  if (!d) found.push('no such database');
+  else {
+    if (d.settings) found.push('database-level settings (ALTER DATABASE ... SET)');
+    if (d.acl) found.push(`database grants ${d.acl}`);
+    if (!d.owner) found.push('another owner');
+    if (d.comment !== null) found.push('a comment');
+  }
+  if (found.length) return found;
+  await withAdminClient(async (client) => {
+    const { rows } = await client.query<{ what: string }>(
+      `select 'relation ' || n.nspname || '.' || c.relname as what
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+       union all
+       select 'schema ' || nspname from pg_namespace
+        where nspname not in ('pg_catalog', 'information_schema', 'public') and nspname !~ '^pg_(toast|temp_|toast_temp_)'
+       union all
+       select 'extension ' || extname from pg_extension where extname <> 'plpgsql'
+       union all
+       select 'function ' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname not in ('pg_catalog', 'information_schema')
+       union all
+       select 'type ' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
+        where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+          and t.typrelid = 0 and t.typelem = 0
+       union all
+       select 'grants on schema public' from pg_namespace n
+        where n.nspname = 'public'
+          and exists (select 1 from aclexplode(n.nspacl) a where a.grantee not in (0, 'pg_database_owner'::regrole::oid))`,
+    );
+    found.push(...rows.map((r) => r.what));
+  }, db.name);
+  return found;
+}
+
+/**
+ * Makes a database that is still as freshDatabase() made it a copy of `template` under the
+ * same name (drop, then CREATE DATABASE ... TEMPLATE): a test's database becomes a release
+ * at the cost of a copy. Refuses a database the test already changed or has a session open
+ * on: the copy would not keep that change.
+ */
+export async function replaceWithCopy(db: TestDatabase, template: string): Promise<void> {
+  await withAdminClient(async (client) => {
+    const found = await notFresh(client, db);
+    if (found.length) {
+      throw new Error(
+        `replaceWithCopy(${db.name}): the database is no longer as freshDatabase() made it (${found.join(', ')}); ` +
+          'build on it instead (buildRelease) or copy the template before changing it',
+      );
+    }
+    // FORCE: the check's own session may not have quite ended yet.
+    await client.query(`DROP DATABASE ${client.escapeIdentifier(db.name)} WITH (FORCE)`);
+    await client.query(
+      `CREATE DATABASE ${client.escapeIdentifier(db.name)} TEMPLATE ${client.escapeIdentifier(template)}`,
+    );
+  });
 }
 
 /**

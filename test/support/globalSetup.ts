@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import type { TestServerInfo } from './database.ts';
+import { buildReleaseTemplates, dropReleaseTemplates } from './releases.ts';
 import { parseSelectionEnv, selectServer } from './serverSelection.ts';
 import { backupCoverage } from './servers/backups.ts';
 import type { ServerHandle } from './servers/common.ts';
@@ -96,9 +97,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = performance.now();
   const selection = selectServer(process.env, await gatherFacts(process.env));
   const handle = await startServer(selection);
+  let releaseTemplates: TestServerInfo['releaseTemplates'];
+  let templatesMs = 0;
   try {
     assertRequestedMajor(handle);
     await createTemplate(handle);
+    const templatesStarted = performance.now();
+    // A TEST_DATABASE_URL server may keep some from an earlier run, built from older files.
+    await dropReleaseTemplates(handle.adminUrl);
+    releaseTemplates = await buildReleaseTemplates(handle.adminUrl, TEMPLATE_DATABASE);
+    templatesMs = Math.round(performance.now() - templatesStarted);
   } catch (error) {
     await handle.stop().catch(() => undefined);
     throw error;
@@ -106,7 +114,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const backups = await backupCoverage(handle.majorVersion);
   const elapsed = Math.round(performance.now() - started);
   const description = describeServer(selection, handle);
-  process.stderr.write(`${description}, ready in ${elapsed} ms\n`);
+  process.stderr.write(
+    `${description}, ready in ${elapsed} ms (release templates: ${Object.keys(releaseTemplates).length} in ${templatesMs} ms)\n`,
+  );
   process.stderr.write(
     backups.testable
       ? `backups: tested with pg_dump ${backups.pgDump.version} (${backups.pgDump.path})\n`
@@ -120,6 +130,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     version: handle.version,
     binDir: handle.binDir ?? null,
     templateDatabase: TEMPLATE_DATABASE,
+    releaseTemplates,
     backups,
   };
   project.provide('testServer', info);
@@ -138,7 +149,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     // Servers we started vanish with their data; a shared one keeps only what we leave.
-    if (handle.source === 'url') await dropTemplate(handle).catch(() => undefined);
+    if (handle.source === 'url') {
+      await dropReleaseTemplates(handle.adminUrl).catch(() => undefined);
+      await dropTemplate(handle).catch(() => undefined);
+    }
     await handle.stop();
   };
 }

@@ -7,17 +7,19 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import type { Client } from 'pg';
+import pg, { type Client } from 'pg';
 import { applySeed, RELEASES, releaseIndex, type Release } from '../../drizzle/seed.ts';
 import { readMigrations, type DrizzleMigration } from '../../lib/drizzle/journal.ts';
 import { readLegacyManifest } from '../../lib/legacy/manifest.ts';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
-import { connectTo, freshDatabase } from './database.ts';
-import { ROOT } from './cli.ts';
+import { connectTo, freshDatabase, replaceWithCopy, serverInfo, type TestDatabase } from './database.ts';
 import { fillData, SMALL, type DataSize } from './fixtureData.ts';
 
+// Not cli.ts's ROOT: globalSetup imports this file, outside vitest's workers.
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DRIZZLE_DIR = path.join(ROOT, 'drizzle');
 export const LEGACY_DIR = path.join(ROOT, 'legacy-sql');
 
@@ -92,15 +94,130 @@ export async function buildRelease(client: Client, release: FixtureRelease, opti
   if (release !== 'empty' && data) await fillData(client, release, data);
 }
 
+// Template databases: globalSetup builds every fixture release once per run, with the SMALL
+// data and as schema alone, and each test copies the one it starts from (CREATE DATABASE ...
+// TEMPLATE) instead of replaying the SQL. A copy holds everything buildRelease() makes: the
+// data is deterministic (md5-derived ids, fixed timestamps), sequences and object ownership
+// and grants are inside the database, and no release sets anything at database level
+// (ALTER DATABASE, COMMENT ON DATABASE, GRANT ON DATABASE), which a copy would lose. Two
+// things are drawn at build time, as in any two installs: the seed's ids (gen_random_uuid())
+// and its created_at (now()); the copies of one run share those of their template
+// (releaseTemplates.test.ts compares a copy with a build).
+
+const TEMPLATE_PREFIX = 'upkit_tpl_';
+
+function templateKey(release: FixtureRelease, withData: boolean): string {
+  return withData ? release : `${release}:schema`;
+}
+
+function templateName(release: Release, withData: boolean): string {
+  return `${TEMPLATE_PREFIX}${release.replace('.', '_')}${withData ? '' : '_schema'}`;
+}
+
+function urlOf(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function adminSession<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  client.on('notice', () => {});
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops every release template on the server (a stale one from an earlier run too). */
+export async function dropReleaseTemplates(adminUrl: string): Promise<void> {
+  await adminSession(adminUrl, async (client) => {
+    const { rows } = await client.query<{ datname: string }>(
+      `select datname from pg_database where starts_with(datname, $1) order by datname`,
+      [TEMPLATE_PREFIX],
+    );
+    for (const { datname } of rows) {
+      const name = client.escapeIdentifier(datname);
+      // A template database cannot be dropped until it is a plain one again.
+      await client.query(`ALTER DATABASE ${name} WITH IS_TEMPLATE false`);
+      await client.query(`DROP DATABASE ${name} WITH (FORCE)`);
+    }
+  });
+}
+
+/**
+ * Builds each release into two templates, its schema alone and a copy of that with the SMALL
+ * data, all releases at once; returns the names by key (TestServerInfo.releaseTemplates).
+ */
+export async function buildReleaseTemplates(adminUrl: string, bare: string): Promise<Record<string, string>> {
+  const templates: Record<string, string> = {
+    [templateKey('empty', true)]: bare,
+    [templateKey('empty', false)]: bare,
+  };
+  const copy = async (name: string, from: string, fill: (client: Client) => Promise<void>) => {
+    await adminSession(adminUrl, (c) =>
+      c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE ${c.escapeIdentifier(from)}`),
+    );
+    await adminSession(urlOf(adminUrl, name), fill);
+    // Nobody may connect: CREATE DATABASE ... TEMPLATE refuses a source with open sessions.
+    await adminSession(adminUrl, (c) =>
+      c.query(`ALTER DATABASE ${c.escapeIdentifier(name)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`),
+    );
+  };
+  await Promise.all(
+    RELEASES.map(async (release) => {
+      const schema = templateName(release, false);
+      const withData = templateName(release, true);
+      try {
+        await copy(schema, bare, (c) => buildSchema(c, release));
+        await copy(withData, schema, (c) => fillData(c, release, SMALL));
+      } catch (error) {
+        throw new Error(`building the template of ${release} failed`, { cause: error });
+      }
+      templates[templateKey(release, false)] = schema;
+      templates[templateKey(release, true)] = withData;
+    }),
+  );
+  return templates;
+}
+
+/**
+ * The template database holding what buildRelease(c, release, options) builds: the SMALL
+ * data or the schema alone. Other data sizes have none: build those.
+ */
+export function releaseTemplate(release: FixtureRelease, options: BuildOptions = {}): string {
+  const data = options.data ?? SMALL;
+  if (data && data.users !== SMALL.users) {
+    throw new Error(`no template holds ${data.users} users of ${release}: build it with buildRelease()`);
+  }
+  const name = serverInfo().releaseTemplates[templateKey(release, data !== false)];
+  if (!name) throw new Error(`globalSetup built no template of ${release}`);
+  return name;
+}
+
+/** A new database holding `release` as buildRelease() makes it, copied from its template. */
+export function releaseDatabase(release: FixtureRelease, options: BuildOptions = {}): Promise<TestDatabase> {
+  return freshDatabase(releaseTemplate(release, options));
+}
+
+/**
+ * Makes a test's database, still as freshDatabase() made it, hold `release` as buildRelease()
+ * makes it: same name and URL, copied from the release's template.
+ */
+export function asRelease(db: TestDatabase, release: FixtureRelease, options: BuildOptions = {}): Promise<void> {
+  return replaceWithCopy(db, releaseTemplate(release, options));
+}
+
 let freshFingerprint: Promise<string[]> | undefined;
 
 /** The schema of a fresh install at the latest release (built once per test worker). */
 export function freshInstallFingerprint(): Promise<string[]> {
   freshFingerprint ??= (async () => {
-    const db = await freshDatabase();
+    const db = await releaseDatabase('v2.3', { data: false });
     const c = await connectTo(db.url);
     try {
-      await buildRelease(c, 'v2.3', { data: false });
       return await schemaFingerprint(c);
     } finally {
       await c.end();
