@@ -61,7 +61,7 @@ export function entryCommand(entry: string, args: readonly string[], options: Ru
 }
 
 /** The variables a run sees: nothing of the caller's database settings leaks in. */
-function baseEnv(logDir: string): Record<string, string> {
+export function baseEnv(logDir: string): Record<string, string> {
   const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SystemRoot'];
   // A cache of replayed schemas of its own per run, unless a test shares one on purpose.
   const env: Record<string, string> = {
