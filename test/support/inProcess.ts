@@ -64,10 +64,12 @@ export async function runInProcess(
     stdout += `${help}\n`;
     code = 0;
   } else {
-    // The command's result for a person: stdout, or stderr when --json owns stdout (lib/cli.ts).
+    // The command's result for a person: stdout, or stderr when --json owns stdout (lib/cli.ts);
+    // --help among other flags is the usage text, on stdout whatever the flags.
     let json = false;
     try {
-      json = parseCommandLine(spec, args).values.json === true;
+      const parsed = parseCommandLine(spec, args);
+      json = parsed.values.json === true && !parsed.help;
     } catch {
       // a wrong command line: the runner reports it, and writes no result
     }
