@@ -38,7 +38,11 @@ async function freePort(): Promise<number> {
 
 function quietLogger() {
   let out = '';
-  const stream = { write: (s: string) => ((out += s), true), isTTY: false } as unknown as NodeJS.WriteStream;
+  const write = (s: string) => {
+    out += s;
+    return true;
+  };
+  const stream = { write, isTTY: false } as unknown as NodeJS.WriteStream;
   return { log: createLogger({ command: 'test', stream, interactive: false, logDir: false }), output: () => out };
 }
 
