@@ -1,6 +1,30 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The `long` project: integration tests that are long by nature (a scan of every process and
+ * file, crash injection at each phase, a soak, several Node builds, `npm ci` in a copy, the
+ * compiled tree in a copy). `npm test` leaves them out (unit + integration); `npm run test:long`
+ * runs them, and CI (.ci/run) runs both. One list, chosen by measured duration: a file moves
+ * here only when it is slow for what it checks, never to hide a failure.
+ */
+export const LONG_TESTS = [
+  'test/integration/secret-scan.test.ts',
+  'test/integration/crash-injection.test.ts',
+  'test/integration/soak.test.ts',
+  'test/integration/redaction.test.ts',
+  'test/integration/install-omit-dev.test.ts',
+  'test/integration/node-versions.test.ts',
+  'test/integration/compiled.test.ts',
+];
+
+/** What integration and long share: the compiled tree made current first, then the test server. */
+const integrationSetup = {
+  globalSetup: ['test/support/buildSetup.ts', 'test/support/globalSetup.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+};
+
 export default defineConfig({
   test: {
     // Integration files mostly wait on PostgreSQL, so two workers pay off even on two cores;
@@ -24,9 +48,16 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/support/globalSetup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          exclude: LONG_TESTS,
+          ...integrationSetup,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'long',
+          include: LONG_TESTS,
+          ...integrationSetup,
         },
       },
     ],

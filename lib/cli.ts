@@ -149,6 +149,8 @@ interface Invocation {
   io: CommandIO;
   /** Set when the stop was already rendered (a read-only command stopped at once). */
   stoppedEarly: () => boolean;
+  /** Stops following io.signal: a caller's signal outlives the command (one per run over targets). */
+  release: () => void;
 }
 
 function startInvocation(spec: CommandSpec, args: readonly string[], io: CommandIO): Invocation {
@@ -161,11 +163,17 @@ function startInvocation(spec: CommandSpec, args: readonly string[], io: Command
   const modules = (globalThis as Record<symbol, unknown>)[Symbol.for('upkit.modules')];
   if (typeof modules === 'string') log.debug(`modules: ${modules}`);
   const controller = new AbortController();
+  let release = () => {};
   if (io.signal) {
-    if (io.signal.aborted) controller.abort(io.signal.reason);
-    else io.signal.addEventListener('abort', () => controller.abort(io.signal!.reason), { once: true });
+    const signal = io.signal;
+    const follow = () => controller.abort(signal.reason);
+    if (signal.aborted) follow();
+    else {
+      signal.addEventListener('abort', follow, { once: true });
+      release = () => signal.removeEventListener('abort', follow);
+    }
   }
-  return { log, report, controller, io, stoppedEarly: () => false };
+  return { log, report, controller, io, stoppedEarly: () => false, release };
 }
 
 /** Parses, reads the configuration and runs the command; whatever it throws becomes its exit code. */
@@ -213,9 +221,9 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
       else writeOutput(json ? (io.stream ?? process.stderr) : process.stdout, `${redact(text)}\n`);
     };
     return await spec.run({ values, positionals, log, report, config, json, signal: controller.signal, out });
-  } catch (err: unknown) {
+  } catch (thrown: unknown) {
     if (inv.stoppedEarly()) return EXIT.interrupted;
-    const error = controller.signal.aborted && !isUpkitError(err) ? controller.signal.reason : err;
+    const error: unknown = controller.signal.aborted && !isUpkitError(thrown) ? controller.signal.reason : thrown;
     renderError(log, error);
     recordError(report, error);
     // A wrong command line is answered with the command's usage, as a person expects.
@@ -247,7 +255,12 @@ function closeInvocation(inv: Invocation, built: Report, args: readonly string[]
  */
 export async function executeCommand(spec: CommandSpec, args: string[], io: CommandIO = {}): Promise<CommandResult> {
   const inv = startInvocation(spec, args, io);
-  const exitCode = await invoke(spec, args, inv);
+  let exitCode: number;
+  try {
+    exitCode = await invoke(spec, args, inv);
+  } finally {
+    inv.release();
+  }
   const report = finishInvocation(inv, exitCode);
   closeInvocation(inv, report, args);
   return { exitCode: report.exitCode, report };

@@ -9,6 +9,7 @@ import { expect } from 'vitest';
 import { schemaFingerprint } from '../../lib/schema/fingerprint.ts';
 import { runUpkit, type RunOptions, type RunResult } from '../support/cli.ts';
 import { withClientAt } from '../support/database.ts';
+import { runInProcess } from '../support/inProcess.ts';
 import { rowSnapshot, type RowSnapshot } from '../support/rows.ts';
 import { CASES } from './catalogue.ts';
 import { fill, pattern, type Vars } from './match.ts';
@@ -26,11 +27,15 @@ export interface CaseRun extends RunResult {
   vars: Vars;
 }
 
-/** Runs the case's command with its environment (and .env), placeholders filled from vars; --json added unless the case says not. */
+/**
+ * Runs the case's command with its environment (and .env), placeholders filled from vars; --json
+ * added unless the case says not. In a child process, or with `inProcess` (a usage or
+ * configuration case) through the in-process runner (test/support/inProcess.ts).
+ */
 export async function runCase(
   c: FailureCase,
   vars: Vars = {},
-  options: RunOptions & { extraEnv?: Record<string, string | undefined> } = {},
+  options: RunOptions & { extraEnv?: Record<string, string | undefined>; inProcess?: boolean } = {},
 ): Promise<CaseRun> {
   const cwd = options.cwd ?? mkdtempSync(path.join(tmpdir(), 'upkit-case-'));
   vars = { cwd, ...vars };
@@ -38,7 +43,9 @@ export async function runCase(
   const env: Record<string, string | undefined> = { ...options.extraEnv };
   for (const [k, v] of Object.entries(c.env ?? {})) env[k] = fill(v, vars);
   const args = [...c.args.map((a) => fill(a, vars)), ...(c.json === false ? [] : ['--json'])];
-  const r = await runUpkit(c.entry, args, { ...options, cwd, env });
+  const r = options.inProcess
+    ? await runInProcess(c.entry, args, { cwd, env })
+    : await runUpkit(c.entry, args, { ...options, cwd, env });
   return { ...r, cwd, vars };
 }
 

@@ -24,7 +24,8 @@ describe('failure catalogue: command line', () => {
     it(id, async () => {
       const c = failureCase(id);
       const before = await dbState(db().url);
-      const r = await runCase(c, { url: db().url, database: db().database });
+      // A usage error ends before anything depends on the process: run in process.
+      const r = await runCase(c, { url: db().url, database: db().database }, { inProcess: true });
       expectCase(r, c, r.vars);
       if (c.code === 'usage' && !c.message.startsWith('no drizzle entry'))
         expect(r.stderr).toContain(`usage: npx zx ${c.entry}`);

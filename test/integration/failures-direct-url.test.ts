@@ -108,7 +108,8 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
   ): Promise<void> {
     const c = failureCase(id);
     const states = await Promise.all(urls.map((u) => dbState(u)));
-    const r = await runCase(c, { ...vars(), ...extra });
+    // Refused before the command reads or writes anything: run in process.
+    const r = await runCase(c, { ...vars(), ...extra }, { inProcess: true });
     expectCase(r, c, r.vars);
     expect(existsSync(path.join(r.cwd, 'backups')), `${id}: a backup was taken`).toBe(false);
     for (const [i, u] of urls.entries()) {
@@ -156,7 +157,11 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
     const p = await closedPort();
     const c = failureCase('config.direct-url-unreachable');
     const state = await dbState(db().url);
-    const r = await runCase(c, { ...vars(), closedPort: p, closedUrl: urlWith(db().url, (u) => (u.port = String(p))) });
+    const r = await runCase(
+      c,
+      { ...vars(), closedPort: p, closedUrl: urlWith(db().url, (u) => (u.port = String(p))) },
+      { inProcess: true },
+    );
     expectCase(r, c, r.vars);
     await expectUnchanged(db().url, state);
   });

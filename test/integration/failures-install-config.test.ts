@@ -15,17 +15,19 @@ import { runUpkit } from '../support/cli.ts';
 describe('failure catalogue: checked before the backup', backupTests(), () => {
   const db = useFreshDatabase();
 
-  async function before(id: string, vars: Record<string, string | number> = {}, url = db().url): Promise<void> {
+  async function before(
+    id: string,
+    vars: Record<string, string | number> = {},
+    url = db().url,
+    options: { inProcess?: boolean } = {},
+  ): Promise<void> {
     const c = failureCase(id);
     const state = await dbState(url);
-    const r = await runCase(c, {
-      url,
-      host: db().host,
-      port: db().port,
-      user: db().user,
-      database: db().database,
-      ...vars,
-    });
+    const r = await runCase(
+      c,
+      { url, host: db().host, port: db().port, user: db().user, database: db().database, ...vars },
+      options,
+    );
     expectCase(r, c, r.vars);
     expect(existsSync(path.join(r.cwd, 'backups')), `${id}: a backup was taken`).toBe(false);
     expect(await runsOf(url)).toEqual([]);
@@ -35,7 +37,8 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
   for (const id of ['config.lock-timeout-range', 'config.statement-timeout-flag-range', 'config.lock-retries-range']) {
     it(id, async () => {
       await asRelease(db(), 'v2.2');
-      await before(id);
+      // A setting out of range is refused while the settings are read: run in process.
+      await before(id, {}, db().url, { inProcess: true });
     });
   }
 

@@ -9,6 +9,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { checkHealth, HealthError } from '../../lib/health/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
+import { runInProcess } from '../support/inProcess.ts';
 import { useFreshDatabase } from '../support/database.ts';
 import { asRelease, type FixtureRelease } from '../support/releases.ts';
 import { freePort } from '../support/servers/common.ts';
@@ -223,10 +224,13 @@ describe('npx zx scripts/health.ts', () => {
   });
 
   it('refuses a bad --timeout and a bad HEALTH_TIMEOUT with exit 2', async () => {
-    const flag = await runUpkit('scripts/health.ts', ['--timeout', '2s'], { env: { DATABASE_URL: db().url } });
+    // Usage and configuration errors: run in process (test/support/inProcess.ts).
+    const flag = await runInProcess('scripts/health.ts', ['--timeout', '2s'], { env: { DATABASE_URL: db().url } });
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('✖ --timeout must be a whole number of milliseconds above 0, got "2s"');
-    const env = await runUpkit('scripts/health.ts', [], { env: { DATABASE_URL: db().url, HEALTH_TIMEOUT: 'soon' } });
+    const env = await runInProcess('scripts/health.ts', [], {
+      env: { DATABASE_URL: db().url, HEALTH_TIMEOUT: 'soon' },
+    });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('HEALTH_TIMEOUT: must be a whole number of milliseconds above 0, got "soon"');
   });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { NO_BACKUP_REASON } from '../../lib/upgrade.ts';
 import { runUpkit } from '../support/cli.ts';
+import { runInProcess } from '../support/inProcess.ts';
 import { backupTests, useFreshDatabase, withClientAt } from '../support/database.ts';
 import { asRelease, DRIZZLE_DIR } from '../support/releases.ts';
 import { flattenFlags, lostOrChanged, rowSnapshot, upgradeTransforms } from '../support/rows.ts';
@@ -51,7 +52,8 @@ describe('upgrade --no-backup', () => {
       '✖ --no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
     ],
   ])('refuses %j as conflicting flags: exit 2, before reading any configuration', async (args, line) => {
-    const r = await runUpkit('upgrade.ts', args, { env: {} });
+    // A usage error: run in process (test/support/inProcess.ts).
+    const r = await runInProcess('upgrade.ts', args, { env: {} });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(line);
     expect(r.stderr).not.toContain('DATABASE_URL');
@@ -160,7 +162,9 @@ describe('preflight and install --no-backup', () => {
     ]);
     const without = await runUpkit('scripts/preflight.ts', [], { env: { DATABASE_URL: db().url, ...noPgDump() } });
     expect(without.code).toBe(3);
-    const both = await runUpkit('scripts/preflight.ts', ['--no-backup', '--backup-dir', '/tmp/somewhere'], { env: {} });
+    const both = await runInProcess('scripts/preflight.ts', ['--no-backup', '--backup-dir', '/tmp/somewhere'], {
+      env: {},
+    });
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('✖ --no-backup and --backup-dir do not go together');
   });

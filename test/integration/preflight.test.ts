@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runNpxZx, runUpkit } from '../support/cli.ts';
+import { runInProcess } from '../support/inProcess.ts';
 import { backupArgs, backupsTestable, useFreshDatabase, withAdminClient } from '../support/database.ts';
 import { DURATION } from '../support/logLines.ts';
 
@@ -121,7 +122,8 @@ describe('preflight', () => {
   });
 
   it('names a malformed DATABASE_URL with exit 2', async () => {
-    const r = await runUpkit(PREFLIGHT, [], { env: { DATABASE_URL: 'postgres://pulse:pa#ss@db/pulse' } });
+    // Configuration and usage errors run in process (test/support/inProcess.ts).
+    const r = await runInProcess(PREFLIGHT, [], { env: { DATABASE_URL: 'postgres://pulse:pa#ss@db/pulse' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       '✖ DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
@@ -131,7 +133,7 @@ describe('preflight', () => {
   });
 
   it('names DB_NAME when the DB_* keys lack it, with exit 2', async () => {
-    const r = await runUpkit(PREFLIGHT, [], {
+    const r = await runInProcess(PREFLIGHT, [], {
       env: { DB_HOST: db().host, DB_PORT: String(db().port), DB_USER: db().user, DB_PASSWORD: db().password },
     });
     expect(r.code).toBe(2);
@@ -203,7 +205,7 @@ describe('preflight', () => {
   });
 
   it('refuses an unknown flag with exit 2 and the usage', async () => {
-    const r = await runUpkit(PREFLIGHT, ['--frobnicate'], { env: { DATABASE_URL: db().url } });
+    const r = await runInProcess(PREFLIGHT, ['--frobnicate'], { env: { DATABASE_URL: db().url } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("✖ Unknown option '--frobnicate'");
     expect(r.stderr).toContain('usage: npx zx scripts/preflight.ts [options]');

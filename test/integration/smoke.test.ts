@@ -41,7 +41,8 @@ const dropDatabase = (name: string) =>
 
 /** One upkit command on the smoke's node; it must succeed, and its log names that node. */
 async function upkit(entry: string, args: string[], options: RunOptions): Promise<RunResult> {
-  const r = await runUpkit(entry, args, { timeoutMs: 120_000, ...options, node });
+  // Through zx and tsx, as an operator runs an entry file on that Node.
+  const r = await runUpkit(entry, args, { timeoutMs: 120_000, ...options, node, via: 'zx' });
   expect(r.code, `${entry} ${args.join(' ')}\n${r.stderr}`).toBe(0);
   expect(r.logs()).toContain(`(node ${nodeVersion}, pid `);
   return r;

@@ -9,6 +9,7 @@ import { readMigrations } from '../../lib/drizzle/journal.ts';
 import { verifyDatabase } from '../../verify/engine.ts';
 import { pulseProfile } from '../../profiles/pulse.ts';
 import { runUpkit, type RunResult } from '../support/cli.ts';
+import { runInProcess } from '../support/inProcess.ts';
 import { useFreshDatabase, withClientAt } from '../support/database.ts';
 import { asRelease, DRIZZLE_DIR, LEGACY_DIR } from '../support/releases.ts';
 import { DURATION } from '../support/logLines.ts';
@@ -290,11 +291,12 @@ describe('verify', () => {
   });
 
   it('refuses --json with --markdown, and a drizzle folder without a journal, with exit 2', async () => {
-    const both = await runUpkit('verify/index.ts', ['--json', '--markdown'], { env: { DATABASE_URL: db().url } });
+    // Usage and configuration errors: run in process (test/support/inProcess.ts).
+    const both = await runInProcess('verify/index.ts', ['--json', '--markdown'], { env: { DATABASE_URL: db().url } });
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('✖ --json and --markdown cannot be used together');
     const empty = mkdtempSync(path.join(tmpdir(), 'upkit-verify-empty-'));
-    const r = await runUpkit('verify/index.ts', ['--drizzle-dir', empty], { env: { DATABASE_URL: db().url } });
+    const r = await runInProcess('verify/index.ts', ['--drizzle-dir', empty], { env: { DATABASE_URL: db().url } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`✖ drizzle folder ${empty}: meta/_journal.json is missing`);
   });
