@@ -10,7 +10,10 @@ export interface LogStream {
 export interface ApiOptions {
   /** The database, as DATABASE_URL would name it (it replaces DATABASE_URL of `env`). */
   databaseUrl?: string;
-  /** The environment the configuration is read from (default: process.env): DATABASE_URL or DB_*, LOCK_TIMEOUT, BACKUP_DIR, … */
+  /**
+   * The environment the configuration is read from (default: process.env): DATABASE_URL or DB_*, LOCK_TIMEOUT,
+   * BACKUP_DIR, …
+   */
   env?: Record<string, string | undefined>;
   /** A file of settings (KEY=VALUE) instead of `.env` in `cwd`. */
   envFile?: string;
@@ -27,7 +30,10 @@ export interface ApiOptions {
 }
 
 export interface UpgradeApiOptions extends ApiOptions {
-  /** When another run holds the run lock: wait for it up to this many seconds (1 to 86400), then plan again. Default: exit 5 at once. */
+  /**
+   * When another run holds the run lock: wait for it up to this many seconds (1 to 86400), then plan again. Default:
+   * exit 5 at once.
+   */
   waitForLockSeconds?: number;
   /** false: take no backup (your own snapshot replaces it). Default true: a verified backup before any change. */
   backup?: boolean;
@@ -80,7 +86,10 @@ export interface Report {
 export interface ApiResult {
   /** exitCode is 0. */
   ok: boolean;
-  /** The command line's exit code: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing changed), 4 verification found problems, 5 another run holds the lock, 6 health, 130 interrupted. */
+  /**
+   * The command line's exit code: 0 ok, 1 failed after changes began, 2 usage or configuration, 3 refused (nothing
+   * changed), 4 verification found problems, 5 another run holds the lock, 6 health, 130 interrupted.
+   */
   exitCode: number;
   status: RunStatus;
   outcome: RunOutcome;
@@ -99,7 +108,9 @@ export declare const EXIT: {
   readonly interrupted: 130;
 };
 
-/** `npx zx upgrade.ts --yes --no-containers`, in process. Never throws for a failed run: the result says how it ended. */
+/**
+ * `npx zx upgrade.ts --yes --no-containers`, in process. Never throws for a failed run: the result says how it ended.
+ */
 export declare function upgrade(options?: UpgradeApiOptions): Promise<ApiResult>;
 
 /** `npx zx verify/index.ts`, in process: read-only. */

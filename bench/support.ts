@@ -91,7 +91,8 @@ export const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` :
 export function writeSection(name: string, body: string): void {
   writeDocSection(
     'BENCHMARKS.md',
-    '# Benchmarks\n\nEach section is written by its benchmark (`npm run bench:<name>`); ratios are measured against the named peer in the same run, on the machine named in the section.\n',
+    '# Benchmarks\n\nEach section is written by its benchmark (`npm run bench:<name>`); ' +
+      'ratios are measured against the named peer in the same run, on the machine named in the section.\n',
     name,
     body,
   );

@@ -111,7 +111,9 @@ export function seedSql(set: SeedSet): string {
   const out: string[] = [];
   if (set.roles.length) {
     out.push(
-      `INSERT INTO roles (name, description, is_system) VALUES\n${set.roles.map((r) => `  (${lit(r.name)}, ${lit(r.description)}, true)`).join(',\n')}\nON CONFLICT (name) WHERE organization_id IS NULL DO NOTHING;`,
+      `INSERT INTO roles (name, description, is_system) ` +
+        `VALUES\n${set.roles.map((r) => `  (${lit(r.name)}, ${lit(r.description)}, true)`).join(',\n')}` +
+        `\nON CONFLICT (name) WHERE organization_id IS NULL DO NOTHING;`,
     );
   }
   if (set.permissions.length) {
@@ -132,14 +134,16 @@ export function seedSql(set: SeedSet): string {
           'INSERT INTO role_permissions (role_id, permission_id)',
           'SELECT r.id, c.id',
           '  FROM created c',
-          `  JOIN (VALUES ${grants.join(', ')}) AS g (role, resource, action) ON g.resource = c.resource AND g.action = c.action`,
+          `  JOIN (VALUES ${grants.join(', ')}) AS g (role, resource, ` +
+            `action) ON g.resource = c.resource AND g.action = c.action`,
           '  JOIN roles r ON r.name = g.role AND r.organization_id IS NULL',
           'ON CONFLICT DO NOTHING;',
         ].join('\n'),
       );
     } else {
       out.push(
-        `INSERT INTO permissions (resource, action, description) VALUES\n${values}\nON CONFLICT (resource, action) DO NOTHING;`,
+        `INSERT INTO permissions (resource, action, description) ` +
+          `VALUES\n${values}\nON CONFLICT (resource, action) DO NOTHING;`,
       );
     }
     out.push(
@@ -147,7 +151,8 @@ export function seedSql(set: SeedSet): string {
         'INSERT INTO role_permissions (role_id, permission_id)',
         'SELECT r.id, p.id',
         '  FROM roles r',
-        `  JOIN permissions p ON (p.resource, p.action) IN (${set.permissions.map((x) => `(${lit(x.resource)}, ${lit(x.action)})`).join(', ')})`,
+        `  JOIN permissions p ON (p.resource, p.action) ` +
+          `IN (${set.permissions.map((x) => `(${lit(x.resource)}, ${lit(x.action)})`).join(', ')})`,
         " WHERE r.name = 'admin' AND r.organization_id IS NULL",
         'ON CONFLICT DO NOTHING;',
       ].join('\n'),
@@ -156,7 +161,8 @@ export function seedSql(set: SeedSet): string {
   if (set.flags.length) {
     const obj = `jsonb_build_object(${set.flags.map((f) => `${lit(f)}, true`).join(', ')})`;
     out.push(
-      `UPDATE organizations\n   SET features_enabled = ${obj} || features_enabled\n WHERE NOT (features_enabled ?& ARRAY[${set.flags.map(lit).join(', ')}]);`,
+      `UPDATE organizations\n   SET features_enabled = ${obj} || features_enabled\n` +
+        ` WHERE NOT (features_enabled ?& ARRAY[${set.flags.map(lit).join(', ')}]);`,
     );
   }
   return out.join('\n\n');
@@ -188,12 +194,14 @@ export async function seedGaps(client: Pick<Client, 'query'>, release: Release):
     adminMissingGrants: set.permissions.length,
   };
   const flagsColumn = await client.query<{ ok: boolean }>(
-    `select exists (select 1 from pg_attribute where attrelid = to_regclass('public.organizations') and attname = 'features_enabled' and not attisdropped) as ok`,
+    `select exists (select 1 from pg_attribute where attrelid = to_regclass('public.organizations') ` +
+      `and attname = 'features_enabled' and not attisdropped) as ok`,
   );
   if (set.flags.length && (await has('public.organizations'))) {
     if (flagsColumn.rows[0]!.ok) {
       const { rows } = await client.query<{ n: number }>(
-        `select count(*)::int as n from organizations where not (features_enabled ?& array[${set.flags.map(lit).join(', ')}])`,
+        `select count(*)::int as n from organizations where not ` +
+          `(features_enabled ?& array[${set.flags.map(lit).join(', ')}])`,
       );
       gaps.organizationsMissingFlags = rows[0]!.n;
     } else {
@@ -206,9 +214,12 @@ export async function seedGaps(client: Pick<Client, 'query'>, release: Release):
     const pairs = set.permissions.map((p) => `(${lit(p.resource)}, ${lit(p.action)})`).join(', ');
     const { rows } = await client.query<{ perms: number; roles: number; grants: number }>(
       `select (select count(*)::int from permissions where (resource, action) in (${pairs})) as perms,
-              (select count(*)::int from roles where organization_id is null and name in (${set.roles.map((r) => lit(r.name)).join(', ')})) as roles,
-              (select count(*)::int from role_permissions rp join roles r on r.id = rp.role_id join permissions p on p.id = rp.permission_id
-                where r.name = 'admin' and r.organization_id is null and (p.resource, p.action) in (${pairs})) as grants`,
+              (select count(*)::int from roles where organization_id is ` +
+        `null and name in (${set.roles.map((r) => lit(r.name)).join(', ')})) as roles,
+              (select count(*)::int from role_permissions rp join roles ` +
+        `r on r.id = rp.role_id join permissions p on p.id = rp.permission_id
+                where r.name = 'admin' and r.organization_id ` +
+        `is null and (p.resource, p.action) in (${pairs})) as grants`,
     );
     gaps.missingPermissions = set.permissions.length - rows[0]!.perms;
     gaps.missingRoles = set.roles.length - rows[0]!.roles;

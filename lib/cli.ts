@@ -157,7 +157,8 @@ function startInvocation(spec: CommandSpec, args: readonly string[], io: Command
   const log = createLogger({ command: spec.name, stream: io.stream, logDir: io.logDir, interactive: io.interactive });
   const report = new ReportBuilder(spec.name, VERSION);
   log.debug(
-    `upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')} (node ${process.version}, pid ${process.pid})`,
+    `upkit ${VERSION} ${spec.name} ${args.map((a) => JSON.stringify(a)).join(' ')}` +
+      ` (node ${process.version}, pid ${process.pid})`,
   );
   // Which modules bin/upkit.js chose (the compiled tree, or the sources); unset for an entry file or the library.
   const modules = (globalThis as Record<symbol, unknown>)[Symbol.for('upkit.modules')];
@@ -191,8 +192,10 @@ async function invoke(spec: CommandSpec, args: string[], inv: Invocation): Promi
     const targetFlag = Object.keys(TARGET_OPTIONS).find((k) => values[k] !== undefined);
     if (targetFlag)
       throw usageError(
-        `--${targetFlag} runs the command over the targets file, which only the command line does; here it runs for one database`,
-        `run: ${spec.invocation} --${targetFlag}${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`,
+        `--${targetFlag} runs the command over the targets file, ` +
+          `which only the command line does; here it runs for one database`,
+        `run: ${spec.invocation} --${targetFlag}` +
+          `${values[targetFlag] === true ? '' : ` ${shellQuote(String(values[targetFlag]))}`}`,
       );
     registerPublicNames(undefined, values, positionals, io.cwd);
     const envFile = givenEnvFile(values, spec.invocation);
@@ -284,7 +287,9 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
   for (const stream of [process.stdout, process.stderr]) {
     watchOutput(stream, (code) => {
       const hint = log.logFile ? `read it with: cat ${shellQuote(log.logFile)}` : undefined;
-      const message = `${streamName(stream)} was closed (${code}); the run went on${log.logFile ? ' and the log file has all of its output' : ''}`;
+      const message =
+        `${streamName(stream)} was closed (${code}); the run went on` +
+        `${log.logFile ? ' and the log file has all of its output' : ''}`;
       log.warn(message);
       if (hint) log.info(`  → ${hint}`);
       report.finding('warning', 'output.closed', message, hint);
@@ -316,7 +321,8 @@ export async function runCommand(spec: CommandSpec, entryUrl: string, argv?: str
     });
     controller.abort(reason);
     if (spec.readOnly && !exitHeld()) {
-      // Nothing to clean up (a shadow database being built holds the exit until it is dropped): say so now, since the process ends without waiting for the work.
+      // Nothing to clean up (a shadow database being built holds the exit until it is dropped): say so now, since the
+      // process ends without waiting for the work.
       stoppedEarly = true;
       renderError(log, reason);
       recordError(report, reason);
@@ -376,7 +382,8 @@ async function runOverTargets(spec: CommandSpec, args: string[]): Promise<number
     interruptedBy = sig;
     writeOutput(
       process.stderr,
-      `⚠ ${sig} received: stopping every target${spec.readOnly ? '' : ' after rolling back what is in progress'}; no other target starts\n`,
+      `⚠ ${sig} received: stopping every target` +
+        `${spec.readOnly ? '' : ' after rolling back what is in progress'}; no other target starts\n`,
     );
     controller.abort(
       new UpkitError({

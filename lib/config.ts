@@ -174,7 +174,8 @@ export const DEFAULTS = {
 const SSL_MODES: readonly SslMode[] = ['false', 'true', 'require', 'verify-full'];
 
 const URL_HINT =
-  'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
+  'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; ' +
+  'percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
 
 class Problems {
   readonly list: string[] = [];
@@ -210,7 +211,10 @@ function unparsable(value: string): string {
   const at = rest.lastIndexOf('@');
   const userinfo = at === -1 ? '' : rest.slice(0, at);
   if (/[/?#]/.test(userinfo)) {
-    return 'has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD';
+    return (
+      'has a / ? or # in the user name or password that is not percent-encoded ' +
+      '(write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD'
+    );
   }
   const hostPort = (at === -1 ? rest : rest.slice(at + 1)).split(/[/?#]/)[0] ?? '';
   const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(hostPort);
@@ -256,7 +260,9 @@ function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]
     if (quote === '"' && CONNECTION_KEYS.has(m[1]!) && /\\[nr]/.test(value)) {
       warnings.push({
         code: 'config.env-escape',
-        message: `${m[1]} (${name} line ${i + 1}): \\n or \\r inside double quotes is read as a line break (as dotenv reads it)`,
+        message:
+          `${m[1]} (${name} line ${i + 1}): \\n or \\r inside ` +
+          `double quotes is read as a line break (as dotenv reads it)`,
         hint: `to keep the backslash, put the value in single quotes in ${file} (line ${i + 1})`,
       });
     }
@@ -277,7 +283,9 @@ function readEnvFile(file: string, problems: Problems, warnings: ConfigWarning[]
     const listed = `${at.slice(0, -1).join(', ')} and ${at.at(-1)}`;
     warnings.push({
       code: 'config.env-duplicate',
-      message: `${key} is set ${at.length === 2 ? 'twice' : `${at.length} times`} in ${name} (lines ${listed}); line ${at.at(-1)} wins`,
+      message:
+        `${key} is set ${at.length === 2 ? 'twice' : `${at.length} times`}` +
+        ` in ${name} (lines ${listed}); line ${at.at(-1)} wins`,
       hint: `remove the line${at.length > 2 ? 's' : ''} you do not mean from ${file}`,
     });
   }
@@ -378,7 +386,8 @@ function targetFromUrl(
     if (params[unsupported] !== undefined)
       problems.add(
         key,
-        `sets ${unsupported}, which upkit does not use (name the server in the URL's host, or in host=/socket/directory)`,
+        `sets ${unsupported}, which upkit does not use (name the ` +
+          `server in the URL's host, or in host=/socket/directory)`,
       );
   }
   if (typeof params.dbname === 'string' && params.dbname) parsed.database = params.dbname;
@@ -424,7 +433,8 @@ const OWN_TIMEOUTS = new Set([
 type AppName = 'Pulse' | 'the app';
 
 const schemaHint = (app: AppName) =>
-  `upkit works in schema ${TARGET_SCHEMA} only (${app}'s migrations name it): leave search_path out, or set it to ${TARGET_SCHEMA}`;
+  `upkit works in schema ${TARGET_SCHEMA} only (${app}'s migrations name it): ` +
+  `leave search_path out, or set it to ${TARGET_SCHEMA}`;
 
 /**
  * What the URL says about the session: the schema (`options=-c search_path=…`, or the
@@ -445,7 +455,8 @@ function sessionFromUrl(
     if (options.unsupported.length) {
       problems.add(
         key,
-        `has options that are not -c name=value settings (${options.unsupported.join(' ')}); upkit passes on only settings`,
+        `has options that are not -c name=value settings (` +
+          `${options.unsupported.join(' ')}); upkit passes on only settings`,
         `remove them from the options of ${key}, then run: npx zx scripts/preflight.ts`,
       );
     }
@@ -531,8 +542,11 @@ function checkSchema(target: DbTarget | undefined, key: string, problems: Proble
   if (schema === TARGET_SCHEMA) return;
   problems.add(
     key,
-    `${key === 'DB_SCHEMA' ? 'names' : 'sets search_path to'} schema ${schema}, but upkit installs and upgrades ${app} in schema ${TARGET_SCHEMA} only`,
-    `${schemaHint(app)}; an install in schema ${schema} must be moved to ${TARGET_SCHEMA} first (ALTER SCHEMA ${sqlIdent(schema)} RENAME TO ${TARGET_SCHEMA}, once ${TARGET_SCHEMA} is renamed away), then run: npx zx scripts/preflight.ts`,
+    `${key === 'DB_SCHEMA' ? 'names' : 'sets search_path to'} schema ${schema}, ` +
+      `but upkit installs and upgrades ${app} in schema ${TARGET_SCHEMA} only`,
+    `${schemaHint(app)}; an install in schema ${schema} must be moved to ${TARGET_SCHEMA}` +
+      ` first (ALTER SCHEMA ${sqlIdent(schema)} RENAME TO ${TARGET_SCHEMA}, ` +
+      `once ${TARGET_SCHEMA} is renamed away), then run: npx zx scripts/preflight.ts`,
   );
 }
 
@@ -547,7 +561,8 @@ function targetFromParts(
   if (!['DB_HOST', 'DB_USER', 'DB_NAME', 'DB_PORT', 'DB_PASSWORD'].some((k) => env[k]?.trim())) {
     problems.add(
       'DATABASE_URL',
-      `is not set, and neither are DB_HOST, DB_USER and DB_NAME${envFile ? ` (in the environment or ${envFile})` : ` (in the environment; there is no .env in ${cwd})`}`,
+      `is not set, and neither are DB_HOST, DB_USER and DB_NAME` +
+        `${envFile ? ` (in the environment or ${envFile})` : ` (in the environment; there is no .env in ${cwd})`}`,
     );
     return undefined;
   }
@@ -704,8 +719,10 @@ function readEnv(
     const named = chosen.named;
     const again =
       named === 'UPKIT_ENV_FILE'
-        ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
-        : `create that file or give the path of the one that holds the settings (a relative path is read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(envFile)}`;
+        ? `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${cwd}), ` +
+          `or unset it to read ${path.join(cwd, '.env')}; then run: npx zx scripts/preflight.ts`
+        : `create that file or give the path of the one that holds the settings (a relative path is ` +
+          `read from ${cwd}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(envFile)}`;
     // The settings are in the file that is not there: nothing else is worth checking.
     const missing = !existsSync(envFile)
       ? 'does not exist'
@@ -794,8 +811,12 @@ function warnUrlAndParts(env: Record<string, string | undefined>, db: DbTarget, 
   if (differ.length) {
     warnings.push({
       code: 'config.url_and_parts',
-      message: `DATABASE_URL and ${differ.join(', ')} are both set and disagree: DATABASE_URL wins (${describeTarget(db)}), ${differ.join(', ')} ${differ.length > 1 ? 'are' : 'is'} not used`,
-      hint: `remove ${differ.join(', ')} from .env or the environment (or make ${differ.length > 1 ? 'them' : 'it'} match DATABASE_URL) so that every program reads the same database`,
+      message:
+        `DATABASE_URL and ${differ.join(', ')} are both set and disagree: DATABASE_URL wins (` +
+        `${describeTarget(db)}), ${differ.join(', ')} ${differ.length > 1 ? 'are' : 'is'} not used`,
+      hint:
+        `remove ${differ.join(', ')} from .env or the environment (or make ` +
+        `${differ.length > 1 ? 'them' : 'it'} match DATABASE_URL) so that every program reads the same database`,
     });
   }
 }

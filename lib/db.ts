@@ -70,7 +70,8 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
         return make(
           'db.unreachable',
           `cannot connect to PostgreSQL at ${where}: ${e.code === 'ENOENT' ? 'no such socket' : 'permission denied'}`,
-          `is the server running with unix_socket_directories = '${target.host}' and port ${target.port}? check ${keys}, ${NEXT}`,
+          `is the server running with unix_socket_directories = '` +
+            `${target.host}' and port ${target.port}? check ${keys}, ${NEXT}`,
         );
       }
       break;
@@ -117,14 +118,16 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
       return make(
         'db.busy',
         `PostgreSQL at ${where} has no connection slot left for ${who}: ${e.message ?? 'too many connections'}`,
-        "wait for connections to close, or raise the limit (max_connections, or the role's or database's CONNECTION LIMIT), then run the command again",
+        'wait for connections to close, or raise the limit (max_connections, ' +
+          "or the role's or database's CONNECTION LIMIT), then run the command again",
       );
     case '55000':
       if (/not currently accepting connections/i.test(e.message ?? '')) {
         return make(
           'db.not_accepting',
           `database "${target.database}" on ${where} does not accept connections (ALLOW_CONNECTIONS is off)`,
-          `an administrator can allow them again with: ALTER DATABASE ${sqlIdent(target.database)} ALLOW_CONNECTIONS true; then run the command again`,
+          `an administrator can allow them again with: ALTER DATABASE ${sqlIdent(target.database)}` +
+            ` ALLOW_CONNECTIONS true; then run the command again`,
         );
       }
       break;
@@ -165,7 +168,10 @@ export function connectError(err: unknown, target: DbTarget, timeoutMs: number):
 const LOST_STATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);
 const LOST_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
 
-/** The session is gone (the server restarted or shut down, or the network failed), as opposed to a statement that failed. */
+/**
+ * The session is gone (the server restarted or shut down, or the network failed), as opposed to a statement that
+ * failed.
+ */
 export function isConnectionLoss(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null | undefined;
   if (!e) return false;
@@ -281,7 +287,9 @@ export function lockApplicationName(command: string): string {
 /** Who holds the run lock, as messages name it. */
 export function describeHolder(holder: LockHolder | undefined): string {
   return holder
-    ? `pid ${holder.pid} (${holder.applicationName || 'unknown program'}${holder.clientAddr ? ` from ${holder.clientAddr}` : ''}, connected ${holder.backendStart?.toISOString() ?? 'at an unknown time'})`
+    ? `pid ${holder.pid} (${holder.applicationName || 'unknown program'}` +
+        `${holder.clientAddr ? ` from ${holder.clientAddr}` : ''}, ` +
+        `connected ${holder.backendStart?.toISOString() ?? 'at an unknown time'})`
     : 'a session that has just ended';
 }
 
@@ -351,7 +359,9 @@ async function waitForLock(client: Client, target: DbTarget, config: SslSettings
     throw new UpkitError({
       code: 'lock.wait_ended',
       exit: 'refused',
-      message: `the session waiting for the run lock on ${target.database} ended before it got the lock: ${why}; nothing was changed`,
+      message:
+        `the session waiting for the run lock on ${target.database}` +
+        ` ended before it got the lock: ${why}; nothing was changed`,
       hint: 'check the server with: npx zx scripts/preflight.ts, then run the upgrade again',
       cause: err,
     });
@@ -387,8 +397,12 @@ export async function withAdvisoryLock<T>(
         throw new UpkitError({
           code: 'lock.held',
           exit: 'locked',
-          message: `another upkit run still holds the lock on ${target.database} after ${wait.seconds} s of waiting (--wait-for-lock ${wait.seconds}): ${describeHolder(await lockHolder(client))}`,
-          hint: 'wait for it to finish (npx zx scripts/status.ts shows it), or wait longer with --wait-for-lock SECONDS; nothing was changed',
+          message:
+            `another upkit run still holds the lock on ${target.database} after ${wait.seconds} s of ` +
+            `waiting (--wait-for-lock ${wait.seconds}): ${describeHolder(await lockHolder(client))}`,
+          hint:
+            'wait for it to finish (npx zx scripts/status.ts shows it), ' +
+            'or wait longer with --wait-for-lock SECONDS; nothing was changed',
         });
       }
     }

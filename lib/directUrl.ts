@@ -22,8 +22,8 @@ export interface DatabaseIdentity {
 /**
  * pg_control_system() is granted to PUBLIC by PostgreSQL itself (an ordinary role calls it on
  * the tests' server; the test of this check does so), yet a managed service or an
- * administrator may revoke it: serverIdentifier() then gives null and the rest still decides. The postmaster's start time (readable by every role,
- * printed in UTC so that a role's TimeZone cannot change it) tells apart two servers that
+ * administrator may revoke it: serverIdentifier() then gives null and the rest still decides. The postmaster's start
+ * time (readable by every role, printed in UTC so that a role's TimeZone cannot change it) tells apart two servers that
  * share a system identifier (a physical replica, a copied data directory) and two servers
  * without one; the database's oid tells apart a database dropped and created again under the
  * same name. Host, port and the server's address are not part of it: a pooler or a proxy
@@ -104,8 +104,10 @@ export async function checkDirectUrl(
     if (!isUpkitError(err) || options.unreachable !== 'warn') throw err;
     warn(
       'config.direct-url-unchecked',
-      `could not check that DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach the same database: ${err.message}`,
-      `${command} goes on without it; once the database accepts connections, run: npx zx scripts/preflight.ts to have it checked`,
+      `could not check that DIRECT_URL (${side(direct)}) ` +
+        `and DATABASE_URL (${side(db)}) reach the same database: ${err.message}`,
+      `${command} goes on without it; once the database accepts connections, ` +
+        `run: npx zx scripts/preflight.ts to have it checked`,
     );
     return;
   }
@@ -118,13 +120,18 @@ export async function checkDirectUrl(
       throw new UpkitError({
         code: 'config.direct-url-mismatch',
         exit: 'usage',
-        message: `DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) name different databases, and DATABASE_URL cannot be connected to from here to show they are one (${err.message})`,
-        hint: `make DIRECT_URL and DATABASE_URL name the same database, or, if they differ on purpose, set ${ESCAPE}; ${NEXT}`,
+        message:
+          `DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) name different databases, ` +
+          `and DATABASE_URL cannot be connected to from here to show they are one (${err.message})`,
+        hint:
+          `make DIRECT_URL and DATABASE_URL name the same database, ` +
+          `or, if they differ on purpose, set ${ESCAPE}; ${NEXT}`,
       });
     }
     warn(
       'config.direct-url-unchecked',
-      `could not check that DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach the same database: ${err.message}`,
+      `could not check that DIRECT_URL (${side(direct)}) ` +
+        `and DATABASE_URL (${side(db)}) reach the same database: ${err.message}`,
       `run upkit where DATABASE_URL can be reached to have it checked; ${NEXT}`,
     );
     return;
@@ -139,7 +146,9 @@ export async function checkDirectUrl(
       : directId.systemIdentifier !== null && directId.systemIdentifier === dbId.systemIdentifier
         ? 'different servers of one cluster (a standby or a copy)'
         : 'different servers';
-  const message = `DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach ${why}: migrations would run on one database and Pulse would use another`;
+  const message =
+    `DIRECT_URL (${side(direct)}) and DATABASE_URL (${side(db)}) reach ${why}: ` +
+    `migrations would run on one database and Pulse would use another`;
   if (config.directUrlDifferentDatabase) {
     warn(
       'config.direct-url-different',
@@ -152,6 +161,8 @@ export async function checkDirectUrl(
     code: 'config.direct-url-mismatch',
     exit: 'usage',
     message,
-    hint: `make DIRECT_URL and DATABASE_URL name the same database, or, if they differ on purpose, set ${ESCAPE}; ${NEXT}`,
+    hint:
+      `make DIRECT_URL and DATABASE_URL name the same database, ` +
+      `or, if they differ on purpose, set ${ESCAPE}; ${NEXT}`,
   });
 }

@@ -39,16 +39,21 @@ export async function snapshotDifferences(
 async function readLive(
   client: Pick<Client, 'query'>,
 ): Promise<{ live: LiveCatalog; tablesWithRows: Set<string>; empty: boolean }> {
-  const system = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
+  const system =
+    `n.nspname not in ('pg_catalog', 'information_schema') ` +
+    `and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'`;
   const { rows } = await client.query<{ schema: string; name: string; kind: string; readable: boolean; own: boolean }>(
     `select n.nspname as schema, c.relname as name, c.relkind::text as kind,
-            has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') and not (c.relkind in ('r', 'p') and row_security_active(c.oid)) as readable,
-            n.nspname not in ('upkit', 'drizzle') and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e') as own
+            has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, ` +
+      `'SELECT') and not (c.relkind in ('r', 'p') and row_security_active(c.oid)) as readable,
+            n.nspname not in ('upkit', 'drizzle') and not exists (select 1 from pg_depend ` +
+      `d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e') as own
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where ${system} and c.relkind in ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'f') order by 1, 2`,
   );
   const types = await client.query<{ key: string }>(
-    `select n.nspname || '.' || t.typname as key from pg_type t join pg_namespace n on n.oid = t.typnamespace where ${system}`,
+    `select n.nspname || '.' || t.typname as key from pg_type t ` +
+      `join pg_namespace n on n.oid = t.typnamespace where ${system}`,
   );
   const schemas = await client.query<{ name: string }>(`select n.nspname as name from pg_namespace n where ${system}`);
   const tables = rows.filter((r) => r.kind === 'r' || r.kind === 'p' || r.kind === 'f');
@@ -152,7 +157,10 @@ function client_ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** The schemas a session's search_path lists, in order, "$user" read as the role (PostgreSQL skips those that do not exist). */
+/**
+ * The schemas a session's search_path lists, in order, "$user" read as the role (PostgreSQL skips those that do not
+ * exist).
+ */
 export function sessionSearchPath(value: string, role: string): string[] {
   return searchPathSchemas(value).map((s) => (s === '$user' ? role : s));
 }
@@ -182,7 +190,8 @@ export async function assertOneInstall(
   const probeTables = [...new Set(probes.flatMap((p) => p.requires.tables ?? []))];
   const own = (
     await client.query<{ n: number }>(
-      `select count(*)::int as n from pg_class where relnamespace = to_regnamespace($1)::oid and relkind in ('r', 'p') and relname = any($2::text[])`,
+      `select count(*)::int as n from pg_class where relnamespace = ` +
+        `to_regnamespace($1)::oid and relkind in ('r', 'p') and relname = any($2::text[])`,
       [target, probeTables],
     )
   ).rows[0]!.n;
@@ -194,8 +203,13 @@ export async function assertOneInstall(
     throw new UpkitError({
       code: 'schema.elsewhere',
       exit: 'refused',
-      message: `found ${releaseName(profile, best.release!)} in schema ${best.schema}, but upkit is set for schema ${target}, where there is none`,
-      hint: `upkit installs and upgrades ${label} in schema ${target} only: move the install there (ALTER SCHEMA ${sqlIdent(target)} RENAME TO ${sqlIdent(`${target}_unused`)}; ALTER SCHEMA ${sqlIdent(best.schema)} RENAME TO ${sqlIdent(target)};) and point the app's search_path at ${target}, ${dryRun}`,
+      message:
+        `found ${releaseName(profile, best.release!)} in schema ${best.schema}, ` +
+        `but upkit is set for schema ${target}, where there is none`,
+      hint:
+        `upkit installs and upgrades ${label} in schema ${target} only: move the install there (ALTER ` +
+        `SCHEMA ${sqlIdent(target)} RENAME TO ${sqlIdent(`${target}_unused`)}; ALTER SCHEMA ${sqlIdent(best.schema)}` +
+        ` RENAME TO ${sqlIdent(target)};) and point the app's search_path at ${target}, ${dryRun}`,
     });
   }
   const roles = (await client.query<{ role: string }>('select current_user as role')).rows.map((r) => r.role);
@@ -207,14 +221,20 @@ export async function assertOneInstall(
   throw new UpkitError({
     code: 'schema.split',
     exit: 'refused',
-    message: `${label} is split across schemas: ${shadow.schema} holds ${shadow.tables.length} of its tables (${shadow.filled ? 'with rows' : 'all empty'}) ${own > 0 ? `besides the install in ${target}` : `while ${target} has none yet`}; schema ${shadow.schema} is ${ahead.get(shadow.schema)}, so the app would use those tables`,
+    message:
+      `${label} is split across schemas: ${shadow.schema} holds ${shadow.tables.length} of its tables (` +
+      `${shadow.filled ? 'with rows' : 'all empty'}) ` +
+      `${own > 0 ? `besides the install in ${target}` : `while ${target} has none yet`}; ` +
+      `schema ${shadow.schema} is ${ahead.get(shadow.schema)}, so the app would use those tables`,
     hint: shadow.filled
       ? `move the rows you need into ${target}'s tables, then remove them: DROP TABLE ${list}; ${dryRun}`
       : `they hold no rows: remove them with DROP TABLE ${list}; ${dryRun}`,
   });
 }
 
-/** Preflight's look at the schema: where sessions go, and that the install is all there (throws as assertOneInstall). */
+/**
+ * Preflight's look at the schema: where sessions go, and that the install is all there (throws as assertOneInstall).
+ */
 export async function schemaCheck(config: Config, profile: Profile): Promise<string> {
   return withClient(
     config.migrationDb,
@@ -226,7 +246,10 @@ export async function schemaCheck(config: Config, profile: Profile): Promise<str
       const pinned = config.migrationDb.app
         ? `search_path ${config.migrationDb.searchPath ?? "the server's default"}`
         : schema;
-      return `sessions pinned to ${pinned}; ${detection.release ? `${releaseName(profile, detection.release)} there` : 'no install there yet'}`;
+      return (
+        `sessions pinned to ${pinned}; ` +
+        `${detection.release ? `${releaseName(profile, detection.release)} there` : 'no install there yet'}`
+      );
     },
     { applicationName: 'upkit preflight' },
   );
@@ -245,7 +268,8 @@ export async function inspect(
     path: string;
     role: string;
   }>(
-    `select current_setting('server_version') as version, current_setting('server_version_num') as num, current_database() as db, current_schema() as schema,
+    `select current_setting('server_version') as version, current_setting('server_version_num') ` +
+      `as num, current_database() as db, current_schema() as schema,
             current_setting('search_path') as path, current_user as role`,
   );
   const { profile } = content;
@@ -300,8 +324,13 @@ async function inspectRepeatable(client: Pick<Client, 'query'>, content: Content
     throw new UpkitError({
       code: 'repeatable.ledger_unreadable',
       exit: 'refused',
-      message: `role ${rows[0]!.user} cannot read ${REPEATABLE_LEDGER}, so which repeatable files were applied is unknown`,
-      hint: `run as an administrator: GRANT USAGE ON SCHEMA upkit TO ${sqlIdent(rows[0]!.user)}; GRANT SELECT, INSERT, UPDATE ON ${REPEATABLE_LEDGER} TO ${sqlIdent(rows[0]!.user)}; then run the upgrade again; nothing was changed`,
+      message:
+        `role ${rows[0]!.user} cannot read ${REPEATABLE_LEDGER}, ` +
+        `so which repeatable files were applied is unknown`,
+      hint:
+        `run as an administrator: GRANT USAGE ON SCHEMA upkit TO ${sqlIdent(rows[0]!.user)}` +
+        `; GRANT SELECT, INSERT, UPDATE ON ${REPEATABLE_LEDGER} TO ` +
+        `${sqlIdent(rows[0]!.user)}; then run the upgrade again; nothing was changed`,
     });
   }
   return repeatableStates(client, content.repeatable ?? [], content.statements, ledger);

@@ -56,7 +56,8 @@ async function assertFresh(config: Config, profile: Profile, log: Logger): Promi
       const schemas = await appSchemas(c);
       const tables = (
         await c.query<{ n: number }>(
-          `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = any($1::text[]) and c.relkind in ('r', 'p')`,
+          `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = ` +
+            `c.relnamespace where n.nspname = any($1::text[]) and c.relkind in ('r', 'p')`,
           [schemas],
         )
       ).rows[0]!.n;
@@ -81,7 +82,8 @@ async function assertFresh(config: Config, profile: Profile, log: Logger): Promi
         message: `${config.migrationDb.database} already holds ${what}; install never changes an existing database`,
         hint: detection.release
           ? 'to bring it to the latest release run: npx zx upgrade.ts --dry-run, then npx zx upgrade.ts'
-          : 'install into an empty or missing database (set DB_NAME or DATABASE_URL), or upgrade it with npx zx upgrade.ts',
+          : 'install into an empty or missing database (set DB_NAME ' +
+            'or DATABASE_URL), or upgrade it with npx zx upgrade.ts',
       });
     },
     { applicationName: 'upkit install' },
@@ -107,8 +109,12 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
   const label = early.label ?? 'Application';
   const plan = planEnvFile(envPath, early.envKeys?.(hasUrl || /^DATABASE_URL=/m.test(safeRead(envPath))) ?? []);
   for (const key of plan.fromEnvironment) {
-    const message = `${key} is set in the environment and not in ${envPath}: kept as it is, no other value was written to the file`;
-    const hint = `if ${isOtherApp(options.drizzleDir, options.cwd) ? "the app's" : "Pulse's"} containers read ${envPath}, copy ${key} into it yourself (the value in the environment)`;
+    const message =
+      `${key} is set in the environment and not in ${envPath}: ` +
+      `kept as it is, no other value was written to the file`;
+    const hint =
+      `if ${isOtherApp(options.drizzleDir, options.cwd) ? "the app's" : "Pulse's"} ` +
+      `containers read ${envPath}, copy ${key} into it yourself (the value in the environment)`;
     report.finding('warning', 'install.env_from_environment', message, hint);
     log.warn(`${message}\n  → ${hint}`);
   }
@@ -150,9 +156,12 @@ export async function runInstall(log: Logger, report: ReportBuilder, options: In
       message: err.message,
       details: [
         ...err.details,
-        `install had just created the empty database ${target.database} (${target.host}:${target.port}) that DIRECT_URL names; nothing was written in it`,
+        `install had just created the empty database ${target.database} (${target.host}` +
+          `:${target.port}) that DIRECT_URL names; nothing was written in it`,
       ],
-      hint: `${err.hint ?? 'see the log file'}; drop the empty database if it is not wanted: DROP DATABASE ${sqlIdent(target.database)};`,
+      hint:
+        `${err.hint ?? 'see the log file'}; drop the empty database if ` +
+        `it is not wanted: DROP DATABASE ${sqlIdent(target.database)};`,
       cause: err,
     });
   }
@@ -250,7 +259,9 @@ function assertTagsExist(config: Config, allow: InstallOptions['allowDestructive
   throw new UpkitError({
     code: 'lint.accept_unknown',
     exit: 'usage',
-    message: `--allow-destructive names ${unknown.join(', ')}, which ${unknown.length > 1 ? 'are not migrations' : 'is not a migration'} of ${config.drizzleDir}`,
+    message:
+      `--allow-destructive names ${unknown.join(', ')}, ` +
+      `which ${unknown.length > 1 ? 'are not migrations' : 'is not a migration'} of ${config.drizzleDir}`,
     hint: 'run again without --allow-destructive: a fresh install has nothing to lose; nothing was changed',
   });
 }
@@ -260,9 +271,12 @@ function writeEnv(env: EnvFileResult, log: Logger, report: ReportBuilder): void 
   else if (env.added.length) log.info(`added to ${env.path}: ${env.added.join(', ')} (existing values kept)`);
   else log.debug(`${env.path} has every key already`);
   if (env.madePrivate !== null) {
-    const message = `${env.path} could be read by other users (mode ${octalMode(env.madePrivate)}): made it 0600 before adding secrets to it`;
+    const message =
+      `${env.path} could be read by other users (mode ${octalMode(env.madePrivate)}` +
+      `): made it 0600 before adding secrets to it`;
     const hint =
-      'the new secrets were never readable by others; change the values that were already in it if other users can log in here';
+      'the new secrets were never readable by others; ' +
+      'change the values that were already in it if other users can log in here';
     report.finding('warning', 'install.env_made_private', message, hint);
     log.warn(message);
     log.info(`  → ${hint}`);

@@ -162,7 +162,8 @@ export async function ensureLedger(c: Q): Promise<void> {
 export async function markCrashedRuns(c: Q): Promise<RunRow[]> {
   if (!(await exists(c, 'upkit.runs'))) return [];
   const { rows } = await c.query(
-    `update upkit.runs set status = 'crashed', finished_at = coalesce(finished_at, now()) where status = 'running' returning *`,
+    `update upkit.runs set status = 'crashed', finished_at = ` +
+      `coalesce(finished_at, now()) where status = 'running' returning *`,
   );
   return rows.map(toRun);
 }
@@ -180,7 +181,8 @@ export async function startRun(
 ): Promise<RunRow[]> {
   const crashed = await markCrashedRuns(c);
   await c.query(
-    `insert into upkit.runs (id, command, status, release_from, release_to, tool_version, host, pid, backup_skipped) values ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
+    `insert into upkit.runs (id, command, status, release_from, release_to, tool_version, ` +
+      `host, pid, backup_skipped) values ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
     [
       run.id,
       run.command,
@@ -201,7 +203,8 @@ export async function finishRun(
   fields: { status: string; backupPath?: string | null; releaseTo?: string | null; report?: unknown },
 ): Promise<void> {
   await c.query(
-    `update upkit.runs set status = $2, finished_at = now(), backup_path = coalesce($3, backup_path), release_to = coalesce($4, release_to), report = $5 where id = $1`,
+    `update upkit.runs set status = $2, finished_at = now(), backup_path = coalesce($3, ` +
+      `backup_path), release_to = coalesce($4, release_to), report = $5 where id = $1`,
     [
       id,
       fields.status,
@@ -219,7 +222,8 @@ export async function setRunBackup(
   backup: { path: string; sha256: string; systemIdentifier?: string | undefined; database: string },
 ): Promise<void> {
   await c.query(
-    'update upkit.runs set backup_path = $2, backup_sha256 = $3, backup_system_identifier = $4, backup_database = $5 where id = $1',
+    'update upkit.runs set backup_path = $2, backup_sha256 = $3, ' +
+      'backup_system_identifier = $4, backup_database = $5 where id = $1',
     [id, backup.path, backup.sha256, backup.systemIdentifier ?? null, backup.database],
   );
 }

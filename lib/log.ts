@@ -224,7 +224,9 @@ interface StepContext {
   screen: { spinner: Ora | undefined };
 }
 
-/** One timed step: started (a spinner on a terminal), its progress shown, its outcome logged; a throw marks it failed. */
+/**
+ * One timed step: started (a spinner on a terminal), its progress shown, its outcome logged; a throw marks it failed.
+ */
 async function runStep<T>(ctx: StepContext, name: string, fn: (step: StepControl) => Promise<T>): Promise<T> {
   const { stream, interactive, color, now, clock, steps, toFile, screen } = ctx;
   const paint = painter(color);
@@ -377,7 +379,9 @@ function openRunLog(options: LoggerOptions, keep: LogKeep | UpkitError, now: Dat
 function warnUnproven(logger: Logger, unproven: Unproven): void {
   const n = unproven.names.length;
   logger.warn(
-    `${n} ${n === 1 ? 'file' : 'files'} in ${unproven.dir} ${n === 1 ? 'is' : 'are'} named like upkit's logs and older than the newest ${unproven.keep}, but upkit cannot prove it wrote ${n === 1 ? 'it' : 'them'}, so ${n === 1 ? 'it is' : 'they are'} kept (the oldest: ${unproven.names[0]})`,
+    `${n} ${n === 1 ? 'file' : 'files'} in ${unproven.dir} ${n === 1 ? 'is' : 'are'} named like ` +
+      `upkit's logs and older than the newest ${unproven.keep}, but upkit cannot prove it wrote ` +
+      `${n === 1 ? 'it' : 'them'}, so ${n === 1 ? 'it is' : 'they are'} kept (the oldest: ${unproven.names[0]})`,
   );
   logger.info(
     `  → look at ${n === 1 ? 'it' : 'them'} and delete what is not needed: ls -l -- ${shellQuote(unproven.dir)}`,

@@ -38,7 +38,9 @@ export function parseLogKeep(raw: string | undefined): LogKeep | UpkitError {
     code: 'config.invalid',
     exit: 'usage',
     message: `UPKIT_LOG_KEEP: must be a whole number above 0 or all, got "${raw}"`,
-    hint: `unset UPKIT_LOG_KEEP (${LOG_KEEP_DEFAULT} log files are kept) or set it to how many to keep, then run: npx zx scripts/preflight.ts`,
+    hint:
+      `unset UPKIT_LOG_KEEP (${LOG_KEEP_DEFAULT} log files are kept) ` +
+      `or set it to how many to keep, then run: npx zx scripts/preflight.ts`,
   });
 }
 

@@ -20,7 +20,9 @@ export function nodeProblem(version: string = process.versions.node): string | u
     .split('.')
     .map((n) => Number.parseInt(n, 10));
   if (major > MIN_NODE.major || (major === MIN_NODE.major && minor >= MIN_NODE.minor)) return undefined;
-  return `upkit needs Node ${MIN_NODE.major}.${MIN_NODE.minor} or newer (22 or 24 recommended); this is Node ${version}`;
+  return (
+    `upkit needs Node ${MIN_NODE.major}.${MIN_NODE.minor} ` + `or newer (22 or 24 recommended); this is Node ${version}`
+  );
 }
 
 const problem = nodeProblem();

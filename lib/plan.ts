@@ -24,7 +24,10 @@ export interface Inspection {
   /** `tag:hash:part` of migration parts applied by an earlier, unfinished run. */
   parts: Set<string>;
   runs: RunRow[] | null;
-  /** Live schema against the snapshot of drizzle's first entry (Pulse's v1.4/v2.0 schema): differences, [] when equal; null when not compared. */
+  /**
+   * Live schema against the snapshot of drizzle's first entry (Pulse's v1.4/v2.0 schema): differences, [] when equal;
+   * null when not compared.
+   */
   baselineDifferences: string[] | null;
   /** Tables (`schema.name`) that hold at least one row, or may (this role cannot read them). */
   tablesWithRows: Set<string>;
@@ -214,22 +217,33 @@ function ledgerProblems(comparison: ReturnType<typeof compareLedger>, problems: 
   if (shared.length) {
     problems.warnings.push({
       code: 'ledger.foreign_entry',
-      message: `drizzle's ledger has ${plural(shared.length, 'row')} no migration of this folder matches, created before its last entry (created_at ${shared.map((r) => r.createdAt).join(', ')}): another application's migrations sharing the ledger, or files removed from this folder`,
-      hint: "nothing to do if another application shares the ledger; give each application its own (drizzle's migrationsSchema/migrationsTable) so that neither one's rows hide the other's",
+      message:
+        `drizzle's ledger has ${plural(shared.length, 'row')} no migration of this folder matches, ` +
+        `created before its last entry (created_at ${shared.map((r) => r.createdAt).join(', ')}` +
+        `): another application's migrations sharing the ledger, or files removed from this folder`,
+      hint:
+        'nothing to do if another application shares the ledger; give each application its own ' +
+        "(drizzle's migrationsSchema/migrationsTable) so that neither one's rows hide the other's",
     });
   }
   for (const m of edited) {
     problems.refusals.push({
       code: 'ledger.hash_mismatch',
       message: `${m.tag}.sql was changed after it was applied: its sha256 no longer matches drizzle's ledger`,
-      hint: `put ${shellQuote(m.path)} back as it was released (or undo the edit), then run the upgrade again; nothing was changed`,
+      hint:
+        `put ${shellQuote(m.path)} back as it was released (or undo the edit), ` +
+        `then run the upgrade again; nothing was changed`,
     });
   }
   if (unknown.length) {
     problems.refusals.push({
       code: 'ledger.unknown_entry',
-      message: `the database records ${plural(unknown.length, 'migration')} these files do not have (created_at ${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
-      hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
+      message:
+        `the database records ${plural(unknown.length, 'migration')} these files do not have (created_at ` +
+        `${unknown.map((r) => r.createdAt).join(', ')}): it is newer than this upkit's content`,
+      hint:
+        'run the upkit release that matches the database (or restore ' +
+        'a backup taken before that release); nothing was changed',
     });
   }
 }
@@ -245,8 +259,12 @@ function journalProblems(migrations: readonly DrizzleMigration[], now: number, p
     }
     problems.refusals.push({
       code: 'journal.duplicate_when',
-      message: `journal entries ${other} and ${m.tag} share the same \`when\` (${m.when}), so drizzle could not tell them apart`,
-      hint: 'give each entry its own `when` (regenerate the migrations with drizzle-kit: npm run db:generate); nothing was changed',
+      message:
+        `journal entries ${other} and ${m.tag} share the same ` +
+        `\`when\` (${m.when}), so drizzle could not tell them apart`,
+      hint:
+        'give each entry its own `when` (regenerate the migrations ' +
+        'with drizzle-kit: npm run db:generate); nothing was changed',
     });
   }
   for (const m of migrations) {
@@ -282,7 +300,8 @@ function legacySteps(inspection: Inspection, content: Content): { steps: PlanSte
       files,
       reason: below
         ? `detected ${detection.release ?? 'no release'}: the legacy files bring it to ${era.end}`
-        : `at ${era.end} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}): the idempotent legacy files fill the gaps`,
+        : `at ${era.end} but not matching its schema (${inspection.baselineDifferences!.slice(0, 3).join('; ')}` +
+          `): the idempotent legacy files fill the gaps`,
     });
   }
   const first = content.migrations[0];
@@ -292,7 +311,9 @@ function legacySteps(inspection: Inspection, content: Content): { steps: PlanSte
       tag: first.tag,
       hash: first.hash,
       when: first.when,
-      reason: `the database already has everything ${first.tag} creates; it is recorded as applied without running it, after comparing the catalog with its snapshot`,
+      reason:
+        `the database already has everything ${first.tag} creates; it is recorded ` +
+        `as applied without running it, after comparing the catalog with its snapshot`,
     });
   }
   return { steps, baseline: true };
@@ -335,7 +356,9 @@ function drizzleSteps(
     if (m.when < newestApplied)
       problems.warnings.push({
         code: 'ledger.out_of_order',
-        message: `${m.tag} is older than the newest applied migration and was never applied; drizzle's own migrator would skip it, upkit applies it`,
+        message:
+          `${m.tag} is older than the newest applied migration and was never applied; ` +
+          `drizzle's own migrator would skip it, upkit applies it`,
         hint: 'nothing to do',
       });
   }
@@ -350,8 +373,12 @@ function destructiveRefusal(lint: readonly LintFinding[]): Problem[] {
   return [
     {
       code: 'lint.destructive',
-      message: `${plural(destructive.length, 'destructive statement')} pending: ${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
-      hint: `review them; if they are intended, run again with ${shellQuote(`--allow-destructive=${tags.join(',')}`)} (a backup is taken first); nothing was changed`,
+      message:
+        `${plural(destructive.length, 'destructive statement')} pending: ` +
+        `${destructive.map((f) => `${f.file}:${f.line} ${f.message}`).join('; ')}`,
+      hint:
+        `review them; if they are intended, run again with ${shellQuote(`--allow-destructive=${tags.join(',')}`)}` +
+        ` (a backup is taken first); nothing was changed`,
     },
   ];
 }
@@ -427,7 +454,9 @@ function acceptanceProblems(
       problems.push({
         code: 'lint.accept_unknown',
         usage: true,
-        message: `--allow-destructive names ${tag}, which is not a pending migration${pending.size ? ` (pending: ${[...pending].join(', ')})` : ' (nothing is pending)'}`,
+        message:
+          `--allow-destructive names ${tag}, which is not a pending migration` +
+          `${pending.size ? ` (pending: ${[...pending].join(', ')})` : ' (nothing is pending)'}`,
         hint: `${paste}; nothing was changed`,
       });
     } else if (parsed && !withFindings.includes(tag)) {
@@ -442,7 +471,10 @@ function acceptanceProblems(
   return problems;
 }
 
-/** A statement that controls the transaction other than BEGIN and COMMIT (ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, …), if the file holds one. */
+/**
+ * A statement that controls the transaction other than BEGIN and COMMIT (ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, …),
+ * if the file holds one.
+ */
 export function unsupportedTransactionControl(statements: readonly ParsedStatement[]): ParsedStatement | undefined {
   return migrationSegments(statements)?.unsupported;
 }
@@ -455,8 +487,12 @@ export function transactionControlRefusal(
   const first = s.sql.trim().split('\n')[0]!.slice(0, 80);
   return {
     code: 'drizzle.transaction_control',
-    message: `${tag}.sql:${s.line}: ${first} controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order)`,
-    hint: `remove it from ${shellQuote(file)} (or apply ${tag} by hand and record it: npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed`,
+    message:
+      `${tag}.sql:${s.line}: ${first} controls the transaction in a way ` +
+      `upkit does not run (only BEGIN and COMMIT are followed, in file order)`,
+    hint:
+      `remove it from ${shellQuote(file)} (or apply ${tag} by hand and record it: ` +
+      `npx zx scripts/mark.ts --help), then run the upgrade again; nothing was changed`,
   };
 }
 
@@ -488,8 +524,13 @@ function repeatableSteps(steps: PlanStep[], inspection: Inspection, content: Con
       const first = statementText(control).split('\n')[0]!.trim().slice(0, 80);
       problems.push({
         code: 'repeatable.transaction_control',
-        message: `${repeatableKey(r.file)}:${control.line}: ${first}: a repeatable file runs in one transaction upkit opens (with its ledger row), so it may not begin, end or split transactions itself, nor run what PostgreSQL refuses inside one`,
-        hint: `remove that statement from ${shellQuote(r.path)} (upkit commits the file as a whole), then run the upgrade again; nothing was changed`,
+        message:
+          `${repeatableKey(r.file)}:${control.line}: ${first}: a repeatable file runs ` +
+          `in one transaction upkit opens (with its ledger row), so it may not begin, ` +
+          `end or split transactions itself, nor run what PostgreSQL refuses inside one`,
+        hint:
+          `remove that statement from ${shellQuote(r.path)} (upkit commits the ` +
+          `file as a whole), then run the upgrade again; nothing was changed`,
       });
     }
     // A setting changed for the session outlives the file's transaction: later files, the
@@ -503,8 +544,12 @@ function repeatableSteps(steps: PlanStep[], inspection: Inspection, content: Con
       const first = statementText(setting).split('\n')[0]!.trim().slice(0, 80);
       problems.push({
         code: 'repeatable.session_setting',
-        message: `${repeatableKey(r.file)}:${setting.line}: ${first}: a setting changed for the whole session would outlast the file's transaction, for the files after it and for verification`,
-        hint: `use SET LOCAL (it ends with the file's transaction) in ${shellQuote(r.path)}, then run the upgrade again; nothing was changed`,
+        message:
+          `${repeatableKey(r.file)}:${setting.line}: ${first}: a setting changed for the whole ` +
+          `session would outlast the file's transaction, for the files after it and for verification`,
+        hint:
+          `use SET LOCAL (it ends with the file's transaction) ` +
+          `in ${shellQuote(r.path)}, then run the upgrade again; nothing was changed`,
       });
     }
   }

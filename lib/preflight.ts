@@ -55,13 +55,17 @@ async function readLedgerAccess(client: Client): Promise<LedgerAccess[]> {
        from pg_namespace n
       where n.nspname = any($1) and not has_schema_privilege(n.oid, 'USAGE')
      union all
-     select n.nspname, format('%s on %s.%s', array_to_string(m.privs, ', '), quote_ident(n.nspname), quote_ident(c.relname)), 'SELECT' = any(m.privs)
+     select n.nspname, format('%s on %s.%s', array_to_string(m.privs, ', ` +
+      `'), quote_ident(n.nspname), quote_ident(c.relname)), 'SELECT' = any(m.privs)
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
        cross join lateral (
-         select array(select p from unnest(case c.relkind when 'S' then array['USAGE'] else array['SELECT', 'INSERT', 'UPDATE'] end) p
-                       where not case c.relkind when 'S' then has_sequence_privilege(c.oid, p) else has_table_privilege(c.oid, p) end) as privs
+         select array(select p from unnest(case c.relkind when 'S' ` +
+      `then array['USAGE'] else array['SELECT', 'INSERT', 'UPDATE'] end) p
+                       where not case c.relkind when 'S' then ` +
+      `has_sequence_privilege(c.oid, p) else has_table_privilege(c.oid, p) end) as privs
        ) m
-      where n.nspname = any($1) and has_schema_privilege(n.oid, 'USAGE') and c.relkind in ('r', 'p', 'S') and cardinality(m.privs) > 0
+      where n.nspname = any($1) and has_schema_privilege(n.oid, ` +
+      `'USAGE') and c.relkind in ('r', 'p', 'S') and cardinality(m.privs) > 0
       order by 1, 2`,
     [LEDGER_SCHEMAS],
   );
@@ -82,13 +86,16 @@ export function ledgerAccessError(
   const role = sqlIdent(facts.user);
   const grants = schemas.map(
     (n) =>
-      `GRANT USAGE ON SCHEMA ${sqlIdent(n)} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${sqlIdent(n)} TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${sqlIdent(n)} TO ${role};`,
+      `GRANT USAGE ON SCHEMA ${sqlIdent(n)} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES ` +
+      `IN SCHEMA ${sqlIdent(n)} TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${sqlIdent(n)} TO ${role};`,
   );
   return new UpkitError({
     code: 'preflight.ledger_access',
     exit: 'refused',
     message: `role "${facts.user}" cannot use upkit's ledgers: it lacks ${lacking.map((a) => a.missing).join(', ')}`,
-    hint: `run as an administrator: ${grants.join(' ')} (or connect as the role that owns ${schemas.map(sqlIdent).join(' and ')}); nothing was changed`,
+    hint:
+      `run as an administrator: ${grants.join(' ')} (or connect as the role ` +
+      `that owns ${schemas.map(sqlIdent).join(' and ')}); nothing was changed`,
   });
 }
 
@@ -143,8 +150,12 @@ export function rowSecurityBackupError(facts: Pick<ServerFacts, 'rowSecurity' | 
   return new UpkitError({
     code: 'backup.row_security',
     exit: 'refused',
-    message: `pg_dump, as ${facts.user}, cannot back up ${shown}: row level security applies to the role there, and pg_dump refuses to dump rows a policy could hide`,
-    hint: `as an administrator: ALTER ROLE ${sqlIdent(facts.user)} BYPASSRLS; (or take your own snapshot and run with --no-backup); nothing was changed`,
+    message:
+      `pg_dump, as ${facts.user}, cannot back up ${shown}: row level security ` +
+      `applies to the role there, and pg_dump refuses to dump rows a policy could hide`,
+    hint:
+      `as an administrator: ALTER ROLE ${sqlIdent(facts.user)} BYPASSRLS; ` +
+      `(or take your own snapshot and run with --no-backup); nothing was changed`,
   });
 }
 
@@ -172,7 +183,9 @@ export function privilegesError(facts: ServerFacts, database: string): UpkitErro
     code: 'preflight.privileges',
     exit: 'refused',
     message: `role "${facts.user}" lacks ${missing}`,
-    hint: `run as an administrator: GRANT CREATE ON DATABASE ${sqlIdent(database)} TO ${sqlIdent(facts.user)}; GRANT CREATE ON SCHEMA public TO ${sqlIdent(facts.user)}; (or connect as the database owner)`,
+    hint:
+      `run as an administrator: GRANT CREATE ON DATABASE ${sqlIdent(database)} TO ${sqlIdent(facts.user)}` +
+      `; GRANT CREATE ON SCHEMA public TO ${sqlIdent(facts.user)}; (or connect as the database owner)`,
   });
 }
 
@@ -209,7 +222,10 @@ class CheckFailed extends Error {}
 export interface PreflightOptions {
   /** The application whose install and pending migrations are checked (the commands choose it). */
   profile: Profile;
-  /** false with `--no-backup`: the operator's own snapshot replaces upkit's backup, so pg_dump and backup room are not checked. */
+  /**
+   * false with `--no-backup`: the operator's own snapshot replaces upkit's backup, so pg_dump and backup room are not
+   * checked.
+   */
   backup?: boolean;
 }
 
@@ -364,7 +380,8 @@ export async function runPreflight(
         'install Docker Compose v2, or unset COMPOSE_FILE (and use --no-containers)',
       );
     s.detail(
-      `${cli!.command}${cli!.baseArgs.length ? ` ${cli!.baseArgs.join(' ')}` : ''} ${cli!.version}, file ${config.composeFile}`,
+      `${cli!.command}${cli!.baseArgs.length ? ` ${cli!.baseArgs.join(' ')}` : ''}` +
+        ` ${cli!.version}, file ${config.composeFile}`,
     );
   });
 

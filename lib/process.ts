@@ -28,7 +28,10 @@ export interface ProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** A file streamed to the child's stdin (closed at its end); no stdin otherwise. */
   stdinFile?: string;
-  /** 'collect' (the default) into the result, 'ignore', or a file (created private to this user; a write error stops the program and ends its stderr). */
+  /**
+   * 'collect' (the default) into the result, 'ignore', or a file (created private to this user; a write error stops the
+   * program and ends its stderr).
+   */
   stdout?: 'collect' | 'ignore' | { file: string };
   signal?: AbortSignal;
   /**
@@ -65,7 +68,9 @@ function refuseSecretArgs(command: string, args: readonly string[]): void {
   throw new UpkitError({
     code: 'internal.secret_in_argv',
     exit: 'failed',
-    message: `upkit refused to start ${command}: its argument ${at + 1} carries a password, which other users of this machine could read`,
+    message:
+      `upkit refused to start ${command}: its argument ${at + 1} ` +
+      `carries a password, which other users of this machine could read`,
     hint: 'set the password in DATABASE_URL or a pass file (PGPASSFILE) instead of an argument; nothing was changed',
   });
 }

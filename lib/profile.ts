@@ -6,7 +6,10 @@ import { readMigrations } from './drizzle/journal.ts';
 import type { Profile } from './profileTypes.ts';
 import { detectRelease, readCatalogFacts, type Detection } from './release.ts';
 
-/** The release a database is at: by probing its catalog when the profile has probes; else by its newest applied drizzle entry. */
+/**
+ * The release a database is at: by probing its catalog when the profile has probes; else by its newest applied drizzle
+ * entry.
+ */
 export async function detectInstall(
   client: Pick<Client, 'query'>,
   profile: Pick<Profile, 'drizzleDir' | 'releaseProbes'>,

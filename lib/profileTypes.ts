@@ -30,7 +30,9 @@ export interface LegacyEra {
 export interface Profile {
   /** `pulse` or `app`: named in the plan and the log. */
   name: string;
-  /** The product a release belongs to in messages ("Pulse v2.3"); none for an app, whose releases are its journal tags. */
+  /**
+   * The product a release belongs to in messages ("Pulse v2.3"); none for an app, whose releases are its journal tags.
+   */
   label?: string;
   drizzleDir: string;
   /**

@@ -72,8 +72,12 @@ export async function assertMayRehearse(client: Pick<Client, 'query'>, config: C
   throw new UpkitError({
     code: 'rehearse.createdb',
     exit: 'refused',
-    message: `--rehearse restores the backup into a scratch database, and role "${user}" may not create databases (no CREATEDB); nothing was changed, no backup was taken`,
-    hint: `have an administrator run: ALTER ROLE ${sqlIdent(user)} CREATEDB; then run npx zx upgrade.ts --rehearse again (or run it without --rehearse)`,
+    message:
+      `--rehearse restores the backup into a scratch database, and role "${user}" may ` +
+      `not create databases (no CREATEDB); nothing was changed, no backup was taken`,
+    hint:
+      `have an administrator run: ALTER ROLE ${sqlIdent(user)} CREATEDB; ` +
+      `then run npx zx upgrade.ts --rehearse again (or run it without --rehearse)`,
   });
 }
 
@@ -121,7 +125,9 @@ export async function withRehearsal<T>(
       .step(`rehearsal: drop ${database}`, () => dropDatabase(config, database))
       .catch((err: unknown) => {
         log.warn(
-          `the scratch database ${database} could not be dropped (${err instanceof Error ? err.message : String(err)}); drop it by hand: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(database)} WITH (FORCE)`])}`,
+          `the scratch database ${database} could not be dropped (` +
+            `${err instanceof Error ? err.message : String(err)}); drop it by hand: ` +
+            `${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(database)} WITH (FORCE)`])}`,
         );
       });
   }
@@ -137,7 +143,8 @@ export async function recordRehearsal(
   marker: RestoreMarker,
 ): Promise<void> {
   await c.query(
-    `update upkit.runs set report = coalesce(report, '{}'::jsonb) || jsonb_build_object('rehearsal', $2::text, 'rehearsalMarker', $3::jsonb) where id = $1`,
+    `update upkit.runs set report = coalesce(report, '{}'::jsonb) ` +
+      `|| jsonb_build_object('rehearsal', $2::text, 'rehearsalMarker', $3::jsonb) where id = $1`,
     [runId, database, JSON.stringify(marker)],
   );
 }
@@ -153,7 +160,8 @@ async function recordedRehearsals(config: Config): Promise<Map<string, Marker>> 
       if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true)
         return new Map<string, Marker>();
       const { rows } = await c.query<{ name: string; marker: Marker }>(
-        `select report->>'rehearsal' as name, report->'rehearsalMarker' as marker from upkit.runs where status in ('running', 'crashed') and report ? 'rehearsal'`,
+        `select report->>'rehearsal' as name, report->'rehearsalMarker' as marker from ` +
+          `upkit.runs where status in ('running', 'crashed') and report ? 'rehearsal'`,
       );
       return new Map(rows.map((r) => [r.name, r.marker]));
     },
@@ -163,7 +171,10 @@ async function recordedRehearsals(config: Config): Promise<Map<string, Marker>> 
 
 export interface ScratchLeftover {
   name: string;
-  /** Name and marker prove it upkit's, for this server and database, made by a process of this host that no longer runs, with no session in it. */
+  /**
+   * Name and marker prove it upkit's, for this server and database, made by a process of this host that no longer runs,
+   * with no session in it.
+   */
   gone: boolean;
   marker: Marker | undefined;
 }
@@ -183,7 +194,8 @@ export async function scratchLeftovers(config: Config, kind: 'rehearsal' | 'shad
     // gone are that run's, ending or orphaned: they do not make the database someone else's.
     const { rows } = await c.query<{ datname: string; comment: string | null; sessions: number }>(
       `select d.datname, shobj_description(d.oid, 'pg_database') as comment,
-              (select count(*)::int from pg_stat_activity a where a.datname = d.datname and a.backend_type = 'client backend' and a.application_name not like 'upkit%') as sessions
+              (select count(*)::int from pg_stat_activity a where a.datname = d.datname ` +
+        `and a.backend_type = 'client backend' and a.application_name not like 'upkit%') as sessions
          from pg_database d where d.datname like $1 order by 1`,
       [`%\\_${kind}\\_%`],
     );
@@ -228,13 +240,17 @@ export async function leftoverRehearsals(
     if (f.gone && drop) {
       await dropDatabase(config, f.name);
       dropped.push(f.name);
-      const message = `dropped ${f.name}, the scratch database of a rehearsal that was stopped (pid ${f.marker!.pid} on ${f.marker!.host} no longer runs)`;
+      const message =
+        `dropped ${f.name}, the scratch database of a rehearsal that was ` +
+        `stopped (pid ${f.marker!.pid} on ${f.marker!.host} no longer runs)`;
       report.finding('info', 'rehearse.leftover_dropped', message);
       log.info(message);
     } else {
       const message = f.gone
-        ? `${f.name} is the scratch database of a rehearsal that was stopped (pid ${f.marker!.pid} on ${f.marker!.host} no longer runs): the next upgrade drops it`
-        : `${f.name} looks like the scratch database of a stopped rehearsal: upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)`;
+        ? `${f.name} is the scratch database of a rehearsal that was stopped (pid ` +
+          `${f.marker!.pid} on ${f.marker!.host} no longer runs): the next upgrade drops it`
+        : `${f.name} looks like the scratch database of a stopped rehearsal: upkit cannot prove ` +
+          `it made it on this host for this server (no marker, another host, or sessions in it)`;
       const hint = f.gone ? `to drop it now: ${command}` : `if nothing uses it, drop it: ${command}`;
       report.finding('warning', 'rehearse.leftover', message, hint);
       log.warn(`${message}\n  → ${hint}`);

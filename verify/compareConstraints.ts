@@ -11,11 +11,17 @@ const cols = (c: readonly string[]) => `(${c.join(', ')})`;
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 function indexColumnText(c: IndexSpec['columns'][number]): string {
-  return `${c.expression}${c.opclass ? ` ${c.opclass}` : ''}${c.asc ? '' : ' DESC'}${c.nullsFirst === !c.asc ? '' : c.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST'}`;
+  return (
+    `${c.expression}${c.opclass ? ` ${c.opclass}` : ''}${c.asc ? '' : ' DESC'}` +
+    `${c.nullsFirst === !c.asc ? '' : c.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST'}`
+  );
 }
 
 export function describeIndex(i: IndexSpec): string {
-  return `${i.unique ? 'unique ' : ''}${i.method} (${i.columns.map(indexColumnText).join(', ')})${i.with.length ? ` with (${i.with.join(', ')})` : ''}${i.where ? ` where ${i.where}` : ''}`;
+  return (
+    `${i.unique ? 'unique ' : ''}${i.method} (${i.columns.map(indexColumnText).join(', ')}` +
+    `)${i.with.length ? ` with (${i.with.join(', ')})` : ''}${i.where ? ` where ${i.where}` : ''}`
+  );
 }
 
 /** What differs between two index definitions, one phrase each; empty when they are the same. */
@@ -50,7 +56,10 @@ export function indexDiff(e: IndexSpec, a: IndexSpec, table?: string): string[] 
 export function createIndexSql(t: { schema: string; name: string }, i: IndexSpec): string {
   const using = i.method === 'btree' ? '' : ` USING ${i.method}`;
   const withSql = i.with.length ? ` WITH (${i.with.join(', ')})` : '';
-  return `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(i.name)} ON ${tableRef(t.schema, t.name)}${using} (${i.columns.map(indexColumnText).join(', ')})${withSql}${i.where ? ` WHERE ${i.where}` : ''};`;
+  return (
+    `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(i.name)} ON ${tableRef(t.schema, t.name)}` +
+    `${using} (${i.columns.map(indexColumnText).join(', ')})${withSql}${i.where ? ` WHERE ${i.where}` : ''};`
+  );
 }
 
 function fkDiff(e: ForeignKeySpec, a: ForeignKeySpec): string[] {
@@ -58,7 +67,8 @@ function fkDiff(e: ForeignKeySpec, a: ForeignKeySpec): string[] {
   if (!sameList(e.columns, a.columns)) out.push(`columns ${cols(a.columns)}, expected ${cols(e.columns)}`);
   if (e.refSchema !== a.refSchema || e.refTable !== a.refTable || !sameList(e.refColumns, a.refColumns)) {
     out.push(
-      `references ${qualified(a.refSchema, a.refTable)}${cols(a.refColumns)}, expected ${qualified(e.refSchema, e.refTable)}${cols(e.refColumns)}`,
+      `references ${qualified(a.refSchema, a.refTable)}${cols(a.refColumns)}` +
+        `, expected ${qualified(e.refSchema, e.refTable)}${cols(e.refColumns)}`,
     );
   }
   if (e.onDelete !== a.onDelete) out.push(`on delete ${a.onDelete}, expected ${e.onDelete}`);
@@ -68,7 +78,11 @@ function fkDiff(e: ForeignKeySpec, a: ForeignKeySpec): string[] {
 
 function fkSql(t: TableSpec, f: ForeignKeySpec): string {
   const table = tableRef(t.schema, t.name);
-  return `ALTER TABLE ${table} ADD CONSTRAINT ${ident(f.name)} FOREIGN KEY ${cols(f.columns.map(ident))} REFERENCES ${tableRef(f.refSchema, f.refTable)}${cols(f.refColumns.map(ident))} ON DELETE ${f.onDelete.toUpperCase()} NOT VALID; ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(f.name)};`;
+  return (
+    `ALTER TABLE ${table} ADD CONSTRAINT ${ident(f.name)} FOREIGN KEY ${cols(f.columns.map(ident))}` +
+    ` REFERENCES ${tableRef(f.refSchema, f.refTable)}${cols(f.refColumns.map(ident))}` +
+    ` ON DELETE ${f.onDelete.toUpperCase()} NOT VALID; ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(f.name)};`
+  );
 }
 
 interface Kind<T extends { name: string }> {
@@ -170,7 +184,8 @@ const UNIQUE: Kind<UniqueSpec> = {
   ],
   describe: (u) => `unique ${cols(u.columns)}${u.nullsNotDistinct ? ' nulls not distinct' : ''}`,
   fix: (t, u) =>
-    `ALTER TABLE ${tableRef(t.schema, t.name)} ADD CONSTRAINT ${ident(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} ${cols(u.columns.map(ident))};`,
+    `ALTER TABLE ${tableRef(t.schema, t.name)} ADD CONSTRAINT ${ident(u.name)}` +
+    ` UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} ${cols(u.columns.map(ident))};`,
 };
 
 const CHECK: Kind<CheckSpec> = {
@@ -200,7 +215,8 @@ export function compareTableConstraints(t: TableSpec, a: ActualTable): SchemaFin
         'error',
         'schema.pk_missing',
         `primary key of ${table} is missing (expected ${cols(t.primaryKey.columns)})`,
-        `ALTER TABLE ${tableRef(t.schema, t.name)} ADD CONSTRAINT ${ident(t.primaryKey.name)} PRIMARY KEY ${cols(t.primaryKey.columns.map(ident))};`,
+        `ALTER TABLE ${tableRef(t.schema, t.name)} ADD CONSTRAINT ${ident(t.primaryKey.name)}` +
+          ` PRIMARY KEY ${cols(t.primaryKey.columns.map(ident))};`,
       ),
     );
   } else if (t.primaryKey && a.primaryKey) {
@@ -219,7 +235,8 @@ export function compareTableConstraints(t: TableSpec, a: ActualTable): SchemaFin
           'schema.renamed',
           `primary key ${t.primaryKey.name} on ${table} exists as ${a.primaryKey.name}`,
           undefined,
-          `later migrations refer to it by name: ALTER TABLE ${tableRef(t.schema, t.name)} RENAME CONSTRAINT ${ident(a.primaryKey.name)} TO ${ident(t.primaryKey.name)};`,
+          `later migrations refer to it by name: ALTER TABLE ${tableRef(t.schema, t.name)}` +
+            ` RENAME CONSTRAINT ${ident(a.primaryKey.name)} TO ${ident(t.primaryKey.name)};`,
         ),
       );
     }
@@ -228,7 +245,8 @@ export function compareTableConstraints(t: TableSpec, a: ActualTable): SchemaFin
       schemaFinding(
         'warning',
         'schema.extra_constraint',
-        `primary key ${a.primaryKey.name} ${cols(a.primaryKey.columns)} on ${table} is not in the snapshot: added by hand?`,
+        `primary key ${a.primaryKey.name} ${cols(a.primaryKey.columns)}` +
+          ` on ${table} is not in the snapshot: added by hand?`,
         undefined,
         KEPT_HINT,
       ),
@@ -266,9 +284,11 @@ export function compareTableConstraints(t: TableSpec, a: ActualTable): SchemaFin
       schemaFinding(
         'error',
         'schema.index_invalid',
-        `index ${e.name} on ${table} is INVALID: a CREATE INDEX CONCURRENTLY failed and left it unused by queries${e.unique ? ' (duplicate values?)' : ''}`,
+        `index ${e.name} on ${table} is INVALID: a CREATE INDEX CONCURRENTLY failed ` +
+          `and left it unused by queries${e.unique ? ' (duplicate values?)' : ''}`,
         `DROP INDEX CONCURRENTLY ${tableRef(t.schema, e.name)}; ${createIndexSql(t, e)}`,
-        `${e.unique ? 'remove the duplicates it found first, then ' : ''}run in psql: REINDEX INDEX CONCURRENTLY ${tableRef(t.schema, e.name)};`,
+        `${e.unique ? 'remove the duplicates it found first, then ' : ''}run in psql: ` +
+          `REINDEX INDEX CONCURRENTLY ${tableRef(t.schema, e.name)};`,
       ),
     );
   }
@@ -278,7 +298,8 @@ export function compareTableConstraints(t: TableSpec, a: ActualTable): SchemaFin
       schemaFinding(
         'warning',
         'schema.extra_index',
-        `index ${i.name} on ${table} (${describeIndex(i)})${i.valid ? '' : ', INVALID,'} is not in the snapshot: added by hand?`,
+        `index ${i.name} on ${table} (${describeIndex(i)}` +
+          `)${i.valid ? '' : ', INVALID,'} is not in the snapshot: added by hand?`,
         undefined,
         i.valid
           ? KEPT_HINT

@@ -82,7 +82,8 @@ function compareColumn(t: TableSpec, e: ColumnSpec, a: ColumnSpec, out: SchemaFi
           'schema.column_identity',
           `column ${columnName(t, e)} ${what}`,
           e.identity
-            ? `${alterColumn(t, e)} ADD GENERATED ${e.identity.kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY;`
+            ? `${alterColumn(t, e)} ADD GENERATED ` +
+                `${e.identity.kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY;`
             : `${alterColumn(t, e)} DROP IDENTITY;`,
         ),
       );
@@ -100,7 +101,8 @@ function compareColumn(t: TableSpec, e: ColumnSpec, a: ColumnSpec, out: SchemaFi
         schemaFinding(
           'error',
           'schema.column_generated',
-          `column ${columnName(t, e)} is ${a.generated ? `generated as (${a.generated})` : 'not generated'}, expected ${e.generated ? `generated as (${e.generated})` : 'a plain column'}`,
+          `column ${columnName(t, e)} is ${a.generated ? `generated as (${a.generated})` : 'not generated'}, ` +
+            `expected ${e.generated ? `generated as (${e.generated})` : 'a plain column'}`,
         ),
       );
     }
@@ -113,7 +115,8 @@ function compareColumn(t: TableSpec, e: ColumnSpec, a: ColumnSpec, out: SchemaFi
         schemaFinding(
           'error',
           'schema.column_default',
-          `column ${columnName(t, e)} has ${a.default ? `default ${a.default}` : 'no default'}, expected a serial's nextval() of its own sequence`,
+          `column ${columnName(t, e)} has ${a.default ? `default ${a.default}` : 'no default'}, ` +
+            `expected a serial's nextval() of its own sequence`,
         ),
       );
     }
@@ -189,8 +192,10 @@ function compareColumns(e: TableSpec, a: ActualTable, out: SchemaFinding[]): Map
         schemaFinding(
           'error',
           'schema.column_renamed',
-          `column ${qualified(e.schema, e.name)}.${col.name} is missing: column ${twin.name}, of the same type at its position, holds its data under another name`,
-          `ALTER TABLE ${sqlIdent(e.schema)}.${sqlIdent(e.name)} RENAME COLUMN ${sqlIdent(twin.name)} TO ${sqlIdent(col.name)};`,
+          `column ${qualified(e.schema, e.name)}.${col.name} is missing: column ${twin.name}, ` +
+            `of the same type at its position, holds its data under another name`,
+          `ALTER TABLE ${sqlIdent(e.schema)}.${sqlIdent(e.name)}` +
+            ` RENAME COLUMN ${sqlIdent(twin.name)} TO ${sqlIdent(col.name)};`,
         ),
       );
       compareColumn(e, col, { ...twin, name: col.name }, out);
@@ -217,10 +222,13 @@ function compareColumns(e: TableSpec, a: ActualTable, out: SchemaFinding[]): Map
       schemaFinding(
         'warning',
         'schema.extra_column',
-        `column ${qualified(a.schema, a.name)}.${col.name} (${describeColumn(col)}) is not in the snapshot: added by hand?`,
+        `column ${qualified(a.schema, a.name)}.${col.name} (${describeColumn(col)}` +
+          `) is not in the snapshot: added by hand?`,
         undefined,
         blocking
-          ? `the app does not fill it, so its inserts fail while it is NOT NULL without a default: ALTER TABLE ${tableRef(a.schema, a.name)} ALTER COLUMN ${ident(col.name)} DROP NOT NULL; (or give it a default)`
+          ? `the app does not fill it, so its inserts fail while it is NOT NULL without a default: ` +
+              `ALTER TABLE ${tableRef(a.schema, a.name)} ALTER COLUMN ` +
+              `${ident(col.name)} DROP NOT NULL; (or give it a default)`
           : KEPT_HINT,
       ),
     );
@@ -269,7 +277,10 @@ function compareEnums(expected: SchemaSpec, actual: ActualSchema, out: SchemaFin
         .slice(0, i)
         .reverse()
         .find((x) => a.values.includes(x));
-      return `ALTER TYPE ${tableRef(e.schema, e.name)} ADD VALUE ${sqlLiteral(v)}${after ? ` AFTER ${sqlLiteral(after)}` : e.values[i + 1] ? ` BEFORE ${sqlLiteral(e.values[i + 1]!)}` : ''};`;
+      return (
+        `ALTER TYPE ${tableRef(e.schema, e.name)} ADD VALUE ${sqlLiteral(v)}` +
+        `${after ? ` AFTER ${sqlLiteral(after)}` : e.values[i + 1] ? ` BEFORE ${sqlLiteral(e.values[i + 1]!)}` : ''};`
+      );
     });
     const why = missing.length ? `missing ${list(missing)}` : 'values in another order';
     out.push(
@@ -336,7 +347,8 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
       schemaFinding(
         'error',
         'schema.trigger_disabled',
-        `table ${qualified(schema, table)} has its foreign keys' triggers disabled (DISABLE TRIGGER ALL?): ${list} ${constraints.size === 1 ? 'is' : 'are'} not enforced`,
+        `table ${qualified(schema, table)} has its foreign keys' triggers disabled (DISABLE ` +
+          `TRIGGER ALL?): ${list} ${constraints.size === 1 ? 'is' : 'are'} not enforced`,
         `ALTER TABLE ${sqlIdent(schema)}.${sqlIdent(table)} ENABLE TRIGGER ALL;`,
       ),
     );
@@ -352,8 +364,10 @@ function compareBehaviour(expected: SchemaSpec, actual: ActualSchema, out: Schem
       schemaFinding(
         'error',
         'schema.column_collation',
-        `column ${qualified(c.schema, c.table)}.${c.column} has collation ${sqlIdent(c.collation)}, expected its type's default (comparisons, sorting and unique indexes change)`,
-        `ALTER TABLE ${sqlIdent(c.schema)}.${sqlIdent(c.table)} ALTER COLUMN ${sqlIdent(c.column)} TYPE ${c.type} COLLATE "default";`,
+        `column ${qualified(c.schema, c.table)}.${c.column} has collation ${sqlIdent(c.collation)}` +
+          `, expected its type's default (comparisons, sorting and unique indexes change)`,
+        `ALTER TABLE ${sqlIdent(c.schema)}.${sqlIdent(c.table)}` +
+          ` ALTER COLUMN ${sqlIdent(c.column)} TYPE ${c.type} COLLATE "default";`,
       ),
     );
   }
@@ -393,7 +407,8 @@ export function compareSchema(expected: SchemaSpec, actual: ActualSchema): Schem
           schemaFinding(
             'error',
             'schema.table_moved',
-            `table ${qualified(e.schema, e.name)} is missing from schema ${e.schema}: it is in schema ${moved.schema} (${moved.columns.length} column${moved.columns.length === 1 ? '' : 's'}), moved there`,
+            `table ${qualified(e.schema, e.name)} is missing from schema ${e.schema}: it is in schema ` +
+              `${moved.schema} (${moved.columns.length} column${moved.columns.length === 1 ? '' : 's'}), moved there`,
             `ALTER TABLE ${sqlIdent(moved.schema)}.${sqlIdent(moved.name)} SET SCHEMA ${sqlIdent(e.schema)};`,
           ),
         );
@@ -446,7 +461,8 @@ export function compareSchema(expected: SchemaSpec, actual: ActualSchema): Schem
       schemaFinding(
         'warning',
         'schema.extra_table',
-        `table ${qualified(a.schema, a.name)} (${a.columns.length} column${a.columns.length === 1 ? '' : 's'}) is not in the snapshot: added by hand?`,
+        `table ${qualified(a.schema, a.name)} (${a.columns.length} column` +
+          `${a.columns.length === 1 ? '' : 's'}) is not in the snapshot: added by hand?`,
         undefined,
         KEPT_HINT,
       ),

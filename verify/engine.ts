@@ -61,7 +61,10 @@ export interface VerifyOptions {
   ledger?: { schema: string; table: string };
   /** For the journal's "in the future" check; default Date.now(). */
   now?: number;
-  /** An app's folder, whose expected schema may come from a replay: a missing snapshot is reported only when it is needed. */
+  /**
+   * An app's folder, whose expected schema may come from a replay: a missing snapshot is reported only when it is
+   * needed.
+   */
   snapshotOptional?: boolean;
   /** The expected schema when it is not the snapshot (a replay of the migrations: verify/shadow.ts). */
   expected?: ExpectedSchema;
@@ -230,7 +233,8 @@ function unreadable(rel: Relation, user: string): VerifyFinding {
     'error',
     'verify.privilege',
     `role ${user} cannot read ${rel.name}, so it was not checked`,
-    `run as an administrator: GRANT USAGE ON SCHEMA ${sqlIdent(schema!)} TO ${sqlIdent(user)}; GRANT SELECT ON ${rel.name} TO ${sqlIdent(user)};`,
+    `run as an administrator: GRANT USAGE ON SCHEMA ${sqlIdent(schema!)}` +
+      ` TO ${sqlIdent(user)}; GRANT SELECT ON ${rel.name} TO ${sqlIdent(user)};`,
   );
 }
 
@@ -241,7 +245,8 @@ function rowsHidden(area: VerifyFinding['area'], rels: readonly Relation[], user
     area,
     'error',
     'verify.row_security',
-    `row level security hides rows of ${names} from role ${user} (no BYPASSRLS, no policy that lets it read every row), so ${what} not checked`,
+    `row level security hides rows of ${names} from role ${user} (no BYPASSRLS, ` +
+      `no policy that lets it read every row), so ${what} not checked`,
     `run as a superuser: ALTER ROLE ${sqlIdent(user)} BYPASSRLS; then run: npx zx verify/index.ts`,
   );
 }
@@ -368,7 +373,9 @@ export function assignSchemaHints(
     if (!isDrift)
       return {
         ...f,
-        hint: `run: npx zx upgrade.ts --dry-run (${pending} pending migration${pending === 1 ? ' changes' : 's change'} the schema)`,
+        hint:
+          `run: npx zx upgrade.ts --dry-run (${pending} pending migration` +
+          `${pending === 1 ? ' changes' : 's change'} the schema)`,
       };
     if (fix)
       return {
@@ -377,7 +384,9 @@ export function assignSchemaHints(
       };
     return {
       ...f,
-      hint: 'the migrations that made it are recorded, so it was changed by hand: restore it from a backup (npx zx scripts/restore.ts FILE --into NAME to look first)',
+      hint:
+        'the migrations that made it are recorded, so it was changed by hand: ' +
+        'restore it from a backup (npx zx scripts/restore.ts FILE --into NAME to look first)',
     };
   });
 }

@@ -43,8 +43,10 @@ export function checkJournalOrder(entries: readonly JournalEntry[], journalFile:
           'ledgers',
           'warning',
           'ledger.journal_order',
-          `journal entry ${e.tag} has when ${e.when} (${when(e.when)}), not after ${prev.tag}'s ${prev.when}: drizzle-orm's own migrate() would skip it where ${prev.tag} is applied (upkit applies it)`,
-          `before an install upgrades with drizzle-orm alone, give it a "when" later than ${prev.when} in ${journalFile} (or regenerate it: npm run db:generate)`,
+          `journal entry ${e.tag} has when ${e.when} (${when(e.when)}), not after ${prev.tag}'s ${prev.when}: ` +
+            `drizzle-orm's own migrate() would skip it where ${prev.tag} is applied (upkit applies it)`,
+          `before an install upgrades with drizzle-orm alone, give it a "when" later ` +
+            `than ${prev.when} in ${journalFile} (or regenerate it: npm run db:generate)`,
         ),
       );
     }
@@ -92,7 +94,8 @@ export function compareDrizzleLedger(
             'ledgers',
             'warning',
             'ledger.duplicate',
-            `migration ${m.tag} is recorded ${recorded.length} times in ${ledgerName} (rows ${recorded.map((r) => r.id).join(', ')})`,
+            `migration ${m.tag} is recorded ${recorded.length} times in ` +
+              `${ledgerName} (rows ${recorded.map((r) => r.id).join(', ')})`,
             'harmless for drizzle-orm; nothing to do',
           ),
         );
@@ -111,8 +114,10 @@ export function compareDrizzleLedger(
           'ledgers',
           'error',
           'ledger.hash_mismatch',
-          `migration ${m.tag} was edited after it was applied: ${path.basename(m.path)} has sha256 ${short(m.hash)}…, ${ledgerName} row ${edited.id} holds ${short(edited.hash)}…`,
-          `see the edit with: git diff -- ${shellQuote(file)}; put the file back as it was applied (git checkout -- ${shellQuote(file)}) unless the change is deliberate`,
+          `migration ${m.tag} was edited after it was applied: ${path.basename(m.path)}` +
+            ` has sha256 ${short(m.hash)}…, ${ledgerName} row ${edited.id} holds ${short(edited.hash)}…`,
+          `see the edit with: git diff -- ${shellQuote(file)}; put the file back as it was ` +
+            `applied (git checkout -- ${shellQuote(file)}) unless the change is deliberate`,
         ),
       );
       continue;
@@ -141,8 +146,12 @@ export function compareDrizzleLedger(
           'ledgers',
           'warning',
           'ledger.foreign_entry',
-          `${ledgerName} row ${r.id} (hash ${short(r.hash)}…, created_at ${r.createdAt ?? 'null'}${r.createdAt ? ` = ${when(r.createdAt)}` : ''}) matches no migration of this drizzle folder and is not later than its last entry: another application's migration sharing this ledger, or a file removed from this folder`,
-          "nothing to do if another application shares the ledger; give each application its own (drizzle's migrationsSchema/migrationsTable) so that neither one's rows hide the other's",
+          `${ledgerName} row ${r.id} (hash ${short(r.hash)}…, created_at ${r.createdAt ?? 'null'}` +
+            `${r.createdAt ? ` = ${when(r.createdAt)}` : ''}) matches no migration of this drizzle folder and is not ` +
+            `later than its last entry: another application's migration ` +
+            `sharing this ledger, or a file removed from this folder`,
+          'nothing to do if another application shares the ledger; give each application its own ' +
+            "(drizzle's migrationsSchema/migrationsTable) so that neither one's rows hide the other's",
         ),
       );
       continue;
@@ -152,8 +161,11 @@ export function compareDrizzleLedger(
         'ledgers',
         'error',
         'ledger.unknown_entry',
-        `${ledgerName} row ${r.id} (hash ${short(r.hash)}…, created_at ${r.createdAt ?? 'null'}${r.createdAt ? ` = ${when(r.createdAt)}` : ''}) matches no migration of this drizzle folder: the database is ahead of this upkit`,
-        'run the verify of the upkit release that applied it, or point --drizzle-dir at the drizzle folder of the app version that runs',
+        `${ledgerName} row ${r.id} (hash ${short(r.hash)}…, ` +
+          `created_at ${r.createdAt ?? 'null'}${r.createdAt ? ` = ${when(r.createdAt)}` : ''}) ` +
+          `matches no migration of this drizzle folder: the database is ahead of this upkit`,
+        'run the verify of the upkit release that applied it, ' +
+          'or point --drizzle-dir at the drizzle folder of the app version that runs',
       ),
     );
   }
@@ -171,7 +183,8 @@ export function compareLegacyLedger(
         'ledgers',
         'info',
         'ledger.legacy_absent',
-        'upkit.legacy_migrations does not exist: no legacy file was applied by upkit (a drizzle-era install, or legacy files run by hand)',
+        'upkit.legacy_migrations does not exist: no legacy file was applied ' +
+          'by upkit (a drizzle-era install, or legacy files run by hand)',
       ),
     ];
   }
@@ -204,7 +217,8 @@ export function compareLegacyLedger(
           'ledgers',
           'warning',
           'ledger.legacy_checksum',
-          `legacy file ${r.file} changed since it was applied${at} (checksum ${short(r.checksum)}… recorded, ${short(f.checksum)}… now)`,
+          `legacy file ${r.file} changed since it was applied${at} (checksum ` +
+            `${short(r.checksum)}… recorded, ${short(f.checksum)}… now)`,
           `nothing to do if the change is a fix the release notes name; see it with: git log -p -- ${shellQuote(file)}`,
         ),
       );
@@ -217,7 +231,10 @@ export function compareLegacyLedger(
       'ledgers',
       'info',
       'ledger.legacy',
-      `upkit.legacy_migrations records ${count} of ${plural(manifest.files.length, 'legacy file')}${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (${plural(rows.length, 'row')}${rows.some((r) => r.method === 'baseline') ? ", one of them the baseline of drizzle's first entry" : ''})`,
+      `upkit.legacy_migrations records ${count} of ${plural(manifest.files.length, 'legacy file')}` +
+        `${recorded.has(manifest.comprehensive?.file ?? '\u0000') ? ' and the comprehensive file' : ''} (` +
+        `${plural(rows.length, 'row')}` +
+        `${rows.some((r) => r.method === 'baseline') ? ", one of them the baseline of drizzle's first entry" : ''})`,
     ),
   );
   return out;

@@ -122,7 +122,10 @@ export interface SchemaSpec {
   /** `schema.name` */
   sequences: string[];
   views: string[];
-  /** What only a replay of the migrations knows: their triggers (`schema.table.name`) and column collations (`schema.table.column collation`). */
+  /**
+   * What only a replay of the migrations knows: their triggers (`schema.table.name`) and column collations
+   * (`schema.table.column collation`).
+   */
   knownTriggers?: string[];
   knownCollations?: string[];
 }

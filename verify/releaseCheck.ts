@@ -49,7 +49,9 @@ export function releaseFindings(
   const probes = profile?.releaseProbes;
   if (!profile || !probes || profile.latestRelease === null) {
     const last = drizzle.applied.at(-1) ?? null;
-    const message = `${drizzle.applied.length} of ${plural(drizzle.applied.length + drizzle.pending.length, 'migration')} applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
+    const message =
+      `${drizzle.applied.length} of ${plural(drizzle.applied.length + drizzle.pending.length, 'migration')}` +
+      ` applied${last ? `, the last ${last}` : ''}; comparing with ${files.entry.tag}`;
     return {
       findings: [finding('ledgers', 'info', 'ledger.release', message)],
       result: { detected: last, expected: files.entry.tag, evidence: [] },

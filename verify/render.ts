@@ -107,7 +107,8 @@ export function renderMarkdown(
 ): string {
   const c = counts(findings);
   const lines = [
-    `### upkit verify: ${c.error ? plural(c.error, 'error') : 'no errors'}, ${plural(c.warning, 'warning')}${notRead(findings).length ? ', incomplete' : ''}`,
+    `### upkit verify: ${c.error ? plural(c.error, 'error') : 'no errors'}, ` +
+      `${plural(c.warning, 'warning')}${notRead(findings).length ? ', incomplete' : ''}`,
     '',
     '| | |',
     '|---|---|',

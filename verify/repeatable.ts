@@ -27,7 +27,8 @@ export async function checkRepeatable(
         'error',
         'verify.privilege',
         `role ${rows[0]!.user} cannot read ${REPEATABLE_LEDGER}, so the repeatable files were not checked`,
-        `run as an administrator: GRANT USAGE ON SCHEMA upkit TO ${sqlIdent(rows[0]!.user)}; GRANT SELECT ON ${REPEATABLE_LEDGER} TO ${sqlIdent(rows[0]!.user)};`,
+        `run as an administrator: GRANT USAGE ON SCHEMA upkit TO ${sqlIdent(rows[0]!.user)}` +
+          `; GRANT SELECT ON ${REPEATABLE_LEDGER} TO ${sqlIdent(rows[0]!.user)};`,
       ),
     ];
   }
@@ -57,7 +58,8 @@ export async function checkRepeatable(
           'ledgers',
           'error',
           'repeatable.pending',
-          `${name} changed since it was applied (${s.last!.appliedAt.toISOString()}, sha256 ${s.last!.checksum.slice(0, 12)}, now ${s.checksum.slice(0, 12)}) and the change is not applied`,
+          `${name} changed since it was applied (${s.last!.appliedAt.toISOString()}, ` +
+            `sha256 ${s.last!.checksum.slice(0, 12)}, now ${s.checksum.slice(0, 12)}) and the change is not applied`,
           APPLY,
         ),
       );
@@ -67,7 +69,8 @@ export async function checkRepeatable(
           'ledgers',
           'error',
           'repeatable.object_missing',
-          `${name} defines ${s.missing.join(', ')}, which the database no longer has (dropped or revoked since ${s.last!.appliedAt.toISOString()})`,
+          `${name} defines ${s.missing.join(', ')}, which the database no longer ` +
+            `has (dropped or revoked since ${s.last!.appliedAt.toISOString()})`,
           'run the upgrade again, which applies the file again: npx zx upgrade.ts',
         ),
       );

@@ -59,7 +59,8 @@ export interface VerificationRun {
 /** A read that failed while another run changes the database (its locks): say that run is the reason. */
 function runningError(running: RunInProgress, database: string, err: unknown): UpkitError {
   const { message, hint } = describeRunInProgress(running, database);
-  const why = `: verification could not read the database meanwhile (${err instanceof Error ? err.message : String(err)})`;
+  const why =
+    `: verification could not read the database meanwhile ` + `(${err instanceof Error ? err.message : String(err)})`;
   return new UpkitError({
     code: 'verify.run_in_progress',
     exit: 'locked',
@@ -112,7 +113,9 @@ function readFailure(err: unknown): unknown {
   return new UpkitError({
     code: 'verify.read',
     exit: 'refused',
-    message: `verification could not read the database: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}; nothing was changed`,
+    message:
+      `verification could not read the database: ${e.message ?? String(err)}` +
+      `${e.code ? ` (SQLSTATE ${e.code})` : ''}; nothing was changed`,
     hint: 'run: npx zx scripts/preflight.ts to check the connection and privileges, then run verify again',
     cause: err,
   });
@@ -137,7 +140,8 @@ const AREA_SAVEPOINT = 'upkit_verify_area';
 
 const describeSession = (s: Session | undefined, pid: number) =>
   s
-    ? `server process ${s.pid} (user ${s.usename ?? 'unknown'}, application ${JSON.stringify(s.application_name ?? '')}, for ${s.seconds} s, last query: ${s.query ?? 'none'})`
+    ? `server process ${s.pid} (user ${s.usename ?? 'unknown'}, ` +
+      `application ${JSON.stringify(s.application_name ?? '')}, for ${s.seconds} s, last query: ${s.query ?? 'none'})`
     : `server process ${pid}`;
 
 /**
@@ -151,12 +155,15 @@ async function lockedBy(
   relations: readonly string[] | null,
 ): Promise<{ relation: string; holders: number[]; queued: number[]; sessions: Map<number, Session> } | undefined> {
   const { rows } = await client.query<LockRow>(
-    `with mine as (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where $1::text[] is null or n.nspname || '.' || c.relname = any($1::text[])),
+    `with mine as (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace ` +
+      `where $1::text[] is null or n.nspname || '.' || c.relname = any($1::text[])),
           rels as (select oid from mine union select indexrelid from pg_index where indrelid in (select oid from mine))
-     select l.pid, l.granted, l.relation::regclass::text as relation, case when l.granted then '{}' else pg_blocking_pids(l.pid) end as blockers
+     select l.pid, l.granted, l.relation::regclass::text as relation, ` +
+      `case when l.granted then '{}' else pg_blocking_pids(l.pid) end as blockers
        from pg_locks l
       where l.locktype = 'relation' and l.mode = 'AccessExclusiveLock' and l.pid <> pg_backend_pid()
-        and l.database = (select oid from pg_database where datname = current_database()) and l.relation in (select oid from rels)
+        and l.database = (select oid from pg_database where datname ` +
+      `= current_database()) and l.relation in (select oid from rels)
       order by l.granted desc, l.pid`,
     [relations],
   );
@@ -191,7 +198,10 @@ async function lockedBy(
   };
 }
 
-/** The finding for an area a read of which waited lock_timeout for a lock: what could not be read, and who holds the lock. */
+/**
+ * The finding for an area a read of which waited lock_timeout for a lock: what could not be read, and who holds the
+ * lock.
+ */
 async function lockedArea(
   client: Client,
   area: Area,
@@ -206,16 +216,20 @@ async function lockedArea(
       area,
       'error',
       'verify.locked',
-      `${label}: verification waited 5 s for a lock on a table it reads, released before it could name the holder; the report is incomplete and nothing was changed`,
+      `${label}: verification waited 5 s for a lock on a table it reads, ` +
+        `released before it could name the holder; the report is incomplete and nothing was changed`,
       `run: ${again}`,
     );
   }
   const names = (pids: number[]) => pids.map((p) => describeSession(by.sessions.get(p), p)).join(', ');
   const who = by.holders.length
-    ? `held by ${names(by.holders)}${by.queued.length ? `, with ${names(by.queued)} queued for an exclusive lock on it ahead of verify` : ''}`
+    ? `held by ${names(by.holders)}` +
+      `${by.queued.length ? `, with ${names(by.queued)} queued for an exclusive lock on it ahead of verify` : ''}`
     : `queued for by ${names(by.queued)} ahead of verify`;
   const pids = [...by.holders, ...by.queued];
-  const message = `${label}: verification waited 5 s for a lock on ${by.relation} ${who}; the report is incomplete and nothing was changed`;
+  const message =
+    `${label}: verification waited 5 s for a lock on ${by.relation} ${who}; ` +
+    `the report is incomplete and nothing was changed`;
   // An upkit run (an upgrade applying its migrations) is never to be ended by hand: it is waited for.
   if (pids.some((p) => by.sessions.get(p)?.application_name?.startsWith('upkit '))) {
     return finding(
@@ -232,7 +246,8 @@ async function lockedArea(
     'error',
     'verify.locked',
     message,
-    `wait for ${pids.length === 1 ? 'that transaction' : 'those transactions'} to end (${end} ends ${pids.length === 1 ? 'it and rolls its' : 'them and rolls their'} changes back), ${rerun}`,
+    `wait for ${pids.length === 1 ? 'that transaction' : 'those transactions'} to end (${end} ends ` +
+      `${pids.length === 1 ? 'it and rolls its' : 'them and rolls their'} changes back), ${rerun}`,
   );
 }
 
@@ -363,7 +378,10 @@ async function checkDatabase(
     return {
       value: findings,
       findings: all,
-      detail: `${plural(comparedTables(files, state), 'table')} against ${files.entry.tag}${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}`,
+      detail:
+        `${plural(comparedTables(files, state), 'table')} against ${files.entry.tag}` +
+        `${files.expectedFrom === 'replay' ? ' (its migrations replayed)' : ''}` +
+        `${catalogLocked ? `; ${notReadDetail(catalogLocked)}` : ''}`,
     };
   });
   // Not read (locked): no ledger, so schema hints say what fixes a difference without it.
@@ -382,7 +400,9 @@ async function checkDatabase(
       return {
         value: { findings: r.findings, result: r },
         findings: r.findings,
-        detail: `${r.release.detected ?? 'no release'}; ${r.applied.length} of ${plural(files.entry.idx + 1, 'migration')} applied${pending}`,
+        detail:
+          `${r.release.detected ?? 'no release'}; ${r.applied.length} of ` +
+          `${plural(files.entry.idx + 1, 'migration')} applied${pending}`,
       };
     },
   );
@@ -459,7 +479,8 @@ export async function runVerification(
       // verification half-way (it waits for nothing but its own reads).
       await client
         .query(
-          `select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '30s', false), set_config('lock_timeout', '5s', false)`,
+          `select set_config('idle_in_transaction_session_timeout', '0', false), ` +
+            `set_config('statement_timeout', '30s', false), set_config('lock_timeout', '5s', false)`,
         )
         .catch((err: unknown) => Promise.reject(readFailure(err)));
       return withTransaction(

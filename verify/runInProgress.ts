@@ -32,7 +32,8 @@ export async function runInProgress(client: Pick<Client, 'query'>): Promise<RunI
     await client.query('savepoint upkit_verify_runs');
     const rows = await client
       .query<{ id: string; command: string; started_at: Date; host: string; pid: number }>(
-        `select id, command, started_at, host, pid from upkit.runs where status = 'running' order by started_at desc limit 1`,
+        `select id, command, started_at, host, pid from upkit.runs ` +
+          `where status = 'running' order by started_at desc limit 1`,
       )
       .then(async (r) => {
         await client.query('release savepoint upkit_verify_runs');
@@ -64,7 +65,10 @@ export function describeRunInProgress(r: RunInProgress, database: string): { mes
   const who = `${r.pid === null ? 'an unknown process' : `pid ${r.pid}`}${r.host ? ` on ${r.host}` : ''}`;
   const run = r.runId ? `run ${r.runId}` : 'a run that has not recorded itself in upkit.runs yet';
   return {
-    message: `an upkit ${r.command} is running on ${database} (${run}, ${who}, started ${r.startedAt?.toISOString() ?? 'at an unknown time'}, holding upkit's lock in server process ${r.backendPid}): what verify lists as pending or half-done is its work in progress`,
+    message:
+      `an upkit ${r.command} is running on ${database} (${run}, ${who}, ` +
+      `started ${r.startedAt?.toISOString() ?? 'at an unknown time'}, holding upkit's lock in server process ` +
+      `${r.backendPid}): what verify lists as pending or half-done is its work in progress`,
     hint: 'wait for it to finish (npx zx scripts/status.ts shows it), then run: npx zx verify/index.ts',
   };
 }

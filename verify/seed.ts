@@ -58,10 +58,12 @@ export function seedBlockers(actual: ActualSchema): string[] {
 /** Shown per organization up to this many; the rest are counted. */
 export const ORG_LIMIT = 20;
 
-const QUERY = `
+const QUERY =
+  `
 with expected_flags as (select unnest($1::text[]) as k),
      perms as (select * from unnest($2::text[], $3::text[]) as x(resource, action)),
-     orgs as (select slug, case when jsonb_typeof(features_enabled) = 'object' then features_enabled else '{}'::jsonb end as f from organizations),
+     orgs as (select slug, case when jsonb_typeof(features_enabled) ` +
+  `= 'object' then features_enabled else '{}'::jsonb end as f from organizations),
      admin as (select id from roles where name = $4 and organization_id is null)
 select (select count(*) from organizations)::int as organizations,
        (select count(*) from users)::int as users,
@@ -69,17 +71,27 @@ select (select count(*) from organizations)::int as organizations,
        (select count(*) from role_permissions where role_id in (select id from admin))::int as admin_grants,
        (select count(*) from orgs where not (f ?& $1::text[]))::int as orgs_missing_flags,
        (select json_agg(x) from (select o.slug, array(select k from expected_flags where not (o.f ? k)) as missing
-                                   from orgs o where not (o.f ?& $1::text[]) order by o.slug limit $5) x) as missing_flags,
-       (select json_agg(x) from (select k as flag, count(*)::int as count, (array_agg(o.slug order by o.slug))[1:10] as slugs
-                                   from orgs o cross join expected_flags where o.f -> k = 'false'::jsonb group by k order by k) x) as disabled,
-       (select json_agg(x) from (select k as flag, count(*)::int as count, (array_agg(o.slug order by o.slug))[1:10] as slugs
-                                   from orgs o cross join expected_flags where o.f ? k and jsonb_typeof(o.f -> k) <> 'boolean' group by k order by k) x) as odd_values,
+                                   from orgs o where not (o.f ` +
+  `?& $1::text[]) order by o.slug limit $5) x) as missing_flags,
+       (select json_agg(x) from (select k as flag, ` +
+  `count(*)::int as count, (array_agg(o.slug order by o.slug))[1:10] as slugs
+                                   from orgs o cross join expected_flags ` +
+  `where o.f -> k = 'false'::jsonb group by k order by k) x) as disabled,
+       (select json_agg(x) from (select k as flag, ` +
+  `count(*)::int as count, (array_agg(o.slug order by o.slug))[1:10] as slugs
+                                   from orgs o cross join ` +
+  `expected_flags where o.f ? k and jsonb_typeof(o.f -> k) ` +
+  `<> 'boolean' group by k order by k) x) as odd_values,
        (select json_agg(json_build_array(p.resource, p.action)) from perms p
-         where not exists (select 1 from permissions q where q.resource = p.resource and q.action = p.action)) as missing_permissions,
-       (select json_agg(r) from unnest($6::text[]) r where not exists (select 1 from roles where name = r and organization_id is null)) as missing_roles,
-       (select json_agg(json_build_array(p.resource, p.action)) from perms p join permissions q on q.resource = p.resource and q.action = p.action
+         where not exists (select 1 from permissions q where q.resource ` +
+  `= p.resource and q.action = p.action)) as missing_permissions,
+       (select json_agg(r) from unnest($6::text[]) r where not exists (select ` +
+  `1 from roles where name = r and organization_id is null)) as missing_roles,
+       (select json_agg(json_build_array(p.resource, p.action)) ` +
+  `from perms p join permissions q on q.resource = p.resource and q.action = p.action
          where exists (select 1 from admin)
-           and not exists (select 1 from role_permissions rp where rp.permission_id = q.id and rp.role_id in (select id from admin))) as admin_missing`;
+           and not exists (select 1 from role_permissions rp where ` +
+  `rp.permission_id = q.id and rp.role_id in (select id from admin))) as admin_missing`;
 
 export async function readSeedState(client: Pick<Client, 'query'>, expected: SeedExpectations): Promise<SeedState> {
   const { rows } = await client.query(QUERY, [
@@ -131,7 +143,8 @@ export function seedFindings(s: SeedState, expected: SeedExpectations): VerifyFi
         'seed data',
         'error',
         'seed.flag_missing',
-        `${plural(s.orgsMissingFlags - s.missingFlags.length, 'more organization')} lack feature flags (the first ${s.missingFlags.length} are listed)`,
+        `${plural(s.orgsMissingFlags - s.missingFlags.length, 'more organization')}` +
+          ` lack feature flags (the first ${s.missingFlags.length} are listed)`,
         FLAG_HINT,
       ),
     );
@@ -142,7 +155,8 @@ export function seedFindings(s: SeedState, expected: SeedExpectations): VerifyFi
         'seed data',
         'info',
         'seed.flag_disabled',
-        `feature flag ${d.flag} is off in ${plural(d.count, 'organization')} (${some(d.slugs, d.count)}): an operator's choice, kept`,
+        `feature flag ${d.flag} is off in ${plural(d.count, 'organization')}` +
+          ` (${some(d.slugs, d.count)}): an operator's choice, kept`,
       ),
     );
   }
@@ -152,7 +166,8 @@ export function seedFindings(s: SeedState, expected: SeedExpectations): VerifyFi
         'seed data',
         'warning',
         'seed.flag_value',
-        `feature flag ${d.flag} is neither true nor false in ${plural(d.count, 'organization')} (${some(d.slugs, d.count)})`,
+        `feature flag ${d.flag} is neither true nor false in ` +
+          `${plural(d.count, 'organization')} (${some(d.slugs, d.count)})`,
         `set it to true or false in the organization's settings; the app reads only booleans`,
       ),
     );
@@ -187,7 +202,9 @@ export function seedFindings(s: SeedState, expected: SeedExpectations): VerifyFi
       'seed data',
       'info',
       'seed.counts',
-      `${plural(s.organizations, 'organization')}, ${plural(s.users, 'user')}, ${plural(s.permissions, 'permission')} (${expected.permissions.length} expected), ${plural(s.adminGrants, 'grant')} to ${expected.adminRole}`,
+      `${plural(s.organizations, 'organization')}, ${plural(s.users, 'user')}, ` +
+        `${plural(s.permissions, 'permission')} (${expected.permissions.length}` +
+        ` expected), ${plural(s.adminGrants, 'grant')} to ${expected.adminRole}`,
     ),
   );
   return out;

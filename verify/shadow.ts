@@ -134,8 +134,11 @@ export async function snapshotDisagreement(
     'schema',
     'warning',
     'snapshot.disagrees',
-    `for the app's developers: ${file} disagrees with what the migrations up to ${files.entry.tag} build (${diffs.length} difference${diffs.length === 1 ? '' : 's'}; "expected" is what the snapshot says): ${shown.join('; ')}`,
-    `nothing to do for the database: verify compares it with what the migrations build; the app's developers can bring the snapshot in line (npx drizzle-kit generate, or a migration that makes what the snapshot says)`,
+    `for the app's developers: ${file} disagrees with what the migrations up ` +
+      `to ${files.entry.tag} build (${diffs.length} difference${diffs.length === 1 ? '' : 's'}; ` +
+      `"expected" is what the snapshot says): ${shown.join('; ')}`,
+    `nothing to do for the database: verify compares it with what the migrations build; the app's developers ` +
+      `can bring the snapshot in line (npx drizzle-kit generate, or a migration that makes what the snapshot says)`,
   );
 }
 
@@ -152,7 +155,8 @@ async function fromReplay(files: VerifyFiles, rows: CatalogRows, how: string): P
     'schema',
     'info',
     'verify.expected_schema',
-    `expected schema from the migrations: ${files.migrations.filter((m) => m.idx <= files.entry.idx).length} replayed into a scratch database on this server (${how})`,
+    `expected schema from the migrations: ${files.migrations.filter((m) => m.idx <= files.entry.idx).length}` +
+      ` replayed into a scratch database on this server (${how})`,
   );
   return {
     spec: specFromCatalog(replayed, snapshotSchemas),
@@ -216,7 +220,9 @@ async function createReplayDrop(
   for (const l of await scratchLeftovers(config, 'shadow')) {
     if (l.gone) {
       await dropQuietly(c, l.name);
-      const message = `dropped ${l.name}, a shadow database left by a run that was stopped (pid ${l.marker!.pid} on ${l.marker!.host} no longer runs)`;
+      const message =
+        `dropped ${l.name}, a shadow database left by a run that was ` +
+        `stopped (pid ${l.marker!.pid} on ${l.marker!.host} no longer runs)`;
       leftovers.push(finding('schema', 'info', 'shadow.leftover_dropped', message));
       options.log?.info(message);
     } else {
@@ -225,8 +231,10 @@ async function createReplayDrop(
           'schema',
           'warning',
           'shadow.leftover',
-          `${l.name} looks like a shadow database of upkit's, but upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)`,
-          `if nothing uses it, drop it: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(l.name)} WITH (FORCE)`])}`,
+          `${l.name} looks like a shadow database of upkit's, but upkit cannot prove it ` +
+            `made it on this host for this server (no marker, another host, or sessions in it)`,
+          `if nothing uses it, drop it: ` +
+            `${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(l.name)} WITH (FORCE)`])}`,
         ),
       );
     }
@@ -253,7 +261,8 @@ async function createReplayDrop(
   } finally {
     await dropQuietly(c, name).catch((err: unknown) => {
       options.log?.warn(
-        `the shadow database ${name} could not be dropped (${(err as Error).message}); drop it by hand: ${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(name)} WITH (FORCE)`])}`,
+        `the shadow database ${name} could not be dropped (${(err as Error).message}); drop it by hand: ` +
+          `${psqlCommand(config.migrationDb, [`DROP DATABASE IF EXISTS ${sqlIdent(name)} WITH (FORCE)`])}`,
       );
     });
   }
@@ -270,7 +279,8 @@ export async function expectedSchemaFor(
   options: ShadowOptions,
 ): Promise<ExpectedSchema> {
   const cacheHint =
-    'to compare with what the migrations build, run verify once as a role that may create databases (CREATEDB), or upgrade with one: the replay is cached';
+    'to compare with what the migrations build, run verify once as a role that ' +
+    'may create databases (CREATEDB), or upgrade with one: the replay is cached';
   const roleHint =
     'run verify once as the role that runs the migrations (with CREATEDB): the replay is cached for every later verify';
   const snapshot = (reason: string, hint = cacheHint) => fromSnapshot(reason, hint);
@@ -302,11 +312,13 @@ export async function expectedSchemaFor(
         if (!options.build)
           return snapshot(
             '--no-shadow was given and no replay of this journal is cached',
-            'run without --no-shadow to replay the migrations into a scratch database (created and dropped; the result is cached)',
+            'run without --no-shadow to replay the migrations into a ' +
+              'scratch database (created and dropped; the result is cached)',
           );
         if (!facts.mayCreate)
           return snapshot(
-            `role ${facts.user} may not create databases (no CREATEDB), so the migrations were not replayed into a scratch database`,
+            `role ${facts.user} may not create databases (no CREATEDB), ` +
+              `so the migrations were not replayed into a scratch database`,
           );
         let rows: CatalogRows;
         try {
@@ -329,7 +341,8 @@ export async function expectedSchemaFor(
           });
         } catch (err) {
           options.log?.warn(
-            `the replayed schema could not be cached in ${shellQuote(file)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the next verify builds it again`,
+            `the replayed schema could not be cached in ${shellQuote(file)}` +
+              ` (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the next verify builds it again`,
           );
         }
         return fromReplay(files, rows, 'built now, dropped, and cached');

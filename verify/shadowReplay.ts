@@ -44,7 +44,10 @@ export class ReplayFailed extends Error {
 export function replayHint(sqlState: string | undefined, roleHint: string): string {
   if (sqlState === '42501') return roleHint;
   if (sqlState === 'server-wide')
-    return 'nothing to do on the server: upkit never replays such a statement beside the live database, so the snapshot serves';
+    return (
+      'nothing to do on the server: upkit never replays such a ' +
+      'statement beside the live database, so the snapshot serves'
+    );
   // An extension whose files the server lacks (could not open extension control file).
   if (sqlState === '58P01' || sqlState === '0A000')
     return 'install the extension on the database server (its package), then run verify again';
@@ -104,7 +107,10 @@ async function rolesMissing(c: Pick<Client, 'query'>, names: readonly string[]):
   return rows.map((r) => r.name);
 }
 
-/** Whether a statement runs in the scratch database: false for one on server-wide objects (skipped); throws for one that cannot be replayed safely. */
+/**
+ * Whether a statement runs in the scratch database: false for one on server-wide objects (skipped); throws for one that
+ * cannot be replayed safely.
+ */
 const SHARED_OBJECTS = new Set([
   'OBJECT_DATABASE',
   'OBJECT_ROLE',
@@ -127,7 +133,8 @@ function onSharedObject(s: ParsedStatement): boolean {
 async function replayable(c: Pick<Client, 'query'>, m: { file: string }, s: ParsedStatement): Promise<boolean> {
   if (SERVER_WIDE.has(s.kind) || onSharedObject(s)) return false;
   const roleWhy = (names: string[]) =>
-    `${m.file}:${s.line} creates role ${names.join(', ')}, which this server does not have: a scratch database cannot replay that without creating a role for the whole server`;
+    `${m.file}:${s.line} creates role ${names.join(', ')}, which this server does not have: ` +
+    `a scratch database cannot replay that without creating a role for the whole server`;
   if (s.kind === 'CreateRoleStmt') {
     const missing = await rolesMissing(c, [String(s.node.role)]);
     if (missing.length) throw new ReplayFailed(roleWhy(missing), 'server-wide');
@@ -138,7 +145,8 @@ async function replayable(c: Pick<Client, 'query'>, m: { file: string }, s: Pars
     const code = s.sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
     if (SERVER_WIDE_IN_DO.test(code))
       throw new ReplayFailed(
-        `${m.file}:${s.line}: a DO block that changes what the whole server shares (roles, databases, tablespaces, settings) is not replayed into a scratch database`,
+        `${m.file}:${s.line}: a DO block that changes what the whole server shares (roles, ` +
+          `databases, tablespaces, settings) is not replayed into a scratch database`,
         'server-wide',
       );
     const names = [...code.matchAll(CREATE_ROLE_IN_DO)].map((x) =>
@@ -158,14 +166,16 @@ export async function replay(
   versionNum: number,
 ): Promise<CatalogRows> {
   await c.query(
-    `select set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false), set_config('idle_in_transaction_session_timeout', '0', false)`,
+    `select set_config('statement_timeout', '0', false), set_config('lock_timeout', ` +
+      `'0', false), set_config('idle_in_transaction_session_timeout', '0', false)`,
   );
   for (const e of preinstall) {
     try {
       await c.query(`create extension if not exists ${sqlIdent(e.name)} schema ${sqlIdent(e.schema)}`);
     } catch (err) {
       throw new ReplayFailed(
-        `extension ${e.name}, which the live database has and no migration creates, cannot be created: ${(err as Error).message}`,
+        `extension ${e.name}, which the live database has and no ` +
+          `migration creates, cannot be created: ${(err as Error).message}`,
         (err as { code?: string }).code,
       );
     }

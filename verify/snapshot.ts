@@ -214,7 +214,9 @@ function problem(message: string): UpkitError {
     code: 'verify.snapshot',
     exit: 'usage',
     message,
-    hint: 'restore the drizzle folder from the release you are running (git checkout -- drizzle), or regenerate it with npm run db:generate',
+    hint:
+      'restore the drizzle folder from the release you are running (git ' +
+      'checkout -- drizzle), or regenerate it with npm run db:generate',
   });
 }
 
@@ -231,7 +233,8 @@ export function readSnapshot(drizzleDir: string, entry: JournalEntry): SchemaSpe
     throw problem(`${file} is a ${raw.dialect} snapshot; upkit verifies PostgreSQL only`);
   if (raw.version !== undefined && Number(raw.version) < 7) {
     throw problem(
-      `${file} has snapshot version ${raw.version}; upkit reads version 7 (drizzle-kit 0.21 or newer): run npx drizzle-kit up to upgrade the snapshots`,
+      `${file} has snapshot version ${raw.version}; upkit reads version 7 ` +
+        `(drizzle-kit 0.21 or newer): run npx drizzle-kit up to upgrade the snapshots`,
     );
   }
   return normaliseSnapshot(raw);

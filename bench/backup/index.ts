@@ -247,7 +247,15 @@ function report(results: Result[]): string {
     inPlace: 'restore',
   };
   const lines: string[] = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:backup${sizeGb === 1 ? '' : ` -- --size ${sizeGb}`}\` (upkit at commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim()}) on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node} (bin/upkit's modules: ${modules}), PostgreSQL ${server.version} (a cluster of the benchmark's own on disk, \`fsync=off\`); ${rounds === 1 ? 'one round' : `median of ${rounds} rounds, the commands' order rotating from round to round`}. 1-minute load average ${loadAtStart} at the start and ${load1()} at the end (the machine is shared with other work: read the ratios, measured in the same rounds); the whole run took ${fmt(performance.now() - startedAt)}, ${builds(results)}.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:backup` +
+      `${sizeGb === 1 ? '' : ` -- --size ${sizeGb}`}\` (upkit at commit ` +
+      `${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim()}) ` +
+      `on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.versions.node} (bin/upkit's modules: ` +
+      `${modules}), PostgreSQL ${server.version} (a cluster of the benchmark's own on disk, \`fsync=off\`); ` +
+      `${rounds === 1 ? 'one round' : `median of ${rounds} rounds, the commands' order rotating from round to round`}` +
+      `. 1-minute load average ${loadAtStart} at the start and ${load1()} at the end (the machine is shared with ` +
+      `other work: read the ratios, measured in the same rounds); ` +
+      `the whole run took ${fmt(performance.now() - startedAt)}, ${builds(results)}.`,
     '',
   ];
   for (const r of results) {
@@ -261,13 +269,20 @@ function report(results: Result[]): string {
       const row = r.rows[key];
       const q = ratio(row, r.rows[peerOf[key]]);
       lines.push(
-        `| ${label[key]} | ${fmt(m(row))} | ${each(row)} | ${mb(row.bytes)} | ${key === peerOf[key] ? '1.00×' : key === 'restoreJ2' ? x(q) : `**${x(q)}**`} | ${loads(row)} |`,
+        `| ${label[key]} | ${fmt(m(row))} | ${each(row)} | ${mb(row.bytes)}` +
+          ` | ${key === peerOf[key] ? '1.00×' : key === 'restoreJ2' ? x(q) : `**${x(q)}**`} | ${loads(row)} |`,
       );
     }
     const gaps = r.gaps.map((g) => fmt(g)).join(', ');
     lines.push(
       '',
-      `upkit's backup: ${r.archive}; the peer's: custom format, pg_dump's default compression. Each restores its own. In place, the live database could not be used for at most ${fmt(median(r.gaps))} (median; each round ${gaps}): the longest time between two answers of a client running \`select 1\` on it every 10 ms, reconnecting when ended (${r.failedPolls.join(', ')} failed polls; on this machine under this load its mean time between answers was ${r.meanGaps.map((g) => fmt(g)).join(', ')}); upkit's report gave a swap window of ${r.reportedSwap.map((s) => `${s} ms`).join(', ')}.`,
+      `upkit's backup: ${r.archive}; the peer's: custom format, pg_dump's default compression. ` +
+        `Each restores its own. In place, the live database could not be used for at most ${fmt(median(r.gaps))}` +
+        ` (median; each round ${gaps}): the longest time between two answers of a client running \`select ` +
+        `1\` on it every 10 ms, reconnecting when ended (${r.failedPolls.join(', ')} failed polls; ` +
+        `on this machine under this load its mean time between answers was ` +
+        `${r.meanGaps.map((g) => fmt(g)).join(', ')}); upkit's report gave ` +
+        `a swap window of ${r.reportedSwap.map((s) => `${s} ms`).join(', ')}.`,
       '',
     );
   }
@@ -276,10 +291,14 @@ function report(results: Result[]): string {
   lines.push(
     `| target | ${results.map((r) => r.shape.name).join(' | ')} |`,
     `| --- | ${results.map(() => '---').join(' | ')} |`,
-    `| backup ≤ 1.0× \`pg_dump -Fc\` (≤ 0.8× on Pulse's fixture) | ${byShape((r) => verdict(ratio(r.rows.backup, r.rows.dump), r.shape.name === 'pulse' ? 0.8 : 1.0))} |`,
-    `| restore \`--into\` ≤ 1.0× \`pg_restore\` | ${byShape((r) => verdict(ratio(r.rows.into, r.rows.restore), 1.0))} |`,
-    `| restore in place ≤ 1.0× \`pg_restore\` | ${byShape((r) => verdict(ratio(r.rows.inPlace, r.rows.restore), 1.0))} |`,
-    `| swap window < 1 s (longest gap a client saw) | ${byShape((r) => `${fmt(median(r.gaps))} (${median(r.gaps) < 1000 ? 'met' : 'missed'})`)} |`,
+    `| backup ≤ 1.0× \`pg_dump -Fc\` (≤ 0.8× on Pulse's fixture) ` +
+      `| ${byShape((r) => verdict(ratio(r.rows.backup, r.rows.dump), r.shape.name === 'pulse' ? 0.8 : 1.0))} |`,
+    `| restore \`--into\` ≤ 1.0× \`pg_restore\` | ` +
+      `${byShape((r) => verdict(ratio(r.rows.into, r.rows.restore), 1.0))} |`,
+    `| restore in place ≤ 1.0× \`pg_restore\` | ` +
+      `${byShape((r) => verdict(ratio(r.rows.inPlace, r.rows.restore), 1.0))} |`,
+    `| swap window < 1 s (longest gap a client saw) ` +
+      `| ${byShape((r) => `${fmt(median(r.gaps))} (${median(r.gaps) < 1000 ? 'met' : 'missed'})`)} |`,
   );
   return lines.join('\n');
 }

@@ -7,10 +7,13 @@ import { PROJECT_ROOT } from '../../lib/config.ts';
 import { writeSection } from '../support.ts';
 
 const INTRO = [
-  'Backup and restore as an operator runs them (`bin/upkit`, a new process each time, configuration read from a private .env),',
+  'Backup and restore as an operator runs them (`bin/upkit`, ' +
+    'a new process each time, configuration read from a private .env),',
   'against the PostgreSQL programs they wrap, on two data shapes: a `pgbench -i` database (one dominant table of',
-  "near-identical rows, very compressible) and Pulse's v2.3 fixture (a dozen tables of varied rows, indexes, jsonb). Each",
-  'restore is checked against the row counts of every table. `npm run bench:backup` measures 1 GB; `npm run bench:backup:10g`',
+  "near-identical rows, very compressible) and Pulse's v2.3 " +
+    'fixture (a dozen tables of varied rows, indexes, jsonb). Each',
+  'restore is checked against the row counts of every table. ' +
+    '`npm run bench:backup` measures 1 GB; `npm run bench:backup:10g`',
   'measures 10 GB.',
 ].join('\n');
 

@@ -56,14 +56,16 @@ export async function checkRows(url: string, shape: Shape, what: string): Promis
   );
   if (differ.length)
     throw new Error(
-      `${what}: row counts differ from the ${shape.name} database in ${differ.map((t) => `${t} (${got[t]} against ${shape.rows[t]})`).join(', ')}`,
+      `${what}: row counts differ from the ${shape.name} database in ` +
+        `${differ.map((t) => `${t} (${got[t]} against ${shape.rows[t]})`).join(', ')}`,
     );
 }
 
 async function built(server: ServerHandle): Promise<Map<string, Shape>> {
   return withClient(server.adminUrl, async (c) => {
     await c.query(
-      `create table if not exists bench_shapes (name text primary key, database text not null, spec text not null, bytes bigint not null, rows jsonb not null)`,
+      `create table if not exists bench_shapes (name text primary key, ` +
+        `database text not null, spec text not null, bytes bigint not null, rows jsonb not null)`,
     );
     const { rows } = await c.query(`select name, database, spec, bytes, rows from bench_shapes`);
     return new Map(rows.map((r) => [r.name, { ...r, bytes: Number(r.bytes) } as Shape]));
@@ -101,7 +103,8 @@ export async function ensureShape(
   const shape: Shape = { name, database, spec, bytes, rows: await rowCounts(url), builtMs: t.ms };
   await withClient(server.adminUrl, (c) =>
     c.query(
-      `insert into bench_shapes values ($1, $2, $3, $4, $5) on conflict (name) do update set database = $2, spec = $3, bytes = $4, rows = $5`,
+      `insert into bench_shapes values ($1, $2, $3, $4, $5) on conflict (name) ` +
+        `do update set database = $2, spec = $3, bytes = $4, rows = $5`,
       [name, database, spec, bytes, JSON.stringify(shape.rows)],
     ),
   );
@@ -113,13 +116,18 @@ export async function ensureShape(
 export async function describeShape(server: ServerHandle, shape: Shape): Promise<string> {
   return withClient(urlFor(server, shape.database), async (c) => {
     const { rows } = await c.query(
-      `select format('%I', relname) as t, pg_total_relation_size(relid) as b from pg_stat_user_tables order by 2 desc limit 1`,
+      `select format('%I', relname) as t, pg_total_relation_size(relid) ` +
+        `as b from pg_stat_user_tables order by 2 desc limit 1`,
     );
     const top = rows[0];
     const total = Object.values(shape.rows).reduce((a, b) => a + b, 0);
     const share = top
-      ? `; ${top.t} holds ${((100 * Number(top.b)) / shape.bytes).toFixed(0)}% of it (${shape.rows[`public.${top.t}`]?.toLocaleString('en-US')} rows)`
+      ? `; ${top.t} holds ${((100 * Number(top.b)) / shape.bytes).toFixed(0)}` +
+        `% of it (${shape.rows[`public.${top.t}`]?.toLocaleString('en-US')} rows)`
       : '';
-    return `${shape.spec}: ${(shape.bytes / 1024 ** 3).toFixed(2)} GB, ${Object.keys(shape.rows).length} tables, ${total.toLocaleString('en-US')} rows${share}`;
+    return (
+      `${shape.spec}: ${(shape.bytes / 1024 ** 3).toFixed(2)} GB, ` +
+      `${Object.keys(shape.rows).length} tables, ${total.toLocaleString('en-US')} rows${share}`
+    );
   });
 }

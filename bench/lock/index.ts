@@ -118,14 +118,21 @@ try {
   });
   const ratio = upkitRun.worstMs / drizzleRun.worstMs;
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, PostgreSQL ${server.version} (${server.source}). A 10,000-row table; a transaction holds a read lock on it for ${BLOCK_MS / 1000} s; the migration adds a column; the application queries the table every 20 ms.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, ` +
+      `PostgreSQL ${server.version} (${server.source}). A 10,000-row table; a transaction holds a read lock on it ` +
+      `for ${BLOCK_MS / 1000} s; the migration adds a column; the application queries the table every 20 ms.`,
     '',
     '| migrator | worst application query | migration took | outcome |',
     '| --- | --- | --- | --- |',
-    `| drizzle-orm \`migrate()\` (peer) | ${fmt(drizzleRun.worstMs)} | ${fmt(drizzleRun.migrateMs)} | ${drizzleRun.outcome} |`,
-    `| **upkit** (LOCK_TIMEOUT=${LOCK_TIMEOUT_MS} ms, LOCK_RETRIES=8) | **${fmt(upkitRun.worstMs)}** | ${fmt(upkitRun.migrateMs)} (backup included) | ${upkitRun.outcome} |`,
+    `| drizzle-orm \`migrate()\` (peer) | ${fmt(drizzleRun.worstMs)}` +
+      ` | ${fmt(drizzleRun.migrateMs)} | ${drizzleRun.outcome} |`,
+    `| **upkit** (LOCK_TIMEOUT=${LOCK_TIMEOUT_MS} ms, LOCK_RETRIES=8) | **${fmt(upkitRun.worstMs)}` +
+      `** | ${fmt(upkitRun.migrateMs)} (backup included) | ${upkitRun.outcome} |`,
     '',
-    `Ratio of worst stalls, upkit / drizzle: **${ratio.toFixed(3)}×**. Targets: ≤ lock timeout + 100 ms (${LOCK_TIMEOUT_MS + 100} ms): ${upkitRun.worstMs <= LOCK_TIMEOUT_MS + 100 ? 'met' : 'missed'}; ≤ 0.1× drizzle: ${ratio <= 0.1 ? 'met' : 'missed'}.`,
+    `Ratio of worst stalls, upkit / drizzle: **${ratio.toFixed(3)}×**. Targets: ` +
+      `≤ lock timeout + 100 ms (${LOCK_TIMEOUT_MS + 100} ms): ` +
+      `${upkitRun.worstMs <= LOCK_TIMEOUT_MS + 100 ? 'met' : 'missed'}; ` +
+      `≤ 0.1× drizzle: ${ratio <= 0.1 ? 'met' : 'missed'}.`,
   ].join('\n');
   console.log(body);
   writeSection('lock', body);

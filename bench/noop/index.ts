@@ -1,8 +1,8 @@
 // A no-op upgrade against drizzle-kit's no-op migrate, on a database at the latest release,
 // measured in the same run: through bin/upkit (compiled modules, and from the sources) and
-// through `npx zx upgrade.ts`. Run `npm run build` first (the run refuses to report otherwise). upkit does far more on a no-op (config, lock-free inspection of
-// both ledgers and the catalog, hash checks, plan, full verification), so the interesting
-// numbers are the whole-command ratio and upkit's own in-process work.
+// through `npx zx upgrade.ts`. Run `npm run build` first (the run refuses to report otherwise). upkit does far more on
+// a no-op (config, lock-free inspection of both ledgers and the catalog, hash checks, plan, full verification), so the
+// interesting numbers are the whole-command ratio and upkit's own in-process work.
 // Run: npm run bench:noop [-- --runs N]. Writes the `noop` section of BENCHMARKS.md.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -109,7 +109,9 @@ try {
   const kit = m('kit');
   const ratio = (key: string) => (m(key) / kit).toFixed(2);
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, load average ${(loadavg()[0] ?? 0).toFixed(1)} at the end, Node ${process.versions.node}, PostgreSQL ${server.version} (${server.source}), a v2.3 database with data; median of ${runs} alternating rounds after one warm-up.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, load average ` +
+      `${(loadavg()[0] ?? 0).toFixed(1)} at the end, Node ${process.versions.node}, PostgreSQL ${server.version} (` +
+      `${server.source}), a v2.3 database with data; median of ${runs} alternating rounds after one warm-up.`,
     '',
     '| no-op (nothing pending) | time | ratio to drizzle-kit |',
     '| --- | --- | --- |',
@@ -117,9 +119,18 @@ try {
       (c) => `| ${c.label} | ${fmt(m(c.key))} | ${c.key === 'upkit' ? `**${ratio(c.key)}×**` : `${ratio(c.key)}×`} |`,
     ),
     `| drizzle-orm \`migrate()\` inside a running node (peer) | ${fmt(m('orm'))} | |`,
-    `| **upkit's own no-op work inside a running node** (config, inspection of both ledgers and the catalog, plan, verification) | ${fmt(m('inproc'))} | ${(m('inproc') / m('orm')).toFixed(2)}× drizzle-orm's |`,
+    `| **upkit's own no-op work inside a running node** (config, inspection of both ledgers and the catalog, ` +
+      `plan, verification) | ${fmt(m('inproc'))} | ${(m('inproc') / m('orm')).toFixed(2)}× drizzle-orm's |`,
     '',
-    `Targets: \`bin/upkit upgrade --yes\` ≤ 0.5× \`npx drizzle-kit migrate\` (and never over 1.5×); upkit's own no-op work under 0.25 s (shared/MEASUREMENTS.md). This run: ${ratio('upkit')}× (${Number(ratio('upkit')) <= 0.5 ? 'met' : Number(ratio('upkit')) <= 1.5 ? 'within 1.5×, over 0.5×' : 'over 1.5×'}); own work ${fmt(m('inproc'))} (${m('inproc') < 250 ? 'met' : 'missed'}). Against drizzle-kit without the .npmrc's \`--import=tsx\` (as an app's own folder runs it): ${(m('upkit') / m('kitBare')).toFixed(2)}×; that line of the .npmrc costs drizzle-kit ${fmt(kit - m('kitBare'))} here.`,
+    `Targets: \`bin/upkit upgrade --yes\` ≤ 0.5× \`npx drizzle-kit migrate\` (and never over 1.5×); ` +
+      `upkit's own no-op work under 0.25 s (shared/MEASUREMENTS.md). This run: ${ratio('upkit')}` +
+      `× (${
+        Number(ratio('upkit')) <= 0.5 ? 'met' : Number(ratio('upkit')) <= 1.5 ? 'within 1.5×, over 0.5×' : 'over 1.5×'
+      }); ` +
+      `own work ${fmt(m('inproc'))} (${m('inproc') < 250 ? 'met' : 'missed'}). ` +
+      `Against drizzle-kit without the .npmrc's \`--import=tsx\` (as an app's own folder runs it): ` +
+      `${(m('upkit') / m('kitBare')).toFixed(2)}×; that line of ` +
+      `the .npmrc costs drizzle-kit ${fmt(kit - m('kitBare'))} here.`,
   ].join('\n');
   console.log(body);
   writeSection('noop', body);

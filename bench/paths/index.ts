@@ -86,14 +86,19 @@ try {
   const phases = log.steps.map((s) => `${s.name.split(/[ :]/)[0]} ${fmt(s.durationMs)}`).join(', ');
   const ratio = upkit.ms / peer.ms;
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, PostgreSQL ${server.version} (${server.source}); a v1.0 install with ${users} users (${(bytes / 1024 ** 3).toFixed(2)} GB), copied for each side.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, ` +
+      `PostgreSQL ${server.version} (${server.source}); a v1.0 install with ` +
+      `${users} users (${(bytes / 1024 ** 3).toFixed(2)} GB), copied for each side.`,
     '',
     '| v1.0 → v2.3 | time | ratio |',
     '| --- | --- | --- |',
-    `| \`pg_dump \\| gzip\`, then \`psql -f\` of the 5 legacy files and of drizzle 0001–0003 (peer: the upgrade.sh way, no verification, drizzle's ledger left empty) | ${fmt(peer.ms)} | 1.00× |`,
-    `| **upkit upgrade** (verified backup, legacy, baseline, drizzle, seed, verification) | ${fmt(upkit.ms)} | **${ratio.toFixed(2)}×** |`,
+    `| \`pg_dump \\| gzip\`, then \`psql -f\` of the 5 legacy files and of drizzle 0001–0003 (peer: ` +
+      `the upgrade.sh way, no verification, drizzle's ledger left empty) | ${fmt(peer.ms)} | 1.00× |`,
+    `| **upkit upgrade** (verified backup, legacy, baseline, drizzle, ` +
+      `seed, verification) | ${fmt(upkit.ms)} | **${ratio.toFixed(2)}×** |`,
     '',
-    `upkit's phases: ${phases}. Target ≤ 1.0×: ${ratio <= 1 ? 'met' : `missed by ${((ratio - 1) * 100).toFixed(0)} points`}.`,
+    `upkit's phases: ${phases}. Target ≤ 1.0×: ` +
+      `${ratio <= 1 ? 'met' : `missed by ${((ratio - 1) * 100).toFixed(0)} points`}.`,
   ].join('\n');
   console.log(body);
   writeSection('paths', body);

@@ -97,7 +97,8 @@ try {
       file: node20,
       args: [
         ...plain,
-        `${importing([built('lib/cli.ts'), built('lib/upgrade.ts')])}const c = await import(${JSON.stringify(built('lib/config.ts'))}); c.loadConfig({ env: { DATABASE_URL: process.env.BENCH_URL } });`,
+        `${importing([built('lib/cli.ts'), built('lib/upgrade.ts')])}const c = await import(` +
+          `${JSON.stringify(built('lib/config.ts'))}); c.loadConfig({ env: { DATABASE_URL: process.env.BENCH_URL } });`,
       ],
       env: { ...env, BENCH_URL: url },
     },
@@ -107,7 +108,10 @@ try {
       file: node20,
       args: [
         ...plain,
-        `${importing([built('lib/cli.ts'), built('lib/upgrade.ts')])}const c = await import(${JSON.stringify(built('lib/config.ts'))}); const cfg = c.loadConfig({ env: { DATABASE_URL: process.env.BENCH_URL } }); const db = await import(${JSON.stringify(built('lib/db.ts'))}); await db.withClient(cfg.migrationDb, cfg, (k) => k.query('select 1'));`,
+        `${importing([built('lib/cli.ts'), built('lib/upgrade.ts')])}const c = await import(` +
+          `${JSON.stringify(built('lib/config.ts'))}); const cfg = c.loadConfig({ env: { DATABASE_URL: ` +
+          `process.env.BENCH_URL } }); const db = await import(${JSON.stringify(built('lib/db.ts'))}` +
+          `); await db.withClient(cfg.migrationDb, cfg, (k) => k.query('select 1'));`,
       ],
       env: { ...env, BENCH_URL: url },
     },
@@ -182,7 +186,12 @@ try {
   const help = med('Node 20: upgrade --help, compiled');
   const worstHelp = Math.max(...nodes.map((n) => med(`${n.label}: upgrade --help, compiled`)));
   const body = [
-    `Machine: ${cpus().length} cores, load average ${(loadavg()[0] ?? 0).toFixed(1)} at the end; Node ${nodes.map((n) => n.version).join(', ')}; medians of ${runs} alternating rounds after one warm-up, each stage its own process; the cost is the stage's wall time minus the stage it builds on. "compiled" is .build/ (npm run build, run by npm ci); "sources" is UPKIT_COMPILED=0: Node 20 and 22 before 22.18 through tsx, 22.18+ and 24 stripping types natively. The Node 22 and 24 rows run \`node bin/upkit.js -- …\`, which is what bin/upkit runs.`,
+    `Machine: ${cpus().length} cores, load average ${(loadavg()[0] ?? 0).toFixed(1)} at the end; ` +
+      `Node ${nodes.map((n) => n.version).join(', ')}; medians of ${runs} alternating rounds after one warm-up, ` +
+      `each stage its own process; the cost is the stage's wall time minus the stage it builds on. "compiled" is ` +
+      `.build/ (npm run build, run by npm ci); "sources" is UPKIT_COMPILED=0: Node 20 and 22 before 22.18 through ` +
+      `tsx, 22.18+ and 24 stripping types natively. The Node 22 and 24 ` +
+      `rows run \`node bin/upkit.js -- …\`, which is what bin/upkit runs.`,
     '',
     'Stage by stage, on Node 20:',
     '',
@@ -196,7 +205,11 @@ try {
     '| --- | --- | --- |',
     ...rows(whole),
     '',
-    `\`upgrade --help\` compiled: ${fmt(help)} on Node 20, at most ${fmt(worstHelp)} on the Nodes above (target 0.3 s: ${worstHelp <= 300 ? 'met' : 'missed'}); ${(help / peer).toFixed(2)}× \`npx drizzle-kit --help\`, ${(help / med('npx zx upgrade.ts --help')).toFixed(2)}× \`npx zx upgrade.ts --help\`. The .npmrc's \`--import=tsx\` costs every npx run in this folder ${fmt(peer - med("npx drizzle-kit --help without the .npmrc's --import=tsx"))} (drizzle-kit's --help).`,
+    `\`upgrade --help\` compiled: ${fmt(help)} on Node 20, at most ${fmt(worstHelp)} on the Nodes ` +
+      `above (target 0.3 s: ${worstHelp <= 300 ? 'met' : 'missed'}); ${(help / peer).toFixed(2)}` +
+      `× \`npx drizzle-kit --help\`, ${(help / med('npx zx upgrade.ts --help')).toFixed(2)}` +
+      `× \`npx zx upgrade.ts --help\`. The .npmrc's \`--import=tsx\` costs every npx run in this folder ` +
+      `${fmt(peer - med("npx drizzle-kit --help without the .npmrc's --import=tsx"))} (drizzle-kit's --help).`,
   ].join('\n');
   console.log(body);
   writeSection('startup', body);

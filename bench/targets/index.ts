@@ -128,16 +128,27 @@ try {
       n === 'sequential'
         ? 'eleven sequential `npx zx upgrade.ts --yes --drizzle-dir DIR` (peer)'
         : `**\`npx zx upgrade.ts --all --yes --${n}\`**`;
-    return `| ${label} | ${fmt(m)} | ${n === 'sequential' ? '1.00×' : `**${(m / seq).toFixed(2)}×**`} | ${samples[n]!.map(fmt).join(', ')} |`;
+    return (
+      `| ${label} | ${fmt(m)} | ${n === 'sequential' ? '1.00×' : `**${(m / seq).toFixed(2)}×**`}` +
+      ` | ${samples[n]!.map(fmt).join(', ')} |`
+    );
   });
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), PostgreSQL ${server.version} (${server.source}); 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} while measuring (the machine was shared). Eleven empty app databases, three migrations each, every upgrade with its verified backup (pg_dump, pg_restore --list) and verification; median of ${runs} rounds (the slower middle one for an even count) after one warm-up, the modes' order rotating from round to round.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (` +
+      `${cpus()[0]?.model ?? 'unknown CPU'}), PostgreSQL ${server.version} (${server.source}); 1-minute load average ` +
+      `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} while measuring (the machine ` +
+      `was shared). Eleven empty app databases, three migrations each, every upgrade with its verified ` +
+      `backup (pg_dump, pg_restore --list) and verification; median of ${runs} rounds (the slower ` +
+      `middle one for an even count) after one warm-up, the modes' order rotating from round to round.`,
     '',
     '| eleven databases to their latest entry | median | ratio | each round |',
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    "One run over targets starts node, zx and tsx once instead of eleven times; its concurrency then overlaps one database's waits (pg_dump, the server) with another's work, as far as the cores allow: past the number of cores it buys little, since node, pg_dump and the server share them. On a loaded machine the absolute times are several times an idle one's; read the ratios, measured in the same rounds.",
+    'One run over targets starts node, zx and tsx once instead of eleven times; its concurrency then ' +
+      "overlaps one database's waits (pg_dump, the server) with another's work, as far as the cores allow: " +
+      'past the number of cores it buys little, since node, pg_dump and the server share them. On a loaded machine ' +
+      "the absolute times are several times an idle one's; read the ratios, measured in the same rounds.",
   ].join('\n');
   console.log(body);
   writeSection('targets', body);

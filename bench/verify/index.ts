@@ -70,7 +70,8 @@ async function build(url: string, n: number, every: number, hash: string, when: 
       await c.query(batch.join('\n'));
     }
     await c.query(
-      'create schema drizzle; create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)',
+      'create schema drizzle; create table drizzle.__drizzle_migrations ' +
+        '(id serial primary key, hash text not null, created_at bigint)',
     );
     await c.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [hash, when]);
     await c.query('analyze');
@@ -212,8 +213,13 @@ async function main(): Promise<void> {
         };
         rows.push(row);
         log(
-          `${n} tables (expressions on ${every === 1 ? 'every table' : `1 in ${every}`}, load ${row.load}): verify ${fmt(row.engineMs)} (${row.queries} round trips, connect ${fmt(row.connectMs)}), CLI ${fmt(row.cliMs)}; ` +
-            `psql-per-check ${fmt(row.psqlMs)}${sampleSize < n ? ` (extrapolated from ${sampleSize} tables, ${checks} checks, ${fmt(psql.ms)})` : ''}; ` +
+          `${n} tables (expressions on ${every === 1 ? 'every table' : `1 in ${every}`}, ` +
+            `load ${row.load}): verify ${fmt(row.engineMs)} (${row.queries}` +
+            ` round trips, connect ${fmt(row.connectMs)}), CLI ${fmt(row.cliMs)}; ` +
+            `psql-per-check ${fmt(row.psqlMs)}` +
+            `${
+              sampleSize < n ? ` (extrapolated from ${sampleSize} tables, ${checks} checks, ${fmt(psql.ms)})` : ''
+            }; ` +
             `ratio ${(row.psqlMs / row.engineMs).toFixed(0)}x (engine), ${(row.psqlMs / row.cliMs).toFixed(0)}x (CLI)`,
         );
       } finally {

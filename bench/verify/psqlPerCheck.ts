@@ -26,7 +26,8 @@ export function checksFor(i: number, every: number): Array<[string, string]> {
   ];
   for (const c of COLUMNS) {
     out.push([
-      `select 1 from information_schema.columns where table_schema = 'public' and table_name = '${t}' and column_name = '${c}' and data_type = '${q(COLUMN_TYPES[c])}' and is_nullable = 'NO'`,
+      `select 1 from information_schema.columns where table_schema = 'public' and table_name = '` +
+        `${t}' and column_name = '${c}' and data_type = '${q(COLUMN_TYPES[c])}' and is_nullable = 'NO'`,
       `column ${t}.${c}`,
     ]);
   }

@@ -12,7 +12,10 @@ import { sha256 } from '../../lib/legacy/manifest.ts';
 
 export const tableName = (i: number) => `t${String(i).padStart(5, '0')}`;
 
-/** Per table: 6 columns, 2 indexes (key, plain), 1 unique, 1 foreign key; some also a check and a partial expression index. */
+/**
+ * Per table: 6 columns, 2 indexes (key, plain), 1 unique, 1 foreign key; some also a check and a partial expression
+ * index.
+ */
 export const COLUMNS = ['id', 'org_id', 'name', 'state', 'data', 'created_at'] as const;
 
 export const hasExpressions = (i: number, every: number) => i % every === 0;

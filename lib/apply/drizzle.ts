@@ -50,7 +50,9 @@ function sqlFailure(
   return new UpkitError({
     code: 'drizzle.failed',
     exit: ctx.stands.changed ? 'failed' : 'refused',
-    message: `${headline} (${where}; ${ctx.stands.changed ? `the database now stands after ${ctx.stands.lastStep}` : 'nothing was changed'})`,
+    message:
+      `${headline} (${where}; ` +
+      `${ctx.stands.changed ? `the database now stands after ${ctx.stands.lastStep}` : 'nothing was changed'})`,
     details,
     hint: (err as { hint?: string }).hint ?? `fix what the error names, then run the upgrade again`,
     cause: err,
@@ -69,20 +71,24 @@ async function run(ctx: ApplyContext, m: DrizzleMigration, s: ParsedStatement, w
 async function enumHasValue(ctx: ApplyContext, v: NonNullable<ParsedStatement['addsEnumValue']>): Promise<boolean> {
   const { rows } = await ctx.client.query<{ ok: boolean }>(
     `select exists (select 1 from pg_enum e join pg_type t on t.oid = e.enumtypid
-                     where t.typname = $1 and ($2::text is null or t.typnamespace = to_regnamespace($2)) and e.enumlabel = $3) as ok`,
+                     where t.typname = $1 and ($2::text is null or ` +
+      `t.typnamespace = to_regnamespace($2)) and e.enumlabel = $3) as ok`,
     [v.type, v.schema, v.value],
   );
   return rows[0]!.ok;
 }
 
-/** For a concurrent build: skip it when a valid index of that name exists; drop an INVALID one left by a failed build. */
+/**
+ * For a concurrent build: skip it when a valid index of that name exists; drop an INVALID one left by a failed build.
+ */
 async function prepareConcurrent(
   ctx: ApplyContext,
   ci: NonNullable<ParsedStatement['concurrentIndex']>,
 ): Promise<'build' | 'skip'> {
   if (ci.action !== 'create' || !ci.name) return 'build';
   const { rows } = await ctx.client.query<{ valid: boolean; qualified: string }>(
-    `select i.indisvalid as valid, c.oid::regclass::text as qualified from pg_class c join pg_index i on i.indexrelid = c.oid
+    `select i.indisvalid as valid, c.oid::regclass::text as ` +
+      `qualified from pg_class c join pg_index i on i.indexrelid = c.oid
       where c.relname = $1 and ($2::text is null or c.relnamespace = to_regnamespace($2))`,
     [ci.name, ci.schema],
   );
@@ -90,7 +96,8 @@ async function prepareConcurrent(
   if (!existing) return 'build';
   if (existing.valid) return 'skip';
   ctx.log.warn(
-    `dropping INVALID index ${existing.qualified}, left by an earlier build that did not finish, before building it again`,
+    `dropping INVALID index ${existing.qualified}, ` +
+      `left by an earlier build that did not finish, before building it again`,
   );
   await ctx.client.query(`drop index concurrently if exists ${existing.qualified}`);
   return 'build';
@@ -194,7 +201,9 @@ async function applySegments(
     throw new UpkitError({
       code: 'drizzle.transaction_control',
       exit: 'refused',
-      message: `${m.tag}.sql:${own.unsupported.line}: ${statementLine(own.unsupported)} controls the transaction in a way upkit does not run (only BEGIN and COMMIT are followed, in file order); nothing of ${m.tag} was applied`,
+      message:
+        `${m.tag}.sql:${own.unsupported.line}: ${statementLine(own.unsupported)} controls the transaction in a way ` +
+        `upkit does not run (only BEGIN and COMMIT are followed, in file order); nothing of ${m.tag} was applied`,
       hint: `remove it from the migration, or apply ${m.tag} by hand and record it, then run the upgrade again`,
     });
   }

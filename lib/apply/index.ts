@@ -22,14 +22,19 @@ async function applyBaseline(ctx: ApplyContext, step: BaselineStep): Promise<voi
       throw new UpkitError({
         code: 'baseline.mismatch',
         exit: ctx.stands.changed ? 'failed' : 'refused',
-        message: `the database does not match ${step.tag}'s snapshot, so ${step.tag} cannot be recorded as applied: ${plural(differences.length, 'difference')}`,
+        message:
+          `the database does not match ${step.tag}'s snapshot, so ${step.tag} ` +
+          `cannot be recorded as applied: ${plural(differences.length, 'difference')}`,
         details: differences.slice(0, 20),
-        hint: 'these were changed by hand; put them back as the snapshot has them (npx zx verify/index.ts lists them), then run the upgrade again',
+        hint:
+          'these were changed by hand; put them back as the snapshot has them ' +
+          '(npx zx verify/index.ts lists them), then run the upgrade again',
       });
     }
     await recordDrizzle(ctx, step);
     await ctx.client.query(
-      `insert into upkit.legacy_migrations (file, checksum, duration_ms, method, run_id) values ($1, $2, $3, 'baseline', $4) on conflict (file, checksum) do nothing`,
+      `insert into upkit.legacy_migrations (file, checksum, duration_ms, method, run_id) ` +
+        `values ($1, $2, $3, 'baseline', $4) on conflict (file, checksum) do nothing`,
       [step.tag, step.hash, Math.round(performance.now() - t0), ctx.runId],
     );
   });
@@ -68,7 +73,12 @@ export function describeStep(step: PlanStep): string {
     case 'baseline':
       return `baseline: record ${step.tag} as applied`;
     case 'drizzle':
-      return `drizzle: ${step.tag} (${plural(step.statements, 'statement')}${step.outsideTransaction ? `, ${step.outsideTransaction} outside the transaction` : ''}${step.resumes.length ? `, resuming after ${step.resumes.join(', ')}` : ''}${step.outOfOrder ? ', out of order' : ''})`;
+      return (
+        `drizzle: ${step.tag} (${plural(step.statements, 'statement')}` +
+        `${step.outsideTransaction ? `, ${step.outsideTransaction} outside the transaction` : ''}` +
+        `${step.resumes.length ? `, resuming after ${step.resumes.join(', ')}` : ''}` +
+        `${step.outOfOrder ? ', out of order' : ''})`
+      );
     case 'seed':
       return `seed data for ${step.release}`;
     case 'repeatable':
@@ -108,7 +118,10 @@ export async function apply(plan: Plan, ctx: ApplyContext): Promise<void> {
   }
 }
 
-/** A session that went away mid-step (server restart, crash, network) is said as such, never as an error of the SQL file. */
+/**
+ * A session that went away mid-step (server restart, crash, network) is said as such, never as an error of the SQL
+ * file.
+ */
 function lostConnection(ctx: ApplyContext, step: PlanStep, err: unknown): unknown {
   if (!isConnectionLoss(err) || ctx.signal?.aborted) return err;
   const { host, port } = ctx.config.migrationDb;
@@ -125,7 +138,10 @@ function lostConnection(ctx: ApplyContext, step: PlanStep, err: unknown): unknow
   return new UpkitError({
     code: 'db.connection_lost',
     exit: ctx.stands.changed ? 'failed' : 'refused',
-    message: `lost the connection to PostgreSQL at ${host}:${port} during ${during} (${(err as Error).message}): the server restarted or stopped, or the network failed; what was not committed is rolled back and ${ctx.stands.changed ? `the database now stands after ${ctx.stands.lastStep}` : 'nothing was changed'}`,
+    message:
+      `lost the connection to PostgreSQL at ${host}:${port} during ${during} (${(err as Error).message}): ` +
+      `the server restarted or stopped, or the network failed; what was not committed is rolled back and ` +
+      `${ctx.stands.changed ? `the database now stands after ${ctx.stands.lastStep}` : 'nothing was changed'}`,
     hint: 'when PostgreSQL answers again, run the upgrade again: it picks up where it stopped',
     cause: err,
   });

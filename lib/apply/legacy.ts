@@ -38,7 +38,8 @@ async function record(
   for (const f of files) {
     await ctx.client.query(
       `insert into upkit.legacy_migrations (file, checksum, duration_ms, method, run_id) values ($1, $2, $3, $4, $5)
-       on conflict (file, checksum) do update set applied_at = now(), duration_ms = excluded.duration_ms, method = excluded.method, run_id = excluded.run_id`,
+       on conflict (file, checksum) do update set applied_at = now(), ` +
+        `duration_ms = excluded.duration_ms, method = excluded.method, run_id = excluded.run_id`,
       [f.file, f.checksum, durationMs, method, ctx.runId],
     );
   }
@@ -101,9 +102,18 @@ export async function applyLegacy(ctx: ApplyContext, step: LegacyStep): Promise<
         throw new UpkitError({
           code: 'legacy.stopped',
           exit: ctx.stands.changed ? 'failed' : 'refused',
-          message: `${headline} (rolled back; ${ctx.stands.changed ? `the database now stands at ${ctx.stands.release} after ${ctx.stands.lastStep}` : 'nothing was changed'}; ${reason}, which the files one by one would meet too, so they were not tried)`,
+          message:
+            `${headline} (rolled back; ` +
+            `${
+              ctx.stands.changed
+                ? `the database now stands at ${ctx.stands.release} after ${ctx.stands.lastStep}`
+                : 'nothing was changed'
+            }; ` +
+            `${reason}, which the files one by one would meet too, so they were not tried)`,
           details: details.filter((d) => !d.startsWith('HINT:')),
-          hint: 'run the upgrade again once that has passed; raise MIGRATION_TIMEOUT (or --statement-timeout) only for a statement that needs longer',
+          hint:
+            'run the upgrade again once that has passed; raise MIGRATION_TIMEOUT ' +
+            '(or --statement-timeout) only for a statement that needs longer',
           cause: err,
         });
       }
@@ -127,7 +137,13 @@ export async function applyLegacy(ctx: ApplyContext, step: LegacyStep): Promise<
       throw new UpkitError({
         code: 'legacy.failed',
         exit: ctx.stands.changed ? 'failed' : 'refused',
-        message: `${headline} (rolled back; ${ctx.stands.changed ? `the database now stands at ${ctx.stands.release} after ${ctx.stands.lastStep}` : 'nothing was changed'})`,
+        message:
+          `${headline} (rolled back; ` +
+          `${
+            ctx.stands.changed
+              ? `the database now stands at ${ctx.stands.release} after ${ctx.stands.lastStep}`
+              : 'nothing was changed'
+          })`,
         details: details.filter((d) => !d.startsWith('HINT:')),
         hint: hint ?? `fix what the error names, then run the upgrade again`,
         cause: err,

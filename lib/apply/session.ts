@@ -16,7 +16,8 @@ export interface SessionSettings {
 
 export async function configureSession(client: Pick<Client, 'query'>, s: SessionSettings): Promise<void> {
   await client.query(
-    `select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false), set_config('idle_in_transaction_session_timeout', '0', false)`,
+    `select set_config('lock_timeout', $1, false), set_config('statement_timeout', ` +
+      `$2, false), set_config('idle_in_transaction_session_timeout', '0', false)`,
     [`${s.lockTimeoutMs}ms`, `${s.statementTimeoutMs}ms`],
   );
 }
@@ -122,7 +123,10 @@ export async function exclusiveHolders(client: Pick<Client, 'query'>): Promise<B
 }
 
 export function describeBlocker(b: Blocker): string {
-  return `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ''} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
+  return (
+    `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ''} holds ${b.mode} on ` +
+    `${b.relation} for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`
+  );
 }
 
 /** The pauses between attempts for `retries` retries: 250 ms, doubling each time (250, 500, 1000, …). */
@@ -159,7 +163,10 @@ export function lockRetryLine(
   blockers: readonly Blocker[],
   d: Extract<LockRetryDecision, { retry: true }>,
 ): string {
-  return `${what}: lock busy (${describeBlockers(blockers)}); application queries were not held up; retry ${d.retryNumber}/${d.retries} in ${(d.waitMs / 1000).toFixed(1)} s`;
+  return (
+    `${what}: lock busy (${describeBlockers(blockers)}); application queries were not held up; ` +
+    `retry ${d.retryNumber}/${d.retries} in ${(d.waitMs / 1000).toFixed(1)} s`
+  );
 }
 
 /** The error that ends the retries (exit 3): how many attempts, who holds the locks, and how to end their work. */
@@ -172,9 +179,12 @@ export function lockGiveUpError(
   return new UpkitError({
     code: 'lock.timeout',
     exit: 'refused',
-    message: `${what}: could not get its locks within ${settings.lockTimeoutMs} ms after ${attempts} attempts; ${describeBlockers(blockers)}`,
+    message:
+      `${what}: could not get its locks within ${settings.lockTimeoutMs}` +
+      ` ms after ${attempts} attempts; ${describeBlockers(blockers)}`,
     hint: blockers.length
-      ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${blockers[0]!.pid}); (pg_terminate_backend to end the session), then run the upgrade again`
+      ? `wait for that work to end, or stop it with: SELECT pg_cancel_backend(${blockers[0]!.pid}); ` +
+        `(pg_terminate_backend to end the session), then run the upgrade again`
       : 'run the upgrade again; raise LOCK_TIMEOUT (or --lock-timeout) only if the application can wait that long',
   });
 }

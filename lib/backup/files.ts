@@ -57,7 +57,10 @@ export function fileNamePart(name: string): string {
   return `${readable}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
-/** `<db>-<release>-<UTC timestamp>.dump` (a file, or a folder for the directory format), made unique within the directory. */
+/**
+ * `<db>-<release>-<UTC timestamp>.dump` (a file, or a folder for the directory format), made unique within the
+ * directory.
+ */
 export function archiveName(dir: string, database: string, release: string | null, at: Date): string {
   const base = `${fileNamePart(database)}-${release === null ? 'empty' : fileNamePart(release)}-${utcStamp(at)}`;
   let name = `${base}${ARCHIVE_SUFFIX}`;
@@ -93,13 +96,19 @@ function sharedDirWarning(dir: string, mode: number): DirWarning | undefined {
   if (mode & 0o1000) {
     return {
       code: 'backup.dir_shared',
-      message: `${dir} is shared with other users (mode ${octalMode(mode)}): upkit leaves its mode as it is; its own files in it are private (0600)`,
-      hint: "to keep even the backups' names private, set BACKUP_DIR (or --backup-dir) to a directory of this user's own; upkit creates a missing one with mode 0700",
+      message:
+        `${dir} is shared with other users (mode ${octalMode(mode)}): ` +
+        `upkit leaves its mode as it is; its own files in it are private (0600)`,
+      hint:
+        "to keep even the backups' names private, set BACKUP_DIR (or --backup-dir) " +
+        "to a directory of this user's own; upkit creates a missing one with mode 0700",
     };
   }
   return {
     code: 'backup.dir_writable',
-    message: `${dir} can be written by other users (mode ${octalMode(mode)}), who can delete or replace backups in it; upkit leaves its mode as it is`,
+    message:
+      `${dir} can be written by other users (mode ${octalMode(mode)}), ` +
+      `who can delete or replace backups in it; upkit leaves its mode as it is`,
     hint: `make it private with: chmod 700 ${shellQuote(dir)}`,
   };
 }

@@ -118,12 +118,14 @@ export async function readRestoreState(
 ): Promise<RestoreState> {
   const server = await serverIdentifier(c);
   const { rows } = await c.query<{ datname: string; datallowconn: boolean; comment: string | null }>(
-    `select datname, datallowconn, shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1 or datname like '%\\_restore\\_%' order by datname`,
+    `select datname, datallowconn, shobj_description(oid, 'pg_database') as comment from ` +
+      `pg_database where datname = $1 or datname like '%\\_restore\\_%' order by datname`,
     [live],
   );
   // A restore in place holds the run lock on the live database from its start to its swap.
   const { rows: holders } = await c.query<{ app: string }>(
-    `select a.application_name as app from pg_locks l join pg_stat_activity a on a.pid = l.pid join pg_database d on d.oid = l.database
+    `select a.application_name as app from pg_locks l join pg_stat_activity ` +
+      `a on a.pid = l.pid join pg_database d on d.oid = l.database
       where l.locktype = 'advisory' and l.granted and l.classid = $2 and l.objid = $3 and d.datname = $1`,
     [live, LOCK_KEY.classId, LOCK_KEY.objId],
   );
@@ -156,15 +158,21 @@ export function refusingError(config: Pick<Config, 'migrationDb'>, state: Restor
     return new UpkitError({
       code: 'restore.interrupted_swap',
       exit: 'refused',
-      message: `database ${state.live} refuses connections: an in-place restore (${who(stopped.marker!)}) was stopped during its swap, before anything was renamed`,
+      message:
+        `database ${state.live} refuses connections: an in-place restore (${who(stopped.marker!)}` +
+        `) was stopped during its swap, before anything was renamed`,
       hint: `put it back as it was (connections on, the copy ${stopped.name} dropped): ${RECOVER_COMMAND}`,
     });
   }
   return new UpkitError({
     code: 'database.refuses_connections',
     exit: 'refused',
-    message: `database ${state.live} refuses connections (ALLOW_CONNECTIONS is off), and no restore of upkit's was stopped in its swap`,
-    hint: `if nobody turned it off on purpose, turn it on: ${psqlCommand(config.migrationDb, [`ALTER DATABASE ${sqlIdent(state.live)} WITH ALLOW_CONNECTIONS true`])}`,
+    message:
+      `database ${state.live} refuses connections (ALLOW_CONNECTIONS is off), ` +
+      `and no restore of upkit's was stopped in its swap`,
+    hint:
+      `if nobody turned it off on purpose, turn it on: ` +
+      `${psqlCommand(config.migrationDb, [`ALTER DATABASE ${sqlIdent(state.live)} WITH ALLOW_CONNECTIONS true`])}`,
   });
 }
 
@@ -182,13 +190,19 @@ export function leftoverFindings(config: Pick<Config, 'migrationDb'>, state: Res
       c.proven
         ? {
             code: 'restore.leftover',
-            message: `database ${c.name} is left from an in-place restore of ${state.live} that was stopped (${who(c.marker!)})`,
+            message:
+              `database ${c.name} is left from an in-place restore ` +
+              `of ${state.live} that was stopped (${who(c.marker!)})`,
             hint: `the next restore drops it; to drop it now: ${RECOVER_COMMAND}`,
           }
         : {
             code: 'restore.leftover_unproven',
-            message: `database ${c.name} is named like a restore copy of ${state.live}, but upkit cannot prove it made it (no marker of this server and database)`,
-            hint: `upkit leaves it alone; if it is a copy you no longer need: ${dropCommand(config.migrationDb, c.name)}`,
+            message:
+              `database ${c.name} is named like a restore copy of ${state.live}, ` +
+              `but upkit cannot prove it made it (no marker of this server and database)`,
+            hint:
+              `upkit leaves it alone; if it is a copy you no longer need: ` +
+              `${dropCommand(config.migrationDb, c.name)}`,
           },
     );
 }
@@ -240,7 +254,8 @@ export async function finishRestore(config: ConnSettings, database: string, id: 
 async function recordedOn(c: Pick<Client, 'query'>): Promise<Map<string, RestoreMarker>> {
   if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return new Map();
   const { rows } = await c.query<{ copy: string; marker: RestoreMarker }>(
-    `select report->>'restoreCopy' as copy, report->'marker' as marker from upkit.runs where command = 'restore' and status in ('running', 'crashed') and report ? 'restoreCopy'`,
+    `select report->>'restoreCopy' as copy, report->'marker' as marker from upkit.runs where ` +
+      `command = 'restore' and status in ('running', 'crashed') and report ? 'restoreCopy'`,
   );
   return new Map(rows.map((r) => [r.copy, r.marker]));
 }

@@ -43,8 +43,10 @@ export function reportPartials(log: Logger, report: ReportBuilder | undefined, s
       log,
       report,
       'backup.partial_foreign',
-      `left ${p.name} alone: it holds files upkit's pg_dump does not write (${p.files.slice(0, 3).join(', ')}${p.files.length > 3 ? ', …' : ''})`,
-      'look inside and remove it yourself if nothing in it is needed; upkit never removes what it cannot prove it wrote',
+      `left ${p.name} alone: it holds files upkit's pg_dump does not write ` +
+        `(${p.files.slice(0, 3).join(', ')}${p.files.length > 3 ? ', …' : ''})`,
+      'look inside and remove it yourself if nothing in it is needed; ' +
+        'upkit never removes what it cannot prove it wrote',
     );
   }
   for (const p of sweep.live) {
@@ -53,8 +55,10 @@ export function reportPartials(log: Logger, report: ReportBuilder | undefined, s
       log,
       report,
       'backup.partial_live',
-      `left ${p.name} alone: another backup may still be writing it (${who}, last written ${Math.round(p.silentMs / 1000)} s ago)`,
-      `nothing to do: its writer renames or removes it; left untouched for ${minutes(STALE_AFTER_MS)} min, it is removed by the next backup`,
+      `left ${p.name} alone: another backup may still be writing it (${who}, ` +
+        `last written ${Math.round(p.silentMs / 1000)} s ago)`,
+      `nothing to do: its writer renames or removes it; left untouched ` +
+        `for ${minutes(STALE_AFTER_MS)} min, it is removed by the next backup`,
     );
   }
 }
@@ -80,7 +84,8 @@ export function reportRetention(
       log,
       report,
       'backup.other_server',
-      `kept ${plural(kept.otherServers.length, 'backup')} of a database named ${database} that another server wrote (${where}): retention removes only this server's backups`,
+      `kept ${plural(kept.otherServers.length, 'backup')} of a database named ${database}` +
+        ` that another server wrote (${where}): retention removes only this server's backups`,
       'give each server its own BACKUP_DIR (or --backup-dir) to keep their backups apart',
     );
   }
@@ -95,8 +100,11 @@ export function reportRetention(
       log,
       report,
       'backup.server_unknown',
-      `kept ${plural(unproven.length, 'older backup')} of ${database}: this role cannot read the server's system identifier (pg_control_system()), and retention removes only backups it can prove are this server's`,
-      `let it read the identity (as an administrator, in this database: GRANT EXECUTE ON FUNCTION pg_control_system() TO ${sqlIdent(target.user)};) or remove them by hand when they are no longer needed: rm -- ${files}`,
+      `kept ${plural(unproven.length, 'older backup')} of ${database}: this role cannot read the server's ` +
+        `system identifier (pg_control_system()), and retention removes only backups it can prove are this server's`,
+      `let it read the identity (as an administrator, in this database: GRANT EXECUTE ON FUNCTION ` +
+        `pg_control_system() TO ${sqlIdent(target.user)};) ` +
+        `or remove them by hand when they are no longer needed: rm -- ${files}`,
     );
     return;
   }
@@ -104,7 +112,8 @@ export function reportRetention(
     log,
     report,
     'backup.unproven',
-    `kept ${plural(unproven.length, 'backup')} of ${database} whose manifest does not say which server it came from (written by an older upkit): retention removes only backups it can prove are this server's`,
+    `kept ${plural(unproven.length, 'backup')} of ${database} whose manifest does not say which server it ` +
+      `came from (written by an older upkit): retention removes only backups it can prove are this server's`,
     `remove them by hand when they are no longer needed: rm -- ${files}`,
   );
 }

@@ -1,5 +1,5 @@
-// Files (or directory-format folders) being written: `<final name>.<host>.<pid>.<space>.partial`, where <space> names the
-// process namespace of the writer (a hash of the kernel's boot id and the pid namespace).
+// Files (or directory-format folders) being written: `<final name>.<host>.<pid>.<space>.partial`, where <space> names
+// the process namespace of the writer (a hash of the kernel's boot id and the pid namespace).
 // BACKUP_DIR may be shared by machines and containers, so a pid alone proves nothing: a
 // writer is asked "are you alive?" only where its pid means the same process as here (the
 // same namespace of the same running kernel). Everywhere else the writer proves it is alive
@@ -26,7 +26,9 @@ import path from 'node:path';
 export const PARTIAL_SUFFIX = '.partial';
 /** How often a writer touches its partial file. */
 export const HEARTBEAT_MS = 10_000;
-/** A partial file untouched this long is stale whoever wrote it (generous: clocks of machines sharing a disk differ). */
+/**
+ * A partial file untouched this long is stale whoever wrote it (generous: clocks of machines sharing a disk differ).
+ */
 export const STALE_AFTER_MS = 30 * 60_000;
 
 // Only names upkit gives its own partial files (an archive's or a manifest's) are ever
@@ -130,7 +132,9 @@ export interface PartialSweep {
   removed: PartialFile[];
   /** Partial files another live writer holds (another run, machine or container): left alone. */
   live: PartialFile[];
-  /** Stale partial folders holding files pg_dump does not write: not provably upkit's, left alone (absent when none). */
+  /**
+   * Stale partial folders holding files pg_dump does not write: not provably upkit's, left alone (absent when none).
+   */
   foreign?: Array<PartialFile & { files: string[] }>;
 }
 

@@ -69,7 +69,8 @@ const OWNERSHIP = new RegExp(
 
 /** Part of the hint to an ownership failure; the restore command puts its own command line after it. */
 export const NO_OWNER_ADVICE =
-  "run the same restore again with --no-owner (objects then belong to the restoring role and the archive's grants are skipped)";
+  'run the same restore again with --no-owner (objects then belong ' +
+  "to the restoring role and the archive's grants are skipped)";
 
 function restoreFailure(database: string, lines: readonly string[], exit: string, noOwner: boolean): UpkitError {
   const at = lines.findIndex((l) => /error:/.test(l));
@@ -85,7 +86,8 @@ function restoreFailure(database: string, lines: readonly string[], exit: string
     : noOwner
       ? [
           'restore.privileges',
-          'the restoring role lacks a privilege the archive needs even with --no-owner (an extension, say): restore as a superuser, or have an administrator create it in template1 first',
+          'the restoring role lacks a privilege the archive needs even with --no-owner (an extension, ' +
+            'say): restore as a superuser, or have an administrator create it in template1 first',
         ]
       : [
           'restore.ownership',
@@ -258,7 +260,9 @@ async function closeRunsCutByBackup(
       if ((await c.query(`select to_regclass('upkit.runs') is not null as ok`)).rows[0]?.ok !== true) return [];
       const { rows } = await c.query<{ command: string; started_at: Date }>(
         `update upkit.runs set status = 'interrupted', finished_at = now(),
-                report = coalesce(report, '{}'::jsonb) || jsonb_build_object('restoredFrom', $1::text, 'note', 'in progress when this backup was taken; the restore brought the database back to that moment')
+                report = coalesce(report, '{}'::jsonb) ` +
+          `|| jsonb_build_object('restoredFrom', $1::text, 'note', 'in progress when this backup was taken; ` +
+          `the restore brought the database back to that moment')
           where status = 'running' returning command, started_at`,
         [path.basename(backup.path)],
       );
@@ -268,7 +272,8 @@ async function closeRunsCutByBackup(
   );
   for (const r of closed) {
     log.info(
-      `${label}the ${r.command} run started ${r.started_at.toISOString()} was in progress when the backup was taken: marked interrupted in ${database}'s upkit.runs`,
+      `${label}the ${r.command} run started ${r.started_at.toISOString()}` +
+        ` was in progress when the backup was taken: marked interrupted in ${database}'s upkit.runs`,
     );
   }
 }
@@ -344,7 +349,8 @@ async function restoreCreated(
         throw restoreFailure(database, run.tail, String(run.code ?? run.signal), options.noOwner === true);
       const ms = performance.now() - t0;
       step.detail(
-        `${plural(backup.tocEntries, 'entry')} in ${formatDuration(ms)}${jobs > 0 ? `, ${jobs} jobs` : ', one transaction'}${options.noOwner ? ' (--no-owner)' : ''}`,
+        `${plural(backup.tocEntries, 'entry')} in ${formatDuration(ms)}` +
+          `${jobs > 0 ? `, ${jobs} jobs` : ', one transaction'}${options.noOwner ? ' (--no-owner)' : ''}`,
       );
       return ms;
     });
@@ -361,7 +367,9 @@ async function restoreCreated(
         throw new UpkitError({
           code: 'restore.mismatch',
           exit: 'refused',
-          message: `the restored database ${database} differs from the backup's manifest in ${plural(result.problems.length, 'place')}`,
+          message:
+            `the restored database ${database} differs from the backup's ` +
+            `manifest in ${plural(result.problems.length, 'place')}`,
           details: result.problems
             .slice(0, 20)
             .concat(result.problems.length > 20 ? [`… and ${result.problems.length - 20} more`] : []),
@@ -371,7 +379,8 @@ async function restoreCreated(
         });
       }
       step.detail(
-        `${plural(result.tables, 'table')}, ${plural(result.rows, 'row')} and ${plural(backup.manifest.fingerprint.length, 'schema line')} as in the manifest`,
+        `${plural(result.tables, 'table')}, ${plural(result.rows, 'row')}` +
+          ` and ${plural(backup.manifest.fingerprint.length, 'schema line')} as in the manifest`,
       );
       return result;
     });
@@ -381,7 +390,9 @@ async function restoreCreated(
       await log.step(`${label}copy settings and grants of ${live}`, async (step) => {
         const copied = await withMaintenanceClient(config, (c) => copySettingsAndGrants(c, like, database));
         step.detail(
-          `owner ${like.owner}, ${plural(copied.settings, 'setting')}, ${like.acl ? plural(copied.grants, 'grant') : 'default grants'}${like.connectionLimit !== -1 ? `, connection limit ${like.connectionLimit}` : ''}`,
+          `owner ${like.owner}, ${plural(copied.settings, 'setting')}, ` +
+            `${like.acl ? plural(copied.grants, 'grant') : 'default grants'}` +
+            `${like.connectionLimit !== -1 ? `, connection limit ${like.connectionLimit}` : ''}`,
         );
       });
     }
@@ -394,7 +405,8 @@ async function restoreCreated(
       () => true,
       (dropErr: unknown) => {
         log.warn(
-          `could not drop ${database}: ${dropErr instanceof Error ? dropErr.message : String(dropErr)}; drop it by hand`,
+          `could not drop ${database}: ` +
+            `${dropErr instanceof Error ? dropErr.message : String(dropErr)}; drop it by hand`,
         );
         return false;
       },

@@ -70,7 +70,9 @@ export async function chooseRestorer(
             service: config.dbService,
             version,
             major: Number(m[1]),
-            why: `pg_restore ${version} inside compose service "${config.dbService}" (no local one of ${archiveMajor} or newer: ${seen})`,
+            why:
+              `pg_restore ${version} inside compose service "${config.dbService}` +
+              `" (no local one of ${archiveMajor} or newer: ${seen})`,
           };
         }
       } catch {
@@ -80,7 +82,8 @@ export async function chooseRestorer(
   }
   throw refuse(
     'restore.no_pg_restore',
-    `no pg_restore of PostgreSQL ${archiveMajor} or newer to read this backup with (it was written by pg_dump ${archiveMajor}; ${seen})`,
+    `no pg_restore of PostgreSQL ${archiveMajor} or newer to read this ` +
+      `backup with (it was written by pg_dump ${archiveMajor}; ${seen})`,
     `install one: ${clientPackageHint(archiveMajor)}; or set UPKIT_PG_BINDIR to its directory; nothing was changed`,
   );
 }
@@ -116,7 +119,8 @@ async function checkDumpDir(archive: string, m: BackupManifest): Promise<void> {
     if (size !== f.bytes) {
       throw refuse(
         'restore.size_mismatch',
-        `${path.join(archive, f.name)} is ${size} bytes (${formatBytes(size)}) but the backup's manifest says ${f.bytes} (${formatBytes(f.bytes)}): truncated or replaced`,
+        `${path.join(archive, f.name)} is ${size} bytes (${formatBytes(size)}) ` +
+          `but the backup's manifest says ${f.bytes} (${formatBytes(f.bytes)}): truncated or replaced`,
       );
     }
   }
@@ -128,7 +132,8 @@ async function checkDumpDir(archive: string, m: BackupManifest): Promise<void> {
     if (hashed[i]!.sha256 !== f.sha256) {
       throw refuse(
         'restore.sha256_mismatch',
-        `${path.join(archive, f.name)} has sha256 ${hashed[i]!.sha256}, the backup's manifest says ${f.sha256}: the file was changed or damaged`,
+        `${path.join(archive, f.name)} has sha256 ${hashed[i]!.sha256}, ` +
+          `the backup's manifest says ${f.sha256}: the file was changed or damaged`,
       );
     }
   }
@@ -170,7 +175,8 @@ export async function checkBackup(
   if (isDir !== (format === 'directory')) {
     throw refuse(
       'restore.format_mismatch',
-      `backup ${archive} is a ${isDir ? 'folder' : 'file'} but its manifest records a ${format}-format ${format === 'directory' ? 'folder' : 'file'}: replaced`,
+      `backup ${archive} is a ${isDir ? 'folder' : 'file'} but its manifest records ` +
+        `a ${format}-format ${format === 'directory' ? 'folder' : 'file'}: replaced`,
     );
   }
   if (format === 'directory') {
@@ -179,7 +185,8 @@ export async function checkBackup(
     if (size !== m.bytes) {
       throw refuse(
         'restore.size_mismatch',
-        `backup ${archive} is ${size} bytes (${formatBytes(size)}) but its manifest says ${m.bytes} (${formatBytes(m.bytes)}): truncated or replaced`,
+        `backup ${archive} is ${size} bytes (${formatBytes(size)}) ` +
+          `but its manifest says ${m.bytes} (${formatBytes(m.bytes)}): truncated or replaced`,
       );
     }
     const sha256 = await sha256File(archive);
@@ -194,7 +201,8 @@ export async function checkBackup(
   if (format === 'directory' && restorer.kind !== 'local') {
     throw refuse(
       'restore.no_pg_restore',
-      `backup ${archive} is a directory-format folder, which only a pg_restore on this machine can read (${restorer.why})`,
+      `backup ${archive} is a directory-format folder, ` +
+        `which only a pg_restore on this machine can read (${restorer.why})`,
       `install one: ${clientPackageHint(m.pgDump.major)}; or set UPKIT_PG_BINDIR to its directory; nothing was changed`,
     );
   }
@@ -204,7 +212,8 @@ export async function checkBackup(
   if (missing.length) {
     throw refuse(
       'restore.toc_incomplete',
-      `pg_restore --list of ${archive} lacks ${plural(missing.length, 'table')} its manifest counted: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
+      `pg_restore --list of ${archive} lacks ${plural(missing.length, 'table')}` +
+        ` its manifest counted: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
     );
   }
   return { path: archive, manifestPath, manifest: m, restorer, tocEntries: toc.entries };

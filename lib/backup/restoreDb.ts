@@ -116,10 +116,12 @@ export async function readDatabaseFacts(
     tablespace: string;
     acl: AclEntry[] | null;
   }>(
-    `select to_jsonb(d) - 'datacl' as d, pg_get_userbyid(d.datdba) as owner, pg_encoding_to_char(d.encoding) as encoding,
+    `select to_jsonb(d) - 'datacl' as d, pg_get_userbyid(d.datdba) ` +
+      `as owner, pg_encoding_to_char(d.encoding) as encoding,
             t.spcname as tablespace,
             case when d.datacl is null then null else
-              (select coalesce(jsonb_agg(jsonb_build_object('grantee', r.rolname, 'privilege', a.privilege_type, 'grantable', a.is_grantable)
+              (select coalesce(jsonb_agg(jsonb_build_object('grantee', ` +
+      `r.rolname, 'privilege', a.privilege_type, 'grantable', a.is_grantable)
                                          order by r.rolname nulls first, a.privilege_type), '[]'::jsonb)
                  from aclexplode(d.datacl) a left join pg_roles r on r.oid = a.grantee) end as acl
        from pg_database d join pg_tablespace t on t.oid = d.dattablespace
@@ -161,11 +163,13 @@ export async function createDatabaseLike(client: Client, name: string, like: Dat
   if (like) {
     const lit = (v: string) => client.escapeLiteral(v);
     parts.push(
-      `owner ${ident(client, like.owner)} encoding ${lit(like.encoding)} lc_collate ${lit(like.collate)} lc_ctype ${lit(like.ctype)}`,
+      `owner ${ident(client, like.owner)} encoding ${lit(like.encoding)}` +
+        ` lc_collate ${lit(like.collate)} lc_ctype ${lit(like.ctype)}`,
     );
     if (like.provider === 'i')
       parts.push(
-        `locale_provider icu icu_locale ${lit(like.locale ?? '')}${like.icuRules ? ` icu_rules ${lit(like.icuRules)}` : ''}`,
+        `locale_provider icu icu_locale ${lit(like.locale ?? '')}` +
+          `${like.icuRules ? ` icu_rules ${lit(like.icuRules)}` : ''}`,
       );
     else if (like.provider === 'b') parts.push(`locale_provider builtin builtin_locale ${lit(like.locale ?? '')}`);
     else if (like.provider === 'c') parts.push('locale_provider libc');
@@ -276,7 +280,9 @@ export async function copySettingsAndGrants(
     copied?.connectionLimit !== from.connectionLimit
   ) {
     throw new Error(
-      `the settings, grants or connection limit of ${to} differ from those of ${from.name} after copying them (${JSON.stringify({ ...got, connectionLimit: copied?.connectionLimit })} instead of ${JSON.stringify({ ...want, connectionLimit: from.connectionLimit })})`,
+      `the settings, grants or connection limit of ${to} differ from those of ${from.name} ` +
+        `after copying them (${JSON.stringify({ ...got, connectionLimit: copied?.connectionLimit })}` +
+        ` instead of ${JSON.stringify({ ...want, connectionLimit: from.connectionLimit })})`,
     );
   }
   return { settings, grants: from.acl?.length ?? 0 };

@@ -28,24 +28,33 @@ export async function preparedTransactions(c: Q, config: Pick<Config, 'migration
   const first = rows[0]!;
   throw refuse(
     'restore.prepared_transactions',
-    `database ${live} has ${plural(rows.length, 'prepared transaction')} (${rows.map((r) => `'${r.gid}' of ${r.owner}, prepared ${r.prepared.toISOString()}`).join('; ')}): the swap cannot rename it while they last`,
-    `have their owner finish them, or roll them back: ${psqlCommand(config.migrationDb, [`ROLLBACK PREPARED ${sqlLiteral(first.gid)}`], live)}; then run the restore again`,
+    `database ${live} has ${plural(rows.length, 'prepared transaction')}` +
+      ` (${rows.map((r) => `'${r.gid}' of ${r.owner}, prepared ${r.prepared.toISOString()}`).join('; ')}` +
+      `): the swap cannot rename it while they last`,
+    `have their owner finish them, or roll them back: ` +
+      `${psqlCommand(config.migrationDb, [`ROLLBACK PREPARED ${sqlLiteral(first.gid)}`], live)}` +
+      `; then run the restore again`,
   );
 }
 
-/** Logical replication bound to the live database follows the database object, not its name: after a swap it would serve the old copy. */
+/**
+ * Logical replication bound to the live database follows the database object, not its name: after a swap it would serve
+ * the old copy.
+ */
 export async function replication(c: Q, live: string): Promise<void> {
   const { rows } = await c.query<{ what: string }>(
     `select format('replication slot %s', slot_name) as what from pg_replication_slots where database = $1
      union all
-     select format('subscription %s', s.subname) from pg_subscription s join pg_database d on d.oid = s.subdbid where d.datname = $1
+     select format('subscription %s', s.subname) from pg_subscription ` +
+      `s join pg_database d on d.oid = s.subdbid where d.datname = $1
      order by 1`,
     [live],
   );
   if (!rows.length) return;
   throw refuse(
     'restore.replication',
-    `database ${live} has logical replication bound to it (${rows.map((r) => r.what).join(', ')}): after a swap it would follow the old database, kept under another name`,
+    `database ${live} has logical replication bound to it (${rows.map((r) => r.what).join(', ')}` +
+      `): after a swap it would follow the old database, kept under another name`,
     'restore beside it with --into NAME and move the replication yourself, or drop the slot or subscription first',
   );
 }
@@ -110,7 +119,8 @@ export function assertRoom(room: RoomCheck, live: string): void {
   if (room.needed === undefined || typeof room.free === 'string' || room.free >= room.needed) return;
   throw refuse(
     'restore.disk_space',
-    `only ${formatBytes(room.free)} free in ${room.where}; the copy restored beside ${live} needs about ${formatBytes(room.needed)} (the size of ${live})`,
+    `only ${formatBytes(room.free)} free in ${room.where}; the copy restored ` +
+      `beside ${live} needs about ${formatBytes(room.needed)} (the size of ${live})`,
     `free some space there, or restore into another server`,
   );
 }

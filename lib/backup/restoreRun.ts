@@ -58,7 +58,10 @@ export interface RestorePlan {
 }
 
 export interface RestoreRequest {
-  /** Whose release the live database is said to be at (the commands choose it); without, the newest applied entry of config.drizzleDir. */
+  /**
+   * Whose release the live database is said to be at (the commands choose it); without, the newest applied entry of
+   * config.drizzleDir.
+   */
   profile?: Profile;
   file: string;
   into?: string;
@@ -88,7 +91,8 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
   const at = request.now ?? new Date();
   const plan = await withMaintenanceClient(config, async (c) => {
     const { rows } = await c.query<{ user: string; superuser: boolean; createdb: boolean }>(
-      'select current_user as user, rolsuper as superuser, rolcreatedb as createdb from pg_roles where rolname = current_user',
+      'select current_user as user, rolsuper as superuser, ' +
+        'rolcreatedb as createdb from pg_roles where rolname = current_user',
     );
     const me = rows[0]!;
     if (!me.superuser && !me.createdb) {
@@ -119,7 +123,8 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
       throw refuse(
         'restore.no_live',
         `database ${live} does not exist, so there is nothing to restore in place`,
-        `to restore it under that name, run: npx zx scripts/restore.ts ${shellQuote(backup.path)} --into ${shellQuote(live)}`,
+        `to restore it under that name, run: npx zx scripts/restore.ts ` +
+          `${shellQuote(backup.path)} --into ${shellQuote(live)}`,
       );
     }
     if (!ownsLive) {
@@ -132,7 +137,8 @@ async function planRestore(config: Config, backup: CheckedBackup, request: Resto
     if (backup.manifest.database !== live && !request.fromOtherDatabase) {
       throw refuse(
         'restore.other_database',
-        `this backup was taken from database ${backup.manifest.database}, not ${live}: in place, it would replace ${live} with another database's data`,
+        `this backup was taken from database ${backup.manifest.database}, ` +
+          `not ${live}: in place, it would replace ${live} with another database's data`,
         `if that is what you want, add --from-other-database; to look at it first, restore it beside with --into NAME`,
       );
     }
@@ -181,7 +187,8 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
     const b = await checkBackup(config, request.file);
     const m = b.manifest;
     step.detail(
-      `${formatBytes(m.bytes)}, sha256 and size as in its manifest, pg_restore --list read ${plural(b.tocEntries, 'entry')}; taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'}`,
+      `${formatBytes(m.bytes)}, sha256 and size as in its manifest, pg_restore --list read ` +
+        `${plural(b.tocEntries, 'entry')}; taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'}`,
     );
     return b;
   });
@@ -197,7 +204,8 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
   });
   if (plan.room && typeof plan.room.free === 'string')
     log.warn(
-      `free space for the copy beside ${plan.live} cannot be known here (${plan.room.free}); it needs about ${formatBytes(plan.room.needed ?? 0)} in ${plan.room.where}`,
+      `free space for the copy beside ${plan.live} cannot be known here (${plan.room.free}); ` +
+        `it needs about ${formatBytes(plan.room.needed ?? 0)} in ${plan.room.where}`,
     );
   await request.confirm?.(plan);
   if (request.signal?.aborted) throw interrupted(request.signal);
@@ -217,7 +225,8 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
   try {
     return await withAdvisoryLock(targetFor(config, names.live), config, 'restore', async (lockClient) => {
       const lockPid = (await lockClient.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-      // Copies of restores that were stopped, proven upkit's for this server and database: no restore runs now but this one.
+      // Copies of restores that were stopped, proven upkit's for this
+      // server and database: no restore runs now but this one.
       await recoverInterruptedRestore(config, log);
       const recorded = await recordRestore(lockClient, {
         id: runId,
@@ -265,8 +274,11 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
           throw new UpkitError({
             code: 'restore.sessions_beyond_reach',
             exit: 'refused',
-            message: `the swap would have to end sessions of ${names.live} this role may not end: ${blocking.join(', ')}`,
-            hint: `ask them to disconnect, or run the restore as a superuser; ${names.restored} was dropped and ${names.live} was not changed`,
+            message:
+              `the swap would have to end sessions of ${names.live}` + ` this role may not end: ${blocking.join(', ')}`,
+            hint:
+              `ask them to disconnect, or run the restore as a superuser; ` +
+              `${names.restored} was dropped and ${names.live} was not changed`,
           });
         }
         const s = await swapDatabases(config, names, {
@@ -289,13 +301,17 @@ export async function restoreBackup(config: Config, log: Logger, request: Restor
                 code: 'lock.held',
                 exit: 'locked',
                 message: `another upkit run took the lock on ${names.live} between two attempts of the swap`,
-                hint: `wait for it to finish (npx zx scripts/status.ts shows it), then run the restore again; ${names.live} was not changed`,
+                hint:
+                  `wait for it to finish (npx zx scripts/status.ts shows it), ` +
+                  `then run the restore again; ${names.live} was not changed`,
               });
             return rows[0]!.pid;
           },
         });
         step.detail(
-          `swap window ${s.windowMs} ms${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}, ${plural(s.terminated, 'session')} of ${names.live} ended; the previous ${names.live} is kept as ${names.previous}`,
+          `swap window ${s.windowMs} ms${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}, ` +
+            `${plural(s.terminated, 'session')} of ${names.live} ended; ` +
+            `the previous ${names.live} is kept as ${names.previous}`,
         );
         return s;
       } catch (err) {

@@ -61,7 +61,9 @@ import { plural } from '../plural.ts';
 export const COMPRESSION = 1;
 
 export interface BackupOptions {
-  /** Whose release names the archive (the commands choose it); without, the newest applied entry of config.drizzleDir. */
+  /**
+   * Whose release names the archive (the commands choose it); without, the newest applied entry of config.drizzleDir.
+   */
   profile?: Profile;
   backupDir: string;
   keep: number;
@@ -160,7 +162,9 @@ function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
       code: 'backup.disk_full',
       exit: 'refused',
       message: `the disk holding ${dir} filled up while writing the backup; the partial file was removed`,
-      hint: 'free some space or set BACKUP_DIR (or --backup-dir) to a larger disk, then run the command again; nothing was changed',
+      hint:
+        'free some space or set BACKUP_DIR (or --backup-dir) ' +
+        'to a larger disk, then run the command again; nothing was changed',
     });
   }
   if (/permission denied/i.test(stderr)) {
@@ -176,7 +180,9 @@ function dumpFailure(stderr: string, partial: string, dir: string): UpkitError {
       code: 'backup.lock_wait',
       exit: 'refused',
       message: `pg_dump could not lock every table: ${text}`,
-      hint: 'a session holds an exclusive lock; find it in pg_stat_activity, then run the command again; nothing was changed',
+      hint:
+        'a session holds an exclusive lock; find it in pg_stat_activity, ' +
+        'then run the command again; nothing was changed',
     });
   }
   return new UpkitError({
@@ -234,7 +240,9 @@ async function listSizedTables(client: Pick<Client, 'query'>): Promise<Array<Dum
   return sized;
 }
 
-/** The name an archive is written under before its release is known (`<db>-<UTC time>.dump`, then the partial suffix). */
+/**
+ * The name an archive is written under before its release is known (`<db>-<UTC time>.dump`, then the partial suffix).
+ */
 function workingName(dir: string, database: string, at: Date): string {
   return partialPath(path.join(dir, `${fileNamePart(database)}-${utcStamp(at)}${ARCHIVE_SUFFIX}`));
 }
@@ -275,7 +283,9 @@ async function hashArchive(archive: string, format: ArchiveFormat): Promise<Fing
     throw new UpkitError({
       code: 'backup.unverified',
       exit: 'refused',
-      message: `the directory archive ${archive} holds ${foreign.length ? `files pg_dump does not write (${foreign.slice(0, 3).join(', ')})` : 'no toc.dat'}`,
+      message:
+        `the directory archive ${archive} holds ` +
+        `${foreign.length ? `files pg_dump does not write (${foreign.slice(0, 3).join(', ')})` : 'no toc.dat'}`,
       hint: 'something else writes in BACKUP_DIR; nothing was changed. Run the backup again and check the log file',
     });
   }
@@ -314,7 +324,10 @@ async function openSnapshot(c: Pick<Client, 'query'>, lockWaitMs: number): Promi
   };
 }
 
-/** Everything that can refuse without writing, before pg_dump's first byte: the dumper, the format, the directory and its room. */
+/**
+ * Everything that can refuse without writing, before pg_dump's first byte: the dumper, the format, the directory and
+ * its room.
+ */
 async function prepareDump(
   config: Config,
   log: Logger,
@@ -343,7 +356,10 @@ async function prepareDump(
   return { dumper, choice };
 }
 
-/** The pg_dump step: runs it with the bytes written as progress, and says how it ended; resolves with the archive's size. */
+/**
+ * The pg_dump step: runs it with the bytes written as progress, and says how it ended; resolves with the archive's
+ * size.
+ */
 function dumpStep(
   log: Logger,
   run: Promise<ProcessResult>,
@@ -382,7 +398,9 @@ function dumpStep(
   });
 }
 
-/** upkit's own reading of the dumped snapshot, on the other core while pg_dump runs: release, row counts, fingerprint. */
+/**
+ * upkit's own reading of the dumped snapshot, on the other core while pg_dump runs: release, row counts, fingerprint.
+ */
 async function readSnapshot(
   c: Client,
   config: Config,
@@ -431,12 +449,15 @@ async function verifyArchive(
       throw new UpkitError({
         code: 'backup.unverified',
         exit: 'refused',
-        message: `the archive's table of contents lacks ${plural(missing.length, 'table')}: ${names.join(', ')}${missing.length > 5 ? ', …' : ''}`,
+        message:
+          `the archive's table of contents lacks ${plural(missing.length, 'table')}` +
+          `: ${names.join(', ')}${missing.length > 5 ? ', …' : ''}`,
         hint: 'the dump is incomplete; nothing was changed. Run the backup again and check the log file',
       });
     }
     step.detail(
-      `pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; ${archive.files ? `${plural(archive.files.length, 'file')}, ` : ''}sha256 ${archive.sha256.slice(0, 12)}…`,
+      `pg_restore --list read ${plural(toc.entries, 'entry')}, every table present; ` +
+        `${archive.files ? `${plural(archive.files.length, 'file')}, ` : ''}sha256 ${archive.sha256.slice(0, 12)}…`,
     );
     return { ...archive, entries: toc.entries };
   });
@@ -559,7 +580,8 @@ export async function takeBackup(config: Config, log: Logger, options: BackupOpt
     dumping = dumpStep(
       log,
       runDump(dumper, choice, env, working, facts.snapshot, lockWaitMs, stop.signal),
-      `pg_dump → ${fileNamePart(target.database)}-${utcStamp(at)} (${choice.format} format${choice.jobs > 1 ? `, ${choice.jobs} jobs` : ''})`,
+      `pg_dump → ${fileNamePart(target.database)}-${utcStamp(at)}` +
+        ` (${choice.format} format${choice.jobs > 1 ? `, ${choice.jobs} jobs` : ''})`,
       working,
       dir,
       { run: options.signal, stop: stop.signal },

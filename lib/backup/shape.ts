@@ -46,7 +46,14 @@ export function chooseFormat(
   const total = tables.reduce((s, t) => s + t.bytes, 0);
   const big = tables.filter((t) => t.bytes >= large).sort((a, b) => b.bytes - a.bytes);
   const jobs = Math.min(cores, big.length);
-  const shape = `${big.length === 0 ? 'no table' : big.length === 1 ? `one table (${big[0]!.name}, ${formatBytes(big[0]!.bytes)})` : `${big.length} tables`} of ${formatBytes(large)} or more, ${formatBytes(total)} in all`;
+  const shape =
+    `${
+      big.length === 0
+        ? 'no table'
+        : big.length === 1
+          ? `one table (${big[0]!.name}, ${formatBytes(big[0]!.bytes)})`
+          : `${big.length} tables`
+    }` + ` of ${formatBytes(large)} or more, ${formatBytes(total)} in all`;
   if (jobs < 2) {
     const reason = big.length >= 2 ? `${cores} core` : shape;
     return { format: 'custom', jobs: 1, why: `custom format, one file (${reason})` };

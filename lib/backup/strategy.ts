@@ -75,7 +75,13 @@ export async function chooseDumper(
       kind: 'local',
       pgDump,
       pgRestore,
-      why: `${pgDump.path} ${pgDump.version} (found via ${pgDump.foundVia}; ${pgDump.major === serverMajor ? 'same major as the server' : `server is ${serverMajor}, no ${serverMajor} client found`})`,
+      why:
+        `${pgDump.path} ${pgDump.version} (found via ${pgDump.foundVia}; ` +
+        `${
+          pgDump.major === serverMajor
+            ? 'same major as the server'
+            : `server is ${serverMajor}, no ${serverMajor} client found`
+        })`,
     };
   }
   const seen = dumps.length
@@ -97,7 +103,9 @@ export async function chooseDumper(
             version: `${m![1]}${m![2] ? `.${m![2]}` : ''}`,
             major,
             pgRestore: chooseForServer(restores, major),
-            why: `pg_dump ${major} inside compose service "${config.dbService}" (no local pg_dump of ${serverMajor} or newer: ${seen})`,
+            why:
+              `pg_dump ${major} inside compose service "${config.dbService}` +
+              `" (no local pg_dump of ${serverMajor} or newer: ${seen})`,
           };
         }
       } catch {
@@ -108,7 +116,11 @@ export async function chooseDumper(
   throw new UpkitError({
     code: 'backup.no_pg_dump',
     exit: 'refused',
-    message: `no pg_dump of PostgreSQL ${serverMajor} or newer to back up with (${seen}${pgDump && !pgRestore ? `; no pg_restore beside ${pgDump.path}` : ''})`,
-    hint: `install one: ${clientPackageHint(serverMajor)}; or set UPKIT_PG_BINDIR to its directory; nothing was changed`,
+    message:
+      `no pg_dump of PostgreSQL ${serverMajor} or newer to back up with (${seen}` +
+      `${pgDump && !pgRestore ? `; no pg_restore beside ${pgDump.path}` : ''})`,
+    hint:
+      `install one: ${clientPackageHint(serverMajor)}; ` +
+      `or set UPKIT_PG_BINDIR to its directory; nothing was changed`,
   });
 }

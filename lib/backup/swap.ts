@@ -99,7 +99,8 @@ export async function sessionsBeyondReach(config: ConnSettings, database: string
          from pg_stat_activity a join pg_roles r on r.oid = a.usesysid
         where a.datname = $1 and a.pid <> pg_backend_pid()
           and not (select rolsuper from pg_roles where rolname = current_user)
-          and (r.rolsuper or not (pg_has_role(current_user, a.usesysid, 'MEMBER') or pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')))
+          and (r.rolsuper or not (pg_has_role(current_user, a.usesysid, ` +
+        `'MEMBER') or pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')))
         order by a.pid`,
       [database],
     );
@@ -200,14 +201,18 @@ export async function databaseBlockers(c: Pick<Client, 'query'>, databases: read
 function describe(b: Blocker): string {
   if (!b.pid) return `a ${b.applicationName} holds ${b.mode} on ${b.relation} for ${b.ageSeconds} s`;
   if (b.mode === 'row')
-    return `pid ${b.pid} (${b.applicationName}) changed ${b.relation} and has not committed for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`;
+    return (
+      `pid ${b.pid} (${b.applicationName}) changed ${b.relation} and has not committed ` +
+      `for ${b.ageSeconds} s, ${b.state ?? 'state unknown'}: ${b.query || '(no query)'}`
+    );
   return describeBlocker(b);
 }
 
 /** Sessions of the database still there after they were told to end. */
 async function sessionsLeft(c: Pick<Client, 'query'>, database: string): Promise<Array<{ pid: number; who: string }>> {
   const { rows } = await c.query<{ pid: number; who: string }>(
-    `select pid, concat_ws(', ', usename, nullif(application_name, '')) as who from pg_stat_activity where datname = $1 and pid <> pg_backend_pid() order by pid`,
+    `select pid, concat_ws(', ', usename, nullif(application_name, '')) ` +
+      `as who from pg_stat_activity where datname = $1 and pid <> pg_backend_pid() order by pid`,
     [database],
   );
   return rows;
@@ -262,7 +267,8 @@ async function attempt(c: Client, n: SwapNames, ownPids: readonly number[], wind
     const left = await sessionsLeft(c, n.live);
     if (left.length)
       throw new AttemptFailed(
-        `${plural(left.length, 'session')} of ${n.live} did not end in time: ${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`,
+        `${plural(left.length, 'session')} of ${n.live} did not end in time: ` +
+          `${left.map((s) => `pid ${s.pid} (${s.who})`).join(', ')}`,
         [],
         left[0]!.pid,
         true,
@@ -346,7 +352,8 @@ export async function swapDatabases(
       });
     }
     options.log?.warn(
-      `swap: ${last.message}; ${n.live} accepts connections again; attempt ${i + 2}/${waits.length + 1} in ${(wait / 1000).toFixed(2)} s`,
+      `swap: ${last.message}; ${n.live} accepts connections again; ` +
+        `attempt ${i + 2}/${waits.length + 1} in ${(wait / 1000).toFixed(2)} s`,
     );
     await new Promise((r) => setTimeout(r, wait));
     if (options.relock && last.sessionsEnded) ownPids = [await options.relock()];
@@ -354,7 +361,10 @@ export async function swapDatabases(
   throw await swapFailure(config, n, failure);
 }
 
-/** Looks at what the server now has (the failed session may be gone), puts back what can be put back, and says where things stand. */
+/**
+ * Looks at what the server now has (the failed session may be gone), puts back what can be put back, and says where
+ * things stand.
+ */
 async function swapFailure(config: ConnSettings, n: SwapNames, cause: unknown): Promise<UpkitError> {
   const why = isPgError(cause) ? formatPgError(cause).headline : cause instanceof Error ? cause.message : String(cause);
   const fail = (message: string, hint: string, details: string[] = []) =>
@@ -377,28 +387,34 @@ async function swapFailure(config: ConnSettings, n: SwapNames, cause: unknown): 
         if (seen.get(n.live) === false)
           await c.query(`alter database ${c.escapeIdentifier(n.live)} with allow_connections true`);
         return fail(
-          `nothing was renamed; ${n.live} is the database it was and accepts connections again (its sessions may have been ended). The restored copy is kept as ${n.restored}`,
-          `find out why from the message above, drop the copy (${dropCommand(config.migrationDb, n.restored)}) and run the restore again`,
+          `nothing was renamed; ${n.live} is the database it was and accepts connections ` +
+            `again (its sessions may have been ended). The restored copy is kept as ${n.restored}`,
+          `find out why from the message above, drop the copy (` +
+            `${dropCommand(config.migrationDb, n.restored)}) and run the restore again`,
         );
       }
       if (seen.has(n.previous) && seen.has(n.live) && !seen.has(n.restored)) {
         if (seen.get(n.previous) === false)
           await c.query(`alter database ${c.escapeIdentifier(n.previous)} with allow_connections true`);
         return fail(
-          `the session broke at the very end, but the renames did commit: ${n.live} is the restored database and the previous one is kept as ${n.previous}`,
+          `the session broke at the very end, but the renames did commit: ` +
+            `${n.live} is the restored database and the previous one is kept as ${n.previous}`,
           `check ${n.live}; to go back: ${swapBackCommand(config.migrationDb, n)}`,
         );
       }
       return fail(
         `the server now has: ${state.join(', ') || 'none of the three databases'}`,
-        `look at the databases (psql -l): ${n.restored} is the restored copy, ${n.previous} the database that was ${n.live}; make sure one of them is named ${n.live} and accepts connections (ALTER DATABASE … RENAME TO, … WITH ALLOW_CONNECTIONS true)`,
+        `look at the databases (psql -l): ${n.restored} is the restored copy, ` +
+          `${n.previous} the database that was ${n.live}; make sure one of them is named ${n.live} and ` +
+          `accepts connections (ALTER DATABASE … RENAME TO, … WITH ALLOW_CONNECTIONS true)`,
         state,
       );
     });
   } catch (err) {
     return fail(
       `and the server could not be asked where things stand (${err instanceof Error ? err.message : String(err)})`,
-      `connect as an administrator, list the databases (psql -l), and if ${n.live} refuses connections run: ${allow(n.live)}`,
+      `connect as an administrator, list the databases (psql -l), ` +
+        `and if ${n.live} refuses connections run: ${allow(n.live)}`,
     );
   }
 }

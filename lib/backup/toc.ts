@@ -16,7 +16,9 @@ function unreadable(file: string, stderr: string): UpkitError {
   return new UpkitError({
     code: 'backup.unreadable',
     exit: 'refused',
-    message: `pg_restore cannot read ${file}: ${redact((stderr.trim().split('\n').at(-1) ?? 'unknown error').replace(/^pg_restore: (error: )?/, ''))}`,
+    message:
+      `pg_restore cannot read ${file}: ` +
+      `${redact((stderr.trim().split('\n').at(-1) ?? 'unknown error').replace(/^pg_restore: (error: )?/, ''))}`,
     hint: 'the archive is damaged or not a custom-format dump; take a new one with npx zx scripts/backup.ts',
   });
 }

@@ -55,7 +55,8 @@ export async function writeActivity(c: Pick<Client, 'query'>): Promise<WriteActi
   try {
     if (Number((await c.query<{ v: string }>('show server_version_num')).rows[0]!.v) < 150000) return undefined;
     const { rows } = await c.query<{ key: string; ins: string; upd: string; del: string }>(
-      `select schemaname || '.' || relname as key, n_tup_ins as ins, n_tup_upd as upd, n_tup_del as del from pg_stat_user_tables`,
+      `select schemaname || '.' || relname as key, n_tup_ins as ins, ` +
+        `n_tup_upd as upd, n_tup_del as del from pg_stat_user_tables`,
     );
     const reset =
       (

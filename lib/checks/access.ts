@@ -36,7 +36,8 @@ export function accessProblems(
   if (notOwned.size) {
     const items = [...notOwned.values()];
     const what = (x: (typeof items)[number]) =>
-      `${KIND_WORD[x.rel.kind] ?? 'relation'} ${x.rel.shown} (owned by ${sqlIdent(x.rel.owner)}; ${where(x.at)} ${x.does} it)`;
+      `${KIND_WORD[x.rel.kind] ?? 'relation'} ${x.rel.shown} (owned ` +
+      `by ${sqlIdent(x.rel.owner)}; ${where(x.at)} ${x.does} it)`;
     const alters = items.map(
       (x) => `ALTER ${(KIND_WORD[x.rel.kind] ?? 'table').toUpperCase()} ${x.rel.qualified} OWNER TO ${role};`,
     );
@@ -46,7 +47,8 @@ export function accessProblems(
       message:
         items.length === 1
           ? `role ${role} does not own ${what(items[0]!)}, and only its owner may do that`
-          : `role ${role} does not own ${items.length} relations that pending statements alter, which only their owners may do: ${listed(items.map(what))}`,
+          : `role ${role} does not own ${items.length} relations that pending statements alter, ` +
+            `which only their owners may do: ${listed(items.map(what))}`,
       hint: `as an administrator: ${alters.join(' ')} (or let ${role} act as the owner: ${grants.join(' ')}), ${AGAIN}`,
     });
   }
@@ -55,7 +57,9 @@ export function accessProblems(
     problems.push({
       code: 'check.privilege',
       message: `role ${role} lacks ${listed(items.map((x) => `${x.privilege} on ${x.rel.shown} (${where(x.at)})`))}`,
-      hint: `as an administrator: ${items.map((x) => `GRANT ${x.privilege} ON ${x.rel.qualified} TO ${role};`).join(' ')} ${AGAIN}`,
+      hint:
+        `as an administrator: ` +
+        `${items.map((x) => `GRANT ${x.privilege} ON ${x.rel.qualified} TO ${role};`).join(' ')} ${AGAIN}`,
     });
   }
   return problems;

@@ -57,9 +57,13 @@ export async function readRelations(
   }>(
     `select n.i, c.oid::int as oid, c.relkind::text as kind, s.nspname as schema, c.relname as name,
             pg_get_userbyid(c.relowner) as owner, pg_has_role(c.relowner, 'USAGE') as owns,
-            has_table_privilege(c.oid, 'INSERT') as ins, has_table_privilege(c.oid, 'UPDATE') as upd, has_table_privilege(c.oid, 'DELETE') as del,
-            coalesce((select json_agg(json_build_object('name', a.attname, 'num', a.attnum, 'typid', a.atttypid::int, 'type', format_type(a.atttypid, a.atttypmod), 'notnull', a.attnotnull) order by a.attnum)
-                        from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]'::json) as columns
+            has_table_privilege(c.oid, 'INSERT') as ins, has_table_privilege(c.oid, ` +
+      `'UPDATE') as upd, has_table_privilege(c.oid, 'DELETE') as del,
+            coalesce((select json_agg(json_build_object('name', ` +
+      `a.attname, 'num', a.attnum, 'typid', a.atttypid::int, 'type', ` +
+      `format_type(a.atttypid, a.atttypmod), 'notnull', a.attnotnull) order by a.attnum)
+                        from pg_attribute a where a.attrelid = c.oid ` +
+      `and a.attnum > 0 and not a.attisdropped), '[]'::json) as columns
        from unnest($1::text[]) with ordinality as n(name, i)
        join pg_class c on c.oid = to_regclass(n.name)
        join pg_namespace s on s.oid = c.relnamespace`,
@@ -90,7 +94,10 @@ export interface Dependent {
   /** For a view: its name, to tell one a pending statement drops. */
   schema: string | null;
   name: string | null;
-  /** For a foreign key, trigger or policy: the table it is on and its own name, to tell one a pending statement drops (or whose table it drops). */
+  /**
+   * For a foreign key, trigger or policy: the table it is on and its own name, to tell one a pending statement drops
+   * (or whose table it drops).
+   */
   owner: { schema: string; name: string } | null;
   object: string | null;
 }
@@ -118,11 +125,13 @@ export async function readDependents(
   }>(
     `with t as (select * from unnest($1::int[], $2::int[]) as t(oid, attnum))
      select distinct t.oid || ':' || t.attnum as on,
-            case when d.classid = 'pg_rewrite'::regclass then case v.relkind when 'v' then 'view' when 'm' then 'materialized view' else 'rule' end
+            case when d.classid = 'pg_rewrite'::regclass then case v.relkind ` +
+      `when 'v' then 'view' when 'm' then 'materialized view' else 'rule' end
                  when d.classid = 'pg_policy'::regclass then 'policy' else 'trigger' end as kind,
             vs.nspname as schema, v.relname as name, pg_describe_object(d.classid, d.objid, d.objsubid) as described,
             os.nspname as owner_schema, o.relname as owner_name, coalesce(tg.tgname, pp.polname)::text as object
-       from t join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid and (t.attnum = 0 or d.refobjsubid = t.attnum)
+       from t join pg_depend d on d.refclassid = 'pg_class'::regclass ` +
+      `and d.refobjid = t.oid and (t.attnum = 0 or d.refobjsubid = t.attnum)
        left join pg_rewrite r on d.classid = 'pg_rewrite'::regclass and r.oid = d.objid
        left join pg_class v on v.oid = r.ev_class
        left join pg_namespace vs on vs.oid = v.relnamespace
@@ -132,16 +141,20 @@ export async function readDependents(
        left join pg_namespace os on os.oid = o.relnamespace
       where d.deptype = 'n' and d.classid in ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_trigger'::regclass)
         and (r.ev_class is null or r.ev_class <> t.oid)
-        -- A table's own policies and triggers go with it when it is dropped (a column of it they name is another matter).
+        -- A table's own policies and triggers go with it when ` +
+      `it is dropped (a column of it they name is another matter).
         and (t.attnum <> 0 or coalesce(tg.tgrelid, pp.polrelid) is distinct from t.oid)
      union
-     select distinct t.oid || ':' || t.attnum, 'generated column', null, null, format('generated column %s of %s', a.attname, ad.adrelid::regclass), null, null, null
-       from t join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid and d.refobjsubid = t.attnum
+     select distinct t.oid || ':' || t.attnum, 'generated column', null, null, ` +
+      `format('generated column %s of %s', a.attname, ad.adrelid::regclass), null, null, null
+       from t join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.refclassid ` +
+      `= 'pg_class'::regclass and d.refobjid = t.oid and d.refobjsubid = t.attnum
        join pg_attrdef ad on ad.oid = d.objid
        join pg_attribute a on a.attrelid = ad.adrelid and a.attnum = ad.adnum and a.attgenerated <> ''
       where t.attnum <> 0 and d.deptype = 'n'
      union
-     select distinct t.oid || ':0', 'foreign key', null, null, pg_describe_object('pg_constraint'::regclass, k.oid, 0), ks.nspname, kc.relname, k.conname::text
+     select distinct t.oid || ':0', 'foreign key', null, null, ` +
+      `pg_describe_object('pg_constraint'::regclass, k.oid, 0), ks.nspname, kc.relname, k.conname::text
        from t join pg_constraint k on k.contype = 'f' and k.confrelid = t.oid and k.conrelid <> t.oid
        join pg_class kc on kc.oid = k.conrelid join pg_namespace ks on ks.oid = kc.relnamespace
       where t.attnum = 0
@@ -198,11 +211,14 @@ export async function typeOids(
   return rows.map((r) => r.oid);
 }
 
-/** Whether a relation (an index) or a constraint of that name exists on the table: IF NOT EXISTS, or a rerun, finds it. */
+/**
+ * Whether a relation (an index) or a constraint of that name exists on the table: IF NOT EXISTS, or a rerun, finds it.
+ */
 export async function namedExists(client: Pick<Client, 'query'>, tableOid: number, name: string): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>(
     `select exists (select 1 from pg_constraint where conrelid = $1 and conname = $2)
-         or exists (select 1 from pg_class i join pg_class t on t.oid = $1 where i.relname = $2 and i.relnamespace = t.relnamespace) as ok`,
+         or exists (select 1 from pg_class i join pg_class t on t.oid ` +
+      `= $1 where i.relname = $2 and i.relnamespace = t.relnamespace) as ok`,
     [tableOid, name],
   );
   return rows[0]!.ok;
@@ -233,7 +249,9 @@ export async function orphans(
   parentColumns: readonly string[],
 ): Promise<{ count: number; query: string }> {
   const match = columns.map((c, i) => `p.${sqlIdent(parentColumns[i]!)} = c.${sqlIdent(c)}`).join(' AND ');
-  const where = `${columns.map((c) => `c.${sqlIdent(c)} IS NOT NULL`).join(' AND ')} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${match})`;
+  const where =
+    `${columns.map((c) => `c.${sqlIdent(c)} IS NOT NULL`).join(' AND ')}` +
+    ` AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${match})`;
   const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from ${child} c where ${where}`);
   return { count: rows[0]!.n, query: `SELECT * FROM ${child} c WHERE ${where};` };
 }

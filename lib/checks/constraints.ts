@@ -38,7 +38,10 @@ export async function constraintProblems(
       const { groups, examples } = found;
       problems.push({
         code: 'check.duplicates',
-        message: `${where(i.at)} ${i.what}${i.name ? ` ${i.name}` : ''} on ${rel.shown} (${i.columns.join(', ')}), but ${plural(groups, 'value')} occur${groups === 1 ? 's' : ''} in more than one row: ${examples.join('; ')}${groups > examples.length ? '; …' : ''}`,
+        message:
+          `${where(i.at)} ${i.what}${i.name ? ` ${i.name}` : ''} on ${rel.shown} (${i.columns.join(', ')}` +
+          `), but ${plural(groups, 'value')} occur${groups === 1 ? 's' : ''} in ` +
+          `more than one row: ${examples.join('; ')}${groups > examples.length ? '; …' : ''}`,
         hint: `decide which row keeps each value, change or delete the others, ${AGAIN}`,
       });
       continue;
@@ -52,8 +55,13 @@ export async function constraintProblems(
     const { count, query } = found;
     problems.push({
       code: 'check.orphans',
-      message: `${where(i.at)} adds foreign key${i.name ? ` ${i.name}` : ''} from ${rel.shown} (${i.columns.join(', ')}) to ${parent.shown} (${i.refColumns.join(', ')}), but ${plural(count, 'row')} point${count === 1 ? 's' : ''} at no row of ${parent.shown}`,
-      hint: `point them at existing rows, set those columns to NULL or delete them (list them with: ${query}), ${AGAIN}`,
+      message:
+        `${where(i.at)} adds foreign key${i.name ? ` ${i.name}` : ''} from ${rel.shown} (` +
+        `${i.columns.join(', ')}) to ${parent.shown} (${i.refColumns.join(', ')}), ` +
+        `but ${plural(count, 'row')} point${count === 1 ? 's' : ''} at no row of ${parent.shown}`,
+      hint:
+        `point them at existing rows, set those columns to NULL ` +
+        `or delete them (list them with: ${query}), ${AGAIN}`,
     });
   }
   return problems;

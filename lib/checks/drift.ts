@@ -71,8 +71,14 @@ export async function driftProblems(
     return [
       {
         code: 'check.not_null_dropped',
-        message: `${l.shown}.${l.column} allows NULL and ${plural(n, 'row')} hold${n === 1 ? 's' : ''} it, but ${newest.tag}'s schema has it NOT NULL (changed by hand), and ${l.by.tag}.sql:${l.by.s.line} relies on ${l.shown}`,
-        hint: `give them a value (UPDATE ${l.qualified} SET ${c} = <value> WHERE ${c} IS NULL;) or delete them, then restore the constraint: ALTER TABLE ${l.qualified} ALTER COLUMN ${c} SET NOT NULL; then run the upgrade again; nothing was changed`,
+        message:
+          `${l.shown}.${l.column} allows NULL and ${plural(n, 'row')} hold${n === 1 ? 's' : ''} it, ` +
+          `but ${newest.tag}'s schema has it NOT NULL (changed by hand), ` +
+          `and ${l.by.tag}.sql:${l.by.s.line} relies on ${l.shown}`,
+        hint:
+          `give them a value (UPDATE ${l.qualified} SET ${c} = <value> WHERE ${c} IS NULL;) ` +
+          `or delete them, then restore the constraint: ALTER TABLE ${l.qualified} ` +
+          `ALTER COLUMN ${c} SET NOT NULL; then run the upgrade again; nothing was changed`,
       },
     ];
   });

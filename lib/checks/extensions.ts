@@ -54,10 +54,15 @@ const CONTRIB = [
   'xml2',
 ];
 
-/** The operating-system package that provides an extension, for a server of `major`; null when upkit does not know it. */
+/**
+ * The operating-system package that provides an extension, for a server of `major`; null when upkit does not know it.
+ */
 export function extensionPackage(name: string, major: number): string | null {
   if (CONTRIB.includes(name))
-    return `postgresql-contrib (on Debian and Ubuntu part of postgresql-${major}; on Red Hat postgresql${major}-contrib)`;
+    return (
+      `postgresql-contrib (on Debian and Ubuntu part of postgresql-${major}; ` +
+      `on Red Hat postgresql${major}-contrib)`
+    );
   const known: Record<string, string> = {
     vector: `postgresql-${major}-pgvector`,
     postgis: `postgresql-${major}-postgis-3`,
@@ -104,10 +109,14 @@ export async function extensionProblems(
       const pkg = extensionPackage(r.name, r.major);
       return {
         code: 'check.extension_missing',
-        message: `${at.file}:${at.line} creates extension "${r.name}", which this PostgreSQL ${r.major} server does not offer (it is not in pg_available_extensions)`,
+        message:
+          `${at.file}:${at.line} creates extension "${r.name}", which this PostgreSQL ` +
+          `${r.major} server does not offer (it is not in pg_available_extensions)`,
         hint: pkg
-          ? `install ${pkg} on the database server (its files come with that package, not with SQL), then run the upgrade again; nothing was changed`
-          : `install the package that provides extension "${r.name}" on the database server, then run the upgrade again; nothing was changed`,
+          ? `install ${pkg} on the database server (its files come with that package, ` +
+            `not with SQL), then run the upgrade again; nothing was changed`
+          : `install the package that provides extension "${r.name}" on the ` +
+            `database server, then run the upgrade again; nothing was changed`,
       };
     });
 }

@@ -10,7 +10,10 @@ import type { Problem } from '../plan.ts';
 import type { AstNode, ParsedStatement } from '../sql/statements.ts';
 import { mentions, relOf } from './intents.ts';
 
-/** Whether an earlier statement changes what a guard (its SQL text) would read; `tables`: every table pending statements name. */
+/**
+ * Whether an earlier statement changes what a guard (its SQL text) would read; `tables`: every table pending statements
+ * name.
+ */
 function changesFor(guard: string, s: ParsedStatement, tables: readonly string[]): boolean {
   const n = s.node;
   const named = (rel: unknown) => mentions(guard, relOf(rel).name);
@@ -70,7 +73,9 @@ export async function guardProblems(
       if (/\bat RAISE$/m.test(e.where ?? '')) {
         problems.push({
           code: 'check.guard',
-          message: `${file}:${s.line}: ERROR ${e.code}: ${e.message} (a check of that file, run read-only before any change)`,
+          message:
+            `${file}:${s.line}: ERROR ${e.code}: ${e.message} (a ` +
+            `check of that file, run read-only before any change)`,
           hint: e.hint ?? 'fix what it names, then run the upgrade again; nothing was changed',
         });
       }

@@ -67,16 +67,21 @@ export async function checkBeforeWrite(
     if (isUpkitError(err) || (isPgError(err) && /^(08|40|53|55|57|58)/.test(err.code!))) throw err;
     const what = isPgError(err) ? `ERROR ${err.code}: ${err.message}` : (err as Error).message;
     if (isPgError(err) && err.code === '42501') {
-      // A table the checks must read (another team's, referenced by a new foreign key) that this role may not: its GRANT, not a defect.
+      // A table the checks must read (another team's, referenced by a new
+      // foreign key) that this role may not: its GRANT, not a defect.
       const table = /permission denied for (?:table|relation) (.+)$/.exec(err.message)?.[1];
       throw new UpkitError({
         code: 'check.privilege',
         exit: 'refused',
-        message: `upkit's checks before the first write may not read what a pending statement touches (${what}); nothing was changed`,
+        message:
+          `upkit's checks before the first write may not read what ` +
+          `a pending statement touches (${what}); nothing was changed`,
         hint:
           table && seen.user
-            ? `run as an administrator: GRANT SELECT ON TABLE ${sqlIdent(table)} TO ${sqlIdent(seen.user)}; (or connect as its owner), then run the upgrade again; nothing was changed`
-            : 'grant the role upkit connects as SELECT on that table (or connect as its owner), then run the upgrade again; nothing was changed',
+            ? `run as an administrator: GRANT SELECT ON TABLE ${sqlIdent(table)} TO ${sqlIdent(seen.user)}` +
+              `; (or connect as its owner), then run the upgrade again; nothing was changed`
+            : 'grant the role upkit connects as SELECT on that table (or connect ' +
+              'as its owner), then run the upgrade again; nothing was changed',
         cause: err,
       });
     }
@@ -93,7 +98,9 @@ export async function checkBeforeWrite(
       code: 'check.internal',
       exit: 'refused',
       message: `upkit's checks before the first write failed on their own query (${what}); nothing was changed`,
-      hint: "nothing was changed: this is a defect in upkit's own checks; keep the log file and report it to upkit's maintainers",
+      hint:
+        "nothing was changed: this is a defect in upkit's own checks; " +
+        "keep the log file and report it to upkit's maintainers",
       cause: err,
     });
   }
@@ -145,7 +152,9 @@ export async function withChecks(
   return found.length ? { ...plan, refusals: [...plan.refusals, ...found] } : plan;
 }
 
-/** For each intent (by index), the live relation it acts on, or undefined when the run has dropped or not yet made it. */
+/**
+ * For each intent (by index), the live relation it acts on, or undefined when the run has dropped or not yet made it.
+ */
 function existingAt(intents: readonly Intent[], live: Map<string, LiveRelation>): Array<LiveRelation | undefined> {
   const gone = new Set<string>();
   return intents.map((i) => {

@@ -40,13 +40,22 @@ export type Intent =
   | { kind: 'opaque'; sql: string; at: At }
   /** DROP VIEW / MATERIALIZED VIEW: what depended on a column through it no longer does. */
   | { kind: 'drop_view'; rel: Rel; at: At }
-  /** A constraint, trigger or policy on `rel` that a statement drops (it then no longer stands in a later statement's way). */
+  /**
+   * A constraint, trigger or policy on `rel` that a statement drops (it then no longer stands in a later statement's
+   * way).
+   */
   | { kind: 'drop_object'; rel: Rel; name: string; at: At }
-  /** SET NOT NULL on a column; `filled`: an earlier pending UPDATE of the table sets that column (or a DO block names the table). */
+  /**
+   * SET NOT NULL on a column; `filled`: an earlier pending UPDATE of the table sets that column (or a DO block names
+   * the table).
+   */
   | { kind: 'set_not_null'; rel: Rel; column: string; at: At; filled: boolean }
   /** ADD COLUMN … NOT NULL with no default of any kind. */
   | { kind: 'add_not_null'; rel: Rel; column: string; ifNotExists: boolean; at: At }
-  /** CREATE TABLE, with the columns it declares; later pending ADD COLUMN / SET NOT NULL / TYPE of that table are in `later`. */
+  /**
+   * CREATE TABLE, with the columns it declares; later pending ADD COLUMN / SET NOT NULL / TYPE of that table are in
+   * `later`.
+   */
   /**
    * A unique index or constraint (or primary key) on a table: `columns` are the indexed
    * expressions as SQL (a column, or a function of one); `touched`: an earlier pending
@@ -113,7 +122,10 @@ function columnShape(def: AstNode): ColumnShape {
   };
 }
 
-/** A new column existing rows cannot fill: NOT NULL (or primary key) with no default, identity, generation or serial type. */
+/**
+ * A new column existing rows cannot fill: NOT NULL (or primary key) with no default, identity, generation or serial
+ * type.
+ */
 function requiresValue(def: AstNode): boolean {
   const types = constraintTypes(def);
   const notNull = types.includes('CONSTR_NOTNULL') || types.includes('CONSTR_PRIMARY');

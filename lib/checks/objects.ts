@@ -70,7 +70,8 @@ export async function dependentProblems(
     const target =
       i.kind === 'drop_table'
         ? `drops table ${rel.shown}`
-        : `${i.kind === 'retype' ? 'changes the type of' : 'drops column'} ${rel.shown}.${(i as { column: string }).column}`;
+        : `${i.kind === 'retype' ? 'changes the type of' : 'drops column'}` +
+          ` ${rel.shown}.${(i as { column: string }).column}`;
     const views = found.filter((d) => d.kind === 'view' || d.kind === 'materialized view');
     const others = found.filter((d) => !views.includes(d));
     const steps: string[] = [];
@@ -82,16 +83,22 @@ export async function dependentProblems(
         .map((v) => `DROP ${v.kind === 'view' ? 'VIEW' : 'MATERIALIZED VIEW'} ${v.qualified};`)
         .join(' ');
       steps.push(
-        `keep the definition of ${views.length === 1 ? 'the view' : 'the views'} (${keep}), drop ${views.length === 1 ? 'it' : 'them'} (${drop}), run the upgrade again, then create ${views.length === 1 ? 'it' : 'them'} anew`,
+        `keep the definition of ${views.length === 1 ? 'the view' : 'the views'}` +
+          ` (${keep}), drop ${views.length === 1 ? 'it' : 'them'} (${drop}), ` +
+          `run the upgrade again, then create ${views.length === 1 ? 'it' : 'them'} anew`,
       );
     }
     if (others.length)
       steps.push(
-        `drop ${listed(others.map((d) => d.shown))} for the upgrade and create ${others.length === 1 ? 'it' : 'them'} again afterwards`,
+        `drop ${listed(others.map((d) => d.shown))} for the upgrade and ` +
+          `create ${others.length === 1 ? 'it' : 'them'} again afterwards`,
       );
     problems.push({
       code: 'check.dependent_objects',
-      message: `${where(i.at)} ${target}, which ${listed(found.map((d) => d.shown))} ${found.length === 1 ? 'depends' : 'depend'} on: PostgreSQL refuses that while ${found.length === 1 ? 'it exists' : 'they exist'}`,
+      message:
+        `${where(i.at)} ${target}, which ${listed(found.map((d) => d.shown))}` +
+        ` ${found.length === 1 ? 'depends' : 'depend'} on: ` +
+        `PostgreSQL refuses that while ${found.length === 1 ? 'it exists' : 'they exist'}`,
       hint: `${steps.join('; ')}; nothing was changed`,
     });
   }
@@ -127,16 +134,24 @@ export async function nullProblems(
     const c = sqlIdent(i.column);
     problems.push({
       code: 'check.nulls',
-      message: `${where(i.at)} makes ${rel.shown}.${i.column} NOT NULL, but ${plural(n, 'row')} hold${n === 1 ? 's' : ''} NULL there`,
-      hint: `give them a value (UPDATE ${rel.qualified} SET ${c} = <value> WHERE ${c} IS NULL;) or delete them, ${AGAIN}`,
+      message:
+        `${where(i.at)} makes ${rel.shown}.${i.column} NOT NULL, ` +
+        `but ${plural(n, 'row')} hold${n === 1 ? 's' : ''} NULL there`,
+      hint:
+        `give them a value (UPDATE ${rel.qualified} SET ${c} = ` +
+        `<value> WHERE ${c} IS NULL;) or delete them, ${AGAIN}`,
     });
   });
   adds.forEach(({ i, rel }, k) => {
     if (!filled[k]) return;
     problems.push({
       code: 'check.nulls',
-      message: `${where(i.at)} adds ${rel.shown}.${i.column} NOT NULL without a default, but ${rel.shown} has rows, which would hold NULL there: PostgreSQL refuses that`,
-      hint: `the migration must give the column a default, or add it nullable, fill it and then set NOT NULL; ask its authors, ${AGAIN}`,
+      message:
+        `${where(i.at)} adds ${rel.shown}.${i.column} NOT NULL without a default, ` +
+        `but ${rel.shown} has rows, which would hold NULL there: PostgreSQL refuses that`,
+      hint:
+        `the migration must give the column a default, or add it nullable, ` +
+        `fill it and then set NOT NULL; ask its authors, ${AGAIN}`,
     });
   });
   return problems;
@@ -159,15 +174,20 @@ export async function shapeProblems(
   const problems: Problem[] = [];
   for (const [n, { i, rel }] of creates.entries()) {
     const empty = !rows[n];
-    const drop = `it holds no rows (an earlier run of other SQL that did not finish likely made it): drop it (DROP TABLE ${rel.qualified};) and the upgrade creates it whole, ${AGAIN}`;
+    const drop =
+      `it holds no rows (an earlier run of other SQL that did not finish likely made it): ` +
+      `drop it (DROP TABLE ${rel.qualified};) and the upgrade creates it whole, ${AGAIN}`;
     const typeOf = i.columns.map(() => oids[k++] ?? null);
     if (!i.ifNotExists) {
       problems.push({
         code: 'check.table_exists',
-        message: `${where(i.at)} creates table ${rel.shown}, which already exists (made by hand, or by other SQL that did not finish)`,
+        message:
+          `${where(i.at)} creates table ${rel.shown}, which already ` +
+          `exists (made by hand, or by other SQL that did not finish)`,
         hint: empty
           ? drop
-          : `move it out of the way (ALTER TABLE ${rel.qualified} RENAME TO ${sqlIdent(`${rel.shown.split('.').pop()}_old`)};) and copy its rows back after the upgrade, ${AGAIN}`,
+          : `move it out of the way (ALTER TABLE ${rel.qualified} RENAME TO ` +
+            `${sqlIdent(`${rel.shown.split('.').pop()}_old`)};) and copy its rows back after the upgrade, ${AGAIN}`,
       });
       continue;
     }
@@ -200,17 +220,25 @@ export async function shapeProblems(
     let hint: string;
     if (missing.length && empty) hint = drop;
     else if (missing.length || retyped.length)
-      hint = `bring it to the shape ${where(i.at)} declares (ALTER TABLE ${rel.qualified} ADD COLUMN … / ALTER COLUMN … TYPE …), ${AGAIN}`;
+      hint =
+        `bring it to the shape ${where(i.at)} declares (ALTER TABLE ` +
+        `${rel.qualified} ADD COLUMN … / ALTER COLUMN … TYPE …), ${AGAIN}`;
     else {
       const fill = nullable
         .filter((_, j) => counts[j]! > 0)
         .map((c) => `UPDATE ${rel.qualified} SET ${sqlIdent(c)} = <value> WHERE ${sqlIdent(c)} IS NULL;`);
-      const set = `ALTER TABLE ${rel.qualified} ${nullable.map((c) => `ALTER COLUMN ${sqlIdent(c)} SET NOT NULL`).join(', ')};`;
-      hint = `${fill.length ? `give the NULLs a value (${fill.join(' ')}), then ` : ''}restore the constraint: ${set} ${AGAIN}`;
+      const set =
+        `ALTER TABLE ${rel.qualified} ` +
+        `${nullable.map((c) => `ALTER COLUMN ${sqlIdent(c)} SET NOT NULL`).join(', ')};`;
+      hint =
+        `${fill.length ? `give the NULLs a value (${fill.join(' ')}), then ` : ''}` +
+        `restore the constraint: ${set} ${AGAIN}`;
     }
     problems.push({
       code: 'check.table_shape',
-      message: `${rel.shown} differs from what ${where(i.at)} creates, and CREATE TABLE IF NOT EXISTS leaves it as it is: ${parts.join('; ')}`,
+      message:
+        `${rel.shown} differs from what ${where(i.at)} creates, ` +
+        `and CREATE TABLE IF NOT EXISTS leaves it as it is: ${parts.join('; ')}`,
       hint,
     });
   }

@@ -27,7 +27,8 @@ export async function pendingChangeProblems(
         const problems = [...plan.refusals, ...(await checkBeforeWrite(client, plan, content))];
         const summary = isEmptyPlan(plan)
           ? `nothing pending (${plan.to ?? 'empty'})`
-          : `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}: ${plural(plan.steps.length, 'step')}, nothing in their way`;
+          : `${plan.from ?? 'empty'} → ${plan.to ?? 'empty'}: ` +
+            `${plural(plan.steps.length, 'step')}, nothing in their way`;
         return { summary, problems };
       },
       { readOnly: true },

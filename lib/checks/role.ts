@@ -11,7 +11,10 @@ export interface WriteFacts {
   database: string;
   inRecovery: boolean;
   readOnlyDefault: boolean;
-  /** pg_settings.source of default_transaction_read_only: `user`, `database`, `database user`, `client`, `configuration file`, … */
+  /**
+   * pg_settings.source of default_transaction_read_only: `user`, `database`, `database user`, `client`, `configuration
+   * file`, …
+   */
   readOnlySource: string;
   /** A superuser, or CREATE on the database and on schema public (what preflight's privileges check asks). */
   canCreate: boolean;
@@ -28,7 +31,8 @@ export async function readWriteFacts(client: Pick<Client, 'query'>): Promise<Wri
   }>(
     `select current_user as usr, current_database() as db, pg_is_in_recovery() as recovery, s.setting, s.source,
             coalesce((select rolsuper from pg_roles where rolname = current_user), false)
-              or (has_database_privilege(current_database(), 'CREATE') and coalesce(has_schema_privilege('public', 'CREATE'), false)) as can_create
+              or (has_database_privilege(current_database(), 'CREATE') ` +
+      `and coalesce(has_schema_privilege('public', 'CREATE'), false)) as can_create
        from pg_settings s where s.name = 'default_transaction_read_only'`,
   );
   const r = rows[0]!;
@@ -66,7 +70,9 @@ export function writeProblems(f: WriteFacts): Problem[] {
     },
     client: {
       said: "the connection's options",
-      fix: `remove -c default_transaction_read_only=on from the connection's options (options= in DATABASE_URL, or PGOPTIONS), ${AGAIN}`,
+      fix:
+        `remove -c default_transaction_read_only=on from the connection's ` +
+        `options (options= in DATABASE_URL, or PGOPTIONS), ${AGAIN}`,
     },
     'configuration file': {
       said: 'postgresql.conf',
@@ -80,7 +86,9 @@ export function writeProblems(f: WriteFacts): Problem[] {
   return [
     {
       code: 'check.read_only',
-      message: `role ${role} starts every transaction read-only (default_transaction_read_only is on, set by ${source.said}), so no change could be written`,
+      message:
+        `role ${role} starts every transaction read-only (default_transaction_read_only is on, ` +
+        `set by ${source.said}), so no change could be written`,
       hint: f.readOnlySource === 'client' ? source.fix : `as an administrator: ${source.fix} ${AGAIN}`,
     },
   ];

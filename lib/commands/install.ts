@@ -55,7 +55,8 @@ export const installCommand: CommandSpec = {
   summary: 'Fresh install on an empty or missing database; refuses (exit 3, nothing changed) where an install exists.',
   description: [
     'Writes .env when there is none (mode 0600, secrets from a cryptographic source; an existing .env is never',
-    'overwritten, missing keys are added and listed by name), waits for PostgreSQL (DB_WAIT_TIMEOUT ms, default 60000),',
+    'overwritten, missing keys are added and listed by name), ' +
+      'waits for PostgreSQL (DB_WAIT_TIMEOUT ms, default 60000),',
     'creates the database if it is missing, applies the drizzle migrations and seed data with the upgrade engine, and',
     'optionally creates the first organization and its admin user.',
   ].join('\n'),
@@ -105,7 +106,8 @@ export const installCommand: CommandSpec = {
     if (!values.yes && canAsk()) {
       const drizzleDir = values['drizzle-dir'] as string | undefined;
       const { confirmed } = await confirm(
-        `Install ${drizzleDir ? `the migrations of ${drizzleDir}` : 'Pulse'} into the configured database? Type yes to go on: `,
+        `Install ${drizzleDir ? `the migrations of ${drizzleDir}` : 'Pulse'}` +
+          ` into the configured database? Type yes to go on: `,
         { signal },
       );
       if (!confirmed) return EXIT.refused;

@@ -11,9 +11,11 @@ export const markCommand: CommandSpec = {
   name: 'mark',
   invocation: 'npx zx scripts/mark.ts',
   summary:
-    'Mark a drizzle migration (by tag) or a legacy file applied without running it, or remove it from the ledger with --reset.',
+    'Mark a drizzle migration (by tag) or a legacy file applied ' +
+    'without running it, or remove it from the ledger with --reset.',
   description:
-    'Asks for confirmation unless --yes (and refuses without a terminal and without --yes). Takes the run lock and records what it did in upkit.runs.',
+    'Asks for confirmation unless --yes (and refuses without a terminal and ' +
+    'without --yes). Takes the run lock and records what it did in upkit.runs.',
   options: {
     ...COMMON_OPTIONS,
     yes: { type: 'boolean', description: 'do not ask for confirmation' },
@@ -47,7 +49,10 @@ export const markCommand: CommandSpec = {
       const entries = [...content.migrations.map((m) => m.tag), ...(content.legacy?.files.map((f) => f.file) ?? [])];
       throw usageError(`no drizzle entry or legacy file is called "${name}"`, `entries: ${entries.join(', ')}`);
     }
-    const what = `${reset ? 'remove' : 'record'} ${migration ? `drizzle entry ${migration.tag}` : `legacy file ${legacy!.file}`} ${reset ? 'from' : 'as applied in'} the ledger of ${config.migrationDb.database} (nothing is run)`;
+    const what =
+      `${reset ? 'remove' : 'record'} ` +
+      `${migration ? `drizzle entry ${migration.tag}` : `legacy file ${legacy!.file}`} ` +
+      `${reset ? 'from' : 'as applied in'} the ledger of ${config.migrationDb.database} (nothing is run)`;
     if (!values.yes) {
       const noTerminal = () =>
         usageError(
@@ -101,7 +106,8 @@ export const markCommand: CommandSpec = {
                 0) > 0
             );
           const r = await client.query(
-            `insert into upkit.legacy_migrations (file, checksum, duration_ms, method, run_id) values ($1, $2, 0, 'file', $3) on conflict do nothing`,
+            `insert into upkit.legacy_migrations (file, checksum, duration_ms, ` +
+              `method, run_id) values ($1, $2, 0, 'file', $3) on conflict do nothing`,
             [legacy!.file, legacy!.checksum, runId],
           );
           return (r.rowCount ?? 0) > 0;
@@ -116,7 +122,8 @@ export const markCommand: CommandSpec = {
           // The way back, pasted as is: the entry is recorded again without being run.
           const entry = migration ? migration.tag : legacy!.file;
           log.info(
-            `  → to record it as applied again: npx zx scripts/mark.ts ${shellQuote(entry)} --yes; to run it instead: npx zx upgrade.ts`,
+            `  → to record it as applied again: npx zx scripts/mark.ts ` +
+              `${shellQuote(entry)} --yes; to run it instead: npx zx upgrade.ts`,
           );
         }
         report.applied.push({ kind: migration ? 'drizzle' : 'legacy', name, durationMs: 0 });

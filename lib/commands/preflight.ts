@@ -5,9 +5,11 @@ export const preflightCommand: CommandSpec = {
   name: 'preflight',
   invocation: 'npx zx scripts/preflight.ts',
   summary:
-    'Read-only readiness checks: configuration, connection, server version, privileges, what the next upgrade would meet before its first write, a usable pg_dump, disk room for a backup, compose when configured.',
+    'Read-only readiness checks: configuration, connection, server version, privileges, what the next upgrade ' +
+    'would meet before its first write, a usable pg_dump, disk room for a backup, compose when configured.',
   description:
-    'Changes nothing. Exit 0 when every check passes, 3 when one fails (each failure says what to do), 2 when the configuration is invalid.',
+    'Changes nothing. Exit 0 when every check passes, 3 when one fails ' +
+    '(each failure says what to do), 2 when the configuration is invalid.',
   options: {
     ...COMMON_OPTIONS,
     ...TARGET_OPTIONS,

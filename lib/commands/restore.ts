@@ -12,12 +12,16 @@ const INVOCATION = 'npx zx scripts/restore.ts';
 function describePlan(plan: RestorePlan): string[] {
   const m = plan.backup.manifest;
   const rows = Object.values(m.tables).reduce((a, b) => a + b, 0);
-  const what = `backup ${plan.backup.path}, taken ${m.createdAt} from ${m.database} at release ${m.release ?? 'none'} (${plural(Object.keys(m.tables).length, 'table')}, ${plural(rows, 'row')})`;
+  const what =
+    `backup ${plan.backup.path}, taken ${m.createdAt} from ${m.database} at release ` +
+    `${m.release ?? 'none'} (${plural(Object.keys(m.tables).length, 'table')}, ${plural(rows, 'row')})`;
   if (!plan.swap)
     return [`This creates database ${plan.target} on ${plan.server} from ${what}.`, `${plan.live} is not changed.`];
   return [
-    `This replaces database ${plan.live} on ${plan.server}${plan.liveRelease ? ` (now at release ${plan.liveRelease})` : ''} with ${what}.`,
-    `The backup is restored into ${plan.swap.restored} and checked first; then the names are swapped, which ends every session of ${plan.live}.`,
+    `This replaces database ${plan.live} on ${plan.server}` +
+      `${plan.liveRelease ? ` (now at release ${plan.liveRelease})` : ''} with ${what}.`,
+    `The backup is restored into ${plan.swap.restored} and checked first; ` +
+      `then the names are swapped, which ends every session of ${plan.live}.`,
     `The database as it is now is kept as ${plan.swap.previous} until you drop it.`,
   ];
 }
@@ -44,10 +48,14 @@ export const restoreCommand: CommandSpec = {
   summary:
     'Restore a verified backup, in place (the live database is kept beside it) or into a new database (--into NAME).',
   description: [
-    'The backup is checked first (its .json manifest, size, sha256, pg_restore --list), then restored into a new database by',
-    'pg_restore with parallel jobs (in one transaction when pg_restore runs in the compose service); that database is dropped',
-    'on any failure or interruption. The result is compared with the manifest (row counts per table, schema fingerprint).',
-    "In place, the restored database then takes the live one's name and the live one is kept as <db>_before_restore_<UTC time>;",
+    'The backup is checked first (its .json manifest, size, sha256, ' +
+      'pg_restore --list), then restored into a new database by',
+    'pg_restore with parallel jobs (in one transaction when ' +
+      'pg_restore runs in the compose service); that database is dropped',
+    'on any failure or interruption. The result is compared with ' +
+      'the manifest (row counts per table, schema fingerprint).',
+    "In place, the restored database then takes the live one's name " +
+      'and the live one is kept as <db>_before_restore_<UTC time>;',
     'applications lose their connections only for the swap. Asks you to type the database name unless --yes.',
   ].join('\n'),
   options: {
@@ -90,7 +98,8 @@ export const restoreCommand: CommandSpec = {
       const r = await recoverInterruptedRestore(config, log);
       if (!r.allowed && !r.dropped.length)
         log.info(
-          `nothing to recover: ${config.migrationDb.database} accepts connections and no copy of a stopped restore is left${r.state.copies.some((c) => c.running) ? ' (a restore is running)' : ''}`,
+          `nothing to recover: ${config.migrationDb.database} accepts connections and no copy of a ` +
+            `stopped restore is left${r.state.copies.some((c) => c.running) ? ' (a restore is running)' : ''}`,
         );
       return EXIT.ok;
     }
@@ -142,10 +151,13 @@ export const restoreCommand: CommandSpec = {
       report.changed = true;
       const m = plan.backup.manifest;
       report.release = { from: plan.swap ? plan.liveRelease : null, to: m.release };
-      const summary = `${plural(result.tables, 'table')}, ${plural(result.rows, 'row')}, pg_restore ${(result.restoreMs / 1000).toFixed(1)} s`;
+      const summary =
+        `${plural(result.tables, 'table')}, ${plural(result.rows, 'row')}` +
+        `, pg_restore ${(result.restoreMs / 1000).toFixed(1)} s`;
       if (!plan.swap || !swap) {
         log.info(
-          `restored ${plan.backup.path} into the new database ${plan.target} on ${plan.server} (${summary}); ${plan.live} was not changed`,
+          `restored ${plan.backup.path} into the new database ${plan.target}` +
+            ` on ${plan.server} (${summary}); ${plan.live} was not changed`,
         );
         return EXIT.ok;
       }
@@ -157,7 +169,8 @@ export const restoreCommand: CommandSpec = {
         `drop it when you are satisfied: ${drop}`,
       );
       log.info(
-        `restored ${plan.backup.path} into ${plan.live} on ${plan.server} in place (${summary}; swap window ${swap.windowMs} ms)`,
+        `restored ${plan.backup.path} into ${plan.live} on ${plan.server}` +
+          ` in place (${summary}; swap window ${swap.windowMs} ms)`,
       );
       log.info(`  the database as it was before is kept as ${plan.swap.previous}`);
       log.info(`  → drop it when you are satisfied: ${drop}`);

@@ -8,9 +8,11 @@ export const rollbackCommand: CommandSpec = {
   name: 'rollback',
   invocation: 'npx zx scripts/rollback.ts',
   summary:
-    'Restore the backup the last run took (in place; the current database is kept beside it), or with --down run the down migration of the newest entry.',
+    'Restore the backup the last run took (in place; the current database is ' +
+    'kept beside it), or with --down run the down migration of the newest entry.',
   description:
-    'The backup path comes from upkit.runs. Asks for confirmation unless --yes (and refuses without a terminal and without --yes).',
+    'The backup path comes from upkit.runs. Asks for confirmation ' +
+    'unless --yes (and refuses without a terminal and without --yes).',
   options: {
     ...COMMON_OPTIONS,
     yes: { type: 'boolean', description: 'do not ask for confirmation' },

@@ -54,7 +54,8 @@ async function lastRestore(c: Pick<Client, 'query'>): Promise<RestoredRun | unde
     release_to: string | null;
     restored_from: string;
   }>(
-    `select command, started_at, release_from, release_to, report->>'restoredFrom' as restored_from from upkit.runs where report ? 'restoredFrom' order by started_at desc limit 1`,
+    `select command, started_at, release_from, release_to, report->>'restoredFrom' as ` +
+      `restored_from from upkit.runs where report ? 'restoredFrom' order by started_at desc limit 1`,
   );
   const r = rows[0];
   return (
@@ -76,16 +77,22 @@ function alreadyRolledBack(
 ): UpkitError {
   const live = config.migrationDb.database;
   const further = older
-    ? `a further rollback would restore ${older.backupPath}, taken by the ${older.command} of ${older.startedAt.toISOString()} (${older.releaseFrom ?? 'empty'} → ${older.releaseTo ?? '?'}), and undo everything since`
+    ? `a further rollback would restore ${older.backupPath}, taken by the ${older.command} of ` +
+      `${older.startedAt.toISOString()} (${older.releaseFrom ?? 'empty'}` +
+      ` → ${older.releaseTo ?? '?'}), and undo everything since`
     : 'no earlier run recorded a backup, so there is nothing further to roll back to';
   const restoredName = companionName(live, 'restore', new Date());
   const undo = kept
-    ? `to undo the rollback, swap the names back: ${swapBackCommand(config.migrationDb, { live, previous: kept, restored: restoredName })}`
+    ? `to undo the rollback, swap the names back: ` +
+      `${swapBackCommand(config.migrationDb, { live, previous: kept, restored: restoredName })}`
     : `the database as it was before is no longer kept (no ${live}_before_restore_…)`;
   return new UpkitError({
     code: 'rollback.already_restored',
     exit: 'refused',
-    message: `${live} was already rolled back: it is the backup ${restored.restoredFrom} that the ${restored.command} of ${restored.startedAt.toISOString()} (${restored.releaseFrom ?? 'empty'} → ${restored.releaseTo ?? '?'}) took before it changed anything; ${further}`,
+    message:
+      `${live} was already rolled back: it is the backup ${restored.restoredFrom} that the ` +
+      `${restored.command} of ${restored.startedAt.toISOString()} (${restored.releaseFrom ?? 'empty'}` +
+      ` → ${restored.releaseTo ?? '?'}) took before it changed anything; ${further}`,
     hint: `${undo}; to go back further, restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed`,
   });
 }
@@ -103,7 +110,8 @@ async function checkRecordedBackup(run: RunRow): Promise<BackupManifest> {
     differs.push(`its manifest names database ${manifest.database}, the run recorded ${run.backupDatabase}`);
   if (run.backupSystemIdentifier && manifest.systemIdentifier !== run.backupSystemIdentifier) {
     differs.push(
-      `its manifest names server ${manifest.systemIdentifier ?? '(none)'} (system_identifier), the run recorded ${run.backupSystemIdentifier}`,
+      `its manifest names server ${manifest.systemIdentifier ?? '(none)'} ` +
+        `(system_identifier), the run recorded ${run.backupSystemIdentifier}`,
     );
   }
   if (manifest.sha256 !== run.backupSha256)
@@ -115,8 +123,11 @@ async function checkRecordedBackup(run: RunRow): Promise<BackupManifest> {
   throw new UpkitError({
     code: 'rollback.backup_replaced',
     exit: 'refused',
-    message: `${file} is not the backup the ${run.command} of ${run.startedAt.toISOString()} took: ${differs.join('; ')}`,
-    hint: `find that run's backup (npx zx scripts/status.ts lists the runs), or, if you mean this file, restore it by name: npx zx scripts/restore.ts ${shellQuote(file)}; nothing was changed`,
+    message:
+      `${file} is not the backup the ${run.command} of ` + `${run.startedAt.toISOString()} took: ${differs.join('; ')}`,
+    hint:
+      `find that run's backup (npx zx scripts/status.ts lists the runs), or, if you mean this file, ` +
+      `restore it by name: npx zx scripts/restore.ts ${shellQuote(file)}; nothing was changed`,
   });
 }
 
@@ -139,8 +150,14 @@ async function checkDownFile(text: string, shown: string, allowDestructive: bool
       throw new UpkitError({
         code: 'rollback.down_transaction',
         exit: 'refused',
-        message: `${shown}:${st.line}: ${first} ${st.kind === 'TransactionStmt' ? 'controls the transaction' : 'cannot run inside a transaction'}: a down migration runs in one transaction with the change to drizzle's ledger, so that it applies whole or not at all`,
-        hint: `remove it from ${shown} (upkit opens and commits the transaction itself), then run the rollback again; nothing was changed`,
+        message:
+          `${shown}:${st.line}: ` +
+          `${first} ${st.kind === 'TransactionStmt' ? 'controls the transaction' : 'cannot run inside a transaction'}` +
+          `: a down migration runs in one transaction with the change ` +
+          `to drizzle's ledger, so that it applies whole or not at all`,
+        hint:
+          `remove it from ${shown} (upkit opens and commits the transaction itself), ` +
+          `then run the rollback again; nothing was changed`,
       });
     }
   }
@@ -150,8 +167,13 @@ async function checkDownFile(text: string, shown: string, allowDestructive: bool
     throw new UpkitError({
       code: 'rollback.down_destructive',
       exit: 'refused',
-      message: `${f.file}:${f.line}: ${f.message}${findings.length > 1 ? ` (and ${plural(findings.length - 1, 'more destructive statement')})` : ''}`,
-      hint: 'if that loss is intended, add --allow-destructive (a verified backup is taken first), or mark the statement with -- upkit:safe <why>; nothing was changed',
+      message:
+        `${f.file}:${f.line}: ` +
+        `${f.message}` +
+        `${findings.length > 1 ? ` (and ${plural(findings.length - 1, 'more destructive statement')})` : ''}`,
+      hint:
+        'if that loss is intended, add --allow-destructive (a verified backup is taken first), ' +
+        'or mark the statement with -- upkit:safe <why>; nothing was changed',
     });
   }
   return statements;
@@ -192,8 +214,12 @@ export async function runRollback(ctx: CommandContext): Promise<number> {
       throw new UpkitError({
         code: 'rollback.no_backup',
         exit: 'refused',
-        message: `the last ${last.command} (${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'}, ${last.status}, ${last.startedAt.toISOString()}) took no backup: ${last.backupSkipped}`,
-        hint: 'restore the database from your own snapshot; an older upkit backup would undo more than that run (npx zx scripts/restore.ts FILE, if that is what you want); nothing was changed',
+        message:
+          `the last ${last.command} (${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'}, ` +
+          `${last.status}, ${last.startedAt.toISOString()}) took no backup: ${last.backupSkipped}`,
+        hint:
+          'restore the database from your own snapshot; an older upkit backup would undo more than ' +
+          'that run (npx zx scripts/restore.ts FILE, if that is what you want); nothing was changed',
       });
     }
     if (!last)
@@ -243,13 +269,17 @@ export async function runRollback(ctx: CommandContext): Promise<number> {
       const since = after
         ? `the ${last.command} of ${last.startedAt.toISOString()} finished`
         : `the backup (${manifest.createdAt})`;
-      const what = `since ${since}, rows changed in ${plural(changed.length, 'table')}: ${changed.join(', ')}; a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
+      const what =
+        `since ${since}, rows changed in ${plural(changed.length, 'table')}: ${changed.join(', ')}; ` +
+        `a rollback keeps them only in the database it sets aside (${config.migrationDb.database}_before_restore_…)`;
       if (values.yes && !values['discard-writes']) {
         throw new UpkitError({
           code: 'rollback.writes_since_backup',
           exit: 'refused',
           message: what,
-          hint: `look at them first (npx zx scripts/status.ts), or confirm that they may go: npx zx scripts/rollback.ts${envFileArgs(values)} --yes --discard-writes; nothing was changed`,
+          hint:
+            `look at them first (npx zx scripts/status.ts), or confirm that they may go: ` +
+            `npx zx scripts/rollback.ts${envFileArgs(values)} --yes --discard-writes; nothing was changed`,
         });
       }
       discarded = true;
@@ -257,7 +287,8 @@ export async function runRollback(ctx: CommandContext): Promise<number> {
       log.warn(what);
     }
     log.info(
-      `the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'} (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`,
+      `the last run with a backup: ${last.command} ${last.releaseFrom ?? 'empty'} → ${last.releaseTo ?? '?'}` +
+        ` (${last.status}, ${last.startedAt.toISOString()}); restoring ${last.backupPath}`,
     );
     const code = await restoreCommand.run({
       ...ctx,
@@ -328,7 +359,8 @@ export async function runRollback(ctx: CommandContext): Promise<number> {
     const statements = await checkDownFile(text, shown, values['allow-destructive'] === true);
     if (!values.yes)
       throw usageError(
-        `rollback --down would run ${downFile} and remove ${newest.tag} from drizzle's ledger; add --yes once you are sure`,
+        `rollback --down would run ${downFile} and remove ${newest.tag}` +
+          ` from drizzle's ledger; add --yes once you are sure`,
       );
     return await withAdvisoryLock(config.migrationDb, config, 'rollback', async (lockClient) => {
       const runId = randomUUID();
@@ -376,8 +408,16 @@ export async function runRollback(ctx: CommandContext): Promise<number> {
           throw new UpkitError({
             code: 'interrupted',
             exit: 'interrupted',
-            message: `${by} ${current ? 'while the down migration ran: its transaction was rolled back' : 'before the down migration ran'}; ${newest.tag} is still applied and nothing was changed`,
-            hint: `run it again when ready: npx zx scripts/rollback.ts --down --yes${values['allow-destructive'] ? ' --allow-destructive' : ''}${values['drizzle-dir'] ? ` --drizzle-dir ${shellQuote(String(values['drizzle-dir']))}` : ''}`,
+            message:
+              `${by} ${
+                current
+                  ? 'while the down migration ran: ' + 'its transaction was rolled back'
+                  : 'before the down migration ran'
+              }; ` + `${newest.tag} is still applied and nothing was changed`,
+            hint:
+              `run it again when ready: npx zx scripts/rollback.ts --down --yes` +
+              `${values['allow-destructive'] ? ' --allow-destructive' : ''}` +
+              `${values['drizzle-dir'] ? ` --drizzle-dir ${shellQuote(String(values['drizzle-dir']))}` : ''}`,
           });
         }
         if (err instanceof UpkitError) throw err;
@@ -392,7 +432,9 @@ export async function runRollback(ctx: CommandContext): Promise<number> {
             ? `${where.headline}; the down migration ran in one transaction, which was rolled back`
             : `${shown} failed and was rolled back: ${(err as Error).message}`,
           ...(where ? { details: where.details } : {}),
-          hint: `the database stands as before: ${newest.tag} is still applied, nothing was changed; fix ${shown}, or restore the backup instead: npx zx scripts/rollback.ts`,
+          hint:
+            `the database stands as before: ${newest.tag} is still applied, nothing was changed; ` +
+            `fix ${shown}, or restore the backup instead: npx zx scripts/rollback.ts`,
           cause: err,
         });
       }

@@ -56,11 +56,18 @@ export const statusCommand: CommandSpec = {
     report.release = { from: plan.from, to: plan.to };
     report.plan = plan;
     out(
-      `${inspection.database}: ${plan.from ?? `empty (no ${content.profile.label ? `${content.profile.label} ` : ''}release)`}${plan.steps.length ? `, ${plural(plan.steps.length, 'step')} pending to reach ${plan.to}` : ', up to date'} (PostgreSQL ${inspection.server.version})`,
+      `${inspection.database}: ` +
+        `${plan.from ?? `empty (no ${content.profile.label ? `${content.profile.label} ` : ''}release)`}` +
+        `${plan.steps.length ? `, ${plural(plan.steps.length, 'step')} pending to reach ${plan.to}` : ', up to date'}` +
+        ` (PostgreSQL ${inspection.server.version})`,
     );
     for (const e of plan.detection.evidence) log.debug(`detected ${e}`);
     out(
-      `drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}${ledger.shared.length ? `, ${ledger.shared.length} of another application (or a removed file)` : ''}`,
+      `drizzle ledger: ${inspection.drizzleLedger === null ? 'absent' : `${ledger.applied.length} applied`}` +
+        `${ledger.pending.length ? `, pending: ${ledger.pending.map((m) => m.tag).join(', ')}` : ''}` +
+        `${ledger.edited.length ? `, EDITED after applying: ${ledger.edited.map((m) => m.tag).join(', ')}` : ''}` +
+        `${ledger.unknown.length ? `, ${ledger.unknown.length} unknown to these files` : ''}` +
+        `${ledger.shared.length ? `, ${ledger.shared.length} of another application (or a removed file)` : ''}`,
     );
     for (const m of content.migrations)
       out(`  ${ledger.applied.includes(m) ? '✔' : ledger.edited.includes(m) ? '✖' : '·'} ${m.tag}`);
@@ -78,7 +85,10 @@ export const statusCommand: CommandSpec = {
     out(`runs: ${inspection.runs === null ? 'none recorded' : ''}`);
     for (const r of inspection.runs ?? []) {
       out(
-        `  ${r.startedAt.toISOString()} ${r.command} ${r.status}${r.releaseFrom || r.releaseTo ? ` ${r.releaseFrom ?? 'empty'} → ${r.releaseTo ?? '?'}` : ''}${r.backupPath ? ` backup ${r.backupPath}` : r.backupSkipped ? ' no backup (--no-backup)' : ''} (${r.host}, pid ${r.pid})`,
+        `  ${r.startedAt.toISOString()} ${r.command} ${r.status}` +
+          `${r.releaseFrom || r.releaseTo ? ` ${r.releaseFrom ?? 'empty'} → ${r.releaseTo ?? '?'}` : ''}` +
+          `${r.backupPath ? ` backup ${r.backupPath}` : r.backupSkipped ? ' no backup (--no-backup)' : ''}` +
+          ` (${r.host}, pid ${r.pid})`,
       );
     }
     for (const p of plan.refusals) report.finding('error', p.code, p.message, p.hint);

@@ -17,7 +17,8 @@ function milliseconds(values: Record<string, unknown>, flag: string): number | u
   // PostgreSQL refuses a larger lock_timeout or statement_timeout, after the backup: refused here.
   if (n > MAX_INT32)
     throw usageError(
-      `--${flag} must be a whole number of milliseconds from 1 to ${MAX_INT32} (PostgreSQL's largest ${flag.replace('-', '_')}), got "${String(raw)}"`,
+      `--${flag} must be a whole number of milliseconds from 1 to ${MAX_INT32}` +
+        ` (PostgreSQL's largest ${flag.replace('-', '_')}), got "${String(raw)}"`,
       'run: npx zx upgrade.ts --help',
     );
   return n;
@@ -50,7 +51,8 @@ function refuseConflicts(values: Record<string, unknown>): void {
     );
   if (values['no-backup'] && values.rehearse)
     throw usageError(
-      '--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
+      '--no-backup and --rehearse do not go together: a rehearsal runs ' +
+        'on a copy restored from the backup --no-backup does not take',
       'run: npx zx upgrade.ts --rehearse (or --no-backup alone)',
     );
 }
@@ -59,7 +61,8 @@ function refuseConflicts(values: Record<string, unknown>): void {
 async function confirmOnTerminal(plan: Plan, signal?: AbortSignal): Promise<boolean> {
   if (!canAsk()) return true;
   const { confirmed } = await confirm(
-    `Apply this plan to ${plan.database} (${plan.backup === 'operator' ? 'no backup: --no-backup' : 'a backup is taken first'})? Type yes to go on: `,
+    `Apply this plan to ${plan.database} (` +
+      `${plan.backup === 'operator' ? 'no backup: --no-backup' : 'a backup is taken first'})? Type yes to go on: `,
     { signal },
   );
   return confirmed;
@@ -69,7 +72,8 @@ export const upgradeCommand: CommandSpec = {
   name: 'upgrade',
   invocation: 'npx zx upgrade.ts',
   summary:
-    'Back up, then bring the database to the latest Pulse release, verify it, rebuild the containers and wait for health.',
+    'Back up, then bring the database to the latest Pulse release, ' +
+    'verify it, rebuild the containers and wait for health.',
   description: [
     'Reads the database and the files, prints the plan, then (unless --dry-run) takes the run lock, a verified backup,',
     'applies the legacy files, drizzle migrations and seed data, and verifies the result. On a terminal it asks before',
@@ -118,7 +122,9 @@ export const upgradeCommand: CommandSpec = {
     'wait-for-lock': {
       type: 'string',
       valueName: 'SECONDS',
-      description: `when another run holds the run lock, wait for it up to SECONDS (1 to ${MAX_LOCK_WAIT_SECONDS}) and plan again, instead of exiting 5`,
+      description:
+        `when another run holds the run lock, wait for it up to SECONDS (1 ` +
+        `to ${MAX_LOCK_WAIT_SECONDS}) and plan again, instead of exiting 5`,
     },
   },
   overrides: (v) => {

@@ -8,11 +8,13 @@ export const verifyCommand: CommandSpec = {
   name: 'verify',
   invocation: 'npx zx verify/index.ts',
   summary:
-    'Read-only checks of an install: schema against the drizzle snapshot, ledgers against the files, feature flags and permissions, endpoints and containers.',
+    'Read-only checks of an install: schema against the drizzle snapshot, ' +
+    'ledgers against the files, feature flags and permissions, endpoints and containers.',
   description: [
     'Changes nothing in the database it verifies: every query runs in one read-only transaction, and a role that may',
     'only read is enough. For an app (--drizzle-dir), when no cached replay of its migrations exists and the role may',
-    "create databases, verify creates a scratch database beside it (marked as upkit's), replays the migrations there to",
+    'create databases, verify creates a scratch database beside ' +
+      "it (marked as upkit's), replays the migrations there to",
     'learn the expected schema, and drops it; --no-shadow creates nothing (the cache, else the snapshot serves).',
     'Exit 0 when nothing is wrong (warnings and notes allowed), 4 when a check found an error, 2 for a usage or',
     'configuration problem, 3 when the database cannot be reached, 5 when another upkit run (an upgrade) holds the',

@@ -60,7 +60,8 @@ async function requireCli(given: ComposeCli | undefined, composeFile: string): P
     throw problem(
       'compose.missing',
       'COMPOSE_FILE is set but neither "docker compose" nor "docker-compose" works here',
-      `install Docker Compose v2, or run again with --no-containers and start the platform yourself: ${composeCommandLine(undefined, composeFile)} up -d --build`,
+      `install Docker Compose v2, or run again with --no-containers and start the ` +
+        `platform yourself: ${composeCommandLine(undefined, composeFile)} up -d --build`,
     );
   }
   const v = parseComposeVersion(cli.version);
@@ -68,7 +69,8 @@ async function requireCli(given: ComposeCli | undefined, composeFile: string): P
     throw problem(
       'compose.unsupported',
       `${cli.command} ${cli.version} cannot be used: upkit needs Docker Compose v2 (ps --format json)`,
-      `install the Docker Compose v2 plugin, or rebuild by hand: ${composeCommandLine(cli, composeFile)} up -d --build, then run: npx zx scripts/health.ts`,
+      `install the Docker Compose v2 plugin, or rebuild by hand: ` +
+        `${composeCommandLine(cli, composeFile)} up -d --build, then run: npx zx scripts/health.ts`,
     );
   }
   return cli;
@@ -185,11 +187,14 @@ export async function rebuildContainers(
         throw containersError(cli, composeFile, failures, outcome.problem);
       }
       s.detail(
-        `${ready.length} container${ready.length === 1 ? '' : 's'} running${imageCheck.checked ? ' the images just built' : ''}`,
+        `${ready.length} container${ready.length === 1 ? '' : 's'} ` +
+          `running${imageCheck.checked ? ' the images just built' : ''}`,
       );
       return {
         status: 'ok' as const,
-        detail: `${verdicts.map((v) => `${v.service} ${v.why}`).join(', ')} (${formatDuration(performance.now() - started)})`,
+        detail:
+          `${verdicts.map((v) => `${v.service} ${v.why}`).join(', ')}` +
+          ` (${formatDuration(performance.now() - started)})`,
         compose,
         waitedBy: outcome.method,
         imagesChecked: imageCheck.checked,

@@ -45,7 +45,8 @@ export function migrationState(
   if (edited.length) problems.push(`drizzle entries edited after they were applied: ${list(edited.map((m) => m.tag))}`);
   if (unknown.length)
     problems.push(
-      `${unknown.length} drizzle ledger row${unknown.length === 1 ? '' : 's'} these files do not know (the database is newer than this upkit)`,
+      `${unknown.length} drizzle ledger row${unknown.length === 1 ? '' : 's'}` +
+        ` these files do not know (the database is newer than this upkit)`,
     );
   return {
     migrated: problems.length === 0,

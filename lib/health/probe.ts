@@ -21,7 +21,9 @@ export interface Attempt {
   statusText: string;
   /** First 200 characters, whitespace collapsed, redacted. */
   body: string;
-  /** Why there was no answer (connection refused, timeout…), or why the answer is not the endpoint's (a redirect loop). */
+  /**
+   * Why there was no answer (connection refused, timeout…), or why the answer is not the endpoint's (a redirect loop).
+   */
   error: string | undefined;
   ms: number;
 }
@@ -166,5 +168,8 @@ export function describeAttempt(a: Attempt | null): string {
   if (!a) return 'not tried';
   if (a.status === undefined) return a.error ?? 'no answer';
   if (a.error) return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}: ${a.error}`;
-  return `${a.status}${a.statusText ? ` ${a.statusText}` : ''}${a.body ? ` ${visible(JSON.stringify(a.body))}` : ' (empty body)'}`;
+  return (
+    `${a.status}${a.statusText ? ` ${a.statusText}` : ''}` +
+    `${a.body ? ` ${visible(JSON.stringify(a.body))}` : ' (empty body)'}`
+  );
 }

@@ -38,7 +38,10 @@ export function slugify(name: string): string {
   );
 }
 
-/** Creates the organization and admin user unless a user with that email exists (seed data is applied afterwards by the caller). */
+/**
+ * Creates the organization and admin user unless a user with that email exists (seed data is applied afterwards by the
+ * caller).
+ */
 export async function createAdmin(
   client: Pick<Client, 'query'>,
   input: { email: string; password: string; organization: string },
@@ -48,16 +51,19 @@ export async function createAdmin(
   if (existing.rowCount) return 'exists';
   const slug = slugify(input.organization);
   const { rows } = await client.query<{ id: string }>(
-    `insert into organizations (name, slug) values ($1, $2) on conflict (slug) do update set name = organizations.name returning id`,
+    `insert into organizations (name, slug) values ($1, $2) ` +
+      `on conflict (slug) do update set name = organizations.name returning id`,
     [input.organization, slug],
   );
   const org = rows[0]!.id;
   const user = await client.query<{ id: string }>(
-    `insert into users (organization_id, email, password_hash, name, role) values ($1, $2, $3, $4, 'admin') returning id`,
+    `insert into users (organization_id, email, password_hash, ` +
+      `name, role) values ($1, $2, $3, $4, 'admin') returning id`,
     [org, email, hashPassword(input.password), email.split('@')[0]],
   );
   await client.query(
-    `insert into user_roles (user_id, role_id) select $1, id from roles where name = 'admin' and organization_id is null`,
+    `insert into user_roles (user_id, role_id) select $1, ` +
+      `id from roles where name = 'admin' and organization_id is null`,
     [user.rows[0]!.id],
   );
   return 'created';

@@ -62,8 +62,12 @@ export async function ensureDatabase(target: DbTarget, config: Config): Promise<
         throw new UpkitError({
           code: 'install.createdb',
           exit: 'refused',
-          message: `database "${target.database}" does not exist and role "${target.user}" may not create databases (no CREATEDB)`,
-          hint: `have an administrator run: CREATE DATABASE ${c.escapeIdentifier(target.database)} OWNER ${c.escapeIdentifier(target.user)}; then run npx zx install.ts again; nothing was changed`,
+          message:
+            `database "${target.database}" does not exist and role ` +
+            `"${target.user}" may not create databases (no CREATEDB)`,
+          hint:
+            `have an administrator run: CREATE DATABASE ${c.escapeIdentifier(target.database)}` +
+            ` OWNER ${c.escapeIdentifier(target.user)}; then run npx zx install.ts again; nothing was changed`,
         });
       }
       throw err;

@@ -61,7 +61,8 @@ export async function hostChecks(
     add(
       'info',
       'install.docker',
-      `Docker engine ${stdout.trim()}, ${cli.command}${cli.baseArgs.length ? ` ${cli.baseArgs.join(' ')}` : ''} ${cli.version}`,
+      `Docker engine ${stdout.trim()}, ${cli.command}` +
+        `${cli.baseArgs.length ? ` ${cli.baseArgs.join(' ')}` : ''} ${cli.version}`,
     );
   } catch {
     add(

@@ -30,7 +30,9 @@ function invalid(dir: string, what: string): UpkitError {
     code: 'legacy.manifest',
     exit: 'refused',
     message: `legacy SQL folder ${dir}: ${what}`,
-    hint: 'restore the folder from the upkit release you are running (git checkout -- legacy-sql), or point --legacy-dir at a complete one',
+    hint:
+      'restore the folder from the upkit release you are running (git ' +
+      'checkout -- legacy-sql), or point --legacy-dir at a complete one',
   });
 }
 

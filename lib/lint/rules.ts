@@ -169,7 +169,9 @@ export function inspectAlterTable(node: AstNode, state: RunState): Found[] {
           found.push({
             rule: 'set_not_null',
             object: added,
-            message: `adds ${added} NOT NULL without a default (fails: the existing rows of ${shown(rel)} would hold NULL)`,
+            message:
+              `adds ${added} NOT NULL without a default (fails: ` +
+              `the existing rows of ${shown(rel)} would hold NULL)`,
           });
         }
         state.addColumn(table, String(def.colname), cmd.missing_ok === true);

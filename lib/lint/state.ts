@@ -15,7 +15,9 @@ export interface LiveCatalog {
   /** Every type as `schema.name`. */
   types: ReadonlySet<string>;
   schemas: ReadonlySet<string>;
-  /** Whether any table (not upkit's or drizzle's ledgers, nor an extension's own) holds a row, or may (not readable). */
+  /**
+   * Whether any table (not upkit's or drizzle's ledgers, nor an extension's own) holds a row, or may (not readable).
+   */
   holdsData: boolean;
 }
 
@@ -69,7 +71,9 @@ export class RunState {
     return this.live !== undefined && !this.live.holdsData;
   }
 
-  /** The relation a name stands for: the first schema of the search_path that holds it (else where it would be made). */
+  /**
+   * The relation a name stands for: the first schema of the search_path that holds it (else where it would be made).
+   */
   relationKey(n: Named, temporary = false): string {
     if (n.schema) return `${n.schema}.${n.name}`;
     // pg_temp comes first in every search_path for relations.

@@ -36,8 +36,10 @@ export async function applyRepeatable(ctx: ApplyContext, step: RepeatableStep): 
         inTransaction(ctx.client, async () => {
           await ctx.client.query(file.text);
           await ctx.client.query(
-            `insert into upkit.repeatable (file, checksum, applied_at, duration_ms, run_id) values ($1, $2, now(), $3, $4)
-           on conflict (file) do update set checksum = excluded.checksum, applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, run_id = excluded.run_id`,
+            `insert into upkit.repeatable (file, checksum, applied_at, ` +
+              `duration_ms, run_id) values ($1, $2, now(), $3, $4)
+           on conflict (file) do update set checksum = excluded.checksum, ` +
+              `applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, run_id = excluded.run_id`,
             [file.file, file.checksum, Math.round(performance.now() - t0), ctx.runId],
           );
         }),
@@ -50,7 +52,9 @@ export async function applyRepeatable(ctx: ApplyContext, step: RepeatableStep): 
     throw new UpkitError({
       code: 'repeatable.failed',
       exit: ctx.stands.changed ? 'failed' : 'refused',
-      message: `${headline} (rolled back: nothing of ${shown} was kept${ctx.stands.changed ? `; the database stands after ${ctx.stands.lastStep}` : '; nothing was changed'})`,
+      message:
+        `${headline} (rolled back: nothing of ${shown} was kept` +
+        `${ctx.stands.changed ? `; the database stands after ${ctx.stands.lastStep}` : '; nothing was changed'})`,
       details: details.filter((d) => !d.startsWith('HINT:')),
       hint: (err as { hint?: string }).hint ?? `fix ${shown}, then run the upgrade again`,
       cause: err,

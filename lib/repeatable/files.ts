@@ -12,7 +12,9 @@ export interface RepeatableFile {
   text: string;
   /** sha256 of the file's bytes, hex. */
   checksum: string;
-  /** Roles named by `-- upkit:requires-role NAME` lines before the first statement: the file waits until they all exist. */
+  /**
+   * Roles named by `-- upkit:requires-role NAME` lines before the first statement: the file waits until they all exist.
+   */
   requiresRoles: string[];
 }
 

@@ -51,9 +51,13 @@ function functionObject(n: AstNode): DefinedObject {
       (p.FunctionParameter as AstNode | undefined)?.mode !== 'FUNC_PARAM_TABLE',
   ).length;
   return {
-    what: `${n.is_procedure === true ? 'procedure' : 'function'} ${shown(f)} (${inputs} argument${inputs === 1 ? '' : 's'})`,
+    what:
+      `${n.is_procedure === true ? 'procedure' : 'function'} ${shown(f)}` +
+      ` (${inputs} argument${inputs === 1 ? '' : 's'})`,
     key: `function:${shown(f)}:${inputs}`,
-    sql: `select exists (select 1 from pg_proc where proname = $1 and pronargs = $3 and pronamespace = coalesce(to_regnamespace($2), to_regnamespace(quote_ident(current_schema())))) as ok`,
+    sql:
+      `select exists (select 1 from pg_proc where proname = $1 and pronargs = $3 and pronamespace ` +
+      `= coalesce(to_regnamespace($2), to_regnamespace(quote_ident(current_schema())))) as ok`,
     params: [f.name, f.schema === null ? null : quote(f.schema), inputs],
   };
 }
@@ -82,8 +86,10 @@ function granteeSql(spec: AstNode): { text: string; shown: string } | null {
 }
 
 // One row per (object, grantee, privilege): the ACL as PostgreSQL keeps it (the owner's default when none is stored).
-const ACL_HOLDS = `exists (select 1 from aclexplode(coalesce(acl, acldefault(kind, owner))) a
-  where a.privilege_type = $3 and a.grantee = case $2 when 'public' then 0::oid when 'current' then (select oid from pg_roles where rolname = current_user) else (select oid from pg_roles where rolname = substr($2, 6)) end)`;
+const ACL_HOLDS =
+  `exists (select 1 from aclexplode(coalesce(acl, acldefault(kind, owner))) a
+  where a.privilege_type = $3 and a.grantee = case $2 when 'public' then 0::oid when 'current' then (select oid ` +
+  `from pg_roles where rolname = current_user) else (select oid from pg_roles where rolname = substr($2, 6)) end)`;
 
 function grantObjects(n: AstNode): DefinedObject[] {
   if (n.is_grant !== true) return [];
@@ -120,7 +126,9 @@ function grantObjects(n: AstNode): DefinedObject[] {
     }
   };
   const classAcl = (pred: string) =>
-    `select coalesce(bool_and(ok), true) as ok from (select $HOLDS as ok from (select relacl as acl, case when relkind = 'S' then 's' else 'r' end::"char" as kind, relowner as owner from pg_class where ${pred}) o) x`;
+    `select coalesce(bool_and(ok), true) as ok from (select $HOLDS as ok from (select relacl as acl, ` +
+    `case when relkind = 'S' then 's' else 'r' end::"char" as kind, ` +
+    `relowner as owner from pg_class where ${pred}) o) x`;
   if (n.targtype === 'ACL_TARGET_ALL_IN_SCHEMA') {
     if (kind !== 'table' && kind !== 'sequence') return [];
     const relkinds = kind === 'table' ? `array['r','p','v','m','f']::"char"[]` : `array['S']::"char"[]`;
@@ -148,14 +156,16 @@ function grantObjects(n: AstNode): DefinedObject[] {
       const s = stringsOf([o])[0]!;
       add(
         `schema ${s}`,
-        `select coalesce((select $HOLDS from (select nspacl as acl, 'n'::"char" as kind, nspowner as owner from pg_namespace where nspname = $1) o), false) as ok`,
+        `select coalesce((select $HOLDS from (select nspacl as acl, 'n'::"char" as kind, ` +
+          `nspowner as owner from pg_namespace where nspname = $1) o), false) as ok`,
         s,
       );
     } else {
       const d = stringsOf([o])[0]!;
       add(
         `database ${d}`,
-        `select coalesce((select $HOLDS from (select datacl as acl, 'd'::"char" as kind, datdba as owner from pg_database where datname = $1) o), false) as ok`,
+        `select coalesce((select $HOLDS from (select datacl as acl, 'd'::"char" as kind, ` +
+          `datdba as owner from pg_database where datname = $1) o), false) as ok`,
         d,
       );
     }

@@ -43,7 +43,8 @@ export const REPEATABLE_LEDGER = 'upkit.repeatable';
 /** The ledger's rows by file; null when the table does not exist, 'unreadable' when this role may not read it. */
 export async function readRepeatableLedger(c: Q): Promise<Map<string, RepeatableLedgerRow> | null | 'unreadable'> {
   const { rows: found } = await c.query<{ present: boolean; readable: boolean }>(
-    `select to_regclass($1) is not null as present, coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false) as readable`,
+    `select to_regclass($1) is not null as present, ` +
+      `coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false) as readable`,
     [REPEATABLE_LEDGER],
   );
   if (!found[0]!.present) return null;
@@ -127,7 +128,10 @@ export function repeatableReason(s: Pick<RepeatableState, 'status' | 'missing'>)
     case 'changed':
       return 'changed since it was last applied';
     case 'missing':
-      return `applied, but the database lacks ${s.missing.slice(0, 3).join(', ')}${s.missing.length > 3 ? ` and ${s.missing.length - 3} more` : ''}`;
+      return (
+        `applied, but the database lacks ${s.missing.slice(0, 3).join(', ')}` +
+        `${s.missing.length > 3 ? ` and ${s.missing.length - 3} more` : ''}`
+      );
     case 'waiting':
       return 'waiting: a role it requires does not exist';
     case 'applied':

@@ -5,7 +5,8 @@
 // a legacy install that added a column later is the same schema as a fresh one.
 import type { Client } from 'pg';
 
-const QUERY = `
+const QUERY =
+  `
 with rels as (
   select c.oid, c.relname, c.relkind
     from pg_class c
@@ -21,9 +22,11 @@ select line from (
   select format('column %s.%s %s%s%s%s%s',
            r.relname, a.attname, format_type(a.atttypid, a.atttypmod),
            case when a.attnotnull then ' not null' else ' null' end,
-           case when d.adbin is not null and a.attgenerated = '' then ' default ' || pg_get_expr(d.adbin, d.adrelid) else '' end,
+           case when d.adbin is not null and a.attgenerated = '' ` +
+  `then ' default ' || pg_get_expr(d.adbin, d.adrelid) else '' end,
            case a.attidentity when 'a' then ' identity always' when 'd' then ' identity by default' else '' end,
-           case when a.attgenerated = 's' then ' generated always as ' || pg_get_expr(d.adbin, d.adrelid) || ' stored' else '' end)
+           case when a.attgenerated = 's' then ' generated always ` +
+  `as ' || pg_get_expr(d.adbin, d.adrelid) || ' stored' else '' end)
     from rels r
     join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
     left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum
@@ -46,7 +49,8 @@ select line from (
    where t.typnamespace = to_regnamespace($1)::oid
    group by t.typname
   union all
-  select format('trigger %s.%s %s', r.relname, tg.tgname, regexp_replace(pg_get_triggerdef(tg.oid), ' ON [^ ]+ ', ' ON '))
+  select format('trigger %s.%s %s', r.relname, tg.tgname, ` +
+  `regexp_replace(pg_get_triggerdef(tg.oid), ' ON [^ ]+ ', ' ON '))
     from rels r
     join pg_trigger tg on tg.tgrelid = r.oid and not tg.tgisinternal
 ) lines

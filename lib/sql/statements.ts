@@ -20,7 +20,10 @@ export interface ParsedStatement {
   offset: number;
   /** libpg-query node type, e.g. 'AlterTableStmt', 'IndexStmt', 'DoStmt'. */
   kind: string;
-  /** false when PostgreSQL refuses it inside a transaction block, or when it must commit before later statements can use its effect */
+  /**
+   * false when PostgreSQL refuses it inside a transaction block, or when it must commit before later statements can use
+   * its effect
+   */
   transactional: boolean;
   /** For DROP INDEX CONCURRENTLY and REINDEX INDEX the table is not named by the SQL: `table` is ''. */
   concurrentIndex?: {
@@ -315,7 +318,10 @@ export function stringsOf(list: unknown): string[] {
     .filter((x): x is string => typeof x === 'string');
 }
 
-/** DropStmt objects: each a List of String (or a bare String for schemas, a TypeName for types, an ObjectWithArgs for functions). */
+/**
+ * DropStmt objects: each a List of String (or a bare String for schemas, a TypeName for types, an ObjectWithArgs for
+ * functions).
+ */
 export function qualifiedNames(objects: unknown): string[][] {
   if (!Array.isArray(objects)) return [];
   return objects.map((o) => {

@@ -83,7 +83,8 @@ export function targetEnvironment(target: Target, base: NodeJS.ProcessEnv, cwd: 
       throw targetConfigError(
         target,
         `${target.directUrl} is not set (its directUrl)`,
-        `set ${target.directUrl} in ${where}, or remove directUrl from the target, then run: npx zx scripts/preflight.ts`,
+        `set ${target.directUrl} in ${where}, or remove directUrl ` +
+          `from the target, then run: npx zx scripts/preflight.ts`,
       );
     set(env, 'DIRECT_URL', base[target.directUrl]);
   }

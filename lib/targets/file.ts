@@ -72,7 +72,8 @@ function refuseSecrets(at: string, obj: Record<string, unknown>, problems: Probl
     if (SECRET_KEY.test(key))
       problems.add(
         at,
-        `has a field that looks like a password (${key}); the targets file holds no secrets, only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)`,
+        `has a field that looks like a password (${key}); the targets file holds no secrets, ` +
+          `only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)`,
       );
   }
 }
@@ -102,7 +103,8 @@ function parseEntry(raw: unknown, at: string, dir: string, problems: Problems): 
     if (typeof value === 'string' && looksLikeSecretValue(value))
       problems.add(
         `${at}.${key}`,
-        'holds a connection URL with a password; name the environment variable that holds it instead (e.g. "ORDERS_DATABASE_URL")',
+        'holds a connection URL with a password; name the environment ' +
+          'variable that holds it instead (e.g. "ORDERS_DATABASE_URL")',
       );
     else if (typeof value !== 'string' || !ENV_NAME.test(value))
       problems.add(
@@ -118,7 +120,8 @@ function parseEntry(raw: unknown, at: string, dir: string, problems: Problems): 
   if (url === undefined && prefix === undefined)
     problems.add(
       at,
-      'names no connection: set url (an environment variable holding a URL) or prefix (for <PREFIX>DB_HOST, <PREFIX>DB_NAME, …)',
+      'names no connection: set url (an environment variable holding a URL) ' +
+        'or prefix (for <PREFIX>DB_HOST, <PREFIX>DB_NAME, …)',
     );
   if (url !== undefined && prefix !== undefined)
     problems.add(at, 'sets both url and prefix; a target takes its connection from one of them');

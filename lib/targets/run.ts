@@ -203,7 +203,8 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
   const width = Math.max(...prepared.map((p) => p.target.name.length));
   const outputs = new Map<string, string[]>();
   log.info(
-    `${spec.name}: ${prepared.length} target${prepared.length === 1 ? '' : 's'} from ${file.file}, ${concurrency} at a time${flags.failFast ? ', --fail-fast' : ''}`,
+    `${spec.name}: ${prepared.length} target${prepared.length === 1 ? '' : 's'} from ` +
+      `${file.file}, ${concurrency} at a time${flags.failFast ? ', --fail-fast' : ''}`,
   );
 
   const runOne = async (p: Prepared, extra: string[]): Promise<{ exitCode: number; result: CommandResult }> => {
@@ -259,7 +260,8 @@ export async function runTargets(spec: TargetCommand, args: string[], io: Target
       ready.length > 0 &&
       !io.signal.aborted &&
       (await ask(
-        `Apply these plans to ${ready.length} database${ready.length === 1 ? '' : 's'} (${ready.join(', ')}; each is backed up first unless --no-backup)? Type yes to go on: `,
+        `Apply these plans to ${ready.length} database${ready.length === 1 ? '' : 's'} (` +
+          `${ready.join(', ')}; each is backed up first unless --no-backup)? Type yes to go on: `,
         io.signal,
       ));
     const stopped = io.signal.aborted;

@@ -74,7 +74,8 @@ export async function psqlMigrate(url: string, dir: string, binDir: string): Pro
   const last = await withClient(url, async (c) => {
     await c.query('CREATE SCHEMA IF NOT EXISTS "drizzle"');
     await c.query(
-      'CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)',
+      'CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" ' +
+        '(id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)',
     );
     const r = await c.query(
       'select created_at::text as c from "drizzle"."__drizzle_migrations" order by created_at desc limit 1',
@@ -130,13 +131,17 @@ export async function fillWithDefaults(url: string): Promise<{ filled: number; t
   return withClient(url, async (c) => {
     const columns = (
       await c.query<{ t: string; col: string | null; type: string | null; cat: string | null; label: string | null }>(
-        `select format('%I.%I', n.nspname, cl.relname) as t, quote_ident(a.attname) as col, format_type(a.atttypid, a.atttypmod) as type,
-                ty.typcategory as cat, (select quote_literal(e.enumlabel) from pg_enum e where e.enumtypid = a.atttypid order by e.enumsortorder limit 1) as label
+        `select format('%I.%I', n.nspname, cl.relname) as t, ` +
+          `quote_ident(a.attname) as col, format_type(a.atttypid, a.atttypmod) as type,
+                ty.typcategory as cat, (select quote_literal(e.enumlabel) ` +
+          `from pg_enum e where e.enumtypid = a.atttypid order by e.enumsortorder limit 1) as label
            from pg_class cl join pg_namespace n on n.oid = cl.relnamespace
-           left join pg_attribute a on a.attrelid = cl.oid and a.attnum > 0 and not a.attisdropped and a.attnotnull and not a.atthasdef
+           left join pg_attribute a on a.attrelid = cl.oid and ` +
+          `a.attnum > 0 and not a.attisdropped and a.attnotnull and not a.atthasdef
                                     and a.attidentity = '' and a.attgenerated = ''
            left join pg_type ty on ty.oid = a.atttypid
-          where cl.relkind in ('r', 'p') and not cl.relispartition and n.nspname not in ('pg_catalog', 'information_schema', 'drizzle', 'upkit') and n.nspname not like 'pg_toast%'
+          where cl.relkind in ('r', 'p') and not cl.relispartition and n.nspname not in ` +
+          `('pg_catalog', 'information_schema', 'drizzle', 'upkit') and n.nspname not like 'pg_toast%'
             and not exists (select 1 from pg_depend d where d.objid = cl.oid and d.deptype = 'e')
           order by 1, a.attnum`,
       )
@@ -167,7 +172,8 @@ export async function fillWithDefaults(url: string): Promise<{ filled: number; t
         t,
         required.length === 0
           ? `insert into ${t} default values`
-          : `insert into ${t} (${required.map((r) => r.col).join(', ')}) values (${required.map((r) => `${literal(r.cat, r.type!, r.label)}::${r.type}`).join(', ')})`,
+          : `insert into ${t} (${required.map((r) => r.col).join(', ')}) ` +
+              `values (${required.map((r) => `${literal(r.cat, r.type!, r.label)}::${r.type}`).join(', ')})`,
       );
     }
     const filled = new Set<string>();

@@ -26,7 +26,8 @@ import { runCorpus, type CorpusResult } from './runner.ts';
 
 function usage(message: string): never {
   console.error(
-    `${message}\nusage: npm run test:corpora -- [--write] [--out FILE] [--allow-destructive] DIR...   (each DIR a drizzle migrations folder: DIR/meta/_journal.json)`,
+    `${message}\nusage: npm run test:corpora -- [--write] [--out FILE] [--allow-destructive] ` +
+      `DIR...   (each DIR a drizzle migrations folder: DIR/meta/_journal.json)`,
   );
   process.exit(2);
 }
@@ -81,7 +82,8 @@ const server = process.env.CORPORA_DATABASE_URL
       const install = (await findSystemInstalls())[0];
       if (!install)
         usage(
-          'no PostgreSQL binaries found: install postgresql, or set CORPORA_DATABASE_URL to a superuser URL of a throwaway server',
+          'no PostgreSQL binaries found: install postgresql, ' +
+            'or set CORPORA_DATABASE_URL to a superuser URL of a throwaway server',
         );
       return startSystemServer({ binDir: install.binDir });
     })();

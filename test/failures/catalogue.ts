@@ -31,19 +31,23 @@ import { verifyCases } from './hardening/verify.ts';
 
 const PREFLIGHT_NEXT = 'then run: npx zx scripts/preflight.ts';
 const URL_HINT =
-  'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
+  'expected postgres://USER:PASSWORD@HOST:5432/DATABASE; ' +
+  'percent-encode @ : / % # and spaces in the password (or use DB_PASSWORD)';
 
 const configuration: FailureCase[] = [
   {
     id: 'config.no-settings',
     group: 'configuration',
     title: 'Run outside the directory that holds `.env`',
-    did: 'Ran the upgrade from another directory: there is no `.env` there, and nothing in the environment names a database.',
+    did:
+      'Ran the upgrade from another directory: there is no `.env` there, ' +
+      'and nothing in the environment names a database.',
     entry: 'upgrade.ts',
     args: ['--yes'],
     code: 'config.invalid',
     message:
-      'DATABASE_URL: is not set, and neither are DB_HOST, DB_USER and DB_NAME (in the environment; there is no .env in {cwd})',
+      'DATABASE_URL: is not set, and neither are DB_HOST, ' +
+      'DB_USER and DB_NAME (in the environment; there is no .env in {cwd})',
     hint: "run upkit in the directory that holds Pulse's .env, or pass --dotenv PATH, or set DATABASE_URL",
     exit: 2,
     changed: 'nothing (no database was reached)',
@@ -196,13 +200,16 @@ const connectionValues: FailureCase[] = [
     id: 'url.password-hash',
     group: 'configuration',
     title: 'A `#` in the password of DATABASE_URL, not percent-encoded',
-    did: 'Put the password `pa#ss` into the URL as it is (the same line for `/` and `?`). The password is never echoed: what the parser took for a port may be part of it.',
+    did:
+      'Put the password `pa#ss` into the URL as it is (the same line for `/` and `?`). ' +
+      'The password is never echoed: what the parser took for a port may be part of it.',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: 'postgres://pulse:pa#ss@{host}:{port}/{database}' },
     code: 'config.invalid',
     message:
-      'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
+      'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded ' +
+      '(write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
     hint: `fix DATABASE_URL in the environment, ${PREFLIGHT_NEXT}`,
     exit: 2,
     changed: 'nothing (no database was reached)',
@@ -218,7 +225,8 @@ const connectionValues: FailureCase[] = [
     env: { DATABASE_URL: 'postgres://pulse:pa/ss@{host}:{port}/{database}' },
     code: 'config.invalid',
     message:
-      'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
+      'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded ' +
+      '(write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
     hint: `fix DATABASE_URL in the environment, ${PREFLIGHT_NEXT}`,
     exit: 2,
     changed: 'nothing (no database was reached)',
@@ -354,7 +362,9 @@ const connection: FailureCase[] = [
     hint: `check the password (in DATABASE_URL), ${CONNECT_NEXT}`,
     exit: 3,
     changed: 'nothing',
-    note: 'preflight ends with `✖ preflight refused: 1 check failed; nothing was changed`. The password is never printed.',
+    note:
+      'preflight ends with `✖ preflight refused: 1 check failed; ' +
+      'nothing was changed`. The password is never printed.',
     test: 'failures-connection.test.ts',
   },
   {
@@ -428,7 +438,9 @@ const connection: FailureCase[] = [
     id: 'conn.silent',
     group: 'connection',
     title: 'A host that never answers',
-    did: 'Pointed DATABASE_URL at an address that accepts the connection and then says nothing (a firewall, a stuck proxy).',
+    did:
+      'Pointed DATABASE_URL at an address that accepts the ' +
+      'connection and then says nothing (a firewall, a stuck proxy).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: 'postgres://pulse:secret@{host}:{port}/pulse', CONNECT_TIMEOUT: '1500' },
@@ -489,17 +501,24 @@ const connection: FailureCase[] = [
     id: 'conn.not-accepting',
     group: 'connection',
     title: 'A database that does not accept connections',
-    did: 'Ran the upgrade while the database had ALLOW_CONNECTIONS off (as an administrator or a stopped restore swap leaves it).',
+    did:
+      'Ran the upgrade while the database had ALLOW_CONNECTIONS off ' +
+      '(as an administrator or a stopped restore swap leaves it).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'database.refuses_connections',
     message:
-      "database {database} refuses connections (ALLOW_CONNECTIONS is off), and no restore of upkit's was stopped in its swap",
-    hint: `if nobody turned it off on purpose, turn it on: psql -h {host} -p {port} -U {user} -d postgres -v ON_ERROR_STOP=1 -c 'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true'`,
+      'database {database} refuses connections (ALLOW_CONNECTIONS is off), ' +
+      "and no restore of upkit's was stopped in its swap",
+    hint:
+      `if nobody turned it off on purpose, turn it on: psql -h {host} -p {port} -U {user} -d ` +
+      `postgres -v ON_ERROR_STOP=1 -c 'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true'`,
     exit: 3,
     changed: 'nothing',
-    note: 'upkit reads the server from the maintenance database to tell this from a restore stopped in its swap (restore.interrupted-swap).',
+    note:
+      'upkit reads the server from the maintenance database to tell this ' +
+      'from a restore stopped in its swap (restore.interrupted-swap).',
     test: 'failures-connection.test.ts',
   },
   {
@@ -512,8 +531,11 @@ const connection: FailureCase[] = [
     env: { DATABASE_URL: 'postgres://{user}:{password}@{host}:{port}/{database}' },
     code: 'db.busy',
     message:
-      'PostgreSQL at {host}:{port} has no connection slot left for user "{user}": too many connections for role "{user}"',
-    hint: "wait for connections to close, or raise the limit (max_connections, or the role's or database's CONNECTION LIMIT), then run the command again",
+      'PostgreSQL at {host}:{port} has no connection slot left ' +
+      'for user "{user}": too many connections for role "{user}"',
+    hint:
+      'wait for connections to close, or raise the limit (max_connections, ' +
+      "or the role's or database's CONNECTION LIMIT), then run the command again",
     exit: 3,
     changed: 'nothing',
     test: 'failures-connection.test.ts',
@@ -532,7 +554,9 @@ const server: FailureCase[] = [
     code: 'preflight.privileges',
     step: 'privileges',
     message: 'role "{user}" lacks CREATE on database {database} and CREATE on schema public',
-    hint: 'run as an administrator: GRANT CREATE ON DATABASE "{database}" TO "{user}"; GRANT CREATE ON SCHEMA public TO "{user}"; (or connect as the database owner)',
+    hint:
+      'run as an administrator: GRANT CREATE ON DATABASE "{database}" TO "{user}"; ' +
+      'GRANT CREATE ON SCHEMA public TO "{user}"; (or connect as the database owner)',
     exit: 3,
     changed: 'nothing',
     test: 'failures-server.test.ts',
@@ -547,7 +571,9 @@ const server: FailureCase[] = [
     env: { DATABASE_URL: 'postgres://{user}:{password}@{host}:{port}/{database}' },
     code: 'preflight.privileges',
     message: 'role "{user}" lacks CREATE on database {database} and CREATE on schema public',
-    hint: 'run as an administrator: GRANT CREATE ON DATABASE "{database}" TO "{user}"; GRANT CREATE ON SCHEMA public TO "{user}"; (or connect as the database owner)',
+    hint:
+      'run as an administrator: GRANT CREATE ON DATABASE "{database}" TO "{user}"; ' +
+      'GRANT CREATE ON SCHEMA public TO "{user}"; (or connect as the database owner)',
     exit: 3,
     changed: 'nothing (not even upkit.runs: the check comes before anything is recorded)',
     test: 'failures-server.test.ts',
@@ -593,7 +619,9 @@ const tools: FailureCase[] = [
     id: 'tools.no-pg-dump',
     group: 'tools',
     title: 'No pg_dump at all',
-    did: 'Ran the upgrade on a host without the PostgreSQL client programs (the test points UPKIT_PG_BINDIR at an empty directory).',
+    did:
+      'Ran the upgrade on a host without the PostgreSQL client ' +
+      'programs (the test points UPKIT_PG_BINDIR at an empty directory).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', UPKIT_PG_BINDIR: '{bindir}' },
@@ -602,14 +630,19 @@ const tools: FailureCase[] = [
     hint: 'install one: {package}; or set UPKIT_PG_BINDIR to its directory; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs: pg_dump is looked for before anything is recorded)',
-    note: '`{package}` is the command for this operating system, e.g. `apt-get install postgresql-client-15 (from the PostgreSQL apt repository if your release lacks it)` on Debian and Ubuntu, `dnf install postgresql15` on RHEL, `brew install postgresql@15` on macOS.',
+    note:
+      '`{package}` is the command for this operating system, e.g. `apt-get install ' +
+      'postgresql-client-15 (from the PostgreSQL apt repository if your release lacks it)` on Debian and Ubuntu, ' +
+      '`dnf install postgresql15` on RHEL, `brew install postgresql@15` on macOS.',
     test: 'failures-tools.test.ts',
   },
   {
     id: 'tools.pg-dump-too-old',
     group: 'tools',
     title: 'pg_dump older than the server',
-    did: "Upgraded a server whose major version is newer than every pg_dump on the host (the test starts a PostgreSQL newer than the host's pg_dump).",
+    did:
+      'Upgraded a server whose major version is newer than every pg_dump on ' +
+      "the host (the test starts a PostgreSQL newer than the host's pg_dump).",
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', UPKIT_PG_BINDIR: '{bindir}' },
@@ -624,7 +657,9 @@ const tools: FailureCase[] = [
     id: 'tools.backup-dir-file',
     group: 'tools',
     title: 'BACKUP_DIR under a file',
-    did: 'Set BACKUP_DIR to a path whose parent is a regular file. (Root may write anywhere, so a permission denial cannot be shown as root; a file in the way and a read-only disk, the next case, stop root too.)',
+    did:
+      'Set BACKUP_DIR to a path whose parent is a regular file. (Root may write anywhere, so a permission ' +
+      'denial cannot be shown as root; a file in the way and a read-only disk, the next case, stop root too.)',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{dir}' },
@@ -639,7 +674,9 @@ const tools: FailureCase[] = [
     id: 'tools.backup-dir-readonly',
     group: 'tools',
     title: 'BACKUP_DIR on a read-only file system',
-    did: 'Passed `--backup-dir` on a disk mounted read-only (the test mounts a read-only tmpfs, which needs root; CI runs as root).',
+    did:
+      'Passed `--backup-dir` on a disk mounted read-only (the test ' +
+      'mounts a read-only tmpfs, which needs root; CI runs as root).',
     entry: 'upgrade.ts',
     args: ['--yes', '--backup-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
@@ -654,7 +691,9 @@ const tools: FailureCase[] = [
     id: 'tools.no-room',
     group: 'tools',
     title: 'Not enough room for the backup',
-    did: 'Ran the upgrade with BACKUP_DIR on a disk with less free space than the database needs (the test mounts a 1 MB tmpfs, as root).',
+    did:
+      'Ran the upgrade with BACKUP_DIR on a disk with less free space ' +
+      'than the database needs (the test mounts a 1 MB tmpfs, as root).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{dir}' },
@@ -663,23 +702,30 @@ const tools: FailureCase[] = [
     hint: 'free some space, or set BACKUP_DIR (or --backup-dir) to a larger disk; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs)',
-    note: 'the room needed is the database size for a first backup, else the previous backup scaled by how much the database grew, times 1.5.',
+    note:
+      'the room needed is the database size for a first backup, ' +
+      'else the previous backup scaled by how much the database grew, times 1.5.',
     test: 'failures-tools.test.ts',
   },
   {
     id: 'tools.disk-full',
     group: 'tools',
     title: 'The disk fills up during the backup',
-    did: 'Another program filled the backup disk while pg_dump was writing (the test holds pg_dump on a table lock, fills a tmpfs, then lets it go; root).',
+    did:
+      'Another program filled the backup disk while pg_dump was writing (the ' +
+      'test holds pg_dump on a table lock, fills a tmpfs, then lets it go; root).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{dir}' },
     code: 'backup.disk_full',
     message: 'the disk holding {dir} filled up while writing the backup; the partial file was removed',
-    hint: 'free some space or set BACKUP_DIR (or --backup-dir) to a larger disk, then run the command again; nothing was changed',
+    hint:
+      'free some space or set BACKUP_DIR (or --backup-dir) ' +
+      'to a larger disk, then run the command again; nothing was changed',
     exit: 3,
     changed:
-      "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as refused (it was recorded before the backup began)",
+      "nothing in Pulse's schema, data or ledgers; upkit.runs records " +
+      'the run as refused (it was recorded before the backup began)',
     test: 'failures-tools.test.ts',
   },
 ];
@@ -692,13 +738,17 @@ const migrations: FailureCase[] = [
     id: 'mig.edited',
     group: 'migrations',
     title: 'A migration edited after it was applied',
-    did: "Edited 0001_api_keys.sql, which the database already recorded (the test edits a copy of the folder and passes it with --drizzle-dir; Pulse's own folder behaves the same).",
+    did:
+      'Edited 0001_api_keys.sql, which the database already recorded (the test edits a copy ' +
+      "of the folder and passes it with --drizzle-dir; Pulse's own folder behaves the same).",
     entry: 'upgrade.ts',
     args: ['--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'ledger.hash_mismatch',
     message: "0001_api_keys.sql was changed after it was applied: its sha256 no longer matches drizzle's ledger",
-    hint: 'put {dir}/0001_api_keys.sql back as it was released (or undo the edit), then run the upgrade again; nothing was changed',
+    hint:
+      'put {dir}/0001_api_keys.sql back as it was released (or undo the edit), ' +
+      'then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing',
     test: 'failures-migrations.test.ts',
@@ -738,14 +788,19 @@ const migrations: FailureCase[] = [
     id: 'mig.duplicate-when',
     group: 'migrations',
     title: 'Two journal entries with the same `when`',
-    did: 'Merged two branches whose migrations were generated in the same millisecond (the test copies one `when` onto the next entry).',
+    did:
+      'Merged two branches whose migrations were generated in the same ' +
+      'millisecond (the test copies one `when` onto the next entry).',
     entry: 'upgrade.ts',
     args: ['--yes', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'journal.duplicate_when',
     message:
-      'journal entries 0002_audit_logs and 0003_integration_status_enum share the same `when` ({when}), so drizzle could not tell them apart',
-    hint: 'give each entry its own `when` (regenerate the migrations with drizzle-kit: npm run db:generate); nothing was changed',
+      'journal entries 0002_audit_logs and 0003_integration_status_enum ' +
+      'share the same `when` ({when}), so drizzle could not tell them apart',
+    hint:
+      'give each entry its own `when` (regenerate the migrations ' +
+      'with drizzle-kit: npm run db:generate); nothing was changed',
     exit: 3,
     changed: 'nothing',
     test: 'failures-migrations.test.ts',
@@ -811,7 +866,9 @@ const migrations: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'legacy.manifest',
     message: 'legacy SQL folder {dir}: manifest.json names rbac-permissions-fix.sql, which does not exist',
-    hint: 'restore the folder from the upkit release you are running (git checkout -- legacy-sql), or point --legacy-dir at a complete one',
+    hint:
+      'restore the folder from the upkit release you are running (git ' +
+      'checkout -- legacy-sql), or point --legacy-dir at a complete one',
     exit: 3,
     changed: 'nothing',
     test: 'failures-migrations.test.ts',
@@ -820,14 +877,19 @@ const migrations: FailureCase[] = [
     id: 'mig.database-ahead',
     group: 'migrations',
     title: 'The database is newer than this upkit',
-    did: 'Ran an older upkit against a database a newer release already migrated (its ledger has a row these files do not know).',
+    did:
+      'Ran an older upkit against a database a newer release already ' +
+      'migrated (its ledger has a row these files do not know).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
     code: 'ledger.unknown_entry',
     message:
-      "the database records 1 migration these files do not have (created_at 4102444800000): it is newer than this upkit's content",
-    hint: 'run the upkit release that matches the database (or restore a backup taken before that release); nothing was changed',
+      'the database records 1 migration these files do not have ' +
+      "(created_at 4102444800000): it is newer than this upkit's content",
+    hint:
+      'run the upkit release that matches the database (or restore ' +
+      'a backup taken before that release); nothing was changed',
     exit: 3,
     changed: 'nothing',
     test: 'failures-migrations.test.ts',
@@ -842,7 +904,9 @@ const migrations: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'lint.destructive',
     message: '1 destructive statement pending: 0004_drop_name.sql:1 drops column users.name and its data',
-    hint: 'review them; if they are intended, run again with --allow-destructive=0004_drop_name (a backup is taken first); nothing was changed',
+    hint:
+      'review them; if they are intended, run again with ' +
+      '--allow-destructive=0004_drop_name (a backup is taken first); nothing was changed',
     exit: 3,
     changed: 'nothing',
     test: 'failures-migrations.test.ts',
@@ -854,17 +918,27 @@ const data: FailureCase[] = [
     id: 'data.case-duplicate-emails',
     group: 'data',
     title: 'Two users whose emails differ only by case',
-    did: 'Upgraded a v1.2 install where `Alice@x.example` and `alice@x.example` both exist; v1.3 makes emails unique regardless of case.',
+    did:
+      'Upgraded a v1.2 install where `Alice@x.example` and `alice@x.example` ' +
+      'both exist; v1.3 makes emails unique regardless of case.',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'check.guard',
     message:
-      'comprehensive-upgrade.sql:196: ERROR 23505: users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2) (a check of that file, run read-only before any change)',
-    hint: 'decide which account of each pair survives, change or remove the other, then run the upgrade again; nothing was changed',
+      'comprehensive-upgrade.sql:196: ERROR 23505: users whose emails differ only by case: ' +
+      'Alice@x.example (organization org-2) and alice@x.example ' +
+      '(organization org-2) (a check of that file, run read-only before any change)',
+    hint:
+      'decide which account of each pair survives, change or remove the other, ' +
+      'then run the upgrade again; nothing was changed',
     exit: 3,
     changed: 'nothing (not even upkit.runs, and no backup is taken)',
-    note: "the v1.3 file's own check (a DO block that only reads and RAISEs) runs in the plan's read-only transaction, as every pending guard does unless an earlier pending statement changes the rows it reads. Before, comprehensive-upgrade.sql failed on the pair, the files one by one re-applied v1.0 to v1.2 and recorded them, and v1.3 failed: exit 1.",
+    note:
+      "the v1.3 file's own check (a DO block that only reads and RAISEs) runs in the plan's " +
+      'read-only transaction, as every pending guard does unless an earlier pending statement ' +
+      'changes the rows it reads. Before, comprehensive-upgrade.sql failed on the pair, ' +
+      'the files one by one re-applied v1.0 to v1.2 and recorded them, and v1.3 failed: exit 1.',
     test: 'failures-data.test.ts',
   },
 ];
@@ -880,7 +954,8 @@ const concurrency: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'lock.held',
     message:
-      'another upkit run holds the lock on {database}: pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
+      'another upkit run holds the lock on {database}: ' +
+      'pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
     hint: 'wait for it to finish (npx zx scripts/status.ts shows it); nothing was changed',
     exit: 5,
     changed: 'nothing',
@@ -891,7 +966,9 @@ const concurrency: FailureCase[] = [
     id: 'conc.stale-run',
     group: 'concurrency',
     title: 'A `running` run left by a run that died',
-    did: 'Upgraded after an earlier run was killed with kill -9 (the test records a run as `running` without a lock, which is what such a run leaves).',
+    did:
+      'Upgraded after an earlier run was killed with kill -9 (the test records ' +
+      'a run as `running` without a lock, which is what such a run leaves).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
@@ -914,12 +991,19 @@ const concurrency: FailureCase[] = [
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '150', LOCK_RETRIES: '1' },
     code: 'lock.timeout',
     message:
-      '0003_integration_status_enum: could not get its locks within 150 ms after 2 attempts; pid {pid} (pulse-api report) holds AccessShareLock on aws_integrations for {seconds} s, idle in transaction: select count(*) from aws_integrations',
-    hint: 'wait for that work to end, or stop it with: SELECT pg_cancel_backend({pid}); (pg_terminate_backend to end the session), then run the upgrade again',
+      '0003_integration_status_enum: could not get its locks within 150 ms after 2 attempts; ' +
+      'pid {pid} (pulse-api report) holds AccessShareLock on aws_integrations ' +
+      'for {seconds} s, idle in transaction: select count(*) from aws_integrations',
+    hint:
+      'wait for that work to end, or stop it with: SELECT pg_cancel_backend({pid}); ' +
+      '(pg_terminate_backend to end the session), then run the upgrade again',
     exit: 3,
     changed:
-      "nothing in Pulse's schema, data or ledgers (every attempt was rolled back); upkit.runs records the run as refused, and the backup it took is kept",
-    note: 'between attempts application queries are never held up longer than LOCK_TIMEOUT; a ⚠ line reports each retry.',
+      "nothing in Pulse's schema, data or ledgers (every attempt was rolled back); " +
+      'upkit.runs records the run as refused, and the backup it took is kept',
+    note:
+      'between attempts application queries are never held up ' +
+      'longer than LOCK_TIMEOUT; a ⚠ line reports each retry.',
     test: 'failures-concurrency.test.ts',
   },
 ];
@@ -948,7 +1032,9 @@ const interruption: FailureCase[] = [
     id: 'int.plan',
     group: 'concurrency',
     title: 'Ctrl-C while the plan is read',
-    did: 'Pressed Ctrl-C while upkit read the database for its plan (the test makes the read wait behind an exclusive lock on the drizzle ledger).',
+    did:
+      'Pressed Ctrl-C while upkit read the database for its plan (the test ' +
+      'makes the read wait behind an exclusive lock on the drizzle ledger).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}' },
@@ -963,13 +1049,16 @@ const interruption: FailureCase[] = [
     id: 'int.backup',
     group: 'concurrency',
     title: 'SIGTERM during the backup',
-    did: 'Stopped the upgrade with SIGTERM (as `docker stop` or systemd do) while pg_dump ran (the test holds pg_dump on a table lock).',
+    did:
+      'Stopped the upgrade with SIGTERM (as `docker stop` or systemd do) ' +
+      'while pg_dump ran (the test holds pg_dump on a table lock).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'interrupted',
     message:
-      'interrupted by SIGTERM during the backup; the partial backup file was removed and nothing was changed; upkit.runs records the run as interrupted',
+      'interrupted by SIGTERM during the backup; the partial backup file was ' +
+      'removed and nothing was changed; upkit.runs records the run as interrupted',
     hint: AGAIN,
     exit: 130,
     changed:
@@ -980,17 +1069,21 @@ const interruption: FailureCase[] = [
     id: 'int.lock-wait',
     group: 'concurrency',
     title: 'Ctrl-C while upkit waits for a table lock',
-    did: "Pressed Ctrl-C while upkit waited between attempts for a lock the application held on organizations. (upkit's own run lock is never waited for: a second run is refused at once.)",
+    did:
+      'Pressed Ctrl-C while upkit waited between attempts for a lock the application held on organizations. ' +
+      "(upkit's own run lock is never waited for: a second run is refused at once.)",
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}' },
     code: 'interrupted',
     message:
-      'interrupted by SIGINT during drizzle: 0001_api_keys (6 statements); it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
+      'interrupted by SIGINT during drizzle: 0001_api_keys (6 statements); ' +
+      'it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
     hint: `${AGAIN} (the backup it took: {backup})`,
     exit: 130,
     changed:
-      "nothing in Pulse's schema, data or ledgers; upkit.runs records the run as interrupted; the backup it took is kept",
+      "nothing in Pulse's schema, data or ledgers; " +
+      'upkit.runs records the run as interrupted; the backup it took is kept',
     test: 'failures-interrupt.test.ts',
   },
   {
@@ -1003,45 +1096,57 @@ const interruption: FailureCase[] = [
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
     message:
-      'interrupted by SIGINT during legacy: comprehensive-upgrade.sql (fallback: upgrade.sql, feature-flags-migration.sql, rbac-permissions-fix.sql, email-case-insensitive-fix.sql, discovery-migration.sql); it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
+      'interrupted by SIGINT during legacy: comprehensive-upgrade.sql (fallback: upgrade.sql, ' +
+      'feature-flags-migration.sql, rbac-permissions-fix.sql, email-case-insensitive-fix.sql, ' +
+      'discovery-migration.sql); it was rolled back and nothing was changed; upkit.runs records the run as interrupted',
     hint: `${AGAIN} (the backup it took: {backup})`,
     exit: 130,
     changed:
-      "nothing in Pulse's schema, data or ledgers (the file runs in one transaction, rolled back); upkit.runs records the run as interrupted; the backup is kept",
+      "nothing in Pulse's schema, data or ledgers (the file runs in one transaction, " +
+      'rolled back); upkit.runs records the run as interrupted; the backup is kept',
     test: 'failures-interrupt.test.ts',
   },
   {
     id: 'int.drizzle',
     group: 'concurrency',
     title: 'Ctrl-C during a drizzle migration, after another was committed',
-    did: 'Pressed Ctrl-C while 0003 waited for a lock on aws_integrations, after 0002 had been applied (a v2.1 install).',
+    did:
+      'Pressed Ctrl-C while 0003 waited for a lock on aws_integrations, ' +
+      'after 0002 had been applied (a v2.1 install).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
     message:
-      'interrupted by SIGINT during drizzle: 0003_integration_status_enum (7 statements); the statement in progress was rolled back and the database stands after 0002_audit_logs (v2.2); upkit.runs records the run as interrupted',
+      'interrupted by SIGINT during drizzle: 0003_integration_status_enum (7 statements); ' +
+      'the statement in progress was rolled back and the database stands ' +
+      'after 0002_audit_logs (v2.2); upkit.runs records the run as interrupted',
     hint: FINISH,
     exit: 130,
     changed:
-      "0002_audit_logs is applied and recorded in drizzle's ledger (v2.2); nothing of 0003 is; upkit.runs records the run as interrupted",
+      "0002_audit_logs is applied and recorded in drizzle's ledger (v2.2); " +
+      'nothing of 0003 is; upkit.runs records the run as interrupted',
     test: 'failures-interrupt-late.test.ts',
   },
   {
     id: 'int.seed',
     group: 'concurrency',
     title: 'Ctrl-C while seed data is written',
-    did: 'Pressed Ctrl-C while the seed data waited for a lock on permissions, after 0003 had been applied (a v2.2 install).',
+    did:
+      'Pressed Ctrl-C while the seed data waited for a lock on permissions, ' +
+      'after 0003 had been applied (a v2.2 install).',
     entry: 'upgrade.ts',
     args: ['--yes'],
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
     message:
-      'interrupted by SIGINT during seed data for v2.3; the statement in progress was rolled back and the database stands after 0003_integration_status_enum (v2.3); upkit.runs records the run as interrupted',
+      'interrupted by SIGINT during seed data for v2.3; the statement in progress was rolled back and the ' +
+      'database stands after 0003_integration_status_enum (v2.3); upkit.runs records the run as interrupted',
     hint: FINISH,
     exit: 130,
     changed:
-      "0003 is applied and recorded; v2.3's seed data is not written (permissions and flags as before); upkit.runs records the run as interrupted",
+      "0003 is applied and recorded; v2.3's seed data is not written (permissions " +
+      'and flags as before); upkit.runs records the run as interrupted',
     test: 'failures-interrupt-late.test.ts',
   },
   {
@@ -1054,11 +1159,13 @@ const interruption: FailureCase[] = [
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', LOCK_TIMEOUT: '60000' },
     code: 'interrupted',
     message:
-      'interrupted by SIGINT during verification; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
+      'interrupted by SIGINT during verification; every step of the plan was applied and ' +
+      'the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
     hint: 'finish the check with: npx zx verify/index.ts; to go back: npx zx scripts/restore.ts {backup}',
     exit: 130,
     changed:
-      'the whole upgrade (v2.2 → v2.3) is applied; only its verification did not finish; upkit.runs records the run as interrupted',
+      'the whole upgrade (v2.2 → v2.3) is applied; only its verification ' +
+      'did not finish; upkit.runs records the run as interrupted',
     test: 'failures-interrupt-late.test.ts',
   },
   {
@@ -1071,11 +1178,14 @@ const interruption: FailureCase[] = [
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', COMPOSE_FILE: '{compose}' },
     code: 'interrupted',
     message:
-      'interrupted by SIGINT during the containers; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
+      'interrupted by SIGINT during the containers; every step of the plan was applied and ' +
+      'the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
     hint: 'check the application with: npx zx scripts/health.ts; to go back: npx zx scripts/restore.ts {backup}',
     exit: 130,
     changed: 'the whole upgrade (v2.2 → v2.3) is applied and verified; upkit.runs records the run as interrupted',
-    note: 'no Docker engine runs where the tests do: the test uses the recorded docker stand-in (test/fixtures/compose) with containers that stay `starting`.',
+    note:
+      'no Docker engine runs where the tests do: the test uses the recorded docker ' +
+      'stand-in (test/fixtures/compose) with containers that stay `starting`.',
     test: 'failures-interrupt-late.test.ts',
   },
   {
@@ -1088,7 +1198,8 @@ const interruption: FailureCase[] = [
     env: { DATABASE_URL: '{url}', BACKUP_DIR: '{backups}', HEALTHCHECK_URLS: '{endpoint}' },
     code: 'interrupted',
     message:
-      'interrupted by SIGINT during the health checks; every step of the plan was applied and the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
+      'interrupted by SIGINT during the health checks; every step of the plan was applied and ' +
+      'the database stands after seed data (v2.3); upkit.runs records the run as interrupted',
     hint: 'check the application with: npx zx scripts/health.ts; to go back: npx zx scripts/restore.ts {backup}',
     exit: 130,
     changed: 'the whole upgrade (v2.2 → v2.3) is applied and verified; upkit.runs records the run as interrupted',
@@ -1301,7 +1412,8 @@ const commandLine: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'usage',
     message:
-      '--no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
+      '--no-backup and --rehearse do not go together: a rehearsal runs ' +
+      'on a copy restored from the backup --no-backup does not take',
     hint: 'run: npx zx upgrade.ts --rehearse (or --no-backup alone)',
     exit: 2,
     changed: 'nothing',
@@ -1379,7 +1491,8 @@ const commandLine: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'usage',
     message:
-      'mark would record drizzle entry 0002_audit_logs as applied in the ledger of {database} (nothing is run), and there is no terminal to confirm it',
+      'mark would record drizzle entry 0002_audit_logs as applied in the ledger ' +
+      'of {database} (nothing is run), and there is no terminal to confirm it',
     hint: 'run it again with --yes once you are sure',
     exit: 2,
     changed: 'nothing',
@@ -1395,7 +1508,9 @@ const commandLine: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'usage',
     message: 'no drizzle entry or legacy file is called "0002_audit_log"',
-    hint: 'entries: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum, upgrade.sql, feature-flags-migration.sql, rbac-permissions-fix.sql, email-case-insensitive-fix.sql, discovery-migration.sql',
+    hint:
+      'entries: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum, upgrade.sql, ' +
+      'feature-flags-migration.sql, rbac-permissions-fix.sql, email-case-insensitive-fix.sql, discovery-migration.sql',
     exit: 2,
     changed: 'nothing',
     test: 'failures-cli.test.ts',

@@ -100,7 +100,8 @@ export interface DbState {
 export async function dbStateOf(c: Pick<pg.Client, 'query'>): Promise<DbState> {
   const schemas = (
     await c.query<{ n: string }>(
-      `select nspname as n from pg_namespace where nspname not like 'pg\\_%' and nspname <> 'information_schema' order by 1`,
+      `select nspname as n from pg_namespace where nspname not ` +
+        `like 'pg\\_%' and nspname <> 'information_schema' order by 1`,
     )
   ).rows.map((r) => r.n);
   return {

@@ -44,7 +44,8 @@ export function pattern(template: string, vars: Vars): RegExp {
     else if (name in FREE) source += `(?:${FREE[name]})`;
     else
       throw new Error(
-        `no value for {${name}} in "${template}" (and it is not one of the free placeholders ${Object.keys(FREE).join(', ')})`,
+        `no value for {${name}} in "${template}" (and it is not one ` +
+          `of the free placeholders ${Object.keys(FREE).join(', ')})`,
       );
     last = m.index! + m[0].length;
   }

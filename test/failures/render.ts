@@ -47,7 +47,12 @@ function entry(c: FailureCase, n: number): string {
     ...(c.hint === null ? [] : [`  → ${c.hint}`]),
   ];
   out.push(
-    `- **output** (stderr; the \`--json\` report${c.json === false ? ' is not checked for this case' : ` has the finding \`${c.code}\` with the same message and hint`}):`,
+    `- **output** (stderr; the \`--json\` report` +
+      `${
+        c.json === false
+          ? ' is not checked for this case'
+          : ` has the finding \`${c.code}\` with the same message and hint`
+      }):`,
     '',
     fence(shown).replace(/^/gm, '  '),
     '',

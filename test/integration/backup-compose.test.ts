@@ -36,7 +36,8 @@ describe('backup inside the compose database service', backupTests(), () => {
     expect(calls).toContain('compose version --short');
     expect(calls.find((c) => c.includes(' pg_dump --format=custom'))).toMatch(
       new RegExp(
-        `^${project} exec -T -e PGUSER -e PGDATABASE -e PGPASSWORD db pg_dump --format=custom --compress=1 --snapshot=\\S+ --lock-wait-timeout=60000 --no-password$`,
+        `^${project} exec -T -e PGUSER -e PGDATABASE -e PGPASSWORD db pg_dump ` +
+          `--format=custom --compress=1 --snapshot=\\S+ --lock-wait-timeout=60000 --no-password$`,
       ),
     );
     expect(calls).toContain(`${project} exec -T db pg_restore --list`);

@@ -52,26 +52,30 @@ describe('the format is chosen by the shape of the tables', () => {
     });
   });
 
-  it('several large tables: the directory format, as many jobs as cores and large tables allow; never with pg_dump in a container', () => {
-    const tables = [100, 90, 80, 70].map((n, i) => ({ name: `public.t${i}`, bytes: n * mb }));
-    expect(chooseFormat(tables, { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({
-      format: 'directory',
-      jobs: 2,
-    });
-    expect(chooseFormat(tables, { localPgDump: true, cores: 8, largeBytes: 64 * mb })).toMatchObject({
-      format: 'directory',
-      jobs: 4,
-    });
-    expect(chooseFormat(tables, { localPgDump: true, cores: 1, largeBytes: 64 * mb })).toMatchObject({
-      format: 'custom',
-      jobs: 1,
-    });
-    expect(chooseFormat(tables, { localPgDump: false, cores: 2, largeBytes: 64 * mb })).toMatchObject({
-      format: 'custom',
-      jobs: 1,
-      why: expect.stringContaining('container'),
-    });
-  });
+  it(
+    'several large tables: the directory format, as many jobs as ' +
+      'cores and large tables allow; never with pg_dump in a container',
+    () => {
+      const tables = [100, 90, 80, 70].map((n, i) => ({ name: `public.t${i}`, bytes: n * mb }));
+      expect(chooseFormat(tables, { localPgDump: true, cores: 2, largeBytes: 64 * mb })).toMatchObject({
+        format: 'directory',
+        jobs: 2,
+      });
+      expect(chooseFormat(tables, { localPgDump: true, cores: 8, largeBytes: 64 * mb })).toMatchObject({
+        format: 'directory',
+        jobs: 4,
+      });
+      expect(chooseFormat(tables, { localPgDump: true, cores: 1, largeBytes: 64 * mb })).toMatchObject({
+        format: 'custom',
+        jobs: 1,
+      });
+      expect(chooseFormat(tables, { localPgDump: false, cores: 2, largeBytes: 64 * mb })).toMatchObject({
+        format: 'custom',
+        jobs: 1,
+        why: expect.stringContaining('container'),
+      });
+    },
+  );
 });
 
 describe('directory-format backups', backupTests(), () => {
@@ -108,23 +112,27 @@ describe('directory-format backups', backupTests(), () => {
     expect(readdirSync(dir).sort()).toEqual([path.basename(archive), `${path.basename(archive)}.json`]);
   });
 
-  it('without the lowered size the same database takes one custom-format file, which restores also from a manifest without the format', async () => {
-    await asRelease(db(), 'v2.3');
-    const { r, path: archive } = await backup(db(), tempDir('upkit-bkdir-'), {});
-    expect(r.stderr).toContain('backup as custom format, one file (no table of 64.0 MB or more');
-    expect(statSync(archive).isFile()).toBe(true);
-    expect(manifestOf(archive).archive).toBe('custom');
-    expect(await archiveSha256(archive)).toBe(manifestOf(archive).sha256);
+  it(
+    'without the lowered size the same database takes one custom-format file, ' +
+      'which restores also from a manifest without the format',
+    async () => {
+      await asRelease(db(), 'v2.3');
+      const { r, path: archive } = await backup(db(), tempDir('upkit-bkdir-'), {});
+      expect(r.stderr).toContain('backup as custom format, one file (no table of 64.0 MB or more');
+      expect(statSync(archive).isFile()).toBe(true);
+      expect(manifestOf(archive).archive).toBe('custom');
+      expect(await archiveSha256(archive)).toBe(manifestOf(archive).sha256);
 
-    // A manifest written before upkit recorded the format (no `archive`) still restores.
-    const older = manifestOf(archive) as Partial<Manifest>;
-    delete older.archive;
-    writeFileSync(`${archive}.json`, JSON.stringify(older, null, 2));
-    const into = `${db().name}_copy`;
-    const r2 = await runUpkit(RESTORE, [archive, '--into', into, '--yes'], { env: { DATABASE_URL: db().url } });
-    expect(r2.code, r2.stderr).toBe(0);
-    expect(await rows(into)).toEqual(await rows(db().name));
-  });
+      // A manifest written before upkit recorded the format (no `archive`) still restores.
+      const older = manifestOf(archive) as Partial<Manifest>;
+      delete older.archive;
+      writeFileSync(`${archive}.json`, JSON.stringify(older, null, 2));
+      const into = `${db().name}_copy`;
+      const r2 = await runUpkit(RESTORE, [archive, '--into', into, '--yes'], { env: { DATABASE_URL: db().url } });
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(await rows(into)).toEqual(await rows(db().name));
+    },
+  );
 
   it('restores a directory backup --into a new database and in place, rows equal to the backup', async () => {
     await asRelease(db(), 'v2.3');
@@ -143,57 +151,65 @@ describe('directory-format backups', backupTests(), () => {
     expect(await rows(db().name)).toEqual(atBackup);
   });
 
-  it('Ctrl-C while pg_dump waits for a lock: exit 130, the partial folder removed; a locked table is sized from the catalog', async () => {
-    await asRelease(db(), 'v2.3');
-    await withAdminClient((c) => c.query('vacuum analyze'), db().database);
-    const dir = tempDir('upkit-bkdir-');
-    const locker = new pg.Client({ connectionString: db().url });
-    await locker.connect();
-    let pid = 0;
-    try {
-      await locker.query('begin');
-      await locker.query('lock table users in access exclusive mode');
-      const running = runUpkit(BACKUP, ['--backup-dir', dir], {
-        env: { DATABASE_URL: db().url, ...SMALL_LARGE },
-        onSpawn: (p) => (pid = p),
-      });
-      // pg_dump now waits for the table lock, its partial folder already made.
-      const t0 = Date.now();
-      while (!(existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')))) {
-        if (Date.now() - t0 > 30_000) throw new Error('no partial folder appeared');
-        await new Promise((r) => setTimeout(r, 10));
+  it(
+    'Ctrl-C while pg_dump waits for a lock: exit 130, ' +
+      'the partial folder removed; a locked table is sized from the catalog',
+    async () => {
+      await asRelease(db(), 'v2.3');
+      await withAdminClient((c) => c.query('vacuum analyze'), db().database);
+      const dir = tempDir('upkit-bkdir-');
+      const locker = new pg.Client({ connectionString: db().url });
+      await locker.connect();
+      let pid = 0;
+      try {
+        await locker.query('begin');
+        await locker.query('lock table users in access exclusive mode');
+        const running = runUpkit(BACKUP, ['--backup-dir', dir], {
+          env: { DATABASE_URL: db().url, ...SMALL_LARGE },
+          onSpawn: (p) => (pid = p),
+        });
+        // pg_dump now waits for the table lock, its partial folder already made.
+        const t0 = Date.now();
+        while (!(existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')))) {
+          if (Date.now() - t0 > 30_000) throw new Error('no partial folder appeared');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const partial = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.partial'))!);
+        expect(statSync(partial).isDirectory()).toBe(true);
+        process.kill(pid, 'SIGINT');
+        const r = await running;
+        expect(r.code, r.stderr).toBe(130);
+        expect(r.stderr).toMatch(/backup as directory format, 2 parallel jobs/);
+      } finally {
+        await locker.query('rollback').catch(() => {});
+        await locker.end();
       }
-      const partial = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.partial'))!);
-      expect(statSync(partial).isDirectory()).toBe(true);
-      process.kill(pid, 'SIGINT');
-      const r = await running;
-      expect(r.code, r.stderr).toBe(130);
-      expect(r.stderr).toMatch(/backup as directory format, 2 parallel jobs/);
-    } finally {
-      await locker.query('rollback').catch(() => {});
-      await locker.end();
-    }
-    expect(readdirSync(dir)).toEqual([]);
-  });
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
 
-  it("retention keeps the newest BACKUP_KEEP and removes older folders, but never one that holds a file that is not pg_dump's", async () => {
-    await asRelease(db(), 'v2.3');
-    const dir = tempDir('upkit-bkdir-');
-    const first = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
-    await new Promise((r) => setTimeout(r, 1100)); // a new UTC second: a new name
-    const second = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
-    expect(second.r.stderr).toContain(`removed old backup ${path.basename(first.path)} (BACKUP_KEEP=1)`);
-    expect(existsSync(first.path)).toBe(false);
-    expect(existsSync(`${first.path}.json`)).toBe(false);
-    expect(readdirSync(dir).sort()).toEqual([path.basename(second.path), `${path.basename(second.path)}.json`]);
+  it(
+    'retention keeps the newest BACKUP_KEEP and removes older folders, ' +
+      "but never one that holds a file that is not pg_dump's",
+    async () => {
+      await asRelease(db(), 'v2.3');
+      const dir = tempDir('upkit-bkdir-');
+      const first = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
+      await new Promise((r) => setTimeout(r, 1100)); // a new UTC second: a new name
+      const second = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
+      expect(second.r.stderr).toContain(`removed old backup ${path.basename(first.path)} (BACKUP_KEEP=1)`);
+      expect(existsSync(first.path)).toBe(false);
+      expect(existsSync(`${first.path}.json`)).toBe(false);
+      expect(readdirSync(dir).sort()).toEqual([path.basename(second.path), `${path.basename(second.path)}.json`]);
 
-    // An operator's note inside the folder: the folder is not upkit's alone and stays, whole.
-    writeFileSync(path.join(second.path, 'NOTES.txt'), 'kept by hand');
-    const before = readdirSync(second.path).sort();
-    await new Promise((r) => setTimeout(r, 1100));
-    const third = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
-    expect(third.r.stderr).not.toContain(`removed old backup ${path.basename(second.path)}`);
-    expect(readdirSync(second.path).sort()).toEqual(before);
-    expect(existsSync(`${second.path}.json`)).toBe(true);
-  });
+      // An operator's note inside the folder: the folder is not upkit's alone and stays, whole.
+      writeFileSync(path.join(second.path, 'NOTES.txt'), 'kept by hand');
+      const before = readdirSync(second.path).sort();
+      await new Promise((r) => setTimeout(r, 1100));
+      const third = await backup(db(), dir, { ...SMALL_LARGE, BACKUP_KEEP: '1' });
+      expect(third.r.stderr).not.toContain(`removed old backup ${path.basename(second.path)}`);
+      expect(readdirSync(second.path).sort()).toEqual(before);
+      expect(existsSync(`${second.path}.json`)).toBe(true);
+    },
+  );
 });

@@ -181,7 +181,8 @@ describe('backup', () => {
       await withDb(async (c) => {
         // Incompressible data, so the archive is bigger than what is left on the disk.
         await c.query(
-          `create table blobs as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,
+          `create table blobs as select i, decode(string_agg(md5(i::text || j::text), ''), ` +
+            `'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,
         );
       });
       const mount = tempDir('upkit-tmpfs-');

@@ -144,35 +144,42 @@ describe('rebuildContainers against the recorded docker CLI', () => {
     expect(err.code).toBe('compose.stale_image');
     expect(err.message).toBe('service web runs an old image: 999999999999, while pulse-web is now 222222222222');
     expect(err.hint).toBe(
-      `run: docker compose -f ${s.composeFile} up -d --force-recreate web, then check it with: docker compose -f ${s.composeFile} ps`,
+      `run: docker compose -f ${s.composeFile} up -d --force-recreate web, ` +
+        `then check it with: docker compose -f ${s.composeFile} ps`,
     );
     expect(s.calls().some((c) => c.includes(' logs '))).toBe(false);
     expectNoSecret(s);
   });
 
-  it('without --wait (Compose 2.0, by its version) starts, then polls ps (JSON array) until all are healthy', async () => {
-    const s = setup('old-compose', { COMPOSE_DOUBLE_VERSION: '2.0.1', COMPOSE_DOUBLE_NO_WAIT: '1' });
-    const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, {
-      pollIntervalMs: 20,
-    });
-    expect(result).toMatchObject({ status: 'ok', waitedBy: 'poll' });
-    const calls = s.calls();
-    expect(calls).toContain(`${s.project} up -d --force-recreate`);
-    expect(calls.some((c) => c.includes('--wait'))).toBe(false);
-    // created → starting → healthy twice in a row, then the final check.
-    expect(calls.filter((c) => c.endsWith(' ps --all --format json'))).toHaveLength(5);
-    expectNoSecret(s);
-  });
+  it(
+    'without --wait (Compose 2.0, by its version) starts, ' + 'then polls ps (JSON array) until all are healthy',
+    async () => {
+      const s = setup('old-compose', { COMPOSE_DOUBLE_VERSION: '2.0.1', COMPOSE_DOUBLE_NO_WAIT: '1' });
+      const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, {
+        pollIntervalMs: 20,
+      });
+      expect(result).toMatchObject({ status: 'ok', waitedBy: 'poll' });
+      const calls = s.calls();
+      expect(calls).toContain(`${s.project} up -d --force-recreate`);
+      expect(calls.some((c) => c.includes('--wait'))).toBe(false);
+      // created → starting → healthy twice in a row, then the final check.
+      expect(calls.filter((c) => c.endsWith(' ps --all --format json'))).toHaveLength(5);
+      expectNoSecret(s);
+    },
+  );
 
-  it('without --wait (a version it cannot read) tries --wait, reads the refusal and falls back to polling', async () => {
-    const s = setup('old-compose', { COMPOSE_DOUBLE_VERSION: 'dev', COMPOSE_DOUBLE_NO_WAIT: '1' });
-    const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, {
-      pollIntervalMs: 20,
-    });
-    expect(result.waitedBy).toBe('poll');
-    const ups = s.calls().filter((c) => c.includes(' up '));
-    expect(ups).toEqual([`${s.project} up -d --force-recreate --wait`, `${s.project} up -d --force-recreate`]);
-  });
+  it(
+    'without --wait (a version it cannot read) tries --wait, ' + 'reads the refusal and falls back to polling',
+    async () => {
+      const s = setup('old-compose', { COMPOSE_DOUBLE_VERSION: 'dev', COMPOSE_DOUBLE_NO_WAIT: '1' });
+      const result = await rebuildContainers({ composeFile: s.composeFile, envFile: undefined }, s.log, {
+        pollIntervalMs: 20,
+      });
+      expect(result.waitedBy).toBe('poll');
+      const ups = s.calls().filter((c) => c.includes(' up '));
+      expect(ups).toEqual([`${s.project} up -d --force-recreate --wait`, `${s.project} up -d --force-recreate`]);
+    },
+  );
 
   it('when polling runs out of COMPOSE_TIMEOUT, names every service not ready and its state', async () => {
     const s = setup('stuck', { COMPOSE_DOUBLE_VERSION: '2.0.1', COMPOSE_TIMEOUT: '300' });
@@ -200,7 +207,8 @@ describe('rebuildContainers against the recorded docker CLI', () => {
     expect(err.code).toBe('compose.build');
     expect(err.exitCode).toBe(6);
     expect(err.message).toBe(
-      `docker compose -f ${s.composeFile} build --pull failed with exit code 17: failed to solve: process "/bin/sh -c npm ci" did not complete successfully: exit code: 1`,
+      `docker compose -f ${s.composeFile} build --pull failed with exit code 17: ` +
+        `failed to solve: process "/bin/sh -c npm ci" did not complete successfully: exit code: 1`,
     );
     expect(err.details).toHaveLength(3);
     expect(s.calls().some((c) => c.includes(' up '))).toBe(false);

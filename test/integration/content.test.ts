@@ -134,7 +134,8 @@ describe('Pulse content', () => {
       async (c) => {
         const org = (await c.query<{ id: string }>(`select id from organizations where slug = 'org-1'`)).rows[0]!.id;
         await c.query(
-          `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'h1'), ($1, 'alice@x.example', 'h2')`,
+          `insert into users (organization_id, email, password_hash) ` +
+            `values ($1, 'Alice@x.example', 'h1'), ($1, 'alice@x.example', 'h2')`,
           [org],
         );
         const before = await c.query('select * from users order by id');
@@ -145,7 +146,8 @@ describe('Pulse content', () => {
           (e: unknown) => e as pg.DatabaseError,
         );
         expect(err?.message).toBe(
-          'users whose emails differ only by case: Alice@x.example (organization org-1) and alice@x.example (organization org-1)',
+          'users whose emails differ only by case: Alice@x.example ' +
+            '(organization org-1) and alice@x.example (organization org-1)',
         );
         expect(err?.code).toBe('23505');
         expect(err?.hint).toContain('decide which account of each pair survives');

@@ -27,7 +27,10 @@ const SCHEMA = `
   create index people_name_idx on people (name);
 `;
 
-/** A directory with psql and pg_dump for this server: its own (embedded ones have neither), or that of the pg_dump upkit would back it up with. */
+/**
+ * A directory with psql and pg_dump for this server: its own (embedded ones have neither), or that of the pg_dump upkit
+ * would back it up with.
+ */
 function toolDir(): string | undefined {
   const info = serverInfo();
   const hasTools = (dir: string): boolean => ['psql', 'pg_dump'].every((p) => existsSync(path.join(dir, p)));
@@ -43,7 +46,8 @@ function binDir(ctx: TestContext): string {
   if (dir) return dir;
   const info = serverInfo();
   return ctx.skip(
-    `needs psql and pg_dump for PostgreSQL ${info.majorVersion}: none beside the server's programs${info.backups.testable ? '' : `, and ${info.backups.reason}`}`,
+    `needs psql and pg_dump for PostgreSQL ${info.majorVersion}: none beside the ` +
+      `server's programs${info.backups.testable ? '' : `, and ${info.backups.reason}`}`,
   );
 }
 
@@ -107,62 +111,70 @@ describe('corpus runner comparisons', () => {
     expect(compareLedgers(rows, rows.slice(0, 1)).detail).toEqual(['only a: h2 2']);
   });
 
-  it("writes by psql the schema and ledger rows drizzle-orm's migrate() writes, and tells a half-applied folder apart", async (ctx) => {
-    const tools = binDir(ctx);
-    const dir = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-test-'));
-    dirs.push(dir);
-    mkdirSync(path.join(dir, 'meta'));
-    const entries = [
-      // The second piece has no closing ';' before the breakpoint, as real folders have.
-      {
-        tag: '0000_one',
-        when: 1700000000000,
-        sql: 'CREATE TABLE "a" ("id" integer PRIMARY KEY)--> statement-breakpoint\nCREATE TYPE "k" AS ENUM (\'x\', \'y\');',
-      },
-      {
-        tag: '0001_two',
-        when: 1700000001000,
-        sql: 'ALTER TYPE "k" ADD VALUE \'w\' BEFORE \'x\';--> statement-breakpoint\nALTER TABLE "a" ADD COLUMN "k" "k";',
-      },
-      { tag: '0002_three', when: 1700000002000, sql: 'CREATE INDEX CONCURRENTLY "a_k_idx" ON "a" ("k");' },
-    ];
-    for (const e of entries) writeFileSync(path.join(dir, `${e.tag}.sql`), e.sql);
-    writeFileSync(
-      path.join(dir, 'meta', '_journal.json'),
-      JSON.stringify({
-        version: '7',
-        dialect: 'postgresql',
-        entries: entries.map((e, idx) => ({ idx, version: '7', when: e.when, tag: e.tag, breakpoints: true })),
-      }),
-    );
-    const twoFirst = truncatedCopy(dir, 2);
-    dirs.push(twoFirst);
+  it(
+    "writes by psql the schema and ledger rows drizzle-orm's migrate() " +
+      'writes, and tells a half-applied folder apart',
+    async (ctx) => {
+      const tools = binDir(ctx);
+      const dir = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-test-'));
+      dirs.push(dir);
+      mkdirSync(path.join(dir, 'meta'));
+      const entries = [
+        // The second piece has no closing ';' before the breakpoint, as real folders have.
+        {
+          tag: '0000_one',
+          when: 1700000000000,
+          sql:
+            'CREATE TABLE "a" ("id" integer PRIMARY KEY)--> ' +
+            "statement-breakpoint\nCREATE TYPE \"k\" AS ENUM ('x', 'y');",
+        },
+        {
+          tag: '0001_two',
+          when: 1700000001000,
+          sql:
+            "ALTER TYPE \"k\" ADD VALUE 'w' BEFORE 'x';--> " +
+            'statement-breakpoint\nALTER TABLE "a" ADD COLUMN "k" "k";',
+        },
+        { tag: '0002_three', when: 1700000002000, sql: 'CREATE INDEX CONCURRENTLY "a_k_idx" ON "a" ("k");' },
+      ];
+      for (const e of entries) writeFileSync(path.join(dir, `${e.tag}.sql`), e.sql);
+      writeFileSync(
+        path.join(dir, 'meta', '_journal.json'),
+        JSON.stringify({
+          version: '7',
+          dialect: 'postgresql',
+          entries: entries.map((e, idx) => ({ idx, version: '7', when: e.when, tag: e.tag, breakpoints: true })),
+        }),
+      );
+      const twoFirst = truncatedCopy(dir, 2);
+      dirs.push(twoFirst);
 
-    const [byOrm, byPsql] = await two();
-    await drizzleOrmMigrate(byOrm.url, twoFirst);
-    await psqlMigrate(byPsql.url, twoFirst, tools);
-    const ledger = await readLedger(byPsql.url);
-    expect(ledger.map((r) => r.created_at)).toEqual(['1700000000000', '1700000001000']);
-    expect(
-      compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), ['orm', 'psql']),
-    ).toEqual({ catalog: { equal: true, detail: [] }, ledger: { equal: true, detail: [] } });
+      const [byOrm, byPsql] = await two();
+      await drizzleOrmMigrate(byOrm.url, twoFirst);
+      await psqlMigrate(byPsql.url, twoFirst, tools);
+      const ledger = await readLedger(byPsql.url);
+      expect(ledger.map((r) => r.created_at)).toEqual(['1700000000000', '1700000001000']);
+      expect(
+        compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), ['orm', 'psql']),
+      ).toEqual({ catalog: { equal: true, detail: [] }, ledger: { equal: true, detail: [] } });
 
-    // The rest by psql (drizzle's one transaction cannot build an index CONCURRENTLY): only the pending entry runs.
-    await psqlMigrate(byPsql.url, dir, tools);
-    const after = compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), [
-      'orm',
-      'psql',
-    ]);
-    expect(after.catalog.equal).toBe(false);
-    expect(after.catalog.detail.join('\n')).toMatch(/only psql: CREATE INDEX a_k_idx/);
-    expect(after.ledger.detail).toEqual([expect.stringMatching(/^only psql: [0-9a-f]{64} 1700000002000$/)]);
-    expect(
-      await withClientAt(
-        byPsql.url,
-        async (c) => (await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n,
-      ),
-    ).toBe(3);
-  });
+      // The rest by psql (drizzle's one transaction cannot build an index CONCURRENTLY): only the pending entry runs.
+      await psqlMigrate(byPsql.url, dir, tools);
+      const after = compareSnapshots(await snapshot(byOrm.url, tools), await snapshot(byPsql.url, tools), [
+        'orm',
+        'psql',
+      ]);
+      expect(after.catalog.equal).toBe(false);
+      expect(after.catalog.detail.join('\n')).toMatch(/only psql: CREATE INDEX a_k_idx/);
+      expect(after.ledger.detail).toEqual([expect.stringMatching(/^only psql: [0-9a-f]{64} 1700000002000$/)]);
+      expect(
+        await withClientAt(
+          byPsql.url,
+          async (c) => (await c.query('select count(*)::int as n from drizzle.__drizzle_migrations')).rows[0].n,
+        ),
+      ).toBe(3);
+    },
+  );
 
   it('skips a corpus whose extension the server lacks, saying which, before creating anything', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-corpus-test-'));
@@ -170,7 +182,8 @@ describe('corpus runner comparisons', () => {
     mkdirSync(path.join(dir, 'meta'));
     writeFileSync(
       path.join(dir, '0000_ext.sql'),
-      'CREATE EXTENSION IF NOT EXISTS "upkit_no_such_extension";--> statement-breakpoint\nCREATE TABLE "t" ("id" integer);',
+      'CREATE EXTENSION IF NOT EXISTS "upkit_no_such_extension";--> ' +
+        'statement-breakpoint\nCREATE TABLE "t" ("id" integer);',
     );
     writeFileSync(
       path.join(dir, 'meta', '_journal.json'),

@@ -50,7 +50,8 @@ describe('crash injection', () => {
       '2026-11-24T08:21:29.540Z debug recorded in upkit.runs as run 1b2c',
       '2026-11-24T08:21:30.142Z info  step verify backup: started',
       '2026-11-24T08:21:30.212Z info  step legacy: comprehensive-upgrade.sql (fallback: upgrade.sql): started',
-      '2026-11-24T08:21:30.244Z info  step legacy: comprehensive-upgrade.sql (fallback: upgrade.sql): ok - now at v1.4 (32 ms)',
+      '2026-11-24T08:21:30.244Z info  step legacy: ' +
+        'comprehensive-upgrade.sql (fallback: upgrade.sql): ok - now at v1.4 (32 ms)',
       '2026-11-24T08:21:30.267Z info  step drizzle: 0001_api_keys (6 statements): started',
       '2026-11-24T08:21:30.284Z info  step seed data for v2.3: started',
       '2026-11-24T08:21:30.287Z info  step verify: started',
@@ -94,7 +95,8 @@ describe('crash injection', () => {
   });
 
   // The campaign's kills land in every phase, the backup's included, and its checks name the backup.
-  it(`three upgrades killed at seeded random points (seed ${DEFAULT_SEED}, runs 1-3) converge on the rerun with every row`, {
+  it(`three upgrades killed at seeded random points (seed ${DEFAULT_SEED}, ` +
+    `runs 1-3) converge on the rerun with every row`, {
     ...backupTests(),
     timeout: 150_000,
   }, async () => {
@@ -113,7 +115,8 @@ describe('crash injection', () => {
     }
   });
 
-  it('a run killed during its verification, after its last change, is marked crashed by the rerun that has nothing left to do', {
+  it('a run killed during its verification, after its last change, ' +
+    'is marked crashed by the rerun that has nothing left to do', {
     ...backupTests(),
     timeout: 120_000,
   }, async () => {
@@ -130,28 +133,35 @@ describe('crash injection', () => {
     }
   });
 
-  it('removes a partial backup whose writer is a zombie (a run killed with its parent, where nothing reaps it)', async () => {
-    // perl forks a child that exits at once and never waits for it. (A shell that starts a
-    // child and then execs may reap it first, on a loaded machine: /proc/PID is then gone.)
-    const sh = spawn('perl', ['-e', '$| = 1; my $pid = fork() // die; exit 0 if $pid == 0; print "$pid\n"; sleep 10'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    try {
-      const pid = Number((await once(sh.stdout!, 'data'))[0].toString().trim());
-      const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
-      for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(state()).toBe('Z');
-      const dir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-partials-'));
-      const zombie = `pulse-v1.0-20261124T000000Z.dump.${hostLabel()}.${pid}.${processSpace()}.partial`;
-      const live = `pulse-v1.0-20261124T000001Z.dump.${hostLabel()}.${sh.pid}.${processSpace()}.partial`;
-      for (const f of [zombie, live]) writeFileSync(path.join(dir, f), '');
-      expect(sweepPartials(dir).removed.map((p) => p.name)).toEqual([zombie]);
-      expect(readdirSync(dir)).toEqual([live]);
-      rmSync(dir, { recursive: true, force: true });
-    } finally {
-      sh.kill('SIGKILL');
-    }
-  });
+  it(
+    'removes a partial backup whose writer is a zombie (a ' + 'run killed with its parent, where nothing reaps it)',
+    async () => {
+      // perl forks a child that exits at once and never waits for it. (A shell that starts a
+      // child and then execs may reap it first, on a loaded machine: /proc/PID is then gone.)
+      const sh = spawn(
+        'perl',
+        ['-e', '$| = 1; my $pid = fork() // die; exit 0 if $pid == 0; print "$pid\n"; sleep 10'],
+        {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
+      try {
+        const pid = Number((await once(sh.stdout!, 'data'))[0].toString().trim());
+        const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+        for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(state()).toBe('Z');
+        const dir = mkdtempSync(path.join(tmpdir(), 'upkit-crash-partials-'));
+        const zombie = `pulse-v1.0-20261124T000000Z.dump.${hostLabel()}.${pid}.${processSpace()}.partial`;
+        const live = `pulse-v1.0-20261124T000001Z.dump.${hostLabel()}.${sh.pid}.${processSpace()}.partial`;
+        for (const f of [zombie, live]) writeFileSync(path.join(dir, f), '');
+        expect(sweepPartials(dir).removed.map((p) => p.name)).toEqual([zombie]);
+        expect(readdirSync(dir)).toEqual([live]);
+        rmSync(dir, { recursive: true, force: true });
+      } finally {
+        sh.kill('SIGKILL');
+      }
+    },
+  );
 
   describe('PostgreSQL killed mid-migration', backupTests(), () => {
     let cluster: Awaited<ReturnType<typeof startCluster>>;
@@ -164,7 +174,8 @@ describe('crash injection', () => {
       await cluster?.stop();
     });
 
-    it('kill -9 of the postmaster during a concurrent index build: one error line, exit 1 naming the backup; after a restart the rerun converges', async () => {
+    it('kill -9 of the postmaster during a concurrent index build: one error line, ' +
+      'exit 1 naming the backup; after a restart the rerun converges', async () => {
       const scenario = SERVER_KILLS.find((s) => s.how === 'postmaster' && s.changesBegan)!;
       const r = await serverKillAndRerun(cluster, scenario, options);
       expect(r.problems).toEqual([]);
@@ -185,7 +196,8 @@ describe('crash injection', () => {
 
   // In-place restores (npm run test:crash -- --restores 20 runs the campaign): the kill
   // leaves what status must find and the command it names must undo, with every row kept.
-  it(`two in-place restores killed at seeded points (seed ${DEFAULT_SEED}, restores 1-2), and one killed while the live database refuses connections, are recovered through status and the command it names`, {
+  it(`two in-place restores killed at seeded points (seed ${DEFAULT_SEED}, restores 1-2), and one killed ` +
+    `while the live database refuses connections, are recovered through status and the command it names`, {
     ...backupTests(),
     timeout: 240_000,
   }, async () => {

@@ -29,29 +29,33 @@ describe('database access', () => {
     });
   });
 
-  it('holds the run lock on a dedicated connection; a second holder is refused with exit 5 naming the first', async () => {
-    const c = configFor(db().url);
-    let second: unknown;
-    await withAdvisoryLock(c.migrationDb, c, 'upgrade', async (lockClient) => {
-      const { rows } = await lockClient.query<{ pid: number }>('select pg_backend_pid() as pid');
-      try {
-        await withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => {
-          throw new Error('must not run');
-        });
-      } catch (err) {
-        second = err;
-      }
-      expect(second).toBeInstanceOf(UpkitError);
-      expect((second as UpkitError).exitCode).toBe(5);
-      expect((second as UpkitError).message).toMatch(
-        new RegExp(
-          `^another upkit run holds the lock on ${db().database}: pid ${rows[0]!.pid} \\(upkit upgrade \\S+ ${process.pid}(?: from [^,]+)?, connected \\d{4}-`,
-        ),
-      );
-    });
-    // Released in finally: the next run gets it.
-    await expect(withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => 'ran')).resolves.toBe('ran');
-  });
+  it(
+    'holds the run lock on a dedicated connection; ' + 'a second holder is refused with exit 5 naming the first',
+    async () => {
+      const c = configFor(db().url);
+      let second: unknown;
+      await withAdvisoryLock(c.migrationDb, c, 'upgrade', async (lockClient) => {
+        const { rows } = await lockClient.query<{ pid: number }>('select pg_backend_pid() as pid');
+        try {
+          await withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => {
+            throw new Error('must not run');
+          });
+        } catch (err) {
+          second = err;
+        }
+        expect(second).toBeInstanceOf(UpkitError);
+        expect((second as UpkitError).exitCode).toBe(5);
+        expect((second as UpkitError).message).toMatch(
+          new RegExp(
+            `^another upkit run holds the lock on ${db().database}: pid ${rows[0]!.pid}` +
+              ` \\(upkit upgrade \\S+ ${process.pid}(?: from [^,]+)?, connected \\d{4}-`,
+          ),
+        );
+      });
+      // Released in finally: the next run gets it.
+      await expect(withAdvisoryLock(c.migrationDb, c, 'upgrade', async () => 'ran')).resolves.toBe('ran');
+    },
+  );
 
   it('releases the lock when the callback throws', async () => {
     const c = configFor(db().url);

@@ -70,7 +70,10 @@ describe('checks before the first write: columns a pending step adds', () => {
     await withClientAt(db().url, (c) => c.query(`insert into partners values (1, 'a'), (2, 'B'), (3, null)`));
     const norm = {
       tag: '0001_norm',
-      sql: 'CREATE FUNCTION "norm"(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ select lower(v) $$;\n--> statement-breakpoint\nCREATE UNIQUE INDEX "partners_norm_name_idx" ON "partners" USING btree ("norm"("name"));',
+      sql:
+        'CREATE FUNCTION "norm"(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ select lower(v) ' +
+        '$$;\n--> statement-breakpoint\nCREATE UNIQUE INDEX ' +
+        '"partners_norm_name_idx" ON "partners" USING btree ("norm"("name"));',
     };
     writeAppFolder(
       [M0, norm],
@@ -117,7 +120,11 @@ describe('checks before the first write: columns a pending step adds', () => {
     it(`drops a referenced table after ${label}: not refused, applied`, async () => {
       const m0 = {
         tag: '0000_init',
-        sql: 'CREATE TABLE "partners" ("id" integer PRIMARY KEY NOT NULL);\n--> statement-breakpoint\nCREATE TABLE "orders" ("id" integer PRIMARY KEY NOT NULL, "partner_id" integer);\n--> statement-breakpoint\nALTER TABLE "orders" ADD CONSTRAINT "orders_partner_id_partners_id_fk" FOREIGN KEY ("partner_id") REFERENCES "public"."partners"("id");',
+        sql:
+          'CREATE TABLE "partners" ("id" integer PRIMARY KEY NOT NULL);\n--> statement-breakpoint\n' +
+          'CREATE TABLE "orders" ("id" integer PRIMARY KEY NOT NULL, "partner_id" integer);\n' +
+          '--> statement-breakpoint\nALTER TABLE "orders" ADD CONSTRAINT ' +
+          '"orders_partner_id_partners_id_fk" FOREIGN KEY ("partner_id") REFERENCES "public"."partners"("id");',
       };
       const orders = table('public', 'orders', [ID, column('partner_id', 'integer')]);
       const dir = writeAppFolder([m0], { tables: Object.fromEntries([table('public', 'partners', [ID]), orders]) });
@@ -144,7 +151,11 @@ describe('checks before the first write: columns a pending step adds', () => {
   it('a referenced table whose foreign key no pending step removes is still refused before any write', async () => {
     const m0 = {
       tag: '0000_init',
-      sql: 'CREATE TABLE "partners" ("id" integer PRIMARY KEY NOT NULL);\n--> statement-breakpoint\nCREATE TABLE "orders" ("id" integer PRIMARY KEY NOT NULL, "partner_id" integer);\n--> statement-breakpoint\nALTER TABLE "orders" ADD CONSTRAINT "orders_partner_id_partners_id_fk" FOREIGN KEY ("partner_id") REFERENCES "public"."partners"("id");',
+      sql:
+        'CREATE TABLE "partners" ("id" integer PRIMARY KEY NOT NULL);\n--> statement-breakpoint\n' +
+        'CREATE TABLE "orders" ("id" integer PRIMARY KEY NOT NULL, "partner_id" integer);\n' +
+        '--> statement-breakpoint\nALTER TABLE "orders" ADD CONSTRAINT ' +
+        '"orders_partner_id_partners_id_fk" FOREIGN KEY ("partner_id") REFERENCES "public"."partners"("id");',
     };
     const orders = table('public', 'orders', [ID, column('partner_id', 'integer')]);
     const dir = writeAppFolder([m0], { tables: Object.fromEntries([table('public', 'partners', [ID]), orders]) });
@@ -174,7 +185,8 @@ describe('checks before the first write: columns a pending step adds', () => {
       expect(
         (
           await c.query(
-            `select count(*)::int as n from information_schema.columns where table_name = 'orders' and column_name = 'note'`,
+            `select count(*)::int as n from information_schema.columns ` +
+              `where table_name = 'orders' and column_name = 'note'`,
           )
         ).rows[0].n,
       ).toBe(0);

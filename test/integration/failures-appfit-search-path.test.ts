@@ -11,7 +11,9 @@ import { column, table, writeAppFolder } from '../support/appFolders.ts';
 const MIGRATIONS = [
   {
     tag: '0000_mood',
-    sql: 'CREATE SCHEMA IF NOT EXISTS "app";\n--> statement-breakpoint\nCREATE TYPE "app"."mood" AS ENUM(\'calm\', \'busy\');',
+    sql:
+      'CREATE SCHEMA IF NOT EXISTS "app";\n--> statement-breakpoint\n' +
+      'CREATE TYPE "app"."mood" AS ENUM(\'calm\', \'busy\');',
   },
   {
     tag: '0001_notes',

@@ -62,7 +62,8 @@ describe('backup files for any name', backupTests(), () => {
   // '../x' wrote outside BACKUP_DIR, 'team/pulse' ended in ENOENT, '.' made a hidden file.
   const HOSTILE = ['../x', 'team/pulse', `Pulse "prod" 'db'; x`, `${'ü'.repeat(31)}x`, '.', 'team_pulse'];
 
-  it('names the backups of hostile database names safely inside BACKUP_DIR; the manifest keeps the exact name and retention goes by it', {
+  it('names the backups of hostile database names safely inside BACKUP_DIR; ' +
+    'the manifest keeps the exact name and retention goes by it', {
     timeout: 180_000,
   }, async () => {
     expect(Buffer.byteLength(HOSTILE[3]!)).toBe(63);
@@ -103,7 +104,8 @@ describe('backup files for any name', backupTests(), () => {
     }
   });
 
-  it('backs up and restores tables, schemas and an owner role whose names hold spaces, quotes, semicolons, line breaks and other scripts, and partitioned tables', {
+  it('backs up and restores tables, schemas and an owner role whose names hold spaces, ' +
+    'quotes, semicolons, line breaks and other scripts, and partitioned tables', {
     timeout: 120_000,
   }, async () => {
     const role = `pulse admin "ops"; ${randomBytes(3).toString('hex')}`;
@@ -156,90 +158,99 @@ describe('backup files for any name', backupTests(), () => {
     }
   });
 
-  it('leaves the mode of a log folder it was given, creates a missing one 0700, and writes its log files 0600', async () => {
-    const shared = tempDir('upkit-logdir-');
-    chmodSync(shared, 0o1777);
-    const missing = path.join(tempDir('upkit-logdir-'), 'a', 'logs');
-    for (const logDir of [shared, missing]) {
-      const r = await runUpkit(BACKUP, ['--help'], { env: { UPKIT_LOG_DIR: logDir } });
-      expect(r.code, r.stderr).toBe(0);
-      const r2 = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logDir } });
-      expect(r2.stderr).toContain(logDir);
-      for (const f of readdirSync(logDir)) expect(statSync(path.join(logDir, f)).mode & 0o777).toBe(0o600);
-      expect(readdirSync(logDir).length).toBeGreaterThan(0);
-    }
-    expect(statSync(shared).mode & 0o7777).toBe(0o1777);
-    expect(statSync(missing).mode & 0o7777).toBe(0o700);
-    expect(statSync(path.dirname(missing)).mode & 0o7777).toBe(0o700);
-  });
+  it(
+    'leaves the mode of a log folder it was given, ' + 'creates a missing one 0700, and writes its log files 0600',
+    async () => {
+      const shared = tempDir('upkit-logdir-');
+      chmodSync(shared, 0o1777);
+      const missing = path.join(tempDir('upkit-logdir-'), 'a', 'logs');
+      for (const logDir of [shared, missing]) {
+        const r = await runUpkit(BACKUP, ['--help'], { env: { UPKIT_LOG_DIR: logDir } });
+        expect(r.code, r.stderr).toBe(0);
+        const r2 = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logDir } });
+        expect(r2.stderr).toContain(logDir);
+        for (const f of readdirSync(logDir)) expect(statSync(path.join(logDir, f)).mode & 0o777).toBe(0o600);
+        expect(readdirSync(logDir).length).toBeGreaterThan(0);
+      }
+      expect(statSync(shared).mode & 0o7777).toBe(0o1777);
+      expect(statSync(missing).mode & 0o7777).toBe(0o700);
+      expect(statSync(path.dirname(missing)).mode & 0o7777).toBe(0o700);
+    },
+  );
 
-  it('keeps partial files other hosts or namespaces may be writing and removes those whose writer ended here or that fell silent', async () => {
-    const dir = tempDir('upkit-partials-');
-    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
-    const dead = spawn('true', [], { stdio: 'ignore' });
-    await new Promise((r) => dead.on('close', r));
-    try {
-      const base = 'pulse-v1.0-20261124T000000Z.dump';
-      const files = {
-        // A live pid of this host, but written by another host: its pid means nothing here.
-        otherHostFresh: `${base}.db-02.${sleeper.pid}.0badf00d.partial`,
-        otherHostSilent: `${base}.db-02.${sleeper.pid}.0badf00d.partial`.replace('0000Z', '0001Z'),
-        // This host and namespace: the pid is asked.
-        hereAlive: `${base}.${hostLabel()}.${sleeper.pid}.${processSpace()}.partial`.replace('0000Z', '0002Z'),
-        hereEnded: `${base}.${hostLabel()}.${dead.pid}.${processSpace()}.partial`.replace('0000Z', '0003Z'),
-        // Same host name, another PID namespace (a container sharing the host's name).
-        otherSpaceDeadPid:
-          `${base}.${hostLabel()}.${dead.pid}.${processSpace() === '00000000' ? '11111111' : '00000000'}.partial`.replace(
-            '0000Z',
-            '0004Z',
-          ),
-        legacyFresh: `${base}.${dead.pid}.partial`.replace('0000Z', '0005Z'),
-        // Not a name upkit gives its files: never upkit's to remove, however old.
-        stranger: 'notes.1.partial',
-        strangerLikeOurs: `${base}.txt.${hostLabel()}.${dead.pid}.${processSpace()}.partial`,
-      };
-      for (const f of Object.values(files)) writeFileSync(path.join(dir, f), '');
-      const old = new Date(Date.now() - 31 * 60_000);
-      for (const f of [files.otherHostSilent, files.stranger, files.strangerLikeOurs])
-        utimesSync(path.join(dir, f), old, old);
-      const sweep = sweepPartials(dir);
-      expect(sweep.removed.map((p) => p.name).sort()).toEqual([files.otherHostSilent, files.hereEnded].sort());
-      expect(sweep.removed.find((p) => p.name === files.hereEnded)!.why).toBe('ended');
-      expect(sweep.removed.find((p) => p.name === files.otherHostSilent)!.why).toBe('silent');
-      expect(readdirSync(dir).sort()).toEqual(
-        [
-          files.otherHostFresh,
-          files.hereAlive,
-          files.otherSpaceDeadPid,
-          files.legacyFresh,
-          files.stranger,
-          files.strangerLikeOurs,
-        ].sort(),
-      );
-    } finally {
-      sleeper.kill('SIGKILL');
-    }
-  });
+  it(
+    'keeps partial files other hosts or namespaces may be writing ' +
+      'and removes those whose writer ended here or that fell silent',
+    async () => {
+      const dir = tempDir('upkit-partials-');
+      const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+      const dead = spawn('true', [], { stdio: 'ignore' });
+      await new Promise((r) => dead.on('close', r));
+      try {
+        const base = 'pulse-v1.0-20261124T000000Z.dump';
+        const files = {
+          // A live pid of this host, but written by another host: its pid means nothing here.
+          otherHostFresh: `${base}.db-02.${sleeper.pid}.0badf00d.partial`,
+          otherHostSilent: `${base}.db-02.${sleeper.pid}.0badf00d.partial`.replace('0000Z', '0001Z'),
+          // This host and namespace: the pid is asked.
+          hereAlive: `${base}.${hostLabel()}.${sleeper.pid}.${processSpace()}.partial`.replace('0000Z', '0002Z'),
+          hereEnded: `${base}.${hostLabel()}.${dead.pid}.${processSpace()}.partial`.replace('0000Z', '0003Z'),
+          // Same host name, another PID namespace (a container sharing the host's name).
+          otherSpaceDeadPid: (
+            `${base}.${hostLabel()}.${dead.pid}.` + `${processSpace() === '00000000' ? '11111111' : '00000000'}.partial`
+          ).replace('0000Z', '0004Z'),
+          legacyFresh: `${base}.${dead.pid}.partial`.replace('0000Z', '0005Z'),
+          // Not a name upkit gives its files: never upkit's to remove, however old.
+          stranger: 'notes.1.partial',
+          strangerLikeOurs: `${base}.txt.${hostLabel()}.${dead.pid}.${processSpace()}.partial`,
+        };
+        for (const f of Object.values(files)) writeFileSync(path.join(dir, f), '');
+        const old = new Date(Date.now() - 31 * 60_000);
+        for (const f of [files.otherHostSilent, files.stranger, files.strangerLikeOurs])
+          utimesSync(path.join(dir, f), old, old);
+        const sweep = sweepPartials(dir);
+        expect(sweep.removed.map((p) => p.name).sort()).toEqual([files.otherHostSilent, files.hereEnded].sort());
+        expect(sweep.removed.find((p) => p.name === files.hereEnded)!.why).toBe('ended');
+        expect(sweep.removed.find((p) => p.name === files.otherHostSilent)!.why).toBe('silent');
+        expect(readdirSync(dir).sort()).toEqual(
+          [
+            files.otherHostFresh,
+            files.hereAlive,
+            files.otherSpaceDeadPid,
+            files.legacyFresh,
+            files.stranger,
+            files.strangerLikeOurs,
+          ].sort(),
+        );
+      } finally {
+        sleeper.kill('SIGKILL');
+      }
+    },
+  );
 
-  it('a writer touches its partial file every 10 s while it writes (never stale to itself), and stops when it is done', () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
-    try {
-      const dir = tempDir('upkit-heartbeat-');
-      const file = path.join(dir, `pulse-v1.0-20261124T000000Z.dump.other-host.1.00000000.partial`);
-      writeFileSync(file, '');
-      const old = new Date(Date.now() - 60 * 60_000);
-      utimesSync(file, old, old);
-      const stop = startHeartbeat(file);
-      expect(sweepPartials(dir)).toEqual({ removed: [], live: [] });
-      vi.advanceTimersByTime(HEARTBEAT_MS);
-      expect(statSync(file).mtimeMs).toBeGreaterThan(old.getTime() + 59 * 60_000);
-      stop();
-      utimesSync(file, old, old);
-      vi.advanceTimersByTime(3 * HEARTBEAT_MS);
-      expect(Math.round(statSync(file).mtimeMs)).toBe(old.getTime());
-      expect(sweepPartials(dir).removed.map((p) => p.name)).toEqual([path.basename(file)]);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
+  it(
+    'a writer touches its partial file every 10 s while it ' +
+      'writes (never stale to itself), and stops when it is done',
+    () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+      try {
+        const dir = tempDir('upkit-heartbeat-');
+        const file = path.join(dir, `pulse-v1.0-20261124T000000Z.dump.other-host.1.00000000.partial`);
+        writeFileSync(file, '');
+        const old = new Date(Date.now() - 60 * 60_000);
+        utimesSync(file, old, old);
+        const stop = startHeartbeat(file);
+        expect(sweepPartials(dir)).toEqual({ removed: [], live: [] });
+        vi.advanceTimersByTime(HEARTBEAT_MS);
+        expect(statSync(file).mtimeMs).toBeGreaterThan(old.getTime() + 59 * 60_000);
+        stop();
+        utimesSync(file, old, old);
+        vi.advanceTimersByTime(3 * HEARTBEAT_MS);
+        expect(Math.round(statSync(file).mtimeMs)).toBe(old.getTime());
+        expect(sweepPartials(dir).removed.map((p) => p.name)).toEqual([path.basename(file)]);
+      } finally {
+        vi.useRealTimers();
+      }
+    },
+  );
 });

@@ -307,7 +307,8 @@ describe('failure catalogue: backup files', backupTests(), () => {
     const bindir = tempDir('upkit-case-bindir-');
     writeFileSync(
       path.join(bindir, 'pg_dump'),
-      `#!/bin/sh\nexec ${shellQuote(coverage.pgDump.path)} "$@" --exclude-table-data='"odd schema"."the ""t"" table"'\n`,
+      `#!/bin/sh\nexec ${shellQuote(coverage.pgDump.path)}` +
+        ` "$@" --exclude-table-data='"odd schema"."the ""t"" table"'\n`,
       { mode: 0o755 },
     );
     symlinkSync(path.join(path.dirname(coverage.pgDump.path), 'pg_restore'), path.join(bindir, 'pg_restore'));

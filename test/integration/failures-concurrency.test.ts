@@ -22,7 +22,8 @@ describe('failure catalogue: concurrency', () => {
       await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
       const { pid, client, started } = (
         await holder.query(
-          `select pg_backend_pid() as pid, host(inet_client_addr()) as client, backend_start as started from pg_stat_activity where pid = pg_backend_pid()`,
+          `select pg_backend_pid() as pid, host(inet_client_addr()) as client, ` +
+            `backend_start as started from pg_stat_activity where pid = pg_backend_pid()`,
         )
       ).rows[0];
       const c = failureCase('conc.second-run');

@@ -15,7 +15,8 @@ describe('failure catalogue: data', () => {
     await withClientAt(db().url, async (c) => {
       const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
       await c.query(
-        `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,
+        `insert into users (organization_id, email, password_hash) ` +
+          `values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,
         [org],
       );
     });

@@ -96,13 +96,15 @@ describe('failure catalogue: the demo', () => {
         r.stdout,
       ).toMatch(/^verify: 0 errors, 0 warnings /);
       expect(lines).toContain(
-        'demo finished: upgrade exited 0, verify exited 0; backup: none; the throwaway server and its files are removed now',
+        'demo finished: upgrade exited 0, verify exited 0; backup: ' +
+          'none; the throwaway server and its files are removed now',
       );
     },
   );
 
   it.skipIf(backupSkip !== undefined)(
-    `with a pg_dump here, the demo starts a server it can back up and the upgrade takes the backup (${backupSkip ?? 'a pg_dump is here'})`,
+    `with a pg_dump here, the demo starts a server it can back up and ` +
+      `the upgrade takes the backup (${backupSkip ?? 'a pg_dump is here'})`,
     DEMO_TIMEOUT,
     async () => {
       const r = await runCase(

@@ -231,7 +231,8 @@ describe('failure catalogue: DIRECT_URL reaches what DATABASE_URL reaches', back
     if (serverInfo().source === 'system') expect(dir).toMatch(/^\//);
     if (!dir.startsWith('/')) return;
     const u = new URL(db().url);
-    const socketUrl = `postgres://${u.username}:${u.password}@/${db().database}?host=${encodeURIComponent(dir)}&port=${db().port}`;
+    const socketUrl =
+      `postgres://${u.username}:${u.password}@/${db().database}` + `?host=${encodeURIComponent(dir)}&port=${db().port}`;
     await passes({ DATABASE_URL: db().url, DIRECT_URL: socketUrl });
     await passes({ DATABASE_URL: socketUrl, DIRECT_URL: db().url });
   });

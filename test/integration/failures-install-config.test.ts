@@ -100,14 +100,16 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
         backup: '/nowhere',
       };
       await a.query(
-        `comment on database ${a.escapeIdentifier(proven)} is ${a.escapeLiteral(`upkit restore copy ${JSON.stringify(marker)}`)}`,
+        `comment on database ${a.escapeIdentifier(proven)}` +
+          ` is ${a.escapeLiteral(`upkit restore copy ${JSON.stringify(marker)}`)}`,
       );
     });
     try {
       // status names both and drops nothing.
       const status = await runUpkit('scripts/status.ts', [], { env: { DATABASE_URL: db().url } });
       expect(status.stderr).toContain(
-        `⚠ ${proven} is the scratch database of a rehearsal that was stopped (pid ${dead} on ${hostname()} no longer runs): the next upgrade drops it`,
+        `⚠ ${proven} is the scratch database of a rehearsal that was stopped ` +
+          `(pid ${dead} on ${hostname()} no longer runs): the next upgrade drops it`,
       );
       expect(status.stderr).toContain(`⚠ ${unproven} looks like the scratch database of a stopped rehearsal`);
       const c = failureCase('config.rehearsal-leftover');
@@ -115,7 +117,8 @@ describe('failure catalogue: checked before the backup', backupTests(), () => {
       const r = await runCase(c, { url: db().url, host: db().host, port: db().port, user: db().user, unproven });
       expectCase(r, c, r.vars);
       expect(r.stderr).toContain(
-        `dropped ${proven}, the scratch database of a rehearsal that was stopped (pid ${dead} on ${hostname()} no longer runs)`,
+        `dropped ${proven}, the scratch database of a rehearsal that ` +
+          `was stopped (pid ${dead} on ${hostname()} no longer runs)`,
       );
       const left = await withAdminClient(async (a) =>
         (await a.query(`select datname from pg_database where datname in ($1, $2)`, [proven, unproven])).rows.map(

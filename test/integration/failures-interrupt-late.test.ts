@@ -74,7 +74,8 @@ describe('failure catalogue: interrupted after changes began', backupTests(), ()
     expect(await withClientAt(db().url, ledger)).toBe(3);
     const { rows } = await withClientAt(db().url, (x) =>
       x.query(
-        `select to_regclass('public.audit_logs') is not null as audit, to_regtype('integration_status') is null as no_enum`,
+        `select to_regclass('public.audit_logs') is not null as audit, ` +
+          `to_regtype('integration_status') is null as no_enum`,
       ),
     );
     expect(rows[0]).toEqual({ audit: true, no_enum: true });

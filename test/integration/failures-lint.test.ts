@@ -158,7 +158,8 @@ describe('the lint knows the data', () => {
       // Another team's schema, with rows: the role may read its table but not look into the schema.
       await withClientAt(db().url, (c) =>
         c.query(
-          `create schema vault; create table vault.secrets (x int); insert into vault.secrets values (1); grant select on vault.secrets to ${role}`,
+          `create schema vault; create table vault.secrets (x int); ` +
+            `insert into vault.secrets values (1); grant select on vault.secrets to ${role}`,
         ),
       );
       const plan = () =>

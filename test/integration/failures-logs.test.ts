@@ -82,91 +82,100 @@ describe('failure catalogue: logs', () => {
 describe('log retention in real runs', () => {
   const db = useFreshDatabase();
 
-  it('an upgrade, then verify, keep the newest UPKIT_LOG_KEEP files, and never the file of a run still going', async () => {
-    await asRelease(db(), 'v2.2');
-    const logs = tempDir('upkit-logs-');
-    const running = spawn('sleep', ['600'], { stdio: 'ignore' });
-    ends.add(() => running.kill('SIGKILL'));
-    await new Promise((r) => running.once('spawn', r));
-    // The oldest file is that of an upgrade still running (its process lives, no closing line).
-    const live = seed(logs, 'upgrade', 1, { pid: running.pid!, closed: false });
-    const crashed = seed(logs, 'upgrade', 2, { closed: false });
-    const ended = [3, 4, 5, 6].map((d) => seed(logs, 'upgrade', d));
-    const env = {
-      DATABASE_URL: db().url,
-      BACKUP_DIR: tempDir('upkit-backups-'),
-      UPKIT_LOG_DIR: logs,
-      UPKIT_LOG_KEEP: '3',
-    };
-    const upgrade = await runUpkit('upgrade.ts', ['--yes', ...backupArgs()], { env });
-    expect(upgrade.code, upgrade.stderr).toBe(0);
-    const seeded = new Set([live, crashed, ...ended]);
-    const upgradeLog = readdirSync(logs).find((f) => f.startsWith('upgrade-') && !seeded.has(f))!;
-    expect(readdirSync(logs).sort()).toEqual([live, ended[2]!, ended[3]!, upgradeLog].sort());
-    const text = readFileSync(path.join(logs, upgradeLog), 'utf8');
-    expect(text).toContain(`log retention (UPKIT_LOG_KEEP 3): deleted ${ended[1]}, ${ended[0]}, ${crashed}`);
-    expect(text.split('\n')[0]).toMatch(/^\S+Z info {2}upkit log \{"command":"upgrade","pid":\d+,/);
-    expect(text.endsWith(' info  upkit log closed\n')).toBe(true);
+  it(
+    'an upgrade, then verify, keep the newest UPKIT_LOG_KEEP files, ' + 'and never the file of a run still going',
+    async () => {
+      await asRelease(db(), 'v2.2');
+      const logs = tempDir('upkit-logs-');
+      const running = spawn('sleep', ['600'], { stdio: 'ignore' });
+      ends.add(() => running.kill('SIGKILL'));
+      await new Promise((r) => running.once('spawn', r));
+      // The oldest file is that of an upgrade still running (its process lives, no closing line).
+      const live = seed(logs, 'upgrade', 1, { pid: running.pid!, closed: false });
+      const crashed = seed(logs, 'upgrade', 2, { closed: false });
+      const ended = [3, 4, 5, 6].map((d) => seed(logs, 'upgrade', d));
+      const env = {
+        DATABASE_URL: db().url,
+        BACKUP_DIR: tempDir('upkit-backups-'),
+        UPKIT_LOG_DIR: logs,
+        UPKIT_LOG_KEEP: '3',
+      };
+      const upgrade = await runUpkit('upgrade.ts', ['--yes', ...backupArgs()], { env });
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      const seeded = new Set([live, crashed, ...ended]);
+      const upgradeLog = readdirSync(logs).find((f) => f.startsWith('upgrade-') && !seeded.has(f))!;
+      expect(readdirSync(logs).sort()).toEqual([live, ended[2]!, ended[3]!, upgradeLog].sort());
+      const text = readFileSync(path.join(logs, upgradeLog), 'utf8');
+      expect(text).toContain(`log retention (UPKIT_LOG_KEEP 3): deleted ${ended[1]}, ${ended[0]}, ${crashed}`);
+      expect(text.split('\n')[0]).toMatch(/^\S+Z info {2}upkit log \{"command":"upgrade","pid":\d+,/);
+      expect(text.endsWith(' info  upkit log closed\n')).toBe(true);
 
-    // verify, another process: the upgrade's file has ended too; the live one is still kept.
-    const verify = await runUpkit('verify/index.ts', [], {
-      env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' },
-    });
-    expect(verify.code, verify.stderr).toBe(0);
-    const verifyLog = readdirSync(logs).find((f) => f.startsWith('verify-'))!;
-    expect(readdirSync(logs).sort()).toEqual([live, ended[3]!, upgradeLog, verifyLog].sort());
+      // verify, another process: the upgrade's file has ended too; the live one is still kept.
+      const verify = await runUpkit('verify/index.ts', [], {
+        env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' },
+      });
+      expect(verify.code, verify.stderr).toBe(0);
+      const verifyLog = readdirSync(logs).find((f) => f.startsWith('verify-'))!;
+      expect(readdirSync(logs).sort()).toEqual([live, ended[3]!, upgradeLog, verifyLog].sort());
 
-    // Once that run has ended, the next run deletes its file as well.
-    running.kill('SIGKILL');
-    await new Promise((r) => running.once('exit', r));
-    const status = await runUpkit('scripts/status.ts', [], {
-      env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' },
-    });
-    expect(status.code, status.stderr).toBe(0);
-    expect(readdirSync(logs)).not.toContain(live);
-    expect(readdirSync(logs)).toHaveLength(3);
-  });
+      // Once that run has ended, the next run deletes its file as well.
+      running.kill('SIGKILL');
+      await new Promise((r) => running.once('exit', r));
+      const status = await runUpkit('scripts/status.ts', [], {
+        env: { DATABASE_URL: db().url, UPKIT_LOG_DIR: logs, UPKIT_LOG_KEEP: '3' },
+      });
+      expect(status.code, status.stderr).toBe(0);
+      expect(readdirSync(logs)).not.toContain(live);
+      expect(readdirSync(logs)).toHaveLength(3);
+    },
+  );
 
-  it('a run over targets: UPKIT_LOG_KEEP that is not valid stops it before any target runs; a valid one keeps every file of the run', async () => {
-    const cwd = tempDir('upkit-targets-');
-    writeFileSync(
-      path.join(cwd, 'upkit.targets.json'),
-      JSON.stringify({
-        targets: [
-          { name: 'one', url: 'ONE_DATABASE_URL', profile: 'pulse' },
-          { name: 'two', url: 'ONE_DATABASE_URL', profile: 'pulse' },
-        ],
-      }),
-    );
-    const logs = tempDir('upkit-logs-');
-    const seeded = [1, 2, 3].map((d) => seed(logs, 'status', d));
-    const env = { ONE_DATABASE_URL: db().url, UPKIT_LOG_DIR: logs };
-    const refused = await runUpkit('scripts/status.ts', ['--all'], { cwd, env: { ...env, UPKIT_LOG_KEEP: '0' } });
-    expect(refused.code, refused.stderr).toBe(2);
-    // One line for the whole run, before any target's (whose lines start with its name).
-    expect(refused.stderr.match(/✖ .*/g)).toEqual(['✖ UPKIT_LOG_KEEP: must be a whole number above 0 or all, got "0"']);
-    expect(refused.stderr).not.toMatch(/^one /m);
-    expect(readdirSync(logs)).toEqual(expect.arrayContaining(seeded));
-    expect(readdirSync(logs)).toHaveLength(4);
-    expect(
-      await withClientAt(
-        db().url,
-        async (c) => (await c.query(`select count(*)::int as n from pg_namespace where nspname = 'upkit'`)).rows[0].n,
-      ),
-    ).toBe(0);
+  it(
+    'a run over targets: UPKIT_LOG_KEEP that is not valid stops it ' +
+      'before any target runs; a valid one keeps every file of the run',
+    async () => {
+      const cwd = tempDir('upkit-targets-');
+      writeFileSync(
+        path.join(cwd, 'upkit.targets.json'),
+        JSON.stringify({
+          targets: [
+            { name: 'one', url: 'ONE_DATABASE_URL', profile: 'pulse' },
+            { name: 'two', url: 'ONE_DATABASE_URL', profile: 'pulse' },
+          ],
+        }),
+      );
+      const logs = tempDir('upkit-logs-');
+      const seeded = [1, 2, 3].map((d) => seed(logs, 'status', d));
+      const env = { ONE_DATABASE_URL: db().url, UPKIT_LOG_DIR: logs };
+      const refused = await runUpkit('scripts/status.ts', ['--all'], { cwd, env: { ...env, UPKIT_LOG_KEEP: '0' } });
+      expect(refused.code, refused.stderr).toBe(2);
+      // One line for the whole run, before any target's (whose lines start with its name).
+      expect(refused.stderr.match(/✖ .*/g)).toEqual([
+        '✖ UPKIT_LOG_KEEP: must be a whole number above 0 or all, got "0"',
+      ]);
+      expect(refused.stderr).not.toMatch(/^one /m);
+      expect(readdirSync(logs)).toEqual(expect.arrayContaining(seeded));
+      expect(readdirSync(logs)).toHaveLength(4);
+      expect(
+        await withClientAt(
+          db().url,
+          async (c) => (await c.query(`select count(*)::int as n from pg_namespace where nspname = 'upkit'`)).rows[0].n,
+        ),
+      ).toBe(0);
 
-    const before = new Set(readdirSync(logs));
-    const r = await runUpkit('scripts/status.ts', ['--all'], { cwd, env: { ...env, UPKIT_LOG_KEEP: '1' } });
-    expect(r.code, r.stderr).toBe(0);
-    // The run's own three files (the whole run's, one per target) are kept, open while it ran; every older one went.
-    const left = readdirSync(logs).sort();
-    expect(left.filter((f) => before.has(f))).toEqual([]);
-    expect(left.map((f) => f.replace(/-\d{8}T\d{6}Z-\d+(-\d+)?\.log$/, ''))).toEqual([
-      'status',
-      'status',
-      'status-targets',
-    ]);
-  });
+      const before = new Set(readdirSync(logs));
+      const r = await runUpkit('scripts/status.ts', ['--all'], { cwd, env: { ...env, UPKIT_LOG_KEEP: '1' } });
+      expect(r.code, r.stderr).toBe(0);
+      // The run's own three files (the whole run's, one per target) are kept, open while it ran; every older one went.
+      const left = readdirSync(logs).sort();
+      expect(left.filter((f) => before.has(f))).toEqual([]);
+      expect(left.map((f) => f.replace(/-\d{8}T\d{6}Z-\d+(-\d+)?\.log$/, ''))).toEqual([
+        'status',
+        'status',
+        'status-targets',
+      ]);
+    },
+  );
 
   it('keeps 100 files by default, and every file with UPKIT_LOG_KEEP=all', async () => {
     const logs = tempDir('upkit-logs-');

@@ -36,10 +36,16 @@ const ODD_ROLE = `Ops "Admin" ${process.pid}`;
 
 function urlFor(user: string, password: string, database: string): string {
   const admin = new URL(serverInfo().adminUrl);
-  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${admin.hostname}:${admin.port}/${encodeURIComponent(database)}`;
+  return (
+    `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}` +
+    `@${admin.hostname}:${admin.port}/${encodeURIComponent(database)}`
+  );
 }
 
-/** psql: the server's own (embedded servers have none), else one on this machine (none while UPKIT_TEST_HIDE_SYSTEM_PG=all hides them). */
+/**
+ * psql: the server's own (embedded servers have none), else one on this machine (none while
+ * UPKIT_TEST_HIDE_SYSTEM_PG=all hides them).
+ */
 async function psqlPath(): Promise<string | undefined> {
   const own = serverInfo().binDir;
   if (own && existsSync(path.join(own, 'psql'))) return path.join(own, 'psql');
@@ -87,7 +93,8 @@ describe('failure catalogue: hints that paste', () => {
     await withAdminClient(async (c) => {
       await c.query(`create role ${c.escapeIdentifier(user)} login superuser password 'pulse'`);
       await c.query(
-        `create database ${c.escapeIdentifier(database)} owner ${c.escapeIdentifier(user)} template ${c.escapeIdentifier(serverInfo().templateDatabase)}`,
+        `create database ${c.escapeIdentifier(database)} owner ${c.escapeIdentifier(user)}` +
+          ` template ${c.escapeIdentifier(serverInfo().templateDatabase)}`,
       );
     });
     try {

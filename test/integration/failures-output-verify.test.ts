@@ -34,7 +34,8 @@ describe('failure catalogue: verify beside a running upgrade', backupTests(), ()
       // The session that holds upkit's run lock (the upgrade has others: its migrations' session).
       const backendPid = (
         await watcher.query(
-          `select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`,
+          `select pid from pg_locks where locktype = 'advisory' and granted and ` +
+            `database = (select oid from pg_database where datname = current_database())`,
         )
       ).rows[0].pid;
 

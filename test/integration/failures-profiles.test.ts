@@ -29,7 +29,8 @@ describe('failure catalogue: profiles', () => {
       async (cl) =>
         (
           await cl.query<{ n: number }>(
-            `select count(*)::int as n from pg_class where relnamespace in ('public'::regnamespace, coalesce(to_regnamespace('drizzle'), 0), coalesce(to_regnamespace('upkit'), 0))`,
+            `select count(*)::int as n from pg_class where relnamespace in ('public'::regnamespace, ` +
+              `coalesce(to_regnamespace('drizzle'), 0), coalesce(to_regnamespace('upkit'), 0))`,
           )
         ).rows[0]!.n,
     );

@@ -45,12 +45,14 @@ describe('failure catalogue: refusals before the first write (objects and data)'
   it('data.not-null-dropped-drizzle', () =>
     refused('data.not-null-dropped-drizzle', 'v2.1', [
       'alter table aws_integrations alter column organization_id drop not null',
-      `update aws_integrations set organization_id = null, status = 'broken' where id = (select id from aws_integrations order by id limit 1)`,
+      `update aws_integrations set organization_id = null, ` +
+        `status = 'broken' where id = (select id from aws_integrations order by id limit 1)`,
     ]));
 
   it('data.half-applied-release', () =>
     refused('data.half-applied-release', 'v1.3', [
-      `create table discovery_sessions (id uuid primary key default gen_random_uuid(), organization_id uuid not null references organizations (id) on delete cascade,
+      `create table discovery_sessions (id uuid primary key default gen_random_uuid(), ` +
+        `organization_id uuid not null references organizations (id) on delete cascade,
                                         name varchar(255) not null, created_at timestamptz default now() not null)`,
     ]));
 
@@ -58,7 +60,9 @@ describe('failure catalogue: refusals before the first write (objects and data)'
     const dir = drizzleFolderWith({
       tag: '0004_unique_names',
       when: Date.parse('2026-06-01T00:00:00.000Z'),
-      sql: 'CREATE UNIQUE INDEX "configurations_org_name_idx" ON "configurations" USING btree ("organization_id", lower("name"));',
+      sql:
+        'CREATE UNIQUE INDEX "configurations_org_name_idx" ON ' +
+        '"configurations" USING btree ("organization_id", lower("name"));',
     });
     await asRelease(db(), 'v2.2');
     const orgs = await withClientAt(db().url, async (c) => {
@@ -66,7 +70,8 @@ describe('failure catalogue: refusals before the first write (objects and data)'
         (r) => r.id,
       );
       await c.query(
-        `insert into configurations (organization_id, name) values ($1, 'service-a.yaml'), ($1, 'Service-A.yaml'), ($2, 'service-b.yaml'), ($2, 'SERVICE-B.yaml')`,
+        `insert into configurations (organization_id, name) values ($1, 'service-a.yaml'), ` +
+          `($1, 'Service-A.yaml'), ($2, 'service-b.yaml'), ($2, 'SERVICE-B.yaml')`,
         ids,
       );
       return ids;
@@ -103,7 +108,8 @@ describe('failure catalogue: refusals before the first write (objects and data)'
     await asRelease(db(), 'v2.3');
     await withClientAt(db().url, async (c) => {
       await c.query(
-        `create table notes (id int primary key, body varchar(10), title varchar(10)); insert into notes values (1, 'a', null), (2, 'b', 'x')`,
+        `create table notes (id int primary key, body varchar(10), ` +
+          `title varchar(10)); insert into notes values (1, 'a', null), (2, 'b', 'x')`,
       );
       await c.query(`create view notes_v as select body from notes`);
     });

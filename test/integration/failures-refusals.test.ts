@@ -68,7 +68,9 @@ describe('failure catalogue: refusals before the first write (extensions)', () =
     const dir = drizzleFolderWith({
       tag: '0004_embeddings',
       when: LATER,
-      sql: 'CREATE EXTENSION IF NOT EXISTS "vector";--> statement-breakpoint\nALTER TABLE "configurations" ADD COLUMN "embedding" vector(3);',
+      sql:
+        'CREATE EXTENSION IF NOT EXISTS "vector";--> statement-breakpoint\n' +
+        'ALTER TABLE "configurations" ADD COLUMN "embedding" vector(3);',
     });
     const c = failureCase('mig.extension-missing');
     const before = await dbState(db().url);
@@ -160,7 +162,8 @@ describe('failure catalogue: refusals before the first write (roles)', () => {
       );
       for (const { t } of rows) await c.query(`alter table ${t} owner to ${migrator}`);
       await c.query(
-        `alter table aws_integrations owner to ${owner}; grant select, insert, update, delete on aws_integrations to ${migrator}`,
+        `alter table aws_integrations owner to ${owner}; grant select, ` +
+          `insert, update, delete on aws_integrations to ${migrator}`,
       );
     });
     const c = failureCase('server.not-owner');

@@ -28,7 +28,9 @@ async function one<T>(c: pg.Client, sql: string, params: unknown[] = []): Promis
   return (await c.query(sql, params)).rows[0] as T | undefined;
 }
 
-/** What the killed run may not change in the live database: schema, rows, both ledgers (upkit.runs holds its own row). */
+/**
+ * What the killed run may not change in the live database: schema, rows, both ledgers (upkit.runs holds its own row).
+ */
 function kept(s: DbState) {
   return {
     schemas: s.schemas.filter((x) => x !== 'upkit'),
@@ -69,7 +71,8 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
         () =>
           one<{ pid: number; query: string }>(
             watcher,
-            `select pid, query from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'comment on database %' and query like $1`,
+            `select pid, query from pg_stat_activity where wait_event_type = ` +
+              `'Lock' and query ilike 'comment on database %' and query like $1`,
             [`%${live}\\_rehearsal\\_%`],
           ),
         { what: 'the marker waits on the lock', everyMs: 20, timeoutMs: 40_000 },
@@ -90,7 +93,8 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
           () =>
             one(
               watcher,
-              `select pid from pg_stat_activity where datname = $1 and application_name = 'upkit' and wait_event_type = 'Lock'`,
+              `select pid from pg_stat_activity where datname = $1 and ` +
+                `application_name = 'upkit' and wait_event_type = 'Lock'`,
               [scratch],
             ),
           { what: 'pg_restore waits in the scratch database', everyMs: 20, timeoutMs: 40_000 },
@@ -128,92 +132,99 @@ describe('failure catalogue: a rehearsal killed with kill -9', backupTests(), ()
   }
 
   for (const during of ['create', 'restore'] as const) {
-    it(`rehearse.killed: kill -9 ${during === 'create' ? 'right after CREATE DATABASE, before the marker' : 'during pg_restore'}`, async () => {
-      await asRelease(db(), 'v2.2');
-      const live = db().database;
-      const before = await dbState(db().url);
-      // Named like a scratch database, made by hand: not upkit's to drop.
-      const byHand = companionName(live, 'rehearsal', new Date(Date.UTC(2026, 0, 2, 3, 4, 6)));
-      await withAdminClient((a) => a.query(`create database ${a.escapeIdentifier(byHand)}`));
-      try {
-        const { scratch, pid, env } = await killRehearsal(during);
-        const comment = await withAdminClient(
-          async (a) =>
-            (
-              await a.query(`select shobj_description(oid, 'pg_database') as c from pg_database where datname = $1`, [
-                scratch,
-              ])
-            ).rows,
-        );
-        expect(comment).toHaveLength(1);
-        if (during === 'create') expect(comment[0].c).toBeNull();
-        expect(kept(await dbState(db().url))).toEqual(kept(before));
-
-        // status: named, as a dead process's leftover, with the command that drops it; nothing dropped.
-        const c = failureCase('rehearse.killed');
-        const vars = {
-          url: db().url,
-          host: db().host,
-          port: db().port,
-          user: db().user,
-          scratch,
-          pid,
-          machine: hostname(),
-        };
-        const status = await runCase(c, vars);
-        expectCase(status, c, status.vars);
-        expect(
-          status
-            .json<Report>()
-            .findings.filter((f) => f.code === 'rehearse.leftover')
-            .map((f) => f.message),
-        ).toEqual([
-          `${byHand} looks like the scratch database of a stopped rehearsal: upkit cannot prove it made it on this host for this server (no marker, another host, or sessions in it)`,
-          expect.stringContaining(`${scratch} is the scratch database of a rehearsal that was stopped`),
-        ]);
-        const names = () =>
-          withAdminClient(async (a) =>
-            (
-              await a.query(`select datname from pg_database where datname like $1 order by 1`, [
-                `${live}\\_rehearsal\\_%`,
-              ])
-            ).rows.map((r) => r.datname),
-          );
-        expect(await names()).toEqual([byHand, scratch].sort());
-
-        // A run that cannot take the run lock (another run holds it) drops nothing: only a run
-        // holding the lock, its checks passed, may prove a rehearsal stopped.
-        const holder = await connectTo(db().url, 'upkit upgrade');
+    it(
+      `rehearse.killed: ` +
+        `kill -9 ${during === 'create' ? 'right after CREATE DATABASE, before the marker' : 'during pg_restore'}`,
+      async () => {
+        await asRelease(db(), 'v2.2');
+        const live = db().database;
+        const before = await dbState(db().url);
+        // Named like a scratch database, made by hand: not upkit's to drop.
+        const byHand = companionName(live, 'rehearsal', new Date(Date.UTC(2026, 0, 2, 3, 4, 6)));
+        await withAdminClient((a) => a.query(`create database ${a.escapeIdentifier(byHand)}`));
         try {
-          await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
-          const locked = await runUpkit('upgrade.ts', ['--yes', '--rehearse'], { env });
-          expect(locked.code, locked.stderr).toBe(5);
-          expect(await names()).toEqual([byHand, scratch].sort());
-        } finally {
-          await holder.end();
-        }
+          const { scratch, pid, env } = await killRehearsal(during);
+          const comment = await withAdminClient(
+            async (a) =>
+              (
+                await a.query(`select shobj_description(oid, 'pg_database') as c from pg_database where datname = $1`, [
+                  scratch,
+                ])
+              ).rows,
+          );
+          expect(comment).toHaveLength(1);
+          if (during === 'create') expect(comment[0].c).toBeNull();
+          expect(kept(await dbState(db().url))).toEqual(kept(before));
 
-        // The next run drops it, and only it, then rehearses and upgrades as usual.
-        const next = await runUpkit('upgrade.ts', ['--yes', '--rehearse', '--json'], { env });
-        expect(next.code, next.stderr).toBe(0);
-        const report = next.json<Report>();
-        expect(report.findings.filter((f) => f.code === 'rehearse.leftover_dropped').map((f) => f.message)).toEqual([
-          `dropped ${scratch}, the scratch database of a rehearsal that was stopped (pid ${pid} on ${hostname()} no longer runs)`,
-        ]);
-        expect(await names()).toEqual([byHand]);
-        expect(
-          await withClientAt(db().url, async (x) =>
-            (await x.query(`select status from upkit.runs order by started_at`)).rows.map((r) => r.status),
-          ),
-        ).toEqual(['crashed', 'ok']);
-      } finally {
-        await withAdminClient(async (a) => {
-          const { rows } = await a.query(`select datname from pg_database where datname like $1`, [
-            `${live}\\_rehearsal\\_%`,
+          // status: named, as a dead process's leftover, with the command that drops it; nothing dropped.
+          const c = failureCase('rehearse.killed');
+          const vars = {
+            url: db().url,
+            host: db().host,
+            port: db().port,
+            user: db().user,
+            scratch,
+            pid,
+            machine: hostname(),
+          };
+          const status = await runCase(c, vars);
+          expectCase(status, c, status.vars);
+          expect(
+            status
+              .json<Report>()
+              .findings.filter((f) => f.code === 'rehearse.leftover')
+              .map((f) => f.message),
+          ).toEqual([
+            `${byHand} looks like the scratch database of a stopped rehearsal: upkit cannot prove ` +
+              `it made it on this host for this server (no marker, another host, or sessions in it)`,
+            expect.stringContaining(`${scratch} is the scratch database of a rehearsal that was stopped`),
           ]);
-          for (const r of rows) await a.query(`drop database if exists ${a.escapeIdentifier(r.datname)} with (force)`);
-        });
-      }
-    });
+          const names = () =>
+            withAdminClient(async (a) =>
+              (
+                await a.query(`select datname from pg_database where datname like $1 order by 1`, [
+                  `${live}\\_rehearsal\\_%`,
+                ])
+              ).rows.map((r) => r.datname),
+            );
+          expect(await names()).toEqual([byHand, scratch].sort());
+
+          // A run that cannot take the run lock (another run holds it) drops nothing: only a run
+          // holding the lock, its checks passed, may prove a rehearsal stopped.
+          const holder = await connectTo(db().url, 'upkit upgrade');
+          try {
+            await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
+            const locked = await runUpkit('upgrade.ts', ['--yes', '--rehearse'], { env });
+            expect(locked.code, locked.stderr).toBe(5);
+            expect(await names()).toEqual([byHand, scratch].sort());
+          } finally {
+            await holder.end();
+          }
+
+          // The next run drops it, and only it, then rehearses and upgrades as usual.
+          const next = await runUpkit('upgrade.ts', ['--yes', '--rehearse', '--json'], { env });
+          expect(next.code, next.stderr).toBe(0);
+          const report = next.json<Report>();
+          expect(report.findings.filter((f) => f.code === 'rehearse.leftover_dropped').map((f) => f.message)).toEqual([
+            `dropped ${scratch}, the scratch database of a rehearsal ` +
+              `that was stopped (pid ${pid} on ${hostname()} no longer runs)`,
+          ]);
+          expect(await names()).toEqual([byHand]);
+          expect(
+            await withClientAt(db().url, async (x) =>
+              (await x.query(`select status from upkit.runs order by started_at`)).rows.map((r) => r.status),
+            ),
+          ).toEqual(['crashed', 'ok']);
+        } finally {
+          await withAdminClient(async (a) => {
+            const { rows } = await a.query(`select datname from pg_database where datname like $1`, [
+              `${live}\\_rehearsal\\_%`,
+            ]);
+            for (const r of rows)
+              await a.query(`drop database if exists ${a.escapeIdentifier(r.datname)} with (force)`);
+          });
+        }
+      },
+    );
   }
 });

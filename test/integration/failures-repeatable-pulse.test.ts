@@ -17,27 +17,32 @@ type Report = { applied: Array<{ kind: string; name: string }>; findings: Array<
 describe("Pulse's support role grants", () => {
   const db = useFreshDatabase();
 
-  it('wait while pulse_support does not exist: install applies nothing of them and records nothing; status says so; verify is clean', async () => {
-    await withClientAt(db().url, async (c) =>
-      expect((await c.query(`select count(*)::int as n from pg_roles where rolname = 'pulse_support'`)).rows[0].n).toBe(
-        0,
-      ),
-    );
-    const env = { DATABASE_URL: db().url };
-    const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], { env });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json<Report>().applied.filter((x) => x.kind === 'repeatable')).toEqual([]);
-    await withClientAt(db().url, async (c) =>
-      expect((await c.query('select count(*)::int as n from upkit.repeatable')).rows[0].n).toBe(0),
-    );
-    const s = await runUpkit('scripts/status.ts', ['--exit-code'], { env });
-    expect(s.code, s.stderr).toBe(0);
-    expect(s.stdout).toMatch(/^ {2}… support_role\.sql: waiting for role pulse_support \(not created\)$/m);
-    const v = await runUpkit('verify/index.ts', [], { env });
-    expect(v.code, v.stdout + v.stderr).toBe(0);
-  });
+  it(
+    'wait while pulse_support does not exist: install applies nothing ' +
+      'of them and records nothing; status says so; verify is clean',
+    async () => {
+      await withClientAt(db().url, async (c) =>
+        expect(
+          (await c.query(`select count(*)::int as n from pg_roles where rolname = 'pulse_support'`)).rows[0].n,
+        ).toBe(0),
+      );
+      const env = { DATABASE_URL: db().url };
+      const r = await runUpkit('install.ts', ['--yes', '--no-containers', '--json', ...backupArgs()], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json<Report>().applied.filter((x) => x.kind === 'repeatable')).toEqual([]);
+      await withClientAt(db().url, async (c) =>
+        expect((await c.query('select count(*)::int as n from upkit.repeatable')).rows[0].n).toBe(0),
+      );
+      const s = await runUpkit('scripts/status.ts', ['--exit-code'], { env });
+      expect(s.code, s.stderr).toBe(0);
+      expect(s.stdout).toMatch(/^ {2}… support_role\.sql: waiting for role pulse_support \(not created\)$/m);
+      const v = await runUpkit('verify/index.ts', [], { env });
+      expect(v.code, v.stdout + v.stderr).toBe(0);
+    },
+  );
 
-  it('are applied once the role exists, after the seed data; verify then runs as that role, and a revoked SELECT is reported and put back', {
+  it('are applied once the role exists, after the seed data; ' +
+    'verify then runs as that role, and a revoked SELECT is reported and put back', {
     timeout: 120_000,
   }, async () => {
     const role = `support_${db().database}`.slice(0, 63);
@@ -77,7 +82,8 @@ describe("Pulse's support role grants", () => {
     ).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^repeatable/support_role\\.sql defines SELECT on every table in schema public to ${role}, which the database no longer has`,
+          `^repeatable/support_role\\.sql defines SELECT on every table ` +
+            `in schema public to ${role}, which the database no longer has`,
         ),
       ),
     ]);

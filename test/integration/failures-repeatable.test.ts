@@ -73,7 +73,8 @@ describe('repeatable SQL files', () => {
   /** A role of this test's own (roles are the cluster's, shared by every test). */
   const role = () => `reader_${db().database}`.slice(0, 63);
   const viewsSql = (extra = '') =>
-    `CREATE OR REPLACE VIEW note_titles AS SELECT id, title${extra} FROM notes;\nGRANT SELECT ON note_titles TO ${role()};\n`;
+    `CREATE OR REPLACE VIEW note_titles AS SELECT id, ` +
+    `title${extra} FROM notes;\nGRANT SELECT ON note_titles TO ${role()};\n`;
 
   async function installed(a: App): Promise<Record<string, string>> {
     await withClientAt(db().url, (c) => c.query(`create role ${role()}`));
@@ -85,7 +86,8 @@ describe('repeatable SQL files', () => {
     return { dir: a.drizzle, url: db().url, role: role(), old: old.slice(0, 12) };
   }
 
-  it('are applied after the migrations, again only when changed; the ledger keeps one row per file with its checksum and run', {
+  it('are applied after the migrations, again only when changed; ' +
+    'the ledger keeps one row per file with its checksum and run', {
     timeout: 120_000,
   }, async () => {
     const a = app();
@@ -126,7 +128,8 @@ describe('repeatable SQL files', () => {
       expect(
         (
           await c.query(
-            `select column_name from information_schema.columns where table_name = 'note_titles' order by ordinal_position`,
+            `select column_name from information_schema.columns where ` +
+              `table_name = 'note_titles' order by ordinal_position`,
           )
         ).rows.map((x) => x.column_name),
       ).toEqual(['id', 'title', 'size']),
@@ -183,7 +186,8 @@ describe('repeatable SQL files', () => {
     expect(after.stdout).toMatch(/^ {2}✔ 20_count\.sql: applied \d{4}-/m);
   });
 
-  it('verify reports a view dropped and a grant revoked since; the upgrade applies the file again and verify is clean', {
+  it('verify reports a view dropped and a grant revoked since; ' +
+    'the upgrade applies the file again and verify is clean', {
     timeout: 120_000,
   }, async () => {
     const a = app();
@@ -231,7 +235,8 @@ describe('repeatable SQL files', () => {
     const file = path.join(a.repeatable, '20_settings.sql');
     a.write(
       '20_settings.sql',
-      'SET search_path = pg_catalog;\nCREATE OR REPLACE VIEW public.note_count AS SELECT count(*) AS n FROM public.notes;\n',
+      'SET search_path = pg_catalog;\nCREATE OR REPLACE VIEW ' +
+        'public.note_count AS SELECT count(*) AS n FROM public.notes;\n',
     );
     const before = await dbState(db().url);
     const c = failureCase('repeatable.session-setting');
@@ -239,7 +244,8 @@ describe('repeatable SQL files', () => {
     await expectUnchanged(db().url, before);
     a.write(
       '20_settings.sql',
-      'SET LOCAL search_path = pg_catalog;\nCREATE OR REPLACE VIEW public.note_count AS SELECT count(*) AS n FROM public.notes;\n',
+      'SET LOCAL search_path = pg_catalog;\nCREATE OR REPLACE VIEW ' +
+        'public.note_count AS SELECT count(*) AS n FROM public.notes;\n',
     );
     const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json', '--drizzle-dir', a.drizzle], {
       env: { DATABASE_URL: db().url },
@@ -272,7 +278,8 @@ describe('repeatable SQL files', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it('a run killed (SIGKILL) while a file waits on a lock leaves neither its effects nor its ledger row; the next run applies it', {
+  it('a run killed (SIGKILL) while a file waits on a lock leaves ' +
+    'neither its effects nor its ledger row; the next run applies it', {
     timeout: 120_000,
   }, async () => {
     const a = app();
@@ -296,7 +303,8 @@ describe('repeatable SQL files', () => {
       let backend = 0;
       await until(async () => {
         const { rows } = await watcher.query(
-          `select pid from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and wait_event_type = 'Lock' and query like '%note_count%'`,
+          `select pid from pg_stat_activity where datname = current_database() ` +
+            `and application_name like 'upkit %' and wait_event_type = 'Lock' and query like '%note_count%'`,
         );
         backend = rows[0]?.pid ?? 0;
         return backend > 0;

@@ -75,13 +75,17 @@ async function failingLate(db: TestDatabase): Promise<void> {
     await c.query('create table items (id int primary key, label text not null)');
     await c.query(`insert into items select g, 'item ' || g from generate_series(1, 5000) g`);
     await c.query(
-      'create function pick(v int) returns int language plpgsql immutable as $$ begin return v + (select count(*) from lookup)::int * 0; end $$',
+      'create function pick(v int) returns int language plpgsql immutable ' +
+        'as $$ begin return v + (select count(*) from lookup)::int * 0; end $$',
     );
     await c.query('create index items_pick on items (pick(id))');
   });
 }
 
-/** Rows, and an index that takes 0.05 s a row (30 s in all) to build in any database but this one: pg_restore is still at it when the signal comes. */
+/**
+ * Rows, and an index that takes 0.05 s a row (30 s in all) to build in any database but this one: pg_restore is still
+ * at it when the signal comes.
+ */
 async function slowToIndex(db: TestDatabase): Promise<void> {
   await withClientAt(db.url, async (c) => {
     await c.query('create table notes (id int primary key, body text not null)');
@@ -89,7 +93,8 @@ async function slowToIndex(db: TestDatabase): Promise<void> {
     await c.query('create table slow_items (id int primary key)');
     await c.query('insert into slow_items select generate_series(1, 600)');
     await c.query(
-      `create function slow(v int) returns int language plpgsql immutable as $$ begin if current_database() <> ${c.escapeLiteral(db.name)} then perform pg_sleep(0.05); end if; return v; end $$`,
+      `create function slow(v int) returns int language plpgsql immutable as $$ begin if current_database() ` +
+        `<> ${c.escapeLiteral(db.name)} then perform pg_sleep(0.05); end if; return v; end $$`,
     );
     await c.query('create index slow_items_slow on slow_items (slow(id))');
   });
@@ -124,8 +129,10 @@ function stopWhileIndexing(
         while (watching) {
           const { rows } = await withAdminClient((c) =>
             c.query<{ datname: string; jobs: number }>(
-              `select datname, (select count(*)::int from pg_stat_activity b where b.datname = a.datname and b.application_name = a.application_name) as jobs
-                 from pg_stat_activity a where starts_with(datname, $1) and a.query ilike 'CREATE INDEX slow_items_slow%'`,
+              `select datname, (select count(*)::int from pg_stat_activity b where ` +
+                `b.datname = a.datname and b.application_name = a.application_name) as jobs
+                 from pg_stat_activity a where starts_with(datname, ` +
+                `$1) and a.query ilike 'CREATE INDEX slow_items_slow%'`,
               [`${db.name}_`],
             ),
           );

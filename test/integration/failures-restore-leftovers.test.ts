@@ -110,7 +110,8 @@ describe('failure catalogue: what a stopped restore leaves', () => {
       `${db().name} accepts connections again (an in-place restore had been stopped during its swap)`,
     );
     expect(recover.stderr).toContain(
-      `dropped ${restored}, left by an in-place restore of ${db().name} that was stopped (pid ${DEAD_PID} on ${hostname()}`,
+      `dropped ${restored}, left by an in-place restore of ` +
+        `${db().name} that was stopped (pid ${DEAD_PID} on ${hostname()}`,
     );
     expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
     expect(await withClientAt(db().url, (x) => rowSnapshot(x))).toEqual(rows);
@@ -166,25 +167,29 @@ describe('failure catalogue: what a stopped restore leaves', () => {
     expect((await databases(db())).map((d) => d.datname)).toEqual([db().name, restored]);
   });
 
-  it('with DIRECT_URL set, status names the stopped swap and restore --recover puts it right (the DIRECT_URL check waits for them)', async () => {
-    await asRelease(db(), 'v2.2');
-    const { restored } = await leaveCopy(db(), { stage: 'swap' });
-    const direct = new URL(db().url);
-    direct.searchParams.set('application_name', 'direct');
-    const env = { DATABASE_URL: db().url, DIRECT_URL: direct.toString() };
-    const status = await runUpkit('scripts/status.ts', [], { env });
-    expect(status.code, status.stderr).toBe(3);
-    expect(status.stderr).toContain('could not check that DIRECT_URL');
-    expect(status.stderr).toContain(
-      `✖ database ${db().name} refuses connections: an in-place restore (pid ${DEAD_PID} on ${hostname()}`,
-    );
-    expect(status.stderr).toContain('npx zx scripts/restore.ts --recover');
-    const recover = await runUpkit('scripts/restore.ts', ['--recover'], { env });
-    expect(recover.code, recover.stderr).toBe(0);
-    expect(recover.stderr).toContain(
-      `${db().name} accepts connections again (an in-place restore had been stopped during its swap)`,
-    );
-    expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
-    expect(restored).toBeTruthy();
-  });
+  it(
+    'with DIRECT_URL set, status names the stopped swap and restore ' +
+      '--recover puts it right (the DIRECT_URL check waits for them)',
+    async () => {
+      await asRelease(db(), 'v2.2');
+      const { restored } = await leaveCopy(db(), { stage: 'swap' });
+      const direct = new URL(db().url);
+      direct.searchParams.set('application_name', 'direct');
+      const env = { DATABASE_URL: db().url, DIRECT_URL: direct.toString() };
+      const status = await runUpkit('scripts/status.ts', [], { env });
+      expect(status.code, status.stderr).toBe(3);
+      expect(status.stderr).toContain('could not check that DIRECT_URL');
+      expect(status.stderr).toContain(
+        `✖ database ${db().name} refuses connections: an in-place restore (pid ${DEAD_PID} on ${hostname()}`,
+      );
+      expect(status.stderr).toContain('npx zx scripts/restore.ts --recover');
+      const recover = await runUpkit('scripts/restore.ts', ['--recover'], { env });
+      expect(recover.code, recover.stderr).toBe(0);
+      expect(recover.stderr).toContain(
+        `${db().name} accepts connections again (an in-place restore had been stopped during its swap)`,
+      );
+      expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
+      expect(restored).toBeTruthy();
+    },
+  );
 });

@@ -64,7 +64,10 @@ describe('a table whose rows row level security hides', () => {
   const owner = `upkit_rls_owner_${process.pid}`;
   const password = 'rls-owner-pw-123';
   const NOTES =
-    'CREATE TABLE "notes" ("id" integer PRIMARY KEY NOT NULL, "tenant_id" integer NOT NULL);\n--> statement-breakpoint\nALTER TABLE "notes" ENABLE ROW LEVEL SECURITY;\n--> statement-breakpoint\nALTER TABLE "notes" FORCE ROW LEVEL SECURITY;\n--> statement-breakpoint\nCREATE POLICY "tenant" ON "notes" USING ("tenant_id" = current_setting(\'app.tenant\', true)::int);';
+    'CREATE TABLE "notes" ("id" integer PRIMARY KEY NOT NULL, "tenant_id" integer NOT NULL);\n' +
+    '--> statement-breakpoint\nALTER TABLE "notes" ENABLE ROW LEVEL SECURITY;\n--> statement-breakpoint\n' +
+    'ALTER TABLE "notes" FORCE ROW LEVEL SECURITY;\n--> statement-breakpoint\nCREATE ' +
+    'POLICY "tenant" ON "notes" USING ("tenant_id" = current_setting(\'app.tenant\', true)::int);';
 
   beforeAll(async () => {
     await withAdminClient((a) => a.query(`create role ${owner} login password '${password}'`));
@@ -147,10 +150,12 @@ describe('a table whose rows row level security hides', () => {
       );
       expect(refused.code, refused.stderr).toBe(3);
       expect(refused.stderr).toContain(
-        `✖ pg_dump, as ${owner}, cannot back up notes: row level security applies to the role there, and pg_dump refuses to dump rows a policy could hide`,
+        `✖ pg_dump, as ${owner}, cannot back up notes: row level security applies ` +
+          `to the role there, and pg_dump refuses to dump rows a policy could hide`,
       );
       expect(refused.stderr).toContain(
-        `→ as an administrator: ALTER ROLE "${owner}" BYPASSRLS; (or take your own snapshot and run with --no-backup); nothing was changed`,
+        `→ as an administrator: ALTER ROLE "${owner}" BYPASSRLS; ` +
+          `(or take your own snapshot and run with --no-backup); nothing was changed`,
       );
       await expectUnchanged(db().url, before);
       const preflight = await runUpkit('scripts/preflight.ts', ['--drizzle-dir', dir], { env: { DATABASE_URL: url } });
@@ -302,7 +307,8 @@ describe('an app folder without its last snapshot, for a role that cannot replay
     await withAdminClient((a) => a.query(`create role ${role} login password 'no-createdb-pw-1' nocreatedb`));
     await withClientAt(db().url, (c) =>
       c.query(
-        `alter database ${c.escapeIdentifier(db().database)} owner to ${role}; grant create on schema public to ${role}`,
+        `alter database ${c.escapeIdentifier(db().database)}` +
+          ` owner to ${role}; grant create on schema public to ${role}`,
       ),
     );
     const dir = writeAppFolder(
@@ -343,7 +349,9 @@ describe('two databases of one app on one server, with different search_paths', 
         [
           {
             tag: '0000_users',
-            sql: 'CREATE SCHEMA IF NOT EXISTS "app";\n--> statement-breakpoint\nCREATE TABLE "users" ("id" integer PRIMARY KEY NOT NULL);',
+            sql:
+              'CREATE SCHEMA IF NOT EXISTS "app";\n--> statement-breakpoint\n' +
+              'CREATE TABLE "users" ("id" integer PRIMARY KEY NOT NULL);',
           },
         ],
         {},

@@ -32,7 +32,8 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
     await withClientAt(db().url, async (c) => {
       const n = (
         await c.query(
-          `update public.users set name = 'renamed after the upgrade' where id = (select id from public.users order by id limit 1)`,
+          `update public.users set name = 'renamed after the upgrade' ` +
+            `where id = (select id from public.users order by id limit 1)`,
         )
       ).rowCount;
       expect(n).toBe(1);
@@ -128,7 +129,8 @@ describe('failure catalogue: rollback after updates', backupTests(), () => {
     const app = createServer((_req, res) => {
       void withClientAt(db().url, async (c) => {
         await c.query(
-          `update public.users set name = 'written during the health checks' where id = (select id from public.users order by id limit 1)`,
+          `update public.users set name = 'written during the health checks' ` +
+            `where id = (select id from public.users order by id limit 1)`,
         );
         await c.query('select pg_stat_force_next_flush()');
       }).then(

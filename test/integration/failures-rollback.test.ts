@@ -173,7 +173,8 @@ describe('failure catalogue: rollback', backupTests(), () => {
         async (x) =>
           (
             await x.query(
-              `select command, status, backup_sha256 is not null as backed from upkit.runs order by started_at desc limit 1`,
+              `select command, status, backup_sha256 is not null as ` +
+                `backed from upkit.runs order by started_at desc limit 1`,
             )
           ).rows,
       );
@@ -222,7 +223,8 @@ describe('failure catalogue: rollback', backupTests(), () => {
         async () =>
           (
             await watcher.query(
-              `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+              `select 1 from pg_stat_activity where datname = current_database() ` +
+                `and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
             )
           ).rowCount! > 0,
         'pg_dump to wait for its lock',

@@ -26,7 +26,8 @@ async function tablesBySchema(url: string): Promise<Record<string, number>> {
   return withClientAt(url, async (c) => {
     const { rows } = await c.query<{ schema: string; n: number }>(
       `select n.nspname as schema, count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where c.relkind in ('r', 'p') and n.nspname not like 'pg\\_%' and n.nspname not in ('information_schema', 'upkit', 'drizzle')
+        where c.relkind in ('r', 'p') and n.nspname not like 'pg\\_%' ` +
+        `and n.nspname not in ('information_schema', 'upkit', 'drizzle')
         group by 1 order by 1`,
     );
     return Object.fromEntries(rows.map((r) => [r.schema, r.n]));
@@ -68,38 +69,48 @@ describe('upgrades in the right schema', () => {
     expect(await tablesBySchema(db().url)).toEqual({ public: 13 });
   });
 
-  it('upgrades through a Unix-socket directory given as ?host=, backup included; DB_HOST takes one too, with DATABASE_SSL left to TCP', async (ctx) => {
-    const dir = await socketDir();
-    if (!dir) return ctx.skip();
-    await asRelease(db(), 'v1.0');
-    const d: TestDatabase = db();
-    const url = `postgres://${encodeURIComponent(d.user)}:${encodeURIComponent(d.password)}@/${d.database}?host=${encodeURIComponent(dir)}&port=${d.port}`;
-    const r = await upgrade({ DATABASE_URL: url });
-    reachedLatest(r);
-    if (backupArgs().length === 0) expect(r.report.backup?.path).toBeTruthy();
-    // DATABASE_SSL applies to TCP only, as libpq's sslmode: a socket carries no SSL.
-    const status = await runUpkit('scripts/status.ts', ['--json'], {
-      env: {
-        DB_HOST: dir,
-        DB_PORT: String(d.port),
-        DB_USER: d.user,
-        DB_PASSWORD: d.password,
-        DB_NAME: d.database,
-        DATABASE_SSL: 'require',
-      },
-    });
-    expect(status.code, status.stderr).toBe(0);
-    expect(status.stderr).toContain(`${d.database}: v2.3, up to date`);
-  });
+  it(
+    'upgrades through a Unix-socket directory given as ?host=, ' +
+      'backup included; DB_HOST takes one too, with DATABASE_SSL left to TCP',
+    async (ctx) => {
+      const dir = await socketDir();
+      if (!dir) return ctx.skip();
+      await asRelease(db(), 'v1.0');
+      const d: TestDatabase = db();
+      const url =
+        `postgres://${encodeURIComponent(d.user)}:${encodeURIComponent(d.password)}` +
+        `@/${d.database}?host=${encodeURIComponent(dir)}&port=${d.port}`;
+      const r = await upgrade({ DATABASE_URL: url });
+      reachedLatest(r);
+      if (backupArgs().length === 0) expect(r.report.backup?.path).toBeTruthy();
+      // DATABASE_SSL applies to TCP only, as libpq's sslmode: a socket carries no SSL.
+      const status = await runUpkit('scripts/status.ts', ['--json'], {
+        env: {
+          DB_HOST: dir,
+          DB_PORT: String(d.port),
+          DB_USER: d.user,
+          DB_PASSWORD: d.password,
+          DB_NAME: d.database,
+          DATABASE_SSL: 'require',
+        },
+      });
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stderr).toContain(`${d.database}: v2.3, up to date`);
+    },
+  );
 
-  it("pins search_path although the role's search_path names another schema, and the caller's PGOPTIONS another still", async () => {
-    const role = await loginRole(db());
-    await v10(role.url);
-    await withClientAt(role.url, (c) => c.query('create schema app'));
-    await withAdminClient((a) => a.query(`alter role ${a.escapeIdentifier(role.name)} set search_path = app`));
-    reachedLatest(await upgrade({ DATABASE_URL: role.url, PGOPTIONS: '-c search_path=app' }));
-    expect(await tablesBySchema(db().url)).toEqual({ public: 13 });
-  });
+  it(
+    "pins search_path although the role's search_path names " +
+      "another schema, and the caller's PGOPTIONS another still",
+    async () => {
+      const role = await loginRole(db());
+      await v10(role.url);
+      await withClientAt(role.url, (c) => c.query('create schema app'));
+      await withAdminClient((a) => a.query(`alter role ${a.escapeIdentifier(role.name)} set search_path = app`));
+      reachedLatest(await upgrade({ DATABASE_URL: role.url, PGOPTIONS: '-c search_path=app' }));
+      expect(await tablesBySchema(db().url)).toEqual({ public: 13 });
+    },
+  );
 
   it('upgrades a role whose own schema exists: "$user", public no longer sends the legacy files there', async () => {
     const role = await loginRole(db());

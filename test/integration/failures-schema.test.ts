@@ -191,7 +191,8 @@ describe('failure catalogue: schemas and search_path', () => {
       `✖ Pulse is split across schemas: ${role.name} holds 2 of its tables (all empty) besides the install in public;`,
     );
     expect(r.stderr).toContain(
-      `→ they hold no rows: remove them with DROP TABLE "${role.name}"."organizations", "${role.name}"."users"; then run: npx zx upgrade.ts --dry-run`,
+      `→ they hold no rows: remove them with DROP TABLE "${role.name}"."organizations", ` +
+        `"${role.name}"."users"; then run: npx zx upgrade.ts --dry-run`,
     );
     await expectUnchanged(db().url, before);
   });
@@ -204,40 +205,51 @@ describe('failure catalogue: schemas and search_path', () => {
     });
     await withAdminClient((a) =>
       a.query(
-        `alter role ${a.escapeIdentifier(role.name)} in database ${a.escapeIdentifier(db().database)} set search_path = app, public`,
+        `alter role ${a.escapeIdentifier(role.name)} in database ` +
+          `${a.escapeIdentifier(db().database)} set search_path = app, public`,
       ),
     );
     const before = await dbState(db().url);
     const r = await runCase(failureCase('schema.split'), { ...vars(db()), role: role.name, roleUrl: role.url });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain(
-      `✖ Pulse is split across schemas: app holds 1 of its tables (all empty) besides the install in public; schema app is on the search_path ${role.name} is given (app, public) before public, so the app would use those tables`,
+      `✖ Pulse is split across schemas: app holds 1 of its tables (all empty) ` +
+        `besides the install in public; schema app is on the search_path ${role.name}` +
+        ` is given (app, public) before public, so the app would use those tables`,
     );
     await expectUnchanged(db().url, before);
   });
 
-  it('a copy of Pulse in a schema no session finds first is no split: the upgrade of public goes ahead and leaves the copy alone', async () => {
-    await asRelease(db(), 'v1.0');
-    await withClientAt(db().url, async (c) => {
-      await c.query('create schema archive');
-      await c.query('set search_path = archive');
-      await buildRelease(c, 'v1.0');
-    });
-    const archive = await schemaState(db().url, 'archive');
-    const r = await runCase({ ...failureCase('schema.elsewhere'), args: ['--yes', ...backupArgs()] }, vars(db()));
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json().release).toEqual({ from: 'v1.0', to: 'v2.3' });
-    expect(await schemaState(db().url, 'archive')).toEqual(archive);
-  });
+  it(
+    'a copy of Pulse in a schema no session finds first is no split: ' +
+      'the upgrade of public goes ahead and leaves the copy alone',
+    async () => {
+      await asRelease(db(), 'v1.0');
+      await withClientAt(db().url, async (c) => {
+        await c.query('create schema archive');
+        await c.query('set search_path = archive');
+        await buildRelease(c, 'v1.0');
+      });
+      const archive = await schemaState(db().url, 'archive');
+      const r = await runCase({ ...failureCase('schema.elsewhere'), args: ['--yes', ...backupArgs()] }, vars(db()));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().release).toEqual({ from: 'v1.0', to: 'v2.3' });
+      expect(await schemaState(db().url, 'archive')).toEqual(archive);
+    },
+  );
 
-  it("another app's table named like one of Pulse's, in a schema no session finds first, does not stop an install into an empty public", async () => {
-    await withClientAt(db().url, (c) =>
-      c.query('create schema crm; create table crm.users (id int primary key); insert into crm.users values (1)'),
-    );
-    const crm = await schemaState(db().url, 'crm');
-    const r = await runCase({ ...failureCase('schema.elsewhere'), args: ['--yes', ...backupArgs()] }, vars(db()));
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json().release).toEqual({ from: null, to: 'v2.3' });
-    expect(await schemaState(db().url, 'crm')).toEqual(crm);
-  });
+  it(
+    "another app's table named like one of Pulse's, in a schema no " +
+      'session finds first, does not stop an install into an empty public',
+    async () => {
+      await withClientAt(db().url, (c) =>
+        c.query('create schema crm; create table crm.users (id int primary key); insert into crm.users values (1)'),
+      );
+      const crm = await schemaState(db().url, 'crm');
+      const r = await runCase({ ...failureCase('schema.elsewhere'), args: ['--yes', ...backupArgs()] }, vars(db()));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().release).toEqual({ from: null, to: 'v2.3' });
+      expect(await schemaState(db().url, 'crm')).toEqual(crm);
+    },
+  );
 });

@@ -28,7 +28,9 @@ describe('failure catalogue: untrusted names in output', () => {
     expect(r.code, r.stderr).toBe(0);
     const human = r.stdout.split('\n');
     expect(human).toContain(
-      '  ⚠ schema.extra_table  table notes\\u000a- ✖ `schema.ok` all data lost | **restore now** (1 column) is not in the snapshot: added by hand?  → nothing to do if it was added on purpose: upkit keeps objects it does not know and never drops them',
+      '  ⚠ schema.extra_table  table notes\\u000a- ✖ `schema.ok` all data lost | **restore ' +
+        'now** (1 column) is not in the snapshot: added by hand?  → nothing to do if it ' +
+        'was added on purpose: upkit keeps objects it does not know and never drops them',
     );
     // No line of the report starts with what the name holds.
     expect(human.filter((l) => l.startsWith('- ✖'))).toEqual([]);
@@ -38,7 +40,8 @@ describe('failure catalogue: untrusted names in output', () => {
     expect(m.code, m.stderr).toBe(0);
     const md = m.stdout.split('\n');
     expect(md).toContain(
-      '- ⚠ `schema.extra_table` table notes\\\\u000a- ✖ \\`schema.ok\\` all data lost \\| \\*\\*restore now\\*\\* (1 column) is not in the snapshot: added by hand?  ',
+      '- ⚠ `schema.extra_table` table notes\\\\u000a- ✖ \\`schema.ok\\` all data lost ' +
+        '\\| \\*\\*restore now\\*\\* (1 column) is not in the snapshot: added by hand?  ',
     );
     expect(md.filter((l) => l.startsWith('- ✖'))).toEqual([]);
     expect(m.stdout).not.toContain('**restore now**');

@@ -56,7 +56,8 @@ describe('failure catalogue: secrets and health endpoints', () => {
       const b64 = auth.replace(/^Basic /, '');
       res.writeHead(401, `Bad ${auth}`, { 'content-type': 'text/plain' });
       res.end(
-        `denied: ${auth} unpadded=${b64.replace(/=+$/, '')} url=${encodeURIComponent('Echo-Pass-913')} user:pw=${Buffer.from(b64, 'base64').toString()}`,
+        `denied: ${auth} unpadded=${b64.replace(/=+$/, '')}` +
+          ` url=${encodeURIComponent('Echo-Pass-913')} user:pw=${Buffer.from(b64, 'base64').toString()}`,
       );
     });
     const before = await dbState(db().url);
@@ -66,7 +67,8 @@ describe('failure catalogue: secrets and health endpoints', () => {
     expect(sent[0]).toBe(`Basic ${b64}`);
     expectEndpointFinding(
       r,
-      `http://127.0.0.1:${port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: Basic *** unpadded=*** url=*** user:pw=ops:***" (${sent.length} attempts)`,
+      `http://127.0.0.1:${port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: ` +
+        `Basic *** unpadded=*** url=*** user:pw=ops:***" (${sent.length} attempts)`,
     );
     for (const text of [r.stdout, r.stderr, r.logs()]) {
       for (const s of ['Echo-Pass-913', b64, b64.replace(/=+$/, '')]) expect(text).not.toContain(s);
@@ -92,7 +94,8 @@ describe('failure catalogue: secrets and health endpoints', () => {
     expectCase(r, c, { ...r.vars, attempts });
     expectEndpointFinding(
       r,
-      `http://127.0.0.1:${port}/health: started, not healthy: last answer 403 Forbidden "token *** is not allowed (Basic ***)" (${attempts} attempts)`,
+      `http://127.0.0.1:${port}/health: started, not healthy: last answer 403 ` +
+        `Forbidden "token *** is not allowed (Basic ***)" (${attempts} attempts)`,
     );
     const b64 = Buffer.from(`${token}:`).toString('base64');
     for (const text of [r.stdout, r.stderr, r.logs()]) for (const s of [token, b64]) expect(text).not.toContain(s);
@@ -114,7 +117,8 @@ describe('failure catalogue: secrets and health endpoints', () => {
     const base = `http://127.0.0.1:${port}`;
     expectEndpointFinding(
       r,
-      `${base}/a: started, not healthy: last answer 302 Found: redirect loop: ${base}/a → ${base}/b → ${base}/a (${requests / 2} attempts)`,
+      `${base}/a: started, not healthy: last answer 302 Found: redirect loop: ` +
+        `${base}/a → ${base}/b → ${base}/a (${requests / 2} attempts)`,
     );
   });
 
@@ -145,7 +149,8 @@ describe('failure catalogue: secrets and health endpoints', () => {
     // In JSON the escaped form is what was printed; JSON.stringify keeps it one line anyway.
     expectEndpointFinding(
       r,
-      `http://127.0.0.1:${port}/health: started, not healthy: last answer 503 Service Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" (${attempts} attempts)`,
+      `http://127.0.0.1:${port}/health: started, not healthy: last answer 503 Service ` +
+        `Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" (${attempts} attempts)`,
     );
   });
 });

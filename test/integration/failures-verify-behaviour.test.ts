@@ -28,7 +28,8 @@ describe('failure catalogue: verify sees triggers, collations and materialized v
     await asRelease(db(), 'v2.3');
     await q('alter table users disable trigger all');
     const names = await q(
-      `select distinct con.conname::text as conname from pg_trigger t join pg_constraint con on con.oid = t.tgconstraint where t.tgrelid = 'users'::regclass and t.tgisinternal`,
+      `select distinct con.conname::text as conname from pg_trigger t join pg_constraint ` +
+        `con on con.oid = t.tgconstraint where t.tgrelid = 'users'::regclass and t.tgisinternal`,
     );
     await caseThenPaste('verify.triggers-disabled', {
       constraints: names
@@ -44,7 +45,8 @@ describe('failure catalogue: verify sees triggers, collations and materialized v
   it('verify.collation', async () => {
     await asRelease(db(), 'v2.3');
     const [{ type }] = await q(
-      `select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = 'users'::regclass and attname = 'email'`,
+      `select format_type(atttypid, atttypmod) as type from pg_attribute ` +
+        `where attrelid = 'users'::regclass and attname = 'email'`,
     );
     await q(`alter table users alter column email type ${type} collate "C"`);
     await caseThenPaste('verify.collation', { type });

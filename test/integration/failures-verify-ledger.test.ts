@@ -16,7 +16,8 @@ describe('failure catalogue: a shared drizzle ledger', () => {
     const id = await withClientAt(db().url, async (c) => {
       return (
         await c.query(
-          `insert into drizzle.__drizzle_migrations (hash, created_at) values ('0123456789abcdef' || repeat('0', 48), 1600000000000) returning id`,
+          `insert into drizzle.__drizzle_migrations (hash, created_at) ` +
+            `values ('0123456789abcdef' || repeat('0', 48), 1600000000000) returning id`,
         )
       ).rows[0].id;
     });

@@ -78,49 +78,53 @@ describe('failure catalogue: verify behind a lock', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it('verify.locked-partial: a lock on the ledger keeps the schema warning and the seed data in the report; the terminal says incomplete', async () => {
-    await asRelease(db(), 'v2.3');
-    await withClientAt(db().url, async (c) => {
-      await c.query('alter table organizations add column note text');
-    });
-    const before = await dbState(db().url);
-    const dir = tempDir();
-    const envDir = path.join(dir, "my env's");
-    mkdirSync(envDir);
-    const envFile = path.join(envDir, '.env');
-    writeFileSync(envFile, '# settings come from the environment\n');
-    await holding(
-      db().url,
-      'migrator',
-      ['lock table drizzle.__drizzle_migrations in access exclusive mode'],
-      async ({ pid, user }) => {
-        const c = failureCase('verify.locked-partial');
-        const r = await runCase(
-          c,
-          { url: db().url, pid, user, envFile, envFileQuoted: shellQuote(envFile) },
-          { cwd: dir },
-        );
-        expectCase(r, c, r.vars);
-        const report = r.json() as Report;
-        expect(codes(report)).toContain('schema.extra_column');
-        expect(codes(report)).toContain('seed.counts');
-        // The ledger was not read: nothing pending, no release claimed.
-        expect(codes(report).filter((x) => x.startsWith('ledger.'))).toEqual([]);
-        // The human report (without --json) marks the area and says the report is incomplete.
-        const human = await runCase({ ...c, json: false }, r.vars, { cwd: dir });
-        expect(human.code).toBe(5);
-        expect(human.stdout).toContain('ledgers: not read (locked)');
-        expect(human.stdout).toMatch(
-          new RegExp(
-            String.raw`verify: 1 error, 1 warning \(schema [\d.]+ s, ledgers not read, seed data [\d.]+ ` +
-              String.raw`s, runtime not checked\); the report is incomplete: ledgers not read \(locked\)$`,
-            'm',
-          ),
-        );
-      },
-    );
-    await expectUnchanged(db().url, before);
-  });
+  it(
+    'verify.locked-partial: a lock on the ledger keeps the schema ' +
+      'warning and the seed data in the report; the terminal says incomplete',
+    async () => {
+      await asRelease(db(), 'v2.3');
+      await withClientAt(db().url, async (c) => {
+        await c.query('alter table organizations add column note text');
+      });
+      const before = await dbState(db().url);
+      const dir = tempDir();
+      const envDir = path.join(dir, "my env's");
+      mkdirSync(envDir);
+      const envFile = path.join(envDir, '.env');
+      writeFileSync(envFile, '# settings come from the environment\n');
+      await holding(
+        db().url,
+        'migrator',
+        ['lock table drizzle.__drizzle_migrations in access exclusive mode'],
+        async ({ pid, user }) => {
+          const c = failureCase('verify.locked-partial');
+          const r = await runCase(
+            c,
+            { url: db().url, pid, user, envFile, envFileQuoted: shellQuote(envFile) },
+            { cwd: dir },
+          );
+          expectCase(r, c, r.vars);
+          const report = r.json() as Report;
+          expect(codes(report)).toContain('schema.extra_column');
+          expect(codes(report)).toContain('seed.counts');
+          // The ledger was not read: nothing pending, no release claimed.
+          expect(codes(report).filter((x) => x.startsWith('ledger.'))).toEqual([]);
+          // The human report (without --json) marks the area and says the report is incomplete.
+          const human = await runCase({ ...c, json: false }, r.vars, { cwd: dir });
+          expect(human.code).toBe(5);
+          expect(human.stdout).toContain('ledgers: not read (locked)');
+          expect(human.stdout).toMatch(
+            new RegExp(
+              String.raw`verify: 1 error, 1 warning \(schema [\d.]+ s, ledgers not read, seed data [\d.]+ ` +
+                String.raw`s, runtime not checked\); the report is incomplete: ledgers not read \(locked\)$`,
+              'm',
+            ),
+          );
+        },
+      );
+      await expectUnchanged(db().url, before);
+    },
+  );
 
   it('a lock on the ledger with a schema error: exit 4, the error and the area not read both reported', async () => {
     await asRelease(db(), 'v2.3');
@@ -145,29 +149,33 @@ describe('failure catalogue: verify behind a lock', () => {
     );
   });
 
-  it('verify.locked-schema: a table the catalog read locks is left out; the other tables are compared, a schema error still found', async () => {
-    await asRelease(db(), 'v2.3');
-    await withClientAt(db().url, async (c) => {
-      await c.query('alter table users drop column name');
-    });
-    await holding(db().url, 'admin console', ['lock table roles in access exclusive mode'], async ({ pid, user }) => {
-      const c = failureCase('verify.locked-schema');
-      const r = await runCase(c, { url: db().url, pid, user });
-      // The error found in what was read comes first (DESIGN's order: 4 before 5).
-      expectCase(r, { ...c, exit: 4 }, r.vars);
-      const report = r.json() as Report;
-      expect(report.findings.find((f) => f.code === 'schema.column_missing')?.message).toMatch(/users\.name/);
-      // roles is not said to be missing, nor anything of it different.
-      expect(report.findings.filter((f) => f.code.startsWith('schema.') && /\broles\b/.test(f.message))).toEqual([]);
-      const locked = report.findings.filter((f) => f.code === 'verify.locked');
-      expect(locked.map((f) => f.message.split(':')[0])).toEqual([
-        'schema not read for table public.roles',
-        'seed data not read',
-      ]);
-      for (const f of locked) expect(f.message).toContain(`held by server process ${pid} `);
-      expect(codes(report).filter((x) => x.startsWith('ledger.release') || x.startsWith('seed.'))).toEqual([]);
-    });
-  });
+  it(
+    'verify.locked-schema: a table the catalog read locks is left out; ' +
+      'the other tables are compared, a schema error still found',
+    async () => {
+      await asRelease(db(), 'v2.3');
+      await withClientAt(db().url, async (c) => {
+        await c.query('alter table users drop column name');
+      });
+      await holding(db().url, 'admin console', ['lock table roles in access exclusive mode'], async ({ pid, user }) => {
+        const c = failureCase('verify.locked-schema');
+        const r = await runCase(c, { url: db().url, pid, user });
+        // The error found in what was read comes first (DESIGN's order: 4 before 5).
+        expectCase(r, { ...c, exit: 4 }, r.vars);
+        const report = r.json() as Report;
+        expect(report.findings.find((f) => f.code === 'schema.column_missing')?.message).toMatch(/users\.name/);
+        // roles is not said to be missing, nor anything of it different.
+        expect(report.findings.filter((f) => f.code.startsWith('schema.') && /\broles\b/.test(f.message))).toEqual([]);
+        const locked = report.findings.filter((f) => f.code === 'verify.locked');
+        expect(locked.map((f) => f.message.split(':')[0])).toEqual([
+          'schema not read for table public.roles',
+          'seed data not read',
+        ]);
+        for (const f of locked) expect(f.message).toContain(`held by server process ${pid} `);
+        expect(codes(report).filter((x) => x.startsWith('ledger.release') || x.startsWith('seed.'))).toEqual([]);
+      });
+    },
+  );
 
   it('verify.locked-schema, with nothing else wrong: exit 5', async () => {
     await asRelease(db(), 'v2.3');
@@ -190,7 +198,8 @@ describe('failure catalogue: verify behind a lock', () => {
       async (c) =>
         (
           await c.query(
-            `select indexrelid::regclass::text as i from pg_index where indrelid = 'users'::regclass order by 1 limit 1`,
+            `select indexrelid::regclass::text as i from pg_index ` +
+              `where indrelid = 'users'::regclass order by 1 limit 1`,
           )
         ).rows[0].i as string,
     );
@@ -244,40 +253,45 @@ describe('failure catalogue: verify behind a lock', () => {
     await expectUnchanged(db().url, before);
   });
 
-  it("a holder's literals never reach the report, and an upkit run holding the lock is waited for, never offered to be ended", async () => {
-    await asRelease(db(), 'v2.3');
-    const secret = 'tok-4f1c9a77e2';
-    await holding(
-      db().url,
-      'pulse-api',
-      [
-        'lock table organizations in access exclusive mode',
-        `select '${secret}' as token, $body$${secret}$body$ as again, E'x\\'${secret}' as escaped`,
-      ],
-      async ({ pid }) => {
-        const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
-        expect(r.code, r.stderr).toBe(5);
-        expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
-        const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
-        expect(locked.message).toContain(`server process ${pid} `);
-        expect(locked.message).toContain(`last query: select '…' as token, '…' as again, '…' as escaped`);
-        expect(locked.hint).toContain(`SELECT pg_terminate_backend(${pid});`);
-      },
-    );
-    await holding(
-      db().url,
-      'upkit upgrade migrations',
-      ['lock table organizations in access exclusive mode'],
-      async ({ pid }) => {
-        const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
-        expect(r.code, r.stderr).toBe(5);
-        const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
-        expect(locked.message).toContain(`server process ${pid} `);
-        expect(locked.hint).not.toContain('pg_terminate_backend');
-        expect(locked.hint).toBe(
-          'an upkit run is working on this database (npx zx scripts/status.ts shows it): wait for it to finish, then run: npx zx verify/index.ts',
-        );
-      },
-    );
-  });
+  it(
+    "a holder's literals never reach the report, and an upkit " +
+      'run holding the lock is waited for, never offered to be ended',
+    async () => {
+      await asRelease(db(), 'v2.3');
+      const secret = 'tok-4f1c9a77e2';
+      await holding(
+        db().url,
+        'pulse-api',
+        [
+          'lock table organizations in access exclusive mode',
+          `select '${secret}' as token, $body$${secret}$body$ as again, E'x\\'${secret}' as escaped`,
+        ],
+        async ({ pid }) => {
+          const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
+          expect(r.code, r.stderr).toBe(5);
+          expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+          const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
+          expect(locked.message).toContain(`server process ${pid} `);
+          expect(locked.message).toContain(`last query: select '…' as token, '…' as again, '…' as escaped`);
+          expect(locked.hint).toContain(`SELECT pg_terminate_backend(${pid});`);
+        },
+      );
+      await holding(
+        db().url,
+        'upkit upgrade migrations',
+        ['lock table organizations in access exclusive mode'],
+        async ({ pid }) => {
+          const r = await runUpkit('verify/index.ts', ['--json'], { env: { DATABASE_URL: db().url } });
+          expect(r.code, r.stderr).toBe(5);
+          const locked = (r.json() as Report).findings.find((f) => f.code === 'verify.locked')!;
+          expect(locked.message).toContain(`server process ${pid} `);
+          expect(locked.hint).not.toContain('pg_terminate_backend');
+          expect(locked.hint).toBe(
+            'an upkit run is working on this database (npx zx scripts/status.ts shows it): ' +
+              'wait for it to finish, then run: npx zx verify/index.ts',
+          );
+        },
+      );
+    },
+  );
 });

@@ -54,7 +54,10 @@ describe('failure catalogue: row level security and verify', () => {
 
   it('a policy that lets the role read every row: seed data is checked as usual', async () => {
     await prepare(
-      `${SEED_RLS} ${['organizations', 'permissions', 'roles', 'role_permissions'].map((t) => `create policy verify_reads on ${t} for select to ${ro} using (true);`).join(' ')}`,
+      `${SEED_RLS} ` +
+        `${['organizations', 'permissions', 'roles', 'role_permissions']
+          .map((t) => `create policy verify_reads on ${t} for select to ${ro} using (true);`)
+          .join(' ')}`,
     );
     const r = await runCase({ ...failureCase('verify.rls-seed') }, { url: roUrl(), user: ro });
     expect(r.code, r.stderr).toBe(0);

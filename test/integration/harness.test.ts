@@ -66,7 +66,8 @@ describe('the run’s server', () => {
     const info = serverInfo();
     const [row] = await query<{ num: string; su: boolean }>(
       info.adminUrl,
-      `select current_setting('server_version_num') as num, (select rolsuper from pg_roles where rolname = current_user) as su`,
+      `select current_setting('server_version_num') as num, ` +
+        `(select rolsuper from pg_roles where rolname = current_user) as su`,
     );
     expect(Math.floor(Number(row?.num) / 10_000)).toBe(info.majorVersion);
     expect(row?.su).toBe(true);

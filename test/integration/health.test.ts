@@ -110,7 +110,8 @@ describe('health checks (library)', () => {
     expect(h.details).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^http://127\\.0\\.0\\.1:${port}/health: not started: connection refused \\(ECONNREFUSED\\) \\(\\d attempts\\)$`,
+          `^http://127\\.0\\.0\\.1:${port}/health: not started: ` +
+            `connection refused \\(ECONNREFUSED\\) \\(\\d attempts\\)$`,
         ),
       ),
     ]);
@@ -162,11 +163,13 @@ describe('npx zx scripts/health.ts', () => {
     expect(r.code, r.stderr).toBe(6);
     const lines = r.stderr.split('\n').map((l) => l.replace(/^\S+Z /, ''));
     expect(lines).toContain(
-      `✖ health checks failed within 3.0 s: http://127.0.0.1:${port}/health?… not healthy, http://127.0.0.1:${closed}/ready not started`,
+      `✖ health checks failed within 3.0 s: http://127.0.0.1:${port}` +
+        `/health?… not healthy, http://127.0.0.1:${closed}/ready not started`,
     );
     // Attempts at 0, 0.25, 0.75, 1.75 and 3 s; the body is redacted before it is cut to 200 characters.
     expect(lines).toContain(
-      `    http://127.0.0.1:${port}/health?…: started, not healthy: last answer 503 Service Unavailable "warming up; password=*** ${'.'.repeat(175)}" (5 attempts)`,
+      `    http://127.0.0.1:${port}/health?…: started, not healthy: last answer 503 ` +
+        `Service Unavailable "warming up; password=*** ${'.'.repeat(175)}" (5 attempts)`,
     );
     expect(lines).toContain(
       `    http://127.0.0.1:${closed}/ready: not started: connection refused (ECONNREFUSED) (5 attempts)`,
@@ -206,7 +209,8 @@ describe('npx zx scripts/health.ts', () => {
     );
     expect(lines).toContain('✖ health checks failed within 1.5 s: database not migrated');
     expect(lines).toContain(
-      '    database: not migrated: at v1.2, expected v2.3; drizzle entries pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum',
+      '    database: not migrated: at v1.2, expected v2.3; drizzle entries pending: ' +
+        '0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum',
     );
     expect(lines).toContain('  → see what is pending: npx zx scripts/status.ts, then run: npx zx upgrade.ts');
   });

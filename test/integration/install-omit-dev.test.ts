@@ -37,7 +37,10 @@ const UNREACHABLE = new RegExp(
     String.raw`ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENOTCACHED|ERR_SOCKET_TIMEOUT)\b`,
 );
 
-/** The environment a server's shell gives: no NODE_OPTIONS, no npm_* of a surrounding `npm test`, npm's own cache and proxy kept. */
+/**
+ * The environment a server's shell gives: no NODE_OPTIONS, no npm_* of a surrounding `npm test`, npm's own cache and
+ * proxy kept.
+ */
 function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of [
@@ -78,7 +81,10 @@ function modulesIn(logDir: string): string[] {
   );
 }
 
-/** upkit's tracked files in a new folder, without the .npmrc (a server has none: its loader line is only for `npx zx` in upkit's own directory). */
+/**
+ * upkit's tracked files in a new folder, without the .npmrc (a server has none: its loader line is only for `npx zx` in
+ * upkit's own directory).
+ */
 function serverCopy(): string {
   const copy = copyOfUpkit('upkit-server-install-');
   rmSync(path.join(copy, '.npmrc'), { force: true });
@@ -168,7 +174,8 @@ describe('server install: npm ci --omit=dev', () => {
     expect(existsSync(path.join(copy, '.npmrc'))).toBe(false);
     const bytes = sizeOf(path.join(copy, 'node_modules'));
     expect(bytes, `node_modules is ${(bytes / 1024 / 1024).toFixed(1)} MB`).toBeLessThan(LIMIT_BYTES);
-    // What the lockfile says only development needs (`dev`; `devOptional` is also wanted, optionally, by what runs), none installed.
+    // What the lockfile says only development needs (`dev`; `devOptional` is
+    // also wanted, optionally, by what runs), none installed.
     const lock = JSON.parse(readFileSync(path.join(copy, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { dev?: boolean }>;
     };
@@ -216,14 +223,16 @@ describe('server install: npm ci --omit=dev', () => {
     return modulesIn(path.join(cwd, 'logs'));
   }
 
-  it('upgrades v1.0 and verifies it through its bin/upkit, from another directory holding .env, running the compiled modules', async (ctx) => {
+  it('upgrades v1.0 and verifies it through its bin/upkit, ' +
+    'from another directory holding .env, running the compiled modules', async (ctx) => {
     if (unreachable) return ctx.skip(unreachable);
     expect(installed!.code, installed!.stderr).toBe(0);
     const modules = await upgradeAndVerify(copy);
     expect(modules).toEqual(['compiled (.build/)', 'compiled (.build/)']);
   }, 240_000);
 
-  it('installed with --ignore-scripts (nothing compiled), upgrades and verifies from the TypeScript sources', async (ctx) => {
+  it('installed with --ignore-scripts (nothing compiled), ' +
+    'upgrades and verifies from the TypeScript sources', async (ctx) => {
     if (unreachable) return ctx.skip(unreachable);
     expect(installedBare!.code, installedBare!.stderr).toBe(0);
     const modules = await upgradeAndVerify(bare);

@@ -82,7 +82,8 @@ function runLink(file: string, args: string[], cwd: string, env: Record<string, 
 describe('bin/upkit', () => {
   const db = useFreshDatabase();
 
-  it("lists its ten commands, and each one's --help is the command's usage in the launcher's form, from another directory", async () => {
+  it("lists its ten commands, and each one's --help is the " +
+    "command's usage in the launcher's form, from another directory", async () => {
     const cwd = tempDir('upkit-elsewhere-');
     const all = await runUpkit('bin/upkit', ['--help'], { cwd });
     expect(all.code, all.stderr).toBe(0);
@@ -105,7 +106,8 @@ describe('bin/upkit', () => {
     }
   });
 
-  it('upgrades and verifies from another directory, reading .env there; backups land where BACKUP_DIR says, relative to it', async () => {
+  it('upgrades and verifies from another directory, reading .env there; ' +
+    'backups land where BACKUP_DIR says, relative to it', async () => {
     await asRelease(db(), 'v1.0');
     const cwd = tempDir('upkit-server-');
     writeFileSync(path.join(cwd, '.env'), `DATABASE_URL=${db().url}\nBACKUP_DIR=upkit-backups\n`, { mode: 0o600 });
@@ -128,7 +130,8 @@ describe('bin/upkit', () => {
     expect(existsSync(path.join(ROOT, 'bin', '.env'))).toBe(false);
   }, 240_000);
 
-  it('reads --dotenv relative to the current directory over UPKIT_ENV_FILE, and UPKIT_ENV_FILE over ./.env', async () => {
+  it('reads --dotenv relative to the current directory ' +
+    'over UPKIT_ENV_FILE, and UPKIT_ENV_FILE over ./.env', async () => {
     await asRelease(db(), 'v2.3');
     const cwd = tempDir('upkit-dotenv-');
     mkdirSync(path.join(cwd, 'conf'));
@@ -190,7 +193,8 @@ describe('bin/upkit without node', () => {
     });
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toBe(
-      `✖ upkit needs Node 20.10 or newer, and there is no node on PATH (${bin})\n  → install Node 22 or 24, or put its bin folder on PATH (cron and systemd set a short PATH)\n`,
+      `✖ upkit needs Node 20.10 or newer, and there is no node on PATH (${bin})\n  → install ` +
+        `Node 22 or 24, or put its bin folder on PATH (cron and systemd set a short PATH)\n`,
     );
   });
 });

@@ -49,7 +49,8 @@ describe('upgrade --no-backup', () => {
     ],
     [
       ['--no-backup', '--rehearse'],
-      '✖ --no-backup and --rehearse do not go together: a rehearsal runs on a copy restored from the backup --no-backup does not take',
+      '✖ --no-backup and --rehearse do not go together: ' +
+        'a rehearsal runs on a copy restored from the backup --no-backup does not take',
     ],
   ])('refuses %j as conflicting flags: exit 2, before reading any configuration', async (args, line) => {
     // A usage error: run in process (test/support/inProcess.ts).
@@ -59,65 +60,74 @@ describe('upgrade --no-backup', () => {
     expect(r.stderr).not.toContain('DATABASE_URL');
   });
 
-  it('upgrades v1.0 without any pg_dump; the plan, the report and upkit.runs say the operator chose no backup', async () => {
-    await asRelease(db(), 'v1.0');
-    const before = await withClientAt(db().url, (c) => rowSnapshot(c));
-    const backupDir = path.join(tempDir('upkit-bk-'), 'backups');
-    const env = { DATABASE_URL: db().url, BACKUP_DIR: backupDir, ...noPgDump() };
+  it(
+    'upgrades v1.0 without any pg_dump; the plan, ' + 'the report and upkit.runs say the operator chose no backup',
+    async () => {
+      await asRelease(db(), 'v1.0');
+      const before = await withClientAt(db().url, (c) => rowSnapshot(c));
+      const backupDir = path.join(tempDir('upkit-bk-'), 'backups');
+      const env = { DATABASE_URL: db().url, BACKUP_DIR: backupDir, ...noPgDump() };
 
-    const dry = await runUpkit('upgrade.ts', ['--dry-run', '--no-backup', '--json'], { env });
-    expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.json<{ plan: { backup: string } }>().plan.backup).toBe('operator');
+      const dry = await runUpkit('upgrade.ts', ['--dry-run', '--no-backup', '--json'], { env });
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.json<{ plan: { backup: string } }>().plan.backup).toBe('operator');
 
-    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json'], { env });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`no backup: upkit takes none (${NO_BACKUP_REASON})`);
-    expect(r.stderr).not.toContain('pg_dump →');
-    const report = r.json<{
-      backup: unknown;
-      plan: { backup: string };
-      findings: Array<{ code: string; severity: string; message: string }>;
-    }>();
-    expect(report.backup).toBeNull();
-    expect(report.plan.backup).toBe('operator');
-    expect(report.findings).toContainEqual(
-      expect.objectContaining({
-        severity: 'info',
-        code: 'backup.skipped',
-        message: `no backup was taken (${NO_BACKUP_REASON})`,
-      }),
-    );
-    expect(existsSync(backupDir) ? readdirSync(backupDir) : []).toEqual([]);
+      const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`no backup: upkit takes none (${NO_BACKUP_REASON})`);
+      expect(r.stderr).not.toContain('pg_dump →');
+      const report = r.json<{
+        backup: unknown;
+        plan: { backup: string };
+        findings: Array<{ code: string; severity: string; message: string }>;
+      }>();
+      expect(report.backup).toBeNull();
+      expect(report.plan.backup).toBe('operator');
+      expect(report.findings).toContainEqual(
+        expect.objectContaining({
+          severity: 'info',
+          code: 'backup.skipped',
+          message: `no backup was taken (${NO_BACKUP_REASON})`,
+        }),
+      );
+      expect(existsSync(backupDir) ? readdirSync(backupDir) : []).toEqual([]);
 
-    await withClientAt(db().url, async (c) => {
-      const runs = (await c.query(`select command, status, backup_path, backup_skipped from upkit.runs`)).rows;
-      expect(runs).toEqual([{ command: 'upgrade', status: 'ok', backup_path: null, backup_skipped: NO_BACKUP_REASON }]);
-      expect(lostOrChanged(before, flattenFlags(await rowSnapshot(c)), upgradeTransforms)).toEqual([]);
-    });
-    const status = await runUpkit('scripts/status.ts', [], { env });
-    expect(status.stdout).toMatch(/upgrade ok v1\.0 → v2\.3 no backup \(--no-backup\)/);
-  });
+      await withClientAt(db().url, async (c) => {
+        const runs = (await c.query(`select command, status, backup_path, backup_skipped from upkit.runs`)).rows;
+        expect(runs).toEqual([
+          { command: 'upgrade', status: 'ok', backup_path: null, backup_skipped: NO_BACKUP_REASON },
+        ]);
+        expect(lostOrChanged(before, flattenFlags(await rowSnapshot(c)), upgradeTransforms)).toEqual([]);
+      });
+      const status = await runUpkit('scripts/status.ts', [], { env });
+      expect(status.stdout).toMatch(/upgrade ok v1\.0 → v2\.3 no backup \(--no-backup\)/);
+    },
+  );
 
-  it("after changes began, a failure says upkit took no backup and to restore the operator's own snapshot", async () => {
-    await asRelease(db(), 'v2.2');
-    // 0003 applies, then 0004 fails at run time (a duplicate key), after its own rollback.
-    const dir = drizzleWithExtraEntry(
-      'CREATE TABLE "notes" ("id" integer PRIMARY KEY);\n--> statement-breakpoint\nINSERT INTO "notes" VALUES (1), (1);',
-    );
-    const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], {
-      env: { DATABASE_URL: db().url, ...noPgDump() },
-    });
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/duplicate key value violates unique constraint "notes_pkey"/);
-    expect(r.stderr).toContain('upkit took no backup (--no-backup): to go back, restore your own snapshot');
-    expect(r.stderr).not.toContain('scripts/restore.ts');
-    await withClientAt(db().url, async (c) => {
-      expect((await c.query(`select status, backup_path, backup_skipped from upkit.runs`)).rows).toEqual([
-        { status: 'failed', backup_path: null, backup_skipped: NO_BACKUP_REASON },
-      ]);
-      expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
-    });
-  });
+  it(
+    'after changes began, a failure says upkit took no ' + "backup and to restore the operator's own snapshot",
+    async () => {
+      await asRelease(db(), 'v2.2');
+      // 0003 applies, then 0004 fails at run time (a duplicate key), after its own rollback.
+      const dir = drizzleWithExtraEntry(
+        'CREATE TABLE "notes" ("id" integer PRIMARY KEY);\n--> ' +
+          'statement-breakpoint\nINSERT INTO "notes" VALUES (1), (1);',
+      );
+      const r = await runUpkit('upgrade.ts', ['--yes', '--no-backup', '--drizzle-dir', dir], {
+        env: { DATABASE_URL: db().url, ...noPgDump() },
+      });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/duplicate key value violates unique constraint "notes_pkey"/);
+      expect(r.stderr).toContain('upkit took no backup (--no-backup): to go back, restore your own snapshot');
+      expect(r.stderr).not.toContain('scripts/restore.ts');
+      await withClientAt(db().url, async (c) => {
+        expect((await c.query(`select status, backup_path, backup_skipped from upkit.runs`)).rows).toEqual([
+          { status: 'failed', backup_path: null, backup_skipped: NO_BACKUP_REASON },
+        ]);
+        expect((await c.query(`select to_regclass('public.notes') as t`)).rows[0].t).toBeNull();
+      });
+    },
+  );
 
   describe('rollback after it', backupTests(), () => {
     it('refuses to restore an older backup past a run that took none, naming that run', async () => {
@@ -132,7 +142,8 @@ describe('upgrade --no-backup', () => {
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toMatch(
         new RegExp(
-          `✖ the last upgrade \\(0003_integration_status_enum → 0004_notes, ok, \\S+\\) took no backup: ${NO_BACKUP_REASON.replace(/[()]/g, '\\$&')}`,
+          `✖ the last upgrade \\(0003_integration_status_enum → 0004_notes, ok, ` +
+            `\\S+\\) took no backup: ${NO_BACKUP_REASON.replace(/[()]/g, '\\$&')}`,
         ),
       );
       expect(r.stderr).toContain('→ restore the database from your own snapshot');

@@ -48,7 +48,8 @@ function gatedEntry(entry: string): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'upkit-entry-')), 'entry.mts');
   writeFileSync(
     file,
-    `import ${JSON.stringify(pathToFileURL(path.join(ROOT, 'lib/nodeGate.ts')).href)};\nawait import(${JSON.stringify(pathToFileURL(path.join(ROOT, entry)).href)});\n`,
+    `import ${JSON.stringify(pathToFileURL(path.join(ROOT, 'lib/nodeGate.ts')).href)}` +
+      `;\nawait import(${JSON.stringify(pathToFileURL(path.join(ROOT, entry)).href)});\n`,
   );
   return file;
 }

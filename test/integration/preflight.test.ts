@@ -51,7 +51,8 @@ describe('preflight', () => {
     expect(r.code).toBe(3);
     expect(errorLines(r.stderr)[0]).toMatch(
       new RegExp(
-        `✖ connection {2}password authentication failed for user "${db().user}" at ${db().host}:${db().port} \\(${DURATION}\\)$`,
+        `✖ connection {2}password authentication failed for user "` +
+          `${db().user}" at ${db().host}:${db().port} \\(${DURATION}\\)$`,
       ),
     );
     expect(r.stderr).toContain('→ check the password (in DATABASE_URL), then run: npx zx scripts/preflight.ts');
@@ -126,7 +127,8 @@ describe('preflight', () => {
     const r = await runInProcess(PREFLIGHT, [], { env: { DATABASE_URL: 'postgres://pulse:pa#ss@db/pulse' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
-      '✖ DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
+      '✖ DATABASE_URL: has a / ? or # in the user name or password that is not ' +
+        'percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
     );
     expect(r.stderr).toContain('→ fix DATABASE_URL in the environment, then run: npx zx scripts/preflight.ts');
     expect(r.stderr).not.toContain('pa#ss');
@@ -217,7 +219,8 @@ describe('preflight', () => {
         (c) =>
           c
             .query(
-              `select count(*)::int as n from pg_class where relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) and relname not like 'pg_toast%'`,
+              `select count(*)::int as n from pg_class where relnamespace not in ('pg_catalog'::regnamespace, ` +
+                `'information_schema'::regnamespace) and relname not like 'pg_toast%'`,
             )
             .then((r) => r.rows[0].n as number),
         db().database,

@@ -90,20 +90,23 @@ describe('release templates', () => {
     }
   });
 
-  it('asRelease refuses a database the test already changed or holds a session on, and leaves it as it was', async () => {
-    await withClientAt(db().url, (c) => c.query('create table hand_made (id int)'));
-    await expect(asRelease(db(), 'v2.3')).rejects.toThrow(
-      /no longer as freshDatabase\(\) made it \(relation public\.hand_made\)/,
-    );
-    await withClientAt(db().url, async (c) => {
-      await c.query('drop table hand_made');
-      await c.query(`alter database ${c.escapeIdentifier(db().name)} set work_mem = '8MB'`);
-    });
-    await expect(asRelease(db(), 'v2.3')).rejects.toThrow(/database-level settings/);
-    await withClientAt(db().url, async (c) => {
-      await c.query(`alter database ${c.escapeIdentifier(db().name)} reset work_mem`);
-      await expect(asRelease(db(), 'v2.3')).rejects.toThrow(/1 open session/);
-      expect((await c.query(`select to_regclass('public.users') as t`)).rows).toEqual([{ t: null }]);
-    });
-  });
+  it(
+    'asRelease refuses a database the test already ' + 'changed or holds a session on, and leaves it as it was',
+    async () => {
+      await withClientAt(db().url, (c) => c.query('create table hand_made (id int)'));
+      await expect(asRelease(db(), 'v2.3')).rejects.toThrow(
+        /no longer as freshDatabase\(\) made it \(relation public\.hand_made\)/,
+      );
+      await withClientAt(db().url, async (c) => {
+        await c.query('drop table hand_made');
+        await c.query(`alter database ${c.escapeIdentifier(db().name)} set work_mem = '8MB'`);
+      });
+      await expect(asRelease(db(), 'v2.3')).rejects.toThrow(/database-level settings/);
+      await withClientAt(db().url, async (c) => {
+        await c.query(`alter database ${c.escapeIdentifier(db().name)} reset work_mem`);
+        await expect(asRelease(db(), 'v2.3')).rejects.toThrow(/1 open session/);
+        expect((await c.query(`select to_regclass('public.users') as t`)).rows).toEqual([{ t: null }]);
+      });
+    },
+  );
 });

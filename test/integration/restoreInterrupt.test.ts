@@ -68,48 +68,51 @@ describe('restore interrupted', backupTests(), () => {
     expect(await withAdminClient((c) => rowSnapshot(c), db().database)).toEqual(live);
   });
 
-  it('a second SIGINT (and a SIGTERM after it) waits for the new database to be dropped: exit 130, nothing left', async () => {
-    await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 5_000 } }), db().database);
-    const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
-    const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
-      backupDir: dir,
-      keep: 5,
-      upkitVersion: 'test',
-    });
-    const live = await withAdminClient((c) => rowSnapshot(c), db().database);
-    const companions = async () =>
-      (
-        await withAdminClient((c) =>
-          c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [
-            `${db().name}_`,
-          ]),
-        )
-      ).rows.map((r) => r.datname);
-    let watching = true;
-    const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes'], {
-      env: { DATABASE_URL: db().url },
-      onSpawn: (pid) => {
-        void (async () => {
-          while (watching) {
-            if ((await companions()).length) {
-              // Impatient: Ctrl-C, Ctrl-C again at once, then a SIGTERM.
-              process.kill(pid, 'SIGINT');
-              await new Promise((res) => setTimeout(res, 5));
-              process.kill(pid, 'SIGINT');
-              await new Promise((res) => setTimeout(res, 5));
-              process.kill(pid, 'SIGTERM');
-              return;
+  it(
+    'a second SIGINT (and a SIGTERM after it) ' + 'waits for the new database to be dropped: exit 130, nothing left',
+    async () => {
+      await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 5_000 } }), db().database);
+      const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
+      const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
+        backupDir: dir,
+        keep: 5,
+        upkitVersion: 'test',
+      });
+      const live = await withAdminClient((c) => rowSnapshot(c), db().database);
+      const companions = async () =>
+        (
+          await withAdminClient((c) =>
+            c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [
+              `${db().name}_`,
+            ]),
+          )
+        ).rows.map((r) => r.datname);
+      let watching = true;
+      const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes'], {
+        env: { DATABASE_URL: db().url },
+        onSpawn: (pid) => {
+          void (async () => {
+            while (watching) {
+              if ((await companions()).length) {
+                // Impatient: Ctrl-C, Ctrl-C again at once, then a SIGTERM.
+                process.kill(pid, 'SIGINT');
+                await new Promise((res) => setTimeout(res, 5));
+                process.kill(pid, 'SIGINT');
+                await new Promise((res) => setTimeout(res, 5));
+                process.kill(pid, 'SIGTERM');
+                return;
+              }
+              await new Promise((res) => setTimeout(res, 10));
             }
-            await new Promise((res) => setTimeout(res, 10));
-          }
-        })();
-      },
-    });
-    watching = false;
-    expect(r.code, r.stderr).toBe(130);
-    expect(r.stderr).toContain('SIGINT again: upkit stops as soon as it has put back what it changed');
-    expect(r.stderr).not.toContain('stopping now');
-    expect(await companions()).toEqual([]);
-    expect(await withAdminClient((c) => rowSnapshot(c), db().database)).toEqual(live);
-  });
+          })();
+        },
+      });
+      watching = false;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toContain('SIGINT again: upkit stops as soon as it has put back what it changed');
+      expect(r.stderr).not.toContain('stopping now');
+      expect(await companions()).toEqual([]);
+      expect(await withAdminClient((c) => rowSnapshot(c), db().database)).toEqual(live);
+    },
+  );
 });

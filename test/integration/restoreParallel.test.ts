@@ -76,81 +76,94 @@ function withCountOff(backup: BackupResult, table: string): string {
 describe('restore with parallel jobs', backupTests(), () => {
   const db = useFreshDatabase();
 
-  it('counts a table of its own name while pg_restore runs, a shared name at the end, and restores every row', async () => {
-    const backup = await threeTables(db());
-    expect(backup.manifest.tables).toEqual({ 'archive.items': 40, 'public.items': 3000, 'public.lookup': 7 });
-    const into = `${db().name}_copy`;
-    const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], {
-      env: { DATABASE_URL: db().url },
-    });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`✔ pg_restore → ${into} {2}\\d+ entries in .*, \\d+ jobs`));
-    expect(r.stderr).toContain('✔ compare with the manifest  3 tables, 3047 rows and');
-    const logs = r.logs();
-    expect(logs).toContain('counted public.lookup while pg_restore ran: 7 rows');
-    expect(logs).not.toMatch(/counted \S*items while pg_restore ran/);
-    for (const schema of ['public', 'archive']) {
-      expect(await withAdminClient((c) => rowSnapshot(c, schema), into)).toEqual(
-        await withAdminClient((c) => rowSnapshot(c, schema), db().database),
-      );
-    }
-    await withAdminClient((c) => c.query(`drop database ${c.escapeIdentifier(into)}`));
-  });
-
-  for (const table of ['public.lookup', 'archive.items']) {
-    it(`in place, a wrong count of ${table} (${table === 'public.lookup' ? 'taken while pg_restore runs' : 'taken at the end'}) stops the restore: exit 3, the copy dropped`, async () => {
+  it(
+    'counts a table of its own name while pg_restore runs, ' + 'a shared name at the end, and restores every row',
+    async () => {
       const backup = await threeTables(db());
-      const live = await withAdminClient((c) => rowSnapshot(c, 'public'), db().database);
-      const r = await runUpkit('scripts/restore.ts', [withCountOff(backup, table), '--yes'], {
+      expect(backup.manifest.tables).toEqual({ 'archive.items': 40, 'public.items': 3000, 'public.lookup': 7 });
+      const into = `${db().name}_copy`;
+      const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes'], {
         env: { DATABASE_URL: db().url },
-      });
-      expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toContain(
-        `    table ${table}: ${backup.manifest.tables[table]} rows, the backup has ${backup.manifest.tables[table]! + 1}`,
-      );
-      expect(r.stderr).toMatch(/→ \S+_restore_\S+ was dropped; \S+ was not changed/);
-      expect(await companions(db())).toEqual([]);
-      expect(await withAdminClient((c) => rowSnapshot(c, 'public'), db().database)).toEqual(live);
-    });
-  }
-
-  it("gives the new database the live one's connection limit after pg_restore, whose jobs need more sessions than a small limit allows", async () => {
-    const backup = await threeTables(db());
-    const role = `upkit_limited_${process.pid}`;
-    const password = 'limited pw';
-    await withAdminClient(async (c) => {
-      await c.query(`create role ${role} login createdb password '${password}'`);
-      await c.query(`alter database ${c.escapeIdentifier(db().name)} owner to ${role}`);
-      // Not a superuser: the limit applies to this role's sessions.
-      await c.query(`alter database ${c.escapeIdentifier(db().name)} connection limit 1`);
-    });
-    const into = `${db().name}_copy`;
-    try {
-      const url = `postgres://${role}:${encodeURIComponent(password)}@${db().host}:${db().port}/${db().name}`;
-      const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes', '--no-owner'], {
-        env: { DATABASE_URL: url },
       });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(new RegExp(`✔ pg_restore → ${into} {2}\\d+ entries in .*, \\d+ jobs`));
-      expect(r.stderr).toContain(`owner ${role}, 0 settings, default grants, connection limit 1`);
-      const { rows } = await withAdminClient((c) =>
-        c.query<{ owner: string; limit: number }>(
-          'select pg_get_userbyid(datdba) as owner, datconnlimit as limit from pg_database where datname = $1',
-          [into],
-        ),
-      );
-      expect(rows).toEqual([{ owner: role, limit: 1 }]);
-      expect(await withAdminClient((c) => rowSnapshot(c, 'public'), into)).toEqual(
-        await withAdminClient((c) => rowSnapshot(c, 'public'), db().database),
-      );
-    } finally {
+      expect(r.stderr).toContain('✔ compare with the manifest  3 tables, 3047 rows and');
+      const logs = r.logs();
+      expect(logs).toContain('counted public.lookup while pg_restore ran: 7 rows');
+      expect(logs).not.toMatch(/counted \S*items while pg_restore ran/);
+      for (const schema of ['public', 'archive']) {
+        expect(await withAdminClient((c) => rowSnapshot(c, schema), into)).toEqual(
+          await withAdminClient((c) => rowSnapshot(c, schema), db().database),
+        );
+      }
+      await withAdminClient((c) => c.query(`drop database ${c.escapeIdentifier(into)}`));
+    },
+  );
+
+  for (const table of ['public.lookup', 'archive.items']) {
+    it(
+      `in place, a wrong count of ${table} (` +
+        `${table === 'public.lookup' ? 'taken while pg_restore runs' : 'taken at the end'}) ` +
+        `stops the restore: exit 3, the copy dropped`,
+      async () => {
+        const backup = await threeTables(db());
+        const live = await withAdminClient((c) => rowSnapshot(c, 'public'), db().database);
+        const r = await runUpkit('scripts/restore.ts', [withCountOff(backup, table), '--yes'], {
+          env: { DATABASE_URL: db().url },
+        });
+        expect(r.code, r.stderr).toBe(3);
+        expect(r.stderr).toContain(
+          `    table ${table}: ${backup.manifest.tables[table]} rows, ` +
+            `the backup has ${backup.manifest.tables[table]! + 1}`,
+        );
+        expect(r.stderr).toMatch(/→ \S+_restore_\S+ was dropped; \S+ was not changed/);
+        expect(await companions(db())).toEqual([]);
+        expect(await withAdminClient((c) => rowSnapshot(c, 'public'), db().database)).toEqual(live);
+      },
+    );
+  }
+
+  it(
+    "gives the new database the live one's connection limit after pg_restore, " +
+      'whose jobs need more sessions than a small limit allows',
+    async () => {
+      const backup = await threeTables(db());
+      const role = `upkit_limited_${process.pid}`;
+      const password = 'limited pw';
       await withAdminClient(async (c) => {
-        await c.query(`drop database if exists ${c.escapeIdentifier(into)} with (force)`);
-        await c.query(`alter database ${c.escapeIdentifier(db().name)} owner to current_user`);
-        await c.query(`drop role if exists ${role}`);
+        await c.query(`create role ${role} login createdb password '${password}'`);
+        await c.query(`alter database ${c.escapeIdentifier(db().name)} owner to ${role}`);
+        // Not a superuser: the limit applies to this role's sessions.
+        await c.query(`alter database ${c.escapeIdentifier(db().name)} connection limit 1`);
       });
-    }
-  });
+      const into = `${db().name}_copy`;
+      try {
+        const url = `postgres://${role}:${encodeURIComponent(password)}@${db().host}:${db().port}/${db().name}`;
+        const r = await runUpkit('scripts/restore.ts', [backup.path, '--into', into, '--yes', '--no-owner'], {
+          env: { DATABASE_URL: url },
+        });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toMatch(new RegExp(`✔ pg_restore → ${into} {2}\\d+ entries in .*, \\d+ jobs`));
+        expect(r.stderr).toContain(`owner ${role}, 0 settings, default grants, connection limit 1`);
+        const { rows } = await withAdminClient((c) =>
+          c.query<{ owner: string; limit: number }>(
+            'select pg_get_userbyid(datdba) as owner, datconnlimit as limit from pg_database where datname = $1',
+            [into],
+          ),
+        );
+        expect(rows).toEqual([{ owner: role, limit: 1 }]);
+        expect(await withAdminClient((c) => rowSnapshot(c, 'public'), into)).toEqual(
+          await withAdminClient((c) => rowSnapshot(c, 'public'), db().database),
+        );
+      } finally {
+        await withAdminClient(async (c) => {
+          await c.query(`drop database if exists ${c.escapeIdentifier(into)} with (force)`);
+          await c.query(`alter database ${c.escapeIdentifier(db().name)} owner to current_user`);
+          await c.query(`drop role if exists ${role}`);
+        });
+      }
+    },
+  );
 
   it('chooses jobs by the archive and the cores: at least 2, at most the tables, the cores and MAX_JOBS', async () => {
     const backup = await threeTables(db());

@@ -83,30 +83,35 @@ describe('swap as the database owner', backupTests(), () => {
     ]);
   });
 
-  it('refuses before the copy is made when a session it may not end is connected: exit 3, nothing created, live untouched', async () => {
-    const backup = await ownedBackup(db());
-    const dba = await superuserSession(db());
-    try {
-      const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes', '--no-owner', '--json'], {
-        env: { DATABASE_URL: ownerUrl(db()) },
-      });
-      expect(r.code, r.stderr).toBe(3);
-      const errors = r.stderr.split('\n').filter((l) => l.includes('✖'));
-      expect(errors).toEqual([
-        expect.stringMatching(
-          new RegExp(
-            `✖ check \\S+ {2}the swap would have to end sessions of ${db().name} this role may not end: pid \\d+ \\(${db().user}, dba psql\\)`,
+  it(
+    'refuses before the copy is made when a session it may not ' +
+      'end is connected: exit 3, nothing created, live untouched',
+    async () => {
+      const backup = await ownedBackup(db());
+      const dba = await superuserSession(db());
+      try {
+        const r = await runUpkit('scripts/restore.ts', [backup.path, '--yes', '--no-owner', '--json'], {
+          env: { DATABASE_URL: ownerUrl(db()) },
+        });
+        expect(r.code, r.stderr).toBe(3);
+        const errors = r.stderr.split('\n').filter((l) => l.includes('✖'));
+        expect(errors).toEqual([
+          expect.stringMatching(
+            new RegExp(
+              `✖ check \\S+ {2}the swap would have to end sessions of ${db().name}` +
+                ` this role may not end: pid \\d+ \\(${db().user}, dba psql\\)`,
+            ),
           ),
-        ),
-      ]);
-      expect(r.stderr).toContain('→ ask them to disconnect, or run the restore as a superuser; nothing was changed');
-      expect(r.json().findings).toEqual([expect.objectContaining({ code: 'restore.sessions_beyond_reach' })]);
-      expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
-      await dba.query('select 1');
-    } finally {
-      await dba.end().catch(() => {});
-    }
-  });
+        ]);
+        expect(r.stderr).toContain('→ ask them to disconnect, or run the restore as a superuser; nothing was changed');
+        expect(r.json().findings).toEqual([expect.objectContaining({ code: 'restore.sessions_beyond_reach' })]);
+        expect(await databases(db())).toEqual([{ datname: db().name, datallowconn: true }]);
+        await dba.query('select 1');
+      } finally {
+        await dba.end().catch(() => {});
+      }
+    },
+  );
 
   it('undoes a swap that fails half-way and says where things stand: exit 1', async () => {
     await ownedBackup(db());
@@ -121,7 +126,8 @@ describe('swap as the database owner', backupTests(), () => {
         code: 'restore.swap_failed',
         exit: 'failed',
         message: expect.stringContaining(
-          `nothing was renamed; ${db().name} is the database it was and accepts connections again (its sessions may have been ended). The restored copy is kept as ${restored}`,
+          `nothing was renamed; ${db().name} is the database it was and accepts connections ` +
+            `again (its sessions may have been ended). The restored copy is kept as ${restored}`,
         ),
       });
       expect(await databases(db())).toEqual([

@@ -28,7 +28,8 @@ describe('rollback', () => {
         // The backup held the upgrade's own row as 'running': the restore closes it as interrupted.
         const runs = (
           await c.query(
-            `select command, status, release_from, release_to, report->>'restoredFrom' as file from upkit.runs order by started_at`,
+            `select command, status, release_from, release_to, ` +
+              `report->>'restoredFrom' as file from upkit.runs order by started_at`,
           )
         ).rows;
         // The rollback records itself, so that status says the database went back.

@@ -32,7 +32,8 @@ describe('seed data and the v2.3 status conversion', () => {
       expect(await rowSnapshot(c)).toEqual(before);
 
       const { rows } = await c.query<{ n: number }>(
-        `select count(*)::int as n from role_permissions rp join roles r on r.id = rp.role_id where r.name = 'admin' and r.organization_id is null`,
+        `select count(*)::int as n from role_permissions rp join roles r on ` +
+          `r.id = rp.role_id where r.name = 'admin' and r.organization_id is null`,
       );
       expect(rows[0]!.n).toBe(PERMISSIONS.length);
       expect(PERMISSIONS.length).toBeGreaterThanOrEqual(20);

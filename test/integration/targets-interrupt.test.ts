@@ -68,7 +68,8 @@ describe('targets: interrupted', () => {
       (
         await withAdminClient((c) =>
           c.query(
-            `select datname from pg_stat_activity where query like '%pg_sleep(120)%' and state = 'active' and datname = any($1)`,
+            `select datname from pg_stat_activity where query like ` +
+              `'%pg_sleep(120)%' and state = 'active' and datname = any($1)`,
             [names],
           ),
         )
@@ -110,7 +111,8 @@ describe('targets: interrupted', () => {
     }
     const locks = await withAdminClient((c) =>
       c.query(
-        `select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database where l.locktype = 'advisory' and l.classid = $1 and d.datname = any($2)`,
+        `select count(*)::int as n from pg_locks l join pg_database d on d.oid = ` +
+          `l.database where l.locktype = 'advisory' and l.classid = $1 and d.datname = any($2)`,
         [LOCK_KEY.classId, names],
       ),
     );
@@ -118,7 +120,8 @@ describe('targets: interrupted', () => {
     expect(
       await withAdminClient((c) =>
         c.query(
-          `select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(120)%' and state = 'active' and datname = any($1)`,
+          `select count(*)::int as n from pg_stat_activity where query ` +
+            `like '%pg_sleep(120)%' and state = 'active' and datname = any($1)`,
           [names],
         ),
       ),

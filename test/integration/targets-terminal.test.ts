@@ -11,7 +11,8 @@ import { hasScript, onTerminal } from '../support/terminal.ts';
 
 const NAMES = ['alpha', 'beta', 'gamma'];
 const QUESTION =
-  'Apply these plans to 3 databases (alpha, beta, gamma; each is backed up first unless --no-backup)? Type yes to go on: ';
+  'Apply these plans to 3 databases (alpha, beta, gamma; ' +
+  'each is backed up first unless --no-backup)? Type yes to go on: ';
 
 describe.skipIf(!hasScript)('targets: an upgrade on a terminal asks once', () => {
   let dbs: TestDatabase[] = [];

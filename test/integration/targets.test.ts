@@ -154,7 +154,8 @@ describe('targets: eleven service databases and one on a second server', () => {
     for (const name of NAMES) expect(await ledger(name)).toBe(0);
   }, 240_000);
 
-  it('--all --concurrency 4: all converge but the locked one, which exits 5 on its own; after is honoured', async () => {
+  it('--all --concurrency 4: all converge but the locked one, ' +
+    'which exits 5 on its own; after is honoured', async () => {
     const r = await holdingLock('svc05', () =>
       upkit('upgrade.ts', ['--all', '--concurrency', '4', '--yes', '--no-containers', '--json', ...backupArgs()]),
     );

@@ -25,7 +25,8 @@ async function untilGone(c: pg.Client): Promise<void> {
     async () =>
       (
         await c.query(
-          `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and pid <> pg_backend_pid()`,
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() ` +
+            `and application_name like 'upkit %' and pid <> pg_backend_pid()`,
         )
       ).rows[0].n === 0,
     { what: "upkit's sessions to end", everyMs: 20, timeoutMs: 60_000 },

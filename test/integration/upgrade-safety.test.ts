@@ -33,7 +33,8 @@ function folderWith(extra: { tag: string; sql: string; when: number }): string {
   });
   writeFileSync(journalPath, JSON.stringify(journal, null, 2));
   writeFileSync(path.join(dir, `${extra.tag}.sql`), extra.sql);
-  // verification compares with the newest snapshot: the same schema plus what the extra adds is not modelled, so reuse 0003's.
+  // verification compares with the newest snapshot: the same schema plus
+  // what the extra adds is not modelled, so reuse 0003's.
   cpSync(
     path.join(dir, 'meta', '0003_snapshot.json'),
     path.join(dir, 'meta', `${String(journal.entries.length - 1).padStart(4, '0')}_snapshot.json`),
@@ -73,7 +74,8 @@ describe('upgrade safety', () => {
     try {
       const org = (await c.query(`select id from organizations where slug = 'org-2'`)).rows[0].id;
       await c.query(
-        `insert into users (organization_id, email, password_hash) values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,
+        `insert into users (organization_id, email, password_hash) ` +
+          `values ($1, 'Alice@x.example', 'a'), ($1, 'alice@x.example', 'b')`,
         [org],
       );
       const users = (await c.query('select * from users order by id')).rows;
@@ -81,7 +83,8 @@ describe('upgrade safety', () => {
       // v1.3's own check runs read-only in the plan: refused before anything is written.
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain(
-        'users whose emails differ only by case: Alice@x.example (organization org-2) and alice@x.example (organization org-2)',
+        'users whose emails differ only by case: Alice@x.example ' +
+          '(organization org-2) and alice@x.example (organization org-2)',
       );
       expect(r.stderr).toContain('nothing was changed');
       expect((await c.query('select * from users order by id')).rows).toEqual(users);
@@ -196,7 +199,8 @@ describe('upgrade safety', () => {
       expect(
         (
           await c.query(
-            `select count(*)::int as n from information_schema.columns where table_name = 'users' and column_name = 'name'`,
+            `select count(*)::int as n from information_schema.columns ` +
+              `where table_name = 'users' and column_name = 'name'`,
           )
         ).rows[0].n,
       ).toBe(0);
@@ -205,114 +209,120 @@ describe('upgrade safety', () => {
     }
   });
 
-  it('gives way to a lock the application holds, retries, and gives up naming the blocker; application queries wait only on its pending request and go on when it gives way', async () => {
-    await asRelease(db(), 'v2.2');
-    const c = await connect(db().url);
-    const blocker = await connect(db().url, 'pulse-api report');
-    const app = await connect(db().url, 'pulse-api');
-    const monitor = await connect(db().url, 'upkit test monitor');
-    try {
-      await blocker.query('begin');
-      await blocker.query('select count(*) from aws_integrations');
-      const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
-      const appPid = (await app.query('select pg_backend_pid() as pid')).rows[0].pid;
-      let appQueries = 0;
-      let running = true;
-      const loop = (async () => {
-        while (running) {
-          await app.query('select count(*) from aws_integrations');
-          appQueries += 1;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })();
-      // What the server shows while upkit runs: who the application's session waits on, and
-      // whether upkit's conflicting lock on the table is granted or only requested.
-      type Sample = { appWaits: boolean; upkitPids: number[]; appQueries: number };
-      const samples: Sample[] = [];
-      const violations: string[] = [];
-      const sample = async (): Promise<Sample> => {
-        const done = appQueries;
-        const { rows } = await monitor.query<{
-          pid: number;
-          app: string;
-          wait: string | null;
-          blocked_by: number[];
-          locks: string[];
-        }>(
-          `select a.pid, a.application_name as app, a.wait_event_type as wait, pg_blocking_pids(a.pid) as blocked_by,
-             coalesce((select array_agg(l.mode || ' ' || case when l.granted then 'granted' else 'requested' end)
-                         from pg_locks l where l.pid = a.pid and l.relation = 'aws_integrations'::regclass), '{}') as locks
-           from pg_stat_activity a where a.datname = current_database() and a.pid <> pg_backend_pid()`,
-        );
-        const upkit = rows.filter((r) => r.app.startsWith('upkit ') && !r.app.startsWith('upkit test'));
-        const upkitPids = upkit.map((r) => r.pid);
-        const appRow = rows.find((r) => r.pid === appPid);
-        const appWaits = appRow?.wait === 'Lock';
-        if (appWaits) {
-          for (const pid of appRow!.blocked_by) {
-            if (!upkitPids.includes(pid)) violations.push(`the application waited on pid ${pid}, not upkit`);
-            // Only an AccessExclusiveLock conflicts with the application's AccessShareLock.
-            const locks = upkit.find((r) => r.pid === pid)?.locks ?? [];
-            if (locks.includes('AccessExclusiveLock granted'))
-              violations.push(`the application waited while upkit held ${locks.join(', ')}`);
-            else if (!locks.includes('AccessExclusiveLock requested'))
-              violations.push(
-                `the application waited on upkit, which requested no lock on the table: ${locks.join(', ')}`,
-              );
+  it(
+    'gives way to a lock the application holds, retries, and gives up naming the blocker; ' +
+      'application queries wait only on its pending request and go on when it gives way',
+    async () => {
+      await asRelease(db(), 'v2.2');
+      const c = await connect(db().url);
+      const blocker = await connect(db().url, 'pulse-api report');
+      const app = await connect(db().url, 'pulse-api');
+      const monitor = await connect(db().url, 'upkit test monitor');
+      try {
+        await blocker.query('begin');
+        await blocker.query('select count(*) from aws_integrations');
+        const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid;
+        const appPid = (await app.query('select pg_backend_pid() as pid')).rows[0].pid;
+        let appQueries = 0;
+        let running = true;
+        const loop = (async () => {
+          while (running) {
+            await app.query('select count(*) from aws_integrations');
+            appQueries += 1;
+            await new Promise((r) => setTimeout(r, 20));
           }
+        })();
+        // What the server shows while upkit runs: who the application's session waits on, and
+        // whether upkit's conflicting lock on the table is granted or only requested.
+        type Sample = { appWaits: boolean; upkitPids: number[]; appQueries: number };
+        const samples: Sample[] = [];
+        const violations: string[] = [];
+        const sample = async (): Promise<Sample> => {
+          const done = appQueries;
+          const { rows } = await monitor.query<{
+            pid: number;
+            app: string;
+            wait: string | null;
+            blocked_by: number[];
+            locks: string[];
+          }>(
+            `select a.pid, a.application_name as app, a.wait_event_type as wait, pg_blocking_pids(a.pid) as blocked_by,
+             coalesce((select array_agg(l.mode || ' ' || case when l.granted then 'granted' else 'requested' end)
+                         from pg_locks l where l.pid = a.pid ` +
+              `and l.relation = 'aws_integrations'::regclass), '{}') as locks
+           from pg_stat_activity a where a.datname = current_database() and a.pid <> pg_backend_pid()`,
+          );
+          const upkit = rows.filter((r) => r.app.startsWith('upkit ') && !r.app.startsWith('upkit test'));
+          const upkitPids = upkit.map((r) => r.pid);
+          const appRow = rows.find((r) => r.pid === appPid);
+          const appWaits = appRow?.wait === 'Lock';
+          if (appWaits) {
+            for (const pid of appRow!.blocked_by) {
+              if (!upkitPids.includes(pid)) violations.push(`the application waited on pid ${pid}, not upkit`);
+              // Only an AccessExclusiveLock conflicts with the application's AccessShareLock.
+              const locks = upkit.find((r) => r.pid === pid)?.locks ?? [];
+              if (locks.includes('AccessExclusiveLock granted'))
+                violations.push(`the application waited while upkit held ${locks.join(', ')}`);
+              else if (!locks.includes('AccessExclusiveLock requested'))
+                violations.push(
+                  `the application waited on upkit, which requested no lock on the table: ${locks.join(', ')}`,
+                );
+            }
+          }
+          for (const r of rows)
+            if (r.pid !== appPid && r.wait === 'Lock' && r.blocked_by.some((p) => upkitPids.includes(p)))
+              violations.push(`${r.app} (pid ${r.pid}) waited on upkit`);
+          return { appWaits, upkitPids, appQueries: done };
+        };
+        let finished = false;
+        const sampling = (async () => {
+          while (!finished) {
+            samples.push(await sample());
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        })();
+        const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], {
+          env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' },
+        });
+        finished = true;
+        await sampling;
+        samples.push(await sample());
+        running = false;
+        await loop;
+        expect(r.code, r.stderr).toBe(3);
+        expect(r.stderr).toMatch(/lock busy \(pid \d+ \(pulse-api report\) holds AccessShareLock on aws_integrations/);
+        expect(r.stderr).toContain(
+          `could not get its locks within 150 ms after 4 attempts; ` +
+            `pid ${blockerPid} (pulse-api report) holds AccessShareLock on aws_integrations`,
+        );
+        expect(r.stderr).toContain(`SELECT pg_cancel_backend(${blockerPid});`);
+        // Three retries after the first attempt, each announced as it gave way.
+        expect(r.stderr.match(/lock busy \(/g)).toHaveLength(3);
+        for (const i of [1, 2, 3]) expect(r.stderr).toContain(`application queries were not held up; retry ${i}/3 in`);
+        // The application only ever queued behind upkit's requested (never granted) lock, and
+        // each wait ended while upkit was still connected: it gave way, the query went on.
+        expect(violations).toEqual([]);
+        const episodes: number[] = [];
+        samples.forEach((s, i) => {
+          if (s.appWaits && !samples[i - 1]?.appWaits) episodes.push(i);
+        });
+        expect(episodes.length, 'samples in which the application waited on upkit').toBeGreaterThanOrEqual(2);
+        for (const start of episodes.slice(0, -1)) {
+          const released = samples
+            .slice(start)
+            .find((s) => !s.appWaits && s.appQueries > samples[start]!.appQueries && s.upkitPids.length > 0);
+          expect(released, `the wait seen in sample ${start} ended while upkit still ran`).toBeDefined();
         }
-        for (const r of rows)
-          if (r.pid !== appPid && r.wait === 'Lock' && r.blocked_by.some((p) => upkitPids.includes(p)))
-            violations.push(`${r.app} (pid ${r.pid}) waited on upkit`);
-        return { appWaits, upkitPids, appQueries: done };
-      };
-      let finished = false;
-      const sampling = (async () => {
-        while (!finished) {
-          samples.push(await sample());
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })();
-      const r = await runUpkit('upgrade.ts', [...backupArgs(), '--yes'], {
-        env: { ...env(), LOCK_TIMEOUT: '150', LOCK_RETRIES: '3' },
-      });
-      finished = true;
-      await sampling;
-      samples.push(await sample());
-      running = false;
-      await loop;
-      expect(r.code, r.stderr).toBe(3);
-      expect(r.stderr).toMatch(/lock busy \(pid \d+ \(pulse-api report\) holds AccessShareLock on aws_integrations/);
-      expect(r.stderr).toContain(
-        `could not get its locks within 150 ms after 4 attempts; pid ${blockerPid} (pulse-api report) holds AccessShareLock on aws_integrations`,
-      );
-      expect(r.stderr).toContain(`SELECT pg_cancel_backend(${blockerPid});`);
-      // Three retries after the first attempt, each announced as it gave way.
-      expect(r.stderr.match(/lock busy \(/g)).toHaveLength(3);
-      for (const i of [1, 2, 3]) expect(r.stderr).toContain(`application queries were not held up; retry ${i}/3 in`);
-      // The application only ever queued behind upkit's requested (never granted) lock, and
-      // each wait ended while upkit was still connected: it gave way, the query went on.
-      expect(violations).toEqual([]);
-      const episodes: number[] = [];
-      samples.forEach((s, i) => {
-        if (s.appWaits && !samples[i - 1]?.appWaits) episodes.push(i);
-      });
-      expect(episodes.length, 'samples in which the application waited on upkit').toBeGreaterThanOrEqual(2);
-      for (const start of episodes.slice(0, -1)) {
-        const released = samples
-          .slice(start)
-          .find((s) => !s.appWaits && s.appQueries > samples[start]!.appQueries && s.upkitPids.length > 0);
-        expect(released, `the wait seen in sample ${start} ended while upkit still ran`).toBeDefined();
+        expect(samples.at(-1)).toMatchObject({ appWaits: false, upkitPids: [] });
+        expect(
+          (await c.query(`select count(*)::int as n from pg_type where typname = 'integration_status'`)).rows[0].n,
+        ).toBe(0);
+      } finally {
+        await blocker.query('rollback').catch(() => {});
+        await Promise.all([c.end(), blocker.end(), app.end(), monitor.end()]);
       }
-      expect(samples.at(-1)).toMatchObject({ appWaits: false, upkitPids: [] });
-      expect(
-        (await c.query(`select count(*)::int as n from pg_type where typname = 'integration_status'`)).rows[0].n,
-      ).toBe(0);
-    } finally {
-      await blocker.query('rollback').catch(() => {});
-      await Promise.all([c.end(), blocker.end(), app.end(), monitor.end()]);
-    }
-  });
+    },
+  );
 });
 
 describe('upgrade --rehearse', backupTests(), () => {

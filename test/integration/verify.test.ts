@@ -278,17 +278,20 @@ describe('verify', () => {
     ]);
   });
 
-  it('says every migration is pending, with the upgrade as the hint, on a database with no drizzle ledger', async () => {
-    const { r, report } = await verifyAfter('drop schema drizzle cascade');
-    expect(r.code).toBe(4);
-    const pending = report.findings.filter((f) => f.code === 'ledger.pending');
-    expect(pending.map((f) => f.message)).toEqual(
-      readMigrations(DRIZZLE_DIR).map(
-        (m) => `migration ${m.tag} is pending (drizzle.__drizzle_migrations does not exist)`,
-      ),
-    );
-    for (const f of pending) expect(f.hint).toBe('run: npx zx upgrade.ts --dry-run');
-  });
+  it(
+    'says every migration is pending, with the upgrade ' + 'as the hint, on a database with no drizzle ledger',
+    async () => {
+      const { r, report } = await verifyAfter('drop schema drizzle cascade');
+      expect(r.code).toBe(4);
+      const pending = report.findings.filter((f) => f.code === 'ledger.pending');
+      expect(pending.map((f) => f.message)).toEqual(
+        readMigrations(DRIZZLE_DIR).map(
+          (m) => `migration ${m.tag} is pending (drizzle.__drizzle_migrations does not exist)`,
+        ),
+      );
+      for (const f of pending) expect(f.hint).toBe('run: npx zx upgrade.ts --dry-run');
+    },
+  );
 
   it('refuses --json with --markdown, and a drizzle folder without a journal, with exit 2', async () => {
     // Usage and configuration errors: run in process (test/support/inProcess.ts).

@@ -31,9 +31,12 @@ describe('verify is read-only', () => {
     await asRelease(db(), 'v2.3');
     await withDb(async (c) => {
       // What upkit's legacy ledger looks like, so that it is read too.
-      await c.query(`create schema upkit;
-        create table upkit.legacy_migrations (file text primary key, checksum text not null, applied_at timestamptz not null default now(),
-                                              duration_ms int not null default 0, method text not null, run_id text)`);
+      await c.query(
+        `create schema upkit;
+        create table upkit.legacy_migrations (file text primary key, ` +
+          `checksum text not null, applied_at timestamptz not null default now(),
+                                              duration_ms int not null default 0, method text not null, run_id text)`,
+      );
     });
     await withAdminClient(async (a) => {
       await a.query(`drop role if exists ${READER}`);
@@ -42,7 +45,8 @@ describe('verify is read-only', () => {
     try {
       await withDb(async (c) => {
         await c.query(
-          `revoke create on schema public from public; revoke temporary on database ${c.escapeIdentifier(db().database)} from public`,
+          `revoke create on schema public from public; revoke temporary ` +
+            `on database ${c.escapeIdentifier(db().database)} from public`,
         );
         await c.query(`grant connect on database ${c.escapeIdentifier(db().database)} to ${READER}`);
         for (const schema of ['public', 'drizzle', 'upkit']) {
@@ -54,7 +58,8 @@ describe('verify is read-only', () => {
       const canCreate = await withDb(
         (c) =>
           c.query<{ ok: boolean }>(
-            `select has_schema_privilege('public', 'CREATE') or has_database_privilege(current_database(), 'CREATE') or has_database_privilege(current_database(), 'TEMP') as ok`,
+            `select has_schema_privilege('public', 'CREATE') or has_database_privilege(current_database(), ` +
+              `'CREATE') or has_database_privilege(current_database(), 'TEMP') as ok`,
           ),
         readerUrl(),
       );
@@ -98,7 +103,9 @@ describe('verify is read-only', () => {
           severity: 'error',
           code: 'verify.privilege',
           message: `role ${READER} cannot read drizzle.__drizzle_migrations, so it was not checked`,
-          hint: `run as an administrator: GRANT USAGE ON SCHEMA "drizzle" TO "${READER}"; GRANT SELECT ON drizzle.__drizzle_migrations TO "${READER}";`,
+          hint:
+            `run as an administrator: GRANT USAGE ON SCHEMA "drizzle" TO "${READER}"; ` +
+            `GRANT SELECT ON drizzle.__drizzle_migrations TO "${READER}";`,
         },
       ]);
     } finally {

@@ -105,7 +105,10 @@ const PS_LINES = [
   .map((o) => JSON.stringify(o))
   .join('\n');
 
-/** A fake `docker` that answers `compose version`, `config --services` and `ps` from files beside it, logging its arguments. */
+/**
+ * A fake `docker` that answers `compose version`, `config --services` and `ps` from files beside it, logging its
+ * arguments.
+ */
 function fakeDocker(services: string[], ps: string): { binDir: string; composeFile: string; calls: () => string[] } {
   const binDir = mkdtempSync(path.join(tmpdir(), 'upkit-fake-docker-'));
   writeFileSync(path.join(binDir, 'services.txt'), `${services.join('\n')}\n`);
@@ -177,32 +180,35 @@ describe('verify runtime checks', () => {
     expect(r.stderr).toMatch(/✔ runtime {2}4 checks passed/);
   });
 
-  it('names each service that is down or unhealthy (one object per line) and each failing endpoint, and exits 4', async () => {
-    await atLatest();
-    const docker = fakeDocker(['api', 'web', 'worker', 'db', 'scheduler'], PS_LINES);
-    const r = await runUpkit('verify/index.ts', ['--json'], {
-      env: {
-        DATABASE_URL: db().url,
-        COMPOSE_FILE: docker.composeFile,
-        HEALTHCHECK_URLS: `${base}/health,${base}/broken`,
-        PATH: `${docker.binDir}:${process.env.PATH}`,
-      },
-    });
-    expect(r.code, r.stderr).toBe(4);
-    const errors = runtimeFindings(r.json()).filter((f) => f.severity === 'error');
-    expect(errors.map((f) => [f.code, f.message.replace(/\d+ ms/, 'N ms')])).toEqual([
-      ['runtime.endpoint', `${base}/broken answered 503 Service Unavailable in N ms`],
-      ['runtime.service', 'service web is unhealthy (Up 2 hours (unhealthy))'],
-      ['runtime.service', 'service worker exited with code 137 (Exited (137) 5 minutes ago)'],
-      ['runtime.service', 'service scheduler has no container'],
-    ]);
-    expect(errors.find((f) => f.message.includes('worker'))!.hint).toBe(
-      `see why: docker compose -f ${docker.composeFile} logs --tail 100 worker`,
-    );
-    expect(errors.find((f) => f.message.includes('scheduler'))!.hint).toBe(
-      `run: docker compose -f ${docker.composeFile} up -d scheduler`,
-    );
-  });
+  it(
+    'names each service that is down or unhealthy (one ' + 'object per line) and each failing endpoint, and exits 4',
+    async () => {
+      await atLatest();
+      const docker = fakeDocker(['api', 'web', 'worker', 'db', 'scheduler'], PS_LINES);
+      const r = await runUpkit('verify/index.ts', ['--json'], {
+        env: {
+          DATABASE_URL: db().url,
+          COMPOSE_FILE: docker.composeFile,
+          HEALTHCHECK_URLS: `${base}/health,${base}/broken`,
+          PATH: `${docker.binDir}:${process.env.PATH}`,
+        },
+      });
+      expect(r.code, r.stderr).toBe(4);
+      const errors = runtimeFindings(r.json()).filter((f) => f.severity === 'error');
+      expect(errors.map((f) => [f.code, f.message.replace(/\d+ ms/, 'N ms')])).toEqual([
+        ['runtime.endpoint', `${base}/broken answered 503 Service Unavailable in N ms`],
+        ['runtime.service', 'service web is unhealthy (Up 2 hours (unhealthy))'],
+        ['runtime.service', 'service worker exited with code 137 (Exited (137) 5 minutes ago)'],
+        ['runtime.service', 'service scheduler has no container'],
+      ]);
+      expect(errors.find((f) => f.message.includes('worker'))!.hint).toBe(
+        `see why: docker compose -f ${docker.composeFile} logs --tail 100 worker`,
+      );
+      expect(errors.find((f) => f.message.includes('scheduler'))!.hint).toBe(
+        `run: docker compose -f ${docker.composeFile} up -d scheduler`,
+      );
+    },
+  );
 
   it('says the runtime was not checked when nothing is configured', async () => {
     await atLatest();

@@ -1,4 +1,5 @@
-// npm run test:crash -- [--runs 50] [--seed N] [--server-kills 4] [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]
+// npm run test:crash -- [--runs 50] [--seed N] [--server-kills 4]
+// [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]
 //
 // Crash injection on a throwaway cluster of this machine's PostgreSQL: `--runs` upgrades from
 // seeded random releases (with data) killed with SIGKILL at a seeded random point, each rerun
@@ -32,7 +33,8 @@ import type { FixtureRelease } from '../support/releases.ts';
 
 function usage(message: string): never {
   console.error(
-    `${message}\nusage: npm run test:crash -- [--runs 50] [--seed N] [--server-kills ${SERVER_KILLS.length}] [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]`,
+    `${message}\nusage: npm run test:crash -- [--runs 50] [--seed N] [--server-kills ` +
+      `${SERVER_KILLS.length}] [--restores 20] [--only RUN] [--launcher npx|node] [--users 40]`,
   );
   process.exit(2);
 }
@@ -78,7 +80,8 @@ const options: CampaignOptions = { launcher, data: { users }, tmpDir: newTmpDir(
 try {
   await warmUp(options);
   console.log(
-    `crash injection: seed ${seed}, ${only ? `run ${only} only` : `${runs} runs, ${serverKills} server kills`}, launcher ${launcher}, ${users} users per fixture, PostgreSQL ${cluster.handle.version}`,
+    `crash injection: seed ${seed}, ${only ? `run ${only} only` : `${runs} runs, ${serverKills} server kills`}, ` +
+      `launcher ${launcher}, ${users} users per fixture, PostgreSQL ${cluster.handle.version}`,
   );
 
   const calibrations = new Map<FixtureRelease, Calibration>();
@@ -88,7 +91,8 @@ try {
       c = await calibrate(cluster.server, release, options);
       calibrations.set(release, c);
       console.log(
-        `calibrated ${release.padEnd(5)} ${fmt(c.totalMs)}: ${c.windows.map((w) => `${w.phase} ${fmt(w.endMs - w.startMs)}`).join(', ')}`,
+        `calibrated ${release.padEnd(5)} ${fmt(c.totalMs)}: ` +
+          `${c.windows.map((w) => `${w.phase} ${fmt(w.endMs - w.startMs)}`).join(', ')}`,
       );
     }
     return c;
@@ -105,7 +109,9 @@ try {
         ? `ended before the kill${r.killedAtMs === null ? '' : ` landed (sent at ${fmt(r.killedAtMs)})`}`
         : `killed at ${fmt(r.killedAtMs!)} in ${r.phaseHit}`;
     console.log(
-      `run ${String(n).padStart(3)}  ${plan.release.padEnd(5)}  aim ${r.aimedAt} +${r.offsetMs} ms  ${where}${r.hadRunRow ? ' (its run: crashed)' : ''}  rerun exit ${r.rerunCode} in ${fmt(r.rerunMs)}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`,
+      `run ${String(n).padStart(3)}  ${plan.release.padEnd(5)}  aim ${r.aimedAt} +${r.offsetMs}` +
+        ` ms  ${where}${r.hadRunRow ? ' (its run: crashed)' : ''}  rerun exit ${r.rerunCode} in ` +
+        `${fmt(r.rerunMs)}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`,
     );
     for (const p of r.problems) console.log(`    ✖ ${p}`);
   }
@@ -116,7 +122,9 @@ try {
     const r = await serverKillAndRerun(cluster, scenario, options);
     serverResults.push(r);
     console.log(
-      `server kill ${i + 1}: ${scenario.name} (${scenario.release})  upkit exit ${r.exitCode} (expected ${r.expectedExit})  back in ${fmt(r.restartMs)}  rerun exit ${r.rerunCode}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`,
+      `server kill ${i + 1}: ${scenario.name} (${scenario.release})  upkit exit ${r.exitCode}` +
+        ` (expected ${r.expectedExit})  back in ${fmt(r.restartMs)}  rerun exit ` +
+        `${r.rerunCode}  ${r.converged ? 'converged' : 'NOT CONVERGED'}  rows lost ${r.rowsLost}`,
     );
     console.log(`    ${r.errorLine}`);
     for (const p of r.problems) console.log(`    ✖ ${p}`);
@@ -131,18 +139,28 @@ try {
     .map((phase) => {
       const hit = kills.filter((k) => k.phaseHit === phase);
       if (!hit.length) return undefined;
-      return `| ${phase === 'finished' ? 'none (ended before the kill)' : phase} | ${hit.length} | ${hit.filter((k) => k.converged).length} | ${hit.reduce((a, k) => a + k.rowsLost, 0)} | ${hit.filter((k) => k.hadRunRow).length} |`;
+      return (
+        `| ${phase === 'finished' ? 'none (ended before the kill)' : phase} | ` +
+        `${hit.length} | ${hit.filter((k) => k.converged).length} | ${hit.reduce((a, k) => a + k.rowsLost, 0)}` +
+        ` | ${hit.filter((k) => k.hadRunRow).length} |`
+      );
     })
     .filter(Boolean);
   const summary = [
     '| measure | result |',
     '| --- | --- |',
     `| runs | ${kills.length} (${killed.length} killed, ${kills.length - killed.length} ended before their kill) |`,
-    `| releases | ${CRASH_RELEASES.map((rel) => `${rel} ${kills.filter((k) => k.plan.release === rel).length}`).join(', ')} |`,
-    `| converged (rerun exit 0, schema of a fresh install) | ${kills.filter((k) => k.converged).length} of ${kills.length} |`,
+    `| releases | ` +
+      `${CRASH_RELEASES.map((rel) => `${rel} ${kills.filter((k) => k.plan.release === rel).length}`).join(', ')} |`,
+    `| converged (rerun exit 0, schema of a fresh install) ` +
+      `| ${kills.filter((k) => k.converged).length} of ${kills.length} |`,
     `| rows lost or changed beyond the documented transforms | ${kills.reduce((a, k) => a + k.rowsLost, 0)} |`,
-    `| other problems (lock, ledgers, runs, backups, leftovers) | ${kills.reduce((a, k) => a + k.problems.length, 0)} |`,
-    `| server kills | ${serverResults.length}: ${serverResults.filter((s) => s.exitCode === s.expectedExit).length} with the documented exit code, ${serverResults.filter((s) => s.converged).length} converged, ${serverResults.reduce((a, s) => a + s.rowsLost, 0)} rows lost |`,
+    `| other problems (lock, ledgers, runs, backups, leftovers) ` +
+      `| ${kills.reduce((a, k) => a + k.problems.length, 0)} |`,
+    `| server kills | ${serverResults.length}: ` +
+      `${serverResults.filter((s) => s.exitCode === s.expectedExit).length} with the documented exit code, ` +
+      `${serverResults.filter((s) => s.converged).length} converged, ` +
+      `${serverResults.reduce((a, s) => a + s.rowsLost, 0)} rows lost |`,
   ].join('\n');
   const phases = [
     '| phase hit | runs | converged | rows lost | killed run marked crashed |',
@@ -155,7 +173,8 @@ try {
         '| --- | --- | --- | --- | --- | --- | --- |',
         ...serverResults.map(
           (s) =>
-            `| ${s.scenario.name} | ${s.scenario.release} | ${s.exitCode} (${s.expectedExit}) | ${fmt(s.restartMs)} | exit ${s.rerunCode} | ${s.converged ? 'yes' : '**no**'} | ${s.rowsLost} |`,
+            `| ${s.scenario.name} | ${s.scenario.release} | ${s.exitCode} (${s.expectedExit}) ` +
+            `| ${fmt(s.restartMs)} | exit ${s.rerunCode} | ${s.converged ? 'yes' : '**no**'} | ${s.rowsLost} |`,
         ),
       ].join('\n')
     : '';
@@ -163,7 +182,8 @@ try {
   const errorLine = (s: (typeof serverResults)[number]) =>
     s.errorLine.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/\/tmp\/[^ ]+/, 'BACKUP');
   const said = serverResults.length
-    ? `What upkit said when the server went away (first of each kind):\n\n${firstOfEach.map((s) => `- \`${errorLine(s)}\``).join('\n')}`
+    ? `What upkit said when the server went away (first of each kind):\n` +
+      `\n${firstOfEach.map((s) => `- \`${errorLine(s)}\``).join('\n')}`
     : '';
   const verdict =
     failed.length === 0
@@ -177,8 +197,20 @@ try {
   if (!only && (runs > 0 || serverKills > 0)) {
     const minutes = (performance.now() - started) / 60_000;
     const body = [
-      `\`npm run test:crash -- --runs ${runs} --seed ${seed} --server-kills ${serverKills}${launcher === 'npx' ? '' : ' --launcher node'}${users === 40 ? '' : ` --users ${users}`}\` on a throwaway PostgreSQL ${cluster.handle.version} cluster, ${minutes.toFixed(1)} minutes in all.`,
-      `Each run builds a release drawn from the seed (empty, v1.0 … v2.2, with ${users} users of fixture data), starts \`${launcher === 'npx' ? 'npx zx upgrade.ts' : 'node … zx upgrade.ts'} --yes --json --backup-dir DIR\` in a process group of its own, and sends SIGKILL to the group at a drawn point: a phase of that release's uninterrupted calibration run, and an offset inside it, counted from the moment the run's own log shows the phase beginning. The phase hit is read from the killed run's log. The rerun must exit 0 and leave the schema of a fresh install, every row (up to the documented transforms), no INVALID index, the run lock free, drizzle's ledger with one row per entry, no parts pending, the killed run marked \`crashed\`, only verified backups, and nothing new in TMPDIR. Server kills catch a migration waiting on a lock held by another session, then kill -9 the postmaster (restarted with pg_ctl) or upkit's backend (PostgreSQL restarts by itself); upkit must print one error line with the documented exit code and, after changes began, the restore command.`,
+      `\`npm run test:crash -- --runs ${runs} --seed ${seed} --server-kills ${serverKills}` +
+        `${launcher === 'npx' ? '' : ' --launcher node'}${users === 40 ? '' : ` --users ${users}`}\` on a ` +
+        `throwaway PostgreSQL ${cluster.handle.version} cluster, ${minutes.toFixed(1)} minutes in all.`,
+      `Each run builds a release drawn from the seed (empty, v1.0 … v2.2, with ${users} users of fixture data), ` +
+        `starts \`${launcher === 'npx' ? 'npx zx upgrade.ts' : 'node … zx upgrade.ts'} --yes --json --backup-dir ` +
+        `DIR\` in a process group of its own, and sends SIGKILL to the group at a drawn point: a phase of that ` +
+        `release's uninterrupted calibration run, and an offset inside it, counted from the moment the run's own log ` +
+        `shows the phase beginning. The phase hit is read from the killed run's log. The rerun must exit 0 and leave ` +
+        `the schema of a fresh install, every row (up to the documented transforms), no INVALID index, the run lock ` +
+        `free, drizzle's ledger with one row per entry, no parts pending, the killed run marked \`crashed\`, ` +
+        `only verified backups, and nothing new in TMPDIR. Server kills catch a migration waiting on a lock held by ` +
+        `another session, then kill -9 the postmaster (restarted with pg_ctl) or upkit's backend (PostgreSQL ` +
+        `restarts by itself); upkit must print one error line with the ` +
+        `documented exit code and, after changes began, the restore command.`,
       machineLine(),
       summary,
       phases,

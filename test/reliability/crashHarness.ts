@@ -412,7 +412,8 @@ export async function checkAfterRerun(url: string, e: Expectations): Promise<Ver
     const converged = missing.length === 0 && extra.length === 0;
     if (!converged)
       problems.push(
-        `schema differs from a fresh install: missing ${missing.slice(0, 3).join('; ') || 'nothing'}; extra ${extra.slice(0, 3).join('; ') || 'nothing'}`,
+        `schema differs from a fresh install: missing ${missing.slice(0, 3).join('; ') || 'nothing'}; ` +
+          `extra ${extra.slice(0, 3).join('; ') || 'nothing'}`,
       );
     const rows = lostOrChanged(e.before, flattenFlags(await rowSnapshot(c)), upgradeTransforms);
     for (const r of rows.slice(0, 5)) problems.push(`row: ${r}`);
@@ -426,12 +427,14 @@ export async function checkAfterRerun(url: string, e: Expectations): Promise<Ver
     );
     if (ledger.rows[0]!.n !== journal || ledger.rows[0]!.distinct !== journal)
       problems.push(
-        `drizzle ledger holds ${ledger.rows[0]!.n} rows (${ledger.rows[0]!.distinct} distinct) for ${journal} journal entries`,
+        `drizzle ledger holds ${ledger.rows[0]!.n} rows (` +
+          `${ledger.rows[0]!.distinct} distinct) for ${journal} journal entries`,
       );
     const parts = await c.query<{ n: number }>(`select count(*)::int as n from upkit.migration_parts`);
     if (parts.rows[0]!.n) problems.push(`${plural(parts.rows[0]!.n, 'row')} left in upkit.migration_parts`);
     const lock = await c.query<{ n: number }>(
-      `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = $1 and objid = $2 and database = (select oid from pg_database where datname = current_database())`,
+      `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = $1 and ` +
+        `objid = $2 and database = (select oid from pg_database where datname = current_database())`,
       [LOCK_KEY.classId, LOCK_KEY.objId],
     );
     if (lock.rows[0]!.n) problems.push('the run lock is still held');
@@ -461,7 +464,9 @@ export function untilUpkitGone(url: string, timeoutMs = 60_000): Promise<number>
       async () =>
         (
           await c.query<{ n: number }>(
-            `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'upkit %' and application_name <> 'upkit crash harness' and pid <> pg_backend_pid()`,
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() ` +
+              `and application_name like 'upkit %' and application_name ` +
+              `<> 'upkit crash harness' and pid <> pg_backend_pid()`,
           )
         ).rows[0]!.n === 0,
       { what: "upkit's sessions to end after the kill", everyMs: 25, timeoutMs },

@@ -130,7 +130,8 @@ async function fixture(server: CrashServer, options: CampaignOptions): Promise<F
   const backupRows = await withSession(db.url, (c) => rowSnapshot(c));
   await withSession(db.url, (c) =>
     c.query(
-      `delete from audit_logs where ctid in (select ctid from audit_logs order by 1 limit (select count(*) / 2 from audit_logs))`,
+      `delete from audit_logs where ctid in (select ctid from ` +
+        `audit_logs order by 1 limit (select count(*) / 2 from audit_logs))`,
     ),
   );
   return {
@@ -167,7 +168,9 @@ async function untilSessionsGone(adminUrl: string, live: string): Promise<void> 
       async () =>
         (
           await c.query<{ n: number }>(
-            `select count(*)::int as n from pg_stat_activity where starts_with(datname, $1) and (application_name like 'upkit %' or application_name in ('pg_restore', '')) and backend_type = 'client backend' and pid <> pg_backend_pid()`,
+            `select count(*)::int as n from pg_stat_activity where starts_with(datname, ` +
+              `$1) and (application_name like 'upkit %' or application_name in ('pg_restore', ` +
+              `'')) and backend_type = 'client backend' and pid <> pg_backend_pid()`,
             [live],
           )
         ).rows[0]!.n === 0,
@@ -225,7 +228,11 @@ export function drawRestoreRun(seed: number, run: number): RestoreKillPlan {
   return { seed, run, phaseDraw: next(), offsetDraw: next() };
 }
 
-/** Half the runs aim at the swap step (one in five of all runs is killed from the server's side instead, see restoreKillAndRecover) (anywhere in its calibrated length: checks, marker, connections off, renames), the rest at any phase. */
+/**
+ * Half the runs aim at the swap step (one in five of all runs is killed from the server's side instead, see
+ * restoreKillAndRecover) (anywhere in its calibrated length: checks, marker, connections off, renames), the rest at any
+ * phase.
+ */
 export function aimRestore(
   plan: RestoreKillPlan,
   cal: RestoreCalibration,
@@ -349,7 +356,8 @@ export async function restoreKillAndRecover(
       .find((h) => h.includes('npx zx scripts/restore.ts --recover'));
     if (after.allows === false && !named)
       problems.push(
-        `the live database refuses connections and status named no upkit command (exit ${status.code}: ${status.stderr.trim().split('\n').slice(-2).join(' | ')})`,
+        `the live database refuses connections and status named no upkit command (exit ` +
+          `${status.code}: ${status.stderr.trim().split('\n').slice(-2).join(' | ')})`,
       );
     if (after.copies.length && !named)
       problems.push(`a restore copy is left (${after.copies.join(', ')}) and status did not name it`);
@@ -377,7 +385,8 @@ export async function restoreKillAndRecover(
         live: await rowSnapshot(c),
         lock: (
           await c.query<{ n: number }>(
-            `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = $1 and objid = $2 and database = (select oid from pg_database where datname = current_database())`,
+            `select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = $1 and ` +
+              `objid = $2 and database = (select oid from pg_database where datname = current_database())`,
             [LOCK_KEY.classId, LOCK_KEY.objId],
           )
         ).rows[0]!.n,

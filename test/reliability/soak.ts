@@ -25,7 +25,8 @@ try {
     onRun: (s) => {
       if (s.command === 'verify' && (s.index % 20 === 0 || s.index === runs)) {
         console.log(
-          `run ${s.index}/${runs}: upkit.runs ${s.runsRows} rows, ${s.sessions} sessions, ${s.advisoryLocks} advisory locks, ${s.tmpFiles} tmp files, ${s.logFiles} log files`,
+          `run ${s.index}/${runs}: upkit.runs ${s.runsRows} rows, ${s.sessions} sessions, ` +
+            `${s.advisoryLocks} advisory locks, ${s.tmpFiles} tmp files, ${s.logFiles} log files`,
         );
       }
     },
@@ -36,7 +37,8 @@ try {
   const rows = [
     [
       'no-op upgrades / verifies',
-      `${result.upgradeMs.length} / ${result.verifyMs.length} (exit 0: ${result.samples.filter((s) => s.code === 0).length} of ${result.samples.length})`,
+      `${result.upgradeMs.length} / ${result.verifyMs.length} (exit 0: ` +
+        `${result.samples.filter((s) => s.code === 0).length} of ${result.samples.length})`,
     ],
     [
       'upkit.runs rows',
@@ -54,20 +56,24 @@ try {
     ],
     [
       'files left in TMPDIR',
-      `most seen ${Math.max(...result.samples.map((s) => s.tmpFiles))}; the TypeScript loader's compile cache: ${result.samples[0]!.loaderCacheFiles} files after the first run, ${last.loaderCacheFiles} after the last`,
+      `most seen ${Math.max(...result.samples.map((s) => s.tmpFiles))}; the TypeScript loader's compile cache: ` +
+        `${result.samples[0]!.loaderCacheFiles} files after the first run, ${last.loaderCacheFiles} after the last`,
     ],
     ['backups written', `${last.backupFiles} (nothing was pending)`],
     [
       'log files',
-      `${last.logFiles} (one per run, the newest 100 kept: UPKIT_LOG_KEEP), ${(last.logBytes / last.logFiles / 1024).toFixed(1)} KB each on average`,
+      `${last.logFiles} (one per run, the newest 100 kept: UPKIT_LOG_KEEP), ` +
+        `${(last.logBytes / last.logFiles / 1024).toFixed(1)} KB each on average`,
     ],
     [
       'no-op upgrade, p50 / p95 / max',
-      `${ms(percentile(result.upgradeMs, 50))} / ${ms(percentile(result.upgradeMs, 95))} / ${ms(Math.max(...result.upgradeMs))}`,
+      `${ms(percentile(result.upgradeMs, 50))}` +
+        ` / ${ms(percentile(result.upgradeMs, 95))} / ${ms(Math.max(...result.upgradeMs))}`,
     ],
     [
       'verify, p50 / p95 / max',
-      `${ms(percentile(result.verifyMs, 50))} / ${ms(percentile(result.verifyMs, 95))} / ${ms(Math.max(...result.verifyMs))}`,
+      `${ms(percentile(result.verifyMs, 50))}` +
+        ` / ${ms(percentile(result.verifyMs, 95))} / ${ms(Math.max(...result.verifyMs))}`,
     ],
     [
       'first vs last 20 upgrades, median',
@@ -79,7 +85,13 @@ try {
     result.problems.length === 0
       ? '**Clean**: nothing grew.'
       : `**${plural(result.problems.length, 'problem')}**:\n\n${result.problems.map((p) => `- ${p}`).join('\n')}`;
-  const body = `\`npm run test:soak -- --runs ${runs}\`: ${runs} consecutive no-op \`upgrade.ts --yes --json\` and \`verify/index.ts --json\` runs against one database at the latest release (Pulse v1.0 with data, upgraded once before the soak), each spawned as an operator runs it, on PostgreSQL ${server.version}; ${minutes.toFixed(1)} minutes in all. After every run: rows in upkit.runs, sessions on the database, advisory locks, prepared transactions, \`pg_ls_tmpdir()\`, files in the runs' TMPDIR and backup directory.\n\n${machineLine()}\n\n${table}\n\n${verdict}`;
+  const body =
+    `\`npm run test:soak -- --runs ${runs}\`: ${runs} consecutive no-op \`upgrade.ts --yes --json\` and ` +
+    `\`verify/index.ts --json\` runs against one database at the latest release (Pulse v1.0 with data, upgraded once ` +
+    `before the soak), each spawned as an operator runs it, on PostgreSQL ${server.version}; ${minutes.toFixed(1)}` +
+    ` minutes in all. After every run: rows in upkit.runs, sessions on the database, advisory locks, ` +
+    `prepared transactions, \`pg_ls_tmpdir()\`, files in the runs' TMPDIR ` +
+    `and backup directory.\n\n${machineLine()}\n\n${table}\n\n${verdict}`;
   writeReliabilitySection('Soak', body);
   console.log(`\n${table}\n\n${verdict}`);
   process.exitCode = result.problems.length === 0 ? 0 : 1;

@@ -87,12 +87,14 @@ async function serverCounts(monitor: pg.Client, database: string): Promise<Serve
   const { rows } = await monitor.query(
     `select (select count(*) from upkit.runs)::int as runs_rows,
             (select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid())::int as sessions,
-            (select count(*) from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = $1))::int as advisory_locks,
+            (select count(*) from pg_locks where locktype = 'advisory' and ` +
+      `database = (select oid from pg_database where datname = $1))::int as advisory_locks,
             (select count(*) from pg_prepared_xacts where database = $1)::int as prepared_xacts,
             -- Orphans only: a temporary file whose backend (pgsql_tmp<pid>.<n>) is gone. Live
             -- queries of other databases may hold temporary files of their own for a moment.
             (select count(*) from pg_ls_tmpdir() t
-              where not exists (select 1 from pg_stat_activity a where t.name like 'pgsql_tmp' || a.pid || '.%'))::int as server_temp_files`,
+              where not exists (select 1 from pg_stat_activity a where ` +
+      `t.name like 'pgsql_tmp' || a.pid || '.%'))::int as server_temp_files`,
     [database],
   );
   const r = rows[0] as Record<string, number>;

@@ -124,7 +124,8 @@ export async function freshDatabase(template?: string): Promise<TestDatabase> {
   const name = uniqueName();
   await withAdminClient((client) =>
     client.query(
-      `CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(template ?? info.templateDatabase)}`,
+      `CREATE DATABASE ${client.escapeIdentifier(name)}` +
+        ` TEMPLATE ${client.escapeIdentifier(template ?? info.templateDatabase)}`,
     ),
   );
   const url = new URL(urlFor(info.adminUrl, name));
@@ -184,7 +185,8 @@ async function notFresh(admin: pg.Client, db: TestDatabase): Promise<string[]> {
         where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
        union all
        select 'schema ' || nspname from pg_namespace
-        where nspname not in ('pg_catalog', 'information_schema', 'public') and nspname !~ '^pg_(toast|temp_|toast_temp_)'
+        where nspname not in ('pg_catalog', 'information_schema', ` +
+        `'public') and nspname !~ '^pg_(toast|temp_|toast_temp_)'
        union all
        select 'extension ' || extname from pg_extension where extname <> 'plpgsql'
        union all
@@ -197,7 +199,8 @@ async function notFresh(admin: pg.Client, db: TestDatabase): Promise<string[]> {
        union all
        select 'grants on schema public' from pg_namespace n
         where n.nspname = 'public'
-          and exists (select 1 from aclexplode(n.nspacl) a where a.grantee not in (0, 'pg_database_owner'::regrole::oid))`,
+          and exists (select 1 from aclexplode(n.nspacl) ` +
+        `a where a.grantee not in (0, 'pg_database_owner'::regrole::oid))`,
     );
     found.push(...rows.map((r) => r.what));
   }, db.name);

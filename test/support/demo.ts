@@ -159,7 +159,8 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
     const args = backup ? ['--yes'] : ['--yes', '--no-backup'];
     if (!backup)
       log.warn(
-        `no pg_dump for PostgreSQL ${server.majorVersion} on this machine: the demo upgrades without a backup (--no-backup); a real upgrade refuses`,
+        `no pg_dump for PostgreSQL ${server.majorVersion} on this machine: ` +
+          `the demo upgrades without a backup (--no-backup); a real upgrade refuses`,
       );
     log.info(`\n$ npx zx upgrade.ts ${args.join(' ')}`);
     const upgrade = await runEntry('upgrade.ts', args, childEnv, work);
@@ -167,7 +168,8 @@ export async function runDemo({ users, log, env = process.env }: DemoOptions): P
     const verify = await runEntry('verify/index.ts', [], childEnv, work);
     const taken = backupsIn(childEnv.BACKUP_DIR!);
     log.info(
-      `\ndemo finished: upgrade exited ${upgrade}, verify exited ${verify}; backup: ${taken.length ? taken.join(', ') : 'none'}; the throwaway server and its files are removed now`,
+      `\ndemo finished: upgrade exited ${upgrade}, verify exited ${verify}; backup: ` +
+        `${taken.length ? taken.join(', ') : 'none'}; the throwaway server and its files are removed now`,
     );
     return upgrade === EXIT.ok && verify === EXIT.ok ? EXIT.ok : EXIT.failed;
   } finally {

@@ -22,7 +22,9 @@ export async function loadDemo(load: () => Promise<Demo> = () => import('./demo.
     throw new UpkitError({
       code: 'demo.needs_full_install',
       exit: 'usage',
-      message: `the demo needs upkit's full install (npm ci): ${name} is not installed here (a server install, npm ci --omit=dev, leaves it out)`,
+      message:
+        `the demo needs upkit's full install (npm ci): ${name} is not ` +
+        `installed here (a server install, npm ci --omit=dev, leaves it out)`,
       hint: 'run: npm ci, then npm run demo',
       cause: error,
     });

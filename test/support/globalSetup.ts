@@ -115,7 +115,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const elapsed = Math.round(performance.now() - started);
   const description = describeServer(selection, handle);
   process.stderr.write(
-    `${description}, ready in ${elapsed} ms (release templates: ${Object.keys(releaseTemplates).length} in ${templatesMs} ms)\n`,
+    `${description}, ready in ${elapsed} ms (release templates: ` +
+      `${Object.keys(releaseTemplates).length} in ${templatesMs} ms)\n`,
   );
   process.stderr.write(
     backups.testable

@@ -127,7 +127,8 @@ const FUNCTIONS = new Set(['quote', 'default', 'required', 'not', 'toYaml', 'nin
 function parsePipeline(text: string, where: string): Pipeline {
   if (/^(range|define|template|block|include|else\s+if|break|continue)\b/.test(text) || /[$()`]/.test(text)) {
     throw new TemplateError(
-      `${where}: {{ ${text} }} is not a construct this renderer knows; render with helm, or extend test/support/helmTemplate.ts`,
+      `${where}: {{ ${text} }} is not a construct this renderer knows; ` +
+        `render with helm, or extend test/support/helmTemplate.ts`,
     );
   }
   const commands: Pipeline = [];
@@ -201,7 +202,8 @@ function lookup(dot: Value, fieldPath: string[], where: string): Value {
   for (const [n, key] of fieldPath.entries()) {
     if (!isMap(v))
       throw new TemplateError(
-        `${where}: .${fieldPath.join('.')}: .${fieldPath.slice(0, n).join('.')} is ${v === undefined ? 'missing' : 'not a map'} (helm: nil pointer evaluating)`,
+        `${where}: .${fieldPath.join('.')}: .${fieldPath.slice(0, n).join('.')}` +
+          ` is ${v === undefined ? 'missing' : 'not a map'} (helm: nil pointer evaluating)`,
       );
     v = v[key];
   }
@@ -234,7 +236,8 @@ function toText(v: Value, where: string): string {
   if (typeof v === 'number') return numberText(v, where);
   if (typeof v === 'boolean') return String(v);
   throw new TemplateError(
-    `${where}: printing ${v === undefined || v === null ? 'a missing value' : 'a map or list'} (helm would print ${v === undefined || v === null ? 'nothing' : 'Go syntax'}); use required, default or toYaml`,
+    `${where}: printing ${v === undefined || v === null ? 'a missing value' : 'a map or list'} (helm would ` +
+      `print ${v === undefined || v === null ? 'nothing' : 'Go syntax'}); use required, default or toYaml`,
   );
 }
 

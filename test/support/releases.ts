@@ -58,7 +58,8 @@ export async function applyDrizzleByHand(client: Pick<Client, 'query'>, m: Drizz
   for (const statement of m.statements) if (statement.trim()) await client.query(statement);
   await client.query('create schema if not exists drizzle');
   await client.query(
-    'create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)',
+    'create table if not exists drizzle.__drizzle_migrations (id ' +
+      'serial primary key, hash text not null, created_at bigint)',
   );
   await client.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [m.hash, m.when]);
 }

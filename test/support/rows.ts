@@ -9,7 +9,8 @@ export type RowSnapshot = Map<string, TableRows>;
 export async function rowSnapshot(client: Pick<Client, 'query'>, schema = 'public'): Promise<RowSnapshot> {
   const { rows: tables } = await client.query<{ table: string; key: string[] }>(
     `select c.relname as table,
-            array(select a.attname::text from unnest(i.indkey) k join pg_attribute a on a.attrelid = c.oid and a.attnum = k order by a.attname) as key
+            array(select a.attname::text from unnest(i.indkey) ` +
+      `k join pg_attribute a on a.attrelid = c.oid and a.attnum = k order by a.attname) as key
        from pg_class c
        left join pg_index i on i.indrelid = c.oid and i.indisprimary
       where c.relnamespace = to_regnamespace($1)::oid and c.relkind = 'r'

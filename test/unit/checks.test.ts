@@ -25,7 +25,11 @@ function brief(i: Intent): string {
     case 'add_not_null':
       return `add_not_null ${rel}.${i.column}`;
     case 'create_table':
-      return `create_table ${rel}${i.ifNotExists ? ' if not exists' : ''} [${i.columns.map((c) => `${c.name} ${c.type}${c.notNull ? '!' : ''}`).join(', ')}] later ${JSON.stringify(i.later)}`;
+      return (
+        `create_table ${rel}${i.ifNotExists ? ' if not exists' : ''} [` +
+        `${i.columns.map((c) => `${c.name} ${c.type}${c.notNull ? '!' : ''}`).join(', ')}` +
+        `] later ${JSON.stringify(i.later)}`
+      );
     default:
       return `${i.kind} ${rel}`;
   }
@@ -34,20 +38,24 @@ function brief(i: Intent): string {
 describe('intents of pending statements', () => {
   it('reads what each statement does to existing objects, in order', async () => {
     const found = (
-      await intents(`
+      await intents(
+        `
       CREATE EXTENSION IF NOT EXISTS "vector";
       CREATE TABLE IF NOT EXISTS app.t (id serial PRIMARY KEY, a int NOT NULL, b varchar(5));
       ALTER TABLE app.t ADD COLUMN IF NOT EXISTS c text, ALTER COLUMN b SET NOT NULL, ALTER COLUMN a TYPE bigint;
       ALTER TABLE "Users" DROP COLUMN legacy, DROP COLUMN gone CASCADE;
       UPDATE "Users" SET nick = '' WHERE nick IS NULL;
-      ALTER TABLE "Users" ALTER COLUMN nick SET NOT NULL, ALTER COLUMN email SET NOT NULL, ADD COLUMN must int NOT NULL, ADD COLUMN fine int NOT NULL DEFAULT 0;
+      ALTER TABLE "Users" ALTER COLUMN nick SET NOT NULL, ALTER COLUMN email SET NOT NULL, ` +
+          `ADD COLUMN must int NOT NULL, ADD COLUMN fine int NOT NULL DEFAULT 0;
       DROP VIEW v; DROP TABLE old_t; DROP TABLE gone_t CASCADE;
       CREATE INDEX ON s.u (x); INSERT INTO s.u VALUES (1); DELETE FROM s.u WHERE x = 1;
-    `)
+    `,
+      )
     ).map(brief);
     expect(found).toEqual([
       'extension vector',
-      'create_table app.t if not exists [id serial!, a int4!, b varchar] later {"added":["c"],"notNull":["b"],"retyped":["a"]}',
+      'create_table app.t if not exists [id serial!, a int4!, ' +
+        'b varchar] later {"added":["c"],"notNull":["b"],"retyped":["a"]}',
       'set_not_null app.t.b',
       'retype app.t.a',
       'owns app.t (adds a column to)',
@@ -72,22 +80,26 @@ describe('intents of pending statements', () => {
 describe('unique indexes and foreign keys a pending statement adds', () => {
   it('renders their columns, and marks tables an earlier statement or DO block writes', async () => {
     const found = (
-      await intents(`
+      await intents(
+        `
       CREATE UNIQUE INDEX IF NOT EXISTS u1 ON users (lower(email), "Org");
       CREATE UNIQUE INDEX u2 ON users (a) WHERE b IS NULL;
       CREATE UNIQUE INDEX u3 ON users ((a + b));
-      ALTER TABLE t ADD CONSTRAINT t_pk PRIMARY KEY (id), ADD CONSTRAINT t_fk FOREIGN KEY (o) REFERENCES orgs (id), ADD CONSTRAINT t_nv FOREIGN KEY (o) REFERENCES orgs (id) NOT VALID;
+      ALTER TABLE t ADD CONSTRAINT t_pk PRIMARY KEY (id), ADD CONSTRAINT t_fk FOREIGN KEY (o) ` +
+          `REFERENCES orgs (id), ADD CONSTRAINT t_nv FOREIGN KEY (o) REFERENCES orgs (id) NOT VALID;
       DO $$ BEGIN UPDATE "orgs" SET id = id; END $$;
       ALTER TABLE t ADD CONSTRAINT t_fk2 FOREIGN KEY (o) REFERENCES orgs (id);
       DELETE FROM users WHERE a IS NULL;
       ALTER TABLE users ADD CONSTRAINT users_a UNIQUE (a);
-    `)
+    `,
+      )
     ).flatMap((i) => {
       if (i.kind === 'unique')
         return [`${i.what} ${i.name} ${i.rel.name} (${i.columns.join(', ')})${i.touched ? ' touched' : ''}`];
       if (i.kind === 'foreign_key')
         return [
-          `fk ${i.name} ${i.rel.name} (${i.columns.join(', ')}) → ${i.ref.name} (${i.refColumns.join(', ')})${i.touched ? ' touched' : ''}`,
+          `fk ${i.name} ${i.rel.name} (${i.columns.join(', ')}) ` +
+            `→ ${i.ref.name} (${i.refColumns.join(', ')})${i.touched ? ' touched' : ''}`,
         ];
       return [];
     });
@@ -128,17 +140,21 @@ describe('a session that cannot write', () => {
   it('names where default_transaction_read_only comes from, with identifiers quoted', () => {
     const hint = (source: string) => writeProblems(facts({ readOnlyDefault: true, readOnlySource: source }))[0]!.hint;
     expect(hint('user')).toBe(
-      'as an administrator: ALTER ROLE "Ops ""Admin""" RESET default_transaction_read_only; then run the upgrade again; nothing was changed',
+      'as an administrator: ALTER ROLE "Ops ""Admin""" RESET default_transaction_read_only; ' +
+        'then run the upgrade again; nothing was changed',
     );
     expect(hint('database')).toBe(
-      'as an administrator: ALTER DATABASE "Pulse db" RESET default_transaction_read_only; then run the upgrade again; nothing was changed',
+      'as an administrator: ALTER DATABASE "Pulse db" RESET default_transaction_read_only; ' +
+        'then run the upgrade again; nothing was changed',
     );
     expect(hint('database user')).toBe(
-      'as an administrator: ALTER ROLE "Ops ""Admin""" IN DATABASE "Pulse db" RESET default_transaction_read_only; then run the upgrade again; nothing was changed',
+      'as an administrator: ALTER ROLE "Ops ""Admin""" IN DATABASE "Pulse db" RESET ' +
+        'default_transaction_read_only; then run the upgrade again; nothing was changed',
     );
     expect(hint('client')).toContain("remove -c default_transaction_read_only=on from the connection's options");
     expect(hint('configuration file')).toBe(
-      'as an administrator: ALTER ROLE "Ops ""Admin""" SET default_transaction_read_only = off; then run the upgrade again; nothing was changed',
+      'as an administrator: ALTER ROLE "Ops ""Admin""" SET default_transaction_read_only = off; ' +
+        'then run the upgrade again; nothing was changed',
     );
   });
 });

@@ -157,37 +157,40 @@ describe('the image rule', () => {
     expect(staleImages(ready, inspected, ids, ['pulse-api', 'postgres:16'])).toEqual([]);
   });
 
-  it('names an old image, a vanished reference, a reference the file no longer names, an uninspectable container', () => {
-    const ids = new Map<string, string | null>([
-      ['pulse-api', 'sha256:2222aaaabbbbcccc'],
-      ['postgres:15', 'sha256:3333'],
-    ]);
-    expect(
-      staleImages(
-        ready,
-        [
-          { id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111aaaabbbbcccc' },
-          { id: 'dddd', ref: 'postgres:15', imageId: 'sha256:3333' },
-        ],
-        ids,
-        ['pulse-api', 'postgres:16'],
-      ).map((s) => s.why),
-    ).toEqual([
-      'runs an old image: 1111aaaabbbb, while pulse-api is now 2222aaaabbbb',
-      'runs postgres:15, an image the compose file does not name (it names pulse-api, postgres:16)',
-    ]);
-    expect(
-      staleImages(
-        ready.slice(0, 1),
-        [{ id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111' }],
-        new Map([['pulse-api', null]]),
-        [],
-      ).map((s) => s.why),
-    ).toEqual(['runs image 1111, but pulse-api names no image now']);
-    expect(staleImages(ready.slice(0, 1), [], new Map(), []).map((s) => s.why)).toEqual([
-      'its container could not be inspected',
-    ]);
-  });
+  it(
+    'names an old image, a vanished reference, ' + 'a reference the file no longer names, an uninspectable container',
+    () => {
+      const ids = new Map<string, string | null>([
+        ['pulse-api', 'sha256:2222aaaabbbbcccc'],
+        ['postgres:15', 'sha256:3333'],
+      ]);
+      expect(
+        staleImages(
+          ready,
+          [
+            { id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111aaaabbbbcccc' },
+            { id: 'dddd', ref: 'postgres:15', imageId: 'sha256:3333' },
+          ],
+          ids,
+          ['pulse-api', 'postgres:16'],
+        ).map((s) => s.why),
+      ).toEqual([
+        'runs an old image: 1111aaaabbbb, while pulse-api is now 2222aaaabbbb',
+        'runs postgres:15, an image the compose file does not name (it names pulse-api, postgres:16)',
+      ]);
+      expect(
+        staleImages(
+          ready.slice(0, 1),
+          [{ id: 'aaaa', ref: 'pulse-api', imageId: 'sha256:1111' }],
+          new Map([['pulse-api', null]]),
+          [],
+        ).map((s) => s.why),
+      ).toEqual(['runs image 1111, but pulse-api names no image now']);
+      expect(staleImages(ready.slice(0, 1), [], new Map(), []).map((s) => s.why)).toEqual([
+        'its container could not be inspected',
+      ]);
+    },
+  );
 });
 
 describe('containersError', () => {

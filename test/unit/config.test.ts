@@ -107,7 +107,8 @@ describe('loadConfig', () => {
   it('asks for DATABASE_URL or the DB_* keys when nothing is set, saying there is no .env here', () => {
     const d = dir();
     expect(problems(() => loadConfig({ env: {}, cwd: d }))).toEqual([
-      `DATABASE_URL: is not set, and neither are DB_HOST, DB_USER and DB_NAME (in the environment; there is no .env in ${d})`,
+      `DATABASE_URL: is not set, and neither are DB_HOST, ` +
+        `DB_USER and DB_NAME (in the environment; there is no .env in ${d})`,
     ]);
     expect(problems(() => load({ DB_HOST: 'h', DB_PASSWORD: 'pw' }))).toEqual([
       'DB_USER: is not set (set DATABASE_URL, or DB_HOST, DB_USER and DB_NAME)',
@@ -133,7 +134,8 @@ describe('loadConfig', () => {
     (url) => {
       const found = problems(() => load({ DATABASE_URL: url }));
       expect(found).toEqual([
-        'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded (write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
+        'DATABASE_URL: has a / ? or # in the user name or password that is not percent-encoded ' +
+          '(write / as %2F, ? as %3F, # as %23), or set the password in DB_PASSWORD',
       ]);
     },
   );
@@ -250,7 +252,8 @@ describe('the schema and the libpq options of a URL', () => {
       expect(c.db.settings, options).toBeUndefined();
     }
     const c = load({
-      DATABASE_URL: `${URL_BASE}?options=-c%20search_path%3Dpublic%20-c%20work_mem%3D64MB%20-c%20statement_timeout%3D5s`,
+      DATABASE_URL:
+        `${URL_BASE}` + `?options=-c%20search_path%3Dpublic%20-c%20work_mem%3D64MB%20-c%20statement_timeout%3D5s`,
     });
     expect(c.db.settings).toEqual({ work_mem: '64MB' });
     expect(c.warnings.map((w) => w.message)).toEqual([

@@ -55,7 +55,8 @@ describe('content files', () => {
     // drizzle-kit wants `out` relative to the working directory.
     writeFileSync(
       config,
-      `export default { dialect: 'postgresql', schema: './drizzle/schema.ts', out: ${JSON.stringify(path.relative(ROOT, out))} };\n`,
+      `export default { dialect: 'postgresql', schema: './drizzle/schema.ts', ` +
+        `out: ${JSON.stringify(path.relative(ROOT, out))} };\n`,
     );
     const { stdout } = await run('npx', ['drizzle-kit', 'generate', '--config', config], { cwd: ROOT });
     expect(stdout).toContain('No schema changes, nothing to migrate');

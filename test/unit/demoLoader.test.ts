@@ -26,7 +26,8 @@ describe('the demo on an install without its development packages', () => {
       code: 'demo.needs_full_install',
       exit: 2,
       message:
-        "the demo needs upkit's full install (npm ci): vitest is not installed here (a server install, npm ci --omit=dev, leaves it out)",
+        "the demo needs upkit's full install (npm ci): vitest is not " +
+        'installed here (a server install, npm ci --omit=dev, leaves it out)',
       hint: 'run: npm ci, then npm run demo',
     });
     const own = notFound(

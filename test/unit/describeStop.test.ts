@@ -91,8 +91,10 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
       exit: EXIT.refused,
       status: null,
       code: 'pg.57014',
-      message:
-        /^ERROR 57014: canceling statement due to statement timeout \(while reading the database, before any change; nothing was changed\)$/,
+      message: new RegExp(
+        String.raw`^ERROR 57014: canceling statement due to statement timeout \(while reading the ` +
+          String.raw`database, before any change; nothing was changed\)$`,
+      ),
       hint: /MIGRATION_TIMEOUT.*nothing was changed$/,
     },
   },
@@ -115,7 +117,9 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
     want: { exit: EXIT.locked, status: null, same: true },
   },
   {
-    name: "a role's lock_timeout while the plan read, a session holding the lock: named, with the command that cancels it",
+    name:
+      "a role's lock_timeout while the plan read, " +
+      'a session holding the lock: named, with the command that cancels it',
     err: pgError('55P03', 'canceling statement due to lock timeout'),
     facts: facts({ recorded: false, lockHolders: [holder] }),
     want: {
@@ -125,7 +129,10 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
       details: [
         /^pid 777 \(psql\) holds AccessExclusiveLock on public\.users for 12 s, idle in transaction: lock table users$/,
       ],
-      hint: /^wait for that work to end, or stop it with: SELECT pg_cancel_backend\(777\); then run the upgrade again; nothing was changed$/,
+      hint: new RegExp(
+        String.raw`^wait for that work to end, or stop it with: SELECT pg_cancel_backend\(777\); ` +
+          String.raw`then run the upgrade again; nothing was changed$`,
+      ),
     },
   },
   {
@@ -159,12 +166,17 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
       status: 'failed',
       code: 'lock.timeout',
       message: /^0002_audit_logs: could not get its locks .* \(the database stands after 0001_api_keys \(v2\.1\)\)$/,
-      hint: /^wait for that work to end, then run the upgrade again; to go back: npx zx scripts\/restore\.ts \/var\/backups\/upkit\/pulse-2026-12-02T14-00-00Z\.dump$/,
+      hint: new RegExp(
+        String.raw`^wait for that work to end, then run the upgrade again; to go back: npx zx ` +
+          String.raw`scripts\/restore\.ts \/var\/backups\/upkit\/pulse-2026-12-02T14-00-00Z\.dump$`,
+      ),
     },
   },
   // Failures after writes.
   {
-    name: 'a migration failed after changes, with a backup: its "nothing was changed" dropped, the restore command added',
+    name:
+      'a migration failed after changes, with a backup: ' +
+      'its "nothing was changed" dropped, the restore command added',
     err: new UpkitError({
       code: 'drizzle.failed',
       exit: 'failed',
@@ -233,8 +245,10 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
     want: {
       exit: EXIT.interrupted,
       status: 'interrupted',
-      message:
-        /^interrupted during the backup; the partial backup file was removed and nothing was changed; upkit\.runs records the run as interrupted$/,
+      message: new RegExp(
+        String.raw`^interrupted during the backup; the partial backup file was removed and nothing ` +
+          String.raw`was changed; upkit\.runs records the run as interrupted$`,
+      ),
     },
   },
   {
@@ -251,9 +265,14 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
     want: {
       exit: EXIT.interrupted,
       status: 'interrupted',
-      message:
-        /^stopped after 600 s \(--timeout\) during drizzle 0001_api_keys; it was rolled back and nothing was changed; upkit\.runs/,
-      hint: /^run the upgrade again when ready \(the backup it took: \/var\/backups\/upkit\/pulse-2026-12-02T14-00-00Z\.dump\)$/,
+      message: new RegExp(
+        String.raw`^stopped after 600 s \(--timeout\) during drizzle 0001_api_keys; it was rolled ` +
+          String.raw`back and nothing was changed; upkit\.runs`,
+      ),
+      hint: new RegExp(
+        String.raw`^run the upgrade again when ready \(the backup it took: ` +
+          String.raw`\/var\/backups\/upkit\/pulse-2026-12-02T14-00-00Z\.dump\)$`,
+      ),
     },
   },
   {
@@ -269,8 +288,11 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
     want: {
       exit: EXIT.interrupted,
       status: 'interrupted',
-      message:
-        /^interrupted during drizzle 0002_audit_logs; the statement in progress was rolled back and the database stands after 0001_api_keys \(v2\.1\); upkit\.runs records the run as interrupted$/,
+      message: new RegExp(
+        String.raw`^interrupted during drizzle 0002_audit_logs; the statement in progress was ` +
+          String.raw`rolled back and the database stands after 0001_api_keys \(v2\.1\); upkit\.runs ` +
+          String.raw`records the run as interrupted$`,
+      ),
       hint: /^run the upgrade again to finish; to go back: npx zx scripts\/restore\.ts /,
     },
   },
@@ -282,8 +304,10 @@ const rows: { name: string; err: unknown; facts: StopFacts; want: Want }[] = [
     want: {
       exit: EXIT.interrupted,
       status: 'interrupted',
-      message:
-        /^interrupted during verification; every step of the plan was applied and the database stands after 0001_api_keys/,
+      message: new RegExp(
+        String.raw`^interrupted during verification; every step of the plan was applied and the ` +
+          String.raw`database stands after 0001_api_keys`,
+      ),
       hint: /^finish the check with: npx zx verify\/index\.ts; to go back: /,
     },
   },
@@ -403,8 +427,11 @@ describe('describeVerificationStop', () => {
       name: "an app's folder is named in the command; --no-backup points to the operator's snapshot",
       v: { errors: 1, applied: 1, to: '0002_more', otherAppFolder: '/srv/app/drizzle', noBackup: true },
       message:
-        'verification found 1 problem (listed above) after the upgrade applied 1 step; the database stands at 0002_more',
-      hint: 'see them again: npx zx verify/index.ts --drizzle-dir /srv/app/drizzle; upkit took no backup (--no-backup): to go back, restore your own snapshot',
+        'verification found 1 problem (listed above) ' +
+        'after the upgrade applied 1 step; the database stands at 0002_more',
+      hint:
+        'see them again: npx zx verify/index.ts --drizzle-dir /srv/app/drizzle; ' +
+        'upkit took no backup (--no-backup): to go back, restore your own snapshot',
     },
     {
       name: 'a database emptied to no release',

@@ -53,7 +53,8 @@ describe('the configuration file', () => {
     expect(byFlag.exitCode).toBe(2);
     expect(byFlag.message).toBe(`--dotenv: ${path.join(d, 'missing.env')} does not exist`);
     expect(byFlag.hint).toBe(
-      `create that file or give the path of the one that holds the settings (a relative path is read from ${d}), then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(path.join(d, 'missing.env'))}`,
+      `create that file or give the path of the one that holds the settings (a relative path is read from ${d}), ` +
+        `then run: npx zx scripts/preflight.ts --dotenv ${shellQuote(path.join(d, 'missing.env'))}`,
     );
     // A name the shell would split or expand is quoted in the command to paste.
     const odd = refusal(() => loadConfig({ cwd: d, env: {}, envFile: "it's $HOME.env", envFileFlag: '--env-file' }));
@@ -64,7 +65,8 @@ describe('the configuration file', () => {
     const byEnv = refusal(() => loadConfig({ cwd: d, env: { UPKIT_ENV_FILE: 'gone.env' } }));
     expect(byEnv.message).toBe(`UPKIT_ENV_FILE: ${path.join(d, 'gone.env')} does not exist`);
     expect(byEnv.hint).toBe(
-      `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${d}), or unset it to read ${path.join(d, '.env')}; then run: npx zx scripts/preflight.ts`,
+      `set UPKIT_ENV_FILE to the file that holds the settings (a relative path is read from ${d}), ` +
+        `or unset it to read ${path.join(d, '.env')}; then run: npx zx scripts/preflight.ts`,
     );
     // The ./.env beside it is not read in its place.
     expect(refusal(() => loadConfig({ cwd: d, env: {}, envFile: 'sub' })).message).toBe(

@@ -126,7 +126,8 @@ describe('migrationState', () => {
     const s = migrationState(detection('v1.2'), migrations, null, 'v2.3');
     expect(s.migrated).toBe(false);
     expect(s.detail).toBe(
-      'at v1.2, expected v2.3; drizzle entries pending: 0000_init, 0001_api_keys, 0002_audit_logs, 0003_integration_status_enum',
+      'at v1.2, expected v2.3; drizzle entries pending: 0000_init, ' +
+        '0001_api_keys, 0002_audit_logs, 0003_integration_status_enum',
     );
   });
 
@@ -141,7 +142,8 @@ describe('migrationState', () => {
     ];
     const s = migrationState(detection('v2.3'), migrations, ledger, 'v2.3');
     expect(s.detail).toBe(
-      'drizzle entries edited after they were applied: 0003_integration_status_enum; 1 drizzle ledger row these files do not know (the database is newer than this upkit)',
+      'drizzle entries edited after they were applied: 0003_integration_status_enum; ' +
+        '1 drizzle ledger row these files do not know (the database is newer than this upkit)',
     );
   });
 

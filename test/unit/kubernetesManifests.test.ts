@@ -47,7 +47,10 @@ interface Expected {
   claimName: string;
 }
 
-/** What every pod running upkit holds to: the Secret only, backups and logs on the claim, nothing else written, no privilege. */
+/**
+ * What every pod running upkit holds to: the Secret only, backups and logs on the claim, nothing else written, no
+ * privilege.
+ */
 function expectUpkitPod(pod: Obj, expected: Expected): Obj {
   expect(pod.restartPolicy).toBe('Never');
   expect(pod.containers).toHaveLength(1);
@@ -147,7 +150,8 @@ function expectHooks(objects: Obj[], createsClaim: boolean): void {
   expect(policy).toContain('before-hook-creation');
   expect(policy, 'a failed Job stays for inspection').not.toContain('hook-failed');
 
-  // At install the release's objects do not exist yet when the hook runs: what the Job uses is a hook too, weighed before it.
+  // At install the release's objects do not exist yet when the hook runs:
+  // what the Job uses is a hook too, weighed before it.
   const sa = one(objects, 'ServiceAccount');
   expect(hooks(sa).sort()).toEqual(['pre-install', 'pre-upgrade']);
   expect(weight(sa)).toBeLessThan(weight(job));
@@ -155,7 +159,8 @@ function expectHooks(objects: Obj[], createsClaim: boolean): void {
   const claims = byKind(objects, 'PersistentVolumeClaim');
   expect(claims).toHaveLength(createsClaim ? 1 : 0);
   for (const pvc of claims) {
-    // Created once; a hook on pre-upgrade too would meet the existing claim, and a delete policy would take the backups.
+    // Created once; a hook on pre-upgrade too would meet the existing
+    // claim, and a delete policy would take the backups.
     expect(hooks(pvc)).toEqual(['pre-install']);
     expect(weight(pvc)).toBeLessThan(weight(job));
     expect(annotations(pvc)['helm.sh/hook-delete-policy']).toBeUndefined();
@@ -164,19 +169,22 @@ function expectHooks(objects: Obj[], createsClaim: boolean): void {
 }
 
 describe("Kubernetes manifests (no cluster: API schemas, and the chart rendered by upkit's renderer)", () => {
-  test('job.yaml with claim.yaml: a valid Job that runs the upgrade once, from a Secret, backing up to the claim', () => {
-    const claim = readManifest(path.join(DEPLOY, 'claim.yaml'));
-    expect(
-      claim.map((o) => o.kind),
-      "the claim is alone in its file: deleting the Job's objects never takes the backups",
-    ).toEqual(['PersistentVolumeClaim']);
-    const job = readManifest(path.join(DEPLOY, 'job.yaml'));
-    expect(byKind(job, 'PersistentVolumeClaim')).toEqual([]);
-    expectUpgradeJob([...claim, ...job], {
-      secretName: 'upkit-database',
-      claimName: one(claim, 'PersistentVolumeClaim').metadata.name,
-    });
-  });
+  test(
+    'job.yaml with claim.yaml: a valid Job that runs the ' + 'upgrade once, from a Secret, backing up to the claim',
+    () => {
+      const claim = readManifest(path.join(DEPLOY, 'claim.yaml'));
+      expect(
+        claim.map((o) => o.kind),
+        "the claim is alone in its file: deleting the Job's objects never takes the backups",
+      ).toEqual(['PersistentVolumeClaim']);
+      const job = readManifest(path.join(DEPLOY, 'job.yaml'));
+      expect(byKind(job, 'PersistentVolumeClaim')).toEqual([]);
+      expectUpgradeJob([...claim, ...job], {
+        secretName: 'upkit-database',
+        claimName: one(claim, 'PersistentVolumeClaim').metadata.name,
+      });
+    },
+  );
 
   test('restore-pod.yaml: the same claim, Secret and posture, for a restore run by hand', () => {
     const jobObjects = readManifest(path.join(DEPLOY, 'job.yaml'));

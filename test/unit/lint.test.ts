@@ -43,7 +43,8 @@ describe('lint on the files of this repo', () => {
         message:
           'changes the type of aws_integrations.status (rewrites the table; values that do not convert fail or change)',
         statement:
-          'ALTER TABLE "aws_integrations" ALTER COLUMN "status" SET DATA TYPE "public"."integration_status" USING (CASE WHEN lower(',
+          'ALTER TABLE "aws_integrations" ALTER COLUMN "status" SET DATA ' +
+          'TYPE "public"."integration_status" USING (CASE WHEN lower(',
         safe: "the type change keeps every value; those outside the enum were recorded above and become 'error'",
         accepted: true,
         acceptedBy: 'upkit:safe',
@@ -98,7 +99,8 @@ describe('lint rules', () => {
     // To text without USING, every value keeps its text form.
     expect(
       await rules(
-        'ALTER TABLE t ALTER COLUMN a TYPE text, ALTER COLUMN b SET DATA TYPE varchar, ALTER COLUMN c TYPE pg_catalog.text',
+        'ALTER TABLE t ALTER COLUMN a TYPE text, ALTER COLUMN b ' +
+          'SET DATA TYPE varchar, ALTER COLUMN c TYPE pg_catalog.text',
       ),
     ).toEqual([]);
   });
@@ -123,7 +125,8 @@ describe('lint rules', () => {
     expect(await rules('ALTER TABLE t ADD COLUMN a int NOT NULL', empty)).toEqual([]);
     expect(
       await rules(
-        'ALTER TABLE t ADD COLUMN a int DEFAULT 0 NOT NULL, ADD COLUMN b int, ADD COLUMN c bigserial NOT NULL, ADD COLUMN d int GENERATED ALWAYS AS IDENTITY',
+        'ALTER TABLE t ADD COLUMN a int DEFAULT 0 NOT NULL, ADD COLUMN b int, ' +
+          'ADD COLUMN c bigserial NOT NULL, ADD COLUMN d int GENERATED ALWAYS AS IDENTITY',
       ),
     ).toEqual([]);
   });
@@ -131,7 +134,8 @@ describe('lint rules', () => {
   it('rename: table, column, constraint, index', async () => {
     expect(
       await rules(
-        'ALTER TABLE a RENAME COLUMN c TO d; ALTER TABLE a RENAME CONSTRAINT e TO f; ALTER TABLE a RENAME TO b; ALTER INDEX s.i RENAME TO j',
+        'ALTER TABLE a RENAME COLUMN c TO d; ALTER TABLE a RENAME CONSTRAINT e TO f; ' +
+          'ALTER TABLE a RENAME TO b; ALTER INDEX s.i RENAME TO j',
       ),
     ).toEqual(['rename a.c', 'rename a.e', 'rename a', 'rename s.i']);
     expect((await lint('ALTER TABLE a RENAME COLUMN c TO d'))[0]!.message).toBe(
@@ -174,7 +178,8 @@ describe('lint rules', () => {
 describe('-- upkit:safe in lint', () => {
   it('lists a reviewed statement with its reason; blocking() keeps only the others', async () => {
     const findings = await lint(
-      '-- upkit:safe legacy_flag was unused since v1.2\nALTER TABLE users DROP COLUMN legacy_flag;\n-- upkit:safe two lines before does not count\n\nDROP TABLE old;',
+      '-- upkit:safe legacy_flag was unused since v1.2\nALTER TABLE users DROP COLUMN ' +
+        'legacy_flag;\n-- upkit:safe two lines before does not count\n\nDROP TABLE old;',
     );
     expect(findings.map((f) => [f.line, f.rule, f.safe, f.statement])).toEqual([
       [2, 'drop_column', 'legacy_flag was unused since v1.2', 'ALTER TABLE users DROP COLUMN legacy_flag'],

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { blocking, lintRun, type LintContext, type LiveCatalog } from '../../lib/lint.ts';
 import { parseSqlFile } from '../../lib/sql/statements.ts';
 
-/** A database with data: public.users (rows), public.empty_t (none), s.full (rows), s2.blank (none), type public.status. */
+/**
+ * A database with data: public.users (rows), public.empty_t (none), s.full (rows), s2.blank (none), type public.status.
+ */
 function withData(schema = 'public'): LintContext {
   const rows = new Set(['public.users', 's.full', 'app.users']);
   const tables = new Set(['public.users', 'public.empty_t', 's.full', 's2.blank', 'app.users']);
@@ -48,7 +50,8 @@ const cases: Array<{ name: string; files: string[]; context?: LintContext; found
     name: 'a table created, filled by the run, truncated, emptied, its columns dropped and retyped',
     files: [
       "CREATE TABLE t (a int, b text); INSERT INTO t VALUES (1, 'x');",
-      'TRUNCATE t; DELETE FROM t; UPDATE t SET a = 2; ALTER TABLE t DROP COLUMN b, ALTER COLUMN a TYPE bigint, ALTER COLUMN a SET NOT NULL; ALTER TABLE t RENAME COLUMN a TO c',
+      'TRUNCATE t; DELETE FROM t; UPDATE t SET a = 2; ALTER TABLE t DROP COLUMN b, ' +
+        'ALTER COLUMN a TYPE bigint, ALTER COLUMN a SET NOT NULL; ALTER TABLE t RENAME COLUMN a TO c',
     ],
     found: [],
   },
@@ -56,7 +59,8 @@ const cases: Array<{ name: string; files: string[]; context?: LintContext; found
     name: 'a backfill of a column added earlier in the run, then NOT NULL',
     files: [
       'ALTER TABLE "users" ADD COLUMN "slug" text;',
-      'UPDATE "users" SET "slug" = lower("name");--> statement-breakpoint\nALTER TABLE "users" ALTER COLUMN "slug" SET NOT NULL;',
+      'UPDATE "users" SET "slug" = lower("name");--> statement-breakpoint\n' +
+        'ALTER TABLE "users" ALTER COLUMN "slug" SET NOT NULL;',
     ],
     found: [],
   },
@@ -165,7 +169,8 @@ const cases: Array<{ name: string; files: string[]; context?: LintContext; found
   {
     name: 'a table that holds no row',
     files: [
-      'TRUNCATE empty_t; DELETE FROM empty_t; UPDATE empty_t SET a = 1; ALTER TABLE empty_t DROP COLUMN a, ALTER COLUMN b TYPE int, ALTER COLUMN b SET NOT NULL, ADD COLUMN c int NOT NULL; DROP TABLE empty_t',
+      'TRUNCATE empty_t; DELETE FROM empty_t; UPDATE empty_t SET a = 1; ALTER TABLE empty_t DROP COLUMN a, ' +
+        'ALTER COLUMN b TYPE int, ALTER COLUMN b SET NOT NULL, ADD COLUMN c int NOT NULL; DROP TABLE empty_t',
     ],
     found: [],
   },
@@ -178,7 +183,8 @@ const cases: Array<{ name: string; files: string[]; context?: LintContext; found
     name: 'the real ones on a table with rows',
     files: [
       'ALTER TABLE users DROP COLUMN name',
-      'TRUNCATE users; DELETE FROM "public"."users"; ALTER TABLE users ALTER COLUMN id TYPE bigint, ALTER COLUMN name SET NOT NULL, ADD COLUMN b int NOT NULL',
+      'TRUNCATE users; DELETE FROM "public"."users"; ALTER TABLE users ALTER COLUMN ' +
+        'id TYPE bigint, ALTER COLUMN name SET NOT NULL, ADD COLUMN b int NOT NULL',
     ],
     found: [
       '0000_x.sql drop_column users.name',

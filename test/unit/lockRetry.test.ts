@@ -86,7 +86,8 @@ describe('what a lock retry says', () => {
     const d = nextLockRetry(1, { retryWaitsMs: lockRetryWaits(3) });
     if (!d.retry) throw new Error('expected a retry');
     expect(lockRetryLine('0001_names', [blocker], d)).toBe(
-      '0001_names: lock busy (pid 4242 (pulse-api) holds AccessShareLock on users for 31 s, idle in transaction: select * from users where id = $1); application queries were not held up; retry 2/3 in 0.5 s',
+      '0001_names: lock busy (pid 4242 (pulse-api) holds AccessShareLock on users for 31 s, idle in transaction: ' +
+        'select * from users where id = $1); application queries were not held up; retry 2/3 in 0.5 s',
     );
     expect(lockRetryLine('seed data', [], d)).toContain('lock busy (a session that has since let go)');
   });
@@ -102,7 +103,10 @@ describe('what a lock retry says', () => {
       name: 'without one (it let go): exit 3, and when to raise the lock timeout',
       blockers: [],
       message: /after 4 attempts; a session that has since let go$/,
-      hint: /^run the upgrade again; raise LOCK_TIMEOUT \(or --lock-timeout\) only if the application can wait that long$/,
+      hint: new RegExp(
+        String.raw`^run the upgrade again; raise LOCK_TIMEOUT \(or --lock-timeout\) only if the ` +
+          String.raw`application can wait that long$`,
+      ),
     },
   ];
   it.each(giveUps)('giving up $name', ({ blockers, message, hint }) => {

@@ -67,17 +67,20 @@ describe('logger', () => {
     }
   });
 
-  it('writes plain timestamped lines without a terminal, and the log file with mode 0600 in a 0700 directory', async () => {
-    const { log, logDir, text } = capture(false);
-    await log.step('backup', async (s) => s.detail('12 MB'));
-    log.error('it broke');
-    log.close();
-    expect(text()).toBe('2026-01-02T03:04:05.000Z ✔ backup  12 MB (0 ms)\n2026-01-02T03:04:05.000Z ✖ it broke\n');
-    expect(statSync(logDir).mode & 0o777).toBe(0o700);
-    const files = readdirSync(logDir);
-    expect(files).toEqual([expect.stringMatching(/^test-20260102T030405Z-\d+\.log$/)]);
-    expect(statSync(path.join(logDir, files[0]!)).mode & 0o777).toBe(0o600);
-  });
+  it(
+    'writes plain timestamped lines without a terminal, ' + 'and the log file with mode 0600 in a 0700 directory',
+    async () => {
+      const { log, logDir, text } = capture(false);
+      await log.step('backup', async (s) => s.detail('12 MB'));
+      log.error('it broke');
+      log.close();
+      expect(text()).toBe('2026-01-02T03:04:05.000Z ✔ backup  12 MB (0 ms)\n2026-01-02T03:04:05.000Z ✖ it broke\n');
+      expect(statSync(logDir).mode & 0o777).toBe(0o700);
+      const files = readdirSync(logDir);
+      expect(files).toEqual([expect.stringMatching(/^test-20260102T030405Z-\d+\.log$/)]);
+      expect(statSync(path.join(logDir, files[0]!)).mode & 0o777).toBe(0o600);
+    },
+  );
 
   it('records each step with its status for the report', async () => {
     const { log } = capture(false);

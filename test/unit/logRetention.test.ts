@@ -133,17 +133,20 @@ describe('UPKIT_LOG_KEEP', () => {
 });
 
 describe('log retention', () => {
-  it('keeps the newest KEEP files, the current one among them, ordered by the time in the name and not by mtime', () => {
-    const dir = folder();
-    const names = [5, 1, 4, 2, 3].map((d) => fake(dir, { stamp: stamp(d), closed: d % 2 === 0 }));
-    // The oldest by name was touched last: an operator's touch must not save it.
-    utimesSync(path.join(dir, names[1]!), new Date('2030-01-01'), new Date('2030-01-01'));
-    const log = run(dir, 3);
-    expect(readdirSync(dir).sort()).toEqual([path.basename(log.logFile!), names[2]!, names[0]!].sort());
-    expect(readFileSync(log.logFile!, 'utf8')).toContain(
-      `log retention (UPKIT_LOG_KEEP 3): deleted ${names[4]}, ${names[3]}, ${names[1]}`,
-    );
-  });
+  it(
+    'keeps the newest KEEP files, the current one among them, ' + 'ordered by the time in the name and not by mtime',
+    () => {
+      const dir = folder();
+      const names = [5, 1, 4, 2, 3].map((d) => fake(dir, { stamp: stamp(d), closed: d % 2 === 0 }));
+      // The oldest by name was touched last: an operator's touch must not save it.
+      utimesSync(path.join(dir, names[1]!), new Date('2030-01-01'), new Date('2030-01-01'));
+      const log = run(dir, 3);
+      expect(readdirSync(dir).sort()).toEqual([path.basename(log.logFile!), names[2]!, names[0]!].sort());
+      expect(readFileSync(log.logFile!, 'utf8')).toContain(
+        `log retention (UPKIT_LOG_KEEP 3): deleted ${names[4]}, ${names[3]}, ${names[1]}`,
+      );
+    },
+  );
 
   it('orders files of the same second by name', () => {
     const dir = folder();
@@ -197,7 +200,8 @@ describe('log retention', () => {
     expect(existsSync(path.join(dir, sub, inSub))).toBe(true);
     const text = readFileSync(log.logFile!, 'utf8');
     expect(text).toContain(
-      `warn  4 files in ${dir} are named like upkit's logs and older than the newest 1, but upkit cannot prove it wrote them, so they are kept (the oldest: ${link})`,
+      `warn  4 files in ${dir} are named like upkit's logs and older than the newest 1, ` +
+        `but upkit cannot prove it wrote them, so they are kept (the oldest: ${link})`,
     );
     expect(text).toContain(`info    → look at them and delete what is not needed: ls -l -- ${dir}`);
   });
@@ -227,40 +231,47 @@ describe('log retention', () => {
     expect(existsSync(path.join(dir, ended))).toBe(true);
   });
 
-  it('keeps the file of a run that still runs: a live pid of this host, or another host without its closing line', async () => {
-    const dir = folder();
-    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
-    children.push(child);
-    await new Promise((r) => child.once('spawn', r));
-    const live = fake(dir, { stamp: stamp(1), pid: child.pid! });
-    const liveOtherNs = fake(dir, { stamp: stamp(2), pid: DEAD, pidns: 'pid:[1]' });
-    const otherHost = fake(dir, { stamp: stamp(3), pid: DEAD, host: `${HOST}-elsewhere` });
-    const otherHostEnded = fake(dir, { stamp: stamp(4), pid: DEAD, host: `${HOST}-elsewhere`, closed: true });
-    const crashed = fake(dir, { stamp: stamp(5), pid: DEAD });
-    const log = run(dir, 1);
-    expect(readdirSync(dir).sort()).toEqual([live, liveOtherNs, otherHost, path.basename(log.logFile!)].sort());
-    expect([otherHostEnded, crashed].map((n) => existsSync(path.join(dir, n)))).toEqual([false, false]);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    const next = run(dir, 1, '2026-06-02T00:00:00.000Z');
-    expect(readdirSync(dir).sort()).toEqual(
-      [liveOtherNs, otherHost, path.basename(log.logFile!), path.basename(next.logFile!)].sort(),
-    );
-  });
+  it(
+    'keeps the file of a run that still runs: ' + 'a live pid of this host, or another host without its closing line',
+    async () => {
+      const dir = folder();
+      const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+      children.push(child);
+      await new Promise((r) => child.once('spawn', r));
+      const live = fake(dir, { stamp: stamp(1), pid: child.pid! });
+      const liveOtherNs = fake(dir, { stamp: stamp(2), pid: DEAD, pidns: 'pid:[1]' });
+      const otherHost = fake(dir, { stamp: stamp(3), pid: DEAD, host: `${HOST}-elsewhere` });
+      const otherHostEnded = fake(dir, { stamp: stamp(4), pid: DEAD, host: `${HOST}-elsewhere`, closed: true });
+      const crashed = fake(dir, { stamp: stamp(5), pid: DEAD });
+      const log = run(dir, 1);
+      expect(readdirSync(dir).sort()).toEqual([live, liveOtherNs, otherHost, path.basename(log.logFile!)].sort());
+      expect([otherHostEnded, crashed].map((n) => existsSync(path.join(dir, n)))).toEqual([false, false]);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const next = run(dir, 1, '2026-06-02T00:00:00.000Z');
+      expect(readdirSync(dir).sort()).toEqual(
+        [liveOtherNs, otherHost, path.basename(log.logFile!), path.basename(next.logFile!)].sort(),
+      );
+    },
+  );
 
-  it('several loggers of one process (targets) never delete each other’s open files, and a later run deletes them once closed', () => {
-    const dir = folder();
-    const first = run(dir, 1, '2026-06-01T00:00:00.000Z');
-    const second = run(dir, 1, '2026-06-01T00:00:01.000Z');
-    const third = run(dir, 1, '2026-06-01T00:00:02.000Z');
-    const open = [first, second, third].map((l) => path.basename(l.logFile!));
-    expect(readdirSync(dir).sort()).toEqual(open.sort());
-    first.close();
-    second.close();
-    expect(readFileSync(first.logFile!, 'utf8').endsWith(' info  upkit log closed\n')).toBe(true);
-    const fourth = run(dir, 1, '2026-06-01T00:00:03.000Z');
-    expect(readdirSync(dir).sort()).toEqual([path.basename(third.logFile!), path.basename(fourth.logFile!)].sort());
-  });
+  it(
+    'several loggers of one process (targets) never delete each ' +
+      'other’s open files, and a later run deletes them once closed',
+    () => {
+      const dir = folder();
+      const first = run(dir, 1, '2026-06-01T00:00:00.000Z');
+      const second = run(dir, 1, '2026-06-01T00:00:01.000Z');
+      const third = run(dir, 1, '2026-06-01T00:00:02.000Z');
+      const open = [first, second, third].map((l) => path.basename(l.logFile!));
+      expect(readdirSync(dir).sort()).toEqual(open.sort());
+      first.close();
+      second.close();
+      expect(readFileSync(first.logFile!, 'utf8').endsWith(' info  upkit log closed\n')).toBe(true);
+      const fourth = run(dir, 1, '2026-06-01T00:00:03.000Z');
+      expect(readdirSync(dir).sort()).toEqual([path.basename(third.logFile!), path.basename(fourth.logFile!)].sort());
+    },
+  );
 
   it.skipIf(!ROOT || spawnSync('chattr', ['--help']).error !== undefined)(
     'a file it cannot delete is one warning line in the log file, and the run goes on',
@@ -288,7 +299,8 @@ describe('log retention', () => {
         expect(warnings).toEqual([
           expect.stringMatching(
             new RegExp(
-              `warn {2}log retention: cannot delete ${path.join(dir, stuck[1]!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(EPERM\\); the run goes on$`,
+              `warn {2}log retention: cannot delete ` +
+                `${path.join(dir, stuck[1]!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(EPERM\\); the run goes on$`,
             ),
           ),
         ]);

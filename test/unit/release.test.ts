@@ -105,7 +105,10 @@ describe('detectRelease over partial and unusual installs', () => {
       facts: () => without(installAt('v2.3'), 'columns', 'users.mfa_enabled'),
       release: 'v2.2',
       ahead: [
-        /^v2\.3: partly present \(column users\.preferences, enum integration_status; missing column users\.mfa_enabled\)$/,
+        new RegExp(
+          String.raw`^v2\.3: partly present \(column users\.preferences, enum integration_status; ` +
+            String.raw`missing column users\.mfa_enabled\)$`,
+        ),
       ],
     },
   ];

@@ -30,7 +30,8 @@ describe('the repeatable folder', () => {
   it('reads the roles a file requires from the comments that open it, never from later ones', () => {
     expect(
       requiredRoles(
-        '-- upkit:requires-role pulse_support\n-- why\n\n-- upkit:requires-role other\nGRANT x TO y;\n-- upkit:requires-role late\n',
+        '-- upkit:requires-role pulse_support\n-- why\n\n-- ' +
+          'upkit:requires-role other\nGRANT x TO y;\n-- upkit:requires-role late\n',
       ),
     ).toEqual(['pulse_support', 'other']);
     expect(requiredRoles('GRANT x TO y;\n-- upkit:requires-role late\n')).toEqual([]);
@@ -73,24 +74,33 @@ describe('what a repeatable file defines', () => {
     ]);
   });
 
-  it('ALL PRIVILEGES is each privilege of the kind; column grants, REVOKE and DO blocks define nothing checked', async () => {
-    expect(await defined('GRANT ALL ON SCHEMA s TO r;')).toEqual(['USAGE on schema s to r', 'CREATE on schema s to r']);
-    expect(
-      await defined(
-        "GRANT SELECT (a) ON t TO r; REVOKE SELECT ON t FROM r; DO $$ BEGIN EXECUTE 'CREATE VIEW v AS SELECT 1'; END $$;",
-      ),
-    ).toEqual([]);
-  });
+  it(
+    'ALL PRIVILEGES is each privilege of the kind; ' + 'column grants, REVOKE and DO blocks define nothing checked',
+    async () => {
+      expect(await defined('GRANT ALL ON SCHEMA s TO r;')).toEqual([
+        'USAGE on schema s to r',
+        'CREATE on schema s to r',
+      ]);
+      expect(
+        await defined(
+          'GRANT SELECT (a) ON t TO r; REVOKE SELECT ON t FROM r; ' +
+            "DO $$ BEGIN EXECUTE 'CREATE VIEW v AS SELECT 1'; END $$;",
+        ),
+      ).toEqual([]);
+    },
+  );
 
   it('a DROP later in the file takes back what it defined earlier, and a drop-then-create keeps it', async () => {
     expect(
       await defined(
-        'CREATE VIEW v AS SELECT 1; DROP VIEW v; CREATE POLICY p ON t USING (true); DROP POLICY p ON t; ALTER TABLE t ENABLE ROW LEVEL SECURITY; ALTER TABLE t DISABLE ROW LEVEL SECURITY;',
+        'CREATE VIEW v AS SELECT 1; DROP VIEW v; CREATE POLICY p ON t USING (true); DROP POLICY p ON t; ' +
+          'ALTER TABLE t ENABLE ROW LEVEL SECURITY; ALTER TABLE t DISABLE ROW LEVEL SECURITY;',
       ),
     ).toEqual([]);
     expect(
       await defined(
-        "DROP VIEW IF EXISTS v; CREATE VIEW v AS SELECT 1; DROP FUNCTION IF EXISTS f(int); CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'select 1';",
+        'DROP VIEW IF EXISTS v; CREATE VIEW v AS SELECT 1; DROP FUNCTION IF EXISTS f(int); ' +
+          "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'select 1';",
       ),
     ).toEqual(['view v', 'function f (1 argument)']);
   });

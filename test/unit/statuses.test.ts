@@ -24,35 +24,41 @@ function capture() {
 }
 
 describe('a step judged by its findings', () => {
-  it('ends ✖ with an error, ⚠ with only warnings, ✔ with neither, and a skipped step with nothing found stays skipped', async () => {
-    const { log, text } = capture();
-    const error = { severity: 'error' };
-    const warning = { severity: 'warning' };
-    const info = { severity: 'info' };
-    await log.step('verify', async (s) => s.judge([info, error, warning], '1 error, 1 warning in schema and ledgers'));
-    await log.step('ledgers', async (s) => s.judge([warning, info], '1 warning'));
-    await log.step('schema', async (s) => s.judge([info], 'as expected'));
-    await log.step('runtime', async (s) => {
-      s.skip('not configured');
-      s.judge([], 'not configured');
-    });
-    log.close();
-    expect(log.steps.map((s) => [s.name, s.status])).toEqual([
-      ['verify', 'failed'],
-      ['ledgers', 'warning'],
-      ['schema', 'ok'],
-      ['runtime', 'skipped'],
-    ]);
-    const lines = text()
-      .split('\n')
-      .map((l) => l.replace(/^\S+ /, '').replace(new RegExp(String.raw` \(${DURATION}\)$`), ''));
-    expect(lines.slice(0, 4)).toEqual([
-      '✖ verify  1 error, 1 warning in schema and ledgers',
-      '⚠ ledgers  1 warning',
-      '✔ schema  as expected',
-      '– runtime  not configured',
-    ]);
-  });
+  it(
+    'ends ✖ with an error, ⚠ with only warnings, ✔ with neither, ' +
+      'and a skipped step with nothing found stays skipped',
+    async () => {
+      const { log, text } = capture();
+      const error = { severity: 'error' };
+      const warning = { severity: 'warning' };
+      const info = { severity: 'info' };
+      await log.step('verify', async (s) =>
+        s.judge([info, error, warning], '1 error, 1 warning in schema and ledgers'),
+      );
+      await log.step('ledgers', async (s) => s.judge([warning, info], '1 warning'));
+      await log.step('schema', async (s) => s.judge([info], 'as expected'));
+      await log.step('runtime', async (s) => {
+        s.skip('not configured');
+        s.judge([], 'not configured');
+      });
+      log.close();
+      expect(log.steps.map((s) => [s.name, s.status])).toEqual([
+        ['verify', 'failed'],
+        ['ledgers', 'warning'],
+        ['schema', 'ok'],
+        ['runtime', 'skipped'],
+      ]);
+      const lines = text()
+        .split('\n')
+        .map((l) => l.replace(/^\S+ /, '').replace(new RegExp(String.raw` \(${DURATION}\)$`), ''));
+      expect(lines.slice(0, 4)).toEqual([
+        '✖ verify  1 error, 1 warning in schema and ledgers',
+        '⚠ ledgers  1 warning',
+        '✔ schema  as expected',
+        '– runtime  not configured',
+      ]);
+    },
+  );
 });
 
 describe('the report: status per exit code, outcome by what changed', () => {

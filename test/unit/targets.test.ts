@@ -63,7 +63,8 @@ describe('targets file', () => {
       '$.targets[1].colour: is not a known key (known: name, url, prefix, directUrl, profile, backupDir, after)',
       '$.targets[1].name: "orders" is already the name of $.targets[0] (names are unique, whatever their case)',
       '$.targets[2].name: must be a name of letters, digits, _ and - (starting with a letter, at most 63 characters)',
-      '$.targets[2].prefix: must be a prefix of letters, digits and _ (e.g. "ORDERS_" for ORDERS_DB_HOST, ORDERS_DB_NAME, …)',
+      '$.targets[2].prefix: must be a prefix of letters, ' +
+        'digits and _ (e.g. "ORDERS_" for ORDERS_DB_HOST, ORDERS_DB_NAME, …)',
       '$.targets[2].profile: must be "pulse" or {"drizzleDir": "path"} for an app',
     ]);
   });
@@ -297,7 +298,8 @@ describe('executeCommand (one database)', () => {
       const r = await executeCommand(statusCommand, args, { env: {}, logDir: false, stream, out: () => {} });
       expect(r.exitCode, args.join(' ')).toBe(2);
       expect(r.report.findings[0]!.message).toBe(
-        `--${args[0]!.slice(2)} runs the command over the targets file, which only the command line does; here it runs for one database`,
+        `--${args[0]!.slice(2)} runs the command over the targets file, ` +
+          `which only the command line does; here it runs for one database`,
       );
     }
     expect(written).toContain('✖ --all runs the command over the targets file');

@@ -157,7 +157,8 @@ describe('compareSchema', () => {
       [
         'error',
         'schema.index_invalid',
-        'index users_email_lower_idx on users is INVALID: a CREATE INDEX CONCURRENTLY failed and left it unused by queries (duplicate values?)',
+        'index users_email_lower_idx on users is INVALID: a CREATE INDEX ' +
+          'CONCURRENTLY failed and left it unused by queries (duplicate values?)',
       ],
     ]);
     expect(diff((t) => (t.indexes[1]!.unique = false))).toEqual([
@@ -174,7 +175,8 @@ describe('compareSchema', () => {
       [
         'error',
         'schema.fk_missing',
-        'foreign key users_org_id_orgs_id_fk on users is missing (expected (org_id) references orgs(id) on delete cascade)',
+        'foreign key users_org_id_orgs_id_fk on users is missing ' +
+          '(expected (org_id) references orgs(id) on delete cascade)',
       ],
     ]);
     expect(diff((t) => (t.foreignKeys[0]!.onDelete = 'set null'))).toEqual([
@@ -308,7 +310,8 @@ describe('schema hints', () => {
       'run: npx zx upgrade.ts --dry-run (2 pending migrations change the schema)',
     );
     expect(assignSchemaHints([missing], 0)[0]!.hint).toBe(
-      'the migrations that made it are recorded, so it was changed by hand; repair it in psql: ALTER TABLE users ADD COLUMN email text;',
+      'the migrations that made it are recorded, so it was changed by hand; ' +
+        'repair it in psql: ALTER TABLE users ADD COLUMN email text;',
     );
     expect(
       assignSchemaHints([missing], 1, new Set(['schema.column_missing column users.email is missing']))[0]!.hint,

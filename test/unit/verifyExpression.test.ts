@@ -16,7 +16,8 @@ describe('expressions compared by meaning', () => {
     [
       'a check written as IN and printed as = ANY (ARRAY[...])',
       `"discovery_code_generations"."format" in ('terraform', 'cloudformation', 'pulumi')`,
-      `((format)::text = ANY ((ARRAY['terraform'::character varying, 'cloudformation'::character varying, 'pulumi'::character varying])::text[]))`,
+      `((format)::text = ANY ((ARRAY['terraform'::character varying, ` +
+        `'cloudformation'::character varying, 'pulumi'::character varying])::text[]))`,
     ],
     [
       'NOT IN printed as <> ALL',

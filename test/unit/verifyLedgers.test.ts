@@ -40,7 +40,8 @@ describe('drizzle ledger against the journal', () => {
     expect(codes(compareDrizzleLedger(ALL, 2, [row(1, ALL[0]!), row(3, ALL[2]!)], LEDGER))).toEqual([
       [
         'ledger.pending',
-        `migration 0001_m is pending (not in ${LEDGER}; drizzle-orm's own migrate() would skip it, as the ledger holds a later entry)`,
+        `migration 0001_m is pending (not in ${LEDGER}; drizzle-orm's ` +
+          `own migrate() would skip it, as the ledger holds a later entry)`,
       ],
     ]);
     const none = compareDrizzleLedger(ALL, 2, null, LEDGER);
@@ -58,7 +59,8 @@ describe('drizzle ledger against the journal', () => {
     expect(codes(r)).toEqual([
       [
         'ledger.hash_mismatch',
-        `migration 0001_m was edited after it was applied: 0001_m.sql has sha256 hash10000000…, ${LEDGER} row 2 holds ffffffffffff…`,
+        `migration 0001_m was edited after it was applied: ` +
+          `0001_m.sql has sha256 hash10000000…, ${LEDGER} row 2 holds ffffffffffff…`,
       ],
     ]);
   });
@@ -81,7 +83,8 @@ describe('drizzle ledger against the journal', () => {
       ['error', 'ledger.unknown_entry'],
     ]);
     expect(r.findings[1]!.message).toBe(
-      `${LEDGER} row 4 (hash aaaaaaaaaaaa…, created_at 4000 = 1970-01-01T00:00:04.000Z) matches no migration of this drizzle folder: the database is ahead of this upkit`,
+      `${LEDGER} row 4 (hash aaaaaaaaaaaa…, created_at 4000 = 1970-01-01T00:00:04.000Z) ` +
+        `matches no migration of this drizzle folder: the database is ahead of this upkit`,
     );
   });
 
@@ -99,7 +102,8 @@ describe('journal order', () => {
       [
         'warning',
         'ledger.journal_order',
-        "journal entry 0001_m has when 900 (1970-01-01T00:00:00.900Z), not after 0000_m's 1000: drizzle-orm's own migrate() would skip it where 0000_m is applied (upkit applies it)",
+        "journal entry 0001_m has when 900 (1970-01-01T00:00:00.900Z), not after 0000_m's 1000: " +
+          "drizzle-orm's own migrate() would skip it where 0000_m is applied (upkit applies it)",
       ],
       [
         'warning',
@@ -141,7 +145,8 @@ describe('legacy ledger against legacy-sql/', () => {
       [
         'warning',
         'ledger.legacy_checksum',
-        'legacy file flags.sql changed since it was applied on 2025-03-01T10:00:00.000Z (checksum dddddddddddd… recorded, bbbbbbbbbbbb… now)',
+        'legacy file flags.sql changed since it was applied on ' +
+          '2025-03-01T10:00:00.000Z (checksum dddddddddddd… recorded, bbbbbbbbbbbb… now)',
       ],
       [
         'warning',
@@ -161,7 +166,8 @@ describe('legacy ledger against legacy-sql/', () => {
       [
         'info',
         'ledger.legacy',
-        "upkit.legacy_migrations records 1 of 2 legacy files (2 rows, one of them the baseline of drizzle's first entry)",
+        'upkit.legacy_migrations records 1 of 2 legacy files (2 rows, ' +
+          "one of them the baseline of drizzle's first entry)",
       ],
     ]);
   });

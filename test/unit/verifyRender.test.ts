@@ -43,10 +43,13 @@ describe('human output', () => {
     expect(renderHuman(findings, areas)).toBe(
       [
         'schema: 1 error',
-        '  ✖ schema.column_missing  column users.mfa_enabled is missing (expected boolean DEFAULT false NOT NULL)  → run: npx zx upgrade.ts --dry-run (1 pending migration changes the schema)',
-        '  ⚠ schema.extra_index  index users_name_idx on users (btree (name)) is not in the snapshot: added by hand?  → nothing to do if it was added on purpose',
+        '  ✖ schema.column_missing  column users.mfa_enabled is missing (expected boolean DEFAULT ' +
+          'false NOT NULL)  → run: npx zx upgrade.ts --dry-run (1 pending migration changes the schema)',
+        '  ⚠ schema.extra_index  index users_name_idx on users (btree (name)) ' +
+          'is not in the snapshot: added by hand?  → nothing to do if it was added on purpose',
         'ledgers: 1 error',
-        '  ✖ ledger.pending  migration 0003_integration_status_enum is pending (not in drizzle.__drizzle_migrations)  → run: npx zx upgrade.ts --dry-run',
+        '  ✖ ledger.pending  migration 0003_integration_status_enum is pending ' +
+          '(not in drizzle.__drizzle_migrations)  → run: npx zx upgrade.ts --dry-run',
         'seed data: ok',
         '  ℹ seed.counts  4 organizations, 40 users, 25 permissions (25 expected), 25 grants to admin',
         'runtime: not checked: HEALTHCHECK_URLS and COMPOSE_FILE are not set',
@@ -103,7 +106,8 @@ describe('Markdown for a ticket', () => {
       ]);
       expect(md).toContain('#### schema: 1 error (0.04 s)');
       expect(md).toContain(
-        '- ✖ `schema.column_missing` column users.mfa_enabled is missing (expected boolean DEFAULT false NOT NULL)  \n  → `run: npx zx upgrade.ts --dry-run (1 pending migration changes the schema)`',
+        '- ✖ `schema.column_missing` column users.mfa_enabled is missing (expected boolean DEFAULT false ' +
+          'NOT NULL)  \n  → `run: npx zx upgrade.ts --dry-run (1 pending migration changes the schema)`',
       );
       expect(md).toContain('#### runtime: not checked: HEALTHCHECK_URLS and COMPOSE_FILE are not set');
     } finally {
@@ -119,7 +123,8 @@ describe('an area a lock kept from being read', () => {
       severity: 'error',
       code: 'verify.locked',
       message:
-        'schema not read for table public.roles: verification waited 5 s for a lock on roles held by server process 7; the report is incomplete and nothing was changed',
+        'schema not read for table public.roles: verification waited 5 s for a lock on ' +
+        'roles held by server process 7; the report is incomplete and nothing was changed',
       hint: 'wait …',
     },
     {
@@ -134,7 +139,8 @@ describe('an area a lock kept from being read', () => {
       severity: 'error',
       code: 'verify.locked',
       message:
-        'seed data not read: verification waited 5 s for a lock on roles held by server process 7; the report is incomplete and nothing was changed',
+        'seed data not read: verification waited 5 s for a lock on roles held ' +
+        'by server process 7; the report is incomplete and nothing was changed',
       hint: 'wait …',
     },
   ];
@@ -145,7 +151,8 @@ describe('an area a lock kept from being read', () => {
     expect(out).toContain('schema: partly read (locked)');
     expect(out).toContain('seed data: not read (locked)');
     expect(out.at(-1)).toBe(
-      'verify: 2 errors, 1 warning (schema partly read, ledgers 0.02 s, seed data not read, runtime not checked); the report is incomplete: schema partly read, seed data not read (locked)',
+      'verify: 2 errors, 1 warning (schema partly read, ledgers 0.02 s, seed data not read, ' +
+        'runtime not checked); the report is incomplete: schema partly read, seed data not read (locked)',
     );
     expect(summaryLine(findings, areas)).not.toContain('incomplete');
   });

@@ -10,16 +10,24 @@ export const lintCases: FailureCase[] = [
     id: 'lint.destructive-on-data',
     group: 'migrations',
     title: 'A migration drops a table that holds rows',
-    did: "Upgraded an app whose pending 0002 drops `imports`, which holds rows; the same run's 0001 backfills `users.slug`, a column it adds, which is no overwrite.",
+    did:
+      'Upgraded an app whose pending 0002 drops `imports`, which holds rows; ' +
+      "the same run's 0001 backfills `users.slug`, a column it adds, which is no overwrite.",
     entry: 'upgrade.ts',
     args: APP,
     env: { DATABASE_URL: '{url}' },
     code: 'lint.destructive',
     message: '1 destructive statement pending: 0002_drop_imports.sql:1 drops table imports and its data',
-    hint: 'review them; if they are intended, run again with --allow-destructive=0002_drop_imports (a backup is taken first); nothing was changed',
+    hint:
+      'review them; if they are intended, run again with ' +
+      '--allow-destructive=0002_drop_imports (a backup is taken first); nothing was changed',
     exit: 3,
     changed: 'nothing',
-    note: 'only data that exists when the plan is made counts: on an empty database (a fresh install) the same history has no finding at all. Before, the lint read each file alone and the fresh install refused too (the backfill "overwrites slug in every row of users", the drop of a table made two migrations earlier), with no --allow-destructive on install.ts.',
+    note:
+      'only data that exists when the plan is made counts: on an empty database (a fresh install) ' +
+      'the same history has no finding at all. Before, the lint read each file alone and ' +
+      'the fresh install refused too (the backfill "overwrites slug in every row of users", ' +
+      'the drop of a table made two migrations earlier), with no --allow-destructive on install.ts.',
     test: 'failures-lint.test.ts',
   },
   {
@@ -32,7 +40,8 @@ export const lintCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'lint.accept_unknown',
     message:
-      '--allow-destructive names 0002_drop_imprts, which is not a pending migration (pending: 0001_user_slug, 0002_drop_imports)',
+      '--allow-destructive names 0002_drop_imprts, which is not a ' +
+      'pending migration (pending: 0001_user_slug, 0002_drop_imports)',
     hint: 'run again with --allow-destructive=0002_drop_imports; nothing was changed',
     exit: 2,
     changed: 'nothing',

@@ -17,6 +17,11 @@ export const nodeCases: FailureCase[] = [
     changed: 'nothing (upkit stops before it loads anything else)',
     test: 'failures-node.test.ts',
     json: false,
-    note: "The one line and nothing else, from lib/nodeGate.ts, which every entry point imports before the rest, on any Node before 20.10 (20.6 to 20.9 would otherwise stop with `SyntaxError: Unexpected token 'with'`, Node 18 with `Invalid regular expression flags`). Node 20.0 to 20.5 cannot load the TypeScript loader at all, so `npx zx` stops with Node's own `ERR_UNKNOWN_FILE_EXTENSION` there; supported Node versions: docs/node-and-platforms.md.",
+    note:
+      'The one line and nothing else, from lib/nodeGate.ts, which every entry point imports ' +
+      'before the rest, on any Node before 20.10 (20.6 to 20.9 would otherwise stop with `SyntaxError: ' +
+      "Unexpected token 'with'`, Node 18 with `Invalid regular expression flags`). " +
+      "Node 20.0 to 20.5 cannot load the TypeScript loader at all, so `npx zx` stops with Node's own " +
+      '`ERR_UNKNOWN_FILE_EXTENSION` there; supported Node versions: docs/node-and-platforms.md.',
   },
 ];

@@ -6,7 +6,9 @@ export const profilesCases: FailureCase[] = [
     id: 'install.admin-email-app',
     group: 'install',
     title: "A first admin for an app's drizzle folder",
-    did: "Ran install.ts --drizzle-dir with another app's folder and --admin-email on an empty database (the first organization and admin user are Pulse's).",
+    did:
+      "Ran install.ts --drizzle-dir with another app's folder and --admin-email " +
+      "on an empty database (the first organization and admin user are Pulse's).",
     entry: 'install.ts',
     args: [
       '--yes',

@@ -9,37 +9,53 @@ export const restoreCases: FailureCase[] = [
     id: 'restore.swap-blocked',
     group: 'restore',
     title: 'In-place restore while a transaction holds a lock on the database',
-    did: "Restored in place while a DBA's open transaction, connected to another database, had run COMMENT ON DATABASE on it.",
+    did:
+      "Restored in place while a DBA's open transaction, " +
+      'connected to another database, had run COMMENT ON DATABASE on it.',
     entry: 'scripts/restore.ts',
     args: ['{file}', '--yes'],
     env: { DATABASE_URL: '{url}' },
     step: 'swap {restored} → {database}',
     code: 'restore.swap_busy',
     message:
-      "the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, dba psql) holds ShareUpdateExclusiveLock on database {database} for {seconds} s, idle in transaction: COMMENT ON DATABASE {database} IS 'maintenance'",
-    hint: `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', then run the restore again; {restored} was dropped and {database} was not changed`,
+      'the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, dba psql) ' +
+      'holds ShareUpdateExclusiveLock on database {database} for {seconds} s, ' +
+      "idle in transaction: COMMENT ON DATABASE {database} IS 'maintenance'",
+    hint:
+      `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', ` +
+      `then run the restore again; {restored} was dropped and {database} was not changed`,
     exit: 3,
     changed:
-      'nothing: the live database kept accepting connections throughout (they were never turned off), the restored copy was dropped; where upkit.runs exists it records the restore as refused (it records itself before it creates the copy)',
-    note: 'before, the swap turned connections off and waited for the lock as long as the transaction lasted, then reported success with the whole wait as its "swap window".',
+      'nothing: the live database kept accepting connections throughout (they were ' +
+      'never turned off), the restored copy was dropped; where upkit.runs exists it ' +
+      'records the restore as refused (it records itself before it creates the copy)',
+    note:
+      'before, the swap turned connections off and waited for the lock as long as the ' +
+      'transaction lasted, then reported success with the whole wait as its "swap window".',
     test: 'failures-restore-swap.test.ts',
   },
   {
     id: 'restore.swap-row-locked',
     group: 'restore',
     title: "In-place restore during another admin's uncommitted ALTER DATABASE",
-    did: 'Restored in place while another administrator had run ALTER DATABASE … CONNECTION LIMIT in a transaction that was still open.',
+    did:
+      'Restored in place while another administrator had run ALTER ' +
+      'DATABASE … CONNECTION LIMIT in a transaction that was still open.',
     entry: 'scripts/restore.ts',
     args: ['{file}', '--yes'],
     env: { DATABASE_URL: '{url}' },
     step: 'swap {restored} → {database}',
     code: 'restore.swap_busy',
     message:
-      'the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, other admin) changed database {database} and has not committed for {seconds} s, idle in transaction: ALTER DATABASE {database} CONNECTION LIMIT 50',
-    hint: `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', then run the restore again; {restored} was dropped and {database} was not changed`,
+      'the swap gave way 5 times within 1000 ms each; pid {pid} ({user}, other admin) changed database {database} ' +
+      'and has not committed for {seconds} s, idle in transaction: ALTER DATABASE {database} CONNECTION LIMIT 50',
+    hint:
+      `wait for that work to end, or stop it with: ${PSQL} -c 'SELECT pg_terminate_backend({pid})', ` +
+      `then run the restore again; {restored} was dropped and {database} was not changed`,
     exit: 3,
     changed:
-      'nothing (the live database accepts connections; the copy was dropped; upkit.runs, where it exists, records the restore as refused)',
+      'nothing (the live database accepts connections; the copy was dropped; ' +
+      'upkit.runs, where it exists, records the restore as refused)',
     test: 'failures-restore-swap.test.ts',
   },
   {
@@ -53,8 +69,11 @@ export const restoreCases: FailureCase[] = [
     step: 'check {host}:{port}',
     code: 'restore.prepared_transactions',
     message:
-      "database {database} has 1 prepared transaction ('{gid}' of {user}, prepared {time}): the swap cannot rename it while they last",
-    hint: `have their owner finish them, or roll them back: psql -h {host} -p {port} -U {user} -d {database} -v ON_ERROR_STOP=1 -c "ROLLBACK PREPARED '{gid}'"; then run the restore again; nothing was changed`,
+      "database {database} has 1 prepared transaction ('{gid}' of {user}, " +
+      'prepared {time}): the swap cannot rename it while they last',
+    hint:
+      `have their owner finish them, or roll them back: psql -h {host} -p {port} -U {user} -d {database} ` +
+      `-v ON_ERROR_STOP=1 -c "ROLLBACK PREPARED '{gid}'"; then run the restore again; nothing was changed`,
     exit: 3,
     changed: 'nothing (checked before the copy is created)',
     note: 'before, the whole backup was restored and the swap then failed with exit 1 after turning connections off.',
@@ -71,8 +90,11 @@ export const restoreCases: FailureCase[] = [
     step: 'check {host}:{port}',
     code: 'restore.other_database',
     message:
-      "this backup was taken from database {source}, not {database}: in place, it would replace {database} with another database's data",
-    hint: 'if that is what you want, add --from-other-database: npx zx scripts/restore.ts {file} --yes --from-other-database; to look at it first, restore it beside with --into NAME; nothing was changed',
+      'this backup was taken from database {source}, not {database}: ' +
+      "in place, it would replace {database} with another database's data",
+    hint:
+      'if that is what you want, add --from-other-database: npx zx scripts/restore.ts {file} --yes ' +
+      '--from-other-database; to look at it first, restore it beside with --into NAME; nothing was changed',
     exit: 3,
     changed: 'nothing',
     note: 'before, a warning was printed and the database was replaced.',
@@ -82,35 +104,45 @@ export const restoreCases: FailureCase[] = [
     id: 'restore.disk-space',
     group: 'restore',
     title: 'In-place restore where the copy does not fit',
-    did: 'Restored in place a database whose tablespace has less room left than the database takes (a small tmpfs tablespace; root).',
+    did:
+      'Restored in place a database whose tablespace has less room ' +
+      'left than the database takes (a small tmpfs tablespace; root).',
     entry: 'scripts/restore.ts',
     args: ['{file}', '--yes'],
     env: { DATABASE_URL: '{url}' },
     step: 'check {host}:{port}',
     code: 'restore.disk_space',
     message:
-      'only {size} free in tablespace {tablespace} ({dir}); the copy restored beside {database} needs about {size} (the size of {database})',
+      'only {size} free in tablespace {tablespace} ({dir}); ' +
+      'the copy restored beside {database} needs about {size} (the size of {database})',
     hint: 'free some space there, or restore into another server; nothing was changed',
     exit: 3,
     changed: 'nothing (no copy is created)',
-    note: "read with pg_database_size and the free space of the tablespace's directory, where the server runs on this machine; elsewhere the restore says it cannot know.",
+    note:
+      "read with pg_database_size and the free space of the tablespace's directory, " +
+      'where the server runs on this machine; elsewhere the restore says it cannot know.',
     test: 'failures-restore-swap.test.ts',
   },
   {
     id: 'status.interrupted-swap',
     group: 'restore',
     title: 'status after a restore was killed during its swap',
-    did: 'Ran status after an in-place restore was killed (kill -9) while the live database refused connections for the swap.',
+    did:
+      'Ran status after an in-place restore was killed (kill -9) ' +
+      'while the live database refused connections for the swap.',
     entry: 'scripts/status.ts',
     args: [],
     env: { DATABASE_URL: '{url}' },
     code: 'restore.interrupted_swap',
     message:
-      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, ' +
+      'started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing (status reads the server from the maintenance database)',
-    note: "the test leaves the server as such a kill does (the copy with the restore's marker, the live database's connections off); the crash campaign kills real restores.",
+    note:
+      "the test leaves the server as such a kill does (the copy with the restore's marker, " +
+      "the live database's connections off); the crash campaign kills real restores.",
     test: 'failures-restore-leftovers.test.ts',
   },
   {
@@ -123,7 +155,8 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'restore.interrupted_swap',
     message:
-      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, ' +
+      'started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing',
@@ -140,7 +173,8 @@ export const restoreCases: FailureCase[] = [
     step: 'interrupted restore',
     code: 'restore.interrupted_swap',
     message:
-      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, ' +
+      'started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing',
@@ -158,7 +192,8 @@ export const restoreCases: FailureCase[] = [
     step: 'check {host}:{port}',
     code: 'restore.interrupted_swap',
     message:
-      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, started {time}) was stopped during its swap, before anything was renamed',
+      'database {database} refuses connections: an in-place restore (pid {pid} on {hostname}, ' +
+      'started {time}) was stopped during its swap, before anything was renamed',
     hint: 'put it back as it was (connections on, the copy {restored} dropped): npx zx scripts/restore.ts --recover',
     exit: 3,
     changed: 'nothing',
@@ -175,11 +210,14 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'restore.leftover',
     message:
-      'database {restored} is left from an in-place restore of {database} that was stopped (pid {pid} on {hostname}, started {time})',
+      'database {restored} is left from an in-place restore of {database} ' +
+      'that was stopped (pid {pid} on {hostname}, started {time})',
     hint: 'the next restore drops it; to drop it now: npx zx scripts/restore.ts --recover',
     exit: 0,
     changed: 'nothing',
-    note: 'the next in-place restore drops it once it holds the run lock; a copy without the marker of this server and database is listed but never dropped.',
+    note:
+      'the next in-place restore drops it once it holds the run lock; ' +
+      'a copy without the marker of this server and database is listed but never dropped.',
     test: 'failures-restore-leftovers.test.ts',
   },
   {
@@ -187,13 +225,16 @@ export const restoreCases: FailureCase[] = [
     group: 'restore',
     severity: 'warning',
     title: 'A database named like a restore copy that upkit did not mark',
-    did: 'Ran status where a database is named like a restore copy of the live one but carries no marker of upkit (made by hand, or by a restore killed between CREATE DATABASE and its marker).',
+    did:
+      'Ran status where a database is named like a restore copy of the live one but carries no ' +
+      'marker of upkit (made by hand, or by a restore killed between CREATE DATABASE and its marker).',
     entry: 'scripts/status.ts',
     args: [],
     env: { DATABASE_URL: '{url}' },
     code: 'restore.leftover_unproven',
     message:
-      'database {restored} is named like a restore copy of {database}, but upkit cannot prove it made it (no marker of this server and database)',
+      'database {restored} is named like a restore copy of {database}, ' +
+      'but upkit cannot prove it made it (no marker of this server and database)',
     hint: `upkit leaves it alone; if it is a copy you no longer need: ${PSQL} -c 'DROP DATABASE "{restored}"'`,
     exit: 0,
     changed: 'nothing (and restore --recover leaves it too)',
@@ -209,8 +250,12 @@ export const restoreCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'rollback.already_restored',
     message:
-      '{database} was already rolled back: it is the backup {backupName} that the upgrade of {time} (v2.2 → v2.3) took before it changed anything; no earlier run recorded a backup, so there is nothing further to roll back to',
-    hint: 'to undo the rollback, swap the names back: {swapBack}; to go back further, restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed',
+      '{database} was already rolled back: it is the backup {backupName} that ' +
+      'the upgrade of {time} (v2.2 → v2.3) took before it changed anything; ' +
+      'no earlier run recorded a backup, so there is nothing further to roll back to',
+    hint:
+      'to undo the rollback, swap the names back: {swapBack}; to go back further, ' +
+      'restore a backup by hand: npx zx scripts/restore.ts FILE; nothing was changed',
     exit: 3,
     changed: 'nothing',
     note: 'before, it said that no upkit run recorded a backup.',

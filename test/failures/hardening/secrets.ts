@@ -21,13 +21,19 @@ export const secretsCases: FailureCase[] = [
     exit: 2,
     changed: 'nothing',
     test: 'failures-secrets.test.ts',
-    note: 'Before, the whole entry, password included, was printed and logged: without `scheme://` no rule knew where the password stood. Credentials in HEALTHCHECK_URLS, DATABASE_URL and DIRECT_URL are now taken as secrets whether or not the value parses, before any of them is checked, and every configuration error is redacted.',
+    note:
+      'Before, the whole entry, password included, was printed and logged: without `scheme://` no rule knew where ' +
+      'the password stood. Credentials in HEALTHCHECK_URLS, DATABASE_URL and DIRECT_URL are now taken as secrets ' +
+      'whether or not the value parses, before any of them is checked, and every configuration error is redacted.',
   },
   {
     id: 'sec.health-echo-basic',
     group: 'output',
     title: 'A health endpoint that echoes the Authorization header',
-    did: 'HEALTHCHECK_URLS holds `http://ops:Echo-Pass-913@…/health`; the endpoint answers 401 with the `Authorization` header it received (`Basic ` and base64 of `ops:Echo-Pass-913`) in its body and its reason phrase.',
+    did:
+      'HEALTHCHECK_URLS holds `http://ops:Echo-Pass-913@…/health`; the endpoint answers 401 with the ' +
+      '`Authorization` header it received (`Basic ` and base64 ' +
+      'of `ops:Echo-Pass-913`) in its body and its reason phrase.',
     entry: 'scripts/health.ts',
     args: [],
     env: {
@@ -39,19 +45,25 @@ export const secretsCases: FailureCase[] = [
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/health not healthy',
     details: [
-      'http://127.0.0.1:{port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: Basic *** unpadded=*** url=*** user:pw=ops:***" ({attempts} attempts)',
+      'http://127.0.0.1:{port}/health: started, not healthy: last answer 401 Bad Basic *** "denied: ' +
+        'Basic *** unpadded=*** url=*** user:pw=ops:***" ({attempts} attempts)',
     ],
     hint: HEALTH_HINT,
     exit: 6,
     changed: 'nothing',
     test: 'failures-secrets.test.ts',
-    note: "What upkit sends is registered as a secret when the request is made, in every encoding it is sent in (the password raw and percent-encoded, base64 of `user:password`, unpadded and base64url too); the endpoint's body and reason phrase are shown with it masked, on the terminal, in --json and in the log.",
+    note:
+      'What upkit sends is registered as a secret when the request is made, in every encoding it is sent in ' +
+      '(the password raw and percent-encoded, base64 of `user:password`, unpadded and base64url too); ' +
+      "the endpoint's body and reason phrase are shown with it masked, on the terminal, in --json and in the log.",
   },
   {
     id: 'sec.health-echo-token-user',
     group: 'output',
     title: 'A token used as the user name, echoed by the endpoint',
-    did: 'HEALTHCHECK_URLS holds `http://tok_9f8e7d6c5b4a@…/health` (a token as the user name, no password); the endpoint answers 403 naming the token and the header.',
+    did:
+      'HEALTHCHECK_URLS holds `http://tok_9f8e7d6c5b4a@…/health` (a token as the user name, ' +
+      'no password); the endpoint answers 403 naming the token and the header.',
     entry: 'scripts/health.ts',
     args: [],
     env: {
@@ -63,7 +75,8 @@ export const secretsCases: FailureCase[] = [
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/health not healthy',
     details: [
-      'http://127.0.0.1:{port}/health: started, not healthy: last answer 403 Forbidden "token *** is not allowed (Basic ***)" ({attempts} attempts)',
+      'http://127.0.0.1:{port}/health: started, not healthy: last answer 403 ' +
+        'Forbidden "token *** is not allowed (Basic ***)" ({attempts} attempts)',
     ],
     hint: HEALTH_HINT,
     exit: 6,
@@ -82,13 +95,18 @@ export const secretsCases: FailureCase[] = [
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/a not healthy (redirect loop)',
     details: [
-      'http://127.0.0.1:{port}/a: started, not healthy: last answer 302 Found: redirect loop: http://127.0.0.1:{port}/a → http://127.0.0.1:{port}/b → http://127.0.0.1:{port}/a ({attempts} attempts)',
+      'http://127.0.0.1:{port}/a: started, not healthy: last answer 302 Found: redirect loop: ' +
+        'http://127.0.0.1:{port}/a → http://127.0.0.1:{port}/b → http://127.0.0.1:{port}/a ({attempts} attempts)',
     ],
     hint: HEALTH_HINT,
     exit: 6,
     changed: 'nothing',
     test: 'failures-secrets.test.ts',
-    note: 'The line under it shows the chain: `http://127.0.0.1:PORT/a: started, not healthy: last answer 302 Found: redirect loop: …/a → …/b → …/a`. Before, fetch gave up with "redirect count exceeded" and the endpoint was called "not started". Redirects are followed by upkit (at most 20), credentials sent to the endpoint\'s own origin only.',
+    note:
+      'The line under it shows the chain: `http://127.0.0.1:PORT/a: started, not healthy: ' +
+      'last answer 302 Found: redirect loop: …/a → …/b → …/a`. Before, fetch gave up with ' +
+      '"redirect count exceeded" and the endpoint was called "not started". Redirects are ' +
+      "followed by upkit (at most 20), credentials sent to the endpoint's own origin only.",
   },
   {
     id: 'sec.health-request-timeout',
@@ -106,13 +124,18 @@ export const secretsCases: FailureCase[] = [
     exit: 6,
     changed: 'nothing',
     test: 'failures-secrets.test.ts',
-    note: 'Every request waits 5 s for its answer (HEALTH_TIMEOUT when that is shorter), the last one too; before, the last attempt was cut to the time left (5 s, then 0.75 s). The run may therefore end up to 5 s after HEALTH_TIMEOUT.',
+    note:
+      'Every request waits 5 s for its answer (HEALTH_TIMEOUT when that is shorter), ' +
+      'the last one too; before, the last attempt was cut to the time left (5 s, ' +
+      'then 0.75 s). The run may therefore end up to 5 s after HEALTH_TIMEOUT.',
   },
   {
     id: 'sec.health-body-controls',
     group: 'output',
     title: 'A health endpoint whose body holds terminal control sequences',
-    did: 'The endpoint answers 503 with `down`, then ESC [2K ESC [1G (erase the line, back to its start), `✔ health checks passed` and a right-to-left override.',
+    did:
+      'The endpoint answers 503 with `down`, then ESC [2K ESC [1G (erase the line, ' +
+      'back to its start), `✔ health checks passed` and a right-to-left override.',
     entry: 'scripts/health.ts',
     args: [],
     env: { DATABASE_URL: '{url}', HEALTHCHECK_URLS: 'http://127.0.0.1:{port}/health', HEALTH_TIMEOUT: '1500' },
@@ -120,12 +143,17 @@ export const secretsCases: FailureCase[] = [
     json: false,
     message: 'health checks failed within 1.5 s: http://127.0.0.1:{port}/health not healthy',
     details: [
-      'http://127.0.0.1:{port}/health: started, not healthy: last answer 503 Service Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" ({attempts} attempts)',
+      'http://127.0.0.1:{port}/health: started, not healthy: last answer 503 Service ' +
+        'Unavailable "down\\u001b[2K\\u001b[1G✔ health checks passed\\u202e" ({attempts} attempts)',
     ],
     hint: HEALTH_HINT,
     exit: 6,
     changed: 'nothing',
     test: 'failures-secrets.test.ts',
-    note: 'Before, the sequences reached the terminal raw and the line read "✔ health checks passed". What upkit did not write (an endpoint\'s body and reason phrase, table, column and role names, every error line) is printed with control and invisible characters shown as \\uXXXX on the terminal and in the log, and Markdown-escaped in `verify --markdown`.',
+    note:
+      'Before, the sequences reached the terminal raw and the line read "✔ health checks passed". ' +
+      "What upkit did not write (an endpoint's body and reason phrase, table, " +
+      'column and role names, every error line) is printed with control and invisible characters shown ' +
+      'as \\uXXXX on the terminal and in the log, and Markdown-escaped in `verify --markdown`.',
   },
 ];

@@ -17,18 +17,27 @@ export const startupCases: FailureCase[] = [
     env: { DATABASE_URL: '{url}' },
     code: 'lock.held',
     message:
-      'another upkit run still holds the lock on {database} after 1 s of waiting (--wait-for-lock 1): pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
-    hint: 'wait for it to finish (npx zx scripts/status.ts shows it), or wait longer with --wait-for-lock SECONDS; nothing was changed',
+      'another upkit run still holds the lock on {database} after 1 s of waiting (--wait-for-lock 1): ' +
+      'pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
+    hint:
+      'wait for it to finish (npx zx scripts/status.ts shows it), ' +
+      'or wait longer with --wait-for-lock SECONDS; nothing was changed',
     exit: 5,
     changed: 'nothing (the plan is made only once the lock is taken)',
-    note: 'the test holds the lock from a session named as an upgrade on host ops-host names itself. As the wait begins the log says who holds the lock (`… waiting up to 1 s for it (--wait-for-lock)`); while it waits the session shows in pg_stat_activity as waiting (wait_event_type `Lock`, wait_event `advisory`).',
+    note:
+      'the test holds the lock from a session named as an upgrade on host ops-host names itself. ' +
+      'As the wait begins the log says who holds the lock (`… waiting up to 1 s for it (--wait-for-lock)`); ' +
+      'while it waits the session shows in pg_stat_activity as ' +
+      'waiting (wait_event_type `Lock`, wait_event `advisory`).',
     test: 'failures-startup.test.ts',
   },
   {
     id: 'startup.wait-interrupted',
     group: 'concurrency',
     title: 'SIGTERM while waiting for the run lock',
-    did: 'Stopped (`docker stop`, a rollout that gave up) an upgrade started with `--wait-for-lock 60` while it waited for another run.',
+    did:
+      'Stopped (`docker stop`, a rollout that gave up) ' +
+      'an upgrade started with `--wait-for-lock 60` while it waited for another run.',
     entry: 'upgrade.ts',
     args: ['--yes', '--wait-for-lock', '60', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
@@ -44,24 +53,31 @@ export const startupCases: FailureCase[] = [
     id: 'startup.wait-ended',
     group: 'concurrency',
     title: 'The session waiting for the run lock is ended',
-    did: 'A DBA ended the waiting session of an upgrade started with `--wait-for-lock 60` (`pg_terminate_backend`; a server restart ends it the same way).',
+    did:
+      'A DBA ended the waiting session of an upgrade started with `--wait-for-lock ' +
+      '60` (`pg_terminate_backend`; a server restart ends it the same way).',
     entry: 'upgrade.ts',
     args: ['--yes', '--wait-for-lock', '60', '--drizzle-dir', '{dir}'],
     env: { DATABASE_URL: '{url}' },
     code: 'lock.wait_ended',
     message:
-      'the session waiting for the run lock on {database} ended before it got the lock: terminating connection due to administrator command; nothing was changed',
+      'the session waiting for the run lock on {database} ended before it got the lock: ' +
+      'terminating connection due to administrator command; nothing was changed',
     hint: 'check the server with: npx zx scripts/preflight.ts, then run the upgrade again',
     exit: 3,
     changed: 'nothing',
-    note: 'before, an error in the wait was an unexpected error, exit 1 (failed after changes began) for a run that had changed nothing.',
+    note:
+      'before, an error in the wait was an unexpected error, ' +
+      'exit 1 (failed after changes began) for a run that had changed nothing.',
     test: 'failures-startup.test.ts',
   },
   {
     id: 'startup.wait-bad-value',
     group: 'command-line',
     title: '`--wait-for-lock` that is not a whole number of seconds from 1 to 86400',
-    did: "Gave `--wait-for-lock 0` (the same for `abc`, `1.5`, `-1`, `1e3`, `86401`, an empty value, and the library's waitForLockSeconds: 0).",
+    did:
+      'Gave `--wait-for-lock 0` (the same for `abc`, `1.5`, `-1`, `1e3`, ' +
+      "`86401`, an empty value, and the library's waitForLockSeconds: 0).",
     entry: 'upgrade.ts',
     args: ['--yes', '--wait-for-lock', '0'],
     code: 'usage',

@@ -4,7 +4,8 @@
 import type { FailureCase } from '../types.ts';
 
 const TWO =
-  'the targets file names orders (url ORDERS_DATABASE_URL) and billing (prefix BILLING_), each an app with its own drizzle folder.';
+  'the targets file names orders (url ORDERS_DATABASE_URL) ' +
+  'and billing (prefix BILLING_), each an app with its own drizzle folder.';
 const ENV = {
   ORDERS_DATABASE_URL: '{ordersUrl}',
   BILLING_DB_HOST: '{host}',
@@ -25,11 +26,15 @@ export const targetsCases: FailureCase[] = [
     env: ENV,
     code: 'targets.invalid',
     message:
-      '{file}: $.targets[1]: has a field that looks like a password (password); the targets file holds no secrets, only where they are (url names a variable, prefix reads <PREFIX>DB_PASSWORD from the environment or .env)',
+      '{file}: $.targets[1]: has a field that looks like a password (password); the targets file holds no ' +
+      'secrets, only where they are (url names a variable, ' +
+      'prefix reads <PREFIX>DB_PASSWORD from the environment or .env)',
     hint: 'fix {file}, then run: npx zx upgrade.ts --all --dry-run',
     exit: 2,
     changed: 'nothing: no target was run (the file is checked whole before anything starts)',
-    note: `${TWO} Every problem of the file is listed at once, each by its JSON path; unknown keys are refused the same way.`,
+    note:
+      `${TWO} Every problem of the file is listed at once, ` +
+      `each by its JSON path; unknown keys are refused the same way.`,
     test: 'failures-targets.test.ts',
   },
   {
@@ -74,7 +79,8 @@ export const targetsCases: FailureCase[] = [
     env: ENV,
     code: 'lock.held',
     message:
-      'billing: another upkit run holds the lock on {database}: pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
+      'billing: another upkit run holds the lock on {database}: ' +
+      'pid {pid} (upkit upgrade ops-host 4242 from {client}, connected {time})',
     hint: 'wait for it to finish (npx zx scripts/status.ts --target billing shows it); nothing was changed',
     exit: 5,
     changed: 'nothing in billing; orders is upgraded as if billing were not there',
@@ -94,7 +100,9 @@ export const targetsCases: FailureCase[] = [
     hint: 'check the password (BILLING_DB_PASSWORD), then run: npx zx scripts/preflight.ts --target billing',
     exit: 3,
     changed: 'nothing in billing; orders is upgraded as if billing were not there',
-    note: `${TWO} Messages name the target's own variables (BILLING_DB_PASSWORD) and commands (--target billing). The password is never printed.`,
+    note:
+      `${TWO} Messages name the target's own variables (BILLING_DB_PASSWORD) ` +
+      `and commands (--target billing). The password is never printed.`,
     test: 'failures-targets.test.ts',
   },
 ];
