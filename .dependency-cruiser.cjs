@@ -53,7 +53,8 @@ module.exports = {
     {
       name: 'no-engine-to-scripts-test-bench',
       comment:
-        'Shipped code never imports the test harness or the benchmarks. lib/commands/demo.ts, a developer demo, starts its throwaway server with the test harness.',
+        'Shipped code never imports the test harness or the benchmarks. lib/commands/demo.ts, ' +
+        'a developer demo, starts its throwaway server with the test harness.',
       severity: 'error',
       from: { path: `${ENGINE}|^profiles/|${ENTRY}`, pathNot: '^(lib/commands|scripts)/demo\\.ts$' },
       to: { path: '^(test|bench)/' },
@@ -68,7 +69,8 @@ module.exports = {
     {
       name: 'profiles-are-content',
       comment:
-        'A profile is data and the functions that go with it: it may use the engine, never the commands or an entry point.',
+        'A profile is data and the functions that go with it: ' +
+        'it may use the engine, never the commands or an entry point.',
       severity: 'error',
       from: { path: '^profiles/' },
       to: { path: `${COMMANDS}|${ENTRY}` },
@@ -76,7 +78,8 @@ module.exports = {
     {
       name: 'entry-points-through-commands',
       comment:
-        'An entry point parses nothing itself: it hands its command to the runner (lib/cli.ts runCommand). It imports the Node version gate first.',
+        'An entry point parses nothing itself: it hands its command to the ' +
+        'runner (lib/cli.ts runCommand). It imports the Node version gate first.',
       severity: 'error',
       from: { path: ENTRY },
       to: { path: ENGINE, pathNot: `${COMMANDS}|^lib/nodeGate\\.ts$` },
@@ -84,7 +87,8 @@ module.exports = {
     {
       name: 'not-to-dev-dep',
       comment:
-        'A server installs upkit with `npm ci --omit=dev`: nothing that runs there imports a devDependency (types only are erased). The demo is left out (DEMO above).',
+        'A server installs upkit with `npm ci --omit=dev`: nothing that runs there imports ' +
+        'a devDependency (types only are erased). The demo is left out (DEMO above).',
       severity: 'error',
       from: { path: RUN_TIME, pathNot: DEMO },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
@@ -92,7 +96,8 @@ module.exports = {
     {
       name: 'no-drizzle-orm-at-run-time',
       comment:
-        'upkit applies migrations itself; drizzle-orm is for drizzle/schema.ts (drizzle-kit), the tests and the benchmarks, never what runs on a server.',
+        'upkit applies migrations itself; drizzle-orm is for drizzle/schema.ts ' +
+        '(drizzle-kit), the tests and the benchmarks, never what runs on a server.',
       severity: 'error',
       from: { path: RUN_TIME },
       to: { path: 'node_modules/drizzle-orm/' },
