@@ -101,21 +101,35 @@ export function runUpkit(entry: string, args: string[] = [], options: RunOptions
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({
-        code,
-        signal,
-        stdout,
-        stderr,
-        durationMs: performance.now() - started,
-        logDir,
-        logs: () =>
-          readdirSync(logDir)
-            .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
-            .join('\n'),
-        json: <T>() => JSON.parse(stdout) as T,
-      });
+      resolve(runResult({ code, signal, stdout, stderr, started, logDir }));
     });
   });
+}
+
+/** A run's result, from a child (runUpkit) or in process (inProcess.ts): its output, logs and report. */
+export function runResult(run: {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** performance.now() when the run started. */
+  started: number;
+  logDir: string;
+}): RunResult {
+  const { code, signal, stdout, stderr, logDir } = run;
+  return {
+    code,
+    signal,
+    stdout,
+    stderr,
+    durationMs: performance.now() - run.started,
+    logDir,
+    logs: () =>
+      readdirSync(logDir)
+        .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
+        .join('\n'),
+    json: <T>() => JSON.parse(stdout) as T,
+  };
 }
 
 /** Samples every process's command line while `during` runs (Linux /proc). */

@@ -5,7 +5,7 @@
 // configuration cases, which end before anything depends on the process itself; whatever is
 // about signals, process exit, closed stdout, argv, the environment or the Node version runs in
 // a child (runUpkit).
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,7 +13,7 @@ import { executeCommand, helpOnly, parseCommandLine, type CommandSpec } from '..
 import { LAUNCHER_COMMANDS, useLauncher } from '../../lib/invocation.ts';
 import { clearSecrets } from '../../lib/redact.ts';
 import { wantsTargets } from '../../lib/targets/flags.ts';
-import { baseEnv, type RunOptions, type RunResult } from './cli.ts';
+import { baseEnv, type RunOptions, type RunResult, runResult } from './cli.ts';
 
 /** The command an entry file runs (upgrade.ts: lib/commands/upgrade.ts's upgradeCommand). */
 async function specOf(entry: string): Promise<CommandSpec> {
@@ -88,17 +88,5 @@ export async function runInProcess(
     if (args.includes('--json')) stdout += `${JSON.stringify(result.report, null, 2)}\n`;
     code = result.exitCode;
   }
-  return {
-    code,
-    signal: null,
-    stdout,
-    stderr,
-    durationMs: performance.now() - started,
-    logDir,
-    logs: () =>
-      readdirSync(logDir)
-        .map((f) => readFileSync(path.join(logDir, f), 'utf8'))
-        .join('\n'),
-    json: <T>() => JSON.parse(stdout) as T,
-  };
+  return runResult({ code, signal: null, stdout, stderr, started, logDir });
 }
