@@ -16,6 +16,7 @@ import {
   backupTests,
   useFreshDatabase,
   withAdminClient,
+  slowToIndex,
   withClientAt,
   type TestDatabase,
 } from '../support/database.ts';
@@ -79,24 +80,6 @@ async function failingLate(db: TestDatabase): Promise<void> {
         'as $$ begin return v + (select count(*) from lookup)::int * 0; end $$',
     );
     await c.query('create index items_pick on items (pick(id))');
-  });
-}
-
-/**
- * Rows, and an index that takes 0.05 s a row (30 s in all) to build in any database but this one: pg_restore is still
- * at it when the signal comes.
- */
-async function slowToIndex(db: TestDatabase): Promise<void> {
-  await withClientAt(db.url, async (c) => {
-    await c.query('create table notes (id int primary key, body text not null)');
-    await c.query(`insert into notes select g, repeat('n', 200) from generate_series(1, 20000) g`);
-    await c.query('create table slow_items (id int primary key)');
-    await c.query('insert into slow_items select generate_series(1, 600)');
-    await c.query(
-      `create function slow(v int) returns int language plpgsql immutable as $$ begin if current_database() ` +
-        `<> ${c.escapeLiteral(db.name)} then perform pg_sleep(0.05); end if; return v; end $$`,
-    );
-    await c.query('create index slow_items_slow on slow_items (slow(id))');
   });
 }
 

@@ -9,9 +9,10 @@ import { takeBackup } from '../../lib/backup/run.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { runUpkit } from '../support/cli.ts';
-import { backupTests, useFreshDatabase, withAdminClient } from '../support/database.ts';
+import { backupTests, slowToIndex, useFreshDatabase, withAdminClient } from '../support/database.ts';
 import { buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
+import { sendDelivered } from '../support/wait.ts';
 
 const quiet = () =>
   createLogger({
@@ -25,8 +26,9 @@ describe('restore interrupted', backupTests(), () => {
   const db = useFreshDatabase();
 
   it('drops the new database and leaves the live one untouched, exit 130', async () => {
-    // Enough rows that pg_restore is still running when the interruption comes.
     await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 5_000 } }), db().database);
+    // An index pg_restore takes 30 s to build: it is still running when the interruption comes.
+    await slowToIndex(db());
     const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
     const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
       backupDir: dir,
@@ -72,6 +74,7 @@ describe('restore interrupted', backupTests(), () => {
     'a second SIGINT (and a SIGTERM after it) ' + 'waits for the new database to be dropped: exit 130, nothing left',
     async () => {
       await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 5_000 } }), db().database);
+      await slowToIndex(db());
       const dir = mkdtempSync(path.join(tmpdir(), 'upkit-restore-'));
       const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
         backupDir: dir,
@@ -94,11 +97,10 @@ describe('restore interrupted', backupTests(), () => {
           void (async () => {
             while (watching) {
               if ((await companions()).length) {
-                // Impatient: Ctrl-C, Ctrl-C again at once, then a SIGTERM.
-                process.kill(pid, 'SIGINT');
-                await new Promise((res) => setTimeout(res, 5));
-                process.kill(pid, 'SIGINT');
-                await new Promise((res) => setTimeout(res, 5));
+                // Impatient: Ctrl-C, Ctrl-C again at once, then a SIGTERM; each sent once the one
+                // before has reached the process (two Ctrl-C still pending arrive as one).
+                await sendDelivered(pid, 'SIGINT');
+                await sendDelivered(pid, 'SIGINT');
                 process.kill(pid, 'SIGTERM');
                 return;
               }

@@ -78,3 +78,25 @@ export async function lockWaiter(
   );
   return rows.find((r) => query.test(r.query))?.pid;
 }
+
+/**
+ * Sends `signal` to `pid` and waits until the kernel has delivered it (Linux: no longer pending
+ * in /proc/PID/status). Two signals of one kind sent before the first is delivered arrive as one;
+ * a test of "the second Ctrl-C" sends the second only after this.
+ */
+export async function sendDelivered(pid: number, signal: NodeJS.Signals): Promise<void> {
+  const { constants } = await import('node:os');
+  const { readFileSync } = await import('node:fs');
+  const bit = 1n << BigInt(constants.signals[signal] - 1);
+  const pending = (): boolean => {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      return false; // the process has ended: nothing is pending any more
+    }
+    return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((m) => (BigInt(`0x${m[1]}`) & bit) !== 0n);
+  };
+  process.kill(pid, signal);
+  await until(() => !pending(), { what: `${signal} delivered to ${pid}`, everyMs: 1 });
+}
