@@ -69,7 +69,8 @@ describe('redaction on every output path', () => {
           ],
         ];
         for (const [entry, args, env, code] of cases) {
-          const r = await runUpkit(entry, args, { env });
+          // As operators start it (`npx zx FILE`): the argv sampled is theirs.
+          const r = await runUpkit(entry, args, { env, via: 'zx' });
           runs.push([`case ${runs.length + 1}: ${entry} ${args.join(' ')}`, code, Promise.resolve(r)]);
           all.push(r);
         }
@@ -85,7 +86,9 @@ describe('redaction on every output path', () => {
         for (const form of FORMS) expect(everything, `${name} leaked "${form}"`).not.toContain(form);
       }
       // The sampler saw the children run; none of their command lines held the password.
-      const { commandLines } = await sampleArgv(async () => runUpkit('scripts/preflight.ts', [], { env: parts }));
+      const { commandLines } = await sampleArgv(async () =>
+        runUpkit('scripts/preflight.ts', [], { env: parts, via: 'zx' }),
+      );
       const seen = [...commandLines].filter((l) => l.includes('preflight.ts'));
       expect(seen.length).toBeGreaterThan(0);
       for (const line of commandLines) for (const form of FORMS) expect(line).not.toContain(form);

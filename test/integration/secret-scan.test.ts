@@ -270,10 +270,12 @@ describe('secret scan', () => {
           });
           const undo = step.around ? await step.around() : undefined;
           try {
+            // As operators start it (`npx zx FILE`): every argv the sampler reads is theirs.
             const result = await runUpkit(step.entry, args, {
               env: step.env,
               cwd: step.cwd ?? dirs.cwd,
               timeoutMs: 120_000,
+              via: 'zx',
             });
             runs.push({ step, result });
           } finally {
