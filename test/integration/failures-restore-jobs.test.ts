@@ -20,6 +20,7 @@ import {
   withClientAt,
   type TestDatabase,
 } from '../support/database.ts';
+import { companions } from '../support/backupFormat.ts';
 
 const quiet = () =>
   createLogger({
@@ -30,15 +31,6 @@ const quiet = () =>
   });
 
 /** Databases named like the live one's companions (test files share the server). */
-async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows } = await withAdminClient((c) =>
-    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
-      `${db.name}_`,
-    ]),
-  );
-  return rows.map((r) => r.datname);
-}
-
 /** Running processes whose command line holds `text` (Linux /proc). */
 function processesWith(text: string): string[] {
   const out: string[] = [];

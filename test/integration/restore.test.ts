@@ -17,6 +17,7 @@ import { backupTests, useFreshDatabase, withAdminClient, type TestDatabase } fro
 import { asRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 import { DURATION } from '../support/logLines.ts';
+import { companions } from '../support/backupFormat.ts';
 
 const RESTORE = 'scripts/restore.ts';
 const SENTINEL = 'S3ntinel p@ss:/%# word';
@@ -114,15 +115,6 @@ async function databaseLevel(c: pg.Client, database: string) {
     [database],
   );
   return rows[0]!;
-}
-
-async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows } = await withAdminClient((c) =>
-    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
-      `${db.name}_`,
-    ]),
-  );
-  return rows.map((r) => r.datname);
 }
 
 const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('✖'));

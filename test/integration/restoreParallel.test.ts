@@ -21,6 +21,7 @@ import {
   type TestDatabase,
 } from '../support/database.ts';
 import { rowSnapshot } from '../support/rows.ts';
+import { companions } from '../support/backupFormat.ts';
 
 const quiet = () =>
   createLogger({
@@ -29,15 +30,6 @@ const quiet = () =>
     interactive: false,
     stream: new Writable({ write: (_c, _e, cb) => cb() }) as unknown as NodeJS.WriteStream,
   });
-
-async function companions(db: TestDatabase): Promise<string[]> {
-  const { rows } = await withAdminClient((c) =>
-    c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1) order by 1', [
-      `${db.name}_`,
-    ]),
-  );
-  return rows.map((r) => r.datname);
-}
 
 /** Three tables: `public.items` and `archive.items` share a name, `public.lookup` has its own. */
 async function threeTables(db: TestDatabase): Promise<BackupResult> {
