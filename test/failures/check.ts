@@ -14,6 +14,7 @@ import { rowSnapshot, type RowSnapshot } from '../support/rows.ts';
 import { CASES } from './catalogue.ts';
 import { fill, pattern, type Vars } from './match.ts';
 import type { FailureCase } from './types.ts';
+import { DURATION } from '../support/logLines.ts';
 
 export function failureCase(id: string): FailureCase {
   const c = CASES.find((x) => x.id === id);
@@ -65,9 +66,7 @@ export function expectCase(r: RunResult, c: FailureCase, vars: Vars = {}): void 
   const symbol = c.severity === 'warning' ? '⚠' : '✖';
   const message = pattern(c.message, vars).source.slice(1, -1);
   const step = c.step === undefined ? '' : pattern(c.step, vars).source.slice(1, -1);
-  const line = new RegExp(
-    c.step ? `^${symbol} ${step} {2}${message} \\(\\d+(?:\\.\\d)? (?:ms|s)\\)$` : `^${symbol} ${message}$`,
-  );
+  const line = new RegExp(c.step ? `^${symbol} ${step} {2}${message} \\(${DURATION}\\)$` : `^${symbol} ${message}$`);
   const at = lines.findIndex((l) => line.test(l));
   expect(at, `${context}\n--- expected a line matching ---\n${line.source}`).toBeGreaterThanOrEqual(0);
   const details = c.details ?? [];

@@ -11,7 +11,15 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { dbState, expectCase, failureCase, runCase, runsOf, tempDir } from '../failures/check.ts';
 import { logged, until } from '../failures/interrupt.ts';
-import { backupTests, connectTo, useFreshDatabase, withAdminClient, withClientAt } from '../support/database.ts';
+import { companions } from '../support/backupFormat.ts';
+import {
+  backupTests,
+  connectTo,
+  slowToIndex,
+  useFreshDatabase,
+  withAdminClient,
+  withClientAt,
+} from '../support/database.ts';
 import { asRelease, buildRelease } from '../support/releases.ts';
 import { rowSnapshot } from '../support/rows.ts';
 
@@ -125,6 +133,8 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
 
   it('out.sighup-restore', async () => {
     await withAdminClient((c) => buildRelease(c, 'v2.3', { data: { users: 2_000 } }), db().database);
+    // An index pg_restore takes 30 s to build: pg_restore is still running when it is looked for.
+    await slowToIndex(db());
     const dir = tempDir('upkit-restore-');
     const backup = await takeBackup(loadConfig({ env: { DATABASE_URL: db().url }, cwd: dir }), quiet(), {
       backupDir: dir,
@@ -133,14 +143,6 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
     });
     await withAdminClient((c) => c.query('delete from audit_logs'), db().database);
     const live = await withAdminClient((c) => rowSnapshot(c), db().database);
-    const companions = async () =>
-      (
-        await withAdminClient((c) =>
-          c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [
-            `${db().name}_`,
-          ]),
-        )
-      ).rows.map((r) => r.datname);
 
     const logDir = tempDir('upkit-case-logs-');
     const fc = failureCase('out.sighup-restore');
@@ -162,7 +164,7 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
     }, 'pg_restore to start');
     expect(finished, 'the restore ended before pg_restore ran').toBe(false);
     process.kill(restorer, 'SIGSTOP');
-    const [restored] = await companions();
+    const [restored] = await companions(db());
     process.kill(pid, 'SIGHUP');
     await until(() => finished || logged(logDir, /SIGHUP received/)(), 'upkit to take the hang-up');
     process.kill(restorer, 'SIGCONT');
@@ -178,7 +180,7 @@ describe('failure catalogue: SIGHUP', backupTests(), () => {
     expectCase(r, fc, { ...r.vars, restored: restored! });
     expect(orphan, 'pg_restore outlived upkit').toBe(false);
     expect(processesWith(backup.path).filter((p) => /pg_restore/.test(p.cmdline))).toEqual([]);
-    expect(await companions()).toEqual([]);
+    expect(await companions(db())).toEqual([]);
     expect(await withAdminClient((c) => rowSnapshot(c), db().database)).toEqual(live);
   });
 });
