@@ -71,7 +71,9 @@ function refuseSecretArgs(command: string, args: readonly string[]): void {
     message:
       `upkit refused to start ${command}: its argument ${at + 1} ` +
       `carries a password, which other users of this machine could read`,
-    hint: 'set the password in DATABASE_URL or a pass file (PGPASSFILE) instead of an argument; nothing was changed',
+    hint:
+      'set the password in DATABASE_URL or a pass file (PGPASSFILE) instead of an argument; ' +
+      `${command} was not started`,
   });
 }
 
