@@ -47,7 +47,10 @@ export function jobArgs(jobs: number): string[] {
   return jobs > 0 ? [`--jobs=${jobs}`] : ['--single-transaction'];
 }
 
-const FINISHED_DATA = /^pg_restore: finished item \d+ TABLE DATA (.+)$/;
+// Parallel pg_restore workers share one stderr and write a message's `pg_restore: ` prefix and its
+// text apart: two workers' lines can interleave (`pg_restore:pg_restore: processing …` then
+// ` finished item …`). The line is known by its text, wherever it starts.
+const FINISHED_DATA = /(?:^|pg_restore: |^\s+)finished item \d+ TABLE DATA (.+)$/;
 
 /** The table name (no schema) of a `finished item … TABLE DATA` line, else undefined. */
 export function finishedTableData(line: string): string | undefined {

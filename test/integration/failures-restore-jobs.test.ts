@@ -153,7 +153,7 @@ describe('failure catalogue: restores with parallel jobs that fail or are stoppe
     expectCase(r, c, { ...r.vars, restored });
     expect(restored).toMatch(new RegExp(`^${db().name}_restore_\\d{8}t\\d{6}z$`));
     // The data of items, which the failing index needs, had been committed by pg_restore's jobs.
-    expect(r.logs()).toMatch(/pg_restore: finished item \d+ TABLE DATA items\n/);
+    expect(r.logs()).toMatch(/pg_restore: +finished item \d+ TABLE DATA items\n/);
     expect(await companions(db())).toEqual([]);
     await expectUnchanged(db().url, before);
     expectNoRestorer(backup.path, r);
@@ -173,7 +173,7 @@ describe('failure catalogue: restores with parallel jobs that fail or are stoppe
       `✖ pg_restore → ${into}  pg_restore failed in ${into}: ERROR: relation "lookup" does not exist`,
     );
     expect(r.stderr).toContain(`${into} was dropped; ${db().name} was not changed`);
-    expect(r.logs()).toMatch(/pg_restore: finished item \d+ TABLE DATA items\n/);
+    expect(r.logs()).toMatch(/pg_restore: +finished item \d+ TABLE DATA items\n/);
     expect(await companions(db())).toEqual([]);
     await expectUnchanged(db().url, before);
     expectNoRestorer(backup.path, r);
